@@ -1,0 +1,55 @@
+// P-256 group plumbing shared by the verifier record and the SPAKE2+ core: scalar and point
+// encodings, and the strict decoding every point from outside goes through.
+import { p256 } from '@noble/curves/nist.js';
+import { PairingError } from './errors.ts';
+
+export const Point = p256.Point;
+export type GroupPoint = ReturnType<typeof Point.fromBytes>;
+
+/** The order n of the P-256 group. */
+export const ORDER: bigint = Point.Fn.ORDER;
+/** Bytes in a scalar (big-endian) and in an uncompressed SEC1 point. */
+export const SCALAR_BYTES = 32;
+export const POINT_BYTES = 65;
+
+export function bytesToBigInt(bytes: Uint8Array): bigint {
+  return bytes.length === 0 ? 0n : BigInt('0x' + Buffer.from(bytes).toString('hex'));
+}
+
+export function scalarToBytes(scalar: bigint): Uint8Array {
+  if (scalar < 0n || scalar >= ORDER) throw new RangeError('scalar out of range');
+  return new Uint8Array(Buffer.from(scalar.toString(16).padStart(SCALAR_BYTES * 2, '0'), 'hex'));
+}
+
+/** True for a scalar usable as a secret: 0 < s < n (0 would make the point the identity). */
+export function isNonZeroScalar(s: bigint): boolean {
+  return s > 0n && s < ORDER;
+}
+
+export function pointToBytes(p: GroupPoint): Uint8Array {
+  return p.toBytes(false);
+}
+
+/**
+ * Decodes a point that came from outside. Only the 65-byte uncompressed form is accepted (the
+ * one RFC 9383 puts in the transcript, so there is a single valid encoding per point); the point
+ * must be on the curve and not the identity. `onError` builds the typed error to throw.
+ */
+export function decodePoint(bytes: unknown, onError: (reason: string) => Error): GroupPoint {
+  if (!(bytes instanceof Uint8Array)) throw onError('not bytes');
+  if (bytes.length !== POINT_BYTES || bytes[0] !== 0x04) throw onError('not a 65-byte uncompressed point');
+  let point: GroupPoint;
+  try {
+    point = Point.fromBytes(bytes);
+    point.assertValidity();
+  } catch {
+    throw onError('not a point on P-256');
+  }
+  // P-256 has cofactor 1, so every on-curve point other than the identity is in the group.
+  if (point.is0()) throw onError('identity point');
+  return point;
+}
+
+export function badSecret(reason: string): PairingError {
+  return new PairingError('PAIRING_BAD_SECRET', `unusable pairing secret: ${reason}`);
+}
