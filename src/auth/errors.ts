@@ -1,0 +1,57 @@
+/**
+ * The errors of the auth folder. Each carries a stable code; none ever carries a password,
+ * a hash, a session id or a token.
+ */
+import { BulwarkError } from '../errors/index.ts';
+
+/** Thrown when a stored PHC hash string is malformed or names unsafe parameters. */
+export class PasswordHashError extends BulwarkError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super('PASSWORD_HASH_INVALID', message, details);
+  }
+}
+
+/** Thrown when a password given to be hashed is not acceptable input (too long, ill-formed). */
+export class PasswordInputError extends BulwarkError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super('PASSWORD_INPUT_INVALID', message, details);
+  }
+}
+
+/** Thrown when the hash limiter's queue is full or a caller waited too long for a slot. */
+export class AuthBusyError extends BulwarkError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super('AUTH_BUSY', message, details);
+  }
+}
+
+/** One reason a password was refused: a stable code and a sentence a person can act on. */
+export interface PasswordPolicyReason {
+  readonly code: string;
+  readonly message: string;
+}
+
+/** Thrown when a password fails the strength policy; carries the reasons, never the password. */
+export class PasswordPolicyError extends BulwarkError {
+  readonly reasons: readonly PasswordPolicyReason[];
+  constructor(reasons: readonly PasswordPolicyReason[]) {
+    super('PASSWORD_TOO_WEAK', `password refused: ${reasons.map((r) => r.code).join(', ')}`, {
+      reasons: reasons.map((r) => ({ code: r.code, message: r.message })),
+    });
+    this.reasons = reasons;
+  }
+}
+
+/** Thrown when persisted lockout state does not match its schema. */
+export class LockoutStateError extends BulwarkError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super('LOCKOUT_STATE_INVALID', message, details);
+  }
+}
+
+/** Thrown when persisted session state does not match its schema. */
+export class SessionStateError extends BulwarkError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super('SESSION_STATE_INVALID', message, details);
+  }
+}

@@ -1,0 +1,62 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { hasCode } from '../errors/index.ts';
+import { HashLimiter, validateHashLimiterConfig } from './index.ts';
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => { resolve = r; });
+  return { promise, resolve };
+}
+
+test('runs at most maxConcurrent tasks at once', async () => {
+  const limiter = new HashLimiter({ maxConcurrent: 2, maxQueued: 10 });
+  let running = 0;
+  let peak = 0;
+  const task = async () => {
+    running++;
+    peak = Math.max(peak, running);
+    await new Promise((r) => setTimeout(r, 5));
+    running--;
+  };
+  await Promise.all(Array.from({ length: 10 }, () => limiter.run(task)));
+  assert.equal(peak, 2);
+  assert.equal(limiter.active, 0);
+  assert.equal(limiter.queued, 0);
+});
+
+test('refuses at once with AUTH_BUSY when the queue is full', async () => {
+  const limiter = new HashLimiter({ maxConcurrent: 1, maxQueued: 1 });
+  const gate = deferred();
+  const a = limiter.run(() => gate.promise);
+  const b = limiter.run(async () => 'b');
+  await assert.rejects(limiter.run(async () => 'c'), (e: unknown) => hasCode(e, 'AUTH_BUSY'));
+  assert.equal(limiter.queued, 1);
+  gate.resolve();
+  await a;
+  assert.equal(await b, 'b');
+});
+
+test('refuses a caller that waited longer than maxWaitMs and drops it from the queue', async () => {
+  const limiter = new HashLimiter({ maxConcurrent: 1, maxQueued: 4, maxWaitMs: 20 });
+  const gate = deferred();
+  const a = limiter.run(() => gate.promise);
+  await assert.rejects(limiter.run(async () => 'late'), (e: unknown) => hasCode(e, 'AUTH_BUSY'));
+  assert.equal(limiter.queued, 0);
+  gate.resolve();
+  await a;
+  assert.equal(await limiter.run(async () => 'next'), 'next');
+});
+
+test('frees the slot when a task fails', async () => {
+  const limiter = new HashLimiter({ maxConcurrent: 1, maxQueued: 0 });
+  await assert.rejects(limiter.run(async () => { throw new Error('boom'); }), /boom/);
+  assert.equal(limiter.active, 0);
+  assert.equal(await limiter.run(async () => 1), 1);
+});
+
+test('refuses an unsafe limiter config, naming the key', () => {
+  for (const [config, key] of [[{ maxConcurrent: 0 }, 'maxConcurrent'], [{ maxQueued: -1 }, 'maxQueued'], [{ maxWaitMs: 0 }, 'maxWaitMs'], [{ maxConcurrent: 1.5 }, 'maxConcurrent']] as const) {
+    assert.throws(() => validateHashLimiterConfig(config), (e: unknown) => hasCode(e, 'HASH_LIMITER_CONFIG_INVALID') && (e as { key: string }).key === key);
+  }
+});

@@ -1,0 +1,33 @@
+/**
+ * Authentication for the device's listening service: password hashing (argon2id), the
+ * password strength policy, lockout with back-off, sessions and CSRF tokens.
+ * Importing this module is cheap: the strength dictionaries load on first use.
+ */
+export {
+  PasswordHashError,
+  PasswordInputError,
+  AuthBusyError,
+  PasswordPolicyError,
+  LockoutStateError,
+  SessionStateError,
+} from './errors.ts';
+export type { PasswordPolicyReason } from './errors.ts';
+export { HashLimiter, defaultHashLimiterConfig, validateHashLimiterConfig } from './hash-limiter.ts';
+export type { HashLimiterConfig } from './hash-limiter.ts';
+export {
+  hashPassword,
+  verifyPassword,
+  parsePasswordHash,
+  validateArgon2Params,
+  normalisePassword,
+  defaultHashLimiter,
+  DEFAULT_ARGON2_PARAMS,
+  ARGON2_BOUNDS,
+} from './password-hash.ts';
+export type {
+  Argon2Params,
+  PasswordVerification,
+  ParsedPasswordHash,
+  PasswordHashOptions,
+  VerifyPasswordOptions,
+} from './password-hash.ts';
