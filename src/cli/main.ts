@@ -4,13 +4,17 @@
  */
 import { Command, CommanderError } from 'commander';
 import { BulwarkError } from '../errors/index.ts';
+import { registerFactoryCommands } from './factory-commands.ts';
+import { registerDemoCommand } from './demo.ts';
 
-/** Builds the command tree; `out` receives normal output. */
+/** Builds the command tree. */
 export function buildProgram(): Command {
   const program = new Command('bulwark')
     .description('Secure-by-default toolkit for consumer IoT devices')
     .exitOverride()
     .showHelpAfterError();
+  registerFactoryCommands(program);
+  registerDemoCommand(program);
   return program;
 }
 

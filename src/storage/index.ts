@@ -81,3 +81,23 @@ export async function readJson(path: string): Promise<unknown> {
 export function readJsonSync(path: string): unknown {
   return JSON.parse(readFileSync(path, 'utf8')) as unknown;
 }
+
+/** Writes a new file and fsyncs it (no rename): for files inside a staging folder that is renamed into place as a whole. */
+export async function writeFileDurable(path: string, data: string | Uint8Array, mode: number = PUBLIC_FILE_MODE): Promise<void> {
+  const handle = await open(path, 'wx', mode);
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Renames a fully written staging folder to its final name and fsyncs the parent, so the folder appears whole or not at all. */
+export async function commitDirectory(staging: string, final: string): Promise<void> {
+  const stagingDir = await open(staging, 'r');
+  try { await stagingDir.sync(); } finally { await stagingDir.close(); }
+  await rename(staging, final);
+  const parent = await open(dirname(final), 'r');
+  try { await parent.sync(); } finally { await parent.close(); }
+}
