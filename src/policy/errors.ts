@@ -1,0 +1,28 @@
+/**
+ * Errors of the policy capability. A profile is a configuration file written by a person, so
+ * its errors are ConfigErrors that name the key at fault.
+ */
+import { ConfigError } from '../errors/index.ts';
+
+/** Stable codes a ProfileError may carry. */
+export type ProfileErrorCode =
+  | 'PROFILE_TOO_LARGE' // the text is bigger than `maxProfileBytes`
+  | 'PROFILE_SYNTAX' // not well-formed YAML, or more than one document
+  | 'PROFILE_UNKNOWN_KEY' // a key that is not part of the profile schema
+  | 'PROFILE_MISSING_KEY' // a required key is absent
+  | 'PROFILE_INVALID'; // a key is present but its value is not allowed
+
+/** Thrown when a device profile cannot be parsed or breaks the schema; `key` names the key ('$' = whole document). */
+export class ProfileError extends ConfigError {
+  declare readonly code: ProfileErrorCode;
+  constructor(code: ProfileErrorCode, key: string, message: string) {
+    super(code, key, message);
+  }
+}
+
+/** Thrown when an example profile name is not one of the shipped examples. */
+export class UnknownExampleError extends ConfigError {
+  constructor(model: string) {
+    super('PROFILE_UNKNOWN_EXAMPLE', 'model', `no example profile named ${JSON.stringify(model.slice(0, 40))}`);
+  }
+}
