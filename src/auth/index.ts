@@ -31,3 +31,12 @@ export type {
   PasswordHashOptions,
   VerifyPasswordOptions,
 } from './password-hash.ts';
+export {
+  checkPasswordStrength,
+  assertPasswordStrength,
+  preloadPasswordPolicy,
+  passwordLength,
+  passwordPolicyRules,
+  PASSWORD_POLICY_INPUT_BOUNDS,
+} from './password-policy.ts';
+export type { PasswordStrength, PasswordStrengthContext, PasswordFeedback } from './password-policy.ts';
