@@ -18,8 +18,11 @@ import {
 import type { GroupPoint } from './group.ts';
 
 // RFC 9383 section 4: M and N for P-256 (compressed SEC1), generated so nobody knows their discrete logs.
-const M = Point.fromHex('02886e2f97ace46e55ba9dd7242579f2993b64e16ef3dcab95afd497333d8fa12f');
-const N = Point.fromHex('03d8bbd6c639c62937b04d997f38c3770719c629d7014d49a24b4f98baa1292b49');
+// Both are multiplied in every exchange, so they get lazily built window tables like the base
+// point's: a 4-bit window makes an exchange ~1.6x faster for ~40 ms and little memory on first use
+// (the multiply is constant-time either way; the tables only save time).
+const M = Point.fromHex('02886e2f97ace46e55ba9dd7242579f2993b64e16ef3dcab95afd497333d8fa12f').precompute(4);
+const N = Point.fromHex('03d8bbd6c639c62937b04d997f38c3770719c629d7014d49a24b4f98baa1292b49').precompute(4);
 const M_BYTES = pointToBytes(M);
 const N_BYTES = pointToBytes(N);
 
