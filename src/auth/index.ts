@@ -40,3 +40,15 @@ export {
   PASSWORD_POLICY_INPUT_BOUNDS,
 } from './password-policy.ts';
 export type { PasswordStrength, PasswordStrengthContext, PasswordFeedback } from './password-policy.ts';
+export {
+  LockoutPolicy,
+  defaultLockoutConfig,
+  validateLockoutConfig,
+  emptyLockoutState,
+  parseLockoutState,
+  validateLockoutState,
+  serialiseLockoutState,
+  sourceKeyFor,
+  LOCKOUT_STATE_BOUNDS,
+} from './lockout.ts';
+export type { LockoutConfig, LockoutState, LockoutAttempt, LockoutDecision, FailureRecord } from './lockout.ts';
