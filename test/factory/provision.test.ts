@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createPublicKey, X509Certificate } from 'node:crypto';
-import jsQR from 'jsqr';
+import { createRequire } from 'node:module';
 import { PNG } from 'pngjs';
 import { initFactory, provisionUnits, parseStickerUri, type ProvisionedUnit } from '../../src/identity/index.ts';
 import { readDeviceBundle } from '../../src/bundle/index.ts';
@@ -16,6 +16,8 @@ import { verifySetupCode, parsePairingVerifierRecord } from '../../src/pairing/i
 import { hasCode } from '../../src/errors/index.ts';
 
 const run = promisify(execFile);
+// jsQR is a CommonJS bundle whose typings disagree with its runtime shape under nodenext.
+const jsQR = createRequire(import.meta.url)('jsqr') as (data: Uint8ClampedArray, width: number, height: number) => { data: string } | null;
 let work: string;
 let factoryDir: string;
 let outDir: string;

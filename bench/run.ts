@@ -1,0 +1,29 @@
+/**
+ * `npm run bench`: runs the benchmarks one after another (the machine has 2 cores; running
+ * them together would measure contention) and writes reports/bench.json and bench.html.
+ * `npm run bench -- provision` runs only the named ones.
+ */
+import { cpus, totalmem } from 'node:os';
+import { benchProvision } from './provision.bench.ts';
+import { writeBenchReports, ratioOf, type BenchResult } from './report.ts';
+
+const log = (s: string): void => { process.stderr.write(s + '\n'); };
+const BENCHES: Record<string, () => Promise<BenchResult>> = {
+  provision: () => benchProvision(1000, log),
+};
+
+const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+const results: BenchResult[] = [];
+for (const [id, run] of Object.entries(BENCHES)) {
+  if (wanted.length && !wanted.includes(id)) continue;
+  log(`bench ${id}...`);
+  const r = await run();
+  results.push(r);
+  for (const m of r.metrics) {
+    const ratio = ratioOf(m);
+    log(`  ${m.name}: ${m.value.toFixed(2)} ${m.unit}${m.baseline ? ` (baseline ${m.baseline.name}: ${m.baseline.value.toFixed(2)}; ratio ${ratio?.toFixed(2)}x)` : ''}`);
+  }
+}
+const meta = { date: new Date().toISOString(), node: process.version, cpus: `${cpus().length} x ${cpus()[0]?.model ?? '?'}`, memory: `${(totalmem() / 2 ** 30).toFixed(1)} GiB` };
+await writeBenchReports('reports', results, meta);
+log('reports written: reports/bench.json, reports/bench.html');
