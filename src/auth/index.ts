@@ -52,3 +52,15 @@ export {
   LOCKOUT_STATE_BOUNDS,
 } from './lockout.ts';
 export type { LockoutConfig, LockoutState, LockoutAttempt, LockoutDecision, FailureRecord } from './lockout.ts';
+export {
+  SessionStore,
+  defaultSessionConfig,
+  validateSessionConfig,
+  emptySessionState,
+  parseSessionState,
+  validateSessionState,
+  serialiseSessionState,
+  isWellFormedToken,
+  SESSION_STATE_BOUNDS,
+} from './sessions.ts';
+export type { SessionConfig, SessionState, SessionRecord, SessionView, NewSession } from './sessions.ts';
