@@ -8,7 +8,7 @@ const VALID = `
 model: Demo Plug
 maker: Example Devices Ltd
 networkModels: [listening, cloud]
-sensors: [energy]
+sensors: [power-meter]
 actuators: [power]
 personalData: true
 internetExposed: false
@@ -32,7 +32,7 @@ test('parses a complete profile', () => {
     model: 'Demo Plug',
     maker: 'Example Devices Ltd',
     networkModels: ['listening', 'cloud'],
-    sensors: ['energy'],
+    sensors: ['power-meter'],
     actuators: ['power'],
     personalData: true,
     internetExposed: false,
@@ -59,13 +59,13 @@ test('refuses a missing required key and names it', () => {
 test('refuses values of the wrong type, naming the key', () => {
   rejects(VALID.replace('personalData: true', 'personalData: yes'), 'PROFILE_INVALID', 'personalData');
   rejects(VALID.replace('model: Demo Plug', 'model: 42'), 'PROFILE_INVALID', 'model');
-  rejects(VALID.replace('sensors: [energy]', 'sensors: energy'), 'PROFILE_INVALID', 'sensors');
+  rejects(VALID.replace('sensors: [power-meter]', 'sensors: power-meter'), 'PROFILE_INVALID', 'sensors');
   rejects(VALID.replace('model: Demo Plug', 'model: "  "'), 'PROFILE_INVALID', 'model');
 });
 
 test('refuses vocabulary it does not know, naming the list item', () => {
   rejects(VALID.replace('[listening, cloud]', '[listening, bluetooth]'), 'PROFILE_INVALID', 'networkModels[1]');
-  rejects(VALID.replace('sensors: [energy]', 'sensors: [energy, xray]'), 'PROFILE_INVALID', 'sensors[1]');
+  rejects(VALID.replace('sensors: [power-meter]', 'sensors: [power-meter, xray]'), 'PROFILE_INVALID', 'sensors[1]');
   rejects(VALID.replace('actuators: [power]', 'actuators: [power, power]'), 'PROFILE_INVALID', 'actuators[1]');
 });
 

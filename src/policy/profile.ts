@@ -22,7 +22,7 @@ export const SENSORS = [
   'motion',
   'presence',
   'contact',
-  'energy',
+  'power-meter',
   'smoke',
   'water-leak',
   'temperature',
