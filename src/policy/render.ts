@@ -1,0 +1,295 @@
+/**
+ * Renders a product's security policy document from its profile and decision: scope, risk
+ * tier and why, support period, vulnerability handling, privacy and sensing, secure setup,
+ * each required control with the provisions it meets, and the standards coverage tables.
+ *
+ * @example
+ *   const profile = parseProfile(text);
+ *   const html = renderPolicy(profile, decide(profile), { format: 'html' });
+ */
+import { ConfigError } from '../errors/index.ts';
+import { BRIEF_PARTS } from './catalogue.ts';
+import type { Control } from './catalogue.ts';
+import { CRA_REQUIREMENTS } from './cra.ts';
+import { etsiCoverageFor, NETWORK_MODEL_NAMES, TIER_DESCRIPTIONS } from './decide.ts';
+import type { Decision } from './decide.ts';
+import { toHtml, toMarkdown } from './document.ts';
+import type { Block, DocumentModel, Inline } from './document.ts';
+import { ETSI_CONDITIONS, findEtsiProvision } from './etsi.ts';
+import type { DeviceProfile, NetworkModel, Sensor, Actuator } from './profile.ts';
+import { PSTI_REQUIREMENTS } from './psti.ts';
+
+/** The promises the policy makes to vulnerability reporters, in calendar days. */
+export interface DisclosureTimelines {
+  /** A reporter hears back within this many days. */
+  readonly acknowledgeWithinDays: number;
+  /** Until resolution, the reporter gets a status update at least this often. */
+  readonly statusUpdateEveryDays: number;
+  /** Target for shipping a fix for a confirmed vulnerability. */
+  readonly fixTargetDays: number;
+}
+
+/** Default timelines: acknowledgement in 5 days, updates every 14, fixes within 90. */
+export const DEFAULT_DISCLOSURE_TIMELINES: DisclosureTimelines = {
+  acknowledgeWithinDays: 5, // days
+  statusUpdateEveryDays: 14, // days
+  fixTargetDays: 90, // days
+};
+
+/** Options of renderPolicy. */
+export interface RenderOptions {
+  readonly format: 'md' | 'html';
+  /** Overrides of the disclosure timelines; each must be a whole number of days from 1 to 365. */
+  readonly disclosure?: Partial<DisclosureTimelines>;
+}
+
+/** Renders the product's security policy document as Markdown or self-contained HTML. */
+export function renderPolicy(profile: DeviceProfile, decision: Decision, options: RenderOptions): string {
+  const timelines = checkTimelines({ ...DEFAULT_DISCLOSURE_TIMELINES, ...options.disclosure });
+  const doc = buildPolicyDocument(profile, decision, timelines);
+  if (options.format === 'md') return toMarkdown(doc);
+  if (options.format === 'html') return toHtml(doc);
+  throw new ConfigError('POLICY_OPTION_INVALID', 'format', `unknown format ${JSON.stringify(String(options.format)).slice(0, 20)}; use md or html`);
+}
+
+function checkTimelines(t: DisclosureTimelines): DisclosureTimelines {
+  const keys = ['acknowledgeWithinDays', 'statusUpdateEveryDays', 'fixTargetDays'] as const;
+  for (const key of keys) {
+    const v = t[key];
+    if (!Number.isInteger(v) || v < 1 || v > 365) {
+      throw new ConfigError('POLICY_OPTION_INVALID', `disclosure.${key}`, 'must be a whole number of days from 1 to 365');
+    }
+  }
+  if (t.acknowledgeWithinDays > t.fixTargetDays) {
+    throw new ConfigError('POLICY_OPTION_INVALID', 'disclosure.acknowledgeWithinDays', 'must not be later than fixTargetDays');
+  }
+  return t;
+}
+
+const SENSOR_WORDS: Readonly<Record<Sensor, string>> = {
+  camera: 'camera: captures images or video of its surroundings',
+  microphone: 'microphone: can capture sound, including speech',
+  location: 'location: can determine where it, and so its owner, is',
+  motion: 'motion sensor: detects movement nearby',
+  presence: 'presence sensor: detects whether people are in the room',
+  contact: 'contact sensor: detects whether a door or window is open',
+  'power-meter': 'power meter: measures the electricity drawn by the connected appliance',
+  smoke: 'smoke detector',
+  'water-leak': 'water-leak detector',
+  temperature: 'temperature sensor',
+  humidity: 'humidity sensor',
+  light: 'ambient light sensor',
+  'air-quality': 'air-quality sensor',
+};
+
+const ACTUATOR_WORDS: Readonly<Record<Actuator, string>> = {
+  lock: 'a door lock',
+  heating: 'heating',
+  power: 'mains power to an appliance',
+  motor: 'a motor (blinds, doors, gates)',
+  valve: 'a valve (water or gas)',
+  siren: 'a siren',
+  light: 'a light',
+};
+
+const SETUP_GUIDANCE: Readonly<Record<NetworkModel, { setup: string; check: string }>> = {
+  listening: {
+    setup: 'Open the admin page at the address on the sticker and log in with the sticker password (or set your own with the setup code). Choose a new, long password you use nowhere else. Leave remote access (port forwarding) off unless you need it.',
+    check: 'After logging in, the admin page shows automatic updates on and remote access off; its connection log should list only login attempts you recognise.',
+  },
+  hub: {
+    setup: 'Start pairing on your hub, then press the pairing button on the device. Devices that can open doors or see and hear ask for the setup code from the sticker instead.',
+    check: 'The hub lists the device as paired with a verified key, and the device shows which capabilities the hub may use.',
+  },
+  cloud: {
+    setup: 'In the app, add the device with the claim code from the sticker, then press the device button when asked, within the time shown.',
+    check: 'The app lists the device under your account only; after a factory reset it disappears from your account.',
+  },
+};
+
+function anchor(control: Control): string {
+  return `control-${control.id.toLowerCase()}`;
+}
+
+function etsiAnchor(id: string): string {
+  return `etsi-${id.replace(/[^0-9a-z]+/gi, '-').toLowerCase()}`;
+}
+
+function join(items: readonly Inline[][], sep = ', '): Inline[] {
+  return items.flatMap((item, i) => (i === 0 ? item : [sep, ...item]));
+}
+
+/** Builds the policy as a document model (used by renderPolicy; exposed for tests and other writers). */
+export function buildPolicyDocument(profile: DeviceProfile, decision: Decision, timelines: DisclosureTimelines = DEFAULT_DISCLOSURE_TIMELINES): DocumentModel {
+  const title = `Security policy: ${profile.model}`;
+  const b: Block[] = [];
+  const h2 = (text: string, id: string) => b.push({ kind: 'heading', level: 2, text, id });
+  const para = (...content: Inline[]) => b.push({ kind: 'paragraph', content });
+  const maker = profile.maker ?? 'the manufacturer';
+
+  b.push({ kind: 'heading', level: 1, text: title, id: 'top' });
+  para(`This is the product security and data-protection policy of ${profile.model}, made by ${maker}. `
+    + 'It states which security controls the product meets and why, how long it receives security updates, how to report a vulnerability, '
+    + 'what the device senses and which personal data it keeps, and how each applicable provision of ETSI EN 303 645 V2.1.1 and the UK PSTI regulations is met.');
+
+  // ---- Scope
+  h2('1. Scope', 'scope');
+  b.push({
+    kind: 'fields',
+    items: [
+      ['Product model', [profile.model]],
+      ['Manufacturer', [profile.maker ?? 'not stated']],
+      ['Network models', [profile.networkModels.map((m) => NETWORK_MODEL_NAMES[m]).join('; ')]],
+      ['Sensors', [profile.sensors.length === 0 ? 'none' : profile.sensors.join(', ')]],
+      ['Actuators', [profile.actuators.length === 0 ? 'none' : profile.actuators.join(', ')]],
+      ['Personal data kept', [profile.personalData ? 'yes' : 'no']],
+      ['Reachable from the internet', [profile.internetExposed ? 'yes, the device\'s own service is meant to be reachable' : 'no']],
+      ['Security updates until', [profile.supportPeriodEnd]],
+    ],
+  });
+  const parts = ['the device and its software'];
+  if (profile.networkModels.includes('listening')) parts.push('its local admin service');
+  if (profile.networkModels.includes('hub')) parts.push('its link to a local automation hub');
+  if (profile.networkModels.includes('cloud')) parts.push('the manufacturer\'s cloud service and account association');
+  parts.push('the update service', 'the manufacturer\'s vulnerability-handling and support processes');
+  para(`The policy covers ${parts.slice(0, -1).join(', ')} and ${parts[parts.length - 1]}.`);
+
+  // ---- Tier
+  h2('2. Risk tier and why', 'tier');
+  para(`${profile.model} is in risk tier ${decision.tier}. ${TIER_DESCRIPTIONS[decision.tier]}`);
+  para('How the decision was reached:');
+  b.push({ kind: 'list', items: decision.reasons.map((r) => [r]) });
+  para('The tiers:');
+  b.push({ kind: 'list', items: ([1, 2, 3] as const).map((t) => [`Tier ${t}: ${TIER_DESCRIPTIONS[t]}`]) });
+
+  // ---- Support period
+  h2('3. Support period', 'support');
+  para(`${maker.charAt(0).toUpperCase()}${maker.slice(1)} provides security updates for ${profile.model} until at least ${profile.supportPeriodEnd}. `
+    + 'This is the defined support period. It may be extended, and any extension is published here and on the product page promptly; it will not be shortened.');
+  para('Until then, security fixes are free of charge and installed automatically unless the owner has turned automatic updates off. '
+    + 'After the end date the device keeps working, but no further security updates are promised; owners should then plan to replace it or isolate it from the internet.');
+
+  // ---- Vulnerability handling
+  h2('4. Reporting a vulnerability', 'vulnerabilities');
+  const contact = profile.securityContact;
+  if (contact === undefined) {
+    b.push({ kind: 'notice', content: ['No security contact is set in the device profile. This policy is incomplete until one is added (key securityContact).'] });
+  } else {
+    para('Report security vulnerabilities to ', { text: contact.replace(/^mailto:/, ''), href: contact }, '. Reporting is free, can be done in English, and does not require any personal data beyond a way to reply.');
+  }
+  b.push({
+    kind: 'list',
+    items: [
+      [`Acknowledgement: within ${timelines.acknowledgeWithinDays} days of the report.`],
+      [`Status updates: at least every ${timelines.statusUpdateEveryDays} days until the issue is resolved.`],
+      [`Fix: a security update for a confirmed vulnerability is targeted within ${timelines.fixTargetDays} days, sooner when it is exploited.`],
+      ['Advisory: once a fix is available, a public advisory names the affected versions and the fix, and credits the reporter if they wish.'],
+      ['The same contact is published as /.well-known/security.txt (RFC 9116) on the device and on the manufacturer\'s website.'],
+    ],
+  });
+
+  // ---- Privacy and sensing
+  h2('5. Privacy and sensing', 'privacy');
+  if (profile.sensors.length === 0) para(`${profile.model} has no sensors.`);
+  else {
+    para(`${profile.model} has these sensing capabilities:`);
+    b.push({ kind: 'list', items: profile.sensors.map((s) => [SENSOR_WORDS[s]]) });
+  }
+  if (profile.actuators.length > 0) para(`It controls ${profile.actuators.map((a) => ACTUATOR_WORDS[a]).join(', ')}.`);
+  para(profile.personalData
+    ? `${profile.model} keeps personal data about its owner and household (settings, usage history and events), on the device${profile.networkModels.includes('cloud') ? ' and in the manufacturer\'s service, which processes it only to provide the product\'s functions and shares it with no advertisers' : ''}. The owner can export it and erase it at any time and gets a confirmation when it is gone; a factory reset erases everything on the device.`
+    : `${profile.model} keeps no personal data beyond what the owner configures (such as its name and password hash); a factory reset erases all of it.`);
+  para('No telemetry is sent by default. Logs stay on the device, are redacted (no passwords, codes or keys), and are bounded in size and age'
+    + (profile.sensors.some((s) => s === 'camera' || s === 'microphone') ? '; nothing captured by the camera or microphone, nor anything derived from it, is ever logged.' : '.'));
+  if (profile.networkModels.includes('cloud')) {
+    para('Connecting the device to an account is the owner\'s choice and their consent to the processing described here; they can withdraw it at any time by removing the device from the account, erasing their data or resetting the device.');
+  }
+
+  // ---- Setup
+  h2('6. Setting up securely', 'setup');
+  para('Every default is the secure one: there is nothing to switch on for security, only conveniences to switch on if wanted.');
+  for (const m of profile.networkModels) {
+    b.push({ kind: 'fields', items: [[`Set up (${NETWORK_MODEL_NAMES[m]})`, [SETUP_GUIDANCE[m].setup]], ['Check', [SETUP_GUIDANCE[m].check]]] });
+  }
+
+  // ---- Required controls
+  h2(`7. Required controls (${decision.required.length})`, 'controls');
+  para('Each control below applies to this product. The statement says what is true of the product, the rationale why it matters, and the provisions which standard requirements it meets.');
+  for (const part of BRIEF_PARTS) {
+    for (const { control, because } of decision.required.filter((r) => r.control.brief === part)) {
+      b.push({ kind: 'heading', level: 3, text: `${control.id}: ${control.title}`, id: anchor(control) });
+      para(control.statement);
+      b.push({
+        kind: 'fields',
+        items: [
+          ['Why', [control.rationale]],
+          ['Required because', [because.join('; ')]],
+          ['Serves', [`the brief, "${control.brief}"`]],
+          ['Meets', provisionRefs(control)],
+          ['Verified by', [control.checks.map((c) => `${c.id} (${c.kind})`).join(', ')]],
+        ],
+      });
+    }
+  }
+
+  // ---- Not applicable
+  h2('8. Controls not applicable', 'not-applicable');
+  if (decision.notApplicable.length === 0) para('Every control in the catalogue applies to this product.');
+  else {
+    b.push({
+      kind: 'table',
+      caption: 'Controls of the catalogue this product does not need, and why',
+      headers: ['Control', 'Title', 'Not applicable because the product'],
+      rows: decision.notApplicable.map(({ control, because }) => ({ cells: [[control.id], [control.title], [because]] })),
+    });
+  }
+
+  // ---- Standards coverage
+  h2('9. Standards coverage', 'coverage');
+  para('Status: M = mandatory, R = recommended, C(n) = conditional on condition n. Conditions: '
+    + Object.entries(ETSI_CONDITIONS).map(([n, text]) => `(${n}) ${text}`).join('; ') + '.');
+  b.push({
+    kind: 'table',
+    caption: 'ETSI EN 303 645 V2.1.1: every provision of sections 5 and 6',
+    headers: ['Provision', 'Status', 'What it asks (paraphrased)', 'How this product meets it'],
+    rows: etsiCoverageFor(decision).map((row) => {
+      let how: Inline[];
+      if (row.verdict.kind === 'met') {
+        how = ['Met by ', ...join(row.verdict.controls.map((c) => [{ text: c.id, href: `#${anchor(c)}` }]))];
+      } else if (row.verdict.kind === 'out-of-scope') {
+        how = [`Outside the toolkit: ${row.verdict.reason}`];
+      } else {
+        how = [`Not applicable: ${row.verdict.reason}.`];
+      }
+      if (row.note !== undefined) how.push(` (${row.note})`);
+      return { id: etsiAnchor(row.provision.id), cells: [[row.provision.id], [row.provision.status], [row.provision.paraphrase], how] };
+    }),
+  });
+  b.push({
+    kind: 'table',
+    caption: 'UK PSTI regulations, Schedule 1',
+    headers: ['Requirement', 'What it asks (paraphrased)', 'How this product meets it'],
+    rows: PSTI_REQUIREMENTS.map((req) => {
+      const controls = decision.required.filter((r) => r.control.provisions.psti?.includes(req.id) === true).map((r) => r.control);
+      const how: Inline[] = controls.length === 0
+        ? ['No required control meets it: the policy is incomplete.']
+        : ['Met by ', ...join(controls.map((c) => [{ text: c.id, href: `#${anchor(c)}` }])), `; deemed compliant through EN 303 645 ${req.deemedBy.join(' and ')}.`];
+      return { cells: [[`${req.id} ${req.title}`], [req.paraphrase], how] };
+    }),
+  });
+  return { title, blocks: b };
+}
+
+function provisionRefs(control: Control): Inline[] {
+  const groups: Inline[][] = [];
+  const { etsi, psti, isvs, cra } = control.provisions;
+  if (etsi.length > 0) {
+    groups.push(['EN 303 645 ', ...join(etsi.map((id) => [{ text: `${id} (${findEtsiProvision(id)?.status ?? '?'})`, href: `#${etsiAnchor(id)}` }]))]);
+  } else {
+    groups.push(['no EN 303 645 provision names this']);
+  }
+  if (psti !== undefined && psti.length > 0) groups.push([`PSTI ${psti.join(', ')}`]);
+  if (isvs !== undefined && isvs.length > 0) groups.push([`OWASP ISVS ${isvs.join(', ')}`]);
+  if (cra !== undefined && cra.length > 0) groups.push([`EU CRA Annex I ${cra.map((id) => `${id} (${CRA_REQUIREMENTS[id]})`).join(', ')}`]);
+  return join(groups, '; ');
+}
