@@ -3,8 +3,9 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 const noShell = [
-  { selector: "CallExpression[callee.property.name=/^(exec|execSync)$/]", message: 'No shell: use execFile/spawn with an argv array.' },
-  { selector: "ImportSpecifier[imported.name=/^(exec|execSync)$/]", message: 'No shell: child_process.exec/execSync are banned.' },
+  { selector: "ImportDeclaration[source.value=/^(node:)?child_process$/] ImportSpecifier[imported.name=/^(exec|execSync)$/]", message: 'No shell: child_process.exec/execSync are banned; use execFile/spawn with an argv array.' },
+  { selector: "CallExpression[callee.property.name=/^(exec|execSync)$/][callee.object.name=/^(child_process|childProcess|cp)$/]", message: 'No shell: use execFile/spawn with an argv array.' },
+  { selector: "CallExpression[callee.property.name=/^(exec|execSync)$/][callee.object.callee.name='require']", message: 'No shell: use execFile/spawn with an argv array.' },
   { selector: "Property[key.name='shell'][value.value=true]", message: 'No shell: `shell: true` is banned.' },
   { selector: "NewExpression[callee.name='Function']", message: '`new Function` is banned.' },
   { selector: "CallExpression[callee.name='Function']", message: '`Function()` is banned.' },

@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { BulwarkError } from '../errors/index.ts';
 import { registerFactoryCommands } from './factory-commands.ts';
 import { registerDemoCommand } from './demo.ts';
+import { registerDeviceCommands } from './device-commands.ts';
 
 /** Builds the command tree. */
 export function buildProgram(): Command {
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
     .exitOverride()
     .showHelpAfterError();
   registerFactoryCommands(program);
+  registerDeviceCommands(program);
   registerDemoCommand(program);
   return program;
 }

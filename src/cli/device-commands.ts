@@ -1,0 +1,44 @@
+/** `bulwark device ...`: run a unit's agent under its supervisor, and press its button. */
+import type { Command } from 'commander';
+import { resolve } from 'node:path';
+import { ConfigError } from '../errors/index.ts';
+
+function port(value: string, name: string): number {
+  const n = Number(value);
+  if (!/^\d{1,5}$/.test(value) || n > 65535) throw new ConfigError('DEVICE_CONFIG_INVALID', name, 'must be a port number 0..65535');
+  return n;
+}
+
+/** Registers the device commands on `program`. */
+export function registerDeviceCommands(program: Command): void {
+  const device = program.command('device').description('the device agent and its physical button');
+
+  device.command('run')
+    .description('start the device agent (under its supervisor) for one unit')
+    .requiredOption('--bundle <dir>', 'the unit bundle from the factory')
+    .requiredOption('--state <dir>', 'mutable state (password hash, sessions, journal)')
+    .option('--host <address>', 'address to listen on', '127.0.0.1')
+    .option('--web-port <port>', 'HTTPS admin port (0 = any free port)', '8443')
+    .action(async (o: { bundle: string; state: string; host: string; webPort: string }) => {
+      const { superviseAgent } = await import('../device/index.ts');
+      const sup = superviseAgent({
+        bundleDir: resolve(o.bundle), stateDir: resolve(o.state), host: o.host, webPort: port(o.webPort, 'webPort'),
+        onReady: (info) => process.stdout.write(`device ${info.serial} ready: ${info.url}\n`),
+        log: (m) => process.stderr.write(`supervisor: ${m}\n`),
+      });
+      const stop = (): void => sup.stop();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      const code = await sup.done;
+      if (code !== 0) throw new ConfigError('DEVICE_AGENT_FAILED', 'agent', `the agent stopped with code ${code}`);
+    });
+
+  device.command('button')
+    .description('press the device\'s physical button (--hold: factory reset)')
+    .requiredOption('--state <dir>', 'the state dir of the running agent')
+    .option('--hold', 'hold the button: factory reset')
+    .action(async (o: { state: string; hold?: boolean }) => {
+      const { pressButton } = await import('../device/index.ts');
+      process.stdout.write(await pressButton(resolve(o.state), o.hold ? 'hold' : 'press') + '\n');
+    });
+}

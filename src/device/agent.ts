@@ -1,0 +1,126 @@
+/**
+ * The device agent: reads the unit's bundle, opens its state, and runs its listening surfaces
+ * (the HTTPS admin page, the physical button) with the connection journal recording every
+ * attempt. Heavy parts (password dictionaries, PNG rendering, the policy catalogue) are not
+ * imported here; the first strength check loads its dictionaries on demand.
+ */
+import { mkdir, readFile, chmod } from 'node:fs/promises';
+import { url as inspectorUrl } from 'node:inspector';
+import type { Server } from 'node:net';
+import { ConfigError } from '../errors/index.ts';
+import { readDeviceBundle, type DeviceBundle } from '../bundle/index.ts';
+import { getModel } from '../models/index.ts';
+import { startWebService, type WebService, type WebJournal } from '../web/index.ts';
+import { openJournal, type DeviceJournal } from './journal-bridge.ts';
+import { DeviceCapabilities } from './capabilities.ts';
+import { listenForButton, type ButtonGesture } from './button.ts';
+
+/** Settings of the agent. */
+export interface DeviceAgentConfig {
+  readonly bundleDir: string;
+  readonly stateDir: string;
+  readonly host: string;
+  /** 0 picks a free port. */
+  readonly webPort: number;
+  /** 'production' refuses debug interfaces (the inspector): the software JTAG fuse. */
+  readonly mode: 'production' | 'development';
+}
+
+/** Defaults for everything but the two folders. */
+export const defaultDeviceAgentConfig = { host: '127.0.0.1', webPort: 8443, mode: 'production' } as const;
+
+/** A running agent. */
+export interface DeviceAgent {
+  readonly bundle: DeviceBundle;
+  readonly web: WebService;
+  readonly journal: DeviceJournal;
+  readonly capabilities: DeviceCapabilities;
+  close(): Promise<void>;
+}
+
+/** Refuses to run a production agent with a debugger attached or attachable. */
+export function assertNoDebugInterfaces(mode: DeviceAgentConfig['mode']): void {
+  if (mode !== 'production') return;
+  const flags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
+  if (inspectorUrl() !== undefined || flags.some((f) => /^--inspect(-brk|-port|-wait)?(=|$)/.test(f))) {
+    throw new ConfigError('DEBUG_INTERFACE_REFUSED', 'inspector', 'a production device agent does not run with the Node inspector enabled');
+  }
+}
+
+/** The firmware version: the package version of the running image. */
+export async function firmwareVersion(): Promise<string> {
+  const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+  return typeof pkg.version === 'string' ? pkg.version : '0.0.0';
+}
+
+function validate(config: Partial<DeviceAgentConfig>): DeviceAgentConfig {
+  const c = { ...defaultDeviceAgentConfig, ...config };
+  if (typeof c.bundleDir !== 'string' || !c.bundleDir) throw new ConfigError('DEVICE_CONFIG_INVALID', 'bundleDir', 'required');
+  if (typeof c.stateDir !== 'string' || !c.stateDir) throw new ConfigError('DEVICE_CONFIG_INVALID', 'stateDir', 'required');
+  if (!Number.isInteger(c.webPort) || c.webPort < 0 || c.webPort > 65535) throw new ConfigError('DEVICE_CONFIG_INVALID', 'webPort', 'must be 0..65535');
+  if (c.mode !== 'production' && c.mode !== 'development') throw new ConfigError('DEVICE_CONFIG_INVALID', 'mode', 'production or development');
+  return c as DeviceAgentConfig;
+}
+
+/** Starts the agent; `log` receives operational messages (never secrets). */
+export async function startDeviceAgent(config: Partial<DeviceAgentConfig>, log: (msg: string) => void = () => undefined): Promise<DeviceAgent> {
+  const c = validate(config);
+  assertNoDebugInterfaces(c.mode);
+  const bundle = await readDeviceBundle(c.bundleDir);
+  const model = getModel(bundle.unit.model);
+  await mkdir(c.stateDir, { recursive: true, mode: 0o700 });
+  await chmod(c.stateDir, 0o700);
+  const sensitive = model.sensors.includes('camera') || model.sensors.includes('microphone');
+  const journal = await openJournal(c.stateDir, sensitive ? 'sensitive' : 'standard');
+  const capabilities = await DeviceCapabilities.load(model, c.stateDir);
+  const startedAt = Date.now();
+  const version = await firmwareVersion();
+
+  const webJournal: WebJournal = {
+    record: (e) => journal.record(e),
+    list: (o) => journal.list(o),
+  };
+  let web: WebService | undefined;
+  let button: Server | undefined;
+  try {
+    web = await startWebService({
+      bundle, stateDir: c.stateDir, journal: webJournal,
+      config: { host: c.host, port: c.webPort },
+      warn: log,
+      device: {
+        firmwareVersion: version, startedAt,
+        capabilities: () => capabilities.list(),
+        invoke: (cap, action, value) => capabilities.invoke(cap, action, value),
+      },
+    });
+    const w = web;
+    button = await listenForButton(c.stateDir, async (gesture: ButtonGesture) => {
+      journal.record({ surface: 'button', source: 'local', event: gesture === 'hold' ? 'factory-reset' : 'press', result: 'info' });
+      if (gesture === 'hold') {
+        await w.reset();
+        await capabilities.reset();
+        await journal.erase();
+        journal.record({ surface: 'button', source: 'local', event: 'factory-reset', result: 'success', detail: 'owner password, sessions, counters and journal erased' });
+        log('factory reset: the sticker credentials work again');
+        return 'factory reset done: owner password, sessions, lockout counters and journal erased; the label\'s credentials apply again';
+      }
+      return 'button pressed (no pairing or claim window is built into this firmware yet)';
+    });
+  } catch (err) {
+    await web?.close();
+    await journal.close();
+    throw err;
+  }
+  const w = web;
+  const b = button;
+  log(`device ${bundle.unit.serial} (${model.name}) listening at ${w.url}`);
+  return {
+    bundle, web: w, journal, capabilities,
+    async close() {
+      await new Promise<void>((resolve) => b.close(() => resolve()));
+      await w.close();
+      await journal.close();
+    },
+  };
+}
+

@@ -1,0 +1,74 @@
+/**
+ * The physical button, in software: a Unix socket in the state dir with mode 0600, so only the
+ * device's own user can press it (the counterpart of needing a hand on the device). A press
+ * opens windows (pairing, claim); holding it is a factory reset.
+ */
+import { createServer, createConnection, type Server } from 'node:net';
+import { chmod, rm, lstat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BulwarkError } from '../errors/index.ts';
+
+/** How the button was used. */
+export type ButtonGesture = 'press' | 'hold';
+
+/** The socket's file name inside the state dir. */
+export const BUTTON_SOCKET = 'button.sock';
+
+/** Thrown when the button cannot be reached (agent not running) or answers badly. */
+export class ButtonError extends BulwarkError {}
+
+/** Listens for button gestures on `<stateDir>/button.sock`; `onGesture` returns the text shown to the presser. */
+export async function listenForButton(stateDir: string, onGesture: (g: ButtonGesture) => Promise<string>): Promise<Server> {
+  const path = join(stateDir, BUTTON_SOCKET);
+  try {
+    const info = await lstat(path);
+    if (!info.isSocket()) throw new ButtonError('BUTTON_PATH_TAKEN', `${path} exists and is not a socket`);
+    await rm(path); // a stale socket from an earlier run
+  } catch (err) { if (err instanceof ButtonError) throw err; }
+  const server = createServer({ allowHalfOpen: false }, (socket) => {
+    let buf = '';
+    socket.setTimeout(2_000, () => socket.destroy());
+    socket.on('data', (chunk) => {
+      buf += chunk.toString('utf8');
+      if (buf.length > 64) { socket.destroy(); return; }
+      const nl = buf.indexOf('\n');
+      if (nl < 0) return;
+      const line = buf.slice(0, nl).trim();
+      const gesture: ButtonGesture | undefined = line === 'press' ? 'press' : line === 'hold' ? 'hold' : undefined;
+      if (!gesture) { socket.end(JSON.stringify({ ok: false, message: 'unknown gesture' }) + '\n'); return; }
+      onGesture(gesture).then(
+        (message) => socket.end(JSON.stringify({ ok: true, message }) + '\n'),
+        (err: unknown) => socket.end(JSON.stringify({ ok: false, message: err instanceof BulwarkError ? err.message : 'button action failed' }) + '\n'),
+      );
+    });
+    socket.on('error', () => undefined);
+  });
+  const oldMask = process.umask(0o177); // the socket is born 0600: no window where others can connect
+  try {
+    await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(path, () => resolve()); });
+  } finally {
+    process.umask(oldMask);
+  }
+  await chmod(path, 0o600);
+  return server;
+}
+
+/** Presses (or holds) the button of the agent whose state dir is `stateDir`; resolves to its answer. */
+export function pressButton(stateDir: string, gesture: ButtonGesture, timeoutMs = 30_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = createConnection(join(stateDir, BUTTON_SOCKET));
+    let buf = '';
+    socket.setTimeout(timeoutMs, () => { socket.destroy(); reject(new ButtonError('BUTTON_TIMEOUT', 'the device did not answer the button')); });
+    socket.on('connect', () => socket.write(gesture + '\n'));
+    socket.on('data', (c) => { buf += c.toString('utf8'); if (buf.length > 4096) socket.destroy(); });
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      reject(new ButtonError('BUTTON_UNREACHABLE', `no device agent is running with state ${stateDir} (${err.code ?? 'error'})`));
+    });
+    socket.on('end', () => {
+      try {
+        const r = JSON.parse(buf) as { ok: boolean; message: string };
+        if (r.ok) resolve(String(r.message)); else reject(new ButtonError('BUTTON_REFUSED', String(r.message)));
+      } catch { reject(new ButtonError('BUTTON_BAD_ANSWER', 'the device answered the button badly')); }
+    });
+  });
+}

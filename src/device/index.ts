@@ -1,0 +1,11 @@
+/**
+ * The device runtime: the agent (listening surfaces, journal, capabilities), its supervisor,
+ * and the physical button.
+ */
+export { startDeviceAgent, assertNoDebugInterfaces, firmwareVersion, defaultDeviceAgentConfig } from './agent.ts';
+export type { DeviceAgent, DeviceAgentConfig } from './agent.ts';
+export { superviseAgent, agentEntry, AGENT_NODE_FLAGS, AGENT_ENV } from './supervisor.ts';
+export type { SupervisorOptions } from './supervisor.ts';
+export { pressButton, listenForButton, BUTTON_SOCKET, ButtonError } from './button.ts';
+export type { ButtonGesture } from './button.ts';
+export { DeviceCapabilities, CapabilityError } from './capabilities.ts';

@@ -1,0 +1,129 @@
+/**
+ * The admin pages as HTML strings. Every value is escaped; no page has inline script or style,
+ * and every form that changes state carries the CSRF token.
+ */
+
+/** Escapes text for HTML content and attribute values. */
+export function escapeHtml(value: unknown): string {
+  return String(value).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** Facts shown in the page header. */
+export interface PageFrame {
+  readonly title: string;
+  readonly deviceName: string;
+  /** Present when logged in: shows the navigation and a logout button. */
+  readonly csrf?: string;
+}
+
+/** The page around every body. */
+export function layout(frame: PageFrame, body: string): string {
+  const nav = frame.csrf
+    ? `<nav aria-label="Main"><a href="/">Dashboard</a><a href="/password">Password</a><a href="/journal">Connection journal</a>` +
+      `<form method="post" action="/logout"><input type="hidden" name="csrf" value="${escapeHtml(frame.csrf)}"><button class="linklike" type="submit">Log out</button></form></nav>`
+    : '';
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">` +
+    `<title>${escapeHtml(frame.title)} · ${escapeHtml(frame.deviceName)}</title><link rel="stylesheet" href="/static/app.css"></head>` +
+    `<body><header><strong>${escapeHtml(frame.deviceName)}</strong>${nav}</header><main>${body}</main>` +
+    `<script src="/static/app.js"></script></body></html>\n`;
+}
+
+function message(error?: string, notice?: string): string {
+  return (error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : '') + (notice ? `<p class="notice" role="status">${escapeHtml(notice)}</p>` : '');
+}
+
+/** The login form. */
+export function loginPage(frame: PageFrame, o: { csrf: string; error?: string; notice?: string; username?: string }): string {
+  return layout(frame, `<h1>Log in</h1><div class="card">${message(o.error, o.notice)}
+<form method="post" action="/login">
+<input type="hidden" name="csrf" value="${escapeHtml(o.csrf)}">
+<label for="username">User name</label><input id="username" name="username" autocomplete="username" required maxlength="64" value="${escapeHtml(o.username ?? 'admin')}">
+<label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required maxlength="256" autofocus>
+<p class="muted">First time? The password is printed on the label on the device.</p>
+<button type="submit">Log in</button></form></div>`);
+}
+
+function strengthFields(): string {
+  return `<label for="new-password">New password</label><input id="new-password" name="newPassword" type="password" autocomplete="new-password" required minlength="12" maxlength="256" aria-describedby="strength-text">
+<meter id="strength-meter" min="0" max="4" low="2" high="3" optimum="4" value="0" aria-label="Password strength"></meter>
+<div id="strength-text" aria-live="polite"></div>
+<p class="muted">At least 12 characters; not a common password; nothing printed on the device. A few unrelated words make a good one.</p>
+<label for="confirm-password">Repeat the new password</label><input id="confirm-password" name="confirmPassword" type="password" autocomplete="new-password" required maxlength="256">`;
+}
+
+/** First-use setup: proves possession with the setup code and sets the owner's password. */
+export function setupPage(frame: PageFrame, o: { csrf: string; error?: string; reasons?: readonly string[] }): string {
+  const reasons = o.reasons?.length ? `<ul class="reasons error">${o.reasons.map((r) => `<li>${escapeHtml(r)}</li>`).join('')}</ul>` : '';
+  return layout(frame, `<h1>Set up your device</h1><div class="card">${message(o.error)}${reasons}
+<p>Enter the setup code from the label on the device, then choose the owner password.</p>
+<form method="post" action="/setup" data-strength-url="/setup/strength">
+<input type="hidden" name="csrf" value="${escapeHtml(o.csrf)}">
+<label for="setup-code">Setup code</label><input id="setup-code" name="setupCode" inputmode="numeric" autocomplete="off" required maxlength="20" placeholder="1234-5678-9012">
+${strengthFields()}
+<button type="submit">Set password</button></form></div>`);
+}
+
+/** A capability with its current value, as shown on the dashboard. */
+export interface CapabilityView {
+  readonly id: string;
+  readonly kind: string;
+  readonly description: string;
+  readonly actions: readonly string[];
+  readonly value: unknown;
+  readonly unit?: string;
+}
+
+function capabilityRow(c: CapabilityView, csrf: string): string {
+  const value = c.value === undefined || c.value === null ? '—' : typeof c.value === 'boolean' ? (c.value ? 'on' : 'off') : String(c.value);
+  const buttons = c.actions.filter((a) => a !== 'get' && a !== 'set').map((a) =>
+    `<form method="post" action="/api/capabilities/${escapeHtml(c.id)}/${escapeHtml(a)}"><input type="hidden" name="csrf" value="${escapeHtml(csrf)}">` +
+    `<button type="submit" class="secondary" aria-label="${escapeHtml(`${c.id}: ${a}`)}">${escapeHtml(a)}</button></form>`).join(' ');
+  const setter = c.actions.includes('set')
+    ? `<form method="post" action="/api/capabilities/${escapeHtml(c.id)}/set"><input type="hidden" name="csrf" value="${escapeHtml(csrf)}">` +
+      `<label for="set-${escapeHtml(c.id)}">Set ${escapeHtml(c.id)}</label><input id="set-${escapeHtml(c.id)}" name="value" inputmode="numeric" maxlength="8"><button type="submit" class="secondary">Set</button></form>`
+    : '';
+  return `<div class="cap" data-capability="${escapeHtml(c.id)}"><div><strong>${escapeHtml(c.id)}</strong> <span class="muted">${escapeHtml(c.description)}</span><br>` +
+    `<span class="value" data-value-of="${escapeHtml(c.id)}">${escapeHtml(value)}${c.unit && value !== '—' ? ' ' + escapeHtml(c.unit) : ''}</span></div><div>${buttons}${setter}</div></div>`;
+}
+
+/** The dashboard: identity, firmware, uptime and the model's capabilities with controls. */
+export function dashboardPage(frame: PageFrame & { csrf: string }, o: { facts: ReadonlyArray<[string, string]>; capabilities: readonly CapabilityView[]; notice?: string; error?: string }): string {
+  const facts = o.facts.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`).join('');
+  return layout(frame, `<h1>Dashboard</h1>${message(o.error, o.notice)}<section class="card" aria-labelledby="device-h"><h2 id="device-h">Device</h2><dl>${facts}</dl></section>` +
+    `<section class="card" aria-labelledby="caps-h"><h2 id="caps-h">Controls</h2>${o.capabilities.map((c) => capabilityRow(c, frame.csrf)).join('')}</section>`);
+}
+
+/** The change-password form. */
+export function passwordPage(frame: PageFrame & { csrf: string }, o: { error?: string; reasons?: readonly string[] }): string {
+  const reasons = o.reasons?.length ? `<ul class="reasons error">${o.reasons.map((r) => `<li>${escapeHtml(r)}</li>`).join('')}</ul>` : '';
+  return layout(frame, `<h1>Change password</h1><div class="card">${message(o.error)}${reasons}
+<form method="post" action="/password" data-strength-url="/api/password-strength">
+<input type="hidden" name="csrf" value="${escapeHtml(frame.csrf)}">
+<label for="current-password">Current password</label><input id="current-password" name="currentPassword" type="password" autocomplete="current-password" required maxlength="256">
+${strengthFields()}
+<p class="muted">Changing the password logs out every session, this one included.</p>
+<button type="submit">Change password</button></form></div>`);
+}
+
+/** One row of the connection journal as shown to the owner. */
+export interface JournalRow {
+  readonly at: string;
+  readonly surface: string;
+  readonly source: string;
+  readonly event: string;
+  readonly identity?: string;
+  readonly result: string;
+  readonly detail?: string;
+}
+
+/** The connection journal. */
+export function journalPage(frame: PageFrame & { csrf: string }, rows: readonly JournalRow[]): string {
+  const body = rows.map((r) => `<tr><td>${escapeHtml(r.at.replace('T', ' ').replace(/\.\d+Z$/, 'Z'))}</td><td>${escapeHtml(r.surface)}</td><td>${escapeHtml(r.event)}</td><td>${escapeHtml(r.source)}</td><td>${escapeHtml(r.identity ?? '')}</td><td>${escapeHtml(r.result)}</td><td>${escapeHtml(r.detail ?? '')}</td></tr>`).join('');
+  return layout(frame, `<h1>Connection journal</h1><p class="muted">Every connection and login attempt, newest first. Passwords and codes are never recorded.</p>` +
+    `<div class="card table-wrap"><table><thead><tr><th scope="col">Time (UTC)</th><th scope="col">Surface</th><th scope="col">Event</th><th scope="col">Source</th><th scope="col">Identity</th><th scope="col">Result</th><th scope="col">Detail</th></tr></thead><tbody>${body}</tbody></table></div>`);
+}
+
+/** A plain error page. */
+export function errorPage(frame: PageFrame, status: number, text: string): string {
+  return layout(frame, `<h1>${escapeHtml(status)}</h1><div class="card"><p class="error">${escapeHtml(text)}</p><p><a href="/">Back</a></p></div>`);
+}

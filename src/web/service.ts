@@ -1,0 +1,556 @@
+/**
+ * The device's HTTPS admin service: TLS 1.2/1.3 with ECDHE-AEAD only on the unit's own
+ * certificate, authentication on every route but the login page, its assets and security.txt,
+ * lockout before any hash is computed, argon2id, `__Host-` session cookies, a CSRF token plus
+ * an Origin check on every state change, strict security headers, and a journal entry for every
+ * TLS connection and login attempt.
+ */
+import { createServer, type Server } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import { constants as osslConstants, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { networkInterfaces } from 'node:os';
+import { join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { BulwarkError, InvalidInputError } from '../errors/index.ts';
+import type { DeviceBundle } from '../bundle/index.ts';
+import {
+  LockoutPolicy, verifyPassword, hashPassword, checkPasswordStrength, sourceKeyFor, verifySetupCodeForOwner,
+  type LockoutConfig, type SessionConfig, type SessionView,
+} from './auth-bridge.ts';
+import { Router, HttpError, parseBody, parseCookies, hostCookie, writeResponse, defaultHttpLimits, type WebRequest, type WebResponse, type HttpLimits } from './http.ts';
+import { WebStateStore, type OwnerRecord } from './owner-state.ts';
+import * as pages from './pages.ts';
+import { APP_CSS, APP_JS } from './assets.ts';
+
+/** What the web service records in the connection journal. */
+export interface WebJournalEntry {
+  readonly surface: 'web';
+  readonly source: string;
+  readonly event: 'tls-connect' | 'tls-error' | 'login' | 'logout' | 'setup' | 'password-change' | 'csrf' | 'control';
+  readonly identity?: string;
+  readonly result: 'success' | 'failure' | 'refused' | 'locked-out' | 'info';
+  readonly detail?: string;
+}
+
+/** The journal as the web service needs it. */
+export interface WebJournal {
+  record(entry: WebJournalEntry): void;
+  list(options: { limit: number }): Promise<readonly pages.JournalRow[]> | readonly pages.JournalRow[];
+}
+
+/** The device as the web service controls it. */
+export interface WebDeviceControl {
+  readonly firmwareVersion: string;
+  readonly startedAt: number;
+  capabilities(): readonly pages.CapabilityView[];
+  /** Runs an action; throws a BulwarkError with a code on bad input. */
+  invoke(capability: string, action: string, value: unknown): Promise<unknown>;
+  /** Extra controls the owner may use on the admin page (pairing window and the like), by name. */
+  ownerActions?(): ReadonlyArray<{ id: string; label: string; run(): Promise<string> }>;
+}
+
+/** Settings of the web service; every limit is named. */
+export interface WebServiceConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly limits: HttpLimits;
+  readonly lockout: Partial<LockoutConfig>;
+  readonly sessions: Partial<SessionConfig>;
+  /** Idle keep-alive sockets are closed after this, ms. */
+  readonly keepAliveTimeoutMs: number;
+  /** A request must arrive whole within this, ms (slowloris). */
+  readonly requestTimeoutMs: number;
+  /** Most simultaneous connections. */
+  readonly maxConnections: number;
+}
+
+/** Safe defaults. */
+export const defaultWebServiceConfig: WebServiceConfig = {
+  host: '127.0.0.1',
+  port: 8443,
+  limits: defaultHttpLimits,
+  lockout: {},
+  sessions: {},
+  keepAliveTimeoutMs: 5_000,
+  requestTimeoutMs: 10_000,
+  maxConnections: 128,
+};
+
+/** TLS 1.2 suites allowed: ECDHE key exchange with AEAD ciphers only (TLS 1.3 suites are all AEAD). */
+export const TLS12_CIPHERS = [
+  'ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-AES256-GCM-SHA384', 'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES256-GCM-SHA384', 'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':');
+
+const SESSION_COOKIE = '__Host-bulwark-session';
+const LOGIN_COOKIE = '__Host-bulwark-login';
+const OWNER_NAME = 'admin';
+/** Unknown user names share one lockout account, so they cannot fill the table. */
+const UNKNOWN_ACCOUNT = '(unknown)';
+
+interface Ctx {
+  session?: SessionView & { id: string };
+}
+
+/** A running web service. */
+export interface WebService {
+  readonly url: string;
+  readonly port: number;
+  readonly server: Server;
+  readonly routes: ReturnType<Router<Ctx>['list']>;
+  readonly state: WebStateStore;
+  close(): Promise<void>;
+  /** Factory reset of the web side: sticker password back, sessions and counters gone. */
+  reset(): Promise<void>;
+}
+
+/** Options of {@link startWebService}. */
+export interface WebServiceOptions {
+  readonly bundle: DeviceBundle;
+  readonly stateDir: string;
+  readonly device: WebDeviceControl;
+  readonly journal: WebJournal;
+  readonly config?: Partial<WebServiceConfig>;
+  readonly warn?: (message: string) => void;
+}
+
+function form(value: unknown, name: string, max = 256): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > max) throw new InvalidInputError(`field ${name} is missing or too long`, { field: name });
+  return value;
+}
+
+function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a), y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+function formatSource(address: string, port: number): string {
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+/** Starts the HTTPS admin service; resolves when it listens. */
+export async function startWebService(options: WebServiceOptions): Promise<WebService> {
+  const config: WebServiceConfig = { ...defaultWebServiceConfig, ...options.config };
+  if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65535) throw new InvalidInputError('port must be 0..65535');
+  const { bundle, device, journal } = options;
+  const unit = bundle.unit;
+  const warn = options.warn ?? (() => undefined);
+  const webDir = join(options.stateDir, 'web');
+  await mkdir(webDir, { recursive: true, mode: 0o700 });
+  const state = await WebStateStore.load(webDir, config.sessions, warn);
+  const lockout = new LockoutPolicy(config.lockout);
+  const loginKey = randomBytes(32); // binds pre-session CSRF tokens to this process
+  const userInputs = [unit.model, unit.modelName, unit.serial, OWNER_NAME, unit.maker];
+  const frameBase = { deviceName: `${unit.modelName} ${unit.serial}` };
+  let dummyHash: Promise<string> | undefined;
+
+  const setupPending = (): boolean => unit.initialPasswordMode === 'setup' && state.owner === undefined;
+  const currentHash = (): string | undefined => state.owner?.passwordHash ?? (unit.initialPasswordMode === 'sticker' ? bundle.adminPasswordHash : undefined);
+
+  const loginToken = (cookie: string): string => createHmac('sha256', loginKey).update(cookie).digest('base64url');
+  const newLoginCookie = (): { cookie: string; token: string } => {
+    const value = randomBytes(32).toString('base64url');
+    return { cookie: hostCookie(LOGIN_COOKIE, value, 1800), token: loginToken(value) };
+  };
+
+  const router = new Router<Ctx>();
+  const allowedHosts = new Set<string>();
+  let port = 0;
+
+  function checkOrigin(req: WebRequest): void {
+    const origin = req.headers.origin;
+    const host = req.headers.host ?? '';
+    if (typeof origin !== 'string' || origin !== `https://${host}`) {
+      throw new HttpError(403, 'CSRF_ORIGIN_MISMATCH', 'cross-origin request refused');
+    }
+  }
+
+  function requirePreSessionToken(req: WebRequest): void {
+    checkOrigin(req);
+    const cookie = req.cookies.get(LOGIN_COOKIE);
+    const token = req.body.csrf ?? req.headers['x-csrf-token'];
+    if (!cookie || typeof token !== 'string' || !safeEqual(loginToken(cookie), token)) {
+      throw new HttpError(403, 'CSRF_TOKEN_INVALID', 'the form expired or did not come from this device: reload it');
+    }
+  }
+
+  function sessionOf(req: WebRequest): (SessionView & { id: string }) | undefined {
+    const id = req.cookies.get(SESSION_COOKIE);
+    if (!id) return undefined;
+    const { session, changed } = state.sessions.touch(id, Date.now());
+    if (changed) state.markDirty('sessions', 5_000);
+    return session ? { ...session, id } : undefined;
+  }
+
+  const record = (req: WebRequest, event: WebJournalEntry['event'], result: WebJournalEntry['result'], identity?: string, detail?: string): void => {
+    journal.record({ surface: 'web', source: formatSource(req.sourceAddress, req.sourcePort), event, result, ...(identity ? { identity } : {}), ...(detail ? { detail } : {}) });
+  };
+
+  /** Runs a lockout-guarded secret check for `account`; answers 429 before any hash when backing off. */
+  async function guarded(req: WebRequest, account: string, check: () => Promise<boolean>): Promise<boolean> {
+    const attempt = { source: sourceKeyFor(req.sourceAddress), account };
+    const now = Date.now();
+    const { decision, state: charged } = lockout.admit(state.lockout, attempt, now);
+    if (!decision.allowed) {
+      throw new HttpError(429, 'LOGIN_LOCKED_OUT', `too many failed attempts; try again in ${decision.retryAfterSeconds} s`, { 'retry-after': String(decision.retryAfterSeconds) });
+    }
+    state.lockout = charged;
+    state.markDirty('lockout');
+    const ok = await check();
+    state.lockout = ok ? lockout.recordSuccess(state.lockout, attempt, Date.now()) : state.lockout;
+    state.markDirty('lockout');
+    return ok;
+  }
+
+  const frame = (title: string, csrf?: string): pages.PageFrame => ({ ...frameBase, title, ...(csrf ? { csrf } : {}) });
+  const loginHtml = (status: number, o: { error?: string; notice?: string; username?: string } = {}): WebResponse => {
+    const pre = newLoginCookie();
+    return { kind: 'html', status, body: pages.loginPage(frame('Log in'), { csrf: pre.token, ...o }), headers: { 'set-cookie': pre.cookie } };
+  };
+  const setupHtml = (status: number, o: { error?: string; reasons?: readonly string[] } = {}): WebResponse => {
+    const pre = newLoginCookie();
+    return { kind: 'html', status, body: pages.setupPage(frame('Set up'), { csrf: pre.token, ...o }), headers: { 'set-cookie': pre.cookie } };
+  };
+
+  async function startSession(): Promise<WebResponse> {
+    const s = state.sessions.create(OWNER_NAME, Date.now());
+    await state.flush().catch(() => undefined);
+    state.markDirty('sessions', 0);
+    return { kind: 'redirect', location: '/', headers: { 'set-cookie': [hostCookie(SESSION_COOKIE, s.id), hostCookie(LOGIN_COOKIE, '', 0)] } };
+  }
+
+  // ---- public routes -------------------------------------------------------------------
+  router.add({ method: 'GET', path: '/static/app.css', access: 'public', csrf: false, handler: () => ({ kind: 'text', body: APP_CSS, contentType: 'text/css; charset=utf-8', headers: { 'cache-control': 'public, max-age=3600' } }) });
+  router.add({ method: 'GET', path: '/static/app.js', access: 'public', csrf: false, handler: () => ({ kind: 'text', body: APP_JS, contentType: 'text/javascript; charset=utf-8', headers: { 'cache-control': 'public, max-age=3600' } }) });
+  router.add({
+    method: 'GET', path: '/.well-known/security.txt', access: 'public', csrf: false,
+    handler: (req) => {
+      const expires = new Date(Math.min(Date.now() + 180 * 86_400_000, Date.parse(unit.supportPeriodEnd) + 86_400_000));
+      const body = `Contact: ${unit.securityContact}\nExpires: ${expires.toISOString().replace(/\.\d+Z$/, '.000Z')}\nPreferred-Languages: en\n` +
+        `Canonical: https://${req.headers.host ?? '127.0.0.1'}/.well-known/security.txt\n` +
+        `# ${unit.maker} ${unit.modelName}: security updates until ${unit.supportPeriodEnd}\n`;
+      return { kind: 'text', body, contentType: 'text/plain; charset=utf-8' };
+    },
+  });
+
+  router.add({
+    method: 'GET', path: '/login', access: 'public', csrf: false,
+    handler: (req) => {
+      if (setupPending()) return { kind: 'redirect', location: '/setup' };
+      if (sessionOf(req)) return { kind: 'redirect', location: '/' };
+      return loginHtml(200, req.query.get('changed') === '1' ? { notice: 'Password changed. Log in with the new password.' } : {});
+    },
+  });
+
+  router.add({
+    method: 'POST', path: '/login', access: 'public', csrf: false,
+    handler: async (req) => {
+      requirePreSessionToken(req);
+      if (setupPending()) return { kind: 'redirect', location: '/setup' };
+      const username = form(req.body.username, 'username', 64);
+      const password = form(req.body.password, 'password', 256);
+      const known = username === (state.owner?.username ?? OWNER_NAME);
+      const identity = known ? username : UNKNOWN_ACCOUNT;
+      let ok: boolean;
+      try {
+        ok = await guarded(req, identity, async () => {
+          const hash = currentHash();
+          if (!known || !hash) {
+            // Same work as a real check, so timing does not reveal whether a user exists.
+            dummyHash ??= hashPassword(randomBytes(16).toString('hex'));
+            await verifyPassword(password, await dummyHash);
+            return false;
+          }
+          const result = await verifyPassword(password, hash);
+          if (result.ok && result.needsRehash) {
+            await state.saveOwner({ version: 1, username: OWNER_NAME, passwordHash: await hashPassword(password), changedAt: new Date().toISOString(), source: state.owner?.source ?? 'sticker' });
+          }
+          return result.ok;
+        });
+      } catch (err) {
+        if (err instanceof HttpError && err.status === 429) record(req, 'login', 'locked-out', identity);
+        throw err;
+      }
+      record(req, 'login', ok ? 'success' : 'failure', identity);
+      if (!ok) return loginHtml(401, { error: 'Wrong user name or password.', username: username.slice(0, 64) });
+      return startSession();
+    },
+  });
+
+  router.add({
+    method: 'GET', path: '/setup', access: 'public', csrf: false,
+    handler: () => (setupPending() ? setupHtml(200) : { kind: 'html', status: 404, body: pages.errorPage(frame('Not found'), 404, 'Setup is already complete.') }),
+  });
+
+  router.add({
+    method: 'POST', path: '/setup/strength', access: 'public', csrf: false,
+    handler: async (req) => {
+      if (!setupPending()) throw new HttpError(404, 'SETUP_CLOSED', 'setup is already complete');
+      requirePreSessionToken(req);
+      const r = await checkPasswordStrength(form(req.body.password, 'password', 512), { userInputs });
+      return { kind: 'json', body: { ok: r.ok, score: r.score, reasons: r.reasons } };
+    },
+  });
+
+  router.add({
+    method: 'POST', path: '/setup', access: 'public', csrf: false,
+    handler: async (req) => {
+      if (!setupPending()) throw new HttpError(404, 'SETUP_CLOSED', 'setup is already complete');
+      requirePreSessionToken(req);
+      const code = form(req.body.setupCode, 'setupCode', 32);
+      const next = form(req.body.newPassword, 'newPassword', 256);
+      const confirm = form(req.body.confirmPassword, 'confirmPassword', 256);
+      const ok = await guarded(req, 'setup', async () => verifySetupCodeForOwner(code, bundle.pairingVerifierJson));
+      record(req, 'setup', ok ? 'success' : 'failure', 'setup');
+      if (!ok) return setupHtml(401, { error: 'That setup code is not the one on this device\'s label.' });
+      if (next !== confirm) return setupHtml(422, { error: 'The two passwords differ.' });
+      const strength = await checkPasswordStrength(next, { userInputs });
+      if (!strength.ok) return setupHtml(422, { error: 'Choose a stronger password:', reasons: strength.reasons.map((r) => r.message) });
+      await state.saveOwner({ version: 1, username: OWNER_NAME, passwordHash: await hashPassword(next), changedAt: new Date().toISOString(), source: 'owner' });
+      record(req, 'password-change', 'success', OWNER_NAME, 'initial password set at setup');
+      return startSession();
+    },
+  });
+
+  // ---- owner routes --------------------------------------------------------------------
+  router.add({
+    method: 'GET', path: '/', access: 'session', csrf: false,
+    handler: (req, ctx) => {
+      const s = ctx.session!;
+      const uptime = Math.floor((Date.now() - device.startedAt) / 1000);
+      const facts: Array<[string, string]> = [
+        ['Model', `${unit.modelName} (${unit.model})`], ['Serial', unit.serial], ['Maker', unit.maker],
+        ['Firmware', device.firmwareVersion], ['Uptime', `${Math.floor(uptime / 3600)} h ${Math.floor((uptime % 3600) / 60)} min ${uptime % 60} s`],
+        ['Security updates until', unit.supportPeriodEnd],
+        ['Password', state.owner?.source === 'owner' ? 'set by you' : 'from the label (change it any time)'],
+      ];
+      const notice = req.query.get('done') ?? undefined;
+      return { kind: 'html', body: pages.dashboardPage({ ...frame('Dashboard'), csrf: s.csrfToken }, { facts, capabilities: device.capabilities(), ...(notice ? { notice: notice.slice(0, 120) } : {}) }) };
+    },
+  });
+
+  router.add({
+    method: 'GET', path: '/api/status', access: 'session', csrf: false,
+    handler: () => ({ kind: 'json', body: { serial: unit.serial, model: unit.model, firmware: device.firmwareVersion, uptimeSeconds: Math.floor((Date.now() - device.startedAt) / 1000), capabilities: device.capabilities() } }),
+  });
+
+  router.add({
+    method: 'POST', path: '/api/capabilities/:capability/:action', access: 'session', csrf: true,
+    handler: async (req) => {
+      const { capability, action } = req.params as { capability: string; action: string };
+      let value: unknown = req.body.value;
+      if (typeof value === 'string' && /^-?\d{1,6}$/.test(value)) value = Number(value);
+      const result = await device.invoke(capability, action, value);
+      record(req, 'control', 'success', OWNER_NAME, `${capability} ${action}`);
+      if (req.wantsJson) return { kind: 'json', body: { ok: true, value: result } };
+      return { kind: 'redirect', location: '/?done=' + encodeURIComponent(`${capability}: ${action}`) };
+    },
+  });
+
+  router.add({
+    method: 'POST', path: '/api/password-strength', access: 'session', csrf: true,
+    handler: async (req) => {
+      const r = await checkPasswordStrength(form(req.body.password, 'password', 512), { userInputs });
+      return { kind: 'json', body: { ok: r.ok, score: r.score, reasons: r.reasons } };
+    },
+  });
+
+  router.add({
+    method: 'GET', path: '/password', access: 'session', csrf: false,
+    handler: (_req, ctx) => ({ kind: 'html', body: pages.passwordPage({ ...frame('Password'), csrf: ctx.session!.csrfToken }, {}) }),
+  });
+
+  router.add({
+    method: 'POST', path: '/password', access: 'session', csrf: true,
+    handler: async (req, ctx) => {
+      const csrf = ctx.session!.csrfToken;
+      const current = form(req.body.currentPassword, 'currentPassword');
+      const next = form(req.body.newPassword, 'newPassword');
+      const confirm = form(req.body.confirmPassword, 'confirmPassword');
+      const page = (status: number, o: { error?: string; reasons?: readonly string[] }): WebResponse =>
+        ({ kind: 'html', status, body: pages.passwordPage({ ...frame('Password'), csrf }, o) });
+      const hash = currentHash();
+      const ok = await guarded(req, OWNER_NAME, async () => (hash ? (await verifyPassword(current, hash)).ok : false));
+      if (!ok) { record(req, 'password-change', 'failure', OWNER_NAME, 'current password wrong'); return page(401, { error: 'The current password is wrong.' }); }
+      if (next !== confirm) return page(422, { error: 'The two new passwords differ.' });
+      const strength = await checkPasswordStrength(next, { userInputs });
+      if (!strength.ok) {
+        record(req, 'password-change', 'refused', OWNER_NAME, strength.reasons.map((r) => r.code).join(','));
+        return page(422, { error: 'That password is not accepted:', reasons: strength.reasons.map((r) => r.message) });
+      }
+      const owner: OwnerRecord = { version: 1, username: OWNER_NAME, passwordHash: await hashPassword(next), changedAt: new Date().toISOString(), source: 'owner' };
+      await state.saveOwner(owner);
+      state.sessions.destroyAllFor(OWNER_NAME);
+      state.markDirty('sessions', 0);
+      await state.flush();
+      record(req, 'password-change', 'success', OWNER_NAME, 'all sessions ended');
+      return { kind: 'redirect', location: '/login?changed=1', headers: { 'set-cookie': hostCookie(SESSION_COOKIE, '', 0) } };
+    },
+  });
+
+  router.add({
+    method: 'GET', path: '/journal', access: 'session', csrf: false,
+    handler: async (_req, ctx) => ({ kind: 'html', body: pages.journalPage({ ...frame('Journal'), csrf: ctx.session!.csrfToken }, await journal.list({ limit: 200 })) }),
+  });
+
+  router.add({
+    method: 'GET', path: '/api/journal', access: 'session', csrf: false,
+    handler: async (req) => {
+      const n = Number(req.query.get('limit') ?? '100');
+      return { kind: 'json', body: { entries: await journal.list({ limit: Number.isInteger(n) && n > 0 && n <= 1000 ? n : 100 }) } };
+    },
+  });
+
+  router.add({
+    method: 'POST', path: '/logout', access: 'session', csrf: true,
+    handler: (req, ctx) => {
+      state.sessions.destroy(ctx.session!.id);
+      state.markDirty('sessions', 0);
+      record(req, 'logout', 'success', OWNER_NAME);
+      return { kind: 'redirect', location: '/login', headers: { 'set-cookie': hostCookie(SESSION_COOKIE, '', 0) } };
+    },
+  });
+
+  for (const action of device.ownerActions?.() ?? []) {
+    router.add({
+      method: 'POST', path: `/api/actions/${action.id}`, access: 'session', csrf: true,
+      handler: async (req) => {
+        const text = await action.run();
+        record(req, 'control', 'success', OWNER_NAME, action.id);
+        return req.wantsJson ? { kind: 'json', body: { ok: true, message: text } } : { kind: 'redirect', location: '/?done=' + encodeURIComponent(text) };
+      },
+    });
+  }
+
+  // ---- dispatch ------------------------------------------------------------------------
+  const statusOf = (err: unknown): number => {
+    if (err instanceof HttpError) return err.status;
+    if (!(err instanceof BulwarkError)) return 500;
+    switch (err.code) {
+      case 'INVALID_INPUT': case 'PASSWORD_INPUT_INVALID': return 400;
+      case 'AUTH_BUSY': return 503;
+      case 'UNKNOWN_CAPABILITY': case 'UNKNOWN_ACTION': return 404;
+      case 'CAPABILITY_VALUE_INVALID': return 422;
+      default: return 400;
+    }
+  };
+
+  async function handle(rawReq: IncomingMessage, res: ServerResponse): Promise<void> {
+    const method = rawReq.method ?? 'GET';
+    const head = method === 'HEAD';
+    const socket = rawReq.socket;
+    const sourceAddress = (socket.remoteAddress ?? '0.0.0.0').replace(/^::ffff:/, '');
+    const base: Omit<WebRequest, 'body' | 'params'> = (() => {
+      const rawUrl = rawReq.url ?? '/';
+      if (rawUrl.length > config.limits.maxPathBytes || !rawUrl.startsWith('/')) throw new HttpError(414, 'URI_INVALID', 'bad request target');
+      const url = new URL(rawUrl, 'https://device.invalid');
+      const accept = String(rawReq.headers.accept ?? '');
+      return {
+        method, path: url.pathname, query: url.searchParams, headers: rawReq.headers,
+        cookies: parseCookies(rawReq.headers.cookie, config.limits), sourceAddress, sourcePort: socket.remotePort ?? 0,
+        wantsJson: url.pathname.startsWith('/api/') || accept.includes('application/json'),
+      };
+    })();
+    let req: WebRequest = { ...base, body: {}, params: {} };
+    try {
+      const host = rawReq.headers.host;
+      if (typeof host !== 'string' || !allowedHosts.has(host.toLowerCase())) {
+        throw new HttpError(421, 'HOST_NOT_ALLOWED', 'unknown host name');
+      }
+      const { route, params, pathKnown } = router.match(method, base.path);
+      if (!route) throw pathKnown ? new HttpError(405, 'METHOD_NOT_ALLOWED', 'method not allowed') : new HttpError(404, 'NOT_FOUND', 'not found');
+      const ctx: Ctx = {};
+      if (route.access === 'session') {
+        if (setupPending()) {
+          throw new HttpError(req.wantsJson ? 401 : 303, 'SETUP_REQUIRED', 'set the owner password first', req.wantsJson ? {} : { location: '/setup' });
+        }
+        const session = sessionOf(req);
+        if (!session) throw new HttpError(req.wantsJson ? 401 : 303, 'AUTH_REQUIRED', 'log in first', req.wantsJson ? {} : { location: '/login' });
+        ctx.session = session;
+      }
+      if (method === 'POST') req = { ...req, params, body: await parseBody(rawReq, config.limits) };
+      else req = { ...req, params };
+      if (route.csrf) {
+        checkOrigin(req);
+        const token = req.body.csrf ?? req.headers['x-csrf-token'];
+        if (typeof token !== 'string' || !state.sessions.verifyCsrf(ctx.session!.id, token, Date.now())) {
+          record(req, 'csrf', 'refused', OWNER_NAME, `${method} ${base.path}`);
+          throw new HttpError(403, 'CSRF_TOKEN_INVALID', 'missing or wrong CSRF token');
+        }
+      }
+      writeResponse(res, await route.handler(req, ctx), head);
+    } catch (err) {
+      const status = statusOf(err);
+      if (status === 500) warn(`internal error on ${method} ${base.path}: ${err instanceof Error ? err.message : String(err)}`);
+      if (err instanceof HttpError && err.status === 303) { writeResponse(res, { kind: 'redirect', location: err.headers.location ?? '/login' }, head); return; }
+      if (err instanceof HttpError && err.code.startsWith('CSRF')) record(req, 'csrf', 'refused', undefined, `${method} ${base.path}`);
+      const code = err instanceof BulwarkError ? err.code : 'INTERNAL';
+      const text = status === 500 ? 'internal error' : (err as Error).message;
+      const headers = err instanceof HttpError ? err.headers : {};
+      if (req.wantsJson) writeResponse(res, { kind: 'json', status, body: { error: { code, message: text } }, headers }, head);
+      else writeResponse(res, { kind: 'html', status, body: pages.errorPage(frame('Error'), status, text), headers }, head);
+    }
+  }
+
+  const server = createServer({
+    key: bundle.webKeyPem,
+    cert: bundle.webCertPem,
+    minVersion: 'TLSv1.2',
+    maxVersion: 'TLSv1.3',
+    ciphers: TLS12_CIPHERS,
+    honorCipherOrder: true,
+    ecdhCurve: 'X25519:P-256:P-384',
+    secureOptions: osslConstants.SSL_OP_NO_COMPRESSION | osslConstants.SSL_OP_NO_RENEGOTIATION | osslConstants.SSL_OP_CIPHER_SERVER_PREFERENCE,
+    requestTimeout: config.requestTimeoutMs,
+    headersTimeout: Math.min(config.requestTimeoutMs, 10_000),
+    keepAliveTimeout: config.keepAliveTimeoutMs,
+    maxHeaderSize: 8_192,
+  }, (req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      warn(`response failed: ${err instanceof Error ? err.message : String(err)}`);
+      if (!res.headersSent) { res.writeHead(500, securityHeaders500()); res.end(); } else res.destroy();
+    });
+  });
+  server.maxConnections = config.maxConnections;
+  server.on('secureConnection', (socket: TLSSocket) => {
+    journal.record({ surface: 'web', source: formatSource((socket.remoteAddress ?? '?').replace(/^::ffff:/, ''), socket.remotePort ?? 0), event: 'tls-connect', result: 'success', detail: `${socket.getProtocol() ?? '?'} ${socket.getCipher()?.name ?? ''}` });
+  });
+  server.on('tlsClientError', (err: Error & { code?: string }, socket: TLSSocket) => {
+    journal.record({ surface: 'web', source: formatSource((socket.remoteAddress ?? '?').replace(/^::ffff:/, ''), socket.remotePort ?? 0), event: 'tls-error', result: 'refused', detail: (err.code ?? 'TLS_ERROR').slice(0, 60) });
+  });
+  server.on('clientError', (_err, socket) => { socket.destroy(); });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => { server.off('error', reject); resolve(); });
+  });
+  port = (server.address() as AddressInfo).port;
+  const names = new Set(['localhost', `${unit.serial.toLowerCase()}.local`, config.host]);
+  if (config.host === '0.0.0.0' || config.host === '::') {
+    for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) names.add(a.address);
+  }
+  names.add('127.0.0.1');
+  names.add('::1');
+  for (const n of names) {
+    const h = n.includes(':') ? `[${n}]` : n;
+    allowedHosts.add(`${h}:${port}`.toLowerCase());
+    if (port === 443) allowedHosts.add(h.toLowerCase());
+  }
+  const shownHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  const url = `https://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
+
+  return {
+    url, port, server, routes: router.list(), state,
+    async close() {
+      await new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); });
+      await state.flush();
+    },
+    async reset() { await state.erase(); },
+  };
+}
+
+function securityHeaders500(): Record<string, string> {
+  return { 'content-length': '0', 'cache-control': 'no-store' };
+}
