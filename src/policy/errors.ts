@@ -6,6 +6,7 @@ import { ConfigError } from '../errors/index.ts';
 
 /** Stable codes a ProfileError may carry. */
 export type ProfileErrorCode =
+  | 'PROFILE_UNREADABLE' // the file is missing, not a regular file, or cannot be read
   | 'PROFILE_TOO_LARGE' // the text is bigger than `maxProfileBytes`
   | 'PROFILE_SYNTAX' // not well-formed YAML, or more than one document
   | 'PROFILE_UNKNOWN_KEY' // a key that is not part of the profile schema

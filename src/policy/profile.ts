@@ -122,7 +122,7 @@ export function validateProfile(value: unknown, limits: ProfileLimits = DEFAULT_
   }
   for (const key of Object.keys(value)) {
     if (!KNOWN_KEYS.has(key)) {
-      throw new ProfileError('PROFILE_UNKNOWN_KEY', shorten(key, 40), `unknown key; allowed keys are ${[...KNOWN_KEYS].join(', ')}`);
+      throw new ProfileError('PROFILE_UNKNOWN_KEY', keyName(key), `unknown key; allowed keys are ${[...KNOWN_KEYS].join(', ')}`);
     }
   }
   for (const key of REQUIRED_KEYS) {
@@ -228,6 +228,11 @@ function describe(v: unknown): string {
   if (typeof v === 'string') return JSON.stringify(shorten(v, 40));
   if (typeof v === 'object') return 'a mapping';
   return `${typeof v} ${shorten(String(v), 40)}`;
+}
+
+/** A key as it should appear in an error: quoted when it is empty or has odd characters. */
+function keyName(key: string): string {
+  return /^[\p{L}\p{N}_$.-]+$/u.test(key) ? shorten(key, 40) : JSON.stringify(shorten(key, 40));
 }
 
 function shorten(s: string, max: number): string {
