@@ -1,0 +1,272 @@
+/**
+ * The channel over node:tls: TLS 1.3 only, mutual authentication in which each side pins the
+ * other's public key. Certificates are self-signed per side, so chain validation is off and the
+ * pin is the whole check: on every connection, before a byte of application data is read, the
+ * SHA-256 of the peer's SubjectPublicKeyInfo goes to the caller's lookup, and a peer it does
+ * not know is cut off with 'CHANNEL_PEER_NOT_PINNED'.
+ *
+ * Resumption: the client keeps the latest session ticket (`connection.resumption`) and passes it
+ * to the next connect. On a resumed session the client sees no server certificate; the session
+ * itself proves the server is the one pinned when the ticket was issued (only it can decrypt
+ * the ticket), so the client re-checks that remembered pin against its current pin set.
+ */
+import tls from 'node:tls';
+import type { Socket } from 'node:net';
+import { validateChannelConfig, type ChannelConfig } from './config.ts';
+import { ChannelConnection, type ChannelResumption } from './connection.ts';
+import { ChannelClosedError, ChannelError, ChannelPeerError, ChannelTimeoutError, ChannelTransportError, ChannelConfigError } from './errors.ts';
+import { spkiSha256, type PinnedPeerLookup } from './pins.ts';
+
+/** Our own identity on the channel: a private key and its (self-signed) certificate, PEM. */
+export interface ChannelIdentity {
+  /** PEM private key (a secret). */
+  readonly key: string | Buffer;
+  /** PEM certificate for `key`. */
+  readonly cert: string | Buffer;
+}
+
+/** Where a connection attempt came from. */
+export interface RemoteEndpoint {
+  readonly address: string | undefined;
+  readonly port: number | undefined;
+}
+
+/** TLS 1.3 and nothing else, for both sides. */
+const TLS13_ONLY = { minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' } as const;
+
+/** Bytes of a node:tls ticket-keys buffer. */
+const TICKET_KEYS_BYTES = 48;
+
+function remoteOf(socket: Socket | undefined): RemoteEndpoint {
+  return { address: socket?.remoteAddress, port: socket?.remotePort };
+}
+
+function tlsFailure(err: Error & { code?: string }): ChannelTransportError {
+  const tlsLevel = typeof err.code === 'string' && (err.code.startsWith('ERR_SSL') || err.code.startsWith('ERR_TLS'));
+  return new ChannelTransportError(tlsLevel ? 'CHANNEL_TLS_FAILED' : 'CHANNEL_SOCKET_FAILED', tlsLevel ? 'the TLS handshake failed' : 'the connection failed', { reason: err.code }, { cause: err });
+}
+
+/** The peer's pin and what the lookup says about it; a ChannelError if it is refused. */
+function identifyPeer<P>(socket: tls.TLSSocket, lookup: PinnedPeerLookup<P>, remembered?: Buffer): { spki: Buffer; peer: P } | ChannelError {
+  let spki: Buffer;
+  try {
+    const cert = socket.getPeerX509Certificate();
+    if (cert) spki = spkiSha256(cert);
+    else if (remembered && socket.isSessionReused()) spki = Buffer.from(remembered);
+    else return new ChannelPeerError('the peer showed no certificate');
+  } catch {
+    return new ChannelPeerError('the peer certificate could not be read');
+  }
+  let peer: P | undefined;
+  try {
+    peer = lookup(spki);
+  } catch {
+    return new ChannelPeerError('the pin lookup failed');
+  }
+  if (peer === undefined) return new ChannelPeerError('the peer key is not pinned');
+  return { spki, peer };
+}
+
+/** Options of {@link createChannelServer}. */
+export interface ChannelServerOptions<P> extends ChannelIdentity {
+  /** Says which client keys may connect, and who they are. */
+  readonly pinnedPeer: PinnedPeerLookup<P>;
+  /** Receives each accepted channel; set its handlers here (synchronously). */
+  readonly onConnection: (connection: ChannelConnection<P>) => void;
+  /** Told of every refused attempt (TLS failure, unpinned key), e.g. for the connection journal. */
+  readonly onRefused?: (error: ChannelError, remote: RemoteEndpoint) => void;
+  /** Address to listen on (default '127.0.0.1': loopback unless told otherwise). */
+  readonly host?: string;
+  /** Port (default 0: a free one). */
+  readonly port?: number;
+  readonly config?: Partial<ChannelConfig>;
+  /** 48 bytes of session-ticket keys, to keep resumption working across restarts (a secret). */
+  readonly ticketKeys?: Buffer;
+}
+
+/** A listening channel server. */
+export interface ChannelServer {
+  readonly host: string;
+  readonly port: number;
+  readonly config: ChannelConfig;
+  /** Open channels right now. */
+  readonly connections: ReadonlySet<ChannelConnection<unknown>>;
+  /** Stops listening, says bye with `reason` on every channel, and waits until all are closed. */
+  close(reason?: string): Promise<void>;
+}
+
+/**
+ * Listens for channels from pinned clients.
+ *
+ * @example
+ * const server = await createChannelServer({
+ *   key, cert, port: 5541, host: '0.0.0.0',
+ *   pinnedPeer: pinnedPeers([[hubPin, { hub: 'hub-1' }]]),
+ *   onConnection: (conn) => conn.onRequest(({ capability, action, value }) => act(capability, action, value)),
+ * });
+ */
+export async function createChannelServer<P>(options: ChannelServerOptions<P>): Promise<ChannelServer> {
+  const config = validateChannelConfig(options.config);
+  if (options.ticketKeys !== undefined && (!Buffer.isBuffer(options.ticketKeys) || options.ticketKeys.length !== TICKET_KEYS_BYTES)) {
+    throw new ChannelConfigError('ticketKeys', `must be ${TICKET_KEYS_BYTES} bytes`);
+  }
+  const host = options.host ?? '127.0.0.1';
+  const connections = new Set<ChannelConnection<P>>();
+  const sockets = new Set<Socket>();
+  const refused = (error: ChannelError, remote: RemoteEndpoint): void => {
+    try {
+      options.onRefused?.(error, remote);
+    } catch {
+      // Reporting must not break the server.
+    }
+  };
+
+  const server = tls.createServer({
+    key: options.key,
+    cert: options.cert,
+    ...TLS13_ONLY,
+    requestCert: true,
+    // Self-signed peers: no chain to validate. The pin check below is the authentication.
+    rejectUnauthorized: false,
+    handshakeTimeout: config.handshakeTimeoutMs,
+    sessionTimeout: Math.ceil(config.resumptionLifetimeMs / 1_000),
+    ...(options.ticketKeys ? { ticketKeys: options.ticketKeys } : {}),
+  });
+  server.maxConnections = config.maxConnections;
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  server.on('tlsClientError', (err: Error & { code?: string }, socket: tls.TLSSocket) => {
+    refused(tlsFailure(err), remoteOf(socket));
+  });
+  server.on('secureConnection', (socket: tls.TLSSocket) => {
+    // No 'data' listener yet: nothing the client sent is read until its key is accepted.
+    socket.on('error', () => {});
+    const identified = identifyPeer(socket, options.pinnedPeer);
+    if (identified instanceof ChannelError) {
+      socket.destroy();
+      refused(identified, remoteOf(socket));
+      return;
+    }
+    const connection = new ChannelConnection<P>({
+      socket, config, peer: identified.peer, peerSpkiSha256: identified.spki, resumed: socket.isSessionReused(), greet: false,
+    });
+    connections.add(connection);
+    connection.onClose(() => connections.delete(connection));
+    try {
+      options.onConnection(connection);
+    } catch {
+      void connection.close('internal-error');
+    }
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  server.on('error', () => {});
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+
+  return {
+    host,
+    port,
+    config,
+    connections: connections as ReadonlySet<ChannelConnection<unknown>>,
+    async close(reason = 'shutdown'): Promise<void> {
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      await Promise.all([...connections].map((c) => c.close(reason)));
+      for (const socket of sockets) socket.destroy();
+      await stopped;
+    },
+  };
+}
+
+/** Options of {@link connectChannel}. */
+export interface ConnectChannelOptions<P> extends ChannelIdentity {
+  readonly host: string;
+  readonly port: number;
+  /** Says which server keys we accept, and who they are. */
+  readonly pinnedPeer: PinnedPeerLookup<P>;
+  readonly config?: Partial<ChannelConfig>;
+  /** From a previous connection's `resumption`, to skip the full handshake. */
+  readonly resumption?: ChannelResumption;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Connects to a channel server. Resolves once the TLS handshake is done, the server's key is
+ * pinned, and the server has answered our first ping (so it accepted our key too). Rejects
+ * with 'CHANNEL_PEER_NOT_PINNED', 'CHANNEL_REFUSED', 'CHANNEL_TLS_FAILED',
+ * 'CHANNEL_SOCKET_FAILED' or 'CHANNEL_CONNECT_TIMEOUT'.
+ *
+ * @example
+ * const conn = await connectChannel({ host, port, key, cert, pinnedPeer: pinnedPeers([[devicePin, device]]), resumption });
+ * resumption = conn.resumption;
+ */
+export function connectChannel<P>(options: ConnectChannelOptions<P>): Promise<ChannelConnection<P>> {
+  let config: ChannelConfig;
+  try {
+    config = validateChannelConfig(options.config);
+  } catch (err) {
+    return Promise.reject(err as Error);
+  }
+  return new Promise((resolve, reject) => {
+    const tickets: { latest: Buffer | undefined } = { latest: undefined };
+    let settled = false;
+    const socket = tls.connect({
+      host: options.host,
+      port: options.port,
+      key: options.key,
+      cert: options.cert,
+      ...TLS13_ONLY,
+      // Self-signed server: no chain to validate. The pin check on 'secureConnect' is the authentication.
+      rejectUnauthorized: false,
+      ...(options.resumption ? { session: options.resumption.ticket } : {}),
+    });
+    const finish = (error: ChannelError | undefined, connection?: ChannelConnection<P>): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+      socket.off('error', onError);
+      socket.off('close', onClose);
+      if (error) {
+        socket.destroy();
+        reject(error);
+      } else if (connection) {
+        resolve(connection);
+      }
+    };
+    const onError = (err: Error & { code?: string }): void => finish(tlsFailure(err));
+    const onClose = (): void => finish(new ChannelClosedError('CHANNEL_REFUSED', 'the server closed the connection during the handshake'));
+    const onAbort = (): void => finish(new ChannelClosedError('CHANNEL_CLOSED', 'connect aborted'));
+    const timer = setTimeout(() => finish(new ChannelTimeoutError('CHANNEL_CONNECT_TIMEOUT', 'the channel was not established in time', { handshakeTimeoutMs: config.handshakeTimeoutMs })), config.handshakeTimeoutMs);
+    if (options.signal?.aborted) {
+      onAbort();
+      return;
+    }
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    socket.on('error', onError);
+    socket.on('close', onClose);
+    socket.on('session', (ticket: Buffer) => { tickets.latest = ticket; });
+    socket.once('secureConnect', () => {
+      const identified = identifyPeer(socket, options.pinnedPeer, options.resumption?.peerSpkiSha256);
+      if (identified instanceof ChannelError) {
+        finish(identified);
+        return;
+      }
+      socket.off('close', onClose);
+      const connection = new ChannelConnection<P>({
+        socket, config, peer: identified.peer, peerSpkiSha256: identified.spki, resumed: socket.isSessionReused(), tickets, greet: true,
+      });
+      connection.ready.then(() => finish(undefined, connection), (err: unknown) => {
+        finish(err instanceof ChannelError ? err : new ChannelClosedError('CHANNEL_REFUSED', 'the channel was not accepted'));
+      });
+    });
+  });
+}
