@@ -314,7 +314,7 @@ const DEFINITIONS = [
   },
   {
     id: 'NET-NO-UPNP',
-    title: 'No automatic internet exposure (UPnP off)',
+    title: 'UPnP port forwarding off by default',
     statement: 'The device never asks the router to forward ports (UPnP, NAT-PMP) unless the owner turns that on explicitly.',
     rationale: 'Automatic port forwarding puts the admin service on the internet without the owner knowing, which turns a local weakness into a remote one.',
     brief: 'Provide a listening service',

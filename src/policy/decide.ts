@@ -182,7 +182,8 @@ function explain(profile: DeviceProfile, tier: Tier, factors: readonly RiskFacto
       return f.factor === 'internet exposure' && a.internetExposed === true;
     });
     const head = `${f.factor} -> tier ${f.tier}`;
-    reasons.push(triggered.length === 0 ? head : `${head} -> ${triggered.map(phrase).join('; ')}`);
+    if (triggered.length > 0) reasons.push(`${head} -> ${triggered.map(phrase).join('; ')}`);
+    else reasons.push(f.tier < tier ? `${head} (within tier ${tier}; adds no controls)` : head);
   }
   for (const model of profile.networkModels) {
     const triggered = required.filter((c) => c.appliesTo.networkModels?.includes(model) === true);

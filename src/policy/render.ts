@@ -8,14 +8,13 @@
  *   const html = renderPolicy(profile, decide(profile), { format: 'html' });
  */
 import { ConfigError } from '../errors/index.ts';
-import { BRIEF_PARTS } from './catalogue.ts';
 import type { Control } from './catalogue.ts';
 import { CRA_REQUIREMENTS } from './cra.ts';
 import { etsiCoverageFor, NETWORK_MODEL_NAMES, TIER_DESCRIPTIONS } from './decide.ts';
 import type { Decision } from './decide.ts';
 import { toHtml, toMarkdown } from './document.ts';
 import type { Block, DocumentModel, Inline } from './document.ts';
-import { ETSI_CONDITIONS, findEtsiProvision } from './etsi.ts';
+import { ETSI_CONDITIONS, findEtsiProvision, statusConditions } from './etsi.ts';
 import type { DeviceProfile, NetworkModel, Sensor, Actuator } from './profile.ts';
 import { PSTI_REQUIREMENTS } from './psti.ts';
 
@@ -94,7 +93,7 @@ const ACTUATOR_WORDS: Readonly<Record<Actuator, string>> = {
 
 const SETUP_GUIDANCE: Readonly<Record<NetworkModel, { setup: string; check: string }>> = {
   listening: {
-    setup: 'Open the admin page at the address on the sticker and log in with the sticker password (or set your own with the setup code). Choose a new, long password you use nowhere else. Leave remote access (port forwarding) off unless you need it.',
+    setup: 'Open the device\'s admin page over HTTPS and log in with the admin password printed on its sticker; models without one ask you to set a password, using the setup code from the sticker. Change it to a long password you use nowhere else. Leave remote access (port forwarding) off unless you need it.',
     check: 'After logging in, the admin page shows automatic updates on and remote access off; its connection log should list only login attempts you recognise.',
   },
   hub: {
@@ -160,7 +159,7 @@ export function buildPolicyDocument(profile: DeviceProfile, decision: Decision, 
   para('How the decision was reached:');
   b.push({ kind: 'list', items: decision.reasons.map((r) => [r]) });
   para('The tiers:');
-  b.push({ kind: 'list', items: ([1, 2, 3] as const).map((t) => [`Tier ${t}: ${TIER_DESCRIPTIONS[t]}`]) });
+  b.push({ kind: 'list', items: ([1, 2, 3] as const).map((t) => [`Tier ${t}. ${TIER_DESCRIPTIONS[t]}`]) });
 
   // ---- Support period
   h2('3. Support period', 'support');
@@ -214,22 +213,21 @@ export function buildPolicyDocument(profile: DeviceProfile, decision: Decision, 
 
   // ---- Required controls
   h2(`7. Required controls (${decision.required.length})`, 'controls');
-  para('Each control below applies to this product. The statement says what is true of the product, the rationale why it matters, and the provisions which standard requirements it meets.');
-  for (const part of BRIEF_PARTS) {
-    for (const { control, because } of decision.required.filter((r) => r.control.brief === part)) {
-      b.push({ kind: 'heading', level: 3, text: `${control.id}: ${control.title}`, id: anchor(control) });
-      para(control.statement);
-      b.push({
-        kind: 'fields',
-        items: [
-          ['Why', [control.rationale]],
-          ['Required because', [because.join('; ')]],
-          ['Serves', [`the brief, "${control.brief}"`]],
-          ['Meets', provisionRefs(control)],
-          ['Verified by', [control.checks.map((c) => `${c.id} (${c.kind})`).join(', ')]],
-        ],
-      });
-    }
+  para('Each control below applies to this product: first what is true of the product, then why it matters, why this product needs it, '
+    + 'which standard provisions it meets, and how the auditor verifies it.');
+  for (const { control, because } of decision.required) {
+    b.push({ kind: 'heading', level: 3, text: `${control.id}: ${control.title}`, id: anchor(control) });
+    para(control.statement);
+    b.push({
+      kind: 'fields',
+      items: [
+        ['Why', [control.rationale]],
+        ['Required because', [because.join('; ')]],
+        ['Serves', [`the brief, "${control.brief}"`]],
+        ['Meets', provisionRefs(control)],
+        ['Verified by', [control.checks.map((c) => `${c.id} (${c.kind})`).join(', ')]],
+      ],
+    });
   }
 
   // ---- Not applicable
@@ -258,10 +256,13 @@ export function buildPolicyDocument(profile: DeviceProfile, decision: Decision, 
         how = ['Met by ', ...join(row.verdict.controls.map((c) => [{ text: c.id, href: `#${anchor(c)}` }]))];
       } else if (row.verdict.kind === 'out-of-scope') {
         how = [`Outside the toolkit: ${row.verdict.reason}`];
+      } else if (statusConditions(row.provision.status).length > 0) {
+        how = [`Not applicable (condition not met): ${row.verdict.reason}.`];
       } else {
-        how = [`Not applicable: ${row.verdict.reason}.`];
+        // An unconditional provision cannot be "not applicable" (Table B.1); it is not adopted, with the reason 5.0-1 asks for.
+        how = [`Not adopted for this product: ${row.verdict.reason}.`];
       }
-      if (row.note !== undefined) how.push(` (${row.note})`);
+      if (row.note !== undefined) how.push(` Note: ${row.note}`);
       return { id: etsiAnchor(row.provision.id), cells: [[row.provision.id], [row.provision.status], [row.provision.paraphrase], how] };
     }),
   });
@@ -273,7 +274,7 @@ export function buildPolicyDocument(profile: DeviceProfile, decision: Decision, 
       const controls = decision.required.filter((r) => r.control.provisions.psti?.includes(req.id) === true).map((r) => r.control);
       const how: Inline[] = controls.length === 0
         ? ['No required control meets it: the policy is incomplete.']
-        : ['Met by ', ...join(controls.map((c) => [{ text: c.id, href: `#${anchor(c)}` }])), `; deemed compliant through EN 303 645 ${req.deemedBy.join(' and ')}.`];
+        : ['Met by ', ...join(controls.map((c) => [{ text: c.id, href: `#${anchor(c)}` }])), `. Schedule 2 deems EN 303 645 ${req.deemedBy.join(' and ')} sufficient.`];
       return { cells: [[`${req.id} ${req.title}`], [req.paraphrase], how] };
     }),
   });
@@ -288,7 +289,9 @@ function provisionRefs(control: Control): Inline[] {
   } else {
     groups.push(['no EN 303 645 provision names this']);
   }
-  if (psti !== undefined && psti.length > 0) groups.push([`PSTI ${psti.join(', ')}`]);
+  if (psti !== undefined && psti.length > 0) {
+    groups.push([`UK PSTI ${psti.map((id) => `${id} (${PSTI_REQUIREMENTS.find((r) => r.id === id)?.title ?? '?'})`).join(', ')}`]);
+  }
   if (isvs !== undefined && isvs.length > 0) groups.push([`OWASP ISVS ${isvs.join(', ')}`]);
   if (cra !== undefined && cra.length > 0) groups.push([`EU CRA Annex I ${cra.map((id) => `${id} (${CRA_REQUIREMENTS[id]})`).join(', ')}`]);
   return join(groups, '; ');
