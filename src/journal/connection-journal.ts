@@ -1,0 +1,543 @@
+/**
+ * The connection journal: a bounded, persistent record of every connection attempt to every
+ * listening surface of the device (design.md, "Logging and privacy"; issue 3, point 10).
+ *
+ * On disk it is one JSON-lines file, `connection-journal.jsonl` in the state dir, mode 0600.
+ * `record()` is synchronous and cheap: it validates, redacts, keeps the entry in memory and
+ * queues it; entries recorded within `flushDelayMs` are appended with one write and one
+ * fdatasync. When an append would take the file past `maxEntries` lines or `maxBytes`, the
+ * journal is compacted instead: the newest entries filling at most 90% of either bound are
+ * written to a new file that replaces the old atomically (src/storage), so the file never
+ * exceeds its bounds and compaction happens once every ~10% of capacity, not on every batch.
+ * Entries older than `maxAgeDays` are hidden at once and purged from the file within
+ * `expirySweepMs`.
+ *
+ * Loading reads the file backwards and keeps only the newest entries within the bounds, so it is
+ * fast and its memory is bounded whatever the file holds. A line torn by a power cut, or any
+ * other line that does not parse, is skipped; the entries before and after it are kept and the
+ * file is rewritten without it.
+ */
+import { constants as fsConstants } from 'node:fs';
+import { mkdir, open, readdir, unlink } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileAtomic, SECRET_FILE_MODE } from '../storage/index.ts';
+import { ConfigError } from '../errors/index.ts';
+import { validateJournalConfig } from './config.ts';
+import type { JournalConfig } from './config.ts';
+import { JOURNAL_ENTRY_LIMITS, JOURNAL_RESULTS, JOURNAL_SURFACES, parseStoredLine, prepareEntry, serialiseEntry } from './entry.ts';
+import type { JournalEntry, JournalRecordInput, JournalResult, JournalSurface, PrivacyClass } from './entry.ts';
+import { JournalClosedError, JournalQueryError, JournalStorageError } from './errors.ts';
+import { scanLinesBackward } from './line-scan.ts';
+import { createLogger } from './logger.ts';
+
+/** The journal's file name inside the state dir. */
+export const JOURNAL_FILE_NAME = 'connection-journal.jsonl';
+
+/** After a compaction the file holds at most this share of maxEntries and of maxBytes. */
+const COMPACTION_LOW_WATER = 0.9;
+/** Bytes read per call when loading. */
+const LOAD_CHUNK_BYTES = 65_536;
+/** Default and largest page of {@link ConnectionJournal.list}. */
+export const JOURNAL_LIST_LIMITS = Object.freeze({ defaultLimit: 50, maxLimit: 1_000 });
+
+const DAY_MS = 86_400_000;
+// Temporary files src/storage leaves behind if power fails mid-compaction: '.<name>.<12 hex>.tmp'.
+const TEMP_FILE_PATTERN = new RegExp(`^\\.${JOURNAL_FILE_NAME.replace(/\./g, '\\.')}\\.[0-9a-f]{12}\\.tmp$`);
+
+/** Options of {@link ConnectionJournal.open}. */
+export interface ConnectionJournalOptions {
+  /** The device's state dir; created (mode 0700) if missing. */
+  readonly stateDir: string;
+  /** Default 'sensitive' (the more private): a standard device asks for 'standard' explicitly. */
+  readonly privacyClass?: PrivacyClass;
+  /** Limits; see {@link defaultJournalConfig}. */
+  readonly config?: Partial<JournalConfig>;
+  /** The clock, ms since the epoch. */
+  readonly now?: () => number;
+  /** Called with a background write failure; default: logged as an error. */
+  readonly onError?: (err: JournalStorageError) => void;
+}
+
+/** A page request for the owner's page. */
+export interface JournalQuery {
+  /** Most entries returned (1..1000, default 50). */
+  readonly limit?: number;
+  /** Only entries with a smaller `seq`: pass the last `seq` of the previous page. */
+  readonly before?: number;
+  readonly surface?: JournalSurface;
+  readonly result?: JournalResult;
+}
+
+/** Counts and sizes for the owner's page and for diagnostics. */
+export interface JournalStats {
+  readonly privacyClass: PrivacyClass;
+  /** Entries kept (in memory, the same as on disk once flushed). */
+  readonly entries: number;
+  /** Bytes those entries take as JSON lines. */
+  readonly bytes: number;
+  /** Bytes of the journal file now. */
+  readonly fileBytes: number;
+  /** Entries recorded but not yet written. */
+  readonly pendingEntries: number;
+  readonly oldestAt?: string;
+  readonly newestAt?: string;
+  readonly byResult: Readonly<Record<JournalResult, number>>;
+  readonly bySurface: Readonly<Record<JournalSurface, number>>;
+  /** Lines skipped as corrupt when the file was loaded. */
+  readonly corruptLinesOnLoad: number;
+  /** How long loading took, ms. */
+  readonly loadMs: number;
+  readonly compactions: number;
+  readonly limits: Readonly<JournalConfig>;
+  /** The code of the last write failure, if the last write failed. */
+  readonly lastErrorCode?: string;
+}
+
+interface StoredEntry {
+  readonly entry: JournalEntry;
+  readonly line: string;
+  readonly bytes: number;
+  readonly atMs: number;
+  onDisk: boolean;
+  evicted: boolean;
+}
+
+function storedFor(entry: JournalEntry, line: string = serialiseEntry(entry)): StoredEntry {
+  return { entry, line, bytes: Buffer.byteLength(line) + 1, atMs: Date.parse(entry.at), onDisk: false, evicted: false };
+}
+
+function errnoCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+function storageError(op: string, err: unknown): JournalStorageError {
+  if (err instanceof JournalStorageError) return err;
+  const errno = errnoCode(err);
+  if (errno === 'ELOOP') return new JournalStorageError('JOURNAL_FILE_UNSAFE', 'the journal file is a symlink', { op }, err);
+  return new JournalStorageError('JOURNAL_STORAGE_FAILED', `journal ${op} failed${errno ? ` (${errno})` : ''}`, { op, ...(errno ? { errno } : {}) }, err);
+}
+
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try { await handle.sync(); } finally { await handle.close(); }
+}
+
+async function removeStaleTempFiles(dir: string): Promise<number> {
+  let removed = 0;
+  for (const name of await readdir(dir)) {
+    if (!TEMP_FILE_PATTERN.test(name)) continue;
+    await unlink(join(dir, name)).catch(() => undefined);
+    removed++;
+  }
+  return removed;
+}
+
+function zeroCounts<K extends string>(keys: readonly K[]): Record<K, number> {
+  return Object.fromEntries(keys.map((k) => [k, 0])) as Record<K, number>;
+}
+
+/**
+ * The device's connection journal. Open one per state dir, record every attempt, close it on
+ * shutdown so the last batch is written.
+ *
+ * @example
+ * const journal = await ConnectionJournal.open({ stateDir, privacyClass: privacyClassFor(model) });
+ * journal.record({ surface: 'web', source: formatSource(sock.remoteAddress, sock.remotePort), event: 'login', identity: 'owner', result: 'failure' });
+ * const page = journal.list({ limit: 50 });
+ */
+export class ConnectionJournal {
+  /** The journal file. */
+  readonly path: string;
+  readonly privacyClass: PrivacyClass;
+  readonly config: Readonly<JournalConfig>;
+
+  readonly #stateDir: string;
+  readonly #now: () => number;
+  readonly #onError: (err: JournalStorageError) => void;
+  #entries: StoredEntry[] = [];
+  #memBytes = 0;
+  #pending: StoredEntry[] = [];
+  #diskBytes = 0;
+  #diskLines = 0;
+  #fileExists = false;
+  #needsCompaction = false;
+  #expiredOnDisk = 0;
+  #lastCompactionAt = 0;
+  #nextSeq = 1;
+  #handle: FileHandle | undefined;
+  #flushTimer: NodeJS.Timeout | undefined;
+  #sweepTimer: NodeJS.Timeout | undefined;
+  #queue: Promise<void> = Promise.resolve();
+  #closing: Promise<void> | undefined;
+  #lastErrorCode: string | undefined;
+  #corruptLinesOnLoad = 0;
+  #loadMs = 0;
+  #compactions = 0;
+
+  private constructor(stateDir: string, privacyClass: PrivacyClass, config: JournalConfig, now: () => number, onError: (err: JournalStorageError) => void) {
+    this.#stateDir = stateDir;
+    this.path = join(stateDir, JOURNAL_FILE_NAME);
+    this.privacyClass = privacyClass;
+    this.config = config;
+    this.#now = now;
+    this.#onError = onError;
+  }
+
+  /**
+   * Opens (or creates) the journal in `stateDir` and loads the newest entries within the bounds.
+   * A damaged file is repaired in the background; only an unreadable or unsafe one refuses.
+   * @throws ConfigError for bad options, JournalStorageError when the file cannot be read
+   */
+  static async open(options: ConnectionJournalOptions): Promise<ConnectionJournal> {
+    if (typeof options !== 'object' || options === null) throw new ConfigError('JOURNAL_CONFIG_INVALID', 'options', 'must be an object');
+    const { stateDir, privacyClass = 'sensitive' } = options;
+    if (typeof stateDir !== 'string' || stateDir === '') throw new ConfigError('JOURNAL_CONFIG_INVALID', 'stateDir', 'must be a non-empty path');
+    if (privacyClass !== 'standard' && privacyClass !== 'sensitive') {
+      throw new ConfigError('JOURNAL_CONFIG_INVALID', 'privacyClass', "must be 'standard' or 'sensitive'");
+    }
+    const config = validateJournalConfig(options.config);
+    const log = createLogger('journal');
+    const onError = options.onError ?? ((err: JournalStorageError) => log.error('journal write failed', { code: err.code, details: err.details }));
+    const journal = new ConnectionJournal(stateDir, privacyClass, config, options.now ?? Date.now, onError);
+    try {
+      await mkdir(stateDir, { recursive: true, mode: 0o700 });
+      await removeStaleTempFiles(stateDir);
+      await journal.#load();
+    } catch (err) {
+      throw storageError('load', err);
+    }
+    journal.#sweepTimer = setInterval(() => journal.#sweep(), config.expirySweepMs);
+    journal.#sweepTimer.unref();
+    if (journal.#needsCompaction) journal.#scheduleFlush(true);
+    return journal;
+  }
+
+  async #load(): Promise<void> {
+    const started = performance.now();
+    let handle: FileHandle;
+    try {
+      handle = await open(this.path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') { this.#loadMs = performance.now() - started; return; }
+      throw err;
+    }
+    try {
+      const stat = await handle.stat();
+      if (!stat.isFile()) throw new JournalStorageError('JOURNAL_FILE_UNSAFE', 'the journal path is not a regular file', { op: 'load' });
+      const { maxEntries, maxBytes } = this.config;
+      const cutoff = this.#now() - this.config.maxAgeDays * DAY_MS;
+      const newestFirst: StoredEntry[] = [];
+      let keptBytes = 0;
+      let corrupt = 0;
+      let rewritten = 0;
+      let expired = 0;
+      let full = false;
+      let lastSeq = Number.POSITIVE_INFINITY;
+      let maxSeq = 0;
+      const scan = await scanLinesBackward(handle, stat.size, {
+        chunkBytes: LOAD_CHUNK_BYTES,
+        maxLineBytes: JOURNAL_ENTRY_LIMITS.maxLineBytes,
+        maxScanBytes: 2 * maxBytes + LOAD_CHUNK_BYTES,
+      }, (buffer) => {
+        // A torn append can leave NULs where data never reached the disk.
+        const text = buffer.toString('utf8').replace(/^[\0\s]+|[\0\s]+$/g, '');
+        if (text === '') {
+          if (buffer.length > 0) corrupt++;
+          return true;
+        }
+        const entry = parseStoredLine(text, this.privacyClass);
+        // Entries are appended in seq order; a line out of order is damage or tampering.
+        if (!entry || entry.seq >= lastSeq) { corrupt++; return true; }
+        lastSeq = entry.seq;
+        maxSeq = Math.max(maxSeq, entry.seq);
+        const stored = storedFor(entry);
+        if (stored.atMs < cutoff) { expired++; return true; }
+        if (newestFirst.length >= maxEntries || keptBytes + stored.bytes > maxBytes) { full = true; return false; }
+        if (stored.line !== text) rewritten++;
+        stored.onDisk = true;
+        newestFirst.push(stored);
+        keptBytes += stored.bytes;
+        return true;
+      });
+      this.#entries = newestFirst.reverse();
+      this.#memBytes = keptBytes;
+      this.#nextSeq = maxSeq + 1;
+      this.#fileExists = true;
+      this.#diskBytes = stat.size;
+      this.#diskLines = newestFirst.length + corrupt + expired + scan.overlongLines;
+      this.#corruptLinesOnLoad = corrupt + scan.overlongLines;
+      this.#lastCompactionAt = this.#now();
+      // Rewrite at once rather than append after a torn line (the next entry would be glued to it).
+      this.#needsCompaction = this.#corruptLinesOnLoad > 0 || rewritten > 0 || expired > 0 || full
+        || !scan.reachedStart || !scan.endsWithNewline || stat.size > maxBytes;
+    } finally {
+      await handle.close();
+      this.#loadMs = performance.now() - started;
+    }
+  }
+
+  /**
+   * Records one connection attempt, stamped with the time and the next `seq`, and returns the
+   * entry as stored (redacted, privacy rule applied). Never waits for the disk.
+   * @throws JournalEntryError for an entry that does not match the schema; JournalClosedError after close()
+   */
+  record(input: JournalRecordInput): JournalEntry {
+    if (this.#closing) throw new JournalClosedError();
+    const fields = prepareEntry(input, this.privacyClass);
+    const entry: JournalEntry = Object.freeze({ seq: this.#nextSeq, at: new Date(this.#now()).toISOString(), ...fields });
+    this.#nextSeq++;
+    const stored = storedFor(entry);
+    this.#entries.push(stored);
+    this.#memBytes += stored.bytes;
+    this.#pending.push(stored);
+    this.#trimTo(this.config.maxEntries, this.config.maxBytes);
+    this.#scheduleFlush(this.#pending.length >= this.config.maxPendingEntries);
+    return entry;
+  }
+
+  /**
+   * Entries newest first, at most `limit`, optionally only before a `seq` and of one surface or
+   * result. @throws JournalQueryError for a malformed query
+   */
+  list(query: JournalQuery = {}): JournalEntry[] {
+    if (typeof query !== 'object' || query === null) throw new JournalQueryError('query', 'must be an object');
+    for (const key of Object.keys(query)) {
+      if (!['limit', 'before', 'surface', 'result'].includes(key)) throw new JournalQueryError(key.slice(0, 32), 'is not a query field');
+    }
+    const { limit = JOURNAL_LIST_LIMITS.defaultLimit, before, surface, result } = query;
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > JOURNAL_LIST_LIMITS.maxLimit) {
+      throw new JournalQueryError('limit', `must be an integer from 1 to ${JOURNAL_LIST_LIMITS.maxLimit}`);
+    }
+    if (before !== undefined && (!Number.isSafeInteger(before) || before < 1)) throw new JournalQueryError('before', 'must be a positive integer');
+    if (surface !== undefined && !(JOURNAL_SURFACES as readonly unknown[]).includes(surface)) throw new JournalQueryError('surface', 'is not a surface');
+    if (result !== undefined && !(JOURNAL_RESULTS as readonly unknown[]).includes(result)) throw new JournalQueryError('result', 'is not a result');
+    this.#pruneExpired();
+    const out: JournalEntry[] = [];
+    for (let i = this.#entries.length - 1; i >= 0 && out.length < limit; i--) {
+      const { entry } = this.#entries[i]!;
+      if (before !== undefined && entry.seq >= before) continue;
+      if (surface !== undefined && entry.surface !== surface) continue;
+      if (result !== undefined && entry.result !== result) continue;
+      out.push(entry);
+    }
+    return out;
+  }
+
+  /** Every entry kept, oldest first, for the owner's data export. */
+  export(): JournalEntry[] {
+    this.#pruneExpired();
+    return this.#entries.map((s) => s.entry);
+  }
+
+  /** Counts and sizes. */
+  stats(): JournalStats {
+    this.#pruneExpired();
+    const byResult = zeroCounts(JOURNAL_RESULTS);
+    const bySurface = zeroCounts(JOURNAL_SURFACES);
+    for (const { entry } of this.#entries) {
+      byResult[entry.result]++;
+      bySurface[entry.surface]++;
+    }
+    return {
+      privacyClass: this.privacyClass,
+      entries: this.#entries.length,
+      bytes: this.#memBytes,
+      fileBytes: this.#diskBytes,
+      pendingEntries: this.#pending.filter((s) => !s.evicted).length,
+      ...(this.#entries.length > 0 ? { oldestAt: this.#entries[0]!.entry.at, newestAt: this.#entries.at(-1)!.entry.at } : {}),
+      byResult,
+      bySurface,
+      corruptLinesOnLoad: this.#corruptLinesOnLoad,
+      loadMs: this.#loadMs,
+      compactions: this.#compactions,
+      limits: this.config,
+      ...(this.#lastErrorCode ? { lastErrorCode: this.#lastErrorCode } : {}),
+    };
+  }
+
+  /**
+   * Writes every entry recorded so far durably (append + fdatasync, or compaction).
+   * @throws JournalStorageError when the write fails (the entries stay in memory and are retried)
+   */
+  flush(): Promise<void> {
+    this.#clearFlushTimer();
+    return this.#enqueue(() => this.#flushNow());
+  }
+
+  /**
+   * Erases the journal for a factory reset or an owner's erasure request: forgets every entry
+   * recorded before the call, deletes the file and any temporary copy, and syncs the folder so
+   * the deletion survives a power cut. The journal stays usable (unless closed).
+   * @throws JournalStorageError when the file cannot be deleted
+   */
+  erase(): Promise<void> {
+    this.#clearFlushTimer();
+    for (const s of this.#entries) s.evicted = true;
+    this.#entries = [];
+    this.#pending = [];
+    this.#memBytes = 0;
+    this.#expiredOnDisk = 0;
+    return this.#enqueue(async () => {
+      try {
+        await this.#closeHandle();
+        await unlink(this.path).catch((err: unknown) => { if (errnoCode(err) !== 'ENOENT') throw err; });
+        await removeStaleTempFiles(this.#stateDir);
+        await syncDirectory(this.#stateDir);
+      } catch (err) {
+        this.#needsCompaction = true;
+        throw this.#fail('erase', err);
+      }
+      this.#fileExists = false;
+      this.#diskBytes = 0;
+      this.#diskLines = 0;
+      this.#needsCompaction = false;
+      if (this.#pending.length > 0) this.#scheduleFlush(false);
+    });
+  }
+
+  /** Writes what is pending and releases the file. Later calls to record() throw. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#clearFlushTimer();
+      if (this.#sweepTimer) clearInterval(this.#sweepTimer);
+      try {
+        await this.#enqueue(() => this.#flushNow());
+      } finally {
+        await this.#enqueue(() => this.#closeHandle());
+      }
+    })();
+    return this.#closing;
+  }
+
+  #enqueue(op: () => Promise<void>): Promise<void> {
+    const run = this.#queue.then(op);
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  #scheduleFlush(now: boolean): void {
+    if (now) {
+      this.#clearFlushTimer();
+      this.#enqueue(() => this.#flushNow()).catch((err: unknown) => this.#report(err));
+      return;
+    }
+    if (this.#flushTimer) return;
+    this.#flushTimer = setTimeout(() => {
+      this.#flushTimer = undefined;
+      this.#enqueue(() => this.#flushNow()).catch((err: unknown) => this.#report(err));
+    }, this.config.flushDelayMs);
+  }
+
+  #clearFlushTimer(): void {
+    if (this.#flushTimer) clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
+  }
+
+  #report(err: unknown): void {
+    try { this.#onError(err instanceof JournalStorageError ? err : storageError('write', err)); } catch { /* the reporter must not crash the device */ }
+  }
+
+  #fail(op: string, err: unknown): JournalStorageError {
+    const wrapped = storageError(op, err);
+    this.#lastErrorCode = wrapped.code;
+    return wrapped;
+  }
+
+  #sweep(): void {
+    this.#pruneExpired();
+    if (this.#expiredOnDisk > 0 || this.#needsCompaction) this.#scheduleFlush(true);
+  }
+
+  /** Drops entries past their age from memory; counts those still in the file. */
+  #pruneExpired(): void {
+    const cutoff = this.#now() - this.config.maxAgeDays * DAY_MS;
+    // Cheap check first: most calls find nothing to drop.
+    if (!this.#entries.some((s) => s.atMs < cutoff)) return;
+    this.#entries = this.#entries.filter((s) => {
+      if (s.atMs >= cutoff) return true;
+      s.evicted = true;
+      this.#memBytes -= s.bytes;
+      if (s.onDisk) this.#expiredOnDisk++;
+      return false;
+    });
+  }
+
+  /** Evicts the oldest entries until at most `maxEntries` and `maxBytes` remain. */
+  #trimTo(maxEntries: number, maxBytes: number): void {
+    let drop = 0;
+    let bytes = this.#memBytes;
+    while (drop < this.#entries.length && (this.#entries.length - drop > maxEntries || bytes > maxBytes)) {
+      const s = this.#entries[drop]!;
+      s.evicted = true;
+      bytes -= s.bytes;
+      drop++;
+    }
+    if (drop === 0) return;
+    this.#entries = this.#entries.slice(drop);
+    this.#memBytes = bytes;
+  }
+
+  async #flushNow(): Promise<void> {
+    this.#pruneExpired();
+    const batch = this.#pending.filter((s) => !s.evicted);
+    this.#pending = [];
+    const sweepDue = this.#expiredOnDisk > 0 && this.#now() - this.#lastCompactionAt >= this.config.expirySweepMs;
+    if (batch.length === 0 && !this.#needsCompaction && !sweepDue) return;
+    const batchBytes = batch.reduce((n, s) => n + s.bytes, 0);
+    const overBounds = this.#diskBytes + batchBytes > this.config.maxBytes || this.#diskLines + batch.length > this.config.maxEntries;
+    if (!this.#needsCompaction && !sweepDue && !overBounds && this.#fileExists) {
+      try {
+        await this.#append(batch, batchBytes);
+        this.#lastErrorCode = undefined;
+        return;
+      } catch {
+        // The file may hold part of the batch: rewrite it whole from memory instead.
+        this.#needsCompaction = true;
+        await this.#closeHandle().catch(() => undefined);
+      }
+    }
+    try {
+      await this.#compact();
+      this.#lastErrorCode = undefined;
+    } catch (err) {
+      this.#needsCompaction = true;
+      throw this.#fail('compact', err);
+    }
+  }
+
+  async #append(batch: readonly StoredEntry[], batchBytes: number): Promise<void> {
+    if (batch.length === 0) return;
+    this.#handle ??= await open(this.path, fsConstants.O_WRONLY | fsConstants.O_APPEND | fsConstants.O_NOFOLLOW);
+    const data = batch.map((s) => s.line + '\n').join('');
+    for (const s of batch) s.onDisk = true;
+    await this.#handle.appendFile(data);
+    await this.#handle.datasync();
+    this.#diskBytes += batchBytes;
+    this.#diskLines += batch.length;
+  }
+
+  async #compact(): Promise<void> {
+    const { maxEntries, maxBytes } = this.config;
+    this.#trimTo(Math.floor(maxEntries * COMPACTION_LOW_WATER), Math.floor(maxBytes * COMPACTION_LOW_WATER));
+    const snapshot = this.#entries.slice();
+    const data = snapshot.map((s) => s.line + '\n').join('');
+    for (const s of snapshot) s.onDisk = true;
+    this.#expiredOnDisk = 0;
+    await this.#closeHandle();
+    await writeFileAtomic(this.path, data, SECRET_FILE_MODE);
+    this.#fileExists = true;
+    this.#diskBytes = Buffer.byteLength(data);
+    this.#diskLines = snapshot.length;
+    this.#needsCompaction = false;
+    this.#lastCompactionAt = this.#now();
+    this.#compactions++;
+  }
+
+  async #closeHandle(): Promise<void> {
+    const handle = this.#handle;
+    this.#handle = undefined;
+    if (handle) await handle.close();
+  }
+}

@@ -1,0 +1,25 @@
+/**
+ * The connection journal and the redacting logger (design.md, "Logging and privacy").
+ *
+ * - {@link ConnectionJournal}: a bounded (entries, bytes, age), persistent, redacted record of
+ *   every connection attempt to every listening surface, for the owner's page and data export.
+ * - {@link createLogger}: JSON-lines operational logs on stderr, redacted the same way.
+ * - {@link redactSecrets}: the redactor both use.
+ */
+export { ConnectionJournal, JOURNAL_FILE_NAME, JOURNAL_LIST_LIMITS } from './connection-journal.ts';
+export type { ConnectionJournalOptions, JournalQuery, JournalStats } from './connection-journal.ts';
+export { defaultJournalConfig, validateJournalConfig } from './config.ts';
+export type { JournalConfig } from './config.ts';
+export {
+  JOURNAL_SURFACES,
+  JOURNAL_RESULTS,
+  JOURNAL_ENTRY_LIMITS,
+  formatSource,
+  coarsenSource,
+  privacyClassFor,
+} from './entry.ts';
+export type { JournalEntry, JournalRecordInput, JournalSurface, JournalResult, PrivacyClass } from './entry.ts';
+export { JournalEntryError, JournalQueryError, JournalClosedError, JournalStorageError } from './errors.ts';
+export { createLogger, LOG_LEVELS, LOG_LIMITS } from './logger.ts';
+export type { Logger, LoggerOptions, LogLevel, LogFields } from './logger.ts';
+export { redactSecrets, isSecretKey, REDACTED } from './redact.ts';
