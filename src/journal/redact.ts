@@ -39,6 +39,8 @@ const URL_USERINFO = /\b([a-z][a-z0-9+.-]{0,30}:\/\/[^\s/@:]{0,256}):[^\s/@]*@/g
 const AUTH_SCHEME = /\b(Bearer|Basic|Digest)\s+[A-Za-z0-9._~+/=-]+/gi;
 // A key followed by ':' or '='; the key is judged by isSecretKey, the value is found by valueEnd.
 const KEY_SEPARATOR = /(["']?)([A-Za-z][A-Za-z0-9_.-]{0,63})\1[ \t]*[:=][ \t]*/g;
+// A URL-encoded query value followed by another parameter: `abc%21&next=`.
+const URL_ENCODED_VALUE = /^([A-Za-z0-9%._~+-]+)&[A-Za-z0-9_.-]{1,64}=/;
 // Setup-code-like digit groups (12 digits, optionally grouped by four).
 const DIGIT_CODE = /\d{4}[- ]?\d{4}[- ]?\d{4}/g;
 // Sticker passwords and claim codes: four groups of four letters or digits.
@@ -50,8 +52,9 @@ const WORDS_RUN = /^[a-z]+(?:[-_][a-z]+)+$/;
 
 /**
  * Where the value that starts at `start` ends. A quoted value ends at its closing quote; an
- * unquoted value that looks URL-encoded ends at '&'; any other unquoted value runs to the end
- * of the text, because a password may contain spaces, commas and semicolons.
+ * unquoted value that looks URL-encoded and is followed by another `&name=` parameter ends at
+ * the '&'; any other unquoted value runs to the end of the text, because a password may contain
+ * spaces, commas, semicolons and ampersands.
  */
 function valueEnd(text: string, start: number): { end: number; quote: string } {
   const first = text[start];
@@ -62,8 +65,8 @@ function valueEnd(text: string, start: number): { end: number; quote: string } {
     }
     return { end: text.length, quote: '' };
   }
-  const amp = text.indexOf('&', start);
-  if (amp !== -1 && !/\s/.test(text.slice(start, amp))) return { end: amp, quote: '' };
+  const query = URL_ENCODED_VALUE.exec(text.slice(start));
+  if (query) return { end: start + query[1]!.length, quote: '' };
   return { end: text.length, quote: '' };
 }
 
