@@ -499,7 +499,8 @@ export class ConnectionJournal {
       }
     }
     try {
-      await this.#compact();
+      // Only a full file in steady state trims to the low-water mark; a repair keeps every entry.
+      await this.#compact(overBounds && !this.#needsCompaction && !sweepDue);
       this.#lastErrorCode = undefined;
     } catch (err) {
       this.#needsCompaction = true;
@@ -518,9 +519,10 @@ export class ConnectionJournal {
     this.#diskLines += batch.length;
   }
 
-  async #compact(): Promise<void> {
+  /** Rewrites the file from memory; `makeRoom` (when the file is full) first trims to the low-water mark. */
+  async #compact(makeRoom: boolean): Promise<void> {
     const { maxEntries, maxBytes } = this.config;
-    this.#trimTo(Math.floor(maxEntries * COMPACTION_LOW_WATER), Math.floor(maxBytes * COMPACTION_LOW_WATER));
+    if (makeRoom) this.#trimTo(Math.floor(maxEntries * COMPACTION_LOW_WATER), Math.floor(maxBytes * COMPACTION_LOW_WATER));
     const snapshot = this.#entries.slice();
     const data = snapshot.map((s) => s.line + '\n').join('');
     for (const s of snapshot) s.onDisk = true;
