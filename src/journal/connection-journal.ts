@@ -28,6 +28,7 @@ import type { JournalConfig } from './config.ts';
 import { JOURNAL_ENTRY_LIMITS, JOURNAL_RESULTS, JOURNAL_SURFACES, parseStoredLine, prepareEntry, serialiseEntry } from './entry.ts';
 import type { JournalEntry, JournalRecordInput, JournalResult, JournalSurface, PrivacyClass } from './entry.ts';
 import { JournalClosedError, JournalQueryError, JournalStorageError } from './errors.ts';
+import { EntryQueue } from './entry-queue.ts';
 import { scanLinesBackward } from './line-scan.ts';
 import { createLogger } from './logger.ts';
 
@@ -156,8 +157,7 @@ export class ConnectionJournal {
   readonly #stateDir: string;
   readonly #now: () => number;
   readonly #onError: (err: JournalStorageError) => void;
-  #entries: StoredEntry[] = [];
-  #memBytes = 0;
+  #entries = new EntryQueue<StoredEntry>();
   #pending: StoredEntry[] = [];
   #diskBytes = 0;
   #diskLines = 0;
@@ -168,6 +168,7 @@ export class ConnectionJournal {
   #nextSeq = 1;
   #handle: FileHandle | undefined;
   #flushTimer: NodeJS.Timeout | undefined;
+  #flushQueued = false;
   #sweepTimer: NodeJS.Timeout | undefined;
   #queue: Promise<void> = Promise.resolve();
   #closing: Promise<void> | undefined;
@@ -261,8 +262,7 @@ export class ConnectionJournal {
         keptBytes += stored.bytes;
         return true;
       });
-      this.#entries = newestFirst.reverse();
-      this.#memBytes = keptBytes;
+      for (let i = newestFirst.length - 1; i >= 0; i--) this.#entries.push(newestFirst[i]!);
       this.#nextSeq = maxSeq + 1;
       this.#fileExists = true;
       this.#diskBytes = stat.size;
@@ -290,7 +290,6 @@ export class ConnectionJournal {
     this.#nextSeq++;
     const stored = storedFor(entry);
     this.#entries.push(stored);
-    this.#memBytes += stored.bytes;
     this.#pending.push(stored);
     this.#trimTo(this.config.maxEntries, this.config.maxBytes);
     this.#scheduleFlush(this.#pending.length >= this.config.maxPendingEntries);
@@ -316,7 +315,7 @@ export class ConnectionJournal {
     this.#pruneExpired();
     const out: JournalEntry[] = [];
     for (let i = this.#entries.length - 1; i >= 0 && out.length < limit; i--) {
-      const { entry } = this.#entries[i]!;
+      const { entry } = this.#entries.at(i)!;
       if (before !== undefined && entry.seq >= before) continue;
       if (surface !== undefined && entry.surface !== surface) continue;
       if (result !== undefined && entry.result !== result) continue;
@@ -328,7 +327,7 @@ export class ConnectionJournal {
   /** Every entry kept, oldest first, for the owner's data export. */
   export(): JournalEntry[] {
     this.#pruneExpired();
-    return this.#entries.map((s) => s.entry);
+    return this.#entries.toArray().map((s) => s.entry);
   }
 
   /** Counts and sizes. */
@@ -336,17 +335,17 @@ export class ConnectionJournal {
     this.#pruneExpired();
     const byResult = zeroCounts(JOURNAL_RESULTS);
     const bySurface = zeroCounts(JOURNAL_SURFACES);
-    for (const { entry } of this.#entries) {
+    for (const { entry } of this.#entries.toArray()) {
       byResult[entry.result]++;
       bySurface[entry.surface]++;
     }
     return {
       privacyClass: this.privacyClass,
       entries: this.#entries.length,
-      bytes: this.#memBytes,
+      bytes: this.#entries.bytes,
       fileBytes: this.#diskBytes,
       pendingEntries: this.#pending.filter((s) => !s.evicted).length,
-      ...(this.#entries.length > 0 ? { oldestAt: this.#entries[0]!.entry.at, newestAt: this.#entries.at(-1)!.entry.at } : {}),
+      ...(this.#entries.length > 0 ? { oldestAt: this.#entries.at(0)!.entry.at, newestAt: this.#entries.at(this.#entries.length - 1)!.entry.at } : {}),
       byResult,
       bySurface,
       corruptLinesOnLoad: this.#corruptLinesOnLoad,
@@ -374,10 +373,8 @@ export class ConnectionJournal {
    */
   erase(): Promise<void> {
     this.#clearFlushTimer();
-    for (const s of this.#entries) s.evicted = true;
-    this.#entries = [];
+    for (const s of this.#entries.clear()) s.evicted = true;
     this.#pending = [];
-    this.#memBytes = 0;
     this.#expiredOnDisk = 0;
     return this.#enqueue(async () => {
       try {
@@ -420,6 +417,8 @@ export class ConnectionJournal {
   #scheduleFlush(now: boolean): void {
     if (now) {
       this.#clearFlushTimer();
+      if (this.#flushQueued) return;
+      this.#flushQueued = true;
       this.#enqueue(() => this.#flushNow()).catch((err: unknown) => this.#report(err));
       return;
     }
@@ -455,31 +454,19 @@ export class ConnectionJournal {
     const cutoff = this.#now() - this.config.maxAgeDays * DAY_MS;
     // Cheap check first: most calls find nothing to drop.
     if (!this.#entries.some((s) => s.atMs < cutoff)) return;
-    this.#entries = this.#entries.filter((s) => {
-      if (s.atMs >= cutoff) return true;
+    this.#entries.retain((s) => s.atMs >= cutoff, (s) => {
       s.evicted = true;
-      this.#memBytes -= s.bytes;
       if (s.onDisk) this.#expiredOnDisk++;
-      return false;
     });
   }
 
   /** Evicts the oldest entries until at most `maxEntries` and `maxBytes` remain. */
   #trimTo(maxEntries: number, maxBytes: number): void {
-    let drop = 0;
-    let bytes = this.#memBytes;
-    while (drop < this.#entries.length && (this.#entries.length - drop > maxEntries || bytes > maxBytes)) {
-      const s = this.#entries[drop]!;
-      s.evicted = true;
-      bytes -= s.bytes;
-      drop++;
-    }
-    if (drop === 0) return;
-    this.#entries = this.#entries.slice(drop);
-    this.#memBytes = bytes;
+    while (this.#entries.length > maxEntries || this.#entries.bytes > maxBytes) this.#entries.shift()!.evicted = true;
   }
 
   async #flushNow(): Promise<void> {
+    this.#flushQueued = false;
     this.#pruneExpired();
     const batch = this.#pending.filter((s) => !s.evicted);
     this.#pending = [];
@@ -523,7 +510,7 @@ export class ConnectionJournal {
   async #compact(makeRoom: boolean): Promise<void> {
     const { maxEntries, maxBytes } = this.config;
     if (makeRoom) this.#trimTo(Math.floor(maxEntries * COMPACTION_LOW_WATER), Math.floor(maxBytes * COMPACTION_LOW_WATER));
-    const snapshot = this.#entries.slice();
+    const snapshot = this.#entries.toArray();
     const data = snapshot.map((s) => s.line + '\n').join('');
     for (const s of snapshot) s.onDisk = true;
     this.#expiredOnDisk = 0;
