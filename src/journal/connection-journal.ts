@@ -256,7 +256,8 @@ export class ConnectionJournal {
         const stored = storedFor(entry);
         if (stored.atMs < cutoff) { expired++; return true; }
         if (newestFirst.length >= maxEntries || keptBytes + stored.bytes > maxBytes) { full = true; return false; }
-        if (stored.line !== text) rewritten++;
+        // Not byte-identical to what this code writes (NULs, padding, an older form): rewrite.
+        if (stored.line !== text || buffer.length !== stored.bytes - 1) rewritten++;
         stored.onDisk = true;
         newestFirst.push(stored);
         keptBytes += stored.bytes;
