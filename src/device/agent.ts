@@ -71,7 +71,7 @@ export async function startDeviceAgent(config: Partial<DeviceAgentConfig>, log: 
   await mkdir(c.stateDir, { recursive: true, mode: 0o700 });
   await chmod(c.stateDir, 0o700);
   const sensitive = model.sensors.includes('camera') || model.sensors.includes('microphone');
-  const journal = await openJournal(c.stateDir, sensitive ? 'sensitive' : 'standard');
+  const journal = await openJournal(c.stateDir, sensitive ? 'sensitive' : 'standard', log);
   const capabilities = await DeviceCapabilities.load(model, c.stateDir);
   const startedAt = Date.now();
   const version = await firmwareVersion();

@@ -1,31 +1,38 @@
-/** The device's connection journal, opened in its state dir. */
+/**
+ * The agent's view of the connection journal (src/journal): recording never throws into a
+ * request path (a refused entry is reported, the request goes on), and the owner's page reads
+ * rows newest first.
+ */
+import { ConnectionJournal, type JournalRecordInput, type PrivacyClass } from '../journal/index.ts';
 import type { JournalRow } from '../web/index.ts';
 
-/** One thing to record. */
-export interface DeviceJournalEntry {
-  readonly surface: string;
-  readonly source: string;
-  readonly event: string;
-  readonly identity?: string;
-  readonly result: string;
-  readonly detail?: string;
-}
+/** One thing to record (the journal validates and redacts it). */
+export type DeviceJournalEntry = JournalRecordInput;
 
 /** The journal as the agent uses it. */
 export interface DeviceJournal {
-  record(entry: DeviceJournalEntry): void;
+  record(entry: { readonly surface: string; readonly source: string; readonly event: string; readonly identity?: string; readonly result: string; readonly detail?: string }): void;
   list(o: { limit: number }): Promise<readonly JournalRow[]>;
   erase(): Promise<void>;
   close(): Promise<void>;
 }
 
-/** TEMPORARY in-memory stand-in until src/journal lands (replaced in the next commit). */
-export async function openJournal(_stateDir: string, _privacy: 'standard' | 'sensitive'): Promise<DeviceJournal> {
-  let rows: JournalRow[] = [];
+/** Opens the journal in `stateDir` with the model's privacy class. */
+export async function openJournal(stateDir: string, privacyClass: PrivacyClass, warn: (msg: string) => void = () => undefined): Promise<DeviceJournal> {
+  const journal = await ConnectionJournal.open({ stateDir, privacyClass, onError: (err) => warn(`journal: ${err.code}`) });
   return {
-    record(e) { rows.unshift({ at: new Date().toISOString(), ...e }); rows = rows.slice(0, 5000); },
-    async list(o) { return rows.slice(0, o.limit); },
-    async erase() { rows = []; },
-    async close() {},
+    record(entry) {
+      try { journal.record(entry as JournalRecordInput); } catch (err) {
+        warn(`journal entry refused: ${(err as { code?: string }).code ?? 'error'}`);
+      }
+    },
+    async list(o) {
+      return journal.list({ limit: Math.min(Math.max(1, o.limit), 1000) }).map((e) => ({
+        at: e.at, surface: e.surface, source: e.source, event: e.event, result: e.result,
+        ...(e.identity ? { identity: e.identity } : {}), ...(e.detail ? { detail: e.detail } : {}),
+      }));
+    },
+    erase: () => journal.erase(),
+    close: () => journal.close(),
   };
 }

@@ -159,12 +159,21 @@ export async function startWebService(options: WebServiceOptions): Promise<WebSe
   const allowedHosts = new Set<string>();
   let port = 0;
 
+  /**
+   * Same-origin proof for a state change. Our pages send `Referrer-Policy: no-referrer`, under
+   * which browsers send `Origin: null` on form posts; they still send `Sec-Fetch-Site`, which a
+   * page cannot forge, so 'null' counts only together with `Sec-Fetch-Site: same-origin`.
+   * A request with neither (curl, scripts) is refused.
+   */
   function checkOrigin(req: WebRequest): void {
     const origin = req.headers.origin;
     const host = req.headers.host ?? '';
-    if (typeof origin !== 'string' || origin !== `https://${host}`) {
+    const fetchSite = req.headers['sec-fetch-site'];
+    if (fetchSite !== undefined && fetchSite !== 'same-origin') {
       throw new HttpError(403, 'CSRF_ORIGIN_MISMATCH', 'cross-origin request refused');
     }
+    const sameOrigin = origin === `https://${host}` || (origin === 'null' && fetchSite === 'same-origin');
+    if (!sameOrigin) throw new HttpError(403, 'CSRF_ORIGIN_MISMATCH', 'cross-origin request refused');
   }
 
   function requirePreSessionToken(req: WebRequest): void {
@@ -450,7 +459,9 @@ export async function startWebService(options: WebServiceOptions): Promise<WebSe
       return {
         method, path: url.pathname, query: url.searchParams, headers: rawReq.headers,
         cookies: parseCookies(rawReq.headers.cookie, config.limits), sourceAddress, sourcePort: socket.remotePort ?? 0,
-        wantsJson: url.pathname.startsWith('/api/') || accept.includes('application/json'),
+        // Forms posted by the page get redirects; fetch() and API clients get JSON.
+        wantsJson: accept.includes('application/json') || String(rawReq.headers['content-type'] ?? '').startsWith('application/json') ||
+          (url.pathname.startsWith('/api/') && method !== 'POST'),
       };
     })();
     let req: WebRequest = { ...base, body: {}, params: {} };

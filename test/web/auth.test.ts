@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { makeFleet, startAgent, WebClient, type TestFleet } from '../support/device.ts';
 import { pressButton, type DeviceAgent } from '../../src/device/index.ts';
+import { JOURNAL_FILE_NAME } from '../../src/journal/index.ts';
 
 let fleet: TestFleet;
 let agent: DeviceAgent;
@@ -156,7 +157,7 @@ test('the journal records TLS connections and login attempts, never a password',
   assert.ok(entries.some((e) => e.event === 'tls-connect'));
   assert.ok(entries.some((e) => e.event === 'login' && e.result === 'failure'));
   assert.ok(entries.some((e) => e.event === 'login' && e.result === 'success'));
-  const raw = await readFile(join(stateDir(), 'journal.jsonl'), 'utf8').catch(() => '');
+  const raw = await readFile(join(stateDir(), JOURNAL_FILE_NAME), 'utf8');
   for (const text of [j.body, raw]) {
     assert.ok(!text.includes('not-the-password-123'));
     assert.ok(!text.includes(fleet.units.plug!.adminPassword!));
