@@ -42,3 +42,9 @@ test('accepts tight values for tests and a finite attempt cap', () => {
   assert.equal(c.deadAfterMs, 60);
   assert.equal(c.reconnectMaxAttempts, 3);
 });
+
+test('a validated config passes through validation unchanged, and a copy of it is checked again', () => {
+  const c = validateChannelConfig({ maxInFlight: 8 });
+  assert.equal(validateChannelConfig(c), c);
+  assert.throws(() => validateChannelConfig({ ...c, maxInFlight: 0 }), (e) => e instanceof ConfigError && e.key === 'maxInFlight');
+});

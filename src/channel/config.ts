@@ -70,12 +70,16 @@ function requireInt(key: string, value: unknown, min: number, max: number): numb
   return value;
 }
 
+/** Configs this module produced: frozen and valid, so they need no second look. */
+const validated = new WeakSet<object>();
+
 /**
  * Validates a (partial) config against the defaults. Refuses unknown keys and unsafe values
  * (no keepalive, unbounded frames or queues, a reconnect storm), naming the key at fault.
  */
 export function validateChannelConfig(config: Partial<ChannelConfig> = {}): ChannelConfig {
   if (config === null || typeof config !== 'object') throw new ChannelConfigError('config', 'must be an object');
+  if (validated.has(config)) return config as ChannelConfig;
   for (const key of Object.keys(config)) {
     if (!Object.hasOwn(defaultChannelConfig, key)) throw new ChannelConfigError(key, 'is not a channel setting');
   }
@@ -99,8 +103,10 @@ export function validateChannelConfig(config: Partial<ChannelConfig> = {}): Chan
   const reconnectMaxAttempts = m.reconnectMaxAttempts === Infinity
     ? Infinity
     : requireInt('reconnectMaxAttempts', m.reconnectMaxAttempts, 1, 1_000_000);
-  return Object.freeze({
+  const result: ChannelConfig = Object.freeze({
     maxFrameBytes, requestTimeoutMs, keepaliveMs, deadAfterMs, maxInFlight, handshakeTimeoutMs, maxQueuedBytes,
     maxConnections, resumptionLifetimeMs, reconnectBaseMs, reconnectMaxMs, reconnectJitter, reconnectMaxAttempts,
   });
+  validated.add(result);
+  return result;
 }

@@ -56,8 +56,11 @@ export interface ChannelConnectionInit<P> {
   readonly resumed: boolean;
   /** The latest session ticket (client side), updated as the server sends them. */
   readonly tickets?: { latest: Buffer | undefined };
-  /** Ping at once and treat the first message back as the peer accepting us (client side). */
-  readonly greet: boolean;
+  /**
+   * 'send': greet the peer at once with an unsolicited pong, the sign that we accepted it
+   * (server side). 'await': the peer's first message is its acceptance of us (client side).
+   */
+  readonly greeting: 'send' | 'await';
 }
 
 const KNOWN_CODES: ReadonlySet<string> = new Set(CHANNEL_ERROR_CODES);
@@ -85,7 +88,7 @@ export class ChannelConnection<P> {
   readonly remotePort: number | undefined;
   /** Settles when the channel has ended (it never rejects). */
   readonly closed: Promise<ChannelCloseInfo>;
-  /** Settles once the peer has answered our greeting (client side; at once on the server). */
+  /** Settles once the peer has greeted us, i.e. accepted our key (client side; at once on the server). */
   readonly ready: Promise<void>;
 
   readonly #socket: TLSSocket;
@@ -114,14 +117,13 @@ export class ChannelConnection<P> {
     this.remotePort = init.socket.remotePort;
     this.#session = new ChannelSession(init.config, clock());
     this.closed = new Promise((resolve) => { this.#resolveClosed = resolve; });
-    this.ready = init.greet
+    this.ready = init.greeting === 'await'
       ? new Promise((resolve, reject) => { this.#ready = { resolve, reject }; })
       : Promise.resolve();
     this.ready.catch(() => {});
     this.#socketClosed = new Promise((resolve) => { init.socket.once('close', () => resolve()); });
 
     const socket = init.socket;
-    socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => {
       this.#apply(this.#session.receive(chunk, clock()));
       if (this.#ready && this.#session.messagesReceived > 0) {
@@ -134,8 +136,12 @@ export class ChannelConnection<P> {
     });
     socket.on('end', () => this.#apply(this.#session.transportClosed()));
     socket.on('close', () => this.#apply(this.#session.transportClosed()));
-    if (init.greet) this.#apply(this.#session.ping(clock()));
-    else this.#arm();
+    if (init.greeting === 'send') {
+      // After OpenSSL has written the session tickets (it does so once this handshake callback
+      // returns), so a client holds its resumption ticket by the time it sees the greeting.
+      setImmediate(() => { if (this.#session.isOpen) this.#apply(this.#session.greet()); });
+    }
+    this.#arm();
   }
 
   /** Whether the channel is still open. */

@@ -35,7 +35,7 @@ export { ChannelConnection } from './connection.ts';
 export type {
   ChannelCloseInfo, ChannelResumption, ChannelIncomingRequest, ChannelRequestHandler, ChannelEventListener,
 } from './connection.ts';
-export { createChannelServer, connectChannel } from './tls.ts';
-export type { ChannelServer, ChannelServerOptions, ConnectChannelOptions, ChannelIdentity, RemoteEndpoint } from './tls.ts';
+export { createChannelServer, connectChannel, createChannelClientContext } from './tls.ts';
+export type { ChannelServer, ChannelServerOptions, ConnectChannelOptions, ChannelIdentity, ChannelClientContext, RemoteEndpoint } from './tls.ts';
 export { ReconnectingChannel, reconnectingClient } from './reconnect.ts';
 export type { ReconnectingChannelEvents } from './reconnect.ts';

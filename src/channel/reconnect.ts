@@ -8,7 +8,7 @@ import { validateChannelConfig, type ChannelConfig } from './config.ts';
 import type { ChannelCloseInfo, ChannelConnection, ChannelEventListener, ChannelRequestHandler, ChannelResumption } from './connection.ts';
 import { ChannelClosedError, ChannelError, ChannelTransportError } from './errors.ts';
 import type { ChannelEventName, ChannelValue } from './messages.ts';
-import { connectChannel, type ConnectChannelOptions } from './tls.ts';
+import { connectChannel, createChannelClientContext, type ConnectChannelOptions } from './tls.ts';
 
 /** The events of a {@link ReconnectingChannel}. */
 export interface ReconnectingChannelEvents<P> {
@@ -49,7 +49,8 @@ export class ReconnectingChannel<P> extends EventEmitter<ReconnectingChannelEven
   constructor(options: ConnectChannelOptions<P>, random: () => number = Math.random) {
     super();
     this.config = validateChannelConfig(options.config);
-    this.#options = options;
+    // One parsed identity for every reconnect, unless the caller shares one already.
+    this.#options = { ...options, config: this.config, context: options.context ?? createChannelClientContext(options) };
     this.#random = random;
     this.#resumption = options.resumption;
   }

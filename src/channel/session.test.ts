@@ -171,3 +171,12 @@ test('events are pushed and delivered', () => {
   const out = device.event('telemetry', 21.5, 1_750_000_000_000, 'temperature');
   assert.deepEqual(deliver(out, hub, T0), [{ type: 'event', event: { type: 'event', name: 'telemetry', capability: 'temperature', value: 21.5, at: 1_750_000_000_000 } }]);
 });
+
+test('the server greets with an unsolicited pong, which needs no answer', () => {
+  const server = new ChannelSession(cfg, T0);
+  const client = new ChannelSession(cfg, T0);
+  const greeting = server.greet();
+  assert.deepEqual(sent(greeting), [{ type: 'pong', n: 0 }]);
+  assert.deepEqual(deliver(greeting, client, T0 + 1), []);
+  assert.equal(client.messagesReceived, 1);
+});

@@ -224,7 +224,16 @@ export class ChannelSession {
     }
   }
 
-  /** Sends a ping now (a client does this once to learn that the server accepted it). */
+  /**
+   * The server's greeting: an unsolicited pong (a one-way heartbeat that needs no answer),
+   * sent as soon as it has accepted the client's key. The client waits for it.
+   */
+  greet(): SessionEffect[] {
+    this.#requireOpen();
+    return [this.#send({ type: 'pong', n: 0 })];
+  }
+
+  /** Sends a ping now. */
   ping(now: number): SessionEffect[] {
     this.#requireOpen();
     this.#lastPingAt = now;

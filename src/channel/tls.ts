@@ -34,6 +34,30 @@ export interface RemoteEndpoint {
 /** TLS 1.3 and nothing else, for both sides. */
 const TLS13_ONLY = { minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' } as const;
 
+/**
+ * A client identity parsed once into a TLS 1.3-only context. Parsing the key and certificate
+ * is a sizeable share of a handshake's cost; a client that connects often (reconnects, or a
+ * hub with many devices) makes one and passes it as `context` with the same key and cert.
+ */
+export interface ChannelClientContext {
+  readonly key: string | Buffer;
+  readonly cert: string | Buffer;
+  readonly secureContext: tls.SecureContext;
+}
+
+/** Parses `identity` once for many {@link connectChannel} calls. */
+export function createChannelClientContext(identity: ChannelIdentity): ChannelClientContext {
+  return Object.freeze({
+    key: identity.key,
+    cert: identity.cert,
+    secureContext: tls.createSecureContext({ key: identity.key, cert: identity.cert, ...TLS13_ONLY }),
+  });
+}
+
+function sameBytes(a: string | Buffer, b: string | Buffer): boolean {
+  return typeof a === 'string' && typeof b === 'string' ? a === b : Buffer.from(a).equals(Buffer.from(b));
+}
+
 /** Bytes of a node:tls ticket-keys buffer. */
 const TICKET_KEYS_BYTES = 48;
 
@@ -129,6 +153,8 @@ export async function createChannelServer<P>(options: ChannelServerOptions<P>): 
     // Self-signed peers: no chain to validate. The pin check below is the authentication.
     rejectUnauthorized: false,
     handshakeTimeout: config.handshakeTimeoutMs,
+    // Small frames, answered at once: never wait for Nagle.
+    noDelay: true,
     sessionTimeout: Math.ceil(config.resumptionLifetimeMs / 1_000),
     ...(options.ticketKeys ? { ticketKeys: options.ticketKeys } : {}),
   });
@@ -150,7 +176,7 @@ export async function createChannelServer<P>(options: ChannelServerOptions<P>): 
       return;
     }
     const connection = new ChannelConnection<P>({
-      socket, config, peer: identified.peer, peerSpkiSha256: identified.spki, resumed: socket.isSessionReused(), greet: false,
+      socket, config, peer: identified.peer, peerSpkiSha256: identified.spki, resumed: socket.isSessionReused(), greeting: 'send',
     });
     connections.add(connection);
     connection.onClose(() => connections.delete(connection));
@@ -195,12 +221,15 @@ export interface ConnectChannelOptions<P> extends ChannelIdentity {
   readonly config?: Partial<ChannelConfig>;
   /** From a previous connection's `resumption`, to skip the full handshake. */
   readonly resumption?: ChannelResumption;
+  /** Made by {@link createChannelClientContext} from the same key and cert, to skip parsing them. */
+  readonly context?: ChannelClientContext;
   readonly signal?: AbortSignal;
 }
 
 /**
  * Connects to a channel server. Resolves once the TLS handshake is done, the server's key is
- * pinned, and the server has answered our first ping (so it accepted our key too). Rejects
+ * pinned, and the server has greeted us (so it accepted our key too: in TLS 1.3 the client's
+ * handshake completes before the server has checked the client's certificate). Rejects
  * with 'CHANNEL_PEER_NOT_PINNED', 'CHANNEL_REFUSED', 'CHANNEL_TLS_FAILED',
  * 'CHANNEL_SOCKET_FAILED' or 'CHANNEL_CONNECT_TIMEOUT'.
  *
@@ -212,6 +241,9 @@ export function connectChannel<P>(options: ConnectChannelOptions<P>): Promise<Ch
   let config: ChannelConfig;
   try {
     config = validateChannelConfig(options.config);
+    if (options.context && !(sameBytes(options.context.key, options.key) && sameBytes(options.context.cert, options.cert))) {
+      throw new ChannelConfigError('context', 'was made from a different key or certificate');
+    }
   } catch (err) {
     return Promise.reject(err as Error);
   }
@@ -221,13 +253,13 @@ export function connectChannel<P>(options: ConnectChannelOptions<P>): Promise<Ch
     const socket = tls.connect({
       host: options.host,
       port: options.port,
-      key: options.key,
-      cert: options.cert,
+      ...(options.context ? { secureContext: options.context.secureContext } : { key: options.key, cert: options.cert }),
       ...TLS13_ONLY,
       // Self-signed server: no chain to validate. The pin check on 'secureConnect' is the authentication.
       rejectUnauthorized: false,
       ...(options.resumption ? { session: options.resumption.ticket } : {}),
     });
+    socket.setNoDelay(true);
     const finish = (error: ChannelError | undefined, connection?: ChannelConnection<P>): void => {
       if (settled) return;
       settled = true;
@@ -262,7 +294,7 @@ export function connectChannel<P>(options: ConnectChannelOptions<P>): Promise<Ch
       }
       socket.off('close', onClose);
       const connection = new ChannelConnection<P>({
-        socket, config, peer: identified.peer, peerSpkiSha256: identified.spki, resumed: socket.isSessionReused(), tickets, greet: true,
+        socket, config, peer: identified.peer, peerSpkiSha256: identified.spki, resumed: socket.isSessionReused(), tickets, greeting: 'await',
       });
       connection.ready.then(() => finish(undefined, connection), (err: unknown) => {
         finish(err instanceof ChannelError ? err : new ChannelClosedError('CHANNEL_REFUSED', 'the channel was not accepted'));

@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { hasCode } from '../../src/errors/index.ts';
 import {
-  createChannelServer, connectChannel, reconnectingClient, pinnedPeers, encodeMessage, ChannelRequestError, FrameDecoder, parseMessage,
+  createChannelServer, connectChannel, createChannelClientContext, reconnectingClient, pinnedPeers, encodeMessage, ChannelRequestError, FrameDecoder, parseMessage,
   type ChannelServerOptions, type ChannelConnection, type ChannelError, type EventMessage, type ChannelConfig,
 } from '../../src/channel/index.ts';
 import { makeIdentity, type TestIdentity } from './fixtures.ts';
@@ -237,17 +237,14 @@ test('a reconnecting client gives up after reconnectMaxAttempts failures in a ro
 });
 
 test('keepalive detects a silent peer and closes the channel with CHANNEL_PEER_DEAD', { timeout: 20_000 }, async () => {
-  // A peer that answers the greeting, then never sends another byte (it still reads).
+  // A peer that greets the client, then never sends another byte (it still reads).
   let pingsSeen = 0;
   const silent = tls.createServer({ key: device.key, cert: device.cert, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.3' }, (socket) => {
     const decoder = new FrameDecoder();
     socket.on('error', () => {});
+    socket.write(encodeMessage({ type: 'pong', n: 0 }));
     socket.on('data', (chunk: Buffer) => {
-      for (const body of decoder.push(chunk)) {
-        const m = parseMessage(body);
-        if (m.type !== 'ping') continue;
-        if (pingsSeen++ === 0) socket.write(encodeMessage({ type: 'pong', n: m.n }));
-      }
+      for (const body of decoder.push(chunk)) if (parseMessage(body).type === 'ping') pingsSeen++;
     });
   });
   await new Promise<void>((resolve) => silent.listen(0, LOCAL, resolve));
@@ -274,4 +271,33 @@ test('closing the server says bye to every channel, and a channel with traffic s
   assert.equal(seen.connections[0]?.isOpen, true);
   await server.close('shutdown');
   assert.deepEqual(await conn.closed, { reason: 'shutdown', initiator: 'peer' });
+});
+
+test('a shared client context connects, resumes, stays TLS 1.3-only, and must match the identity', { timeout: 20_000 }, async () => {
+  const { server } = await deviceServer();
+  const context = createChannelClientContext(hub);
+  const pinnedPeer = pinnedPeers([[device.pin, { name: 'device' }]]);
+  try {
+    const first = await connectChannel<Peer>({ host: LOCAL, port: server.port, key: hub.key, cert: hub.cert, pinnedPeer, context });
+    assert.equal(await first.request('switch', 'get'), true);
+    await first.close();
+    const second = await connectChannel<Peer>({ host: LOCAL, port: server.port, key: hub.key, cert: hub.cert, pinnedPeer, context, resumption: first.resumption });
+    assert.equal(second.resumed, true);
+    await second.close();
+    await assert.rejects(
+      connectChannel<Peer>({ host: LOCAL, port: server.port, key: stranger.key, cert: stranger.cert, pinnedPeer, context }),
+      (e) => hasCode(e, 'CHANNEL_CONFIG_INVALID'),
+    );
+  } finally {
+    await server.close();
+  }
+  const old = tls.createServer({ key: device.key, cert: device.cert, maxVersion: 'TLSv1.2', minVersion: 'TLSv1.2' });
+  old.on('tlsClientError', () => {});
+  await new Promise<void>((resolve) => old.listen(0, LOCAL, resolve));
+  try {
+    const port = (old.address() as { port: number }).port;
+    await assert.rejects(connectChannel<Peer>({ host: LOCAL, port, key: hub.key, cert: hub.cert, pinnedPeer, context }), (e) => hasCode(e, 'CHANNEL_TLS_FAILED'));
+  } finally {
+    old.close();
+  }
 });
