@@ -38,13 +38,48 @@ export async function runDemo(work: string): Promise<void> {
   say('2. Provisioning one unit of each model: own keys, certificates, password, setup and claim codes');
   const unitsDir = join(work, 'units');
   const rows: string[][] = [['model', 'serial', 'risk', 'first password', 'sticker']];
+  const units: Record<string, { serial: string; dir: string; adminPassword?: string }> = {};
   for (const model of listModels()) {
     const [unit] = await provisionUnits({ factoryDir, model: model.id, count: 1, outDir: unitsDir });
+    units[model.id] = unit!;
     rows.push([model.id, unit!.serial, model.riskClass, model.initialPasswordMode === 'sticker' ? 'on sticker' : 'set at install', join(unit!.dir, 'sticker.png')]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   for (const r of rows) say('   ' + r.map((c, i) => c.padEnd(widths[i]!)).join('  '));
   say(`\n   manifest for the cloud (public data only): ${join(unitsDir, 'manifest.json')}`);
   say('   secrets (private keys, password hash, SPAKE2+ verifier) are mode 0600; the sticker is the only place a password is printed.\n');
-  say('Demo finished: all steps succeeded.');
+
+  await demoListeningService(work, unitsDir, units);
+  say('\nDemo finished: all steps succeeded.');
+}
+
+/** Step 3: a plug's HTTPS admin page, its sticker password, a lockout, and the journal. */
+async function demoListeningService(work: string, unitsDir: string, units: Record<string, { serial: string; dir: string; adminPassword?: string }>): Promise<void> {
+  const { startDeviceAgent } = await import('../device/index.ts');
+  const { DemoBrowser } = await import('./demo-client.ts');
+  const plug = units.plug!;
+  say('3. Listening service: the plug\'s HTTPS admin page on its own certificate');
+  const agent = await startDeviceAgent({ bundleDir: plug.dir, stateDir: join(work, 'state', plug.serial), host: '127.0.0.1', webPort: 0, mode: 'production' });
+  try {
+    say(`   ${plug.serial} listening at ${agent.web.url} (TLS 1.2/1.3, ECDHE-AEAD only)`);
+    const owner = await DemoBrowser.open(agent.web.url, plug.dir, '127.0.0.1');
+    const anonymous = await owner.request('GET', '/api/status');
+    say(`   GET /api/status without logging in -> ${anonymous.status}`);
+    const attacker = await DemoBrowser.open(agent.web.url, plug.dir, '127.0.0.3');
+    const tries: number[] = [];
+    for (const guess of ['admin', 'password', '12345678', 'letmein', 'qwerty123', 'iloveyou']) tries.push((await attacker.login('admin', guess)).status);
+    say(`   an attacker at 127.0.0.3 guesses 6 passwords -> ${tries.join(', ')} (429 = backing off, no hash computed)`);
+    const login = await owner.login('admin', plug.adminPassword!);
+    if (login.status !== 303) throw new Error(`the sticker password did not log in (${login.status})`);
+    say(`   the owner logs in with the sticker password from 127.0.0.1 -> ${login.status} (session cookie __Host-, HttpOnly, Secure, SameSite=Strict)`);
+    const on = await owner.request('POST', '/api/capabilities/power/on', { csrf: true });
+    say(`   switch the plug on -> ${on.status} ${on.body}`);
+    const forged = await owner.request('POST', '/api/capabilities/power/off', { origin: 'https://evil.example' });
+    say(`   the same request from another origin without the CSRF token -> ${forged.status}`);
+    const journal = JSON.parse((await owner.request('GET', '/api/journal?limit=12')).body) as { entries: Array<{ at: string; event: string; source: string; identity?: string; result: string }> };
+    say('   connection journal (newest first; passwords never recorded):');
+    for (const e of journal.entries) say(`     ${e.at.slice(11, 19)}  ${e.event.padEnd(12)} ${e.source.padEnd(18)} ${(e.identity ?? '').padEnd(10)} ${e.result}`);
+  } finally {
+    await agent.close();
+  }
 }
