@@ -72,14 +72,21 @@ function requireInt(key: string, value: unknown, min: number, max: number): numb
 
 /** Configs this module produced: frozen and valid, so they need no second look. */
 const validated = new WeakSet<object>();
+/** The default, validated on first use. */
+let validatedDefault: ChannelConfig | undefined;
 
 /**
  * Validates a (partial) config against the defaults. Refuses unknown keys and unsafe values
  * (no keepalive, unbounded frames or queues, a reconnect storm), naming the key at fault.
  */
-export function validateChannelConfig(config: Partial<ChannelConfig> = {}): ChannelConfig {
+export function validateChannelConfig(config?: Partial<ChannelConfig>): ChannelConfig {
+  if (config === undefined) return (validatedDefault ??= checkChannelConfig({}));
   if (config === null || typeof config !== 'object') throw new ChannelConfigError('config', 'must be an object');
   if (validated.has(config)) return config as ChannelConfig;
+  return checkChannelConfig(config);
+}
+
+function checkChannelConfig(config: Partial<ChannelConfig>): ChannelConfig {
   for (const key of Object.keys(config)) {
     if (!Object.hasOwn(defaultChannelConfig, key)) throw new ChannelConfigError(key, 'is not a channel setting');
   }

@@ -67,6 +67,31 @@ const KNOWN_CODES: ReadonlySet<string> = new Set(CHANNEL_ERROR_CODES);
 /** A local close waits this long for the peer's FIN before destroying the socket, ms. */
 const CLOSE_GRACE_MS = 1_000;
 
+/**
+ * Sockets we ended that the peer has not closed yet, with when to give up on them. One shared
+ * timer sweeps them, rather than one timer per closed connection.
+ */
+const lingering = new Map<TLSSocket, number>();
+let sweeper: NodeJS.Timeout | undefined;
+
+function destroyIfLingering(socket: TLSSocket): void {
+  lingering.set(socket, clock() + CLOSE_GRACE_MS);
+  if (sweeper) return;
+  sweeper = setInterval(() => {
+    const now = clock();
+    for (const [s, deadline] of lingering) {
+      if (now < deadline) continue;
+      lingering.delete(s);
+      s.destroy();
+    }
+    if (lingering.size === 0) {
+      clearInterval(sweeper);
+      sweeper = undefined;
+    }
+  }, CLOSE_GRACE_MS / 2);
+  sweeper.unref();
+}
+
 const clock = (): number => performance.now();
 
 /**
@@ -84,8 +109,6 @@ export class ChannelConnection<P> {
   readonly peerSpkiSha256: Buffer;
   /** Whether the TLS session was resumed (no full handshake). */
   readonly resumed: boolean;
-  readonly remoteAddress: string | undefined;
-  readonly remotePort: number | undefined;
   /** Settles when the channel has ended (it never rejects). */
   readonly closed: Promise<ChannelCloseInfo>;
   /** Settles once the peer has greeted us, i.e. accepted our key (client side; at once on the server). */
@@ -113,15 +136,18 @@ export class ChannelConnection<P> {
     this.peer = init.peer;
     this.peerSpkiSha256 = Buffer.from(init.peerSpkiSha256);
     this.resumed = init.resumed;
-    this.remoteAddress = init.socket.remoteAddress;
-    this.remotePort = init.socket.remotePort;
     this.#session = new ChannelSession(init.config, clock());
     this.closed = new Promise((resolve) => { this.#resolveClosed = resolve; });
     this.ready = init.greeting === 'await'
       ? new Promise((resolve, reject) => { this.#ready = { resolve, reject }; })
       : Promise.resolve();
     this.ready.catch(() => {});
-    this.#socketClosed = new Promise((resolve) => { init.socket.once('close', () => resolve()); });
+    this.#socketClosed = new Promise((resolve) => {
+      init.socket.once('close', () => {
+        lingering.delete(init.socket);
+        resolve();
+      });
+    });
 
     const socket = init.socket;
     socket.on('data', (chunk: Buffer) => {
@@ -147,6 +173,16 @@ export class ChannelConnection<P> {
   /** Whether the channel is still open. */
   get isOpen(): boolean {
     return this.#session.isOpen;
+  }
+
+  /** The peer's address (looked up when first asked: it costs a system call). */
+  get remoteAddress(): string | undefined {
+    return this.#socket.remoteAddress;
+  }
+
+  /** The peer's port. */
+  get remotePort(): number | undefined {
+    return this.#socket.remotePort;
   }
 
   /** Our requests awaiting an answer. */
@@ -316,7 +352,7 @@ export class ChannelConnection<P> {
       socket.destroy();
     } else if (!socket.destroyed) {
       socket.end();
-      setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
+      destroyIfLingering(socket);
     }
     if (this.#ready) {
       this.#ready.reject(info.error ?? new ChannelClosedError('CHANNEL_REFUSED', 'the peer closed the channel before accepting it', { reason: info.reason }));

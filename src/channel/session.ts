@@ -68,7 +68,7 @@ export class ChannelSession {
   #open = true;
   #messagesReceived = 0;
 
-  constructor(config: Partial<ChannelConfig> = {}, now: number) {
+  constructor(config: Partial<ChannelConfig> | undefined, now: number) {
     this.config = validateChannelConfig(config);
     this.#decoder = new FrameDecoder({ maxFrameBytes: this.config.maxFrameBytes });
     this.#lastReceivedAt = now;

@@ -301,3 +301,23 @@ test('a shared client context connects, resumes, stays TLS 1.3-only, and must ma
     old.close();
   }
 });
+
+test('closing does not hang on a peer that never closes its side: the socket is destroyed after a grace period', { timeout: 20_000 }, async () => {
+  // A peer that greets, then ignores our bye and our end (half-open allowed, never ends).
+  const stubborn = tls.createServer({ key: device.key, cert: device.cert, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.3', allowHalfOpen: true }, (socket) => {
+    socket.on('error', () => {});
+    socket.write(encodeMessage({ type: 'pong', n: 0 }));
+    socket.resume();
+  });
+  await new Promise<void>((resolve) => stubborn.listen(0, LOCAL, resolve));
+  try {
+    const conn = await hubConnect((stubborn.address() as { port: number }).port);
+    const started = performance.now();
+    const info = await conn.close('closing');
+    const took = performance.now() - started;
+    assert.deepEqual(info, { reason: 'closing', initiator: 'local' });
+    assert.ok(took >= 900 && took < 3_000, `closed after ${took} ms`);
+  } finally {
+    stubborn.close();
+  }
+});
