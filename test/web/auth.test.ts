@@ -184,3 +184,20 @@ test('a camera in setup mode serves nothing until the owner proves the setup cod
     await cam.close();
   }
 });
+
+test('a hash made with weaker parameters is upgraded to the current ones at the next login', async () => {
+  const { argon2Sync, randomBytes } = await import('node:crypto');
+  const { writeFile } = await import('node:fs/promises');
+  const password = 'amber canyon ledger 93 slowly';
+  const salt = randomBytes(16);
+  const tag = argon2Sync('argon2id', { message: Buffer.from(password.normalize('NFKC')), nonce: salt, parallelism: 1, tagLength: 32, memory: 8192, passes: 1 });
+  const b64 = (b: Buffer): string => b.toString('base64').replace(/=+$/, '');
+  const weak = `$argon2id$v=19$m=8192,t=1,p=1$${b64(salt)}$${b64(tag)}`;
+  await agent.close();
+  await writeFile(join(stateDir(), 'web', 'owner.json'), JSON.stringify({ version: 1, username: 'admin', passwordHash: weak, changedAt: new Date().toISOString(), source: 'owner' }), { mode: 0o600 });
+  agent = await startAgent(fleet.units.plug!, stateDir());
+  assert.equal((await (await client('127.0.0.6')).login(password)).status, 303);
+  const stored = JSON.parse(await readFile(join(stateDir(), 'web', 'owner.json'), 'utf8')) as { passwordHash: string };
+  assert.match(stored.passwordHash, /^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
+  assert.equal((await (await client('127.0.0.6')).login(password)).status, 303, 'the upgraded hash still verifies');
+});
