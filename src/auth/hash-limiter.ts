@@ -4,7 +4,7 @@
  * at most `maxConcurrent` hashes run at once, at most `maxQueued` callers wait, and a caller
  * that would exceed either bound is refused at once with AUTH_BUSY (HTTP 503 at the edge).
  */
-import { ConfigError } from '../errors/index.ts';
+import { requireIntegerSetting } from '../errors/index.ts';
 import { AuthBusyError } from './errors.ts';
 
 /** Limits of a {@link HashLimiter}. */
@@ -25,10 +25,7 @@ export const defaultHashLimiterConfig: Readonly<HashLimiterConfig> = Object.free
 });
 
 function requireInt(key: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new ConfigError('HASH_LIMITER_CONFIG_INVALID', key, `must be an integer from ${min} to ${max}`);
-  }
-  return value;
+  return requireIntegerSetting('HASH_LIMITER_CONFIG_INVALID', key, value, min, max);
 }
 
 /** Validates a (partial) limiter config against the defaults; throws ConfigError naming the key. */

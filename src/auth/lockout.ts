@@ -18,7 +18,7 @@
  * from one source see each other, and a crash mid-hash still counts the attempt.
  */
 import { isIP } from 'node:net';
-import { ConfigError, InvalidInputError } from '../errors/index.ts';
+import { InvalidInputError, requireIntegerSetting } from '../errors/index.ts';
 import { LockoutStateError } from './errors.ts';
 
 /** Limits of a {@link LockoutPolicy}. Times in milliseconds. */
@@ -93,10 +93,7 @@ export type LockoutDecision =
   | { readonly allowed: false; readonly retryAfterSeconds: number; readonly scope: 'source' | 'account' };
 
 function requireInt(key: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new ConfigError('LOCKOUT_CONFIG_INVALID', key, `must be an integer from ${min} to ${max}`);
-  }
-  return value;
+  return requireIntegerSetting('LOCKOUT_CONFIG_INVALID', key, value, min, max);
 }
 
 /** Validates a (partial) config against the defaults; refuses anything that disables lockout. */

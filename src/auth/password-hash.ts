@@ -8,7 +8,7 @@
  * keyboard or phone still matches; the policy counts length on the same normalised form.
  */
 import { argon2, randomBytes, timingSafeEqual } from 'node:crypto';
-import { ConfigError } from '../errors/index.ts';
+import { requireIntegerSetting } from '../errors/index.ts';
 import { PasswordHashError, PasswordInputError } from './errors.ts';
 import { HashLimiter } from './hash-limiter.ts';
 
@@ -92,10 +92,7 @@ export function normalisePassword(password: string): string {
 }
 
 function requireInt(key: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new ConfigError('ARGON2_PARAMS_UNSAFE', key, `must be an integer from ${min} to ${max}`);
-  }
-  return value;
+  return requireIntegerSetting('ARGON2_PARAMS_UNSAFE', key, value, min, max);
 }
 
 /** Validates parameters for new hashes (minimums and DoS ceilings); throws ConfigError naming the key. */

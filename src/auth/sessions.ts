@@ -9,7 +9,7 @@
  * useless without the session cookie.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { ConfigError, InvalidInputError } from '../errors/index.ts';
+import { InvalidInputError, requireIntegerSetting } from '../errors/index.ts';
 import { SessionStateError } from './errors.ts';
 
 /** Limits of a {@link SessionStore}. Times in milliseconds. */
@@ -88,10 +88,7 @@ export interface NewSession extends SessionView {
 }
 
 function requireInt(key: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new ConfigError('SESSION_CONFIG_INVALID', key, `must be an integer from ${min} to ${max}`);
-  }
-  return value;
+  return requireIntegerSetting('SESSION_CONFIG_INVALID', key, value, min, max);
 }
 
 /** Validates a (partial) config against the defaults; throws ConfigError naming the key. */

@@ -38,3 +38,11 @@ export class InvalidInputError extends BulwarkError {
 export function hasCode(err: unknown, code: string): boolean {
   return err instanceof BulwarkError && err.code === code;
 }
+
+/** Returns `value` when it is an integer from `min` to `max`; otherwise throws ConfigError(`code`) naming `key`. */
+export function requireIntegerSetting(code: string, key: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(code, key, `must be an integer from ${min} to ${max}`);
+  }
+  return value;
+}
