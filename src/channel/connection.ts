@@ -61,6 +61,9 @@ export interface ChannelConnectionInit<P> {
    * (server side). 'await': the peer's first message is its acceptance of us (client side).
    */
   readonly greeting: 'send' | 'await';
+  /** Handlers in place before the first byte is read, so nothing that arrives early is missed. */
+  readonly onRequest?: ChannelRequestHandler<P>;
+  readonly onEvent?: ChannelEventListener<P>;
 }
 
 const KNOWN_CODES: ReadonlySet<string> = new Set(CHANNEL_ERROR_CODES);
@@ -136,6 +139,8 @@ export class ChannelConnection<P> {
     this.peer = init.peer;
     this.peerSpkiSha256 = Buffer.from(init.peerSpkiSha256);
     this.resumed = init.resumed;
+    this.#handler = init.onRequest;
+    if (init.onEvent) this.#eventListeners.add(init.onEvent);
     this.#session = new ChannelSession(init.config, clock());
     this.closed = new Promise((resolve) => { this.#resolveClosed = resolve; });
     this.ready = init.greeting === 'await'
@@ -162,12 +167,9 @@ export class ChannelConnection<P> {
     });
     socket.on('end', () => this.#apply(this.#session.transportClosed()));
     socket.on('close', () => this.#apply(this.#session.transportClosed()));
-    if (init.greeting === 'send') {
-      // After OpenSSL has written the session tickets (it does so once this handshake callback
-      // returns), so a client holds its resumption ticket by the time it sees the greeting.
-      setImmediate(() => { if (this.#session.isOpen) this.#apply(this.#session.greet()); });
-    }
-    this.#arm();
+    // The greeting is the first frame the server sends, before anything its handlers send.
+    if (init.greeting === 'send') this.#apply(this.#session.greet());
+    else this.#arm();
   }
 
   /** Whether the channel is still open. */

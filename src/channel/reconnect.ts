@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 import { reconnectDelay } from './backoff.ts';
 import { validateChannelConfig, type ChannelConfig } from './config.ts';
 import type { ChannelCloseInfo, ChannelConnection, ChannelEventListener, ChannelRequestHandler, ChannelResumption } from './connection.ts';
-import { ChannelClosedError, ChannelError, ChannelTransportError } from './errors.ts';
+import { ChannelClosedError, ChannelError, ChannelRequestError, ChannelTransportError } from './errors.ts';
 import type { ChannelEventName, ChannelValue } from './messages.ts';
 import { connectChannel, createChannelClientContext, type ConnectChannelOptions } from './tls.ts';
 
@@ -50,7 +50,25 @@ export class ReconnectingChannel<P> extends EventEmitter<ReconnectingChannelEven
     super();
     this.config = validateChannelConfig(options.config);
     // One parsed identity for every reconnect, unless the caller shares one already.
-    this.#options = { ...options, config: this.config, context: options.context ?? createChannelClientContext(options) };
+    this.#options = {
+      ...options,
+      config: this.config,
+      context: options.context ?? createChannelClientContext(options),
+      // Dispatch through this object, so handlers set at any time reach every connection from its first frame.
+      onRequest: (request, peer) => {
+        if (!this.#handler) throw new ChannelRequestError('UNKNOWN_CAPABILITY', 'no capabilities are offered');
+        return this.#handler(request, peer);
+      },
+      onEvent: (event, peer) => {
+        for (const listener of this.#eventListeners) {
+          try {
+            listener(event, peer);
+          } catch {
+            // As on a single connection: one faulty listener must not stop the others.
+          }
+        }
+      },
+    };
     this.#random = random;
     this.#resumption = options.resumption;
   }
@@ -105,17 +123,12 @@ export class ReconnectingChannel<P> extends EventEmitter<ReconnectingChannelEven
   /** Sets the request handler for this and every later channel. */
   onRequest(handler: ChannelRequestHandler<P>): void {
     this.#handler = handler;
-    this.#connection?.onRequest(handler);
   }
 
   /** Listens to events on this and every later channel; returns a function that stops listening. */
   onEvent(listener: ChannelEventListener<P>): () => void {
     this.#eventListeners.add(listener);
-    const off = this.#connection?.onEvent(listener);
-    return () => {
-      this.#eventListeners.delete(listener);
-      off?.();
-    };
+    return () => { this.#eventListeners.delete(listener); };
   }
 
   /** Stops reconnecting and closes the channel with `reason`. */
@@ -159,8 +172,6 @@ export class ReconnectingChannel<P> extends EventEmitter<ReconnectingChannelEven
     this.#connects++;
     this.#connection = connection;
     this.#resumption = connection.resumption ?? this.#resumption;
-    if (this.#handler) connection.onRequest(this.#handler);
-    for (const listener of this.#eventListeners) connection.onEvent(listener);
     connection.onClose((info) => {
       this.#resumption = connection.resumption ?? this.#resumption;
       if (this.#connection === connection) this.#connection = undefined;

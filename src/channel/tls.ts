@@ -13,7 +13,7 @@
 import tls from 'node:tls';
 import type { Socket } from 'node:net';
 import { validateChannelConfig, type ChannelConfig } from './config.ts';
-import { ChannelConnection, type ChannelResumption } from './connection.ts';
+import { ChannelConnection, type ChannelEventListener, type ChannelRequestHandler, type ChannelResumption } from './connection.ts';
 import { ChannelClosedError, ChannelError, ChannelPeerError, ChannelTimeoutError, ChannelTransportError, ChannelConfigError } from './errors.ts';
 import { spkiSha256, type PinnedPeerLookup } from './pins.ts';
 
@@ -109,12 +109,12 @@ export interface ChannelServerOptions<P> extends ChannelIdentity {
 }
 
 /** A listening channel server. */
-export interface ChannelServer {
+export interface ChannelServer<P> {
   readonly host: string;
   readonly port: number;
   readonly config: ChannelConfig;
   /** Open channels right now. */
-  readonly connections: ReadonlySet<ChannelConnection<unknown>>;
+  readonly connections: ReadonlySet<ChannelConnection<P>>;
   /** Stops listening, says bye with `reason` on every channel, and waits until all are closed. */
   close(reason?: string): Promise<void>;
 }
@@ -129,7 +129,7 @@ export interface ChannelServer {
  *   onConnection: (conn) => conn.onRequest(({ capability, action, value }) => act(capability, action, value)),
  * });
  */
-export async function createChannelServer<P>(options: ChannelServerOptions<P>): Promise<ChannelServer> {
+export async function createChannelServer<P>(options: ChannelServerOptions<P>): Promise<ChannelServer<P>> {
   const config = validateChannelConfig(options.config);
   if (options.ticketKeys !== undefined && (!Buffer.isBuffer(options.ticketKeys) || options.ticketKeys.length !== TICKET_KEYS_BYTES)) {
     throw new ChannelConfigError('ticketKeys', `must be ${TICKET_KEYS_BYTES} bytes`);
@@ -202,7 +202,7 @@ export async function createChannelServer<P>(options: ChannelServerOptions<P>): 
     host,
     port,
     config,
-    connections: connections as ReadonlySet<ChannelConnection<unknown>>,
+    connections,
     async close(reason = 'shutdown'): Promise<void> {
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       await Promise.all([...connections].map((c) => c.close(reason)));
@@ -223,6 +223,10 @@ export interface ConnectChannelOptions<P> extends ChannelIdentity {
   readonly resumption?: ChannelResumption;
   /** Made by {@link createChannelClientContext} from the same key and cert, to skip parsing them. */
   readonly context?: ChannelClientContext;
+  /** Answers the server's requests from the first frame on (see ChannelConnection.onRequest). */
+  readonly onRequest?: ChannelRequestHandler<P>;
+  /** Hears the server's events from the first frame on, including any sent as it accepted us. */
+  readonly onEvent?: ChannelEventListener<P>;
   readonly signal?: AbortSignal;
 }
 
@@ -295,10 +299,20 @@ export function connectChannel<P>(options: ConnectChannelOptions<P>): Promise<Ch
       socket.off('close', onClose);
       const connection = new ChannelConnection<P>({
         socket, config, peer: identified.peer, peerSpkiSha256: identified.spki, resumed: socket.isSessionReused(), tickets, greeting: 'await',
+        ...(options.onRequest ? { onRequest: options.onRequest } : {}),
+        ...(options.onEvent ? { onEvent: options.onEvent } : {}),
       });
-      connection.ready.then(() => finish(undefined, connection), (err: unknown) => {
+      const refused = (err: unknown): void => {
         finish(err instanceof ChannelError ? err : new ChannelClosedError('CHANNEL_REFUSED', 'the channel was not accepted'));
-      });
+      };
+      connection.ready.then(() => {
+        // The session tickets travel with the greeting; node emits 'session' once it has read
+        // the rest of that input, so hand the channel over on the next turn with its ticket.
+        setImmediate(() => {
+          if (connection.isOpen) finish(undefined, connection);
+          else refused(connection.closeInfo?.error ?? new ChannelClosedError('CHANNEL_CLOSED', 'the channel closed as it opened'));
+        });
+      }, refused);
     });
   });
 }

@@ -321,3 +321,32 @@ test('closing does not hang on a peer that never closes its side: the socket is 
     stubborn.close();
   }
 });
+
+test('an event the server sends the moment it accepts a client reaches the client\'s onEvent, on every reconnect too', { timeout: 20_000 }, async () => {
+  const { server } = await deviceServer({
+    onConnection: (conn) => { conn.sendEvent('state', 'hello', { capability: 'switch', at: 1 }); },
+  });
+  const pinnedPeer = pinnedPeers([[device.pin, { name: 'device' }]]);
+  try {
+    const heard: EventMessage[] = [];
+    const conn = await connectChannel<Peer>({ host: LOCAL, port: server.port, key: hub.key, cert: hub.cert, pinnedPeer, onEvent: (e) => heard.push(e) });
+    await sleep(20);
+    assert.deepEqual(heard, [{ type: 'event', name: 'state', capability: 'switch', value: 'hello', at: 1 }]);
+    await conn.close();
+
+    const link = reconnectingClient<Peer>({ host: LOCAL, port: server.port, key: hub.key, cert: hub.cert, pinnedPeer, config: { reconnectBaseMs: 10 } });
+    const linkHeard: string[] = [];
+    link.onEvent((e) => linkHeard.push(String(e.value)));
+    try {
+      const first = await link.whenConnected();
+      await first.close('testing');
+      await once(link, 'connected');
+      await sleep(20);
+      assert.deepEqual(linkHeard, ['hello', 'hello']);
+    } finally {
+      await link.close();
+    }
+  } finally {
+    await server.close();
+  }
+});
