@@ -5,7 +5,6 @@
  * imported here; the first strength check loads its dictionaries on demand.
  */
 import { mkdir, readFile, chmod } from 'node:fs/promises';
-import { url as inspectorUrl } from 'node:inspector';
 import type { Server } from 'node:net';
 import { ConfigError } from '../errors/index.ts';
 import { readDeviceBundle, type DeviceBundle } from '../bundle/index.ts';
@@ -41,8 +40,10 @@ export interface DeviceAgent {
 /** Refuses to run a production agent with a debugger attached or attachable. */
 export function assertNoDebugInterfaces(mode: DeviceAgentConfig['mode']): void {
   if (mode !== 'production') return;
+  // The inspector can only be opened by a flag (the supervisor passes --disable-sigusr1, so no
+  // signal can open it later); checking flags spares loading node:inspector on a small device.
   const flags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
-  if (inspectorUrl() !== undefined || flags.some((f) => /^--inspect(-brk|-port|-wait)?(=|$)/.test(f))) {
+  if (flags.some((f) => /^--inspect(-brk|-port|-wait|-publish-uid)?(=|$)/.test(f))) {
     throw new ConfigError('DEBUG_INTERFACE_REFUSED', 'inspector', 'a production device agent does not run with the Node inspector enabled');
   }
 }

@@ -24,7 +24,7 @@ export interface SupervisorOptions {
 }
 
 /** Node flags of the agent process: the runtime hardening. */
-export const AGENT_NODE_FLAGS = ['--disallow-code-generation-from-strings', '--max-semi-space-size=1'];
+export const AGENT_NODE_FLAGS = ['--disallow-code-generation-from-strings', '--disable-sigusr1', '--max-semi-space-size=1'];
 
 /** Environment hardening: glibc keeps freed argon2 blocks in per-thread arenas unless told not to. */
 export const AGENT_ENV = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072' };
