@@ -2,6 +2,7 @@
  * Benchmark results and their reports: JSON for machines, self-contained HTML with bar charts
  * (inline SVG) for people. Every figure that has a baseline is shown as a ratio beside it.
  */
+import { readFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../src/storage/index.ts';
 
 /** One measured figure. `baseline` is the same quantity for the peer measured side by side. */
@@ -54,9 +55,9 @@ function barChart(m: Metric): string {
   const w = 360;
   const bar = (y: number, label: string, v: number, colour: string): string =>
     `<text x="0" y="${y + 13}" font-size="12">${esc(label)}</text>` +
-    `<rect x="150" y="${y}" width="${Math.max(1, (v / max) * w).toFixed(1)}" height="16" fill="${colour}"/>` +
-    `<text x="${(155 + (v / max) * w).toFixed(1)}" y="${y + 13}" font-size="12">${fmt(v)} ${esc(m.unit)}</text>`;
-  return `<svg role="img" aria-label="${esc(m.name)}" width="640" height="44" viewBox="0 0 640 44">` +
+    `<rect x="230" y="${y}" width="${Math.max(1, (v / max) * w).toFixed(1)}" height="16" fill="${colour}"/>` +
+    `<text x="${(235 + (v / max) * w).toFixed(1)}" y="${y + 13}" font-size="12">${fmt(v)} ${esc(m.unit)}</text>`;
+  return `<svg role="img" aria-label="${esc(m.name)}" width="720" height="44" viewBox="0 0 720 44">` +
     bar(2, 'Bulwark', m.value, '#2b6cb0') + bar(24, m.baseline.name, m.baseline.value, '#a0aec0') + '</svg>';
 }
 
@@ -82,8 +83,14 @@ export function renderBenchHtml(results: BenchResult[], meta: Record<string, str
 <body><h1>Bulwark benchmarks</h1><ul>${metaList}</ul>${rows}</body></html>\n`;
 }
 
-/** Writes reports/bench.json and reports/bench.html. */
-export async function writeBenchReports(dir: string, results: BenchResult[], meta: Record<string, string>): Promise<void> {
+/** Writes reports/bench.json and reports/bench.html; results of benchmarks not run this time are kept from the last report. */
+export async function writeBenchReports(dir: string, fresh: BenchResult[], meta: Record<string, string>): Promise<void> {
+  let kept: BenchResult[] = [];
+  try {
+    const old = JSON.parse(await readFile(`${dir}/bench.json`, 'utf8')) as { results?: BenchResult[] };
+    kept = (old.results ?? []).filter((r) => !fresh.some((f) => f.id === r.id));
+  } catch { /* no earlier report */ }
+  const results = [...kept, ...fresh];
   await writeFileAtomic(`${dir}/bench.json`, JSON.stringify({ meta, results: results.map((r) => ({ ...r, metrics: r.metrics.map((m) => ({ ...m, ratio: ratioOf(m), met: meetsGoal(m) })) })) }, null, 2) + '\n');
   await writeFileAtomic(`${dir}/bench.html`, renderBenchHtml(results, meta));
 }
