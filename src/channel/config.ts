@@ -18,7 +18,10 @@ export interface ChannelConfig {
   readonly maxInFlight: number;
   /** A TLS handshake (and, for a client, the peer's first answer) must finish within this, ms. */
   readonly handshakeTimeoutMs: number;
-  /** Most bytes queued for a peer that does not read before the channel is closed, bytes. */
+  /**
+   * Most bytes waiting to go out before the channel closes with 'CHANNEL_BACKPRESSURE', bytes:
+   * a peer that does not read, or a sender outrunning the link, cannot grow memory past it.
+   */
   readonly maxQueuedBytes: number;
   /** Most simultaneous connections a server holds (handshaking ones included). */
   readonly maxConnections: number;

@@ -71,6 +71,8 @@ export class ReconnectingChannel<P> extends EventEmitter<ReconnectingChannelEven
     };
     this.#random = random;
     this.#resumption = options.resumption;
+    this.#handler = options.onRequest;
+    if (options.onEvent) this.#eventListeners.add(options.onEvent);
   }
 
   /** The current channel, if up. */

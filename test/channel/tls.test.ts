@@ -350,3 +350,23 @@ test('an event the server sends the moment it accepts a client reaches the clien
     await server.close();
   }
 });
+
+test('a peer that stops reading is cut off once maxQueuedBytes are waiting for it', { timeout: 20_000 }, async () => {
+  const deaf = tls.createServer({ key: device.key, cert: device.cert, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.3' }, (socket) => {
+    socket.on('error', () => {});
+    socket.write(encodeMessage({ type: 'pong', n: 0 }));
+    socket.pause();
+  });
+  await new Promise<void>((resolve) => deaf.listen(0, LOCAL, resolve));
+  try {
+    const conn = await hubConnect((deaf.address() as { port: number }).port, { config: { maxFrameBytes: 1_024, maxQueuedBytes: 65_536 } });
+    let sent = 0;
+    for (; sent < 200_000 && conn.isOpen; sent++) conn.sendEvent('telemetry', 'x'.repeat(256), { capability: 'meter', at: sent });
+    const info = await conn.closed;
+    assert.equal(info.error?.code, 'CHANNEL_BACKPRESSURE');
+    assert.ok(sent < 200_000);
+    assert.throws(() => conn.sendEvent('state', 1), (e) => hasCode(e, 'CHANNEL_CLOSED'));
+  } finally {
+    deaf.close();
+  }
+});
