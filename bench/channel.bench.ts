@@ -30,7 +30,7 @@ export interface ChannelBenchOptions {
   readonly rounds: number;
 }
 
-const defaults: ChannelBenchOptions = { handshakes: 300, requests: 2_000, rounds: 12 };
+const defaults: ChannelBenchOptions = { handshakes: 300, requests: 2_000, rounds: 30 };
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? NaN;
@@ -224,7 +224,7 @@ export async function benchChannel(log: (s: string) => void, options: Partial<Ch
         {
           name: 'channel establishments per second, full handshake', value: full.ours.rate, unit: 'conn/s', better: 'higher',
           baseline: { name: 'bare node:tls mutual TLS 1.3, same keys', value: full.bare.rate }, goal: { ratio: 0.8 },
-          note: `${o.handshakes} each, median of ${o.rounds} alternating rounds. Bare is usable at the client's 'secureConnect'; ours adds both SPKI pin checks, the server's greeting (which proves to the client that the server accepted its key) and a bye on close. ${how} ${usable(full)}`,
+          note: `${o.handshakes} each, median of ${o.rounds} alternating rounds. Ours adds both SPKI pin checks, the server's greeting (which proves to the client that the server accepted its key) and a bye on close. ${how} ${usable(full)}`,
         },
         {
           name: 'channel establishments per second, resumed session', value: resumed.ours.rate, unit: 'conn/s', better: 'higher',
