@@ -6,12 +6,14 @@
 import { cpus, totalmem } from 'node:os';
 import { benchProvision } from './provision.bench.ts';
 import { benchWeb } from './web.bench.ts';
+import { benchChannel } from './channel.bench.ts';
 import { writeBenchReports, ratioOf, type BenchResult } from './report.ts';
 
 const log = (s: string): void => { process.stderr.write(s + '\n'); };
 const BENCHES: Record<string, () => Promise<BenchResult>> = {
   provision: () => benchProvision(1000, log),
   web: () => benchWeb(log),
+  channel: () => benchChannel(log),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
