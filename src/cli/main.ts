@@ -7,6 +7,7 @@ import { BulwarkError } from '../errors/index.ts';
 import { registerFactoryCommands } from './factory-commands.ts';
 import { registerDemoCommand } from './demo.ts';
 import { registerDeviceCommands } from './device-commands.ts';
+import { registerPolicyCommands } from './policy-commands.ts';
 
 /** Builds the command tree. */
 export function buildProgram(): Command {
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
     .showHelpAfterError();
   registerFactoryCommands(program);
   registerDeviceCommands(program);
+  registerPolicyCommands(program);
   registerDemoCommand(program);
   return program;
 }

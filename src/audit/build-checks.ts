@@ -1,0 +1,99 @@
+/**
+ * White-box checks of the firmware's source (--source): hard-coded secrets, the cryptography
+ * it depends on, and the absence of a port-mapping client. Bounded walks of the source tree;
+ * matches are reported by file name, never by content.
+ */
+import { join } from 'node:path';
+import { BUNDLE_FILES } from '../bundle/index.ts';
+import type { AuditContext} from './context.ts';
+import { notTested, verdict, type CheckOutcome } from './context.ts';
+import { readBounded, readJsonBounded, walk } from './files.ts';
+import type { Evidence } from './types.ts';
+
+const MAX_SOURCE_FILES = 5_000;
+const MAX_SOURCE_FILE_BYTES = 1_048_576;
+const CODE = /\.(ts|js|mjs|cjs|json|ya?ml)$/;
+
+/** The firmware's own source files (src/, tests excluded), bounded. */
+async function sourceFiles(root: string): Promise<{ files: Array<{ path: string; name: string }>; truncated: boolean }> {
+  const { entries, truncated } = await walk(join(root, 'src'), MAX_SOURCE_FILES, 8);
+  return { files: entries.filter((e) => e.kind === 'file' && CODE.test(e.name) && !/\.test\.[a-z]+$/.test(e.name)).map((e) => ({ path: e.path, name: `src/${e.name}` })), truncated };
+}
+
+const PRIVATE_KEY = /-----BEGIN ([A-Z]+ )?PRIVATE KEY-----/;
+const PHC_LITERAL = /\$argon2(id|i|d)\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]{11,}\$[A-Za-z0-9+/]{16,}/;
+const ASSIGNED_SECRET = /\b(password|passwd|secret|api[_-]?key|token)\s*[:=]\s*['"`][^'"`\s]{8,}['"`]/i;
+
+/** build.no-hardcoded-secrets: no private key, password hash or assigned secret literal in the firmware source, and not the unit's own keys. */
+export async function checkNoHardcodedSecrets(ctx: AuditContext): Promise<CheckOutcome> {
+  const root = ctx.inputs.sourceDir;
+  if (root === undefined) return notTested('needs --source (the firmware\'s project folder) to scan for hard-coded secrets');
+  const { files, truncated } = await sourceFiles(root);
+  if (files.length === 0) return notTested(`no source files under ${root}/src`);
+  const unitKeys: string[] = [];
+  if (ctx.inputs.bundleDir !== undefined) {
+    for (const spec of [BUNDLE_FILES.webKey, BUNDLE_FILES.deviceKey]) {
+      const f = await readBounded(join(ctx.inputs.bundleDir, spec.name), 65_536);
+      const body = f.ok ? f.text.split('\n').filter((l) => !l.startsWith('-----')).join('') : '';
+      if (body.length > 40) unitKeys.push(body.slice(0, 64));
+    }
+  }
+  const hits = new Map<string, string[]>();
+  for (const f of files) {
+    const t = await readBounded(f.path, MAX_SOURCE_FILE_BYTES);
+    if (!t.ok) continue;
+    const found: string[] = [];
+    if (PRIVATE_KEY.test(t.text)) found.push('a PEM private key');
+    if (PHC_LITERAL.test(t.text)) found.push('an argon2 hash literal');
+    if (ASSIGNED_SECRET.test(t.text)) found.push('a secret assigned as a literal');
+    if (unitKeys.some((k) => t.text.replace(/\s+/g, '').includes(k))) found.push('this unit\'s private key');
+    if (found.length) hits.set(f.name, found);
+  }
+  const evidence: Evidence[] = [{
+    sent: `scan ${files.length} source files under src/ (tests excluded)${truncated ? ', first ones only' : ''}${unitKeys.length ? ' also for this unit\'s private keys' : ''}`,
+    received: hits.size === 0 ? 'no private key, password hash or assigned secret literal' : [...hits].slice(0, 10).map(([n, w]) => `${n}: ${w.join(', ')}`).join('; '),
+    finding: hits.size > 0,
+  }];
+  return verdict(evidence, 'the firmware source holds no hard-coded key, password or token', () => 'the firmware source holds hard-coded secrets');
+}
+
+/** Cryptographic dependencies the project allows (ARCHITECTURE "Chosen dependencies"). */
+export const CRYPTO_ALLOW_LIST: readonly string[] = ['@noble/curves', '@noble/hashes', '@peculiar/x509', 'tuf-js', '@tufjs/models', 'reflect-metadata'];
+const CRYPTO_NAME = /crypt|cipher|aes|rsa|sha\d|hash|argon|bcrypt|scrypt|pbkdf|jose|jwt|jws|tls|ssl|forge|sodium|nacl|elliptic|secp|ecdsa|ed25519|x509|pkcs|asn1|noble|spake|srp/i;
+
+/** build.crypto-allowlist: every cryptographic dependency of the firmware is on the allow-list. */
+export async function checkCryptoAllowList(ctx: AuditContext): Promise<CheckOutcome> {
+  const root = ctx.inputs.sourceDir;
+  if (root === undefined) return notTested('needs --source (the firmware\'s project folder) to read its dependencies');
+  const { value, reason } = await readJsonBounded(join(root, 'package.json'), 1_048_576);
+  if (value === undefined) return notTested(`package.json in ${root}: ${reason ?? 'unreadable'}`);
+  const deps = Object.keys((value as { dependencies?: Record<string, string> }).dependencies ?? {});
+  const crypto = deps.filter((d) => CRYPTO_NAME.test(d));
+  const outside = crypto.filter((d) => !CRYPTO_ALLOW_LIST.includes(d));
+  return verdict([{
+    sent: `the ${deps.length} runtime dependencies in package.json`,
+    received: `cryptographic: ${crypto.join(', ') || 'none'} (plus node:crypto and node:tls)${outside.length ? `; not allow-listed: ${outside.join(', ')}` : '; all allow-listed'}`,
+    finding: outside.length > 0,
+  }], 'cryptography comes only from node:crypto, node:tls and allow-listed audited libraries', () => 'the firmware depends on cryptography outside the allow-list');
+}
+
+const PORT_MAPPING_DEPS = /upnp|nat-pmp|natpmp|nat-api|port-?mapp|ssdp|miniupnp/i;
+const PORT_MAPPING_CODE = /AddPortMapping|M-SEARCH|urn:schemas-upnp-org:service:WANIPConnection|natpmp/i;
+
+/** config.upnp-off: the firmware contains no UPnP or NAT-PMP client, so it never asks the router to forward ports. */
+export async function checkUpnpOff(ctx: AuditContext): Promise<CheckOutcome> {
+  const root = ctx.inputs.sourceDir;
+  if (root === undefined) return notTested('needs --source (the firmware\'s project folder): a device exposes no way to tell black-box whether it maps ports on the router');
+  const { value } = await readJsonBounded(join(root, 'package.json'), 1_048_576);
+  const deps = Object.keys((value as { dependencies?: Record<string, string> } | undefined)?.dependencies ?? {}).filter((d) => PORT_MAPPING_DEPS.test(d));
+  const { files } = await sourceFiles(root);
+  const code: string[] = [];
+  for (const f of files) {
+    const t = await readBounded(f.path, MAX_SOURCE_FILE_BYTES);
+    if (t.ok && PORT_MAPPING_CODE.test(t.text)) code.push(f.name);
+  }
+  return verdict([
+    { sent: 'runtime dependencies in package.json', received: deps.length ? `port-mapping clients: ${deps.join(', ')}` : 'no UPnP, NAT-PMP or SSDP client', finding: deps.length > 0 },
+    { sent: `${files.length} source files under src/`, received: code.length ? `port-mapping requests in ${code.slice(0, 5).join(', ')}` : 'no AddPortMapping, M-SEARCH or NAT-PMP request', finding: code.length > 0 },
+  ], 'the firmware has no port-mapping client, so no port is ever forwarded without the owner', () => 'the firmware can ask the router to forward ports (an owner setting that keeps it off is not checked yet)');
+}

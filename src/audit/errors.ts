@@ -1,0 +1,20 @@
+/**
+ * Errors of the auditor. A finding about the device is never an error (it is a result); these
+ * are thrown only when the audit itself cannot start: bad options or unreadable inputs.
+ */
+import { BulwarkError } from '../errors/index.ts';
+
+/** Stable codes of {@link AuditError}. */
+export type AuditErrorCode =
+  | 'AUDIT_OPTIONS_INVALID' // an option is missing, malformed or out of bounds
+  | 'AUDIT_TARGET_INVALID' // a --url/--hub/--cloud value is not an address the auditor may probe
+  | 'AUDIT_INPUT_UNREADABLE'; // --bundle/--state/--manifest/--source cannot be read
+
+/** Thrown when the audit cannot run as asked; `key` names the option at fault. */
+export class AuditError extends BulwarkError {
+  readonly key: string;
+  constructor(code: AuditErrorCode, key: string, message: string) {
+    super(code, `${key}: ${message}`, { key });
+    this.key = key;
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * The auditor: proves, control by control, that a product meets the security policy its
+ * profile requires, with evidence. White-box checks read the bundle, state, manifest and source;
+ * black-box checks probe a running device with bounded, polite traffic (and work on devices not
+ * built with Bulwark). What cannot be checked is "not tested", never "pass".
+ *
+ * @example
+ *   import { runAudit, renderAuditHtml, auditExitCode } from '../audit/index.ts';
+ *   const report = await runAudit({ profile: 'plug.yaml', urls: [agent.web.url], bundle, state, manifest });
+ *   await writeFile('audit.html', renderAuditHtml(report));
+ *   process.exitCode = auditExitCode(report); // 0 only when every required control passed
+ */
+export { runAudit, auditExitCode } from './run.ts';
+export type { AuditOptions } from './run.ts';
+export { renderAuditHtml, renderAuditJson, reportAnchor } from './html.ts';
+export { writeAuditReports } from './write.ts';
+export { controlVerdict, evaluateControls, evaluateEtsi, evaluatePsti, countControls, exitCodeFor } from './evaluate.ts';
+export { CHECK_RUNNERS } from './registry.ts';
+export type { CheckRunner, CheckPhase } from './registry.ts';
+export {
+  DEFAULT_AUDIT_LIMITS, validateAuditLimits, DEFAULT_CREDENTIALS, DEBUG_PORTS, BULWARK_PROTECTED_ROUTES, COMMON_ADMIN_PATHS,
+  LOGIN_DISCOVERY_PATHS, PROBE_FAMILIES, LOOPBACK_SOURCE_BASE, loopbackSources,
+} from './config.ts';
+export type { AuditLimits, DefaultCredential, ProbeFamily } from './config.ts';
+export { AUDIT_REPORT_FORMAT, AUDIT_EXIT_CODES } from './types.ts';
+export type {
+  AuditReport, AuditScope, CheckResult, CheckStatus, ControlResult, ControlStatus, Evidence, ProvisionResult, ProvisionStatus, StatusCounts,
+} from './types.ts';
+export { AuditError } from './errors.ts';
+export type { AuditErrorCode } from './errors.ts';

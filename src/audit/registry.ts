@@ -1,0 +1,112 @@
+/**
+ * One function per check of the catalogue, and the order they run in. A Record over every
+ * CheckId, so a check added to the catalogue does not compile until it has a function here;
+ * checks whose subject is not built yet (hub, cloud, updates) are one-line "not tested" stubs,
+ * each replaced by one function when its subject lands.
+ */
+import { CHECKS, type CheckId } from '../policy/index.ts';
+import type { AuditContext} from './context.ts';
+import { notTested, type CheckOutcome } from './context.ts';
+import type { CheckResult } from './types.ts';
+import * as bb from './blackbox.ts';
+import * as wb from './whitebox.ts';
+import * as build from './build-checks.ts';
+import * as pol from './policy-checks.ts';
+
+/** When a check runs: black-box probes first (lockout last of them), then white-box reads of what they left behind. */
+export type CheckPhase = 1 | 2 | 3 | 4 | 5;
+
+/** One check's function and phase. */
+export interface CheckRunner {
+  /** 1 passive probes, 2 login probes, 3 checks over what the probes saw, 4 white-box, 5 policy. */
+  readonly phase: CheckPhase;
+  readonly run: (ctx: AuditContext) => Promise<CheckOutcome>;
+}
+
+const stub = (phase: CheckPhase, reason: string): CheckRunner => ({ phase, run: async () => notTested(reason) });
+
+const HUB = 'the hub and its pairing are being built (issue 4): no probe of the pairing window exists yet';
+const CLOUD = 'the manufacturer cloud is not built yet (issue 9): no probe of it exists yet';
+const UPDATES = 'signed updates are being built (issue 6): nothing to check until the updater exists';
+
+/** Every check id's runner. */
+export const CHECK_RUNNERS: Readonly<Record<CheckId, CheckRunner>> = {
+  'tls.versions': { phase: 1, run: bb.checkTlsVersions },
+  'tls.ciphers': { phase: 1, run: bb.checkTlsCiphers },
+  'tls.unique-certificates': { phase: 1, run: bb.checkUniqueCertificates },
+  'http.security-headers': { phase: 1, run: bb.checkSecurityHeaders },
+  'http.security-txt': { phase: 1, run: bb.checkSecurityTxt },
+  'http.auth-all-routes': { phase: 1, run: bb.checkAuthAllRoutes },
+  'http.csrf': { phase: 1, run: bb.checkCsrf },
+  'http.input-validation': { phase: 1, run: bb.checkInputValidation },
+  'net.debug-ports': { phase: 1, run: bb.checkDebugPorts },
+  'login.default-credentials': { phase: 2, run: bb.checkDefaultCredentials },
+  'login.lockout': { phase: 2, run: bb.checkLockout },
+  'http.cookie-flags': { phase: 3, run: bb.checkCookieFlags },
+  'http.info-disclosure': { phase: 3, run: bb.checkInfoDisclosure },
+  'hub.pairing-window': stub(1, HUB),
+  'channel.mutual-tls': stub(1, 'the hub-device channel has no network endpoint the auditor can reach yet (issue 4)'),
+  'cloud.client-isolation': stub(1, CLOUD),
+  'cloud.claim-window': stub(1, CLOUD),
+  'bundle.unique-credentials': { phase: 4, run: wb.checkUniqueCredentials },
+  'bundle.hash-params': { phase: 4, run: wb.checkHashParams },
+  'bundle.update-trust-anchor': { phase: 4, run: wb.checkUpdateTrustAnchor },
+  'bundle.cloud-trust-anchor': { phase: 4, run: wb.checkCloudTrustAnchor },
+  'bundle.model-designation': { phase: 4, run: wb.checkModelDesignation },
+  'bundle.secret-file-modes': { phase: 4, run: wb.checkSecretFileModes },
+  'build.lint': { phase: 4, run: wb.checkLint },
+  'build.sbom': { phase: 4, run: wb.checkSbom },
+  'build.fuzz-targets': stub(4, 'no inventory of the firmware\'s parsers exists to compare the fuzz targets with'),
+  'build.no-hardcoded-secrets': { phase: 4, run: build.checkNoHardcodedSecrets },
+  'build.crypto-allowlist': { phase: 4, run: build.checkCryptoAllowList },
+  'build.audit-report': stub(4, 'the release pipeline that keeps an audit report with each image is being built (issue 6)'),
+  'config.password-policy': { phase: 4, run: wb.checkPasswordPolicy },
+  'config.lockout': { phase: 4, run: wb.checkConfigLockout },
+  'config.session': { phase: 4, run: wb.checkConfigSession },
+  'config.debug-off': { phase: 4, run: wb.checkDebugOff },
+  'config.upnp-off': { phase: 4, run: build.checkUpnpOff },
+  'config.pairing-mode': stub(4, HUB),
+  'config.hub-acl': stub(4, HUB),
+  'config.auto-update': stub(4, UPDATES),
+  'config.log-retention': { phase: 4, run: wb.checkLogRetention },
+  'config.service-unit': stub(4, 'the firmware does not generate its systemd unit yet, so there is no unit to read'),
+  'config.offline-operation': stub(4, 'the cloud and hub links are not built yet: whether local control survives their loss cannot be shown'),
+  'journal.connections': { phase: 4, run: wb.checkJournalConnections },
+  'journal.security-events': { phase: 4, run: wb.checkJournalSecurityEvents },
+  'journal.redaction': { phase: 4, run: wb.checkJournalRedaction },
+  'journal.no-content': { phase: 4, run: wb.checkJournalNoContent },
+  'update.signature-required': stub(4, UPDATES),
+  'update.anti-rollback': stub(4, UPDATES),
+  'update.failsafe-slots': stub(4, UPDATES),
+  'update.release-notes': stub(4, UPDATES),
+  'state.factory-reset': stub(4, 'a factory reset erases the owner\'s data: the auditor does not press the device\'s button (bulwark device button --hold); tested in the device tests instead'),
+  'state.data-export': stub(4, 'the owner\'s data export is not built yet'),
+  'policy.support-period': { phase: 5, run: pol.checkSupportPeriod },
+  'policy.disclosure': { phase: 5, run: pol.checkDisclosurePolicy },
+  'policy.privacy-notice': { phase: 5, run: pol.checkPrivacyNotice },
+  'policy.setup-guidance': { phase: 5, run: pol.checkSetupGuidance },
+  'policy.coverage-justified': { phase: 5, run: pol.checkCoverageJustified },
+};
+
+/** Runs one check with timing; an unexpected exception becomes "not tested", never a pass. */
+export async function runCheck(id: CheckId, ctx: AuditContext): Promise<CheckResult> {
+  const started = performance.now();
+  let outcome: CheckOutcome;
+  if (ctx.remainingMs() <= 0) outcome = notTested('the audit deadline passed before this check ran');
+  else {
+    try { outcome = await CHECK_RUNNERS[id].run(ctx); } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      outcome = notTested(`the check could not run: ${typeof code === 'string' ? code : 'error'}: ${(err as Error).message?.slice(0, 200) ?? String(err)}`);
+    }
+  }
+  const result: CheckResult = { id, kind: CHECKS[id].kind, ...outcome, durationMs: Math.round(performance.now() - started) };
+  ctx.results.set(id, result);
+  return result;
+}
+
+/** The checks to run for a set of controls, in run order (phase, then catalogue order). */
+export function checkOrder(ids: Iterable<CheckId>): CheckId[] {
+  const unique = [...new Set(ids)];
+  const catalogueIndex = (id: CheckId): number => Object.keys(CHECK_RUNNERS).indexOf(id);
+  return unique.sort((a, b) => CHECK_RUNNERS[a].phase - CHECK_RUNNERS[b].phase || catalogueIndex(a) - catalogueIndex(b));
+}

@@ -1,0 +1,159 @@
+/**
+ * runAudit: validates the options, decides the profile's required controls, runs the checks
+ * those controls name (black-box probes first, white-box reads after), and evaluates.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { resolve } from 'node:path';
+import { decide, loadProfileFile, type CheckId, type DeviceProfile } from '../policy/index.ts';
+import { AuditError } from './errors.ts';
+import { validateAuditLimits, loopbackSources, type AuditLimits, type ProbeFamily } from './config.ts';
+import { AuditContext, type AuditInputs } from './context.ts';
+import { parseHttpsTarget, type HttpsTarget } from './net.ts';
+import { checkOrder, runCheck } from './registry.ts';
+import { countControls, evaluateControls, evaluateEtsi, evaluatePsti, exitCodeFor } from './evaluate.ts';
+import { AUDIT_REPORT_FORMAT, type AuditReport, type AuditScope, type CheckResult } from './types.ts';
+
+/** What to audit. Everything but the profile is optional; what is not given is not tested. */
+export interface AuditOptions {
+  /** The device profile, parsed, or the path of its YAML file. */
+  readonly profile: DeviceProfile | string;
+  /** HTTPS URLs of running units of the product; the first gets the full battery, all are compared for certificate uniqueness. */
+  readonly urls?: readonly string[];
+  /** The unit's bundle folder (from the factory). */
+  readonly bundle?: string;
+  /** The running device's state folder. */
+  readonly state?: string;
+  /** The batch's manifest.json. */
+  readonly manifest?: string;
+  /** The firmware's project folder (lint, source scans, SBOM). */
+  readonly source?: string;
+  /** The hub's host:port (probes not built yet). */
+  readonly hub?: string;
+  /** The cloud broker, mqtts://host:port (probes not built yet). */
+  readonly cloud?: string;
+  readonly limits?: Partial<AuditLimits>;
+  /** First loopback source address of the probe families (default 127.0.0.50). */
+  readonly loopbackSourceBase?: string;
+  /** Called before and after each check, e.g. for a progress bar. */
+  readonly onProgress?: (event: { readonly check: CheckId; readonly done: number; readonly total: number; readonly result?: CheckResult }) => void;
+}
+
+async function existing(path: string | undefined, key: string, kind: 'dir' | 'file'): Promise<string | undefined> {
+  if (path === undefined) return undefined;
+  if (typeof path !== 'string' || path === '') throw new AuditError('AUDIT_OPTIONS_INVALID', key, 'must be a path');
+  const full = resolve(path);
+  let info;
+  try { info = await stat(full); } catch { throw new AuditError('AUDIT_INPUT_UNREADABLE', key, `${path} does not exist or cannot be read`); }
+  if (kind === 'dir' ? !info.isDirectory() : !info.isFile()) throw new AuditError('AUDIT_INPUT_UNREADABLE', key, `${path} is not a ${kind === 'dir' ? 'folder' : 'regular file'}`);
+  return full;
+}
+
+function parseTargets(urls: readonly string[] | undefined, limits: AuditLimits): HttpsTarget[] {
+  if (urls === undefined) return [];
+  if (!Array.isArray(urls)) throw new AuditError('AUDIT_OPTIONS_INVALID', 'urls', 'must be a list of https URLs');
+  if (urls.length > limits.maxUrls) throw new AuditError('AUDIT_OPTIONS_INVALID', 'urls', `at most ${limits.maxUrls}`);
+  return urls.map((u, i) => {
+    const t = typeof u === 'string' ? parseHttpsTarget(u) : undefined;
+    if (t === undefined) throw new AuditError('AUDIT_TARGET_INVALID', `urls[${i}]`, `${String(u).slice(0, 100)} is not an https://host[:port] URL without credentials`);
+    return t;
+  });
+}
+
+function checkHostPort(value: string | undefined, key: string, scheme?: string): string | undefined {
+  if (value === undefined) return undefined;
+  const text = scheme ? value : `x://${value}`;
+  let url: URL | undefined;
+  try { url = new URL(text); } catch { url = undefined; }
+  if (url === undefined || url.hostname === '' || url.port === '' || (scheme !== undefined && url.protocol !== `${scheme}:`) || url.pathname.replace(/^\/$/, '') !== '') {
+    throw new AuditError('AUDIT_TARGET_INVALID', key, scheme ? `must be ${scheme}://host:port` : 'must be host:port');
+  }
+  return value;
+}
+
+/** True when this host can use `address` as a source address (127/8 beyond 127.0.0.1 is Linux-only). */
+function canBind(address: string): Promise<boolean> {
+  return new Promise((resolveBind) => {
+    const server = createServer();
+    server.once('error', () => resolveBind(false));
+    server.listen(0, address, () => server.close(() => resolveBind(true)));
+  });
+}
+
+async function toolVersion(): Promise<string> {
+  try {
+    const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+    return typeof pkg.version === 'string' ? pkg.version : '0.0.0';
+  } catch { return '0.0.0'; }
+}
+
+/**
+ * Audits a product against its profile's required controls and returns the report.
+ *
+ * @example
+ *   const report = await runAudit({ profile: 'plug.yaml', urls: ['https://127.0.0.1:8443'], bundle, state, manifest });
+ *   process.exitCode = auditExitCode(report);
+ */
+export async function runAudit(options: AuditOptions): Promise<AuditReport> {
+  const started = Date.now();
+  if (typeof options !== 'object' || options === null) throw new AuditError('AUDIT_OPTIONS_INVALID', 'options', 'must be an object');
+  const limits = validateAuditLimits(options.limits);
+  const profile = typeof options.profile === 'string' ? await loadProfileFile(options.profile) : options.profile;
+  const decision = decide(profile);
+  const targets = parseTargets(options.urls, limits);
+  const [bundleDir, stateDir, manifestPath, sourceDir] = await Promise.all([
+    existing(options.bundle, 'bundle', 'dir'), existing(options.state, 'state', 'dir'),
+    existing(options.manifest, 'manifest', 'file'), existing(options.source, 'source', 'dir'),
+  ]);
+  const hub = checkHostPort(options.hub, 'hub');
+  const cloud = checkHostPort(options.cloud, 'cloud', 'mqtts');
+  let sources: Record<ProbeFamily, string> | undefined;
+  if (targets[0]?.loopbackV4 === true) {
+    const planned = loopbackSources(options.loopbackSourceBase);
+    if (await canBind(planned.tls)) sources = planned;
+  }
+  const inputs: AuditInputs = {
+    profile, decision, targets, limits,
+    ...(bundleDir ? { bundleDir } : {}), ...(stateDir ? { stateDir } : {}), ...(manifestPath ? { manifestPath } : {}),
+    ...(sourceDir ? { sourceDir } : {}), ...(hub ? { hub } : {}), ...(cloud ? { cloud } : {}), ...(sources ? { sources } : {}),
+  };
+  const ctx = new AuditContext(inputs);
+  const order = checkOrder(decision.required.flatMap((r) => r.control.checks.map((c) => c.id)));
+  let done = 0;
+  for (const id of order) {
+    options.onProgress?.({ check: id, done, total: order.length });
+    const result = await runCheck(id, ctx);
+    options.onProgress?.({ check: id, done: ++done, total: order.length, result });
+  }
+  const controls = evaluateControls(decision, ctx.results);
+  const counts = countControls(controls);
+  const exitCode = exitCodeFor(counts);
+  const login = ctx.trace.login;
+  const targetKind: AuditScope['targetKind'] = targets.length === 0 ? 'none'
+    : login === undefined ? 'other' : login.note.startsWith('no answer') ? 'unreachable' : login.targetKind;
+  const scope: AuditScope = {
+    urls: targets.map((t) => t.url.href.replace(/\/$/, '')),
+    ...(bundleDir ? { bundle: bundleDir } : {}), ...(stateDir ? { state: stateDir } : {}), ...(manifestPath ? { manifest: manifestPath } : {}),
+    ...(sourceDir ? { source: sourceDir } : {}), ...(hub ? { hub } : {}), ...(cloud ? { cloud } : {}),
+    targetKind,
+    login: login?.note ?? (targets.length === 0 ? 'no --url: black-box checks not run' : 'not probed'),
+    ...(sources ? { sourceAddresses: sources } : {}),
+  };
+  return {
+    format: AUDIT_REPORT_FORMAT,
+    generatedAt: new Date().toISOString(),
+    durationMs: Date.now() - started,
+    tool: { name: 'bulwark', version: await toolVersion() },
+    profile, tier: decision.tier, reasons: decision.reasons, scope,
+    checks: order.map((id) => ctx.results.get(id)!),
+    controls,
+    etsi: evaluateEtsi(decision, controls),
+    psti: evaluatePsti(controls),
+    summary: { ...counts, passed: exitCode === 0, exitCode },
+  };
+}
+
+/** The exit code for a report: 0 only when every required control passed (see AUDIT_EXIT_CODES). */
+export function auditExitCode(report: AuditReport): number {
+  return exitCodeFor(countControls(report.controls));
+}

@@ -1,0 +1,128 @@
+/**
+ * The audit report as data: what each check found (with evidence), how each control and each
+ * standard provision stands, and the summary a release pipeline gates on. JSON-safe throughout.
+ */
+import type { CheckId, CheckKind, ControlId, ProvisionRefs, Tier, DeviceProfile, EtsiProvisionId, EtsiStatus, PstiRequirementId } from '../policy/index.ts';
+
+/** The verdict of one check. 'not-applicable': the check does not concern this target (e.g. no password stored yet). */
+export type CheckStatus = 'pass' | 'fail' | 'not-applicable' | 'not-tested';
+
+/** The verdict on one control. Required controls are pass, fail or not tested; others are not applicable. */
+export type ControlStatus = 'pass' | 'fail' | 'not-applicable' | 'not-tested';
+
+/** The verdict on one standard provision, derived from its controls. */
+export type ProvisionStatus = 'pass' | 'fail' | 'not-tested' | 'not-applicable' | 'out-of-scope';
+
+/** One piece of evidence: what the auditor sent and what came back. Never holds a secret. */
+export interface Evidence {
+  /** What was sent or read, e.g. 'TLS ClientHello offering only TLSv1 from 127.0.0.50'. */
+  readonly sent: string;
+  /** What came back or was found, e.g. 'handshake completed: TLSv1 ECDHE-RSA-AES256-SHA'. */
+  readonly received: string;
+  /** Whether this piece on its own is a finding against the device. */
+  readonly finding?: boolean;
+}
+
+/** The result of one check. */
+export interface CheckResult {
+  readonly id: CheckId;
+  readonly kind: CheckKind;
+  readonly status: CheckStatus;
+  /** One sentence: why this status. */
+  readonly summary: string;
+  readonly evidence: readonly Evidence[];
+  /** Wall time the check took, ms. */
+  readonly durationMs: number;
+}
+
+/** The verdict on one control, from its checks. */
+export interface ControlResult {
+  readonly id: ControlId;
+  readonly title: string;
+  readonly statement: string;
+  readonly required: boolean;
+  /** Why the profile requires it, or why it does not apply. */
+  readonly because: readonly string[];
+  readonly status: ControlStatus;
+  /** One sentence: how the status follows from the checks. */
+  readonly summary: string;
+  readonly checks: readonly CheckId[];
+  readonly provisions: ProvisionRefs;
+}
+
+/** How one provision of a standard stands. */
+export interface ProvisionResult {
+  readonly id: string;
+  /** The standard's status notation, e.g. 'M C(1)'. */
+  readonly status: EtsiStatus;
+  readonly text: string;
+  readonly verdict: ProvisionStatus;
+  /** The required controls that meet it (empty when not applicable or out of scope). */
+  readonly controls: readonly ControlId[];
+  /** Why it is not applicable or out of scope, or a caveat on partial coverage. */
+  readonly note?: string;
+}
+
+/** Counts of control verdicts. */
+export interface StatusCounts {
+  readonly pass: number;
+  readonly fail: number;
+  readonly notTested: number;
+  readonly notApplicable: number;
+}
+
+/** What the audit looked at. Paths as given; no secrets. */
+export interface AuditScope {
+  readonly urls: readonly string[];
+  readonly bundle?: string;
+  readonly state?: string;
+  readonly manifest?: string;
+  readonly source?: string;
+  readonly hub?: string;
+  readonly cloud?: string;
+  /** What the auditor recognised at the first URL: a Bulwark device, another device, or nothing to probe. */
+  readonly targetKind: 'bulwark' | 'other' | 'unreachable' | 'none';
+  /** The login mechanism the auditor could drive, or why none. */
+  readonly login: string;
+  /** Loopback source address per probe family, when the target is on loopback. */
+  readonly sourceAddresses?: Readonly<Record<string, string>>;
+}
+
+/** Format tag of the JSON report. */
+export const AUDIT_REPORT_FORMAT = 'bulwark-audit/1';
+
+/** A whole audit. */
+export interface AuditReport {
+  readonly format: typeof AUDIT_REPORT_FORMAT;
+  readonly generatedAt: string;
+  readonly durationMs: number;
+  readonly tool: { readonly name: 'bulwark'; readonly version: string };
+  readonly profile: DeviceProfile;
+  readonly tier: Tier;
+  readonly reasons: readonly string[];
+  readonly scope: AuditScope;
+  readonly checks: readonly CheckResult[];
+  readonly controls: readonly ControlResult[];
+  readonly etsi: readonly (ProvisionResult & { readonly id: EtsiProvisionId })[];
+  readonly psti: readonly (ProvisionResult & { readonly id: PstiRequirementId })[];
+  /** Counts over the required controls (notApplicable: controls the profile does not need). */
+  readonly summary: StatusCounts & {
+    /** True only when every required control passed. */
+    readonly passed: boolean;
+    /** The exit code `bulwark audit` returns: see {@link AUDIT_EXIT_CODES}. */
+    readonly exitCode: number;
+  };
+}
+
+/**
+ * Exit codes of `bulwark audit`. A release gate treats anything but 0 as "do not ship";
+ * 3 tells a pipeline the device may be fine but the evidence is incomplete.
+ */
+export const AUDIT_EXIT_CODES = Object.freeze({
+  /** Every required control passed. */
+  passed: 0,
+  /** At least one required control failed. */
+  failed: 1,
+  /** (2 is the CLI's code for an error that stopped the audit.) No failure, but some required control was not tested. */
+  incomplete: 3,
+});

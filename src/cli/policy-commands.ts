@@ -1,0 +1,75 @@
+/**
+ * `bulwark policy render` (the product's security policy document) and `bulwark audit` (the
+ * evidence that a product meets it). Exit codes of `audit`: 0 every required control passed,
+ * 1 a required control failed, 3 none failed but some were not tested, 2 the audit could not run.
+ */
+import type { Command } from 'commander';
+import { resolve } from 'node:path';
+import { ConfigError } from '../errors/index.ts';
+import { createProgressBar } from './progress.ts';
+
+interface RenderOptions { profile: string; format: string; out?: string }
+interface AuditCliOptions {
+  profile: string; bundle?: string; state?: string; manifest?: string; source?: string;
+  url: string[]; hub?: string; cloud?: string; json?: string; html?: string;
+}
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+/** Registers `policy render` and `audit` on `program`. */
+export function registerPolicyCommands(program: Command): void {
+  const policy = program.command('policy').description('the product security policy, rendered from a device profile');
+
+  policy.command('render')
+    .description('write the security policy document for a device profile (YAML)')
+    .requiredOption('--profile <file>', 'the device profile (see src/policy/profiles/*.yaml)')
+    .option('--format <format>', 'md or html', 'md')
+    .option('--out <file>', 'write to this file (atomically) instead of standard output')
+    .action(async (o: RenderOptions) => {
+      if (o.format !== 'md' && o.format !== 'html') throw new ConfigError('POLICY_OPTION_INVALID', 'format', 'use md or html');
+      const { loadProfileFile, decide, renderPolicy, writePolicyDocument } = await import('../policy/index.ts');
+      const profile = await loadProfileFile(resolve(o.profile));
+      const text = renderPolicy(profile, decide(profile), { format: o.format });
+      if (o.out === undefined) { process.stdout.write(text); return; }
+      await writePolicyDocument(resolve(o.out), text);
+      process.stderr.write(`policy for ${profile.model} written to ${o.out}\n`);
+    });
+
+  program.command('audit')
+    .description('audit a product against the controls its profile requires: white-box (bundle, state, manifest, source) and black-box (--url)')
+    .requiredOption('--profile <file>', 'the device profile (YAML)')
+    .option('--bundle <dir>', 'the unit bundle from the factory')
+    .option('--state <dir>', 'the running device\'s state folder (journal, owner password hash)')
+    .option('--manifest <file>', 'the batch manifest.json (credential uniqueness across units)')
+    .option('--source <dir>', 'the firmware\'s project folder (lint, source scans, SBOM)')
+    .option('--url <url>', 'https://host:port of a running unit; repeat for two or more units to compare certificates', collect, [])
+    .option('--hub <host:port>', 'the local hub (its probes are not built yet)')
+    .option('--cloud <url>', 'the manufacturer broker, mqtts://host:port (its probes are not built yet)')
+    .option('--json <file>', 'write the JSON report here')
+    .option('--html <file>', 'write the self-contained HTML report here')
+    .action(async (o: AuditCliOptions, command: Command) => {
+      const { runAudit, writeAuditReports, auditExitCode } = await import('../audit/index.ts');
+      const bar = createProgressBar('audit');
+      const report = await runAudit({
+        profile: resolve(o.profile), urls: o.url,
+        ...(o.bundle ? { bundle: o.bundle } : {}), ...(o.state ? { state: o.state } : {}), ...(o.manifest ? { manifest: o.manifest } : {}),
+        ...(o.source ? { source: o.source } : {}), ...(o.hub ? { hub: o.hub } : {}), ...(o.cloud ? { cloud: o.cloud } : {}),
+        onProgress: (e) => bar.update(e.done, e.total),
+      });
+      bar.finish();
+      await writeAuditReports(report, { ...(o.json ? { json: resolve(o.json) } : {}), ...(o.html ? { html: resolve(o.html) } : {}) });
+      const s = report.summary;
+      const required = report.controls.filter((c) => c.required);
+      const lines = [`audit of ${report.profile.model} (tier ${report.tier}): ${s.pass} pass, ${s.fail} fail, ${s.notTested} not tested of ${required.length} required controls`];
+      for (const status of ['fail', 'not-tested'] as const) {
+        for (const c of required.filter((x) => x.status === status)) lines.push(`  ${status === 'fail' ? 'FAIL' : 'not tested'}  ${c.id}: ${c.summary}`);
+      }
+      if (o.json) lines.push(`JSON report: ${o.json}`);
+      if (o.html) lines.push(`HTML report: ${o.html}`);
+      process.stdout.write(lines.join('\n') + '\n');
+      const code = auditExitCode(report);
+      if (code !== 0) {
+        command.error(code === 1 ? `bulwark audit: ${s.fail} required control(s) failed` : `bulwark audit: incomplete: ${s.notTested} required control(s) not tested`, { exitCode: code, code: 'bulwark.audit' });
+      }
+    });
+}
