@@ -14,10 +14,18 @@ const MAX_SOURCE_FILES = 5_000;
 const MAX_SOURCE_FILE_BYTES = 1_048_576;
 const CODE = /\.(ts|js|mjs|cjs|json|ya?ml)$/;
 
-/** The firmware's own source files (src/, tests excluded), bounded. */
+/**
+ * The firmware's own source files (src/), bounded. Tests are left out, and so is the auditor's
+ * own folder (src/audit): its lists of public default passwords and its detection patterns
+ * would match themselves, and it never runs on a device.
+ */
 async function sourceFiles(root: string): Promise<{ files: Array<{ path: string; name: string }>; truncated: boolean }> {
   const { entries, truncated } = await walk(join(root, 'src'), MAX_SOURCE_FILES, 8);
-  return { files: entries.filter((e) => e.kind === 'file' && CODE.test(e.name) && !/\.test\.[a-z]+$/.test(e.name)).map((e) => ({ path: e.path, name: `src/${e.name}` })), truncated };
+  return {
+    files: entries.filter((e) => e.kind === 'file' && CODE.test(e.name) && !/\.test\.[a-z]+$/.test(e.name) && !e.name.startsWith('audit/'))
+      .map((e) => ({ path: e.path, name: `src/${e.name}` })),
+    truncated,
+  };
 }
 
 const PRIVATE_KEY = /-----BEGIN ([A-Z]+ )?PRIVATE KEY-----/;
@@ -50,7 +58,7 @@ export async function checkNoHardcodedSecrets(ctx: AuditContext): Promise<CheckO
     if (found.length) hits.set(f.name, found);
   }
   const evidence: Evidence[] = [{
-    sent: `scan ${files.length} source files under src/ (tests excluded)${truncated ? ', first ones only' : ''}${unitKeys.length ? ' also for this unit\'s private keys' : ''}`,
+    sent: `scan ${files.length} source files under src/ (tests and the auditor excluded)${truncated ? ', first ones only' : ''}${unitKeys.length ? ' also for this unit\'s private keys' : ''}`,
     received: hits.size === 0 ? 'no private key, password hash or assigned secret literal' : [...hits].slice(0, 10).map(([n, w]) => `${n}: ${w.join(', ')}`).join('; '),
     finding: hits.size > 0,
   }];

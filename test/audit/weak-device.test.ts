@@ -1,0 +1,86 @@
+// Acceptance: a deliberately weak HTTPS device (TLS 1.0 and CBC suites, admin/admin, no lockout,
+// an unauthenticated settings page, no CSRF defence, no security.txt). The audit fails exactly
+// the controls those weaknesses break, each with evidence, passes what the device does right,
+// stays within its traffic bounds, and exits non-zero.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runAudit, auditExitCode, AUDIT_EXIT_CODES, DEFAULT_AUDIT_LIMITS, type AuditReport } from '../../src/audit/index.ts';
+import { startWeakDevice, type WeakDevice } from './weak-device.ts';
+
+/** A listening-only product: the profile the weak device claims to meet. */
+export const WEAK_PROFILE = `model: Weak Camera Hub
+maker: Test Devices Ltd
+networkModels: [listening]
+sensors: []
+actuators: [power]
+personalData: false
+internetExposed: false
+supportPeriodEnd: 2031-12-31
+securityContact: mailto:security@weak.example
+`;
+
+/** Which weakness breaks which control, and through which check. */
+const EXPECTED_FAILURES: Readonly<Record<string, readonly string[]>> = {
+  'TLS-MODERN-CONFIG': ['tls.versions', 'tls.ciphers'], // TLS 1.0/1.1 and CBC suites at SECLEVEL=0
+  'AUTH-UNIQUE-PASSWORD': ['login.default-credentials'], // admin/admin
+  'AUTH-LOCKOUT': ['login.lockout'], // no lockout
+  'AUTH-ALL-REQUESTS': ['http.auth-all-routes'], // GET /settings without a session
+  'WEB-CSRF': ['http.csrf'], // the login form takes a cross-origin post
+  'VULN-DISCLOSURE': ['http.security-txt'], // no security.txt
+};
+
+let weak: WeakDevice;
+let report: AuditReport;
+let work: string;
+
+before(async () => {
+  work = await mkdtemp(join(tmpdir(), 'bulwark-audit-weak-'));
+  await writeFile(join(work, 'weak.yaml'), WEAK_PROFILE);
+  weak = await startWeakDevice();
+  report = await runAudit({ profile: join(work, 'weak.yaml'), urls: [weak.url] });
+});
+after(async () => { await weak?.close(); });
+
+test('the audit fails exactly the controls the weaknesses break, through the expected checks', () => {
+  assert.equal(report.scope.targetKind, 'other');
+  assert.match(report.scope.login, /HTML login form at \/login/);
+  const failed = report.controls.filter((c) => c.status === 'fail').map((c) => c.id).sort();
+  assert.deepEqual(failed, Object.keys(EXPECTED_FAILURES).sort());
+  for (const [control, checks] of Object.entries(EXPECTED_FAILURES)) {
+    const failing = report.checks.filter((k) => k.status === 'fail' && report.controls.find((c) => c.id === control)!.checks.includes(k.id)).map((k) => k.id).sort();
+    assert.deepEqual(failing, [...checks].sort(), control);
+  }
+  assert.equal(auditExitCode(report), AUDIT_EXIT_CODES.failed);
+  assert.equal(report.summary.exitCode, 1);
+});
+
+test('every failing check carries the evidence: what was sent and what came back', () => {
+  const ev = (id: string): string => report.checks.find((c) => c.id === id)!.evidence.filter((e) => e.finding).map((e) => `${e.sent} => ${e.received}`).join('\n');
+  for (const k of report.checks.filter((c) => c.status === 'fail')) assert.ok(k.evidence.some((e) => e.finding === true), `${k.id} has no finding`);
+  assert.match(ev('tls.versions'), /only TLSv1 .* => handshake completed: TLSv1 /);
+  assert.match(ev('tls.ciphers'), /CBC-mode .* => handshake completed: TLSv1\.2 \S+-SHA/);
+  assert.match(ev('login.default-credentials'), /user name admin and password admin => 303; Location: \/; sets cookie session.* -> accepted/);
+  assert.match(ev('login.lockout'), /8 wrong passwords from one source => every one was judged/);
+  assert.match(ev('http.auth-all-routes'), /GET \/settings .* => 200;.*content served without authentication/);
+  assert.match(ev('http.csrf'), /Origin: https:\/\/attacker\.example.* => 401;.*processed/);
+  assert.match(ev('http.security-txt'), /GET \/\.well-known\/security\.txt .* => 404/);
+});
+
+test('what the weak device does right passes, and what needs its internals is not tested', () => {
+  const status = (id: string): string | undefined => report.checks.find((c) => c.id === id)?.status;
+  for (const id of ['http.security-headers', 'http.cookie-flags', 'http.info-disclosure', 'http.input-validation', 'net.debug-ports']) assert.equal(status(id), 'pass', id);
+  for (const id of ['bundle.hash-params', 'config.debug-off', 'journal.connections', 'tls.unique-certificates', 'build.lint']) assert.equal(status(id), 'not-tested', id);
+  assert.match(report.checks.find((c) => c.id === 'config.debug-off')!.summary, /not available/);
+});
+
+test('the probes stay within their bounds: one default credential accepted, then no more guessing', () => {
+  assert.equal(weak.acceptedLogins(), 1, 'the default-credential probe must stop at the first success');
+  const lockoutAttempts = report.checks.find((c) => c.id === 'login.lockout')!.evidence.filter((e) => /^attempt /.test(e.sent)).length;
+  assert.equal(lockoutAttempts, DEFAULT_AUDIT_LIMITS.maxLockoutAttempts);
+  const { requests, connections } = weak.traffic();
+  assert.ok(requests <= 80, `${requests} requests`);
+  assert.ok(connections <= 90, `${connections} TLS connections`);
+});
