@@ -58,8 +58,8 @@ function chart(report: AuditReport): string {
     }).join('');
     return `<text x="0" y="${y + 19}" font-size="14">${esc(title)}</text>${rects}`;
   };
-  const legend = segments.map(([label, n, colour], i) => `<rect x="${200 + i * 150}" y="96" width="14" height="14" fill="${colour}"/><text x="${220 + i * 150}" y="108" font-size="13">${esc(label)} (${n})</text>`).join('');
-  const etsiLegend = etsi.map(([label, n], i) => `<text x="${200 + i * 115}" y="134" font-size="12" fill="#5f6368">${esc(label)}: ${n}</text>`).join('');
+  const legend = segments.map(([label, n, colour], i) => `<rect x="${200 + i * 140}" y="96" width="14" height="14" fill="${colour}"/><text x="${218 + i * 140}" y="108" font-size="13">${esc(label)} (${n})</text>`).join('');
+  const etsiLegend = `<text x="200" y="134" font-size="12" fill="#5f6368">EN 303 645 provisions: ${esc(etsi.map(([l, n]) => `${n} ${l}`).join(', '))}</text>`;
   return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 780 145" width="100%" role="img" aria-labelledby="chart-title chart-desc">
 <title id="chart-title">Summary of the audit</title>
 <desc id="chart-desc">Required controls: ${s.pass} pass, ${s.fail} fail, ${s.notTested} not tested; ${s.notApplicable} controls not applicable. ETSI EN 303 645 provisions: ${etsi.map(([l, n]) => `${n} ${l}`).join(', ')}.</desc>

@@ -8,19 +8,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runAudit, auditExitCode, AUDIT_EXIT_CODES, DEFAULT_AUDIT_LIMITS, type AuditReport } from '../../src/audit/index.ts';
-import { startWeakDevice, type WeakDevice } from './weak-device.ts';
-
-/** A listening-only product: the profile the weak device claims to meet. */
-export const WEAK_PROFILE = `model: Weak Camera Hub
-maker: Test Devices Ltd
-networkModels: [listening]
-sensors: []
-actuators: [power]
-personalData: false
-internetExposed: false
-supportPeriodEnd: 2031-12-31
-securityContact: mailto:security@weak.example
-`;
+import { startWeakDevice, WEAK_PROFILE, type WeakDevice } from './weak-device.ts';
 
 /** Which weakness breaks which control, and through which check. */
 const EXPECTED_FAILURES: Readonly<Record<string, readonly string[]>> = {

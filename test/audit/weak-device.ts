@@ -115,3 +115,15 @@ export async function startWeakDevice(): Promise<WeakDevice> {
     close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
   };
 }
+
+/** A listening-only product: the profile the weak device claims to meet. */
+export const WEAK_PROFILE = `model: Weak Smart Switch
+maker: Test Devices Ltd
+networkModels: [listening]
+sensors: []
+actuators: [power]
+personalData: false
+internetExposed: false
+supportPeriodEnd: 2031-12-31
+securityContact: mailto:security@weak.example
+`;

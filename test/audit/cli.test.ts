@@ -1,0 +1,113 @@
+// The commands: `bulwark policy render` in Markdown and HTML, and `bulwark audit` exit codes
+// (1 failed, 3 incomplete, 2 could not run) with its JSON and HTML reports.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { DeviceAgent } from '../../src/device/index.ts';
+import { makeFleet, startAgent, type TestFleet } from '../support/device.ts';
+import { startWeakDevice, WEAK_PROFILE, type WeakDevice } from './weak-device.ts';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const BIN = join(ROOT, 'bin', 'bulwark.js');
+const PROFILES = join(ROOT, 'src', 'policy', 'profiles');
+
+interface Run { code: number | null; stdout: string; stderr: string }
+
+function bulwark(args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '', stderr = '';
+    child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
+    child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
+  });
+}
+
+let work: string;
+let weak: WeakDevice;
+let fleet: TestFleet;
+let agent: DeviceAgent;
+
+before(async () => {
+  work = await mkdtemp(join(tmpdir(), 'bulwark-cli-audit-'));
+  await writeFile(join(work, 'weak.yaml'), WEAK_PROFILE);
+  weak = await startWeakDevice();
+  fleet = await makeFleet(['plug']);
+  agent = await startAgent(fleet.units.plug!, join(fleet.work, 'state'));
+});
+after(async () => { await weak?.close(); await agent?.close(); });
+
+test('policy render writes the plug\'s policy as Markdown on standard output', { timeout: 60_000 }, async () => {
+  const r = await bulwark(['policy', 'render', '--profile', join(PROFILES, 'plug.yaml')]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^# Security policy: Smart Plug\n/);
+  assert.match(r.stdout, /## 7\. Required controls \(45\)/);
+  assert.match(r.stdout, /AUTH-LOCKOUT/);
+});
+
+test('policy render writes the camera\'s policy as self-contained HTML to --out', { timeout: 60_000 }, async () => {
+  const out = join(work, 'camera-policy.html');
+  const r = await bulwark(['policy', 'render', '--profile', join(PROFILES, 'camera.yaml'), '--format', 'html', '--out', out]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, '');
+  const html = await readFile(out, 'utf8');
+  assert.match(html, /^<!DOCTYPE html>/i);
+  assert.match(html, /PAIR-PAKE-SENSITIVE/);
+  assert.doesNotMatch(html, /<script/i);
+});
+
+test('policy render refuses an unknown format and a bad profile with exit code 2 and an error code', { timeout: 60_000 }, async () => {
+  const bad = await bulwark(['policy', 'render', '--profile', join(PROFILES, 'plug.yaml'), '--format', 'pdf']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /POLICY_OPTION_INVALID/);
+  await writeFile(join(work, 'broken.yaml'), WEAK_PROFILE.replace('[listening]', '[carrier-pigeon]'));
+  const broken = await bulwark(['policy', 'render', '--profile', join(work, 'broken.yaml')]);
+  assert.equal(broken.code, 2);
+  assert.match(broken.stderr, /networkModels/);
+});
+
+test('audit of the weak device exits 1 and writes both reports', { timeout: 120_000 }, async () => {
+  const json = join(work, 'weak.json'), html = join(work, 'weak.html');
+  const r = await bulwark(['audit', '--profile', join(work, 'weak.yaml'), '--url', weak.url, '--json', json, '--html', html]);
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  assert.match(r.stdout, /6 fail/);
+  assert.match(r.stdout, /FAIL {2}TLS-MODERN-CONFIG/);
+  assert.match(r.stderr, /6 required control\(s\) failed/);
+  const report = JSON.parse(await readFile(json, 'utf8')) as { format: string; summary: { exitCode: number; fail: number } };
+  assert.equal(report.format, 'bulwark-audit/1');
+  assert.deepEqual([report.summary.exitCode, report.summary.fail], [1, 6]);
+  assert.match(await readFile(html, 'utf8'), /FAILED: 6 required controls failed/);
+});
+
+test('audit of a Bulwark plug with its bundle, state and manifest exits 3: nothing fails, some controls are not tested yet', { timeout: 120_000 }, async () => {
+  const unit = fleet.units.plug!;
+  const r = await bulwark(['audit', '--profile', join(PROFILES, 'plug.yaml'), '--url', agent.web.url,
+    '--bundle', unit.dir, '--state', join(fleet.work, 'state'), '--manifest', join(dirname(unit.dir), 'manifest.json')]);
+  assert.equal(r.code, 3, r.stdout + r.stderr);
+  assert.match(r.stdout, / 0 fail, /);
+  assert.match(r.stdout, /not tested {2}UPDATE-SIGNED/);
+  assert.match(r.stderr, /incomplete/);
+});
+
+test('audit with only a profile runs the policy checks and exits 3', { timeout: 60_000 }, async () => {
+  const r = await bulwark(['audit', '--profile', join(PROFILES, 'bulb.yaml')]);
+  assert.equal(r.code, 3, r.stderr);
+  assert.match(r.stdout, /audit of Smart Bulb/);
+});
+
+test('audit refuses what it cannot run with exit code 2 and a stable error code', { timeout: 60_000 }, async () => {
+  const plain = await bulwark(['audit', '--profile', join(PROFILES, 'plug.yaml'), '--url', 'http://127.0.0.1:1']);
+  assert.equal(plain.code, 2);
+  assert.match(plain.stderr, /AUDIT_TARGET_INVALID/);
+  const missing = await bulwark(['audit', '--profile', join(PROFILES, 'plug.yaml'), '--bundle', join(work, 'no-such-bundle')]);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /AUDIT_INPUT_UNREADABLE/);
+  const cloud = await bulwark(['audit', '--profile', join(PROFILES, 'plug.yaml'), '--cloud', 'mqtt://127.0.0.1:1883']);
+  assert.equal(cloud.code, 2);
+  assert.match(cloud.stderr, /AUDIT_TARGET_INVALID: cloud/);
+});
