@@ -73,7 +73,7 @@ test('every required control the auditor can test on a running Bulwark plug pass
   assert.equal(report.scope.targetKind, 'bulwark');
   assert.equal(report.summary.fail, 0, failures(report));
   const required = report.controls.filter((c) => c.required);
-  const notTested = required.filter((c) => c.status === 'not-tested').map((c) => c.id).sort();
+  const notTested = required.filter((c) => c.status === 'not-tested').map((c): string => c.id).sort();
   const expected = Object.keys(NOT_TESTED_YET).sort();
   const nowTested = expected.filter((id) => !notTested.includes(id));
   assert.deepEqual(nowTested, [], `these controls are tested now; remove them from NOT_TESTED_YET: ${nowTested.join(', ')}`);
