@@ -19,11 +19,18 @@ export function registerDeviceCommands(program: Command): void {
     .requiredOption('--state <dir>', 'mutable state (password hash, sessions, journal)')
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .option('--web-port <port>', 'HTTPS admin port (0 = any free port)', '8443')
-    .action(async (o: { bundle: string; state: string; host: string; webPort: string }) => {
+    .option('--hub-port <port>', 'hub channel and pairing port (0 = any free port)', '5541')
+    .action(async (o: { bundle: string; state: string; host: string; webPort: string; hubPort: string }) => {
       const { superviseAgent } = await import('../device/index.ts');
+      // Reaches the agent through the supervisor's environment (the supervisor passes its own settings as argv).
+      process.env.BULWARK_HUB_PORT = String(port(o.hubPort, 'hubPort'));
       const sup = superviseAgent({
         bundleDir: resolve(o.bundle), stateDir: resolve(o.state), host: o.host, webPort: port(o.webPort, 'webPort'),
-        onReady: (info) => process.stdout.write(`device ${info.serial} ready: ${info.url}\n`),
+        onReady: (info) => {
+          // The agent's ready line carries its hub port too (the supervisor passes the line on whole).
+          const hubPort = (info as { hubPort?: unknown }).hubPort;
+          process.stdout.write(`device ${info.serial} ready: ${info.url}${typeof hubPort === 'number' ? ` hub port ${hubPort}` : ''}\n`);
+        },
         log: (m) => process.stderr.write(`supervisor: ${m}\n`),
       });
       const stop = (): void => sup.stop();

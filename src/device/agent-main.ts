@@ -16,9 +16,11 @@ try {
   const agent = await startDeviceAgent({
     bundleDir: arg('bundle') ?? '', stateDir: arg('state') ?? '',
     host: arg('host') ?? '127.0.0.1', webPort: Number(arg('web-port') ?? '8443'),
+    // The supervisor passes --hub-port when it knows it; `bulwark device run` sets BULWARK_HUB_PORT meanwhile.
+    hubPort: Number(arg('hub-port') ?? process.env.BULWARK_HUB_PORT ?? '5541'),
     mode: process.env.BULWARK_MODE === 'development' ? 'development' : 'production',
   }, log);
-  process.stdout.write(JSON.stringify({ event: 'listening', serial: agent.bundle.unit.serial, url: agent.web.url, webPort: agent.web.port }) + '\n');
+  process.stdout.write(JSON.stringify({ event: 'listening', serial: agent.bundle.unit.serial, url: agent.web.url, webPort: agent.web.port, hubPort: agent.hub.port }) + '\n');
   let stopping = false;
   const stop = (): void => {
     if (stopping) return;

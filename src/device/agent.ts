@@ -13,6 +13,7 @@ import { startWebService, type WebService, type WebJournal } from '../web/index.
 import { openJournal, type DeviceJournal } from './journal-bridge.ts';
 import { DeviceCapabilities } from './capabilities.ts';
 import { listenForButton, type ButtonGesture } from './button.ts';
+import { startHubSurface, type HubSurface, type HubSurfaceConfig } from './hub-surface.ts';
 
 /** Settings of the agent. */
 export interface DeviceAgentConfig {
@@ -23,6 +24,10 @@ export interface DeviceAgentConfig {
   readonly webPort: number;
   /** 'production' refuses debug interfaces (the inspector): the software JTAG fuse. */
   readonly mode: 'production' | 'development';
+  /** The hub channel port (default 5541; 0 picks a free port). */
+  readonly hubPort?: number;
+  /** Hub surface settings beyond the port (pairing window, telemetry interval). */
+  readonly hub?: Partial<Omit<HubSurfaceConfig, 'host' | 'port'>>;
 }
 
 /** Defaults for everything but the two folders. */
@@ -34,6 +39,8 @@ export interface DeviceAgent {
   readonly web: WebService;
   readonly journal: DeviceJournal;
   readonly capabilities: DeviceCapabilities;
+  /** The hub channel and pairing window. */
+  readonly hub: HubSurface;
   close(): Promise<void>;
 }
 
@@ -83,6 +90,7 @@ export async function startDeviceAgent(config: Partial<DeviceAgentConfig>, log: 
   };
   let web: WebService | undefined;
   let button: Server | undefined;
+  let hub: HubSurface | undefined;
   try {
     web = await startWebService({
       bundle, stateDir: c.stateDir, journal: webJournal,
@@ -92,12 +100,23 @@ export async function startDeviceAgent(config: Partial<DeviceAgentConfig>, log: 
         firmwareVersion: version, startedAt,
         capabilities: () => capabilities.list(),
         invoke: (cap, action, value) => capabilities.invoke(cap, action, value),
+        ownerActions: () => [
+          { id: 'pairing-window', label: 'Open the hub pairing window (5 min)', run: async () => hub?.openPairingWindow('owner') ?? 'the hub surface is not running' },
+          { id: 'unpair-hubs', label: 'Unpair every hub', run: async () => { const n = hub?.hubs().length ?? 0; await hub?.forgetAllHubs(); return `${n} hub(s) unpaired`; } },
+        ],
+        facts: () => [['Hubs', hub?.describe() ?? 'not running']],
       },
     });
+    hub = await startHubSurface({
+      bundle, model, stateDir: c.stateDir, capabilities, journal, log,
+      config: { ...c.hub, host: c.host, ...(c.hubPort !== undefined ? { port: c.hubPort } : {}) },
+    });
+    const h = hub;
     const w = web;
     button = await listenForButton(c.stateDir, async (gesture: ButtonGesture) => {
       journal.record({ surface: 'button', source: 'local', event: gesture === 'hold' ? 'factory-reset' : 'press', result: 'info' });
       if (gesture === 'hold') {
+        await h.forgetAllHubs();
         await w.reset();
         await capabilities.reset();
         await journal.erase();
@@ -105,20 +124,23 @@ export async function startDeviceAgent(config: Partial<DeviceAgentConfig>, log: 
         log('factory reset: the sticker credentials work again');
         return 'factory reset done: owner password, sessions, lockout counters and journal erased; the label\'s credentials apply again';
       }
-      return 'button pressed (no pairing or claim window is built into this firmware yet)';
+      return h.openPairingWindow('button');
     });
   } catch (err) {
+    await hub?.close();
     await web?.close();
     await journal.close();
     throw err;
   }
   const w = web;
   const b = button;
-  log(`device ${bundle.unit.serial} (${model.name}) listening at ${w.url}`);
+  const h = hub;
+  log(`device ${bundle.unit.serial} (${model.name}) listening at ${w.url}, hub port ${h.port}`);
   return {
-    bundle, web: w, journal, capabilities,
+    bundle, web: w, journal, capabilities, hub: h,
     async close() {
       await new Promise<void>((resolve) => b.close(() => resolve()));
+      await h.close();
       await w.close();
       await journal.close();
     },

@@ -9,3 +9,5 @@ export type { SupervisorOptions } from './supervisor.ts';
 export { pressButton, listenForButton, BUTTON_SOCKET, ButtonError } from './button.ts';
 export type { ButtonGesture } from './button.ts';
 export { DeviceCapabilities, CapabilityError } from './capabilities.ts';
+export { startHubSurface, defaultHubSurfaceConfig, HubSurfaceError, LINK_CAPABILITY } from './hub-surface.ts';
+export type { HubSurface, HubSurfaceConfig, HubSurfaceOptions, PairedHub } from './hub-surface.ts';

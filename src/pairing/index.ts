@@ -1,4 +1,5 @@
-// Pairing: the setup-code verifier record and SPAKE2+ (RFC 9383) over P-256.
+// Pairing: the setup-code verifier record, SPAKE2+ (RFC 9383) over P-256, the pairing window and
+// exchange (pure core in protocol.ts), and its transport over the channel (transport.ts).
 export { PairingError } from './errors.ts';
 export {
   PAIRING_SUITE,
@@ -37,3 +38,38 @@ export type {
   Spake2PlusVerifierParams,
   Spake2PlusVerifierState,
 } from './spake2plus.ts';
+export {
+  PAIRING_CAPABILITY,
+  PAIRING_CONTEXT,
+  PAIRING_MODES,
+  PAIRING_PIN_BYTES,
+  PAIRING_REFUSAL_CODES,
+  DevicePairingExchange,
+  HubPairingExchange,
+  PairingRefusedError,
+  PairingWindow,
+  defaultPairingConfig,
+  encodeDeviceMessage,
+  encodeHubMessage,
+  pairedMac,
+  parseDeviceMessage,
+  parseHubMessage,
+  validatePairingConfig,
+} from './protocol.ts';
+export type {
+  DevicePairingContext,
+  DevicePairingMessage,
+  DevicePairingOutcome,
+  DevicePairingStep,
+  HubPairingMessage,
+  HubPairingOptions,
+  HubPairingResult,
+  HubPairingStep,
+  PairingConfig,
+  PairingMode,
+  PairingRefusalCode,
+  PairingWindowClosedReason,
+  PairingWindowStatus,
+} from './protocol.ts';
+export { pairWithDevice, servePairingExchange } from './transport.ts';
+export type { PairWithDeviceOptions, ServePairingOptions } from './transport.ts';

@@ -87,9 +87,11 @@ function capabilityRow(c: CapabilityView, csrf: string): string {
 }
 
 /** The dashboard: identity, firmware, uptime and the model's capabilities with controls. */
-export function dashboardPage(frame: PageFrame & { csrf: string }, o: { facts: ReadonlyArray<[string, string]>; capabilities: readonly CapabilityView[]; notice?: string; error?: string }): string {
+export function dashboardPage(frame: PageFrame & { csrf: string }, o: { facts: ReadonlyArray<[string, string]>; capabilities: readonly CapabilityView[]; actions?: ReadonlyArray<{ id: string; label: string }>; notice?: string; error?: string }): string {
   const facts = o.facts.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`).join('');
-  return layout(frame, `<h1>Dashboard</h1>${message(o.error, o.notice)}<section class="card" aria-labelledby="device-h"><h2 id="device-h">Device</h2><dl>${facts}</dl></section>` +
+  const actions = (o.actions ?? []).map((a) => `<form method="post" action="/api/actions/${escapeHtml(a.id)}"><input type="hidden" name="csrf" value="${escapeHtml(frame.csrf)}">` +
+    `<button type="submit" class="secondary">${escapeHtml(a.label)}</button></form>`).join(' ');
+  return layout(frame, `<h1>Dashboard</h1>${message(o.error, o.notice)}<section class="card" aria-labelledby="device-h"><h2 id="device-h">Device</h2><dl>${facts}</dl>${actions}</section>` +
     `<section class="card" aria-labelledby="caps-h"><h2 id="caps-h">Controls</h2>${o.capabilities.map((c) => capabilityRow(c, frame.csrf)).join('')}</section>`);
 }
 

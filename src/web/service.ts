@@ -49,6 +49,8 @@ export interface WebDeviceControl {
   invoke(capability: string, action: string, value: unknown): Promise<unknown>;
   /** Extra controls the owner may use on the admin page (pairing window and the like), by name. */
   ownerActions?(): ReadonlyArray<{ id: string; label: string; run(): Promise<string> }>;
+  /** Extra facts for the dashboard (e.g. the hub pairing window's state), read on every view. */
+  facts?(): ReadonlyArray<[string, string]>;
 }
 
 /** Settings of the web service; every limit is named. */
@@ -334,9 +336,10 @@ export async function startWebService(options: WebServiceOptions): Promise<WebSe
         ['Firmware', device.firmwareVersion], ['Uptime', `${Math.floor(uptime / 3600)} h ${Math.floor((uptime % 3600) / 60)} min ${uptime % 60} s`],
         ['Security updates until', unit.supportPeriodEnd],
         ['Password', state.owner?.source === 'owner' ? 'set by you' : 'from the label (change it any time)'],
+        ...(device.facts?.() ?? []),
       ];
       const notice = req.query.get('done') ?? undefined;
-      return { kind: 'html', body: pages.dashboardPage({ ...frame('Dashboard'), csrf: s.csrfToken }, { facts, capabilities: device.capabilities(), ...(notice ? { notice: notice.slice(0, 120) } : {}) }) };
+      return { kind: 'html', body: pages.dashboardPage({ ...frame('Dashboard'), csrf: s.csrfToken }, { facts, capabilities: device.capabilities(), actions: ownerActions, ...(notice ? { notice: notice.slice(0, 120) } : {}) }) };
     },
   });
 
@@ -422,7 +425,8 @@ export async function startWebService(options: WebServiceOptions): Promise<WebSe
     },
   });
 
-  for (const action of device.ownerActions?.() ?? []) {
+  const ownerActions = device.ownerActions?.() ?? [];
+  for (const action of ownerActions) {
     router.add({
       method: 'POST', path: `/api/actions/${action.id}`, access: 'session', csrf: true,
       handler: async (req) => {

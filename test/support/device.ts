@@ -28,7 +28,7 @@ export async function makeFleet(models: string[]): Promise<TestFleet> {
 
 /** Starts an in-process agent for `unit` on a free loopback port. */
 export async function startAgent(unit: ProvisionedUnit, stateDir: string, host = '127.0.0.1'): Promise<DeviceAgent> {
-  return startDeviceAgent({ bundleDir: unit.dir, stateDir, host, webPort: 0, mode: 'development' });
+  return startDeviceAgent({ bundleDir: unit.dir, stateDir, host, webPort: 0, hubPort: 0, mode: 'development' });
 }
 
 /** One HTTP answer. */

@@ -1,0 +1,381 @@
+/**
+ * The local automation hub: pairs with devices (setup code or push button), keeps them in
+ * SQLite with their key pins and access lists, keeps a pinned channel up to each, answers
+ * control requests within each device's access list, and runs automations.
+ */
+import { mkdir, chmod } from 'node:fs/promises';
+import { isIP } from 'node:net';
+import {
+  createChannelClientContext, ChannelClosedError, validateChannelConfig,
+  type ChannelClientContext, type ChannelConfig, type ChannelValue,
+} from '../channel/index.ts';
+import { pairWithDevice, defaultPairingConfig, type PairingMode } from '../pairing/index.ts';
+import { getModel, type ModelSpec } from '../models/index.ts';
+import { ConfigError } from '../errors/index.ts';
+import { HubError } from './errors.ts';
+import { loadOrCreateHubIdentity, type HubIdentity } from './identity.ts';
+import { HubStore, type AutomationRule, type HubDeviceRecord } from './store.ts';
+import { DeviceLink, type CapabilityState } from './links.ts';
+import { dueRules } from './automations.ts';
+
+/** Settings of the hub; times in ms. */
+export interface HubConfig {
+  /** The port dialled on a device when its address gives none (the devices' hub port). */
+  readonly devicePort: number;
+  /** Settings of the channels to devices (keepalive, back-off, timeouts). */
+  readonly channel: Partial<ChannelConfig>;
+  /** Most PBKDF2 iterations the hub computes for a device's setup-code parameters. */
+  readonly maxIterations: number;
+  /** A rule runs at most once per this, ms. */
+  readonly automationMinIntervalMs: number;
+}
+
+/** The defaults. */
+export const defaultHubConfig: HubConfig = Object.freeze({
+  devicePort: 5541,
+  channel: {},
+  maxIterations: defaultPairingConfig.maxIterations,
+  automationMinIntervalMs: 1_000,
+});
+
+function validate(config: Partial<HubConfig> | undefined): HubConfig {
+  const c = { ...defaultHubConfig, ...config };
+  for (const key of Object.keys(config ?? {})) if (!Object.hasOwn(defaultHubConfig, key)) throw new ConfigError('HUB_CONFIG_INVALID', key, 'is not a hub setting');
+  if (!Number.isInteger(c.devicePort) || c.devicePort < 1 || c.devicePort > 65535) throw new ConfigError('HUB_CONFIG_INVALID', 'devicePort', 'must be 1..65535');
+  if (!Number.isInteger(c.automationMinIntervalMs) || c.automationMinIntervalMs < 10 || c.automationMinIntervalMs > 86_400_000) {
+    throw new ConfigError('HUB_CONFIG_INVALID', 'automationMinIntervalMs', 'must be an integer from 10 to 86400000');
+  }
+  validateChannelConfig(c.channel);
+  return c;
+}
+
+/** A paired device as the hub shows it. */
+export interface HubDeviceView {
+  readonly serial: string;
+  readonly model: string;
+  readonly address: string;
+  readonly mode: PairingMode;
+  readonly pairedAt: string;
+  /** 'sha256:<hex>' of the device's key: the only key the hub accepts from it. */
+  readonly pin: string;
+  readonly connected: boolean;
+  /** The capabilities the hub may use on this device. */
+  readonly access: readonly string[];
+  /** Capabilities that need an explicit grant (sensitive ones) and do not have it. */
+  readonly notGranted: readonly string[];
+  readonly state: Readonly<Record<string, ChannelValue>>;
+}
+
+/** One device's in-memory entry. */
+interface Entry {
+  readonly record: HubDeviceRecord;
+  readonly model: ModelSpec;
+  readonly access: Set<string>;
+  readonly link: DeviceLink;
+}
+
+/** A value change the hub saw, for listeners (the admin page, tests, the demo). */
+export interface HubValueEvent {
+  readonly serial: string;
+  readonly capability: string;
+  readonly value: ChannelValue;
+}
+
+/** Options of {@link Hub.start}. */
+export interface HubOptions {
+  readonly stateDir: string;
+  readonly config?: Partial<HubConfig>;
+  readonly log?: (message: string) => void;
+}
+
+/** Parses 'host', 'host:port', '[v6]' or '[v6]:port'. */
+export function parseDeviceAddress(address: string, defaultPort: number): { host: string; port: number } {
+  const bad = (): never => { throw new HubError('HUB_ADDRESS_INVALID', `not a device address (host:port): ${String(address).slice(0, 64)}`); };
+  if (typeof address !== 'string' || address.length === 0 || address.length > 270) return bad();
+  let host: string;
+  let port: string | undefined;
+  const v6 = /^\[([0-9a-fA-F:.]+)\](?::(\d{1,5}))?$/.exec(address);
+  if (v6) [, host = '', port] = v6;
+  else if (isIP(address) === 6) host = address;
+  else {
+    const m = /^([A-Za-z0-9.-]{1,253})(?::(\d{1,5}))?$/.exec(address);
+    if (!m) return bad();
+    [, host = '', port] = m;
+  }
+  const n = port === undefined ? defaultPort : Number(port);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) return bad();
+  return { host, port: n };
+}
+
+function pinText(pin: Uint8Array): string {
+  return 'sha256:' + Buffer.from(pin).toString('hex');
+}
+
+/**
+ * A running hub.
+ *
+ * @example
+ * const hub = await Hub.start({ stateDir: '/var/lib/bulwark-hub' });
+ * const plug = await hub.pair({ address: '192.0.2.10:5541' });             // push button
+ * const lock = await hub.pair({ address: '192.0.2.11', setupCode: '1234-5678-9012' });
+ * await hub.call(plug.serial, 'power', 'on');
+ * hub.grant(lock.serial, 'bolt');                                           // sensitive: explicit grant
+ * await hub.call(lock.serial, 'bolt', 'lock');
+ */
+export class Hub {
+  readonly stateDir: string;
+  readonly config: HubConfig;
+  readonly identity: HubIdentity;
+  readonly store: HubStore;
+  readonly #context: ChannelClientContext;
+  readonly #entries = new Map<string, Entry>();
+  readonly #listeners = new Set<(event: HubValueEvent) => void>();
+  readonly #lastRun = new Map<number, number>();
+  readonly #log: (message: string) => void;
+  #automations: AutomationRule[];
+  #closed = false;
+
+  private constructor(stateDir: string, config: HubConfig, identity: HubIdentity, store: HubStore, log: (m: string) => void) {
+    this.stateDir = stateDir;
+    this.config = config;
+    this.identity = identity;
+    this.store = store;
+    this.#log = log;
+    this.#context = createChannelClientContext(identity);
+    this.#automations = store.automations();
+  }
+
+  /** Opens the state dir (0700), makes the hub's key on first run, and connects to every paired device. */
+  static async start(options: HubOptions): Promise<Hub> {
+    const config = validate(options.config);
+    await mkdir(options.stateDir, { recursive: true, mode: 0o700 });
+    await chmod(options.stateDir, 0o700);
+    const identity = await loadOrCreateHubIdentity(options.stateDir);
+    const store = HubStore.open(options.stateDir);
+    const hub = new Hub(options.stateDir, config, identity, store, options.log ?? (() => undefined));
+    for (const record of store.devices()) hub.#attach(record);
+    return hub;
+  }
+
+  /** The hub's key pin, 'sha256:<hex>' (what devices pin). */
+  get pin(): string {
+    return pinText(this.identity.pin);
+  }
+
+  #attach(record: HubDeviceRecord): Entry | undefined {
+    let model: ModelSpec;
+    try {
+      model = getModel(record.model);
+    } catch {
+      this.#log(`device ${record.serial} has an unknown model '${record.model}': not connected`);
+      return undefined;
+    }
+    const link = new DeviceLink(record, this.#context, this.config.channel, {
+      onValue: (serial, capability, value, previous) => this.#onValue(serial, capability, value, previous),
+      onUnpairedByDevice: (serial, reason) => {
+        this.#log(`device ${serial} unpaired this hub (${reason}): its key is forgotten`);
+        this.#forget(serial);
+      },
+    });
+    const entry: Entry = { record, model, access: new Set(this.store.access(record.serial)), link };
+    this.#entries.set(record.serial, entry);
+    return entry;
+  }
+
+  #forget(serial: string): void {
+    const entry = this.#entries.get(serial);
+    this.#entries.delete(serial);
+    this.store.removeDevice(serial);
+    this.#automations = this.store.automations();
+    if (entry) void entry.link.close('unpaired');
+  }
+
+  #onValue(serial: string, capability: string, value: ChannelValue, previous: ChannelValue | undefined): void {
+    for (const listener of this.#listeners) {
+      try { listener({ serial, capability, value }); } catch { /* a listener's fault stays its own */ }
+    }
+    const due = dueRules(this.#automations, serial, capability, previous, value, this.#lastRun, performance.now(), this.config.automationMinIntervalMs);
+    for (const rule of due) {
+      this.#log(`automation ${rule.id}: ${serial} ${capability} ${rule.op} ${rule.threshold} -> ${rule.thenSerial} ${rule.thenCapability} ${rule.thenAction}`);
+      this.call(rule.thenSerial, rule.thenCapability, rule.thenAction).catch((err: unknown) => {
+        this.#log(`automation ${rule.id} failed: ${(err as { code?: string }).code ?? 'error'}`);
+      });
+    }
+  }
+
+  /** Hears every value change from every device; returns a function that stops listening. */
+  onValue(listener: (event: HubValueEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => { this.#listeners.delete(listener); };
+  }
+
+  #entry(serial: string): Entry {
+    const entry = this.#entries.get(serial);
+    if (!entry) throw new HubError('HUB_DEVICE_UNKNOWN', `no paired device ${String(serial).slice(0, 32)}`);
+    return entry;
+  }
+
+  /**
+   * Pairs with the device at `address` ('host[:port]'): by its setup code when given, else by
+   * push button (the device's window must be open). Waits until the pinned channel is up.
+   * Throws HubError 'HUB_SETUP_CODE_MALFORMED' (a typo caught by the check digit, before the
+   * device spends an attempt), PairingRefusedError/PairingError, or a ChannelError.
+   */
+  async pair(options: { address: string; setupCode?: string; connectTimeoutMs?: number }): Promise<HubDeviceView> {
+    this.#requireOpen();
+    const { host, port } = parseDeviceAddress(options.address, this.config.devicePort);
+    const mode: PairingMode = options.setupCode === undefined ? 'push-button' : 'setup-code';
+    if (options.setupCode !== undefined) {
+      const { isWellFormedSetupCode } = await import('../identity/index.ts');
+      if (!isWellFormedSetupCode(options.setupCode)) throw new HubError('HUB_SETUP_CODE_MALFORMED', 'that is not a setup code: check the digits on the label');
+    }
+    const paired = await pairWithDevice({
+      host, port, identity: this.identity, context: this.#context, mode,
+      ...(options.setupCode !== undefined ? { setupCode: options.setupCode } : {}),
+      config: this.config.channel, maxIterations: this.config.maxIterations,
+    });
+    let model: ModelSpec;
+    try {
+      model = getModel(paired.model);
+    } catch {
+      throw new HubError('HUB_MODEL_UNKNOWN', `the device is a model this hub does not know: ${paired.model}`);
+    }
+    const previous = this.#entries.get(paired.serial);
+    if (previous) {
+      this.#entries.delete(paired.serial);
+      await previous.link.close('re-paired');
+    }
+    const record: HubDeviceRecord = { serial: paired.serial, model: model.id, host, port, pin: Buffer.from(paired.devicePin), mode: paired.mode, pairedAt: new Date().toISOString() };
+    // Sensitive capabilities (a lock's bolt, a camera's snapshot) need an explicit grant.
+    this.store.addDevice(record, model.capabilities.filter((c) => c.sensitive !== true).map((c) => c.id));
+    const entry = this.#attach(record)!;
+    this.#log(`paired ${record.serial} (${model.id}) by ${mode}; device key ${pinText(record.pin).slice(0, 23)}...`);
+    await entry.link.whenConnected(options.connectTimeoutMs ?? 10_000).catch(() => undefined);
+    return this.#view(entry);
+  }
+
+  #view(entry: Entry): HubDeviceView {
+    const { record, model, access, link } = entry;
+    const state: Record<string, ChannelValue> = {};
+    for (const [k, v] of link.state as Map<string, CapabilityState>) state[k] = v.value;
+    return {
+      serial: record.serial, model: model.id, address: record.host.includes(':') ? `[${record.host}]:${record.port}` : `${record.host}:${record.port}`,
+      mode: record.mode, pairedAt: record.pairedAt, pin: pinText(record.pin), connected: link.connected,
+      access: [...access].sort(), notGranted: model.capabilities.filter((c) => c.sensitive === true && !access.has(c.id)).map((c) => c.id), state,
+    };
+  }
+
+  /** Every paired device. */
+  devices(): HubDeviceView[] {
+    return [...this.#entries.values()].sort((a, b) => a.record.serial.localeCompare(b.record.serial)).map((e) => this.#view(e));
+  }
+
+  device(serial: string): HubDeviceView {
+    return this.#view(this.#entry(serial));
+  }
+
+  /** Resolves once the device's channel is up (or rejects after `timeoutMs`). */
+  async whenConnected(serial: string, timeoutMs = 10_000): Promise<void> {
+    await this.#entry(serial).link.whenConnected(timeoutMs);
+  }
+
+  /**
+   * Runs `action` on a device's capability, within the access list. Throws HubError
+   * ('HUB_DEVICE_UNKNOWN', 'HUB_CAPABILITY_UNKNOWN', 'HUB_ACTION_UNKNOWN',
+   * 'HUB_CAPABILITY_NOT_GRANTED', 'HUB_DEVICE_OFFLINE') or the device's ChannelRequestError.
+   */
+  async call(serial: string, capability: string, action: string, value?: ChannelValue): Promise<ChannelValue> {
+    this.#requireOpen();
+    const entry = this.#entry(serial);
+    const cap = entry.model.capabilities.find((c) => c.id === capability);
+    if (!cap) throw new HubError('HUB_CAPABILITY_UNKNOWN', `a ${entry.model.id} has no capability '${String(capability).slice(0, 32)}'`);
+    if (!cap.actions.includes(action)) throw new HubError('HUB_ACTION_UNKNOWN', `${cap.id} has no action '${String(action).slice(0, 32)}' (it has: ${cap.actions.join(', ')})`);
+    if (!entry.access.has(cap.id)) {
+      throw new HubError('HUB_CAPABILITY_NOT_GRANTED', `${cap.id} on ${serial} is not in the hub's access list${cap.sensitive ? ' (sensitive: grant it explicitly)' : ''}`);
+    }
+    try {
+      return await entry.link.request(cap.id, action, value);
+    } catch (err) {
+      if (err instanceof ChannelClosedError && (err.code === 'CHANNEL_NOT_CONNECTED' || err.code === 'CHANNEL_CLOSED')) {
+        throw new HubError('HUB_DEVICE_OFFLINE', `${serial} is not connected right now`, {}, { cause: err });
+      }
+      throw err;
+    }
+  }
+
+  /** Adds a capability to a device's access list (sensitive ones need this). */
+  grant(serial: string, capability: string): HubDeviceView {
+    return this.#setAccess(serial, capability, true);
+  }
+
+  /** Removes a capability from a device's access list. */
+  revoke(serial: string, capability: string): HubDeviceView {
+    return this.#setAccess(serial, capability, false);
+  }
+
+  #setAccess(serial: string, capability: string, allowed: boolean): HubDeviceView {
+    const entry = this.#entry(serial);
+    if (!entry.model.capabilities.some((c) => c.id === capability)) throw new HubError('HUB_CAPABILITY_UNKNOWN', `a ${entry.model.id} has no capability '${String(capability).slice(0, 32)}'`);
+    this.store.setAccess(serial, capability, allowed);
+    if (allowed) entry.access.add(capability); else entry.access.delete(capability);
+    this.#log(`${allowed ? 'granted' : 'revoked'} ${capability} on ${serial}`);
+    return this.#view(entry);
+  }
+
+  /**
+   * Unpairs a device: tells it (when connected) to forget this hub's key, then forgets its key,
+   * access list and automations here. An offline device is forgotten here all the same.
+   */
+  async unpair(serial: string): Promise<{ toldDevice: boolean }> {
+    const entry = this.#entry(serial);
+    let toldDevice = false;
+    try {
+      toldDevice = (await entry.link.request('link', 'unpair', undefined, 5_000)) === true;
+    } catch {
+      // Offline or refused: forgotten here all the same.
+    }
+    this.#forget(serial);
+    this.#log(`unpaired ${serial}${toldDevice ? '' : ' (the device was not told: it was not connected)'}`);
+    return { toldDevice };
+  }
+
+  /** Every automation rule. */
+  automations(): readonly AutomationRule[] {
+    return this.#automations;
+  }
+
+  /** Adds "when `whenSerial`'s reading crosses `threshold`, run `thenAction` on `thenSerial`'s capability". */
+  addAutomation(rule: Omit<AutomationRule, 'id'>): AutomationRule {
+    const sensor = this.#entry(rule.whenSerial);
+    const target = this.#entry(rule.thenSerial);
+    if (!sensor.model.capabilities.some((c) => c.id === rule.whenCapability && (c.kind === 'reading' || c.kind === 'level'))) {
+      throw new HubError('HUB_CAPABILITY_UNKNOWN', `${rule.whenSerial} has no numeric reading '${String(rule.whenCapability).slice(0, 32)}'`);
+    }
+    const cap = target.model.capabilities.find((c) => c.id === rule.thenCapability);
+    if (!cap || !cap.actions.includes(rule.thenAction)) throw new HubError('HUB_ACTION_UNKNOWN', `${rule.thenSerial} has no action ${String(rule.thenCapability).slice(0, 32)} ${String(rule.thenAction).slice(0, 32)}`);
+    if (rule.op !== 'above' && rule.op !== 'below') throw new HubError('HUB_CONFIG_INVALID', 'op must be above or below');
+    if (typeof rule.threshold !== 'number' || !Number.isFinite(rule.threshold)) throw new HubError('HUB_CONFIG_INVALID', 'threshold must be a finite number');
+    const added = this.store.addAutomation(rule);
+    this.#automations = this.store.automations();
+    return added;
+  }
+
+  removeAutomation(id: number): boolean {
+    const removed = this.store.removeAutomation(id);
+    this.#automations = this.store.automations();
+    return removed;
+  }
+
+  #requireOpen(): void {
+    if (this.#closed) throw new HubError('HUB_CLOSED', 'the hub is shutting down');
+  }
+
+  /** Closes every channel and the store. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.all([...this.#entries.values()].map((e) => e.link.close('shutdown')));
+    this.#entries.clear();
+    this.store.close();
+  }
+}

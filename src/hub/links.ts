@@ -1,0 +1,132 @@
+/**
+ * One paired device as the hub reaches it: a reconnecting channel pinned to the device's key
+ * (jittered back-off, TLS resumption), the latest value of each capability, and the signs that
+ * the device has unpaired us (its 'unpaired' event, or a bye saying 'unpaired' or 'not-paired').
+ */
+import {
+  ReconnectingChannel, pinnedPeers, ChannelRequestError,
+  type ChannelClientContext, type ChannelConfig, type ChannelValue, type EventMessage, type ChannelCloseInfo,
+} from '../channel/index.ts';
+import type { HubDeviceRecord } from './store.ts';
+import { HubError } from './errors.ts';
+
+/** The capability the device answers link control on ('sync', 'unpair'). */
+export const LINK_CAPABILITY = 'link';
+
+/** The latest value of a capability and when it came, ms since the epoch. */
+export interface CapabilityState {
+  readonly value: ChannelValue;
+  readonly at: number;
+}
+
+/** What a link tells the hub. */
+export interface DeviceLinkEvents {
+  /** A state or telemetry value arrived; `previous` is the value before it. */
+  onValue(serial: string, capability: string, value: ChannelValue, previous: ChannelValue | undefined): void;
+  /** The device no longer pins this hub (it was unpaired or reset on the device side). */
+  onUnpairedByDevice(serial: string, reason: string): void;
+  onConnectionChange?(serial: string, connected: boolean): void;
+}
+
+/**
+ * Keeps the channel to one device up.
+ *
+ * @example
+ * const link = new DeviceLink(record, hubContext, channelConfig, events);
+ * await link.whenConnected(5_000);
+ * await link.request('power', 'on');
+ */
+export class DeviceLink {
+  readonly serial: string;
+  readonly channel: ReconnectingChannel<string>;
+  readonly state = new Map<string, CapabilityState>();
+  readonly #events: DeviceLinkEvents;
+  #connected = false;
+  #synced = false;
+  #unpaired = false;
+  readonly #syncWaiters = new Set<() => void>();
+
+  constructor(record: HubDeviceRecord, context: ChannelClientContext, config: Partial<ChannelConfig> | undefined, events: DeviceLinkEvents) {
+    this.serial = record.serial;
+    this.#events = events;
+    this.channel = new ReconnectingChannel<string>({
+      host: record.host, port: record.port, key: context.key, cert: context.cert, context,
+      pinnedPeer: pinnedPeers([[record.pin, record.serial]]),
+      ...(config ? { config } : {}),
+    });
+    this.channel.onEvent((event) => this.#onEvent(event));
+    this.channel.on('connected', (conn) => {
+      this.#connected = true;
+      this.#events.onConnectionChange?.(this.serial, true);
+      // The device answers with every value as events first, then the count.
+      conn.request(LINK_CAPABILITY, 'sync').then(() => {
+        if (this.channel.connection !== conn) return;
+        this.#synced = true;
+        for (const wake of this.#syncWaiters) wake();
+        this.#syncWaiters.clear();
+      }, (err: unknown) => {
+        if (err instanceof ChannelRequestError && err.remoteCode === 'CAPABILITY_DENIED') this.#unpairedByDevice('not-paired');
+      });
+    });
+    this.channel.on('disconnected', (info: ChannelCloseInfo) => {
+      this.#connected = false;
+      this.#synced = false;
+      this.#events.onConnectionChange?.(this.serial, false);
+      if (info.initiator === 'peer' && (info.reason === 'unpaired' || info.reason === 'not-paired')) this.#unpairedByDevice(info.reason);
+    });
+    // Failed attempts are retried with back-off; nothing to do per attempt.
+    this.channel.on('retrying', () => undefined);
+    this.channel.on('gave-up', () => undefined);
+    this.channel.start();
+  }
+
+  /** Whether the channel is up now. */
+  get connected(): boolean {
+    return this.#connected;
+  }
+
+  #onEvent(event: EventMessage): void {
+    if (event.name === 'unpaired') {
+      this.#unpairedByDevice('unpaired');
+      return;
+    }
+    if (event.capability === undefined) return;
+    const previous = this.state.get(event.capability)?.value;
+    this.state.set(event.capability, { value: event.value, at: event.at });
+    this.#events.onValue(this.serial, event.capability, event.value, previous);
+  }
+
+  #unpairedByDevice(reason: string): void {
+    if (this.#unpaired) return;
+    this.#unpaired = true;
+    void this.channel.close('unpaired');
+    this.#events.onUnpairedByDevice(this.serial, reason);
+  }
+
+  /** Resolves once connected and every value has come in; rejects after `timeoutMs`. */
+  async whenConnected(timeoutMs: number): Promise<void> {
+    if (this.#synced) return;
+    let timer: NodeJS.Timeout | undefined;
+    let wake: (() => void) | undefined;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        wake = resolve;
+        this.#syncWaiters.add(resolve);
+        timer = setTimeout(() => reject(new HubError('HUB_DEVICE_OFFLINE', `${this.serial} did not connect within ${timeoutMs} ms`)), timeoutMs);
+      });
+    } finally {
+      clearTimeout(timer);
+      if (wake) this.#syncWaiters.delete(wake);
+    }
+  }
+
+  /** Asks the device to act (see ChannelConnection.request). */
+  request(capability: string, action: string, value?: ChannelValue, timeoutMs?: number): Promise<ChannelValue> {
+    return this.channel.request(capability, action, value, timeoutMs === undefined ? undefined : { timeoutMs });
+  }
+
+  /** Stops reconnecting and closes the channel. */
+  close(reason = 'shutdown'): Promise<void> {
+    return this.channel.close(reason);
+  }
+}

@@ -1,0 +1,180 @@
+/**
+ * The hub's durable state in SQLite (node:sqlite): paired devices with their key pins, the
+ * access list of each device, automations, and the admin page's owner, sessions and lockout
+ * counters. WAL with synchronous=FULL: a committed pairing survives a power cut. The state dir
+ * is 0700 and the database files 0600.
+ */
+import { DatabaseSync } from 'node:sqlite';
+import { chmodSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { HubError } from './errors.ts';
+import type { PairingMode } from '../pairing/index.ts';
+
+/** A paired device as the hub keeps it. */
+export interface HubDeviceRecord {
+  readonly serial: string;
+  readonly model: string;
+  readonly host: string;
+  readonly port: number;
+  /** SHA-256 of the device's SubjectPublicKeyInfo, confirmed by pairing. */
+  readonly pin: Buffer;
+  readonly mode: PairingMode;
+  readonly pairedAt: string;
+}
+
+/** "When `sensor`'s `capability` crosses `threshold` (going `above` or `below`), run `action` on `target`'s capability." */
+export interface AutomationRule {
+  readonly id: number;
+  readonly whenSerial: string;
+  readonly whenCapability: string;
+  readonly op: 'above' | 'below';
+  readonly threshold: number;
+  readonly thenSerial: string;
+  readonly thenCapability: string;
+  readonly thenAction: string;
+}
+
+const SCHEMA_VERSION = '1';
+const DB_FILE = 'hub.db';
+
+function row<T>(value: unknown): T {
+  return value as T;
+}
+
+/**
+ * The hub's store.
+ *
+ * @example
+ * const store = HubStore.open(stateDir);
+ * store.addDevice({ serial, model, host, port, pin, mode, pairedAt }, ['power', 'energy']);
+ */
+export class HubStore {
+  readonly path: string;
+  readonly #db: DatabaseSync;
+
+  private constructor(path: string, db: DatabaseSync) {
+    this.path = path;
+    this.#db = db;
+  }
+
+  /** Opens (or creates) `<stateDir>/hub.db`. */
+  static open(stateDir: string): HubStore {
+    const path = join(stateDir, DB_FILE);
+    let db: DatabaseSync;
+    try {
+      db = new DatabaseSync(path);
+      db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 2000;
+        CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS devices (
+          serial TEXT PRIMARY KEY, model TEXT NOT NULL, host TEXT NOT NULL, port INTEGER NOT NULL CHECK (port BETWEEN 1 AND 65535),
+          pin BLOB NOT NULL CHECK (length(pin) = 32), mode TEXT NOT NULL CHECK (mode IN ('setup-code', 'push-button')), paired_at TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS access (
+          serial TEXT NOT NULL REFERENCES devices(serial) ON DELETE CASCADE, capability TEXT NOT NULL, PRIMARY KEY (serial, capability));
+        CREATE TABLE IF NOT EXISTS automations (
+          id INTEGER PRIMARY KEY, when_serial TEXT NOT NULL, when_capability TEXT NOT NULL, op TEXT NOT NULL CHECK (op IN ('above', 'below')),
+          threshold REAL NOT NULL, then_serial TEXT NOT NULL, then_capability TEXT NOT NULL, then_action TEXT NOT NULL);`);
+      const version = db.prepare('SELECT value FROM meta WHERE key = ?').get('schema') as { value?: string } | undefined;
+      if (version === undefined) db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('schema', SCHEMA_VERSION);
+      else if (version.value !== SCHEMA_VERSION) throw new HubError('HUB_STATE_CORRUPT', `hub.db has schema ${String(version.value)}; this hub reads ${SCHEMA_VERSION}`);
+    } catch (err) {
+      if (err instanceof HubError) throw err;
+      throw new HubError('HUB_STATE_CORRUPT', `cannot open ${path}: ${(err as Error).message.slice(0, 120)}`);
+    }
+    for (const f of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
+    return new HubStore(path, db);
+  }
+
+  close(): void {
+    if (this.#db.isOpen) this.#db.close();
+  }
+
+  #device(r: Record<string, unknown>): HubDeviceRecord {
+    return {
+      serial: String(r.serial), model: String(r.model), host: String(r.host), port: Number(r.port),
+      pin: Buffer.from(r.pin as Uint8Array), mode: r.mode as PairingMode, pairedAt: String(r.paired_at),
+    };
+  }
+
+  /** Every paired device, by serial. */
+  devices(): HubDeviceRecord[] {
+    return this.#db.prepare('SELECT * FROM devices ORDER BY serial').all().map((r) => this.#device(row(r)));
+  }
+
+  device(serial: string): HubDeviceRecord | undefined {
+    const r = this.#db.prepare('SELECT * FROM devices WHERE serial = ?').get(serial);
+    return r ? this.#device(row(r)) : undefined;
+  }
+
+  /** Adds (or, for a serial paired again, replaces) a device with its initial access list, in one transaction. */
+  addDevice(d: HubDeviceRecord, access: readonly string[]): void {
+    this.#transaction(() => {
+      this.#db.prepare('DELETE FROM devices WHERE serial = ?').run(d.serial);
+      this.#db.prepare('INSERT INTO devices (serial, model, host, port, pin, mode, paired_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(d.serial, d.model, d.host, d.port, d.pin, d.mode, d.pairedAt);
+      const grant = this.#db.prepare('INSERT INTO access (serial, capability) VALUES (?, ?)');
+      for (const c of access) grant.run(d.serial, c);
+    });
+  }
+
+  /** Forgets a device: its pin, access list and the automations that name it. */
+  removeDevice(serial: string): boolean {
+    let removed = false;
+    this.#transaction(() => {
+      removed = Number(this.#db.prepare('DELETE FROM devices WHERE serial = ?').run(serial).changes) > 0;
+      this.#db.prepare('DELETE FROM automations WHERE when_serial = ? OR then_serial = ?').run(serial, serial);
+    });
+    return removed;
+  }
+
+  /** The capabilities the hub may use on `serial`. */
+  access(serial: string): string[] {
+    return this.#db.prepare('SELECT capability FROM access WHERE serial = ? ORDER BY capability').all(serial).map((r) => String(row<{ capability: string }>(r).capability));
+  }
+
+  setAccess(serial: string, capability: string, allowed: boolean): void {
+    if (allowed) this.#db.prepare('INSERT OR IGNORE INTO access (serial, capability) VALUES (?, ?)').run(serial, capability);
+    else this.#db.prepare('DELETE FROM access WHERE serial = ? AND capability = ?').run(serial, capability);
+  }
+
+  automations(): AutomationRule[] {
+    return this.#db.prepare('SELECT * FROM automations ORDER BY id').all().map((raw) => {
+      const r = row<Record<string, unknown>>(raw);
+      return {
+        id: Number(r.id), whenSerial: String(r.when_serial), whenCapability: String(r.when_capability), op: r.op as 'above' | 'below',
+        threshold: Number(r.threshold), thenSerial: String(r.then_serial), thenCapability: String(r.then_capability), thenAction: String(r.then_action),
+      };
+    });
+  }
+
+  addAutomation(rule: Omit<AutomationRule, 'id'>): AutomationRule {
+    const r = this.#db.prepare('INSERT INTO automations (when_serial, when_capability, op, threshold, then_serial, then_capability, then_action) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(rule.whenSerial, rule.whenCapability, rule.op, rule.threshold, rule.thenSerial, rule.thenCapability, rule.thenAction);
+    return { ...rule, id: Number(r.lastInsertRowid) };
+  }
+
+  removeAutomation(id: number): boolean {
+    return Number(this.#db.prepare('DELETE FROM automations WHERE id = ?').run(id).changes) > 0;
+  }
+
+  /** A small named value (owner record, sessions, lockout counters). */
+  getMeta(key: string): string | undefined {
+    const r = this.#db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value?: string } | undefined;
+    return r?.value;
+  }
+
+  setMeta(key: string, value: string | undefined): void {
+    if (value === undefined) this.#db.prepare('DELETE FROM meta WHERE key = ?').run(key);
+    else this.#db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
+  }
+
+  #transaction(work: () => void): void {
+    this.#db.exec('BEGIN IMMEDIATE');
+    try {
+      work();
+      this.#db.exec('COMMIT');
+    } catch (err) {
+      this.#db.exec('ROLLBACK');
+      throw err;
+    }
+  }
+}
