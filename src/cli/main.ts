@@ -7,6 +7,7 @@ import { BulwarkError } from '../errors/index.ts';
 import { registerFactoryCommands } from './factory-commands.ts';
 import { registerDemoCommand } from './demo.ts';
 import { registerDeviceCommands } from './device-commands.ts';
+import { registerHubCommands } from './hub-commands.ts';
 import { registerPolicyCommands } from './policy-commands.ts';
 
 /** Builds the command tree. */
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
     .showHelpAfterError();
   registerFactoryCommands(program);
   registerDeviceCommands(program);
+  registerHubCommands(program);
   registerPolicyCommands(program);
   registerDemoCommand(program);
   return program;

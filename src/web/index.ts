@@ -3,3 +3,9 @@ export { startWebService, defaultWebServiceConfig, TLS12_CIPHERS } from './servi
 export type { WebService, WebServiceOptions, WebServiceConfig, WebJournal, WebJournalEntry, WebDeviceControl } from './service.ts';
 export type { CapabilityView, JournalRow } from './pages.ts';
 export { CONTENT_SECURITY_POLICY } from './http.ts';
+export {
+  Router, HttpError, parseBody, parseCookies, hostCookie, writeResponse, securityHeaders, defaultHttpLimits,
+} from './http.ts';
+export type { WebRequest, WebResponse, HttpLimits, Route, RouteAccess } from './http.ts';
+export { escapeHtml } from './pages.ts';
+export { APP_CSS } from './assets.ts';

@@ -1,0 +1,133 @@
+/**
+ * `bulwark hub ...`: run the local automation hub, and talk to a running one through its 0600
+ * control socket (pair, devices, call, unpair, grant, revoke, automations).
+ */
+import type { Command } from 'commander';
+import { resolve } from 'node:path';
+import { ConfigError } from '../errors/index.ts';
+
+function port(value: string, name: string, min = 0): number {
+  const n = Number(value);
+  if (!/^\d{1,5}$/.test(value) || n < min || n > 65535) throw new ConfigError('HUB_CONFIG_INVALID', name, `must be a port number ${min}..65535`);
+  return n;
+}
+
+/** A command-line value as a channel value: true/false, null, integers and decimals as numbers, anything else text. */
+export function parseCallValue(text: string | undefined): boolean | number | string | null | undefined {
+  if (text === undefined) return undefined;
+  if (text === 'true' || text === 'on') return true;
+  if (text === 'false' || text === 'off') return false;
+  if (text === 'null') return null;
+  if (/^-?\d{1,15}(\.\d{1,6})?$/.test(text)) return Number(text);
+  return text;
+}
+
+function print(value: unknown, json: boolean | undefined): void {
+  process.stdout.write((json ? JSON.stringify(value, null, 2) : String(value)) + '\n');
+}
+
+interface DeviceRow {
+  serial: string; model: string; address: string; mode: string; connected: boolean; access: string[]; notGranted: string[]; state: Record<string, unknown>;
+}
+
+function deviceLine(d: DeviceRow): string {
+  const state = Object.entries(d.state).map(([k, v]) => `${k}=${String(v)}`).join(' ');
+  return `${d.serial}  ${d.model.padEnd(6)} ${d.address.padEnd(21)} ${d.connected ? 'connected' : 'offline  '}  by ${d.mode.padEnd(11)} access: ${d.access.join(',') || '-'}` +
+    `${d.notGranted.length ? ` (not granted: ${d.notGranted.join(',')})` : ''}${state ? `  ${state}` : ''}`;
+}
+
+/** Registers the hub commands on `program`. */
+export function registerHubCommands(program: Command): void {
+  const hub = program.command('hub').description('the local automation hub: pair with devices, control them, automate');
+
+  hub.command('run')
+    .description('run the hub (its key is made on first run in --state, mode 0600)')
+    .requiredOption('--state <dir>', 'the hub\'s state: key, SQLite store, control socket')
+    .option('--port <port>', 'the devices\' hub port, dialled when a device address has none', '5541')
+    .option('--web-port <port>', 'HTTPS admin page port (0 = any free port)', '8444')
+    .option('--host <address>', 'address of the admin page', '127.0.0.1')
+    .action(async (o: { state: string; port: string; webPort: string; host: string }) => {
+      const { startHubService } = await import('../hub/index.ts');
+      const log = (m: string): void => { process.stderr.write(JSON.stringify({ at: new Date().toISOString(), level: 'info', msg: m }) + '\n'); };
+      const service = await startHubService({
+        stateDir: resolve(o.state), config: { devicePort: port(o.port, 'port', 1) }, web: { host: o.host, port: port(o.webPort, 'webPort') }, log,
+      });
+      process.stdout.write(`hub ready: ${service.web?.url ?? '(no admin page)'} control ${service.controlPath} key ${service.hub.pin}\n`);
+      await new Promise<void>((done) => {
+        const stop = (): void => { service.close().then(done, done); };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+    });
+
+  const client = (name: string, description: string): Command => hub.command(name).description(description)
+    .requiredOption('--hub <dir>', 'the state dir of the running hub')
+    .option('--json', 'print JSON');
+
+  client('pair', 'pair with a device: by its setup code (--code), else by push button; open its pairing window first')
+    .requiredOption('--device <host:port>', 'the device\'s hub address')
+    .option('--code <setup code>', 'the setup code from the device\'s label')
+    .action(async (o: { hub: string; device: string; code?: string; json?: boolean }) => {
+      const { callHubControl } = await import('../hub/index.ts');
+      const d = await callHubControl(resolve(o.hub), 'pair', { address: o.device, ...(o.code !== undefined ? { setupCode: o.code } : {}) }) as DeviceRow;
+      print(o.json ? d : `paired ${d.serial} (${d.model}) by ${d.mode}\n${deviceLine(d)}`, o.json);
+    });
+
+  client('devices', 'list the paired devices with their state and access list')
+    .action(async (o: { hub: string; json?: boolean }) => {
+      const { callHubControl } = await import('../hub/index.ts');
+      const list = await callHubControl(resolve(o.hub), 'devices') as DeviceRow[];
+      print(o.json ? list : list.length ? list.map(deviceLine).join('\n') : 'no paired devices', o.json);
+    });
+
+  client('call', 'run an action on a device\'s capability, e.g. `hub call PLG-... power on`')
+    .argument('<serial>').argument('<capability>').argument('<action>').argument('[value]')
+    .action(async (serial: string, capability: string, action: string, value: string | undefined, o: { hub: string; json?: boolean }) => {
+      const { callHubControl } = await import('../hub/index.ts');
+      const v = parseCallValue(value);
+      const r = await callHubControl(resolve(o.hub), 'call', { serial, capability, action, ...(v !== undefined ? { value: v } : {}) }) as { value: unknown };
+      print(o.json ? r : `${serial} ${capability} ${action}: ${String(r.value)}`, o.json);
+    });
+
+  client('unpair', 'unpair a device: it forgets this hub and the hub forgets it')
+    .argument('<serial>')
+    .action(async (serial: string, o: { hub: string; json?: boolean }) => {
+      const { callHubControl } = await import('../hub/index.ts');
+      const r = await callHubControl(resolve(o.hub), 'unpair', { serial }) as { toldDevice: boolean };
+      print(o.json ? r : `unpaired ${serial}${r.toldDevice ? '' : ' here; the device was offline and still holds this hub\'s key (unpair it on the device too)'}`, o.json);
+    });
+
+  for (const verb of ['grant', 'revoke'] as const) {
+    client(verb, verb === 'grant' ? 'add a capability to a device\'s access list (sensitive ones need this)' : 'remove a capability from a device\'s access list')
+      .argument('<serial>').argument('<capability>')
+      .action(async (serial: string, capability: string, o: { hub: string; json?: boolean }) => {
+        const { callHubControl } = await import('../hub/index.ts');
+        const d = await callHubControl(resolve(o.hub), verb, { serial, capability }) as DeviceRow;
+        print(o.json ? d : deviceLine(d), o.json);
+      });
+  }
+
+  client('automate', 'add a rule: when a reading crosses a threshold, run an action')
+    .requiredOption('--when <serial:capability>', 'the reading, e.g. SNS-...:temperature')
+    .option('--above <number>', 'fire when the reading rises above this')
+    .option('--below <number>', 'fire when the reading falls below this')
+    .requiredOption('--then <serial:capability:action>', 'the action, e.g. PLG-...:power:on')
+    .action(async (o: { hub: string; when: string; above?: string; below?: string; then: string; json?: boolean }) => {
+      const { callHubControl } = await import('../hub/index.ts');
+      const [whenSerial, whenCapability] = o.when.split(':');
+      const [thenSerial, thenCapability, thenAction] = o.then.split(':');
+      if ((o.above === undefined) === (o.below === undefined)) throw new ConfigError('HUB_CONFIG_INVALID', 'above/below', 'give exactly one of --above and --below');
+      const threshold = Number(o.above ?? o.below);
+      const rule = await callHubControl(resolve(o.hub), 'automation-add', {
+        whenSerial, whenCapability, op: o.above !== undefined ? 'above' : 'below', threshold, thenSerial, thenCapability, thenAction,
+      });
+      print(o.json ? rule : `automation ${(rule as { id: number }).id} added`, o.json);
+    });
+
+  client('automations', 'list the automation rules')
+    .action(async (o: { hub: string; json?: boolean }) => {
+      const { callHubControl } = await import('../hub/index.ts');
+      const rules = await callHubControl(resolve(o.hub), 'automations') as Array<{ id: number; whenSerial: string; whenCapability: string; op: string; threshold: number; thenSerial: string; thenCapability: string; thenAction: string }>;
+      print(o.json ? rules : rules.map((r) => `${r.id}: when ${r.whenSerial} ${r.whenCapability} goes ${r.op} ${r.threshold}: ${r.thenSerial} ${r.thenCapability} ${r.thenAction}`).join('\n') || 'no automations', o.json);
+    });
+}

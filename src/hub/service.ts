@@ -1,0 +1,57 @@
+/**
+ * The hub process's parts together: the hub core, its control socket and its admin page.
+ * `bulwark hub run` is this plus signal handling.
+ */
+import type { Server } from 'node:net';
+import { Hub, type HubConfig } from './hub.ts';
+import { listenForControl, HUB_CONTROL_SOCKET } from './control.ts';
+import { startHubWeb, type HubWeb, type HubWebConfig } from './web.ts';
+import { join } from 'node:path';
+
+/** Options of {@link startHubService}. */
+export interface HubServiceOptions {
+  readonly stateDir: string;
+  readonly config?: Partial<HubConfig>;
+  /** The admin page's address and port (default 127.0.0.1:8444); `false` runs no admin page. */
+  readonly web?: Partial<HubWebConfig> | false;
+  readonly log?: (message: string) => void;
+}
+
+/** A running hub with its control socket and admin page. */
+export interface HubService {
+  readonly hub: Hub;
+  readonly web: HubWeb | undefined;
+  readonly controlPath: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the hub, its control socket (`<state>/hub.sock`, 0600) and its admin page.
+ *
+ * @example
+ * const service = await startHubService({ stateDir: 'hub-state', web: { port: 0 } });
+ * console.log(service.web?.url, service.hub.pin);
+ */
+export async function startHubService(options: HubServiceOptions): Promise<HubService> {
+  const log = options.log ?? (() => undefined);
+  const hub = await Hub.start({ stateDir: options.stateDir, ...(options.config ? { config: options.config } : {}), log });
+  let web: HubWeb | undefined;
+  let control: Server | undefined;
+  try {
+    if (options.web !== false) web = await startHubWeb(hub, options.stateDir, options.web ?? {}, log);
+    control = await listenForControl(options.stateDir, hub, web ? { webUrl: web.url } : {});
+  } catch (err) {
+    await web?.close();
+    await hub.close();
+    throw err;
+  }
+  const c = control;
+  return {
+    hub, web, controlPath: join(options.stateDir, HUB_CONTROL_SOCKET),
+    async close() {
+      await new Promise<void>((resolve) => c.close(() => resolve()));
+      await web?.close();
+      await hub.close();
+    },
+  };
+}
