@@ -18,6 +18,8 @@ try {
     host: arg('host') ?? '127.0.0.1', webPort: Number(arg('web-port') ?? '8443'),
     // The supervisor passes --hub-port when it knows it; `bulwark device run` sets BULWARK_HUB_PORT meanwhile.
     hubPort: Number(arg('hub-port') ?? process.env.BULWARK_HUB_PORT ?? '5541'),
+    // Likewise --cloud, or BULWARK_CLOUD_URL from `bulwark device run --cloud`.
+    ...((arg('cloud') ?? process.env.BULWARK_CLOUD_URL) ? { cloudUrl: arg('cloud') ?? process.env.BULWARK_CLOUD_URL } : {}),
     mode: process.env.BULWARK_MODE === 'development' ? 'development' : 'production',
   }, log);
   process.stdout.write(JSON.stringify({ event: 'listening', serial: agent.bundle.unit.serial, url: agent.web.url, webPort: agent.web.port, hubPort: agent.hub.port }) + '\n');

@@ -14,6 +14,7 @@ import { openJournal, type DeviceJournal } from './journal-bridge.ts';
 import { DeviceCapabilities } from './capabilities.ts';
 import { listenForButton, type ButtonGesture } from './button.ts';
 import { startHubSurface, type HubSurface, type HubSurfaceConfig } from './hub-surface.ts';
+import type { CloudLink } from '../cloudlink/index.ts';
 
 /** Settings of the agent. */
 export interface DeviceAgentConfig {
@@ -28,6 +29,10 @@ export interface DeviceAgentConfig {
   readonly hubPort?: number;
   /** Hub surface settings beyond the port (pairing window, telemetry interval). */
   readonly hub?: Partial<Omit<HubSurfaceConfig, 'host' | 'port'>>;
+  /** The manufacturer's broker, `mqtts://host:port`; absent: no cloud link. */
+  readonly cloudUrl?: string;
+  /** Cloud telemetry interval, ms. */
+  readonly cloudTelemetryIntervalMs?: number;
 }
 
 /** Defaults for everything but the two folders. */
@@ -41,6 +46,8 @@ export interface DeviceAgent {
   readonly capabilities: DeviceCapabilities;
   /** The hub channel and pairing window. */
   readonly hub: HubSurface;
+  /** The cloud link, when `cloudUrl` is set. */
+  readonly cloud?: CloudLink;
   close(): Promise<void>;
 }
 
@@ -91,6 +98,7 @@ export async function startDeviceAgent(config: Partial<DeviceAgentConfig>, log: 
   let web: WebService | undefined;
   let button: Server | undefined;
   let hub: HubSurface | undefined;
+  let cloud: { link: CloudLink; close(): Promise<void> } | undefined;
   try {
     web = await startWebService({
       bundle, stateDir: c.stateDir, journal: webJournal,
@@ -113,10 +121,21 @@ export async function startDeviceAgent(config: Partial<DeviceAgentConfig>, log: 
     });
     const h = hub;
     const w = web;
+    if (c.cloudUrl) {
+      // Loaded only when used: a device without a cloud never loads the MQTT client.
+      const { startAgentCloudLink } = await import('../cloudlink/index.ts');
+      cloud = await startAgentCloudLink({
+        identity: { serial: bundle.unit.serial, caCertPem: bundle.caCertPem, deviceCertPem: bundle.deviceCertPem, deviceKeyPem: bundle.deviceKeyPem },
+        stateDir: c.stateDir, url: c.cloudUrl, capabilities, journal, log,
+        ...(c.cloudTelemetryIntervalMs ? { telemetryIntervalMs: c.cloudTelemetryIntervalMs } : {}),
+      });
+    }
+    const cl = cloud;
     button = await listenForButton(c.stateDir, async (gesture: ButtonGesture) => {
       journal.record({ surface: 'button', source: 'local', event: gesture === 'hold' ? 'factory-reset' : 'press', result: 'info' });
       if (gesture === 'hold') {
         await h.forgetAllHubs();
+        await cl?.link.releaseClaim();
         await w.reset();
         await capabilities.reset();
         await journal.erase();
@@ -124,9 +143,12 @@ export async function startDeviceAgent(config: Partial<DeviceAgentConfig>, log: 
         log('factory reset: the sticker credentials work again');
         return 'factory reset done: owner password, sessions, lockout counters and journal erased; the label\'s credentials apply again';
       }
-      return h.openPairingWindow('button');
+      const pairing = await h.openPairingWindow('button');
+      if (!cl) return pairing;
+      return `${pairing}; ${(await cl.link.openClaimWindow()) ? 'cloud claim window open for 10 minutes' : 'cloud claim window not opened: the cloud is not reachable'}`;
     });
   } catch (err) {
+    await cloud?.close();
     await hub?.close();
     await web?.close();
     await journal.close();
@@ -137,9 +159,10 @@ export async function startDeviceAgent(config: Partial<DeviceAgentConfig>, log: 
   const h = hub;
   log(`device ${bundle.unit.serial} (${model.name}) listening at ${w.url}, hub port ${h.port}`);
   return {
-    bundle, web: w, journal, capabilities, hub: h,
+    bundle, web: w, journal, capabilities, hub: h, ...(cloud ? { cloud: cloud.link } : {}),
     async close() {
       await new Promise<void>((resolve) => b.close(() => resolve()));
+      await cloud?.close();
       await h.close();
       await w.close();
       await journal.close();

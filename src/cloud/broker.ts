@@ -1,0 +1,229 @@
+/**
+ * The embedded MQTT broker: aedes behind a node:tls server that accepts TLS 1.3 only, requires a
+ * client certificate from the manufacturer CA, and takes the identity from the certificate alone:
+ *
+ * - the MQTT client id must equal the certificate's CN (CONNACK 2 otherwise, before aedes looks
+ *   for a session of that id, so a device cannot knock another offline);
+ * - PUBLISH outside the identity's topics closes the connection; SUBSCRIBE outside them is
+ *   answered with the SUBACK failure code 0x80; nothing is forwarded to a client that its rule
+ *   would not let it subscribe to (protocol.ts in src/cloudlink states the rule once).
+ */
+import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
+import type { AddressInfo } from 'node:net';
+import { Aedes, type Client, type AedesPublishPacket, type PublishPacket, type Subscription } from 'aedes';
+import { identityFromCommonName, mayPublish, maySubscribe, parseDeviceTopic, UP_KINDS, DOWN_KINDS, type MqttIdentity } from '../cloudlink/index.ts';
+import { CloudConfigError } from './errors.ts';
+
+/** Limits of the embedded broker. Times in milliseconds, sizes in bytes. */
+export interface EmbeddedBrokerConfig {
+  readonly host: string;
+  /** 0 picks a free port. */
+  readonly port: number;
+  /** Most simultaneous connections, handshaking ones included. */
+  readonly maxConnections: number;
+  /** A TLS handshake must finish within this, ms. */
+  readonly handshakeTimeoutMs: number;
+  /** CONNECT must arrive within this after the handshake, ms. */
+  readonly connectTimeoutMs: number;
+  /** Largest MQTT packet a client may send, bytes. */
+  readonly maxPacketBytes: number;
+  /** Longest keepalive a client may ask for, seconds. */
+  readonly maxKeepaliveSeconds: number;
+  /** A client that does not read its messages for this long is disconnected, ms. */
+  readonly drainTimeoutMs: number;
+}
+
+/** The secure default. */
+export const defaultEmbeddedBrokerConfig: Readonly<EmbeddedBrokerConfig> = Object.freeze({
+  host: '127.0.0.1',
+  port: 8883,
+  maxConnections: 20_000,
+  handshakeTimeoutMs: 10_000,
+  connectTimeoutMs: 10_000,
+  maxPacketBytes: 8_192,
+  maxKeepaliveSeconds: 600,
+  drainTimeoutMs: 60_000,
+});
+
+function int(c: Record<string, unknown>, key: string, min: number, max: number): void {
+  const v = c[key];
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new CloudConfigError(key, `must be an integer from ${min} to ${max}`);
+}
+
+/** Validates a (partial) broker config against the defaults. */
+export function validateEmbeddedBrokerConfig(config: Partial<EmbeddedBrokerConfig> = {}): EmbeddedBrokerConfig {
+  const c = { ...defaultEmbeddedBrokerConfig, ...config };
+  if (typeof c.host !== 'string' || c.host.length === 0) throw new CloudConfigError('host', 'required');
+  int(c, 'port', 0, 65_535);
+  int(c, 'maxConnections', 1, 1_000_000);
+  int(c, 'handshakeTimeoutMs', 100, 120_000);
+  int(c, 'connectTimeoutMs', 100, 120_000);
+  int(c, 'maxPacketBytes', 256, 1_048_576);
+  int(c, 'maxKeepaliveSeconds', 10, 65_535);
+  int(c, 'drainTimeoutMs', 1_000, 600_000);
+  return Object.freeze(c);
+}
+
+/** Why a connection was refused or closed, for counters and logs (never with key material). */
+export type BrokerRefusal = 'tls' | 'unknown-identity' | 'client-id-mismatch' | 'publish-denied' | 'subscribe-denied' | 'packet-too-large';
+
+/** Options of {@link startEmbeddedBroker}. */
+export interface EmbeddedBrokerOptions {
+  /** The manufacturer CA: the only issuer of client certificates accepted. */
+  readonly caCertPem: string;
+  /** The broker's server certificate and key (issued by the same CA, so devices trust it). */
+  readonly certPem: string;
+  readonly keyPem: string;
+  readonly config?: Partial<EmbeddedBrokerConfig>;
+  /** Hears every refusal (counts them; logs are rate-limited by the caller). */
+  readonly onRefusal?: (reason: BrokerRefusal, detail: string) => void;
+}
+
+/** A running embedded broker. */
+export interface EmbeddedBroker {
+  readonly port: number;
+  readonly url: string;
+  readonly aedes: Aedes;
+  readonly server: TlsServer;
+  /** Connected MQTT clients. */
+  connectedClients(): number;
+  close(): Promise<void>;
+}
+
+interface IdentifiedSocket extends TLSSocket {
+  bulwarkIdentity?: MqttIdentity;
+  bulwarkCn?: string;
+}
+
+function identityOf(client: Client | null): MqttIdentity | undefined {
+  return (client?.conn as IdentifiedSocket | undefined)?.bulwarkIdentity;
+}
+
+/** True when a client with identity `who` may receive a message on `topic`. */
+function mayReceive(who: MqttIdentity, topic: string): boolean {
+  const t = parseDeviceTopic(topic);
+  if (!t) return false;
+  if (who.kind === 'device') return t.serial === who.serial && (DOWN_KINDS as readonly string[]).includes(t.kind);
+  return (UP_KINDS as readonly string[]).includes(t.kind);
+}
+
+/**
+ * Starts the embedded broker.
+ *
+ * @example
+ * const broker = await startEmbeddedBroker({ caCertPem, certPem, keyPem, config: { port: 8883 } });
+ */
+export async function startEmbeddedBroker(o: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
+  const config = validateEmbeddedBrokerConfig(o.config);
+  const refuse = o.onRefusal ?? (() => undefined);
+  const aedes = new Aedes({
+    connectTimeout: config.connectTimeoutMs,
+    keepaliveLimit: config.maxKeepaliveSeconds,
+    drainTimeout: config.drainTimeoutMs,
+    heartbeatInterval: 60_000,
+    maxClientsIdLength: 64,
+
+    authenticate(client, _username, _password, done) {
+      const socket = client.conn as IdentifiedSocket;
+      if (!socket.bulwarkIdentity) {
+        refuse('unknown-identity', socket.bulwarkCn ?? '(none)');
+        done(Object.assign(new Error('not authorized'), { returnCode: 5 }), false);
+        return;
+      }
+      // The certificate is the identity: a client id other than its CN is refused before aedes
+      // looks up (and would take over) the session of that id.
+      if (client.id !== socket.bulwarkCn) {
+        refuse('client-id-mismatch', `${socket.bulwarkCn} asked for ${String(client.id).slice(0, 64)}`);
+        done(Object.assign(new Error('identifier rejected'), { returnCode: 2 }), false);
+        return;
+      }
+      done(null, true);
+    },
+
+    authorizePublish(client, packet: PublishPacket, done) {
+      const who = identityOf(client);
+      if (!who || !mayPublish(who, packet.topic)) {
+        refuse('publish-denied', `${who ? (who.kind === 'device' ? who.serial : who.name) : '?'} -> ${packet.topic.slice(0, 80)}`);
+        done(new Error('publish not authorized'));
+        return;
+      }
+      if (packet.retain) packet.retain = false; // nothing is retained: state lives in the cloud's store
+      done(null);
+    },
+
+    authorizeSubscribe(client, sub: Subscription, done) {
+      const who = identityOf(client);
+      if (!who || !maySubscribe(who, sub.topic)) {
+        refuse('subscribe-denied', `${who ? (who.kind === 'device' ? who.serial : who.name) : '?'} -> ${sub.topic.slice(0, 80)}`);
+        done(null, null); // SUBACK 0x80
+        return;
+      }
+      done(null, sub.qos > 1 ? { ...sub, qos: 1 } : sub);
+    },
+
+    authorizeForward(client, packet: AedesPublishPacket) {
+      const who = identityOf(client);
+      return who && mayReceive(who, packet.topic) ? packet : null;
+    },
+  });
+  await aedes.listen();
+
+  const server = createTlsServer({
+    key: o.keyPem,
+    cert: o.certPem,
+    ca: [o.caCertPem],
+    requestCert: true,
+    rejectUnauthorized: true,
+    minVersion: 'TLSv1.3',
+    handshakeTimeout: config.handshakeTimeoutMs,
+    // Devices reconnect often; resumption spares them (and us) a full handshake.
+    sessionTimeout: 3_600,
+  });
+  server.maxConnections = config.maxConnections;
+  server.on('secureConnection', (socket: IdentifiedSocket) => {
+    socket.setNoDelay(true);
+    // Keep the CN from the verified chain; the client's CONNECT must name the same.
+    const cn = socket.getPeerCertificate().subject?.CN;
+    const cnText = Array.isArray(cn) ? undefined : cn;
+    socket.bulwarkCn = cnText;
+    socket.bulwarkIdentity = identityFromCommonName(cnText);
+    const client = aedes.handle(socket) as Client & { _parser?: { parse(buf: Buffer): number; packet?: { length: number } } };
+    boundPacketSize(client, socket, config.maxPacketBytes, () => refuse('packet-too-large', cnText ?? '?'));
+  });
+  server.on('tlsClientError', (err: Error & { code?: string }) => {
+    refuse('tls', err.code ?? 'TLS_ERROR');
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => { server.off('error', reject); resolve(); });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  return {
+    port, url: `mqtts://${host}:${port}`, aedes, server,
+    connectedClients: () => aedes.connectedClients,
+    async close() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await new Promise<void>((resolve) => aedes.close(() => resolve()));
+    },
+  };
+}
+
+/**
+ * aedes's parser (mqtt-packet) has no packet size limit; wrap it so a client announcing or
+ * buffering more than `max` bytes is disconnected instead of growing memory.
+ */
+function boundPacketSize(client: { _parser?: { parse(buf: Buffer): number; packet?: { length: number } } }, socket: TLSSocket, max: number, onRefuse: () => void): void {
+  const parser = client._parser;
+  if (!parser) return;
+  const parse = parser.parse.bind(parser);
+  parser.parse = (buf: Buffer): number => {
+    const buffered = parse(buf);
+    if (buffered > max || (parser.packet?.length ?? 0) > max) {
+      onRefuse();
+      socket.destroy();
+    }
+    return buffered;
+  };
+}

@@ -1,0 +1,52 @@
+/**
+ * The errors of the cloud. Each carries a stable code; the owner API maps codes to HTTP status
+ * (see `statusOf` in api.ts), never message text. None carries a claim code, a password or a key.
+ */
+import { BulwarkError, ConfigError } from '../errors/index.ts';
+
+/** The base of every cloud error. */
+export class CloudError extends BulwarkError {}
+
+/** A cloud config value is malformed or unsafe ('CLOUD_CONFIG_INVALID'). */
+export class CloudConfigError extends ConfigError {
+  constructor(key: string, message: string) {
+    super('CLOUD_CONFIG_INVALID', key, message);
+  }
+}
+
+/** Bytes from a broker that are not MQTT 3.1.1 ('MQTT_MALFORMED'), or a packet over the size limit ('MQTT_TOO_LARGE'). */
+export class MqttProtocolError extends CloudError {}
+
+/** The broker refused or dropped our connection ('MQTT_REFUSED', 'MQTT_CLOSED', 'MQTT_TIMEOUT'). */
+export class MqttConnectionError extends CloudError {}
+
+/** A store operation failed or found its schema from another version ('STORE_FAILED', 'STORE_SCHEMA'). */
+export class StoreError extends CloudError {}
+
+/**
+ * A claim was refused: wrong serial or code ('CLAIM_REFUSED', the same answer for both), the
+ * claim window is closed ('CLAIM_WINDOW_CLOSED'), or another account holds the device ('DEVICE_CLAIMED').
+ */
+export class ClaimError extends CloudError {}
+
+/** Too many failed attempts; `retryAfterSeconds` says when to try again ('RATE_LIMITED'). */
+export class RateLimitedError extends CloudError {
+  readonly retryAfterSeconds: number;
+  constructor(retryAfterSeconds: number, scope: string) {
+    super('RATE_LIMITED', `too many failed attempts; try again in ${retryAfterSeconds} s`, { scope });
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+/** The thing does not exist, or belongs to someone else: both answer the same ('NOT_FOUND'). */
+export class NotFoundError extends CloudError {
+  constructor(what = 'not found') {
+    super('NOT_FOUND', what);
+  }
+}
+
+/** Account problems: the e-mail is taken ('ACCOUNT_EXISTS'), wrong credentials ('LOGIN_FAILED'). */
+export class AccountError extends CloudError {}
+
+/** A command got no reply in time ('DEVICE_TIMEOUT') or the device refused it ('DEVICE_REFUSED'). */
+export class CommandError extends CloudError {}

@@ -1,0 +1,41 @@
+/**
+ * The manufacturer's cloud: the device broker (embedded aedes with mutual TLS and a per-device
+ * rule, or Mosquitto configured by {@link writeBrokerConfig}), the registry and owner store
+ * (SQLite or PostgreSQL), the cloud's own MQTT client, claims that need the sticker's code and
+ * the device's button, the owner API `/v1` and the owner web app.
+ *
+ * @example
+ * const cloud = await startCloud({ factoryDir: 'factory', stateDir: 'cloud-state', manifests: ['units/manifest.json'],
+ *   broker: { port: 8883 }, api: { port: 9443 } });
+ * // devices connect to cloud.brokerUrl; owners use cloud.api.url
+ * await cloud.close();
+ */
+export { startCloud, openCloudStore, readManifest } from './service.ts';
+export type { CloudService, CloudServiceOptions } from './service.ts';
+export { startEmbeddedBroker, defaultEmbeddedBrokerConfig, validateEmbeddedBrokerConfig } from './broker.ts';
+export type { EmbeddedBroker, EmbeddedBrokerConfig, EmbeddedBrokerOptions, BrokerRefusal } from './broker.ts';
+export { writeBrokerConfig, renderMosquittoConf, renderMosquittoAcl, defaultMosquittoSettings, validateMosquittoSettings } from './broker-config.ts';
+export type { MosquittoSettings, MosquittoPaths, WrittenBrokerConfig } from './broker-config.ts';
+export { ensureCloudCredentials, certificateIssuer, factoryIssuer, createTestCa, commonNameOf, CLOUD_PKI_FILES } from './pki.ts';
+export type { CloudCredentials, CertificateIssuer, CertificateWithKey, IssueOptions } from './pki.ts';
+export { ServiceMqttClient, defaultServiceMqttConfig, parseMqttsUrl } from './service-mqtt.ts';
+export type { ServiceMqttConfig, ServiceMqttOptions, InboundPublish } from './service-mqtt.ts';
+export { MqttDecoder, encodeConnect, encodePublish, encodePuback, encodeSubscribe, encodePingreq, encodeDisconnect, CONNACK_CODES } from './mqtt-codec.ts';
+export type { MqttInbound, ConnectOptions } from './mqtt-codec.ts';
+export { DeviceTraffic, defaultIngestConfig } from './ingest.ts';
+export type { IngestConfig, IngestCounters } from './ingest.ts';
+export { CommandCenter, defaultCommandConfig } from './commands.ts';
+export type { CommandConfig } from './commands.ts';
+export { startOwnerApi, defaultOwnerApiConfig, validateOwnerApiConfig, remoteControls, statusOf } from './api.ts';
+export type { OwnerApi, OwnerApiConfig, OwnerApiOptions } from './api.ts';
+export { telemetryChart } from './app-pages.ts';
+export { SqlStore, SCHEMA_VERSION } from './sql-store.ts';
+export type { SqlDriver, SqlRunner } from './sql-store.ts';
+export { openSqliteDriver } from './sqlite-driver.ts';
+export type { SqliteOptions } from './sqlite-driver.ts';
+export { openPostgresDriver } from './pg-driver.ts';
+export type { PostgresOptions } from './pg-driver.ts';
+export type { CloudStore, RegistryUnit, DeviceRecord, TelemetryRow, AccountRecord, SessionRecord, AttemptRecord, CommandRecord, ClaimOutcome } from './store.ts';
+export {
+  CloudError, CloudConfigError, MqttProtocolError, MqttConnectionError, StoreError, ClaimError, RateLimitedError, NotFoundError, AccountError, CommandError,
+} from './errors.ts';

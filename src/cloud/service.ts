@@ -1,0 +1,182 @@
+/**
+ * The cloud service: one instance composes the store (SQLite by default, PostgreSQL with a URL),
+ * the broker (embedded aedes by default, or an external Mosquitto), its own MQTT client into
+ * that broker, the device traffic handler, commands and the owner API. An instance keeps no
+ * state of its own beyond the broker and the database, so instances run side by side against
+ * one external broker (sharing the device stream through `$share/bulwark/...`) and one database.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { certificateFingerprint, MANIFEST_FORMAT } from '../identity/index.ts';
+import { SERIAL, UP_KINDS, SHARED_GROUP, TOPIC_ROOT } from '../cloudlink/index.ts';
+import { CloudConfigError, CloudError } from './errors.ts';
+import { ensureCloudCredentials, type CloudCredentials } from './pki.ts';
+import { startEmbeddedBroker, type EmbeddedBroker, type EmbeddedBrokerConfig } from './broker.ts';
+import { ServiceMqttClient, parseMqttsUrl, type ServiceMqttConfig } from './service-mqtt.ts';
+import { DeviceTraffic, type IngestConfig } from './ingest.ts';
+import { CommandCenter, type CommandConfig } from './commands.ts';
+import { startOwnerApi, type OwnerApi, type OwnerApiConfig } from './api.ts';
+import { SqlStore } from './sql-store.ts';
+import { openSqliteDriver } from './sqlite-driver.ts';
+import { openPostgresDriver } from './pg-driver.ts';
+import type { CloudStore, RegistryUnit, TelemetryRow } from './store.ts';
+
+/** Settings of a cloud instance. */
+export interface CloudServiceOptions {
+  /** Mutable state: credentials (pki/), the SQLite database. */
+  readonly stateDir: string;
+  /** The factory folder: its CA issues this instance's certificates on first start. */
+  readonly factoryDir?: string;
+  /** Credentials made elsewhere (then `factoryDir` is not needed). */
+  readonly credentials?: CloudCredentials;
+  /** This instance's name (its certificate CN is `bulwark-cloud-<instance>`). */
+  readonly instance?: string;
+  /** An external broker, `mqtts://host:port`; absent: the embedded one. */
+  readonly brokerUrl?: string;
+  /** Share the device stream with other instances (`$share/bulwark/...`); default: when the broker is external. */
+  readonly sharedSubscriptions?: boolean;
+  /** `postgres://...`; absent: SQLite in the state dir. */
+  readonly databaseUrl?: string;
+  /** SQLite's durability (see sqlite-driver.ts). */
+  readonly sqliteSynchronous?: 'full' | 'normal';
+  /** Host names of this cloud for its server certificate (beyond loopback). */
+  readonly hostnames?: readonly string[];
+  readonly broker?: Partial<EmbeddedBrokerConfig>;
+  readonly api?: Partial<OwnerApiConfig>;
+  readonly mqtt?: Partial<ServiceMqttConfig>;
+  readonly ingest?: Partial<IngestConfig>;
+  readonly commands?: Partial<CommandConfig>;
+  /** Manifests to import at start. */
+  readonly manifests?: readonly string[];
+  /** Telemetry older than this is deleted, days. */
+  readonly telemetryRetentionDays?: number;
+  readonly log?: (msg: string) => void;
+  /** Hears every stored telemetry batch (the benchmark measures latency with it). */
+  readonly onTelemetryStored?: (rows: readonly TelemetryRow[], storedAt: number) => void;
+}
+
+/** A running cloud instance. */
+export interface CloudService {
+  readonly instance: string;
+  readonly store: CloudStore;
+  /** The embedded broker, when there is one. */
+  readonly broker: EmbeddedBroker | undefined;
+  /** Where devices connect. */
+  readonly brokerUrl: string;
+  readonly api: OwnerApi;
+  readonly mqtt: ServiceMqttClient;
+  readonly traffic: DeviceTraffic;
+  readonly commands: CommandCenter;
+  readonly credentials: CloudCredentials;
+  /** Imports a factory manifest into the registry. */
+  importManifest(path: string): Promise<{ added: number; existing: number }>;
+  close(): Promise<void>;
+}
+
+/** Opens the store a cloud instance would use. */
+export async function openCloudStore(o: { stateDir: string; databaseUrl?: string; sqliteSynchronous?: 'full' | 'normal' }): Promise<CloudStore> {
+  if (o.databaseUrl) {
+    if (!/^postgres(ql)?:\/\//.test(o.databaseUrl)) throw new CloudConfigError('databaseUrl', 'must be a postgres:// URL');
+    return SqlStore.open(await openPostgresDriver({ url: o.databaseUrl }));
+  }
+  return SqlStore.open(openSqliteDriver({ path: join(o.stateDir, 'cloud.db'), ...(o.sqliteSynchronous ? { synchronous: o.sqliteSynchronous } : {}) }));
+}
+
+const FINGERPRINT = /^sha256:[0-9a-f]{64}$/;
+
+/** Reads and validates a factory manifest (docs/bundle.md) issued under `caCertPem`. */
+export async function readManifest(path: string, caCertPem: string): Promise<RegistryUnit[]> {
+  let raw: unknown;
+  try { raw = JSON.parse(await readFile(path, 'utf8')); } catch { throw new CloudError('MANIFEST_INVALID', `${path} is not a JSON manifest`); }
+  const m = raw as { format?: unknown; caFingerprint?: unknown; units?: unknown };
+  if (typeof raw !== 'object' || raw === null || m.format !== MANIFEST_FORMAT || !Array.isArray(m.units)) throw new CloudError('MANIFEST_INVALID', `${path} is not a ${MANIFEST_FORMAT} manifest`);
+  if (m.caFingerprint !== certificateFingerprint(caCertPem)) throw new CloudError('MANIFEST_OTHER_CA', `${path} comes from another factory's CA`);
+  if (m.units.length > 1_000_000) throw new CloudError('MANIFEST_INVALID', 'too many units');
+  return (m.units as unknown[]).map((u, i) => {
+    const x = u as Record<string, unknown>;
+    const ok = typeof u === 'object' && u !== null && typeof x.serial === 'string' && SERIAL.test(x.serial) && typeof x.model === 'string' && /^[a-z][a-z0-9-]{0,31}$/.test(x.model)
+      && typeof x.deviceCertFingerprint === 'string' && FINGERPRINT.test(x.deviceCertFingerprint) && typeof x.claimCodeHash === 'string' && FINGERPRINT.test(x.claimCodeHash)
+      && typeof x.createdAt === 'string' && x.createdAt.length <= 40;
+    if (!ok) throw new CloudError('MANIFEST_INVALID', `unit ${i} of ${path} is malformed`);
+    return { serial: x.serial as string, model: x.model as string, deviceCertFingerprint: x.deviceCertFingerprint as string, claimCodeHash: x.claimCodeHash as string, createdAt: x.createdAt as string };
+  });
+}
+
+/**
+ * Starts a cloud instance.
+ *
+ * @example
+ * const cloud = await startCloud({ factoryDir: 'factory', stateDir: 'cloud', manifests: ['units/manifest.json'] });
+ * // devices: mqtts://127.0.0.1:8883, owners: https://127.0.0.1:9443
+ */
+export async function startCloud(o: CloudServiceOptions): Promise<CloudService> {
+  const log = o.log ?? (() => undefined);
+  const instance = o.instance ?? '1';
+  let credentials = o.credentials;
+  if (!credentials) {
+    if (!o.factoryDir) throw new CloudConfigError('factoryDir', 'needed to issue the cloud\'s certificates (or pass credentials)');
+    credentials = await ensureCloudCredentials({ factoryDir: o.factoryDir, dir: join(o.stateDir, 'pki'), instance, ...(o.hostnames ? { hostnames: o.hostnames } : {}) });
+  }
+  const creds = credentials;
+  const store = await openCloudStore(o);
+  const closers: Array<() => Promise<void>> = [() => store.close()];
+  const closeAll = async (): Promise<void> => { for (const c of closers.reverse()) await c().catch(() => undefined); };
+  try {
+    let broker: EmbeddedBroker | undefined;
+    let brokerUrl = o.brokerUrl;
+    if (brokerUrl) parseMqttsUrl(brokerUrl);
+    else {
+      let refusals = 0;
+      broker = await startEmbeddedBroker({
+        caCertPem: creds.caCertPem, certPem: creds.server.certPem, keyPem: creds.server.keyPem, config: o.broker ?? {},
+        onRefusal: (reason, detail) => { if (refusals++ < 1000 || refusals % 1000 === 0) log(`broker refused (${reason}): ${detail}`); },
+      });
+      const b = broker;
+      closers.push(() => b.close());
+      brokerUrl = broker.url;
+    }
+    const shared = o.sharedSubscriptions ?? o.brokerUrl !== undefined;
+    const prefix = shared ? `$share/${SHARED_GROUP}/` : '';
+    // The client and the traffic handler refer to each other; the handler is set before start().
+    const holder: { traffic?: DeviceTraffic } = {};
+    const mqtt = new ServiceMqttClient({
+      url: brokerUrl, caCertPem: creds.caCertPem, certPem: creds.service.certPem, keyPem: creds.service.keyPem, clientId: creds.serviceName,
+      subscriptions: UP_KINDS.map((k) => ({ filter: `${prefix}${TOPIC_ROOT}/+/${k}`, qos: 1 as const })),
+      onMessages: (batch) => holder.traffic!.handle(batch),
+      onConnect: (present) => log(`cloud ${instance} connected to ${brokerUrl} (session ${present ? 'resumed' : 'new'})`),
+      onDisconnect: (reason) => log(`cloud ${instance} lost the broker: ${reason}`),
+      config: o.mqtt ?? {},
+    });
+    const publish = (topic: string, payload: Uint8Array, qos: 0 | 1): Promise<void> => mqtt.publish(topic, payload, qos);
+    const traffic = new DeviceTraffic({ store, publish, config: o.ingest ?? {}, log, ...(o.onTelemetryStored ? { onStored: o.onTelemetryStored } : {}) });
+    holder.traffic = traffic;
+    const commands = new CommandCenter({ store, publish, replies: traffic.events, config: o.commands ?? {} });
+    for (const path of o.manifests ?? []) {
+      const r = await store.importUnits(await readManifest(path, creds.caCertPem), Date.now());
+      log(`imported ${path}: ${r.added} new, ${r.existing} known`);
+    }
+    mqtt.start();
+    closers.push(() => mqtt.close());
+    await mqtt.waitConnected(30_000);
+    const api = await startOwnerApi({ store, commands, certPem: creds.server.certPem, keyPem: creds.server.keyPem, config: o.api ?? {}, log });
+    closers.push(() => api.close());
+    const retentionMs = (o.telemetryRetentionDays ?? 30) * 86_400_000;
+    const maintenance = setInterval(() => {
+      const now = Date.now();
+      Promise.all([store.pruneSessions(now - 900_000, now - 43_200_000), store.pruneAttempts(now - 86_400_000), store.pruneTelemetry(now - retentionMs)])
+        .catch((err: unknown) => log(`maintenance failed: ${(err as Error).message}`));
+    }, 600_000);
+    maintenance.unref();
+    closers.push(async () => clearInterval(maintenance));
+    return {
+      instance, store, broker, brokerUrl, api, mqtt, traffic, commands, credentials: creds,
+      async importManifest(path: string) {
+        return store.importUnits(await readManifest(path, creds.caCertPem), Date.now());
+      },
+      close: closeAll,
+    };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * The embedded database: node:sqlite in WAL mode. node:sqlite is synchronous, so each statement
+ * runs whole within one turn of the event loop; only a transaction spans turns, and while one
+ * is open every other statement waits for it (one connection, one writer).
+ */
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { StoreError } from './errors.ts';
+import type { SqlDriver, SqlRunner } from './sql-store.ts';
+import type { TelemetryRow } from './store.ts';
+
+/** Settings of the SQLite driver. */
+export interface SqliteOptions {
+  /** The database file (':memory:' for tests that need no file). */
+  readonly path: string;
+  /**
+   * 'full' fsyncs every commit (survives power loss); 'normal' fsyncs at checkpoints only
+   * (survives a crash of the process, SQLite's recommendation for WAL).
+   */
+  readonly synchronous?: 'full' | 'normal';
+}
+
+function toSqlite(sql: string): string {
+  return sql.replace(/\$(\d+)/g, '?$1');
+}
+
+type Param = null | number | bigint | string | Uint8Array;
+
+function params(list: readonly unknown[]): Param[] {
+  return list.map((v) => (v === undefined ? null : typeof v === 'boolean' ? (v ? 1 : 0) : v as Param));
+}
+
+/** Opens (creating) a SQLite database as a store driver. */
+export function openSqliteDriver(o: SqliteOptions): SqlDriver {
+  if (o.path !== ':memory:') mkdirSync(dirname(o.path), { recursive: true, mode: 0o700 });
+  const db = new DatabaseSync(o.path);
+  db.exec('PRAGMA journal_mode = WAL');
+  db.exec(`PRAGMA synchronous = ${o.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
+  db.exec('PRAGMA busy_timeout = 5000');
+  db.exec('PRAGMA foreign_keys = ON');
+  const cache = new Map<string, StatementSync>();
+  const prepare = (sql: string): StatementSync => {
+    let s = cache.get(sql);
+    if (!s) {
+      s = db.prepare(toSqlite(sql));
+      if (cache.size < 256) cache.set(sql, s);
+    }
+    return s;
+  };
+  let closed = false;
+  // The transaction in progress; statements from outside it wait for it.
+  let current: Promise<unknown> | null = null;
+
+  const direct: SqlRunner = {
+    async all<T extends object>(sql: string, p: readonly unknown[] = []): Promise<T[]> {
+      return prepare(sql).all(...params(p)) as T[];
+    },
+    async run(sql: string, p: readonly unknown[] = []): Promise<number> {
+      return Number(prepare(sql).run(...params(p)).changes);
+    },
+  };
+
+  async function idle(): Promise<void> {
+    while (current) await current.catch(() => undefined);
+    if (closed) throw new StoreError('STORE_CLOSED', 'the store is closed');
+  }
+
+  const insert = (): StatementSync => prepare('INSERT INTO telemetry (serial, seq, at, received_at, stored_at, values_json) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (serial, seq) DO NOTHING');
+
+  return {
+    dialect: 'sqlite',
+    async all<T extends object>(sql: string, p: readonly unknown[] = []): Promise<T[]> {
+      if (current || closed) await idle();
+      return direct.all<T>(sql, p);
+    },
+    async run(sql: string, p: readonly unknown[] = []): Promise<number> {
+      if (current || closed) await idle();
+      return direct.run(sql, p);
+    },
+    async exec(sql: string): Promise<void> {
+      await idle();
+      db.exec(sql);
+    },
+    async transaction<T>(fn: (tx: SqlRunner) => Promise<T>): Promise<T> {
+      await idle();
+      const run = (async () => {
+        db.exec('BEGIN IMMEDIATE');
+        try {
+          const result = await fn(direct);
+          db.exec('COMMIT');
+          return result;
+        } catch (err) {
+          db.exec('ROLLBACK');
+          throw err;
+        }
+      })();
+      current = run;
+      try { return await run; } finally { if (current === run) current = null; }
+    },
+    async insertTelemetry(rows: readonly TelemetryRow[], storedAt: number): Promise<void> {
+      if (current || closed) await idle();
+      const stmt = insert();
+      // Synchronous from BEGIN to COMMIT: nothing else can run in between.
+      db.exec('BEGIN IMMEDIATE');
+      try {
+        for (const r of rows) stmt.run(r.serial, r.seq, r.at, r.receivedAt, storedAt, JSON.stringify(r.values));
+        db.exec('COMMIT');
+      } catch (err) {
+        db.exec('ROLLBACK');
+        throw err;
+      }
+    },
+    async close(): Promise<void> {
+      await idle().catch(() => undefined);
+      if (closed) return;
+      closed = true;
+      db.close();
+    },
+  };
+}

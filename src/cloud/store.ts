@@ -1,0 +1,154 @@
+/**
+ * The cloud's store behind one interface: the device registry (from the factory manifests),
+ * device state and telemetry, owner accounts, sessions, attempt counters and commands. Two
+ * implementations share the SQL (sql-store.ts): node:sqlite, the embedded default, and
+ * PostgreSQL through `pg`, for more than one cloud instance. Everything a cloud instance knows
+ * lives here or in the broker, so instances are interchangeable.
+ */
+import type { ScalarValue, StateMessage } from '../cloudlink/index.ts';
+
+/** One unit as imported from a factory manifest (public data only). */
+export interface RegistryUnit {
+  readonly serial: string;
+  readonly model: string;
+  readonly deviceCertFingerprint: string;
+  /** `hashClaimCode(serial, code)` from the factory: the code itself is never here. */
+  readonly claimCodeHash: string;
+  readonly createdAt: string;
+}
+
+/** A device as the owner API sees it. */
+export interface DeviceRecord {
+  readonly serial: string;
+  readonly model: string;
+  readonly ownerId: string | null;
+  readonly claimedAt: number | null;
+  /** The claim window is open until this time, ms since the epoch (0: closed). */
+  readonly claimWindowUntil: number;
+  readonly online: boolean;
+  /** Last message from the device, ms since the epoch (0: never). */
+  readonly seenAt: number;
+  readonly state: StateMessage | null;
+}
+
+/** One stored telemetry message. */
+export interface TelemetryRow {
+  readonly serial: string;
+  readonly seq: number;
+  /** Device time of the reading, ms. */
+  readonly at: number;
+  /** When the cloud received it, ms. */
+  readonly receivedAt: number;
+  readonly values: Readonly<Record<string, ScalarValue>>;
+}
+
+/** An owner account. `passwordHash` is an argon2id PHC string. */
+export interface AccountRecord {
+  readonly id: string;
+  readonly email: string;
+  readonly passwordHash: string;
+  readonly createdAt: number;
+}
+
+/** A session as stored: the hash of its id, never the id. */
+export interface SessionRecord {
+  readonly idHash: string;
+  readonly accountId: string;
+  readonly csrfToken: string;
+  readonly createdAt: number;
+  readonly lastSeenAt: number;
+}
+
+/** A failure counter (login or claim attempts) under one key. */
+export interface AttemptRecord {
+  readonly failures: number;
+  readonly lastFailureAt: number;
+}
+
+/** A command sent to a device and what became of it. */
+export interface CommandRecord {
+  readonly id: string;
+  readonly serial: string;
+  readonly accountId: string;
+  readonly capability: string;
+  readonly action: string;
+  readonly value: ScalarValue | undefined;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+  readonly status: 'sent' | 'done' | 'failed';
+  readonly result: { readonly value?: ScalarValue; readonly error?: { code: string; message: string } } | null;
+}
+
+/** The outcome of a claim attempt (see {@link CloudStore.claimDevice}). */
+export type ClaimOutcome = 'claimed' | 'already-yours' | 'refused' | 'window-closed' | 'taken';
+
+/** The store. Every method is safe to call from several cloud instances at once. */
+export interface CloudStore {
+  readonly kind: 'sqlite' | 'postgres';
+
+  /** A random secret shared by all instances (created by the first), e.g. to bind pre-login CSRF tokens. */
+  sharedSecret(name: string): Promise<Buffer>;
+
+  // registry
+  /** Adds units; existing serials are left as they are. */
+  importUnits(units: readonly RegistryUnit[], now: number): Promise<{ added: number; existing: number }>;
+  getDevice(serial: string): Promise<DeviceRecord | undefined>;
+  countDevices(): Promise<number>;
+
+  // device traffic
+  /** Stores telemetry; a (serial, seq) already stored is skipped, so redelivery never duplicates. */
+  storeTelemetry(rows: readonly TelemetryRow[], storedAt: number): Promise<void>;
+  /** Which of the sequence numbers in `ranges` are stored for `serial` (telemetry or claim events). */
+  storedSeqs(serial: string, ranges: ReadonlyArray<readonly [number, number]>, limit: number): Promise<number[]>;
+  setState(serial: string, state: StateMessage, now: number): Promise<void>;
+  setPresence(serial: string, online: boolean, now: number): Promise<void>;
+  /** Opens the claim window of `serial` until `until` (ms). */
+  openClaimWindow(serial: string, until: number, seq: number, now: number): Promise<void>;
+  /** A factory reset released the claim: forget the owner and the owner's telemetry. Idempotent per `seq`. */
+  releaseByDevice(serial: string, seq: number, now: number): Promise<boolean>;
+
+  // claims
+  /**
+   * Atomically: the device exists and `codeHash` matches (else 'refused'); it is not someone
+   * else's ('taken'); its window is open at `now` ('window-closed'); then it becomes
+   * `accountId`'s and the window closes ('claimed').
+   */
+  claimDevice(serial: string, accountId: string, codeHash: string, now: number): Promise<ClaimOutcome>;
+  /** The owner lets the device go; false when it is not theirs. */
+  releaseByOwner(serial: string, accountId: string): Promise<boolean>;
+  listDevices(accountId: string): Promise<DeviceRecord[]>;
+  /** The device's telemetry since it was claimed, newest last; at most `limit`. */
+  telemetry(serial: string, since: number, limit: number): Promise<TelemetryRow[]>;
+
+  // accounts and sessions
+  /** Creates an account; throws AccountError 'ACCOUNT_EXISTS' when the e-mail is taken. */
+  createAccount(account: AccountRecord): Promise<void>;
+  accountByEmail(email: string): Promise<AccountRecord | undefined>;
+  accountById(id: string): Promise<AccountRecord | undefined>;
+  updatePasswordHash(id: string, hash: string): Promise<void>;
+  /** Deletes the account, its sessions and commands, releases its devices and erases their telemetry. */
+  deleteAccount(id: string): Promise<void>;
+  /** Adds a session; beyond `maxPerAccount` the least recently used ones of that account go. */
+  createSession(session: SessionRecord, maxPerAccount: number): Promise<void>;
+  session(idHash: string): Promise<SessionRecord | undefined>;
+  touchSession(idHash: string, now: number): Promise<void>;
+  deleteSession(idHash: string): Promise<void>;
+  /** Removes sessions idle since `idleBefore` or created before `createdBefore`. */
+  pruneSessions(idleBefore: number, createdBefore: number): Promise<number>;
+
+  // attempt counters
+  attempts(keys: readonly string[]): Promise<Map<string, AttemptRecord>>;
+  recordFailure(keys: readonly string[], now: number): Promise<void>;
+  clearAttempts(key: string): Promise<void>;
+  pruneAttempts(before: number): Promise<number>;
+
+  // commands
+  createCommand(command: CommandRecord): Promise<void>;
+  /** Records a device's reply; false when the command is unknown or already complete. */
+  completeCommand(id: string, serial: string, status: 'done' | 'failed', result: CommandRecord['result'], now: number): Promise<boolean>;
+  command(id: string): Promise<CommandRecord | undefined>;
+
+  /** Deletes telemetry received before `before` and commands created before it. */
+  pruneTelemetry(before: number): Promise<number>;
+  close(): Promise<void>;
+}

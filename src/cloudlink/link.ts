@@ -1,0 +1,418 @@
+/**
+ * The device's connection to the manufacturer: MQTT 3.1.1 (mqtt.js) over mutual TLS 1.3 with the
+ * factory device certificate, trusting only the manufacturer CA from the bundle (the `ca` option
+ * replaces the system store), client id = serial. It reconnects with jittered exponential
+ * back-off, sends the outbox (telemetry and the factory-reset release) at QoS 1 and keeps each
+ * message until the cloud's receipt says it is stored, runs commands at most once (their ids are
+ * recorded on disk before they run), and opens the claim window when the button is pressed.
+ * The rest of the device never waits for it: the web page and the hub work while it is away.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isIP } from 'node:net';
+import type { MqttClient, IClientOptions } from 'mqtt';
+import { ConfigError, BulwarkError } from '../errors/index.ts';
+import { writeFileAtomic, SECRET_FILE_MODE } from '../storage/index.ts';
+import { reconnectDelay } from '../channel/index.ts';
+import {
+  deviceTopic, encodePayload, parseJsonPayload, parseCommand, parseReceipt, toRanges, inRanges, PAYLOAD_LIMITS,
+  type CommandMessage, type ScalarValue, type StateMessage,
+} from './protocol.ts';
+import { Outbox, type OutboxLimits } from './outbox.ts';
+
+/** Settings of the cloud link. Times in ms. */
+export interface CloudLinkConfig {
+  /** The cloud's broker, `mqtts://host:port`. */
+  readonly url: string;
+  readonly keepaliveSeconds: number;
+  readonly connectTimeoutMs: number;
+  readonly reconnectBaseMs: number;
+  readonly reconnectMaxMs: number;
+  /** Fraction of each delay taken off at random, so a fleet does not reconnect in step. */
+  readonly reconnectJitter: number;
+  /** Outbox messages in flight (published, not yet acknowledged) at once. */
+  readonly maxInFlight: number;
+  /** How often to ask the cloud which acknowledged messages it has stored. */
+  readonly syncIntervalMs: number;
+  /** Only messages acknowledged at least this long ago are asked about. */
+  readonly syncAgeMs: number;
+  /** A sync with no receipt after this is asked again. */
+  readonly receiptTimeoutMs: number;
+  /** The outbox is saved at most this long after a change. */
+  readonly saveDelayMs: number;
+  /** Command ids remembered (at-most-once). */
+  readonly maxRememberedCommands: number;
+  readonly outbox: Partial<OutboxLimits>;
+}
+
+/** The defaults (everything but the URL). */
+export const defaultCloudLinkConfig: Omit<CloudLinkConfig, 'url'> = Object.freeze({
+  keepaliveSeconds: 60,
+  connectTimeoutMs: 15_000,
+  reconnectBaseMs: 1_000,
+  reconnectMaxMs: 120_000,
+  reconnectJitter: 0.5,
+  maxInFlight: 32,
+  syncIntervalMs: 60_000,
+  syncAgeMs: 5_000,
+  receiptTimeoutMs: 30_000,
+  saveDelayMs: 1_000,
+  maxRememberedCommands: 256,
+  outbox: {},
+});
+
+/** Validates a config; only mqtts:// is accepted (never a plain connection). */
+export function validateCloudLinkConfig(config: Partial<CloudLinkConfig> & { url: string }): CloudLinkConfig {
+  const c = { ...defaultCloudLinkConfig, ...config };
+  let u: URL | undefined;
+  try { u = new URL(c.url); } catch { u = undefined; }
+  if (!u || u.protocol !== 'mqtts:' || !u.hostname || u.username || u.password) throw new ConfigError('CLOUDLINK_CONFIG_INVALID', 'url', 'must be mqtts://host:port (TLS only)');
+  const int = (key: keyof CloudLinkConfig, min: number, max: number): void => {
+    const v = c[key];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new ConfigError('CLOUDLINK_CONFIG_INVALID', key, `must be an integer from ${min} to ${max}`);
+  };
+  int('keepaliveSeconds', 10, 3_600);
+  int('connectTimeoutMs', 1_000, 120_000);
+  int('reconnectBaseMs', 10, 60_000);
+  int('reconnectMaxMs', c.reconnectBaseMs, 3_600_000);
+  int('maxInFlight', 1, 1_000);
+  int('syncIntervalMs', 1_000, 86_400_000);
+  int('syncAgeMs', 0, 3_600_000);
+  int('receiptTimeoutMs', 1_000, 600_000);
+  int('saveDelayMs', 0, 60_000);
+  int('maxRememberedCommands', 16, 100_000);
+  if (typeof c.reconnectJitter !== 'number' || c.reconnectJitter < 0 || c.reconnectJitter > 1) throw new ConfigError('CLOUDLINK_CONFIG_INVALID', 'reconnectJitter', 'must be from 0 to 1');
+  return c;
+}
+
+/** The device's credentials and identity, from its bundle. `deviceKeyPem` is a secret. */
+export interface CloudLinkIdentity {
+  readonly serial: string;
+  readonly caCertPem: string;
+  readonly deviceCertPem: string;
+  readonly deviceKeyPem: string;
+}
+
+/** A connection attempt's outcome, for the device's connection journal. */
+export interface CloudLinkEvent {
+  readonly event: 'connect' | 'disconnect' | 'command' | 'claim-window' | 'release';
+  readonly result: 'success' | 'failure' | 'refused' | 'info';
+  readonly detail?: string;
+}
+
+/** Options of {@link CloudLink.open}. */
+export interface CloudLinkOptions {
+  readonly identity: CloudLinkIdentity;
+  readonly stateDir: string;
+  readonly config: Partial<CloudLinkConfig> & { url: string };
+  /** Runs a command on the device; throws a BulwarkError (its code goes back to the cloud) to refuse. */
+  readonly execute: (capability: string, action: string, value: ScalarValue | undefined) => Promise<unknown>;
+  /** The device's current state (published on connect and on every change). */
+  readonly state: () => StateMessage;
+  readonly onEvent?: (e: CloudLinkEvent) => void;
+}
+
+interface RememberedCommand { id: string; ok: boolean; value?: ScalarValue; error?: { code: string; message: string } }
+
+const COMMANDS_FILE = 'cloud-commands.json';
+
+function scalarOf(v: unknown): ScalarValue | undefined {
+  if (v === null || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v))) return v;
+  if (typeof v === 'string' && v.length <= PAYLOAD_LIMITS.maxStringValue) return v;
+  return undefined;
+}
+
+/**
+ * The link.
+ *
+ * @example
+ * const link = await CloudLink.open({ identity: bundle, stateDir, config: { url: 'mqtts://cloud:8883' },
+ *   execute: (cap, action, value) => capabilities.invoke(cap, action, value), state: () => currentState() });
+ * link.start();
+ * link.queueTelemetry({ energy: 60 });
+ */
+export class CloudLink {
+  readonly config: CloudLinkConfig;
+  readonly outbox: Outbox;
+  readonly #o: CloudLinkOptions;
+  readonly #topic: (kind: Parameters<typeof deviceTopic>[1]) => string;
+  #client: MqttClient | undefined;
+  #connected = false;
+  #closed = false;
+  #attempt = 0;
+  #reconnectTimer: NodeJS.Timeout | undefined;
+  #syncTimer: NodeJS.Timeout | undefined;
+  #saveTimer: NodeJS.Timeout | undefined;
+  #inFlight = new Set<number>();
+  #asked: { seqs: Set<number>; at: number } | undefined;
+  #commands: RememberedCommand[];
+  #commandIds: Map<string, RememberedCommand>;
+  #commandChain: Promise<void> = Promise.resolve();
+  #connections = 0;
+
+  private constructor(o: CloudLinkOptions, config: CloudLinkConfig, outbox: Outbox, commands: RememberedCommand[]) {
+    this.#o = o;
+    this.config = config;
+    this.outbox = outbox;
+    this.#commands = commands;
+    this.#commandIds = new Map(commands.map((c) => [c.id, c]));
+    this.#topic = (kind) => deviceTopic(o.identity.serial, kind);
+  }
+
+  /** Loads the outbox and the remembered command ids from the state dir. */
+  static async open(o: CloudLinkOptions): Promise<CloudLink> {
+    const config = validateCloudLinkConfig(o.config);
+    const outbox = await Outbox.load(o.stateDir, config.outbox);
+    let commands: RememberedCommand[] = [];
+    try {
+      const raw = JSON.parse(await readFile(join(o.stateDir, COMMANDS_FILE), 'utf8')) as unknown;
+      if (Array.isArray(raw)) commands = (raw as RememberedCommand[]).filter((c) => typeof c?.id === 'string').slice(-config.maxRememberedCommands);
+    } catch { /* first start */ }
+    return new CloudLink(o, config, outbox, commands);
+  }
+
+  /** True while connected to the cloud's broker. */
+  get connected(): boolean {
+    return this.#connected;
+  }
+
+  /** Successful connections since start. */
+  get connections(): number {
+    return this.#connections;
+  }
+
+  /** Starts connecting (and keeps reconnecting until `close`). */
+  start(): void {
+    if (this.#closed) return;
+    void this.#connect();
+  }
+
+  /** Adds a telemetry reading to the outbox; it reaches the cloud whenever the link is up. Returns its seq. */
+  queueTelemetry(values: Record<string, ScalarValue>, at = Date.now()): number {
+    const seq = this.outbox.add('telemetry', { at, values });
+    this.#scheduleSave();
+    this.#pump();
+    return seq;
+  }
+
+  /** Publishes the current state now (QoS 1) if connected; the next connect publishes it anyway. */
+  publishState(): void {
+    const client = this.#client;
+    if (!this.#connected || !client) return;
+    client.publish(this.#topic('state'), encodePayload(this.#o.state()), { qos: 1 }, () => undefined);
+  }
+
+  /**
+   * The button was pressed: asks the cloud to open this device's claim window. Only while
+   * connected (a window opened by a press long ago would surprise the owner); false otherwise.
+   */
+  async openClaimWindow(): Promise<boolean> {
+    const client = this.#client;
+    if (!this.#connected || !client) {
+      this.#o.onEvent?.({ event: 'claim-window', result: 'failure', detail: 'not connected to the cloud' });
+      return false;
+    }
+    const seq = this.outbox.add('claim', { event: 'window-open', at: Date.now() });
+    // Not kept in the outbox: a stale window-open must not be replayed later.
+    this.outbox.applyReceipt(new Set([seq]), () => true);
+    const ok = await new Promise<boolean>((resolve) => {
+      client.publish(this.#topic('claim'), encodePayload({ seq, event: 'window-open', at: Date.now() }), { qos: 1 }, (err) => resolve(!err));
+      setTimeout(() => resolve(false), this.config.connectTimeoutMs).unref();
+    });
+    this.#o.onEvent?.({ event: 'claim-window', result: ok ? 'success' : 'failure' });
+    return ok;
+  }
+
+  /** Factory reset: forget the previous owner's messages and commands, and tell the cloud to release the claim (reliably, via the outbox). */
+  async releaseClaim(): Promise<void> {
+    this.outbox.clear();
+    this.outbox.add('claim', { event: 'release', at: Date.now() });
+    this.#commands = [];
+    this.#commandIds.clear();
+    await this.outbox.save();
+    await writeFileAtomic(join(this.#o.stateDir, COMMANDS_FILE), '[]\n', SECRET_FILE_MODE);
+    this.#o.onEvent?.({ event: 'release', result: 'info', detail: this.#connected ? 'sent to the cloud' : 'queued until the cloud is reachable' });
+    this.#pump();
+  }
+
+  /** Stops the link; the outbox is saved. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#reconnectTimer);
+    clearInterval(this.#syncTimer);
+    clearTimeout(this.#saveTimer);
+    const client = this.#client;
+    this.#client = undefined;
+    this.#connected = false;
+    if (client) await new Promise<void>((resolve) => client.end(false, {}, () => resolve()));
+    await this.#commandChain.catch(() => undefined);
+    if (this.outbox.dirty) await this.outbox.save().catch(() => undefined);
+  }
+
+  #scheduleSave(): void {
+    if (this.#saveTimer || this.#closed) return;
+    this.#saveTimer = setTimeout(() => {
+      this.#saveTimer = undefined;
+      if (this.outbox.dirty) this.outbox.save().catch(() => this.#scheduleSave());
+    }, this.config.saveDelayMs);
+  }
+
+  async #connect(): Promise<void> {
+    if (this.#closed) return;
+    const { connect } = await import('mqtt');
+    if (this.#closed) return;
+    const url = new URL(this.config.url);
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    const id = this.#o.identity;
+    // mqtt.js hands these to tls.connect: `ca` replaces the system store, `minVersion` refuses below TLS 1.3.
+    const options: IClientOptions & { minVersion: 'TLSv1.3' } = {
+      protocol: 'mqtts', host, port: url.port ? Number(url.port) : 8883,
+      ...(isIP(host) ? {} : { servername: host }),
+      protocolVersion: 4, clientId: id.serial, clean: true, keepalive: this.config.keepaliveSeconds,
+      reconnectPeriod: 0, connectTimeout: this.config.connectTimeoutMs, queueQoSZero: false, resubscribe: false,
+      ca: [id.caCertPem], cert: id.deviceCertPem, key: id.deviceKeyPem, rejectUnauthorized: true, minVersion: 'TLSv1.3',
+      will: { topic: this.#topic('presence'), payload: encodePayload({ online: false }), qos: 1, retain: false },
+    };
+    const client = connect(options);
+    this.#client = client;
+    let up = false;
+    client.on('connect', () => {
+      up = true;
+      this.#connected = true;
+      this.#attempt = 0;
+      this.#connections++;
+      this.#inFlight.clear();
+      this.#asked = undefined;
+      this.#o.onEvent?.({ event: 'connect', result: 'success', detail: `${host}:${url.port || 8883}` });
+      client.subscribe([this.#topic('commands'), this.#topic('receipts')], { qos: 1 }, () => undefined);
+      client.publish(this.#topic('presence'), encodePayload({ online: true }), { qos: 1 }, () => undefined);
+      this.publishState();
+      // Everything acknowledged on an earlier connection is asked about now.
+      this.#sync(Number.MAX_SAFE_INTEGER);
+      this.#pump();
+      clearInterval(this.#syncTimer);
+      this.#syncTimer = setInterval(() => this.#sync(Date.now() - this.config.syncAgeMs), this.config.syncIntervalMs);
+      this.#syncTimer.unref();
+    });
+    client.on('message', (topic, payload) => this.#onMessage(topic, payload));
+    client.on('error', (err) => {
+      if (!up) this.#o.onEvent?.({ event: 'connect', result: 'failure', detail: ((err as { code?: string }).code ?? err.message).slice(0, 80) });
+    });
+    client.on('close', () => {
+      if (this.#client !== client) return;
+      if (up) this.#o.onEvent?.({ event: 'disconnect', result: 'info' });
+      this.#connected = false;
+      this.#inFlight.clear();
+      clearInterval(this.#syncTimer);
+      client.removeAllListeners('message');
+      client.end(true);
+      this.#client = undefined;
+      if (this.#closed) return;
+      const delay = reconnectDelay(this.#attempt++, this.config, Math.random());
+      this.#reconnectTimer = setTimeout(() => void this.#connect(), delay);
+    });
+  }
+
+  /** Publishes pending outbox entries, oldest first, within the in-flight window. */
+  #pump(): void {
+    const client = this.#client;
+    if (!this.#connected || !client) return;
+    for (const e of this.outbox.pending()) {
+      if (this.#inFlight.size >= this.config.maxInFlight) break;
+      if (this.#inFlight.has(e.seq)) continue;
+      this.#inFlight.add(e.seq);
+      const topic = this.#topic(e.kind === 'telemetry' ? 'telemetry' : 'claim');
+      client.publish(topic, encodePayload({ seq: e.seq, ...e.body }), { qos: 1 }, (err) => {
+        if (this.#client !== client) return;
+        this.#inFlight.delete(e.seq);
+        if (!err) {
+          this.outbox.markSent(e.seq, Date.now());
+          this.#scheduleSave();
+        }
+        this.#pump();
+      });
+    }
+  }
+
+  /** Asks which of the acknowledged messages (acknowledged before `before`) the cloud has stored. */
+  #sync(before: number): void {
+    const client = this.#client;
+    if (!this.#connected || !client) return;
+    if (this.#asked && Date.now() - this.#asked.at < this.config.receiptTimeoutMs) return;
+    const seqs = this.outbox.unconfirmed(before).map((e) => e.seq).slice(0, 4_096);
+    if (seqs.length === 0) { this.#asked = undefined; return; }
+    const ranges = toRanges(seqs, PAYLOAD_LIMITS.maxRanges);
+    const asked = new Set(seqs.filter((s) => inRanges(s, ranges)));
+    this.#asked = { seqs: asked, at: Date.now() };
+    client.publish(this.#topic('sync'), encodePayload({ ranges }), { qos: 1 }, () => undefined);
+  }
+
+  #onMessage(topic: string, payload: Buffer): void {
+    let body: unknown;
+    try { body = parseJsonPayload(payload); } catch { return; }
+    if (topic === this.#topic('receipts')) {
+      let stored: ReadonlyArray<readonly [number, number]>;
+      try { stored = parseReceipt(body).stored; } catch { return; }
+      const asked = this.#asked;
+      if (!asked) return;
+      this.#asked = undefined;
+      const r = this.outbox.applyReceipt(asked.seqs, (seq) => inRanges(seq, stored));
+      if (r.confirmed || r.resend) this.#scheduleSave();
+      if (r.resend) this.#pump();
+      // More to ask about (a long outage): ask again at once.
+      if (this.outbox.unconfirmed(Date.now() - this.config.syncAgeMs).length > 0 && r.confirmed > 0) this.#sync(Date.now() - this.config.syncAgeMs);
+      return;
+    }
+    if (topic === this.#topic('commands')) {
+      let cmd: CommandMessage;
+      try { cmd = parseCommand(body); } catch { return; }
+      // One at a time, in order of arrival.
+      this.#commandChain = this.#commandChain.then(() => this.#runCommand(cmd)).catch(() => undefined);
+    }
+  }
+
+  async #runCommand(cmd: CommandMessage): Promise<void> {
+    const reply = (r: RememberedCommand): void => {
+      this.#client?.publish(this.#topic('replies'), encodePayload(r), { qos: 1 }, () => undefined);
+    };
+    const seen = this.#commandIds.get(cmd.id);
+    if (seen) { reply(seen); return; } // a redelivery: answer again, never run again
+    if (cmd.expiresAt < Date.now()) {
+      const r = { id: cmd.id, ok: false, error: { code: 'COMMAND_EXPIRED', message: 'the command arrived after its expiry' } };
+      this.#remember(r);
+      await this.#saveCommands();
+      reply(r);
+      this.#o.onEvent?.({ event: 'command', result: 'refused', detail: `${cmd.capability} ${cmd.action}: expired` });
+      return;
+    }
+    // Recorded before it runs: a crash mid-command and a redelivery must not run it twice.
+    const started: RememberedCommand = { id: cmd.id, ok: false, error: { code: 'COMMAND_INTERRUPTED', message: 'the device restarted while running the command' } };
+    this.#remember(started);
+    await this.#saveCommands();
+    let outcome: RememberedCommand;
+    try {
+      const value = scalarOf(await this.#o.execute(cmd.capability, cmd.action, cmd.value));
+      outcome = { id: cmd.id, ok: true, ...(value !== undefined ? { value } : {}) };
+      this.#o.onEvent?.({ event: 'command', result: 'success', detail: `${cmd.capability} ${cmd.action}` });
+    } catch (err) {
+      const code = err instanceof BulwarkError && /^[A-Z][A-Z0-9_]{0,63}$/.test(err.code) ? err.code : 'COMMAND_FAILED';
+      outcome = { id: cmd.id, ok: false, error: { code, message: (err instanceof BulwarkError ? err.message : 'the command failed').slice(0, 200) } };
+      this.#o.onEvent?.({ event: 'command', result: 'failure', detail: `${cmd.capability} ${cmd.action}: ${code}` });
+    }
+    this.#remember(outcome);
+    await this.#saveCommands();
+    reply(outcome);
+    this.publishState();
+  }
+
+  #remember(r: RememberedCommand): void {
+    const i = this.#commands.findIndex((c) => c.id === r.id);
+    if (i >= 0) this.#commands[i] = r; else this.#commands.push(r);
+    this.#commandIds.set(r.id, r);
+    while (this.#commands.length > this.config.maxRememberedCommands) this.#commandIds.delete(this.#commands.shift()!.id);
+  }
+
+  async #saveCommands(): Promise<void> {
+    await writeFileAtomic(join(this.#o.stateDir, COMMANDS_FILE), JSON.stringify(this.#commands) + '\n', SECRET_FILE_MODE).catch(() => undefined);
+  }
+}

@@ -1,0 +1,350 @@
+/**
+ * The device-cloud protocol over MQTT, as pure functions: the topic scheme, who may publish and
+ * subscribe where (the broker's access rule, shared by the embedded broker and the Mosquitto ACL
+ * writer), and strict parsers for every payload. Both ends import this one file, so the device
+ * never loads the cloud and the cloud never trusts a payload it has not parsed here.
+ *
+ * Topics, all under `devices/<serial>/`:
+ *
+ *   up (device -> cloud):  telemetry, state, replies, claim, sync, presence
+ *   down (cloud -> device): commands, receipts
+ */
+import { InvalidInputError } from '../errors/index.ts';
+
+/** The first topic level of every device topic. */
+export const TOPIC_ROOT = 'devices';
+
+/** Topics a device publishes on (under its own serial only). */
+export const UP_KINDS = ['telemetry', 'state', 'replies', 'claim', 'sync', 'presence'] as const;
+/** Topics the cloud publishes on for a device (the device subscribes to its own only). */
+export const DOWN_KINDS = ['commands', 'receipts'] as const;
+
+/** A device-to-cloud topic kind. */
+export type UpKind = (typeof UP_KINDS)[number];
+/** A cloud-to-device topic kind. */
+export type DownKind = (typeof DOWN_KINDS)[number];
+/** Any device topic kind. */
+export type TopicKind = UpKind | DownKind;
+
+/** The shape of a serial number; the same as `SERIAL_PATTERN` in src/identity (a test keeps them equal). */
+export const SERIAL = /^[A-Z]{3}-[A-Z2-9]{10}$/;
+
+/** A cloud service instance's certificate CN: `bulwark-cloud-<name>`; never the shape of a serial. */
+export const SERVICE_CN = /^bulwark-cloud-[a-z0-9]{1,16}$/;
+
+/** The shared-subscription group of the cloud service instances on an external broker. */
+export const SHARED_GROUP = 'bulwark';
+
+/** Who holds a certificate, as told by its CN. */
+export type MqttIdentity =
+  | { readonly kind: 'device'; readonly serial: string }
+  | { readonly kind: 'service'; readonly name: string };
+
+/** The identity a certificate CN stands for, or undefined for a CN that is neither a serial nor a service. */
+export function identityFromCommonName(cn: string | undefined): MqttIdentity | undefined {
+  if (typeof cn !== 'string') return undefined;
+  if (SERIAL.test(cn)) return { kind: 'device', serial: cn };
+  if (SERVICE_CN.test(cn)) return { kind: 'service', name: cn.slice('bulwark-cloud-'.length) };
+  return undefined;
+}
+
+/** The CN of cloud service instance `name`. */
+export function serviceCommonName(name: string): string {
+  const cn = `bulwark-cloud-${name}`;
+  if (!SERVICE_CN.test(cn)) throw new InvalidInputError('a cloud instance name is 1 to 16 lower-case letters or digits');
+  return cn;
+}
+
+/** The topic of `kind` for device `serial`. */
+export function deviceTopic(serial: string, kind: TopicKind): string {
+  return `${TOPIC_ROOT}/${serial}/${kind}`;
+}
+
+/** Splits a concrete device topic; undefined for anything else (wildcards included). */
+export function parseDeviceTopic(topic: string): { serial: string; kind: TopicKind } | undefined {
+  const parts = topic.split('/');
+  if (parts.length !== 3 || parts[0] !== TOPIC_ROOT) return undefined;
+  const serial = parts[1]!, kind = parts[2]!;
+  if (!SERIAL.test(serial)) return undefined;
+  if (!(UP_KINDS as readonly string[]).includes(kind) && !(DOWN_KINDS as readonly string[]).includes(kind)) return undefined;
+  return { serial, kind: kind as TopicKind };
+}
+
+function isUp(kind: string): kind is UpKind {
+  return (UP_KINDS as readonly string[]).includes(kind);
+}
+
+function isDown(kind: string): kind is DownKind {
+  return (DOWN_KINDS as readonly string[]).includes(kind);
+}
+
+/**
+ * The access rule on PUBLISH. A device publishes only the up kinds under its own serial; the
+ * cloud service publishes only the down kinds, to any device; nobody publishes anything else.
+ */
+export function mayPublish(who: MqttIdentity, topic: string): boolean {
+  const t = parseDeviceTopic(topic);
+  if (!t) return false;
+  if (who.kind === 'device') return t.serial === who.serial && isUp(t.kind);
+  return isDown(t.kind);
+}
+
+/** A subscription filter without a `$share/<group>/` prefix, and the group if there was one. */
+export function splitSharedFilter(filter: string): { group?: string; filter: string } {
+  const m = /^\$share\/([^/+#]{1,32})\/(.+)$/.exec(filter);
+  return m ? { group: m[1]!, filter: m[2]! } : { filter };
+}
+
+/**
+ * The access rule on SUBSCRIBE. A device subscribes only to its own down topics, by exact
+ * name (no wildcard, so it can never match another serial); the cloud service subscribes to
+ * `devices/+/<up kind>` (optionally shared in the {@link SHARED_GROUP}) or a device's up topic.
+ */
+export function maySubscribe(who: MqttIdentity, filter: string): boolean {
+  if (who.kind === 'device') {
+    const t = parseDeviceTopic(filter);
+    return t !== undefined && t.serial === who.serial && isDown(t.kind);
+  }
+  const { group, filter: bare } = splitSharedFilter(filter);
+  if (group !== undefined && group !== SHARED_GROUP) return false;
+  const parts = bare.split('/');
+  if (parts.length !== 3 || parts[0] !== TOPIC_ROOT || !isUp(parts[2]!)) return false;
+  return parts[1] === '+' || SERIAL.test(parts[1]!);
+}
+
+// ---- payloads ------------------------------------------------------------------------------
+
+/** Bounds on every payload. */
+export const PAYLOAD_LIMITS = Object.freeze({
+  /** Largest payload either side accepts, bytes. */
+  maxPayloadBytes: 4_096,
+  /** Most named values in one telemetry message. */
+  maxTelemetryValues: 16,
+  /** Most capabilities in one state message. */
+  maxStateEntries: 32,
+  /** Most ranges in a sync request or a receipt. */
+  maxRanges: 256,
+  /** Longest string value, characters. */
+  maxStringValue: 64,
+  /** Largest sequence number (2^53 - 1: a JSON number that stays exact). */
+  maxSeq: Number.MAX_SAFE_INTEGER,
+});
+
+/** A telemetry or state value. */
+export type ScalarValue = number | boolean | string | null;
+
+/** `devices/<serial>/telemetry`: a reading, numbered by the device's outbox. */
+export interface TelemetryMessage {
+  readonly seq: number;
+  /** When the device took it, ms since the epoch (the device's clock). */
+  readonly at: number;
+  readonly values: Readonly<Record<string, ScalarValue>>;
+}
+
+/** `devices/<serial>/state`: every capability's current value. */
+export interface StateMessage {
+  readonly at: number;
+  readonly capabilities: ReadonlyArray<{ readonly id: string; readonly value: ScalarValue }>;
+}
+
+/** `devices/<serial>/claim`: the claim window was opened by the button, or a factory reset released the claim. */
+export interface ClaimMessage {
+  readonly seq: number;
+  readonly event: 'window-open' | 'release';
+  readonly at: number;
+}
+
+/** `devices/<serial>/sync`: which of these sequence numbers has the cloud stored? */
+export interface SyncMessage {
+  readonly ranges: ReadonlyArray<readonly [number, number]>;
+}
+
+/** `devices/<serial>/receipts`: these sequence numbers (of those asked) are stored. */
+export interface ReceiptMessage {
+  readonly stored: ReadonlyArray<readonly [number, number]>;
+}
+
+/** `devices/<serial>/presence`: online (published on connect) or offline (the will). */
+export interface PresenceMessage {
+  readonly online: boolean;
+}
+
+/** `devices/<serial>/commands`: run `action` on `capability`; refused after `expiresAt`. */
+export interface CommandMessage {
+  readonly id: string;
+  readonly capability: string;
+  readonly action: string;
+  readonly value?: ScalarValue;
+  /** ms since the epoch; a command that arrives later is not run. */
+  readonly expiresAt: number;
+}
+
+/** `devices/<serial>/replies`: the outcome of command `id`. */
+export interface ReplyMessage {
+  readonly id: string;
+  readonly ok: boolean;
+  readonly value?: ScalarValue;
+  readonly error?: { readonly code: string; readonly message: string };
+}
+
+const NAME = /^[a-z][a-z0-9_-]{0,31}$/;
+const COMMAND_ID = /^[A-Za-z0-9_-]{8,64}$/;
+const CODE = /^[A-Z][A-Z0-9_]{0,63}$/;
+
+function bad(what: string): never {
+  throw new InvalidInputError(`bad ${what}`, { field: what });
+}
+
+function object(value: unknown, keys: readonly string[], optional: readonly string[] = []): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) bad('message');
+  const v = value as Record<string, unknown>;
+  for (const k of Object.keys(v)) if (!keys.includes(k) && !optional.includes(k)) bad(`field ${k.slice(0, 32)}`);
+  for (const k of keys) if (!Object.hasOwn(v, k)) bad(`field ${k}`);
+  return v;
+}
+
+function int(value: unknown, what: string, min = 0, max = PAYLOAD_LIMITS.maxSeq): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) bad(what);
+  return value;
+}
+
+function scalar(value: unknown, what: string): ScalarValue {
+  if (value === null || typeof value === 'boolean') return value;
+  if (typeof value === 'number' && Number.isFinite(value)) return value;
+  if (typeof value === 'string' && value.length <= PAYLOAD_LIMITS.maxStringValue && value.isWellFormed()) return value;
+  return bad(what);
+}
+
+function ranges(value: unknown, what: string): Array<[number, number]> {
+  if (!Array.isArray(value) || value.length > PAYLOAD_LIMITS.maxRanges) bad(what);
+  return (value as unknown[]).map((r) => {
+    if (!Array.isArray(r) || r.length !== 2) bad(what);
+    const a = int(r[0], what), b = int(r[1], what);
+    if (a > b) bad(what);
+    return [a, b] as [number, number];
+  });
+}
+
+/** Parses a payload's bytes as JSON within {@link PAYLOAD_LIMITS}. */
+export function parseJsonPayload(payload: Uint8Array): unknown {
+  if (payload.length > PAYLOAD_LIMITS.maxPayloadBytes) bad('payload size');
+  const text = Buffer.from(payload.buffer, payload.byteOffset, payload.length).toString('utf8');
+  try { return JSON.parse(text) as unknown; } catch { return bad('JSON'); }
+}
+
+/** Encodes a message as a payload. */
+export function encodePayload(message: object): Buffer {
+  const bytes = Buffer.from(JSON.stringify(message), 'utf8');
+  if (bytes.length > PAYLOAD_LIMITS.maxPayloadBytes) throw new InvalidInputError('message too large', { bytes: bytes.length });
+  return bytes;
+}
+
+/** Validates a telemetry message. */
+export function parseTelemetry(value: unknown): TelemetryMessage {
+  const v = object(value, ['seq', 'at', 'values']);
+  const values = v.values;
+  if (typeof values !== 'object' || values === null || Array.isArray(values)) bad('values');
+  const entries = Object.entries(values as Record<string, unknown>);
+  if (entries.length > PAYLOAD_LIMITS.maxTelemetryValues) bad('values');
+  const out: Record<string, ScalarValue> = {};
+  for (const [k, x] of entries) {
+    if (!NAME.test(k)) bad('value name');
+    out[k] = scalar(x, 'value');
+  }
+  return { seq: int(v.seq, 'seq', 1), at: int(v.at, 'at'), values: out };
+}
+
+/** Validates a state message. */
+export function parseState(value: unknown): StateMessage {
+  const v = object(value, ['at', 'capabilities']);
+  const caps = v.capabilities;
+  if (!Array.isArray(caps) || caps.length > PAYLOAD_LIMITS.maxStateEntries) bad('capabilities');
+  return {
+    at: int(v.at, 'at'),
+    capabilities: (caps as unknown[]).map((c) => {
+      const e = object(c, ['id', 'value']);
+      if (typeof e.id !== 'string' || !NAME.test(e.id)) bad('capability id');
+      return { id: e.id as string, value: scalar(e.value, 'capability value') };
+    }),
+  };
+}
+
+/** Validates a claim message. */
+export function parseClaim(value: unknown): ClaimMessage {
+  const v = object(value, ['seq', 'event', 'at']);
+  if (v.event !== 'window-open' && v.event !== 'release') bad('event');
+  return { seq: int(v.seq, 'seq', 1), event: v.event, at: int(v.at, 'at') };
+}
+
+/** Validates a sync request. */
+export function parseSync(value: unknown): SyncMessage {
+  const v = object(value, ['ranges']);
+  return { ranges: ranges(v.ranges, 'ranges') };
+}
+
+/** Validates a receipt. */
+export function parseReceipt(value: unknown): ReceiptMessage {
+  const v = object(value, ['stored']);
+  return { stored: ranges(v.stored, 'stored') };
+}
+
+/** Validates a presence message. */
+export function parsePresence(value: unknown): PresenceMessage {
+  const v = object(value, ['online']);
+  if (typeof v.online !== 'boolean') bad('online');
+  return { online: v.online };
+}
+
+/** Validates a command. */
+export function parseCommand(value: unknown): CommandMessage {
+  const v = object(value, ['id', 'capability', 'action', 'expiresAt'], ['value']);
+  if (typeof v.id !== 'string' || !COMMAND_ID.test(v.id)) bad('id');
+  if (typeof v.capability !== 'string' || !NAME.test(v.capability)) bad('capability');
+  if (typeof v.action !== 'string' || !NAME.test(v.action)) bad('action');
+  return {
+    id: v.id, capability: v.capability, action: v.action, expiresAt: int(v.expiresAt, 'expiresAt'),
+    ...(Object.hasOwn(v, 'value') ? { value: scalar(v.value, 'value') } : {}),
+  };
+}
+
+/** Validates a reply. */
+export function parseReply(value: unknown): ReplyMessage {
+  const v = object(value, ['id', 'ok'], ['value', 'error']);
+  if (typeof v.id !== 'string' || !COMMAND_ID.test(v.id)) bad('id');
+  if (typeof v.ok !== 'boolean') bad('ok');
+  let error: ReplyMessage['error'];
+  if (Object.hasOwn(v, 'error')) {
+    const e = object(v.error, ['code', 'message']);
+    if (typeof e.code !== 'string' || !CODE.test(e.code)) bad('error code');
+    if (typeof e.message !== 'string' || e.message.length > 200) bad('error message');
+    error = { code: e.code, message: e.message };
+  }
+  return {
+    id: v.id, ok: v.ok,
+    ...(Object.hasOwn(v, 'value') ? { value: scalar(v.value, 'value') } : {}),
+    ...(error ? { error } : {}),
+  };
+}
+
+// ---- sequence ranges -----------------------------------------------------------------------
+
+/** Sorted, merged ranges covering `seqs` (at most `max` ranges: the rest is left out). */
+export function toRanges(seqs: Iterable<number>, max: number = PAYLOAD_LIMITS.maxRanges): Array<[number, number]> {
+  const sorted = [...new Set(seqs)].sort((a, b) => a - b);
+  const out: Array<[number, number]> = [];
+  for (const s of sorted) {
+    const last = out[out.length - 1];
+    if (last && s === last[1] + 1) last[1] = s;
+    else {
+      if (out.length >= max) break;
+      out.push([s, s]);
+    }
+  }
+  return out;
+}
+
+/** True when `seq` lies in one of `ranges`. */
+export function inRanges(seq: number, list: ReadonlyArray<readonly [number, number]>): boolean {
+  for (const [a, b] of list) if (seq >= a && seq <= b) return true;
+  return false;
+}
