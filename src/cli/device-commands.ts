@@ -20,10 +20,15 @@ export function registerDeviceCommands(program: Command): void {
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .option('--web-port <port>', 'HTTPS admin port (0 = any free port)', '8443')
     .option('--hub-port <port>', 'hub channel and pairing port (0 = any free port)', '5541')
-    .action(async (o: { bundle: string; state: string; host: string; webPort: string; hubPort: string }) => {
+    .option('--cloud <url>', 'connect out to the manufacturer cloud, mqtts://host:port')
+    .action(async (o: { bundle: string; state: string; host: string; webPort: string; hubPort: string; cloud?: string }) => {
       const { superviseAgent } = await import('../device/index.ts');
       // Reaches the agent through the supervisor's environment (the supervisor passes its own settings as argv).
       process.env.BULWARK_HUB_PORT = String(port(o.hubPort, 'hubPort'));
+      if (o.cloud) {
+        if (!/^mqtts:\/\/[^/\s]+$/.test(o.cloud)) throw new ConfigError('DEVICE_CONFIG_INVALID', 'cloud', 'must be mqtts://host:port');
+        process.env.BULWARK_CLOUD_URL = o.cloud;
+      }
       const sup = superviseAgent({
         bundleDir: resolve(o.bundle), stateDir: resolve(o.state), host: o.host, webPort: port(o.webPort, 'webPort'),
         onReady: (info) => {

@@ -9,6 +9,7 @@ import { registerDemoCommand } from './demo.ts';
 import { registerDeviceCommands } from './device-commands.ts';
 import { registerHubCommands } from './hub-commands.ts';
 import { registerPolicyCommands } from './policy-commands.ts';
+import { registerCloudCommands } from './cloud-commands.ts';
 
 /** Builds the command tree. */
 export function buildProgram(): Command {
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerDeviceCommands(program);
   registerHubCommands(program);
   registerPolicyCommands(program);
+  registerCloudCommands(program);
   registerDemoCommand(program);
   return program;
 }

@@ -1,0 +1,94 @@
+/** `bulwark cloud ...`: run a cloud instance, import factory manifests, write a Mosquitto configuration. */
+import type { Command } from 'commander';
+import { resolve } from 'node:path';
+import { ConfigError } from '../errors/index.ts';
+
+function port(value: string, name: string): number {
+  const n = Number(value);
+  if (!/^\d{1,5}$/.test(value) || n > 65535) throw new ConfigError('CLOUD_CONFIG_INVALID', name, 'must be a port number 0..65535');
+  return n;
+}
+
+function list(value: string): string[] {
+  return value.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+/** Registers the cloud commands on `program`. */
+export function registerCloudCommands(program: Command): void {
+  const cloud = program.command('cloud').description('the manufacturer cloud: device broker, registry, claims, owner API and app');
+
+  cloud.command('run')
+    .description('run a cloud instance (embedded broker and SQLite unless --broker / --database)')
+    .requiredOption('--factory <dir>', 'factory folder (its CA issues the cloud\'s certificates on first start)')
+    .requiredOption('--state <dir>', 'state folder: certificates, SQLite database')
+    .option('--host <address>', 'address to listen on', '127.0.0.1')
+    .option('--mqtt-port <port>', 'embedded broker port (mqtts)', '8883')
+    .option('--api-port <port>', 'owner API and app port (https)', '9443')
+    .option('--broker <url>', 'external broker, mqtts://host:port (e.g. Mosquitto with `cloud broker-config`)')
+    .option('--database <url>', 'PostgreSQL, postgres://user@host:port/db')
+    .option('--instance <name>', 'this instance\'s name (certificate CN bulwark-cloud-<name>)', '1')
+    .option('--import <manifest...>', 'factory manifests to import at start')
+    .option('--hostname <names>', 'host names for the server certificate, comma-separated')
+    .action(async (o: { factory: string; state: string; host: string; mqttPort: string; apiPort: string; broker?: string; database?: string; instance: string; import?: string[]; hostname?: string }) => {
+      const { startCloud } = await import('../cloud/index.ts');
+      const log = (msg: string): void => { process.stderr.write(JSON.stringify({ at: new Date().toISOString(), level: 'info', msg }) + '\n'); };
+      const c = await startCloud({
+        factoryDir: resolve(o.factory), stateDir: resolve(o.state), instance: o.instance,
+        ...(o.broker ? { brokerUrl: o.broker } : {}), ...(o.database ? { databaseUrl: o.database } : {}),
+        ...(o.hostname ? { hostnames: list(o.hostname) } : {}),
+        broker: { host: o.host, port: port(o.mqttPort, 'mqttPort') },
+        api: { host: o.host, port: port(o.apiPort, 'apiPort') },
+        manifests: (o.import ?? []).map((p) => resolve(p)),
+        log,
+      });
+      process.stdout.write(`cloud ${c.instance} ready: devices ${c.brokerUrl}, owners ${c.api.url} (${c.store.kind})\n`);
+      await new Promise<void>((done) => {
+        const stop = (): void => { c.close().then(done, done); };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+    });
+
+  cloud.command('import')
+    .description('import factory manifests (public data: serials, certificate fingerprints, claim-code hashes)')
+    .argument('<manifest...>', 'manifest.json files from `bulwark factory provision`')
+    .requiredOption('--factory <dir>', 'factory folder (the manifests must come from its CA)')
+    .option('--state <dir>', 'state folder of the SQLite database')
+    .option('--database <url>', 'PostgreSQL, postgres://user@host:port/db')
+    .action(async (manifests: string[], o: { factory: string; state?: string; database?: string }) => {
+      const { openCloudStore, readManifest } = await import('../cloud/index.ts');
+      const { loadFactory } = await import('../identity/index.ts');
+      if (!o.state && !o.database) throw new ConfigError('CLOUD_CONFIG_INVALID', 'state', 'give --state (SQLite) or --database (PostgreSQL)');
+      const factory = await loadFactory(resolve(o.factory));
+      const store = await openCloudStore({ stateDir: resolve(o.state ?? '.'), ...(o.database ? { databaseUrl: o.database } : {}) });
+      try {
+        for (const m of manifests) {
+          const r = await store.importUnits(await readManifest(resolve(m), factory.caCertPem), Date.now());
+          process.stdout.write(`${m}: ${r.added} units added, ${r.existing} already known\n`);
+        }
+      } finally {
+        await store.close();
+      }
+    });
+
+  cloud.command('broker-config')
+    .description('write a Mosquitto configuration with the same rules as the embedded broker')
+    .requiredOption('--factory <dir>', 'factory folder (its CA issues the broker\'s certificate)')
+    .requiredOption('--out <dir>', 'output folder: mosquitto.conf, acl, certificates')
+    .option('--host <address>', 'address Mosquitto listens on', '127.0.0.1')
+    .option('--port <port>', 'port (mqtts)', '8883')
+    .option('--instances <names>', 'cloud instance names allowed to read device traffic, comma-separated', '1,2')
+    .option('--hostname <names>', 'host names for the broker certificate, comma-separated')
+    .option('--user <name>', 'user Mosquitto drops privileges to when started as root', 'mosquitto')
+    .action(async (o: { factory: string; out: string; host: string; port: string; instances: string; hostname?: string; user: string }) => {
+      const { writeBrokerConfig, factoryIssuer } = await import('../cloud/index.ts');
+      const issuer = await factoryIssuer(resolve(o.factory));
+      const server = await issuer.issueServer(o.hostname ? list(o.hostname) : ['localhost']);
+      const w = await writeBrokerConfig({
+        outDir: resolve(o.out), caCertPem: issuer.caCertPem, server,
+        settings: { host: o.host, port: port(o.port, 'port'), instances: list(o.instances), user: o.user },
+      });
+      process.stdout.write(`Mosquitto configuration written: ${w.confFile}\n  run: mosquitto -c ${w.confFile}\n` +
+        `  the files must be readable by the user '${w.settings.user}'; the key is mode 0600\n`);
+    });
+}
