@@ -243,6 +243,10 @@ export async function startHubSurface(options: HubSurfaceOptions): Promise<HubSu
       onStep: (step) => onPairingStep(conn, peerPin, step.outcome),
       onNotPaired: (capability, action) => note('hub', conn, 'request', 'refused', peerPin, `not paired: ${capability} ${action}`),
       onTimeout: () => note('pairing', conn, 'pairing', 'failure', peerPin, 'exchange timed out'),
+      onAbandoned: () => {
+        note('pairing', conn, 'pairing', 'failure', peerPin, 'setup-code: the hub left after the device\'s confirmation (wrong code?)');
+        if (window.status(performance.now()).reason === 'too-many-failures') note('pairing', undefined, 'window-close', 'info', undefined, `after ${pairing.maxFailures} failed attempts`);
+      },
     });
   };
 

@@ -450,6 +450,16 @@ export class DevicePairingExchange {
     return this.#state.s === 'done';
   }
 
+  /**
+   * The connection ended mid-exchange. When an attempt was under way (the device had answered
+   * a share, so the hub could check its guess) it stays a failure, returned for the journal.
+   */
+  abandon(): DevicePairingOutcome | undefined {
+    const pending = this.#state.s === 'await-confirm';
+    this.#state = { s: 'done' };
+    return pending ? { kind: 'failed', code: 'PAIRING_CONFIRMATION_FAILED', mode: 'setup-code' } : undefined;
+  }
+
   #end(reply: DevicePairingMessage, outcome?: DevicePairingOutcome): DevicePairingStep {
     this.#state = { s: 'done' };
     return { reply: encodeDeviceMessage(reply), done: true, ...(outcome ? { outcome } : {}) };

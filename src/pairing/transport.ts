@@ -9,7 +9,7 @@ import {
 import { PairingError } from './errors.ts';
 import {
   PAIRING_CAPABILITY, HubPairingExchange, defaultPairingConfig,
-  type DevicePairingExchange, type DevicePairingStep, type HubPairingResult, type PairingMode,
+  type DevicePairingExchange, type DevicePairingOutcome, type DevicePairingStep, type HubPairingResult, type PairingMode,
 } from './protocol.ts';
 
 /** Options of {@link servePairingExchange}. */
@@ -27,6 +27,8 @@ export interface ServePairingOptions {
   readonly onNotPaired?: (capability: string, action: string) => void;
   /** Told when the exchange timed out. */
   readonly onTimeout?: () => void;
+  /** Told when the peer left mid-attempt (after the device's confirmation, before its own): a failed attempt. */
+  readonly onAbandoned?: (outcome: DevicePairingOutcome) => void;
 }
 
 /**
@@ -51,7 +53,13 @@ export function servePairingExchange<P>(conn: ChannelConnection<P>, exchange: De
     closeSoon('pairing-timeout');
   }, options.timeoutMs ?? defaultPairingConfig.exchangeTimeoutMs);
   timer.unref();
-  conn.onClose(() => clearTimeout(timer));
+  conn.onClose(() => {
+    clearTimeout(timer);
+    const abandoned = exchange.abandon();
+    if (abandoned) {
+      try { options.onAbandoned?.(abandoned); } catch { /* as above */ }
+    }
+  });
   conn.onRequest(async ({ capability, action, value }) => {
     if (over) throw new ChannelRequestError('BAD_REQUEST', 'the pairing exchange is over');
     if (capability !== PAIRING_CAPABILITY) {
