@@ -20,7 +20,7 @@ import {
   type WebRequest, type WebResponse, type HttpLimits,
 } from '../web/index.ts';
 import { LockoutPolicy, hashPassword, verifyPassword, checkPasswordStrength, sourceKeyFor, isWellFormedToken, validateSessionConfig, type LockoutConfig } from '../auth/index.ts';
-import { hashClaimCode, normaliseClaimCode } from '../identity/index.ts';
+import { hashClaimCode, normaliseClaimCode, READABLE_ALPHABET } from '../identity/index.ts';
 import { getModel } from '../models/index.ts';
 import { SERIAL, type ScalarValue } from '../cloudlink/index.ts';
 import { AccountError, ClaimError, CommandError, NotFoundError, RateLimitedError, CloudConfigError } from './errors.ts';
@@ -102,7 +102,8 @@ export function validateOwnerApiConfig(config: Partial<OwnerApiConfig> = {}): Ow
 const SESSION_COOKIE = '__Host-bulwark-cloud';
 const LOGIN_COOKIE = '__Host-bulwark-cloud-login';
 const EMAIL = /^[^\s@<>"'`]{1,64}@[a-z0-9-]{1,63}(\.[a-z0-9-]{1,63}){1,8}$/;
-const CLAIM_CODE = /^[A-HJ-NP-Z2-9]{16}$/;
+/** A claim code as the factory makes them: 16 symbols of the readable alphabet, upper case. */
+const CLAIM_CODE = new RegExp(`^[${READABLE_ALPHABET.toUpperCase()}]{16}$`);
 
 interface Ctx {
   account?: AccountRecord;

@@ -269,10 +269,13 @@ export class ApiClient {
   token: string | undefined;
   csrf: string | undefined;
   readonly cookies = new Map<string, string>();
+  readonly localAddress: string | undefined;
 
-  constructor(url: string, caCertPem: string) {
+  /** `localAddress` sends from another loopback address (127.0.0.2, ...), as another source. */
+  constructor(url: string, caCertPem: string, localAddress?: string) {
     this.base = new URL(url);
     this.ca = caCertPem;
+    this.localAddress = localAddress;
   }
 
   send(method: string, path: string, o: { json?: unknown; form?: Record<string, string>; headers?: Record<string, string>; bearer?: boolean; origin?: string | false } = {}): Promise<ApiAnswer> {
@@ -284,7 +287,7 @@ export class ApiClient {
     if (this.cookies.size) headers.cookie ??= [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
     if (o.origin) headers.origin = o.origin;
     return new Promise((resolve, reject) => {
-      const req = httpsRequest({ method, host: this.base.hostname, port: this.base.port, path, headers, ca: this.ca, servername: 'localhost', agent: false }, (res) => {
+      const req = httpsRequest({ method, host: this.base.hostname, port: this.base.port, path, headers, ca: this.ca, servername: 'localhost', agent: false, ...(this.localAddress ? { localAddress: this.localAddress } : {}) }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
