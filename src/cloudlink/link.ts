@@ -149,6 +149,8 @@ export class CloudLink {
   #commandIds: Map<string, RememberedCommand>;
   #commandChain: Promise<void> = Promise.resolve();
   #connections = 0;
+  /** Counters: outbox messages published, confirmed stored by a receipt, and sent again after a receipt said they were missing. */
+  readonly stats = { published: 0, confirmed: 0, resent: 0 };
 
   private constructor(o: CloudLinkOptions, config: CloudLinkConfig, outbox: Outbox, commands: RememberedCommand[]) {
     this.#o = o;
@@ -321,6 +323,7 @@ export class CloudLink {
       if (this.#inFlight.size >= this.config.maxInFlight) break;
       if (this.#inFlight.has(e.seq)) continue;
       this.#inFlight.add(e.seq);
+      this.stats.published++;
       const topic = this.#topic(e.kind === 'telemetry' ? 'telemetry' : 'claim');
       client.publish(topic, encodePayload({ seq: e.seq, ...e.body }), { qos: 1 }, (err) => {
         if (this.#client !== client) return;
@@ -357,6 +360,8 @@ export class CloudLink {
       if (!asked) return;
       this.#asked = undefined;
       const r = this.outbox.applyReceipt(asked.seqs, (seq) => inRanges(seq, stored));
+      this.stats.confirmed += r.confirmed;
+      this.stats.resent += r.resend;
       if (r.confirmed || r.resend) this.#scheduleSave();
       if (r.resend) this.#pump();
       // More to ask about (a long outage): ask again at once.
