@@ -406,8 +406,10 @@ export class CloudLink {
     }
     this.#remember(outcome);
     await this.#saveCommands();
-    reply(outcome);
+    // State first: the broker keeps one client's messages in order, so the cloud has the new
+    // state by the time it hears the reply.
     this.publishState();
+    reply(outcome);
   }
 
   #remember(r: RememberedCommand): void {
