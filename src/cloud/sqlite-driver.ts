@@ -51,6 +51,7 @@ export function openSqliteDriver(o: SqliteOptions): SqlDriver {
   let closed = false;
   // The transaction in progress; statements from outside it wait for it.
   let current: Promise<unknown> | null = null;
+  let queue: Promise<void> = Promise.resolve();
 
   const direct: SqlRunner = {
     async all<T extends object>(sql: string, p: readonly unknown[] = []): Promise<T[]> {
@@ -83,20 +84,29 @@ export function openSqliteDriver(o: SqliteOptions): SqlDriver {
       db.exec(sql);
     },
     async transaction<T>(fn: (tx: SqlRunner) => Promise<T>): Promise<T> {
-      await idle();
-      const run = (async () => {
-        db.exec('BEGIN IMMEDIATE');
-        try {
-          const result = await fn(direct);
-          db.exec('COMMIT');
-          return result;
-        } catch (err) {
-          db.exec('ROLLBACK');
-          throw err;
-        }
-      })();
-      current = run;
-      try { return await run; } finally { if (current === run) current = null; }
+      // Transactions queue behind each other; `current` then holds plain statements back.
+      const previous = queue;
+      let release!: () => void;
+      queue = new Promise<void>((resolve) => { release = resolve; });
+      try {
+        await previous;
+        if (closed) throw new StoreError('STORE_CLOSED', 'the store is closed');
+        const run = (async () => {
+          db.exec('BEGIN IMMEDIATE');
+          try {
+            const result = await fn(direct);
+            db.exec('COMMIT');
+            return result;
+          } catch (err) {
+            db.exec('ROLLBACK');
+            throw err;
+          }
+        })();
+        current = run;
+        try { return await run; } finally { current = null; }
+      } finally {
+        release();
+      }
     },
     async insertTelemetry(rows: readonly TelemetryRow[], storedAt: number): Promise<void> {
       if (current || closed) await idle();

@@ -278,11 +278,12 @@ export class ApiClient {
     this.localAddress = localAddress;
   }
 
-  send(method: string, path: string, o: { json?: unknown; form?: Record<string, string>; headers?: Record<string, string>; bearer?: boolean; origin?: string | false } = {}): Promise<ApiAnswer> {
+  send(method: string, path: string, o: { json?: unknown; form?: Record<string, string>; raw?: string; headers?: Record<string, string>; bearer?: boolean; origin?: string | false } = {}): Promise<ApiAnswer> {
     const headers: Record<string, string> = { ...(o.headers ?? {}) };
     let body: Buffer | undefined;
     if (o.json !== undefined) { body = Buffer.from(JSON.stringify(o.json)); headers['content-type'] = 'application/json'; }
     if (o.form) { body = Buffer.from(new URLSearchParams(o.form).toString()); headers['content-type'] = 'application/x-www-form-urlencoded'; }
+    if (o.raw !== undefined) body = Buffer.from(o.raw);
     if (o.bearer !== false && this.token) headers.authorization ??= `Bearer ${this.token}`;
     if (this.cookies.size) headers.cookie ??= [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
     if (o.origin) headers.origin = o.origin;
