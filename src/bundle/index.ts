@@ -29,6 +29,7 @@ export const BUNDLE_FILES = {
   webKey: { name: 'web-key.pem', audience: 'device', secret: true, description: 'private key of the HTTPS admin service' },
   adminPasswordHash: { name: 'admin-password.phc', audience: 'device', secret: true, description: 'argon2id hash of the sticker password (absent in setup mode)' },
   pairingVerifier: { name: 'pairing-verifier.json', audience: 'device', secret: true, description: 'SPAKE2+ verifier (w0, L) with PBKDF2 salt and iterations; never the setup code' },
+  updateRoot: { name: 'update-root.json', audience: 'device', secret: false, description: 'TUF root metadata of the update repository: the trust anchor for software updates' },
   label: { name: 'label.json', audience: 'factory', secret: true, description: 'plaintext password, setup code, claim code and QR URI, for printing only' },
   stickerSvg: { name: 'sticker.svg', audience: 'factory', secret: true, description: 'the printed label, vector' },
   stickerPng: { name: 'sticker.png', audience: 'factory', secret: true, description: 'the printed label, 300 dpi raster' },
@@ -99,6 +100,8 @@ export interface DeviceBundle {
   /** argon2id PHC string of the sticker password; undefined in setup mode. */
   readonly adminPasswordHash?: string;
   readonly pairingVerifierJson: unknown;
+  /** TUF root metadata (JSON text): the updater's trust anchor; tuf-js verifies it. */
+  readonly updateRootJson: string;
 }
 
 async function readBundleFile(dir: string, spec: BundleFileSpec, optional = false): Promise<string | undefined> {
@@ -125,15 +128,16 @@ export async function readDeviceBundle(dir: string): Promise<DeviceBundle> {
     throw new BundleError('BUNDLE_INVALID', 'unit.json is not valid JSON');
   }
   const unit = parseUnitRecord(unitJson);
-  const [caCertPem, deviceCertPem, deviceKeyPem, webCertPem, webKeyPem, adminPasswordHash, verifier] = await Promise.all([
+  const [caCertPem, deviceCertPem, deviceKeyPem, webCertPem, webKeyPem, adminPasswordHash, verifier, updateRootJson] = await Promise.all([
     readBundleFile(dir, f.caCert), readBundleFile(dir, f.deviceCert), readBundleFile(dir, f.deviceKey),
     readBundleFile(dir, f.webCert), readBundleFile(dir, f.webKey),
-    readBundleFile(dir, f.adminPasswordHash, unit.initialPasswordMode === 'setup'), readBundleFile(dir, f.pairingVerifier),
+    readBundleFile(dir, f.adminPasswordHash, unit.initialPasswordMode === 'setup'), readBundleFile(dir, f.pairingVerifier), readBundleFile(dir, f.updateRoot),
   ]);
   let pairingVerifierJson: unknown;
   try { pairingVerifierJson = JSON.parse(verifier!); } catch { throw new BundleError('BUNDLE_INVALID', 'pairing-verifier.json is not valid JSON'); }
+  try { JSON.parse(updateRootJson!); } catch { throw new BundleError('BUNDLE_INVALID', 'update-root.json is not valid JSON'); }
   return {
     dir, unit, caCertPem: caCertPem!, deviceCertPem: deviceCertPem!, deviceKeyPem: deviceKeyPem!, webCertPem: webCertPem!, webKeyPem: webKeyPem!,
-    ...(adminPasswordHash ? { adminPasswordHash: adminPasswordHash.trim() } : {}), pairingVerifierJson,
+    ...(adminPasswordHash ? { adminPasswordHash: adminPasswordHash.trim() } : {}), pairingVerifierJson, updateRootJson: updateRootJson!,
   };
 }

@@ -101,6 +101,9 @@ export async function initFactory(dir: string, options: InitFactoryOptions = {})
   validateFactoryConfig(draft); // refuse bad settings before any key exists
   await mkdir(join(dir, CA_DIR), { recursive: true, mode: 0o700 });
   await mkdir(join(dir, UPDATE_KEYS_DIR), { recursive: true, mode: 0o700 });
+  // TUF update-signing keys (root 2-of-3 offline, targets, snapshot, timestamp) and root metadata v1.
+  const { createUpdateKeys } = await import('../update/index.ts');
+  await createUpdateKeys(join(dir, UPDATE_KEYS_DIR), { now });
   const ca = await createManufacturerCa(draft.maker, { now });
   await writeFileAtomic(join(dir, CA_KEY), ca.privateKeyPem, SECRET_FILE_MODE);
   await writeFileAtomic(join(dir, CA_CERT), ca.certPem, PUBLIC_FILE_MODE);
@@ -114,6 +117,8 @@ export interface Factory {
   readonly dir: string;
   readonly config: FactoryConfig;
   readonly caCertPem: string;
+  /** The latest TUF root metadata: copied into every bundle as the device's update trust anchor. */
+  readonly updateRootJson: string;
 }
 
 /** Loads and validates a factory folder. */
@@ -128,7 +133,11 @@ export async function loadFactory(dir: string): Promise<Factory> {
   if (certificateFingerprint(caCertPem) !== config.caFingerprint) {
     throw new FactoryError('FACTORY_CA_MISMATCH', 'ca-cert.pem does not match the fingerprint in factory.json', { dir });
   }
-  return { dir, config, caCertPem };
+  let updateRootJson: string;
+  try { updateRootJson = await readFile(join(dir, UPDATE_KEYS_DIR, 'root.json'), 'utf8'); } catch {
+    throw new FactoryError('FACTORY_UPDATE_ROOT_MISSING', `no update root metadata in ${join(dir, UPDATE_KEYS_DIR)}; this factory predates signed updates`, { dir });
+  }
+  return { dir, config, caCertPem, updateRootJson };
 }
 
 /** The path of the factory's CA certificate. */
@@ -236,6 +245,7 @@ async function provisionOne(factory: Factory, ca: Awaited<ReturnType<typeof load
       put(f.webKey, webCert.privateKeyPem),
       ...(passwordHash ? [put(f.adminPasswordHash, passwordHash + '\n')] : []),
       put(f.pairingVerifier, JSON.stringify(verifier, null, 2) + '\n'),
+      put(f.updateRoot, factory.updateRootJson),
       put(f.label, JSON.stringify({ serial, model: model.id, adminPassword: adminPassword ?? null, setupCode, claimCode, uri: stickerUri(sticker) }, null, 2) + '\n'),
       put(f.stickerSvg, svg),
       put(f.stickerPng, png),

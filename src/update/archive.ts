@@ -1,0 +1,227 @@
+/**
+ * Reading and writing image archives with node-tar (loaded on first use). Reading is strict:
+ * regular files and folders only (no links, devices or FIFOs), checked paths, no duplicates,
+ * and bounds on the number of entries and on their total size. Unpacking writes every file
+ * with 'wx' (never through a planted link), hashes it on the way, and fsyncs files and folders,
+ * so a staged slot is complete on disk before it is renamed into place.
+ */
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readFile, rm, mkdtemp, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { join, dirname } from 'node:path';
+import { tmpdir } from 'node:os';
+import type { ReadEntry } from 'tar';
+import type * as TarModule from 'tar';
+import { UpdateRefusedError } from './errors.ts';
+import { checkImagePath, parseImageManifest, IMAGE_MANIFEST_FILE, MAX_IMAGE_MANIFEST_BYTES, IMAGE_FORMAT, REFERENCE_ENTRY_SOURCE, type ImageManifest } from './image.ts';
+
+type Tar = typeof TarModule;
+let tarModule: Promise<Tar> | undefined;
+function loadTar(): Promise<Tar> {
+  tarModule ??= import('tar');
+  return tarModule;
+}
+
+/** Bounds on an archive. */
+export interface ArchiveLimits {
+  /** Most entries (files and folders). */
+  readonly maxEntries: number;
+  /** Largest total size of the files, bytes. */
+  readonly maxUnpackedBytes: number;
+}
+
+/** One file of an archive, with its SHA-256. */
+export interface ArchiveFile {
+  readonly path: string;
+  readonly size: number;
+  readonly sha256: string;
+}
+
+/** What was read from an archive. */
+export interface ArchiveContents {
+  readonly manifest: ImageManifest;
+  readonly files: readonly ArchiveFile[];
+  readonly directories: readonly string[];
+  readonly totalBytes: number;
+}
+
+const invalid = (why: string): UpdateRefusedError => new UpdateRefusedError('UPDATE_IMAGE_INVALID', `the image archive is not acceptable: ${why}`);
+
+/** Consumes `entry` into `sink` (or nowhere), hashing it; resolves with the byte count and hash. */
+function consume(entry: ReadEntry, sink?: (chunk: Buffer) => Promise<void>): Promise<{ bytes: number; sha256: string; head: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const hash = createHash('sha256');
+    let bytes = 0;
+    const head: Buffer[] = [];
+    let headBytes = 0;
+    let chain = Promise.resolve();
+    entry.on('data', (chunk: Buffer) => {
+      bytes += chunk.length;
+      hash.update(chunk);
+      if (headBytes <= MAX_IMAGE_MANIFEST_BYTES) { head.push(chunk); headBytes += chunk.length; }
+      if (sink) {
+        entry.pause();
+        chain = chain.then(() => sink(chunk)).then(() => { entry.resume(); }, (err: unknown) => { reject(err); });
+      }
+    });
+    entry.on('end', () => { chain.then(() => resolve({ bytes, sha256: hash.digest('hex'), head: Buffer.concat(head) }), reject); });
+    entry.on('error', reject);
+  });
+}
+
+/**
+ * Reads an image archive. With `into`, unpacks it there (the folder must not exist yet) and
+ * fsyncs everything; without, only inspects it. Both check the same rules and image.json.
+ * @throws UpdateRefusedError 'UPDATE_IMAGE_INVALID' or 'UPDATE_TOO_LARGE'
+ */
+export async function readImageArchive(archive: string, limits: ArchiveLimits, options: { into?: string; onProgress?: (done: number, total: number) => void } = {}): Promise<ArchiveContents> {
+  const tar = await loadTar();
+  const into = options.into;
+  if (into) await mkdir(into, { mode: 0o700 });
+  const files: ArchiveFile[] = [];
+  const directories = new Set<string>();
+  const seen = new Set<string>();
+  let entries = 0;
+  let total = 0;
+  let manifestBytes: Buffer | undefined;
+
+  const handle = async (entry: ReadEntry): Promise<void> => {
+    if (++entries > limits.maxEntries) throw invalid(`more than ${limits.maxEntries} entries`);
+    const path = checkImagePath(entry.path);
+    if (entry.type === 'Directory') {
+      entry.resume();
+      if (path === undefined) return;
+      if (seen.has(path)) throw invalid(`duplicate path ${path}`);
+      seen.add(path);
+      directories.add(path);
+      if (into) await mkdir(join(into, path), { recursive: true, mode: 0o700 });
+      return;
+    }
+    if (entry.type !== 'File' && entry.type !== 'OldFile') throw invalid(`${entry.type} entries are not allowed (${JSON.stringify(entry.path.slice(0, 80))})`);
+    if (path === undefined) throw invalid('a file without a name');
+    if (seen.has(path)) throw invalid(`duplicate path ${path}`);
+    seen.add(path);
+    total += entry.size;
+    if (total > limits.maxUnpackedBytes) throw new UpdateRefusedError('UPDATE_TOO_LARGE', `the image unpacks to more than ${limits.maxUnpackedBytes} bytes`);
+    for (let d = dirname(path); d !== '.'; d = dirname(d)) directories.add(d);
+    let result: { bytes: number; sha256: string; head: Buffer };
+    if (into) {
+      const target = join(into, path);
+      await mkdir(dirname(target), { recursive: true, mode: 0o700 });
+      const handleOut = await open(target, 'wx', 0o600);
+      try {
+        result = await consume(entry, async (chunk) => { let off = 0; while (off < chunk.length) off += (await handleOut.write(chunk, off, chunk.length - off)).bytesWritten; });
+        await handleOut.sync();
+      } finally {
+        await handleOut.close();
+      }
+    } else {
+      result = await consume(entry);
+    }
+    if (result.bytes !== entry.size) throw invalid(`${path} is truncated`);
+    if (path === IMAGE_MANIFEST_FILE) {
+      if (result.bytes > MAX_IMAGE_MANIFEST_BYTES) throw invalid('image.json is too large');
+      manifestBytes = result.head.subarray(0, result.bytes);
+    }
+    files.push({ path, size: result.bytes, sha256: result.sha256 });
+    options.onProgress?.(total, limits.maxUnpackedBytes);
+  };
+
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let failed = false;
+      let queue = Promise.resolve();
+      const fail = (err: unknown): void => {
+        if (failed) return;
+        failed = true;
+        source.destroy();
+        reject(err instanceof UpdateRefusedError ? err : invalid(err instanceof Error ? err.message.slice(0, 120) : 'unreadable'));
+      };
+      const parser = new tar.Parser({ strict: true, maxMetaEntrySize: 65_536 });
+      parser.on('entry', (entry: ReadEntry) => {
+        queue = queue.then(() => (failed ? entry.resume() as unknown as void : handle(entry))).catch(fail);
+      });
+      parser.on('warn', (code: string, message: string) => fail(invalid(`${code} ${message}`)));
+      parser.on('error', fail);
+      parser.on('end', () => { queue.then(() => { if (!failed) resolve(); }, fail); });
+      const source = createReadStream(archive, { highWaterMark: 1 << 20 });
+      source.on('error', fail);
+      source.pipe(parser as unknown as NodeJS.WritableStream);
+    });
+    if (!manifestBytes) throw invalid('image.json is missing');
+    let manifestJson: unknown;
+    try { manifestJson = JSON.parse(manifestBytes.toString('utf8')); } catch { throw invalid('image.json is not JSON'); }
+    const manifest = parseImageManifest(manifestJson);
+    if (!files.some((f) => f.path === manifest.entry)) throw invalid(`the entry point ${manifest.entry} is not in the image`);
+    if (into) {
+      // Folders deepest first, then the slot itself: their entries are on disk before the rename.
+      for (const d of [...directories].sort((a, b) => b.split('/').length - a.split('/').length)) await fsyncDir(join(into, d));
+      await fsyncDir(into);
+    }
+    return { manifest, files: files.sort((a, b) => (a.path < b.path ? -1 : 1)), directories: [...directories].sort(), totalBytes: total };
+  } catch (err) {
+    if (into) await rm(into, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+async function fsyncDir(path: string): Promise<void> {
+  const h = await open(path, 'r');
+  try { await h.sync(); } finally { await h.close(); }
+}
+
+/** What goes into a reference image. */
+export interface ReferenceImageOptions {
+  readonly model: string;
+  readonly version: string;
+  readonly securityVersion: number;
+  readonly description?: string;
+  /** The entry point's source; the default starts the installed runtime's agent. */
+  readonly entrySource?: string;
+  /** Further files, by path inside the image. */
+  readonly files?: Readonly<Record<string, string | Uint8Array>>;
+  /** Gzip the archive. */
+  readonly gzip?: boolean;
+}
+
+/**
+ * Builds a reference firmware image (a deterministic tar archive) at `out`.
+ * @example await buildReferenceImage('plug-1.1.0.tar', { model: 'plug', version: '1.1.0', securityVersion: 2 })
+ */
+export async function buildReferenceImage(out: string, o: ReferenceImageOptions): Promise<ImageManifest> {
+  const tar = await loadTar();
+  const manifest = parseImageManifest({
+    format: IMAGE_FORMAT, model: o.model, version: o.version, securityVersion: o.securityVersion, entry: 'agent.mjs',
+    ...(o.description ? { description: o.description } : {}),
+  });
+  const work = await mkdtemp(join(tmpdir(), 'bulwark-image-'));
+  try {
+    const contents: Record<string, string | Uint8Array> = {
+      [IMAGE_MANIFEST_FILE]: JSON.stringify(manifest, null, 2) + '\n',
+      'agent.mjs': o.entrySource ?? REFERENCE_ENTRY_SOURCE,
+      ...(o.files ?? {}),
+    };
+    for (const [path, data] of Object.entries(contents)) {
+      const p = checkImagePath(path);
+      if (p === undefined) throw invalid('a file without a name');
+      await mkdir(dirname(join(work, p)), { recursive: true });
+      await writeFile(join(work, p), data);
+    }
+    await tar.create({ file: out, cwd: work, portable: true, mtime: new Date('2020-01-01T00:00:00Z'), gzip: o.gzip ?? false }, Object.keys(contents).sort());
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+  return manifest;
+}
+
+/** Reads and validates just the image.json of an archive (bounded by `limits`). */
+export async function readImageManifestOf(archive: string, limits: ArchiveLimits): Promise<ArchiveContents> {
+  return readImageArchive(archive, limits);
+}
+
+/** Reads a small file fully (for tests and tools). */
+export async function readSmallFile(path: string, maxBytes: number): Promise<Buffer> {
+  const data = await readFile(path);
+  if (data.length > maxBytes) throw invalid(`${path} is larger than ${maxBytes} bytes`);
+  return data;
+}

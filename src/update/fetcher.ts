@@ -1,0 +1,184 @@
+/**
+ * The device's downloader, given to tuf-js as its Fetcher: every request is confined to the
+ * repository's base URL, follows no redirect, stops at the length the metadata allows (an
+ * endless or oversized answer is cut at the signed length), and is bounded in time twice: the
+ * server must send something at least every `idleTimeoutMs`, and the whole file must arrive
+ * before its deadline (a slow server is cut off).
+ */
+import { request as httpRequest, type IncomingMessage, type ClientRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { open, unlink, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { Fetcher } from 'tuf-js';
+import type * as TufErrorModule from 'tuf-js/dist/error.js';
+import { UpdateRefusedError } from './errors.ts';
+import type { DeviceUpdateConfig } from './config.ts';
+
+type TufErrors = typeof TufErrorModule;
+let tufErrors: Promise<TufErrors> | undefined;
+function loadTufErrors(): Promise<TufErrors> {
+  // tuf-js tells "no newer root" from a failure by its own DownloadHTTPError class, which its index does not export.
+  tufErrors ??= import('tuf-js/dist/error.js');
+  return tufErrors;
+}
+
+/** What a file is, judged from its URL: a metadata role or an image. */
+export function roleOfUrl(url: string): string {
+  const m = /\/(?:\d+\.)?(root|timestamp|snapshot|targets)\.json$/.exec(url);
+  return m ? m[1]! : 'image';
+}
+
+/** Settings of a {@link BoundedFetcher}. */
+export interface BoundedFetcherOptions {
+  /** The repository base URL; nothing outside it is fetched. */
+  readonly baseUrl: string;
+  /** Where downloads in progress are written (the state folder, never a RAM-backed /tmp). */
+  readonly tmpDir: string;
+  readonly config: Pick<DeviceUpdateConfig, 'idleTimeoutMs' | 'metadataDeadlineMs' | 'downloadDeadlineBaseMs' | 'minDownloadBytesPerSecond' | 'tlsTrust'>;
+  /** PEM of the manufacturer CA, pinned for https when tlsTrust is 'manufacturer-ca'. */
+  readonly caCertPem?: string;
+}
+
+/** A tuf-js Fetcher with the device's bounds. */
+export class BoundedFetcher implements Fetcher {
+  readonly #o: BoundedFetcherOptions;
+  /** Why the most recent download failed (undefined when it succeeded): tuf-js rewraps some errors, this keeps the cause. */
+  lastFailure: UpdateRefusedError | undefined;
+  /** The role of the most recent download. */
+  lastRole: string | undefined;
+
+  constructor(o: BoundedFetcherOptions) {
+    this.#o = o;
+  }
+
+  #fail(err: UpdateRefusedError): never {
+    this.lastFailure = err;
+    throw err;
+  }
+
+  /**
+   * Downloads `url`, handing each chunk to `onChunk` (awaited: back-pressure), refusing more
+   * than `maxLength` bytes and anything slower than the deadline.
+   */
+  async #get(url: string, maxLength: number, deadlineMs: number, onChunk: (chunk: Buffer) => Promise<void> | void): Promise<number> {
+    const role = roleOfUrl(url);
+    this.lastRole = role;
+    this.lastFailure = undefined;
+    const base = this.#o.baseUrl.replace(/\/+$/, '') + '/';
+    if (!url.startsWith(base)) this.#fail(new UpdateRefusedError('UPDATE_UNREACHABLE', `refused to fetch outside the repository: ${url.slice(0, 80)}`));
+    const { DownloadHTTPError } = await loadTufErrors();
+    const target = new URL(url);
+    const https = target.protocol === 'https:';
+    const cfg = this.#o.config;
+    let req: ClientRequest | undefined;
+    let res: IncomingMessage | undefined;
+    let received = 0;
+    try {
+      return await new Promise<number>((resolve, reject) => {
+        let settled = false;
+        const finish = (err?: unknown): void => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(deadline);
+          if (err) { req?.destroy(); reject(err); } else resolve(received);
+        };
+        const deadline = setTimeout(() => finish(new UpdateRefusedError('UPDATE_TIMEOUT', `${role}: not received within ${deadlineMs} ms`, { role })), deadlineMs);
+        const options = {
+          method: 'GET', host: target.hostname.replace(/^\[|\]$/g, ''), port: target.port || (https ? 443 : 80), path: target.pathname,
+          headers: { 'user-agent': 'bulwark-updater/1', accept: '*/*' }, agent: false as const,
+          ...(https ? { minVersion: 'TLSv1.2' as const, servername: target.hostname, ...(cfg.tlsTrust === 'manufacturer-ca' && this.#o.caCertPem ? { ca: this.#o.caCertPem } : {}) } : {}),
+        };
+        req = (https ? httpsRequest : httpRequest)(options, (r) => {
+          res = r;
+          const status = r.statusCode ?? 0;
+          if (status !== 200) {
+            r.resume();
+            finish(new DownloadHTTPError(`HTTP ${status} for ${role}`, status));
+            return;
+          }
+          const declared = Number(r.headers['content-length']);
+          if (Number.isFinite(declared) && declared > maxLength) {
+            finish(new UpdateRefusedError('UPDATE_TOO_LARGE', `${role}: the server announced ${declared} bytes, more than the ${maxLength} allowed`, { role }));
+            return;
+          }
+          r.on('data', (chunk: Buffer) => {
+            if (settled) return;
+            received += chunk.length;
+            if (received > maxLength) {
+              finish(new UpdateRefusedError('UPDATE_TOO_LARGE', `${role}: the download went past the ${maxLength} bytes allowed; stopped`, { role }));
+              return;
+            }
+            const pending = onChunk(chunk);
+            if (pending) {
+              r.pause();
+              pending.then(() => { if (!settled) r.resume(); }, finish);
+            }
+          });
+          r.on('end', () => finish());
+          r.on('error', (e) => finish(new UpdateRefusedError('UPDATE_UNREACHABLE', `${role}: connection lost (${(e as NodeJS.ErrnoException).code ?? 'error'})`, { role })));
+          r.on('aborted', () => finish(new UpdateRefusedError('UPDATE_UNREACHABLE', `${role}: connection lost`, { role })));
+        });
+        req.setTimeout(cfg.idleTimeoutMs, () => finish(new UpdateRefusedError('UPDATE_TIMEOUT', `${role}: the server sent nothing for ${cfg.idleTimeoutMs} ms`, { role })));
+        req.on('error', (e) => finish(new UpdateRefusedError('UPDATE_UNREACHABLE', `${role}: ${(e as NodeJS.ErrnoException).code ?? 'connection failed'}`, { role })));
+        req.end();
+      });
+    } catch (err) {
+      res?.destroy();
+      if (err instanceof UpdateRefusedError) this.#fail(err);
+      if (err instanceof DownloadHTTPError) {
+        // A missing next root version is how TUF learns it has the newest root: not a failure.
+        if (!(role === 'root' && (err.statusCode === 404 || err.statusCode === 403))) {
+          this.lastFailure = new UpdateRefusedError('UPDATE_UNREACHABLE', `${role}: the repository answered HTTP ${err.statusCode}`, { role, status: err.statusCode });
+        }
+      }
+      throw err;
+    }
+  }
+
+  /** tuf-js: metadata into memory, bounded by `maxLength` and the metadata deadline. */
+  async downloadBytes(url: string, maxLength: number): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    await this.#get(url, maxLength, this.#o.config.metadataDeadlineMs, (c) => { chunks.push(c); });
+    return Buffer.concat(chunks);
+  }
+
+  /** tuf-js: a file into a temporary file in `tmpDir`, removed after `handler`. */
+  async downloadFile<T>(url: string, maxLength: number, handler: (file: string) => Promise<T>): Promise<T> {
+    const tmp = join(this.#o.tmpDir, `.${randomBytes(8).toString('hex')}.part`);
+    try {
+      await this.downloadTo(url, maxLength, tmp);
+      return await handler(tmp);
+    } finally {
+      await unlink(tmp).catch(() => undefined);
+    }
+  }
+
+  /**
+   * Downloads an image of `length` bytes to `path` (written as `path.part`, fsynced, renamed),
+   * with a deadline of downloadDeadlineBaseMs plus the length at the slowest accepted rate.
+   */
+  async downloadTo(url: string, length: number, path: string, onProgress?: (done: number, total: number) => void): Promise<void> {
+    const cfg = this.#o.config;
+    const deadline = cfg.downloadDeadlineBaseMs + Math.ceil((length / cfg.minDownloadBytesPerSecond) * 1000);
+    const part = `${path}.part`;
+    await unlink(part).catch(() => undefined);
+    const out = await open(part, 'wx', 0o600);
+    let ok = false;
+    try {
+      let done = 0;
+      await this.#get(url, length, deadline, async (chunk) => {
+        let off = 0;
+        while (off < chunk.length) off += (await out.write(chunk, off, chunk.length - off)).bytesWritten;
+        done += chunk.length;
+        onProgress?.(done, length);
+      });
+      await out.sync();
+      ok = true;
+    } finally {
+      await out.close();
+      if (!ok) await unlink(part).catch(() => undefined);
+    }
+    await rename(part, path);
+  }
+}

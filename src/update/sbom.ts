@@ -1,0 +1,100 @@
+/**
+ * The CycloneDX 1.5 SBOM published beside every image: the image itself (a `firmware`
+ * component with its SHA-256), every file inside it, and the runtime it runs on (the Bulwark
+ * package and its production dependencies from package-lock.json, with their integrity hashes).
+ */
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import type { ArchiveFile } from './archive.ts';
+import type { ImageManifest } from './image.ts';
+
+/** One npm package of the runtime. */
+export interface RuntimePackage {
+  readonly name: string;
+  readonly version: string;
+  /** npm's Subresource Integrity string, e.g. 'sha512-...'. */
+  readonly integrity?: string;
+  readonly license?: string;
+}
+
+/** The runtime an image runs on. */
+export interface RuntimeInventory {
+  readonly name: string;
+  readonly version: string;
+  readonly packages: readonly RuntimePackage[];
+}
+
+/** Reads the installed runtime's package.json and its lockfile's production packages (none when there is no lockfile). */
+export async function runtimeInventory(packageRoot: URL = new URL('../../', import.meta.url)): Promise<RuntimeInventory> {
+  const pkg = JSON.parse(await readFile(new URL('package.json', packageRoot), 'utf8')) as { name?: string; version?: string };
+  let packages: RuntimePackage[] = [];
+  try {
+    const lock = JSON.parse(await readFile(new URL('package-lock.json', packageRoot), 'utf8')) as { packages?: Record<string, { version?: string; integrity?: string; license?: string; dev?: boolean; devOptional?: boolean }> };
+    packages = Object.entries(lock.packages ?? {})
+      .filter(([path, p]) => path.startsWith('node_modules/') && !p.dev && !p.devOptional && typeof p.version === 'string')
+      .map(([path, p]) => ({ name: path.slice(path.lastIndexOf('node_modules/') + 'node_modules/'.length), version: p.version!, ...(p.integrity ? { integrity: p.integrity } : {}), ...(p.license ? { license: p.license } : {}) }))
+      .filter((p, i, all) => all.findIndex((q) => q.name === p.name && q.version === p.version) === i)
+      .slice(0, 5_000);
+  } catch { /* a published package has no lockfile: the SBOM then lists the runtime alone */ }
+  return { name: pkg.name ?? 'bulwark', version: pkg.version ?? '0.0.0', packages };
+}
+
+function purl(name: string, version: string): string {
+  const [scope, bare] = name.startsWith('@') ? [name.slice(0, name.indexOf('/')), name.slice(name.indexOf('/') + 1)] : ['', name];
+  return `pkg:npm/${scope ? encodeURIComponent(scope) + '/' : ''}${encodeURIComponent(bare)}@${encodeURIComponent(version)}`;
+}
+
+function integrityHashes(integrity: string | undefined): Array<{ alg: string; content: string }> {
+  const m = integrity ? /^sha(256|384|512)-([A-Za-z0-9+/=]+)$/.exec(integrity) : null;
+  return m ? [{ alg: `SHA-${m[1]}`, content: Buffer.from(m[2]!, 'base64').toString('hex') }] : [];
+}
+
+/** What the SBOM describes. */
+export interface SbomInput {
+  readonly image: ImageManifest;
+  readonly imageSha256: string;
+  readonly imageLength: number;
+  readonly files: readonly ArchiveFile[];
+  readonly runtime: RuntimeInventory;
+  readonly supplier?: string;
+  readonly now?: Date;
+}
+
+/** Builds the CycloneDX 1.5 JSON document of an image. */
+export function buildSbom(o: SbomInput): Record<string, unknown> {
+  const runtimeRef = `runtime:${o.runtime.name}@${o.runtime.version}`;
+  return {
+    bomFormat: 'CycloneDX',
+    specVersion: '1.5',
+    serialNumber: `urn:uuid:${randomUUID()}`,
+    version: 1,
+    metadata: {
+      timestamp: (o.now ?? new Date()).toISOString(),
+      tools: { components: [{ type: 'application', name: o.runtime.name, version: o.runtime.version }] },
+      component: {
+        type: 'firmware', 'bom-ref': 'image', name: `${o.image.model}-firmware`, version: o.image.version,
+        ...(o.supplier ? { supplier: { name: o.supplier } } : {}),
+        hashes: [{ alg: 'SHA-256', content: o.imageSha256 }],
+        properties: [
+          { name: 'bulwark:model', value: o.image.model },
+          { name: 'bulwark:securityVersion', value: String(o.image.securityVersion) },
+          { name: 'bulwark:entry', value: o.image.entry },
+          { name: 'bulwark:length', value: String(o.imageLength) },
+        ],
+      },
+    },
+    components: [
+      ...o.files.map((f) => ({ type: 'file', 'bom-ref': `file:${f.path}`, name: f.path, hashes: [{ alg: 'SHA-256', content: f.sha256 }], properties: [{ name: 'bulwark:size', value: String(f.size) }] })),
+      { type: 'framework', 'bom-ref': runtimeRef, name: o.runtime.name, version: o.runtime.version, purl: purl(o.runtime.name, o.runtime.version) },
+      ...o.runtime.packages.map((p) => ({
+        type: 'library', 'bom-ref': `npm:${p.name}@${p.version}`, name: p.name, version: p.version, purl: purl(p.name, p.version),
+        ...(integrityHashes(p.integrity).length ? { hashes: integrityHashes(p.integrity) } : {}),
+        ...(p.license ? { licenses: [{ expression: p.license }] } : {}),
+      })),
+    ],
+    dependencies: [
+      { ref: 'image', dependsOn: [...o.files.map((f) => `file:${f.path}`), runtimeRef] },
+      { ref: runtimeRef, dependsOn: o.runtime.packages.map((p) => `npm:${p.name}@${p.version}`) },
+    ],
+  };
+}
