@@ -44,14 +44,16 @@ const NOT_TESTED_YET: Readonly<Record<string, string>> = {
 
 let work: string;
 let units: ProvisionedUnit[];
-let agents: DeviceAgent[] = [];
+const agents: DeviceAgent[] = [];
 let report: AuditReport;
 
 before(async () => {
   work = await mkdtemp(join(tmpdir(), 'bulwark-audit-'));
   await initFactory(join(work, 'factory'));
   units = await provisionUnits({ factoryDir: join(work, 'factory'), model: 'plug', count: 2, outDir: join(work, 'units') });
-  agents = [await startAgent(units[0]!, join(work, 'state-0')), await startAgent(units[1]!, join(work, 'state-1'))];
+  // One by one, so after() closes whatever started even if a later start fails.
+  agents.push(await startAgent(units[0]!, join(work, 'state-0')));
+  agents.push(await startAgent(units[1]!, join(work, 'state-1')));
   report = await runAudit({
     profile: PLUG_PROFILE,
     urls: agents.map((a) => a.web.url),
