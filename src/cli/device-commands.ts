@@ -21,8 +21,17 @@ export function registerDeviceCommands(program: Command): void {
     .option('--web-port <port>', 'HTTPS admin port (0 = any free port)', '8443')
     .option('--hub-port <port>', 'hub channel and pairing port (0 = any free port)', '5541')
     .option('--cloud <url>', 'connect out to the manufacturer cloud, mqtts://host:port')
-    .action(async (o: { bundle: string; state: string; host: string; webPort: string; hubPort: string; cloud?: string }) => {
+    .option('--update-url <url>', 'the update repository (https, or http on a loopback address), e.g. https://cloud.example/updates')
+    .option('--update-interval <duration>', 'time between automatic update checks, e.g. 6h (the default) or 30m')
+    .option('--update-config <file>', 'JSON file of update settings (docs/update.md)')
+    .action(async (o: { bundle: string; state: string; host: string; webPort: string; hubPort: string; cloud?: string; updateUrl?: string; updateInterval?: string; updateConfig?: string }) => {
       const { superviseAgent } = await import('../device/index.ts');
+      const { parseDuration, validateRepositoryUrl } = await import('../update/index.ts');
+      const update = {
+        ...(o.updateUrl ? { url: validateRepositoryUrl(o.updateUrl, 'updateUrl') } : {}),
+        ...(o.updateConfig ? { configFile: resolve(o.updateConfig) } : {}),
+        ...(o.updateInterval ? { checkIntervalMs: parseDuration(o.updateInterval, 'updateInterval') } : {}),
+      };
       // Reaches the agent through the supervisor's environment (the supervisor passes its own settings as argv).
       process.env.BULWARK_HUB_PORT = String(port(o.hubPort, 'hubPort'));
       if (o.cloud) {
@@ -30,12 +39,13 @@ export function registerDeviceCommands(program: Command): void {
         process.env.BULWARK_CLOUD_URL = o.cloud;
       }
       const sup = superviseAgent({
-        bundleDir: resolve(o.bundle), stateDir: resolve(o.state), host: o.host, webPort: port(o.webPort, 'webPort'),
+        bundleDir: resolve(o.bundle), stateDir: resolve(o.state), host: o.host, webPort: port(o.webPort, 'webPort'), update,
         onReady: (info) => {
           // The agent's ready line carries its hub port too (the supervisor passes the line on whole).
           const hubPort = (info as { hubPort?: unknown }).hubPort;
-          process.stdout.write(`device ${info.serial} ready: ${info.url}${typeof hubPort === 'number' ? ` hub port ${hubPort}` : ''}\n`);
+          process.stdout.write(`device ${info.serial} ready: ${info.url}${typeof hubPort === 'number' ? ` hub port ${hubPort}` : ''} firmware ${info.firmware} (${info.slot === 'factory' ? 'factory image' : `slot ${info.slot}`})\n`);
         },
+        onEvent: (e) => { if (e.type === 'decision') process.stdout.write(`update: ${String(e.decision)}${e.version ? ` ${String(e.version)}` : ''}${e.code ? ` ${String(e.code)}` : ''}${e.detail ? `: ${String(e.detail)}` : ''}\n`); },
         log: (m) => process.stderr.write(`supervisor: ${m}\n`),
       });
       const stop = (): void => sup.stop();

@@ -15,6 +15,7 @@ import { DeviceCapabilities } from './capabilities.ts';
 import { listenForButton, type ButtonGesture } from './button.ts';
 import { startHubSurface, type HubSurface, type HubSurfaceConfig } from './hub-surface.ts';
 import type { CloudLink } from '../cloudlink/index.ts';
+import { startUpdater, type DeviceUpdater, type DeviceUpdateOptions } from '../update/index.ts';
 
 /** Settings of the agent. */
 export interface DeviceAgentConfig {
@@ -33,6 +34,8 @@ export interface DeviceAgentConfig {
   readonly cloudUrl?: string;
   /** Cloud telemetry interval, ms. */
   readonly cloudTelemetryIntervalMs?: number;
+  /** Software updates (src/update): the booted slot, repository and hooks; absent: no repository, no checks. */
+  readonly update?: DeviceUpdateOptions;
 }
 
 /** Defaults for everything but the two folders. */
@@ -48,6 +51,8 @@ export interface DeviceAgent {
   readonly hub: HubSurface;
   /** The cloud link, when `cloudUrl` is set. */
   readonly cloud?: CloudLink;
+  /** The updater (src/update). */
+  readonly updater: DeviceUpdater;
   close(): Promise<void>;
 }
 
@@ -89,7 +94,8 @@ export async function startDeviceAgent(config: Partial<DeviceAgentConfig>, log: 
   const journal = await openJournal(c.stateDir, sensitive ? 'sensitive' : 'standard', log);
   const capabilities = await DeviceCapabilities.load(model, c.stateDir);
   const startedAt = Date.now();
-  const version = await firmwareVersion();
+  const updater = await startUpdater({ stateDir: c.stateDir, bundle, journal, log, ...c.update });
+  const version = updater.running.version;
 
   const webJournal: WebJournal = {
     record: (e) => journal.record(e),
@@ -111,8 +117,9 @@ export async function startDeviceAgent(config: Partial<DeviceAgentConfig>, log: 
         ownerActions: () => [
           { id: 'pairing-window', label: 'Open the hub pairing window (5 min)', run: async () => hub?.openPairingWindow('owner') ?? 'the hub surface is not running' },
           { id: 'unpair-hubs', label: 'Unpair every hub', run: async () => { const n = hub?.hubs().length ?? 0; await hub?.forgetAllHubs(); return `${n} hub(s) unpaired`; } },
+          ...updater.ownerActions(),
         ],
-        facts: () => [['Hubs', hub?.describe() ?? 'not running']],
+        facts: () => [['Hubs', hub?.describe() ?? 'not running'], ...updater.facts()],
       },
     });
     hub = await startHubSurface({
@@ -138,6 +145,7 @@ export async function startDeviceAgent(config: Partial<DeviceAgentConfig>, log: 
         await cl?.link.releaseClaim();
         await w.reset();
         await capabilities.reset();
+        await updater.resetOwnerChoices();
         await journal.erase();
         journal.record({ surface: 'button', source: 'local', event: 'factory-reset', result: 'success', detail: 'owner password, sessions, counters and journal erased' });
         log('factory reset: the sticker credentials work again');
@@ -151,6 +159,7 @@ export async function startDeviceAgent(config: Partial<DeviceAgentConfig>, log: 
     await cloud?.close();
     await hub?.close();
     await web?.close();
+    await updater.close();
     await journal.close();
     throw err;
   }
@@ -159,8 +168,9 @@ export async function startDeviceAgent(config: Partial<DeviceAgentConfig>, log: 
   const h = hub;
   log(`device ${bundle.unit.serial} (${model.name}) listening at ${w.url}, hub port ${h.port}`);
   return {
-    bundle, web: w, journal, capabilities, hub: h, ...(cloud ? { cloud: cloud.link } : {}),
+    bundle, web: w, journal, capabilities, hub: h, ...(cloud ? { cloud: cloud.link } : {}), updater,
     async close() {
+      await updater.close();
       await new Promise<void>((resolve) => b.close(() => resolve()));
       await cloud?.close();
       await h.close();

@@ -1,13 +1,23 @@
 /**
- * The supervisor: the small, never-updated "bootloader" of a Node device. It starts the agent
- * as a child process with a hardened runtime (no code generation from strings, bounded malloc
- * arenas so argon2's 19 MiB blocks are returned to the system) and restarts it when it dies.
+ * The supervisor: the small, never-updated "bootloader" of a Node device. Before every start it
+ * decides which slot boots (src/update's `prepareBoot`: the active A/B slot if its files still
+ * match their hashes and its security version is not below the counter; a slot whose trial ran
+ * out of boots is abandoned for the previous one, or the factory image), then starts that
+ * image's entry point as a child process with a hardened runtime (no code generation from
+ * strings, bounded malloc arenas so argon2's 19 MiB blocks are returned to the system), and
+ * restarts it when it dies. A new image is on trial: it must print `{"event":"healthy"}` within
+ * `healthTimeoutMs`, within `maxTrialBoots` boots, or the device goes back by itself.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createInterface } from 'node:readline';
 import { BulwarkError } from '../errors/index.ts';
+import {
+  prepareBoot, firmwarePaths, runningImageOf, validateDeviceUpdateConfig, readUpdateConfigFile, REBOOT_EXIT_CODE,
+  type DeviceUpdateConfig, type SlotName,
+} from '../update/index.ts';
 
 /** What the supervisor needs to start an agent. */
 export interface SupervisorOptions {
@@ -15,11 +25,15 @@ export interface SupervisorOptions {
   readonly stateDir: string;
   readonly host: string;
   readonly webPort: number;
-  /** Restarts allowed within `restartWindowMs` before giving up. */
+  /** Restarts allowed within `restartWindowMs` before giving up (failed trial boots do not count: they are bounded by maxTrialBoots). */
   readonly maxRestarts?: number;
   readonly restartWindowMs?: number;
-  /** Called with the agent's ready line. */
-  readonly onReady?: (info: { serial: string; url: string; webPort: number }) => void;
+  /** Updates: the repository URL and a JSON file of DeviceUpdateConfig settings, passed on to the agent. */
+  readonly update?: { readonly url?: string; readonly configFile?: string; readonly checkIntervalMs?: number };
+  /** Called with the agent's ready line, plus the slot and firmware version that booted. */
+  readonly onReady?: (info: { serial: string; url: string; webPort: number; slot: SlotName; firmware: string }) => void;
+  /** The agent's update events (`{"event":"update",...}` lines) as they come. */
+  readonly onEvent?: (event: Record<string, unknown>) => void;
   readonly log?: (msg: string) => void;
 }
 
@@ -45,35 +59,78 @@ export function superviseAgent(o: SupervisorOptions): { stop(): void; done: Prom
   const restarts: number[] = [];
   let child: ChildProcess | undefined;
   let stopping = false;
+  let finished = false;
   let finish!: (code: number) => void;
-  const done = new Promise<number>((resolve) => { finish = resolve; });
+  const done = new Promise<number>((resolve) => { finish = (code) => { if (!finished) { finished = true; resolve(code); } }; });
 
-  const start = (): void => {
-    child = spawn(process.execPath, [...AGENT_NODE_FLAGS, agentEntry(),
-      '--bundle', o.bundleDir, '--state', o.stateDir, '--host', o.host, '--web-port', String(o.webPort)], {
+  const boot = async (): Promise<void> => {
+    if (stopping) { finish(0); return; }
+    const bootConfig = await loadBootConfig(o);
+    const plan = await prepareBoot(o.stateDir, bootConfig).catch((err: unknown) => {
+      log(`boot state unusable (${err instanceof Error ? err.message : String(err)}); booting the factory image`);
+      return { boot: 'factory' as const, trial: false, notes: [] as string[], image: undefined };
+    });
+    for (const note of plan.notes) log(note);
+    if (stopping) { finish(0); return; }
+    const runtime = agentEntry();
+    const slot = plan.boot;
+    const entry = slot === 'factory' || !plan.image ? runtime : join(firmwarePaths(o.stateDir).slot(slot), plan.image.image.entry);
+    const firmware = plan.image ? plan.image.image.version : (await runningImageOf(o.stateDir, 'factory')).version;
+    const args = [
+      ...AGENT_NODE_FLAGS, entry,
+      ...(entry !== runtime ? ['--runtime', pathToFileURL(runtime).href] : []),
+      '--bundle', o.bundleDir, '--state', o.stateDir, '--host', o.host, '--web-port', String(o.webPort), '--slot', slot,
+      ...(o.update?.url ? ['--update-url', o.update.url] : []),
+      ...(o.update?.configFile ? ['--update-config', o.update.configFile] : []),
+      ...(o.update?.checkIntervalMs ? ['--update-interval', `${o.update.checkIntervalMs}ms`] : []),
+    ];
+    log(`booting ${slot === 'factory' ? 'the factory image' : `slot ${slot}`} (firmware ${firmware})${plan.trial ? ', on trial' : ''}`);
+    const c = spawn(process.execPath, args, {
       stdio: ['ignore', 'pipe', 'inherit'],
       env: { ...process.env, ...AGENT_ENV, NODE_OPTIONS: '' },
     });
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      try {
-        const msg = JSON.parse(line) as { event?: string; serial: string; url: string; webPort: number };
-        if (msg.event === 'listening') o.onReady?.(msg);
-      } catch { log(line); }
+    child = c;
+    let healthy = false;
+    const healthTimer = plan.trial ? setTimeout(() => {
+      log(`firmware ${firmware} did not report healthy within ${bootConfig.healthTimeoutMs} ms; ending this boot`);
+      c.kill('SIGKILL');
+    }, bootConfig.healthTimeoutMs) : undefined;
+    createInterface({ input: c.stdout! }).on('line', (line) => {
+      let msg: Record<string, unknown>;
+      try { msg = JSON.parse(line) as Record<string, unknown>; } catch { log(line); return; }
+      if (msg.event === 'listening') o.onReady?.({ ...(msg as { serial: string; url: string; webPort: number }), slot, firmware });
+      else if (msg.event === 'healthy') { healthy = true; clearTimeout(healthTimer); }
+      else if (msg.event === 'update') o.onEvent?.(msg);
     });
-    child.on('exit', (code, signal) => {
+    c.on('exit', (code, signal) => {
+      clearTimeout(healthTimer);
+      child = undefined;
       if (stopping) { finish(code ?? 0); return; }
+      if (code === REBOOT_EXIT_CODE) { log('the agent asked for a reboot'); setTimeout(() => { void boot(); }, 50); return; }
+      if (plan.trial && !healthy) {
+        log(`trial boot of firmware ${firmware} failed (${signal ?? code})`);
+        setTimeout(() => { void boot(); }, 250);
+        return;
+      }
       if (code === 78) { log('agent refused its configuration; not restarting'); finish(78); return; }
       const now = Date.now();
       restarts.push(now);
       while (restarts.length && restarts[0]! < now - windowMs) restarts.shift();
       if (restarts.length > maxRestarts) { log(`agent died ${restarts.length} times within ${windowMs} ms; giving up`); finish(1); return; }
       log(`agent exited (${signal ?? code}); restarting`);
-      setTimeout(start, 250 * restarts.length);
+      setTimeout(() => { void boot(); }, 250 * restarts.length);
     });
   };
-  start();
+  void boot().catch((err: unknown) => { log(`cannot boot: ${err instanceof Error ? err.message : String(err)}`); finish(1); });
   return {
-    stop() { stopping = true; child?.kill('SIGTERM'); },
+    stop() {
+      stopping = true;
+      if (child) child.kill('SIGTERM'); else finish(0);
+    },
     done,
   };
+}
+
+async function loadBootConfig(o: SupervisorOptions): Promise<DeviceUpdateConfig> {
+  return validateDeviceUpdateConfig(o.update?.configFile ? await readUpdateConfigFile(o.update.configFile) : {});
 }

@@ -1,12 +1,12 @@
 /**
  * The agent process's side of the supervisor contract: the settings the supervisor passes in
- * argv (`--slot`, `--update-url`, `--update-config <file.json>`), and the hooks that print the
+ * argv (`--slot`, `--update-url`, `--update-interval`, `--update-config <file.json>`), and the hooks that print the
  * updater's events as JSON lines on stdout (which the supervisor reads) and draw download
  * progress on a terminal.
  */
 import { readFile } from 'node:fs/promises';
 import { ConfigError } from '../errors/index.ts';
-import { validateDeviceUpdateConfig, validateRepositoryUrl, type DeviceUpdateConfig } from './config.ts';
+import { validateDeviceUpdateConfig, validateRepositoryUrl, parseDuration, type DeviceUpdateConfig } from './config.ts';
 import type { DeviceUpdateOptions } from './device-updater.ts';
 import type { SlotName } from './slots.ts';
 
@@ -52,7 +52,13 @@ export async function updateOptionsFromArgv(argv: readonly string[], hooks: { re
   if (slotArg !== 'factory' && slotArg !== 'a' && slotArg !== 'b') throw new ConfigError('UPDATE_CONFIG_INVALID', 'slot', 'must be factory, a or b');
   const file = argOf(argv, 'update-config');
   const url = argOf(argv, 'update-url');
-  const config: Partial<DeviceUpdateConfig> = { ...(file ? await readUpdateConfigFile(file) : {}), ...(url ? { repositoryUrl: validateRepositoryUrl(url, 'updateUrl') } : {}) };
+  const interval = argOf(argv, 'update-interval');
+  const config: Partial<DeviceUpdateConfig> = {
+    ...(file ? await readUpdateConfigFile(file) : {}),
+    ...(url ? { repositoryUrl: validateRepositoryUrl(url, 'updateUrl') } : {}),
+    ...(interval ? { checkIntervalMs: parseDuration(interval, 'updateInterval') } : {}),
+  };
+  validateDeviceUpdateConfig(config);
   const onProgress = terminalProgress(process.stderr);
   return {
     slot: slotArg as SlotName,

@@ -25,4 +25,4 @@ export {
 export type { SlotName, BootState, BootPlan, SlotManifest, SecurityCounter } from './slots.ts';
 export { startUpdater, runningImageOf, describeOutcome, verifyImageFile } from './device-updater.ts';
 export type { DeviceUpdater, DeviceUpdateOptions, StartUpdaterOptions, UpdateEvent, UpdatePhase, UpdateStatus, CheckOutcome, RunningImage, UpdateJournal } from './device-updater.ts';
-export { updateOptionsFromArgv } from './agent-hooks.ts';
+export { updateOptionsFromArgv, readUpdateConfigFile } from './agent-hooks.ts';
