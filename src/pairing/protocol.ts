@@ -502,15 +502,18 @@ export class DevicePairingExchange {
       }
       case 'await-share': {
         if (message.t !== 'share') return this.#refuse('PAIRING_BAD_MESSAGE');
-        const refusal = ctx.window.beginAttempt(now);
-        if (refusal) return this.#refuse(refusal);
+        const closed = ctx.window.admit(now);
+        if (closed) return this.#refuse(closed);
         let answer: ReturnType<typeof respondVerifier>;
         try {
           answer = respondVerifier({ w0: ctx.verifier.w0, L: ctx.verifier.L, context: PAIRING_CONTEXT, idProver: ctx.peerPin, idVerifier: ctx.ownPin }, message.x);
         } catch {
-          // An invalid point tests no code, but the attempt was begun and stays counted.
-          return this.#refuse('PAIRING_BAD_MESSAGE', true);
+          // Not a point of the group: it tests no code, so it is refused without counting.
+          return this.#refuse('PAIRING_BAD_MESSAGE');
         }
+        // From here the hub can check its guess against our confirmation: the attempt counts.
+        const refusal = ctx.window.beginAttempt(now);
+        if (refusal) return this.#refuse(refusal);
         this.#state = { s: 'await-confirm', spake: answer.state };
         return { reply: encodeDeviceMessage({ t: 'share', y: answer.shareV, cv: answer.confirmV }), done: false };
       }
