@@ -1,8 +1,8 @@
 /**
  * One function per check of the catalogue, and the order they run in. A Record over every
  * CheckId, so a check added to the catalogue does not compile until it has a function here;
- * checks whose subject is not built yet (hub, cloud, updates) are one-line "not tested" stubs,
- * each replaced by one function when its subject lands.
+ * checks without a probe yet (hub pairing, cloud, the updater's refusals) are one-line "not
+ * tested" stubs, each replaced by one function when its probe is written.
  */
 import { CHECKS, type CheckId } from '../policy/index.ts';
 import type { AuditContext} from './context.ts';
@@ -25,9 +25,9 @@ export interface CheckRunner {
 
 const stub = (phase: CheckPhase, reason: string): CheckRunner => ({ phase, run: async () => notTested(reason) });
 
-const HUB = 'the hub and its pairing are being built (issue 4): no probe of the pairing window exists yet';
-const CLOUD = 'the manufacturer cloud is not built yet (issue 9): no probe of it exists yet';
-const UPDATES = 'signed updates are being built (issue 6): nothing to check until the updater exists';
+const HUB = 'the auditor has no probe of hub pairing yet (src/hub, src/pairing): it needs --hub and a pairing attempt it is not built to make';
+const CLOUD = 'the auditor has no probe of the manufacturer cloud yet (src/cloud): it needs --cloud and a device identity it is not built to use';
+const UPDATES = 'the auditor does not yet drive the device updater (src/update) with bad, old or unsigned metadata';
 
 /** Every check id's runner. */
 export const CHECK_RUNNERS: Readonly<Record<CheckId, CheckRunner>> = {
@@ -45,7 +45,7 @@ export const CHECK_RUNNERS: Readonly<Record<CheckId, CheckRunner>> = {
   'http.cookie-flags': { phase: 3, run: bb.checkCookieFlags },
   'http.info-disclosure': { phase: 3, run: bb.checkInfoDisclosure },
   'hub.pairing-window': stub(1, HUB),
-  'channel.mutual-tls': stub(1, 'the hub-device channel has no network endpoint the auditor can reach yet (issue 4)'),
+  'channel.mutual-tls': stub(1, 'the auditor has no probe of the hub-device channel yet (src/channel): it needs --hub'),
   'cloud.client-isolation': stub(1, CLOUD),
   'cloud.claim-window': stub(1, CLOUD),
   'bundle.unique-credentials': { phase: 4, run: wb.checkUniqueCredentials },
@@ -59,7 +59,7 @@ export const CHECK_RUNNERS: Readonly<Record<CheckId, CheckRunner>> = {
   'build.fuzz-targets': stub(4, 'no inventory of the firmware\'s parsers exists to compare the fuzz targets with'),
   'build.no-hardcoded-secrets': { phase: 4, run: build.checkNoHardcodedSecrets },
   'build.crypto-allowlist': { phase: 4, run: build.checkCryptoAllowList },
-  'build.audit-report': stub(4, 'the release pipeline that keeps an audit report with each image is being built (issue 6)'),
+  'build.audit-report': stub(4, 'no audit report is kept with released images yet: the release pipeline (src/update) does not run the audit'),
   'config.password-policy': { phase: 4, run: wb.checkPasswordPolicy },
   'config.lockout': { phase: 4, run: wb.checkConfigLockout },
   'config.session': { phase: 4, run: wb.checkConfigSession },
@@ -67,10 +67,10 @@ export const CHECK_RUNNERS: Readonly<Record<CheckId, CheckRunner>> = {
   'config.upnp-off': { phase: 4, run: build.checkUpnpOff },
   'config.pairing-mode': stub(4, HUB),
   'config.hub-acl': stub(4, HUB),
-  'config.auto-update': stub(4, UPDATES),
+  'config.auto-update': stub(4, 'the updater\'s defaults exist (src/update), but whether the owner can postpone or turn off updates is not observable without the owner\'s credentials; no probe yet'),
   'config.log-retention': { phase: 4, run: wb.checkLogRetention },
   'config.service-unit': stub(4, 'the firmware does not generate its systemd unit yet, so there is no unit to read'),
-  'config.offline-operation': stub(4, 'the cloud and hub links are not built yet: whether local control survives their loss cannot be shown'),
+  'config.offline-operation': stub(4, 'showing that local control survives losing the cloud and hub needs those links cut while the device runs; no probe yet'),
   'journal.connections': { phase: 4, run: wb.checkJournalConnections },
   'journal.security-events': { phase: 4, run: wb.checkJournalSecurityEvents },
   'journal.redaction': { phase: 4, run: wb.checkJournalRedaction },

@@ -225,24 +225,31 @@ export async function checkHashParams(ctx: AuditContext): Promise<CheckOutcome> 
   return verdict(evidence, `every stored password hash is argon2id at or above m=${ARGON2_FLOOR.memoryKiB} KiB, t=${ARGON2_FLOOR.passes}, p=${ARGON2_FLOOR.parallelism} with its own salt`, (f) => `weak or unexpected password storage: ${f.map((e) => e.received).join('; ')}`);
 }
 
-/** bundle.update-trust-anchor: the image carries the update repository's TUF root metadata. */
+/** bundle.update-trust-anchor: the bundle carries the update repository's TUF root metadata, signed by its own threshold of root keys. */
 export async function checkUpdateTrustAnchor(ctx: AuditContext): Promise<CheckOutcome> {
-  if (ctx.inputs.bundleDir === undefined) return notTested('needs --bundle to look for the update trust anchor (TUF root.json)');
-  const path = join(ctx.inputs.bundleDir, 'root.json');
-  const { value, reason } = await readJsonBounded(path, 1_048_576);
-  if (reason === 'missing') {
-    return notTested('the unit bundle format (bulwark-unit/1) has no update trust anchor yet: the TUF root.json arrives with signed updates (issue 6)', [{ sent: 'look for root.json in the bundle', received: 'absent' }]);
+  if (ctx.inputs.bundleDir === undefined) return notTested('needs --bundle to read the update trust anchor (TUF root metadata)');
+  const name = BUNDLE_FILES.updateRoot.name;
+  const { value, reason } = await readJsonBounded(join(ctx.inputs.bundleDir, name), 1_048_576);
+  if (value === undefined) {
+    return { status: 'fail', summary: `the bundle has no usable update trust anchor: ${name} is ${reason ?? 'unreadable'}`, evidence: [{ sent: `read ${name} in the bundle`, received: reason ?? 'unreadable', finding: true }] };
   }
-  const signed = (value as { signed?: Record<string, unknown>; signatures?: unknown } | undefined);
-  const s = signed?.signed;
-  const expires = typeof s?.expires === 'string' ? Date.parse(s.expires) : Number.NaN;
-  const rootRole = (s?.roles as Record<string, { threshold?: unknown; keyids?: unknown }> | undefined)?.root;
-  const evidence: Evidence[] = [
-    { sent: 'read root.json in the bundle', received: value === undefined ? (reason ?? 'unreadable') : `_type ${String(s?._type)}, spec ${String(s?.spec_version)}`, finding: s?._type !== 'root' },
-    { sent: 'root metadata expiry', received: Number.isFinite(expires) ? `${String(s?.expires)}${expires <= Date.now() ? ' (expired)' : ''}` : 'missing', finding: !(expires > Date.now()) },
-    { sent: 'root role threshold and signatures', received: `threshold ${String(rootRole?.threshold)}, ${Array.isArray(signed?.signatures) ? signed.signatures.length : 0} signature(s)`, finding: !(Number(rootRole?.threshold) >= 1 && Array.isArray(signed?.signatures) && signed.signatures.length >= Number(rootRole?.threshold)) },
-  ];
-  return verdict(evidence, 'the bundle carries unexpired TUF root metadata with a threshold and its signatures', () => 'the update trust anchor is malformed or expired');
+  const { Metadata, MetadataKind } = await import('@tufjs/models');
+  const evidence: Evidence[] = [];
+  let root;
+  try { root = Metadata.fromJSON(MetadataKind.Root, value as never); } catch (err) {
+    evidence.push({ sent: `parse ${name} as TUF root metadata`, received: `not root metadata (${(err as Error).message.slice(0, 120)})`, finding: true });
+    return { status: 'fail', summary: 'the update trust anchor is not TUF root metadata', evidence };
+  }
+  const signed = root.signed;
+  const role = signed.roles.root;
+  evidence.push({ sent: `parse ${name} as TUF root metadata`, received: `root version ${signed.version}, ${Object.keys(signed.keys).length} keys, root threshold ${role?.threshold ?? '?'}, ${Object.keys(root.signatures).length} signatures` });
+  let verified = true;
+  try { root.verifyDelegate('root', root); } catch { verified = false; }
+  evidence.push({ sent: 'verify the root\'s signatures against its own root keys', received: verified ? `at least ${role?.threshold ?? '?'} valid signatures: verified` : 'fewer valid signatures than the threshold', finding: !verified });
+  const expires = Date.parse(signed.expires);
+  // A baked-in root may expire on the shelf: the TUF client walks to the newest root first and judges expiry on that one.
+  evidence.push({ sent: 'root expiry', received: `${signed.expires}${expires <= Date.now() ? ' (passed: the updater must find a newer root in the repository before it trusts anything)' : ''}` });
+  return verdict(evidence, `the bundle carries TUF root metadata (version ${signed.version}) signed by its threshold of root keys`, () => 'the update trust anchor is not validly signed');
 }
 
 /** bundle.model-designation: unit.json, the sticker and the login page name the model. */
@@ -302,7 +309,7 @@ export async function checkCloudTrustAnchor(ctx: AuditContext): Promise<CheckOut
     const ca = await readBounded(join(ctx.inputs.bundleDir, BUNDLE_FILES.caCert.name), 65_536);
     evidence.push({ sent: `look for ${BUNDLE_FILES.caCert.name} in the bundle`, received: ca.ok ? 'present (the CA the cloud link will pin)' : ca.reason });
   }
-  return notTested('the device\'s cloud link is not built yet (issue 9): whether it trusts only the pinned CA cannot be checked', evidence);
+  return notTested('whether the cloud link (src/cloudlink) trusts only the pinned CA needs a probe with a foreign CA; not written yet', evidence);
 }
 
 // ---- build and configuration ---------------------------------------------------------------
@@ -454,7 +461,7 @@ export async function checkLint(ctx: AuditContext): Promise<CheckOutcome> {
   return verdict(evidence, `lint passes on ${results.length} source files and refuses shell execution and eval`, () => 'lint fails or its bans do not fire');
 }
 
-const SBOM_NAMES = ['sbom.cdx.json', 'bom.cdx.json', 'bom.json'];
+const SBOM_NAMES = ['sbom.cdx.json', 'image.cdx.json', 'bom.cdx.json', 'bom.json'];
 
 /** build.sbom: a CycloneDX SBOM is shipped with the image (looked for in --bundle and --source). */
 export async function checkSbom(ctx: AuditContext): Promise<CheckOutcome> {
@@ -469,7 +476,7 @@ export async function checkSbom(ctx: AuditContext): Promise<CheckOutcome> {
         'a CycloneDX SBOM ships with the image', () => 'the SBOM is malformed');
     }
   }
-  return notTested('no SBOM is produced yet: CycloneDX SBOMs come with signed firmware images (issue 6); give --bundle or --source holding sbom.cdx.json');
+  return notTested('no SBOM found: the release side writes one per image (targets/<model>/image.cdx.json in the update repository); give --bundle or --source holding sbom.cdx.json or image.cdx.json');
 }
 
 // ---- journal -------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 // White-box checks that must fail: a tampered unit bundle (a readable key, a cheap password hash,
-// an expired update root), a manifest with a repeated certificate, and a firmware source with
+// an update root altered after signing), a manifest with a repeated certificate, and a firmware source with
 // eval, a hard-coded private key and unvetted dependencies. The same checks pass on clean inputs.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -55,7 +55,9 @@ before(async () => {
   await chmod(join(bundle, 'web-key.pem'), 0o644);
   const phc = await readFile(join(bundle, 'admin-password.phc'), 'utf8');
   await writeFile(join(bundle, 'admin-password.phc'), phc.replace(/m=\d+,t=\d+/, 'm=4096,t=1'), { mode: 0o600 });
-  await writeFile(join(bundle, 'root.json'), JSON.stringify({ signed: { _type: 'root', spec_version: '1.0.31', expires: '2020-01-01T00:00:00Z', roles: { root: { threshold: 1, keyids: ['k'] } } }, signatures: [{ keyid: 'k', sig: 'ab' }] }));
+  const root = JSON.parse(await readFile(join(bundle, 'update-root.json'), 'utf8')) as { signed: { expires: string } };
+  root.signed.expires = '2099-01-01T00:00:00Z'; // a longer-lived root than the keys ever signed
+  await writeFile(join(bundle, 'update-root.json'), JSON.stringify(root));
   const manifest = JSON.parse(await readFile(join(units, 'manifest.json'), 'utf8')) as { units: Array<Record<string, string>> };
   manifest.units.push({ ...manifest.units[0]!, serial: 'PLG-ZZZZZZZZZZ' });
   await writeFile(join(units, 'manifest.json'), JSON.stringify(manifest));
@@ -69,17 +71,18 @@ test('clean inputs pass the white-box checks of bundle, manifest and source', ()
   for (const id of ['bundle.unique-credentials', 'bundle.hash-params', 'bundle.secret-file-modes', 'bundle.model-designation', 'build.lint', 'build.no-hardcoded-secrets', 'build.crypto-allowlist', 'config.upnp-off', 'build.sbom']) {
     assert.equal(check(clean, id).status, 'pass', `${id}: ${check(clean, id).summary}`);
   }
-  assert.equal(check(clean, 'bundle.update-trust-anchor').status, 'not-tested', 'no root.json yet is not a pass');
+  assert.equal(check(clean, 'bundle.update-trust-anchor').status, 'pass');
+  assert.match(check(clean, 'bundle.update-trust-anchor').evidence[1]!.received, /verified/);
   assert.match(check(clean, 'build.lint').evidence[0]!.received, /both refused/);
 });
 
-test('a readable private key, a cheap hash, an expired update root and a repeated certificate fail, with evidence', () => {
+test('a readable private key, a cheap hash, an update root whose signatures no longer match and a repeated certificate fail, with evidence', () => {
   assert.equal(check(tampered, 'bundle.secret-file-modes').status, 'fail');
   assert.match(findings(tampered, 'bundle.secret-file-modes'), /web-key\.pem \(secret\) => 0644/);
   assert.equal(check(tampered, 'bundle.hash-params').status, 'fail');
   assert.match(findings(tampered, 'bundle.hash-params'), /m=4096 KiB, t=1, p=1.*below the floor/);
   assert.equal(check(tampered, 'bundle.update-trust-anchor').status, 'fail');
-  assert.match(findings(tampered, 'bundle.update-trust-anchor'), /2020-01-01T00:00:00Z \(expired\)/);
+  assert.match(findings(tampered, 'bundle.update-trust-anchor'), /fewer valid signatures than the threshold/);
   assert.equal(check(tampered, 'bundle.unique-credentials').status, 'fail');
   assert.match(findings(tampered, 'bundle.unique-credentials'), /web certificate fingerprints of 2 units .* => 1 repeated/);
   for (const id of ['AUTH-PASSWORD-HASHING', 'STORE-SECRETS-PROTECTED', 'UPDATE-SIGNED', 'TLS-UNIQUE-CERTIFICATE', 'IDENT-UNIQUE-CREDENTIALS', 'AUTH-UNIQUE-PASSWORD']) {
