@@ -45,5 +45,8 @@ export function classifyUpdateFailure(err: unknown, lastFailure?: UpdateRefusedE
   }
   code ??= BY_MESSAGE.find(([re]) => re.test(message))?.[1];
   if (!code && err instanceof SyntaxError) code = 'UPDATE_METADATA_INVALID';
-  return new UpdateRefusedError(code ?? 'UPDATE_METADATA_INVALID', `${where}${shortMessage(message) || 'metadata refused'}`, { ...(role ? { role } : {}) }, { cause: err });
+  let text = shortMessage(message) || 'metadata refused';
+  // Snapshot and targets are pinned by hash: a changed byte shows up as a hash mismatch, not a bad signature.
+  if (code === 'UPDATE_METADATA_MISMATCH' && /expected (hash|length)/i.test(message) && role) text = `${role}.json does not match the length and hash the ${role === 'snapshot' ? 'timestamp' : 'snapshot'} signed for it (tampered, or from another release)`;
+  return new UpdateRefusedError(code ?? 'UPDATE_METADATA_INVALID', `${where}${text}`, { ...(role ? { role } : {}) }, { cause: err });
 }

@@ -216,7 +216,8 @@ export async function startUpdater(o: StartUpdaterOptions): Promise<DeviceUpdate
   }
 
   const refuse = (err: UpdateRefusedError, version?: string): CheckOutcome => {
-    record('refused', 'refused', `${version ? `${version}: ` : ''}${err.code}: ${shortMessage(err.message)}`);
+    // The code goes in parentheses: a 'NAME_WITH_HASH:' prefix would look like a secret field to the journal's redactor.
+    record('refused', 'refused', `${version ? `${version} ` : ''}(${err.code}) ${shortMessage(err.message)}`);
     emit({ type: 'decision', decision: 'refused', code: err.code, detail: shortMessage(err.message), ...(version ? { version } : {}) });
     log(`update refused${version ? ` (${version})` : ''}: ${err.code}: ${err.message}`);
     return { outcome: 'refused', code: err.code, detail: shortMessage(err.message), ...(version ? { version } : {}) };
@@ -354,7 +355,7 @@ export async function startUpdater(o: StartUpdaterOptions): Promise<DeviceUpdate
     } catch (err) {
       if (err instanceof UpdateRefusedError) return finish(refuse(err, custom.version));
       const text = err instanceof Error ? shortMessage(err.message) : 'error';
-      record('install', 'failure', `${custom.version}: ${(err as { code?: string }).code ?? 'ERROR'}: ${text}`);
+      record('install', 'failure', `${custom.version} (${(err as { code?: string }).code ?? 'ERROR'}) ${text}`);
       emit({ type: 'decision', decision: 'failed', version: custom.version, detail: text });
       log(`update failed: ${text}`);
       return finish({ outcome: 'failed', version: custom.version, code: (err as { code?: string }).code ?? 'UPDATE_FAILED', detail: text });
