@@ -63,7 +63,7 @@ before(async () => {
   });
   await writeFile(join(work, 'audit.json'), JSON.stringify(report, null, 2));
   await writeFile(join(work, 'audit.html'), renderAuditHtml(report));
-});
+}, { timeout: 180_000 });
 after(async () => { for (const a of agents) await a.close(); });
 
 function failures(r: AuditReport): string {

@@ -39,7 +39,7 @@ before(async () => {
   weak = await startWeakDevice();
   fleet = await makeFleet(['plug']);
   agent = await startAgent(fleet.units.plug!, join(fleet.work, 'state'));
-});
+}, { timeout: 180_000 });
 after(async () => { await weak?.close(); await agent?.close(); });
 
 test('policy render writes the plug\'s policy as Markdown on standard output', { timeout: 60_000 }, async () => {

@@ -28,7 +28,7 @@ before(async () => {
   report = await runAudit({ profile: join(work, 'weak.yaml'), urls: [weak.url] });
   await writeFile(join(work, 'audit.html'), renderAuditHtml(report));
   if (existsSync(CHROMIUM)) browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS, headless: true });
-});
+}, { timeout: 180_000 });
 after(async () => { await browser?.close(); await weak?.close(); });
 
 test('the report renders in headless Chromium, self-contained, and every control links to its provisions', { timeout: 120_000 }, async (t) => {

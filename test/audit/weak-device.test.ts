@@ -29,7 +29,7 @@ before(async () => {
   await writeFile(join(work, 'weak.yaml'), WEAK_PROFILE);
   weak = await startWeakDevice();
   report = await runAudit({ profile: join(work, 'weak.yaml'), urls: [weak.url] });
-});
+}, { timeout: 180_000 });
 after(async () => { await weak?.close(); });
 
 test('the audit fails exactly the controls the weaknesses break, through the expected checks', () => {

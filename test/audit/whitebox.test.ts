@@ -62,7 +62,7 @@ before(async () => {
   manifest.units.push({ ...manifest.units[0]!, serial: 'PLG-ZZZZZZZZZZ' });
   await writeFile(join(units, 'manifest.json'), JSON.stringify(manifest));
   tampered = await runAudit({ profile: PLUG_PROFILE, bundle, manifest: join(units, 'manifest.json'), source: await project(join(work, 'bad'), { bad: true }) });
-});
+}, { timeout: 180_000 });
 
 const check = (r: AuditReport, id: string) => r.checks.find((c) => c.id === id)!;
 const findings = (r: AuditReport, id: string): string => check(r, id).evidence.filter((e) => e.finding).map((e) => `${e.sent} => ${e.received}`).join('\n');
