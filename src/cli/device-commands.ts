@@ -45,7 +45,10 @@ export function registerDeviceCommands(program: Command): void {
           const hubPort = (info as { hubPort?: unknown }).hubPort;
           process.stdout.write(`device ${info.serial} ready: ${info.url}${typeof hubPort === 'number' ? ` hub port ${hubPort}` : ''} firmware ${info.firmware} (${info.slot === 'factory' ? 'factory image' : `slot ${info.slot}`})\n`);
         },
-        onEvent: (e) => { if (e.type === 'decision') process.stdout.write(`update: ${String(e.decision)}${e.version ? ` ${String(e.version)}` : ''}${e.code ? ` ${String(e.code)}` : ''}${e.detail ? `: ${String(e.detail)}` : ''}\n`); },
+        onEvent: (e) => {
+          const what = e.type === 'decision' ? e.decision : e.phase !== 'idle' && e.phase !== 'checking' ? e.phase : undefined;
+          if (what) process.stdout.write(`update: ${String(what)}${e.version ? ` ${String(e.version)}` : ''}${e.code ? ` ${String(e.code)}` : ''}${e.detail ? `: ${String(e.detail)}` : ''}\n`);
+        },
         log: (m) => process.stderr.write(`supervisor: ${m}\n`),
       });
       const stop = (): void => sup.stop();

@@ -189,10 +189,10 @@ export async function startUpdater(o: StartUpdaterOptions): Promise<DeviceUpdate
     if (f && !f.reported) {
       const what = f.version ? `firmware ${f.version}` : `slot ${f.from}`;
       record('rolled-back', 'failure', `${what} abandoned: ${f.reason}; running ${running.version} from ${f.to === 'factory' ? 'the factory image' : `slot ${f.to}`}`);
-      emit({ type: 'decision', decision: 'rolled-back', ...(f.version ? { version: f.version } : {}), detail: f.reason });
-      log(`update: ${what} was rolled back: ${f.reason}`);
       if (f.targetSha256 && f.version) await addRejectedImage(o.stateDir, { sha256: f.targetSha256, version: f.version, reason: f.reason, at: f.at });
       await writeBootState(o.stateDir, { ...boot.state, fallback: { ...f, reported: true } });
+      emit({ type: 'decision', decision: 'rolled-back', ...(f.version ? { version: f.version } : {}), detail: f.reason });
+      log(`update: ${what} was rolled back: ${f.reason}`);
     }
   }
 

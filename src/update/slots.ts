@@ -276,7 +276,7 @@ export async function verifySlot(stateDir: string, slot: 'a' | 'b', limits: { ma
 }
 
 /** What a slot holds, for boot decisions. */
-export type SlotCheck = { readonly ok: true; readonly image: ImageManifest; readonly targetSha256?: string } | { readonly ok: false; readonly reason: string };
+export type SlotCheck = { readonly ok: true; readonly image: ImageManifest; readonly targetSha256?: string } | { readonly ok: false; readonly reason: string; readonly version?: string };
 
 /** The result of {@link decideBoot}. */
 export interface BootPlan {
@@ -306,8 +306,10 @@ export function decideBoot(state: BootState, checks: Partial<Record<'a' | 'b', S
   const fallback = (reason: string): void => {
     const to: SlotName = s.previous && s.previous !== s.active && usable(s.previous).ok ? s.previous : 'factory';
     const from = s.active;
-    const version = s.trial?.version ?? (() => { const c = from === 'factory' ? undefined : checks[from]; return c?.ok ? c.image.version : undefined; })();
-    const sha = s.trial?.targetSha256 ?? (() => { const c = from === 'factory' ? undefined : checks[from]; return c?.ok ? c.targetSha256 : undefined; })();
+    const c = from === 'factory' ? undefined : checks[from];
+    const version = s.trial?.version ?? (c ? (c.ok ? c.image.version : c.version) : undefined);
+    // Only a failed trial condemns the image; a slot damaged on disk may be installed again.
+    const sha = s.trial?.targetSha256;
     notes.push(`leaving slot ${from}${version ? ` (${version})` : ''} for ${to}: ${reason}`);
     s = {
       format: BOOT_FORMAT, active: to, previous: null, trial: null,
@@ -342,7 +344,8 @@ export async function prepareBoot(stateDir: string, o: { maxTrialBoots: number; 
       manifests[slot] = m;
       checks[slot] = { ok: true, image: m.image, targetSha256: m.target.sha256 };
     } catch (err) {
-      checks[slot] = { ok: false, reason: err instanceof UpdateStateError ? err.message : `slot ${slot} cannot be read` };
+      const version = await readSlotManifest(stateDir, slot).then((m) => m.image.version, () => undefined);
+      checks[slot] = { ok: false, reason: err instanceof UpdateStateError ? err.message : `slot ${slot} cannot be read`, ...(version ? { version } : {}) };
     }
   }
   const plan = decideBoot(state, checks, counter, o.maxTrialBoots, o.now);
