@@ -16,7 +16,7 @@ import {
   type ChannelConfig, type ChannelConnection, type ChannelServer, type ChannelValue,
 } from '../channel/index.ts';
 import {
-  DevicePairingExchange, PairingWindow, pairingVerifierFromRecord, parsePairingVerifierRecord, servePairingExchange,
+  DevicePairingExchange, PairingWindow, PAIRING_CAPABILITY, pairingVerifierFromRecord, parsePairingVerifierRecord, servePairingExchange,
   validatePairingConfig,
   type DevicePairingOutcome, type PairingConfig, type PairingMode, type PairingWindowStatus,
 } from '../pairing/index.ts';
@@ -272,7 +272,19 @@ export async function startHubSurface(options: HubSurfaceOptions): Promise<HubSu
       hubConnections.get(pin)?.delete(conn);
       note('hub', conn, 'channel-close', 'info', pin, `${info.initiator}: ${info.reason}`);
     });
+    let repairing: DevicePairingExchange | undefined;
     conn.onRequest(async ({ capability, action, value }) => {
+      if (capability === PAIRING_CAPABILITY) {
+        // A paired hub pairing again (e.g. after losing its store): the same exchange, the same window.
+        repairing ??= new DevicePairingExchange({
+          serial: bundle.unit.serial, model: model.id, allowsPushButton: pushButton, verifier,
+          ownPin, peerPin: conn.peerSpkiSha256, window, hubCount: () => hubs.filter((h) => h.pin !== pin).length,
+        });
+        const step = repairing.step(action, value, performance.now());
+        await onPairingStep(conn, pin, step.outcome);
+        if (step.done) setImmediate(() => { void conn.close(step.outcome?.kind === 'paired' ? 'paired' : 'pairing-ended'); });
+        return step.reply;
+      }
       const hub = hubs.find((h) => h.pin === pin);
       if (!hub) {
         setImmediate(() => { void conn.close('not-paired'); });

@@ -42,7 +42,10 @@ const pairingRequest = fc.record({
     fc.constantFrom(encodeHubMessage({ t: 'hello', mode: 'setup-code' }).value, encodeHubMessage({ t: 'hello', mode: 'push-button' }).value),
     fc.uint8Array({ minLength: 65, maxLength: 65 }).map((x) => encodeHubMessage({ t: 'share', x }).value),
     fc.uint8Array({ minLength: 32, maxLength: 32 }).map((cp) => encodeHubMessage({ t: 'confirm', cp }).value),
-    fc.tuple(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.uint8Array({ minLength: 32, maxLength: 32 })).map(([hub, device]) => encodeHubMessage({ t: 'fingerprints', hub, device }).value),
+    // Well-formed fingerprints that do not match are a failed push-button attempt, rightly counted
+    // (test/hub/pairing.test.ts); here they come malformed (a byte short or long).
+    fc.tuple(fc.uint8Array({ minLength: 31, maxLength: 33 }), fc.uint8Array({ minLength: 31, maxLength: 33 })).filter(([h, d]) => h.length !== 32 || d.length !== 32)
+      .map(([hub, device]) => JSON.stringify({ v: 1, t: 'fingerprints', hub: Buffer.from(hub).toString('base64'), device: Buffer.from(device).toString('base64') })),
     fc.string({ maxLength: 256 }),
   ),
 }).map(({ id, action, value }) => frameOf({ type: 'request', id, capability: 'pairing', action, value }));

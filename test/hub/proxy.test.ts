@@ -25,7 +25,7 @@ let fleet: TestFleet;
 const agents: DeviceAgent[] = [];
 const closers: Array<() => Promise<void> | void> = [];
 
-before(async () => { fleet = await makeFleet(['lock']); });
+before(async () => { fleet = await makeFleet(['lock', 'plug']); });
 after(async () => {
   for (const c of closers) await c();
   await Promise.all(agents.map((a) => a.close()));
@@ -224,4 +224,17 @@ test('replaying a recorded pairing transcript fails, with the hub\'s own key or 
   // And a full pairing with the real code through pairWithDevice still works afterwards.
   await pairWithDevice({ host: LOCAL, port: lock.hub.port, identity: hubKeys, mode: 'setup-code', setupCode: fleet.units.lock!.setupCode });
   assert.equal(lock.hub.hubs().length, 1);
+});
+
+test('push button through a TLS-terminating proxy: the pins each side saw differ, and neither side pairs', { timeout: 60_000 }, async () => {
+  const plug = await startTestDevice(fleet.units.plug!, join(fleet.work, 'mitm-plug'));
+  agents.push(plug);
+  const proxy = await tlsProxy(plug.hub.port, stranger('Mallory'));
+  const hub = await startTestHub(fleet.work, 'hub-mitm-pb');
+  closers.push(() => hub.close());
+  plug.hub.openPairingWindow('button');
+  await assert.rejects(hub.pair({ address: `${LOCAL}:${proxy.port}` }), (e) => hasCode(e, 'PAIRING_FINGERPRINT_MISMATCH'));
+  assert.equal(hub.devices().length, 0);
+  assert.equal(plug.hub.hubs().length, 0);
+  assert.equal(plug.hub.pairingStatus().open, true);
 });
