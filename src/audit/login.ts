@@ -6,7 +6,8 @@
 import type { Evidence } from './types.ts';
 import type { HttpAnswer, HttpProbe, HttpsTarget } from './net.ts';
 import { LOGIN_DISCOVERY_PATHS } from './config.ts';
-import { findLoginForm, hasPasswordField, type HtmlForm } from './html-forms.ts';
+import { randomBytes } from 'node:crypto';
+import { findLoginForm, hasPasswordField, parseForms, type HtmlForm } from './html-forms.ts';
 
 /** Sends one request (bound to the target, bounds and the audit's trace). */
 export type Exchange = (probe: HttpProbe) => Promise<HttpAnswer>;
@@ -33,7 +34,7 @@ export interface TrialCredential {
 
 /** A login mechanism the auditor can drive. */
 export interface LoginDriver {
-  readonly kind: 'bulwark-form' | 'html-form' | 'http-basic';
+  readonly kind: 'bulwark-form' | 'bulwark-setup' | 'html-form' | 'http-basic';
   /** e.g. 'HTML form at /login posting to /login'. */
   readonly description: string;
   attempt(credential: TrialCredential, localAddress?: string): Promise<LoginAttempt>;
@@ -133,6 +134,38 @@ function bulwarkDriver(exchange: Exchange, target: HttpsTarget): LoginDriver {
   };
 }
 
+/**
+ * A Bulwark device in setup mode has no password yet: its one guessable secret is the sticker's
+ * setup code, entered on GET/POST /setup. Each attempt sends a random wrong code (and, as the new
+ * password, the credential's password, so canaries still end up where a leak would show them).
+ */
+function bulwarkSetupDriver(exchange: Exchange, target: HttpsTarget): LoginDriver {
+  return {
+    kind: 'bulwark-setup',
+    description: 'Bulwark setup form (no password yet: GET /setup for its CSRF token and cookie, POST /setup with a wrong setup code)',
+    async attempt(cred, localAddress) {
+      const src = localAddress ? ` from ${localAddress}` : '';
+      const page = await exchange({ method: 'GET', path: '/setup', ...(localAddress ? { localAddress } : {}) });
+      const form = page.status === 200 ? parseFormWithCsrf(page.body) : undefined;
+      if (form === undefined) return failedFetch(page, `GET /setup${src} (for the setup form)`);
+      const digits = Array.from(randomBytes(12), (b) => String(b % 10)).join('');
+      const code = `${digits.slice(0, 4)}-${digits.slice(4, 8)}-${digits.slice(8, 12)}`;
+      const body = new URLSearchParams({ csrf: form, setupCode: code, newPassword: cred.password, confirmPassword: cred.password }).toString();
+      const answer = await exchange({
+        method: 'POST', path: '/setup', body,
+        headers: { 'content-type': 'application/x-www-form-urlencoded', origin: target.origin, ...cookieHeader(cookieJar(page)) },
+        ...(localAddress ? { localAddress } : {}),
+      });
+      const outcome: LoginOutcome = lockedOut(answer.status) ? 'locked' : answer.status === 401 ? 'rejected' : answer.status === 303 ? 'accepted' : 'unclear';
+      return outcomeOf(answer, outcome, `POST /setup${src} with a random wrong setup code, ${cred.shown} as the new password, the page's CSRF token and a same-origin Origin`);
+    },
+  };
+}
+
+function parseFormWithCsrf(html: string): string | undefined {
+  return parseForms(html).find((f) => f.method === 'post')?.inputs.find((i) => i.name === 'csrf' && i.type === 'hidden')?.value;
+}
+
 function resolveAction(form: HtmlForm, pagePath: string, target: HttpsTarget): string | undefined {
   try {
     const url = new URL(form.action === '' ? pagePath : form.action, new URL(pagePath, target.origin));
@@ -204,7 +237,13 @@ export async function discoverLogin(exchange: Exchange, target: HttpsTarget, loc
     if (a.status === 0) return { targetKind: 'other', note: `no answer from the device (${a.error ?? 'error'})`, evidence };
     const bulwarkCookie = a.cookies.some((c) => c.name === '__Host-bulwark-login');
     if (path === '/login' && a.status === 303 && headerText(a, 'location') === '/setup') {
-      return { targetKind: 'bulwark', setupPending: true, note: 'a Bulwark device in setup mode: no password exists until the owner sets one with the setup code', evidence };
+      const setup = await exchange({ method: 'GET', path: '/setup', ...from });
+      evidence.push({ sent: 'GET /setup', received: describeAnswer(setup) });
+      const driver = setup.status === 200 && parseFormWithCsrf(setup.body) !== undefined ? bulwarkSetupDriver(exchange, target) : undefined;
+      return {
+        targetKind: 'bulwark', setupPending: true, ...(driver ? { driver } : {}), evidence,
+        note: `a Bulwark device in setup mode: no password exists until the owner sets one with the setup code${driver ? `; ${driver.description}` : ''}`,
+      };
     }
     const form = a.status === 200 ? findLoginForm(a.body) : undefined;
     if (bulwarkCookie && form?.inputs.some((i) => i.name === 'csrf' && i.type === 'hidden')) {

@@ -221,7 +221,10 @@ export async function checkHashParams(ctx: AuditContext): Promise<CheckOutcome> 
     } else evidence.push({ sent: 'read web/owner.json in the state folder', received: reason === 'missing' ? 'absent (the owner has not changed the password)' : `no password hash (${reason ?? 'unexpected content'})`, finding: reason !== 'missing' });
   }
   if (salts.length === 2) evidence.push({ sent: 'salts of the two hashes', received: salts[0] === salts[1] ? 'the same salt' : 'different salts', finding: salts[0] === salts[1] });
-  if (!evidence.some((e) => e.finding !== undefined) && salts.length === 0) return notTested('no password hash is stored yet (setup mode before the owner chose a password)', evidence);
+  // What the firmware uses for every new hash (the owner's first password on a setup-mode model).
+  const { DEFAULT_ARGON2_PARAMS: d } = await import('../auth/index.ts');
+  const weakDefault = d.memoryKiB < ARGON2_FLOOR.memoryKiB || d.passes < ARGON2_FLOOR.passes || d.parallelism < ARGON2_FLOOR.parallelism;
+  evidence.push({ sent: 'the firmware\'s parameters for new hashes', received: `argon2id m=${d.memoryKiB} KiB, t=${d.passes}, p=${d.parallelism}${weakDefault ? ' (below the floor)' : ''}`, finding: weakDefault });
   return verdict(evidence, `every stored password hash is argon2id at or above m=${ARGON2_FLOOR.memoryKiB} KiB, t=${ARGON2_FLOOR.passes}, p=${ARGON2_FLOOR.parallelism} with its own salt`, (f) => `weak or unexpected password storage: ${f.map((e) => e.received).join('; ')}`);
 }
 
