@@ -21,6 +21,12 @@ function header(a: HttpAnswer, name: string): string | undefined {
   return Array.isArray(v) ? v.join(', ') : v;
 }
 
+/** Why the primary target cannot be probed (it did not answer over HTTPS), or undefined. */
+async function unreachable(ctx: AuditContext): Promise<string | undefined> {
+  const login = await loginDiscovery(ctx);
+  return login?.note.startsWith('no answer') === true ? `the device did not answer at ${ctx.target?.origin ?? '?'}: ${login.note}` : undefined;
+}
+
 /** The login discovery at the primary target, done once. */
 export async function loginDiscovery(ctx: AuditContext): Promise<LoginDiscovery | undefined> {
   const target = ctx.target;
@@ -167,6 +173,8 @@ function duplicates(values: readonly string[]): string[] {
 export async function checkAuthAllRoutes(ctx: AuditContext): Promise<CheckOutcome> {
   const target = ctx.target;
   if (target === undefined) return notTested(NO_URL);
+  const down = await unreachable(ctx);
+  if (down !== undefined) return notTested(down, ctx.trace.login?.evidence ?? []);
   const login = await loginDiscovery(ctx);
   const evidence: Evidence[] = [];
   if (login?.targetKind === 'bulwark') {
@@ -276,6 +284,8 @@ function headerFindings(a: HttpAnswer, label: string): Evidence[] {
 export async function checkSecurityHeaders(ctx: AuditContext): Promise<CheckOutcome> {
   const target = ctx.target;
   if (target === undefined) return notTested(NO_URL);
+  const down = await unreachable(ctx);
+  if (down !== undefined) return notTested(down);
   const login = await loginDiscovery(ctx);
   const pagePath = login?.targetKind === 'bulwark' ? '/login'
     : login?.driver?.kind === 'html-form' ? login.driver.description.replace(/^HTML login form at /, '') : '/';
@@ -294,6 +304,8 @@ export async function checkSecurityHeaders(ctx: AuditContext): Promise<CheckOutc
 export async function checkSecurityTxt(ctx: AuditContext): Promise<CheckOutcome> {
   const target = ctx.target;
   if (target === undefined) return notTested(NO_URL);
+  const down = await unreachable(ctx);
+  if (down !== undefined) return notTested(down);
   const a = await ctx.exchange('http', { method: 'GET', path: '/.well-known/security.txt' });
   const sent = `GET /.well-known/security.txt${ctx.fromText('http')}`;
   if (a.status === 0) return notTested(`no answer (${a.error ?? 'error'})`, [{ sent, received: describeAnswer(a) }]);
@@ -384,6 +396,9 @@ export async function checkInputValidation(ctx: AuditContext): Promise<CheckOutc
 export async function checkDebugPorts(ctx: AuditContext): Promise<CheckOutcome> {
   const target = ctx.target;
   if (target === undefined) return notTested(NO_URL);
+  // Closed ports on an address where nothing answers prove nothing about the device.
+  const down = await unreachable(ctx);
+  if (down !== undefined) return notTested(down);
   const evidence: Evidence[] = [];
   const localAddress = ctx.sourceFor('ports');
   for (const { port, service } of DEBUG_PORTS) {

@@ -72,3 +72,13 @@ test('the probes stay within their bounds: one default credential accepted, then
   assert.ok(requests <= 80, `${requests} requests`);
   assert.ok(connections <= 90, `${connections} TLS connections`);
 });
+
+test('a device that does not answer gets "not tested" for every probe, never a pass', { timeout: 120_000 }, async () => {
+  const down = await runAudit({ profile: join(work, 'weak.yaml'), urls: ['https://127.0.0.1:1'], limits: { connectTimeoutMs: 500, requestTimeoutMs: 1_000 } });
+  assert.equal(down.scope.targetKind, 'unreachable');
+  const blackBox = down.checks.filter((c) => c.kind === 'black-box');
+  assert.ok(blackBox.length >= 10);
+  for (const c of blackBox) assert.equal(c.status, 'not-tested', `${c.id}: ${c.summary}`);
+  assert.equal(down.summary.fail, 0);
+  assert.equal(auditExitCode(down), AUDIT_EXIT_CODES.incomplete);
+});
