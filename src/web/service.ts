@@ -313,7 +313,13 @@ export async function startWebService(options: WebServiceOptions): Promise<WebSe
       const code = form(req.body.setupCode, 'setupCode', 32);
       const next = form(req.body.newPassword, 'newPassword', 256);
       const confirm = form(req.body.confirmPassword, 'confirmPassword', 256);
-      const ok = await guarded(req, 'setup', async () => verifySetupCodeForOwner(code, bundle.pairingVerifierJson));
+      let ok: boolean;
+      try {
+        ok = await guarded(req, 'setup', async () => verifySetupCodeForOwner(code, bundle.pairingVerifierJson));
+      } catch (err) {
+        if (err instanceof HttpError && err.status === 429) record(req, 'setup', 'locked-out', 'setup');
+        throw err;
+      }
       record(req, 'setup', ok ? 'success' : 'failure', 'setup');
       if (!ok) return setupHtml(401, { error: 'That setup code is not the one on this device\'s label.' });
       if (next !== confirm) return setupHtml(422, { error: 'The two passwords differ.' });
