@@ -16,7 +16,7 @@ import {
   type ChannelConfig, type ChannelConnection, type ChannelServer, type ChannelValue,
 } from '../channel/index.ts';
 import {
-  DevicePairingExchange, PairingWindow, PAIRING_CAPABILITY, pairingVerifierFromRecord, parsePairingVerifierRecord, servePairingExchange,
+  DevicePairingExchange, PairingWindow, PAIRING_CAPABILITY, prepareVerifier, pairingVerifierFromRecord, parsePairingVerifierRecord, servePairingExchange,
   validatePairingConfig,
   type DevicePairingOutcome, type PairingConfig, type PairingMode, type PairingWindowStatus,
 } from '../pairing/index.ts';
@@ -370,6 +370,8 @@ export async function startHubSurface(options: HubSurfaceOptions): Promise<HubSu
     port: server.port,
     openPairingWindow(by) {
       const s = window.open(performance.now(), by);
+      // The exchange comes seconds after the physical act: build the verifier's table meanwhile.
+      setImmediate(() => prepareVerifier(verifier));
       note('pairing', undefined, 'window-open', 'info', undefined, `opened by ${by === 'button' ? 'the button' : 'the owner'}`);
       if (closeTimer) clearTimeout(closeTimer);
       // Only for the journal line: the window shuts itself by its own clock.

@@ -7,7 +7,7 @@ import { mkdir, chmod } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import {
   createChannelClientContext, ChannelClosedError, validateChannelConfig,
-  type ChannelClientContext, type ChannelConfig, type ChannelValue,
+  type ChannelClientContext, type ChannelConfig, type ChannelResumption, type ChannelValue,
 } from '../channel/index.ts';
 import { pairWithDevice, defaultPairingConfig, type PairingMode } from '../pairing/index.ts';
 import { getModel, type ModelSpec } from '../models/index.ts';
@@ -162,7 +162,7 @@ export class Hub {
     return pinText(this.identity.pin);
   }
 
-  #attach(record: HubDeviceRecord): Entry | undefined {
+  #attach(record: HubDeviceRecord, resumption?: ChannelResumption): Entry | undefined {
     let model: ModelSpec;
     try {
       model = getModel(record.model);
@@ -176,7 +176,7 @@ export class Hub {
         this.#log(`device ${serial} unpaired this hub (${reason}): its key is forgotten`);
         this.#forget(serial);
       },
-    });
+    }, resumption);
     const entry: Entry = { record, model, access: new Set(this.store.access(record.serial)), link };
     this.#entries.set(record.serial, entry);
     return entry;
@@ -248,7 +248,7 @@ export class Hub {
     const record: HubDeviceRecord = { serial: paired.serial, model: model.id, host, port, pin: Buffer.from(paired.devicePin), mode: paired.mode, pairedAt: new Date().toISOString() };
     // Sensitive capabilities (a lock's bolt, a camera's snapshot) need an explicit grant.
     this.store.addDevice(record, model.capabilities.filter((c) => c.sensitive !== true).map((c) => c.id));
-    const entry = this.#attach(record)!;
+    const entry = this.#attach(record, paired.resumption)!;
     this.#log(`paired ${record.serial} (${model.id}) by ${mode}; device key ${pinText(record.pin).slice(0, 23)}...`);
     await entry.link.whenConnected(options.connectTimeoutMs ?? 10_000).catch(() => undefined);
     return this.#view(entry);

@@ -5,7 +5,7 @@
  */
 import {
   ReconnectingChannel, pinnedPeers, ChannelRequestError,
-  type ChannelClientContext, type ChannelConfig, type ChannelValue, type EventMessage, type ChannelCloseInfo,
+  type ChannelClientContext, type ChannelConfig, type ChannelValue, type EventMessage, type ChannelCloseInfo, type ChannelResumption,
 } from '../channel/index.ts';
 import type { HubDeviceRecord } from './store.ts';
 import { HubError } from './errors.ts';
@@ -46,13 +46,15 @@ export class DeviceLink {
   #unpaired = false;
   readonly #syncWaiters = new Set<() => void>();
 
-  constructor(record: HubDeviceRecord, context: ChannelClientContext, config: Partial<ChannelConfig> | undefined, events: DeviceLinkEvents) {
+  constructor(record: HubDeviceRecord, context: ChannelClientContext, config: Partial<ChannelConfig> | undefined, events: DeviceLinkEvents, resumption?: ChannelResumption) {
     this.serial = record.serial;
     this.#events = events;
     this.channel = new ReconnectingChannel<string>({
       host: record.host, port: record.port, key: context.key, cert: context.cert, context,
       pinnedPeer: pinnedPeers([[record.pin, record.serial]]),
       ...(config ? { config } : {}),
+      // Only a ticket from a session with this very key (the pairing connection) is taken.
+      ...(resumption && resumption.peerSpkiSha256.equals(record.pin) ? { resumption } : {}),
     });
     this.channel.onEvent((event) => this.#onEvent(event));
     this.channel.on('connected', (conn) => {

@@ -53,6 +53,7 @@ export {
   encodeHubMessage,
   pairedMac,
   parseDeviceMessage,
+  prepareVerifier,
   parseHubMessage,
   validatePairingConfig,
 } from './protocol.ts';
@@ -72,4 +73,4 @@ export type {
   PairingWindowStatus,
 } from './protocol.ts';
 export { pairWithDevice, servePairingExchange } from './transport.ts';
-export type { PairWithDeviceOptions, ServePairingOptions } from './transport.ts';
+export type { PairWithDeviceOptions, PairedDevice, ServePairingOptions } from './transport.ts';

@@ -29,6 +29,7 @@ import {
   type Spake2PlusProverState, type Spake2PlusVerifierState,
 } from './spake2plus.ts';
 import { deriveSetupCodeSecrets, normaliseSetupCode, pairingVerifierLimits, type PairingVerifier } from './verifier.ts';
+import { Point, pointToBytes } from './group.ts';
 
 /** The channel capability name the exchange's requests use. */
 export const PAIRING_CAPABILITY = 'pairing';
@@ -541,6 +542,18 @@ export class DevicePairingExchange {
         return this.#end({ t: 'paired' }, { kind: 'paired', mode: 'push-button', hubPin: ctx.peerPin });
       }
     }
+  }
+}
+
+/**
+ * Builds the verifier's cached window table now (about 40 ms once), so the first exchange after
+ * a window opens answers as fast as the later ones. Call it when the window opens.
+ */
+export function prepareVerifier(verifier: PairingVerifier): void {
+  try {
+    respondVerifier({ w0: verifier.w0, L: verifier.L, context: PAIRING_CONTEXT, idProver: 'warm-up', idVerifier: 'warm-up' }, pointToBytes(Point.BASE));
+  } catch {
+    // A verifier that cannot answer fails the real exchange with its own error.
   }
 }
 

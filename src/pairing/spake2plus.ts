@@ -252,6 +252,23 @@ export function startProver(
   return { state, shareP };
 }
 
+// A device answers every exchange with the same L: like M and N, it gets a window table, built
+// on first use and kept (a few devices per process at most; the oldest entry goes beyond that).
+const verifierPoints = new Map<string, GroupPoint>();
+const MAX_VERIFIER_POINTS = 8;
+
+function verifierPoint(L: unknown): GroupPoint {
+  const key = L instanceof Uint8Array ? Buffer.from(L).toString('hex') : undefined;
+  const cached = key === undefined ? undefined : verifierPoints.get(key);
+  if (cached) return cached;
+  const point = decodePoint(L, (reason) => badSecret(`L: ${reason}`)).precompute(4);
+  if (key !== undefined) {
+    if (verifierPoints.size >= MAX_VERIFIER_POINTS) verifierPoints.delete(verifierPoints.keys().next().value!);
+    verifierPoints.set(key, point);
+  }
+  return point;
+}
+
 /**
  * Device side, step 1: check the hub's share, answer with Y = y*P + w0*N and the verifier's
  * confirmation MAC. Throws PairingError 'PAIRING_BAD_SHARE' for an invalid share.
@@ -262,7 +279,7 @@ export function respondVerifier(
 ): { state: Spake2PlusVerifierState; shareV: Uint8Array; confirmV: Uint8Array } {
   const binding = normaliseBinding(params);
   const w0 = secretScalar(params.w0, 'w0');
-  const L = decodePoint(params.L, (reason) => badSecret(`L: ${reason}`));
+  const L = verifierPoint(params.L);
   const y = ephemeralScalar(hooks);
   const shareV = pointToBytes(Point.BASE.multiply(y).add(N.multiply(w0)));
   const values = verifierSessionValues(binding, w0, L, y, shareP, shareV);

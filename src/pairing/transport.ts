@@ -4,7 +4,7 @@
 // channels (framed, schema-checked); the pairing messages are string values inside them.
 import {
   connectChannel, spkiSha256, ChannelRequestError,
-  type ChannelConfig, type ChannelConnection, type ChannelClientContext, type ChannelIdentity,
+  type ChannelConfig, type ChannelConnection, type ChannelClientContext, type ChannelIdentity, type ChannelResumption,
 } from '../channel/index.ts';
 import { PairingError } from './errors.ts';
 import {
@@ -98,6 +98,17 @@ export interface PairWithDeviceOptions {
   readonly signal?: AbortSignal;
 }
 
+/** What {@link pairWithDevice} returns: the exchange's result, where the device was, and how to resume its TLS session. */
+export interface PairedDevice extends HubPairingResult {
+  readonly host: string;
+  readonly port: number;
+  /**
+   * The pairing connection's session ticket (a secret: memory only), remembered with the
+   * device's confirmed pin, so the first pinned channel can resume instead of a full handshake.
+   */
+  readonly resumption?: ChannelResumption;
+}
+
 /** The steps of the longest exchange (setup code: hello, share, confirm), plus one spare. */
 const MAX_STEPS = 4;
 
@@ -112,7 +123,7 @@ const MAX_STEPS = 4;
  * const paired = await pairWithDevice({ host, port: 5541, identity: hubKeys, mode: 'setup-code', setupCode: '1234-5678-9012' });
  * store.add(paired.serial, paired.devicePin);
  */
-export async function pairWithDevice(options: PairWithDeviceOptions): Promise<HubPairingResult & { readonly host: string; readonly port: number }> {
+export async function pairWithDevice(options: PairWithDeviceOptions): Promise<PairedDevice> {
   const ownPin = spkiSha256(Buffer.isBuffer(options.identity.cert) ? options.identity.cert : String(options.identity.cert));
   const conn = await connectChannel<{ readonly unverified: true }>({
     host: options.host, port: options.port, key: options.identity.key, cert: options.identity.cert,
@@ -133,12 +144,14 @@ export async function pairWithDevice(options: PairWithDeviceOptions): Promise<Hu
     for (let i = 0; i < MAX_STEPS; i++) {
       if (step.kind === 'done') {
         ok = true;
-        return { ...step.result, host: options.host, port: options.port };
+        const resumption = conn.resumption;
+        return { ...step.result, host: options.host, port: options.port, ...(resumption ? { resumption } : {}) };
       }
       step = exchange.receive(await conn.request(PAIRING_CAPABILITY, step.action, step.value));
     }
     throw new PairingError('PAIRING_BAD_MESSAGE', 'the device did not finish the exchange');
   } finally {
-    await conn.close(ok ? 'paired' : 'pairing-failed');
+    // Not awaited: the device's answer is in, and waiting for its FIN adds nothing.
+    void conn.close(ok ? 'paired' : 'pairing-failed');
   }
 }

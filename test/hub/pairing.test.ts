@@ -65,7 +65,8 @@ test('a plug pairs by push button inside its window; the hub switches it and see
     await eventually(() => hub.device(d.serial).state.power === false, 2_000, 'state pushed by the device');
     const rows = await journalOf(plug);
     assert.ok(rows.some((r) => r.surface === 'pairing' && r.event === 'pairing' && r.result === 'success' && r.identity === hub.pin && /push-button/.test(r.detail ?? '')));
-    assert.ok(rows.some((r) => r.surface === 'hub' && r.event === 'channel-connect' && r.result === 'success' && r.identity === hub.pin));
+    assert.ok(rows.some((r) => r.surface === 'hub' && r.event === 'channel-connect' && r.result === 'success' && r.identity === hub.pin && r.detail === 'TLS 1.3, resumed'),
+      'the first pinned channel resumed the pairing connection\'s TLS session');
     assert.ok(rows.some((r) => r.surface === 'hub' && r.event === 'control' && r.detail === 'power on'));
     const stored = JSON.parse(await readFile(join(fleet.work, 'pb-plug', 'hubs.json'), 'utf8')) as { hubs: Array<{ pin: string; mode: string }> };
     assert.deepEqual(stored.hubs.map((h) => [h.pin, h.mode]), [[hub.pin, 'push-button']]);
