@@ -186,7 +186,16 @@ export async function startHubSurface(options: HubSurfaceOptions): Promise<HubSu
 
   const hubConnections = new Map<string, Set<ChannelConnection<Peer>>>();
   let candidates = 0;
-  const sourceOf = (conn: ChannelConnection<Peer>): string => formatSource(conn.remoteAddress?.replace(/^::ffff:/, ''), conn.remotePort);
+  // One address lookup per connection, not one per journal line.
+  const sources = new WeakMap<ChannelConnection<Peer>, string>();
+  const sourceOf = (conn: ChannelConnection<Peer>): string => {
+    let source = sources.get(conn);
+    if (source === undefined) {
+      source = formatSource(conn.remoteAddress?.replace(/^::ffff:/, ''), conn.remotePort);
+      sources.set(conn, source);
+    }
+    return source;
+  };
   const note = (surface: 'hub' | 'pairing', conn: ChannelConnection<Peer> | undefined, event: string, result: 'success' | 'failure' | 'refused' | 'info', identity?: string, detail?: string): void => {
     journal.record({ surface, source: conn ? sourceOf(conn) : 'local', event, result, ...(identity ? { identity } : {}), ...(detail ? { detail } : {}) });
   };
@@ -270,7 +279,8 @@ export async function startHubSurface(options: HubSurfaceOptions): Promise<HubSu
     note('hub', conn, 'channel-connect', 'success', pin, conn.resumed ? 'TLS 1.3, resumed' : 'TLS 1.3');
     conn.onClose((info) => {
       hubConnections.get(pin)?.delete(conn);
-      note('hub', conn, 'channel-close', 'info', pin, `${info.initiator}: ${info.reason}`);
+      // A clean end (bye, shutdown) is the normal life of a channel; faults are worth a line.
+      if (info.error) note('hub', conn, 'channel-close', 'failure', pin, `${info.initiator}: ${info.reason} (${info.error.code})`);
     });
     let repairing: DevicePairingExchange | undefined;
     conn.onRequest(async ({ capability, action, value }) => {
