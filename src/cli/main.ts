@@ -10,6 +10,7 @@ import { registerDeviceCommands } from './device-commands.ts';
 import { registerHubCommands } from './hub-commands.ts';
 import { registerPolicyCommands } from './policy-commands.ts';
 import { registerCloudCommands } from './cloud-commands.ts';
+import { registerReleaseCommands } from './release-commands.ts';
 
 /** Builds the command tree. */
 export function buildProgram(): Command {
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerHubCommands(program);
   registerPolicyCommands(program);
   registerCloudCommands(program);
+  registerReleaseCommands(program);
   registerDemoCommand(program);
   return program;
 }
