@@ -22,7 +22,7 @@ function bulwark(args: string[]): Promise<{ code: number; stdout: string; stderr
 
 test('device run prints its URL, serves the sticker login, and the button does a factory reset', { timeout: 120_000 }, async () => {
   const state = join(fleet.work, 'state-run');
-  const child = spawn(process.execPath, [BIN, 'device', 'run', '--bundle', fleet.units.plug!.dir, '--state', state, '--web-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, 'device', 'run', '--bundle', fleet.units.plug!.dir, '--state', state, '--web-port', '0', '--hub-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
   try {
