@@ -12,6 +12,7 @@
  *   push-button pairing; each device is an agent process of its own.
  */
 import tls from 'node:tls';
+import { cpus, loadavg } from 'node:os';
 import { once } from 'node:events';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -291,7 +292,7 @@ export async function benchHub(log: (s: string) => void, options: Partial<HubBen
         {
           name: 'time to pair by setup code (SPAKE2+), median', value: percentile(code, 50), unit: 'ms', better: 'lower',
           baseline: { name: 'push-button pairing', value: percentile(push, 50) }, goal: { max: 40 },
-          note: `From hub.pair() to a working channel: TLS handshake, PBKDF2 (10,000 iterations) on the hub, SPAKE2+ on both sides, both pins stored durably (device file fsync, hub SQLite synchronous=FULL), the pinned channel (resuming the pairing connection's TLS session) and the state sync. The device is its own agent process, as on a network; the window opened by its button 100 ms before. Max ${code[code.length - 1]!.toFixed(1)} ms over ${o.pairings}.`,
+          note: `From hub.pair() to a working channel: TLS handshake, PBKDF2 (10,000 iterations) on the hub, SPAKE2+ on both sides, both pins stored durably (device file fsync, hub SQLite synchronous=FULL), the pinned channel (resuming the pairing connection's TLS session) and the state sync. The device is its own agent process, as on a network; the window opened by its button 100 ms before. Max ${code[code.length - 1]!.toFixed(1)} ms over ${o.pairings}; machine load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores.`,
         },
         {
           name: 'time to pair by setup code (SPAKE2+), p90', value: percentile(code, 90), unit: 'ms', better: 'lower',

@@ -162,7 +162,7 @@ export class Hub {
     return pinText(this.identity.pin);
   }
 
-  #attach(record: HubDeviceRecord, resumption?: ChannelResumption): Entry | undefined {
+  #attach(record: HubDeviceRecord, resumption?: ChannelResumption, access?: readonly string[]): Entry | undefined {
     let model: ModelSpec;
     try {
       model = getModel(record.model);
@@ -177,7 +177,7 @@ export class Hub {
         this.#forget(serial);
       },
     }, resumption);
-    const entry: Entry = { record, model, access: new Set(this.store.access(record.serial)), link };
+    const entry: Entry = { record, model, access: new Set(access ?? this.store.access(record.serial)), link };
     this.#entries.set(record.serial, entry);
     return entry;
   }
@@ -247,8 +247,17 @@ export class Hub {
     }
     const record: HubDeviceRecord = { serial: paired.serial, model: model.id, host, port, pin: Buffer.from(paired.devicePin), mode: paired.mode, pairedAt: new Date().toISOString() };
     // Sensitive capabilities (a lock's bolt, a camera's snapshot) need an explicit grant.
-    this.store.addDevice(record, model.capabilities.filter((c) => c.sensitive !== true).map((c) => c.id));
-    const entry = this.#attach(record, paired.resumption)!;
+    const access = model.capabilities.filter((c) => c.sensitive !== true).map((c) => c.id);
+    // The pinned channel starts first: the device answers its handshake while the store syncs to disk.
+    const entry = this.#attach(record, paired.resumption, access)!;
+    await new Promise((resolve) => setImmediate(resolve));
+    try {
+      this.store.addDevice(record, access);
+    } catch (err) {
+      this.#entries.delete(record.serial);
+      await entry.link.close('not-stored');
+      throw err;
+    }
     this.#log(`paired ${record.serial} (${model.id}) by ${mode}; device key ${pinText(record.pin).slice(0, 23)}...`);
     await entry.link.whenConnected(options.connectTimeoutMs ?? 10_000).catch(() => undefined);
     return this.#view(entry);
