@@ -25,6 +25,8 @@ export interface SupervisorOptions {
   readonly stateDir: string;
   readonly host: string;
   readonly webPort: number;
+  /** The hub channel port passed to the agent (0 = any free port); absent: the agent's default. */
+  readonly hubPort?: number;
   /** Restarts allowed within `restartWindowMs` before giving up (failed trial boots do not count: they are bounded by maxTrialBoots). */
   readonly maxRestarts?: number;
   readonly restartWindowMs?: number;
@@ -35,6 +37,8 @@ export interface SupervisorOptions {
   /** The agent's update events (`{"event":"update",...}` lines) as they come. */
   readonly onEvent?: (event: Record<string, unknown>) => void;
   readonly log?: (msg: string) => void;
+  /** Where the agent's own log lines (stderr) go: the supervisor's stderr (default), or nowhere. */
+  readonly agentStderr?: 'inherit' | 'ignore';
 }
 
 /** Node flags of the agent process: the runtime hardening. */
@@ -80,13 +84,14 @@ export function superviseAgent(o: SupervisorOptions): { stop(): void; done: Prom
       ...AGENT_NODE_FLAGS, entry,
       ...(entry !== runtime ? ['--runtime', pathToFileURL(runtime).href] : []),
       '--bundle', o.bundleDir, '--state', o.stateDir, '--host', o.host, '--web-port', String(o.webPort), '--slot', slot,
+      ...(o.hubPort !== undefined ? ['--hub-port', String(o.hubPort)] : []),
       ...(o.update?.url ? ['--update-url', o.update.url] : []),
       ...(o.update?.configFile ? ['--update-config', o.update.configFile] : []),
       ...(o.update?.checkIntervalMs ? ['--update-interval', `${o.update.checkIntervalMs}ms`] : []),
     ];
     log(`booting ${slot === 'factory' ? 'the factory image' : `slot ${slot}`} (firmware ${firmware})${plan.trial ? ', on trial' : ''}`);
     const c = spawn(process.execPath, args, {
-      stdio: ['ignore', 'pipe', 'inherit'],
+      stdio: ['ignore', 'pipe', o.agentStderr ?? 'inherit'],
       env: { ...process.env, ...AGENT_ENV, NODE_OPTIONS: '' },
     });
     child = c;

@@ -26,3 +26,5 @@ export type { SlotName, BootState, BootPlan, SlotManifest, SecurityCounter } fro
 export { startUpdater, runningImageOf, describeOutcome, verifyImageFile } from './device-updater.ts';
 export type { DeviceUpdater, DeviceUpdateOptions, StartUpdaterOptions, UpdateEvent, UpdatePhase, UpdateStatus, CheckOutcome, RunningImage, UpdateJournal } from './device-updater.ts';
 export { updateOptionsFromArgv, readUpdateConfigFile } from './agent-hooks.ts';
+export { demoUpdates } from './demo.ts';
+export type { DemoUpdatesOptions, DemoUpdatesResult, DemoSupervise } from './demo.ts';
