@@ -97,10 +97,9 @@ export class DeviceTraffic {
       for (const r of rows) {
         if (await this.#isRegistered(r.serial)) known.push(r); else this.counters.unknownDevice++;
       }
-      const storedAt = Date.now();
-      await this.#store.storeTelemetry(known, storedAt);
+      const committedAt = await this.#store.storeTelemetry(known, Date.now());
       this.counters.telemetry += known.length;
-      this.#onStored?.(known, storedAt);
+      this.#onStored?.(known, committedAt);
     }
     for (const m of rest) {
       try {

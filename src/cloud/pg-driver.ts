@@ -74,7 +74,7 @@ export async function openPostgresDriver(o: PostgresOptions): Promise<SqlDriver>
         client.release();
       }
     },
-    async insertTelemetry(rows: readonly TelemetryRow[], storedAt: number): Promise<void> {
+    async insertTelemetry(rows: readonly TelemetryRow[], storedAt: number): Promise<number> {
       const cols: [string[], number[], number[], number[], string[]] = [[], [], [], [], []];
       for (const r of rows) {
         cols[0].push(r.serial); cols[1].push(r.seq); cols[2].push(r.at); cols[3].push(r.receivedAt); cols[4].push(JSON.stringify(r.values));
@@ -84,6 +84,7 @@ export async function openPostgresDriver(o: PostgresOptions): Promise<SqlDriver>
          SELECT s, q, a, r, $6, v FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[]) AS t(s, q, a, r, v)
          ON CONFLICT (serial, seq) DO NOTHING`,
         [...cols, storedAt]);
+      return Date.now();
     },
     async close(): Promise<void> {
       await pool.end();

@@ -23,7 +23,8 @@ export interface SqlDriver extends SqlRunner {
   exec(sql: string): Promise<void>;
   /** Runs `fn` in a transaction; `lockRow` marks a SELECT that must lock its rows (PostgreSQL: FOR UPDATE). */
   transaction<T>(fn: (tx: SqlRunner) => Promise<T>): Promise<T>;
-  insertTelemetry(rows: readonly TelemetryRow[], storedAt: number): Promise<void>;
+  /** Inserts a batch (skipping stored ones); resolves with the commit time, ms. */
+  insertTelemetry(rows: readonly TelemetryRow[], storedAt: number): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -44,7 +45,6 @@ CREATE INDEX IF NOT EXISTS devices_owner ON devices (owner_id);
 CREATE TABLE IF NOT EXISTS telemetry (
   serial TEXT NOT NULL, seq BIGINT NOT NULL, at BIGINT NOT NULL, received_at BIGINT NOT NULL, stored_at BIGINT NOT NULL,
   values_json TEXT NOT NULL, PRIMARY KEY (serial, seq));
-CREATE INDEX IF NOT EXISTS telemetry_received ON telemetry (serial, received_at);
 CREATE INDEX IF NOT EXISTS telemetry_age ON telemetry (received_at);
 CREATE TABLE IF NOT EXISTS device_events (
   serial TEXT NOT NULL, seq BIGINT NOT NULL, kind TEXT NOT NULL, at BIGINT NOT NULL, PRIMARY KEY (serial, seq));
@@ -139,8 +139,8 @@ export class SqlStore implements CloudStore {
     return Number(row?.n ?? 0);
   }
 
-  async storeTelemetry(rows: readonly TelemetryRow[], storedAt: number): Promise<void> {
-    if (rows.length > 0) await this.#db.insertTelemetry(rows, storedAt);
+  async storeTelemetry(rows: readonly TelemetryRow[], storedAt: number): Promise<number> {
+    return rows.length > 0 ? this.#db.insertTelemetry(rows, storedAt) : Date.now();
   }
 
   async storedSeqs(serial: string, ranges: ReadonlyArray<readonly [number, number]>, limit: number): Promise<number[]> {
@@ -215,7 +215,8 @@ export class SqlStore implements CloudStore {
 
   async telemetry(serial: string, since: number, limit: number): Promise<TelemetryRow[]> {
     const rows = await this.#db.all<{ seq: number; at: number; received_at: number; values_json: string }>(
-      'SELECT seq, at, received_at, values_json FROM telemetry WHERE serial = $1 AND received_at >= $2 ORDER BY received_at DESC, seq DESC LIMIT $3',
+      // A device's sequence numbers rise with time: the primary key gives the order, no second index needed.
+      'SELECT seq, at, received_at, values_json FROM telemetry WHERE serial = $1 AND received_at >= $2 ORDER BY seq DESC LIMIT $3',
       [serial, since, limit]);
     return rows.reverse().map((r) => ({ serial, seq: Number(r.seq), at: Number(r.at), receivedAt: Number(r.received_at), values: JSON.parse(r.values_json) as TelemetryRow['values'] }));
   }

@@ -4,6 +4,7 @@
  * is open every other statement waits for it (one connection, one writer).
  */
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { Worker } from 'node:worker_threads';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { StoreError } from './errors.ts';
@@ -19,6 +20,60 @@ export interface SqliteOptions {
    * (survives a crash of the process, SQLite's recommendation for WAL).
    */
   readonly synchronous?: 'full' | 'normal';
+  /**
+   * Insert telemetry from a worker thread with its own connection (default for a file), so a
+   * commit waiting for the disk does not stop the event loop.
+   */
+  readonly writerThread?: boolean;
+}
+
+/** The writer thread's entry, beside this file (.ts in a checkout, .js when built). */
+function writerEntry(): URL {
+  return new URL(`./sqlite-writer.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url);
+}
+
+/** Telemetry inserts through a worker thread; resolves each batch with its commit time. */
+class TelemetryWriter {
+  readonly #worker: Worker;
+  readonly #pending = new Map<number, { resolve(at: number): void; reject(err: Error): void }>();
+  #next = 1;
+  #failed: Error | undefined;
+
+  constructor(path: string, synchronous: 'FULL' | 'NORMAL') {
+    this.#worker = new Worker(writerEntry(), { workerData: { path, synchronous } });
+    this.#worker.unref();
+    this.#worker.on('message', (m: { id: number; ok: boolean; committedAt?: number; error?: string }) => {
+      const p = this.#pending.get(m.id);
+      this.#pending.delete(m.id);
+      if (m.ok) p?.resolve(m.committedAt!); else p?.reject(new StoreError('STORE_FAILED', `telemetry insert failed: ${m.error}`));
+    });
+    this.#worker.on('error', (err) => this.#fail(err));
+    this.#worker.on('exit', () => this.#fail(new StoreError('STORE_CLOSED', 'the telemetry writer stopped')));
+  }
+
+  #fail(err: Error): void {
+    this.#failed ??= err;
+    for (const p of this.#pending.values()) p.reject(err);
+    this.#pending.clear();
+  }
+
+  insert(rows: readonly TelemetryRow[], storedAt: number): Promise<number> {
+    if (this.#failed) return Promise.reject(this.#failed);
+    const id = this.#next++;
+    const batch = { id, storedAt, serial: [] as string[], seq: [] as number[], at: [] as number[], receivedAt: [] as number[], values: [] as string[] };
+    for (const r of rows) { batch.serial.push(r.serial); batch.seq.push(r.seq); batch.at.push(r.at); batch.receivedAt.push(r.receivedAt); batch.values.push(JSON.stringify(r.values)); }
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      this.#worker.postMessage(batch);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#failed) return;
+    const exited = new Promise((r) => this.#worker.once('exit', r));
+    this.#worker.postMessage('close');
+    await exited;
+  }
 }
 
 function toSqlite(sql: string): string {
@@ -36,7 +91,7 @@ export function openSqliteDriver(o: SqliteOptions): SqlDriver {
   if (o.path !== ':memory:') mkdirSync(dirname(o.path), { recursive: true, mode: 0o700 });
   const db = new DatabaseSync(o.path);
   db.exec('PRAGMA journal_mode = WAL');
-  db.exec(`PRAGMA synchronous = ${o.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
+  db.exec(`PRAGMA synchronous = ${o.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`); // see SqliteOptions
   db.exec('PRAGMA busy_timeout = 5000');
   db.exec('PRAGMA foreign_keys = ON');
   const cache = new Map<string, StatementSync>();
@@ -49,6 +104,9 @@ export function openSqliteDriver(o: SqliteOptions): SqlDriver {
     return s;
   };
   let closed = false;
+  const sync = o.synchronous === 'normal' ? 'NORMAL' : 'FULL';
+  let writer: TelemetryWriter | undefined;
+  const useWriter = o.path !== ':memory:' && o.writerThread !== false;
   // The transaction in progress; statements from outside it wait for it.
   let current: Promise<unknown> | null = null;
   let queue: Promise<void> = Promise.resolve();
@@ -108,7 +166,12 @@ export function openSqliteDriver(o: SqliteOptions): SqlDriver {
         release();
       }
     },
-    async insertTelemetry(rows: readonly TelemetryRow[], storedAt: number): Promise<void> {
+    async insertTelemetry(rows: readonly TelemetryRow[], storedAt: number): Promise<number> {
+      if (useWriter) {
+        if (closed) throw new StoreError('STORE_CLOSED', 'the store is closed');
+        writer ??= new TelemetryWriter(o.path, sync);
+        return writer.insert(rows, storedAt);
+      }
       if (current || closed) await idle();
       const stmt = insert();
       // Synchronous from BEGIN to COMMIT: nothing else can run in between.
@@ -120,11 +183,13 @@ export function openSqliteDriver(o: SqliteOptions): SqlDriver {
         db.exec('ROLLBACK');
         throw err;
       }
+      return Date.now();
     },
     async close(): Promise<void> {
       await idle().catch(() => undefined);
       if (closed) return;
       closed = true;
+      await writer?.close();
       db.close();
     },
   };

@@ -96,8 +96,8 @@ export interface CloudStore {
   countDevices(): Promise<number>;
 
   // device traffic
-  /** Stores telemetry; a (serial, seq) already stored is skipped, so redelivery never duplicates. */
-  storeTelemetry(rows: readonly TelemetryRow[], storedAt: number): Promise<void>;
+  /** Stores telemetry; a (serial, seq) already stored is skipped, so redelivery never duplicates. Resolves with the commit time, ms. */
+  storeTelemetry(rows: readonly TelemetryRow[], storedAt: number): Promise<number>;
   /** Which of the sequence numbers in `ranges` are stored for `serial` (telemetry or claim events). */
   storedSeqs(serial: string, ranges: ReadonlyArray<readonly [number, number]>, limit: number): Promise<number[]>;
   setState(serial: string, state: StateMessage, now: number): Promise<void>;

@@ -1,0 +1,27 @@
+/**
+ * The embedded broker as a process of its own, so it can have a core to itself while the cloud
+ * service (store, API) runs in another, and so its memory and CPU can be measured alone (the
+ * benchmark runs it so). Imports the broker only, nothing else of the cloud.
+ *
+ * argv[2]: a JSON file with `caCertPem`, `certPem`, `keyPem` and optional `config`
+ * (EmbeddedBrokerConfig). Prints one JSON line `{"event":"listening","port":N}` when ready;
+ * stops on SIGTERM or SIGINT.
+ */
+import { readFile } from 'node:fs/promises';
+import { startEmbeddedBroker, type EmbeddedBrokerConfig } from './broker.ts';
+
+const file = process.argv[2];
+if (!file) {
+  process.stderr.write('usage: broker-main <settings.json>\n');
+  process.exit(64);
+}
+const o = JSON.parse(await readFile(file, 'utf8')) as { caCertPem: string; certPem: string; keyPem: string; config?: Partial<EmbeddedBrokerConfig> };
+let refusals = 0;
+const broker = await startEmbeddedBroker({
+  caCertPem: o.caCertPem, certPem: o.certPem, keyPem: o.keyPem, config: o.config ?? {},
+  onRefusal: (reason, detail) => { if (refusals++ < 100) process.stderr.write(JSON.stringify({ level: 'info', msg: `broker refused (${reason}): ${detail}` }) + '\n'); },
+});
+process.stdout.write(JSON.stringify({ event: 'listening', port: broker.port }) + '\n');
+const stop = (): void => { broker.close().then(() => process.exit(0), () => process.exit(1)); };
+process.once('SIGTERM', stop);
+process.once('SIGINT', stop);
