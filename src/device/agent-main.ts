@@ -21,8 +21,7 @@ try {
   const agent = await startDeviceAgent({
     bundleDir: arg('bundle') ?? '', stateDir: arg('state') ?? '',
     host: arg('host') ?? '127.0.0.1', webPort: Number(arg('web-port') ?? '8443'),
-    // The supervisor passes --hub-port when it knows it; `bulwark device run` sets BULWARK_HUB_PORT meanwhile.
-    hubPort: Number(arg('hub-port') ?? process.env.BULWARK_HUB_PORT ?? '5541'),
+    hubPort: Number(arg('hub-port') ?? '5541'),
     // Likewise --cloud, or BULWARK_CLOUD_URL from `bulwark device run --cloud`.
     ...((arg('cloud') ?? process.env.BULWARK_CLOUD_URL) ? { cloudUrl: arg('cloud') ?? process.env.BULWARK_CLOUD_URL } : {}),
     mode: process.env.BULWARK_MODE === 'development' ? 'development' : 'production',
