@@ -20,8 +20,7 @@ import { UpdateRefusedError, UpdateStateError } from './errors.ts';
 import { validateDeviceUpdateConfig, type DeviceUpdateConfig } from './config.ts';
 import { compareVersions, isVersion } from './semver.ts';
 import { imageTargetPath, parseImageTargetCustom, type ImageTargetCustom } from './image.ts';
-import { readImageArchive } from './archive.ts';
-import { BoundedFetcher } from './fetcher.ts';
+import type { BoundedFetcher } from './fetcher.ts';
 import { classifyUpdateFailure, shortMessage } from './classify.ts';
 import {
   readBootState, writeBootState, readSecurityCounter, raiseSecurityCounter, readRejectedImages, addRejectedImage,
@@ -242,6 +241,7 @@ export async function startUpdater(o: StartUpdaterOptions): Promise<DeviceUpdate
       await mkdir(fw.slots, { recursive: true, mode: 0o700 });
       const staging = fw.staging(inactive);
       await rm(staging, { recursive: true, force: true });
+      const { readImageArchive } = await import('./archive.ts');
       const contents = await readImageArchive(tarPath, { maxEntries: config.maxImageEntries, maxUnpackedBytes: config.maxUnpackedBytes }, {
         into: staging, ...(o.onProgress ? { onProgress: (d: number) => o.onProgress!('unpack', d, target.length) } : {}),
       });
@@ -271,7 +271,9 @@ export async function startUpdater(o: StartUpdaterOptions): Promise<DeviceUpdate
       return outcome;
     };
     setPhase('checking');
-    const fetcher = new BoundedFetcher({ baseUrl: config.repositoryUrl, tmpDir: paths.download, config, caCertPem: o.bundle.caCertPem });
+    // Loaded at the first check, not at boot: most of an agent's life is not spent updating.
+    const { BoundedFetcher: Fetcher } = await import('./fetcher.ts');
+    const fetcher: BoundedFetcher = new Fetcher({ baseUrl: config.repositoryUrl, tmpDir: paths.download, config, caCertPem: o.bundle.caCertPem });
     let target: TargetFile | undefined;
     try {
       await prepareMetadataDir();

@@ -51,7 +51,7 @@ export class UpdateServer {
   private constructor(server: Server, url: string) { this.server = server; this.url = url; }
 
   static async start(repoDir: string): Promise<UpdateServer> {
-    const handler = createRepositoryHandler(repoDir, '/updates');
+    const handler = await createRepositoryHandler(repoDir, '/updates');
     const state: { self?: UpdateServer } = {};
     const server = createServer((req, res) => {
       const path = (req.url ?? '/').split('?')[0]!;
