@@ -39,8 +39,10 @@ try {
   // After an install: close cleanly, then exit so the supervisor boots the new slot (bounded wait).
   restart = () => { setTimeout(() => process.exit(REBOOT_EXIT_CODE), 10_000).unref(); stop(REBOOT_EXIT_CODE); };
   // Every surface is up: this is the image's health report (it ends a trial boot).
-  await agent.updater.reportHealthy();
-  emit({ event: 'healthy', firmware: agent.updater.running.version, slot: agent.updater.running.slot });
+  await agent.updater.reportHealthy().then(
+    () => emit({ event: 'healthy', firmware: agent.updater.running.version, slot: agent.updater.running.slot }),
+    (err: unknown) => { log(`health report failed: ${err instanceof Error ? err.message : String(err)}`); stop(1); },
+  );
 } catch (err) {
   const text = err instanceof BulwarkError ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err);
   process.stderr.write(`bulwark device: ${text}\n`);

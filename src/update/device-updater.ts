@@ -175,6 +175,7 @@ export async function startUpdater(o: StartUpdaterOptions): Promise<DeviceUpdate
   let inflight: Promise<CheckOutcome> | undefined;
   let closed = false;
   let trialPending = false;
+  let currentFetcher: BoundedFetcher | undefined;
 
   const setPhase = (p: UpdatePhase, version?: string): void => { phase = p; emit({ type: 'phase', phase: p, ...(version ? { version } : {}) }); };
   const autoOn = (): boolean => prefs.autoUpdate ?? config.autoUpdate;
@@ -240,7 +241,9 @@ export async function startUpdater(o: StartUpdaterOptions): Promise<DeviceUpdate
       }
       await mkdir(fw.slots, { recursive: true, mode: 0o700 });
       const staging = fw.staging(inactive);
-      await rm(staging, { recursive: true, force: true });
+      // Staging folders left by a power cut, for either slot.
+      await rm(fw.staging('a'), { recursive: true, force: true });
+      await rm(fw.staging('b'), { recursive: true, force: true });
       const { readImageArchive } = await import('./archive.ts');
       const contents = await readImageArchive(tarPath, { maxEntries: config.maxImageEntries, maxUnpackedBytes: config.maxUnpackedBytes }, {
         into: staging, ...(o.onProgress ? { onProgress: (d: number) => o.onProgress!('unpack', d, target.length) } : {}),
@@ -274,6 +277,7 @@ export async function startUpdater(o: StartUpdaterOptions): Promise<DeviceUpdate
     // Loaded at the first check, not at boot: most of an agent's life is not spent updating.
     const { BoundedFetcher: Fetcher } = await import('./fetcher.ts');
     const fetcher: BoundedFetcher = new Fetcher({ baseUrl: config.repositoryUrl, tmpDir: paths.download, config, caCertPem: o.bundle.caCertPem });
+    currentFetcher = fetcher;
     let target: TargetFile | undefined;
     try {
       await prepareMetadataDir();
@@ -460,6 +464,8 @@ export async function startUpdater(o: StartUpdaterOptions): Promise<DeviceUpdate
     async close() {
       closed = true;
       clearTimeout(timer);
+      currentFetcher?.abort();
+      // An unpack in progress finishes (it is bounded); a download stops at once.
       await inflight?.catch(() => undefined);
     },
   };

@@ -47,9 +47,17 @@ export class BoundedFetcher implements Fetcher {
   lastFailure: UpdateRefusedError | undefined;
   /** The role of the most recent download. */
   lastRole: string | undefined;
+  #abortCurrent: ((err: UpdateRefusedError) => void) | undefined;
+  #aborted = false;
 
   constructor(o: BoundedFetcherOptions) {
     this.#o = o;
+  }
+
+  /** Ends the download in progress (and refuses any later one): the agent is stopping. */
+  abort(): void {
+    this.#aborted = true;
+    this.#abortCurrent?.(new UpdateRefusedError('UPDATE_UNREACHABLE', 'the download was stopped: the device is shutting down'));
   }
 
   #fail(err: UpdateRefusedError): never {
@@ -67,6 +75,7 @@ export class BoundedFetcher implements Fetcher {
     this.lastFailure = undefined;
     const base = this.#o.baseUrl.replace(/\/+$/, '') + '/';
     if (!url.startsWith(base)) this.#fail(new UpdateRefusedError('UPDATE_UNREACHABLE', `refused to fetch outside the repository: ${url.slice(0, 80)}`));
+    if (this.#aborted) this.#fail(new UpdateRefusedError('UPDATE_UNREACHABLE', 'the download was stopped: the device is shutting down'));
     const { DownloadHTTPError } = await loadTufErrors();
     const target = new URL(url);
     const https = target.protocol === 'https:';
@@ -84,6 +93,7 @@ export class BoundedFetcher implements Fetcher {
           if (err) { req?.destroy(); reject(err); } else resolve(received);
         };
         const deadline = setTimeout(() => finish(new UpdateRefusedError('UPDATE_TIMEOUT', `${role}: not received within ${deadlineMs} ms`, { role })), deadlineMs);
+        this.#abortCurrent = finish;
         const options = {
           method: 'GET', host: target.hostname.replace(/^\[|\]$/g, ''), port: target.port || (https ? 443 : 80), path: target.pathname,
           headers: { 'user-agent': 'bulwark-updater/1', accept: '*/*' }, agent: false as const,

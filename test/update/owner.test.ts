@@ -56,3 +56,16 @@ test('automatic updates are on by default; off, nothing installs by itself; a ma
   const events = (await updateJournal(again)).map((e) => e.event);
   for (const e of ['auto-update-off', 'postponed', 'auto-update-on', 'installed', 'healthy']) assert.ok(events.includes(e), `journal has ${e}: ${events.join(', ')}`);
 });
+
+test('a device told to stop in the middle of a download stops at once', { timeout: 60_000 }, async () => {
+  await publish(world, '1.2.0', 1);
+  server.attack(/\.image\.tar$/, (_req, res) => {
+    res.writeHead(200, { 'content-length': 1_000_000 });
+    const t = setInterval(() => { if (res.destroyed) { clearInterval(t); return; } res.write('x'); }, 200);
+    setTimeout(() => { clearInterval(t); res.destroy(); }, 30_000).unref();
+  });
+  await device.waitFor(() => device.decision(/^update: downloading 1\.2\.0/), 30_000, 'the download');
+  const started = Date.now();
+  await device.kill('SIGTERM');
+  assert.ok(Date.now() - started < 5_000, `stopped in ${Date.now() - started} ms`);
+});
