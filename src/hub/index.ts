@@ -25,3 +25,5 @@ export { callHubControl, listenForControl, runControlOp, HUB_CONTROL_SOCKET, HUB
 export type { HubControlOp } from './control.ts';
 export { startHubWeb, defaultHubWebConfig, HUB_INITIAL_PASSWORD_FILE } from './web.ts';
 export type { HubWeb, HubWebConfig } from './web.ts';
+export { demoHub } from './demo.ts';
+export type { DemoHubOptions, DemoDeviceAgent, DemoStartAgent } from './demo.ts';
