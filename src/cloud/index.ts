@@ -29,6 +29,8 @@ export type { CommandConfig } from './commands.ts';
 export { startOwnerApi, defaultOwnerApiConfig, validateOwnerApiConfig, remoteControls, statusOf } from './api.ts';
 export type { OwnerApi, OwnerApiConfig, OwnerApiOptions } from './api.ts';
 export { telemetryChart } from './app-pages.ts';
+export { OwnerApiClient } from './owner-client.ts';
+export type { OwnerApiAnswer } from './owner-client.ts';
 export { SqlStore, SCHEMA_VERSION } from './sql-store.ts';
 export type { SqlDriver, SqlRunner } from './sql-store.ts';
 export { openSqliteDriver } from './sqlite-driver.ts';

@@ -178,6 +178,13 @@ export class CloudLink {
     return this.#connected;
   }
 
+  /** Resolves once connected (true), or false after `timeoutMs`. */
+  async waitConnected(timeoutMs = 30_000): Promise<boolean> {
+    const until = Date.now() + timeoutMs;
+    while (!this.#connected && !this.#closed && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    return this.#connected;
+  }
+
   /** Successful connections since start. */
   get connections(): number {
     return this.#connections;
