@@ -7,6 +7,7 @@ import { cpus, totalmem } from 'node:os';
 import { benchProvision } from './provision.bench.ts';
 import { benchWeb } from './web.bench.ts';
 import { benchChannel } from './channel.bench.ts';
+import { benchHub } from './hub.bench.ts';
 import { writeBenchReports, ratioOf, type BenchResult } from './report.ts';
 
 const log = (s: string): void => { process.stderr.write(s + '\n'); };
@@ -14,6 +15,7 @@ const BENCHES: Record<string, () => Promise<BenchResult>> = {
   provision: () => benchProvision(1000, log),
   web: () => benchWeb(log),
   channel: () => benchChannel(log),
+  hub: () => benchHub(log),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

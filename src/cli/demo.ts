@@ -38,7 +38,7 @@ export async function runDemo(work: string): Promise<void> {
   say('2. Provisioning one unit of each model: own keys, certificates, password, setup and claim codes');
   const unitsDir = join(work, 'units');
   const rows: string[][] = [['model', 'serial', 'risk', 'first password', 'sticker']];
-  const units: Record<string, { serial: string; dir: string; adminPassword?: string }> = {};
+  const units: Record<string, { serial: string; dir: string; adminPassword?: string; setupCode: string }> = {};
   for (const model of listModels()) {
     const [unit] = await provisionUnits({ factoryDir, model: model.id, count: 1, outDir: unitsDir });
     units[model.id] = unit!;
@@ -50,7 +50,16 @@ export async function runDemo(work: string): Promise<void> {
   say('   secrets (private keys, password hash, SPAKE2+ verifier) are mode 0600; the sticker is the only place a password is printed.\n');
 
   await demoListeningService(work, unitsDir, units);
+  await demoLocalHub(work, units);
   say('\nDemo finished: all steps succeeded.');
+}
+
+/** Step 4: a hub pairs the plug by push button and the lock by setup code, and controls both. */
+async function demoLocalHub(work: string, units: Record<string, { serial: string; dir: string; adminPassword?: string; setupCode: string }>): Promise<void> {
+  const { startDeviceAgent } = await import('../device/index.ts');
+  const { demoHub } = await import('../hub/index.ts');
+  say('\n4. Local automation hub: pairing windows, push button and SPAKE2+ setup code, then pinned mutual TLS');
+  await demoHub({ work, plug: units.plug!, lock: units.lock!, say, startDeviceAgent } );
 }
 
 /** Step 3: a plug's HTTPS admin page, its sticker password, a lockout, and the journal. */
@@ -59,7 +68,7 @@ async function demoListeningService(work: string, unitsDir: string, units: Recor
   const { DemoBrowser } = await import('./demo-client.ts');
   const plug = units.plug!;
   say('3. Listening service: the plug\'s HTTPS admin page on its own certificate');
-  const agent = await startDeviceAgent({ bundleDir: plug.dir, stateDir: join(work, 'state', plug.serial), host: '127.0.0.1', webPort: 0, mode: 'production' });
+  const agent = await startDeviceAgent({ bundleDir: plug.dir, stateDir: join(work, 'state', plug.serial), host: '127.0.0.1', webPort: 0, hubPort: 0, mode: 'production' });
   try {
     say(`   ${plug.serial} listening at ${agent.web.url} (TLS 1.2/1.3, ECDHE-AEAD only)`);
     const owner = await DemoBrowser.open(agent.web.url, plug.dir, '127.0.0.1');
