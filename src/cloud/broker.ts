@@ -247,6 +247,12 @@ function coalesceWrites(socket: TLSSocket): void {
     scheduled = true;
     setImmediate(flush);
   };
+  // aedes closes a refused client right after writing its CONNACK: send what is held first.
+  const destroy = socket.destroy.bind(socket);
+  socket.destroy = (err?: Error): TLSSocket => {
+    if (socket.writableCorked > 0 && !socket.destroyed) flush();
+    return destroy(err);
+  };
 }
 
 /**
