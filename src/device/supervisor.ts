@@ -61,6 +61,7 @@ export function superviseAgent(o: SupervisorOptions): { stop(): void; done: Prom
   const maxRestarts = o.maxRestarts ?? 5;
   const windowMs = o.restartWindowMs ?? 60_000;
   const restarts: number[] = [];
+  const reboots: number[] = [];
   let child: ChildProcess | undefined;
   let stopping = false;
   let finished = false;
@@ -111,7 +112,16 @@ export function superviseAgent(o: SupervisorOptions): { stop(): void; done: Prom
       clearTimeout(healthTimer);
       child = undefined;
       if (stopping) { finish(code ?? 0); return; }
-      if (code === REBOOT_EXIT_CODE) { log('the agent asked for a reboot'); setTimeout(() => { void boot(); }, 50); return; }
+      if (code === REBOOT_EXIT_CODE) {
+        // An install asks for one reboot; an image that asks again and again is stopped like a crash loop.
+        const now = Date.now();
+        reboots.push(now);
+        while (reboots.length && reboots[0]! < now - windowMs) reboots.shift();
+        if (reboots.length > maxRestarts * 2) { log(`the agent asked for ${reboots.length} reboots within ${windowMs} ms; giving up`); finish(1); return; }
+        log('the agent asked for a reboot');
+        setTimeout(() => { void boot(); }, 50);
+        return;
+      }
       if (plan.trial && !healthy) {
         log(`trial boot of firmware ${firmware} failed (${signal ?? code})`);
         setTimeout(() => { void boot(); }, 250);

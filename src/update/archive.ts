@@ -6,7 +6,7 @@
  * so a staged slot is complete on disk before it is renamed into place.
  */
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readFile, rm, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, open, rm, mkdtemp, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join, dirname } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -212,16 +212,4 @@ export async function buildReferenceImage(out: string, o: ReferenceImageOptions)
     await rm(work, { recursive: true, force: true });
   }
   return manifest;
-}
-
-/** Reads and validates just the image.json of an archive (bounded by `limits`). */
-export async function readImageManifestOf(archive: string, limits: ArchiveLimits): Promise<ArchiveContents> {
-  return readImageArchive(archive, limits);
-}
-
-/** Reads a small file fully (for tests and tools). */
-export async function readSmallFile(path: string, maxBytes: number): Promise<Buffer> {
-  const data = await readFile(path);
-  if (data.length > maxBytes) throw invalid(`${path} is larger than ${maxBytes} bytes`);
-  return data;
 }
