@@ -107,6 +107,14 @@ export function parseDeviceAddress(address: string, defaultPort: number): { host
   return { host, port: n };
 }
 
+/**
+ * The access list a newly paired device starts with: its non-sensitive capabilities. Sensitive
+ * ones (a lock's bolt, a camera's snapshot) need an explicit grant by the owner.
+ */
+export function initialAccess(model: ModelSpec): string[] {
+  return model.capabilities.filter((c) => c.sensitive !== true).map((c) => c.id);
+}
+
 function pinText(pin: Uint8Array): string {
   return 'sha256:' + Buffer.from(pin).toString('hex');
 }
@@ -246,8 +254,7 @@ export class Hub {
       await previous.link.close('re-paired');
     }
     const record: HubDeviceRecord = { serial: paired.serial, model: model.id, host, port, pin: Buffer.from(paired.devicePin), mode: paired.mode, pairedAt: new Date().toISOString() };
-    // Sensitive capabilities (a lock's bolt, a camera's snapshot) need an explicit grant.
-    const access = model.capabilities.filter((c) => c.sensitive !== true).map((c) => c.id);
+    const access = initialAccess(model);
     // The pinned channel starts first: the device answers its handshake while the store syncs to disk.
     const entry = this.#attach(record, paired.resumption, access)!;
     await new Promise((resolve) => setImmediate(resolve));

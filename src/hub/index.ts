@@ -10,7 +10,7 @@
  * await hub.hub.call(lock.serial, 'bolt', 'lock');
  */
 export { HubError } from './errors.ts';
-export { Hub, defaultHubConfig, parseDeviceAddress } from './hub.ts';
+export { Hub, defaultHubConfig, parseDeviceAddress, initialAccess } from './hub.ts';
 export type { HubConfig, HubDeviceView, HubOptions, HubValueEvent } from './hub.ts';
 export { HubStore } from './store.ts';
 export type { AutomationRule, HubDeviceRecord } from './store.ts';
