@@ -8,6 +8,7 @@ import { benchProvision } from './provision.bench.ts';
 import { benchWeb } from './web.bench.ts';
 import { benchChannel } from './channel.bench.ts';
 import { benchHub } from './hub.bench.ts';
+import { benchUpdate } from './update.bench.ts';
 import { writeBenchReports, ratioOf, type BenchResult } from './report.ts';
 
 const log = (s: string): void => { process.stderr.write(s + '\n'); };
@@ -16,6 +17,7 @@ const BENCHES: Record<string, () => Promise<BenchResult>> = {
   web: () => benchWeb(log),
   channel: () => benchChannel(log),
   hub: () => benchHub(log),
+  update: () => benchUpdate(log),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

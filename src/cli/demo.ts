@@ -51,7 +51,16 @@ export async function runDemo(work: string): Promise<void> {
 
   await demoListeningService(work, unitsDir, units);
   await demoLocalHub(work, units);
+  await demoSignedUpdates(work, factoryDir, units);
   say('\nDemo finished: all steps succeeded.');
+}
+
+/** Step 5: signed updates: 1.1.0 installs itself; an older signed image and a tampered one are refused. */
+async function demoSignedUpdates(work: string, factoryDir: string, units: Record<string, { serial: string; dir: string }>): Promise<void> {
+  const { demoUpdates } = await import('../update/index.ts');
+  const { superviseAgent } = await import('../device/index.ts');
+  say('\n5. Signed automatic updates: TUF metadata, anti-rollback, A/B slots, power-loss safe');
+  await demoUpdates({ work: join(work, 'updates'), factoryDir, unitDir: units.plug!.dir, say, superviseAgent });
 }
 
 /** Step 4: a hub pairs the plug by push button and the lock by setup code, and controls both. */

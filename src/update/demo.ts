@@ -50,7 +50,7 @@ export async function demoUpdates(o: DemoUpdatesOptions): Promise<DemoUpdatesRes
   const stepTimeoutMs = o.stepTimeoutMs ?? 60_000;
   const repoDir = join(o.work, 'releases');
   await mkdir(o.work, { recursive: true });
-  o.say('4. Signed updates: a TUF repository (root 2-of-3 offline keys, targets, snapshot, timestamp)');
+  o.say('   a TUF repository: root signed 2-of-3 by offline keys; targets, snapshot and timestamp roles');
   await initRepository({ repoDir, factoryDir: o.factoryDir });
   const model = (JSON.parse(await readFile(join(o.unitDir, 'unit.json'), 'utf8')) as { model: string }).model;
   const publish = async (version: string, securityVersion: number, allowDowngrade = false): Promise<Awaited<ReturnType<typeof publishImage>>> => {
