@@ -40,6 +40,12 @@ export interface AuditLimits {
   readonly lintTimeoutMs: number;
   /** How long the journal may take to show the auditor's own attempts, ms. */
   readonly journalSettleMs: number;
+  /** Most published images (targets) of an update repository examined. */
+  readonly maxRepositoryTargets: number;
+  /** Most audit reports kept in a release repository that are read. */
+  readonly maxKeptReports: number;
+  /** Starting, using and resetting the throwaway copy of the device (factory reset, export), ms. */
+  readonly cloneDeadlineMs: number;
 }
 
 /** The polite defaults. */
@@ -60,6 +66,9 @@ export const DEFAULT_AUDIT_LIMITS: Readonly<AuditLimits> = Object.freeze({
   maxStateFiles: 500,
   lintTimeoutMs: 600_000,
   journalSettleMs: 3_000,
+  maxRepositoryTargets: 64,
+  maxKeptReports: 200,
+  cloneDeadlineMs: 60_000,
 });
 
 const RANGES: Readonly<Record<keyof AuditLimits, readonly [number, number]>> = {
@@ -79,6 +88,9 @@ const RANGES: Readonly<Record<keyof AuditLimits, readonly [number, number]>> = {
   maxStateFiles: [1, 10_000],
   lintTimeoutMs: [1_000, 3_600_000],
   journalSettleMs: [0, 30_000],
+  maxRepositoryTargets: [1, 10_000],
+  maxKeptReports: [1, 10_000],
+  cloneDeadlineMs: [5_000, 600_000],
 };
 
 /**

@@ -20,8 +20,14 @@ export interface AuditInputs {
   readonly stateDir?: string;
   readonly manifestPath?: string;
   readonly sourceDir?: string;
+  /** The device's hub port, host:port. */
   readonly hub?: string;
+  /** The manufacturer broker, mqtts://host:port. */
   readonly cloud?: string;
+  /** The release side's update repository folder (metadata/, targets/, audits/). */
+  readonly updateRepoDir?: string;
+  /** The installed systemd unit file of the device service (default: the one the firmware generates). */
+  readonly serviceUnitPath?: string;
   readonly limits: AuditLimits;
   /** Source address per probe family (loopback IPv4 targets only). */
   readonly sources?: Readonly<Record<ProbeFamily, string>>;
@@ -53,6 +59,8 @@ export interface ProbeTrace {
   oldTlsRefused?: { readonly localAddress?: string };
   /** The login discovery at the primary target (once). */
   login?: LoginDiscovery;
+  /** What the hub-port probes saw (hub.pairing-window), for the checks that reason over it. */
+  hubProbe?: { readonly pushButton?: string; readonly setupCode?: string };
 }
 
 const TRACE_BODY_CHARS = 4_096;

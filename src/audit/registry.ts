@@ -12,6 +12,7 @@ import * as bb from './blackbox.ts';
 import * as wb from './whitebox.ts';
 import * as build from './build-checks.ts';
 import * as pol from './policy-checks.ts';
+import * as hub from './hub-checks.ts';
 
 /** When a check runs: black-box probes first (lockout last of them), then white-box reads of what they left behind. */
 export type CheckPhase = 1 | 2 | 3 | 4 | 5;
@@ -25,7 +26,6 @@ export interface CheckRunner {
 
 const stub = (phase: CheckPhase, reason: string): CheckRunner => ({ phase, run: async () => notTested(reason) });
 
-const HUB = 'the auditor has no probe of hub pairing yet (src/hub, src/pairing): it needs --hub and a pairing attempt it is not built to make';
 const CLOUD = 'the auditor has no probe of the manufacturer cloud yet (src/cloud): it needs --cloud and a device identity it is not built to use';
 const UPDATES = 'the auditor does not yet drive the device updater (src/update) with bad, old or unsigned metadata';
 
@@ -44,8 +44,8 @@ export const CHECK_RUNNERS: Readonly<Record<CheckId, CheckRunner>> = {
   'login.lockout': { phase: 2, run: bb.checkLockout },
   'http.cookie-flags': { phase: 3, run: bb.checkCookieFlags },
   'http.info-disclosure': { phase: 3, run: bb.checkInfoDisclosure },
-  'hub.pairing-window': stub(1, HUB),
-  'channel.mutual-tls': stub(1, 'the auditor has no probe of the hub-device channel yet (src/channel): it needs --hub'),
+  'hub.pairing-window': { phase: 1, run: hub.checkPairingWindow },
+  'channel.mutual-tls': { phase: 1, run: hub.checkChannelMutualTls },
   'cloud.client-isolation': stub(1, CLOUD),
   'cloud.claim-window': stub(1, CLOUD),
   'bundle.unique-credentials': { phase: 4, run: wb.checkUniqueCredentials },
@@ -65,8 +65,8 @@ export const CHECK_RUNNERS: Readonly<Record<CheckId, CheckRunner>> = {
   'config.session': { phase: 4, run: wb.checkConfigSession },
   'config.debug-off': { phase: 4, run: wb.checkDebugOff },
   'config.upnp-off': { phase: 4, run: build.checkUpnpOff },
-  'config.pairing-mode': stub(4, HUB),
-  'config.hub-acl': stub(4, HUB),
+  'config.pairing-mode': { phase: 4, run: hub.checkPairingMode },
+  'config.hub-acl': { phase: 4, run: hub.checkHubAcl },
   'config.auto-update': stub(4, 'the updater\'s defaults exist (src/update), but whether the owner can postpone or turn off updates is not observable without the owner\'s credentials; no probe yet'),
   'config.log-retention': { phase: 4, run: wb.checkLogRetention },
   'config.service-unit': stub(4, 'the firmware does not generate its systemd unit yet, so there is no unit to read'),

@@ -11,6 +11,7 @@ import { validateAuditLimits, loopbackSources, type AuditLimits, type ProbeFamil
 import { AuditContext, type AuditInputs } from './context.ts';
 import { parseHttpsTarget, type HttpsTarget } from './net.ts';
 import { checkOrder, runCheck } from './registry.ts';
+import { runningFirmware } from './device-info.ts';
 import { countControls, evaluateControls, evaluateEtsi, evaluatePsti, exitCodeFor } from './evaluate.ts';
 import { AUDIT_REPORT_FORMAT, type AuditReport, type AuditScope, type CheckResult } from './types.ts';
 
@@ -28,10 +29,14 @@ export interface AuditOptions {
   readonly manifest?: string;
   /** The firmware's project folder (lint, source scans, SBOM). */
   readonly source?: string;
-  /** The hub's host:port (probes not built yet). */
+  /** The device's hub port, host:port (pairing window and channel probes). */
   readonly hub?: string;
-  /** The cloud broker, mqtts://host:port (probes not built yet). */
+  /** The manufacturer's broker, mqtts://host:port (client certificate and identity probes). */
   readonly cloud?: string;
+  /** The update repository folder of the release side (its signed metadata, images, SBOMs and kept audit reports). */
+  readonly updateRepo?: string;
+  /** The installed systemd unit file of the device service; default: the unit the firmware generates. */
+  readonly serviceUnit?: string;
   readonly limits?: Partial<AuditLimits>;
   /** First loopback source address of the probe families (default 127.0.0.50). */
   readonly loopbackSourceBase?: string;
@@ -101,9 +106,10 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
   const profile = typeof options.profile === 'string' ? await loadProfileFile(options.profile) : options.profile;
   const decision = decide(profile);
   const targets = parseTargets(options.urls, limits);
-  const [bundleDir, stateDir, manifestPath, sourceDir] = await Promise.all([
+  const [bundleDir, stateDir, manifestPath, sourceDir, updateRepoDir, serviceUnitPath] = await Promise.all([
     existing(options.bundle, 'bundle', 'dir'), existing(options.state, 'state', 'dir'),
     existing(options.manifest, 'manifest', 'file'), existing(options.source, 'source', 'dir'),
+    existing(options.updateRepo, 'updateRepo', 'dir'), existing(options.serviceUnit, 'serviceUnit', 'file'),
   ]);
   const hub = checkHostPort(options.hub, 'hub');
   const cloud = checkHostPort(options.cloud, 'cloud', 'mqtts');
@@ -116,6 +122,7 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
     profile, decision, targets, limits,
     ...(bundleDir ? { bundleDir } : {}), ...(stateDir ? { stateDir } : {}), ...(manifestPath ? { manifestPath } : {}),
     ...(sourceDir ? { sourceDir } : {}), ...(hub ? { hub } : {}), ...(cloud ? { cloud } : {}), ...(sources ? { sources } : {}),
+    ...(updateRepoDir ? { updateRepoDir } : {}), ...(serviceUnitPath ? { serviceUnitPath } : {}),
   };
   const ctx = new AuditContext(inputs);
   const order = checkOrder(decision.required.flatMap((r) => r.control.checks.map((c) => c.id)));
@@ -125,6 +132,7 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
     const result = await runCheck(id, ctx);
     options.onProgress?.({ check: id, done: ++done, total: order.length, result });
   }
+  const { image: firmware } = await runningFirmware(ctx);
   const controls = evaluateControls(decision, ctx.results);
   const counts = countControls(controls);
   const exitCode = exitCodeFor(counts);
@@ -135,6 +143,8 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
     urls: targets.map((t) => t.url.href.replace(/\/$/, '')),
     ...(bundleDir ? { bundle: bundleDir } : {}), ...(stateDir ? { state: stateDir } : {}), ...(manifestPath ? { manifest: manifestPath } : {}),
     ...(sourceDir ? { source: sourceDir } : {}), ...(hub ? { hub } : {}), ...(cloud ? { cloud } : {}),
+    ...(updateRepoDir ? { updateRepo: updateRepoDir } : {}), ...(serviceUnitPath ? { serviceUnit: serviceUnitPath } : {}),
+    ...(firmware ? { firmware } : {}),
     targetKind,
     login: login?.note ?? (targets.length === 0 ? 'no --url: black-box checks not run' : 'not probed'),
     ...(sources ? { sourceAddresses: sources } : {}),

@@ -80,12 +80,27 @@ export interface AuditScope {
   readonly source?: string;
   readonly hub?: string;
   readonly cloud?: string;
+  readonly updateRepo?: string;
+  readonly serviceUnit?: string;
+  /** The firmware image the device runs, as its state folder shows it (the release gate keys reports by it). */
+  readonly firmware?: FirmwareIdentity;
   /** What the auditor recognised at the first URL: a Bulwark device, another device, or nothing to probe. */
   readonly targetKind: 'bulwark' | 'other' | 'unreachable' | 'none';
   /** The login mechanism the auditor could drive, or why none. */
   readonly login: string;
   /** Loopback source address per probe family, when the target is on loopback. */
   readonly sourceAddresses?: Readonly<Record<string, string>>;
+}
+
+/** A firmware image: the model, its version and security version, and where it runs from. */
+export interface FirmwareIdentity {
+  readonly model: string;
+  readonly version: string;
+  readonly securityVersion: number;
+  /** 'factory' (the installed runtime) or the A/B slot. */
+  readonly slot: string;
+  /** SHA-256 of the image's TUF target, for an image installed from the repository. */
+  readonly targetSha256?: string;
 }
 
 /** Format tag of the JSON report. */

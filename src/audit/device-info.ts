@@ -1,0 +1,65 @@
+/**
+ * What the auditor knows about the audited unit beyond the profile: its model from the
+ * catalogue (by the bundle's unit.json, else by the profile's model name) and the firmware image
+ * its state folder says it runs. Read once per audit; bounded reads only.
+ */
+import { join } from 'node:path';
+import type { ModelSpec } from '../models/index.ts';
+import type { AuditContext } from './context.ts';
+import { readJsonBounded } from './files.ts';
+import type { FirmwareIdentity } from './types.ts';
+
+const models = new WeakMap<AuditContext, Promise<{ model?: ModelSpec; how: string }>>();
+
+/** The catalogue model of the audited unit, and how the auditor knows it. */
+export function auditedModel(ctx: AuditContext): Promise<{ model?: ModelSpec; how: string }> {
+  let p = models.get(ctx);
+  if (p === undefined) {
+    p = (async () => {
+      const { listModels, getModel } = await import('../models/index.ts');
+      if (ctx.inputs.bundleDir !== undefined) {
+        const { value } = await readJsonBounded(join(ctx.inputs.bundleDir, 'unit.json'), 65_536);
+        const id = (value as { model?: unknown } | undefined)?.model;
+        if (typeof id === 'string') {
+          try { return { model: getModel(id), how: `unit.json in the bundle names model '${id}'` }; } catch { return { how: `unit.json names '${id.slice(0, 32)}', which is not in the model catalogue` }; }
+        }
+      }
+      const name = ctx.inputs.profile.model.toLowerCase();
+      const byName = listModels().find((m) => m.name.toLowerCase() === name);
+      return byName ? { model: byName, how: `the profile's model "${ctx.inputs.profile.model}" is catalogue model '${byName.id}'` } : { how: `"${ctx.inputs.profile.model}" is not a model of the catalogue (src/models)` };
+    })();
+    models.set(ctx, p);
+  }
+  return p;
+}
+
+const images = new WeakMap<AuditContext, Promise<{ image?: FirmwareIdentity; how: string }>>();
+
+/**
+ * The image the device runs: boot.json's active slot and that slot's record of what was
+ * installed, or the factory image (the installed runtime, whose version the auditor reads from
+ * its own package: the audit runs the same toolkit). Undefined without --state.
+ */
+export function runningFirmware(ctx: AuditContext): Promise<{ image?: FirmwareIdentity; how: string }> {
+  let p = images.get(ctx);
+  if (p === undefined) {
+    p = (async () => {
+      const stateDir = ctx.inputs.stateDir;
+      if (stateDir === undefined) return { how: 'no --state: the running image is not known' };
+      const { model } = await auditedModel(ctx);
+      const { readBootState, runningImageOf } = await import('../update/index.ts');
+      const { state, problem } = await readBootState(stateDir);
+      try {
+        const r = await runningImageOf(stateDir, state.active);
+        return {
+          image: { model: model?.id ?? ctx.inputs.profile.model, version: r.version, securityVersion: r.securityVersion, slot: r.slot, ...(r.targetSha256 ? { targetSha256: r.targetSha256 } : {}) },
+          how: `firmware/boot.json${problem ? ` (${problem})` : ''}: active slot ${state.active}`,
+        };
+      } catch (err) {
+        return { how: `the active slot ${state.active} cannot be read (${(err as Error).message.slice(0, 120)})` };
+      }
+    })();
+    images.set(ctx, p);
+  }
+  return p;
+}
