@@ -18,7 +18,7 @@ export type { UpdateRefusalCode } from './errors.ts';
 export { defaultDeviceUpdateConfig, validateDeviceUpdateConfig, validateRepositoryUrl, defaultExpiryConfig, validateExpiryConfig, parseDuration, isLoopbackHost } from './config.ts';
 export type { DeviceUpdateConfig, ExpiryConfig } from './config.ts';
 export { compareVersions, isVersion, parseVersion } from './semver.ts';
-export { IMAGE_FORMAT, IMAGE_MANIFEST_FILE, REFERENCE_ENTRY_SOURCE, parseImageManifest, imageTargetPath, sbomTargetPath } from './image.ts';
+export { IMAGE_FORMAT, IMAGE_MANIFEST_FILE, REFERENCE_ENTRY_SOURCE, parseImageManifest, parseImageTargetCustom, imageTargetPath, sbomTargetPath } from './image.ts';
 export type { ImageManifest, ImageTargetCustom } from './image.ts';
 export type { ReferenceImageOptions, ArchiveContents, ArchiveFile, ArchiveLimits } from './archive.ts';
 export type { InitRepositoryOptions, PublishImageOptions, PublishResult, RefreshOptions, RotateOptions, RepositoryStatus, ReleaseProgress } from './repository.ts';
