@@ -159,8 +159,13 @@ export async function startHubSurface(options: HubSurfaceOptions): Promise<HubSu
   const log = options.log ?? (() => undefined);
   const window = new PairingWindow(config.pairing);
   const pairing = window.config;
-  const record = parsePairingVerifierRecord(bundle.pairingVerifierJson);
-  const verifier = { ...pairingVerifierFromRecord(record), salt: new Uint8Array(Buffer.from(record.pbkdf2.salt, 'base64')), iterations: record.pbkdf2.iterations };
+  // Parsed on first use: checking L loads the curve code, which only a pairing needs.
+  let verifierCache: ReturnType<typeof loadVerifier> | undefined;
+  const loadVerifier = (): ReturnType<typeof pairingVerifierFromRecord> & { salt: Uint8Array; iterations: number } => {
+    const record = parsePairingVerifierRecord(bundle.pairingVerifierJson);
+    return { ...pairingVerifierFromRecord(record), salt: new Uint8Array(Buffer.from(record.pbkdf2.salt, 'base64')), iterations: record.pbkdf2.iterations };
+  };
+  const verifier = (): ReturnType<typeof loadVerifier> => (verifierCache ??= loadVerifier());
   const ownPin = spkiSha256(bundle.webCertPem);
   const pushButton = allowsPushButtonPairing(model);
   const path = join(options.stateDir, HUBS_FILE);
@@ -245,7 +250,7 @@ export async function startHubSurface(options: HubSurfaceOptions): Promise<HubSu
     conn.onClose(() => { candidates--; });
     note('pairing', conn, 'connect', 'info', peerPin, window.status(performance.now()).open ? 'unpaired key; window open' : 'unpaired key; window closed');
     const exchange = new DevicePairingExchange({
-      serial: bundle.unit.serial, model: model.id, allowsPushButton: pushButton, verifier,
+      serial: bundle.unit.serial, model: model.id, allowsPushButton: pushButton, verifier: verifier(),
       ownPin, peerPin: conn.peerSpkiSha256, window, hubCount: () => hubs.length,
     });
     servePairingExchange(conn, exchange, {
@@ -288,7 +293,7 @@ export async function startHubSurface(options: HubSurfaceOptions): Promise<HubSu
       if (capability === PAIRING_CAPABILITY) {
         // A paired hub pairing again (e.g. after losing its store): the same exchange, the same window.
         repairing ??= new DevicePairingExchange({
-          serial: bundle.unit.serial, model: model.id, allowsPushButton: pushButton, verifier,
+          serial: bundle.unit.serial, model: model.id, allowsPushButton: pushButton, verifier: verifier(),
           ownPin, peerPin: conn.peerSpkiSha256, window, hubCount: () => hubs.filter((h) => h.pin !== pin).length,
         });
         const step = repairing.step(action, value, performance.now());
@@ -382,7 +387,7 @@ export async function startHubSurface(options: HubSurfaceOptions): Promise<HubSu
     openPairingWindow(by) {
       const s = window.open(performance.now(), by);
       // The exchange comes seconds after the physical act: build the verifier's table meanwhile.
-      setImmediate(() => prepareVerifier(verifier));
+      setImmediate(() => prepareVerifier(verifier()));
       note('pairing', undefined, 'window-open', 'info', undefined, `opened by ${by === 'button' ? 'the button' : 'the owner'}`);
       if (closeTimer) clearTimeout(closeTimer);
       // Only for the journal line: the window shuts itself by its own clock.

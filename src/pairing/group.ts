@@ -1,13 +1,26 @@
 // P-256 group plumbing shared by the verifier record and the SPAKE2+ core: scalar and point
 // encodings, and the strict decoding every point from outside goes through.
-import { p256 } from '@noble/curves/nist.js';
+import { createRequire } from 'node:module';
+import type * as Nist from '@noble/curves/nist.js';
 import { PairingError } from './errors.ts';
 
-export const Point = p256.Point;
-export type GroupPoint = ReturnType<typeof Point.fromBytes>;
+type PointClass = typeof Nist.p256.Point;
+export type GroupPoint = ReturnType<PointClass['fromBytes']>;
 
-/** The order n of the P-256 group. */
-export const ORDER: bigint = Point.Fn.ORDER;
+let pointClass: PointClass | undefined;
+
+/**
+ * The P-256 point class from @noble/curves, loaded on first use: the curve code costs a device
+ * about 7 MiB of memory, and a device needs it only while it pairs. (Node 24 loads an ES module
+ * through require() synchronously, so the pairing functions stay synchronous.)
+ */
+export function curve(): PointClass {
+  pointClass ??= (createRequire(import.meta.url)('@noble/curves/nist.js') as typeof Nist).p256.Point;
+  return pointClass;
+}
+
+/** The order n of the P-256 group (SEC 2); a unit test checks it against the curve library. */
+export const ORDER: bigint = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
 /** Bytes in a scalar (big-endian) and in an uncompressed SEC1 point. */
 export const SCALAR_BYTES = 32;
 export const POINT_BYTES = 65;
@@ -40,7 +53,7 @@ export function decodePoint(bytes: unknown, onError: (reason: string) => Error):
   if (bytes.length !== POINT_BYTES || bytes[0] !== 0x04) throw onError('not a 65-byte uncompressed point');
   let point: GroupPoint;
   try {
-    point = Point.fromBytes(bytes);
+    point = curve().fromBytes(bytes);
     point.assertValidity();
   } catch {
     throw onError('not a point on P-256');

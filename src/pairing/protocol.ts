@@ -29,7 +29,7 @@ import {
   type Spake2PlusProverState, type Spake2PlusVerifierState,
 } from './spake2plus.ts';
 import { deriveSetupCodeSecrets, normaliseSetupCode, pairingVerifierLimits, type PairingVerifier } from './verifier.ts';
-import { Point, pointToBytes } from './group.ts';
+import { curve, pointToBytes } from './group.ts';
 
 /** The channel capability name the exchange's requests use. */
 export const PAIRING_CAPABILITY = 'pairing';
@@ -551,7 +551,7 @@ export class DevicePairingExchange {
  */
 export function prepareVerifier(verifier: PairingVerifier): void {
   try {
-    respondVerifier({ w0: verifier.w0, L: verifier.L, context: PAIRING_CONTEXT, idProver: 'warm-up', idVerifier: 'warm-up' }, pointToBytes(Point.BASE));
+    respondVerifier({ w0: verifier.w0, L: verifier.L, context: PAIRING_CONTEXT, idProver: 'warm-up', idVerifier: 'warm-up' }, pointToBytes(curve().BASE));
   } catch {
     // A verifier that cannot answer fails the real exchange with its own error.
   }

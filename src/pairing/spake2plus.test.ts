@@ -8,7 +8,14 @@ import {
   respondVerifier, startProver,
 } from './index.ts';
 import type { Spake2PlusBinding } from './index.ts';
-import { ORDER, Point, pointToBytes, scalarToBytes } from './group.ts';
+import { ORDER, curve, pointToBytes, scalarToBytes } from './group.ts';
+import { p256 } from '@noble/curves/nist.js';
+
+const Point = curve();
+
+test('the hard-coded group order is the curve library\'s P-256 order', () => {
+  assert.equal(ORDER, p256.Point.Fn.ORDER);
+});
 import { normaliseBinding, proverSessionValues, verifierSessionValues } from './spake2plus.ts';
 
 const hex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'));

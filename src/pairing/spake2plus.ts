@@ -12,7 +12,7 @@ import { createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual } from '
 import { InvalidInputError } from '../errors/index.ts';
 import { PairingError } from './errors.ts';
 import {
-  ORDER, POINT_BYTES, Point, SCALAR_BYTES, badSecret, bytesToBigInt, decodePoint, isNonZeroScalar, pointToBytes,
+  ORDER, POINT_BYTES, curve, SCALAR_BYTES, badSecret, bytesToBigInt, decodePoint, isNonZeroScalar, pointToBytes,
   scalarToBytes,
 } from './group.ts';
 import type { GroupPoint } from './group.ts';
@@ -21,10 +21,18 @@ import type { GroupPoint } from './group.ts';
 // Both are multiplied in every exchange, so they get lazily built window tables like the base
 // point's: a 4-bit window makes an exchange ~1.6x faster for ~40 ms and little memory on first use
 // (the multiply is constant-time either way; the tables only save time).
-const M = Point.fromHex('02886e2f97ace46e55ba9dd7242579f2993b64e16ef3dcab95afd497333d8fa12f').precompute(4);
-const N = Point.fromHex('03d8bbd6c639c62937b04d997f38c3770719c629d7014d49a24b4f98baa1292b49').precompute(4);
-const M_BYTES = pointToBytes(M);
-const N_BYTES = pointToBytes(N);
+interface MaskPoints { readonly M: GroupPoint; readonly N: GroupPoint; readonly M_BYTES: Uint8Array; readonly N_BYTES: Uint8Array }
+let maskPoints: MaskPoints | undefined;
+
+/** M and N with their window tables, built on first use (see curve() in group.ts for why). */
+function masks(): MaskPoints {
+  if (!maskPoints) {
+    const M = curve().fromHex('02886e2f97ace46e55ba9dd7242579f2993b64e16ef3dcab95afd497333d8fa12f').precompute(4);
+    const N = curve().fromHex('03d8bbd6c639c62937b04d997f38c3770719c629d7014d49a24b4f98baa1292b49').precompute(4);
+    maskPoints = { M, N, M_BYTES: pointToBytes(M), N_BYTES: pointToBytes(N) };
+  }
+  return maskPoints;
+}
 
 /** Bytes in a share (uncompressed P-256 point), a confirmation MAC (HMAC-SHA256) and the shared key. */
 export const SPAKE2PLUS_SHARE_BYTES = POINT_BYTES;
@@ -186,7 +194,7 @@ export function deriveSessionValues(
   const zBytes = pointToBytes(Z);
   const vBytes = pointToBytes(V);
   const TT = lengthPrefixed([
-    binding.context, binding.idProver, binding.idVerifier, M_BYTES, N_BYTES, shareP, shareV, zBytes, vBytes,
+    binding.context, binding.idProver, binding.idVerifier, masks().M_BYTES, masks().N_BYTES, shareP, shareV, zBytes, vBytes,
     scalarToBytes(w0),
   ]);
   const K_main = new Uint8Array(createHash('sha256').update(TT).digest());
@@ -206,7 +214,7 @@ export function proverSessionValues(
   binding: NormalisedBinding, w0: bigint, w1: bigint, x: bigint, shareP: Uint8Array, shareV: unknown,
 ): Spake2PlusSessionValues {
   const Y = decodeShare(shareV);
-  const unmasked = Y.subtract(N.multiply(w0));
+  const unmasked = Y.subtract(masks().N.multiply(w0));
   // Y = w0*N would give Z = V = identity: a share built to cancel the mask is an attack, not a peer.
   if (unmasked.is0()) throw badShare('share cancels the password mask');
   return deriveSessionValues(binding, shareP, shareV as Uint8Array, unmasked.multiply(x), unmasked.multiply(w1), w0);
@@ -217,7 +225,7 @@ export function verifierSessionValues(
   binding: NormalisedBinding, w0: bigint, L: GroupPoint, y: bigint, shareP: unknown, shareV: Uint8Array,
 ): Spake2PlusSessionValues {
   const X = decodeShare(shareP);
-  const unmasked = X.subtract(M.multiply(w0));
+  const unmasked = X.subtract(masks().M.multiply(w0));
   if (unmasked.is0()) throw badShare('share cancels the password mask');
   return deriveSessionValues(binding, shareP as Uint8Array, shareV, unmasked.multiply(y), L.multiply(y), w0);
 }
@@ -246,7 +254,7 @@ export function startProver(
   const w0 = secretScalar(params.w0, 'w0');
   const w1 = secretScalar(params.w1, 'w1');
   const x = ephemeralScalar(hooks);
-  const shareP = pointToBytes(Point.BASE.multiply(x).add(M.multiply(w0)));
+  const shareP = pointToBytes(curve().BASE.multiply(x).add(masks().M.multiply(w0)));
   const state: Spake2PlusProverState = Object.freeze({ role: 'prover' as const });
   proverStates.set(state, { w0, w1, x, shareP, binding });
   return { state, shareP };
@@ -281,7 +289,7 @@ export function respondVerifier(
   const w0 = secretScalar(params.w0, 'w0');
   const L = verifierPoint(params.L);
   const y = ephemeralScalar(hooks);
-  const shareV = pointToBytes(Point.BASE.multiply(y).add(N.multiply(w0)));
+  const shareV = pointToBytes(curve().BASE.multiply(y).add(masks().N.multiply(w0)));
   const values = verifierSessionValues(binding, w0, L, y, shareP, shareV);
   const state: Spake2PlusVerifierState = Object.freeze({ role: 'verifier' as const });
   verifierStates.set(state, { expectedConfirmP: values.confirmP, sharedKey: values.K_shared });

@@ -4,7 +4,7 @@
 import { pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ConfigError, InvalidInputError } from '../errors/index.ts';
 import {
-  ORDER, POINT_BYTES, Point, SCALAR_BYTES, badSecret, bytesToBigInt, decodePoint, isNonZeroScalar,
+  ORDER, POINT_BYTES, curve, SCALAR_BYTES, badSecret, bytesToBigInt, decodePoint, isNonZeroScalar,
   pointToBytes, scalarToBytes,
 } from './group.ts';
 
@@ -109,7 +109,7 @@ export function deriveSetupCodeSecrets(setupCode: string, salt: Uint8Array, iter
 /** Computes the verifier's secrets (w0 and L = w1*P) for a setup code. */
 export function computeVerifier(setupCode: string, salt: Uint8Array, iterations: number): PairingVerifier {
   const { w0, w1 } = deriveSetupCodeSecrets(setupCode, salt, iterations);
-  return { w0: scalarToBytes(w0), L: pointToBytes(Point.BASE.multiply(w1)) };
+  return { w0: scalarToBytes(w0), L: pointToBytes(curve().BASE.multiply(w1)) };
 }
 
 /**
