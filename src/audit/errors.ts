@@ -8,7 +8,8 @@ import { BulwarkError } from '../errors/index.ts';
 export type AuditErrorCode =
   | 'AUDIT_OPTIONS_INVALID' // an option is missing, malformed or out of bounds
   | 'AUDIT_TARGET_INVALID' // a --url/--hub/--cloud value is not an address the auditor may probe
-  | 'AUDIT_INPUT_UNREADABLE'; // --bundle/--state/--manifest/--source cannot be read
+  | 'AUDIT_INPUT_UNREADABLE' // --bundle/--state/--manifest/--source cannot be read
+  | 'AUDIT_REPORT_NOT_KEPT'; // a report that does not pass the release gate is not kept with a release
 
 /** Thrown when the audit cannot run as asked; `key` names the option at fault. */
 export class AuditError extends BulwarkError {

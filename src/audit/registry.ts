@@ -13,6 +13,7 @@ import * as wb from './whitebox.ts';
 import * as build from './build-checks.ts';
 import * as pol from './policy-checks.ts';
 import * as hub from './hub-checks.ts';
+import * as upd from './update-checks.ts';
 
 /** When a check runs: black-box probes first (lockout last of them), then white-box reads of what they left behind. */
 export type CheckPhase = 1 | 2 | 3 | 4 | 5;
@@ -27,7 +28,6 @@ export interface CheckRunner {
 const stub = (phase: CheckPhase, reason: string): CheckRunner => ({ phase, run: async () => notTested(reason) });
 
 const CLOUD = 'the auditor has no probe of the manufacturer cloud yet (src/cloud): it needs --cloud and a device identity it is not built to use';
-const UPDATES = 'the auditor does not yet drive the device updater (src/update) with bad, old or unsigned metadata';
 
 /** Every check id's runner. */
 export const CHECK_RUNNERS: Readonly<Record<CheckId, CheckRunner>> = {
@@ -59,7 +59,7 @@ export const CHECK_RUNNERS: Readonly<Record<CheckId, CheckRunner>> = {
   'build.fuzz-targets': stub(4, 'no inventory of the firmware\'s parsers exists to compare the fuzz targets with'),
   'build.no-hardcoded-secrets': { phase: 4, run: build.checkNoHardcodedSecrets },
   'build.crypto-allowlist': { phase: 4, run: build.checkCryptoAllowList },
-  'build.audit-report': stub(4, 'no audit report is kept with released images yet: the release pipeline (src/update) does not run the audit'),
+  'build.audit-report': { phase: 4, run: upd.checkAuditReport },
   'config.password-policy': { phase: 4, run: wb.checkPasswordPolicy },
   'config.lockout': { phase: 4, run: wb.checkConfigLockout },
   'config.session': { phase: 4, run: wb.checkConfigSession },
@@ -67,7 +67,7 @@ export const CHECK_RUNNERS: Readonly<Record<CheckId, CheckRunner>> = {
   'config.upnp-off': { phase: 4, run: build.checkUpnpOff },
   'config.pairing-mode': { phase: 4, run: hub.checkPairingMode },
   'config.hub-acl': { phase: 4, run: hub.checkHubAcl },
-  'config.auto-update': stub(4, 'the updater\'s defaults exist (src/update), but whether the owner can postpone or turn off updates is not observable without the owner\'s credentials; no probe yet'),
+  'config.auto-update': { phase: 4, run: upd.checkAutoUpdate },
   'config.log-retention': { phase: 4, run: wb.checkLogRetention },
   'config.service-unit': stub(4, 'the firmware does not generate its systemd unit yet, so there is no unit to read'),
   'config.offline-operation': stub(4, 'showing that local control survives losing the cloud and hub needs those links cut while the device runs; no probe yet'),
@@ -75,10 +75,10 @@ export const CHECK_RUNNERS: Readonly<Record<CheckId, CheckRunner>> = {
   'journal.security-events': { phase: 4, run: wb.checkJournalSecurityEvents },
   'journal.redaction': { phase: 4, run: wb.checkJournalRedaction },
   'journal.no-content': { phase: 4, run: wb.checkJournalNoContent },
-  'update.signature-required': stub(4, UPDATES),
-  'update.anti-rollback': stub(4, UPDATES),
-  'update.failsafe-slots': stub(4, UPDATES),
-  'update.release-notes': stub(4, UPDATES),
+  'update.signature-required': { phase: 4, run: upd.checkSignatureRequired },
+  'update.anti-rollback': { phase: 4, run: upd.checkAntiRollback },
+  'update.failsafe-slots': { phase: 4, run: upd.checkFailsafeSlots },
+  'update.release-notes': { phase: 4, run: upd.checkReleaseNotes },
   'state.factory-reset': stub(4, 'a factory reset erases the owner\'s data: the auditor does not press the device\'s button (bulwark device button --hold); tested in the device tests instead'),
   'state.data-export': stub(4, 'the owner\'s data export is not built yet'),
   'policy.support-period': { phase: 5, run: pol.checkSupportPeriod },

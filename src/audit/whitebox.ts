@@ -466,8 +466,13 @@ export async function checkLint(ctx: AuditContext): Promise<CheckOutcome> {
 
 const SBOM_NAMES = ['sbom.cdx.json', 'image.cdx.json', 'bom.cdx.json', 'bom.json'];
 
-/** build.sbom: a CycloneDX SBOM is shipped with the image (looked for in --bundle and --source). */
+/** build.sbom: a CycloneDX SBOM ships with each image: signed beside it in the update repository, or in --bundle / --source. */
 export async function checkSbom(ctx: AuditContext): Promise<CheckOutcome> {
+  const { repositorySbomEvidence } = await import('./update-checks.ts');
+  const fromRepo = await repositorySbomEvidence(ctx);
+  if (fromRepo !== undefined && fromRepo.some((e) => e.finding !== undefined)) {
+    return verdict(fromRepo, 'every published image has a signed CycloneDX SBOM naming it by its hash', () => 'an image ships without a valid SBOM');
+  }
   const dirs = [ctx.inputs.bundleDir, ctx.inputs.sourceDir, ctx.inputs.sourceDir && join(ctx.inputs.sourceDir, 'reports'), ctx.inputs.sourceDir && join(ctx.inputs.sourceDir, 'dist')].filter((d): d is string => d !== undefined);
   for (const dir of dirs) {
     for (const name of SBOM_NAMES) {
@@ -475,11 +480,11 @@ export async function checkSbom(ctx: AuditContext): Promise<CheckOutcome> {
       if (reason === 'missing') continue;
       const v = value as { bomFormat?: unknown; specVersion?: unknown; components?: unknown } | undefined;
       const ok = v?.bomFormat === 'CycloneDX' && Array.isArray(v.components) && v.components.length > 0;
-      return verdict([{ sent: `read ${join(dir, name)}`, received: ok ? `CycloneDX ${String(v?.specVersion)} with ${(v!.components as unknown[]).length} components` : (reason ?? 'not a CycloneDX SBOM with components'), finding: !ok }],
+      return verdict([...(fromRepo ?? []), { sent: `read ${join(dir, name)}`, received: ok ? `CycloneDX ${String(v?.specVersion)} with ${(v!.components as unknown[]).length} components` : (reason ?? 'not a CycloneDX SBOM with components'), finding: !ok }],
         'a CycloneDX SBOM ships with the image', () => 'the SBOM is malformed');
     }
   }
-  return notTested('no SBOM found: the release side writes one per image (targets/<model>/image.cdx.json in the update repository); give --bundle or --source holding sbom.cdx.json or image.cdx.json');
+  return notTested('no SBOM found: the release side writes one per image (targets/<model>/image.cdx.json in the update repository); give --update-repo, or --bundle or --source holding sbom.cdx.json or image.cdx.json', fromRepo ?? []);
 }
 
 // ---- journal -------------------------------------------------------------------------------
