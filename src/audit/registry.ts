@@ -14,6 +14,7 @@ import * as build from './build-checks.ts';
 import * as pol from './policy-checks.ts';
 import * as hub from './hub-checks.ts';
 import * as upd from './update-checks.ts';
+import * as cloud from './cloud-checks.ts';
 
 /** When a check runs: black-box probes first (lockout last of them), then white-box reads of what they left behind. */
 export type CheckPhase = 1 | 2 | 3 | 4 | 5;
@@ -27,7 +28,6 @@ export interface CheckRunner {
 
 const stub = (phase: CheckPhase, reason: string): CheckRunner => ({ phase, run: async () => notTested(reason) });
 
-const CLOUD = 'the auditor has no probe of the manufacturer cloud yet (src/cloud): it needs --cloud and a device identity it is not built to use';
 
 /** Every check id's runner. */
 export const CHECK_RUNNERS: Readonly<Record<CheckId, CheckRunner>> = {
@@ -46,12 +46,12 @@ export const CHECK_RUNNERS: Readonly<Record<CheckId, CheckRunner>> = {
   'http.info-disclosure': { phase: 3, run: bb.checkInfoDisclosure },
   'hub.pairing-window': { phase: 1, run: hub.checkPairingWindow },
   'channel.mutual-tls': { phase: 1, run: hub.checkChannelMutualTls },
-  'cloud.client-isolation': stub(1, CLOUD),
-  'cloud.claim-window': stub(1, CLOUD),
+  'cloud.client-isolation': { phase: 1, run: cloud.checkClientIsolation },
+  'cloud.claim-window': { phase: 4, run: cloud.checkClaimWindow },
   'bundle.unique-credentials': { phase: 4, run: wb.checkUniqueCredentials },
   'bundle.hash-params': { phase: 4, run: wb.checkHashParams },
   'bundle.update-trust-anchor': { phase: 4, run: wb.checkUpdateTrustAnchor },
-  'bundle.cloud-trust-anchor': { phase: 4, run: wb.checkCloudTrustAnchor },
+  'bundle.cloud-trust-anchor': { phase: 4, run: cloud.checkCloudTrustAnchor },
   'bundle.model-designation': { phase: 4, run: wb.checkModelDesignation },
   'bundle.secret-file-modes': { phase: 4, run: wb.checkSecretFileModes },
   'build.lint': { phase: 4, run: wb.checkLint },
@@ -70,7 +70,7 @@ export const CHECK_RUNNERS: Readonly<Record<CheckId, CheckRunner>> = {
   'config.auto-update': { phase: 4, run: upd.checkAutoUpdate },
   'config.log-retention': { phase: 4, run: wb.checkLogRetention },
   'config.service-unit': stub(4, 'the firmware does not generate its systemd unit yet, so there is no unit to read'),
-  'config.offline-operation': stub(4, 'showing that local control survives losing the cloud and hub needs those links cut while the device runs; no probe yet'),
+  'config.offline-operation': { phase: 4, run: cloud.checkOfflineOperation },
   'journal.connections': { phase: 4, run: wb.checkJournalConnections },
   'journal.security-events': { phase: 4, run: wb.checkJournalSecurityEvents },
   'journal.redaction': { phase: 4, run: wb.checkJournalRedaction },

@@ -305,16 +305,6 @@ export async function checkSecretFileModes(ctx: AuditContext): Promise<CheckOutc
   return verdict(evidence, 'every secret file is owner-only and setup and claim codes are stored only as verifiers or hashes', (f) => `secrets exposed: ${f.map((e) => e.sent).join('; ')}`);
 }
 
-/** bundle.cloud-trust-anchor: the cloud link pins the manufacturer CA. Not testable until the cloud link exists. */
-export async function checkCloudTrustAnchor(ctx: AuditContext): Promise<CheckOutcome> {
-  const evidence: Evidence[] = [];
-  if (ctx.inputs.bundleDir !== undefined) {
-    const ca = await readBounded(join(ctx.inputs.bundleDir, BUNDLE_FILES.caCert.name), 65_536);
-    evidence.push({ sent: `look for ${BUNDLE_FILES.caCert.name} in the bundle`, received: ca.ok ? 'present (the CA the cloud link will pin)' : ca.reason });
-  }
-  return notTested('whether the cloud link (src/cloudlink) trusts only the pinned CA needs a probe with a foreign CA; not written yet', evidence);
-}
-
 // ---- build and configuration ---------------------------------------------------------------
 
 /** config.debug-off: the firmware's production defaults refuse debug interfaces and its runtime flags enable none. */
