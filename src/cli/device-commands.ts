@@ -56,6 +56,29 @@ export function registerDeviceCommands(program: Command): void {
       if (code !== 0) throw new ConfigError('DEVICE_AGENT_FAILED', 'agent', `the agent stopped with code ${code}`);
     });
 
+  device.command('unit')
+    .description('write the hardened systemd unit that runs this device as an unprivileged, sandboxed service')
+    .requiredOption('--bundle <dir>', 'the unit bundle as installed on the device')
+    .requiredOption('--state <dir>', 'the state folder (the only writable path)')
+    .option('--user <name>', 'the unprivileged account the service runs as', 'bulwark')
+    .option('--host <address>', 'address to listen on', '127.0.0.1')
+    .option('--web-port <port>', 'HTTPS admin port', '8443')
+    .option('--hub-port <port>', 'hub channel and pairing port', '5541')
+    .option('--cloud <url>', 'the manufacturer cloud, mqtts://host:port')
+    .option('--update-url <url>', 'the update repository')
+    .option('--out <file>', 'write the unit here (atomically) instead of standard output')
+    .action(async (o: { bundle: string; state: string; user: string; host: string; webPort: string; hubPort: string; cloud?: string; updateUrl?: string; out?: string }) => {
+      const { renderSystemdUnit } = await import('../device/index.ts');
+      const text = renderSystemdUnit({
+        bundleDir: resolve(o.bundle), stateDir: resolve(o.state), user: o.user, host: o.host, webPort: port(o.webPort, 'webPort'), hubPort: port(o.hubPort, 'hubPort'),
+        ...(o.cloud ? { cloudUrl: o.cloud } : {}), ...(o.updateUrl ? { updateUrl: o.updateUrl } : {}),
+      });
+      if (!o.out) { process.stdout.write(text); return; }
+      const { writeFileAtomic, PUBLIC_FILE_MODE } = await import('../storage/index.ts');
+      await writeFileAtomic(resolve(o.out), text, PUBLIC_FILE_MODE);
+      process.stderr.write(`systemd unit written to ${o.out}\n`);
+    });
+
   device.command('button')
     .description('press the device\'s physical button (--hold: factory reset)')
     .requiredOption('--state <dir>', 'the state dir of the running agent')

@@ -11,3 +11,5 @@ export type { ButtonGesture } from './button.ts';
 export { DeviceCapabilities, CapabilityError } from './capabilities.ts';
 export { startHubSurface, defaultHubSurfaceConfig, HubSurfaceError, LINK_CAPABILITY } from './hub-surface.ts';
 export type { HubSurface, HubSurfaceConfig, HubSurfaceOptions, PairedHub } from './hub-surface.ts';
+export { renderSystemdUnit, SYSTEMD_HARDENING } from './systemd-unit.ts';
+export type { SystemdUnitOptions } from './systemd-unit.ts';
