@@ -15,6 +15,8 @@ import * as pol from './policy-checks.ts';
 import * as hub from './hub-checks.ts';
 import * as upd from './update-checks.ts';
 import * as cloud from './cloud-checks.ts';
+import * as rt from './runtime-checks.ts';
+import * as fz from './fuzz-inventory.ts';
 
 /** When a check runs: black-box probes first (lockout last of them), then white-box reads of what they left behind. */
 export type CheckPhase = 1 | 2 | 3 | 4 | 5;
@@ -56,7 +58,7 @@ export const CHECK_RUNNERS: Readonly<Record<CheckId, CheckRunner>> = {
   'bundle.secret-file-modes': { phase: 4, run: wb.checkSecretFileModes },
   'build.lint': { phase: 4, run: wb.checkLint },
   'build.sbom': { phase: 4, run: wb.checkSbom },
-  'build.fuzz-targets': stub(4, 'no inventory of the firmware\'s parsers exists to compare the fuzz targets with'),
+  'build.fuzz-targets': { phase: 4, run: fz.checkFuzzTargets },
   'build.no-hardcoded-secrets': { phase: 4, run: build.checkNoHardcodedSecrets },
   'build.crypto-allowlist': { phase: 4, run: build.checkCryptoAllowList },
   'build.audit-report': { phase: 4, run: upd.checkAuditReport },
@@ -69,7 +71,7 @@ export const CHECK_RUNNERS: Readonly<Record<CheckId, CheckRunner>> = {
   'config.hub-acl': { phase: 4, run: hub.checkHubAcl },
   'config.auto-update': { phase: 4, run: upd.checkAutoUpdate },
   'config.log-retention': { phase: 4, run: wb.checkLogRetention },
-  'config.service-unit': stub(4, 'the firmware does not generate its systemd unit yet, so there is no unit to read'),
+  'config.service-unit': { phase: 4, run: rt.checkServiceUnit },
   'config.offline-operation': { phase: 4, run: cloud.checkOfflineOperation },
   'journal.connections': { phase: 4, run: wb.checkJournalConnections },
   'journal.security-events': { phase: 4, run: wb.checkJournalSecurityEvents },
