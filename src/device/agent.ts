@@ -120,6 +120,14 @@ export async function startDeviceAgent(config: Partial<DeviceAgentConfig>, log: 
           ...updater.ownerActions(),
         ],
         facts: () => [['Hubs', hub?.describe() ?? 'not running'], ...updater.facts()],
+        exportData: () => {
+          const u = updater.status();
+          return {
+            hubs: (hub?.hubs() ?? []).map((x) => ({ pin: x.pin, mode: x.mode, pairedAt: x.pairedAt, rights: x.rights })),
+            updates: { autoUpdate: u.autoUpdate, postponedUntil: u.postponedUntil, running: u.running.version, lastCheck: u.lastCheck },
+            cloud: cloud ? { connected: cloud.link.connected } : null,
+          };
+        },
       },
     });
     hub = await startHubSurface({

@@ -51,6 +51,8 @@ export interface WebDeviceControl {
   ownerActions?(): ReadonlyArray<{ id: string; label: string; run(): Promise<string> }>;
   /** Extra facts for the dashboard (e.g. the hub pairing window's state), read on every view. */
   facts?(): ReadonlyArray<[string, string]>;
+  /** More of the owner's data for GET /api/export (paired hubs, update choices), never a secret. */
+  exportData?(): Record<string, unknown> | Promise<Record<string, unknown>>;
 }
 
 /** Settings of the web service; every limit is named. */
@@ -418,6 +420,25 @@ export async function startWebService(options: WebServiceOptions): Promise<WebSe
     handler: async (req) => {
       const n = Number(req.query.get('limit') ?? '100');
       return { kind: 'json', body: { entries: await journal.list({ limit: Number.isInteger(n) && n > 0 && n <= 1000 ? n : 100 }) } };
+    },
+  });
+
+  // The owner's data, for the owner to keep: what the device holds about them and their home. No secret
+  // (no hash, key or code); deleting it all is the factory reset (hold the button).
+  router.add({
+    method: 'GET', path: '/api/export', access: 'session', csrf: false,
+    handler: async (req) => {
+      record(req, 'control', 'success', OWNER_NAME, 'data export');
+      const body = {
+        format: 'bulwark-export/1', exportedAt: new Date().toISOString(),
+        device: { serial: unit.serial, model: unit.model, modelName: unit.modelName, firmware: device.firmwareVersion, supportPeriodEnd: unit.supportPeriodEnd },
+        owner: { username: OWNER_NAME, password: state.owner?.source === 'owner' ? 'set by the owner' : 'the label\'s', ...(state.owner?.changedAt ? { changedAt: state.owner.changedAt } : {}) },
+        capabilities: device.capabilities(),
+        ...(await device.exportData?.() ?? {}),
+        journal: await journal.list({ limit: 1_000 }),
+        erase: 'hold the device\'s button (factory reset): the owner password, sessions, pairings, journal and cloud claim are erased',
+      };
+      return { kind: 'json', body, headers: { 'content-disposition': 'attachment; filename="bulwark-export.json"', 'cache-control': 'no-store' } };
     },
   });
 
