@@ -17,6 +17,7 @@ import * as upd from './update-checks.ts';
 import * as cloud from './cloud-checks.ts';
 import * as rt from './runtime-checks.ts';
 import * as fz from './fuzz-inventory.ts';
+import * as st from './state-checks.ts';
 
 /** When a check runs: black-box probes first (lockout last of them), then white-box reads of what they left behind. */
 export type CheckPhase = 1 | 2 | 3 | 4 | 5;
@@ -81,8 +82,8 @@ export const CHECK_RUNNERS: Readonly<Record<CheckId, CheckRunner>> = {
   'update.anti-rollback': { phase: 4, run: upd.checkAntiRollback },
   'update.failsafe-slots': { phase: 4, run: upd.checkFailsafeSlots },
   'update.release-notes': { phase: 4, run: upd.checkReleaseNotes },
-  'state.factory-reset': stub(4, 'a factory reset erases the owner\'s data: the auditor does not press the device\'s button (bulwark device button --hold); tested in the device tests instead'),
-  'state.data-export': stub(4, 'the owner\'s data export is not built yet'),
+  'state.factory-reset': { phase: 4, run: st.checkFactoryReset },
+  'state.data-export': { phase: 4, run: st.checkDataExport },
   'policy.support-period': { phase: 5, run: pol.checkSupportPeriod },
   'policy.disclosure': { phase: 5, run: pol.checkDisclosurePolicy },
   'policy.privacy-notice': { phase: 5, run: pol.checkPrivacyNotice },
