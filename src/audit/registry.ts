@@ -1,8 +1,7 @@
 /**
  * One function per check of the catalogue, and the order they run in. A Record over every
- * CheckId, so a check added to the catalogue does not compile until it has a function here;
- * checks without a probe yet (hub pairing, cloud, the updater's refusals) are one-line "not
- * tested" stubs, each replaced by one function when its probe is written.
+ * CheckId, so a check added to the catalogue does not compile until it has a function here.
+ * A check that cannot observe what it needs returns "not tested" with the reason, never a pass.
  */
 import { CHECKS, type CheckId } from '../policy/index.ts';
 import type { AuditContext} from './context.ts';
@@ -28,8 +27,6 @@ export interface CheckRunner {
   readonly phase: CheckPhase;
   readonly run: (ctx: AuditContext) => Promise<CheckOutcome>;
 }
-
-const stub = (phase: CheckPhase, reason: string): CheckRunner => ({ phase, run: async () => notTested(reason) });
 
 
 /** Every check id's runner. */

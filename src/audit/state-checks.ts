@@ -21,6 +21,7 @@ import { httpsExchange, parseHttpsTarget, type HttpAnswer, type HttpsTarget } fr
 import { findLoginForm } from './html-forms.ts';
 import { auditedModel } from './device-info.ts';
 import type { Evidence } from './types.ts';
+import type { DeviceAgent } from '../device/index.ts';
 
 /** What is allowed to stay in the state folder after a factory reset (device data, not the owner's). */
 const KEPT_AFTER_RESET = /^(capabilities\.json|cloud-commands\.json|cloud-outbox\.json|connection-journal\.jsonl(\.\d+)?|button\.sock|firmware\/.*|update\/metadata\/.*|update\/status\.json|update\/download\/.*)$/;
@@ -119,8 +120,7 @@ async function runClone(ctx: AuditContext): Promise<CloneRun | undefined> {
   const notes: string[] = [];
   const work = await mkdtemp(join(tmpdir(), 'bulwark-audit-copy-'));
   const copy = join(work, 'state');
-  type Agent = Awaited<ReturnType<typeof import('../device/index.ts').startDeviceAgent>>;
-  let agent: Agent | undefined;
+  let agent: DeviceAgent | undefined;
   const deadline = Date.now() + limits.cloneDeadlineMs;
   const timeLeft = (): number => deadline - Date.now();
   try {
