@@ -164,6 +164,7 @@ export const BULWARK_PROTECTED_ROUTES: readonly { readonly method: 'GET' | 'POST
   { method: 'GET', path: '/password' },
   { method: 'GET', path: '/journal' },
   { method: 'GET', path: '/api/journal' },
+  { method: 'GET', path: '/api/export' },
   { method: 'POST', path: '/logout' },
   { method: 'POST', path: '/password' },
   { method: 'POST', path: '/api/password-strength' },

@@ -112,7 +112,9 @@ export function renderAuditHtml(report: AuditReport): string {
     ['What answered', { bulwark: 'a Bulwark admin service', other: 'a device not built with Bulwark', unreachable: 'nothing (unreachable)', none: 'not probed' }[sc.targetKind]],
     ['Login', sc.login],
     ['Bundle', sc.bundle ?? 'not given'], ['State', sc.state ?? 'not given'], ['Manifest', sc.manifest ?? 'not given'], ['Source', sc.source ?? 'not given'],
-    ['Hub', sc.hub ?? 'not given'], ['Cloud', sc.cloud ?? 'not given'],
+    ['Hub port', sc.hub ?? 'not given'], ['Cloud', sc.cloud ?? 'not given'],
+    ['Update repository', sc.updateRepo ?? 'not given'], ['Service unit', sc.serviceUnit ?? 'the one the firmware writes'],
+    ['Firmware', sc.firmware ? `${sc.firmware.model} ${sc.firmware.version} (security version ${sc.firmware.securityVersion}, ${sc.firmware.slot === 'factory' ? 'factory image' : `slot ${sc.firmware.slot}`})` : 'not known (no --state)'],
   ];
   if (sc.sourceAddresses) scopeRows.push(['Probe source addresses', Object.entries(sc.sourceAddresses).map(([k, v]) => `${k} ${v}`).join(', ')]);
   const required = report.controls.filter((c) => c.required);

@@ -6,11 +6,21 @@
  *
  * @example
  *   import { runAudit, renderAuditHtml, auditExitCode } from '../audit/index.ts';
- *   const report = await runAudit({ profile: 'plug.yaml', urls: [agent.web.url], bundle, state, manifest });
+ *   const report = await runAudit({ profile: 'plug.yaml', urls: [agent.web.url], bundle, state, manifest,
+ *     hub: `127.0.0.1:${agent.hub.port}`, cloud: 'mqtts://127.0.0.1:8883', updateRepo: 'releases' });
  *   await writeFile('audit.html', renderAuditHtml(report));
  *   process.exitCode = auditExitCode(report); // 0 only when every required control passed
+ *
+ *   // A running Bulwark device, everything taken from its agent (the demo):
+ *   const { report, exitCode } = await auditRunningDevice({ model: 'lock', agent, bundle: unit.dir, state, manifest, cloudUrl, updateRepo });
  */
 export { runAudit, auditExitCode } from './run.ts';
+export { auditRunningDevice } from './running.ts';
+export type { RunningDeviceAudit, RunningAgentView } from './running.ts';
+export { keepReleaseAudit, passesReleaseGate, KEPT_AUDITS_DIR, RELEASE_NOTE_FIELDS } from './update-checks.ts';
+export { PARSER_INVENTORY } from './fuzz-inventory.ts';
+export type { ParserEntry } from './fuzz-inventory.ts';
+export { parseUnitFile, judgeUnit } from './runtime-checks.ts';
 export type { AuditOptions } from './run.ts';
 export { renderAuditHtml, renderAuditJson, reportAnchor } from './html.ts';
 export { writeAuditReports } from './write.ts';
@@ -24,7 +34,7 @@ export {
 export type { AuditLimits, DefaultCredential, ProbeFamily } from './config.ts';
 export { AUDIT_REPORT_FORMAT, AUDIT_EXIT_CODES } from './types.ts';
 export type {
-  AuditReport, AuditScope, CheckResult, CheckStatus, ControlResult, ControlStatus, Evidence, ProvisionResult, ProvisionStatus, StatusCounts,
+  AuditReport, AuditScope, FirmwareIdentity, CheckResult, CheckStatus, ControlResult, ControlStatus, Evidence, ProvisionResult, ProvisionStatus, StatusCounts,
 } from './types.ts';
 export { AuditError } from './errors.ts';
 export type { AuditErrorCode } from './errors.ts';

@@ -11,7 +11,7 @@ import { createProgressBar } from './progress.ts';
 interface RenderOptions { profile: string; format: string; out?: string }
 interface AuditCliOptions {
   profile: string; bundle?: string; state?: string; manifest?: string; source?: string;
-  url: string[]; hub?: string; cloud?: string; json?: string; html?: string;
+  url: string[]; hub?: string; cloud?: string; json?: string; html?: string; updateRepo?: string; serviceUnit?: string; keepReport?: boolean;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -43,8 +43,11 @@ export function registerPolicyCommands(program: Command): void {
     .option('--manifest <file>', 'the batch manifest.json (credential uniqueness across units)')
     .option('--source <dir>', 'the firmware\'s project folder (lint, source scans, SBOM)')
     .option('--url <url>', 'https://host:port of a running unit; repeat for two or more units to compare certificates', collect, [])
-    .option('--hub <host:port>', 'the local hub (its probes are not built yet)')
-    .option('--cloud <url>', 'the manufacturer broker, mqtts://host:port (its probes are not built yet)')
+    .option('--hub <host:port>', 'the device\'s hub port (pairing window and channel probes)')
+    .option('--cloud <url>', 'the manufacturer broker the device connects to, mqtts://host:port')
+    .option('--update-repo <dir>', 'the release side\'s update repository (signed metadata, images, SBOMs, kept audit reports)')
+    .option('--service-unit <file>', 'the installed systemd unit of the device service (default: the one the firmware writes)')
+    .option('--keep-report', 'keep a passing report with the release in --update-repo (audits/<model>/)')
     .option('--json <file>', 'write the JSON report here')
     .option('--html <file>', 'write the self-contained HTML report here')
     .action(async (o: AuditCliOptions, command: Command) => {
@@ -54,6 +57,7 @@ export function registerPolicyCommands(program: Command): void {
         profile: resolve(o.profile), urls: o.url,
         ...(o.bundle ? { bundle: o.bundle } : {}), ...(o.state ? { state: o.state } : {}), ...(o.manifest ? { manifest: o.manifest } : {}),
         ...(o.source ? { source: o.source } : {}), ...(o.hub ? { hub: o.hub } : {}), ...(o.cloud ? { cloud: o.cloud } : {}),
+        ...(o.updateRepo ? { updateRepo: o.updateRepo } : {}), ...(o.serviceUnit ? { serviceUnit: o.serviceUnit } : {}),
         onProgress: (e) => bar.update(e.done, e.total),
       });
       bar.finish();
@@ -63,6 +67,11 @@ export function registerPolicyCommands(program: Command): void {
       const lines = [`audit of ${report.profile.model} (tier ${report.tier}): ${s.pass} pass, ${s.fail} fail, ${s.notTested} not tested of ${required.length} required controls`];
       for (const status of ['fail', 'not-tested'] as const) {
         for (const c of required.filter((x) => x.status === status)) lines.push(`  ${status === 'fail' ? 'FAIL' : 'not tested'}  ${c.id}: ${c.summary}`);
+      }
+      if (o.keepReport) {
+        if (!o.updateRepo) throw new ConfigError('AUDIT_OPTION_INVALID', 'keepReport', 'needs --update-repo');
+        const { keepReleaseAudit } = await import('../audit/index.ts');
+        try { lines.push(`kept with the release: ${await keepReleaseAudit(report, resolve(o.updateRepo))}`); } catch (err) { lines.push(`not kept with the release: ${(err as Error).message}`); }
       }
       if (o.json) lines.push(`JSON report: ${o.json}`);
       if (o.html) lines.push(`HTML report: ${o.html}`);

@@ -1,0 +1,84 @@
+/**
+ * Auditing a running Bulwark device from code (the demo, tests, a release pipeline): every input
+ * the auditor can use, taken from the running agent and its surroundings, and the profile of its
+ * catalogue model. Optionally keeps a passing report with the release in the update repository.
+ *
+ * @example
+ *   const { report, exitCode } = await auditRunningDevice({
+ *     model: 'lock', agent, bundle: unit.dir, state: lockStateDir,
+ *     manifest: 'units/manifest.json', cloudUrl: cloud.brokerUrl, updateRepo: 'releases',
+ *   });
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import type { DeviceProfile } from '../policy/index.ts';
+import type { AuditLimits } from './config.ts';
+import { runAudit, auditExitCode } from './run.ts';
+import { keepReleaseAudit } from './update-checks.ts';
+import type { AuditReport } from './types.ts';
+
+/** The parts of a running agent the audit uses (src/device's DeviceAgent fits). */
+export interface RunningAgentView {
+  readonly web: { readonly url: string };
+  readonly hub?: { readonly host: string; readonly port: number };
+}
+
+/** What to audit. */
+export interface RunningDeviceAudit {
+  /** The catalogue model (plug, lock, camera, ...): its profile is src/policy/profiles/<model>.yaml unless `profile` is given. */
+  readonly model: string;
+  readonly profile?: DeviceProfile | string;
+  readonly agent: RunningAgentView;
+  /** The unit's bundle folder (the factory's output folder, label.json included, lets the auditor use the export on its copy). */
+  readonly bundle: string;
+  /** The running agent's state folder. */
+  readonly state: string;
+  /** The batch's manifest.json. */
+  readonly manifest?: string;
+  /** Other running units of the same product (their admin URLs), for certificate uniqueness. */
+  readonly peers?: readonly string[];
+  /** The broker the device connects to, mqtts://host:port. */
+  readonly cloudUrl?: string;
+  /** The release side's update repository folder. */
+  readonly updateRepo?: string;
+  /** The firmware's project folder (lint, parsers, SBOM); default: this checkout, when it has its dev tools. */
+  readonly source?: string | false;
+  /** The installed systemd unit; default: the one the firmware writes. */
+  readonly serviceUnit?: string;
+  /** Keep the report in `updateRepo` (audits/<model>/) when it passes the release gate. */
+  readonly keepReport?: boolean;
+  readonly limits?: Partial<AuditLimits>;
+  /** First loopback source address of the probe families (give each device of a demo its own, e.g. 127.0.0.50, .60, .70). */
+  readonly loopbackSourceBase?: string;
+  readonly onProgress?: Parameters<typeof runAudit>[0]['onProgress'];
+}
+
+/** This checkout, when it can lint itself (src/ and node_modules/eslint present). */
+function defaultSource(): string | undefined {
+  const root = fileURLToPath(new URL('../..', import.meta.url));
+  return existsSync(join(root, 'src')) && existsSync(join(root, 'node_modules', 'eslint')) ? root : undefined;
+}
+
+/**
+ * Audits a running Bulwark device with everything the auditor can use. Resolves with the
+ * report, its exit code (0 only when every required control passed) and, with `keepReport`,
+ * where the report was kept (or why not).
+ */
+export async function auditRunningDevice(o: RunningDeviceAudit): Promise<{ report: AuditReport; exitCode: number; kept?: string }> {
+  const profile = o.profile ?? fileURLToPath(new URL(`../policy/profiles/${o.model}.yaml`, import.meta.url));
+  const source = o.source === false ? undefined : o.source ?? defaultSource();
+  const hub = o.agent.hub ? `${o.agent.hub.host.includes(':') ? `[${o.agent.hub.host}]` : o.agent.hub.host}:${o.agent.hub.port}` : undefined;
+  const report = await runAudit({
+    profile, urls: [o.agent.web.url, ...(o.peers ?? [])], bundle: o.bundle, state: o.state,
+    ...(o.manifest ? { manifest: o.manifest } : {}), ...(source ? { source } : {}), ...(hub ? { hub } : {}),
+    ...(o.cloudUrl ? { cloud: o.cloudUrl } : {}), ...(o.updateRepo ? { updateRepo: o.updateRepo } : {}),
+    ...(o.serviceUnit ? { serviceUnit: o.serviceUnit } : {}), ...(o.limits ? { limits: o.limits } : {}),
+    ...(o.loopbackSourceBase ? { loopbackSourceBase: o.loopbackSourceBase } : {}), ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+  });
+  let kept: string | undefined;
+  if (o.keepReport === true && o.updateRepo !== undefined) {
+    try { kept = await keepReleaseAudit(report, o.updateRepo); } catch (err) { kept = `not kept: ${(err as Error).message}`; }
+  }
+  return { report, exitCode: auditExitCode(report), ...(kept !== undefined ? { kept } : {}) };
+}
