@@ -51,7 +51,9 @@ export function registerReleaseCommands(program: Command): void {
     .option('--security-version <n>', 'must equal image.json\'s securityVersion (a check, not an override)')
     .option('--factory <dir>', 'factory folder (default: the one recorded at init)')
     .option('--allow-downgrade', 'publish an image older than the current one (devices refuse it; for drills and demos)')
-    .action(async (o: { repo: string; model: string; version: string; artifact: string; securityVersion?: string; factory?: string; allowDowngrade?: boolean }) => {
+    .option('--notes-risk <text>', 'the owner\'s note: the risk this release fixes, in plain words (signed with the image)')
+    .option('--notes-interruption <text>', 'the owner\'s note: what installing interrupts and for how long')
+    .action(async (o: { repo: string; model: string; version: string; artifact: string; securityVersion?: string; factory?: string; allowDowngrade?: boolean; notesRisk?: string; notesInterruption?: string }) => {
       const { publishImage } = await import('../update/index.ts');
       let sv: number | undefined;
       if (o.securityVersion !== undefined) {
@@ -62,6 +64,7 @@ export function registerReleaseCommands(program: Command): void {
       const r = await publishImage({
         repoDir: resolve(o.repo), artifact: resolve(o.artifact), model: o.model, version: o.version,
         ...(sv !== undefined ? { securityVersion: sv } : {}), ...(o.factory ? { factoryDir: resolve(o.factory) } : {}), ...(o.allowDowngrade ? { allowDowngrade: true } : {}),
+        ...(o.notesRisk !== undefined || o.notesInterruption !== undefined ? { notes: { risk: o.notesRisk ?? '', interruption: o.notesInterruption ?? '' } } : {}),
         onProgress: (step, done, total) => {
           if (total < MiB) return;
           let bar = bars.get(step);

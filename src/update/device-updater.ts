@@ -19,7 +19,7 @@ import { writeFileAtomicSync, writeJsonAtomic, writeFileAtomic, writeFileDurable
 import { UpdateRefusedError, UpdateStateError } from './errors.ts';
 import { validateDeviceUpdateConfig, type DeviceUpdateConfig } from './config.ts';
 import { compareVersions, isVersion } from './semver.ts';
-import { imageTargetPath, parseImageTargetCustom, type ImageTargetCustom } from './image.ts';
+import { imageTargetPath, parseImageTargetCustom, type ImageTargetCustom, type ReleaseNotes } from './image.ts';
 import type { BoundedFetcher } from './fetcher.ts';
 import { classifyUpdateFailure, shortMessage } from './classify.ts';
 import {
@@ -59,7 +59,7 @@ export interface UpdateStatus {
   readonly postponedUntil: string | null;
   readonly phase: UpdatePhase;
   readonly lastCheck: { readonly at: string; readonly outcome: CheckOutcome['outcome']; readonly code?: string; readonly detail?: string } | null;
-  readonly latest: { readonly version: string; readonly securityVersion: number } | null;
+  readonly latest: { readonly version: string; readonly securityVersion: number; readonly notes?: ReleaseNotes } | null;
   readonly nextCheckAt: string | null;
   readonly securityCounter: number;
 }
@@ -300,7 +300,7 @@ export async function startUpdater(o: StartUpdaterOptions): Promise<DeviceUpdate
     }
     let custom: ImageTargetCustom;
     try { custom = parseImageTargetCustom(target.custom); } catch (err) { return finish(refuse(err as UpdateRefusedError)); }
-    saved = { ...saved, latest: { version: custom.version, securityVersion: custom.securityVersion } };
+    saved = { ...saved, latest: { version: custom.version, securityVersion: custom.securityVersion, ...(custom.notes ? { notes: custom.notes } : {}) } };
     const sha = target.hashes.sha256;
     try {
       if (custom.model !== model) throw new UpdateRefusedError('UPDATE_WRONG_MODEL', `the image is for ${custom.model}, this device is a ${model}`);
@@ -325,7 +325,7 @@ export async function startUpdater(o: StartUpdaterOptions): Promise<DeviceUpdate
     }
     if (!manual && !autoOn()) return finish({ outcome: 'up-to-date', version: running.version, detail: `${custom.version} is available; automatic updates are off` });
     if (!o.onRestart) return finish({ outcome: 'up-to-date', version: running.version, detail: `${custom.version} is available; this agent runs without a supervisor and cannot switch images` });
-    record('found', 'info', `${custom.version} (security version ${custom.securityVersion}, ${target.length} bytes)`);
+    record('found', 'info', `${custom.version} (security version ${custom.securityVersion}, ${target.length} bytes)${custom.notes ? `: ${custom.notes.risk}` : ''}`);
     emit({ type: 'decision', decision: 'found', version: custom.version });
 
     const file = join(paths.download, `${sha}.image.tar`);
@@ -456,7 +456,7 @@ export async function startUpdater(o: StartUpdaterOptions): Promise<DeviceUpdate
       const postponed = s.postponedUntil && Date.parse(s.postponedUntil) > Date.now() ? `postponed until ${when(s.postponedUntil)}` : undefined;
       return [
         ['Installed firmware', `${running.version} (${running.slot === 'factory' ? 'factory image' : `slot ${running.slot}`}, security version ${running.securityVersion})`],
-        ['Latest available', s.latest ? `${s.latest.version} (security version ${s.latest.securityVersion})` : s.repositoryUrl ? 'not known yet' : 'no update repository configured'],
+        ['Latest available', s.latest ? `${s.latest.version} (security version ${s.latest.securityVersion})${s.latest.notes ? `: ${s.latest.notes.risk}; installing: ${s.latest.notes.interruption}` : ''}` : s.repositoryUrl ? 'not known yet' : 'no update repository configured'],
         ['Last checked', s.lastCheck ? `${when(s.lastCheck.at)}: ${s.lastCheck.outcome}${s.lastCheck.code ? ` (${s.lastCheck.code})` : ''}` : 'never'],
         ['Automatic updates', !s.autoUpdate ? 'off (turned off by you)' : postponed ?? (s.nextCheckAt ? `on; next check around ${when(s.nextCheckAt)}` : 'on')],
       ];

@@ -73,6 +73,14 @@ export function parseImageManifest(value: unknown): ImageManifest {
   };
 }
 
+/** A release's note for the owner, signed with the image: what it fixes and what installing interrupts. */
+export type ReleaseNotes = {
+  /** The risk the release removes (or what it changes), in plain words; 1 to 500 characters. */
+  readonly risk: string;
+  /** What installing interrupts and for how long, e.g. 'the plug restarts: about 10 s without switching'; 1 to 200 characters. */
+  readonly interruption: string;
+};
+
 /** The custom data the release side signs into each image's TUF target. */
 export interface ImageTargetCustom {
   readonly format: typeof IMAGE_FORMAT;
@@ -81,7 +89,12 @@ export interface ImageTargetCustom {
   readonly securityVersion: number;
   /** The target path of the image's CycloneDX SBOM. */
   readonly sbom?: string;
+  /** The owner's note (the device shows it before it installs). */
+  readonly notes?: ReleaseNotes;
 }
+
+/** Note text: printable, one line (no control characters). */
+const hasControl = (t: string): boolean => [...t].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f);
 
 /**
  * Validates a target's custom data (signed, but still checked: a bad release must not crash a device).
@@ -96,7 +109,19 @@ export function parseImageTargetCustom(value: unknown): ImageTargetCustom {
   if (!isVersion(v.version)) fail('version');
   if (typeof v.securityVersion !== 'number' || !Number.isSafeInteger(v.securityVersion) || v.securityVersion < 0 || v.securityVersion > MAX_SECURITY_VERSION) fail('securityVersion');
   if (v.sbom !== undefined && (typeof v.sbom !== 'string' || v.sbom.length > 256)) fail('sbom');
-  return { format: IMAGE_FORMAT, model: v.model as string, version: v.version as string, securityVersion: v.securityVersion as number, ...(typeof v.sbom === 'string' ? { sbom: v.sbom } : {}) };
+  let notes: ReleaseNotes | undefined;
+  if (v.notes !== undefined) {
+    const n = v.notes as Record<string, unknown> | null;
+    if (typeof n !== 'object' || n === null || Array.isArray(n) || Object.keys(n).some((k) => k !== 'risk' && k !== 'interruption')) fail('notes');
+    const text = (x: unknown, max: number): x is string => typeof x === 'string' && x.trim().length > 0 && x.length <= max && !hasControl(x);
+    if (!text(n!.risk, 500)) fail('notes.risk');
+    if (!text(n!.interruption, 200)) fail('notes.interruption');
+    notes = { risk: n!.risk as string, interruption: n!.interruption as string };
+  }
+  return {
+    format: IMAGE_FORMAT, model: v.model as string, version: v.version as string, securityVersion: v.securityVersion as number,
+    ...(typeof v.sbom === 'string' ? { sbom: v.sbom } : {}), ...(notes ? { notes } : {}),
+  };
 }
 
 /** The TUF target path of a model's current image. */

@@ -19,7 +19,7 @@ export { defaultDeviceUpdateConfig, validateDeviceUpdateConfig, validateReposito
 export type { DeviceUpdateConfig, ExpiryConfig } from './config.ts';
 export { compareVersions, isVersion, parseVersion } from './semver.ts';
 export { IMAGE_FORMAT, IMAGE_MANIFEST_FILE, REFERENCE_ENTRY_SOURCE, parseImageManifest, parseImageTargetCustom, imageTargetPath, sbomTargetPath } from './image.ts';
-export type { ImageManifest, ImageTargetCustom } from './image.ts';
+export type { ImageManifest, ImageTargetCustom, ReleaseNotes } from './image.ts';
 export type { ReferenceImageOptions, ArchiveContents, ArchiveFile, ArchiveLimits } from './archive.ts';
 export type { InitRepositoryOptions, PublishImageOptions, PublishResult, RefreshOptions, RotateOptions, RepositoryStatus, ReleaseProgress } from './repository.ts';
 export type { RepositoryServer } from './server.ts';

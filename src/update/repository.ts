@@ -24,7 +24,7 @@ import { getModel } from '../models/index.ts';
 import { ReleaseError } from './errors.ts';
 import { validateExpiryConfig, type ExpiryConfig } from './config.ts';
 import { compareVersions, isVersion } from './semver.ts';
-import { IMAGE_FORMAT, imageTargetPath, sbomTargetPath, parseImageTargetCustom, type ImageTargetCustom } from './image.ts';
+import { IMAGE_FORMAT, imageTargetPath, sbomTargetPath, parseImageTargetCustom, type ImageTargetCustom, type ReleaseNotes } from './image.ts';
 import { readImageArchive } from './archive.ts';
 import { buildSbom, runtimeInventory } from './sbom.ts';
 import { loadTufModels, signWith, expiresIn, metadataBytes, sha256Hex, generateSigningKey, TUF_SPEC_VERSION, TUF_ROLES, type TufModels, type TufRole, type SigningKey } from './tuf.ts';
@@ -253,6 +253,8 @@ export interface PublishImageOptions {
   readonly factoryDir?: string;
   /** Publish even when the image is older than the current one (a mistaken or hostile pipeline; devices refuse it). */
   readonly allowDowngrade?: boolean;
+  /** The owner's note, signed with the image: the risk it fixes and what installing interrupts. */
+  readonly notes?: ReleaseNotes;
   readonly expiry?: Partial<ExpiryConfig>;
   readonly now?: Date;
   readonly onProgress?: ReleaseProgress;
@@ -294,6 +296,11 @@ export async function publishImage(o: PublishImageOptions): Promise<PublishResul
     const l = await loadRepository(o.repoDir);
     const expiry = validateExpiryConfig({ ...l.record.expiry, ...o.expiry });
     const now = o.now ?? new Date();
+    if (o.notes !== undefined) {
+      try { parseImageTargetCustom({ format: IMAGE_FORMAT, model: o.model, version: '0.0.0', securityVersion: 0, notes: o.notes }); } catch (err) {
+        throw new ReleaseError('RELEASE_NOTES_INVALID', `the release notes are not acceptable: ${(err as Error).message}`);
+      }
+    }
     const contents = await readImageArchive(o.artifact, { maxEntries: 100_000, maxUnpackedBytes: 64 * 2 ** 30 }, { onProgress: (d) => o.onProgress?.('inspect', d, info.size) })
       .catch((err: unknown) => { throw new ReleaseError('RELEASE_IMAGE_INVALID', `the artifact is not a valid image: ${(err as Error).message}`); });
     const image = contents.manifest;
@@ -322,7 +329,7 @@ export async function publishImage(o: PublishImageOptions): Promise<PublishResul
     await writeFileAtomic(join(modelDir, `${sbomSha}.image.cdx.json`), sbomBytes, PUBLIC_FILE_MODE);
 
     const { m } = l;
-    const custom: ImageTargetCustom = { format: IMAGE_FORMAT, model: o.model, version: image.version, securityVersion: image.securityVersion, sbom: sbomTargetPath(o.model) };
+    const custom: ImageTargetCustom = { format: IMAGE_FORMAT, model: o.model, version: image.version, securityVersion: image.securityVersion, sbom: sbomTargetPath(o.model), ...(o.notes ? { notes: { risk: o.notes.risk, interruption: o.notes.interruption } } : {}) };
     const targets = { ...l.targets.signed.targets };
     targets[imageTargetPath(o.model)] = new m.TargetFile({ path: imageTargetPath(o.model), length: info.size, hashes: { sha256 }, unrecognizedFields: { custom: { ...custom } } });
     targets[sbomTargetPath(o.model)] = new m.TargetFile({ path: sbomTargetPath(o.model), length: sbomBytes.length, hashes: { sha256: sbomSha }, unrecognizedFields: { custom: { format: 'CycloneDX-1.5', model: o.model, version: image.version } } });
