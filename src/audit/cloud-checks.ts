@@ -18,6 +18,7 @@ import { notTested, verdict, type CheckOutcome } from './context.ts';
 import { readBounded } from './files.ts';
 import { readJournal } from './whitebox.ts';
 import type { Evidence } from './types.ts';
+import { isBulwark, NOT_BULWARK_DEVICE } from './device-info.ts';
 
 const NO_CLOUD = 'needs the manufacturer\'s broker: give --cloud mqtts://host:port';
 
@@ -164,6 +165,7 @@ export async function checkClientIsolation(ctx: AuditContext): Promise<CheckOutc
     });
   } else evidence.push({ sent: 'a connection under another device\'s client id with this unit\'s certificate', received: 'not tried: needs --bundle (the unit\'s device certificate and key)' });
   // The rule the broker applies (one definition, src/cloudlink protocol.ts; the Mosquitto ACL is written from it).
+  if (!isBulwark(ctx)) return verdict(evidence, 'the broker admits only certificates of its CA over TLS 1.3', (f) => `the broker admits clients it should not: ${f.map((e) => e.received).join('; ')}`);
   const { mayPublish, maySubscribe, identityFromCommonName } = await import('../cloudlink/index.ts');
   const me = identityFromCommonName(serial) ?? { kind: 'device' as const, serial };
   const peer = otherSerial(serial);
@@ -187,6 +189,7 @@ export async function checkClientIsolation(ctx: AuditContext): Promise<CheckOutc
 /** cloud.claim-window: a right claim code is refused while the window is closed, wrong codes get nothing and are rate-limited, a claimed device is not taken. */
 export async function checkClaimWindow(ctx: AuditContext): Promise<CheckOutcome> {
   if (cloudTarget(ctx) === undefined) return notTested(`${NO_CLOUD} (the claim rules belong to the cloud the device connects to)`);
+  if (!isBulwark(ctx)) return notTested(`${NOT_BULWARK_DEVICE}; a cloud's claim rules are not observable without an owner account`);
   const evidence: Evidence[] = [];
   const { SqlStore, openSqliteDriver, defaultOwnerApiConfig: api, validateOwnerApiConfig } = await import('../cloud/index.ts');
   const { hashClaimCode, generateClaimCode, normaliseClaimCode } = await import('../identity/index.ts');
@@ -323,6 +326,7 @@ export async function checkCloudTrustAnchor(ctx: AuditContext): Promise<CheckOut
 
 /** config.offline-operation: reconnects back off exponentially with jitter, and local control answers without the cloud or a hub. */
 export async function checkOfflineOperation(ctx: AuditContext): Promise<CheckOutcome> {
+  if (!isBulwark(ctx)) return notTested(NOT_BULWARK_DEVICE);
   const { reconnectDelay, defaultChannelConfig } = await import('../channel/index.ts');
   const { defaultCloudLinkConfig } = await import('../cloudlink/index.ts');
   const evidence: Evidence[] = [];

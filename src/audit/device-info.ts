@@ -63,3 +63,11 @@ export function runningFirmware(ctx: AuditContext): Promise<{ image?: FirmwareId
   }
   return p;
 }
+
+/** True when the inputs show a device built with Bulwark (its bundle or state, or its admin service answered as one). */
+export function isBulwark(ctx: AuditContext): boolean {
+  return ctx.inputs.bundleDir !== undefined || ctx.inputs.stateDir !== undefined || ctx.trace.login?.targetKind === 'bulwark';
+}
+
+/** The reason a Bulwark-specific check gives on another device. */
+export const NOT_BULWARK_DEVICE = 'this check reads the configuration and code of a Bulwark device: give --bundle/--state of one (other devices are audited black-box only)';

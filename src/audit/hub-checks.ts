@@ -12,7 +12,7 @@ import type { AuditContext } from './context.ts';
 import { notTested, verdict, type CheckOutcome } from './context.ts';
 import { readBounded, readJsonBounded } from './files.ts';
 import { readJournal } from './whitebox.ts';
-import { auditedModel } from './device-info.ts';
+import { auditedModel, isBulwark, NOT_BULWARK_DEVICE } from './device-info.ts';
 import type { Evidence } from './types.ts';
 
 const NO_HUB = 'needs the device\'s hub port: give --hub host:port';
@@ -244,6 +244,7 @@ function sensitiveOf(model: ModelSpec): string[] {
 
 /** config.pairing-mode: a short window with an attempt limit; sensitive classes pair by setup code (SPAKE2+) only. */
 export async function checkPairingMode(ctx: AuditContext): Promise<CheckOutcome> {
+  if (!isBulwark(ctx)) return notTested(NOT_BULWARK_DEVICE);
   const { model, how } = await auditedModel(ctx);
   if (model === undefined) return notTested(`the firmware's pairing rules are known per catalogue model, and ${how}`);
   const { allowsPushButtonPairing } = await import('../models/index.ts');
@@ -280,6 +281,7 @@ export async function checkPairingMode(ctx: AuditContext): Promise<CheckOutcome>
 
 /** config.hub-acl: each paired hub has a list of rights; sensitive capabilities are never granted without the owner. */
 export async function checkHubAcl(ctx: AuditContext): Promise<CheckOutcome> {
+  if (!isBulwark(ctx)) return notTested(NOT_BULWARK_DEVICE);
   const { model, how } = await auditedModel(ctx);
   if (model === undefined) return notTested(`the firmware's access rules are known per catalogue model, and ${how}`);
   const { initialAccess } = await import('../hub/index.ts');

@@ -19,7 +19,7 @@ import { notTested, verdict, type CheckOutcome } from './context.ts';
 import { readBounded, readJsonBounded, walk } from './files.ts';
 import { httpsExchange, parseHttpsTarget, type HttpAnswer, type HttpsTarget } from './net.ts';
 import { findLoginForm } from './html-forms.ts';
-import { auditedModel } from './device-info.ts';
+import { auditedModel, isBulwark, NOT_BULWARK_DEVICE } from './device-info.ts';
 import type { Evidence } from './types.ts';
 import type { DeviceAgent } from '../device/index.ts';
 
@@ -266,6 +266,7 @@ export async function checkFactoryReset(ctx: AuditContext): Promise<CheckOutcome
 
 /** state.data-export: the owner can export their data (owner-only, no secret in it) and erase it, with a confirmation. */
 export async function checkDataExport(ctx: AuditContext): Promise<CheckOutcome> {
+  if (!isBulwark(ctx)) return notTested(`${NOT_BULWARK_DEVICE}; another device's export is reached only with the owner's credentials`);
   const evidence: Evidence[] = [];
   if (ctx.target !== undefined) {
     const a = await ctx.exchange('http', { method: 'GET', path: '/api/export', headers: { accept: 'application/json' } });

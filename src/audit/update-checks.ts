@@ -15,7 +15,7 @@ import type * as TufModels from '@tufjs/models';
 import type { AuditContext } from './context.ts';
 import { notTested, verdict, type CheckOutcome } from './context.ts';
 import { readBounded, readJsonBounded } from './files.ts';
-import { auditedModel, runningFirmware } from './device-info.ts';
+import { auditedModel, runningFirmware, isBulwark, NOT_BULWARK_DEVICE } from './device-info.ts';
 import { readJournal } from './whitebox.ts';
 import { AUDIT_REPORT_FORMAT, type AuditReport, type Evidence } from './types.ts';
 
@@ -324,6 +324,7 @@ const HEX64 = 'a'.repeat(64);
 
 /** update.anti-rollback: the device keeps a security counter that only grows, runs nothing below it, and its boot decision refuses an older image. */
 export async function checkAntiRollback(ctx: AuditContext): Promise<CheckOutcome> {
+  if (!isBulwark(ctx)) return notTested(NOT_BULWARK_DEVICE);
   const { decideBoot, INITIAL_BOOT_STATE, readSecurityCounter } = await import('../update/index.ts');
   const evidence: Evidence[] = [];
   // The firmware's boot decision, fed a slot below the counter: it must not boot it.
@@ -363,6 +364,7 @@ export async function checkAntiRollback(ctx: AuditContext): Promise<CheckOutcome
 
 /** update.failsafe-slots: the boot state is intact, the running slot verifies, and the boot decision falls back from a failed trial or a damaged slot. */
 export async function checkFailsafeSlots(ctx: AuditContext): Promise<CheckOutcome> {
+  if (!isBulwark(ctx)) return notTested(NOT_BULWARK_DEVICE);
   const { decideBoot, INITIAL_BOOT_STATE, readBootState, defaultDeviceUpdateConfig: d, validateDeviceUpdateConfig } = await import('../update/index.ts');
   const evidence: Evidence[] = [];
   const image = { format: 'bulwark-image/1' as const, model: 'x', version: '2.0.0', securityVersion: 1, entry: 'agent.mjs' };
@@ -432,6 +434,7 @@ async function verifySlotFiles(stateDir: string, slot: 'a' | 'b', maxFiles: numb
 
 /** config.auto-update: updates are on by default at a bounded interval, and the owner can postpone or turn them off. */
 export async function checkAutoUpdate(ctx: AuditContext): Promise<CheckOutcome> {
+  if (!isBulwark(ctx)) return notTested(NOT_BULWARK_DEVICE);
   const { defaultDeviceUpdateConfig: d, validateDeviceUpdateConfig } = await import('../update/index.ts');
   let unbounded = false;
   try { validateDeviceUpdateConfig({ checkIntervalMs: 60 * 86_400_000 }); unbounded = true; } catch { /* refused */ }
@@ -503,6 +506,7 @@ function noteOf(custom: Record<string, unknown>): { risk?: string; interruption?
  * device's updater keeps that note so it can show it.
  */
 export async function checkReleaseNotes(ctx: AuditContext): Promise<CheckOutcome> {
+  if (!isBulwark(ctx) && ctx.inputs.updateRepoDir === undefined) return notTested(NOT_BULWARK_DEVICE);
   const { parseImageTargetCustom } = await import('../update/index.ts');
   const evidence: Evidence[] = [];
   const sample = { format: 'bulwark-image/1', model: 'plug', version: '1.1.0', securityVersion: 2, notes: { risk: 'fixes a lockout bypass', interruption: 'restarts the device (about 10 s)' } };
@@ -520,7 +524,7 @@ export async function checkReleaseNotes(ctx: AuditContext): Promise<CheckOutcome
       const missing = RELEASE_NOTE_FIELDS.filter((f) => n?.[f] === undefined);
       evidence.push({ sent: `the signed custom data of ${i.path} (${String(i.custom.version)})`, received: missing.length === 0 ? `a note: "${n!.risk!.slice(0, 80)}"; installing: "${n!.interruption!.slice(0, 60)}"` : `no ${missing.map((f) => `notes.${f}`).join(' or ')}`, finding: missing.length > 0 });
     }
-  } else evidence.push({ sent: 'the release repository', received: 'not given (--update-repo): the published notes were not read' });
+  } else if (keeps) return notTested('needs --update-repo: the device keeps a release\'s note, but whether the releases carry one is read in the repository', evidence);
   return verdict(evidence, 'each release carries a signed note of the risk it fixes and what installing interrupts, and the device keeps it for the owner',
     (f) => `owners are not told what an update fixes: ${f.map((e) => e.received).join('; ')}`);
 }
