@@ -39,6 +39,7 @@ before(async () => {
   weak = await startWeakDevice();
   fleet = await makeFleet(['plug']);
   agent = await startAgent(fleet.units.plug!, join(fleet.work, 'state'));
+  await agent.updater.reportHealthy(); // as agent-main does: the anti-rollback counter is recorded
 }, { timeout: 180_000 });
 after(async () => { await weak?.close(); await agent?.close(); });
 
@@ -92,6 +93,36 @@ test('audit of a Bulwark plug with its bundle, state and manifest exits 3: nothi
   assert.match(r.stdout, / 0 fail, /);
   assert.match(r.stdout, /not tested {2}UPDATE-SIGNED/);
   assert.match(r.stderr, /incomplete/);
+});
+
+test('device unit writes a hardened unit; audit --service-unit fails RUNTIME-HARDENED for a unit that runs as root', { timeout: 120_000 }, async () => {
+  const unit = fleet.units.plug!;
+  const out = join(work, 'bulwark-device.service');
+  const written = await bulwark(['device', 'unit', '--bundle', unit.dir, '--state', join(fleet.work, 'state'), '--out', out]);
+  assert.equal(written.code, 0, written.stderr);
+  const text = await readFile(out, 'utf8');
+  assert.match(text, /^User=bulwark$/m);
+  assert.match(text, /^NoNewPrivileges=yes$/m);
+  assert.match(text, /^ProtectSystem=strict$/m);
+  assert.match(text, /^CapabilityBoundingSet=$/m);
+  assert.match(text, new RegExp(`^ReadWritePaths=${join(fleet.work, 'state').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'));
+  const root = await bulwark(['device', 'unit', '--bundle', unit.dir, '--state', join(fleet.work, 'state'), '--user', 'root']);
+  assert.equal(root.code, 2);
+  assert.match(root.stderr, /DEVICE_UNIT_INVALID/);
+  const weak = join(work, 'weak.service');
+  await writeFile(weak, text.replace('User=bulwark', 'User=root').replace(/^NoNewPrivileges=yes$/m, ''));
+  const json = join(work, 'unit-audit.json');
+  const r = await bulwark(['audit', '--profile', join(PROFILES, 'plug.yaml'), '--bundle', unit.dir, '--service-unit', weak, '--json', json]);
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  assert.match(r.stdout, /FAIL {2}RUNTIME-HARDENED/);
+  const report = JSON.parse(await readFile(json, 'utf8')) as { checks: Array<{ id: string; summary: string }> };
+  assert.match(report.checks.find((c) => c.id === 'config.service-unit')!.summary, /User=root .*NoNewPrivileges=\(unset\)/);
+});
+
+test('audit --keep-report needs --update-repo, and keeps nothing that does not pass', { timeout: 120_000 }, async () => {
+  const r = await bulwark(['audit', '--profile', join(PROFILES, 'bulb.yaml'), '--keep-report']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /keepReport: needs --update-repo/);
 });
 
 test('audit with only a profile runs the policy checks and exits 3', { timeout: 60_000 }, async () => {
