@@ -16,6 +16,7 @@ import type { DeviceProfile } from '../policy/index.ts';
 import type { AuditLimits } from './config.ts';
 import { runAudit, auditExitCode } from './run.ts';
 import { keepReleaseAudit } from './update-checks.ts';
+import { AuditError } from './errors.ts';
 import type { AuditReport } from './types.ts';
 
 /** The parts of a running agent the audit uses (src/device's DeviceAgent fits). */
@@ -54,6 +55,15 @@ export interface RunningDeviceAudit {
   readonly onProgress?: Parameters<typeof runAudit>[0]['onProgress'];
 }
 
+/** The example profile of a catalogue model (src/policy/profiles/<model>.yaml, beside the source or the build). */
+function profileOfModel(model: string): string {
+  if (!/^[a-z][a-z0-9-]{0,31}$/.test(model)) throw new AuditError('AUDIT_OPTIONS_INVALID', 'model', 'must be a catalogue model id');
+  const candidates = [`../policy/profiles/${model}.yaml`, `../../src/policy/profiles/${model}.yaml`].map((u) => fileURLToPath(new URL(u, import.meta.url)));
+  const found = candidates.find((c) => existsSync(c));
+  if (found === undefined) throw new AuditError('AUDIT_OPTIONS_INVALID', 'profile', `no profile for model '${model}': pass one`);
+  return found;
+}
+
 /** This checkout, when it can lint itself (src/ and node_modules/eslint present). */
 function defaultSource(): string | undefined {
   const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -66,7 +76,7 @@ function defaultSource(): string | undefined {
  * where the report was kept (or why not).
  */
 export async function auditRunningDevice(o: RunningDeviceAudit): Promise<{ report: AuditReport; exitCode: number; kept?: string }> {
-  const profile = o.profile ?? fileURLToPath(new URL(`../policy/profiles/${o.model}.yaml`, import.meta.url));
+  const profile = o.profile ?? profileOfModel(o.model);
   const source = o.source === false ? undefined : o.source ?? defaultSource();
   const hub = o.agent.hub ? `${o.agent.hub.host.includes(':') ? `[${o.agent.hub.host}]` : o.agent.hub.host}:${o.agent.hub.port}` : undefined;
   const report = await runAudit({
