@@ -55,7 +55,11 @@ const runs = new WeakMap<AuditContext, Promise<CloneRun | undefined>>();
 function cloneRun(ctx: AuditContext): Promise<CloneRun | undefined> {
   let p = runs.get(ctx);
   if (p === undefined) {
-    p = runClone(ctx);
+    // Bounded as a whole: a copy that does not finish in time is reported, and cleans up when it ends.
+    const ms = ctx.inputs.limits.cloneDeadlineMs + 5_000;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<CloneRun>((resolve) => { timer = setTimeout(() => resolve({ notes: [], failed: `the copy of the device did not finish within ${ms / 1000} s` }), ms); timer.unref(); });
+    p = Promise.race([runClone(ctx).finally(() => clearTimeout(timer)), late]);
     runs.set(ctx, p);
   }
   return p;
