@@ -22,6 +22,14 @@ const broker = await startEmbeddedBroker({
   onRefusal: (reason, detail) => { if (refusals++ < 100) process.stderr.write(JSON.stringify({ level: 'info', msg: `broker refused (${reason}): ${detail}` }) + '\n'); },
 });
 process.stdout.write(JSON.stringify({ event: 'listening', port: broker.port }) + '\n');
+// BULWARK_BROKER_STATS=<ms>: a line of counters on stderr that often (for profiling).
+const every = Number(process.env.BULWARK_BROKER_STATS ?? 0);
+if (every >= 100) {
+  setInterval(() => {
+    const b = broker.backlog();
+    process.stderr.write(JSON.stringify({ at: Date.now(), clients: broker.connectedClients(), queued: b.queued, held: b.held, rssMiB: Math.round(process.memoryUsage.rss() / 1_048_576) }) + '\n');
+  }, every).unref();
+}
 const stop = (): void => { broker.close().then(() => process.exit(0), () => process.exit(1)); };
 process.once('SIGTERM', stop);
 process.once('SIGINT', stop);

@@ -35,7 +35,7 @@ export interface EmbeddedBrokerConfig {
   readonly drainTimeoutMs: number;
   /** Messages dispatched to subscribers at once. */
   readonly deliveryConcurrency: number;
-  /** Messages waiting for dispatch before publishers are held back (their PUBACKs wait). */
+  /** Messages being dispatched or waiting for it before publishers are held back (their PUBACKs wait). */
   readonly maxQueuedMessages: number;
 }
 
@@ -49,7 +49,7 @@ export const defaultEmbeddedBrokerConfig: Readonly<EmbeddedBrokerConfig> = Objec
   maxPacketBytes: 8_192,
   maxKeepaliveSeconds: 600,
   drainTimeoutMs: 60_000,
-  deliveryConcurrency: 2_000,
+  deliveryConcurrency: 20_000,
   maxQueuedMessages: 20_000,
 });
 
@@ -97,6 +97,8 @@ export interface EmbeddedBroker {
   readonly server: TlsServer;
   /** Connected MQTT clients. */
   connectedClients(): number;
+  /** Messages waiting for dispatch, and publishers held back because of them. */
+  backlog(): { queued: number; held: number };
   close(): Promise<void>;
 }
 
@@ -218,6 +220,7 @@ export async function startEmbeddedBroker(o: EmbeddedBrokerOptions): Promise<Emb
   return {
     port, url: `mqtts://${host}:${port}`, aedes, server,
     connectedClients: () => aedes.connectedClients,
+    backlog: () => ({ queued: queue.length, held: queue.held }),
     async close() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await new Promise<void>((resolve) => aedes.close(() => resolve()));
@@ -226,31 +229,58 @@ export async function startEmbeddedBroker(o: EmbeddedBrokerOptions): Promise<Emb
 }
 
 /**
- * aedes writes every packet on its own (mqtt-packet corks the socket and uncorks on the next
- * tick, and aedes delivers each message from its own setImmediate): one TLS record and one
- * writev per packet, which profiling showed to be most of the broker's time. Deferring the
- * uncork to the next turn of the event loop sends everything written in one turn as one record
- * (a subscriber receiving thousands of messages a second gets them in a few writes).
+ * aedes writes every packet on its own, in pieces (mqtt-packet writes a PUBACK as three small
+ * buffers, a PUBLISH as five, corking and uncorking around each), and delivers each message
+ * from its own setImmediate: one TLS record, one writev and the stream machinery's bookkeeping
+ * per packet, which profiling showed to be the largest share of the broker's time. Here the
+ * pieces written during one turn of the event loop are gathered and written once, as one
+ * buffer, on the next turn: a subscriber receiving thousands of messages a second gets them in a
+ * few records. write() still reports backpressure (over 1 MiB waiting), and 'drain' follows.
  */
+const COALESCE_LIMIT = 1_048_576; // bytes held or queued before write() reports backpressure
+
 function coalesceWrites(socket: TLSSocket): void {
-  // While corked, write() reports backpressure past the high-water mark (16 KiB) and aedes then
-  // waits for 'drain' per message; a subscriber's turn of messages must fit under it.
-  (socket as unknown as { _writableState: { highWaterMark: number } })._writableState.highWaterMark = 1_048_576;
-  const uncork = socket.uncork.bind(socket);
+  const write = socket.write.bind(socket) as (chunk: Buffer, cb?: (err?: Error | null) => void) => boolean;
+  const end = socket.end.bind(socket) as (...args: unknown[]) => TLSSocket;
+  const destroy = socket.destroy.bind(socket);
+  let held: Buffer[] = [];
+  let heldBytes = 0;
+  let callbacks: Array<(err?: Error | null) => void> = [];
   let scheduled = false;
+  let owesDrain = false;
+
   const flush = (): void => {
     scheduled = false;
-    while (socket.writableCorked > 0) uncork();
+    if (held.length === 0 || socket.destroyed) { held = []; heldBytes = 0; return; }
+    const data = held.length === 1 ? held[0]! : Buffer.concat(held, heldBytes);
+    const cbs = callbacks;
+    held = [];
+    heldBytes = 0;
+    callbacks = [];
+    const ok = write(data, cbs.length === 0 ? undefined : (err) => { for (const cb of cbs) cb(err); });
+    // When the socket itself reports backpressure it emits 'drain' later; otherwise we owe it.
+    if (owesDrain && ok) { owesDrain = false; process.nextTick(() => socket.emit('drain')); }
+    else if (!ok) owesDrain = false;
   };
-  socket.uncork = (): void => {
-    if (scheduled) return;
-    scheduled = true;
-    setImmediate(flush);
-  };
+
+  socket.write = ((chunk: unknown, encoding?: unknown, cb?: unknown): boolean => {
+    const done = typeof encoding === 'function' ? encoding : cb;
+    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string, typeof encoding === 'string' ? encoding as BufferEncoding : 'utf8');
+    held.push(buf);
+    heldBytes += buf.length;
+    if (typeof done === 'function') callbacks.push(done as (err?: Error | null) => void);
+    if (!scheduled) { scheduled = true; setImmediate(flush); }
+    const room = socket.writableLength + heldBytes < COALESCE_LIMIT;
+    if (!room) owesDrain = true;
+    return room;
+  }) as typeof socket.write;
+  // mqtt-packet corks around each packet; the gathering above does that job.
+  socket.cork = (): void => undefined;
+  socket.uncork = (): void => undefined;
+  socket.end = ((...args: unknown[]): TLSSocket => { flush(); return end(...args); }) as typeof socket.end;
   // aedes closes a refused client right after writing its CONNACK: send what is held first.
-  const destroy = socket.destroy.bind(socket);
   socket.destroy = (err?: Error): TLSSocket => {
-    if (socket.writableCorked > 0 && !socket.destroyed) flush();
+    if (!socket.destroyed) flush();
     return destroy(err);
   };
 }

@@ -115,6 +115,11 @@ export class ServiceMqttClient {
     return this.#connected;
   }
 
+  /** Messages received and not yet handled, received and not yet acknowledged, and whether reading is paused. */
+  stats(): { inbox: number; unacked: number; paused: boolean; flushing: boolean } {
+    return { inbox: this.#inbox.length, unacked: this.#unacked, paused: this.#paused, flushing: this.#flushing };
+  }
+
   /** Starts connecting. */
   start(): void {
     this.#connect();
