@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BulwarkError } from '../errors/index.ts';
-import { writeFileAtomic } from '../storage/index.ts';
+import { writeFileAtomic, SECRET_FILE_MODE } from '../storage/index.ts';
 import type { ModelSpec, Capability } from '../models/index.ts';
 
 /** Thrown for an action the model does not have or a value it cannot take. */
@@ -105,7 +105,7 @@ export class DeviceCapabilities {
       next = value;
     } else throw new CapabilityError('UNKNOWN_ACTION', `${c.id} cannot be set`);
     this.#values[c.id] = next;
-    await writeFileAtomic(this.#path, JSON.stringify(this.#values) + '\n');
+    await writeFileAtomic(this.#path, JSON.stringify(this.#values) + '\n', SECRET_FILE_MODE);
     for (const l of this.#listeners) l(c.id, next);
     return next;
   }
@@ -119,6 +119,6 @@ export class DeviceCapabilities {
   /** Factory reset: back to the model's initial state. */
   async reset(): Promise<void> {
     this.#values = initialValues(this.#model);
-    await writeFileAtomic(this.#path, JSON.stringify(this.#values) + '\n');
+    await writeFileAtomic(this.#path, JSON.stringify(this.#values) + '\n', SECRET_FILE_MODE);
   }
 }
