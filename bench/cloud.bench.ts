@@ -131,8 +131,8 @@ function brokerEntry(): string {
   return existsSync(built) ? built : join(HERE, '..', 'src', 'cloud', 'broker-main.ts');
 }
 
-/** Node flags of the broker process: a small young generation keeps RSS down at little CPU cost. */
-export const BROKER_NODE_FLAGS = ['--max-semi-space-size=2'];
+/** Node flags of the broker process: a young generation of 8 MiB (measured: half the GC time of 2 MiB for about the same RSS). */
+export const BROKER_NODE_FLAGS = ['--max-semi-space-size=8'];
 
 async function startEmbedded(work: string, ca: CertificateWithKey, server: CertificateWithKey, log: (s: string) => void): Promise<BrokerUnderTest> {
   const file = join(work, 'embedded.json');
@@ -146,7 +146,10 @@ async function startEmbedded(work: string, ca: CertificateWithKey, server: Certi
   log(`  embedded broker: ${entry.replace(join(HERE, '..') + '/', '')} ${flags.join(' ')}`);
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('embedded broker did not start')), 30_000);
-    createInterface({ input: child.stdout! }).once('line', (l) => { clearTimeout(timer); resolve((JSON.parse(l) as { port: number }).port); });
+    // Only the ready line is JSON; anything else (--trace-gc when profiling) goes to stderr.
+    createInterface({ input: child.stdout! }).on('line', (l) => {
+      if (l.startsWith('{"event":"listening"')) { clearTimeout(timer); resolve((JSON.parse(l) as { port: number }).port); } else process.stderr.write(l + '\n');
+    });
   });
   return {
     name: 'embedded (aedes)', url: `mqtts://127.0.0.1:${port}`, host: '127.0.0.1', port, pid: child.pid!,

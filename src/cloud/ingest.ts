@@ -20,6 +20,11 @@ export interface IngestConfig {
   readonly maxReceiptSeqs: number;
   /** Most serials remembered as registered (a cache in front of the registry). */
   readonly knownSerialsCache: number;
+  /**
+   * A receipt covers telemetry stored at least this long ago, ms: longer than the SQLite
+   * writer's checkpoint interval, so it never covers what a power cut could still take away.
+   */
+  readonly receiptDelayMs: number;
 }
 
 /** The defaults. */
@@ -27,6 +32,7 @@ export const defaultIngestConfig: Readonly<IngestConfig> = Object.freeze({
   claimWindowMs: 600_000,
   maxReceiptSeqs: 4_096,
   knownSerialsCache: 100_000,
+  receiptDelayMs: 2_500,
 });
 
 /** Counters, for tests, the benchmark and logs. */
@@ -140,7 +146,7 @@ export class DeviceTraffic {
       }
       case 'sync': {
         const { ranges } = parseSync(body);
-        const stored = await this.#store.storedSeqs(serial, ranges, this.#config.maxReceiptSeqs);
+        const stored = await this.#store.storedSeqs(serial, ranges, this.#config.maxReceiptSeqs, now - this.#config.receiptDelayMs);
         this.counters.receipts++;
         // Best effort: a device that misses its receipt asks again.
         await this.#publish(deviceTopic(serial, 'receipts'), encodePayload({ stored: toRanges(stored) }), 0).catch(() => undefined);

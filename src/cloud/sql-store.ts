@@ -143,14 +143,14 @@ export class SqlStore implements CloudStore {
     return rows.length > 0 ? this.#db.insertTelemetry(rows, storedAt) : Date.now();
   }
 
-  async storedSeqs(serial: string, ranges: ReadonlyArray<readonly [number, number]>, limit: number): Promise<number[]> {
+  async storedSeqs(serial: string, ranges: ReadonlyArray<readonly [number, number]>, limit: number, storedBefore = Number.MAX_SAFE_INTEGER): Promise<number[]> {
     const out: number[] = [];
     for (const [a, b] of ranges) {
       if (out.length >= limit) break;
       const rows = await this.#db.all<{ seq: number }>(
-        `SELECT seq FROM telemetry WHERE serial = $1 AND seq BETWEEN $2 AND $3
+        `SELECT seq FROM telemetry WHERE serial = $1 AND seq BETWEEN $2 AND $3 AND stored_at < $5
          UNION SELECT seq FROM device_events WHERE serial = $1 AND seq BETWEEN $2 AND $3 LIMIT $4`,
-        [serial, a, b, limit - out.length]);
+        [serial, a, b, limit - out.length, storedBefore]);
       for (const r of rows) out.push(Number(r.seq));
     }
     return out;

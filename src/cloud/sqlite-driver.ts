@@ -25,6 +25,11 @@ export interface SqliteOptions {
    * commit waiting for the disk does not stop the event loop.
    */
   readonly writerThread?: boolean;
+  /**
+   * The writer thread commits telemetry without waiting for the disk and makes it durable with
+   * a WAL checkpoint this often, ms (see sqlite-writer.ts); 0 waits for the disk on every commit.
+   */
+  readonly telemetryCheckpointMs?: number;
 }
 
 /** The writer thread's entry, beside this file (.ts in a checkout, .js when built). */
@@ -39,8 +44,8 @@ class TelemetryWriter {
   #next = 1;
   #failed: Error | undefined;
 
-  constructor(path: string, synchronous: 'FULL' | 'NORMAL') {
-    this.#worker = new Worker(writerEntry(), { workerData: { path, synchronous } });
+  constructor(path: string, synchronous: 'FULL' | 'NORMAL', checkpointMs: number) {
+    this.#worker = new Worker(writerEntry(), { workerData: { path, synchronous, checkpointMs } });
     this.#worker.unref();
     this.#worker.on('message', (m: { id: number; ok: boolean; committedAt?: number; error?: string }) => {
       const p = this.#pending.get(m.id);
@@ -169,7 +174,8 @@ export function openSqliteDriver(o: SqliteOptions): SqlDriver {
     async insertTelemetry(rows: readonly TelemetryRow[], storedAt: number): Promise<number> {
       if (useWriter) {
         if (closed) throw new StoreError('STORE_CLOSED', 'the store is closed');
-        writer ??= new TelemetryWriter(o.path, sync);
+        const every = o.telemetryCheckpointMs ?? 1_000;
+        writer ??= new TelemetryWriter(o.path, every > 0 ? 'NORMAL' : sync, Math.max(every, 100));
         return writer.insert(rows, storedAt);
       }
       if (current || closed) await idle();

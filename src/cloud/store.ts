@@ -98,8 +98,11 @@ export interface CloudStore {
   // device traffic
   /** Stores telemetry; a (serial, seq) already stored is skipped, so redelivery never duplicates. Resolves with the commit time, ms. */
   storeTelemetry(rows: readonly TelemetryRow[], storedAt: number): Promise<number>;
-  /** Which of the sequence numbers in `ranges` are stored for `serial` (telemetry or claim events). */
-  storedSeqs(serial: string, ranges: ReadonlyArray<readonly [number, number]>, limit: number): Promise<number[]>;
+  /**
+   * Which of the sequence numbers in `ranges` are stored for `serial` (telemetry or claim events);
+   * telemetry only if stored before `storedBefore` (ms), so a receipt covers only what is durable.
+   */
+  storedSeqs(serial: string, ranges: ReadonlyArray<readonly [number, number]>, limit: number, storedBefore?: number): Promise<number[]>;
   setState(serial: string, state: StateMessage, now: number): Promise<void>;
   setPresence(serial: string, online: boolean, now: number): Promise<void>;
   /** Opens the claim window of `serial` until `until` (ms). */

@@ -296,8 +296,9 @@ export class CloudLink {
       client.subscribe([this.#topic('commands'), this.#topic('receipts')], { qos: 1 }, () => undefined);
       client.publish(this.#topic('presence'), encodePayload({ online: true }), { qos: 1 }, () => undefined);
       this.publishState();
-      // Everything acknowledged on an earlier connection is asked about now.
-      this.#sync(Number.MAX_SAFE_INTEGER);
+      // What was acknowledged on an earlier connection is asked about now (the cloud confirms
+      // only what it stored a few seconds ago; the rest is asked about again later).
+      this.#sync(Date.now() - this.config.syncAgeMs);
       this.#pump();
       clearInterval(this.#syncTimer);
       this.#syncTimer = setInterval(() => this.#sync(Date.now() - this.config.syncAgeMs), this.config.syncIntervalMs);

@@ -22,7 +22,7 @@ async function startLinks(units: ProvisionedUnit[], url: string, work: string): 
   for (const u of units) {
     const link = await CloudLink.open({
       identity: await linkIdentity(u), stateDir: join(work, 'dev', u.serial),
-      config: { url, reconnectBaseMs: 100, reconnectMaxMs: 800, syncIntervalMs: 1_000, syncAgeMs: 300, receiptTimeoutMs: 2_000, saveDelayMs: 100, keepaliveSeconds: 10 },
+      config: { url, reconnectBaseMs: 100, reconnectMaxMs: 800, syncIntervalMs: 1_000, syncAgeMs: 3_000, receiptTimeoutMs: 2_000, saveDelayMs: 100, keepaliveSeconds: 10 },
       execute: async () => true,
       state: () => ({ at: Date.now(), capabilities: [] }),
     });
