@@ -39,7 +39,7 @@ export async function runDemo(work: string): Promise<void> {
   say('2. Provisioning one unit of each model: own keys, certificates, password, setup and claim codes');
   const unitsDir = join(work, 'units');
   const rows: string[][] = [['model', 'serial', 'risk', 'first password', 'sticker']];
-  const units: Record<string, { serial: string; dir: string; adminPassword?: string; setupCode: string }> = {};
+  const units: Record<string, { serial: string; dir: string; adminPassword?: string; setupCode: string; claimCode: string }> = {};
   for (const model of listModels()) {
     const [unit] = await provisionUnits({ factoryDir, model: model.id, count: 1, outDir: unitsDir });
     units[model.id] = unit!;
@@ -53,7 +53,44 @@ export async function runDemo(work: string): Promise<void> {
   await demoListeningService(work, unitsDir, units);
   await demoLocalHub(work, units);
   await demoSignedUpdates(work, factoryDir, units);
+  await demoCloud(work, factoryDir, unitsDir, units);
   say('\nDemo finished: all steps succeeded.');
+}
+
+/** Step 6: the manufacturer connection: MQTT over mutual TLS, a claim that needs the code and the button. */
+async function demoCloud(work: string, factoryDir: string, unitsDir: string, units: Record<string, { serial: string; dir: string; claimCode: string }>): Promise<void> {
+  const { startCloud, OwnerApiClient } = await import('../cloud/index.ts');
+  const { startDeviceAgent, pressButton } = await import('../device/index.ts');
+  const plug = units.plug!;
+  say('\n6. Connect to the manufacturer: MQTT over mutual TLS 1.3, pinned manufacturer CA, claim by possession');
+  const cloud = await startCloud({ factoryDir, stateDir: join(work, 'cloud'), manifests: [join(unitsDir, 'manifest.json')], broker: { port: 0 }, api: { port: 0 } });
+  const state = join(work, 'state-cloud', plug.serial);
+  const agent = await startDeviceAgent({ bundleDir: plug.dir, stateDir: state, webPort: 0, hubPort: 0, mode: 'production', cloudUrl: cloud.brokerUrl });
+  try {
+    say(`   cloud broker ${cloud.brokerUrl} (client certificates from the manufacturer CA only), owner API ${cloud.api.url}`);
+    const connected = await agent.cloud!.waitConnected(10_000);
+    if (!connected) throw new Error('the plug did not connect to the cloud');
+    say(`   ${plug.serial} connected with its factory device certificate (client id = certificate CN)`);
+    const owner = new OwnerApiClient(cloud.api.url, cloud.credentials.caCertPem);
+    say(`   an owner registers -> ${(await owner.register('owner@example.com', 'marble falcon tundra 42 softly')).status}`);
+    const alone = await owner.claim(plug.serial);
+    say(`   claim by serial number alone -> ${alone.status} ${alone.error?.code ?? ''}`);
+    const early = await owner.claim(plug.serial, plug.claimCode);
+    say(`   claim with the right code before the button is pressed -> ${early.status} ${early.error?.code ?? ''}`);
+    say(`   the plug's button: ${await pressButton(state, 'press')}`);
+    let claimed = await owner.claim(plug.serial, plug.claimCode);
+    for (let i = 0; i < 20 && claimed.error?.code === 'CLAIM_WINDOW_CLOSED'; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      claimed = await owner.claim(plug.serial, plug.claimCode);
+    }
+    if (claimed.status !== 201) throw new Error(`the claim failed (${claimed.status} ${claimed.error?.code ?? ''})`);
+    say(`   claim with the code from the sticker inside the claim window -> ${claimed.status}`);
+    const on = await owner.command(plug.serial, 'power', 'on');
+    say(`   the owner switches the plug on from the cloud -> ${on.body.command.status}; the plug reports power = ${String(agent.capabilities.list().find((c) => c.id === 'power')!.value)}`);
+  } finally {
+    await agent.close();
+    await cloud.close();
+  }
 }
 
 /** Step 5: signed updates: 1.1.0 installs itself; an older signed image and a tampered one are refused. */
