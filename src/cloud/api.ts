@@ -163,11 +163,14 @@ function commandView(c: CommandRecord): Record<string, unknown> {
   return { id: c.id, capability: c.capability, action: c.action, status: c.status, ...(c.result?.value !== undefined ? { value: c.result.value } : {}), ...(c.result?.error ? { error: c.result.error } : {}) };
 }
 
-/** The controls the owner may use from the cloud for a model: actuators, never reads of sensitive data. */
+/**
+ * The controls the owner may use from the cloud for a model: actuators only, and never a
+ * sensitive capability (a lock's bolt, a camera's snapshot): those stay on the local network.
+ */
 export function remoteControls(model: string): Array<{ capability: string; actions: string[] }> {
   try {
     return getModel(model).capabilities
-      .filter((c) => c.kind === 'switch' || c.kind === 'lock' || c.kind === 'level')
+      .filter((c) => (c.kind === 'switch' || c.kind === 'lock' || c.kind === 'level') && c.sensitive !== true)
       .map((c) => ({ capability: c.id, actions: c.actions.filter((a) => a !== 'get' && a !== 'set') }))
       .filter((c) => c.actions.length > 0);
   } catch {
@@ -327,6 +330,7 @@ export async function startOwnerApi(o: OwnerApiOptions): Promise<OwnerApi> {
     if (typeof capability !== 'string' || typeof action !== 'string') throw new InvalidInputError('capability and action are required');
     const allowed = remoteControls(device.model).find((c) => c.capability === capability)?.actions.includes(action);
     if (!allowed) throw new CommandError('COMMAND_NOT_ALLOWED', `${device.model} has no remote action ${capability.slice(0, 32)} ${action.slice(0, 32)}`);
+    if (!device.online) throw new CommandError('DEVICE_OFFLINE', 'the device is not connected to the cloud');
     let v: ScalarValue | undefined;
     if (value !== undefined && value !== '') {
       if (typeof value === 'string' && /^-?\d{1,6}$/.test(value)) v = Number(value);
@@ -628,7 +632,7 @@ export function statusOf(err: unknown): number {
     case 'ACCOUNT_EXISTS': case 'CLAIM_WINDOW_CLOSED': case 'DEVICE_CLAIMED': return 409;
     case 'PASSWORD_POLICY': case 'COMMAND_NOT_ALLOWED': return 422;
     case 'RATE_LIMITED': return 429;
-    case 'AUTH_BUSY': case 'DEVICE_UNREACHABLE': case 'STORE_FAILED': return 503;
+    case 'AUTH_BUSY': case 'DEVICE_UNREACHABLE': case 'DEVICE_OFFLINE': case 'STORE_FAILED': return 503;
     case 'DEVICE_TIMEOUT': return 504;
     default: return 400;
   }

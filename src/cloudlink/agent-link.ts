@@ -5,6 +5,7 @@
  * the device runtime.
  */
 import { isIP } from 'node:net';
+import { BulwarkError } from '../errors/index.ts';
 import type { ScalarValue, StateMessage } from './protocol.ts';
 import { CloudLink, type CloudLinkConfig, type CloudLinkEvent } from './link.ts';
 
@@ -67,7 +68,12 @@ export async function startAgentCloudLink(o: AgentCloudLinkOptions): Promise<{ l
   };
   const link = await CloudLink.open({
     identity: o.identity, stateDir: o.stateDir, config: { ...o.config, url: o.url },
-    execute: (capability, action, value) => o.capabilities.invoke(capability, action, value),
+    execute: async (capability, action, value) => {
+      // Defence in depth: the cloud offers no sensitive control, and the device takes none from it.
+      const c = o.capabilities.list().find((x) => x.id === capability);
+      if (c && (c.sensitive || c.kind === 'snapshot')) throw new BulwarkError('COMMAND_NOT_ALLOWED', `${capability} is not controlled from the cloud`);
+      return o.capabilities.invoke(capability, action, value);
+    },
     state: () => stateOf(o.capabilities.list()),
     onEvent: record,
   });

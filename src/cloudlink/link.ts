@@ -251,9 +251,14 @@ export class CloudLink {
     clearInterval(this.#syncTimer);
     clearTimeout(this.#saveTimer);
     const client = this.#client;
+    const wasConnected = this.#connected;
     this.#client = undefined;
     this.#connected = false;
-    if (client) await new Promise<void>((resolve) => client.end(false, {}, () => resolve()));
+    if (client) {
+      // A clean disconnect sends no will: say offline ourselves.
+      if (wasConnected) await new Promise<void>((resolve) => { client.publish(this.#topic('presence'), encodePayload({ online: false }), { qos: 1 }, () => resolve()); setTimeout(resolve, 1_000).unref(); });
+      await new Promise<void>((resolve) => client.end(false, {}, () => resolve()));
+    }
     await this.#commandChain.catch(() => undefined);
     if (this.outbox.dirty) await this.outbox.save().catch(() => undefined);
   }
