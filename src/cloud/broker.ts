@@ -239,6 +239,16 @@ export async function startEmbeddedBroker(o: EmbeddedBrokerOptions): Promise<Emb
  */
 const COALESCE_LIMIT = 1_048_576; // bytes held or queued before write() reports backpressure
 
+// One setImmediate for every socket with something held, rather than one per socket.
+const toFlush = new Set<() => void>();
+let flushScheduled = false;
+function flushAll(): void {
+  flushScheduled = false;
+  const list = [...toFlush];
+  toFlush.clear();
+  for (const flush of list) flush();
+}
+
 function coalesceWrites(socket: TLSSocket): void {
   const write = socket.write.bind(socket) as (chunk: Buffer, cb?: (err?: Error | null) => void) => boolean;
   const end = socket.end.bind(socket) as (...args: unknown[]) => TLSSocket;
@@ -251,6 +261,7 @@ function coalesceWrites(socket: TLSSocket): void {
 
   const flush = (): void => {
     scheduled = false;
+    toFlush.delete(flush);
     if (held.length === 0 || socket.destroyed) { held = []; heldBytes = 0; return; }
     const data = held.length === 1 ? held[0]! : Buffer.concat(held, heldBytes);
     const cbs = callbacks;
@@ -269,7 +280,11 @@ function coalesceWrites(socket: TLSSocket): void {
     held.push(buf);
     heldBytes += buf.length;
     if (typeof done === 'function') callbacks.push(done as (err?: Error | null) => void);
-    if (!scheduled) { scheduled = true; setImmediate(flush); }
+    if (!scheduled) {
+      scheduled = true;
+      toFlush.add(flush);
+      if (!flushScheduled) { flushScheduled = true; setImmediate(flushAll); }
+    }
     const room = socket.writableLength + heldBytes < COALESCE_LIMIT;
     if (!room) owesDrain = true;
     return room;
