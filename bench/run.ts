@@ -9,6 +9,7 @@ import { benchWeb } from './web.bench.ts';
 import { benchChannel } from './channel.bench.ts';
 import { benchHub } from './hub.bench.ts';
 import { benchUpdate } from './update.bench.ts';
+import { benchCloud } from './cloud.bench.ts';
 import { writeBenchReports, ratioOf, type BenchResult } from './report.ts';
 
 const log = (s: string): void => { process.stderr.write(s + '\n'); };
@@ -18,6 +19,7 @@ const BENCHES: Record<string, () => Promise<BenchResult>> = {
   channel: () => benchChannel(log),
   hub: () => benchHub(log),
   update: () => benchUpdate(log),
+  cloud: () => benchCloud(log),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
