@@ -205,12 +205,17 @@ async function measure(broker: BrokerUnderTest, gen: Generator, o: CloudBenchOpt
     return s;
   };
   let latencies = new Float64Array(0);
+  // BULWARK_BENCH_SPIKES: log when slow messages were sent (to line up with the broker's --trace-gc).
+  const spikes: Array<[number, number]> | undefined = process.env.BULWARK_BENCH_SPIKES ? [] : undefined;
   let recorded = 0;
   const traffic = new DeviceTraffic({
     store, publish: async () => undefined,
     onStored: (rows, storedAt) => {
       stored += rows.length;
-      for (const r of rows) if (recorded < latencies.length) latencies[recorded++] = storedAt - r.at;
+      for (const r of rows) {
+        if (recorded < latencies.length) latencies[recorded++] = storedAt - r.at;
+        if (spikes && storedAt - r.at > 40) spikes.push([r.at, storedAt - r.at]);
+      }
     },
   });
   const mqtt = new ServiceMqttClient({
@@ -271,6 +276,12 @@ async function measure(broker: BrokerUnderTest, gen: Generator, o: CloudBenchOpt
         runs.push({ p99: p, got });
         log(`  ${broker.name}: paced ${rate}/s for ${o.pacedSeconds} s: ${got}/${r.sent} stored, p50 ${percentile(latencies, recorded, 50).toFixed(1)} ms, p99 ${p.toFixed(1)} ms; ` +
           `cores busy: broker ${((b1 - b0) / wall).toFixed(2)}, devices ${((r.cpuMicros - g0) / wall).toFixed(2)}, subscriber ${((s1.user + s1.system) / wall).toFixed(2)}; late ticks ${r.lateTicks} (load ${loadavg()[0]!.toFixed(1)}); ${commitSummary()}`);
+      }
+      if (spikes?.length) {
+        const byWindow = new Map<number, number>();
+        for (const [at, ms] of spikes) byWindow.set(Math.floor(at / 100) * 100, Math.max(byWindow.get(Math.floor(at / 100) * 100) ?? 0, ms));
+        log(`    slow windows (sent at, worst ms): ${[...byWindow].map(([t, ms]) => `${t % 100_000}:${ms}`).join(' ')}`);
+        spikes.length = 0;
       }
       runs.sort((a, b) => a.p99 - b.p99);
       const median = runs[Math.floor(runs.length / 2)]!;
