@@ -4,7 +4,6 @@
  * when every step worked.
  */
 import type { Command } from 'commander';
-import type { DeviceAgent } from '../device/index.ts';
 import { mkdtemp, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -50,10 +49,12 @@ export async function runDemo(work: string): Promise<void> {
   say(`\n   manifest for the cloud (public data only): ${join(unitsDir, 'manifest.json')}`);
   say('   secrets (private keys, password hash, SPAKE2+ verifier) are mode 0600; the sticker is the only place a password is printed.\n');
 
-  await demoListeningService(work, unitsDir, units);
+  await demoListeningService(work, units);
   await demoLocalHub(work, units);
   await demoSignedUpdates(work, factoryDir, units);
   await demoCloud(work, factoryDir, unitsDir, units);
+  const { demoPolicyAndAudit } = await import('./demo-audit.ts');
+  await demoPolicyAndAudit({ work, factoryDir, unitsDir, units, say });
   say('\nDemo finished: all steps succeeded.');
 }
 
@@ -109,33 +110,8 @@ async function demoLocalHub(work: string, units: Record<string, { serial: string
   await demoHub({ work, plug: units.plug!, lock: units.lock!, say, startDeviceAgent } );
 }
 
-/** Step 3b: the security policy for every demo model, and an audit of the running plug. */
-async function demoPolicyAndAudit(work: string, unitsDir: string, plug: { serial: string; dir: string }, agent: DeviceAgent): Promise<void> {
-  const { loadExampleProfile, decide, renderPolicy, writePolicyDocument, EXAMPLE_MODELS } = await import('../policy/index.ts');
-  const { auditRunningDevice, writeAuditReports } = await import('../audit/index.ts');
-  say('\n   Security policy as code: each model\'s profile -> risk tier -> required controls -> policy document');
-  for (const model of EXAMPLE_MODELS) {
-    const profile = await loadExampleProfile(model);
-    const decision = decide(profile);
-    const path = join(work, 'policy', `${model}.html`);
-    await writePolicyDocument(path, renderPolicy(profile, decision, { format: 'html' }));
-    say(`     ${model.padEnd(7)} tier ${decision.tier}, ${String(decision.required.length).padStart(2)} required controls  ${path}`);
-  }
-  say('   Auditing the running plug (black box over the network, white box on its bundle and state):');
-  const { report } = await auditRunningDevice({
-    model: 'plug', agent, bundle: plug.dir, state: join(work, 'state', plug.serial), manifest: join(unitsDir, 'manifest.json'), loopbackSourceBase: '127.0.1.50',
-  } as Parameters<typeof auditRunningDevice>[0]);
-  const json = join(work, 'audit', 'plug.json'), html = join(work, 'audit', 'plug.html');
-  await writeAuditReports(report, { json, html });
-  const s = report.summary;
-  say(`     required controls: ${s.pass} pass, ${s.fail} fail, ${s.notTested} not tested (need the hub, cloud or update inputs this step does not give)`);
-  for (const c of report.controls.filter((x) => x.required && x.status === 'fail')) say(`     FAIL ${c.id}: ${c.summary}`);
-  if (s.fail > 0) throw new Error(`the audit of the plug failed ${s.fail} required control(s)`);
-  say(`     report: ${html} (JSON beside it); exit code for a release gate: ${s.exitCode}`);
-}
-
 /** Step 3: a plug's HTTPS admin page, its sticker password, a lockout, and the journal. */
-async function demoListeningService(work: string, unitsDir: string, units: Record<string, { serial: string; dir: string; adminPassword?: string }>): Promise<void> {
+async function demoListeningService(work: string, units: Record<string, { serial: string; dir: string; adminPassword?: string }>): Promise<void> {
   const { startDeviceAgent } = await import('../device/index.ts');
   const { DemoBrowser } = await import('./demo-client.ts');
   const plug = units.plug!;
@@ -161,7 +137,6 @@ async function demoListeningService(work: string, unitsDir: string, units: Recor
     const journal = JSON.parse((await owner.request('GET', '/api/journal?limit=12')).body) as { entries: Array<{ at: string; event: string; source: string; identity?: string; result: string }> };
     say('   connection journal (newest first; passwords never recorded):');
     for (const e of journal.entries) say(`     ${e.at.slice(11, 19)}  ${e.event.padEnd(12)} ${e.source.padEnd(18)} ${(e.identity ?? '').padEnd(10)} ${e.result}`);
-    await demoPolicyAndAudit(work, unitsDir, plug, agent);
   } finally {
     await agent.close();
   }

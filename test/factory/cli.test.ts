@@ -1,7 +1,7 @@
 // The `bulwark factory` and `bulwark demo` commands, run as a user would run them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
@@ -9,9 +9,9 @@ import { fileURLToPath } from 'node:url';
 
 const BIN = fileURLToPath(new URL('../../bin/bulwark.js', import.meta.url));
 
-function bulwark(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function bulwark(args: string[], timeout = 120_000): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { timeout: 120_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [BIN, ...args], { timeout }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
     });
   });
@@ -59,10 +59,22 @@ test('an unsafe factory setting is refused before any key is made', async () => 
   await assert.rejects(stat(join(work, 'f', 'ca', 'ca-key.pem')));
 });
 
-test('bulwark demo runs end to end and exits 0', async () => {
+test('bulwark demo runs end to end, renders every model\'s policy, and every audited device passes every required control', async () => {
   const work = await mkdtemp(join(tmpdir(), 'bulwark-demo-test-'));
-  const r = await bulwark(['demo', '--dir', work]);
+  const r = await bulwark(['demo', '--dir', work], 600_000);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /all steps succeeded/);
-  for (const model of ['plug', 'bulb', 'lock', 'sensor', 'camera']) assert.match(r.stdout, new RegExp(`\\b${model}\\b`));
+  for (const model of ['plug', 'bulb', 'lock', 'sensor', 'camera']) {
+    assert.match(r.stdout, new RegExp(`\\b${model}\\b`));
+    assert.ok((await stat(join(work, 'policy', `${model}.html`))).size > 1000, `the ${model}'s policy document`);
+  }
+  for (const model of ['plug', 'lock', 'camera']) {
+    const report = JSON.parse(await readFile(join(work, 'audit', `${model}.json`), 'utf8')) as {
+      summary: { fail: number; notTested: number; exitCode: number }; controls: Array<{ required: boolean; status: string }>;
+    };
+    assert.equal(report.summary.exitCode, 0, `the ${model}'s audit`);
+    assert.equal(report.summary.fail + report.summary.notTested, 0);
+    assert.ok(report.controls.filter((c) => c.required).every((c) => c.status === 'pass'));
+    assert.match(r.stdout, new RegExp(`${model}\\s+\\S+\\s+tier \\d: \\d+ required controls pass, 0 fail, 0 not tested; exit code 0`));
+  }
 });
