@@ -8,19 +8,21 @@
  *
  * The hub has no label, so its first password is made at first run, stored as argon2id, and
  * written once to `initial-admin-password` (0600) in the state dir: whoever can read the hub's
- * disk is its owner, as whoever holds a device is its.
+ * disk is its owner, as whoever holds a device is its. Changing the password (same strength
+ * policy as the device's) deletes that file and ends every session.
  */
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   Router, HttpError, parseBody, parseCookies, hostCookie, writeResponse, defaultHttpLimits, escapeHtml, APP_CSS,
   type WebRequest, type WebResponse,
 } from '../web/index.ts';
 import {
-  LockoutPolicy, SessionStore, emptyLockoutState, hashPassword, parseLockoutState, parseSessionState, serialiseLockoutState, sourceKeyFor, verifyPassword,
+  LockoutPolicy, SessionStore, checkPasswordStrength, emptyLockoutState, hashPassword, parseLockoutState, parseSessionState, serialiseLockoutState, sourceKeyFor, verifyPassword,
   type LockoutState, type SessionView,
 } from '../auth/index.ts';
 import { BulwarkError, InvalidInputError } from '../errors/index.ts';
@@ -78,7 +80,7 @@ function safeEqual(a: string, b: string): boolean {
 
 function layout(title: string, body: string, csrf?: string): string {
   const nav = csrf
-    ? `<nav aria-label="Main"><a href="/">Devices</a><form method="post" action="/logout"><input type="hidden" name="csrf" value="${escapeHtml(csrf)}"><button class="linklike" type="submit">Log out</button></form></nav>`
+    ? `<nav aria-label="Main"><a href="/">Devices</a><a href="/password">Password</a><form method="post" action="/logout"><input type="hidden" name="csrf" value="${escapeHtml(csrf)}"><button class="linklike" type="submit">Log out</button></form></nav>`
     : '';
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">` +
     `<title>${escapeHtml(title)} · Bulwark hub</title><link rel="stylesheet" href="/static/app.css"></head>` +
@@ -253,6 +255,45 @@ export async function startHubWeb(hub: Hub, stateDir: string, config: Partial<Hu
       const { serial } = req.params as { serial: string };
       const r = await hub.unpair(serial);
       return req.wantsJson ? { kind: 'json', body: { ok: true, ...r } } : back(`unpaired ${serial}${r.toldDevice ? '' : ' (the device was offline and still holds this hub\'s key: unpair it on the device too)'}`);
+    },
+  });
+
+  const passwordPage = (csrf: string, status = 200, o: { error?: string; reasons?: readonly string[] } = {}): WebResponse => ({
+    kind: 'html', status,
+    body: layout('Password', `<h1>Change the hub's password</h1><div class="card">${message(o.error)}` +
+      (o.reasons?.length ? `<ul class="error">${o.reasons.map((r) => `<li>${escapeHtml(r)}</li>`).join('')}</ul>` : '') +
+      `<form method="post" action="/password"><input type="hidden" name="csrf" value="${escapeHtml(csrf)}">` +
+      `<label for="current">Current password</label><input id="current" name="currentPassword" type="password" autocomplete="current-password" required maxlength="256">` +
+      `<label for="new">New password</label><input id="new" name="newPassword" type="password" autocomplete="new-password" required minlength="12" maxlength="128">` +
+      `<label for="confirm">New password again</label><input id="confirm" name="confirmPassword" type="password" autocomplete="new-password" required minlength="12" maxlength="128">` +
+      `<p class="muted">At least 12 characters and hard to guess; a passphrase of several words works well. Every session ends, and the file ${escapeHtml(HUB_INITIAL_PASSWORD_FILE)} is deleted.</p>` +
+      `<button type="submit">Change password</button></form></div>`, csrf),
+  });
+  router.add({ method: 'GET', path: '/password', access: 'session', csrf: false, handler: (_req, ctx) => passwordPage(ctx.session!.csrfToken) });
+  router.add({
+    method: 'POST', path: '/password', access: 'session', csrf: true,
+    handler: async (req, ctx) => {
+      const csrf = ctx.session!.csrfToken;
+      const current = field(req.body.currentPassword, 'currentPassword');
+      const next = field(req.body.newPassword, 'newPassword');
+      const confirm = field(req.body.confirmPassword, 'confirmPassword');
+      // The current password is a guess like any login's: same lockout, counted before the hash.
+      const attempt = { source: sourceKeyFor(req.sourceAddress), account: OWNER };
+      const { decision, state } = lockout.admit(lockoutState, attempt, Date.now());
+      if (!decision.allowed) throw new HttpError(429, 'LOGIN_LOCKED_OUT', `too many failed attempts; try again in ${decision.retryAfterSeconds} s`, { 'retry-after': String(decision.retryAfterSeconds) });
+      lockoutState = state;
+      saveLockout();
+      if (!(await verifyPassword(current, store.getMeta(OWNER_KEY)!)).ok) return passwordPage(csrf, 401, { error: 'The current password is wrong.' });
+      lockoutState = lockout.recordSuccess(lockoutState, attempt, Date.now());
+      saveLockout();
+      if (next !== confirm) return passwordPage(csrf, 422, { error: 'The two new passwords differ.' });
+      const strength = await checkPasswordStrength(next, { userInputs: ['bulwark', 'hub', OWNER] });
+      if (!strength.ok) return passwordPage(csrf, 422, { error: 'That password is not accepted:', reasons: strength.reasons.map((r) => r.message) });
+      store.setMeta(OWNER_KEY, await hashPassword(next));
+      sessions.destroyAllFor(OWNER);
+      saveSessions();
+      await rm(join(stateDir, HUB_INITIAL_PASSWORD_FILE), { force: true });
+      return { kind: 'redirect', location: '/login', headers: { 'set-cookie': hostCookie(SESSION_COOKIE, '', 0) } };
     },
   });
 
