@@ -131,7 +131,7 @@ export function renderAuditHtml(report: AuditReport): string {
 <div class="verdict ${verdictClass}" id="verdict" data-exit-code="${s.exitCode}">${esc(verdictText)} <span class="small">(exit code ${s.exitCode})</span></div>
 <h2 id="summary">Summary</h2>
 ${chart(report)}
-<p>Of ${required.length} required controls: ${s.pass} pass, ${s.fail} fail, ${s.notTested} not tested. ${s.notApplicable} controls of the catalogue are not applicable to this profile. A required control passes only when every one of its checks passed; what the auditor could not check is "not tested", never "pass".</p>
+<p>Of ${required.length} required controls: ${s.pass} pass, ${s.fail} fail, ${s.notTested} not tested. ${s.notApplicable} ${s.notApplicable === 1 ? 'control' : 'controls'} of the catalogue ${s.notApplicable === 1 ? 'is' : 'are'} not applicable to this profile. A required control passes only when every one of its checks passed; what the auditor could not check is "not tested", never "pass".</p>
 <table><tbody>${scopeRows.map(([k, v]) => `<tr><th scope="row">${esc(k)}</th><td>${esc(v)}</td></tr>`).join('')}</tbody></table>
 <details><summary>Why these controls (decision tree)</summary><ul>${report.reasons.map((r) => `<li>${esc(r)}</li>`).join('')}</ul></details>
 <h2 id="controls">Required controls (${required.length})</h2>
