@@ -10,12 +10,17 @@
  * itself proves the server is the one pinned when the ticket was issued (only it can decrypt
  * the ticket), so the client re-checks that remembered pin against its current pin set.
  */
-import tls from 'node:tls';
+import type { SecureContext, TLSSocket } from 'node:tls';
 import type { Socket } from 'node:net';
 import { validateChannelConfig, type ChannelConfig } from './config.ts';
 import { ChannelConnection, type ChannelEventListener, type ChannelRequestHandler, type ChannelResumption } from './connection.ts';
 import { ChannelClosedError, ChannelError, ChannelPeerError, ChannelTimeoutError, ChannelTransportError, ChannelConfigError } from './errors.ts';
 import { spkiSha256, type PinnedPeerLookup } from './pins.ts';
+
+// Not `import tls from 'node:tls'`: an ESM import of a built-in reads every export to build its
+// namespace, and reading `tls.rootCertificates` materialises Node's ~140 bundled CA certificates
+// (~0.4 MiB of an idle device's RSS). The channel pins keys and never uses a CA store.
+const tls = process.getBuiltinModule('node:tls');
 
 /** Our own identity on the channel: a private key and its (self-signed) certificate, PEM. */
 export interface ChannelIdentity {
@@ -42,7 +47,7 @@ const TLS13_ONLY = { minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' } as const;
 export interface ChannelClientContext {
   readonly key: string | Buffer;
   readonly cert: string | Buffer;
-  readonly secureContext: tls.SecureContext;
+  readonly secureContext: SecureContext;
 }
 
 /** Parses `identity` once for many {@link connectChannel} calls. */
@@ -71,7 +76,7 @@ function tlsFailure(err: Error & { code?: string }): ChannelTransportError {
 }
 
 /** The peer's pin and what the lookup says about it; a ChannelError if it is refused. */
-function identifyPeer<P>(socket: tls.TLSSocket, lookup: PinnedPeerLookup<P>, remembered?: Buffer): { spki: Buffer; peer: P } | ChannelError {
+function identifyPeer<P>(socket: TLSSocket, lookup: PinnedPeerLookup<P>, remembered?: Buffer): { spki: Buffer; peer: P } | ChannelError {
   let spki: Buffer;
   try {
     const cert = socket.getPeerX509Certificate();
@@ -163,10 +168,10 @@ export async function createChannelServer<P>(options: ChannelServerOptions<P>): 
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });
-  server.on('tlsClientError', (err: Error & { code?: string }, socket: tls.TLSSocket) => {
+  server.on('tlsClientError', (err: Error & { code?: string }, socket: TLSSocket) => {
     refused(tlsFailure(err), remoteOf(socket));
   });
-  server.on('secureConnection', (socket: tls.TLSSocket) => {
+  server.on('secureConnection', (socket: TLSSocket) => {
     // No 'data' listener yet: nothing the client sent is read until its key is accepted.
     socket.on('error', () => {});
     const identified = identifyPeer(socket, options.pinnedPeer);
