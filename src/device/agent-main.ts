@@ -1,20 +1,51 @@
 /**
  * The agent process's entry point, started by the supervisor (`bulwark device run`) with its
  * settings in argv. It prints one JSON line `{"event":"listening",...}` on stdout when ready.
- *
- * The agent (agent-process.ts) boots with V8's optimising compilers paused. Loading its ~50
- * modules makes Node's module resolver (path and URL helpers) hot, and the first optimised
- * compiles page the compilers' own code into memory: ~2 MiB for Maglev, ~7 MiB more when the
- * install path is long enough for TurboFan to step in (e.g. under /usr/local/lib/node_modules),
- * all for code that runs only at boot. They are switched back on once the agent has reported
- * healthy, so the code that serves requests is optimised as usual. A compiler turned off on the
- * command line stays off.
  */
-const v8 = process.getBuiltinModule('node:v8');
-const paused = process.execArgv.includes('--jitless') ? [] : ['maglev', 'opt'].filter((flag) => !process.execArgv.some((a) => a.replaceAll('_', '-') === `--no-${flag}`));
-for (const flag of paused) v8.setFlagsFromString(`--no-${flag}`);
+import { startDeviceAgent } from './agent.ts';
+import { BulwarkError } from '../errors/index.ts';
+import { updateOptionsFromArgv, REBOOT_EXIT_CODE } from '../update/index.ts';
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+const log = (msg: string): void => { process.stderr.write(JSON.stringify({ at: new Date().toISOString(), level: 'info', msg }) + '\n'); };
+
 try {
-  await import('./agent-process.ts');
-} finally {
-  for (const flag of paused) v8.setFlagsFromString(`--${flag}`);
+  // Updates: the slot the supervisor booted, the repository; events go to the supervisor as JSON lines.
+  const emit = (line: Record<string, unknown>): void => { process.stdout.write(JSON.stringify(line) + '\n'); };
+  let restart = (): void => { process.exit(REBOOT_EXIT_CODE); };
+  const update = await updateOptionsFromArgv(process.argv, { restart: () => restart(), emit });
+  const agent = await startDeviceAgent({
+    bundleDir: arg('bundle') ?? '', stateDir: arg('state') ?? '',
+    host: arg('host') ?? '127.0.0.1', webPort: Number(arg('web-port') ?? '8443'),
+    hubPort: Number(arg('hub-port') ?? '5541'),
+    // Likewise --cloud, or BULWARK_CLOUD_URL from `bulwark device run --cloud`.
+    ...((arg('cloud') ?? process.env.BULWARK_CLOUD_URL) ? { cloudUrl: arg('cloud') ?? process.env.BULWARK_CLOUD_URL } : {}),
+    mode: process.env.BULWARK_MODE === 'development' ? 'development' : 'production',
+    update,
+  }, log);
+  process.stdout.write(JSON.stringify({ event: 'listening', serial: agent.bundle.unit.serial, url: agent.web.url, webPort: agent.web.port, hubPort: agent.hub.port }) + '\n');
+  let stopping = false;
+  const stop = (code = 0): void => {
+    if (stopping) return;
+    stopping = true;
+    agent.close().then(() => process.exit(code), () => process.exit(code || 1));
+  };
+  process.on('SIGTERM', () => stop());
+  process.on('SIGINT', () => stop());
+  // After an install: close cleanly, then exit so the supervisor boots the new slot (bounded wait).
+  restart = () => { setTimeout(() => process.exit(REBOOT_EXIT_CODE), 10_000).unref(); stop(REBOOT_EXIT_CODE); };
+  // Every surface is up: this is the image's health report (it ends a trial boot).
+  await agent.updater.reportHealthy().then(
+    () => emit({ event: 'healthy', firmware: agent.updater.running.version, slot: agent.updater.running.slot }),
+    (err: unknown) => { log(`health report failed: ${err instanceof Error ? err.message : String(err)}`); stop(1); },
+  );
+} catch (err) {
+  const text = err instanceof BulwarkError ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err);
+  process.stderr.write(`bulwark device: ${text}\n`);
+  // 78 (EX_CONFIG): the supervisor does not restart an agent that cannot start as configured.
+  process.exit(err instanceof BulwarkError ? 78 : 1);
 }
