@@ -13,13 +13,12 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   createChannelServer, pinnedPeers, spkiSha256, ChannelRequestError,
-  type ChannelConfig, type ChannelConnection, type ChannelRequestHandler, type ChannelServer, type ChannelValue,
+  type ChannelConfig, type ChannelConnection, type ChannelServer, type ChannelValue,
 } from '../channel/index.ts';
-// Types only: the pairing code (SPAKE2+, the P-256 group, the exchange) loads when a pairing can
-// first happen (the window opening, an unpaired key connecting), not on an idle device.
-import type * as PairingCode from '../pairing/index.ts';
-import type {
-  DevicePairingExchange, DevicePairingOutcome, PairingConfig, PairingMode, PairingWindow, PairingWindowStatus,
+import {
+  DevicePairingExchange, PairingWindow, PAIRING_CAPABILITY, prepareVerifier, pairingVerifierFromRecord, parsePairingVerifierRecord, servePairingExchange,
+  validatePairingConfig,
+  type DevicePairingOutcome, type PairingConfig, type PairingMode, type PairingWindowStatus,
 } from '../pairing/index.ts';
 import { allowsPushButtonPairing, type ModelSpec } from '../models/index.ts';
 import { formatSource } from '../journal/index.ts';
@@ -42,18 +41,6 @@ export interface HubSurfaceConfig {
   /** Readings (energy, temperature) are pushed to connected hubs this often, ms. */
   readonly telemetryIntervalMs: number;
 }
-
-/**
- * src/pairing's defaults for the three settings the surface needs before that code loads: the
- * window's length (the button's answer), the hubs file's bound and the channel's connection cap.
- * Other pairing settings load the code at start. hub-surface.test.ts checks these against
- * `defaultPairingConfig`.
- */
-export const PAIRING_DEFAULTS_BEFORE_LOAD: Readonly<Pick<PairingConfig, 'windowMs' | 'maxHubs' | 'maxExchanges'>> = Object.freeze({
-  windowMs: 300_000,
-  maxHubs: 8,
-  maxExchanges: 4,
-});
 
 /** The default: port 5541 on loopback, the pairing defaults (5-minute window, 20 failures). */
 export const defaultHubSurfaceConfig: HubSurfaceConfig = Object.freeze({
@@ -120,7 +107,7 @@ function validate(config: Partial<HubSurfaceConfig> | undefined): HubSurfaceConf
   if (!Number.isInteger(c.telemetryIntervalMs) || c.telemetryIntervalMs < 100 || c.telemetryIntervalMs > 86_400_000) {
     throw new ConfigError('HUB_SURFACE_CONFIG_INVALID', 'telemetryIntervalMs', 'must be an integer from 100 to 86400000');
   }
-  // The pairing settings are checked by PairingWindow when the pairing code loads (at start when there are any).
+  validatePairingConfig(c.pairing);
   return c;
 }
 
@@ -170,52 +157,22 @@ export async function startHubSurface(options: HubSurfaceOptions): Promise<HubSu
   const config = validate(options.config);
   const { bundle, model, capabilities, journal } = options;
   const log = options.log ?? (() => undefined);
-
-  // The pairing code and window, from the first moment a pairing can happen. Until then the
-  // button's or owner's window is kept in `early` and replayed on the PairingWindow at load.
-  let loaded: { code: typeof PairingCode; window: PairingWindow } | undefined;
-  let window: PairingWindow | undefined;
-  let early: { at: number; by: string; closed: boolean } | undefined;
-  let loading: Promise<typeof PairingCode> | undefined;
-  const loadPairing = (): Promise<typeof PairingCode> => (loading ??= import('../pairing/index.ts').then((code) => {
-    const w = new code.PairingWindow(config.pairing);
-    if (early) {
-      w.open(early.at, early.by);
-      if (early.closed) w.close('closed');
-      early = undefined;
-    }
-    window = w;
-    loaded = { code, window: w };
-    return code;
-  }));
-  // Settings other than the defaults are checked now, so a bad one still stops the start.
-  if (Object.keys(config.pairing).length > 0) await loadPairing();
-  const limits = window?.config ?? PAIRING_DEFAULTS_BEFORE_LOAD;
-  const windowStatus = (now: number): PairingWindowStatus => {
-    if (window) return window.status(now);
-    if (!early) return { open: false, failures: 0, reason: 'never-opened' };
-    const closesAt = early.at + limits.windowMs;
-    if (!early.closed && now < closesAt) return { open: true, closesAt, failures: 0, openedBy: early.by };
-    return { open: false, failures: 0, reason: early.closed ? 'closed' : 'expired', openedBy: early.by };
-  };
-
+  const window = new PairingWindow(config.pairing);
+  const pairing = window.config;
   // Parsed on first use: checking L loads the curve code, which only a pairing needs.
-  type Verifier = ReturnType<typeof PairingCode.pairingVerifierFromRecord> & { salt: Uint8Array; iterations: number };
-  let verifierCache: Verifier | undefined;
-  const verifier = (code: typeof PairingCode): Verifier => {
-    if (!verifierCache) {
-      const record = code.parsePairingVerifierRecord(bundle.pairingVerifierJson);
-      verifierCache = { ...code.pairingVerifierFromRecord(record), salt: new Uint8Array(Buffer.from(record.pbkdf2.salt, 'base64')), iterations: record.pbkdf2.iterations };
-    }
-    return verifierCache;
+  let verifierCache: ReturnType<typeof loadVerifier> | undefined;
+  const loadVerifier = (): ReturnType<typeof pairingVerifierFromRecord> & { salt: Uint8Array; iterations: number } => {
+    const record = parsePairingVerifierRecord(bundle.pairingVerifierJson);
+    return { ...pairingVerifierFromRecord(record), salt: new Uint8Array(Buffer.from(record.pbkdf2.salt, 'base64')), iterations: record.pbkdf2.iterations };
   };
+  const verifier = (): ReturnType<typeof loadVerifier> => (verifierCache ??= loadVerifier());
   const ownPin = spkiSha256(bundle.webCertPem);
   const pushButton = allowsPushButtonPairing(model);
   const path = join(options.stateDir, HUBS_FILE);
 
   let hubs: PairedHub[] = [];
   try {
-    hubs = parseHubs(await readFile(path, 'utf8'), model, limits.maxHubs);
+    hubs = parseHubs(await readFile(path, 'utf8'), model, pairing.maxHubs);
   } catch (err) {
     // Fail closed: a damaged list pins nobody; the owner pairs again.
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') log('hubs.json was damaged: no hub is paired');
@@ -263,8 +220,8 @@ export async function startHubSurface(options: HubSurfaceOptions): Promise<HubSu
     const mode = outcome.mode ? ` (${outcome.mode})` : '';
     if (outcome.kind !== 'paired') {
       note('pairing', conn, 'pairing', outcome.kind === 'failed' ? 'failure' : 'refused', peerPin, `${outcome.code}${mode}`);
-      if (outcome.kind === 'failed' && !windowStatus(performance.now()).open && windowStatus(performance.now()).reason === 'too-many-failures') {
-        note('pairing', undefined, 'window-close', 'info', undefined, `after ${window?.config.maxFailures} failed attempts`);
+      if (outcome.kind === 'failed' && !window.status(performance.now()).open && window.status(performance.now()).reason === 'too-many-failures') {
+        note('pairing', undefined, 'window-close', 'info', undefined, `after ${pairing.maxFailures} failed attempts`);
       }
       return;
     }
@@ -284,38 +241,28 @@ export async function startHubSurface(options: HubSurfaceOptions): Promise<HubSu
 
   const serveCandidate = (conn: ChannelConnection<Peer>): void => {
     const peerPin = conn.peer.pin;
-    if (candidates >= limits.maxExchanges) {
+    if (candidates >= pairing.maxExchanges) {
       note('pairing', conn, 'connect', 'refused', peerPin, 'too many pairing connections at once');
       void conn.close('pairing-busy');
       return;
     }
     candidates++;
     conn.onClose(() => { candidates--; });
-    note('pairing', conn, 'connect', 'info', peerPin, windowStatus(performance.now()).open ? 'unpaired key; window open' : 'unpaired key; window closed');
-    const serve = (code: typeof PairingCode, w: PairingWindow): ChannelRequestHandler<Peer> => code.servePairingExchange(conn, new code.DevicePairingExchange({
-      serial: bundle.unit.serial, model: model.id, allowsPushButton: pushButton, verifier: verifier(code),
-      ownPin, peerPin: conn.peerSpkiSha256, window: w, hubCount: () => hubs.length,
-    }), {
-      timeoutMs: w.config.exchangeTimeoutMs,
+    note('pairing', conn, 'connect', 'info', peerPin, window.status(performance.now()).open ? 'unpaired key; window open' : 'unpaired key; window closed');
+    const exchange = new DevicePairingExchange({
+      serial: bundle.unit.serial, model: model.id, allowsPushButton: pushButton, verifier: verifier(),
+      ownPin, peerPin: conn.peerSpkiSha256, window, hubCount: () => hubs.length,
+    });
+    servePairingExchange(conn, exchange, {
+      timeoutMs: pairing.exchangeTimeoutMs,
       onStep: (step) => onPairingStep(conn, peerPin, step.outcome),
       onNotPaired: (capability, action) => note('hub', conn, 'request', 'refused', peerPin, `not paired: ${capability} ${action}`),
       onTimeout: () => note('pairing', conn, 'pairing', 'failure', peerPin, 'exchange timed out'),
       onAbandoned: () => {
         note('pairing', conn, 'pairing', 'failure', peerPin, 'PAIRING_CONFIRMATION_FAILED (setup-code); the hub left after the device\'s confirmation');
-        if (w.status(performance.now()).reason === 'too-many-failures') note('pairing', undefined, 'window-close', 'info', undefined, `after ${w.config.maxFailures} failed attempts`);
+        if (window.status(performance.now()).reason === 'too-many-failures') note('pairing', undefined, 'window-close', 'info', undefined, `after ${pairing.maxFailures} failed attempts`);
       },
     });
-    if (loaded) {
-      serve(loaded.code, loaded.window);
-      return;
-    }
-    // The first unpaired key since boot, with no window opened yet: its requests wait for the pairing code.
-    const served = loadPairing().then((code) => serve(code, window!));
-    served.catch((err: unknown) => {
-      log(`pairing code did not load: ${err instanceof Error ? err.message : String(err)}`);
-      void conn.close('pairing-unavailable');
-    });
-    conn.onRequest(async (request, peer) => (await served)(request, peer));
   };
 
   const sendStates = (conn: ChannelConnection<Peer>, rights: readonly string[]): number => {
@@ -342,19 +289,12 @@ export async function startHubSurface(options: HubSurfaceOptions): Promise<HubSu
       if (info.error) note('hub', conn, 'channel-close', 'failure', pin, `${info.initiator}: ${info.reason} (${info.error.code})`);
     });
     let repairing: DevicePairingExchange | undefined;
-    // Neither the link nor a capability of this model: maybe pairing, which loads the pairing code.
-    const pairingCodeFor = async (capability: string): Promise<typeof PairingCode | undefined> => {
-      if (capability === LINK_CAPABILITY || model.capabilities.some((c) => c.id === capability)) return undefined;
-      const code = await loadPairing();
-      return capability === code.PAIRING_CAPABILITY ? code : undefined;
-    };
     conn.onRequest(async ({ capability, action, value }) => {
-      const code = await pairingCodeFor(capability);
-      if (code) {
+      if (capability === PAIRING_CAPABILITY) {
         // A paired hub pairing again (e.g. after losing its store): the same exchange, the same window.
-        repairing ??= new code.DevicePairingExchange({
-          serial: bundle.unit.serial, model: model.id, allowsPushButton: pushButton, verifier: verifier(code),
-          ownPin, peerPin: conn.peerSpkiSha256, window: window!, hubCount: () => hubs.filter((h) => h.pin !== pin).length,
+        repairing ??= new DevicePairingExchange({
+          serial: bundle.unit.serial, model: model.id, allowsPushButton: pushButton, verifier: verifier(),
+          ownPin, peerPin: conn.peerSpkiSha256, window, hubCount: () => hubs.filter((h) => h.pin !== pin).length,
         });
         const step = repairing.step(action, value, performance.now());
         await onPairingStep(conn, pin, step.outcome);
@@ -394,11 +334,11 @@ export async function startHubSurface(options: HubSurfaceOptions): Promise<HubSu
     });
   };
 
-  const maxHubs = limits.maxHubs;
+  const maxHubs = pairing.maxHubs;
   const server: ChannelServer<Peer> = await createChannelServer<Peer>({
     key: bundle.webKeyPem, cert: bundle.webCertPem, host: config.host, port: config.port,
     // A reconnecting hub's old channel may linger next to its new one; pairing peers are bounded apart.
-    config: { maxConnections: 2 * maxHubs + limits.maxExchanges, ...config.channel },
+    config: { maxConnections: 2 * maxHubs + pairing.maxExchanges, ...config.channel },
     pinnedPeer: (spki) => {
       const pin = lookup(spki);
       return pin !== undefined ? { kind: 'hub', pin } : { kind: 'candidate', pin: pinText(spki) };
@@ -445,28 +385,22 @@ export async function startHubSurface(options: HubSurfaceOptions): Promise<HubSu
     host: server.host,
     port: server.port,
     openPairingWindow(by) {
-      const now = performance.now();
-      if (window) window.open(now, by);
-      else early = { at: now, by, closed: false };
-      const s = windowStatus(now);
-      // The exchange comes seconds after the physical act: load the pairing code and build the verifier's table meanwhile.
-      loadPairing().then(
-        (code) => { setImmediate(() => code.prepareVerifier(verifier(code))); },
-        (err: unknown) => { log(`pairing code did not load: ${err instanceof Error ? err.message : String(err)}`); },
-      );
+      const s = window.open(performance.now(), by);
+      // The exchange comes seconds after the physical act: build the verifier's table meanwhile.
+      setImmediate(() => prepareVerifier(verifier()));
       note('pairing', undefined, 'window-open', 'info', undefined, `opened by ${by === 'button' ? 'the button' : 'the owner'}`);
       if (closeTimer) clearTimeout(closeTimer);
       // Only for the journal line: the window shuts itself by its own clock.
       closeTimer = setTimeout(() => {
-        if (windowStatus(performance.now()).reason === 'expired') note('pairing', undefined, 'window-close', 'info', undefined, 'expired');
+        if (window.status(performance.now()).reason === 'expired') note('pairing', undefined, 'window-close', 'info', undefined, 'expired');
       }, (s.closesAt ?? 0) - performance.now() + 10);
       closeTimer.unref();
-      const minutes = Math.round(limits.windowMs / 60_000);
+      const minutes = Math.round(pairing.windowMs / 60_000);
       return `pairing window open for ${minutes} min: pair with the setup code from the label` + (pushButton ? ' or by push button' : ' (this model refuses push-button pairing)');
     },
-    pairingStatus: () => windowStatus(performance.now()),
+    pairingStatus: () => window.status(performance.now()),
     describe() {
-      const s = windowStatus(performance.now());
+      const s = window.status(performance.now());
       const state = s.open ? `window open, ${Math.max(0, Math.ceil(((s.closesAt ?? 0) - performance.now()) / 1000))} s left, ${s.failures} failed attempts` : `window closed (${s.reason ?? 'never opened'})`;
       return `${hubs.length} paired hub(s); ${state}; port ${server.port}`;
     },
@@ -480,8 +414,7 @@ export async function startHubSurface(options: HubSurfaceOptions): Promise<HubSu
       return true;
     },
     async forgetAllHubs() {
-      if (window) window.close('closed');
-      else if (early) early.closed = true;
+      window.close('closed');
       const pins = hubs.map((h) => h.pin);
       setHubs([]);
       await writing.catch(() => undefined);

@@ -4,7 +4,7 @@
 // channels (framed, schema-checked); the pairing messages are string values inside them.
 import {
   connectChannel, spkiSha256, ChannelRequestError,
-  type ChannelConfig, type ChannelConnection, type ChannelClientContext, type ChannelIdentity, type ChannelRequestHandler, type ChannelResumption,
+  type ChannelConfig, type ChannelConnection, type ChannelClientContext, type ChannelIdentity, type ChannelResumption,
 } from '../channel/index.ts';
 import { PairingError } from './errors.ts';
 import {
@@ -35,13 +35,11 @@ export interface ServePairingOptions {
  * Device side: serves one pairing exchange on `conn`, a channel whose peer is not pinned. Any
  * request other than pairing is answered CAPABILITY_DENIED and the channel closed ('not-paired');
  * the channel also closes when the exchange ends ('paired' or 'pairing-ended') or times out.
- * Returns the request handler it set on `conn`, for a caller that answered the channel's first
- * requests itself while this code was loading.
  *
  * @example
  * onConnection: (conn) => servePairingExchange(conn, new DevicePairingExchange(ctx), { onStep: (s) => journal(s) })
  */
-export function servePairingExchange<P>(conn: ChannelConnection<P>, exchange: DevicePairingExchange, options: ServePairingOptions = {}): ChannelRequestHandler<P> {
+export function servePairingExchange<P>(conn: ChannelConnection<P>, exchange: DevicePairingExchange, options: ServePairingOptions = {}): void {
   const now = options.now ?? (() => performance.now());
   let over = false;
   const closeSoon = (reason: string): void => {
@@ -62,7 +60,7 @@ export function servePairingExchange<P>(conn: ChannelConnection<P>, exchange: De
       try { options.onAbandoned?.(abandoned); } catch { /* as above */ }
     }
   });
-  const handler: ChannelRequestHandler<P> = async ({ capability, action, value }) => {
+  conn.onRequest(async ({ capability, action, value }) => {
     if (over) throw new ChannelRequestError('BAD_REQUEST', 'the pairing exchange is over');
     if (capability !== PAIRING_CAPABILITY) {
       try { options.onNotPaired?.(capability, action); } catch { /* as above */ }
@@ -80,9 +78,7 @@ export function servePairingExchange<P>(conn: ChannelConnection<P>, exchange: De
     }
     if (step.done) closeSoon(step.outcome?.kind === 'paired' ? 'paired' : 'pairing-ended');
     return step.reply;
-  };
-  conn.onRequest(handler);
-  return handler;
+  });
 }
 
 /** Options of {@link pairWithDevice}. */
