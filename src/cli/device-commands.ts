@@ -32,12 +32,10 @@ export function registerDeviceCommands(program: Command): void {
         ...(o.updateConfig ? { configFile: resolve(o.updateConfig) } : {}),
         ...(o.updateInterval ? { checkIntervalMs: parseDuration(o.updateInterval, 'updateInterval') } : {}),
       };
-      if (o.cloud) {
-        if (!/^mqtts:\/\/[^/\s]+$/.test(o.cloud)) throw new ConfigError('DEVICE_CONFIG_INVALID', 'cloud', 'must be mqtts://host:port');
-        process.env.BULWARK_CLOUD_URL = o.cloud;
-      }
+      if (o.cloud && !/^mqtts:\/\/[^/\s]+$/.test(o.cloud)) throw new ConfigError('DEVICE_CONFIG_INVALID', 'cloud', 'must be mqtts://host:port');
       const sup = superviseAgent({
         bundleDir: resolve(o.bundle), stateDir: resolve(o.state), host: o.host, webPort: port(o.webPort, 'webPort'), hubPort: port(o.hubPort, 'hubPort'), update,
+        ...(o.cloud ? { cloudUrl: o.cloud } : {}),
         onReady: (info) => {
           // The agent's ready line carries its hub port too (the supervisor passes the line on whole).
           const hubPort = (info as { hubPort?: unknown }).hubPort;

@@ -22,8 +22,7 @@ try {
     bundleDir: arg('bundle') ?? '', stateDir: arg('state') ?? '',
     host: arg('host') ?? '127.0.0.1', webPort: Number(arg('web-port') ?? '8443'),
     hubPort: Number(arg('hub-port') ?? '5541'),
-    // Likewise --cloud, or BULWARK_CLOUD_URL from `bulwark device run --cloud`.
-    ...((arg('cloud') ?? process.env.BULWARK_CLOUD_URL) ? { cloudUrl: arg('cloud') ?? process.env.BULWARK_CLOUD_URL } : {}),
+    ...(arg('cloud') ? { cloudUrl: arg('cloud') } : {}),
     mode: process.env.BULWARK_MODE === 'development' ? 'development' : 'production',
     update,
   }, log);

@@ -27,6 +27,8 @@ export interface SupervisorOptions {
   readonly webPort: number;
   /** The hub channel port passed to the agent (0 = any free port); absent: the agent's default. */
   readonly hubPort?: number;
+  /** The manufacturer cloud's broker the agent connects out to, mqtts://host:port; absent: no cloud link. */
+  readonly cloudUrl?: string;
   /** Restarts allowed within `restartWindowMs` before giving up (failed trial boots do not count: they are bounded by maxTrialBoots). */
   readonly maxRestarts?: number;
   readonly restartWindowMs?: number;
@@ -95,6 +97,7 @@ export function superviseAgent(o: SupervisorOptions): { stop(): void; done: Prom
       ...(entry !== runtime ? ['--runtime', pathToFileURL(runtime).href] : []),
       '--bundle', o.bundleDir, '--state', o.stateDir, '--host', o.host, '--web-port', String(o.webPort), '--slot', slot,
       ...(o.hubPort !== undefined ? ['--hub-port', String(o.hubPort)] : []),
+      ...(o.cloudUrl !== undefined ? ['--cloud', o.cloudUrl] : []),
       ...(o.update?.url ? ['--update-url', o.update.url] : []),
       ...(o.update?.configFile ? ['--update-config', o.update.configFile] : []),
       ...(o.update?.checkIntervalMs ? ['--update-interval', `${o.update.checkIntervalMs}ms`] : []),
