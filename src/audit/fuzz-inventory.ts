@@ -43,7 +43,7 @@ export const PARSER_INVENTORY: readonly ParserEntry[] = Object.freeze([
   { name: 'parsePresence', module: 'cloudlink/protocol.ts', input: 'outside', note: 'presence messages' },
   { name: 'parseCommand', module: 'cloudlink/protocol.ts', input: 'outside', note: 'cloud commands' },
   { name: 'parseReply', module: 'cloudlink/protocol.ts', input: 'outside', note: 'command replies' },
-  { name: 'MqttDecoder', module: 'cloud/mqtt-codec.ts', input: 'outside', note: 'MQTT packets from the broker' },
+  { name: 'MqttDecoder', module: 'mqtt/codec.ts', input: 'outside', note: 'MQTT packets from the broker' },
   { name: 'parseCookies', module: 'web/http.ts', input: 'outside', note: 'HTTP Cookie headers', via: ['test/web/fuzz.test.ts', 'test/cloud/fuzz.test.ts'] },
   { name: 'parseBody', module: 'web/http.ts', input: 'outside', note: 'HTTP request bodies', via: ['test/web/fuzz.test.ts', 'test/cloud/fuzz.test.ts'] },
   { name: 'parseStickerUri', module: 'identity/sticker.ts', input: 'outside', note: 'the label\'s QR code, as an app or hub scans it' },

@@ -14,11 +14,8 @@ export class CloudConfigError extends ConfigError {
   }
 }
 
-/** Bytes from a broker that are not MQTT 3.1.1 ('MQTT_MALFORMED'), or a packet over the size limit ('MQTT_TOO_LARGE'). */
-export class MqttProtocolError extends CloudError {}
-
-/** The broker refused or dropped our connection ('MQTT_REFUSED', 'MQTT_CLOSED', 'MQTT_TIMEOUT'). */
-export class MqttConnectionError extends CloudError {}
+// The MQTT client's errors live with the client (src/mqtt); the cloud's index passes them on.
+export { MqttProtocolError, MqttConnectionError } from '../mqtt/index.ts';
 
 /** A store operation failed or found its schema from another version ('STORE_FAILED', 'STORE_SCHEMA'). */
 export class StoreError extends CloudError {}

@@ -20,8 +20,8 @@ export { ensureCloudCredentials, certificateIssuer, factoryIssuer, createTestCa,
 export type { CloudCredentials, CertificateIssuer, CertificateWithKey, IssueOptions } from './pki.ts';
 export { ServiceMqttClient, defaultServiceMqttConfig, parseMqttsUrl } from './service-mqtt.ts';
 export type { ServiceMqttConfig, ServiceMqttOptions, InboundPublish } from './service-mqtt.ts';
-export { MqttDecoder, encodeConnect, encodePublish, encodePuback, encodeSubscribe, encodePingreq, encodeDisconnect, CONNACK_CODES } from './mqtt-codec.ts';
-export type { MqttInbound, ConnectOptions } from './mqtt-codec.ts';
+export { MqttDecoder, encodeConnect, encodePublish, encodePuback, encodeSubscribe, encodePingreq, encodeDisconnect, CONNACK_CODES } from '../mqtt/index.ts';
+export type { MqttInbound, ConnectOptions } from '../mqtt/index.ts';
 export { DeviceTraffic, defaultIngestConfig } from './ingest.ts';
 export type { IngestConfig, IngestCounters } from './ingest.ts';
 export { CommandCenter, defaultCommandConfig } from './commands.ts';

@@ -8,8 +8,8 @@
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { isIP } from 'node:net';
 import { reconnectDelay } from '../channel/index.ts';
-import { MqttDecoder, encodeConnect, encodePublish, encodePuback, encodeSubscribe, encodePingreq, encodeDisconnect, CONNACK_CODES, type MqttInbound } from './mqtt-codec.ts';
-import { MqttConnectionError } from './errors.ts';
+import { MqttDecoder, encodeConnect, encodePublish, encodePuback, encodeSubscribe, encodePingreq, encodeDisconnect, CONNACK_CODES, type MqttInbound } from '../mqtt/index.ts';
+import { MqttConnectionError } from '../mqtt/index.ts';
 
 /** A message the broker delivered. */
 export type InboundPublish = Extract<MqttInbound, { type: 'publish' }>;

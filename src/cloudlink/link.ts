@@ -1,5 +1,5 @@
 /**
- * The device's connection to the manufacturer: MQTT 3.1.1 (mqtt.js) over mutual TLS 1.3 with the
+ * The device's connection to the manufacturer: MQTT 3.1.1 (src/mqtt) over mutual TLS 1.3 with the
  * factory device certificate, trusting only the manufacturer CA from the bundle (the `ca` option
  * replaces the system store), client id = serial. It reconnects with jittered exponential
  * back-off, sends the outbox (telemetry and the factory-reset release) at QoS 1 and keeps each
@@ -10,7 +10,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isIP } from 'node:net';
-import type { MqttClient, IClientOptions } from 'mqtt';
+import type { MqttClient } from '../mqtt/index.ts';
 import { ConfigError, BulwarkError } from '../errors/index.ts';
 import { writeFileAtomic, SECRET_FILE_MODE } from '../storage/index.ts';
 import { reconnectDelay } from '../channel/index.ts';
@@ -208,7 +208,7 @@ export class CloudLink {
   publishState(): void {
     const client = this.#client;
     if (!this.#connected || !client) return;
-    client.publish(this.#topic('state'), encodePayload(this.#o.state()), { qos: 1 }, () => undefined);
+    client.publish(this.#topic('state'), encodePayload(this.#o.state()), 1);
   }
 
   /**
@@ -225,7 +225,7 @@ export class CloudLink {
     // Not kept in the outbox: a stale window-open must not be replayed later.
     this.outbox.applyReceipt(new Set([seq]), () => true);
     const ok = await new Promise<boolean>((resolve) => {
-      client.publish(this.#topic('claim'), encodePayload({ seq, event: 'window-open', at: Date.now() }), { qos: 1 }, (err) => resolve(!err));
+      client.publish(this.#topic('claim'), encodePayload({ seq, event: 'window-open', at: Date.now() }), 1, (err) => resolve(!err));
       setTimeout(() => resolve(false), this.config.connectTimeoutMs).unref();
     });
     this.#o.onEvent?.({ event: 'claim-window', result: ok ? 'success' : 'failure' });
@@ -256,8 +256,8 @@ export class CloudLink {
     this.#connected = false;
     if (client) {
       // A clean disconnect sends no will: say offline ourselves.
-      if (wasConnected) await new Promise<void>((resolve) => { client.publish(this.#topic('presence'), encodePayload({ online: false }), { qos: 1 }, () => resolve()); setTimeout(resolve, 1_000).unref(); });
-      await new Promise<void>((resolve) => client.end(false, {}, () => resolve()));
+      if (wasConnected) await new Promise<void>((resolve) => { client.publish(this.#topic('presence'), encodePayload({ online: false }), 1, () => resolve()); setTimeout(resolve, 1_000).unref(); });
+      await new Promise<void>((resolve) => client.end(false, () => resolve()));
     }
     await this.#commandChain.catch(() => undefined);
     if (this.outbox.dirty) await this.outbox.save().catch(() => undefined);
@@ -273,21 +273,20 @@ export class CloudLink {
 
   async #connect(): Promise<void> {
     if (this.#closed) return;
-    const { connect } = await import('mqtt');
+    const { connectMqtt } = await import('../mqtt/index.ts');
     if (this.#closed) return;
     const url = new URL(this.config.url);
     const host = url.hostname.replace(/^\[|\]$/g, '');
     const id = this.#o.identity;
-    // mqtt.js hands these to tls.connect: `ca` replaces the system store, `minVersion` refuses below TLS 1.3.
-    const options: IClientOptions & { minVersion: 'TLSv1.3' } = {
-      protocol: 'mqtts', host, port: url.port ? Number(url.port) : 8883,
-      ...(isIP(host) ? {} : { servername: host }),
-      protocolVersion: 4, clientId: id.serial, clean: true, keepalive: this.config.keepaliveSeconds,
-      reconnectPeriod: 0, connectTimeout: this.config.connectTimeoutMs, queueQoSZero: false, resubscribe: false,
-      ca: [id.caCertPem], cert: id.deviceCertPem, key: id.deviceKeyPem, rejectUnauthorized: true, minVersion: 'TLSv1.3',
+    // The bundle's CA replaces the system store; TLS 1.3 only (src/mqtt's client).
+    const client = connectMqtt({
+      host, port: url.port ? Number(url.port) : 8883, ...(isIP(host) ? {} : { servername: host }),
+      ca: [id.caCertPem], cert: id.deviceCertPem, key: id.deviceKeyPem,
+      clientId: id.serial, keepaliveSeconds: this.config.keepaliveSeconds, connectTimeoutMs: this.config.connectTimeoutMs,
+      // The outbox's window, plus room for state, presence, sync and command replies.
+      maxInFlight: this.config.maxInFlight + 1_000,
       will: { topic: this.#topic('presence'), payload: encodePayload({ online: false }), qos: 1, retain: false },
-    };
-    const client = connect(options);
+    });
     this.#client = client;
     let up = false;
     client.on('connect', () => {
@@ -298,8 +297,8 @@ export class CloudLink {
       this.#inFlight.clear();
       this.#asked = undefined;
       this.#o.onEvent?.({ event: 'connect', result: 'success', detail: `${host}:${url.port || 8883}` });
-      client.subscribe([this.#topic('commands'), this.#topic('receipts')], { qos: 1 }, () => undefined);
-      client.publish(this.#topic('presence'), encodePayload({ online: true }), { qos: 1 }, () => undefined);
+      client.subscribe([this.#topic('commands'), this.#topic('receipts')], 1);
+      client.publish(this.#topic('presence'), encodePayload({ online: true }), 1);
       this.publishState();
       // What was acknowledged on an earlier connection is asked about now (the cloud confirms
       // only what it stored a few seconds ago; the rest is asked about again later).
@@ -338,7 +337,7 @@ export class CloudLink {
       this.#inFlight.add(e.seq);
       this.stats.published++;
       const topic = this.#topic(e.kind === 'telemetry' ? 'telemetry' : 'claim');
-      client.publish(topic, encodePayload({ seq: e.seq, ...e.body }), { qos: 1 }, (err) => {
+      client.publish(topic, encodePayload({ seq: e.seq, ...e.body }), 1, (err) => {
         if (this.#client !== client) return;
         this.#inFlight.delete(e.seq);
         if (!err) {
@@ -360,7 +359,7 @@ export class CloudLink {
     const ranges = toRanges(seqs, PAYLOAD_LIMITS.maxRanges);
     const asked = new Set(seqs.filter((s) => inRanges(s, ranges)));
     this.#asked = { seqs: asked, at: Date.now() };
-    client.publish(this.#topic('sync'), encodePayload({ ranges }), { qos: 1 }, () => undefined);
+    client.publish(this.#topic('sync'), encodePayload({ ranges }), 1);
   }
 
   #onMessage(topic: string, payload: Buffer): void {
@@ -391,7 +390,7 @@ export class CloudLink {
 
   async #runCommand(cmd: CommandMessage): Promise<void> {
     const reply = (r: RememberedCommand): void => {
-      this.#client?.publish(this.#topic('replies'), encodePayload(r), { qos: 1 }, () => undefined);
+      this.#client?.publish(this.#topic('replies'), encodePayload(r), 1);
     };
     const seen = this.#commandIds.get(cmd.id);
     if (seen) { reply(seen); return; } // a redelivery: answer again, never run again

@@ -1,9 +1,9 @@
 /**
- * A small MQTT 3.1.1 codec for the client side of the cloud: the packets a client sends, and a
- * streaming decoder for what a broker sends back. Pure: bytes in, packets out. The cloud's own
- * subscriber uses it because it must acknowledge a message only after the message is stored,
- * in batches, which mqtt.js (one message at a time) cannot do; the benchmark's simulated
- * devices use it to stay cheap.
+ * A small MQTT 3.1.1 codec for the client side: the packets a client sends, and a streaming
+ * decoder for what a broker sends back. Pure: bytes in, packets out. The cloud's own subscriber
+ * uses it because it must acknowledge a message only after the message is stored, in batches;
+ * the device's cloud link (through client.ts) and the benchmark's simulated devices use it to
+ * stay small.
  */
 import { MqttProtocolError } from './errors.ts';
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { MqttDecoder, encodeConnect, encodePublish, encodePuback, encodeSubscribe, encodePingreq } from './mqtt-codec.ts';
+import { MqttDecoder, encodeConnect, encodePublish, encodePuback, encodeSubscribe, encodePingreq } from './codec.ts';
 import { MqttProtocolError } from './errors.ts';
 
 test('CONNECT is MQTT 3.1.1 with the client id and no credentials', () => {

@@ -1,0 +1,7 @@
+import { BulwarkError } from '../errors/index.ts';
+
+/** Bytes from a broker that are not MQTT 3.1.1 ('MQTT_MALFORMED'), or a packet over the size limit ('MQTT_TOO_LARGE'). */
+export class MqttProtocolError extends BulwarkError {}
+
+/** The broker refused or dropped our connection ('MQTT_REFUSED', 'MQTT_CLOSED', 'MQTT_TIMEOUT', 'MQTT_BUSY', 'MQTT_URL_INVALID'). */
+export class MqttConnectionError extends BulwarkError {}
