@@ -66,7 +66,7 @@ test('a client id other than the certificate\'s CN is refused: error MQTT_REFUSE
   open.push(c);
   let up = false;
   c.on('connect', () => { up = true; });
-  const closed = new Promise((resolve) => c.once('close', resolve));
+  const closed = new Promise<void>((resolve) => c.once('close', () => resolve()));
   const [err] = await once(c, 'error') as [Error & { code?: string }];
   await closed;
   assert.equal(up, false);
@@ -82,7 +82,7 @@ test('a broker whose certificate is not from the pinned CA is never connected to
     open.push(c);
     let up = false;
     c.on('connect', () => { up = true; });
-    const closed = new Promise((resolve) => c.once('close', resolve));
+    const closed = new Promise<void>((resolve) => c.once('close', () => resolve()));
     const [err] = await once(c, 'error') as [Error & { code?: string }];
     await closed;
     assert.equal(up, false);
