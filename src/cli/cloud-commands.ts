@@ -2,16 +2,13 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { ConfigError } from '../errors/index.ts';
-
-function port(value: string, name: string): number {
-  const n = Number(value);
-  if (!/^\d{1,5}$/.test(value) || n > 65535) throw new ConfigError('CLOUD_CONFIG_INVALID', name, 'must be a port number 0..65535');
-  return n;
-}
+import { portArgument } from './arguments.ts';
 
 function list(value: string): string[] {
   return value.split(',').map((s) => s.trim()).filter(Boolean);
 }
+
+const port = (value: string, name: string): number => portArgument(value, name, 'CLOUD_CONFIG_INVALID');
 
 /** Registers the cloud commands on `program`. */
 export function registerCloudCommands(program: Command): void {

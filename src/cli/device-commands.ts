@@ -2,12 +2,9 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { ConfigError } from '../errors/index.ts';
+import { portArgument } from './arguments.ts';
 
-function port(value: string, name: string): number {
-  const n = Number(value);
-  if (!/^\d{1,5}$/.test(value) || n > 65535) throw new ConfigError('DEVICE_CONFIG_INVALID', name, 'must be a port number 0..65535');
-  return n;
-}
+const port = (value: string, name: string): number => portArgument(value, name, 'DEVICE_CONFIG_INVALID');
 
 /** Registers the device commands on `program`. */
 export function registerDeviceCommands(program: Command): void {

@@ -5,12 +5,7 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { ConfigError } from '../errors/index.ts';
-
-function port(value: string, name: string, min = 0): number {
-  const n = Number(value);
-  if (!/^\d{1,5}$/.test(value) || n < min || n > 65535) throw new ConfigError('HUB_CONFIG_INVALID', name, `must be a port number ${min}..65535`);
-  return n;
-}
+import { portArgument } from './arguments.ts';
 
 /** A command-line value as a channel value: true/false, null, integers and decimals as numbers, anything else text. */
 export function parseCallValue(text: string | undefined): boolean | number | string | null | undefined {
@@ -21,6 +16,8 @@ export function parseCallValue(text: string | undefined): boolean | number | str
   if (/^-?\d{1,15}(\.\d{1,6})?$/.test(text)) return Number(text);
   return text;
 }
+
+const port = (value: string, name: string, min = 0): number => portArgument(value, name, 'HUB_CONFIG_INVALID', min);
 
 function print(value: unknown, json: boolean | undefined): void {
   process.stdout.write((json ? JSON.stringify(value, null, 2) : String(value)) + '\n');

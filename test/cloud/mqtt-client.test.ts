@@ -42,6 +42,18 @@ async function connected(o: MqttClientOptions): Promise<MqttClient> {
   return c;
 }
 
+/** Connects and waits for the error and the close; says whether 'connect' ever came. */
+async function refused(o: MqttClientOptions): Promise<{ up: boolean; err: Error & { code?: string } }> {
+  const c = connectMqtt(o);
+  open.push(c);
+  let up = false;
+  c.on('connect', () => { up = true; });
+  const closed = new Promise<void>((resolve) => c.once('close', () => resolve()));
+  const [err] = await once(c, 'error') as [Error & { code?: string }];
+  await closed;
+  return { up, err };
+}
+
 test('a QoS 1 publish completes on the PUBACK and reaches a subscriber, which acknowledges it', async () => {
   const cloud = await connected(options(service, 'bulwark-cloud-1'));
   const got: Array<[string, string]> = [];
@@ -62,13 +74,7 @@ test('a QoS 1 publish completes on the PUBACK and reaches a subscriber, which ac
 });
 
 test('a client id other than the certificate\'s CN is refused: error MQTT_REFUSED, then close, never connect', async () => {
-  const c = connectMqtt(options(device, 'PLG-SOMEONEELSE'));
-  open.push(c);
-  let up = false;
-  c.on('connect', () => { up = true; });
-  const closed = new Promise<void>((resolve) => c.once('close', () => resolve()));
-  const [err] = await once(c, 'error') as [Error & { code?: string }];
-  await closed;
+  const { up, err } = await refused(options(device, 'PLG-SOMEONEELSE'));
   assert.equal(up, false);
   assert.equal(err.code, 'MQTT_REFUSED');
 });
@@ -78,13 +84,7 @@ test('a broker whose certificate is not from the pinned CA is never connected to
   const impostorServer = await (await certificateIssuer(other.certPem, other.keyPem)).issueServer(['localhost']);
   const impostor = await startEmbeddedBroker({ caCertPem: caPem, certPem: impostorServer.certPem, keyPem: impostorServer.keyPem, config: { port: 0 } });
   try {
-    const c = connectMqtt({ ...options(device, serial), port: impostor.port });
-    open.push(c);
-    let up = false;
-    c.on('connect', () => { up = true; });
-    const closed = new Promise<void>((resolve) => c.once('close', () => resolve()));
-    const [err] = await once(c, 'error') as [Error & { code?: string }];
-    await closed;
+    const { up, err } = await refused({ ...options(device, serial), port: impostor.port });
     assert.equal(up, false);
     assert.match(String(err.code), /CERT|SIGNATURE|ISSUER|SELF_SIGNED|UNABLE/);
   } finally {
