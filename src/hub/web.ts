@@ -151,6 +151,19 @@ export async function startHubWeb(hub: Hub, stateDir: string, config: Partial<Hu
     if (!same) throw new HttpError(403, 'CSRF_ORIGIN_MISMATCH', 'cross-origin request refused');
   }
 
+  /** Checks a guess at the owner's password: lockout first (429 before any hash), then argon2id; a success clears the source's failures. */
+  async function checkOwnerPassword(req: WebRequest, password: string): Promise<boolean> {
+    const attempt = { source: sourceKeyFor(req.sourceAddress), account: OWNER };
+    const { decision, state } = lockout.admit(lockoutState, attempt, Date.now());
+    if (!decision.allowed) throw new HttpError(429, 'LOGIN_LOCKED_OUT', `too many failed attempts; try again in ${decision.retryAfterSeconds} s`, { 'retry-after': String(decision.retryAfterSeconds) });
+    lockoutState = state;
+    saveLockout();
+    if (!(await verifyPassword(password, store.getMeta(OWNER_KEY)!)).ok) return false;
+    lockoutState = lockout.recordSuccess(lockoutState, attempt, Date.now());
+    saveLockout();
+    return true;
+  }
+
   const loginPage = (status: number, error?: string): WebResponse => {
     const value = randomBytes(32).toString('base64url');
     return {
@@ -187,15 +200,7 @@ export async function startHubWeb(hub: Hub, stateDir: string, config: Partial<Hu
       const token = req.body.csrf;
       if (!cookie || typeof token !== 'string' || !safeEqual(loginToken(cookie), token)) throw new HttpError(403, 'CSRF_TOKEN_INVALID', 'the form expired: reload it');
       const password = field(req.body.password, 'password');
-      const attempt = { source: sourceKeyFor(req.sourceAddress), account: OWNER };
-      const { decision, state } = lockout.admit(lockoutState, attempt, Date.now());
-      if (!decision.allowed) throw new HttpError(429, 'LOGIN_LOCKED_OUT', `too many failed attempts; try again in ${decision.retryAfterSeconds} s`, { 'retry-after': String(decision.retryAfterSeconds) });
-      lockoutState = state;
-      saveLockout();
-      const ok = (await verifyPassword(password, store.getMeta(OWNER_KEY)!)).ok;
-      if (!ok) return loginPage(401, 'Wrong password.');
-      lockoutState = lockout.recordSuccess(lockoutState, attempt, Date.now());
-      saveLockout();
+      if (!(await checkOwnerPassword(req, password))) return loginPage(401, 'Wrong password.');
       const s = sessions.create(OWNER, Date.now());
       saveSessions();
       return { kind: 'redirect', location: '/', headers: { 'set-cookie': [hostCookie(SESSION_COOKIE, s.id), hostCookie(LOGIN_COOKIE, '', 0)] } };
@@ -278,14 +283,7 @@ export async function startHubWeb(hub: Hub, stateDir: string, config: Partial<Hu
       const next = field(req.body.newPassword, 'newPassword');
       const confirm = field(req.body.confirmPassword, 'confirmPassword');
       // The current password is a guess like any login's: same lockout, counted before the hash.
-      const attempt = { source: sourceKeyFor(req.sourceAddress), account: OWNER };
-      const { decision, state } = lockout.admit(lockoutState, attempt, Date.now());
-      if (!decision.allowed) throw new HttpError(429, 'LOGIN_LOCKED_OUT', `too many failed attempts; try again in ${decision.retryAfterSeconds} s`, { 'retry-after': String(decision.retryAfterSeconds) });
-      lockoutState = state;
-      saveLockout();
-      if (!(await verifyPassword(current, store.getMeta(OWNER_KEY)!)).ok) return passwordPage(csrf, 401, { error: 'The current password is wrong.' });
-      lockoutState = lockout.recordSuccess(lockoutState, attempt, Date.now());
-      saveLockout();
+      if (!(await checkOwnerPassword(req, current))) return passwordPage(csrf, 401, { error: 'The current password is wrong.' });
       if (next !== confirm) return passwordPage(csrf, 422, { error: 'The two new passwords differ.' });
       const strength = await checkPasswordStrength(next, { userInputs: ['bulwark', 'hub', OWNER] });
       if (!strength.ok) return passwordPage(csrf, 422, { error: 'That password is not accepted:', reasons: strength.reasons.map((r) => r.message) });
