@@ -27,7 +27,7 @@ export interface DemoAuditOptions {
   readonly say: (line: string) => void;
 }
 
-/** The devices audited, and how each is set up before its audit. */
+/** The devices audited: one of each network setup the demo shows (push-button hub, setup-code hub with a sensitive grant, owner setup pending). */
 const AUDITED = ['plug', 'lock', 'camera'] as const;
 
 /** Runs step 7; throws when a policy cannot be rendered or an audit does not pass. */
