@@ -62,7 +62,7 @@ export const PARSER_INVENTORY: readonly ParserEntry[] = Object.freeze([
   { name: 'parseDeviceAddress', module: 'hub/hub.ts', input: 'local', note: 'an address the hub\'s owner types' },
   { name: 'parseDuration', module: 'update/config.ts', input: 'local', note: 'an operator\'s command-line option' },
   { name: 'parseCallValue', module: 'cli/hub-commands.ts', input: 'local', note: 'an operator\'s command-line argument' },
-  { name: 'parseMqttsUrl', module: 'cloud/service-mqtt.ts', input: 'local', note: 'the cloud operator\'s configuration' },
+  { name: 'parseMqttsUrl', module: 'mqtt/client.ts', input: 'local', note: 'the cloud operator\'s and the device\'s configuration' },
 ]);
 
 const DISCOVER = /export\s+(?:async\s+)?function\s+((?:parse|decode)[A-Z]\w*)|export\s+class\s+(\w*Decoder)\b/g;

@@ -18,7 +18,8 @@ export { writeBrokerConfig, renderMosquittoConf, renderMosquittoAcl, defaultMosq
 export type { MosquittoSettings, MosquittoPaths, WrittenBrokerConfig } from './broker-config.ts';
 export { ensureCloudCredentials, certificateIssuer, factoryIssuer, createTestCa, commonNameOf, CLOUD_PKI_FILES } from './pki.ts';
 export type { CloudCredentials, CertificateIssuer, CertificateWithKey, IssueOptions } from './pki.ts';
-export { ServiceMqttClient, defaultServiceMqttConfig, parseMqttsUrl } from './service-mqtt.ts';
+export { ServiceMqttClient, defaultServiceMqttConfig } from './service-mqtt.ts';
+export { parseMqttsUrl } from '../mqtt/index.ts';
 export type { ServiceMqttConfig, ServiceMqttOptions, InboundPublish } from './service-mqtt.ts';
 export { MqttDecoder, encodeConnect, encodePublish, encodePuback, encodeSubscribe, encodePingreq, encodeDisconnect, CONNACK_CODES } from '../mqtt/index.ts';
 export type { MqttInbound, ConnectOptions } from '../mqtt/index.ts';

@@ -9,7 +9,7 @@ import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { isIP } from 'node:net';
 import { reconnectDelay } from '../channel/index.ts';
 import { MqttDecoder, encodeConnect, encodePublish, encodePuback, encodeSubscribe, encodePingreq, encodeDisconnect, CONNACK_CODES, type MqttInbound } from '../mqtt/index.ts';
-import { MqttConnectionError } from '../mqtt/index.ts';
+import { MqttConnectionError, parseMqttsUrl } from '../mqtt/index.ts';
 
 /** A message the broker delivered. */
 export type InboundPublish = Extract<MqttInbound, { type: 'publish' }>;
@@ -64,16 +64,6 @@ interface PendingPublish {
   resolve(): void;
   reject(err: Error): void;
   timer: NodeJS.Timeout;
-}
-
-/** Parses `mqtts://host:port` (only mqtts: the service never speaks plain MQTT). */
-export function parseMqttsUrl(url: string): { host: string; port: number } {
-  let u: URL;
-  try { u = new URL(url); } catch { throw new MqttConnectionError('MQTT_URL_INVALID', 'broker URL must be mqtts://host:port'); }
-  if (u.protocol !== 'mqtts:' || !u.hostname || u.username || u.password || (u.pathname !== '' && u.pathname !== '/')) {
-    throw new MqttConnectionError('MQTT_URL_INVALID', 'broker URL must be mqtts://host:port');
-  }
-  return { host: u.hostname.replace(/^\[|\]$/g, ''), port: u.port ? Number(u.port) : 8883 };
 }
 
 /**

@@ -12,7 +12,8 @@ import { SERIAL, UP_KINDS, SHARED_GROUP, TOPIC_ROOT } from '../cloudlink/index.t
 import { CloudConfigError, CloudError } from './errors.ts';
 import { ensureCloudCredentials, type CloudCredentials } from './pki.ts';
 import { startEmbeddedBroker, type EmbeddedBroker, type EmbeddedBrokerConfig } from './broker.ts';
-import { ServiceMqttClient, parseMqttsUrl, type ServiceMqttConfig } from './service-mqtt.ts';
+import { ServiceMqttClient, type ServiceMqttConfig } from './service-mqtt.ts';
+import { parseMqttsUrl } from '../mqtt/index.ts';
 import { DeviceTraffic, type IngestConfig } from './ingest.ts';
 import { CommandCenter, type CommandConfig } from './commands.ts';
 import { startOwnerApi, type OwnerApi, type OwnerApiConfig } from './api.ts';

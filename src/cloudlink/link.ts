@@ -9,7 +9,6 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isIP } from 'node:net';
 import type { MqttClient } from '../mqtt/index.ts';
 import { ConfigError, BulwarkError } from '../errors/index.ts';
 import { writeFileAtomic, SECRET_FILE_MODE } from '../storage/index.ts';
@@ -273,14 +272,13 @@ export class CloudLink {
 
   async #connect(): Promise<void> {
     if (this.#closed) return;
-    const { connectMqtt } = await import('../mqtt/index.ts');
+    const { connectMqtt, parseMqttsUrl } = await import('../mqtt/index.ts');
     if (this.#closed) return;
-    const url = new URL(this.config.url);
-    const host = url.hostname.replace(/^\[|\]$/g, '');
+    const { host, port } = parseMqttsUrl(this.config.url);
     const id = this.#o.identity;
     // The bundle's CA replaces the system store; TLS 1.3 only (src/mqtt's client).
     const client = connectMqtt({
-      host, port: url.port ? Number(url.port) : 8883, ...(isIP(host) ? {} : { servername: host }),
+      host, port,
       ca: [id.caCertPem], cert: id.deviceCertPem, key: id.deviceKeyPem,
       clientId: id.serial, keepaliveSeconds: this.config.keepaliveSeconds, connectTimeoutMs: this.config.connectTimeoutMs,
       // The outbox's window, plus room for state, presence, sync and command replies.
@@ -296,7 +294,7 @@ export class CloudLink {
       this.#connections++;
       this.#inFlight.clear();
       this.#asked = undefined;
-      this.#o.onEvent?.({ event: 'connect', result: 'success', detail: `${host}:${url.port || 8883}` });
+      this.#o.onEvent?.({ event: 'connect', result: 'success', detail: `${host}:${port}` });
       client.subscribe([this.#topic('commands'), this.#topic('receipts')], 1);
       client.publish(this.#topic('presence'), encodePayload({ online: true }), 1);
       this.publishState();

@@ -15,15 +15,24 @@
  */
 import { EventEmitter } from 'node:events';
 import type { TLSSocket } from 'node:tls';
+import { isIP } from 'node:net';
 import { MqttDecoder, encodeConnect, encodePublish, encodePuback, encodeSubscribe, encodePingreq, encodeDisconnect, CONNACK_CODES, type MqttInbound } from './codec.ts';
 import { MqttConnectionError } from './errors.ts';
+
+/** Parses `mqtts://host:port` (only mqtts: neither the cloud nor a device speaks plain MQTT); IPv6 brackets are removed, the port defaults to 8883. */
+export function parseMqttsUrl(url: string): { host: string; port: number } {
+  let u: URL;
+  try { u = new URL(url); } catch { throw new MqttConnectionError('MQTT_URL_INVALID', 'broker URL must be mqtts://host:port'); }
+  if (u.protocol !== 'mqtts:' || !u.hostname || u.username || u.password || (u.pathname !== '' && u.pathname !== '/')) {
+    throw new MqttConnectionError('MQTT_URL_INVALID', 'broker URL must be mqtts://host:port');
+  }
+  return { host: u.hostname.replace(/^\[|\]$/g, ''), port: u.port ? Number(u.port) : 8883 };
+}
 
 /** Where and who: TLS settings are passed to tls.connect as they are. */
 export interface MqttClientOptions {
   readonly host: string;
   readonly port: number;
-  /** SNI; leave out for an IP address. */
-  readonly servername?: string;
   /** The only trusted CA(s): replaces the system store. */
   readonly ca: string | readonly string[];
   readonly cert: string;
@@ -78,7 +87,7 @@ export class MqttClient extends EventEmitter<Events> {
     const tls = process.getBuiltinModule('node:tls');
     const o = this.#o;
     const socket = tls.connect({
-      host: o.host, port: o.port, ...(o.servername ? { servername: o.servername } : {}),
+      host: o.host, port: o.port, ...(isIP(o.host) ? {} : { servername: o.host }),
       ca: typeof o.ca === 'string' ? o.ca : [...o.ca], cert: o.cert, key: o.key, rejectUnauthorized: true, minVersion: 'TLSv1.3',
     });
     this.#socket = socket;

@@ -5,6 +5,6 @@
  */
 export { MqttDecoder, encodeConnect, encodePublish, encodePuback, encodeSubscribe, encodePingreq, encodeDisconnect, CONNACK_CODES } from './codec.ts';
 export type { MqttInbound, ConnectOptions } from './codec.ts';
-export { MqttClient, connectMqtt } from './client.ts';
+export { MqttClient, connectMqtt, parseMqttsUrl } from './client.ts';
 export type { MqttClientOptions, PublishCallback } from './client.ts';
 export { MqttProtocolError, MqttConnectionError } from './errors.ts';
