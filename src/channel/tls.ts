@@ -16,6 +16,7 @@ import { validateChannelConfig, type ChannelConfig } from './config.ts';
 import { ChannelConnection, type ChannelEventListener, type ChannelRequestHandler, type ChannelResumption } from './connection.ts';
 import { ChannelClosedError, ChannelError, ChannelPeerError, ChannelTimeoutError, ChannelTransportError, ChannelConfigError } from './errors.ts';
 import { spkiSha256, type PinnedPeerLookup } from './pins.ts';
+import { guardServer, type AdmissionConfig, type AdmissionRecord } from '../admission/index.ts';
 
 // Not `import tls from 'node:tls'`: an ESM import of a built-in reads every export to build its
 // namespace, and reading `tls.rootCertificates` materialises Node's ~140 bundled CA certificates
@@ -111,6 +112,14 @@ export interface ChannelServerOptions<P> extends ChannelIdentity {
   readonly config?: Partial<ChannelConfig>;
   /** 48 bytes of session-ticket keys, to keep resumption working across restarts (a secret). */
   readonly ticketKeys?: Buffer;
+  /**
+   * Told of every connection attempt below the channel (reset, failed handshake, refused by a
+   * per-source cap, flood summaries), with the source captured at accept. When given, TLS
+   * failures come here and not to `onRefused`.
+   */
+  readonly onAttempt?: (record: AdmissionRecord) => void;
+  /** Per-source caps; by default a few connections a source, the handshake within its timeout. */
+  readonly admission?: Partial<AdmissionConfig>;
 }
 
 /** A listening channel server. */
@@ -163,21 +172,30 @@ export async function createChannelServer<P>(options: ChannelServerOptions<P>): 
     sessionTimeout: Math.ceil(config.resumptionLifetimeMs / 1_000),
     ...(options.ticketKeys ? { ticketKeys: options.ticketKeys } : {}),
   });
-  server.maxConnections = config.maxConnections;
+  // The admission guard enforces the cap fairly; the kernel-side ceiling only backs it up.
+  server.maxConnections = 2 * config.maxConnections + 16;
+  const onAttempt = options.onAttempt;
+  const admission = guardServer(server, {
+    establishOn: 'secure',
+    recordEstablished: false,
+    record: onAttempt ?? (() => undefined),
+    config: channelAdmission(config, options.admission),
+  });
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });
   server.on('tlsClientError', (err: Error & { code?: string }, socket: TLSSocket) => {
-    refused(tlsFailure(err), remoteOf(socket));
+    if (!onAttempt) refused(tlsFailure(err), remoteOf(socket));
   });
   server.on('secureConnection', (socket: TLSSocket) => {
     // No 'data' listener yet: nothing the client sent is read until its key is accepted.
     socket.on('error', () => {});
     const identified = identifyPeer(socket, options.pinnedPeer);
     if (identified instanceof ChannelError) {
+      const remote = remoteOf(socket); // before destroy() takes the address away
       socket.destroy();
-      refused(identified, remoteOf(socket));
+      refused(identified, remote);
       return;
     }
     const connection = new ChannelConnection<P>({
@@ -210,10 +228,23 @@ export async function createChannelServer<P>(options: ChannelServerOptions<P>): 
     connections,
     async close(reason = 'shutdown'): Promise<void> {
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      admission.close();
       await Promise.all([...connections].map((c) => c.close(reason)));
       for (const socket of sockets) socket.destroy();
       await stopped;
     },
+  };
+}
+
+/** The channel's default admission: a few connections a source, the handshake within its timeout. */
+function channelAdmission(config: ChannelConfig, given: Partial<AdmissionConfig> = {}): Partial<AdmissionConfig> {
+  const maxConnections = config.maxConnections;
+  return {
+    maxConnections,
+    maxConnectionsPerSource: Math.min(maxConnections, 8),
+    maxPendingPerSource: Math.max(1, Math.min(2, Math.floor(maxConnections / 2))),
+    pendingDeadlineMs: config.handshakeTimeoutMs,
+    ...given,
   };
 }
 

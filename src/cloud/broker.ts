@@ -15,6 +15,7 @@ import { identityFromCommonName, mayPublish, maySubscribe, parseDeviceTopic, UP_
 import { CloudConfigError } from './errors.ts';
 import { createIndexedPersistence } from './broker-persistence.ts';
 import { createBrokerQueue } from './broker-queue.ts';
+import { guardServer } from '../admission/index.ts';
 
 /** Limits of the embedded broker. Times in milliseconds, sizes in bytes. */
 export interface EmbeddedBrokerConfig {
@@ -23,6 +24,11 @@ export interface EmbeddedBrokerConfig {
   readonly port: number;
   /** Most simultaneous connections, handshaking ones included. */
   readonly maxConnections: number;
+  /**
+   * Most connections one source may hold before its certificate is verified. Devices behind one
+   * NAT share an address, so verified connections are not capped per source; unverified ones are.
+   */
+  readonly maxPendingPerSource: number;
   /** A TLS handshake must finish within this, ms. */
   readonly handshakeTimeoutMs: number;
   /** CONNECT must arrive within this after the handshake, ms. */
@@ -44,6 +50,7 @@ export const defaultEmbeddedBrokerConfig: Readonly<EmbeddedBrokerConfig> = Objec
   host: '127.0.0.1',
   port: 8883,
   maxConnections: 20_000,
+  maxPendingPerSource: 256,
   handshakeTimeoutMs: 10_000,
   connectTimeoutMs: 10_000,
   maxPacketBytes: 8_192,
@@ -64,6 +71,7 @@ export function validateEmbeddedBrokerConfig(config: Partial<EmbeddedBrokerConfi
   if (typeof c.host !== 'string' || c.host.length === 0) throw new CloudConfigError('host', 'required');
   int(c, 'port', 0, 65_535);
   int(c, 'maxConnections', 1, 1_000_000);
+  int(c, 'maxPendingPerSource', 1, Math.max(1, Math.floor(c.maxConnections / 2)));
   int(c, 'handshakeTimeoutMs', 100, 120_000);
   int(c, 'connectTimeoutMs', 100, 120_000);
   int(c, 'maxPacketBytes', 256, 1_048_576);
@@ -75,7 +83,7 @@ export function validateEmbeddedBrokerConfig(config: Partial<EmbeddedBrokerConfi
 }
 
 /** Why a connection was refused or closed, for counters and logs (never with key material). */
-export type BrokerRefusal = 'tls' | 'unknown-identity' | 'client-id-mismatch' | 'publish-denied' | 'subscribe-denied' | 'packet-too-large';
+export type BrokerRefusal = 'tls' | 'connection' | 'unknown-identity' | 'client-id-mismatch' | 'publish-denied' | 'subscribe-denied' | 'packet-too-large';
 
 /** Options of {@link startEmbeddedBroker}. */
 export interface EmbeddedBrokerOptions {
@@ -195,7 +203,20 @@ export async function startEmbeddedBroker(o: EmbeddedBrokerOptions): Promise<Emb
     // Devices reconnect often; resumption spares them (and us) a full handshake.
     sessionTimeout: 3_600,
   });
-  server.maxConnections = config.maxConnections;
+  // The admission guard enforces the cap fairly; the kernel-side ceiling only backs it up.
+  server.maxConnections = 2 * config.maxConnections + 16;
+  const admission = guardServer(server, {
+    establishOn: 'secure',
+    recordEstablished: false,
+    // Only refusals and failures reach here (sourced at accept, flood-summarised per source).
+    record: (r) => refuse(r.event === 'tls-error' ? 'tls' : 'connection', `${r.source} ${r.event}: ${r.detail ?? ''}`),
+    config: {
+      maxConnections: config.maxConnections,
+      maxConnectionsPerSource: config.maxConnections,
+      maxPendingPerSource: config.maxPendingPerSource,
+      pendingDeadlineMs: config.handshakeTimeoutMs,
+    },
+  });
   server.on('secureConnection', (socket: IdentifiedSocket) => {
     socket.setNoDelay(true);
     // Keep the CN from the verified chain; the client's CONNECT must name the same.
@@ -206,9 +227,6 @@ export async function startEmbeddedBroker(o: EmbeddedBrokerOptions): Promise<Emb
     coalesceWrites(socket);
     const client = aedes.handle(socket) as Client & { _parser?: { parse(buf: Buffer): number; packet?: { length: number } } };
     boundPacketSize(client, socket, config.maxPacketBytes, () => refuse('packet-too-large', cnText ?? '?'));
-  });
-  server.on('tlsClientError', (err: Error & { code?: string }) => {
-    refuse('tls', err.code ?? 'TLS_ERROR');
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -222,6 +240,7 @@ export async function startEmbeddedBroker(o: EmbeddedBrokerOptions): Promise<Emb
     connectedClients: () => aedes.connectedClients,
     backlog: () => ({ queued: queue.length, held: queue.held }),
     async close() {
+      admission.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await new Promise<void>((resolve) => aedes.close(() => resolve()));
     },

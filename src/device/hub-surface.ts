@@ -344,6 +344,8 @@ export async function startHubSurface(options: HubSurfaceOptions): Promise<HubSu
       return pin !== undefined ? { kind: 'hub', pin } : { kind: 'candidate', pin: pinText(spki) };
     },
     onConnection: (conn) => (conn.peer.kind === 'hub' ? serveHub(conn) : serveCandidate(conn)),
+    // Resets, failed handshakes, per-source refusals and flood summaries, sourced at accept.
+    onAttempt: (attempt) => journal.record({ surface: 'hub', ...attempt }),
     onRefused: (error, remote) => {
       journal.record({ surface: 'hub', source: formatSource(remote.address?.replace(/^::ffff:/, ''), remote.port), event: 'tls-error', result: 'refused', detail: error.code });
     },
