@@ -30,7 +30,7 @@ export const defaultAdmissionConfig: Readonly<AdmissionConfig> = Object.freeze({
   maxPendingPerSource: 4,
   pendingDeadlineMs: 10_000,
   floodWindowMs: 60_000,
-  floodThreshold: 20,
+  floodThreshold: 64,
   maxTrackedSources: 1_024,
 });
 

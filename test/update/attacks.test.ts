@@ -170,11 +170,12 @@ test('an endless download is cut at the image\'s signed length', { timeout: 60_0
   await expectRefused('UPDATE_TOO_LARGE', /announced/);
 });
 
-test('a slow server is timed out: a trickling image and a trickling timestamp', { timeout: 60_000 }, async () => {
+test('a slow server is timed out: a trickling image, with a length or chunked, and a trickling timestamp', { timeout: 60_000 }, async () => {
   const r = await publish(world, '1.1.7', 2);
   const bytes = await readFile(r.files.image);
-  const drip = (body: Buffer) => (_req: unknown, res: ServerResponse): void => {
-    res.writeHead(200, { 'content-length': body.length });
+  // With a length, or without one (a chunked body, one small chunk at a time).
+  const drip = (body: Buffer, chunked = false) => (_req: unknown, res: ServerResponse): void => {
+    res.writeHead(200, chunked ? { 'content-type': 'application/octet-stream' } : { 'content-length': body.length });
     let i = 0;
     const t = setInterval(() => {
       if (res.destroyed || i >= body.length || i > 100) { clearInterval(t); res.destroy(); return; }
@@ -186,6 +187,11 @@ test('a slow server is timed out: a trickling image and a trickling timestamp', 
   const started = Date.now();
   await expectRefused('UPDATE_TIMEOUT', /image: not received within/);
   assert.ok(Date.now() - started < 15_000);
+
+  server.attack(imageUrl(r), drip(bytes, true));
+  const chunkedStarted = Date.now();
+  await expectRefused('UPDATE_TIMEOUT', /image: not received within/);
+  assert.ok(Date.now() - chunkedStarted < 15_000);
 
   await refreshRepository({ repoDir: world.repoDir });
   server.attack(/\/metadata\/timestamp\.json$/, drip(await metadataFile('timestamp.json')));
