@@ -10,7 +10,7 @@ import { benchChannel } from './channel.bench.ts';
 import { benchHub } from './hub.bench.ts';
 import { benchUpdate } from './update.bench.ts';
 import { benchCloud } from './cloud.bench.ts';
-import { writeBenchReports, ratioOf, type BenchResult } from './report.ts';
+import { writeBenchReports, ratioOf, meetsGoal, type BenchResult } from './report.ts';
 
 const log = (s: string): void => { process.stderr.write(s + '\n'); };
 const BENCHES: Record<string, () => Promise<BenchResult>> = {
@@ -31,7 +31,11 @@ for (const [id, run] of Object.entries(BENCHES)) {
   results.push(r);
   for (const m of r.metrics) {
     const ratio = ratioOf(m);
-    log(`  ${m.name}: ${m.value.toFixed(2)} ${m.unit}${m.baseline ? ` (baseline ${m.baseline.name}: ${m.baseline.value.toFixed(2)}; ratio ${ratio?.toFixed(2)}x)` : ''}`);
+    const met = meetsGoal(m);
+    const goal = met === undefined ? '' : ` goal ${met ? 'met' : 'missed'}`;
+    const base = m.baseline
+      ? ` (baseline ${m.baseline.name}: ${m.baseline.value.toFixed(2)}; ratio ${ratio?.toFixed(2)}x)` : '';
+    log(`  ${m.name}: ${m.value.toFixed(2)} ${m.unit}${base}${goal}`);
   }
 }
 const meta = { date: new Date().toISOString(), node: process.version, cpus: `${cpus().length} x ${cpus()[0]?.model ?? '?'}`, memory: `${(totalmem() / 2 ** 30).toFixed(1)} GiB` };

@@ -8,7 +8,10 @@ import type { AdmissionConfig } from './config.ts';
 
 /** What a flood of one source amounted to in one window. */
 export interface FloodSummary {
+  /** The source key counted under (an IPv4 address, or an IPv6 /64). */
   readonly source: string;
+  /** The first address seen in the window, for a journal that wants an address. */
+  readonly address: string;
   /** Records counted but not written one by one. */
   readonly count: number;
   /** Of those, how many of each kind (e.g. 'tls-error refused'). */
@@ -18,6 +21,7 @@ export interface FloodSummary {
 }
 
 interface Window {
+  readonly address: string;
   start: number;
   written: number;
   counted: number;
@@ -37,12 +41,12 @@ export class FloodCounter {
    * Notes one record of `kind` from `source`. Returns whether to write it now, and any summaries
    * that became due (the source's previous window, or a source dropped to stay within bounds).
    */
-  note(source: string, kind: string, now: number): { write: boolean; due: FloodSummary[] } {
+  note(source: string, kind: string, now: number, address = source): { write: boolean; due: FloodSummary[] } {
     const due = this.#endWindow(source, now);
     let window = this.#windows.get(source);
     if (!window) {
       if (this.#windows.size >= this.#config.maxTrackedSources) due.push(...this.#dropOldest(now));
-      window = { start: now, written: 0, counted: 0, kinds: new Map() };
+      window = { address, start: now, written: 0, counted: 0, kinds: new Map() };
       this.#windows.set(source, window);
     }
     if (window.written < this.#config.floodThreshold) {
@@ -88,12 +92,15 @@ export class FloodCounter {
 }
 
 function summaryOf(source: string, window: Window, now: number): FloodSummary {
-  return { source, count: window.counted, kinds: new Map(window.kinds), windowStart: window.start, windowEnd: now };
+  return {
+    source, address: window.address, count: window.counted, kinds: new Map(window.kinds), windowStart: window.start, windowEnd: now,
+  };
 }
 
 /** The one-line text of a summary, e.g. '9,990 more in 60 s: 9,000 tls-error refused, 990 tcp-connect failure'. */
 export function describeFlood(summary: FloodSummary): string {
   const seconds = Math.max(1, Math.round((summary.windowEnd - summary.windowStart) / 1_000));
   const kinds = [...summary.kinds].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${n.toLocaleString('en')} ${k}`);
-  return `${summary.count.toLocaleString('en')} more in ${seconds} s: ${kinds.join(', ')}`;
+  const from = summary.source.endsWith('/64') ? ` from ${summary.source}` : '';
+  return `${summary.count.toLocaleString('en')} more${from} in ${seconds} s: ${kinds.join(', ')}`;
 }

@@ -103,10 +103,11 @@ export function guardServer(server: Server, options: GuardOptions): Admission {
     }
   };
   const emitSummary = (s: FloodSummary): void => {
-    emit({ source: s.source, event: 'connection-flood', result: 'info', detail: describeFlood(s) });
+    emit({ source: s.address, event: 'connection-flood', result: 'info', detail: describeFlood(s) });
   };
   const note = (info: ConnectionInfo, entry: Omit<AdmissionRecord, 'source'>): void => {
-    const { write, due } = flood.note(info.key, `${entry.event} ${entry.result}`, now());
+    const bare = info.address?.replace(/^::ffff:(?=\d+\.)/, '') ?? 'unknown';
+    const { write, due } = flood.note(info.key, `${entry.event} ${entry.result}`, now(), bare);
     due.forEach(emitSummary);
     if (write) emit({ source: formatPeer(info.address, info.port), ...entry });
   };

@@ -54,6 +54,8 @@ export const PARSER_INVENTORY: readonly ParserEntry[] = Object.freeze([
   { name: 'parseProfile', module: 'policy/profile.ts', input: 'outside', note: 'device profiles (YAML) a manufacturer writes' },
   { name: 'parseLockoutState', module: 'auth/lockout.ts', input: 'local', note: 'the device\'s own counters file (fuzzed all the same)' },
   { name: 'parseSessionState', module: 'auth/sessions.ts', input: 'local', note: 'the device\'s own sessions file (fuzzed all the same)' },
+  { name: 'parseDeviceCookieState', module: 'auth/device-cookie.ts', input: 'local', note: 'the device\'s own device-cookie list' },
+  { name: 'parseDeviceCookieKey', module: 'auth/device-cookie.ts', input: 'local', note: 'the device\'s own device-cookie key file' },
   { name: 'parsePasswordHash', module: 'auth/password-hash.ts', input: 'local', note: 'hashes the device or the factory wrote (fuzzed all the same)' },
   { name: 'parseStoredLine', module: 'journal/entry.ts', input: 'local', note: 'the device\'s own journal; a torn line is skipped' },
   { name: 'parseUnitRecord', module: 'bundle/index.ts', input: 'local', note: 'the factory\'s bundle, flashed at production' },

@@ -55,3 +55,10 @@ export class SessionStateError extends BulwarkError {
     super('SESSION_STATE_INVALID', message, details);
   }
 }
+
+/** Thrown when persisted device-cookie state or its key does not match its schema. */
+export class DeviceCookieStateError extends BulwarkError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super('DEVICE_COOKIE_STATE_INVALID', message, details);
+  }
+}

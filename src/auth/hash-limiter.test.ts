@@ -60,3 +60,20 @@ test('refuses an unsafe limiter config, naming the key', () => {
     assert.throws(() => validateHashLimiterConfig(config), (e: unknown) => hasCode(e, 'HASH_LIMITER_CONFIG_INVALID') && (e as { key: string }).key === key);
   }
 });
+
+test('a trusted task runs before every waiting normal one, and has its own bounded queue', async () => {
+  const limiter = new HashLimiter({ maxConcurrent: 1, maxQueued: 3, maxTrustedQueued: 1 });
+  const gate = deferred();
+  const order: string[] = [];
+  const first = limiter.run(() => gate.promise);
+  const flood = [1, 2, 3].map((i) => limiter.run(async () => { order.push(`guess${i}`); }));
+  const busy = (e: unknown): boolean => hasCode(e, 'AUTH_BUSY');
+  await assert.rejects(limiter.run(async () => 'x'), busy, 'the normal queue is full');
+  const owner = limiter.run(async () => { order.push('owner'); }, { priority: 'trusted' });
+  await assert.rejects(limiter.run(async () => 'y', { priority: 'trusted' }), busy, 'the trusted queue is full');
+  assert.equal(limiter.queued, 4);
+  gate.resolve();
+  await Promise.all([first, owner, ...flood]);
+  assert.deepEqual(order, ['owner', 'guess1', 'guess2', 'guess3']);
+  assert.equal(limiter.active, 0);
+});

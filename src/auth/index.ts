@@ -1,6 +1,7 @@
 /**
  * Authentication for the device's listening service: password hashing (argon2id), the
- * password strength policy, lockout with back-off, sessions and CSRF tokens.
+ * password strength policy, lockout with back-off, device cookies (a browser that logged in
+ * before is limited per cookie, never by a guesser's counters), sessions and CSRF tokens.
  * Importing this module is cheap: the strength dictionaries load on first use.
  */
 export {
@@ -10,10 +11,11 @@ export {
   PasswordPolicyError,
   LockoutStateError,
   SessionStateError,
+  DeviceCookieStateError,
 } from './errors.ts';
 export type { PasswordPolicyReason } from './errors.ts';
 export { HashLimiter, defaultHashLimiterConfig, validateHashLimiterConfig } from './hash-limiter.ts';
-export type { HashLimiterConfig } from './hash-limiter.ts';
+export type { HashLimiterConfig, HashPriority } from './hash-limiter.ts';
 export {
   hashPassword,
   verifyPassword,
@@ -51,7 +53,29 @@ export {
   sourceKeyFor,
   LOCKOUT_STATE_BOUNDS,
 } from './lockout.ts';
-export type { LockoutConfig, LockoutState, LockoutAttempt, LockoutDecision, FailureRecord } from './lockout.ts';
+export type {
+  LockoutConfig, LockoutState, LockoutAttempt, LockoutDecision, LockoutCheckOptions, FailureRecord,
+} from './lockout.ts';
+export {
+  DeviceCookiePolicy,
+  defaultDeviceCookieConfig,
+  validateDeviceCookieConfig,
+  emptyDeviceCookieState,
+  createDeviceCookieKey,
+  parseDeviceCookieState,
+  validateDeviceCookieState,
+  serialiseDeviceCookieState,
+  parseDeviceCookieKey,
+  serialiseDeviceCookieKey,
+  DEVICE_COOKIE_FORMAT,
+} from './device-cookie.ts';
+export type {
+  DeviceCookieConfig, DeviceCookieState, DeviceCookieTrust, DeviceCookieDecision, DeviceCookieAdmission,
+} from './device-cookie.ts';
+export { LoginGuard } from './login-guard.ts';
+export type {
+  LoginGuardState, LoginGuardAttempt, LoginTicket, LoginGuardDecision, LoginGuardConfig,
+} from './login-guard.ts';
 export {
   SessionStore,
   defaultSessionConfig,

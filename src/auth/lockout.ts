@@ -16,6 +16,10 @@
  *
  * Attempts are charged when admitted ("charge first, refund on success"): concurrent attempts
  * from one source see each other, and a crash mid-hash still counts the attempt.
+ *
+ * The login surfaces put {@link ./login-guard.ts LoginGuard} in front of this policy: attempts
+ * with a valid device cookie never reach it, so the account-wide ceiling holds back only browsers
+ * that have not logged in before, and a guesser spread over addresses cannot lock the owner out.
  */
 import { isIP } from 'node:net';
 import { InvalidInputError, requireIntegerSetting } from '../errors/index.ts';
@@ -85,6 +89,12 @@ export interface LockoutAttempt {
   readonly source: string;
   /** The account claimed. Map unknown user names to one key so they cannot flood the table. */
   readonly account: string;
+}
+
+/** How {@link LockoutPolicy.check} applies its limits to one attempt. */
+export interface LockoutCheckOptions {
+  /** True while a physical act on the unit lifts the account-wide ceiling; the source's back-off stays. */
+  readonly accountLifted?: boolean;
 }
 
 /** The answer to "may this attempt be checked now?". */
@@ -160,13 +170,17 @@ export class LockoutPolicy {
     return Math.min(record.lastFailureAt, now) + this.delayAfter(record.failures, threshold);
   }
 
-  /** Whether the attempt may go ahead now; does not change the state. */
-  check(state: LockoutState, attempt: LockoutAttempt, now: number): LockoutDecision {
+  /**
+   * Whether the attempt may go ahead now; does not change the state. With `accountLifted` (a
+   * physical act on the unit), only the source's back-off applies, not the account's ceiling.
+   */
+  check(state: LockoutState, attempt: LockoutAttempt, now: number, options: LockoutCheckOptions = {}): LockoutDecision {
     checkNow(now);
     const source = checkKey('source', attempt.source);
     const account = checkKey('account', attempt.account);
     const bySource = this.#lockedUntil(state.sources.find((r) => r.key === source), this.config.sourceThreshold, now);
-    const byAccount = this.#lockedUntil(state.accounts.find((r) => r.key === account), this.config.accountThreshold, now);
+    const accountRecord = options.accountLifted === true ? undefined : state.accounts.find((r) => r.key === account);
+    const byAccount = this.#lockedUntil(accountRecord, this.config.accountThreshold, now);
     const until = Math.max(bySource, byAccount);
     if (until <= now) return { allowed: true };
     return {
@@ -180,8 +194,13 @@ export class LockoutPolicy {
    * Checks the attempt and, when allowed, charges it as a failure at once; call
    * {@link recordSuccess} if it then succeeds. Use this before computing any hash.
    */
-  admit(state: LockoutState, attempt: LockoutAttempt, now: number): { decision: LockoutDecision; state: LockoutState } {
-    const decision = this.check(state, attempt, now);
+  admit(
+    state: LockoutState,
+    attempt: LockoutAttempt,
+    now: number,
+    options: LockoutCheckOptions = {},
+  ): { decision: LockoutDecision; state: LockoutState } {
+    const decision = this.check(state, attempt, now, options);
     if (!decision.allowed) return { decision, state: this.prune(state, now) };
     return { decision, state: this.recordFailure(state, attempt, now) };
   }
@@ -239,36 +258,56 @@ function fail(message: string, details: Record<string, unknown> = {}): never {
   throw new LockoutStateError(message, details);
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
+/** True for a plain JSON object (no class instance, no array). */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
     && (Object.getPrototypeOf(value) === Object.prototype || Object.getPrototypeOf(value) === null);
 }
 
-function hasExactKeys(value: Record<string, unknown>, keys: readonly string[]): boolean {
+/** True when `value` has exactly `keys` as its own keys. */
+export function hasExactKeys(value: Record<string, unknown>, keys: readonly string[]): boolean {
   const own = Object.keys(value);
   return own.length === keys.length && keys.every((k) => Object.hasOwn(value, k));
 }
 
-function validateRecords(field: string, value: unknown): FailureRecord[] {
-  if (!Array.isArray(value)) fail(`${field} must be an array`, { field });
-  if (value.length > LOCKOUT_STATE_BOUNDS.maxRecords) fail(`${field} has too many records`, { field });
+function isBoundedInt(value: unknown, min: number, max: number): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
+}
+
+/** Throws the caller's typed error for a damaged state file. */
+type StateErrorThrower = (message: string, details: Record<string, unknown>) => never;
+
+function validateRecord(field: string, item: unknown, onError: StateErrorThrower): FailureRecord {
+  const bounds = LOCKOUT_STATE_BOUNDS;
+  if (!isPlainObject(item) || !hasExactKeys(item, ['key', 'failures', 'lastFailureAt'])) {
+    onError(`${field} holds a record without exactly key, failures, lastFailureAt`, { field });
+  }
+  const { key, failures, lastFailureAt } = item;
+  const goodKey = typeof key === 'string' && key.length > 0 && key.length <= bounds.maxKeyLength;
+  if (!goodKey) onError(`${field} holds a bad key`, { field });
+  if (!isBoundedInt(failures, 1, bounds.maxFailures)) onError(`${field} holds a bad failure count`, { field });
+  if (!isBoundedInt(lastFailureAt, 0, bounds.maxTime)) onError(`${field} holds a bad time`, { field });
+  return { key, failures, lastFailureAt };
+}
+
+/**
+ * Checks a persisted list of {@link FailureRecord}s (unique keys, bounded counts and times) and
+ * returns it oldest first; `onError` throws the caller's typed error.
+ */
+export function validateFailureRecords(
+  field: string,
+  value: unknown,
+  onError: StateErrorThrower = fail,
+): FailureRecord[] {
+  if (!Array.isArray(value)) onError(`${field} must be an array`, { field });
+  if (value.length > LOCKOUT_STATE_BOUNDS.maxRecords) onError(`${field} has too many records`, { field });
   const seen = new Set<string>();
   const records: FailureRecord[] = [];
   for (const item of value as unknown[]) {
-    if (!isPlainObject(item) || !hasExactKeys(item, ['key', 'failures', 'lastFailureAt'])) {
-      fail(`${field} holds a record without exactly key, failures, lastFailureAt`, { field });
-    }
-    const { key, failures, lastFailureAt } = item;
-    if (typeof key !== 'string' || key.length === 0 || key.length > LOCKOUT_STATE_BOUNDS.maxKeyLength) fail(`${field} holds a bad key`, { field });
-    if (seen.has(key)) fail(`${field} holds a duplicate key`, { field });
-    seen.add(key);
-    if (typeof failures !== 'number' || !Number.isInteger(failures) || failures < 1 || failures > LOCKOUT_STATE_BOUNDS.maxFailures) {
-      fail(`${field} holds a bad failure count`, { field });
-    }
-    if (typeof lastFailureAt !== 'number' || !Number.isInteger(lastFailureAt) || lastFailureAt < 0 || lastFailureAt > LOCKOUT_STATE_BOUNDS.maxTime) {
-      fail(`${field} holds a bad time`, { field });
-    }
-    records.push({ key, failures, lastFailureAt });
+    const record = validateRecord(field, item, onError);
+    if (seen.has(record.key)) onError(`${field} holds a duplicate key`, { field });
+    seen.add(record.key);
+    records.push(record);
   }
   // Keep the oldest-first order that eviction relies on, whatever order the file had.
   return records.sort((a, b) => a.lastFailureAt - b.lastFailureAt);
@@ -280,7 +319,11 @@ export function validateLockoutState(value: unknown): LockoutState {
     fail('lockout state must be an object with exactly version, sources, accounts');
   }
   if (value.version !== 1) fail('unsupported lockout state version');
-  return { version: 1, sources: validateRecords('sources', value.sources), accounts: validateRecords('accounts', value.accounts) };
+  return {
+    version: 1,
+    sources: validateFailureRecords('sources', value.sources),
+    accounts: validateFailureRecords('accounts', value.accounts),
+  };
 }
 
 /** Parses and validates persisted lockout state; throws LOCKOUT_STATE_INVALID, never anything else. */

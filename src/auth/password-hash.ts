@@ -10,7 +10,7 @@
 import { argon2, randomBytes, timingSafeEqual } from 'node:crypto';
 import { requireIntegerSetting } from '../errors/index.ts';
 import { PasswordHashError, PasswordInputError } from './errors.ts';
-import { HashLimiter } from './hash-limiter.ts';
+import { HashLimiter, type HashPriority } from './hash-limiter.ts';
 
 /** The cost parameters of an argon2id hash. */
 export interface Argon2Params {
@@ -81,6 +81,8 @@ export interface ParsedPasswordHash {
 export interface PasswordHashOptions {
   /** The gate the hash runs through; defaults to {@link defaultHashLimiter}. */
   readonly limiter?: HashLimiter;
+  /** 'trusted' for a login that presented a valid device cookie: it waits ahead of a guessing flood. */
+  readonly priority?: HashPriority;
 }
 
 /** The process-wide gate used when a caller passes none: 2 hashes at once, 16 waiting. */
@@ -210,7 +212,7 @@ export async function hashPassword(
   const salt = randomBytes(ARGON2_BOUNDS.saltLength);
   const limiter = options.limiter ?? defaultHashLimiter;
   try {
-    const hash = await limiter.run(() => argon2id(message, salt, checked));
+    const hash = await limiter.run(() => argon2id(message, salt, checked), { priority: options.priority ?? 'normal' });
     return formatPasswordHash(checked, salt, hash);
   } finally {
     message.fill(0);
@@ -244,7 +246,8 @@ export async function verifyPassword(
   if (typeof message === 'string') return { ok: false, needsRehash };
   const limiter = options.limiter ?? defaultHashLimiter;
   try {
-    const candidate = await limiter.run(() => argon2id(message, stored.salt, stored.params));
+    const priority = options.priority ?? 'normal';
+    const candidate = await limiter.run(() => argon2id(message, stored.salt, stored.params), { priority });
     return { ok: timingSafeEqual(candidate, stored.hash), needsRehash };
   } finally {
     message.fill(0);

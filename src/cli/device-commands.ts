@@ -1,10 +1,71 @@
 /** `bulwark device ...`: run a unit's agent under its supervisor, and press its button. */
-import type { Command } from 'commander';
+import { CommanderError, type Command } from 'commander';
 import { resolve } from 'node:path';
-import { ConfigError } from '../errors/index.ts';
+import { BulwarkError, ConfigError } from '../errors/index.ts';
 import { portArgument } from './arguments.ts';
 
 const port = (value: string, name: string): number => portArgument(value, name, 'DEVICE_CONFIG_INVALID');
+
+/** Exit codes of `device run` other than the CLI's usual 2 (sysexits: 78 is a configuration refused). */
+const RUN_EXIT_CODES: Readonly<Record<string, number>> = { DEBUG_INTERFACE_REFUSED: 78 };
+
+/** Rethrows `err`, as a CommanderError carrying its exit code when RUN_EXIT_CODES has one for its code. */
+function withExitCode(err: unknown): never {
+  const exitCode = err instanceof BulwarkError ? RUN_EXIT_CODES[err.code] : undefined;
+  if (exitCode === undefined || !(err instanceof BulwarkError)) throw err;
+  process.stderr.write(`bulwark: error ${err.code}: ${err.message}\n`);
+  throw new CommanderError(exitCode, `bulwark.${err.code}`, err.message);
+}
+
+/** `device run`'s options as commander parses them. */
+interface RunOptions {
+  bundle: string; state: string; host: string; webPort: string; hubPort: string;
+  cloud?: string; updateUrl?: string; updateInterval?: string; updateConfig?: string;
+}
+
+/** The ready line `device run` prints (the agent's line has its hub port: the supervisor passes it on whole). */
+function readyLine(info: { serial: string; url: string; slot: string; firmware: string }): string {
+  const hubPort = (info as { hubPort?: unknown }).hubPort;
+  const image = info.slot === 'factory' ? 'factory image' : `slot ${info.slot}`;
+  return `device ${info.serial} ready: ${info.url}${typeof hubPort === 'number' ? ` hub port ${hubPort}` : ''} ` +
+    `firmware ${info.firmware} (${image})\n`;
+}
+
+/** The line `device run` prints for an update event worth telling, or undefined. */
+function updateLine(e: Record<string, unknown>): string | undefined {
+  const what = e.type === 'decision' ? e.decision : e.phase !== 'idle' && e.phase !== 'checking' ? e.phase : undefined;
+  if (!what) return undefined;
+  const opt = (v: unknown, sep: string): string => (v ? `${sep}${String(v)}` : '');
+  return `update: ${String(what)}${opt(e.version, ' ')}${opt(e.code, ' ')}${opt(e.detail, ': ')}\n`;
+}
+
+/** Runs the unit under its supervisor until a signal stops it; the supervisor refuses the inspector first. */
+async function runDevice(o: RunOptions): Promise<void> {
+  const { superviseAgent } = await import('../device/index.ts');
+  const { parseDuration, validateRepositoryUrl } = await import('../update/index.ts');
+  const update = {
+    ...(o.updateUrl ? { url: validateRepositoryUrl(o.updateUrl, 'updateUrl') } : {}),
+    ...(o.updateConfig ? { configFile: resolve(o.updateConfig) } : {}),
+    ...(o.updateInterval ? { checkIntervalMs: parseDuration(o.updateInterval, 'updateInterval') } : {}),
+  };
+  if (o.cloud && !/^mqtts:\/\/[^/\s]+$/.test(o.cloud)) {
+    throw new ConfigError('DEVICE_CONFIG_INVALID', 'cloud', 'must be mqtts://host:port');
+  }
+  const sup = superviseAgent({
+    bundleDir: resolve(o.bundle), stateDir: resolve(o.state), host: o.host,
+    webPort: port(o.webPort, 'webPort'), hubPort: port(o.hubPort, 'hubPort'), update,
+    mode: process.env.BULWARK_MODE === 'development' ? 'development' : 'production',
+    ...(o.cloud ? { cloudUrl: o.cloud } : {}),
+    onReady: (info) => { process.stdout.write(readyLine(info)); },
+    onEvent: (e) => { const line = updateLine(e); if (line) process.stdout.write(line); },
+    log: (m) => process.stderr.write(`supervisor: ${m}\n`),
+  });
+  const stop = (): void => sup.stop();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  const code = await sup.done;
+  if (code !== 0) throw new ConfigError('DEVICE_AGENT_FAILED', 'agent', `the agent stopped with code ${code}`);
+}
 
 /** Registers the device commands on `program`. */
 export function registerDeviceCommands(program: Command): void {
@@ -21,35 +82,7 @@ export function registerDeviceCommands(program: Command): void {
     .option('--update-url <url>', 'the update repository (https, or http on a loopback address), e.g. https://cloud.example/updates')
     .option('--update-interval <duration>', 'time between automatic update checks, e.g. 6h (the default) or 30m')
     .option('--update-config <file>', 'JSON file of update settings (docs/update.md)')
-    .action(async (o: { bundle: string; state: string; host: string; webPort: string; hubPort: string; cloud?: string; updateUrl?: string; updateInterval?: string; updateConfig?: string }) => {
-      const { superviseAgent } = await import('../device/index.ts');
-      const { parseDuration, validateRepositoryUrl } = await import('../update/index.ts');
-      const update = {
-        ...(o.updateUrl ? { url: validateRepositoryUrl(o.updateUrl, 'updateUrl') } : {}),
-        ...(o.updateConfig ? { configFile: resolve(o.updateConfig) } : {}),
-        ...(o.updateInterval ? { checkIntervalMs: parseDuration(o.updateInterval, 'updateInterval') } : {}),
-      };
-      if (o.cloud && !/^mqtts:\/\/[^/\s]+$/.test(o.cloud)) throw new ConfigError('DEVICE_CONFIG_INVALID', 'cloud', 'must be mqtts://host:port');
-      const sup = superviseAgent({
-        bundleDir: resolve(o.bundle), stateDir: resolve(o.state), host: o.host, webPort: port(o.webPort, 'webPort'), hubPort: port(o.hubPort, 'hubPort'), update,
-        ...(o.cloud ? { cloudUrl: o.cloud } : {}),
-        onReady: (info) => {
-          // The agent's ready line carries its hub port too (the supervisor passes the line on whole).
-          const hubPort = (info as { hubPort?: unknown }).hubPort;
-          process.stdout.write(`device ${info.serial} ready: ${info.url}${typeof hubPort === 'number' ? ` hub port ${hubPort}` : ''} firmware ${info.firmware} (${info.slot === 'factory' ? 'factory image' : `slot ${info.slot}`})\n`);
-        },
-        onEvent: (e) => {
-          const what = e.type === 'decision' ? e.decision : e.phase !== 'idle' && e.phase !== 'checking' ? e.phase : undefined;
-          if (what) process.stdout.write(`update: ${String(what)}${e.version ? ` ${String(e.version)}` : ''}${e.code ? ` ${String(e.code)}` : ''}${e.detail ? `: ${String(e.detail)}` : ''}\n`);
-        },
-        log: (m) => process.stderr.write(`supervisor: ${m}\n`),
-      });
-      const stop = (): void => sup.stop();
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
-      const code = await sup.done;
-      if (code !== 0) throw new ConfigError('DEVICE_AGENT_FAILED', 'agent', `the agent stopped with code ${code}`);
-    });
+    .action((o: RunOptions) => runDevice(o).catch(withExitCode));
 
   device.command('unit')
     .description('write the hardened systemd unit that runs this device as an unprivileged, sandboxed service')

@@ -1,6 +1,6 @@
 /**
  * `bulwark hub ...`: run the local automation hub, and talk to a running one through its 0600
- * control socket (pair, devices, call, unpair, grant, revoke, automations).
+ * control socket (pair, devices, call, unpair, grant, revoke, automations, unlock).
  */
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
@@ -119,6 +119,15 @@ export function registerHubCommands(program: Command): void {
         whenSerial, whenCapability, op: o.above !== undefined ? 'above' : 'below', threshold, thenSerial, thenCapability, thenAction,
       });
       print(o.json ? rule : `automation ${(rule as { id: number }).id} added`, o.json);
+    });
+
+  client('unlock', 'let a new browser log in to the admin page for 5 minutes despite the account-wide lockout')
+    .action(async (o: { hub: string; json?: boolean }) => {
+      const { callHubControl } = await import('../hub/index.ts');
+      const r = await callHubControl(resolve(o.hub), 'unlock') as { unlockedUntil: string };
+      const text = `a new browser may log in to the hub's admin page until ${r.unlockedUntil} (or until one has); ` +
+        'browsers that logged in before were never locked out, and an address that keeps guessing stays slowed';
+      print(o.json ? r : text, o.json);
     });
 
   client('automations', 'list the automation rules')

@@ -1,14 +1,19 @@
 /**
  * The owner API (HTTPS, JSON, `/v1`) and the owner web app on the same server, with the
  * device page's rules: the manufacturer-CA certificate, security headers and strict CSP on every
- * answer, argon2id passwords under the same strength policy, back-off per source and per
- * account before any hash is computed, `__Host-` session cookies, a CSRF token plus an Origin
+ * answer, argon2id passwords under the same strength policy, device cookies (a browser that
+ * logged in before is limited per cookie only) and, for other browsers, back-off per source and
+ * per account, all before any hash is computed, `__Host-` session cookies, a CSRF token plus an Origin
  * check on every cookie-authenticated state change. API clients may instead send the session
  * token as `Authorization: Bearer` (not ambient, so no CSRF). Another owner's device answers
  * 404 exactly like a device that does not exist.
  *
- * Sessions, attempt counters and the pre-login CSRF key live in the store, so any instance
- * answers any request.
+ * Wrong claim codes count against the account and the source that sent them, never against the
+ * serial: a stranger who knows a serial cannot keep its owner from claiming it. A flood against
+ * one serial is logged and flagged to the maker in the store.
+ *
+ * Sessions, attempt counters, the pre-login CSRF key and the device cookie key live in the
+ * store, so any instance answers any request.
  */
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -19,7 +24,11 @@ import {
   Router, HttpError, parseBody, parseCookies, hostCookie, writeResponse, defaultHttpLimits, TLS12_CIPHERS,
   type WebRequest, type WebResponse, type HttpLimits,
 } from '../web/index.ts';
-import { LockoutPolicy, hashPassword, verifyPassword, checkPasswordStrength, sourceKeyFor, isWellFormedToken, validateSessionConfig, type LockoutConfig } from '../auth/index.ts';
+import {
+  LockoutPolicy, DeviceCookiePolicy, hashPassword, verifyPassword, checkPasswordStrength, sourceKeyFor,
+  isWellFormedToken, validateSessionConfig, validateDeviceCookieConfig,
+  type LockoutConfig, type DeviceCookieConfig, type HashPriority,
+} from '../auth/index.ts';
 import { hashClaimCode, normaliseClaimCode, READABLE_ALPHABET } from '../identity/index.ts';
 import { getModel } from '../models/index.ts';
 import { SERIAL, type ScalarValue } from '../cloudlink/index.ts';
@@ -39,11 +48,15 @@ export interface OwnerApiConfig {
   readonly idleTimeoutMs: number;
   readonly absoluteTimeoutMs: number;
   readonly maxSessionsPerAccount: number;
-  /** Login back-off: per source address and per account. */
+  /** Login back-off for browsers without a valid device cookie: per source address and per account. */
   readonly login: Partial<LockoutConfig>;
+  /** Device cookies: their life and the per-cookie lockout (src/auth). */
+  readonly deviceCookie: Partial<DeviceCookieConfig>;
   /** Failed claims per account before it backs off. */
   readonly claimAccountThreshold: number;
-  /** Failed claims per serial number (from all accounts) before claims of it back off. */
+  /** Failed claims from one source address (IPv6: its /64) before it backs off. */
+  readonly claimSourceThreshold: number;
+  /** Failed claims of one serial (from all accounts) before it is flagged to the maker; never refuses a claim. */
   readonly claimSerialThreshold: number;
   /** The first claim back-off, ms; doubles with each further failure. */
   readonly claimBaseDelayMs: number;
@@ -65,7 +78,9 @@ export const defaultOwnerApiConfig: Readonly<OwnerApiConfig> = Object.freeze({
   absoluteTimeoutMs: 43_200_000,
   maxSessionsPerAccount: 8,
   login: { sourceThreshold: 5, accountThreshold: 20, maxTrackedSources: 100_000, maxTrackedAccounts: 100_000 },
+  deviceCookie: {},
   claimAccountThreshold: 5,
+  claimSourceThreshold: 20,
   claimSerialThreshold: 10,
   claimBaseDelayMs: 30_000,
   claimMaxDelayMs: 3_600_000,
@@ -84,6 +99,7 @@ export function validateOwnerApiConfig(config: Partial<OwnerApiConfig> = {}): Ow
   };
   int('port', 0, 65_535);
   int('claimAccountThreshold', 1, 20);
+  int('claimSourceThreshold', c.claimAccountThreshold, 100);
   int('claimSerialThreshold', 1, 100);
   int('claimBaseDelayMs', 1_000, 3_600_000);
   int('claimMaxDelayMs', c.claimBaseDelayMs, 86_400_000);
@@ -93,6 +109,7 @@ export function validateOwnerApiConfig(config: Partial<OwnerApiConfig> = {}): Ow
   int('maxConnections', 1, 100_000);
   validateSessionConfig({ idleTimeoutMs: c.idleTimeoutMs, absoluteTimeoutMs: c.absoluteTimeoutMs, maxSessionsPerUser: c.maxSessionsPerAccount, maxSessions: 10_000 });
   new LockoutPolicy({ ...c.login }); // validates
+  validateDeviceCookieConfig({ ...c.deviceCookie });
   if (!Array.isArray(c.publicHosts) || c.publicHosts.some((h) => typeof h !== 'string' || !/^[a-z0-9.:[\]-]{1,255}$/i.test(h))) {
     throw new CloudConfigError('publicHosts', 'must be host names');
   }
@@ -101,9 +118,17 @@ export function validateOwnerApiConfig(config: Partial<OwnerApiConfig> = {}): Ow
 
 const SESSION_COOKIE = '__Host-bulwark-cloud';
 const LOGIN_COOKIE = '__Host-bulwark-cloud-login';
+/** Marks a browser (or app) that has logged in before (OWASP device cookie); signed, bound to the e-mail. */
+const DEVICE_COOKIE = '__Host-bulwark-cloud-device';
 const EMAIL = /^[^\s@<>"'`]{1,64}@[a-z0-9-]{1,63}(\.[a-z0-9-]{1,63}){1,8}$/;
 /** A claim code as the factory makes them: 16 symbols of the readable alphabet, upper case. */
 const CLAIM_CODE = new RegExp(`^[${READABLE_ALPHABET.toUpperCase()}]{16}$`);
+
+/** How a password check ended: the account and a fresh device cookie (a Set-Cookie value) on success. */
+interface PasswordCheck {
+  readonly account?: AccountRecord;
+  readonly deviceCookie?: string;
+}
 
 interface Ctx {
   account?: AccountRecord;
@@ -189,8 +214,15 @@ export async function startOwnerApi(o: OwnerApiOptions): Promise<OwnerApi> {
   const { store, commands } = o;
   const log = o.log ?? (() => undefined);
   const loginPolicy = new LockoutPolicy({ ...config.login });
-  const claimPolicy = new LockoutPolicy({ sourceThreshold: config.claimAccountThreshold, accountThreshold: Math.max(config.claimSerialThreshold, config.claimAccountThreshold), baseDelayMs: config.claimBaseDelayMs, maxDelayMs: config.claimMaxDelayMs, forgetAfterMs: Math.max(86_400_000, config.claimMaxDelayMs) });
+  // Only its back-off maths is used: each key below brings its own threshold.
+  const claimPolicy = new LockoutPolicy({
+    sourceThreshold: config.claimAccountThreshold, accountThreshold: config.claimSourceThreshold,
+    baseDelayMs: config.claimBaseDelayMs, maxDelayMs: config.claimMaxDelayMs,
+    forgetAfterMs: Math.max(86_400_000, config.claimMaxDelayMs),
+  });
+  const cookiePolicy = new DeviceCookiePolicy({ ...config.deviceCookie });
   const loginKey = await store.sharedSecret('login-csrf');
+  const deviceCookieKey = await store.sharedSecret('device-cookie');
   const router = new Router<Ctx>();
   const allowedHosts = new Set<string>();
   let dummyHash: Promise<string> | undefined;
@@ -234,22 +266,53 @@ export async function startOwnerApi(o: OwnerApiOptions): Promise<OwnerApi> {
     await store.recordFailure(keys.map((k) => k.key), now);
   }
 
-  async function checkPassword(req: WebRequest, email: string, password: string): Promise<AccountRecord | undefined> {
-    const lc = loginPolicy.config;
-    const sourceKey = `login:src:${sourceKeyFor(req.sourceAddress)}`;
-    await admit(loginPolicy, [{ key: sourceKey, threshold: lc.sourceThreshold }, { key: `login:acct:${email}`, threshold: lc.accountThreshold }]);
+  /**
+   * Charges a login attempt before any hash. With a valid device cookie for `email` only that
+   * cookie's failures count (429 while it is on the lockout list); without one, the source's
+   * back-off and the account-wide ceiling. Returns the counter a success clears.
+   */
+  async function admitLogin(req: WebRequest, email: string): Promise<{ trusted: boolean; clearKey: string }> {
+    const now = Date.now();
+    const trust = cookiePolicy.verify(deviceCookieKey, email, req.cookies.get(DEVICE_COOKIE), now);
+    if (!trust.trusted) {
+      const sourceKey = `login:src:${sourceKeyFor(req.sourceAddress)}`;
+      const lc = loginPolicy.config;
+      await admit(loginPolicy, [
+        { key: sourceKey, threshold: lc.sourceThreshold },
+        { key: `login:acct:${email}`, threshold: lc.accountThreshold },
+      ]);
+      return { trusted: false, clearKey: sourceKey };
+    }
+    const key = `login:cookie:${trust.id}`;
+    const seen = (await store.attempts([key])).get(key);
+    const until = cookiePolicy.lockedUntil(seen, now);
+    if (until > now) {
+      log('login: a device cookie is locked out after repeated failures');
+      throw new RateLimitedError(Math.ceil((until - now) / 1000), 'login:cookie');
+    }
+    if (seen && now - seen.lastFailureAt >= cookiePolicy.config.cookieForgetAfterMs) await store.clearAttempts(key);
+    await store.recordFailure([key], now);
+    return { trusted: true, clearKey: key };
+  }
+
+  /** The password check behind every login; on success also a fresh device cookie (a Set-Cookie value). */
+  async function checkPassword(req: WebRequest, email: string, password: string): Promise<PasswordCheck> {
+    const { trusted, clearKey } = await admitLogin(req, email);
+    const priority: HashPriority = trusted ? 'trusted' : 'normal';
     const account = await store.accountByEmail(email);
     if (!account) {
       // The same work as a real check, so timing does not tell whether the account exists.
       dummyHash ??= hashPassword(randomBytes(16).toString('hex'));
-      await verifyPassword(password, await dummyHash);
-      return undefined;
+      await verifyPassword(password, await dummyHash, { priority });
+      return {};
     }
-    const result = await verifyPassword(password, account.passwordHash);
-    if (!result.ok) return undefined;
-    await store.clearAttempts(sourceKey);
+    const result = await verifyPassword(password, account.passwordHash, { priority });
+    if (!result.ok) return {};
+    await store.clearAttempts(clearKey);
     if (result.needsRehash) await store.updatePasswordHash(account.id, await hashPassword(password));
-    return account;
+    if (trusted) log('login from a trusted browser (device cookie)');
+    const value = cookiePolicy.issue(deviceCookieKey, email, Date.now());
+    return { account, deviceCookie: hostCookie(DEVICE_COOKIE, value, cookiePolicy.maxAgeSeconds) };
   }
 
   async function newSession(accountId: string): Promise<{ id: string; csrfToken: string; cookie: string }> {
@@ -301,27 +364,46 @@ export async function startOwnerApi(o: OwnerApiOptions): Promise<OwnerApi> {
     return account;
   }
 
-  async function claim(account: AccountRecord, serialRaw: unknown, codeRaw: unknown): Promise<DeviceRecord> {
+  /** Counts a wrong code against `serial` for the maker: past the threshold it is flagged (never refused). */
+  async function noteWrongClaim(serial: string): Promise<void> {
+    const key = `claim:serial:${serial}`;
+    const now = Date.now();
+    await store.recordFailure([key], now);
+    const failures = (await store.attempts([key])).get(key)?.failures ?? 0;
+    if (failures < config.claimSerialThreshold) return;
+    if (!(await store.flagClaimFlood(serial, failures, now))) return;
+    log(`claim flood: ${serial} has had ${failures} wrong claim codes; flagged for the maker`);
+  }
+
+  async function claim(req: WebRequest, account: AccountRecord, serialRaw: unknown,
+    codeRaw: unknown): Promise<DeviceRecord> {
     if (typeof serialRaw !== 'string' || !SERIAL.test(serialRaw.trim().toUpperCase())) throw new InvalidInputError('serial must be a serial number like PLG-XXXXXXXXXX', { field: 'serial' });
     const serial = serialRaw.trim().toUpperCase();
     if (typeof codeRaw !== 'string' || codeRaw.trim() === '') {
       throw new InvalidInputError('a claim needs the claim code from the device label: the serial number alone is never enough', { field: 'claimCode' });
     }
     if (codeRaw.length > 64) throw new InvalidInputError('claimCode too long', { field: 'claimCode' });
-    const accountKey = `claim:acct:${account.id}`, serialKey = `claim:serial:${serial}`;
-    await admit(claimPolicy, [{ key: accountKey, threshold: config.claimAccountThreshold }, { key: serialKey, threshold: config.claimSerialThreshold }]);
+    const accountKey = `claim:acct:${account.id}`, sourceKey = `claim:src:${sourceKeyFor(req.sourceAddress)}`;
+    // Guesses are charged to who sent them, never to the serial: a stranger cannot spend the owner's budget.
+    await admit(claimPolicy, [
+      { key: accountKey, threshold: config.claimAccountThreshold },
+      { key: sourceKey, threshold: config.claimSourceThreshold },
+    ]);
     const code = normaliseClaimCode(codeRaw);
     const outcome = CLAIM_CODE.test(code) ? await store.claimDevice(serial, account.id, hashClaimCode(serial, code), Date.now()) : 'refused';
     if (outcome === 'refused') {
       log(`claim refused for ${serial}`);
+      await noteWrongClaim(serial);
       throw new ClaimError('CLAIM_REFUSED', 'the serial number or the claim code is wrong');
     }
-    // The code was right: not a guess, so it costs the account nothing.
-    await store.clearAttempts(accountKey);
     if (outcome === 'window-closed') throw new ClaimError('CLAIM_WINDOW_CLOSED', 'press the button on the device to open its claim window, then claim it within 10 minutes');
     if (outcome === 'taken') throw new ClaimError('DEVICE_CLAIMED', 'this device belongs to another account; a factory reset on the device releases it');
-    await store.clearAttempts(serialKey);
-    log(`${serial} claimed`);
+    if (outcome === 'claimed') {
+      // A claim took a hand on the device: the account and source start afresh. Other right-code outcomes refund
+      // nothing, or re-claiming one's own device would reset the counters between guesses.
+      for (const key of [accountKey, sourceKey, `claim:serial:${serial}`]) await store.clearAttempts(key);
+      log(`${serial} claimed`);
+    }
     return (await store.getDevice(serial))!;
   }
 
@@ -358,10 +440,11 @@ export async function startOwnerApi(o: OwnerApiOptions): Promise<OwnerApi> {
     handler: async (req) => {
       checkOrigin(req, false);
       const email = normaliseEmail(field(req.body, 'email', 254));
-      const account = await checkPassword(req, email, field(req.body, 'password'));
-      if (!account) throw new AccountError('LOGIN_FAILED', 'wrong e-mail address or password');
+      const { account, deviceCookie } = await checkPassword(req, email, field(req.body, 'password'));
+      if (!account || !deviceCookie) throw new AccountError('LOGIN_FAILED', 'wrong e-mail address or password');
       const s = await newSession(account.id);
-      return { kind: 'json', body: { token: s.id, csrfToken: s.csrfToken }, headers: { 'set-cookie': s.cookie } };
+      const headers = { 'set-cookie': [s.cookie, deviceCookie] };
+      return { kind: 'json', body: { token: s.id, csrfToken: s.csrfToken }, headers };
     },
   });
   router.add({
@@ -378,7 +461,7 @@ export async function startOwnerApi(o: OwnerApiOptions): Promise<OwnerApi> {
   router.add({
     method: 'POST', path: '/v1/me/delete', access: 'session', csrf: true,
     handler: async (req, ctx) => {
-      const account = await checkPassword(req, ctx.account!.email, field(req.body, 'password'));
+      const { account } = await checkPassword(req, ctx.account!.email, field(req.body, 'password'));
       if (!account) throw new AccountError('LOGIN_FAILED', 'wrong password');
       await store.deleteAccount(account.id);
       log('an account and its data were deleted');
@@ -387,7 +470,10 @@ export async function startOwnerApi(o: OwnerApiOptions): Promise<OwnerApi> {
   });
   router.add({
     method: 'POST', path: '/v1/claims', access: 'session', csrf: true,
-    handler: async (req, ctx) => ({ kind: 'json', status: 201, body: { device: deviceView(await claim(ctx.account!, req.body.serial, req.body.claimCode)) } }),
+    handler: async (req, ctx) => {
+      const device = await claim(req, ctx.account!, req.body.serial, req.body.claimCode);
+      return { kind: 'json', status: 201, body: { device: deviceView(device) } };
+    },
   });
   router.add({
     method: 'GET', path: '/v1/devices', access: 'session', csrf: false,
@@ -429,9 +515,10 @@ export async function startOwnerApi(o: OwnerApiOptions): Promise<OwnerApi> {
     const pre = newLoginCookie();
     return { kind: 'html', status, body: pages.registerPage({ csrf: pre.token, ...o }), headers: { 'set-cookie': pre.cookie } };
   };
-  const startSession = async (accountId: string): Promise<WebResponse> => {
+  const startSession = async (accountId: string, deviceCookie?: string): Promise<WebResponse> => {
     const s = await newSession(accountId);
-    return { kind: 'redirect', location: '/app', headers: { 'set-cookie': [s.cookie, hostCookie(LOGIN_COOKIE, '', 0)] } };
+    const cookies = [s.cookie, hostCookie(LOGIN_COOKIE, '', 0), ...(deviceCookie ? [deviceCookie] : [])];
+    return { kind: 'redirect', location: '/app', headers: { 'set-cookie': cookies } };
   };
 
   router.add({ method: 'GET', path: '/static/cloud.css', access: 'public', csrf: false, handler: () => ({ kind: 'text', body: pages.CLOUD_CSS, contentType: 'text/css; charset=utf-8', headers: { 'cache-control': 'public, max-age=3600' } }) });
@@ -444,9 +531,9 @@ export async function startOwnerApi(o: OwnerApiOptions): Promise<OwnerApi> {
       const emailRaw = field(req.body, 'email', 254);
       let email: string;
       try { email = normaliseEmail(emailRaw); } catch { return loginHtml(400, { error: 'That is not an e-mail address.', email: emailRaw }); }
-      const account = await checkPassword(req, email, field(req.body, 'password'));
+      const { account, deviceCookie } = await checkPassword(req, email, field(req.body, 'password'));
       if (!account) return loginHtml(401, { error: 'Wrong e-mail address or password.', email });
-      return startSession(account.id);
+      return startSession(account.id, deviceCookie);
     },
   });
   router.add({ method: 'GET', path: '/register', access: 'public', csrf: false, handler: () => registerHtml(200) });
@@ -486,7 +573,7 @@ export async function startOwnerApi(o: OwnerApiOptions): Promise<OwnerApi> {
     method: 'POST', path: '/app/claim', access: 'session', csrf: true,
     handler: async (req, ctx) => {
       try {
-        const d = await claim(ctx.account!, req.body.serial, req.body.claimCode);
+        const d = await claim(req, ctx.account!, req.body.serial, req.body.claimCode);
         return { kind: 'redirect', location: `/app/devices/${d.serial}?done=${encodeURIComponent('Claimed: the device is yours.')}` };
       } catch (err) {
         if (!(err instanceof BulwarkError) || err instanceof RateLimitedError) throw err;
@@ -534,7 +621,7 @@ export async function startOwnerApi(o: OwnerApiOptions): Promise<OwnerApi> {
   router.add({
     method: 'POST', path: '/app/account/delete', access: 'session', csrf: true,
     handler: async (req, ctx) => {
-      const account = await checkPassword(req, ctx.account!.email, field(req.body, 'password'));
+      const { account } = await checkPassword(req, ctx.account!.email, field(req.body, 'password'));
       if (!account) return { kind: 'html', status: 401, body: pages.accountPage(frameOf(ctx, 'Account'), { email: ctx.account!.email, error: 'Wrong password.' }) };
       await store.deleteAccount(account.id);
       return { kind: 'redirect', location: '/login', headers: { 'set-cookie': hostCookie(SESSION_COOKIE, '', 0) } };

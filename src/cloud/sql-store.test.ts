@@ -77,3 +77,12 @@ test('a SQLite transaction in progress holds other statements back', async () =>
   assert.equal(outcomes.filter((o) => o === 'claimed').length, 1, outcomes.join());
   await s.close();
 });
+
+test('a claim flood flags a registered serial once and then counts each further wrong code', async () => {
+  const s = await store();
+  assert.equal(await s.flagClaimFlood(S, 10, 100), true, 'a new flag');
+  assert.equal(await s.flagClaimFlood(S, 11, 200), false, 'already flagged: one more counted');
+  assert.equal(await s.flagClaimFlood('PLG-ZZZZZZZZZZ', 10, 300), false, 'a made-up serial is not listed');
+  assert.deepEqual(await s.claimFloods(10), [{ serial: S, flaggedAt: 100, lastAt: 200, failures: 11 }]);
+  await s.close();
+});

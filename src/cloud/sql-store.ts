@@ -9,6 +9,7 @@ import type { StateMessage } from '../cloudlink/index.ts';
 import { AccountError, StoreError } from './errors.ts';
 import type {
   CloudStore, RegistryUnit, DeviceRecord, TelemetryRow, AccountRecord, SessionRecord, AttemptRecord, CommandRecord, ClaimOutcome,
+  ClaimFloodRecord,
 } from './store.ts';
 
 /** One SQL connection (or a transaction on one). */
@@ -52,6 +53,8 @@ CREATE TABLE IF NOT EXISTS sessions (
   id_hash TEXT PRIMARY KEY, account_id TEXT NOT NULL, csrf_token TEXT NOT NULL, created_at BIGINT NOT NULL, last_seen_at BIGINT NOT NULL);
 CREATE INDEX IF NOT EXISTS sessions_account ON sessions (account_id);
 CREATE TABLE IF NOT EXISTS attempts (key TEXT PRIMARY KEY, failures BIGINT NOT NULL, last_failure_at BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS claim_floods (
+  serial TEXT PRIMARY KEY, flagged_at BIGINT NOT NULL, last_at BIGINT NOT NULL, failures BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS commands (
   id TEXT PRIMARY KEY, serial TEXT NOT NULL, account_id TEXT NOT NULL, capability TEXT NOT NULL, action TEXT NOT NULL,
   value_json TEXT NULL, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL, status TEXT NOT NULL, result_json TEXT NULL,
@@ -300,6 +303,26 @@ export class SqlStore implements CloudStore {
 
   async pruneAttempts(before: number): Promise<number> {
     return this.#db.run('DELETE FROM attempts WHERE last_failure_at < $1', [before]);
+  }
+
+  async flagClaimFlood(serial: string, failures: number, now: number): Promise<boolean> {
+    const bumped = await this.#db.run(
+      'UPDATE claim_floods SET last_at = $2, failures = failures + 1 WHERE serial = $1', [serial, now]);
+    if (bumped > 0) return false;
+    // Only registered serials: made-up ones must not grow the maker's list.
+    const added = await this.#db.run(`INSERT INTO claim_floods (serial, flagged_at, last_at, failures)
+      SELECT CAST($1 AS TEXT), CAST($2 AS BIGINT), CAST($2 AS BIGINT), CAST($3 AS BIGINT)
+      WHERE EXISTS (SELECT 1 FROM devices WHERE serial = $1) ON CONFLICT (serial) DO NOTHING`,
+    [serial, now, failures]);
+    return added === 1;
+  }
+
+  async claimFloods(limit: number): Promise<ClaimFloodRecord[]> {
+    const rows = await this.#db.all<{ serial: string; flagged_at: number; last_at: number; failures: number }>(
+      'SELECT serial, flagged_at, last_at, failures FROM claim_floods ORDER BY last_at DESC LIMIT $1', [limit]);
+    return rows.map((r) => ({
+      serial: r.serial, flaggedAt: Number(r.flagged_at), lastAt: Number(r.last_at), failures: Number(r.failures),
+    }));
   }
 
   async createCommand(c: CommandRecord): Promise<void> {

@@ -65,6 +65,20 @@ export interface AttemptRecord {
   readonly lastFailureAt: number;
 }
 
+/**
+ * A serial that received a flood of wrong claim codes (from any accounts): a flag for the maker,
+ * kept until the maker looks. It never refuses a claim.
+ */
+export interface ClaimFloodRecord {
+  readonly serial: string;
+  /** When the failures first reached the flag threshold, ms since the epoch. */
+  readonly flaggedAt: number;
+  /** The latest wrong code, ms since the epoch. */
+  readonly lastAt: number;
+  /** Wrong codes counted: the threshold when flagged, plus one for each later one. */
+  readonly failures: number;
+}
+
 /** A command sent to a device and what became of it. */
 export interface CommandRecord {
   readonly id: string;
@@ -144,6 +158,15 @@ export interface CloudStore {
   recordFailure(keys: readonly string[], now: number): Promise<void>;
   clearAttempts(key: string): Promise<void>;
   pruneAttempts(before: number): Promise<number>;
+
+  // claim floods (for the maker)
+  /**
+   * Flags `serial` (a known device) as under a flood of wrong claim codes with `failures` so far,
+   * or counts one more on an existing flag. True when the flag is new.
+   */
+  flagClaimFlood(serial: string, failures: number, now: number): Promise<boolean>;
+  /** The flagged serials, most recent wrong code first; at most `limit`. */
+  claimFloods(limit: number): Promise<ClaimFloodRecord[]>;
 
   // commands
   createCommand(command: CommandRecord): Promise<void>;

@@ -159,7 +159,8 @@ export async function startDeviceAgent(config: Partial<DeviceAgentConfig>, log: 
         log('factory reset: the sticker credentials work again');
         return 'factory reset done: owner password, sessions, lockout counters and journal erased; the label\'s credentials apply again';
       }
-      const pairing = await h.openPairingWindow('button');
+      // A hand on the device also lets a new browser past the account-wide login ceiling (issue 14).
+      const pairing = `${await h.openPairingWindow('button')}; ${w.unlockLogin()}`;
       if (!cl) return pairing;
       return `${pairing}; ${(await cl.link.openClaimWindow()) ? 'cloud claim window open for 10 minutes' : 'cloud claim window not opened: the cloud is not reachable'}`;
     });

@@ -1,7 +1,8 @@
 /**
  * The physical button, in software: a Unix socket in the state dir with mode 0600, so only the
  * device's own user can press it (the counterpart of needing a hand on the device). A press
- * opens windows (pairing, claim); holding it is a factory reset.
+ * opens windows (pairing, claim, and 5 minutes in which a new browser is not held back by the
+ * login's account-wide ceiling); holding it is a factory reset.
  */
 import { createServer, createConnection, type Server } from 'node:net';
 import { chmod, rm, lstat } from 'node:fs/promises';

@@ -7,6 +7,7 @@
  * strings, bounded malloc arenas so argon2's 19 MiB blocks are returned to the system), and
  * restarts it when it dies. A new image is on trial: it must print `{"event":"healthy"}` within
  * `healthTimeoutMs`, within `maxTrialBoots` boots, or the device goes back by itself.
+ * In production mode it refuses to run with the Node inspector, before it opens anything.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -14,6 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createInterface } from 'node:readline';
 import { BulwarkError } from '../errors/index.ts';
+import { refuseInspector, ignoreInspectorSignal, type DeviceMode } from './inspector-check.ts';
 import {
   prepareBoot, firmwarePaths, runningImageOf, validateDeviceUpdateConfig, readUpdateConfigFile, REBOOT_EXIT_CODE,
   type DeviceUpdateConfig, type SlotName,
@@ -25,6 +27,8 @@ export interface SupervisorOptions {
   readonly stateDir: string;
   readonly host: string;
   readonly webPort: number;
+  /** 'production' (the default) refuses the Node inspector in the supervisor and the agent; 'development' allows it. */
+  readonly mode?: DeviceMode;
   /** The hub channel port passed to the agent (0 = any free port); absent: the agent's default. */
   readonly hubPort?: number;
   /** The manufacturer cloud's broker the agent connects out to, mqtts://host:port; absent: no cloud link. */
@@ -66,9 +70,14 @@ export function agentEntry(): string {
   throw new BulwarkError('AGENT_MISSING', `agent entry not found next to ${here}`);
 }
 
-/** Runs the agent under supervision until `stop()`; resolves `done` with the exit code. */
+/**
+ * Runs the agent under supervision until `stop()`; resolves `done` with the exit code. Throws
+ * ConfigError DEBUG_INTERFACE_REFUSED at once, before any port opens, when a production
+ * supervisor runs with the Node inspector.
+ */
 export function superviseAgent(o: SupervisorOptions): { stop(): void; done: Promise<number> } {
   const log = o.log ?? (() => undefined);
+  const mode = guardDebugInterfaces(o.mode ?? 'production', log);
   const maxRestarts = o.maxRestarts ?? 5;
   const windowMs = o.restartWindowMs ?? 60_000;
   const restarts: number[] = [];
@@ -105,7 +114,7 @@ export function superviseAgent(o: SupervisorOptions): { stop(): void; done: Prom
     log(`booting ${slot === 'factory' ? 'the factory image' : `slot ${slot}`} (firmware ${firmware})${plan.trial ? ', on trial' : ''}`);
     const c = spawn(process.execPath, args, {
       stdio: ['ignore', 'pipe', o.agentStderr ?? 'inherit'],
-      env: { ...process.env, ...AGENT_ENV, NODE_OPTIONS: '' },
+      env: { ...process.env, ...AGENT_ENV, NODE_OPTIONS: '', BULWARK_MODE: mode },
     });
     child = c;
     let healthy = false;
@@ -156,6 +165,16 @@ export function superviseAgent(o: SupervisorOptions): { stop(): void; done: Prom
     },
     done,
   };
+}
+
+/** The software JTAG fuse of the supervisor's own process: see inspector-check.ts. */
+function guardDebugInterfaces(mode: DeviceMode, log: (msg: string) => void): DeviceMode {
+  // The signal first: the inspector's SIGUSR1 handler runs on its own thread, so it could open
+  // the inspector between a check and a listener installed after it.
+  if (mode === 'production') ignoreInspectorSignal(log);
+  const allowed = refuseInspector(mode, 'the supervisor');
+  if (allowed.length) log(`development mode: Node inspector allowed (${allowed.join('; ')}); production refuses it`);
+  return mode;
 }
 
 async function loadBootConfig(o: SupervisorOptions): Promise<DeviceUpdateConfig> {

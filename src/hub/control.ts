@@ -1,7 +1,8 @@
 /**
  * The hub's control socket: a Unix socket in the hub's state dir, mode 0600, so only the hub's
- * own user can drive it (the CLI: `bulwark hub pair|devices|call|unpair|grant ...`). One JSON
- * line in, one JSON line out; both bounded in size and time.
+ * own user can drive it (the CLI: `bulwark hub pair|devices|call|unpair|grant|unlock ...`). One
+ * JSON line in, one JSON line out; both bounded in size and time. Being able to reach it is the
+ * hub's physical act: `unlock` lets a new browser past the admin page's account-wide ceiling.
  */
 import { createServer, createConnection, type Server, type Socket } from 'node:net';
 import { chmod, lstat, rm } from 'node:fs/promises';
@@ -10,6 +11,7 @@ import { BulwarkError } from '../errors/index.ts';
 import type { ChannelValue } from '../channel/index.ts';
 import { HubError } from './errors.ts';
 import type { Hub } from './hub.ts';
+import { unlockHubLogin } from './web.ts';
 
 /** The socket's file name inside the hub's state dir. */
 export const HUB_CONTROL_SOCKET = 'hub.sock';
@@ -27,7 +29,10 @@ export const HUB_CONTROL_LIMITS = Object.freeze({
 });
 
 /** The operations of the control socket. */
-export const HUB_CONTROL_OPS = Object.freeze(['status', 'devices', 'pair', 'call', 'unpair', 'grant', 'revoke', 'automations', 'automation-add', 'automation-remove'] as const);
+export const HUB_CONTROL_OPS = Object.freeze([
+  'status', 'devices', 'pair', 'call', 'unpair', 'grant', 'revoke', 'automations', 'automation-add',
+  'automation-remove', 'unlock',
+] as const);
 export type HubControlOp = (typeof HUB_CONTROL_OPS)[number];
 
 function bad(message: string): HubError {
@@ -83,6 +88,8 @@ export async function runControlOp(hub: Hub, op: unknown, args: Record<string, u
       if (typeof args.id !== 'number' || !Number.isSafeInteger(args.id)) throw bad('id must be an integer');
       return { removed: hub.removeAutomation(args.id) };
     }
+    case 'unlock':
+      return { unlockedUntil: new Date(unlockHubLogin(hub.store, Date.now())).toISOString() };
     default:
       throw bad(`unknown operation; known: ${HUB_CONTROL_OPS.join(', ')}`);
   }

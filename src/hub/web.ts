@@ -10,6 +10,11 @@
  * written once to `initial-admin-password` (0600) in the state dir: whoever can read the hub's
  * disk is its owner, as whoever holds a device is its. Changing the password (same strength
  * policy as the device's) deletes that file and ends every session.
+ *
+ * Logins go through src/auth's LoginGuard, as on the device: a browser that logged in before
+ * carries a device cookie and is limited per cookie, never by a guesser's counters; the
+ * account-wide ceiling holds back only new browsers, and `bulwark hub unlock` (the 0600 control
+ * socket: a hand on the hub's own account) lifts it for 5 minutes.
  */
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -22,14 +27,18 @@ import {
   type WebRequest, type WebResponse,
 } from '../web/index.ts';
 import {
-  LockoutPolicy, SessionStore, checkPasswordStrength, emptyLockoutState, hashPassword, parseLockoutState, parseSessionState, serialiseLockoutState, sourceKeyFor, verifyPassword,
-  type LockoutState, type SessionView,
+  SessionStore, checkPasswordStrength, emptyLockoutState, hashPassword, parseLockoutState, parseSessionState,
+  serialiseLockoutState, sourceKeyFor, verifyPassword, LoginGuard, emptyDeviceCookieState, parseDeviceCookieState,
+  serialiseDeviceCookieState, createDeviceCookieKey, parseDeviceCookieKey, serialiseDeviceCookieKey,
+  defaultDeviceCookieConfig,
+  type LockoutState, type SessionView, type DeviceCookieState, type LoginGuardState,
 } from '../auth/index.ts';
 import { BulwarkError, InvalidInputError } from '../errors/index.ts';
 import { writeFileAtomic, SECRET_FILE_MODE } from '../storage/index.ts';
 import { getModel } from '../models/index.ts';
 import type { ChannelValue } from '../channel/index.ts';
 import type { Hub, HubDeviceView } from './hub.ts';
+import type { HubStore } from './store.ts';
 
 /** The file the first password is written to, once. */
 export const HUB_INITIAL_PASSWORD_FILE = 'initial-admin-password';
@@ -61,12 +70,49 @@ interface Ctx {
   session?: SessionView & { id: string };
 }
 
+/** How a check of the owner's password ended; `deviceCookie` (a Set-Cookie value) on success. */
+interface OwnerPasswordCheck {
+  readonly ok: boolean;
+  readonly deviceCookie?: string;
+}
+
 const SESSION_COOKIE = '__Host-bulwark-hub-session';
 const LOGIN_COOKIE = '__Host-bulwark-hub-login';
 const OWNER = 'admin';
 const OWNER_KEY = 'web.owner-hash';
 const SESSIONS_KEY = 'web.sessions';
 const LOCKOUT_KEY = 'web.lockout';
+/** Marks a browser that has logged in before (OWASP device cookie); distinct from the device's. */
+const DEVICE_COOKIE = '__Host-bulwark-hub-device';
+const DEVICE_COOKIES_KEY = 'web.device-cookies';
+const DEVICE_COOKIE_KEY_KEY = 'web.device-cookie-key';
+/** Until when (ms) new browsers skip the account-wide ceiling; written by the control socket. */
+const LOGIN_UNLOCK_KEY = 'web.login-unlocked-until';
+
+/**
+ * The hub's physical act (`bulwark hub unlock`, through the 0600 control socket): for 5 minutes,
+ * or until one new browser has logged in, the admin page's account-wide ceiling does not hold
+ * new browsers back; the per-address back-off still does. Returns the end, ms since the epoch.
+ */
+export function unlockHubLogin(store: HubStore, now: number): number {
+  const until = now + defaultDeviceCookieConfig.physicalUnlockMs;
+  store.setMeta(LOGIN_UNLOCK_KEY, String(until));
+  return until;
+}
+
+/** Reads a JSON meta value with `parse`, or `empty()` when it is missing or damaged. */
+function metaOr<T>(store: HubStore, key: string, parse: (text: string) => T, empty: () => T): T {
+  try { const t = store.getMeta(key); return t === undefined ? empty() : parse(t); } catch { return empty(); }
+}
+
+/** The device cookie key in the hub's store (0600 SQLite), made at first use. */
+function deviceCookieKeyOf(store: HubStore): Buffer {
+  const existing = metaOr<Buffer | undefined>(store, DEVICE_COOKIE_KEY_KEY, parseDeviceCookieKey, () => undefined);
+  if (existing) return existing;
+  const key = createDeviceCookieKey();
+  store.setMeta(DEVICE_COOKIE_KEY_KEY, serialiseDeviceCookieKey(key));
+  return key;
+}
 
 function field(value: unknown, name: string, max = 256): string {
   if (typeof value !== 'string' || value.length === 0 || value.length > max) throw new InvalidInputError(`field ${name} is missing or too long`, { field: name });
@@ -132,12 +178,18 @@ export async function startHubWeb(hub: Hub, stateDir: string, config: Partial<Hu
   const sessions = new SessionStore({}, (() => {
     try { const t = store.getMeta(SESSIONS_KEY); return t === undefined ? undefined : parseSessionState(t); } catch { return undefined; }
   })());
-  let lockoutState: LockoutState = (() => {
-    try { const t = store.getMeta(LOCKOUT_KEY); return t === undefined ? emptyLockoutState() : parseLockoutState(t); } catch { return emptyLockoutState(); }
-  })();
-  const lockout = new LockoutPolicy();
+  let lockoutState: LockoutState = metaOr(store, LOCKOUT_KEY, parseLockoutState, emptyLockoutState);
+  let cookieState = metaOr<DeviceCookieState>(store, DEVICE_COOKIES_KEY, parseDeviceCookieState,
+    emptyDeviceCookieState);
+  const cookieKey = deviceCookieKeyOf(store);
+  const guard = new LoginGuard();
   const saveSessions = (): void => store.setMeta(SESSIONS_KEY, sessions.serialise());
-  const saveLockout = (): void => store.setMeta(LOCKOUT_KEY, serialiseLockoutState(lockoutState));
+  const saveGuard = (next: LoginGuardState): void => {
+    if (next.lockout !== lockoutState) store.setMeta(LOCKOUT_KEY, serialiseLockoutState(lockoutState = next.lockout));
+    if (next.cookies === cookieState) return;
+    cookieState = next.cookies;
+    store.setMeta(DEVICE_COOKIES_KEY, serialiseDeviceCookieState(cookieState));
+  };
   const loginKey = randomBytes(32);
   const loginToken = (cookie: string): string => createHmac('sha256', loginKey).update(cookie).digest('base64url');
   const allowedHosts = new Set<string>();
@@ -151,17 +203,46 @@ export async function startHubWeb(hub: Hub, stateDir: string, config: Partial<Hu
     if (!same) throw new HttpError(403, 'CSRF_ORIGIN_MISMATCH', 'cross-origin request refused');
   }
 
-  /** Checks a guess at the owner's password: lockout first (429 before any hash), then argon2id; a success clears the source's failures. */
-  async function checkOwnerPassword(req: WebRequest, password: string): Promise<boolean> {
-    const attempt = { source: sourceKeyFor(req.sourceAddress), account: OWNER };
-    const { decision, state } = lockout.admit(lockoutState, attempt, Date.now());
-    if (!decision.allowed) throw new HttpError(429, 'LOGIN_LOCKED_OUT', `too many failed attempts; try again in ${decision.retryAfterSeconds} s`, { 'retry-after': String(decision.retryAfterSeconds) });
-    lockoutState = state;
-    saveLockout();
-    if (!(await verifyPassword(password, store.getMeta(OWNER_KEY)!)).ok) return false;
-    lockoutState = lockout.recordSuccess(lockoutState, attempt, Date.now());
-    saveLockout();
-    return true;
+  /** The guard's state with the control socket's unlock (if any) applied; journals a new unlock once. */
+  let loggedUnlock = 0;
+  function guardState(now: number): LoginGuardState {
+    const until = Number(store.getMeta(LOGIN_UNLOCK_KEY) ?? 0);
+    if (!Number.isSafeInteger(until) || until <= now) return { lockout: lockoutState, cookies: cookieState };
+    if (until !== loggedUnlock) {
+      loggedUnlock = until;
+      const when = new Date(until).toISOString();
+      warn(`login: a new browser may log in until ${when} (hub unlock); per-address back-off still applies`);
+    }
+    return { lockout: lockoutState, cookies: { ...cookieState, untrustedUnlockedUntil: until } };
+  }
+
+  /**
+   * Checks a guess at the owner's password: device cookie and lockout first (429 before any
+   * hash), then argon2id, a trusted browser's ahead of a guessing flood. A success refunds the
+   * charge and yields a fresh device cookie (a Set-Cookie value).
+   */
+  async function checkOwnerPassword(req: WebRequest, password: string): Promise<OwnerPasswordCheck> {
+    const source = sourceKeyFor(req.sourceAddress);
+    const attempt = { source, account: OWNER, deviceCookie: req.cookies.get(DEVICE_COOKIE) };
+    const given = guardState(Date.now());
+    const r = guard.admit(given, cookieKey, attempt, Date.now());
+    // The unlock lives in its own meta key (the control socket writes it), never in the stored list.
+    const cookies = r.state.cookies === given.cookies ? cookieState : { ...r.state.cookies, untrustedUnlockedUntil: 0 };
+    saveGuard({ lockout: r.state.lockout, cookies });
+    if (!r.decision.allowed) {
+      if (r.decision.scope === 'cookie') warn('login: a device cookie is locked out after repeated failures');
+      const wait = String(r.decision.retryAfterSeconds);
+      const text = `too many failed attempts; try again in ${wait} s`;
+      throw new HttpError(429, 'LOGIN_LOCKED_OUT', text, { 'retry-after': wait });
+    }
+    const priority = r.ticket.trusted ? 'trusted' : 'normal';
+    if (!(await verifyPassword(password, store.getMeta(OWNER_KEY)!, { priority })).ok) return { ok: false };
+    const done = guard.recordSuccess({ lockout: lockoutState, cookies: cookieState }, cookieKey, r.ticket, Date.now());
+    saveGuard(done.state);
+    // The unlock was for one new browser: it has its cookie now.
+    if (!r.ticket.trusted && r.ticket.unlocked) store.setMeta(LOGIN_UNLOCK_KEY, undefined);
+    if (r.ticket.trusted) warn('login: the owner logged in from a trusted browser (device cookie)');
+    return { ok: true, deviceCookie: hostCookie(DEVICE_COOKIE, done.deviceCookie, guard.cookies.maxAgeSeconds) };
   }
 
   const loginPage = (status: number, error?: string): WebResponse => {
@@ -200,10 +281,12 @@ export async function startHubWeb(hub: Hub, stateDir: string, config: Partial<Hu
       const token = req.body.csrf;
       if (!cookie || typeof token !== 'string' || !safeEqual(loginToken(cookie), token)) throw new HttpError(403, 'CSRF_TOKEN_INVALID', 'the form expired: reload it');
       const password = field(req.body.password, 'password');
-      if (!(await checkOwnerPassword(req, password))) return loginPage(401, 'Wrong password.');
+      const checked = await checkOwnerPassword(req, password);
+      if (!checked.ok || !checked.deviceCookie) return loginPage(401, 'Wrong password.');
       const s = sessions.create(OWNER, Date.now());
       saveSessions();
-      return { kind: 'redirect', location: '/', headers: { 'set-cookie': [hostCookie(SESSION_COOKIE, s.id), hostCookie(LOGIN_COOKIE, '', 0)] } };
+      const cookies = [hostCookie(SESSION_COOKIE, s.id), hostCookie(LOGIN_COOKIE, '', 0), checked.deviceCookie];
+      return { kind: 'redirect', location: '/', headers: { 'set-cookie': cookies } };
     },
   });
   router.add({
@@ -283,7 +366,8 @@ export async function startHubWeb(hub: Hub, stateDir: string, config: Partial<Hu
       const next = field(req.body.newPassword, 'newPassword');
       const confirm = field(req.body.confirmPassword, 'confirmPassword');
       // The current password is a guess like any login's: same lockout, counted before the hash.
-      if (!(await checkOwnerPassword(req, current))) return passwordPage(csrf, 401, { error: 'The current password is wrong.' });
+      const checked = await checkOwnerPassword(req, current);
+      if (!checked.ok) return passwordPage(csrf, 401, { error: 'The current password is wrong.' });
       if (next !== confirm) return passwordPage(csrf, 422, { error: 'The two new passwords differ.' });
       const strength = await checkPasswordStrength(next, { userInputs: ['bulwark', 'hub', OWNER] });
       if (!strength.ok) return passwordPage(csrf, 422, { error: 'That password is not accepted:', reasons: strength.reasons.map((r) => r.message) });

@@ -1,7 +1,8 @@
 /**
- * The web service's mutable state in the state dir: the owner's credential, sessions and
- * lockout counters. Each is one JSON file written atomically; sessions and lockout writes are
- * coalesced so a login flood does not turn into a write flood on the device's flash.
+ * The web service's mutable state in the state dir: the owner's credential, sessions, lockout
+ * counters, and the device cookies' failure list and signing key. Each is one file written
+ * atomically (0600); sessions, lockout and cookie writes are coalesced so a login flood does not
+ * turn into a write flood on the device's flash.
  */
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -9,7 +10,9 @@ import { writeFileAtomic, SECRET_FILE_MODE } from '../storage/index.ts';
 import { BulwarkError } from '../errors/index.ts';
 import {
   SessionStore, parseSessionState, emptyLockoutState, parseLockoutState, serialiseLockoutState, parsePasswordHash,
-  type LockoutState, type SessionConfig,
+  emptyDeviceCookieState, parseDeviceCookieState, serialiseDeviceCookieState, createDeviceCookieKey,
+  parseDeviceCookieKey, serialiseDeviceCookieKey,
+  type LockoutState, type SessionConfig, type DeviceCookieState,
 } from '../auth/index.ts';
 
 /** The owner's credential as stored: only an argon2id hash. */
@@ -28,6 +31,11 @@ export class StateCorruptError extends BulwarkError {}
 const OWNER_FILE = 'owner.json';
 const SESSIONS_FILE = 'sessions.json';
 const LOCKOUT_FILE = 'lockout.json';
+const DEVICE_COOKIES_FILE = 'device-cookies.json';
+const DEVICE_COOKIE_KEY_FILE = 'device-cookie.key';
+
+/** What is written on a delay: sessions, lockout counters, the device cookies' list. */
+type DirtyPart = 'sessions' | 'lockout' | 'cookies';
 
 function parseOwner(text: string): OwnerRecord {
   let v: unknown;
@@ -48,21 +56,49 @@ async function readOptional(path: string): Promise<string | undefined> {
   }
 }
 
+/** Reads a state file with `parse`; a damaged one is replaced by `empty()` with a warning. */
+async function loadOrEmpty<T>(path: string, parse: (text: string) => T, empty: () => T, warn: () => void): Promise<T> {
+  try {
+    const t = await readOptional(path);
+    return t === undefined ? empty() : parse(t);
+  } catch (err) {
+    if (!(err instanceof BulwarkError)) throw err;
+    warn();
+    return empty();
+  }
+}
+
+/** The installation's device cookie key as read; undefined when missing or damaged (a new one is made). */
+async function loadDeviceCookieKey(dir: string, warn: (msg: string) => void): Promise<Buffer | undefined> {
+  return loadOrEmpty<Buffer | undefined>(join(dir, DEVICE_COOKIE_KEY_FILE), parseDeviceCookieKey, () => undefined,
+    () => warn('device-cookie.key was damaged: a new key is made, every browser logs in as new once'));
+}
+
 /** Loads and saves the web service's state in `dir`. */
 export class WebStateStore {
   readonly dir: string;
   owner: OwnerRecord | undefined;
   readonly sessions: SessionStore;
   lockout: LockoutState;
+  /** Failures per device cookie and the physical unlock. */
+  deviceCookies: DeviceCookieState;
+  /** Signs device cookies; made at first start, replaced by a factory reset. Never logged. */
+  deviceCookieKey: Buffer;
+  /** False until the key is on disk: it is written with the first cookie, so a reset unit holds none. */
+  #keySaved: boolean;
   #timer: NodeJS.Timeout | undefined;
-  #dirty = new Set<'sessions' | 'lockout'>();
+  #dirty = new Set<DirtyPart>();
   #writing: Promise<void> = Promise.resolve();
 
-  private constructor(dir: string, owner: OwnerRecord | undefined, sessions: SessionStore, lockout: LockoutState) {
+  private constructor(dir: string, owner: OwnerRecord | undefined, sessions: SessionStore, lockout: LockoutState,
+    cookies: { state: DeviceCookieState; key: Buffer | undefined }) {
     this.dir = dir;
     this.owner = owner;
     this.sessions = sessions;
     this.lockout = lockout;
+    this.deviceCookies = cookies.state;
+    this.deviceCookieKey = cookies.key ?? createDeviceCookieKey();
+    this.#keySaved = cookies.key !== undefined;
   }
 
   /** Loads state; a damaged sessions or lockout file starts empty (logged out, counters kept safe by the caller), a damaged owner file is refused. */
@@ -78,16 +114,20 @@ export class WebStateStore {
       warn('sessions.json was damaged: every session ended');
       sessions = new SessionStore(sessionConfig);
     }
-    let lockout: LockoutState;
-    try {
-      const t = await readOptional(join(dir, LOCKOUT_FILE));
-      lockout = t === undefined ? emptyLockoutState() : parseLockoutState(t);
-    } catch (err) {
-      if (!(err instanceof BulwarkError)) throw err;
-      warn('lockout.json was damaged: counters restarted');
-      lockout = emptyLockoutState();
-    }
-    return new WebStateStore(dir, owner, sessions, lockout);
+    const lockout = await loadOrEmpty(join(dir, LOCKOUT_FILE), parseLockoutState, emptyLockoutState,
+      () => warn('lockout.json was damaged: counters restarted'));
+    const cookieState = await loadOrEmpty(join(dir, DEVICE_COOKIES_FILE), parseDeviceCookieState,
+      emptyDeviceCookieState, () => warn('device-cookies.json was damaged: cookie counters restarted'));
+    const key = await loadDeviceCookieKey(dir, warn);
+    return new WebStateStore(dir, owner, sessions, lockout, { state: cookieState, key });
+  }
+
+  /** Writes the device cookie key (0600, atomically) if it is not on disk yet; call before a cookie leaves. */
+  async saveDeviceCookieKey(): Promise<void> {
+    if (this.#keySaved) return;
+    const text = serialiseDeviceCookieKey(this.deviceCookieKey);
+    await writeFileAtomic(join(this.dir, DEVICE_COOKIE_KEY_FILE), text, SECRET_FILE_MODE);
+    this.#keySaved = true;
   }
 
   /** Saves the owner's credential now (durably, before the caller answers). */
@@ -96,8 +136,8 @@ export class WebStateStore {
     this.owner = owner;
   }
 
-  /** Marks sessions or lockout as changed; written within `delayMs`. */
-  markDirty(what: 'sessions' | 'lockout', delayMs = 200): void {
+  /** Marks sessions, lockout or the device cookies' list as changed; written within `delayMs`. */
+  markDirty(what: DirtyPart, delayMs = 200): void {
     this.#dirty.add(what);
     this.#timer ??= setTimeout(() => { this.#timer = undefined; void this.flush(); }, delayMs);
   }
@@ -108,20 +148,31 @@ export class WebStateStore {
     const dirty = [...this.#dirty];
     this.#dirty.clear();
     this.#writing = this.#writing.then(async () => {
-      for (const what of dirty) {
-        if (what === 'sessions') await writeFileAtomic(join(this.dir, SESSIONS_FILE), this.sessions.serialise(), SECRET_FILE_MODE);
-        else await writeFileAtomic(join(this.dir, LOCKOUT_FILE), serialiseLockoutState(this.lockout), SECRET_FILE_MODE);
-      }
+      for (const what of dirty) await this.#write(what);
     });
     await this.#writing;
   }
 
-  /** Factory reset: forgets the owner's password, every session and every counter. */
+  async #write(what: DirtyPart): Promise<void> {
+    const [file, text] = what === 'sessions' ? [SESSIONS_FILE, this.sessions.serialise()]
+      : what === 'lockout' ? [LOCKOUT_FILE, serialiseLockoutState(this.lockout)]
+        : [DEVICE_COOKIES_FILE, serialiseDeviceCookieState(this.deviceCookies)];
+    await writeFileAtomic(join(this.dir, file), text, SECRET_FILE_MODE);
+  }
+
+  /**
+   * Factory reset: forgets the owner's password, every session and every counter, and replaces
+   * the device cookie key, so no browser of the previous owner is trusted any more.
+   */
   async erase(): Promise<void> {
     await this.flush();
-    for (const f of [OWNER_FILE, SESSIONS_FILE, LOCKOUT_FILE]) await rm(join(this.dir, f), { force: true });
+    const files = [OWNER_FILE, SESSIONS_FILE, LOCKOUT_FILE, DEVICE_COOKIES_FILE, DEVICE_COOKIE_KEY_FILE];
+    for (const f of files) await rm(join(this.dir, f), { force: true });
     this.owner = undefined;
     for (const s of [...this.sessions.state.sessions]) this.sessions.destroyAllFor(s.user);
     this.lockout = emptyLockoutState();
+    this.deviceCookies = emptyDeviceCookieState();
+    this.deviceCookieKey = createDeviceCookieKey();
+    this.#keySaved = false;
   }
 }

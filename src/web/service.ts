@@ -1,9 +1,10 @@
 /**
  * The device's HTTPS admin service: TLS 1.2/1.3 with ECDHE-AEAD only on the unit's own
  * certificate, authentication on every route but the login page, its assets and security.txt,
- * lockout before any hash is computed, argon2id, `__Host-` session cookies, a CSRF token plus
- * an Origin check on every state change, strict security headers, and a journal entry for every
- * TLS connection and login attempt.
+ * device cookies and lockout before any hash is computed (src/auth's LoginGuard: the owner's
+ * browser is limited per cookie, never by a guesser's counters), argon2id, `__Host-` session
+ * cookies, a CSRF token plus an Origin check on every state change, strict security headers,
+ * and a journal entry for every TLS connection and login attempt.
  */
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -16,9 +17,13 @@ import type { AddressInfo } from 'node:net';
 import { BulwarkError, InvalidInputError } from '../errors/index.ts';
 import type { DeviceBundle } from '../bundle/index.ts';
 import {
-  LockoutPolicy, verifyPassword, hashPassword, checkPasswordStrength, sourceKeyFor, verifySetupCodeForOwner,
+  verifyPassword, hashPassword, checkPasswordStrength, sourceKeyFor, verifySetupCodeForOwner,
   type LockoutConfig, type SessionConfig, type SessionView,
 } from './auth-bridge.ts';
+import {
+  LoginGuard,
+  type DeviceCookieConfig, type HashPriority, type LoginGuardDecision, type LoginGuardState, type LoginTicket,
+} from '../auth/index.ts';
 import { Router, HttpError, parseBody, parseCookies, hostCookie, writeResponse, defaultHttpLimits, type WebRequest, type WebResponse, type HttpLimits } from './http.ts';
 import { WebStateStore, type OwnerRecord } from './owner-state.ts';
 import * as pages from './pages.ts';
@@ -28,7 +33,9 @@ import { APP_CSS, APP_JS } from './assets.ts';
 export interface WebJournalEntry {
   readonly surface: 'web';
   readonly source: string;
-  readonly event: 'tls-connect' | 'tls-error' | 'login' | 'logout' | 'setup' | 'password-change' | 'csrf' | 'control';
+  readonly event:
+    | 'tls-connect' | 'tls-error' | 'login' | 'login-unlock' | 'logout' | 'setup' | 'password-change' | 'csrf'
+    | 'control';
   readonly identity?: string;
   readonly result: 'success' | 'failure' | 'refused' | 'locked-out' | 'info';
   readonly detail?: string;
@@ -61,6 +68,8 @@ export interface WebServiceConfig {
   readonly port: number;
   readonly limits: HttpLimits;
   readonly lockout: Partial<LockoutConfig>;
+  /** Device cookies: their life, the per-cookie lockout and the physical unlock (src/auth). */
+  readonly deviceCookie: Partial<DeviceCookieConfig>;
   readonly sessions: Partial<SessionConfig>;
   /** Idle keep-alive sockets are closed after this, ms. */
   readonly keepAliveTimeoutMs: number;
@@ -76,6 +85,7 @@ export const defaultWebServiceConfig: WebServiceConfig = {
   port: 8443,
   limits: defaultHttpLimits,
   lockout: {},
+  deviceCookie: {},
   sessions: {},
   keepAliveTimeoutMs: 5_000,
   requestTimeoutMs: 10_000,
@@ -90,12 +100,21 @@ export const TLS12_CIPHERS = [
 
 const SESSION_COOKIE = '__Host-bulwark-session';
 const LOGIN_COOKIE = '__Host-bulwark-login';
+/** Marks a browser that has logged in before (OWASP device cookie); signed, bound to the account. */
+const DEVICE_COOKIE = '__Host-bulwark-device';
 const OWNER_NAME = 'admin';
 /** Unknown user names share one lockout account, so they cannot fill the table. */
 const UNKNOWN_ACCOUNT = '(unknown)';
 
 interface Ctx {
   session?: SessionView & { id: string };
+}
+
+/** How a guarded secret check ended; `deviceCookie` (a Set-Cookie value) on success. */
+interface GuardedCheck {
+  readonly ok: boolean;
+  readonly trusted: boolean;
+  readonly deviceCookie?: string;
 }
 
 /** A running web service. */
@@ -108,6 +127,11 @@ export interface WebService {
   close(): Promise<void>;
   /** Factory reset of the web side: sticker password back, sessions and counters gone. */
   reset(): Promise<void>;
+  /**
+   * A physical act on the unit (the button): for `physicalUnlockMs` (5 min), new browsers are not
+   * held back by the account-wide ceiling, so the owner can log in from one; returns what to tell.
+   */
+  unlockLogin(): string;
 }
 
 /** Options of {@link startWebService}. */
@@ -144,7 +168,7 @@ export async function startWebService(options: WebServiceOptions): Promise<WebSe
   const webDir = join(options.stateDir, 'web');
   await mkdir(webDir, { recursive: true, mode: 0o700 });
   const state = await WebStateStore.load(webDir, config.sessions, warn);
-  const lockout = new LockoutPolicy(config.lockout);
+  const guard = new LoginGuard({ lockout: config.lockout, deviceCookie: config.deviceCookie });
   const loginKey = randomBytes(32); // binds pre-session CSRF tokens to this process
   const userInputs = [unit.model, unit.modelName, unit.serial, OWNER_NAME, unit.maker];
   const frameBase = { deviceName: `${unit.modelName} ${unit.serial}` };
@@ -201,20 +225,64 @@ export async function startWebService(options: WebServiceOptions): Promise<WebSe
     journal.record({ surface: 'web', source: formatSource(req.sourceAddress, req.sourcePort), event, result, ...(identity ? { identity } : {}), ...(detail ? { detail } : {}) });
   };
 
-  /** Runs a lockout-guarded secret check for `account`; answers 429 before any hash when backing off. */
-  async function guarded(req: WebRequest, account: string, check: () => Promise<boolean>): Promise<boolean> {
-    const attempt = { source: sourceKeyFor(req.sourceAddress), account };
-    const now = Date.now();
-    const { decision, state: charged } = lockout.admit(state.lockout, attempt, now);
-    if (!decision.allowed) {
-      throw new HttpError(429, 'LOGIN_LOCKED_OUT', `too many failed attempts; try again in ${decision.retryAfterSeconds} s`, { 'retry-after': String(decision.retryAfterSeconds) });
+  const deviceCookieHeader = (value: string): string => hostCookie(DEVICE_COOKIE, value, guard.cookies.maxAgeSeconds);
+  const LOCKED_OUT_DETAIL = {
+    cookie: 'device cookie locked out', account: 'account-wide ceiling (new browsers)', source: 'source backing off',
+  } as const;
+  const lockedOutDetail = (d: LoginGuardDecision): string => (d.allowed ? '' : LOCKED_OUT_DETAIL[d.scope]);
+  const guardState = (): LoginGuardState => ({ lockout: state.lockout, cookies: state.deviceCookies });
+
+  /** Charges the attempt before any hash; answers 429 (journalled under `event`) while it must wait. */
+  function admitAttempt(req: WebRequest, account: string, event: WebJournalEntry['event']): LoginTicket {
+    const attempt = { source: sourceKeyFor(req.sourceAddress), account, deviceCookie: req.cookies.get(DEVICE_COOKIE) };
+    const r = guard.admit(guardState(), state.deviceCookieKey, attempt, Date.now());
+    saveGuardState(r.state);
+    if (!r.decision.allowed) {
+      record(req, event, 'locked-out', account, lockedOutDetail(r.decision));
+      const wait = String(r.decision.retryAfterSeconds);
+      const text = `too many failed attempts; try again in ${wait} s`;
+      throw new HttpError(429, 'LOGIN_LOCKED_OUT', text, { 'retry-after': wait });
     }
-    state.lockout = charged;
-    state.markDirty('lockout');
-    const ok = await check();
-    state.lockout = ok ? lockout.recordSuccess(state.lockout, attempt, Date.now()) : state.lockout;
-    state.markDirty('lockout');
-    return ok;
+    return r.ticket;
+  }
+
+  function saveGuardState(next: LoginGuardState): void {
+    if (next.lockout !== state.lockout) { state.lockout = next.lockout; state.markDirty('lockout'); }
+    if (next.cookies !== state.deviceCookies) { state.deviceCookies = next.cookies; state.markDirty('cookies'); }
+  }
+
+  /**
+   * Runs a guarded secret check for `account`: device cookie first, then lockout, both before any
+   * hash (429 while waiting). A trusted browser's hash waits ahead of a guessing flood. On success
+   * the answer carries a fresh device cookie (`deviceCookie`, a Set-Cookie value).
+   */
+  async function guarded(req: WebRequest, account: string, event: WebJournalEntry['event'],
+    check: (priority: HashPriority) => Promise<boolean>): Promise<GuardedCheck> {
+    const ticket = admitAttempt(req, account, event);
+    const ok = await check(ticket.trusted ? 'trusted' : 'normal');
+    if (!ok) return { ok, trusted: ticket.trusted };
+    const r = guard.recordSuccess(guardState(), state.deviceCookieKey, ticket, Date.now());
+    saveGuardState(r.state);
+    return { ok, trusted: ticket.trusted, deviceCookie: deviceCookieHeader(r.deviceCookie) };
+  }
+
+  /** Checks the owner's password (rehashing an outdated hash); an unknown user costs the same work. */
+  async function checkLogin(known: boolean, password: string, priority: HashPriority): Promise<boolean> {
+    const hash = currentHash();
+    if (!known || !hash) {
+      // Same work as a real check, so timing does not reveal whether a user exists.
+      dummyHash ??= hashPassword(randomBytes(16).toString('hex'));
+      await verifyPassword(password, await dummyHash, { priority });
+      return false;
+    }
+    const result = await verifyPassword(password, hash, { priority });
+    if (result.ok && result.needsRehash) {
+      const passwordHash = await hashPassword(password, undefined, { priority });
+      const source = state.owner?.source ?? 'sticker';
+      const changedAt = new Date().toISOString();
+      await state.saveOwner({ version: 1, username: OWNER_NAME, passwordHash, changedAt, source });
+    }
+    return result.ok;
   }
 
   const frame = (title: string, csrf?: string): pages.PageFrame => ({ ...frameBase, title, ...(csrf ? { csrf } : {}) });
@@ -227,11 +295,13 @@ export async function startWebService(options: WebServiceOptions): Promise<WebSe
     return { kind: 'html', status, body: pages.setupPage(frame('Set up'), { csrf: pre.token, ...o }), headers: { 'set-cookie': pre.cookie } };
   };
 
-  async function startSession(): Promise<WebResponse> {
+  async function startSession(deviceCookie: string): Promise<WebResponse> {
+    await state.saveDeviceCookieKey();
     const s = state.sessions.create(OWNER_NAME, Date.now());
     await state.flush().catch(() => undefined);
     state.markDirty('sessions', 0);
-    return { kind: 'redirect', location: '/', headers: { 'set-cookie': [hostCookie(SESSION_COOKIE, s.id), hostCookie(LOGIN_COOKIE, '', 0)] } };
+    const cookies = [hostCookie(SESSION_COOKIE, s.id), hostCookie(LOGIN_COOKIE, '', 0), deviceCookie];
+    return { kind: 'redirect', location: '/', headers: { 'set-cookie': cookies } };
   }
 
   // ---- public routes -------------------------------------------------------------------
@@ -266,29 +336,13 @@ export async function startWebService(options: WebServiceOptions): Promise<WebSe
       const password = form(req.body.password, 'password', 256);
       const known = username === (state.owner?.username ?? OWNER_NAME);
       const identity = known ? username : UNKNOWN_ACCOUNT;
-      let ok: boolean;
-      try {
-        ok = await guarded(req, identity, async () => {
-          const hash = currentHash();
-          if (!known || !hash) {
-            // Same work as a real check, so timing does not reveal whether a user exists.
-            dummyHash ??= hashPassword(randomBytes(16).toString('hex'));
-            await verifyPassword(password, await dummyHash);
-            return false;
-          }
-          const result = await verifyPassword(password, hash);
-          if (result.ok && result.needsRehash) {
-            await state.saveOwner({ version: 1, username: OWNER_NAME, passwordHash: await hashPassword(password), changedAt: new Date().toISOString(), source: state.owner?.source ?? 'sticker' });
-          }
-          return result.ok;
-        });
-      } catch (err) {
-        if (err instanceof HttpError && err.status === 429) record(req, 'login', 'locked-out', identity);
-        throw err;
+      const r = await guarded(req, identity, 'login', (priority) => checkLogin(known, password, priority));
+      const detail = r.trusted ? 'trusted browser (device cookie)' : undefined;
+      record(req, 'login', r.ok ? 'success' : 'failure', identity, detail);
+      if (!r.ok || !r.deviceCookie) {
+        return loginHtml(401, { error: 'Wrong user name or password.', username: username.slice(0, 64) });
       }
-      record(req, 'login', ok ? 'success' : 'failure', identity);
-      if (!ok) return loginHtml(401, { error: 'Wrong user name or password.', username: username.slice(0, 64) });
-      return startSession();
+      return startSession(r.deviceCookie);
     },
   });
 
@@ -315,13 +369,8 @@ export async function startWebService(options: WebServiceOptions): Promise<WebSe
       const code = form(req.body.setupCode, 'setupCode', 32);
       const next = form(req.body.newPassword, 'newPassword', 256);
       const confirm = form(req.body.confirmPassword, 'confirmPassword', 256);
-      let ok: boolean;
-      try {
-        ok = await guarded(req, 'setup', async () => verifySetupCodeForOwner(code, bundle.pairingVerifierJson));
-      } catch (err) {
-        if (err instanceof HttpError && err.status === 429) record(req, 'setup', 'locked-out', 'setup');
-        throw err;
-      }
+      const checkCode = (): Promise<boolean> => verifySetupCodeForOwner(code, bundle.pairingVerifierJson);
+      const { ok } = await guarded(req, 'setup', 'setup', checkCode);
       record(req, 'setup', ok ? 'success' : 'failure', 'setup');
       if (!ok) return setupHtml(401, { error: 'That setup code is not the one on this device\'s label.' });
       if (next !== confirm) return setupHtml(422, { error: 'The two passwords differ.' });
@@ -329,7 +378,8 @@ export async function startWebService(options: WebServiceOptions): Promise<WebSe
       if (!strength.ok) return setupHtml(422, { error: 'Choose a stronger password:', reasons: strength.reasons.map((r) => r.message) });
       await state.saveOwner({ version: 1, username: OWNER_NAME, passwordHash: await hashPassword(next), changedAt: new Date().toISOString(), source: 'owner' });
       record(req, 'password-change', 'success', OWNER_NAME, 'initial password set at setup');
-      return startSession();
+      // The code on the label proved the owner: this browser is theirs.
+      return startSession(deviceCookieHeader(guard.cookies.issue(state.deviceCookieKey, OWNER_NAME, Date.now())));
     },
   });
 
@@ -392,7 +442,8 @@ export async function startWebService(options: WebServiceOptions): Promise<WebSe
       const page = (status: number, o: { error?: string; reasons?: readonly string[] }): WebResponse =>
         ({ kind: 'html', status, body: pages.passwordPage({ ...frame('Password'), csrf }, o) });
       const hash = currentHash();
-      const ok = await guarded(req, OWNER_NAME, async () => (hash ? (await verifyPassword(current, hash)).ok : false));
+      const { ok, deviceCookie } = await guarded(req, OWNER_NAME, 'password-change',
+        async (priority) => (hash ? (await verifyPassword(current, hash, { priority })).ok : false));
       if (!ok) { record(req, 'password-change', 'failure', OWNER_NAME, 'current password wrong'); return page(401, { error: 'The current password is wrong.' }); }
       if (next !== confirm) return page(422, { error: 'The two new passwords differ.' });
       const strength = await checkPasswordStrength(next, { userInputs });
@@ -406,7 +457,9 @@ export async function startWebService(options: WebServiceOptions): Promise<WebSe
       state.markDirty('sessions', 0);
       await state.flush();
       record(req, 'password-change', 'success', OWNER_NAME, 'all sessions ended');
-      return { kind: 'redirect', location: '/login?changed=1', headers: { 'set-cookie': hostCookie(SESSION_COOKIE, '', 0) } };
+      if (deviceCookie) await state.saveDeviceCookieKey();
+      const cookies = [hostCookie(SESSION_COOKIE, '', 0), ...(deviceCookie ? [deviceCookie] : [])];
+      return { kind: 'redirect', location: '/login?changed=1', headers: { 'set-cookie': cookies } };
     },
   });
 
@@ -590,6 +643,15 @@ export async function startWebService(options: WebServiceOptions): Promise<WebSe
       await state.flush();
     },
     async reset() { await state.erase(); },
+    unlockLogin() {
+      const now = Date.now();
+      saveGuardState(guard.unlock(guardState(), now));
+      state.markDirty('cookies', 0);
+      const minutes = Math.round(guard.cookies.config.physicalUnlockMs / 60_000);
+      journal.record({ surface: 'web', source: 'local', event: 'login-unlock', result: 'info',
+        detail: `physical act: a new browser may log in for ${minutes} min; per-address back-off still applies` });
+      return `login from a new browser allowed for ${minutes} minutes`;
+    },
   };
 }
 
