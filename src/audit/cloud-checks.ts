@@ -219,7 +219,7 @@ export async function checkClaimWindow(ctx: AuditContext): Promise<CheckOutcome>
   }
   let loose = false;
   try { validateOwnerApiConfig({ claimAccountThreshold: 1_000 }); loose = true; } catch { /* refused */ }
-  evidence.push({ sent: 'the owner API\'s claim limits (src/cloud defaults)', received: `${api.claimAccountThreshold} failures per account and ${api.claimSerialThreshold} per serial before back-off from ${api.claimBaseDelayMs / 1000} s doubling to ${api.claimMaxDelayMs / 60_000} min; a limit of 1,000 ${loose ? 'accepted' : 'refused'}`, finding: loose || api.claimAccountThreshold > 10 });
+  evidence.push({ sent: 'the owner API\'s claim limits (src/cloud defaults)', received: `${api.claimAccountThreshold} failures per account and ${api.claimSourceThreshold} per source before back-off from ${api.claimBaseDelayMs / 1000} s doubling to ${api.claimMaxDelayMs / 60_000} min; ${api.claimSerialThreshold} on one serial flag a flood for the maker and never refuse the right code; a limit of 1,000 ${loose ? 'accepted' : 'refused'}`, finding: loose || api.claimAccountThreshold > 10 });
   const manifest = ctx.inputs.manifestPath;
   if (manifest !== undefined) {
     const { loadManifest } = await import('./whitebox.ts');

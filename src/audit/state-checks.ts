@@ -28,6 +28,7 @@ const KEPT_AFTER_RESET = /^(capabilities\.json|cloud-commands\.json|cloud-outbox
 /** Owner data that must be gone after a reset, by file. */
 const OWNER_FILES: ReadonlyArray<readonly [string, string]> = [
   ['web/owner.json', 'the owner\'s password'], ['web/sessions.json', 'sessions'], ['web/lockout.json', 'login counters'],
+  ['web/device-cookies.json', 'trusted browsers'], ['web/device-cookie.key', 'the device-cookie key'],
   ['hubs.json', 'paired hubs'], ['update/prefs.json', 'the owner\'s update choices'],
 ];
 

@@ -15,13 +15,13 @@
  * Sessions, attempt counters, the pre-login CSRF key and the device cookie key live in the
  * store, so any instance answers any request.
  */
-import { createServer, type Server } from 'node:https';
+import type { Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createHash, createHmac, randomBytes, timingSafeEqual, constants as osslConstants } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { BulwarkError, InvalidInputError } from '../errors/index.ts';
+import { validateAdmissionConfig, type AdmissionConfig } from '../admission/index.ts';
 import {
-  Router, HttpError, parseBody, parseCookies, hostCookie, writeResponse, defaultHttpLimits, TLS12_CIPHERS,
+  Router, HttpError, parseBody, parseCookies, hostCookie, writeResponse, defaultHttpLimits, listenHttps,
   type WebRequest, type WebResponse, type HttpLimits,
 } from '../web/index.ts';
 import {
@@ -66,6 +66,8 @@ export interface OwnerApiConfig {
   readonly requestTimeoutMs: number;
   readonly keepAliveTimeoutMs: number;
   readonly maxConnections: number;
+  /** Per-source caps and the deadline to be past the headers (docs/connections.md). */
+  readonly admission: Partial<AdmissionConfig>;
 }
 
 /** The secure default. */
@@ -88,6 +90,8 @@ export const defaultOwnerApiConfig: Readonly<OwnerApiConfig> = Object.freeze({
   requestTimeoutMs: 15_000,
   keepAliveTimeoutMs: 5_000,
   maxConnections: 1_024,
+  // Households and offices share an address: more per source than a device's page allows.
+  admission: { maxConnectionsPerSource: 64, maxPendingPerSource: 16 },
 });
 
 /** Validates a (partial) config; refuses settings that switch a protection off. */
@@ -107,6 +111,7 @@ export function validateOwnerApiConfig(config: Partial<OwnerApiConfig> = {}): Ow
   int('requestTimeoutMs', 1_000, 120_000);
   int('keepAliveTimeoutMs', 1_000, 120_000);
   int('maxConnections', 1, 100_000);
+  validateAdmissionConfig({ ...c.admission, maxConnections: c.maxConnections });
   validateSessionConfig({ idleTimeoutMs: c.idleTimeoutMs, absoluteTimeoutMs: c.absoluteTimeoutMs, maxSessionsPerUser: c.maxSessionsPerAccount, maxSessions: 10_000 });
   new LockoutPolicy({ ...c.login }); // validates
   validateDeviceCookieConfig({ ...c.deviceCookie });
@@ -674,25 +679,19 @@ export async function startOwnerApi(o: OwnerApiOptions): Promise<OwnerApi> {
     }
   }
 
-  const server = createServer({
-    key: o.keyPem, cert: o.certPem,
-    minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3', ciphers: TLS12_CIPHERS, honorCipherOrder: true, ecdhCurve: 'X25519:P-256:P-384',
-    secureOptions: osslConstants.SSL_OP_NO_COMPRESSION | osslConstants.SSL_OP_NO_RENEGOTIATION | osslConstants.SSL_OP_CIPHER_SERVER_PREFERENCE,
-    requestTimeout: config.requestTimeoutMs, headersTimeout: Math.min(config.requestTimeoutMs, 10_000), keepAliveTimeout: config.keepAliveTimeoutMs,
-    maxHeaderSize: 8_192,
-  }, (req, res) => {
-    handle(req, res).catch((err: unknown) => {
-      log(`response failed: ${err instanceof Error ? err.message : String(err)}`);
-      if (!res.headersSent) { res.writeHead(500, { 'content-length': '0', 'cache-control': 'no-store' }); res.end(); } else res.destroy();
-    });
+  const listener = await listenHttps({
+    keyPem: o.keyPem, certPem: o.certPem, host: config.host, port: config.port,
+    requestTimeoutMs: config.requestTimeoutMs, keepAliveTimeoutMs: config.keepAliveTimeoutMs,
+    admission: { ...config.admission, maxConnections: config.maxConnections },
+    record: (r) => log(`connection ${r.event} ${r.result} from ${r.source}${r.detail ? `: ${r.detail}` : ''}`),
+    handler: (req, res) => {
+      handle(req, res).catch((err: unknown) => {
+        log(`response failed: ${err instanceof Error ? err.message : String(err)}`);
+        if (!res.headersSent) { res.writeHead(500, { 'content-length': '0', 'cache-control': 'no-store' }); res.end(); } else res.destroy();
+      });
+    },
   });
-  server.maxConnections = config.maxConnections;
-  server.on('clientError', (_err, socket) => { socket.destroy(); });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => { server.off('error', reject); resolve(); });
-  });
-  const port = (server.address() as AddressInfo).port;
+  const { server, port } = listener;
   for (const name of new Set(['localhost', '127.0.0.1', '[::1]', config.host.includes(':') ? `[${config.host}]` : config.host, ...config.publicHosts])) {
     allowedHosts.add(`${name}:${port}`.toLowerCase());
     if (port === 443) allowedHosts.add(name.toLowerCase());
@@ -702,7 +701,7 @@ export async function startOwnerApi(o: OwnerApiOptions): Promise<OwnerApi> {
   return {
     url: `https://${shown}:${port}`, port, server, routes: router.list(),
     async close() {
-      await new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); });
+      await listener.close();
     },
   };
 }

@@ -16,14 +16,13 @@
  * account-wide ceiling holds back only new browsers, and `bulwark hub unlock` (the 0600 control
  * socket: a hand on the hub's own account) lifts it for 5 minutes.
  */
-import { createServer, type Server } from 'node:https';
+import type { Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  Router, HttpError, parseBody, parseCookies, hostCookie, writeResponse, defaultHttpLimits, escapeHtml, APP_CSS,
+  Router, HttpError, parseBody, parseCookies, hostCookie, writeResponse, defaultHttpLimits, escapeHtml, APP_CSS, listenHttps,
   type WebRequest, type WebResponse,
 } from '../web/index.ts';
 import {
@@ -34,6 +33,7 @@ import {
   type LockoutState, type SessionView, type DeviceCookieState, type LoginGuardState,
 } from '../auth/index.ts';
 import { BulwarkError, InvalidInputError } from '../errors/index.ts';
+import { validateAdmissionConfig, type AdmissionConfig } from '../admission/index.ts';
 import { writeFileAtomic, SECRET_FILE_MODE } from '../storage/index.ts';
 import { getModel } from '../models/index.ts';
 import type { ChannelValue } from '../channel/index.ts';
@@ -52,6 +52,8 @@ export interface HubWebConfig {
   readonly maxConnections: number;
   /** A request must arrive whole within this, ms. */
   readonly requestTimeoutMs: number;
+  /** Per-source caps and the deadline to be past the headers (docs/connections.md). */
+  readonly admission?: Partial<AdmissionConfig>;
 }
 
 /** Loopback on 8444 by default. */
@@ -169,6 +171,7 @@ function deviceCard(d: HubDeviceView, csrf: string): string {
 export async function startHubWeb(hub: Hub, stateDir: string, config: Partial<HubWebConfig> = {}, warn: (m: string) => void = () => undefined): Promise<HubWeb> {
   const c = { ...defaultHubWebConfig, ...config };
   if (!Number.isInteger(c.port) || c.port < 0 || c.port > 65535) throw new InvalidInputError('webPort must be 0..65535');
+  validateAdmissionConfig({ ...c.admission, maxConnections: c.maxConnections });
   const store = hub.store;
   if (store.getMeta(OWNER_KEY) === undefined) {
     const password = randomBytes(15).toString('base64url'); // 120 bits
@@ -435,25 +438,22 @@ export async function startHubWeb(hub: Hub, stateDir: string, config: Partial<Hu
     }
   }
 
-  const server = createServer({
-    key: hub.identity.key, cert: hub.identity.cert, minVersion: 'TLSv1.3',
-    requestTimeout: c.requestTimeoutMs, headersTimeout: Math.min(c.requestTimeoutMs, 10_000), keepAliveTimeout: 5_000, maxHeaderSize: 8_192,
-  }, (req, res) => {
-    handle(req, res).catch(() => { if (!res.headersSent) { res.writeHead(500); res.end(); } else res.destroy(); });
+  const listener = await listenHttps({
+    keyPem: hub.identity.key, certPem: hub.identity.cert, host: c.host, port: c.port, minVersion: 'TLSv1.3',
+    requestTimeoutMs: c.requestTimeoutMs, keepAliveTimeoutMs: 5_000,
+    admission: { ...c.admission, maxConnections: c.maxConnections },
+    record: (r) => warn(`connection ${r.event} ${r.result} from ${r.source}${r.detail ? `: ${r.detail}` : ''}`),
+    handler: (req, res) => {
+      handle(req, res).catch(() => { if (!res.headersSent) { res.writeHead(500); res.end(); } else res.destroy(); });
+    },
   });
-  server.maxConnections = c.maxConnections;
-  server.on('clientError', (_err, socket) => { socket.destroy(); });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(c.port, c.host, () => { server.off('error', reject); resolve(); });
-  });
-  const port = (server.address() as AddressInfo).port;
+  const { server, port } = listener;
   for (const n of new Set(['localhost', '127.0.0.1', '[::1]', c.host.includes(':') ? `[${c.host}]` : c.host])) allowedHosts.add(`${n}:${port}`.toLowerCase());
   const shownHost = c.host === '0.0.0.0' || c.host === '::' ? '127.0.0.1' : c.host;
   return {
     url: `https://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`, port, server, routes: router.list(),
     async close() {
-      await new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); });
+      await listener.close();
     },
   };
 }

@@ -6,14 +6,12 @@
  * cookies, a CSRF token plus an Origin check on every state change, strict security headers,
  * and a journal entry for every TLS connection and login attempt.
  */
-import { createServer, type Server } from 'node:https';
+import type { Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { TLSSocket } from 'node:tls';
-import { constants as osslConstants, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { mkdir } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
 import { BulwarkError, InvalidInputError } from '../errors/index.ts';
 import type { DeviceBundle } from '../bundle/index.ts';
 import {
@@ -28,13 +26,15 @@ import { Router, HttpError, parseBody, parseCookies, hostCookie, writeResponse, 
 import { WebStateStore, type OwnerRecord } from './owner-state.ts';
 import * as pages from './pages.ts';
 import { APP_CSS, APP_JS } from './assets.ts';
+import { listenHttps } from './https-server.ts';
+import type { AdmissionConfig, AdmissionRecord } from '../admission/index.ts';
 
 /** What the web service records in the connection journal. */
 export interface WebJournalEntry {
   readonly surface: 'web';
   readonly source: string;
   readonly event:
-    | 'tls-connect' | 'tls-error' | 'login' | 'login-unlock' | 'logout' | 'setup' | 'password-change' | 'csrf'
+    | AdmissionRecord['event'] | 'login' | 'login-unlock' | 'logout' | 'setup' | 'password-change' | 'csrf'
     | 'control';
   readonly identity?: string;
   readonly result: 'success' | 'failure' | 'refused' | 'locked-out' | 'info';
@@ -77,6 +77,8 @@ export interface WebServiceConfig {
   readonly requestTimeoutMs: number;
   /** Most simultaneous connections. */
   readonly maxConnections: number;
+  /** Per-source caps and the deadline to be past the headers (docs/connections.md). */
+  readonly admission?: Partial<AdmissionConfig>;
 }
 
 /** Safe defaults. */
@@ -92,11 +94,6 @@ export const defaultWebServiceConfig: WebServiceConfig = {
   maxConnections: 128,
 };
 
-/** TLS 1.2 suites allowed: ECDHE key exchange with AEAD ciphers only (TLS 1.3 suites are all AEAD). */
-export const TLS12_CIPHERS = [
-  'ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-AES256-GCM-SHA384', 'ECDHE-ECDSA-CHACHA20-POLY1305',
-  'ECDHE-RSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES256-GCM-SHA384', 'ECDHE-RSA-CHACHA20-POLY1305',
-].join(':');
 
 const SESSION_COOKIE = '__Host-bulwark-session';
 const LOGIN_COOKIE = '__Host-bulwark-login';
@@ -589,39 +586,24 @@ export async function startWebService(options: WebServiceOptions): Promise<WebSe
     }
   }
 
-  const server = createServer({
-    key: bundle.webKeyPem,
-    cert: bundle.webCertPem,
-    minVersion: 'TLSv1.2',
-    maxVersion: 'TLSv1.3',
-    ciphers: TLS12_CIPHERS,
-    honorCipherOrder: true,
-    ecdhCurve: 'X25519:P-256:P-384',
-    secureOptions: osslConstants.SSL_OP_NO_COMPRESSION | osslConstants.SSL_OP_NO_RENEGOTIATION | osslConstants.SSL_OP_CIPHER_SERVER_PREFERENCE,
-    requestTimeout: config.requestTimeoutMs,
-    headersTimeout: Math.min(config.requestTimeoutMs, 10_000),
-    keepAliveTimeout: config.keepAliveTimeoutMs,
-    maxHeaderSize: 8_192,
-  }, (req, res) => {
-    handle(req, res).catch((err: unknown) => {
-      warn(`response failed: ${err instanceof Error ? err.message : String(err)}`);
-      if (!res.headersSent) { res.writeHead(500, securityHeaders500()); res.end(); } else res.destroy();
-    });
+  const listener = await listenHttps({
+    keyPem: bundle.webKeyPem,
+    certPem: bundle.webCertPem,
+    host: config.host,
+    port: config.port,
+    requestTimeoutMs: config.requestTimeoutMs,
+    keepAliveTimeoutMs: config.keepAliveTimeoutMs,
+    admission: { maxConnections: config.maxConnections, ...config.admission },
+    record: (r) => journal.record({ surface: 'web', ...r }),
+    handler: (req, res) => {
+      handle(req, res).catch((err: unknown) => {
+        warn(`response failed: ${err instanceof Error ? err.message : String(err)}`);
+        if (!res.headersSent) { res.writeHead(500, securityHeaders500()); res.end(); } else res.destroy();
+      });
+    },
   });
-  server.maxConnections = config.maxConnections;
-  server.on('secureConnection', (socket: TLSSocket) => {
-    journal.record({ surface: 'web', source: formatSource((socket.remoteAddress ?? '?').replace(/^::ffff:/, ''), socket.remotePort ?? 0), event: 'tls-connect', result: 'success', detail: `${socket.getProtocol() ?? '?'} ${socket.getCipher()?.name ?? ''}` });
-  });
-  server.on('tlsClientError', (err: Error & { code?: string }, socket: TLSSocket) => {
-    journal.record({ surface: 'web', source: formatSource((socket.remoteAddress ?? '?').replace(/^::ffff:/, ''), socket.remotePort ?? 0), event: 'tls-error', result: 'refused', detail: (err.code ?? 'TLS_ERROR').slice(0, 60) });
-  });
-  server.on('clientError', (_err, socket) => { socket.destroy(); });
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => { server.off('error', reject); resolve(); });
-  });
-  port = (server.address() as AddressInfo).port;
+  const server = listener.server;
+  port = listener.port;
   const names = new Set(['localhost', `${unit.serial.toLowerCase()}.local`, config.host]);
   if (config.host === '0.0.0.0' || config.host === '::') {
     for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) names.add(a.address);
@@ -639,7 +621,7 @@ export async function startWebService(options: WebServiceOptions): Promise<WebSe
   return {
     url, port, server, routes: router.list(), state,
     async close() {
-      await new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); });
+      await listener.close();
       await state.flush();
     },
     async reset() { await state.erase(); },
