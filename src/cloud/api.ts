@@ -21,7 +21,7 @@ import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypt
 import { BulwarkError, InvalidInputError } from '../errors/index.ts';
 import { validateAdmissionConfig, type AdmissionConfig } from '../admission/index.ts';
 import {
-  Router, HttpError, parseBody, parseCookies, hostCookie, writeResponse, defaultHttpLimits, listenHttps,
+  Router, HttpError, parseBody, parseCookies, hostCookie, writeResponse, defaultHttpLimits, listenHttps, checkSameOrigin, answerInternalError,
   type WebRequest, type WebResponse, type HttpLimits,
 } from '../web/index.ts';
 import {
@@ -235,22 +235,13 @@ export async function startOwnerApi(o: OwnerApiOptions): Promise<OwnerApi> {
   // ---- protections ---------------------------------------------------------------------
 
   /** Same-origin proof, as on the device page (Sec-Fetch-Site cannot be forged by a page). */
-  function checkOrigin(req: WebRequest, required: boolean): void {
-    const origin = req.headers.origin;
-    const fetchSite = req.headers['sec-fetch-site'];
-    if (fetchSite !== undefined && fetchSite !== 'same-origin') throw new HttpError(403, 'CSRF_ORIGIN_MISMATCH', 'cross-origin request refused');
-    if (origin === undefined && fetchSite === undefined && !required) return; // not a browser
-    const sameOrigin = origin === `https://${req.headers.host ?? ''}` || (origin === 'null' && fetchSite === 'same-origin');
-    if (!sameOrigin) throw new HttpError(403, 'CSRF_ORIGIN_MISMATCH', 'cross-origin request refused');
-  }
-
   const loginToken = (cookie: string): string => createHmac('sha256', loginKey).update(cookie).digest('base64url');
   function newLoginCookie(): { cookie: string; token: string } {
     const value = randomBytes(32).toString('base64url');
     return { cookie: hostCookie(LOGIN_COOKIE, value, 1800), token: loginToken(value) };
   }
   function requirePreSessionToken(req: WebRequest): void {
-    checkOrigin(req, true);
+    checkSameOrigin(req);
     const cookie = req.cookies.get(LOGIN_COOKIE);
     const token = req.body.csrf;
     if (!cookie || typeof token !== 'string' || !safeEqual(loginToken(cookie), token)) {
@@ -434,7 +425,7 @@ export async function startOwnerApi(o: OwnerApiOptions): Promise<OwnerApi> {
   router.add({
     method: 'POST', path: '/v1/accounts', access: 'public', csrf: false,
     handler: async (req) => {
-      checkOrigin(req, false);
+      checkSameOrigin(req, { allowNonBrowser: true });
       const account = await register(req, field(req.body, 'email', 254), field(req.body, 'password'));
       const s = await newSession(account.id);
       return { kind: 'json', status: 201, body: { account: { email: account.email }, token: s.id, csrfToken: s.csrfToken }, headers: { 'set-cookie': s.cookie } };
@@ -443,7 +434,7 @@ export async function startOwnerApi(o: OwnerApiOptions): Promise<OwnerApi> {
   router.add({
     method: 'POST', path: '/v1/sessions', access: 'public', csrf: false,
     handler: async (req) => {
-      checkOrigin(req, false);
+      checkSameOrigin(req, { allowNonBrowser: true });
       const email = normaliseEmail(field(req.body, 'email', 254));
       const { account, deviceCookie } = await checkPassword(req, email, field(req.body, 'password'));
       if (!account || !deviceCookie) throw new AccountError('LOGIN_FAILED', 'wrong e-mail address or password');
@@ -651,8 +642,7 @@ export async function startOwnerApi(o: OwnerApiOptions): Promise<OwnerApi> {
       req = { ...req, path: url.pathname, query: url.searchParams };
       const host = raw.headers.host;
       if (typeof host !== 'string' || !allowedHosts.has(host.toLowerCase())) throw new HttpError(421, 'HOST_NOT_ALLOWED', 'unknown host name');
-      const { route, params, pathKnown } = router.match(method, req.path);
-      if (!route) throw pathKnown ? new HttpError(405, 'METHOD_NOT_ALLOWED', 'method not allowed') : new HttpError(404, 'NOT_FOUND', 'not found');
+      const { route, params } = router.resolve(method, req.path);
       if (route.access === 'session') {
         const found = await sessionOf(req);
         if (!found) throw new HttpError(isApi ? 401 : 303, 'AUTH_REQUIRED', 'log in first', isApi ? {} : { location: '/login' });
@@ -660,7 +650,7 @@ export async function startOwnerApi(o: OwnerApiOptions): Promise<OwnerApi> {
       }
       req = { ...req, params, ...(method === 'POST' ? { body: await parseBody(raw, config.limits) } : {}) };
       if (route.csrf && !ctx.bearer) {
-        checkOrigin(req, true);
+        checkSameOrigin(req);
         const token = req.body.csrf ?? req.headers['x-csrf-token'];
         if (typeof token !== 'string' || !safeEqual(token, ctx.session!.csrfToken)) throw new HttpError(403, 'CSRF_TOKEN_INVALID', 'missing or wrong CSRF token');
       }
@@ -687,7 +677,7 @@ export async function startOwnerApi(o: OwnerApiOptions): Promise<OwnerApi> {
     handler: (req, res) => {
       handle(req, res).catch((err: unknown) => {
         log(`response failed: ${err instanceof Error ? err.message : String(err)}`);
-        if (!res.headersSent) { res.writeHead(500, { 'content-length': '0', 'cache-control': 'no-store' }); res.end(); } else res.destroy();
+        answerInternalError(res);
       });
     },
   });

@@ -23,6 +23,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   Router, HttpError, parseBody, parseCookies, hostCookie, writeResponse, defaultHttpLimits, escapeHtml, APP_CSS, listenHttps,
+  checkSameOrigin, answerInternalError,
   type WebRequest, type WebResponse,
 } from '../web/index.ts';
 import {
@@ -198,14 +199,6 @@ export async function startHubWeb(hub: Hub, stateDir: string, config: Partial<Hu
   const allowedHosts = new Set<string>();
   const router = new Router<Ctx>();
 
-  function checkOrigin(req: WebRequest): void {
-    const origin = req.headers.origin;
-    const fetchSite = req.headers['sec-fetch-site'];
-    if (fetchSite !== undefined && fetchSite !== 'same-origin') throw new HttpError(403, 'CSRF_ORIGIN_MISMATCH', 'cross-origin request refused');
-    const same = origin === `https://${req.headers.host ?? ''}` || (origin === 'null' && fetchSite === 'same-origin');
-    if (!same) throw new HttpError(403, 'CSRF_ORIGIN_MISMATCH', 'cross-origin request refused');
-  }
-
   /** The guard's state with the control socket's unlock (if any) applied; journals a new unlock once. */
   let loggedUnlock = 0;
   function guardState(now: number): LoginGuardState {
@@ -279,7 +272,7 @@ export async function startHubWeb(hub: Hub, stateDir: string, config: Partial<Hu
   router.add({
     method: 'POST', path: '/login', access: 'public', csrf: false,
     handler: async (req) => {
-      checkOrigin(req);
+      checkSameOrigin(req);
       const cookie = req.cookies.get(LOGIN_COOKIE);
       const token = req.body.csrf;
       if (!cookie || typeof token !== 'string' || !safeEqual(loginToken(cookie), token)) throw new HttpError(403, 'CSRF_TOKEN_INVALID', 'the form expired: reload it');
@@ -409,8 +402,7 @@ export async function startHubWeb(hub: Hub, stateDir: string, config: Partial<Hu
     try {
       const host = raw.headers.host;
       if (typeof host !== 'string' || !allowedHosts.has(host.toLowerCase())) throw new HttpError(421, 'HOST_NOT_ALLOWED', 'unknown host name');
-      const { route, params, pathKnown } = router.match(method, req.path);
-      if (!route) throw pathKnown ? new HttpError(405, 'METHOD_NOT_ALLOWED', 'method not allowed') : new HttpError(404, 'NOT_FOUND', 'not found');
+      const { route, params } = router.resolve(method, req.path);
       const ctx: Ctx = {};
       if (route.access === 'session') {
         const id = req.cookies.get(SESSION_COOKIE);
@@ -421,7 +413,7 @@ export async function startHubWeb(hub: Hub, stateDir: string, config: Partial<Hu
       }
       req = { ...req, params, ...(method === 'POST' ? { body: await parseBody(raw) } : {}) };
       if (route.csrf) {
-        checkOrigin(req);
+        checkSameOrigin(req);
         const token = req.body.csrf ?? req.headers['x-csrf-token'];
         if (typeof token !== 'string' || !sessions.verifyCsrf(ctx.session!.id, token, Date.now())) throw new HttpError(403, 'CSRF_TOKEN_INVALID', 'missing or wrong CSRF token');
       }
@@ -444,7 +436,10 @@ export async function startHubWeb(hub: Hub, stateDir: string, config: Partial<Hu
     admission: { ...c.admission, maxConnections: c.maxConnections },
     record: (r) => warn(`connection ${r.event} ${r.result} from ${r.source}${r.detail ? `: ${r.detail}` : ''}`),
     handler: (req, res) => {
-      handle(req, res).catch(() => { if (!res.headersSent) { res.writeHead(500); res.end(); } else res.destroy(); });
+      handle(req, res).catch((err: unknown) => {
+        warn(`response failed: ${err instanceof Error ? err.message : String(err)}`);
+        answerInternalError(res);
+      });
     },
   });
   const { server, port } = listener;

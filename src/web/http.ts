@@ -179,6 +179,44 @@ export class Router<Ctx> {
     }
     return { params: {}, pathKnown };
   }
+
+  /** The route for a method and path; 404 for an unknown path, 405 with `Allow` for a known path. */
+  resolve(method: string, path: string): { route: Route<Ctx>; params: Record<string, string> } {
+    const { route, params, pathKnown } = this.match(method, path);
+    if (route) return { route, params };
+    if (!pathKnown) throw new HttpError(404, 'NOT_FOUND', 'not found');
+    const allowed = new Set<string>();
+    for (const m of ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']) if (this.match(m, path).route) allowed.add(m);
+    throw new HttpError(405, 'METHOD_NOT_ALLOWED', 'method not allowed', { allow: [...allowed].join(', ') });
+  }
+}
+
+/**
+ * The same-origin rule of every state change, on every surface. A browser's `Sec-Fetch-Site`
+ * (which a page cannot forge) must say same-origin when present; the Origin must be this host,
+ * or `null` only when Sec-Fetch-Site vouches for it (a form posted under `no-referrer`).
+ * `allowNonBrowser` lets a request carrying neither header through (an app with a bearer
+ * session, which no browser sends by itself); the caller must then require another proof.
+ */
+export function checkSameOrigin(req: Pick<WebRequest, 'headers'>, options: { allowNonBrowser?: boolean } = {}): void {
+  const origin = req.headers.origin;
+  const fetchSite = req.headers['sec-fetch-site'];
+  if (fetchSite !== undefined && fetchSite !== 'same-origin') {
+    throw new HttpError(403, 'CSRF_ORIGIN_MISMATCH', 'cross-origin request refused');
+  }
+  if (origin === undefined && fetchSite === undefined && options.allowNonBrowser === true) return;
+  const sameOrigin = origin === `https://${req.headers.host ?? ''}` || (origin === 'null' && fetchSite === 'same-origin');
+  if (!sameOrigin) throw new HttpError(403, 'CSRF_ORIGIN_MISMATCH', 'cross-origin request refused');
+}
+
+/** The answer when a handler failed after all: a bare 500 with the security headers, or a cut if one began. */
+export function answerInternalError(res: ServerResponse): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.writeHead(500, { ...securityHeaders(), 'content-length': '0' });
+  res.end();
 }
 
 /** The Content-Security-Policy of every page: our own scripts and styles only, no framing. */

@@ -7,6 +7,7 @@ export type { CapabilityView, JournalRow } from './pages.ts';
 export { CONTENT_SECURITY_POLICY } from './http.ts';
 export {
   Router, HttpError, parseBody, parseCookies, hostCookie, writeResponse, securityHeaders, defaultHttpLimits,
+  checkSameOrigin, answerInternalError,
 } from './http.ts';
 export type { WebRequest, WebResponse, HttpLimits, Route, RouteAccess } from './http.ts';
 export { escapeHtml } from './pages.ts';

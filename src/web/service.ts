@@ -22,7 +22,7 @@ import {
   LoginGuard,
   type DeviceCookieConfig, type HashPriority, type LoginGuardDecision, type LoginGuardState, type LoginTicket,
 } from '../auth/index.ts';
-import { Router, HttpError, parseBody, parseCookies, hostCookie, writeResponse, defaultHttpLimits, type WebRequest, type WebResponse, type HttpLimits } from './http.ts';
+import { Router, HttpError, checkSameOrigin, answerInternalError, parseBody, parseCookies, hostCookie, writeResponse, defaultHttpLimits, type WebRequest, type WebResponse, type HttpLimits } from './http.ts';
 import { WebStateStore, type OwnerRecord } from './owner-state.ts';
 import * as pages from './pages.ts';
 import { APP_CSS, APP_JS } from './assets.ts';
@@ -190,19 +190,8 @@ export async function startWebService(options: WebServiceOptions): Promise<WebSe
    * page cannot forge, so 'null' counts only together with `Sec-Fetch-Site: same-origin`.
    * A request with neither (curl, scripts) is refused.
    */
-  function checkOrigin(req: WebRequest): void {
-    const origin = req.headers.origin;
-    const host = req.headers.host ?? '';
-    const fetchSite = req.headers['sec-fetch-site'];
-    if (fetchSite !== undefined && fetchSite !== 'same-origin') {
-      throw new HttpError(403, 'CSRF_ORIGIN_MISMATCH', 'cross-origin request refused');
-    }
-    const sameOrigin = origin === `https://${host}` || (origin === 'null' && fetchSite === 'same-origin');
-    if (!sameOrigin) throw new HttpError(403, 'CSRF_ORIGIN_MISMATCH', 'cross-origin request refused');
-  }
-
   function requirePreSessionToken(req: WebRequest): void {
-    checkOrigin(req);
+    checkSameOrigin(req);
     const cookie = req.cookies.get(LOGIN_COOKIE);
     const token = req.body.csrf ?? req.headers['x-csrf-token'];
     if (!cookie || typeof token !== 'string' || !safeEqual(loginToken(cookie), token)) {
@@ -551,8 +540,7 @@ export async function startWebService(options: WebServiceOptions): Promise<WebSe
       if (typeof host !== 'string' || !allowedHosts.has(host.toLowerCase())) {
         throw new HttpError(421, 'HOST_NOT_ALLOWED', 'unknown host name');
       }
-      const { route, params, pathKnown } = router.match(method, base.path);
-      if (!route) throw pathKnown ? new HttpError(405, 'METHOD_NOT_ALLOWED', 'method not allowed') : new HttpError(404, 'NOT_FOUND', 'not found');
+      const { route, params } = router.resolve(method, base.path);
       const ctx: Ctx = {};
       if (route.access === 'session') {
         if (setupPending()) {
@@ -565,7 +553,7 @@ export async function startWebService(options: WebServiceOptions): Promise<WebSe
       if (method === 'POST') req = { ...req, params, body: await parseBody(rawReq, config.limits) };
       else req = { ...req, params };
       if (route.csrf) {
-        checkOrigin(req);
+        checkSameOrigin(req);
         const token = req.body.csrf ?? req.headers['x-csrf-token'];
         if (typeof token !== 'string' || !state.sessions.verifyCsrf(ctx.session!.id, token, Date.now())) {
           record(req, 'csrf', 'refused', OWNER_NAME, `${method} ${base.path}`);
@@ -598,7 +586,7 @@ export async function startWebService(options: WebServiceOptions): Promise<WebSe
     handler: (req, res) => {
       handle(req, res).catch((err: unknown) => {
         warn(`response failed: ${err instanceof Error ? err.message : String(err)}`);
-        if (!res.headersSent) { res.writeHead(500, securityHeaders500()); res.end(); } else res.destroy();
+        answerInternalError(res);
       });
     },
   });
@@ -637,6 +625,3 @@ export async function startWebService(options: WebServiceOptions): Promise<WebSe
   };
 }
 
-function securityHeaders500(): Record<string, string> {
-  return { 'content-length': '0', 'cache-control': 'no-store' };
-}
