@@ -18,7 +18,7 @@ if (!Number.isInteger(count) || count < 1 || count > 5_000 || hubPin.length !== 
 const servers: ChannelServer<string>[] = [];
 const pinned = pinnedPeers([[hubPin, 'hub']]);
 for (let i = 0; i < count; i++) {
-  const me = createHubIdentity(`Simulated device ${i}`);
+  const me = await createHubIdentity(`Simulated device ${i}`);
   let power = false;
   const server = await createChannelServer<string>({
     key: me.key, cert: me.cert, host: '127.0.0.1', port: 0, pinnedPeer: pinned, config: { maxConnections: 4 },

@@ -217,7 +217,7 @@ export async function benchHub(log: (s: string) => void, options: Partial<HubBen
     await b.close();
 
     // 2. Round trips with 1,000 simulated devices on one hub, and with one.
-    const benchHubKeys = createHubIdentity('Bench hub');
+    const benchHubKeys = await createHubIdentity('Bench hub');
     log(`  starting ${o.devices} simulated devices in a child process`);
     const sim = await simulatedDevices(o.devices, benchHubKeys);
     let many: number[];

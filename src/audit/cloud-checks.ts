@@ -164,9 +164,9 @@ export async function checkClientIsolation(ctx: AuditContext): Promise<CheckOutc
       finding: p.connack === 0 || (p.tls && p.connack === undefined && p.error === undefined),
     });
   } else evidence.push({ sent: 'a connection under another device\'s client id with this unit\'s certificate', received: 'not tried: needs --bundle (the unit\'s device certificate and key)' });
-  // The rule the broker applies (one definition, src/cloudlink protocol.ts; the Mosquitto ACL is written from it).
+  // The rule the broker applies (one definition, src/cloudprotocol topics.ts; the Mosquitto ACL is written from it).
   if (!isBulwark(ctx)) return verdict(evidence, 'the broker admits only certificates of its CA over TLS 1.3', (f) => `the broker admits clients it should not: ${f.map((e) => e.received).join('; ')}`);
-  const { mayPublish, maySubscribe, identityFromCommonName } = await import('../cloudlink/index.ts');
+  const { mayPublish, maySubscribe, identityFromCommonName } = await import('../cloudprotocol/index.ts');
   const me = identityFromCommonName(serial) ?? { kind: 'device' as const, serial };
   const peer = otherSerial(serial);
   const cases: Array<[string, boolean, boolean]> = [
@@ -179,7 +179,7 @@ export async function checkClientIsolation(ctx: AuditContext): Promise<CheckOutc
     [`subscribe devices/${serial}/commands`, maySubscribe(me, `devices/${serial}/commands`), true],
   ];
   const wrong = cases.filter(([, got, want]) => got !== want);
-  evidence.push({ sent: `the broker's topic rule (src/cloudlink mayPublish/maySubscribe) for device ${serial}`, received: wrong.length === 0 ? `its own topics only: ${cases.filter(([, , w]) => !w).map(([c]) => c).join(', ')} refused` : `wrong: ${wrong.map(([c, got]) => `${c} ${got ? 'allowed' : 'refused'}`).join(', ')}`, finding: wrong.length > 0 });
+  evidence.push({ sent: `the broker's topic rule (src/cloudprotocol mayPublish/maySubscribe) for device ${serial}`, received: wrong.length === 0 ? `its own topics only: ${cases.filter(([, , w]) => !w).map(([c]) => c).join(', ')} refused` : `wrong: ${wrong.map(([c, got]) => `${c} ${got ? 'allowed' : 'refused'}`).join(', ')}`, finding: wrong.length > 0 });
   const nameless = identityFromCommonName('intruder.example');
   evidence.push({ sent: 'the identity the broker gives a certificate whose CN is neither a serial nor a cloud instance', received: nameless === undefined ? 'none: such a client is refused (CONNACK 5)' : `${JSON.stringify(nameless)}`, finding: nameless !== undefined });
   return verdict(evidence, 'the broker admits only certificates of the manufacturer CA, the client id must be the certificate\'s name, and each device is confined to its own topics',

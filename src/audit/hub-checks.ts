@@ -32,7 +32,7 @@ function auditorIdentity(ctx: AuditContext): Promise<{ key: string; cert: string
   if (p === undefined) {
     p = (async () => {
       const { createHubIdentity } = await import('../hub/index.ts');
-      const id = createHubIdentity('bulwark-audit');
+      const id = await createHubIdentity('bulwark-audit');
       return { key: id.key, cert: id.cert, pin: 'sha256:' + id.pin.toString('hex') };
     })();
     identities.set(ctx, p);

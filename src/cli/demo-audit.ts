@@ -44,7 +44,9 @@ export async function demoPolicyAndAudit(o: DemoAuditOptions): Promise<void> {
     say(`     ${model.padEnd(7)} tier ${decision.tier}, ${String(decision.required.length).padStart(2)} required controls  ${path}`);
   }
 
-  const { initRepository, publishImage, buildReferenceImage, startRepositoryServer, runningImageOf } = await import('../update/index.ts');
+  const release = await import('../release/index.ts');
+  const { initRepository, publishImage, buildReferenceImage, startRepositoryServer } = release;
+  const { runningImageOf } = await import('../update/index.ts');
   const { startCloud } = await import('../cloud/index.ts');
   const { startDeviceAgent } = await import('../device/index.ts');
   const { startHubService } = await import('../hub/index.ts');

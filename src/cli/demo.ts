@@ -96,7 +96,7 @@ async function demoCloud(work: string, factoryDir: string, unitsDir: string, uni
 
 /** Step 5: signed updates: 1.1.0 installs itself; an older signed image and a tampered one are refused. */
 async function demoSignedUpdates(work: string, factoryDir: string, units: Record<string, { serial: string; dir: string }>): Promise<void> {
-  const { demoUpdates } = await import('../update/index.ts');
+  const { demoUpdates } = await import('../release/index.ts');
   const { superviseAgent } = await import('../device/index.ts');
   say('\n5. Signed automatic updates: TUF metadata, anti-rollback, A/B slots, power-loss safe');
   await demoUpdates({ work: join(work, 'updates'), factoryDir, unitDir: units.plug!.dir, say, superviseAgent });

@@ -32,7 +32,8 @@ export function registerReleaseCommands(program: Command): void {
     .option('--snapshot-expiry <duration>', 'snapshot metadata validity (default 14d)')
     .option('--timestamp-expiry <duration>', 'timestamp validity (default 1d; run `release refresh` more often than this)')
     .action(async (o: { repo: string; factory?: string; rootExpiry?: string; targetsExpiry?: string; snapshotExpiry?: string; timestampExpiry?: string }) => {
-      const { initRepository, parseDuration } = await import('../update/index.ts');
+      const { initRepository } = await import('../release/index.ts');
+      const { parseDuration } = await import('../update/index.ts');
       const expiry = Object.fromEntries(Object.entries({
         rootSeconds: seconds(o.rootExpiry, 'rootExpiry', parseDuration), targetsSeconds: seconds(o.targetsExpiry, 'targetsExpiry', parseDuration),
         snapshotSeconds: seconds(o.snapshotExpiry, 'snapshotExpiry', parseDuration), timestampSeconds: seconds(o.timestampExpiry, 'timestampExpiry', parseDuration),
@@ -54,7 +55,7 @@ export function registerReleaseCommands(program: Command): void {
     .option('--notes-risk <text>', 'the owner\'s note: the risk this release fixes, in plain words (signed with the image)')
     .option('--notes-interruption <text>', 'the owner\'s note: what installing interrupts and for how long')
     .action(async (o: { repo: string; model: string; version: string; artifact: string; securityVersion?: string; factory?: string; allowDowngrade?: boolean; notesRisk?: string; notesInterruption?: string }) => {
-      const { publishImage } = await import('../update/index.ts');
+      const { publishImage } = await import('../release/index.ts');
       let sv: number | undefined;
       if (o.securityVersion !== undefined) {
         sv = Number(o.securityVersion);
@@ -84,7 +85,7 @@ export function registerReleaseCommands(program: Command): void {
     .option('--factory <dir>', 'factory folder (default: the one recorded at init)')
     .option('--roles <list>', 'also re-sign these, comma-separated: snapshot,targets', '')
     .action(async (o: { repo: string; factory?: string; roles: string }) => {
-      const { refreshRepository } = await import('../update/index.ts');
+      const { refreshRepository } = await import('../release/index.ts');
       const roles = o.roles.split(',').map((x) => x.trim()).filter(Boolean);
       for (const r of roles) if (r !== 'snapshot' && r !== 'targets' && r !== 'timestamp') throw new ConfigError('RELEASE_CONFIG_INVALID', 'roles', 'only snapshot, targets and timestamp');
       const r = await refreshRepository({ repoDir: resolve(o.repo), ...(o.factory ? { factoryDir: resolve(o.factory) } : {}), roles: roles as Array<'snapshot' | 'targets' | 'timestamp'> });
@@ -97,7 +98,7 @@ export function registerReleaseCommands(program: Command): void {
     .requiredOption('--role <role>', 'root, targets, snapshot or timestamp')
     .option('--factory <dir>', 'factory folder (default: the one recorded at init)')
     .action(async (o: { repo: string; role: string; factory?: string }) => {
-      const { rotateKeys } = await import('../update/index.ts');
+      const { rotateKeys } = await import('../release/index.ts');
       if (!['root', 'targets', 'snapshot', 'timestamp'].includes(o.role)) throw new ConfigError('RELEASE_CONFIG_INVALID', 'role', 'must be root, targets, snapshot or timestamp');
       const r = await rotateKeys({ repoDir: resolve(o.repo), role: o.role as 'root', ...(o.factory ? { factoryDir: resolve(o.factory) } : {}) });
       process.stdout.write(`rotated the ${o.role} key${r.keyIds.length > 1 ? 's' : ''}: root is now version ${r.rootVersion}; new key id${r.keyIds.length > 1 ? 's' : ''} ${r.keyIds.map((k) => k.slice(0, 16)).join(', ')}\n` +
@@ -108,7 +109,7 @@ export function registerReleaseCommands(program: Command): void {
     .description('show the repository\'s metadata versions, expiry dates and published images')
     .requiredOption('--repo <dir>', 'repository folder')
     .action(async (o: { repo: string }) => {
-      const { repositoryStatus } = await import('../update/index.ts');
+      const { repositoryStatus } = await import('../release/index.ts');
       const s = await repositoryStatus(resolve(o.repo));
       for (const [role, v] of Object.entries(s.roles)) process.stdout.write(`${role.padEnd(9)} v${v.version}  expires ${v.expires}\n`);
       for (const i of s.images) process.stdout.write(`image     ${i.model} ${i.version} (security version ${i.securityVersion}, ${i.length} bytes, sha256 ${i.sha256.slice(0, 16)}...)\n`);
@@ -121,7 +122,7 @@ export function registerReleaseCommands(program: Command): void {
     .requiredOption('--security-version <n>', 'anti-rollback security version')
     .requiredOption('--out <file>', 'the tarball to write')
     .action(async (o: { model: string; version: string; securityVersion: string; out: string }) => {
-      const { buildReferenceImage } = await import('../update/index.ts');
+      const { buildReferenceImage } = await import('../release/index.ts');
       const { getModel } = await import('../models/index.ts');
       getModel(o.model);
       if (!/^\d{1,7}$/.test(o.securityVersion)) throw new ConfigError('RELEASE_CONFIG_INVALID', 'securityVersion', 'must be a whole number');
@@ -135,7 +136,7 @@ export function registerReleaseCommands(program: Command): void {
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port (0 = any free port)', '8080')
     .action(async (o: { repo: string; host: string; port: string }) => {
-      const { startRepositoryServer } = await import('../update/index.ts');
+      const { startRepositoryServer } = await import('../release/index.ts');
       if (!/^\d{1,5}$/.test(o.port) || Number(o.port) > 65535) throw new ConfigError('RELEASE_CONFIG_INVALID', 'port', 'must be 0..65535');
       const s = await startRepositoryServer({ repoDir: resolve(o.repo), host: o.host, port: Number(o.port) });
       process.stdout.write(`serving ${resolve(o.repo)} at ${s.url} (devices: bulwark device run --update-url ${s.url})\n`);

@@ -20,6 +20,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { BulwarkError, InvalidInputError } from '../errors/index.ts';
 import { validateAdmissionConfig, type AdmissionConfig } from '../admission/index.ts';
+import { formatSource, type JournalRecordInput } from '../journal/index.ts';
 import {
   Router, HttpError, parseBody, parseCookies, hostCookie, writeResponse, defaultHttpLimits, listenHttps, checkSameOrigin, answerInternalError,
   type WebRequest, type WebResponse, type HttpLimits,
@@ -31,7 +32,7 @@ import {
 } from '../auth/index.ts';
 import { hashClaimCode, normaliseClaimCode, READABLE_ALPHABET } from '../identity/index.ts';
 import { getModel } from '../models/index.ts';
-import { SERIAL, type ScalarValue } from '../cloudlink/index.ts';
+import { SERIAL, type ScalarValue } from '../cloudprotocol/index.ts';
 import { AccountError, ClaimError, CommandError, NotFoundError, RateLimitedError, CloudConfigError } from './errors.ts';
 import type { CloudStore, AccountRecord, SessionRecord, DeviceRecord, CommandRecord } from './store.ts';
 import type { CommandCenter } from './commands.ts';
@@ -150,6 +151,8 @@ export interface OwnerApiOptions {
   readonly keyPem: string;
   readonly config?: Partial<OwnerApiConfig>;
   readonly log?: (msg: string) => void;
+  /** The cloud's connection journal: every connection attempt, login and CSRF refusal. */
+  readonly journal?: { record(entry: JournalRecordInput): void };
 }
 
 /** A running owner API. */
@@ -218,6 +221,10 @@ export async function startOwnerApi(o: OwnerApiOptions): Promise<OwnerApi> {
   const config = validateOwnerApiConfig(o.config);
   const { store, commands } = o;
   const log = o.log ?? (() => undefined);
+  const journalEvent = (req: WebRequest, event: string, result: JournalRecordInput['result'], detail?: string): void => {
+    o.journal?.record({ surface: 'web', source: formatSource(req.sourceAddress, req.sourcePort), event, result,
+      ...(detail ? { detail } : {}) });
+  };
   const loginPolicy = new LockoutPolicy({ ...config.login });
   // Only its back-off maths is used: each key below brings its own threshold.
   const claimPolicy = new LockoutPolicy({
@@ -293,17 +300,25 @@ export async function startOwnerApi(o: OwnerApiOptions): Promise<OwnerApi> {
 
   /** The password check behind every login; on success also a fresh device cookie (a Set-Cookie value). */
   async function checkPassword(req: WebRequest, email: string, password: string): Promise<PasswordCheck> {
-    const { trusted, clearKey } = await admitLogin(req, email);
+    const { trusted, clearKey } = await admitLogin(req, email).catch((err: unknown) => {
+      if (err instanceof RateLimitedError) journalEvent(req, 'login', 'locked-out', `retry in ${err.retryAfterSeconds} s`);
+      throw err;
+    });
     const priority: HashPriority = trusted ? 'trusted' : 'normal';
     const account = await store.accountByEmail(email);
     if (!account) {
       // The same work as a real check, so timing does not tell whether the account exists.
       dummyHash ??= hashPassword(randomBytes(16).toString('hex'));
       await verifyPassword(password, await dummyHash, { priority });
+      journalEvent(req, 'login', 'failure');
       return {};
     }
     const result = await verifyPassword(password, account.passwordHash, { priority });
-    if (!result.ok) return {};
+    if (!result.ok) {
+      journalEvent(req, 'login', 'failure');
+      return {};
+    }
+    journalEvent(req, 'login', 'success', trusted ? 'trusted browser' : undefined);
     await store.clearAttempts(clearKey);
     if (result.needsRehash) await store.updatePasswordHash(account.id, await hashPassword(password));
     if (trusted) log('login from a trusted browser (device cookie)');
@@ -659,6 +674,7 @@ export async function startOwnerApi(o: OwnerApiOptions): Promise<OwnerApi> {
       const status = statusOf(err);
       if (status === 500) log(`internal error on ${method} ${req.path}: ${err instanceof Error ? err.message : String(err)}`);
       if (err instanceof HttpError && err.status === 303) { writeResponse(res, { kind: 'redirect', location: err.headers.location ?? '/login' }, head); return; }
+      if (err instanceof HttpError && err.code.startsWith('CSRF')) journalEvent(req, 'csrf', 'refused', `${method} ${req.path}`);
       const code = err instanceof BulwarkError ? err.code : 'INTERNAL';
       const text = status === 500 ? 'internal error' : (err as Error).message;
       const headers: Record<string, string> = err instanceof HttpError ? { ...err.headers } : {};
@@ -673,7 +689,9 @@ export async function startOwnerApi(o: OwnerApiOptions): Promise<OwnerApi> {
     keyPem: o.keyPem, certPem: o.certPem, host: config.host, port: config.port,
     requestTimeoutMs: config.requestTimeoutMs, keepAliveTimeoutMs: config.keepAliveTimeoutMs,
     admission: { ...config.admission, maxConnections: config.maxConnections },
-    record: (r) => log(`connection ${r.event} ${r.result} from ${r.source}${r.detail ? `: ${r.detail}` : ''}`),
+    record: (r) => (o.journal
+      ? o.journal.record({ surface: 'web', ...r })
+      : log(`connection ${r.event} ${r.result} from ${r.source}${r.detail ? `: ${r.detail}` : ''}`)),
     handler: (req, res) => {
       handle(req, res).catch((err: unknown) => {
         log(`response failed: ${err instanceof Error ? err.message : String(err)}`);

@@ -12,7 +12,7 @@
 import { join, resolve } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import { writeFileAtomic, SECRET_FILE_MODE, PUBLIC_FILE_MODE } from '../storage/index.ts';
-import { serviceCommonName, UP_KINDS, DOWN_KINDS, TOPIC_ROOT } from '../cloudlink/index.ts';
+import { serviceCommonName, UP_KINDS, DOWN_KINDS, TOPIC_ROOT } from '../cloudprotocol/index.ts';
 import { CloudConfigError } from './errors.ts';
 
 /** Settings of the Mosquitto configuration. */

@@ -6,16 +6,16 @@
  *   for a session of that id, so a device cannot knock another offline);
  * - PUBLISH outside the identity's topics closes the connection; SUBSCRIBE outside them is
  *   answered with the SUBACK failure code 0x80; nothing is forwarded to a client that its rule
- *   would not let it subscribe to (protocol.ts in src/cloudlink states the rule once).
+ *   would not let it subscribe to (src/cloudprotocol's topics.ts states the rule once).
  */
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { Aedes, type Client, type AedesPublishPacket, type PublishPacket, type Subscription } from 'aedes';
-import { identityFromCommonName, mayPublish, maySubscribe, parseDeviceTopic, UP_KINDS, DOWN_KINDS, type MqttIdentity } from '../cloudlink/index.ts';
+import { identityFromCommonName, mayPublish, maySubscribe, parseDeviceTopic, UP_KINDS, DOWN_KINDS, type MqttIdentity } from '../cloudprotocol/index.ts';
 import { CloudConfigError } from './errors.ts';
 import { createIndexedPersistence } from './broker-persistence.ts';
 import { createBrokerQueue } from './broker-queue.ts';
-import { guardServer } from '../admission/index.ts';
+import { guardServer, type AdmissionRecord } from '../admission/index.ts';
 
 /** Limits of the embedded broker. Times in milliseconds, sizes in bytes. */
 export interface EmbeddedBrokerConfig {
@@ -95,6 +95,8 @@ export interface EmbeddedBrokerOptions {
   readonly config?: Partial<EmbeddedBrokerConfig>;
   /** Hears every refusal (counts them; logs are rate-limited by the caller). */
   readonly onRefusal?: (reason: BrokerRefusal, detail: string) => void;
+  /** Hears each failed or refused connection attempt with its source as captured at accept. */
+  readonly onConnectionRecord?: (record: AdmissionRecord) => void;
 }
 
 /** A running embedded broker. */
@@ -209,7 +211,10 @@ export async function startEmbeddedBroker(o: EmbeddedBrokerOptions): Promise<Emb
     establishOn: 'secure',
     recordEstablished: false,
     // Only refusals and failures reach here (sourced at accept, flood-summarised per source).
-    record: (r) => refuse(r.event === 'tls-error' ? 'tls' : 'connection', `${r.source} ${r.event}: ${r.detail ?? ''}`),
+    record: (r) => {
+      o.onConnectionRecord?.(r);
+      refuse(r.event === 'tls-error' ? 'tls' : 'connection', `${r.source} ${r.event}: ${r.detail ?? ''}`);
+    },
     config: {
       maxConnections: config.maxConnections,
       maxConnectionsPerSource: config.maxConnections,

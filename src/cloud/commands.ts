@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
-import { deviceTopic, encodePayload, type ReplyMessage, type ScalarValue } from '../cloudlink/index.ts';
+import { deviceTopic, encodePayload, type ReplyMessage, type ScalarValue } from '../cloudprotocol/index.ts';
 import { CommandError } from './errors.ts';
 import type { CloudStore, CommandRecord } from './store.ts';
 

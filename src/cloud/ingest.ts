@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import {
   parseDeviceTopic, parseJsonPayload, parseTelemetry, parseState, parseClaim, parseSync, parsePresence, parseReply, encodePayload, deviceTopic, toRanges,
   type ReplyMessage,
-} from '../cloudlink/index.ts';
+} from '../cloudprotocol/index.ts';
 import type { CloudStore, TelemetryRow } from './store.ts';
 import type { InboundPublish } from './service-mqtt.ts';
 

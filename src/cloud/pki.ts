@@ -7,23 +7,18 @@
  *
  * In production these are issued at the factory and only the results are copied to the cloud;
  * `bulwark cloud run --factory` issues them on first start so the reference system runs on one
- * machine.
+ * machine. The certificates themselves are made by src/identity.
  */
-import 'reflect-metadata'; // @peculiar/x509's dependency injection needs it loaded first
-import { webcrypto, createPrivateKey, KeyObject, randomBytes, X509Certificate } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { readFile, mkdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import * as x509 from '@peculiar/x509';
 import { writeFileAtomic, SECRET_FILE_MODE, PUBLIC_FILE_MODE } from '../storage/index.ts';
-import { serviceCommonName } from '../cloudlink/index.ts';
+import { serviceCommonName } from '../cloudprotocol/index.ts';
+import {
+  createCertificateAuthority, issueClientCertificate, issueServerCertificate, loadCaSigner, type IssuedCertificate,
+} from '../identity/index.ts';
 import { CloudError } from './errors.ts';
-
-x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
-
-type CryptoKeyPair = webcrypto.CryptoKeyPair;
-const EC = { name: 'ECDSA', namedCurve: 'P-256' } as const;
-const SIGNING = { name: 'ECDSA', hash: 'SHA-256' } as const;
 
 /** A certificate and its private key, PEM. `keyPem` is a secret. */
 export interface CertificateWithKey {
@@ -47,81 +42,24 @@ export interface CertificateIssuer {
   issueServer(names: readonly string[], options?: IssueOptions): Promise<CertificateWithKey>;
 }
 
-function serialNumber(): string {
-  const b = randomBytes(16);
-  b[0] = (b[0]! & 0x7f) | 0x01;
-  return b.toString('hex');
+function withKey(issued: IssuedCertificate): CertificateWithKey {
+  return { certPem: issued.certPem, keyPem: issued.privateKeyPem };
 }
-
-function dn(value: string): string {
-  return value.replace(/[\\,+"<>;=#]/g, (c) => `\\${c}`);
-}
-
-async function newKeys(): Promise<{ keys: CryptoKeyPair; keyPem: string }> {
-  const keys = (await webcrypto.subtle.generateKey(EC, true, ['sign', 'verify'])) as unknown as CryptoKeyPair;
-  return { keys, keyPem: KeyObject.from(keys.privateKey as never).export({ type: 'pkcs8', format: 'pem' }).toString() };
-}
-
-const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 
 /** An issuer over a CA given as PEM (certificate and PKCS#8 key). */
 export async function certificateIssuer(caCertPem: string, caKeyPem: string): Promise<CertificateIssuer> {
-  const der = createPrivateKey(caKeyPem).export({ type: 'pkcs8', format: 'der' });
-  const caKey = await webcrypto.subtle.importKey('pkcs8', der, EC, false, ['sign']);
-  const caCert = new x509.X509Certificate(caCertPem);
-  const caPublic = await caCert.publicKey.export(EC, ['verify']);
-  const akid = await x509.AuthorityKeyIdentifierExtension.create(caPublic as never);
-
-  async function issue(subject: string, eku: string, extra: x509.Extension[], o: IssueOptions): Promise<CertificateWithKey> {
-    const { keys, keyPem } = await newKeys();
-    const now = Date.now();
-    const cert = await x509.X509CertificateGenerator.create({
-      serialNumber: serialNumber(),
-      subject,
-      issuer: caCert.subject,
-      notBefore: o.notBefore ?? new Date(now - 60_000),
-      notAfter: o.notAfter ?? new Date(now + 2 * 365 * 86_400_000),
-      publicKey: keys.publicKey,
-      signingKey: caKey,
-      signingAlgorithm: SIGNING,
-      extensions: [
-        new x509.BasicConstraintsExtension(false, undefined, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-        new x509.ExtendedKeyUsageExtension([eku]),
-        akid,
-        ...extra,
-      ],
-    });
-    return { certPem: cert.toString('pem'), keyPem };
-  }
-
+  const ca = await loadCaSigner(caCertPem, caKeyPem);
+  const withOrganisation = (o: IssueOptions): IssueOptions => ({ ...o, organisation: o.organisation ?? 'Bulwark' });
   return {
     caCertPem,
-    issueClient: (cn, o = {}) => issue(`CN=${dn(cn)}, O=${dn(o.organisation ?? 'Bulwark')}`, x509.ExtendedKeyUsage.clientAuth, [], o),
-    issueServer: (names, o = {}) => {
-      const all = new Set(['localhost', '127.0.0.1', '::1', ...names]);
-      const san = new x509.SubjectAlternativeNameExtension([...all].map((n) => (IPV4.test(n) || n.includes(':') ? { type: 'ip' as const, value: n } : { type: 'dns' as const, value: n })));
-      return issue(`CN=${dn(names[0] ?? 'localhost')}, O=${dn(o.organisation ?? 'Bulwark')}`, x509.ExtendedKeyUsage.serverAuth, [san], o);
-    },
+    issueClient: async (cn, o = {}) => withKey(await issueClientCertificate(ca, cn, withOrganisation(o))),
+    issueServer: async (names, o = {}) => withKey(await issueServerCertificate(ca, names, withOrganisation(o))),
   };
 }
 
 /** A fresh self-signed CA (for tests and the benchmark: "a certificate from another CA"). */
 export async function createTestCa(name = 'Other CA'): Promise<CertificateWithKey> {
-  const { keys, keyPem } = await newKeys();
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: serialNumber(),
-    name: `CN=${dn(name)}`,
-    notBefore: new Date(Date.now() - 60_000),
-    notAfter: new Date(Date.now() + 5 * 365 * 86_400_000),
-    keys,
-    signingAlgorithm: SIGNING,
-    extensions: [
-      new x509.BasicConstraintsExtension(true, 0, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-    ],
-  });
-  return { certPem: cert.toString('pem'), keyPem };
+  return withKey(await createCertificateAuthority(name, { validityDays: 5 * 365 }));
 }
 
 /** The manufacturer CA of a factory folder (docs/bundle.md: `ca/ca-cert.pem`, `ca/ca-key.pem`). */

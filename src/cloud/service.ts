@@ -8,12 +8,13 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { certificateFingerprint, MANIFEST_FORMAT } from '../identity/index.ts';
-import { SERIAL, UP_KINDS, SHARED_GROUP, TOPIC_ROOT } from '../cloudlink/index.ts';
+import { SERIAL, UP_KINDS, SHARED_GROUP, TOPIC_ROOT } from '../cloudprotocol/index.ts';
 import { CloudConfigError, CloudError } from './errors.ts';
 import { ensureCloudCredentials, type CloudCredentials } from './pki.ts';
 import { startEmbeddedBroker, type EmbeddedBroker, type EmbeddedBrokerConfig } from './broker.ts';
 import { ServiceMqttClient, type ServiceMqttConfig } from './service-mqtt.ts';
 import { parseMqttsUrl } from '../mqtt/index.ts';
+import { ConnectionJournal } from '../journal/index.ts';
 import { DeviceTraffic, type IngestConfig } from './ingest.ts';
 import { CommandCenter, type CommandConfig } from './commands.ts';
 import { startOwnerApi, type OwnerApi, type OwnerApiConfig } from './api.ts';
@@ -69,6 +70,8 @@ export interface CloudService {
   readonly traffic: DeviceTraffic;
   readonly commands: CommandCenter;
   readonly credentials: CloudCredentials;
+  /** This instance's connection journal (owner API and broker attempts, logins, CSRF refusals). */
+  readonly journal: ConnectionJournal;
   /** Imports a factory manifest into the registry. */
   importManifest(path: string): Promise<{ added: number; existing: number }>;
   close(): Promise<void>;
@@ -120,7 +123,10 @@ export async function startCloud(o: CloudServiceOptions): Promise<CloudService> 
   }
   const creds = credentials;
   const store = await openCloudStore(o);
-  const closers: Array<() => Promise<void>> = [() => store.close()];
+  // Per instance, in its state dir: every connection attempt on the owner API and the broker.
+  const journal = await ConnectionJournal.open({ stateDir: o.stateDir, privacyClass: 'standard' })
+    .catch(async (err: unknown) => { await store.close(); throw err; });
+  const closers: Array<() => Promise<void>> = [() => store.close(), () => journal.close()];
   const closeAll = async (): Promise<void> => { for (const c of closers.reverse()) await c().catch(() => undefined); };
   try {
     let broker: EmbeddedBroker | undefined;
@@ -131,6 +137,7 @@ export async function startCloud(o: CloudServiceOptions): Promise<CloudService> 
       broker = await startEmbeddedBroker({
         caCertPem: creds.caCertPem, certPem: creds.server.certPem, keyPem: creds.server.keyPem, config: o.broker ?? {},
         onRefusal: (reason, detail) => { if (refusals++ < 1000 || refusals % 1000 === 0) log(`broker refused (${reason}): ${detail}`); },
+        onConnectionRecord: (r) => journal.record({ surface: 'cloud', ...r }),
       });
       const b = broker;
       closers.push(() => b.close());
@@ -159,7 +166,7 @@ export async function startCloud(o: CloudServiceOptions): Promise<CloudService> 
     mqtt.start();
     closers.push(() => mqtt.close());
     await mqtt.waitConnected(30_000);
-    const api = await startOwnerApi({ store, commands, certPem: creds.server.certPem, keyPem: creds.server.keyPem, config: o.api ?? {}, log });
+    const api = await startOwnerApi({ store, commands, certPem: creds.server.certPem, keyPem: creds.server.keyPem, config: o.api ?? {}, log, journal });
     closers.push(() => api.close());
     const retentionMs = (o.telemetryRetentionDays ?? 30) * 86_400_000;
     const maintenance = setInterval(() => {
@@ -170,7 +177,7 @@ export async function startCloud(o: CloudServiceOptions): Promise<CloudService> 
     maintenance.unref();
     closers.push(async () => clearInterval(maintenance));
     return {
-      instance, store, broker, brokerUrl, api, mqtt, traffic, commands, credentials: creds,
+      instance, store, broker, brokerUrl, api, mqtt, traffic, commands, credentials: creds, journal,
       async importManifest(path: string) {
         return store.importUnits(await readManifest(path, creds.caCertPem), Date.now());
       },

@@ -5,7 +5,7 @@
  * beyond what each driver hides (row locks, bulk insert).
  */
 import { timingSafeEqual, randomBytes } from 'node:crypto';
-import type { StateMessage } from '../cloudlink/index.ts';
+import type { StateMessage } from '../cloudprotocol/index.ts';
 import { AccountError, StoreError } from './errors.ts';
 import type {
   CloudStore, RegistryUnit, DeviceRecord, TelemetryRow, AccountRecord, SessionRecord, AttemptRecord, CommandRecord, ClaimOutcome,

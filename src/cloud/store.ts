@@ -5,7 +5,7 @@
  * PostgreSQL through `pg`, for more than one cloud instance. Everything a cloud instance knows
  * lives here or in the broker, so instances are interchangeable.
  */
-import type { ScalarValue, StateMessage } from '../cloudlink/index.ts';
+import type { ScalarValue, StateMessage } from '../cloudprotocol/index.ts';
 
 /** One unit as imported from a factory manifest (public data only). */
 export interface RegistryUnit {

@@ -6,7 +6,7 @@
  */
 import { isIP } from 'node:net';
 import { BulwarkError } from '../errors/index.ts';
-import type { ScalarValue, StateMessage } from './protocol.ts';
+import type { ScalarValue, StateMessage } from '../cloudprotocol/index.ts';
 import { CloudLink, type CloudLinkConfig, type CloudLinkEvent } from './link.ts';
 
 /** The capabilities as the link needs them (DeviceCapabilities fits). */

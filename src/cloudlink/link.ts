@@ -16,7 +16,7 @@ import { reconnectDelay } from '../channel/index.ts';
 import {
   deviceTopic, encodePayload, parseJsonPayload, parseCommand, parseReceipt, toRanges, inRanges, PAYLOAD_LIMITS,
   type CommandMessage, type ScalarValue, type StateMessage,
-} from './protocol.ts';
+} from '../cloudprotocol/index.ts';
 import { Outbox, type OutboxLimits } from './outbox.ts';
 
 /** Settings of the cloud link. Times in ms. */

@@ -7,6 +7,7 @@ import { Hub, type HubConfig } from './hub.ts';
 import { listenForControl, HUB_CONTROL_SOCKET } from './control.ts';
 import { startHubWeb, type HubWeb, type HubWebConfig } from './web.ts';
 import { join } from 'node:path';
+import { ConnectionJournal } from '../journal/index.ts';
 
 /** Options of {@link startHubService}. */
 export interface HubServiceOptions {
@@ -22,6 +23,8 @@ export interface HubService {
   readonly hub: Hub;
   readonly web: HubWeb | undefined;
   readonly controlPath: string;
+  /** Every connection attempt, login and refusal on the admin page (privacy-limited, bounded, in the state dir). */
+  readonly journal: ConnectionJournal;
   close(): Promise<void>;
 }
 
@@ -35,22 +38,27 @@ export interface HubService {
 export async function startHubService(options: HubServiceOptions): Promise<HubService> {
   const log = options.log ?? (() => undefined);
   const hub = await Hub.start({ stateDir: options.stateDir, ...(options.config ? { config: options.config } : {}), log });
+  let journal: ConnectionJournal | undefined;
   let web: HubWeb | undefined;
   let control: Server | undefined;
   try {
-    if (options.web !== false) web = await startHubWeb(hub, options.stateDir, options.web ?? {}, log);
+    journal = await ConnectionJournal.open({ stateDir: options.stateDir, privacyClass: 'standard' });
+    if (options.web !== false) web = await startHubWeb(hub, options.stateDir, options.web ?? {}, log, journal);
     control = await listenForControl(options.stateDir, hub, web ? { webUrl: web.url } : {});
   } catch (err) {
     await web?.close();
+    await journal?.close();
     await hub.close();
     throw err;
   }
+  const j = journal;
   const c = control;
   return {
-    hub, web, controlPath: join(options.stateDir, HUB_CONTROL_SOCKET),
+    hub, web, journal: j, controlPath: join(options.stateDir, HUB_CONTROL_SOCKET),
     async close() {
       await new Promise<void>((resolve) => c.close(() => resolve()));
       await web?.close();
+      await j.close();
       await hub.close();
     },
   };

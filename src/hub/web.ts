@@ -34,6 +34,7 @@ import {
   type LockoutState, type SessionView, type DeviceCookieState, type LoginGuardState,
 } from '../auth/index.ts';
 import { BulwarkError, InvalidInputError } from '../errors/index.ts';
+import { formatSource, type JournalRecordInput } from '../journal/index.ts';
 import { validateAdmissionConfig, type AdmissionConfig } from '../admission/index.ts';
 import { writeFileAtomic, SECRET_FILE_MODE } from '../storage/index.ts';
 import { getModel } from '../models/index.ts';
@@ -59,6 +60,11 @@ export interface HubWebConfig {
 
 /** Loopback on 8444 by default. */
 export const defaultHubWebConfig: HubWebConfig = Object.freeze({ host: '127.0.0.1', port: 8444, maxConnections: 64, requestTimeoutMs: 10_000 });
+
+/** Where the admin page records connection attempts, logins and refusals (the hub's connection journal). */
+export interface HubWebJournal {
+  record(entry: JournalRecordInput): void;
+}
 
 /** The running admin page. */
 export interface HubWeb {
@@ -169,7 +175,10 @@ function deviceCard(d: HubDeviceView, csrf: string): string {
 }
 
 /** Starts the admin page for `hub`; `stateDir` holds the first password's file. */
-export async function startHubWeb(hub: Hub, stateDir: string, config: Partial<HubWebConfig> = {}, warn: (m: string) => void = () => undefined): Promise<HubWeb> {
+export async function startHubWeb(
+  hub: Hub, stateDir: string, config: Partial<HubWebConfig> = {}, warn: (m: string) => void = () => undefined,
+  journal?: HubWebJournal,
+): Promise<HubWeb> {
   const c = { ...defaultHubWebConfig, ...config };
   if (!Number.isInteger(c.port) || c.port < 0 || c.port > 65535) throw new InvalidInputError('webPort must be 0..65535');
   validateAdmissionConfig({ ...c.admission, maxConnections: c.maxConnections });
@@ -198,6 +207,10 @@ export async function startHubWeb(hub: Hub, stateDir: string, config: Partial<Hu
   const loginToken = (cookie: string): string => createHmac('sha256', loginKey).update(cookie).digest('base64url');
   const allowedHosts = new Set<string>();
   const router = new Router<Ctx>();
+  const journalEvent = (req: WebRequest, event: string, result: JournalRecordInput['result'], detail?: string): void => {
+    journal?.record({ surface: 'web', source: formatSource(req.sourceAddress, req.sourcePort), event, result,
+      identity: OWNER, ...(detail ? { detail } : {}) });
+  };
 
   /** The guard's state with the control socket's unlock (if any) applied; journals a new unlock once. */
   let loggedUnlock = 0;
@@ -229,10 +242,15 @@ export async function startHubWeb(hub: Hub, stateDir: string, config: Partial<Hu
       if (r.decision.scope === 'cookie') warn('login: a device cookie is locked out after repeated failures');
       const wait = String(r.decision.retryAfterSeconds);
       const text = `too many failed attempts; try again in ${wait} s`;
+      journalEvent(req, 'login', 'locked-out', `retry in ${wait} s (${r.decision.scope})`);
       throw new HttpError(429, 'LOGIN_LOCKED_OUT', text, { 'retry-after': wait });
     }
     const priority = r.ticket.trusted ? 'trusted' : 'normal';
-    if (!(await verifyPassword(password, store.getMeta(OWNER_KEY)!, { priority })).ok) return { ok: false };
+    if (!(await verifyPassword(password, store.getMeta(OWNER_KEY)!, { priority })).ok) {
+      journalEvent(req, 'login', 'failure');
+      return { ok: false };
+    }
+    journalEvent(req, 'login', 'success', r.ticket.trusted ? 'trusted browser' : undefined);
     const done = guard.recordSuccess({ lockout: lockoutState, cookies: cookieState }, cookieKey, r.ticket, Date.now());
     saveGuard(done.state);
     // The unlock was for one new browser: it has its cookie now.
@@ -421,6 +439,7 @@ export async function startHubWeb(hub: Hub, stateDir: string, config: Partial<Hu
     } catch (err) {
       const status = statusOf(err);
       if (status === 500) warn(`internal error on ${method} ${req.path}: ${err instanceof Error ? err.message : String(err)}`);
+      if (err instanceof HttpError && err.code.startsWith('CSRF')) journalEvent(req, 'csrf', 'refused', `${method} ${req.path}`);
       if (err instanceof HttpError && err.status === 303) { writeResponse(res, { kind: 'redirect', location: err.headers.location ?? '/login' }, head); return; }
       const code = err instanceof BulwarkError ? err.code : 'INTERNAL';
       const text = status === 500 ? 'internal error' : (err as Error).message;
@@ -434,7 +453,7 @@ export async function startHubWeb(hub: Hub, stateDir: string, config: Partial<Hu
     keyPem: hub.identity.key, certPem: hub.identity.cert, host: c.host, port: c.port, minVersion: 'TLSv1.3',
     requestTimeoutMs: c.requestTimeoutMs, keepAliveTimeoutMs: 5_000,
     admission: { ...c.admission, maxConnections: c.maxConnections },
-    record: (r) => warn(`connection ${r.event} ${r.result} from ${r.source}${r.detail ? `: ${r.detail}` : ''}`),
+    record: (r) => (journal ? journal.record({ surface: 'web', ...r }) : warn(`connection ${r.event} ${r.result} from ${r.source}`)),
     handler: (req, res) => {
       handle(req, res).catch((err: unknown) => {
         warn(`response failed: ${err instanceof Error ? err.message : String(err)}`);

@@ -1,10 +1,19 @@
 /**
- * X.509 for the factory: the manufacturer CA, CA-signed device certificates (the unit's
- * identity towards the cloud) and each unit's self-signed HTTPS certificate. Keys are ECDSA
- * P-256 from node:crypto; @peculiar/x509 only encodes and signs through WebCrypto.
+ * X.509, the one place the project makes certificates: the factory's manufacturer CA, device and
+ * web certificates, the cloud's server and client certificates issued by that CA, and the hub's
+ * self-signed certificate for its pinned key. Keys are ECDSA P-256; @peculiar/x509 encodes and
+ * signs through WebCrypto.
+ *
+ * @example
+ * const ca = await loadCaSigner(caCertPem, caKeyPem);
+ * const server = await issueServerCertificate(ca, ['cloud.example.com']);
  */
 import 'reflect-metadata'; // @peculiar/x509's dependency injection needs it loaded first
-import { webcrypto, KeyObject, createPrivateKey, randomBytes, createHash, X509Certificate as NodeX509 } from 'node:crypto';
+import {
+  webcrypto, KeyObject, createPrivateKey, createPublicKey, randomBytes, createHash,
+  X509Certificate as NodeX509,
+} from 'node:crypto';
+import { isIP } from 'node:net';
 import * as x509 from '@peculiar/x509';
 
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
@@ -13,6 +22,11 @@ x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoPro
 
 const EC_KEYGEN = { name: 'ECDSA', namedCurve: 'P-256' } as const;
 const SIGNING = { name: 'ECDSA', hash: 'SHA-256' } as const;
+/** Certificates start this long before they are made, for clocks a little behind. */
+const BACKDATE_MS = 60_000;
+const DAY_MS = 86_400_000;
+/** What a server certificate always names besides its own names, and a self-signed leaf by default. */
+export const LOOPBACK_NAMES: readonly string[] = ['localhost', '127.0.0.1', '::1'];
 
 /** A key pair with its PEM encodings. `privateKeyPem` is a secret. */
 export interface PemKeyPair {
@@ -26,6 +40,40 @@ export interface IssuedCertificate extends PemKeyPair {
   readonly certPem: string;
   /** 'sha256:<hex>' over the DER certificate. */
   readonly fingerprint: string;
+}
+
+/**
+ * When a certificate is valid: from `notBefore` (default a minute before `now`) to `notAfter`
+ * (default `now` plus the function's validity, in `validityYears` or `validityDays`).
+ */
+export interface ValidityOptions {
+  readonly now?: Date;
+  readonly notBefore?: Date;
+  readonly notAfter?: Date;
+  readonly validityYears?: number;
+  readonly validityDays?: number;
+}
+
+/** The CA as loaded from its PEM files, ready to sign. */
+export interface CaSigner {
+  readonly certPem: string;
+  readonly keys: CryptoKeyPair;
+  readonly subject: string;
+}
+
+/**
+ * What one certificate says. `usage`: 'ca' (path length 0, signs certificates and CRLs),
+ * 'server' or 'client' (a TLS end entity of that side), or 'pinned' (an end entity whose peers
+ * pin its key, used on both sides of TLS: CA:false and no usage limits).
+ */
+interface CertificateSpec {
+  readonly subject: string;
+  readonly usage: 'ca' | 'server' | 'client' | 'pinned';
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  /** Subject alternative names: DNS names or IP addresses. */
+  readonly names?: readonly string[];
+  readonly subjectKeyId: boolean;
 }
 
 /** Makes a fresh ECDSA P-256 key pair. */
@@ -58,10 +106,20 @@ function randomSerialNumber(): string {
   return bytes.toString('hex');
 }
 
-function yearsFrom(start: Date, years: number): Date {
-  const end = new Date(start);
-  end.setUTCFullYear(end.getUTCFullYear() + years);
-  return end;
+interface Validity {
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+}
+
+function validity(o: ValidityOptions, defaults: { years?: number; days?: number }): Validity {
+  const now = o.now ?? new Date();
+  const notBefore = o.notBefore ?? new Date(now.getTime() - BACKDATE_MS);
+  if (o.notAfter !== undefined) return { notBefore, notAfter: o.notAfter };
+  const days = o.validityDays ?? (o.validityYears === undefined ? defaults.days : undefined);
+  if (days !== undefined) return { notBefore, notAfter: new Date(now.getTime() + days * DAY_MS) };
+  const notAfter = new Date(now);
+  notAfter.setUTCFullYear(notAfter.getUTCFullYear() + (o.validityYears ?? defaults.years ?? 1));
+  return { notBefore, notAfter };
 }
 
 /** DN-safe quoting: our names are validated elsewhere, but never let one inject RDNs. */
@@ -69,90 +127,164 @@ function dnValue(value: string): string {
   return value.replace(/[\\,+"<>;=#]/g, (c) => `\\${c}`);
 }
 
-/** Creates the manufacturer root CA (self-signed, path length 0). */
-export async function createManufacturerCa(maker: string, options: { validityYears?: number; now?: Date } = {}): Promise<IssuedCertificate> {
-  const pair = await generateKeyPair();
-  const now = options.now ?? new Date();
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+function distinguishedName(commonName: string, organisation?: string): string {
+  return `CN=${dnValue(commonName)}` + (organisation === undefined ? '' : `, O=${dnValue(organisation)}`);
+}
+
+function alternativeNames(names: readonly string[]): x509.SubjectAlternativeNameExtension {
+  const unique = [...new Set(names)];
+  return new x509.SubjectAlternativeNameExtension(unique.map((n) => ({ type: isIP(n) ? 'ip' : 'dns', value: n })));
+}
+
+async function extensionsFor(
+  spec: CertificateSpec,
+  publicKey: webcrypto.CryptoKey,
+  issuer?: CaSigner,
+): Promise<x509.Extension[]> {
+  const flags = x509.KeyUsageFlags;
+  const ca = spec.usage === 'ca';
+  const out: x509.Extension[] = [new x509.BasicConstraintsExtension(ca, ca ? 0 : undefined, true)];
+  if (ca) out.push(new x509.KeyUsagesExtension(flags.keyCertSign | flags.cRLSign, true));
+  if (spec.usage === 'server' || spec.usage === 'client') {
+    out.push(new x509.KeyUsagesExtension(flags.digitalSignature, true));
+    const eku = spec.usage === 'server' ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth;
+    out.push(new x509.ExtendedKeyUsageExtension([eku]));
+  }
+  if (spec.names !== undefined && spec.names.length > 0) out.push(alternativeNames(spec.names));
+  if (spec.subjectKeyId) out.push(await x509.SubjectKeyIdentifierExtension.create(publicKey as never));
+  if (issuer) out.push(await x509.AuthorityKeyIdentifierExtension.create(issuer.keys.publicKey as never));
+  return out;
+}
+
+/** The one certificate builder: self-signed with `keys`, or issued to `keys.publicKey` by `issuer`. */
+async function buildCertificate(spec: CertificateSpec, keys: CryptoKeyPair, issuer?: CaSigner): Promise<string> {
+  const common = {
     serialNumber: randomSerialNumber(),
-    name: `CN=${dnValue(maker)} Device CA, O=${dnValue(maker)}`,
-    notBefore: new Date(now.getTime() - 60_000),
-    notAfter: yearsFrom(now, options.validityYears ?? 25),
-    keys: pair.keys,
+    notBefore: spec.notBefore,
+    notAfter: spec.notAfter,
     signingAlgorithm: SIGNING,
-    extensions: [
-      new x509.BasicConstraintsExtension(true, 0, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-      await x509.SubjectKeyIdentifierExtension.create(pair.keys.publicKey),
-    ],
-  });
-  const certPem = cert.toString('pem');
+    extensions: await extensionsFor(spec, keys.publicKey, issuer),
+  };
+  const cert = issuer
+    ? await x509.X509CertificateGenerator.create({
+      ...common,
+      subject: spec.subject,
+      issuer: issuer.subject,
+      publicKey: keys.publicKey,
+      signingKey: issuer.keys.privateKey,
+    })
+    : await x509.X509CertificateGenerator.createSelfSigned({ ...common, name: spec.subject, keys });
+  return cert.toString('pem');
+}
+
+async function withNewKey(spec: CertificateSpec, issuer?: CaSigner): Promise<IssuedCertificate> {
+  const pair = await generateKeyPair();
+  const certPem = await buildCertificate(spec, pair.keys, issuer);
   return { ...pair, certPem, fingerprint: certificateFingerprint(certPem) };
 }
 
-/** The CA as loaded from the factory folder. */
-export interface CaSigner {
-  readonly certPem: string;
-  readonly keys: CryptoKeyPair;
-  readonly subject: string;
+/**
+ * Creates a root CA (self-signed, path length 0) named `commonName` (and `organisation`),
+ * valid 25 years unless told otherwise.
+ */
+export async function createCertificateAuthority(
+  commonName: string,
+  options: ValidityOptions & { organisation?: string } = {},
+): Promise<IssuedCertificate> {
+  const subject = distinguishedName(commonName, options.organisation);
+  return withNewKey({ subject, usage: 'ca', subjectKeyId: true, ...validity(options, { years: 25 }) });
 }
 
-/** Loads the CA from its PEM files for signing device certificates. */
+/** Creates the manufacturer root CA (self-signed, path length 0). */
+export async function createManufacturerCa(maker: string, options: ValidityOptions = {}): Promise<IssuedCertificate> {
+  return createCertificateAuthority(`${maker} Device CA`, { ...options, organisation: maker });
+}
+
+/** Loads the CA from its PEM files for signing. */
 export async function loadCaSigner(certPem: string, privateKeyPem: string): Promise<CaSigner> {
   const keys = await importSigningKey(privateKeyPem, certPem);
   return { certPem, keys, subject: new x509.X509Certificate(certPem).subject };
 }
 
+/** Options of a certificate a CA issues: its validity, and the subject's organisation. */
+export interface IssueCertificateOptions extends ValidityOptions {
+  readonly organisation?: string;
+}
+
+/**
+ * Issues a TLS client certificate (EKU clientAuth) with subject CN `commonName` and a fresh key,
+ * valid 730 days unless told otherwise.
+ */
+export async function issueClientCertificate(
+  ca: CaSigner,
+  commonName: string,
+  options: IssueCertificateOptions = {},
+): Promise<IssuedCertificate> {
+  const subject = distinguishedName(commonName, options.organisation);
+  return withNewKey({ subject, usage: 'client', subjectKeyId: false, ...validity(options, { days: 730 }) }, ca);
+}
+
+/**
+ * Issues a TLS server certificate (EKU serverAuth) for `names` (DNS names or IP addresses; CN the
+ * first) and loopback, with a fresh key, valid 730 days unless told otherwise.
+ */
+export async function issueServerCertificate(
+  ca: CaSigner,
+  names: readonly string[],
+  options: IssueCertificateOptions = {},
+): Promise<IssuedCertificate> {
+  const subject = distinguishedName(names[0] ?? 'localhost', options.organisation);
+  const spec = { subject, usage: 'server', names: [...LOOPBACK_NAMES, ...names], subjectKeyId: false } as const;
+  return withNewKey({ ...spec, ...validity(options, { days: 730 }) }, ca);
+}
+
 /** Issues a unit's device certificate (CN = serial, client auth) signed by the CA. */
-export async function issueDeviceCertificate(ca: CaSigner, serial: string, maker: string, options: { validityYears?: number; now?: Date } = {}): Promise<IssuedCertificate> {
-  const pair = await generateKeyPair();
-  const now = options.now ?? new Date();
-  const caCert = new x509.X509Certificate(ca.certPem);
-  const cert = await x509.X509CertificateGenerator.create({
-    serialNumber: randomSerialNumber(),
-    subject: `CN=${dnValue(serial)}, O=${dnValue(maker)}`,
-    issuer: caCert.subject,
-    notBefore: new Date(now.getTime() - 60_000),
-    notAfter: yearsFrom(now, options.validityYears ?? 20),
-    publicKey: pair.keys.publicKey,
-    signingKey: ca.keys.privateKey,
-    signingAlgorithm: SIGNING,
-    extensions: [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
-      await x509.SubjectKeyIdentifierExtension.create(pair.keys.publicKey),
-      await x509.AuthorityKeyIdentifierExtension.create(ca.keys.publicKey),
-    ],
-  });
-  const certPem = cert.toString('pem');
-  return { ...pair, certPem, fingerprint: certificateFingerprint(certPem) };
+export async function issueDeviceCertificate(
+  ca: CaSigner,
+  serial: string,
+  maker: string,
+  options: ValidityOptions = {},
+): Promise<IssuedCertificate> {
+  const subject = distinguishedName(serial, maker);
+  return withNewKey({ subject, usage: 'client', subjectKeyId: true, ...validity(options, { years: 20 }) }, ca);
 }
 
 /** Creates the unit's own self-signed HTTPS certificate, unique to it. */
-export async function createWebCertificate(serial: string, maker: string, options: { validityYears?: number; now?: Date } = {}): Promise<IssuedCertificate> {
-  const pair = await generateKeyPair();
-  const now = options.now ?? new Date();
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: randomSerialNumber(),
-    name: `CN=${dnValue(serial)}, O=${dnValue(maker)}`,
-    notBefore: new Date(now.getTime() - 60_000),
-    notAfter: yearsFrom(now, options.validityYears ?? 20),
-    keys: pair.keys,
-    signingAlgorithm: SIGNING,
-    extensions: [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-      new x509.SubjectAlternativeNameExtension([
-        { type: 'dns', value: `${serial.toLowerCase()}.local` },
-        { type: 'dns', value: 'localhost' },
-        { type: 'ip', value: '127.0.0.1' },
-        { type: 'ip', value: '::1' },
-      ]),
-      await x509.SubjectKeyIdentifierExtension.create(pair.keys.publicKey),
-    ],
+export async function createWebCertificate(
+  serial: string,
+  maker: string,
+  options: ValidityOptions = {},
+): Promise<IssuedCertificate> {
+  return withNewKey({
+    subject: distinguishedName(serial, maker),
+    usage: 'server',
+    names: [`${serial.toLowerCase()}.local`, ...LOOPBACK_NAMES],
+    subjectKeyId: true,
+    ...validity(options, { years: 20 }),
   });
-  const certPem = cert.toString('pem');
-  return { ...pair, certPem, fingerprint: certificateFingerprint(certPem) };
+}
+
+/**
+ * A self-signed certificate for an existing P-256 key whose peers pin the key: subject CN
+ * `commonName`, CA:false, no usage limits, and subject alternative names (default loopback) so a
+ * client that trusts exactly this certificate can also check the host name. Valid 20 years
+ * unless told otherwise.
+ *
+ * @example
+ * const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+ * const certPem = await createPinnedKeyCertificate(privateKey, 'Bulwark hub');
+ */
+export async function createPinnedKeyCertificate(
+  privateKey: KeyObject | string,
+  commonName: string,
+  options: ValidityOptions & { names?: readonly string[] } = {},
+): Promise<string> {
+  const key = typeof privateKey === 'string' ? createPrivateKey(privateKey) : privateKey;
+  const keys = {
+    privateKey: key.toCryptoKey(EC_KEYGEN, false, ['sign']),
+    publicKey: createPublicKey(key).toCryptoKey(EC_KEYGEN, true, ['verify']),
+  } as unknown as CryptoKeyPair;
+  const names = options.names ?? LOOPBACK_NAMES;
+  const spec = { subject: distinguishedName(commonName), usage: 'pinned', names, subjectKeyId: false } as const;
+  return buildCertificate({ ...spec, ...validity(options, { years: 20 }) }, keys);
 }

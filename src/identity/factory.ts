@@ -102,7 +102,7 @@ export async function initFactory(dir: string, options: InitFactoryOptions = {})
   await mkdir(join(dir, CA_DIR), { recursive: true, mode: 0o700 });
   await mkdir(join(dir, UPDATE_KEYS_DIR), { recursive: true, mode: 0o700 });
   // TUF update-signing keys (root 2-of-3 offline, targets, snapshot, timestamp) and root metadata v1.
-  const { createUpdateKeys } = await import('../update/index.ts');
+  const { createUpdateKeys } = await import('../release/index.ts');
   await createUpdateKeys(join(dir, UPDATE_KEYS_DIR), { now });
   const ca = await createManufacturerCa(draft.maker, { now });
   await writeFileAtomic(join(dir, CA_KEY), ca.privateKeyPem, SECRET_FILE_MODE);

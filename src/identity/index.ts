@@ -1,6 +1,7 @@
 /**
  * Identity (factory side): the manufacturer CA, per-unit keys and certificates, random
- * passwords, setup and claim codes, stickers, and the batch manifest.
+ * passwords, setup and claim codes, stickers, and the batch manifest. Also the one place
+ * certificates are made: the cloud's (issued by the CA) and the hub's (self-signed, pinned key).
  *
  * @example
  * await initFactory('/secure/factory');
@@ -17,4 +18,8 @@ export {
 } from './codes.ts';
 export { stickerUri, parseStickerUri, renderStickerSvg, renderStickerPng } from './sticker.ts';
 export type { StickerPayload, StickerContent } from './sticker.ts';
-export { certificateFingerprint } from './certificates.ts';
+export {
+  certificateFingerprint, createCertificateAuthority, createPinnedKeyCertificate, issueClientCertificate,
+  issueServerCertificate, loadCaSigner, LOOPBACK_NAMES,
+} from './certificates.ts';
+export type { CaSigner, IssuedCertificate, IssueCertificateOptions, ValidityOptions } from './certificates.ts';

@@ -1,19 +1,20 @@
 /**
- * Reading and writing image archives with node-tar (loaded on first use). Reading is strict:
+ * Reading image archives with node-tar (loaded on first use; src/release builds them). Reading is strict:
  * regular files and folders only (no links, devices or FIFOs), checked paths, no duplicates,
  * and bounds on the number of entries and on their total size. Unpacking writes every file
  * with 'wx' (never through a planted link), hashes it on the way, and fsyncs files and folders,
  * so a staged slot is complete on disk before it is renamed into place.
  */
 import { createReadStream } from 'node:fs';
-import { mkdir, open, rm, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, open, rm } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join, dirname } from 'node:path';
-import { tmpdir } from 'node:os';
 import type { ReadEntry } from 'tar';
 import type * as TarModule from 'tar';
 import { UpdateRefusedError } from './errors.ts';
-import { checkImagePath, parseImageManifest, IMAGE_MANIFEST_FILE, MAX_IMAGE_MANIFEST_BYTES, IMAGE_FORMAT, REFERENCE_ENTRY_SOURCE, type ImageManifest } from './image.ts';
+import {
+  checkImagePath, parseImageManifest, IMAGE_MANIFEST_FILE, MAX_IMAGE_MANIFEST_BYTES, type ImageManifest,
+} from './image.ts';
 
 type Tar = typeof TarModule;
 let tarModule: Promise<Tar> | undefined;
@@ -168,48 +169,4 @@ export async function readImageArchive(archive: string, limits: ArchiveLimits, o
 async function fsyncDir(path: string): Promise<void> {
   const h = await open(path, 'r');
   try { await h.sync(); } finally { await h.close(); }
-}
-
-/** What goes into a reference image. */
-export interface ReferenceImageOptions {
-  readonly model: string;
-  readonly version: string;
-  readonly securityVersion: number;
-  readonly description?: string;
-  /** The entry point's source; the default starts the installed runtime's agent. */
-  readonly entrySource?: string;
-  /** Further files, by path inside the image. */
-  readonly files?: Readonly<Record<string, string | Uint8Array>>;
-  /** Gzip the archive. */
-  readonly gzip?: boolean;
-}
-
-/**
- * Builds a reference firmware image (a deterministic tar archive) at `out`.
- * @example await buildReferenceImage('plug-1.1.0.tar', { model: 'plug', version: '1.1.0', securityVersion: 2 })
- */
-export async function buildReferenceImage(out: string, o: ReferenceImageOptions): Promise<ImageManifest> {
-  const tar = await loadTar();
-  const manifest = parseImageManifest({
-    format: IMAGE_FORMAT, model: o.model, version: o.version, securityVersion: o.securityVersion, entry: 'agent.mjs',
-    ...(o.description ? { description: o.description } : {}),
-  });
-  const work = await mkdtemp(join(tmpdir(), 'bulwark-image-'));
-  try {
-    const contents: Record<string, string | Uint8Array> = {
-      [IMAGE_MANIFEST_FILE]: JSON.stringify(manifest, null, 2) + '\n',
-      'agent.mjs': o.entrySource ?? REFERENCE_ENTRY_SOURCE,
-      ...(o.files ?? {}),
-    };
-    for (const [path, data] of Object.entries(contents)) {
-      const p = checkImagePath(path);
-      if (p === undefined) throw invalid('a file without a name');
-      await mkdir(dirname(join(work, p)), { recursive: true });
-      await writeFile(join(work, p), data);
-    }
-    await tar.create({ file: out, cwd: work, portable: true, mtime: new Date('2020-01-01T00:00:00Z'), gzip: o.gzip ?? false }, Object.keys(contents).sort());
-  } finally {
-    await rm(work, { recursive: true, force: true });
-  }
-  return manifest;
 }

@@ -15,7 +15,9 @@ import { fileURLToPath } from 'node:url';
 import { initFactory, provisionUnits, type ProvisionedUnit } from '../../src/identity/index.ts';
 import { startDeviceAgent, type DeviceAgent } from '../../src/device/index.ts';
 import { startCloud, type CloudService } from '../../src/cloud/index.ts';
-import { initRepository, publishImage, buildReferenceImage, startRepositoryServer, type RepositoryServer } from '../../src/update/index.ts';
+import {
+  initRepository, publishImage, buildReferenceImage, startRepositoryServer, type RepositoryServer,
+} from '../../src/release/index.ts';
 import { auditRunningDevice, renderAuditHtml, auditExitCode, AUDIT_EXIT_CODES, KEPT_AUDITS_DIR, type AuditReport } from '../../src/audit/index.ts';
 import { WebClient } from '../support/device.ts';
 

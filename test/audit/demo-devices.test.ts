@@ -14,7 +14,9 @@ import { initFactory, provisionUnits, type ProvisionedUnit } from '../../src/ide
 import { startDeviceAgent, type DeviceAgent } from '../../src/device/index.ts';
 import { startCloud, type CloudService } from '../../src/cloud/index.ts';
 import { startHubService, type HubService } from '../../src/hub/index.ts';
-import { initRepository, publishImage, buildReferenceImage, startRepositoryServer, type RepositoryServer } from '../../src/update/index.ts';
+import {
+  initRepository, publishImage, buildReferenceImage, startRepositoryServer, type RepositoryServer,
+} from '../../src/release/index.ts';
 import { auditRunningDevice, type AuditReport } from '../../src/audit/index.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import { runAudit, type AuditReport } from '../../src/audit/index.ts';
 import { createHubIdentity } from '../../src/hub/index.ts';
-import { initRepository, publishImage, buildReferenceImage } from '../../src/update/index.ts';
+import { initRepository, publishImage, buildReferenceImage } from '../../src/release/index.ts';
 import type { DeviceAgent } from '../../src/device/index.ts';
 import { makeFleet, startAgent, type TestFleet } from '../support/device.ts';
 
@@ -41,7 +41,7 @@ async function listen(server: TlsServer): Promise<number> {
 }
 
 test('a hub port that speaks TLS 1.2 and greets a peer without a key fails channel.mutual-tls', async () => {
-  const id = createHubIdentity('weak hub port');
+  const id = await createHubIdentity('weak hub port');
   const port = await listen(createTlsServer({ key: id.key, cert: id.cert, minVersion: 'TLSv1.2' }, (s) => { s.on('error', () => undefined); }));
   const r = await runAudit({ profile: join(PROFILES, 'lock.yaml'), hub: `127.0.0.1:${port}` });
   const c = check(r, 'channel.mutual-tls');
@@ -52,7 +52,7 @@ test('a hub port that speaks TLS 1.2 and greets a peer without a key fails chann
 });
 
 test('a broker that admits a client without a certificate and one from any CA fails cloud.client-isolation', async () => {
-  const id = createHubIdentity('open broker');
+  const id = await createHubIdentity('open broker');
   const port = await listen(createTlsServer({ key: id.key, cert: id.cert, minVersion: 'TLSv1.2' }, (s) => {
     s.on('error', () => undefined);
     s.once('data', () => s.write(Buffer.from([0x20, 0x02, 0x00, 0x00])));

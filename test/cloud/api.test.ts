@@ -9,12 +9,13 @@ import { join } from 'node:path';
 import { startCloud, type CloudService } from '../../src/cloud/index.ts';
 import { startDeviceAgent, pressButton, type DeviceAgent } from '../../src/device/index.ts';
 import type { ProvisionedUnit } from '../../src/identity/index.ts';
-import { makeUnits, startPostgres, havePostgres, ApiClient, waitFor, requireTool, type TestPostgres } from './support.ts';
+import { makeUnits, startPostgres, ApiClient, waitFor, type TestPostgres } from './support.ts';
+import { needTool, toolAvailable, type SkippableTest } from '../support/tools.ts';
 
 const PASSWORD = 'marble falcon tundra 42 softly';
 let pgServer: TestPostgres | undefined;
 
-before(async () => { if (havePostgres()) pgServer = await startPostgres(); });
+before(async () => { if (toolAvailable('postgresql')) pgServer = await startPostgres(); });
 after(async () => { await pgServer?.stop(); });
 
 for (const backend of ['sqlite', 'postgres'] as const) {
@@ -24,10 +25,9 @@ for (const backend of ['sqlite', 'postgres'] as const) {
     let work: string;
     const agents: DeviceAgent[] = [];
     let owner: ApiClient, other: ApiClient;
-    let skip = false;
 
     before(async () => {
-      if (backend === 'postgres' && !pgServer) { skip = true; return; }
+      if (backend === 'postgres' && !pgServer) return;
       const fleet = await makeUnits('plug', 4);
       work = fleet.work;
       units = fleet.units;
@@ -47,7 +47,8 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       for (const a of agents) await a.close();
       await cloud?.close();
     });
-    const ready = (t: { skip(msg: string): void }): boolean => !skip || !requireTool(t, false, 'postgresql') ;
+    // Every test of the PostgreSQL suite skips (or fails, in CI) when PostgreSQL is missing.
+    const ready = (t: SkippableTest): boolean => backend === 'sqlite' || needTool(t, 'postgresql');
 
     const pressAndWait = async (unit: ProvisionedUnit): Promise<void> => {
       const answer = await pressButton(join(work, 'dev', unit.serial), 'press');

@@ -12,7 +12,8 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { startEmbeddedBroker, factoryIssuer, createTestCa, certificateIssuer, type EmbeddedBroker, type CertificateWithKey } from '../../src/cloud/index.ts';
 import { main } from '../../src/cli/main.ts';
 import type { ProvisionedUnit } from '../../src/identity/index.ts';
-import { makeUnits, startMosquitto, haveMosquitto, deviceMqttOptions, freePort, waitFor, requireTool, type TestMosquitto } from './support.ts';
+import { makeUnits, startMosquitto, deviceMqttOptions, freePort, waitFor, type TestMosquitto } from './support.ts';
+import { needTool, toolAvailable, type SkippableTest } from '../support/tools.ts';
 
 let work: string;
 let A: ProvisionedUnit, B: ProvisionedUnit;
@@ -46,7 +47,7 @@ before(async () => {
     await writeFile(join(dir, `${name}-key.pem`), c.keyPem, { mode: 0o600 });
     files[name] = join(dir, name);
   }
-  if (haveMosquitto()) {
+  if (toolAvailable('mosquitto')) {
     // The configuration comes from the command itself.
     const out = join(work, 'mosquitto');
     const port = await freePort();
@@ -120,7 +121,7 @@ for (const kind of ['embedded', 'mosquitto'] as const) {
   describe(`${kind} broker`, () => {
     const url = (): string => (kind === 'embedded' ? embedded.url : mosquitto!.url);
     const port = (): number => (kind === 'embedded' ? embedded.port : mosquitto!.port);
-    const available = (t: { skip(msg: string): void }): boolean => kind === 'embedded' || requireTool(t, mosquitto !== undefined, 'mosquitto');
+    const available = (t: SkippableTest): boolean => kind === 'embedded' || needTool(t, 'mosquitto');
 
     test('a device publishes its own telemetry and only the cloud identity receives it', { timeout: 30_000 }, async (t) => {
       if (!available(t)) return;
@@ -216,7 +217,7 @@ for (const kind of ['embedded', 'mosquitto'] as const) {
 
     test('mosquitto_pub and mosquitto_sub: the same rules for Debian\'s command-line clients', { timeout: 60_000 }, async (t) => {
       if (!available(t)) return;
-      if (!requireTool(t, haveMosquitto(), 'mosquitto-clients')) return;
+      if (!needTool(t, 'mosquitto-clients')) return;
       const aCert = join(A.dir, 'device-cert.pem'), aKey = join(A.dir, 'device-key.pem');
       const bCert = join(B.dir, 'device-cert.pem'), bKey = join(B.dir, 'device-key.pem');
       const c = await cloud(url());

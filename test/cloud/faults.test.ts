@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { startCloud, openCloudStore, type CloudStore } from '../../src/cloud/index.ts';
 import { CloudLink } from '../../src/cloudlink/index.ts';
 import type { ProvisionedUnit } from '../../src/identity/index.ts';
-import { makeUnits, startMosquitto, haveMosquitto, linkIdentity, freePort, waitFor, requireTool } from './support.ts';
+import { makeUnits, startMosquitto, linkIdentity, freePort, waitFor } from './support.ts';
+import { needTool } from '../support/tools.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/bulwark.js', import.meta.url));
 const DEVICES = 8;
@@ -66,7 +67,7 @@ async function expectAllStoredOnce(t: { diagnostic(msg: string): void }, store: 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 test('Mosquitto killed (SIGKILL) and restarted while devices publish: every message stored, none twice', { timeout: 180_000 }, async (t) => {
-  if (!requireTool(t, haveMosquitto(), 'mosquitto')) return;
+  if (!needTool(t, 'mosquitto')) return;
   const fleet = await makeUnits('plug', DEVICES);
   const broker = await startMosquitto({ factoryDir: fleet.factoryDir, dir: join(fleet.work, 'mosquitto'), instances: ['1'] });
   const cloud = await startCloud({
@@ -121,7 +122,7 @@ async function stopGracefully(child: ChildProcess): Promise<void> {
 
 for (const variant of ['embedded broker', 'Mosquitto'] as const) {
   test(`the cloud service killed (SIGKILL) and restarted, on the ${variant}: every message stored, none twice`, { timeout: 180_000 }, async (t) => {
-    if (variant === 'Mosquitto' && !requireTool(t, haveMosquitto(), 'mosquitto')) return;
+    if (variant === 'Mosquitto' && !needTool(t, 'mosquitto')) return;
     const fleet = await makeUnits('plug', DEVICES);
     const state = join(fleet.work, 'cloud');
     const broker = variant === 'Mosquitto' ? await startMosquitto({ factoryDir: fleet.factoryDir, dir: join(fleet.work, 'mosquitto'), instances: ['1'] }) : undefined;

@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { MqttDecoder, MqttProtocolError, encodePublish, startCloud, type CloudService } from '../../src/cloud/index.ts';
 import {
   parseJsonPayload, parseTelemetry, parseState, parseClaim, parseSync, parseReceipt, parsePresence, parseCommand, parseReply, UP_KINDS,
-} from '../../src/cloudlink/index.ts';
+} from '../../src/cloudprotocol/index.ts';
 import { InvalidInputError } from '../../src/errors/index.ts';
 import type { ProvisionedUnit } from '../../src/identity/index.ts';
 import { makeUnits, ApiClient } from './support.ts';

@@ -6,9 +6,13 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import pg from 'pg';
 import { startCloud, type CloudService } from '../../src/cloud/index.ts';
-import { CloudLink, type ScalarValue } from '../../src/cloudlink/index.ts';
+import { CloudLink } from '../../src/cloudlink/index.ts';
+import type { ScalarValue } from '../../src/cloudprotocol/index.ts';
 import type { ProvisionedUnit } from '../../src/identity/index.ts';
-import { makeUnits, startPostgres, startMosquitto, havePostgres, haveMosquitto, linkIdentity, ApiClient, waitFor, requireTool, type TestPostgres, type TestMosquitto } from './support.ts';
+import {
+  makeUnits, startPostgres, startMosquitto, linkIdentity, ApiClient, waitFor, type TestPostgres, type TestMosquitto,
+} from './support.ts';
+import { needTool, toolAvailable } from '../support/tools.ts';
 
 const DEVICES = 10;
 const PER_DEVICE = 60;
@@ -21,7 +25,7 @@ const links: CloudLink[] = [];
 const executed: Array<{ serial: string; capability: string; action: string }> = [];
 
 before(async () => {
-  if (!havePostgres() || !haveMosquitto()) return;
+  if (!toolAvailable('postgresql') || !toolAvailable('mosquitto')) return;
   const fleet = await makeUnits('plug', DEVICES);
   units = fleet.units;
   pgServer = await startPostgres();
@@ -55,7 +59,7 @@ after(async () => {
 });
 
 test('two instances share the device stream: every telemetry message is stored exactly once', { timeout: 90_000 }, async (t) => {
-  if (!requireTool(t, havePostgres(), 'postgresql') || !requireTool(t, haveMosquitto(), 'mosquitto')) return;
+  if (!needTool(t, 'postgresql') || !needTool(t, 'mosquitto')) return;
   const produced = new Set<string>();
   for (let i = 0; i < PER_DEVICE; i++) {
     for (const [k, link] of links.entries()) {
@@ -82,7 +86,7 @@ test('two instances share the device stream: every telemetry message is stored e
 });
 
 test('an owner\'s command sent through either instance reaches the device', { timeout: 60_000 }, async (t) => {
-  if (!requireTool(t, havePostgres(), 'postgresql') || !requireTool(t, haveMosquitto(), 'mosquitto')) return;
+  if (!needTool(t, 'postgresql') || !needTool(t, 'mosquitto')) return;
   const u = units[0]!;
   const first = new ApiClient(clouds[0]!.api.url, clouds[0]!.credentials.caCertPem);
   assert.equal((await first.register('scale@example.com', 'marble falcon tundra 42 softly')).status, 201);

@@ -61,14 +61,6 @@ async function chownTree(path: string, uid: number, gid: number): Promise<void> 
   }
 }
 
-/** Whether a tool the tests need is installed (CI installs them all; a missing one fails there). */
-export function requireTool(t: { skip(msg: string): void }, found: boolean, name: string): boolean {
-  if (found) return true;
-  if (process.env.CI) throw new Error(`${name} is required in CI`);
-  t.skip(`${name} not installed`);
-  return false;
-}
-
 // ---- PostgreSQL -----------------------------------------------------------------------------
 
 function postgresBin(): string | undefined {
@@ -77,11 +69,6 @@ function postgresBin(): string | undefined {
   if (!existsSync('/usr/lib/postgresql')) return undefined;
   const versions = readdirSync('/usr/lib/postgresql').filter((v) => existsSync(join('/usr/lib/postgresql', v, 'bin', 'postgres'))).sort((a, b) => Number(b) - Number(a));
   return versions[0] ? join('/usr/lib/postgresql', versions[0], 'bin') + '/' : undefined;
-}
-
-/** True when PostgreSQL's server binaries are installed. */
-export function havePostgres(): boolean {
-  return postgresBin() !== undefined;
 }
 
 /** A running PostgreSQL for one test file. */
@@ -159,7 +146,7 @@ export async function startPostgres(): Promise<TestPostgres> {
 
 // ---- Mosquitto ------------------------------------------------------------------------------
 
-/** True when Debian's mosquitto and mosquitto-clients are installed. */
+/** True when Debian's mosquitto and mosquitto-clients are installed (for the benchmark; tests use needTool). */
 export function haveMosquitto(): boolean {
   return (onPath('mosquitto') ?? (existsSync('/usr/sbin/mosquitto') ? '/usr/sbin/mosquitto' : undefined)) !== undefined && onPath('mosquitto_pub') !== undefined && onPath('mosquitto_sub') !== undefined;
 }

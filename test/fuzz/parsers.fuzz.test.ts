@@ -10,7 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { parseStickerUri, stickerUri, generateSerial, generateSetupCode, generateClaimCode } from '../../src/identity/index.ts';
-import { parseImageManifest, parseImageTargetCustom, readImageArchive, buildReferenceImage, UpdateRefusedError } from '../../src/update/index.ts';
+import {
+  parseImageManifest, parseImageTargetCustom, readImageArchive, UpdateRefusedError,
+} from '../../src/update/index.ts';
+import { buildReferenceImage } from '../../src/release/index.ts';
 import { InvalidInputError } from '../../src/errors/index.ts';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 1_000);

@@ -28,7 +28,7 @@ let hubKeys: HubIdentity;
 before(async () => {
   fleet = await makeFleet(['plug']);
   plug = await startTestDevice(fleet.units.plug!, join(fleet.work, 'fuzz-plug'));
-  hubKeys = stranger('Hub');
+  hubKeys = await stranger('Hub');
   plug.hub.openPairingWindow('button');
   await pairWithDevice({ host: LOCAL, port: plug.hub.port, identity: hubKeys, mode: 'push-button' });
 });
@@ -80,7 +80,7 @@ async function deviceSnapshot(): Promise<string> {
 }
 
 test('a stranger\'s key sends every frame type and pairing message to a device with its window open: no crash, nothing pinned, nothing counted, nothing switched', { timeout: 300_000 }, async () => {
-  const eve = stranger('Eve');
+  const eve = await stranger('Eve');
   plug.hub.openPairingWindow('button');
   const before = await deviceSnapshot();
   await fc.assert(fc.asyncProperty(frames(() => false), async (chunks) => {
@@ -109,7 +109,7 @@ test('the paired hub\'s key sends every frame type except the requests that legi
 });
 
 test('a pinned device sends every frame type to its hub: no crash, the device stays paired, and junk changes no state', { timeout: 300_000 }, async () => {
-  const deviceKeys = createHubIdentity('Fake device');
+  const deviceKeys = await createHubIdentity('Fake device');
   let pending: Buffer[] = [];
   const server = tls.createServer({ key: deviceKeys.key, cert: deviceKeys.cert, ...TLS13, requestCert: true, rejectUnauthorized: false }, (socket) => {
     socket.on('error', () => undefined);

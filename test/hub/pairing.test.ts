@@ -156,7 +156,7 @@ test('a wrong setup code fails on both sides and pins nothing; a typo is caught 
 
 test('20 failed attempts close the window; the 21st, even with the right code, is refused', { timeout: 120_000 }, async () => {
   const plug = await device('plug', 'many-plug');
-  const eve = stranger('Eve');
+  const eve = await stranger('Eve');
   plug.hub.openPairingWindow('button');
   const wrong = wrongCode(fleet.units.plug!.setupCode);
   for (let i = 1; i <= 20; i++) {
@@ -182,7 +182,7 @@ test('20 failed attempts close the window; the 21st, even with the right code, i
 test('a hub that learns its guess was wrong and hangs up has still spent an attempt', { timeout: 60_000 }, async () => {
   const plug = await device('plug', 'hangup-plug');
   plug.hub.openPairingWindow('button');
-  const eve = stranger('Eve');
+  const eve = await stranger('Eve');
   const conn = await connectChannel({ host: LOCAL, port: plug.hub.port, key: eve.key, cert: eve.cert, pinnedPeer: () => ({}) });
   const { HubPairingExchange } = await import('../../src/pairing/index.ts');
   const ex = new HubPairingExchange({ mode: 'setup-code', setupCode: wrongCode(fleet.units.plug!.setupCode), ownPin: eve.pin, peerPin: conn.peerSpkiSha256 });
@@ -204,7 +204,7 @@ test('after pairing, a different key on either side is refused', { timeout: 60_0
     plug.hub.openPairingWindow('button');
     const d = await hub.pair({ address: `${LOCAL}:${plug.hub.port}` });
     // A stranger's key at the device: no capability, and the channel is closed on it.
-    const eve = stranger('Eve');
+    const eve = await stranger('Eve');
     const conn = await connectChannel({ host: LOCAL, port: plug.hub.port, key: eve.key, cert: eve.cert, pinnedPeer: () => ({}) });
     await assert.rejects(conn.request('power', 'on'), (e) => e instanceof ChannelRequestError && e.remoteCode === 'CAPABILITY_DENIED');
     assert.equal((await conn.closed).reason, 'not-paired');
@@ -215,7 +215,7 @@ test('after pairing, a different key on either side is refused', { timeout: 60_0
     await plug.close();
     agents.splice(agents.indexOf(plug), 1);
     await eventually(() => !hub.device(d.serial).connected, 5_000, 'hub sees the device gone');
-    const impostor = stranger('Impostor');
+    const impostor = await stranger('Impostor');
     let served = 0;
     const fake = await createChannelServer({
       key: impostor.key, cert: impostor.cert, host: LOCAL, port, pinnedPeer: () => ({}),

@@ -154,7 +154,7 @@ test('a plain TCP relay: pairing completes end to end, the relay saw only cipher
 test('a TLS-terminating proxy cannot complete pairing as either side, even though the hub types the right code', { timeout: 60_000 }, async () => {
   const lock = await startTestDevice(fleet.units.lock!, join(fleet.work, 'mitm-lock'));
   agents.push(lock);
-  const mallory = stranger('Mallory');
+  const mallory = await stranger('Mallory');
   const proxy = await tlsProxy(lock.hub.port, mallory);
   const hub = await startTestHub(fleet.work, 'hub-mitm');
   closers.push(() => hub.close());
@@ -198,7 +198,7 @@ test('a TLS-terminating proxy cannot complete pairing as either side, even thoug
 test('replaying a recorded pairing transcript fails, with the hub\'s own key or another', { timeout: 60_000 }, async () => {
   const lock = await startTestDevice(fleet.units.lock!, join(fleet.work, 'replay-lock'));
   agents.push(lock);
-  const hubKeys = stranger('Hub');
+  const hubKeys = await stranger('Hub');
   // Record a complete, successful exchange as the hub sends it.
   lock.hub.openPairingWindow('button');
   const recorded: Array<{ action: string; value: string }> = [];
@@ -213,7 +213,7 @@ test('replaying a recorded pairing transcript fails, with the hub\'s own key or 
   assert.equal(lock.hub.hubs().length, 1);
   await lock.hub.unpairHub(lock.hub.hubs()[0]!.pin);
   // Replay it, from the same key and from another, in a fresh window.
-  for (const who of [hubKeys, stranger('Replayer')]) {
+  for (const who of [hubKeys, await stranger('Replayer')]) {
     lock.hub.openPairingWindow('button');
     const again = await connectChannel({ host: LOCAL, port: lock.hub.port, key: who.key, cert: who.cert, pinnedPeer: () => ({}) });
     const answers: string[] = [];
@@ -230,7 +230,7 @@ test('replaying a recorded pairing transcript fails, with the hub\'s own key or 
 test('push button through a TLS-terminating proxy: the pins each side saw differ, and neither side pairs', { timeout: 60_000 }, async () => {
   const plug = await startTestDevice(fleet.units.plug!, join(fleet.work, 'mitm-plug'));
   agents.push(plug);
-  const proxy = await tlsProxy(plug.hub.port, stranger('Mallory'));
+  const proxy = await tlsProxy(plug.hub.port, await stranger('Mallory'));
   const hub = await startTestHub(fleet.work, 'hub-mitm-pb');
   closers.push(() => hub.close());
   plug.hub.openPairingWindow('button');

@@ -22,7 +22,7 @@ export async function startTestHub(work: string, name = 'hub', config: Partial<H
 }
 
 /** A fresh key pair and certificate, for a stranger or a proxy. */
-export function stranger(name = 'Stranger'): HubIdentity {
+export async function stranger(name = 'Stranger'): Promise<HubIdentity> {
   return createHubIdentity(name);
 }
 

@@ -12,8 +12,11 @@ import { join } from 'node:path';
 import type { ServerResponse } from 'node:http';
 import type { WebClient } from '../support/device.ts';
 import { makeUpdateWorld, publish, UpdateServer, writeUpdateConfig, DeviceProcess, ownerClient, checkNow, updateJournal, type UpdateWorld } from './support.ts';
-import { buildReferenceImage, refreshRepository, type PublishResult } from '../../src/update/index.ts';
-import { loadTufModels, generateSigningKey, signWith, signingKeyFromPem, expiresIn, metadataBytes, sha256Hex, tufKeyOf, TUF_SPEC_VERSION } from '../../src/update/tuf.ts';
+import { buildReferenceImage, refreshRepository, type PublishResult } from '../../src/release/index.ts';
+import {
+  loadTufModels, generateSigningKey, signWith, signingKeyFromPem, expiresIn, metadataBytes, sha256Hex, tufKeyOf,
+  TUF_SPEC_VERSION,
+} from '../../src/release/tuf.ts';
 
 let world: UpdateWorld;
 let server: UpdateServer;

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { makeFleet } from '../support/device.ts';
-import { demoUpdates } from '../../src/update/index.ts';
+import { demoUpdates } from '../../src/release/index.ts';
 import { superviseAgent } from '../../src/device/index.ts';
 
 test('the update demo: the device updates itself to 1.1.0, then refuses an older signed image and a tampered one', { timeout: 180_000 }, async () => {

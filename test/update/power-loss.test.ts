@@ -9,7 +9,8 @@ import { createReadStream } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { makeUpdateWorld, UpdateServer, writeUpdateConfig, DeviceProcess, type Ready } from './support.ts';
-import { buildReferenceImage, publishImage, readImageArchive, readBootState } from '../../src/update/index.ts';
+import { buildReferenceImage, publishImage } from '../../src/release/index.ts';
+import { readImageArchive, readBootState } from '../../src/update/index.ts';
 
 /** Power cuts (the issue asks for at least 100). */
 const CUTS = 100;

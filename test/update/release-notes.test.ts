@@ -4,7 +4,10 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { buildReferenceImage, publishImage, parseImageTargetCustom, startRepositoryServer, ReleaseError, type RepositoryServer } from '../../src/update/index.ts';
+import {
+  buildReferenceImage, publishImage, startRepositoryServer, type RepositoryServer,
+} from '../../src/release/index.ts';
+import { parseImageTargetCustom, ReleaseError } from '../../src/update/index.ts';
 import { startDeviceAgent, type DeviceAgent } from '../../src/device/index.ts';
 import { makeUpdateWorld } from './support.ts';
 

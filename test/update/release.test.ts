@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { request } from 'node:http';
 import { Updater } from 'tuf-js';
 import { BIN } from './support.ts';
-import { startRepositoryServer, repositoryStatus } from '../../src/update/index.ts';
+import { startRepositoryServer, repositoryStatus } from '../../src/release/index.ts';
 
 let work: string;
 const f = (): string => join(work, 'factory');

@@ -9,7 +9,10 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import type { AddressInfo } from 'node:net';
 import { makeFleet, WebClient, type TestFleet } from '../support/device.ts';
-import { initRepository, publishImage, buildReferenceImage, createRepositoryHandler, type PublishResult, type DeviceUpdateConfig } from '../../src/update/index.ts';
+import {
+  initRepository, publishImage, buildReferenceImage, createRepositoryHandler, type PublishResult,
+} from '../../src/release/index.ts';
+import type { DeviceUpdateConfig } from '../../src/update/index.ts';
 import type { ProvisionedUnit } from '../../src/identity/index.ts';
 
 export const BIN = fileURLToPath(new URL('../../bin/bulwark.js', import.meta.url));

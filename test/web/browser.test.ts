@@ -4,11 +4,11 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { createServer, type Server } from 'node:https';
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { chromium, type Browser } from 'playwright-core';
 import { makeFleet, startAgent, WebClient, type TestFleet } from '../support/device.ts';
+import { needTool, toolAvailable } from '../support/tools.ts';
 import type { DeviceAgent } from '../../src/device/index.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -22,19 +22,14 @@ let evil: Server | undefined;
 before(async () => {
   fleet = await makeFleet(['plug']);
   agent = await startAgent(fleet.units.plug!, join(fleet.work, 'state'));
-  if (existsSync(CHROMIUM)) browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS, headless: true });
+  if (toolAvailable('chromium')) {
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS, headless: true });
+  }
 });
 after(async () => { await browser?.close(); await agent?.close(); evil?.close(); });
 
-function needBrowser(t: { skip(msg: string): void }): boolean {
-  if (browser) return true;
-  if (process.env.CI) throw new Error('Debian chromium is required in CI');
-  t.skip('chromium not installed');
-  return false;
-}
-
 test('log in, switch the plug, refuse a weak password with its reason, change it, log out', { timeout: 120_000 }, async (t) => {
-  if (!needBrowser(t)) return;
+  if (!needTool(t, 'chromium')) return;
   const context = await browser!.newContext({ ignoreHTTPSErrors: true, viewport: { width: 390, height: 844 } });
   const page = await context.newPage();
   const errors: string[] = [];
@@ -83,7 +78,7 @@ test('log in, switch the plug, refuse a weak password with its reason, change it
 });
 
 test('a page from another origin cannot change the password by form or by fetch', { timeout: 120_000 }, async (t) => {
-  if (!needBrowser(t)) return;
+  if (!needTool(t, 'chromium')) return;
   const unit = fleet.units.plug!;
   // The owner's password at this point (the first test may have changed it): find one that logs in.
   let password = unit.adminPassword!;

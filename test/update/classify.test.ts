@@ -7,10 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Updater, type Fetcher } from 'tuf-js';
 import { DownloadHTTPError } from 'tuf-js/dist/error.js';
-import { createUpdateKeys } from './update-keys.ts';
-import { initRepository, refreshRepository } from './repository.ts';
-import { classifyUpdateFailure } from './classify.ts';
-import { UpdateRefusedError } from './errors.ts';
+import { createUpdateKeys, initRepository, refreshRepository } from '../../src/release/index.ts';
+import { UpdateRefusedError } from '../../src/update/index.ts';
+import { classifyUpdateFailure } from '../../src/update/classify.ts';
 
 let factory: string;
 

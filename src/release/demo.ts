@@ -13,7 +13,7 @@ import { createServer } from 'node:http';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { initRepository, publishImage } from './repository.ts';
-import { buildReferenceImage } from './archive.ts';
+import { buildReferenceImage } from './reference-image.ts';
 import { createRepositoryHandler } from './server.ts';
 
 /** The part of `superviseAgent` (src/device) the demo uses. */

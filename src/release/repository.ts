@@ -21,11 +21,10 @@ import { join, resolve, dirname, basename } from 'node:path';
 import type { Metadata, Root, Snapshot, Targets, Timestamp } from '@tufjs/models';
 import { writeFileAtomic, writeJsonAtomic, readJson, PUBLIC_FILE_MODE } from '../storage/index.ts';
 import { getModel } from '../models/index.ts';
-import { ReleaseError } from './errors.ts';
-import { validateExpiryConfig, type ExpiryConfig } from './config.ts';
-import { compareVersions, isVersion } from './semver.ts';
-import { IMAGE_FORMAT, imageTargetPath, sbomTargetPath, parseImageTargetCustom, type ImageTargetCustom, type ReleaseNotes } from './image.ts';
-import { readImageArchive } from './archive.ts';
+import {
+  ReleaseError, validateExpiryConfig, compareVersions, isVersion, IMAGE_FORMAT, imageTargetPath, sbomTargetPath,
+  parseImageTargetCustom, readImageArchive, type ExpiryConfig, type ImageTargetCustom, type ReleaseNotes,
+} from '../update/index.ts';
 import { buildSbom, runtimeInventory } from './sbom.ts';
 import { loadTufModels, signWith, expiresIn, metadataBytes, sha256Hex, generateSigningKey, TUF_SPEC_VERSION, TUF_ROLES, type TufModels, type TufRole, type SigningKey } from './tuf.ts';
 import { loadUpdateKeys, buildRoot, saveRootVersion, listRootVersions, stageRoleKeys, commitStagedKeys, UPDATE_KEY_FILES, type UpdateKeys } from './update-keys.ts';

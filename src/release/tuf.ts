@@ -1,12 +1,12 @@
 /**
- * TUF building blocks on @tufjs/models (loaded on first use, so the device agent does not pay for
- * them until it checks for updates): Ed25519 signing keys, key ids, signing, expiry dates and
- * the byte form of metadata. The client-side verification is tuf-js's, never ours.
+ * TUF building blocks of the release side on @tufjs/models (loaded on first use): Ed25519
+ * signing keys, key ids, signing, expiry dates and the byte form of metadata. The client-side
+ * verification is tuf-js's, never ours.
  */
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import type { Key, Metadata, Root, Signature, Snapshot, Targets, Timestamp } from '@tufjs/models';
 import type * as TufModelsModule from '@tufjs/models';
-import { ReleaseError } from './errors.ts';
+import { ReleaseError } from '../update/index.ts';
 
 /** The @tufjs/models module. */
 export type TufModels = typeof TufModelsModule;

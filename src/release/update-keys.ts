@@ -14,8 +14,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Metadata, Root } from '@tufjs/models';
 import { writeFileAtomic, SECRET_FILE_MODE, PUBLIC_FILE_MODE } from '../storage/index.ts';
-import { validateExpiryConfig, type ExpiryConfig } from './config.ts';
-import { ReleaseError } from './errors.ts';
+import { validateExpiryConfig, ReleaseError, type ExpiryConfig } from '../update/index.ts';
 import {
   loadTufModels, generateSigningKey, signingKeyFromPem, signingKeyPem, tufKeyOf, signWith, expiresIn, metadataBytes,
   TUF_SPEC_VERSION, type SigningKey, type TufModels, type TufRole,

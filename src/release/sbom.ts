@@ -5,8 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import type { ArchiveFile } from './archive.ts';
-import type { ImageManifest } from './image.ts';
+import type { ArchiveFile, ImageManifest } from '../update/index.ts';
 
 /** One npm package of the runtime. */
 export interface RuntimePackage {

@@ -1,0 +1,52 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createPrivateKey, generateKeyPairSync, X509Certificate } from 'node:crypto';
+import {
+  createCertificateAuthority, createPinnedKeyCertificate, issueClientCertificate, issueServerCertificate, loadCaSigner,
+} from './certificates.ts';
+
+test('a CA issues a server certificate (its names and loopback) and a client certificate', async () => {
+  const root = await createCertificateAuthority('Acme Device CA', { organisation: 'Acme' });
+  const ca = await loadCaSigner(root.certPem, root.privateKeyPem);
+  const caCert = new X509Certificate(root.certPem);
+  assert.equal(caCert.ca, true);
+  assert.equal(caCert.subject, 'CN=Acme Device CA\nO=Acme');
+
+  const server = new X509Certificate((await issueServerCertificate(ca, ['cloud.example', '192.0.2.1'])).certPem);
+  assert.ok(server.checkIssued(caCert) && server.verify(caCert.publicKey));
+  assert.equal(server.ca, false);
+  assert.equal(server.subject, 'CN=cloud.example');
+  assert.equal(server.subjectAltName,
+    'DNS:localhost, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1, DNS:cloud.example, IP Address:192.0.2.1');
+  assert.deepEqual(server.keyUsage, ['1.3.6.1.5.5.7.3.1']);
+
+  const issued = await issueClientCertificate(ca, 'bulwark-cloud-a', { organisation: 'Bulwark' });
+  const client = new X509Certificate(issued.certPem);
+  assert.ok(client.checkIssued(caCert) && client.verify(caCert.publicKey));
+  assert.ok(client.checkPrivateKey(createPrivateKey(issued.privateKeyPem)));
+  assert.equal(client.subject, 'CN=bulwark-cloud-a\nO=Bulwark');
+  assert.deepEqual(client.keyUsage, ['1.3.6.1.5.5.7.3.2']);
+  assert.equal(client.subjectAltName, undefined);
+  const days = (Date.parse(client.validTo) - Date.parse(client.validFrom)) / 86_400_000;
+  assert.ok(days > 729 && days < 731, `valid ${days} days`);
+});
+
+test('a CA honours an explicit validity, so tests can make expired certificates', async () => {
+  const root = await createCertificateAuthority('Other CA', { validityDays: 5 * 365 });
+  const ca = await loadCaSigner(root.certPem, root.privateKeyPem);
+  const notBefore = new Date('2020-01-01T00:00:00Z'), notAfter = new Date('2021-01-01T00:00:00Z');
+  const cert = new X509Certificate((await issueClientCertificate(ca, 'old', { notBefore, notAfter })).certPem);
+  assert.equal(Date.parse(cert.validFrom), notBefore.getTime());
+  assert.equal(Date.parse(cert.validTo), notAfter.getTime());
+});
+
+test('a pinned-key certificate carries the given key, is no CA, limits no usage, and names loopback', async () => {
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const pem = await createPinnedKeyCertificate(privateKey, 'Bulwark hub, "main"');
+  const cert = new X509Certificate(pem);
+  assert.ok(cert.checkPrivateKey(privateKey) && cert.verify(cert.publicKey));
+  assert.equal(cert.ca, false);
+  assert.equal(cert.subject, 'CN=Bulwark hub\\, \\"main\\"', 'the comma and quotes stay inside one CN');
+  assert.equal(cert.subjectAltName, 'DNS:localhost, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1');
+  assert.equal(cert.keyUsage, undefined, 'no extended key usage');
+});

@@ -1,0 +1,23 @@
+/**
+ * Software updates, the maker's side: the factory's update-signing keys, a TUF repository of
+ * static files on @tufjs/models (publish, refresh, rotate, status), CycloneDX SBOMs, reference
+ * image building, a static server, and the updates part of `bulwark demo`. The device never
+ * loads this folder; what both sides share (image format, versions, errors) is src/update's.
+ * @tufjs/models and tar load on first use.
+ *
+ * @example
+ *   await initRepository({ repoDir, factoryDir });
+ *   await publishImage({ repoDir, artifact, model: 'plug', version: '1.1.0' });
+ */
+export { createUpdateKeys } from './update-keys.ts';
+export { initRepository, publishImage, refreshRepository, rotateKeys, repositoryStatus } from './repository.ts';
+export type {
+  InitRepositoryOptions, PublishImageOptions, PublishResult, RefreshOptions, RotateOptions, RepositoryStatus,
+  ReleaseProgress,
+} from './repository.ts';
+export { startRepositoryServer, createRepositoryHandler } from './server.ts';
+export type { RepositoryServer } from './server.ts';
+export { buildReferenceImage } from './reference-image.ts';
+export type { ReferenceImageOptions } from './reference-image.ts';
+export { demoUpdates } from './demo.ts';
+export type { DemoUpdatesOptions, DemoUpdatesResult, DemoSupervise } from './demo.ts';
