@@ -5,21 +5,11 @@
 import { mkdir, rm, mkdtemp, writeFile } from 'node:fs/promises';
 import { join, dirname } from 'node:path';
 import { tmpdir } from 'node:os';
-import type * as TarModule from 'tar';
 import {
-  UpdateRefusedError, checkImagePath, parseImageManifest, IMAGE_MANIFEST_FILE, IMAGE_FORMAT, REFERENCE_ENTRY_SOURCE,
+  loadTar, invalidImageArchive as invalid, checkImagePath, parseImageManifest, IMAGE_MANIFEST_FILE, IMAGE_FORMAT, REFERENCE_ENTRY_SOURCE,
   type ImageManifest,
 } from '../update/index.ts';
 
-type Tar = typeof TarModule;
-let tarModule: Promise<Tar> | undefined;
-function loadTar(): Promise<Tar> {
-  tarModule ??= import('tar');
-  return tarModule;
-}
-
-const invalid = (why: string): UpdateRefusedError =>
-  new UpdateRefusedError('UPDATE_IMAGE_INVALID', `the image archive is not acceptable: ${why}`);
 
 /** What goes into a reference image. */
 export interface ReferenceImageOptions {

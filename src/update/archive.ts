@@ -18,7 +18,8 @@ import {
 
 type Tar = typeof TarModule;
 let tarModule: Promise<Tar> | undefined;
-function loadTar(): Promise<Tar> {
+/** node-tar, loaded on first use (the device reads archives; src/release writes them with the same module). */
+export function loadTar(): Promise<Tar> {
   tarModule ??= import('tar');
   return tarModule;
 }
@@ -46,7 +47,10 @@ export interface ArchiveContents {
   readonly totalBytes: number;
 }
 
-const invalid = (why: string): UpdateRefusedError => new UpdateRefusedError('UPDATE_IMAGE_INVALID', `the image archive is not acceptable: ${why}`);
+/** The refusal of an archive that breaks the archive rules (src/release uses it for what it would build). */
+export const invalidImageArchive = (why: string): UpdateRefusedError =>
+  new UpdateRefusedError('UPDATE_IMAGE_INVALID', `the image archive is not acceptable: ${why}`);
+const invalid = invalidImageArchive;
 
 /** Consumes `entry` into `sink` (or nowhere), hashing it; resolves with the byte count and hash. */
 function consume(entry: ReadEntry, sink?: (chunk: Buffer) => Promise<void>): Promise<{ bytes: number; sha256: string; head: Buffer }> {

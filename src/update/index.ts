@@ -20,7 +20,7 @@ export {
   parseImageTargetCustom, imageTargetPath, sbomTargetPath,
 } from './image.ts';
 export type { ImageManifest, ImageTargetCustom, ReleaseNotes } from './image.ts';
-export { readImageArchive } from './archive.ts';
+export { readImageArchive, loadTar, invalidImageArchive } from './archive.ts';
 export type { ArchiveContents, ArchiveFile, ArchiveLimits } from './archive.ts';
 export {
   FIRMWARE_DIR, REBOOT_EXIT_CODE, INITIAL_BOOT_STATE, prepareBoot, decideBoot, readBootState, readSecurityCounter,

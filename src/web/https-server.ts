@@ -41,8 +41,6 @@ export interface HttpsListener {
   readonly server: Server;
   readonly port: number;
   readonly admission: Admission;
-  /** The peer of a request's socket as captured at accept: 'address:port'. */
-  sourceOf(socket: Socket): string;
   /** Stops listening and ends every connection. */
   close(): Promise<void>;
 }
@@ -86,7 +84,6 @@ export async function listenHttps(o: HttpsListenOptions): Promise<HttpsListener>
     server,
     port: (server.address() as AddressInfo).port,
     admission,
-    sourceOf: (socket) => admission.sourceOf(socket),
     async close() {
       admission.close();
       await new Promise<void>((resolve) => {
