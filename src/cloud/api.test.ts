@@ -1,6 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { remoteControls, statusOf, validateOwnerApiConfig } from './api.ts';
+import { createOwnerApp, openOwnerSite, remoteControls, statusOf, validateOwnerApiConfig } from './api.ts';
+import { SqlStore } from './sql-store.ts';
+import { openSqliteDriver } from './sqlite-driver.ts';
+import type { CommandCenter } from './commands.ts';
+import type { JournalRecordInput } from '../journal/index.ts';
 import { ClaimError, RateLimitedError, NotFoundError, CommandError } from './errors.ts';
 
 test('the cloud offers actuators only, never a sensitive capability', () => {
@@ -22,9 +26,112 @@ test('errors map to statuses by code; another owner\'s device is 404', () => {
 });
 
 test('settings that switch a protection off are refused', () => {
-  assert.throws(() => validateOwnerApiConfig({ claimAccountThreshold: 0 }), { code: 'CLOUD_CONFIG_INVALID', key: 'claimAccountThreshold' });
+  assert.throws(() => validateOwnerApiConfig({ claimAccountThreshold: 0 }),
+    { code: 'CLOUD_CONFIG_INVALID', key: 'claimAccountThreshold' });
   assert.throws(() => validateOwnerApiConfig({ claimBaseDelayMs: 10 }), { code: 'CLOUD_CONFIG_INVALID' });
   assert.throws(() => validateOwnerApiConfig({ login: { sourceThreshold: 0 } }), { code: 'LOCKOUT_CONFIG_INVALID' });
   assert.throws(() => validateOwnerApiConfig({ idleTimeoutMs: 10 }), { code: 'SESSION_CONFIG_INVALID' });
   assert.ok(validateOwnerApiConfig({}));
+});
+
+// ---- the owner app on src/web's core, without a socket (app.handle) ----------------------
+
+
+const HOST = 'cloud.test';
+const PASSWORD = 'marble falcon tundra 42 softly';
+
+async function ownerApp(): Promise<{
+  handle: ReturnType<typeof createOwnerApp>['handle']; journal: JournalRecordInput[];
+}> {
+  const store = await SqlStore.open(openSqliteDriver({ path: ':memory:' }));
+  const journal: JournalRecordInput[] = [];
+  const sink = { record: (e: JournalRecordInput): void => { journal.push(e); } };
+  const config = validateOwnerApiConfig({});
+  const commands = {} as CommandCenter; // these tests send no command
+  const site = await openOwnerSite({ store, commands, config, log: () => undefined, journal: sink });
+  const app = createOwnerApp(site, { limits: config.limits, log: () => undefined, journal: sink });
+  app.allowHosts([HOST], 443);
+  return { handle: app.handle, journal };
+}
+
+const json = (body: unknown, headers: Record<string, string> = {}): { headers: Record<string, string>; body: string } =>
+  ({ headers: { host: HOST, 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+
+test('the app serves the shared stylesheet and renders its pages in the shared shell', async () => {
+  const { handle } = await ownerApp();
+  const css = await handle({ method: 'GET', url: '/static/app.css', headers: { host: HOST } });
+  assert.equal(css.status, 200);
+  assert.match(css.body.toString(), /ul\.devices/);
+  assert.equal((await handle({ method: 'GET', url: '/static/cloud.css', headers: { host: HOST } })).status, 404);
+  const login = await handle({ method: 'GET', url: '/login', headers: { host: HOST } });
+  assert.equal(login.status, 200);
+  const html = login.body.toString();
+  assert.match(html, /<title>Log in · Bulwark Cloud<\/title>/);
+  assert.match(html, /href="\/static\/app\.css"/);
+  assert.match(html, /<a href="\/login">Log in<\/a><a href="\/register">Register<\/a>/);
+  assert.match(String(login.headers['set-cookie']), /^__Host-bulwark-cloud-login=/);
+  assert.equal((await handle({ method: 'GET', url: '/login', headers: { host: 'evil.example' } })).status, 421);
+});
+
+test('JSON under /v1, pages elsewhere; no session is 401 for the API and a redirect for the app', async () => {
+  const { handle } = await ownerApp();
+  const api = await handle({ method: 'GET', url: '/v1/devices', headers: { host: HOST } });
+  assert.equal(api.status, 401);
+  assert.equal(JSON.parse(api.body.toString()).error.code, 'AUTH_REQUIRED');
+  const page = await handle({ method: 'GET', url: '/app', headers: { host: HOST } });
+  assert.equal(page.status, 303);
+  assert.equal(page.headers.location, '/login');
+  const missing = await handle({ method: 'GET', url: '/v1/nothing', headers: { host: HOST } });
+  assert.equal(JSON.parse(missing.body.toString()).error.code, 'NOT_FOUND');
+  const page404 = await handle({ method: 'GET', url: '/nothing', headers: { host: HOST } });
+  assert.match(page404.body.toString(), /<h1>404<\/h1>/);
+});
+
+test('a bearer token needs no CSRF token; a cookie session does, and its refusal is journalled', async () => {
+  const { handle, journal } = await ownerApp();
+  const made = await handle({
+    method: 'POST', url: '/v1/accounts', ...json({ email: 'Owner@Example.com', password: PASSWORD }),
+  });
+  assert.equal(made.status, 201, made.body.toString());
+  const { token, csrfToken } = JSON.parse(made.body.toString()) as { token: string; csrfToken: string };
+  const bearer = { host: HOST, authorization: `Bearer ${token}` };
+  const me = await handle({ method: 'GET', url: '/v1/me', headers: bearer });
+  assert.equal(JSON.parse(me.body.toString()).email, 'owner@example.com');
+  const cookie = `__Host-bulwark-cloud=${token}`;
+  const origin = `https://${HOST}`;
+  const refused = await handle({ method: 'POST', url: '/v1/sessions/logout', ...json({}, { cookie, origin }) });
+  assert.equal(refused.status, 403);
+  assert.equal(JSON.parse(refused.body.toString()).error.code, 'CSRF_TOKEN_INVALID');
+  const entry = journal.find((e) => e.event === 'csrf');
+  assert.equal(entry?.result, 'refused');
+  assert.equal(entry?.identity, 'owner@example.com');
+  assert.equal(entry?.detail, 'POST /v1/sessions/logout');
+  const withToken = json({}, { cookie, origin, 'x-csrf-token': csrfToken });
+  const ok = await handle({ method: 'POST', url: '/v1/sessions/logout', ...withToken });
+  assert.equal(ok.status, 200);
+  assert.equal((await handle({ method: 'GET', url: '/v1/me', headers: bearer })).status, 401, 'the session ended');
+});
+
+test('the login form needs its pre-session token; failures back off per source with Retry-After', {
+  timeout: 60_000,
+}, async () => {
+  const { handle, journal } = await ownerApp();
+  await handle({ method: 'POST', url: '/v1/accounts', ...json({ email: 'a@example.com', password: PASSWORD }) });
+  const form = { host: HOST, origin: `https://${HOST}`, 'content-type': 'application/x-www-form-urlencoded' };
+  const body = 'email=a%40example.com&password=x&csrf=x';
+  const forged = await handle({ method: 'POST', url: '/login', headers: form, body });
+  assert.equal(forged.status, 403);
+  assert.match(forged.body.toString(), /the form expired/);
+  const statuses: number[] = [];
+  let last;
+  for (let i = 0; i < 6; i++) {
+    const guess = json({ email: 'a@example.com', password: `wrong guess ${i}` });
+    last = await handle({ method: 'POST', url: '/v1/sessions', sourceAddress: '192.0.2.9', ...guess });
+    statuses.push(last.status);
+  }
+  assert.deepEqual(statuses, [401, 401, 401, 401, 401, 429]);
+  assert.ok(Number(last!.headers['retry-after']) > 0, 'Retry-After on a 429');
+  assert.equal(JSON.parse(last!.body.toString()).error.code, 'RATE_LIMITED');
+  assert.equal(journal.filter((e) => e.event === 'login' && e.result === 'failure').length, 5);
+  assert.equal(journal.filter((e) => e.event === 'login' && e.result === 'locked-out').length, 1);
 });

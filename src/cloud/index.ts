@@ -28,7 +28,7 @@ export type { IngestConfig, IngestCounters } from './ingest.ts';
 export { CommandCenter, defaultCommandConfig } from './commands.ts';
 export type { CommandConfig } from './commands.ts';
 export { startOwnerApi, defaultOwnerApiConfig, validateOwnerApiConfig, remoteControls, statusOf } from './api.ts';
-export type { OwnerApi, OwnerApiConfig, OwnerApiOptions } from './api.ts';
+export type { OwnerApi, OwnerApiConfig, OwnerApiOptions, OwnerCtx } from './api.ts';
 export { telemetryChart } from './app-pages.ts';
 export { OwnerApiClient } from './owner-client.ts';
 export type { OwnerApiAnswer } from './owner-client.ts';

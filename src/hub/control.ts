@@ -11,7 +11,7 @@ import { BulwarkError } from '../errors/index.ts';
 import type { ChannelValue } from '../channel/index.ts';
 import { HubError } from './errors.ts';
 import type { Hub } from './hub.ts';
-import { unlockHubLogin } from './web.ts';
+import { unlockHubLogin } from './web-login.ts';
 
 /** The socket's file name inside the hub's state dir. */
 export const HUB_CONTROL_SOCKET = 'hub.sock';

@@ -19,7 +19,9 @@ dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem;margin:0}d
 table{width:100%;border-collapse:collapse;font-size:.9rem}th,td{text-align:left;padding:.35rem .4rem;border-bottom:1px solid var(--line);vertical-align:top}
 .cap{display:flex;flex-wrap:wrap;align-items:center;justify-content:space-between;gap:.5rem;border-top:1px solid var(--line);padding:.5rem 0}
 .cap form{display:inline}.value{font-weight:700}meter{width:100%;height:1rem}ul.reasons{margin:.25rem 0;padding-left:1.2rem}
-.table-wrap{overflow-x:auto}
+.table-wrap{overflow-x:auto}button.danger{background:var(--bad);border-color:var(--bad)}
+ul.devices{list-style:none;padding:0;margin:0}ul.devices li{border-top:1px solid var(--line);padding:.5rem 0}
+svg.chart{width:100%;height:auto;background:#fff}
 `;
 
 /** Script: live password strength on the change-password and setup forms. Pages work without it. */

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, request, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Router, HttpError, checkSameOrigin, answerInternalError, securityHeaders } from './http.ts';
+import { Router, HttpError, checkSameOrigin, securityHeaders } from './http.ts';
+import { answerInternalError } from './app.ts';
 
 const HOST = 'device.local:8443';
 const refused = (headers: Record<string, string>, options?: { allowNonBrowser?: boolean }): boolean => {

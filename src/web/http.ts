@@ -4,7 +4,7 @@
  * typed error mapping and the security headers on every answer. Fastify was measured first:
  * it alone lifted the agent's idle RSS from 50 to 75 MiB, past the 60 MiB budget of a plug.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import { BulwarkError, InvalidInputError } from '../errors/index.ts';
 
 /** Who may call a route: anyone, anyone while the setup window is open, or a logged-in owner. */
@@ -16,7 +16,7 @@ export interface WebRequest {
   readonly path: string;
   readonly query: URLSearchParams;
   readonly params: Readonly<Record<string, string>>;
-  readonly headers: IncomingMessage['headers'];
+  readonly headers: IncomingHttpHeaders;
   readonly cookies: ReadonlyMap<string, string>;
   readonly sourceAddress: string;
   readonly sourcePort: number;
@@ -94,16 +94,25 @@ export function hostCookie(name: string, value: string, maxAgeSeconds?: number):
   return `${name}=${value}; Path=/; Secure; HttpOnly; SameSite=Strict${age}`;
 }
 
-async function readBody(req: IncomingMessage, limits: HttpLimits): Promise<Buffer> {
-  const declared = req.headers['content-length'];
-  if (declared !== undefined && (!/^\d{1,9}$/.test(declared) || Number(declared) > limits.maxBodyBytes)) {
-    throw new HttpError(413, 'BODY_TOO_LARGE', `request body over ${limits.maxBodyBytes} bytes`);
+function bodyTooLarge(limits: HttpLimits): HttpError {
+  return new HttpError(413, 'BODY_TOO_LARGE', `request body over ${limits.maxBodyBytes} bytes`);
+}
+
+/**
+ * Reads a request body from a stream, refusing (413) a declared or actual size over the limit
+ * before buffering more than the limit.
+ */
+export async function readBodyStream(
+  stream: AsyncIterable<Buffer> | Iterable<Buffer>, declaredLength: string | undefined, limits: HttpLimits,
+): Promise<Buffer> {
+  if (declaredLength !== undefined && (!/^\d{1,9}$/.test(declaredLength) || Number(declaredLength) > limits.maxBodyBytes)) {
+    throw bodyTooLarge(limits);
   }
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
+  for await (const chunk of stream) {
     size += chunk.length;
-    if (size > limits.maxBodyBytes) throw new HttpError(413, 'BODY_TOO_LARGE', `request body over ${limits.maxBodyBytes} bytes`);
+    if (size > limits.maxBodyBytes) throw bodyTooLarge(limits);
     chunks.push(chunk);
   }
   return Buffer.concat(chunks);
@@ -125,10 +134,12 @@ function checkFields(entries: Array<[string, unknown]>, limits: HttpLimits): Rec
 }
 
 /** Parses a form or JSON body into a flat object of primitives; anything else is a typed 4xx. */
-export async function parseBody(req: IncomingMessage, limits: HttpLimits = defaultHttpLimits): Promise<Record<string, unknown>> {
-  const raw = await readBody(req, limits);
+export function parseBody(
+  raw: Buffer, contentType: string | undefined, limits: HttpLimits = defaultHttpLimits,
+): Record<string, unknown> {
+  if (raw.length > limits.maxBodyBytes) throw bodyTooLarge(limits);
   if (raw.length === 0) return Object.create(null) as Record<string, unknown>;
-  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
   const text = raw.toString('utf8');
   if (!text.isWellFormed() || text.includes('\uFFFD')) throw new InvalidInputError('body is not valid UTF-8');
   if (type === 'application/x-www-form-urlencoded') {
@@ -136,8 +147,14 @@ export async function parseBody(req: IncomingMessage, limits: HttpLimits = defau
   }
   if (type === 'application/json') {
     let value: unknown;
-    try { value = JSON.parse(text); } catch { throw new InvalidInputError('body is not valid JSON'); }
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InvalidInputError('JSON body must be an object');
+    try {
+      value = JSON.parse(text);
+    } catch {
+      throw new InvalidInputError('body is not valid JSON');
+    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      throw new InvalidInputError('JSON body must be an object');
+    }
     return checkFields(Object.entries(value), limits);
   }
   throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'use application/x-www-form-urlencoded or application/json');
@@ -209,16 +226,6 @@ export function checkSameOrigin(req: Pick<WebRequest, 'headers'>, options: { all
   if (!sameOrigin) throw new HttpError(403, 'CSRF_ORIGIN_MISMATCH', 'cross-origin request refused');
 }
 
-/** The answer when a handler failed after all: a bare 500 with the security headers, or a cut if one began. */
-export function answerInternalError(res: ServerResponse): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  res.writeHead(500, { ...securityHeaders(), 'content-length': '0' });
-  res.end();
-}
-
 /** The Content-Security-Policy of every page: our own scripts and styles only, no framing. */
 export const CONTENT_SECURITY_POLICY =
   "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
@@ -239,19 +246,32 @@ export function securityHeaders(): Record<string, string> {
   };
 }
 
-/** Writes a WebResponse with the security headers. */
-export function writeResponse(res: ServerResponse, r: WebResponse, head: boolean): void {
+/** An answer ready for the wire: status, headers (the security set included) and body bytes. */
+export interface RenderedResponse {
+  readonly status: number;
+  readonly headers: Record<string, string | string[]>;
+  readonly body: Buffer;
+}
+
+/** Renders a WebResponse with the security headers; `head` drops the body but keeps its length. */
+export function renderResponse(r: WebResponse, head: boolean): RenderedResponse {
   const headers: Record<string, string | string[]> = { ...securityHeaders(), ...(r.headers ?? {}) };
   if (r.kind === 'redirect') {
-    res.writeHead(303, { ...headers, location: r.location, 'content-length': '0' });
-    res.end();
-    return;
+    return { status: 303, headers: { ...headers, location: r.location, 'content-length': '0' }, body: Buffer.alloc(0) };
   }
   let body: string, type: string;
-  if (r.kind === 'json') { body = JSON.stringify(r.body); type = 'application/json; charset=utf-8'; }
-  else if (r.kind === 'html') { body = r.body; type = 'text/html; charset=utf-8'; }
-  else { body = r.body; type = r.contentType; }
+  if (r.kind === 'json') {
+    body = JSON.stringify(r.body);
+    type = 'application/json; charset=utf-8';
+  } else if (r.kind === 'html') {
+    body = r.body;
+    type = 'text/html; charset=utf-8';
+  } else {
+    body = r.body;
+    type = r.contentType;
+  }
   const bytes = Buffer.from(body, 'utf8');
-  res.writeHead(r.status ?? 200, { ...headers, 'content-type': type, 'content-length': String(bytes.length) });
-  res.end(head ? undefined : bytes);
+  headers['content-type'] = type;
+  headers['content-length'] = String(bytes.length);
+  return { status: r.status ?? 200, headers, body: head ? Buffer.alloc(0) : bytes };
 }

@@ -6,9 +6,15 @@ export type { WebService, WebServiceOptions, WebServiceConfig, WebJournal, WebJo
 export type { CapabilityView, JournalRow } from './pages.ts';
 export { CONTENT_SECURITY_POLICY } from './http.ts';
 export {
-  Router, HttpError, parseBody, parseCookies, hostCookie, writeResponse, securityHeaders, defaultHttpLimits,
-  checkSameOrigin, answerInternalError,
+  Router, HttpError, parseBody, parseCookies, hostCookie, renderResponse, securityHeaders, defaultHttpLimits,
+  checkSameOrigin,
 } from './http.ts';
-export type { WebRequest, WebResponse, HttpLimits, Route, RouteAccess } from './http.ts';
-export { escapeHtml } from './pages.ts';
+export {
+  createWebApp, defaultWantsJson, journalRecorder, answerInternalError, PreSessionForms, constantTimeEqual,
+} from './app.ts';
+export type { AppRequest, SessionPort, SurfaceEvent, SurfaceJournal, WebApp, WebAppOptions } from './app.ts';
+export { renderPage, formMessages, postButton, addStaticRoutes } from './page-shell.ts';
+export type { PageShell } from './page-shell.ts';
+export type { WebRequest, WebResponse, HttpLimits, Route, RouteAccess, RenderedResponse } from './http.ts';
+export { escapeHtml } from './page-shell.ts';
 export { APP_CSS } from './assets.ts';

@@ -3,10 +3,9 @@
  * and every form that changes state carries the CSRF token.
  */
 
-/** Escapes text for HTML content and attribute values. */
-export function escapeHtml(value: unknown): string {
-  return String(value).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
+import { escapeHtml, formMessages, renderPage } from './page-shell.ts';
+
+export { escapeHtml };
 
 /** Facts shown in the page header. */
 export interface PageFrame {
@@ -16,20 +15,20 @@ export interface PageFrame {
   readonly csrf?: string;
 }
 
-/** The page around every body. */
+/** The page around every body: the shared shell with the device's navigation. */
 export function layout(frame: PageFrame, body: string): string {
-  const nav = frame.csrf
-    ? `<nav aria-label="Main"><a href="/">Dashboard</a><a href="/password">Password</a><a href="/journal">Connection journal</a>` +
-      `<form method="post" action="/logout"><input type="hidden" name="csrf" value="${escapeHtml(frame.csrf)}"><button class="linklike" type="submit">Log out</button></form></nav>`
-    : '';
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">` +
-    `<title>${escapeHtml(frame.title)} · ${escapeHtml(frame.deviceName)}</title><link rel="stylesheet" href="/static/app.css"></head>` +
-    `<body><header><strong>${escapeHtml(frame.deviceName)}</strong>${nav}</header><main>${body}</main>` +
-    `<script src="/static/app.js"></script></body></html>\n`;
+  const nav = frame.csrf === undefined ? [] : [
+    { href: '/', label: 'Dashboard' }, { href: '/password', label: 'Password' },
+    { href: '/journal', label: 'Connection journal' },
+  ];
+  return renderPage({
+    title: frame.title, product: frame.deviceName, nav, script: true,
+    ...(frame.csrf === undefined ? {} : { logoutCsrf: frame.csrf }),
+  }, body);
 }
 
 function message(error?: string, notice?: string): string {
-  return (error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : '') + (notice ? `<p class="notice" role="status">${escapeHtml(notice)}</p>` : '');
+  return formMessages({ ...(error ? { error } : {}), ...(notice ? { notice } : {}) });
 }
 
 /** The login form. */

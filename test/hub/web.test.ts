@@ -66,7 +66,7 @@ test('the first password is in a 0600 file; every route but the login page needs
   assert.equal(login.headers['x-frame-options'], 'DENY');
   for (const route of service.web!.routes) {
     if (route.method === 'POST') assert.ok(route.csrf || route.path === '/login', `${route.path} changes state without a CSRF check`);
-    if (route.access === 'public') assert.ok(['/login', '/static/app.css'].includes(route.path), `${route.path} is public`);
+    if (route.access === 'public') assert.ok(['/login', '/static/app.css', '/static/app.js'].includes(route.path), `${route.path} is public`);
   }
 });
 

@@ -1,0 +1,246 @@
+/**
+ * The owner accounts behind the cloud's API and app: registration under the password policy,
+ * the guarded password check (device cookies, back-off per source and per account, all before
+ * any hash), sessions and the failure counters every instance shares through the store.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { InvalidInputError } from '../errors/index.ts';
+import { hostCookie, type SurfaceEvent, type WebRequest } from '../web/index.ts';
+import {
+  LockoutPolicy, DeviceCookiePolicy, hashPassword, verifyPassword, checkPasswordStrength, sourceKeyFor,
+  isWellFormedToken, type HashPriority,
+} from '../auth/index.ts';
+import { AccountError, RateLimitedError } from './errors.ts';
+import type { CloudStore, AccountRecord, SessionRecord } from './store.ts';
+import type { OwnerApiConfig } from './api.ts';
+
+/** The owner's session cookie. */
+export const SESSION_COOKIE = '__Host-bulwark-cloud';
+/** The pre-session form cookie of the login and register forms. */
+export const LOGIN_COOKIE = '__Host-bulwark-cloud-login';
+/** Marks a browser (or app) that has logged in before (OWASP device cookie); signed, bound to the e-mail. */
+const DEVICE_COOKIE = '__Host-bulwark-cloud-device';
+const EMAIL = /^[^\s@<>"'`]{1,64}@[a-z0-9-]{1,63}(\.[a-z0-9-]{1,63}){1,8}$/;
+
+/** What an owner route's handler gets besides the request. */
+export interface OwnerCtx {
+  account?: AccountRecord;
+  session?: SessionRecord & { id: string };
+  /** True when the session came as `Authorization: Bearer` (an app: no CSRF token asked). */
+  bearer?: boolean;
+}
+
+/** How a password check ended: the account and a fresh device cookie (a Set-Cookie value) on success. */
+export interface PasswordCheck {
+  readonly account?: AccountRecord;
+  readonly deviceCookie?: string;
+}
+
+/** A new session: its id (the bearer token and cookie value), CSRF token and Set-Cookie value. */
+export interface NewSession {
+  readonly id: string;
+  readonly csrfToken: string;
+  readonly cookie: string;
+}
+
+/** A required string field of a request body, at most `max` characters. */
+export function field(body: Readonly<Record<string, unknown>>, name: string, max = 256): string {
+  const v = body[name];
+  if (typeof v !== 'string' || v.length === 0 || v.length > max) {
+    throw new InvalidInputError(`field ${name} is missing or too long`, { field: name });
+  }
+  return v;
+}
+
+/** An e-mail address in its one stored form (trimmed, lower case), or a 400. */
+export function normaliseEmail(raw: string): string {
+  const email = raw.trim().toLowerCase();
+  if (email.length > 254 || !EMAIL.test(email)) {
+    throw new InvalidInputError('that is not an e-mail address', { field: 'email' });
+  }
+  return email;
+}
+
+function hashId(id: string): string {
+  return createHash('sha256').update(id, 'utf8').digest('base64url');
+}
+
+/** A RateLimitedError whose details carry the wait too: the web core sets Retry-After from them. */
+export function rateLimited(retryAfterSeconds: number, scope: string): RateLimitedError {
+  const err = new RateLimitedError(retryAfterSeconds, scope);
+  Object.assign(err.details, { retryAfterSeconds });
+  return err;
+}
+
+/** Refuses (429) while any of `keys` is backing off, then charges all of them one failure. */
+export async function admitAttempt(
+  store: CloudStore, policy: LockoutPolicy, keys: ReadonlyArray<{ key: string; threshold: number }>,
+): Promise<void> {
+  const now = Date.now();
+  const seen = await store.attempts(keys.map((k) => k.key));
+  for (const k of keys) {
+    const a = seen.get(k.key);
+    if (!a) continue;
+    const until = Math.min(a.lastFailureAt, now) + policy.delayAfter(a.failures, k.threshold);
+    if (until > now) throw rateLimited(Math.ceil((until - now) / 1000), k.key.split(':').slice(0, 2).join(':'));
+  }
+  await store.recordFailure(keys.map((k) => k.key), now);
+}
+
+/** Options of {@link OwnerAccounts}. */
+export interface OwnerAccountsOptions {
+  readonly store: CloudStore;
+  readonly config: OwnerApiConfig;
+  /** The key that signs device cookies, shared by every instance (the store's 'device-cookie' secret). */
+  readonly deviceCookieKey: Buffer;
+  /** Journal entries about a request (logins). */
+  readonly record: (req: WebRequest, event: SurfaceEvent) => void;
+  readonly log: (message: string) => void;
+}
+
+/** Registration, password checks and sessions of the owner accounts. */
+export class OwnerAccounts {
+  readonly #store: CloudStore;
+  readonly #config: OwnerApiConfig;
+  readonly #deviceCookieKey: Buffer;
+  readonly #record: OwnerAccountsOptions['record'];
+  readonly #log: (message: string) => void;
+  readonly #loginPolicy: LockoutPolicy;
+  readonly #cookiePolicy: DeviceCookiePolicy;
+  #dummyHash: Promise<string> | undefined;
+
+  constructor(o: OwnerAccountsOptions) {
+    this.#store = o.store;
+    this.#config = o.config;
+    this.#deviceCookieKey = o.deviceCookieKey;
+    this.#record = o.record;
+    this.#log = o.log;
+    this.#loginPolicy = new LockoutPolicy({ ...o.config.login });
+    this.#cookiePolicy = new DeviceCookiePolicy({ ...o.config.deviceCookie });
+  }
+
+  /**
+   * Charges a login attempt before any hash. With a valid device cookie for `email` only that
+   * cookie's failures count (429 while it is on the lockout list); without one, the source's
+   * back-off and the account-wide ceiling. Returns the counter a success clears.
+   */
+  async #admitLogin(req: WebRequest, email: string): Promise<{ trusted: boolean; clearKey: string }> {
+    const now = Date.now();
+    const trust = this.#cookiePolicy.verify(this.#deviceCookieKey, email, req.cookies.get(DEVICE_COOKIE), now);
+    if (!trust.trusted) {
+      const sourceKey = `login:src:${sourceKeyFor(req.sourceAddress)}`;
+      const lc = this.#loginPolicy.config;
+      await admitAttempt(this.#store, this.#loginPolicy, [
+        { key: sourceKey, threshold: lc.sourceThreshold },
+        { key: `login:acct:${email}`, threshold: lc.accountThreshold },
+      ]);
+      return { trusted: false, clearKey: sourceKey };
+    }
+    const key = `login:cookie:${trust.id}`;
+    const seen = (await this.#store.attempts([key])).get(key);
+    const until = this.#cookiePolicy.lockedUntil(seen, now);
+    if (until > now) {
+      this.#log('login: a device cookie is locked out after repeated failures');
+      throw rateLimited(Math.ceil((until - now) / 1000), 'login:cookie');
+    }
+    if (seen && now - seen.lastFailureAt >= this.#cookiePolicy.config.cookieForgetAfterMs) {
+      await this.#store.clearAttempts(key);
+    }
+    await this.#store.recordFailure([key], now);
+    return { trusted: true, clearKey: key };
+  }
+
+  #event(req: WebRequest, result: SurfaceEvent['result'], detail?: string): void {
+    this.#record(req, { event: 'login', result, ...(detail ? { detail } : {}) });
+  }
+
+  /** The password check behind every login; on success also a fresh device cookie (a Set-Cookie value). */
+  async checkPassword(req: WebRequest, email: string, password: string): Promise<PasswordCheck> {
+    const { trusted, clearKey } = await this.#admitLogin(req, email).catch((err: unknown) => {
+      if (err instanceof RateLimitedError) this.#event(req, 'locked-out', `retry in ${err.retryAfterSeconds} s`);
+      throw err;
+    });
+    const priority: HashPriority = trusted ? 'trusted' : 'normal';
+    const account = await this.#store.accountByEmail(email);
+    if (!account) {
+      // The same work as a real check, so timing does not tell whether the account exists.
+      this.#dummyHash ??= hashPassword(randomBytes(16).toString('hex'));
+      await verifyPassword(password, await this.#dummyHash, { priority });
+      this.#event(req, 'failure');
+      return {};
+    }
+    const result = await verifyPassword(password, account.passwordHash, { priority });
+    if (!result.ok) {
+      this.#event(req, 'failure');
+      return {};
+    }
+    this.#event(req, 'success', trusted ? 'trusted browser' : undefined);
+    await this.#store.clearAttempts(clearKey);
+    if (result.needsRehash) await this.#store.updatePasswordHash(account.id, await hashPassword(password));
+    if (trusted) this.#log('login from a trusted browser (device cookie)');
+    const value = this.#cookiePolicy.issue(this.#deviceCookieKey, email, Date.now());
+    return { account, deviceCookie: hostCookie(DEVICE_COOKIE, value, this.#cookiePolicy.maxAgeSeconds) };
+  }
+
+  /** Creates an account under the password policy; registration shares the source's login budget. */
+  async register(req: WebRequest, emailRaw: string, password: string): Promise<AccountRecord> {
+    const email = normaliseEmail(emailRaw);
+    const sourceKey = `login:src:${sourceKeyFor(req.sourceAddress)}`;
+    // Registration is a guess at nothing, but it costs a hash: it shares the source's budget.
+    const threshold = this.#loginPolicy.config.sourceThreshold * 4;
+    await admitAttempt(this.#store, this.#loginPolicy, [{ key: sourceKey, threshold }]);
+    const userInputs = [email, email.split('@')[0]!, 'bulwark', 'cloud'];
+    const strength = await checkPasswordStrength(password, { userInputs });
+    if (!strength.ok) {
+      const reasons = strength.reasons.map((r) => r.message);
+      throw new AccountError('PASSWORD_POLICY', 'choose a stronger password', { reasons });
+    }
+    const id = randomBytes(16).toString('base64url');
+    const account: AccountRecord = { id, email, passwordHash: await hashPassword(password), createdAt: Date.now() };
+    await this.#store.createAccount(account);
+    await this.#store.clearAttempts(sourceKey);
+    this.#log(`account registered from ${req.sourceAddress}`);
+    return account;
+  }
+
+  /** Starts a session for the account (the oldest goes past the per-account cap). */
+  async newSession(accountId: string): Promise<NewSession> {
+    const id = randomBytes(32).toString('base64url');
+    const csrfToken = randomBytes(32).toString('base64url');
+    const now = Date.now();
+    const record = { idHash: hashId(id), accountId, csrfToken, createdAt: now, lastSeenAt: now };
+    await this.#store.createSession(record, this.#config.maxSessionsPerAccount);
+    return { id, csrfToken, cookie: hostCookie(SESSION_COOKIE, id) };
+  }
+
+  /** The caller's live session (bearer token first, else the cookie), or undefined. */
+  async sessionOf(req: WebRequest): Promise<OwnerCtx | undefined> {
+    const auth = req.headers.authorization;
+    const bearer = typeof auth === 'string' && auth.startsWith('Bearer ') ? auth.slice(7).trim() : undefined;
+    const id = bearer ?? req.cookies.get(SESSION_COOKIE);
+    if (!id || !isWellFormedToken(id)) return undefined;
+    const s = await this.#store.session(hashId(id));
+    const now = Date.now();
+    if (!s) return undefined;
+    const c = this.#config;
+    if (now < s.createdAt || now - s.lastSeenAt >= c.idleTimeoutMs || now - s.createdAt >= c.absoluteTimeoutMs) {
+      await this.#store.deleteSession(s.idHash);
+      return undefined;
+    }
+    if (now - s.lastSeenAt > 60_000) await this.#store.touchSession(s.idHash, now);
+    const account = await this.#store.accountById(s.accountId);
+    if (!account) return undefined;
+    return { account, session: { ...s, id }, bearer: bearer !== undefined };
+  }
+
+  /** Ends the caller's session; returns the Set-Cookie value that removes its cookie. */
+  async endSession(ctx: OwnerCtx): Promise<string> {
+    await this.#store.deleteSession(ctx.session!.idHash);
+    return clearedSessionCookie();
+  }
+}
+
+/** The Set-Cookie value that removes the session cookie. */
+export function clearedSessionCookie(): string {
+  return hostCookie(SESSION_COOKIE, '', 0);
+}

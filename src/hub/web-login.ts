@@ -1,0 +1,137 @@
+/**
+ * The hub owner's password checks, as on the device: src/auth's LoginGuard first (a browser that
+ * logged in before is limited per device cookie, never by a guesser's counters; the account-wide
+ * ceiling holds back only new browsers), then argon2id, a trusted browser's hash ahead of a flood.
+ * `bulwark hub unlock` (the 0600 control socket) lifts the ceiling for one new browser.
+ */
+import {
+  LoginGuard, emptyDeviceCookieState, emptyLockoutState, parseDeviceCookieState, parseLockoutState,
+  serialiseDeviceCookieState, serialiseLockoutState, sourceKeyFor, verifyPassword, createDeviceCookieKey,
+  parseDeviceCookieKey, serialiseDeviceCookieKey, defaultDeviceCookieConfig,
+  type DeviceCookieState, type LockoutState, type LoginGuardState,
+} from '../auth/index.ts';
+import { HttpError, hostCookie, type SurfaceEvent, type WebRequest } from '../web/index.ts';
+import type { HubStore } from './store.ts';
+
+/** The hub owner's user name. */
+export const HUB_OWNER = 'admin';
+/** The meta key of the owner's password hash. */
+export const OWNER_KEY = 'web.owner-hash';
+const LOCKOUT_KEY = 'web.lockout';
+/** Marks a browser that has logged in before (OWASP device cookie); distinct from the device's. */
+const DEVICE_COOKIE = '__Host-bulwark-hub-device';
+const DEVICE_COOKIES_KEY = 'web.device-cookies';
+const DEVICE_COOKIE_KEY_KEY = 'web.device-cookie-key';
+/** Until when (ms) new browsers skip the account-wide ceiling; written by the control socket. */
+const LOGIN_UNLOCK_KEY = 'web.login-unlocked-until';
+
+/** How a check of the owner's password ended; `deviceCookie` (a Set-Cookie value) on success. */
+export interface OwnerPasswordCheck {
+  readonly ok: boolean;
+  readonly deviceCookie?: string;
+}
+
+/**
+ * The hub's physical act (`bulwark hub unlock`, through the 0600 control socket): for 5 minutes,
+ * or until one new browser has logged in, the admin page's account-wide ceiling does not hold
+ * new browsers back; the per-address back-off still does. Returns the end, ms since the epoch.
+ */
+export function unlockHubLogin(store: HubStore, now: number): number {
+  const until = now + defaultDeviceCookieConfig.physicalUnlockMs;
+  store.setMeta(LOGIN_UNLOCK_KEY, String(until));
+  return until;
+}
+
+/** Reads a JSON meta value with `parse`, or `empty()` when it is missing or damaged. */
+export function metaOr<T>(store: HubStore, key: string, parse: (text: string) => T, empty: () => T): T {
+  try {
+    const t = store.getMeta(key);
+    return t === undefined ? empty() : parse(t);
+  } catch {
+    return empty();
+  }
+}
+
+/** The device cookie key in the hub's store (0600 SQLite), made at first use. */
+function deviceCookieKeyOf(store: HubStore): Buffer {
+  const existing = metaOr<Buffer | undefined>(store, DEVICE_COOKIE_KEY_KEY, parseDeviceCookieKey, () => undefined);
+  if (existing) return existing;
+  const key = createDeviceCookieKey();
+  store.setMeta(DEVICE_COOKIE_KEY_KEY, serialiseDeviceCookieKey(key));
+  return key;
+}
+
+/** The guarded password check of the hub's one owner account. */
+export class HubOwnerLogin {
+  readonly #store: HubStore;
+  readonly #guard = new LoginGuard();
+  readonly #cookieKey: Buffer;
+  readonly #record: (req: WebRequest, e: SurfaceEvent) => void;
+  readonly #warn: (m: string) => void;
+  #lockout: LockoutState;
+  #cookies: DeviceCookieState;
+  #loggedUnlock = 0;
+
+  constructor(store: HubStore, record: (req: WebRequest, e: SurfaceEvent) => void, warn: (m: string) => void) {
+    this.#store = store;
+    this.#record = record;
+    this.#warn = warn;
+    this.#lockout = metaOr(store, LOCKOUT_KEY, parseLockoutState, emptyLockoutState);
+    this.#cookies = metaOr<DeviceCookieState>(store, DEVICE_COOKIES_KEY, parseDeviceCookieState, emptyDeviceCookieState);
+    this.#cookieKey = deviceCookieKeyOf(store);
+  }
+
+  /**
+   * Checks a guess at the owner's password: device cookie and lockout first (429 before any
+   * hash), then argon2id. A success refunds the charge and yields a fresh device cookie.
+   */
+  async check(req: WebRequest, password: string): Promise<OwnerPasswordCheck> {
+    const attempt = { source: sourceKeyFor(req.sourceAddress), account: HUB_OWNER, deviceCookie: req.cookies.get(DEVICE_COOKIE) };
+    const given = this.#stateWithUnlock(Date.now());
+    const r = this.#guard.admit(given, this.#cookieKey, attempt, Date.now());
+    // The unlock lives in its own meta key (the control socket writes it), never in the stored list.
+    const cookies = r.state.cookies === given.cookies ? this.#cookies : { ...r.state.cookies, untrustedUnlockedUntil: 0 };
+    this.#save({ lockout: r.state.lockout, cookies });
+    if (!r.decision.allowed) {
+      if (r.decision.scope === 'cookie') this.#warn('login: a device cookie is locked out after repeated failures');
+      const wait = String(r.decision.retryAfterSeconds);
+      this.#event(req, 'locked-out', `retry in ${wait} s (${r.decision.scope})`);
+      throw new HttpError(429, 'LOGIN_LOCKED_OUT', `too many failed attempts; try again in ${wait} s`, { 'retry-after': wait });
+    }
+    const priority = r.ticket.trusted ? 'trusted' : 'normal';
+    if (!(await verifyPassword(password, this.#store.getMeta(OWNER_KEY)!, { priority })).ok) {
+      this.#event(req, 'failure');
+      return { ok: false };
+    }
+    this.#event(req, 'success', r.ticket.trusted ? 'trusted browser' : undefined);
+    const done = this.#guard.recordSuccess({ lockout: this.#lockout, cookies: this.#cookies }, this.#cookieKey, r.ticket, Date.now());
+    this.#save(done.state);
+    // The unlock was for one new browser: it has its cookie now.
+    if (!r.ticket.trusted && r.ticket.unlocked) this.#store.setMeta(LOGIN_UNLOCK_KEY, undefined);
+    if (r.ticket.trusted) this.#warn('login: the owner logged in from a trusted browser (device cookie)');
+    return { ok: true, deviceCookie: hostCookie(DEVICE_COOKIE, done.deviceCookie, this.#guard.cookies.maxAgeSeconds) };
+  }
+
+  #event(req: WebRequest, result: SurfaceEvent['result'], detail?: string): void {
+    this.#record(req, { event: 'login', result, identity: HUB_OWNER, ...(detail ? { detail } : {}) });
+  }
+
+  /** The guard's state with the control socket's unlock (if any) applied; logs a new unlock once. */
+  #stateWithUnlock(now: number): LoginGuardState {
+    const until = Number(this.#store.getMeta(LOGIN_UNLOCK_KEY) ?? 0);
+    if (!Number.isSafeInteger(until) || until <= now) return { lockout: this.#lockout, cookies: this.#cookies };
+    if (until !== this.#loggedUnlock) {
+      this.#loggedUnlock = until;
+      const when = new Date(until).toISOString();
+      this.#warn(`login: a new browser may log in until ${when} (hub unlock); per-address back-off still applies`);
+    }
+    return { lockout: this.#lockout, cookies: { ...this.#cookies, untrustedUnlockedUntil: until } };
+  }
+
+  #save(next: LoginGuardState): void {
+    if (next.lockout !== this.#lockout) this.#store.setMeta(LOCKOUT_KEY, serialiseLockoutState(this.#lockout = next.lockout));
+    if (next.cookies === this.#cookies) return;
+    this.#cookies = next.cookies;
+    this.#store.setMeta(DEVICE_COOKIES_KEY, serialiseDeviceCookieState(this.#cookies));
+  }
+}

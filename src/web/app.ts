@@ -1,0 +1,309 @@
+/**
+ * The one HTTPS application core of every web surface: the device's admin page, the hub's, and
+ * the cloud's owner API and app. A surface supplies its routes, its pages and a session port; the
+ * core owns everything else: the Host allow-list, route resolution (404, or 405 with `Allow`),
+ * session lookup through the port, bounded body parsing, the CSRF token plus the same-origin rule
+ * on every state change, the status of each error, the security header set on every answer and a
+ * journal entry for every refusal. `handle()` answers a request object with no socket (as hono's
+ * `app.request()` does), so routes get fast unit tests; `listen()` puts the same app on
+ * listenHttps (the TLS profile, timeouts and the admission guard).
+ */
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { BulwarkError } from '../errors/index.ts';
+import { formatSource, type JournalRecordInput } from '../journal/index.ts';
+import {
+  HttpError, checkSameOrigin, defaultHttpLimits, hostCookie, parseBody, parseCookies, readBodyStream, renderResponse,
+  type HttpLimits, type RenderedResponse, type Router, type WebRequest, type WebResponse,
+} from './http.ts';
+import { listenHttps, type HttpsListenOptions, type HttpsListener } from './https-server.ts';
+
+/** A request as `handle()` takes it: no socket needed. */
+export interface AppRequest {
+  readonly method: string;
+  /** The request target: path and query, e.g. '/api/journal?limit=5'. */
+  readonly url: string;
+  readonly headers?: IncomingHttpHeaders;
+  readonly body?: string | Buffer;
+  readonly sourceAddress?: string;
+  readonly sourcePort?: number;
+}
+
+/** How a surface tells the core who is calling. `Ctx` is what its handlers get. */
+export interface SessionPort<Ctx> {
+  /** The context of a public route (nobody logged in). */
+  anonymous(): Ctx;
+  /**
+   * The context of the caller's live session, or undefined: the core then answers 401 (JSON) or a
+   * redirect to the login page. May throw an HttpError of its own (the device's setup redirect).
+   */
+  find(req: WebRequest): Ctx | undefined | Promise<Ctx | undefined>;
+  /** True when `token` is the CSRF token of the session in `ctx`. */
+  verifyCsrf(ctx: Ctx, token: string): boolean;
+  /** True for a caller no browser can be (an app's bearer token): neither token nor Origin is asked of it. */
+  exemptFromCsrf?(ctx: Ctx): boolean;
+  /** Who the session belongs to, for journal entries. */
+  identityOf?(ctx: Ctx): string | undefined;
+}
+
+/** One journal entry about a request; the source comes from the request. */
+export interface SurfaceEvent {
+  readonly event: string;
+  readonly result: JournalRecordInput['result'];
+  readonly identity?: string;
+  readonly detail?: string;
+}
+
+/** Where a surface's connection attempts, logins and refusals go. */
+export interface SurfaceJournal {
+  record(entry: JournalRecordInput): void;
+}
+
+/** Options of {@link createWebApp}. */
+export interface WebAppOptions<Ctx> {
+  readonly router: Router<Ctx>;
+  readonly sessions: SessionPort<Ctx>;
+  readonly limits?: HttpLimits;
+  /** Where a browser without a session is sent. */
+  readonly loginPath?: string;
+  /** Whether the caller gets JSON answers (errors included); by default API paths, JSON bodies and Accept. */
+  readonly wantsJson?: (method: string, path: string, headers: IncomingHttpHeaders) => boolean;
+  /** The HTML page of an error answer. */
+  readonly errorPage: (status: number, message: string, ctx: Ctx) => string;
+  /** The HTTP status of an error that is not an HttpError. */
+  readonly statusOf: (err: unknown) => number;
+  readonly journal?: SurfaceJournal;
+  readonly log?: (message: string) => void;
+}
+
+/** A web surface's application. */
+export interface WebApp<Ctx> {
+  /** Answers one request without a socket. */
+  handle(request: AppRequest): Promise<RenderedResponse>;
+  /** Records a journal entry about `req` (source address and port from the request). */
+  record(req: Pick<WebRequest, 'sourceAddress' | 'sourcePort'>, event: SurfaceEvent): void;
+  /** Lets requests whose Host names one of `names` (with `port`, or bare on 443) in. */
+  allowHosts(names: Iterable<string>, port: number): void;
+  /** Puts the app on listenHttps; connection attempts go to the journal (or the log without one). */
+  listen(options: Omit<HttpsListenOptions, 'handler' | 'record'>): Promise<HttpsListener>;
+  readonly routes: ReturnType<Router<Ctx>['list']>;
+}
+
+/** The request as the core sees it before routing: the body is read only once a route wants it. */
+interface RawRequest {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly sourceAddress: string;
+  readonly sourcePort: number;
+  readBody(limits: HttpLimits): Promise<Buffer>;
+}
+
+/** The journal entry of one event about a request: the source is the request's address and port. */
+export function journalRecorder(journal: SurfaceJournal | undefined): WebApp<never>['record'] {
+  return (req, e) => journal?.record({
+    surface: 'web', source: formatSource(req.sourceAddress, req.sourcePort), event: e.event, result: e.result,
+    ...(e.identity ? { identity: e.identity } : {}), ...(e.detail ? { detail: e.detail } : {}),
+  });
+}
+
+/** Forms posted by a page get redirects; fetch() and API clients get JSON. */
+export function defaultWantsJson(method: string, path: string, headers: IncomingHttpHeaders): boolean {
+  const accept = String(headers.accept ?? '');
+  return accept.includes('application/json') || String(headers['content-type'] ?? '').startsWith('application/json') ||
+    (path.startsWith('/api/') && method !== 'POST');
+}
+
+/** Builds a surface's application from its routes, pages and session port. */
+export function createWebApp<Ctx>(options: WebAppOptions<Ctx>): WebApp<Ctx> {
+  const limits = options.limits ?? defaultHttpLimits;
+  const wantsJson = options.wantsJson ?? defaultWantsJson;
+  const log = options.log ?? (() => undefined);
+  const allowedHosts = new Set<string>();
+  const record = journalRecorder(options.journal);
+  const core: DispatchCore<Ctx> = { ...options, limits, wantsJson, log, allowedHosts, record };
+
+  return {
+    routes: options.router.list(),
+    record,
+    handle: (request) => dispatch(core, rawFromAppRequest(request)),
+    allowHosts(names, port) {
+      for (const name of names) {
+        const host = name.includes(':') && !name.startsWith('[') ? `[${name}]` : name;
+        allowedHosts.add(`${host}:${port}`.toLowerCase());
+        if (port === 443) allowedHosts.add(host.toLowerCase());
+      }
+    },
+    listen: (listenOptions) => listenHttps({
+      ...listenOptions,
+      record: (r) => (options.journal
+        ? options.journal.record({ surface: 'web', ...r })
+        : log(`connection ${r.event} ${r.result} from ${r.source}${r.detail ? `: ${r.detail}` : ''}`)),
+      handler: (req, res) => answerNodeRequest(core, req, res),
+    }),
+  };
+}
+
+interface DispatchCore<Ctx> extends WebAppOptions<Ctx> {
+  readonly limits: HttpLimits;
+  readonly wantsJson: NonNullable<WebAppOptions<Ctx>['wantsJson']>;
+  readonly log: (message: string) => void;
+  readonly allowedHosts: ReadonlySet<string>;
+  readonly record: WebApp<Ctx>['record'];
+}
+
+function rawFromAppRequest(request: AppRequest): RawRequest {
+  const body = typeof request.body === 'string' ? Buffer.from(request.body, 'utf8') : (request.body ?? Buffer.alloc(0));
+  return {
+    method: request.method.toUpperCase(), url: request.url, headers: request.headers ?? {},
+    sourceAddress: request.sourceAddress ?? '127.0.0.1', sourcePort: request.sourcePort ?? 0,
+    readBody: (limits) => readBodyStream([body], request.headers?.['content-length'], limits),
+  };
+}
+
+function answerNodeRequest<Ctx>(core: DispatchCore<Ctx>, req: IncomingMessage, res: ServerResponse): void {
+  const raw: RawRequest = {
+    method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers,
+    sourceAddress: (req.socket.remoteAddress ?? '0.0.0.0').replace(/^::ffff:/, ''), sourcePort: req.socket.remotePort ?? 0,
+    readBody: (limits) => readBodyStream(req as AsyncIterable<Buffer>, req.headers['content-length'], limits),
+  };
+  dispatch(core, raw).then((answer) => {
+    // A body over the limit is left unread: the connection cannot be reused.
+    const headers = answer.status === 413 ? { ...answer.headers, connection: 'close' } : answer.headers;
+    res.writeHead(answer.status, headers);
+    res.end(answer.body);
+  }).catch((err: unknown) => {
+    core.log(`response failed: ${err instanceof Error ? err.message : String(err)}`);
+    answerInternalError(res);
+  });
+}
+
+/** Parses the request target; a target that is not a path, or too long, is refused. */
+function parseTarget(raw: RawRequest, limits: HttpLimits): URL {
+  if (raw.url.length > limits.maxPathBytes || !raw.url.startsWith('/')) {
+    throw new HttpError(414, 'URI_INVALID', 'bad request target');
+  }
+  return new URL(raw.url, 'https://surface.invalid');
+}
+
+async function dispatch<Ctx>(core: DispatchCore<Ctx>, raw: RawRequest): Promise<RenderedResponse> {
+  const head = raw.method === 'HEAD';
+  let req: WebRequest = {
+    method: raw.method, path: '/', query: new URLSearchParams(), params: {}, headers: raw.headers, body: {},
+    cookies: parseCookies(raw.headers.cookie, core.limits), sourceAddress: raw.sourceAddress, sourcePort: raw.sourcePort,
+    wantsJson: core.wantsJson(raw.method, raw.url.split('?')[0] ?? '/', raw.headers),
+  };
+  let ctx = core.sessions.anonymous();
+  try {
+    const url = parseTarget(raw, core.limits);
+    req = { ...req, path: url.pathname, query: url.searchParams };
+    const host = raw.headers.host;
+    if (typeof host !== 'string' || !core.allowedHosts.has(host.toLowerCase())) {
+      throw new HttpError(421, 'HOST_NOT_ALLOWED', 'unknown host name');
+    }
+    const { route, params } = core.router.resolve(raw.method, req.path);
+    if (route.access === 'session') ctx = await requireSession(core, req);
+    const body = raw.method === 'POST' ? parseBody(await raw.readBody(core.limits), raw.headers['content-type'], core.limits) : {};
+    req = { ...req, params, body };
+    if (route.csrf) checkCsrf(core.sessions, req, ctx);
+    return renderResponse(await route.handler(req, ctx), head);
+  } catch (err) {
+    return errorAnswer(core, req, ctx, err, head);
+  }
+}
+
+async function requireSession<Ctx>(core: DispatchCore<Ctx>, req: WebRequest): Promise<Ctx> {
+  const found = await core.sessions.find(req);
+  if (found !== undefined) return found;
+  throw new HttpError(req.wantsJson ? 401 : 303, 'AUTH_REQUIRED', 'log in first',
+    req.wantsJson ? {} : { location: core.loginPath ?? '/login' });
+}
+
+/** The CSRF token and the same-origin rule, on every state change. */
+function checkCsrf<Ctx>(sessions: SessionPort<Ctx>, req: WebRequest, ctx: Ctx): void {
+  if (sessions.exemptFromCsrf?.(ctx) === true) return;
+  checkSameOrigin(req);
+  const token = req.body.csrf ?? req.headers['x-csrf-token'];
+  if (typeof token !== 'string' || !sessions.verifyCsrf(ctx, token)) {
+    throw new HttpError(403, 'CSRF_TOKEN_INVALID', 'missing or wrong CSRF token');
+  }
+}
+
+function errorAnswer<Ctx>(core: DispatchCore<Ctx>, req: WebRequest, ctx: Ctx, err: unknown, head: boolean): RenderedResponse {
+  const status = err instanceof HttpError ? err.status : core.statusOf(err);
+  if (status === 500) {
+    core.log(`internal error on ${req.method} ${req.path}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const headers: Record<string, string> = err instanceof HttpError ? { ...err.headers } : {};
+  if (err instanceof HttpError && err.status === 303) {
+    return renderResponse({ kind: 'redirect', location: headers.location ?? core.loginPath ?? '/login' }, head);
+  }
+  const code = err instanceof BulwarkError ? err.code : 'INTERNAL';
+  if (code.startsWith('CSRF')) {
+    core.record(req, { event: 'csrf', result: 'refused', identity: core.sessions.identityOf?.(ctx), detail: `${req.method} ${req.path}` });
+  }
+  const message = status === 500 || !(err instanceof Error) ? 'internal error' : err.message;
+  const retryAfter = err instanceof BulwarkError ? err.details.retryAfterSeconds : undefined;
+  if (typeof retryAfter === 'number') headers['retry-after'] = String(retryAfter);
+  const reasons = err instanceof BulwarkError && Array.isArray(err.details.reasons) ? { reasons: err.details.reasons } : {};
+  const answer: WebResponse = req.wantsJson
+    ? { kind: 'json', status, body: { error: { code, message, ...reasons } }, headers }
+    : { kind: 'html', status, body: core.errorPage(status, message, ctx), headers };
+  return renderResponse(answer, head);
+}
+
+/** The answer when a handler failed after all: a bare 500 with the security headers, or a cut if one began. */
+export function answerInternalError(res: ServerResponse): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.writeHead(500, { ...renderResponse({ kind: 'text', status: 500, body: '', contentType: 'text/plain' }, true).headers });
+  res.end();
+}
+
+/**
+ * The CSRF proof of a form shown before any session exists (login, setup, register): a random
+ * `__Host-` cookie and, in the form, its HMAC under a key only the server holds. A page on
+ * another origin can neither read the cookie nor make the token.
+ */
+export class PreSessionForms {
+  readonly #cookieName: string;
+  readonly #key: Buffer;
+
+  constructor(cookieName: string, key: Buffer = randomBytes(32)) {
+    this.#cookieName = cookieName;
+    this.#key = key;
+  }
+
+  /** A fresh cookie (a Set-Cookie value) and the token its form carries. */
+  issue(): { cookie: string; token: string } {
+    const value = randomBytes(32).toString('base64url');
+    return { cookie: hostCookie(this.#cookieName, value, 1800), token: this.#tokenOf(value) };
+  }
+
+  /** The Set-Cookie value that removes the cookie once its form has been used. */
+  clear(): string {
+    return hostCookie(this.#cookieName, '', 0);
+  }
+
+  /** Refuses (403) a form whose origin is foreign or whose token does not match its cookie. */
+  verify(req: Pick<WebRequest, 'headers' | 'cookies' | 'body'>): void {
+    checkSameOrigin(req);
+    const cookie = req.cookies.get(this.#cookieName);
+    const token = req.body.csrf ?? req.headers['x-csrf-token'];
+    if (!cookie || typeof token !== 'string' || !constantTimeEqual(this.#tokenOf(cookie), token)) {
+      throw new HttpError(403, 'CSRF_TOKEN_INVALID', 'the form expired or did not come from this site: reload it');
+    }
+  }
+
+  #tokenOf(cookie: string): string {
+    return createHmac('sha256', this.#key).update(cookie).digest('base64url');
+  }
+}
+
+/** Compares two strings in time that does not depend on where they differ. */
+export function constantTimeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a), y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}

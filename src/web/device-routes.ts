@@ -1,0 +1,268 @@
+/**
+ * The device admin page's routes, by subject: the public ones (security.txt, login, first-use
+ * setup), the dashboard and controls, the owner's password, and the owner's records (journal,
+ * data export). Each route states its access and CSRF rule; the app core enforces both.
+ */
+import { checkPasswordStrength, hashPassword, verifyPassword, verifySetupCodeForOwner } from './auth-bridge.ts';
+import { HttpError, hostCookie, type Router, type WebRequest, type WebResponse } from './http.ts';
+import type { OwnerRecord } from './owner-state.ts';
+import { OWNER_NAME } from './owner-login.ts';
+import {
+  SESSION_COOKIE, formField, frame, recordOwner, sessionOf, setupPending, startSession,
+  type DeviceCtx, type DeviceSite,
+} from './device-site.ts';
+import * as pages from './pages.ts';
+
+/** Unknown user names share one lockout account, so they cannot fill the table. */
+const UNKNOWN_ACCOUNT = '(unknown)';
+
+function loginHtml(site: DeviceSite, status: number, o: { error?: string; notice?: string; username?: string } = {}): WebResponse {
+  const pre = site.forms.issue();
+  const body = pages.loginPage(frame(site, 'Log in'), { csrf: pre.token, ...o });
+  return { kind: 'html', status, body, headers: { 'set-cookie': pre.cookie } };
+}
+
+function setupHtml(site: DeviceSite, status: number, o: { error?: string; reasons?: readonly string[] } = {}): WebResponse {
+  const pre = site.forms.issue();
+  const body = pages.setupPage(frame(site, 'Set up'), { csrf: pre.token, ...o });
+  return { kind: 'html', status, body, headers: { 'set-cookie': pre.cookie } };
+}
+
+function securityTxt(site: DeviceSite, req: WebRequest): WebResponse {
+  const unit = site.bundle.unit;
+  const expires = new Date(Math.min(Date.now() + 180 * 86_400_000, Date.parse(unit.supportPeriodEnd) + 86_400_000));
+  const body = `Contact: ${unit.securityContact}\nExpires: ${expires.toISOString().replace(/\.\d+Z$/, '.000Z')}\n` +
+    `Preferred-Languages: en\nCanonical: https://${req.headers.host ?? '127.0.0.1'}/.well-known/security.txt\n` +
+    `# ${unit.maker} ${unit.modelName}: security updates until ${unit.supportPeriodEnd}\n`;
+  return { kind: 'text', body, contentType: 'text/plain; charset=utf-8' };
+}
+
+async function postLogin(site: DeviceSite, req: WebRequest): Promise<WebResponse> {
+  site.forms.verify(req);
+  if (setupPending(site)) return { kind: 'redirect', location: '/setup' };
+  const username = formField(req.body.username, 'username', 64);
+  const password = formField(req.body.password, 'password', 256);
+  const known = username === (site.state.owner?.username ?? OWNER_NAME);
+  const identity = known ? username : UNKNOWN_ACCOUNT;
+  const r = await site.login.guarded(req, identity, 'login', (p) => site.login.checkPassword(known, password, p));
+  recordOwner(site, req, 'login', r.ok ? 'success' : 'failure', r.trusted ? 'trusted browser (device cookie)' : undefined, identity);
+  if (!r.ok || !r.deviceCookie) {
+    return loginHtml(site, 401, { error: 'Wrong user name or password.', username: username.slice(0, 64) });
+  }
+  return startSession(site, r.deviceCookie);
+}
+
+async function postSetup(site: DeviceSite, req: WebRequest): Promise<WebResponse> {
+  if (!setupPending(site)) throw new HttpError(404, 'SETUP_CLOSED', 'setup is already complete');
+  site.forms.verify(req);
+  const code = formField(req.body.setupCode, 'setupCode', 32);
+  const next = formField(req.body.newPassword, 'newPassword', 256);
+  const confirm = formField(req.body.confirmPassword, 'confirmPassword', 256);
+  const checkCode = (): Promise<boolean> => verifySetupCodeForOwner(code, site.bundle.pairingVerifierJson);
+  const { ok } = await site.login.guarded(req, 'setup', 'setup', checkCode);
+  recordOwner(site, req, 'setup', ok ? 'success' : 'failure', undefined, 'setup');
+  if (!ok) return setupHtml(site, 401, { error: 'That setup code is not the one on this device\'s label.' });
+  if (next !== confirm) return setupHtml(site, 422, { error: 'The two passwords differ.' });
+  const strength = await checkPasswordStrength(next, { userInputs: site.userInputs });
+  if (!strength.ok) {
+    return setupHtml(site, 422, { error: 'Choose a stronger password:', reasons: strength.reasons.map((r) => r.message) });
+  }
+  await site.state.saveOwner({
+    version: 1, username: OWNER_NAME, passwordHash: await hashPassword(next), changedAt: new Date().toISOString(),
+    source: 'owner',
+  });
+  recordOwner(site, req, 'password-change', 'success', 'initial password set at setup');
+  // The code on the label proved the owner: this browser is theirs.
+  return startSession(site, site.login.issueDeviceCookie());
+}
+
+async function strengthOf(site: DeviceSite, req: WebRequest): Promise<WebResponse> {
+  const r = await checkPasswordStrength(formField(req.body.password, 'password', 512), { userInputs: site.userInputs });
+  return { kind: 'json', body: { ok: r.ok, score: r.score, reasons: r.reasons } };
+}
+
+/** security.txt, login and first-use setup: the only routes open without a session. */
+export function addPublicRoutes(router: Router<DeviceCtx>, site: DeviceSite): void {
+  router.add({ method: 'GET', path: '/.well-known/security.txt', access: 'public', csrf: false,
+    handler: (req) => securityTxt(site, req) });
+  router.add({
+    method: 'GET', path: '/login', access: 'public', csrf: false,
+    handler: (req) => {
+      if (setupPending(site)) return { kind: 'redirect', location: '/setup' };
+      if (sessionOf(site, req)) return { kind: 'redirect', location: '/' };
+      const changed = req.query.get('changed') === '1';
+      return loginHtml(site, 200, changed ? { notice: 'Password changed. Log in with the new password.' } : {});
+    },
+  });
+  router.add({ method: 'POST', path: '/login', access: 'public', csrf: false, handler: (req) => postLogin(site, req) });
+  router.add({
+    method: 'GET', path: '/setup', access: 'public', csrf: false,
+    handler: () => (setupPending(site) ? setupHtml(site, 200)
+      : { kind: 'html', status: 404, body: pages.errorPage(frame(site, 'Not found'), 404, 'Setup is already complete.') }),
+  });
+  router.add({
+    method: 'POST', path: '/setup/strength', access: 'public', csrf: false,
+    handler: (req) => {
+      if (!setupPending(site)) throw new HttpError(404, 'SETUP_CLOSED', 'setup is already complete');
+      site.forms.verify(req);
+      return strengthOf(site, req);
+    },
+  });
+  router.add({ method: 'POST', path: '/setup', access: 'public', csrf: false, handler: (req) => postSetup(site, req) });
+}
+
+function dashboard(site: DeviceSite, req: WebRequest, csrf: string): WebResponse {
+  const { unit } = site.bundle;
+  const { device } = site;
+  const uptime = Math.floor((Date.now() - device.startedAt) / 1000);
+  const facts: Array<[string, string]> = [
+    ['Model', `${unit.modelName} (${unit.model})`], ['Serial', unit.serial], ['Maker', unit.maker],
+    ['Firmware', device.firmwareVersion],
+    ['Uptime', `${Math.floor(uptime / 3600)} h ${Math.floor((uptime % 3600) / 60)} min ${uptime % 60} s`],
+    ['Security updates until', unit.supportPeriodEnd],
+    ['Password', site.state.owner?.source === 'owner' ? 'set by you' : 'from the label (change it any time)'],
+    ...(device.facts?.() ?? []),
+  ];
+  const notice = req.query.get('done') ?? undefined;
+  const body = pages.dashboardPage({ ...frame(site, 'Dashboard'), csrf }, {
+    facts, capabilities: device.capabilities(), actions: site.ownerActions,
+    ...(notice ? { notice: notice.slice(0, 120) } : {}),
+  });
+  return { kind: 'html', body };
+}
+
+/** The dashboard, the status API, capability controls and the owner's extra actions. */
+export function addControlRoutes(router: Router<DeviceCtx>, site: DeviceSite): void {
+  const { unit } = site.bundle;
+  router.add({ method: 'GET', path: '/', access: 'session', csrf: false,
+    handler: (req, ctx) => dashboard(site, req, ctx.session!.csrfToken) });
+  router.add({
+    method: 'GET', path: '/api/status', access: 'session', csrf: false,
+    handler: () => ({ kind: 'json', body: {
+      serial: unit.serial, model: unit.model, firmware: site.device.firmwareVersion,
+      uptimeSeconds: Math.floor((Date.now() - site.device.startedAt) / 1000), capabilities: site.device.capabilities(),
+    } }),
+  });
+  router.add({
+    method: 'POST', path: '/api/capabilities/:capability/:action', access: 'session', csrf: true,
+    handler: async (req) => {
+      const { capability, action } = req.params as { capability: string; action: string };
+      let value: unknown = req.body.value;
+      if (typeof value === 'string' && /^-?\d{1,6}$/.test(value)) value = Number(value);
+      const result = await site.device.invoke(capability, action, value);
+      recordOwner(site, req, 'control', 'success', `${capability} ${action}`);
+      if (req.wantsJson) return { kind: 'json', body: { ok: true, value: result } };
+      return { kind: 'redirect', location: '/?done=' + encodeURIComponent(`${capability}: ${action}`) };
+    },
+  });
+  for (const action of site.ownerActions) {
+    router.add({
+      method: 'POST', path: `/api/actions/${action.id}`, access: 'session', csrf: true,
+      handler: async (req) => {
+        const text = await action.run();
+        recordOwner(site, req, 'control', 'success', action.id);
+        if (req.wantsJson) return { kind: 'json', body: { ok: true, message: text } };
+        return { kind: 'redirect', location: '/?done=' + encodeURIComponent(text) };
+      },
+    });
+  }
+}
+
+async function changePassword(site: DeviceSite, req: WebRequest, csrf: string): Promise<WebResponse> {
+  const current = formField(req.body.currentPassword, 'currentPassword');
+  const next = formField(req.body.newPassword, 'newPassword');
+  const confirm = formField(req.body.confirmPassword, 'confirmPassword');
+  const page = (status: number, o: { error?: string; reasons?: readonly string[] }): WebResponse =>
+    ({ kind: 'html', status, body: pages.passwordPage({ ...frame(site, 'Password'), csrf }, o) });
+  const hash = site.login.currentHash();
+  const { ok, deviceCookie } = await site.login.guarded(req, OWNER_NAME, 'password-change',
+    async (priority) => (hash ? (await verifyPassword(current, hash, { priority })).ok : false));
+  if (!ok) {
+    recordOwner(site, req, 'password-change', 'failure', 'current password wrong');
+    return page(401, { error: 'The current password is wrong.' });
+  }
+  if (next !== confirm) return page(422, { error: 'The two new passwords differ.' });
+  const strength = await checkPasswordStrength(next, { userInputs: site.userInputs });
+  if (!strength.ok) {
+    recordOwner(site, req, 'password-change', 'refused', strength.reasons.map((r) => r.code).join(','));
+    return page(422, { error: 'That password is not accepted:', reasons: strength.reasons.map((r) => r.message) });
+  }
+  const owner: OwnerRecord = {
+    version: 1, username: OWNER_NAME, passwordHash: await hashPassword(next), changedAt: new Date().toISOString(),
+    source: 'owner',
+  };
+  await site.state.saveOwner(owner);
+  site.state.sessions.destroyAllFor(OWNER_NAME);
+  site.state.markDirty('sessions', 0);
+  await site.state.flush();
+  recordOwner(site, req, 'password-change', 'success', 'all sessions ended');
+  if (deviceCookie) await site.state.saveDeviceCookieKey();
+  const cookies = [hostCookie(SESSION_COOKIE, '', 0), ...(deviceCookie ? [deviceCookie] : [])];
+  return { kind: 'redirect', location: '/login?changed=1', headers: { 'set-cookie': cookies } };
+}
+
+/** The owner's password (with its live strength check) and logging out. */
+export function addAccountRoutes(router: Router<DeviceCtx>, site: DeviceSite): void {
+  router.add({ method: 'POST', path: '/api/password-strength', access: 'session', csrf: true,
+    handler: (req) => strengthOf(site, req) });
+  router.add({
+    method: 'GET', path: '/password', access: 'session', csrf: false,
+    handler: (_req, ctx) => ({
+      kind: 'html', body: pages.passwordPage({ ...frame(site, 'Password'), csrf: ctx.session!.csrfToken }, {}),
+    }),
+  });
+  router.add({ method: 'POST', path: '/password', access: 'session', csrf: true,
+    handler: (req, ctx) => changePassword(site, req, ctx.session!.csrfToken) });
+  router.add({
+    method: 'POST', path: '/logout', access: 'session', csrf: true,
+    handler: (req, ctx) => {
+      site.state.sessions.destroy(ctx.session!.id);
+      site.state.markDirty('sessions', 0);
+      recordOwner(site, req, 'logout', 'success');
+      return { kind: 'redirect', location: '/login', headers: { 'set-cookie': hostCookie(SESSION_COOKIE, '', 0) } };
+    },
+  });
+}
+
+async function exportData(site: DeviceSite, req: WebRequest): Promise<WebResponse> {
+  const { unit } = site.bundle;
+  recordOwner(site, req, 'control', 'success', 'data export');
+  const password = site.state.owner?.source === 'owner' ? 'set by the owner' : 'the label\'s';
+  const body = {
+    format: 'bulwark-export/1', exportedAt: new Date().toISOString(),
+    device: {
+      serial: unit.serial, model: unit.model, modelName: unit.modelName, firmware: site.device.firmwareVersion,
+      supportPeriodEnd: unit.supportPeriodEnd,
+    },
+    owner: { username: OWNER_NAME, password, ...(site.state.owner?.changedAt ? { changedAt: site.state.owner.changedAt } : {}) },
+    capabilities: site.device.capabilities(),
+    ...(await site.device.exportData?.() ?? {}),
+    journal: await site.journal.list({ limit: 1_000 }),
+    erase: 'hold the device\'s button (factory reset): the owner password, sessions, pairings, journal and cloud ' +
+      'claim are erased',
+  };
+  const headers = { 'content-disposition': 'attachment; filename="bulwark-export.json"', 'cache-control': 'no-store' };
+  return { kind: 'json', body, headers };
+}
+
+/** The connection journal (page and API) and the owner's data export. */
+export function addRecordRoutes(router: Router<DeviceCtx>, site: DeviceSite): void {
+  router.add({
+    method: 'GET', path: '/journal', access: 'session', csrf: false,
+    handler: async (_req, ctx) => ({
+      kind: 'html',
+      body: pages.journalPage({ ...frame(site, 'Journal'), csrf: ctx.session!.csrfToken }, await site.journal.list({ limit: 200 })),
+    }),
+  });
+  router.add({
+    method: 'GET', path: '/api/journal', access: 'session', csrf: false,
+    handler: async (req) => {
+      const n = Number(req.query.get('limit') ?? '100');
+      const limit = Number.isInteger(n) && n > 0 && n <= 1000 ? n : 100;
+      return { kind: 'json', body: { entries: await site.journal.list({ limit }) } };
+    },
+  });
+  // The owner's data, for the owner to keep: what the device holds about them and their home. No secret
+  // (no hash, key or code); deleting it all is the factory reset (hold the button).
+  router.add({ method: 'GET', path: '/api/export', access: 'session', csrf: false, handler: (req) => exportData(site, req) });
+}

@@ -1,0 +1,99 @@
+/**
+ * What the device's admin routes share: the unit, its state, the owner's login checks, the
+ * journal and the page frame. The routes themselves live in device-routes.ts; the server around
+ * them in service.ts.
+ */
+import type { DeviceBundle } from '../bundle/index.ts';
+import { InvalidInputError } from '../errors/index.ts';
+import type { SessionView } from './auth-bridge.ts';
+import { hostCookie, type WebRequest, type WebResponse } from './http.ts';
+import type { PreSessionForms, SurfaceEvent } from './app.ts';
+import type { WebStateStore } from './owner-state.ts';
+import { OWNER_NAME, type OwnerLogin } from './owner-login.ts';
+import type * as pages from './pages.ts';
+
+/** The session cookie of the device's admin page. */
+export const SESSION_COOKIE = '__Host-bulwark-session';
+
+/** What a device route's handler gets besides the request. */
+export interface DeviceCtx {
+  session?: SessionView & { id: string };
+}
+
+/** The device as the web service controls it. */
+export interface WebDeviceControl {
+  readonly firmwareVersion: string;
+  readonly startedAt: number;
+  capabilities(): readonly pages.CapabilityView[];
+  /** Runs an action; throws a BulwarkError with a code on bad input. */
+  invoke(capability: string, action: string, value: unknown): Promise<unknown>;
+  /** Extra controls the owner may use on the admin page (pairing window and the like), by name. */
+  ownerActions?(): ReadonlyArray<{ id: string; label: string; run(): Promise<string> }>;
+  /** Extra facts for the dashboard (e.g. the hub pairing window's state), read on every view. */
+  facts?(): ReadonlyArray<[string, string]>;
+  /** More of the owner's data for GET /api/export (paired hubs, update choices), never a secret. */
+  exportData?(): Record<string, unknown> | Promise<Record<string, unknown>>;
+}
+
+/** The journal as the web service reads it. */
+export interface WebJournalReader {
+  list(options: { limit: number }): Promise<readonly pages.JournalRow[]> | readonly pages.JournalRow[];
+}
+
+/** Everything the device's routes need. */
+export interface DeviceSite {
+  readonly bundle: DeviceBundle;
+  readonly device: WebDeviceControl;
+  readonly journal: WebJournalReader;
+  readonly state: WebStateStore;
+  readonly login: OwnerLogin;
+  readonly forms: PreSessionForms;
+  /** Words a password must not lean on: the model, serial, maker and user name. */
+  readonly userInputs: readonly string[];
+  readonly ownerActions: ReadonlyArray<{ id: string; label: string; run(): Promise<string> }>;
+  record(req: WebRequest, event: SurfaceEvent): void;
+}
+
+/** True while a setup-mode unit has no owner password yet. */
+export function setupPending(site: DeviceSite): boolean {
+  return site.bundle.unit.initialPasswordMode === 'setup' && site.state.owner === undefined;
+}
+
+/** The live session the request's cookie names, if any (touching it extends its idle time). */
+export function sessionOf(site: DeviceSite, req: WebRequest): (SessionView & { id: string }) | undefined {
+  const id = req.cookies.get(SESSION_COOKIE);
+  if (!id) return undefined;
+  const { session, changed } = site.state.sessions.touch(id, Date.now());
+  if (changed) site.state.markDirty('sessions', 5_000);
+  return session ? { ...session, id } : undefined;
+}
+
+/** The page frame: the device's name, the title and, when logged in, the CSRF token. */
+export function frame(site: DeviceSite, title: string, csrf?: string): pages.PageFrame {
+  const unit = site.bundle.unit;
+  return { deviceName: `${unit.modelName} ${unit.serial}`, title, ...(csrf ? { csrf } : {}) };
+}
+
+/** A required form field of at most `max` characters. */
+export function formField(value: unknown, name: string, max = 256): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > max) {
+    throw new InvalidInputError(`field ${name} is missing or too long`, { field: name });
+  }
+  return value;
+}
+
+/** Journals an owner event about `req`. */
+export function recordOwner(site: DeviceSite, req: WebRequest, event: string, result: SurfaceEvent['result'],
+  detail?: string, identity: string = OWNER_NAME): void {
+  site.record(req, { event, result, identity, ...(detail ? { detail } : {}) });
+}
+
+/** Starts the owner's session: the session cookie, the login form's cookie cleared, the device cookie. */
+export async function startSession(site: DeviceSite, deviceCookie: string): Promise<WebResponse> {
+  await site.state.saveDeviceCookieKey();
+  const s = site.state.sessions.create(OWNER_NAME, Date.now());
+  await site.state.flush().catch(() => undefined);
+  site.state.markDirty('sessions', 0);
+  const cookies = [hostCookie(SESSION_COOKIE, s.id), site.forms.clear(), deviceCookie];
+  return { kind: 'redirect', location: '/', headers: { 'set-cookie': cookies } };
+}

@@ -1,0 +1,140 @@
+/**
+ * The device owner's secret checks: the login password, the setup code and the current password
+ * on a change. Every check goes through src/auth's LoginGuard first (device cookie, then the
+ * per-source and account-wide back-off, all before any hash), so a guessing flood never costs a
+ * hash and never holds back the owner's own browser.
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  LoginGuard,
+  type DeviceCookieConfig, type HashPriority, type LoginGuardDecision, type LoginGuardState, type LoginTicket,
+  type LockoutConfig,
+} from '../auth/index.ts';
+import type { DeviceBundle } from '../bundle/index.ts';
+import { hashPassword, sourceKeyFor, verifyPassword } from './auth-bridge.ts';
+import { HttpError, hostCookie, type WebRequest } from './http.ts';
+import type { WebStateStore } from './owner-state.ts';
+
+/** The owner's user name on every device. */
+export const OWNER_NAME = 'admin';
+/** Marks a browser that has logged in before (OWASP device cookie); signed, bound to the account. */
+export const DEVICE_COOKIE = '__Host-bulwark-device';
+
+/** How a guarded secret check ended; `deviceCookie` (a Set-Cookie value) on success. */
+export interface GuardedCheck {
+  readonly ok: boolean;
+  readonly trusted: boolean;
+  readonly deviceCookie?: string;
+}
+
+/** Where a refused attempt is journalled. */
+export type LockedOutRecorder = (req: WebRequest, event: string, account: string, detail: string) => void;
+
+const LOCKED_OUT_DETAIL = {
+  cookie: 'device cookie locked out', account: 'account-wide ceiling (new browsers)', source: 'source backing off',
+} as const;
+
+/** The guarded checks of one device's owner account. */
+export class OwnerLogin {
+  readonly guard: LoginGuard;
+  readonly #state: WebStateStore;
+  readonly #bundle: DeviceBundle;
+  readonly #onLockedOut: LockedOutRecorder;
+  #dummyHash: Promise<string> | undefined;
+
+  constructor(
+    state: WebStateStore, bundle: DeviceBundle, onLockedOut: LockedOutRecorder,
+    config: { lockout: Partial<LockoutConfig>; deviceCookie: Partial<DeviceCookieConfig> },
+  ) {
+    this.#state = state;
+    this.#bundle = bundle;
+    this.#onLockedOut = onLockedOut;
+    this.guard = new LoginGuard({ lockout: config.lockout, deviceCookie: config.deviceCookie });
+  }
+
+  /** The owner's password hash: the one they set, or the label's while they have set none. */
+  currentHash(): string | undefined {
+    const sticker = this.#bundle.unit.initialPasswordMode === 'sticker' ? this.#bundle.adminPasswordHash : undefined;
+    return this.#state.owner?.passwordHash ?? sticker;
+  }
+
+  /** The Set-Cookie value of a device cookie. */
+  deviceCookieHeader(value: string): string {
+    return hostCookie(DEVICE_COOKIE, value, this.guard.cookies.maxAgeSeconds);
+  }
+
+  /** A device cookie for the owner, issued without a password (the setup code proved them). */
+  issueDeviceCookie(): string {
+    return this.deviceCookieHeader(this.guard.cookies.issue(this.#state.deviceCookieKey, OWNER_NAME, Date.now()));
+  }
+
+  /**
+   * Runs a guarded secret check for `account`: device cookie first, then lockout, both before any
+   * hash (429 while waiting). A trusted browser's hash waits ahead of a guessing flood. On success
+   * the answer carries a fresh device cookie (`deviceCookie`, a Set-Cookie value).
+   */
+  async guarded(
+    req: WebRequest, account: string, event: string, check: (priority: HashPriority) => Promise<boolean>,
+  ): Promise<GuardedCheck> {
+    const ticket = this.#admit(req, account, event);
+    const ok = await check(ticket.trusted ? 'trusted' : 'normal');
+    if (!ok) return { ok, trusted: ticket.trusted };
+    const r = this.guard.recordSuccess(this.guardState(), this.#state.deviceCookieKey, ticket, Date.now());
+    this.saveGuardState(r.state);
+    return { ok, trusted: ticket.trusted, deviceCookie: this.deviceCookieHeader(r.deviceCookie) };
+  }
+
+  /** Checks the owner's password (rehashing an outdated hash); an unknown user costs the same work. */
+  async checkPassword(known: boolean, password: string, priority: HashPriority): Promise<boolean> {
+    const hash = this.currentHash();
+    if (!known || !hash) {
+      // Same work as a real check, so timing does not reveal whether a user exists.
+      this.#dummyHash ??= hashPassword(randomBytes(16).toString('hex'));
+      await verifyPassword(password, await this.#dummyHash, { priority });
+      return false;
+    }
+    const result = await verifyPassword(password, hash, { priority });
+    if (result.ok && result.needsRehash) {
+      const passwordHash = await hashPassword(password, undefined, { priority });
+      const source = this.#state.owner?.source ?? 'sticker';
+      const changedAt = new Date().toISOString();
+      await this.#state.saveOwner({ version: 1, username: OWNER_NAME, passwordHash, changedAt, source });
+    }
+    return result.ok;
+  }
+
+  /** The guard's state as stored. */
+  guardState(): LoginGuardState {
+    return { lockout: this.#state.lockout, cookies: this.#state.deviceCookies };
+  }
+
+  /** Stores what changed in the guard's state. */
+  saveGuardState(next: LoginGuardState): void {
+    if (next.lockout !== this.#state.lockout) {
+      this.#state.lockout = next.lockout;
+      this.#state.markDirty('lockout');
+    }
+    if (next.cookies !== this.#state.deviceCookies) {
+      this.#state.deviceCookies = next.cookies;
+      this.#state.markDirty('cookies');
+    }
+  }
+
+  /** Charges the attempt before any hash; answers 429 (journalled under `event`) while it must wait. */
+  #admit(req: WebRequest, account: string, event: string): LoginTicket {
+    const attempt = { source: sourceKeyFor(req.sourceAddress), account, deviceCookie: req.cookies.get(DEVICE_COOKIE) };
+    const r = this.guard.admit(this.guardState(), this.#state.deviceCookieKey, attempt, Date.now());
+    this.saveGuardState(r.state);
+    if (!r.decision.allowed) {
+      this.#onLockedOut(req, event, account, lockedOutDetail(r.decision));
+      const wait = String(r.decision.retryAfterSeconds);
+      throw new HttpError(429, 'LOGIN_LOCKED_OUT', `too many failed attempts; try again in ${wait} s`,
+        { 'retry-after': wait });
+    }
+    return r.ticket;
+  }
+}
+
+function lockedOutDetail(d: LoginGuardDecision): string {
+  return d.allowed ? '' : LOCKED_OUT_DETAIL[d.scope];
+}

@@ -1,0 +1,70 @@
+/**
+ * The page shell every web surface shares: the document around a page's body (title, header,
+ * navigation, the logout form), the notice and error lines, a one-button form, and the routes of
+ * the static stylesheet and script. The device's admin page, the hub's and the cloud's app all
+ * render through it, so a change to the look or to the CSP-safe structure is made once.
+ */
+import { APP_CSS, APP_JS } from './assets.ts';
+import type { Router } from './http.ts';
+
+/** Escapes text for HTML content and attribute values. */
+export function escapeHtml(value: unknown): string {
+  return String(value).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** What surrounds a page's body. */
+export interface PageShell {
+  readonly title: string;
+  /** The name in the header and the tab title: the device's name, 'Bulwark hub', 'Bulwark Cloud'. */
+  readonly product: string;
+  /** The navigation links; a logged-in page also gets the logout form. */
+  readonly nav: ReadonlyArray<{ readonly href: string; readonly label: string }>;
+  /** Present when logged in: the logout form carries this CSRF token. */
+  readonly logoutCsrf?: string;
+  /** Loads /static/app.js (the live password-strength meter). */
+  readonly script?: boolean;
+}
+
+/** The whole HTML document of a page. */
+export function renderPage(shell: PageShell, body: string): string {
+  const links = shell.nav.map((l) => `<a href="${escapeHtml(l.href)}">${escapeHtml(l.label)}</a>`).join('');
+  const logout = shell.logoutCsrf === undefined ? '' : postButton('/logout', shell.logoutCsrf, 'Log out', { className: 'linklike' });
+  const nav = links || logout ? `<nav aria-label="Main">${links}${logout}</nav>` : '';
+  return '<!doctype html><html lang="en"><head><meta charset="utf-8">' +
+    '<meta name="viewport" content="width=device-width, initial-scale=1">' +
+    `<title>${escapeHtml(shell.title)} · ${escapeHtml(shell.product)}</title>` +
+    '<link rel="stylesheet" href="/static/app.css"></head>' +
+    `<body><header><strong>${escapeHtml(shell.product)}</strong>${nav}</header><main>${body}</main>` +
+    `${shell.script === true ? '<script src="/static/app.js"></script>' : ''}</body></html>\n`;
+}
+
+/** The error, reasons and notice lines at the top of a card. */
+export function formMessages(o: { error?: string; notice?: string; reasons?: readonly string[] }): string {
+  const reasons = o.reasons?.length
+    ? `<ul class="reasons error">${o.reasons.map((r) => `<li>${escapeHtml(r)}</li>`).join('')}</ul>`
+    : '';
+  return (o.error ? `<p class="error" role="alert">${escapeHtml(o.error)}</p>` : '') + reasons +
+    (o.notice ? `<p class="notice" role="status">${escapeHtml(o.notice)}</p>` : '');
+}
+
+/** A form with one button that posts to `action` with the CSRF token. */
+export function postButton(
+  action: string, csrf: string, label: string, o: { aria?: string; className?: string } = {},
+): string {
+  const aria = o.aria ? ` aria-label="${escapeHtml(o.aria)}"` : '';
+  return `<form method="post" action="${escapeHtml(action)}"><input type="hidden" name="csrf" value="${escapeHtml(csrf)}">` +
+    `<button type="submit" class="${escapeHtml(o.className ?? 'secondary')}"${aria}>${escapeHtml(label)}</button></form>`;
+}
+
+/** Adds the public routes of the stylesheet and the script every page loads. */
+export function addStaticRoutes<Ctx>(router: Router<Ctx>): void {
+  const cache = { 'cache-control': 'public, max-age=3600' };
+  router.add({
+    method: 'GET', path: '/static/app.css', access: 'public', csrf: false,
+    handler: () => ({ kind: 'text', body: APP_CSS, contentType: 'text/css; charset=utf-8', headers: cache }),
+  });
+  router.add({
+    method: 'GET', path: '/static/app.js', access: 'public', csrf: false,
+    handler: () => ({ kind: 'text', body: APP_JS, contentType: 'text/javascript; charset=utf-8', headers: cache }),
+  });
+}
