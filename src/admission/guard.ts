@@ -16,7 +16,8 @@ import { FloodCounter, describeFlood, type FloodSummary } from './flood.ts';
 export interface AdmissionRecord {
   /** 'address:port', or the bare address (IPv6: its /64) for a flood summary. */
   readonly source: string;
-  readonly event: 'tls-connect' | 'tls-error' | 'tcp-connect' | 'connection-refused' | 'connection-flood' | 'header-timeout';
+  readonly event:
+    | 'tls-connect' | 'tls-error' | 'tcp-connect' | 'connection-refused' | 'connection-flood' | 'header-timeout';
   readonly result: 'success' | 'failure' | 'refused' | 'info';
   readonly detail?: string;
 }
@@ -80,121 +81,163 @@ function keyOf(address: string | undefined): string {
   }
 }
 
+/** One guarded server: its table, flood counter and the connections it has seen. */
+class ServerGuard {
+  readonly config: AdmissionConfig;
+  readonly #options: GuardOptions;
+  readonly #now: () => number;
+  readonly #table: AdmissionTable;
+  readonly #flood: FloodCounter;
+  readonly #infos = new WeakMap<Socket, ConnectionInfo>();
+  readonly #byId = new Map<number, Socket>();
+  #nextId = 1;
+
+  constructor(options: GuardOptions) {
+    this.config = validateAdmissionConfig(options.config);
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
+    this.#table = new AdmissionTable(this.config);
+    this.#flood = new FloodCounter(this.config);
+  }
+
+  get size(): number {
+    return this.#table.size;
+  }
+
+  emit(entry: AdmissionRecord): void {
+    try {
+      this.#options.record(entry);
+    } catch {
+      // The journal reports its own failures; a connection must not fail because of them.
+    }
+  }
+
+  emitSummary(s: FloodSummary): void {
+    this.emit({ source: s.address, event: 'connection-flood', result: 'info', detail: describeFlood(s) });
+  }
+
+  /** Writes the summaries due now (or all of them, when the server closes). */
+  sweep(all = false): void {
+    const due = all ? this.#flood.drain(this.#now()) : this.#flood.due(this.#now());
+    due.forEach((s) => this.emitSummary(s));
+  }
+
+  note(info: ConnectionInfo, entry: Omit<AdmissionRecord, 'source'>): void {
+    const bare = info.address?.replace(/^::ffff:(?=\d+\.)/, '') ?? 'unknown';
+    const { write, due } = this.#flood.note(info.key, `${entry.event} ${entry.result}`, this.#now(), bare);
+    due.forEach((s) => this.emitSummary(s));
+    if (write) this.emit({ source: formatPeer(info.address, info.port), ...entry });
+  }
+
+  infoOf(socket: Socket): ConnectionInfo | undefined {
+    // A TLS server wraps the accepted socket; Node keeps the accepted one as `_parent`.
+    return this.#infos.get(socket) ?? this.#infos.get((socket as Socket & { _parent?: Socket })._parent as Socket);
+  }
+
+  establish(socket: Socket): void {
+    const info = this.infoOf(socket);
+    if (!info || !this.#table.isPending(info.id)) return;
+    this.#table.establish(info.id);
+    clearTimeout(info.timer);
+  }
+
+  refuse(socket: Socket, info: ConnectionInfo, reason: AdmissionRefusal | 'deadline'): void {
+    info.outcome = 'refused';
+    const event = reason === 'deadline' ? 'header-timeout' : 'connection-refused';
+    this.note(info, { event, result: 'refused', detail: REFUSAL_TEXT[reason] });
+    socket.destroy();
+  }
+
+  /** A socket just accepted: admitted (perhaps evicting another) or refused, and put on the clock. */
+  accept(socket: Socket): void {
+    const address = socket.remoteAddress;
+    const info: ConnectionInfo = { id: this.#nextId++, address, port: socket.remotePort, key: keyOf(address) };
+    this.#infos.set(socket, info);
+    socket.on('error', () => undefined);
+    const decision = this.#table.admit(info.id, info.key, this.#now());
+    if (!decision.admitted) {
+      this.refuse(socket, info, decision.reason);
+      return;
+    }
+    if (decision.evict !== undefined) {
+      const victim = this.#byId.get(decision.evict);
+      const victimInfo = victim && this.#infos.get(victim);
+      if (victim && victimInfo) this.refuse(victim, victimInfo, 'server-full');
+    }
+    this.#byId.set(info.id, socket);
+    info.timer = setTimeout(() => this.refuse(socket, info, 'deadline'), this.config.pendingDeadlineMs);
+    info.timer.unref();
+    socket.once('close', (hadError: boolean) => this.#closed(info, hadError));
+  }
+
+  #closed(info: ConnectionInfo, hadError: boolean): void {
+    clearTimeout(info.timer);
+    this.#table.release(info.id);
+    this.#byId.delete(info.id);
+    // A TLS server reports a failed handshake after the socket closes; give it that turn.
+    setImmediate(() => {
+      if (info.outcome !== undefined) return;
+      info.outcome = 'failed';
+      const detail = hadError ? 'reset before TLS' : 'closed before TLS';
+      this.note(info, { event: 'tcp-connect', result: 'failure', detail });
+    });
+  }
+
+  secured(socket: TLSSocket): void {
+    const info = this.infoOf(socket);
+    if (!info || info.outcome === 'refused') return;
+    info.outcome = 'secure';
+    if (this.#options.recordEstablished !== false) {
+      const detail = `${socket.getProtocol() ?? '?'} ${socket.getCipher()?.name ?? ''}`.trim();
+      this.note(info, { event: 'tls-connect', result: 'success', detail });
+    }
+    if (this.#options.establishOn === 'secure') this.establish(socket);
+  }
+
+  failedTls(err: Error & { code?: string }, socket: TLSSocket): void {
+    const info = this.infoOf(socket);
+    if (!info || info.outcome === 'refused') return;
+    info.outcome = 'failed';
+    // A client certificate that fails verification closes the socket after the handshake, and
+    // Node reports a reset; the verification error it kept says why.
+    const authorization = (socket as { authorizationError?: unknown }).authorizationError;
+    const code = typeof authorization === 'string' ? authorization : err.code ?? 'TLS_ERROR';
+    this.note(info, { event: 'tls-error', result: 'refused', detail: code.slice(0, 60) });
+  }
+
+  sourceOf(socket: Socket): string {
+    const info = this.infoOf(socket);
+    return info ? formatPeer(info.address, info.port) : formatPeer(socket.remoteAddress, socket.remotePort);
+  }
+}
+
 /**
  * Guards `server` (net, tls or https). Install it before the server listens.
  *
  * @example
- * const admission = guardServer(server, { establishOn: 'request', record: (e) => journal.record({ surface: 'web', ...e }) });
+ * const admission = guardServer(server, {
+ *   establishOn: 'request', record: (e) => journal.record({ surface: 'web', ...e }),
+ * });
  */
 export function guardServer(server: Server, options: GuardOptions): Admission {
-  const config = validateAdmissionConfig(options.config);
-  const now = options.now ?? Date.now;
-  const table = new AdmissionTable(config);
-  const flood = new FloodCounter(config);
-  const infos = new WeakMap<Socket, ConnectionInfo>();
-  const byId = new Map<number, Socket>();
-  let nextId = 1;
-
-  const emit = (entry: AdmissionRecord): void => {
-    try {
-      options.record(entry);
-    } catch {
-      // The journal reports its own failures; a connection must not fail because of them.
-    }
-  };
-  const emitSummary = (s: FloodSummary): void => {
-    emit({ source: s.address, event: 'connection-flood', result: 'info', detail: describeFlood(s) });
-  };
-  const note = (info: ConnectionInfo, entry: Omit<AdmissionRecord, 'source'>): void => {
-    const bare = info.address?.replace(/^::ffff:(?=\d+\.)/, '') ?? 'unknown';
-    const { write, due } = flood.note(info.key, `${entry.event} ${entry.result}`, now(), bare);
-    due.forEach(emitSummary);
-    if (write) emit({ source: formatPeer(info.address, info.port), ...entry });
-  };
-  const infoOf = (socket: Socket): ConnectionInfo | undefined =>
-    // A TLS server wraps the accepted socket; Node keeps the accepted one as `_parent`.
-    infos.get(socket) ?? infos.get((socket as Socket & { _parent?: Socket })._parent as Socket);
-
-  const establish = (socket: Socket): void => {
-    const info = infoOf(socket);
-    if (!info || !table.isPending(info.id)) return;
-    table.establish(info.id);
-    clearTimeout(info.timer);
-  };
-
-  const refuse = (socket: Socket, info: ConnectionInfo, reason: AdmissionRefusal | 'deadline'): void => {
-    info.outcome = 'refused';
-    const event = reason === 'deadline' ? 'header-timeout' : 'connection-refused';
-    note(info, { event, result: 'refused', detail: REFUSAL_TEXT[reason] });
-    socket.destroy();
-  };
-
-  server.prependListener('connection', (socket: Socket) => {
-    const address = socket.remoteAddress;
-    const info: ConnectionInfo = { id: nextId++, address, port: socket.remotePort, key: keyOf(address) };
-    infos.set(socket, info);
-    socket.on('error', () => undefined);
-    const decision = table.admit(info.id, info.key, now());
-    if (!decision.admitted) {
-      refuse(socket, info, decision.reason);
-      return;
-    }
-    if (decision.evict !== undefined) {
-      const victim = byId.get(decision.evict);
-      const victimInfo = victim && infos.get(victim);
-      if (victim && victimInfo) refuse(victim, victimInfo, 'server-full');
-    }
-    byId.set(info.id, socket);
-    info.timer = setTimeout(() => refuse(socket, info, 'deadline'), config.pendingDeadlineMs);
-    info.timer.unref();
-    socket.once('close', (hadError: boolean) => {
-      clearTimeout(info.timer);
-      table.release(info.id);
-      byId.delete(info.id);
-      // A TLS server reports a failed handshake after the socket closes; give it that turn.
-      setImmediate(() => {
-        if (info.outcome !== undefined) return;
-        info.outcome = 'failed';
-        note(info, { event: 'tcp-connect', result: 'failure', detail: hadError ? 'reset before TLS' : 'closed before TLS' });
-      });
-    });
-  });
-
-  server.on('secureConnection', (socket: TLSSocket) => {
-    const info = infoOf(socket);
-    if (!info || info.outcome === 'refused') return;
-    info.outcome = 'secure';
-    if (options.recordEstablished !== false) {
-      const detail = `${socket.getProtocol() ?? '?'} ${socket.getCipher()?.name ?? ''}`.trim();
-      note(info, { event: 'tls-connect', result: 'success', detail });
-    }
-    if (options.establishOn === 'secure') establish(socket);
-  });
-  server.on('tlsClientError', (err: Error & { code?: string }, socket: TLSSocket) => {
-    const info = infoOf(socket);
-    if (!info || info.outcome === 'refused') return;
-    info.outcome = 'failed';
-    note(info, { event: 'tls-error', result: 'refused', detail: (err.code ?? 'TLS_ERROR').slice(0, 60) });
-  });
+  const guard = new ServerGuard(options);
+  server.prependListener('connection', (socket: Socket) => guard.accept(socket));
+  server.on('secureConnection', (socket: TLSSocket) => guard.secured(socket));
+  server.on('tlsClientError', (err: Error & { code?: string }, socket: TLSSocket) => guard.failedTls(err, socket));
   if (options.establishOn === 'request') {
-    server.on('request', (req: { socket: Socket }) => establish(req.socket));
+    server.on('request', (req: { socket: Socket }) => guard.establish(req.socket));
   }
-
-  const sweep = setInterval(() => flood.due(now()).forEach(emitSummary), Math.min(config.floodWindowMs, 10_000));
+  const sweep = setInterval(() => guard.sweep(), Math.min(guard.config.floodWindowMs, 10_000));
   sweep.unref();
   server.once('close', () => clearInterval(sweep));
-
   return {
-    config,
-    sourceOf: (socket) => {
-      const info = infoOf(socket);
-      return info ? formatPeer(info.address, info.port) : formatPeer(socket.remoteAddress, socket.remotePort);
-    },
-    establish,
-    size: () => table.size,
+    config: guard.config,
+    sourceOf: (socket) => guard.sourceOf(socket),
+    establish: (socket) => guard.establish(socket),
+    size: () => guard.size,
     close: () => {
       clearInterval(sweep);
-      flood.drain(now()).forEach(emitSummary);
+      guard.sweep(true);
     },
   };
 }

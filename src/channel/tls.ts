@@ -10,11 +10,15 @@
  * itself proves the server is the one pinned when the ticket was issued (only it can decrypt
  * the ticket), so the client re-checks that remembered pin against its current pin set.
  */
-import type { SecureContext, TLSSocket } from 'node:tls';
+import type { SecureContext, Server as TlsServer, TLSSocket } from 'node:tls';
 import type { Socket } from 'node:net';
 import { validateChannelConfig, type ChannelConfig } from './config.ts';
-import { ChannelConnection, type ChannelEventListener, type ChannelRequestHandler, type ChannelResumption } from './connection.ts';
-import { ChannelClosedError, ChannelError, ChannelPeerError, ChannelTimeoutError, ChannelTransportError, ChannelConfigError } from './errors.ts';
+import {
+  ChannelConnection, type ChannelEventListener, type ChannelRequestHandler, type ChannelResumption,
+} from './connection.ts';
+import {
+  ChannelClosedError, ChannelError, ChannelPeerError, ChannelTimeoutError, ChannelTransportError, ChannelConfigError,
+} from './errors.ts';
 import { spkiSha256, type PinnedPeerLookup } from './pins.ts';
 import { guardServer, type AdmissionConfig, type AdmissionRecord } from '../admission/index.ts';
 
@@ -73,11 +77,16 @@ function remoteOf(socket: Socket | undefined): RemoteEndpoint {
 
 function tlsFailure(err: Error & { code?: string }): ChannelTransportError {
   const tlsLevel = typeof err.code === 'string' && (err.code.startsWith('ERR_SSL') || err.code.startsWith('ERR_TLS'));
-  return new ChannelTransportError(tlsLevel ? 'CHANNEL_TLS_FAILED' : 'CHANNEL_SOCKET_FAILED', tlsLevel ? 'the TLS handshake failed' : 'the connection failed', { reason: err.code }, { cause: err });
+  return new ChannelTransportError(
+    tlsLevel ? 'CHANNEL_TLS_FAILED' : 'CHANNEL_SOCKET_FAILED',
+    tlsLevel ? 'the TLS handshake failed' : 'the connection failed',
+    { reason: err.code }, { cause: err },
+  );
 }
 
 /** The peer's pin and what the lookup says about it; a ChannelError if it is refused. */
-function identifyPeer<P>(socket: TLSSocket, lookup: PinnedPeerLookup<P>, remembered?: Buffer): { spki: Buffer; peer: P } | ChannelError {
+function identifyPeer<P>(socket: TLSSocket, lookup: PinnedPeerLookup<P>,
+  remembered?: Buffer): { spki: Buffer; peer: P } | ChannelError {
   let spki: Buffer;
   try {
     const cert = socket.getPeerX509Certificate();
@@ -133,6 +142,41 @@ export interface ChannelServer<P> {
   close(reason?: string): Promise<void>;
 }
 
+/** A finished handshake: a pinned peer becomes a channel; any other is cut off and reported. */
+function acceptPinned<P>(socket: TLSSocket, options: ChannelServerOptions<P>, config: ChannelConfig,
+  connections: Set<ChannelConnection<P>>, refused: (error: ChannelError, remote: RemoteEndpoint) => void): void {
+  // No 'data' listener yet: nothing the client sent is read until its key is accepted.
+  socket.on('error', () => {});
+  const identified = identifyPeer(socket, options.pinnedPeer);
+  if (identified instanceof ChannelError) {
+    const remote = remoteOf(socket); // before destroy() takes the address away
+    socket.destroy();
+    refused(identified, remote);
+    return;
+  }
+  const connection = new ChannelConnection<P>({
+    socket, config, peer: identified.peer, peerSpkiSha256: identified.spki, resumed: socket.isSessionReused(),
+    greeting: 'send',
+  });
+  connections.add(connection);
+  connection.onClose(() => connections.delete(connection));
+  try {
+    options.onConnection(connection);
+  } catch {
+    void connection.close('internal-error');
+  }
+}
+
+function listenOn(server: TlsServer, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
 /**
  * Listens for channels from pinned clients.
  *
@@ -145,7 +189,8 @@ export interface ChannelServer<P> {
  */
 export async function createChannelServer<P>(options: ChannelServerOptions<P>): Promise<ChannelServer<P>> {
   const config = validateChannelConfig(options.config);
-  if (options.ticketKeys !== undefined && (!Buffer.isBuffer(options.ticketKeys) || options.ticketKeys.length !== TICKET_KEYS_BYTES)) {
+  const keys = options.ticketKeys;
+  if (keys !== undefined && (!Buffer.isBuffer(keys) || keys.length !== TICKET_KEYS_BYTES)) {
     throw new ChannelConfigError('ticketKeys', `must be ${TICKET_KEYS_BYTES} bytes`);
   }
   const host = options.host ?? '127.0.0.1';
@@ -188,35 +233,8 @@ export async function createChannelServer<P>(options: ChannelServerOptions<P>): 
   server.on('tlsClientError', (err: Error & { code?: string }, socket: TLSSocket) => {
     if (!onAttempt) refused(tlsFailure(err), remoteOf(socket));
   });
-  server.on('secureConnection', (socket: TLSSocket) => {
-    // No 'data' listener yet: nothing the client sent is read until its key is accepted.
-    socket.on('error', () => {});
-    const identified = identifyPeer(socket, options.pinnedPeer);
-    if (identified instanceof ChannelError) {
-      const remote = remoteOf(socket); // before destroy() takes the address away
-      socket.destroy();
-      refused(identified, remote);
-      return;
-    }
-    const connection = new ChannelConnection<P>({
-      socket, config, peer: identified.peer, peerSpkiSha256: identified.spki, resumed: socket.isSessionReused(), greeting: 'send',
-    });
-    connections.add(connection);
-    connection.onClose(() => connections.delete(connection));
-    try {
-      options.onConnection(connection);
-    } catch {
-      void connection.close('internal-error');
-    }
-  });
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  server.on('secureConnection', (socket: TLSSocket) => acceptPinned(socket, options, config, connections, refused));
+  await listenOn(server, options.port ?? 0, host);
   server.on('error', () => {});
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
@@ -248,6 +266,15 @@ function channelAdmission(config: ChannelConfig, given: Partial<AdmissionConfig>
   };
 }
 
+/** The refusal of a channel the server took over TLS but then did not accept. */
+function notAccepted(err: unknown): ChannelError {
+  return err instanceof ChannelError ? err : new ChannelClosedError('CHANNEL_REFUSED', 'the channel was not accepted');
+}
+
+function closedAsItOpened(): ChannelClosedError {
+  return new ChannelClosedError('CHANNEL_CLOSED', 'the channel closed as it opened');
+}
+
 /** Options of {@link connectChannel}. */
 export interface ConnectChannelOptions<P> extends ChannelIdentity {
   readonly host: string;
@@ -274,14 +301,17 @@ export interface ConnectChannelOptions<P> extends ChannelIdentity {
  * 'CHANNEL_SOCKET_FAILED' or 'CHANNEL_CONNECT_TIMEOUT'.
  *
  * @example
- * const conn = await connectChannel({ host, port, key, cert, pinnedPeer: pinnedPeers([[devicePin, device]]), resumption });
+ * const conn = await connectChannel({
+ *   host, port, key, cert, pinnedPeer: pinnedPeers([[devicePin, device]]), resumption,
+ * });
  * resumption = conn.resumption;
  */
 export function connectChannel<P>(options: ConnectChannelOptions<P>): Promise<ChannelConnection<P>> {
   let config: ChannelConfig;
+  const context = options.context;
   try {
     config = validateChannelConfig(options.config);
-    if (options.context && !(sameBytes(options.context.key, options.key) && sameBytes(options.context.cert, options.cert))) {
+    if (context && !(sameBytes(context.key, options.key) && sameBytes(context.cert, options.cert))) {
       throw new ChannelConfigError('context', 'was made from a different key or certificate');
     }
   } catch (err) {
@@ -293,7 +323,7 @@ export function connectChannel<P>(options: ConnectChannelOptions<P>): Promise<Ch
     const socket = tls.connect({
       host: options.host,
       port: options.port,
-      ...(options.context ? { secureContext: options.context.secureContext } : { key: options.key, cert: options.cert }),
+      ...(context ? { secureContext: context.secureContext } : { key: options.key, cert: options.cert }),
       ...TLS13_ONLY,
       // Self-signed server: no chain to validate. The pin check on 'secureConnect' is the authentication.
       rejectUnauthorized: false,
@@ -315,9 +345,12 @@ export function connectChannel<P>(options: ConnectChannelOptions<P>): Promise<Ch
       }
     };
     const onError = (err: Error & { code?: string }): void => finish(tlsFailure(err));
-    const onClose = (): void => finish(new ChannelClosedError('CHANNEL_REFUSED', 'the server closed the connection during the handshake'));
+    const onClose = (): void =>
+      finish(new ChannelClosedError('CHANNEL_REFUSED', 'the server closed the connection during the handshake'));
     const onAbort = (): void => finish(new ChannelClosedError('CHANNEL_CLOSED', 'connect aborted'));
-    const timer = setTimeout(() => finish(new ChannelTimeoutError('CHANNEL_CONNECT_TIMEOUT', 'the channel was not established in time', { handshakeTimeoutMs: config.handshakeTimeoutMs })), config.handshakeTimeoutMs);
+    const limit = config.handshakeTimeoutMs;
+    const timer = setTimeout(() => finish(new ChannelTimeoutError('CHANNEL_CONNECT_TIMEOUT',
+      'the channel was not established in time', { handshakeTimeoutMs: limit })), limit);
     if (options.signal?.aborted) {
       onAbort();
       return;
@@ -334,19 +367,18 @@ export function connectChannel<P>(options: ConnectChannelOptions<P>): Promise<Ch
       }
       socket.off('close', onClose);
       const connection = new ChannelConnection<P>({
-        socket, config, peer: identified.peer, peerSpkiSha256: identified.spki, resumed: socket.isSessionReused(), tickets, greeting: 'await',
+        socket, config, peer: identified.peer, peerSpkiSha256: identified.spki, resumed: socket.isSessionReused(),
+        tickets, greeting: 'await',
         ...(options.onRequest ? { onRequest: options.onRequest } : {}),
         ...(options.onEvent ? { onEvent: options.onEvent } : {}),
       });
-      const refused = (err: unknown): void => {
-        finish(err instanceof ChannelError ? err : new ChannelClosedError('CHANNEL_REFUSED', 'the channel was not accepted'));
-      };
+      const refused = (err: unknown): void => finish(notAccepted(err));
       connection.ready.then(() => {
         // The session tickets travel with the greeting; node emits 'session' once it has read
         // the rest of that input, so hand the channel over on the next turn with its ticket.
         setImmediate(() => {
           if (connection.isOpen) finish(undefined, connection);
-          else refused(connection.closeInfo?.error ?? new ChannelClosedError('CHANNEL_CLOSED', 'the channel closed as it opened'));
+          else refused(connection.closeInfo?.error ?? closedAsItOpened());
         });
       }, refused);
     });

@@ -10,12 +10,17 @@
  */
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
-import { Aedes, type Client, type AedesPublishPacket, type PublishPacket, type Subscription } from 'aedes';
-import { identityFromCommonName, mayPublish, maySubscribe, parseDeviceTopic, UP_KINDS, DOWN_KINDS, type MqttIdentity } from '../cloudprotocol/index.ts';
+import {
+  Aedes, type AuthenticateError, type Client, type AedesPublishPacket, type PublishPacket, type Subscription,
+} from 'aedes';
+import {
+  identityFromCommonName, mayPublish, maySubscribe, parseDeviceTopic, UP_KINDS, DOWN_KINDS, type MqttIdentity,
+} from '../cloudprotocol/index.ts';
 import { CloudConfigError } from './errors.ts';
 import { createIndexedPersistence } from './broker-persistence.ts';
 import { createBrokerQueue } from './broker-queue.ts';
-import { guardServer, type AdmissionRecord } from '../admission/index.ts';
+import { guardServer, type Admission, type AdmissionRecord } from '../admission/index.ts';
+import { BrokerConnectionJournal, explainGuardRecord, quoteClientId } from './broker-connections.ts';
 
 /** Limits of the embedded broker. Times in milliseconds, sizes in bytes. */
 export interface EmbeddedBrokerConfig {
@@ -62,7 +67,9 @@ export const defaultEmbeddedBrokerConfig: Readonly<EmbeddedBrokerConfig> = Objec
 
 function int(c: Record<string, unknown>, key: string, min: number, max: number): void {
   const v = c[key];
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new CloudConfigError(key, `must be an integer from ${min} to ${max}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw new CloudConfigError(key, `must be an integer from ${min} to ${max}`);
+  }
 }
 
 /** Validates a (partial) broker config against the defaults. */
@@ -83,7 +90,9 @@ export function validateEmbeddedBrokerConfig(config: Partial<EmbeddedBrokerConfi
 }
 
 /** Why a connection was refused or closed, for counters and logs (never with key material). */
-export type BrokerRefusal = 'tls' | 'connection' | 'unknown-identity' | 'client-id-mismatch' | 'publish-denied' | 'subscribe-denied' | 'packet-too-large';
+export type BrokerRefusal =
+  | 'tls' | 'connection' | 'unknown-identity' | 'client-id-mismatch' | 'publish-denied' | 'subscribe-denied'
+  | 'packet-too-large';
 
 /** Options of {@link startEmbeddedBroker}. */
 export interface EmbeddedBrokerOptions {
@@ -95,7 +104,10 @@ export interface EmbeddedBrokerOptions {
   readonly config?: Partial<EmbeddedBrokerConfig>;
   /** Hears every refusal (counts them; logs are rate-limited by the caller). */
   readonly onRefusal?: (reason: BrokerRefusal, detail: string) => void;
-  /** Hears each failed or refused connection attempt with its source as captured at accept. */
+  /**
+   * Hears every connection attempt with its source as captured at accept: accepted (with the
+   * client id), refused (with the reason) or failed.
+   */
   readonly onConnectionRecord?: (record: AdmissionRecord) => void;
 }
 
@@ -129,71 +141,88 @@ function mayReceive(who: MqttIdentity, topic: string): boolean {
   return (UP_KINDS as readonly string[]).includes(t.kind);
 }
 
-/**
- * Starts the embedded broker.
- *
- * @example
- * const broker = await startEmbeddedBroker({ caCertPem, certPem, keyPem, config: { port: 8883 } });
- */
-export async function startEmbeddedBroker(o: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
-  const config = validateEmbeddedBrokerConfig(o.config);
-  const refuse = o.onRefusal ?? (() => undefined);
-  const queue = createBrokerQueue(config.deliveryConcurrency, config.maxQueuedMessages);
+/** What the aedes hooks share: the limits, the delivery queue, and where refusals go. */
+interface BrokerContext {
+  readonly config: EmbeddedBrokerConfig;
+  readonly queue: ReturnType<typeof createBrokerQueue>;
+  readonly refuse: (reason: BrokerRefusal, detail: string) => void;
+  readonly connections: () => BrokerConnectionJournal | undefined;
+}
+
+function nameOf(who: MqttIdentity | undefined): string {
+  if (!who) return '?';
+  return who.kind === 'device' ? who.serial : who.name;
+}
+
+function authenticateClient(ctx: BrokerContext, client: Client,
+  done: (err: AuthenticateError | null, ok: boolean | null) => void): void {
+  const socket = client.conn as IdentifiedSocket;
+  if (!socket.bulwarkIdentity) {
+    ctx.refuse('unknown-identity', socket.bulwarkCn ?? '(none)');
+    ctx.connections()?.refused(socket,
+      `certificate CN ${quoteClientId(socket.bulwarkCn ?? '')} is not a device or service identity`);
+    done(Object.assign(new Error('not authorized'), { returnCode: 5 }), false);
+    return;
+  }
+  // The certificate is the identity: a client id other than its CN is refused before aedes
+  // looks up (and would take over) the session of that id.
+  if (client.id !== socket.bulwarkCn) {
+    ctx.refuse('client-id-mismatch', `${socket.bulwarkCn} asked for ${String(client.id).slice(0, 64)}`);
+    ctx.connections()?.refused(socket,
+      `client id ${quoteClientId(client.id)} is not the certificate CN ${quoteClientId(socket.bulwarkCn ?? '')}`);
+    done(Object.assign(new Error('identifier rejected'), { returnCode: 2 }), false);
+    return;
+  }
+  done(null, true);
+}
+
+function authorizeClientPublish(ctx: BrokerContext, client: Client | null, packet: PublishPacket,
+  done: (err?: Error | null) => void): void {
+  const who = identityOf(client);
+  if (!who || !mayPublish(who, packet.topic)) {
+    ctx.refuse('publish-denied', `${nameOf(who)} -> ${packet.topic.slice(0, 80)}`);
+    done(new Error('publish not authorized'));
+    return;
+  }
+  if (packet.retain) packet.retain = false; // nothing is retained: state lives in the cloud's store
+  // A backlog holds the publisher back (its PUBACK and its next packets wait) rather than growing.
+  ctx.queue.whenRoom(() => done(null));
+}
+
+function authorizeClientSubscribe(ctx: BrokerContext, client: Client | null, sub: Subscription,
+  done: (err: Error | null, sub?: Subscription | null) => void): void {
+  const who = identityOf(client);
+  if (!who || !maySubscribe(who, sub.topic)) {
+    ctx.refuse('subscribe-denied', `${nameOf(who)} -> ${sub.topic.slice(0, 80)}`);
+    done(null, null); // SUBACK 0x80
+    return;
+  }
+  done(null, sub.qos > 1 ? { ...sub, qos: 1 } : sub);
+}
+
+function createBrokerAedes(ctx: BrokerContext): Aedes {
+  const { config } = ctx;
   const aedes = new Aedes({
-    mq: queue.mq,
+    mq: ctx.queue.mq,
     persistence: createIndexedPersistence(),
     connectTimeout: config.connectTimeoutMs,
     keepaliveLimit: config.maxKeepaliveSeconds,
     drainTimeout: config.drainTimeoutMs,
     heartbeatInterval: 60_000,
     maxClientsIdLength: 64,
-
-    authenticate(client, _username, _password, done) {
-      const socket = client.conn as IdentifiedSocket;
-      if (!socket.bulwarkIdentity) {
-        refuse('unknown-identity', socket.bulwarkCn ?? '(none)');
-        done(Object.assign(new Error('not authorized'), { returnCode: 5 }), false);
-        return;
-      }
-      // The certificate is the identity: a client id other than its CN is refused before aedes
-      // looks up (and would take over) the session of that id.
-      if (client.id !== socket.bulwarkCn) {
-        refuse('client-id-mismatch', `${socket.bulwarkCn} asked for ${String(client.id).slice(0, 64)}`);
-        done(Object.assign(new Error('identifier rejected'), { returnCode: 2 }), false);
-        return;
-      }
-      done(null, true);
-    },
-
-    authorizePublish(client, packet: PublishPacket, done) {
-      const who = identityOf(client);
-      if (!who || !mayPublish(who, packet.topic)) {
-        refuse('publish-denied', `${who ? (who.kind === 'device' ? who.serial : who.name) : '?'} -> ${packet.topic.slice(0, 80)}`);
-        done(new Error('publish not authorized'));
-        return;
-      }
-      if (packet.retain) packet.retain = false; // nothing is retained: state lives in the cloud's store
-      // A backlog holds the publisher back (its PUBACK and its next packets wait) rather than growing.
-      queue.whenRoom(() => done(null));
-    },
-
-    authorizeSubscribe(client, sub: Subscription, done) {
-      const who = identityOf(client);
-      if (!who || !maySubscribe(who, sub.topic)) {
-        refuse('subscribe-denied', `${who ? (who.kind === 'device' ? who.serial : who.name) : '?'} -> ${sub.topic.slice(0, 80)}`);
-        done(null, null); // SUBACK 0x80
-        return;
-      }
-      done(null, sub.qos > 1 ? { ...sub, qos: 1 } : sub);
-    },
-
+    authenticate: (client, _username, _password, done) => authenticateClient(ctx, client, done),
+    authorizePublish: (client, packet: PublishPacket, done) => authorizeClientPublish(ctx, client, packet, done),
+    authorizeSubscribe: (client, sub: Subscription, done) => authorizeClientSubscribe(ctx, client, sub, done),
     authorizeForward(client, packet: AedesPublishPacket) {
       const who = identityOf(client);
       return who && mayReceive(who, packet.topic) ? packet : null;
     },
   });
-  await aedes.listen();
+  aedes.on('client', (client) => ctx.connections()?.accepted(client.conn as IdentifiedSocket, client.id));
+  return aedes;
+}
 
+function createBrokerServer(o: EmbeddedBrokerOptions, config: EmbeddedBrokerConfig): TlsServer {
   const server = createTlsServer({
     key: o.keyPem,
     cert: o.certPem,
@@ -207,13 +236,20 @@ export async function startEmbeddedBroker(o: EmbeddedBrokerOptions): Promise<Emb
   });
   // The admission guard enforces the cap fairly; the kernel-side ceiling only backs it up.
   server.maxConnections = 2 * config.maxConnections + 16;
-  const admission = guardServer(server, {
+  return server;
+}
+
+function guardBrokerServer(server: TlsServer, o: EmbeddedBrokerOptions, ctx: BrokerContext): Admission {
+  const { config } = ctx;
+  return guardServer(server, {
     establishOn: 'secure',
     recordEstablished: false,
-    // Only refusals and failures reach here (sourced at accept, flood-summarised per source).
+    // Only refusals and failures reach here (sourced at accept, flood-summarised per source);
+    // what the CONNECT decides is recorded by BrokerConnectionJournal.
     record: (r) => {
-      o.onConnectionRecord?.(r);
-      refuse(r.event === 'tls-error' ? 'tls' : 'connection', `${r.source} ${r.event}: ${r.detail ?? ''}`);
+      const explained = explainGuardRecord(r);
+      o.onConnectionRecord?.(explained);
+      ctx.refuse(r.event === 'tls-error' ? 'tls' : 'connection', `${r.source} ${r.event}: ${explained.detail ?? ''}`);
     },
     config: {
       maxConnections: config.maxConnections,
@@ -222,28 +258,59 @@ export async function startEmbeddedBroker(o: EmbeddedBrokerOptions): Promise<Emb
       pendingDeadlineMs: config.handshakeTimeoutMs,
     },
   });
-  server.on('secureConnection', (socket: IdentifiedSocket) => {
-    socket.setNoDelay(true);
-    // Keep the CN from the verified chain; the client's CONNECT must name the same.
-    const cn = socket.getPeerCertificate().subject?.CN;
-    const cnText = Array.isArray(cn) ? undefined : cn;
-    socket.bulwarkCn = cnText;
-    socket.bulwarkIdentity = identityFromCommonName(cnText);
-    coalesceWrites(socket);
-    const client = aedes.handle(socket) as Client & { _parser?: { parse(buf: Buffer): number; packet?: { length: number } } };
-    boundPacketSize(client, socket, config.maxPacketBytes, () => refuse('packet-too-large', cnText ?? '?'));
-  });
+}
 
+type ParsedClient = Client & { _parser?: { parse(buf: Buffer): number; packet?: { length: number } } };
+
+function takeVerifiedSocket(ctx: BrokerContext, aedes: Aedes, socket: IdentifiedSocket): void {
+  socket.setNoDelay(true);
+  // Keep the CN from the verified chain; the client's CONNECT must name the same.
+  const cn = socket.getPeerCertificate().subject?.CN;
+  const cnText = Array.isArray(cn) ? undefined : cn;
+  socket.bulwarkCn = cnText;
+  socket.bulwarkIdentity = identityFromCommonName(cnText);
+  ctx.connections()?.watch(socket, cnText);
+  coalesceWrites(socket);
+  const client = aedes.handle(socket) as ParsedClient;
+  boundPacketSize(client, socket, ctx.config.maxPacketBytes, () => ctx.refuse('packet-too-large', cnText ?? '?'));
+}
+
+async function listenOn(server: TlsServer, config: EmbeddedBrokerConfig): Promise<number> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => { server.off('error', reject); resolve(); });
   });
-  const port = (server.address() as AddressInfo).port;
+  return (server.address() as AddressInfo).port;
+}
+
+/**
+ * Starts the embedded broker.
+ *
+ * @example
+ * const broker = await startEmbeddedBroker({ caCertPem, certPem, keyPem, config: { port: 8883 } });
+ */
+export async function startEmbeddedBroker(o: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
+  const config = validateEmbeddedBrokerConfig(o.config);
+  let connections: BrokerConnectionJournal | undefined;
+  const ctx: BrokerContext = {
+    config,
+    queue: createBrokerQueue(config.deliveryConcurrency, config.maxQueuedMessages),
+    refuse: o.onRefusal ?? (() => undefined),
+    connections: () => connections,
+  };
+  const aedes = createBrokerAedes(ctx);
+  await aedes.listen();
+  const server = createBrokerServer(o, config);
+  const admission = guardBrokerServer(server, o, ctx);
+  const record = o.onConnectionRecord;
+  if (record) connections = new BrokerConnectionJournal(admission, record);
+  server.on('secureConnection', (socket: IdentifiedSocket) => takeVerifiedSocket(ctx, aedes, socket));
+  const port = await listenOn(server, config);
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   return {
     port, url: `mqtts://${host}:${port}`, aedes, server,
     connectedClients: () => aedes.connectedClients,
-    backlog: () => ({ queued: queue.length, held: queue.held }),
+    backlog: () => ({ queued: ctx.queue.length, held: ctx.queue.held }),
     async close() {
       admission.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -300,7 +367,9 @@ function coalesceWrites(socket: TLSSocket): void {
 
   socket.write = ((chunk: unknown, encoding?: unknown, cb?: unknown): boolean => {
     const done = typeof encoding === 'function' ? encoding : cb;
-    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string, typeof encoding === 'string' ? encoding as BufferEncoding : 'utf8');
+    const buf = Buffer.isBuffer(chunk)
+      ? chunk
+      : Buffer.from(chunk as string, typeof encoding === 'string' ? encoding as BufferEncoding : 'utf8');
     held.push(buf);
     heldBytes += buf.length;
     if (typeof done === 'function') callbacks.push(done as (err?: Error | null) => void);
@@ -328,7 +397,7 @@ function coalesceWrites(socket: TLSSocket): void {
  * aedes's parser (mqtt-packet) has no packet size limit; wrap it so a client announcing or
  * buffering more than `max` bytes is disconnected instead of growing memory.
  */
-function boundPacketSize(client: { _parser?: { parse(buf: Buffer): number; packet?: { length: number } } }, socket: TLSSocket, max: number, onRefuse: () => void): void {
+function boundPacketSize(client: ParsedClient, socket: TLSSocket, max: number, onRefuse: () => void): void {
   const parser = client._parser;
   if (!parser) return;
   const parse = parser.parse.bind(parser);

@@ -50,7 +50,8 @@ class TelemetryWriter {
     this.#worker.on('message', (m: { id: number; ok: boolean; committedAt?: number; error?: string }) => {
       const p = this.#pending.get(m.id);
       this.#pending.delete(m.id);
-      if (m.ok) p?.resolve(m.committedAt!); else p?.reject(new StoreError('STORE_FAILED', `telemetry insert failed: ${m.error}`));
+      if (m.ok) p?.resolve(m.committedAt!);
+      else p?.reject(new StoreError('STORE_FAILED', `telemetry insert failed: ${m.error}`));
     });
     this.#worker.on('error', (err) => this.#fail(err));
     this.#worker.on('exit', () => this.#fail(new StoreError('STORE_CLOSED', 'the telemetry writer stopped')));
@@ -65,8 +66,17 @@ class TelemetryWriter {
   insert(rows: readonly TelemetryRow[], storedAt: number): Promise<number> {
     if (this.#failed) return Promise.reject(this.#failed);
     const id = this.#next++;
-    const batch = { id, storedAt, serial: [] as string[], seq: [] as number[], at: [] as number[], receivedAt: [] as number[], values: [] as string[] };
-    for (const r of rows) { batch.serial.push(r.serial); batch.seq.push(r.seq); batch.at.push(r.at); batch.receivedAt.push(r.receivedAt); batch.values.push(JSON.stringify(r.values)); }
+    const batch = {
+      id, storedAt, serial: [] as string[], seq: [] as number[], at: [] as number[], receivedAt: [] as number[],
+      values: [] as string[],
+    };
+    for (const r of rows) {
+      batch.serial.push(r.serial);
+      batch.seq.push(r.seq);
+      batch.at.push(r.at);
+      batch.receivedAt.push(r.receivedAt);
+      batch.values.push(JSON.stringify(r.values));
+    }
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
       this.#worker.postMessage(batch);
@@ -91,112 +101,143 @@ function params(list: readonly unknown[]): Param[] {
   return list.map((v) => (v === undefined ? null : typeof v === 'boolean' ? (v ? 1 : 0) : v as Param));
 }
 
-/** Opens (creating) a SQLite database as a store driver. */
-export function openSqliteDriver(o: SqliteOptions): SqlDriver {
-  if (o.path !== ':memory:') mkdirSync(dirname(o.path), { recursive: true, mode: 0o700 });
-  const db = new DatabaseSync(o.path);
-  db.exec('PRAGMA journal_mode = WAL');
-  db.exec(`PRAGMA synchronous = ${o.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`); // see SqliteOptions
-  db.exec('PRAGMA busy_timeout = 5000');
-  db.exec('PRAGMA foreign_keys = ON');
-  const cache = new Map<string, StatementSync>();
-  const prepare = (sql: string): StatementSync => {
-    let s = cache.get(sql);
-    if (!s) {
-      s = db.prepare(toSqlite(sql));
-      if (cache.size < 256) cache.set(sql, s);
-    }
-    return s;
-  };
-  let closed = false;
-  const sync = o.synchronous === 'normal' ? 'NORMAL' : 'FULL';
-  let writer: TelemetryWriter | undefined;
-  const useWriter = o.path !== ':memory:' && o.writerThread !== false;
+/** Most prepared statements kept for reuse. */
+const MAX_CACHED_STATEMENTS = 256;
+
+const INSERT_TELEMETRY_SQL = 'INSERT INTO telemetry (serial, seq, at, received_at, stored_at, values_json) ' +
+  'VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (serial, seq) DO NOTHING';
+
+/** One connection: statements, transactions queued one at a time, and telemetry inserts. */
+class SqliteConnection {
+  readonly #o: SqliteOptions;
+  readonly #db: DatabaseSync;
+  readonly #cache = new Map<string, StatementSync>();
+  readonly #sync: 'FULL' | 'NORMAL';
+  readonly #useWriter: boolean;
+  #writer: TelemetryWriter | undefined;
+  #closed = false;
   // The transaction in progress; statements from outside it wait for it.
-  let current: Promise<unknown> | null = null;
-  let queue: Promise<void> = Promise.resolve();
-
-  const direct: SqlRunner = {
-    async all<T extends object>(sql: string, p: readonly unknown[] = []): Promise<T[]> {
-      return prepare(sql).all(...params(p)) as T[];
-    },
-    async run(sql: string, p: readonly unknown[] = []): Promise<number> {
-      return Number(prepare(sql).run(...params(p)).changes);
-    },
+  #current: Promise<unknown> | null = null;
+  #queue: Promise<void> = Promise.resolve();
+  /** Statements that run at once, whatever else is waiting: what a transaction's body uses. */
+  readonly direct: SqlRunner = {
+    all: async <T extends object>(sql: string, p: readonly unknown[] = []): Promise<T[]> =>
+      this.#prepare(sql).all(...params(p)) as T[],
+    run: async (sql: string, p: readonly unknown[] = []): Promise<number> =>
+      Number(this.#prepare(sql).run(...params(p)).changes),
   };
 
-  async function idle(): Promise<void> {
-    while (current) await current.catch(() => undefined);
-    if (closed) throw new StoreError('STORE_CLOSED', 'the store is closed');
+  constructor(o: SqliteOptions) {
+    this.#o = o;
+    if (o.path !== ':memory:') mkdirSync(dirname(o.path), { recursive: true, mode: 0o700 });
+    this.#db = new DatabaseSync(o.path);
+    this.#sync = o.synchronous === 'normal' ? 'NORMAL' : 'FULL';
+    this.#db.exec('PRAGMA journal_mode = WAL');
+    this.#db.exec(`PRAGMA synchronous = ${this.#sync}`); // see SqliteOptions
+    this.#db.exec('PRAGMA busy_timeout = 5000');
+    this.#db.exec('PRAGMA foreign_keys = ON');
+    this.#useWriter = o.path !== ':memory:' && o.writerThread !== false;
   }
 
-  const insert = (): StatementSync => prepare('INSERT INTO telemetry (serial, seq, at, received_at, stored_at, values_json) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (serial, seq) DO NOTHING');
+  #prepare(sql: string): StatementSync {
+    let s = this.#cache.get(sql);
+    if (!s) {
+      s = this.#db.prepare(toSqlite(sql));
+      if (this.#cache.size < MAX_CACHED_STATEMENTS) this.#cache.set(sql, s);
+    }
+    return s;
+  }
 
+  /** Waits for the transaction in progress (and any that follow); throws when the store is closed. */
+  async idle(): Promise<void> {
+    while (this.#current) await this.#current.catch(() => undefined);
+    if (this.#closed) throw new StoreError('STORE_CLOSED', 'the store is closed');
+  }
+
+  /** Resolves at once unless a transaction is open or the store is closed. */
+  async ready(): Promise<void> {
+    if (this.#current || this.#closed) await this.idle();
+  }
+
+  async exec(sql: string): Promise<void> {
+    await this.idle();
+    this.#db.exec(sql);
+  }
+
+  async transaction<T>(fn: (tx: SqlRunner) => Promise<T>): Promise<T> {
+    // Transactions queue behind each other; `current` then holds plain statements back.
+    const previous = this.#queue;
+    let release!: () => void;
+    this.#queue = new Promise<void>((resolve) => { release = resolve; });
+    try {
+      await previous;
+      if (this.#closed) throw new StoreError('STORE_CLOSED', 'the store is closed');
+      const run = this.#runTransaction(fn);
+      this.#current = run;
+      try { return await run; } finally { this.#current = null; }
+    } finally {
+      release();
+    }
+  }
+
+  async #runTransaction<T>(fn: (tx: SqlRunner) => Promise<T>): Promise<T> {
+    this.#db.exec('BEGIN IMMEDIATE');
+    try {
+      const result = await fn(this.direct);
+      this.#db.exec('COMMIT');
+      return result;
+    } catch (err) {
+      this.#db.exec('ROLLBACK');
+      throw err;
+    }
+  }
+
+  async insertTelemetry(rows: readonly TelemetryRow[], storedAt: number): Promise<number> {
+    if (this.#useWriter) {
+      if (this.#closed) throw new StoreError('STORE_CLOSED', 'the store is closed');
+      const every = this.#o.telemetryCheckpointMs ?? 1_000;
+      this.#writer ??= new TelemetryWriter(this.#o.path, every > 0 ? 'NORMAL' : this.#sync, Math.max(every, 100));
+      return this.#writer.insert(rows, storedAt);
+    }
+    await this.ready();
+    const stmt = this.#prepare(INSERT_TELEMETRY_SQL);
+    // Synchronous from BEGIN to COMMIT: nothing else can run in between.
+    this.#db.exec('BEGIN IMMEDIATE');
+    try {
+      for (const r of rows) stmt.run(r.serial, r.seq, r.at, r.receivedAt, storedAt, JSON.stringify(r.values));
+      this.#db.exec('COMMIT');
+    } catch (err) {
+      this.#db.exec('ROLLBACK');
+      throw err;
+    }
+    return Date.now();
+  }
+
+  async close(): Promise<void> {
+    await this.idle().catch(() => undefined);
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#writer?.close();
+    this.#db.close();
+  }
+}
+
+/** Opens (creating) a SQLite database as a store driver. */
+export function openSqliteDriver(o: SqliteOptions): SqlDriver {
+  const connection = new SqliteConnection(o);
   return {
     dialect: 'sqlite',
     async all<T extends object>(sql: string, p: readonly unknown[] = []): Promise<T[]> {
-      if (current || closed) await idle();
-      return direct.all<T>(sql, p);
+      await connection.ready();
+      return connection.direct.all<T>(sql, p);
     },
     async run(sql: string, p: readonly unknown[] = []): Promise<number> {
-      if (current || closed) await idle();
-      return direct.run(sql, p);
+      await connection.ready();
+      return connection.direct.run(sql, p);
     },
-    async exec(sql: string): Promise<void> {
-      await idle();
-      db.exec(sql);
-    },
-    async transaction<T>(fn: (tx: SqlRunner) => Promise<T>): Promise<T> {
-      // Transactions queue behind each other; `current` then holds plain statements back.
-      const previous = queue;
-      let release!: () => void;
-      queue = new Promise<void>((resolve) => { release = resolve; });
-      try {
-        await previous;
-        if (closed) throw new StoreError('STORE_CLOSED', 'the store is closed');
-        const run = (async () => {
-          db.exec('BEGIN IMMEDIATE');
-          try {
-            const result = await fn(direct);
-            db.exec('COMMIT');
-            return result;
-          } catch (err) {
-            db.exec('ROLLBACK');
-            throw err;
-          }
-        })();
-        current = run;
-        try { return await run; } finally { current = null; }
-      } finally {
-        release();
-      }
-    },
-    async insertTelemetry(rows: readonly TelemetryRow[], storedAt: number): Promise<number> {
-      if (useWriter) {
-        if (closed) throw new StoreError('STORE_CLOSED', 'the store is closed');
-        const every = o.telemetryCheckpointMs ?? 1_000;
-        writer ??= new TelemetryWriter(o.path, every > 0 ? 'NORMAL' : sync, Math.max(every, 100));
-        return writer.insert(rows, storedAt);
-      }
-      if (current || closed) await idle();
-      const stmt = insert();
-      // Synchronous from BEGIN to COMMIT: nothing else can run in between.
-      db.exec('BEGIN IMMEDIATE');
-      try {
-        for (const r of rows) stmt.run(r.serial, r.seq, r.at, r.receivedAt, storedAt, JSON.stringify(r.values));
-        db.exec('COMMIT');
-      } catch (err) {
-        db.exec('ROLLBACK');
-        throw err;
-      }
-      return Date.now();
-    },
-    async close(): Promise<void> {
-      await idle().catch(() => undefined);
-      if (closed) return;
-      closed = true;
-      await writer?.close();
-      db.close();
-    },
+    exec: (sql) => connection.exec(sql),
+    transaction: (fn) => connection.transaction(fn),
+    insertTelemetry: (rows, storedAt) => connection.insertTelemetry(rows, storedAt),
+    close: () => connection.close(),
   };
 }

@@ -5,13 +5,16 @@
 import { startDeviceAgent } from './agent.ts';
 import { BulwarkError } from '../errors/index.ts';
 import { updateOptionsFromArgv, REBOOT_EXIT_CODE } from '../update/index.ts';
+import { CONFIG_REFUSED_EXIT_CODE } from './restart-policy.ts';
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
-const log = (msg: string): void => { process.stderr.write(JSON.stringify({ at: new Date().toISOString(), level: 'info', msg }) + '\n'); };
+const log = (msg: string): void => {
+  process.stderr.write(JSON.stringify({ at: new Date().toISOString(), level: 'info', msg }) + '\n');
+};
 
 try {
   // Updates: the slot the supervisor booted, the repository; events go to the supervisor as JSON lines.
@@ -26,7 +29,11 @@ try {
     mode: process.env.BULWARK_MODE === 'development' ? 'development' : 'production',
     update,
   }, log);
-  process.stdout.write(JSON.stringify({ event: 'listening', serial: agent.bundle.unit.serial, url: agent.web.url, webPort: agent.web.port, hubPort: agent.hub.port }) + '\n');
+  const listening = {
+    event: 'listening', serial: agent.bundle.unit.serial, url: agent.web.url, webPort: agent.web.port,
+    hubPort: agent.hub.port,
+  };
+  process.stdout.write(JSON.stringify(listening) + '\n');
   let stopping = false;
   const stop = (code = 0): void => {
     if (stopping) return;
@@ -43,8 +50,10 @@ try {
     (err: unknown) => { log(`health report failed: ${err instanceof Error ? err.message : String(err)}`); stop(1); },
   );
 } catch (err) {
-  const text = err instanceof BulwarkError ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err);
+  const text = err instanceof BulwarkError
+    ? `${err.code}: ${err.message}`
+    : err instanceof Error ? err.message : String(err);
   process.stderr.write(`bulwark device: ${text}\n`);
   // 78 (EX_CONFIG): the supervisor does not restart an agent that cannot start as configured.
-  process.exit(err instanceof BulwarkError ? 78 : 1);
+  process.exit(err instanceof BulwarkError ? CONFIG_REFUSED_EXIT_CODE : 1);
 }

@@ -8,7 +8,7 @@ import { mkdir, readFile, chmod } from 'node:fs/promises';
 import type { Server } from 'node:net';
 import { ConfigError } from '../errors/index.ts';
 import { readDeviceBundle, type DeviceBundle } from '../bundle/index.ts';
-import { getModel } from '../models/index.ts';
+import { getModel, type ModelSpec } from '../models/index.ts';
 import { startWebService, type WebService, type WebJournal } from '../web/index.ts';
 import { openJournal, type DeviceJournal } from './journal-bridge.ts';
 import { DeviceCapabilities } from './capabilities.ts';
@@ -63,27 +63,169 @@ export function assertNoDebugInterfaces(mode: DeviceAgentConfig['mode']): void {
   // signal can open it later); checking flags spares loading node:inspector on a small device.
   const flags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
   if (flags.some((f) => /^--inspect(-brk|-port|-wait|-publish-uid)?(=|$)/.test(f))) {
-    throw new ConfigError('DEBUG_INTERFACE_REFUSED', 'inspector', 'a production device agent does not run with the Node inspector enabled');
+    throw new ConfigError('DEBUG_INTERFACE_REFUSED', 'inspector',
+      'a production device agent does not run with the Node inspector enabled');
   }
 }
 
 /** The firmware version: the package version of the running image. */
 export async function firmwareVersion(): Promise<string> {
-  const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+  const text = await readFile(new URL('../../package.json', import.meta.url), 'utf8');
+  const pkg = JSON.parse(text) as { version?: unknown };
   return typeof pkg.version === 'string' ? pkg.version : '0.0.0';
 }
 
 function validate(config: Partial<DeviceAgentConfig>): DeviceAgentConfig {
   const c = { ...defaultDeviceAgentConfig, ...config };
-  if (typeof c.bundleDir !== 'string' || !c.bundleDir) throw new ConfigError('DEVICE_CONFIG_INVALID', 'bundleDir', 'required');
-  if (typeof c.stateDir !== 'string' || !c.stateDir) throw new ConfigError('DEVICE_CONFIG_INVALID', 'stateDir', 'required');
-  if (!Number.isInteger(c.webPort) || c.webPort < 0 || c.webPort > 65535) throw new ConfigError('DEVICE_CONFIG_INVALID', 'webPort', 'must be 0..65535');
-  if (c.mode !== 'production' && c.mode !== 'development') throw new ConfigError('DEVICE_CONFIG_INVALID', 'mode', 'production or development');
+  const invalid = (key: string, rule: string): ConfigError => new ConfigError('DEVICE_CONFIG_INVALID', key, rule);
+  if (typeof c.bundleDir !== 'string' || !c.bundleDir) throw invalid('bundleDir', 'required');
+  if (typeof c.stateDir !== 'string' || !c.stateDir) throw invalid('stateDir', 'required');
+  if (!Number.isInteger(c.webPort) || c.webPort < 0 || c.webPort > 65535) throw invalid('webPort', 'must be 0..65535');
+  if (c.mode !== 'production' && c.mode !== 'development') throw invalid('mode', 'production or development');
   return c as DeviceAgentConfig;
 }
 
+/** What the agent's parts share while it starts; the surfaces are filled in as they come up. */
+interface AgentParts {
+  readonly c: DeviceAgentConfig;
+  readonly bundle: DeviceBundle;
+  readonly journal: DeviceJournal;
+  readonly capabilities: DeviceCapabilities;
+  readonly updater: DeviceUpdater;
+  readonly log: (msg: string) => void;
+  web?: WebService;
+  hub?: HubSurface;
+  cloud?: { link: CloudLink; close(): Promise<void> };
+}
+
+/** The owner's controls for the hub surface, shown on the admin page. */
+function hubOwnerActions(parts: AgentParts): Array<{ id: string; label: string; run(): Promise<string> }> {
+  return [
+    {
+      id: 'pairing-window', label: 'Open the hub pairing window (5 min)',
+      run: async () => parts.hub?.openPairingWindow('owner') ?? 'the hub surface is not running',
+    },
+    {
+      id: 'unpair-hubs', label: 'Unpair every hub',
+      run: async () => {
+        const n = parts.hub?.hubs().length ?? 0;
+        await parts.hub?.forgetAllHubs();
+        return `${n} hub(s) unpaired`;
+      },
+    },
+  ];
+}
+
+/** What the owner may export: paired hubs, update choices and the cloud link's state. */
+function exportAgentData(parts: AgentParts): Record<string, unknown> {
+  const u = parts.updater.status();
+  return {
+    hubs: (parts.hub?.hubs() ?? []).map((x) => ({ pin: x.pin, mode: x.mode, pairedAt: x.pairedAt, rights: x.rights })),
+    updates: {
+      autoUpdate: u.autoUpdate, postponedUntil: u.postponedUntil, running: u.running.version, lastCheck: u.lastCheck,
+    },
+    cloud: parts.cloud ? { connected: parts.cloud.link.connected } : null,
+  };
+}
+
+function startAgentWeb(parts: AgentParts, startedAt: number): Promise<WebService> {
+  const { c, bundle, journal, capabilities, updater, log } = parts;
+  const webJournal: WebJournal = {
+    record: (e) => journal.record(e),
+    list: (o) => journal.list(o),
+  };
+  return startWebService({
+    bundle, stateDir: c.stateDir, journal: webJournal,
+    config: { host: c.host, port: c.webPort },
+    warn: log,
+    device: {
+      firmwareVersion: updater.running.version, startedAt,
+      capabilities: () => capabilities.list(),
+      invoke: (cap, action, value) => capabilities.invoke(cap, action, value),
+      ownerActions: () => [...hubOwnerActions(parts), ...updater.ownerActions()],
+      facts: () => [['Hubs', parts.hub?.describe() ?? 'not running'], ...updater.facts()],
+      exportData: () => exportAgentData(parts),
+    },
+  });
+}
+
+async function startCloud(parts: AgentParts, cloudUrl: string): Promise<{ link: CloudLink; close(): Promise<void> }> {
+  const { c, bundle, capabilities, journal, log } = parts;
+  // Loaded only when used: a device without a cloud never loads the MQTT client.
+  const { startAgentCloudLink } = await import('../cloudlink/index.ts');
+  return startAgentCloudLink({
+    identity: {
+      serial: bundle.unit.serial, caCertPem: bundle.caCertPem,
+      deviceCertPem: bundle.deviceCertPem, deviceKeyPem: bundle.deviceKeyPem,
+    },
+    stateDir: c.stateDir, url: cloudUrl, capabilities, journal, log,
+    ...(c.cloudTelemetryIntervalMs ? { telemetryIntervalMs: c.cloudTelemetryIntervalMs } : {}),
+  });
+}
+
+/** A long hold: everything the owner set goes, and the label's credentials apply again. */
+async function factoryReset(parts: AgentParts, hub: HubSurface, web: WebService): Promise<string> {
+  const { journal } = parts;
+  await hub.forgetAllHubs();
+  await parts.cloud?.link.releaseClaim();
+  await web.reset();
+  await parts.capabilities.reset();
+  await parts.updater.resetOwnerChoices();
+  await journal.erase();
+  journal.record({
+    surface: 'button', source: 'local', event: 'factory-reset', result: 'success',
+    detail: 'owner password, sessions, counters and journal erased',
+  });
+  parts.log('factory reset: the sticker credentials work again');
+  return 'factory reset done: owner password, sessions, lockout counters and journal erased; ' +
+    'the label\'s credentials apply again';
+}
+
+/** A press: the pairing window, a login unlock, and the cloud claim window when there is a cloud. */
+async function pressButton(parts: AgentParts, hub: HubSurface, web: WebService): Promise<string> {
+  // A hand on the device also lets a new browser past the account-wide login ceiling (issue 14).
+  const pairing = `${await hub.openPairingWindow('button')}; ${web.unlockLogin()}`;
+  const cloud = parts.cloud;
+  if (!cloud) return pairing;
+  const claim = (await cloud.link.openClaimWindow())
+    ? 'cloud claim window open for 10 minutes'
+    : 'cloud claim window not opened: the cloud is not reachable';
+  return `${pairing}; ${claim}`;
+}
+
+function listenForGestures(parts: AgentParts, hub: HubSurface, web: WebService): Promise<Server> {
+  return listenForButton(parts.c.stateDir, async (gesture: ButtonGesture) => {
+    const event = gesture === 'hold' ? 'factory-reset' : 'press';
+    parts.journal.record({ surface: 'button', source: 'local', event, result: 'info' });
+    return gesture === 'hold' ? factoryReset(parts, hub, web) : pressButton(parts, hub, web);
+  });
+}
+
+/** Starts the web page, the hub surface, the cloud link and the button; closes what started if one fails. */
+async function startSurfaces(parts: AgentParts, model: ModelSpec,
+  startedAt: number): Promise<{ web: WebService; hub: HubSurface; button: Server }> {
+  const { c } = parts;
+  try {
+    const web = parts.web = await startAgentWeb(parts, startedAt);
+    const hub = parts.hub = await startHubSurface({
+      bundle: parts.bundle, model, stateDir: c.stateDir, capabilities: parts.capabilities, journal: parts.journal,
+      log: parts.log, config: { ...c.hub, host: c.host, ...(c.hubPort !== undefined ? { port: c.hubPort } : {}) },
+    });
+    if (c.cloudUrl) parts.cloud = await startCloud(parts, c.cloudUrl);
+    return { web, hub, button: await listenForGestures(parts, hub, web) };
+  } catch (err) {
+    await parts.cloud?.close();
+    await parts.hub?.close();
+    await parts.web?.close();
+    await parts.updater.close();
+    await parts.journal.close();
+    throw err;
+  }
+}
+
 /** Starts the agent; `log` receives operational messages (never secrets). */
-export async function startDeviceAgent(config: Partial<DeviceAgentConfig>, log: (msg: string) => void = () => undefined): Promise<DeviceAgent> {
+export async function startDeviceAgent(config: Partial<DeviceAgentConfig>,
+  log: (msg: string) => void = () => undefined): Promise<DeviceAgent> {
   const c = validate(config);
   assertNoDebugInterfaces(c.mode);
   const bundle = await readDeviceBundle(c.bundleDir);
@@ -95,97 +237,19 @@ export async function startDeviceAgent(config: Partial<DeviceAgentConfig>, log: 
   const capabilities = await DeviceCapabilities.load(model, c.stateDir);
   const startedAt = Date.now();
   const updater = await startUpdater({ stateDir: c.stateDir, bundle, journal, log, ...c.update });
-  const version = updater.running.version;
-
-  const webJournal: WebJournal = {
-    record: (e) => journal.record(e),
-    list: (o) => journal.list(o),
-  };
-  let web: WebService | undefined;
-  let button: Server | undefined;
-  let hub: HubSurface | undefined;
-  let cloud: { link: CloudLink; close(): Promise<void> } | undefined;
-  try {
-    web = await startWebService({
-      bundle, stateDir: c.stateDir, journal: webJournal,
-      config: { host: c.host, port: c.webPort },
-      warn: log,
-      device: {
-        firmwareVersion: version, startedAt,
-        capabilities: () => capabilities.list(),
-        invoke: (cap, action, value) => capabilities.invoke(cap, action, value),
-        ownerActions: () => [
-          { id: 'pairing-window', label: 'Open the hub pairing window (5 min)', run: async () => hub?.openPairingWindow('owner') ?? 'the hub surface is not running' },
-          { id: 'unpair-hubs', label: 'Unpair every hub', run: async () => { const n = hub?.hubs().length ?? 0; await hub?.forgetAllHubs(); return `${n} hub(s) unpaired`; } },
-          ...updater.ownerActions(),
-        ],
-        facts: () => [['Hubs', hub?.describe() ?? 'not running'], ...updater.facts()],
-        exportData: () => {
-          const u = updater.status();
-          return {
-            hubs: (hub?.hubs() ?? []).map((x) => ({ pin: x.pin, mode: x.mode, pairedAt: x.pairedAt, rights: x.rights })),
-            updates: { autoUpdate: u.autoUpdate, postponedUntil: u.postponedUntil, running: u.running.version, lastCheck: u.lastCheck },
-            cloud: cloud ? { connected: cloud.link.connected } : null,
-          };
-        },
-      },
-    });
-    hub = await startHubSurface({
-      bundle, model, stateDir: c.stateDir, capabilities, journal, log,
-      config: { ...c.hub, host: c.host, ...(c.hubPort !== undefined ? { port: c.hubPort } : {}) },
-    });
-    const h = hub;
-    const w = web;
-    if (c.cloudUrl) {
-      // Loaded only when used: a device without a cloud never loads the MQTT client.
-      const { startAgentCloudLink } = await import('../cloudlink/index.ts');
-      cloud = await startAgentCloudLink({
-        identity: { serial: bundle.unit.serial, caCertPem: bundle.caCertPem, deviceCertPem: bundle.deviceCertPem, deviceKeyPem: bundle.deviceKeyPem },
-        stateDir: c.stateDir, url: c.cloudUrl, capabilities, journal, log,
-        ...(c.cloudTelemetryIntervalMs ? { telemetryIntervalMs: c.cloudTelemetryIntervalMs } : {}),
-      });
-    }
-    const cl = cloud;
-    button = await listenForButton(c.stateDir, async (gesture: ButtonGesture) => {
-      journal.record({ surface: 'button', source: 'local', event: gesture === 'hold' ? 'factory-reset' : 'press', result: 'info' });
-      if (gesture === 'hold') {
-        await h.forgetAllHubs();
-        await cl?.link.releaseClaim();
-        await w.reset();
-        await capabilities.reset();
-        await updater.resetOwnerChoices();
-        await journal.erase();
-        journal.record({ surface: 'button', source: 'local', event: 'factory-reset', result: 'success', detail: 'owner password, sessions, counters and journal erased' });
-        log('factory reset: the sticker credentials work again');
-        return 'factory reset done: owner password, sessions, lockout counters and journal erased; the label\'s credentials apply again';
-      }
-      // A hand on the device also lets a new browser past the account-wide login ceiling (issue 14).
-      const pairing = `${await h.openPairingWindow('button')}; ${w.unlockLogin()}`;
-      if (!cl) return pairing;
-      return `${pairing}; ${(await cl.link.openClaimWindow()) ? 'cloud claim window open for 10 minutes' : 'cloud claim window not opened: the cloud is not reachable'}`;
-    });
-  } catch (err) {
-    await cloud?.close();
-    await hub?.close();
-    await web?.close();
-    await updater.close();
-    await journal.close();
-    throw err;
-  }
-  const w = web;
-  const b = button;
-  const h = hub;
-  log(`device ${bundle.unit.serial} (${model.name}) listening at ${w.url}, hub port ${h.port}`);
+  const parts: AgentParts = { c, bundle, journal, capabilities, updater, log };
+  const { web, hub, button } = await startSurfaces(parts, model, startedAt);
+  const cloud = parts.cloud;
+  log(`device ${bundle.unit.serial} (${model.name}) listening at ${web.url}, hub port ${hub.port}`);
   return {
-    bundle, web: w, journal, capabilities, hub: h, ...(cloud ? { cloud: cloud.link } : {}), updater,
+    bundle, web, journal, capabilities, hub, ...(cloud ? { cloud: cloud.link } : {}), updater,
     async close() {
       await updater.close();
-      await new Promise<void>((resolve) => b.close(() => resolve()));
+      await new Promise<void>((resolve) => button.close(() => resolve()));
       await cloud?.close();
-      await h.close();
-      await w.close();
+      await hub.close();
+      await web.close();
       await journal.close();
     },
   };
 }
-

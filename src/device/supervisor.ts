@@ -17,9 +17,10 @@ import { createInterface } from 'node:readline';
 import { BulwarkError } from '../errors/index.ts';
 import { refuseInspector, ignoreInspectorSignal, type DeviceMode } from './inspector-check.ts';
 import {
-  prepareBoot, firmwarePaths, runningImageOf, validateDeviceUpdateConfig, readUpdateConfigFile, REBOOT_EXIT_CODE,
+  prepareBoot, firmwarePaths, runningImageOf, validateDeviceUpdateConfig, readUpdateConfigFile,
   type DeviceUpdateConfig, type SlotName,
 } from '../update/index.ts';
+import { RestartPolicy, type AgentExit } from './restart-policy.ts';
 
 /** What the supervisor needs to start an agent. */
 export interface SupervisorOptions {
@@ -33,13 +34,18 @@ export interface SupervisorOptions {
   readonly hubPort?: number;
   /** The manufacturer cloud's broker the agent connects out to, mqtts://host:port; absent: no cloud link. */
   readonly cloudUrl?: string;
-  /** Restarts allowed within `restartWindowMs` before giving up (failed trial boots do not count: they are bounded by maxTrialBoots). */
+  /**
+   * Restarts allowed within `restartWindowMs` before giving up (failed trial boots do not count:
+   * they are bounded by maxTrialBoots).
+   */
   readonly maxRestarts?: number;
   readonly restartWindowMs?: number;
   /** Updates: the repository URL and a JSON file of DeviceUpdateConfig settings, passed on to the agent. */
   readonly update?: { readonly url?: string; readonly configFile?: string; readonly checkIntervalMs?: number };
   /** Called with the agent's ready line, plus the slot and firmware version that booted. */
-  readonly onReady?: (info: { serial: string; url: string; webPort: number; slot: SlotName; firmware: string }) => void;
+  readonly onReady?: (info: {
+    serial: string; url: string; webPort: number; slot: SlotName; firmware: string;
+  }) => void;
   /** The agent's update events (`{"event":"update",...}` lines) as they come. */
   readonly onEvent?: (event: Record<string, unknown>) => void;
   readonly log?: (msg: string) => void;
@@ -51,8 +57,8 @@ export interface SupervisorOptions {
  * Node flags of the agent process: the runtime hardening, then memory. Loading ~50 modules at
  * boot makes Node's module resolver hot enough for V8's optimising compilers, whose own code
  * then pages in (~2 MiB, more with long install paths) for functions that run only at boot;
- * raising V8's call counts before Maglev and TurboFan step in (400 and 3,000) keeps boot interpreted, while
- * what serves requests and pairings is still optimised once it is really hot.
+ * raising V8's call counts before Maglev and TurboFan step in (400 and 3,000) keeps boot
+ * interpreted, while what serves requests and pairings is still optimised once it is really hot.
  */
 export const AGENT_NODE_FLAGS = [
   '--disallow-code-generation-from-strings', '--disable-sigusr1', '--max-semi-space-size=1',
@@ -70,6 +76,126 @@ export function agentEntry(): string {
   throw new BulwarkError('AGENT_MISSING', `agent entry not found next to ${here}`);
 }
 
+/** The slot, image and flags of one boot. */
+interface BootPlan {
+  readonly slot: SlotName;
+  readonly trial: boolean;
+  readonly firmware: string;
+  readonly entry: string;
+  readonly runtime: string;
+  readonly healthTimeoutMs: number;
+}
+
+/** The agent's command line: the runtime flags, the entry, then the agent's own options. */
+export function agentArgs(o: SupervisorOptions, plan: Pick<BootPlan, 'slot' | 'entry' | 'runtime'>): string[] {
+  const { slot, entry, runtime } = plan;
+  return [
+    ...AGENT_NODE_FLAGS, entry,
+    ...(entry !== runtime ? ['--runtime', pathToFileURL(runtime).href] : []),
+    '--bundle', o.bundleDir, '--state', o.stateDir, '--host', o.host, '--web-port', String(o.webPort), '--slot', slot,
+    ...(o.hubPort !== undefined ? ['--hub-port', String(o.hubPort)] : []),
+    ...(o.cloudUrl !== undefined ? ['--cloud', o.cloudUrl] : []),
+    ...(o.update?.url ? ['--update-url', o.update.url] : []),
+    ...(o.update?.configFile ? ['--update-config', o.update.configFile] : []),
+    ...(o.update?.checkIntervalMs ? ['--update-interval', `${o.update.checkIntervalMs}ms`] : []),
+  ];
+}
+
+/** Decides which slot boots (the factory image when the boot state is unusable) and what runs. */
+async function planBoot(o: SupervisorOptions, log: (msg: string) => void): Promise<BootPlan> {
+  const bootConfig = await loadBootConfig(o);
+  const plan = await prepareBoot(o.stateDir, bootConfig).catch((err: unknown) => {
+    log(`boot state unusable (${err instanceof Error ? err.message : String(err)}); booting the factory image`);
+    return { boot: 'factory' as const, trial: false, notes: [] as string[], image: undefined };
+  });
+  for (const note of plan.notes) log(note);
+  const runtime = agentEntry();
+  const slot = plan.boot;
+  const entry = slot === 'factory' || !plan.image
+    ? runtime
+    : join(firmwarePaths(o.stateDir).slot(slot), plan.image.image.entry);
+  const firmware = plan.image ? plan.image.image.version : (await runningImageOf(o.stateDir, 'factory')).version;
+  return { slot, trial: plan.trial, firmware, entry, runtime, healthTimeoutMs: bootConfig.healthTimeoutMs };
+}
+
+/** One supervised agent: boots it, reads its lines, and applies the restart policy when it exits. */
+class Supervision {
+  readonly #o: SupervisorOptions;
+  readonly #mode: DeviceMode;
+  readonly #log: (msg: string) => void;
+  readonly #policy: RestartPolicy;
+  #child: ChildProcess | undefined;
+  #stopping = false;
+  #finished = false;
+  #resolve!: (code: number) => void;
+  readonly done = new Promise<number>((resolve) => { this.#resolve = resolve; });
+
+  constructor(o: SupervisorOptions, mode: DeviceMode, log: (msg: string) => void) {
+    this.#o = o;
+    this.#mode = mode;
+    this.#log = log;
+    this.#policy = new RestartPolicy({ maxRestarts: o.maxRestarts ?? 5, windowMs: o.restartWindowMs ?? 60_000 });
+  }
+
+  finish(code: number): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    this.#resolve(code);
+  }
+
+  stop(): void {
+    this.#stopping = true;
+    if (this.#child) this.#child.kill('SIGTERM'); else this.finish(0);
+  }
+
+  async boot(): Promise<void> {
+    if (this.#stopping) { this.finish(0); return; }
+    const plan = await planBoot(this.#o, this.#log);
+    if (this.#stopping) { this.finish(0); return; }
+    const where = plan.slot === 'factory' ? 'the factory image' : `slot ${plan.slot}`;
+    this.#log(`booting ${where} (firmware ${plan.firmware})${plan.trial ? ', on trial' : ''}`);
+    const c = spawn(process.execPath, agentArgs(this.#o, plan), {
+      stdio: ['ignore', 'pipe', this.#o.agentStderr ?? 'inherit'],
+      env: { ...process.env, ...AGENT_ENV, NODE_OPTIONS: '', BULWARK_MODE: this.#mode },
+    });
+    this.#child = c;
+    const run = { healthy: false, healthTimer: undefined as NodeJS.Timeout | undefined };
+    if (plan.trial) {
+      run.healthTimer = setTimeout(() => {
+        const within = `within ${plan.healthTimeoutMs} ms`;
+        this.#log(`firmware ${plan.firmware} did not report healthy ${within}; ending this boot`);
+        c.kill('SIGKILL');
+      }, plan.healthTimeoutMs);
+    }
+    createInterface({ input: c.stdout! }).on('line', (line) => this.#onLine(line, plan, run));
+    c.on('exit', (code, signal) => {
+      clearTimeout(run.healthTimer);
+      this.#child = undefined;
+      this.#onExit({ code, signal, trial: plan.trial, healthy: run.healthy, firmware: plan.firmware });
+    });
+  }
+
+  #onLine(line: string, plan: BootPlan, run: { healthy: boolean; healthTimer: NodeJS.Timeout | undefined }): void {
+    let msg: Record<string, unknown>;
+    try { msg = JSON.parse(line) as Record<string, unknown>; } catch { this.#log(line); return; }
+    if (msg.event === 'listening') {
+      const ready = msg as { serial: string; url: string; webPort: number };
+      this.#o.onReady?.({ ...ready, slot: plan.slot, firmware: plan.firmware });
+    } else if (msg.event === 'healthy') {
+      run.healthy = true;
+      clearTimeout(run.healthTimer);
+    } else if (msg.event === 'update') this.#o.onEvent?.(msg);
+  }
+
+  #onExit(exit: AgentExit): void {
+    if (this.#stopping) { this.finish(exit.code ?? 0); return; }
+    const decision = this.#policy.afterExit(exit, Date.now());
+    this.#log(decision.message);
+    if (decision.kind === 'stop') { this.finish(decision.exitCode); return; }
+    setTimeout(() => { void this.boot(); }, decision.delayMs);
+  }
+}
+
 /**
  * Runs the agent under supervision until `stop()`; resolves `done` with the exit code. Throws
  * ConfigError DEBUG_INTERFACE_REFUSED at once, before any port opens, when a production
@@ -78,93 +204,12 @@ export function agentEntry(): string {
 export function superviseAgent(o: SupervisorOptions): { stop(): void; done: Promise<number> } {
   const log = o.log ?? (() => undefined);
   const mode = guardDebugInterfaces(o.mode ?? 'production', log);
-  const maxRestarts = o.maxRestarts ?? 5;
-  const windowMs = o.restartWindowMs ?? 60_000;
-  const restarts: number[] = [];
-  const reboots: number[] = [];
-  let child: ChildProcess | undefined;
-  let stopping = false;
-  let finished = false;
-  let finish!: (code: number) => void;
-  const done = new Promise<number>((resolve) => { finish = (code) => { if (!finished) { finished = true; resolve(code); } }; });
-
-  const boot = async (): Promise<void> => {
-    if (stopping) { finish(0); return; }
-    const bootConfig = await loadBootConfig(o);
-    const plan = await prepareBoot(o.stateDir, bootConfig).catch((err: unknown) => {
-      log(`boot state unusable (${err instanceof Error ? err.message : String(err)}); booting the factory image`);
-      return { boot: 'factory' as const, trial: false, notes: [] as string[], image: undefined };
-    });
-    for (const note of plan.notes) log(note);
-    if (stopping) { finish(0); return; }
-    const runtime = agentEntry();
-    const slot = plan.boot;
-    const entry = slot === 'factory' || !plan.image ? runtime : join(firmwarePaths(o.stateDir).slot(slot), plan.image.image.entry);
-    const firmware = plan.image ? plan.image.image.version : (await runningImageOf(o.stateDir, 'factory')).version;
-    const args = [
-      ...AGENT_NODE_FLAGS, entry,
-      ...(entry !== runtime ? ['--runtime', pathToFileURL(runtime).href] : []),
-      '--bundle', o.bundleDir, '--state', o.stateDir, '--host', o.host, '--web-port', String(o.webPort), '--slot', slot,
-      ...(o.hubPort !== undefined ? ['--hub-port', String(o.hubPort)] : []),
-      ...(o.cloudUrl !== undefined ? ['--cloud', o.cloudUrl] : []),
-      ...(o.update?.url ? ['--update-url', o.update.url] : []),
-      ...(o.update?.configFile ? ['--update-config', o.update.configFile] : []),
-      ...(o.update?.checkIntervalMs ? ['--update-interval', `${o.update.checkIntervalMs}ms`] : []),
-    ];
-    log(`booting ${slot === 'factory' ? 'the factory image' : `slot ${slot}`} (firmware ${firmware})${plan.trial ? ', on trial' : ''}`);
-    const c = spawn(process.execPath, args, {
-      stdio: ['ignore', 'pipe', o.agentStderr ?? 'inherit'],
-      env: { ...process.env, ...AGENT_ENV, NODE_OPTIONS: '', BULWARK_MODE: mode },
-    });
-    child = c;
-    let healthy = false;
-    const healthTimer = plan.trial ? setTimeout(() => {
-      log(`firmware ${firmware} did not report healthy within ${bootConfig.healthTimeoutMs} ms; ending this boot`);
-      c.kill('SIGKILL');
-    }, bootConfig.healthTimeoutMs) : undefined;
-    createInterface({ input: c.stdout! }).on('line', (line) => {
-      let msg: Record<string, unknown>;
-      try { msg = JSON.parse(line) as Record<string, unknown>; } catch { log(line); return; }
-      if (msg.event === 'listening') o.onReady?.({ ...(msg as { serial: string; url: string; webPort: number }), slot, firmware });
-      else if (msg.event === 'healthy') { healthy = true; clearTimeout(healthTimer); }
-      else if (msg.event === 'update') o.onEvent?.(msg);
-    });
-    c.on('exit', (code, signal) => {
-      clearTimeout(healthTimer);
-      child = undefined;
-      if (stopping) { finish(code ?? 0); return; }
-      if (code === REBOOT_EXIT_CODE) {
-        // An install asks for one reboot; an image that asks again and again is stopped like a crash loop.
-        const now = Date.now();
-        reboots.push(now);
-        while (reboots.length && reboots[0]! < now - windowMs) reboots.shift();
-        if (reboots.length > maxRestarts * 2) { log(`the agent asked for ${reboots.length} reboots within ${windowMs} ms; giving up`); finish(1); return; }
-        log('the agent asked for a reboot');
-        setTimeout(() => { void boot(); }, 50);
-        return;
-      }
-      if (plan.trial && !healthy) {
-        log(`trial boot of firmware ${firmware} failed (${signal ?? code})`);
-        setTimeout(() => { void boot(); }, 250);
-        return;
-      }
-      if (code === 78) { log('agent refused its configuration; not restarting'); finish(78); return; }
-      const now = Date.now();
-      restarts.push(now);
-      while (restarts.length && restarts[0]! < now - windowMs) restarts.shift();
-      if (restarts.length > maxRestarts) { log(`agent died ${restarts.length} times within ${windowMs} ms; giving up`); finish(1); return; }
-      log(`agent exited (${signal ?? code}); restarting`);
-      setTimeout(() => { void boot(); }, 250 * restarts.length);
-    });
-  };
-  void boot().catch((err: unknown) => { log(`cannot boot: ${err instanceof Error ? err.message : String(err)}`); finish(1); });
-  return {
-    stop() {
-      stopping = true;
-      if (child) child.kill('SIGTERM'); else finish(0);
-    },
-    done,
-  };
+  const supervision = new Supervision(o, mode, log);
+  void supervision.boot().catch((err: unknown) => {
+    log(`cannot boot: ${err instanceof Error ? err.message : String(err)}`);
+    supervision.finish(1);
+  });
+  return { stop: () => supervision.stop(), done: supervision.done };
 }
 
 /** The software JTAG fuse of the supervisor's own process: see inspector-check.ts. */
@@ -178,5 +223,6 @@ function guardDebugInterfaces(mode: DeviceMode, log: (msg: string) => void): Dev
 }
 
 async function loadBootConfig(o: SupervisorOptions): Promise<DeviceUpdateConfig> {
-  return validateDeviceUpdateConfig(o.update?.configFile ? await readUpdateConfigFile(o.update.configFile) : {});
+  const file = o.update?.configFile;
+  return validateDeviceUpdateConfig(file ? await readUpdateConfigFile(file) : {});
 }

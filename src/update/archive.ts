@@ -1,12 +1,12 @@
 /**
- * Reading image archives with node-tar (loaded on first use; src/release builds them). Reading is strict:
- * regular files and folders only (no links, devices or FIFOs), checked paths, no duplicates,
+ * Reading image archives with node-tar (loaded on first use; src/release builds them). Reading
+ * is strict: regular files and folders only (no links, devices or FIFOs), checked paths, no duplicates,
  * and bounds on the number of entries and on their total size. Unpacking writes every file
  * with 'wx' (never through a planted link), hashes it on the way, and fsyncs files and folders,
  * so a staged slot is complete on disk before it is renamed into place.
  */
 import { createReadStream } from 'node:fs';
-import { mkdir, open, rm } from 'node:fs/promises';
+import { mkdir, open, rm, type FileHandle } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join, dirname } from 'node:path';
 import type { ReadEntry } from 'tar';
@@ -52,8 +52,10 @@ export const invalidImageArchive = (why: string): UpdateRefusedError =>
   new UpdateRefusedError('UPDATE_IMAGE_INVALID', `the image archive is not acceptable: ${why}`);
 const invalid = invalidImageArchive;
 
+interface Consumed { bytes: number; sha256: string; head: Buffer }
+
 /** Consumes `entry` into `sink` (or nowhere), hashing it; resolves with the byte count and hash. */
-function consume(entry: ReadEntry, sink?: (chunk: Buffer) => Promise<void>): Promise<{ bytes: number; sha256: string; head: Buffer }> {
+function consume(entry: ReadEntry, sink?: (chunk: Buffer) => Promise<void>): Promise<Consumed> {
   return new Promise((resolve, reject) => {
     const hash = createHash('sha256');
     let bytes = 0;
@@ -69,9 +71,144 @@ function consume(entry: ReadEntry, sink?: (chunk: Buffer) => Promise<void>): Pro
         chain = chain.then(() => sink(chunk)).then(() => { entry.resume(); }, (err: unknown) => { reject(err); });
       }
     });
-    entry.on('end', () => { chain.then(() => resolve({ bytes, sha256: hash.digest('hex'), head: Buffer.concat(head) }), reject); });
+    entry.on('end', () => {
+      chain.then(() => resolve({ bytes, sha256: hash.digest('hex'), head: Buffer.concat(head) }), reject);
+    });
     entry.on('error', reject);
   });
+}
+
+/** Options of {@link readImageArchive}. */
+export interface ReadArchiveOptions {
+  /** Unpacks into this folder (which must not exist yet). */
+  readonly into?: string;
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+/** Writes every chunk of an entry to an open file, whatever the short writes. */
+async function writeAll(out: FileHandle, chunk: Buffer): Promise<void> {
+  let off = 0;
+  while (off < chunk.length) off += (await out.write(chunk, off, chunk.length - off)).bytesWritten;
+}
+
+/** What one pass over an archive has seen so far, and the rules each entry is held to. */
+class ArchiveReader {
+  readonly files: ArchiveFile[] = [];
+  readonly directories = new Set<string>();
+  readonly #seen = new Set<string>();
+  #entries = 0;
+  total = 0;
+  manifestBytes: Buffer | undefined;
+  readonly #limits: ArchiveLimits;
+  readonly #options: ReadArchiveOptions;
+
+  constructor(limits: ArchiveLimits, options: ReadArchiveOptions) {
+    this.#limits = limits;
+    this.#options = options;
+  }
+
+  async handle(entry: ReadEntry): Promise<void> {
+    if (++this.#entries > this.#limits.maxEntries) throw invalid(`more than ${this.#limits.maxEntries} entries`);
+    const path = checkImagePath(entry.path);
+    if (entry.type === 'Directory') return this.#directory(entry, path);
+    if (entry.type !== 'File' && entry.type !== 'OldFile') {
+      throw invalid(`${entry.type} entries are not allowed (${JSON.stringify(entry.path.slice(0, 80))})`);
+    }
+    if (path === undefined) throw invalid('a file without a name');
+    return this.#file(entry, path);
+  }
+
+  #claim(path: string): void {
+    if (this.#seen.has(path)) throw invalid(`duplicate path ${path}`);
+    this.#seen.add(path);
+  }
+
+  async #directory(entry: ReadEntry, path: string | undefined): Promise<void> {
+    entry.resume();
+    if (path === undefined) return;
+    this.#claim(path);
+    this.directories.add(path);
+    if (this.#options.into) await mkdir(join(this.#options.into, path), { recursive: true, mode: 0o700 });
+  }
+
+  async #file(entry: ReadEntry, path: string): Promise<void> {
+    this.#claim(path);
+    this.total += entry.size;
+    if (this.total > this.#limits.maxUnpackedBytes) {
+      const most = this.#limits.maxUnpackedBytes;
+      throw new UpdateRefusedError('UPDATE_TOO_LARGE', `the image unpacks to more than ${most} bytes`);
+    }
+    for (let d = dirname(path); d !== '.'; d = dirname(d)) this.directories.add(d);
+    const into = this.#options.into;
+    const result = into ? await this.#unpack(entry, join(into, path)) : await consume(entry);
+    if (result.bytes !== entry.size) throw invalid(`${path} is truncated`);
+    if (path === IMAGE_MANIFEST_FILE) {
+      if (result.bytes > MAX_IMAGE_MANIFEST_BYTES) throw invalid('image.json is too large');
+      this.manifestBytes = result.head.subarray(0, result.bytes);
+    }
+    this.files.push({ path, size: result.bytes, sha256: result.sha256 });
+    this.#options.onProgress?.(this.total, this.#limits.maxUnpackedBytes);
+  }
+
+  async #unpack(entry: ReadEntry, target: string): Promise<Consumed> {
+    await mkdir(dirname(target), { recursive: true, mode: 0o700 });
+    const out = await open(target, 'wx', 0o600);
+    try {
+      const result = await consume(entry, (chunk) => writeAll(out, chunk));
+      await out.sync();
+      return result;
+    } finally {
+      await out.close();
+    }
+  }
+}
+
+/** Feeds the archive's entries one at a time to `handle`; the first failure stops the read. */
+async function parseArchive(tar: Tar, archive: string, handle: (entry: ReadEntry) => Promise<void>): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    let failed = false;
+    let queue = Promise.resolve();
+    const fail = (err: unknown): void => {
+      if (failed) return;
+      failed = true;
+      source.destroy();
+      if (err instanceof UpdateRefusedError) reject(err);
+      else reject(invalid(err instanceof Error ? err.message.slice(0, 120) : 'unreadable'));
+    };
+    const parser = new tar.Parser({ strict: true, maxMetaEntrySize: 65_536 });
+    parser.on('entry', (entry: ReadEntry) => {
+      queue = queue.then(() => (failed ? entry.resume() as unknown as void : handle(entry))).catch(fail);
+    });
+    parser.on('warn', (code: string, message: string) => fail(invalid(`${code} ${message}`)));
+    parser.on('error', fail);
+    parser.on('end', () => { queue.then(() => { if (!failed) resolve(); }, fail); });
+    const source = createReadStream(archive, { highWaterMark: 1 << 20 });
+    source.on('error', fail);
+    source.pipe(parser as unknown as NodeJS.WritableStream);
+  });
+}
+
+/** The image.json read from the archive, checked, with its entry point among the files. */
+function manifestOf(reader: ArchiveReader): ImageManifest {
+  if (!reader.manifestBytes) throw invalid('image.json is missing');
+  let manifestJson: unknown;
+  try {
+    manifestJson = JSON.parse(reader.manifestBytes.toString('utf8'));
+  } catch {
+    throw invalid('image.json is not JSON');
+  }
+  const manifest = parseImageManifest(manifestJson);
+  if (!reader.files.some((f) => f.path === manifest.entry)) {
+    throw invalid(`the entry point ${manifest.entry} is not in the image`);
+  }
+  return manifest;
+}
+
+/** Folders deepest first, then the slot itself: their entries are on disk before the rename. */
+async function syncFolders(into: string, directories: Iterable<string>): Promise<void> {
+  const deepestFirst = [...directories].sort((a, b) => b.split('/').length - a.split('/').length);
+  for (const d of deepestFirst) await fsyncDir(join(into, d));
+  await fsyncDir(into);
 }
 
 /**
@@ -79,91 +216,20 @@ function consume(entry: ReadEntry, sink?: (chunk: Buffer) => Promise<void>): Pro
  * fsyncs everything; without, only inspects it. Both check the same rules and image.json.
  * @throws UpdateRefusedError 'UPDATE_IMAGE_INVALID' or 'UPDATE_TOO_LARGE'
  */
-export async function readImageArchive(archive: string, limits: ArchiveLimits, options: { into?: string; onProgress?: (done: number, total: number) => void } = {}): Promise<ArchiveContents> {
+export async function readImageArchive(archive: string, limits: ArchiveLimits,
+  options: ReadArchiveOptions = {}): Promise<ArchiveContents> {
   const tar = await loadTar();
   const into = options.into;
   if (into) await mkdir(into, { mode: 0o700 });
-  const files: ArchiveFile[] = [];
-  const directories = new Set<string>();
-  const seen = new Set<string>();
-  let entries = 0;
-  let total = 0;
-  let manifestBytes: Buffer | undefined;
-
-  const handle = async (entry: ReadEntry): Promise<void> => {
-    if (++entries > limits.maxEntries) throw invalid(`more than ${limits.maxEntries} entries`);
-    const path = checkImagePath(entry.path);
-    if (entry.type === 'Directory') {
-      entry.resume();
-      if (path === undefined) return;
-      if (seen.has(path)) throw invalid(`duplicate path ${path}`);
-      seen.add(path);
-      directories.add(path);
-      if (into) await mkdir(join(into, path), { recursive: true, mode: 0o700 });
-      return;
-    }
-    if (entry.type !== 'File' && entry.type !== 'OldFile') throw invalid(`${entry.type} entries are not allowed (${JSON.stringify(entry.path.slice(0, 80))})`);
-    if (path === undefined) throw invalid('a file without a name');
-    if (seen.has(path)) throw invalid(`duplicate path ${path}`);
-    seen.add(path);
-    total += entry.size;
-    if (total > limits.maxUnpackedBytes) throw new UpdateRefusedError('UPDATE_TOO_LARGE', `the image unpacks to more than ${limits.maxUnpackedBytes} bytes`);
-    for (let d = dirname(path); d !== '.'; d = dirname(d)) directories.add(d);
-    let result: { bytes: number; sha256: string; head: Buffer };
-    if (into) {
-      const target = join(into, path);
-      await mkdir(dirname(target), { recursive: true, mode: 0o700 });
-      const handleOut = await open(target, 'wx', 0o600);
-      try {
-        result = await consume(entry, async (chunk) => { let off = 0; while (off < chunk.length) off += (await handleOut.write(chunk, off, chunk.length - off)).bytesWritten; });
-        await handleOut.sync();
-      } finally {
-        await handleOut.close();
-      }
-    } else {
-      result = await consume(entry);
-    }
-    if (result.bytes !== entry.size) throw invalid(`${path} is truncated`);
-    if (path === IMAGE_MANIFEST_FILE) {
-      if (result.bytes > MAX_IMAGE_MANIFEST_BYTES) throw invalid('image.json is too large');
-      manifestBytes = result.head.subarray(0, result.bytes);
-    }
-    files.push({ path, size: result.bytes, sha256: result.sha256 });
-    options.onProgress?.(total, limits.maxUnpackedBytes);
-  };
-
+  const reader = new ArchiveReader(limits, options);
   try {
-    await new Promise<void>((resolve, reject) => {
-      let failed = false;
-      let queue = Promise.resolve();
-      const fail = (err: unknown): void => {
-        if (failed) return;
-        failed = true;
-        source.destroy();
-        reject(err instanceof UpdateRefusedError ? err : invalid(err instanceof Error ? err.message.slice(0, 120) : 'unreadable'));
-      };
-      const parser = new tar.Parser({ strict: true, maxMetaEntrySize: 65_536 });
-      parser.on('entry', (entry: ReadEntry) => {
-        queue = queue.then(() => (failed ? entry.resume() as unknown as void : handle(entry))).catch(fail);
-      });
-      parser.on('warn', (code: string, message: string) => fail(invalid(`${code} ${message}`)));
-      parser.on('error', fail);
-      parser.on('end', () => { queue.then(() => { if (!failed) resolve(); }, fail); });
-      const source = createReadStream(archive, { highWaterMark: 1 << 20 });
-      source.on('error', fail);
-      source.pipe(parser as unknown as NodeJS.WritableStream);
-    });
-    if (!manifestBytes) throw invalid('image.json is missing');
-    let manifestJson: unknown;
-    try { manifestJson = JSON.parse(manifestBytes.toString('utf8')); } catch { throw invalid('image.json is not JSON'); }
-    const manifest = parseImageManifest(manifestJson);
-    if (!files.some((f) => f.path === manifest.entry)) throw invalid(`the entry point ${manifest.entry} is not in the image`);
-    if (into) {
-      // Folders deepest first, then the slot itself: their entries are on disk before the rename.
-      for (const d of [...directories].sort((a, b) => b.split('/').length - a.split('/').length)) await fsyncDir(join(into, d));
-      await fsyncDir(into);
-    }
-    return { manifest, files: files.sort((a, b) => (a.path < b.path ? -1 : 1)), directories: [...directories].sort(), totalBytes: total };
+    await parseArchive(tar, archive, (entry) => reader.handle(entry));
+    const manifest = manifestOf(reader);
+    if (into) await syncFolders(into, reader.directories);
+    return {
+      manifest, files: reader.files.sort((a, b) => (a.path < b.path ? -1 : 1)),
+      directories: [...reader.directories].sort(), totalBytes: reader.total,
+    };
   } catch (err) {
     if (into) await rm(into, { recursive: true, force: true });
     throw err;

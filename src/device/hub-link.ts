@@ -1,0 +1,309 @@
+/**
+ * What the hub surface does on its channels: pairing exchanges with unpaired keys, and requests,
+ * state and telemetry with paired hubs. {@link HubLink} holds what they share; hub-surface.ts
+ * starts the server around it.
+ */
+import {
+  ChannelRequestError, type ChannelConnection, type ChannelErrorCode, type ChannelIncomingRequest, type ChannelValue,
+} from '../channel/index.ts';
+import {
+  DevicePairingExchange, PAIRING_CAPABILITY, pairingVerifierFromRecord, parsePairingVerifierRecord,
+  servePairingExchange, type DevicePairingOutcome, type PairingConfig, type PairingWindow,
+} from '../pairing/index.ts';
+import type { ModelSpec } from '../models/index.ts';
+import { formatSource } from '../journal/index.ts';
+import type { DeviceBundle } from '../bundle/index.ts';
+import { CapabilityError, type DeviceCapabilities } from './capabilities.ts';
+import type { DeviceJournal } from './journal-bridge.ts';
+import type { HubRegistry } from './hub-registry.ts';
+
+/** The capability name a hub uses for link control: 'sync' (push every state now), 'unpair'. */
+export const LINK_CAPABILITY = 'link';
+
+/** Longest text value sent on the channel, characters. */
+const MAX_CHANNEL_TEXT_CHARS = 256;
+
+/** Who is on the other end of a channel: a paired hub, or a key that may pair. */
+export type Peer =
+  | { readonly kind: 'hub'; readonly pin: string }
+  | { readonly kind: 'candidate'; readonly pin: string };
+type Conn = ChannelConnection<Peer>;
+type Result = 'success' | 'failure' | 'refused' | 'info';
+type Verifier = ReturnType<typeof pairingVerifierFromRecord> & { salt: Uint8Array; iterations: number };
+
+/** A capability's value as a channel value: scalars as they are, anything else as bounded JSON text. */
+export function channelValueOf(value: unknown): ChannelValue {
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'boolean' || typeof value === 'number') return value;
+  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  if (text.length > MAX_CHANNEL_TEXT_CHARS) {
+    throw new ChannelRequestError('UNAVAILABLE', 'the value is too large for the channel');
+  }
+  return text;
+}
+
+/** The channel protocol's answer code for each code a capability throws. */
+const CHANNEL_CODE_OF = {
+  UNKNOWN_CAPABILITY: 'UNKNOWN_CAPABILITY',
+  UNKNOWN_ACTION: 'UNKNOWN_ACTION',
+  CAPABILITY_VALUE_INVALID: 'BAD_VALUE',
+  CAPABILITY_UNAVAILABLE: 'UNAVAILABLE',
+} as const satisfies Record<CapabilityError['code'], ChannelErrorCode>;
+
+/** The channel refusal for an error a capability threw; anything unexpected is 'INTERNAL'. */
+export function requestErrorOf(err: unknown): ChannelRequestError {
+  if (err instanceof ChannelRequestError) return err;
+  if (err instanceof CapabilityError) return new ChannelRequestError(CHANNEL_CODE_OF[err.code], err.message);
+  return new ChannelRequestError('INTERNAL', 'internal error');
+}
+
+/** What {@link HubLink} is built from. */
+export interface HubLinkParts {
+  readonly bundle: DeviceBundle;
+  readonly model: ModelSpec;
+  readonly capabilities: DeviceCapabilities;
+  readonly journal: DeviceJournal;
+  readonly log: (message: string) => void;
+  readonly window: PairingWindow;
+  readonly registry: HubRegistry;
+  readonly ownPin: Uint8Array;
+  readonly pushButton: boolean;
+}
+
+/** The channels of the hub surface and what they share. */
+export class HubLink {
+  readonly parts: HubLinkParts;
+  readonly pairing: PairingConfig;
+  readonly #connections = new Map<string, Set<Conn>>();
+  #candidates = 0;
+  // One address lookup per connection, not one per journal line.
+  readonly #sources = new WeakMap<Conn, string>();
+  // Parsed on first use: checking L loads the curve code, which only a pairing needs.
+  #verifier: Verifier | undefined;
+
+  constructor(parts: HubLinkParts) {
+    this.parts = parts;
+    this.pairing = parts.window.config;
+  }
+
+  verifier(): Verifier {
+    this.#verifier ??= HubLink.#loadVerifier(this.parts.bundle);
+    return this.#verifier;
+  }
+
+  static #loadVerifier(bundle: DeviceBundle): Verifier {
+    const record = parsePairingVerifierRecord(bundle.pairingVerifierJson);
+    const salt = new Uint8Array(Buffer.from(record.pbkdf2.salt, 'base64'));
+    return { ...pairingVerifierFromRecord(record), salt, iterations: record.pbkdf2.iterations };
+  }
+
+  #sourceOf(conn: Conn): string {
+    let source = this.#sources.get(conn);
+    if (source === undefined) {
+      source = formatSource(conn.remoteAddress?.replace(/^::ffff:/, ''), conn.remotePort);
+      this.#sources.set(conn, source);
+    }
+    return source;
+  }
+
+  note(surface: 'hub' | 'pairing', conn: Conn | undefined, event: string, result: Result, identity?: string,
+    detail?: string): void {
+    this.parts.journal.record({
+      surface, source: conn ? this.#sourceOf(conn) : 'local', event, result,
+      ...(identity ? { identity } : {}), ...(detail ? { detail } : {}),
+    });
+  }
+
+  #noteFailureLockout(): void {
+    const detail = `after ${this.pairing.maxFailures} failed attempts`;
+    this.note('pairing', undefined, 'window-close', 'info', undefined, detail);
+  }
+
+  /** Ends every channel of the hub with `pin`, telling it first that it is unpaired. */
+  async endHubChannels(pin: string): Promise<void> {
+    const conns = [...(this.#connections.get(pin) ?? [])];
+    this.#connections.delete(pin);
+    await Promise.all(conns.map(async (c) => {
+      try { if (c.isOpen) c.sendEvent('unpaired', null); } catch { /* closing anyway */ }
+      await c.close('unpaired');
+    }));
+  }
+
+  serve(conn: Conn): void {
+    if (conn.peer.kind === 'hub') this.#serveHub(conn);
+    else this.#serveCandidate(conn);
+  }
+
+  async #onPairingStep(conn: Conn, peerPin: string, outcome: DevicePairingOutcome | undefined): Promise<void> {
+    if (!outcome) return;
+    // Details avoid 'key: value' shapes with 'code' in the key: the journal's redactor removes those.
+    const mode = outcome.mode ? ` (${outcome.mode})` : '';
+    if (outcome.kind !== 'paired') {
+      const result = outcome.kind === 'failed' ? 'failure' : 'refused';
+      this.note('pairing', conn, 'pairing', result, peerPin, `${outcome.code}${mode}`);
+      const status = this.parts.window.status(performance.now());
+      const lockedOut = !status.open && status.reason === 'too-many-failures';
+      if (outcome.kind === 'failed' && lockedOut) this.#noteFailureLockout();
+      return;
+    }
+    const { model, registry } = this.parts;
+    const rights = model.capabilities
+      .filter((c) => outcome.mode === 'setup-code' || c.sensitive !== true).map((c) => c.id);
+    const previous = registry.hubs;
+    const hub = { pin: peerPin, mode: outcome.mode, pairedAt: new Date().toISOString(), rights };
+    registry.set([...previous.filter((h) => h.pin !== peerPin), hub]);
+    try {
+      await registry.persist();
+    } catch (err) {
+      registry.set(previous);
+      this.note('pairing', conn, 'pairing', 'failure', peerPin, `could not store the hub (${outcome.mode})`);
+      throw err;
+    }
+    this.note('pairing', conn, 'pairing', 'success', peerPin, `${outcome.mode}; window closed`);
+    this.parts.log(`paired with hub ${peerPin.slice(0, 23)}... by ${outcome.mode}`);
+  }
+
+  #exchange(conn: Conn, hubCount: () => number): DevicePairingExchange {
+    const { bundle, model, pushButton, ownPin, window } = this.parts;
+    return new DevicePairingExchange({
+      serial: bundle.unit.serial, model: model.id, allowsPushButton: pushButton, verifier: this.verifier(),
+      ownPin, peerPin: conn.peerSpkiSha256, window, hubCount,
+    });
+  }
+
+  #serveCandidate(conn: Conn): void {
+    const peerPin = conn.peer.pin;
+    if (this.#candidates >= this.pairing.maxExchanges) {
+      this.note('pairing', conn, 'connect', 'refused', peerPin, 'too many pairing connections at once');
+      void conn.close('pairing-busy');
+      return;
+    }
+    this.#candidates++;
+    conn.onClose(() => { this.#candidates--; });
+    const open = this.parts.window.status(performance.now()).open;
+    this.note('pairing', conn, 'connect', 'info', peerPin, `unpaired key; window ${open ? 'open' : 'closed'}`);
+    const exchange = this.#exchange(conn, () => this.parts.registry.hubs.length);
+    servePairingExchange(conn, exchange, {
+      timeoutMs: this.pairing.exchangeTimeoutMs,
+      onStep: (step) => this.#onPairingStep(conn, peerPin, step.outcome),
+      onNotPaired: (capability, action) =>
+        this.note('hub', conn, 'request', 'refused', peerPin, `not paired: ${capability} ${action}`),
+      onTimeout: () => this.note('pairing', conn, 'pairing', 'failure', peerPin, 'exchange timed out'),
+      onAbandoned: () => {
+        this.note('pairing', conn, 'pairing', 'failure', peerPin,
+          'PAIRING_CONFIRMATION_FAILED (setup-code); the hub left after the device\'s confirmation');
+        if (this.parts.window.status(performance.now()).reason === 'too-many-failures') this.#noteFailureLockout();
+      },
+    });
+  }
+
+  /** Sends every state and reading the hub has rights to; returns how many. */
+  sendStates(conn: Conn, rights: readonly string[]): number {
+    let sent = 0;
+    for (const c of this.parts.capabilities.list()) {
+      if (!rights.includes(c.id) || c.kind === 'snapshot') continue;
+      try {
+        conn.sendEvent(c.kind === 'reading' ? 'telemetry' : 'state', channelValueOf(c.value), { capability: c.id });
+        sent++;
+      } catch { /* a value the channel cannot carry is skipped */ }
+    }
+    return sent;
+  }
+
+  #serveHub(conn: Conn): void {
+    const pin = conn.peer.pin;
+    const set = this.#connections.get(pin) ?? new Set();
+    set.add(conn);
+    this.#connections.set(pin, set);
+    this.note('hub', conn, 'channel-connect', 'success', pin, conn.resumed ? 'TLS 1.3, resumed' : 'TLS 1.3');
+    conn.onClose((info) => {
+      this.#connections.get(pin)?.delete(conn);
+      // A clean end (bye, shutdown) is the normal life of a channel; faults are worth a line.
+      if (info.error) {
+        const detail = `${info.initiator}: ${info.reason} (${info.error.code})`;
+        this.note('hub', conn, 'channel-close', 'failure', pin, detail);
+      }
+    });
+    let repairing: DevicePairingExchange | undefined;
+    conn.onRequest(async (request) => {
+      if (request.capability !== PAIRING_CAPABILITY) return this.#hubRequest(conn, pin, request);
+      // A paired hub pairing again (e.g. after losing its store): the same exchange, the same window.
+      repairing ??= this.#exchange(conn, () => this.parts.registry.hubs.filter((h) => h.pin !== pin).length);
+      const step = repairing.step(request.action, request.value, performance.now());
+      await this.#onPairingStep(conn, pin, step.outcome);
+      const reason = step.outcome?.kind === 'paired' ? 'paired' : 'pairing-ended';
+      if (step.done) setImmediate(() => { void conn.close(reason); });
+      return step.reply;
+    });
+  }
+
+  async #hubRequest(conn: Conn, pin: string, request: ChannelIncomingRequest): Promise<ChannelValue> {
+    const { capability, action, value } = request;
+    const hub = this.parts.registry.find(pin);
+    if (!hub) {
+      setImmediate(() => { void conn.close('not-paired'); });
+      throw new ChannelRequestError('CAPABILITY_DENIED', 'this hub is no longer paired with this device');
+    }
+    if (capability === LINK_CAPABILITY) return this.#linkRequest(conn, pin, action, hub.rights);
+    const model = this.parts.model;
+    const cap = model.capabilities.find((c) => c.id === capability);
+    if (!cap) throw new ChannelRequestError('UNKNOWN_CAPABILITY', `this ${model.id} has no capability '${capability}'`);
+    if (!hub.rights.includes(cap.id)) {
+      this.note('hub', conn, 'control', 'refused', pin, `${cap.id} ${action}: not granted`);
+      throw new ChannelRequestError('CAPABILITY_DENIED', `this hub may not use ${cap.id}`);
+    }
+    if (!cap.actions.includes(action)) {
+      throw new ChannelRequestError('UNKNOWN_ACTION', `${cap.id} has no action '${action}'`);
+    }
+    try {
+      const result = await this.parts.capabilities.invoke(cap.id, action, value);
+      if (action !== 'get') this.note('hub', conn, 'control', 'success', pin, `${cap.id} ${action}`);
+      return channelValueOf(result);
+    } catch (err) {
+      throw requestErrorOf(err);
+    }
+  }
+
+  async #linkRequest(conn: Conn, pin: string, action: string, rights: readonly string[]): Promise<ChannelValue> {
+    if (action === 'sync') return this.sendStates(conn, rights);
+    if (action !== 'unpair') throw new ChannelRequestError('UNKNOWN_ACTION', `link has no action '${action}'`);
+    const registry = this.parts.registry;
+    registry.set(registry.hubs.filter((h) => h.pin !== pin));
+    await registry.persist();
+    this.note('hub', conn, 'unpair', 'success', pin, 'the hub unpaired itself');
+    setImmediate(() => { void this.endHubChannels(pin); });
+    return true;
+  }
+
+  /** Each open channel of a paired hub, with that hub's record. */
+  * #openHubChannels(): Generator<[Conn, { readonly rights: readonly string[] }]> {
+    for (const [pin, conns] of this.#connections) {
+      const hub = this.parts.registry.find(pin);
+      if (!hub) continue;
+      for (const conn of conns) if (conn.isOpen) yield [conn, hub];
+    }
+  }
+
+  /** A state changed: it and every reading go to each connected hub that has the right. */
+  pushChange(id: string): void {
+    for (const [conn, hub] of this.#openHubChannels()) {
+      try {
+        const changed = this.parts.capabilities.list()
+          .filter((c) => hub.rights.includes(c.id) && (c.id === id || c.kind === 'reading'));
+        for (const c of changed) {
+          conn.sendEvent(c.kind === 'reading' ? 'telemetry' : 'state', channelValueOf(c.value), { capability: c.id });
+        }
+      } catch { /* the channel is closing */ }
+    }
+  }
+
+  /** The periodic readings, to each connected hub that has the right. */
+  pushTelemetry(): void {
+    for (const [conn, hub] of this.#openHubChannels()) {
+      for (const c of this.parts.capabilities.list()) {
+        if (c.kind !== 'reading' || !hub.rights.includes(c.id)) continue;
+        try { conn.sendEvent('telemetry', channelValueOf(c.value), { capability: c.id }); } catch { /* closing */ }
+      }
+    }
+  }
+}

@@ -1,0 +1,521 @@
+/**
+ * The state and steps behind {@link startUpdater}: one check (metadata, vetting, download,
+ * install), the schedule, the owner's choices and what the admin page shows. device-updater.ts
+ * builds one of these and hands out its public face.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { TargetFile } from '@tufjs/models';
+import { writeJsonAtomic, writeFileDurable, commitDirectory, SECRET_FILE_MODE } from '../storage/index.ts';
+import { UpdateRefusedError, UpdateStateError } from './errors.ts';
+import type { DeviceUpdateConfig } from './config.ts';
+import { compareVersions } from './semver.ts';
+import { imageTargetPath, parseImageTargetCustom, type ImageTargetCustom } from './image.ts';
+import type { BoundedFetcher } from './fetcher.ts';
+import { classifyUpdateFailure, shortMessage } from './classify.ts';
+import {
+  readBootState, writeBootState, readSecurityCounter, raiseSecurityCounter, readRejectedImages, addRejectedImage,
+  verifySlot, firmwarePaths, slotManifest, SLOT_MANIFEST_FILE, type SlotName, type BootState,
+} from './slots.ts';
+import { cleanDownloads, makeMetadataWritesAtomic, prepareMetadataDir, verifyImageFile } from './updater-files.ts';
+import type {
+  CheckOutcome, RunningImage, StartUpdaterOptions, UpdateEvent, UpdatePhase, UpdateStatus,
+} from './device-updater.ts';
+
+interface Prefs { autoUpdate: boolean | null; postponedUntil: string | null }
+interface SavedStatus { lastCheck: UpdateStatus['lastCheck']; latest: UpdateStatus['latest'] }
+type JournalResult = 'success' | 'failure' | 'refused' | 'info';
+
+/** tuf-js's bounds on metadata sizes, bytes. */
+const METADATA_LIMITS = {
+  timestampMaxLength: 16_384, snapshotMaxLength: 2_000_000, targetsMaxLength: 5_000_000, rootMaxLength: 512_000,
+} as const;
+
+/** Where the updater keeps its files, under the state folder. */
+export interface UpdaterPaths {
+  readonly dir: string;
+  readonly metadata: string;
+  readonly download: string;
+  readonly prefs: string;
+  readonly status: string;
+}
+
+/** The updater's folder layout under `stateDir`. */
+export function updaterPaths(stateDir: string): UpdaterPaths {
+  const dir = join(stateDir, 'update');
+  return {
+    dir, metadata: join(dir, 'metadata'), download: join(dir, 'download'),
+    prefs: join(dir, 'prefs.json'), status: join(dir, 'status.json'),
+  };
+}
+
+async function readPrefs(file: string): Promise<Prefs> {
+  try {
+    const p = JSON.parse(await readFile(file, 'utf8')) as Partial<Prefs>;
+    const postponed = typeof p.postponedUntil === 'string' && !Number.isNaN(Date.parse(p.postponedUntil));
+    return {
+      autoUpdate: typeof p.autoUpdate === 'boolean' ? p.autoUpdate : null,
+      postponedUntil: postponed ? p.postponedUntil as string : null,
+    };
+  } catch {
+    return { autoUpdate: null, postponedUntil: null };
+  }
+}
+
+async function readSavedStatus(file: string): Promise<SavedStatus> {
+  try {
+    const s = JSON.parse(await readFile(file, 'utf8')) as Partial<SavedStatus>;
+    return { lastCheck: s.lastCheck ?? null, latest: s.latest ?? null };
+  } catch {
+    return { lastCheck: null, latest: null };
+  }
+}
+
+function errorCode(err: unknown, fallback: string): string {
+  return (err as { code?: string }).code ?? fallback;
+}
+
+/** One updater's state and steps. */
+export class UpdaterCore {
+  readonly o: StartUpdaterOptions;
+  readonly config: DeviceUpdateConfig;
+  readonly running: RunningImage;
+  readonly slot: SlotName;
+  readonly log: (message: string) => void;
+  readonly paths: UpdaterPaths;
+  readonly fw: ReturnType<typeof firmwarePaths>;
+  readonly source: string;
+  prefs: Prefs = { autoUpdate: null, postponedUntil: null };
+  saved: SavedStatus = { lastCheck: null, latest: null };
+  counter = 0;
+  phase: UpdatePhase = 'idle';
+  timer: NodeJS.Timeout | undefined;
+  nextCheckAt: number | null = null;
+  inflight: Promise<CheckOutcome> | undefined;
+  closed = false;
+  trialPending = false;
+  currentFetcher: BoundedFetcher | undefined;
+
+  constructor(o: StartUpdaterOptions, config: DeviceUpdateConfig, running: RunningImage, source: string) {
+    this.o = o;
+    this.config = config;
+    this.running = running;
+    this.slot = running.slot;
+    this.log = o.log ?? (() => undefined);
+    this.paths = updaterPaths(o.stateDir);
+    this.fw = firmwarePaths(o.stateDir);
+    this.source = source;
+  }
+
+  /** Reads the owner's choices, the last status and the security counter. */
+  async load(): Promise<void> {
+    this.prefs = await readPrefs(this.paths.prefs);
+    this.saved = await readSavedStatus(this.paths.status);
+    try {
+      this.counter = (await readSecurityCounter(this.o.stateDir)).securityVersion;
+    } catch { /* reported at check time */ }
+  }
+
+  emit(e: UpdateEvent): void {
+    try { this.o.onEvent?.(e); } catch { /* a hook must not break the updater */ }
+  }
+
+  record(event: string, result: JournalResult, detail?: string): void {
+    const cut = detail ? { detail: detail.slice(0, 200) } : {};
+    this.o.journal.record({ surface: 'update', source: this.source, event, result, ...cut });
+  }
+
+  setPhase(p: UpdatePhase, version?: string): void {
+    this.phase = p;
+    this.emit({ type: 'phase', phase: p, ...(version ? { version } : {}) });
+  }
+
+  autoOn(): boolean {
+    return this.prefs.autoUpdate ?? this.config.autoUpdate;
+  }
+
+  async savePrefs(): Promise<void> {
+    await mkdir(this.paths.dir, { recursive: true, mode: 0o700 });
+    await writeJsonAtomic(this.paths.prefs, this.prefs, SECRET_FILE_MODE);
+  }
+
+  async saveStatus(): Promise<void> {
+    await mkdir(this.paths.dir, { recursive: true, mode: 0o700 });
+    await writeJsonAtomic(this.paths.status, this.saved, SECRET_FILE_MODE);
+  }
+
+  /** What the supervisor did before this boot: a trial to finish, a fallback to report. */
+  async takeBootState(): Promise<void> {
+    const boot = await readBootState(this.o.stateDir);
+    if (boot.state.active !== this.slot) return;
+    this.trialPending = boot.state.trial !== null;
+    const f = boot.state.fallback;
+    if (!f || f.reported) return;
+    const what = f.version ? `firmware ${f.version}` : `slot ${f.from}`;
+    const to = f.to === 'factory' ? 'the factory image' : `slot ${f.to}`;
+    this.record('rolled-back', 'failure', `${what} abandoned: ${f.reason}; running ${this.running.version} from ${to}`);
+    if (f.targetSha256 && f.version) {
+      const rejected = { sha256: f.targetSha256, version: f.version, reason: f.reason, at: f.at };
+      await addRejectedImage(this.o.stateDir, rejected);
+    }
+    await writeBootState(this.o.stateDir, { ...boot.state, fallback: { ...f, reported: true } });
+    const version = f.version ? { version: f.version } : {};
+    this.emit({ type: 'decision', decision: 'rolled-back', ...version, detail: f.reason });
+    this.log(`update: ${what} was rolled back: ${f.reason}`);
+  }
+
+  refuse(err: UpdateRefusedError, version?: string): CheckOutcome {
+    const v = version ? { version } : {};
+    // The code goes in parentheses: a 'NAME_WITH_HASH:' prefix would look like a secret field to the
+    // journal's redactor.
+    this.record('refused', 'refused', `${version ? `${version} ` : ''}(${err.code}) ${shortMessage(err.message)}`);
+    this.emit({ type: 'decision', decision: 'refused', code: err.code, detail: shortMessage(err.message), ...v });
+    this.log(`update refused${version ? ` (${version})` : ''}: ${err.code}: ${err.message}`);
+    return { outcome: 'refused', code: err.code, detail: shortMessage(err.message), ...v };
+  }
+
+  /** Unpacks into the inactive slot (unless it already holds the image) and switches boot.json to it. */
+  async install(tarPath: string, target: TargetFile, custom: ImageTargetCustom): Promise<'a' | 'b'> {
+    let state: BootState = (await readBootState(this.o.stateDir)).state;
+    if (state.trial) throw new UpdateStateError('UPDATE_BUSY', 'the running image has not reported healthy yet');
+    const inactive: 'a' | 'b' = state.active === 'a' ? 'b' : 'a';
+    const sha = target.hashes.sha256!;
+    let reuse = false;
+    try {
+      reuse = (await verifySlot(this.o.stateDir, inactive, this.config)).target.sha256 === sha;
+    } catch { reuse = false; }
+    if (!reuse) state = await this.unpackIntoSlot(state, inactive, tarPath, target, custom);
+    this.setPhase('switching', custom.version);
+    // The switch: one atomic rename of boot.json. Before it the old image boots, after it the new one (on trial).
+    await writeBootState(this.o.stateDir, {
+      format: state.format, active: inactive, previous: state.active,
+      trial: { boots: 0, version: custom.version, targetSha256: sha },
+    });
+    return inactive;
+  }
+
+  async unpackIntoSlot(state: BootState, inactive: 'a' | 'b', tarPath: string, target: TargetFile,
+    custom: ImageTargetCustom): Promise<BootState> {
+    this.setPhase('unpacking', custom.version);
+    if (state.previous === inactive) {
+      // The slot about to be replaced stops being a way back before it is touched.
+      state = { ...state, previous: null };
+      await writeBootState(this.o.stateDir, state);
+    }
+    await mkdir(this.fw.slots, { recursive: true, mode: 0o700 });
+    const staging = this.fw.staging(inactive);
+    // Staging folders left by a power cut, for either slot.
+    await rm(this.fw.staging('a'), { recursive: true, force: true });
+    await rm(this.fw.staging('b'), { recursive: true, force: true });
+    const { readImageArchive } = await import('./archive.ts');
+    const onProgress = this.o.onProgress;
+    const limits = { maxEntries: this.config.maxImageEntries, maxUnpackedBytes: this.config.maxUnpackedBytes };
+    const contents = await readImageArchive(tarPath, limits, {
+      into: staging, ...(onProgress ? { onProgress: (d: number) => onProgress('unpack', d, target.length) } : {}),
+    });
+    const img = contents.manifest;
+    const same = img.model === custom.model && img.version === custom.version
+      && img.securityVersion === custom.securityVersion;
+    if (!same) {
+      await rm(staging, { recursive: true, force: true });
+      throw new UpdateRefusedError('UPDATE_IMAGE_INVALID',
+        `image.json says ${img.model} ${img.version} (security ${img.securityVersion}) but the signed metadata says ` +
+        `${custom.model} ${custom.version} (security ${custom.securityVersion})`);
+    }
+    const signed = { path: target.path, sha256: target.hashes.sha256!, length: target.length };
+    const manifest = JSON.stringify(slotManifest(signed, img, contents.files), null, 1) + '\n';
+    await writeFileDurable(join(staging, SLOT_MANIFEST_FILE), manifest, SECRET_FILE_MODE);
+    await rm(this.fw.slot(inactive), { recursive: true, force: true });
+    await commitDirectory(staging, this.fw.slot(inactive));
+    return state;
+  }
+
+  async finish(at: string, outcome: CheckOutcome): Promise<CheckOutcome> {
+    const lastCheck = {
+      at, outcome: outcome.outcome,
+      ...(outcome.code ? { code: outcome.code } : {}), ...(outcome.detail ? { detail: outcome.detail } : {}),
+    };
+    this.saved = { ...this.saved, lastCheck };
+    await this.saveStatus().catch(() => undefined);
+    if (this.phase !== 'restarting') this.setPhase('idle');
+    return outcome;
+  }
+
+  /** Refreshes the TUF metadata and returns the signed target of this model's image, if any. */
+  async fetchTargetInfo(fetcher: BoundedFetcher, repositoryUrl: string): Promise<TargetFile | undefined> {
+    await prepareMetadataDir(this.paths.metadata, this.o.bundle.updateRootJson);
+    await mkdir(this.paths.download, { recursive: true, mode: 0o700 });
+    const { Updater } = await import('tuf-js');
+    const tuf = new Updater({
+      metadataDir: this.paths.metadata, metadataBaseUrl: `${repositoryUrl}/metadata`,
+      targetBaseUrl: `${repositoryUrl}/targets`, targetDir: this.paths.download, fetcher,
+      config: { ...METADATA_LIMITS, maxRootRotations: this.config.maxRootRotations, prefixTargetsWithHash: true },
+    });
+    makeMetadataWritesAtomic(tuf);
+    await tuf.refresh();
+    return tuf.getTargetInfo(imageTargetPath(this.o.bundle.unit.model));
+  }
+
+  /**
+   * Throws UpdateRefusedError when the image may not be installed here; returns an outcome when
+   * there is nothing to do (the image is the running one), undefined when it is newer.
+   */
+  async vetImage(target: TargetFile, custom: ImageTargetCustom): Promise<CheckOutcome | undefined> {
+    const model = this.o.bundle.unit.model;
+    const running = this.running;
+    const sha = target.hashes.sha256;
+    if (custom.model !== model) {
+      throw new UpdateRefusedError('UPDATE_WRONG_MODEL', `the image is for ${custom.model}, this device is a ${model}`);
+    }
+    if (!sha || !/^[0-9a-f]{64}$/.test(sha)) {
+      throw new UpdateRefusedError('UPDATE_METADATA_INVALID', 'the image has no SHA-256 in its metadata');
+    }
+    const cmp = compareVersions(custom.version, running.version);
+    if (cmp === 0) {
+      this.record('check', 'info', `up to date: ${running.version}`);
+      this.emit({ type: 'decision', decision: 'up-to-date', version: running.version });
+      return { outcome: 'up-to-date', version: running.version };
+    }
+    if (cmp < 0) {
+      throw new UpdateRefusedError('UPDATE_DOWNGRADE',
+        `${custom.version} is older than the running ${running.version}`);
+    }
+    await this.vetAgainstDeviceHistory(target, custom, sha);
+    return undefined;
+  }
+
+  /** The security counter, the newest version that has run here, and the images that failed here. */
+  async vetAgainstDeviceHistory(target: TargetFile, custom: ImageTargetCustom, sha: string): Promise<void> {
+    let sec;
+    try { sec = await readSecurityCounter(this.o.stateDir); } catch (err) {
+      throw new UpdateStateError('SECURITY_COUNTER_UNREADABLE', (err as Error).message);
+    }
+    this.counter = sec.securityVersion;
+    if (custom.securityVersion < sec.securityVersion) {
+      throw new UpdateRefusedError('UPDATE_DOWNGRADE',
+        `security version ${custom.securityVersion} is below this device's ${sec.securityVersion}`);
+    }
+    if (sec.version && compareVersions(custom.version, sec.version) < 0) {
+      throw new UpdateRefusedError('UPDATE_DOWNGRADE',
+        `${custom.version} is older than ${sec.version}, which has run on this device`);
+    }
+    if ((await readRejectedImages(this.o.stateDir)).some((r) => r.sha256 === sha)) {
+      throw new UpdateRefusedError('UPDATE_PREVIOUSLY_FAILED',
+        `${custom.version} failed its health check on this device before`);
+    }
+    if (target.length > this.config.maxImageBytes) {
+      throw new UpdateRefusedError('UPDATE_TOO_LARGE',
+        `the image is ${target.length} bytes, more than the ${this.config.maxImageBytes} allowed`);
+    }
+  }
+
+  /** Why a newer image is not installed now, or undefined when it is. */
+  holdBack(manual: boolean, custom: ImageTargetCustom): CheckOutcome | undefined {
+    const version = this.running.version;
+    if (!manual && !this.autoOn()) {
+      return { outcome: 'up-to-date', version, detail: `${custom.version} is available; automatic updates are off` };
+    }
+    if (!this.o.onRestart) {
+      return {
+        outcome: 'up-to-date', version,
+        detail: `${custom.version} is available; this agent runs without a supervisor and cannot switch images`,
+      };
+    }
+    return undefined;
+  }
+
+  async runCheck(manual: boolean): Promise<CheckOutcome> {
+    const repositoryUrl = this.config.repositoryUrl;
+    if (!repositoryUrl) return { outcome: 'no-repository' };
+    if (this.trialPending) return { outcome: 'waiting-for-health' };
+    const at = new Date().toISOString();
+    const finish = (outcome: CheckOutcome): Promise<CheckOutcome> => this.finish(at, outcome);
+    this.setPhase('checking');
+    // Loaded at the first check, not at boot: most of an agent's life is not spent updating.
+    const { BoundedFetcher: Fetcher } = await import('./fetcher.ts');
+    const fetcher: BoundedFetcher = new Fetcher({
+      baseUrl: repositoryUrl, tmpDir: this.paths.download, config: this.config, caCertPem: this.o.bundle.caCertPem,
+    });
+    this.currentFetcher = fetcher;
+    let target: TargetFile | undefined;
+    try {
+      target = await this.fetchTargetInfo(fetcher, repositoryUrl);
+    } catch (err) {
+      return finish(this.refuse(classifyUpdateFailure(err, fetcher.lastFailure, fetcher.lastRole)));
+    }
+    if (!target) {
+      this.record('check', 'info', `no image is published for ${this.o.bundle.unit.model}`);
+      this.emit({ type: 'decision', decision: 'no-image' });
+      return finish({ outcome: 'no-image' });
+    }
+    let custom: ImageTargetCustom;
+    try {
+      custom = parseImageTargetCustom(target.custom);
+    } catch (err) {
+      return finish(this.refuse(err as UpdateRefusedError));
+    }
+    const notes = custom.notes ? { notes: custom.notes } : {};
+    const latest = { version: custom.version, securityVersion: custom.securityVersion, ...notes };
+    this.saved = { ...this.saved, latest };
+    try {
+      const nothingToDo = await this.vetImage(target, custom);
+      if (nothingToDo) return finish(nothingToDo);
+    } catch (err) {
+      if (err instanceof UpdateRefusedError) return finish(this.refuse(err, custom.version));
+      throw err;
+    }
+    const held = this.holdBack(manual, custom);
+    if (held) return finish(held);
+    const risk = custom.notes ? `: ${custom.notes.risk}` : '';
+    const size = `security version ${custom.securityVersion}, ${target.length} bytes`;
+    this.record('found', 'info', `${custom.version} (${size})${risk}`);
+    this.emit({ type: 'decision', decision: 'found', version: custom.version });
+    return finish(await this.downloadAndInstall(fetcher, target, custom));
+  }
+
+  /** Downloads the image (unless a verified copy is there), verifies it and installs it. */
+  async downloadAndInstall(fetcher: BoundedFetcher, target: TargetFile,
+    custom: ImageTargetCustom): Promise<CheckOutcome> {
+    const sha = target.hashes.sha256!;
+    const file = join(this.paths.download, `${sha}.image.tar`);
+    try {
+      await cleanDownloads(this.paths.download, `${sha}.image.tar`);
+      if (!await this.verifiedCopy(target, file)) await this.download(fetcher, target, custom, file);
+      const into = await this.install(file, target, custom);
+      await unlink(file).catch(() => undefined);
+      const trial = `on trial for ${this.config.maxTrialBoots} boots`;
+      this.record('installed', 'success', `${custom.version} installed in slot ${into}; restarting into it (${trial})`);
+      this.emit({ type: 'decision', decision: 'installed', version: custom.version });
+      this.log(`update: ${custom.version} installed in slot ${into}; restarting`);
+      this.setPhase('restarting', custom.version);
+      const restart = setTimeout(() => this.o.onRestart?.(), this.config.restartDelayMs);
+      restart.unref();
+      return { outcome: 'installed', version: custom.version };
+    } catch (err) {
+      if (err instanceof UpdateRefusedError) return this.refuse(err, custom.version);
+      const text = err instanceof Error ? shortMessage(err.message) : 'error';
+      this.record('install', 'failure', `${custom.version} (${errorCode(err, 'ERROR')}) ${text}`);
+      this.emit({ type: 'decision', decision: 'failed', version: custom.version, detail: text });
+      this.log(`update failed: ${text}`);
+      return { outcome: 'failed', version: custom.version, code: errorCode(err, 'UPDATE_FAILED'), detail: text };
+    }
+  }
+
+  /** Whether `file` is already the image, verified; a copy that fails verification is removed. */
+  async verifiedCopy(target: TargetFile, file: string): Promise<boolean> {
+    if (!existsSync(file)) return false;
+    try {
+      await verifyImageFile(target, file);
+      return true;
+    } catch {
+      await unlink(file).catch(() => undefined);
+      return false;
+    }
+  }
+
+  async download(fetcher: BoundedFetcher, target: TargetFile, custom: ImageTargetCustom, file: string): Promise<void> {
+    this.setPhase('downloading', custom.version);
+    const sha = target.hashes.sha256!;
+    const url = `${this.config.repositoryUrl}/targets/${this.o.bundle.unit.model}/${sha}.image.tar`;
+    const onProgress = this.o.onProgress;
+    try {
+      const progress = onProgress ? (d: number, t: number): void => onProgress('download', d, t) : undefined;
+      await fetcher.downloadTo(url, target.length, file, progress);
+    } catch (err) {
+      throw classifyUpdateFailure(err, fetcher.lastFailure, 'image');
+    }
+    try {
+      await verifyImageFile(target, file);
+    } catch (err) {
+      await unlink(file).catch(() => undefined);
+      throw new UpdateRefusedError('UPDATE_IMAGE_HASH_MISMATCH',
+        `the downloaded image does not match its signed length and hash (${shortMessage((err as Error).message)})`);
+    }
+  }
+
+  checkNow(opts: { manual?: boolean } = {}): Promise<CheckOutcome> {
+    if (this.closed) return Promise.resolve({ outcome: 'busy' });
+    if (this.inflight) return this.inflight;
+    this.inflight = this.runCheck(opts.manual ?? false).catch((err: unknown): CheckOutcome => {
+      const text = err instanceof Error ? shortMessage(err.message) : 'error';
+      this.record('check', 'failure', text);
+      this.setPhase('idle');
+      return { outcome: 'failed', detail: text, code: errorCode(err, 'UPDATE_FAILED') };
+    }).finally(() => { this.inflight = undefined; });
+    return this.inflight;
+  }
+
+  schedule(delayMs: number): void {
+    if (this.closed || !this.config.repositoryUrl) return;
+    clearTimeout(this.timer);
+    const wait = delayMs + Math.floor(Math.random() * (this.config.checkJitterMs + 1));
+    this.nextCheckAt = Date.now() + wait;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      const postponed = this.prefs.postponedUntil !== null && Date.parse(this.prefs.postponedUntil) > Date.now();
+      const run = this.autoOn() && !postponed
+        ? this.checkNow()
+        : Promise.resolve<CheckOutcome>({ outcome: 'up-to-date' });
+      void run.then((r) => { if (r.outcome !== 'installed') this.schedule(this.config.checkIntervalMs); });
+    }, wait);
+    this.timer.unref();
+  }
+
+  status(): UpdateStatus {
+    return {
+      running: this.running, repositoryUrl: this.config.repositoryUrl ?? null, autoUpdate: this.autoOn(),
+      postponedUntil: this.prefs.postponedUntil, phase: this.phase, lastCheck: this.saved.lastCheck,
+      latest: this.saved.latest, nextCheckAt: this.nextCheckAt ? new Date(this.nextCheckAt).toISOString() : null,
+      securityCounter: this.counter,
+    };
+  }
+
+  async reportHealthy(): Promise<void> {
+    const { state } = await readBootState(this.o.stateDir);
+    const running = this.running;
+    if (state.active === this.slot && state.trial) {
+      await writeBootState(this.o.stateDir, { ...state, trial: null, previous: null });
+      this.record('healthy', 'success',
+        `${running.version} reported healthy on boot ${state.trial.boots}; it is now the image this device runs`);
+      this.emit({ type: 'decision', decision: 'healthy', version: running.version });
+    }
+    if (state.active === this.slot) {
+      try {
+        const raised = await raiseSecurityCounter(this.o.stateDir, running.securityVersion, running.version);
+        this.counter = raised.securityVersion;
+      } catch (err) {
+        this.log(`update: security counter not raised: ${(err as Error).message}`);
+      }
+    }
+    if (this.trialPending) { this.trialPending = false; this.schedule(this.config.firstCheckDelayMs); }
+  }
+
+  async postpone(): Promise<string> {
+    this.prefs = { ...this.prefs, postponedUntil: new Date(Date.now() + this.config.postponeMs).toISOString() };
+    await this.savePrefs();
+    this.record('postponed', 'info', `automatic updates postponed until ${this.prefs.postponedUntil}`);
+    return `automatic updates postponed until ${this.prefs.postponedUntil!.slice(0, 16).replace('T', ' ')} UTC`;
+  }
+
+  async setAutoUpdate(on: boolean): Promise<string> {
+    this.prefs = { autoUpdate: on, postponedUntil: on ? null : this.prefs.postponedUntil };
+    await this.savePrefs();
+    const by = on ? 'automatic updates turned on by the owner' : 'automatic updates turned off by the owner';
+    this.record(on ? 'auto-update-on' : 'auto-update-off', 'info', by);
+    return on ? 'automatic updates are on' : 'automatic updates are off; use "Check for updates now" to update by hand';
+  }
+
+  async resetOwnerChoices(): Promise<void> {
+    this.prefs = { autoUpdate: null, postponedUntil: null };
+    await rm(this.paths.prefs, { force: true });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.timer);
+    this.currentFetcher?.abort();
+    // An unpack in progress finishes (it is bounded); a download stops at once.
+    await this.inflight?.catch(() => undefined);
+  }
+}
