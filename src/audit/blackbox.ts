@@ -7,14 +7,15 @@ import { randomBytes } from 'node:crypto';
 import type { SecureVersion } from 'node:tls';
 import type { AuditContext} from './context.ts';
 import { notTested, verdict, type CheckOutcome } from './context.ts';
-import { BULWARK_PROTECTED_ROUTES, COMMON_ADMIN_PATHS, DEBUG_PORTS, DEFAULT_CREDENTIALS } from './config.ts';
-import { tlsHandshake, tcpConnectProbe, type HandshakeResult, type HttpAnswer, type HttpsTarget } from './net.ts';
+import { BULWARK_PROTECTED_ROUTES, COMMON_ADMIN_PATHS, DEFAULT_CREDENTIALS } from './config.ts';
+import { tlsHandshake, type HandshakeResult, type HttpAnswer, type HttpsTarget } from './net.ts';
 import { describeAnswer, discoverLogin, type LoginAttempt, type LoginDiscovery } from './login.ts';
 import { findLoginForm, hasPasswordField } from './html-forms.ts';
 import type { Evidence } from './types.ts';
-import { loadManifest } from './whitebox.ts';
+import { loadManifest } from './manifest.ts';
 
-const NO_URL = 'needs a running device: give --url https://host:port';
+/** The reason a probe gives when no device was named. */
+export const NO_URL = 'needs a running device: give --url https://host:port';
 
 function header(a: HttpAnswer, name: string): string | undefined {
   const v = a.headers[name];
@@ -22,7 +23,7 @@ function header(a: HttpAnswer, name: string): string | undefined {
 }
 
 /** Why the primary target cannot be probed (it did not answer over HTTPS), or undefined. */
-async function unreachable(ctx: AuditContext): Promise<string | undefined> {
+export async function unreachable(ctx: AuditContext): Promise<string | undefined> {
   const login = await loginDiscovery(ctx);
   return login?.note.startsWith('no answer') === true ? `the device did not answer at ${ctx.target?.origin ?? '?'}: ${login.note}` : undefined;
 }
@@ -391,24 +392,6 @@ export async function checkInputValidation(ctx: AuditContext): Promise<CheckOutc
 }
 
 // ---- TCP -----------------------------------------------------------------------------------
-
-/** net.debug-ports: a TCP connect to each remote-shell and debug port of the device's address; all must be closed. */
-export async function checkDebugPorts(ctx: AuditContext): Promise<CheckOutcome> {
-  const target = ctx.target;
-  if (target === undefined) return notTested(NO_URL);
-  // Closed ports on an address where nothing answers prove nothing about the device.
-  const down = await unreachable(ctx);
-  if (down !== undefined) return notTested(down);
-  const evidence: Evidence[] = [];
-  const localAddress = ctx.sourceFor('ports');
-  for (const { port, service } of DEBUG_PORTS) {
-    if (port === target.port) continue;
-    const r = await tcpConnectProbe(target.host, port, { timeoutMs: ctx.inputs.limits.portScanTimeoutMs, ...(localAddress ? { localAddress } : {}) });
-    evidence.push({ sent: `TCP connect to ${target.host}:${port} (${service})${localAddress ? ` from ${localAddress}` : ''}`, received: r.state === 'open' ? 'open: a connection was accepted' : r.state === 'closed' ? 'closed (refused)' : r.state === 'filtered' ? `no answer in ${ctx.inputs.limits.portScanTimeoutMs} ms (filtered)` : `error ${r.error ?? ''}`, finding: r.state === 'open' });
-  }
-  const note = target.loopback ? ' (the device is on this host\'s loopback: an open port may belong to the host rather than the device)' : '';
-  return verdict(evidence, `none of ${evidence.length} remote-shell and debug ports accepts a connection`, (f) => `${f.length} debug or remote-shell port(s) open: ${f.map((e) => /:(\d+)/.exec(e.sent)?.[1]).join(', ')}${note}`);
-}
 
 // ---- login ---------------------------------------------------------------------------------
 

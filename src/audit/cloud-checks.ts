@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import type { AuditContext } from './context.ts';
 import { notTested, verdict, type CheckOutcome } from './context.ts';
 import { readBounded } from './files.ts';
-import { readJournal } from './whitebox.ts';
+import { readJournal } from './stored-journal.ts';
 import type { Evidence } from './types.ts';
 import { isBulwark, NOT_BULWARK_DEVICE } from './device-info.ts';
 
@@ -222,7 +222,7 @@ export async function checkClaimWindow(ctx: AuditContext): Promise<CheckOutcome>
   evidence.push({ sent: 'the owner API\'s claim limits (src/cloud defaults)', received: `${api.claimAccountThreshold} failures per account and ${api.claimSourceThreshold} per source before back-off from ${api.claimBaseDelayMs / 1000} s doubling to ${api.claimMaxDelayMs / 60_000} min; ${api.claimSerialThreshold} on one serial flag a flood for the maker and never refuse the right code; a limit of 1,000 ${loose ? 'accepted' : 'refused'}`, finding: loose || api.claimAccountThreshold > 10 });
   const manifest = ctx.inputs.manifestPath;
   if (manifest !== undefined) {
-    const { loadManifest } = await import('./whitebox.ts');
+    const { loadManifest } = await import('./manifest.ts');
     const m = await loadManifest(ctx);
     const plain = m === undefined ? 0 : m.units.filter((u) => !/^sha256:[0-9a-f]{64}$/.test(u.claimCodeHash)).length;
     evidence.push({ sent: 'the claim data the factory gives the cloud (manifest.json)', received: m === undefined ? 'unreadable' : plain === 0 ? `${m.units.length} hashes, no claim code` : `${plain} entries are not hashes`, finding: plain > 0 });

@@ -26,6 +26,8 @@ export interface AuditLimits {
   readonly backoffDelayMs: number;
   /** One TCP connect of the port scan, ms. */
   readonly portScanTimeoutMs: number;
+  /** Most listening ports of the device's process asked whether they are a Node inspector. */
+  readonly maxProcessPortsProbed: number;
   /** Most --url targets. */
   readonly maxUrls: number;
   /** Most units of a manifest examined. */
@@ -59,6 +61,7 @@ export const DEFAULT_AUDIT_LIMITS: Readonly<AuditLimits> = Object.freeze({
   lockoutExpectedByAttempt: 6,
   backoffDelayMs: 3_000,
   portScanTimeoutMs: 1_000,
+  maxProcessPortsProbed: 32,
   maxUrls: 16,
   maxManifestUnits: 100_000,
   maxUnitFoldersRead: 1_000,
@@ -81,6 +84,7 @@ const RANGES: Readonly<Record<keyof AuditLimits, readonly [number, number]>> = {
   lockoutExpectedByAttempt: [1, 8],
   backoffDelayMs: [100, 30_000],
   portScanTimeoutMs: [100, 5_000],
+  maxProcessPortsProbed: [0, 256],
   maxUrls: [1, 64],
   maxManifestUnits: [1, 1_000_000],
   maxUnitFoldersRead: [0, 100_000],

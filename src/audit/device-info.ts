@@ -4,6 +4,7 @@
  * its state folder says it runs. Read once per audit; bounded reads only.
  */
 import { join } from 'node:path';
+import { BUNDLE_FILES, UNIT_FORMAT } from '../bundle/index.ts';
 import type { ModelSpec } from '../models/index.ts';
 import type { AuditContext } from './context.ts';
 import { readJsonBounded } from './files.ts';
@@ -71,3 +72,15 @@ export function isBulwark(ctx: AuditContext): boolean {
 
 /** The reason a Bulwark-specific check gives on another device. */
 export const NOT_BULWARK_DEVICE = 'this check reads the configuration and code of a Bulwark device: give --bundle/--state of one (other devices are audited black-box only)';
+
+/** The reason a check of the firmware's configuration gives on a device whose configuration the auditor has not got. */
+export const NOT_BULWARK_CONFIG = 'the device\'s configuration and build are not available: '
+  + 'give --bundle/--state of a Bulwark device (other devices are audited black-box only)';
+
+/** unit.json of the --bundle, when readable and of the bundle format. */
+export async function readUnitRecord(ctx: AuditContext): Promise<Record<string, unknown> | undefined> {
+  if (ctx.inputs.bundleDir === undefined) return undefined;
+  const { value } = await readJsonBounded(join(ctx.inputs.bundleDir, BUNDLE_FILES.unit.name), 65_536);
+  const isUnit = typeof value === 'object' && value !== null && (value as { format?: unknown }).format === UNIT_FORMAT;
+  return isUnit ? value as Record<string, unknown> : undefined;
+}

@@ -57,6 +57,7 @@ export const PARSER_INVENTORY: readonly ParserEntry[] = Object.freeze([
   { name: 'parseDeviceCookieState', module: 'auth/device-cookie.ts', input: 'local', note: 'the device\'s own device-cookie list' },
   { name: 'parseDeviceCookieKey', module: 'auth/device-cookie.ts', input: 'local', note: 'the device\'s own device-cookie key file' },
   { name: 'parsePasswordHash', module: 'auth/password-hash.ts', input: 'local', note: 'hashes the device or the factory wrote (fuzzed all the same)' },
+  { name: 'parseHubs', module: 'device/hub-registry.ts', input: 'local', note: 'the device\'s own list of paired hubs (hubs.json), written by its pairing' },
   { name: 'parseStoredLine', module: 'journal/entry.ts', input: 'local', note: 'the device\'s own journal; a torn line is skipped' },
   { name: 'parseUnitRecord', module: 'bundle/index.ts', input: 'local', note: 'the factory\'s bundle, flashed at production' },
   { name: 'parsePairingVerifierRecord', module: 'pairing/verifier.ts', input: 'local', note: 'the factory\'s bundle, flashed at production' },

@@ -11,7 +11,7 @@ import type { ModelSpec } from '../models/index.ts';
 import type { AuditContext } from './context.ts';
 import { notTested, verdict, type CheckOutcome } from './context.ts';
 import { readBounded, readJsonBounded } from './files.ts';
-import { readJournal } from './whitebox.ts';
+import { readJournal } from './stored-journal.ts';
 import { auditedModel, isBulwark, NOT_BULWARK_DEVICE } from './device-info.ts';
 import type { Evidence } from './types.ts';
 

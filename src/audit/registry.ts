@@ -8,7 +8,11 @@ import type { AuditContext} from './context.ts';
 import { notTested, type CheckOutcome } from './context.ts';
 import type { CheckResult } from './types.ts';
 import * as bb from './blackbox.ts';
-import * as wb from './whitebox.ts';
+import * as cred from './credential-checks.ts';
+import * as bundle from './bundle-checks.ts';
+import * as account from './account-checks.ts';
+import * as debug from './debug-checks.ts';
+import * as journal from './journal-checks.ts';
 import * as build from './build-checks.ts';
 import * as pol from './policy-checks.ts';
 import * as hub from './hub-checks.ts';
@@ -39,7 +43,7 @@ export const CHECK_RUNNERS: Readonly<Record<CheckId, CheckRunner>> = {
   'http.auth-all-routes': { phase: 1, run: bb.checkAuthAllRoutes },
   'http.csrf': { phase: 1, run: bb.checkCsrf },
   'http.input-validation': { phase: 1, run: bb.checkInputValidation },
-  'net.debug-ports': { phase: 1, run: bb.checkDebugPorts },
+  'net.debug-ports': { phase: 1, run: debug.checkDebugPorts },
   'login.default-credentials': { phase: 2, run: bb.checkDefaultCredentials },
   'login.lockout': { phase: 2, run: bb.checkLockout },
   'http.cookie-flags': { phase: 3, run: bb.checkCookieFlags },
@@ -48,33 +52,33 @@ export const CHECK_RUNNERS: Readonly<Record<CheckId, CheckRunner>> = {
   'channel.mutual-tls': { phase: 1, run: hub.checkChannelMutualTls },
   'cloud.client-isolation': { phase: 1, run: cloud.checkClientIsolation },
   'cloud.claim-window': { phase: 4, run: cloud.checkClaimWindow },
-  'bundle.unique-credentials': { phase: 4, run: wb.checkUniqueCredentials },
-  'bundle.hash-params': { phase: 4, run: wb.checkHashParams },
-  'bundle.update-trust-anchor': { phase: 4, run: wb.checkUpdateTrustAnchor },
+  'bundle.unique-credentials': { phase: 4, run: cred.checkUniqueCredentials },
+  'bundle.hash-params': { phase: 4, run: cred.checkHashParams },
+  'bundle.update-trust-anchor': { phase: 4, run: bundle.checkUpdateTrustAnchor },
   'bundle.cloud-trust-anchor': { phase: 4, run: cloud.checkCloudTrustAnchor },
-  'bundle.model-designation': { phase: 4, run: wb.checkModelDesignation },
-  'bundle.secret-file-modes': { phase: 4, run: wb.checkSecretFileModes },
-  'build.lint': { phase: 4, run: wb.checkLint },
-  'build.sbom': { phase: 4, run: wb.checkSbom },
+  'bundle.model-designation': { phase: 4, run: bundle.checkModelDesignation },
+  'bundle.secret-file-modes': { phase: 4, run: bundle.checkSecretFileModes },
+  'build.lint': { phase: 4, run: build.checkLint },
+  'build.sbom': { phase: 4, run: build.checkSbom },
   'build.fuzz-targets': { phase: 4, run: fz.checkFuzzTargets },
   'build.no-hardcoded-secrets': { phase: 4, run: build.checkNoHardcodedSecrets },
   'build.crypto-allowlist': { phase: 4, run: build.checkCryptoAllowList },
   'build.audit-report': { phase: 4, run: upd.checkAuditReport },
-  'config.password-policy': { phase: 4, run: wb.checkPasswordPolicy },
-  'config.lockout': { phase: 4, run: wb.checkConfigLockout },
-  'config.session': { phase: 4, run: wb.checkConfigSession },
-  'config.debug-off': { phase: 4, run: wb.checkDebugOff },
+  'config.password-policy': { phase: 4, run: account.checkPasswordPolicy },
+  'config.lockout': { phase: 4, run: account.checkConfigLockout },
+  'config.session': { phase: 4, run: account.checkConfigSession },
+  'config.debug-off': { phase: 4, run: debug.checkDebugOff },
   'config.upnp-off': { phase: 4, run: build.checkUpnpOff },
   'config.pairing-mode': { phase: 4, run: hub.checkPairingMode },
   'config.hub-acl': { phase: 4, run: hub.checkHubAcl },
   'config.auto-update': { phase: 4, run: upd.checkAutoUpdate },
-  'config.log-retention': { phase: 4, run: wb.checkLogRetention },
+  'config.log-retention': { phase: 4, run: journal.checkLogRetention },
   'config.service-unit': { phase: 4, run: rt.checkServiceUnit },
   'config.offline-operation': { phase: 4, run: cloud.checkOfflineOperation },
-  'journal.connections': { phase: 4, run: wb.checkJournalConnections },
-  'journal.security-events': { phase: 4, run: wb.checkJournalSecurityEvents },
-  'journal.redaction': { phase: 4, run: wb.checkJournalRedaction },
-  'journal.no-content': { phase: 4, run: wb.checkJournalNoContent },
+  'journal.connections': { phase: 4, run: journal.checkJournalConnections },
+  'journal.security-events': { phase: 4, run: journal.checkJournalSecurityEvents },
+  'journal.redaction': { phase: 4, run: journal.checkJournalRedaction },
+  'journal.no-content': { phase: 4, run: journal.checkJournalNoContent },
   'update.signature-required': { phase: 4, run: upd.checkSignatureRequired },
   'update.anti-rollback': { phase: 4, run: upd.checkAntiRollback },
   'update.failsafe-slots': { phase: 4, run: upd.checkFailsafeSlots },

@@ -16,7 +16,7 @@ import type { AuditContext } from './context.ts';
 import { notTested, verdict, type CheckOutcome } from './context.ts';
 import { readBounded, readJsonBounded } from './files.ts';
 import { auditedModel, runningFirmware, isBulwark, NOT_BULWARK_DEVICE } from './device-info.ts';
-import { readJournal } from './whitebox.ts';
+import { readJournal } from './stored-journal.ts';
 import { AUDIT_REPORT_FORMAT, type AuditReport, type Evidence } from './types.ts';
 
 type Models = typeof TufModels;
@@ -120,118 +120,152 @@ export function repositoryView(ctx: AuditContext): Promise<RepositoryView | unde
   return p;
 }
 
+/** Reads one metadata file of the repository as JSON and as its bytes (for hash checks). */
+type MetadataReader = (name: string) => Promise<{ json?: unknown; bytes?: Buffer; reason?: string }>;
+
+function metadataReader(dir: string, maxBytes: number): MetadataReader {
+  return async (name) => {
+    const f = await readBounded(join(dir, 'metadata', name), maxBytes);
+    if (!f.ok) return { reason: `${name}: ${f.reason}` };
+    try { return { json: JSON.parse(f.text), bytes: Buffer.from(f.text, 'utf8') }; } catch { return { reason: `${name}: not JSON` }; }
+  };
+}
+
+/** What the repository's metadata showed: the newest trusted root, expiry, and the verified targets role. */
+interface VerifiedMetadata {
+  readonly root: AnyMetadata;
+  readonly expires: Record<string, string>;
+  readonly expired: string[];
+  readonly targets?: AnyMetadata;
+}
+
 async function verifyRepository(ctx: AuditContext): Promise<RepositoryView | undefined> {
   const dir = ctx.inputs.updateRepoDir;
   if (dir === undefined) return undefined;
   const m = await models();
-  const md = join(dir, 'metadata');
-  const max = ctx.inputs.limits.maxInputFileBytes;
+  const read = metadataReader(dir, ctx.inputs.limits.maxInputFileBytes);
   const problems: string[] = [];
-  const read = async (name: string): Promise<{ json?: unknown; bytes?: Buffer; reason?: string }> => {
-    const f = await readBounded(join(md, name), max);
-    if (!f.ok) return { reason: `${name}: ${f.reason}` };
-    try { return { json: JSON.parse(f.text), bytes: Buffer.from(f.text, 'utf8') }; } catch { return { reason: `${name}: not JSON` }; }
-  };
   // The anchor: the bundle's root (what the device trusts), else the repository's first root.
   let anchor: 'bundle' | 'repository' = 'bundle';
   let anchorJson: unknown;
   if (ctx.inputs.bundleDir !== undefined) anchorJson = (await readJsonBounded(join(ctx.inputs.bundleDir, 'update-root.json'), 1_048_576)).value;
   if (anchorJson === undefined) { anchor = 'repository'; anchorJson = (await read('1.root.json')).json; }
-  let root: AnyMetadata;
-  try { root = m.Metadata.fromJSON(m.MetadataKind.Root, anchorJson as never); } catch (err) {
+  let first: AnyMetadata;
+  try { first = m.Metadata.fromJSON(m.MetadataKind.Root, anchorJson as never); } catch (err) {
     return { dir, problems: [`the trust anchor is not root metadata (${errText(err)})`], anchor, expired: [], images: [], truncated: false };
   }
-  const selfProblem = selfSigned(root);
+  const selfProblem = selfSigned(first);
   if (selfProblem) problems.push(`the trust anchor does not verify under its own keys (${selfProblem})`);
+  const root = await walkRoots(m, first, read, problems);
+  const verified = await verifyTopRoles(m, root, read, problems);
+  const all = verified.targets === undefined ? {} : (verified.targets.signed as InstanceType<Models['Targets']>).targets;
+  const imagePaths = Object.keys(all).filter((p) => /^[a-z][a-z0-9-]{0,31}\/image\.tar$/.test(p)).sort();
+  const max = ctx.inputs.limits.maxRepositoryTargets;
+  const images: RepositoryImage[] = [];
+  for (const path of imagePaths.slice(0, max)) images.push(await imageOf(dir, path, all, ctx.inputs.limits.maxInputFileBytes));
+  return {
+    dir, problems, rootVersion: root.signed.version, anchor, expires: verified.expires, expired: verified.expired, images,
+    truncated: imagePaths.length > max,
+  };
+}
+
+/** Walks from the anchor to the newest root, each signed by its predecessor's threshold and its own keys. */
+async function walkRoots(m: Models, anchor: AnyMetadata, read: MetadataReader, problems: string[]): Promise<AnyMetadata> {
+  let root = anchor;
   for (let n = root.signed.version + 1, i = 0; i < MAX_ROOT_WALK; n++, i++) {
     const next = await read(`${n}.root.json`);
     if (next.json === undefined) break;
     let md2: AnyMetadata;
-    try { md2 = m.Metadata.fromJSON(m.MetadataKind.Root, next.json as never); } catch (err) { problems.push(`${n}.root.json is not root metadata (${errText(err)})`); break; }
-    try { root.verifyDelegate('root', md2); } catch (err) { problems.push(`${n}.root.json is not signed by the threshold of root ${n - 1}'s keys (${errText(err)})`); break; }
+    try { md2 = m.Metadata.fromJSON(m.MetadataKind.Root, next.json as never); } catch (err) {
+      problems.push(`${n}.root.json is not root metadata (${errText(err)})`); break;
+    }
+    try { root.verifyDelegate('root', md2); } catch (err) {
+      problems.push(`${n}.root.json is not signed by the threshold of root ${n - 1}'s keys (${errText(err)})`); break;
+    }
     const own = selfSigned(md2);
     if (own) { problems.push(`${n}.root.json is not signed by its own new keys (${own})`); break; }
     if (md2.signed.version !== n) { problems.push(`${n}.root.json says version ${md2.signed.version}`); break; }
     root = md2;
   }
+  return root;
+}
+
+/** Verifies timestamp, snapshot and targets under `root`, in the order a device does, noting expiry. */
+async function verifyTopRoles(m: Models, root: AnyMetadata, read: MetadataReader, problems: string[]): Promise<VerifiedMetadata> {
   const expires: Record<string, string> = { root: root.signed.expires };
   const expired: string[] = [];
+  const note = (role: string, md: AnyMetadata): void => {
+    expires[role] = md.signed.expires;
+    if (md.signed.isExpired()) expired.push(role);
+  };
   if (root.signed.isExpired()) expired.push('root');
-  const images: RepositoryImage[] = [];
-  let truncated = false;
   const ts = await read('timestamp.json');
-  let timestamp: AnyMetadata | undefined;
+  let timestamp: AnyMetadata;
   try {
     if (ts.json === undefined) throw new Error(ts.reason);
     timestamp = m.Metadata.fromJSON(m.MetadataKind.Timestamp, ts.json as never);
     root.verifyDelegate('timestamp', timestamp);
-  } catch (err) { problems.push(`timestamp.json: ${errText(err)}`); timestamp = undefined; }
-  let targets: AnyMetadata | undefined;
-  if (timestamp !== undefined) {
-    expires.timestamp = timestamp.signed.expires;
-    if (timestamp.signed.isExpired()) expired.push('timestamp');
-    const snapMeta = (timestamp.signed as InstanceType<Models['Timestamp']>).snapshotMeta;
-    const snap = await read(`${snapMeta.version}.snapshot.json`);
-    let snapshot: AnyMetadata | undefined;
-    try {
-      if (snap.json === undefined || snap.bytes === undefined) throw new Error(snap.reason);
-      snapMeta.verify(snap.bytes);
-      snapshot = m.Metadata.fromJSON(m.MetadataKind.Snapshot, snap.json as never);
-      root.verifyDelegate('snapshot', snapshot);
-      if (snapshot.signed.version !== snapMeta.version) throw new Error(`version ${snapshot.signed.version}, the timestamp names ${snapMeta.version}`);
-    } catch (err) { problems.push(`${snapMeta.version}.snapshot.json: ${errText(err)}`); snapshot = undefined; }
-    if (snapshot !== undefined) {
-      expires.snapshot = snapshot.signed.expires;
-      if (snapshot.signed.isExpired()) expired.push('snapshot');
-      const tMeta = (snapshot.signed as InstanceType<Models['Snapshot']>).meta['targets.json'];
-      try {
-        if (tMeta === undefined) throw new Error('the snapshot does not list targets.json');
-        const t = await read(`${tMeta.version}.targets.json`);
-        if (t.json === undefined || t.bytes === undefined) throw new Error(t.reason);
-        tMeta.verify(t.bytes);
-        targets = m.Metadata.fromJSON(m.MetadataKind.Targets, t.json as never);
-        root.verifyDelegate('targets', targets);
-      } catch (err) { problems.push(`targets: ${errText(err)}`); targets = undefined; }
-    }
+  } catch (err) { problems.push(`timestamp.json: ${errText(err)}`); return { root, expires, expired }; }
+  note('timestamp', timestamp);
+  const snapMeta = (timestamp.signed as InstanceType<Models['Timestamp']>).snapshotMeta;
+  const snap = await read(`${snapMeta.version}.snapshot.json`);
+  let snapshot: AnyMetadata;
+  try {
+    if (snap.json === undefined || snap.bytes === undefined) throw new Error(snap.reason);
+    snapMeta.verify(snap.bytes);
+    snapshot = m.Metadata.fromJSON(m.MetadataKind.Snapshot, snap.json as never);
+    root.verifyDelegate('snapshot', snapshot);
+    if (snapshot.signed.version !== snapMeta.version) throw new Error(`version ${snapshot.signed.version}, the timestamp names ${snapMeta.version}`);
+  } catch (err) { problems.push(`${snapMeta.version}.snapshot.json: ${errText(err)}`); return { root, expires, expired }; }
+  note('snapshot', snapshot);
+  const tMeta = (snapshot.signed as InstanceType<Models['Snapshot']>).meta['targets.json'];
+  let targets: AnyMetadata;
+  try {
+    if (tMeta === undefined) throw new Error('the snapshot does not list targets.json');
+    const t = await read(`${tMeta.version}.targets.json`);
+    if (t.json === undefined || t.bytes === undefined) throw new Error(t.reason);
+    tMeta.verify(t.bytes);
+    targets = m.Metadata.fromJSON(m.MetadataKind.Targets, t.json as never);
+    root.verifyDelegate('targets', targets);
+  } catch (err) { problems.push(`targets: ${errText(err)}`); return { root, expires, expired }; }
+  note('targets', targets);
+  return { root, expires, expired, targets };
+}
+
+type TargetFiles = Record<string, InstanceType<Models['TargetFile']>>;
+
+/** One published image: its file against its signed length and hash, and its SBOM. */
+async function imageOf(dir: string, path: string, all: TargetFiles, maxBytes: number): Promise<RepositoryImage> {
+  const t = all[path]!;
+  const sha = t.hashes.sha256 ?? '';
+  const file = join(dir, 'targets', hashedName(path, sha));
+  let state: RepositoryImage['file'];
+  if (t.length <= MAX_HASHED_IMAGE_BYTES) state = await hashFile(file, t);
+  else {
+    const { stat } = await import('node:fs/promises');
+    state = await stat(file).then((s) => (s.size === t.length ? 'length-only' : 'mismatch'), () => 'missing');
   }
-  if (targets !== undefined) {
-    expires.targets = targets.signed.expires;
-    if (targets.signed.isExpired()) expired.push('targets');
-    const all = (targets.signed as InstanceType<Models['Targets']>).targets;
-    const imagePaths = Object.keys(all).filter((p) => /^[a-z][a-z0-9-]{0,31}\/image\.tar$/.test(p)).sort();
-    truncated = imagePaths.length > ctx.inputs.limits.maxRepositoryTargets;
-    for (const path of imagePaths.slice(0, ctx.inputs.limits.maxRepositoryTargets)) {
-      const t = all[path]!;
-      const sha = t.hashes.sha256 ?? '';
-      const file = join(dir, 'targets', hashedName(path, sha));
-      let state: RepositoryImage['file'];
-      if (t.length <= MAX_HASHED_IMAGE_BYTES) state = await hashFile(file, t);
-      else {
-        const { stat } = await import('node:fs/promises');
-        state = await stat(file).then((s) => (s.size === t.length ? 'length-only' : 'mismatch'), () => 'missing');
-      }
-      const custom = (t.custom ?? {}) as Record<string, unknown>;
-      const sbomPath = typeof custom.sbom === 'string' ? custom.sbom : undefined;
-      let sbom: RepositoryImage['sbom'] = { state: 'unlisted' };
-      const sbomTarget = sbomPath !== undefined ? all[sbomPath] : undefined;
-      if (sbomPath !== undefined && sbomTarget === undefined) sbom = { path: sbomPath, state: 'missing' };
-      if (sbomPath !== undefined && sbomTarget !== undefined) {
-        const sbomFile = join(dir, 'targets', hashedName(sbomPath, sbomTarget.hashes.sha256 ?? ''));
-        const hashed = await hashFile(sbomFile, sbomTarget);
-        if (hashed !== 'verified') sbom = { path: sbomPath, state: hashed };
-        else {
-          const { value } = await readJsonBounded(sbomFile, max);
-          const v = value as { bomFormat?: unknown; specVersion?: unknown; components?: unknown; metadata?: unknown } | undefined;
-          const ok = v?.bomFormat === 'CycloneDX' && Array.isArray(v.components) && v.components.length > 0;
-          sbom = ok
-            ? { path: sbomPath, state: 'verified', components: (v!.components as unknown[]).length, spec: String(v!.specVersion), namesImage: JSON.stringify(v).includes(sha) }
-            : { path: sbomPath, state: 'not-cyclonedx' };
-        }
-      }
-      images.push({ model: path.split('/')[0]!, path, length: t.length, sha256: sha, custom, file: state, sbom });
-    }
-  }
-  return { dir, problems, rootVersion: root.signed.version, anchor, expires, expired, images, truncated };
+  const custom = (t.custom ?? {}) as Record<string, unknown>;
+  const sbomPath = typeof custom.sbom === 'string' ? custom.sbom : undefined;
+  const sbom = sbomPath === undefined ? { state: 'unlisted' as const } : await sbomOf(dir, sbomPath, all, sha, maxBytes);
+  return { model: path.split('/')[0]!, path, length: t.length, sha256: sha, custom, file: state, sbom };
+}
+
+/** The SBOM an image names: listed and signed, its file matching, CycloneDX with components, naming the image's hash. */
+async function sbomOf(dir: string, sbomPath: string, all: TargetFiles, imageSha: string, maxBytes: number): Promise<RepositoryImage['sbom']> {
+  const sbomTarget = all[sbomPath];
+  if (sbomTarget === undefined) return { path: sbomPath, state: 'missing' };
+  const sbomFile = join(dir, 'targets', hashedName(sbomPath, sbomTarget.hashes.sha256 ?? ''));
+  const hashed = await hashFile(sbomFile, sbomTarget);
+  if (hashed !== 'verified') return { path: sbomPath, state: hashed };
+  const { value } = await readJsonBounded(sbomFile, maxBytes);
+  const v = value as { bomFormat?: unknown; specVersion?: unknown; components?: unknown; metadata?: unknown } | undefined;
+  const ok = v?.bomFormat === 'CycloneDX' && Array.isArray(v.components) && v.components.length > 0;
+  if (!ok) return { path: sbomPath, state: 'not-cyclonedx' };
+  return {
+    path: sbomPath, state: 'verified', components: (v.components as unknown[]).length, spec: String(v.specVersion),
+    namesImage: JSON.stringify(v).includes(imageSha),
+  };
 }
 
 function repositoryEvidence(view: RepositoryView): Evidence[] {

@@ -2,9 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   ETSI_PROVISIONS, ETSI_PROVISION_IDS, ETSI_OUT_OF_SCOPE, ETSI_PARTIAL_NOTES, ETSI_CONDITIONS,
-  etsiCoverage, statusConditions, findEtsiProvision,
+  statusConditions, findEtsiProvision,
 } from './etsi.ts';
-import { PSTI_REQUIREMENTS, pstiCoverage } from './psti.ts';
+import { PSTI_REQUIREMENTS } from './psti.ts';
+import { etsiCoverage, pstiCoverage } from './coverage.ts';
 import { CATALOGUE } from './catalogue.ts';
 
 test('lists the 68 provisions of EN 303 645 V2.1.1 sections 5 and 6, once each, in order', () => {

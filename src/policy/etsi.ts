@@ -4,13 +4,10 @@
  * the UK PSTI regulations cite; V3 splits and adds provisions (5.1-2A, 5.13-1A/B, 6-6...) that
  * are deliberately not listed here.
  *
- * Coverage is derived from the catalogue (a provision is met by every control that names it);
- * a provision no control names must carry a written out-of-scope reason, which is also what
- * provision 5.0-1 asks for.
+ * Coverage is derived from the catalogue in coverage.ts (a provision is met by every control that
+ * names it); a provision no control names must carry a written out-of-scope reason here, which is
+ * also what provision 5.0-1 asks for.
  */
-import { CATALOGUE } from './catalogue.ts';
-import type { Control } from './catalogue.ts';
-
 /** Every provision id of EN 303 645 V2.1.1 sections 5 and 6, in document order. */
 export const ETSI_PROVISION_IDS = [
   '5.0-1',
@@ -185,35 +182,9 @@ export const ETSI_PARTIAL_NOTES: Readonly<Partial<Record<EtsiProvisionId, string
   '5.2-2': 'Acting on reports is a manufacturer process; the policy commits to the timelines.',
 };
 
-/** How one provision is covered: by controls, or not (with the reason). */
-export interface ProvisionCoverage {
-  readonly provision: EtsiProvision;
-  /** Controls that name this provision; empty when out of scope. */
-  readonly controls: readonly Control[];
-  /** Why no control covers it; present exactly when `controls` is empty. */
-  readonly outOfScope?: string;
-  /** Remarks on partial coverage. */
-  readonly note?: string;
-}
-
 /** The provision with `id`; undefined for ids not in V2.1.1. */
 export function findEtsiProvision(id: string): EtsiProvision | undefined {
   return ETSI_PROVISIONS.find((prov) => prov.id === id);
-}
-
-/** Coverage of every provision by `catalogue` (default: the Bulwark catalogue), in document order. */
-export function etsiCoverage(catalogue: readonly Control[] = CATALOGUE): ProvisionCoverage[] {
-  return ETSI_PROVISIONS.map((provision) => {
-    const controls = catalogue.filter((c) => c.provisions.etsi.includes(provision.id));
-    const outOfScope = ETSI_OUT_OF_SCOPE[provision.id];
-    const note = ETSI_PARTIAL_NOTES[provision.id];
-    return {
-      provision,
-      controls,
-      ...(controls.length === 0 && outOfScope !== undefined ? { outOfScope } : {}),
-      ...(note !== undefined ? { note } : {}),
-    };
-  });
 }
 
 /** 'M C(11,12)' -> [11, 12]; 'M' -> []. */

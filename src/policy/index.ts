@@ -17,11 +17,13 @@ export type {
 } from './catalogue.ts';
 export {
   ETSI_PROVISIONS, ETSI_PROVISION_IDS, ETSI_CONDITIONS, ETSI_OUT_OF_SCOPE, ETSI_PARTIAL_NOTES,
-  etsiCoverage, findEtsiProvision, statusConditions, isMandatory,
+  findEtsiProvision, statusConditions, isMandatory,
 } from './etsi.ts';
-export type { EtsiProvision, EtsiProvisionId, EtsiStatus, ProvisionCoverage } from './etsi.ts';
-export { PSTI_REQUIREMENTS, PSTI_REQUIREMENT_IDS, pstiCoverage } from './psti.ts';
-export type { PstiRequirement, PstiRequirementId, PstiCoverage } from './psti.ts';
+export type { EtsiProvision, EtsiProvisionId, EtsiStatus } from './etsi.ts';
+export { PSTI_REQUIREMENTS, PSTI_REQUIREMENT_IDS } from './psti.ts';
+export type { PstiRequirement, PstiRequirementId } from './psti.ts';
+export { etsiCoverage, pstiCoverage } from './coverage.ts';
+export type { ProvisionCoverage, PstiCoverage } from './coverage.ts';
 export { CRA_REQUIREMENTS } from './cra.ts';
 export type { CraRequirementId } from './cra.ts';
 export {

@@ -1,10 +1,8 @@
 /**
  * The UK PSTI security requirements (Schedule 1 of SI 2023/1007), paraphrased, with the
- * EN 303 645 V2.1.1 provisions that Schedule 2 deems sufficient, and their coverage by the
- * catalogue.
+ * EN 303 645 V2.1.1 provisions that Schedule 2 deems sufficient (their coverage by the catalogue
+ * is in coverage.ts).
  */
-import { CATALOGUE } from './catalogue.ts';
-import type { Control } from './catalogue.ts';
 import type { EtsiProvisionId } from './etsi.ts';
 
 /** The three PSTI requirement ids. */
@@ -42,17 +40,3 @@ export const PSTI_REQUIREMENTS: readonly PstiRequirement[] = [
     deemedBy: ['5.3-13'],
   },
 ];
-
-/** How one PSTI requirement is covered. */
-export interface PstiCoverage {
-  readonly requirement: PstiRequirement;
-  readonly controls: readonly Control[];
-}
-
-/** Coverage of each PSTI requirement by `catalogue` (default: the Bulwark catalogue). */
-export function pstiCoverage(catalogue: readonly Control[] = CATALOGUE): PstiCoverage[] {
-  return PSTI_REQUIREMENTS.map((requirement) => ({
-    requirement,
-    controls: catalogue.filter((c) => c.provisions.psti?.includes(requirement.id) === true),
-  }));
-}

@@ -11,12 +11,13 @@ import { ConfigError } from '../errors/index.ts';
 import type { Control } from './catalogue.ts';
 import { CRA_REQUIREMENTS } from './cra.ts';
 import { etsiCoverageFor, NETWORK_MODEL_NAMES, TIER_DESCRIPTIONS } from './decide.ts';
-import type { Decision } from './decide.ts';
+import type { Decision, ProductProvisionCoverage } from './decide.ts';
 import { toHtml, toMarkdown } from './document.ts';
 import type { Block, DocumentModel, Inline } from './document.ts';
 import { ETSI_CONDITIONS, findEtsiProvision, statusConditions } from './etsi.ts';
 import type { DeviceProfile, NetworkModel, Sensor, Actuator } from './profile.ts';
 import { PSTI_REQUIREMENTS } from './psti.ts';
+import type { PstiRequirement } from './psti.ts';
 
 /** The promises the policy makes to vulnerability reporters, in calendar days. */
 export interface DisclosureTimelines {
@@ -48,7 +49,11 @@ export function renderPolicy(profile: DeviceProfile, decision: Decision, options
   const doc = buildPolicyDocument(profile, decision, timelines);
   if (options.format === 'md') return toMarkdown(doc);
   if (options.format === 'html') return toHtml(doc);
-  throw new ConfigError('POLICY_OPTION_INVALID', 'format', `unknown format ${JSON.stringify(String(options.format)).slice(0, 20)}; use md or html`);
+  throw new ConfigError(
+    'POLICY_OPTION_INVALID',
+    'format',
+    `unknown format ${JSON.stringify(String(options.format)).slice(0, 20)}; use md or html`,
+  );
 }
 
 function checkTimelines(t: DisclosureTimelines): DisclosureTimelines {
@@ -56,11 +61,19 @@ function checkTimelines(t: DisclosureTimelines): DisclosureTimelines {
   for (const key of keys) {
     const v = t[key];
     if (!Number.isInteger(v) || v < 1 || v > 365) {
-      throw new ConfigError('POLICY_OPTION_INVALID', `disclosure.${key}`, 'must be a whole number of days from 1 to 365');
+      throw new ConfigError(
+        'POLICY_OPTION_INVALID',
+        `disclosure.${key}`,
+        'must be a whole number of days from 1 to 365',
+      );
     }
   }
   if (t.acknowledgeWithinDays > t.fixTargetDays) {
-    throw new ConfigError('POLICY_OPTION_INVALID', 'disclosure.acknowledgeWithinDays', 'must not be later than fixTargetDays');
+    throw new ConfigError(
+      'POLICY_OPTION_INVALID',
+      'disclosure.acknowledgeWithinDays',
+      'must not be later than fixTargetDays',
+    );
   }
   return t;
 }
@@ -93,15 +106,20 @@ const ACTUATOR_WORDS: Readonly<Record<Actuator, string>> = {
 
 const SETUP_GUIDANCE: Readonly<Record<NetworkModel, { setup: string; check: string }>> = {
   listening: {
-    setup: 'Open the device\'s admin page over HTTPS and log in with the admin password printed on its sticker; models without one ask you to set a password, using the setup code from the sticker. Change it to a long password you use nowhere else. Leave remote access (port forwarding) off unless you need it.',
-    check: 'After logging in, the admin page shows automatic updates on and remote access off; its connection log should list only login attempts you recognise.',
+    setup:
+      "Open the device's admin page over HTTPS and log in with the admin password printed on its sticker; models without one ask you to set a password, using the setup code from the sticker. Change it to a long password you use nowhere else. Leave remote access (port forwarding) off unless you need it.",
+    check:
+      'After logging in, the admin page shows automatic updates on and remote access off; its connection log should list only login attempts you recognise.',
   },
   hub: {
-    setup: 'Start pairing on your hub, then press the pairing button on the device. Devices that can open doors or see and hear ask for the setup code from the sticker instead.',
-    check: 'The hub lists the device as paired with a verified key, and the device shows which capabilities the hub may use.',
+    setup:
+      'Start pairing on your hub, then press the pairing button on the device. Devices that can open doors or see and hear ask for the setup code from the sticker instead.',
+    check:
+      'The hub lists the device as paired with a verified key, and the device shows which capabilities the hub may use.',
   },
   cloud: {
-    setup: 'In the app, add the device with the claim code from the sticker, then press the device button when asked, within the time shown.',
+    setup:
+      'In the app, add the device with the claim code from the sticker, then press the device button when asked, within the time shown.',
     check: 'The app lists the device under your account only; after a factory reset it disappears from your account.',
   },
 };
@@ -119,180 +137,306 @@ function join(items: readonly Inline[][], sep = ', '): Inline[] {
 }
 
 /** Builds the policy as a document model (used by renderPolicy; exposed for tests and other writers). */
-export function buildPolicyDocument(profile: DeviceProfile, decision: Decision, timelines: DisclosureTimelines = DEFAULT_DISCLOSURE_TIMELINES): DocumentModel {
+export function buildPolicyDocument(
+  profile: DeviceProfile,
+  decision: Decision,
+  timelines: DisclosureTimelines = DEFAULT_DISCLOSURE_TIMELINES,
+): DocumentModel {
   const title = `Security policy: ${profile.model}`;
-  const b: Block[] = [];
-  const h2 = (text: string, id: string) => b.push({ kind: 'heading', level: 2, text, id });
-  const para = (...content: Inline[]) => b.push({ kind: 'paragraph', content });
-  const maker = profile.maker ?? 'the manufacturer';
+  const blocks: Block[] = [
+    { kind: 'heading', level: 1, text: title, id: 'top' },
+    paragraph(
+      `This is the product security and data-protection policy of ${profile.model}, made by ${makerOf(profile)}. ` +
+        'It states which security controls the product meets and why, how long it receives security updates, how to report a vulnerability, ' +
+        'what the device senses and which personal data it keeps, and how each applicable provision of ETSI EN 303 645 V2.1.1 and the UK PSTI regulations is met.',
+    ),
+    ...scopeSection(profile),
+    ...tierSection(profile, decision),
+    ...supportSection(profile),
+    ...disclosureSection(profile, timelines),
+    ...privacySection(profile),
+    ...setupSection(profile),
+    ...requiredControlsSection(decision),
+    ...notApplicableSection(decision),
+    ...coverageSection(decision),
+  ];
+  return { title, blocks };
+}
 
-  b.push({ kind: 'heading', level: 1, text: title, id: 'top' });
-  para(`This is the product security and data-protection policy of ${profile.model}, made by ${maker}. `
-    + 'It states which security controls the product meets and why, how long it receives security updates, how to report a vulnerability, '
-    + 'what the device senses and which personal data it keeps, and how each applicable provision of ETSI EN 303 645 V2.1.1 and the UK PSTI regulations is met.');
+function heading2(text: string, id: string): Block {
+  return { kind: 'heading', level: 2, text, id };
+}
 
-  // ---- Scope
-  h2('1. Scope', 'scope');
-  b.push({
-    kind: 'fields',
-    items: [
-      ['Product model', [profile.model]],
-      ['Manufacturer', [profile.maker ?? 'not stated']],
-      ['Network models', [profile.networkModels.map((m) => NETWORK_MODEL_NAMES[m]).join('; ')]],
-      ['Sensors', [profile.sensors.length === 0 ? 'none' : profile.sensors.join(', ')]],
-      ['Actuators', [profile.actuators.length === 0 ? 'none' : profile.actuators.join(', ')]],
-      ['Personal data kept', [profile.personalData ? 'yes' : 'no']],
-      ['Reachable from the internet', [profile.internetExposed ? 'yes, the device\'s own service is meant to be reachable' : 'no']],
-      ['Security updates until', [profile.supportPeriodEnd]],
-    ],
-  });
+function paragraph(...content: Inline[]): Block {
+  return { kind: 'paragraph', content };
+}
+
+function makerOf(profile: DeviceProfile): string {
+  return profile.maker ?? 'the manufacturer';
+}
+
+function scopeSection(profile: DeviceProfile): Block[] {
   const parts = ['the device and its software'];
   if (profile.networkModels.includes('listening')) parts.push('its local admin service');
   if (profile.networkModels.includes('hub')) parts.push('its link to a local automation hub');
-  if (profile.networkModels.includes('cloud')) parts.push('the manufacturer\'s cloud service and account association');
-  parts.push('the update service', 'the manufacturer\'s vulnerability-handling and support processes');
-  para(`The policy covers ${parts.slice(0, -1).join(', ')} and ${parts[parts.length - 1]}.`);
-
-  // ---- Tier
-  h2('2. Risk tier and why', 'tier');
-  para(`${profile.model} is in risk tier ${decision.tier}. ${TIER_DESCRIPTIONS[decision.tier]}`);
-  para('How the decision was reached:');
-  b.push({ kind: 'list', items: decision.reasons.map((r) => [r]) });
-  para('The tiers:');
-  b.push({ kind: 'list', items: ([1, 2, 3] as const).map((t) => [`Tier ${t}. ${TIER_DESCRIPTIONS[t]}`]) });
-
-  // ---- Support period
-  h2('3. Support period', 'support');
-  para(`${maker.charAt(0).toUpperCase()}${maker.slice(1)} provides security updates for ${profile.model} until at least ${profile.supportPeriodEnd}. `
-    + 'This is the defined support period. It may be extended, and any extension is published here and on the product page promptly; it will not be shortened.');
-  para('Until then, security fixes are free of charge and installed automatically unless the owner has turned automatic updates off. '
-    + 'After the end date the device keeps working, but no further security updates are promised; owners should then plan to replace it or isolate it from the internet.');
-
-  // ---- Vulnerability handling
-  h2('4. Reporting a vulnerability', 'vulnerabilities');
-  const contact = profile.securityContact;
-  if (contact === undefined) {
-    b.push({ kind: 'notice', content: ['No security contact is set in the device profile. This policy is incomplete until one is added (key securityContact).'] });
-  } else {
-    para('Report security vulnerabilities to ', { text: contact.replace(/^mailto:/, ''), href: contact }, '. Reporting is free, can be done in English, and does not require any personal data beyond a way to reply.');
-  }
-  b.push({
-    kind: 'list',
-    items: [
-      [`Acknowledgement: within ${timelines.acknowledgeWithinDays} days of the report.`],
-      [`Status updates: at least every ${timelines.statusUpdateEveryDays} days until the issue is resolved.`],
-      [`Fix: a security update for a confirmed vulnerability is targeted within ${timelines.fixTargetDays} days, sooner when it is exploited.`],
-      ['Advisory: once a fix is available, a public advisory names the affected versions and the fix, and credits the reporter if they wish.'],
-      ['The same contact is published as /.well-known/security.txt (RFC 9116) on the device and on the manufacturer\'s website.'],
-    ],
-  });
-
-  // ---- Privacy and sensing
-  h2('5. Privacy and sensing', 'privacy');
-  if (profile.sensors.length === 0) para(`${profile.model} has no sensors.`);
-  else {
-    para(`${profile.model} has these sensing capabilities:`);
-    b.push({ kind: 'list', items: profile.sensors.map((s) => [SENSOR_WORDS[s]]) });
-  }
-  if (profile.actuators.length > 0) para(`It controls ${profile.actuators.map((a) => ACTUATOR_WORDS[a]).join(', ')}.`);
-  para(profile.personalData
-    ? `${profile.model} keeps personal data about its owner and household (settings, usage history and events), on the device${profile.networkModels.includes('cloud') ? ' and in the manufacturer\'s service, which processes it only to provide the product\'s functions and shares it with no advertisers' : ''}. The owner can export it and erase it at any time and gets a confirmation when it is gone; a factory reset erases everything on the device.`
-    : `${profile.model} keeps no personal data beyond what the owner configures (such as its name and password hash); a factory reset erases all of it.`);
-  para('No telemetry is sent by default. Logs stay on the device, are redacted (no passwords, codes or keys), and are bounded in size and age'
-    + (profile.sensors.some((s) => s === 'camera' || s === 'microphone') ? '; nothing captured by the camera or microphone, nor anything derived from it, is ever logged.' : '.'));
-  if (profile.networkModels.includes('cloud')) {
-    para('Connecting the device to an account is the owner\'s choice and their consent to the processing described here; they can withdraw it at any time by removing the device from the account, erasing their data or resetting the device.');
-  }
-
-  // ---- Setup
-  h2('6. Setting up securely', 'setup');
-  para('Every default is the secure one: there is nothing to switch on for security, only conveniences to switch on if wanted.');
-  for (const m of profile.networkModels) {
-    b.push({ kind: 'fields', items: [[`Set up (${NETWORK_MODEL_NAMES[m]})`, [SETUP_GUIDANCE[m].setup]], ['Check', [SETUP_GUIDANCE[m].check]]] });
-  }
-
-  // ---- Required controls
-  h2(`7. Required controls (${decision.required.length})`, 'controls');
-  para('Each control below applies to this product: first what is true of the product, then why it matters, why this product needs it, '
-    + 'which standard provisions it meets, and how the auditor verifies it.');
-  for (const { control, because } of decision.required) {
-    b.push({ kind: 'heading', level: 3, text: `${control.id}: ${control.title}`, id: anchor(control) });
-    para(control.statement);
-    b.push({
+  if (profile.networkModels.includes('cloud')) parts.push("the manufacturer's cloud service and account association");
+  parts.push('the update service', "the manufacturer's vulnerability-handling and support processes");
+  return [
+    heading2('1. Scope', 'scope'),
+    {
       kind: 'fields',
       items: [
-        ['Why', [control.rationale]],
-        ['Required because', [because.join('; ')]],
-        ['Serves', [`the brief, "${control.brief}"`]],
-        ['Meets', provisionRefs(control)],
-        ['Verified by', [control.checks.map((c) => `${c.id} (${c.kind})`).join(', ')]],
+        ['Product model', [profile.model]],
+        ['Manufacturer', [profile.maker ?? 'not stated']],
+        ['Network models', [profile.networkModels.map((m) => NETWORK_MODEL_NAMES[m]).join('; ')]],
+        ['Sensors', [profile.sensors.length === 0 ? 'none' : profile.sensors.join(', ')]],
+        ['Actuators', [profile.actuators.length === 0 ? 'none' : profile.actuators.join(', ')]],
+        ['Personal data kept', [profile.personalData ? 'yes' : 'no']],
+        [
+          'Reachable from the internet',
+          [profile.internetExposed ? "yes, the device's own service is meant to be reachable" : 'no'],
+        ],
+        ['Security updates until', [profile.supportPeriodEnd]],
       ],
-    });
-  }
+    },
+    paragraph(`The policy covers ${parts.slice(0, -1).join(', ')} and ${parts[parts.length - 1]}.`),
+  ];
+}
 
-  // ---- Not applicable
-  h2('8. Controls not applicable', 'not-applicable');
-  if (decision.notApplicable.length === 0) para('Every control in the catalogue applies to this product.');
-  else {
-    b.push({
+function tierSection(profile: DeviceProfile, decision: Decision): Block[] {
+  return [
+    heading2('2. Risk tier and why', 'tier'),
+    paragraph(`${profile.model} is in risk tier ${decision.tier}. ${TIER_DESCRIPTIONS[decision.tier]}`),
+    paragraph('How the decision was reached:'),
+    { kind: 'list', items: decision.reasons.map((r) => [r]) },
+    paragraph('The tiers:'),
+    { kind: 'list', items: ([1, 2, 3] as const).map((t) => [`Tier ${t}. ${TIER_DESCRIPTIONS[t]}`]) },
+  ];
+}
+
+function supportSection(profile: DeviceProfile): Block[] {
+  const maker = makerOf(profile);
+  return [
+    heading2('3. Support period', 'support'),
+    paragraph(
+      `${maker.charAt(0).toUpperCase()}${maker.slice(1)} provides security updates for ${profile.model} until at least ${profile.supportPeriodEnd}. ` +
+        'This is the defined support period. It may be extended, and any extension is published here and on the product page promptly; it will not be shortened.',
+    ),
+    paragraph(
+      'Until then, security fixes are free of charge and installed automatically unless the owner has turned automatic updates off. ' +
+        'After the end date the device keeps working, but no further security updates are promised; owners should then plan to replace it or isolate it from the internet.',
+    ),
+  ];
+}
+
+function disclosureSection(profile: DeviceProfile, timelines: DisclosureTimelines): Block[] {
+  const contact = profile.securityContact;
+  const reporting: Block =
+    contact === undefined
+      ? {
+          kind: 'notice',
+          content: [
+            'No security contact is set in the device profile. This policy is incomplete until one is added (key securityContact).',
+          ],
+        }
+      : paragraph(
+          'Report security vulnerabilities to ',
+          { text: contact.replace(/^mailto:/, ''), href: contact },
+          '. Reporting is free, can be done in English, and does not require any personal data beyond a way to reply.',
+        );
+  return [
+    heading2('4. Reporting a vulnerability', 'vulnerabilities'),
+    reporting,
+    {
+      kind: 'list',
+      items: [
+        [`Acknowledgement: within ${timelines.acknowledgeWithinDays} days of the report.`],
+        [`Status updates: at least every ${timelines.statusUpdateEveryDays} days until the issue is resolved.`],
+        [
+          `Fix: a security update for a confirmed vulnerability is targeted within ${timelines.fixTargetDays} days, sooner when it is exploited.`,
+        ],
+        [
+          'Advisory: once a fix is available, a public advisory names the affected versions and the fix, and credits the reporter if they wish.',
+        ],
+        [
+          "The same contact is published as /.well-known/security.txt (RFC 9116) on the device and on the manufacturer's website.",
+        ],
+      ],
+    },
+  ];
+}
+
+function privacySection(profile: DeviceProfile): Block[] {
+  const b: Block[] = [heading2('5. Privacy and sensing', 'privacy')];
+  if (profile.sensors.length === 0) b.push(paragraph(`${profile.model} has no sensors.`));
+  else
+    b.push(paragraph(`${profile.model} has these sensing capabilities:`), {
+      kind: 'list',
+      items: profile.sensors.map((s) => [SENSOR_WORDS[s]]),
+    });
+  if (profile.actuators.length > 0)
+    b.push(paragraph(`It controls ${profile.actuators.map((a) => ACTUATOR_WORDS[a]).join(', ')}.`));
+  const cloud = profile.networkModels.includes('cloud');
+  b.push(
+    paragraph(
+      profile.personalData
+        ? `${profile.model} keeps personal data about its owner and household (settings, usage history and events), on the device${cloud ? " and in the manufacturer's service, which processes it only to provide the product's functions and shares it with no advertisers" : ''}. The owner can export it and erase it at any time and gets a confirmation when it is gone; a factory reset erases everything on the device.`
+        : `${profile.model} keeps no personal data beyond what the owner configures (such as its name and password hash); a factory reset erases all of it.`,
+    ),
+  );
+  b.push(
+    paragraph(
+      'No telemetry is sent by default. Logs stay on the device, are redacted (no passwords, codes or keys), and are bounded in size and age' +
+        (profile.sensors.some((s) => s === 'camera' || s === 'microphone')
+          ? '; nothing captured by the camera or microphone, nor anything derived from it, is ever logged.'
+          : '.'),
+    ),
+  );
+  if (cloud) {
+    b.push(
+      paragraph(
+        "Connecting the device to an account is the owner's choice and their consent to the processing described here; they can withdraw it at any time by removing the device from the account, erasing their data or resetting the device.",
+      ),
+    );
+  }
+  return b;
+}
+
+function setupSection(profile: DeviceProfile): Block[] {
+  return [
+    heading2('6. Setting up securely', 'setup'),
+    paragraph(
+      'Every default is the secure one: there is nothing to switch on for security, only conveniences to switch on if wanted.',
+    ),
+    ...profile.networkModels.map((m): Block => ({
+      kind: 'fields',
+      items: [
+        [`Set up (${NETWORK_MODEL_NAMES[m]})`, [SETUP_GUIDANCE[m].setup]],
+        ['Check', [SETUP_GUIDANCE[m].check]],
+      ],
+    })),
+  ];
+}
+
+function requiredControlsSection(decision: Decision): Block[] {
+  return [
+    heading2(`7. Required controls (${decision.required.length})`, 'controls'),
+    paragraph(
+      'Each control below applies to this product: first what is true of the product, then why it matters, why this product needs it, ' +
+        'which standard provisions it meets, and how the auditor verifies it.',
+    ),
+    ...decision.required.flatMap(({ control, because }): Block[] => [
+      { kind: 'heading', level: 3, text: `${control.id}: ${control.title}`, id: anchor(control) },
+      paragraph(control.statement),
+      {
+        kind: 'fields',
+        items: [
+          ['Why', [control.rationale]],
+          ['Required because', [because.join('; ')]],
+          ['Serves', [`the brief, "${control.brief}"`]],
+          ['Meets', provisionRefs(control)],
+          ['Verified by', [control.checks.map((c) => `${c.id} (${c.kind})`).join(', ')]],
+        ],
+      },
+    ]),
+  ];
+}
+
+function notApplicableSection(decision: Decision): Block[] {
+  const head = heading2('8. Controls not applicable', 'not-applicable');
+  if (decision.notApplicable.length === 0)
+    return [head, paragraph('Every control in the catalogue applies to this product.')];
+  return [
+    head,
+    {
       kind: 'table',
       caption: 'Controls of the catalogue this product does not need, and why',
       headers: ['Control', 'Title', 'Not applicable because the product'],
-      rows: decision.notApplicable.map(({ control, because }) => ({ cells: [[control.id], [control.title], [because]] })),
-    });
-  }
+      rows: decision.notApplicable.map(({ control, because }) => ({
+        cells: [[control.id], [control.title], [because]],
+      })),
+    },
+  ];
+}
 
-  // ---- Standards coverage
-  h2('9. Standards coverage', 'coverage');
-  para('Status: M = mandatory, R = recommended, C(n) = conditional on condition n. Conditions: '
-    + Object.entries(ETSI_CONDITIONS).map(([n, text]) => `(${n}) ${text}`).join('; ') + '.');
-  b.push({
-    kind: 'table',
-    caption: 'ETSI EN 303 645 V2.1.1: every provision of sections 5 and 6',
-    headers: ['Provision', 'Status', 'What it asks (paraphrased)', 'How this product meets it'],
-    rows: etsiCoverageFor(decision).map((row) => {
-      let how: Inline[];
-      if (row.verdict.kind === 'met') {
-        how = ['Met by ', ...join(row.verdict.controls.map((c) => [{ text: c.id, href: `#${anchor(c)}` }]))];
-      } else if (row.verdict.kind === 'out-of-scope') {
-        how = [`Outside the toolkit: ${row.verdict.reason}`];
-      } else if (statusConditions(row.provision.status).length > 0) {
-        how = [`Not applicable (condition not met): ${row.verdict.reason}.`];
-      } else {
-        // An unconditional provision cannot be "not applicable" (Table B.1); it is not adopted, with the reason 5.0-1 asks for.
-        how = [`Not adopted for this product: ${row.verdict.reason}.`];
-      }
-      if (row.note !== undefined) how.push(` Note: ${row.note}`);
-      return { id: etsiAnchor(row.provision.id), cells: [[row.provision.id], [row.provision.status], [row.provision.paraphrase], how] };
-    }),
-  });
-  b.push({
-    kind: 'table',
-    caption: 'UK PSTI regulations, Schedule 1',
-    headers: ['Requirement', 'What it asks (paraphrased)', 'How this product meets it'],
-    rows: PSTI_REQUIREMENTS.map((req) => {
-      const controls = decision.required.filter((r) => r.control.provisions.psti?.includes(req.id) === true).map((r) => r.control);
-      const how: Inline[] = controls.length === 0
-        ? ['No required control meets it: the policy is incomplete.']
-        : ['Met by ', ...join(controls.map((c) => [{ text: c.id, href: `#${anchor(c)}` }])), `. Schedule 2 deems EN 303 645 ${req.deemedBy.join(' and ')} sufficient.`];
-      return { cells: [[`${req.id} ${req.title}`], [req.paraphrase], how] };
-    }),
-  });
-  return { title, blocks: b };
+function coverageSection(decision: Decision): Block[] {
+  return [
+    heading2('9. Standards coverage', 'coverage'),
+    paragraph(
+      'Status: M = mandatory, R = recommended, C(n) = conditional on condition n. Conditions: ' +
+        Object.entries(ETSI_CONDITIONS)
+          .map(([n, text]) => `(${n}) ${text}`)
+          .join('; ') +
+        '.',
+    ),
+    {
+      kind: 'table',
+      caption: 'ETSI EN 303 645 V2.1.1: every provision of sections 5 and 6',
+      headers: ['Provision', 'Status', 'What it asks (paraphrased)', 'How this product meets it'],
+      rows: etsiCoverageFor(decision).map((row) => ({
+        id: etsiAnchor(row.provision.id),
+        cells: [[row.provision.id], [row.provision.status], [row.provision.paraphrase], howEtsiIsMet(row)],
+      })),
+    },
+    {
+      kind: 'table',
+      caption: 'UK PSTI regulations, Schedule 1',
+      headers: ['Requirement', 'What it asks (paraphrased)', 'How this product meets it'],
+      rows: PSTI_REQUIREMENTS.map((req) => ({
+        cells: [[`${req.id} ${req.title}`], [req.paraphrase], howPstiIsMet(decision, req)],
+      })),
+    },
+  ];
+}
+
+function howEtsiIsMet(row: ProductProvisionCoverage): Inline[] {
+  let how: Inline[];
+  if (row.verdict.kind === 'met') {
+    how = ['Met by ', ...join(row.verdict.controls.map((c) => [{ text: c.id, href: `#${anchor(c)}` }]))];
+  } else if (row.verdict.kind === 'out-of-scope') {
+    how = [`Outside the toolkit: ${row.verdict.reason}`];
+  } else if (statusConditions(row.provision.status).length > 0) {
+    how = [`Not applicable (condition not met): ${row.verdict.reason}.`];
+  } else {
+    // An unconditional provision cannot be "not applicable" (Table B.1); it is not adopted, with the reason 5.0-1 asks for.
+    how = [`Not adopted for this product: ${row.verdict.reason}.`];
+  }
+  if (row.note !== undefined) how.push(` Note: ${row.note}`);
+  return how;
+}
+
+function howPstiIsMet(decision: Decision, req: PstiRequirement): Inline[] {
+  const controls = decision.required
+    .filter((r) => r.control.provisions.psti?.includes(req.id) === true)
+    .map((r) => r.control);
+  if (controls.length === 0) return ['No required control meets it: the policy is incomplete.'];
+  return [
+    'Met by ',
+    ...join(controls.map((c) => [{ text: c.id, href: `#${anchor(c)}` }])),
+    `. Schedule 2 deems EN 303 645 ${req.deemedBy.join(' and ')} sufficient.`,
+  ];
 }
 
 function provisionRefs(control: Control): Inline[] {
   const groups: Inline[][] = [];
   const { etsi, psti, isvs, cra } = control.provisions;
   if (etsi.length > 0) {
-    groups.push(['EN 303 645 ', ...join(etsi.map((id) => [{ text: `${id} (${findEtsiProvision(id)?.status ?? '?'})`, href: `#${etsiAnchor(id)}` }]))]);
+    groups.push([
+      'EN 303 645 ',
+      ...join(
+        etsi.map((id) => [{ text: `${id} (${findEtsiProvision(id)?.status ?? '?'})`, href: `#${etsiAnchor(id)}` }]),
+      ),
+    ]);
   } else {
     groups.push(['no EN 303 645 provision names this']);
   }
   if (psti !== undefined && psti.length > 0) {
-    groups.push([`UK PSTI ${psti.map((id) => `${id} (${PSTI_REQUIREMENTS.find((r) => r.id === id)?.title ?? '?'})`).join(', ')}`]);
+    groups.push([
+      `UK PSTI ${psti.map((id) => `${id} (${PSTI_REQUIREMENTS.find((r) => r.id === id)?.title ?? '?'})`).join(', ')}`,
+    ]);
   }
   if (isvs !== undefined && isvs.length > 0) groups.push([`OWASP ISVS ${isvs.join(', ')}`]);
-  if (cra !== undefined && cra.length > 0) groups.push([`EU CRA Annex I ${cra.map((id) => `${id} (${CRA_REQUIREMENTS[id]})`).join(', ')}`]);
+  if (cra !== undefined && cra.length > 0)
+    groups.push([`EU CRA Annex I ${cra.map((id) => `${id} (${CRA_REQUIREMENTS[id]})`).join(', ')}`]);
   return join(groups, '; ');
 }

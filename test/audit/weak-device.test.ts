@@ -62,6 +62,11 @@ test('what the weak device does right passes, and what needs its internals is no
   for (const id of ['http.security-headers', 'http.cookie-flags', 'http.info-disclosure', 'http.input-validation', 'net.debug-ports']) assert.equal(status(id), 'pass', id);
   for (const id of ['bundle.hash-params', 'config.debug-off', 'journal.connections', 'tls.unique-certificates', 'build.lint']) assert.equal(status(id), 'not-tested', id);
   assert.match(report.checks.find((c) => c.id === 'config.debug-off')!.summary, /not available/);
+  // No debug port is open: the scan found the well-known ports closed, and the process that
+  // serves the device (this test's own) was found and has no other port to ask.
+  const ports = report.checks.find((c) => c.id === 'net.debug-ports')!;
+  assert.ok(ports.evidence.some((e) => /^TCP connect to 127\.0\.0\.1:9229 /.test(e.sent) && /closed/.test(e.received)));
+  assert.ok(ports.evidence.some((e) => new RegExp(`process ${process.pid} \\(the auditor's own`).test(e.sent)), 'the device\'s process was observed');
 });
 
 test('the probes stay within their bounds: one default credential accepted, then no more guessing', () => {
