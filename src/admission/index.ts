@@ -12,3 +12,4 @@ export { FloodCounter, describeFlood } from './flood.ts';
 export type { FloodSummary } from './flood.ts';
 export { guardServer } from './guard.ts';
 export type { Admission, AdmissionRecord, EstablishOn, GuardOptions } from './guard.ts';
+export type { AdmissionErrorCode } from './errors.ts';

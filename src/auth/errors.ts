@@ -4,22 +4,37 @@
  */
 import { BulwarkError } from '../errors/index.ts';
 
+/** Stable codes of the auth folder's errors, its config settings included. */
+export type AuthErrorCode =
+  | 'PASSWORD_HASH_INVALID' // a stored PHC hash string is malformed or names unsafe parameters
+  | 'PASSWORD_INPUT_INVALID' // a password to hash is too long or ill-formed
+  | 'AUTH_BUSY' // the hash limiter's queue is full, or a caller waited too long
+  | 'PASSWORD_TOO_WEAK' // the strength policy refused a password
+  | 'LOCKOUT_STATE_INVALID' // persisted lockout state does not match its schema
+  | 'SESSION_STATE_INVALID' // persisted session state does not match its schema
+  | 'DEVICE_COOKIE_STATE_INVALID' // persisted device-cookie state or key does not match its schema
+  | 'ARGON2_PARAMS_UNSAFE' // an Argon2 setting below the safe floor (ConfigError)
+  | 'HASH_LIMITER_CONFIG_INVALID' // ConfigError of the hash limiter
+  | 'LOCKOUT_CONFIG_INVALID' // ConfigError of the lockout policy
+  | 'SESSION_CONFIG_INVALID' // ConfigError of the session store
+  | 'DEVICE_COOKIE_CONFIG_INVALID'; // ConfigError of the device cookies
+
 /** Thrown when a stored PHC hash string is malformed or names unsafe parameters. */
-export class PasswordHashError extends BulwarkError {
+export class PasswordHashError extends BulwarkError<AuthErrorCode> {
   constructor(message: string, details: Record<string, unknown> = {}) {
     super('PASSWORD_HASH_INVALID', message, details);
   }
 }
 
 /** Thrown when a password given to be hashed is not acceptable input (too long, ill-formed). */
-export class PasswordInputError extends BulwarkError {
+export class PasswordInputError extends BulwarkError<AuthErrorCode> {
   constructor(message: string, details: Record<string, unknown> = {}) {
     super('PASSWORD_INPUT_INVALID', message, details);
   }
 }
 
 /** Thrown when the hash limiter's queue is full or a caller waited too long for a slot. */
-export class AuthBusyError extends BulwarkError {
+export class AuthBusyError extends BulwarkError<AuthErrorCode> {
   constructor(message: string, details: Record<string, unknown> = {}) {
     super('AUTH_BUSY', message, details);
   }
@@ -32,7 +47,7 @@ export interface PasswordPolicyReason {
 }
 
 /** Thrown when a password fails the strength policy; carries the reasons, never the password. */
-export class PasswordPolicyError extends BulwarkError {
+export class PasswordPolicyError extends BulwarkError<AuthErrorCode> {
   readonly reasons: readonly PasswordPolicyReason[];
   constructor(reasons: readonly PasswordPolicyReason[]) {
     super('PASSWORD_TOO_WEAK', `password refused: ${reasons.map((r) => r.code).join(', ')}`, {
@@ -43,21 +58,21 @@ export class PasswordPolicyError extends BulwarkError {
 }
 
 /** Thrown when persisted lockout state does not match its schema. */
-export class LockoutStateError extends BulwarkError {
+export class LockoutStateError extends BulwarkError<AuthErrorCode> {
   constructor(message: string, details: Record<string, unknown> = {}) {
     super('LOCKOUT_STATE_INVALID', message, details);
   }
 }
 
 /** Thrown when persisted session state does not match its schema. */
-export class SessionStateError extends BulwarkError {
+export class SessionStateError extends BulwarkError<AuthErrorCode> {
   constructor(message: string, details: Record<string, unknown> = {}) {
     super('SESSION_STATE_INVALID', message, details);
   }
 }
 
 /** Thrown when persisted device-cookie state or its key does not match its schema. */
-export class DeviceCookieStateError extends BulwarkError {
+export class DeviceCookieStateError extends BulwarkError<AuthErrorCode> {
   constructor(message: string, details: Record<string, unknown> = {}) {
     super('DEVICE_COOKIE_STATE_INVALID', message, details);
   }

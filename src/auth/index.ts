@@ -88,3 +88,4 @@ export {
   SESSION_STATE_BOUNDS,
 } from './sessions.ts';
 export type { SessionConfig, SessionState, SessionRecord, SessionView, NewSession } from './sessions.ts';
+export type { AuthErrorCode } from './errors.ts';

@@ -54,8 +54,11 @@ export interface UnitRecord {
   readonly webCertFingerprint: string;
 }
 
+/** Stable codes of {@link BundleError}. */
+export type BundleErrorCode = 'BUNDLE_INCOMPLETE' | 'BUNDLE_INVALID' | 'BUNDLE_INSECURE_MODE';
+
 /** Thrown when a bundle is missing files, malformed, or its secrets are readable by others. */
-export class BundleError extends BulwarkError {}
+export class BundleError extends BulwarkError<BundleErrorCode> {}
 
 const SERIAL = /^[A-Z]{3}-[A-Z2-9]{10}$/;
 const FINGERPRINT = /^sha256:[0-9a-f]{64}$/;

@@ -4,8 +4,27 @@
  */
 import { BulwarkError, ConfigError } from '../errors/index.ts';
 
+/** Stable codes of the channel's thrown errors (ChannelErrorCode is a peer's answer code on the wire). */
+export type ChannelFailureCode =
+  | 'CHANNEL_CONFIG_INVALID'
+  | 'CHANNEL_FRAME_TOO_LARGE'
+  | 'CHANNEL_DECODER_FAILED'
+  | 'CHANNEL_BAD_MESSAGE'
+  | 'CHANNEL_REQUEST_FAILED'
+  | 'CHANNEL_REQUEST_TIMEOUT'
+  | 'CHANNEL_CONNECT_TIMEOUT'
+  | 'CHANNEL_BUSY'
+  | 'CHANNEL_CLOSED'
+  | 'CHANNEL_REFUSED'
+  | 'CHANNEL_NOT_CONNECTED'
+  | 'CHANNEL_PEER_NOT_PINNED'
+  | 'CHANNEL_PEER_DEAD'
+  | 'CHANNEL_TLS_FAILED'
+  | 'CHANNEL_SOCKET_FAILED'
+  | 'CHANNEL_BACKPRESSURE';
+
 /** The base of every channel error, so callers can catch the folder's errors in one place. */
-export class ChannelError extends BulwarkError {}
+export class ChannelError extends BulwarkError<ChannelFailureCode> {}
 
 /** Thrown when a channel config value is malformed or unsafe ('CHANNEL_CONFIG_INVALID'). */
 export class ChannelConfigError extends ConfigError {
@@ -72,7 +91,8 @@ export class ChannelPeerError extends ChannelError {
 /** Nothing came from the peer for `deadAfterMs` ('CHANNEL_PEER_DEAD'). */
 export class ChannelPeerDeadError extends ChannelError {
   constructor(silentMs: number) {
-    super('CHANNEL_PEER_DEAD', `no traffic from the peer for ${Math.round(silentMs)} ms`, { silentMs: Math.round(silentMs) });
+    const ms = Math.round(silentMs);
+    super('CHANNEL_PEER_DEAD', `no traffic from the peer for ${ms} ms`, { silentMs: ms });
   }
 }
 

@@ -39,3 +39,4 @@ export { createChannelServer, connectChannel, createChannelClientContext } from 
 export type { ChannelServer, ChannelServerOptions, ConnectChannelOptions, ChannelIdentity, ChannelClientContext, RemoteEndpoint } from './tls.ts';
 export { ReconnectingChannel, reconnectingClient } from './reconnect.ts';
 export type { ReconnectingChannelEvents } from './reconnect.ts';
+export type { ChannelFailureCode } from './errors.ts';

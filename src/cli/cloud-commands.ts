@@ -10,10 +10,28 @@ function list(value: string): string[] {
 
 const port = (value: string, name: string): number => portArgument(value, name, 'CLOUD_CONFIG_INVALID');
 
+/** `cloud run`'s options as commander parses them. */
+interface RunOptions {
+  factory: string; state: string; host: string; mqttPort: string; apiPort: string; broker?: string; database?: string;
+  instance: string; import?: string[]; hostname?: string;
+}
+
+/** `cloud broker-config`'s options as commander parses them. */
+interface BrokerConfigOptions {
+  factory: string; out: string; host: string; port: string; instances: string; hostname?: string; user: string;
+}
+
 /** Registers the cloud commands on `program`. */
 export function registerCloudCommands(program: Command): void {
-  const cloud = program.command('cloud').description('the manufacturer cloud: device broker, registry, claims, owner API and app');
+  const cloud = program.command('cloud')
+    .description('the manufacturer cloud: device broker, registry, claims, owner API and app');
+  registerRun(cloud);
+  registerImport(cloud);
+  registerBrokerConfig(cloud);
+}
 
+/** `cloud run`: a cloud instance until a signal. */
+function registerRun(cloud: Command): void {
   cloud.command('run')
     .description('run a cloud instance (embedded broker and SQLite unless --broker / --database)')
     .requiredOption('--factory <dir>', 'factory folder (its CA issues the cloud\'s certificates on first start)')
@@ -26,9 +44,11 @@ export function registerCloudCommands(program: Command): void {
     .option('--instance <name>', 'this instance\'s name (certificate CN bulwark-cloud-<name>)', '1')
     .option('--import <manifest...>', 'factory manifests to import at start')
     .option('--hostname <names>', 'host names for the server certificate, comma-separated')
-    .action(async (o: { factory: string; state: string; host: string; mqttPort: string; apiPort: string; broker?: string; database?: string; instance: string; import?: string[]; hostname?: string }) => {
+    .action(async (o: RunOptions) => {
       const { startCloud } = await import('../cloud/index.ts');
-      const log = (msg: string): void => { process.stderr.write(JSON.stringify({ at: new Date().toISOString(), level: 'info', msg }) + '\n'); };
+      const log = (msg: string): void => {
+        process.stderr.write(JSON.stringify({ at: new Date().toISOString(), level: 'info', msg }) + '\n');
+      };
       const c = await startCloud({
         factoryDir: resolve(o.factory), stateDir: resolve(o.state), instance: o.instance,
         ...(o.broker ? { brokerUrl: o.broker } : {}), ...(o.database ? { databaseUrl: o.database } : {}),
@@ -38,14 +58,18 @@ export function registerCloudCommands(program: Command): void {
         manifests: (o.import ?? []).map((p) => resolve(p)),
         log,
       });
-      process.stdout.write(`cloud ${c.instance} ready: devices ${c.brokerUrl}, owners ${c.api.url} (${c.store.kind})\n`);
+      process.stdout.write(`cloud ${c.instance} ready: devices ${c.brokerUrl}, owners ${c.api.url} ` +
+        `(${c.store.kind})\n`);
       await new Promise<void>((done) => {
         const stop = (): void => { c.close().then(done, done); };
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
       });
     });
+}
 
+/** `cloud import`: factory manifests into the store. */
+function registerImport(cloud: Command): void {
   cloud.command('import')
     .description('import factory manifests (public data: serials, certificate fingerprints, claim-code hashes)')
     .argument('<manifest...>', 'manifest.json files from `bulwark factory provision`')
@@ -55,9 +79,13 @@ export function registerCloudCommands(program: Command): void {
     .action(async (manifests: string[], o: { factory: string; state?: string; database?: string }) => {
       const { openCloudStore, readManifest } = await import('../cloud/index.ts');
       const { loadFactory } = await import('../identity/index.ts');
-      if (!o.state && !o.database) throw new ConfigError('CLOUD_CONFIG_INVALID', 'state', 'give --state (SQLite) or --database (PostgreSQL)');
+      if (!o.state && !o.database) {
+        throw new ConfigError('CLOUD_CONFIG_INVALID', 'state', 'give --state (SQLite) or --database (PostgreSQL)');
+      }
       const factory = await loadFactory(resolve(o.factory));
-      const store = await openCloudStore({ stateDir: resolve(o.state ?? '.'), ...(o.database ? { databaseUrl: o.database } : {}) });
+      const store = await openCloudStore({
+        stateDir: resolve(o.state ?? '.'), ...(o.database ? { databaseUrl: o.database } : {}),
+      });
       try {
         for (const m of manifests) {
           const r = await store.importUnits(await readManifest(resolve(m), factory.caCertPem), Date.now());
@@ -67,7 +95,10 @@ export function registerCloudCommands(program: Command): void {
         await store.close();
       }
     });
+}
 
+/** `cloud broker-config`: a Mosquitto configuration with the embedded broker's rules. */
+function registerBrokerConfig(cloud: Command): void {
   cloud.command('broker-config')
     .description('write a Mosquitto configuration with the same rules as the embedded broker')
     .requiredOption('--factory <dir>', 'factory folder (its CA issues the broker\'s certificate)')
@@ -77,7 +108,7 @@ export function registerCloudCommands(program: Command): void {
     .option('--instances <names>', 'cloud instance names allowed to read device traffic, comma-separated', '1,2')
     .option('--hostname <names>', 'host names for the broker certificate, comma-separated')
     .option('--user <name>', 'user Mosquitto drops privileges to when started as root', 'mosquitto')
-    .action(async (o: { factory: string; out: string; host: string; port: string; instances: string; hostname?: string; user: string }) => {
+    .action(async (o: BrokerConfigOptions) => {
       const { writeBrokerConfig, factoryIssuer } = await import('../cloud/index.ts');
       const issuer = await factoryIssuer(resolve(o.factory));
       const server = await issuer.issueServer(o.hostname ? list(o.hostname) : ['localhost']);

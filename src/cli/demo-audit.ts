@@ -9,6 +9,8 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { DeviceAgent } from '../device/index.ts';
+import { DemoError } from './errors.ts';
 import { createProgressBar } from './progress.ts';
 
 /** A provisioned unit of the demo (the factory's output). */
@@ -27,32 +29,45 @@ export interface DemoAuditOptions {
   readonly say: (line: string) => void;
 }
 
-/** The devices audited: one of each network setup the demo shows (push-button hub, setup-code hub with a sensitive grant, owner setup pending). */
+/**
+ * The devices audited: one of each network setup the demo shows (push-button hub, setup-code hub
+ * with a sensitive grant, owner setup pending).
+ */
 const AUDITED = ['plug', 'lock', 'camera'] as const;
 
 /** Runs step 7; throws when a policy cannot be rendered or an audit does not pass. */
 export async function demoPolicyAndAudit(o: DemoAuditOptions): Promise<void> {
-  const { say } = o;
-  const { loadExampleProfile, decide, renderPolicy, writePolicyDocument, EXAMPLE_MODELS } = await import('../policy/index.ts');
-  say('\n7. Security policy as code, and an audit of the running devices');
-  say('   each model\'s profile -> risk tier -> required controls -> its policy document:');
+  o.say('\n7. Security policy as code, and an audit of the running devices');
+  await renderDemoPolicies(o);
+  const repoDir = await publishAuditReleases(o);
+  const stops: Array<() => Promise<void>> = [];
+  try {
+    const home = await startAuditedHome(o, repoDir, stops);
+    await auditHome(o, home);
+  } finally {
+    for (const stop of stops) await stop();
+  }
+}
+
+/** Each model's profile -> risk tier -> required controls -> its policy document. */
+async function renderDemoPolicies(o: DemoAuditOptions): Promise<void> {
+  const policy = await import('../policy/index.ts');
+  const { loadExampleProfile, decide, renderPolicy, writePolicyDocument, EXAMPLE_MODELS } = policy;
+  o.say('   each model\'s profile -> risk tier -> required controls -> its policy document:');
   for (const model of EXAMPLE_MODELS) {
     const profile = await loadExampleProfile(model);
     const decision = decide(profile);
     const path = join(o.work, 'policy', `${model}.html`);
     await writePolicyDocument(path, renderPolicy(profile, decision, { format: 'html' }));
-    say(`     ${model.padEnd(7)} tier ${decision.tier}, ${String(decision.required.length).padStart(2)} required controls  ${path}`);
+    const required = String(decision.required.length).padStart(2);
+    o.say(`     ${model.padEnd(7)} tier ${decision.tier}, ${required} required controls  ${path}`);
   }
+}
 
-  const release = await import('../release/index.ts');
-  const { initRepository, publishImage, buildReferenceImage, startRepositoryServer } = release;
+/** The release the devices run (this firmware's version), signed with the owner's note; returns the repository. */
+async function publishAuditReleases(o: DemoAuditOptions): Promise<string> {
+  const { initRepository, publishImage, buildReferenceImage } = await import('../release/index.ts');
   const { runningImageOf } = await import('../update/index.ts');
-  const { startCloud } = await import('../cloud/index.ts');
-  const { startDeviceAgent } = await import('../device/index.ts');
-  const { startHubService } = await import('../hub/index.ts');
-  const { auditRunningDevice, writeAuditReports } = await import('../audit/index.ts');
-
-  // The release the devices run (this firmware's version), signed with the owner's note.
   const running = await runningImageOf(o.work, 'factory');
   const repoDir = join(o.work, 'audit-releases');
   await mkdir(join(o.work, 'audit-images'), { recursive: true });
@@ -60,60 +75,106 @@ export async function demoPolicyAndAudit(o: DemoAuditOptions): Promise<void> {
   for (const model of AUDITED) {
     const artifact = join(o.work, 'audit-images', `${model}-${running.version}.tar`);
     await buildReferenceImage(artifact, { model, version: running.version, securityVersion: running.securityVersion });
-    await publishImage({ repoDir, artifact, model, version: running.version, notes: { risk: 'the first release: no known risk fixed', interruption: `the ${model} restarts: about 10 s` } });
+    const notes = { risk: 'the first release: no known risk fixed', interruption: `the ${model} restarts: about 10 s` };
+    await publishImage({ repoDir, artifact, model, version: running.version, notes });
   }
+  return repoDir;
+}
+
+/** The audited home: the devices, their cloud and release server, and where their state is. */
+interface AuditedHome {
+  readonly agents: Readonly<Record<string, DeviceAgent>>;
+  readonly stateOf: (model: string) => string;
+  readonly manifest: string;
+  readonly cloudUrl: string;
+  readonly repoDir: string;
+}
+
+/**
+ * Starts the release server, the cloud, the audited devices (each connected to the cloud) and a
+ * hub that pairs the plug by push button and the lock by setup code; `stops` gets what to close.
+ */
+async function startAuditedHome(
+  o: DemoAuditOptions, repoDir: string, stops: Array<() => Promise<void>>,
+): Promise<AuditedHome> {
+  const { startRepositoryServer } = await import('../release/index.ts');
+  const { startCloud } = await import('../cloud/index.ts');
+  const { startDeviceAgent } = await import('../device/index.ts');
+  const { startHubService } = await import('../hub/index.ts');
   const manifest = join(o.unitsDir, 'manifest.json');
   const repo = await startRepositoryServer({ repoDir });
-  const stops: Array<() => Promise<void>> = [() => repo.close()];
-  try {
-    const cloud = await startCloud({ factoryDir: o.factoryDir, stateDir: join(o.work, 'audit-cloud'), manifests: [manifest], broker: { port: 0 }, api: { port: 0 } });
-    stops.unshift(() => cloud.close());
-    const agents: Record<string, Awaited<ReturnType<typeof startDeviceAgent>>> = {};
-    const stateOf = (model: string): string => join(o.work, 'audit-state', o.units[model]!.serial);
-    for (const model of AUDITED) {
-      const agent = await startDeviceAgent({
-        bundleDir: o.units[model]!.dir, stateDir: stateOf(model), host: '127.0.0.1', webPort: 0, hubPort: 0, mode: 'production',
-        cloudUrl: cloud.brokerUrl, update: { config: { repositoryUrl: repo.url, firstCheckDelayMs: 0, checkJitterMs: 0 } },
-      });
-      stops.unshift(() => agent.close());
-      agents[model] = agent;
-      await agent.updater.reportHealthy(); // as agent-main does once every surface is up
-      if (!(await agent.cloud!.waitConnected(20_000))) throw new Error(`the ${model} did not connect to the cloud`);
-    }
-    const hubService = await startHubService({ stateDir: join(o.work, 'audit-hub'), web: false });
-    stops.unshift(() => hubService.close());
-    const hub = hubService.hub;
-    agents.plug!.hub.openPairingWindow('button');
-    await hub.pair({ address: `127.0.0.1:${agents.plug!.hub.port}` });
-    agents.lock!.hub.openPairingWindow('button');
-    const lock = await hub.pair({ address: `127.0.0.1:${agents.lock!.hub.port}`, setupCode: o.units.lock!.setupCode });
-    hub.grant(lock.serial, 'bolt');
-    for (const agent of Object.values(agents)) {
-      for (let i = 0; agent.updater.status().lastCheck === null && i < 200; i++) await new Promise((r) => setTimeout(r, 50));
-    }
-    say(`   running together: ${AUDITED.join(', ')} on cloud ${cloud.brokerUrl}, releases ${repo.url}; the plug paired with a hub by push button, the lock by setup code (bolt granted), the camera waiting for its owner`);
-
-    let failed = 0;
-    for (const [i, model] of AUDITED.entries()) {
-      const unit = o.units[model]!;
-      const common = { model, agent: agents[model]!, bundle: unit.dir, state: stateOf(model), manifest, cloudUrl: cloud.brokerUrl, updateRepo: repoDir };
-      const bar = createProgressBar(`   auditing the ${model}`);
-      const onProgress = (e: { done: number; total: number }): void => bar.update(e.done, e.total);
-      // Each audit probes from its own loopback addresses, so one audit's lockout probe does not hold back the next.
-      const gate = await auditRunningDevice({ ...common, keepReport: true, loopbackSourceBase: `127.0.${30 + i}.50`, onProgress });
-      const { report, exitCode } = await auditRunningDevice({ ...common, loopbackSourceBase: `127.0.${40 + i}.50`, onProgress });
-      bar.finish();
-      const json = join(o.work, 'audit', `${model}.json`), html = join(o.work, 'audit', `${model}.html`);
-      await writeAuditReports(report, { json, html });
-      const s = report.summary;
-      say(`   ${model.padEnd(7)} ${unit.serial}  tier ${report.tier}: ${s.pass} required controls pass, ${s.fail} fail, ${s.notTested} not tested; exit code ${exitCode}  ${html}`);
-      if (gate.kept !== undefined) say(`           the release gate's first audit was kept with the release: ${gate.kept}`);
-      for (const c of report.controls.filter((x) => x.required && x.status !== 'pass')) say(`           ${c.status.toUpperCase()} ${c.id}: ${c.summary}`);
-      if (exitCode !== 0) failed++;
-    }
-    if (failed > 0) throw new Error(`the audit of ${failed} demo device(s) did not pass every required control`);
-    say('   every required control of every audited device passes (JSON and HTML reports, with evidence and the ETSI EN 303 645 view)');
-  } finally {
-    for (const stop of stops) await stop();
+  stops.unshift(() => repo.close());
+  const cloudState = join(o.work, 'audit-cloud');
+  const cloud = await startCloud({
+    factoryDir: o.factoryDir, stateDir: cloudState, manifests: [manifest], broker: { port: 0 }, api: { port: 0 },
+  });
+  stops.unshift(() => cloud.close());
+  const agents: Record<string, DeviceAgent> = {};
+  const stateOf = (model: string): string => join(o.work, 'audit-state', o.units[model]!.serial);
+  for (const model of AUDITED) {
+    const agent = await startDeviceAgent({
+      bundleDir: o.units[model]!.dir, stateDir: stateOf(model), host: '127.0.0.1', webPort: 0, hubPort: 0,
+      mode: 'production', cloudUrl: cloud.brokerUrl,
+      update: { config: { repositoryUrl: repo.url, firstCheckDelayMs: 0, checkJitterMs: 0 } },
+    });
+    stops.unshift(() => agent.close());
+    agents[model] = agent;
+    await agent.updater.reportHealthy(); // as agent-main does once every surface is up
+    if (!(await agent.cloud!.waitConnected(20_000))) throw new DemoError(`the ${model} did not connect to the cloud`);
   }
+  const hubService = await startHubService({ stateDir: join(o.work, 'audit-hub'), web: false });
+  stops.unshift(() => hubService.close());
+  const hub = hubService.hub;
+  agents.plug!.hub.openPairingWindow('button');
+  await hub.pair({ address: `127.0.0.1:${agents.plug!.hub.port}` });
+  agents.lock!.hub.openPairingWindow('button');
+  const lock = await hub.pair({ address: `127.0.0.1:${agents.lock!.hub.port}`, setupCode: o.units.lock!.setupCode });
+  hub.grant(lock.serial, 'bolt');
+  for (const agent of Object.values(agents)) {
+    for (let i = 0; agent.updater.status().lastCheck === null && i < 200; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  o.say(`   running together: ${AUDITED.join(', ')} on cloud ${cloud.brokerUrl}, releases ${repo.url}; ` +
+    'the plug paired with a hub by push button, the lock by setup code (bolt granted), ' +
+    'the camera waiting for its owner');
+  return { agents, stateOf, manifest, cloudUrl: cloud.brokerUrl, repoDir };
+}
+
+/** Audits each device twice (the first audit is kept with the release); throws unless every one passes. */
+async function auditHome(o: DemoAuditOptions, home: AuditedHome): Promise<void> {
+  const { auditRunningDevice, writeAuditReports } = await import('../audit/index.ts');
+  let failed = 0;
+  for (const [i, model] of AUDITED.entries()) {
+    const unit = o.units[model]!;
+    const common = {
+      model, agent: home.agents[model]!, bundle: unit.dir, state: home.stateOf(model), manifest: home.manifest,
+      cloudUrl: home.cloudUrl, updateRepo: home.repoDir,
+    };
+    const bar = createProgressBar(`   auditing the ${model}`);
+    const onProgress = (e: { done: number; total: number }): void => bar.update(e.done, e.total);
+    // Each audit probes from its own loopback addresses, so one audit's lockout probe does not hold back the next.
+    const gate = await auditRunningDevice({
+      ...common, keepReport: true, loopbackSourceBase: `127.0.${30 + i}.50`, onProgress,
+    });
+    const { report, exitCode } = await auditRunningDevice({
+      ...common, loopbackSourceBase: `127.0.${40 + i}.50`, onProgress,
+    });
+    bar.finish();
+    const json = join(o.work, 'audit', `${model}.json`), html = join(o.work, 'audit', `${model}.html`);
+    await writeAuditReports(report, { json, html });
+    const s = report.summary;
+    o.say(`   ${model.padEnd(7)} ${unit.serial}  tier ${report.tier}: ${s.pass} required controls pass, ` +
+      `${s.fail} fail, ${s.notTested} not tested; exit code ${exitCode}  ${html}`);
+    if (gate.kept !== undefined) {
+      o.say(`           the release gate's first audit was kept with the release: ${gate.kept}`);
+    }
+    for (const c of report.controls.filter((x) => x.required && x.status !== 'pass')) {
+      o.say(`           ${c.status.toUpperCase()} ${c.id}: ${c.summary}`);
+    }
+    if (exitCode !== 0) failed++;
+  }
+  if (failed > 0) throw new DemoError(`the audit of ${failed} demo device(s) did not pass every required control`);
+  o.say('   every required control of every audited device passes ' +
+    '(JSON and HTML reports, with evidence and the ETSI EN 303 645 view)');
 }

@@ -9,6 +9,9 @@ import { join } from 'node:path';
 /** An HTTP answer. */
 export interface DemoAnswer { readonly status: number; readonly body: string }
 
+/** What a request adds: form fields, this session's CSRF token, another Origin header. */
+interface DemoRequestOptions { form?: Record<string, string>; csrf?: boolean; origin?: string }
+
 /** A minimal browser for the demo. */
 export class DemoBrowser {
   readonly #url: URL;
@@ -29,14 +32,21 @@ export class DemoBrowser {
   }
 
   /** Sends a request; `csrf` adds this session's token, `origin` overrides the Origin header. */
-  request(method: string, path: string, o: { form?: Record<string, string>; csrf?: boolean; origin?: string } = {}): Promise<DemoAnswer> {
+  request(method: string, path: string, o: DemoRequestOptions = {}): Promise<DemoAnswer> {
     const form = { ...(o.form ?? {}), ...(o.csrf ? { csrf: this.#csrf } : {}) };
     const body = method === 'POST' ? new URLSearchParams(form).toString() : undefined;
     const headers: Record<string, string> = { accept: path.startsWith('/api/') ? 'application/json' : 'text/html' };
-    if (body !== undefined) { headers['content-type'] = 'application/x-www-form-urlencoded'; headers.origin = o.origin ?? this.#url.origin; }
+    if (body !== undefined) {
+      headers['content-type'] = 'application/x-www-form-urlencoded';
+      headers.origin = o.origin ?? this.#url.origin;
+    }
     if (this.#cookies.size) headers.cookie = [...this.#cookies].map(([k, v]) => `${k}=${v}`).join('; ');
     return new Promise((resolve, reject) => {
-      const req = request({ method, host: this.#url.hostname, port: this.#url.port, path, headers, ca: this.#ca, servername: 'localhost', localAddress: this.#local, agent: false }, (res) => {
+      const options = {
+        method, host: this.#url.hostname, port: this.#url.port, path, headers, ca: this.#ca, servername: 'localhost',
+        localAddress: this.#local, agent: false,
+      };
+      const req = request(options, (res) => {
         let text = '';
         res.setEncoding('utf8');
         res.on('data', (c: string) => { text += c; });
@@ -44,7 +54,8 @@ export class DemoBrowser {
           for (const c of ([] as string[]).concat(res.headers['set-cookie'] ?? [])) {
             const [pair] = c.split(';');
             const eq = pair!.indexOf('=');
-            if (/Max-Age=0/.test(c)) this.#cookies.delete(pair!.slice(0, eq)); else this.#cookies.set(pair!.slice(0, eq), pair!.slice(eq + 1));
+            if (/Max-Age=0/.test(c)) this.#cookies.delete(pair!.slice(0, eq));
+            else this.#cookies.set(pair!.slice(0, eq), pair!.slice(eq + 1));
           }
           const token = /name="csrf" value="([^"]+)"/.exec(text);
           if (token) this.#csrf = token[1]!;

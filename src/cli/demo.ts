@@ -7,6 +7,13 @@ import type { Command } from 'commander';
 import { mkdtemp, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { DemoError } from './errors.ts';
+
+/** A provisioned unit as the demo's steps use it. */
+interface DemoUnitRecord { serial: string; dir: string; adminPassword?: string; setupCode: string; claimCode: string }
+
+/** The demo's units by model id. */
+type DemoUnits = Record<string, DemoUnitRecord>;
 
 function say(text: string): void {
   process.stdout.write(text + '\n');
@@ -33,21 +40,24 @@ export async function runDemo(work: string): Promise<void> {
   say('1. Factory: a manufacturer CA (ECDSA P-256) of our own');
   const factoryDir = join(work, 'factory');
   const config = await initFactory(factoryDir);
-  say(`   maker ${config.maker}, CA ${config.caFingerprint.slice(0, 23)}..., support until ${config.supportPeriodEnd}\n`);
+  say(`   maker ${config.maker}, CA ${config.caFingerprint.slice(0, 23)}..., ` +
+    `support until ${config.supportPeriodEnd}\n`);
 
   say('2. Provisioning one unit of each model: own keys, certificates, password, setup and claim codes');
   const unitsDir = join(work, 'units');
   const rows: string[][] = [['model', 'serial', 'risk', 'first password', 'sticker']];
-  const units: Record<string, { serial: string; dir: string; adminPassword?: string; setupCode: string; claimCode: string }> = {};
+  const units: DemoUnits = {};
   for (const model of listModels()) {
     const [unit] = await provisionUnits({ factoryDir, model: model.id, count: 1, outDir: unitsDir });
     units[model.id] = unit!;
-    rows.push([model.id, unit!.serial, model.riskClass, model.initialPasswordMode === 'sticker' ? 'on sticker' : 'set at install', join(unit!.dir, 'sticker.png')]);
+    const firstPassword = model.initialPasswordMode === 'sticker' ? 'on sticker' : 'set at install';
+    rows.push([model.id, unit!.serial, model.riskClass, firstPassword, join(unit!.dir, 'sticker.png')]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   for (const r of rows) say('   ' + r.map((c, i) => c.padEnd(widths[i]!)).join('  '));
   say(`\n   manifest for the cloud (public data only): ${join(unitsDir, 'manifest.json')}`);
-  say('   secrets (private keys, password hash, SPAKE2+ verifier) are mode 0600; the sticker is the only place a password is printed.\n');
+  say('   secrets (private keys, password hash, SPAKE2+ verifier) are mode 0600; ' +
+    'the sticker is the only place a password is printed.\n');
 
   await demoListeningService(work, units);
   await demoLocalHub(work, units);
@@ -59,21 +69,28 @@ export async function runDemo(work: string): Promise<void> {
 }
 
 /** Step 6: the manufacturer connection: MQTT over mutual TLS, a claim that needs the code and the button. */
-async function demoCloud(work: string, factoryDir: string, unitsDir: string, units: Record<string, { serial: string; dir: string; claimCode: string }>): Promise<void> {
+async function demoCloud(work: string, factoryDir: string, unitsDir: string, units: DemoUnits): Promise<void> {
   const { startCloud, OwnerApiClient } = await import('../cloud/index.ts');
   const { startDeviceAgent, pressButton } = await import('../device/index.ts');
   const plug = units.plug!;
   say('\n6. Connect to the manufacturer: MQTT over mutual TLS 1.3, pinned manufacturer CA, claim by possession');
-  const cloud = await startCloud({ factoryDir, stateDir: join(work, 'cloud'), manifests: [join(unitsDir, 'manifest.json')], broker: { port: 0 }, api: { port: 0 } });
+  const cloud = await startCloud({
+    factoryDir, stateDir: join(work, 'cloud'), manifests: [join(unitsDir, 'manifest.json')],
+    broker: { port: 0 }, api: { port: 0 },
+  });
   const state = join(work, 'state-cloud', plug.serial);
-  const agent = await startDeviceAgent({ bundleDir: plug.dir, stateDir: state, webPort: 0, hubPort: 0, mode: 'production', cloudUrl: cloud.brokerUrl });
+  const agent = await startDeviceAgent({
+    bundleDir: plug.dir, stateDir: state, webPort: 0, hubPort: 0, mode: 'production', cloudUrl: cloud.brokerUrl,
+  });
   try {
-    say(`   cloud broker ${cloud.brokerUrl} (client certificates from the manufacturer CA only), owner API ${cloud.api.url}`);
+    say(`   cloud broker ${cloud.brokerUrl} (client certificates from the manufacturer CA only), ` +
+      `owner API ${cloud.api.url}`);
     const connected = await agent.cloud!.waitConnected(10_000);
-    if (!connected) throw new Error('the plug did not connect to the cloud');
+    if (!connected) throw new DemoError('the plug did not connect to the cloud');
     say(`   ${plug.serial} connected with its factory device certificate (client id = certificate CN)`);
     const owner = new OwnerApiClient(cloud.api.url, cloud.credentials.caCertPem);
-    say(`   an owner registers -> ${(await owner.register('owner@example.com', 'marble falcon tundra 42 softly')).status}`);
+    const registered = await owner.register('owner@example.com', 'marble falcon tundra 42 softly');
+    say(`   an owner registers -> ${registered.status}`);
     const alone = await owner.claim(plug.serial);
     say(`   claim by serial number alone -> ${alone.status} ${alone.error?.code ?? ''}`);
     const early = await owner.claim(plug.serial, plug.claimCode);
@@ -84,10 +101,14 @@ async function demoCloud(work: string, factoryDir: string, unitsDir: string, uni
       await new Promise((r) => setTimeout(r, 100));
       claimed = await owner.claim(plug.serial, plug.claimCode);
     }
-    if (claimed.status !== 201) throw new Error(`the claim failed (${claimed.status} ${claimed.error?.code ?? ''})`);
+    if (claimed.status !== 201) {
+      throw new DemoError(`the claim failed (${claimed.status} ${claimed.error?.code ?? ''})`);
+    }
     say(`   claim with the code from the sticker inside the claim window -> ${claimed.status}`);
     const on = await owner.command(plug.serial, 'power', 'on');
-    say(`   the owner switches the plug on from the cloud -> ${on.body.command.status}; the plug reports power = ${String(agent.capabilities.list().find((c) => c.id === 'power')!.value)}`);
+    const power = agent.capabilities.list().find((c) => c.id === 'power')!.value;
+    say(`   the owner switches the plug on from the cloud -> ${on.body.command.status}; ` +
+      `the plug reports power = ${String(power)}`);
   } finally {
     await agent.close();
     await cloud.close();
@@ -95,7 +116,7 @@ async function demoCloud(work: string, factoryDir: string, unitsDir: string, uni
 }
 
 /** Step 5: signed updates: 1.1.0 installs itself; an older signed image and a tampered one are refused. */
-async function demoSignedUpdates(work: string, factoryDir: string, units: Record<string, { serial: string; dir: string }>): Promise<void> {
+async function demoSignedUpdates(work: string, factoryDir: string, units: DemoUnits): Promise<void> {
   const { demoUpdates } = await import('../release/index.ts');
   const { superviseAgent } = await import('../device/index.ts');
   say('\n5. Signed automatic updates: TUF metadata, anti-rollback, A/B slots, power-loss safe');
@@ -103,7 +124,7 @@ async function demoSignedUpdates(work: string, factoryDir: string, units: Record
 }
 
 /** Step 4: a hub pairs the plug by push button and the lock by setup code, and controls both. */
-async function demoLocalHub(work: string, units: Record<string, { serial: string; dir: string; adminPassword?: string; setupCode: string }>): Promise<void> {
+async function demoLocalHub(work: string, units: DemoUnits): Promise<void> {
   const { startDeviceAgent } = await import('../device/index.ts');
   const { demoHub } = await import('../hub/index.ts');
   say('\n4. Local automation hub: pairing windows, push button and SPAKE2+ setup code, then pinned mutual TLS');
@@ -111,12 +132,15 @@ async function demoLocalHub(work: string, units: Record<string, { serial: string
 }
 
 /** Step 3: a plug's HTTPS admin page, its sticker password, a lockout, and the journal. */
-async function demoListeningService(work: string, units: Record<string, { serial: string; dir: string; adminPassword?: string }>): Promise<void> {
+async function demoListeningService(work: string, units: DemoUnits): Promise<void> {
   const { startDeviceAgent } = await import('../device/index.ts');
   const { DemoBrowser } = await import('./demo-client.ts');
   const plug = units.plug!;
   say('3. Listening service: the plug\'s HTTPS admin page on its own certificate');
-  const agent = await startDeviceAgent({ bundleDir: plug.dir, stateDir: join(work, 'state', plug.serial), host: '127.0.0.1', webPort: 0, hubPort: 0, mode: 'production' });
+  const agent = await startDeviceAgent({
+    bundleDir: plug.dir, stateDir: join(work, 'state', plug.serial), host: '127.0.0.1', webPort: 0, hubPort: 0,
+    mode: 'production',
+  });
   try {
     say(`   ${plug.serial} listening at ${agent.web.url} (TLS 1.2/1.3, ECDHE-AEAD only)`);
     await agent.updater.reportHealthy(); // as agent-main does once up: records the running image's security version
@@ -125,18 +149,25 @@ async function demoListeningService(work: string, units: Record<string, { serial
     say(`   GET /api/status without logging in -> ${anonymous.status}`);
     const attacker = await DemoBrowser.open(agent.web.url, plug.dir, '127.0.0.3');
     const tries: number[] = [];
-    for (const guess of ['admin', 'password', '12345678', 'letmein', 'qwerty123', 'iloveyou']) tries.push((await attacker.login('admin', guess)).status);
+    for (const guess of ['admin', 'password', '12345678', 'letmein', 'qwerty123', 'iloveyou']) {
+      tries.push((await attacker.login('admin', guess)).status);
+    }
     say(`   an attacker at 127.0.0.3 guesses 6 passwords -> ${tries.join(', ')} (429 = backing off, no hash computed)`);
     const login = await owner.login('admin', plug.adminPassword!);
-    if (login.status !== 303) throw new Error(`the sticker password did not log in (${login.status})`);
-    say(`   the owner logs in with the sticker password from 127.0.0.1 -> ${login.status} (session cookie __Host-, HttpOnly, Secure, SameSite=Strict)`);
+    if (login.status !== 303) throw new DemoError(`the sticker password did not log in (${login.status})`);
+    say(`   the owner logs in with the sticker password from 127.0.0.1 -> ${login.status} ` +
+      '(session cookie __Host-, HttpOnly, Secure, SameSite=Strict)');
     const on = await owner.request('POST', '/api/capabilities/power/on', { csrf: true });
     say(`   switch the plug on -> ${on.status} ${on.body}`);
     const forged = await owner.request('POST', '/api/capabilities/power/off', { origin: 'https://evil.example' });
     say(`   the same request from another origin without the CSRF token -> ${forged.status}`);
-    const journal = JSON.parse((await owner.request('GET', '/api/journal?limit=12')).body) as { entries: Array<{ at: string; event: string; source: string; identity?: string; result: string }> };
+    type Entry = { at: string; event: string; source: string; identity?: string; result: string };
+    const journal = JSON.parse((await owner.request('GET', '/api/journal?limit=12')).body) as { entries: Entry[] };
     say('   connection journal (newest first; passwords never recorded):');
-    for (const e of journal.entries) say(`     ${e.at.slice(11, 19)}  ${e.event.padEnd(12)} ${e.source.padEnd(18)} ${(e.identity ?? '').padEnd(10)} ${e.result}`);
+    for (const e of journal.entries) {
+      const who = (e.identity ?? '').padEnd(10);
+      say(`     ${e.at.slice(11, 19)}  ${e.event.padEnd(12)} ${e.source.padEnd(18)} ${who} ${e.result}`);
+    }
   } finally {
     await agent.close();
   }

@@ -1,26 +1,21 @@
 /** `bulwark device ...`: run a unit's agent under its supervisor, and press its button. */
-import { CommanderError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { resolve } from 'node:path';
-import { BulwarkError, ConfigError } from '../errors/index.ts';
+import { ConfigError } from '../errors/index.ts';
 import { portArgument } from './arguments.ts';
 
 const port = (value: string, name: string): number => portArgument(value, name, 'DEVICE_CONFIG_INVALID');
-
-/** Exit codes of `device run` other than the CLI's usual 2 (sysexits: 78 is a configuration refused). */
-const RUN_EXIT_CODES: Readonly<Record<string, number>> = { DEBUG_INTERFACE_REFUSED: 78 };
-
-/** Rethrows `err`, as a CommanderError carrying its exit code when RUN_EXIT_CODES has one for its code. */
-function withExitCode(err: unknown): never {
-  const exitCode = err instanceof BulwarkError ? RUN_EXIT_CODES[err.code] : undefined;
-  if (exitCode === undefined || !(err instanceof BulwarkError)) throw err;
-  process.stderr.write(`bulwark: error ${err.code}: ${err.message}\n`);
-  throw new CommanderError(exitCode, `bulwark.${err.code}`, err.message);
-}
 
 /** `device run`'s options as commander parses them. */
 interface RunOptions {
   bundle: string; state: string; host: string; webPort: string; hubPort: string;
   cloud?: string; updateUrl?: string; updateInterval?: string; updateConfig?: string;
+}
+
+/** `device unit`'s options as commander parses them. */
+interface UnitOptions {
+  bundle: string; state: string; user: string; host: string; webPort: string; hubPort: string;
+  cloud?: string; updateUrl?: string; out?: string;
 }
 
 /** The ready line `device run` prints (the agent's line has its hub port: the supervisor passes it on whole). */
@@ -64,6 +59,10 @@ async function runDevice(o: RunOptions): Promise<void> {
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   const code = await sup.done;
+  // 78 (EX_CONFIG) is the agent refusing its configuration; the supervisor gave up on anything else.
+  if (code === 78) {
+    throw new ConfigError('DEVICE_AGENT_REFUSED', 'agent', 'the agent refused its configuration (exit code 78)');
+  }
   if (code !== 0) throw new ConfigError('DEVICE_AGENT_FAILED', 'agent', `the agent stopped with code ${code}`);
 }
 
@@ -79,10 +78,11 @@ export function registerDeviceCommands(program: Command): void {
     .option('--web-port <port>', 'HTTPS admin port (0 = any free port)', '8443')
     .option('--hub-port <port>', 'hub channel and pairing port (0 = any free port)', '5541')
     .option('--cloud <url>', 'connect out to the manufacturer cloud, mqtts://host:port')
-    .option('--update-url <url>', 'the update repository (https, or http on a loopback address), e.g. https://cloud.example/updates')
+    .option('--update-url <url>',
+      'the update repository (https, or http on a loopback address), e.g. https://cloud.example/updates')
     .option('--update-interval <duration>', 'time between automatic update checks, e.g. 6h (the default) or 30m')
     .option('--update-config <file>', 'JSON file of update settings (docs/update.md)')
-    .action((o: RunOptions) => runDevice(o).catch(withExitCode));
+    .action((o: RunOptions) => runDevice(o));
 
   device.command('unit')
     .description('write the hardened systemd unit that runs this device as an unprivileged, sandboxed service')
@@ -95,10 +95,11 @@ export function registerDeviceCommands(program: Command): void {
     .option('--cloud <url>', 'the manufacturer cloud, mqtts://host:port')
     .option('--update-url <url>', 'the update repository')
     .option('--out <file>', 'write the unit here (atomically) instead of standard output')
-    .action(async (o: { bundle: string; state: string; user: string; host: string; webPort: string; hubPort: string; cloud?: string; updateUrl?: string; out?: string }) => {
+    .action(async (o: UnitOptions) => {
       const { renderSystemdUnit } = await import('../device/index.ts');
       const text = renderSystemdUnit({
-        bundleDir: resolve(o.bundle), stateDir: resolve(o.state), user: o.user, host: o.host, webPort: port(o.webPort, 'webPort'), hubPort: port(o.hubPort, 'hubPort'),
+        bundleDir: resolve(o.bundle), stateDir: resolve(o.state), user: o.user, host: o.host,
+        webPort: port(o.webPort, 'webPort'), hubPort: port(o.hubPort, 'hubPort'),
         ...(o.cloud ? { cloudUrl: o.cloud } : {}), ...(o.updateUrl ? { updateUrl: o.updateUrl } : {}),
       });
       if (!o.out) { process.stdout.write(text); return; }

@@ -5,7 +5,10 @@ import { ConfigError } from '../errors/index.ts';
 import { createProgressBar } from './progress.ts';
 
 /** Options that would give units a shared or pre-chosen secret: recognised only to refuse them. */
-const REFUSED_FLAGS = ['--password <value>', '--admin-password <value>', '--default-password <value>', '--setup-code <value>', '--claim-code <value>'];
+const REFUSED_FLAGS = [
+  '--password <value>', '--admin-password <value>', '--default-password <value>',
+  '--setup-code <value>', '--claim-code <value>',
+];
 
 /** Registers the factory commands on `program`. */
 export function registerFactoryCommands(program: Command): void {
@@ -24,7 +27,8 @@ export function registerFactoryCommands(program: Command): void {
         ...(o.securityContact ? { securityContact: o.securityContact } : {}),
         ...(o.supportUntil ? { supportPeriodEnd: o.supportUntil } : {}),
       });
-      process.stdout.write(`factory ready in ${resolve(o.dir)}\n  maker: ${config.maker}\n  CA: ${config.caFingerprint}\n`);
+      process.stdout.write(`factory ready in ${resolve(o.dir)}\n  maker: ${config.maker}\n` +
+        `  CA: ${config.caFingerprint}\n`);
     });
 
   const provision = factory.command('provision')
@@ -38,7 +42,8 @@ export function registerFactoryCommands(program: Command): void {
     for (const key of ['password', 'adminPassword', 'defaultPassword', 'setupCode', 'claimCode']) {
       if (o[key] !== undefined) {
         throw new ConfigError('PROVISION_SHARED_SECRET_REFUSED', key,
-          'refused: every unit gets its own random secret from the OS CSPRNG; a chosen or shared value would make units guessable');
+          'refused: every unit gets its own random secret from the OS CSPRNG; ' +
+          'a chosen or shared value would make units guessable');
       }
     }
     const count = Number(o.count);
@@ -51,7 +56,8 @@ export function registerFactoryCommands(program: Command): void {
     });
     if (count > 1) bar.finish();
     const seconds = (performance.now() - started) / 1000;
-    process.stdout.write(`provisioned ${units.length} ${o.model} unit(s) in ${seconds.toFixed(1)} s into ${resolve(o.out!)}\n`);
+    process.stdout.write(`provisioned ${units.length} ${o.model} unit(s) in ${seconds.toFixed(1)} s ` +
+      `into ${resolve(o.out!)}\n`);
     for (const u of units.slice(0, 10)) process.stdout.write(`  ${u.serial}  sticker: ${u.dir}/sticker.png\n`);
     if (units.length > 10) process.stdout.write(`  ... and ${units.length - 10} more (see manifest.json)\n`);
   });

@@ -1,9 +1,13 @@
 /**
- * The `bulwark` command. Each subcommand is a thin edge over a capability's public API;
- * BulwarkErrors are printed by code and message, never with a stack.
+ * The `bulwark` command. Each subcommand is a thin edge over a capability's public API. Every
+ * error ends here: `main` prints `bulwark: error CODE: message` (and a hint line where one helps),
+ * never a stack, and returns the error table's exit code.
+ *
+ * @example
+ * process.exitCode = await main(['factory', 'init', '--dir', 'factory']);
  */
-import { Command, CommanderError } from 'commander';
-import { BulwarkError } from '../errors/index.ts';
+import { Command } from 'commander';
+import { describeCliError, formatCliError } from './errors.ts';
 import { registerFactoryCommands } from './factory-commands.ts';
 import { registerDemoCommand } from './demo.ts';
 import { registerDeviceCommands } from './device-commands.ts';
@@ -12,12 +16,12 @@ import { registerPolicyCommands } from './policy-commands.ts';
 import { registerCloudCommands } from './cloud-commands.ts';
 import { registerReleaseCommands } from './release-commands.ts';
 
-/** Builds the command tree. */
+/** Builds the command tree; commander throws instead of exiting and prints no error of its own. */
 export function buildProgram(): Command {
   const program = new Command('bulwark')
     .description('Secure-by-default toolkit for consumer IoT devices')
     .exitOverride()
-    .showHelpAfterError();
+    .configureOutput({ outputError: () => {} });
   registerFactoryCommands(program);
   registerDeviceCommands(program);
   registerHubCommands(program);
@@ -28,19 +32,25 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** Where the CLI writes its errors. */
+export interface ErrorOutput { write(text: string): unknown }
+
+/** Writes `err` as the CLI shows errors (no stack) and returns its exit code; 0 for help and version. */
+export function reportError(err: unknown, stderr: ErrorOutput = process.stderr): number {
+  const report = describeCliError(err);
+  if (report === undefined) return 0;
+  stderr.write(formatCliError(report));
+  return report.exitCode;
+}
+
 /** Runs the CLI with `argv` (without node and script) and returns the exit code. */
-export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+export async function main(argv: string[], stderr: ErrorOutput = process.stderr): Promise<number> {
   try {
-    await program.parseAsync(argv, { from: 'user' });
+    await buildProgram().parseAsync(argv, { from: 'user' });
     return 0;
   } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode;
-    if (err instanceof BulwarkError) {
-      process.stderr.write(`bulwark: error ${err.code}: ${err.message}\n`);
-      return 2;
-    }
-    process.stderr.write(`bulwark: unexpected error: ${err instanceof Error ? err.message : String(err)}\n`);
-    return 1;
+    return reportError(err, stderr);
   }
 }
+
+if (import.meta.main) process.exitCode = await main(process.argv.slice(2));

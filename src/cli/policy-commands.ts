@@ -1,17 +1,21 @@
 /**
  * `bulwark policy render` (the product's security policy document) and `bulwark audit` (the
  * evidence that a product meets it). Exit codes of `audit`: 0 every required control passed,
- * 1 a required control failed, 3 none failed but some were not tested, 2 the audit could not run.
+ * 1 a required control failed, 3 none failed but some were not tested; an audit that cannot run
+ * exits with its error's code from the error table (2 a wrong option, 65 a malformed input,
+ * 66 a missing one, 78 a refused setting).
  */
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { ConfigError } from '../errors/index.ts';
+import type { AuditReport } from '../audit/index.ts';
 import { createProgressBar } from './progress.ts';
 
 interface RenderOptions { profile: string; format: string; out?: string }
 interface AuditCliOptions {
-  profile: string; bundle?: string; state?: string; manifest?: string; source?: string;
-  url: string[]; hub?: string; cloud?: string; json?: string; html?: string; updateRepo?: string; serviceUnit?: string; keepReport?: boolean;
+  profile: string; bundle?: string; state?: string; manifest?: string; source?: string; url: string[];
+  hub?: string; cloud?: string; json?: string; html?: string; updateRepo?: string; serviceUnit?: string;
+  keepReport?: boolean;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -26,7 +30,9 @@ export function registerPolicyCommands(program: Command): void {
     .option('--format <format>', 'md or html', 'md')
     .option('--out <file>', 'write to this file (atomically) instead of standard output')
     .action(async (o: RenderOptions) => {
-      if (o.format !== 'md' && o.format !== 'html') throw new ConfigError('POLICY_OPTION_INVALID', 'format', 'use md or html');
+      if (o.format !== 'md' && o.format !== 'html') {
+        throw new ConfigError('POLICY_OPTION_INVALID', 'format', 'use md or html');
+      }
       const { loadProfileFile, decide, renderPolicy, writePolicyDocument } = await import('../policy/index.ts');
       const profile = await loadProfileFile(resolve(o.profile));
       const text = renderPolicy(profile, decide(profile), { format: o.format });
@@ -36,49 +42,78 @@ export function registerPolicyCommands(program: Command): void {
     });
 
   program.command('audit')
-    .description('audit a product against the controls its profile requires: white-box (bundle, state, manifest, source) and black-box (--url)')
+    .description('audit a product against the controls its profile requires: ' +
+      'white-box (bundle, state, manifest, source) and black-box (--url)')
     .requiredOption('--profile <file>', 'the device profile (YAML)')
     .option('--bundle <dir>', 'the unit bundle from the factory')
     .option('--state <dir>', 'the running device\'s state folder (journal, owner password hash)')
     .option('--manifest <file>', 'the batch manifest.json (credential uniqueness across units)')
     .option('--source <dir>', 'the firmware\'s project folder (lint, source scans, SBOM)')
-    .option('--url <url>', 'https://host:port of a running unit; repeat for two or more units to compare certificates', collect, [])
+    .option('--url <url>', 'https://host:port of a running unit; repeat for two or more units to compare certificates',
+      collect, [])
     .option('--hub <host:port>', 'the device\'s hub port (pairing window and channel probes)')
     .option('--cloud <url>', 'the manufacturer broker the device connects to, mqtts://host:port')
-    .option('--update-repo <dir>', 'the release side\'s update repository (signed metadata, images, SBOMs, kept audit reports)')
-    .option('--service-unit <file>', 'the installed systemd unit of the device service (default: the one the firmware writes)')
+    .option('--update-repo <dir>',
+      'the release side\'s update repository (signed metadata, images, SBOMs, kept audit reports)')
+    .option('--service-unit <file>',
+      'the installed systemd unit of the device service (default: the one the firmware writes)')
     .option('--keep-report', 'keep a passing report with the release in --update-repo (audits/<model>/)')
     .option('--json <file>', 'write the JSON report here')
     .option('--html <file>', 'write the self-contained HTML report here')
-    .action(async (o: AuditCliOptions, command: Command) => {
-      const { runAudit, writeAuditReports, auditExitCode } = await import('../audit/index.ts');
-      const bar = createProgressBar('audit');
-      const report = await runAudit({
-        profile: resolve(o.profile), urls: o.url,
-        ...(o.bundle ? { bundle: o.bundle } : {}), ...(o.state ? { state: o.state } : {}), ...(o.manifest ? { manifest: o.manifest } : {}),
-        ...(o.source ? { source: o.source } : {}), ...(o.hub ? { hub: o.hub } : {}), ...(o.cloud ? { cloud: o.cloud } : {}),
-        ...(o.updateRepo ? { updateRepo: o.updateRepo } : {}), ...(o.serviceUnit ? { serviceUnit: o.serviceUnit } : {}),
-        onProgress: (e) => bar.update(e.done, e.total),
-      });
-      bar.finish();
-      await writeAuditReports(report, { ...(o.json ? { json: resolve(o.json) } : {}), ...(o.html ? { html: resolve(o.html) } : {}) });
-      const s = report.summary;
-      const required = report.controls.filter((c) => c.required);
-      const lines = [`audit of ${report.profile.model} (tier ${report.tier}): ${s.pass} pass, ${s.fail} fail, ${s.notTested} not tested of ${required.length} required controls`];
-      for (const status of ['fail', 'not-tested'] as const) {
-        for (const c of required.filter((x) => x.status === status)) lines.push(`  ${status === 'fail' ? 'FAIL' : 'not tested'}  ${c.id}: ${c.summary}`);
-      }
-      if (o.keepReport) {
-        if (!o.updateRepo) throw new ConfigError('AUDIT_OPTION_INVALID', 'keepReport', 'needs --update-repo');
-        const { keepReleaseAudit } = await import('../audit/index.ts');
-        try { lines.push(`kept with the release: ${await keepReleaseAudit(report, resolve(o.updateRepo))}`); } catch (err) { lines.push(`not kept with the release: ${(err as Error).message}`); }
-      }
-      if (o.json) lines.push(`JSON report: ${o.json}`);
-      if (o.html) lines.push(`HTML report: ${o.html}`);
-      process.stdout.write(lines.join('\n') + '\n');
-      const code = auditExitCode(report);
-      if (code !== 0) {
-        command.error(code === 1 ? `bulwark audit: ${s.fail} required control(s) failed` : `bulwark audit: incomplete: ${s.notTested} required control(s) not tested`, { exitCode: code, code: 'bulwark.audit' });
-      }
-    });
+    .action(runAuditCommand);
+}
+
+/** Runs `audit`, prints its summary, and ends through `command.error` with exit code 1 or 3 unless all passed. */
+async function runAuditCommand(o: AuditCliOptions, command: Command): Promise<void> {
+  const { runAudit, writeAuditReports, auditExitCode } = await import('../audit/index.ts');
+  if (o.keepReport && !o.updateRepo) throw new ConfigError('AUDIT_OPTION_INVALID', 'keepReport', 'needs --update-repo');
+  const bar = createProgressBar('audit');
+  const report = await runAudit({
+    profile: resolve(o.profile), urls: o.url,
+    ...(o.bundle ? { bundle: o.bundle } : {}), ...(o.state ? { state: o.state } : {}),
+    ...(o.manifest ? { manifest: o.manifest } : {}), ...(o.source ? { source: o.source } : {}),
+    ...(o.hub ? { hub: o.hub } : {}), ...(o.cloud ? { cloud: o.cloud } : {}),
+    ...(o.updateRepo ? { updateRepo: o.updateRepo } : {}), ...(o.serviceUnit ? { serviceUnit: o.serviceUnit } : {}),
+    onProgress: (e) => bar.update(e.done, e.total),
+  });
+  bar.finish();
+  await writeAuditReports(report, {
+    ...(o.json ? { json: resolve(o.json) } : {}), ...(o.html ? { html: resolve(o.html) } : {}),
+  });
+  const lines = summaryLines(report);
+  if (o.keepReport && o.updateRepo) lines.push(await keptLine(report, resolve(o.updateRepo)));
+  if (o.json) lines.push(`JSON report: ${o.json}`);
+  if (o.html) lines.push(`HTML report: ${o.html}`);
+  process.stdout.write(lines.join('\n') + '\n');
+  const code = auditExitCode(report);
+  if (code === 0) return;
+  const s = report.summary;
+  const text = code === 1
+    ? `bulwark audit: ${s.fail} required control(s) failed`
+    : `bulwark audit: incomplete: ${s.notTested} required control(s) not tested`;
+  command.error(text, { exitCode: code, code: 'bulwark.audit' });
+}
+
+/** The summary line and one line per required control that failed or was not tested. */
+function summaryLines(report: AuditReport): string[] {
+  const s = report.summary;
+  const required = report.controls.filter((c) => c.required);
+  const lines = [`audit of ${report.profile.model} (tier ${report.tier}): ${s.pass} pass, ${s.fail} fail, ` +
+    `${s.notTested} not tested of ${required.length} required controls`];
+  for (const status of ['fail', 'not-tested'] as const) {
+    for (const c of required.filter((x) => x.status === status)) {
+      lines.push(`  ${status === 'fail' ? 'FAIL' : 'not tested'}  ${c.id}: ${c.summary}`);
+    }
+  }
+  return lines;
+}
+
+/** Keeps a passing report with the release; a report that is not kept is a line of the summary, not an error. */
+async function keptLine(report: AuditReport, updateRepo: string): Promise<string> {
+  const { keepReleaseAudit } = await import('../audit/index.ts');
+  try {
+    return `kept with the release: ${await keepReleaseAudit(report, updateRepo)}`;
+  } catch (err) {
+    return `not kept with the release: ${(err as Error).message}`;
+  }
 }

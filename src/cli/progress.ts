@@ -17,7 +17,8 @@ export function createProgressBar(label: string, stream: NodeJS.WriteStream = pr
       const width = 30;
       const filled = Math.round((done / total) * width);
       const rate = done / Math.max((now - started) / 1000, 0.001);
-      stream.write(`\r${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} ${rate.toFixed(1)}/s`);
+      const bar = '#'.repeat(filled) + '.'.repeat(width - filled);
+      stream.write(`\r${label} [${bar}] ${done}/${total} ${rate.toFixed(1)}/s`);
     },
     finish() { stream.write('\n'); },
   };

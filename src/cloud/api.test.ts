@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createOwnerApp, openOwnerSite, remoteControls, statusOf, validateOwnerApiConfig } from './api.ts';
+import { createOwnerApp, openOwnerSite, remoteControls, validateOwnerApiConfig } from './api.ts';
+import { httpStatusOf as statusOf } from '../errors/index.ts';
 import { SqlStore } from './sql-store.ts';
 import { openSqliteDriver } from './sqlite-driver.ts';
 import type { CommandCenter } from './commands.ts';

@@ -20,13 +20,11 @@
  * the parts together: owner-accounts.ts (logins, sessions), owner-devices.ts (claims, commands),
  * api-routes.ts (`/v1`), app-routes.ts and app-pages.ts (the web app).
  */
-import type { Server } from 'node:https';
-import { BulwarkError } from '../errors/index.ts';
 import { validateAdmissionConfig, type AdmissionConfig } from '../admission/index.ts';
 import type { JournalRecordInput } from '../journal/index.ts';
 import {
   Router, PreSessionForms, addStaticRoutes, constantTimeEqual, createWebApp, defaultHttpLimits, journalRecorder,
-  type HttpLimits, type WebApp,
+  serveApp, type HttpLimits, type RunningSurface, type WebApp,
 } from '../web/index.ts';
 import {
   LockoutPolicy, validateSessionConfig, validateDeviceCookieConfig, type LockoutConfig, type DeviceCookieConfig,
@@ -147,15 +145,7 @@ export interface OwnerApiOptions {
 }
 
 /** A running owner API. */
-export interface OwnerApi {
-  readonly url: string;
-  readonly port: number;
-  readonly server: Server;
-  /** The application without its socket: `app.handle()` answers a request object. */
-  readonly app: WebApp<OwnerCtx>;
-  readonly routes: WebApp<OwnerCtx>['routes'];
-  close(): Promise<void>;
-}
+export type OwnerApi = RunningSurface<OwnerCtx>;
 
 /** What the owner API's routes share. */
 export interface OwnerSite {
@@ -199,7 +189,7 @@ export function createOwnerApp(
   addAppDeviceRoutes(router, site);
   addAppAccountRoutes(router, site);
   return createWebApp<OwnerCtx>({
-    router, limits: o.limits, statusOf, wantsJson, log: o.log, ...(o.journal ? { journal: o.journal } : {}),
+    router, limits: o.limits, wantsJson, log: o.log, ...(o.journal ? { journal: o.journal } : {}),
     errorPage: (status, message, ctx) =>
       pages.errorPage(status, message, ctx.session ? frameOf(ctx, 'Error') : undefined),
     sessions: {
@@ -213,20 +203,6 @@ export function createOwnerApp(
 }
 
 /**
- * The Host header values to let in: each name with the port (bare too on 443). A public host
- * name given with its own port (a port forward: 'cloud.example.com:8443') is let in as given.
- */
-function allowOwnerHosts(app: WebApp<OwnerCtx>, config: OwnerApiConfig, port: number): void {
-  const names = ['localhost', '127.0.0.1', '::1', config.host];
-  for (const name of config.publicHosts) {
-    const withPort = /^([a-z0-9.-]+):(\d{1,5})$/i.exec(name);
-    if (withPort) app.allowHosts([withPort[1]!], Number(withPort[2]));
-    else names.push(name);
-  }
-  app.allowHosts(new Set(names), port);
-}
-
-/**
  * Starts the owner API and web app.
  *
  * @example
@@ -237,36 +213,14 @@ export async function startOwnerApi(o: OwnerApiOptions): Promise<OwnerApi> {
   const log = o.log ?? (() => undefined);
   const site = await openOwnerSite({ ...o, config, log });
   const app = createOwnerApp(site, { limits: config.limits, log, ...(o.journal ? { journal: o.journal } : {}) });
-  const listener = await app.listen({
+  // A public host name given with its own port (a port forward: 'cloud.example.com:8443') is let in as given.
+  for (const name of config.publicHosts) {
+    const withPort = /^([a-z0-9.-]+):(\d{1,5})$/i.exec(name);
+    if (withPort) app.allowHosts([withPort[1]!], Number(withPort[2]));
+  }
+  return serveApp(app, {
     keyPem: o.keyPem, certPem: o.certPem, host: config.host, port: config.port,
     requestTimeoutMs: config.requestTimeoutMs, keepAliveTimeoutMs: config.keepAliveTimeoutMs,
     admission: { ...config.admission, maxConnections: config.maxConnections },
-  });
-  const { server, port } = listener;
-  allowOwnerHosts(app, config, port);
-  const wildcard = config.host === '0.0.0.0' || config.host === '::';
-  const shown = wildcard ? '127.0.0.1' : config.host.includes(':') ? `[${config.host}]` : config.host;
-  return {
-    url: `https://${shown}:${port}`, port, server, app, routes: app.routes,
-    async close() {
-      await listener.close();
-    },
-  };
-}
-
-/** The HTTP status of an error that is not an HttpError (the web core answers those itself), by code. */
-export function statusOf(err: unknown): number {
-  if (!(err instanceof BulwarkError)) return 500;
-  switch (err.code) {
-    case 'INVALID_INPUT': case 'PASSWORD_INPUT_INVALID': return 400;
-    case 'LOGIN_FAILED': return 401;
-    case 'CLAIM_REFUSED': return 403;
-    case 'NOT_FOUND': return 404;
-    case 'ACCOUNT_EXISTS': case 'CLAIM_WINDOW_CLOSED': case 'DEVICE_CLAIMED': return 409;
-    case 'PASSWORD_POLICY': case 'COMMAND_NOT_ALLOWED': return 422;
-    case 'RATE_LIMITED': return 429;
-    case 'AUTH_BUSY': case 'DEVICE_UNREACHABLE': case 'DEVICE_OFFLINE': case 'STORE_FAILED': return 503;
-    case 'DEVICE_TIMEOUT': return 504;
-    default: return 400;
-  }
+  }, () => config.publicHosts.filter((name) => !/^[a-z0-9.-]+:\d{1,5}$/i.test(name)));
 }

@@ -3,12 +3,12 @@
  * with the claim form, one device's controls and chart, and the account page. Forms get redirects
  * and pages; the JSON API's twins are in api-routes.ts.
  */
-import { BulwarkError, InvalidInputError } from '../errors/index.ts';
+import { BulwarkError, InvalidInputError, httpStatusOf } from '../errors/index.ts';
 import { HttpError, type Router, type WebRequest, type WebResponse } from '../web/index.ts';
 import { AccountError, CommandError, RateLimitedError } from './errors.ts';
 import { clearedSessionCookie, field, normaliseEmail, type OwnerCtx } from './owner-accounts.ts';
 import { remoteControls } from './owner-devices.ts';
-import { statusOf, type OwnerSite } from './api.ts';
+import type { OwnerSite } from './api.ts';
 import * as pages from './app-pages.ts';
 
 /** The frame of a logged-in page. */
@@ -118,7 +118,7 @@ async function claim(site: OwnerSite, req: WebRequest, ctx: OwnerCtx): Promise<W
     const serial = typeof req.body.serial === 'string' ? req.body.serial.slice(0, 32) : '';
     const devices = await site.devices.list(ctx.account!.id);
     const body = pages.devicesPage(frameOf(ctx, 'My devices'), { devices, error: err.message, serial });
-    return { kind: 'html', status: statusOf(err), body };
+    return { kind: 'html', status: httpStatusOf(err), body };
   }
 }
 

@@ -1,11 +1,24 @@
 /**
  * The errors of the cloud. Each carries a stable code; the owner API maps codes to HTTP status
- * (see `statusOf` in api.ts), never message text. None carries a claim code, a password or a key.
+ * (src/errors' table), never message text. None carries a claim code, a password or a key.
  */
 import { BulwarkError, ConfigError } from '../errors/index.ts';
 
+/** Stable codes of the cloud's errors (the class comments below say which class carries which). */
+export type CloudErrorCode =
+  | 'CLOUD_CONFIG_INVALID'
+  | 'STORE_FAILED' | 'STORE_SCHEMA' | 'STORE_CLOSED'
+  | 'CLAIM_REFUSED' | 'CLAIM_WINDOW_CLOSED' | 'DEVICE_CLAIMED'
+  | 'RATE_LIMITED'
+  | 'NOT_FOUND'
+  | 'ACCOUNT_EXISTS' | 'LOGIN_FAILED' | 'PASSWORD_POLICY'
+  | 'DEVICE_TIMEOUT' | 'DEVICE_REFUSED' | 'DEVICE_OFFLINE' | 'DEVICE_UNREACHABLE' | 'COMMAND_NOT_ALLOWED'
+  // the owner API client (OwnerApiClient) and manifest import
+  | 'API_ANSWER_TOO_LARGE' | 'API_TIMEOUT' | 'API_URL_INVALID'
+  | 'FACTORY_CA_MISSING' | 'MANIFEST_INVALID' | 'MANIFEST_OTHER_CA';
+
 /** The base of every cloud error. */
-export class CloudError extends BulwarkError {}
+export class CloudError extends BulwarkError<CloudErrorCode> {}
 
 /** A cloud config value is malformed or unsafe ('CLOUD_CONFIG_INVALID'). */
 export class CloudConfigError extends ConfigError {
@@ -30,7 +43,7 @@ export class ClaimError extends CloudError {}
 export class RateLimitedError extends CloudError {
   readonly retryAfterSeconds: number;
   constructor(retryAfterSeconds: number, scope: string) {
-    super('RATE_LIMITED', `too many failed attempts; try again in ${retryAfterSeconds} s`, { scope });
+    super('RATE_LIMITED', `too many failed attempts; try again in ${retryAfterSeconds} s`, { scope, retryAfterSeconds });
     this.retryAfterSeconds = retryAfterSeconds;
   }
 }

@@ -27,7 +27,7 @@ export { DeviceTraffic, defaultIngestConfig } from './ingest.ts';
 export type { IngestConfig, IngestCounters } from './ingest.ts';
 export { CommandCenter, defaultCommandConfig } from './commands.ts';
 export type { CommandConfig } from './commands.ts';
-export { startOwnerApi, defaultOwnerApiConfig, validateOwnerApiConfig, remoteControls, statusOf } from './api.ts';
+export { startOwnerApi, defaultOwnerApiConfig, validateOwnerApiConfig, remoteControls } from './api.ts';
 export type { OwnerApi, OwnerApiConfig, OwnerApiOptions, OwnerCtx } from './api.ts';
 export { telemetryChart } from './app-pages.ts';
 export { OwnerApiClient } from './owner-client.ts';
@@ -42,3 +42,4 @@ export type { CloudStore, RegistryUnit, DeviceRecord, TelemetryRow, AccountRecor
 export {
   CloudError, CloudConfigError, MqttProtocolError, MqttConnectionError, StoreError, ClaimError, RateLimitedError, NotFoundError, AccountError, CommandError,
 } from './errors.ts';
+export type { CloudErrorCode } from './errors.ts';

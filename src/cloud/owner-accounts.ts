@@ -65,13 +65,6 @@ function hashId(id: string): string {
   return createHash('sha256').update(id, 'utf8').digest('base64url');
 }
 
-/** A RateLimitedError whose details carry the wait too: the web core sets Retry-After from them. */
-export function rateLimited(retryAfterSeconds: number, scope: string): RateLimitedError {
-  const err = new RateLimitedError(retryAfterSeconds, scope);
-  Object.assign(err.details, { retryAfterSeconds });
-  return err;
-}
-
 /** Refuses (429) while any of `keys` is backing off, then charges all of them one failure. */
 export async function admitAttempt(
   store: CloudStore, policy: LockoutPolicy, keys: ReadonlyArray<{ key: string; threshold: number }>,
@@ -82,7 +75,7 @@ export async function admitAttempt(
     const a = seen.get(k.key);
     if (!a) continue;
     const until = Math.min(a.lastFailureAt, now) + policy.delayAfter(a.failures, k.threshold);
-    if (until > now) throw rateLimited(Math.ceil((until - now) / 1000), k.key.split(':').slice(0, 2).join(':'));
+    if (until > now) throw new RateLimitedError(Math.ceil((until - now) / 1000), k.key.split(':').slice(0, 2).join(':'));
   }
   await store.recordFailure(keys.map((k) => k.key), now);
 }
@@ -141,7 +134,7 @@ export class OwnerAccounts {
     const until = this.#cookiePolicy.lockedUntil(seen, now);
     if (until > now) {
       this.#log('login: a device cookie is locked out after repeated failures');
-      throw rateLimited(Math.ceil((until - now) / 1000), 'login:cookie');
+      throw new RateLimitedError(Math.ceil((until - now) / 1000), 'login:cookie');
     }
     if (seen && now - seen.lastFailureAt >= this.#cookiePolicy.config.cookieForgetAfterMs) {
       await this.#store.clearAttempts(key);

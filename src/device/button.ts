@@ -16,7 +16,9 @@ export type ButtonGesture = 'press' | 'hold';
 export const BUTTON_SOCKET = 'button.sock';
 
 /** Thrown when the button cannot be reached (agent not running) or answers badly. */
-export class ButtonError extends BulwarkError {}
+export class ButtonError extends BulwarkError<
+  'BUTTON_UNREACHABLE' | 'BUTTON_TIMEOUT' | 'BUTTON_BAD_ANSWER' | 'BUTTON_REFUSED' | 'BUTTON_PATH_TAKEN'
+> {}
 
 /** Listens for button gestures on `<stateDir>/button.sock`; `onGesture` returns the text shown to the presser. */
 export async function listenForButton(stateDir: string, onGesture: (g: ButtonGesture) => Promise<string>): Promise<Server> {

@@ -10,7 +10,9 @@ import { writeFileAtomic, SECRET_FILE_MODE } from '../storage/index.ts';
 import type { ModelSpec, Capability } from '../models/index.ts';
 
 /** Thrown for an action the model does not have or a value it cannot take. */
-export class CapabilityError extends BulwarkError {}
+export class CapabilityError extends BulwarkError<
+  'UNKNOWN_CAPABILITY' | 'UNKNOWN_ACTION' | 'CAPABILITY_VALUE_INVALID' | 'CAPABILITY_UNAVAILABLE'
+> {}
 
 /** A capability with its current value. */
 export interface CapabilityValue {

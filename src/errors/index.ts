@@ -1,48 +1,12 @@
 /**
  * The root of every error Bulwark throws on purpose. Each subclass carries a stable string
  * `code`, so the CLI, HTTP handlers and the auditor map errors without parsing messages.
- * Messages never contain secrets.
+ * Messages never contain secrets. What a code means for HTTP and the CLI is in ./table.ts.
  */
-export class BulwarkError extends Error {
-  /** Stable, machine-readable code, e.g. 'PAIRING_WINDOW_CLOSED'. */
-  readonly code: string;
-  /** Extra non-secret facts that help a person fix the problem. */
-  readonly details: Readonly<Record<string, unknown>>;
-
-  constructor(code: string, message: string, details: Record<string, unknown> = {}, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = new.target.name;
-    this.code = code;
-    this.details = details;
-  }
-}
-
-/** Thrown when a configuration value is missing, malformed or would weaken security. */
-export class ConfigError extends BulwarkError {
-  /** The config key at fault, e.g. 'pbkdf2Iterations'. */
-  readonly key: string;
-  constructor(code: string, key: string, message: string) {
-    super(code, `${key}: ${message}`, { key });
-    this.key = key;
-  }
-}
-
-/** Thrown when input from outside (a file, a request, a frame) does not match its schema. */
-export class InvalidInputError extends BulwarkError {
-  constructor(message: string, details: Record<string, unknown> = {}) {
-    super('INVALID_INPUT', message, details);
-  }
-}
-
-/** True when `err` is a BulwarkError carrying `code`. */
-export function hasCode(err: unknown, code: string): boolean {
-  return err instanceof BulwarkError && err.code === code;
-}
-
-/** Returns `value` when it is an integer from `min` to `max`; otherwise throws ConfigError(`code`) naming `key`. */
-export function requireIntegerSetting(code: string, key: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new ConfigError(code, key, `must be an integer from ${min} to ${max}`);
-  }
-  return value;
-}
+export { BulwarkError, ConfigError, InvalidInputError, hasCode, requireIntegerSetting } from './bulwark-error.ts';
+export type { ErrorCode } from './codes.ts';
+export { ERROR_TABLE, EXIT } from './codes.ts';
+export type { ErrorRule, ExitCode } from './codes.ts';
+export {
+  UNKNOWN_CODE_RULE, SYSTEM_ERROR_EXITS, httpStatusOf, exitCodeOf, isCallerFault, ruleOf, codeOf,
+} from './table.ts';

@@ -27,3 +27,4 @@ export { startHubWeb, defaultHubWebConfig, HUB_INITIAL_PASSWORD_FILE } from './w
 export type { HubWeb, HubWebConfig } from './web.ts';
 export { demoHub } from './demo.ts';
 export type { DemoHubOptions, DemoDeviceAgent, DemoStartAgent } from './demo.ts';
+export type { HubErrorCode } from './errors.ts';

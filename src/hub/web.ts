@@ -16,13 +16,12 @@
  * account-wide ceiling holds back only new browsers, and `bulwark hub unlock` (the 0600 control
  * socket: a hand on the hub's own account) lifts it for 5 minutes.
  */
-import type { Server } from 'node:https';
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  Router, PreSessionForms, addStaticRoutes, createWebApp, hostCookie, journalRecorder,
-  type SurfaceJournal, type WebApp, type WebRequest, type WebResponse,
+  Router, PreSessionForms, addStaticRoutes, createWebApp, hostCookie, journalRecorder, serveApp,
+  type RunningSurface, type SurfaceJournal, type WebApp, type WebRequest, type WebResponse,
 } from '../web/index.ts';
 import { SessionStore, checkPasswordStrength, hashPassword, parseSessionState, type SessionView } from '../auth/index.ts';
 import { BulwarkError, InvalidInputError } from '../errors/index.ts';
@@ -60,15 +59,7 @@ export const defaultHubWebConfig: HubWebConfig = Object.freeze({
 export type HubWebJournal = SurfaceJournal;
 
 /** The running admin page. */
-export interface HubWeb {
-  readonly url: string;
-  readonly port: number;
-  readonly server: Server;
-  /** The application without its socket: `app.handle()` answers a request object. */
-  readonly app: WebApp<HubCtx>;
-  readonly routes: WebApp<HubCtx>['routes'];
-  close(): Promise<void>;
-}
+export type HubWeb = RunningSurface<HubCtx>;
 
 /** What a hub route's handler gets besides the request. */
 export interface HubCtx {
@@ -217,18 +208,6 @@ function addPasswordRoutes(router: Router<HubCtx>, site: HubSite): void {
     handler: (req, ctx) => changePassword(site, req, ctx.session!.csrfToken) });
 }
 
-/** The status of a hub error that is not an HttpError. */
-function statusOf(err: unknown): number {
-  if (!(err instanceof BulwarkError)) return 500;
-  switch (err.code) {
-    case 'HUB_DEVICE_UNKNOWN': case 'HUB_CAPABILITY_UNKNOWN': case 'HUB_ACTION_UNKNOWN': return 404;
-    case 'HUB_CAPABILITY_NOT_GRANTED': return 403;
-    case 'HUB_DEVICE_OFFLINE': return 503;
-    case 'AUTH_BUSY': return 503;
-    default: return 400;
-  }
-}
-
 /** Builds the hub's admin application: its routes, session port and pages. */
 export function createHubApp(site: HubSite, journal: SurfaceJournal | undefined, warn: (m: string) => void): WebApp<HubCtx> {
   const router = new Router<HubCtx>();
@@ -237,7 +216,7 @@ export function createHubApp(site: HubSite, journal: SurfaceJournal | undefined,
   addDeviceRoutes(router, site);
   addPasswordRoutes(router, site);
   return createWebApp<HubCtx>({
-    router, statusOf, log: warn, errorPage: hubErrorPage, ...(journal ? { journal } : {}),
+    router, log: warn, errorPage: hubErrorPage, ...(journal ? { journal } : {}),
     sessions: {
       anonymous: () => ({}),
       find: (req) => {
@@ -288,18 +267,9 @@ export async function startHubWeb(
     saveSessions: () => hub.store.setMeta(SESSIONS_KEY, sessions.serialise()),
   };
   const app = createHubApp(site, journal, warn);
-  const listener = await app.listen({
+  return serveApp(app, {
     keyPem: hub.identity.key, certPem: hub.identity.cert, host: c.host, port: c.port, minVersion: 'TLSv1.3',
     requestTimeoutMs: c.requestTimeoutMs, keepAliveTimeoutMs: 5_000,
     admission: { ...c.admission, maxConnections: c.maxConnections },
-  });
-  const { server, port } = listener;
-  app.allowHosts(new Set(['localhost', '127.0.0.1', '::1', c.host]), port);
-  const shownHost = c.host === '0.0.0.0' || c.host === '::' ? '127.0.0.1' : c.host;
-  return {
-    url: `https://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`, port, server, app, routes: app.routes,
-    async close() {
-      await listener.close();
-    },
-  };
+  }, () => []);
 }

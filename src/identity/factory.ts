@@ -17,7 +17,10 @@ import { generateAdminPassword, generateClaimCode, generateSetupCode, generateSe
 import { renderStickerSvg, renderStickerPng, stickerUri } from './sticker.ts';
 
 /** Thrown for factory folder problems (missing, already initialised, refused settings). */
-export class FactoryError extends BulwarkError {}
+export class FactoryError extends BulwarkError<
+  | 'FACTORY_MISSING' | 'FACTORY_EXISTS' | 'FACTORY_CA_MISMATCH' | 'FACTORY_UPDATE_ROOT_MISSING'
+  | 'MANIFEST_INVALID' | 'MANIFEST_OTHER_FACTORY' | 'OUTPUT_NOT_DIRECTORY'
+> {}
 
 /** Format tag of factory.json. */
 export const FACTORY_FORMAT = 'bulwark-factory/1';

@@ -23,3 +23,4 @@ export {
   issueServerCertificate, loadCaSigner, LOOPBACK_NAMES,
 } from './certificates.ts';
 export type { CaSigner, IssuedCertificate, IssueCertificateOptions, ValidityOptions } from './certificates.ts';
+export type { IdentityErrorCode, FactoryErrorCode } from './errors.ts';

@@ -4,8 +4,14 @@
  */
 import { BulwarkError } from '../errors/index.ts';
 
+/** Stable codes of the journal folder's errors, its config settings included. */
+export type JournalErrorCode =
+  | 'JOURNAL_ENTRY_INVALID' | 'JOURNAL_QUERY_INVALID' | 'JOURNAL_CLOSED'
+  | 'JOURNAL_STORAGE_FAILED' | 'JOURNAL_FILE_UNSAFE'
+  | 'JOURNAL_CONFIG_INVALID' | 'LOGGER_CONFIG_INVALID'; // ConfigErrors of the journal and the logger
+
 /** Thrown by `record()` when an entry does not match the schema (unknown field, wrong type, bad source). */
-export class JournalEntryError extends BulwarkError {
+export class JournalEntryError extends BulwarkError<JournalErrorCode> {
   /** The field at fault, e.g. 'source'. */
   readonly field: string;
   constructor(field: string, message: string) {
@@ -15,14 +21,14 @@ export class JournalEntryError extends BulwarkError {
 }
 
 /** Thrown by `list()` when a query (limit, cursor, filters) is malformed. */
-export class JournalQueryError extends BulwarkError {
+export class JournalQueryError extends BulwarkError<JournalErrorCode> {
   constructor(field: string, message: string) {
     super('JOURNAL_QUERY_INVALID', `${field}: ${message}`, { field });
   }
 }
 
 /** Thrown when a journal is used after `close()`. */
-export class JournalClosedError extends BulwarkError {
+export class JournalClosedError extends BulwarkError<JournalErrorCode> {
   constructor() {
     super('JOURNAL_CLOSED', 'the connection journal is closed');
   }
@@ -33,8 +39,11 @@ export class JournalClosedError extends BulwarkError {
  * 'JOURNAL_STORAGE_FAILED' for an I/O error, 'JOURNAL_FILE_UNSAFE' when the path is a
  * symlink or not a regular file.
  */
-export class JournalStorageError extends BulwarkError {
-  constructor(code: 'JOURNAL_STORAGE_FAILED' | 'JOURNAL_FILE_UNSAFE', message: string, details: Record<string, unknown> = {}, cause?: unknown) {
+export class JournalStorageError extends BulwarkError<JournalErrorCode> {
+  constructor(
+    code: 'JOURNAL_STORAGE_FAILED' | 'JOURNAL_FILE_UNSAFE', message: string,
+    details: Record<string, unknown> = {}, cause?: unknown,
+  ) {
     super(code, message, details, cause === undefined ? undefined : { cause });
   }
 }

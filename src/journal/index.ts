@@ -23,3 +23,4 @@ export { JournalEntryError, JournalQueryError, JournalClosedError, JournalStorag
 export { createLogger, LOG_LEVELS, LOG_LIMITS } from './logger.ts';
 export type { Logger, LoggerOptions, LogLevel, LogFields } from './logger.ts';
 export { redactSecrets, isSecretKey, REDACTED } from './redact.ts';
+export type { JournalErrorCode } from './errors.ts';

@@ -34,8 +34,11 @@ export interface ModelSpec {
   readonly initialPasswordMode: InitialPasswordMode;
 }
 
+/** Stable codes of the models folder's errors. */
+export type ModelsErrorCode = 'MODEL_UNKNOWN';
+
 /** Thrown when a model id is not in the catalogue. */
-export class UnknownModelError extends BulwarkError {
+export class UnknownModelError extends BulwarkError<ModelsErrorCode> {
   constructor(model: string) {
     super('MODEL_UNKNOWN', `unknown model '${model}'; known models: ${MODEL_IDS.join(', ')}`, { model });
   }

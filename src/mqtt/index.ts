@@ -8,3 +8,4 @@ export type { MqttInbound, ConnectOptions } from './codec.ts';
 export { MqttClient, connectMqtt, parseMqttsUrl } from './client.ts';
 export type { MqttClientOptions, PublishCallback } from './client.ts';
 export { MqttProtocolError, MqttConnectionError } from './errors.ts';
+export type { MqttErrorCode } from './errors.ts';

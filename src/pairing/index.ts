@@ -74,3 +74,4 @@ export type {
 } from './protocol.ts';
 export { pairWithDevice, servePairingExchange } from './transport.ts';
 export type { PairWithDeviceOptions, PairedDevice, ServePairingOptions } from './transport.ts';
+export type { PairingErrorCode } from './errors.ts';

@@ -33,3 +33,4 @@ export type {
   RunningImage, UpdateJournal,
 } from './device-updater.ts';
 export { updateOptionsFromArgv, readUpdateConfigFile } from './agent-hooks.ts';
+export type { UpdateErrorCode, UpdateStateErrorCode, ReleaseErrorCode } from './errors.ts';

@@ -18,7 +18,6 @@ function makeApp(): { handle: (r: AppRequest) => ReturnType<ReturnType<typeof cr
       handler: () => { throw new BulwarkError('RATE_LIMITED', 'slow down', { retryAfterSeconds: 7 }); } });
   const app = createWebApp<Ctx>({
     router, journal: { record: (e) => journal.push(e) },
-    statusOf: (err) => (err instanceof BulwarkError ? 429 : 500),
     errorPage: (status, message) => `<p>${status} ${message}</p>`,
     sessions: {
       anonymous: () => ({}),

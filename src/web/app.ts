@@ -10,7 +10,7 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import { BulwarkError } from '../errors/index.ts';
+import { BulwarkError, httpStatusOf } from '../errors/index.ts';
 import { formatSource, type JournalRecordInput } from '../journal/index.ts';
 import {
   HttpError, checkSameOrigin, defaultHttpLimits, hostCookie, parseBody, parseCookies, readBodyStream, renderResponse,
@@ -70,8 +70,6 @@ export interface WebAppOptions<Ctx> {
   readonly wantsJson?: (method: string, path: string, headers: IncomingHttpHeaders) => boolean;
   /** The HTML page of an error answer. */
   readonly errorPage: (status: number, message: string, ctx: Ctx) => string;
-  /** The HTTP status of an error that is not an HttpError. */
-  readonly statusOf: (err: unknown) => number;
   readonly journal?: SurfaceJournal;
   readonly log?: (message: string) => void;
 }
@@ -87,6 +85,35 @@ export interface WebApp<Ctx> {
   /** Puts the app on listenHttps; connection attempts go to the journal (or the log without one). */
   listen(options: Omit<HttpsListenOptions, 'handler' | 'record'>): Promise<HttpsListener>;
   readonly routes: ReturnType<Router<Ctx>['list']>;
+}
+
+/** A web surface that listens: its URL, the app behind it and how to stop it. */
+export interface RunningSurface<Ctx> {
+  readonly url: string;
+  readonly port: number;
+  readonly server: HttpsListener['server'];
+  /** The application without its socket: `app.handle()` answers a request object. */
+  readonly app: WebApp<Ctx>;
+  readonly routes: WebApp<Ctx>['routes'];
+  close(): Promise<void>;
+}
+
+/**
+ * Puts `app` on its port and lets in the Host names a browser may use for it (`hostNames(port)`,
+ * each with the port); the URL names the listening address, loopback for a wildcard one.
+ */
+export async function serveApp<Ctx>(
+  app: WebApp<Ctx>, options: Omit<HttpsListenOptions, 'handler' | 'record'>,
+  hostNames: (port: number) => Iterable<string>,
+): Promise<RunningSurface<Ctx>> {
+  const listener = await app.listen(options);
+  const { server, port } = listener;
+  app.allowHosts(new Set(['localhost', '127.0.0.1', '::1', options.host, ...hostNames(port)]), port);
+  const shown = options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host;
+  return {
+    url: `https://${shown.includes(':') ? `[${shown}]` : shown}:${port}`, port, server, app, routes: app.routes,
+    close: () => listener.close(),
+  };
 }
 
 /** The request as the core sees it before routing: the body is read only once a route wants it. */
@@ -230,7 +257,7 @@ function checkCsrf<Ctx>(sessions: SessionPort<Ctx>, req: WebRequest, ctx: Ctx): 
 }
 
 function errorAnswer<Ctx>(core: DispatchCore<Ctx>, req: WebRequest, ctx: Ctx, err: unknown, head: boolean): RenderedResponse {
-  const status = err instanceof HttpError ? err.status : core.statusOf(err);
+  const status = httpStatusOf(err);
   if (status === 500) {
     core.log(`internal error on ${req.method} ${req.path}: ${err instanceof Error ? err.message : String(err)}`);
   }

@@ -10,9 +10,9 @@ export {
   checkSameOrigin,
 } from './http.ts';
 export {
-  createWebApp, defaultWantsJson, journalRecorder, answerInternalError, PreSessionForms, constantTimeEqual,
+  createWebApp, serveApp, defaultWantsJson, journalRecorder, answerInternalError, PreSessionForms, constantTimeEqual,
 } from './app.ts';
-export type { AppRequest, SessionPort, SurfaceEvent, SurfaceJournal, WebApp, WebAppOptions } from './app.ts';
+export type { AppRequest, RunningSurface, SessionPort, SurfaceEvent, SurfaceJournal, WebApp, WebAppOptions } from './app.ts';
 export { renderPage, formMessages, postButton, addStaticRoutes } from './page-shell.ts';
 export type { PageShell } from './page-shell.ts';
 export type { WebRequest, WebResponse, HttpLimits, Route, RouteAccess, RenderedResponse } from './http.ts';

@@ -6,17 +6,16 @@
  * cookies, a CSRF token plus an Origin check on every state change, strict security headers,
  * and a journal entry for every TLS connection and login attempt.
  */
-import type { Server } from 'node:https';
 import { randomBytes } from 'node:crypto';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { mkdir } from 'node:fs/promises';
-import { BulwarkError, InvalidInputError } from '../errors/index.ts';
+import { InvalidInputError } from '../errors/index.ts';
 import type { DeviceBundle } from '../bundle/index.ts';
 import type { LockoutConfig, SessionConfig } from './auth-bridge.ts';
 import type { DeviceCookieConfig } from '../auth/index.ts';
 import { HttpError, Router, defaultHttpLimits, type HttpLimits } from './http.ts';
-import { createWebApp, journalRecorder, PreSessionForms, type WebApp } from './app.ts';
+import { createWebApp, journalRecorder, PreSessionForms, serveApp, type RunningSurface, type WebApp } from './app.ts';
 import { addStaticRoutes } from './page-shell.ts';
 import { WebStateStore } from './owner-state.ts';
 import { OWNER_NAME, OwnerLogin } from './owner-login.ts';
@@ -81,13 +80,7 @@ export const defaultWebServiceConfig: WebServiceConfig = {
 const LOGIN_COOKIE = '__Host-bulwark-login';
 
 /** A running web service. */
-export interface WebService {
-  readonly url: string;
-  readonly port: number;
-  readonly server: Server;
-  /** The application without its socket: `app.handle()` answers a request object. */
-  readonly app: WebApp<DeviceCtx>;
-  readonly routes: WebApp<DeviceCtx>['routes'];
+export interface WebService extends RunningSurface<DeviceCtx> {
   readonly state: WebStateStore;
   close(): Promise<void>;
   /** Factory reset of the web side: sticker password back, sessions and counters gone. */
@@ -109,18 +102,6 @@ export interface WebServiceOptions {
   readonly warn?: (message: string) => void;
 }
 
-/** The status of a device-side error that is not an HttpError. */
-function statusOf(err: unknown): number {
-  if (!(err instanceof BulwarkError)) return 500;
-  switch (err.code) {
-    case 'INVALID_INPUT': case 'PASSWORD_INPUT_INVALID': return 400;
-    case 'AUTH_BUSY': return 503;
-    case 'UNKNOWN_CAPABILITY': case 'UNKNOWN_ACTION': return 404;
-    case 'CAPABILITY_VALUE_INVALID': return 422;
-    default: return 400;
-  }
-}
-
 /** Builds the device's admin application: its routes, session port and pages. */
 export function createDeviceApp(site: DeviceSite, config: WebServiceConfig, log: (m: string) => void,
   journal: WebJournal): WebApp<DeviceCtx> {
@@ -131,7 +112,7 @@ export function createDeviceApp(site: DeviceSite, config: WebServiceConfig, log:
   addAccountRoutes(router, site);
   addRecordRoutes(router, site);
   return createWebApp<DeviceCtx>({
-    router, limits: config.limits, statusOf, journal, log,
+    router, limits: config.limits, journal, log,
     errorPage: (status, message) => pages.errorPage(frame(site, 'Error'), status, message),
     sessions: {
       anonymous: () => ({}),
@@ -151,7 +132,7 @@ export function createDeviceApp(site: DeviceSite, config: WebServiceConfig, log:
 
 /** The names a browser may use for this device in the Host header. */
 function hostNames(host: string, serial: string): Set<string> {
-  const names = new Set(['localhost', `${serial.toLowerCase()}.local`, host, '127.0.0.1', '::1']);
+  const names = new Set([`${serial.toLowerCase()}.local`]);
   if (host === '0.0.0.0' || host === '::') {
     for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) names.add(a.address);
   }
@@ -186,19 +167,15 @@ export async function startWebService(options: WebServiceOptions): Promise<WebSe
   const warn = options.warn ?? (() => undefined);
   const site = await createSite(options, config, warn);
   const app = createDeviceApp(site, config, warn, options.journal);
-  const listener = await app.listen({
+  const surface = await serveApp(app, {
     keyPem: options.bundle.webKeyPem, certPem: options.bundle.webCertPem, host: config.host, port: config.port,
     requestTimeoutMs: config.requestTimeoutMs, keepAliveTimeoutMs: config.keepAliveTimeoutMs,
     admission: { maxConnections: config.maxConnections, ...config.admission },
-  });
-  const port = listener.port;
-  app.allowHosts(hostNames(config.host, options.bundle.unit.serial), port);
-  const shownHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
-  const url = `https://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
+  }, () => hostNames(config.host, options.bundle.unit.serial));
   return {
-    url, port, server: listener.server, app, routes: app.routes, state: site.state,
+    ...surface, state: site.state,
     async close() {
-      await listener.close();
+      await surface.close();
       await site.state.flush();
     },
     async reset() {

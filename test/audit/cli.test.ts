@@ -62,13 +62,13 @@ test('policy render writes the camera\'s policy as self-contained HTML to --out'
   assert.doesNotMatch(html, /<script/i);
 });
 
-test('policy render refuses an unknown format and a bad profile with exit code 2 and an error code', { timeout: 60_000 }, async () => {
+test('policy render refuses an unknown format (exit 2, usage) and a bad profile (exit 65, data) with an error code', { timeout: 60_000 }, async () => {
   const bad = await bulwark(['policy', 'render', '--profile', join(PROFILES, 'plug.yaml'), '--format', 'pdf']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /POLICY_OPTION_INVALID/);
   await writeFile(join(work, 'broken.yaml'), WEAK_PROFILE.replace('[listening]', '[carrier-pigeon]'));
   const broken = await bulwark(['policy', 'render', '--profile', join(work, 'broken.yaml')]);
-  assert.equal(broken.code, 2);
+  assert.equal(broken.code, 65);
   assert.match(broken.stderr, /networkModels/);
 });
 
@@ -107,7 +107,7 @@ test('device unit writes a hardened unit; audit --service-unit fails RUNTIME-HAR
   assert.match(text, /^CapabilityBoundingSet=$/m);
   assert.match(text, new RegExp(`^ReadWritePaths=${join(fleet.work, 'state').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'));
   const root = await bulwark(['device', 'unit', '--bundle', unit.dir, '--state', join(fleet.work, 'state'), '--user', 'root']);
-  assert.equal(root.code, 2);
+  assert.equal(root.code, 78);
   assert.match(root.stderr, /DEVICE_UNIT_INVALID/);
   const weak = join(work, 'weak.service');
   await writeFile(weak, text.replace('User=bulwark', 'User=root').replace(/^NoNewPrivileges=yes$/m, ''));
@@ -131,12 +131,12 @@ test('audit with only a profile runs the policy checks and exits 3', { timeout: 
   assert.match(r.stdout, /audit of Smart Bulb/);
 });
 
-test('audit refuses what it cannot run with exit code 2 and a stable error code', { timeout: 60_000 }, async () => {
+test('audit refuses what it cannot run with the error table\'s exit code and a stable error code', { timeout: 60_000 }, async () => {
   const plain = await bulwark(['audit', '--profile', join(PROFILES, 'plug.yaml'), '--url', 'http://127.0.0.1:1']);
   assert.equal(plain.code, 2);
   assert.match(plain.stderr, /AUDIT_TARGET_INVALID/);
   const missing = await bulwark(['audit', '--profile', join(PROFILES, 'plug.yaml'), '--bundle', join(work, 'no-such-bundle')]);
-  assert.equal(missing.code, 2);
+  assert.equal(missing.code, 66);
   assert.match(missing.stderr, /AUDIT_INPUT_UNREADABLE/);
   const cloud = await bulwark(['audit', '--profile', join(PROFILES, 'plug.yaml'), '--cloud', 'mqtt://127.0.0.1:1883']);
   assert.equal(cloud.code, 2);

@@ -50,7 +50,7 @@ test('device run prints its URL, serves the sticker login, and the button does a
 
 test('the button of a device that is not running is a clear error', async () => {
   const r = await bulwark(['device', 'button', '--state', join(fleet.work, 'nowhere')]);
-  assert.equal(r.code, 2);
+  assert.equal(r.code, 69);
   assert.match(r.stderr, /BUTTON_UNREACHABLE/);
 });
 

@@ -30,7 +30,7 @@ test('factory init then provision writes one bundle per unit and a manifest', as
   assert.equal(entries.filter((e) => /^SNS-/.test(e)).length, 3);
   assert.ok(entries.includes('manifest.json'));
   const again = await bulwark(['factory', 'init', '--dir', join(work, 'f')]);
-  assert.equal(again.code, 2);
+  assert.equal(again.code, 73);
   assert.match(again.stderr, /FACTORY_EXISTS/);
 });
 
@@ -38,7 +38,7 @@ test('provisioning with a chosen password is refused with a clear error', async 
   const work = await mkdtemp(join(tmpdir(), 'bulwark-cli-'));
   await bulwark(['factory', 'init', '--dir', join(work, 'f')]);
   const r = await bulwark(['factory', 'provision', '--dir', join(work, 'f'), '--model', 'plug', '--out', join(work, 'out'), '--password', 'admin']);
-  assert.equal(r.code, 2);
+  assert.equal(r.code, 78);
   assert.match(r.stderr, /PROVISION_SHARED_SECRET_REFUSED/);
   await assert.rejects(stat(join(work, 'out')));
 });
@@ -54,7 +54,7 @@ test('an unknown model is refused naming the known models', async () => {
 test('an unsafe factory setting is refused before any key is made', async () => {
   const work = await mkdtemp(join(tmpdir(), 'bulwark-cli-'));
   const r = await bulwark(['factory', 'init', '--dir', join(work, 'f'), '--security-contact', 'javascript:alert(1)']);
-  assert.equal(r.code, 2);
+  assert.equal(r.code, 78);
   assert.match(r.stderr, /securityContact/);
   await assert.rejects(stat(join(work, 'f', 'ca', 'ca-key.pem')));
 });

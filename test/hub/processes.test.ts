@@ -88,7 +88,7 @@ test('a hub and three devices as separate processes: paired, controlled, and a r
   // A window opened by the button: push button for the plug and the sensor, the setup code for the lock.
   for (const m of ['plug', 'lock', 'sensor']) assert.match(await ok(['device', 'button', '--state', join(fleet.work, `state-${m}`)]), /pairing window open/);
   const refused = await bulwark(['hub', 'pair', '--hub', hubState, '--device', port(lock)]);
-  assert.equal(refused.code, 2);
+  assert.equal(refused.code, 77);
   assert.match(refused.stderr, /PAIRING_PUSH_BUTTON_REFUSED/);
   assert.match(await ok(['hub', 'pair', '--hub', hubState, '--device', port(plug)]), /paired PLG-\S+ \(plug\) by push-button/);
   assert.match(await ok(['hub', 'pair', '--hub', hubState, '--device', port(lock), '--code', fleet.units.lock!.setupCode]), /by setup-code/);

@@ -64,10 +64,10 @@ test('release init, build-image and publish: a signed image with its CycloneDX S
 test('publish refuses a version that is not newer, and an image whose image.json disagrees with the arguments', async () => {
   const image = join(work, 'plug-1.1.0.tar');
   const again = await bulwark(['release', 'publish', '--repo', repo(), '--model', 'plug', '--version', '1.1.0', '--artifact', image]);
-  assert.equal(again.code, 2);
+  assert.equal(again.code, 65);
   assert.match(again.stderr, /RELEASE_DOWNGRADE_REFUSED/);
   const wrong = await bulwark(['release', 'publish', '--repo', repo(), '--model', 'plug', '--version', '1.2.0', '--artifact', image]);
-  assert.equal(wrong.code, 2);
+  assert.equal(wrong.code, 65);
   assert.match(wrong.stderr, /RELEASE_IMAGE_MISMATCH/);
   const garbage = join(work, 'garbage.tar');
   await (await import('node:fs/promises')).writeFile(garbage, 'not a tarball');
