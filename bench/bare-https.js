@@ -4,7 +4,9 @@ import { createServer } from 'node:https';
 import { readFileSync } from 'node:fs';
 
 const [keyPath, certPath] = process.argv.slice(2);
-const server = createServer({ key: readFileSync(keyPath), cert: readFileSync(certPath) }, (_req, res) => { res.end('ok'); });
+const server = createServer({ key: readFileSync(keyPath), cert: readFileSync(certPath) }, (_req, res) => {
+  res.end('ok');
+});
 server.listen(0, '127.0.0.1', () => {
   process.stdout.write(JSON.stringify({ event: 'listening', webPort: server.address().port }) + '\n');
 });

@@ -12,7 +12,11 @@
 import tls from 'node:tls';
 import { once } from 'node:events';
 import {
-  createChannelServer, connectChannel, pinnedPeers, encodeMessage, type ChannelResumption,
+  createChannelServer,
+  connectChannel,
+  pinnedPeers,
+  encodeMessage,
+  type ChannelResumption,
 } from '../src/channel/index.ts';
 import { makeIdentity, type TestIdentity } from '../test/channel/fixtures.ts';
 import type { BenchResult } from './report.ts';
@@ -52,7 +56,9 @@ interface Side {
 
 async function ourSide(hub: TestIdentity, device: TestIdentity): Promise<Side> {
   const server = await createChannelServer({
-    key: device.key, cert: device.cert, host: LOCAL,
+    key: device.key,
+    cert: device.cert,
+    host: LOCAL,
     pinnedPeer: pinnedPeers([[hub.pin, { name: 'hub' }]]),
     onConnection: () => {},
     config: { maxConnections: 64 },
@@ -62,7 +68,11 @@ async function ourSide(hub: TestIdentity, device: TestIdentity): Promise<Side> {
   const connect = async (resume: boolean): Promise<Establishment & { cycleMs: number }> => {
     const t = performance.now();
     const conn = await connectChannel({
-      host: LOCAL, port: server.port, key: hub.key, cert: hub.cert, pinnedPeer,
+      host: LOCAL,
+      port: server.port,
+      key: hub.key,
+      cert: hub.cert,
+      pinnedPeer,
       ...(resume && resumption ? { resumption } : {}),
     });
     const ms = performance.now() - t;
@@ -72,16 +82,28 @@ async function ourSide(hub: TestIdentity, device: TestIdentity): Promise<Side> {
   };
   return {
     establish: connect,
-    prime: async () => { await connect(false); },
+    prime: async () => {
+      await connect(false);
+    },
     close: () => server.close(),
   };
 }
 
 async function bareSide(hub: TestIdentity, device: TestIdentity): Promise<Side> {
-  const server = tls.createServer({ key: device.key, cert: device.cert, ...TLS13, requestCert: true, rejectUnauthorized: false, sessionTimeout: 3_600 }, (socket) => {
-    socket.on('error', () => {});
-    socket.resume();
-  });
+  const server = tls.createServer(
+    {
+      key: device.key,
+      cert: device.cert,
+      ...TLS13,
+      requestCert: true,
+      rejectUnauthorized: false,
+      sessionTimeout: 3_600,
+    },
+    (socket) => {
+      socket.on('error', () => {});
+      socket.resume();
+    },
+  );
   server.maxConnections = 64;
   server.on('tlsClientError', () => {});
   await new Promise<void>((resolve) => server.listen(0, LOCAL, resolve));
@@ -89,8 +111,18 @@ async function bareSide(hub: TestIdentity, device: TestIdentity): Promise<Side> 
   let session: Buffer | undefined;
   const connect = async (resume: boolean, waitForTicket = false): Promise<Establishment & { cycleMs: number }> => {
     const t = performance.now();
-    const socket = tls.connect({ host: LOCAL, port, key: hub.key, cert: hub.cert, ...TLS13, rejectUnauthorized: false, ...(resume && session ? { session } : {}) });
-    socket.on('session', (s: Buffer) => { session = s; });
+    const socket = tls.connect({
+      host: LOCAL,
+      port,
+      key: hub.key,
+      cert: hub.cert,
+      ...TLS13,
+      rejectUnauthorized: false,
+      ...(resume && session ? { session } : {}),
+    });
+    socket.on('session', (s: Buffer) => {
+      session = s;
+    });
     const ticket = waitForTicket ? once(socket, 'session') : undefined;
     await once(socket, 'secureConnect');
     const ms = performance.now() - t;
@@ -102,7 +134,9 @@ async function bareSide(hub: TestIdentity, device: TestIdentity): Promise<Side> 
   };
   return {
     establish: (resume) => connect(resume),
-    prime: async () => { await connect(false, true); },
+    prime: async () => {
+      await connect(false, true);
+    },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
@@ -126,8 +160,16 @@ function median(values: number[]): number {
  * the per-round rates, so a burst of load from elsewhere on the machine skews one round, not
  * the figure.
  */
-async function race(sides: { ours: Side; bare: Side }, count: number, rounds: number, resume: boolean): Promise<{ ours: RaceResult; bare: RaceResult }> {
-  const perRound = { ours: { rate: [] as number[], usable: [] as number[], reused: 0 }, bare: { rate: [] as number[], usable: [] as number[], reused: 0 } };
+async function race(
+  sides: { ours: Side; bare: Side },
+  count: number,
+  rounds: number,
+  resume: boolean,
+): Promise<{ ours: RaceResult; bare: RaceResult }> {
+  const perRound = {
+    ours: { rate: [] as number[], usable: [] as number[], reused: 0 },
+    bare: { rate: [] as number[], usable: [] as number[], reused: 0 },
+  };
   const size = Math.ceil(count / rounds);
   for (let done = 0, r = 0; done < count; done += size, r++) {
     const n = Math.min(size, count - done);
@@ -144,25 +186,44 @@ async function race(sides: { ours: Side; bare: Side }, count: number, rounds: nu
       perRound[name].usable.push(n / (ms / 1_000));
     }
   }
-  const result = (p: { rate: number[]; usable: number[]; reused: number }): RaceResult => ({ rate: median(p.rate), usableRate: median(p.usable), reused: p.reused });
+  const result = (p: { rate: number[]; usable: number[]; reused: number }): RaceResult => ({
+    rate: median(p.rate),
+    usableRate: median(p.usable),
+    reused: p.reused,
+  });
   return { ours: result(perRound.ours), bare: result(perRound.bare) };
 }
 
 /** Request round trips over one channel, and a bare TLS echo of an equal-sized frame. */
-async function roundTrips(hub: TestIdentity, device: TestIdentity, requests: number): Promise<{ ours: number[]; bare: number[] }> {
+async function roundTrips(
+  hub: TestIdentity,
+  device: TestIdentity,
+  requests: number,
+): Promise<{ ours: number[]; bare: number[] }> {
   const server = await createChannelServer({
-    key: device.key, cert: device.cert, host: LOCAL,
+    key: device.key,
+    cert: device.cert,
+    host: LOCAL,
     pinnedPeer: pinnedPeers([[hub.pin, { name: 'hub' }]]),
     onConnection: (conn) => conn.onRequest(({ value }) => value ?? null),
   });
-  const echo = tls.createServer({ key: device.key, cert: device.cert, ...TLS13, requestCert: true, rejectUnauthorized: false }, (socket) => {
-    socket.setNoDelay(true);
-    socket.on('error', () => {});
-    socket.on('data', (d: Buffer) => socket.write(d));
-  });
+  const echo = tls.createServer(
+    { key: device.key, cert: device.cert, ...TLS13, requestCert: true, rejectUnauthorized: false },
+    (socket) => {
+      socket.setNoDelay(true);
+      socket.on('error', () => {});
+      socket.on('data', (d: Buffer) => socket.write(d));
+    },
+  );
   await new Promise<void>((resolve) => echo.listen(0, LOCAL, resolve));
   try {
-    const conn = await connectChannel({ host: LOCAL, port: server.port, key: hub.key, cert: hub.cert, pinnedPeer: pinnedPeers([[device.pin, { name: 'device' }]]) });
+    const conn = await connectChannel({
+      host: LOCAL,
+      port: server.port,
+      key: hub.key,
+      cert: hub.cert,
+      pinnedPeer: pinnedPeers([[device.pin, { name: 'device' }]]),
+    });
     const ours: number[] = [];
     for (let i = 0; i < requests + 200; i++) {
       const t = performance.now();
@@ -171,7 +232,14 @@ async function roundTrips(hub: TestIdentity, device: TestIdentity, requests: num
     }
     await conn.close();
 
-    const socket = tls.connect({ host: LOCAL, port: (echo.address() as { port: number }).port, key: hub.key, cert: hub.cert, ...TLS13, rejectUnauthorized: false });
+    const socket = tls.connect({
+      host: LOCAL,
+      port: (echo.address() as { port: number }).port,
+      key: hub.key,
+      cert: hub.cert,
+      ...TLS13,
+      rejectUnauthorized: false,
+    });
     await once(socket, 'secureConnect');
     socket.setNoDelay(true);
     const frame = encodeMessage({ type: 'request', id: 1, capability: 'switch', action: 'set', value: true });
@@ -198,7 +266,10 @@ async function roundTrips(hub: TestIdentity, device: TestIdentity, requests: num
  * @example
  * const result = await benchChannel((s) => process.stderr.write(s + '\n'));
  */
-export async function benchChannel(log: (s: string) => void, options: Partial<ChannelBenchOptions> = {}): Promise<BenchResult> {
+export async function benchChannel(
+  log: (s: string) => void,
+  options: Partial<ChannelBenchOptions> = {},
+): Promise<BenchResult> {
   const o = { ...defaults, ...options };
   const [hub, device] = await Promise.all([makeIdentity('HUB1'), makeIdentity('DEV1')]);
   const sides = { ours: await ourSide(hub, device), bare: await bareSide(hub, device) };
@@ -215,29 +286,44 @@ export async function benchChannel(log: (s: string) => void, options: Partial<Ch
     const resumed = await race(sides, o.handshakes, o.rounds, true);
     log(`  ${o.requests} request round trips over one channel, and as many bare TLS echoes`);
     const rtt = await roundTrips(hub, device, o.requests);
-    const how = 'Each connection is timed from connect until it has closed, one at a time, so all the work of both ends counts (bare TLS 1.3 is usable at the client\'s secureConnect, before its server has even checked the client certificate). Client and server share one process and thread.';
-    const usable = (r: { ours: RaceResult; bare: RaceResult }): string => `Counting only the time until usable: ${r.ours.usableRate.toFixed(0)} vs ${r.bare.usableRate.toFixed(0)} conn/s (${(r.ours.usableRate / r.bare.usableRate).toFixed(2)}x).`;
+    const how =
+      "Each connection is timed from connect until it has closed, one at a time, so all the work of both ends counts (bare TLS 1.3 is usable at the client's secureConnect, before its server has even checked the client certificate). Client and server share one process and thread.";
+    const usable = (r: { ours: RaceResult; bare: RaceResult }): string =>
+      `Counting only the time until usable: ${r.ours.usableRate.toFixed(0)} vs ${r.bare.usableRate.toFixed(0)} conn/s (${(r.ours.usableRate / r.bare.usableRate).toFixed(2)}x).`;
     return {
       id: 'channel',
       title: 'Hub-device channel: pinned mutual TLS 1.3 (loopback, one process)',
       metrics: [
         {
-          name: 'channel establishments per second, full handshake', value: full.ours.rate, unit: 'conn/s', better: 'higher',
-          baseline: { name: 'bare node:tls mutual TLS 1.3, same keys', value: full.bare.rate }, goal: { ratio: 0.8 },
+          name: 'channel establishments per second, full handshake',
+          value: full.ours.rate,
+          unit: 'conn/s',
+          better: 'higher',
+          baseline: { name: 'bare node:tls mutual TLS 1.3, same keys', value: full.bare.rate },
+          goal: { ratio: 0.8 },
           note: `${o.handshakes} each, median of ${o.rounds} alternating rounds. Ours adds both SPKI pin checks, the server's greeting (which proves to the client that the server accepted its key) and a bye on close. ${how} ${usable(full)}`,
         },
         {
-          name: 'channel establishments per second, resumed session', value: resumed.ours.rate, unit: 'conn/s', better: 'higher',
+          name: 'channel establishments per second, resumed session',
+          value: resumed.ours.rate,
+          unit: 'conn/s',
+          better: 'higher',
           baseline: { name: 'bare node:tls resumed, same keys', value: resumed.bare.rate },
           note: `${resumed.ours.reused}/${o.handshakes} of ours and ${resumed.bare.reused}/${o.handshakes} bare were resumed (isSessionReused); median of ${o.rounds} alternating rounds. ${how} ${usable(resumed)}`,
         },
         {
-          name: 'request round trip p50, one channel', value: percentile(rtt.ours, 50), unit: 'ms', better: 'lower',
+          name: 'request round trip p50, one channel',
+          value: percentile(rtt.ours, 50),
+          unit: 'ms',
+          better: 'lower',
           baseline: { name: 'bare TLS echo of a same-size frame', value: percentile(rtt.bare, 50) },
           note: `${o.requests} sequential requests after 200 warm-up; the handler answers at once.`,
         },
         {
-          name: 'request round trip p99, one channel', value: percentile(rtt.ours, 99), unit: 'ms', better: 'lower',
+          name: 'request round trip p99, one channel',
+          value: percentile(rtt.ours, 99),
+          unit: 'ms',
+          better: 'lower',
           baseline: { name: 'bare TLS echo of a same-size frame', value: percentile(rtt.bare, 99) },
           goal: { max: 10 },
         },

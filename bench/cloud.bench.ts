@@ -19,7 +19,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import {
-  createTestCa, certificateIssuer, writeBrokerConfig, ServiceMqttClient, DeviceTraffic, SqlStore, openSqliteDriver, type CertificateWithKey,
+  createTestCa,
+  certificateIssuer,
+  writeBrokerConfig,
+  ServiceMqttClient,
+  DeviceTraffic,
+  SqlStore,
+  openSqliteDriver,
+  type CertificateWithKey,
 } from '../src/cloud/index.ts';
 import { READABLE_ALPHABET } from '../src/identity/index.ts';
 import { startMosquitto, haveMosquitto, freePort } from '../test/cloud/support.ts';
@@ -43,11 +50,24 @@ export interface CloudBenchOptions {
 }
 
 const defaults: CloudBenchOptions = {
-  devices: 2_000, messages: 200_000, window: 4, pacedRates: [5_000, 10_000], pacedSeconds: 10, pacedRepeats: 3, connectConcurrency: 64, phaseTimeoutMs: 180_000,
+  devices: 2_000,
+  messages: 200_000,
+  window: 4,
+  pacedRates: [5_000, 10_000],
+  pacedSeconds: 10,
+  pacedRepeats: 3,
+  connectConcurrency: 64,
+  phaseTimeoutMs: 180_000,
 };
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
-const TICK = (() => { try { return Number(execFileSync('getconf', ['CLK_TCK']).toString()) || 100; } catch { return 100; } })();
+const TICK = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK']).toString()) || 100;
+  } catch {
+    return 100;
+  }
+})();
 
 /** Broker CPU time (user + system) so far, µs, from /proc. */
 async function cpuMicros(pid: number): Promise<number> {
@@ -58,7 +78,8 @@ async function cpuMicros(pid: number): Promise<number> {
 
 /** The machine's busy share of all cores over `ms`, from /proc/stat (0..1). */
 async function machineBusy(ms: number): Promise<number> {
-  const sample = async (): Promise<number[]> => (await readFile('/proc/stat', 'utf8')).split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const sample = async (): Promise<number[]> =>
+    (await readFile('/proc/stat', 'utf8')).split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
   const a = await sample();
   await new Promise((r) => setTimeout(r, ms));
   const b = await sample();
@@ -90,8 +111,12 @@ function percentile(values: Float64Array, n: number, p: number): number {
 
 /** Unique serial-shaped names for the simulated devices. */
 function serialFor(i: number): string {
-  let s = '', x = i;
-  for (let k = 0; k < 10; k++) { s += READABLE_ALPHABET.toUpperCase()[x % 32]; x = Math.floor(x / 32); }
+  let s = '',
+    x = i;
+  for (let k = 0; k < 10; k++) {
+    s += READABLE_ALPHABET.toUpperCase()[x % 32];
+    x = Math.floor(x / 32);
+  }
   return `BEN-${s}`;
 }
 
@@ -102,17 +127,30 @@ interface Generator {
 
 function startGenerator(): Generator {
   const prof = process.env.BULWARK_BENCH_PROF;
-  const child = fork(join(HERE, 'cloud-load.ts'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}/load`] : [] });
+  const child = fork(join(HERE, 'cloud-load.ts'), [], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    execArgv: prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}/load`] : [],
+  });
   let pending: ((m: unknown) => void) | undefined;
-  child.on('message', (m) => { const p = pending; pending = undefined; p?.(m); });
+  child.on('message', (m) => {
+    const p = pending;
+    pending = undefined;
+    p?.(m);
+  });
   return {
     call<T extends object>(msg: object): Promise<T & { ok: boolean; error?: string }> {
       return new Promise((resolve, reject) => {
-        pending = (m) => { const r = m as T & { ok: boolean; error?: string }; if (r.ok) resolve(r); else reject(new Error(r.error)); };
+        pending = (m) => {
+          const r = m as T & { ok: boolean; error?: string };
+          if (r.ok) resolve(r);
+          else reject(new Error(r.error));
+        };
         child.send(msg);
       });
     },
-    stop() { child.kill('SIGTERM'); },
+    stop() {
+      child.kill('SIGTERM');
+    },
   };
 }
 
@@ -134,25 +172,52 @@ function brokerEntry(): string {
 /** Node flags of the broker process: a young generation of 8 MiB (measured: half the GC time of 2 MiB for about the same RSS). */
 export const BROKER_NODE_FLAGS = ['--max-semi-space-size=8'];
 
-async function startEmbedded(work: string, ca: CertificateWithKey, server: CertificateWithKey, log: (s: string) => void): Promise<BrokerUnderTest> {
+async function startEmbedded(
+  work: string,
+  ca: CertificateWithKey,
+  server: CertificateWithKey,
+  log: (s: string) => void,
+): Promise<BrokerUnderTest> {
   const file = join(work, 'embedded.json');
-  await writeFile(file, JSON.stringify({ caCertPem: ca.certPem, certPem: server.certPem, keyPem: server.keyPem, config: { port: 0, maxConnections: 10_000 } }), { mode: 0o600 });
+  await writeFile(
+    file,
+    JSON.stringify({
+      caCertPem: ca.certPem,
+      certPem: server.certPem,
+      keyPem: server.keyPem,
+      config: { port: 0, maxConnections: 10_000 },
+    }),
+    { mode: 0o600 },
+  );
   const entry = brokerEntry();
-  const prof = process.env.BULWARK_BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BULWARK_BENCH_PROF}/broker`] : [];
-  const flags = process.env.BULWARK_BROKER_FLAGS !== undefined ? process.env.BULWARK_BROKER_FLAGS.split(' ').filter(Boolean) : BROKER_NODE_FLAGS;
+  const prof = process.env.BULWARK_BENCH_PROF
+    ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BULWARK_BENCH_PROF}/broker`]
+    : [];
+  const flags =
+    process.env.BULWARK_BROKER_FLAGS !== undefined
+      ? process.env.BULWARK_BROKER_FLAGS.split(' ').filter(Boolean)
+      : BROKER_NODE_FLAGS;
   const child: ChildProcess = spawn(process.execPath, [...flags, ...prof, entry, file], {
-    stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_OPTIONS: '' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, NODE_OPTIONS: '' },
   });
   log(`  embedded broker: ${entry.replace(join(HERE, '..') + '/', '')} ${flags.join(' ')}`);
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('embedded broker did not start')), 30_000);
     // Only the ready line is JSON; anything else (--trace-gc when profiling) goes to stderr.
     createInterface({ input: child.stdout! }).on('line', (l) => {
-      if (l.startsWith('{"event":"listening"')) { clearTimeout(timer); resolve((JSON.parse(l) as { port: number }).port); } else process.stderr.write(l + '\n');
+      if (l.startsWith('{"event":"listening"')) {
+        clearTimeout(timer);
+        resolve((JSON.parse(l) as { port: number }).port);
+      } else process.stderr.write(l + '\n');
     });
   });
   return {
-    name: 'embedded (aedes)', url: `mqtts://127.0.0.1:${port}`, host: '127.0.0.1', port, pid: child.pid!,
+    name: 'embedded (aedes)',
+    url: `mqtts://127.0.0.1:${port}`,
+    host: '127.0.0.1',
+    port,
+    pid: child.pid!,
     async stop() {
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
@@ -163,11 +228,20 @@ async function startEmbedded(work: string, ca: CertificateWithKey, server: Certi
   };
 }
 
-async function startMosquittoBroker(work: string, ca: CertificateWithKey, server: CertificateWithKey): Promise<BrokerUnderTest> {
+async function startMosquittoBroker(
+  work: string,
+  ca: CertificateWithKey,
+  server: CertificateWithKey,
+): Promise<BrokerUnderTest> {
   const dir = join(work, 'mosquitto');
   const port = await freePort();
   const root = process.getuid?.() === 0;
-  const written = await writeBrokerConfig({ outDir: dir, caCertPem: ca.certPem, server, settings: { port, instances: ['1'], maxConnections: 10_000, ...(root ? {} : {}) } });
+  const written = await writeBrokerConfig({
+    outDir: dir,
+    caCertPem: ca.certPem,
+    server,
+    settings: { port, instances: ['1'], maxConnections: 10_000, ...(root ? {} : {}) },
+  });
   const m = await startMosquitto({ factoryDir: '', dir, written });
   return { name: 'Mosquitto', url: m.url, host: '127.0.0.1', port, pid: m.pid!, stop: () => m.stop() };
 }
@@ -184,11 +258,26 @@ interface BrokerFigures {
   stored: Map<number, number>;
 }
 
-async function measure(broker: BrokerUnderTest, gen: Generator, o: CloudBenchOptions, work: string, service: CertificateWithKey, caPem: string, log: (s: string) => void): Promise<BrokerFigures> {
+async function measure(
+  broker: BrokerUnderTest,
+  gen: Generator,
+  o: CloudBenchOptions,
+  work: string,
+  service: CertificateWithKey,
+  caPem: string,
+  log: (s: string) => void,
+): Promise<BrokerFigures> {
   const store = await SqlStore.open(openSqliteDriver({ path: join(work, `${broker.name.split(' ')[0]}.db`) }));
-  await store.importUnits(Array.from({ length: o.devices }, (_, i) => ({
-    serial: serialFor(i), model: 'plug', deviceCertFingerprint: 'sha256:' + '0'.repeat(64), claimCodeHash: 'sha256:' + '0'.repeat(64), createdAt: new Date().toISOString(),
-  })), Date.now());
+  await store.importUnits(
+    Array.from({ length: o.devices }, (_, i) => ({
+      serial: serialFor(i),
+      model: 'plug',
+      deviceCertFingerprint: 'sha256:' + '0'.repeat(64),
+      claimCodeHash: 'sha256:' + '0'.repeat(64),
+      createdAt: new Date().toISOString(),
+    })),
+    Date.now(),
+  );
   let stored = 0;
   // How long each batch's commit takes (the subscriber's own wait), per phase.
   let commits: Array<[number, number]> = [];
@@ -211,7 +300,8 @@ async function measure(broker: BrokerUnderTest, gen: Generator, o: CloudBenchOpt
   const spikes: Array<[number, number]> | undefined = process.env.BULWARK_BENCH_SPIKES ? [] : undefined;
   let recorded = 0;
   const traffic = new DeviceTraffic({
-    store, publish: async () => undefined,
+    store,
+    publish: async () => undefined,
     onStored: (rows, storedAt) => {
       stored += rows.length;
       for (const r of rows) {
@@ -221,12 +311,22 @@ async function measure(broker: BrokerUnderTest, gen: Generator, o: CloudBenchOpt
     },
   });
   const mqtt = new ServiceMqttClient({
-    url: broker.url, caCertPem: caPem, certPem: service.certPem, keyPem: service.keyPem, clientId: 'bulwark-cloud-1',
-    subscriptions: [{ filter: 'devices/+/telemetry', qos: 1 }], onMessages: (batch) => traffic.handle(batch),
+    url: broker.url,
+    caCertPem: caPem,
+    certPem: service.certPem,
+    keyPem: service.keyPem,
+    clientId: 'bulwark-cloud-1',
+    subscriptions: [{ filter: 'devices/+/telemetry', qos: 1 }],
+    onMessages: (batch) => traffic.handle(batch),
   });
   mqtt.start();
   await mqtt.waitConnected(30_000);
-  const trace = process.env.BULWARK_BENCH_TRACE ? setInterval(() => log(`    subscriber ${JSON.stringify(mqtt.stats())} stored ${stored}`), Number(process.env.BULWARK_BENCH_TRACE)) : undefined;
+  const trace = process.env.BULWARK_BENCH_TRACE
+    ? setInterval(
+        () => log(`    subscriber ${JSON.stringify(mqtt.stats())} stored ${stored}`),
+        Number(process.env.BULWARK_BENCH_TRACE),
+      )
+    : undefined;
   const waitStored = async (target: number, timeoutMs: number): Promise<number> => {
     const until = Date.now() + timeoutMs;
     while (stored < target && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
@@ -235,12 +335,21 @@ async function measure(broker: BrokerUnderTest, gen: Generator, o: CloudBenchOpt
   try {
     await waitForQuiet(log);
     const c0 = await cpuMicros(broker.pid);
-    const conn = await gen.call<{ connected: number; failed: number; ms: number }>({ cmd: 'connect', host: broker.host, port: broker.port, concurrency: o.connectConcurrency, timeoutMs: o.phaseTimeoutMs });
+    const conn = await gen.call<{ connected: number; failed: number; ms: number }>({
+      cmd: 'connect',
+      host: broker.host,
+      port: broker.port,
+      concurrency: o.connectConcurrency,
+      timeoutMs: o.phaseTimeoutMs,
+    });
     const c1 = await cpuMicros(broker.pid);
-    if (conn.connected < o.devices) throw new Error(`${broker.name}: only ${conn.connected} of ${o.devices} devices connected`);
+    if (conn.connected < o.devices)
+      throw new Error(`${broker.name}: only ${conn.connected} of ${o.devices} devices connected`);
     await new Promise((r) => setTimeout(r, 2_000));
     const rss = await rssMiB(broker.pid);
-    log(`  ${broker.name}: ${conn.connected} devices connected in ${(conn.ms / 1000).toFixed(1)} s; RSS ${rss.toFixed(0)} MiB`);
+    log(
+      `  ${broker.name}: ${conn.connected} devices connected in ${(conn.ms / 1000).toFixed(1)} s; RSS ${rss.toFixed(0)} MiB`,
+    );
 
     await waitForQuiet(log);
     const before = stored;
@@ -249,7 +358,12 @@ async function measure(broker: BrokerUnderTest, gen: Generator, o: CloudBenchOpt
     const g2 = (await gen.call<{ cpuMicros: number }>({ cmd: 'noop' })).cpuMicros;
     const s2 = process.cpuUsage();
     const t0 = performance.now();
-    const burst = gen.call<{ sent: number; acked: number; ms: number; cpuMicros: number }>({ cmd: 'blast', count: o.messages, window: o.window, timeoutMs: o.phaseTimeoutMs });
+    const burst = gen.call<{ sent: number; acked: number; ms: number; cpuMicros: number }>({
+      cmd: 'blast',
+      count: o.messages,
+      window: o.window,
+      timeoutMs: o.phaseTimeoutMs,
+    });
     const acks = await burst;
     const tEnd = await waitStored(before + o.messages, o.phaseTimeoutMs);
     const c3 = await cpuMicros(broker.pid);
@@ -257,10 +371,13 @@ async function measure(broker: BrokerUnderTest, gen: Generator, o: CloudBenchOpt
     const done = stored - before;
     const mps = done / ((tEnd - t0) / 1000);
     const rssAfterBurst = await rssMiB(broker.pid);
-    log(`  ${broker.name}: burst of ${o.messages}: acknowledged in ${(acks.ms / 1000).toFixed(1)} s, all stored in ${((tEnd - t0) / 1000).toFixed(1)} s: ${mps.toFixed(0)} msgs/s end to end; ` +
-      `CPU per message: broker ${((c3 - c2) / done).toFixed(1)} µs, devices ${((acks.cpuMicros - g2) / done).toFixed(1)} µs, subscriber ${((s3.user + s3.system) / done).toFixed(1)} µs (load ${loadavg()[0]!.toFixed(1)}); RSS after it ${rssAfterBurst.toFixed(0)} MiB`);
+    log(
+      `  ${broker.name}: burst of ${o.messages}: acknowledged in ${(acks.ms / 1000).toFixed(1)} s, all stored in ${((tEnd - t0) / 1000).toFixed(1)} s: ${mps.toFixed(0)} msgs/s end to end; ` +
+        `CPU per message: broker ${((c3 - c2) / done).toFixed(1)} µs, devices ${((acks.cpuMicros - g2) / done).toFixed(1)} µs, subscriber ${((s3.user + s3.system) / done).toFixed(1)} µs (load ${loadavg()[0]!.toFixed(1)}); RSS after it ${rssAfterBurst.toFixed(0)} MiB`,
+    );
 
-    const p99 = new Map<number, number>(), storedAt = new Map<number, number>();
+    const p99 = new Map<number, number>(),
+      storedAt = new Map<number, number>();
     for (const rate of o.pacedRates) {
       // Repeated, and the median kept: one run on a shared 2-core machine is at the mercy of its neighbours.
       const runs: Array<{ p99: number; got: number }> = [];
@@ -270,20 +387,34 @@ async function measure(broker: BrokerUnderTest, gen: Generator, o: CloudBenchOpt
         latencies = new Float64Array(total);
         recorded = 0;
         const base = stored;
-        const b0 = await cpuMicros(broker.pid), g0 = (await gen.call<{ cpuMicros: number }>({ cmd: 'noop' })).cpuMicros, s0 = process.cpuUsage(), w0 = performance.now();
-        const r = await gen.call<{ sent: number; ms: number; lateTicks: number; cpuMicros: number }>({ cmd: 'paced', rate, seconds: o.pacedSeconds });
+        const b0 = await cpuMicros(broker.pid),
+          g0 = (await gen.call<{ cpuMicros: number }>({ cmd: 'noop' })).cpuMicros,
+          s0 = process.cpuUsage(),
+          w0 = performance.now();
+        const r = await gen.call<{ sent: number; ms: number; lateTicks: number; cpuMicros: number }>({
+          cmd: 'paced',
+          rate,
+          seconds: o.pacedSeconds,
+        });
         await waitStored(base + r.sent, 60_000);
-        const wall = (performance.now() - w0) * 1000, b1 = await cpuMicros(broker.pid), s1 = process.cpuUsage(s0);
+        const wall = (performance.now() - w0) * 1000,
+          b1 = await cpuMicros(broker.pid),
+          s1 = process.cpuUsage(s0);
         const got = stored - base;
         const p = got >= r.sent ? percentile(latencies, recorded, 99) : Infinity;
         runs.push({ p99: p, got });
-        log(`  ${broker.name}: paced ${rate}/s for ${o.pacedSeconds} s: ${got}/${r.sent} stored, p50 ${percentile(latencies, recorded, 50).toFixed(1)} ms, p99 ${p.toFixed(1)} ms; ` +
-          `cores busy: broker ${((b1 - b0) / wall).toFixed(2)}, devices ${((r.cpuMicros - g0) / wall).toFixed(2)}, subscriber ${((s1.user + s1.system) / wall).toFixed(2)}; late ticks ${r.lateTicks} (load ${loadavg()[0]!.toFixed(1)}); ${commitSummary()}`);
+        log(
+          `  ${broker.name}: paced ${rate}/s for ${o.pacedSeconds} s: ${got}/${r.sent} stored, p50 ${percentile(latencies, recorded, 50).toFixed(1)} ms, p99 ${p.toFixed(1)} ms; ` +
+            `cores busy: broker ${((b1 - b0) / wall).toFixed(2)}, devices ${((r.cpuMicros - g0) / wall).toFixed(2)}, subscriber ${((s1.user + s1.system) / wall).toFixed(2)}; late ticks ${r.lateTicks} (load ${loadavg()[0]!.toFixed(1)}); ${commitSummary()}`,
+        );
       }
       if (spikes?.length) {
         const byWindow = new Map<number, number>();
-        for (const [at, ms] of spikes) byWindow.set(Math.floor(at / 100) * 100, Math.max(byWindow.get(Math.floor(at / 100) * 100) ?? 0, ms));
-        log(`    slow windows (sent at, worst ms): ${[...byWindow].map(([t, ms]) => `${t % 100_000}:${ms}`).join(' ')}`);
+        for (const [at, ms] of spikes)
+          byWindow.set(Math.floor(at / 100) * 100, Math.max(byWindow.get(Math.floor(at / 100) * 100) ?? 0, ms));
+        log(
+          `    slow windows (sent at, worst ms): ${[...byWindow].map(([t, ms]) => `${t % 100_000}:${ms}`).join(' ')}`,
+        );
         spikes.length = 0;
       }
       runs.sort((a, b) => a.p99 - b.p99);
@@ -299,7 +430,8 @@ async function measure(broker: BrokerUnderTest, gen: Generator, o: CloudBenchOpt
       rssAfterBurstMiB: rssAfterBurst,
       messagesPerSecond: mps,
       cpuPerMessageUs: (c3 - c2) / Math.max(1, done),
-      p99, stored: storedAt,
+      p99,
+      stored: storedAt,
     };
   } finally {
     clearInterval(trace);
@@ -309,9 +441,13 @@ async function measure(broker: BrokerUnderTest, gen: Generator, o: CloudBenchOpt
 }
 
 /** Runs the cloud benchmark; `log` hears progress. */
-export async function benchCloud(log: (s: string) => void, options: Partial<CloudBenchOptions> = {}): Promise<BenchResult> {
+export async function benchCloud(
+  log: (s: string) => void,
+  options: Partial<CloudBenchOptions> = {},
+): Promise<BenchResult> {
   const o = { ...defaults, ...options };
-  if (!haveMosquitto()) throw new Error('the cloud benchmark needs Debian\'s mosquitto (apt-get install mosquitto mosquitto-clients)');
+  if (!haveMosquitto())
+    throw new Error("the cloud benchmark needs Debian's mosquitto (apt-get install mosquitto mosquitto-clients)");
   const work = await mkdtemp(join(tmpdir(), 'bulwark-cloud-bench-'));
   const gen = startGenerator();
   try {
@@ -332,32 +468,80 @@ export async function benchCloud(log: (s: string) => void, options: Partial<Clou
 
     const figures: Record<'embedded' | 'mosquitto', BrokerFigures> = {} as never;
     for (const kind of ['embedded', 'mosquitto'] as const) {
-      const broker = kind === 'embedded' ? await startEmbedded(work, ca, server, log) : await startMosquittoBroker(work, ca, server);
+      const broker =
+        kind === 'embedded' ? await startEmbedded(work, ca, server, log) : await startMosquittoBroker(work, ca, server);
       try {
         figures[kind] = await measure(broker, gen, o, work, service, ca.certPem, log);
       } finally {
         await broker.stop();
       }
     }
-    const e = figures.embedded, m = figures.mosquitto;
+    const e = figures.embedded,
+      m = figures.mosquitto;
     const base = (value: number) => ({ name: 'Mosquitto 2.0', value });
     const metrics: Metric[] = [
-      { name: 'messages per second end to end (QoS 1, stored)', value: e.messagesPerSecond, unit: 'msgs/s', better: 'higher', baseline: base(m.messagesPerSecond), goal: { ratio: 0.5 },
-        note: `${o.messages} messages from ${o.devices} devices, ${o.window} in flight each, until the last is stored by the cloud's subscriber` },
-      { name: 'broker RSS with all devices connected', value: e.rssMiB, unit: 'MiB', better: 'lower', baseline: base(m.rssMiB), goal: { ratio: 2.5 },
-        note: 'measured (smaps, malloc_stats, heaptrack, heap snapshot): an idle broker is 63 MiB (47 of them the node binary\'s own pages); 2,000 connections add about 85 KiB each: malloc about 57 KiB (OpenSSL 3.5\'s per-connection state about 37 KiB of it: SSL object, two record layers, the peer certificate, the ML-KEM key share; then the touched pages of Node\'s 64 KiB TLS read buffer, most of which is never resident), the V8 heap about 25 KiB (sockets, streams, aedes clients, GC headroom). See docs/cloud.md.' },
-      { name: 'broker RSS after the burst', value: e.rssAfterBurstMiB, unit: 'MiB', better: 'lower', baseline: base(m.rssAfterBurstMiB),
-        note: 'no goal; what traffic adds to the figure above (the V8 heap grows with messages in flight until a full GC)' },
+      {
+        name: 'messages per second end to end (QoS 1, stored)',
+        value: e.messagesPerSecond,
+        unit: 'msgs/s',
+        better: 'higher',
+        baseline: base(m.messagesPerSecond),
+        goal: { ratio: 0.5 },
+        note: `${o.messages} messages from ${o.devices} devices, ${o.window} in flight each, until the last is stored by the cloud's subscriber`,
+      },
+      {
+        name: 'broker RSS with all devices connected',
+        value: e.rssMiB,
+        unit: 'MiB',
+        better: 'lower',
+        baseline: base(m.rssMiB),
+        goal: { ratio: 2.5 },
+        note: "measured (smaps, malloc_stats, heaptrack, heap snapshot): an idle broker is 63 MiB (47 of them the node binary's own pages); 2,000 connections add about 85 KiB each: malloc about 57 KiB (OpenSSL 3.5's per-connection state about 37 KiB of it: SSL object, two record layers, the peer certificate, the ML-KEM key share; then the touched pages of Node's 64 KiB TLS read buffer, most of which is never resident), the V8 heap about 25 KiB (sockets, streams, aedes clients, GC headroom). See docs/cloud.md.",
+      },
+      {
+        name: 'broker RSS after the burst',
+        value: e.rssAfterBurstMiB,
+        unit: 'MiB',
+        better: 'lower',
+        baseline: base(m.rssAfterBurstMiB),
+        note: 'no goal; what traffic adds to the figure above (the V8 heap grows with messages in flight until a full GC)',
+      },
       ...o.pacedRates.map((rate): Metric => ({
-        name: `p99 publish-to-store latency at a paced ${rate.toLocaleString('en')}/s`, value: e.p99.get(rate)!, unit: 'ms', better: 'lower', baseline: base(m.p99.get(rate)!),
+        name: `p99 publish-to-store latency at a paced ${rate.toLocaleString('en')}/s`,
+        value: e.p99.get(rate)!,
+        unit: 'ms',
+        better: 'lower',
+        baseline: base(m.p99.get(rate)!),
         ...(rate >= 10_000 ? { goal: { max: 50 } } : {}),
         note: `median of ${o.pacedRepeats} runs of ${o.pacedSeconds} s; device clock to the commit of the batch that stored it; Infinity: not all stored within 60 s`,
       })),
-      { name: 'connections per second (mutual TLS 1.3 + MQTT CONNECT)', value: e.connectionsPerSecond, unit: 'conn/s', better: 'higher', baseline: base(m.connectionsPerSecond) },
-      { name: 'broker CPU per connection', value: e.cpuPerConnectionUs, unit: 'µs', better: 'lower', baseline: base(m.cpuPerConnectionUs) },
-      { name: 'broker CPU per message', value: e.cpuPerMessageUs, unit: 'µs', better: 'lower', baseline: base(m.cpuPerMessageUs) },
+      {
+        name: 'connections per second (mutual TLS 1.3 + MQTT CONNECT)',
+        value: e.connectionsPerSecond,
+        unit: 'conn/s',
+        better: 'higher',
+        baseline: base(m.connectionsPerSecond),
+      },
+      {
+        name: 'broker CPU per connection',
+        value: e.cpuPerConnectionUs,
+        unit: 'µs',
+        better: 'lower',
+        baseline: base(m.cpuPerConnectionUs),
+      },
+      {
+        name: 'broker CPU per message',
+        value: e.cpuPerMessageUs,
+        unit: 'µs',
+        better: 'lower',
+        baseline: base(m.cpuPerMessageUs),
+      },
     ];
-    return { id: 'cloud', title: `Cloud: ${o.devices.toLocaleString('en')} devices over mutual TLS, embedded broker against Mosquitto`, metrics };
+    return {
+      id: 'cloud',
+      title: `Cloud: ${o.devices.toLocaleString('en')} devices over mutual TLS, embedded broker against Mosquitto`,
+      metrics,
+    };
   } finally {
     gen.stop();
     if (existsSync(work)) await rm(work, { recursive: true, force: true });
@@ -367,6 +551,13 @@ export async function benchCloud(log: (s: string) => void, options: Partial<Clou
 // `node bench/cloud.bench.ts [devices] [messages]` runs it alone.
 if (import.meta.url === `file://${process.argv[1]}`) {
   const [devices, messages, ...rates] = process.argv.slice(2).map(Number);
-  const r = await benchCloud((s) => process.stderr.write(s + '\n'), { ...(devices ? { devices } : {}), ...(messages ? { messages } : {}), ...(rates.length ? { pacedRates: rates } : {}) });
-  for (const mtr of r.metrics) process.stdout.write(`${mtr.name}: ${mtr.value.toFixed(1)} ${mtr.unit} (Mosquitto ${mtr.baseline?.value.toFixed(1)})\n`);
+  const r = await benchCloud((s) => process.stderr.write(s + '\n'), {
+    ...(devices ? { devices } : {}),
+    ...(messages ? { messages } : {}),
+    ...(rates.length ? { pacedRates: rates } : {}),
+  });
+  for (const mtr of r.metrics)
+    process.stdout.write(
+      `${mtr.name}: ${mtr.value.toFixed(1)} ${mtr.unit} (Mosquitto ${mtr.baseline?.value.toFixed(1)})\n`,
+    );
 }

@@ -21,19 +21,25 @@ for (let i = 0; i < count; i++) {
   const me = await createHubIdentity(`Simulated device ${i}`);
   let power = false;
   const server = await createChannelServer<string>({
-    key: me.key, cert: me.cert, host: '127.0.0.1', port: 0, pinnedPeer: pinned, config: { maxConnections: 4 },
-    onConnection: (conn) => conn.onRequest(({ capability, action }) => {
-      if (capability === 'link' && action === 'sync') {
-        conn.sendEvent('state', power, { capability: 'power' });
-        return 1;
-      }
-      if (capability !== 'power') throw new ChannelRequestError('UNKNOWN_CAPABILITY', 'no such capability');
-      if (action === 'on' || action === 'off') power = action === 'on';
-      else if (action === 'toggle') power = !power;
-      else if (action !== 'get') throw new ChannelRequestError('UNKNOWN_ACTION', 'no such action');
-      if (action !== 'get') conn.sendEvent('state', power, { capability: 'power' });
-      return power;
-    }),
+    key: me.key,
+    cert: me.cert,
+    host: '127.0.0.1',
+    port: 0,
+    pinnedPeer: pinned,
+    config: { maxConnections: 4 },
+    onConnection: (conn) =>
+      conn.onRequest(({ capability, action }) => {
+        if (capability === 'link' && action === 'sync') {
+          conn.sendEvent('state', power, { capability: 'power' });
+          return 1;
+        }
+        if (capability !== 'power') throw new ChannelRequestError('UNKNOWN_CAPABILITY', 'no such capability');
+        if (action === 'on' || action === 'off') power = action === 'on';
+        else if (action === 'toggle') power = !power;
+        else if (action !== 'get') throw new ChannelRequestError('UNKNOWN_ACTION', 'no such action');
+        if (action !== 'get') conn.sendEvent('state', power, { capability: 'power' });
+        return power;
+      }),
   });
   servers.push(server);
   process.stdout.write(JSON.stringify({ i, port: server.port, pin: me.pin.toString('hex') }) + '\n');

@@ -21,7 +21,14 @@ async function bareUnit(): Promise<void> {
   sign('sha256', randomBytes(300), a.privateKey);
   sign('sha256', randomBytes(300), a.privateKey);
   await Promise.all([
-    argon('argon2id', { message: randomBytes(19), nonce: randomBytes(16), parallelism: 1, tagLength: 32, memory: 19456, passes: 2 }),
+    argon('argon2id', {
+      message: randomBytes(19),
+      nonce: randomBytes(16),
+      parallelism: 1,
+      tagLength: 32,
+      memory: 19456,
+      passes: 2,
+    }),
     pbkdf(randomBytes(12), randomBytes(32), 10_000, 80, 'sha256'),
   ]);
 }
@@ -36,22 +43,40 @@ export async function benchProvision(count: number, log: (s: string) => void): P
     let t = performance.now();
     let last = 0;
     await provisionUnits({
-      factoryDir, model: 'plug', count, outDir: join(work, 'out'),
-      onProgress: (d) => { if (d - last >= count / 10) { last = d; log(`  provisioned ${d}/${count}`); } },
+      factoryDir,
+      model: 'plug',
+      count,
+      outDir: join(work, 'out'),
+      onProgress: (d) => {
+        if (d - last >= count / 10) {
+          last = d;
+          log(`  provisioned ${d}/${count}`);
+        }
+      },
     });
     const ours = count / ((performance.now() - t) / 1000);
     const bareCount = Math.min(count, 400);
     t = performance.now();
     let next = 0;
-    await Promise.all(Array.from({ length: 4 }, async () => { while (next++ < bareCount) await bareUnit(); }));
+    await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        while (next++ < bareCount) await bareUnit();
+      }),
+    );
     const bare = bareCount / ((performance.now() - t) / 1000);
     return {
-      id: 'provision', title: `Factory provisioning (${count} plug units)`,
-      metrics: [{
-        name: 'units provisioned per second', value: ours, unit: 'units/s', better: 'higher',
-        baseline: { name: 'bare node:crypto, same crypto per unit', value: bare },
-        note: 'Bulwark adds certificates, sticker SVG and 300 dpi PNG, and fsynced writes of 11 files per unit on top of the baseline\'s key generation, signatures, argon2id and PBKDF2.',
-      }],
+      id: 'provision',
+      title: `Factory provisioning (${count} plug units)`,
+      metrics: [
+        {
+          name: 'units provisioned per second',
+          value: ours,
+          unit: 'units/s',
+          better: 'higher',
+          baseline: { name: 'bare node:crypto, same crypto per unit', value: bare },
+          note: "Bulwark adds certificates, sticker SVG and 300 dpi PNG, and fsynced writes of 11 files per unit on top of the baseline's key generation, signatures, argon2id and PBKDF2.",
+        },
+      ],
     };
   } finally {
     await rm(work, { recursive: true, force: true });

@@ -34,7 +34,8 @@ export function ratioOf(m: Metric): number | undefined {
 export function meetsGoal(m: Metric): boolean | undefined {
   if (!m.goal) return undefined;
   const r = ratioOf(m);
-  if (m.goal.ratio !== undefined && r !== undefined) return m.better === 'higher' ? r >= m.goal.ratio : r <= m.goal.ratio;
+  if (m.goal.ratio !== undefined && r !== undefined)
+    return m.better === 'higher' ? r >= m.goal.ratio : r <= m.goal.ratio;
   if (m.goal.max !== undefined) return m.value <= m.goal.max;
   if (m.goal.min !== undefined) return m.value >= m.goal.min;
   return undefined;
@@ -57,40 +58,77 @@ function barChart(m: Metric): string {
     `<text x="0" y="${y + 13}" font-size="12">${esc(label)}</text>` +
     `<rect x="230" y="${y}" width="${Math.max(1, (v / max) * w).toFixed(1)}" height="16" fill="${colour}"/>` +
     `<text x="${(235 + (v / max) * w).toFixed(1)}" y="${y + 13}" font-size="12">${fmt(v)} ${esc(m.unit)}</text>`;
-  return `<svg role="img" aria-label="${esc(m.name)}" width="720" height="44" viewBox="0 0 720 44">` +
-    bar(2, 'Bulwark', m.value, '#2b6cb0') + bar(24, m.baseline.name, m.baseline.value, '#a0aec0') + '</svg>';
+  return (
+    `<svg role="img" aria-label="${esc(m.name)}" width="720" height="44" viewBox="0 0 720 44">` +
+    bar(2, 'Bulwark', m.value, '#2b6cb0') +
+    bar(24, m.baseline.name, m.baseline.value, '#a0aec0') +
+    '</svg>'
+  );
 }
 
 /** Renders all results as one self-contained HTML page. */
 export function renderBenchHtml(results: BenchResult[], meta: Record<string, string>): string {
-  const rows = results.map((r) => {
-    const items = r.metrics.map((m) => {
-      const ratio = ratioOf(m);
-      const ok = meetsGoal(m);
-      const goal = m.goal ? (m.goal.ratio !== undefined ? `${m.better === 'higher' ? '≥' : '≤'} ${m.goal.ratio}x` : m.goal.max !== undefined ? `≤ ${m.goal.max} ${m.unit}` : `≥ ${m.goal.min} ${m.unit}`) : '';
-      return `<tr><td>${esc(m.name)}</td><td class="n">${fmt(m.value)} ${esc(m.unit)}</td>` +
-        `<td>${m.baseline ? `${esc(m.baseline.name)}: ${fmt(m.baseline.value)} ${esc(m.unit)}` : ''}</td>` +
-        `<td class="n">${ratio !== undefined ? fmt(ratio) + 'x' : ''}</td><td>${esc(goal)}</td>` +
-        `<td class="${ok === undefined ? '' : ok ? 'pass' : 'fail'}">${ok === undefined ? '' : ok ? 'met' : 'missed'}</td></tr>` +
-        (m.baseline ? `<tr><td colspan="6">${barChart(m)}</td></tr>` : '') +
-        (m.note ? `<tr><td colspan="6" class="note">${esc(m.note)}</td></tr>` : '');
-    }).join('');
-    return `<section><h2>${esc(r.title)}</h2><table><thead><tr><th>metric</th><th>Bulwark</th><th>baseline</th><th>ratio</th><th>goal</th><th></th></tr></thead><tbody>${items}</tbody></table></section>`;
-  }).join('');
-  const metaList = Object.entries(meta).map(([k, v]) => `<li>${esc(k)}: ${esc(v)}</li>`).join('');
+  const rows = results
+    .map((r) => {
+      const items = r.metrics
+        .map((m) => {
+          const ratio = ratioOf(m);
+          const ok = meetsGoal(m);
+          const goal = m.goal
+            ? m.goal.ratio !== undefined
+              ? `${m.better === 'higher' ? '≥' : '≤'} ${m.goal.ratio}x`
+              : m.goal.max !== undefined
+                ? `≤ ${m.goal.max} ${m.unit}`
+                : `≥ ${m.goal.min} ${m.unit}`
+            : '';
+          return (
+            `<tr><td>${esc(m.name)}</td><td class="n">${fmt(m.value)} ${esc(m.unit)}</td>` +
+            `<td>${m.baseline ? `${esc(m.baseline.name)}: ${fmt(m.baseline.value)} ${esc(m.unit)}` : ''}</td>` +
+            `<td class="n">${ratio !== undefined ? fmt(ratio) + 'x' : ''}</td><td>${esc(goal)}</td>` +
+            `<td class="${ok === undefined ? '' : ok ? 'pass' : 'fail'}">${ok === undefined ? '' : ok ? 'met' : 'missed'}</td></tr>` +
+            (m.baseline ? `<tr><td colspan="6">${barChart(m)}</td></tr>` : '') +
+            (m.note ? `<tr><td colspan="6" class="note">${esc(m.note)}</td></tr>` : '')
+          );
+        })
+        .join('');
+      return `<section><h2>${esc(r.title)}</h2><table><thead><tr><th>metric</th><th>Bulwark</th><th>baseline</th><th>ratio</th><th>goal</th><th></th></tr></thead><tbody>${items}</tbody></table></section>`;
+    })
+    .join('');
+  const metaList = Object.entries(meta)
+    .map(([k, v]) => `<li>${esc(k)}: ${esc(v)}</li>`)
+    .join('');
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Bulwark benchmarks</title>
 <style>body{font-family:system-ui,sans-serif;max-width:960px;margin:2rem auto;padding:0 1rem;color:#1a202c}table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #e2e8f0}td.n{text-align:right;font-variant-numeric:tabular-nums}.pass{color:#276749;font-weight:bold}.fail{color:#c53030;font-weight:bold}.note{color:#4a5568;font-size:90%}</style></head>
 <body><h1>Bulwark benchmarks</h1><ul>${metaList}</ul>${rows}</body></html>\n`;
 }
 
 /** Writes reports/bench.json and reports/bench.html; results of benchmarks not run this time are kept from the last report. */
-export async function writeBenchReports(dir: string, fresh: BenchResult[], meta: Record<string, string>): Promise<void> {
+export async function writeBenchReports(
+  dir: string,
+  fresh: BenchResult[],
+  meta: Record<string, string>,
+): Promise<void> {
   let kept: BenchResult[] = [];
   try {
     const old = JSON.parse(await readFile(`${dir}/bench.json`, 'utf8')) as { results?: BenchResult[] };
     kept = (old.results ?? []).filter((r) => !fresh.some((f) => f.id === r.id));
-  } catch { /* no earlier report */ }
+  } catch {
+    /* no earlier report */
+  }
   const results = [...kept, ...fresh];
-  await writeFileAtomic(`${dir}/bench.json`, JSON.stringify({ meta, results: results.map((r) => ({ ...r, metrics: r.metrics.map((m) => ({ ...m, ratio: ratioOf(m), met: meetsGoal(m) })) })) }, null, 2) + '\n');
+  await writeFileAtomic(
+    `${dir}/bench.json`,
+    JSON.stringify(
+      {
+        meta,
+        results: results.map((r) => ({
+          ...r,
+          metrics: r.metrics.map((m) => ({ ...m, ratio: ratioOf(m), met: meetsGoal(m) })),
+        })),
+      },
+      null,
+      2,
+    ) + '\n',
+  );
   await writeFileAtomic(`${dir}/bench.html`, renderBenchHtml(results, meta));
 }

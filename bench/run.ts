@@ -12,7 +12,9 @@ import { benchUpdate } from './update.bench.ts';
 import { benchCloud } from './cloud.bench.ts';
 import { writeBenchReports, ratioOf, meetsGoal, type BenchResult } from './report.ts';
 
-const log = (s: string): void => { process.stderr.write(s + '\n'); };
+const log = (s: string): void => {
+  process.stderr.write(s + '\n');
+};
 const BENCHES: Record<string, () => Promise<BenchResult>> = {
   provision: () => benchProvision(1000, log),
   web: () => benchWeb(log),
@@ -34,10 +36,16 @@ for (const [id, run] of Object.entries(BENCHES)) {
     const met = meetsGoal(m);
     const goal = met === undefined ? '' : ` goal ${met ? 'met' : 'missed'}`;
     const base = m.baseline
-      ? ` (baseline ${m.baseline.name}: ${m.baseline.value.toFixed(2)}; ratio ${ratio?.toFixed(2)}x)` : '';
+      ? ` (baseline ${m.baseline.name}: ${m.baseline.value.toFixed(2)}; ratio ${ratio?.toFixed(2)}x)`
+      : '';
     log(`  ${m.name}: ${m.value.toFixed(2)} ${m.unit}${base}${goal}`);
   }
 }
-const meta = { date: new Date().toISOString(), node: process.version, cpus: `${cpus().length} x ${cpus()[0]?.model ?? '?'}`, memory: `${(totalmem() / 2 ** 30).toFixed(1)} GiB` };
+const meta = {
+  date: new Date().toISOString(),
+  node: process.version,
+  cpus: `${cpus().length} x ${cpus()[0]?.model ?? '?'}`,
+  memory: `${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
+};
 await writeBenchReports('reports', results, meta);
 log('reports written: reports/bench.json, reports/bench.html');

@@ -38,7 +38,10 @@ async function makeImage(path: string, size: number): Promise<string> {
   return h.digest('hex');
 }
 
-interface ChildResult { readonly ms: number; readonly maxRssKiB: number }
+interface ChildResult {
+  readonly ms: number;
+  readonly maxRssKiB: number;
+}
 
 /**
  * Verifies in a fresh process with the agent's hardened flags and environment (as on a device);
@@ -46,15 +49,25 @@ interface ChildResult { readonly ms: number; readonly maxRssKiB: number }
  */
 function verifyInChild(file: string, sha: string, size: number, loadOnly = false): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...AGENT_NODE_FLAGS, SELF, loadOnly ? '--load-only' : '--verify', file, sha, String(size)], {
-      stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...AGENT_ENV, NODE_OPTIONS: '' },
-    });
+    const child = spawn(
+      process.execPath,
+      [...AGENT_NODE_FLAGS, SELF, loadOnly ? '--load-only' : '--verify', file, sha, String(size)],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+        env: { ...process.env, ...AGENT_ENV, NODE_OPTIONS: '' },
+      },
+    );
     let out = '';
-    child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
     child.on('exit', (code) => {
       clearTimeout(timer);
-      if (code !== 0) { reject(new Error(`verifier child exited ${code}`)); return; }
+      if (code !== 0) {
+        reject(new Error(`verifier child exited ${code}`));
+        return;
+      }
       resolve(JSON.parse(out) as ChildResult);
     });
   });
@@ -88,21 +101,34 @@ export async function benchUpdate(log: (s: string) => void): Promise<BenchResult
       rss.push(r.maxRssKiB);
       theirs.push(await sha256sum(big));
     }
-    const smallRss = median(await Promise.all([0, 1, 2].map(async () => (await verifyInChild(small, smallSha, 32 * MiB)).maxRssKiB)));
+    const smallRss = median(
+      await Promise.all([0, 1, 2].map(async () => (await verifyInChild(small, smallSha, 32 * MiB)).maxRssKiB)),
+    );
     const loadOnly = (await verifyInChild(small, smallSha, 32 * MiB, true)).maxRssKiB;
     const rate = (ms: number): number => 256 / (ms / 1000);
-    log(`  verify: ${ours.map((x) => x.toFixed(0)).join(', ')} ms; sha256sum: ${theirs.map((x) => x.toFixed(0)).join(', ')} ms`);
+    log(
+      `  verify: ${ours.map((x) => x.toFixed(0)).join(', ')} ms; sha256sum: ${theirs.map((x) => x.toFixed(0)).join(', ')} ms`,
+    );
     return {
-      id: 'update', title: 'Update image verification (256 MiB image, page cache)',
+      id: 'update',
+      title: 'Update image verification (256 MiB image, page cache)',
       metrics: [
         {
-          name: 'verification throughput', value: rate(median(ours)), unit: 'MiB/s', better: 'higher',
-          baseline: { name: 'sha256sum (GNU coreutils), same file', value: rate(median(theirs)) }, goal: { ratio: 0.8 },
-          note: 'Median of 5. Ours is what the device runs: @tufjs/models TargetFile.verify (length and SHA-256, OpenSSL through node:crypto) read through one reused 1 MiB buffer, timed inside a fresh Node process with the agent\'s flags once its modules are loaded; sha256sum is timed as a whole process (GNU coreutils does not use the CPU\'s SHA extensions; OpenSSL does).',
+          name: 'verification throughput',
+          value: rate(median(ours)),
+          unit: 'MiB/s',
+          better: 'higher',
+          baseline: { name: 'sha256sum (GNU coreutils), same file', value: rate(median(theirs)) },
+          goal: { ratio: 0.8 },
+          note: "Median of 5. Ours is what the device runs: @tufjs/models TargetFile.verify (length and SHA-256, OpenSSL through node:crypto) read through one reused 1 MiB buffer, timed inside a fresh Node process with the agent's flags once its modules are loaded; sha256sum is timed as a whole process (GNU coreutils does not use the CPU's SHA extensions; OpenSSL does).",
         },
         {
-          name: 'peak RSS verifying a 256 MiB image', value: median(rss) / 1024, unit: 'MiB', better: 'lower',
-          baseline: { name: 'same verification of a 32 MiB image', value: smallRss / 1024 }, goal: { ratio: 1.1 },
+          name: 'peak RSS verifying a 256 MiB image',
+          value: median(rss) / 1024,
+          unit: 'MiB',
+          better: 'lower',
+          baseline: { name: 'same verification of a 32 MiB image', value: smallRss / 1024 },
+          goal: { ratio: 1.1 },
           note: `Flat: memory does not grow with the image (read through one reused 1 MiB buffer). A process that loads the same modules (TypeScript stripping included) and verifies nothing peaks at ${(loadOnly / 1024).toFixed(1)} MiB.`,
         },
       ],

@@ -20,15 +20,27 @@ import type { BenchResult } from './report.ts';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BUILT_AGENT = join(ROOT, 'dist', 'device', 'agent-main.js');
 
-interface Started { child: ChildProcess; startupMs: number; port: number }
+interface Started {
+  child: ChildProcess;
+  startupMs: number;
+  port: number;
+}
 
 async function startProcess(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Started> {
   const t0 = performance.now();
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, ...env } });
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('process did not get ready')), 30_000);
-    createInterface({ input: child.stdout! }).on('line', (l) => {
-      try { const m = JSON.parse(l) as { event?: string; webPort?: number }; if (m.event === 'listening') { clearTimeout(timer); resolve(m.webPort ?? 0); } } catch { /* other output */ }
+    createInterface({ input: child.stdout }).on('line', (l) => {
+      try {
+        const m = JSON.parse(l) as { event?: string; webPort?: number };
+        if (m.event === 'listening') {
+          clearTimeout(timer);
+          resolve(m.webPort ?? 0);
+        }
+      } catch {
+        /* other output */
+      }
     });
     child.once('exit', () => reject(new Error('process exited early')));
   });
@@ -42,13 +54,19 @@ async function rssMiB(pid: number): Promise<number> {
 
 async function stop(p: Started): Promise<void> {
   p.child.kill('SIGTERM');
-  await new Promise((r) => { if (p.child.exitCode !== null) r(undefined); else p.child.once('exit', r); });
+  await new Promise((r) => {
+    if (p.child.exitCode !== null) r(undefined);
+    else p.child.once('exit', r);
+  });
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** The owner's login during a guessing flood, on an agent of its own (fresh state). */
-async function loginUnderFlood(u: ProvisionedUnit, work: string, log: (s: string) => void,
+async function loginUnderFlood(
+  u: ProvisionedUnit,
+  work: string,
+  log: (s: string) => void,
 ): Promise<BenchResult['metrics']> {
   const state = join(work, 'state-flood');
   const args = [...AGENT_NODE_FLAGS, BUILT_AGENT, '--bundle', u.dir, '--state', state, '--web-port', '0'];
@@ -66,41 +84,75 @@ export async function benchWeb(log: (s: string) => void): Promise<BenchResult> {
   const work = await mkdtemp(join(tmpdir(), 'bulwark-bench-web-'));
   try {
     await initFactory(join(work, 'factory'));
-    const [unit] = await provisionUnits({ factoryDir: join(work, 'factory'), model: 'plug', count: 1, outDir: join(work, 'units') });
+    const [unit] = await provisionUnits({
+      factoryDir: join(work, 'factory'),
+      model: 'plug',
+      count: 1,
+      outDir: join(work, 'units'),
+    });
     const u = unit!;
     const runs = 5;
-    const agentStart: number[] = [], agentRss: number[] = [], bareStart: number[] = [], bareRss: number[] = [], httpsStart: number[] = [], httpsRss: number[] = [];
+    const agentStart: number[] = [],
+      agentRss: number[] = [],
+      bareStart: number[] = [],
+      bareRss: number[] = [],
+      httpsStart: number[] = [],
+      httpsRss: number[] = [];
     for (let i = 0; i < runs; i++) {
-      const a = await startProcess([...AGENT_NODE_FLAGS, BUILT_AGENT, '--bundle', u.dir, '--state', join(work, `state-${i}`), '--web-port', '0'], AGENT_ENV);
+      const a = await startProcess(
+        [...AGENT_NODE_FLAGS, BUILT_AGENT, '--bundle', u.dir, '--state', join(work, `state-${i}`), '--web-port', '0'],
+        AGENT_ENV,
+      );
       await new Promise((r) => setTimeout(r, 2000));
-      agentStart.push(a.startupMs); agentRss.push(await rssMiB(a.child.pid!));
+      agentStart.push(a.startupMs);
+      agentRss.push(await rssMiB(a.child.pid!));
       await stop(a);
-      const b = await startProcess(['-e', "process.stdout.write(JSON.stringify({event:'listening'})+'\\n'); setInterval(() => {}, 1000)"]);
+      const b = await startProcess([
+        '-e',
+        "process.stdout.write(JSON.stringify({event:'listening'})+'\\n'); setInterval(() => {}, 1000)",
+      ]);
       await new Promise((r) => setTimeout(r, 2000));
-      bareStart.push(b.startupMs); bareRss.push(await rssMiB(b.child.pid!));
+      bareStart.push(b.startupMs);
+      bareRss.push(await rssMiB(b.child.pid!));
       await stop(b);
-      const h = await startProcess([join(ROOT, 'bench', 'bare-https.js'), join(u.dir, 'web-key.pem'), join(u.dir, 'web-cert.pem')]);
+      const h = await startProcess([
+        join(ROOT, 'bench', 'bare-https.js'),
+        join(u.dir, 'web-key.pem'),
+        join(u.dir, 'web-cert.pem'),
+      ]);
       await new Promise((r) => setTimeout(r, 2000));
-      httpsStart.push(h.startupMs); httpsRss.push(await rssMiB(h.child.pid!));
+      httpsStart.push(h.startupMs);
+      httpsRss.push(await rssMiB(h.child.pid!));
       await stop(h);
     }
-    log(`  idle RSS: agent ${median(agentRss).toFixed(1)} MiB, bare node ${median(bareRss).toFixed(1)}, bare https ${median(httpsRss).toFixed(1)}`);
+    log(
+      `  idle RSS: agent ${median(agentRss).toFixed(1)} MiB, bare node ${median(bareRss).toFixed(1)}, bare https ${median(httpsRss).toFixed(1)}`,
+    );
 
     return {
-      id: 'web', title: 'Listening service (plug agent from dist/, hardened flags)',
+      id: 'web',
+      title: 'Listening service (plug agent from dist/, hardened flags)',
       metrics: [
         {
-          name: 'agent idle RSS', value: median(agentRss), unit: 'MiB', better: 'lower',
-          baseline: { name: 'bare node process', value: median(bareRss) }, goal: { max: 60 },
-          note: `bare node:https server on the same key: ${median(httpsRss).toFixed(1)} MiB. ` +
+          name: 'agent idle RSS',
+          value: median(agentRss),
+          unit: 'MiB',
+          better: 'lower',
+          baseline: { name: 'bare node process', value: median(bareRss) },
+          goal: { max: 60 },
+          note:
+            `bare node:https server on the same key: ${median(httpsRss).toFixed(1)} MiB. ` +
             `Median of ${runs} starts, 2 s after ready.`,
         },
         {
-          name: 'agent start-up to listening', value: median(agentStart), unit: 'ms', better: 'lower',
+          name: 'agent start-up to listening',
+          value: median(agentStart),
+          unit: 'ms',
+          better: 'lower',
           baseline: { name: 'bare node:https server', value: median(httpsStart) },
           note: `bare node process: ${median(bareStart).toFixed(0)} ms`,
         },
-        ...await loginUnderFlood(u, work, log),
+        ...(await loginUnderFlood(u, work, log)),
       ],
     };
   } finally {

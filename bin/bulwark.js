@@ -6,8 +6,10 @@ import { existsSync } from 'node:fs';
 
 const major = Number(process.versions.node.split('.')[0]);
 if (major < 24) {
-  process.stderr.write(`bulwark: needs Node.js 24 or later (this is ${process.version}); run it as \`npx bulwark\` ` +
-    'in the project, which uses the Node 24 that `npm ci` installs.\n');
+  process.stderr.write(
+    `bulwark: needs Node.js 24 or later (this is ${process.version}); run it as \`npx bulwark\` ` +
+      'in the project, which uses the Node 24 that `npm ci` installs.\n',
+  );
   process.exit(1);
 }
 
@@ -23,7 +25,10 @@ try {
   process.exit(1);
 }
 // An error no command caught (a long-running service failing later) ends the process the same way.
-const fatal = (err) => { process.exitCode = cli.reportError(err) || 1; process.exit(); };
+const fatal = (err) => {
+  process.exitCode = cli.reportError(err) || 1;
+  process.exit();
+};
 process.on('uncaughtException', fatal);
 process.on('unhandledRejection', fatal);
 process.exitCode = await cli.main(process.argv.slice(2));

@@ -51,7 +51,12 @@ export function validateAdmissionConfig(config: Partial<AdmissionConfig> = {}): 
   const floodThreshold = int('floodThreshold', m.floodThreshold, 1, 10_000);
   const maxTrackedSources = int('maxTrackedSources', m.maxTrackedSources, 1, 1_000_000);
   return Object.freeze({
-    maxConnections, maxConnectionsPerSource, maxPendingPerSource, pendingDeadlineMs,
-    floodWindowMs, floodThreshold, maxTrackedSources,
+    maxConnections,
+    maxConnectionsPerSource,
+    maxPendingPerSource,
+    pendingDeadlineMs,
+    floodWindowMs,
+    floodThreshold,
+    maxTrackedSources,
   });
 }

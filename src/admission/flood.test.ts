@@ -6,13 +6,16 @@ const config = { floodWindowMs: 60_000, floodThreshold: 3, maxTrackedSources: 2 
 
 test('a source writes its first records one by one and the rest become one summary when the window ends', () => {
   const flood = new FloodCounter(config);
-  const writes = Array.from({ length: 10 }, (_, i) => flood.note('a', i % 2 ? 'tls-error refused' : 'tcp-connect failure', i).write);
+  const writes = Array.from(
+    { length: 10 },
+    (_, i) => flood.note('a', i % 2 ? 'tls-error refused' : 'tcp-connect failure', i).write,
+  );
   assert.deepEqual(writes.filter(Boolean).length, 3);
   assert.deepEqual(flood.due(59_999), []);
   const [summary] = flood.due(60_000);
   assert.equal(summary?.count, 7);
   assert.equal(summary?.kinds.get('tls-error refused'), 4);
-  assert.match(describeFlood(summary!), /^7 more in 60 s: 4 tls-error refused, 3 tcp-connect failure$/);
+  assert.match(describeFlood(summary), /^7 more in 60 s: 4 tls-error refused, 3 tcp-connect failure$/);
 });
 
 test('a quiet source is never summarised and starts a fresh window', () => {

@@ -93,7 +93,12 @@ export class FloodCounter {
 
 function summaryOf(source: string, window: Window, now: number): FloodSummary {
   return {
-    source, address: window.address, count: window.counted, kinds: new Map(window.kinds), windowStart: window.start, windowEnd: now,
+    source,
+    address: window.address,
+    count: window.counted,
+    kinds: new Map(window.kinds),
+    windowStart: window.start,
+    windowEnd: now,
   };
 }
 

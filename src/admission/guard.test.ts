@@ -20,10 +20,11 @@ function dial(port: number, localAddress = '127.0.0.1'): Promise<Socket> {
   });
 }
 
-const closed = (socket: Socket) => new Promise<void>((resolve) => {
-  if (socket.destroyed) resolve();
-  socket.once('close', () => resolve());
-});
+const closed = (socket: Socket) =>
+  new Promise<void>((resolve) => {
+    if (socket.destroyed) resolve();
+    socket.once('close', () => resolve());
+  });
 
 test('a connection closed before any handshake leaves a record with the source captured at accept', async () => {
   const records: AdmissionRecord[] = [];

@@ -17,7 +17,7 @@ export interface AdmissionRecord {
   /** 'address:port', or the bare address (IPv6: its /64) for a flood summary. */
   readonly source: string;
   readonly event:
-    | 'tls-connect' | 'tls-error' | 'tcp-connect' | 'connection-refused' | 'connection-flood' | 'header-timeout';
+    'tls-connect' | 'tls-error' | 'tcp-connect' | 'connection-refused' | 'connection-flood' | 'header-timeout';
   readonly result: 'success' | 'failure' | 'refused' | 'info';
   readonly detail?: string;
 }
@@ -201,7 +201,7 @@ class ServerGuard {
     // A client certificate that fails verification closes the socket after the handshake, and
     // Node reports a reset; the verification error it kept says why.
     const authorization = (socket as { authorizationError?: unknown }).authorizationError;
-    const code = typeof authorization === 'string' ? authorization : err.code ?? 'TLS_ERROR';
+    const code = typeof authorization === 'string' ? authorization : (err.code ?? 'TLS_ERROR');
     this.note(info, { event: 'tls-error', result: 'refused', detail: code.slice(0, 60) });
   }
 

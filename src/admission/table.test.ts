@@ -37,13 +37,21 @@ test('a full socket gives a newcomer the oldest unfinished slot of the source ho
 });
 
 test('a full socket refuses a newcomer rather than evict a source holding no more than it would', () => {
-  const table = new AdmissionTable(validateAdmissionConfig({ maxConnections: 4, maxConnectionsPerSource: 2, maxPendingPerSource: 2 }));
-  for (const [id, s] of [[1, 'a'], [2, 'b'], [3, 'c'], [4, 'd']] as const) table.admit(id, s, 0);
+  const table = new AdmissionTable(
+    validateAdmissionConfig({ maxConnections: 4, maxConnectionsPerSource: 2, maxPendingPerSource: 2 }),
+  );
+  for (const [id, s] of [
+    [1, 'a'],
+    [2, 'b'],
+    [3, 'c'],
+    [4, 'd'],
+  ] as const)
+    table.admit(id, s, 0);
   assert.deepEqual(table.admit(5, 'e', 0), { admitted: false, reason: 'server-full' });
   assert.deepEqual(table.admit(6, 'a', 0), { admitted: false, reason: 'server-full' });
 });
 
-test('releasing a connection frees its source\'s share', () => {
+test("releasing a connection frees its source's share", () => {
   const table = new AdmissionTable(config);
   table.admit(1, 'a', 0);
   table.release(1);
@@ -53,6 +61,8 @@ test('releasing a connection frees its source\'s share', () => {
 });
 
 test('the config refuses a pending cap that lets one source hold half the socket unproven', () => {
-  assert.throws(() => validateAdmissionConfig({ maxConnections: 8, maxPendingPerSource: 5 }), { code: 'ADMISSION_CONFIG_INVALID' });
+  assert.throws(() => validateAdmissionConfig({ maxConnections: 8, maxPendingPerSource: 5 }), {
+    code: 'ADMISSION_CONFIG_INVALID',
+  });
   assert.throws(() => validateAdmissionConfig({ pendingDeadlineMs: 0 }), /pendingDeadlineMs/);
 });

@@ -321,7 +321,7 @@ export async function checkSbom(ctx: AuditContext): Promise<CheckOutcome> {
           {
             sent: `read ${join(dir, name)}`,
             received: ok
-              ? `CycloneDX ${String(v?.specVersion)} with ${(v!.components as unknown[]).length} components`
+              ? `CycloneDX ${String(v?.specVersion)} with ${(v.components as unknown[]).length} components`
               : (reason ?? 'not a CycloneDX SBOM with components'),
             finding: !ok,
           },

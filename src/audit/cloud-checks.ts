@@ -20,7 +20,7 @@ import { readJournal } from './stored-journal.ts';
 import type { Evidence } from './types.ts';
 import { isBulwark, NOT_BULWARK_DEVICE } from './device-info.ts';
 
-const NO_CLOUD = 'needs the manufacturer\'s broker: give --cloud mqtts://host:port';
+const NO_CLOUD = "needs the manufacturer's broker: give --cloud mqtts://host:port";
 
 function cloudTarget(ctx: AuditContext): { host: string; port: number; text: string } | undefined {
   const value = ctx.inputs.cloud;
@@ -30,10 +30,14 @@ function cloudTarget(ctx: AuditContext): { host: string; port: number; text: str
 }
 
 /** The unit's public identity and its CA from the bundle; `key` is a secret and never leaves this module. */
-async function bundleIdentity(ctx: AuditContext): Promise<{ serial: string; caPem: string; certPem: string; keyPem: string } | undefined> {
+async function bundleIdentity(
+  ctx: AuditContext,
+): Promise<{ serial: string; caPem: string; certPem: string; keyPem: string } | undefined> {
   const dir = ctx.inputs.bundleDir;
   if (dir === undefined) return undefined;
-  const [ca, cert, key] = await Promise.all(['ca-cert.pem', 'device-cert.pem', 'device-key.pem'].map((n) => readBounded(join(dir, n), 65_536)));
+  const [ca, cert, key] = await Promise.all(
+    ['ca-cert.pem', 'device-cert.pem', 'device-key.pem'].map((n) => readBounded(join(dir, n), 65_536)),
+  );
   if (!ca!.ok || !cert!.ok || !key!.ok) return undefined;
   const cn = /CN=([^\n,]+)/.exec(new X509Certificate(cert!.text).subject)?.[1];
   return cn ? { serial: cn, caPem: ca!.text, certPem: cert!.text, keyPem: key!.text } : undefined;
@@ -53,7 +57,11 @@ function foreignCa(ctx: AuditContext): Promise<ForeignCa> {
       const { createTestCa, certificateIssuer } = await import('../cloud/index.ts');
       const ca = await createTestCa('Bulwark audit impostor CA');
       const issuer = await certificateIssuer(ca.certPem, ca.keyPem);
-      return { certPem: ca.certPem, issueClient: (cn: string) => issuer.issueClient(cn), issueServer: (names: string[]) => issuer.issueServer(names) };
+      return {
+        certPem: ca.certPem,
+        issueClient: (cn: string) => issuer.issueClient(cn),
+        issueServer: (names: string[]) => issuer.issueServer(names),
+      };
     })();
     foreignCas.set(ctx, p);
   }
@@ -79,14 +87,33 @@ interface MqttProbe {
   readonly connack?: number;
   readonly error?: string;
   /** The broker's certificate, checked against `ca` when given. */
-  readonly serverCert?: { readonly issuedByCa: boolean; readonly hostOk: boolean; readonly inDate: boolean; readonly subject: string };
+  readonly serverCert?: {
+    readonly issuedByCa: boolean;
+    readonly hostOk: boolean;
+    readonly inDate: boolean;
+    readonly subject: string;
+  };
 }
 
 /** One TLS connection and at most one CONNECT; a CONNACK 0 is followed by DISCONNECT at once. */
-async function mqttProbe(target: { host: string; port: number }, o: { clientId: string; key?: string; cert?: string; ca?: string; minVersion?: SecureVersion; maxVersion?: SecureVersion; timeoutMs: number }): Promise<MqttProbe> {
+async function mqttProbe(
+  target: { host: string; port: number },
+  o: {
+    clientId: string;
+    key?: string;
+    cert?: string;
+    ca?: string;
+    minVersion?: SecureVersion;
+    maxVersion?: SecureVersion;
+    timeoutMs: number;
+  },
+): Promise<MqttProbe> {
   const { encodeConnect, encodeDisconnect, MqttDecoder } = await import('../cloud/index.ts');
   return new Promise((resolve) => {
-    let tls = false, protocol: string | undefined, serverCert: MqttProbe['serverCert'], settled = false;
+    let tls = false,
+      protocol: string | undefined,
+      serverCert: MqttProbe['serverCert'],
+      settled = false;
     const decoder = new MqttDecoder(4_096);
     const finish = (r: Partial<MqttProbe>): void => {
       if (settled) return;
@@ -96,32 +123,45 @@ async function mqttProbe(target: { host: string; port: number }, o: { clientId: 
       resolve({ tls, ...(protocol ? { protocol } : {}), ...(serverCert ? { serverCert } : {}), ...r });
     };
     const timer = setTimeout(() => finish({ error: tls ? 'no CONNACK in time' : 'timeout' }), o.timeoutMs);
-    const socket: TLSSocket = tlsConnect({
-      host: target.host, port: target.port, rejectUnauthorized: false,
-      minVersion: o.minVersion ?? 'TLSv1.2', maxVersion: o.maxVersion ?? 'TLSv1.3',
-      ...(isIP(target.host) === 0 ? { servername: target.host } : {}),
-      ...(o.key && o.cert ? { key: o.key, cert: o.cert } : {}),
-    }, () => {
-      tls = true;
-      protocol = socket.getProtocol() ?? undefined;
-      if (o.ca !== undefined) {
-        const leaf = socket.getPeerX509Certificate();
-        const ca = new X509Certificate(o.ca);
-        if (leaf) {
-          const now = Date.now();
-          serverCert = {
-            issuedByCa: leaf.checkIssued(ca) && leaf.verify(ca.publicKey),
-            hostOk: isIP(target.host) ? leaf.checkIP(target.host) !== undefined : leaf.checkHost(target.host) !== undefined,
-            inDate: Date.parse(leaf.validFrom) <= now && now <= Date.parse(leaf.validTo),
-            subject: leaf.subject.replace(/\n/g, ', ').slice(0, 120),
-          };
+    const socket: TLSSocket = tlsConnect(
+      {
+        host: target.host,
+        port: target.port,
+        rejectUnauthorized: false,
+        minVersion: o.minVersion ?? 'TLSv1.2',
+        maxVersion: o.maxVersion ?? 'TLSv1.3',
+        ...(isIP(target.host) === 0 ? { servername: target.host } : {}),
+        ...(o.key && o.cert ? { key: o.key, cert: o.cert } : {}),
+      },
+      () => {
+        tls = true;
+        protocol = socket.getProtocol() ?? undefined;
+        if (o.ca !== undefined) {
+          const leaf = socket.getPeerX509Certificate();
+          const ca = new X509Certificate(o.ca);
+          if (leaf) {
+            const now = Date.now();
+            serverCert = {
+              issuedByCa: leaf.checkIssued(ca) && leaf.verify(ca.publicKey),
+              hostOk: isIP(target.host)
+                ? leaf.checkIP(target.host) !== undefined
+                : leaf.checkHost(target.host) !== undefined,
+              inDate: Date.parse(leaf.validFrom) <= now && now <= Date.parse(leaf.validTo),
+              subject: leaf.subject.replace(/\n/g, ', ').slice(0, 120),
+            };
+          }
         }
-      }
-      socket.write(encodeConnect({ clientId: o.clientId, clean: true, keepaliveSeconds: 30 }));
-    });
+        socket.write(encodeConnect({ clientId: o.clientId, clean: true, keepaliveSeconds: 30 }));
+      },
+    );
     socket.on('data', (chunk: Buffer) => {
       let packets;
-      try { packets = decoder.push(chunk); } catch { finish({ error: 'malformed answer' }); return; }
+      try {
+        packets = decoder.push(chunk);
+      } catch {
+        finish({ error: 'malformed answer' });
+        return;
+      }
       const ack = packets.find((p) => p.type === 'connack');
       if (ack && ack.type === 'connack') {
         if (ack.returnCode === 0) socket.write(encodeDisconnect());
@@ -134,7 +174,10 @@ async function mqttProbe(target: { host: string; port: number }, o: { clientId: 
 }
 
 function probeText(p: MqttProbe): string {
-  if (p.connack !== undefined) return p.connack === 0 ? 'ACCEPTED (CONNACK 0)' : `refused: CONNACK ${p.connack} (${['accepted', 'unacceptable protocol version', 'identifier rejected', 'server unavailable', 'bad user name or password', 'not authorized'][p.connack] ?? '?'})`;
+  if (p.connack !== undefined)
+    return p.connack === 0
+      ? 'ACCEPTED (CONNACK 0)'
+      : `refused: CONNACK ${p.connack} (${['accepted', 'unacceptable protocol version', 'identifier rejected', 'server unavailable', 'bad user name or password', 'not authorized'][p.connack] ?? '?'})`;
   return p.tls ? `refused after the handshake: ${p.error ?? '?'}` : `refused during the handshake: ${p.error ?? '?'}`;
 }
 
@@ -147,25 +190,71 @@ export async function checkClientIsolation(ctx: AuditContext): Promise<CheckOutc
   const own = await bundleIdentity(ctx);
   const serial = own?.serial ?? 'PLG-AUDITAUDIT';
   const bare = await mqttProbe(target, { clientId: serial, minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3', timeoutMs });
-  if (!bare.tls && /ECONNREFUSED|timeout|EHOSTUNREACH/.test(bare.error ?? '')) return notTested(`nothing answered at ${target.text} (${bare.error ?? 'error'})`);
-  evidence.push({ sent: `TLS 1.3 to ${target.text} without a client certificate, then CONNECT as ${serial}`, received: probeText(bare), finding: bare.connack === 0 });
+  if (!bare.tls && /ECONNREFUSED|timeout|EHOSTUNREACH/.test(bare.error ?? ''))
+    return notTested(`nothing answered at ${target.text} (${bare.error ?? 'error'})`);
+  evidence.push({
+    sent: `TLS 1.3 to ${target.text} without a client certificate, then CONNECT as ${serial}`,
+    received: probeText(bare),
+    finding: bare.connack === 0,
+  });
   const ca = await foreignCa(ctx);
   const forged = await ca.issueClient(serial);
-  const foreign = await mqttProbe(target, { clientId: serial, key: forged.keyPem, cert: forged.certPem, minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3', timeoutMs });
-  evidence.push({ sent: `TLS 1.3 with a certificate for CN=${serial} from a CA the auditor made just now, then CONNECT as ${serial}`, received: probeText(foreign), finding: foreign.connack === 0 });
-  const old = await mqttProbe(target, { clientId: serial, key: forged.keyPem, cert: forged.certPem, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2', timeoutMs });
-  evidence.push({ sent: 'TLS 1.2 (the same certificate)', received: old.tls ? `handshake completed (${old.protocol ?? '?'}); ${probeText(old)}` : probeText(old), finding: old.tls });
+  const foreign = await mqttProbe(target, {
+    clientId: serial,
+    key: forged.keyPem,
+    cert: forged.certPem,
+    minVersion: 'TLSv1.3',
+    maxVersion: 'TLSv1.3',
+    timeoutMs,
+  });
+  evidence.push({
+    sent: `TLS 1.3 with a certificate for CN=${serial} from a CA the auditor made just now, then CONNECT as ${serial}`,
+    received: probeText(foreign),
+    finding: foreign.connack === 0,
+  });
+  const old = await mqttProbe(target, {
+    clientId: serial,
+    key: forged.keyPem,
+    cert: forged.certPem,
+    minVersion: 'TLSv1.2',
+    maxVersion: 'TLSv1.2',
+    timeoutMs,
+  });
+  evidence.push({
+    sent: 'TLS 1.2 (the same certificate)',
+    received: old.tls ? `handshake completed (${old.protocol ?? '?'}); ${probeText(old)}` : probeText(old),
+    finding: old.tls,
+  });
   if (own !== undefined) {
     const other = otherSerial(own.serial);
-    const p = await mqttProbe(target, { clientId: other, key: own.keyPem, cert: own.certPem, minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3', timeoutMs });
+    const p = await mqttProbe(target, {
+      clientId: other,
+      key: own.keyPem,
+      cert: own.certPem,
+      minVersion: 'TLSv1.3',
+      maxVersion: 'TLSv1.3',
+      timeoutMs,
+    });
     evidence.push({
       sent: `TLS 1.3 with this unit's own certificate (CN=${own.serial}, from the bundle), then CONNECT as another device, ${other}`,
-      received: p.connack === 0 ? 'ACCEPTED under another device\'s client id (a broker that renames the client after its certificate, as Mosquitto with use_identity_as_username does, accepts too, but then displaced this unit\'s own session)' : probeText(p),
+      received:
+        p.connack === 0
+          ? "ACCEPTED under another device's client id (a broker that renames the client after its certificate, as Mosquitto with use_identity_as_username does, accepts too, but then displaced this unit's own session)"
+          : probeText(p),
       finding: p.connack === 0 || (p.tls && p.connack === undefined && p.error === undefined),
     });
-  } else evidence.push({ sent: 'a connection under another device\'s client id with this unit\'s certificate', received: 'not tried: needs --bundle (the unit\'s device certificate and key)' });
+  } else
+    evidence.push({
+      sent: "a connection under another device's client id with this unit's certificate",
+      received: "not tried: needs --bundle (the unit's device certificate and key)",
+    });
   // The rule the broker applies (one definition, src/cloudprotocol topics.ts; the Mosquitto ACL is written from it).
-  if (!isBulwark(ctx)) return verdict(evidence, 'the broker admits only certificates of its CA over TLS 1.3', (f) => `the broker admits clients it should not: ${f.map((e) => e.received).join('; ')}`);
+  if (!isBulwark(ctx))
+    return verdict(
+      evidence,
+      'the broker admits only certificates of its CA over TLS 1.3',
+      (f) => `the broker admits clients it should not: ${f.map((e) => e.received).join('; ')}`,
+    );
   const { mayPublish, maySubscribe, identityFromCommonName } = await import('../cloudprotocol/index.ts');
   const me = identityFromCommonName(serial) ?? { kind: 'device' as const, serial };
   const peer = otherSerial(serial);
@@ -179,19 +268,43 @@ export async function checkClientIsolation(ctx: AuditContext): Promise<CheckOutc
     [`subscribe devices/${serial}/commands`, maySubscribe(me, `devices/${serial}/commands`), true],
   ];
   const wrong = cases.filter(([, got, want]) => got !== want);
-  evidence.push({ sent: `the broker's topic rule (src/cloudprotocol mayPublish/maySubscribe) for device ${serial}`, received: wrong.length === 0 ? `its own topics only: ${cases.filter(([, , w]) => !w).map(([c]) => c).join(', ')} refused` : `wrong: ${wrong.map(([c, got]) => `${c} ${got ? 'allowed' : 'refused'}`).join(', ')}`, finding: wrong.length > 0 });
+  evidence.push({
+    sent: `the broker's topic rule (src/cloudprotocol mayPublish/maySubscribe) for device ${serial}`,
+    received:
+      wrong.length === 0
+        ? `its own topics only: ${cases
+            .filter(([, , w]) => !w)
+            .map(([c]) => c)
+            .join(', ')} refused`
+        : `wrong: ${wrong.map(([c, got]) => `${c} ${got ? 'allowed' : 'refused'}`).join(', ')}`,
+    finding: wrong.length > 0,
+  });
   const nameless = identityFromCommonName('intruder.example');
-  evidence.push({ sent: 'the identity the broker gives a certificate whose CN is neither a serial nor a cloud instance', received: nameless === undefined ? 'none: such a client is refused (CONNACK 5)' : `${JSON.stringify(nameless)}`, finding: nameless !== undefined });
-  return verdict(evidence, 'the broker admits only certificates of the manufacturer CA, the client id must be the certificate\'s name, and each device is confined to its own topics',
-    (f) => `devices are not isolated in the cloud: ${f.map((e) => `${e.sent} -> ${e.received}`).join('; ')}`);
+  evidence.push({
+    sent: 'the identity the broker gives a certificate whose CN is neither a serial nor a cloud instance',
+    received: nameless === undefined ? 'none: such a client is refused (CONNACK 5)' : `${JSON.stringify(nameless)}`,
+    finding: nameless !== undefined,
+  });
+  return verdict(
+    evidence,
+    "the broker admits only certificates of the manufacturer CA, the client id must be the certificate's name, and each device is confined to its own topics",
+    (f) => `devices are not isolated in the cloud: ${f.map((e) => `${e.sent} -> ${e.received}`).join('; ')}`,
+  );
 }
 
 /** cloud.claim-window: a right claim code is refused while the window is closed, wrong codes get nothing and are rate-limited, a claimed device is not taken. */
 export async function checkClaimWindow(ctx: AuditContext): Promise<CheckOutcome> {
-  if (cloudTarget(ctx) === undefined) return notTested(`${NO_CLOUD} (the claim rules belong to the cloud the device connects to)`);
-  if (!isBulwark(ctx)) return notTested(`${NOT_BULWARK_DEVICE}; a cloud's claim rules are not observable without an owner account`);
+  if (cloudTarget(ctx) === undefined)
+    return notTested(`${NO_CLOUD} (the claim rules belong to the cloud the device connects to)`);
+  if (!isBulwark(ctx))
+    return notTested(`${NOT_BULWARK_DEVICE}; a cloud's claim rules are not observable without an owner account`);
   const evidence: Evidence[] = [];
-  const { SqlStore, openSqliteDriver, defaultOwnerApiConfig: api, validateOwnerApiConfig } = await import('../cloud/index.ts');
+  const {
+    SqlStore,
+    openSqliteDriver,
+    defaultOwnerApiConfig: api,
+    validateOwnerApiConfig,
+  } = await import('../cloud/index.ts');
   const { hashClaimCode, generateClaimCode, normaliseClaimCode } = await import('../identity/index.ts');
   // A made-up unit in an in-memory database: the real device and its owner are never touched.
   const serial = otherSerial('AUD-AAAAAAAAAA');
@@ -201,75 +314,154 @@ export async function checkClaimWindow(ctx: AuditContext): Promise<CheckOutcome>
   const outcomes: string[] = [];
   try {
     const now = Date.now();
-    await store.importUnits([{ serial, model: 'plug', deviceCertFingerprint: 'sha256:' + randomBytes(32).toString('hex'), claimCodeHash: hashClaimCode(serial, code), createdAt: new Date(now).toISOString() }], now);
-    for (const id of ['audit-a', 'audit-b']) await store.createAccount({ id, email: `${id}@audit.invalid`, passwordHash: '-', createdAt: now });
+    await store.importUnits(
+      [
+        {
+          serial,
+          model: 'plug',
+          deviceCertFingerprint: 'sha256:' + randomBytes(32).toString('hex'),
+          claimCodeHash: hashClaimCode(serial, code),
+          createdAt: new Date(now).toISOString(),
+        },
+      ],
+      now,
+    );
+    for (const id of ['audit-a', 'audit-b'])
+      await store.createAccount({ id, email: `${id}@audit.invalid`, passwordHash: '-', createdAt: now });
     const step = async (what: string, account: string, hash: string, at: number, want: string): Promise<void> => {
       const got = await store.claimDevice(serial, account, hash, at);
       outcomes.push(`${what}: ${got}${got === want ? '' : ` (should be ${want})`}`);
-      evidence.push({ sent: `the cloud's claim rule (src/cloud store, in-memory database, a unit the auditor made up): ${what}`, received: got, finding: got !== want });
+      evidence.push({
+        sent: `the cloud's claim rule (src/cloud store, in-memory database, a unit the auditor made up): ${what}`,
+        received: got,
+        finding: got !== want,
+      });
     };
     await step('the right code, no window open', 'audit-a', hashClaimCode(serial, code), now, 'window-closed');
     await store.openClaimWindow(serial, now + 600_000, 1, now);
     await step('a wrong code inside the window', 'audit-a', hashClaimCode(serial, wrong), now + 1_000, 'refused');
     await step('the right code inside the window', 'audit-a', hashClaimCode(serial, code), now + 2_000, 'claimed');
     await store.openClaimWindow(serial, now + 600_000, 2, now + 3_000);
-    await step('another account with the right code, window open again', 'audit-b', hashClaimCode(serial, code), now + 4_000, 'taken');
+    await step(
+      'another account with the right code, window open again',
+      'audit-b',
+      hashClaimCode(serial, code),
+      now + 4_000,
+      'taken',
+    );
   } finally {
     await store.close();
   }
   let loose = false;
-  try { validateOwnerApiConfig({ claimAccountThreshold: 1_000 }); loose = true; } catch { /* refused */ }
-  evidence.push({ sent: 'the owner API\'s claim limits (src/cloud defaults)', received: `${api.claimAccountThreshold} failures per account and ${api.claimSourceThreshold} per source before back-off from ${api.claimBaseDelayMs / 1000} s doubling to ${api.claimMaxDelayMs / 60_000} min; ${api.claimSerialThreshold} on one serial flag a flood for the maker and never refuse the right code; a limit of 1,000 ${loose ? 'accepted' : 'refused'}`, finding: loose || api.claimAccountThreshold > 10 });
+  try {
+    validateOwnerApiConfig({ claimAccountThreshold: 1_000 });
+    loose = true;
+  } catch {
+    /* refused */
+  }
+  evidence.push({
+    sent: "the owner API's claim limits (src/cloud defaults)",
+    received: `${api.claimAccountThreshold} failures per account and ${api.claimSourceThreshold} per source before back-off from ${api.claimBaseDelayMs / 1000} s doubling to ${api.claimMaxDelayMs / 60_000} min; ${api.claimSerialThreshold} on one serial flag a flood for the maker and never refuse the right code; a limit of 1,000 ${loose ? 'accepted' : 'refused'}`,
+    finding: loose || api.claimAccountThreshold > 10,
+  });
   const manifest = ctx.inputs.manifestPath;
   if (manifest !== undefined) {
     const { loadManifest } = await import('./manifest.ts');
     const m = await loadManifest(ctx);
     const plain = m === undefined ? 0 : m.units.filter((u) => !/^sha256:[0-9a-f]{64}$/.test(u.claimCodeHash)).length;
-    evidence.push({ sent: 'the claim data the factory gives the cloud (manifest.json)', received: m === undefined ? 'unreadable' : plain === 0 ? `${m.units.length} hashes, no claim code` : `${plain} entries are not hashes`, finding: plain > 0 });
+    evidence.push({
+      sent: 'the claim data the factory gives the cloud (manifest.json)',
+      received:
+        m === undefined
+          ? 'unreadable'
+          : plain === 0
+            ? `${m.units.length} hashes, no claim code`
+            : `${plain} entries are not hashes`,
+      finding: plain > 0,
+    });
   }
   const entries = await readJournal(ctx);
   if (entries !== undefined) {
-    const windows = entries.filter((e) => e.surface === 'cloud' && e.event === 'claim-window' && e.result === 'success');
+    const windows = entries.filter(
+      (e) => e.surface === 'cloud' && e.event === 'claim-window' && e.result === 'success',
+    );
     const presses = entries.filter((e) => e.surface === 'button' && e.event === 'press');
-    evidence.push({ sent: 'the device\'s journal: claim windows it asked the cloud to open', received: `${windows.length}, after ${presses.length} button press(es)`, finding: windows.length > presses.length });
+    evidence.push({
+      sent: "the device's journal: claim windows it asked the cloud to open",
+      received: `${windows.length}, after ${presses.length} button press(es)`,
+      finding: windows.length > presses.length,
+    });
   }
-  return verdict(evidence, 'a claim needs the label\'s code inside a window opened by the device\'s button; wrong codes are refused and rate-limited, and a claimed device cannot be taken',
-    (f) => `claims are not secure: ${f.map((e) => e.received).join('; ')}`);
+  return verdict(
+    evidence,
+    "a claim needs the label's code inside a window opened by the device's button; wrong codes are refused and rate-limited, and a claimed device cannot be taken",
+    (f) => `claims are not secure: ${f.map((e) => e.received).join('; ')}`,
+  );
 }
 
 /** A TLS server on loopback that answers any CONNECT with CONNACK 0: a stand-in for a broker. */
-async function impostorBroker(cert: { certPem: string; keyPem: string }): Promise<{ port: number; handshakes: () => number; drop(): void; close(): Promise<void> }> {
+async function impostorBroker(cert: {
+  certPem: string;
+  keyPem: string;
+}): Promise<{ port: number; handshakes: () => number; drop(): void; close(): Promise<void> }> {
   let handshakes = 0;
   const sockets = new Set<TLSSocket>();
-  const server = createTlsServer({ key: cert.keyPem, cert: cert.certPem, minVersion: 'TLSv1.3', requestCert: false }, (socket) => {
-    handshakes++;
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => undefined);
-    socket.once('data', () => { socket.write(Buffer.from([0x20, 0x02, 0x00, 0x00])); });
-  });
+  const server = createTlsServer(
+    { key: cert.keyPem, cert: cert.certPem, minVersion: 'TLSv1.3', requestCert: false },
+    (socket) => {
+      handshakes++;
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      socket.on('error', () => undefined);
+      socket.once('data', () => {
+        socket.write(Buffer.from([0x20, 0x02, 0x00, 0x00]));
+      });
+    },
+  );
   server.on('tlsClientError', () => undefined);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   return {
-    port, handshakes: () => handshakes,
-    drop: () => { for (const s of sockets) s.destroy(); },
-    close: () => new Promise<void>((resolve) => { server.close(() => resolve()); for (const s of sockets) s.destroy(); }),
+    port,
+    handshakes: () => handshakes,
+    drop: () => {
+      for (const s of sockets) s.destroy();
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const s of sockets) s.destroy();
+      }),
   };
 }
 
 /** Starts the firmware's cloud link (src/cloudlink) against `port` with `identity`; resolves with the first connection outcome. */
-async function linkAttempt(identity: { serial: string; caCertPem: string; deviceCertPem: string; deviceKeyPem: string }, impostor: { port: number; drop(): void }, timeoutMs: number): Promise<string> {
+async function linkAttempt(
+  identity: { serial: string; caCertPem: string; deviceCertPem: string; deviceKeyPem: string },
+  impostor: { port: number; drop(): void },
+  timeoutMs: number,
+): Promise<string> {
   const port = impostor.port;
   const { CloudLink } = await import('../cloudlink/index.ts');
   const dir = await mkdtemp(join(tmpdir(), 'bulwark-audit-link-'));
   let outcome: string | undefined;
   const link = await CloudLink.open({
-    identity, stateDir: dir,
-    config: { url: `mqtts://127.0.0.1:${port}`, connectTimeoutMs: Math.max(1_000, Math.min(timeoutMs, 120_000)), reconnectBaseMs: 60_000, reconnectMaxMs: 60_000 },
-    execute: async () => { throw new Error('the auditor runs no command'); },
+    identity,
+    stateDir: dir,
+    config: {
+      url: `mqtts://127.0.0.1:${port}`,
+      connectTimeoutMs: Math.max(1_000, Math.min(timeoutMs, 120_000)),
+      reconnectBaseMs: 60_000,
+      reconnectMaxMs: 60_000,
+    },
+    execute: async () => {
+      throw new Error('the auditor runs no command');
+    },
     state: () => ({ at: Date.now(), capabilities: [] }),
-    onEvent: (e) => { if (e.event === 'connect' && outcome === undefined) outcome = e.result === 'success' ? 'connected' : `refused (${e.detail ?? 'error'})`; },
+    onEvent: (e) => {
+      if (e.event === 'connect' && outcome === undefined)
+        outcome = e.result === 'success' ? 'connected' : `refused (${e.detail ?? 'error'})`;
+    },
   });
   try {
     link.start();
@@ -288,13 +480,21 @@ async function linkAttempt(identity: { serial: string; caCertPem: string; device
 /** bundle.cloud-trust-anchor: the cloud link trusts the bundle's manufacturer CA and nothing else. */
 export async function checkCloudTrustAnchor(ctx: AuditContext): Promise<CheckOutcome> {
   const own = await bundleIdentity(ctx);
-  if (own === undefined) return notTested('needs --bundle: the device\'s pinned CA (ca-cert.pem) and its certificate');
+  if (own === undefined) return notTested("needs --bundle: the device's pinned CA (ca-cert.pem) and its certificate");
   const evidence: Evidence[] = [];
   const ca = new X509Certificate(own.caPem);
   const dev = new X509Certificate(own.certPem);
-  evidence.push({ sent: 'ca-cert.pem in the bundle', received: `${ca.ca ? 'a CA certificate' : 'NOT a CA certificate'}: ${ca.subject.replace(/\n/g, ', ').slice(0, 80)}, valid to ${ca.validTo}`, finding: !ca.ca });
+  evidence.push({
+    sent: 'ca-cert.pem in the bundle',
+    received: `${ca.ca ? 'a CA certificate' : 'NOT a CA certificate'}: ${ca.subject.replace(/\n/g, ', ').slice(0, 80)}, valid to ${ca.validTo}`,
+    finding: !ca.ca,
+  });
   const issued = dev.checkIssued(ca) && dev.verify(ca.publicKey);
-  evidence.push({ sent: 'device-cert.pem against it', received: issued ? `issued by it (CN=${own.serial})` : 'not issued by the bundle\'s CA', finding: !issued });
+  evidence.push({
+    sent: 'device-cert.pem against it',
+    received: issued ? `issued by it (CN=${own.serial})` : "not issued by the bundle's CA",
+    finding: !issued,
+  });
   const timeoutMs = Math.min(ctx.inputs.limits.requestTimeoutMs, 10_000);
   // The firmware's link against impostors on loopback: one from a CA the auditor made, refused; and, as the
   // control that shows the probe can see a connection, the same link given that CA as its pin, accepted.
@@ -302,26 +502,62 @@ export async function checkCloudTrustAnchor(ctx: AuditContext): Promise<CheckOut
   const serverCert = await foreign.issueServer(['127.0.0.1']);
   const impostor = await impostorBroker(serverCert);
   try {
-    const refused = await linkAttempt({ serial: own.serial, caCertPem: own.caPem, deviceCertPem: own.certPem, deviceKeyPem: own.keyPem }, impostor, timeoutMs);
-    evidence.push({ sent: 'the firmware\'s cloud link (src/cloudlink), pinned to the bundle\'s CA, against a broker on loopback whose certificate comes from another CA', received: refused === 'connected' ? 'CONNECTED to the impostor' : refused, finding: refused === 'connected' });
+    const refused = await linkAttempt(
+      { serial: own.serial, caCertPem: own.caPem, deviceCertPem: own.certPem, deviceKeyPem: own.keyPem },
+      impostor,
+      timeoutMs,
+    );
+    evidence.push({
+      sent: "the firmware's cloud link (src/cloudlink), pinned to the bundle's CA, against a broker on loopback whose certificate comes from another CA",
+      received: refused === 'connected' ? 'CONNECTED to the impostor' : refused,
+      finding: refused === 'connected',
+    });
     const client = await foreign.issueClient(own.serial);
-    const control = await linkAttempt({ serial: own.serial, caCertPem: foreign.certPem, deviceCertPem: client.certPem, deviceKeyPem: client.keyPem }, impostor, timeoutMs);
-    evidence.push({ sent: 'control: the same link given that other CA as its pin (and a certificate from it)', received: control === 'connected' ? 'connected: the probe sees a connection when the pin matches' : `${control}: the probe could not show a connection`, finding: false });
-    if (control !== 'connected') return notTested('the impostor-broker probe did not work (its control connection failed), so the refusal proves nothing', evidence);
+    const control = await linkAttempt(
+      { serial: own.serial, caCertPem: foreign.certPem, deviceCertPem: client.certPem, deviceKeyPem: client.keyPem },
+      impostor,
+      timeoutMs,
+    );
+    evidence.push({
+      sent: 'control: the same link given that other CA as its pin (and a certificate from it)',
+      received:
+        control === 'connected'
+          ? 'connected: the probe sees a connection when the pin matches'
+          : `${control}: the probe could not show a connection`,
+      finding: false,
+    });
+    if (control !== 'connected')
+      return notTested(
+        'the impostor-broker probe did not work (its control connection failed), so the refusal proves nothing',
+        evidence,
+      );
   } finally {
     await impostor.close();
   }
   const target = cloudTarget(ctx);
   if (target !== undefined) {
-    const p = await mqttProbe(target, { clientId: own.serial, ca: own.caPem, minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3', timeoutMs });
+    const p = await mqttProbe(target, {
+      clientId: own.serial,
+      ca: own.caPem,
+      minVersion: 'TLSv1.3',
+      maxVersion: 'TLSv1.3',
+      timeoutMs,
+    });
     const c = p.serverCert;
     evidence.push({
       sent: `the broker at ${target.text}: its certificate against the bundle's CA alone`,
-      received: c === undefined ? `no certificate seen (${p.error ?? '?'})` : `${c.issuedByCa ? 'issued by the bundle\'s CA' : 'NOT issued by the bundle\'s CA'}, ${c.hostOk ? 'names this host' : 'does not name this host'}, ${c.inDate ? 'in date' : 'out of date'} (${c.subject})`,
+      received:
+        c === undefined
+          ? `no certificate seen (${p.error ?? '?'})`
+          : `${c.issuedByCa ? "issued by the bundle's CA" : "NOT issued by the bundle's CA"}, ${c.hostOk ? 'names this host' : 'does not name this host'}, ${c.inDate ? 'in date' : 'out of date'} (${c.subject})`,
       finding: c === undefined ? false : !(c.issuedByCa && c.hostOk && c.inDate),
     });
   }
-  return verdict(evidence, 'the cloud link trusts only the manufacturer CA pinned in the bundle: a broker certified by any other CA is refused', (f) => `the cloud link's trust anchor is wrong: ${f.map((e) => e.received).join('; ')}`);
+  return verdict(
+    evidence,
+    'the cloud link trusts only the manufacturer CA pinned in the bundle: a broker certified by any other CA is refused',
+    (f) => `the cloud link's trust anchor is wrong: ${f.map((e) => e.received).join('; ')}`,
+  );
 }
 
 /** config.offline-operation: reconnects back off exponentially with jitter, and local control answers without the cloud or a hub. */
@@ -330,7 +566,10 @@ export async function checkOfflineOperation(ctx: AuditContext): Promise<CheckOut
   const { reconnectDelay, defaultChannelConfig } = await import('../channel/index.ts');
   const { defaultCloudLinkConfig } = await import('../cloudlink/index.ts');
   const evidence: Evidence[] = [];
-  const judge = (what: string, c: { reconnectBaseMs: number; reconnectMaxMs: number; reconnectJitter: number }): void => {
+  const judge = (
+    what: string,
+    c: { reconnectBaseMs: number; reconnectMaxMs: number; reconnectJitter: number },
+  ): void => {
     const lows = [0, 1, 2, 3, 6, 12, 40].map((a) => reconnectDelay(a, c, 1));
     const highs = [0, 1, 2, 3, 6, 12, 40].map((a) => reconnectDelay(a, c, 0));
     const grows = highs[3]! > highs[0]! && highs[6]! <= c.reconnectMaxMs;
@@ -342,19 +581,38 @@ export async function checkOfflineOperation(ctx: AuditContext): Promise<CheckOut
     });
   };
   judge('the cloud link', defaultCloudLinkConfig);
-  judge('a hub\'s channel to the device', defaultChannelConfig);
+  judge("a hub's channel to the device", defaultChannelConfig);
   // Local control answering the auditor, none of whose requests involve the cloud or a hub.
   if (ctx.target !== undefined) {
     const seen = ctx.trace.answers.filter((a) => a.status > 0).length;
-    evidence.push({ sent: 'the admin page during this audit', received: seen > 0 ? `answered ${seen} requests locally (no request waits for the cloud or a hub)` : 'did not answer', finding: false });
+    evidence.push({
+      sent: 'the admin page during this audit',
+      received:
+        seen > 0 ? `answered ${seen} requests locally (no request waits for the cloud or a hub)` : 'did not answer',
+      finding: false,
+    });
     if (seen === 0) return notTested('the admin page did not answer, so local control was not observed', evidence);
   }
   const entries = await readJournal(ctx);
   if (entries !== undefined) {
-    const down = entries.filter((e) => e.surface === 'cloud' && (e.event === 'disconnect' || (e.event === 'connect' && e.result === 'failure')));
-    const local = entries.filter((e) => (e.surface === 'web' && e.result === 'success') || (e.surface === 'hub' && e.event === 'control'));
+    const down = entries.filter(
+      (e) => e.surface === 'cloud' && (e.event === 'disconnect' || (e.event === 'connect' && e.result === 'failure')),
+    );
+    const local = entries.filter(
+      (e) => (e.surface === 'web' && e.result === 'success') || (e.surface === 'hub' && e.event === 'control'),
+    );
     const during = down.length > 0 ? local.filter((e) => e.at > down[0]!.at).length : 0;
-    evidence.push({ sent: 'the device\'s journal', received: down.length === 0 ? 'no cloud outage recorded' : `${down.length} cloud outage(s) or failed connects; ${during} local request(s) served since the first` });
+    evidence.push({
+      sent: "the device's journal",
+      received:
+        down.length === 0
+          ? 'no cloud outage recorded'
+          : `${down.length} cloud outage(s) or failed connects; ${during} local request(s) served since the first`,
+    });
   }
-  return verdict(evidence, 'the cloud link and hub channels reconnect with capped exponential back-off and jitter, and local control does not wait for either', (f) => `reconnects or local control are not resilient: ${f.map((e) => e.received).join('; ')}`);
+  return verdict(
+    evidence,
+    'the cloud link and hub channels reconnect with capped exponential back-off and jitter, and local control does not wait for either',
+    (f) => `reconnects or local control are not resilient: ${f.map((e) => e.received).join('; ')}`,
+  );
 }

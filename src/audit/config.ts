@@ -104,7 +104,8 @@ const RANGES: Readonly<Record<keyof AuditLimits, readonly [number, number]>> = {
  */
 export function validateAuditLimits(limits: Partial<AuditLimits> = {}): AuditLimits {
   for (const key of Object.keys(limits)) {
-    if (!(key in RANGES)) throw new AuditError('AUDIT_OPTIONS_INVALID', `limits.${key.slice(0, 64)}`, 'is not an audit limit');
+    if (!(key in RANGES))
+      throw new AuditError('AUDIT_OPTIONS_INVALID', `limits.${key.slice(0, 64)}`, 'is not an audit limit');
   }
   const merged: Record<string, unknown> = { ...DEFAULT_AUDIT_LIMITS, ...limits };
   const out: Record<string, number> = {};
@@ -117,7 +118,11 @@ export function validateAuditLimits(limits: Partial<AuditLimits> = {}): AuditLim
   }
   const result = out as unknown as AuditLimits;
   if (result.lockoutExpectedByAttempt > result.maxLockoutAttempts) {
-    throw new AuditError('AUDIT_OPTIONS_INVALID', 'limits.lockoutExpectedByAttempt', 'must not exceed maxLockoutAttempts');
+    throw new AuditError(
+      'AUDIT_OPTIONS_INVALID',
+      'limits.lockoutExpectedByAttempt',
+      'must not exceed maxLockoutAttempts',
+    );
   }
   return Object.freeze(result);
 }
@@ -162,23 +167,34 @@ export const DEBUG_PORTS: readonly { readonly port: number; readonly service: st
  * The routes of a Bulwark device's admin service that need a session (src/web/service.ts),
  * probed without one. POSTs carry no body: nothing can change even if one were let through.
  */
-export const BULWARK_PROTECTED_ROUTES: readonly { readonly method: 'GET' | 'POST'; readonly path: string }[] = Object.freeze([
-  { method: 'GET', path: '/' },
-  { method: 'GET', path: '/api/status' },
-  { method: 'GET', path: '/password' },
-  { method: 'GET', path: '/journal' },
-  { method: 'GET', path: '/api/journal' },
-  { method: 'GET', path: '/api/export' },
-  { method: 'POST', path: '/logout' },
-  { method: 'POST', path: '/password' },
-  { method: 'POST', path: '/api/password-strength' },
-  { method: 'POST', path: '/api/capabilities/power/set' },
-]);
+export const BULWARK_PROTECTED_ROUTES: readonly { readonly method: 'GET' | 'POST'; readonly path: string }[] =
+  Object.freeze([
+    { method: 'GET', path: '/' },
+    { method: 'GET', path: '/api/status' },
+    { method: 'GET', path: '/password' },
+    { method: 'GET', path: '/journal' },
+    { method: 'GET', path: '/api/journal' },
+    { method: 'GET', path: '/api/export' },
+    { method: 'POST', path: '/logout' },
+    { method: 'POST', path: '/password' },
+    { method: 'POST', path: '/api/password-strength' },
+    { method: 'POST', path: '/api/capabilities/power/set' },
+  ]);
 
 /** Common admin paths of devices not built with Bulwark, probed with GET only. */
 export const COMMON_ADMIN_PATHS: readonly string[] = Object.freeze([
-  '/', '/admin', '/settings', '/api/settings', '/config', '/api/config', '/api/status', '/status',
-  '/setup', '/cgi-bin/luci', '/cgi-bin/admin.cgi', '/management',
+  '/',
+  '/admin',
+  '/settings',
+  '/api/settings',
+  '/config',
+  '/api/config',
+  '/api/status',
+  '/status',
+  '/setup',
+  '/cgi-bin/luci',
+  '/cgi-bin/admin.cgi',
+  '/management',
 ]);
 
 /** Where the auditor looks for a login form or an HTTP Basic challenge, in order. */
@@ -196,9 +212,15 @@ export const LOOPBACK_SOURCE_BASE = '127.0.0.50';
 export function loopbackSources(base: string = LOOPBACK_SOURCE_BASE): Readonly<Record<ProbeFamily, string>> {
   const parts = base.split('.').map(Number);
   if (isIP(base) !== 4 || parts[0] !== 127 || (parts[3] ?? 0) + PROBE_FAMILIES.length > 254) {
-    throw new AuditError('AUDIT_OPTIONS_INVALID', 'loopbackSourceBase', 'must be an IPv4 address in 127.0.0.0/8 leaving room for every probe family');
+    throw new AuditError(
+      'AUDIT_OPTIONS_INVALID',
+      'loopbackSourceBase',
+      'must be an IPv4 address in 127.0.0.0/8 leaving room for every probe family',
+    );
   }
   const out = {} as Record<ProbeFamily, string>;
-  PROBE_FAMILIES.forEach((family, i) => { out[family] = `${parts[0]}.${parts[1]}.${parts[2]}.${parts[3]! + i}`; });
+  PROBE_FAMILIES.forEach((family, i) => {
+    out[family] = `${parts[0]}.${parts[1]}.${parts[2]}.${parts[3]! + i}`;
+  });
   return Object.freeze(out);
 }

@@ -105,20 +105,37 @@ export class AuditContext {
   noteEndpoint(family: ProbeFamily, local: { address: string; port: number } | undefined): void {
     if (local === undefined || local.address === '') return;
     let set = this.trace.endpoints.get(family);
-    if (set === undefined) { set = new Set(); this.trace.endpoints.set(family, set); }
+    if (set === undefined) {
+      set = new Set();
+      this.trace.endpoints.set(family, set);
+    }
     set.add(`${local.address.replace(/^::ffff:/, '')}:${local.port}`);
   }
 
   /** Sends one request to `target` (default: the primary) from `family`'s source, tracing cookies and answers. */
-  async exchange(family: ProbeFamily, probe: HttpProbe, target: HttpsTarget | undefined = this.target): Promise<HttpAnswer> {
+  async exchange(
+    family: ProbeFamily,
+    probe: HttpProbe,
+    target: HttpsTarget | undefined = this.target,
+  ): Promise<HttpAnswer> {
     if (target === undefined) throw new RangeError('no target'); // callers check for a target first
     const localAddress = probe.localAddress ?? this.sourceFor(family);
-    const answer = await httpsExchange(target, { ...probe, ...(localAddress ? { localAddress } : {}) }, this.inputs.limits);
+    const answer = await httpsExchange(
+      target,
+      { ...probe, ...(localAddress ? { localAddress } : {}) },
+      this.inputs.limits,
+    );
     this.noteEndpoint(family, answer.local);
     const request = `${probe.method} ${probe.path}`;
     for (const c of answer.cookies) this.trace.cookies.push({ ...c, request });
     if (this.trace.answers.length < TRACE_MAX_ANSWERS && answer.status !== 0) {
-      this.trace.answers.push({ family, request, status: answer.status, headers: answer.headers, bodyStart: answer.body.slice(0, TRACE_BODY_CHARS) });
+      this.trace.answers.push({
+        family,
+        request,
+        status: answer.status,
+        headers: answer.headers,
+        bodyStart: answer.body.slice(0, TRACE_BODY_CHARS),
+      });
     }
     return answer;
   }
@@ -137,7 +154,11 @@ export function notTested(summary: string, evidence: readonly Evidence[] = []): 
 }
 
 /** Pass when no piece of evidence is a finding, fail otherwise, with the given summaries. */
-export function verdict(evidence: readonly Evidence[], passSummary: string, failSummary: (findings: Evidence[]) => string): CheckOutcome {
+export function verdict(
+  evidence: readonly Evidence[],
+  passSummary: string,
+  failSummary: (findings: Evidence[]) => string,
+): CheckOutcome {
   const findings = evidence.filter((e) => e.finding === true);
   return findings.length === 0
     ? { status: 'pass', summary: passSummary, evidence }

@@ -234,9 +234,12 @@ function judgeHash(text: string, parse: PasswordHashParser): { ok: boolean; text
     parsed = parse(text.trim());
   } catch (err) {
     const scheme = /^\$([a-z0-9-]+)\$/i.exec(text.trim())?.[1];
-    const why = scheme === undefined ? 'not a PHC hash string (plain text or unknown format)'
-      : scheme === 'argon2id' ? `refused by the firmware's hash parser: ${(err as Error).message.slice(0, 120)}`
-        : `a ${scheme} hash, not argon2id v=19`;
+    const why =
+      scheme === undefined
+        ? 'not a PHC hash string (plain text or unknown format)'
+        : scheme === 'argon2id'
+          ? `refused by the firmware's hash parser: ${(err as Error).message.slice(0, 120)}`
+          : `a ${scheme} hash, not argon2id v=19`;
     return { ok: false, text: why };
   }
   const { memoryKiB: mem, passes: t, parallelism: p } = parsed.params;

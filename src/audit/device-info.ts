@@ -22,12 +22,18 @@ export function auditedModel(ctx: AuditContext): Promise<{ model?: ModelSpec; ho
         const { value } = await readJsonBounded(join(ctx.inputs.bundleDir, 'unit.json'), 65_536);
         const id = (value as { model?: unknown } | undefined)?.model;
         if (typeof id === 'string') {
-          try { return { model: getModel(id), how: `unit.json in the bundle names model '${id}'` }; } catch { return { how: `unit.json names '${id.slice(0, 32)}', which is not in the model catalogue` }; }
+          try {
+            return { model: getModel(id), how: `unit.json in the bundle names model '${id}'` };
+          } catch {
+            return { how: `unit.json names '${id.slice(0, 32)}', which is not in the model catalogue` };
+          }
         }
       }
       const name = ctx.inputs.profile.model.toLowerCase();
       const byName = listModels().find((m) => m.name.toLowerCase() === name);
-      return byName ? { model: byName, how: `the profile's model "${ctx.inputs.profile.model}" is catalogue model '${byName.id}'` } : { how: `"${ctx.inputs.profile.model}" is not a model of the catalogue (src/models)` };
+      return byName
+        ? { model: byName, how: `the profile's model "${ctx.inputs.profile.model}" is catalogue model '${byName.id}'` }
+        : { how: `"${ctx.inputs.profile.model}" is not a model of the catalogue (src/models)` };
     })();
     models.set(ctx, p);
   }
@@ -53,7 +59,13 @@ export function runningFirmware(ctx: AuditContext): Promise<{ image?: FirmwareId
       try {
         const r = await runningImageOf(stateDir, state.active);
         return {
-          image: { model: model?.id ?? ctx.inputs.profile.model, version: r.version, securityVersion: r.securityVersion, slot: r.slot, ...(r.targetSha256 ? { targetSha256: r.targetSha256 } : {}) },
+          image: {
+            model: model?.id ?? ctx.inputs.profile.model,
+            version: r.version,
+            securityVersion: r.securityVersion,
+            slot: r.slot,
+            ...(r.targetSha256 ? { targetSha256: r.targetSha256 } : {}),
+          },
           how: `firmware/boot.json${problem ? ` (${problem})` : ''}: active slot ${state.active}`,
         };
       } catch (err) {
@@ -67,20 +79,24 @@ export function runningFirmware(ctx: AuditContext): Promise<{ image?: FirmwareId
 
 /** True when the inputs show a device built with Bulwark (its bundle or state, or its admin service answered as one). */
 export function isBulwark(ctx: AuditContext): boolean {
-  return ctx.inputs.bundleDir !== undefined || ctx.inputs.stateDir !== undefined || ctx.trace.login?.targetKind === 'bulwark';
+  return (
+    ctx.inputs.bundleDir !== undefined || ctx.inputs.stateDir !== undefined || ctx.trace.login?.targetKind === 'bulwark'
+  );
 }
 
 /** The reason a Bulwark-specific check gives on another device. */
-export const NOT_BULWARK_DEVICE = 'this check reads the configuration and code of a Bulwark device: give --bundle/--state of one (other devices are audited black-box only)';
+export const NOT_BULWARK_DEVICE =
+  'this check reads the configuration and code of a Bulwark device: give --bundle/--state of one (other devices are audited black-box only)';
 
 /** The reason a check of the firmware's configuration gives on a device whose configuration the auditor has not got. */
-export const NOT_BULWARK_CONFIG = 'the device\'s configuration and build are not available: '
-  + 'give --bundle/--state of a Bulwark device (other devices are audited black-box only)';
+export const NOT_BULWARK_CONFIG =
+  "the device's configuration and build are not available: " +
+  'give --bundle/--state of a Bulwark device (other devices are audited black-box only)';
 
 /** unit.json of the --bundle, when readable and of the bundle format. */
 export async function readUnitRecord(ctx: AuditContext): Promise<Record<string, unknown> | undefined> {
   if (ctx.inputs.bundleDir === undefined) return undefined;
   const { value } = await readJsonBounded(join(ctx.inputs.bundleDir, BUNDLE_FILES.unit.name), 65_536);
   const isUnit = typeof value === 'object' && value !== null && (value as { format?: unknown }).format === UNIT_FORMAT;
-  return isUnit ? value as Record<string, unknown> : undefined;
+  return isUnit ? (value as Record<string, unknown>) : undefined;
 }

@@ -1,7 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CHECKS, CHECK_IDS, decide, getControl, parseProfile, type CheckId } from '../policy/index.ts';
-import { controlVerdict, evaluateControls, evaluateEtsi, evaluatePsti, countControls, exitCodeFor } from './evaluate.ts';
+import {
+  controlVerdict,
+  evaluateControls,
+  evaluateEtsi,
+  evaluatePsti,
+  countControls,
+  exitCodeFor,
+} from './evaluate.ts';
 import { AUDIT_EXIT_CODES, type CheckResult, type CheckStatus } from './types.ts';
 
 const profile = parseProfile(`model: Test Plug
@@ -14,12 +21,23 @@ supportPeriodEnd: 2031-12-31
 securityContact: mailto:security@example.test
 `);
 
-function results(statuses: Partial<Record<CheckId, CheckStatus>>, rest: CheckStatus = 'pass'): Map<CheckId, CheckResult> {
-  return new Map(CHECK_IDS.map((id) => [id, { id, kind: CHECKS[id].kind, status: statuses[id] ?? rest, summary: 's', evidence: [], durationMs: 0 }]));
+function results(
+  statuses: Partial<Record<CheckId, CheckStatus>>,
+  rest: CheckStatus = 'pass',
+): Map<CheckId, CheckResult> {
+  return new Map(
+    CHECK_IDS.map((id) => [
+      id,
+      { id, kind: CHECKS[id].kind, status: statuses[id] ?? rest, summary: 's', evidence: [], durationMs: 0 },
+    ]),
+  );
 }
 
 test('a control fails when any of its checks fails', () => {
-  const v = controlVerdict(getControl('AUTH-LOCKOUT'), results({ 'login.lockout': 'fail', 'config.lockout': 'not-tested' }));
+  const v = controlVerdict(
+    getControl('AUTH-LOCKOUT'),
+    results({ 'login.lockout': 'fail', 'config.lockout': 'not-tested' }),
+  );
   assert.equal(v.status, 'fail');
   assert.match(v.summary, /login\.lockout/);
 });
@@ -29,15 +47,25 @@ test('a control passes only when every check passed; one untested check makes it
   const partly = controlVerdict(getControl('AUTH-LOCKOUT'), results({ 'config.lockout': 'not-tested' }));
   assert.equal(partly.status, 'not-tested');
   assert.match(partly.summary, /partly tested: login\.lockout passed; config\.lockout not tested/);
-  assert.equal(controlVerdict(getControl('AUTH-LOCKOUT'), new Map()).status, 'not-tested', 'a missing result is not a pass');
+  assert.equal(
+    controlVerdict(getControl('AUTH-LOCKOUT'), new Map()).status,
+    'not-tested',
+    'a missing result is not a pass',
+  );
 });
 
 test('a not-applicable check is left out, but a control whose checks are all not applicable is not a pass', () => {
-  assert.equal(controlVerdict(getControl('AUTH-LOCKOUT'), results({ 'config.lockout': 'not-applicable' })).status, 'pass');
-  assert.equal(controlVerdict(getControl('AUTH-PASSWORD-HASHING'), results({ 'bundle.hash-params': 'not-applicable' })).status, 'not-tested');
+  assert.equal(
+    controlVerdict(getControl('AUTH-LOCKOUT'), results({ 'config.lockout': 'not-applicable' })).status,
+    'pass',
+  );
+  assert.equal(
+    controlVerdict(getControl('AUTH-PASSWORD-HASHING'), results({ 'bundle.hash-params': 'not-applicable' })).status,
+    'not-tested',
+  );
 });
 
-test('controls the profile does not need are not applicable with the decision\'s reason, whatever their checks say', () => {
+test("controls the profile does not need are not applicable with the decision's reason, whatever their checks say", () => {
   const decision = decide(profile);
   const controls = evaluateControls(decision, results({}, 'fail'));
   const pake = controls.find((c) => c.id === 'PAIR-PAKE-SENSITIVE')!;
@@ -50,8 +78,16 @@ test('controls the profile does not need are not applicable with the decision\'s
 test('exit code: 0 only when every required control passed, 1 on a failure, 3 when some were not tested', () => {
   const decision = decide(profile);
   assert.equal(exitCodeFor(countControls(evaluateControls(decision, results({})))), AUDIT_EXIT_CODES.passed);
-  assert.equal(exitCodeFor(countControls(evaluateControls(decision, results({ 'http.csrf': 'fail', 'build.sbom': 'not-tested' })))), AUDIT_EXIT_CODES.failed);
-  assert.equal(exitCodeFor(countControls(evaluateControls(decision, results({ 'build.sbom': 'not-tested' })))), AUDIT_EXIT_CODES.incomplete);
+  assert.equal(
+    exitCodeFor(
+      countControls(evaluateControls(decision, results({ 'http.csrf': 'fail', 'build.sbom': 'not-tested' }))),
+    ),
+    AUDIT_EXIT_CODES.failed,
+  );
+  assert.equal(
+    exitCodeFor(countControls(evaluateControls(decision, results({ 'build.sbom': 'not-tested' })))),
+    AUDIT_EXIT_CODES.incomplete,
+  );
   assert.deepEqual(AUDIT_EXIT_CODES, { passed: 0, failed: 1, incomplete: 3 });
 });
 
@@ -69,6 +105,9 @@ test('a provision takes the worst verdict of its required controls; unmet ones k
   assert.ok((secureBoot.note ?? '').length > 20);
   for (const p of etsi) if (p.verdict === 'not-applicable' || p.verdict === 'out-of-scope') assert.ok(p.note, p.id);
   const psti = evaluatePsti(controls);
-  assert.deepEqual(psti.map((p) => p.id), ['PSTI-1', 'PSTI-2', 'PSTI-3']);
+  assert.deepEqual(
+    psti.map((p) => p.id),
+    ['PSTI-1', 'PSTI-2', 'PSTI-3'],
+  );
   assert.equal(psti.find((p) => p.id === 'PSTI-1')!.verdict, 'pass');
 });

@@ -13,20 +13,47 @@
  * controls that meet it (fail, then not tested, then pass); with none it is not applicable or out
  * of scope, with the written reason from the catalogue.
  */
-import { CATALOGUE, PSTI_REQUIREMENTS, etsiCoverageFor, type CheckId, type Decision, type Control } from '../policy/index.ts';
-import { AUDIT_EXIT_CODES, type CheckResult, type ControlResult, type ControlStatus, type ProvisionResult, type ProvisionStatus, type StatusCounts, type AuditReport } from './types.ts';
+import {
+  CATALOGUE,
+  PSTI_REQUIREMENTS,
+  etsiCoverageFor,
+  type CheckId,
+  type Decision,
+  type Control,
+} from '../policy/index.ts';
+import {
+  AUDIT_EXIT_CODES,
+  type CheckResult,
+  type ControlResult,
+  type ControlStatus,
+  type ProvisionResult,
+  type ProvisionStatus,
+  type StatusCounts,
+  type AuditReport,
+} from './types.ts';
 
 /** The verdict on one required control from its checks' results (missing results count as not tested). */
-export function controlVerdict(control: Control, results: ReadonlyMap<CheckId, CheckResult>): { status: ControlStatus; summary: string } {
+export function controlVerdict(
+  control: Control,
+  results: ReadonlyMap<CheckId, CheckResult>,
+): { status: ControlStatus; summary: string } {
   const checks = control.checks.map((c) => ({ id: c.id, status: results.get(c.id)?.status ?? 'not-tested' }));
   const failed = checks.filter((c) => c.status === 'fail');
   if (failed.length > 0) return { status: 'fail', summary: `failed: ${failed.map((c) => c.id).join(', ')}` };
   const relevant = checks.filter((c) => c.status !== 'not-applicable');
   const untested = relevant.filter((c) => c.status === 'not-tested');
   const passed = relevant.filter((c) => c.status === 'pass');
-  if (untested.length === 0 && passed.length > 0) return { status: 'pass', summary: `passed: ${passed.map((c) => c.id).join(', ')}` };
-  if (passed.length > 0) return { status: 'not-tested', summary: `partly tested: ${passed.map((c) => c.id).join(', ')} passed; ${untested.map((c) => c.id).join(', ')} not tested` };
-  return { status: 'not-tested', summary: `not tested: ${relevant.length ? relevant.map((c) => c.id).join(', ') : 'no check concerns this target'}` };
+  if (untested.length === 0 && passed.length > 0)
+    return { status: 'pass', summary: `passed: ${passed.map((c) => c.id).join(', ')}` };
+  if (passed.length > 0)
+    return {
+      status: 'not-tested',
+      summary: `partly tested: ${passed.map((c) => c.id).join(', ')} passed; ${untested.map((c) => c.id).join(', ')} not tested`,
+    };
+  return {
+    status: 'not-tested',
+    summary: `not tested: ${relevant.length ? relevant.map((c) => c.id).join(', ') : 'no check concerns this target'}`,
+  };
 }
 
 /** Every control of the catalogue with its verdict for this decision. */
@@ -35,9 +62,21 @@ export function evaluateControls(decision: Decision, results: ReadonlyMap<CheckI
   const notApplicable = new Map(decision.notApplicable.map((n) => [n.control.id, n.because]));
   return CATALOGUE.map((control) => {
     const because = required.get(control.id);
-    const base = { id: control.id, title: control.title, statement: control.statement, checks: control.checks.map((c) => c.id), provisions: control.provisions };
+    const base = {
+      id: control.id,
+      title: control.title,
+      statement: control.statement,
+      checks: control.checks.map((c) => c.id),
+      provisions: control.provisions,
+    };
     if (because === undefined) {
-      return { ...base, required: false, because: [notApplicable.get(control.id) ?? 'not required by this profile'], status: 'not-applicable' as const, summary: 'not required by this profile' };
+      return {
+        ...base,
+        required: false,
+        because: [notApplicable.get(control.id) ?? 'not required by this profile'],
+        status: 'not-applicable' as const,
+        summary: 'not required by this profile',
+      };
     }
     return { ...base, required: true, because, ...controlVerdict(control, results) };
   });
@@ -58,7 +97,12 @@ export function evaluateEtsi(decision: Decision, controls: readonly ControlResul
     const base = { id: p.id, status: p.status, text: p.paraphrase };
     if (cov.verdict.kind === 'met') {
       const ids = cov.verdict.controls.map((c) => c.id);
-      return { ...base, verdict: worst(ids.map((id) => byId.get(id)?.status ?? 'not-tested')), controls: ids, ...(cov.note ? { note: cov.note } : {}) };
+      return {
+        ...base,
+        verdict: worst(ids.map((id) => byId.get(id)?.status ?? 'not-tested')),
+        controls: ids,
+        ...(cov.note ? { note: cov.note } : {}),
+      };
     }
     return { ...base, verdict: cov.verdict.kind, controls: [], note: cov.verdict.reason };
   });
@@ -68,8 +112,18 @@ export function evaluateEtsi(decision: Decision, controls: readonly ControlResul
 export function evaluatePsti(controls: readonly ControlResult[]): AuditReport['psti'] {
   return PSTI_REQUIREMENTS.map((r) => {
     const meeting = controls.filter((c) => c.required && c.provisions.psti?.includes(r.id) === true);
-    const base: Omit<ProvisionResult, 'verdict' | 'controls'> & { id: typeof r.id } = { id: r.id, status: 'M', text: `${r.title}: ${r.paraphrase}` };
-    if (meeting.length === 0) return { ...base, verdict: 'not-applicable' as const, controls: [], note: 'no required control of this profile meets it' };
+    const base: Omit<ProvisionResult, 'verdict' | 'controls'> & { id: typeof r.id } = {
+      id: r.id,
+      status: 'M',
+      text: `${r.title}: ${r.paraphrase}`,
+    };
+    if (meeting.length === 0)
+      return {
+        ...base,
+        verdict: 'not-applicable' as const,
+        controls: [],
+        note: 'no required control of this profile meets it',
+      };
     return { ...base, verdict: worst(meeting.map((c) => c.status)), controls: meeting.map((c) => c.id) };
   });
 }

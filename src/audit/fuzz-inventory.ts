@@ -31,8 +31,19 @@ export const PARSER_INVENTORY: readonly ParserEntry[] = Object.freeze([
   { name: 'FrameDecoder', module: 'channel/frame.ts', input: 'outside', note: 'hub-device channel frames' },
   { name: 'parseMessage', module: 'channel/messages.ts', input: 'outside', note: 'hub-device channel messages' },
   { name: 'parseHubMessage', module: 'pairing/protocol.ts', input: 'outside', note: 'pairing messages from a hub' },
-  { name: 'parseDeviceMessage', module: 'pairing/protocol.ts', input: 'outside', note: 'pairing messages from a device' },
-  { name: 'decodePoint', module: 'pairing/group.ts', input: 'outside', note: 'SPAKE2+ shares (curve points)', via: ['test/hub/fuzz.test.ts', 'src/pairing/spake2plus.test.ts'] },
+  {
+    name: 'parseDeviceMessage',
+    module: 'pairing/protocol.ts',
+    input: 'outside',
+    note: 'pairing messages from a device',
+  },
+  {
+    name: 'decodePoint',
+    module: 'pairing/group.ts',
+    input: 'outside',
+    note: 'SPAKE2+ shares (curve points)',
+    via: ['test/hub/fuzz.test.ts', 'src/pairing/spake2plus.test.ts'],
+  },
   { name: 'parseDeviceTopic', module: 'cloudprotocol/topics.ts', input: 'outside', note: 'MQTT topics' },
   { name: 'parseJsonPayload', module: 'cloudprotocol/payloads.ts', input: 'outside', note: 'MQTT payloads' },
   { name: 'parseTelemetry', module: 'cloudprotocol/payloads.ts', input: 'outside', note: 'device telemetry' },
@@ -44,28 +55,120 @@ export const PARSER_INVENTORY: readonly ParserEntry[] = Object.freeze([
   { name: 'parseCommand', module: 'cloudprotocol/payloads.ts', input: 'outside', note: 'cloud commands' },
   { name: 'parseReply', module: 'cloudprotocol/payloads.ts', input: 'outside', note: 'command replies' },
   { name: 'MqttDecoder', module: 'mqtt/codec.ts', input: 'outside', note: 'MQTT packets from the broker' },
-  { name: 'parseCookies', module: 'web/http.ts', input: 'outside', note: 'HTTP Cookie headers', via: ['test/web/fuzz.test.ts', 'test/cloud/fuzz.test.ts'] },
-  { name: 'parseBody', module: 'web/http.ts', input: 'outside', note: 'HTTP request bodies', via: ['test/web/fuzz.test.ts', 'test/cloud/fuzz.test.ts'] },
-  { name: 'parseStickerUri', module: 'identity/sticker.ts', input: 'outside', note: 'the label\'s QR code, as an app or hub scans it' },
-  { name: 'parseImageManifest', module: 'update/image.ts', input: 'outside', note: 'image.json inside a downloaded image' },
-  { name: 'parseImageTargetCustom', module: 'update/image.ts', input: 'outside', note: 'the signed custom data of a release' },
+  {
+    name: 'parseCookies',
+    module: 'web/http.ts',
+    input: 'outside',
+    note: 'HTTP Cookie headers',
+    via: ['test/web/fuzz.test.ts', 'test/cloud/fuzz.test.ts'],
+  },
+  {
+    name: 'parseBody',
+    module: 'web/http.ts',
+    input: 'outside',
+    note: 'HTTP request bodies',
+    via: ['test/web/fuzz.test.ts', 'test/cloud/fuzz.test.ts'],
+  },
+  {
+    name: 'parseStickerUri',
+    module: 'identity/sticker.ts',
+    input: 'outside',
+    note: "the label's QR code, as an app or hub scans it",
+  },
+  {
+    name: 'parseImageManifest',
+    module: 'update/image.ts',
+    input: 'outside',
+    note: 'image.json inside a downloaded image',
+  },
+  {
+    name: 'parseImageTargetCustom',
+    module: 'update/image.ts',
+    input: 'outside',
+    note: 'the signed custom data of a release',
+  },
   { name: 'readImageArchive', module: 'update/archive.ts', input: 'outside', note: 'a downloaded image archive (tar)' },
   { name: 'parseVersion', module: 'update/semver.ts', input: 'outside', note: 'versions in release metadata' },
-  { name: 'parseProfile', module: 'policy/profile.ts', input: 'outside', note: 'device profiles (YAML) a manufacturer writes' },
-  { name: 'parseLockoutState', module: 'auth/lockout.ts', input: 'local', note: 'the device\'s own counters file (fuzzed all the same)' },
-  { name: 'parseSessionState', module: 'auth/sessions.ts', input: 'local', note: 'the device\'s own sessions file (fuzzed all the same)' },
-  { name: 'parseDeviceCookieState', module: 'auth/device-cookie.ts', input: 'local', note: 'the device\'s own device-cookie list' },
-  { name: 'parseDeviceCookieKey', module: 'auth/device-cookie.ts', input: 'local', note: 'the device\'s own device-cookie key file' },
-  { name: 'parsePasswordHash', module: 'auth/password-hash.ts', input: 'local', note: 'hashes the device or the factory wrote (fuzzed all the same)' },
-  { name: 'parseHubs', module: 'device/hub-registry.ts', input: 'local', note: 'the device\'s own list of paired hubs (hubs.json), written by its pairing' },
-  { name: 'parseStoredLine', module: 'journal/entry.ts', input: 'local', note: 'the device\'s own journal; a torn line is skipped' },
-  { name: 'parseUnitRecord', module: 'bundle/index.ts', input: 'local', note: 'the factory\'s bundle, flashed at production' },
-  { name: 'parsePairingVerifierRecord', module: 'pairing/verifier.ts', input: 'local', note: 'the factory\'s bundle, flashed at production' },
-  { name: 'parseBootState', module: 'update/slots.ts', input: 'local', note: 'the device\'s own boot.json, written atomically by itself' },
-  { name: 'parseDeviceAddress', module: 'hub/hub.ts', input: 'local', note: 'an address the hub\'s owner types' },
-  { name: 'parseDuration', module: 'update/config.ts', input: 'local', note: 'an operator\'s command-line option' },
-  { name: 'parseCallValue', module: 'cli/hub-commands.ts', input: 'local', note: 'an operator\'s command-line argument' },
-  { name: 'parseMqttsUrl', module: 'mqtt/client.ts', input: 'local', note: 'the cloud operator\'s and the device\'s configuration' },
+  {
+    name: 'parseProfile',
+    module: 'policy/profile.ts',
+    input: 'outside',
+    note: 'device profiles (YAML) a manufacturer writes',
+  },
+  {
+    name: 'parseLockoutState',
+    module: 'auth/lockout.ts',
+    input: 'local',
+    note: "the device's own counters file (fuzzed all the same)",
+  },
+  {
+    name: 'parseSessionState',
+    module: 'auth/sessions.ts',
+    input: 'local',
+    note: "the device's own sessions file (fuzzed all the same)",
+  },
+  {
+    name: 'parseDeviceCookieState',
+    module: 'auth/device-cookie.ts',
+    input: 'local',
+    note: "the device's own device-cookie list",
+  },
+  {
+    name: 'parseDeviceCookieKey',
+    module: 'auth/device-cookie.ts',
+    input: 'local',
+    note: "the device's own device-cookie key file",
+  },
+  {
+    name: 'parsePasswordHash',
+    module: 'auth/password-hash.ts',
+    input: 'local',
+    note: 'hashes the device or the factory wrote (fuzzed all the same)',
+  },
+  {
+    name: 'parseHubs',
+    module: 'device/hub-registry.ts',
+    input: 'local',
+    note: "the device's own list of paired hubs (hubs.json), written by its pairing",
+  },
+  {
+    name: 'parseStoredLine',
+    module: 'journal/entry.ts',
+    input: 'local',
+    note: "the device's own journal; a torn line is skipped",
+  },
+  {
+    name: 'parseUnitRecord',
+    module: 'bundle/index.ts',
+    input: 'local',
+    note: "the factory's bundle, flashed at production",
+  },
+  {
+    name: 'parsePairingVerifierRecord',
+    module: 'pairing/verifier.ts',
+    input: 'local',
+    note: "the factory's bundle, flashed at production",
+  },
+  {
+    name: 'parseBootState',
+    module: 'update/slots.ts',
+    input: 'local',
+    note: "the device's own boot.json, written atomically by itself",
+  },
+  { name: 'parseDeviceAddress', module: 'hub/hub.ts', input: 'local', note: "an address the hub's owner types" },
+  { name: 'parseDuration', module: 'update/config.ts', input: 'local', note: "an operator's command-line option" },
+  {
+    name: 'parseCallValue',
+    module: 'cli/hub-commands.ts',
+    input: 'local',
+    note: "an operator's command-line argument",
+  },
+  {
+    name: 'parseMqttsUrl',
+    module: 'mqtt/client.ts',
+    input: 'local',
+    note: "the cloud operator's and the device's configuration",
+  },
 ]);
 
 const DISCOVER = /export\s+(?:async\s+)?function\s+((?:parse|decode)[A-Z]\w*)|export\s+class\s+(\w*Decoder)\b/g;
@@ -74,14 +177,20 @@ const MAX_FILES = 5_000;
 /** build.fuzz-targets: every parser of outside input has a fuzz target; every parser is in the inventory. */
 export async function checkFuzzTargets(ctx: AuditContext): Promise<CheckOutcome> {
   const root = ctx.inputs.sourceDir;
-  if (root === undefined) return notTested('needs --source (the firmware\'s project folder) to match its parsers with its fuzz tests');
+  if (root === undefined)
+    return notTested("needs --source (the firmware's project folder) to match its parsers with its fuzz tests");
   const src = await walk(join(root, 'src'), MAX_FILES, 8);
   const tests = await walk(join(root, 'test'), MAX_FILES, 8);
-  const code = src.entries.filter((e) => e.kind === 'file' && /\.ts$/.test(e.name) && !/\.test\.ts$/.test(e.name) && !e.name.startsWith('audit/'));
+  const code = src.entries.filter(
+    (e) => e.kind === 'file' && /\.ts$/.test(e.name) && !/\.test\.ts$/.test(e.name) && !e.name.startsWith('audit/'),
+  );
   if (code.length === 0) return notTested(`no source files under ${root}/src`);
   // Fuzz tests: test files that use fast-check, under src/ and test/.
   const fuzz = new Map<string, string>();
-  for (const [base, list] of [['src', src.entries], ['test', tests.entries]] as const) {
+  for (const [base, list] of [
+    ['src', src.entries],
+    ['test', tests.entries],
+  ] as const) {
     for (const e of list) {
       if (e.kind !== 'file' || !/\.test\.ts$/.test(e.name)) continue;
       const t = await readBounded(e.path, 2 * 1_048_576);
@@ -96,16 +205,19 @@ export async function checkFuzzTargets(ctx: AuditContext): Promise<CheckOutcome>
   }
   for (const p of PARSER_INVENTORY) {
     const t = await readBounded(join(root, 'src', p.module), 2 * 1_048_576);
-    if (t.ok && new RegExp(`export\\s+(async\\s+)?(function|class)\\s+${p.name}\\b`).test(t.text)) found.set(`${p.module}#${p.name}`, p.module);
+    if (t.ok && new RegExp(`export\\s+(async\\s+)?(function|class)\\s+${p.name}\\b`).test(t.text))
+      found.set(`${p.module}#${p.name}`, p.module);
   }
   const listed = new Set(PARSER_INVENTORY.map((p) => `${p.module}#${p.name}`));
   const unlisted = [...found.keys()].filter((k) => !listed.has(k));
   const stale = PARSER_INVENTORY.filter((p) => !found.has(`${p.module}#${p.name}`));
-  const evidence: Evidence[] = [{
-    sent: `exported parse*/decode* functions and *Decoder classes in ${code.length} source files (the auditor aside), against the inventory of ${PARSER_INVENTORY.length} parsers`,
-    received: `${found.size} found${unlisted.length ? `; not in the inventory: ${unlisted.map((k) => k.replace('#', ' ')).join(', ')}` : ', each listed'}${stale.length ? `; listed but gone: ${stale.map((p) => p.name).join(', ')}` : ''}`,
-    finding: unlisted.length > 0,
-  }];
+  const evidence: Evidence[] = [
+    {
+      sent: `exported parse*/decode* functions and *Decoder classes in ${code.length} source files (the auditor aside), against the inventory of ${PARSER_INVENTORY.length} parsers`,
+      received: `${found.size} found${unlisted.length ? `; not in the inventory: ${unlisted.map((k) => k.replace('#', ' ')).join(', ')}` : ', each listed'}${stale.length ? `; listed but gone: ${stale.map((p) => p.name).join(', ')}` : ''}`,
+      finding: unlisted.length > 0,
+    },
+  ];
   const uncovered: string[] = [];
   const covered: string[] = [];
   for (const p of PARSER_INVENTORY.filter((x) => x.input === 'outside' && found.has(`${x.module}#${x.name}`))) {
@@ -116,11 +228,23 @@ export async function checkFuzzTargets(ctx: AuditContext): Promise<CheckOutcome>
   }
   evidence.push({
     sent: `the parsers of outside input, against ${fuzz.size} fast-check test files`,
-    received: uncovered.length === 0 ? `all ${covered.length} fuzzed: ${covered.slice(0, 6).join('; ')}${covered.length > 6 ? '; ...' : ''}` : `no fuzz target for ${uncovered.join(', ')}`,
+    received:
+      uncovered.length === 0
+        ? `all ${covered.length} fuzzed: ${covered.slice(0, 6).join('; ')}${covered.length > 6 ? '; ...' : ''}`
+        : `no fuzz target for ${uncovered.join(', ')}`,
     finding: uncovered.length > 0,
   });
   const local = PARSER_INVENTORY.filter((p) => p.input === 'local');
-  evidence.push({ sent: 'the parsers of local input', received: `${local.length}, each with its reason: ${local.slice(0, 4).map((p) => `${p.name}: ${p.note}`).join('; ')}; ...` });
-  return verdict(evidence, `every parser of outside input (${covered.length}) has a fuzz target, and every parser in the source is in the inventory`,
-    (f) => `parsers without fuzzing or inventory: ${f.map((e) => e.received).join('; ')}`);
+  evidence.push({
+    sent: 'the parsers of local input',
+    received: `${local.length}, each with its reason: ${local
+      .slice(0, 4)
+      .map((p) => `${p.name}: ${p.note}`)
+      .join('; ')}; ...`,
+  });
+  return verdict(
+    evidence,
+    `every parser of outside input (${covered.length}) has a fuzz target, and every parser in the source is in the inventory`,
+    (f) => `parsers without fuzzing or inventory: ${f.map((e) => e.received).join('; ')}`,
+  );
 }

@@ -31,7 +31,7 @@ export function decodeEntities(text: string): string {
     if (r === 'lt') return '<';
     if (r === 'gt') return '>';
     if (r === 'quot') return '"';
-    if (r === 'apos' || r === '#39') return '\'';
+    if (r === 'apos' || r === '#39') return "'";
     const code = r.startsWith('#x') ? parseInt(r.slice(2), 16) : parseInt(r.slice(1), 10);
     return code > 0 && code <= 0x10ffff ? String.fromCodePoint(code) : '';
   });

@@ -6,20 +6,34 @@ import { evaluateControls, evaluateEtsi, evaluatePsti, countControls, exitCodeFo
 import { AUDIT_REPORT_FORMAT, type AuditReport, type CheckResult } from './types.ts';
 
 function report(): AuditReport {
-  const profile = parseProfile('model: "Plug <b>"\nnetworkModels: [listening]\nsensors: []\nactuators: []\npersonalData: false\ninternetExposed: false\nsupportPeriodEnd: 2031-12-31\n');
+  const profile = parseProfile(
+    'model: "Plug <b>"\nnetworkModels: [listening]\nsensors: []\nactuators: []\npersonalData: false\ninternetExposed: false\nsupportPeriodEnd: 2031-12-31\n',
+  );
   const decision = decide(profile);
   const checks: CheckResult[] = CHECK_IDS.map((id, i) => ({
-    id, kind: CHECKS[id].kind, status: i === 0 ? 'fail' : i % 3 === 0 ? 'not-tested' : 'pass', summary: `summary of ${id}`,
-    evidence: [{ sent: 'GET /<script>alert(1)</script>', received: '200 "quoted" & <b>bold</b>', finding: i === 0 }], durationMs: 1,
+    id,
+    kind: CHECKS[id].kind,
+    status: i === 0 ? 'fail' : i % 3 === 0 ? 'not-tested' : 'pass',
+    summary: `summary of ${id}`,
+    evidence: [{ sent: 'GET /<script>alert(1)</script>', received: '200 "quoted" & <b>bold</b>', finding: i === 0 }],
+    durationMs: 1,
   }));
   const results = new Map(checks.map((c) => [c.id, c]));
   const controls = evaluateControls(decision, results);
   const counts = countControls(controls);
   return {
-    format: AUDIT_REPORT_FORMAT, generatedAt: '2026-01-01T00:00:00.000Z', durationMs: 1200, tool: { name: 'bulwark', version: '0.0.0' },
-    profile, tier: decision.tier, reasons: decision.reasons,
+    format: AUDIT_REPORT_FORMAT,
+    generatedAt: '2026-01-01T00:00:00.000Z',
+    durationMs: 1200,
+    tool: { name: 'bulwark', version: '0.0.0' },
+    profile,
+    tier: decision.tier,
+    reasons: decision.reasons,
     scope: { urls: ['https://127.0.0.1:8443'], targetKind: 'bulwark', login: 'Bulwark login form' },
-    checks, controls, etsi: evaluateEtsi(decision, controls), psti: evaluatePsti(controls),
+    checks,
+    controls,
+    etsi: evaluateEtsi(decision, controls),
+    psti: evaluatePsti(controls),
     summary: { ...counts, passed: false, exitCode: exitCodeFor(counts) },
   };
 }
@@ -38,7 +52,10 @@ test('each control links to each of its provisions, and each provision has an an
   const r = report();
   const html = renderAuditHtml(r);
   for (const c of r.controls) {
-    const row = html.slice(html.indexOf(`data-control="${c.id}"`), html.indexOf('</tr>', html.indexOf(`data-control="${c.id}"`)));
+    const row = html.slice(
+      html.indexOf(`data-control="${c.id}"`),
+      html.indexOf('</tr>', html.indexOf(`data-control="${c.id}"`)),
+    );
     for (const id of c.provisions.etsi) {
       assert.ok(row.includes(`href="#${reportAnchor('etsi', id)}"`), `${c.id} -> ${id}`);
       assert.ok(html.includes(`id="${reportAnchor('etsi', id)}"`), id);

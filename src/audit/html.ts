@@ -4,10 +4,17 @@
  * control links to the standard provisions it meets and to its checks' evidence; every
  * provision links back to its controls. Verdicts are spelled out, never shown by colour alone.
  */
-import type { AuditReport, CheckResult, ControlResult, ControlStatus, ProvisionResult, ProvisionStatus } from './types.ts';
+import type {
+  AuditReport,
+  CheckResult,
+  ControlResult,
+  ControlStatus,
+  ProvisionResult,
+  ProvisionStatus,
+} from './types.ts';
 
 function esc(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', '\'': '&#39;' })[c]!);
+  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
 /** The fragment id of a control, a check or a provision. */
@@ -16,7 +23,11 @@ export function reportAnchor(kind: 'control' | 'check' | 'etsi' | 'psti', id: st
 }
 
 const LABEL: Readonly<Record<ControlStatus | ProvisionStatus, string>> = {
-  pass: 'pass', fail: 'fail', 'not-tested': 'not tested', 'not-applicable': 'not applicable', 'out-of-scope': 'out of scope',
+  pass: 'pass',
+  fail: 'fail',
+  'not-tested': 'not tested',
+  'not-applicable': 'not applicable',
+  'out-of-scope': 'out of scope',
 };
 
 function badge(status: ControlStatus | ProvisionStatus): string {
@@ -42,23 +53,44 @@ tr.required-fail td:first-child{border-left:4px solid var(--fail)}tr.required-no
 function chart(report: AuditReport): string {
   const s = report.summary;
   const segments: Array<[string, number, string]> = [
-    ['pass', s.pass, 'var(--pass)'], ['fail', s.fail, 'var(--fail)'], ['not tested', s.notTested, 'var(--nt)'], ['not applicable', s.notApplicable, 'var(--na)'],
+    ['pass', s.pass, 'var(--pass)'],
+    ['fail', s.fail, 'var(--fail)'],
+    ['not tested', s.notTested, 'var(--nt)'],
+    ['not applicable', s.notApplicable, 'var(--na)'],
   ];
-  const etsi = (['pass', 'fail', 'not-tested', 'not-applicable', 'out-of-scope'] as const).map((v) => [LABEL[v], report.etsi.filter((p) => p.verdict === v).length, v === 'pass' ? 'var(--pass)' : v === 'fail' ? 'var(--fail)' : v === 'not-tested' ? 'var(--nt)' : 'var(--na)'] as [string, number, string]);
+  const etsi = (['pass', 'fail', 'not-tested', 'not-applicable', 'out-of-scope'] as const).map(
+    (v) =>
+      [
+        LABEL[v],
+        report.etsi.filter((p) => p.verdict === v).length,
+        v === 'pass' ? 'var(--pass)' : v === 'fail' ? 'var(--fail)' : v === 'not-tested' ? 'var(--nt)' : 'var(--na)',
+      ] as [string, number, string],
+  );
   const bar = (y: number, title: string, parts: Array<[string, number, string]>): string => {
     const total = parts.reduce((n, p) => n + p[1], 0) || 1;
     let x = 200;
     const width = 560;
-    const rects = parts.filter((p) => p[1] > 0).map(([label, n, colour]) => {
-      const w = (n / total) * width;
-      const r = `<rect x="${x.toFixed(1)}" y="${y}" width="${w.toFixed(1)}" height="28" fill="${colour}"><title>${esc(`${title}: ${n} ${label}`)}</title></rect>` +
-        (w > 24 ? `<text x="${(x + w / 2).toFixed(1)}" y="${y + 19}" text-anchor="middle" fill="#fff" font-size="13" font-weight="600">${n}</text>` : '');
-      x += w;
-      return r;
-    }).join('');
+    const rects = parts
+      .filter((p) => p[1] > 0)
+      .map(([label, n, colour]) => {
+        const w = (n / total) * width;
+        const r =
+          `<rect x="${x.toFixed(1)}" y="${y}" width="${w.toFixed(1)}" height="28" fill="${colour}"><title>${esc(`${title}: ${n} ${label}`)}</title></rect>` +
+          (w > 24
+            ? `<text x="${(x + w / 2).toFixed(1)}" y="${y + 19}" text-anchor="middle" fill="#fff" font-size="13" font-weight="600">${n}</text>`
+            : '');
+        x += w;
+        return r;
+      })
+      .join('');
     return `<text x="0" y="${y + 19}" font-size="14">${esc(title)}</text>${rects}`;
   };
-  const legend = segments.map(([label, n, colour], i) => `<rect x="${200 + i * 140}" y="96" width="14" height="14" fill="${colour}"/><text x="${218 + i * 140}" y="108" font-size="13">${esc(label)} (${n})</text>`).join('');
+  const legend = segments
+    .map(
+      ([label, n, colour], i) =>
+        `<rect x="${200 + i * 140}" y="96" width="14" height="14" fill="${colour}"/><text x="${218 + i * 140}" y="108" font-size="13">${esc(label)} (${n})</text>`,
+    )
+    .join('');
   const etsiLegend = `<text x="200" y="134" font-size="12" fill="#5f6368">EN 303 645 provisions: ${esc(etsi.map(([l, n]) => `${n} ${l}`).join(', '))}</text>`;
   return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 780 145" width="100%" role="img" aria-labelledby="chart-title chart-desc">
 <title id="chart-title">Summary of the audit</title>
@@ -68,9 +100,16 @@ ${bar(10, `Controls (${report.controls.length})`, segments)}${bar(50, `EN 303 64
 }
 
 function provisionLinks(c: ControlResult): string {
-  const etsi = c.provisions.etsi.map((id) => `<a href="#${reportAnchor('etsi', id)}" data-provision="${esc(id)}">EN ${esc(id)}</a>`);
-  const psti = (c.provisions.psti ?? []).map((id) => `<a href="#${reportAnchor('psti', id)}" data-provision="${esc(id)}">${esc(id)}</a>`);
-  const other = [...(c.provisions.isvs ?? []).map((id) => `ISVS ${id}`), ...(c.provisions.cra ?? []).map((id) => `CRA ${id}`)].map((t) => `<span class="muted small">${esc(t)}</span>`);
+  const etsi = c.provisions.etsi.map(
+    (id) => `<a href="#${reportAnchor('etsi', id)}" data-provision="${esc(id)}">EN ${esc(id)}</a>`,
+  );
+  const psti = (c.provisions.psti ?? []).map(
+    (id) => `<a href="#${reportAnchor('psti', id)}" data-provision="${esc(id)}">${esc(id)}</a>`,
+  );
+  const other = [
+    ...(c.provisions.isvs ?? []).map((id) => `ISVS ${id}`),
+    ...(c.provisions.cra ?? []).map((id) => `CRA ${id}`),
+  ].map((t) => `<span class="muted small">${esc(t)}</span>`);
   const all = [...etsi, ...psti, ...other];
   return all.length === 0 ? '<span class="muted">none</span>' : all.join(' ');
 }
@@ -84,8 +123,16 @@ function controlRow(c: ControlResult): string {
 }
 
 function checkBlock(r: CheckResult, controls: readonly ControlResult[]): string {
-  const users = controls.filter((c) => c.checks.includes(r.id)).map((c) => `<a href="#${reportAnchor('control', c.id)}">${esc(c.id)}</a>`).join(', ');
-  const rows = r.evidence.map((e) => `<tr${e.finding ? ' class="finding"' : ''}><td>${esc(e.sent)}</td><td>${esc(e.received)}${e.finding ? ' <strong>(finding)</strong>' : ''}</td></tr>`).join('');
+  const users = controls
+    .filter((c) => c.checks.includes(r.id))
+    .map((c) => `<a href="#${reportAnchor('control', c.id)}">${esc(c.id)}</a>`)
+    .join(', ');
+  const rows = r.evidence
+    .map(
+      (e) =>
+        `<tr${e.finding ? ' class="finding"' : ''}><td>${esc(e.sent)}</td><td>${esc(e.received)}${e.finding ? ' <strong>(finding)</strong>' : ''}</td></tr>`,
+    )
+    .join('');
   const status = r.status === 'not-applicable' ? 'not-applicable' : r.status;
   return `<section id="${reportAnchor('check', r.id)}" data-check="${esc(r.id)}"><h3><code>${esc(r.id)}</code> ${badge(status)} <span class="muted small">${r.kind}, ${r.durationMs} ms</span></h3>
 <p>${esc(r.summary)}</p><p class="small muted">Used by ${users || 'no control'}.</p>
@@ -93,7 +140,9 @@ ${r.evidence.length ? `<details${r.status === 'fail' ? ' open' : ''}><summary>Ev
 }
 
 function provisionRow(kind: 'etsi' | 'psti', p: ProvisionResult): string {
-  const controls = p.controls.map((id) => `<a href="#${reportAnchor('control', id)}" data-control-link="${esc(id)}">${esc(id)}</a>`).join(', ');
+  const controls = p.controls
+    .map((id) => `<a href="#${reportAnchor('control', id)}" data-control-link="${esc(id)}">${esc(id)}</a>`)
+    .join(', ');
   return `<tr id="${reportAnchor(kind, p.id)}" data-provision-row="${esc(p.id)}"><td><strong>${esc(p.id)}</strong></td><td>${esc(p.status)}</td><td>${esc(p.text)}</td><td>${badge(p.verdict)}</td><td>${controls || '<span class="muted">none</span>'}${p.note ? `<div class="small muted">${esc(p.note)}</div>` : ''}</td></tr>`;
 }
 
@@ -101,25 +150,53 @@ function provisionRow(kind: 'etsi' | 'psti', p: ProvisionResult): string {
 export function renderAuditHtml(report: AuditReport): string {
   const s = report.summary;
   const verdictClass = s.exitCode === 0 ? 'passed' : s.fail > 0 ? 'failed' : 'incomplete';
-  const verdictText = s.exitCode === 0 ? 'PASSED: every required control passed.'
-    : s.fail > 0 ? `FAILED: ${s.fail} required control${s.fail === 1 ? '' : 's'} failed${s.notTested ? `, ${s.notTested} not tested` : ''}.`
-      : `INCOMPLETE: no required control failed, but ${s.notTested} could not be tested, so the product cannot be shown to meet its policy.`;
+  const verdictText =
+    s.exitCode === 0
+      ? 'PASSED: every required control passed.'
+      : s.fail > 0
+        ? `FAILED: ${s.fail} required control${s.fail === 1 ? '' : 's'} failed${s.notTested ? `, ${s.notTested} not tested` : ''}.`
+        : `INCOMPLETE: no required control failed, but ${s.notTested} could not be tested, so the product cannot be shown to meet its policy.`;
   const sc = report.scope;
   const scopeRows: Array<[string, string]> = [
     ['Product', `${report.profile.model}${report.profile.maker ? ` (${report.profile.maker})` : ''}`],
     ['Risk tier', String(report.tier)],
     ['Devices probed', sc.urls.length ? sc.urls.join(', ') : 'none (no --url)'],
-    ['What answered', { bulwark: 'a Bulwark admin service', other: 'a device not built with Bulwark', unreachable: 'nothing (unreachable)', none: 'not probed' }[sc.targetKind]],
+    [
+      'What answered',
+      {
+        bulwark: 'a Bulwark admin service',
+        other: 'a device not built with Bulwark',
+        unreachable: 'nothing (unreachable)',
+        none: 'not probed',
+      }[sc.targetKind],
+    ],
     ['Login', sc.login],
-    ['Bundle', sc.bundle ?? 'not given'], ['State', sc.state ?? 'not given'], ['Manifest', sc.manifest ?? 'not given'], ['Source', sc.source ?? 'not given'],
-    ['Hub port', sc.hub ?? 'not given'], ['Cloud', sc.cloud ?? 'not given'],
-    ['Update repository', sc.updateRepo ?? 'not given'], ['Service unit', sc.serviceUnit ?? 'the one the firmware writes'],
-    ['Firmware', sc.firmware ? `${sc.firmware.model} ${sc.firmware.version} (security version ${sc.firmware.securityVersion}, ${sc.firmware.slot === 'factory' ? 'factory image' : `slot ${sc.firmware.slot}`})` : 'not known (no --state)'],
+    ['Bundle', sc.bundle ?? 'not given'],
+    ['State', sc.state ?? 'not given'],
+    ['Manifest', sc.manifest ?? 'not given'],
+    ['Source', sc.source ?? 'not given'],
+    ['Hub port', sc.hub ?? 'not given'],
+    ['Cloud', sc.cloud ?? 'not given'],
+    ['Update repository', sc.updateRepo ?? 'not given'],
+    ['Service unit', sc.serviceUnit ?? 'the one the firmware writes'],
+    [
+      'Firmware',
+      sc.firmware
+        ? `${sc.firmware.model} ${sc.firmware.version} (security version ${sc.firmware.securityVersion}, ${sc.firmware.slot === 'factory' ? 'factory image' : `slot ${sc.firmware.slot}`})`
+        : 'not known (no --state)',
+    ],
   ];
-  if (sc.sourceAddresses) scopeRows.push(['Probe source addresses', Object.entries(sc.sourceAddresses).map(([k, v]) => `${k} ${v}`).join(', ')]);
+  if (sc.sourceAddresses)
+    scopeRows.push([
+      'Probe source addresses',
+      Object.entries(sc.sourceAddresses)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', '),
+    ]);
   const required = report.controls.filter((c) => c.required);
   const optional = report.controls.filter((c) => !c.required);
-  const controlTable = (rows: readonly ControlResult[]): string => `<table><thead><tr><th>Control</th><th>Verdict</th><th>Why</th><th>Provisions</th></tr></thead><tbody>${rows.map(controlRow).join('\n')}</tbody></table>`;
+  const controlTable = (rows: readonly ControlResult[]): string =>
+    `<table><thead><tr><th>Control</th><th>Verdict</th><th>Why</th><th>Provisions</th></tr></thead><tbody>${rows.map(controlRow).join('\n')}</tbody></table>`;
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">

@@ -15,7 +15,7 @@ import { readJournal } from './stored-journal.ts';
 import { auditedModel, isBulwark, NOT_BULWARK_DEVICE } from './device-info.ts';
 import type { Evidence } from './types.ts';
 
-const NO_HUB = 'needs the device\'s hub port: give --hub host:port';
+const NO_HUB = "needs the device's hub port: give --hub host:port";
 
 /** host and port of --hub. */
 function hubTarget(ctx: AuditContext): { host: string; port: number; text: string } | undefined {
@@ -51,29 +51,62 @@ interface RawProbe {
 }
 
 /** One TLS connection to the hub port; waits `waitMs` after the handshake for the device to send or hang up. Sends nothing. */
-function rawTlsProbe(host: string, port: number, o: { minVersion: SecureVersion; maxVersion: SecureVersion; key?: string; cert?: string; timeoutMs: number; waitMs: number }): Promise<RawProbe> {
+function rawTlsProbe(
+  host: string,
+  port: number,
+  o: {
+    minVersion: SecureVersion;
+    maxVersion: SecureVersion;
+    key?: string;
+    cert?: string;
+    timeoutMs: number;
+    waitMs: number;
+  },
+): Promise<RawProbe> {
   return new Promise((resolve) => {
-    let handshake = false, protocol: string | undefined, bytes = 0, settled = false;
+    let handshake = false,
+      protocol: string | undefined,
+      bytes = 0,
+      settled = false;
     const finish = (ended: RawProbe['ended'], error?: string): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       socket.destroy();
-      resolve({ handshake, ...(protocol ? { protocol } : {}), bytesAfterHandshake: bytes, ended, ...(error ? { error } : {}) });
+      resolve({
+        handshake,
+        ...(protocol ? { protocol } : {}),
+        bytesAfterHandshake: bytes,
+        ended,
+        ...(error ? { error } : {}),
+      });
     };
-    const socket = tlsConnect({
-      host, port, rejectUnauthorized: false, minVersion: o.minVersion, maxVersion: o.maxVersion,
-      ...(o.key && o.cert ? { key: o.key, cert: o.cert } : {}),
-    }, () => {
-      handshake = true;
-      protocol = socket.getProtocol() ?? undefined;
-      clearTimeout(timer);
-      timer = setTimeout(() => finish('wait-over'), o.waitMs);
-    });
+    const socket = tlsConnect(
+      {
+        host,
+        port,
+        rejectUnauthorized: false,
+        minVersion: o.minVersion,
+        maxVersion: o.maxVersion,
+        ...(o.key && o.cert ? { key: o.key, cert: o.cert } : {}),
+      },
+      () => {
+        handshake = true;
+        protocol = socket.getProtocol() ?? undefined;
+        clearTimeout(timer);
+        timer = setTimeout(() => finish('wait-over'), o.waitMs);
+      },
+    );
     let timer = setTimeout(() => finish('error', 'timeout'), o.timeoutMs);
-    socket.on('data', (c: Buffer) => { bytes += c.length; });
-    socket.on('error', (err: NodeJS.ErrnoException) => finish(handshake ? 'peer' : 'error', err.code ?? err.message.slice(0, 80)));
-    socket.on('close', () => finish(handshake ? 'peer' : 'error', handshake ? undefined : 'closed during the handshake'));
+    socket.on('data', (c: Buffer) => {
+      bytes += c.length;
+    });
+    socket.on('error', (err: NodeJS.ErrnoException) =>
+      finish(handshake ? 'peer' : 'error', err.code ?? err.message.slice(0, 80)),
+    );
+    socket.on('close', () =>
+      finish(handshake ? 'peer' : 'error', handshake ? undefined : 'closed during the handshake'),
+    );
   });
 }
 
@@ -92,7 +125,12 @@ interface ChannelProbe {
 }
 
 /** Opens a channel with the auditor's key, sends one request, waits for the answer and the device's hang-up, closes. */
-async function channelProbe(ctx: AuditContext, capability: string, action: string, value?: string): Promise<ChannelProbe> {
+async function channelProbe(
+  ctx: AuditContext,
+  capability: string,
+  action: string,
+  value?: string,
+): Promise<ChannelProbe> {
   const target = hubTarget(ctx)!;
   const id = await auditorIdentity(ctx);
   const { connectChannel, ChannelRequestError } = await import('../channel/index.ts');
@@ -100,12 +138,18 @@ async function channelProbe(ctx: AuditContext, capability: string, action: strin
   let conn;
   try {
     conn = await connectChannel<{ readonly unverified: true }>({
-      host: target.host, port: target.port, key: id.key, cert: id.cert,
+      host: target.host,
+      port: target.port,
+      key: id.key,
+      cert: id.cert,
       config: { handshakeTimeoutMs: limits.connectTimeoutMs, requestTimeoutMs: limits.requestTimeoutMs },
       pinnedPeer: () => ({ unverified: true }),
     });
   } catch (err) {
-    return { opened: false, error: `${(err as { code?: string }).code ?? 'error'}: ${(err as Error).message.slice(0, 100)}` };
+    return {
+      opened: false,
+      error: `${(err as { code?: string }).code ?? 'error'}: ${(err as Error).message.slice(0, 100)}`,
+    };
   }
   const devicePin = 'sha256:' + conn.peerSpkiSha256.toString('hex');
   let answer: string | undefined, refusedCode: string | undefined, error: string | undefined;
@@ -117,11 +161,21 @@ async function channelProbe(ctx: AuditContext, capability: string, action: strin
     else error = `${(err as { code?: string }).code ?? 'error'}`;
   }
   // The device closes a refused or finished exchange itself; wait briefly to see how.
-  const info = await Promise.race([conn.closed, new Promise<undefined>((r) => { setTimeout(() => r(undefined), Math.min(2_000, limits.requestTimeoutMs)).unref(); })]);
+  const info = await Promise.race([
+    conn.closed,
+    new Promise<undefined>((r) => {
+      setTimeout(() => r(undefined), Math.min(2_000, limits.requestTimeoutMs)).unref();
+    }),
+  ]);
   if (info === undefined) await conn.close('audit-done');
   return {
-    opened: true, devicePin, ...(answer !== undefined ? { answer } : {}), ...(refusedCode ? { refusedCode } : {}),
-    ...(info ? { closeReason: `${info.initiator === 'peer' ? 'the device' : 'the auditor'}: ${info.reason}` } : { closeReason: 'still open after 2 s: closed by the auditor' }),
+    opened: true,
+    devicePin,
+    ...(answer !== undefined ? { answer } : {}),
+    ...(refusedCode ? { refusedCode } : {}),
+    ...(info
+      ? { closeReason: `${info.initiator === 'peer' ? 'the device' : 'the auditor'}: ${info.reason}` }
+      : { closeReason: 'still open after 2 s: closed by the auditor' }),
     ...(error ? { error } : {}),
   };
 }
@@ -133,7 +187,9 @@ function pairingAnswer(p: ChannelProbe, parse: (v: unknown) => { t: string; code
   try {
     const m = parse(p.answer);
     return m.t === 'refused' ? `refused: ${m.code ?? '?'}` : `answered '${m.t}'`;
-  } catch { return 'an answer that is not a pairing message'; }
+  } catch {
+    return 'an answer that is not a pairing message';
+  }
 }
 
 /** hub.pairing-window: outside a window, an unpinned key's pairing hello is refused; a lock or camera refuses push button outright. */
@@ -145,43 +201,81 @@ export async function checkPairingWindow(ctx: AuditContext): Promise<CheckOutcom
   const { model } = await auditedModel(ctx);
   const id = await auditorIdentity(ctx);
   const evidence: Evidence[] = [];
-  const hello = (mode: 'setup-code' | 'push-button'): ReturnType<typeof encodeHubMessage> => encodeHubMessage({ t: 'hello', mode });
+  const hello = (mode: 'setup-code' | 'push-button'): ReturnType<typeof encodeHubMessage> =>
+    encodeHubMessage({ t: 'hello', mode });
   const setup = await channelProbe(ctx, 'pairing', 'hello', hello('setup-code').value);
-  if (!setup.opened) return notTested(`the hub port ${target.text} did not open a channel: ${setup.error ?? 'refused'}`, [{ sent: `TLS 1.3 channel to ${target.text} with a new key (${id.pin.slice(0, 23)}...)`, received: setup.error ?? 'refused' }]);
+  if (!setup.opened)
+    return notTested(`the hub port ${target.text} did not open a channel: ${setup.error ?? 'refused'}`, [
+      {
+        sent: `TLS 1.3 channel to ${target.text} with a new key (${id.pin.slice(0, 23)}...)`,
+        received: setup.error ?? 'refused',
+      },
+    ]);
   const setupText = pairingAnswer(setup, parseDeviceMessage);
   ctx.trace.hubProbe = { ...ctx.trace.hubProbe, setupCode: setupText };
   if (/answered 'params'/.test(setupText)) {
-    return notTested('the device\'s pairing window is open right now (its button was pressed or its owner opened it): the auditor stopped after the hello and did not test a closed window; audit again when it has closed', [
-      { sent: `pairing hello (setup code) from a key the device has never seen (${id.pin.slice(0, 23)}...)`, received: `${setupText}: the window is open; the auditor hung up (no share sent, so no attempt counted)` },
-    ]);
+    return notTested(
+      "the device's pairing window is open right now (its button was pressed or its owner opened it): the auditor stopped after the hello and did not test a closed window; audit again when it has closed",
+      [
+        {
+          sent: `pairing hello (setup code) from a key the device has never seen (${id.pin.slice(0, 23)}...)`,
+          received: `${setupText}: the window is open; the auditor hung up (no share sent, so no attempt counted)`,
+        },
+      ],
+    );
   }
   const closed = /refused: PAIRING_(WINDOW_CLOSED|TOO_MANY_ATTEMPTS)/.test(setupText);
-  evidence.push({ sent: `pairing hello (setup code) over TLS 1.3 from a key the device has never seen (${id.pin.slice(0, 23)}...)`, received: `${setupText}; then ${setup.closeReason ?? '?'}`, finding: !closed });
+  evidence.push({
+    sent: `pairing hello (setup code) over TLS 1.3 from a key the device has never seen (${id.pin.slice(0, 23)}...)`,
+    received: `${setupText}; then ${setup.closeReason ?? '?'}`,
+    finding: !closed,
+  });
   const push = await channelProbe(ctx, 'pairing', 'hello', hello('push-button').value);
   const pushText = pairingAnswer(push, parseDeviceMessage);
   ctx.trace.hubProbe = { ...ctx.trace.hubProbe, pushButton: pushText };
   const refusesPush = model !== undefined && !allowsPushButtonPairing(model);
   if (refusesPush) {
-    evidence.push({ sent: `pairing hello (push button) from the same kind of key (a ${model.name} must refuse push button)`, received: pushText, finding: !/refused: PAIRING_PUSH_BUTTON_REFUSED/.test(pushText) });
+    evidence.push({
+      sent: `pairing hello (push button) from the same kind of key (a ${model.name} must refuse push button)`,
+      received: pushText,
+      finding: !/refused: PAIRING_PUSH_BUTTON_REFUSED/.test(pushText),
+    });
   } else {
     if (/answered 'fingerprints'/.test(pushText)) {
-      return notTested('the pairing window opened while the auditor probed: audit again when it is closed', [...evidence, { sent: 'pairing hello (push button)', received: `${pushText}; the auditor hung up` }]);
+      return notTested('the pairing window opened while the auditor probed: audit again when it is closed', [
+        ...evidence,
+        { sent: 'pairing hello (push button)', received: `${pushText}; the auditor hung up` },
+      ]);
     }
-    evidence.push({ sent: 'pairing hello (push button) from the same kind of key', received: pushText, finding: !/refused: PAIRING_(WINDOW_CLOSED|TOO_MANY_ATTEMPTS)/.test(pushText) });
+    evidence.push({
+      sent: 'pairing hello (push button) from the same kind of key',
+      received: pushText,
+      finding: !/refused: PAIRING_(WINDOW_CLOSED|TOO_MANY_ATTEMPTS)/.test(pushText),
+    });
   }
   if (ctx.inputs.stateDir !== undefined) {
     const until = Date.now() + ctx.inputs.limits.journalSettleMs;
     let seen = 0;
     for (;;) {
-      const entries = await readJournal(ctx) ?? [];
-      seen = entries.filter((e) => e.surface === 'pairing' && e.identity === id.pin && e.event === 'pairing' && e.result === 'refused').length;
+      const entries = (await readJournal(ctx)) ?? [];
+      seen = entries.filter(
+        (e) => e.surface === 'pairing' && e.identity === id.pin && e.event === 'pairing' && e.result === 'refused',
+      ).length;
       if (seen >= 2 || Date.now() >= until) break;
       await new Promise((r) => setTimeout(r, 100));
     }
-    evidence.push({ sent: 'the device\'s journal, for the auditor\'s two refused hellos', received: seen >= 2 ? `both recorded as refused pairing attempts under the auditor's key pin` : `${seen} of 2 recorded`, finding: seen < 2 });
+    evidence.push({
+      sent: "the device's journal, for the auditor's two refused hellos",
+      received:
+        seen >= 2 ? `both recorded as refused pairing attempts under the auditor's key pin` : `${seen} of 2 recorded`,
+      finding: seen < 2,
+    });
   }
-  return verdict(evidence, `outside a pairing window the device refuses a new key's pairing${refusesPush ? ', and as a ' + model!.name + ' it refuses push button outright' : ''}`,
-    (f) => `the device accepts pairing it should refuse: ${f.map((e) => `${e.sent} -> ${e.received}`).join('; ')}`);
+  return verdict(
+    evidence,
+    `outside a pairing window the device refuses a new key's pairing${refusesPush ? ', and as a ' + model.name + ' it refuses push button outright' : ''}`,
+    (f) => `the device accepts pairing it should refuse: ${f.map((e) => `${e.sent} -> ${e.received}`).join('; ')}`,
+  );
 }
 
 /** channel.mutual-tls: the hub port speaks TLS 1.3 only, needs a client key, and gives an unpinned key nothing but pairing. */
@@ -191,14 +285,37 @@ export async function checkChannelMutualTls(ctx: AuditContext): Promise<CheckOut
   const id = await auditorIdentity(ctx);
   const limits = ctx.inputs.limits;
   const evidence: Evidence[] = [];
-  const v12 = await rawTlsProbe(target.host, target.port, { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2', key: id.key, cert: id.cert, timeoutMs: limits.connectTimeoutMs, waitMs: 500 });
-  if (!v12.handshake && /ECONNREFUSED|timeout|EHOSTUNREACH/.test(v12.error ?? '')) return notTested(`nothing answered at the hub port ${target.text} (${v12.error ?? 'error'})`);
-  evidence.push({ sent: `TLS ClientHello offering only TLSv1.2, with a client key, to ${target.text}`, received: v12.handshake ? `handshake completed (${v12.protocol ?? '?'})` : `refused: ${v12.error ?? 'error'}`, finding: v12.handshake });
-  const bare = await rawTlsProbe(target.host, target.port, { minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3', timeoutMs: limits.connectTimeoutMs, waitMs: 1_500 });
+  const v12 = await rawTlsProbe(target.host, target.port, {
+    minVersion: 'TLSv1.2',
+    maxVersion: 'TLSv1.2',
+    key: id.key,
+    cert: id.cert,
+    timeoutMs: limits.connectTimeoutMs,
+    waitMs: 500,
+  });
+  if (!v12.handshake && /ECONNREFUSED|timeout|EHOSTUNREACH/.test(v12.error ?? ''))
+    return notTested(`nothing answered at the hub port ${target.text} (${v12.error ?? 'error'})`);
+  evidence.push({
+    sent: `TLS ClientHello offering only TLSv1.2, with a client key, to ${target.text}`,
+    received: v12.handshake ? `handshake completed (${v12.protocol ?? '?'})` : `refused: ${v12.error ?? 'error'}`,
+    finding: v12.handshake,
+  });
+  const bare = await rawTlsProbe(target.host, target.port, {
+    minVersion: 'TLSv1.3',
+    maxVersion: 'TLSv1.3',
+    timeoutMs: limits.connectTimeoutMs,
+    waitMs: 1_500,
+  });
   const bareRefused = !bare.handshake || (bare.bytesAfterHandshake === 0 && bare.ended === 'peer');
   evidence.push({
     sent: 'TLS 1.3 without a client certificate, then waited 1.5 s',
-    received: !bare.handshake ? `refused during the handshake: ${bare.error ?? 'error'}` : bare.bytesAfterHandshake === 0 ? (bare.ended === 'peer' ? 'the device hung up without sending a byte' : 'the device sent nothing but kept the connection open') : `the device sent ${bare.bytesAfterHandshake} bytes (a channel greeting) to a peer without a key`,
+    received: !bare.handshake
+      ? `refused during the handshake: ${bare.error ?? 'error'}`
+      : bare.bytesAfterHandshake === 0
+        ? bare.ended === 'peer'
+          ? 'the device hung up without sending a byte'
+          : 'the device sent nothing but kept the connection open'
+        : `the device sent ${bare.bytesAfterHandshake} bytes (a channel greeting) to a peer without a key`,
     finding: !bareRefused,
   });
   const { model } = await auditedModel(ctx);
@@ -208,7 +325,13 @@ export async function checkChannelMutualTls(ctx: AuditContext): Promise<CheckOut
   const denied = use.opened && use.refusedCode === 'CAPABILITY_DENIED' && /the device/.test(use.closeReason ?? '');
   evidence.push({
     sent: `channel request '${capability} ${action}' from a key the device has not pinned (${id.pin.slice(0, 23)}...)`,
-    received: !use.opened ? `no channel: ${use.error ?? 'refused'}` : use.refusedCode ? `refused: ${use.refusedCode}; then ${use.closeReason ?? '?'}` : use.answer !== undefined ? `ANSWERED: ${use.answer.slice(0, 80)}` : `no answer (${use.error ?? '?'})`,
+    received: !use.opened
+      ? `no channel: ${use.error ?? 'refused'}`
+      : use.refusedCode
+        ? `refused: ${use.refusedCode}; then ${use.closeReason ?? '?'}`
+        : use.answer !== undefined
+          ? `ANSWERED: ${use.answer.slice(0, 80)}`
+          : `no answer (${use.error ?? '?'})`,
     finding: use.opened && !denied,
   });
   if (use.devicePin !== undefined && ctx.inputs.bundleDir !== undefined) {
@@ -216,26 +339,42 @@ export async function checkChannelMutualTls(ctx: AuditContext): Promise<CheckOut
     const cert = await readBounded(join(ctx.inputs.bundleDir, 'web-cert.pem'), 65_536);
     if (cert.ok) {
       const pin = 'sha256:' + spkiSha256(cert.text).toString('hex');
-      evidence.push({ sent: 'the key the hub port showed, against the bundle\'s web certificate (the key hubs pin)', received: pin === use.devicePin ? 'the same key: the pin a hub stores is the unit\'s own' : 'a different key', finding: pin !== use.devicePin });
+      evidence.push({
+        sent: "the key the hub port showed, against the bundle's web certificate (the key hubs pin)",
+        received: pin === use.devicePin ? "the same key: the pin a hub stores is the unit's own" : 'a different key',
+        finding: pin !== use.devicePin,
+      });
     }
   }
   const { defaultChannelConfig } = await import('../channel/index.ts');
-  evidence.push({ sent: 'the channel\'s limits (src/channel defaults)', received: `frames up to ${defaultChannelConfig.maxFrameBytes} bytes, ${defaultChannelConfig.maxInFlight} requests in flight, handshake within ${defaultChannelConfig.handshakeTimeoutMs / 1000} s, dead after ${defaultChannelConfig.deadAfterMs / 1000} s of silence` });
-  return verdict(evidence, 'the hub port accepts TLS 1.3 with a client key only, and a key it has not pinned gets nothing but a pairing exchange',
-    (f) => `the hub channel is not mutually authenticated: ${f.map((e) => e.received).join('; ')}`);
+  evidence.push({
+    sent: "the channel's limits (src/channel defaults)",
+    received: `frames up to ${defaultChannelConfig.maxFrameBytes} bytes, ${defaultChannelConfig.maxInFlight} requests in flight, handshake within ${defaultChannelConfig.handshakeTimeoutMs / 1000} s, dead after ${defaultChannelConfig.deadAfterMs / 1000} s of silence`,
+  });
+  return verdict(
+    evidence,
+    'the hub port accepts TLS 1.3 with a client key only, and a key it has not pinned gets nothing but a pairing exchange',
+    (f) => `the hub channel is not mutually authenticated: ${f.map((e) => e.received).join('; ')}`,
+  );
 }
 
 /** Sensitive kinds of capability: ones whose misuse opens the home or looks into it. */
 const SENSITIVE_KINDS = new Set(['lock', 'snapshot']);
 
 /** The paired hubs in the state folder, or why not. */
-async function pairedHubs(ctx: AuditContext): Promise<{ hubs?: Array<{ pin?: unknown; mode?: unknown; rights?: unknown }>; text: string; malformed?: boolean }> {
+async function pairedHubs(
+  ctx: AuditContext,
+): Promise<{ hubs?: Array<{ pin?: unknown; mode?: unknown; rights?: unknown }>; text: string; malformed?: boolean }> {
   if (ctx.inputs.stateDir === undefined) return { text: 'no --state' };
   const { value, reason } = await readJsonBounded(join(ctx.inputs.stateDir, 'hubs.json'), 1_048_576);
   if (reason === 'missing') return { hubs: [], text: 'hubs.json absent: no hub is paired' };
   const v = value as { version?: unknown; hubs?: unknown } | undefined;
-  if (v === undefined || v.version !== 1 || !Array.isArray(v.hubs)) return { text: `hubs.json is ${reason ?? 'not a list of paired hubs'}`, malformed: true };
-  return { hubs: v.hubs as Array<{ pin?: unknown; mode?: unknown; rights?: unknown }>, text: `${v.hubs.length} paired hub(s)` };
+  if (v === undefined || v.version !== 1 || !Array.isArray(v.hubs))
+    return { text: `hubs.json is ${reason ?? 'not a list of paired hubs'}`, malformed: true };
+  return {
+    hubs: v.hubs as Array<{ pin?: unknown; mode?: unknown; rights?: unknown }>,
+    text: `${v.hubs.length} paired hub(s)`,
+  };
 }
 
 function sensitiveOf(model: ModelSpec): string[] {
@@ -248,35 +387,83 @@ export async function checkPairingMode(ctx: AuditContext): Promise<CheckOutcome>
   const { model, how } = await auditedModel(ctx);
   if (model === undefined) return notTested(`the firmware's pairing rules are known per catalogue model, and ${how}`);
   const { allowsPushButtonPairing } = await import('../models/index.ts');
-  const { defaultPairingConfig: p, validatePairingConfig, pairingVerifierLimits, parsePairingVerifierRecord } = await import('../pairing/index.ts');
-  const refuses = (partial: Record<string, number>): boolean => { try { validatePairingConfig(partial); return false; } catch { return true; } };
+  const {
+    defaultPairingConfig: p,
+    validatePairingConfig,
+    pairingVerifierLimits,
+    parsePairingVerifierRecord,
+  } = await import('../pairing/index.ts');
+  const refuses = (partial: Record<string, number>): boolean => {
+    try {
+      validatePairingConfig(partial);
+      return false;
+    } catch {
+      return true;
+    }
+  };
   const sensitiveClass = model.riskClass !== 'standard' || ctx.inputs.decision.tier >= 3;
   const push = allowsPushButtonPairing(model);
   const evidence: Evidence[] = [
-    { sent: 'the audited model', received: `${model.name} (risk class ${model.riskClass}; ${how}); profile tier ${ctx.inputs.decision.tier}` },
-    { sent: 'pairing modes the firmware allows for this model (src/models allowsPushButtonPairing)', received: push ? 'setup code (SPAKE2+) and push button' : 'setup code (SPAKE2+) only', finding: sensitiveClass && push },
-    { sent: 'the pairing window\'s defaults (src/pairing)', received: `${p.windowMs / 60_000} min, closed after ${p.maxFailures} failed attempts, after a pairing or on expiry; one exchange within ${p.exchangeTimeoutMs / 1000} s; ${p.maxExchanges} at once`, finding: p.windowMs > 600_000 || p.maxFailures > 20 },
-    { sent: 'a configuration with a 1-hour window, and one allowing 1,000 failures', received: refuses({ windowMs: 3_600_000 }) && refuses({ maxFailures: 1_000 }) ? 'both refused' : 'accepted', finding: !(refuses({ windowMs: 3_600_000 }) && refuses({ maxFailures: 1_000 })) },
+    {
+      sent: 'the audited model',
+      received: `${model.name} (risk class ${model.riskClass}; ${how}); profile tier ${ctx.inputs.decision.tier}`,
+    },
+    {
+      sent: 'pairing modes the firmware allows for this model (src/models allowsPushButtonPairing)',
+      received: push ? 'setup code (SPAKE2+) and push button' : 'setup code (SPAKE2+) only',
+      finding: sensitiveClass && push,
+    },
+    {
+      sent: "the pairing window's defaults (src/pairing)",
+      received: `${p.windowMs / 60_000} min, closed after ${p.maxFailures} failed attempts, after a pairing or on expiry; one exchange within ${p.exchangeTimeoutMs / 1000} s; ${p.maxExchanges} at once`,
+      finding: p.windowMs > 600_000 || p.maxFailures > 20,
+    },
+    {
+      sent: 'a configuration with a 1-hour window, and one allowing 1,000 failures',
+      received: refuses({ windowMs: 3_600_000 }) && refuses({ maxFailures: 1_000 }) ? 'both refused' : 'accepted',
+      finding: !(refuses({ windowMs: 3_600_000 }) && refuses({ maxFailures: 1_000 })),
+    },
   ];
   if (ctx.inputs.bundleDir !== undefined) {
     const { value, reason } = await readJsonBounded(join(ctx.inputs.bundleDir, 'pairing-verifier.json'), 65_536);
-    let text: string, finding = false;
+    let text: string,
+      finding = false;
     try {
       const r = parsePairingVerifierRecord(value);
       text = `a SPAKE2+ verifier (w0, L; no setup code), PBKDF2 ${r.pbkdf2.iterations} iterations`;
       finding = r.pbkdf2.iterations < pairingVerifierLimits.minIterations;
-    } catch (err) { text = value === undefined ? (reason ?? 'unreadable') : `not a verifier record (${(err as Error).message.slice(0, 80)})`; finding = true; }
+    } catch (err) {
+      text =
+        value === undefined
+          ? (reason ?? 'unreadable')
+          : `not a verifier record (${(err as Error).message.slice(0, 80)})`;
+      finding = true;
+    }
     evidence.push({ sent: 'pairing-verifier.json in the bundle', received: text, finding });
   }
   const hubs = await pairedHubs(ctx);
   if (hubs.hubs !== undefined) {
     const pushPaired = hubs.hubs.filter((h) => h.mode === 'push-button').length;
-    evidence.push({ sent: 'hubs.json in the state folder', received: `${hubs.text}${pushPaired ? `, ${pushPaired} by push button` : ''}`, finding: !push && pushPaired > 0 });
+    evidence.push({
+      sent: 'hubs.json in the state folder',
+      received: `${hubs.text}${pushPaired ? `, ${pushPaired} by push button` : ''}`,
+      finding: !push && pushPaired > 0,
+    });
   } else if (hubs.malformed) evidence.push({ sent: 'hubs.json in the state folder', received: hubs.text });
   const seen = ctx.trace.hubProbe?.pushButton;
-  if (seen !== undefined) evidence.push({ sent: 'the hub port\'s answer to a push-button hello (hub.pairing-window)', received: seen, finding: !push && !/PAIRING_PUSH_BUTTON_REFUSED/.test(seen) });
-  return verdict(evidence, push ? `pairing windows are short (${p.windowMs / 60_000} min, ${p.maxFailures} failures) and bounded by configuration` : `a ${model.name} pairs only by its setup code (SPAKE2+ verifier), inside a short window with an attempt limit`,
-    (f) => `pairing is looser than the class allows: ${f.map((e) => `${e.sent} -> ${e.received}`).join('; ')}`);
+  if (seen !== undefined)
+    evidence.push({
+      sent: "the hub port's answer to a push-button hello (hub.pairing-window)",
+      received: seen,
+      finding: !push && !/PAIRING_PUSH_BUTTON_REFUSED/.test(seen),
+    });
+  return verdict(
+    evidence,
+    push
+      ? `pairing windows are short (${p.windowMs / 60_000} min, ${p.maxFailures} failures) and bounded by configuration`
+      : `a ${model.name} pairs only by its setup code (SPAKE2+ verifier), inside a short window with an attempt limit`,
+    (f) => `pairing is looser than the class allows: ${f.map((e) => `${e.sent} -> ${e.received}`).join('; ')}`,
+  );
 }
 
 /** config.hub-acl: each paired hub has a list of rights; sensitive capabilities are never granted without the owner. */
@@ -287,25 +474,53 @@ export async function checkHubAcl(ctx: AuditContext): Promise<CheckOutcome> {
   const { initialAccess } = await import('../hub/index.ts');
   const { allowsPushButtonPairing } = await import('../models/index.ts');
   const sensitive = sensitiveOf(model);
-  const unmarked = model.capabilities.filter((c) => SENSITIVE_KINDS.has(c.kind) && c.sensitive !== true).map((c) => c.id);
+  const unmarked = model.capabilities
+    .filter((c) => SENSITIVE_KINDS.has(c.kind) && c.sensitive !== true)
+    .map((c) => c.id);
   const initial = initialAccess(model);
   const evidence: Evidence[] = [
-    { sent: `${model.name}'s capabilities in the catalogue`, received: `${model.capabilities.map((c) => `${c.id}${c.sensitive ? ' (sensitive)' : ''}`).join(', ')}${unmarked.length ? `; ${unmarked.join(', ')} opens or looks into the home but is not marked sensitive` : ''}`, finding: unmarked.length > 0 },
-    { sent: 'the access list a hub gives a newly paired device (src/hub initialAccess)', received: `${initial.join(', ') || 'nothing'}${initial.some((c) => sensitive.includes(c)) ? ': includes sensitive capabilities' : sensitive.length ? `; ${sensitive.join(', ')} only after the owner grants it (bulwark hub grant)` : ''}`, finding: initial.some((c) => sensitive.includes(c)) },
-    { sent: 'the rights the device gives a hub by pairing mode (src/device hub surface)', received: allowsPushButtonPairing(model) ? 'setup code: every capability; push button: the non-sensitive ones' : 'setup code only: the hub that proved the code; the hub\'s own access list gates the sensitive ones' },
+    {
+      sent: `${model.name}'s capabilities in the catalogue`,
+      received: `${model.capabilities.map((c) => `${c.id}${c.sensitive ? ' (sensitive)' : ''}`).join(', ')}${unmarked.length ? `; ${unmarked.join(', ')} opens or looks into the home but is not marked sensitive` : ''}`,
+      finding: unmarked.length > 0,
+    },
+    {
+      sent: 'the access list a hub gives a newly paired device (src/hub initialAccess)',
+      received: `${initial.join(', ') || 'nothing'}${initial.some((c) => sensitive.includes(c)) ? ': includes sensitive capabilities' : sensitive.length ? `; ${sensitive.join(', ')} only after the owner grants it (bulwark hub grant)` : ''}`,
+      finding: initial.some((c) => sensitive.includes(c)),
+    },
+    {
+      sent: 'the rights the device gives a hub by pairing mode (src/device hub surface)',
+      received: allowsPushButtonPairing(model)
+        ? 'setup code: every capability; push button: the non-sensitive ones'
+        : "setup code only: the hub that proved the code; the hub's own access list gates the sensitive ones",
+    },
   ];
   const hubs = await pairedHubs(ctx);
-  if (hubs.malformed) evidence.push({ sent: 'hubs.json in the state folder', received: `${hubs.text} (the device pins nobody then)` });
+  if (hubs.malformed)
+    evidence.push({ sent: 'hubs.json in the state folder', received: `${hubs.text} (the device pins nobody then)` });
   else if (hubs.hubs !== undefined) {
     const ids = new Set(model.capabilities.map((c) => c.id));
-    const bad = hubs.hubs.filter((h) => !Array.isArray(h.rights) || !(h.rights as unknown[]).every((r) => typeof r === 'string' && ids.has(r)));
-    const pushSensitive = hubs.hubs.filter((h) => h.mode === 'push-button' && Array.isArray(h.rights) && (h.rights as string[]).some((r) => sensitive.includes(r)));
+    const bad = hubs.hubs.filter(
+      (h) => !Array.isArray(h.rights) || !(h.rights as unknown[]).every((r) => typeof r === 'string' && ids.has(r)),
+    );
+    const pushSensitive = hubs.hubs.filter(
+      (h) =>
+        h.mode === 'push-button' &&
+        Array.isArray(h.rights) &&
+        (h.rights as string[]).some((r) => sensitive.includes(r)),
+    );
     evidence.push({
-      sent: 'hubs.json in the state folder: each hub\'s rights',
+      sent: "hubs.json in the state folder: each hub's rights",
       received: `${hubs.text}${hubs.hubs.length ? `: ${hubs.hubs.map((h) => `${String(h.mode)} [${Array.isArray(h.rights) ? (h.rights as string[]).join(', ') : '?'}]`).join('; ')}` : ''}${bad.length ? `; ${bad.length} without a valid list` : ''}${pushSensitive.length ? `; ${pushSensitive.length} push-button hub(s) hold sensitive rights` : ''}`,
       finding: bad.length > 0 || pushSensitive.length > 0,
     });
   }
-  return verdict(evidence, sensitive.length ? `every paired hub has a rights list, and ${sensitive.join(', ')} is used only after the owner's explicit grant` : 'every paired hub has a rights list limited to the model\'s capabilities',
-    (f) => `hub rights are broader than they should be: ${f.map((e) => e.received).join('; ')}`);
+  return verdict(
+    evidence,
+    sensitive.length
+      ? `every paired hub has a rights list, and ${sensitive.join(', ')} is used only after the owner's explicit grant`
+      : "every paired hub has a rights list limited to the model's capabilities",
+    (f) => `hub rights are broader than they should be: ${f.map((e) => e.received).join('; ')}`,
+  );
 }

@@ -24,17 +24,42 @@ export { parseUnitFile, judgeUnit } from './runtime-checks.ts';
 export type { AuditOptions } from './run.ts';
 export { renderAuditHtml, renderAuditJson, reportAnchor } from './html.ts';
 export { writeAuditReports } from './write.ts';
-export { controlVerdict, evaluateControls, evaluateEtsi, evaluatePsti, countControls, exitCodeFor } from './evaluate.ts';
+export {
+  controlVerdict,
+  evaluateControls,
+  evaluateEtsi,
+  evaluatePsti,
+  countControls,
+  exitCodeFor,
+} from './evaluate.ts';
 export { CHECK_RUNNERS } from './registry.ts';
 export type { CheckRunner, CheckPhase } from './registry.ts';
 export {
-  DEFAULT_AUDIT_LIMITS, validateAuditLimits, DEFAULT_CREDENTIALS, DEBUG_PORTS, BULWARK_PROTECTED_ROUTES, COMMON_ADMIN_PATHS,
-  LOGIN_DISCOVERY_PATHS, PROBE_FAMILIES, LOOPBACK_SOURCE_BASE, loopbackSources,
+  DEFAULT_AUDIT_LIMITS,
+  validateAuditLimits,
+  DEFAULT_CREDENTIALS,
+  DEBUG_PORTS,
+  BULWARK_PROTECTED_ROUTES,
+  COMMON_ADMIN_PATHS,
+  LOGIN_DISCOVERY_PATHS,
+  PROBE_FAMILIES,
+  LOOPBACK_SOURCE_BASE,
+  loopbackSources,
 } from './config.ts';
 export type { AuditLimits, DefaultCredential, ProbeFamily } from './config.ts';
 export { AUDIT_REPORT_FORMAT, AUDIT_EXIT_CODES } from './types.ts';
 export type {
-  AuditReport, AuditScope, FirmwareIdentity, CheckResult, CheckStatus, ControlResult, ControlStatus, Evidence, ProvisionResult, ProvisionStatus, StatusCounts,
+  AuditReport,
+  AuditScope,
+  FirmwareIdentity,
+  CheckResult,
+  CheckStatus,
+  ControlResult,
+  ControlStatus,
+  Evidence,
+  ProvisionResult,
+  ProvisionStatus,
+  StatusCounts,
 } from './types.ts';
 export { AuditError } from './errors.ts';
 export type { AuditErrorCode } from './errors.ts';

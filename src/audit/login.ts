@@ -60,7 +60,8 @@ function cookieJar(answer: HttpAnswer, into = new Map<string, string>()): Map<st
     if (eq < 1) continue;
     const name = pair.slice(0, eq).trim();
     const value = pair.slice(eq + 1).trim();
-    if (value === '') into.delete(name); else into.set(name, value);
+    if (value === '') into.delete(name);
+    else into.set(name, value);
   }
   return into;
 }
@@ -84,7 +85,8 @@ export function describeAnswer(a: HttpAnswer): string {
   if (retry !== undefined) parts.push(`Retry-After: ${retry.slice(0, 20)}`);
   const auth = headerText(a, 'www-authenticate');
   if (auth !== undefined) parts.push(`WWW-Authenticate: ${auth.replace(/realm="[^"]*"/i, 'realm="…"').slice(0, 60)}`);
-  if (a.cookies.length > 0) parts.push(`sets cookie ${a.cookies.map((c) => `${c.name}${c.cleared ? ' (cleared)' : ''}`).join(', ')}`);
+  if (a.cookies.length > 0)
+    parts.push(`sets cookie ${a.cookies.map((c) => `${c.name}${c.cleared ? ' (cleared)' : ''}`).join(', ')}`);
   parts.push(`${a.body.length} bytes${a.truncated ? ' (cut)' : ''}`, `${a.elapsedMs} ms`);
   return parts.join('; ');
 }
@@ -96,7 +98,9 @@ function lockedOut(status: number): boolean {
 function outcomeOf(answer: HttpAnswer, outcome: LoginOutcome, sent: string): LoginAttempt {
   const retry = headerText(answer, 'retry-after');
   return {
-    outcome, status: answer.status, elapsedMs: answer.elapsedMs,
+    outcome,
+    status: answer.status,
+    elapsedMs: answer.elapsedMs,
     ...(retry !== undefined ? { retryAfter: retry } : {}),
     evidence: { sent, received: `${describeAnswer(answer)} -> ${outcome}`, finding: outcome === 'accepted' },
     ...(answer.local ? { local: answer.local } : {}),
@@ -104,7 +108,12 @@ function outcomeOf(answer: HttpAnswer, outcome: LoginOutcome, sent: string): Log
 }
 
 function failedFetch(answer: HttpAnswer, sent: string): LoginAttempt {
-  return { outcome: lockedOut(answer.status) ? 'locked' : 'unclear', status: answer.status, elapsedMs: answer.elapsedMs, evidence: { sent, received: describeAnswer(answer) } };
+  return {
+    outcome: lockedOut(answer.status) ? 'locked' : 'unclear',
+    status: answer.status,
+    elapsedMs: answer.elapsedMs,
+    evidence: { sent, received: describeAnswer(answer) },
+  };
 }
 
 /** The Bulwark admin login: GET /login for the pre-session cookie and CSRF token, then POST /login. */
@@ -121,15 +130,25 @@ function bulwarkDriver(exchange: Exchange, target: HttpsTarget): LoginDriver {
       const jar = cookieJar(page);
       const body = new URLSearchParams({ username: cred.username, password: cred.password, csrf }).toString();
       const answer = await exchange({
-        method: 'POST', path: '/login', body,
+        method: 'POST',
+        path: '/login',
+        body,
         headers: { 'content-type': 'application/x-www-form-urlencoded', origin: target.origin, ...cookieHeader(jar) },
         ...(localAddress ? { localAddress } : {}),
       });
       const session = answer.cookies.some((c) => c.name === '__Host-bulwark-session' && !c.cleared);
-      const outcome: LoginOutcome = lockedOut(answer.status) ? 'locked'
-        : answer.status === 303 && session ? 'accepted'
-          : answer.status === 401 ? 'rejected' : 'unclear';
-      return outcomeOf(answer, outcome, `POST /login${src} with user name ${cred.username} and ${cred.shown}, the page's CSRF token and a same-origin Origin`);
+      const outcome: LoginOutcome = lockedOut(answer.status)
+        ? 'locked'
+        : answer.status === 303 && session
+          ? 'accepted'
+          : answer.status === 401
+            ? 'rejected'
+            : 'unclear';
+      return outcomeOf(
+        answer,
+        outcome,
+        `POST /login${src} with user name ${cred.username} and ${cred.shown}, the page's CSRF token and a same-origin Origin`,
+      );
     },
   };
 }
@@ -142,7 +161,8 @@ function bulwarkDriver(exchange: Exchange, target: HttpsTarget): LoginDriver {
 function bulwarkSetupDriver(exchange: Exchange, target: HttpsTarget): LoginDriver {
   return {
     kind: 'bulwark-setup',
-    description: 'Bulwark setup form (no password yet: GET /setup for its CSRF token and cookie, POST /setup with a wrong setup code)',
+    description:
+      'Bulwark setup form (no password yet: GET /setup for its CSRF token and cookie, POST /setup with a wrong setup code)',
     async attempt(cred, localAddress) {
       const src = localAddress ? ` from ${localAddress}` : '';
       const page = await exchange({ method: 'GET', path: '/setup', ...(localAddress ? { localAddress } : {}) });
@@ -150,27 +170,52 @@ function bulwarkSetupDriver(exchange: Exchange, target: HttpsTarget): LoginDrive
       if (form === undefined) return failedFetch(page, `GET /setup${src} (for the setup form)`);
       const digits = Array.from(randomBytes(12), (b) => String(b % 10)).join('');
       const code = `${digits.slice(0, 4)}-${digits.slice(4, 8)}-${digits.slice(8, 12)}`;
-      const body = new URLSearchParams({ csrf: form, setupCode: code, newPassword: cred.password, confirmPassword: cred.password }).toString();
+      const body = new URLSearchParams({
+        csrf: form,
+        setupCode: code,
+        newPassword: cred.password,
+        confirmPassword: cred.password,
+      }).toString();
       const answer = await exchange({
-        method: 'POST', path: '/setup', body,
-        headers: { 'content-type': 'application/x-www-form-urlencoded', origin: target.origin, ...cookieHeader(cookieJar(page)) },
+        method: 'POST',
+        path: '/setup',
+        body,
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          origin: target.origin,
+          ...cookieHeader(cookieJar(page)),
+        },
         ...(localAddress ? { localAddress } : {}),
       });
-      const outcome: LoginOutcome = lockedOut(answer.status) ? 'locked' : answer.status === 401 ? 'rejected' : answer.status === 303 ? 'accepted' : 'unclear';
-      return outcomeOf(answer, outcome, `POST /setup${src} with a random wrong setup code, ${cred.shown} as the new password, the page's CSRF token and a same-origin Origin`);
+      const outcome: LoginOutcome = lockedOut(answer.status)
+        ? 'locked'
+        : answer.status === 401
+          ? 'rejected'
+          : answer.status === 303
+            ? 'accepted'
+            : 'unclear';
+      return outcomeOf(
+        answer,
+        outcome,
+        `POST /setup${src} with a random wrong setup code, ${cred.shown} as the new password, the page's CSRF token and a same-origin Origin`,
+      );
     },
   };
 }
 
 function parseFormWithCsrf(html: string): string | undefined {
-  return parseForms(html).find((f) => f.method === 'post')?.inputs.find((i) => i.name === 'csrf' && i.type === 'hidden')?.value;
+  return parseForms(html)
+    .find((f) => f.method === 'post')
+    ?.inputs.find((i) => i.name === 'csrf' && i.type === 'hidden')?.value;
 }
 
 function resolveAction(form: HtmlForm, pagePath: string, target: HttpsTarget): string | undefined {
   try {
     const url = new URL(form.action === '' ? pagePath : form.action, new URL(pagePath, target.origin));
     return url.origin === target.origin ? url.pathname + url.search : undefined;
-  } catch { return undefined; }
+  } catch {
+    return undefined;
+  }
 }
 
 /** A plain HTML login form: fetched afresh for each attempt so hidden tokens are current. */
@@ -183,7 +228,8 @@ function htmlFormDriver(exchange: Exchange, target: HttpsTarget, pagePath: strin
       const page = await exchange({ method: 'GET', path: pagePath, ...(localAddress ? { localAddress } : {}) });
       const form = page.status === 200 ? findLoginForm(page.body) : undefined;
       const action = form ? resolveAction(form, pagePath, target) : undefined;
-      if (form === undefined || action === undefined) return failedFetch(page, `GET ${pagePath}${src} (for the login form)`);
+      if (form === undefined || action === undefined)
+        return failedFetch(page, `GET ${pagePath}${src} (for the login form)`);
       const fields = new URLSearchParams();
       const userField = form.inputs.find((i) => ['text', 'email', 'tel'].includes(i.type));
       let submitted = false;
@@ -191,22 +237,38 @@ function htmlFormDriver(exchange: Exchange, target: HttpsTarget, pagePath: strin
         if (input.type === 'password') fields.append(input.name, cred.password);
         else if (input === userField) fields.append(input.name, cred.username);
         else if (input.type === 'hidden') fields.append(input.name, input.value);
-        else if (input.type === 'submit' && !submitted) { fields.append(input.name, input.value); submitted = true; }
+        else if (input.type === 'submit' && !submitted) {
+          fields.append(input.name, input.value);
+          submitted = true;
+        }
       }
       const jar = cookieJar(page);
       const answer = await exchange({
-        method: 'POST', path: action, body: fields.toString(),
-        headers: { 'content-type': 'application/x-www-form-urlencoded', origin: target.origin, referer: `${target.origin}${pagePath}`, ...cookieHeader(jar) },
+        method: 'POST',
+        path: action,
+        body: fields.toString(),
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          origin: target.origin,
+          referer: `${target.origin}${pagePath}`,
+          ...cookieHeader(jar),
+        },
         ...(localAddress ? { localAddress } : {}),
       });
       const location = headerText(answer, 'location') ?? '';
       let outcome: LoginOutcome;
       if (lockedOut(answer.status)) outcome = 'locked';
       else if (answer.status === 401 || answer.status === 403) outcome = 'rejected';
-      else if (answer.status >= 300 && answer.status < 400) outcome = /login|signin|error|fail|denied|invalid/i.test(location) ? 'rejected' : 'accepted';
-      else if (answer.status >= 200 && answer.status < 300) outcome = hasPasswordField(answer.body) ? 'rejected' : 'accepted';
+      else if (answer.status >= 300 && answer.status < 400)
+        outcome = /login|signin|error|fail|denied|invalid/i.test(location) ? 'rejected' : 'accepted';
+      else if (answer.status >= 200 && answer.status < 300)
+        outcome = hasPasswordField(answer.body) ? 'rejected' : 'accepted';
       else outcome = 'unclear';
-      return outcomeOf(answer, outcome, `POST ${action}${src} (form from ${pagePath}) with user name ${cred.username} and ${cred.shown}`);
+      return outcomeOf(
+        answer,
+        outcome,
+        `POST ${action}${src} (form from ${pagePath}) with user name ${cred.username} and ${cred.shown}`,
+      );
     },
   };
 }
@@ -218,30 +280,54 @@ function basicDriver(exchange: Exchange, path: string): LoginDriver {
     description: `HTTP Basic authentication on ${path}`,
     async attempt(cred, localAddress) {
       const token = Buffer.from(`${cred.username}:${cred.password}`).toString('base64');
-      const answer = await exchange({ method: 'GET', path, headers: { authorization: `Basic ${token}` }, ...(localAddress ? { localAddress } : {}) });
-      const outcome: LoginOutcome = lockedOut(answer.status) ? 'locked'
-        : answer.status >= 200 && answer.status < 300 ? 'accepted'
-          : answer.status === 401 || answer.status === 403 ? 'rejected' : 'unclear';
-      return outcomeOf(answer, outcome, `GET ${path}${localAddress ? ` from ${localAddress}` : ''} with HTTP Basic user name ${cred.username} and ${cred.shown}`);
+      const answer = await exchange({
+        method: 'GET',
+        path,
+        headers: { authorization: `Basic ${token}` },
+        ...(localAddress ? { localAddress } : {}),
+      });
+      const outcome: LoginOutcome = lockedOut(answer.status)
+        ? 'locked'
+        : answer.status >= 200 && answer.status < 300
+          ? 'accepted'
+          : answer.status === 401 || answer.status === 403
+            ? 'rejected'
+            : 'unclear';
+      return outcomeOf(
+        answer,
+        outcome,
+        `GET ${path}${localAddress ? ` from ${localAddress}` : ''} with HTTP Basic user name ${cred.username} and ${cred.shown}`,
+      );
     },
   };
 }
 
 /** Finds the device's login mechanism with a few GETs (at most one per discovery path). */
-export async function discoverLogin(exchange: Exchange, target: HttpsTarget, localAddress?: string): Promise<LoginDiscovery> {
+export async function discoverLogin(
+  exchange: Exchange,
+  target: HttpsTarget,
+  localAddress?: string,
+): Promise<LoginDiscovery> {
   const evidence: Evidence[] = [];
   const from = localAddress ? { localAddress } : {};
   for (const path of LOGIN_DISCOVERY_PATHS) {
     const a = await exchange({ method: 'GET', path, ...from });
     evidence.push({ sent: `GET ${path}`, received: describeAnswer(a) });
-    if (a.status === 0) return { targetKind: 'other', note: `no answer from the device (${a.error ?? 'error'})`, evidence };
+    if (a.status === 0)
+      return { targetKind: 'other', note: `no answer from the device (${a.error ?? 'error'})`, evidence };
     const bulwarkCookie = a.cookies.some((c) => c.name === '__Host-bulwark-login');
     if (path === '/login' && a.status === 303 && headerText(a, 'location') === '/setup') {
       const setup = await exchange({ method: 'GET', path: '/setup', ...from });
       evidence.push({ sent: 'GET /setup', received: describeAnswer(setup) });
-      const driver = setup.status === 200 && parseFormWithCsrf(setup.body) !== undefined ? bulwarkSetupDriver(exchange, target) : undefined;
+      const driver =
+        setup.status === 200 && parseFormWithCsrf(setup.body) !== undefined
+          ? bulwarkSetupDriver(exchange, target)
+          : undefined;
       return {
-        targetKind: 'bulwark', setupPending: true, ...(driver ? { driver } : {}), evidence,
+        targetKind: 'bulwark',
+        setupPending: true,
+        ...(driver ? { driver } : {}),
+        evidence,
         note: `a Bulwark device in setup mode: no password exists until the owner sets one with the setup code${driver ? `; ${driver.description}` : ''}`,
       };
     }
@@ -260,5 +346,9 @@ export async function discoverLogin(exchange: Exchange, target: HttpsTarget, loc
       return { targetKind: 'other', driver, note: driver.description, evidence };
     }
   }
-  return { targetKind: 'other', note: `no login form or HTTP Basic challenge at ${LOGIN_DISCOVERY_PATHS.join(', ')}; other login mechanisms (JavaScript apps, digest authentication) are not driven`, evidence };
+  return {
+    targetKind: 'other',
+    note: `no login form or HTTP Basic challenge at ${LOGIN_DISCOVERY_PATHS.join(', ')}; other login mechanisms (JavaScript apps, digest authentication) are not driven`,
+    evidence,
+  };
 }

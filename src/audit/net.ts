@@ -27,7 +27,11 @@ export interface HttpsTarget {
 /** Parses a --url value; undefined when it is not an https URL with a host. */
 export function parseHttpsTarget(text: string): HttpsTarget | undefined {
   let url: URL;
-  try { url = new URL(text); } catch { return undefined; }
+  try {
+    url = new URL(text);
+  } catch {
+    return undefined;
+  }
   if (url.protocol !== 'https:' || url.hostname === '' || url.username !== '' || url.password !== '') return undefined;
   const host = url.hostname.replace(/^\[|\]$/g, '');
   const port = url.port === '' ? 443 : Number(url.port);
@@ -88,7 +92,8 @@ export function parseSetCookies(header: string | string[] | undefined): SeenCook
     const maxAge = attributes.find((a) => /^max-age=/i.test(a));
     const pathAttr = attributes.find((a) => /^path=/i.test(a));
     return {
-      name, attributes,
+      name,
+      attributes,
       cleared: value === '' || (maxAge !== undefined && Number(maxAge.split('=')[1]) <= 0),
       path: pathAttr === undefined ? '' : pathAttr.slice(5),
     };
@@ -101,7 +106,10 @@ export function httpsExchange(target: HttpsTarget, probe: HttpProbe, bounds: Net
   return new Promise((resolve) => {
     let settled = false;
     let local: HttpAnswer['local'];
-    const timer = setTimeout(() => { req.destroy(); finish({ status: 0, headers: {}, body: '', truncated: false, error: 'timeout', cookies: [] }); }, bounds.requestTimeoutMs);
+    const timer = setTimeout(() => {
+      req.destroy();
+      finish({ status: 0, headers: {}, body: '', truncated: false, error: 'timeout', cookies: [] });
+    }, bounds.requestTimeoutMs);
     const finish = (a: Omit<HttpAnswer, 'elapsedMs' | 'local'>): void => {
       if (settled) return;
       settled = true;
@@ -109,36 +117,63 @@ export function httpsExchange(target: HttpsTarget, probe: HttpProbe, bounds: Net
       resolve({ ...a, elapsedMs: Math.round(performance.now() - started), ...(local ? { local } : {}) });
     };
     const body = probe.body === undefined ? undefined : Buffer.from(probe.body);
-    const headers: Record<string, string> = { 'user-agent': 'bulwark-audit/1', accept: 'text/html,*/*;q=0.8', ...probe.headers };
+    const headers: Record<string, string> = {
+      'user-agent': 'bulwark-audit/1',
+      accept: 'text/html,*/*;q=0.8',
+      ...probe.headers,
+    };
     if (body !== undefined) headers['content-length'] = String(body.length);
-    const req = httpsRequest({
-      host: target.host, port: target.port, method: probe.method, path: probe.path, headers,
-      rejectUnauthorized: false, agent: false,
-      ...(isIP(target.host) === 0 ? { servername: target.host } : {}),
-      ...(probe.localAddress !== undefined ? { localAddress: probe.localAddress } : {}),
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      let truncated = false;
-      res.on('data', (chunk: Buffer) => {
-        if (truncated) return;
-        const room = bounds.maxResponseBytes - size;
-        if (chunk.length > room) { chunks.push(chunk.subarray(0, room)); size += room; truncated = true; res.destroy(); done(); return; }
-        chunks.push(chunk);
-        size += chunk.length;
-      });
-      const done = (): void => finish({
-        status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'), truncated,
-        cookies: parseSetCookies(res.headers['set-cookie']),
-      });
-      res.on('end', done);
-      res.on('error', done);
-      res.on('close', done);
-    });
+    const req = httpsRequest(
+      {
+        host: target.host,
+        port: target.port,
+        method: probe.method,
+        path: probe.path,
+        headers,
+        rejectUnauthorized: false,
+        agent: false,
+        ...(isIP(target.host) === 0 ? { servername: target.host } : {}),
+        ...(probe.localAddress !== undefined ? { localAddress: probe.localAddress } : {}),
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        let truncated = false;
+        res.on('data', (chunk: Buffer) => {
+          if (truncated) return;
+          const room = bounds.maxResponseBytes - size;
+          if (chunk.length > room) {
+            chunks.push(chunk.subarray(0, room));
+            size += room;
+            truncated = true;
+            res.destroy();
+            done();
+            return;
+          }
+          chunks.push(chunk);
+          size += chunk.length;
+        });
+        const done = (): void =>
+          finish({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks).toString('utf8'),
+            truncated,
+            cookies: parseSetCookies(res.headers['set-cookie']),
+          });
+        res.on('end', done);
+        res.on('error', done);
+        res.on('close', done);
+      },
+    );
     req.on('socket', (socket) => {
-      socket.on('connect', () => { local = { address: socket.localAddress ?? '', port: socket.localPort ?? 0 }; });
+      socket.on('connect', () => {
+        local = { address: socket.localAddress ?? '', port: socket.localPort ?? 0 };
+      });
     });
-    req.on('error', (err: NodeJS.ErrnoException) => finish({ status: 0, headers: {}, body: '', truncated: false, error: err.code ?? err.message, cookies: [] }));
+    req.on('error', (err: NodeJS.ErrnoException) =>
+      finish({ status: 0, headers: {}, body: '', truncated: false, error: err.code ?? err.message, cookies: [] }),
+    );
     req.end(body);
   });
 }
@@ -174,10 +209,21 @@ export function tlsHandshake(target: HttpsTarget, o: HandshakeOptions, timeoutMs
     let settled = false;
     let local: HandshakeResult['local'];
     let socket: TLSSocket | undefined;
-    const timer = setTimeout(() => { socket?.destroy(); finish({ ok: false, error: 'timeout', ...(local ? { local } : {}) }); }, timeoutMs);
-    const finish = (r: HandshakeResult): void => { if (!settled) { settled = true; clearTimeout(timer); resolve(r); } };
+    const timer = setTimeout(() => {
+      socket?.destroy();
+      finish({ ok: false, error: 'timeout', ...(local ? { local } : {}) });
+    }, timeoutMs);
+    const finish = (r: HandshakeResult): void => {
+      if (!settled) {
+        settled = true;
+        clearTimeout(timer);
+        resolve(r);
+      }
+    };
     const options: ConnectionOptions = {
-      host: target.host, port: target.port, rejectUnauthorized: false,
+      host: target.host,
+      port: target.port,
+      rejectUnauthorized: false,
       ...(isIP(target.host) === 0 ? { servername: target.host } : {}),
       ...(o.minVersion ? { minVersion: o.minVersion } : {}),
       ...(o.maxVersion ? { maxVersion: o.maxVersion } : {}),
@@ -188,7 +234,9 @@ export function tlsHandshake(target: HttpsTarget, o: HandshakeOptions, timeoutMs
       const s: TLSSocket = tlsConnect(options, () => {
         const cert = s.getPeerX509Certificate();
         finish({
-          ok: true, protocol: s.getProtocol() ?? undefined, cipher: s.getCipher()?.name,
+          ok: true,
+          protocol: s.getProtocol() ?? undefined,
+          cipher: s.getCipher()?.name,
           ...(cert ? certFacts(cert) : {}),
           local: { address: s.localAddress ?? '', port: s.localPort ?? 0 },
         });
@@ -196,11 +244,18 @@ export function tlsHandshake(target: HttpsTarget, o: HandshakeOptions, timeoutMs
         s.destroy();
       });
       socket = s;
-      s.on('connect', () => { local = { address: s.localAddress ?? '', port: s.localPort ?? 0 }; });
+      s.on('connect', () => {
+        local = { address: s.localAddress ?? '', port: s.localPort ?? 0 };
+      });
       s.on('error', (err: NodeJS.ErrnoException) => {
         const code = err.code ?? 'TLS_ERROR';
         const unable = code === 'ERR_SSL_NO_CIPHERS_AVAILABLE' || code === 'ERR_SSL_NO_PROTOCOLS_AVAILABLE';
-        finish({ ok: false, ...(unable ? { clientUnable: true } : {}), error: err.code ? code : err.message.slice(0, 120), ...(local ? { local } : {}) });
+        finish({
+          ok: false,
+          ...(unable ? { clientUnable: true } : {}),
+          error: err.code ? code : err.message.slice(0, 120),
+          ...(local ? { local } : {}),
+        });
       });
     } catch (err) {
       // The local OpenSSL refused the options (e.g. no cipher left): nothing was sent.
@@ -209,7 +264,9 @@ export function tlsHandshake(target: HttpsTarget, o: HandshakeOptions, timeoutMs
   });
 }
 
-function certFacts(cert: X509Certificate): Pick<HandshakeResult, 'certFingerprint' | 'publicKeySha256' | 'certSubject'> {
+function certFacts(
+  cert: X509Certificate,
+): Pick<HandshakeResult, 'certFingerprint' | 'publicKeySha256' | 'certSubject'> {
   const spki = cert.publicKey.export({ type: 'spki', format: 'der' });
   return {
     certFingerprint: 'sha256:' + createHash('sha256').update(cert.raw).digest('hex'),
@@ -222,13 +279,26 @@ function certFacts(cert: X509Certificate): Pick<HandshakeResult, 'certFingerprin
 export type PortState = 'open' | 'closed' | 'filtered' | 'error';
 
 /** Tries one TCP connect and closes it at once; sends nothing. */
-export function tcpConnectProbe(host: string, port: number, o: { localAddress?: string; timeoutMs: number }): Promise<{ state: PortState; error?: string }> {
+export function tcpConnectProbe(
+  host: string,
+  port: number,
+  o: { localAddress?: string; timeoutMs: number },
+): Promise<{ state: PortState; error?: string }> {
   return new Promise((resolve) => {
     let settled = false;
-    const finish = (r: { state: PortState; error?: string }): void => { if (!settled) { settled = true; clearTimeout(timer); socket.destroy(); resolve(r); } };
+    const finish = (r: { state: PortState; error?: string }): void => {
+      if (!settled) {
+        settled = true;
+        clearTimeout(timer);
+        socket.destroy();
+        resolve(r);
+      }
+    };
     const socket = tcpConnect({ host, port, ...(o.localAddress ? { localAddress: o.localAddress } : {}) });
     socket.on('connect', () => finish({ state: 'open' }));
-    socket.on('error', (err: NodeJS.ErrnoException) => finish(err.code === 'ECONNREFUSED' ? { state: 'closed' } : { state: 'error', error: err.code ?? err.message }));
+    socket.on('error', (err: NodeJS.ErrnoException) =>
+      finish(err.code === 'ECONNREFUSED' ? { state: 'closed' } : { state: 'error', error: err.code ?? err.message }),
+    );
     const timer = setTimeout(() => finish({ state: 'filtered' }), o.timeoutMs);
   });
 }

@@ -4,7 +4,7 @@
  * A check that cannot observe what it needs returns "not tested" with the reason, never a pass.
  */
 import { CHECKS, type CheckId } from '../policy/index.ts';
-import type { AuditContext} from './context.ts';
+import type { AuditContext } from './context.ts';
 import { notTested, type CheckOutcome } from './context.ts';
 import type { CheckResult } from './types.ts';
 import * as bb from './blackbox.ts';
@@ -31,7 +31,6 @@ export interface CheckRunner {
   readonly phase: CheckPhase;
   readonly run: (ctx: AuditContext) => Promise<CheckOutcome>;
 }
-
 
 /** Every check id's runner. */
 export const CHECK_RUNNERS: Readonly<Record<CheckId, CheckRunner>> = {
@@ -98,12 +97,21 @@ export async function runCheck(id: CheckId, ctx: AuditContext): Promise<CheckRes
   let outcome: CheckOutcome;
   if (ctx.remainingMs() <= 0) outcome = notTested('the audit deadline passed before this check ran');
   else {
-    try { outcome = await CHECK_RUNNERS[id].run(ctx); } catch (err) {
+    try {
+      outcome = await CHECK_RUNNERS[id].run(ctx);
+    } catch (err) {
       const code = (err as { code?: unknown }).code;
-      outcome = notTested(`the check could not run: ${typeof code === 'string' ? code : 'error'}: ${(err as Error).message?.slice(0, 200) ?? String(err)}`);
+      outcome = notTested(
+        `the check could not run: ${typeof code === 'string' ? code : 'error'}: ${(err as Error).message?.slice(0, 200) ?? String(err)}`,
+      );
     }
   }
-  const result: CheckResult = { id, kind: CHECKS[id].kind, ...outcome, durationMs: Math.round(performance.now() - started) };
+  const result: CheckResult = {
+    id,
+    kind: CHECKS[id].kind,
+    ...outcome,
+    durationMs: Math.round(performance.now() - started),
+  };
   ctx.results.set(id, result);
   return result;
 }
@@ -112,5 +120,7 @@ export async function runCheck(id: CheckId, ctx: AuditContext): Promise<CheckRes
 export function checkOrder(ids: Iterable<CheckId>): CheckId[] {
   const unique = [...new Set(ids)];
   const catalogueIndex = (id: CheckId): number => Object.keys(CHECK_RUNNERS).indexOf(id);
-  return unique.sort((a, b) => CHECK_RUNNERS[a].phase - CHECK_RUNNERS[b].phase || catalogueIndex(a) - catalogueIndex(b));
+  return unique.sort(
+    (a, b) => CHECK_RUNNERS[a].phase - CHECK_RUNNERS[b].phase || catalogueIndex(a) - catalogueIndex(b),
+  );
 }

@@ -41,7 +41,12 @@ export interface AuditOptions {
   /** First loopback source address of the probe families (default 127.0.0.50). */
   readonly loopbackSourceBase?: string;
   /** Called before and after each check, e.g. for a progress bar. */
-  readonly onProgress?: (event: { readonly check: CheckId; readonly done: number; readonly total: number; readonly result?: CheckResult }) => void;
+  readonly onProgress?: (event: {
+    readonly check: CheckId;
+    readonly done: number;
+    readonly total: number;
+    readonly result?: CheckResult;
+  }) => void;
 }
 
 async function existing(path: string | undefined, key: string, kind: 'dir' | 'file'): Promise<string | undefined> {
@@ -49,8 +54,17 @@ async function existing(path: string | undefined, key: string, kind: 'dir' | 'fi
   if (typeof path !== 'string' || path === '') throw new AuditError('AUDIT_OPTIONS_INVALID', key, 'must be a path');
   const full = resolve(path);
   let info;
-  try { info = await stat(full); } catch { throw new AuditError('AUDIT_INPUT_UNREADABLE', key, `${path} does not exist or cannot be read`); }
-  if (kind === 'dir' ? !info.isDirectory() : !info.isFile()) throw new AuditError('AUDIT_INPUT_UNREADABLE', key, `${path} is not a ${kind === 'dir' ? 'folder' : 'regular file'}`);
+  try {
+    info = await stat(full);
+  } catch {
+    throw new AuditError('AUDIT_INPUT_UNREADABLE', key, `${path} does not exist or cannot be read`);
+  }
+  if (kind === 'dir' ? !info.isDirectory() : !info.isFile())
+    throw new AuditError(
+      'AUDIT_INPUT_UNREADABLE',
+      key,
+      `${path} is not a ${kind === 'dir' ? 'folder' : 'regular file'}`,
+    );
   return full;
 }
 
@@ -60,7 +74,12 @@ function parseTargets(urls: readonly string[] | undefined, limits: AuditLimits):
   if (urls.length > limits.maxUrls) throw new AuditError('AUDIT_OPTIONS_INVALID', 'urls', `at most ${limits.maxUrls}`);
   return urls.map((u, i) => {
     const t = typeof u === 'string' ? parseHttpsTarget(u) : undefined;
-    if (t === undefined) throw new AuditError('AUDIT_TARGET_INVALID', `urls[${i}]`, `${String(u).slice(0, 100)} is not an https://host[:port] URL without credentials`);
+    if (t === undefined)
+      throw new AuditError(
+        'AUDIT_TARGET_INVALID',
+        `urls[${i}]`,
+        `${String(u).slice(0, 100)} is not an https://host[:port] URL without credentials`,
+      );
     return t;
   });
 }
@@ -69,8 +88,18 @@ function checkHostPort(value: string | undefined, key: string, scheme?: string):
   if (value === undefined) return undefined;
   const text = scheme ? value : `x://${value}`;
   let url: URL | undefined;
-  try { url = new URL(text); } catch { url = undefined; }
-  if (url === undefined || url.hostname === '' || url.port === '' || (scheme !== undefined && url.protocol !== `${scheme}:`) || url.pathname.replace(/^\/$/, '') !== '') {
+  try {
+    url = new URL(text);
+  } catch {
+    url = undefined;
+  }
+  if (
+    url === undefined ||
+    url.hostname === '' ||
+    url.port === '' ||
+    (scheme !== undefined && url.protocol !== `${scheme}:`) ||
+    url.pathname.replace(/^\/$/, '') !== ''
+  ) {
     throw new AuditError('AUDIT_TARGET_INVALID', key, scheme ? `must be ${scheme}://host:port` : 'must be host:port');
   }
   return value;
@@ -87,9 +116,13 @@ function canBind(address: string): Promise<boolean> {
 
 async function toolVersion(): Promise<string> {
   try {
-    const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+    const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version?: unknown;
+    };
     return typeof pkg.version === 'string' ? pkg.version : '0.0.0';
-  } catch { return '0.0.0'; }
+  } catch {
+    return '0.0.0';
+  }
 }
 
 /**
@@ -101,15 +134,19 @@ async function toolVersion(): Promise<string> {
  */
 export async function runAudit(options: AuditOptions): Promise<AuditReport> {
   const started = Date.now();
-  if (typeof options !== 'object' || options === null) throw new AuditError('AUDIT_OPTIONS_INVALID', 'options', 'must be an object');
+  if (typeof options !== 'object' || options === null)
+    throw new AuditError('AUDIT_OPTIONS_INVALID', 'options', 'must be an object');
   const limits = validateAuditLimits(options.limits);
   const profile = typeof options.profile === 'string' ? await loadProfileFile(options.profile) : options.profile;
   const decision = decide(profile);
   const targets = parseTargets(options.urls, limits);
   const [bundleDir, stateDir, manifestPath, sourceDir, updateRepoDir, serviceUnitPath] = await Promise.all([
-    existing(options.bundle, 'bundle', 'dir'), existing(options.state, 'state', 'dir'),
-    existing(options.manifest, 'manifest', 'file'), existing(options.source, 'source', 'dir'),
-    existing(options.updateRepo, 'updateRepo', 'dir'), existing(options.serviceUnit, 'serviceUnit', 'file'),
+    existing(options.bundle, 'bundle', 'dir'),
+    existing(options.state, 'state', 'dir'),
+    existing(options.manifest, 'manifest', 'file'),
+    existing(options.source, 'source', 'dir'),
+    existing(options.updateRepo, 'updateRepo', 'dir'),
+    existing(options.serviceUnit, 'serviceUnit', 'file'),
   ]);
   const hub = checkHostPort(options.hub, 'hub');
   const cloud = checkHostPort(options.cloud, 'cloud', 'mqtts');
@@ -119,10 +156,19 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
     if (await canBind(planned.tls)) sources = planned;
   }
   const inputs: AuditInputs = {
-    profile, decision, targets, limits,
-    ...(bundleDir ? { bundleDir } : {}), ...(stateDir ? { stateDir } : {}), ...(manifestPath ? { manifestPath } : {}),
-    ...(sourceDir ? { sourceDir } : {}), ...(hub ? { hub } : {}), ...(cloud ? { cloud } : {}), ...(sources ? { sources } : {}),
-    ...(updateRepoDir ? { updateRepoDir } : {}), ...(serviceUnitPath ? { serviceUnitPath } : {}),
+    profile,
+    decision,
+    targets,
+    limits,
+    ...(bundleDir ? { bundleDir } : {}),
+    ...(stateDir ? { stateDir } : {}),
+    ...(manifestPath ? { manifestPath } : {}),
+    ...(sourceDir ? { sourceDir } : {}),
+    ...(hub ? { hub } : {}),
+    ...(cloud ? { cloud } : {}),
+    ...(sources ? { sources } : {}),
+    ...(updateRepoDir ? { updateRepoDir } : {}),
+    ...(serviceUnitPath ? { serviceUnitPath } : {}),
   };
   const ctx = new AuditContext(inputs);
   const order = checkOrder(decision.required.flatMap((r) => r.control.checks.map((c) => c.id)));
@@ -137,13 +183,24 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
   const counts = countControls(controls);
   const exitCode = exitCodeFor(counts);
   const login = ctx.trace.login;
-  const targetKind: AuditScope['targetKind'] = targets.length === 0 ? 'none'
-    : login === undefined ? 'other' : login.note.startsWith('no answer') ? 'unreachable' : login.targetKind;
+  const targetKind: AuditScope['targetKind'] =
+    targets.length === 0
+      ? 'none'
+      : login === undefined
+        ? 'other'
+        : login.note.startsWith('no answer')
+          ? 'unreachable'
+          : login.targetKind;
   const scope: AuditScope = {
     urls: targets.map((t) => t.url.href.replace(/\/$/, '')),
-    ...(bundleDir ? { bundle: bundleDir } : {}), ...(stateDir ? { state: stateDir } : {}), ...(manifestPath ? { manifest: manifestPath } : {}),
-    ...(sourceDir ? { source: sourceDir } : {}), ...(hub ? { hub } : {}), ...(cloud ? { cloud } : {}),
-    ...(updateRepoDir ? { updateRepo: updateRepoDir } : {}), ...(serviceUnitPath ? { serviceUnit: serviceUnitPath } : {}),
+    ...(bundleDir ? { bundle: bundleDir } : {}),
+    ...(stateDir ? { state: stateDir } : {}),
+    ...(manifestPath ? { manifest: manifestPath } : {}),
+    ...(sourceDir ? { source: sourceDir } : {}),
+    ...(hub ? { hub } : {}),
+    ...(cloud ? { cloud } : {}),
+    ...(updateRepoDir ? { updateRepo: updateRepoDir } : {}),
+    ...(serviceUnitPath ? { serviceUnit: serviceUnitPath } : {}),
     ...(firmware ? { firmware } : {}),
     targetKind,
     login: login?.note ?? (targets.length === 0 ? 'no --url: black-box checks not run' : 'not probed'),
@@ -154,7 +211,10 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
     generatedAt: new Date().toISOString(),
     durationMs: Date.now() - started,
     tool: { name: 'bulwark', version: await toolVersion() },
-    profile, tier: decision.tier, reasons: decision.reasons, scope,
+    profile,
+    tier: decision.tier,
+    reasons: decision.reasons,
+    scope,
     checks: order.map((id) => ctx.results.get(id)!),
     controls,
     etsi: evaluateEtsi(decision, controls),

@@ -57,10 +57,14 @@ export interface RunningDeviceAudit {
 
 /** The example profile of a catalogue model (src/policy/profiles/<model>.yaml, beside the source or the build). */
 function profileOfModel(model: string): string {
-  if (!/^[a-z][a-z0-9-]{0,31}$/.test(model)) throw new AuditError('AUDIT_OPTIONS_INVALID', 'model', 'must be a catalogue model id');
-  const candidates = [`../policy/profiles/${model}.yaml`, `../../src/policy/profiles/${model}.yaml`].map((u) => fileURLToPath(new URL(u, import.meta.url)));
+  if (!/^[a-z][a-z0-9-]{0,31}$/.test(model))
+    throw new AuditError('AUDIT_OPTIONS_INVALID', 'model', 'must be a catalogue model id');
+  const candidates = [`../policy/profiles/${model}.yaml`, `../../src/policy/profiles/${model}.yaml`].map((u) =>
+    fileURLToPath(new URL(u, import.meta.url)),
+  );
   const found = candidates.find((c) => existsSync(c));
-  if (found === undefined) throw new AuditError('AUDIT_OPTIONS_INVALID', 'profile', `no profile for model '${model}': pass one`);
+  if (found === undefined)
+    throw new AuditError('AUDIT_OPTIONS_INVALID', 'profile', `no profile for model '${model}': pass one`);
   return found;
 }
 
@@ -75,20 +79,36 @@ function defaultSource(): string | undefined {
  * report, its exit code (0 only when every required control passed) and, with `keepReport`,
  * where the report was kept (or why not).
  */
-export async function auditRunningDevice(o: RunningDeviceAudit): Promise<{ report: AuditReport; exitCode: number; kept?: string }> {
+export async function auditRunningDevice(
+  o: RunningDeviceAudit,
+): Promise<{ report: AuditReport; exitCode: number; kept?: string }> {
   const profile = o.profile ?? profileOfModel(o.model);
-  const source = o.source === false ? undefined : o.source ?? defaultSource();
-  const hub = o.agent.hub ? `${o.agent.hub.host.includes(':') ? `[${o.agent.hub.host}]` : o.agent.hub.host}:${o.agent.hub.port}` : undefined;
+  const source = o.source === false ? undefined : (o.source ?? defaultSource());
+  const hub = o.agent.hub
+    ? `${o.agent.hub.host.includes(':') ? `[${o.agent.hub.host}]` : o.agent.hub.host}:${o.agent.hub.port}`
+    : undefined;
   const report = await runAudit({
-    profile, urls: [o.agent.web.url, ...(o.peers ?? [])], bundle: o.bundle, state: o.state,
-    ...(o.manifest ? { manifest: o.manifest } : {}), ...(source ? { source } : {}), ...(hub ? { hub } : {}),
-    ...(o.cloudUrl ? { cloud: o.cloudUrl } : {}), ...(o.updateRepo ? { updateRepo: o.updateRepo } : {}),
-    ...(o.serviceUnit ? { serviceUnit: o.serviceUnit } : {}), ...(o.limits ? { limits: o.limits } : {}),
-    ...(o.loopbackSourceBase ? { loopbackSourceBase: o.loopbackSourceBase } : {}), ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+    profile,
+    urls: [o.agent.web.url, ...(o.peers ?? [])],
+    bundle: o.bundle,
+    state: o.state,
+    ...(o.manifest ? { manifest: o.manifest } : {}),
+    ...(source ? { source } : {}),
+    ...(hub ? { hub } : {}),
+    ...(o.cloudUrl ? { cloud: o.cloudUrl } : {}),
+    ...(o.updateRepo ? { updateRepo: o.updateRepo } : {}),
+    ...(o.serviceUnit ? { serviceUnit: o.serviceUnit } : {}),
+    ...(o.limits ? { limits: o.limits } : {}),
+    ...(o.loopbackSourceBase ? { loopbackSourceBase: o.loopbackSourceBase } : {}),
+    ...(o.onProgress ? { onProgress: o.onProgress } : {}),
   });
   let kept: string | undefined;
   if (o.keepReport === true && o.updateRepo !== undefined) {
-    try { kept = await keepReleaseAudit(report, o.updateRepo); } catch (err) { kept = `not kept: ${(err as Error).message}`; }
+    try {
+      kept = await keepReleaseAudit(report, o.updateRepo);
+    } catch (err) {
+      kept = `not kept: ${(err as Error).message}`;
+    }
   }
   return { report, exitCode: auditExitCode(report), ...(kept !== undefined ? { kept } : {}) };
 }

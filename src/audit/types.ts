@@ -2,7 +2,17 @@
  * The audit report as data: what each check found (with evidence), how each control and each
  * standard provision stands, and the summary a release pipeline gates on. JSON-safe throughout.
  */
-import type { CheckId, CheckKind, ControlId, ProvisionRefs, Tier, DeviceProfile, EtsiProvisionId, EtsiStatus, PstiRequirementId } from '../policy/index.ts';
+import type {
+  CheckId,
+  CheckKind,
+  ControlId,
+  ProvisionRefs,
+  Tier,
+  DeviceProfile,
+  EtsiProvisionId,
+  EtsiStatus,
+  PstiRequirementId,
+} from '../policy/index.ts';
 
 /** The verdict of one check. 'not-applicable': the check does not concern this target (e.g. no password stored yet). */
 export type CheckStatus = 'pass' | 'fail' | 'not-applicable' | 'not-tested';

@@ -43,27 +43,62 @@ function rootPolicy(m: Models, root: AnyMetadata, what: string): Evidence[] {
   const out: Evidence[] = [];
   const roles = TOP_ROLES.map((r) => [r, signed.roles[r]] as const);
   const missing = roles.filter(([, role]) => role === undefined).map(([r]) => r);
-  const weak = roles.filter(([, role]) => role !== undefined && (role.threshold < 1 || role.keyIDs.length < role.threshold || role.keyIDs.some((k) => signed.keys[k] === undefined))).map(([r]) => r);
+  const weak = roles
+    .filter(
+      ([, role]) =>
+        role !== undefined &&
+        (role.threshold < 1 ||
+          role.keyIDs.length < role.threshold ||
+          role.keyIDs.some((k) => signed.keys[k] === undefined)),
+    )
+    .map(([r]) => r);
   const rootRole = signed.roles.root;
   const rootThreshold = rootRole?.threshold ?? 0;
   const online = new Set(['targets', 'snapshot', 'timestamp'].flatMap((r) => signed.roles[r]?.keyIDs ?? []));
   const shared = (rootRole?.keyIDs ?? []).filter((k) => online.has(k));
   out.push({
     sent: `${what}: the roles' keys and thresholds`,
-    received: roles.map(([r, role]) => `${r} ${role ? `${role.threshold} of ${role.keyIDs.length}` : 'missing'}`).join(', ') + (missing.length || weak.length ? ` (${[...missing, ...weak].join(', ')} not satisfiable)` : ''),
+    received:
+      roles.map(([r, role]) => `${r} ${role ? `${role.threshold} of ${role.keyIDs.length}` : 'missing'}`).join(', ') +
+      (missing.length || weak.length ? ` (${[...missing, ...weak].join(', ')} not satisfiable)` : ''),
     finding: missing.length > 0 || weak.length > 0,
   });
-  out.push({ sent: `${what}: the root role's threshold`, received: rootThreshold >= 2 ? `${rootThreshold} keys must sign every new root: one stolen key cannot replace the trust anchor` : `${rootThreshold}: one key alone can replace the trust anchor`, finding: rootThreshold < 2 });
-  out.push({ sent: `${what}: root keys against the online roles' keys`, received: shared.length === 0 ? 'distinct (the root keys stay offline)' : `${shared.length} root key(s) also sign online roles`, finding: shared.length > 0 });
+  out.push({
+    sent: `${what}: the root role's threshold`,
+    received:
+      rootThreshold >= 2
+        ? `${rootThreshold} keys must sign every new root: one stolen key cannot replace the trust anchor`
+        : `${rootThreshold}: one key alone can replace the trust anchor`,
+    finding: rootThreshold < 2,
+  });
+  out.push({
+    sent: `${what}: root keys against the online roles' keys`,
+    received:
+      shared.length === 0
+        ? 'distinct (the root keys stay offline)'
+        : `${shared.length} root key(s) also sign online roles`,
+    finding: shared.length > 0,
+  });
   const schemes = [...new Set(Object.values(signed.keys).map((k) => k.scheme))];
-  out.push({ sent: `${what}: signature schemes`, received: schemes.join(', ') || 'none', finding: schemes.length === 0 || schemes.some((s) => !/^(ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|rsassa-pss-sha256)$/.test(s)) });
+  out.push({
+    sent: `${what}: signature schemes`,
+    received: schemes.join(', ') || 'none',
+    finding:
+      schemes.length === 0 ||
+      schemes.some((s) => !/^(ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|rsassa-pss-sha256)$/.test(s)),
+  });
   void m;
   return out;
 }
 
 /** Verifies `md` against its own root keys and threshold; '' when verified, else why not. */
 function selfSigned(md: AnyMetadata): string {
-  try { md.verifyDelegate('root', md); return ''; } catch (err) { return errText(err); }
+  try {
+    md.verifyDelegate('root', md);
+    return '';
+  } catch (err) {
+    return errText(err);
+  }
 }
 
 // ---- the release repository, verified from the trust anchor --------------------------------
@@ -78,7 +113,13 @@ export interface RepositoryImage {
   /** The image file is present and matches its signed length (and hash, when hashed). */
   readonly file: 'verified' | 'length-only' | 'missing' | 'mismatch';
   /** The SBOM's target, file and content. */
-  readonly sbom: { readonly path?: string; readonly state: 'verified' | 'missing' | 'mismatch' | 'not-cyclonedx' | 'unlisted'; readonly components?: number; readonly namesImage?: boolean; readonly spec?: string };
+  readonly sbom: {
+    readonly path?: string;
+    readonly state: 'verified' | 'missing' | 'mismatch' | 'not-cyclonedx' | 'unlisted';
+    readonly components?: number;
+    readonly namesImage?: boolean;
+    readonly spec?: string;
+  };
 }
 
 /** The repository as a device would see it. */
@@ -94,9 +135,12 @@ export interface RepositoryView {
   readonly truncated: boolean;
 }
 
-async function hashFile(path: string, target: InstanceType<Models['TargetFile']>): Promise<'verified' | 'mismatch' | 'missing'> {
+async function hashFile(
+  path: string,
+  target: InstanceType<Models['TargetFile']>,
+): Promise<'verified' | 'mismatch' | 'missing'> {
   try {
-    await target.verify(createReadStream(path) as unknown as Readable);
+    await target.verify(createReadStream(path));
     return 'verified';
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : 'mismatch';
@@ -127,7 +171,11 @@ function metadataReader(dir: string, maxBytes: number): MetadataReader {
   return async (name) => {
     const f = await readBounded(join(dir, 'metadata', name), maxBytes);
     if (!f.ok) return { reason: `${name}: ${f.reason}` };
-    try { return { json: JSON.parse(f.text), bytes: Buffer.from(f.text, 'utf8') }; } catch { return { reason: `${name}: not JSON` }; }
+    try {
+      return { json: JSON.parse(f.text), bytes: Buffer.from(f.text, 'utf8') };
+    } catch {
+      return { reason: `${name}: not JSON` };
+    }
   };
 }
 
@@ -148,50 +196,95 @@ async function verifyRepository(ctx: AuditContext): Promise<RepositoryView | und
   // The anchor: the bundle's root (what the device trusts), else the repository's first root.
   let anchor: 'bundle' | 'repository' = 'bundle';
   let anchorJson: unknown;
-  if (ctx.inputs.bundleDir !== undefined) anchorJson = (await readJsonBounded(join(ctx.inputs.bundleDir, 'update-root.json'), 1_048_576)).value;
-  if (anchorJson === undefined) { anchor = 'repository'; anchorJson = (await read('1.root.json')).json; }
+  if (ctx.inputs.bundleDir !== undefined)
+    anchorJson = (await readJsonBounded(join(ctx.inputs.bundleDir, 'update-root.json'), 1_048_576)).value;
+  if (anchorJson === undefined) {
+    anchor = 'repository';
+    anchorJson = (await read('1.root.json')).json;
+  }
   let first: AnyMetadata;
-  try { first = m.Metadata.fromJSON(m.MetadataKind.Root, anchorJson as never); } catch (err) {
-    return { dir, problems: [`the trust anchor is not root metadata (${errText(err)})`], anchor, expired: [], images: [], truncated: false };
+  try {
+    first = m.Metadata.fromJSON(m.MetadataKind.Root, anchorJson as never);
+  } catch (err) {
+    return {
+      dir,
+      problems: [`the trust anchor is not root metadata (${errText(err)})`],
+      anchor,
+      expired: [],
+      images: [],
+      truncated: false,
+    };
   }
   const selfProblem = selfSigned(first);
   if (selfProblem) problems.push(`the trust anchor does not verify under its own keys (${selfProblem})`);
   const root = await walkRoots(m, first, read, problems);
   const verified = await verifyTopRoles(m, root, read, problems);
-  const all = verified.targets === undefined ? {} : (verified.targets.signed as InstanceType<Models['Targets']>).targets;
-  const imagePaths = Object.keys(all).filter((p) => /^[a-z][a-z0-9-]{0,31}\/image\.tar$/.test(p)).sort();
+  const all =
+    verified.targets === undefined ? {} : (verified.targets.signed as InstanceType<Models['Targets']>).targets;
+  const imagePaths = Object.keys(all)
+    .filter((p) => /^[a-z][a-z0-9-]{0,31}\/image\.tar$/.test(p))
+    .sort();
   const max = ctx.inputs.limits.maxRepositoryTargets;
   const images: RepositoryImage[] = [];
-  for (const path of imagePaths.slice(0, max)) images.push(await imageOf(dir, path, all, ctx.inputs.limits.maxInputFileBytes));
+  for (const path of imagePaths.slice(0, max))
+    images.push(await imageOf(dir, path, all, ctx.inputs.limits.maxInputFileBytes));
   return {
-    dir, problems, rootVersion: root.signed.version, anchor, expires: verified.expires, expired: verified.expired, images,
+    dir,
+    problems,
+    rootVersion: root.signed.version,
+    anchor,
+    expires: verified.expires,
+    expired: verified.expired,
+    images,
     truncated: imagePaths.length > max,
   };
 }
 
 /** Walks from the anchor to the newest root, each signed by its predecessor's threshold and its own keys. */
-async function walkRoots(m: Models, anchor: AnyMetadata, read: MetadataReader, problems: string[]): Promise<AnyMetadata> {
+async function walkRoots(
+  m: Models,
+  anchor: AnyMetadata,
+  read: MetadataReader,
+  problems: string[],
+): Promise<AnyMetadata> {
   let root = anchor;
   for (let n = root.signed.version + 1, i = 0; i < MAX_ROOT_WALK; n++, i++) {
     const next = await read(`${n}.root.json`);
     if (next.json === undefined) break;
     let md2: AnyMetadata;
-    try { md2 = m.Metadata.fromJSON(m.MetadataKind.Root, next.json as never); } catch (err) {
-      problems.push(`${n}.root.json is not root metadata (${errText(err)})`); break;
+    try {
+      md2 = m.Metadata.fromJSON(m.MetadataKind.Root, next.json as never);
+    } catch (err) {
+      problems.push(`${n}.root.json is not root metadata (${errText(err)})`);
+      break;
     }
-    try { root.verifyDelegate('root', md2); } catch (err) {
-      problems.push(`${n}.root.json is not signed by the threshold of root ${n - 1}'s keys (${errText(err)})`); break;
+    try {
+      root.verifyDelegate('root', md2);
+    } catch (err) {
+      problems.push(`${n}.root.json is not signed by the threshold of root ${n - 1}'s keys (${errText(err)})`);
+      break;
     }
     const own = selfSigned(md2);
-    if (own) { problems.push(`${n}.root.json is not signed by its own new keys (${own})`); break; }
-    if (md2.signed.version !== n) { problems.push(`${n}.root.json says version ${md2.signed.version}`); break; }
+    if (own) {
+      problems.push(`${n}.root.json is not signed by its own new keys (${own})`);
+      break;
+    }
+    if (md2.signed.version !== n) {
+      problems.push(`${n}.root.json says version ${md2.signed.version}`);
+      break;
+    }
     root = md2;
   }
   return root;
 }
 
 /** Verifies timestamp, snapshot and targets under `root`, in the order a device does, noting expiry. */
-async function verifyTopRoles(m: Models, root: AnyMetadata, read: MetadataReader, problems: string[]): Promise<VerifiedMetadata> {
+async function verifyTopRoles(
+  m: Models,
+  root: AnyMetadata,
+  read: MetadataReader,
+  problems: string[],
+): Promise<VerifiedMetadata> {
   const expires: Record<string, string> = { root: root.signed.expires };
   const expired: string[] = [];
   const note = (role: string, md: AnyMetadata): void => {
@@ -205,7 +298,10 @@ async function verifyTopRoles(m: Models, root: AnyMetadata, read: MetadataReader
     if (ts.json === undefined) throw new Error(ts.reason);
     timestamp = m.Metadata.fromJSON(m.MetadataKind.Timestamp, ts.json as never);
     root.verifyDelegate('timestamp', timestamp);
-  } catch (err) { problems.push(`timestamp.json: ${errText(err)}`); return { root, expires, expired }; }
+  } catch (err) {
+    problems.push(`timestamp.json: ${errText(err)}`);
+    return { root, expires, expired };
+  }
   note('timestamp', timestamp);
   const snapMeta = (timestamp.signed as InstanceType<Models['Timestamp']>).snapshotMeta;
   const snap = await read(`${snapMeta.version}.snapshot.json`);
@@ -215,8 +311,12 @@ async function verifyTopRoles(m: Models, root: AnyMetadata, read: MetadataReader
     snapMeta.verify(snap.bytes);
     snapshot = m.Metadata.fromJSON(m.MetadataKind.Snapshot, snap.json as never);
     root.verifyDelegate('snapshot', snapshot);
-    if (snapshot.signed.version !== snapMeta.version) throw new Error(`version ${snapshot.signed.version}, the timestamp names ${snapMeta.version}`);
-  } catch (err) { problems.push(`${snapMeta.version}.snapshot.json: ${errText(err)}`); return { root, expires, expired }; }
+    if (snapshot.signed.version !== snapMeta.version)
+      throw new Error(`version ${snapshot.signed.version}, the timestamp names ${snapMeta.version}`);
+  } catch (err) {
+    problems.push(`${snapMeta.version}.snapshot.json: ${errText(err)}`);
+    return { root, expires, expired };
+  }
   note('snapshot', snapshot);
   const tMeta = (snapshot.signed as InstanceType<Models['Snapshot']>).meta['targets.json'];
   let targets: AnyMetadata;
@@ -227,7 +327,10 @@ async function verifyTopRoles(m: Models, root: AnyMetadata, read: MetadataReader
     tMeta.verify(t.bytes);
     targets = m.Metadata.fromJSON(m.MetadataKind.Targets, t.json as never);
     root.verifyDelegate('targets', targets);
-  } catch (err) { problems.push(`targets: ${errText(err)}`); return { root, expires, expired }; }
+  } catch (err) {
+    problems.push(`targets: ${errText(err)}`);
+    return { root, expires, expired };
+  }
   note('targets', targets);
   return { root, expires, expired, targets };
 }
@@ -243,41 +346,64 @@ async function imageOf(dir: string, path: string, all: TargetFiles, maxBytes: nu
   if (t.length <= MAX_HASHED_IMAGE_BYTES) state = await hashFile(file, t);
   else {
     const { stat } = await import('node:fs/promises');
-    state = await stat(file).then((s) => (s.size === t.length ? 'length-only' : 'mismatch'), () => 'missing');
+    state = await stat(file).then(
+      (s) => (s.size === t.length ? 'length-only' : 'mismatch'),
+      () => 'missing',
+    );
   }
-  const custom = (t.custom ?? {}) as Record<string, unknown>;
+  const custom = t.custom ?? {};
   const sbomPath = typeof custom.sbom === 'string' ? custom.sbom : undefined;
-  const sbom = sbomPath === undefined ? { state: 'unlisted' as const } : await sbomOf(dir, sbomPath, all, sha, maxBytes);
+  const sbom =
+    sbomPath === undefined ? { state: 'unlisted' as const } : await sbomOf(dir, sbomPath, all, sha, maxBytes);
   return { model: path.split('/')[0]!, path, length: t.length, sha256: sha, custom, file: state, sbom };
 }
 
 /** The SBOM an image names: listed and signed, its file matching, CycloneDX with components, naming the image's hash. */
-async function sbomOf(dir: string, sbomPath: string, all: TargetFiles, imageSha: string, maxBytes: number): Promise<RepositoryImage['sbom']> {
+async function sbomOf(
+  dir: string,
+  sbomPath: string,
+  all: TargetFiles,
+  imageSha: string,
+  maxBytes: number,
+): Promise<RepositoryImage['sbom']> {
   const sbomTarget = all[sbomPath];
   if (sbomTarget === undefined) return { path: sbomPath, state: 'missing' };
   const sbomFile = join(dir, 'targets', hashedName(sbomPath, sbomTarget.hashes.sha256 ?? ''));
   const hashed = await hashFile(sbomFile, sbomTarget);
   if (hashed !== 'verified') return { path: sbomPath, state: hashed };
   const { value } = await readJsonBounded(sbomFile, maxBytes);
-  const v = value as { bomFormat?: unknown; specVersion?: unknown; components?: unknown; metadata?: unknown } | undefined;
+  const v = value as
+    { bomFormat?: unknown; specVersion?: unknown; components?: unknown; metadata?: unknown } | undefined;
   const ok = v?.bomFormat === 'CycloneDX' && Array.isArray(v.components) && v.components.length > 0;
   if (!ok) return { path: sbomPath, state: 'not-cyclonedx' };
   return {
-    path: sbomPath, state: 'verified', components: (v.components as unknown[]).length, spec: String(v.specVersion),
+    path: sbomPath,
+    state: 'verified',
+    components: (v.components as unknown[]).length,
+    spec: String(v.specVersion),
     namesImage: JSON.stringify(v).includes(imageSha),
   };
 }
 
 function repositoryEvidence(view: RepositoryView): Evidence[] {
-  const out: Evidence[] = [{
-    sent: `walk ${view.dir} from ${view.anchor === 'bundle' ? 'the bundle\'s update-root.json (the device\'s trust anchor)' : 'its own first root (no --bundle: trust on first use)'}: root versions, timestamp, snapshot, targets`,
-    received: view.problems.length === 0 ? `every signature, threshold, version and hash verifies (root v${view.rootVersion ?? '?'})` : view.problems.slice(0, 4).join('; '),
-    finding: view.problems.length > 0,
-  }];
+  const out: Evidence[] = [
+    {
+      sent: `walk ${view.dir} from ${view.anchor === 'bundle' ? "the bundle's update-root.json (the device's trust anchor)" : 'its own first root (no --bundle: trust on first use)'}: root versions, timestamp, snapshot, targets`,
+      received:
+        view.problems.length === 0
+          ? `every signature, threshold, version and hash verifies (root v${view.rootVersion ?? '?'})`
+          : view.problems.slice(0, 4).join('; '),
+      finding: view.problems.length > 0,
+    },
+  ];
   if (view.expires) {
     out.push({
-      sent: 'expiry of the repository\'s metadata',
-      received: `${Object.entries(view.expires).map(([k, v]) => `${k} ${v}`).join(', ')}${view.expired.length ? `; expired: ${view.expired.join(', ')} (devices refuse the repository until 'bulwark release refresh')` : ''}`,
+      sent: "expiry of the repository's metadata",
+      received: `${Object.entries(view.expires)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(
+          ', ',
+        )}${view.expired.length ? `; expired: ${view.expired.join(', ')} (devices refuse the repository until 'bulwark release refresh')` : ''}`,
       finding: view.expired.some((r) => r !== 'root'),
     });
   }
@@ -289,7 +415,10 @@ function repositoryEvidence(view: RepositoryView): Evidence[] {
 /** update.signature-required: the device trusts a threshold-signed root, and the metadata it holds and the release it fetches verify under it. */
 export async function checkSignatureRequired(ctx: AuditContext): Promise<CheckOutcome> {
   const { bundleDir, stateDir } = ctx.inputs;
-  if (bundleDir === undefined && stateDir === undefined && ctx.inputs.updateRepoDir === undefined) return notTested('needs --bundle (the trust anchor) with --state (the device\'s verified metadata) or --update-repo (the release)');
+  if (bundleDir === undefined && stateDir === undefined && ctx.inputs.updateRepoDir === undefined)
+    return notTested(
+      "needs --bundle (the trust anchor) with --state (the device's verified metadata) or --update-repo (the release)",
+    );
   const m = await models();
   const evidence: Evidence[] = [];
   let anchor: AnyMetadata | undefined;
@@ -298,29 +427,58 @@ export async function checkSignatureRequired(ctx: AuditContext): Promise<CheckOu
     try {
       anchor = m.Metadata.fromJSON(m.MetadataKind.Root, value as never);
       const self = selfSigned(anchor);
-      evidence.push({ sent: 'update-root.json in the bundle', received: self ? `root v${anchor.signed.version} does not verify under its own keys (${self})` : `root v${anchor.signed.version}, verified under its own threshold`, finding: self !== '' });
+      evidence.push({
+        sent: 'update-root.json in the bundle',
+        received: self
+          ? `root v${anchor.signed.version} does not verify under its own keys (${self})`
+          : `root v${anchor.signed.version}, verified under its own threshold`,
+        finding: self !== '',
+      });
       evidence.push(...rootPolicy(m, anchor, 'the trust anchor'));
     } catch (err) {
-      evidence.push({ sent: 'update-root.json in the bundle', received: value === undefined ? (reason ?? 'unreadable') : `not TUF root metadata (${errText(err)})`, finding: true });
+      evidence.push({
+        sent: 'update-root.json in the bundle',
+        received: value === undefined ? (reason ?? 'unreadable') : `not TUF root metadata (${errText(err)})`,
+        finding: true,
+      });
     }
   }
   let seen = 0;
   if (stateDir !== undefined) {
     const dir = join(stateDir, 'update', 'metadata');
     const cached = await readJsonBounded(join(dir, 'root.json'), 1_048_576);
-    if (cached.reason === 'missing') evidence.push({ sent: 'the device\'s metadata cache (update/metadata)', received: 'empty: the device has not checked for updates yet' });
+    if (cached.reason === 'missing')
+      evidence.push({
+        sent: "the device's metadata cache (update/metadata)",
+        received: 'empty: the device has not checked for updates yet',
+      });
     else {
       let root: AnyMetadata | undefined;
-      try { root = m.Metadata.fromJSON(m.MetadataKind.Root, cached.value as never); } catch (err) {
-        evidence.push({ sent: 'update/metadata/root.json', received: `not root metadata (${errText(err)})`, finding: true });
+      try {
+        root = m.Metadata.fromJSON(m.MetadataKind.Root, cached.value as never);
+      } catch (err) {
+        evidence.push({
+          sent: 'update/metadata/root.json',
+          received: `not root metadata (${errText(err)})`,
+          finding: true,
+        });
       }
       if (root !== undefined) {
         const self = selfSigned(root);
         const older = anchor !== undefined && root.signed.version < anchor.signed.version;
-        evidence.push({ sent: 'update/metadata/root.json (the root the device trusts now)', received: `v${root.signed.version}${self ? `, does not verify under its own keys (${self})` : ', threshold-signed'}${older ? `, older than the bundle's v${anchor!.signed.version}` : ''}`, finding: self !== '' || older });
-        if (root.signed.version > (anchor?.signed.version ?? root.signed.version)) evidence.push(...rootPolicy(m, root, 'the device\'s current root'));
+        evidence.push({
+          sent: 'update/metadata/root.json (the root the device trusts now)',
+          received: `v${root.signed.version}${self ? `, does not verify under its own keys (${self})` : ', threshold-signed'}${older ? `, older than the bundle's v${anchor!.signed.version}` : ''}`,
+          finding: self !== '' || older,
+        });
+        if (root.signed.version > (anchor?.signed.version ?? root.signed.version))
+          evidence.push(...rootPolicy(m, root, "the device's current root"));
         const cachedRoles: string[] = [];
-        for (const [role, kind] of [['timestamp', m.MetadataKind.Timestamp], ['snapshot', m.MetadataKind.Snapshot], ['targets', m.MetadataKind.Targets]] as const) {
+        for (const [role, kind] of [
+          ['timestamp', m.MetadataKind.Timestamp],
+          ['snapshot', m.MetadataKind.Snapshot],
+          ['targets', m.MetadataKind.Targets],
+        ] as const) {
           const f = await readJsonBounded(join(dir, `${role}.json`), ctx.inputs.limits.maxInputFileBytes);
           if (f.value === undefined) continue;
           try {
@@ -332,24 +490,62 @@ export async function checkSignatureRequired(ctx: AuditContext): Promise<CheckOu
         }
         if (cachedRoles.length > 0) {
           seen++;
-          evidence.push({ sent: 'the device\'s cached timestamp, snapshot and targets against its root\'s keys', received: cachedRoles.join('; '), finding: cachedRoles.some((r) => /DOES NOT/.test(r)) });
+          evidence.push({
+            sent: "the device's cached timestamp, snapshot and targets against its root's keys",
+            received: cachedRoles.join('; '),
+            finding: cachedRoles.some((r) => /DOES NOT/.test(r)),
+          });
         }
       }
     }
     const entries = await readJournal(ctx);
-    const refused = (entries ?? []).filter((e) => e.surface === 'update' && e.result === 'refused' && /UPDATE_METADATA_(UNSIGNED|EXPIRED|ROLLBACK|MISMATCH)|UPDATE_IMAGE_HASH_MISMATCH/.test(e.detail ?? ''));
-    if (refused.length > 0) evidence.push({ sent: 'the journal\'s update refusals', received: `${refused.length} refusal(s) of bad metadata or images, e.g. ${refused[refused.length - 1]!.detail?.slice(0, 100) ?? ''}` });
+    const refused = (entries ?? []).filter(
+      (e) =>
+        e.surface === 'update' &&
+        e.result === 'refused' &&
+        /UPDATE_METADATA_(UNSIGNED|EXPIRED|ROLLBACK|MISMATCH)|UPDATE_IMAGE_HASH_MISMATCH/.test(e.detail ?? ''),
+    );
+    if (refused.length > 0)
+      evidence.push({
+        sent: "the journal's update refusals",
+        received: `${refused.length} refusal(s) of bad metadata or images, e.g. ${refused[refused.length - 1]!.detail?.slice(0, 100) ?? ''}`,
+      });
   }
   const view = await repositoryView(ctx);
-  if (view !== undefined) { seen++; evidence.push(...repositoryEvidence(view)); }
+  if (view !== undefined) {
+    seen++;
+    evidence.push(...repositoryEvidence(view));
+  }
   const { defaultDeviceUpdateConfig: d, validateDeviceUpdateConfig } = await import('../update/index.ts');
   let plainRefused = false;
-  try { validateDeviceUpdateConfig({ repositoryUrl: 'http://updates.example.com' }); } catch { plainRefused = true; }
-  evidence.push({ sent: 'the updater\'s transport rules (a plain-http repository on the network)', received: `${plainRefused ? 'refused' : 'accepted'}; https checked against ${d.tlsTrust === 'manufacturer-ca' ? 'the manufacturer CA in the bundle' : 'the system CAs'}; TUF verifies whatever the transport`, finding: !plainRefused });
-  if (evidence.some((e) => e.finding === true)) return verdict(evidence, '', (f) => `update metadata is not safely signed or verified: ${f.map((e) => e.received).join('; ')}`);
-  if (anchor === undefined) return notTested('needs --bundle: the trust anchor (update-root.json) decides what the device accepts', evidence);
-  if (seen === 0) return notTested('the trust anchor is sound, but no signed metadata was seen: give --update-repo, or --state of a device that has checked for updates', evidence);
-  return verdict(evidence, `the device trusts root v${anchor.signed.version} (root ${ (anchor.signed as InstanceType<Models['Root']>).roles.root?.threshold ?? '?'}-of-n, offline keys), and the metadata ${view ? 'of the release and ' : ''}in its cache verify under it`, () => '');
+  try {
+    validateDeviceUpdateConfig({ repositoryUrl: 'http://updates.example.com' });
+  } catch {
+    plainRefused = true;
+  }
+  evidence.push({
+    sent: "the updater's transport rules (a plain-http repository on the network)",
+    received: `${plainRefused ? 'refused' : 'accepted'}; https checked against ${d.tlsTrust === 'manufacturer-ca' ? 'the manufacturer CA in the bundle' : 'the system CAs'}; TUF verifies whatever the transport`,
+    finding: !plainRefused,
+  });
+  if (evidence.some((e) => e.finding === true))
+    return verdict(
+      evidence,
+      '',
+      (f) => `update metadata is not safely signed or verified: ${f.map((e) => e.received).join('; ')}`,
+    );
+  if (anchor === undefined)
+    return notTested('needs --bundle: the trust anchor (update-root.json) decides what the device accepts', evidence);
+  if (seen === 0)
+    return notTested(
+      'the trust anchor is sound, but no signed metadata was seen: give --update-repo, or --state of a device that has checked for updates',
+      evidence,
+    );
+  return verdict(
+    evidence,
+    `the device trusts root v${anchor.signed.version} (root ${(anchor.signed as InstanceType<Models['Root']>).roles.root?.threshold ?? '?'}-of-n, offline keys), and the metadata ${view ? 'of the release and ' : ''}in its cache verify under it`,
+    () => '',
+  );
 }
 
 // ---- update.anti-rollback -------------------------------------------------------------------
@@ -362,36 +558,88 @@ export async function checkAntiRollback(ctx: AuditContext): Promise<CheckOutcome
   const { decideBoot, INITIAL_BOOT_STATE, readSecurityCounter } = await import('../update/index.ts');
   const evidence: Evidence[] = [];
   // The firmware's boot decision, fed a slot below the counter: it must not boot it.
-  const image = (sv: number): { format: 'bulwark-image/1'; model: string; version: string; securityVersion: number; entry: string } => ({ format: 'bulwark-image/1', model: 'x', version: '2.0.0', securityVersion: sv, entry: 'agent.mjs' });
-  const plan = decideBoot({ ...INITIAL_BOOT_STATE, active: 'a', previous: null, trial: null }, { a: { ok: true, image: image(1), targetSha256: HEX64 } }, { securityVersion: 2, version: '2.1.0' }, 3);
-  evidence.push({ sent: 'the firmware\'s boot decision (src/update decideBoot) for a slot holding security version 1 on a device whose counter is 2', received: plan.boot === 'a' ? 'boots it' : `refuses it and boots ${plan.boot} (${plan.notes[0]?.slice(0, 100) ?? ''})`, finding: plan.boot === 'a' });
+  const image = (
+    sv: number,
+  ): { format: 'bulwark-image/1'; model: string; version: string; securityVersion: number; entry: string } => ({
+    format: 'bulwark-image/1',
+    model: 'x',
+    version: '2.0.0',
+    securityVersion: sv,
+    entry: 'agent.mjs',
+  });
+  const plan = decideBoot(
+    { ...INITIAL_BOOT_STATE, active: 'a', previous: null, trial: null },
+    { a: { ok: true, image: image(1), targetSha256: HEX64 } },
+    { securityVersion: 2, version: '2.1.0' },
+    3,
+  );
+  evidence.push({
+    sent: "the firmware's boot decision (src/update decideBoot) for a slot holding security version 1 on a device whose counter is 2",
+    received:
+      plan.boot === 'a' ? 'boots it' : `refuses it and boots ${plan.boot} (${plan.notes[0]?.slice(0, 100) ?? ''})`,
+    finding: plan.boot === 'a',
+  });
   const stateDir = ctx.inputs.stateDir;
-  if (stateDir === undefined) return notTested('needs --state to read the device\'s anti-rollback counter (firmware/security.json)', evidence);
+  if (stateDir === undefined)
+    return notTested("needs --state to read the device's anti-rollback counter (firmware/security.json)", evidence);
   let counter: { securityVersion: number; version: string | null } | undefined;
   const file = await readBounded(join(stateDir, 'firmware', 'security.json'), 65_536);
-  try { counter = file.ok ? await readSecurityCounter(stateDir) : undefined; } catch (err) {
-    evidence.push({ sent: 'firmware/security.json', received: `unreadable: ${errText(err)} (the supervisor then boots nothing but the factory image)`, finding: true });
+  try {
+    counter = file.ok ? await readSecurityCounter(stateDir) : undefined;
+  } catch (err) {
+    evidence.push({
+      sent: 'firmware/security.json',
+      received: `unreadable: ${errText(err)} (the supervisor then boots nothing but the factory image)`,
+      finding: true,
+    });
   }
-  if (!file.ok) evidence.push({ sent: 'firmware/security.json', received: `${file.reason}: the device has not recorded the security version of any image that ran healthily (it records it at the first health report)`, finding: true });
-  else if (counter !== undefined) evidence.push({ sent: 'firmware/security.json (the anti-rollback counter)', received: `security version ${counter.securityVersion}, highest version run healthily ${counter.version ?? 'none'}; mode ${file.mode.toString(8)}`, finding: (file.mode & 0o077) !== 0 });
+  if (!file.ok)
+    evidence.push({
+      sent: 'firmware/security.json',
+      received: `${file.reason}: the device has not recorded the security version of any image that ran healthily (it records it at the first health report)`,
+      finding: true,
+    });
+  else if (counter !== undefined)
+    evidence.push({
+      sent: 'firmware/security.json (the anti-rollback counter)',
+      received: `security version ${counter.securityVersion}, highest version run healthily ${counter.version ?? 'none'}; mode ${file.mode.toString(8)}`,
+      finding: (file.mode & 0o077) !== 0,
+    });
   const { image: running, how } = await runningFirmware(ctx);
   if (running !== undefined && counter !== undefined) {
     const { compareVersions } = await import('../update/index.ts');
     const below = running.securityVersion < counter.securityVersion;
-    const older = counter.version !== null && compareVersions(running.version, counter.version) < 0 && running.slot !== 'factory';
-    evidence.push({ sent: `the image the device runs (${how})`, received: `${running.version}, security version ${running.securityVersion}, from ${running.slot === 'factory' ? 'the factory image' : `slot ${running.slot}`}${below ? ': BELOW the counter' : ''}${older ? ': older than an image that ran here' : ''}`, finding: below || older });
+    const older =
+      counter.version !== null && compareVersions(running.version, counter.version) < 0 && running.slot !== 'factory';
+    evidence.push({
+      sent: `the image the device runs (${how})`,
+      received: `${running.version}, security version ${running.securityVersion}, from ${running.slot === 'factory' ? 'the factory image' : `slot ${running.slot}`}${below ? ': BELOW the counter' : ''}${older ? ': older than an image that ran here' : ''}`,
+      finding: below || older,
+    });
   } else if (running === undefined) evidence.push({ sent: 'the image the device runs', received: how });
   const view = await repositoryView(ctx);
   const { model } = await auditedModel(ctx);
   const published = view?.images.find((i) => i.model === model?.id);
   if (published !== undefined && counter !== undefined) {
     const sv = Number(published.custom.securityVersion);
-    evidence.push({ sent: `the image the repository publishes for ${published.model}`, received: `${String(published.custom.version)} with security version ${sv}${sv < counter.securityVersion ? ': below this device\'s counter, so the device refuses it (UPDATE_DOWNGRADE)' : ''}` });
+    evidence.push({
+      sent: `the image the repository publishes for ${published.model}`,
+      received: `${String(published.custom.version)} with security version ${sv}${sv < counter.securityVersion ? ": below this device's counter, so the device refuses it (UPDATE_DOWNGRADE)" : ''}`,
+    });
   }
-  const refusals = (await readJournal(ctx) ?? []).filter((e) => e.surface === 'update' && /UPDATE_DOWNGRADE/.test(e.detail ?? ''));
-  if (refusals.length > 0) evidence.push({ sent: 'the journal', received: `${refusals.length} downgrade(s) refused, e.g. ${refusals[refusals.length - 1]!.detail?.slice(0, 100) ?? ''}` });
-  return verdict(evidence, `the device keeps its anti-rollback counter (security version ${counter?.securityVersion ?? '?'}), runs nothing below it, and its boot decision refuses older images`,
-    (f) => `rollback protection is missing or broken: ${f.map((e) => e.received).join('; ')}`);
+  const refusals = ((await readJournal(ctx)) ?? []).filter(
+    (e) => e.surface === 'update' && /UPDATE_DOWNGRADE/.test(e.detail ?? ''),
+  );
+  if (refusals.length > 0)
+    evidence.push({
+      sent: 'the journal',
+      received: `${refusals.length} downgrade(s) refused, e.g. ${refusals[refusals.length - 1]!.detail?.slice(0, 100) ?? ''}`,
+    });
+  return verdict(
+    evidence,
+    `the device keeps its anti-rollback counter (security version ${counter?.securityVersion ?? '?'}), runs nothing below it, and its boot decision refuses older images`,
+    (f) => `rollback protection is missing or broken: ${f.map((e) => e.received).join('; ')}`,
+  );
 }
 
 // ---- update.failsafe-slots ------------------------------------------------------------------
@@ -399,52 +647,139 @@ export async function checkAntiRollback(ctx: AuditContext): Promise<CheckOutcome
 /** update.failsafe-slots: the boot state is intact, the running slot verifies, and the boot decision falls back from a failed trial or a damaged slot. */
 export async function checkFailsafeSlots(ctx: AuditContext): Promise<CheckOutcome> {
   if (!isBulwark(ctx)) return notTested(NOT_BULWARK_DEVICE);
-  const { decideBoot, INITIAL_BOOT_STATE, readBootState, defaultDeviceUpdateConfig: d, validateDeviceUpdateConfig } = await import('../update/index.ts');
+  const {
+    decideBoot,
+    INITIAL_BOOT_STATE,
+    readBootState,
+    defaultDeviceUpdateConfig: d,
+    validateDeviceUpdateConfig,
+  } = await import('../update/index.ts');
   const evidence: Evidence[] = [];
-  const image = { format: 'bulwark-image/1' as const, model: 'x', version: '2.0.0', securityVersion: 1, entry: 'agent.mjs' };
+  const image = {
+    format: 'bulwark-image/1' as const,
+    model: 'x',
+    version: '2.0.0',
+    securityVersion: 1,
+    entry: 'agent.mjs',
+  };
   const counter = { securityVersion: 1, version: '1.0.0' };
-  const trial = decideBoot({ ...INITIAL_BOOT_STATE, active: 'b', previous: 'a', trial: { boots: d.maxTrialBoots, version: '2.0.0', targetSha256: HEX64 } },
-    { a: { ok: true, image: { ...image, version: '1.0.0' } }, b: { ok: true, image } }, counter, d.maxTrialBoots);
-  evidence.push({ sent: `the boot decision for a new image in slot b that has used its ${d.maxTrialBoots} trial boots without reporting healthy`, received: trial.boot === 'a' ? 'goes back to slot a, the previous image' : `boots ${trial.boot}`, finding: trial.boot !== 'a' });
-  const damaged = decideBoot({ ...INITIAL_BOOT_STATE, active: 'b', previous: 'a', trial: null },
-    { a: { ok: true, image: { ...image, version: '1.0.0' } }, b: { ok: false, reason: 'slot b: agent.mjs has changed since it was installed' } }, counter, d.maxTrialBoots);
-  evidence.push({ sent: 'the boot decision for a slot whose files no longer match their recorded hashes (verified boot)', received: damaged.boot === 'b' ? 'boots it anyway' : `refuses it and boots ${damaged.boot}`, finding: damaged.boot === 'b' });
-  const first = decideBoot({ ...INITIAL_BOOT_STATE, active: 'a', previous: 'factory', trial: { boots: 0, version: '2.0.0', targetSha256: HEX64 } }, { a: { ok: true, image } }, counter, d.maxTrialBoots);
-  evidence.push({ sent: 'the boot decision for an image\'s first boot', received: first.trial && first.state.trial?.boots === 1 ? 'boots it on trial and counts the boot before starting it (a cut during the boot still counts)' : 'does not count the trial boot first', finding: !(first.trial && first.state.trial?.boots === 1) });
+  const trial = decideBoot(
+    {
+      ...INITIAL_BOOT_STATE,
+      active: 'b',
+      previous: 'a',
+      trial: { boots: d.maxTrialBoots, version: '2.0.0', targetSha256: HEX64 },
+    },
+    { a: { ok: true, image: { ...image, version: '1.0.0' } }, b: { ok: true, image } },
+    counter,
+    d.maxTrialBoots,
+  );
+  evidence.push({
+    sent: `the boot decision for a new image in slot b that has used its ${d.maxTrialBoots} trial boots without reporting healthy`,
+    received: trial.boot === 'a' ? 'goes back to slot a, the previous image' : `boots ${trial.boot}`,
+    finding: trial.boot !== 'a',
+  });
+  const damaged = decideBoot(
+    { ...INITIAL_BOOT_STATE, active: 'b', previous: 'a', trial: null },
+    {
+      a: { ok: true, image: { ...image, version: '1.0.0' } },
+      b: { ok: false, reason: 'slot b: agent.mjs has changed since it was installed' },
+    },
+    counter,
+    d.maxTrialBoots,
+  );
+  evidence.push({
+    sent: 'the boot decision for a slot whose files no longer match their recorded hashes (verified boot)',
+    received: damaged.boot === 'b' ? 'boots it anyway' : `refuses it and boots ${damaged.boot}`,
+    finding: damaged.boot === 'b',
+  });
+  const first = decideBoot(
+    {
+      ...INITIAL_BOOT_STATE,
+      active: 'a',
+      previous: 'factory',
+      trial: { boots: 0, version: '2.0.0', targetSha256: HEX64 },
+    },
+    { a: { ok: true, image } },
+    counter,
+    d.maxTrialBoots,
+  );
+  evidence.push({
+    sent: "the boot decision for an image's first boot",
+    received:
+      first.trial && first.state.trial?.boots === 1
+        ? 'boots it on trial and counts the boot before starting it (a cut during the boot still counts)'
+        : 'does not count the trial boot first',
+    finding: !(first.trial && first.state.trial?.boots === 1),
+  });
   let unbounded = false;
-  try { validateDeviceUpdateConfig({ maxTrialBoots: 1_000 }); unbounded = true; } catch { /* refused */ }
-  evidence.push({ sent: 'the updater\'s trial settings', received: `${d.maxTrialBoots} trial boots, each healthy within ${d.healthTimeoutMs / 1000} s; 1,000 trial boots ${unbounded ? 'accepted' : 'refused'}`, finding: unbounded });
+  try {
+    validateDeviceUpdateConfig({ maxTrialBoots: 1_000 });
+    unbounded = true;
+  } catch {
+    /* refused */
+  }
+  evidence.push({
+    sent: "the updater's trial settings",
+    received: `${d.maxTrialBoots} trial boots, each healthy within ${d.healthTimeoutMs / 1000} s; 1,000 trial boots ${unbounded ? 'accepted' : 'refused'}`,
+    finding: unbounded,
+  });
   const stateDir = ctx.inputs.stateDir;
-  if (stateDir === undefined) return notTested('needs --state to read the device\'s boot state (firmware/boot.json) and slots', evidence);
+  if (stateDir === undefined)
+    return notTested("needs --state to read the device's boot state (firmware/boot.json) and slots", evidence);
   const { state, problem } = await readBootState(stateDir);
   const boot = await readBounded(join(stateDir, 'firmware', 'boot.json'), 65_536);
   evidence.push({
     sent: 'firmware/boot.json',
-    received: problem ? problem : boot.ok ? `active ${state.active}, previous ${state.previous ?? 'none'}, ${state.trial ? `on trial (${state.trial.boots} boot(s) of ${state.trial.version})` : 'no trial'}${state.fallback ? `; last fallback: ${state.fallback.from} -> ${state.fallback.to} (${state.fallback.reason.slice(0, 80)})` : ''}` : 'absent: the device boots its factory image and has installed no update yet',
+    received: problem
+      ? problem
+      : boot.ok
+        ? `active ${state.active}, previous ${state.previous ?? 'none'}, ${state.trial ? `on trial (${state.trial.boots} boot(s) of ${state.trial.version})` : 'no trial'}${state.fallback ? `; last fallback: ${state.fallback.from} -> ${state.fallback.to} (${state.fallback.reason.slice(0, 80)})` : ''}`
+        : 'absent: the device boots its factory image and has installed no update yet',
     finding: problem !== undefined,
   });
   if (state.active === 'a' || state.active === 'b') {
     const r = await verifySlotFiles(stateDir, state.active, ctx.inputs.limits.maxStateFiles * 20);
-    evidence.push({ sent: `verify slot ${state.active}: every file against its .slot.json record`, received: r.ok ? r.text : `FAILS: ${r.text}`, finding: !r.ok });
+    evidence.push({
+      sent: `verify slot ${state.active}: every file against its .slot.json record`,
+      received: r.ok ? r.text : `FAILS: ${r.text}`,
+      finding: !r.ok,
+    });
   }
   let leftovers: string[] = [];
-  try { leftovers = (await readdir(join(stateDir, 'firmware', 'slots'))).filter((n) => n.endsWith('.staging')); } catch { /* no slots yet */ }
-  if (leftovers.length) evidence.push({ sent: 'firmware/slots', received: `${leftovers.join(', ')}: an install was cut short (cleaned at the next install; the boot state never named it)` });
-  return verdict(evidence, `images go to the inactive slot and boot on trial (${d.maxTrialBoots} boots), a damaged or unhealthy slot falls back by itself, and this device's boot state is intact`,
-    (f) => `fail-safe installation is not assured: ${f.map((e) => e.received).join('; ')}`);
+  try {
+    leftovers = (await readdir(join(stateDir, 'firmware', 'slots'))).filter((n) => n.endsWith('.staging'));
+  } catch {
+    /* no slots yet */
+  }
+  if (leftovers.length)
+    evidence.push({
+      sent: 'firmware/slots',
+      received: `${leftovers.join(', ')}: an install was cut short (cleaned at the next install; the boot state never named it)`,
+    });
+  return verdict(
+    evidence,
+    `images go to the inactive slot and boot on trial (${d.maxTrialBoots} boots), a damaged or unhealthy slot falls back by itself, and this device's boot state is intact`,
+    (f) => `fail-safe installation is not assured: ${f.map((e) => e.received).join('; ')}`,
+  );
 }
 
 /**
  * The auditor's own check of an installed slot (the supervisor's verified boot, done again from
  * outside): .slot.json's file list and hashes against the files, image.json against the record.
  */
-async function verifySlotFiles(stateDir: string, slot: 'a' | 'b', maxFiles: number): Promise<{ ok: boolean; text: string }> {
+async function verifySlotFiles(
+  stateDir: string,
+  slot: 'a' | 'b',
+  maxFiles: number,
+): Promise<{ ok: boolean; text: string }> {
   const { createHash } = await import('node:crypto');
   const { walk } = await import('./files.ts');
   const dir = join(stateDir, 'firmware', 'slots', slot);
   const { value } = await readJsonBounded(join(dir, '.slot.json'), 16 * 1_048_576);
   const m = value as { format?: unknown; files?: Record<string, { sha256?: unknown }>; image?: unknown } | undefined;
-  if (m?.format !== 'bulwark-slot/1' || typeof m.files !== 'object' || m.files === null) return { ok: false, text: '.slot.json is missing or malformed' };
+  if (m?.format !== 'bulwark-slot/1' || typeof m.files !== 'object' || m.files === null)
+    return { ok: false, text: '.slot.json is missing or malformed' };
   const { entries, truncated } = await walk(dir, maxFiles, 16);
   if (truncated) return { ok: false, text: `more than ${maxFiles} entries` };
   const files = entries.filter((e) => e.kind === 'file' && e.name !== '.slot.json').map((e) => e.name);
@@ -452,16 +787,21 @@ async function verifySlotFiles(stateDir: string, slot: 'a' | 'b', maxFiles: numb
   const expected = Object.keys(m.files);
   const missing = expected.filter((f) => !files.includes(f));
   const extra = files.filter((f) => !(f in m.files!));
-  if (missing.length || extra.length || others.length) return { ok: false, text: `${missing.length} missing, ${extra.length} added, ${others.length} not regular files` };
+  if (missing.length || extra.length || others.length)
+    return { ok: false, text: `${missing.length} missing, ${extra.length} added, ${others.length} not regular files` };
   for (const f of files) {
     const h = createHash('sha256');
     for await (const chunk of createReadStream(join(dir, f)) as AsyncIterable<Buffer>) h.update(chunk);
     if (h.digest('hex') !== m.files[f]!.sha256) return { ok: false, text: `${f} has changed since it was installed` };
   }
   const image = (await readJsonBounded(join(dir, 'image.json'), 65_536)).value;
-  if (JSON.stringify(image) !== JSON.stringify(m.image)) return { ok: false, text: 'image.json differs from the installed record' };
+  if (JSON.stringify(image) !== JSON.stringify(m.image))
+    return { ok: false, text: 'image.json differs from the installed record' };
   const img = image as { version?: unknown; securityVersion?: unknown };
-  return { ok: true, text: `verified: ${files.length} files match their hashes (${String(img.version)}, security version ${String(img.securityVersion)})` };
+  return {
+    ok: true,
+    text: `verified: ${files.length} files match their hashes (${String(img.version)}, security version ${String(img.securityVersion)})`,
+  };
 }
 
 // ---- config.auto-update ---------------------------------------------------------------------
@@ -471,37 +811,88 @@ export async function checkAutoUpdate(ctx: AuditContext): Promise<CheckOutcome> 
   if (!isBulwark(ctx)) return notTested(NOT_BULWARK_DEVICE);
   const { defaultDeviceUpdateConfig: d, validateDeviceUpdateConfig } = await import('../update/index.ts');
   let unbounded = false;
-  try { validateDeviceUpdateConfig({ checkIntervalMs: 60 * 86_400_000 }); unbounded = true; } catch { /* refused */ }
-  const hours = (ms: number): string => ms >= 3_600_000 ? `${+(ms / 3_600_000).toFixed(1)} h` : ms >= 60_000 ? `${+(ms / 60_000).toFixed(1)} min` : `${ms / 1000} s`;
+  try {
+    validateDeviceUpdateConfig({ checkIntervalMs: 60 * 86_400_000 });
+    unbounded = true;
+  } catch {
+    /* refused */
+  }
+  const hours = (ms: number): string =>
+    ms >= 3_600_000
+      ? `${+(ms / 3_600_000).toFixed(1)} h`
+      : ms >= 60_000
+        ? `${+(ms / 60_000).toFixed(1)} min`
+        : `${ms / 1000} s`;
   const evidence: Evidence[] = [
-    { sent: 'the updater\'s defaults (src/update)', received: `automatic updates ${d.autoUpdate ? 'on' : 'OFF'}; a check every ${hours(d.checkIntervalMs)} plus up to ${hours(d.checkJitterMs)} of jitter, the first ${hours(d.firstCheckDelayMs)} after boot`, finding: !d.autoUpdate || d.checkIntervalMs > 86_400_000 || d.firstCheckDelayMs > 86_400_000 },
-    { sent: 'a configuration checking every 60 days', received: unbounded ? 'accepted' : 'refused', finding: unbounded },
+    {
+      sent: "the updater's defaults (src/update)",
+      received: `automatic updates ${d.autoUpdate ? 'on' : 'OFF'}; a check every ${hours(d.checkIntervalMs)} plus up to ${hours(d.checkJitterMs)} of jitter, the first ${hours(d.firstCheckDelayMs)} after boot`,
+      finding: !d.autoUpdate || d.checkIntervalMs > 86_400_000 || d.firstCheckDelayMs > 86_400_000,
+    },
+    {
+      sent: 'a configuration checking every 60 days',
+      received: unbounded ? 'accepted' : 'refused',
+      finding: unbounded,
+    },
   ];
   const stateDir = ctx.inputs.stateDir;
   if (stateDir !== undefined) {
     const prefs = await readJsonBounded(join(stateDir, 'update', 'prefs.json'), 65_536);
     const p = prefs.value as { autoUpdate?: unknown; postponedUntil?: unknown } | undefined;
-    evidence.push({ sent: 'update/prefs.json (the owner\'s choices)', received: prefs.reason === 'missing' ? 'none: the manufacturer\'s default applies' : `automatic updates ${p?.autoUpdate === false ? 'turned off by the owner' : 'on'}${typeof p?.postponedUntil === 'string' ? `, postponed until ${p.postponedUntil}` : ''}` });
+    evidence.push({
+      sent: "update/prefs.json (the owner's choices)",
+      received:
+        prefs.reason === 'missing'
+          ? "none: the manufacturer's default applies"
+          : `automatic updates ${p?.autoUpdate === false ? 'turned off by the owner' : 'on'}${typeof p?.postponedUntil === 'string' ? `, postponed until ${p.postponedUntil}` : ''}`,
+    });
     const status = await readJsonBounded(join(stateDir, 'update', 'status.json'), 65_536);
     const last = (status.value as { lastCheck?: { at?: unknown; outcome?: unknown } | null } | undefined)?.lastCheck;
-    evidence.push({ sent: 'update/status.json', received: last && typeof last.at === 'string' ? `last check ${last.at}: ${String(last.outcome)}` : 'no check recorded yet (no repository configured, or the first check is still ahead)' });
+    evidence.push({
+      sent: 'update/status.json',
+      received:
+        last && typeof last.at === 'string'
+          ? `last check ${last.at}: ${String(last.outcome)}`
+          : 'no check recorded yet (no repository configured, or the first check is still ahead)',
+    });
   }
   // The owner's controls: routes of the admin page that exist only if the updater offers them.
   const controls = ['update-postpone', 'update-auto-off', 'update-check'];
   if (ctx.target !== undefined) {
     for (const id of controls) {
-      const a = await ctx.exchange('http', { method: 'POST', path: `/api/actions/${id}`, headers: { accept: 'application/json' } });
+      const a = await ctx.exchange('http', {
+        method: 'POST',
+        path: `/api/actions/${id}`,
+        headers: { accept: 'application/json' },
+      });
       const exists = a.status === 401 || a.status === 403 || a.status === 303;
-      evidence.push({ sent: `POST /api/actions/${id} without a session${ctx.fromText('http')}`, received: a.status === 0 ? `no answer (${a.error ?? '?'})` : exists ? `${a.status}: the owner's control exists and needs the owner's session` : `${a.status}${a.status === 404 ? ': no such control' : ''}`, finding: a.status !== 0 && !exists });
+      evidence.push({
+        sent: `POST /api/actions/${id} without a session${ctx.fromText('http')}`,
+        received:
+          a.status === 0
+            ? `no answer (${a.error ?? '?'})`
+            : exists
+              ? `${a.status}: the owner's control exists and needs the owner's session`
+              : `${a.status}${a.status === 404 ? ': no such control' : ''}`,
+        finding: a.status !== 0 && !exists,
+      });
     }
   } else {
     // The firmware's updater, started on a throwaway state with no repository: which controls it gives the owner.
     const ids = await updaterOwnerActions();
-    evidence.push({ sent: 'the owner controls the firmware\'s updater puts on the admin page', received: ids.join(', ') || 'none', finding: !controls.every((c) => ids.includes(c)) });
+    evidence.push({
+      sent: "the owner controls the firmware's updater puts on the admin page",
+      received: ids.join(', ') || 'none',
+      finding: !controls.every((c) => ids.includes(c)),
+    });
   }
-  if (evidence.some((e) => /no answer/.test(e.received)) && !evidence.some((e) => e.finding === true)) return notTested('the admin page did not answer, so the owner\'s update controls were not seen', evidence);
-  return verdict(evidence, `automatic updates are on by default (every ${hours(d.checkIntervalMs)} with jitter, bounded by configuration) and the owner can check now, postpone or turn them off`,
-    (f) => `automatic updates are not assured: ${f.map((e) => `${e.sent} -> ${e.received}`).join('; ')}`);
+  if (evidence.some((e) => /no answer/.test(e.received)) && !evidence.some((e) => e.finding === true))
+    return notTested("the admin page did not answer, so the owner's update controls were not seen", evidence);
+  return verdict(
+    evidence,
+    `automatic updates are on by default (every ${hours(d.checkIntervalMs)} with jitter, bounded by configuration) and the owner can check now, postpone or turn them off`,
+    (f) => `automatic updates are not assured: ${f.map((e) => `${e.sent} -> ${e.received}`).join('; ')}`,
+  );
 }
 
 async function updaterOwnerActions(): Promise<string[]> {
@@ -510,7 +901,11 @@ async function updaterOwnerActions(): Promise<string[]> {
   const { startUpdater } = await import('../update/index.ts');
   const dir = await mkdtemp(join(tmpdir(), 'bulwark-audit-updater-'));
   try {
-    const updater = await startUpdater({ stateDir: dir, bundle: { unit: { model: 'plug' }, caCertPem: '', updateRootJson: '{}' }, journal: { record: () => undefined } });
+    const updater = await startUpdater({
+      stateDir: dir,
+      bundle: { unit: { model: 'plug' }, caCertPem: '', updateRootJson: '{}' },
+      journal: { record: () => undefined },
+    });
     const ids = updater.ownerActions().map((a) => a.id);
     await updater.close();
     return ids;
@@ -543,24 +938,57 @@ export async function checkReleaseNotes(ctx: AuditContext): Promise<CheckOutcome
   if (!isBulwark(ctx) && ctx.inputs.updateRepoDir === undefined) return notTested(NOT_BULWARK_DEVICE);
   const { parseImageTargetCustom } = await import('../update/index.ts');
   const evidence: Evidence[] = [];
-  const sample = { format: 'bulwark-image/1', model: 'plug', version: '1.1.0', securityVersion: 2, notes: { risk: 'fixes a lockout bypass', interruption: 'restarts the device (about 10 s)' } };
+  const sample = {
+    format: 'bulwark-image/1',
+    model: 'plug',
+    version: '1.1.0',
+    securityVersion: 2,
+    notes: { risk: 'fixes a lockout bypass', interruption: 'restarts the device (about 10 s)' },
+  };
   let kept: unknown;
-  try { kept = (parseImageTargetCustom(sample) as unknown as Record<string, unknown>).notes; } catch (err) { kept = `refused (${errText(err)})`; }
+  try {
+    kept = (parseImageTargetCustom(sample) as unknown as Record<string, unknown>).notes;
+  } catch (err) {
+    kept = `refused (${errText(err)})`;
+  }
   const keeps = typeof kept === 'object' && kept !== null && (kept as { risk?: unknown }).risk === sample.notes.risk;
-  evidence.push({ sent: 'the device\'s parser of an image\'s signed custom data (src/update parseImageTargetCustom), given a release note', received: keeps ? 'keeps the note for the owner' : typeof kept === 'string' ? kept : 'drops it: the device cannot show the owner what an update fixes', finding: !keeps });
+  evidence.push({
+    sent: "the device's parser of an image's signed custom data (src/update parseImageTargetCustom), given a release note",
+    received: keeps
+      ? 'keeps the note for the owner'
+      : typeof kept === 'string'
+        ? kept
+        : 'drops it: the device cannot show the owner what an update fixes',
+    finding: !keeps,
+  });
   const view = await repositoryView(ctx);
   if (view !== undefined) {
     const { model } = await auditedModel(ctx);
     const images = view.images.filter((i) => model === undefined || i.model === model.id);
-    if (images.length === 0) evidence.push({ sent: `the images ${view.dir} publishes${model ? ` for ${model.id}` : ''}`, received: 'none' });
+    if (images.length === 0)
+      evidence.push({ sent: `the images ${view.dir} publishes${model ? ` for ${model.id}` : ''}`, received: 'none' });
     for (const i of images) {
       const n = noteOf(i.custom);
       const missing = RELEASE_NOTE_FIELDS.filter((f) => n?.[f] === undefined);
-      evidence.push({ sent: `the signed custom data of ${i.path} (${String(i.custom.version)})`, received: missing.length === 0 ? `a note: "${n!.risk!.slice(0, 80)}"; installing: "${n!.interruption!.slice(0, 60)}"` : `no ${missing.map((f) => `notes.${f}`).join(' or ')}`, finding: missing.length > 0 });
+      evidence.push({
+        sent: `the signed custom data of ${i.path} (${String(i.custom.version)})`,
+        received:
+          missing.length === 0
+            ? `a note: "${n!.risk!.slice(0, 80)}"; installing: "${n!.interruption!.slice(0, 60)}"`
+            : `no ${missing.map((f) => `notes.${f}`).join(' or ')}`,
+        finding: missing.length > 0,
+      });
     }
-  } else if (keeps) return notTested('needs --update-repo: the device keeps a release\'s note, but whether the releases carry one is read in the repository', evidence);
-  return verdict(evidence, 'each release carries a signed note of the risk it fixes and what installing interrupts, and the device keeps it for the owner',
-    (f) => `owners are not told what an update fixes: ${f.map((e) => e.received).join('; ')}`);
+  } else if (keeps)
+    return notTested(
+      "needs --update-repo: the device keeps a release's note, but whether the releases carry one is read in the repository",
+      evidence,
+    );
+  return verdict(
+    evidence,
+    'each release carries a signed note of the risk it fixes and what installing interrupts, and the device keeps it for the owner',
+    (f) => `owners are not told what an update fixes: ${f.map((e) => e.received).join('; ')}`,
+  );
 }
 
 // ---- build.sbom (the release repository) ----------------------------------------------------
@@ -571,10 +999,21 @@ export async function repositorySbomEvidence(ctx: AuditContext): Promise<Evidenc
   if (view === undefined) return undefined;
   const { model } = await auditedModel(ctx);
   const images = view.images.filter((i) => model === undefined || i.model === model.id);
-  if (images.length === 0) return [{ sent: `the images ${view.dir} publishes${model ? ` for ${model.id}` : ''}`, received: 'none published: no SBOM to read' }];
+  if (images.length === 0)
+    return [
+      {
+        sent: `the images ${view.dir} publishes${model ? ` for ${model.id}` : ''}`,
+        received: 'none published: no SBOM to read',
+      },
+    ];
   return images.map((i) => ({
     sent: `the SBOM beside ${i.path} (${String(i.custom.version)})`,
-    received: i.sbom.state === 'verified' ? `CycloneDX ${i.sbom.spec ?? '?'}, ${i.sbom.components ?? 0} components, signed as a target (hash verified)${i.sbom.namesImage ? ', naming the image by its SHA-256' : ', NOT naming the image\'s hash'}` : i.sbom.state === 'unlisted' ? 'none: the image\'s signed custom data names no SBOM' : `${i.sbom.path ?? '?'}: ${i.sbom.state}`,
+    received:
+      i.sbom.state === 'verified'
+        ? `CycloneDX ${i.sbom.spec ?? '?'}, ${i.sbom.components ?? 0} components, signed as a target (hash verified)${i.sbom.namesImage ? ', naming the image by its SHA-256' : ", NOT naming the image's hash"}`
+        : i.sbom.state === 'unlisted'
+          ? "none: the image's signed custom data names no SBOM"
+          : `${i.sbom.path ?? '?'}: ${i.sbom.state}`,
     finding: i.sbom.state !== 'verified' || i.sbom.namesImage !== true,
   }));
 }
@@ -587,41 +1026,87 @@ export const KEPT_AUDITS_DIR = 'audits';
 /** True when a report passes the release gate: every required control passed, or failed to only for want of this very check (build.audit-report). */
 export function passesReleaseGate(report: Pick<AuditReport, 'controls' | 'checks'>): boolean {
   const status = new Map(report.checks.map((c) => [c.id, c.status]));
-  return report.controls.filter((c) => c.required).every((c) => c.status === 'pass' || c.checks.every((k) => k === 'build.audit-report' || status.get(k) === 'pass'));
+  return report.controls
+    .filter((c) => c.required)
+    .every((c) => c.status === 'pass' || c.checks.every((k) => k === 'build.audit-report' || status.get(k) === 'pass'));
 }
 
 /** build.audit-report: the release repository keeps a passing audit report of the image it ships for this model. */
 export async function checkAuditReport(ctx: AuditContext): Promise<CheckOutcome> {
   const view = await repositoryView(ctx);
-  if (view === undefined) return notTested('needs --update-repo: audit reports are kept with the releases in the update repository (audits/<model>/)');
+  if (view === undefined)
+    return notTested(
+      'needs --update-repo: audit reports are kept with the releases in the update repository (audits/<model>/)',
+    );
   const { model, how } = await auditedModel(ctx);
   if (model === undefined) return notTested(`reports are kept per catalogue model, and ${how}`);
   const image = view.images.find((i) => i.model === model.id);
   const evidence: Evidence[] = [];
   if (image === undefined) {
     evidence.push({ sent: `the image ${view.dir} ships for ${model.id}`, received: 'none published' });
-    return notTested(`the repository publishes no image for ${model.id}, so there is no release to carry a report`, evidence);
+    return notTested(
+      `the repository publishes no image for ${model.id}, so there is no release to carry a report`,
+      evidence,
+    );
   }
   const version = String(image.custom.version);
-  evidence.push({ sent: `the image ${view.dir} ships for ${model.id}`, received: `${version} (target ${image.sha256.slice(0, 16)}...)` });
+  evidence.push({
+    sent: `the image ${view.dir} ships for ${model.id}`,
+    received: `${version} (target ${image.sha256.slice(0, 16)}...)`,
+  });
   const dir = join(view.dir, KEPT_AUDITS_DIR, model.id);
   let names: string[] = [];
-  try { names = (await readdir(dir)).filter((n) => n.endsWith('.audit.json')).sort().reverse().slice(0, ctx.inputs.limits.maxKeptReports); } catch { names = []; }
+  try {
+    names = (await readdir(dir))
+      .filter((n) => n.endsWith('.audit.json'))
+      .sort()
+      .reverse()
+      .slice(0, ctx.inputs.limits.maxKeptReports);
+  } catch {
+    names = [];
+  }
   let found: string | undefined;
   const others: string[] = [];
   for (const name of names) {
     const { value } = await readJsonBounded(join(dir, name), ctx.inputs.limits.maxInputFileBytes);
     const r = value as Partial<AuditReport> | undefined;
-    if (r?.format !== AUDIT_REPORT_FORMAT || !Array.isArray(r.controls) || !Array.isArray(r.checks)) { others.push(`${name}: not an audit report`); continue; }
+    if (r?.format !== AUDIT_REPORT_FORMAT || !Array.isArray(r.controls) || !Array.isArray(r.checks)) {
+      others.push(`${name}: not an audit report`);
+      continue;
+    }
     const fw = r.scope?.firmware;
-    const same = fw?.model === model.id && fw.version === version && (fw.targetSha256 === undefined || fw.targetSha256 === image.sha256) && r.profile?.model === ctx.inputs.profile.model;
-    if (!same) { others.push(`${name}: ${fw ? `${fw.model} ${fw.version}` : 'no firmware named'}`); continue; }
-    if (!passesReleaseGate(r as AuditReport)) { others.push(`${name}: ${version}, but ${r.summary?.fail ?? '?'} failed and ${r.summary?.notTested ?? '?'} not tested`); continue; }
+    const same =
+      fw?.model === model.id &&
+      fw.version === version &&
+      (fw.targetSha256 === undefined || fw.targetSha256 === image.sha256) &&
+      r.profile?.model === ctx.inputs.profile.model;
+    if (!same) {
+      others.push(`${name}: ${fw ? `${fw.model} ${fw.version}` : 'no firmware named'}`);
+      continue;
+    }
+    if (!passesReleaseGate(r as AuditReport)) {
+      others.push(
+        `${name}: ${version}, but ${r.summary?.fail ?? '?'} failed and ${r.summary?.notTested ?? '?'} not tested`,
+      );
+      continue;
+    }
     found = `${name} (${r.generatedAt ?? '?'}: ${r.summary?.pass ?? '?'} required controls passed)`;
     break;
   }
-  evidence.push({ sent: `the reports kept in ${dir}`, received: found ? `a passing report of ${model.id} ${version}: ${found}` : names.length === 0 ? 'none' : `none passing for ${version}: ${others.slice(0, 4).join('; ')}`, finding: found === undefined });
-  return verdict(evidence, `the release of ${model.id} ${version} carries a passing audit report`, () => `the release of ${model.id} ${version} carries no passing audit report`);
+  evidence.push({
+    sent: `the reports kept in ${dir}`,
+    received: found
+      ? `a passing report of ${model.id} ${version}: ${found}`
+      : names.length === 0
+        ? 'none'
+        : `none passing for ${version}: ${others.slice(0, 4).join('; ')}`,
+    finding: found === undefined,
+  });
+  return verdict(
+    evidence,
+    `the release of ${model.id} ${version} carries a passing audit report`,
+    () => `the release of ${model.id} ${version} carries no passing audit report`,
+  );
 }
 
 /**
@@ -632,8 +1117,18 @@ export async function checkAuditReport(ctx: AuditContext): Promise<CheckOutcome>
 export async function keepReleaseAudit(report: AuditReport, repoDir: string): Promise<string> {
   const { AuditError } = await import('./errors.ts');
   const fw = report.scope.firmware;
-  if (fw === undefined) throw new AuditError('AUDIT_REPORT_NOT_KEPT', 'report', 'names no firmware image: audit with --state so the report says which image it covers');
-  if (!passesReleaseGate(report)) throw new AuditError('AUDIT_REPORT_NOT_KEPT', 'report', `${report.summary.fail} required control(s) failed and ${report.summary.notTested} were not tested: only a passing report is kept with a release`);
+  if (fw === undefined)
+    throw new AuditError(
+      'AUDIT_REPORT_NOT_KEPT',
+      'report',
+      'names no firmware image: audit with --state so the report says which image it covers',
+    );
+  if (!passesReleaseGate(report))
+    throw new AuditError(
+      'AUDIT_REPORT_NOT_KEPT',
+      'report',
+      `${report.summary.fail} required control(s) failed and ${report.summary.notTested} were not tested: only a passing report is kept with a release`,
+    );
   const { writeFileAtomic, PUBLIC_FILE_MODE } = await import('../storage/index.ts');
   const { mkdir } = await import('node:fs/promises');
   const dir = join(repoDir, KEPT_AUDITS_DIR, fw.model);

@@ -4,7 +4,10 @@ import { renderAuditHtml, renderAuditJson } from './html.ts';
 import type { AuditReport } from './types.ts';
 
 /** Writes the JSON and/or HTML report to the given paths. */
-export async function writeAuditReports(report: AuditReport, paths: { readonly json?: string; readonly html?: string }): Promise<void> {
+export async function writeAuditReports(
+  report: AuditReport,
+  paths: { readonly json?: string; readonly html?: string },
+): Promise<void> {
   if (paths.json !== undefined) await writeFileAtomic(paths.json, renderAuditJson(report));
   if (paths.html !== undefined) await writeFileAtomic(paths.html, renderAuditHtml(report));
 }

@@ -45,14 +45,16 @@ test('any change to a cookie makes it invalid (property)', () => {
   const policy = new DeviceCookiePolicy();
   const value = policy.issue(KEY, 'owner@example.com', T0);
   const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.';
-  fc.assert(fc.property(fc.nat(value.length - 1), fc.nat(alphabet.length - 1), (at, pick) => {
-    const ch = alphabet[pick]!;
-    fc.pre(ch !== value[at]);
-    const changed = value.slice(0, at) + ch + value.slice(at + 1);
-    const r = policy.verify(KEY, 'owner@example.com', changed, T0);
-    // Base64url's last symbol carries 2 spare bits: a change there may decode to the same MAC, same id.
-    if (r.trusted) assert.equal(at, value.length - 1);
-  }));
+  fc.assert(
+    fc.property(fc.nat(value.length - 1), fc.nat(alphabet.length - 1), (at, pick) => {
+      const ch = alphabet[pick]!;
+      fc.pre(ch !== value[at]);
+      const changed = value.slice(0, at) + ch + value.slice(at + 1);
+      const r = policy.verify(KEY, 'owner@example.com', changed, T0);
+      // Base64url's last symbol carries 2 spare bits: a change there may decode to the same MAC, same id.
+      if (r.trusted) assert.equal(at, value.length - 1);
+    }),
+  );
 });
 
 test('a cookie goes on the lockout list after 5 failures, for 15 minutes after each further one', () => {
@@ -93,8 +95,12 @@ test('tracks at most maxTrackedCookies, evicting the oldest; forgets records aft
 
 test('refuses configurations that weaken the scheme, naming the key', () => {
   for (const [key, value] of [
-    ['cookieFailureThreshold', 0], ['cookieFailureThreshold', 1_000], ['cookieLockoutMs', 1_000],
-    ['cookieMaxAgeMs', 1_000 * DAY], ['maxTrackedCookies', 1], ['physicalUnlockMs', DAY],
+    ['cookieFailureThreshold', 0],
+    ['cookieFailureThreshold', 1_000],
+    ['cookieLockoutMs', 1_000],
+    ['cookieMaxAgeMs', 1_000 * DAY],
+    ['maxTrackedCookies', 1],
+    ['physicalUnlockMs', DAY],
     ['cookieForgetAfterMs', 1_000],
   ] as const) {
     const named = (e: unknown): boolean =>
@@ -107,11 +113,21 @@ test('state round-trips; a damaged state or key is refused with a typed error', 
   const policy = new DeviceCookiePolicy();
   const state = policy.unlock(policy.admit(emptyDeviceCookieState(), ID, T0).state, T0);
   assert.deepEqual(parseDeviceCookieState(serialiseDeviceCookieState(state)), state);
-  for (const bad of ['', '{', '[]', '{"version":2,"cookies":[],"untrustedUnlockedUntil":0}',
-    '{"version":1,"cookies":[],"untrustedUnlockedUntil":-1}', '{"version":1,"cookies":{},"untrustedUnlockedUntil":0}',
+  for (const bad of [
+    '',
+    '{',
+    '[]',
+    '{"version":2,"cookies":[],"untrustedUnlockedUntil":0}',
+    '{"version":1,"cookies":[],"untrustedUnlockedUntil":-1}',
+    '{"version":1,"cookies":{},"untrustedUnlockedUntil":0}',
     '{"version":1,"cookies":[{"key":"a","failures":0,"lastFailureAt":1}],"untrustedUnlockedUntil":0}',
-    '{"version":1,"cookies":[],"untrustedUnlockedUntil":0,"x":1}']) {
-    assert.throws(() => parseDeviceCookieState(bad), (e: unknown) => hasCode(e, 'DEVICE_COOKIE_STATE_INVALID'), bad);
+    '{"version":1,"cookies":[],"untrustedUnlockedUntil":0,"x":1}',
+  ]) {
+    assert.throws(
+      () => parseDeviceCookieState(bad),
+      (e: unknown) => hasCode(e, 'DEVICE_COOKIE_STATE_INVALID'),
+      bad,
+    );
   }
   const key = createDeviceCookieKey();
   assert.deepEqual(parseDeviceCookieKey(serialiseDeviceCookieKey(key)), key);

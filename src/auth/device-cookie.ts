@@ -18,7 +18,11 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { InvalidInputError, requireIntegerSetting } from '../errors/index.ts';
 import { DeviceCookieStateError } from './errors.ts';
 import {
-  LOCKOUT_STATE_BOUNDS, hasExactKeys, isPlainObject, validateFailureRecords, type FailureRecord,
+  LOCKOUT_STATE_BOUNDS,
+  hasExactKeys,
+  isPlainObject,
+  validateFailureRecords,
+  type FailureRecord,
 } from './lockout.ts';
 
 /** Limits of a {@link DeviceCookiePolicy}. Times in milliseconds. */
@@ -206,7 +210,10 @@ export class DeviceCookiePolicy {
   /** Whether an attempt with the valid cookie `id` may go ahead now; does not change the state. */
   check(state: DeviceCookieState, id: string, now: number): DeviceCookieDecision {
     checkNow(now);
-    const until = this.lockedUntil(state.cookies.find((r) => r.key === id), now);
+    const until = this.lockedUntil(
+      state.cookies.find((r) => r.key === id),
+      now,
+    );
     if (until <= now) return { allowed: true };
     return { allowed: false, retryAfterSeconds: Math.ceil((until - now) / 1_000), scope: 'cookie' };
   }

@@ -5,7 +5,9 @@ import { HashLimiter, validateHashLimiterConfig } from './index.ts';
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {
   let resolve!: () => void;
-  const promise = new Promise<void>((r) => { resolve = r; });
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
   return { promise, resolve };
 }
 
@@ -30,7 +32,10 @@ test('refuses at once with AUTH_BUSY when the queue is full', async () => {
   const gate = deferred();
   const a = limiter.run(() => gate.promise);
   const b = limiter.run(async () => 'b');
-  await assert.rejects(limiter.run(async () => 'c'), (e: unknown) => hasCode(e, 'AUTH_BUSY'));
+  await assert.rejects(
+    limiter.run(async () => 'c'),
+    (e: unknown) => hasCode(e, 'AUTH_BUSY'),
+  );
   assert.equal(limiter.queued, 1);
   gate.resolve();
   await a;
@@ -41,7 +46,10 @@ test('refuses a caller that waited longer than maxWaitMs and drops it from the q
   const limiter = new HashLimiter({ maxConcurrent: 1, maxQueued: 4, maxWaitMs: 20 });
   const gate = deferred();
   const a = limiter.run(() => gate.promise);
-  await assert.rejects(limiter.run(async () => 'late'), (e: unknown) => hasCode(e, 'AUTH_BUSY'));
+  await assert.rejects(
+    limiter.run(async () => 'late'),
+    (e: unknown) => hasCode(e, 'AUTH_BUSY'),
+  );
   assert.equal(limiter.queued, 0);
   gate.resolve();
   await a;
@@ -50,14 +58,27 @@ test('refuses a caller that waited longer than maxWaitMs and drops it from the q
 
 test('frees the slot when a task fails', async () => {
   const limiter = new HashLimiter({ maxConcurrent: 1, maxQueued: 0 });
-  await assert.rejects(limiter.run(async () => { throw new Error('boom'); }), /boom/);
+  await assert.rejects(
+    limiter.run(async () => {
+      throw new Error('boom');
+    }),
+    /boom/,
+  );
   assert.equal(limiter.active, 0);
   assert.equal(await limiter.run(async () => 1), 1);
 });
 
 test('refuses an unsafe limiter config, naming the key', () => {
-  for (const [config, key] of [[{ maxConcurrent: 0 }, 'maxConcurrent'], [{ maxQueued: -1 }, 'maxQueued'], [{ maxWaitMs: 0 }, 'maxWaitMs'], [{ maxConcurrent: 1.5 }, 'maxConcurrent']] as const) {
-    assert.throws(() => validateHashLimiterConfig(config), (e: unknown) => hasCode(e, 'HASH_LIMITER_CONFIG_INVALID') && (e as { key: string }).key === key);
+  for (const [config, key] of [
+    [{ maxConcurrent: 0 }, 'maxConcurrent'],
+    [{ maxQueued: -1 }, 'maxQueued'],
+    [{ maxWaitMs: 0 }, 'maxWaitMs'],
+    [{ maxConcurrent: 1.5 }, 'maxConcurrent'],
+  ] as const) {
+    assert.throws(
+      () => validateHashLimiterConfig(config),
+      (e: unknown) => hasCode(e, 'HASH_LIMITER_CONFIG_INVALID') && (e as { key: string }).key === key,
+    );
   }
 });
 
@@ -66,11 +87,28 @@ test('a trusted task runs before every waiting normal one, and has its own bound
   const gate = deferred();
   const order: string[] = [];
   const first = limiter.run(() => gate.promise);
-  const flood = [1, 2, 3].map((i) => limiter.run(async () => { order.push(`guess${i}`); }));
+  const flood = [1, 2, 3].map((i) =>
+    limiter.run(async () => {
+      order.push(`guess${i}`);
+    }),
+  );
   const busy = (e: unknown): boolean => hasCode(e, 'AUTH_BUSY');
-  await assert.rejects(limiter.run(async () => 'x'), busy, 'the normal queue is full');
-  const owner = limiter.run(async () => { order.push('owner'); }, { priority: 'trusted' });
-  await assert.rejects(limiter.run(async () => 'y', { priority: 'trusted' }), busy, 'the trusted queue is full');
+  await assert.rejects(
+    limiter.run(async () => 'x'),
+    busy,
+    'the normal queue is full',
+  );
+  const owner = limiter.run(
+    async () => {
+      order.push('owner');
+    },
+    { priority: 'trusted' },
+  );
+  await assert.rejects(
+    limiter.run(async () => 'y', { priority: 'trusted' }),
+    busy,
+    'the trusted queue is full',
+  );
   assert.equal(limiter.queued, 4);
   gate.resolve();
   await Promise.all([first, owner, ...flood]);

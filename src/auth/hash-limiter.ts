@@ -100,10 +100,12 @@ export class HashLimiter {
     }
     const bound = queue === this.#trustedQueue ? this.config.maxTrustedQueued : this.config.maxQueued;
     if (queue.length >= bound) {
-      return Promise.reject(new AuthBusyError('too many password checks in progress; try again shortly', {
-        maxConcurrent: this.config.maxConcurrent,
-        maxQueued: bound,
-      }));
+      return Promise.reject(
+        new AuthBusyError('too many password checks in progress; try again shortly', {
+          maxConcurrent: this.config.maxConcurrent,
+          maxQueued: bound,
+        }),
+      );
     }
     return new Promise<void>((resolve, reject) => {
       const waiter: Waiter = {

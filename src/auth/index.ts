@@ -54,7 +54,12 @@ export {
   LOCKOUT_STATE_BOUNDS,
 } from './lockout.ts';
 export type {
-  LockoutConfig, LockoutState, LockoutAttempt, LockoutDecision, LockoutCheckOptions, FailureRecord,
+  LockoutConfig,
+  LockoutState,
+  LockoutAttempt,
+  LockoutDecision,
+  LockoutCheckOptions,
+  FailureRecord,
 } from './lockout.ts';
 export {
   DeviceCookiePolicy,
@@ -70,11 +75,19 @@ export {
   DEVICE_COOKIE_FORMAT,
 } from './device-cookie.ts';
 export type {
-  DeviceCookieConfig, DeviceCookieState, DeviceCookieTrust, DeviceCookieDecision, DeviceCookieAdmission,
+  DeviceCookieConfig,
+  DeviceCookieState,
+  DeviceCookieTrust,
+  DeviceCookieDecision,
+  DeviceCookieAdmission,
 } from './device-cookie.ts';
 export { LoginGuard } from './login-guard.ts';
 export type {
-  LoginGuardState, LoginGuardAttempt, LoginTicket, LoginGuardDecision, LoginGuardConfig,
+  LoginGuardState,
+  LoginGuardAttempt,
+  LoginTicket,
+  LoginGuardDecision,
+  LoginGuardConfig,
 } from './login-guard.ts';
 export {
   SessionStore,

@@ -17,7 +17,13 @@ const attacker: LockoutAttempt = { source: '127.0.0.1', account: 'owner' };
 const owner: LockoutAttempt = { source: '127.0.0.2', account: 'owner' };
 
 /** Makes `n` admitted, failed attempts, one per second from `now`. */
-function failTimes(policy: LockoutPolicy, state: LockoutState, attempt: LockoutAttempt, n: number, now: number): LockoutState {
+function failTimes(
+  policy: LockoutPolicy,
+  state: LockoutState,
+  attempt: LockoutAttempt,
+  n: number,
+  now: number,
+): LockoutState {
   let s = state;
   for (let i = 0; i < n; i++) {
     const r = policy.admit(s, attempt, now + i * 1_000);
@@ -28,7 +34,13 @@ function failTimes(policy: LockoutPolicy, state: LockoutState, attempt: LockoutA
 }
 
 /** Records `n` failures one second apart (as a caller that checks, then records, would). */
-function recordFailures(policy: LockoutPolicy, state: LockoutState, attempt: LockoutAttempt, n: number, now: number): LockoutState {
+function recordFailures(
+  policy: LockoutPolicy,
+  state: LockoutState,
+  attempt: LockoutAttempt,
+  n: number,
+  now: number,
+): LockoutState {
   let s = state;
   for (let i = 0; i < n; i++) s = policy.recordFailure(s, attempt, now + i * 1_000);
   return s;
@@ -88,7 +100,10 @@ test('a success resets the source counter', () => {
   let state = failTimes(policy, emptyLockoutState(), owner, 4, T0);
   const r = policy.admit(state, owner, T0 + 4_000);
   state = policy.recordSuccess(r.state, owner, T0 + 4_100);
-  assert.equal(state.sources.find((x) => x.key === owner.source), undefined);
+  assert.equal(
+    state.sources.find((x) => x.key === owner.source),
+    undefined,
+  );
   state = failTimes(policy, state, owner, 4, T0 + 5_000);
   assert.equal(policy.check(state, owner, T0 + 10_000).allowed, true);
 });
@@ -124,9 +139,13 @@ test('forgets a source after the configured quiet period', () => {
 test('caps the number of tracked sources, evicting the oldest', () => {
   const policy = new LockoutPolicy({ maxTrackedSources: 16 });
   let state = emptyLockoutState();
-  for (let i = 0; i < 40; i++) state = policy.recordFailure(state, { source: `198.51.100.${i}`, account: 'owner' }, T0 + i);
+  for (let i = 0; i < 40; i++)
+    state = policy.recordFailure(state, { source: `198.51.100.${i}`, account: 'owner' }, T0 + i);
   assert.equal(state.sources.length, 16);
-  assert.deepEqual(state.sources.map((r) => r.key), Array.from({ length: 16 }, (_, i) => `198.51.100.${i + 24}`));
+  assert.deepEqual(
+    state.sources.map((r) => r.key),
+    Array.from({ length: 16 }, (_, i) => `198.51.100.${i + 24}`),
+  );
 });
 
 test('a clock that jumps backwards never locks for longer than the cap', () => {
@@ -149,15 +168,28 @@ test('refuses a config that disables or weakens lockout, naming the key', () => 
     [{ sourceThreshold: 2.5 }, 'sourceThreshold'],
   ];
   for (const [config, key] of cases) {
-    assert.throws(() => validateLockoutConfig(config), (e: unknown) => hasCode(e, 'LOCKOUT_CONFIG_INVALID') && (e as { key: string }).key === key, key);
+    assert.throws(
+      () => validateLockoutConfig(config),
+      (e: unknown) => hasCode(e, 'LOCKOUT_CONFIG_INVALID') && (e as { key: string }).key === key,
+      key,
+    );
   }
 });
 
 test('refuses bad attempt keys and times with INVALID_INPUT', () => {
   const policy = new LockoutPolicy();
-  assert.throws(() => policy.check(emptyLockoutState(), { source: '', account: 'owner' }, T0), (e: unknown) => hasCode(e, 'INVALID_INPUT'));
-  assert.throws(() => policy.check(emptyLockoutState(), { source: 'x'.repeat(129), account: 'owner' }, T0), (e: unknown) => hasCode(e, 'INVALID_INPUT'));
-  assert.throws(() => policy.check(emptyLockoutState(), attacker, Number.NaN), (e: unknown) => hasCode(e, 'INVALID_INPUT'));
+  assert.throws(
+    () => policy.check(emptyLockoutState(), { source: '', account: 'owner' }, T0),
+    (e: unknown) => hasCode(e, 'INVALID_INPUT'),
+  );
+  assert.throws(
+    () => policy.check(emptyLockoutState(), { source: 'x'.repeat(129), account: 'owner' }, T0),
+    (e: unknown) => hasCode(e, 'INVALID_INPUT'),
+  );
+  assert.throws(
+    () => policy.check(emptyLockoutState(), attacker, Number.NaN),
+    (e: unknown) => hasCode(e, 'INVALID_INPUT'),
+  );
 });
 
 test('keys IPv4 sources by address and IPv6 sources by /64', () => {
@@ -167,7 +199,10 @@ test('keys IPv4 sources by address and IPv6 sources by /64', () => {
   assert.equal(sourceKeyFor('2001:db8:1:2::ffff'), sourceKeyFor('2001:DB8:1:2:aaaa::1'));
   assert.notEqual(sourceKeyFor('2001:db8:1:2::1'), sourceKeyFor('2001:db8:1:3::1'));
   assert.equal(sourceKeyFor('fe80::1%eth0'), 'fe80:0:0:0::/64');
-  assert.throws(() => sourceKeyFor('localhost'), (e: unknown) => hasCode(e, 'INVALID_INPUT'));
+  assert.throws(
+    () => sourceKeyFor('localhost'),
+    (e: unknown) => hasCode(e, 'INVALID_INPUT'),
+  );
 });
 
 test('round-trips state through serialise and parse', () => {
@@ -179,19 +214,40 @@ test('round-trips state through serialise and parse', () => {
 test('refuses tampered or malformed state with LOCKOUT_STATE_INVALID', () => {
   const good = { version: 1, sources: [{ key: 'a', failures: 1, lastFailureAt: 1 }], accounts: [] };
   const bad: unknown[] = [
-    null, [], 'x', { ...good, version: 2 }, { ...good, extra: 1 }, { version: 1, sources: [] },
+    null,
+    [],
+    'x',
+    { ...good, version: 2 },
+    { ...good, extra: 1 },
+    { version: 1, sources: [] },
     { ...good, sources: [{ key: 'a', failures: 0, lastFailureAt: 1 }] },
     { ...good, sources: [{ key: 'a', failures: 1.5, lastFailureAt: 1 }] },
     { ...good, sources: [{ key: 'a', failures: 1, lastFailureAt: -1 }] },
     { ...good, sources: [{ key: 'a', failures: 1, lastFailureAt: 1, x: 1 }] },
     { ...good, sources: [{ key: '', failures: 1, lastFailureAt: 1 }] },
-    { ...good, sources: [{ key: 'a', failures: 1, lastFailureAt: 1 }, { key: 'a', failures: 2, lastFailureAt: 2 }] },
+    {
+      ...good,
+      sources: [
+        { key: 'a', failures: 1, lastFailureAt: 1 },
+        { key: 'a', failures: 2, lastFailureAt: 2 },
+      ],
+    },
   ];
   for (const value of bad) {
-    assert.throws(() => parseLockoutState(JSON.stringify(value)), (e: unknown) => hasCode(e, 'LOCKOUT_STATE_INVALID'), JSON.stringify(value));
+    assert.throws(
+      () => parseLockoutState(JSON.stringify(value)),
+      (e: unknown) => hasCode(e, 'LOCKOUT_STATE_INVALID'),
+      JSON.stringify(value),
+    );
   }
-  assert.throws(() => parseLockoutState('{'), (e: unknown) => hasCode(e, 'LOCKOUT_STATE_INVALID'));
-  assert.throws(() => parseLockoutState('{"__proto__":{"x":1},"version":1,"sources":[],"accounts":[]}'), (e: unknown) => hasCode(e, 'LOCKOUT_STATE_INVALID'));
+  assert.throws(
+    () => parseLockoutState('{'),
+    (e: unknown) => hasCode(e, 'LOCKOUT_STATE_INVALID'),
+  );
+  assert.throws(
+    () => parseLockoutState('{"__proto__":{"x":1},"version":1,"sources":[],"accounts":[]}'),
+    (e: unknown) => hasCode(e, 'LOCKOUT_STATE_INVALID'),
+  );
 });
 
 const opArb = fc.record({
@@ -201,7 +257,10 @@ const opArb = fc.record({
   dt: fc.integer({ min: 0, max: 4_000_000 }),
 });
 
-function run(policy: LockoutPolicy, ops: Array<{ kind: string; source: string; account: string; dt: number }>): LockoutState {
+function run(
+  policy: LockoutPolicy,
+  ops: Array<{ kind: string; source: string; account: string; dt: number }>,
+): LockoutState {
   let state = emptyLockoutState();
   let now = T0;
   for (const op of ops) {
@@ -217,40 +276,70 @@ function run(policy: LockoutPolicy, ops: Array<{ kind: string; source: string; a
 
 test('parse(serialise(s)) round-trips any reachable state, which stays within its bounds (property)', () => {
   const policy = new LockoutPolicy({ maxTrackedSources: 16, maxTrackedAccounts: 2 });
-  fc.assert(fc.property(fc.array(opArb, { maxLength: 80 }), (ops) => {
-    const state = run(policy, ops);
-    assert.deepEqual(parseLockoutState(serialiseLockoutState(state)), state);
-    assert.ok(state.sources.length <= 16 && state.accounts.length <= 2);
-  }), { numRuns: 300 });
+  fc.assert(
+    fc.property(fc.array(opArb, { maxLength: 80 }), (ops) => {
+      const state = run(policy, ops);
+      assert.deepEqual(parseLockoutState(serialiseLockoutState(state)), state);
+      assert.ok(state.sources.length <= 16 && state.accounts.length <= 2);
+    }),
+    { numRuns: 300 },
+  );
 });
 
 test('admits at most 5 attempts from one source within 30 s, whatever the interleaving (property)', () => {
   const policy = new LockoutPolicy();
-  fc.assert(fc.property(fc.array(fc.integer({ min: 0, max: 29_999 }), { minLength: 1, maxLength: 60 }), (offsets) => {
-    let state = emptyLockoutState();
-    let admitted = 0;
-    for (const t of [...offsets].sort((a, b) => a - b)) {
-      const r = policy.admit(state, attacker, T0 + t);
-      state = r.state;
-      if (r.decision.allowed) admitted++;
-    }
-    assert.ok(admitted <= 5);
-  }), { numRuns: 200 });
+  fc.assert(
+    fc.property(fc.array(fc.integer({ min: 0, max: 29_999 }), { minLength: 1, maxLength: 60 }), (offsets) => {
+      let state = emptyLockoutState();
+      let admitted = 0;
+      for (const t of [...offsets].sort((a, b) => a - b)) {
+        const r = policy.admit(state, attacker, T0 + t);
+        state = r.state;
+        if (r.decision.allowed) admitted++;
+      }
+      assert.ok(admitted <= 5);
+    }),
+    { numRuns: 200 },
+  );
 });
 
 test('random JSON given to parse is a typed error or a valid state, never a crash (property)', () => {
-  const recordish = fc.record({ key: fc.string(), failures: fc.oneof(fc.integer(), fc.double()), lastFailureAt: fc.oneof(fc.integer(), fc.double()) }, { requiredKeys: [] });
-  const stateish = fc.record({ version: fc.oneof(fc.constant(1), fc.jsonValue()), sources: fc.oneof(fc.array(recordish), fc.jsonValue()), accounts: fc.oneof(fc.array(recordish), fc.jsonValue()) }, { requiredKeys: [] });
-  fc.assert(fc.property(fc.oneof(fc.jsonValue(), stateish), (value) => {
-    const text = JSON.stringify(value) ?? 'null';
-    try {
-      const state = parseLockoutState(text);
-      assert.deepEqual(parseLockoutState(serialiseLockoutState(state)), state);
-    } catch (e) {
-      assert.ok(hasCode(e, 'LOCKOUT_STATE_INVALID'), String(e));
-    }
-  }), { numRuns: 1000 });
-  fc.assert(fc.property(fc.string(), (text) => {
-    try { parseLockoutState(text); } catch (e) { assert.ok(hasCode(e, 'LOCKOUT_STATE_INVALID'), String(e)); }
-  }), { numRuns: 500 });
+  const recordish = fc.record(
+    {
+      key: fc.string(),
+      failures: fc.oneof(fc.integer(), fc.double()),
+      lastFailureAt: fc.oneof(fc.integer(), fc.double()),
+    },
+    { requiredKeys: [] },
+  );
+  const stateish = fc.record(
+    {
+      version: fc.oneof(fc.constant(1), fc.jsonValue()),
+      sources: fc.oneof(fc.array(recordish), fc.jsonValue()),
+      accounts: fc.oneof(fc.array(recordish), fc.jsonValue()),
+    },
+    { requiredKeys: [] },
+  );
+  fc.assert(
+    fc.property(fc.oneof(fc.jsonValue(), stateish), (value) => {
+      const text = JSON.stringify(value) ?? 'null';
+      try {
+        const state = parseLockoutState(text);
+        assert.deepEqual(parseLockoutState(serialiseLockoutState(state)), state);
+      } catch (e) {
+        assert.ok(hasCode(e, 'LOCKOUT_STATE_INVALID'), String(e));
+      }
+    }),
+    { numRuns: 1000 },
+  );
+  fc.assert(
+    fc.property(fc.string(), (text) => {
+      try {
+        parseLockoutState(text);
+      } catch (e) {
+        assert.ok(hasCode(e, 'LOCKOUT_STATE_INVALID'), String(e));
+      }
+    }),
+    { numRuns: 500 },
+  );
 });

@@ -114,9 +114,27 @@ export function validateLockoutConfig(config: Partial<LockoutConfig> = {}): Lock
   const baseDelayMs = requireInt('baseDelayMs', merged.baseDelayMs, 1_000, 3_600_000);
   const maxDelayMs = requireInt('maxDelayMs', merged.maxDelayMs, baseDelayMs, 86_400_000);
   const forgetAfterMs = requireInt('forgetAfterMs', merged.forgetAfterMs, maxDelayMs, 30 * 86_400_000);
-  const maxTrackedSources = requireInt('maxTrackedSources', merged.maxTrackedSources, 16, LOCKOUT_STATE_BOUNDS.maxRecords);
-  const maxTrackedAccounts = requireInt('maxTrackedAccounts', merged.maxTrackedAccounts, 1, LOCKOUT_STATE_BOUNDS.maxRecords);
-  return Object.freeze({ sourceThreshold, accountThreshold, baseDelayMs, maxDelayMs, forgetAfterMs, maxTrackedSources, maxTrackedAccounts });
+  const maxTrackedSources = requireInt(
+    'maxTrackedSources',
+    merged.maxTrackedSources,
+    16,
+    LOCKOUT_STATE_BOUNDS.maxRecords,
+  );
+  const maxTrackedAccounts = requireInt(
+    'maxTrackedAccounts',
+    merged.maxTrackedAccounts,
+    1,
+    LOCKOUT_STATE_BOUNDS.maxRecords,
+  );
+  return Object.freeze({
+    sourceThreshold,
+    accountThreshold,
+    baseDelayMs,
+    maxDelayMs,
+    forgetAfterMs,
+    maxTrackedSources,
+    maxTrackedAccounts,
+  });
 }
 
 /** A state with nothing recorded. */
@@ -126,7 +144,9 @@ export function emptyLockoutState(): LockoutState {
 
 function checkKey(what: string, key: unknown): string {
   if (typeof key !== 'string' || key.length === 0 || key.length > LOCKOUT_STATE_BOUNDS.maxKeyLength) {
-    throw new InvalidInputError(`${what} must be a non-empty string of at most ${LOCKOUT_STATE_BOUNDS.maxKeyLength} characters`);
+    throw new InvalidInputError(
+      `${what} must be a non-empty string of at most ${LOCKOUT_STATE_BOUNDS.maxKeyLength} characters`,
+    );
   }
   return key;
 }
@@ -178,7 +198,11 @@ export class LockoutPolicy {
     checkNow(now);
     const source = checkKey('source', attempt.source);
     const account = checkKey('account', attempt.account);
-    const bySource = this.#lockedUntil(state.sources.find((r) => r.key === source), this.config.sourceThreshold, now);
+    const bySource = this.#lockedUntil(
+      state.sources.find((r) => r.key === source),
+      this.config.sourceThreshold,
+      now,
+    );
     const accountRecord = options.accountLifted === true ? undefined : state.accounts.find((r) => r.key === account);
     const byAccount = this.#lockedUntil(accountRecord, this.config.accountThreshold, now);
     const until = Math.max(bySource, byAccount);
@@ -260,8 +284,12 @@ function fail(message: string, details: Record<string, unknown> = {}): never {
 
 /** True for a plain JSON object (no class instance, no array). */
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-    && (Object.getPrototypeOf(value) === Object.prototype || Object.getPrototypeOf(value) === null);
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    (Object.getPrototypeOf(value) === Object.prototype || Object.getPrototypeOf(value) === null)
+  );
 }
 
 /** True when `value` has exactly `keys` as its own keys. */
@@ -374,5 +402,8 @@ export function sourceKeyFor(address: string): string {
     const [a = 0, b = 0] = [h[6], h[7]];
     return `${a >> 8}.${a & 255}.${b >> 8}.${b & 255}`;
   }
-  return `${h.slice(0, 4).map((x) => x.toString(16)).join(':')}::/64`;
+  return `${h
+    .slice(0, 4)
+    .map((x) => x.toString(16))
+    .join(':')}::/64`;
 }

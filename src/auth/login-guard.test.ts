@@ -17,7 +17,7 @@ function spreadGuessing(guard: LoginGuard, state: LoginGuardState, from: number)
   return s;
 }
 
-test('a guesser spread over 24 addresses locks out new browsers, never the owner\'s browser with its cookie', () => {
+test("a guesser spread over 24 addresses locks out new browsers, never the owner's browser with its cookie", () => {
   const guard = new LoginGuard();
   let state = fresh();
   const first = guard.admit(state, KEY, { source: '127.0.0.2', account: 'admin' }, T0);
@@ -65,7 +65,7 @@ test('a stolen cookie gets 5 guesses, then waits; it is not counted against addr
   assert.deepEqual(decisions, [true, true, true, true, true, false, false]);
   assert.equal(state.lockout.sources.length + state.lockout.accounts.length, 0);
   const other = guard.admit(state, KEY, { source: '127.0.0.9', account: 'admin' }, T0 + 10);
-  assert.equal(other.decision.allowed, true, 'without the cookie, the address\'s own budget is untouched');
+  assert.equal(other.decision.allowed, true, "without the cookie, the address's own budget is untouched");
 });
 
 test('a cookie for another account counts as no cookie', () => {

@@ -51,7 +51,10 @@ test('normalises passwords with NFKC so equivalent spellings match', async () =>
 test('flags a hash made with weaker parameters for rehash', async () => {
   const stronger = { ...DEFAULT_ARGON2_PARAMS, memoryKiB: 24_576 };
   const phc = await hashPassword('an old but good password');
-  assert.deepEqual(await verifyPassword('an old but good password', phc, { params: stronger }), { ok: true, needsRehash: true });
+  assert.deepEqual(await verifyPassword('an old but good password', phc, { params: stronger }), {
+    ok: true,
+    needsRehash: true,
+  });
   const passes = { ...DEFAULT_ARGON2_PARAMS, passes: 3 };
   assert.equal((await verifyPassword('an old but good password', phc, { params: passes })).needsRehash, true);
 });
@@ -72,7 +75,10 @@ test('refuses new-hash parameters below the minimum or above the DoS ceiling, na
     [{ memoryKiB: 19_456.5 }, 'memoryKiB'],
   ];
   for (const [params, key] of cases) {
-    assert.throws(() => validateArgon2Params(params), (e: unknown) => hasCode(e, 'ARGON2_PARAMS_UNSAFE') && (e as { key: string }).key === key);
+    assert.throws(
+      () => validateArgon2Params(params),
+      (e: unknown) => hasCode(e, 'ARGON2_PARAMS_UNSAFE') && (e as { key: string }).key === key,
+    );
   }
 });
 
@@ -80,7 +86,9 @@ test('refuses a stored hash whose parameters would make verification a DoS, befo
   const salt = 'c29tZXNhbHRzb21lc2FsdA';
   const hash = 'CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc';
   for (const params of ['m=4194304,t=2,p=1', 'm=19456,t=1000,p=1', 'm=19456,t=2,p=64']) {
-    await assert.rejects(verifyPassword('password', `$argon2id$v=19$${params}$${salt}$${hash}`), (e: unknown) => hasCode(e, 'PASSWORD_HASH_INVALID'));
+    await assert.rejects(verifyPassword('password', `$argon2id$v=19$${params}$${salt}$${hash}`), (e: unknown) =>
+      hasCode(e, 'PASSWORD_HASH_INVALID'),
+    );
   }
 });
 
@@ -103,29 +111,40 @@ test('refuses malformed PHC strings with PASSWORD_HASH_INVALID', async () => {
   for (const phc of bad) {
     await assert.rejects(verifyPassword('password', phc), (e: unknown) => hasCode(e, 'PASSWORD_HASH_INVALID'), phc);
   }
-  await assert.rejects(verifyPassword('password', 42 as unknown as string), (e: unknown) => hasCode(e, 'PASSWORD_HASH_INVALID'));
+  await assert.rejects(verifyPassword('password', 42 as unknown as string), (e: unknown) =>
+    hasCode(e, 'PASSWORD_HASH_INVALID'),
+  );
 });
 
 test('never crashes on random PHC-like strings: parses or throws PASSWORD_HASH_INVALID', () => {
   const b64 = fc.stringMatching(/^[A-Za-z0-9+/=]{0,70}$/);
   const num = fc.oneof(fc.nat().map(String), fc.string({ maxLength: 6 }));
-  const phcLike = fc.tuple(fc.constantFrom('argon2id', 'argon2i', 'x'), fc.constantFrom('19', '16', ''), num, num, num, b64, b64)
+  const phcLike = fc
+    .tuple(fc.constantFrom('argon2id', 'argon2i', 'x'), fc.constantFrom('19', '16', ''), num, num, num, b64, b64)
     .map(([alg, v, m, t, p, s, h]) => `$${alg}$v=${v}$m=${m},t=${t},p=${p}$${s}$${h}`);
-  fc.assert(fc.property(fc.oneof(phcLike, fc.string()), (phc) => {
-    try {
-      const parsed = parsePasswordHash(phc);
-      assert.ok(parsed.params.memoryKiB <= 262_144 && parsed.params.passes <= 10);
-    } catch (e) {
-      assert.ok(hasCode(e, 'PASSWORD_HASH_INVALID'), String(e));
-    }
-  }), { numRuns: 2000 });
+  fc.assert(
+    fc.property(fc.oneof(phcLike, fc.string()), (phc) => {
+      try {
+        const parsed = parsePasswordHash(phc);
+        assert.ok(parsed.params.memoryKiB <= 262_144 && parsed.params.passes <= 10);
+      } catch (e) {
+        assert.ok(hasCode(e, 'PASSWORD_HASH_INVALID'), String(e));
+      }
+    }),
+    { numRuns: 2000 },
+  );
 });
 
 test('treats an unusable password attempt as a failure without hashing', async () => {
   const phc = await hashPassword('correct horse battery staple');
   const calls: number[] = [];
   const limiter = new HashLimiter();
-  const spy = { run: <T>(task: () => Promise<T>) => { calls.push(1); return limiter.run(task); } } as unknown as HashLimiter;
+  const spy = {
+    run: <T>(task: () => Promise<T>) => {
+      calls.push(1);
+      return limiter.run(task);
+    },
+  } as unknown as HashLimiter;
   for (const attempt of ['', 'x'.repeat(1025), 'bad\ud800surrogate']) {
     assert.deepEqual(await verifyPassword(attempt, phc, { limiter: spy }), { ok: false, needsRehash: false });
   }
@@ -141,14 +160,19 @@ test('refuses to hash an empty, over-long or ill-formed password', async () => {
 test('hashes through the limiter the caller passes', async () => {
   const limiter = new HashLimiter({ maxConcurrent: 1, maxQueued: 0 });
   const first = hashPassword('first password here', undefined, { limiter });
-  await assert.rejects(hashPassword('second password here', undefined, { limiter }), (e: unknown) => hasCode(e, 'AUTH_BUSY'));
+  await assert.rejects(hashPassword('second password here', undefined, { limiter }), (e: unknown) =>
+    hasCode(e, 'AUTH_BUSY'),
+  );
   assert.match(await first, /^\$argon2id\$/);
 });
 
 test('round-trips any well-formed password (property)', async () => {
-  await fc.assert(fc.asyncProperty(fc.string({ unit: 'grapheme', minLength: 1, maxLength: 40 }), async (pw) => {
-    const phc = await hashPassword(pw);
-    assert.equal((await verifyPassword(pw, phc)).ok, true);
-    assert.equal((await verifyPassword(pw + '!', phc)).ok, false);
-  }), { numRuns: 8 });
+  await fc.assert(
+    fc.asyncProperty(fc.string({ unit: 'grapheme', minLength: 1, maxLength: 40 }), async (pw) => {
+      const phc = await hashPassword(pw);
+      assert.equal((await verifyPassword(pw, phc)).ok, true);
+      assert.equal((await verifyPassword(pw + '!', phc)).ok, false);
+    }),
+    { numRuns: 8 },
+  );
 });

@@ -109,7 +109,8 @@ export function validateArgon2Params(params: Partial<Argon2Params> = {}): Argon2
   });
 }
 
-const PHC_PATTERN = /^\$argon2id\$v=19\$m=([1-9][0-9]{0,9}),t=([1-9][0-9]{0,9}),p=([1-9][0-9]{0,9})\$([A-Za-z0-9+/]+)\$([A-Za-z0-9+/]+)$/;
+const PHC_PATTERN =
+  /^\$argon2id\$v=19\$m=([1-9][0-9]{0,9}),t=([1-9][0-9]{0,9}),p=([1-9][0-9]{0,9})\$([A-Za-z0-9+/]+)\$([A-Za-z0-9+/]+)$/;
 
 function decodeB64(field: string, text: string): Buffer {
   const bytes = Buffer.from(text, 'base64');
@@ -161,10 +162,12 @@ function formatPasswordHash(params: Argon2Params, salt: Uint8Array, hash: Uint8A
 
 /** True when a stored hash's parameters are weaker than `current` in any respect. */
 export function isWeakerThan(stored: ParsedPasswordHash, current: Argon2Params): boolean {
-  return stored.params.memoryKiB < current.memoryKiB
-    || stored.params.passes < current.passes
-    || stored.params.tagLength < current.tagLength
-    || stored.salt.length < ARGON2_BOUNDS.saltLength;
+  return (
+    stored.params.memoryKiB < current.memoryKiB ||
+    stored.params.passes < current.passes ||
+    stored.params.tagLength < current.tagLength ||
+    stored.salt.length < ARGON2_BOUNDS.saltLength
+  );
 }
 
 /** Returns the UTF-8 bytes of the normalised password, or a reason it is not acceptable input. */
@@ -179,17 +182,21 @@ function passwordBytes(password: unknown): Buffer | string {
 
 function argon2id(message: Buffer, salt: Uint8Array, params: Argon2Params): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    argon2('argon2id', {
-      message,
-      nonce: salt,
-      memory: params.memoryKiB,
-      passes: params.passes,
-      parallelism: params.parallelism,
-      tagLength: params.tagLength,
-    }, (err, key) => {
-      if (err) reject(err);
-      else resolve(key);
-    });
+    argon2(
+      'argon2id',
+      {
+        message,
+        nonce: salt,
+        memory: params.memoryKiB,
+        passes: params.passes,
+        parallelism: params.parallelism,
+        tagLength: params.tagLength,
+      },
+      (err, key) => {
+        if (err) reject(err);
+        else resolve(key);
+      },
+    );
   });
 }
 

@@ -100,16 +100,25 @@ test('throws PASSWORD_TOO_WEAK with the reasons and never the password', async (
 });
 
 test('refuses malformed user inputs with a typed error', async () => {
-  await assert.rejects(checkPasswordStrength('velvet trombone orbits', { userInputs: [42 as unknown as string] }), (e: unknown) => hasCode(e, 'INVALID_INPUT'));
-  await assert.rejects(checkPasswordStrength('velvet trombone orbits', { userInputs: Array(33).fill('x') }), (e: unknown) => hasCode(e, 'INVALID_INPUT'));
+  await assert.rejects(
+    checkPasswordStrength('velvet trombone orbits', { userInputs: [42 as unknown as string] }),
+    (e: unknown) => hasCode(e, 'INVALID_INPUT'),
+  );
+  await assert.rejects(
+    checkPasswordStrength('velvet trombone orbits', { userInputs: Array(33).fill('x') }),
+    (e: unknown) => hasCode(e, 'INVALID_INPUT'),
+  );
 });
 
 test('never throws on any password and reasons never quote it (property)', async () => {
-  await fc.assert(fc.asyncProperty(fc.string({ unit: 'binary', maxLength: 140 }), async (pw) => {
-    const verdict = await checkPasswordStrength(pw, device);
-    assert.equal(verdict.ok, verdict.reasons.length === 0);
-    if (pw.length >= 6) assert.ok(!verdict.reasons.some((r) => r.message.includes(pw)));
-  }), { numRuns: 60 });
+  await fc.assert(
+    fc.asyncProperty(fc.string({ unit: 'binary', maxLength: 140 }), async (pw) => {
+      const verdict = await checkPasswordStrength(pw, device);
+      assert.equal(verdict.ok, verdict.reasons.length === 0);
+      if (pw.length >= 6) assert.ok(!verdict.reasons.some((r) => r.message.includes(pw)));
+    }),
+    { numRuns: 60 },
+  );
 });
 
 test('importing the auth module does not load the zxcvbn dictionaries until the first check', () => {

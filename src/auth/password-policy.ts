@@ -119,13 +119,21 @@ export function passwordLength(password: string): number {
 
 function userInputTerms(userInputs: readonly string[]): { zxcvbn: string[]; forbidden: string[] } {
   if (!Array.isArray(userInputs) || userInputs.length > PASSWORD_POLICY_INPUT_BOUNDS.maxUserInputs) {
-    throw new InvalidInputError(`userInputs must be an array of at most ${PASSWORD_POLICY_INPUT_BOUNDS.maxUserInputs} strings`);
+    throw new InvalidInputError(
+      `userInputs must be an array of at most ${PASSWORD_POLICY_INPUT_BOUNDS.maxUserInputs} strings`,
+    );
   }
   const zxcvbn = new Set<string>();
   const forbidden = new Set<string>();
   for (const input of userInputs) {
-    if (typeof input !== 'string' || input.length > PASSWORD_POLICY_INPUT_BOUNDS.maxUserInputLength || !input.isWellFormed()) {
-      throw new InvalidInputError(`each user input must be a well-formed string of at most ${PASSWORD_POLICY_INPUT_BOUNDS.maxUserInputLength} characters`);
+    if (
+      typeof input !== 'string' ||
+      input.length > PASSWORD_POLICY_INPUT_BOUNDS.maxUserInputLength ||
+      !input.isWellFormed()
+    ) {
+      throw new InvalidInputError(
+        `each user input must be a well-formed string of at most ${PASSWORD_POLICY_INPUT_BOUNDS.maxUserInputLength} characters`,
+      );
     }
     const whole = normalisePassword(input).toLowerCase().trim();
     // "Acme Devices" and "SP-X100" should also be caught as "acme", "devices", "x100".
@@ -149,7 +157,10 @@ const NO_FEEDBACK: PasswordFeedback = Object.freeze({ warning: null, suggestions
  * const verdict = await checkPasswordStrength(pw, { userInputs: [model, serial, username, maker] });
  * if (!verdict.ok) showReasons(verdict.reasons);
  */
-export async function checkPasswordStrength(password: string, context: PasswordStrengthContext): Promise<PasswordStrength> {
+export async function checkPasswordStrength(
+  password: string,
+  context: PasswordStrengthContext,
+): Promise<PasswordStrength> {
   const terms = userInputTerms(context.userInputs);
   const rules = passwordPolicyRules;
   const reasons: PasswordPolicyReason[] = [];
@@ -176,7 +187,10 @@ export async function checkPasswordStrength(password: string, context: PasswordS
     reasons.push({ code: 'PASSWORD_COMMON', message: 'This is one of the most common passwords.' });
   }
   if (terms.forbidden.some((term) => folded.includes(term))) {
-    reasons.push({ code: 'PASSWORD_CONTAINS_DEVICE_INFO', message: 'Do not use the model, serial number, user name or maker in the password.' });
+    reasons.push({
+      code: 'PASSWORD_CONTAINS_DEVICE_INFO',
+      message: 'Do not use the model, serial number, user name or maker in the password.',
+    });
   }
   const result = zxcvbn.check(normalised, terms.zxcvbn);
   if (result.score < rules.minScore) {

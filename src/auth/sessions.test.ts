@@ -99,7 +99,7 @@ test('a password change ends every session of that user and no other', () => {
   assert.ok(store.validate(c.id, T0));
 });
 
-test('accepts the session\'s own CSRF token and refuses any other', () => {
+test("accepts the session's own CSRF token and refuses any other", () => {
   const store = new SessionStore();
   const a = store.create('owner', T0);
   const b = store.create('owner', T0);
@@ -116,7 +116,15 @@ test('accepts the session\'s own CSRF token and refuses any other', () => {
 test('refuses ids that are not shaped like ours without looking them up', () => {
   const store = new SessionStore();
   store.create('owner', T0);
-  for (const id of ['', 'x', 'A'.repeat(42), 'A'.repeat(44), 'A'.repeat(42) + 'B', '../../etc/passwd', 'A'.repeat(100_000)]) {
+  for (const id of [
+    '',
+    'x',
+    'A'.repeat(42),
+    'A'.repeat(44),
+    'A'.repeat(42) + 'B',
+    '../../etc/passwd',
+    'A'.repeat(100_000),
+  ]) {
     assert.equal(store.validate(id, T0), null);
     assert.equal(store.destroy(id), false);
   }
@@ -163,7 +171,11 @@ test('refuses an unsafe session config, naming the key', () => {
     [{ touchIntervalMs: 600_000 }, 'touchIntervalMs'],
   ];
   for (const [config, key] of cases) {
-    assert.throws(() => validateSessionConfig(config), (e: unknown) => hasCode(e, 'SESSION_CONFIG_INVALID') && (e as { key: string }).key === key, key);
+    assert.throws(
+      () => validateSessionConfig(config),
+      (e: unknown) => hasCode(e, 'SESSION_CONFIG_INVALID') && (e as { key: string }).key === key,
+      key,
+    );
   }
 });
 
@@ -172,7 +184,11 @@ test('refuses malformed persisted state with SESSION_STATE_INVALID', () => {
   good.create('owner', T0);
   const record = good.state.sessions[0]!;
   const bad: unknown[] = [
-    null, [], { version: 1 }, { version: 2, sessions: [] }, { version: 1, sessions: {} },
+    null,
+    [],
+    { version: 1 },
+    { version: 2, sessions: [] },
+    { version: 1, sessions: {} },
     { version: 1, sessions: [{ ...record, extra: 1 }] },
     { version: 1, sessions: [{ ...record, idHash: 'short' }] },
     { version: 1, sessions: [{ ...record, csrfToken: record.csrfToken.slice(0, 42) + '/' }] },
@@ -181,9 +197,16 @@ test('refuses malformed persisted state with SESSION_STATE_INVALID', () => {
     { version: 1, sessions: [record, record] },
   ];
   for (const value of bad) {
-    assert.throws(() => parseSessionState(JSON.stringify(value)), (e: unknown) => hasCode(e, 'SESSION_STATE_INVALID'), JSON.stringify(value));
+    assert.throws(
+      () => parseSessionState(JSON.stringify(value)),
+      (e: unknown) => hasCode(e, 'SESSION_STATE_INVALID'),
+      JSON.stringify(value),
+    );
   }
-  assert.throws(() => parseSessionState('not json'), (e: unknown) => hasCode(e, 'SESSION_STATE_INVALID'));
+  assert.throws(
+    () => parseSessionState('not json'),
+    (e: unknown) => hasCode(e, 'SESSION_STATE_INVALID'),
+  );
 });
 
 test('parse(serialise(s)) round-trips any reachable table (property)', () => {
@@ -193,41 +216,59 @@ test('parse(serialise(s)) round-trips any reachable table (property)', () => {
     pick: fc.nat(),
     dt: fc.integer({ min: 0, max: 20 * MIN }),
   });
-  fc.assert(fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
-    const store = new SessionStore({ maxSessionsPerUser: 3, maxSessions: 5 });
-    const ids: string[] = [];
-    let now = T0;
-    for (const o of ops) {
-      now += o.dt;
-      const id = ids[o.pick % Math.max(ids.length, 1)] ?? 'none';
-      if (o.kind === 'create') ids.push(store.create(o.user, now).id);
-      else if (o.kind === 'touch') store.touch(id, now);
-      else if (o.kind === 'destroy') store.destroy(id);
-      else if (o.kind === 'destroyAll') store.destroyAllFor(o.user);
-      else store.prune(now);
-      assert.ok(store.size <= 5);
-    }
-    const state = parseSessionState(store.serialise());
-    assert.deepEqual(state, store.state);
-    assert.equal(serialiseSessionState(state), store.serialise());
-    const restored = new SessionStore({ maxSessionsPerUser: 3, maxSessions: 5 }, state);
-    for (const id of ids) assert.deepEqual(restored.validate(id, now), store.validate(id, now));
-  }), { numRuns: 200 });
+  fc.assert(
+    fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
+      const store = new SessionStore({ maxSessionsPerUser: 3, maxSessions: 5 });
+      const ids: string[] = [];
+      let now = T0;
+      for (const o of ops) {
+        now += o.dt;
+        const id = ids[o.pick % Math.max(ids.length, 1)] ?? 'none';
+        if (o.kind === 'create') ids.push(store.create(o.user, now).id);
+        else if (o.kind === 'touch') store.touch(id, now);
+        else if (o.kind === 'destroy') store.destroy(id);
+        else if (o.kind === 'destroyAll') store.destroyAllFor(o.user);
+        else store.prune(now);
+        assert.ok(store.size <= 5);
+      }
+      const state = parseSessionState(store.serialise());
+      assert.deepEqual(state, store.state);
+      assert.equal(serialiseSessionState(state), store.serialise());
+      const restored = new SessionStore({ maxSessionsPerUser: 3, maxSessions: 5 }, state);
+      for (const id of ids) assert.deepEqual(restored.validate(id, now), store.validate(id, now));
+    }),
+    { numRuns: 200 },
+  );
 });
 
 test('random JSON given to parse is a typed error or a valid table, never a crash (property)', () => {
   const tokenish = fc.oneof(fc.string(), fc.stringMatching(/^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/));
-  const recordish = fc.record({ idHash: tokenish, user: fc.string(), csrfToken: tokenish, createdAt: fc.oneof(fc.integer(), fc.double()), lastSeenAt: fc.oneof(fc.integer(), fc.double()) }, { requiredKeys: [] });
-  const stateish = fc.record({ version: fc.oneof(fc.constant(1), fc.jsonValue()), sessions: fc.oneof(fc.array(recordish), fc.jsonValue()) }, { requiredKeys: [] });
-  fc.assert(fc.property(fc.oneof(fc.jsonValue(), stateish, fc.string()), (value) => {
-    const text = typeof value === 'string' ? value : JSON.stringify(value) ?? 'null';
-    try {
-      const state = parseSessionState(text);
-      new SessionStore({}, state);
-    } catch (e) {
-      assert.ok(hasCode(e, 'SESSION_STATE_INVALID'), String(e));
-    }
-  }), { numRuns: 1000 });
+  const recordish = fc.record(
+    {
+      idHash: tokenish,
+      user: fc.string(),
+      csrfToken: tokenish,
+      createdAt: fc.oneof(fc.integer(), fc.double()),
+      lastSeenAt: fc.oneof(fc.integer(), fc.double()),
+    },
+    { requiredKeys: [] },
+  );
+  const stateish = fc.record(
+    { version: fc.oneof(fc.constant(1), fc.jsonValue()), sessions: fc.oneof(fc.array(recordish), fc.jsonValue()) },
+    { requiredKeys: [] },
+  );
+  fc.assert(
+    fc.property(fc.oneof(fc.jsonValue(), stateish, fc.string()), (value) => {
+      const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? 'null');
+      try {
+        const state = parseSessionState(text);
+        new SessionStore({}, state);
+      } catch (e) {
+        assert.ok(hasCode(e, 'SESSION_STATE_INVALID'), String(e));
+      }
+    }),
+    { numRuns: 1000 },
+  );
 });
 
 test('an empty state makes an empty store', () => {

@@ -97,7 +97,12 @@ export function validateSessionConfig(config: Partial<SessionConfig> = {}): Sess
   const idleTimeoutMs = requireInt('idleTimeoutMs', merged.idleTimeoutMs, 60_000, 3_600_000);
   const absoluteTimeoutMs = requireInt('absoluteTimeoutMs', merged.absoluteTimeoutMs, idleTimeoutMs, 86_400_000);
   const maxSessionsPerUser = requireInt('maxSessionsPerUser', merged.maxSessionsPerUser, 1, 64);
-  const maxSessions = requireInt('maxSessions', merged.maxSessions, maxSessionsPerUser, SESSION_STATE_BOUNDS.maxRecords);
+  const maxSessions = requireInt(
+    'maxSessions',
+    merged.maxSessions,
+    maxSessionsPerUser,
+    SESSION_STATE_BOUNDS.maxRecords,
+  );
   const touchIntervalMs = requireInt('touchIntervalMs', merged.touchIntervalMs, 0, Math.floor(idleTimeoutMs / 4));
   return Object.freeze({ idleTimeoutMs, absoluteTimeoutMs, maxSessionsPerUser, maxSessions, touchIntervalMs });
 }
@@ -115,7 +120,9 @@ function checkNow(now: number): number {
 
 function checkUser(user: unknown): string {
   if (typeof user !== 'string' || user.length === 0 || user.length > SESSION_STATE_BOUNDS.maxUserLength) {
-    throw new InvalidInputError(`user must be a non-empty string of at most ${SESSION_STATE_BOUNDS.maxUserLength} characters`);
+    throw new InvalidInputError(
+      `user must be a non-empty string of at most ${SESSION_STATE_BOUNDS.maxUserLength} characters`,
+    );
   }
   return user;
 }
@@ -259,9 +266,11 @@ export class SessionStore {
 
   #isLive(record: SessionRecord, now: number): boolean {
     // A clock set back before the login (an RTC reset) ends the session rather than extending it.
-    return now >= record.createdAt
-      && now - record.lastSeenAt < this.config.idleTimeoutMs
-      && now - record.createdAt < this.config.absoluteTimeoutMs;
+    return (
+      now >= record.createdAt &&
+      now - record.lastSeenAt < this.config.idleTimeoutMs &&
+      now - record.createdAt < this.config.absoluteTimeoutMs
+    );
   }
 
   #view(record: SessionRecord): SessionView {
@@ -302,8 +311,12 @@ function fail(message: string, details: Record<string, unknown> = {}): never {
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-    && (Object.getPrototypeOf(value) === Object.prototype || Object.getPrototypeOf(value) === null);
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    (Object.getPrototypeOf(value) === Object.prototype || Object.getPrototypeOf(value) === null)
+  );
 }
 
 function hasExactKeys(value: Record<string, unknown>, keys: readonly string[]): boolean {
@@ -319,7 +332,8 @@ const RECORD_KEYS = ['idHash', 'user', 'csrfToken', 'createdAt', 'lastSeenAt'] a
 
 /** Checks a parsed JSON value against the session state schema; throws SESSION_STATE_INVALID. */
 export function validateSessionState(value: unknown): SessionState {
-  if (!isPlainObject(value) || !hasExactKeys(value, ['version', 'sessions'])) fail('session state must be an object with exactly version, sessions');
+  if (!isPlainObject(value) || !hasExactKeys(value, ['version', 'sessions']))
+    fail('session state must be an object with exactly version, sessions');
   if (value.version !== 1) fail('unsupported session state version');
   const list = value.sessions;
   if (!Array.isArray(list)) fail('sessions must be an array');
@@ -327,12 +341,14 @@ export function validateSessionState(value: unknown): SessionState {
   const seen = new Set<string>();
   const sessions: SessionRecord[] = [];
   for (const item of list as unknown[]) {
-    if (!isPlainObject(item) || !hasExactKeys(item, RECORD_KEYS)) fail('a session record does not have exactly the expected fields');
+    if (!isPlainObject(item) || !hasExactKeys(item, RECORD_KEYS))
+      fail('a session record does not have exactly the expected fields');
     const { idHash, user, csrfToken, createdAt, lastSeenAt } = item;
     if (!isWellFormedToken(idHash)) fail('a session record has a bad idHash');
     if (seen.has(idHash)) fail('duplicate session');
     seen.add(idHash);
-    if (typeof user !== 'string' || user.length === 0 || user.length > SESSION_STATE_BOUNDS.maxUserLength) fail('a session record has a bad user');
+    if (typeof user !== 'string' || user.length === 0 || user.length > SESSION_STATE_BOUNDS.maxUserLength)
+      fail('a session record has a bad user');
     if (!isWellFormedToken(csrfToken)) fail('a session record has a bad csrfToken');
     if (!isTime(createdAt) || !isTime(lastSeenAt) || lastSeenAt < createdAt) fail('a session record has bad times');
     sessions.push({ idHash, user, csrfToken, createdAt, lastSeenAt });

@@ -21,18 +21,73 @@ export interface BundleFileSpec {
 
 /** The bundle layout, version 1. Secret files are written with mode 0600. */
 export const BUNDLE_FILES = {
-  unit: { name: 'unit.json', audience: 'device', secret: false, description: 'identity: serial, model, maker, fingerprints, initial password mode' },
-  caCert: { name: 'ca-cert.pem', audience: 'device', secret: false, description: 'manufacturer CA: the only trust anchor for the cloud connection' },
-  deviceCert: { name: 'device-cert.pem', audience: 'device', secret: false, description: 'device certificate signed by the manufacturer CA (CN = serial)' },
-  deviceKey: { name: 'device-key.pem', audience: 'device', secret: true, description: 'device private key (ECDSA P-256) for mutual TLS' },
-  webCert: { name: 'web-cert.pem', audience: 'device', secret: false, description: 'unique self-signed certificate of the HTTPS admin service' },
-  webKey: { name: 'web-key.pem', audience: 'device', secret: true, description: 'private key of the HTTPS admin service' },
-  adminPasswordHash: { name: 'admin-password.phc', audience: 'device', secret: true, description: 'argon2id hash of the sticker password (absent in setup mode)' },
-  pairingVerifier: { name: 'pairing-verifier.json', audience: 'device', secret: true, description: 'SPAKE2+ verifier (w0, L) with PBKDF2 salt and iterations; never the setup code' },
-  updateRoot: { name: 'update-root.json', audience: 'device', secret: false, description: 'TUF root metadata of the update repository: the trust anchor for software updates' },
-  label: { name: 'label.json', audience: 'factory', secret: true, description: 'plaintext password, setup code, claim code and QR URI, for printing only' },
+  unit: {
+    name: 'unit.json',
+    audience: 'device',
+    secret: false,
+    description: 'identity: serial, model, maker, fingerprints, initial password mode',
+  },
+  caCert: {
+    name: 'ca-cert.pem',
+    audience: 'device',
+    secret: false,
+    description: 'manufacturer CA: the only trust anchor for the cloud connection',
+  },
+  deviceCert: {
+    name: 'device-cert.pem',
+    audience: 'device',
+    secret: false,
+    description: 'device certificate signed by the manufacturer CA (CN = serial)',
+  },
+  deviceKey: {
+    name: 'device-key.pem',
+    audience: 'device',
+    secret: true,
+    description: 'device private key (ECDSA P-256) for mutual TLS',
+  },
+  webCert: {
+    name: 'web-cert.pem',
+    audience: 'device',
+    secret: false,
+    description: 'unique self-signed certificate of the HTTPS admin service',
+  },
+  webKey: {
+    name: 'web-key.pem',
+    audience: 'device',
+    secret: true,
+    description: 'private key of the HTTPS admin service',
+  },
+  adminPasswordHash: {
+    name: 'admin-password.phc',
+    audience: 'device',
+    secret: true,
+    description: 'argon2id hash of the sticker password (absent in setup mode)',
+  },
+  pairingVerifier: {
+    name: 'pairing-verifier.json',
+    audience: 'device',
+    secret: true,
+    description: 'SPAKE2+ verifier (w0, L) with PBKDF2 salt and iterations; never the setup code',
+  },
+  updateRoot: {
+    name: 'update-root.json',
+    audience: 'device',
+    secret: false,
+    description: 'TUF root metadata of the update repository: the trust anchor for software updates',
+  },
+  label: {
+    name: 'label.json',
+    audience: 'factory',
+    secret: true,
+    description: 'plaintext password, setup code, claim code and QR URI, for printing only',
+  },
   stickerSvg: { name: 'sticker.svg', audience: 'factory', secret: true, description: 'the printed label, vector' },
-  stickerPng: { name: 'sticker.png', audience: 'factory', secret: true, description: 'the printed label, 300 dpi raster' },
+  stickerPng: {
+    name: 'sticker.png',
+    audience: 'factory',
+    secret: true,
+    description: 'the printed label, 300 dpi raster',
+  },
 } as const satisfies Record<string, BundleFileSpec>;
 
 /** Format tag of unit.json. */
@@ -65,13 +120,15 @@ const FINGERPRINT = /^sha256:[0-9a-f]{64}$/;
 
 /** Validates a parsed unit.json. */
 export function parseUnitRecord(value: unknown): UnitRecord {
-  const fail = (key: string): never => { throw new BundleError('BUNDLE_INVALID', `unit.json: bad or missing '${key}'`, { key }); };
+  const fail = (key: string): never => {
+    throw new BundleError('BUNDLE_INVALID', `unit.json: bad or missing '${key}'`, { key });
+  };
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return fail('(root)');
   const v = value as Record<string, unknown>;
   const str = (key: string, re?: RegExp): string => {
     const x = v[key];
     if (typeof x !== 'string' || x.length === 0 || x.length > 256 || (re && !re.test(x))) return fail(key);
-    return x as string;
+    return x;
   };
   if (v.format !== UNIT_FORMAT) fail('format');
   const mode = str('initialPasswordMode', /^(sticker|setup)$/) as 'sticker' | 'setup';
@@ -110,14 +167,21 @@ export interface DeviceBundle {
 async function readBundleFile(dir: string, spec: BundleFileSpec, optional = false): Promise<string | undefined> {
   const path = join(dir, spec.name);
   let info;
-  try { info = await stat(path); } catch {
+  try {
+    info = await stat(path);
+  } catch {
     if (optional) return undefined;
     throw new BundleError('BUNDLE_INCOMPLETE', `bundle file missing: ${spec.name}`, { file: spec.name });
   }
-  if (!info.isFile() || info.size > 64 * 1024) throw new BundleError('BUNDLE_INVALID', `not a small regular file: ${spec.name}`, { file: spec.name });
+  if (!info.isFile() || info.size > 64 * 1024)
+    throw new BundleError('BUNDLE_INVALID', `not a small regular file: ${spec.name}`, { file: spec.name });
   // A secret readable by group or others has already leaked on a shared system: refuse it.
   if (spec.secret && (info.mode & 0o077) !== 0) {
-    throw new BundleError('BUNDLE_INSECURE_MODE', `secret file ${spec.name} is readable by others (mode ${(info.mode & 0o777).toString(8)}); expected 600`, { file: spec.name });
+    throw new BundleError(
+      'BUNDLE_INSECURE_MODE',
+      `secret file ${spec.name} is readable by others (mode ${(info.mode & 0o777).toString(8)}); expected 600`,
+      { file: spec.name },
+    );
   }
   return readFile(path, 'utf8');
 }
@@ -126,21 +190,45 @@ async function readBundleFile(dir: string, spec: BundleFileSpec, optional = fals
 export async function readDeviceBundle(dir: string): Promise<DeviceBundle> {
   const f = BUNDLE_FILES;
   let unitJson: unknown;
-  try { unitJson = JSON.parse((await readBundleFile(dir, f.unit))!); } catch (err) {
+  try {
+    unitJson = JSON.parse((await readBundleFile(dir, f.unit))!);
+  } catch (err) {
     if (err instanceof BulwarkError) throw err;
     throw new BundleError('BUNDLE_INVALID', 'unit.json is not valid JSON');
   }
   const unit = parseUnitRecord(unitJson);
-  const [caCertPem, deviceCertPem, deviceKeyPem, webCertPem, webKeyPem, adminPasswordHash, verifier, updateRootJson] = await Promise.all([
-    readBundleFile(dir, f.caCert), readBundleFile(dir, f.deviceCert), readBundleFile(dir, f.deviceKey),
-    readBundleFile(dir, f.webCert), readBundleFile(dir, f.webKey),
-    readBundleFile(dir, f.adminPasswordHash, unit.initialPasswordMode === 'setup'), readBundleFile(dir, f.pairingVerifier), readBundleFile(dir, f.updateRoot),
-  ]);
+  const [caCertPem, deviceCertPem, deviceKeyPem, webCertPem, webKeyPem, adminPasswordHash, verifier, updateRootJson] =
+    await Promise.all([
+      readBundleFile(dir, f.caCert),
+      readBundleFile(dir, f.deviceCert),
+      readBundleFile(dir, f.deviceKey),
+      readBundleFile(dir, f.webCert),
+      readBundleFile(dir, f.webKey),
+      readBundleFile(dir, f.adminPasswordHash, unit.initialPasswordMode === 'setup'),
+      readBundleFile(dir, f.pairingVerifier),
+      readBundleFile(dir, f.updateRoot),
+    ]);
   let pairingVerifierJson: unknown;
-  try { pairingVerifierJson = JSON.parse(verifier!); } catch { throw new BundleError('BUNDLE_INVALID', 'pairing-verifier.json is not valid JSON'); }
-  try { JSON.parse(updateRootJson!); } catch { throw new BundleError('BUNDLE_INVALID', 'update-root.json is not valid JSON'); }
+  try {
+    pairingVerifierJson = JSON.parse(verifier!);
+  } catch {
+    throw new BundleError('BUNDLE_INVALID', 'pairing-verifier.json is not valid JSON');
+  }
+  try {
+    JSON.parse(updateRootJson!);
+  } catch {
+    throw new BundleError('BUNDLE_INVALID', 'update-root.json is not valid JSON');
+  }
   return {
-    dir, unit, caCertPem: caCertPem!, deviceCertPem: deviceCertPem!, deviceKeyPem: deviceKeyPem!, webCertPem: webCertPem!, webKeyPem: webKeyPem!,
-    ...(adminPasswordHash ? { adminPasswordHash: adminPasswordHash.trim() } : {}), pairingVerifierJson, updateRootJson: updateRootJson!,
+    dir,
+    unit,
+    caCertPem: caCertPem!,
+    deviceCertPem: deviceCertPem!,
+    deviceKeyPem: deviceKeyPem!,
+    webCertPem: webCertPem!,
+    webKeyPem: webKeyPem!,
+    ...(adminPasswordHash ? { adminPasswordHash: adminPasswordHash.trim() } : {}),
+    pairingVerifierJson,
+    updateRootJson: updateRootJson!,
   };
 }

@@ -103,19 +103,36 @@ function checkChannelConfig(config: Partial<ChannelConfig>): ChannelConfig {
   const handshakeTimeoutMs = requireInt('handshakeTimeoutMs', m.handshakeTimeoutMs, B.minTimeMs, 120_000);
   const maxQueuedBytes = requireInt('maxQueuedBytes', m.maxQueuedBytes, 2 * (maxFrameBytes + 4), B.maxQueuedBytes);
   const maxConnections = requireInt('maxConnections', m.maxConnections, 1, B.maxConnections);
-  const resumptionLifetimeMs = requireInt('resumptionLifetimeMs', m.resumptionLifetimeMs, 1_000, B.maxResumptionLifetimeMs);
+  const resumptionLifetimeMs = requireInt(
+    'resumptionLifetimeMs',
+    m.resumptionLifetimeMs,
+    1_000,
+    B.maxResumptionLifetimeMs,
+  );
   const reconnectBaseMs = requireInt('reconnectBaseMs', m.reconnectBaseMs, B.minTimeMs, 60_000);
   const reconnectMaxMs = requireInt('reconnectMaxMs', m.reconnectMaxMs, reconnectBaseMs, B.maxTimeMs);
   const reconnectJitter = m.reconnectJitter;
   if (typeof reconnectJitter !== 'number' || !(reconnectJitter >= 0 && reconnectJitter <= 1)) {
     throw new ChannelConfigError('reconnectJitter', 'must be a number from 0 to 1');
   }
-  const reconnectMaxAttempts = m.reconnectMaxAttempts === Infinity
-    ? Infinity
-    : requireInt('reconnectMaxAttempts', m.reconnectMaxAttempts, 1, 1_000_000);
+  const reconnectMaxAttempts =
+    m.reconnectMaxAttempts === Infinity
+      ? Infinity
+      : requireInt('reconnectMaxAttempts', m.reconnectMaxAttempts, 1, 1_000_000);
   const result: ChannelConfig = Object.freeze({
-    maxFrameBytes, requestTimeoutMs, keepaliveMs, deadAfterMs, maxInFlight, handshakeTimeoutMs, maxQueuedBytes,
-    maxConnections, resumptionLifetimeMs, reconnectBaseMs, reconnectMaxMs, reconnectJitter, reconnectMaxAttempts,
+    maxFrameBytes,
+    requestTimeoutMs,
+    keepaliveMs,
+    deadAfterMs,
+    maxInFlight,
+    handshakeTimeoutMs,
+    maxQueuedBytes,
+    maxConnections,
+    resumptionLifetimeMs,
+    reconnectBaseMs,
+    reconnectMaxMs,
+    reconnectJitter,
+    reconnectMaxAttempts,
   });
   validated.add(result);
   return result;

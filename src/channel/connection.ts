@@ -7,8 +7,13 @@ import type { TLSSocket } from 'node:tls';
 import type { ChannelConfig } from './config.ts';
 import { ChannelClosedError, ChannelRequestError, ChannelTransportError, type ChannelError } from './errors.ts';
 import {
-  CHANNEL_ERROR_CODES, MESSAGE_LIMITS,
-  type ChannelErrorCode, type ChannelEventName, type ChannelValue, type EventMessage, type RequestMessage,
+  CHANNEL_ERROR_CODES,
+  MESSAGE_LIMITS,
+  type ChannelErrorCode,
+  type ChannelEventName,
+  type ChannelValue,
+  type EventMessage,
+  type RequestMessage,
 } from './messages.ts';
 import { ChannelSession, type ChannelCloseInitiator, type RequestOutcome, type SessionEffect } from './session.ts';
 
@@ -42,7 +47,10 @@ export interface ChannelIncomingRequest {
  * {@link ChannelRequestError} to answer with its code; any other throw answers INTERNAL and
  * says nothing more.
  */
-export type ChannelRequestHandler<P> = (request: ChannelIncomingRequest, peer: P) => ChannelValue | undefined | Promise<ChannelValue | undefined>;
+export type ChannelRequestHandler<P> = (
+  request: ChannelIncomingRequest,
+  peer: P,
+) => ChannelValue | undefined | Promise<ChannelValue | undefined>;
 
 /** Receives the peer's events. Errors thrown by a listener are caught and dropped. */
 export type ChannelEventListener<P> = (event: EventMessage, peer: P) => void;
@@ -121,7 +129,10 @@ export class ChannelConnection<P> {
   readonly #session: ChannelSession;
   readonly #config: ChannelConfig;
   readonly #tickets: { latest: Buffer | undefined } | undefined;
-  readonly #pending = new Map<number, { resolve: (value: ChannelValue) => void; reject: (error: ChannelError) => void }>();
+  readonly #pending = new Map<
+    number,
+    { resolve: (value: ChannelValue) => void; reject: (error: ChannelError) => void }
+  >();
   readonly #eventListeners = new Set<ChannelEventListener<P>>();
   readonly #closeListeners = new Set<(info: ChannelCloseInfo) => void>();
   readonly #socketClosed: Promise<void>;
@@ -142,10 +153,15 @@ export class ChannelConnection<P> {
     this.#handler = init.onRequest;
     if (init.onEvent) this.#eventListeners.add(init.onEvent);
     this.#session = new ChannelSession(init.config, clock());
-    this.closed = new Promise((resolve) => { this.#resolveClosed = resolve; });
-    this.ready = init.greeting === 'await'
-      ? new Promise((resolve, reject) => { this.#ready = { resolve, reject }; })
-      : Promise.resolve();
+    this.closed = new Promise((resolve) => {
+      this.#resolveClosed = resolve;
+    });
+    this.ready =
+      init.greeting === 'await'
+        ? new Promise((resolve, reject) => {
+            this.#ready = { resolve, reject };
+          })
+        : Promise.resolve();
     this.ready.catch(() => {});
     this.#socketClosed = new Promise((resolve) => {
       init.socket.once('close', () => {
@@ -163,7 +179,16 @@ export class ChannelConnection<P> {
       }
     });
     socket.on('error', (err: Error & { code?: string }) => {
-      this.#apply(this.#session.transportClosed(new ChannelTransportError('CHANNEL_SOCKET_FAILED', 'the connection failed', { reason: err.code }, { cause: err })));
+      this.#apply(
+        this.#session.transportClosed(
+          new ChannelTransportError(
+            'CHANNEL_SOCKET_FAILED',
+            'the connection failed',
+            { reason: err.code },
+            { cause: err },
+          ),
+        ),
+      );
     });
     socket.on('end', () => this.#apply(this.#session.transportClosed()));
     socket.on('close', () => this.#apply(this.#session.transportClosed()));
@@ -208,14 +233,21 @@ export class ChannelConnection<P> {
    * peer's code in `remoteCode`), 'CHANNEL_REQUEST_TIMEOUT', 'CHANNEL_BUSY', 'CHANNEL_CLOSED'
    * or 'CHANNEL_BAD_MESSAGE'.
    */
-  request(capability: string, action: string, value?: ChannelValue, options: { timeoutMs?: number } = {}): Promise<ChannelValue> {
+  request(
+    capability: string,
+    action: string,
+    value?: ChannelValue,
+    options: { timeoutMs?: number } = {},
+  ): Promise<ChannelValue> {
     let started: { id: number; effects: SessionEffect[] };
     try {
       started = this.#session.request(capability, action, value, clock(), options.timeoutMs);
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new ChannelClosedError('CHANNEL_CLOSED', 'request refused'));
     }
-    const answer = new Promise<ChannelValue>((resolve, reject) => { this.#pending.set(started.id, { resolve, reject }); });
+    const answer = new Promise<ChannelValue>((resolve, reject) => {
+      this.#pending.set(started.id, { resolve, reject });
+    });
     this.#apply(started.effects);
     return answer;
   }
@@ -233,7 +265,9 @@ export class ChannelConnection<P> {
   /** Listens to the peer's events; returns a function that stops listening. */
   onEvent(listener: ChannelEventListener<P>): () => void {
     this.#eventListeners.add(listener);
-    return () => { this.#eventListeners.delete(listener); };
+    return () => {
+      this.#eventListeners.delete(listener);
+    };
   }
 
   /** Called once when the channel ends (at once if it already has); returns a function that unsubscribes. */
@@ -243,7 +277,9 @@ export class ChannelConnection<P> {
       return () => {};
     }
     this.#closeListeners.add(listener);
-    return () => { this.#closeListeners.delete(listener); };
+    return () => {
+      this.#closeListeners.delete(listener);
+    };
   }
 
   /** Says bye with `reason` ([a-z][a-z0-9-]*, e.g. 'unpaired'), fails pending requests, and closes the socket. */
@@ -284,7 +320,11 @@ export class ChannelConnection<P> {
           }
           break;
         case 'closed':
-          this.#teardown(effect.error ? { reason: effect.reason, initiator: effect.initiator, error: effect.error } : { reason: effect.reason, initiator: effect.initiator });
+          this.#teardown(
+            effect.error
+              ? { reason: effect.reason, initiator: effect.initiator, error: effect.error }
+              : { reason: effect.reason, initiator: effect.initiator },
+          );
           break;
       }
     }
@@ -296,7 +336,9 @@ export class ChannelConnection<P> {
     if (socket.destroyed || !socket.writable) return;
     socket.write(bytes);
     if (socket.writableLength > this.#config.maxQueuedBytes && this.#session.isOpen) {
-      const error = new ChannelTransportError('CHANNEL_BACKPRESSURE', 'the peer does not read what we send', { queuedBytes: socket.writableLength });
+      const error = new ChannelTransportError('CHANNEL_BACKPRESSURE', 'the peer does not read what we send', {
+        queuedBytes: socket.writableLength,
+      });
       this.#apply(this.#session.transportClosed(error));
     }
   }
@@ -308,15 +350,21 @@ export class ChannelConnection<P> {
       outcome = { ok: false, code: 'UNKNOWN_CAPABILITY', message: 'no capabilities are offered' };
     } else {
       try {
-        const incoming: ChannelIncomingRequest = request.value === undefined
-          ? { id: request.id, capability: request.capability, action: request.action }
-          : { id: request.id, capability: request.capability, action: request.action, value: request.value };
+        const incoming: ChannelIncomingRequest =
+          request.value === undefined
+            ? { id: request.id, capability: request.capability, action: request.action }
+            : { id: request.id, capability: request.capability, action: request.action, value: request.value };
         const value = await handler(incoming, this.peer);
         outcome = { ok: true, value: value === undefined ? null : value };
       } catch (err) {
-        outcome = err instanceof ChannelRequestError && KNOWN_CODES.has(err.remoteCode)
-          ? { ok: false, code: err.remoteCode as ChannelErrorCode, message: err.message.slice(0, MESSAGE_LIMITS.maxErrorMessageLength) }
-          : { ok: false, code: 'INTERNAL', message: 'internal error' };
+        outcome =
+          err instanceof ChannelRequestError && KNOWN_CODES.has(err.remoteCode)
+            ? {
+                ok: false,
+                code: err.remoteCode as ChannelErrorCode,
+                message: err.message.slice(0, MESSAGE_LIMITS.maxErrorMessageLength),
+              }
+            : { ok: false, code: 'INTERNAL', message: 'internal error' };
       }
     }
     this.#apply(this.#session.reply(request.id, outcome));
@@ -332,11 +380,14 @@ export class ChannelConnection<P> {
     if (this.#timer && this.#timerAt <= next) return;
     this.#disarm();
     this.#timerAt = next;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#timerAt = Infinity;
-      this.#apply(this.#session.tick(clock()));
-    }, Math.max(0, Math.ceil(next - clock())));
+    this.#timer = setTimeout(
+      () => {
+        this.#timer = undefined;
+        this.#timerAt = Infinity;
+        this.#apply(this.#session.tick(clock()));
+      },
+      Math.max(0, Math.ceil(next - clock())),
+    );
     this.#timer.unref();
   }
 
@@ -357,7 +408,12 @@ export class ChannelConnection<P> {
       destroyIfLingering(socket);
     }
     if (this.#ready) {
-      this.#ready.reject(info.error ?? new ChannelClosedError('CHANNEL_REFUSED', 'the peer closed the channel before accepting it', { reason: info.reason }));
+      this.#ready.reject(
+        info.error ??
+          new ChannelClosedError('CHANNEL_REFUSED', 'the peer closed the channel before accepting it', {
+            reason: info.reason,
+          }),
+      );
       this.#ready = undefined;
     }
     this.#resolveClosed(info);

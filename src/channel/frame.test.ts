@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { hasCode } from '../errors/index.ts';
 import { FrameDecoder, encodeFrame, FRAME_HEADER_BYTES } from './index.ts';
 
-const bodies = ['{"type":"ping","n":1}', '', 'x', '{"type":"bye","reason":"shutdown"}', 'é'.repeat(100)].map((s) => Buffer.from(s));
+const bodies = ['{"type":"ping","n":1}', '', 'x', '{"type":"bye","reason":"shutdown"}', 'é'.repeat(100)].map((s) =>
+  Buffer.from(s),
+);
 const stream = Buffer.concat(bodies.map((b) => encodeFrame(b)));
 
 test('encodes a 4-byte big-endian length before the body', () => {
@@ -40,17 +42,26 @@ test('a declared length above maxFrameBytes is refused on the 4 length bytes, be
   header.writeUInt32BE(1_025);
   assert.deepEqual(decoder.push(header.subarray(0, 3)), []);
   assert.equal(decoder.bufferedBytes, 3);
-  assert.throws(() => decoder.push(header.subarray(3)), (e) => hasCode(e, 'CHANNEL_FRAME_TOO_LARGE'));
+  assert.throws(
+    () => decoder.push(header.subarray(3)),
+    (e) => hasCode(e, 'CHANNEL_FRAME_TOO_LARGE'),
+  );
   assert.equal(decoder.bufferedBytes, 0);
   assert.equal(decoder.failed, true);
   // Whatever comes next is refused without being looked at.
-  assert.throws(() => decoder.push(Buffer.alloc(10)), (e) => hasCode(e, 'CHANNEL_DECODER_FAILED'));
+  assert.throws(
+    () => decoder.push(Buffer.alloc(10)),
+    (e) => hasCode(e, 'CHANNEL_DECODER_FAILED'),
+  );
   assert.equal(decoder.bufferedBytes, 0);
 });
 
 test('a 4 GiB declared length is refused at once, and the largest allowed one is accepted', () => {
   const huge = new FrameDecoder();
-  assert.throws(() => huge.push(Buffer.from([0xff, 0xff, 0xff, 0xff, 1, 2, 3])), (e) => hasCode(e, 'CHANNEL_FRAME_TOO_LARGE'));
+  assert.throws(
+    () => huge.push(Buffer.from([0xff, 0xff, 0xff, 0xff, 1, 2, 3])),
+    (e) => hasCode(e, 'CHANNEL_FRAME_TOO_LARGE'),
+  );
   const decoder = new FrameDecoder({ maxFrameBytes: 2_000 });
   const body = Buffer.alloc(2_000, 7);
   const frame = encodeFrame(body, 2_000);
@@ -61,13 +72,22 @@ test('a 4 GiB declared length is refused at once, and the largest allowed one is
 
 test('the default limit is 65,536 bytes and encodeFrame refuses a body above the limit', () => {
   assert.equal(new FrameDecoder().maxFrameBytes, 65_536);
-  assert.throws(() => encodeFrame(Buffer.alloc(65_537)), (e) => hasCode(e, 'CHANNEL_FRAME_TOO_LARGE'));
-  assert.throws(() => encodeFrame(Buffer.alloc(11), 10), (e) => hasCode(e, 'CHANNEL_FRAME_TOO_LARGE'));
+  assert.throws(
+    () => encodeFrame(Buffer.alloc(65_537)),
+    (e) => hasCode(e, 'CHANNEL_FRAME_TOO_LARGE'),
+  );
+  assert.throws(
+    () => encodeFrame(Buffer.alloc(11), 10),
+    (e) => hasCode(e, 'CHANNEL_FRAME_TOO_LARGE'),
+  );
 });
 
 test('refuses a decoder limit that is not a positive integer within 1 MiB', () => {
   for (const maxFrameBytes of [0, -1, 1.5, 2 ** 21, Number.NaN]) {
-    assert.throws(() => new FrameDecoder({ maxFrameBytes }), (e) => hasCode(e, 'CHANNEL_CONFIG_INVALID'));
+    assert.throws(
+      () => new FrameDecoder({ maxFrameBytes }),
+      (e) => hasCode(e, 'CHANNEL_CONFIG_INVALID'),
+    );
   }
 });
 

@@ -12,13 +12,20 @@ export const FRAME_HEADER_BYTES = 4;
 
 function checkMaxFrameBytes(maxFrameBytes: number): number {
   if (!Number.isInteger(maxFrameBytes) || maxFrameBytes < 1 || maxFrameBytes > CHANNEL_CONFIG_BOUNDS.maxFrameBytes) {
-    throw new ChannelConfigError('maxFrameBytes', `must be an integer from 1 to ${CHANNEL_CONFIG_BOUNDS.maxFrameBytes}`);
+    throw new ChannelConfigError(
+      'maxFrameBytes',
+      `must be an integer from 1 to ${CHANNEL_CONFIG_BOUNDS.maxFrameBytes}`,
+    );
   }
   return maxFrameBytes;
 }
 
 function tooLarge(length: number, maxFrameBytes: number): ChannelFrameError {
-  return new ChannelFrameError('CHANNEL_FRAME_TOO_LARGE', `frame of ${length} bytes exceeds the limit of ${maxFrameBytes}`, { length, maxFrameBytes });
+  return new ChannelFrameError(
+    'CHANNEL_FRAME_TOO_LARGE',
+    `frame of ${length} bytes exceeds the limit of ${maxFrameBytes}`,
+    { length, maxFrameBytes },
+  );
 }
 
 /** Prefixes `body` with its length. Throws 'CHANNEL_FRAME_TOO_LARGE' above `maxFrameBytes`. */
@@ -68,7 +75,10 @@ export class FrameDecoder {
    * the stream is not trusted past that point).
    */
   push(chunk: Uint8Array): Buffer[] {
-    if (this.#failure) throw new ChannelFrameError('CHANNEL_DECODER_FAILED', 'the decoder already refused this stream', { cause: this.#failure.code });
+    if (this.#failure)
+      throw new ChannelFrameError('CHANNEL_DECODER_FAILED', 'the decoder already refused this stream', {
+        cause: this.#failure.code,
+      });
     const frames: Buffer[] = [];
     let offset = 0;
     while (offset < chunk.length) {

@@ -2,7 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { hasCode } from '../errors/index.ts';
-import { parseMessage, validateMessage, encodeMessage, FrameDecoder, CHANNEL_ERROR_CODES, type ChannelMessage } from './index.ts';
+import {
+  parseMessage,
+  validateMessage,
+  encodeMessage,
+  FrameDecoder,
+  CHANNEL_ERROR_CODES,
+  type ChannelMessage,
+} from './index.ts';
 import { validMessage } from '../../test/channel/arbitraries.ts';
 
 const valid: ChannelMessage[] = [
@@ -22,8 +29,16 @@ const valid: ChannelMessage[] = [
 ];
 
 const bad = (json: string): void => {
-  assert.throws(() => parseMessage(json), (e) => hasCode(e, 'CHANNEL_BAD_MESSAGE'), json.slice(0, 80));
-  assert.throws(() => parseMessage(Buffer.from(json)), (e) => hasCode(e, 'CHANNEL_BAD_MESSAGE'), json.slice(0, 80));
+  assert.throws(
+    () => parseMessage(json),
+    (e) => hasCode(e, 'CHANNEL_BAD_MESSAGE'),
+    json.slice(0, 80),
+  );
+  assert.throws(
+    () => parseMessage(Buffer.from(json)),
+    (e) => hasCode(e, 'CHANNEL_BAD_MESSAGE'),
+    json.slice(0, 80),
+  );
 };
 
 test('accepts every message type and round-trips it through a frame', () => {
@@ -41,7 +56,7 @@ test('refuses extra keys and missing keys on every type', () => {
   for (const message of valid) {
     bad(JSON.stringify({ ...message, extra: 1 }));
     for (const key of Object.keys(message)) {
-      if (key === 'value' && (message.type === 'request')) continue;
+      if (key === 'value' && message.type === 'request') continue;
       if (key === 'capability' && message.type === 'event') continue;
       const copy: Record<string, unknown> = { ...message };
       delete copy[key];
@@ -64,7 +79,8 @@ test('refuses out-of-range ids, names, strings and numbers', () => {
   const r = { type: 'request', id: 1, capability: 'switch', action: 'set' };
   for (const id of [0, -1, 1.5, 2 ** 31 + 1, '1', null, true]) bad(JSON.stringify({ ...r, id }));
   bad('{"type":"request","id":1e400,"capability":"a","action":"b"}');
-  for (const capability of ['', 'Switch', '1switch', 'a_b', 'a'.repeat(33), 'a b', 'a\u0000']) bad(JSON.stringify({ ...r, capability }));
+  for (const capability of ['', 'Switch', '1switch', 'a_b', 'a'.repeat(33), 'a b', 'a\u0000'])
+    bad(JSON.stringify({ ...r, capability }));
   for (const action of ['', 'SET', 'a'.repeat(33)]) bad(JSON.stringify({ ...r, action }));
   for (const value of ['x'.repeat(257), [], {}, [1], { a: 1 }]) bad(JSON.stringify({ ...r, value }));
   bad('{"type":"request","id":1,"capability":"a","action":"b","value":1e400}');
@@ -83,35 +99,61 @@ test('refuses out-of-range ids, names, strings and numbers', () => {
 });
 
 test('refuses bodies that are not a single well-formed JSON object in valid UTF-8', () => {
-  for (const json of ['', ' ', 'null', '[]', '1', '"ping"', '{', '{"type":"ping","n":1}x', '[{"type":"ping","n":1}]']) bad(json);
+  for (const json of ['', ' ', 'null', '[]', '1', '"ping"', '{', '{"type":"ping","n":1}x', '[{"type":"ping","n":1}]'])
+    bad(json);
   // A lone surrogate escape in a string value.
   bad('{"type":"request","id":1,"capability":"a","action":"b","value":"\\ud800"}');
   // Invalid UTF-8 and an overlong encoding.
-  assert.throws(() => parseMessage(Buffer.from([0x7b, 0xff, 0x7d])), (e) => hasCode(e, 'CHANNEL_BAD_MESSAGE'));
-  assert.throws(() => parseMessage(Buffer.from([0x7b, 0xc0, 0xaf, 0x7d])), (e) => hasCode(e, 'CHANNEL_BAD_MESSAGE'));
+  assert.throws(
+    () => parseMessage(Buffer.from([0x7b, 0xff, 0x7d])),
+    (e) => hasCode(e, 'CHANNEL_BAD_MESSAGE'),
+  );
+  assert.throws(
+    () => parseMessage(Buffer.from([0x7b, 0xc0, 0xaf, 0x7d])),
+    (e) => hasCode(e, 'CHANNEL_BAD_MESSAGE'),
+  );
   // Larger than the limit.
-  assert.throws(() => parseMessage(JSON.stringify({ type: 'bye', reason: 'x' }) + ' '.repeat(70_000)), (e) => hasCode(e, 'CHANNEL_BAD_MESSAGE'));
-  assert.throws(() => parseMessage('{"type":"ping","n":1}', 10), (e) => hasCode(e, 'CHANNEL_BAD_MESSAGE'));
+  assert.throws(
+    () => parseMessage(JSON.stringify({ type: 'bye', reason: 'x' }) + ' '.repeat(70_000)),
+    (e) => hasCode(e, 'CHANNEL_BAD_MESSAGE'),
+  );
+  assert.throws(
+    () => parseMessage('{"type":"ping","n":1}', 10),
+    (e) => hasCode(e, 'CHANNEL_BAD_MESSAGE'),
+  );
 });
 
 test('validateMessage refuses objects that are not plain data', () => {
-  class Ping { type = 'ping'; n = 1; }
+  class Ping {
+    type = 'ping';
+    n = 1;
+  }
   const withGetter = Object.defineProperty({ type: 'ping' }, 'n', { get: () => 1, enumerable: true });
   const withSymbol = { type: 'ping', n: 1, [Symbol('x')]: 1 };
   for (const v of [new Ping(), withGetter, withSymbol, null, undefined, 'ping', 1, []]) {
-    assert.throws(() => validateMessage(v), (e) => hasCode(e, 'CHANNEL_BAD_MESSAGE'));
+    assert.throws(
+      () => validateMessage(v),
+      (e) => hasCode(e, 'CHANNEL_BAD_MESSAGE'),
+    );
   }
-  assert.deepEqual(validateMessage(Object.assign(Object.create(null) as object, { type: 'ping', n: 1 })), { type: 'ping', n: 1 });
+  assert.deepEqual(validateMessage(Object.assign(Object.create(null) as object, { type: 'ping', n: 1 })), {
+    type: 'ping',
+    n: 1,
+  });
 });
 
 test('knows the listed error codes', () => {
-  for (const code of ['CAPABILITY_DENIED', 'UNKNOWN_CAPABILITY', 'BAD_REQUEST', 'TIMEOUT', 'INTERNAL']) assert.ok((CHANNEL_ERROR_CODES as readonly string[]).includes(code));
+  for (const code of ['CAPABILITY_DENIED', 'UNKNOWN_CAPABILITY', 'BAD_REQUEST', 'TIMEOUT', 'INTERNAL'])
+    assert.ok((CHANNEL_ERROR_CODES as readonly string[]).includes(code));
 });
 
 test('every valid message round-trips through encode and parse', () => {
-  fc.assert(fc.property(validMessage, (message) => {
-    const [body] = new FrameDecoder().push(encodeMessage(message));
-    const normalised = JSON.parse(JSON.stringify(message)) as unknown;
-    assert.deepEqual(parseMessage(body!), normalised);
-  }), { numRuns: 2_000 });
+  fc.assert(
+    fc.property(validMessage, (message) => {
+      const [body] = new FrameDecoder().push(encodeMessage(message));
+      const normalised = JSON.parse(JSON.stringify(message)) as unknown;
+      assert.deepEqual(parseMessage(body!), normalised);
+    }),
+    { numRuns: 2_000 },
+  );
 });

@@ -94,7 +94,8 @@ export interface ByeMessage {
   readonly reason: string;
 }
 /** Every message of the channel. */
-export type ChannelMessage = RequestMessage | ResponseMessage | ErrorMessage | EventMessage | PingMessage | PongMessage | ByeMessage;
+export type ChannelMessage =
+  RequestMessage | ResponseMessage | ErrorMessage | EventMessage | PingMessage | PongMessage | ByeMessage;
 
 const NAME_PATTERN = /^[a-z][a-z0-9-]*$/;
 // eslint-disable-next-line no-control-regex
@@ -108,7 +109,11 @@ function fail(message: string, details: Record<string, unknown> = {}): never {
 }
 
 /** The own data properties of a plain object, checked against required and optional keys. */
-function fieldsOf(input: unknown, required: readonly string[], optional: readonly string[] = []): Record<string, unknown> {
+function fieldsOf(
+  input: unknown,
+  required: readonly string[],
+  optional: readonly string[] = [],
+): Record<string, unknown> {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) fail('a message must be a JSON object');
   const proto = Object.getPrototypeOf(input) as unknown;
   if (proto !== Object.prototype && proto !== null) fail('a message must be a plain object');
@@ -118,9 +123,11 @@ function fieldsOf(input: unknown, required: readonly string[], optional: readonl
   const fields: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   for (const key of keys) {
     if (FORBIDDEN_KEYS.has(key)) fail('a message may not use a prototype key');
-    if (!required.includes(key) && !optional.includes(key)) fail('a message has an unexpected key', { key: key.slice(0, 32) });
+    if (!required.includes(key) && !optional.includes(key))
+      fail('a message has an unexpected key', { key: key.slice(0, 32) });
     const descriptor = Object.getOwnPropertyDescriptor(input, key);
-    if (!descriptor || !('value' in descriptor) || !descriptor.enumerable) fail('a message has only plain data properties');
+    if (!descriptor || !('value' in descriptor) || !descriptor.enumerable)
+      fail('a message has only plain data properties');
     fields[key] = descriptor.value;
   }
   for (const key of required) if (!(key in fields)) fail('a message lacks a required key', { key });
@@ -128,7 +135,8 @@ function fieldsOf(input: unknown, required: readonly string[], optional: readonl
 }
 
 function boundedString(key: string, value: unknown, max: number): string {
-  if (typeof value !== 'string' || value.length > max || !value.isWellFormed()) fail(`${key} must be a string of at most ${max} characters`, { key });
+  if (typeof value !== 'string' || value.length > max || !value.isWellFormed())
+    fail(`${key} must be a string of at most ${max} characters`, { key });
   return value;
 }
 
@@ -145,14 +153,16 @@ function text(key: string, value: unknown, max: number): string {
 }
 
 function integer(key: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) fail(`${key} must be an integer from ${min} to ${max}`, { key });
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max)
+    fail(`${key} must be an integer from ${min} to ${max}`, { key });
   return value;
 }
 
 function channelValue(key: string, value: unknown): ChannelValue {
   if (value === null || typeof value === 'boolean') return value;
   if (typeof value === 'number') {
-    if (!Number.isFinite(value) || Math.abs(value) > Number.MAX_SAFE_INTEGER) fail(`${key} must be a finite number within ±2^53`, { key });
+    if (!Number.isFinite(value) || Math.abs(value) > Number.MAX_SAFE_INTEGER)
+      fail(`${key} must be a finite number within ±2^53`, { key });
     return Object.is(value, -0) ? 0 : value;
   }
   if (typeof value === 'string') return boundedString(key, value, MESSAGE_LIMITS.maxValueStringLength);
@@ -168,13 +178,19 @@ function requestId(value: unknown): number {
  * Throws 'CHANNEL_BAD_MESSAGE' for anything else.
  */
 export function validateMessage(input: unknown): ChannelMessage {
-  const type = typeof input === 'object' && input !== null && Object.hasOwn(input, 'type')
-    ? (Object.getOwnPropertyDescriptor(input, 'type')?.value as unknown)
-    : undefined;
+  const type =
+    typeof input === 'object' && input !== null && Object.hasOwn(input, 'type')
+      ? (Object.getOwnPropertyDescriptor(input, 'type')?.value as unknown)
+      : undefined;
   switch (type) {
     case 'request': {
       const f = fieldsOf(input, ['type', 'id', 'capability', 'action'], ['value']);
-      const base = { type, id: requestId(f.id), capability: name('capability', f.capability), action: name('action', f.action) } as const;
+      const base = {
+        type,
+        id: requestId(f.id),
+        capability: name('capability', f.capability),
+        action: name('action', f.action),
+      } as const;
       return Object.freeze('value' in f ? { ...base, value: channelValue('value', f.value) } : base);
     }
     case 'response': {
@@ -185,12 +201,22 @@ export function validateMessage(input: unknown): ChannelMessage {
     case 'error': {
       const f = fieldsOf(input, ['type', 'id', 'code', 'message']);
       if (typeof f.code !== 'string' || !ERROR_CODES.has(f.code)) fail('code must be a known error code');
-      return Object.freeze({ type, id: requestId(f.id), code: f.code as ChannelErrorCode, message: text('message', f.message, MESSAGE_LIMITS.maxErrorMessageLength) } as const);
+      return Object.freeze({
+        type,
+        id: requestId(f.id),
+        code: f.code as ChannelErrorCode,
+        message: text('message', f.message, MESSAGE_LIMITS.maxErrorMessageLength),
+      } as const);
     }
     case 'event': {
       const f = fieldsOf(input, ['type', 'name', 'value', 'at'], ['capability']);
       if (typeof f.name !== 'string' || !EVENT_NAMES.has(f.name)) fail('name must be a known event name');
-      const base = { type, name: f.name as ChannelEventName, value: channelValue('value', f.value), at: integer('at', f.at, 0, MESSAGE_LIMITS.maxTimestamp) } as const;
+      const base = {
+        type,
+        name: f.name as ChannelEventName,
+        value: channelValue('value', f.value),
+        at: integer('at', f.at, 0, MESSAGE_LIMITS.maxTimestamp),
+      } as const;
       return Object.freeze('capability' in f ? { ...base, capability: name('capability', f.capability) } : base);
     }
     case 'ping':
@@ -219,7 +245,10 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
  * @example
  * for (const body of decoder.push(chunk)) { const msg = parseMessage(body); if (msg.type === 'request') ... }
  */
-export function parseMessage(body: Uint8Array | string, maxBytes: number = defaultChannelConfig.maxFrameBytes): ChannelMessage {
+export function parseMessage(
+  body: Uint8Array | string,
+  maxBytes: number = defaultChannelConfig.maxFrameBytes,
+): ChannelMessage {
   let json: string;
   if (typeof body === 'string') {
     if (body.length > maxBytes || Buffer.byteLength(body, 'utf8') > maxBytes) fail('message too large', { maxBytes });
@@ -245,6 +274,9 @@ export function parseMessage(body: Uint8Array | string, maxBytes: number = defau
 }
 
 /** Validates `message` and encodes it as one frame. Throws 'CHANNEL_BAD_MESSAGE' or 'CHANNEL_FRAME_TOO_LARGE'. */
-export function encodeMessage(message: ChannelMessage, maxFrameBytes: number = defaultChannelConfig.maxFrameBytes): Buffer {
+export function encodeMessage(
+  message: ChannelMessage,
+  maxFrameBytes: number = defaultChannelConfig.maxFrameBytes,
+): Buffer {
   return encodeFrame(Buffer.from(JSON.stringify(validateMessage(message)), 'utf8'), maxFrameBytes);
 }

@@ -85,7 +85,8 @@ export function spkiSha256(certificate: string | Buffer | X509Certificate): Buff
 export function pinnedPeers<P>(entries: Iterable<readonly [Uint8Array, P]>): PinnedPeerLookup<P> {
   const pins: Array<readonly [Buffer, P]> = [];
   for (const [pin, peer] of entries) {
-    if (!(pin instanceof Uint8Array) || pin.length !== PIN_BYTES) throw new ChannelConfigError('pins', 'each pin must be 32 bytes (SHA-256 of the SPKI)');
+    if (!(pin instanceof Uint8Array) || pin.length !== PIN_BYTES)
+      throw new ChannelConfigError('pins', 'each pin must be 32 bytes (SHA-256 of the SPKI)');
     pins.push([Buffer.from(pin), peer]);
   }
   return (candidate: Buffer): P | undefined => {

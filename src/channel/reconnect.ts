@@ -5,7 +5,13 @@
 import { EventEmitter } from 'node:events';
 import { reconnectDelay } from './backoff.ts';
 import { validateChannelConfig, type ChannelConfig } from './config.ts';
-import type { ChannelCloseInfo, ChannelConnection, ChannelEventListener, ChannelRequestHandler, ChannelResumption } from './connection.ts';
+import type {
+  ChannelCloseInfo,
+  ChannelConnection,
+  ChannelEventListener,
+  ChannelRequestHandler,
+  ChannelResumption,
+} from './connection.ts';
 import { ChannelClosedError, ChannelError, ChannelRequestError, ChannelTransportError } from './errors.ts';
 import type { ChannelEventName, ChannelValue } from './messages.ts';
 import { connectChannel, createChannelClientContext, type ConnectChannelOptions } from './tls.ts';
@@ -101,15 +107,26 @@ export class ReconnectingChannel<P> extends EventEmitter<ReconnectingChannelEven
     if (this.#connection) return Promise.resolve(this.#connection);
     if (this.#stopped) return Promise.reject(new ChannelClosedError('CHANNEL_NOT_CONNECTED', 'the client is stopped'));
     return new Promise((resolve, reject) => {
-      const onConnected = (c: ChannelConnection<P>): void => { this.off('gave-up', onGaveUp); resolve(c); };
-      const onGaveUp = (e: ChannelError): void => { this.off('connected', onConnected); reject(e); };
+      const onConnected = (c: ChannelConnection<P>): void => {
+        this.off('gave-up', onGaveUp);
+        resolve(c);
+      };
+      const onGaveUp = (e: ChannelError): void => {
+        this.off('connected', onConnected);
+        reject(e);
+      };
       this.once('connected', onConnected);
       this.once('gave-up', onGaveUp);
     });
   }
 
   /** Asks the peer over the current channel; see ChannelConnection.request. */
-  request(capability: string, action: string, value?: ChannelValue, options?: { timeoutMs?: number }): Promise<ChannelValue> {
+  request(
+    capability: string,
+    action: string,
+    value?: ChannelValue,
+    options?: { timeoutMs?: number },
+  ): Promise<ChannelValue> {
     const connection = this.#connection;
     if (!connection) return Promise.reject(new ChannelClosedError('CHANNEL_NOT_CONNECTED', 'the channel is down'));
     return connection.request(capability, action, value, options);
@@ -130,7 +147,9 @@ export class ReconnectingChannel<P> extends EventEmitter<ReconnectingChannelEven
   /** Listens to events on this and every later channel; returns a function that stops listening. */
   onEvent(listener: ChannelEventListener<P>): () => void {
     this.#eventListeners.add(listener);
-    return () => { this.#eventListeners.delete(listener); };
+    return () => {
+      this.#eventListeners.delete(listener);
+    };
   }
 
   /** Stops reconnecting and closes the channel with `reason`. */
@@ -155,7 +174,10 @@ export class ReconnectingChannel<P> extends EventEmitter<ReconnectingChannelEven
     } catch (err) {
       this.#abort = undefined;
       if (this.#stopped) return;
-      const error = err instanceof ChannelError ? err : new ChannelTransportError('CHANNEL_SOCKET_FAILED', 'the connection failed', {}, { cause: err });
+      const error =
+        err instanceof ChannelError
+          ? err
+          : new ChannelTransportError('CHANNEL_SOCKET_FAILED', 'the connection failed', {}, { cause: err });
       this.#failures++;
       if (this.#failures >= this.config.reconnectMaxAttempts) {
         this.#stopped = true;
@@ -178,7 +200,11 @@ export class ReconnectingChannel<P> extends EventEmitter<ReconnectingChannelEven
       this.#resumption = connection.resumption ?? this.#resumption;
       if (this.#connection === connection) this.#connection = undefined;
       this.emit('disconnected', info);
-      if (!this.#stopped) this.#schedule(info.error ?? new ChannelClosedError('CHANNEL_CLOSED', `the channel closed (${info.reason})`, { reason: info.reason }));
+      if (!this.#stopped)
+        this.#schedule(
+          info.error ??
+            new ChannelClosedError('CHANNEL_CLOSED', `the channel closed (${info.reason})`, { reason: info.reason }),
+        );
     });
     this.emit('connected', connection);
   }
@@ -187,7 +213,9 @@ export class ReconnectingChannel<P> extends EventEmitter<ReconnectingChannelEven
     if (this.#stopped || this.#timer) return;
     const delayMs = reconnectDelay(this.#failures, this.config, this.#random());
     this.emit('retrying', { attempt: this.#failures + 1, delayMs, error });
-    this.#timer = setTimeout(() => { void this.#attempt(); }, delayMs);
+    this.#timer = setTimeout(() => {
+      void this.#attempt();
+    }, delayMs);
   }
 }
 
@@ -196,6 +224,9 @@ export class ReconnectingChannel<P> extends EventEmitter<ReconnectingChannelEven
  * jittered exponential back-off (`reconnectBaseMs`, `reconnectMaxMs`, `reconnectJitter`,
  * `reconnectMaxAttempts` of the config).
  */
-export function reconnectingClient<P>(options: ConnectChannelOptions<P>, random: () => number = Math.random): ReconnectingChannel<P> {
+export function reconnectingClient<P>(
+  options: ConnectChannelOptions<P>,
+  random: () => number = Math.random,
+): ReconnectingChannel<P> {
   return new ReconnectingChannel(options, random).start();
 }

@@ -11,12 +11,25 @@
  */
 import { validateChannelConfig, CHANNEL_CONFIG_BOUNDS, type ChannelConfig } from './config.ts';
 import {
-  ChannelBusyError, ChannelClosedError, ChannelError, ChannelPeerDeadError, ChannelRequestError, ChannelTimeoutError, ChannelConfigError,
+  ChannelBusyError,
+  ChannelClosedError,
+  ChannelError,
+  ChannelPeerDeadError,
+  ChannelRequestError,
+  ChannelTimeoutError,
+  ChannelConfigError,
 } from './errors.ts';
 import { FrameDecoder } from './frame.ts';
 import {
-  encodeMessage, parseMessage, MESSAGE_LIMITS,
-  type ChannelErrorCode, type ChannelEventName, type ChannelMessage, type ChannelValue, type EventMessage, type RequestMessage,
+  encodeMessage,
+  parseMessage,
+  MESSAGE_LIMITS,
+  type ChannelErrorCode,
+  type ChannelEventName,
+  type ChannelMessage,
+  type ChannelValue,
+  type EventMessage,
+  type RequestMessage,
 } from './messages.ts';
 
 /** Who ended the channel. */
@@ -35,7 +48,12 @@ export type SessionEffect =
   /** The peer pushed an event. */
   | { readonly type: 'event'; readonly event: EventMessage }
   /** The channel is over; tear the transport down after writing any 'send' before it. */
-  | { readonly type: 'closed'; readonly reason: string; readonly initiator: ChannelCloseInitiator; readonly error?: ChannelError };
+  | {
+      readonly type: 'closed';
+      readonly reason: string;
+      readonly initiator: ChannelCloseInitiator;
+      readonly error?: ChannelError;
+    };
 
 /** How a request handler answered. */
 export type RequestOutcome =
@@ -112,18 +130,32 @@ export class ChannelSession {
    * Starts a request. Throws 'CHANNEL_CLOSED', 'CHANNEL_BUSY' (maxInFlight outstanding) or
    * 'CHANNEL_BAD_MESSAGE' (a name or value outside the schema) without changing any state.
    */
-  request(capability: string, action: string, value: ChannelValue | undefined, now: number, timeoutMs: number = this.config.requestTimeoutMs): { id: number; effects: SessionEffect[] } {
+  request(
+    capability: string,
+    action: string,
+    value: ChannelValue | undefined,
+    now: number,
+    timeoutMs: number = this.config.requestTimeoutMs,
+  ): { id: number; effects: SessionEffect[] } {
     this.#requireOpen();
-    if (!Number.isInteger(timeoutMs) || timeoutMs < CHANNEL_CONFIG_BOUNDS.minTimeMs || timeoutMs > CHANNEL_CONFIG_BOUNDS.maxTimeMs) {
-      throw new ChannelConfigError('timeoutMs', `must be an integer from ${CHANNEL_CONFIG_BOUNDS.minTimeMs} to ${CHANNEL_CONFIG_BOUNDS.maxTimeMs}`);
+    if (
+      !Number.isInteger(timeoutMs) ||
+      timeoutMs < CHANNEL_CONFIG_BOUNDS.minTimeMs ||
+      timeoutMs > CHANNEL_CONFIG_BOUNDS.maxTimeMs
+    ) {
+      throw new ChannelConfigError(
+        'timeoutMs',
+        `must be an integer from ${CHANNEL_CONFIG_BOUNDS.minTimeMs} to ${CHANNEL_CONFIG_BOUNDS.maxTimeMs}`,
+      );
     }
     if (this.#outgoing.size >= this.config.maxInFlight) throw new ChannelBusyError(this.config.maxInFlight);
     let id = this.#nextId;
     // At most maxInFlight ids are taken, so this finds a free one within maxInFlight + 1 steps.
     while (this.#outgoing.has(id)) id = id >= MESSAGE_LIMITS.maxId ? 1 : id + 1;
-    const message: RequestMessage = value === undefined
-      ? { type: 'request', id, capability, action }
-      : { type: 'request', id, capability, action, value };
+    const message: RequestMessage =
+      value === undefined
+        ? { type: 'request', id, capability, action }
+        : { type: 'request', id, capability, action, value };
     const send = this.#send(message);
     this.#nextId = id >= MESSAGE_LIMITS.maxId ? 1 : id + 1;
     this.#outgoing.set(id, now + timeoutMs);
@@ -133,9 +165,8 @@ export class ChannelSession {
   /** Pushes an event to the peer. Throws 'CHANNEL_CLOSED' or 'CHANNEL_BAD_MESSAGE'. */
   event(name: ChannelEventName, value: ChannelValue, at: number, capability?: string): SessionEffect[] {
     this.#requireOpen();
-    const message: EventMessage = capability === undefined
-      ? { type: 'event', name, value, at }
-      : { type: 'event', name, capability, value, at };
+    const message: EventMessage =
+      capability === undefined ? { type: 'event', name, value, at } : { type: 'event', name, capability, value, at };
     return [this.#send(message)];
   }
 
@@ -149,9 +180,13 @@ export class ChannelSession {
     this.#incoming.delete(id);
     if (entry.answered || !this.#open) return [];
     try {
-      return [this.#send(outcome.ok
-        ? { type: 'response', id, ok: true, value: outcome.value }
-        : { type: 'error', id, code: outcome.code, message: outcome.message })];
+      return [
+        this.#send(
+          outcome.ok
+            ? { type: 'response', id, ok: true, value: outcome.value }
+            : { type: 'error', id, code: outcome.code, message: outcome.message },
+        ),
+      ];
     } catch {
       return [this.#send({ type: 'error', id, code: 'INTERNAL', message: 'the answer could not be encoded' })];
     }
@@ -192,9 +227,13 @@ export class ChannelSession {
     switch (message.type) {
       case 'request': {
         if (this.#incoming.has(message.id)) {
-          effects.push(this.#send({ type: 'error', id: message.id, code: 'BAD_REQUEST', message: 'request id already in flight' }));
+          effects.push(
+            this.#send({ type: 'error', id: message.id, code: 'BAD_REQUEST', message: 'request id already in flight' }),
+          );
         } else if (this.#incoming.size >= this.config.maxInFlight) {
-          effects.push(this.#send({ type: 'error', id: message.id, code: 'BUSY', message: 'too many requests in flight' }));
+          effects.push(
+            this.#send({ type: 'error', id: message.id, code: 'BUSY', message: 'too many requests in flight' }),
+          );
         } else {
           this.#incoming.set(message.id, { deadline: now + this.config.requestTimeoutMs, answered: false });
           effects.push({ type: 'request', request: message });
@@ -205,9 +244,11 @@ export class ChannelSession {
       case 'error': {
         // An id we are not waiting for is a late answer to a request that timed out: dropped.
         if (!this.#outgoing.delete(message.id)) return;
-        effects.push(message.type === 'response'
-          ? { type: 'resolve', id: message.id, value: message.value }
-          : { type: 'reject', id: message.id, error: new ChannelRequestError(message.code, message.message) });
+        effects.push(
+          message.type === 'response'
+            ? { type: 'resolve', id: message.id, value: message.value }
+            : { type: 'reject', id: message.id, error: new ChannelRequestError(message.code, message.message) },
+        );
         return;
       }
       case 'event':
@@ -251,21 +292,29 @@ export class ChannelSession {
     for (const [id, deadline] of this.#outgoing) {
       if (now < deadline) continue;
       this.#outgoing.delete(id);
-      effects.push({ type: 'reject', id, error: new ChannelTimeoutError('CHANNEL_REQUEST_TIMEOUT', 'no answer in time', { id }) });
+      effects.push({
+        type: 'reject',
+        id,
+        error: new ChannelTimeoutError('CHANNEL_REQUEST_TIMEOUT', 'no answer in time', { id }),
+      });
     }
     for (const [id, entry] of this.#incoming) {
       if (entry.answered || now < entry.deadline) continue;
       entry.answered = true;
       effects.push(this.#send({ type: 'error', id, code: 'TIMEOUT', message: 'the handler did not answer in time' }));
     }
-    if (now - Math.max(this.#lastReceivedAt, this.#lastPingAt) >= this.config.keepaliveMs) effects.push(...this.ping(now));
+    if (now - Math.max(this.#lastReceivedAt, this.#lastPingAt) >= this.config.keepaliveMs)
+      effects.push(...this.ping(now));
     return effects;
   }
 
   /** The earliest time {@link tick} has something to do, or undefined once closed. */
   nextDeadline(): number | undefined {
     if (!this.#open) return undefined;
-    let next = Math.min(this.#lastReceivedAt + this.config.deadAfterMs, Math.max(this.#lastReceivedAt, this.#lastPingAt) + this.config.keepaliveMs);
+    let next = Math.min(
+      this.#lastReceivedAt + this.config.deadAfterMs,
+      Math.max(this.#lastReceivedAt, this.#lastPingAt) + this.config.keepaliveMs,
+    );
     for (const deadline of this.#outgoing.values()) if (deadline < next) next = deadline;
     for (const entry of this.#incoming.values()) if (!entry.answered && entry.deadline < next) next = entry.deadline;
     return next;
@@ -293,7 +342,11 @@ export class ChannelSession {
     this.#open = false;
     const effects: SessionEffect[] = [];
     for (const id of this.#outgoing.keys()) {
-      effects.push({ type: 'reject', id, error: new ChannelClosedError('CHANNEL_CLOSED', `the channel closed (${reason})`, { reason }, { cause: error }) });
+      effects.push({
+        type: 'reject',
+        id,
+        error: new ChannelClosedError('CHANNEL_CLOSED', `the channel closed (${reason})`, { reason }, { cause: error }),
+      });
     }
     this.#outgoing.clear();
     this.#incoming.clear();

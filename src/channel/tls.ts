@@ -14,10 +14,18 @@ import type { SecureContext, Server as TlsServer, TLSSocket } from 'node:tls';
 import type { Socket } from 'node:net';
 import { validateChannelConfig, type ChannelConfig } from './config.ts';
 import {
-  ChannelConnection, type ChannelEventListener, type ChannelRequestHandler, type ChannelResumption,
+  ChannelConnection,
+  type ChannelEventListener,
+  type ChannelRequestHandler,
+  type ChannelResumption,
 } from './connection.ts';
 import {
-  ChannelClosedError, ChannelError, ChannelPeerError, ChannelTimeoutError, ChannelTransportError, ChannelConfigError,
+  ChannelClosedError,
+  ChannelError,
+  ChannelPeerError,
+  ChannelTimeoutError,
+  ChannelTransportError,
+  ChannelConfigError,
 } from './errors.ts';
 import { spkiSha256, type PinnedPeerLookup } from './pins.ts';
 import { guardServer, type AdmissionConfig, type AdmissionRecord } from '../admission/index.ts';
@@ -80,13 +88,17 @@ function tlsFailure(err: Error & { code?: string }): ChannelTransportError {
   return new ChannelTransportError(
     tlsLevel ? 'CHANNEL_TLS_FAILED' : 'CHANNEL_SOCKET_FAILED',
     tlsLevel ? 'the TLS handshake failed' : 'the connection failed',
-    { reason: err.code }, { cause: err },
+    { reason: err.code },
+    { cause: err },
   );
 }
 
 /** The peer's pin and what the lookup says about it; a ChannelError if it is refused. */
-function identifyPeer<P>(socket: TLSSocket, lookup: PinnedPeerLookup<P>,
-  remembered?: Buffer): { spki: Buffer; peer: P } | ChannelError {
+function identifyPeer<P>(
+  socket: TLSSocket,
+  lookup: PinnedPeerLookup<P>,
+  remembered?: Buffer,
+): { spki: Buffer; peer: P } | ChannelError {
   let spki: Buffer;
   try {
     const cert = socket.getPeerX509Certificate();
@@ -143,8 +155,13 @@ export interface ChannelServer<P> {
 }
 
 /** A finished handshake: a pinned peer becomes a channel; any other is cut off and reported. */
-function acceptPinned<P>(socket: TLSSocket, options: ChannelServerOptions<P>, config: ChannelConfig,
-  connections: Set<ChannelConnection<P>>, refused: (error: ChannelError, remote: RemoteEndpoint) => void): void {
+function acceptPinned<P>(
+  socket: TLSSocket,
+  options: ChannelServerOptions<P>,
+  config: ChannelConfig,
+  connections: Set<ChannelConnection<P>>,
+  refused: (error: ChannelError, remote: RemoteEndpoint) => void,
+): void {
   // No 'data' listener yet: nothing the client sent is read until its key is accepted.
   socket.on('error', () => {});
   const identified = identifyPeer(socket, options.pinnedPeer);
@@ -155,7 +172,11 @@ function acceptPinned<P>(socket: TLSSocket, options: ChannelServerOptions<P>, co
     return;
   }
   const connection = new ChannelConnection<P>({
-    socket, config, peer: identified.peer, peerSpkiSha256: identified.spki, resumed: socket.isSessionReused(),
+    socket,
+    config,
+    peer: identified.peer,
+    peerSpkiSha256: identified.spki,
+    resumed: socket.isSessionReused(),
     greeting: 'send',
   });
   connections.add(connection);
@@ -315,7 +336,7 @@ export function connectChannel<P>(options: ConnectChannelOptions<P>): Promise<Ch
       throw new ChannelConfigError('context', 'was made from a different key or certificate');
     }
   } catch (err) {
-    return Promise.reject(err as Error);
+    return Promise.reject(err);
   }
   return new Promise((resolve, reject) => {
     const tickets: { latest: Buffer | undefined } = { latest: undefined };
@@ -349,8 +370,15 @@ export function connectChannel<P>(options: ConnectChannelOptions<P>): Promise<Ch
       finish(new ChannelClosedError('CHANNEL_REFUSED', 'the server closed the connection during the handshake'));
     const onAbort = (): void => finish(new ChannelClosedError('CHANNEL_CLOSED', 'connect aborted'));
     const limit = config.handshakeTimeoutMs;
-    const timer = setTimeout(() => finish(new ChannelTimeoutError('CHANNEL_CONNECT_TIMEOUT',
-      'the channel was not established in time', { handshakeTimeoutMs: limit })), limit);
+    const timer = setTimeout(
+      () =>
+        finish(
+          new ChannelTimeoutError('CHANNEL_CONNECT_TIMEOUT', 'the channel was not established in time', {
+            handshakeTimeoutMs: limit,
+          }),
+        ),
+      limit,
+    );
     if (options.signal?.aborted) {
       onAbort();
       return;
@@ -358,7 +386,9 @@ export function connectChannel<P>(options: ConnectChannelOptions<P>): Promise<Ch
     options.signal?.addEventListener('abort', onAbort, { once: true });
     socket.on('error', onError);
     socket.on('close', onClose);
-    socket.on('session', (ticket: Buffer) => { tickets.latest = ticket; });
+    socket.on('session', (ticket: Buffer) => {
+      tickets.latest = ticket;
+    });
     socket.once('secureConnect', () => {
       const identified = identifyPeer(socket, options.pinnedPeer, options.resumption?.peerSpkiSha256);
       if (identified instanceof ChannelError) {
@@ -367,8 +397,13 @@ export function connectChannel<P>(options: ConnectChannelOptions<P>): Promise<Ch
       }
       socket.off('close', onClose);
       const connection = new ChannelConnection<P>({
-        socket, config, peer: identified.peer, peerSpkiSha256: identified.spki, resumed: socket.isSessionReused(),
-        tickets, greeting: 'await',
+        socket,
+        config,
+        peer: identified.peer,
+        peerSpkiSha256: identified.spki,
+        resumed: socket.isSessionReused(),
+        tickets,
+        greeting: 'await',
         ...(options.onRequest ? { onRequest: options.onRequest } : {}),
         ...(options.onEvent ? { onEvent: options.onEvent } : {}),
       });

@@ -11,13 +11,16 @@ test('a port argument is a whole number from 0 to 65535', () => {
 
 test('a port argument that is not a port is refused with the given code, naming the option', () => {
   for (const value of ['65536', '-1', 'abc', '', '1e3', ' 80', '80 ', '0x50', '8443.0', '123456']) {
-    assert.throws(() => portArgument(value, 'hubPort', 'HUB_CONFIG_INVALID'), (err: unknown) => {
-      assert.ok(err instanceof ConfigError, value);
-      assert.equal(err.code, 'HUB_CONFIG_INVALID');
-      assert.equal(err.key, 'hubPort');
-      assert.match(err.message, /^hubPort: must be a port number 0\.\.65535$/);
-      return true;
-    });
+    assert.throws(
+      () => portArgument(value, 'hubPort', 'HUB_CONFIG_INVALID'),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError, value);
+        assert.equal(err.code, 'HUB_CONFIG_INVALID');
+        assert.equal(err.key, 'hubPort');
+        assert.match(err.message, /^hubPort: must be a port number 0\.\.65535$/);
+        return true;
+      },
+    );
   }
 });
 

@@ -5,25 +5,43 @@ import { ConfigError } from '../errors/index.ts';
 import { portArgument } from './arguments.ts';
 
 function list(value: string): string[] {
-  return value.split(',').map((s) => s.trim()).filter(Boolean);
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 const port = (value: string, name: string): number => portArgument(value, name, 'CLOUD_CONFIG_INVALID');
 
 /** `cloud run`'s options as commander parses them. */
 interface RunOptions {
-  factory: string; state: string; host: string; mqttPort: string; apiPort: string; broker?: string; database?: string;
-  instance: string; import?: string[]; hostname?: string;
+  factory: string;
+  state: string;
+  host: string;
+  mqttPort: string;
+  apiPort: string;
+  broker?: string;
+  database?: string;
+  instance: string;
+  import?: string[];
+  hostname?: string;
 }
 
 /** `cloud broker-config`'s options as commander parses them. */
 interface BrokerConfigOptions {
-  factory: string; out: string; host: string; port: string; instances: string; hostname?: string; user: string;
+  factory: string;
+  out: string;
+  host: string;
+  port: string;
+  instances: string;
+  hostname?: string;
+  user: string;
 }
 
 /** Registers the cloud commands on `program`. */
 export function registerCloudCommands(program: Command): void {
-  const cloud = program.command('cloud')
+  const cloud = program
+    .command('cloud')
     .description('the manufacturer cloud: device broker, registry, claims, owner API and app');
   registerRun(cloud);
   registerImport(cloud);
@@ -32,16 +50,17 @@ export function registerCloudCommands(program: Command): void {
 
 /** `cloud run`: a cloud instance until a signal. */
 function registerRun(cloud: Command): void {
-  cloud.command('run')
+  cloud
+    .command('run')
     .description('run a cloud instance (embedded broker and SQLite unless --broker / --database)')
-    .requiredOption('--factory <dir>', 'factory folder (its CA issues the cloud\'s certificates on first start)')
+    .requiredOption('--factory <dir>', "factory folder (its CA issues the cloud's certificates on first start)")
     .requiredOption('--state <dir>', 'state folder: certificates, SQLite database')
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .option('--mqtt-port <port>', 'embedded broker port (mqtts)', '8883')
     .option('--api-port <port>', 'owner API and app port (https)', '9443')
     .option('--broker <url>', 'external broker, mqtts://host:port (e.g. Mosquitto with `cloud broker-config`)')
     .option('--database <url>', 'PostgreSQL, postgres://user@host:port/db')
-    .option('--instance <name>', 'this instance\'s name (certificate CN bulwark-cloud-<name>)', '1')
+    .option('--instance <name>', "this instance's name (certificate CN bulwark-cloud-<name>)", '1')
     .option('--import <manifest...>', 'factory manifests to import at start')
     .option('--hostname <names>', 'host names for the server certificate, comma-separated')
     .action(async (o: RunOptions) => {
@@ -50,18 +69,24 @@ function registerRun(cloud: Command): void {
         process.stderr.write(JSON.stringify({ at: new Date().toISOString(), level: 'info', msg }) + '\n');
       };
       const c = await startCloud({
-        factoryDir: resolve(o.factory), stateDir: resolve(o.state), instance: o.instance,
-        ...(o.broker ? { brokerUrl: o.broker } : {}), ...(o.database ? { databaseUrl: o.database } : {}),
+        factoryDir: resolve(o.factory),
+        stateDir: resolve(o.state),
+        instance: o.instance,
+        ...(o.broker ? { brokerUrl: o.broker } : {}),
+        ...(o.database ? { databaseUrl: o.database } : {}),
         ...(o.hostname ? { hostnames: list(o.hostname) } : {}),
         broker: { host: o.host, port: port(o.mqttPort, 'mqttPort') },
         api: { host: o.host, port: port(o.apiPort, 'apiPort') },
         manifests: (o.import ?? []).map((p) => resolve(p)),
         log,
       });
-      process.stdout.write(`cloud ${c.instance} ready: devices ${c.brokerUrl}, owners ${c.api.url} ` +
-        `(${c.store.kind})\n`);
+      process.stdout.write(
+        `cloud ${c.instance} ready: devices ${c.brokerUrl}, owners ${c.api.url} ` + `(${c.store.kind})\n`,
+      );
       await new Promise<void>((done) => {
-        const stop = (): void => { c.close().then(done, done); };
+        const stop = (): void => {
+          c.close().then(done, done);
+        };
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
       });
@@ -70,7 +95,8 @@ function registerRun(cloud: Command): void {
 
 /** `cloud import`: factory manifests into the store. */
 function registerImport(cloud: Command): void {
-  cloud.command('import')
+  cloud
+    .command('import')
     .description('import factory manifests (public data: serials, certificate fingerprints, claim-code hashes)')
     .argument('<manifest...>', 'manifest.json files from `bulwark factory provision`')
     .requiredOption('--factory <dir>', 'factory folder (the manifests must come from its CA)')
@@ -84,7 +110,8 @@ function registerImport(cloud: Command): void {
       }
       const factory = await loadFactory(resolve(o.factory));
       const store = await openCloudStore({
-        stateDir: resolve(o.state ?? '.'), ...(o.database ? { databaseUrl: o.database } : {}),
+        stateDir: resolve(o.state ?? '.'),
+        ...(o.database ? { databaseUrl: o.database } : {}),
       });
       try {
         for (const m of manifests) {
@@ -99,9 +126,10 @@ function registerImport(cloud: Command): void {
 
 /** `cloud broker-config`: a Mosquitto configuration with the embedded broker's rules. */
 function registerBrokerConfig(cloud: Command): void {
-  cloud.command('broker-config')
+  cloud
+    .command('broker-config')
     .description('write a Mosquitto configuration with the same rules as the embedded broker')
-    .requiredOption('--factory <dir>', 'factory folder (its CA issues the broker\'s certificate)')
+    .requiredOption('--factory <dir>', "factory folder (its CA issues the broker's certificate)")
     .requiredOption('--out <dir>', 'output folder: mosquitto.conf, acl, certificates')
     .option('--host <address>', 'address Mosquitto listens on', '127.0.0.1')
     .option('--port <port>', 'port (mqtts)', '8883')
@@ -113,10 +141,14 @@ function registerBrokerConfig(cloud: Command): void {
       const issuer = await factoryIssuer(resolve(o.factory));
       const server = await issuer.issueServer(o.hostname ? list(o.hostname) : ['localhost']);
       const w = await writeBrokerConfig({
-        outDir: resolve(o.out), caCertPem: issuer.caCertPem, server,
+        outDir: resolve(o.out),
+        caCertPem: issuer.caCertPem,
+        server,
         settings: { host: o.host, port: port(o.port, 'port'), instances: list(o.instances), user: o.user },
       });
-      process.stdout.write(`Mosquitto configuration written: ${w.confFile}\n  run: mosquitto -c ${w.confFile}\n` +
-        `  the files must be readable by the user '${w.settings.user}'; the key is mode 0600\n`);
+      process.stdout.write(
+        `Mosquitto configuration written: ${w.confFile}\n  run: mosquitto -c ${w.confFile}\n` +
+          `  the files must be readable by the user '${w.settings.user}'; the key is mode 0600\n`,
+      );
     });
 }

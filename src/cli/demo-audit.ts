@@ -53,7 +53,7 @@ export async function demoPolicyAndAudit(o: DemoAuditOptions): Promise<void> {
 async function renderDemoPolicies(o: DemoAuditOptions): Promise<void> {
   const policy = await import('../policy/index.ts');
   const { loadExampleProfile, decide, renderPolicy, writePolicyDocument, EXAMPLE_MODELS } = policy;
-  o.say('   each model\'s profile -> risk tier -> required controls -> its policy document:');
+  o.say("   each model's profile -> risk tier -> required controls -> its policy document:");
   for (const model of EXAMPLE_MODELS) {
     const profile = await loadExampleProfile(model);
     const decision = decide(profile);
@@ -95,7 +95,9 @@ interface AuditedHome {
  * hub that pairs the plug by push button and the lock by setup code; `stops` gets what to close.
  */
 async function startAuditedHome(
-  o: DemoAuditOptions, repoDir: string, stops: Array<() => Promise<void>>,
+  o: DemoAuditOptions,
+  repoDir: string,
+  stops: Array<() => Promise<void>>,
 ): Promise<AuditedHome> {
   const { startRepositoryServer } = await import('../release/index.ts');
   const { startCloud } = await import('../cloud/index.ts');
@@ -106,15 +108,24 @@ async function startAuditedHome(
   stops.unshift(() => repo.close());
   const cloudState = join(o.work, 'audit-cloud');
   const cloud = await startCloud({
-    factoryDir: o.factoryDir, stateDir: cloudState, manifests: [manifest], broker: { port: 0 }, api: { port: 0 },
+    factoryDir: o.factoryDir,
+    stateDir: cloudState,
+    manifests: [manifest],
+    broker: { port: 0 },
+    api: { port: 0 },
   });
   stops.unshift(() => cloud.close());
   const agents: Record<string, DeviceAgent> = {};
   const stateOf = (model: string): string => join(o.work, 'audit-state', o.units[model]!.serial);
   for (const model of AUDITED) {
     const agent = await startDeviceAgent({
-      bundleDir: o.units[model]!.dir, stateDir: stateOf(model), host: '127.0.0.1', webPort: 0, hubPort: 0,
-      mode: 'production', cloudUrl: cloud.brokerUrl,
+      bundleDir: o.units[model]!.dir,
+      stateDir: stateOf(model),
+      host: '127.0.0.1',
+      webPort: 0,
+      hubPort: 0,
+      mode: 'production',
+      cloudUrl: cloud.brokerUrl,
       update: { config: { repositoryUrl: repo.url, firstCheckDelayMs: 0, checkJitterMs: 0 } },
     });
     stops.unshift(() => agent.close());
@@ -135,9 +146,11 @@ async function startAuditedHome(
       await new Promise((r) => setTimeout(r, 50));
     }
   }
-  o.say(`   running together: ${AUDITED.join(', ')} on cloud ${cloud.brokerUrl}, releases ${repo.url}; ` +
-    'the plug paired with a hub by push button, the lock by setup code (bolt granted), ' +
-    'the camera waiting for its owner');
+  o.say(
+    `   running together: ${AUDITED.join(', ')} on cloud ${cloud.brokerUrl}, releases ${repo.url}; ` +
+      'the plug paired with a hub by push button, the lock by setup code (bolt granted), ' +
+      'the camera waiting for its owner',
+  );
   return { agents, stateOf, manifest, cloudUrl: cloud.brokerUrl, repoDir };
 }
 
@@ -148,24 +161,37 @@ async function auditHome(o: DemoAuditOptions, home: AuditedHome): Promise<void> 
   for (const [i, model] of AUDITED.entries()) {
     const unit = o.units[model]!;
     const common = {
-      model, agent: home.agents[model]!, bundle: unit.dir, state: home.stateOf(model), manifest: home.manifest,
-      cloudUrl: home.cloudUrl, updateRepo: home.repoDir,
+      model,
+      agent: home.agents[model]!,
+      bundle: unit.dir,
+      state: home.stateOf(model),
+      manifest: home.manifest,
+      cloudUrl: home.cloudUrl,
+      updateRepo: home.repoDir,
     };
     const bar = createProgressBar(`   auditing the ${model}`);
     const onProgress = (e: { done: number; total: number }): void => bar.update(e.done, e.total);
     // Each audit probes from its own loopback addresses, so one audit's lockout probe does not hold back the next.
     const gate = await auditRunningDevice({
-      ...common, keepReport: true, loopbackSourceBase: `127.0.${30 + i}.50`, onProgress,
+      ...common,
+      keepReport: true,
+      loopbackSourceBase: `127.0.${30 + i}.50`,
+      onProgress,
     });
     const { report, exitCode } = await auditRunningDevice({
-      ...common, loopbackSourceBase: `127.0.${40 + i}.50`, onProgress,
+      ...common,
+      loopbackSourceBase: `127.0.${40 + i}.50`,
+      onProgress,
     });
     bar.finish();
-    const json = join(o.work, 'audit', `${model}.json`), html = join(o.work, 'audit', `${model}.html`);
+    const json = join(o.work, 'audit', `${model}.json`),
+      html = join(o.work, 'audit', `${model}.html`);
     await writeAuditReports(report, { json, html });
     const s = report.summary;
-    o.say(`   ${model.padEnd(7)} ${unit.serial}  tier ${report.tier}: ${s.pass} required controls pass, ` +
-      `${s.fail} fail, ${s.notTested} not tested; exit code ${exitCode}  ${html}`);
+    o.say(
+      `   ${model.padEnd(7)} ${unit.serial}  tier ${report.tier}: ${s.pass} required controls pass, ` +
+        `${s.fail} fail, ${s.notTested} not tested; exit code ${exitCode}  ${html}`,
+    );
     if (gate.kept !== undefined) {
       o.say(`           the release gate's first audit was kept with the release: ${gate.kept}`);
     }
@@ -175,6 +201,8 @@ async function auditHome(o: DemoAuditOptions, home: AuditedHome): Promise<void> 
     if (exitCode !== 0) failed++;
   }
   if (failed > 0) throw new DemoError(`the audit of ${failed} demo device(s) did not pass every required control`);
-  o.say('   every required control of every audited device passes ' +
-    '(JSON and HTML reports, with evidence and the ETSI EN 303 645 view)');
+  o.say(
+    '   every required control of every audited device passes ' +
+      '(JSON and HTML reports, with evidence and the ETSI EN 303 645 view)',
+  );
 }

@@ -7,10 +7,17 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** An HTTP answer. */
-export interface DemoAnswer { readonly status: number; readonly body: string }
+export interface DemoAnswer {
+  readonly status: number;
+  readonly body: string;
+}
 
 /** What a request adds: form fields, this session's CSRF token, another Origin header. */
-interface DemoRequestOptions { form?: Record<string, string>; csrf?: boolean; origin?: string }
+interface DemoRequestOptions {
+  form?: Record<string, string>;
+  csrf?: boolean;
+  origin?: string;
+}
 
 /** A minimal browser for the demo. */
 export class DemoBrowser {
@@ -43,13 +50,22 @@ export class DemoBrowser {
     if (this.#cookies.size) headers.cookie = [...this.#cookies].map(([k, v]) => `${k}=${v}`).join('; ');
     return new Promise((resolve, reject) => {
       const options = {
-        method, host: this.#url.hostname, port: this.#url.port, path, headers, ca: this.#ca, servername: 'localhost',
-        localAddress: this.#local, agent: false,
+        method,
+        host: this.#url.hostname,
+        port: this.#url.port,
+        path,
+        headers,
+        ca: this.#ca,
+        servername: 'localhost',
+        localAddress: this.#local,
+        agent: false,
       };
       const req = request(options, (res) => {
         let text = '';
         res.setEncoding('utf8');
-        res.on('data', (c: string) => { text += c; });
+        res.on('data', (c: string) => {
+          text += c;
+        });
         res.on('end', () => {
           for (const c of ([] as string[]).concat(res.headers['set-cookie'] ?? [])) {
             const [pair] = c.split(';');

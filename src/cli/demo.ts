@@ -10,7 +10,13 @@ import { join, resolve } from 'node:path';
 import { DemoError } from './errors.ts';
 
 /** A provisioned unit as the demo's steps use it. */
-interface DemoUnitRecord { serial: string; dir: string; adminPassword?: string; setupCode: string; claimCode: string }
+interface DemoUnitRecord {
+  serial: string;
+  dir: string;
+  adminPassword?: string;
+  setupCode: string;
+  claimCode: string;
+}
 
 /** The demo's units by model id. */
 type DemoUnits = Record<string, DemoUnitRecord>;
@@ -21,7 +27,8 @@ function say(text: string): void {
 
 /** Registers `bulwark demo` on `program`. */
 export function registerDemoCommand(program: Command): void {
-  program.command('demo')
+  program
+    .command('demo')
     .description('run the reference system end to end on embedded defaults')
     .option('--dir <dir>', 'work folder (default: a new temporary folder)')
     .action(async (o: { dir?: string }) => {
@@ -40,8 +47,10 @@ export async function runDemo(work: string): Promise<void> {
   say('1. Factory: a manufacturer CA (ECDSA P-256) of our own');
   const factoryDir = join(work, 'factory');
   const config = await initFactory(factoryDir);
-  say(`   maker ${config.maker}, CA ${config.caFingerprint.slice(0, 23)}..., ` +
-    `support until ${config.supportPeriodEnd}\n`);
+  say(
+    `   maker ${config.maker}, CA ${config.caFingerprint.slice(0, 23)}..., ` +
+      `support until ${config.supportPeriodEnd}\n`,
+  );
 
   say('2. Provisioning one unit of each model: own keys, certificates, password, setup and claim codes');
   const unitsDir = join(work, 'units');
@@ -56,8 +65,10 @@ export async function runDemo(work: string): Promise<void> {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   for (const r of rows) say('   ' + r.map((c, i) => c.padEnd(widths[i]!)).join('  '));
   say(`\n   manifest for the cloud (public data only): ${join(unitsDir, 'manifest.json')}`);
-  say('   secrets (private keys, password hash, SPAKE2+ verifier) are mode 0600; ' +
-    'the sticker is the only place a password is printed.\n');
+  say(
+    '   secrets (private keys, password hash, SPAKE2+ verifier) are mode 0600; ' +
+      'the sticker is the only place a password is printed.\n',
+  );
 
   await demoListeningService(work, units);
   await demoLocalHub(work, units);
@@ -75,16 +86,26 @@ async function demoCloud(work: string, factoryDir: string, unitsDir: string, uni
   const plug = units.plug!;
   say('\n6. Connect to the manufacturer: MQTT over mutual TLS 1.3, pinned manufacturer CA, claim by possession');
   const cloud = await startCloud({
-    factoryDir, stateDir: join(work, 'cloud'), manifests: [join(unitsDir, 'manifest.json')],
-    broker: { port: 0 }, api: { port: 0 },
+    factoryDir,
+    stateDir: join(work, 'cloud'),
+    manifests: [join(unitsDir, 'manifest.json')],
+    broker: { port: 0 },
+    api: { port: 0 },
   });
   const state = join(work, 'state-cloud', plug.serial);
   const agent = await startDeviceAgent({
-    bundleDir: plug.dir, stateDir: state, webPort: 0, hubPort: 0, mode: 'production', cloudUrl: cloud.brokerUrl,
+    bundleDir: plug.dir,
+    stateDir: state,
+    webPort: 0,
+    hubPort: 0,
+    mode: 'production',
+    cloudUrl: cloud.brokerUrl,
   });
   try {
-    say(`   cloud broker ${cloud.brokerUrl} (client certificates from the manufacturer CA only), ` +
-      `owner API ${cloud.api.url}`);
+    say(
+      `   cloud broker ${cloud.brokerUrl} (client certificates from the manufacturer CA only), ` +
+        `owner API ${cloud.api.url}`,
+    );
     const connected = await agent.cloud!.waitConnected(10_000);
     if (!connected) throw new DemoError('the plug did not connect to the cloud');
     say(`   ${plug.serial} connected with its factory device certificate (client id = certificate CN)`);
@@ -107,8 +128,10 @@ async function demoCloud(work: string, factoryDir: string, unitsDir: string, uni
     say(`   claim with the code from the sticker inside the claim window -> ${claimed.status}`);
     const on = await owner.command(plug.serial, 'power', 'on');
     const power = agent.capabilities.list().find((c) => c.id === 'power')!.value;
-    say(`   the owner switches the plug on from the cloud -> ${on.body.command.status}; ` +
-      `the plug reports power = ${String(power)}`);
+    say(
+      `   the owner switches the plug on from the cloud -> ${on.body.command.status}; ` +
+        `the plug reports power = ${String(power)}`,
+    );
   } finally {
     await agent.close();
     await cloud.close();
@@ -128,7 +151,7 @@ async function demoLocalHub(work: string, units: DemoUnits): Promise<void> {
   const { startDeviceAgent } = await import('../device/index.ts');
   const { demoHub } = await import('../hub/index.ts');
   say('\n4. Local automation hub: pairing windows, push button and SPAKE2+ setup code, then pinned mutual TLS');
-  await demoHub({ work, plug: units.plug!, lock: units.lock!, say, startDeviceAgent } );
+  await demoHub({ work, plug: units.plug!, lock: units.lock!, say, startDeviceAgent });
 }
 
 /** Step 3: a plug's HTTPS admin page, its sticker password, a lockout, and the journal. */
@@ -136,9 +159,13 @@ async function demoListeningService(work: string, units: DemoUnits): Promise<voi
   const { startDeviceAgent } = await import('../device/index.ts');
   const { DemoBrowser } = await import('./demo-client.ts');
   const plug = units.plug!;
-  say('3. Listening service: the plug\'s HTTPS admin page on its own certificate');
+  say("3. Listening service: the plug's HTTPS admin page on its own certificate");
   const agent = await startDeviceAgent({
-    bundleDir: plug.dir, stateDir: join(work, 'state', plug.serial), host: '127.0.0.1', webPort: 0, hubPort: 0,
+    bundleDir: plug.dir,
+    stateDir: join(work, 'state', plug.serial),
+    host: '127.0.0.1',
+    webPort: 0,
+    hubPort: 0,
     mode: 'production',
   });
   try {
@@ -155,8 +182,10 @@ async function demoListeningService(work: string, units: DemoUnits): Promise<voi
     say(`   an attacker at 127.0.0.3 guesses 6 passwords -> ${tries.join(', ')} (429 = backing off, no hash computed)`);
     const login = await owner.login('admin', plug.adminPassword!);
     if (login.status !== 303) throw new DemoError(`the sticker password did not log in (${login.status})`);
-    say(`   the owner logs in with the sticker password from 127.0.0.1 -> ${login.status} ` +
-      '(session cookie __Host-, HttpOnly, Secure, SameSite=Strict)');
+    say(
+      `   the owner logs in with the sticker password from 127.0.0.1 -> ${login.status} ` +
+        '(session cookie __Host-, HttpOnly, Secure, SameSite=Strict)',
+    );
     const on = await owner.request('POST', '/api/capabilities/power/on', { csrf: true });
     say(`   switch the plug on -> ${on.status} ${on.body}`);
     const forged = await owner.request('POST', '/api/capabilities/power/off', { origin: 'https://evil.example' });

@@ -8,22 +8,38 @@ const port = (value: string, name: string): number => portArgument(value, name, 
 
 /** `device run`'s options as commander parses them. */
 interface RunOptions {
-  bundle: string; state: string; host: string; webPort: string; hubPort: string;
-  cloud?: string; updateUrl?: string; updateInterval?: string; updateConfig?: string;
+  bundle: string;
+  state: string;
+  host: string;
+  webPort: string;
+  hubPort: string;
+  cloud?: string;
+  updateUrl?: string;
+  updateInterval?: string;
+  updateConfig?: string;
 }
 
 /** `device unit`'s options as commander parses them. */
 interface UnitOptions {
-  bundle: string; state: string; user: string; host: string; webPort: string; hubPort: string;
-  cloud?: string; updateUrl?: string; out?: string;
+  bundle: string;
+  state: string;
+  user: string;
+  host: string;
+  webPort: string;
+  hubPort: string;
+  cloud?: string;
+  updateUrl?: string;
+  out?: string;
 }
 
 /** The ready line `device run` prints (the agent's line has its hub port: the supervisor passes it on whole). */
 function readyLine(info: { serial: string; url: string; slot: string; firmware: string }): string {
   const hubPort = (info as { hubPort?: unknown }).hubPort;
   const image = info.slot === 'factory' ? 'factory image' : `slot ${info.slot}`;
-  return `device ${info.serial} ready: ${info.url}${typeof hubPort === 'number' ? ` hub port ${hubPort}` : ''} ` +
-    `firmware ${info.firmware} (${image})\n`;
+  return (
+    `device ${info.serial} ready: ${info.url}${typeof hubPort === 'number' ? ` hub port ${hubPort}` : ''} ` +
+    `firmware ${info.firmware} (${image})\n`
+  );
 }
 
 /** The line `device run` prints for an update event worth telling, or undefined. */
@@ -47,12 +63,21 @@ async function runDevice(o: RunOptions): Promise<void> {
     throw new ConfigError('DEVICE_CONFIG_INVALID', 'cloud', 'must be mqtts://host:port');
   }
   const sup = superviseAgent({
-    bundleDir: resolve(o.bundle), stateDir: resolve(o.state), host: o.host,
-    webPort: port(o.webPort, 'webPort'), hubPort: port(o.hubPort, 'hubPort'), update,
+    bundleDir: resolve(o.bundle),
+    stateDir: resolve(o.state),
+    host: o.host,
+    webPort: port(o.webPort, 'webPort'),
+    hubPort: port(o.hubPort, 'hubPort'),
+    update,
     mode: process.env.BULWARK_MODE === 'development' ? 'development' : 'production',
     ...(o.cloud ? { cloudUrl: o.cloud } : {}),
-    onReady: (info) => { process.stdout.write(readyLine(info)); },
-    onEvent: (e) => { const line = updateLine(e); if (line) process.stdout.write(line); },
+    onReady: (info) => {
+      process.stdout.write(readyLine(info));
+    },
+    onEvent: (e) => {
+      const line = updateLine(e);
+      if (line) process.stdout.write(line);
+    },
     log: (m) => process.stderr.write(`supervisor: ${m}\n`),
   });
   const stop = (): void => sup.stop();
@@ -70,7 +95,8 @@ async function runDevice(o: RunOptions): Promise<void> {
 export function registerDeviceCommands(program: Command): void {
   const device = program.command('device').description('the device agent and its physical button');
 
-  device.command('run')
+  device
+    .command('run')
     .description('start the device agent (under its supervisor) for one unit')
     .requiredOption('--bundle <dir>', 'the unit bundle from the factory')
     .requiredOption('--state <dir>', 'mutable state (password hash, sessions, journal)')
@@ -78,13 +104,16 @@ export function registerDeviceCommands(program: Command): void {
     .option('--web-port <port>', 'HTTPS admin port (0 = any free port)', '8443')
     .option('--hub-port <port>', 'hub channel and pairing port (0 = any free port)', '5541')
     .option('--cloud <url>', 'connect out to the manufacturer cloud, mqtts://host:port')
-    .option('--update-url <url>',
-      'the update repository (https, or http on a loopback address), e.g. https://cloud.example/updates')
+    .option(
+      '--update-url <url>',
+      'the update repository (https, or http on a loopback address), e.g. https://cloud.example/updates',
+    )
     .option('--update-interval <duration>', 'time between automatic update checks, e.g. 6h (the default) or 30m')
     .option('--update-config <file>', 'JSON file of update settings (docs/update.md)')
     .action((o: RunOptions) => runDevice(o));
 
-  device.command('unit')
+  device
+    .command('unit')
     .description('write the hardened systemd unit that runs this device as an unprivileged, sandboxed service')
     .requiredOption('--bundle <dir>', 'the unit bundle as installed on the device')
     .requiredOption('--state <dir>', 'the state folder (the only writable path)')
@@ -98,22 +127,31 @@ export function registerDeviceCommands(program: Command): void {
     .action(async (o: UnitOptions) => {
       const { renderSystemdUnit } = await import('../device/index.ts');
       const text = renderSystemdUnit({
-        bundleDir: resolve(o.bundle), stateDir: resolve(o.state), user: o.user, host: o.host,
-        webPort: port(o.webPort, 'webPort'), hubPort: port(o.hubPort, 'hubPort'),
-        ...(o.cloud ? { cloudUrl: o.cloud } : {}), ...(o.updateUrl ? { updateUrl: o.updateUrl } : {}),
+        bundleDir: resolve(o.bundle),
+        stateDir: resolve(o.state),
+        user: o.user,
+        host: o.host,
+        webPort: port(o.webPort, 'webPort'),
+        hubPort: port(o.hubPort, 'hubPort'),
+        ...(o.cloud ? { cloudUrl: o.cloud } : {}),
+        ...(o.updateUrl ? { updateUrl: o.updateUrl } : {}),
       });
-      if (!o.out) { process.stdout.write(text); return; }
+      if (!o.out) {
+        process.stdout.write(text);
+        return;
+      }
       const { writeFileAtomic, PUBLIC_FILE_MODE } = await import('../storage/index.ts');
       await writeFileAtomic(resolve(o.out), text, PUBLIC_FILE_MODE);
       process.stderr.write(`systemd unit written to ${o.out}\n`);
     });
 
-  device.command('button')
-    .description('press the device\'s physical button (--hold: factory reset)')
+  device
+    .command('button')
+    .description("press the device's physical button (--hold: factory reset)")
     .requiredOption('--state <dir>', 'the state dir of the running agent')
     .option('--hold', 'hold the button: factory reset')
     .action(async (o: { state: string; hold?: boolean }) => {
       const { pressButton } = await import('../device/index.ts');
-      process.stdout.write(await pressButton(resolve(o.state), o.hold ? 'hold' : 'press') + '\n');
+      process.stdout.write((await pressButton(resolve(o.state), o.hold ? 'hold' : 'press')) + '\n');
     });
 }

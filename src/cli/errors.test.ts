@@ -8,19 +8,27 @@ import { BulwarkError, ConfigError } from '../errors/index.ts';
 /** Runs `main` in this process and returns its exit code and what it wrote to stderr. */
 async function run(argv: string[]): Promise<{ code: number; stderr: string }> {
   let stderr = '';
-  const code = await main(argv, { write: (text: string) => { stderr += text; } });
+  const code = await main(argv, {
+    write: (text: string) => {
+      stderr += text;
+    },
+  });
   return { code, stderr };
 }
 
 test('a BulwarkError prints its code and message, a hint where one helps, and exits by the table', () => {
   const report = describeCliError(new BulwarkError('HUB_NOT_RUNNING', 'no hub is running with state /x (ENOENT)'));
   assert.deepEqual(report, {
-    code: 'HUB_NOT_RUNNING', message: 'no hub is running with state /x (ENOENT)', exitCode: 69,
+    code: 'HUB_NOT_RUNNING',
+    message: 'no hub is running with state /x (ENOENT)',
+    exitCode: 69,
     hint: 'start the hub with `bulwark hub run --state <dir>`, and pass the same folder to --hub',
   });
-  assert.equal(formatCliError(report!),
+  assert.equal(
+    formatCliError(report),
     'bulwark: error HUB_NOT_RUNNING: no hub is running with state /x (ENOENT)\n' +
-    'hint: start the hub with `bulwark hub run --state <dir>`, and pass the same folder to --hub\n');
+      'hint: start the hub with `bulwark hub run --state <dir>`, and pass the same folder to --hub\n',
+  );
 });
 
 test('a code without a hint prints one line', () => {
@@ -37,8 +45,9 @@ test('a message over several lines is printed on one, and no stack is ever print
 });
 
 test('a Node.js system error prints its errno code; anything else is INTERNAL and exits 1', () => {
-  const inUse = Object.assign(new Error('listen EADDRINUSE: address already in use 127.0.0.1:8080'),
-    { code: 'EADDRINUSE' });
+  const inUse = Object.assign(new Error('listen EADDRINUSE: address already in use 127.0.0.1:8080'), {
+    code: 'EADDRINUSE',
+  });
   const report = describeCliError(inUse)!;
   assert.equal(report.code, 'EADDRINUSE');
   assert.equal(report.exitCode, 69);
@@ -51,7 +60,7 @@ test('a Node.js system error prints its errno code; anything else is INTERNAL an
   assert.equal(describeCliError('thrown text')!.message, 'thrown text');
 });
 
-test('commander\'s refusals are USAGE with exit code 2; help and version are not errors', () => {
+test("commander's refusals are USAGE with exit code 2; help and version are not errors", () => {
   const unknownOption = new CommanderError(1, 'commander.unknownOption', "error: unknown option '--bogus'");
   const unknown = describeCliError(unknownOption)!;
   assert.deepEqual([unknown.code, unknown.message, unknown.exitCode], ['USAGE', "unknown option '--bogus'", 2]);
@@ -62,7 +71,7 @@ test('commander\'s refusals are USAGE with exit code 2; help and version are not
   assert.equal(formatCliError(helpOnError), '');
 });
 
-test('a command\'s own exit status through command.error keeps its text and code', () => {
+test("a command's own exit status through command.error keeps its text and code", () => {
   const text = 'bulwark audit: incomplete: 2 required control(s) not tested';
   const report = describeCliError(new CommanderError(3, 'bulwark.audit', text))!;
   assert.equal(report.exitCode, 3);
@@ -81,7 +90,7 @@ test('main prints one USAGE line for an unknown option or a missing one, and exi
   assert.match(command.stderr, /^bulwark: error USAGE: unknown command 'no-such-command'/);
 });
 
-test('main prints a refused option by its code and exits with the table\'s code', async () => {
+test("main prints a refused option by its code and exits with the table's code", async () => {
   const r = await run(['factory', 'provision', '--dir', 'f', '--model', 'plug', '--out', 'o', '--password', 'admin']);
   assert.equal(r.code, 78);
   assert.match(r.stderr, /^bulwark: error PROVISION_SHARED_SECRET_REFUSED: password: refused: /);

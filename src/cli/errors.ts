@@ -33,13 +33,13 @@ const HINTS: Readonly<Partial<Record<ErrorCode | 'EADDRINUSE' | 'EACCES' | 'ENOE
   BUTTON_UNREACHABLE: 'start the device with `bulwark device run`, and pass its --state folder',
   FACTORY_EXISTS: 'this folder already holds a factory: use it, or choose another --dir',
   RELEASE_DOWNGRADE_REFUSED: 'publish a newer version, or pass --allow-downgrade for a drill (devices refuse it)',
-  PROVISION_SHARED_SECRET_REFUSED: 'leave the option out: each unit\'s own secrets are printed on its sticker',
+  PROVISION_SHARED_SECRET_REFUSED: "leave the option out: each unit's own secrets are printed on its sticker",
   DEBUG_INTERFACE_REFUSED: 'start Node without --inspect (look in NODE_OPTIONS too)',
-  DEVICE_AGENT_REFUSED: 'the agent\'s own error is on the lines above',
+  DEVICE_AGENT_REFUSED: "the agent's own error is on the lines above",
   PAIRING_WINDOW_CLOSED:
-    'press the device\'s button (`bulwark device button --state <dir>`), then pair within the window',
+    "press the device's button (`bulwark device button --state <dir>`), then pair within the window",
   PAIRING_PUSH_BUTTON_REFUSED: 'this device pairs by setup code only: pass --code with the code from its label',
-  PAIRING_CONFIRMATION_FAILED: 'check the setup code on the device\'s label, then open a new window and try again',
+  PAIRING_CONFIRMATION_FAILED: "check the setup code on the device's label, then open a new window and try again",
 });
 
 /** What the CLI prints and returns for an error. */
@@ -55,7 +55,11 @@ const COMMANDER_OUTPUT = new Set(['commander.helpDisplayed', 'commander.help', '
 
 /** `text` on one line, without commander's 'error: ' prefix, at most 1000 characters. */
 function oneLine(text: string): string {
-  return text.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ').trim().slice(0, 1000);
+  return text
+    .replace(/^error: /, '')
+    .replace(/\s*\n\s*/g, ' ')
+    .trim()
+    .slice(0, 1000);
 }
 
 /**
@@ -85,8 +89,9 @@ export function describeCliError(err: unknown): CliErrorReport | undefined {
  */
 export function formatCliError(report: CliErrorReport): string {
   if (report.message === '') return '';
-  const head = report.code === 'USAGE' || /^[A-Z][A-Z0-9_]*$/.test(report.code)
-    ? `bulwark: error ${report.code}: ${report.message}\n`
-    : `${report.message}\n`;
+  const head =
+    report.code === 'USAGE' || /^[A-Z][A-Z0-9_]*$/.test(report.code)
+      ? `bulwark: error ${report.code}: ${report.message}\n`
+      : `${report.message}\n`;
   return head + (report.hint ? `hint: ${report.hint}\n` : '');
 }

@@ -6,15 +6,19 @@ import { createProgressBar } from './progress.ts';
 
 /** Options that would give units a shared or pre-chosen secret: recognised only to refuse them. */
 const REFUSED_FLAGS = [
-  '--password <value>', '--admin-password <value>', '--default-password <value>',
-  '--setup-code <value>', '--claim-code <value>',
+  '--password <value>',
+  '--admin-password <value>',
+  '--default-password <value>',
+  '--setup-code <value>',
+  '--claim-code <value>',
 ];
 
 /** Registers the factory commands on `program`. */
 export function registerFactoryCommands(program: Command): void {
   const factory = program.command('factory').description('manufacturer CA and per-unit identities');
 
-  factory.command('init')
+  factory
+    .command('init')
     .description('create a factory folder with a new manufacturer CA (ECDSA P-256)')
     .requiredOption('--dir <dir>', 'factory folder')
     .option('--maker <name>', 'manufacturer name')
@@ -27,11 +31,13 @@ export function registerFactoryCommands(program: Command): void {
         ...(o.securityContact ? { securityContact: o.securityContact } : {}),
         ...(o.supportUntil ? { supportPeriodEnd: o.supportUntil } : {}),
       });
-      process.stdout.write(`factory ready in ${resolve(o.dir)}\n  maker: ${config.maker}\n` +
-        `  CA: ${config.caFingerprint}\n`);
+      process.stdout.write(
+        `factory ready in ${resolve(o.dir)}\n  maker: ${config.maker}\n` + `  CA: ${config.caFingerprint}\n`,
+      );
     });
 
-  const provision = factory.command('provision')
+  const provision = factory
+    .command('provision')
     .description('give units their own keys, certificates, password, setup and claim codes, and stickers')
     .requiredOption('--dir <dir>', 'factory folder')
     .requiredOption('--model <model>', 'model id from the catalogue (plug, bulb, lock, sensor, camera)')
@@ -41,9 +47,12 @@ export function registerFactoryCommands(program: Command): void {
   provision.action(async (o: Record<string, string | undefined>) => {
     for (const key of ['password', 'adminPassword', 'defaultPassword', 'setupCode', 'claimCode']) {
       if (o[key] !== undefined) {
-        throw new ConfigError('PROVISION_SHARED_SECRET_REFUSED', key,
+        throw new ConfigError(
+          'PROVISION_SHARED_SECRET_REFUSED',
+          key,
           'refused: every unit gets its own random secret from the OS CSPRNG; ' +
-          'a chosen or shared value would make units guessable');
+            'a chosen or shared value would make units guessable',
+        );
       }
     }
     const count = Number(o.count);
@@ -51,13 +60,17 @@ export function registerFactoryCommands(program: Command): void {
     const bar = createProgressBar(`provisioning ${o.model}`);
     const started = performance.now();
     const units = await provisionUnits({
-      factoryDir: resolve(o.dir!), model: o.model!, count, outDir: resolve(o.out!),
+      factoryDir: resolve(o.dir!),
+      model: o.model!,
+      count,
+      outDir: resolve(o.out!),
       onProgress: count > 1 ? (d, t) => bar.update(d, t) : undefined,
     });
     if (count > 1) bar.finish();
     const seconds = (performance.now() - started) / 1000;
-    process.stdout.write(`provisioned ${units.length} ${o.model} unit(s) in ${seconds.toFixed(1)} s ` +
-      `into ${resolve(o.out!)}\n`);
+    process.stdout.write(
+      `provisioned ${units.length} ${o.model} unit(s) in ${seconds.toFixed(1)} s ` + `into ${resolve(o.out!)}\n`,
+    );
     for (const u of units.slice(0, 10)) process.stdout.write(`  ${u.serial}  sticker: ${u.dir}/sticker.png\n`);
     if (units.length > 10) process.stdout.write(`  ... and ${units.length - 10} more (see manifest.json)\n`);
   });

@@ -24,30 +24,51 @@ function print(value: unknown, json: boolean | undefined): void {
 }
 
 interface DeviceRow {
-  serial: string; model: string; address: string; mode: string; connected: boolean;
-  access: string[]; notGranted: string[]; state: Record<string, unknown>;
+  serial: string;
+  model: string;
+  address: string;
+  mode: string;
+  connected: boolean;
+  access: string[];
+  notGranted: string[];
+  state: Record<string, unknown>;
 }
 
 interface AutomationRow {
-  id: number; whenSerial: string; whenCapability: string; op: string; threshold: number;
-  thenSerial: string; thenCapability: string; thenAction: string;
+  id: number;
+  whenSerial: string;
+  whenCapability: string;
+  op: string;
+  threshold: number;
+  thenSerial: string;
+  thenCapability: string;
+  thenAction: string;
 }
 
 function deviceLine(d: DeviceRow): string {
-  const state = Object.entries(d.state).map(([k, v]) => `${k}=${String(v)}`).join(' ');
+  const state = Object.entries(d.state)
+    .map(([k, v]) => `${k}=${String(v)}`)
+    .join(' ');
   const link = d.connected ? 'connected' : 'offline  ';
-  return `${d.serial}  ${d.model.padEnd(6)} ${d.address.padEnd(21)} ${link}  by ${d.mode.padEnd(11)} ` +
+  return (
+    `${d.serial}  ${d.model.padEnd(6)} ${d.address.padEnd(21)} ${link}  by ${d.mode.padEnd(11)} ` +
     `access: ${d.access.join(',') || '-'}` +
-    `${d.notGranted.length ? ` (not granted: ${d.notGranted.join(',')})` : ''}${state ? `  ${state}` : ''}`;
+    `${d.notGranted.length ? ` (not granted: ${d.notGranted.join(',')})` : ''}${state ? `  ${state}` : ''}`
+  );
 }
 
 function automationLine(r: AutomationRow): string {
-  return `${r.id}: when ${r.whenSerial} ${r.whenCapability} goes ${r.op} ${r.threshold}: ` +
-    `${r.thenSerial} ${r.thenCapability} ${r.thenAction}`;
+  return (
+    `${r.id}: when ${r.whenSerial} ${r.whenCapability} goes ${r.op} ${r.threshold}: ` +
+    `${r.thenSerial} ${r.thenCapability} ${r.thenAction}`
+  );
 }
 
 /** The options every control command has. */
-interface ClientOptions { hub: string; json?: boolean }
+interface ClientOptions {
+  hub: string;
+  json?: boolean;
+}
 
 /** A hub subcommand that talks to a running hub through its control socket. */
 type ControlCommand = (name: string, description: string) => Command;
@@ -56,9 +77,12 @@ type ControlCommand = (name: string, description: string) => Command;
 export function registerHubCommands(program: Command): void {
   const hub = program.command('hub').description('the local automation hub: pair with devices, control them, automate');
   registerRun(hub);
-  const client: ControlCommand = (name, description) => hub.command(name).description(description)
-    .requiredOption('--hub <dir>', 'the state dir of the running hub')
-    .option('--json', 'print JSON');
+  const client: ControlCommand = (name, description) =>
+    hub
+      .command(name)
+      .description(description)
+      .requiredOption('--hub <dir>', 'the state dir of the running hub')
+      .option('--json', 'print JSON');
   registerPairing(client);
   registerControl(client);
   registerAutomation(client);
@@ -66,10 +90,11 @@ export function registerHubCommands(program: Command): void {
 
 /** `hub run`: the hub service until a signal. */
 function registerRun(hub: Command): void {
-  hub.command('run')
+  hub
+    .command('run')
     .description('run the hub (its key is made on first run in --state, mode 0600)')
-    .requiredOption('--state <dir>', 'the hub\'s state: key, SQLite store, control socket')
-    .option('--port <port>', 'the devices\' hub port, dialled when a device address has none', '5541')
+    .requiredOption('--state <dir>', "the hub's state: key, SQLite store, control socket")
+    .option('--port <port>', "the devices' hub port, dialled when a device address has none", '5541')
     .option('--web-port <port>', 'HTTPS admin page port (0 = any free port)', '8444')
     .option('--host <address>', 'address of the admin page', '127.0.0.1')
     .action(async (o: { state: string; port: string; webPort: string; host: string }) => {
@@ -78,13 +103,17 @@ function registerRun(hub: Command): void {
         process.stderr.write(JSON.stringify({ at: new Date().toISOString(), level: 'info', msg }) + '\n');
       };
       const service = await startHubService({
-        stateDir: resolve(o.state), config: { devicePort: port(o.port, 'port', 1) },
-        web: { host: o.host, port: port(o.webPort, 'webPort') }, log,
+        stateDir: resolve(o.state),
+        config: { devicePort: port(o.port, 'port', 1) },
+        web: { host: o.host, port: port(o.webPort, 'webPort') },
+        log,
       });
       const web = service.web?.url ?? '(no admin page)';
       process.stdout.write(`hub ready: ${web} control ${service.controlPath} key ${service.hub.pin}\n`);
       await new Promise<void>((done) => {
-        const stop = (): void => { service.close().then(done, done); };
+        const stop = (): void => {
+          service.close().then(done, done);
+        };
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
       });
@@ -94,32 +123,34 @@ function registerRun(hub: Command): void {
 /** `hub pair` and `hub devices`. */
 function registerPairing(client: ControlCommand): void {
   client('pair', 'pair with a device: by its setup code (--code), else by push button; open its pairing window first')
-    .requiredOption('--device <host:port>', 'the device\'s hub address')
-    .option('--code <setup code>', 'the setup code from the device\'s label')
+    .requiredOption('--device <host:port>', "the device's hub address")
+    .option('--code <setup code>', "the setup code from the device's label")
     .action(async (o: { hub: string; device: string; code?: string; json?: boolean }) => {
       const { callHubControl } = await import('../hub/index.ts');
       const args = { address: o.device, ...(o.code !== undefined ? { setupCode: o.code } : {}) };
-      const d = await callHubControl(resolve(o.hub), 'pair', args) as DeviceRow;
+      const d = (await callHubControl(resolve(o.hub), 'pair', args)) as DeviceRow;
       print(o.json ? d : `paired ${d.serial} (${d.model}) by ${d.mode}\n${deviceLine(d)}`, o.json);
     });
 
-  client('devices', 'list the paired devices with their state and access list')
-    .action(async (o: ClientOptions) => {
-      const { callHubControl } = await import('../hub/index.ts');
-      const list = await callHubControl(resolve(o.hub), 'devices') as DeviceRow[];
-      print(o.json ? list : list.length ? list.map(deviceLine).join('\n') : 'no paired devices', o.json);
-    });
+  client('devices', 'list the paired devices with their state and access list').action(async (o: ClientOptions) => {
+    const { callHubControl } = await import('../hub/index.ts');
+    const list = (await callHubControl(resolve(o.hub), 'devices')) as DeviceRow[];
+    print(o.json ? list : list.length ? list.map(deviceLine).join('\n') : 'no paired devices', o.json);
+  });
 }
 
 /** `hub call`, `hub unpair`, `hub grant` and `hub revoke`. */
 function registerControl(client: ControlCommand): void {
-  client('call', 'run an action on a device\'s capability, e.g. `hub call PLG-... power on`')
-    .argument('<serial>').argument('<capability>').argument('<action>').argument('[value]')
+  client('call', "run an action on a device's capability, e.g. `hub call PLG-... power on`")
+    .argument('<serial>')
+    .argument('<capability>')
+    .argument('<action>')
+    .argument('[value]')
     .action(async (serial: string, capability: string, action: string, value: string | undefined, o: ClientOptions) => {
       const { callHubControl } = await import('../hub/index.ts');
       const v = parseCallValue(value);
       const args = { serial, capability, action, ...(v !== undefined ? { value: v } : {}) };
-      const r = await callHubControl(resolve(o.hub), 'call', args) as { value: unknown };
+      const r = (await callHubControl(resolve(o.hub), 'call', args)) as { value: unknown };
       print(o.json ? r : `${serial} ${capability} ${action}: ${String(r.value)}`, o.json);
     });
 
@@ -127,21 +158,22 @@ function registerControl(client: ControlCommand): void {
     .argument('<serial>')
     .action(async (serial: string, o: ClientOptions) => {
       const { callHubControl } = await import('../hub/index.ts');
-      const r = await callHubControl(resolve(o.hub), 'unpair', { serial }) as { toldDevice: boolean };
-      const offline = ' here; the device was offline and still holds this hub\'s key (unpair it on the device too)';
+      const r = (await callHubControl(resolve(o.hub), 'unpair', { serial })) as { toldDevice: boolean };
+      const offline = " here; the device was offline and still holds this hub's key (unpair it on the device too)";
       print(o.json ? r : `unpaired ${serial}${r.toldDevice ? '' : offline}`, o.json);
     });
 
   const verbs = {
-    grant: 'add a capability to a device\'s access list (sensitive ones need this)',
-    revoke: 'remove a capability from a device\'s access list',
+    grant: "add a capability to a device's access list (sensitive ones need this)",
+    revoke: "remove a capability from a device's access list",
   } as const;
   for (const verb of ['grant', 'revoke'] as const) {
     client(verb, verbs[verb])
-      .argument('<serial>').argument('<capability>')
+      .argument('<serial>')
+      .argument('<capability>')
       .action(async (serial: string, capability: string, o: ClientOptions) => {
         const { callHubControl } = await import('../hub/index.ts');
-        const d = await callHubControl(resolve(o.hub), verb, { serial, capability }) as DeviceRow;
+        const d = (await callHubControl(resolve(o.hub), verb, { serial, capability })) as DeviceRow;
         print(o.json ? d : deviceLine(d), o.json);
       });
   }
@@ -164,24 +196,31 @@ function registerAutomation(client: ControlCommand): void {
       const threshold = Number(o.above ?? o.below);
       const op = o.above !== undefined ? 'above' : 'below';
       const rule = await callHubControl(resolve(o.hub), 'automation-add', {
-        whenSerial, whenCapability, op, threshold, thenSerial, thenCapability, thenAction,
+        whenSerial,
+        whenCapability,
+        op,
+        threshold,
+        thenSerial,
+        thenCapability,
+        thenAction,
       });
       print(o.json ? rule : `automation ${(rule as { id: number }).id} added`, o.json);
     });
 
-  client('unlock', 'let a new browser log in to the admin page for 5 minutes despite the account-wide lockout')
-    .action(async (o: ClientOptions) => {
+  client('unlock', 'let a new browser log in to the admin page for 5 minutes despite the account-wide lockout').action(
+    async (o: ClientOptions) => {
       const { callHubControl } = await import('../hub/index.ts');
-      const r = await callHubControl(resolve(o.hub), 'unlock') as { unlockedUntil: string };
-      const text = `a new browser may log in to the hub's admin page until ${r.unlockedUntil} (or until one has); ` +
+      const r = (await callHubControl(resolve(o.hub), 'unlock')) as { unlockedUntil: string };
+      const text =
+        `a new browser may log in to the hub's admin page until ${r.unlockedUntil} (or until one has); ` +
         'browsers that logged in before were never locked out, and an address that keeps guessing stays slowed';
       print(o.json ? r : text, o.json);
-    });
+    },
+  );
 
-  client('automations', 'list the automation rules')
-    .action(async (o: ClientOptions) => {
-      const { callHubControl } = await import('../hub/index.ts');
-      const rules = await callHubControl(resolve(o.hub), 'automations') as AutomationRow[];
-      print(o.json ? rules : rules.map(automationLine).join('\n') || 'no automations', o.json);
-    });
+  client('automations', 'list the automation rules').action(async (o: ClientOptions) => {
+    const { callHubControl } = await import('../hub/index.ts');
+    const rules = (await callHubControl(resolve(o.hub), 'automations')) as AutomationRow[];
+    print(o.json ? rules : rules.map(automationLine).join('\n') || 'no automations', o.json);
+  });
 }

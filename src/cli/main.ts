@@ -33,7 +33,9 @@ export function buildProgram(): Command {
 }
 
 /** Where the CLI writes its errors. */
-export interface ErrorOutput { write(text: string): unknown }
+export interface ErrorOutput {
+  write(text: string): unknown;
+}
 
 /** Writes `err` as the CLI shows errors (no stack) and returns its exit code; 0 for help and version. */
 export function reportError(err: unknown, stderr: ErrorOutput = process.stderr): number {

@@ -11,10 +11,24 @@ import { ConfigError } from '../errors/index.ts';
 import type { AuditReport } from '../audit/index.ts';
 import { createProgressBar } from './progress.ts';
 
-interface RenderOptions { profile: string; format: string; out?: string }
+interface RenderOptions {
+  profile: string;
+  format: string;
+  out?: string;
+}
 interface AuditCliOptions {
-  profile: string; bundle?: string; state?: string; manifest?: string; source?: string; url: string[];
-  hub?: string; cloud?: string; json?: string; html?: string; updateRepo?: string; serviceUnit?: string;
+  profile: string;
+  bundle?: string;
+  state?: string;
+  manifest?: string;
+  source?: string;
+  url: string[];
+  hub?: string;
+  cloud?: string;
+  json?: string;
+  html?: string;
+  updateRepo?: string;
+  serviceUnit?: string;
   keepReport?: boolean;
 }
 
@@ -24,7 +38,8 @@ const collect = (value: string, previous: string[]): string[] => [...previous, v
 export function registerPolicyCommands(program: Command): void {
   const policy = program.command('policy').description('the product security policy, rendered from a device profile');
 
-  policy.command('render')
+  policy
+    .command('render')
     .description('write the security policy document for a device profile (YAML)')
     .requiredOption('--profile <file>', 'the device profile (see src/policy/profiles/*.yaml)')
     .option('--format <format>', 'md or html', 'md')
@@ -36,27 +51,41 @@ export function registerPolicyCommands(program: Command): void {
       const { loadProfileFile, decide, renderPolicy, writePolicyDocument } = await import('../policy/index.ts');
       const profile = await loadProfileFile(resolve(o.profile));
       const text = renderPolicy(profile, decide(profile), { format: o.format });
-      if (o.out === undefined) { process.stdout.write(text); return; }
+      if (o.out === undefined) {
+        process.stdout.write(text);
+        return;
+      }
       await writePolicyDocument(resolve(o.out), text);
       process.stderr.write(`policy for ${profile.model} written to ${o.out}\n`);
     });
 
-  program.command('audit')
-    .description('audit a product against the controls its profile requires: ' +
-      'white-box (bundle, state, manifest, source) and black-box (--url)')
+  program
+    .command('audit')
+    .description(
+      'audit a product against the controls its profile requires: ' +
+        'white-box (bundle, state, manifest, source) and black-box (--url)',
+    )
     .requiredOption('--profile <file>', 'the device profile (YAML)')
     .option('--bundle <dir>', 'the unit bundle from the factory')
-    .option('--state <dir>', 'the running device\'s state folder (journal, owner password hash)')
+    .option('--state <dir>', "the running device's state folder (journal, owner password hash)")
     .option('--manifest <file>', 'the batch manifest.json (credential uniqueness across units)')
-    .option('--source <dir>', 'the firmware\'s project folder (lint, source scans, SBOM)')
-    .option('--url <url>', 'https://host:port of a running unit; repeat for two or more units to compare certificates',
-      collect, [])
-    .option('--hub <host:port>', 'the device\'s hub port (pairing window and channel probes)')
+    .option('--source <dir>', "the firmware's project folder (lint, source scans, SBOM)")
+    .option(
+      '--url <url>',
+      'https://host:port of a running unit; repeat for two or more units to compare certificates',
+      collect,
+      [],
+    )
+    .option('--hub <host:port>', "the device's hub port (pairing window and channel probes)")
     .option('--cloud <url>', 'the manufacturer broker the device connects to, mqtts://host:port')
-    .option('--update-repo <dir>',
-      'the release side\'s update repository (signed metadata, images, SBOMs, kept audit reports)')
-    .option('--service-unit <file>',
-      'the installed systemd unit of the device service (default: the one the firmware writes)')
+    .option(
+      '--update-repo <dir>',
+      "the release side's update repository (signed metadata, images, SBOMs, kept audit reports)",
+    )
+    .option(
+      '--service-unit <file>',
+      'the installed systemd unit of the device service (default: the one the firmware writes)',
+    )
     .option('--keep-report', 'keep a passing report with the release in --update-repo (audits/<model>/)')
     .option('--json <file>', 'write the JSON report here')
     .option('--html <file>', 'write the self-contained HTML report here')
@@ -69,16 +98,22 @@ async function runAuditCommand(o: AuditCliOptions, command: Command): Promise<vo
   if (o.keepReport && !o.updateRepo) throw new ConfigError('AUDIT_OPTION_INVALID', 'keepReport', 'needs --update-repo');
   const bar = createProgressBar('audit');
   const report = await runAudit({
-    profile: resolve(o.profile), urls: o.url,
-    ...(o.bundle ? { bundle: o.bundle } : {}), ...(o.state ? { state: o.state } : {}),
-    ...(o.manifest ? { manifest: o.manifest } : {}), ...(o.source ? { source: o.source } : {}),
-    ...(o.hub ? { hub: o.hub } : {}), ...(o.cloud ? { cloud: o.cloud } : {}),
-    ...(o.updateRepo ? { updateRepo: o.updateRepo } : {}), ...(o.serviceUnit ? { serviceUnit: o.serviceUnit } : {}),
+    profile: resolve(o.profile),
+    urls: o.url,
+    ...(o.bundle ? { bundle: o.bundle } : {}),
+    ...(o.state ? { state: o.state } : {}),
+    ...(o.manifest ? { manifest: o.manifest } : {}),
+    ...(o.source ? { source: o.source } : {}),
+    ...(o.hub ? { hub: o.hub } : {}),
+    ...(o.cloud ? { cloud: o.cloud } : {}),
+    ...(o.updateRepo ? { updateRepo: o.updateRepo } : {}),
+    ...(o.serviceUnit ? { serviceUnit: o.serviceUnit } : {}),
     onProgress: (e) => bar.update(e.done, e.total),
   });
   bar.finish();
   await writeAuditReports(report, {
-    ...(o.json ? { json: resolve(o.json) } : {}), ...(o.html ? { html: resolve(o.html) } : {}),
+    ...(o.json ? { json: resolve(o.json) } : {}),
+    ...(o.html ? { html: resolve(o.html) } : {}),
   });
   const lines = summaryLines(report);
   if (o.keepReport && o.updateRepo) lines.push(await keptLine(report, resolve(o.updateRepo)));
@@ -88,9 +123,10 @@ async function runAuditCommand(o: AuditCliOptions, command: Command): Promise<vo
   const code = auditExitCode(report);
   if (code === 0) return;
   const s = report.summary;
-  const text = code === 1
-    ? `bulwark audit: ${s.fail} required control(s) failed`
-    : `bulwark audit: incomplete: ${s.notTested} required control(s) not tested`;
+  const text =
+    code === 1
+      ? `bulwark audit: ${s.fail} required control(s) failed`
+      : `bulwark audit: incomplete: ${s.notTested} required control(s) not tested`;
   command.error(text, { exitCode: code, code: 'bulwark.audit' });
 }
 
@@ -98,8 +134,10 @@ async function runAuditCommand(o: AuditCliOptions, command: Command): Promise<vo
 function summaryLines(report: AuditReport): string[] {
   const s = report.summary;
   const required = report.controls.filter((c) => c.required);
-  const lines = [`audit of ${report.profile.model} (tier ${report.tier}): ${s.pass} pass, ${s.fail} fail, ` +
-    `${s.notTested} not tested of ${required.length} required controls`];
+  const lines = [
+    `audit of ${report.profile.model} (tier ${report.tier}): ${s.pass} pass, ${s.fail} fail, ` +
+      `${s.notTested} not tested of ${required.length} required controls`,
+  ];
   for (const status of ['fail', 'not-tested'] as const) {
     for (const c of required.filter((x) => x.status === status)) {
       lines.push(`  ${status === 'fail' ? 'FAIL' : 'not tested'}  ${c.id}: ${c.summary}`);

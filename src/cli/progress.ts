@@ -20,6 +20,8 @@ export function createProgressBar(label: string, stream: NodeJS.WriteStream = pr
       const bar = '#'.repeat(filled) + '.'.repeat(width - filled);
       stream.write(`\r${label} [${bar}] ${done}/${total} ${rate.toFixed(1)}/s`);
     },
-    finish() { stream.write('\n'); },
+    finish() {
+      stream.write('\n');
+    },
   };
 }

@@ -44,62 +44,89 @@ export function registerReleaseCommands(program: Command): void {
 
 /** `release init`'s options as commander parses them. */
 interface InitOptions {
-  repo: string; factory?: string;
-  rootExpiry?: string; targetsExpiry?: string; snapshotExpiry?: string; timestampExpiry?: string;
+  repo: string;
+  factory?: string;
+  rootExpiry?: string;
+  targetsExpiry?: string;
+  snapshotExpiry?: string;
+  timestampExpiry?: string;
 }
 
 /** `release init`: a new repository signed with the factory's update keys. */
 function registerInit(release: Command): void {
-  release.command('init')
-    .description('create a TUF repository (root 2-of-3 offline keys, targets, snapshot, timestamp) ' +
-      'from the factory\'s update keys')
+  release
+    .command('init')
+    .description(
+      'create a TUF repository (root 2-of-3 offline keys, targets, snapshot, timestamp) ' +
+        "from the factory's update keys",
+    )
     .requiredOption('--repo <dir>', 'repository folder (metadata/ and targets/ are what a web server publishes)')
     .option('--factory <dir>', 'factory folder holding update-keys/ (default $BULWARK_FACTORY or ./factory)')
     .option('--root-expiry <duration>', 'how long root metadata stays valid (default 365d)')
     .option('--targets-expiry <duration>', 'targets metadata validity (default 90d)')
     .option('--snapshot-expiry <duration>', 'snapshot metadata validity (default 14d)')
-    .option('--timestamp-expiry <duration>',
-      'timestamp validity (default 1d; run `release refresh` more often than this)')
+    .option(
+      '--timestamp-expiry <duration>',
+      'timestamp validity (default 1d; run `release refresh` more often than this)',
+    )
     .action(async (o: InitOptions) => {
       const { initRepository } = await import('../release/index.ts');
       const { parseDuration } = await import('../update/index.ts');
-      const expiry = Object.fromEntries(Object.entries({
-        rootSeconds: seconds(o.rootExpiry, 'rootExpiry', parseDuration),
-        targetsSeconds: seconds(o.targetsExpiry, 'targetsExpiry', parseDuration),
-        snapshotSeconds: seconds(o.snapshotExpiry, 'snapshotExpiry', parseDuration),
-        timestampSeconds: seconds(o.timestampExpiry, 'timestampExpiry', parseDuration),
-      }).filter(([, v]) => v !== undefined));
+      const expiry = Object.fromEntries(
+        Object.entries({
+          rootSeconds: seconds(o.rootExpiry, 'rootExpiry', parseDuration),
+          targetsSeconds: seconds(o.targetsExpiry, 'targetsExpiry', parseDuration),
+          snapshotSeconds: seconds(o.snapshotExpiry, 'snapshotExpiry', parseDuration),
+          timestampSeconds: seconds(o.timestampExpiry, 'timestampExpiry', parseDuration),
+        }).filter(([, v]) => v !== undefined),
+      );
       const repo = resolve(o.repo);
       const r = await initRepository({ repoDir: repo, factoryDir: factoryOf(o), expiry });
-      process.stdout.write(`release repository ready in ${repo} ` +
-        `(root version ${r.rootVersion}, consistent snapshots)\n` +
-        `  publish ${resolve(repo, 'metadata')} and ${resolve(repo, 'targets')} ` +
-        'under <url>/metadata and <url>/targets\n');
+      process.stdout.write(
+        `release repository ready in ${repo} ` +
+          `(root version ${r.rootVersion}, consistent snapshots)\n` +
+          `  publish ${resolve(repo, 'metadata')} and ${resolve(repo, 'targets')} ` +
+          'under <url>/metadata and <url>/targets\n',
+      );
     });
 }
 
 /** `release publish`'s options as commander parses them. */
 interface PublishOptions {
-  repo: string; model: string; version: string; artifact: string; securityVersion?: string; factory?: string;
-  allowDowngrade?: boolean; notesRisk?: string; notesInterruption?: string;
+  repo: string;
+  model: string;
+  version: string;
+  artifact: string;
+  securityVersion?: string;
+  factory?: string;
+  allowDowngrade?: boolean;
+  notesRisk?: string;
+  notesInterruption?: string;
 }
 
 /** `release publish`: sign an image (and its SBOM) into the repository. */
 function registerPublish(release: Command): void {
-  release.command('publish')
-    .description('sign a firmware image into the repository (custom data: model, version, security version) ' +
-      'with its CycloneDX SBOM')
+  release
+    .command('publish')
+    .description(
+      'sign a firmware image into the repository (custom data: model, version, security version) ' +
+        'with its CycloneDX SBOM',
+    )
     .requiredOption('--repo <dir>', 'repository folder')
     .requiredOption('--model <model>', 'model id (plug, bulb, lock, sensor, camera)')
-    .requiredOption('--version <semver>', 'image version, MAJOR.MINOR.PATCH (must equal image.json\'s)')
+    .requiredOption('--version <semver>', "image version, MAJOR.MINOR.PATCH (must equal image.json's)")
     .requiredOption('--artifact <file>', 'the image tarball (image.json at its top)')
-    .option('--security-version <n>', 'must equal image.json\'s securityVersion (a check, not an override)')
+    .option('--security-version <n>', "must equal image.json's securityVersion (a check, not an override)")
     .option('--factory <dir>', 'factory folder (default: the one recorded at init)')
-    .option('--allow-downgrade',
-      'publish an image older than the current one (devices refuse it; for drills and demos)')
-    .option('--notes-risk <text>',
-      'the owner\'s note: the risk this release fixes, in plain words (signed with the image)')
-    .option('--notes-interruption <text>', 'the owner\'s note: what installing interrupts and for how long')
+    .option(
+      '--allow-downgrade',
+      'publish an image older than the current one (devices refuse it; for drills and demos)',
+    )
+    .option(
+      '--notes-risk <text>',
+      "the owner's note: the risk this release fixes, in plain words (signed with the image)",
+    )
+    .option('--notes-interruption <text>', "the owner's note: what installing interrupts and for how long")
     .action(publish);
 }
 
@@ -107,13 +134,20 @@ function registerPublish(release: Command): void {
 async function publish(o: PublishOptions): Promise<void> {
   const { publishImage } = await import('../release/index.ts');
   const sv = o.securityVersion === undefined ? undefined : securityVersionArgument(o.securityVersion);
-  const notes = o.notesRisk !== undefined || o.notesInterruption !== undefined
-    ? { notes: { risk: o.notesRisk ?? '', interruption: o.notesInterruption ?? '' } } : {};
+  const notes =
+    o.notesRisk !== undefined || o.notesInterruption !== undefined
+      ? { notes: { risk: o.notesRisk ?? '', interruption: o.notesInterruption ?? '' } }
+      : {};
   const bars = new Map<string, ProgressBar>();
   const r = await publishImage({
-    repoDir: resolve(o.repo), artifact: resolve(o.artifact), model: o.model, version: o.version,
-    ...(sv !== undefined ? { securityVersion: sv } : {}), ...(o.factory ? { factoryDir: resolve(o.factory) } : {}),
-    ...(o.allowDowngrade ? { allowDowngrade: true } : {}), ...notes,
+    repoDir: resolve(o.repo),
+    artifact: resolve(o.artifact),
+    model: o.model,
+    version: o.version,
+    ...(sv !== undefined ? { securityVersion: sv } : {}),
+    ...(o.factory ? { factoryDir: resolve(o.factory) } : {}),
+    ...(o.allowDowngrade ? { allowDowngrade: true } : {}),
+    ...notes,
     onProgress: (step, done, total) => {
       if (total < MiB) return;
       let bar = bars.get(step);
@@ -125,42 +159,56 @@ async function publish(o: PublishOptions): Promise<void> {
     },
   });
   for (const bar of bars.values()) bar.finish();
-  process.stdout.write(`published ${r.model} ${r.version} ` +
-    `(security version ${r.securityVersion}, ${r.length} bytes)\n` +
-    `  sha256 ${r.sha256}\n  image ${r.files.image}\n  SBOM  ${r.files.sbom} (CycloneDX 1.5)\n` +
-    `  signed targets v${r.metadata.targets}, snapshot v${r.metadata.snapshot}, timestamp v${r.metadata.timestamp}\n`);
+  process.stdout.write(
+    `published ${r.model} ${r.version} ` +
+      `(security version ${r.securityVersion}, ${r.length} bytes)\n` +
+      `  sha256 ${r.sha256}\n  image ${r.files.image}\n  SBOM  ${r.files.sbom} (CycloneDX 1.5)\n` +
+      `  signed targets v${r.metadata.targets}, snapshot v${r.metadata.snapshot}, timestamp v${r.metadata.timestamp}\n`,
+  );
 }
 
 /** `release refresh`: re-sign the timestamp (and more when asked). */
 function registerRefresh(release: Command): void {
-  release.command('refresh')
-    .description('re-sign the timestamp with a fresh expiry (and snapshot or targets when asked, ' +
-      'or close to expiry); run it on a schedule')
+  release
+    .command('refresh')
+    .description(
+      're-sign the timestamp with a fresh expiry (and snapshot or targets when asked, ' +
+        'or close to expiry); run it on a schedule',
+    )
     .requiredOption('--repo <dir>', 'repository folder')
     .option('--factory <dir>', 'factory folder (default: the one recorded at init)')
     .option('--roles <list>', 'also re-sign these, comma-separated: snapshot,targets', '')
     .action(async (o: { repo: string; factory?: string; roles: string }) => {
       const { refreshRepository } = await import('../release/index.ts');
-      const roles = o.roles.split(',').map((x) => x.trim()).filter(Boolean);
+      const roles = o.roles
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean);
       for (const r of roles) {
         if (r !== 'snapshot' && r !== 'targets' && r !== 'timestamp') {
           throw new ConfigError('RELEASE_CONFIG_INVALID', 'roles', 'only snapshot, targets and timestamp');
         }
       }
       const r = await refreshRepository({
-        repoDir: resolve(o.repo), ...(o.factory ? { factoryDir: resolve(o.factory) } : {}),
+        repoDir: resolve(o.repo),
+        ...(o.factory ? { factoryDir: resolve(o.factory) } : {}),
         roles: roles as Array<'snapshot' | 'targets' | 'timestamp'>,
       });
-      process.stdout.write(`re-signed ${r.renewed.join(', ')}: targets v${r.targets}, snapshot v${r.snapshot}, ` +
-        `timestamp v${r.timestamp}\n`);
+      process.stdout.write(
+        `re-signed ${r.renewed.join(', ')}: targets v${r.targets}, snapshot v${r.snapshot}, ` +
+          `timestamp v${r.timestamp}\n`,
+      );
     });
 }
 
 /** `release rotate`: new keys for one role, named by a new root version. */
 function registerRotate(release: Command): void {
-  release.command('rotate')
-    .description('replace one role\'s keys: a new root version (signed by the old root keys, and the new ones for ' +
-      'a root rotation) names them')
+  release
+    .command('rotate')
+    .description(
+      "replace one role's keys: a new root version (signed by the old root keys, and the new ones for " +
+        'a root rotation) names them',
+    )
     .requiredOption('--repo <dir>', 'repository folder')
     .requiredOption('--role <role>', 'root, targets, snapshot or timestamp')
     .option('--factory <dir>', 'factory folder (default: the one recorded at init)')
@@ -173,16 +221,19 @@ function registerRotate(release: Command): void {
       const factory = o.factory ? { factoryDir: resolve(o.factory) } : {};
       const r = await rotateKeys({ repoDir: resolve(o.repo), role, ...factory });
       const s = r.keyIds.length > 1 ? 's' : '';
-      process.stdout.write(`rotated the ${role} key${s}: root is now version ${r.rootVersion}; ` +
-        `new key id${s} ${r.keyIds.map((k) => k.slice(0, 16)).join(', ')}\n` +
-        '  devices follow the new root on their next check; bundles provisioned from now on carry it\n');
+      process.stdout.write(
+        `rotated the ${role} key${s}: root is now version ${r.rootVersion}; ` +
+          `new key id${s} ${r.keyIds.map((k) => k.slice(0, 16)).join(', ')}\n` +
+          '  devices follow the new root on their next check; bundles provisioned from now on carry it\n',
+      );
     });
 }
 
 /** `release status`: versions, expiry dates and images. */
 function registerStatus(release: Command): void {
-  release.command('status')
-    .description('show the repository\'s metadata versions, expiry dates and published images')
+  release
+    .command('status')
+    .description("show the repository's metadata versions, expiry dates and published images")
     .requiredOption('--repo <dir>', 'repository folder')
     .action(async (o: { repo: string }) => {
       const { repositoryStatus } = await import('../release/index.ts');
@@ -191,17 +242,21 @@ function registerStatus(release: Command): void {
         process.stdout.write(`${role.padEnd(9)} v${v.version}  expires ${v.expires}\n`);
       }
       for (const i of s.images) {
-        process.stdout.write(`image     ${i.model} ${i.version} (security version ${i.securityVersion}, ` +
-          `${i.length} bytes, sha256 ${i.sha256.slice(0, 16)}...)\n`);
+        process.stdout.write(
+          `image     ${i.model} ${i.version} (security version ${i.securityVersion}, ` +
+            `${i.length} bytes, sha256 ${i.sha256.slice(0, 16)}...)\n`,
+        );
       }
     });
 }
 
 /** `release build-image`: a reference firmware image. */
 function registerBuildImage(release: Command): void {
-  release.command('build-image')
-    .description('build a reference firmware image ' +
-      '(image.json plus an entry that starts the installed runtime\'s agent)')
+  release
+    .command('build-image')
+    .description(
+      'build a reference firmware image ' + "(image.json plus an entry that starts the installed runtime's agent)",
+    )
     .requiredOption('--model <model>', 'model id')
     .requiredOption('--version <semver>', 'image version')
     .requiredOption('--security-version <n>', 'anti-rollback security version')
@@ -213,16 +268,19 @@ function registerBuildImage(release: Command): void {
       const securityVersion = securityVersionArgument(o.securityVersion);
       const out = resolve(o.out);
       const m = await buildReferenceImage(out, { model: o.model, version: o.version, securityVersion });
-      process.stdout.write(`built ${out}: ${m.model} ${m.version}, security version ${m.securityVersion}, ` +
-        `entry ${m.entry}\n`);
+      process.stdout.write(
+        `built ${out}: ${m.model} ${m.version}, security version ${m.securityVersion}, ` + `entry ${m.entry}\n`,
+      );
     });
 }
 
 /** `release serve`: the repository's static files over HTTP until a signal. */
 function registerServe(release: Command): void {
-  release.command('serve')
-    .description('serve the repository\'s static files over HTTP under /updates ' +
-      '(any web server or CDN can do this)')
+  release
+    .command('serve')
+    .description(
+      "serve the repository's static files over HTTP under /updates " + '(any web server or CDN can do this)',
+    )
     .requiredOption('--repo <dir>', 'repository folder')
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port (0 = any free port)', '8080')
@@ -230,10 +288,13 @@ function registerServe(release: Command): void {
       const { startRepositoryServer } = await import('../release/index.ts');
       const port = portArgument(o.port, 'port', 'RELEASE_CONFIG_INVALID');
       const s = await startRepositoryServer({ repoDir: resolve(o.repo), host: o.host, port });
-      process.stdout.write(`serving ${resolve(o.repo)} at ${s.url} ` +
-        `(devices: bulwark device run --update-url ${s.url})\n`);
+      process.stdout.write(
+        `serving ${resolve(o.repo)} at ${s.url} ` + `(devices: bulwark device run --update-url ${s.url})\n`,
+      );
       await new Promise<void>((done) => {
-        const stop = (): void => { void s.close().then(done); };
+        const stop = (): void => {
+          void s.close().then(done);
+        };
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
       });

@@ -13,7 +13,10 @@ import type { OwnerSite } from './api.ts';
 export function addAccountApiRoutes(router: Router<OwnerCtx>, site: OwnerSite): void {
   const { accounts } = site;
   router.add({
-    method: 'POST', path: '/v1/accounts', access: 'public', csrf: false,
+    method: 'POST',
+    path: '/v1/accounts',
+    access: 'public',
+    csrf: false,
     handler: async (req) => {
       checkSameOrigin(req, { allowNonBrowser: true });
       const account = await accounts.register(req, field(req.body, 'email', 254), field(req.body, 'password'));
@@ -23,7 +26,10 @@ export function addAccountApiRoutes(router: Router<OwnerCtx>, site: OwnerSite): 
     },
   });
   router.add({
-    method: 'POST', path: '/v1/sessions', access: 'public', csrf: false,
+    method: 'POST',
+    path: '/v1/sessions',
+    access: 'public',
+    csrf: false,
     handler: async (req) => {
       checkSameOrigin(req, { allowNonBrowser: true });
       const email = normaliseEmail(field(req.body, 'email', 254));
@@ -35,21 +41,30 @@ export function addAccountApiRoutes(router: Router<OwnerCtx>, site: OwnerSite): 
     },
   });
   router.add({
-    method: 'POST', path: '/v1/sessions/logout', access: 'session', csrf: true,
+    method: 'POST',
+    path: '/v1/sessions/logout',
+    access: 'session',
+    csrf: true,
     handler: async (_req, ctx) => {
       const cleared = await accounts.endSession(ctx);
       return { kind: 'json', body: { ok: true }, headers: { 'set-cookie': cleared } };
     },
   });
   router.add({
-    method: 'GET', path: '/v1/me', access: 'session', csrf: false,
+    method: 'GET',
+    path: '/v1/me',
+    access: 'session',
+    csrf: false,
     handler: (_req, ctx) => {
       const createdAt = new Date(ctx.account!.createdAt).toISOString();
       return { kind: 'json', body: { email: ctx.account!.email, createdAt, csrfToken: ctx.session!.csrfToken } };
     },
   });
   router.add({
-    method: 'POST', path: '/v1/me/delete', access: 'session', csrf: true,
+    method: 'POST',
+    path: '/v1/me/delete',
+    access: 'session',
+    csrf: true,
     handler: async (req, ctx) => {
       const { account } = await accounts.checkPassword(req, ctx.account!.email, field(req.body, 'password'));
       if (!account) throw new AccountError('LOGIN_FAILED', 'wrong password');
@@ -64,40 +79,57 @@ export function addAccountApiRoutes(router: Router<OwnerCtx>, site: OwnerSite): 
 export function addDeviceApiRoutes(router: Router<OwnerCtx>, site: OwnerSite): void {
   const { devices } = site;
   router.add({
-    method: 'POST', path: '/v1/claims', access: 'session', csrf: true,
+    method: 'POST',
+    path: '/v1/claims',
+    access: 'session',
+    csrf: true,
     handler: async (req, ctx) => {
       const device = await devices.claim(req, ctx.account!, req.body.serial, req.body.claimCode);
       return { kind: 'json', status: 201, body: { device: deviceView(device) } };
     },
   });
   router.add({
-    method: 'GET', path: '/v1/devices', access: 'session', csrf: false,
+    method: 'GET',
+    path: '/v1/devices',
+    access: 'session',
+    csrf: false,
     handler: async (_req, ctx) => {
       const mine = await devices.list(ctx.account!.id);
       return { kind: 'json', body: { devices: mine.map(deviceView) } };
     },
   });
   router.add({
-    method: 'GET', path: '/v1/devices/:serial', access: 'session', csrf: false,
+    method: 'GET',
+    path: '/v1/devices/:serial',
+    access: 'session',
+    csrf: false,
     handler: async (req, ctx) => {
       const device = await devices.owned(req.params.serial!, ctx.account!.id);
       return { kind: 'json', body: { device: deviceView(device) } };
     },
   });
   router.add({
-    method: 'GET', path: '/v1/devices/:serial/telemetry', access: 'session', csrf: false,
+    method: 'GET',
+    path: '/v1/devices/:serial/telemetry',
+    access: 'session',
+    csrf: false,
     handler: async (req, ctx) => {
       const d = await devices.owned(req.params.serial!, ctx.account!.id);
       const rows = await devices.telemetry(d, Number(req.query.get('limit') ?? '100'));
       const telemetry = rows.map((r) => ({
-        seq: r.seq, at: new Date(r.at).toISOString(), receivedAt: new Date(r.receivedAt).toISOString(),
+        seq: r.seq,
+        at: new Date(r.at).toISOString(),
+        receivedAt: new Date(r.receivedAt).toISOString(),
         values: r.values,
       }));
       return { kind: 'json', body: { telemetry } };
     },
   });
   router.add({
-    method: 'POST', path: '/v1/devices/:serial/commands', access: 'session', csrf: true,
+    method: 'POST',
+    path: '/v1/devices/:serial/commands',
+    access: 'session',
+    csrf: true,
     handler: async (req, ctx) => {
       const { capability, action, value } = req.body;
       const c = await devices.command(ctx.account!, req.params.serial!, capability, action, value);
@@ -105,7 +137,10 @@ export function addDeviceApiRoutes(router: Router<OwnerCtx>, site: OwnerSite): v
     },
   });
   router.add({
-    method: 'POST', path: '/v1/devices/:serial/release', access: 'session', csrf: true,
+    method: 'POST',
+    path: '/v1/devices/:serial/release',
+    access: 'session',
+    csrf: true,
     handler: async (req, ctx) => {
       await devices.release(req.params.serial!, ctx.account!.id);
       return { kind: 'json', body: { ok: true } };

@@ -10,13 +10,17 @@ import { ClaimError, RateLimitedError, NotFoundError, CommandError } from './err
 
 test('the cloud offers actuators only, never a sensitive capability', () => {
   assert.deepEqual(remoteControls('plug'), [{ capability: 'power', actions: ['on', 'off', 'toggle'] }]);
-  assert.deepEqual(remoteControls('lock'), [], 'a lock\'s bolt is not controlled from the cloud');
-  assert.deepEqual(remoteControls('camera').map((c) => c.capability), ['privacy'], 'no snapshot');
+  assert.deepEqual(remoteControls('lock'), [], "a lock's bolt is not controlled from the cloud");
+  assert.deepEqual(
+    remoteControls('camera').map((c) => c.capability),
+    ['privacy'],
+    'no snapshot',
+  );
   assert.deepEqual(remoteControls('sensor'), []);
   assert.deepEqual(remoteControls('no-such-model'), []);
 });
 
-test('errors map to statuses by code; another owner\'s device is 404', () => {
+test("errors map to statuses by code; another owner's device is 404", () => {
   assert.equal(statusOf(new ClaimError('CLAIM_REFUSED', 'x')), 403);
   assert.equal(statusOf(new ClaimError('CLAIM_WINDOW_CLOSED', 'x')), 409);
   assert.equal(statusOf(new RateLimitedError(30, 'claim:acct')), 429);
@@ -27,8 +31,10 @@ test('errors map to statuses by code; another owner\'s device is 404', () => {
 });
 
 test('settings that switch a protection off are refused', () => {
-  assert.throws(() => validateOwnerApiConfig({ claimAccountThreshold: 0 }),
-    { code: 'CLOUD_CONFIG_INVALID', key: 'claimAccountThreshold' });
+  assert.throws(() => validateOwnerApiConfig({ claimAccountThreshold: 0 }), {
+    code: 'CLOUD_CONFIG_INVALID',
+    key: 'claimAccountThreshold',
+  });
   assert.throws(() => validateOwnerApiConfig({ claimBaseDelayMs: 10 }), { code: 'CLOUD_CONFIG_INVALID' });
   assert.throws(() => validateOwnerApiConfig({ login: { sourceThreshold: 0 } }), { code: 'LOCKOUT_CONFIG_INVALID' });
   assert.throws(() => validateOwnerApiConfig({ idleTimeoutMs: 10 }), { code: 'SESSION_CONFIG_INVALID' });
@@ -37,16 +43,20 @@ test('settings that switch a protection off are refused', () => {
 
 // ---- the owner app on src/web's core, without a socket (app.handle) ----------------------
 
-
 const HOST = 'cloud.test';
 const PASSWORD = 'marble falcon tundra 42 softly';
 
 async function ownerApp(): Promise<{
-  handle: ReturnType<typeof createOwnerApp>['handle']; journal: JournalRecordInput[];
+  handle: ReturnType<typeof createOwnerApp>['handle'];
+  journal: JournalRecordInput[];
 }> {
   const store = await SqlStore.open(openSqliteDriver({ path: ':memory:' }));
   const journal: JournalRecordInput[] = [];
-  const sink = { record: (e: JournalRecordInput): void => { journal.push(e); } };
+  const sink = {
+    record: (e: JournalRecordInput): void => {
+      journal.push(e);
+    },
+  };
   const config = validateOwnerApiConfig({});
   const commands = {} as CommandCenter; // these tests send no command
   const site = await openOwnerSite({ store, commands, config, log: () => undefined, journal: sink });
@@ -55,8 +65,13 @@ async function ownerApp(): Promise<{
   return { handle: app.handle, journal };
 }
 
-const json = (body: unknown, headers: Record<string, string> = {}): { headers: Record<string, string>; body: string } =>
-  ({ headers: { host: HOST, 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+const json = (
+  body: unknown,
+  headers: Record<string, string> = {},
+): { headers: Record<string, string>; body: string } => ({
+  headers: { host: HOST, 'content-type': 'application/json', ...headers },
+  body: JSON.stringify(body),
+});
 
 test('the app serves the shared stylesheet and renders its pages in the shared shell', async () => {
   const { handle } = await ownerApp();
@@ -91,7 +106,9 @@ test('JSON under /v1, pages elsewhere; no session is 401 for the API and a redir
 test('a bearer token needs no CSRF token; a cookie session does, and its refusal is journalled', async () => {
   const { handle, journal } = await ownerApp();
   const made = await handle({
-    method: 'POST', url: '/v1/accounts', ...json({ email: 'Owner@Example.com', password: PASSWORD }),
+    method: 'POST',
+    url: '/v1/accounts',
+    ...json({ email: 'Owner@Example.com', password: PASSWORD }),
   });
   assert.equal(made.status, 201, made.body.toString());
   const { token, csrfToken } = JSON.parse(made.body.toString()) as { token: string; csrfToken: string };
@@ -113,26 +130,30 @@ test('a bearer token needs no CSRF token; a cookie session does, and its refusal
   assert.equal((await handle({ method: 'GET', url: '/v1/me', headers: bearer })).status, 401, 'the session ended');
 });
 
-test('the login form needs its pre-session token; failures back off per source with Retry-After', {
-  timeout: 60_000,
-}, async () => {
-  const { handle, journal } = await ownerApp();
-  await handle({ method: 'POST', url: '/v1/accounts', ...json({ email: 'a@example.com', password: PASSWORD }) });
-  const form = { host: HOST, origin: `https://${HOST}`, 'content-type': 'application/x-www-form-urlencoded' };
-  const body = 'email=a%40example.com&password=x&csrf=x';
-  const forged = await handle({ method: 'POST', url: '/login', headers: form, body });
-  assert.equal(forged.status, 403);
-  assert.match(forged.body.toString(), /the form expired/);
-  const statuses: number[] = [];
-  let last;
-  for (let i = 0; i < 6; i++) {
-    const guess = json({ email: 'a@example.com', password: `wrong guess ${i}` });
-    last = await handle({ method: 'POST', url: '/v1/sessions', sourceAddress: '192.0.2.9', ...guess });
-    statuses.push(last.status);
-  }
-  assert.deepEqual(statuses, [401, 401, 401, 401, 401, 429]);
-  assert.ok(Number(last!.headers['retry-after']) > 0, 'Retry-After on a 429');
-  assert.equal(JSON.parse(last!.body.toString()).error.code, 'RATE_LIMITED');
-  assert.equal(journal.filter((e) => e.event === 'login' && e.result === 'failure').length, 5);
-  assert.equal(journal.filter((e) => e.event === 'login' && e.result === 'locked-out').length, 1);
-});
+test(
+  'the login form needs its pre-session token; failures back off per source with Retry-After',
+  {
+    timeout: 60_000,
+  },
+  async () => {
+    const { handle, journal } = await ownerApp();
+    await handle({ method: 'POST', url: '/v1/accounts', ...json({ email: 'a@example.com', password: PASSWORD }) });
+    const form = { host: HOST, origin: `https://${HOST}`, 'content-type': 'application/x-www-form-urlencoded' };
+    const body = 'email=a%40example.com&password=x&csrf=x';
+    const forged = await handle({ method: 'POST', url: '/login', headers: form, body });
+    assert.equal(forged.status, 403);
+    assert.match(forged.body.toString(), /the form expired/);
+    const statuses: number[] = [];
+    let last;
+    for (let i = 0; i < 6; i++) {
+      const guess = json({ email: 'a@example.com', password: `wrong guess ${i}` });
+      last = await handle({ method: 'POST', url: '/v1/sessions', sourceAddress: '192.0.2.9', ...guess });
+      statuses.push(last.status);
+    }
+    assert.deepEqual(statuses, [401, 401, 401, 401, 401, 429]);
+    assert.ok(Number(last?.headers['retry-after']) > 0, 'Retry-After on a 429');
+    assert.equal(JSON.parse(String(last?.body)).error.code, 'RATE_LIMITED');
+    assert.equal(journal.filter((e) => e.event === 'login' && e.result === 'failure').length, 5);
+    assert.equal(journal.filter((e) => e.event === 'login' && e.result === 'locked-out').length, 1);
+  },
+);

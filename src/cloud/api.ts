@@ -23,11 +23,24 @@
 import { validateAdmissionConfig, type AdmissionConfig } from '../admission/index.ts';
 import type { JournalRecordInput } from '../journal/index.ts';
 import {
-  Router, PreSessionForms, addStaticRoutes, constantTimeEqual, createWebApp, defaultHttpLimits, journalRecorder,
-  serveApp, type HttpLimits, type RunningSurface, type WebApp,
+  Router,
+  PreSessionForms,
+  addStaticRoutes,
+  constantTimeEqual,
+  createWebApp,
+  defaultHttpLimits,
+  journalRecorder,
+  serveApp,
+  type HttpLimits,
+  type RunningSurface,
+  type WebApp,
 } from '../web/index.ts';
 import {
-  LockoutPolicy, validateSessionConfig, validateDeviceCookieConfig, type LockoutConfig, type DeviceCookieConfig,
+  LockoutPolicy,
+  validateSessionConfig,
+  validateDeviceCookieConfig,
+  type LockoutConfig,
+  type DeviceCookieConfig,
 } from '../auth/index.ts';
 import { CloudConfigError } from './errors.ts';
 import type { CloudStore } from './store.ts';
@@ -119,7 +132,9 @@ export function validateOwnerApiConfig(config: Partial<OwnerApiConfig> = {}): Ow
   int('maxConnections', 1, 100_000);
   validateAdmissionConfig({ ...c.admission, maxConnections: c.maxConnections });
   validateSessionConfig({
-    idleTimeoutMs: c.idleTimeoutMs, absoluteTimeoutMs: c.absoluteTimeoutMs, maxSessionsPerUser: c.maxSessionsPerAccount,
+    idleTimeoutMs: c.idleTimeoutMs,
+    absoluteTimeoutMs: c.absoluteTimeoutMs,
+    maxSessionsPerUser: c.maxSessionsPerAccount,
     maxSessions: 10_000,
   });
   new LockoutPolicy({ ...c.login }); // validates
@@ -162,7 +177,10 @@ export interface OwnerSite {
  * the store's shared secrets, so any instance answers any request.
  */
 export async function openOwnerSite(o: {
-  store: CloudStore; commands: CommandCenter; config: OwnerApiConfig; log: (message: string) => void;
+  store: CloudStore;
+  commands: CommandCenter;
+  config: OwnerApiConfig;
+  log: (message: string) => void;
   journal?: OwnerApiOptions['journal'];
 }): Promise<OwnerSite> {
   const { store, commands, config, log } = o;
@@ -179,7 +197,8 @@ function wantsJson(_method: string, path: string): boolean {
 
 /** Builds the owner API's application: its routes, session port and pages. */
 export function createOwnerApp(
-  site: OwnerSite, o: { limits: HttpLimits; journal?: OwnerApiOptions['journal']; log: (message: string) => void },
+  site: OwnerSite,
+  o: { limits: HttpLimits; journal?: OwnerApiOptions['journal']; log: (message: string) => void },
 ): WebApp<OwnerCtx> {
   const router = new Router<OwnerCtx>();
   addAccountApiRoutes(router, site);
@@ -189,7 +208,11 @@ export function createOwnerApp(
   addAppDeviceRoutes(router, site);
   addAppAccountRoutes(router, site);
   return createWebApp<OwnerCtx>({
-    router, limits: o.limits, wantsJson, log: o.log, ...(o.journal ? { journal: o.journal } : {}),
+    router,
+    limits: o.limits,
+    wantsJson,
+    log: o.log,
+    ...(o.journal ? { journal: o.journal } : {}),
     errorPage: (status, message, ctx) =>
       pages.errorPage(status, message, ctx.session ? frameOf(ctx, 'Error') : undefined),
     sessions: {
@@ -218,9 +241,17 @@ export async function startOwnerApi(o: OwnerApiOptions): Promise<OwnerApi> {
     const withPort = /^([a-z0-9.-]+):(\d{1,5})$/i.exec(name);
     if (withPort) app.allowHosts([withPort[1]!], Number(withPort[2]));
   }
-  return serveApp(app, {
-    keyPem: o.keyPem, certPem: o.certPem, host: config.host, port: config.port,
-    requestTimeoutMs: config.requestTimeoutMs, keepAliveTimeoutMs: config.keepAliveTimeoutMs,
-    admission: { ...config.admission, maxConnections: config.maxConnections },
-  }, () => config.publicHosts.filter((name) => !/^[a-z0-9.-]+:\d{1,5}$/i.test(name)));
+  return serveApp(
+    app,
+    {
+      keyPem: o.keyPem,
+      certPem: o.certPem,
+      host: config.host,
+      port: config.port,
+      requestTimeoutMs: config.requestTimeoutMs,
+      keepAliveTimeoutMs: config.keepAliveTimeoutMs,
+      admission: { ...config.admission, maxConnections: config.maxConnections },
+    },
+    () => config.publicHosts.filter((name) => !/^[a-z0-9.-]+:\d{1,5}$/i.test(name)),
+  );
 }

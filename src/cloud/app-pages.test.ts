@@ -3,7 +3,13 @@ import assert from 'node:assert/strict';
 import { telemetryChart, devicePage, loginPage } from './app-pages.ts';
 
 test('the chart draws numeric series as inline SVG with a text alternative, and escapes names', () => {
-  const rows = [1, 2, 3].map((i) => ({ serial: 'PLG-AAAAAAAAAA', seq: i, at: i, receivedAt: 1_700_000_000_000 + i * 1000, values: { energy: i * 10, power: i % 2 === 0, label: 'x' } }));
+  const rows = [1, 2, 3].map((i) => ({
+    serial: 'PLG-AAAAAAAAAA',
+    seq: i,
+    at: i,
+    receivedAt: 1_700_000_000_000 + i * 1000,
+    values: { energy: i * 10, power: i % 2 === 0, label: 'x' },
+  }));
   const svg = telemetryChart(rows);
   assert.match(svg, /^<svg class="chart" role="img"/);
   assert.equal((svg.match(/<polyline/g) ?? []).length, 2, 'energy and power; the string value is not charted');
@@ -13,10 +19,24 @@ test('the chart draws numeric series as inline SVG with a text alternative, and 
 });
 
 test('pages escape every value and carry the CSRF token on every form', () => {
-  const html = devicePage({ title: '<t>', csrf: 'tok"en', email: 'e' }, {
-    device: { serial: 'PLG-AAAAAAAAAA', model: '<b>', ownerId: 'x', claimedAt: 1, claimWindowUntil: 0, online: true, seenAt: 1, state: { at: 1, capabilities: [{ id: 'power', value: '<img>' }] } },
-    telemetry: [], controls: [{ capability: 'power', actions: ['on', 'off'] }], error: '<script>',
-  });
+  const html = devicePage(
+    { title: '<t>', csrf: 'tok"en', email: 'e' },
+    {
+      device: {
+        serial: 'PLG-AAAAAAAAAA',
+        model: '<b>',
+        ownerId: 'x',
+        claimedAt: 1,
+        claimWindowUntil: 0,
+        online: true,
+        seenAt: 1,
+        state: { at: 1, capabilities: [{ id: 'power', value: '<img>' }] },
+      },
+      telemetry: [],
+      controls: [{ capability: 'power', actions: ['on', 'off'] }],
+      error: '<script>',
+    },
+  );
   assert.doesNotMatch(html, /<script>|<img>|<b>/);
   const forms = html.match(/<form method="post"[^]*?<\/form>/g) ?? [];
   assert.ok(forms.length >= 4);

@@ -15,8 +15,14 @@ export interface AppFrame {
   readonly email?: string;
 }
 
-const LOGGED_IN_NAV = [{ href: '/app', label: 'My devices' }, { href: '/app/account', label: 'Account' }];
-const LOGGED_OUT_NAV = [{ href: '/login', label: 'Log in' }, { href: '/register', label: 'Register' }];
+const LOGGED_IN_NAV = [
+  { href: '/app', label: 'My devices' },
+  { href: '/app/account', label: 'Account' },
+];
+const LOGGED_OUT_NAV = [
+  { href: '/login', label: 'Log in' },
+  { href: '/register', label: 'Register' },
+];
 
 /** The whole page around `body`: logged in (a CSRF token in the frame) with the owner's links and logout. */
 function layout(frame: AppFrame, body: string): string {
@@ -31,28 +37,36 @@ function csrfInput(csrf: string): string {
 }
 
 function emailInput(email: string | undefined): string {
-  return '<label for="email">E-mail</label><input id="email" name="email" type="email" autocomplete="username" ' +
-    `required maxlength="254" value="${escapeHtml(email ?? '')}">`;
+  return (
+    '<label for="email">E-mail</label><input id="email" name="email" type="email" autocomplete="username" ' +
+    `required maxlength="254" value="${escapeHtml(email ?? '')}">`
+  );
 }
 
 /** Log in. */
 export function loginPage(o: { csrf: string; error?: string; notice?: string; email?: string }): string {
-  return layout({ title: 'Log in' }, `<h1>Log in</h1><div class="card">${formMessages(o)}\n` +
-    `<form method="post" action="/login">${csrfInput(o.csrf)}\n${emailInput(o.email)}\n` +
-    '<label for="password">Password</label><input id="password" name="password" type="password" ' +
-    'autocomplete="current-password" required maxlength="256">\n' +
-    '<button type="submit">Log in</button></form>' +
-    '<p class="muted">No account yet? <a href="/register">Register</a>.</p></div>');
+  return layout(
+    { title: 'Log in' },
+    `<h1>Log in</h1><div class="card">${formMessages(o)}\n` +
+      `<form method="post" action="/login">${csrfInput(o.csrf)}\n${emailInput(o.email)}\n` +
+      '<label for="password">Password</label><input id="password" name="password" type="password" ' +
+      'autocomplete="current-password" required maxlength="256">\n' +
+      '<button type="submit">Log in</button></form>' +
+      '<p class="muted">No account yet? <a href="/register">Register</a>.</p></div>',
+  );
 }
 
 /** Register. */
 export function registerPage(o: { csrf: string; error?: string; reasons?: readonly string[]; email?: string }): string {
-  return layout({ title: 'Register' }, `<h1>Create an account</h1><div class="card">${formMessages(o)}\n` +
-    `<form method="post" action="/register">${csrfInput(o.csrf)}\n${emailInput(o.email)}\n` +
-    '<label for="password">Password</label><input id="password" name="password" type="password" ' +
-    'autocomplete="new-password" required minlength="12" maxlength="256">\n' +
-    '<p class="muted">At least 12 characters and not a common password. A few unrelated words make a good one.</p>\n' +
-    '<button type="submit">Create account</button></form></div>');
+  return layout(
+    { title: 'Register' },
+    `<h1>Create an account</h1><div class="card">${formMessages(o)}\n` +
+      `<form method="post" action="/register">${csrfInput(o.csrf)}\n${emailInput(o.email)}\n` +
+      '<label for="password">Password</label><input id="password" name="password" type="password" ' +
+      'autocomplete="new-password" required minlength="12" maxlength="256">\n' +
+      '<p class="muted">At least 12 characters and not a common password. A few unrelated words make a good one.</p>\n' +
+      '<button type="submit">Create account</button></form></div>',
+  );
 }
 
 function utcText(at: number): string {
@@ -65,8 +79,11 @@ function stateText(d: DeviceRecord): string {
 
 function deviceList(devices: readonly DeviceRecord[]): string {
   if (devices.length === 0) return '<p class="muted">No devices yet. Claim one below.</p>';
-  const items = devices.map((d) => `<li><a href="/app/devices/${escapeHtml(d.serial)}">${escapeHtml(d.serial)}</a> ` +
-    `<span class="muted">${escapeHtml(d.model)} · ${escapeHtml(stateText(d))}</span></li>`);
+  const items = devices.map(
+    (d) =>
+      `<li><a href="/app/devices/${escapeHtml(d.serial)}">${escapeHtml(d.serial)}</a> ` +
+      `<span class="muted">${escapeHtml(d.model)} · ${escapeHtml(stateText(d))}</span></li>`,
+  );
   return `<ul class="devices">${items.join('')}</ul>`;
 }
 
@@ -75,21 +92,27 @@ export function devicesPage(
   frame: AppFrame & { csrf: string },
   o: { devices: readonly DeviceRecord[]; error?: string; notice?: string; serial?: string },
 ): string {
-  return layout(frame, `<h1>My devices</h1>${formMessages(o)}` +
-    `<section class="card" aria-labelledby="mine-h"><h2 id="mine-h">Devices</h2>${deviceList(o.devices)}</section>\n` +
-    '<section class="card" aria-labelledby="claim-h"><h2 id="claim-h">Claim a device</h2>\n' +
-    '<p>Press the button on the device first: it opens a 10-minute claim window. Then enter the serial number and ' +
-    'the claim code from its label.</p>\n' +
-    `<form method="post" action="/app/claim">${csrfInput(frame.csrf)}\n` +
-    '<label for="serial">Serial number</label><input id="serial" name="serial" required maxlength="32" ' +
-    `autocomplete="off" value="${escapeHtml(o.serial ?? '')}" placeholder="PLG-XXXXXXXXXX">\n` +
-    '<label for="claim-code">Claim code</label><input id="claim-code" name="claimCode" required maxlength="32" ' +
-    'autocomplete="off" placeholder="XXXX-XXXX-XXXX-XXXX">\n' +
-    '<button type="submit">Claim</button></form></section>');
+  return layout(
+    frame,
+    `<h1>My devices</h1>${formMessages(o)}` +
+      `<section class="card" aria-labelledby="mine-h"><h2 id="mine-h">Devices</h2>${deviceList(o.devices)}</section>\n` +
+      '<section class="card" aria-labelledby="claim-h"><h2 id="claim-h">Claim a device</h2>\n' +
+      '<p>Press the button on the device first: it opens a 10-minute claim window. Then enter the serial number and ' +
+      'the claim code from its label.</p>\n' +
+      `<form method="post" action="/app/claim">${csrfInput(frame.csrf)}\n` +
+      '<label for="serial">Serial number</label><input id="serial" name="serial" required maxlength="32" ' +
+      `autocomplete="off" value="${escapeHtml(o.serial ?? '')}" placeholder="PLG-XXXXXXXXXX">\n` +
+      '<label for="claim-code">Claim code</label><input id="claim-code" name="claimCode" required maxlength="32" ' +
+      'autocomplete="off" placeholder="XXXX-XXXX-XXXX-XXXX">\n' +
+      '<button type="submit">Claim</button></form></section>',
+  );
 }
 
 /** One numeric series of the chart. */
-interface Series { readonly name: string; readonly points: Array<[number, number]> }
+interface Series {
+  readonly name: string;
+  readonly points: Array<[number, number]>;
+}
 
 function numericSeries(rows: readonly TelemetryRow[]): Series[] {
   const byName = new Map<string, Array<[number, number]>>();
@@ -110,7 +133,12 @@ function numericSeries(rows: readonly TelemetryRow[]): Series[] {
 }
 
 const COLOURS = ['#1f5fa8', '#b42318', '#1e6b3a', '#7a4b00'];
-const W = 640, H = 240, L = 48, R = 12, T = 12, B = 28;
+const W = 640,
+  H = 240,
+  L = 48,
+  R = 12,
+  T = 12,
+  B = 28;
 
 /** The chart's scales: from time and value to SVG coordinates. */
 interface ChartScale {
@@ -125,9 +153,15 @@ interface ChartScale {
 function chartScale(series: readonly Series[]): ChartScale {
   const xs = series.flatMap((s) => s.points.map((p) => p[0]));
   const ys = series.flatMap((s) => s.points.map((p) => p[1]));
-  const x0 = Math.min(...xs), x1 = Math.max(...xs), y0 = Math.min(0, ...ys), y1 = Math.max(...ys, y0 + 1);
+  const x0 = Math.min(...xs),
+    x1 = Math.max(...xs),
+    y0 = Math.min(0, ...ys),
+    y1 = Math.max(...ys, y0 + 1);
   return {
-    x0, x1, y0, y1,
+    x0,
+    x1,
+    y0,
+    y1,
     sx: (x) => L + (x1 === x0 ? (W - L - R) / 2 : ((x - x0) / (x1 - x0)) * (W - L - R)),
     sy: (y) => H - B - ((y - y0) / (y1 - y0)) * (H - T - B),
   };
@@ -135,26 +169,38 @@ function chartScale(series: readonly Series[]): ChartScale {
 
 function chartAxes(s: ChartScale): string {
   const time = (t: number): string => new Date(t).toISOString().slice(11, 19);
-  const label = (y: number): string => `<text x="${L - 6}" y="${s.sy(y) + 4}" font-size="11" text-anchor="end">` +
+  const label = (y: number): string =>
+    `<text x="${L - 6}" y="${s.sy(y) + 4}" font-size="11" text-anchor="end">` +
     `${escapeHtml(Number(y.toPrecision(4)))}</text>`;
-  return `<line x1="${L}" y1="${H - B}" x2="${W - R}" y2="${H - B}" stroke="#8a94a6"/>` +
+  return (
+    `<line x1="${L}" y1="${H - B}" x2="${W - R}" y2="${H - B}" stroke="#8a94a6"/>` +
     `<line x1="${L}" y1="${T}" x2="${L}" y2="${H - B}" stroke="#8a94a6"/>` +
-    label(s.y1) + label(s.y0) +
+    label(s.y1) +
+    label(s.y0) +
     `<text x="${L}" y="${H - 8}" font-size="11">${escapeHtml(time(s.x0))}</text>` +
-    `<text x="${W - R}" y="${H - 8}" font-size="11" text-anchor="end">${escapeHtml(time(s.x1))} UTC</text>`;
+    `<text x="${W - R}" y="${H - 8}" font-size="11" text-anchor="end">${escapeHtml(time(s.x1))} UTC</text>`
+  );
 }
 
 function chartLines(series: readonly Series[], s: ChartScale): string {
-  return series.map((line, i) => {
-    const points = line.points.map(([x, y]) => `${s.sx(x).toFixed(1)},${s.sy(y).toFixed(1)}`).join(' ');
-    return `<polyline fill="none" stroke="${COLOURS[i % COLOURS.length]}" stroke-width="2" ` +
-      `data-series="${escapeHtml(line.name)}" points="${points}"/>`;
-  }).join('');
+  return series
+    .map((line, i) => {
+      const points = line.points.map(([x, y]) => `${s.sx(x).toFixed(1)},${s.sy(y).toFixed(1)}`).join(' ');
+      return (
+        `<polyline fill="none" stroke="${COLOURS[i % COLOURS.length]}" stroke-width="2" ` +
+        `data-series="${escapeHtml(line.name)}" points="${points}"/>`
+      );
+    })
+    .join('');
 }
 
 function chartLegend(series: readonly Series[]): string {
-  return series.map((line, i) => `<text x="${L + 8 + i * 130}" y="${T + 12}" font-size="12" ` +
-    `fill="${COLOURS[i % COLOURS.length]}">${escapeHtml(line.name)}: ${escapeHtml(line.points.at(-1)![1])}</text>`)
+  return series
+    .map(
+      (line, i) =>
+        `<text x="${L + 8 + i * 130}" y="${T + 12}" font-size="12" ` +
+        `fill="${COLOURS[i % COLOURS.length]}">${escapeHtml(line.name)}: ${escapeHtml(line.points.at(-1)![1])}</text>`,
+    )
     .join('');
 }
 
@@ -164,10 +210,12 @@ export function telemetryChart(rows: readonly TelemetryRow[]): string {
   if (series.length === 0) return '<p class="muted" data-chart="empty">No telemetry yet.</p>';
   const scale = chartScale(series);
   const summary = series.map((s) => `${s.name}: ${s.points.length} readings, latest ${s.points.at(-1)![1]}`).join('; ');
-  return `<svg class="chart" role="img" aria-labelledby="chart-title chart-desc" viewBox="0 0 ${W} ${H}" ` +
+  return (
+    `<svg class="chart" role="img" aria-labelledby="chart-title chart-desc" viewBox="0 0 ${W} ${H}" ` +
     `data-points="${rows.length}"><title id="chart-title">Recent telemetry</title>` +
     `<desc id="chart-desc">${escapeHtml(summary)}</desc>${chartAxes(scale)}${chartLines(series, scale)}` +
-    `${chartLegend(series)}</svg>`;
+    `${chartLegend(series)}</svg>`
+  );
 }
 
 function valueText(v: unknown): string {
@@ -184,16 +232,23 @@ function controlRows(d: DeviceRecord, controls: Controls, csrf: string): string 
     `<input type="hidden" name="action" value="${escapeHtml(a)}">` +
     `<button type="submit" class="secondary" aria-label="${escapeHtml(`${capability}: ${a}`)}">` +
     `${escapeHtml(a)}</button></form>`;
-  return controls.map((c) => `<div class="cap" data-capability="${escapeHtml(c.capability)}">` +
-    `<div><strong>${escapeHtml(c.capability)}</strong><br>` +
-    `<span class="value" data-value-of="${escapeHtml(c.capability)}">` +
-    `${escapeHtml(valueText(values.get(c.capability)))}</span>` +
-    `</div><div>${c.actions.map((a) => action(c.capability, a)).join(' ')}</div></div>`).join('');
+  return controls
+    .map(
+      (c) =>
+        `<div class="cap" data-capability="${escapeHtml(c.capability)}">` +
+        `<div><strong>${escapeHtml(c.capability)}</strong><br>` +
+        `<span class="value" data-value-of="${escapeHtml(c.capability)}">` +
+        `${escapeHtml(valueText(values.get(c.capability)))}</span>` +
+        `</div><div>${c.actions.map((a) => action(c.capability, a)).join(' ')}</div></div>`,
+    )
+    .join('');
 }
 
 function deviceFacts(d: DeviceRecord): string {
   const facts = [
-    ['Serial', d.serial], ['Model', d.model], ['Status', stateText(d)],
+    ['Serial', d.serial],
+    ['Model', d.model],
+    ['Status', stateText(d)],
     ['Claimed', d.claimedAt ? utcText(d.claimedAt) : '—'],
   ];
   return facts.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`).join('');
@@ -207,31 +262,39 @@ export function devicePage(
   const d = o.device;
   const serial = escapeHtml(d.serial);
   const controls = controlRows(d, o.controls, frame.csrf) || '<p class="muted">No controls reported yet.</p>';
-  return layout(frame, `<h1>${serial}</h1>${formMessages(o)}` +
-    `<section class="card" aria-labelledby="dev-h"><h2 id="dev-h">Device</h2><dl>${deviceFacts(d)}</dl></section>` +
-    `<section class="card" aria-labelledby="ctl-h"><h2 id="ctl-h">Controls</h2>${controls}</section>` +
-    `<section class="card" aria-labelledby="tel-h"><h2 id="tel-h">Recent telemetry</h2>${telemetryChart(o.telemetry)}` +
-    `<p><a href="/app/devices/${serial}">Refresh</a></p></section>` +
-    '<section class="card" aria-labelledby="rel-h"><h2 id="rel-h">Release</h2>' +
-    '<p class="muted">Releasing removes the device and its telemetry from your account.</p>' +
-    postButton(`/app/devices/${d.serial}/release`, frame.csrf, 'Release this device', { className: 'danger' }) +
-    '</section>');
+  return layout(
+    frame,
+    `<h1>${serial}</h1>${formMessages(o)}` +
+      `<section class="card" aria-labelledby="dev-h"><h2 id="dev-h">Device</h2><dl>${deviceFacts(d)}</dl></section>` +
+      `<section class="card" aria-labelledby="ctl-h"><h2 id="ctl-h">Controls</h2>${controls}</section>` +
+      `<section class="card" aria-labelledby="tel-h"><h2 id="tel-h">Recent telemetry</h2>${telemetryChart(o.telemetry)}` +
+      `<p><a href="/app/devices/${serial}">Refresh</a></p></section>` +
+      '<section class="card" aria-labelledby="rel-h"><h2 id="rel-h">Release</h2>' +
+      '<p class="muted">Releasing removes the device and its telemetry from your account.</p>' +
+      postButton(`/app/devices/${d.serial}/release`, frame.csrf, 'Release this device', { className: 'danger' }) +
+      '</section>',
+  );
 }
 
 /** Account: delete it and all its data. */
 export function accountPage(frame: AppFrame & { csrf: string }, o: { email: string; error?: string }): string {
-  return layout(frame, `<h1>Account</h1>${formMessages(o)}` +
-    `<section class="card"><dl><dt>E-mail</dt><dd>${escapeHtml(o.email)}</dd></dl></section>\n` +
-    '<section class="card" aria-labelledby="del-h"><h2 id="del-h">Delete my account</h2>' +
-    '<p>This deletes the account, releases every device and erases their telemetry. It cannot be undone.</p>\n' +
-    `<form method="post" action="/app/account/delete">${csrfInput(frame.csrf)}\n` +
-    '<label for="del-password">Password</label><input id="del-password" name="password" type="password" ' +
-    'autocomplete="current-password" required maxlength="256">\n' +
-    '<button type="submit" class="danger">Delete account and data</button></form></section>');
+  return layout(
+    frame,
+    `<h1>Account</h1>${formMessages(o)}` +
+      `<section class="card"><dl><dt>E-mail</dt><dd>${escapeHtml(o.email)}</dd></dl></section>\n` +
+      '<section class="card" aria-labelledby="del-h"><h2 id="del-h">Delete my account</h2>' +
+      '<p>This deletes the account, releases every device and erases their telemetry. It cannot be undone.</p>\n' +
+      `<form method="post" action="/app/account/delete">${csrfInput(frame.csrf)}\n` +
+      '<label for="del-password">Password</label><input id="del-password" name="password" type="password" ' +
+      'autocomplete="current-password" required maxlength="256">\n' +
+      '<button type="submit" class="danger">Delete account and data</button></form></section>',
+  );
 }
 
 /** A plain error page; with a logged-in frame it keeps the owner's navigation. */
 export function errorPage(status: number, text: string, loggedIn: AppFrame = { title: 'Error' }): string {
-  return layout({ ...loggedIn, title: 'Error' },
-    `<h1>${escapeHtml(status)}</h1><div class="card"><p>${escapeHtml(text)}</p><p><a href="/app">Back</a></p></div>`);
+  return layout(
+    { ...loggedIn, title: 'Error' },
+    `<h1>${escapeHtml(status)}</h1><div class="card"><p>${escapeHtml(text)}</p><p><a href="/app">Back</a></p></div>`,
+  );
 }

@@ -35,7 +35,9 @@ function loginHtml(site: OwnerSite, status: number, o: Messages & { email?: stri
 }
 
 function registerHtml(
-  site: OwnerSite, status: number, o: { error?: string; reasons?: readonly string[]; email?: string } = {},
+  site: OwnerSite,
+  status: number,
+  o: { error?: string; reasons?: readonly string[]; email?: string } = {},
 ): WebResponse {
   const pre = site.forms.issue();
   const body = pages.registerPage({ csrf: pre.token, ...o });
@@ -83,24 +85,40 @@ async function register(site: OwnerSite, req: WebRequest): Promise<WebResponse> 
 /** The front page, log in, register and log out. */
 export function addAppLoginRoutes(router: Router<OwnerCtx>, site: OwnerSite): void {
   router.add({
-    method: 'GET', path: '/', access: 'public', csrf: false,
+    method: 'GET',
+    path: '/',
+    access: 'public',
+    csrf: false,
     handler: async (req) => ({ kind: 'redirect', location: (await site.accounts.sessionOf(req)) ? '/app' : '/login' }),
   });
   router.add({
-    method: 'GET', path: '/login', access: 'public', csrf: false,
-    handler: async (req) => ((await site.accounts.sessionOf(req))
-      ? { kind: 'redirect', location: '/app' }
-      : loginHtml(site, 200)),
+    method: 'GET',
+    path: '/login',
+    access: 'public',
+    csrf: false,
+    handler: async (req) =>
+      (await site.accounts.sessionOf(req)) ? { kind: 'redirect', location: '/app' } : loginHtml(site, 200),
   });
   router.add({ method: 'POST', path: '/login', access: 'public', csrf: false, handler: (req) => logIn(site, req) });
   router.add({
-    method: 'GET', path: '/register', access: 'public', csrf: false, handler: () => registerHtml(site, 200),
+    method: 'GET',
+    path: '/register',
+    access: 'public',
+    csrf: false,
+    handler: () => registerHtml(site, 200),
   });
   router.add({
-    method: 'POST', path: '/register', access: 'public', csrf: false, handler: (req) => register(site, req),
+    method: 'POST',
+    path: '/register',
+    access: 'public',
+    csrf: false,
+    handler: (req) => register(site, req),
   });
   router.add({
-    method: 'POST', path: '/logout', access: 'session', csrf: true,
+    method: 'POST',
+    path: '/logout',
+    access: 'session',
+    csrf: true,
     handler: async (_req, ctx) => {
       const cleared = await site.accounts.endSession(ctx);
       return { kind: 'redirect', location: '/login', headers: { 'set-cookie': cleared } };
@@ -124,8 +142,10 @@ async function claim(site: OwnerSite, req: WebRequest, ctx: OwnerCtx): Promise<W
 
 async function command(site: OwnerSite, req: WebRequest, ctx: OwnerCtx): Promise<WebResponse> {
   const serial = req.params.serial!;
-  const back = (key: 'done' | 'error', text: string): WebResponse =>
-    ({ kind: 'redirect', location: `/app/devices/${serial}?${key}=${encodeURIComponent(text)}` });
+  const back = (key: 'done' | 'error', text: string): WebResponse => ({
+    kind: 'redirect',
+    location: `/app/devices/${serial}?${key}=${encodeURIComponent(text)}`,
+  });
   try {
     const c = await site.devices.command(ctx.account!, serial, req.body.capability, req.body.action, req.body.value);
     if (c.status === 'done') return back('done', `${c.capability}: ${c.action} done`);
@@ -140,33 +160,52 @@ async function command(site: OwnerSite, req: WebRequest, ctx: OwnerCtx): Promise
 export function addAppDeviceRoutes(router: Router<OwnerCtx>, site: OwnerSite): void {
   const { devices } = site;
   router.add({
-    method: 'GET', path: '/app', access: 'session', csrf: false,
+    method: 'GET',
+    path: '/app',
+    access: 'session',
+    csrf: false,
     handler: async (req, ctx) => {
       const o = { devices: await devices.list(ctx.account!.id), ...shown(req, 'done', 'notice', 120) };
       return { kind: 'html', body: pages.devicesPage(frameOf(ctx, 'My devices'), o) };
     },
   });
   router.add({
-    method: 'POST', path: '/app/claim', access: 'session', csrf: true, handler: (req, ctx) => claim(site, req, ctx),
+    method: 'POST',
+    path: '/app/claim',
+    access: 'session',
+    csrf: true,
+    handler: (req, ctx) => claim(site, req, ctx),
   });
   router.add({
-    method: 'GET', path: '/app/devices/:serial', access: 'session', csrf: false,
+    method: 'GET',
+    path: '/app/devices/:serial',
+    access: 'session',
+    csrf: false,
     handler: async (req, ctx) => {
       const device = await devices.owned(req.params.serial!, ctx.account!.id);
       const telemetry = await devices.telemetry(device);
       const o = {
-        device, telemetry, controls: remoteControls(device.model),
-        ...shown(req, 'done', 'notice', 120), ...shown(req, 'error', 'error', 160),
+        device,
+        telemetry,
+        controls: remoteControls(device.model),
+        ...shown(req, 'done', 'notice', 120),
+        ...shown(req, 'error', 'error', 160),
       };
       return { kind: 'html', body: pages.devicePage(frameOf(ctx, device.serial), o) };
     },
   });
   router.add({
-    method: 'POST', path: '/app/devices/:serial/command', access: 'session', csrf: true,
+    method: 'POST',
+    path: '/app/devices/:serial/command',
+    access: 'session',
+    csrf: true,
     handler: (req, ctx) => command(site, req, ctx),
   });
   router.add({
-    method: 'POST', path: '/app/devices/:serial/release', access: 'session', csrf: true,
+    method: 'POST',
+    path: '/app/devices/:serial/release',
+    access: 'session',
+    csrf: true,
     handler: async (req, ctx) => {
       await devices.release(req.params.serial!, ctx.account!.id);
       return { kind: 'redirect', location: `/app?done=${encodeURIComponent(`${req.params.serial} released`)}` };
@@ -177,13 +216,20 @@ export function addAppDeviceRoutes(router: Router<OwnerCtx>, site: OwnerSite): v
 /** The account page and the deletion of the account with its data. */
 export function addAppAccountRoutes(router: Router<OwnerCtx>, site: OwnerSite): void {
   router.add({
-    method: 'GET', path: '/app/account', access: 'session', csrf: false,
+    method: 'GET',
+    path: '/app/account',
+    access: 'session',
+    csrf: false,
     handler: (_req, ctx) => ({
-      kind: 'html', body: pages.accountPage(frameOf(ctx, 'Account'), { email: ctx.account!.email }),
+      kind: 'html',
+      body: pages.accountPage(frameOf(ctx, 'Account'), { email: ctx.account!.email }),
     }),
   });
   router.add({
-    method: 'POST', path: '/app/account/delete', access: 'session', csrf: true,
+    method: 'POST',
+    path: '/app/account/delete',
+    access: 'session',
+    csrf: true,
     handler: async (req, ctx) => {
       const email = ctx.account!.email;
       const { account } = await site.accounts.checkPassword(req, email, field(req.body, 'password'));

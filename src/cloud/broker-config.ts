@@ -53,15 +53,18 @@ export const defaultMosquittoSettings: Readonly<MosquittoSettings> = Object.free
 
 function int(c: Record<string, unknown>, key: string, min: number, max: number): void {
   const v = c[key];
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new CloudConfigError(key, `must be an integer from ${min} to ${max}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+    throw new CloudConfigError(key, `must be an integer from ${min} to ${max}`);
 }
 
 /** Validates settings; refuses a queue bound that would drop acknowledged messages under normal load. */
 export function validateMosquittoSettings(settings: Partial<MosquittoSettings> = {}): MosquittoSettings {
   const c = { ...defaultMosquittoSettings, ...settings };
-  if (typeof c.host !== 'string' || !/^[0-9A-Za-z.:-]{1,64}$/.test(c.host)) throw new CloudConfigError('host', 'must be an address or host name');
+  if (typeof c.host !== 'string' || !/^[0-9A-Za-z.:-]{1,64}$/.test(c.host))
+    throw new CloudConfigError('host', 'must be an address or host name');
   int(c, 'port', 1, 65_535);
-  if (!Array.isArray(c.instances) || c.instances.length === 0 || c.instances.length > 64) throw new CloudConfigError('instances', 'must name 1 to 64 instances');
+  if (!Array.isArray(c.instances) || c.instances.length === 0 || c.instances.length > 64)
+    throw new CloudConfigError('instances', 'must name 1 to 64 instances');
   for (const i of c.instances) serviceCommonName(i);
   // The default 1000 is exactly the silent drop this configuration exists to prevent.
   int(c, 'maxQueuedMessages', 100_000, 100_000_000);
@@ -70,13 +73,17 @@ export function validateMosquittoSettings(settings: Partial<MosquittoSettings> =
   int(c, 'maxKeepaliveSeconds', 10, 65_535);
   int(c, 'maxConnections', 1, 1_000_000);
   int(c, 'autosaveIntervalSeconds', 1, 86_400);
-  if (typeof c.user !== 'string' || !/^[a-z_][a-z0-9_-]{0,31}$/.test(c.user)) throw new CloudConfigError('user', 'must be a system user name');
+  if (typeof c.user !== 'string' || !/^[a-z_][a-z0-9_-]{0,31}$/.test(c.user))
+    throw new CloudConfigError('user', 'must be a system user name');
   return Object.freeze({ ...c, instances: [...c.instances] });
 }
 
 /** The ACL file: each cloud instance reads every device's up topics and writes the down ones; each device only its own. */
 export function renderMosquittoAcl(settings: MosquittoSettings): string {
-  const lines = ['# Written by `bulwark cloud broker-config`. The user name is the certificate CN (use_identity_as_username).', ''];
+  const lines = [
+    '# Written by `bulwark cloud broker-config`. The user name is the certificate CN (use_identity_as_username).',
+    '',
+  ];
   lines.push('# The cloud service instances: the only identities that may read devices/+/...');
   for (const name of settings.instances) {
     lines.push(`user ${serviceCommonName(name)}`);
@@ -84,7 +91,9 @@ export function renderMosquittoAcl(settings: MosquittoSettings): string {
     for (const k of DOWN_KINDS) lines.push(`topic write ${TOPIC_ROOT}/+/${k}`);
     lines.push('');
   }
-  lines.push('# Every device (CN = serial): publish on its own up topics, subscribe to its own down topics, nothing else.');
+  lines.push(
+    '# Every device (CN = serial): publish on its own up topics, subscribe to its own down topics, nothing else.',
+  );
   for (const k of UP_KINDS) lines.push(`pattern write ${TOPIC_ROOT}/%u/${k}`);
   for (const k of DOWN_KINDS) lines.push(`pattern read ${TOPIC_ROOT}/%u/${k}`);
   return lines.join('\n') + '\n';
@@ -102,7 +111,7 @@ export interface MosquittoPaths {
 /** mosquitto.conf. */
 export function renderMosquittoConf(settings: MosquittoSettings, paths: MosquittoPaths): string {
   return [
-    '# Written by `bulwark cloud broker-config`: Bulwark\'s device broker rules for Mosquitto 2.0.',
+    "# Written by `bulwark cloud broker-config`: Bulwark's device broker rules for Mosquitto 2.0.",
     'per_listener_settings false',
     `user ${settings.user}`,
     'allow_anonymous false',
@@ -135,7 +144,7 @@ export function renderMosquittoConf(settings: MosquittoSettings, paths: Mosquitt
     `keyfile ${paths.keyFile}`,
     'tls_version tlsv1.3',
     '# The certificate is the identity: its CN becomes the user name, and the user name the client id,',
-    '# so a device asking for another\'s client id gets its own session and never displaces the other.',
+    "# so a device asking for another's client id gets its own session and never displaces the other.",
     'require_certificate true',
     'use_identity_as_username true',
     'use_username_as_clientid true',
@@ -157,12 +166,20 @@ export interface WrittenBrokerConfig {
  * const { confFile } = await writeBrokerConfig({ outDir: 'broker', caCertPem, server });
  * // mosquitto -c broker/mosquitto.conf
  */
-export async function writeBrokerConfig(o: { outDir: string; caCertPem: string; server: { certPem: string; keyPem: string }; settings?: Partial<MosquittoSettings> }): Promise<WrittenBrokerConfig> {
+export async function writeBrokerConfig(o: {
+  outDir: string;
+  caCertPem: string;
+  server: { certPem: string; keyPem: string };
+  settings?: Partial<MosquittoSettings>;
+}): Promise<WrittenBrokerConfig> {
   const settings = validateMosquittoSettings(o.settings);
   const dir = resolve(o.outDir);
   await mkdir(join(dir, 'data'), { recursive: true, mode: 0o700 });
   const paths: MosquittoPaths = {
-    aclFile: join(dir, 'acl'), caFile: join(dir, 'ca-cert.pem'), certFile: join(dir, 'server-cert.pem'), keyFile: join(dir, 'server-key.pem'),
+    aclFile: join(dir, 'acl'),
+    caFile: join(dir, 'ca-cert.pem'),
+    certFile: join(dir, 'server-cert.pem'),
+    keyFile: join(dir, 'server-key.pem'),
     persistenceDir: join(dir, 'data'),
   };
   await writeFileAtomic(paths.caFile, o.caCertPem, PUBLIC_FILE_MODE);

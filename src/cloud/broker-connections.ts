@@ -16,8 +16,10 @@ const MAX_QUOTED_ID_CHARS = 64;
  */
 const TLS_REASONS: ReadonlyArray<readonly [RegExp, string]> = [
   [/PEER_DID_NOT_RETURN_A_CERTIFICATE|NO_CERTIFICATE/, 'no client certificate'],
-  [/CERTIFICATE_VERIFY_FAILED|UNABLE_TO_GET_ISSUER|UNABLE_TO_VERIFY_LEAF|UNKNOWN_CA|SELF_SIGNED|BAD_CERTIFICATE/,
-    'client certificate not issued by the manufacturer CA'],
+  [
+    /CERTIFICATE_VERIFY_FAILED|UNABLE_TO_GET_ISSUER|UNABLE_TO_VERIFY_LEAF|UNKNOWN_CA|SELF_SIGNED|BAD_CERTIFICATE/,
+    'client certificate not issued by the manufacturer CA',
+  ],
   [/CERT_HAS_EXPIRED|CERTIFICATE_EXPIRED|CERT_NOT_YET_VALID/, 'client certificate out of date'],
   [/VERSION|PROTOCOL/, 'TLS version or protocol refused'],
 ];

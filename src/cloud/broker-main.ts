@@ -15,11 +15,22 @@ if (!file) {
   process.stderr.write('usage: broker-main <settings.json>\n');
   process.exit(64);
 }
-const o = JSON.parse(await readFile(file, 'utf8')) as { caCertPem: string; certPem: string; keyPem: string; config?: Partial<EmbeddedBrokerConfig> };
+const o = JSON.parse(await readFile(file, 'utf8')) as {
+  caCertPem: string;
+  certPem: string;
+  keyPem: string;
+  config?: Partial<EmbeddedBrokerConfig>;
+};
 let refusals = 0;
 const broker = await startEmbeddedBroker({
-  caCertPem: o.caCertPem, certPem: o.certPem, keyPem: o.keyPem, config: o.config ?? {},
-  onRefusal: (reason, detail) => { if (refusals++ < 100) process.stderr.write(JSON.stringify({ level: 'info', msg: `broker refused (${reason}): ${detail}` }) + '\n'); },
+  caCertPem: o.caCertPem,
+  certPem: o.certPem,
+  keyPem: o.keyPem,
+  config: o.config ?? {},
+  onRefusal: (reason, detail) => {
+    if (refusals++ < 100)
+      process.stderr.write(JSON.stringify({ level: 'info', msg: `broker refused (${reason}): ${detail}` }) + '\n');
+  },
 });
 process.stdout.write(JSON.stringify({ event: 'listening', port: broker.port }) + '\n');
 // BULWARK_BROKER_STATS=<ms>: a line of counters on stderr that often (for profiling).
@@ -27,9 +38,22 @@ const every = Number(process.env.BULWARK_BROKER_STATS ?? 0);
 if (every >= 100) {
   setInterval(() => {
     const b = broker.backlog();
-    process.stderr.write(JSON.stringify({ at: Date.now(), clients: broker.connectedClients(), queued: b.queued, held: b.held, rssMiB: Math.round(process.memoryUsage.rss() / 1_048_576) }) + '\n');
+    process.stderr.write(
+      JSON.stringify({
+        at: Date.now(),
+        clients: broker.connectedClients(),
+        queued: b.queued,
+        held: b.held,
+        rssMiB: Math.round(process.memoryUsage.rss() / 1_048_576),
+      }) + '\n',
+    );
   }, every).unref();
 }
-const stop = (): void => { broker.close().then(() => process.exit(0), () => process.exit(1)); };
+const stop = (): void => {
+  broker.close().then(
+    () => process.exit(0),
+    () => process.exit(1),
+  );
+};
 process.once('SIGTERM', stop);
 process.once('SIGINT', stop);

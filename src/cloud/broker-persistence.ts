@@ -23,8 +23,12 @@ type PacketConstructor = new (original: object) => QueuedPacket;
 type MemoryPersistenceClass = new (opts?: object) => object;
 type CallBackPersistenceClass = new (factory: (opts: object) => object, opts?: object) => object;
 
-const MemoryPersistence = require('aedes-persistence/asyncPersistence.js') as MemoryPersistenceClass & { Packet: PacketConstructor };
-const { CallBackPersistence } = require('aedes-persistence/callBackPersistence.js') as { CallBackPersistence: CallBackPersistenceClass };
+const MemoryPersistence = require('aedes-persistence/asyncPersistence.js') as MemoryPersistenceClass & {
+  Packet: PacketConstructor;
+};
+const { CallBackPersistence } = require('aedes-persistence/callBackPersistence.js') as {
+  CallBackPersistence: CallBackPersistenceClass;
+};
 const Packet = MemoryPersistence.Packet;
 
 class OutgoingQueue {
@@ -34,7 +38,9 @@ class OutgoingQueue {
   #anonymous = 0;
 
   keyOf(p: QueuedPacket): string {
-    return p.brokerId !== undefined && p.brokerCounter !== undefined ? `${p.brokerId}:${p.brokerCounter}` : `#${this.#anonymous++}`;
+    return p.brokerId !== undefined && p.brokerCounter !== undefined
+      ? `${p.brokerId}:${p.brokerCounter}`
+      : `#${this.#anonymous++}`;
   }
 }
 
@@ -44,7 +50,10 @@ class IndexedMemoryPersistence extends MemoryPersistence {
 
   #queue(clientId: string): OutgoingQueue {
     let q = this.#queues.get(clientId);
-    if (!q) { q = new OutgoingQueue(); this.#queues.set(clientId, q); }
+    if (!q) {
+      q = new OutgoingQueue();
+      this.#queues.set(clientId, q);
+    }
     return q;
   }
 
@@ -64,7 +73,10 @@ class IndexedMemoryPersistence extends MemoryPersistence {
 
   async outgoingUpdate(client: { id: string }, packet: QueuedPacket): Promise<void> {
     const q = this.#queue(client.id);
-    const key = packet.brokerId !== undefined && packet.brokerCounter !== undefined ? `${packet.brokerId}:${packet.brokerCounter}` : undefined;
+    const key =
+      packet.brokerId !== undefined && packet.brokerCounter !== undefined
+        ? `${packet.brokerId}:${packet.brokerCounter}`
+        : undefined;
     const same = key !== undefined ? q.byKey.get(key) : undefined;
     if (same && key !== undefined) {
       if (same.messageId !== undefined && q.keyById.get(same.messageId) === key) q.keyById.delete(same.messageId);
@@ -81,7 +93,10 @@ class IndexedMemoryPersistence extends MemoryPersistence {
     throw new Error('no such packet');
   }
 
-  async outgoingClearMessageId(client: { id: string }, packet: { messageId?: number }): Promise<QueuedPacket | undefined> {
+  async outgoingClearMessageId(
+    client: { id: string },
+    packet: { messageId?: number },
+  ): Promise<QueuedPacket | undefined> {
     const q = this.#queues.get(client.id);
     if (!q || packet.messageId === undefined) return undefined;
     const key = q.keyById.get(packet.messageId);

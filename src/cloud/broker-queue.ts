@@ -56,7 +56,12 @@ export interface BrokerQueue {
  * waiting beyond those before publishers are held back.
  */
 export function createBrokerQueue(concurrency: number, maxQueued: number): BrokerQueue {
-  const mqemitter = require('mqemitter') as (opts: object) => { length: number; current: number; _messageQueue: unknown; _messageCallbacks: unknown };
+  const mqemitter = require('mqemitter') as (opts: object) => {
+    length: number;
+    current: number;
+    _messageQueue: unknown;
+    _messageCallbacks: unknown;
+  };
   const mq = mqemitter({ concurrency, matchEmptyLevels: true });
   // Messages being dispatched plus those waiting: what the bound is about.
   const backlog = (): number => mq.current + mq.length;
@@ -66,14 +71,24 @@ export function createBrokerQueue(concurrency: number, maxQueued: number): Broke
   let timer: NodeJS.Timeout | undefined;
   const check = (): void => {
     while (waiting.length > 0 && backlog() < maxQueued / 2) waiting.shift()!();
-    if (waiting.length === 0) { clearInterval(timer); timer = undefined; }
+    if (waiting.length === 0) {
+      clearInterval(timer);
+      timer = undefined;
+    }
   };
   return {
     mq,
-    get length() { return backlog(); },
-    get held() { return waiting.length; },
+    get length() {
+      return backlog();
+    },
+    get held() {
+      return waiting.length;
+    },
     whenRoom(go: () => void): void {
-      if (backlog() < maxQueued && waiting.length === 0) { go(); return; }
+      if (backlog() < maxQueued && waiting.length === 0) {
+        go();
+        return;
+      }
       waiting.push(go);
       timer ??= setInterval(check, 2);
     },

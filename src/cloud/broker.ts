@@ -11,10 +11,21 @@
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import {
-  Aedes, type AuthenticateError, type Client, type AedesPublishPacket, type PublishPacket, type Subscription,
+  Aedes,
+  type AuthenticateError,
+  type Client,
+  type AedesPublishPacket,
+  type PublishPacket,
+  type Subscription,
 } from 'aedes';
 import {
-  identityFromCommonName, mayPublish, maySubscribe, parseDeviceTopic, UP_KINDS, DOWN_KINDS, type MqttIdentity,
+  identityFromCommonName,
+  mayPublish,
+  maySubscribe,
+  parseDeviceTopic,
+  UP_KINDS,
+  DOWN_KINDS,
+  type MqttIdentity,
 } from '../cloudprotocol/index.ts';
 import { CloudConfigError } from './errors.ts';
 import { createIndexedPersistence } from './broker-persistence.ts';
@@ -91,7 +102,12 @@ export function validateEmbeddedBrokerConfig(config: Partial<EmbeddedBrokerConfi
 
 /** Why a connection was refused or closed, for counters and logs (never with key material). */
 export type BrokerRefusal =
-  | 'tls' | 'connection' | 'unknown-identity' | 'client-id-mismatch' | 'publish-denied' | 'subscribe-denied'
+  | 'tls'
+  | 'connection'
+  | 'unknown-identity'
+  | 'client-id-mismatch'
+  | 'publish-denied'
+  | 'subscribe-denied'
   | 'packet-too-large';
 
 /** Options of {@link startEmbeddedBroker}. */
@@ -154,13 +170,17 @@ function nameOf(who: MqttIdentity | undefined): string {
   return who.kind === 'device' ? who.serial : who.name;
 }
 
-function authenticateClient(ctx: BrokerContext, client: Client,
-  done: (err: AuthenticateError | null, ok: boolean | null) => void): void {
+function authenticateClient(
+  ctx: BrokerContext,
+  client: Client,
+  done: (err: AuthenticateError | null, ok: boolean | null) => void,
+): void {
   const socket = client.conn as IdentifiedSocket;
   if (!socket.bulwarkIdentity) {
     ctx.refuse('unknown-identity', socket.bulwarkCn ?? '(none)');
-    ctx.connections()?.refused(socket,
-      `certificate CN ${quoteClientId(socket.bulwarkCn ?? '')} is not a device or service identity`);
+    ctx
+      .connections()
+      ?.refused(socket, `certificate CN ${quoteClientId(socket.bulwarkCn ?? '')} is not a device or service identity`);
     done(Object.assign(new Error('not authorized'), { returnCode: 5 }), false);
     return;
   }
@@ -168,16 +188,24 @@ function authenticateClient(ctx: BrokerContext, client: Client,
   // looks up (and would take over) the session of that id.
   if (client.id !== socket.bulwarkCn) {
     ctx.refuse('client-id-mismatch', `${socket.bulwarkCn} asked for ${String(client.id).slice(0, 64)}`);
-    ctx.connections()?.refused(socket,
-      `client id ${quoteClientId(client.id)} is not the certificate CN ${quoteClientId(socket.bulwarkCn ?? '')}`);
+    ctx
+      .connections()
+      ?.refused(
+        socket,
+        `client id ${quoteClientId(client.id)} is not the certificate CN ${quoteClientId(socket.bulwarkCn ?? '')}`,
+      );
     done(Object.assign(new Error('identifier rejected'), { returnCode: 2 }), false);
     return;
   }
   done(null, true);
 }
 
-function authorizeClientPublish(ctx: BrokerContext, client: Client | null, packet: PublishPacket,
-  done: (err?: Error | null) => void): void {
+function authorizeClientPublish(
+  ctx: BrokerContext,
+  client: Client | null,
+  packet: PublishPacket,
+  done: (err?: Error | null) => void,
+): void {
   const who = identityOf(client);
   if (!who || !mayPublish(who, packet.topic)) {
     ctx.refuse('publish-denied', `${nameOf(who)} -> ${packet.topic.slice(0, 80)}`);
@@ -189,8 +217,12 @@ function authorizeClientPublish(ctx: BrokerContext, client: Client | null, packe
   ctx.queue.whenRoom(() => done(null));
 }
 
-function authorizeClientSubscribe(ctx: BrokerContext, client: Client | null, sub: Subscription,
-  done: (err: Error | null, sub?: Subscription | null) => void): void {
+function authorizeClientSubscribe(
+  ctx: BrokerContext,
+  client: Client | null,
+  sub: Subscription,
+  done: (err: Error | null, sub?: Subscription | null) => void,
+): void {
   const who = identityOf(client);
   if (!who || !maySubscribe(who, sub.topic)) {
     ctx.refuse('subscribe-denied', `${nameOf(who)} -> ${sub.topic.slice(0, 80)}`);
@@ -278,7 +310,10 @@ function takeVerifiedSocket(ctx: BrokerContext, aedes: Aedes, socket: Identified
 async function listenOn(server: TlsServer, config: EmbeddedBrokerConfig): Promise<number> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(config.port, config.host, () => { server.off('error', reject); resolve(); });
+    server.listen(config.port, config.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
   return (server.address() as AddressInfo).port;
 }
@@ -308,7 +343,10 @@ export async function startEmbeddedBroker(o: EmbeddedBrokerOptions): Promise<Emb
   const port = await listenOn(server, config);
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   return {
-    port, url: `mqtts://${host}:${port}`, aedes, server,
+    port,
+    url: `mqtts://${host}:${port}`,
+    aedes,
+    server,
     connectedClients: () => aedes.connectedClients,
     backlog: () => ({ queued: ctx.queue.length, held: ctx.queue.held }),
     async close() {
@@ -353,39 +391,58 @@ function coalesceWrites(socket: TLSSocket): void {
   const flush = (): void => {
     scheduled = false;
     toFlush.delete(flush);
-    if (held.length === 0 || socket.destroyed) { held = []; heldBytes = 0; return; }
+    if (held.length === 0 || socket.destroyed) {
+      held = [];
+      heldBytes = 0;
+      return;
+    }
     const data = held.length === 1 ? held[0]! : Buffer.concat(held, heldBytes);
     const cbs = callbacks;
     held = [];
     heldBytes = 0;
     callbacks = [];
-    const ok = write(data, cbs.length === 0 ? undefined : (err) => { for (const cb of cbs) cb(err); });
+    const ok = write(
+      data,
+      cbs.length === 0
+        ? undefined
+        : (err) => {
+            for (const cb of cbs) cb(err);
+          },
+    );
     // When the socket itself reports backpressure it emits 'drain' later; otherwise we owe it.
-    if (owesDrain && ok) { owesDrain = false; process.nextTick(() => socket.emit('drain')); }
-    else if (!ok) owesDrain = false;
+    if (owesDrain && ok) {
+      owesDrain = false;
+      process.nextTick(() => socket.emit('drain'));
+    } else if (!ok) owesDrain = false;
   };
 
-  socket.write = ((chunk: unknown, encoding?: unknown, cb?: unknown): boolean => {
+  socket.write = (chunk: unknown, encoding?: unknown, cb?: unknown): boolean => {
     const done = typeof encoding === 'function' ? encoding : cb;
     const buf = Buffer.isBuffer(chunk)
       ? chunk
-      : Buffer.from(chunk as string, typeof encoding === 'string' ? encoding as BufferEncoding : 'utf8');
+      : Buffer.from(chunk as string, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8');
     held.push(buf);
     heldBytes += buf.length;
     if (typeof done === 'function') callbacks.push(done as (err?: Error | null) => void);
     if (!scheduled) {
       scheduled = true;
       toFlush.add(flush);
-      if (!flushScheduled) { flushScheduled = true; setImmediate(flushAll); }
+      if (!flushScheduled) {
+        flushScheduled = true;
+        setImmediate(flushAll);
+      }
     }
     const room = socket.writableLength + heldBytes < COALESCE_LIMIT;
     if (!room) owesDrain = true;
     return room;
-  }) as typeof socket.write;
+  };
   // mqtt-packet corks around each packet; the gathering above does that job.
   socket.cork = (): void => undefined;
   socket.uncork = (): void => undefined;
-  socket.end = ((...args: unknown[]): TLSSocket => { flush(); return end(...args); }) as typeof socket.end;
+  socket.end = (...args: unknown[]): TLSSocket => {
+    flush();
+    return end(...args);
+  };
   // aedes closes a refused client right after writing its CONNACK: send what is held first.
   socket.destroy = (err?: Error): TLSSocket => {
     if (!socket.destroyed) flush();

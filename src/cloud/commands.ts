@@ -21,7 +21,11 @@ export interface CommandConfig {
 }
 
 /** The defaults. */
-export const defaultCommandConfig: Readonly<CommandConfig> = Object.freeze({ replyTimeoutMs: 10_000, expiryMs: 30_000, pollIntervalMs: 200 });
+export const defaultCommandConfig: Readonly<CommandConfig> = Object.freeze({
+  replyTimeoutMs: 10_000,
+  expiryMs: 30_000,
+  pollIntervalMs: 200,
+});
 
 /** Sends commands and waits for their replies. */
 export class CommandCenter {
@@ -30,7 +34,12 @@ export class CommandCenter {
   readonly #replies: EventEmitter;
   readonly #config: CommandConfig;
 
-  constructor(o: { store: CloudStore; publish: (topic: string, payload: Uint8Array, qos: 0 | 1) => Promise<void>; replies: EventEmitter; config?: Partial<CommandConfig> }) {
+  constructor(o: {
+    store: CloudStore;
+    publish: (topic: string, payload: Uint8Array, qos: 0 | 1) => Promise<void>;
+    replies: EventEmitter;
+    config?: Partial<CommandConfig>;
+  }) {
     this.#store = o.store;
     this.#publish = o.publish;
     this.#replies = o.replies;
@@ -38,24 +47,58 @@ export class CommandCenter {
   }
 
   /** Sends a command to `serial` (which the caller has checked belongs to `accountId`) and waits for the reply. */
-  async send(serial: string, accountId: string, capability: string, action: string, value?: ScalarValue): Promise<CommandRecord> {
+  async send(
+    serial: string,
+    accountId: string,
+    capability: string,
+    action: string,
+    value?: ScalarValue,
+  ): Promise<CommandRecord> {
     const now = Date.now();
     const id = randomBytes(16).toString('base64url');
     const record: CommandRecord = {
-      id, serial, accountId, capability, action, value, createdAt: now, expiresAt: now + this.#config.expiryMs, status: 'sent', result: null,
+      id,
+      serial,
+      accountId,
+      capability,
+      action,
+      value,
+      createdAt: now,
+      expiresAt: now + this.#config.expiryMs,
+      status: 'sent',
+      result: null,
     };
     await this.#store.createCommand(record);
     let done!: (reply: ReplyMessage | undefined) => void;
-    const local = new Promise<ReplyMessage | undefined>((resolve) => { done = resolve; });
-    const onReply = (from: string, reply: ReplyMessage): void => { if (from === serial && reply.id === id) done(reply); };
+    const local = new Promise<ReplyMessage | undefined>((resolve) => {
+      done = resolve;
+    });
+    const onReply = (from: string, reply: ReplyMessage): void => {
+      if (from === serial && reply.id === id) done(reply);
+    };
     this.#replies.on('reply', onReply);
     const timeout = setTimeout(() => done(undefined), this.#config.replyTimeoutMs);
     const poll = setInterval(() => {
-      this.#store.command(id).then((c) => { if (c && c.status !== 'sent') done({ id, ok: c.status === 'done' }); }, () => undefined);
+      this.#store.command(id).then(
+        (c) => {
+          if (c && c.status !== 'sent') done({ id, ok: c.status === 'done' });
+        },
+        () => undefined,
+      );
     }, this.#config.pollIntervalMs);
     try {
       try {
-        await this.#publish(deviceTopic(serial, 'commands'), encodePayload({ id, capability, action, ...(value !== undefined ? { value } : {}), expiresAt: record.expiresAt }), 1);
+        await this.#publish(
+          deviceTopic(serial, 'commands'),
+          encodePayload({
+            id,
+            capability,
+            action,
+            ...(value !== undefined ? { value } : {}),
+            expiresAt: record.expiresAt,
+          }),
+          1,
+        );
       } catch {
         throw new CommandError('DEVICE_UNREACHABLE', 'the cloud could not reach its broker; try again');
       }

@@ -7,15 +7,29 @@ import { BulwarkError, ConfigError } from '../errors/index.ts';
 /** Stable codes of the cloud's errors (the class comments below say which class carries which). */
 export type CloudErrorCode =
   | 'CLOUD_CONFIG_INVALID'
-  | 'STORE_FAILED' | 'STORE_SCHEMA' | 'STORE_CLOSED'
-  | 'CLAIM_REFUSED' | 'CLAIM_WINDOW_CLOSED' | 'DEVICE_CLAIMED'
+  | 'STORE_FAILED'
+  | 'STORE_SCHEMA'
+  | 'STORE_CLOSED'
+  | 'CLAIM_REFUSED'
+  | 'CLAIM_WINDOW_CLOSED'
+  | 'DEVICE_CLAIMED'
   | 'RATE_LIMITED'
   | 'NOT_FOUND'
-  | 'ACCOUNT_EXISTS' | 'LOGIN_FAILED' | 'PASSWORD_POLICY'
-  | 'DEVICE_TIMEOUT' | 'DEVICE_REFUSED' | 'DEVICE_OFFLINE' | 'DEVICE_UNREACHABLE' | 'COMMAND_NOT_ALLOWED'
+  | 'ACCOUNT_EXISTS'
+  | 'LOGIN_FAILED'
+  | 'PASSWORD_POLICY'
+  | 'DEVICE_TIMEOUT'
+  | 'DEVICE_REFUSED'
+  | 'DEVICE_OFFLINE'
+  | 'DEVICE_UNREACHABLE'
+  | 'COMMAND_NOT_ALLOWED'
   // the owner API client (OwnerApiClient) and manifest import
-  | 'API_ANSWER_TOO_LARGE' | 'API_TIMEOUT' | 'API_URL_INVALID'
-  | 'FACTORY_CA_MISSING' | 'MANIFEST_INVALID' | 'MANIFEST_OTHER_CA';
+  | 'API_ANSWER_TOO_LARGE'
+  | 'API_TIMEOUT'
+  | 'API_URL_INVALID'
+  | 'FACTORY_CA_MISSING'
+  | 'MANIFEST_INVALID'
+  | 'MANIFEST_OTHER_CA';
 
 /** The base of every cloud error. */
 export class CloudError extends BulwarkError<CloudErrorCode> {}
@@ -43,7 +57,10 @@ export class ClaimError extends CloudError {}
 export class RateLimitedError extends CloudError {
   readonly retryAfterSeconds: number;
   constructor(retryAfterSeconds: number, scope: string) {
-    super('RATE_LIMITED', `too many failed attempts; try again in ${retryAfterSeconds} s`, { scope, retryAfterSeconds });
+    super('RATE_LIMITED', `too many failed attempts; try again in ${retryAfterSeconds} s`, {
+      scope,
+      retryAfterSeconds,
+    });
     this.retryAfterSeconds = retryAfterSeconds;
   }
 }

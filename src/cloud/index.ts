@@ -14,14 +14,36 @@ export { startCloud, openCloudStore, readManifest } from './service.ts';
 export type { CloudService, CloudServiceOptions } from './service.ts';
 export { startEmbeddedBroker, defaultEmbeddedBrokerConfig, validateEmbeddedBrokerConfig } from './broker.ts';
 export type { EmbeddedBroker, EmbeddedBrokerConfig, EmbeddedBrokerOptions, BrokerRefusal } from './broker.ts';
-export { writeBrokerConfig, renderMosquittoConf, renderMosquittoAcl, defaultMosquittoSettings, validateMosquittoSettings } from './broker-config.ts';
+export {
+  writeBrokerConfig,
+  renderMosquittoConf,
+  renderMosquittoAcl,
+  defaultMosquittoSettings,
+  validateMosquittoSettings,
+} from './broker-config.ts';
 export type { MosquittoSettings, MosquittoPaths, WrittenBrokerConfig } from './broker-config.ts';
-export { ensureCloudCredentials, certificateIssuer, factoryIssuer, createTestCa, commonNameOf, CLOUD_PKI_FILES } from './pki.ts';
+export {
+  ensureCloudCredentials,
+  certificateIssuer,
+  factoryIssuer,
+  createTestCa,
+  commonNameOf,
+  CLOUD_PKI_FILES,
+} from './pki.ts';
 export type { CloudCredentials, CertificateIssuer, CertificateWithKey, IssueOptions } from './pki.ts';
 export { ServiceMqttClient, defaultServiceMqttConfig } from './service-mqtt.ts';
 export { parseMqttsUrl } from '../mqtt/index.ts';
 export type { ServiceMqttConfig, ServiceMqttOptions, InboundPublish } from './service-mqtt.ts';
-export { MqttDecoder, encodeConnect, encodePublish, encodePuback, encodeSubscribe, encodePingreq, encodeDisconnect, CONNACK_CODES } from '../mqtt/index.ts';
+export {
+  MqttDecoder,
+  encodeConnect,
+  encodePublish,
+  encodePuback,
+  encodeSubscribe,
+  encodePingreq,
+  encodeDisconnect,
+  CONNACK_CODES,
+} from '../mqtt/index.ts';
 export type { MqttInbound, ConnectOptions } from '../mqtt/index.ts';
 export { DeviceTraffic, defaultIngestConfig } from './ingest.ts';
 export type { IngestConfig, IngestCounters } from './ingest.ts';
@@ -38,8 +60,27 @@ export { openSqliteDriver } from './sqlite-driver.ts';
 export type { SqliteOptions } from './sqlite-driver.ts';
 export { openPostgresDriver } from './pg-driver.ts';
 export type { PostgresOptions } from './pg-driver.ts';
-export type { CloudStore, RegistryUnit, DeviceRecord, TelemetryRow, AccountRecord, SessionRecord, AttemptRecord, CommandRecord, ClaimOutcome } from './store.ts';
+export type {
+  CloudStore,
+  RegistryUnit,
+  DeviceRecord,
+  TelemetryRow,
+  AccountRecord,
+  SessionRecord,
+  AttemptRecord,
+  CommandRecord,
+  ClaimOutcome,
+} from './store.ts';
 export {
-  CloudError, CloudConfigError, MqttProtocolError, MqttConnectionError, StoreError, ClaimError, RateLimitedError, NotFoundError, AccountError, CommandError,
+  CloudError,
+  CloudConfigError,
+  MqttProtocolError,
+  MqttConnectionError,
+  StoreError,
+  ClaimError,
+  RateLimitedError,
+  NotFoundError,
+  AccountError,
+  CommandError,
 } from './errors.ts';
 export type { CloudErrorCode } from './errors.ts';

@@ -6,7 +6,17 @@
  */
 import { EventEmitter } from 'node:events';
 import {
-  parseDeviceTopic, parseJsonPayload, parseTelemetry, parseState, parseClaim, parseSync, parsePresence, parseReply, encodePayload, deviceTopic, toRanges,
+  parseDeviceTopic,
+  parseJsonPayload,
+  parseTelemetry,
+  parseState,
+  parseClaim,
+  parseSync,
+  parsePresence,
+  parseReply,
+  encodePayload,
+  deviceTopic,
+  toRanges,
   type ReplyMessage,
 } from '../cloudprotocol/index.ts';
 import type { CloudStore, TelemetryRow } from './store.ts';
@@ -88,20 +98,31 @@ export class DeviceTraffic {
     const rest: Array<{ serial: string; kind: string; body: unknown }> = [];
     for (const m of batch) {
       const t = parseDeviceTopic(m.topic);
-      if (!t) { this.counters.dropped++; continue; }
+      if (!t) {
+        this.counters.dropped++;
+        continue;
+      }
       let body: unknown;
-      try { body = parseJsonPayload(m.payload); } catch { this.counters.dropped++; continue; }
+      try {
+        body = parseJsonPayload(m.payload);
+      } catch {
+        this.counters.dropped++;
+        continue;
+      }
       if (t.kind === 'telemetry') {
         try {
           const msg = parseTelemetry(body);
           rows.push({ serial: t.serial, seq: msg.seq, at: msg.at, receivedAt: now, values: msg.values });
-        } catch { this.counters.dropped++; }
+        } catch {
+          this.counters.dropped++;
+        }
       } else rest.push({ serial: t.serial, kind: t.kind, body });
     }
     if (rows.length > 0) {
       const known: TelemetryRow[] = [];
       for (const r of rows) {
-        if (await this.#isRegistered(r.serial)) known.push(r); else this.counters.unknownDevice++;
+        if (await this.#isRegistered(r.serial)) known.push(r);
+        else this.counters.unknownDevice++;
       }
       const committedAt = await this.#store.storeTelemetry(known, Date.now());
       this.counters.telemetry += known.length;
@@ -109,10 +130,16 @@ export class DeviceTraffic {
     }
     for (const m of rest) {
       try {
-        if (!(await this.#isRegistered(m.serial))) { this.counters.unknownDevice++; continue; }
+        if (!(await this.#isRegistered(m.serial))) {
+          this.counters.unknownDevice++;
+          continue;
+        }
         await this.#handleOne(m.serial, m.kind, m.body, now);
       } catch (err) {
-        if ((err as { code?: string }).code === 'INVALID_INPUT') { this.counters.dropped++; continue; }
+        if ((err as { code?: string }).code === 'INVALID_INPUT') {
+          this.counters.dropped++;
+          continue;
+        }
         throw err;
       }
     }
@@ -139,17 +166,32 @@ export class DeviceTraffic {
       case 'replies': {
         const reply: ReplyMessage = parseReply(body);
         this.counters.replies++;
-        await this.#store.completeCommand(reply.id, serial, reply.ok ? 'done' : 'failed',
-          { ...(reply.value !== undefined ? { value: reply.value } : {}), ...(reply.error ? { error: reply.error } : {}) }, now);
+        await this.#store.completeCommand(
+          reply.id,
+          serial,
+          reply.ok ? 'done' : 'failed',
+          {
+            ...(reply.value !== undefined ? { value: reply.value } : {}),
+            ...(reply.error ? { error: reply.error } : {}),
+          },
+          now,
+        );
         this.events.emit('reply', serial, reply);
         return;
       }
       case 'sync': {
         const { ranges } = parseSync(body);
-        const stored = await this.#store.storedSeqs(serial, ranges, this.#config.maxReceiptSeqs, now - this.#config.receiptDelayMs);
+        const stored = await this.#store.storedSeqs(
+          serial,
+          ranges,
+          this.#config.maxReceiptSeqs,
+          now - this.#config.receiptDelayMs,
+        );
         this.counters.receipts++;
         // Best effort: a device that misses its receipt asks again.
-        await this.#publish(deviceTopic(serial, 'receipts'), encodePayload({ stored: toRanges(stored) }), 0).catch(() => undefined);
+        await this.#publish(deviceTopic(serial, 'receipts'), encodePayload({ stored: toRanges(stored) }), 0).catch(
+          () => undefined,
+        );
         return;
       }
       default:

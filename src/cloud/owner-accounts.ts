@@ -7,8 +7,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import { InvalidInputError } from '../errors/index.ts';
 import { hostCookie, type SurfaceEvent, type WebRequest } from '../web/index.ts';
 import {
-  LockoutPolicy, DeviceCookiePolicy, hashPassword, verifyPassword, checkPasswordStrength, sourceKeyFor,
-  isWellFormedToken, type HashPriority,
+  LockoutPolicy,
+  DeviceCookiePolicy,
+  hashPassword,
+  verifyPassword,
+  checkPasswordStrength,
+  sourceKeyFor,
+  isWellFormedToken,
+  type HashPriority,
 } from '../auth/index.ts';
 import { AccountError, RateLimitedError } from './errors.ts';
 import type { CloudStore, AccountRecord, SessionRecord } from './store.ts';
@@ -67,7 +73,9 @@ function hashId(id: string): string {
 
 /** Refuses (429) while any of `keys` is backing off, then charges all of them one failure. */
 export async function admitAttempt(
-  store: CloudStore, policy: LockoutPolicy, keys: ReadonlyArray<{ key: string; threshold: number }>,
+  store: CloudStore,
+  policy: LockoutPolicy,
+  keys: ReadonlyArray<{ key: string; threshold: number }>,
 ): Promise<void> {
   const now = Date.now();
   const seen = await store.attempts(keys.map((k) => k.key));
@@ -75,9 +83,13 @@ export async function admitAttempt(
     const a = seen.get(k.key);
     if (!a) continue;
     const until = Math.min(a.lastFailureAt, now) + policy.delayAfter(a.failures, k.threshold);
-    if (until > now) throw new RateLimitedError(Math.ceil((until - now) / 1000), k.key.split(':').slice(0, 2).join(':'));
+    if (until > now)
+      throw new RateLimitedError(Math.ceil((until - now) / 1000), k.key.split(':').slice(0, 2).join(':'));
   }
-  await store.recordFailure(keys.map((k) => k.key), now);
+  await store.recordFailure(
+    keys.map((k) => k.key),
+    now,
+  );
 }
 
 /** Options of {@link OwnerAccounts}. */

@@ -46,29 +46,61 @@ export class OwnerApiClient {
   /** Sends one request; GET when `body` is undefined. */
   send<T = Record<string, unknown>>(method: 'GET' | 'POST', path: string, body?: object): Promise<OwnerApiAnswer<T>> {
     const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    const headers: Record<string, string> = { accept: 'application/json', ...(data ? { 'content-type': 'application/json' } : {}), ...(this.#token ? { authorization: `Bearer ${this.#token}` } : {}) };
+    const headers: Record<string, string> = {
+      accept: 'application/json',
+      ...(data ? { 'content-type': 'application/json' } : {}),
+      ...(this.#token ? { authorization: `Bearer ${this.#token}` } : {}),
+    };
     return new Promise((resolve, reject) => {
-      const req = request({ method, host: this.#base.hostname, port: this.#base.port, path, headers, ca: this.#ca, servername: this.#base.hostname.match(/^[\d.]+$|:/) ? 'localhost' : this.#base.hostname, agent: false }, (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (c: Buffer) => { size += c.length; if (size > 1_048_576) req.destroy(new CloudError('API_ANSWER_TOO_LARGE', 'answer over 1 MiB')); else chunks.push(c); });
-        res.on('end', () => {
-          let parsed: unknown = {};
-          try { parsed = chunks.length ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : {}; } catch { parsed = {}; }
-          const status = res.statusCode ?? 0;
-          const error = (parsed as { error?: { code: string; message: string } }).error;
-          resolve({ status, body: parsed as T, ...(status >= 400 && error ? { error } : {}) });
-        });
-      });
+      const req = request(
+        {
+          method,
+          host: this.#base.hostname,
+          port: this.#base.port,
+          path,
+          headers,
+          ca: this.#ca,
+          servername: this.#base.hostname.match(/^[\d.]+$|:/) ? 'localhost' : this.#base.hostname,
+          agent: false,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (c: Buffer) => {
+            size += c.length;
+            if (size > 1_048_576) req.destroy(new CloudError('API_ANSWER_TOO_LARGE', 'answer over 1 MiB'));
+            else chunks.push(c);
+          });
+          res.on('end', () => {
+            let parsed: unknown = {};
+            try {
+              parsed = chunks.length ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : {};
+            } catch {
+              parsed = {};
+            }
+            const status = res.statusCode ?? 0;
+            const error = (parsed as { error?: { code: string; message: string } }).error;
+            resolve({ status, body: parsed as T, ...(status >= 400 && error ? { error } : {}) });
+          });
+        },
+      );
       req.on('error', reject);
-      req.setTimeout(this.#timeoutMs, () => req.destroy(new CloudError('API_TIMEOUT', 'the owner API did not answer in time')));
+      req.setTimeout(this.#timeoutMs, () =>
+        req.destroy(new CloudError('API_TIMEOUT', 'the owner API did not answer in time')),
+      );
       req.end(data);
     });
   }
 
   /** Creates an account and logs in. */
-  async register(email: string, password: string): Promise<OwnerApiAnswer<{ account: { email: string }; token: string }>> {
-    const a = await this.send<{ account: { email: string }; token: string }>('POST', '/v1/accounts', { email, password });
+  async register(
+    email: string,
+    password: string,
+  ): Promise<OwnerApiAnswer<{ account: { email: string }; token: string }>> {
+    const a = await this.send<{ account: { email: string }; token: string }>('POST', '/v1/accounts', {
+      email,
+      password,
+    });
     if (a.status === 201) this.#token = a.body.token;
     return a;
   }
@@ -93,13 +125,33 @@ export class OwnerApiClient {
     return this.send('GET', `/v1/devices/${encodeURIComponent(serial)}`);
   }
 
-  telemetry(serial: string, limit = 100): Promise<OwnerApiAnswer<{ telemetry: Array<{ seq: number; at: string; receivedAt: string; values: Record<string, unknown> }> }>> {
+  telemetry(
+    serial: string,
+    limit = 100,
+  ): Promise<
+    OwnerApiAnswer<{
+      telemetry: Array<{ seq: number; at: string; receivedAt: string; values: Record<string, unknown> }>;
+    }>
+  > {
     return this.send('GET', `/v1/devices/${encodeURIComponent(serial)}/telemetry?limit=${limit}`);
   }
 
   /** Sends a command and waits for the device's reply (status 'done' or 'failed'). */
-  command(serial: string, capability: string, action: string, value?: number | boolean): Promise<OwnerApiAnswer<{ command: { id: string; status: string; value?: unknown; error?: { code: string; message: string } } }>> {
-    return this.send('POST', `/v1/devices/${encodeURIComponent(serial)}/commands`, { capability, action, ...(value !== undefined ? { value } : {}) });
+  command(
+    serial: string,
+    capability: string,
+    action: string,
+    value?: number | boolean,
+  ): Promise<
+    OwnerApiAnswer<{
+      command: { id: string; status: string; value?: unknown; error?: { code: string; message: string } };
+    }>
+  > {
+    return this.send('POST', `/v1/devices/${encodeURIComponent(serial)}/commands`, {
+      capability,
+      action,
+      ...(value !== undefined ? { value } : {}),
+    });
   }
 
   release(serial: string): Promise<OwnerApiAnswer> {

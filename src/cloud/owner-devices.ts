@@ -25,15 +25,22 @@ const CLAIM_CODE = new RegExp(`^[${READABLE_ALPHABET.toUpperCase()}]{16}$`);
 /** A device as the JSON API shows it. */
 export function deviceView(d: DeviceRecord): Record<string, unknown> {
   return {
-    serial: d.serial, model: d.model, online: d.online, lastSeenAt: d.seenAt ? new Date(d.seenAt).toISOString() : null,
-    claimedAt: d.claimedAt ? new Date(d.claimedAt).toISOString() : null, state: d.state?.capabilities ?? [],
+    serial: d.serial,
+    model: d.model,
+    online: d.online,
+    lastSeenAt: d.seenAt ? new Date(d.seenAt).toISOString() : null,
+    claimedAt: d.claimedAt ? new Date(d.claimedAt).toISOString() : null,
+    state: d.state?.capabilities ?? [],
   };
 }
 
 /** A command as the JSON API shows it. */
 export function commandView(c: CommandRecord): Record<string, unknown> {
   return {
-    id: c.id, capability: c.capability, action: c.action, status: c.status,
+    id: c.id,
+    capability: c.capability,
+    action: c.action,
+    status: c.status,
     ...(c.result?.value !== undefined ? { value: c.result.value } : {}),
     ...(c.result?.error ? { error: c.result.error } : {}),
   };
@@ -45,8 +52,10 @@ export function commandView(c: CommandRecord): Record<string, unknown> {
  */
 export function remoteControls(model: string): Array<{ capability: string; actions: string[] }> {
   try {
-    return getModel(model).capabilities
-      .filter((c) => (c.kind === 'switch' || c.kind === 'lock' || c.kind === 'level') && c.sensitive !== true)
+    return getModel(model)
+      .capabilities.filter(
+        (c) => (c.kind === 'switch' || c.kind === 'lock' || c.kind === 'level') && c.sensitive !== true,
+      )
       .map((c) => ({ capability: c.id, actions: c.actions.filter((a) => a !== 'get' && a !== 'set') }))
       .filter((c) => c.actions.length > 0);
   } catch {
@@ -103,8 +112,10 @@ export class OwnerDevices {
     this.#config = o.config;
     this.#log = o.log;
     this.#claimPolicy = new LockoutPolicy({
-      sourceThreshold: o.config.claimAccountThreshold, accountThreshold: o.config.claimSourceThreshold,
-      baseDelayMs: o.config.claimBaseDelayMs, maxDelayMs: o.config.claimMaxDelayMs,
+      sourceThreshold: o.config.claimAccountThreshold,
+      accountThreshold: o.config.claimSourceThreshold,
+      baseDelayMs: o.config.claimBaseDelayMs,
+      maxDelayMs: o.config.claimMaxDelayMs,
       forgetAfterMs: Math.max(86_400_000, o.config.claimMaxDelayMs),
     });
   }
@@ -147,7 +158,8 @@ export class OwnerDevices {
   async claim(req: WebRequest, account: AccountRecord, serialRaw: unknown, codeRaw: unknown): Promise<DeviceRecord> {
     const serial = claimSerial(serialRaw);
     const codeText = claimCodeText(codeRaw);
-    const accountKey = `claim:acct:${account.id}`, sourceKey = `claim:src:${sourceKeyFor(req.sourceAddress)}`;
+    const accountKey = `claim:acct:${account.id}`,
+      sourceKey = `claim:src:${sourceKeyFor(req.sourceAddress)}`;
     // Guesses are charged to who sent them, never to the serial: a stranger cannot spend the owner's budget.
     await admitAttempt(this.#store, this.#claimPolicy, [
       { key: accountKey, threshold: this.#config.claimAccountThreshold },
@@ -181,13 +193,19 @@ export class OwnerDevices {
 
   /** Sends one of the model's remote controls to an online device the account owns, and waits for its reply. */
   async command(
-    account: AccountRecord, serial: string, capability: unknown, action: unknown, value: unknown,
+    account: AccountRecord,
+    serial: string,
+    capability: unknown,
+    action: unknown,
+    value: unknown,
   ): Promise<CommandRecord> {
     const device = await this.owned(serial, account.id);
     if (typeof capability !== 'string' || typeof action !== 'string') {
       throw new InvalidInputError('capability and action are required');
     }
-    const allowed = remoteControls(device.model).find((c) => c.capability === capability)?.actions.includes(action);
+    const allowed = remoteControls(device.model)
+      .find((c) => c.capability === capability)
+      ?.actions.includes(action);
     if (!allowed) {
       const what = `${capability.slice(0, 32)} ${action.slice(0, 32)}`;
       throw new CommandError('COMMAND_NOT_ALLOWED', `${device.model} has no remote action ${what}`);

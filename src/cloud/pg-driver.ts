@@ -36,18 +36,36 @@ export async function openPostgresDriver(o: PostgresOptions): Promise<SqlDriver>
   });
   pool.on('error', () => undefined); // an idle client's error: the pool replaces it
   const wrap = (err: unknown): never => {
-    throw new StoreError('STORE_FAILED', `database error: ${(err as { code?: string }).code ?? (err as Error).message}`, {}, { cause: err });
+    throw new StoreError(
+      'STORE_FAILED',
+      `database error: ${(err as { code?: string }).code ?? (err as Error).message}`,
+      {},
+      { cause: err },
+    );
   };
   const runner = (q: pg.Pool | pg.PoolClient): SqlRunner => ({
     async all<T extends object>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
-      try { return (await q.query(sql, params as unknown[])).rows as T[]; } catch (err) { return wrap(err); }
+      try {
+        return (await q.query(sql, params as unknown[])).rows as T[];
+      } catch (err) {
+        return wrap(err);
+      }
     },
     async run(sql: string, params: readonly unknown[] = []): Promise<number> {
-      try { return (await q.query(sql, params as unknown[])).rowCount ?? 0; } catch (err) { return wrap(err); }
+      try {
+        return (await q.query(sql, params as unknown[])).rowCount ?? 0;
+      } catch (err) {
+        return wrap(err);
+      }
     },
   });
   const direct = runner(pool);
-  try { await pool.query('SELECT 1'); } catch (err) { await pool.end(); wrap(err); }
+  try {
+    await pool.query('SELECT 1');
+  } catch (err) {
+    await pool.end();
+    wrap(err);
+  }
   return {
     dialect: 'postgres',
     all: direct.all,
@@ -57,8 +75,16 @@ export async function openPostgresDriver(o: PostgresOptions): Promise<SqlDriver>
       const client = await pool.connect();
       try {
         await client.query('SELECT pg_advisory_lock(424242)');
-        try { await client.query(sql); } finally { await client.query('SELECT pg_advisory_unlock(424242)'); }
-      } catch (err) { wrap(err); } finally { client.release(); }
+        try {
+          await client.query(sql);
+        } finally {
+          await client.query('SELECT pg_advisory_unlock(424242)');
+        }
+      } catch (err) {
+        wrap(err);
+      } finally {
+        client.release();
+      }
     },
     async transaction<T>(fn: (tx: SqlRunner) => Promise<T>): Promise<T> {
       const client = await pool.connect().catch(wrap);
@@ -77,13 +103,18 @@ export async function openPostgresDriver(o: PostgresOptions): Promise<SqlDriver>
     async insertTelemetry(rows: readonly TelemetryRow[], storedAt: number): Promise<number> {
       const cols: [string[], number[], number[], number[], string[]] = [[], [], [], [], []];
       for (const r of rows) {
-        cols[0].push(r.serial); cols[1].push(r.seq); cols[2].push(r.at); cols[3].push(r.receivedAt); cols[4].push(JSON.stringify(r.values));
+        cols[0].push(r.serial);
+        cols[1].push(r.seq);
+        cols[2].push(r.at);
+        cols[3].push(r.receivedAt);
+        cols[4].push(JSON.stringify(r.values));
       }
       await direct.run(
         `INSERT INTO telemetry (serial, seq, at, received_at, stored_at, values_json)
          SELECT s, q, a, r, $6, v FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[]) AS t(s, q, a, r, v)
          ON CONFLICT (serial, seq) DO NOTHING`,
-        [...cols, storedAt]);
+        [...cols, storedAt],
+      );
       return Date.now();
     },
     async close(): Promise<void> {

@@ -16,7 +16,11 @@ import { join } from 'node:path';
 import { writeFileAtomic, SECRET_FILE_MODE, PUBLIC_FILE_MODE } from '../storage/index.ts';
 import { serviceCommonName } from '../cloudprotocol/index.ts';
 import {
-  createCertificateAuthority, issueClientCertificate, issueServerCertificate, loadCaSigner, type IssuedCertificate,
+  createCertificateAuthority,
+  issueClientCertificate,
+  issueServerCertificate,
+  loadCaSigner,
+  type IssuedCertificate,
 } from '../identity/index.ts';
 import { CloudError } from './errors.ts';
 
@@ -66,9 +70,16 @@ export async function createTestCa(name = 'Other CA'): Promise<CertificateWithKe
 export async function factoryIssuer(factoryDir: string): Promise<CertificateIssuer> {
   let certPem: string, keyPem: string;
   try {
-    [certPem, keyPem] = await Promise.all([readFile(join(factoryDir, 'ca', 'ca-cert.pem'), 'utf8'), readFile(join(factoryDir, 'ca', 'ca-key.pem'), 'utf8')]);
+    [certPem, keyPem] = await Promise.all([
+      readFile(join(factoryDir, 'ca', 'ca-cert.pem'), 'utf8'),
+      readFile(join(factoryDir, 'ca', 'ca-key.pem'), 'utf8'),
+    ]);
   } catch {
-    throw new CloudError('FACTORY_CA_MISSING', `no manufacturer CA in ${factoryDir}/ca: run 'bulwark factory init' first`, { dir: factoryDir });
+    throw new CloudError(
+      'FACTORY_CA_MISSING',
+      `no manufacturer CA in ${factoryDir}/ca: run 'bulwark factory init' first`,
+      { dir: factoryDir },
+    );
   }
   return certificateIssuer(certPem, keyPem);
 }
@@ -94,7 +105,8 @@ export interface CloudCredentials {
 function validFor(certPem: string, caPem: string, cn: string | undefined, minDaysLeft: number): boolean {
   try {
     const cert = new X509Certificate(certPem);
-    if (!cert.checkIssued(new X509Certificate(caPem)) || !cert.verify(new X509Certificate(caPem).publicKey)) return false;
+    if (!cert.checkIssued(new X509Certificate(caPem)) || !cert.verify(new X509Certificate(caPem).publicKey))
+      return false;
     if (Date.parse(cert.validTo) - Date.now() < minDaysLeft * 86_400_000) return false;
     return cn === undefined || cert.subject.split('\n').includes(`CN=${cn}`);
   } catch {
@@ -106,7 +118,12 @@ function validFor(certPem: string, caPem: string, cn: string | undefined, minDay
  * Loads the credentials of cloud instance `instance` from `dir`, issuing any that are missing,
  * not from this CA, or within 30 days of expiry (needs the factory's CA key for that).
  */
-export async function ensureCloudCredentials(o: { factoryDir: string; dir: string; instance: string; hostnames?: readonly string[] }): Promise<CloudCredentials> {
+export async function ensureCloudCredentials(o: {
+  factoryDir: string;
+  dir: string;
+  instance: string;
+  hostnames?: readonly string[];
+}): Promise<CloudCredentials> {
   const serviceName = serviceCommonName(o.instance);
   const f = CLOUD_PKI_FILES;
   const p = (name: string): string => join(o.dir, name);
@@ -114,12 +131,14 @@ export async function ensureCloudCredentials(o: { factoryDir: string; dir: strin
     throw new CloudError('FACTORY_CA_MISSING', `no manufacturer CA in ${o.factoryDir}/ca`, { dir: o.factoryDir });
   });
   await mkdir(o.dir, { recursive: true, mode: 0o700 });
-  const read = async (name: string): Promise<string | undefined> => (existsSync(p(name)) ? readFile(p(name), 'utf8') : undefined);
+  const read = async (name: string): Promise<string | undefined> =>
+    existsSync(p(name)) ? readFile(p(name), 'utf8') : undefined;
   let issuer: CertificateIssuer | undefined;
   const issuerOnce = async (): Promise<CertificateIssuer> => (issuer ??= await factoryIssuer(o.factoryDir));
 
   let server: CertificateWithKey;
-  const sCert = await read(f.serverCert), sKey = await read(f.serverKey);
+  const sCert = await read(f.serverCert),
+    sKey = await read(f.serverKey);
   if (sCert && sKey && validFor(sCert, caCertPem, undefined, 30)) server = { certPem: sCert, keyPem: sKey };
   else {
     server = await (await issuerOnce()).issueServer(o.hostnames ?? ['localhost']);
@@ -127,7 +146,8 @@ export async function ensureCloudCredentials(o: { factoryDir: string; dir: strin
     await writeFileAtomic(p(f.serverCert), server.certPem, PUBLIC_FILE_MODE);
   }
   let service: CertificateWithKey;
-  const cCert = await read(f.serviceCert), cKey = await read(f.serviceKey);
+  const cCert = await read(f.serviceCert),
+    cKey = await read(f.serviceKey);
   if (cCert && cKey && validFor(cCert, caCertPem, serviceName, 30)) service = { certPem: cCert, keyPem: cKey };
   else {
     service = await (await issuerOnce()).issueClient(serviceName);

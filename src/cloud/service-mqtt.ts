@@ -8,7 +8,17 @@
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { isIP } from 'node:net';
 import { reconnectDelay } from '../channel/index.ts';
-import { MqttDecoder, encodeConnect, encodePublish, encodePuback, encodeSubscribe, encodePingreq, encodeDisconnect, CONNACK_CODES, type MqttInbound } from '../mqtt/index.ts';
+import {
+  MqttDecoder,
+  encodeConnect,
+  encodePublish,
+  encodePuback,
+  encodeSubscribe,
+  encodePingreq,
+  encodeDisconnect,
+  CONNACK_CODES,
+  type MqttInbound,
+} from '../mqtt/index.ts';
 import { MqttConnectionError, parseMqttsUrl } from '../mqtt/index.ts';
 
 /** A message the broker delivered. */
@@ -119,20 +129,28 @@ export class ServiceMqttClient {
   waitConnected(timeoutMs = 30_000): Promise<void> {
     if (this.#connected) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new MqttConnectionError('MQTT_TIMEOUT', 'the broker did not accept the cloud in time')), timeoutMs);
-      this.#waiters.push(() => { clearTimeout(timer); resolve(); });
+      const timer = setTimeout(
+        () => reject(new MqttConnectionError('MQTT_TIMEOUT', 'the broker did not accept the cloud in time')),
+        timeoutMs,
+      );
+      this.#waiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
     });
   }
 
   /** Publishes; QoS 1 resolves on PUBACK. Fails at once when not connected (the caller decides what to do). */
   publish(topic: string, payload: Uint8Array, qos: 0 | 1): Promise<void> {
     const socket = this.#socket;
-    if (!this.#connected || !socket) return Promise.reject(new MqttConnectionError('MQTT_CLOSED', 'not connected to the broker'));
+    if (!this.#connected || !socket)
+      return Promise.reject(new MqttConnectionError('MQTT_CLOSED', 'not connected to the broker'));
     if (qos === 0) {
       socket.write(encodePublish(topic, payload, 0));
       return Promise.resolve();
     }
-    if (this.#pending.size >= 60_000) return Promise.reject(new MqttConnectionError('MQTT_BUSY', 'too many publishes in flight'));
+    if (this.#pending.size >= 60_000)
+      return Promise.reject(new MqttConnectionError('MQTT_BUSY', 'too many publishes in flight'));
     let id = this.#nextId;
     while (this.#pending.has(id)) id = id >= 65_535 ? 1 : id + 1;
     this.#nextId = id >= 65_535 ? 1 : id + 1;
@@ -154,8 +172,12 @@ export class ServiceMqttClient {
     if (socket && !socket.destroyed) {
       await new Promise<void>((resolve) => {
         socket.once('close', () => resolve());
-        if (this.#connected) socket.end(encodeDisconnect()); else socket.destroy();
-        setTimeout(() => { socket.destroy(); resolve(); }, 2_000).unref();
+        if (this.#connected) socket.end(encodeDisconnect());
+        else socket.destroy();
+        setTimeout(() => {
+          socket.destroy();
+          resolve();
+        }, 2_000).unref();
       });
     }
     this.#teardown('closed');
@@ -166,40 +188,65 @@ export class ServiceMqttClient {
     const gen = ++this.#generation;
     const { host, port } = this.#target;
     const socket = tlsConnect({
-      host, port,
+      host,
+      port,
       ...(isIP(host) ? {} : { servername: host }),
-      ca: [this.#o.caCertPem], cert: this.#o.certPem, key: this.#o.keyPem,
+      ca: [this.#o.caCertPem],
+      cert: this.#o.certPem,
+      key: this.#o.keyPem,
       minVersion: 'TLSv1.3',
     });
     this.#socket = socket;
     const decoder = new MqttDecoder(this.#c.maxPacketBytes);
-    const timer = setTimeout(() => socket.destroy(new MqttConnectionError('MQTT_TIMEOUT', 'no CONNACK in time')), this.#c.connectTimeoutMs);
+    const timer = setTimeout(
+      () => socket.destroy(new MqttConnectionError('MQTT_TIMEOUT', 'no CONNACK in time')),
+      this.#c.connectTimeoutMs,
+    );
     socket.setNoDelay(true);
     socket.once('secureConnect', () => {
-      socket.write(encodeConnect({ clientId: this.#o.clientId, clean: false, keepaliveSeconds: this.#c.keepaliveSeconds }));
+      socket.write(
+        encodeConnect({ clientId: this.#o.clientId, clean: false, keepaliveSeconds: this.#c.keepaliveSeconds }),
+      );
     });
     socket.on('data', (chunk: Buffer) => {
       if (gen !== this.#generation) return;
       this.#lastReceived = Date.now();
       let packets: MqttInbound[];
-      try { packets = decoder.push(chunk); } catch (err) { socket.destroy(err as Error); return; }
+      try {
+        packets = decoder.push(chunk);
+      } catch (err) {
+        socket.destroy(err as Error);
+        return;
+      }
       for (const p of packets) {
         if (p.type === 'connack') {
           clearTimeout(timer);
-          if (p.returnCode !== 0) { socket.destroy(new MqttConnectionError('MQTT_REFUSED', `broker refused: ${CONNACK_CODES[p.returnCode] ?? p.returnCode}`)); return; }
+          if (p.returnCode !== 0) {
+            socket.destroy(
+              new MqttConnectionError('MQTT_REFUSED', `broker refused: ${CONNACK_CODES[p.returnCode] ?? p.returnCode}`),
+            );
+            return;
+          }
           this.#onConnack(socket, p.sessionPresent);
         } else if (p.type === 'publish') {
           this.#inbox.push(p);
           if (p.qos === 1) this.#unacked++;
         } else if (p.type === 'puback') {
           const pending = this.#pending.get(p.messageId);
-          if (pending) { clearTimeout(pending.timer); this.#pending.delete(p.messageId); pending.resolve(); }
+          if (pending) {
+            clearTimeout(pending.timer);
+            this.#pending.delete(p.messageId);
+            pending.resolve();
+          }
         } else if (p.type === 'suback') {
           if (p.granted.some((g) => g === 0x80)) this.#o.onDisconnect?.('a subscription was refused by the broker');
         }
       }
       if (this.#inbox.length > 0) this.#scheduleFlush();
-      if (this.#unacked >= this.#c.maxUnacked && !this.#paused) { this.#paused = true; socket.pause(); }
+      if (this.#unacked >= this.#c.maxUnacked && !this.#paused) {
+        this.#paused = true;
+        socket.pause();
+      }
     });
     socket.on('error', () => undefined);
     socket.on('close', () => {
@@ -207,7 +254,15 @@ export class ServiceMqttClient {
       if (gen !== this.#generation) return;
       this.#teardown('connection lost');
       if (!this.#closed) {
-        const delay = reconnectDelay(this.#attempt++, { reconnectBaseMs: this.#c.reconnectBaseMs, reconnectMaxMs: this.#c.reconnectMaxMs, reconnectJitter: this.#c.reconnectJitter }, Math.random());
+        const delay = reconnectDelay(
+          this.#attempt++,
+          {
+            reconnectBaseMs: this.#c.reconnectBaseMs,
+            reconnectMaxMs: this.#c.reconnectMaxMs,
+            reconnectJitter: this.#c.reconnectJitter,
+          },
+          Math.random(),
+        );
         this.#reconnectTimer = setTimeout(() => this.#connect(), delay);
       }
     });
@@ -220,7 +275,10 @@ export class ServiceMqttClient {
     socket.write(encodeSubscribe(this.#allocId(), this.#o.subscriptions));
     const intervalMs = this.#c.keepaliveSeconds * 500;
     this.#pingTimer = setInterval(() => {
-      if (Date.now() - this.#lastReceived > this.#c.keepaliveSeconds * 1_500) { socket.destroy(new MqttConnectionError('MQTT_TIMEOUT', 'broker silent')); return; }
+      if (Date.now() - this.#lastReceived > this.#c.keepaliveSeconds * 1_500) {
+        socket.destroy(new MqttConnectionError('MQTT_TIMEOUT', 'broker silent'));
+        return;
+      }
       socket.write(encodePingreq());
     }, intervalMs);
     this.#pingTimer.unref();
@@ -240,7 +298,9 @@ export class ServiceMqttClient {
   #scheduleFlush(): void {
     if (this.#flushing) return;
     this.#flushing = true;
-    setImmediate(() => { this.#flush().catch(() => undefined); });
+    setImmediate(() => {
+      this.#flush().catch(() => undefined);
+    });
   }
 
   async #flush(): Promise<void> {
@@ -260,10 +320,17 @@ export class ServiceMqttClient {
       if (gen !== this.#generation || !socket || socket.destroyed) break; // the broker will redeliver
       let acks = 0;
       socket.cork();
-      for (const p of batch) if (p.qos === 1) { socket.write(encodePuback(p.messageId)); acks++; }
+      for (const p of batch)
+        if (p.qos === 1) {
+          socket.write(encodePuback(p.messageId));
+          acks++;
+        }
       socket.uncork();
       this.#unacked -= acks;
-      if (this.#paused && this.#unacked < this.#c.maxUnacked / 2) { this.#paused = false; socket.resume(); }
+      if (this.#paused && this.#unacked < this.#c.maxUnacked / 2) {
+        this.#paused = false;
+        socket.resume();
+      }
     }
     this.#flushing = false;
     // Whatever is in the inbox now arrived on the current connection (a teardown empties it).
@@ -277,7 +344,10 @@ export class ServiceMqttClient {
     this.#inbox = [];
     this.#unacked = 0;
     this.#paused = false;
-    for (const p of this.#pending.values()) { clearTimeout(p.timer); p.reject(new MqttConnectionError('MQTT_CLOSED', 'connection lost before PUBACK')); }
+    for (const p of this.#pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(new MqttConnectionError('MQTT_CLOSED', 'connection lost before PUBACK'));
+    }
     this.#pending.clear();
     if (was) this.#o.onDisconnect?.(reason);
   }

@@ -78,12 +78,22 @@ export interface CloudService {
 }
 
 /** Opens the store a cloud instance would use. */
-export async function openCloudStore(o: { stateDir: string; databaseUrl?: string; sqliteSynchronous?: 'full' | 'normal' }): Promise<CloudStore> {
+export async function openCloudStore(o: {
+  stateDir: string;
+  databaseUrl?: string;
+  sqliteSynchronous?: 'full' | 'normal';
+}): Promise<CloudStore> {
   if (o.databaseUrl) {
-    if (!/^postgres(ql)?:\/\//.test(o.databaseUrl)) throw new CloudConfigError('databaseUrl', 'must be a postgres:// URL');
+    if (!/^postgres(ql)?:\/\//.test(o.databaseUrl))
+      throw new CloudConfigError('databaseUrl', 'must be a postgres:// URL');
     return SqlStore.open(await openPostgresDriver({ url: o.databaseUrl }));
   }
-  return SqlStore.open(openSqliteDriver({ path: join(o.stateDir, 'cloud.db'), ...(o.sqliteSynchronous ? { synchronous: o.sqliteSynchronous } : {}) }));
+  return SqlStore.open(
+    openSqliteDriver({
+      path: join(o.stateDir, 'cloud.db'),
+      ...(o.sqliteSynchronous ? { synchronous: o.sqliteSynchronous } : {}),
+    }),
+  );
 }
 
 const FINGERPRINT = /^sha256:[0-9a-f]{64}$/;
@@ -91,18 +101,40 @@ const FINGERPRINT = /^sha256:[0-9a-f]{64}$/;
 /** Reads and validates a factory manifest (docs/bundle.md) issued under `caCertPem`. */
 export async function readManifest(path: string, caCertPem: string): Promise<RegistryUnit[]> {
   let raw: unknown;
-  try { raw = JSON.parse(await readFile(path, 'utf8')); } catch { throw new CloudError('MANIFEST_INVALID', `${path} is not a JSON manifest`); }
+  try {
+    raw = JSON.parse(await readFile(path, 'utf8'));
+  } catch {
+    throw new CloudError('MANIFEST_INVALID', `${path} is not a JSON manifest`);
+  }
   const m = raw as { format?: unknown; caFingerprint?: unknown; units?: unknown };
-  if (typeof raw !== 'object' || raw === null || m.format !== MANIFEST_FORMAT || !Array.isArray(m.units)) throw new CloudError('MANIFEST_INVALID', `${path} is not a ${MANIFEST_FORMAT} manifest`);
-  if (m.caFingerprint !== certificateFingerprint(caCertPem)) throw new CloudError('MANIFEST_OTHER_CA', `${path} comes from another factory's CA`);
+  if (typeof raw !== 'object' || raw === null || m.format !== MANIFEST_FORMAT || !Array.isArray(m.units))
+    throw new CloudError('MANIFEST_INVALID', `${path} is not a ${MANIFEST_FORMAT} manifest`);
+  if (m.caFingerprint !== certificateFingerprint(caCertPem))
+    throw new CloudError('MANIFEST_OTHER_CA', `${path} comes from another factory's CA`);
   if (m.units.length > 1_000_000) throw new CloudError('MANIFEST_INVALID', 'too many units');
   return (m.units as unknown[]).map((u, i) => {
     const x = u as Record<string, unknown>;
-    const ok = typeof u === 'object' && u !== null && typeof x.serial === 'string' && SERIAL.test(x.serial) && typeof x.model === 'string' && /^[a-z][a-z0-9-]{0,31}$/.test(x.model)
-      && typeof x.deviceCertFingerprint === 'string' && FINGERPRINT.test(x.deviceCertFingerprint) && typeof x.claimCodeHash === 'string' && FINGERPRINT.test(x.claimCodeHash)
-      && typeof x.createdAt === 'string' && x.createdAt.length <= 40;
+    const ok =
+      typeof u === 'object' &&
+      u !== null &&
+      typeof x.serial === 'string' &&
+      SERIAL.test(x.serial) &&
+      typeof x.model === 'string' &&
+      /^[a-z][a-z0-9-]{0,31}$/.test(x.model) &&
+      typeof x.deviceCertFingerprint === 'string' &&
+      FINGERPRINT.test(x.deviceCertFingerprint) &&
+      typeof x.claimCodeHash === 'string' &&
+      FINGERPRINT.test(x.claimCodeHash) &&
+      typeof x.createdAt === 'string' &&
+      x.createdAt.length <= 40;
     if (!ok) throw new CloudError('MANIFEST_INVALID', `unit ${i} of ${path} is malformed`);
-    return { serial: x.serial as string, model: x.model as string, deviceCertFingerprint: x.deviceCertFingerprint as string, claimCodeHash: x.claimCodeHash as string, createdAt: x.createdAt as string };
+    return {
+      serial: x.serial as string,
+      model: x.model as string,
+      deviceCertFingerprint: x.deviceCertFingerprint as string,
+      claimCodeHash: x.claimCodeHash as string,
+      createdAt: x.createdAt as string,
+    };
   });
 }
 
@@ -118,16 +150,28 @@ export async function startCloud(o: CloudServiceOptions): Promise<CloudService> 
   const instance = o.instance ?? '1';
   let credentials = o.credentials;
   if (!credentials) {
-    if (!o.factoryDir) throw new CloudConfigError('factoryDir', 'needed to issue the cloud\'s certificates (or pass credentials)');
-    credentials = await ensureCloudCredentials({ factoryDir: o.factoryDir, dir: join(o.stateDir, 'pki'), instance, ...(o.hostnames ? { hostnames: o.hostnames } : {}) });
+    if (!o.factoryDir)
+      throw new CloudConfigError('factoryDir', "needed to issue the cloud's certificates (or pass credentials)");
+    credentials = await ensureCloudCredentials({
+      factoryDir: o.factoryDir,
+      dir: join(o.stateDir, 'pki'),
+      instance,
+      ...(o.hostnames ? { hostnames: o.hostnames } : {}),
+    });
   }
   const creds = credentials;
   const store = await openCloudStore(o);
   // Per instance, in its state dir: every connection attempt on the owner API and the broker.
-  const journal = await ConnectionJournal.open({ stateDir: o.stateDir, privacyClass: 'standard' })
-    .catch(async (err: unknown) => { await store.close(); throw err; });
+  const journal = await ConnectionJournal.open({ stateDir: o.stateDir, privacyClass: 'standard' }).catch(
+    async (err: unknown) => {
+      await store.close();
+      throw err;
+    },
+  );
   const closers: Array<() => Promise<void>> = [() => store.close(), () => journal.close()];
-  const closeAll = async (): Promise<void> => { for (const c of closers.reverse()) await c().catch(() => undefined); };
+  const closeAll = async (): Promise<void> => {
+    for (const c of closers.reverse()) await c().catch(() => undefined);
+  };
   try {
     let broker: EmbeddedBroker | undefined;
     let brokerUrl = o.brokerUrl;
@@ -135,8 +179,13 @@ export async function startCloud(o: CloudServiceOptions): Promise<CloudService> 
     else {
       let refusals = 0;
       broker = await startEmbeddedBroker({
-        caCertPem: creds.caCertPem, certPem: creds.server.certPem, keyPem: creds.server.keyPem, config: o.broker ?? {},
-        onRefusal: (reason, detail) => { if (refusals++ < 1000 || refusals % 1000 === 0) log(`broker refused (${reason}): ${detail}`); },
+        caCertPem: creds.caCertPem,
+        certPem: creds.server.certPem,
+        keyPem: creds.server.keyPem,
+        config: o.broker ?? {},
+        onRefusal: (reason, detail) => {
+          if (refusals++ < 1000 || refusals % 1000 === 0) log(`broker refused (${reason}): ${detail}`);
+        },
         onConnectionRecord: (r) => journal.record({ surface: 'cloud', ...r }),
       });
       const b = broker;
@@ -148,15 +197,27 @@ export async function startCloud(o: CloudServiceOptions): Promise<CloudService> 
     // The client and the traffic handler refer to each other; the handler is set before start().
     const holder: { traffic?: DeviceTraffic } = {};
     const mqtt = new ServiceMqttClient({
-      url: brokerUrl, caCertPem: creds.caCertPem, certPem: creds.service.certPem, keyPem: creds.service.keyPem, clientId: creds.serviceName,
+      url: brokerUrl,
+      caCertPem: creds.caCertPem,
+      certPem: creds.service.certPem,
+      keyPem: creds.service.keyPem,
+      clientId: creds.serviceName,
       subscriptions: UP_KINDS.map((k) => ({ filter: `${prefix}${TOPIC_ROOT}/+/${k}`, qos: 1 as const })),
       onMessages: (batch) => holder.traffic!.handle(batch),
-      onConnect: (present) => log(`cloud ${instance} connected to ${brokerUrl} (session ${present ? 'resumed' : 'new'})`),
+      onConnect: (present) =>
+        log(`cloud ${instance} connected to ${brokerUrl} (session ${present ? 'resumed' : 'new'})`),
       onDisconnect: (reason) => log(`cloud ${instance} lost the broker: ${reason}`),
       config: o.mqtt ?? {},
     });
-    const publish = (topic: string, payload: Uint8Array, qos: 0 | 1): Promise<void> => mqtt.publish(topic, payload, qos);
-    const traffic = new DeviceTraffic({ store, publish, config: o.ingest ?? {}, log, ...(o.onTelemetryStored ? { onStored: o.onTelemetryStored } : {}) });
+    const publish = (topic: string, payload: Uint8Array, qos: 0 | 1): Promise<void> =>
+      mqtt.publish(topic, payload, qos);
+    const traffic = new DeviceTraffic({
+      store,
+      publish,
+      config: o.ingest ?? {},
+      log,
+      ...(o.onTelemetryStored ? { onStored: o.onTelemetryStored } : {}),
+    });
     holder.traffic = traffic;
     const commands = new CommandCenter({ store, publish, replies: traffic.events, config: o.commands ?? {} });
     for (const path of o.manifests ?? []) {
@@ -166,18 +227,38 @@ export async function startCloud(o: CloudServiceOptions): Promise<CloudService> 
     mqtt.start();
     closers.push(() => mqtt.close());
     await mqtt.waitConnected(30_000);
-    const api = await startOwnerApi({ store, commands, certPem: creds.server.certPem, keyPem: creds.server.keyPem, config: o.api ?? {}, log, journal });
+    const api = await startOwnerApi({
+      store,
+      commands,
+      certPem: creds.server.certPem,
+      keyPem: creds.server.keyPem,
+      config: o.api ?? {},
+      log,
+      journal,
+    });
     closers.push(() => api.close());
     const retentionMs = (o.telemetryRetentionDays ?? 30) * 86_400_000;
     const maintenance = setInterval(() => {
       const now = Date.now();
-      Promise.all([store.pruneSessions(now - 900_000, now - 43_200_000), store.pruneAttempts(now - 86_400_000), store.pruneTelemetry(now - retentionMs)])
-        .catch((err: unknown) => log(`maintenance failed: ${(err as Error).message}`));
+      Promise.all([
+        store.pruneSessions(now - 900_000, now - 43_200_000),
+        store.pruneAttempts(now - 86_400_000),
+        store.pruneTelemetry(now - retentionMs),
+      ]).catch((err: unknown) => log(`maintenance failed: ${(err as Error).message}`));
     }, 600_000);
     maintenance.unref();
     closers.push(async () => clearInterval(maintenance));
     return {
-      instance, store, broker, brokerUrl, api, mqtt, traffic, commands, credentials: creds, journal,
+      instance,
+      store,
+      broker,
+      brokerUrl,
+      api,
+      mqtt,
+      traffic,
+      commands,
+      credentials: creds,
+      journal,
       async importManifest(path: string) {
         return store.importUnits(await readManifest(path, creds.caCertPem), Date.now());
       },

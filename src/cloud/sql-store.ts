@@ -8,7 +8,15 @@ import { timingSafeEqual, randomBytes } from 'node:crypto';
 import type { StateMessage } from '../cloudprotocol/index.ts';
 import { AccountError, StoreError } from './errors.ts';
 import type {
-  CloudStore, RegistryUnit, DeviceRecord, TelemetryRow, AccountRecord, SessionRecord, AttemptRecord, CommandRecord, ClaimOutcome,
+  CloudStore,
+  RegistryUnit,
+  DeviceRecord,
+  TelemetryRow,
+  AccountRecord,
+  SessionRecord,
+  AttemptRecord,
+  CommandRecord,
+  ClaimOutcome,
   ClaimFloodRecord,
 } from './store.ts';
 
@@ -63,23 +71,42 @@ CREATE INDEX IF NOT EXISTS commands_account ON commands (account_id);
 `;
 
 interface DeviceRow {
-  serial: string; model: string; owner_id: string | null; claimed_at: number | null; claim_window_until: number;
-  online: number; seen_at: number; state_json: string | null;
+  serial: string;
+  model: string;
+  owner_id: string | null;
+  claimed_at: number | null;
+  claim_window_until: number;
+  online: number;
+  seen_at: number;
+  state_json: string | null;
 }
 
 function toDevice(r: DeviceRow): DeviceRecord {
   let state: StateMessage | null = null;
-  if (r.state_json) { try { state = JSON.parse(r.state_json) as StateMessage; } catch { state = null; } }
+  if (r.state_json) {
+    try {
+      state = JSON.parse(r.state_json) as StateMessage;
+    } catch {
+      state = null;
+    }
+  }
   return {
-    serial: r.serial, model: r.model, ownerId: r.owner_id, claimedAt: r.claimed_at === null ? null : Number(r.claimed_at),
-    claimWindowUntil: Number(r.claim_window_until), online: Number(r.online) === 1, seenAt: Number(r.seen_at), state,
+    serial: r.serial,
+    model: r.model,
+    ownerId: r.owner_id,
+    claimedAt: r.claimed_at === null ? null : Number(r.claimed_at),
+    claimWindowUntil: Number(r.claim_window_until),
+    online: Number(r.online) === 1,
+    seenAt: Number(r.seen_at),
+    state,
   };
 }
 
 const DEVICE_COLUMNS = 'serial, model, owner_id, claimed_at, claim_window_until, online, seen_at, state_json';
 
 function sameHash(a: string, b: string): boolean {
-  const x = Buffer.from(a), y = Buffer.from(b);
+  const x = Buffer.from(a),
+    y = Buffer.from(b);
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
@@ -98,17 +125,25 @@ export class SqlStore implements CloudStore {
   /** Creates the schema if needed and refuses a database written by a newer schema. */
   static async open(db: SqlDriver): Promise<SqlStore> {
     await db.exec(SCHEMA_SQL);
-    await db.run(`INSERT INTO meta (key, value) VALUES ('schema', $1) ON CONFLICT (key) DO NOTHING`, [String(SCHEMA_VERSION)]);
+    await db.run(`INSERT INTO meta (key, value) VALUES ('schema', $1) ON CONFLICT (key) DO NOTHING`, [
+      String(SCHEMA_VERSION),
+    ]);
     const [row] = await db.all<{ value: string }>(`SELECT value FROM meta WHERE key = 'schema'`);
     if (Number(row?.value) !== SCHEMA_VERSION) {
-      throw new StoreError('STORE_SCHEMA', `the database has schema ${row?.value}; this cloud writes ${SCHEMA_VERSION}`);
+      throw new StoreError(
+        'STORE_SCHEMA',
+        `the database has schema ${row?.value}; this cloud writes ${SCHEMA_VERSION}`,
+      );
     }
     return new SqlStore(db);
   }
 
   async sharedSecret(name: string): Promise<Buffer> {
     const key = `secret:${name}`;
-    await this.#db.run('INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING', [key, randomBytes(32).toString('base64url')]);
+    await this.#db.run('INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING', [
+      key,
+      randomBytes(32).toString('base64url'),
+    ]);
     const [row] = await this.#db.all<{ value: string }>('SELECT value FROM meta WHERE key = $1', [key]);
     return Buffer.from(row!.value, 'base64url');
   }
@@ -124,7 +159,8 @@ export class SqlStore implements CloudStore {
           n += await tx.run(
             `INSERT INTO devices (serial, model, device_cert_fingerprint, claim_code_hash, created_at, imported_at)
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (serial) DO NOTHING`,
-            [u.serial, u.model, u.deviceCertFingerprint, u.claimCodeHash, u.createdAt, now]);
+            [u.serial, u.model, u.deviceCertFingerprint, u.claimCodeHash, u.createdAt, now],
+          );
         }
         return n;
       });
@@ -146,21 +182,30 @@ export class SqlStore implements CloudStore {
     return rows.length > 0 ? this.#db.insertTelemetry(rows, storedAt) : Date.now();
   }
 
-  async storedSeqs(serial: string, ranges: ReadonlyArray<readonly [number, number]>, limit: number, storedBefore = Number.MAX_SAFE_INTEGER): Promise<number[]> {
+  async storedSeqs(
+    serial: string,
+    ranges: ReadonlyArray<readonly [number, number]>,
+    limit: number,
+    storedBefore = Number.MAX_SAFE_INTEGER,
+  ): Promise<number[]> {
     const out: number[] = [];
     for (const [a, b] of ranges) {
       if (out.length >= limit) break;
       const rows = await this.#db.all<{ seq: number }>(
         `SELECT seq FROM telemetry WHERE serial = $1 AND seq BETWEEN $2 AND $3 AND stored_at < $5
          UNION SELECT seq FROM device_events WHERE serial = $1 AND seq BETWEEN $2 AND $3 LIMIT $4`,
-        [serial, a, b, limit - out.length, storedBefore]);
+        [serial, a, b, limit - out.length, storedBefore],
+      );
       for (const r of rows) out.push(Number(r.seq));
     }
     return out;
   }
 
   async setState(serial: string, state: StateMessage, now: number): Promise<void> {
-    await this.#db.run('UPDATE devices SET state_json = $2, state_at = $3, seen_at = $3, online = 1 WHERE serial = $1', [serial, JSON.stringify(state), now]);
+    await this.#db.run(
+      'UPDATE devices SET state_json = $2, state_at = $3, seen_at = $3, online = 1 WHERE serial = $1',
+      [serial, JSON.stringify(state), now],
+    );
   }
 
   async setPresence(serial: string, online: boolean, now: number): Promise<void> {
@@ -169,19 +214,31 @@ export class SqlStore implements CloudStore {
 
   async openClaimWindow(serial: string, until: number, seq: number, now: number): Promise<void> {
     await this.#db.transaction(async (tx) => {
-      const fresh = await tx.run('INSERT INTO device_events (serial, seq, kind, at) VALUES ($1, $2, $3, $4) ON CONFLICT (serial, seq) DO NOTHING', [serial, seq, 'window-open', now]);
-      if (fresh) await tx.run('UPDATE devices SET claim_window_until = $2, seen_at = $3 WHERE serial = $1', [serial, until, now]);
+      const fresh = await tx.run(
+        'INSERT INTO device_events (serial, seq, kind, at) VALUES ($1, $2, $3, $4) ON CONFLICT (serial, seq) DO NOTHING',
+        [serial, seq, 'window-open', now],
+      );
+      if (fresh)
+        await tx.run('UPDATE devices SET claim_window_until = $2, seen_at = $3 WHERE serial = $1', [
+          serial,
+          until,
+          now,
+        ]);
     });
   }
 
   async releaseByDevice(serial: string, seq: number, now: number): Promise<boolean> {
     return this.#db.transaction(async (tx) => {
       // A redelivered release (same seq) must not release a claim made after it.
-      const fresh = await tx.run('INSERT INTO device_events (serial, seq, kind, at) VALUES ($1, $2, $3, $4) ON CONFLICT (serial, seq) DO NOTHING', [serial, seq, 'release', now]);
+      const fresh = await tx.run(
+        'INSERT INTO device_events (serial, seq, kind, at) VALUES ($1, $2, $3, $4) ON CONFLICT (serial, seq) DO NOTHING',
+        [serial, seq, 'release', now],
+      );
       if (!fresh) return false;
       const changed = await tx.run(
         'UPDATE devices SET owner_id = NULL, claimed_at = NULL, claim_window_until = 0, release_seq = $2, state_json = NULL WHERE serial = $1 AND release_seq < $2',
-        [serial, seq]);
+        [serial, seq],
+      );
       if (changed) await tx.run('DELETE FROM telemetry WHERE serial = $1 AND seq < $2', [serial, seq]);
       return changed > 0;
     });
@@ -190,7 +247,9 @@ export class SqlStore implements CloudStore {
   async claimDevice(serial: string, accountId: string, codeHash: string, now: number): Promise<ClaimOutcome> {
     return this.#db.transaction(async (tx) => {
       const [row] = await tx.all<{ claim_code_hash: string; owner_id: string | null; claim_window_until: number }>(
-        `SELECT claim_code_hash, owner_id, claim_window_until FROM devices WHERE serial = $1${this.#lock}`, [serial]);
+        `SELECT claim_code_hash, owner_id, claim_window_until FROM devices WHERE serial = $1${this.#lock}`,
+        [serial],
+      );
       // Unknown serial and wrong code look the same from outside.
       if (!row || !sameHash(row.claim_code_hash, codeHash)) return 'refused';
       if (row.owner_id === accountId) return 'already-yours';
@@ -198,21 +257,28 @@ export class SqlStore implements CloudStore {
       if (Number(row.claim_window_until) < now) return 'window-closed';
       const changed = await tx.run(
         'UPDATE devices SET owner_id = $2, claimed_at = $3, claim_window_until = 0 WHERE serial = $1 AND owner_id IS NULL',
-        [serial, accountId, now]);
+        [serial, accountId, now],
+      );
       return changed === 1 ? 'claimed' : 'taken';
     });
   }
 
   async releaseByOwner(serial: string, accountId: string): Promise<boolean> {
     return this.#db.transaction(async (tx) => {
-      const changed = await tx.run('UPDATE devices SET owner_id = NULL, claimed_at = NULL, claim_window_until = 0, state_json = NULL WHERE serial = $1 AND owner_id = $2', [serial, accountId]);
+      const changed = await tx.run(
+        'UPDATE devices SET owner_id = NULL, claimed_at = NULL, claim_window_until = 0, state_json = NULL WHERE serial = $1 AND owner_id = $2',
+        [serial, accountId],
+      );
       if (changed) await tx.run('DELETE FROM telemetry WHERE serial = $1', [serial]);
       return changed > 0;
     });
   }
 
   async listDevices(accountId: string): Promise<DeviceRecord[]> {
-    const rows = await this.#db.all<DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE owner_id = $1 ORDER BY claimed_at`, [accountId]);
+    const rows = await this.#db.all<DeviceRow>(
+      `SELECT ${DEVICE_COLUMNS} FROM devices WHERE owner_id = $1 ORDER BY claimed_at`,
+      [accountId],
+    );
     return rows.map(toDevice);
   }
 
@@ -220,23 +286,38 @@ export class SqlStore implements CloudStore {
     const rows = await this.#db.all<{ seq: number; at: number; received_at: number; values_json: string }>(
       // A device's sequence numbers rise with time: the primary key gives the order, no second index needed.
       'SELECT seq, at, received_at, values_json FROM telemetry WHERE serial = $1 AND received_at >= $2 ORDER BY seq DESC LIMIT $3',
-      [serial, since, limit]);
-    return rows.reverse().map((r) => ({ serial, seq: Number(r.seq), at: Number(r.at), receivedAt: Number(r.received_at), values: JSON.parse(r.values_json) as TelemetryRow['values'] }));
+      [serial, since, limit],
+    );
+    return rows.reverse().map((r) => ({
+      serial,
+      seq: Number(r.seq),
+      at: Number(r.at),
+      receivedAt: Number(r.received_at),
+      values: JSON.parse(r.values_json) as TelemetryRow['values'],
+    }));
   }
 
   async createAccount(a: AccountRecord): Promise<void> {
-    const n = await this.#db.run('INSERT INTO accounts (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (email) DO NOTHING',
-      [a.id, a.email, a.passwordHash, a.createdAt]);
+    const n = await this.#db.run(
+      'INSERT INTO accounts (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (email) DO NOTHING',
+      [a.id, a.email, a.passwordHash, a.createdAt],
+    );
     if (n === 0) throw new AccountError('ACCOUNT_EXISTS', 'an account with this e-mail address exists');
   }
 
   async accountByEmail(email: string): Promise<AccountRecord | undefined> {
-    const [r] = await this.#db.all<{ id: string; email: string; password_hash: string; created_at: number }>('SELECT id, email, password_hash, created_at FROM accounts WHERE email = $1', [email]);
+    const [r] = await this.#db.all<{ id: string; email: string; password_hash: string; created_at: number }>(
+      'SELECT id, email, password_hash, created_at FROM accounts WHERE email = $1',
+      [email],
+    );
     return r ? { id: r.id, email: r.email, passwordHash: r.password_hash, createdAt: Number(r.created_at) } : undefined;
   }
 
   async accountById(id: string): Promise<AccountRecord | undefined> {
-    const [r] = await this.#db.all<{ id: string; email: string; password_hash: string; created_at: number }>('SELECT id, email, password_hash, created_at FROM accounts WHERE id = $1', [id]);
+    const [r] = await this.#db.all<{ id: string; email: string; password_hash: string; created_at: number }>(
+      'SELECT id, email, password_hash, created_at FROM accounts WHERE id = $1',
+      [id],
+    );
     return r ? { id: r.id, email: r.email, passwordHash: r.password_hash, createdAt: Number(r.created_at) } : undefined;
   }
 
@@ -247,7 +328,10 @@ export class SqlStore implements CloudStore {
   async deleteAccount(id: string): Promise<void> {
     await this.#db.transaction(async (tx) => {
       await tx.run('DELETE FROM telemetry WHERE serial IN (SELECT serial FROM devices WHERE owner_id = $1)', [id]);
-      await tx.run('UPDATE devices SET owner_id = NULL, claimed_at = NULL, claim_window_until = 0, state_json = NULL WHERE owner_id = $1', [id]);
+      await tx.run(
+        'UPDATE devices SET owner_id = NULL, claimed_at = NULL, claim_window_until = 0, state_json = NULL WHERE owner_id = $1',
+        [id],
+      );
       await tx.run('DELETE FROM commands WHERE account_id = $1', [id]);
       await tx.run('DELETE FROM sessions WHERE account_id = $1', [id]);
       await tx.run('DELETE FROM accounts WHERE id = $1', [id]);
@@ -256,17 +340,35 @@ export class SqlStore implements CloudStore {
 
   async createSession(s: SessionRecord, maxPerAccount: number): Promise<void> {
     await this.#db.transaction(async (tx) => {
-      await tx.run('INSERT INTO sessions (id_hash, account_id, csrf_token, created_at, last_seen_at) VALUES ($1, $2, $3, $4, $5)',
-        [s.idHash, s.accountId, s.csrfToken, s.createdAt, s.lastSeenAt]);
-      await tx.run(`DELETE FROM sessions WHERE account_id = $1 AND id_hash NOT IN
-        (SELECT id_hash FROM sessions WHERE account_id = $1 ORDER BY last_seen_at DESC, created_at DESC LIMIT $2)`, [s.accountId, maxPerAccount]);
+      await tx.run(
+        'INSERT INTO sessions (id_hash, account_id, csrf_token, created_at, last_seen_at) VALUES ($1, $2, $3, $4, $5)',
+        [s.idHash, s.accountId, s.csrfToken, s.createdAt, s.lastSeenAt],
+      );
+      await tx.run(
+        `DELETE FROM sessions WHERE account_id = $1 AND id_hash NOT IN
+        (SELECT id_hash FROM sessions WHERE account_id = $1 ORDER BY last_seen_at DESC, created_at DESC LIMIT $2)`,
+        [s.accountId, maxPerAccount],
+      );
     });
   }
 
   async session(idHash: string): Promise<SessionRecord | undefined> {
-    const [r] = await this.#db.all<{ id_hash: string; account_id: string; csrf_token: string; created_at: number; last_seen_at: number }>(
-      'SELECT id_hash, account_id, csrf_token, created_at, last_seen_at FROM sessions WHERE id_hash = $1', [idHash]);
-    return r ? { idHash: r.id_hash, accountId: r.account_id, csrfToken: r.csrf_token, createdAt: Number(r.created_at), lastSeenAt: Number(r.last_seen_at) } : undefined;
+    const [r] = await this.#db.all<{
+      id_hash: string;
+      account_id: string;
+      csrf_token: string;
+      created_at: number;
+      last_seen_at: number;
+    }>('SELECT id_hash, account_id, csrf_token, created_at, last_seen_at FROM sessions WHERE id_hash = $1', [idHash]);
+    return r
+      ? {
+          idHash: r.id_hash,
+          accountId: r.account_id,
+          csrfToken: r.csrf_token,
+          createdAt: Number(r.created_at),
+          lastSeenAt: Number(r.last_seen_at),
+        }
+      : undefined;
   }
 
   async touchSession(idHash: string, now: number): Promise<void> {
@@ -284,7 +386,10 @@ export class SqlStore implements CloudStore {
   async attempts(keys: readonly string[]): Promise<Map<string, AttemptRecord>> {
     const out = new Map<string, AttemptRecord>();
     for (const key of keys) {
-      const [r] = await this.#db.all<{ failures: number; last_failure_at: number }>('SELECT failures, last_failure_at FROM attempts WHERE key = $1', [key]);
+      const [r] = await this.#db.all<{ failures: number; last_failure_at: number }>(
+        'SELECT failures, last_failure_at FROM attempts WHERE key = $1',
+        [key],
+      );
       if (r) out.set(key, { failures: Number(r.failures), lastFailureAt: Number(r.last_failure_at) });
     }
     return out;
@@ -292,8 +397,11 @@ export class SqlStore implements CloudStore {
 
   async recordFailure(keys: readonly string[], now: number): Promise<void> {
     for (const key of keys) {
-      await this.#db.run(`INSERT INTO attempts (key, failures, last_failure_at) VALUES ($1, 1, $2)
-        ON CONFLICT (key) DO UPDATE SET failures = attempts.failures + 1, last_failure_at = $2`, [key, now]);
+      await this.#db.run(
+        `INSERT INTO attempts (key, failures, last_failure_at) VALUES ($1, 1, $2)
+        ON CONFLICT (key) DO UPDATE SET failures = attempts.failures + 1, last_failure_at = $2`,
+        [key, now],
+      );
     }
   }
 
@@ -307,45 +415,93 @@ export class SqlStore implements CloudStore {
 
   async flagClaimFlood(serial: string, failures: number, now: number): Promise<boolean> {
     const bumped = await this.#db.run(
-      'UPDATE claim_floods SET last_at = $2, failures = failures + 1 WHERE serial = $1', [serial, now]);
+      'UPDATE claim_floods SET last_at = $2, failures = failures + 1 WHERE serial = $1',
+      [serial, now],
+    );
     if (bumped > 0) return false;
     // Only registered serials: made-up ones must not grow the maker's list.
-    const added = await this.#db.run(`INSERT INTO claim_floods (serial, flagged_at, last_at, failures)
+    const added = await this.#db.run(
+      `INSERT INTO claim_floods (serial, flagged_at, last_at, failures)
       SELECT CAST($1 AS TEXT), CAST($2 AS BIGINT), CAST($2 AS BIGINT), CAST($3 AS BIGINT)
       WHERE EXISTS (SELECT 1 FROM devices WHERE serial = $1) ON CONFLICT (serial) DO NOTHING`,
-    [serial, now, failures]);
+      [serial, now, failures],
+    );
     return added === 1;
   }
 
   async claimFloods(limit: number): Promise<ClaimFloodRecord[]> {
     const rows = await this.#db.all<{ serial: string; flagged_at: number; last_at: number; failures: number }>(
-      'SELECT serial, flagged_at, last_at, failures FROM claim_floods ORDER BY last_at DESC LIMIT $1', [limit]);
+      'SELECT serial, flagged_at, last_at, failures FROM claim_floods ORDER BY last_at DESC LIMIT $1',
+      [limit],
+    );
     return rows.map((r) => ({
-      serial: r.serial, flaggedAt: Number(r.flagged_at), lastAt: Number(r.last_at), failures: Number(r.failures),
+      serial: r.serial,
+      flaggedAt: Number(r.flagged_at),
+      lastAt: Number(r.last_at),
+      failures: Number(r.failures),
     }));
   }
 
   async createCommand(c: CommandRecord): Promise<void> {
-    await this.#db.run(`INSERT INTO commands (id, serial, account_id, capability, action, value_json, created_at, expires_at, status, result_json)
+    await this.#db.run(
+      `INSERT INTO commands (id, serial, account_id, capability, action, value_json, created_at, expires_at, status, result_json)
       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL)`,
-    [c.id, c.serial, c.accountId, c.capability, c.action, c.value === undefined ? null : JSON.stringify(c.value), c.createdAt, c.expiresAt, c.status]);
+      [
+        c.id,
+        c.serial,
+        c.accountId,
+        c.capability,
+        c.action,
+        c.value === undefined ? null : JSON.stringify(c.value),
+        c.createdAt,
+        c.expiresAt,
+        c.status,
+      ],
+    );
   }
 
-  async completeCommand(id: string, serial: string, status: 'done' | 'failed', result: CommandRecord['result'], now: number): Promise<boolean> {
-    const n = await this.#db.run(`UPDATE commands SET status = $3, result_json = $4, completed_at = $5 WHERE id = $1 AND serial = $2 AND status = 'sent'`,
-      [id, serial, status, JSON.stringify(result), now]);
+  async completeCommand(
+    id: string,
+    serial: string,
+    status: 'done' | 'failed',
+    result: CommandRecord['result'],
+    now: number,
+  ): Promise<boolean> {
+    const n = await this.#db.run(
+      `UPDATE commands SET status = $3, result_json = $4, completed_at = $5 WHERE id = $1 AND serial = $2 AND status = 'sent'`,
+      [id, serial, status, JSON.stringify(result), now],
+    );
     return n === 1;
   }
 
   async command(id: string): Promise<CommandRecord | undefined> {
-    const [r] = await this.#db.all<{ id: string; serial: string; account_id: string; capability: string; action: string; value_json: string | null; created_at: number; expires_at: number; status: string; result_json: string | null }>(
-      'SELECT id, serial, account_id, capability, action, value_json, created_at, expires_at, status, result_json FROM commands WHERE id = $1', [id]);
+    const [r] = await this.#db.all<{
+      id: string;
+      serial: string;
+      account_id: string;
+      capability: string;
+      action: string;
+      value_json: string | null;
+      created_at: number;
+      expires_at: number;
+      status: string;
+      result_json: string | null;
+    }>(
+      'SELECT id, serial, account_id, capability, action, value_json, created_at, expires_at, status, result_json FROM commands WHERE id = $1',
+      [id],
+    );
     if (!r) return undefined;
     return {
-      id: r.id, serial: r.serial, accountId: r.account_id, capability: r.capability, action: r.action,
-      value: r.value_json === null ? undefined : JSON.parse(r.value_json) as CommandRecord['value'],
-      createdAt: Number(r.created_at), expiresAt: Number(r.expires_at), status: r.status as CommandRecord['status'],
-      result: r.result_json === null ? null : JSON.parse(r.result_json) as CommandRecord['result'],
+      id: r.id,
+      serial: r.serial,
+      accountId: r.account_id,
+      capability: r.capability,
+      action: r.action,
+      value: r.value_json === null ? undefined : (JSON.parse(r.value_json) as CommandRecord['value']),
+      createdAt: Number(r.created_at),
+      expiresAt: Number(r.expires_at),
+      status: r.status as CommandRecord['status'],
+      result: r.result_json === null ? null : (JSON.parse(r.result_json) as CommandRecord['result']),
     };
   }
 

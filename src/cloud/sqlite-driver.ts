@@ -67,7 +67,12 @@ class TelemetryWriter {
     if (this.#failed) return Promise.reject(this.#failed);
     const id = this.#next++;
     const batch = {
-      id, storedAt, serial: [] as string[], seq: [] as number[], at: [] as number[], receivedAt: [] as number[],
+      id,
+      storedAt,
+      serial: [] as string[],
+      seq: [] as number[],
+      at: [] as number[],
+      receivedAt: [] as number[],
       values: [] as string[],
     };
     for (const r of rows) {
@@ -98,13 +103,14 @@ function toSqlite(sql: string): string {
 type Param = null | number | bigint | string | Uint8Array;
 
 function params(list: readonly unknown[]): Param[] {
-  return list.map((v) => (v === undefined ? null : typeof v === 'boolean' ? (v ? 1 : 0) : v as Param));
+  return list.map((v) => (v === undefined ? null : typeof v === 'boolean' ? (v ? 1 : 0) : (v as Param)));
 }
 
 /** Most prepared statements kept for reuse. */
 const MAX_CACHED_STATEMENTS = 256;
 
-const INSERT_TELEMETRY_SQL = 'INSERT INTO telemetry (serial, seq, at, received_at, stored_at, values_json) ' +
+const INSERT_TELEMETRY_SQL =
+  'INSERT INTO telemetry (serial, seq, at, received_at, stored_at, values_json) ' +
   'VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (serial, seq) DO NOTHING';
 
 /** One connection: statements, transactions queued one at a time, and telemetry inserts. */
@@ -168,13 +174,19 @@ class SqliteConnection {
     // Transactions queue behind each other; `current` then holds plain statements back.
     const previous = this.#queue;
     let release!: () => void;
-    this.#queue = new Promise<void>((resolve) => { release = resolve; });
+    this.#queue = new Promise<void>((resolve) => {
+      release = resolve;
+    });
     try {
       await previous;
       if (this.#closed) throw new StoreError('STORE_CLOSED', 'the store is closed');
       const run = this.#runTransaction(fn);
       this.#current = run;
-      try { return await run; } finally { this.#current = null; }
+      try {
+        return await run;
+      } finally {
+        this.#current = null;
+      }
     } finally {
       release();
     }

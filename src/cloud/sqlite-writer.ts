@@ -24,7 +24,11 @@ interface Batch {
   readonly values: string[];
 }
 
-const { path, synchronous, checkpointMs } = workerData as { path: string; synchronous: 'FULL' | 'NORMAL'; checkpointMs: number };
+const { path, synchronous, checkpointMs } = workerData as {
+  path: string;
+  synchronous: 'FULL' | 'NORMAL';
+  checkpointMs: number;
+};
 const db = new DatabaseSync(path);
 db.exec('PRAGMA journal_mode = WAL');
 db.exec(`PRAGMA synchronous = ${synchronous === 'FULL' ? 'FULL' : 'NORMAL'}`);
@@ -33,14 +37,24 @@ let unsynced = false;
 const checkpoint = setInterval(() => {
   if (!unsynced) return;
   unsynced = false;
-  try { db.exec('PRAGMA wal_checkpoint(PASSIVE)'); } catch { unsynced = true; }
+  try {
+    db.exec('PRAGMA wal_checkpoint(PASSIVE)');
+  } catch {
+    unsynced = true;
+  }
 }, checkpointMs);
-const insert = db.prepare('INSERT INTO telemetry (serial, seq, at, received_at, stored_at, values_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (serial, seq) DO NOTHING');
+const insert = db.prepare(
+  'INSERT INTO telemetry (serial, seq, at, received_at, stored_at, values_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (serial, seq) DO NOTHING',
+);
 
 parentPort!.on('message', (b: Batch | 'close') => {
   if (b === 'close') {
     clearInterval(checkpoint);
-    try { db.exec('PRAGMA wal_checkpoint(PASSIVE)'); } catch { /* closing anyway */ }
+    try {
+      db.exec('PRAGMA wal_checkpoint(PASSIVE)');
+    } catch {
+      /* closing anyway */
+    }
     db.close();
     parentPort!.close();
     return;
@@ -48,7 +62,8 @@ parentPort!.on('message', (b: Batch | 'close') => {
   try {
     db.exec('BEGIN IMMEDIATE');
     try {
-      for (let i = 0; i < b.serial.length; i++) insert.run(b.serial[i]!, b.seq[i]!, b.at[i]!, b.receivedAt[i]!, b.storedAt, b.values[i]!);
+      for (let i = 0; i < b.serial.length; i++)
+        insert.run(b.serial[i]!, b.seq[i]!, b.at[i]!, b.receivedAt[i]!, b.storedAt, b.values[i]!);
       db.exec('COMMIT');
       unsynced = true;
     } catch (err) {

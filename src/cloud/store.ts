@@ -116,7 +116,12 @@ export interface CloudStore {
    * Which of the sequence numbers in `ranges` are stored for `serial` (telemetry or claim events);
    * telemetry only if stored before `storedBefore` (ms), so a receipt covers only what is durable.
    */
-  storedSeqs(serial: string, ranges: ReadonlyArray<readonly [number, number]>, limit: number, storedBefore?: number): Promise<number[]>;
+  storedSeqs(
+    serial: string,
+    ranges: ReadonlyArray<readonly [number, number]>,
+    limit: number,
+    storedBefore?: number,
+  ): Promise<number[]>;
   setState(serial: string, state: StateMessage, now: number): Promise<void>;
   setPresence(serial: string, online: boolean, now: number): Promise<void>;
   /** Opens the claim window of `serial` until `until` (ms). */
@@ -171,7 +176,13 @@ export interface CloudStore {
   // commands
   createCommand(command: CommandRecord): Promise<void>;
   /** Records a device's reply; false when the command is unknown or already complete. */
-  completeCommand(id: string, serial: string, status: 'done' | 'failed', result: CommandRecord['result'], now: number): Promise<boolean>;
+  completeCommand(
+    id: string,
+    serial: string,
+    status: 'done' | 'failed',
+    result: CommandRecord['result'],
+    now: number,
+  ): Promise<boolean>;
   command(id: string): Promise<CommandRecord | undefined>;
 
   /** Deletes telemetry received before `before` and commands created before it. */

@@ -11,19 +11,31 @@ import { CloudLink, type CloudLinkConfig, type CloudLinkEvent } from './link.ts'
 
 /** The capabilities as the link needs them (DeviceCapabilities fits). */
 export interface LinkedCapabilities {
-  list(): ReadonlyArray<{ readonly id: string; readonly kind: string; readonly sensitive?: boolean; readonly value: unknown }>;
+  list(): ReadonlyArray<{
+    readonly id: string;
+    readonly kind: string;
+    readonly sensitive?: boolean;
+    readonly value: unknown;
+  }>;
   invoke(capability: string, action: string, value?: unknown): Promise<unknown>;
   onChange(listener: (id: string, value: unknown) => void): void;
 }
 
 /** Options of {@link startAgentCloudLink}. */
 export interface AgentCloudLinkOptions {
-  readonly identity: { readonly serial: string; readonly caCertPem: string; readonly deviceCertPem: string; readonly deviceKeyPem: string };
+  readonly identity: {
+    readonly serial: string;
+    readonly caCertPem: string;
+    readonly deviceCertPem: string;
+    readonly deviceKeyPem: string;
+  };
   readonly stateDir: string;
   /** `mqtts://host:port`. */
   readonly url: string;
   readonly capabilities: LinkedCapabilities;
-  readonly journal?: { record(entry: { surface: string; source: string; event: string; result: string; detail?: string }): void };
+  readonly journal?: {
+    record(entry: { surface: string; source: string; event: string; result: string; detail?: string }): void;
+  };
   /** A telemetry reading goes into the outbox this often, ms. */
   readonly telemetryIntervalMs?: number;
   readonly config?: Partial<Omit<CloudLinkConfig, 'url'>>;
@@ -36,7 +48,12 @@ export function telemetryValues(caps: ReturnType<LinkedCapabilities['list']>): R
   for (const c of caps) {
     if (c.kind === 'snapshot' || c.sensitive) continue;
     const v = c.value;
-    if (typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v)) || (typeof v === 'string' && v.length <= 64)) out[c.id] = v;
+    if (
+      typeof v === 'boolean' ||
+      (typeof v === 'number' && Number.isFinite(v)) ||
+      (typeof v === 'string' && v.length <= 64)
+    )
+      out[c.id] = v;
   }
   return out;
 }
@@ -44,41 +61,63 @@ export function telemetryValues(caps: ReturnType<LinkedCapabilities['list']>): R
 function stateOf(caps: ReturnType<LinkedCapabilities['list']>): StateMessage {
   return {
     at: Date.now(),
-    capabilities: caps.filter((c) => c.kind !== 'snapshot').map((c) => {
-      const v = c.value;
-      const value: ScalarValue = typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v)) || (typeof v === 'string' && v.length <= 64) ? v : null;
-      return { id: c.id, value };
-    }),
+    capabilities: caps
+      .filter((c) => c.kind !== 'snapshot')
+      .map((c) => {
+        const v = c.value;
+        const value: ScalarValue =
+          typeof v === 'boolean' ||
+          (typeof v === 'number' && Number.isFinite(v)) ||
+          (typeof v === 'string' && v.length <= 64)
+            ? v
+            : null;
+        return { id: c.id, value };
+      }),
   };
 }
 
 /** Starts the link for an agent; `close` stops it and its timer. */
-export async function startAgentCloudLink(o: AgentCloudLinkOptions): Promise<{ link: CloudLink; close(): Promise<void> }> {
+export async function startAgentCloudLink(
+  o: AgentCloudLinkOptions,
+): Promise<{ link: CloudLink; close(): Promise<void> }> {
   // The journal takes an address: a broker named by host name is recorded as 'unknown' with the name in the detail.
-  let source = 'unknown', named = '';
+  let source = 'unknown',
+    named = '';
   try {
     const u = new URL(o.url);
-    const host = u.hostname.replace(/^\[|\]$/g, ''), port = u.port || '8883';
-    if (isIP(host) === 4) source = `${host}:${port}`; else if (isIP(host) === 6) source = `[${host}]:${port}`; else named = `${host}:${port}`;
-  } catch { /* validated by the link */ }
+    const host = u.hostname.replace(/^\[|\]$/g, ''),
+      port = u.port || '8883';
+    if (isIP(host) === 4) source = `${host}:${port}`;
+    else if (isIP(host) === 6) source = `[${host}]:${port}`;
+    else named = `${host}:${port}`;
+  } catch {
+    /* validated by the link */
+  }
   const record = (e: CloudLinkEvent): void => {
     const detail = [named, e.detail ?? ''].filter(Boolean).join(' ');
     o.journal?.record({ surface: 'cloud', source, event: e.event, result: e.result, ...(detail ? { detail } : {}) });
-    if (e.event === 'connect' || e.event === 'disconnect') o.log?.(`cloud ${e.event}: ${e.result}${e.detail ? ` (${e.detail})` : ''}`);
+    if (e.event === 'connect' || e.event === 'disconnect')
+      o.log?.(`cloud ${e.event}: ${e.result}${e.detail ? ` (${e.detail})` : ''}`);
   };
   const link = await CloudLink.open({
-    identity: o.identity, stateDir: o.stateDir, config: { ...o.config, url: o.url },
+    identity: o.identity,
+    stateDir: o.stateDir,
+    config: { ...o.config, url: o.url },
     execute: async (capability, action, value) => {
       // Defence in depth: the cloud offers no sensitive control, and the device takes none from it.
       const c = o.capabilities.list().find((x) => x.id === capability);
-      if (c && (c.sensitive || c.kind === 'snapshot')) throw new BulwarkError('COMMAND_NOT_ALLOWED', `${capability} is not controlled from the cloud`);
+      if (c && (c.sensitive || c.kind === 'snapshot'))
+        throw new BulwarkError('COMMAND_NOT_ALLOWED', `${capability} is not controlled from the cloud`);
       return o.capabilities.invoke(capability, action, value);
     },
     state: () => stateOf(o.capabilities.list()),
     onEvent: record,
   });
   o.capabilities.onChange(() => link.publishState());
-  const timer = setInterval(() => link.queueTelemetry(telemetryValues(o.capabilities.list())), o.telemetryIntervalMs ?? 30_000);
+  const timer = setInterval(
+    () => link.queueTelemetry(telemetryValues(o.capabilities.list())),
+    o.telemetryIntervalMs ?? 30_000,
+  );
   timer.unref();
   link.start();
   return {

@@ -14,8 +14,17 @@ import { ConfigError, BulwarkError } from '../errors/index.ts';
 import { writeFileAtomic, SECRET_FILE_MODE } from '../storage/index.ts';
 import { reconnectDelay } from '../channel/index.ts';
 import {
-  deviceTopic, encodePayload, parseJsonPayload, parseCommand, parseReceipt, toRanges, inRanges, PAYLOAD_LIMITS,
-  type CommandMessage, type ScalarValue, type StateMessage,
+  deviceTopic,
+  encodePayload,
+  parseJsonPayload,
+  parseCommand,
+  parseReceipt,
+  toRanges,
+  inRanges,
+  PAYLOAD_LIMITS,
+  type CommandMessage,
+  type ScalarValue,
+  type StateMessage,
 } from '../cloudprotocol/index.ts';
 import { Outbox, type OutboxLimits } from './outbox.ts';
 
@@ -64,11 +73,17 @@ export const defaultCloudLinkConfig: Omit<CloudLinkConfig, 'url'> = Object.freez
 export function validateCloudLinkConfig(config: Partial<CloudLinkConfig> & { url: string }): CloudLinkConfig {
   const c = { ...defaultCloudLinkConfig, ...config };
   let u: URL | undefined;
-  try { u = new URL(c.url); } catch { u = undefined; }
-  if (!u || u.protocol !== 'mqtts:' || !u.hostname || u.username || u.password) throw new ConfigError('CLOUDLINK_CONFIG_INVALID', 'url', 'must be mqtts://host:port (TLS only)');
+  try {
+    u = new URL(c.url);
+  } catch {
+    u = undefined;
+  }
+  if (!u || u.protocol !== 'mqtts:' || !u.hostname || u.username || u.password)
+    throw new ConfigError('CLOUDLINK_CONFIG_INVALID', 'url', 'must be mqtts://host:port (TLS only)');
   const int = (key: keyof CloudLinkConfig, min: number, max: number): void => {
     const v = c[key];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new ConfigError('CLOUDLINK_CONFIG_INVALID', key, `must be an integer from ${min} to ${max}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+      throw new ConfigError('CLOUDLINK_CONFIG_INVALID', key, `must be an integer from ${min} to ${max}`);
   };
   int('keepaliveSeconds', 10, 3_600);
   int('connectTimeoutMs', 1_000, 120_000);
@@ -80,7 +95,8 @@ export function validateCloudLinkConfig(config: Partial<CloudLinkConfig> & { url
   int('receiptTimeoutMs', 1_000, 600_000);
   int('saveDelayMs', 0, 60_000);
   int('maxRememberedCommands', 16, 100_000);
-  if (typeof c.reconnectJitter !== 'number' || c.reconnectJitter < 0 || c.reconnectJitter > 1) throw new ConfigError('CLOUDLINK_CONFIG_INVALID', 'reconnectJitter', 'must be from 0 to 1');
+  if (typeof c.reconnectJitter !== 'number' || c.reconnectJitter < 0 || c.reconnectJitter > 1)
+    throw new ConfigError('CLOUDLINK_CONFIG_INVALID', 'reconnectJitter', 'must be from 0 to 1');
   return c;
 }
 
@@ -111,7 +127,12 @@ export interface CloudLinkOptions {
   readonly onEvent?: (e: CloudLinkEvent) => void;
 }
 
-interface RememberedCommand { id: string; ok: boolean; value?: ScalarValue; error?: { code: string; message: string } }
+interface RememberedCommand {
+  id: string;
+  ok: boolean;
+  value?: ScalarValue;
+  error?: { code: string; message: string };
+}
 
 const COMMANDS_FILE = 'cloud-commands.json';
 
@@ -167,8 +188,13 @@ export class CloudLink {
     let commands: RememberedCommand[] = [];
     try {
       const raw = JSON.parse(await readFile(join(o.stateDir, COMMANDS_FILE), 'utf8')) as unknown;
-      if (Array.isArray(raw)) commands = (raw as RememberedCommand[]).filter((c) => typeof c?.id === 'string').slice(-config.maxRememberedCommands);
-    } catch { /* first start */ }
+      if (Array.isArray(raw))
+        commands = (raw as RememberedCommand[])
+          .filter((c) => typeof c?.id === 'string')
+          .slice(-config.maxRememberedCommands);
+    } catch {
+      /* first start */
+    }
     return new CloudLink(o, config, outbox, commands);
   }
 
@@ -224,7 +250,9 @@ export class CloudLink {
     // Not kept in the outbox: a stale window-open must not be replayed later.
     this.outbox.applyReceipt(new Set([seq]), () => true);
     const ok = await new Promise<boolean>((resolve) => {
-      client.publish(this.#topic('claim'), encodePayload({ seq, event: 'window-open', at: Date.now() }), 1, (err) => resolve(!err));
+      client.publish(this.#topic('claim'), encodePayload({ seq, event: 'window-open', at: Date.now() }), 1, (err) =>
+        resolve(!err),
+      );
       setTimeout(() => resolve(false), this.config.connectTimeoutMs).unref();
     });
     this.#o.onEvent?.({ event: 'claim-window', result: ok ? 'success' : 'failure' });
@@ -239,7 +267,11 @@ export class CloudLink {
     this.#commandIds.clear();
     await this.outbox.save();
     await writeFileAtomic(join(this.#o.stateDir, COMMANDS_FILE), '[]\n', SECRET_FILE_MODE);
-    this.#o.onEvent?.({ event: 'release', result: 'info', detail: this.#connected ? 'sent to the cloud' : 'queued until the cloud is reachable' });
+    this.#o.onEvent?.({
+      event: 'release',
+      result: 'info',
+      detail: this.#connected ? 'sent to the cloud' : 'queued until the cloud is reachable',
+    });
     this.#pump();
   }
 
@@ -255,7 +287,11 @@ export class CloudLink {
     this.#connected = false;
     if (client) {
       // A clean disconnect sends no will: say offline ourselves.
-      if (wasConnected) await new Promise<void>((resolve) => { client.publish(this.#topic('presence'), encodePayload({ online: false }), 1, () => resolve()); setTimeout(resolve, 1_000).unref(); });
+      if (wasConnected)
+        await new Promise<void>((resolve) => {
+          client.publish(this.#topic('presence'), encodePayload({ online: false }), 1, () => resolve());
+          setTimeout(resolve, 1_000).unref();
+        });
       await new Promise<void>((resolve) => client.end(false, () => resolve()));
     }
     await this.#commandChain.catch(() => undefined);
@@ -278,9 +314,14 @@ export class CloudLink {
     const id = this.#o.identity;
     // The bundle's CA replaces the system store; TLS 1.3 only (src/mqtt's client).
     const client = connectMqtt({
-      host, port,
-      ca: [id.caCertPem], cert: id.deviceCertPem, key: id.deviceKeyPem,
-      clientId: id.serial, keepaliveSeconds: this.config.keepaliveSeconds, connectTimeoutMs: this.config.connectTimeoutMs,
+      host,
+      port,
+      ca: [id.caCertPem],
+      cert: id.deviceCertPem,
+      key: id.deviceKeyPem,
+      clientId: id.serial,
+      keepaliveSeconds: this.config.keepaliveSeconds,
+      connectTimeoutMs: this.config.connectTimeoutMs,
       // The outbox's window, plus room for state, presence, sync and command replies.
       maxInFlight: this.config.maxInFlight + 1_000,
       will: { topic: this.#topic('presence'), payload: encodePayload({ online: false }), qos: 1, retain: false },
@@ -308,7 +349,12 @@ export class CloudLink {
     });
     client.on('message', (topic, payload) => this.#onMessage(topic, payload));
     client.on('error', (err) => {
-      if (!up) this.#o.onEvent?.({ event: 'connect', result: 'failure', detail: ((err as { code?: string }).code ?? err.message).slice(0, 80) });
+      if (!up)
+        this.#o.onEvent?.({
+          event: 'connect',
+          result: 'failure',
+          detail: ((err as { code?: string }).code ?? err.message).slice(0, 80),
+        });
     });
     client.on('close', () => {
       if (this.#client !== client) return;
@@ -352,8 +398,14 @@ export class CloudLink {
     const client = this.#client;
     if (!this.#connected || !client) return;
     if (this.#asked && Date.now() - this.#asked.at < this.config.receiptTimeoutMs) return;
-    const seqs = this.outbox.unconfirmed(before).map((e) => e.seq).slice(0, 4_096);
-    if (seqs.length === 0) { this.#asked = undefined; return; }
+    const seqs = this.outbox
+      .unconfirmed(before)
+      .map((e) => e.seq)
+      .slice(0, 4_096);
+    if (seqs.length === 0) {
+      this.#asked = undefined;
+      return;
+    }
     const ranges = toRanges(seqs, PAYLOAD_LIMITS.maxRanges);
     const asked = new Set(seqs.filter((s) => inRanges(s, ranges)));
     this.#asked = { seqs: asked, at: Date.now() };
@@ -362,10 +414,18 @@ export class CloudLink {
 
   #onMessage(topic: string, payload: Buffer): void {
     let body: unknown;
-    try { body = parseJsonPayload(payload); } catch { return; }
+    try {
+      body = parseJsonPayload(payload);
+    } catch {
+      return;
+    }
     if (topic === this.#topic('receipts')) {
       let stored: ReadonlyArray<readonly [number, number]>;
-      try { stored = parseReceipt(body).stored; } catch { return; }
+      try {
+        stored = parseReceipt(body).stored;
+      } catch {
+        return;
+      }
       const asked = this.#asked;
       if (!asked) return;
       this.#asked = undefined;
@@ -375,12 +435,17 @@ export class CloudLink {
       if (r.confirmed || r.resend) this.#scheduleSave();
       if (r.resend) this.#pump();
       // More to ask about (a long outage): ask again at once.
-      if (this.outbox.unconfirmed(Date.now() - this.config.syncAgeMs).length > 0 && r.confirmed > 0) this.#sync(Date.now() - this.config.syncAgeMs);
+      if (this.outbox.unconfirmed(Date.now() - this.config.syncAgeMs).length > 0 && r.confirmed > 0)
+        this.#sync(Date.now() - this.config.syncAgeMs);
       return;
     }
     if (topic === this.#topic('commands')) {
       let cmd: CommandMessage;
-      try { cmd = parseCommand(body); } catch { return; }
+      try {
+        cmd = parseCommand(body);
+      } catch {
+        return;
+      }
       // One at a time, in order of arrival.
       this.#commandChain = this.#commandChain.then(() => this.#runCommand(cmd)).catch(() => undefined);
     }
@@ -391,9 +456,16 @@ export class CloudLink {
       this.#client?.publish(this.#topic('replies'), encodePayload(r), 1);
     };
     const seen = this.#commandIds.get(cmd.id);
-    if (seen) { reply(seen); return; } // a redelivery: answer again, never run again
+    if (seen) {
+      reply(seen);
+      return;
+    } // a redelivery: answer again, never run again
     if (cmd.expiresAt < Date.now()) {
-      const r = { id: cmd.id, ok: false, error: { code: 'COMMAND_EXPIRED', message: 'the command arrived after its expiry' } };
+      const r = {
+        id: cmd.id,
+        ok: false,
+        error: { code: 'COMMAND_EXPIRED', message: 'the command arrived after its expiry' },
+      };
       this.#remember(r);
       await this.#saveCommands();
       reply(r);
@@ -401,7 +473,11 @@ export class CloudLink {
       return;
     }
     // Recorded before it runs: a crash mid-command and a redelivery must not run it twice.
-    const started: RememberedCommand = { id: cmd.id, ok: false, error: { code: 'COMMAND_INTERRUPTED', message: 'the device restarted while running the command' } };
+    const started: RememberedCommand = {
+      id: cmd.id,
+      ok: false,
+      error: { code: 'COMMAND_INTERRUPTED', message: 'the device restarted while running the command' },
+    };
     this.#remember(started);
     await this.#saveCommands();
     let outcome: RememberedCommand;
@@ -411,7 +487,11 @@ export class CloudLink {
       this.#o.onEvent?.({ event: 'command', result: 'success', detail: `${cmd.capability} ${cmd.action}` });
     } catch (err) {
       const code = err instanceof BulwarkError && /^[A-Z][A-Z0-9_]{0,63}$/.test(err.code) ? err.code : 'COMMAND_FAILED';
-      outcome = { id: cmd.id, ok: false, error: { code, message: (err instanceof BulwarkError ? err.message : 'the command failed').slice(0, 200) } };
+      outcome = {
+        id: cmd.id,
+        ok: false,
+        error: { code, message: (err instanceof BulwarkError ? err.message : 'the command failed').slice(0, 200) },
+      };
       this.#o.onEvent?.({ event: 'command', result: 'failure', detail: `${cmd.capability} ${cmd.action}: ${code}` });
     }
     this.#remember(outcome);
@@ -424,12 +504,18 @@ export class CloudLink {
 
   #remember(r: RememberedCommand): void {
     const i = this.#commands.findIndex((c) => c.id === r.id);
-    if (i >= 0) this.#commands[i] = r; else this.#commands.push(r);
+    if (i >= 0) this.#commands[i] = r;
+    else this.#commands.push(r);
     this.#commandIds.set(r.id, r);
-    while (this.#commands.length > this.config.maxRememberedCommands) this.#commandIds.delete(this.#commands.shift()!.id);
+    while (this.#commands.length > this.config.maxRememberedCommands)
+      this.#commandIds.delete(this.#commands.shift()!.id);
   }
 
   async #saveCommands(): Promise<void> {
-    await writeFileAtomic(join(this.#o.stateDir, COMMANDS_FILE), JSON.stringify(this.#commands) + '\n', SECRET_FILE_MODE).catch(() => undefined);
+    await writeFileAtomic(
+      join(this.#o.stateDir, COMMANDS_FILE),
+      JSON.stringify(this.#commands) + '\n',
+      SECRET_FILE_MODE,
+    ).catch(() => undefined);
   }
 }

@@ -11,15 +11,26 @@ async function dir(): Promise<string> {
 
 test('an entry stays until a receipt says it is stored; a missing one is sent again', async () => {
   const box = await Outbox.load(await dir());
-  const a = box.add('telemetry', { v: 1 }), b = box.add('telemetry', { v: 2 });
+  const a = box.add('telemetry', { v: 1 }),
+    b = box.add('telemetry', { v: 2 });
   assert.ok(b > a);
-  assert.deepEqual(box.pending().map((e) => e.seq), [a, b]);
+  assert.deepEqual(
+    box.pending().map((e) => e.seq),
+    [a, b],
+  );
   box.markSent(a, 100);
   box.markSent(b, 200);
-  assert.deepEqual(box.unconfirmed(150).map((e) => e.seq), [a], 'only those acknowledged before the cut');
+  assert.deepEqual(
+    box.unconfirmed(150).map((e) => e.seq),
+    [a],
+    'only those acknowledged before the cut',
+  );
   const r = box.applyReceipt(new Set([a, b]), (s) => s === a);
   assert.deepEqual(r, { confirmed: 1, resend: 1 });
-  assert.deepEqual(box.entries().map((e) => [e.seq, e.state]), [[b, 'pending']]);
+  assert.deepEqual(
+    box.entries().map((e) => [e.seq, e.state]),
+    [[b, 'pending']],
+  );
 });
 
 test('bounded: the oldest telemetry goes first, a release is never dropped', async () => {
@@ -42,7 +53,10 @@ test('persisted atomically with mode 0600; sequence numbers never repeat, even a
   await box.save();
   assert.equal((await stat(join(d, OUTBOX_FILE))).mode & 0o777, 0o600);
   const again = await Outbox.load(d);
-  assert.deepEqual(again.entries().map((e) => [e.seq, e.state]), [[s1, 'sent']]);
+  assert.deepEqual(
+    again.entries().map((e) => [e.seq, e.state]),
+    [[s1, 'sent']],
+  );
   assert.ok(again.add('telemetry', { v: 2 }) > s1);
   const fresh = await Outbox.load(await dir(), {}, Date.now() + 1_000);
   assert.ok(fresh.add('telemetry', {}) > s1, 'a lost outbox restarts above every earlier number (from the clock)');

@@ -79,8 +79,22 @@ export class Outbox {
       if (p.version !== 1 || !Number.isSafeInteger(p.nextSeq) || !Array.isArray(p.entries)) throw new Error('bad');
       const box = new Outbox(path, Math.max(p.nextSeq, 1), l);
       for (const e of p.entries.slice(-l.maxEntries)) {
-        if (!Number.isSafeInteger(e.seq) || e.seq >= box.#nextSeq || (e.kind !== 'telemetry' && e.kind !== 'claim') || typeof e.body !== 'object' || e.body === null) continue;
-        box.#put({ seq: e.seq, kind: e.kind, body: e.body, state: e.state === 'sent' ? 'sent' : 'pending', sentAt: 0, bytes: sizeOf(e.body) });
+        if (
+          !Number.isSafeInteger(e.seq) ||
+          e.seq >= box.#nextSeq ||
+          (e.kind !== 'telemetry' && e.kind !== 'claim') ||
+          typeof e.body !== 'object' ||
+          e.body === null
+        )
+          continue;
+        box.#put({
+          seq: e.seq,
+          kind: e.kind,
+          body: e.body,
+          state: e.state === 'sent' ? 'sent' : 'pending',
+          sentAt: 0,
+          bytes: sizeOf(e.body),
+        });
       }
       return box;
     } catch {
@@ -138,7 +152,11 @@ export class Outbox {
   /** The broker acknowledged `seq`. */
   markSent(seq: number, now: number): void {
     const e = this.#entries.get(seq);
-    if (e && e.state === 'pending') { e.state = 'sent'; e.sentAt = now; this.#dirty = true; }
+    if (e && e.state === 'pending') {
+      e.state = 'sent';
+      e.sentAt = now;
+      this.#dirty = true;
+    }
   }
 
   /** Sent entries acknowledged before `before` (ms): the ones to ask the cloud about. */
@@ -148,11 +166,18 @@ export class Outbox {
 
   /** A receipt: `stored` are in the cloud; of `asked`, the rest must be sent again. */
   applyReceipt(asked: ReadonlySet<number>, stored: (seq: number) => boolean): { confirmed: number; resend: number } {
-    let confirmed = 0, resend = 0;
+    let confirmed = 0,
+      resend = 0;
     for (const seq of asked) {
       const e = this.#entries.get(seq);
       if (!e) continue;
-      if (stored(seq)) { this.#remove(seq); confirmed++; } else if (e.state === 'sent') { e.state = 'pending'; resend++; }
+      if (stored(seq)) {
+        this.#remove(seq);
+        confirmed++;
+      } else if (e.state === 'sent') {
+        e.state = 'pending';
+        resend++;
+      }
     }
     if (confirmed || resend) this.#dirty = true;
     return { confirmed, resend };
@@ -173,7 +198,16 @@ export class Outbox {
   /** Writes the outbox atomically. */
   async save(): Promise<void> {
     this.#dirty = false;
-    const p: Persisted = { version: 1, nextSeq: this.#nextSeq, entries: [...this.#entries.values()].map((e) => ({ seq: e.seq, kind: e.kind, body: e.body as Record<string, unknown>, state: e.state })) };
+    const p: Persisted = {
+      version: 1,
+      nextSeq: this.#nextSeq,
+      entries: [...this.#entries.values()].map((e) => ({
+        seq: e.seq,
+        kind: e.kind,
+        body: e.body,
+        state: e.state,
+      })),
+    };
     try {
       await writeFileAtomic(this.#path, JSON.stringify(p) + '\n', SECRET_FILE_MODE);
     } catch (err) {

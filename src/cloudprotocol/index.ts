@@ -8,16 +8,44 @@
  *   if (t?.kind === 'telemetry') store(t.serial, parseTelemetry(parseJsonPayload(payload)));
  */
 export {
-  TOPIC_ROOT, UP_KINDS, DOWN_KINDS, SERIAL, SERVICE_CN, SHARED_GROUP,
-  identityFromCommonName, serviceCommonName, deviceTopic, parseDeviceTopic, mayPublish, maySubscribe, splitSharedFilter,
+  TOPIC_ROOT,
+  UP_KINDS,
+  DOWN_KINDS,
+  SERIAL,
+  SERVICE_CN,
+  SHARED_GROUP,
+  identityFromCommonName,
+  serviceCommonName,
+  deviceTopic,
+  parseDeviceTopic,
+  mayPublish,
+  maySubscribe,
+  splitSharedFilter,
 } from './topics.ts';
 export type { UpKind, DownKind, TopicKind, MqttIdentity } from './topics.ts';
 export {
-  PAYLOAD_LIMITS, parseJsonPayload, encodePayload,
-  parseTelemetry, parseState, parseClaim, parseSync, parseReceipt, parsePresence, parseCommand, parseReply,
-  toRanges, inRanges,
+  PAYLOAD_LIMITS,
+  parseJsonPayload,
+  encodePayload,
+  parseTelemetry,
+  parseState,
+  parseClaim,
+  parseSync,
+  parseReceipt,
+  parsePresence,
+  parseCommand,
+  parseReply,
+  toRanges,
+  inRanges,
 } from './payloads.ts';
 export type {
-  ScalarValue, TelemetryMessage, StateMessage, ClaimMessage, SyncMessage, ReceiptMessage, PresenceMessage,
-  CommandMessage, ReplyMessage,
+  ScalarValue,
+  TelemetryMessage,
+  StateMessage,
+  ClaimMessage,
+  SyncMessage,
+  ReceiptMessage,
+  PresenceMessage,
+  CommandMessage,
+  ReplyMessage,
 } from './payloads.ts';

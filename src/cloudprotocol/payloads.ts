@@ -110,7 +110,8 @@ function ranges(value: unknown, what: string): Array<[number, number]> {
   if (!Array.isArray(value) || value.length > PAYLOAD_LIMITS.maxRanges) bad(what);
   return (value as unknown[]).map((r) => {
     if (!Array.isArray(r) || r.length !== 2) bad(what);
-    const a = int(r[0], what), b = int(r[1], what);
+    const a = int(r[0], what),
+      b = int(r[1], what);
     if (a > b) bad(what);
     return [a, b] as [number, number];
   });
@@ -120,13 +121,18 @@ function ranges(value: unknown, what: string): Array<[number, number]> {
 export function parseJsonPayload(payload: Uint8Array): unknown {
   if (payload.length > PAYLOAD_LIMITS.maxPayloadBytes) bad('payload size');
   const text = Buffer.from(payload.buffer, payload.byteOffset, payload.length).toString('utf8');
-  try { return JSON.parse(text) as unknown; } catch { return bad('JSON'); }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return bad('JSON');
+  }
 }
 
 /** Encodes a message as a payload. */
 export function encodePayload(message: object): Buffer {
   const bytes = Buffer.from(JSON.stringify(message), 'utf8');
-  if (bytes.length > PAYLOAD_LIMITS.maxPayloadBytes) throw new InvalidInputError('message too large', { bytes: bytes.length });
+  if (bytes.length > PAYLOAD_LIMITS.maxPayloadBytes)
+    throw new InvalidInputError('message too large', { bytes: bytes.length });
   return bytes;
 }
 
@@ -155,7 +161,7 @@ export function parseState(value: unknown): StateMessage {
     capabilities: (caps as unknown[]).map((c) => {
       const e = object(c, ['id', 'value']);
       if (typeof e.id !== 'string' || !NAME.test(e.id)) bad('capability id');
-      return { id: e.id as string, value: scalar(e.value, 'capability value') };
+      return { id: e.id, value: scalar(e.value, 'capability value') };
     }),
   };
 }
@@ -193,7 +199,10 @@ export function parseCommand(value: unknown): CommandMessage {
   if (typeof v.capability !== 'string' || !NAME.test(v.capability)) bad('capability');
   if (typeof v.action !== 'string' || !NAME.test(v.action)) bad('action');
   return {
-    id: v.id, capability: v.capability, action: v.action, expiresAt: int(v.expiresAt, 'expiresAt'),
+    id: v.id,
+    capability: v.capability,
+    action: v.action,
+    expiresAt: int(v.expiresAt, 'expiresAt'),
     ...(Object.hasOwn(v, 'value') ? { value: scalar(v.value, 'value') } : {}),
   };
 }
@@ -211,7 +220,8 @@ export function parseReply(value: unknown): ReplyMessage {
     error = { code: e.code, message: e.message };
   }
   return {
-    id: v.id, ok: v.ok,
+    id: v.id,
+    ok: v.ok,
     ...(Object.hasOwn(v, 'value') ? { value: scalar(v.value, 'value') } : {}),
     ...(error ? { error } : {}),
   };

@@ -36,8 +36,7 @@ export const SHARED_GROUP = 'bulwark';
 
 /** Who holds a certificate, as told by its CN. */
 export type MqttIdentity =
-  | { readonly kind: 'device'; readonly serial: string }
-  | { readonly kind: 'service'; readonly name: string };
+  { readonly kind: 'device'; readonly serial: string } | { readonly kind: 'service'; readonly name: string };
 
 /** The identity a certificate CN stands for, or undefined for a CN that is neither a serial nor a service. */
 export function identityFromCommonName(cn: string | undefined): MqttIdentity | undefined {
@@ -50,7 +49,8 @@ export function identityFromCommonName(cn: string | undefined): MqttIdentity | u
 /** The CN of cloud service instance `name`. */
 export function serviceCommonName(name: string): string {
   const cn = `bulwark-cloud-${name}`;
-  if (!SERVICE_CN.test(cn)) throw new InvalidInputError('a cloud instance name is 1 to 16 lower-case letters or digits');
+  if (!SERVICE_CN.test(cn))
+    throw new InvalidInputError('a cloud instance name is 1 to 16 lower-case letters or digits');
   return cn;
 }
 
@@ -63,9 +63,11 @@ export function deviceTopic(serial: string, kind: TopicKind): string {
 export function parseDeviceTopic(topic: string): { serial: string; kind: TopicKind } | undefined {
   const parts = topic.split('/');
   if (parts.length !== 3 || parts[0] !== TOPIC_ROOT) return undefined;
-  const serial = parts[1]!, kind = parts[2]!;
+  const serial = parts[1]!,
+    kind = parts[2]!;
   if (!SERIAL.test(serial)) return undefined;
-  if (!(UP_KINDS as readonly string[]).includes(kind) && !(DOWN_KINDS as readonly string[]).includes(kind)) return undefined;
+  if (!(UP_KINDS as readonly string[]).includes(kind) && !(DOWN_KINDS as readonly string[]).includes(kind))
+    return undefined;
   return { serial, kind: kind as TopicKind };
 }
 

@@ -18,19 +18,31 @@ const log = (msg: string): void => {
 
 try {
   // Updates: the slot the supervisor booted, the repository; events go to the supervisor as JSON lines.
-  const emit = (line: Record<string, unknown>): void => { process.stdout.write(JSON.stringify(line) + '\n'); };
-  let restart = (): void => { process.exit(REBOOT_EXIT_CODE); };
+  const emit = (line: Record<string, unknown>): void => {
+    process.stdout.write(JSON.stringify(line) + '\n');
+  };
+  let restart = (): void => {
+    process.exit(REBOOT_EXIT_CODE);
+  };
   const update = await updateOptionsFromArgv(process.argv, { restart: () => restart(), emit });
-  const agent = await startDeviceAgent({
-    bundleDir: arg('bundle') ?? '', stateDir: arg('state') ?? '',
-    host: arg('host') ?? '127.0.0.1', webPort: Number(arg('web-port') ?? '8443'),
-    hubPort: Number(arg('hub-port') ?? '5541'),
-    ...(arg('cloud') ? { cloudUrl: arg('cloud') } : {}),
-    mode: process.env.BULWARK_MODE === 'development' ? 'development' : 'production',
-    update,
-  }, log);
+  const agent = await startDeviceAgent(
+    {
+      bundleDir: arg('bundle') ?? '',
+      stateDir: arg('state') ?? '',
+      host: arg('host') ?? '127.0.0.1',
+      webPort: Number(arg('web-port') ?? '8443'),
+      hubPort: Number(arg('hub-port') ?? '5541'),
+      ...(arg('cloud') ? { cloudUrl: arg('cloud') } : {}),
+      mode: process.env.BULWARK_MODE === 'development' ? 'development' : 'production',
+      update,
+    },
+    log,
+  );
   const listening = {
-    event: 'listening', serial: agent.bundle.unit.serial, url: agent.web.url, webPort: agent.web.port,
+    event: 'listening',
+    serial: agent.bundle.unit.serial,
+    url: agent.web.url,
+    webPort: agent.web.port,
     hubPort: agent.hub.port,
   };
   process.stdout.write(JSON.stringify(listening) + '\n');
@@ -38,21 +50,29 @@ try {
   const stop = (code = 0): void => {
     if (stopping) return;
     stopping = true;
-    agent.close().then(() => process.exit(code), () => process.exit(code || 1));
+    agent.close().then(
+      () => process.exit(code),
+      () => process.exit(code || 1),
+    );
   };
   process.on('SIGTERM', () => stop());
   process.on('SIGINT', () => stop());
   // After an install: close cleanly, then exit so the supervisor boots the new slot (bounded wait).
-  restart = () => { setTimeout(() => process.exit(REBOOT_EXIT_CODE), 10_000).unref(); stop(REBOOT_EXIT_CODE); };
+  restart = () => {
+    setTimeout(() => process.exit(REBOOT_EXIT_CODE), 10_000).unref();
+    stop(REBOOT_EXIT_CODE);
+  };
   // Every surface is up: this is the image's health report (it ends a trial boot).
   await agent.updater.reportHealthy().then(
     () => emit({ event: 'healthy', firmware: agent.updater.running.version, slot: agent.updater.running.slot }),
-    (err: unknown) => { log(`health report failed: ${err instanceof Error ? err.message : String(err)}`); stop(1); },
+    (err: unknown) => {
+      log(`health report failed: ${err instanceof Error ? err.message : String(err)}`);
+      stop(1);
+    },
   );
 } catch (err) {
-  const text = err instanceof BulwarkError
-    ? `${err.code}: ${err.message}`
-    : err instanceof Error ? err.message : String(err);
+  const text =
+    err instanceof BulwarkError ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err);
   process.stderr.write(`bulwark device: ${text}\n`);
   // 78 (EX_CONFIG): the supervisor does not restart an agent that cannot start as configured.
   process.exit(err instanceof BulwarkError ? CONFIG_REFUSED_EXIT_CODE : 1);

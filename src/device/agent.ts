@@ -63,8 +63,11 @@ export function assertNoDebugInterfaces(mode: DeviceAgentConfig['mode']): void {
   // signal can open it later); checking flags spares loading node:inspector on a small device.
   const flags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
   if (flags.some((f) => /^--inspect(-brk|-port|-wait|-publish-uid)?(=|$)/.test(f))) {
-    throw new ConfigError('DEBUG_INTERFACE_REFUSED', 'inspector',
-      'a production device agent does not run with the Node inspector enabled');
+    throw new ConfigError(
+      'DEBUG_INTERFACE_REFUSED',
+      'inspector',
+      'a production device agent does not run with the Node inspector enabled',
+    );
   }
 }
 
@@ -102,11 +105,13 @@ interface AgentParts {
 function hubOwnerActions(parts: AgentParts): Array<{ id: string; label: string; run(): Promise<string> }> {
   return [
     {
-      id: 'pairing-window', label: 'Open the hub pairing window (5 min)',
+      id: 'pairing-window',
+      label: 'Open the hub pairing window (5 min)',
       run: async () => parts.hub?.openPairingWindow('owner') ?? 'the hub surface is not running',
     },
     {
-      id: 'unpair-hubs', label: 'Unpair every hub',
+      id: 'unpair-hubs',
+      label: 'Unpair every hub',
       run: async () => {
         const n = parts.hub?.hubs().length ?? 0;
         await parts.hub?.forgetAllHubs();
@@ -122,7 +127,10 @@ function exportAgentData(parts: AgentParts): Record<string, unknown> {
   return {
     hubs: (parts.hub?.hubs() ?? []).map((x) => ({ pin: x.pin, mode: x.mode, pairedAt: x.pairedAt, rights: x.rights })),
     updates: {
-      autoUpdate: u.autoUpdate, postponedUntil: u.postponedUntil, running: u.running.version, lastCheck: u.lastCheck,
+      autoUpdate: u.autoUpdate,
+      postponedUntil: u.postponedUntil,
+      running: u.running.version,
+      lastCheck: u.lastCheck,
     },
     cloud: parts.cloud ? { connected: parts.cloud.link.connected } : null,
   };
@@ -135,11 +143,14 @@ function startAgentWeb(parts: AgentParts, startedAt: number): Promise<WebService
     list: (o) => journal.list(o),
   };
   return startWebService({
-    bundle, stateDir: c.stateDir, journal: webJournal,
+    bundle,
+    stateDir: c.stateDir,
+    journal: webJournal,
     config: { host: c.host, port: c.webPort },
     warn: log,
     device: {
-      firmwareVersion: updater.running.version, startedAt,
+      firmwareVersion: updater.running.version,
+      startedAt,
       capabilities: () => capabilities.list(),
       invoke: (cap, action, value) => capabilities.invoke(cap, action, value),
       ownerActions: () => [...hubOwnerActions(parts), ...updater.ownerActions()],
@@ -155,10 +166,16 @@ async function startCloud(parts: AgentParts, cloudUrl: string): Promise<{ link: 
   const { startAgentCloudLink } = await import('../cloudlink/index.ts');
   return startAgentCloudLink({
     identity: {
-      serial: bundle.unit.serial, caCertPem: bundle.caCertPem,
-      deviceCertPem: bundle.deviceCertPem, deviceKeyPem: bundle.deviceKeyPem,
+      serial: bundle.unit.serial,
+      caCertPem: bundle.caCertPem,
+      deviceCertPem: bundle.deviceCertPem,
+      deviceKeyPem: bundle.deviceKeyPem,
     },
-    stateDir: c.stateDir, url: cloudUrl, capabilities, journal, log,
+    stateDir: c.stateDir,
+    url: cloudUrl,
+    capabilities,
+    journal,
+    log,
     ...(c.cloudTelemetryIntervalMs ? { telemetryIntervalMs: c.cloudTelemetryIntervalMs } : {}),
   });
 }
@@ -173,12 +190,17 @@ async function factoryReset(parts: AgentParts, hub: HubSurface, web: WebService)
   await parts.updater.resetOwnerChoices();
   await journal.erase();
   journal.record({
-    surface: 'button', source: 'local', event: 'factory-reset', result: 'success',
+    surface: 'button',
+    source: 'local',
+    event: 'factory-reset',
+    result: 'success',
     detail: 'owner password, sessions, counters and journal erased',
   });
   parts.log('factory reset: the sticker credentials work again');
-  return 'factory reset done: owner password, sessions, lockout counters and journal erased; ' +
-    'the label\'s credentials apply again';
+  return (
+    'factory reset done: owner password, sessions, lockout counters and journal erased; ' +
+    "the label's credentials apply again"
+  );
 }
 
 /** A press: the pairing window, a login unlock, and the cloud claim window when there is a cloud. */
@@ -202,15 +224,23 @@ function listenForGestures(parts: AgentParts, hub: HubSurface, web: WebService):
 }
 
 /** Starts the web page, the hub surface, the cloud link and the button; closes what started if one fails. */
-async function startSurfaces(parts: AgentParts, model: ModelSpec,
-  startedAt: number): Promise<{ web: WebService; hub: HubSurface; button: Server }> {
+async function startSurfaces(
+  parts: AgentParts,
+  model: ModelSpec,
+  startedAt: number,
+): Promise<{ web: WebService; hub: HubSurface; button: Server }> {
   const { c } = parts;
   try {
-    const web = parts.web = await startAgentWeb(parts, startedAt);
-    const hub = parts.hub = await startHubSurface({
-      bundle: parts.bundle, model, stateDir: c.stateDir, capabilities: parts.capabilities, journal: parts.journal,
-      log: parts.log, config: { ...c.hub, host: c.host, ...(c.hubPort !== undefined ? { port: c.hubPort } : {}) },
-    });
+    const web = (parts.web = await startAgentWeb(parts, startedAt));
+    const hub = (parts.hub = await startHubSurface({
+      bundle: parts.bundle,
+      model,
+      stateDir: c.stateDir,
+      capabilities: parts.capabilities,
+      journal: parts.journal,
+      log: parts.log,
+      config: { ...c.hub, host: c.host, ...(c.hubPort !== undefined ? { port: c.hubPort } : {}) },
+    }));
     if (c.cloudUrl) parts.cloud = await startCloud(parts, c.cloudUrl);
     return { web, hub, button: await listenForGestures(parts, hub, web) };
   } catch (err) {
@@ -224,8 +254,10 @@ async function startSurfaces(parts: AgentParts, model: ModelSpec,
 }
 
 /** Starts the agent; `log` receives operational messages (never secrets). */
-export async function startDeviceAgent(config: Partial<DeviceAgentConfig>,
-  log: (msg: string) => void = () => undefined): Promise<DeviceAgent> {
+export async function startDeviceAgent(
+  config: Partial<DeviceAgentConfig>,
+  log: (msg: string) => void = () => undefined,
+): Promise<DeviceAgent> {
   const c = validate(config);
   assertNoDebugInterfaces(c.mode);
   const bundle = await readDeviceBundle(c.bundleDir);
@@ -242,7 +274,13 @@ export async function startDeviceAgent(config: Partial<DeviceAgentConfig>,
   const cloud = parts.cloud;
   log(`device ${bundle.unit.serial} (${model.name}) listening at ${web.url}, hub port ${hub.port}`);
   return {
-    bundle, web, journal, capabilities, hub, ...(cloud ? { cloud: cloud.link } : {}), updater,
+    bundle,
+    web,
+    journal,
+    capabilities,
+    hub,
+    ...(cloud ? { cloud: cloud.link } : {}),
+    updater,
     async close() {
       await updater.close();
       await new Promise<void>((resolve) => button.close(() => resolve()));

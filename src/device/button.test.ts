@@ -9,12 +9,16 @@ import { listenForButton, pressButton, BUTTON_SOCKET, type ButtonGesture } from 
 
 let root: string;
 let n = 0;
-before(async () => { root = await mkdtemp(join(tmpdir(), 'bulwark-button-')); });
+before(async () => {
+  root = await mkdtemp(join(tmpdir(), 'bulwark-button-'));
+});
 after(() => rm(root, { recursive: true, force: true }));
 
 /** A fresh state dir with a button whose gestures go to `onGesture`. */
-async function withButton(onGesture: (g: ButtonGesture) => Promise<string>,
-  run: (stateDir: string) => Promise<void>): Promise<void> {
+async function withButton(
+  onGesture: (g: ButtonGesture) => Promise<string>,
+  run: (stateDir: string) => Promise<void>,
+): Promise<void> {
   const stateDir = join(root, String(n++));
   await mkdir(stateDir);
   const server: Server = await listenForButton(stateDir, onGesture);
@@ -30,56 +34,89 @@ function sendRaw(stateDir: string, bytes: string): Promise<string> {
   return new Promise((resolve) => {
     const socket = createConnection(join(stateDir, BUTTON_SOCKET), () => socket.write(bytes));
     let answer = '';
-    socket.on('data', (c) => { answer += c.toString('utf8'); });
+    socket.on('data', (c) => {
+      answer += c.toString('utf8');
+    });
     socket.on('close', () => resolve(answer));
     socket.on('error', () => undefined);
   });
 }
 
-const refusedWith = (code: string) => (err: unknown): boolean => hasCode(err, code);
+const refusedWith =
+  (code: string) =>
+  (err: unknown): boolean =>
+    hasCode(err, code);
 
 test('a press and a hold reach the agent as their gestures, and its answer reaches the presser', async () => {
   const heard: ButtonGesture[] = [];
-  await withButton(async (g) => { heard.push(g); return `did ${g}`; }, async (stateDir) => {
-    assert.equal(await pressButton(stateDir, 'press'), 'did press');
-    assert.equal(await pressButton(stateDir, 'hold'), 'did hold');
-  });
+  await withButton(
+    async (g) => {
+      heard.push(g);
+      return `did ${g}`;
+    },
+    async (stateDir) => {
+      assert.equal(await pressButton(stateDir, 'press'), 'did press');
+      assert.equal(await pressButton(stateDir, 'hold'), 'did hold');
+    },
+  );
   assert.deepEqual(heard, ['press', 'hold']);
 });
 
-test('only the device\'s own user can press: the socket is mode 0600', async () => {
-  await withButton(async () => 'ok', async (stateDir) => {
-    assert.equal((await stat(join(stateDir, BUTTON_SOCKET))).mode & 0o777, 0o600);
-  });
+test("only the device's own user can press: the socket is mode 0600", async () => {
+  await withButton(
+    async () => 'ok',
+    async (stateDir) => {
+      assert.equal((await stat(join(stateDir, BUTTON_SOCKET))).mode & 0o777, 0o600);
+    },
+  );
 });
 
 test('an unknown gesture is refused without reaching the agent', async () => {
   let called = false;
-  await withButton(async () => { called = true; return 'ok'; }, async (stateDir) => {
-    const answer = JSON.parse(await sendRaw(stateDir, 'shake\n')) as { ok: boolean; message: string };
-    assert.deepEqual(answer, { ok: false, message: 'unknown gesture' });
-  });
+  await withButton(
+    async () => {
+      called = true;
+      return 'ok';
+    },
+    async (stateDir) => {
+      const answer = JSON.parse(await sendRaw(stateDir, 'shake\n')) as { ok: boolean; message: string };
+      assert.deepEqual(answer, { ok: false, message: 'unknown gesture' });
+    },
+  );
   assert.equal(called, false);
 });
 
 test('more than 64 bytes without a line end is cut off unanswered', async () => {
   let called = false;
-  await withButton(async () => { called = true; return 'ok'; }, async (stateDir) => {
-    assert.equal(await sendRaw(stateDir, 'p'.repeat(65)), '');
-  });
+  await withButton(
+    async () => {
+      called = true;
+      return 'ok';
+    },
+    async (stateDir) => {
+      assert.equal(await sendRaw(stateDir, 'p'.repeat(65)), '');
+    },
+  );
   assert.equal(called, false);
 });
 
 test('a failed action is reported: a Bulwark error by its message, anything else without details', async () => {
-  await withButton(async (g) => {
-    if (g === 'press') throw new BulwarkError('BUTTON_REFUSED', 'the pairing window is busy');
-    throw new Error('/var/lib/bulwark/secret: EACCES');
-  }, async (stateDir) => {
-    await assert.rejects(pressButton(stateDir, 'press'), (err: unknown) =>
-      refusedWith('BUTTON_REFUSED')(err) && (err as Error).message === 'the pairing window is busy');
-    await assert.rejects(pressButton(stateDir, 'hold'), (err: unknown) =>
-      refusedWith('BUTTON_REFUSED')(err) && (err as Error).message === 'button action failed');
-  });
+  await withButton(
+    async (g) => {
+      if (g === 'press') throw new BulwarkError('BUTTON_REFUSED', 'the pairing window is busy');
+      throw new Error('/var/lib/bulwark/secret: EACCES');
+    },
+    async (stateDir) => {
+      await assert.rejects(
+        pressButton(stateDir, 'press'),
+        (err: unknown) => refusedWith('BUTTON_REFUSED')(err) && (err as Error).message === 'the pairing window is busy',
+      );
+      await assert.rejects(
+        pressButton(stateDir, 'hold'),
+        (err: unknown) => refusedWith('BUTTON_REFUSED')(err) && (err as Error).message === 'button action failed',
+      );
+    },
+  );
 });
 
 test('a stale socket from an earlier run is replaced, but a file in its place is not removed', async () => {
@@ -96,7 +133,10 @@ test('a stale socket from an earlier run is replaced, but a file in its place is
   const taken = join(root, String(n++));
   await mkdir(taken);
   await writeFile(join(taken, BUTTON_SOCKET), 'not a socket');
-  await assert.rejects(listenForButton(taken, async () => 'x'), refusedWith('BUTTON_PATH_TAKEN'));
+  await assert.rejects(
+    listenForButton(taken, async () => 'x'),
+    refusedWith('BUTTON_PATH_TAKEN'),
+  );
 });
 
 test('pressing with no agent running says so', async () => {

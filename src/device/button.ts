@@ -21,34 +21,52 @@ export class ButtonError extends BulwarkError<
 > {}
 
 /** Listens for button gestures on `<stateDir>/button.sock`; `onGesture` returns the text shown to the presser. */
-export async function listenForButton(stateDir: string, onGesture: (g: ButtonGesture) => Promise<string>): Promise<Server> {
+export async function listenForButton(
+  stateDir: string,
+  onGesture: (g: ButtonGesture) => Promise<string>,
+): Promise<Server> {
   const path = join(stateDir, BUTTON_SOCKET);
   try {
     const info = await lstat(path);
     if (!info.isSocket()) throw new ButtonError('BUTTON_PATH_TAKEN', `${path} exists and is not a socket`);
     await rm(path); // a stale socket from an earlier run
-  } catch (err) { if (err instanceof ButtonError) throw err; }
+  } catch (err) {
+    if (err instanceof ButtonError) throw err;
+  }
   const server = createServer({ allowHalfOpen: false }, (socket) => {
     let buf = '';
     socket.setTimeout(2_000, () => socket.destroy());
     socket.on('data', (chunk) => {
       buf += chunk.toString('utf8');
-      if (buf.length > 64) { socket.destroy(); return; }
+      if (buf.length > 64) {
+        socket.destroy();
+        return;
+      }
       const nl = buf.indexOf('\n');
       if (nl < 0) return;
       const line = buf.slice(0, nl).trim();
       const gesture: ButtonGesture | undefined = line === 'press' ? 'press' : line === 'hold' ? 'hold' : undefined;
-      if (!gesture) { socket.end(JSON.stringify({ ok: false, message: 'unknown gesture' }) + '\n'); return; }
+      if (!gesture) {
+        socket.end(JSON.stringify({ ok: false, message: 'unknown gesture' }) + '\n');
+        return;
+      }
       onGesture(gesture).then(
         (message) => socket.end(JSON.stringify({ ok: true, message }) + '\n'),
-        (err: unknown) => socket.end(JSON.stringify({ ok: false, message: err instanceof BulwarkError ? err.message : 'button action failed' }) + '\n'),
+        (err: unknown) =>
+          socket.end(
+            JSON.stringify({ ok: false, message: err instanceof BulwarkError ? err.message : 'button action failed' }) +
+              '\n',
+          ),
       );
     });
     socket.on('error', () => undefined);
   });
   const oldMask = process.umask(0o177); // the socket is born 0600: no window where others can connect
   try {
-    await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(path, () => resolve()); });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(path, () => resolve());
+    });
   } finally {
     process.umask(oldMask);
   }
@@ -61,17 +79,31 @@ export function pressButton(stateDir: string, gesture: ButtonGesture, timeoutMs 
   return new Promise((resolve, reject) => {
     const socket = createConnection(join(stateDir, BUTTON_SOCKET));
     let buf = '';
-    socket.setTimeout(timeoutMs, () => { socket.destroy(); reject(new ButtonError('BUTTON_TIMEOUT', 'the device did not answer the button')); });
+    socket.setTimeout(timeoutMs, () => {
+      socket.destroy();
+      reject(new ButtonError('BUTTON_TIMEOUT', 'the device did not answer the button'));
+    });
     socket.on('connect', () => socket.write(gesture + '\n'));
-    socket.on('data', (c) => { buf += c.toString('utf8'); if (buf.length > 4096) socket.destroy(); });
+    socket.on('data', (c) => {
+      buf += c.toString('utf8');
+      if (buf.length > 4096) socket.destroy();
+    });
     socket.on('error', (err: NodeJS.ErrnoException) => {
-      reject(new ButtonError('BUTTON_UNREACHABLE', `no device agent is running with state ${stateDir} (${err.code ?? 'error'})`));
+      reject(
+        new ButtonError(
+          'BUTTON_UNREACHABLE',
+          `no device agent is running with state ${stateDir} (${err.code ?? 'error'})`,
+        ),
+      );
     });
     socket.on('end', () => {
       try {
         const r = JSON.parse(buf) as { ok: boolean; message: string };
-        if (r.ok) resolve(String(r.message)); else reject(new ButtonError('BUTTON_REFUSED', String(r.message)));
-      } catch { reject(new ButtonError('BUTTON_BAD_ANSWER', 'the device answered the button badly')); }
+        if (r.ok) resolve(String(r.message));
+        else reject(new ButtonError('BUTTON_REFUSED', String(r.message)));
+      } catch {
+        reject(new ButtonError('BUTTON_BAD_ANSWER', 'the device answered the button badly'));
+      }
     });
   });
 }

@@ -63,7 +63,9 @@ export class DeviceCapabilities {
           if (k in values && typeof v === typeof values[k]) values[k] = v as boolean | number | string;
         }
       }
-    } catch { /* first boot or damaged file: initial state */ }
+    } catch {
+      /* first boot or damaged file: initial state */
+    }
     return new DeviceCapabilities(model, path, values);
   }
 
@@ -75,28 +77,49 @@ export class DeviceCapabilities {
   #reading(c: Capability): unknown {
     const t = Date.now() / 1000;
     switch (c.id) {
-      case 'energy': return this.#values.power ? Math.round(60 + 5 * Math.sin(t / 30)) : 0;
-      case 'temperature': return Math.round((21 + 1.5 * Math.sin(t / 600)) * 10) / 10;
-      case 'humidity': return Math.round(45 + 5 * Math.sin(t / 900));
-      default: return null;
+      case 'energy':
+        return this.#values.power ? Math.round(60 + 5 * Math.sin(t / 30)) : 0;
+      case 'temperature':
+        return Math.round((21 + 1.5 * Math.sin(t / 600)) * 10) / 10;
+      case 'humidity':
+        return Math.round(45 + 5 * Math.sin(t / 900));
+      default:
+        return null;
     }
   }
 
   /** Every capability with its value. */
   list(): CapabilityValue[] {
     return this.#model.capabilities.map((c) => ({
-      id: c.id, kind: c.kind, description: c.description, actions: c.actions, sensitive: c.sensitive === true,
+      id: c.id,
+      kind: c.kind,
+      description: c.description,
+      actions: c.actions,
+      sensitive: c.sensitive === true,
       ...(c.unit ? { unit: c.unit } : {}),
-      value: c.kind === 'reading' ? this.#reading(c) : c.kind === 'snapshot' ? (this.#values.privacy ? 'privacy shutter closed' : 'available') : this.#values[c.id],
+      value:
+        c.kind === 'reading'
+          ? this.#reading(c)
+          : c.kind === 'snapshot'
+            ? this.#values.privacy
+              ? 'privacy shutter closed'
+              : 'available'
+            : this.#values[c.id],
     }));
   }
 
   /** Runs `action` on `capability`; returns the new value. */
   async invoke(capability: string, action: string, value?: unknown): Promise<unknown> {
     const c = this.#model.capabilities.find((x) => x.id === capability);
-    if (!c) throw new CapabilityError('UNKNOWN_CAPABILITY', `this ${this.#model.id} has no capability '${String(capability).slice(0, 32)}'`);
-    if (!c.actions.includes(action)) throw new CapabilityError('UNKNOWN_ACTION', `${c.id} has no action '${String(action).slice(0, 32)}'`);
-    if (action === 'get') return c.kind === 'snapshot' ? this.#snapshot() : this.list().find((x) => x.id === c.id)!.value;
+    if (!c)
+      throw new CapabilityError(
+        'UNKNOWN_CAPABILITY',
+        `this ${this.#model.id} has no capability '${String(capability).slice(0, 32)}'`,
+      );
+    if (!c.actions.includes(action))
+      throw new CapabilityError('UNKNOWN_ACTION', `${c.id} has no action '${String(action).slice(0, 32)}'`);
+    if (action === 'get')
+      return c.kind === 'snapshot' ? this.#snapshot() : this.list().find((x) => x.id === c.id)!.value;
     let next: boolean | number | string;
     if (c.kind === 'switch') next = action === 'toggle' ? !this.#values[c.id] : action === 'on';
     else if (c.kind === 'lock') next = action === 'lock' ? 'locked' : 'unlocked';
@@ -115,7 +138,10 @@ export class DeviceCapabilities {
   #snapshot(): unknown {
     if (this.#values.privacy) throw new CapabilityError('CAPABILITY_UNAVAILABLE', 'the privacy shutter is closed');
     // A stand-in frame: a 1x1 grey PNG, enough to show the path works end to end.
-    return { contentType: 'image/png', data: 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGNgAAAAAgABc3UBGAAAAABJRU5ErkJggg==' };
+    return {
+      contentType: 'image/png',
+      data: 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGNgAAAAAgABc3UBGAAAAABJRU5ErkJggg==',
+    };
   }
 
   /** Factory reset: back to the model's initial state. */

@@ -16,15 +16,19 @@ test('other values go as JSON text, and text over 256 characters is refused as u
   assert.equal(channelValueOf({ contentType: 'image/png' }), '{"contentType":"image/png"}');
   assert.equal(channelValueOf('x'.repeat(256)), 'x'.repeat(256));
   for (const big of ['x'.repeat(257), { data: 'x'.repeat(300) }]) {
-    assert.throws(() => channelValueOf(big),
-      (err: unknown) => err instanceof ChannelRequestError && err.remoteCode === 'UNAVAILABLE');
+    assert.throws(
+      () => channelValueOf(big),
+      (err: unknown) => err instanceof ChannelRequestError && err.remoteCode === 'UNAVAILABLE',
+    );
   }
 });
 
 test('each capability error becomes its channel refusal, keeping its message', () => {
   const cases = [
-    ['UNKNOWN_CAPABILITY', 'UNKNOWN_CAPABILITY'], ['UNKNOWN_ACTION', 'UNKNOWN_ACTION'],
-    ['CAPABILITY_VALUE_INVALID', 'BAD_VALUE'], ['CAPABILITY_UNAVAILABLE', 'UNAVAILABLE'],
+    ['UNKNOWN_CAPABILITY', 'UNKNOWN_CAPABILITY'],
+    ['UNKNOWN_ACTION', 'UNKNOWN_ACTION'],
+    ['CAPABILITY_VALUE_INVALID', 'BAD_VALUE'],
+    ['CAPABILITY_UNAVAILABLE', 'UNAVAILABLE'],
   ] as const;
   for (const [code, channelCode] of cases) {
     const mapped = requestErrorOf(new CapabilityError(code, `because ${code}`));

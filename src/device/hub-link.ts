@@ -4,11 +4,21 @@
  * starts the server around it.
  */
 import {
-  ChannelRequestError, type ChannelConnection, type ChannelErrorCode, type ChannelIncomingRequest, type ChannelValue,
+  ChannelRequestError,
+  type ChannelConnection,
+  type ChannelErrorCode,
+  type ChannelIncomingRequest,
+  type ChannelValue,
 } from '../channel/index.ts';
 import {
-  DevicePairingExchange, PAIRING_CAPABILITY, pairingVerifierFromRecord, parsePairingVerifierRecord,
-  servePairingExchange, type DevicePairingOutcome, type PairingConfig, type PairingWindow,
+  DevicePairingExchange,
+  PAIRING_CAPABILITY,
+  pairingVerifierFromRecord,
+  parsePairingVerifierRecord,
+  servePairingExchange,
+  type DevicePairingOutcome,
+  type PairingConfig,
+  type PairingWindow,
 } from '../pairing/index.ts';
 import type { ModelSpec } from '../models/index.ts';
 import { formatSource } from '../journal/index.ts';
@@ -25,8 +35,7 @@ const MAX_CHANNEL_TEXT_CHARS = 256;
 
 /** Who is on the other end of a channel: a paired hub, or a key that may pair. */
 export type Peer =
-  | { readonly kind: 'hub'; readonly pin: string }
-  | { readonly kind: 'candidate'; readonly pin: string };
+  { readonly kind: 'hub'; readonly pin: string } | { readonly kind: 'candidate'; readonly pin: string };
 type Conn = ChannelConnection<Peer>;
 type Result = 'success' | 'failure' | 'refused' | 'info';
 type Verifier = ReturnType<typeof pairingVerifierFromRecord> & { salt: Uint8Array; iterations: number };
@@ -106,11 +115,21 @@ export class HubLink {
     return source;
   }
 
-  note(surface: 'hub' | 'pairing', conn: Conn | undefined, event: string, result: Result, identity?: string,
-    detail?: string): void {
+  note(
+    surface: 'hub' | 'pairing',
+    conn: Conn | undefined,
+    event: string,
+    result: Result,
+    identity?: string,
+    detail?: string,
+  ): void {
     this.parts.journal.record({
-      surface, source: conn ? this.#sourceOf(conn) : 'local', event, result,
-      ...(identity ? { identity } : {}), ...(detail ? { detail } : {}),
+      surface,
+      source: conn ? this.#sourceOf(conn) : 'local',
+      event,
+      result,
+      ...(identity ? { identity } : {}),
+      ...(detail ? { detail } : {}),
     });
   }
 
@@ -123,10 +142,16 @@ export class HubLink {
   async endHubChannels(pin: string): Promise<void> {
     const conns = [...(this.#connections.get(pin) ?? [])];
     this.#connections.delete(pin);
-    await Promise.all(conns.map(async (c) => {
-      try { if (c.isOpen) c.sendEvent('unpaired', null); } catch { /* closing anyway */ }
-      await c.close('unpaired');
-    }));
+    await Promise.all(
+      conns.map(async (c) => {
+        try {
+          if (c.isOpen) c.sendEvent('unpaired', null);
+        } catch {
+          /* closing anyway */
+        }
+        await c.close('unpaired');
+      }),
+    );
   }
 
   serve(conn: Conn): void {
@@ -148,7 +173,8 @@ export class HubLink {
     }
     const { model, registry } = this.parts;
     const rights = model.capabilities
-      .filter((c) => outcome.mode === 'setup-code' || c.sensitive !== true).map((c) => c.id);
+      .filter((c) => outcome.mode === 'setup-code' || c.sensitive !== true)
+      .map((c) => c.id);
     const previous = registry.hubs;
     const hub = { pin: peerPin, mode: outcome.mode, pairedAt: new Date().toISOString(), rights };
     registry.set([...previous.filter((h) => h.pin !== peerPin), hub]);
@@ -166,8 +192,14 @@ export class HubLink {
   #exchange(conn: Conn, hubCount: () => number): DevicePairingExchange {
     const { bundle, model, pushButton, ownPin, window } = this.parts;
     return new DevicePairingExchange({
-      serial: bundle.unit.serial, model: model.id, allowsPushButton: pushButton, verifier: this.verifier(),
-      ownPin, peerPin: conn.peerSpkiSha256, window, hubCount,
+      serial: bundle.unit.serial,
+      model: model.id,
+      allowsPushButton: pushButton,
+      verifier: this.verifier(),
+      ownPin,
+      peerPin: conn.peerSpkiSha256,
+      window,
+      hubCount,
     });
   }
 
@@ -179,7 +211,9 @@ export class HubLink {
       return;
     }
     this.#candidates++;
-    conn.onClose(() => { this.#candidates--; });
+    conn.onClose(() => {
+      this.#candidates--;
+    });
     const open = this.parts.window.status(performance.now()).open;
     this.note('pairing', conn, 'connect', 'info', peerPin, `unpaired key; window ${open ? 'open' : 'closed'}`);
     const exchange = this.#exchange(conn, () => this.parts.registry.hubs.length);
@@ -190,8 +224,14 @@ export class HubLink {
         this.note('hub', conn, 'request', 'refused', peerPin, `not paired: ${capability} ${action}`),
       onTimeout: () => this.note('pairing', conn, 'pairing', 'failure', peerPin, 'exchange timed out'),
       onAbandoned: () => {
-        this.note('pairing', conn, 'pairing', 'failure', peerPin,
-          'PAIRING_CONFIRMATION_FAILED (setup-code); the hub left after the device\'s confirmation');
+        this.note(
+          'pairing',
+          conn,
+          'pairing',
+          'failure',
+          peerPin,
+          "PAIRING_CONFIRMATION_FAILED (setup-code); the hub left after the device's confirmation",
+        );
         if (this.parts.window.status(performance.now()).reason === 'too-many-failures') this.#noteFailureLockout();
       },
     });
@@ -205,7 +245,9 @@ export class HubLink {
       try {
         conn.sendEvent(c.kind === 'reading' ? 'telemetry' : 'state', channelValueOf(c.value), { capability: c.id });
         sent++;
-      } catch { /* a value the channel cannot carry is skipped */ }
+      } catch {
+        /* a value the channel cannot carry is skipped */
+      }
     }
     return sent;
   }
@@ -232,7 +274,10 @@ export class HubLink {
       const step = repairing.step(request.action, request.value, performance.now());
       await this.#onPairingStep(conn, pin, step.outcome);
       const reason = step.outcome?.kind === 'paired' ? 'paired' : 'pairing-ended';
-      if (step.done) setImmediate(() => { void conn.close(reason); });
+      if (step.done)
+        setImmediate(() => {
+          void conn.close(reason);
+        });
       return step.reply;
     });
   }
@@ -241,7 +286,9 @@ export class HubLink {
     const { capability, action, value } = request;
     const hub = this.parts.registry.find(pin);
     if (!hub) {
-      setImmediate(() => { void conn.close('not-paired'); });
+      setImmediate(() => {
+        void conn.close('not-paired');
+      });
       throw new ChannelRequestError('CAPABILITY_DENIED', 'this hub is no longer paired with this device');
     }
     if (capability === LINK_CAPABILITY) return this.#linkRequest(conn, pin, action, hub.rights);
@@ -271,12 +318,14 @@ export class HubLink {
     registry.set(registry.hubs.filter((h) => h.pin !== pin));
     await registry.persist();
     this.note('hub', conn, 'unpair', 'success', pin, 'the hub unpaired itself');
-    setImmediate(() => { void this.endHubChannels(pin); });
+    setImmediate(() => {
+      void this.endHubChannels(pin);
+    });
     return true;
   }
 
   /** Each open channel of a paired hub, with that hub's record. */
-  * #openHubChannels(): Generator<[Conn, { readonly rights: readonly string[] }]> {
+  *#openHubChannels(): Generator<[Conn, { readonly rights: readonly string[] }]> {
     for (const [pin, conns] of this.#connections) {
       const hub = this.parts.registry.find(pin);
       if (!hub) continue;
@@ -288,12 +337,15 @@ export class HubLink {
   pushChange(id: string): void {
     for (const [conn, hub] of this.#openHubChannels()) {
       try {
-        const changed = this.parts.capabilities.list()
+        const changed = this.parts.capabilities
+          .list()
           .filter((c) => hub.rights.includes(c.id) && (c.id === id || c.kind === 'reading'));
         for (const c of changed) {
           conn.sendEvent(c.kind === 'reading' ? 'telemetry' : 'state', channelValueOf(c.value), { capability: c.id });
         }
-      } catch { /* the channel is closing */ }
+      } catch {
+        /* the channel is closing */
+      }
     }
   }
 
@@ -302,7 +354,11 @@ export class HubLink {
     for (const [conn, hub] of this.#openHubChannels()) {
       for (const c of this.parts.capabilities.list()) {
         if (c.kind !== 'reading' || !hub.rights.includes(c.id)) continue;
-        try { conn.sendEvent('telemetry', channelValueOf(c.value), { capability: c.id }); } catch { /* closing */ }
+        try {
+          conn.sendEvent('telemetry', channelValueOf(c.value), { capability: c.id });
+        } catch {
+          /* closing */
+        }
       }
     }
   }

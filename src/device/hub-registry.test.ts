@@ -11,12 +11,17 @@ const plug = getModel('plug');
 const pinA = `sha256:${'a'.repeat(64)}`;
 const pinB = `sha256:${'b'.repeat(64)}`;
 const hub: PairedHub = {
-  pin: pinA, mode: 'setup-code', pairedAt: '2026-01-01T00:00:00.000Z', rights: ['power', 'energy'],
+  pin: pinA,
+  mode: 'setup-code',
+  pairedAt: '2026-01-01T00:00:00.000Z',
+  rights: ['power', 'energy'],
 };
 const file = (hubs: unknown[], version: unknown = 1): string => JSON.stringify({ version, hubs });
 
 let work: string;
-before(async () => { work = await mkdtemp(join(tmpdir(), 'bulwark-hubs-')); });
+before(async () => {
+  work = await mkdtemp(join(tmpdir(), 'bulwark-hubs-'));
+});
 after(() => rm(work, { recursive: true, force: true }));
 
 /** Reads `text` as a hubs file of `model`: the hubs, or 'damaged' (the parser is private to the registry). */
@@ -30,7 +35,8 @@ async function read(text: string, model = plug, maxHubs = 4): Promise<PairedHub[
 
 test('a well-formed hubs file is read back as it was written', async () => {
   assert.deepEqual(await read(file([hub, { ...hub, pin: pinB, mode: 'push-button', rights: [] }])), [
-    hub, { ...hub, pin: pinB, mode: 'push-button', rights: [] },
+    hub,
+    { ...hub, pin: pinB, mode: 'push-button', rights: [] },
   ]);
 });
 
@@ -44,9 +50,15 @@ test('a hubs file of another version, or with more hubs than allowed, is refused
 
 test('one malformed hub record refuses the file: pin, mode, date and rights are all checked', async () => {
   const bad: Array<Partial<Record<keyof PairedHub, unknown>>> = [
-    { pin: 'sha256:abc' }, { pin: `SHA256:${'a'.repeat(64)}` }, { pin: `sha256:${'A'.repeat(64)}` },
-    { mode: 'bluetooth' }, { pairedAt: 'x'.repeat(41) }, { pairedAt: 5 },
-    { rights: ['unlock-everything'] }, { rights: 'power' }, { rights: [1] },
+    { pin: 'sha256:abc' },
+    { pin: `SHA256:${'a'.repeat(64)}` },
+    { pin: `sha256:${'A'.repeat(64)}` },
+    { mode: 'bluetooth' },
+    { pairedAt: 'x'.repeat(41) },
+    { pairedAt: 5 },
+    { rights: ['unlock-everything'] },
+    { rights: 'power' },
+    { rights: [1] },
   ];
   for (const change of bad) {
     assert.equal(await read(file([hub, { ...hub, ...change }])), 'damaged', JSON.stringify(change));
@@ -54,7 +66,7 @@ test('one malformed hub record refuses the file: pin, mode, date and rights are 
   assert.equal(await read(file([hub, null])), 'damaged');
 });
 
-test('rights are checked against the model: a lock\'s bolt is not a plug\'s right', async () => {
+test("rights are checked against the model: a lock's bolt is not a plug's right", async () => {
   assert.equal(await read(file([{ ...hub, rights: ['bolt'] }])), 'damaged');
   assert.deepEqual(await read(file([{ ...hub, rights: ['bolt'] }]), getModel('lock')), [{ ...hub, rights: ['bolt'] }]);
 });

@@ -13,10 +13,17 @@ const PIN_TEXT = /^sha256:[0-9a-f]{64}$/;
 const MAX_PAIRED_AT_CHARS = 40;
 
 function isHubRecord(r: Partial<PairedHub>, capabilityIds: ReadonlySet<string>): r is PairedHub {
-  return typeof r === 'object' && r !== null && typeof r.pin === 'string' && PIN_TEXT.test(r.pin)
-    && (r.mode === 'setup-code' || r.mode === 'push-button')
-    && typeof r.pairedAt === 'string' && r.pairedAt.length <= MAX_PAIRED_AT_CHARS
-    && Array.isArray(r.rights) && r.rights.every((x) => typeof x === 'string' && capabilityIds.has(x));
+  return (
+    typeof r === 'object' &&
+    r !== null &&
+    typeof r.pin === 'string' &&
+    PIN_TEXT.test(r.pin) &&
+    (r.mode === 'setup-code' || r.mode === 'push-button') &&
+    typeof r.pairedAt === 'string' &&
+    r.pairedAt.length <= MAX_PAIRED_AT_CHARS &&
+    Array.isArray(r.rights) &&
+    r.rights.every((x) => typeof x === 'string' && capabilityIds.has(x))
+  );
 }
 
 /** Parses hubs.json; throws on anything but a well-formed list of at most `maxHubs` hubs of `model`. */

@@ -12,8 +12,12 @@
 import { join } from 'node:path';
 import { createChannelServer, spkiSha256, type ChannelConfig, type ChannelServer } from '../channel/index.ts';
 import {
-  PairingWindow, prepareVerifier, validatePairingConfig,
-  type PairingConfig, type PairingMode, type PairingWindowStatus,
+  PairingWindow,
+  prepareVerifier,
+  validatePairingConfig,
+  type PairingConfig,
+  type PairingMode,
+  type PairingWindowStatus,
 } from '../pairing/index.ts';
 import { allowsPushButtonPairing, type ModelSpec } from '../models/index.ts';
 import { formatSource } from '../journal/index.ts';
@@ -111,7 +115,10 @@ async function listenForHubs(link: HubLink, config: HubSurfaceConfig): Promise<C
   const { bundle, journal, registry } = link.parts;
   const pairing = link.pairing;
   return createChannelServer<Peer>({
-    key: bundle.webKeyPem, cert: bundle.webCertPem, host: config.host, port: config.port,
+    key: bundle.webKeyPem,
+    cert: bundle.webCertPem,
+    host: config.host,
+    port: config.port,
     // A reconnecting hub's old channel may linger next to its new one; pairing peers are bounded apart.
     config: { maxConnections: 2 * pairing.maxHubs + pairing.maxExchanges, ...config.channel },
     pinnedPeer: (spki) => {
@@ -150,15 +157,20 @@ class PairingControls {
     link.note('pairing', undefined, 'window-open', 'info', undefined, `opened by ${who}`);
     if (this.#closeTimer) clearTimeout(this.#closeTimer);
     // Only for the journal line: the window shuts itself by its own clock.
-    this.#closeTimer = setTimeout(() => {
-      if (window.status(performance.now()).reason === 'expired') {
-        link.note('pairing', undefined, 'window-close', 'info', undefined, 'expired');
-      }
-    }, (s.closesAt ?? 0) - performance.now() + 10);
+    this.#closeTimer = setTimeout(
+      () => {
+        if (window.status(performance.now()).reason === 'expired') {
+          link.note('pairing', undefined, 'window-close', 'info', undefined, 'expired');
+        }
+      },
+      (s.closesAt ?? 0) - performance.now() + 10,
+    );
     this.#closeTimer.unref();
     const minutes = Math.round(link.pairing.windowMs / 60_000);
-    return `pairing window open for ${minutes} min: pair with the setup code from the label` +
-      (pushButton ? ' or by push button' : ' (this model refuses push-button pairing)');
+    return (
+      `pairing window open for ${minutes} min: pair with the setup code from the label` +
+      (pushButton ? ' or by push button' : ' (this model refuses push-button pairing)')
+    );
   }
 
   describe(port: number): string {
@@ -189,10 +201,17 @@ export async function startHubSurface(options: HubSurfaceOptions): Promise<HubSu
   const window = new PairingWindow(config.pairing);
   const registry = new HubRegistry(join(options.stateDir, HUBS_FILE));
   // Fail closed: a damaged list pins nobody; the owner pairs again.
-  if (await registry.load(model, window.config.maxHubs) === 'damaged') log('hubs.json was damaged: no hub is paired');
+  if ((await registry.load(model, window.config.maxHubs)) === 'damaged') log('hubs.json was damaged: no hub is paired');
   const link = new HubLink({
-    bundle, model, capabilities, journal, log, window, registry,
-    ownPin: spkiSha256(bundle.webCertPem), pushButton: allowsPushButtonPairing(model),
+    bundle,
+    model,
+    capabilities,
+    journal,
+    log,
+    window,
+    registry,
+    ownPin: spkiSha256(bundle.webCertPem),
+    pushButton: allowsPushButtonPairing(model),
   });
   const server = await listenForHubs(link, config);
   // State changes and readings go to every connected hub that has the right.

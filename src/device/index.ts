@@ -14,8 +14,13 @@ export type { HubSurface, HubSurfaceConfig, HubSurfaceOptions, PairedHub } from 
 export { renderSystemdUnit, SYSTEMD_HARDENING } from './systemd-unit.ts';
 export type { SystemdUnitOptions } from './systemd-unit.ts';
 export {
-  runtimeDebugEvidence, agentLaunchEvidence, debugFlagsOf, deviceModeOf, DEVICE_MODE_VARIABLE,
-  OWNER_DATA_FILES, KEPT_AFTER_FACTORY_RESET,
+  runtimeDebugEvidence,
+  agentLaunchEvidence,
+  debugFlagsOf,
+  deviceModeOf,
+  DEVICE_MODE_VARIABLE,
+  OWNER_DATA_FILES,
+  KEPT_AFTER_FACTORY_RESET,
 } from './evidence.ts';
 export type { RuntimeDebugEvidence } from './evidence.ts';
 export type { DeviceErrorCode, CapabilityErrorCode, ButtonErrorCode } from './errors.ts';

@@ -46,7 +46,11 @@ export function inspectorFindings(evidence: InspectorEvidence): string[] {
 }
 
 function addressOf(url: string): string {
-  try { return new URL(url).host; } catch { return 'an unknown address'; }
+  try {
+    return new URL(url).host;
+  } catch {
+    return 'an unknown address';
+  }
 }
 
 /** This process's evidence; node:inspector is loaded here only, when the check runs. */
@@ -63,9 +67,12 @@ export function currentInspectorEvidence(): InspectorEvidence {
 export function refuseInspector(mode: DeviceMode, who: string, evidence = currentInspectorEvidence()): string[] {
   const findings = inspectorFindings(evidence);
   if (mode === 'development' || findings.length === 0) return findings;
-  throw new ConfigError('DEBUG_INTERFACE_REFUSED', 'inspector',
+  throw new ConfigError(
+    'DEBUG_INTERFACE_REFUSED',
+    'inspector',
     `${who} of a production device does not run with the Node inspector (${findings.join('; ')}); ` +
-    'debugging is for development mode only (BULWARK_MODE=development)');
+      'debugging is for development mode only (BULWARK_MODE=development)',
+  );
 }
 
 let signalIgnored = false;
@@ -78,5 +85,7 @@ let signalIgnored = false;
 export function ignoreInspectorSignal(log: (msg: string) => void): void {
   if (signalIgnored) return;
   signalIgnored = true;
-  process.on('SIGUSR1', () => { log('SIGUSR1 ignored: a production device does not open the Node inspector'); });
+  process.on('SIGUSR1', () => {
+    log('SIGUSR1 ignored: a production device does not open the Node inspector');
+  });
 }

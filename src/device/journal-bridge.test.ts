@@ -5,8 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openJournal, type DeviceJournal } from './journal-bridge.ts';
 
-async function withJournal(privacy: 'standard' | 'sensitive',
-  run: (journal: DeviceJournal, warnings: string[]) => Promise<void>): Promise<void> {
+async function withJournal(
+  privacy: 'standard' | 'sensitive',
+  run: (journal: DeviceJournal, warnings: string[]) => Promise<void>,
+): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'bulwark-journal-bridge-'));
   const warnings: string[] = [];
   const journal = await openJournal(dir, privacy, (m) => warnings.push(m));
@@ -34,7 +36,10 @@ test('rows come newest first with only the fields that are set', () =>
     journal.record(entry);
     journal.record({ surface: 'button', source: 'local', event: 'press', result: 'info' });
     const rows = await journal.list({ limit: 10 });
-    assert.deepEqual(rows.map((r) => r.event), ['press', 'login']);
+    assert.deepEqual(
+      rows.map((r) => r.event),
+      ['press', 'login'],
+    );
     assert.equal('identity' in rows[0]!, false);
     assert.equal('detail' in rows[0]!, false);
     assert.equal(rows[1]!.identity, 'owner');

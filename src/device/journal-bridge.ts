@@ -11,25 +11,47 @@ export type DeviceJournalEntry = JournalRecordInput;
 
 /** The journal as the agent uses it. */
 export interface DeviceJournal {
-  record(entry: { readonly surface: string; readonly source: string; readonly event: string; readonly identity?: string; readonly result: string; readonly detail?: string }): void;
+  record(entry: {
+    readonly surface: string;
+    readonly source: string;
+    readonly event: string;
+    readonly identity?: string;
+    readonly result: string;
+    readonly detail?: string;
+  }): void;
   list(o: { limit: number }): Promise<readonly JournalRow[]>;
   erase(): Promise<void>;
   close(): Promise<void>;
 }
 
 /** Opens the journal in `stateDir` with the model's privacy class. */
-export async function openJournal(stateDir: string, privacyClass: PrivacyClass, warn: (msg: string) => void = () => undefined): Promise<DeviceJournal> {
-  const journal = await ConnectionJournal.open({ stateDir, privacyClass, onError: (err) => warn(`journal: ${err.code}`) });
+export async function openJournal(
+  stateDir: string,
+  privacyClass: PrivacyClass,
+  warn: (msg: string) => void = () => undefined,
+): Promise<DeviceJournal> {
+  const journal = await ConnectionJournal.open({
+    stateDir,
+    privacyClass,
+    onError: (err) => warn(`journal: ${err.code}`),
+  });
   return {
     record(entry) {
-      try { journal.record(entry as JournalRecordInput); } catch (err) {
+      try {
+        journal.record(entry as JournalRecordInput);
+      } catch (err) {
         warn(`journal entry refused: ${(err as { code?: string }).code ?? 'error'}`);
       }
     },
     async list(o) {
       return journal.list({ limit: Math.min(Math.max(1, o.limit), 1000) }).map((e) => ({
-        at: e.at, surface: e.surface, source: e.source, event: e.event, result: e.result,
-        ...(e.identity ? { identity: e.identity } : {}), ...(e.detail ? { detail: e.detail } : {}),
+        at: e.at,
+        surface: e.surface,
+        source: e.source,
+        event: e.event,
+        result: e.result,
+        ...(e.identity ? { identity: e.identity } : {}),
+        ...(e.detail ? { detail: e.detail } : {}),
       }));
     },
     erase: () => journal.erase(),

@@ -9,8 +9,14 @@ const limits = { maxRestarts: 3, windowMs: 60_000 };
 test('a crash restarts the agent, waiting longer after each crash in the window', () => {
   const policy = new RestartPolicy(limits);
   const delays = [0, 1, 2].map((i) => policy.afterExit(crash, 1_000 + i));
-  assert.deepEqual(delays.map((d) => d.kind), ['boot', 'boot', 'boot']);
-  assert.deepEqual(delays.map((d) => (d.kind === 'boot' ? d.delayMs : -1)), [250, 500, 750]);
+  assert.deepEqual(
+    delays.map((d) => d.kind),
+    ['boot', 'boot', 'boot'],
+  );
+  assert.deepEqual(
+    delays.map((d) => (d.kind === 'boot' ? d.delayMs : -1)),
+    [250, 500, 750],
+  );
   assert.equal(delays[0]!.message, 'agent exited (1); restarting');
 });
 
@@ -32,7 +38,9 @@ test('crashes older than the window are forgotten', () => {
 test('an agent that refused its configuration is not restarted', () => {
   const decision = new RestartPolicy(limits).afterExit({ ...crash, code: CONFIG_REFUSED_EXIT_CODE }, 0);
   assert.deepEqual(decision, {
-    kind: 'stop', exitCode: 78, message: 'agent refused its configuration; not restarting',
+    kind: 'stop',
+    exitCode: 78,
+    message: 'agent refused its configuration; not restarting',
   });
 });
 
@@ -41,7 +49,9 @@ test('a failed trial boot boots again at once and does not count as a crash', ()
   const trial: AgentExit = { code: null, signal: 'SIGKILL', trial: true, healthy: false, firmware: '1.2.0' };
   for (let i = 0; i < 10; i++) {
     assert.deepEqual(policy.afterExit(trial, i), {
-      kind: 'boot', delayMs: 250, message: 'trial boot of firmware 1.2.0 failed (SIGKILL)',
+      kind: 'boot',
+      delayMs: 250,
+      message: 'trial boot of firmware 1.2.0 failed (SIGKILL)',
     });
   }
   assert.equal(policy.afterExit(crash, 11).kind === 'boot' && policy.afterExit(crash, 12).kind, 'boot');
@@ -57,11 +67,15 @@ test('a requested reboot boots quickly, and twice maxRestarts of them in the win
   const reboot: AgentExit = { ...crash, code: REBOOT_EXIT_CODE };
   for (let i = 0; i < 6; i++) {
     assert.deepEqual(policy.afterExit(reboot, i), {
-      kind: 'boot', delayMs: 50, message: 'the agent asked for a reboot',
+      kind: 'boot',
+      delayMs: 50,
+      message: 'the agent asked for a reboot',
     });
   }
   assert.deepEqual(policy.afterExit(reboot, 6), {
-    kind: 'stop', exitCode: 1, message: 'the agent asked for 7 reboots within 60000 ms; giving up',
+    kind: 'stop',
+    exitCode: 1,
+    message: 'the agent asked for 7 reboots within 60000 ms; giving up',
   });
 });
 

@@ -13,8 +13,17 @@ test('the agent runs with the hardening flags first, then its entry and its own 
   assert.ok(AGENT_NODE_FLAGS.includes('--disallow-code-generation-from-strings'));
   assert.ok(AGENT_NODE_FLAGS.includes('--disable-sigusr1'), 'no signal can open the inspector later');
   assert.deepEqual(args.slice(AGENT_NODE_FLAGS.length), [
-    '/opt/bulwark/agent-main.js', '--bundle', '/b', '--state', '/s', '--host', '127.0.0.1', '--web-port', '8443',
-    '--slot', 'factory',
+    '/opt/bulwark/agent-main.js',
+    '--bundle',
+    '/b',
+    '--state',
+    '/s',
+    '--host',
+    '127.0.0.1',
+    '--web-port',
+    '8443',
+    '--slot',
+    'factory',
   ]);
 });
 
@@ -28,10 +37,15 @@ test('an image booted from a slot is told where the runtime it runs on is', () =
 });
 
 test('optional settings are passed only when given, the update interval in ms', () => {
-  const args = agentArgs({
-    ...base, hubPort: 0, cloudUrl: 'mqtts://cloud:8883',
-    update: { url: 'https://updates.example/r', configFile: '/s/update.json', checkIntervalMs: 1_500 },
-  }, factory);
+  const args = agentArgs(
+    {
+      ...base,
+      hubPort: 0,
+      cloudUrl: 'mqtts://cloud:8883',
+      update: { url: 'https://updates.example/r', configFile: '/s/update.json', checkIntervalMs: 1_500 },
+    },
+    factory,
+  );
   const after = (flag: string): string | undefined => args[args.indexOf(flag) + 1];
   assert.equal(after('--hub-port'), '0', 'port 0 is a choice, not an absence');
   assert.equal(after('--cloud'), 'mqtts://cloud:8883');

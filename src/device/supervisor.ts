@@ -17,8 +17,13 @@ import { createInterface } from 'node:readline';
 import { BulwarkError } from '../errors/index.ts';
 import { refuseInspector, ignoreInspectorSignal, type DeviceMode } from './inspector-check.ts';
 import {
-  prepareBoot, firmwarePaths, runningImageOf, validateDeviceUpdateConfig, readUpdateConfigFile,
-  type DeviceUpdateConfig, type SlotName,
+  prepareBoot,
+  firmwarePaths,
+  runningImageOf,
+  validateDeviceUpdateConfig,
+  readUpdateConfigFile,
+  type DeviceUpdateConfig,
+  type SlotName,
 } from '../update/index.ts';
 import { RestartPolicy, type AgentExit } from './restart-policy.ts';
 
@@ -43,9 +48,7 @@ export interface SupervisorOptions {
   /** Updates: the repository URL and a JSON file of DeviceUpdateConfig settings, passed on to the agent. */
   readonly update?: { readonly url?: string; readonly configFile?: string; readonly checkIntervalMs?: number };
   /** Called with the agent's ready line, plus the slot and firmware version that booted. */
-  readonly onReady?: (info: {
-    serial: string; url: string; webPort: number; slot: SlotName; firmware: string;
-  }) => void;
+  readonly onReady?: (info: { serial: string; url: string; webPort: number; slot: SlotName; firmware: string }) => void;
   /** The agent's update events (`{"event":"update",...}` lines) as they come. */
   readonly onEvent?: (event: Record<string, unknown>) => void;
   readonly log?: (msg: string) => void;
@@ -61,8 +64,11 @@ export interface SupervisorOptions {
  * interpreted, while what serves requests and pairings is still optimised once it is really hot.
  */
 export const AGENT_NODE_FLAGS = [
-  '--disallow-code-generation-from-strings', '--disable-sigusr1', '--max-semi-space-size=1',
-  '--invocation-count-for-maglev=20000', '--invocation-count-for-turbofan=30000',
+  '--disallow-code-generation-from-strings',
+  '--disable-sigusr1',
+  '--max-semi-space-size=1',
+  '--invocation-count-for-maglev=20000',
+  '--invocation-count-for-turbofan=30000',
 ];
 
 /** Environment hardening: glibc keeps freed argon2 blocks in per-thread arenas unless told not to. */
@@ -90,9 +96,19 @@ interface BootPlan {
 export function agentArgs(o: SupervisorOptions, plan: Pick<BootPlan, 'slot' | 'entry' | 'runtime'>): string[] {
   const { slot, entry, runtime } = plan;
   return [
-    ...AGENT_NODE_FLAGS, entry,
+    ...AGENT_NODE_FLAGS,
+    entry,
     ...(entry !== runtime ? ['--runtime', pathToFileURL(runtime).href] : []),
-    '--bundle', o.bundleDir, '--state', o.stateDir, '--host', o.host, '--web-port', String(o.webPort), '--slot', slot,
+    '--bundle',
+    o.bundleDir,
+    '--state',
+    o.stateDir,
+    '--host',
+    o.host,
+    '--web-port',
+    String(o.webPort),
+    '--slot',
+    slot,
     ...(o.hubPort !== undefined ? ['--hub-port', String(o.hubPort)] : []),
     ...(o.cloudUrl !== undefined ? ['--cloud', o.cloudUrl] : []),
     ...(o.update?.url ? ['--update-url', o.update.url] : []),
@@ -111,9 +127,8 @@ async function planBoot(o: SupervisorOptions, log: (msg: string) => void): Promi
   for (const note of plan.notes) log(note);
   const runtime = agentEntry();
   const slot = plan.boot;
-  const entry = slot === 'factory' || !plan.image
-    ? runtime
-    : join(firmwarePaths(o.stateDir).slot(slot), plan.image.image.entry);
+  const entry =
+    slot === 'factory' || !plan.image ? runtime : join(firmwarePaths(o.stateDir).slot(slot), plan.image.image.entry);
   const firmware = plan.image ? plan.image.image.version : (await runningImageOf(o.stateDir, 'factory')).version;
   return { slot, trial: plan.trial, firmware, entry, runtime, healthTimeoutMs: bootConfig.healthTimeoutMs };
 }
@@ -128,7 +143,9 @@ class Supervision {
   #stopping = false;
   #finished = false;
   #resolve!: (code: number) => void;
-  readonly done = new Promise<number>((resolve) => { this.#resolve = resolve; });
+  readonly done = new Promise<number>((resolve) => {
+    this.#resolve = resolve;
+  });
 
   constructor(o: SupervisorOptions, mode: DeviceMode, log: (msg: string) => void) {
     this.#o = o;
@@ -145,13 +162,20 @@ class Supervision {
 
   stop(): void {
     this.#stopping = true;
-    if (this.#child) this.#child.kill('SIGTERM'); else this.finish(0);
+    if (this.#child) this.#child.kill('SIGTERM');
+    else this.finish(0);
   }
 
   async boot(): Promise<void> {
-    if (this.#stopping) { this.finish(0); return; }
+    if (this.#stopping) {
+      this.finish(0);
+      return;
+    }
     const plan = await planBoot(this.#o, this.#log);
-    if (this.#stopping) { this.finish(0); return; }
+    if (this.#stopping) {
+      this.finish(0);
+      return;
+    }
     const where = plan.slot === 'factory' ? 'the factory image' : `slot ${plan.slot}`;
     this.#log(`booting ${where} (firmware ${plan.firmware})${plan.trial ? ', on trial' : ''}`);
     const c = spawn(process.execPath, agentArgs(this.#o, plan), {
@@ -167,7 +191,7 @@ class Supervision {
         c.kill('SIGKILL');
       }, plan.healthTimeoutMs);
     }
-    createInterface({ input: c.stdout! }).on('line', (line) => this.#onLine(line, plan, run));
+    createInterface({ input: c.stdout }).on('line', (line) => this.#onLine(line, plan, run));
     c.on('exit', (code, signal) => {
       clearTimeout(run.healthTimer);
       this.#child = undefined;
@@ -177,7 +201,12 @@ class Supervision {
 
   #onLine(line: string, plan: BootPlan, run: { healthy: boolean; healthTimer: NodeJS.Timeout | undefined }): void {
     let msg: Record<string, unknown>;
-    try { msg = JSON.parse(line) as Record<string, unknown>; } catch { this.#log(line); return; }
+    try {
+      msg = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      this.#log(line);
+      return;
+    }
     if (msg.event === 'listening') {
       const ready = msg as { serial: string; url: string; webPort: number };
       this.#o.onReady?.({ ...ready, slot: plan.slot, firmware: plan.firmware });
@@ -188,11 +217,19 @@ class Supervision {
   }
 
   #onExit(exit: AgentExit): void {
-    if (this.#stopping) { this.finish(exit.code ?? 0); return; }
+    if (this.#stopping) {
+      this.finish(exit.code ?? 0);
+      return;
+    }
     const decision = this.#policy.afterExit(exit, Date.now());
     this.#log(decision.message);
-    if (decision.kind === 'stop') { this.finish(decision.exitCode); return; }
-    setTimeout(() => { void this.boot(); }, decision.delayMs);
+    if (decision.kind === 'stop') {
+      this.finish(decision.exitCode);
+      return;
+    }
+    setTimeout(() => {
+      void this.boot();
+    }, decision.delayMs);
   }
 }
 

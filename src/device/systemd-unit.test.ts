@@ -3,8 +3,12 @@ import assert from 'node:assert/strict';
 import { hasCode } from '../errors/index.ts';
 import { renderSystemdUnit, SYSTEMD_HARDENING } from './systemd-unit.ts';
 
-const base = { bundleDir: '/opt/bulwark/bundle', stateDir: '/var/lib/bulwark', nodePath: '/usr/bin/node',
-  bulwarkBin: '/opt/bulwark/bin/bulwark.js' };
+const base = {
+  bundleDir: '/opt/bulwark/bundle',
+  stateDir: '/var/lib/bulwark',
+  nodePath: '/usr/bin/node',
+  bulwarkBin: '/opt/bulwark/bin/bulwark.js',
+};
 
 function lines(text: string): string[] {
   return text.split('\n');
@@ -14,8 +18,12 @@ test('the unit runs `bulwark device run` as the unprivileged bulwark user by def
   const unit = lines(renderSystemdUnit(base));
   assert.ok(unit.includes('User=bulwark'));
   assert.ok(unit.includes('Group=bulwark'));
-  assert.ok(unit.includes('ExecStart=/usr/bin/node /opt/bulwark/bin/bulwark.js device run ' +
-    '--bundle /opt/bulwark/bundle --state /var/lib/bulwark --host 127.0.0.1 --web-port 8443 --hub-port 5541'));
+  assert.ok(
+    unit.includes(
+      'ExecStart=/usr/bin/node /opt/bulwark/bin/bulwark.js device run ' +
+        '--bundle /opt/bulwark/bundle --state /var/lib/bulwark --host 127.0.0.1 --web-port 8443 --hub-port 5541',
+    ),
+  );
 });
 
 test('every hardening directive is in the unit, and only the state folder is writable', () => {
@@ -36,19 +44,32 @@ test('no capability is granted unless a port below 1024 needs binding', () => {
 });
 
 test('the cloud and update settings are passed on when given', () => {
-  const unit = renderSystemdUnit({ ...base, cloudUrl: 'mqtts://cloud.example:8883', updateUrl: 'https://u.example/r',
-    updateConfig: '/etc/bulwark/update.json' });
+  const unit = renderSystemdUnit({
+    ...base,
+    cloudUrl: 'mqtts://cloud.example:8883',
+    updateUrl: 'https://u.example/r',
+    updateConfig: '/etc/bulwark/update.json',
+  });
   const exec = lines(unit).find((l) => l.startsWith('ExecStart='))!;
-  assert.ok(exec.endsWith(' --cloud mqtts://cloud.example:8883 --update-url https://u.example/r ' +
-    '--update-config /etc/bulwark/update.json'), exec);
+  assert.ok(
+    exec.endsWith(
+      ' --cloud mqtts://cloud.example:8883 --update-url https://u.example/r ' +
+        '--update-config /etc/bulwark/update.json',
+    ),
+    exec,
+  );
 });
 
 function refused(options: Parameters<typeof renderSystemdUnit>[0], key: string): void {
-  assert.throws(() => renderSystemdUnit(options), (err: unknown) => {
-    assert.ok(hasCode(err, 'DEVICE_UNIT_INVALID'), String(err));
-    assert.equal((err as { key?: string }).key, key);
-    return true;
-  }, key);
+  assert.throws(
+    () => renderSystemdUnit(options),
+    (err: unknown) => {
+      assert.ok(hasCode(err, 'DEVICE_UNIT_INVALID'), String(err));
+      assert.equal((err as { key?: string }).key, key);
+      return true;
+    },
+    key,
+  );
 }
 
 test('root, and account names systemd would not take, are refused', () => {

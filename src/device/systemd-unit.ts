@@ -71,14 +71,19 @@ const ACCOUNT = /^[a-z_][a-z0-9_-]{0,31}$/;
 
 function path(value: string, key: string): string {
   if (typeof value !== 'string' || !isAbsolute(value) || !SAFE_PATH.test(value) || value.split('/').includes('..')) {
-    throw new ConfigError('DEVICE_UNIT_INVALID', key, 'must be an absolute path of letters, digits and ._@+-/ (no spaces, quotes, % or ..)');
+    throw new ConfigError(
+      'DEVICE_UNIT_INVALID',
+      key,
+      'must be an absolute path of letters, digits and ._@+-/ (no spaces, quotes, % or ..)',
+    );
   }
   return value;
 }
 
 function portOf(value: number | undefined, key: string, fallback: number): number {
   const v = value ?? fallback;
-  if (!Number.isInteger(v) || v < 1 || v > 65_535) throw new ConfigError('DEVICE_UNIT_INVALID', key, 'must be a port 1..65535');
+  if (!Number.isInteger(v) || v < 1 || v > 65_535)
+    throw new ConfigError('DEVICE_UNIT_INVALID', key, 'must be a port 1..65535');
   return v;
 }
 
@@ -89,26 +94,47 @@ function portOf(value: number | undefined, key: string, fallback: number): numbe
 export function renderSystemdUnit(o: SystemdUnitOptions): string {
   const user = o.user ?? 'bulwark';
   const group = o.group ?? user;
-  for (const [k, v] of [['user', user], ['group', group]] as const) {
-    if (!ACCOUNT.test(v) || v === 'root') throw new ConfigError('DEVICE_UNIT_INVALID', k, 'must be an unprivileged account name (not root)');
+  for (const [k, v] of [
+    ['user', user],
+    ['group', group],
+  ] as const) {
+    if (!ACCOUNT.test(v) || v === 'root')
+      throw new ConfigError('DEVICE_UNIT_INVALID', k, 'must be an unprivileged account name (not root)');
   }
   const bundle = path(o.bundleDir, 'bundleDir');
   const state = path(o.stateDir, 'stateDir');
-  if (state === '/' || bundle === '/') throw new ConfigError('DEVICE_UNIT_INVALID', 'stateDir', 'must not be the root folder');
+  if (state === '/' || bundle === '/')
+    throw new ConfigError('DEVICE_UNIT_INVALID', 'stateDir', 'must not be the root folder');
   const node = path(o.nodePath ?? process.execPath, 'nodePath');
   const bin = path(o.bulwarkBin ?? fileURLToPath(new URL('../../bin/bulwark.js', import.meta.url)), 'bulwarkBin');
   const host = o.host ?? '127.0.0.1';
-  if (!/^[A-Za-z0-9.:-]{1,253}$/.test(host)) throw new ConfigError('DEVICE_UNIT_INVALID', 'host', 'must be an address or host name');
+  if (!/^[A-Za-z0-9.:-]{1,253}$/.test(host))
+    throw new ConfigError('DEVICE_UNIT_INVALID', 'host', 'must be an address or host name');
   const webPort = portOf(o.webPort, 'webPort', 8443);
   const hubPort = portOf(o.hubPort, 'hubPort', 5541);
   const url = (value: string | undefined, key: string, scheme: RegExp): string[] => {
     if (value === undefined) return [];
-    if (!scheme.test(value) || /[\s%"'\\$`]/.test(value)) throw new ConfigError('DEVICE_UNIT_INVALID', key, 'must be a URL without spaces, quotes or %');
+    if (!scheme.test(value) || /[\s%"'\\$`]/.test(value))
+      throw new ConfigError('DEVICE_UNIT_INVALID', key, 'must be a URL without spaces, quotes or %');
     return [`--${key === 'cloudUrl' ? 'cloud' : 'update-url'}`, value];
   };
   const args = [
-    node, bin, 'device', 'run', '--bundle', bundle, '--state', state, '--host', host, '--web-port', String(webPort), '--hub-port', String(hubPort),
-    ...url(o.cloudUrl, 'cloudUrl', /^mqtts:\/\/[^/]+$/), ...url(o.updateUrl, 'updateUrl', /^https?:\/\//),
+    node,
+    bin,
+    'device',
+    'run',
+    '--bundle',
+    bundle,
+    '--state',
+    state,
+    '--host',
+    host,
+    '--web-port',
+    String(webPort),
+    '--hub-port',
+    String(hubPort),
+    ...url(o.cloudUrl, 'cloudUrl', /^mqtts:\/\/[^/]+$/),
+    ...url(o.updateUrl, 'updateUrl', /^https?:\/\//),
     ...(o.updateConfig !== undefined ? ['--update-config', path(o.updateConfig, 'updateConfig')] : []),
   ];
   const privileged = webPort < 1024 || hubPort < 1024;
@@ -116,7 +142,7 @@ export function renderSystemdUnit(o: SystemdUnitOptions): string {
   const lines = [
     '# Bulwark device service, written by `bulwark device unit`.',
     `# The agent itself runs with ${AGENT_NODE_FLAGS.join(' ')} (the supervisor adds them).`,
-    '# MemoryDenyWriteExecute is off on purpose: V8\'s JIT needs it off.',
+    "# MemoryDenyWriteExecute is off on purpose: V8's JIT needs it off.",
     '[Unit]',
     'Description=Bulwark device agent',
     'After=network-online.target',

@@ -33,15 +33,39 @@ type PolicyErrorCode = ProfileErrorCode | 'PROFILE_UNKNOWN_EXAMPLE';
  */
 type WebErrorCode =
   | 'STATE_CORRUPT'
-  | 'AUTH_REQUIRED' | 'SETUP_REQUIRED' | 'SETUP_CLOSED' | 'LOGIN_LOCKED_OUT'
-  | 'CSRF_TOKEN_INVALID' | 'CSRF_ORIGIN_MISMATCH' | 'HOST_NOT_ALLOWED'
-  | 'URI_INVALID' | 'BODY_TOO_LARGE' | 'UNSUPPORTED_MEDIA_TYPE' | 'METHOD_NOT_ALLOWED' | 'NOT_FOUND';
+  | 'AUTH_REQUIRED'
+  | 'SETUP_REQUIRED'
+  | 'SETUP_CLOSED'
+  | 'LOGIN_LOCKED_OUT'
+  | 'CSRF_TOKEN_INVALID'
+  | 'CSRF_ORIGIN_MISMATCH'
+  | 'HOST_NOT_ALLOWED'
+  | 'URI_INVALID'
+  | 'BODY_TOO_LARGE'
+  | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'METHOD_NOT_ALLOWED'
+  | 'NOT_FOUND';
 
 /** Every error code of every folder. */
 type FolderCode =
-  | CoreErrorCode | AdmissionErrorCode | AuditErrorCode | AuthErrorCode | BundleErrorCode | ChannelFailureCode
-  | CliErrorCode | CloudErrorCode | CloudLinkErrorCode | DeviceErrorCode | HubErrorCode | IdentityErrorCode
-  | JournalErrorCode | ModelsErrorCode | MqttErrorCode | PairingErrorCode | PolicyErrorCode | UpdateErrorCode
+  | CoreErrorCode
+  | AdmissionErrorCode
+  | AuditErrorCode
+  | AuthErrorCode
+  | BundleErrorCode
+  | ChannelFailureCode
+  | CliErrorCode
+  | CloudErrorCode
+  | CloudLinkErrorCode
+  | DeviceErrorCode
+  | HubErrorCode
+  | IdentityErrorCode
+  | JournalErrorCode
+  | ModelsErrorCode
+  | MqttErrorCode
+  | PairingErrorCode
+  | PolicyErrorCode
+  | UpdateErrorCode
   | WebErrorCode;
 
 /** The codes some folder declares that the table lacks: must be none. */

@@ -8,5 +8,11 @@ export type { ErrorCode } from './codes.ts';
 export { ERROR_TABLE, EXIT } from './codes.ts';
 export type { ErrorRule, ExitCode } from './codes.ts';
 export {
-  UNKNOWN_CODE_RULE, SYSTEM_ERROR_EXITS, httpStatusOf, exitCodeOf, isCallerFault, ruleOf, codeOf,
+  UNKNOWN_CODE_RULE,
+  SYSTEM_ERROR_EXITS,
+  httpStatusOf,
+  exitCodeOf,
+  isCallerFault,
+  ruleOf,
+  codeOf,
 } from './table.ts';

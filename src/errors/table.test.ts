@@ -4,8 +4,17 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  BulwarkError, ConfigError, InvalidInputError, ERROR_TABLE, EXIT, UNKNOWN_CODE_RULE,
-  httpStatusOf, exitCodeOf, isCallerFault, ruleOf, codeOf,
+  BulwarkError,
+  ConfigError,
+  InvalidInputError,
+  ERROR_TABLE,
+  EXIT,
+  UNKNOWN_CODE_RULE,
+  httpStatusOf,
+  exitCodeOf,
+  isCallerFault,
+  ruleOf,
+  codeOf,
 } from './index.ts';
 
 const SRC = fileURLToPath(new URL('..', import.meta.url));
@@ -18,8 +27,9 @@ function literalCodesInSource(): Map<string, string> {
     /\b(super|requireIntegerSetting)\(\s*'([A-Z][A-Z0-9_]+)'/g,
     /\b(portArgument)\([^()']*'([A-Z][A-Z0-9_]+)'/g,
   ];
-  const files = readdirSync(SRC, { recursive: true, encoding: 'utf8' })
-    .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'));
+  const files = readdirSync(SRC, { recursive: true, encoding: 'utf8' }).filter(
+    (f) => f.endsWith('.ts') && !f.endsWith('.test.ts'),
+  );
   for (const file of files) {
     const text = readFileSync(join(SRC, file), 'utf8');
     for (const pattern of patterns) {
@@ -35,7 +45,8 @@ function literalCodesInSource(): Map<string, string> {
 test('every code a throw site in src names has a rule in the table', () => {
   const codes = literalCodesInSource();
   assert.ok(codes.size > 150, `found ${codes.size} codes: the scan still sees the throw sites`);
-  const missing = [...codes].filter(([code]) => ruleOf(code) === undefined)
+  const missing = [...codes]
+    .filter(([code]) => ruleOf(code) === undefined)
     .map(([code, where]) => `${code} in ${where}`);
   assert.deepEqual(missing, []);
 });
@@ -61,16 +72,32 @@ test('every setting that is malformed or unsafe exits 78 (EX_CONFIG)', () => {
 // before the table, so replacing a switch with httpStatusOf changes no answer.
 const OLD_SWITCHES: ReadonlyArray<readonly [string, number]> = [
   // device admin page
-  ['INVALID_INPUT', 400], ['PASSWORD_INPUT_INVALID', 400], ['AUTH_BUSY', 503],
-  ['UNKNOWN_CAPABILITY', 404], ['UNKNOWN_ACTION', 404], ['CAPABILITY_VALUE_INVALID', 422],
+  ['INVALID_INPUT', 400],
+  ['PASSWORD_INPUT_INVALID', 400],
+  ['AUTH_BUSY', 503],
+  ['UNKNOWN_CAPABILITY', 404],
+  ['UNKNOWN_ACTION', 404],
+  ['CAPABILITY_VALUE_INVALID', 422],
   // hub admin page
-  ['HUB_DEVICE_UNKNOWN', 404], ['HUB_CAPABILITY_UNKNOWN', 404], ['HUB_ACTION_UNKNOWN', 404],
-  ['HUB_CAPABILITY_NOT_GRANTED', 403], ['HUB_DEVICE_OFFLINE', 503],
+  ['HUB_DEVICE_UNKNOWN', 404],
+  ['HUB_CAPABILITY_UNKNOWN', 404],
+  ['HUB_ACTION_UNKNOWN', 404],
+  ['HUB_CAPABILITY_NOT_GRANTED', 403],
+  ['HUB_DEVICE_OFFLINE', 503],
   // cloud owner API
-  ['LOGIN_FAILED', 401], ['CLAIM_REFUSED', 403], ['NOT_FOUND', 404],
-  ['ACCOUNT_EXISTS', 409], ['CLAIM_WINDOW_CLOSED', 409], ['DEVICE_CLAIMED', 409],
-  ['PASSWORD_POLICY', 422], ['COMMAND_NOT_ALLOWED', 422], ['RATE_LIMITED', 429],
-  ['DEVICE_UNREACHABLE', 503], ['DEVICE_OFFLINE', 503], ['STORE_FAILED', 503], ['DEVICE_TIMEOUT', 504],
+  ['LOGIN_FAILED', 401],
+  ['CLAIM_REFUSED', 403],
+  ['NOT_FOUND', 404],
+  ['ACCOUNT_EXISTS', 409],
+  ['CLAIM_WINDOW_CLOSED', 409],
+  ['DEVICE_CLAIMED', 409],
+  ['PASSWORD_POLICY', 422],
+  ['COMMAND_NOT_ALLOWED', 422],
+  ['RATE_LIMITED', 429],
+  ['DEVICE_UNREACHABLE', 503],
+  ['DEVICE_OFFLINE', 503],
+  ['STORE_FAILED', 503],
+  ['DEVICE_TIMEOUT', 504],
 ];
 
 test('known codes answer the HTTP status the old statusOf switches gave them', () => {
@@ -81,9 +108,19 @@ test('known codes answer the HTTP status the old statusOf switches gave them', (
 
 test('a code no switch named answered 400, and still does', () => {
   const named = new Set(OLD_SWITCHES.map(([code]) => code));
-  const web = new Set(['AUTH_REQUIRED', 'SETUP_REQUIRED', 'SETUP_CLOSED', 'LOGIN_LOCKED_OUT', 'CSRF_TOKEN_INVALID',
-    'CSRF_ORIGIN_MISMATCH', 'HOST_NOT_ALLOWED', 'URI_INVALID', 'BODY_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE',
-    'METHOD_NOT_ALLOWED']);
+  const web = new Set([
+    'AUTH_REQUIRED',
+    'SETUP_REQUIRED',
+    'SETUP_CLOSED',
+    'LOGIN_LOCKED_OUT',
+    'CSRF_TOKEN_INVALID',
+    'CSRF_ORIGIN_MISMATCH',
+    'HOST_NOT_ALLOWED',
+    'URI_INVALID',
+    'BODY_TOO_LARGE',
+    'UNSUPPORTED_MEDIA_TYPE',
+    'METHOD_NOT_ALLOWED',
+  ]);
   // Codes no surface ever threw before the table: the CLI's last resort and a hub's relayed internal error.
   const newSince = new Set(['INTERNAL', 'HUB_INTERNAL']);
   for (const code of Object.keys(ERROR_TABLE)) {
@@ -134,8 +171,9 @@ test('exit codes follow sysexits: usage, data, missing input, unavailable, permi
 });
 
 test('a Node.js system error exits by its errno code', () => {
-  const inUse = Object.assign(new Error('listen EADDRINUSE: address already in use 127.0.0.1:8080'),
-    { code: 'EADDRINUSE' });
+  const inUse = Object.assign(new Error('listen EADDRINUSE: address already in use 127.0.0.1:8080'), {
+    code: 'EADDRINUSE',
+  });
   assert.equal(exitCodeOf(inUse), 69);
   assert.equal(codeOf(inUse), 'EADDRINUSE');
   assert.equal(exitCodeOf(Object.assign(new Error('x'), { code: 'EACCES' })), 77);

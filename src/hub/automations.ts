@@ -8,7 +8,11 @@ import type { ChannelValue } from '../channel/index.ts';
 import type { AutomationRule } from './store.ts';
 
 /** Whether `rule` fires when its reading goes from `previous` to `next`. */
-export function crosses(rule: Pick<AutomationRule, 'op' | 'threshold'>, previous: ChannelValue | undefined, next: ChannelValue): boolean {
+export function crosses(
+  rule: Pick<AutomationRule, 'op' | 'threshold'>,
+  previous: ChannelValue | undefined,
+  next: ChannelValue,
+): boolean {
   if (typeof previous !== 'number' || typeof next !== 'number') return false;
   return rule.op === 'above'
     ? previous <= rule.threshold && next > rule.threshold
@@ -23,8 +27,14 @@ export function crosses(rule: Pick<AutomationRule, 'op' | 'threshold'>, previous
  * for (const rule of dueRules(store.automations(), serial, 'temperature', prev, value, lastRun, now, 1_000)) run(rule);
  */
 export function dueRules(
-  rules: readonly AutomationRule[], serial: string, capability: string, previous: ChannelValue | undefined, next: ChannelValue,
-  lastRun: Map<number, number>, now: number, minIntervalMs: number,
+  rules: readonly AutomationRule[],
+  serial: string,
+  capability: string,
+  previous: ChannelValue | undefined,
+  next: ChannelValue,
+  lastRun: Map<number, number>,
+  now: number,
+  minIntervalMs: number,
 ): AutomationRule[] {
   const due: AutomationRule[] = [];
   for (const rule of rules) {

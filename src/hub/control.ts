@@ -30,8 +30,17 @@ export const HUB_CONTROL_LIMITS = Object.freeze({
 
 /** The operations of the control socket. */
 export const HUB_CONTROL_OPS = Object.freeze([
-  'status', 'devices', 'pair', 'call', 'unpair', 'grant', 'revoke', 'automations', 'automation-add',
-  'automation-remove', 'unlock',
+  'status',
+  'devices',
+  'pair',
+  'call',
+  'unpair',
+  'grant',
+  'revoke',
+  'automations',
+  'automation-add',
+  'automation-remove',
+  'unlock',
 ] as const);
 export type HubControlOp = (typeof HUB_CONTROL_OPS)[number];
 
@@ -41,19 +50,31 @@ function bad(message: string): HubError {
 
 function str(args: Record<string, unknown>, key: string, max = 64): string {
   const v = args[key];
-  if (typeof v !== 'string' || v.length === 0 || v.length > max) throw bad(`${key} must be a string of 1 to ${max} characters`);
+  if (typeof v !== 'string' || v.length === 0 || v.length > max)
+    throw bad(`${key} must be a string of 1 to ${max} characters`);
   return v;
 }
 
 function value(args: Record<string, unknown>): ChannelValue | undefined {
   const v = args.value;
   if (v === undefined) return undefined;
-  if (v === null || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v)) || (typeof v === 'string' && v.length <= 256)) return v;
+  if (
+    v === null ||
+    typeof v === 'boolean' ||
+    (typeof v === 'number' && Number.isFinite(v)) ||
+    (typeof v === 'string' && v.length <= 256)
+  )
+    return v;
   throw bad('value must be a boolean, number, string or null');
 }
 
 /** Runs one control request against `hub`. */
-export async function runControlOp(hub: Hub, op: unknown, args: Record<string, unknown>, extra: { webUrl?: string } = {}): Promise<unknown> {
+export async function runControlOp(
+  hub: Hub,
+  op: unknown,
+  args: Record<string, unknown>,
+  extra: { webUrl?: string } = {},
+): Promise<unknown> {
   switch (op as HubControlOp) {
     case 'status':
       return { pin: hub.pin, devices: hub.devices().length, ...(extra.webUrl ? { webUrl: extra.webUrl } : {}) };
@@ -65,7 +86,14 @@ export async function runControlOp(hub: Hub, op: unknown, args: Record<string, u
     }
     case 'call': {
       const v = value(args);
-      return { value: await hub.call(str(args, 'serial'), str(args, 'capability'), str(args, 'action'), ...(v !== undefined ? [v] : [])) };
+      return {
+        value: await hub.call(
+          str(args, 'serial'),
+          str(args, 'capability'),
+          str(args, 'action'),
+          ...(v !== undefined ? [v] : []),
+        ),
+      };
     }
     case 'unpair':
       return hub.unpair(str(args, 'serial'));
@@ -78,10 +106,16 @@ export async function runControlOp(hub: Hub, op: unknown, args: Record<string, u
     case 'automation-add': {
       const op2 = str(args, 'op', 8);
       if (op2 !== 'above' && op2 !== 'below') throw bad('op must be above or below');
-      if (typeof args.threshold !== 'number' || !Number.isFinite(args.threshold)) throw bad('threshold must be a number');
+      if (typeof args.threshold !== 'number' || !Number.isFinite(args.threshold))
+        throw bad('threshold must be a number');
       return hub.addAutomation({
-        whenSerial: str(args, 'whenSerial'), whenCapability: str(args, 'whenCapability'), op: op2, threshold: args.threshold,
-        thenSerial: str(args, 'thenSerial'), thenCapability: str(args, 'thenCapability'), thenAction: str(args, 'thenAction'),
+        whenSerial: str(args, 'whenSerial'),
+        whenCapability: str(args, 'whenCapability'),
+        op: op2,
+        threshold: args.threshold,
+        thenSerial: str(args, 'thenSerial'),
+        thenCapability: str(args, 'thenCapability'),
+        thenAction: str(args, 'thenAction'),
       });
     }
     case 'automation-remove': {
@@ -112,12 +146,18 @@ export async function listenForControl(stateDir: string, hub: Hub, extra: { webU
   const server = createServer({ allowHalfOpen: true }, (socket) => {
     let buf = '';
     let handled = false;
-    socket.setTimeout(HUB_CONTROL_LIMITS.requestTimeoutMs, () => { if (!handled) socket.destroy(); });
+    socket.setTimeout(HUB_CONTROL_LIMITS.requestTimeoutMs, () => {
+      if (!handled) socket.destroy();
+    });
     socket.on('error', () => undefined);
     socket.on('data', (chunk: Buffer) => {
       if (handled) return;
       buf += chunk.toString('utf8');
-      if (buf.length > HUB_CONTROL_LIMITS.maxRequestBytes) { handled = true; answer(socket, { ok: false, code: 'HUB_CONTROL_BAD_REQUEST', message: 'request too large' }); return; }
+      if (buf.length > HUB_CONTROL_LIMITS.maxRequestBytes) {
+        handled = true;
+        answer(socket, { ok: false, code: 'HUB_CONTROL_BAD_REQUEST', message: 'request too large' });
+        return;
+      }
       const nl = buf.indexOf('\n');
       if (nl < 0) return;
       handled = true;
@@ -130,19 +170,32 @@ export async function listenForControl(stateDir: string, hub: Hub, extra: { webU
         answer(socket, { ok: false, code: 'HUB_CONTROL_BAD_REQUEST', message: 'not a JSON object' });
         return;
       }
-      const args = typeof request.args === 'object' && request.args !== null && !Array.isArray(request.args) ? request.args as Record<string, unknown> : {};
+      const args =
+        typeof request.args === 'object' && request.args !== null && !Array.isArray(request.args)
+          ? (request.args as Record<string, unknown>)
+          : {};
       runControlOp(hub, request.op, args, extra).then(
         (result) => answer(socket, { ok: true, result }),
-        (err: unknown) => answer(socket, err instanceof BulwarkError
-          ? { ok: false, code: err.code, message: err.message }
-          : { ok: false, code: 'HUB_INTERNAL', message: 'internal error' }),
+        (err: unknown) =>
+          answer(
+            socket,
+            err instanceof BulwarkError
+              ? { ok: false, code: err.code, message: err.message }
+              : { ok: false, code: 'HUB_INTERNAL', message: 'internal error' },
+          ),
       );
     });
   });
   server.maxConnections = HUB_CONTROL_LIMITS.maxConnections;
   const oldMask = process.umask(0o177); // born 0600: no moment where others can connect
   try {
-    await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(path, () => { server.off('error', reject); resolve(); }); });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(path, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
   } finally {
     process.umask(oldMask);
   }
@@ -158,7 +211,12 @@ export async function listenForControl(stateDir: string, hub: Hub, extra: { webU
  * @example
  * const devices = await callHubControl('/var/lib/bulwark-hub', 'devices');
  */
-export function callHubControl(stateDir: string, op: HubControlOp, args: Record<string, unknown> = {}, timeoutMs = 60_000): Promise<unknown> {
+export function callHubControl(
+  stateDir: string,
+  op: HubControlOp,
+  args: Record<string, unknown> = {},
+  timeoutMs = 60_000,
+): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const socket = createConnection(join(stateDir, HUB_CONTROL_SOCKET));
     let buf = '';
@@ -167,15 +225,19 @@ export function callHubControl(stateDir: string, op: HubControlOp, args: Record<
       if (settled) return;
       settled = true;
       socket.destroy();
-      if (err) reject(err); else resolve(result);
+      if (err) reject(err);
+      else resolve(result);
     };
     socket.setTimeout(timeoutMs, () => done(new HubError('HUB_CONTROL_TIMEOUT', 'the hub did not answer in time')));
     socket.on('connect', () => socket.write(JSON.stringify({ op, args }) + '\n'));
     socket.on('data', (c: Buffer) => {
       buf += c.toString('utf8');
-      if (buf.length > HUB_CONTROL_LIMITS.maxAnswerBytes) done(new HubError('HUB_CONTROL_BAD_ANSWER', 'the hub answered too much'));
+      if (buf.length > HUB_CONTROL_LIMITS.maxAnswerBytes)
+        done(new HubError('HUB_CONTROL_BAD_ANSWER', 'the hub answered too much'));
     });
-    socket.on('error', (err: NodeJS.ErrnoException) => done(new HubError('HUB_NOT_RUNNING', `no hub is running with state ${stateDir} (${err.code ?? 'error'})`)));
+    socket.on('error', (err: NodeJS.ErrnoException) =>
+      done(new HubError('HUB_NOT_RUNNING', `no hub is running with state ${stateDir} (${err.code ?? 'error'})`)),
+    );
     socket.on('end', () => {
       try {
         const r = JSON.parse(buf) as { ok: boolean; result?: unknown; code?: string; message?: string };

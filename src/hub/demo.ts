@@ -19,12 +19,23 @@ export interface DemoDeviceAgent {
     openPairingWindow(by: 'button' | 'owner'): string;
     pairingStatus(): { readonly failures: number };
   };
-  readonly journal: { list(o: { limit: number }): Promise<ReadonlyArray<{ at: string; surface: string; event: string; result: string; detail?: string }>> };
+  readonly journal: {
+    list(o: {
+      limit: number;
+    }): Promise<ReadonlyArray<{ at: string; surface: string; event: string; result: string; detail?: string }>>;
+  };
   close(): Promise<void>;
 }
 
 /** How the demo starts an agent: src/device's `startDeviceAgent`. */
-export type DemoStartAgent = (config: { bundleDir: string; stateDir: string; host: string; webPort: number; hubPort: number; mode: 'production' }) => Promise<DemoDeviceAgent>;
+export type DemoStartAgent = (config: {
+  bundleDir: string;
+  stateDir: string;
+  host: string;
+  webPort: number;
+  hubPort: number;
+  mode: 'production';
+}) => Promise<DemoDeviceAgent>;
 
 /** Options of {@link demoHub}. */
 export interface DemoHubOptions {
@@ -47,7 +58,14 @@ export async function demoHub(o: DemoHubOptions): Promise<void> {
   const { say } = o;
   const base = join(o.work, 'hub-demo');
   const start = (unit: { serial: string; dir: string }): Promise<DemoDeviceAgent> =>
-    o.startDeviceAgent({ bundleDir: unit.dir, stateDir: join(base, unit.serial), host: '127.0.0.1', webPort: 0, hubPort: 0, mode: 'production' });
+    o.startDeviceAgent({
+      bundleDir: unit.dir,
+      stateDir: join(base, unit.serial),
+      host: '127.0.0.1',
+      webPort: 0,
+      hubPort: 0,
+      mode: 'production',
+    });
   const plug = await start(o.plug);
   const lock = await start(o.lock);
   const service = await startHubService({ stateDir: join(base, 'hub'), web: { port: 0 } });
@@ -59,31 +77,53 @@ export async function demoHub(o: DemoHubOptions): Promise<void> {
     say(`   paired ${p.serial} by push button; both sides now pin each other's key (device ${p.pin.slice(0, 23)}...)`);
     say(`   the lock's button: ${lock.hub.openPairingWindow('button')}`);
     let refused = '';
-    try { await hub.pair({ address: `127.0.0.1:${lock.hub.port}` }); } catch (err) { refused = codeOf(err); }
+    try {
+      await hub.pair({ address: `127.0.0.1:${lock.hub.port}` });
+    } catch (err) {
+      refused = codeOf(err);
+    }
     if (refused !== 'PAIRING_PUSH_BUTTON_REFUSED') throw new Error(`push button on a lock gave '${refused}'`);
     say(`   push button on the lock -> ${refused}`);
     const { generateSetupCode } = await import('../identity/index.ts');
     let wrong = generateSetupCode();
     while (wrong === o.lock.setupCode) wrong = generateSetupCode();
     let failed = '';
-    try { await hub.pair({ address: `127.0.0.1:${lock.hub.port}`, setupCode: wrong }); } catch (err) { failed = codeOf(err); }
+    try {
+      await hub.pair({ address: `127.0.0.1:${lock.hub.port}`, setupCode: wrong });
+    } catch (err) {
+      failed = codeOf(err);
+    }
     if (failed !== 'PAIRING_CONFIRMATION_FAILED') throw new Error(`a wrong setup code gave '${failed}'`);
-    say(`   a wrong setup code (${wrong}) -> ${failed}; the lock counts it (${lock.hub.pairingStatus().failures} of 20 attempts used)`);
+    say(
+      `   a wrong setup code (${wrong}) -> ${failed}; the lock counts it (${lock.hub.pairingStatus().failures} of 20 attempts used)`,
+    );
     let typo = '';
     const mistyped = o.lock.setupCode.replace(/\d(?=\D*$)/, (d) => String((Number(d) + 1) % 10));
-    try { await hub.pair({ address: `127.0.0.1:${lock.hub.port}`, setupCode: mistyped }); } catch (err) { typo = codeOf(err); }
+    try {
+      await hub.pair({ address: `127.0.0.1:${lock.hub.port}`, setupCode: mistyped });
+    } catch (err) {
+      typo = codeOf(err);
+    }
     say(`   a typo in the code -> ${typo} (the check digit catches it before the lock spends an attempt)`);
     const l = await hub.pair({ address: `127.0.0.1:${lock.hub.port}`, setupCode: o.lock.setupCode });
     say(`   paired ${l.serial} by setup code (SPAKE2+ bound to both TLS keys; the lock holds only a verifier)`);
     say(`   switch the plug on -> ${String(await hub.call(p.serial, 'power', 'on'))}`);
     let denied = '';
-    try { await hub.call(l.serial, 'bolt', 'lock'); } catch (err) { denied = codeOf(err); }
+    try {
+      await hub.call(l.serial, 'bolt', 'lock');
+    } catch (err) {
+      denied = codeOf(err);
+    }
     say(`   lock the lock before granting its bolt -> ${denied}`);
     hub.grant(l.serial, 'bolt');
     say(`   grant bolt, then lock the lock -> ${String(await hub.call(l.serial, 'bolt', 'lock'))}`);
-    say('   the lock\'s connection journal (newest first):');
-    for (const e of (await lock.journal.list({ limit: 12 })).filter((r) => r.surface === 'pairing' || r.surface === 'hub')) {
-      say(`     ${e.at.slice(11, 19)}  ${e.surface.padEnd(8)} ${e.event.padEnd(16)} ${e.result.padEnd(8)} ${e.detail ?? ''}`);
+    say("   the lock's connection journal (newest first):");
+    for (const e of (await lock.journal.list({ limit: 12 })).filter(
+      (r) => r.surface === 'pairing' || r.surface === 'hub',
+    )) {
+      say(
+        `     ${e.at.slice(11, 19)}  ${e.surface.padEnd(8)} ${e.event.padEnd(16)} ${e.result.padEnd(8)} ${e.detail ?? ''}`,
+      );
     }
   } finally {
     await service.close();

@@ -3,11 +3,25 @@ import { BulwarkError } from '../errors/index.ts';
 
 /** Stable codes of the hub's own errors. */
 export type HubErrorCode =
-  | 'HUB_DEVICE_UNKNOWN' | 'HUB_CAPABILITY_UNKNOWN' | 'HUB_ACTION_UNKNOWN' | 'HUB_MODEL_UNKNOWN'
-  | 'HUB_CAPABILITY_NOT_GRANTED' | 'HUB_DEVICE_OFFLINE' | 'HUB_ADDRESS_INVALID' | 'HUB_SETUP_CODE_MALFORMED'
-  | 'HUB_CONFIG_INVALID' | 'HUB_STATE_CORRUPT' | 'HUB_KEY_INSECURE' | 'HUB_KEY_INVALID' | 'HUB_CLOSED'
-  | 'HUB_NOT_RUNNING' | 'HUB_CONTROL_BAD_REQUEST' | 'HUB_CONTROL_BAD_ANSWER' | 'HUB_CONTROL_TIMEOUT'
-  | 'HUB_CONTROL_PATH_TAKEN' | 'HUB_INTERNAL';
+  | 'HUB_DEVICE_UNKNOWN'
+  | 'HUB_CAPABILITY_UNKNOWN'
+  | 'HUB_ACTION_UNKNOWN'
+  | 'HUB_MODEL_UNKNOWN'
+  | 'HUB_CAPABILITY_NOT_GRANTED'
+  | 'HUB_DEVICE_OFFLINE'
+  | 'HUB_ADDRESS_INVALID'
+  | 'HUB_SETUP_CODE_MALFORMED'
+  | 'HUB_CONFIG_INVALID'
+  | 'HUB_STATE_CORRUPT'
+  | 'HUB_KEY_INSECURE'
+  | 'HUB_KEY_INVALID'
+  | 'HUB_CLOSED'
+  | 'HUB_NOT_RUNNING'
+  | 'HUB_CONTROL_BAD_REQUEST'
+  | 'HUB_CONTROL_BAD_ANSWER'
+  | 'HUB_CONTROL_TIMEOUT'
+  | 'HUB_CONTROL_PATH_TAKEN'
+  | 'HUB_INTERNAL';
 
 /**
  * A literal code must be the hub's own; a code held in a string passes as is (the control socket's
@@ -27,7 +41,10 @@ type OwnOrRelayed<C extends string> = string extends C ? string : HubErrorCode;
 export class HubError<C extends string = HubErrorCode> extends BulwarkError<C> {
   /** `code` is one of {@link HubErrorCode}, or a code held in a string (relayed from the control socket). */
   constructor(
-    code: C & OwnOrRelayed<C>, message: string, details: Record<string, unknown> = {}, options?: { cause?: unknown },
+    code: C & OwnOrRelayed<C>,
+    message: string,
+    details: Record<string, unknown> = {},
+    options?: { cause?: unknown },
   ) {
     super(code, message, details, options);
   }

@@ -9,7 +9,15 @@ import { join } from 'node:path';
 import { hasCode } from '../errors/index.ts';
 import { spkiSha256 } from '../channel/index.ts';
 import {
-  Hub, HubStore, callHubControl, createHubIdentity, crosses, dueRules, listenForControl, loadOrCreateHubIdentity, parseDeviceAddress,
+  Hub,
+  HubStore,
+  callHubControl,
+  createHubIdentity,
+  crosses,
+  dueRules,
+  listenForControl,
+  loadOrCreateHubIdentity,
+  parseDeviceAddress,
   type AutomationRule,
 } from './index.ts';
 
@@ -21,7 +29,11 @@ test('device addresses: host, host:port, [v6]:port; anything else is HUB_ADDRESS
   assert.deepEqual(parseDeviceAddress('[::1]:7000', 5541), { host: '::1', port: 7000 });
   assert.deepEqual(parseDeviceAddress('::1', 5541), { host: '::1', port: 5541 });
   for (const bad of ['', 'a b', 'host:0', 'host:70000', 'http://x', '[::1', 'x'.repeat(300)]) {
-    assert.throws(() => parseDeviceAddress(bad, 5541), (e) => hasCode(e, 'HUB_ADDRESS_INVALID'), bad);
+    assert.throws(
+      () => parseDeviceAddress(bad, 5541),
+      (e) => hasCode(e, 'HUB_ADDRESS_INVALID'),
+      bad,
+    );
   }
 });
 
@@ -33,7 +45,16 @@ test('an automation fires on a crossing only, and at most once per interval', ()
   assert.equal(crosses(above, undefined, 15), false, 'no previous reading: no crossing');
   assert.equal(crosses(above, 'x', 15), false);
   assert.equal(crosses({ op: 'below', threshold: 0 }, 1, -1), true);
-  const rule: AutomationRule = { id: 1, whenSerial: 'S', whenCapability: 'temperature', op: 'above', threshold: 20, thenSerial: 'P', thenCapability: 'power', thenAction: 'on' };
+  const rule: AutomationRule = {
+    id: 1,
+    whenSerial: 'S',
+    whenCapability: 'temperature',
+    op: 'above',
+    threshold: 20,
+    thenSerial: 'P',
+    thenCapability: 'power',
+    thenAction: 'on',
+  };
   const lastRun = new Map<number, number>();
   assert.equal(dueRules([rule], 'S', 'temperature', 19, 21, lastRun, 1_000, 500).length, 1);
   assert.equal(dueRules([rule], 'S', 'temperature', 19, 21, lastRun, 1_200, 500).length, 0, 'within the interval');
@@ -41,7 +62,7 @@ test('an automation fires on a crossing only, and at most once per interval', ()
   assert.equal(dueRules([rule], 'S', 'humidity', 19, 21, lastRun, 9_000, 500).length, 0);
 });
 
-test('the hub\'s self-signed certificate carries its key, verifies, and names loopback', async () => {
+test("the hub's self-signed certificate carries its key, verifies, and names loopback", async () => {
   const id = await createHubIdentity('Test hub');
   const cert = new X509Certificate(id.cert);
   assert.ok(cert.verify(cert.publicKey));
@@ -66,21 +87,46 @@ test('the store keeps devices with their access lists, replaces a serial paired 
   const dir = await temp();
   const store = HubStore.open(dir);
   const pin = Buffer.alloc(32, 7);
-  store.addDevice({ serial: 'LCK-AAAAAAAAAA', model: 'lock', host: '127.0.0.1', port: 5541, pin, mode: 'setup-code', pairedAt: 't' }, []);
-  store.addDevice({ serial: 'PLG-AAAAAAAAAA', model: 'plug', host: '127.0.0.1', port: 5542, pin, mode: 'push-button', pairedAt: 't' }, ['power']);
+  store.addDevice(
+    { serial: 'LCK-AAAAAAAAAA', model: 'lock', host: '127.0.0.1', port: 5541, pin, mode: 'setup-code', pairedAt: 't' },
+    [],
+  );
+  store.addDevice(
+    { serial: 'PLG-AAAAAAAAAA', model: 'plug', host: '127.0.0.1', port: 5542, pin, mode: 'push-button', pairedAt: 't' },
+    ['power'],
+  );
   store.setAccess('LCK-AAAAAAAAAA', 'bolt', true);
   assert.deepEqual(store.access('LCK-AAAAAAAAAA'), ['bolt']);
-  store.addAutomation({ whenSerial: 'PLG-AAAAAAAAAA', whenCapability: 'energy', op: 'above', threshold: 1, thenSerial: 'LCK-AAAAAAAAAA', thenCapability: 'bolt', thenAction: 'lock' });
-  store.addDevice({ serial: 'LCK-AAAAAAAAAA', model: 'lock', host: '127.0.0.1', port: 6000, pin, mode: 'setup-code', pairedAt: 't2' }, []);
+  store.addAutomation({
+    whenSerial: 'PLG-AAAAAAAAAA',
+    whenCapability: 'energy',
+    op: 'above',
+    threshold: 1,
+    thenSerial: 'LCK-AAAAAAAAAA',
+    thenCapability: 'bolt',
+    thenAction: 'lock',
+  });
+  store.addDevice(
+    { serial: 'LCK-AAAAAAAAAA', model: 'lock', host: '127.0.0.1', port: 6000, pin, mode: 'setup-code', pairedAt: 't2' },
+    [],
+  );
   assert.deepEqual(store.access('LCK-AAAAAAAAAA'), [], 'pairing again starts a fresh access list');
   assert.equal(store.device('LCK-AAAAAAAAAA')?.port, 6000);
-  assert.throws(() => store.addDevice({ serial: 'X', model: 'plug', host: 'h', port: 1, pin: Buffer.alloc(31), mode: 'push-button', pairedAt: 't' }, []));
+  assert.throws(() =>
+    store.addDevice(
+      { serial: 'X', model: 'plug', host: 'h', port: 1, pin: Buffer.alloc(31), mode: 'push-button', pairedAt: 't' },
+      [],
+    ),
+  );
   assert.equal(store.removeDevice('PLG-AAAAAAAAAA'), true);
   assert.deepEqual(store.automations(), []);
   store.close();
   for (const f of ['hub.db']) assert.equal((await stat(join(dir, f))).mode & 0o777, 0o600);
   const again = HubStore.open(dir);
-  assert.deepEqual(again.devices().map((d) => d.serial), ['LCK-AAAAAAAAAA']);
+  assert.deepEqual(
+    again.devices().map((d) => d.serial),
+    ['LCK-AAAAAAAAAA'],
+  );
   again.close();
 });
 
@@ -93,10 +139,19 @@ test('the control socket is 0600 and maps errors to codes; no hub running is HUB
     assert.equal((await stat(join(dir, 'hub.sock'))).mode & 0o777, 0o600);
     assert.deepEqual(await callHubControl(dir, 'devices'), []);
     await assert.rejects(callHubControl(dir, 'nope' as never), (e) => hasCode(e, 'HUB_CONTROL_BAD_REQUEST'));
-    await assert.rejects(callHubControl(dir, 'call', { serial: 'PLG-AAAAAAAAAA', capability: 'power', action: 'on' }), (e) => hasCode(e, 'HUB_DEVICE_UNKNOWN'));
-    await assert.rejects(callHubControl(dir, 'call', { serial: 'x'.repeat(100), capability: 'power', action: 'on' }), (e) => hasCode(e, 'HUB_CONTROL_BAD_REQUEST'));
-    await assert.rejects(callHubControl(dir, 'pair', { address: '127.0.0.1:1', setupCode: '1234-5678-9012' }), (e) => hasCode(e, 'HUB_SETUP_CODE_MALFORMED') || hasCode(e, 'CHANNEL_SOCKET_FAILED'));
-    const status = await callHubControl(dir, 'status') as { pin: string; devices: number };
+    await assert.rejects(
+      callHubControl(dir, 'call', { serial: 'PLG-AAAAAAAAAA', capability: 'power', action: 'on' }),
+      (e) => hasCode(e, 'HUB_DEVICE_UNKNOWN'),
+    );
+    await assert.rejects(
+      callHubControl(dir, 'call', { serial: 'x'.repeat(100), capability: 'power', action: 'on' }),
+      (e) => hasCode(e, 'HUB_CONTROL_BAD_REQUEST'),
+    );
+    await assert.rejects(
+      callHubControl(dir, 'pair', { address: '127.0.0.1:1', setupCode: '1234-5678-9012' }),
+      (e) => hasCode(e, 'HUB_SETUP_CODE_MALFORMED') || hasCode(e, 'CHANNEL_SOCKET_FAILED'),
+    );
+    const status = (await callHubControl(dir, 'status')) as { pin: string; devices: number };
     assert.equal(status.pin, hub.pin);
   } finally {
     await new Promise<void>((resolve) => server.close(() => resolve()));

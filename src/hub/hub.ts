@@ -6,8 +6,13 @@
 import { mkdir, chmod } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import {
-  createChannelClientContext, ChannelClosedError, validateChannelConfig,
-  type ChannelClientContext, type ChannelConfig, type ChannelResumption, type ChannelValue,
+  createChannelClientContext,
+  ChannelClosedError,
+  validateChannelConfig,
+  type ChannelClientContext,
+  type ChannelConfig,
+  type ChannelResumption,
+  type ChannelValue,
 } from '../channel/index.ts';
 import { pairWithDevice, defaultPairingConfig, type PairingMode } from '../pairing/index.ts';
 import { getModel, type ModelSpec } from '../models/index.ts';
@@ -40,9 +45,15 @@ export const defaultHubConfig: HubConfig = Object.freeze({
 
 function validate(config: Partial<HubConfig> | undefined): HubConfig {
   const c = { ...defaultHubConfig, ...config };
-  for (const key of Object.keys(config ?? {})) if (!Object.hasOwn(defaultHubConfig, key)) throw new ConfigError('HUB_CONFIG_INVALID', key, 'is not a hub setting');
-  if (!Number.isInteger(c.devicePort) || c.devicePort < 1 || c.devicePort > 65535) throw new ConfigError('HUB_CONFIG_INVALID', 'devicePort', 'must be 1..65535');
-  if (!Number.isInteger(c.automationMinIntervalMs) || c.automationMinIntervalMs < 10 || c.automationMinIntervalMs > 86_400_000) {
+  for (const key of Object.keys(config ?? {}))
+    if (!Object.hasOwn(defaultHubConfig, key)) throw new ConfigError('HUB_CONFIG_INVALID', key, 'is not a hub setting');
+  if (!Number.isInteger(c.devicePort) || c.devicePort < 1 || c.devicePort > 65535)
+    throw new ConfigError('HUB_CONFIG_INVALID', 'devicePort', 'must be 1..65535');
+  if (
+    !Number.isInteger(c.automationMinIntervalMs) ||
+    c.automationMinIntervalMs < 10 ||
+    c.automationMinIntervalMs > 86_400_000
+  ) {
     throw new ConfigError('HUB_CONFIG_INVALID', 'automationMinIntervalMs', 'must be an integer from 10 to 86400000');
   }
   validateChannelConfig(c.channel);
@@ -90,7 +101,9 @@ export interface HubOptions {
 
 /** Parses 'host', 'host:port', '[v6]' or '[v6]:port'. */
 export function parseDeviceAddress(address: string, defaultPort: number): { host: string; port: number } {
-  const bad = (): never => { throw new HubError('HUB_ADDRESS_INVALID', `not a device address (host:port): ${String(address).slice(0, 64)}`); };
+  const bad = (): never => {
+    throw new HubError('HUB_ADDRESS_INVALID', `not a device address (host:port): ${String(address).slice(0, 64)}`);
+  };
   if (typeof address !== 'string' || address.length === 0 || address.length > 270) return bad();
   let host: string;
   let port: string | undefined;
@@ -143,7 +156,13 @@ export class Hub {
   #automations: AutomationRule[];
   #closed = false;
 
-  private constructor(stateDir: string, config: HubConfig, identity: HubIdentity, store: HubStore, log: (m: string) => void) {
+  private constructor(
+    stateDir: string,
+    config: HubConfig,
+    identity: HubIdentity,
+    store: HubStore,
+    log: (m: string) => void,
+  ) {
     this.stateDir = stateDir;
     this.config = config;
     this.identity = identity;
@@ -178,13 +197,19 @@ export class Hub {
       this.#log(`device ${record.serial} has an unknown model '${record.model}': not connected`);
       return undefined;
     }
-    const link = new DeviceLink(record, this.#context, this.config.channel, {
-      onValue: (serial, capability, value, previous) => this.#onValue(serial, capability, value, previous),
-      onUnpairedByDevice: (serial, reason) => {
-        this.#log(`device ${serial} unpaired this hub (${reason}): its key is forgotten`);
-        this.#forget(serial);
+    const link = new DeviceLink(
+      record,
+      this.#context,
+      this.config.channel,
+      {
+        onValue: (serial, capability, value, previous) => this.#onValue(serial, capability, value, previous),
+        onUnpairedByDevice: (serial, reason) => {
+          this.#log(`device ${serial} unpaired this hub (${reason}): its key is forgotten`);
+          this.#forget(serial);
+        },
       },
-    }, resumption);
+      resumption,
+    );
     const entry: Entry = { record, model, access: new Set(access ?? this.store.access(record.serial)), link };
     this.#entries.set(record.serial, entry);
     return entry;
@@ -200,11 +225,26 @@ export class Hub {
 
   #onValue(serial: string, capability: string, value: ChannelValue, previous: ChannelValue | undefined): void {
     for (const listener of this.#listeners) {
-      try { listener({ serial, capability, value }); } catch { /* a listener's fault stays its own */ }
+      try {
+        listener({ serial, capability, value });
+      } catch {
+        /* a listener's fault stays its own */
+      }
     }
-    const due = dueRules(this.#automations, serial, capability, previous, value, this.#lastRun, performance.now(), this.config.automationMinIntervalMs);
+    const due = dueRules(
+      this.#automations,
+      serial,
+      capability,
+      previous,
+      value,
+      this.#lastRun,
+      performance.now(),
+      this.config.automationMinIntervalMs,
+    );
     for (const rule of due) {
-      this.#log(`automation ${rule.id}: ${serial} ${capability} ${rule.op} ${rule.threshold} -> ${rule.thenSerial} ${rule.thenCapability} ${rule.thenAction}`);
+      this.#log(
+        `automation ${rule.id}: ${serial} ${capability} ${rule.op} ${rule.threshold} -> ${rule.thenSerial} ${rule.thenCapability} ${rule.thenAction}`,
+      );
       this.call(rule.thenSerial, rule.thenCapability, rule.thenAction).catch((err: unknown) => {
         this.#log(`automation ${rule.id} failed: ${(err as { code?: string }).code ?? 'error'}`);
       });
@@ -214,7 +254,9 @@ export class Hub {
   /** Hears every value change from every device; returns a function that stops listening. */
   onValue(listener: (event: HubValueEvent) => void): () => void {
     this.#listeners.add(listener);
-    return () => { this.#listeners.delete(listener); };
+    return () => {
+      this.#listeners.delete(listener);
+    };
   }
 
   #entry(serial: string): Entry {
@@ -235,12 +277,18 @@ export class Hub {
     const mode: PairingMode = options.setupCode === undefined ? 'push-button' : 'setup-code';
     if (options.setupCode !== undefined) {
       const { isWellFormedSetupCode } = await import('../identity/index.ts');
-      if (!isWellFormedSetupCode(options.setupCode)) throw new HubError('HUB_SETUP_CODE_MALFORMED', 'that is not a setup code: check the digits on the label');
+      if (!isWellFormedSetupCode(options.setupCode))
+        throw new HubError('HUB_SETUP_CODE_MALFORMED', 'that is not a setup code: check the digits on the label');
     }
     const paired = await pairWithDevice({
-      host, port, identity: this.identity, context: this.#context, mode,
+      host,
+      port,
+      identity: this.identity,
+      context: this.#context,
+      mode,
       ...(options.setupCode !== undefined ? { setupCode: options.setupCode } : {}),
-      config: this.config.channel, maxIterations: this.config.maxIterations,
+      config: this.config.channel,
+      maxIterations: this.config.maxIterations,
     });
     let model: ModelSpec;
     try {
@@ -253,7 +301,15 @@ export class Hub {
       this.#entries.delete(paired.serial);
       await previous.link.close('re-paired');
     }
-    const record: HubDeviceRecord = { serial: paired.serial, model: model.id, host, port, pin: Buffer.from(paired.devicePin), mode: paired.mode, pairedAt: new Date().toISOString() };
+    const record: HubDeviceRecord = {
+      serial: paired.serial,
+      model: model.id,
+      host,
+      port,
+      pin: Buffer.from(paired.devicePin),
+      mode: paired.mode,
+      pairedAt: new Date().toISOString(),
+    };
     const access = initialAccess(model);
     // The pinned channel starts first: the device answers its handshake while the store syncs to disk.
     const entry = this.#attach(record, paired.resumption, access)!;
@@ -273,17 +329,26 @@ export class Hub {
   #view(entry: Entry): HubDeviceView {
     const { record, model, access, link } = entry;
     const state: Record<string, ChannelValue> = {};
-    for (const [k, v] of link.state as Map<string, CapabilityState>) state[k] = v.value;
+    for (const [k, v] of link.state) state[k] = v.value;
     return {
-      serial: record.serial, model: model.id, address: record.host.includes(':') ? `[${record.host}]:${record.port}` : `${record.host}:${record.port}`,
-      mode: record.mode, pairedAt: record.pairedAt, pin: pinText(record.pin), connected: link.connected,
-      access: [...access].sort(), notGranted: model.capabilities.filter((c) => c.sensitive === true && !access.has(c.id)).map((c) => c.id), state,
+      serial: record.serial,
+      model: model.id,
+      address: record.host.includes(':') ? `[${record.host}]:${record.port}` : `${record.host}:${record.port}`,
+      mode: record.mode,
+      pairedAt: record.pairedAt,
+      pin: pinText(record.pin),
+      connected: link.connected,
+      access: [...access].sort(),
+      notGranted: model.capabilities.filter((c) => c.sensitive === true && !access.has(c.id)).map((c) => c.id),
+      state,
     };
   }
 
   /** Every paired device. */
   devices(): HubDeviceView[] {
-    return [...this.#entries.values()].sort((a, b) => a.record.serial.localeCompare(b.record.serial)).map((e) => this.#view(e));
+    return [...this.#entries.values()]
+      .sort((a, b) => a.record.serial.localeCompare(b.record.serial))
+      .map((e) => this.#view(e));
   }
 
   device(serial: string): HubDeviceView {
@@ -304,15 +369,29 @@ export class Hub {
     this.#requireOpen();
     const entry = this.#entry(serial);
     const cap = entry.model.capabilities.find((c) => c.id === capability);
-    if (!cap) throw new HubError('HUB_CAPABILITY_UNKNOWN', `a ${entry.model.id} has no capability '${String(capability).slice(0, 32)}'`);
-    if (!cap.actions.includes(action)) throw new HubError('HUB_ACTION_UNKNOWN', `${cap.id} has no action '${String(action).slice(0, 32)}' (it has: ${cap.actions.join(', ')})`);
+    if (!cap)
+      throw new HubError(
+        'HUB_CAPABILITY_UNKNOWN',
+        `a ${entry.model.id} has no capability '${String(capability).slice(0, 32)}'`,
+      );
+    if (!cap.actions.includes(action))
+      throw new HubError(
+        'HUB_ACTION_UNKNOWN',
+        `${cap.id} has no action '${String(action).slice(0, 32)}' (it has: ${cap.actions.join(', ')})`,
+      );
     if (!entry.access.has(cap.id)) {
-      throw new HubError('HUB_CAPABILITY_NOT_GRANTED', `${cap.id} on ${serial} is not in the hub's access list${cap.sensitive ? ' (sensitive: grant it explicitly)' : ''}`);
+      throw new HubError(
+        'HUB_CAPABILITY_NOT_GRANTED',
+        `${cap.id} on ${serial} is not in the hub's access list${cap.sensitive ? ' (sensitive: grant it explicitly)' : ''}`,
+      );
     }
     try {
       return await entry.link.request(cap.id, action, value);
     } catch (err) {
-      if (err instanceof ChannelClosedError && (err.code === 'CHANNEL_NOT_CONNECTED' || err.code === 'CHANNEL_CLOSED')) {
+      if (
+        err instanceof ChannelClosedError &&
+        (err.code === 'CHANNEL_NOT_CONNECTED' || err.code === 'CHANNEL_CLOSED')
+      ) {
         throw new HubError('HUB_DEVICE_OFFLINE', `${serial} is not connected right now`, {}, { cause: err });
       }
       throw err;
@@ -331,9 +410,14 @@ export class Hub {
 
   #setAccess(serial: string, capability: string, allowed: boolean): HubDeviceView {
     const entry = this.#entry(serial);
-    if (!entry.model.capabilities.some((c) => c.id === capability)) throw new HubError('HUB_CAPABILITY_UNKNOWN', `a ${entry.model.id} has no capability '${String(capability).slice(0, 32)}'`);
+    if (!entry.model.capabilities.some((c) => c.id === capability))
+      throw new HubError(
+        'HUB_CAPABILITY_UNKNOWN',
+        `a ${entry.model.id} has no capability '${String(capability).slice(0, 32)}'`,
+      );
     this.store.setAccess(serial, capability, allowed);
-    if (allowed) entry.access.add(capability); else entry.access.delete(capability);
+    if (allowed) entry.access.add(capability);
+    else entry.access.delete(capability);
     this.#log(`${allowed ? 'granted' : 'revoked'} ${capability} on ${serial}`);
     return this.#view(entry);
   }
@@ -364,13 +448,26 @@ export class Hub {
   addAutomation(rule: Omit<AutomationRule, 'id'>): AutomationRule {
     const sensor = this.#entry(rule.whenSerial);
     const target = this.#entry(rule.thenSerial);
-    if (!sensor.model.capabilities.some((c) => c.id === rule.whenCapability && (c.kind === 'reading' || c.kind === 'level'))) {
-      throw new HubError('HUB_CAPABILITY_UNKNOWN', `${rule.whenSerial} has no numeric reading '${String(rule.whenCapability).slice(0, 32)}'`);
+    if (
+      !sensor.model.capabilities.some(
+        (c) => c.id === rule.whenCapability && (c.kind === 'reading' || c.kind === 'level'),
+      )
+    ) {
+      throw new HubError(
+        'HUB_CAPABILITY_UNKNOWN',
+        `${rule.whenSerial} has no numeric reading '${String(rule.whenCapability).slice(0, 32)}'`,
+      );
     }
     const cap = target.model.capabilities.find((c) => c.id === rule.thenCapability);
-    if (!cap || !cap.actions.includes(rule.thenAction)) throw new HubError('HUB_ACTION_UNKNOWN', `${rule.thenSerial} has no action ${String(rule.thenCapability).slice(0, 32)} ${String(rule.thenAction).slice(0, 32)}`);
-    if (rule.op !== 'above' && rule.op !== 'below') throw new HubError('HUB_CONFIG_INVALID', 'op must be above or below');
-    if (typeof rule.threshold !== 'number' || !Number.isFinite(rule.threshold)) throw new HubError('HUB_CONFIG_INVALID', 'threshold must be a finite number');
+    if (!cap || !cap.actions.includes(rule.thenAction))
+      throw new HubError(
+        'HUB_ACTION_UNKNOWN',
+        `${rule.thenSerial} has no action ${String(rule.thenCapability).slice(0, 32)} ${String(rule.thenAction).slice(0, 32)}`,
+      );
+    if (rule.op !== 'above' && rule.op !== 'below')
+      throw new HubError('HUB_CONFIG_INVALID', 'op must be above or below');
+    if (typeof rule.threshold !== 'number' || !Number.isFinite(rule.threshold))
+      throw new HubError('HUB_CONFIG_INVALID', 'threshold must be a finite number');
     const added = this.store.addAutomation(rule);
     this.#automations = this.store.automations();
     return added;

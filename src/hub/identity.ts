@@ -66,7 +66,11 @@ export async function loadOrCreateHubIdentity(stateDir: string): Promise<HubIden
     await writeFileAtomic(certPath, identity.cert, PUBLIC_FILE_MODE);
     return identity;
   }
-  if ((info.mode & 0o077) !== 0) throw new HubError('HUB_KEY_INSECURE', `${keyPath} is readable by others (mode ${(info.mode & 0o777).toString(8)}); expected 600`);
+  if ((info.mode & 0o077) !== 0)
+    throw new HubError(
+      'HUB_KEY_INSECURE',
+      `${keyPath} is readable by others (mode ${(info.mode & 0o777).toString(8)}); expected 600`,
+    );
   const [key, cert] = await Promise.all([readFile(keyPath, 'utf8'), readFile(certPath, 'utf8')]);
   try {
     const x509 = new X509Certificate(cert);

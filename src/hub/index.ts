@@ -21,7 +21,14 @@ export { DeviceLink, LINK_CAPABILITY } from './links.ts';
 export type { CapabilityState, DeviceLinkEvents } from './links.ts';
 export { startHubService } from './service.ts';
 export type { HubService, HubServiceOptions } from './service.ts';
-export { callHubControl, listenForControl, runControlOp, HUB_CONTROL_SOCKET, HUB_CONTROL_LIMITS, HUB_CONTROL_OPS } from './control.ts';
+export {
+  callHubControl,
+  listenForControl,
+  runControlOp,
+  HUB_CONTROL_SOCKET,
+  HUB_CONTROL_LIMITS,
+  HUB_CONTROL_OPS,
+} from './control.ts';
 export type { HubControlOp } from './control.ts';
 export { startHubWeb, defaultHubWebConfig, HUB_INITIAL_PASSWORD_FILE } from './web.ts';
 export type { HubWeb, HubWebConfig } from './web.ts';

@@ -4,8 +4,15 @@
  * the device has unpaired us (its 'unpaired' event, or a bye saying 'unpaired' or 'not-paired').
  */
 import {
-  ReconnectingChannel, pinnedPeers, ChannelRequestError,
-  type ChannelClientContext, type ChannelConfig, type ChannelValue, type EventMessage, type ChannelCloseInfo, type ChannelResumption,
+  ReconnectingChannel,
+  pinnedPeers,
+  ChannelRequestError,
+  type ChannelClientContext,
+  type ChannelConfig,
+  type ChannelValue,
+  type EventMessage,
+  type ChannelCloseInfo,
+  type ChannelResumption,
 } from '../channel/index.ts';
 import type { HubDeviceRecord } from './store.ts';
 import { HubError } from './errors.ts';
@@ -46,11 +53,21 @@ export class DeviceLink {
   #unpaired = false;
   readonly #syncWaiters = new Set<() => void>();
 
-  constructor(record: HubDeviceRecord, context: ChannelClientContext, config: Partial<ChannelConfig> | undefined, events: DeviceLinkEvents, resumption?: ChannelResumption) {
+  constructor(
+    record: HubDeviceRecord,
+    context: ChannelClientContext,
+    config: Partial<ChannelConfig> | undefined,
+    events: DeviceLinkEvents,
+    resumption?: ChannelResumption,
+  ) {
     this.serial = record.serial;
     this.#events = events;
     this.channel = new ReconnectingChannel<string>({
-      host: record.host, port: record.port, key: context.key, cert: context.cert, context,
+      host: record.host,
+      port: record.port,
+      key: context.key,
+      cert: context.cert,
+      context,
       pinnedPeer: pinnedPeers([[record.pin, record.serial]]),
       ...(config ? { config } : {}),
       // Only a ticket from a session with this very key (the pairing connection) is taken.
@@ -61,20 +78,25 @@ export class DeviceLink {
       this.#connected = true;
       this.#events.onConnectionChange?.(this.serial, true);
       // The device answers with every value as events first, then the count.
-      conn.request(LINK_CAPABILITY, 'sync').then(() => {
-        if (this.channel.connection !== conn) return;
-        this.#synced = true;
-        for (const wake of this.#syncWaiters) wake();
-        this.#syncWaiters.clear();
-      }, (err: unknown) => {
-        if (err instanceof ChannelRequestError && err.remoteCode === 'CAPABILITY_DENIED') this.#unpairedByDevice('not-paired');
-      });
+      conn.request(LINK_CAPABILITY, 'sync').then(
+        () => {
+          if (this.channel.connection !== conn) return;
+          this.#synced = true;
+          for (const wake of this.#syncWaiters) wake();
+          this.#syncWaiters.clear();
+        },
+        (err: unknown) => {
+          if (err instanceof ChannelRequestError && err.remoteCode === 'CAPABILITY_DENIED')
+            this.#unpairedByDevice('not-paired');
+        },
+      );
     });
     this.channel.on('disconnected', (info: ChannelCloseInfo) => {
       this.#connected = false;
       this.#synced = false;
       this.#events.onConnectionChange?.(this.serial, false);
-      if (info.initiator === 'peer' && (info.reason === 'unpaired' || info.reason === 'not-paired')) this.#unpairedByDevice(info.reason);
+      if (info.initiator === 'peer' && (info.reason === 'unpaired' || info.reason === 'not-paired'))
+        this.#unpairedByDevice(info.reason);
     });
     // Failed attempts are retried with back-off; nothing to do per attempt.
     this.channel.on('retrying', () => undefined);
@@ -114,7 +136,10 @@ export class DeviceLink {
       await new Promise<void>((resolve, reject) => {
         wake = resolve;
         this.#syncWaiters.add(resolve);
-        timer = setTimeout(() => reject(new HubError('HUB_DEVICE_OFFLINE', `${this.serial} did not connect within ${timeoutMs} ms`)), timeoutMs);
+        timer = setTimeout(
+          () => reject(new HubError('HUB_DEVICE_OFFLINE', `${this.serial} did not connect within ${timeoutMs} ms`)),
+          timeoutMs,
+        );
       });
     } finally {
       clearTimeout(timer);

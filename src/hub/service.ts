@@ -37,7 +37,11 @@ export interface HubService {
  */
 export async function startHubService(options: HubServiceOptions): Promise<HubService> {
   const log = options.log ?? (() => undefined);
-  const hub = await Hub.start({ stateDir: options.stateDir, ...(options.config ? { config: options.config } : {}), log });
+  const hub = await Hub.start({
+    stateDir: options.stateDir,
+    ...(options.config ? { config: options.config } : {}),
+    log,
+  });
   let journal: ConnectionJournal | undefined;
   let web: HubWeb | undefined;
   let control: Server | undefined;
@@ -54,7 +58,10 @@ export async function startHubService(options: HubServiceOptions): Promise<HubSe
   const j = journal;
   const c = control;
   return {
-    hub, web, journal: j, controlPath: join(options.stateDir, HUB_CONTROL_SOCKET),
+    hub,
+    web,
+    journal: j,
+    controlPath: join(options.stateDir, HUB_CONTROL_SOCKET),
     async close() {
       await new Promise<void>((resolve) => c.close(() => resolve()));
       await web?.close();

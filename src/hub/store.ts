@@ -73,9 +73,15 @@ export class HubStore {
         CREATE TABLE IF NOT EXISTS automations (
           id INTEGER PRIMARY KEY, when_serial TEXT NOT NULL, when_capability TEXT NOT NULL, op TEXT NOT NULL CHECK (op IN ('above', 'below')),
           threshold REAL NOT NULL, then_serial TEXT NOT NULL, then_capability TEXT NOT NULL, then_action TEXT NOT NULL);`);
-      const version = db.prepare('SELECT value FROM meta WHERE key = ?').get('schema') as { value?: string } | undefined;
-      if (version === undefined) db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('schema', SCHEMA_VERSION);
-      else if (version.value !== SCHEMA_VERSION) throw new HubError('HUB_STATE_CORRUPT', `hub.db has schema ${String(version.value)}; this hub reads ${SCHEMA_VERSION}`);
+      const version = db.prepare('SELECT value FROM meta WHERE key = ?').get('schema') as
+        { value?: string } | undefined;
+      if (version === undefined)
+        db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('schema', SCHEMA_VERSION);
+      else if (version.value !== SCHEMA_VERSION)
+        throw new HubError(
+          'HUB_STATE_CORRUPT',
+          `hub.db has schema ${String(version.value)}; this hub reads ${SCHEMA_VERSION}`,
+        );
     } catch (err) {
       if (err instanceof HubError) throw err;
       throw new HubError('HUB_STATE_CORRUPT', `cannot open ${path}: ${(err as Error).message.slice(0, 120)}`);
@@ -90,14 +96,22 @@ export class HubStore {
 
   #device(r: Record<string, unknown>): HubDeviceRecord {
     return {
-      serial: String(r.serial), model: String(r.model), host: String(r.host), port: Number(r.port),
-      pin: Buffer.from(r.pin as Uint8Array), mode: r.mode as PairingMode, pairedAt: String(r.paired_at),
+      serial: String(r.serial),
+      model: String(r.model),
+      host: String(r.host),
+      port: Number(r.port),
+      pin: Buffer.from(r.pin as Uint8Array),
+      mode: r.mode as PairingMode,
+      pairedAt: String(r.paired_at),
     };
   }
 
   /** Every paired device, by serial. */
   devices(): HubDeviceRecord[] {
-    return this.#db.prepare('SELECT * FROM devices ORDER BY serial').all().map((r) => this.#device(row(r)));
+    return this.#db
+      .prepare('SELECT * FROM devices ORDER BY serial')
+      .all()
+      .map((r) => this.#device(row(r)));
   }
 
   device(serial: string): HubDeviceRecord | undefined {
@@ -109,7 +123,8 @@ export class HubStore {
   addDevice(d: HubDeviceRecord, access: readonly string[]): void {
     this.#transaction(() => {
       this.#db.prepare('DELETE FROM devices WHERE serial = ?').run(d.serial);
-      this.#db.prepare('INSERT INTO devices (serial, model, host, port, pin, mode, paired_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      this.#db
+        .prepare('INSERT INTO devices (serial, model, host, port, pin, mode, paired_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
         .run(d.serial, d.model, d.host, d.port, d.pin, d.mode, d.pairedAt);
       const grant = this.#db.prepare('INSERT INTO access (serial, capability) VALUES (?, ?)');
       for (const c of access) grant.run(d.serial, c);
@@ -128,27 +143,51 @@ export class HubStore {
 
   /** The capabilities the hub may use on `serial`. */
   access(serial: string): string[] {
-    return this.#db.prepare('SELECT capability FROM access WHERE serial = ? ORDER BY capability').all(serial).map((r) => String(row<{ capability: string }>(r).capability));
+    return this.#db
+      .prepare('SELECT capability FROM access WHERE serial = ? ORDER BY capability')
+      .all(serial)
+      .map((r) => String(row<{ capability: string }>(r).capability));
   }
 
   setAccess(serial: string, capability: string, allowed: boolean): void {
-    if (allowed) this.#db.prepare('INSERT OR IGNORE INTO access (serial, capability) VALUES (?, ?)').run(serial, capability);
+    if (allowed)
+      this.#db.prepare('INSERT OR IGNORE INTO access (serial, capability) VALUES (?, ?)').run(serial, capability);
     else this.#db.prepare('DELETE FROM access WHERE serial = ? AND capability = ?').run(serial, capability);
   }
 
   automations(): AutomationRule[] {
-    return this.#db.prepare('SELECT * FROM automations ORDER BY id').all().map((raw) => {
-      const r = row<Record<string, unknown>>(raw);
-      return {
-        id: Number(r.id), whenSerial: String(r.when_serial), whenCapability: String(r.when_capability), op: r.op as 'above' | 'below',
-        threshold: Number(r.threshold), thenSerial: String(r.then_serial), thenCapability: String(r.then_capability), thenAction: String(r.then_action),
-      };
-    });
+    return this.#db
+      .prepare('SELECT * FROM automations ORDER BY id')
+      .all()
+      .map((raw) => {
+        const r = row<Record<string, unknown>>(raw);
+        return {
+          id: Number(r.id),
+          whenSerial: String(r.when_serial),
+          whenCapability: String(r.when_capability),
+          op: r.op as 'above' | 'below',
+          threshold: Number(r.threshold),
+          thenSerial: String(r.then_serial),
+          thenCapability: String(r.then_capability),
+          thenAction: String(r.then_action),
+        };
+      });
   }
 
   addAutomation(rule: Omit<AutomationRule, 'id'>): AutomationRule {
-    const r = this.#db.prepare('INSERT INTO automations (when_serial, when_capability, op, threshold, then_serial, then_capability, then_action) VALUES (?, ?, ?, ?, ?, ?, ?)')
-      .run(rule.whenSerial, rule.whenCapability, rule.op, rule.threshold, rule.thenSerial, rule.thenCapability, rule.thenAction);
+    const r = this.#db
+      .prepare(
+        'INSERT INTO automations (when_serial, when_capability, op, threshold, then_serial, then_capability, then_action) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      )
+      .run(
+        rule.whenSerial,
+        rule.whenCapability,
+        rule.op,
+        rule.threshold,
+        rule.thenSerial,
+        rule.thenCapability,
+        rule.thenAction,
+      );
     return { ...rule, id: Number(r.lastInsertRowid) };
   }
 
@@ -164,7 +203,10 @@ export class HubStore {
 
   setMeta(key: string, value: string | undefined): void {
     if (value === undefined) this.#db.prepare('DELETE FROM meta WHERE key = ?').run(key);
-    else this.#db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
+    else
+      this.#db
+        .prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value')
+        .run(key, value);
   }
 
   #transaction(work: () => void): void {

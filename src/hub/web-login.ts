@@ -5,10 +5,22 @@
  * `bulwark hub unlock` (the 0600 control socket) lifts the ceiling for one new browser.
  */
 import {
-  LoginGuard, emptyDeviceCookieState, emptyLockoutState, parseDeviceCookieState, parseLockoutState,
-  serialiseDeviceCookieState, serialiseLockoutState, sourceKeyFor, verifyPassword, createDeviceCookieKey,
-  parseDeviceCookieKey, serialiseDeviceCookieKey, defaultDeviceCookieConfig,
-  type DeviceCookieState, type LockoutState, type LoginGuardState,
+  LoginGuard,
+  emptyDeviceCookieState,
+  emptyLockoutState,
+  parseDeviceCookieState,
+  parseLockoutState,
+  serialiseDeviceCookieState,
+  serialiseLockoutState,
+  sourceKeyFor,
+  verifyPassword,
+  createDeviceCookieKey,
+  parseDeviceCookieKey,
+  serialiseDeviceCookieKey,
+  defaultDeviceCookieConfig,
+  type DeviceCookieState,
+  type LockoutState,
+  type LoginGuardState,
 } from '../auth/index.ts';
 import { HttpError, hostCookie, type SurfaceEvent, type WebRequest } from '../web/index.ts';
 import type { HubStore } from './store.ts';
@@ -77,7 +89,12 @@ export class HubOwnerLogin {
     this.#record = record;
     this.#warn = warn;
     this.#lockout = metaOr(store, LOCKOUT_KEY, parseLockoutState, emptyLockoutState);
-    this.#cookies = metaOr<DeviceCookieState>(store, DEVICE_COOKIES_KEY, parseDeviceCookieState, emptyDeviceCookieState);
+    this.#cookies = metaOr<DeviceCookieState>(
+      store,
+      DEVICE_COOKIES_KEY,
+      parseDeviceCookieState,
+      emptyDeviceCookieState,
+    );
     this.#cookieKey = deviceCookieKeyOf(store);
   }
 
@@ -86,17 +103,24 @@ export class HubOwnerLogin {
    * hash), then argon2id. A success refunds the charge and yields a fresh device cookie.
    */
   async check(req: WebRequest, password: string): Promise<OwnerPasswordCheck> {
-    const attempt = { source: sourceKeyFor(req.sourceAddress), account: HUB_OWNER, deviceCookie: req.cookies.get(DEVICE_COOKIE) };
+    const attempt = {
+      source: sourceKeyFor(req.sourceAddress),
+      account: HUB_OWNER,
+      deviceCookie: req.cookies.get(DEVICE_COOKIE),
+    };
     const given = this.#stateWithUnlock(Date.now());
     const r = this.#guard.admit(given, this.#cookieKey, attempt, Date.now());
     // The unlock lives in its own meta key (the control socket writes it), never in the stored list.
-    const cookies = r.state.cookies === given.cookies ? this.#cookies : { ...r.state.cookies, untrustedUnlockedUntil: 0 };
+    const cookies =
+      r.state.cookies === given.cookies ? this.#cookies : { ...r.state.cookies, untrustedUnlockedUntil: 0 };
     this.#save({ lockout: r.state.lockout, cookies });
     if (!r.decision.allowed) {
       if (r.decision.scope === 'cookie') this.#warn('login: a device cookie is locked out after repeated failures');
       const wait = String(r.decision.retryAfterSeconds);
       this.#event(req, 'locked-out', `retry in ${wait} s (${r.decision.scope})`);
-      throw new HttpError(429, 'LOGIN_LOCKED_OUT', `too many failed attempts; try again in ${wait} s`, { 'retry-after': wait });
+      throw new HttpError(429, 'LOGIN_LOCKED_OUT', `too many failed attempts; try again in ${wait} s`, {
+        'retry-after': wait,
+      });
     }
     const priority = r.ticket.trusted ? 'trusted' : 'normal';
     if (!(await verifyPassword(password, this.#store.getMeta(OWNER_KEY)!, { priority })).ok) {
@@ -104,7 +128,12 @@ export class HubOwnerLogin {
       return { ok: false };
     }
     this.#event(req, 'success', r.ticket.trusted ? 'trusted browser' : undefined);
-    const done = this.#guard.recordSuccess({ lockout: this.#lockout, cookies: this.#cookies }, this.#cookieKey, r.ticket, Date.now());
+    const done = this.#guard.recordSuccess(
+      { lockout: this.#lockout, cookies: this.#cookies },
+      this.#cookieKey,
+      r.ticket,
+      Date.now(),
+    );
     this.#save(done.state);
     // The unlock was for one new browser: it has its cookie now.
     if (!r.ticket.trusted && r.ticket.unlocked) this.#store.setMeta(LOGIN_UNLOCK_KEY, undefined);
@@ -129,7 +158,8 @@ export class HubOwnerLogin {
   }
 
   #save(next: LoginGuardState): void {
-    if (next.lockout !== this.#lockout) this.#store.setMeta(LOCKOUT_KEY, serialiseLockoutState(this.#lockout = next.lockout));
+    if (next.lockout !== this.#lockout)
+      this.#store.setMeta(LOCKOUT_KEY, serialiseLockoutState((this.#lockout = next.lockout)));
     if (next.cookies === this.#cookies) return;
     this.#cookies = next.cookies;
     this.#store.setMeta(DEVICE_COOKIES_KEY, serialiseDeviceCookieState(this.#cookies));

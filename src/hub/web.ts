@@ -20,10 +20,26 @@ import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  Router, PreSessionForms, addStaticRoutes, createWebApp, hostCookie, journalRecorder, serveApp,
-  type RunningSurface, type SurfaceJournal, type WebApp, type WebRequest, type WebResponse,
+  Router,
+  PreSessionForms,
+  addStaticRoutes,
+  createWebApp,
+  hostCookie,
+  journalRecorder,
+  serveApp,
+  type RunningSurface,
+  type SurfaceJournal,
+  type WebApp,
+  type WebRequest,
+  type WebResponse,
 } from '../web/index.ts';
-import { SessionStore, checkPasswordStrength, hashPassword, parseSessionState, type SessionView } from '../auth/index.ts';
+import {
+  SessionStore,
+  checkPasswordStrength,
+  hashPassword,
+  parseSessionState,
+  type SessionView,
+} from '../auth/index.ts';
 import { BulwarkError, InvalidInputError } from '../errors/index.ts';
 import { validateAdmissionConfig, type AdmissionConfig } from '../admission/index.ts';
 import { writeFileAtomic, SECRET_FILE_MODE } from '../storage/index.ts';
@@ -31,7 +47,12 @@ import type { ChannelValue } from '../channel/index.ts';
 import type { Hub } from './hub.ts';
 import { HUB_OWNER, HubOwnerLogin, OWNER_KEY } from './web-login.ts';
 import {
-  HUB_INITIAL_PASSWORD_FILE, hubDashboard, hubErrorPage, hubLoginPage, hubPasswordPage, shownValue,
+  HUB_INITIAL_PASSWORD_FILE,
+  hubDashboard,
+  hubErrorPage,
+  hubLoginPage,
+  hubPasswordPage,
+  shownValue,
 } from './web-pages.ts';
 
 export { HUB_INITIAL_PASSWORD_FILE } from './web-pages.ts';
@@ -52,7 +73,10 @@ export interface HubWebConfig {
 
 /** Loopback on 8444 by default. */
 export const defaultHubWebConfig: HubWebConfig = Object.freeze({
-  host: '127.0.0.1', port: 8444, maxConnections: 64, requestTimeoutMs: 10_000,
+  host: '127.0.0.1',
+  port: 8444,
+  maxConnections: 64,
+  requestTimeoutMs: 10_000,
 });
 
 /** Where the admin page records connection attempts, logins and refusals (the hub's connection journal). */
@@ -99,7 +123,10 @@ function back(notice: string): WebResponse {
 function addLoginRoutes(router: Router<HubCtx>, site: HubSite): void {
   router.add({ method: 'GET', path: '/login', access: 'public', csrf: false, handler: () => loginPage(site, 200) });
   router.add({
-    method: 'POST', path: '/login', access: 'public', csrf: false,
+    method: 'POST',
+    path: '/login',
+    access: 'public',
+    csrf: false,
     handler: async (req) => {
       site.forms.verify(req);
       const checked = await site.login.check(req, field(req.body.password, 'password'));
@@ -111,7 +138,10 @@ function addLoginRoutes(router: Router<HubCtx>, site: HubSite): void {
     },
   });
   router.add({
-    method: 'POST', path: '/logout', access: 'session', csrf: true,
+    method: 'POST',
+    path: '/logout',
+    access: 'session',
+    csrf: true,
     handler: (_req, ctx) => {
       site.sessions.destroy(ctx.session!.id);
       site.saveSessions();
@@ -138,18 +168,34 @@ async function pair(site: HubSite, req: WebRequest, csrf: string): Promise<WebRe
 function addDeviceRoutes(router: Router<HubCtx>, site: HubSite): void {
   const { hub } = site;
   router.add({
-    method: 'GET', path: '/', access: 'session', csrf: false,
+    method: 'GET',
+    path: '/',
+    access: 'session',
+    csrf: false,
     handler: (req, ctx) => {
       const notice = req.query.get('done')?.slice(0, 200);
       return { kind: 'html', body: hubDashboard(hub.devices(), ctx.session!.csrfToken, notice ? { notice } : {}) };
     },
   });
-  router.add({ method: 'GET', path: '/api/devices', access: 'session', csrf: false,
-    handler: () => ({ kind: 'json', body: { devices: hub.devices() } }) });
-  router.add({ method: 'POST', path: '/devices/pair', access: 'session', csrf: true,
-    handler: (req, ctx) => pair(site, req, ctx.session!.csrfToken) });
   router.add({
-    method: 'POST', path: '/devices/:serial/call/:capability/:action', access: 'session', csrf: true,
+    method: 'GET',
+    path: '/api/devices',
+    access: 'session',
+    csrf: false,
+    handler: () => ({ kind: 'json', body: { devices: hub.devices() } }),
+  });
+  router.add({
+    method: 'POST',
+    path: '/devices/pair',
+    access: 'session',
+    csrf: true,
+    handler: (req, ctx) => pair(site, req, ctx.session!.csrfToken),
+  });
+  router.add({
+    method: 'POST',
+    path: '/devices/:serial/call/:capability/:action',
+    access: 'session',
+    csrf: true,
     handler: async (req) => {
       const { serial, capability, action } = req.params as { serial: string; capability: string; action: string };
       let value: ChannelValue | undefined = typeof req.body.value === 'string' ? req.body.value : undefined;
@@ -161,7 +207,10 @@ function addDeviceRoutes(router: Router<HubCtx>, site: HubSite): void {
   });
   for (const verb of ['grant', 'revoke'] as const) {
     router.add({
-      method: 'POST', path: `/devices/:serial/${verb}/:capability`, access: 'session', csrf: true,
+      method: 'POST',
+      path: `/devices/:serial/${verb}/:capability`,
+      access: 'session',
+      csrf: true,
       handler: (req) => {
         const { serial, capability } = req.params as { serial: string; capability: string };
         const d = verb === 'grant' ? hub.grant(serial, capability) : hub.revoke(serial, capability);
@@ -171,20 +220,26 @@ function addDeviceRoutes(router: Router<HubCtx>, site: HubSite): void {
     });
   }
   router.add({
-    method: 'POST', path: '/devices/:serial/unpair', access: 'session', csrf: true,
+    method: 'POST',
+    path: '/devices/:serial/unpair',
+    access: 'session',
+    csrf: true,
     handler: async (req) => {
       const { serial } = req.params as { serial: string };
       const r = await hub.unpair(serial);
       if (req.wantsJson) return { kind: 'json', body: { ok: true, ...r } };
-      const offline = ' (the device was offline and still holds this hub\'s key: unpair it on the device too)';
+      const offline = " (the device was offline and still holds this hub's key: unpair it on the device too)";
       return back(`unpaired ${serial}${r.toldDevice ? '' : offline}`);
     },
   });
 }
 
 async function changePassword(site: HubSite, req: WebRequest, csrf: string): Promise<WebResponse> {
-  const page = (status: number, o: { error?: string; reasons?: readonly string[] }): WebResponse =>
-    ({ kind: 'html', status, body: hubPasswordPage(csrf, o) });
+  const page = (status: number, o: { error?: string; reasons?: readonly string[] }): WebResponse => ({
+    kind: 'html',
+    status,
+    body: hubPasswordPage(csrf, o),
+  });
   const current = field(req.body.currentPassword, 'currentPassword');
   const next = field(req.body.newPassword, 'newPassword');
   const confirm = field(req.body.confirmPassword, 'confirmPassword');
@@ -193,7 +248,8 @@ async function changePassword(site: HubSite, req: WebRequest, csrf: string): Pro
   if (!checked.ok) return page(401, { error: 'The current password is wrong.' });
   if (next !== confirm) return page(422, { error: 'The two new passwords differ.' });
   const strength = await checkPasswordStrength(next, { userInputs: ['bulwark', 'hub', HUB_OWNER] });
-  if (!strength.ok) return page(422, { error: 'That password is not accepted:', reasons: strength.reasons.map((r) => r.message) });
+  if (!strength.ok)
+    return page(422, { error: 'That password is not accepted:', reasons: strength.reasons.map((r) => r.message) });
   site.hub.store.setMeta(OWNER_KEY, await hashPassword(next));
   site.sessions.destroyAllFor(HUB_OWNER);
   site.saveSessions();
@@ -202,21 +258,38 @@ async function changePassword(site: HubSite, req: WebRequest, csrf: string): Pro
 }
 
 function addPasswordRoutes(router: Router<HubCtx>, site: HubSite): void {
-  router.add({ method: 'GET', path: '/password', access: 'session', csrf: false,
-    handler: (_req, ctx) => ({ kind: 'html', body: hubPasswordPage(ctx.session!.csrfToken) }) });
-  router.add({ method: 'POST', path: '/password', access: 'session', csrf: true,
-    handler: (req, ctx) => changePassword(site, req, ctx.session!.csrfToken) });
+  router.add({
+    method: 'GET',
+    path: '/password',
+    access: 'session',
+    csrf: false,
+    handler: (_req, ctx) => ({ kind: 'html', body: hubPasswordPage(ctx.session!.csrfToken) }),
+  });
+  router.add({
+    method: 'POST',
+    path: '/password',
+    access: 'session',
+    csrf: true,
+    handler: (req, ctx) => changePassword(site, req, ctx.session!.csrfToken),
+  });
 }
 
 /** Builds the hub's admin application: its routes, session port and pages. */
-export function createHubApp(site: HubSite, journal: SurfaceJournal | undefined, warn: (m: string) => void): WebApp<HubCtx> {
+export function createHubApp(
+  site: HubSite,
+  journal: SurfaceJournal | undefined,
+  warn: (m: string) => void,
+): WebApp<HubCtx> {
   const router = new Router<HubCtx>();
   addStaticRoutes(router);
   addLoginRoutes(router, site);
   addDeviceRoutes(router, site);
   addPasswordRoutes(router, site);
   return createWebApp<HubCtx>({
-    router, log: warn, errorPage: hubErrorPage, ...(journal ? { journal } : {}),
+    router,
+    log: warn,
+    errorPage: hubErrorPage,
+    ...(journal ? { journal } : {}),
     sessions: {
       anonymous: () => ({}),
       find: (req) => {
@@ -252,24 +325,39 @@ function loadSessions(hub: Hub): SessionStore {
 
 /** Starts the admin page for `hub`; `stateDir` holds the first password's file. */
 export async function startHubWeb(
-  hub: Hub, stateDir: string, config: Partial<HubWebConfig> = {}, warn: (m: string) => void = () => undefined,
+  hub: Hub,
+  stateDir: string,
+  config: Partial<HubWebConfig> = {},
+  warn: (m: string) => void = () => undefined,
   journal?: HubWebJournal,
 ): Promise<HubWeb> {
   const c = { ...defaultHubWebConfig, ...config };
-  if (!Number.isInteger(c.port) || c.port < 0 || c.port > 65535) throw new InvalidInputError('webPort must be 0..65535');
+  if (!Number.isInteger(c.port) || c.port < 0 || c.port > 65535)
+    throw new InvalidInputError('webPort must be 0..65535');
   validateAdmissionConfig({ ...c.admission, maxConnections: c.maxConnections });
   await ensureOwnerPassword(hub, stateDir);
   const sessions = loadSessions(hub);
   const site: HubSite = {
-    hub, stateDir, sessions,
+    hub,
+    stateDir,
+    sessions,
     login: new HubOwnerLogin(hub.store, journalRecorder(journal), warn),
     forms: new PreSessionForms(LOGIN_COOKIE),
     saveSessions: () => hub.store.setMeta(SESSIONS_KEY, sessions.serialise()),
   };
   const app = createHubApp(site, journal, warn);
-  return serveApp(app, {
-    keyPem: hub.identity.key, certPem: hub.identity.cert, host: c.host, port: c.port, minVersion: 'TLSv1.3',
-    requestTimeoutMs: c.requestTimeoutMs, keepAliveTimeoutMs: 5_000,
-    admission: { ...c.admission, maxConnections: c.maxConnections },
-  }, () => []);
+  return serveApp(
+    app,
+    {
+      keyPem: hub.identity.key,
+      certPem: hub.identity.cert,
+      host: c.host,
+      port: c.port,
+      minVersion: 'TLSv1.3',
+      requestTimeoutMs: c.requestTimeoutMs,
+      keepAliveTimeoutMs: 5_000,
+      admission: { ...c.admission, maxConnections: c.maxConnections },
+    },
+    () => [],
+  );
 }

@@ -2,7 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPrivateKey, generateKeyPairSync, X509Certificate } from 'node:crypto';
 import {
-  createCertificateAuthority, createPinnedKeyCertificate, issueClientCertificate, issueServerCertificate, loadCaSigner,
+  createCertificateAuthority,
+  createPinnedKeyCertificate,
+  issueClientCertificate,
+  issueServerCertificate,
+  loadCaSigner,
 } from './certificates.ts';
 
 test('a CA issues a server certificate (its names and loopback) and a client certificate', async () => {
@@ -16,8 +20,10 @@ test('a CA issues a server certificate (its names and loopback) and a client cer
   assert.ok(server.checkIssued(caCert) && server.verify(caCert.publicKey));
   assert.equal(server.ca, false);
   assert.equal(server.subject, 'CN=cloud.example');
-  assert.equal(server.subjectAltName,
-    'DNS:localhost, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1, DNS:cloud.example, IP Address:192.0.2.1');
+  assert.equal(
+    server.subjectAltName,
+    'DNS:localhost, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1, DNS:cloud.example, IP Address:192.0.2.1',
+  );
   assert.deepEqual(server.keyUsage, ['1.3.6.1.5.5.7.3.1']);
 
   const issued = await issueClientCertificate(ca, 'bulwark-cloud-a', { organisation: 'Bulwark' });
@@ -34,7 +40,8 @@ test('a CA issues a server certificate (its names and loopback) and a client cer
 test('a CA honours an explicit validity, so tests can make expired certificates', async () => {
   const root = await createCertificateAuthority('Other CA', { validityDays: 5 * 365 });
   const ca = await loadCaSigner(root.certPem, root.privateKeyPem);
-  const notBefore = new Date('2020-01-01T00:00:00Z'), notAfter = new Date('2021-01-01T00:00:00Z');
+  const notBefore = new Date('2020-01-01T00:00:00Z'),
+    notAfter = new Date('2021-01-01T00:00:00Z');
   const cert = new X509Certificate((await issueClientCertificate(ca, 'old', { notBefore, notAfter })).certPem);
   assert.equal(Date.parse(cert.validFrom), notBefore.getTime());
   assert.equal(Date.parse(cert.validTo), notAfter.getTime());

@@ -10,7 +10,12 @@
  */
 import 'reflect-metadata'; // @peculiar/x509's dependency injection needs it loaded first
 import {
-  webcrypto, KeyObject, createPrivateKey, createPublicKey, randomBytes, createHash,
+  webcrypto,
+  KeyObject,
+  createPrivateKey,
+  createPublicKey,
+  randomBytes,
+  createHash,
   X509Certificate as NodeX509,
 } from 'node:crypto';
 import { isIP } from 'node:net';
@@ -78,11 +83,11 @@ interface CertificateSpec {
 
 /** Makes a fresh ECDSA P-256 key pair. */
 export async function generateKeyPair(): Promise<PemKeyPair> {
-  const keys = (await webcrypto.subtle.generateKey(EC_KEYGEN, true, ['sign', 'verify'])) as unknown as CryptoKeyPair;
+  const keys = await webcrypto.subtle.generateKey(EC_KEYGEN, true, ['sign', 'verify']);
   return {
     keys,
-    privateKeyPem: KeyObject.from(keys.privateKey as never).export({ type: 'pkcs8', format: 'pem' }).toString(),
-    publicKeyPem: KeyObject.from(keys.publicKey as never).export({ type: 'spki', format: 'pem' }).toString(),
+    privateKeyPem: KeyObject.from(keys.privateKey).export({ type: 'pkcs8', format: 'pem' }).toString(),
+    publicKeyPem: KeyObject.from(keys.publicKey).export({ type: 'spki', format: 'pem' }).toString(),
   };
 }
 
@@ -92,7 +97,7 @@ export async function importSigningKey(privateKeyPem: string, certPem: string): 
   const privateKey = await webcrypto.subtle.importKey('pkcs8', der, EC_KEYGEN, false, ['sign']);
   const cert = new x509.X509Certificate(certPem);
   const publicKey = await cert.publicKey.export(EC_KEYGEN, ['verify']);
-  return { privateKey, publicKey } as unknown as CryptoKeyPair;
+  return { privateKey, publicKey };
 }
 
 /** 'sha256:<hex>' of a PEM certificate's DER bytes. */
@@ -151,7 +156,7 @@ async function extensionsFor(
     out.push(new x509.ExtendedKeyUsageExtension([eku]));
   }
   if (spec.names !== undefined && spec.names.length > 0) out.push(alternativeNames(spec.names));
-  if (spec.subjectKeyId) out.push(await x509.SubjectKeyIdentifierExtension.create(publicKey as never));
+  if (spec.subjectKeyId) out.push(await x509.SubjectKeyIdentifierExtension.create(publicKey));
   if (issuer) out.push(await x509.AuthorityKeyIdentifierExtension.create(issuer.keys.publicKey as never));
   return out;
 }
@@ -167,12 +172,12 @@ async function buildCertificate(spec: CertificateSpec, keys: CryptoKeyPair, issu
   };
   const cert = issuer
     ? await x509.X509CertificateGenerator.create({
-      ...common,
-      subject: spec.subject,
-      issuer: issuer.subject,
-      publicKey: keys.publicKey,
-      signingKey: issuer.keys.privateKey,
-    })
+        ...common,
+        subject: spec.subject,
+        issuer: issuer.subject,
+        publicKey: keys.publicKey,
+        signingKey: issuer.keys.privateKey,
+      })
     : await x509.X509CertificateGenerator.createSelfSigned({ ...common, name: spec.subject, keys });
   return cert.toString('pem');
 }
@@ -283,7 +288,7 @@ export async function createPinnedKeyCertificate(
   const keys = {
     privateKey: key.toCryptoKey(EC_KEYGEN, false, ['sign']),
     publicKey: createPublicKey(key).toCryptoKey(EC_KEYGEN, true, ['verify']),
-  } as unknown as CryptoKeyPair;
+  };
   const names = options.names ?? LOOPBACK_NAMES;
   const spec = { subject: distinguishedName(commonName), usage: 'pinned', names, subjectKeyId: false } as const;
   return buildCertificate({ ...spec, ...validity(options, { years: 20 }) }, keys);

@@ -1,8 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  generateAdminPassword, generateClaimCode, generateSetupCode, generateSerial, isWellFormedSetupCode,
-  hashClaimCode, luhnCheckDigit, READABLE_ALPHABET, SERIAL_PATTERN,
+  generateAdminPassword,
+  generateClaimCode,
+  generateSetupCode,
+  generateSerial,
+  isWellFormedSetupCode,
+  hashClaimCode,
+  luhnCheckDigit,
+  READABLE_ALPHABET,
+  SERIAL_PATTERN,
 } from './codes.ts';
 
 test('admin passwords carry 80 bits in readable symbols without 0, O, 1 or l', () => {

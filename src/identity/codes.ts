@@ -43,7 +43,12 @@ export function normaliseClaimCode(code: string): string {
 
 /** The hash of a claim code that the cloud stores (the code has 80 bits, so a plain salted SHA-256 suffices). */
 export function hashClaimCode(serial: string, code: string): string {
-  return 'sha256:' + createHash('sha256').update(`bulwark-claim-v1\0${serial}\0${normaliseClaimCode(code)}`).digest('hex');
+  return (
+    'sha256:' +
+    createHash('sha256')
+      .update(`bulwark-claim-v1\0${serial}\0${normaliseClaimCode(code)}`)
+      .digest('hex')
+  );
 }
 
 /** Luhn check digit over a string of decimal digits, so a typo is caught before it costs a pairing attempt. */
@@ -51,7 +56,10 @@ export function luhnCheckDigit(digits: string): number {
   let sum = 0;
   for (let i = 0; i < digits.length; i++) {
     let d = Number(digits[digits.length - 1 - i]);
-    if (i % 2 === 0) { d *= 2; if (d > 9) d -= 9; }
+    if (i % 2 === 0) {
+      d *= 2;
+      if (d > 9) d -= 9;
+    }
     sum += d;
   }
   return (10 - (sum % 10)) % 10;
@@ -71,7 +79,8 @@ export function normaliseSetupCode(code: string): string {
 /** Codes a person might guess first; never issued (as Matter forbids 11111111 and 12345678). */
 function isTrivialDigits(digits: string): boolean {
   if (/^(\d)\1+$/.test(digits)) return true;
-  const asc = '0123456789012345678901', desc = '9876543210987654321098';
+  const asc = '0123456789012345678901',
+    desc = '9876543210987654321098';
   return asc.includes(digits) || desc.includes(digits);
 }
 

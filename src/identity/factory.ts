@@ -7,19 +7,38 @@ import { mkdir, readFile, stat, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { BulwarkError, ConfigError } from '../errors/index.ts';
-import { writeFileAtomic, writeJsonAtomic, writeFileDurable, commitDirectory, readJson, SECRET_FILE_MODE, PUBLIC_FILE_MODE } from '../storage/index.ts';
+import {
+  writeFileAtomic,
+  writeJsonAtomic,
+  writeFileDurable,
+  commitDirectory,
+  readJson,
+  SECRET_FILE_MODE,
+  PUBLIC_FILE_MODE,
+} from '../storage/index.ts';
 import { getModel } from '../models/index.ts';
 import { BUNDLE_FILES, UNIT_FORMAT, type UnitRecord } from '../bundle/index.ts';
 import { HashLimiter, hashPassword } from '../auth/index.ts';
 import { createPairingVerifierRecord } from '../pairing/index.ts';
-import { createManufacturerCa, loadCaSigner, issueDeviceCertificate, createWebCertificate, certificateFingerprint } from './certificates.ts';
+import {
+  createManufacturerCa,
+  loadCaSigner,
+  issueDeviceCertificate,
+  createWebCertificate,
+  certificateFingerprint,
+} from './certificates.ts';
 import { generateAdminPassword, generateClaimCode, generateSetupCode, generateSerial, hashClaimCode } from './codes.ts';
 import { renderStickerSvg, renderStickerPng, stickerUri } from './sticker.ts';
 
 /** Thrown for factory folder problems (missing, already initialised, refused settings). */
 export class FactoryError extends BulwarkError<
-  | 'FACTORY_MISSING' | 'FACTORY_EXISTS' | 'FACTORY_CA_MISMATCH' | 'FACTORY_UPDATE_ROOT_MISSING'
-  | 'MANIFEST_INVALID' | 'MANIFEST_OTHER_FACTORY' | 'OUTPUT_NOT_DIRECTORY'
+  | 'FACTORY_MISSING'
+  | 'FACTORY_EXISTS'
+  | 'FACTORY_CA_MISMATCH'
+  | 'FACTORY_UPDATE_ROOT_MISSING'
+  | 'MANIFEST_INVALID'
+  | 'MANIFEST_OTHER_FACTORY'
+  | 'OUTPUT_NOT_DIRECTORY'
 > {}
 
 /** Format tag of factory.json. */
@@ -55,11 +74,17 @@ const FACTORY_JSON = 'factory.json';
 export const UPDATE_KEYS_DIR = 'update-keys';
 
 function validateFactoryConfig(c: Record<string, unknown>): FactoryConfig {
-  if (c.format !== FACTORY_FORMAT) throw new ConfigError('FACTORY_CONFIG_INVALID', 'format', `expected ${FACTORY_FORMAT}`);
+  if (c.format !== FACTORY_FORMAT)
+    throw new ConfigError('FACTORY_CONFIG_INVALID', 'format', `expected ${FACTORY_FORMAT}`);
   const maker = c.maker;
-  if (typeof maker !== 'string' || !/^[\p{L}\p{N} .,&'()-]{1,64}$/u.test(maker)) throw new ConfigError('FACTORY_CONFIG_INVALID', 'maker', 'must be 1 to 64 letters, digits, spaces or .,&\'()-');
+  if (typeof maker !== 'string' || !/^[\p{L}\p{N} .,&'()-]{1,64}$/u.test(maker))
+    throw new ConfigError('FACTORY_CONFIG_INVALID', 'maker', "must be 1 to 64 letters, digits, spaces or .,&'()-");
   const contact = c.securityContact;
-  if (typeof contact !== 'string' || !/^(mailto:[^\s@]+@[^\s@]+|https:\/\/[^\s]+)$/.test(contact) || contact.length > 200) {
+  if (
+    typeof contact !== 'string' ||
+    !/^(mailto:[^\s@]+@[^\s@]+|https:\/\/[^\s]+)$/.test(contact) ||
+    contact.length > 200
+  ) {
     throw new ConfigError('FACTORY_CONFIG_INVALID', 'securityContact', 'must be a mailto: or https: URI');
   }
   const end = c.supportPeriodEnd;
@@ -70,10 +95,22 @@ function validateFactoryConfig(c: Record<string, unknown>): FactoryConfig {
   if (typeof iterations !== 'number' || !Number.isInteger(iterations) || iterations < 1000 || iterations > 10_000_000) {
     throw new ConfigError('FACTORY_CONFIG_UNSAFE', 'pairingIterations', 'must be an integer from 1000 to 10000000');
   }
-  if (typeof c.createdAt !== 'string' || typeof c.caFingerprint !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(c.caFingerprint)) {
+  if (
+    typeof c.createdAt !== 'string' ||
+    typeof c.caFingerprint !== 'string' ||
+    !/^sha256:[0-9a-f]{64}$/.test(c.caFingerprint)
+  ) {
     throw new ConfigError('FACTORY_CONFIG_INVALID', 'caFingerprint', 'missing or malformed');
   }
-  return { format: FACTORY_FORMAT, maker, securityContact: contact, supportPeriodEnd: end, createdAt: c.createdAt, caFingerprint: c.caFingerprint, pairingIterations: iterations };
+  return {
+    format: FACTORY_FORMAT,
+    maker,
+    securityContact: contact,
+    supportPeriodEnd: end,
+    createdAt: c.createdAt,
+    caFingerprint: c.caFingerprint,
+    pairingIterations: iterations,
+  };
 }
 
 /** Options of {@link initFactory}. */
@@ -87,7 +124,9 @@ export interface InitFactoryOptions {
 /** Creates a factory folder with a new manufacturer CA; refuses to overwrite an existing one. */
 export async function initFactory(dir: string, options: InitFactoryOptions = {}): Promise<FactoryConfig> {
   if (existsSync(join(dir, CA_KEY)) || existsSync(join(dir, FACTORY_JSON))) {
-    throw new FactoryError('FACTORY_EXISTS', `a factory already exists in ${dir}; refusing to overwrite its CA`, { dir });
+    throw new FactoryError('FACTORY_EXISTS', `a factory already exists in ${dir}; refusing to overwrite its CA`, {
+      dir,
+    });
   }
   const now = new Date();
   const supportEnd = new Date(now);
@@ -127,18 +166,31 @@ export interface Factory {
 /** Loads and validates a factory folder. */
 export async function loadFactory(dir: string): Promise<Factory> {
   let raw: unknown;
-  try { raw = await readJson(join(dir, FACTORY_JSON)); } catch {
-    throw new FactoryError('FACTORY_MISSING', `no factory in ${dir}: run 'bulwark factory init --dir ${dir}' first`, { dir });
+  try {
+    raw = await readJson(join(dir, FACTORY_JSON));
+  } catch {
+    throw new FactoryError('FACTORY_MISSING', `no factory in ${dir}: run 'bulwark factory init --dir ${dir}' first`, {
+      dir,
+    });
   }
-  if (typeof raw !== 'object' || raw === null) throw new ConfigError('FACTORY_CONFIG_INVALID', 'factory.json', 'not an object');
+  if (typeof raw !== 'object' || raw === null)
+    throw new ConfigError('FACTORY_CONFIG_INVALID', 'factory.json', 'not an object');
   const config = validateFactoryConfig(raw as Record<string, unknown>);
   const caCertPem = await readFile(join(dir, CA_CERT), 'utf8');
   if (certificateFingerprint(caCertPem) !== config.caFingerprint) {
-    throw new FactoryError('FACTORY_CA_MISMATCH', 'ca-cert.pem does not match the fingerprint in factory.json', { dir });
+    throw new FactoryError('FACTORY_CA_MISMATCH', 'ca-cert.pem does not match the fingerprint in factory.json', {
+      dir,
+    });
   }
   let updateRootJson: string;
-  try { updateRootJson = await readFile(join(dir, UPDATE_KEYS_DIR, 'root.json'), 'utf8'); } catch {
-    throw new FactoryError('FACTORY_UPDATE_ROOT_MISSING', `no update root metadata in ${join(dir, UPDATE_KEYS_DIR)}; this factory predates signed updates`, { dir });
+  try {
+    updateRootJson = await readFile(join(dir, UPDATE_KEYS_DIR, 'root.json'), 'utf8');
+  } catch {
+    throw new FactoryError(
+      'FACTORY_UPDATE_ROOT_MISSING',
+      `no update root metadata in ${join(dir, UPDATE_KEYS_DIR)}; this factory predates signed updates`,
+      { dir },
+    );
   }
   return { dir, config, caCertPem, updateRootJson };
 }
@@ -200,13 +252,22 @@ const REFUSED_KEYS = ['password', 'adminPassword', 'defaultPassword', 'setupCode
 export function refuseWeakeningOptions(options: object): void {
   for (const key of REFUSED_KEYS) {
     if (key in options) {
-      throw new ConfigError('PROVISION_SHARED_SECRET_REFUSED', key,
-        'refused: every unit gets its own random secret from the OS CSPRNG; a chosen or shared value would make units guessable');
+      throw new ConfigError(
+        'PROVISION_SHARED_SECRET_REFUSED',
+        key,
+        'refused: every unit gets its own random secret from the OS CSPRNG; a chosen or shared value would make units guessable',
+      );
     }
   }
 }
 
-async function provisionOne(factory: Factory, ca: Awaited<ReturnType<typeof loadCaSigner>>, modelId: string, outDir: string, limiter: HashLimiter): Promise<{ unit: ProvisionedUnit; entry: ManifestUnit }> {
+async function provisionOne(
+  factory: Factory,
+  ca: Awaited<ReturnType<typeof loadCaSigner>>,
+  modelId: string,
+  outDir: string,
+  limiter: HashLimiter,
+): Promise<{ unit: ProvisionedUnit; entry: ManifestUnit }> {
   const model = getModel(modelId);
   const { config } = factory;
   let serial = generateSerial(model.serialPrefix);
@@ -223,12 +284,28 @@ async function provisionOne(factory: Factory, ca: Awaited<ReturnType<typeof load
   const verifier = createPairingVerifierRecord(setupCode, { iterations: config.pairingIterations });
   const createdAt = new Date().toISOString();
   const unit: UnitRecord = {
-    format: UNIT_FORMAT, serial, model: model.id, modelName: model.name, maker: config.maker,
-    securityContact: config.securityContact, supportPeriodEnd: config.supportPeriodEnd,
-    initialPasswordMode: model.initialPasswordMode, createdAt, caFingerprint: config.caFingerprint,
-    deviceCertFingerprint: deviceCert.fingerprint, webCertFingerprint: webCert.fingerprint,
+    format: UNIT_FORMAT,
+    serial,
+    model: model.id,
+    modelName: model.name,
+    maker: config.maker,
+    securityContact: config.securityContact,
+    supportPeriodEnd: config.supportPeriodEnd,
+    initialPasswordMode: model.initialPasswordMode,
+    createdAt,
+    caFingerprint: config.caFingerprint,
+    deviceCertFingerprint: deviceCert.fingerprint,
+    webCertFingerprint: webCert.fingerprint,
   };
-  const sticker = { maker: config.maker, modelName: model.name, model: model.id, serial, setupCode, claimCode, ...(adminPassword ? { adminPassword } : {}) };
+  const sticker = {
+    maker: config.maker,
+    modelName: model.name,
+    model: model.id,
+    serial,
+    setupCode,
+    claimCode,
+    ...(adminPassword ? { adminPassword } : {}),
+  };
   const svg = renderStickerSvg(sticker);
   const png = await renderStickerPng(svg);
 
@@ -249,7 +326,21 @@ async function provisionOne(factory: Factory, ca: Awaited<ReturnType<typeof load
       ...(passwordHash ? [put(f.adminPasswordHash, passwordHash + '\n')] : []),
       put(f.pairingVerifier, JSON.stringify(verifier, null, 2) + '\n'),
       put(f.updateRoot, factory.updateRootJson),
-      put(f.label, JSON.stringify({ serial, model: model.id, adminPassword: adminPassword ?? null, setupCode, claimCode, uri: stickerUri(sticker) }, null, 2) + '\n'),
+      put(
+        f.label,
+        JSON.stringify(
+          {
+            serial,
+            model: model.id,
+            adminPassword: adminPassword ?? null,
+            setupCode,
+            claimCode,
+            uri: stickerUri(sticker),
+          },
+          null,
+          2,
+        ) + '\n',
+      ),
       put(f.stickerSvg, svg),
       put(f.stickerPng, png),
     ]);
@@ -259,18 +350,35 @@ async function provisionOne(factory: Factory, ca: Awaited<ReturnType<typeof load
     throw err;
   }
   const entry: ManifestUnit = {
-    serial, model: model.id, deviceCertFingerprint: deviceCert.fingerprint, webCertFingerprint: webCert.fingerprint,
-    claimCodeHash: hashClaimCode(serial, claimCode), createdAt,
+    serial,
+    model: model.id,
+    deviceCertFingerprint: deviceCert.fingerprint,
+    webCertFingerprint: webCert.fingerprint,
+    claimCodeHash: hashClaimCode(serial, claimCode),
+    createdAt,
   };
-  return { unit: { serial, dir: join(outDir, serial), ...(adminPassword ? { adminPassword } : {}), setupCode, claimCode }, entry };
+  return {
+    unit: { serial, dir: join(outDir, serial), ...(adminPassword ? { adminPassword } : {}), setupCode, claimCode },
+    entry,
+  };
 }
 
 async function readManifest(path: string, factory: Factory): Promise<Manifest> {
-  if (!existsSync(path)) return { format: MANIFEST_FORMAT, maker: factory.config.maker, caFingerprint: factory.config.caFingerprint, units: [] };
-  const raw = await readJson(path) as Partial<Manifest>;
-  if (raw.format !== MANIFEST_FORMAT || !Array.isArray(raw.units)) throw new FactoryError('MANIFEST_INVALID', `${path} is not a bulwark manifest`);
+  if (!existsSync(path))
+    return {
+      format: MANIFEST_FORMAT,
+      maker: factory.config.maker,
+      caFingerprint: factory.config.caFingerprint,
+      units: [],
+    };
+  const raw = (await readJson(path)) as Partial<Manifest>;
+  if (raw.format !== MANIFEST_FORMAT || !Array.isArray(raw.units))
+    throw new FactoryError('MANIFEST_INVALID', `${path} is not a bulwark manifest`);
   if (raw.caFingerprint !== factory.config.caFingerprint) {
-    throw new FactoryError('MANIFEST_OTHER_FACTORY', `${path} belongs to another factory's CA; use another --out folder`);
+    throw new FactoryError(
+      'MANIFEST_OTHER_FACTORY',
+      `${path} belongs to another factory's CA; use another --out folder`,
+    );
   }
   return raw as Manifest;
 }
@@ -285,7 +393,8 @@ export async function provisionUnits(options: ProvisionOptions): Promise<Provisi
   const factory = await loadFactory(options.factoryDir);
   const ca = await loadCaSigner(factory.caCertPem, await readFile(join(options.factoryDir, CA_KEY), 'utf8'));
   await mkdir(options.outDir, { recursive: true, mode: 0o700 });
-  if (!(await stat(options.outDir)).isDirectory()) throw new FactoryError('OUTPUT_NOT_DIRECTORY', `${options.outDir} is not a folder`);
+  if (!(await stat(options.outDir)).isDirectory())
+    throw new FactoryError('OUTPUT_NOT_DIRECTORY', `${options.outDir} is not a folder`);
   const manifestPath = join(options.outDir, 'manifest.json');
   const manifest = await readManifest(manifestPath, factory);
 

@@ -8,19 +8,51 @@
  * const units = await provisionUnits({ factoryDir: '/secure/factory', model: 'plug', count: 10, outDir: 'out' });
  */
 export {
-  initFactory, loadFactory, provisionUnits, refuseWeakeningOptions, factoryCaCertPath,
-  FactoryError, FACTORY_FORMAT, MANIFEST_FORMAT, MAX_BATCH, UPDATE_KEYS_DIR, defaultFactorySettings,
+  initFactory,
+  loadFactory,
+  provisionUnits,
+  refuseWeakeningOptions,
+  factoryCaCertPath,
+  FactoryError,
+  FACTORY_FORMAT,
+  MANIFEST_FORMAT,
+  MAX_BATCH,
+  UPDATE_KEYS_DIR,
+  defaultFactorySettings,
 } from './factory.ts';
-export type { FactoryConfig, Factory, InitFactoryOptions, ProvisionOptions, ProvisionedUnit, Manifest, ManifestUnit } from './factory.ts';
+export type {
+  FactoryConfig,
+  Factory,
+  InitFactoryOptions,
+  ProvisionOptions,
+  ProvisionedUnit,
+  Manifest,
+  ManifestUnit,
+} from './factory.ts';
 export {
-  generateAdminPassword, generateClaimCode, generateSetupCode, generateSerial, hashClaimCode, normaliseClaimCode,
-  isWellFormedSetupCode, normaliseSetupCode, SERIAL_PATTERN, ADMIN_PASSWORD_BITS, CLAIM_CODE_BITS, READABLE_ALPHABET,
+  generateAdminPassword,
+  generateClaimCode,
+  generateSetupCode,
+  generateSerial,
+  hashClaimCode,
+  normaliseClaimCode,
+  isWellFormedSetupCode,
+  normaliseSetupCode,
+  SERIAL_PATTERN,
+  ADMIN_PASSWORD_BITS,
+  CLAIM_CODE_BITS,
+  READABLE_ALPHABET,
 } from './codes.ts';
 export { stickerUri, parseStickerUri, renderStickerSvg, renderStickerPng } from './sticker.ts';
 export type { StickerPayload, StickerContent } from './sticker.ts';
 export {
-  certificateFingerprint, createCertificateAuthority, createPinnedKeyCertificate, issueClientCertificate,
-  issueServerCertificate, loadCaSigner, LOOPBACK_NAMES,
+  certificateFingerprint,
+  createCertificateAuthority,
+  createPinnedKeyCertificate,
+  issueClientCertificate,
+  issueServerCertificate,
+  loadCaSigner,
+  LOOPBACK_NAMES,
 } from './certificates.ts';
 export type { CaSigner, IssuedCertificate, IssueCertificateOptions, ValidityOptions } from './certificates.ts';
 export type { IdentityErrorCode, FactoryErrorCode } from './errors.ts';

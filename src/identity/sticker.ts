@@ -32,7 +32,11 @@ export interface StickerContent extends StickerPayload {
  */
 export function stickerUri(p: StickerPayload): string {
   const q = new URLSearchParams({
-    v: '1', model: p.model, serial: p.serial, setup: normaliseSetupCode(p.setupCode), claim: normaliseClaimCode(p.claimCode),
+    v: '1',
+    model: p.model,
+    serial: p.serial,
+    setup: normaliseSetupCode(p.setupCode),
+    claim: normaliseClaimCode(p.claimCode),
   });
   return `bulwark://unit?${q.toString()}`;
 }
@@ -41,11 +45,18 @@ export function stickerUri(p: StickerPayload): string {
 export function parseStickerUri(uri: string): StickerPayload {
   if (uri.length > 512) throw new InvalidInputError('sticker URI too long');
   let url: URL;
-  try { url = new URL(uri); } catch { throw new InvalidInputError('sticker URI is not a URI'); }
+  try {
+    url = new URL(uri);
+  } catch {
+    throw new InvalidInputError('sticker URI is not a URI');
+  }
   if (url.protocol !== 'bulwark:' || url.host !== 'unit') throw new InvalidInputError('not a bulwark unit URI');
   const q = url.searchParams;
   if (q.get('v') !== '1') throw new InvalidInputError('unsupported sticker URI version', { version: q.get('v') });
-  const model = q.get('model') ?? '', serial = q.get('serial') ?? '', setup = q.get('setup') ?? '', claim = q.get('claim') ?? '';
+  const model = q.get('model') ?? '',
+    serial = q.get('serial') ?? '',
+    setup = q.get('setup') ?? '',
+    claim = q.get('claim') ?? '';
   if (!/^[a-z][a-z0-9-]{0,31}$/.test(model)) throw new InvalidInputError('bad model in sticker URI');
   if (!SERIAL_PATTERN.test(serial)) throw new InvalidInputError('bad serial in sticker URI');
   if (!isWellFormedSetupCode(setup)) throw new InvalidInputError('bad setup code in sticker URI');
@@ -66,7 +77,9 @@ function qrPath(text: string, x: number, y: number, size: number): string {
   for (let row = 0; row < n; row++) {
     for (let col = 0; col < n; col++) {
       if (qr.modules.get(row, col)) {
-        const px = (x + (col + 4) * cell).toFixed(2), py = (y + (row + 4) * cell).toFixed(2), c = cell.toFixed(2);
+        const px = (x + (col + 4) * cell).toFixed(2),
+          py = (y + (row + 4) * cell).toFixed(2),
+          c = cell.toFixed(2);
         d += `M${px} ${py}h${c}v${c}h-${c}z`;
       }
     }
@@ -93,7 +106,9 @@ export function renderStickerSvg(s: StickerContent): string {
   ].join('');
 }
 
-interface PngRenderer { render(svg: string, widthPx: number): Uint8Array }
+interface PngRenderer {
+  render(svg: string, widthPx: number): Uint8Array;
+}
 let rendererPromise: Promise<PngRenderer> | undefined;
 
 async function loadRenderer(): Promise<PngRenderer> {
@@ -102,9 +117,11 @@ async function loadRenderer(): Promise<PngRenderer> {
   const fontDir = require.resolve('dejavu-fonts-ttf/package.json').replace(/package\.json$/, 'ttf/');
   const [wasm, ...fonts] = await Promise.all([
     readFile(require.resolve('@resvg/resvg-wasm/index_bg.wasm')),
-    ...['DejaVuSans.ttf', 'DejaVuSans-Bold.ttf', 'DejaVuSansMono.ttf', 'DejaVuSansMono-Bold.ttf'].map((f) => readFile(fontDir + f)),
+    ...['DejaVuSans.ttf', 'DejaVuSans-Bold.ttf', 'DejaVuSansMono.ttf', 'DejaVuSansMono-Bold.ttf'].map((f) =>
+      readFile(fontDir + f),
+    ),
   ]);
-  await resvg.initWasm(wasm!);
+  await resvg.initWasm(wasm);
   const fontBuffers = fonts.map((f) => new Uint8Array(f));
   return {
     render(svg, widthPx) {

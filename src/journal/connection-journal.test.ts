@@ -13,21 +13,44 @@ const DAY = 86_400_000;
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'bulwark-journal-'));
-  try { await fn(dir); } finally { await rm(dir, { recursive: true, force: true }); }
+  try {
+    await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 /** A clock the test moves by hand. */
 function manualClock(start = T0): { now: () => number; advance: (ms: number) => void } {
   let t = start;
-  return { now: () => t, advance: (ms) => { t += ms; } };
+  return {
+    now: () => t,
+    advance: (ms) => {
+      t += ms;
+    },
+  };
 }
 
 function attempt(i: number, extra: Partial<JournalRecordInput> = {}): JournalRecordInput {
-  return { surface: 'web', source: `192.0.2.${i % 250}:${40_000 + (i % 20_000)}`, event: 'login', identity: 'owner', result: i % 3 === 0 ? 'success' : 'failure', ...extra };
+  return {
+    surface: 'web',
+    source: `192.0.2.${i % 250}:${40_000 + (i % 20_000)}`,
+    event: 'login',
+    identity: 'owner',
+    result: i % 3 === 0 ? 'success' : 'failure',
+    ...extra,
+  };
 }
 
 async function openJournal(dir: string, options: Partial<ConnectionJournalOptions> = {}): Promise<ConnectionJournal> {
-  return ConnectionJournal.open({ stateDir: dir, privacyClass: 'standard', onError: (err) => { throw err; }, ...options });
+  return ConnectionJournal.open({
+    stateDir: dir,
+    privacyClass: 'standard',
+    onError: (err) => {
+      throw err;
+    },
+    ...options,
+  });
 }
 
 async function fileLines(dir: string): Promise<string[]> {
@@ -42,10 +65,14 @@ test('never stores a password given in detail or identity', async () => {
     journal.record(attempt(3, { identity: 'password: hunter2-horse' }));
     journal.record(attempt(4, { detail: 'setup code 1234-5678-9012 refused' }));
     journal.record(attempt(5, { identity: 'k7vq-3mxe-9bht-p2wa' }));
-    assert.throws(() => journal.record({ ...attempt(6), password: 'hunter2-horse' } as JournalRecordInput), JournalEntryError);
+    assert.throws(
+      () => journal.record({ ...attempt(6), password: 'hunter2-horse' } as JournalRecordInput),
+      JournalEntryError,
+    );
     await journal.close();
     const raw = await readFile(join(dir, JOURNAL_FILE_NAME), 'utf8');
-    for (const secret of ['hunter2', 'b3duZXI6aHVudGVyMg', '1234-5678-9012', 'k7vq']) assert.ok(!raw.includes(secret), secret);
+    for (const secret of ['hunter2', 'b3duZXI6aHVudGVyMg', '1234-5678-9012', 'k7vq'])
+      assert.ok(!raw.includes(secret), secret);
     assert.equal((await fileLines(dir)).length, 5);
   });
 });
@@ -56,9 +83,26 @@ test('records every attempt with time, surface, source, identity and result, new
     const journal = await openJournal(dir, { now: clock.now });
     journal.record({ surface: 'web', source: '192.0.2.7:53412', event: 'tls-connect', result: 'info' });
     clock.advance(1_000);
-    const login = journal.record({ surface: 'web', source: '192.0.2.7:53412', event: 'login', identity: 'owner', result: 'success' });
-    assert.deepEqual(login, { seq: 2, at: '2025-06-01T10:00:01.000Z', surface: 'web', source: '192.0.2.7:53412', event: 'login', identity: 'owner', result: 'success' });
-    assert.deepEqual(journal.list().map((e) => e.event), ['login', 'tls-connect']);
+    const login = journal.record({
+      surface: 'web',
+      source: '192.0.2.7:53412',
+      event: 'login',
+      identity: 'owner',
+      result: 'success',
+    });
+    assert.deepEqual(login, {
+      seq: 2,
+      at: '2025-06-01T10:00:01.000Z',
+      surface: 'web',
+      source: '192.0.2.7:53412',
+      event: 'login',
+      identity: 'owner',
+      result: 'success',
+    });
+    assert.deepEqual(
+      journal.list().map((e) => e.event),
+      ['login', 'tls-connect'],
+    );
     await journal.close();
     const reopened = await openJournal(dir, { now: clock.now });
     assert.deepEqual(reopened.list()[0], login);
@@ -71,13 +115,19 @@ test('pages with before and filters by surface and result', async () => {
     const journal = await openJournal(dir);
     for (let i = 1; i <= 30; i++) journal.record(attempt(i, { surface: i % 2 === 0 ? 'hub' : 'web' }));
     const first = journal.list({ limit: 10 });
-    assert.deepEqual(first.map((e) => e.seq), [30, 29, 28, 27, 26, 25, 24, 23, 22, 21]);
+    assert.deepEqual(
+      first.map((e) => e.seq),
+      [30, 29, 28, 27, 26, 25, 24, 23, 22, 21],
+    );
     const second = journal.list({ limit: 10, before: first.at(-1)!.seq });
     assert.equal(second[0]!.seq, 20);
     assert.ok(journal.list({ limit: 100, surface: 'hub' }).every((e) => e.surface === 'hub'));
     assert.ok(journal.list({ limit: 100, result: 'success' }).every((e) => e.result === 'success'));
     for (const bad of [{ limit: 0 }, { limit: 1_001 }, { before: -1 }, { surface: 'ssh' }, { order: 'asc' }]) {
-      assert.throws(() => journal.list(bad as never), (err: unknown) => hasCode(err, 'JOURNAL_QUERY_INVALID'));
+      assert.throws(
+        () => journal.list(bad as never),
+        (err: unknown) => hasCode(err, 'JOURNAL_QUERY_INVALID'),
+      );
     }
     await journal.close();
   });
@@ -93,7 +143,10 @@ test('drops entries older than the retention, from the list at once and from the
     journal.record(attempt(2, { detail: 'recent' }));
     await journal.flush();
     clock.advance(2 * DAY);
-    assert.deepEqual(journal.export().map((e) => e.detail), ['recent']);
+    assert.deepEqual(
+      journal.export().map((e) => e.detail),
+      ['recent'],
+    );
     journal.record(attempt(3, { detail: 'new' }));
     await journal.flush();
     const lines = await fileLines(dir);
@@ -102,7 +155,10 @@ test('drops entries older than the retention, from the list at once and from the
     await journal.close();
     clock.advance(29 * DAY + 1);
     const reopened = await openJournal(dir, { now: clock.now });
-    assert.deepEqual(reopened.export().map((e) => e.detail), ['new']);
+    assert.deepEqual(
+      reopened.export().map((e) => e.detail),
+      ['new'],
+    );
     await reopened.close();
   });
 });
@@ -167,7 +223,10 @@ test('a corrupt line in the middle loses no older entry', async () => {
     lines.splice(5, 0, '{"seq":99,"at":"garbage', '\0\0\0\0', 'x'.repeat(10_000));
     await writeFile(path, lines.join('\n') + '\n');
     const reopened = await openJournal(dir);
-    assert.deepEqual(reopened.export().map((e) => e.seq), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    assert.deepEqual(
+      reopened.export().map((e) => e.seq),
+      [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+    );
     assert.equal(reopened.stats().corruptLinesOnLoad, 3);
     await reopened.close();
     assert.equal((await fileLines(dir)).length, 10, 'the file is rewritten without the bad lines');
@@ -202,7 +261,10 @@ test('erase removes every entry durably', async () => {
     journal.record(attempt(11, { detail: 'after reset' }));
     await journal.close();
     const reopened = await openJournal(dir);
-    assert.deepEqual(reopened.export().map((e) => e.detail), ['after reset']);
+    assert.deepEqual(
+      reopened.export().map((e) => e.detail),
+      ['after reset'],
+    );
     await reopened.close();
   });
 });
@@ -213,7 +275,14 @@ test('a sensitive journal stores no detail and only the network of each source',
     standard.record(attempt(7, { detail: 'wrong password' }));
     await standard.close();
     const sensitive = await openJournal(dir, { privacyClass: 'sensitive' });
-    const recorded = sensitive.record({ surface: 'web', source: '[2001:db8:1:2::3]:443', event: 'login', identity: 'owner', result: 'success', detail: 'viewed stream' });
+    const recorded = sensitive.record({
+      surface: 'web',
+      source: '[2001:db8:1:2::3]:443',
+      event: 'login',
+      identity: 'owner',
+      result: 'success',
+      detail: 'viewed stream',
+    });
     assert.deepEqual(recorded.source, '2001:db8:1::/48');
     assert.equal(recorded.detail, undefined);
     await sensitive.close();
@@ -259,7 +328,10 @@ test('refuses to record after close', async () => {
     const journal = await openJournal(dir);
     await journal.close();
     await journal.close();
-    assert.throws(() => journal.record(attempt(1)), (err: unknown) => hasCode(err, 'JOURNAL_CLOSED'));
+    assert.throws(
+      () => journal.record(attempt(1)),
+      (err: unknown) => hasCode(err, 'JOURNAL_CLOSED'),
+    );
   });
 });
 
@@ -278,42 +350,61 @@ test('batches appends: many records within the window cost one write', async () 
 const surfaces = ['web', 'hub', 'pairing', 'cloud', 'button', 'update', 'ssh'];
 const results = ['success', 'failure', 'refused', 'locked-out', 'info', 'ok'];
 const anyInput = fc.oneof(
-  fc.record({
-    surface: fc.constantFrom(...surfaces),
-    source: fc.oneof(fc.ipV4().map((a) => `${a}:443`), fc.ipV6().map((a) => `[${a}]:8443`), fc.constantFrom('local', 'unknown'), fc.string({ maxLength: 70 })),
-    event: fc.oneof(fc.constantFrom('login', 'tls-connect', 'pairing'), fc.string({ maxLength: 40 })),
-    identity: fc.option(fc.string({ maxLength: 300 }), { nil: undefined }),
-    result: fc.constantFrom(...results),
-    detail: fc.option(fc.string({ unit: 'grapheme', maxLength: 400 }), { nil: undefined }),
-  }, { requiredKeys: ['surface', 'source', 'event', 'result'] }),
+  fc.record(
+    {
+      surface: fc.constantFrom(...surfaces),
+      source: fc.oneof(
+        fc.ipV4().map((a) => `${a}:443`),
+        fc.ipV6().map((a) => `[${a}]:8443`),
+        fc.constantFrom('local', 'unknown'),
+        fc.string({ maxLength: 70 }),
+      ),
+      event: fc.oneof(fc.constantFrom('login', 'tls-connect', 'pairing'), fc.string({ maxLength: 40 })),
+      identity: fc.option(fc.string({ maxLength: 300 }), { nil: undefined }),
+      result: fc.constantFrom(...results),
+      detail: fc.option(fc.string({ unit: 'grapheme', maxLength: 400 }), { nil: undefined }),
+    },
+    { requiredKeys: ['surface', 'source', 'event', 'result'] },
+  ),
   fc.anything(),
 );
 
 test('property: random entries in, the journal never exceeds its bounds and throws only typed errors', async () => {
-  await fc.assert(fc.asyncProperty(fc.array(anyInput, { maxLength: 150 }), fc.constantFrom<'standard' | 'sensitive'>('standard', 'sensitive'), async (inputs, privacyClass) => {
-    await withDir(async (dir) => {
-      const config = { maxEntries: 20, maxBytes: 16_384, flushDelayMs: 0 };
-      const journal = await openJournal(dir, { config, privacyClass });
-      for (const [i, input] of inputs.entries()) {
-        try {
-          journal.record(input as JournalRecordInput);
-        } catch (err) {
-          assert.ok(err instanceof JournalEntryError, `threw ${String(err)}`);
-        }
-        if (i % 40 === 0) await journal.flush();
-        const s = journal.stats();
-        assert.ok(s.entries <= 20 && s.bytes <= 16_384);
-      }
-      await journal.close();
-      const path = join(dir, JOURNAL_FILE_NAME);
-      const size = await stat(path).then((s) => s.size, () => 0);
-      assert.ok(size <= 16_384);
-      const reopened = await openJournal(dir, { config, privacyClass });
-      const entries = reopened.export();
-      assert.ok(entries.length <= 20);
-      assert.equal(reopened.stats().corruptLinesOnLoad, 0);
-      if (privacyClass === 'sensitive') assert.ok(entries.every((e) => e.detail === undefined && !/:\d+$/.test(e.source)));
-      await reopened.close();
-    });
-  }), { numRuns: 40 });
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(anyInput, { maxLength: 150 }),
+      fc.constantFrom<'standard' | 'sensitive'>('standard', 'sensitive'),
+      async (inputs, privacyClass) => {
+        await withDir(async (dir) => {
+          const config = { maxEntries: 20, maxBytes: 16_384, flushDelayMs: 0 };
+          const journal = await openJournal(dir, { config, privacyClass });
+          for (const [i, input] of inputs.entries()) {
+            try {
+              journal.record(input as JournalRecordInput);
+            } catch (err) {
+              assert.ok(err instanceof JournalEntryError, `threw ${String(err)}`);
+            }
+            if (i % 40 === 0) await journal.flush();
+            const s = journal.stats();
+            assert.ok(s.entries <= 20 && s.bytes <= 16_384);
+          }
+          await journal.close();
+          const path = join(dir, JOURNAL_FILE_NAME);
+          const size = await stat(path).then(
+            (s) => s.size,
+            () => 0,
+          );
+          assert.ok(size <= 16_384);
+          const reopened = await openJournal(dir, { config, privacyClass });
+          const entries = reopened.export();
+          assert.ok(entries.length <= 20);
+          assert.equal(reopened.stats().corruptLinesOnLoad, 0);
+          if (privacyClass === 'sensitive')
+            assert.ok(entries.every((e) => e.detail === undefined && !/:\d+$/.test(e.source)));
+          await reopened.close();
+        });
+      },
+    ),
+    { numRuns: 40 },
+  );
 });

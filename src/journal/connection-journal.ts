@@ -25,7 +25,14 @@ import { writeFileAtomic, SECRET_FILE_MODE } from '../storage/index.ts';
 import { ConfigError } from '../errors/index.ts';
 import { validateJournalConfig } from './config.ts';
 import type { JournalConfig } from './config.ts';
-import { JOURNAL_ENTRY_LIMITS, JOURNAL_RESULTS, JOURNAL_SURFACES, parseStoredLine, prepareEntry, serialiseEntry } from './entry.ts';
+import {
+  JOURNAL_ENTRY_LIMITS,
+  JOURNAL_RESULTS,
+  JOURNAL_SURFACES,
+  parseStoredLine,
+  prepareEntry,
+  serialiseEntry,
+} from './entry.ts';
 import type { JournalEntry, JournalRecordInput, JournalResult, JournalSurface, PrivacyClass } from './entry.ts';
 import { JournalClosedError, JournalQueryError, JournalStorageError } from './errors.ts';
 import { EntryQueue } from './entry-queue.ts';
@@ -116,13 +123,23 @@ function errnoCode(err: unknown): string | undefined {
 function storageError(op: string, err: unknown): JournalStorageError {
   if (err instanceof JournalStorageError) return err;
   const errno = errnoCode(err);
-  if (errno === 'ELOOP') return new JournalStorageError('JOURNAL_FILE_UNSAFE', 'the journal file is a symlink', { op }, err);
-  return new JournalStorageError('JOURNAL_STORAGE_FAILED', `journal ${op} failed${errno ? ` (${errno})` : ''}`, { op, ...(errno ? { errno } : {}) }, err);
+  if (errno === 'ELOOP')
+    return new JournalStorageError('JOURNAL_FILE_UNSAFE', 'the journal file is a symlink', { op }, err);
+  return new JournalStorageError(
+    'JOURNAL_STORAGE_FAILED',
+    `journal ${op} failed${errno ? ` (${errno})` : ''}`,
+    { op, ...(errno ? { errno } : {}) },
+    err,
+  );
 }
 
 async function syncDirectory(dir: string): Promise<void> {
   const handle = await open(dir, 'r');
-  try { await handle.sync(); } finally { await handle.close(); }
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
 }
 
 async function removeStaleTempFiles(dir: string): Promise<number> {
@@ -177,7 +194,13 @@ export class ConnectionJournal {
   #loadMs = 0;
   #compactions = 0;
 
-  private constructor(stateDir: string, privacyClass: PrivacyClass, config: JournalConfig, now: () => number, onError: (err: JournalStorageError) => void) {
+  private constructor(
+    stateDir: string,
+    privacyClass: PrivacyClass,
+    config: JournalConfig,
+    now: () => number,
+    onError: (err: JournalStorageError) => void,
+  ) {
     this.#stateDir = stateDir;
     this.path = join(stateDir, JOURNAL_FILE_NAME);
     this.privacyClass = privacyClass;
@@ -192,15 +215,19 @@ export class ConnectionJournal {
    * @throws ConfigError for bad options, JournalStorageError when the file cannot be read
    */
   static async open(options: ConnectionJournalOptions): Promise<ConnectionJournal> {
-    if (typeof options !== 'object' || options === null) throw new ConfigError('JOURNAL_CONFIG_INVALID', 'options', 'must be an object');
+    if (typeof options !== 'object' || options === null)
+      throw new ConfigError('JOURNAL_CONFIG_INVALID', 'options', 'must be an object');
     const { stateDir, privacyClass = 'sensitive' } = options;
-    if (typeof stateDir !== 'string' || stateDir === '') throw new ConfigError('JOURNAL_CONFIG_INVALID', 'stateDir', 'must be a non-empty path');
+    if (typeof stateDir !== 'string' || stateDir === '')
+      throw new ConfigError('JOURNAL_CONFIG_INVALID', 'stateDir', 'must be a non-empty path');
     if (privacyClass !== 'standard' && privacyClass !== 'sensitive') {
       throw new ConfigError('JOURNAL_CONFIG_INVALID', 'privacyClass', "must be 'standard' or 'sensitive'");
     }
     const config = validateJournalConfig(options.config);
     const log = createLogger('journal');
-    const onError = options.onError ?? ((err: JournalStorageError) => log.error('journal write failed', { code: err.code, details: err.details }));
+    const onError =
+      options.onError ??
+      ((err: JournalStorageError) => log.error('journal write failed', { code: err.code, details: err.details }));
     const journal = new ConnectionJournal(stateDir, privacyClass, config, options.now ?? Date.now, onError);
     try {
       await mkdir(stateDir, { recursive: true, mode: 0o700 });
@@ -224,12 +251,16 @@ export class ConnectionJournal {
     try {
       handle = await open(this.path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
     } catch (err) {
-      if (errnoCode(err) === 'ENOENT') { this.#loadMs = elapsedMs(); return; }
+      if (errnoCode(err) === 'ENOENT') {
+        this.#loadMs = elapsedMs();
+        return;
+      }
       throw err;
     }
     try {
       const stat = await handle.stat();
-      if (!stat.isFile()) throw new JournalStorageError('JOURNAL_FILE_UNSAFE', 'the journal path is not a regular file', { op: 'load' });
+      if (!stat.isFile())
+        throw new JournalStorageError('JOURNAL_FILE_UNSAFE', 'the journal path is not a regular file', { op: 'load' });
       const { maxEntries, maxBytes } = this.config;
       const cutoff = this.#now() - this.config.maxAgeDays * DAY_MS;
       const newestFirst: StoredEntry[] = [];
@@ -240,32 +271,46 @@ export class ConnectionJournal {
       let full = false;
       let lastSeq = Number.POSITIVE_INFINITY;
       let maxSeq = 0;
-      const scan = await scanLinesBackward(handle, stat.size, {
-        chunkBytes: LOAD_CHUNK_BYTES,
-        maxLineBytes: JOURNAL_ENTRY_LIMITS.maxLineBytes,
-        maxScanBytes: 2 * maxBytes + LOAD_CHUNK_BYTES,
-      }, (buffer) => {
-        // A torn append can leave NULs where data never reached the disk.
-        const text = buffer.toString('utf8').replace(/^[\0\s]+|[\0\s]+$/g, '');
-        if (text === '') {
-          if (buffer.length > 0) corrupt++;
+      const scan = await scanLinesBackward(
+        handle,
+        stat.size,
+        {
+          chunkBytes: LOAD_CHUNK_BYTES,
+          maxLineBytes: JOURNAL_ENTRY_LIMITS.maxLineBytes,
+          maxScanBytes: 2 * maxBytes + LOAD_CHUNK_BYTES,
+        },
+        (buffer) => {
+          // A torn append can leave NULs where data never reached the disk.
+          const text = buffer.toString('utf8').replace(/^[\0\s]+|[\0\s]+$/g, '');
+          if (text === '') {
+            if (buffer.length > 0) corrupt++;
+            return true;
+          }
+          const entry = parseStoredLine(text, this.privacyClass);
+          // Entries are appended in seq order; a line out of order is damage or tampering.
+          if (!entry || entry.seq >= lastSeq) {
+            corrupt++;
+            return true;
+          }
+          lastSeq = entry.seq;
+          maxSeq = Math.max(maxSeq, entry.seq);
+          const stored = storedFor(entry);
+          if (stored.atMs < cutoff) {
+            expired++;
+            return true;
+          }
+          if (newestFirst.length >= maxEntries || keptBytes + stored.bytes > maxBytes) {
+            full = true;
+            return false;
+          }
+          // Not byte-identical to what this code writes (NULs, padding, an older form): rewrite.
+          if (stored.line !== text || buffer.length !== stored.bytes - 1) rewritten++;
+          stored.onDisk = true;
+          newestFirst.push(stored);
+          keptBytes += stored.bytes;
           return true;
-        }
-        const entry = parseStoredLine(text, this.privacyClass);
-        // Entries are appended in seq order; a line out of order is damage or tampering.
-        if (!entry || entry.seq >= lastSeq) { corrupt++; return true; }
-        lastSeq = entry.seq;
-        maxSeq = Math.max(maxSeq, entry.seq);
-        const stored = storedFor(entry);
-        if (stored.atMs < cutoff) { expired++; return true; }
-        if (newestFirst.length >= maxEntries || keptBytes + stored.bytes > maxBytes) { full = true; return false; }
-        // Not byte-identical to what this code writes (NULs, padding, an older form): rewrite.
-        if (stored.line !== text || buffer.length !== stored.bytes - 1) rewritten++;
-        stored.onDisk = true;
-        newestFirst.push(stored);
-        keptBytes += stored.bytes;
-        return true;
-      });
+        },
+      );
       for (let i = newestFirst.length - 1; i >= 0; i--) this.#entries.push(newestFirst[i]!);
       this.#nextSeq = maxSeq + 1;
       this.#fileExists = true;
@@ -274,8 +319,14 @@ export class ConnectionJournal {
       this.#corruptLinesOnLoad = corrupt + scan.overlongLines;
       this.#lastCompactionAt = this.#now();
       // Rewrite at once rather than append after a torn line (the next entry would be glued to it).
-      this.#needsCompaction = this.#corruptLinesOnLoad > 0 || rewritten > 0 || expired > 0 || full
-        || !scan.reachedStart || !scan.endsWithNewline || stat.size > maxBytes;
+      this.#needsCompaction =
+        this.#corruptLinesOnLoad > 0 ||
+        rewritten > 0 ||
+        expired > 0 ||
+        full ||
+        !scan.reachedStart ||
+        !scan.endsWithNewline ||
+        stat.size > maxBytes;
     } finally {
       await handle.close();
       this.#loadMs = elapsedMs();
@@ -290,7 +341,11 @@ export class ConnectionJournal {
   record(input: JournalRecordInput): JournalEntry {
     if (this.#closing) throw new JournalClosedError();
     const fields = prepareEntry(input, this.privacyClass);
-    const entry: JournalEntry = Object.freeze({ seq: this.#nextSeq, at: new Date(this.#now()).toISOString(), ...fields });
+    const entry: JournalEntry = Object.freeze({
+      seq: this.#nextSeq,
+      at: new Date(this.#now()).toISOString(),
+      ...fields,
+    });
     this.#nextSeq++;
     const stored = storedFor(entry);
     this.#entries.push(stored);
@@ -307,15 +362,19 @@ export class ConnectionJournal {
   list(query: JournalQuery = {}): JournalEntry[] {
     if (typeof query !== 'object' || query === null) throw new JournalQueryError('query', 'must be an object');
     for (const key of Object.keys(query)) {
-      if (!['limit', 'before', 'surface', 'result'].includes(key)) throw new JournalQueryError(key.slice(0, 32), 'is not a query field');
+      if (!['limit', 'before', 'surface', 'result'].includes(key))
+        throw new JournalQueryError(key.slice(0, 32), 'is not a query field');
     }
     const { limit = JOURNAL_LIST_LIMITS.defaultLimit, before, surface, result } = query;
     if (!Number.isSafeInteger(limit) || limit < 1 || limit > JOURNAL_LIST_LIMITS.maxLimit) {
       throw new JournalQueryError('limit', `must be an integer from 1 to ${JOURNAL_LIST_LIMITS.maxLimit}`);
     }
-    if (before !== undefined && (!Number.isSafeInteger(before) || before < 1)) throw new JournalQueryError('before', 'must be a positive integer');
-    if (surface !== undefined && !(JOURNAL_SURFACES as readonly unknown[]).includes(surface)) throw new JournalQueryError('surface', 'is not a surface');
-    if (result !== undefined && !(JOURNAL_RESULTS as readonly unknown[]).includes(result)) throw new JournalQueryError('result', 'is not a result');
+    if (before !== undefined && (!Number.isSafeInteger(before) || before < 1))
+      throw new JournalQueryError('before', 'must be a positive integer');
+    if (surface !== undefined && !(JOURNAL_SURFACES as readonly unknown[]).includes(surface))
+      throw new JournalQueryError('surface', 'is not a surface');
+    if (result !== undefined && !(JOURNAL_RESULTS as readonly unknown[]).includes(result))
+      throw new JournalQueryError('result', 'is not a result');
     this.#pruneExpired();
     const out: JournalEntry[] = [];
     for (let i = this.#entries.length - 1; i >= 0 && out.length < limit; i--) {
@@ -349,7 +408,9 @@ export class ConnectionJournal {
       bytes: this.#entries.bytes,
       fileBytes: this.#diskBytes,
       pendingEntries: this.#pending.filter((s) => !s.evicted).length,
-      ...(this.#entries.length > 0 ? { oldestAt: this.#entries.at(0)!.entry.at, newestAt: this.#entries.at(this.#entries.length - 1)!.entry.at } : {}),
+      ...(this.#entries.length > 0
+        ? { oldestAt: this.#entries.at(0)!.entry.at, newestAt: this.#entries.at(this.#entries.length - 1)!.entry.at }
+        : {}),
       byResult,
       bySurface,
       corruptLinesOnLoad: this.#corruptLinesOnLoad,
@@ -383,7 +444,9 @@ export class ConnectionJournal {
     return this.#enqueue(async () => {
       try {
         await this.#closeHandle();
-        await unlink(this.path).catch((err: unknown) => { if (errnoCode(err) !== 'ENOENT') throw err; });
+        await unlink(this.path).catch((err: unknown) => {
+          if (errnoCode(err) !== 'ENOENT') throw err;
+        });
         await removeStaleTempFiles(this.#stateDir);
         await syncDirectory(this.#stateDir);
       } catch (err) {
@@ -439,7 +502,11 @@ export class ConnectionJournal {
   }
 
   #report(err: unknown): void {
-    try { this.#onError(err instanceof JournalStorageError ? err : storageError('write', err)); } catch { /* the reporter must not crash the device */ }
+    try {
+      this.#onError(err instanceof JournalStorageError ? err : storageError('write', err));
+    } catch {
+      /* the reporter must not crash the device */
+    }
   }
 
   #fail(op: string, err: unknown): JournalStorageError {
@@ -458,10 +525,13 @@ export class ConnectionJournal {
     const cutoff = this.#now() - this.config.maxAgeDays * DAY_MS;
     // Cheap check first: most calls find nothing to drop.
     if (!this.#entries.some((s) => s.atMs < cutoff)) return;
-    this.#entries.retain((s) => s.atMs >= cutoff, (s) => {
-      s.evicted = true;
-      if (s.onDisk) this.#expiredOnDisk++;
-    });
+    this.#entries.retain(
+      (s) => s.atMs >= cutoff,
+      (s) => {
+        s.evicted = true;
+        if (s.onDisk) this.#expiredOnDisk++;
+      },
+    );
   }
 
   /** Evicts the oldest entries until at most `maxEntries` and `maxBytes` remain. */
@@ -477,7 +547,8 @@ export class ConnectionJournal {
     const sweepDue = this.#expiredOnDisk > 0 && this.#now() - this.#lastCompactionAt >= this.config.expirySweepMs;
     if (batch.length === 0 && !this.#needsCompaction && !sweepDue) return;
     const batchBytes = batch.reduce((n, s) => n + s.bytes, 0);
-    const overBounds = this.#diskBytes + batchBytes > this.config.maxBytes || this.#diskLines + batch.length > this.config.maxEntries;
+    const overBounds =
+      this.#diskBytes + batchBytes > this.config.maxBytes || this.#diskLines + batch.length > this.config.maxEntries;
     if (!this.#needsCompaction && !sweepDue && !overBounds && this.#fileExists) {
       try {
         await this.#append(batch, batchBytes);
@@ -513,7 +584,8 @@ export class ConnectionJournal {
   /** Rewrites the file from memory; `makeRoom` (when the file is full) first trims to the low-water mark. */
   async #compact(makeRoom: boolean): Promise<void> {
     const { maxEntries, maxBytes } = this.config;
-    if (makeRoom) this.#trimTo(Math.floor(maxEntries * COMPACTION_LOW_WATER), Math.floor(maxBytes * COMPACTION_LOW_WATER));
+    if (makeRoom)
+      this.#trimTo(Math.floor(maxEntries * COMPACTION_LOW_WATER), Math.floor(maxBytes * COMPACTION_LOW_WATER));
     const snapshot = this.#entries.toArray();
     const data = snapshot.map((s) => s.line + '\n').join('');
     for (const s of snapshot) s.onDisk = true;

@@ -55,7 +55,10 @@ export class EntryQueue<T extends Sized> {
     let bytes = 0;
     for (let i = this.#head; i < this.#items.length; i++) {
       const item = this.#items[i]!;
-      if (keep(item)) { kept.push(item); bytes += item.bytes; } else onDrop(item);
+      if (keep(item)) {
+        kept.push(item);
+        bytes += item.bytes;
+      } else onDrop(item);
     }
     this.#items = kept;
     this.#head = 0;

@@ -25,17 +25,26 @@ test('a sensitive device keeps only the /24 or /48 network of a source, without 
 
 test('a sensitive device drops the detail and coarsens the source but keeps time, surface, identity and result', () => {
   const fields = prepareEntry({ ...base, identity: 'owner', detail: 'wrong password' }, 'sensitive');
-  assert.deepEqual(fields, { surface: 'web', source: '192.0.2.0/24', event: 'login', identity: 'owner', result: 'failure' });
+  assert.deepEqual(fields, {
+    surface: 'web',
+    source: '192.0.2.0/24',
+    event: 'login',
+    identity: 'owner',
+    result: 'failure',
+  });
 });
 
 test('refuses a field named password, naming the field but never echoing its value', () => {
-  assert.throws(() => prepareEntry({ ...base, password: 'hunter2' }, 'standard'), (err: unknown) => {
-    assert.ok(err instanceof JournalEntryError);
-    assert.ok(hasCode(err, 'JOURNAL_ENTRY_INVALID'));
-    assert.equal(err.field, 'password');
-    assert.ok(!err.message.includes('hunter2'));
-    return true;
-  });
+  assert.throws(
+    () => prepareEntry({ ...base, password: 'hunter2' }, 'standard'),
+    (err: unknown) => {
+      assert.ok(err instanceof JournalEntryError);
+      assert.ok(hasCode(err, 'JOURNAL_ENTRY_INVALID'));
+      assert.equal(err.field, 'password');
+      assert.ok(!err.message.includes('hunter2'));
+      return true;
+    },
+  );
 });
 
 test('refuses a bad surface, result, event or source with a typed error', () => {
@@ -50,7 +59,8 @@ test('refuses a bad surface, result, event or source with a typed error', () => 
     { ...base, detail: 'x'.repeat(5_000) },
     null,
     'login',
-  ]) assert.throws(() => prepareEntry(bad, 'standard'), JournalEntryError);
+  ])
+    assert.throws(() => prepareEntry(bad, 'standard'), JournalEntryError);
 });
 
 test('keeps a certificate fingerprint as the identity but redacts a secret typed as a user name', () => {
@@ -68,7 +78,11 @@ test('cuts a long detail to 200 characters after redacting, and neutralises cont
 });
 
 test('a stored line round-trips, and a torn or foreign line is refused', () => {
-  const entry = { seq: 7, at: '2025-06-01T10:00:00.000Z', ...prepareEntry({ ...base, identity: 'owner', detail: 'bad password' }, 'standard') };
+  const entry = {
+    seq: 7,
+    at: '2025-06-01T10:00:00.000Z',
+    ...prepareEntry({ ...base, identity: 'owner', detail: 'bad password' }, 'standard'),
+  };
   const line = serialiseEntry(entry);
   assert.deepEqual(parseStoredLine(line, 'standard'), entry);
   assert.equal(parseStoredLine(line.slice(0, -3), 'standard'), undefined);

@@ -105,7 +105,8 @@ function ipv6Text(groups: readonly number[]): string {
   return new URL(`http://[${groups.map((g) => g.toString(16)).join(':')}]/`).hostname.slice(1, -1);
 }
 
-type ParsedAddress = { readonly version: 4; readonly text: string } | { readonly version: 6; readonly groups: number[] };
+type ParsedAddress =
+  { readonly version: 4; readonly text: string } | { readonly version: 6; readonly groups: number[] };
 
 function parseAddress(raw: string): ParsedAddress | undefined {
   const host = raw.includes(':') ? raw.split('%')[0]! : raw;
@@ -129,9 +130,13 @@ function normaliseSourceOrUndefined(raw: string): string | undefined {
   let portText: string | undefined;
   const bracketed = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(raw);
   const v4WithPort = /^([0-9.]+):(\d{1,5})$/.exec(raw);
-  if (bracketed) { host = bracketed[1]!; portText = bracketed[2]; }
-  else if (v4WithPort) { host = v4WithPort[1]!; portText = v4WithPort[2]; }
-  else host = raw;
+  if (bracketed) {
+    host = bracketed[1]!;
+    portText = bracketed[2];
+  } else if (v4WithPort) {
+    host = v4WithPort[1]!;
+    portText = v4WithPort[2];
+  } else host = raw;
   const address = parseAddress(host);
   if (!address) return undefined;
   const port = portText === undefined ? undefined : Number(portText);
@@ -149,7 +154,8 @@ function normaliseSourceOrUndefined(raw: string): string | undefined {
  */
 export function formatSource(address: string | undefined, port?: number): string {
   if (address === undefined || address === '') return 'unknown';
-  const raw = port === undefined ? address : isIP(address.split('%')[0]!) === 6 ? `[${address}]:${port}` : `${address}:${port}`;
+  const raw =
+    port === undefined ? address : isIP(address.split('%')[0]!) === 6 ? `[${address}]:${port}` : `${address}:${port}`;
   return normaliseSourceOrUndefined(raw) ?? 'unknown';
 }
 
@@ -192,7 +198,10 @@ function requireOneOf<T extends string>(field: string, value: unknown, allowed: 
 
 function requireEvent(value: unknown): string {
   if (typeof value !== 'string' || value.length > JOURNAL_ENTRY_LIMITS.maxEventChars || !EVENT_PATTERN.test(value)) {
-    throw new JournalEntryError('event', `must be kebab-case, at most ${JOURNAL_ENTRY_LIMITS.maxEventChars} characters`);
+    throw new JournalEntryError(
+      'event',
+      `must be kebab-case, at most ${JOURNAL_ENTRY_LIMITS.maxEventChars} characters`,
+    );
   }
   return value;
 }
@@ -227,13 +236,15 @@ export function prepareEntry(input: unknown, privacyClass: PrivacyClass): Journa
     throw new JournalEntryError('entry', 'must be an object');
   }
   for (const key of Object.keys(input)) {
-    if (!INPUT_KEYS.has(key)) throw new JournalEntryError(key.slice(0, 32), 'is not a journal field (a journal has no place for secrets)');
+    if (!INPUT_KEYS.has(key))
+      throw new JournalEntryError(key.slice(0, 32), 'is not a journal field (a journal has no place for secrets)');
   }
   const raw = input as Record<string, unknown>;
   const surface = requireOneOf('surface', raw.surface, JOURNAL_SURFACES);
   const result = requireOneOf('result', raw.result, JOURNAL_RESULTS);
   const event = requireEvent(raw.event);
-  if (typeof raw.source !== 'string') throw new JournalEntryError('source', "must be 'address:port', 'local' or 'unknown'");
+  if (typeof raw.source !== 'string')
+    throw new JournalEntryError('source', "must be 'address:port', 'local' or 'unknown'");
   const normalised = normaliseSourceOrUndefined(raw.source);
   if (normalised === undefined) throw new JournalEntryError('source', "must be 'address:port', 'local' or 'unknown'");
   const source = privacyClass === 'sensitive' ? coarsenSource(normalised) : normalised;
@@ -243,7 +254,14 @@ export function prepareEntry(input: unknown, privacyClass: PrivacyClass): Journa
   return buildFields(surface, source, event, identity, result, detail);
 }
 
-function buildFields(surface: JournalSurface, source: string, event: string, identity: string | undefined, result: JournalResult, detail: string | undefined): JournalEntryFields {
+function buildFields(
+  surface: JournalSurface,
+  source: string,
+  event: string,
+  identity: string | undefined,
+  result: JournalResult,
+  detail: string | undefined,
+): JournalEntryFields {
   return {
     surface,
     source,
@@ -279,7 +297,11 @@ function isCleanStoredText(value: unknown, maxChars: number): value is string {
  */
 export function parseStoredLine(line: string, privacyClass: PrivacyClass): JournalEntry | undefined {
   let value: unknown;
-  try { value = JSON.parse(line); } catch { return undefined; }
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
   const raw = value as Record<string, unknown>;
   for (const key of Object.keys(raw)) if (!STORED_KEYS.has(key)) return undefined;
@@ -290,7 +312,8 @@ export function parseStoredLine(line: string, privacyClass: PrivacyClass): Journ
   if (!Number.isFinite(atMs) || new Date(atMs).toISOString() !== at) return undefined;
   if (!(JOURNAL_SURFACES as readonly unknown[]).includes(surface)) return undefined;
   if (!(JOURNAL_RESULTS as readonly unknown[]).includes(result)) return undefined;
-  if (typeof event !== 'string' || event.length > JOURNAL_ENTRY_LIMITS.maxEventChars || !EVENT_PATTERN.test(event)) return undefined;
+  if (typeof event !== 'string' || event.length > JOURNAL_ENTRY_LIMITS.maxEventChars || !EVENT_PATTERN.test(event))
+    return undefined;
   if (typeof source !== 'string') return undefined;
   let storedSource: string | undefined;
   if (isCoarsenedSource(source)) storedSource = source;
@@ -304,7 +327,14 @@ export function parseStoredLine(line: string, privacyClass: PrivacyClass): Journ
   return Object.freeze({
     seq,
     at,
-    ...buildFields(surface as JournalSurface, storedSource, event, identity as string | undefined, result as JournalResult, privacyClass === 'sensitive' ? undefined : (detail as string | undefined)),
+    ...buildFields(
+      surface as JournalSurface,
+      storedSource,
+      event,
+      identity,
+      result as JournalResult,
+      privacyClass === 'sensitive' ? undefined : detail,
+    ),
   });
 }
 

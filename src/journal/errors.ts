@@ -6,9 +6,13 @@ import { BulwarkError } from '../errors/index.ts';
 
 /** Stable codes of the journal folder's errors, its config settings included. */
 export type JournalErrorCode =
-  | 'JOURNAL_ENTRY_INVALID' | 'JOURNAL_QUERY_INVALID' | 'JOURNAL_CLOSED'
-  | 'JOURNAL_STORAGE_FAILED' | 'JOURNAL_FILE_UNSAFE'
-  | 'JOURNAL_CONFIG_INVALID' | 'LOGGER_CONFIG_INVALID'; // ConfigErrors of the journal and the logger
+  | 'JOURNAL_ENTRY_INVALID'
+  | 'JOURNAL_QUERY_INVALID'
+  | 'JOURNAL_CLOSED'
+  | 'JOURNAL_STORAGE_FAILED'
+  | 'JOURNAL_FILE_UNSAFE'
+  | 'JOURNAL_CONFIG_INVALID'
+  | 'LOGGER_CONFIG_INVALID'; // ConfigErrors of the journal and the logger
 
 /** Thrown by `record()` when an entry does not match the schema (unknown field, wrong type, bad source). */
 export class JournalEntryError extends BulwarkError<JournalErrorCode> {
@@ -41,8 +45,10 @@ export class JournalClosedError extends BulwarkError<JournalErrorCode> {
  */
 export class JournalStorageError extends BulwarkError<JournalErrorCode> {
   constructor(
-    code: 'JOURNAL_STORAGE_FAILED' | 'JOURNAL_FILE_UNSAFE', message: string,
-    details: Record<string, unknown> = {}, cause?: unknown,
+    code: 'JOURNAL_STORAGE_FAILED' | 'JOURNAL_FILE_UNSAFE',
+    message: string,
+    details: Record<string, unknown> = {},
+    cause?: unknown,
   ) {
     super(code, message, details, cause === undefined ? undefined : { cause });
   }

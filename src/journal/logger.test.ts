@@ -6,13 +6,24 @@ import type { LoggerOptions } from './index.ts';
 
 function capture(options: LoggerOptions = {}): { lines: Record<string, unknown>[]; options: LoggerOptions } {
   const lines: Record<string, unknown>[] = [];
-  return { lines, options: { now: () => Date.parse('2025-06-01T10:00:00.000Z'), write: (line) => { lines.push(JSON.parse(line) as Record<string, unknown>); }, ...options } };
+  return {
+    lines,
+    options: {
+      now: () => Date.parse('2025-06-01T10:00:00.000Z'),
+      write: (line) => {
+        lines.push(JSON.parse(line) as Record<string, unknown>);
+      },
+      ...options,
+    },
+  };
 }
 
 test('writes one JSON object per line with time, level, name and message', () => {
   const { lines, options } = capture();
   createLogger('web', options).info('listening', { port: 8443 });
-  assert.deepEqual(lines, [{ time: '2025-06-01T10:00:00.000Z', level: 'info', name: 'web', msg: 'listening', port: 8443 }]);
+  assert.deepEqual(lines, [
+    { time: '2025-06-01T10:00:00.000Z', level: 'info', name: 'web', msg: 'listening', port: 8443 },
+  ]);
 });
 
 test('defaults to info and keeps debug off in production', () => {
@@ -56,7 +67,13 @@ test('never throws on odd values: cycles, bigints, functions, huge strings', () 
   const { lines, options } = capture();
   const cyclic: Record<string, unknown> = { a: 1 };
   cyclic.self = cyclic;
-  createLogger('web', options).error('odd', { cyclic, big: 10n, fn: () => 1, long: 'x'.repeat(10_000), bytes: Buffer.alloc(4) });
+  createLogger('web', options).error('odd', {
+    cyclic,
+    big: 10n,
+    fn: () => 1,
+    long: 'x'.repeat(10_000),
+    bytes: Buffer.alloc(4),
+  });
   assert.equal(lines.length, 1);
   assert.equal(lines[0]!.big, '10');
   assert.equal(lines[0]!.bytes, '[4 bytes]');
@@ -64,6 +81,12 @@ test('never throws on odd values: cycles, bigints, functions, huge strings', () 
 });
 
 test('refuses a malformed name or level', () => {
-  assert.throws(() => createLogger('Web Server'), (err: unknown) => hasCode(err, 'LOGGER_CONFIG_INVALID'));
-  assert.throws(() => createLogger('web', { level: 'trace' as never }), (err: unknown) => hasCode(err, 'LOGGER_CONFIG_INVALID'));
+  assert.throws(
+    () => createLogger('Web Server'),
+    (err: unknown) => hasCode(err, 'LOGGER_CONFIG_INVALID'),
+  );
+  assert.throws(
+    () => createLogger('web', { level: 'trace' as never }),
+    (err: unknown) => hasCode(err, 'LOGGER_CONFIG_INVALID'),
+  );
 });

@@ -96,7 +96,11 @@ function cleanFields(fields: Readonly<Record<string, unknown>>, depth: number): 
  */
 export function createLogger(name: string, options: LoggerOptions = {}): Logger {
   if (typeof name !== 'string' || !NAME_PATTERN.test(name)) {
-    throw new ConfigError('LOGGER_CONFIG_INVALID', 'name', 'must be lower-case letters, digits, dots or dashes, at most 32 characters');
+    throw new ConfigError(
+      'LOGGER_CONFIG_INVALID',
+      'name',
+      'must be lower-case letters, digits, dots or dashes, at most 32 characters',
+    );
   }
   if (options.level !== undefined && !isLogLevel(options.level)) {
     throw new ConfigError('LOGGER_CONFIG_INVALID', 'level', `must be one of ${LOG_LEVELS.join(', ')}`);
@@ -106,7 +110,11 @@ export function createLogger(name: string, options: LoggerOptions = {}): Logger 
   let level: LogLevel = options.level ?? (isLogLevel(fromEnv) ? fromEnv : 'info');
   if (production && level === 'debug') level = 'info';
   const threshold = LOG_LEVELS.indexOf(level);
-  const write = options.write ?? ((line: string) => { process.stderr.write(line); });
+  const write =
+    options.write ??
+    ((line: string) => {
+      process.stderr.write(line);
+    });
   const now = options.now ?? Date.now;
 
   const log = (at: LogLevel, msg: string, fields?: LogFields): void => {

@@ -6,7 +6,10 @@ import { redactSecrets, isSecretKey, REDACTED } from './index.ts';
 test('removes the value of password=, token= and other secret-named keys', () => {
   assert.equal(redactSecrets('login failed password=hunter2'), `login failed password=${REDACTED}`);
   assert.equal(redactSecrets('GET /x?token=abc123&user=bob'), `GET /x?token=${REDACTED}&user=bob`);
-  assert.equal(redactSecrets('{"user":"bob","newPassword":"p4ss\\"w0rd","x":1}'), `{"user":"bob","newPassword":"${REDACTED}","x":1}`);
+  assert.equal(
+    redactSecrets('{"user":"bob","newPassword":"p4ss\\"w0rd","x":1}'),
+    `{"user":"bob","newPassword":"${REDACTED}","x":1}`,
+  );
   assert.equal(redactSecrets('note: api_key = sk_live_1'), `note: api_key = ${REDACTED}`);
   assert.equal(redactSecrets('Cookie: __Host-sid=abc; theme=dark'), `Cookie: ${REDACTED}`);
   assert.equal(redactSecrets("setup_code='1234'"), `setup_code='${REDACTED}'`);
@@ -19,7 +22,10 @@ test('redacts a password with spaces to the end of the text', () => {
 test('removes Bearer and Basic credentials and passwords in URLs', () => {
   assert.ok(!redactSecrets('Authorization: Bearer eyJhbGciOi.x.y').includes('eyJ'));
   assert.equal(redactSecrets('sent Basic dXNlcjpwYXNz'), `sent Basic ${REDACTED}`);
-  assert.equal(redactSecrets('fetch https://owner:s3cret@192.0.2.1/api'), `fetch https://owner:${REDACTED}@192.0.2.1/api`);
+  assert.equal(
+    redactSecrets('fetch https://owner:s3cret@192.0.2.1/api'),
+    `fetch https://owner:${REDACTED}@192.0.2.1/api`,
+  );
 });
 
 test('removes PEM blocks, even cut off before their END line', () => {
@@ -43,25 +49,49 @@ test('keeps ordinary text: addresses, times, events and long kebab-case words', 
     'at 2025-06-01T10:00:00.000Z result=failure surface=web',
     'tls-handshake-failed-unsupported-protocol-version',
     'peer [2001:db8::1]:443 closed',
-  ]) assert.equal(redactSecrets(text), text);
+  ])
+    assert.equal(redactSecrets(text), text);
 });
 
 test('judges keys by their words', () => {
-  for (const k of ['password', 'newPassword', 'x-api-key', 'sid', 'Authorization', 'setupCode', 'claim_code', 'sessionId', 'pin', 'privateKey']) {
+  for (const k of [
+    'password',
+    'newPassword',
+    'x-api-key',
+    'sid',
+    'Authorization',
+    'setupCode',
+    'claim_code',
+    'sessionId',
+    'pin',
+    'privateKey',
+  ]) {
     assert.equal(isSecretKey(k), true, k);
   }
-  for (const k of ['user', 'source', 'mapping', 'shipping', 'code', 'event', 'result', 'bypass']) assert.equal(isSecretKey(k), false, k);
+  for (const k of ['user', 'source', 'mapping', 'shipping', 'code', 'event', 'result', 'bypass'])
+    assert.equal(isSecretKey(k), false, k);
 });
 
 test('property: whatever follows password= is gone', () => {
-  fc.assert(fc.property(fc.string({ unit: 'grapheme', minLength: 1, maxLength: 64 }).filter((s) => s.trim() !== '' && !/^[ \t]*["']/.test(s) && !/&[\w.-]+=/.test(s)), (pw) => {
-    assert.match(redactSecrets(`login failed password=${pw}`), /^login failed password=[ \t]*\[REDACTED\]$/);
-  }), { numRuns: 500 });
+  fc.assert(
+    fc.property(
+      fc
+        .string({ unit: 'grapheme', minLength: 1, maxLength: 64 })
+        .filter((s) => s.trim() !== '' && !/^[ \t]*["']/.test(s) && !/&[\w.-]+=/.test(s)),
+      (pw) => {
+        assert.match(redactSecrets(`login failed password=${pw}`), /^login failed password=[ \t]*\[REDACTED\]$/);
+      },
+    ),
+    { numRuns: 500 },
+  );
 });
 
 test('property: redaction of any text returns text and never throws', () => {
-  fc.assert(fc.property(fc.string({ maxLength: 512 }), (text) => {
-    const out = redactSecrets(text);
-    assert.equal(typeof out, 'string');
-  }), { numRuns: 500 });
+  fc.assert(
+    fc.property(fc.string({ maxLength: 512 }), (text) => {
+      const out = redactSecrets(text);
+      assert.equal(typeof out, 'string');
+    }),
+    { numRuns: 500 },
+  );
 });

@@ -12,12 +12,40 @@ export const REDACTED = '[REDACTED]';
 
 /** Key fragments that make a `key=value` or a log field secret wherever they appear in the key. */
 const SECRET_KEY_FRAGMENTS = [
-  'password', 'passwd', 'passphrase', 'secret', 'token', 'apikey', 'privatekey', 'credential',
-  'cookie', 'authorization', 'sessionid', 'csrf', 'xsrf', 'signature', 'bearer',
+  'password',
+  'passwd',
+  'passphrase',
+  'secret',
+  'token',
+  'apikey',
+  'privatekey',
+  'credential',
+  'cookie',
+  'authorization',
+  'sessionid',
+  'csrf',
+  'xsrf',
+  'signature',
+  'bearer',
 ];
 
 /** Whole words (camelCase or separated) that make a key secret; short, so only as whole words. */
-const SECRET_KEY_WORDS = new Set(['pass', 'pwd', 'pw', 'pin', 'otp', 'psk', 'key', 'sid', 'session', 'auth', 'salt', 'hash', 'verifier', 'nonce']);
+const SECRET_KEY_WORDS = new Set([
+  'pass',
+  'pwd',
+  'pw',
+  'pin',
+  'otp',
+  'psk',
+  'key',
+  'sid',
+  'session',
+  'auth',
+  'salt',
+  'hash',
+  'verifier',
+  'nonce',
+]);
 
 /** Codes a person types to prove possession: setup, claim, pairing codes and the like. */
 const SECRET_CODE_KEY = /(?:setup|claim|pairing|auth|access|verification|reset|recovery|otp)code$/;
@@ -60,7 +88,10 @@ function valueEnd(text: string, start: number): { end: number; quote: string } {
   const first = text[start];
   if (first === '"' || first === "'") {
     for (let i = start + 1; i < text.length; i++) {
-      if (text[i] === '\\') { i++; continue; }
+      if (text[i] === '\\') {
+        i++;
+        continue;
+      }
       if (text[i] === first) return { end: i + 1, quote: first };
     }
     return { end: text.length, quote: '' };

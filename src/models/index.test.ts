@@ -8,7 +8,10 @@ test('the catalogue has at least plug, bulb, lock, sensor and camera', () => {
 });
 
 test('an unknown model is a MODEL_UNKNOWN error naming the known ones', () => {
-  assert.throws(() => getModel('toaster'), (err) => hasCode(err, 'MODEL_UNKNOWN') && /plug/.test((err as Error).message));
+  assert.throws(
+    () => getModel('toaster'),
+    (err) => hasCode(err, 'MODEL_UNKNOWN') && /plug/.test((err as Error).message),
+  );
 });
 
 test('locks and cameras refuse push-button pairing, plugs allow it', () => {

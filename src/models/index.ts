@@ -44,39 +44,88 @@ export class UnknownModelError extends BulwarkError<ModelsErrorCode> {
   }
 }
 
-const power: Capability = { id: 'power', kind: 'switch', actions: ['on', 'off', 'toggle', 'get'], description: 'Switches the load on or off' };
+const power: Capability = {
+  id: 'power',
+  kind: 'switch',
+  actions: ['on', 'off', 'toggle', 'get'],
+  description: 'Switches the load on or off',
+};
 
 const MODELS: readonly ModelSpec[] = [
   {
-    id: 'plug', name: 'Smart Plug', serialPrefix: 'PLG', riskClass: 'standard',
-    capabilities: [power, { id: 'energy', kind: 'reading', actions: ['get'], unit: 'W', description: 'Power drawn by the load' }],
-    sensors: ['power-meter'], actuators: ['power'], initialPasswordMode: 'sticker',
+    id: 'plug',
+    name: 'Smart Plug',
+    serialPrefix: 'PLG',
+    riskClass: 'standard',
+    capabilities: [
+      power,
+      { id: 'energy', kind: 'reading', actions: ['get'], unit: 'W', description: 'Power drawn by the load' },
+    ],
+    sensors: ['power-meter'],
+    actuators: ['power'],
+    initialPasswordMode: 'sticker',
   },
   {
-    id: 'bulb', name: 'Smart Bulb', serialPrefix: 'BLB', riskClass: 'standard',
-    capabilities: [power, { id: 'brightness', kind: 'level', actions: ['set', 'get'], unit: '%', description: 'Brightness from 0 to 100' }],
-    sensors: [], actuators: ['light'], initialPasswordMode: 'sticker',
+    id: 'bulb',
+    name: 'Smart Bulb',
+    serialPrefix: 'BLB',
+    riskClass: 'standard',
+    capabilities: [
+      power,
+      { id: 'brightness', kind: 'level', actions: ['set', 'get'], unit: '%', description: 'Brightness from 0 to 100' },
+    ],
+    sensors: [],
+    actuators: ['light'],
+    initialPasswordMode: 'sticker',
   },
   {
-    id: 'lock', name: 'Smart Door Lock', serialPrefix: 'LCK', riskClass: 'lock',
-    capabilities: [{ id: 'bolt', kind: 'lock', actions: ['lock', 'unlock', 'get'], sensitive: true, description: 'Throws or withdraws the bolt' }],
-    sensors: ['contact'], actuators: ['lock'], initialPasswordMode: 'sticker',
+    id: 'lock',
+    name: 'Smart Door Lock',
+    serialPrefix: 'LCK',
+    riskClass: 'lock',
+    capabilities: [
+      {
+        id: 'bolt',
+        kind: 'lock',
+        actions: ['lock', 'unlock', 'get'],
+        sensitive: true,
+        description: 'Throws or withdraws the bolt',
+      },
+    ],
+    sensors: ['contact'],
+    actuators: ['lock'],
+    initialPasswordMode: 'sticker',
   },
   {
-    id: 'sensor', name: 'Climate Sensor', serialPrefix: 'SNS', riskClass: 'standard',
+    id: 'sensor',
+    name: 'Climate Sensor',
+    serialPrefix: 'SNS',
+    riskClass: 'standard',
     capabilities: [
       { id: 'temperature', kind: 'reading', actions: ['get'], unit: '°C', description: 'Air temperature' },
       { id: 'humidity', kind: 'reading', actions: ['get'], unit: '%', description: 'Relative humidity' },
     ],
-    sensors: ['temperature', 'humidity'], actuators: [], initialPasswordMode: 'sticker',
+    sensors: ['temperature', 'humidity'],
+    actuators: [],
+    initialPasswordMode: 'sticker',
   },
   {
-    id: 'camera', name: 'Indoor Camera', serialPrefix: 'CAM', riskClass: 'camera',
+    id: 'camera',
+    name: 'Indoor Camera',
+    serialPrefix: 'CAM',
+    riskClass: 'camera',
     capabilities: [
       { id: 'snapshot', kind: 'snapshot', actions: ['get'], sensitive: true, description: 'Takes a still picture' },
-      { id: 'privacy', kind: 'switch', actions: ['on', 'off', 'get'], description: 'Privacy shutter: no capture while on' },
+      {
+        id: 'privacy',
+        kind: 'switch',
+        actions: ['on', 'off', 'get'],
+        description: 'Privacy shutter: no capture while on',
+      },
     ],
-    sensors: ['camera', 'microphone'], actuators: [], initialPasswordMode: 'setup',
+    sensors: ['camera', 'microphone'],
+    actuators: [],
+    initialPasswordMode: 'setup',
   },
 ];
 

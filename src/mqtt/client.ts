@@ -16,13 +16,27 @@
 import { EventEmitter } from 'node:events';
 import type { TLSSocket } from 'node:tls';
 import { isIP } from 'node:net';
-import { MqttDecoder, encodeConnect, encodePublish, encodePuback, encodeSubscribe, encodePingreq, encodeDisconnect, CONNACK_CODES, type MqttInbound } from './codec.ts';
+import {
+  MqttDecoder,
+  encodeConnect,
+  encodePublish,
+  encodePuback,
+  encodeSubscribe,
+  encodePingreq,
+  encodeDisconnect,
+  CONNACK_CODES,
+  type MqttInbound,
+} from './codec.ts';
 import { MqttConnectionError } from './errors.ts';
 
 /** Parses `mqtts://host:port` (only mqtts: neither the cloud nor a device speaks plain MQTT); IPv6 brackets are removed, the port defaults to 8883. */
 export function parseMqttsUrl(url: string): { host: string; port: number } {
   let u: URL;
-  try { u = new URL(url); } catch { throw new MqttConnectionError('MQTT_URL_INVALID', 'broker URL must be mqtts://host:port'); }
+  try {
+    u = new URL(url);
+  } catch {
+    throw new MqttConnectionError('MQTT_URL_INVALID', 'broker URL must be mqtts://host:port');
+  }
   if (u.protocol !== 'mqtts:' || !u.hostname || u.username || u.password || (u.pathname !== '' && u.pathname !== '/')) {
     throw new MqttConnectionError('MQTT_URL_INVALID', 'broker URL must be mqtts://host:port');
   }
@@ -45,7 +59,12 @@ export interface MqttClientOptions {
   readonly maxPacketBytes?: number;
   /** Most publishes waiting for a PUBACK at once; more are refused with MQTT_BUSY. */
   readonly maxInFlight?: number;
-  readonly will?: { readonly topic: string; readonly payload: Uint8Array; readonly qos: 0 | 1; readonly retain?: boolean };
+  readonly will?: {
+    readonly topic: string;
+    readonly payload: Uint8Array;
+    readonly qos: 0 | 1;
+    readonly retain?: boolean;
+  };
 }
 
 /** Called when a publish is acknowledged (QoS 1), written (QoS 0), or failed. */
@@ -87,18 +106,39 @@ export class MqttClient extends EventEmitter<Events> {
     const tls = process.getBuiltinModule('node:tls');
     const o = this.#o;
     const socket = tls.connect({
-      host: o.host, port: o.port, ...(isIP(o.host) ? {} : { servername: o.host }),
-      ca: typeof o.ca === 'string' ? o.ca : [...o.ca], cert: o.cert, key: o.key, rejectUnauthorized: true, minVersion: 'TLSv1.3',
+      host: o.host,
+      port: o.port,
+      ...(isIP(o.host) ? {} : { servername: o.host }),
+      ca: typeof o.ca === 'string' ? o.ca : [...o.ca],
+      cert: o.cert,
+      key: o.key,
+      rejectUnauthorized: true,
+      minVersion: 'TLSv1.3',
     });
     this.#socket = socket;
     socket.setNoDelay(true);
-    this.#timer = setTimeout(() => this.#fail(new MqttConnectionError('MQTT_TIMEOUT', 'no CONNACK in time')), o.connectTimeoutMs);
+    this.#timer = setTimeout(
+      () => this.#fail(new MqttConnectionError('MQTT_TIMEOUT', 'no CONNACK in time')),
+      o.connectTimeoutMs,
+    );
     socket.once('secureConnect', () => {
-      socket.write(encodeConnect({ clientId: o.clientId, clean: true, keepaliveSeconds: o.keepaliveSeconds, ...(o.will ? { will: o.will } : {}) }));
+      socket.write(
+        encodeConnect({
+          clientId: o.clientId,
+          clean: true,
+          keepaliveSeconds: o.keepaliveSeconds,
+          ...(o.will ? { will: o.will } : {}),
+        }),
+      );
     });
     socket.on('data', (chunk: Buffer) => {
       let packets: MqttInbound[];
-      try { packets = this.#decoder.push(chunk); } catch (err) { this.#fail(err as Error); return; }
+      try {
+        packets = this.#decoder.push(chunk);
+      } catch (err) {
+        this.#fail(err as Error);
+        return;
+      }
       this.#lastReceived = Date.now();
       for (const p of packets) this.#handle(p);
     });
@@ -110,9 +150,18 @@ export class MqttClient extends EventEmitter<Events> {
   publish(topic: string, payload: Uint8Array, qos: 0 | 1, done: PublishCallback = () => undefined): void {
     const socket = this.#socket;
     // Callbacks never run before publish returns, nor before pending I/O: a caller that publishes again from one must neither recurse nor spin.
-    if (!this.#connected || !socket) { setImmediate(done, new MqttConnectionError('MQTT_CLOSED', 'not connected')); return; }
-    if (qos === 0) { socket.write(encodePublish(topic, payload, 0), (err) => done(err ?? undefined)); return; }
-    if (this.#pending.size >= (this.#o.maxInFlight ?? 1_000)) { setImmediate(done, new MqttConnectionError('MQTT_BUSY', 'too many publishes waiting for PUBACK')); return; }
+    if (!this.#connected || !socket) {
+      setImmediate(done, new MqttConnectionError('MQTT_CLOSED', 'not connected'));
+      return;
+    }
+    if (qos === 0) {
+      socket.write(encodePublish(topic, payload, 0), (err) => done(err ?? undefined));
+      return;
+    }
+    if (this.#pending.size >= (this.#o.maxInFlight ?? 1_000)) {
+      setImmediate(done, new MqttConnectionError('MQTT_BUSY', 'too many publishes waiting for PUBACK'));
+      return;
+    }
     const id = this.#takeId();
     this.#pending.set(id, done);
     socket.write(encodePublish(topic, payload, 1, id));
@@ -121,18 +170,32 @@ export class MqttClient extends EventEmitter<Events> {
   /** Subscribes to `filters`; `done` runs on the SUBACK (with an error if the broker refused any of them). */
   subscribe(filters: readonly string[], qos: 0 | 1, done: PublishCallback = () => undefined): void {
     const socket = this.#socket;
-    if (!this.#connected || !socket) { setImmediate(done, new MqttConnectionError('MQTT_CLOSED', 'not connected')); return; }
+    if (!this.#connected || !socket) {
+      setImmediate(done, new MqttConnectionError('MQTT_CLOSED', 'not connected'));
+      return;
+    }
     const id = this.#takeId();
     this.#subscribing.set(id, done);
-    socket.write(encodeSubscribe(id, filters.map((filter) => ({ filter, qos }))));
+    socket.write(
+      encodeSubscribe(
+        id,
+        filters.map((filter) => ({ filter, qos })),
+      ),
+    );
   }
 
   /** Sends DISCONNECT (the broker drops the will) and closes; `force` closes at once without it. */
   end(force = false, done: () => void = () => undefined): void {
     const socket = this.#socket;
-    if (!socket || socket.destroyed) { done(); return; }
+    if (!socket || socket.destroyed) {
+      done();
+      return;
+    }
     socket.once('close', () => done());
-    if (force || !this.#connected) { socket.destroy(); return; }
+    if (force || !this.#connected) {
+      socket.destroy();
+      return;
+    }
     socket.end(encodeDisconnect());
     setTimeout(() => socket.destroy(), 1_000).unref();
   }
@@ -150,8 +213,19 @@ export class MqttClient extends EventEmitter<Events> {
     const socket = this.#socket!;
     switch (p.type) {
       case 'connack': {
-        if (this.#connected) { this.#fail(new MqttConnectionError('MQTT_REFUSED', 'a second CONNACK')); return; }
-        if (p.returnCode !== 0) { this.#fail(new MqttConnectionError('MQTT_REFUSED', `broker refused: ${CONNACK_CODES[p.returnCode] ?? `code ${p.returnCode}`}`)); return; }
+        if (this.#connected) {
+          this.#fail(new MqttConnectionError('MQTT_REFUSED', 'a second CONNACK'));
+          return;
+        }
+        if (p.returnCode !== 0) {
+          this.#fail(
+            new MqttConnectionError(
+              'MQTT_REFUSED',
+              `broker refused: ${CONNACK_CODES[p.returnCode] ?? `code ${p.returnCode}`}`,
+            ),
+          );
+          return;
+        }
         clearTimeout(this.#timer);
         this.#connected = true;
         this.#startKeepalive();
@@ -159,9 +233,16 @@ export class MqttClient extends EventEmitter<Events> {
         return;
       }
       case 'publish': {
-        if (!this.#connected) { this.#fail(new MqttConnectionError('MQTT_REFUSED', 'PUBLISH before CONNACK')); return; }
+        if (!this.#connected) {
+          this.#fail(new MqttConnectionError('MQTT_REFUSED', 'PUBLISH before CONNACK'));
+          return;
+        }
         // Acknowledged after the handler ran, as mqtt.js does: the handler records what it must keep.
-        try { this.emit('message', p.topic, p.payload); } finally { if (p.qos === 1 && !socket.destroyed) socket.write(encodePuback(p.messageId)); }
+        try {
+          this.emit('message', p.topic, p.payload);
+        } finally {
+          if (p.qos === 1 && !socket.destroyed) socket.write(encodePuback(p.messageId));
+        }
         return;
       }
       case 'puback': {
@@ -175,10 +256,15 @@ export class MqttClient extends EventEmitter<Events> {
         const done = this.#subscribing.get(p.messageId);
         if (!done) return;
         this.#subscribing.delete(p.messageId);
-        done(p.granted.includes(0x80) ? new MqttConnectionError('MQTT_REFUSED', 'the broker refused a subscription') : undefined);
+        done(
+          p.granted.includes(0x80)
+            ? new MqttConnectionError('MQTT_REFUSED', 'the broker refused a subscription')
+            : undefined,
+        );
         return;
       }
-      case 'unsuback': case 'pingresp':
+      case 'unsuback':
+      case 'pingresp':
         return;
     }
   }
@@ -189,7 +275,10 @@ export class MqttClient extends EventEmitter<Events> {
     this.#lastReceived = Date.now();
     this.#timer = setInterval(() => {
       // No packet from the broker for 1.5 keepalive periods: the connection is dead.
-      if (Date.now() - this.#lastReceived > seconds * 1_500) { this.#fail(new MqttConnectionError('MQTT_TIMEOUT', 'the broker stopped answering')); return; }
+      if (Date.now() - this.#lastReceived > seconds * 1_500) {
+        this.#fail(new MqttConnectionError('MQTT_TIMEOUT', 'the broker stopped answering'));
+        return;
+      }
       this.#socket?.write(encodePingreq());
     }, seconds * 1_000);
     this.#timer.unref();

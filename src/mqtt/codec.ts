@@ -10,7 +10,15 @@ import { MqttProtocolError } from './errors.ts';
 /** A packet a client receives. */
 export type MqttInbound =
   | { readonly type: 'connack'; readonly sessionPresent: boolean; readonly returnCode: number }
-  | { readonly type: 'publish'; readonly topic: string; readonly payload: Buffer; readonly qos: 0 | 1; readonly messageId: number; readonly dup: boolean; readonly retain: boolean }
+  | {
+      readonly type: 'publish';
+      readonly topic: string;
+      readonly payload: Buffer;
+      readonly qos: 0 | 1;
+      readonly messageId: number;
+      readonly dup: boolean;
+      readonly retain: boolean;
+    }
   | { readonly type: 'puback'; readonly messageId: number }
   | { readonly type: 'suback'; readonly messageId: number; readonly granted: readonly number[] }
   | { readonly type: 'unsuback'; readonly messageId: number }
@@ -22,12 +30,22 @@ export interface ConnectOptions {
   readonly clean: boolean;
   /** Seconds; 0 turns keepalive off. */
   readonly keepaliveSeconds: number;
-  readonly will?: { readonly topic: string; readonly payload: Uint8Array; readonly qos: 0 | 1; readonly retain?: boolean };
+  readonly will?: {
+    readonly topic: string;
+    readonly payload: Uint8Array;
+    readonly qos: 0 | 1;
+    readonly retain?: boolean;
+  };
 }
 
 /** CONNACK return codes of MQTT 3.1.1, by value. */
 export const CONNACK_CODES: readonly string[] = [
-  'accepted', 'unacceptable protocol version', 'identifier rejected', 'server unavailable', 'bad user name or password', 'not authorized',
+  'accepted',
+  'unacceptable protocol version',
+  'identifier rejected',
+  'server unavailable',
+  'bad user name or password',
+  'not authorized',
 ];
 
 const MAX_REMAINING = 268_435_455;
@@ -58,7 +76,8 @@ function packet(first: number, body: Buffer): Buffer {
 }
 
 function checkId(messageId: number): void {
-  if (!Number.isInteger(messageId) || messageId < 1 || messageId > 65_535) throw new MqttProtocolError('MQTT_MALFORMED', 'message id out of range');
+  if (!Number.isInteger(messageId) || messageId < 1 || messageId > 65_535)
+    throw new MqttProtocolError('MQTT_MALFORMED', 'message id out of range');
 }
 
 /** CONNECT, protocol level 4 (MQTT 3.1.1), no user name or password: the certificate is the identity. */
@@ -87,8 +106,13 @@ export function encodePublish(topic: string, payload: Uint8Array, qos: 0 | 1, me
   out[0] = 0x30 | (qos << 1) | (dup ? 0x08 : 0);
   rl.copy(out, 1);
   let off = 1 + rl.length;
-  t.copy(out, off); off += t.length;
-  if (qos > 0) { checkId(messageId); out.writeUInt16BE(messageId, off); off += 2; }
+  t.copy(out, off);
+  off += t.length;
+  if (qos > 0) {
+    checkId(messageId);
+    out.writeUInt16BE(messageId, off);
+    off += 2;
+  }
   out.set(payload, off);
   return out;
 }
@@ -149,16 +173,24 @@ export class MqttDecoder {
       let off = 0;
       const buf = this.#buf;
       while (buf.length - off >= 2) {
-        let len = 0, mult = 1, i = off + 1, done = false;
+        let len = 0,
+          mult = 1,
+          i = off + 1,
+          done = false;
         for (let n = 0; n < 4 && i < buf.length; n++, i++) {
           const b = buf[i]!;
           len += (b & 0x7f) * mult;
           mult *= 128;
-          if ((b & 0x80) === 0) { done = true; i++; break; }
+          if ((b & 0x80) === 0) {
+            done = true;
+            i++;
+            break;
+          }
           if (n === 3) throw new MqttProtocolError('MQTT_MALFORMED', 'remaining length over 4 bytes');
         }
         if (!done) break;
-        if (len + (i - off) > this.#max) throw new MqttProtocolError('MQTT_TOO_LARGE', `packet over ${this.#max} bytes`);
+        if (len + (i - off) > this.#max)
+          throw new MqttProtocolError('MQTT_TOO_LARGE', `packet over ${this.#max} bytes`);
         if (buf.length - i < len) break;
         out.push(decodeBody(buf[off]!, buf.subarray(i, i + len)));
         off = i + len;
@@ -199,11 +231,24 @@ function decodeBody(first: number, body: Buffer): MqttInbound {
       if (2 + topicLen > body.length) malformed('truncated topic');
       const topicBytes = body.subarray(2, 2 + topicLen);
       const topic = topicBytes.toString('utf8');
-      if (topicLen === 0 || !topic.isWellFormed() || topic.includes('\uFFFD') || /[+#\0]/.test(topic)) malformed('bad topic');
+      if (topicLen === 0 || !topic.isWellFormed() || topic.includes('\uFFFD') || /[+#\0]/.test(topic))
+        malformed('bad topic');
       let off = 2 + topicLen;
       let messageId = 0;
-      if (qos > 0) { messageId = u16(body, off); off += 2; if (messageId === 0) malformed('message id 0'); }
-      return { type: 'publish', topic, payload: body.subarray(off), qos: qos as 0 | 1, messageId, dup: (flags & 8) !== 0, retain: (flags & 1) !== 0 };
+      if (qos > 0) {
+        messageId = u16(body, off);
+        off += 2;
+        if (messageId === 0) malformed('message id 0');
+      }
+      return {
+        type: 'publish',
+        topic,
+        payload: body.subarray(off),
+        qos: qos as 0 | 1,
+        messageId,
+        dup: (flags & 8) !== 0,
+        retain: (flags & 1) !== 0,
+      };
     }
     case 4: {
       if (flags !== 0 || body.length !== 2) malformed('bad PUBACK');

@@ -13,12 +13,7 @@ export {
   parsePairingVerifierRecord,
   verifySetupCode,
 } from './verifier.ts';
-export type {
-  PairingVerifier,
-  PairingVerifierOptions,
-  PairingVerifierRecord,
-  SetupCodeSecrets,
-} from './verifier.ts';
+export type { PairingVerifier, PairingVerifierOptions, PairingVerifierRecord, SetupCodeSecrets } from './verifier.ts';
 export {
   DEFAULT_SPAKE2PLUS_CONTEXT,
   SPAKE2PLUS_KEY_BYTES,

@@ -6,31 +6,75 @@ import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { hasCode } from '../errors/index.ts';
 import {
-  DevicePairingExchange, HubPairingExchange, PairingWindow, PairingError, createPairingVerifierRecord, pairingVerifierFromRecord,
-  encodeHubMessage, parseDeviceMessage, parseHubMessage, encodeDeviceMessage, validatePairingConfig,
-  type DevicePairingContext, type DevicePairingStep, type HubPairingStep, type PairingMode,
+  DevicePairingExchange,
+  HubPairingExchange,
+  PairingWindow,
+  PairingError,
+  createPairingVerifierRecord,
+  pairingVerifierFromRecord,
+  encodeHubMessage,
+  parseDeviceMessage,
+  parseHubMessage,
+  encodeDeviceMessage,
+  validatePairingConfig,
+  type DevicePairingContext,
+  type DevicePairingStep,
+  type HubPairingStep,
+  type PairingMode,
 } from './index.ts';
 
 const CODE = '1234-5678-9012';
 const record = createPairingVerifierRecord(CODE, { iterations: 1_000 });
-const verifier = { ...pairingVerifierFromRecord(record), salt: new Uint8Array(Buffer.from(record.pbkdf2.salt, 'base64')), iterations: record.pbkdf2.iterations };
+const verifier = {
+  ...pairingVerifierFromRecord(record),
+  salt: new Uint8Array(Buffer.from(record.pbkdf2.salt, 'base64')),
+  iterations: record.pbkdf2.iterations,
+};
 const SERIAL = 'PLG-ABCDEFGH23';
 
-function device(o: { window: PairingWindow; hubPin: Uint8Array; devicePin: Uint8Array; pushButton?: boolean; hubs?: number }): DevicePairingExchange {
+function device(o: {
+  window: PairingWindow;
+  hubPin: Uint8Array;
+  devicePin: Uint8Array;
+  pushButton?: boolean;
+  hubs?: number;
+}): DevicePairingExchange {
   const ctx: DevicePairingContext = {
-    serial: SERIAL, model: 'plug', allowsPushButton: o.pushButton ?? true, verifier, ownPin: o.devicePin, peerPin: o.hubPin,
-    window: o.window, hubCount: () => o.hubs ?? 0,
+    serial: SERIAL,
+    model: 'plug',
+    allowsPushButton: o.pushButton ?? true,
+    verifier,
+    ownPin: o.devicePin,
+    peerPin: o.hubPin,
+    window: o.window,
+    hubCount: () => o.hubs ?? 0,
   };
   return new DevicePairingExchange(ctx);
 }
 
 /** Runs an exchange between the two cores, each seeing the pins given; returns the hub's result or error and the device's last step. */
 function run(o: {
-  mode: PairingMode; code?: string; window: PairingWindow; hubSees: { own: Uint8Array; peer: Uint8Array }; deviceSees: { own: Uint8Array; peer: Uint8Array }; pushButton?: boolean; now?: number;
+  mode: PairingMode;
+  code?: string;
+  window: PairingWindow;
+  hubSees: { own: Uint8Array; peer: Uint8Array };
+  deviceSees: { own: Uint8Array; peer: Uint8Array };
+  pushButton?: boolean;
+  now?: number;
   tap?: (action: string, value: string) => void;
 }): { result?: ReturnType<typeof resultOf>; error?: unknown; last?: DevicePairingStep } {
-  const hub = new HubPairingExchange({ mode: o.mode, ...(o.code !== undefined ? { setupCode: o.code } : {}), ownPin: o.hubSees.own, peerPin: o.hubSees.peer });
-  const dev = device({ window: o.window, hubPin: o.deviceSees.peer, devicePin: o.deviceSees.own, pushButton: o.pushButton ?? true });
+  const hub = new HubPairingExchange({
+    mode: o.mode,
+    ...(o.code !== undefined ? { setupCode: o.code } : {}),
+    ownPin: o.hubSees.own,
+    peerPin: o.hubSees.peer,
+  });
+  const dev = device({
+    window: o.window,
+    hubPin: o.deviceSees.peer,
+    devicePin: o.deviceSees.own,
+    pushButton: o.pushButton ?? true,
+  });
   let step: HubPairingStep = hub.start();
   let last: DevicePairingStep | undefined;
   try {
@@ -56,11 +100,17 @@ test('setup code: both cores agree, the device pins exactly the key the hub show
   const p = pins();
   const window = new PairingWindow();
   window.open(0, 'button');
-  const r = run({ mode: 'setup-code', code: CODE, window, hubSees: { own: p.hub, peer: p.device }, deviceSees: { own: p.device, peer: p.hub } });
+  const r = run({
+    mode: 'setup-code',
+    code: CODE,
+    window,
+    hubSees: { own: p.hub, peer: p.device },
+    deviceSees: { own: p.device, peer: p.hub },
+  });
   assert.ifError(r.error);
   assert.equal(r.result?.serial, SERIAL);
   assert.equal(r.result?.mode, 'setup-code');
-  assert.deepEqual(Buffer.from(r.result!.devicePin), p.device);
+  assert.deepEqual(Buffer.from(r.result.devicePin), p.device);
   assert.equal(r.last?.outcome?.kind, 'paired');
   assert.deepEqual(Buffer.from((r.last?.outcome as { hubPin: Uint8Array }).hubPin), p.hub);
   assert.deepEqual(window.status(1), { open: false, failures: 0, reason: 'paired', openedBy: 'button' });
@@ -70,11 +120,22 @@ test('push button: both cores compare the pins each saw; a plug pairs, a lock re
   const p = pins();
   const window = new PairingWindow();
   window.open(0, 'owner');
-  const ok = run({ mode: 'push-button', window, hubSees: { own: p.hub, peer: p.device }, deviceSees: { own: p.device, peer: p.hub } });
+  const ok = run({
+    mode: 'push-button',
+    window,
+    hubSees: { own: p.hub, peer: p.device },
+    deviceSees: { own: p.device, peer: p.hub },
+  });
   assert.ifError(ok.error);
   assert.equal(ok.result?.mode, 'push-button');
   window.open(0, 'owner');
-  const lock = run({ mode: 'push-button', window, pushButton: false, hubSees: { own: p.hub, peer: p.device }, deviceSees: { own: p.device, peer: p.hub } });
+  const lock = run({
+    mode: 'push-button',
+    window,
+    pushButton: false,
+    hubSees: { own: p.hub, peer: p.device },
+    deviceSees: { own: p.device, peer: p.hub },
+  });
   assert.ok(hasCode(lock.error, 'PAIRING_PUSH_BUTTON_REFUSED'));
   assert.equal(window.status(0).failures, 0, 'a refusal by model is not a failed attempt');
 });
@@ -83,9 +144,15 @@ test('a wrong setup code fails on both sides and counts as one failed attempt', 
   const p = pins();
   const window = new PairingWindow();
   window.open(0, 'button');
-  const r = run({ mode: 'setup-code', code: '1234-5678-9013', window, hubSees: { own: p.hub, peer: p.device }, deviceSees: { own: p.device, peer: p.hub } });
+  const r = run({
+    mode: 'setup-code',
+    code: '1234-5678-9013',
+    window,
+    hubSees: { own: p.hub, peer: p.device },
+    deviceSees: { own: p.device, peer: p.hub },
+  });
   assert.ok(hasCode(r.error, 'PAIRING_CONFIRMATION_FAILED'));
-  assert.equal(r.last?.outcome, undefined, 'the hub hung up after the device\'s confirmation failed');
+  assert.equal(r.last?.outcome, undefined, "the hub hung up after the device's confirmation failed");
   assert.equal(window.status(0).failures, 1, 'an attempt abandoned after the share still counts');
   assert.equal(window.status(0).open, true);
 });
@@ -96,9 +163,20 @@ test('keys swapped by a proxy make the confirmations fail on both sides, even wi
   const window = new PairingWindow();
   window.open(0, 'button');
   // The hub sees the proxy's key as the device's; the device sees the proxy's key as the hub's.
-  const r = run({ mode: 'setup-code', code: CODE, window, hubSees: { own: p.hub, peer: proxy.device }, deviceSees: { own: p.device, peer: proxy.hub } });
+  const r = run({
+    mode: 'setup-code',
+    code: CODE,
+    window,
+    hubSees: { own: p.hub, peer: proxy.device },
+    deviceSees: { own: p.device, peer: proxy.hub },
+  });
   assert.ok(hasCode(r.error, 'PAIRING_CONFIRMATION_FAILED'));
-  const pb = run({ mode: 'push-button', window, hubSees: { own: p.hub, peer: proxy.device }, deviceSees: { own: p.device, peer: proxy.hub } });
+  const pb = run({
+    mode: 'push-button',
+    window,
+    hubSees: { own: p.hub, peer: proxy.device },
+    deviceSees: { own: p.device, peer: proxy.hub },
+  });
   assert.ok(hasCode(pb.error, 'PAIRING_FINGERPRINT_MISMATCH'));
 });
 
@@ -107,7 +185,14 @@ test('a recorded transcript replayed to the device fails: its share is fresh eve
   const window = new PairingWindow();
   window.open(0, 'button');
   const recorded: Array<[string, string]> = [];
-  const first = run({ mode: 'setup-code', code: CODE, window, hubSees: { own: p.hub, peer: p.device }, deviceSees: { own: p.device, peer: p.hub }, tap: (a, v) => recorded.push([a, v]) });
+  const first = run({
+    mode: 'setup-code',
+    code: CODE,
+    window,
+    hubSees: { own: p.hub, peer: p.device },
+    deviceSees: { own: p.device, peer: p.hub },
+    tap: (a, v) => recorded.push([a, v]),
+  });
   assert.ifError(first.error);
   assert.equal(recorded.length, 3);
   window.open(0, 'button');
@@ -140,14 +225,39 @@ test('the 20th attempt may still succeed; the 21st is refused with the right cod
   const window = new PairingWindow();
   window.open(0, 'button');
   for (let i = 0; i < 19; i++) {
-    const r = run({ mode: 'setup-code', code: '0000-0000-0000', window, hubSees: { own: p.hub, peer: p.device }, deviceSees: { own: p.device, peer: p.hub } });
+    const r = run({
+      mode: 'setup-code',
+      code: '0000-0000-0000',
+      window,
+      hubSees: { own: p.hub, peer: p.device },
+      deviceSees: { own: p.device, peer: p.hub },
+    });
     assert.ok(hasCode(r.error, 'PAIRING_CONFIRMATION_FAILED'));
   }
-  const twentieth = run({ mode: 'setup-code', code: CODE, window, hubSees: { own: p.hub, peer: p.device }, deviceSees: { own: p.device, peer: p.hub } });
+  const twentieth = run({
+    mode: 'setup-code',
+    code: CODE,
+    window,
+    hubSees: { own: p.hub, peer: p.device },
+    deviceSees: { own: p.device, peer: p.hub },
+  });
   assert.ifError(twentieth.error);
   window.open(0, 'button');
-  for (let i = 0; i < 20; i++) run({ mode: 'setup-code', code: '0000-0000-0000', window, hubSees: { own: p.hub, peer: p.device }, deviceSees: { own: p.device, peer: p.hub } });
-  const r = run({ mode: 'setup-code', code: CODE, window, hubSees: { own: p.hub, peer: p.device }, deviceSees: { own: p.device, peer: p.hub } });
+  for (let i = 0; i < 20; i++)
+    run({
+      mode: 'setup-code',
+      code: '0000-0000-0000',
+      window,
+      hubSees: { own: p.hub, peer: p.device },
+      deviceSees: { own: p.device, peer: p.hub },
+    });
+  const r = run({
+    mode: 'setup-code',
+    code: CODE,
+    window,
+    hubSees: { own: p.hub, peer: p.device },
+    deviceSees: { own: p.device, peer: p.hub },
+  });
   assert.ok(hasCode(r.error, 'PAIRING_TOO_MANY_ATTEMPTS'));
 });
 
@@ -156,7 +266,10 @@ test('the hub limit and an out-of-order message are refused without counting an 
   const window = new PairingWindow({ maxHubs: 1 });
   window.open(0, 'button');
   const full = device({ window, hubPin: p.hub, devicePin: p.device, hubs: 1 });
-  assert.deepEqual(parseDeviceMessage(full.step('hello', encodeHubMessage({ t: 'hello', mode: 'setup-code' }).value, 0).reply), { t: 'refused', code: 'PAIRING_HUB_LIMIT' });
+  assert.deepEqual(
+    parseDeviceMessage(full.step('hello', encodeHubMessage({ t: 'hello', mode: 'setup-code' }).value, 0).reply),
+    { t: 'refused', code: 'PAIRING_HUB_LIMIT' },
+  );
   const early = device({ window, hubPin: p.hub, devicePin: p.device });
   const step = early.step('confirm', encodeHubMessage({ t: 'confirm', cp: randomBytes(32) }).value, 0);
   assert.deepEqual(parseDeviceMessage(step.reply), { t: 'refused', code: 'PAIRING_BAD_MESSAGE' });
@@ -166,37 +279,69 @@ test('the hub limit and an out-of-order message are refused without counting an 
 test('messages round-trip and anything else is PAIRING_BAD_MESSAGE', () => {
   const m = encodeHubMessage({ t: 'fingerprints', hub: randomBytes(32), device: randomBytes(32) });
   assert.deepEqual(encodeHubMessage(parseHubMessage(m.action, m.value)), m);
-  const d = encodeDeviceMessage({ t: 'params', serial: SERIAL, model: 'lock', salt: randomBytes(32), iterations: 10_000 });
+  const d = encodeDeviceMessage({
+    t: 'params',
+    serial: SERIAL,
+    model: 'lock',
+    salt: randomBytes(32),
+    iterations: 10_000,
+  });
   assert.equal(encodeDeviceMessage(parseDeviceMessage(d)), d);
   for (const [action, value] of [
-    ['hello', '{"v":1,"t":"hello","mode":"guess"}'], ['hello', '{"v":2,"t":"hello","mode":"push-button"}'], ['share', '{"v":1,"t":"share","x":"AAAA"}'],
-    ['hello', '{"v":1,"t":"hello","mode":"push-button","extra":1}'], ['share', '{"v":1,"t":"hello","mode":"push-button"}'], ['nope', '{}'], ['hello', 42],
+    ['hello', '{"v":1,"t":"hello","mode":"guess"}'],
+    ['hello', '{"v":2,"t":"hello","mode":"push-button"}'],
+    ['share', '{"v":1,"t":"share","x":"AAAA"}'],
+    ['hello', '{"v":1,"t":"hello","mode":"push-button","extra":1}'],
+    ['share', '{"v":1,"t":"hello","mode":"push-button"}'],
+    ['nope', '{}'],
+    ['hello', 42],
   ] as const) {
-    assert.throws(() => parseHubMessage(action, value), (e) => e instanceof PairingError && e.code === 'PAIRING_BAD_MESSAGE', `${action} ${String(value)}`);
+    assert.throws(
+      () => parseHubMessage(action, value),
+      (e) => e instanceof PairingError && e.code === 'PAIRING_BAD_MESSAGE',
+      `${action} ${String(value)}`,
+    );
   }
-  assert.throws(() => parseDeviceMessage('{"v":1,"t":"params","serial":"x","model":"plug","salt":"","iterations":1}'), (e) => hasCode(e, 'PAIRING_BAD_MESSAGE'));
+  assert.throws(
+    () => parseDeviceMessage('{"v":1,"t":"params","serial":"x","model":"plug","salt":"","iterations":1}'),
+    (e) => hasCode(e, 'PAIRING_BAD_MESSAGE'),
+  );
 });
 
 test('fuzz: any action and value into the device core answers a refusal or a next step, never throws, never pins', () => {
-  const hello = fc.constantFrom(...(['setup-code', 'push-button'] as const).map((mode) => encodeHubMessage({ t: 'hello', mode })));
-  const junk = fc.record({ action: fc.oneof(fc.constantFrom('hello', 'share', 'confirm', 'fingerprints'), fc.string()), value: fc.oneof(fc.string({ maxLength: 300 }), fc.jsonValue().map((v) => JSON.stringify(v) ?? '')) });
-  fc.assert(fc.property(fc.option(hello, { nil: undefined }), fc.array(junk, { maxLength: 6 }), (first, rest) => {
-    const p = pins();
-    const window = new PairingWindow();
-    window.open(0, 'button');
-    const dev = device({ window, hubPin: p.hub, devicePin: p.device });
-    const steps = [...(first ? [first] : []), ...rest];
-    for (const s of steps) {
-      const step = dev.step(s.action, s.value, 0);
-      parseDeviceMessage(step.reply); // always a well-formed answer
-      assert.notEqual(step.outcome?.kind, 'paired');
-    }
-    assert.ok(window.status(0).failures <= 1);
-  }), { numRuns: Number(process.env.FUZZ_RUNS ?? 500) });
+  const hello = fc.constantFrom(
+    ...(['setup-code', 'push-button'] as const).map((mode) => encodeHubMessage({ t: 'hello', mode })),
+  );
+  const junk = fc.record({
+    action: fc.oneof(fc.constantFrom('hello', 'share', 'confirm', 'fingerprints'), fc.string()),
+    value: fc.oneof(
+      fc.string({ maxLength: 300 }),
+      fc.jsonValue().map((v) => JSON.stringify(v) ?? ''),
+    ),
+  });
+  fc.assert(
+    fc.property(fc.option(hello, { nil: undefined }), fc.array(junk, { maxLength: 6 }), (first, rest) => {
+      const p = pins();
+      const window = new PairingWindow();
+      window.open(0, 'button');
+      const dev = device({ window, hubPin: p.hub, devicePin: p.device });
+      const steps = [...(first ? [first] : []), ...rest];
+      for (const s of steps) {
+        const step = dev.step(s.action, s.value, 0);
+        parseDeviceMessage(step.reply); // always a well-formed answer
+        assert.notEqual(step.outcome?.kind, 'paired');
+      }
+      assert.ok(window.status(0).failures <= 1);
+    }),
+    { numRuns: Number(process.env.FUZZ_RUNS ?? 500) },
+  );
 });
 
 test('config: unsafe values are refused by key', () => {
-  assert.throws(() => validatePairingConfig({ windowMs: 3_600_000 }), (e) => hasCode(e, 'PAIRING_CONFIG_INVALID') && /windowMs/.test((e as Error).message));
+  assert.throws(
+    () => validatePairingConfig({ windowMs: 3_600_000 }),
+    (e) => hasCode(e, 'PAIRING_CONFIG_INVALID') && /windowMs/.test((e as Error).message),
+  );
   assert.throws(() => validatePairingConfig({ maxFailures: 0 }), /maxFailures/);
   assert.throws(() => validatePairingConfig({ nope: 1 } as never), /nope/);
 });

@@ -25,8 +25,15 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { ConfigError } from '../errors/index.ts';
 import { PairingError } from './errors.ts';
 import {
-  DEFAULT_SPAKE2PLUS_CONTEXT, SPAKE2PLUS_MAC_BYTES, SPAKE2PLUS_SHARE_BYTES, finishProver, finishVerifier, respondVerifier, startProver,
-  type Spake2PlusProverState, type Spake2PlusVerifierState,
+  DEFAULT_SPAKE2PLUS_CONTEXT,
+  SPAKE2PLUS_MAC_BYTES,
+  SPAKE2PLUS_SHARE_BYTES,
+  finishProver,
+  finishVerifier,
+  respondVerifier,
+  startProver,
+  type Spake2PlusProverState,
+  type Spake2PlusVerifierState,
 } from './spake2plus.ts';
 import { deriveSetupCodeSecrets, normaliseSetupCode, pairingVerifierLimits, type PairingVerifier } from './verifier.ts';
 import { curve, pointToBytes } from './group.ts';
@@ -107,7 +114,8 @@ function requireInt(key: string, value: unknown, min: number, max: number): numb
 /** Validates a partial config against the defaults, naming the key at fault. */
 export function validatePairingConfig(config: Partial<PairingConfig> = {}): PairingConfig {
   for (const key of Object.keys(config)) {
-    if (!Object.hasOwn(defaultPairingConfig, key)) throw new ConfigError('PAIRING_CONFIG_INVALID', key, 'is not a pairing setting');
+    if (!Object.hasOwn(defaultPairingConfig, key))
+      throw new ConfigError('PAIRING_CONFIG_INVALID', key, 'is not a pairing setting');
   }
   const c = { ...defaultPairingConfig, ...config };
   return Object.freeze({
@@ -117,7 +125,12 @@ export function validatePairingConfig(config: Partial<PairingConfig> = {}): Pair
     exchangeTimeoutMs: requireInt('exchangeTimeoutMs', c.exchangeTimeoutMs, 100, 60_000),
     maxExchanges: requireInt('maxExchanges', c.maxExchanges, 1, 64),
     maxHubs: requireInt('maxHubs', c.maxHubs, 1, 64),
-    maxIterations: requireInt('maxIterations', c.maxIterations, pairingVerifierLimits.minIterations, pairingVerifierLimits.maxIterations),
+    maxIterations: requireInt(
+      'maxIterations',
+      c.maxIterations,
+      pairingVerifierLimits.minIterations,
+      pairingVerifierLimits.maxIterations,
+    ),
   });
 }
 
@@ -138,8 +151,20 @@ export type HubPairingMessage =
 
 /** A message from device to hub: the answer to one hub message. */
 export type DevicePairingMessage =
-  | { readonly t: 'params'; readonly serial: string; readonly model: string; readonly salt: Uint8Array; readonly iterations: number }
-  | { readonly t: 'fingerprints'; readonly serial: string; readonly model: string; readonly hub: Uint8Array; readonly device: Uint8Array }
+  | {
+      readonly t: 'params';
+      readonly serial: string;
+      readonly model: string;
+      readonly salt: Uint8Array;
+      readonly iterations: number;
+    }
+  | {
+      readonly t: 'fingerprints';
+      readonly serial: string;
+      readonly model: string;
+      readonly hub: Uint8Array;
+      readonly device: Uint8Array;
+    }
   | { readonly t: 'share'; readonly y: Uint8Array; readonly cv: Uint8Array }
   | { readonly t: 'paired'; readonly mac?: Uint8Array }
   | { readonly t: 'refused'; readonly code: PairingRefusalCode };
@@ -157,17 +182,26 @@ function b64(bytes: Uint8Array): string {
 
 // Canonical base64 of an exact length: one encoding per value.
 function bytesField(v: unknown, field: string, length: number): Uint8Array {
-  if (typeof v !== 'string' || v.length !== 4 * Math.ceil(length / 3) || !/^[A-Za-z0-9+/]*={0,2}$/.test(v)) throw badMessage(`${field} must be base64 of ${length} bytes`);
+  if (typeof v !== 'string' || v.length !== 4 * Math.ceil(length / 3) || !/^[A-Za-z0-9+/]*={0,2}$/.test(v))
+    throw badMessage(`${field} must be base64 of ${length} bytes`);
   const bytes = Buffer.from(v, 'base64');
-  if (bytes.length !== length || bytes.toString('base64') !== v) throw badMessage(`${field} must be canonical base64 of ${length} bytes`);
+  if (bytes.length !== length || bytes.toString('base64') !== v)
+    throw badMessage(`${field} must be canonical base64 of ${length} bytes`);
   return new Uint8Array(bytes);
 }
 
 function saltField(v: unknown): Uint8Array {
   const { minSaltBytes, maxSaltBytes } = pairingVerifierLimits;
-  if (typeof v !== 'string' || v.length > 4 * Math.ceil(maxSaltBytes / 3) || v.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(v)) throw badMessage('salt must be base64');
+  if (
+    typeof v !== 'string' ||
+    v.length > 4 * Math.ceil(maxSaltBytes / 3) ||
+    v.length % 4 !== 0 ||
+    !/^[A-Za-z0-9+/]*={0,2}$/.test(v)
+  )
+    throw badMessage('salt must be base64');
   const bytes = Buffer.from(v, 'base64');
-  if (bytes.length < minSaltBytes || bytes.length > maxSaltBytes || bytes.toString('base64') !== v) throw badMessage(`salt must be canonical base64 of ${minSaltBytes} to ${maxSaltBytes} bytes`);
+  if (bytes.length < minSaltBytes || bytes.length > maxSaltBytes || bytes.toString('base64') !== v)
+    throw badMessage(`salt must be canonical base64 of ${minSaltBytes} to ${maxSaltBytes} bytes`);
   return new Uint8Array(bytes);
 }
 
@@ -177,8 +211,14 @@ function stringField(v: unknown, field: string, pattern: RegExp): string {
 }
 
 /** Parses the JSON text of a message into its own-data fields, with exactly `keys` (plus 'v' and 't'). */
-function fieldsOf(text: unknown, t: string, keys: readonly string[], optional: readonly string[] = []): Record<string, unknown> {
-  if (typeof text !== 'string' || text.length > MAX_MESSAGE_CHARS || text[0] !== '{') throw badMessage('not a pairing message');
+function fieldsOf(
+  text: unknown,
+  t: string,
+  keys: readonly string[],
+  optional: readonly string[] = [],
+): Record<string, unknown> {
+  if (typeof text !== 'string' || text.length > MAX_MESSAGE_CHARS || text[0] !== '{')
+    throw badMessage('not a pairing message');
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -205,10 +245,18 @@ function messageType(text: unknown): string | undefined {
 export function encodeHubMessage(m: HubPairingMessage): { action: string; value: string } {
   let body: Record<string, unknown>;
   switch (m.t) {
-    case 'hello': body = { mode: m.mode }; break;
-    case 'share': body = { x: b64(m.x) }; break;
-    case 'confirm': body = { cp: b64(m.cp) }; break;
-    case 'fingerprints': body = { hub: b64(m.hub), device: b64(m.device) }; break;
+    case 'hello':
+      body = { mode: m.mode };
+      break;
+    case 'share':
+      body = { x: b64(m.x) };
+      break;
+    case 'confirm':
+      body = { cp: b64(m.cp) };
+      break;
+    case 'fingerprints':
+      body = { hub: b64(m.hub), device: b64(m.device) };
+      break;
   }
   return { action: m.t, value: JSON.stringify({ v: 1, t: m.t, ...body }) };
 }
@@ -232,7 +280,11 @@ export function parseHubMessage(action: unknown, value: unknown): HubPairingMess
     }
     default: {
       const f = fieldsOf(value, 'fingerprints', ['hub', 'device']);
-      return { t: 'fingerprints', hub: bytesField(f.hub, 'hub', PAIRING_PIN_BYTES), device: bytesField(f.device, 'device', PAIRING_PIN_BYTES) };
+      return {
+        t: 'fingerprints',
+        hub: bytesField(f.hub, 'hub', PAIRING_PIN_BYTES),
+        device: bytesField(f.device, 'device', PAIRING_PIN_BYTES),
+      };
     }
   }
 }
@@ -241,11 +293,21 @@ export function parseHubMessage(action: unknown, value: unknown): HubPairingMess
 export function encodeDeviceMessage(m: DevicePairingMessage): string {
   let body: Record<string, unknown>;
   switch (m.t) {
-    case 'params': body = { serial: m.serial, model: m.model, salt: b64(m.salt), iterations: m.iterations }; break;
-    case 'fingerprints': body = { serial: m.serial, model: m.model, hub: b64(m.hub), device: b64(m.device) }; break;
-    case 'share': body = { y: b64(m.y), cv: b64(m.cv) }; break;
-    case 'paired': body = m.mac ? { mac: b64(m.mac) } : {}; break;
-    case 'refused': body = { code: m.code }; break;
+    case 'params':
+      body = { serial: m.serial, model: m.model, salt: b64(m.salt), iterations: m.iterations };
+      break;
+    case 'fingerprints':
+      body = { serial: m.serial, model: m.model, hub: b64(m.hub), device: b64(m.device) };
+      break;
+    case 'share':
+      body = { y: b64(m.y), cv: b64(m.cv) };
+      break;
+    case 'paired':
+      body = m.mac ? { mac: b64(m.mac) } : {};
+      break;
+    case 'refused':
+      body = { code: m.code };
+      break;
   }
   return JSON.stringify({ v: 1, t: m.t, ...body });
 }
@@ -256,21 +318,39 @@ export function parseDeviceMessage(value: unknown): DevicePairingMessage {
     case 'params': {
       const f = fieldsOf(value, 'params', ['serial', 'model', 'salt', 'iterations']);
       const { minIterations, maxIterations } = pairingVerifierLimits;
-      if (typeof f.iterations !== 'number' || !Number.isSafeInteger(f.iterations) || f.iterations < minIterations || f.iterations > maxIterations) {
+      if (
+        typeof f.iterations !== 'number' ||
+        !Number.isSafeInteger(f.iterations) ||
+        f.iterations < minIterations ||
+        f.iterations > maxIterations
+      ) {
         throw badMessage('iterations out of range');
       }
-      return { t: 'params', serial: stringField(f.serial, 'serial', SERIAL), model: stringField(f.model, 'model', MODEL), salt: saltField(f.salt), iterations: f.iterations };
+      return {
+        t: 'params',
+        serial: stringField(f.serial, 'serial', SERIAL),
+        model: stringField(f.model, 'model', MODEL),
+        salt: saltField(f.salt),
+        iterations: f.iterations,
+      };
     }
     case 'fingerprints': {
       const f = fieldsOf(value, 'fingerprints', ['serial', 'model', 'hub', 'device']);
       return {
-        t: 'fingerprints', serial: stringField(f.serial, 'serial', SERIAL), model: stringField(f.model, 'model', MODEL),
-        hub: bytesField(f.hub, 'hub', PAIRING_PIN_BYTES), device: bytesField(f.device, 'device', PAIRING_PIN_BYTES),
+        t: 'fingerprints',
+        serial: stringField(f.serial, 'serial', SERIAL),
+        model: stringField(f.model, 'model', MODEL),
+        hub: bytesField(f.hub, 'hub', PAIRING_PIN_BYTES),
+        device: bytesField(f.device, 'device', PAIRING_PIN_BYTES),
       };
     }
     case 'share': {
       const f = fieldsOf(value, 'share', ['y', 'cv']);
-      return { t: 'share', y: bytesField(f.y, 'y', SPAKE2PLUS_SHARE_BYTES), cv: bytesField(f.cv, 'cv', SPAKE2PLUS_MAC_BYTES) };
+      return {
+        t: 'share',
+        y: bytesField(f.y, 'y', SPAKE2PLUS_SHARE_BYTES),
+        cv: bytesField(f.cv, 'cv', SPAKE2PLUS_MAC_BYTES),
+      };
     }
     case 'paired': {
       const f = fieldsOf(value, 'paired', [], ['mac']);
@@ -291,7 +371,9 @@ export const PAIRING_CONTEXT = `${DEFAULT_SPAKE2PLUS_CONTEXT} setup-code`;
 
 /** The MAC the device sends with 'paired': under the shared key, over both pins, so the hub knows which key the device pinned. */
 export function pairedMac(sharedKey: Uint8Array, hubPin: Uint8Array, devicePin: Uint8Array): Uint8Array {
-  return new Uint8Array(createHmac('sha256', sharedKey).update('bulwark-pairing/1 paired').update(hubPin).update(devicePin).digest());
+  return new Uint8Array(
+    createHmac('sha256', sharedKey).update('bulwark-pairing/1 paired').update(hubPin).update(devicePin).digest(),
+  );
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
@@ -357,8 +439,18 @@ export class PairingWindow {
   status(now: number): PairingWindowStatus {
     if (this.#open && now >= this.#closesAt) this.close('expired');
     return this.#open
-      ? { open: true, closesAt: this.#closesAt, failures: this.#failures, ...(this.#openedBy ? { openedBy: this.#openedBy } : {}) }
-      : { open: false, failures: this.#failures, reason: this.#reason, ...(this.#openedBy ? { openedBy: this.#openedBy } : {}) };
+      ? {
+          open: true,
+          closesAt: this.#closesAt,
+          failures: this.#failures,
+          ...(this.#openedBy ? { openedBy: this.#openedBy } : {}),
+        }
+      : {
+          open: false,
+          failures: this.#failures,
+          reason: this.#reason,
+          ...(this.#openedBy ? { openedBy: this.#openedBy } : {}),
+        };
   }
 
   /** The refusal for a step now, or undefined when the window admits it. */
@@ -468,13 +560,17 @@ export class DevicePairingExchange {
 
   #refuse(code: PairingRefusalCode, counted = false): DevicePairingStep {
     const mode = this.#mode ? { mode: this.#mode } : {};
-    return this.#end({ t: 'refused', code }, counted ? { kind: 'failed', code, ...mode } : { kind: 'refused', code, ...mode });
+    return this.#end(
+      { t: 'refused', code },
+      counted ? { kind: 'failed', code, ...mode } : { kind: 'refused', code, ...mode },
+    );
   }
 
   /** Takes the hub's next request (action and value) and answers it. Never throws. */
   step(action: unknown, value: unknown, now: number): DevicePairingStep {
     const state = this.#state;
-    if (state.s === 'done') return { reply: encodeDeviceMessage({ t: 'refused', code: 'PAIRING_BAD_MESSAGE' }), done: true };
+    if (state.s === 'done')
+      return { reply: encodeDeviceMessage({ t: 'refused', code: 'PAIRING_BAD_MESSAGE' }), done: true };
     let message: HubPairingMessage;
     try {
       message = parseHubMessage(action, value);
@@ -494,12 +590,27 @@ export class DevicePairingExchange {
         if (message.mode === 'setup-code') {
           this.#state = { s: 'await-share' };
           return {
-            reply: encodeDeviceMessage({ t: 'params', serial: ctx.serial, model: ctx.model, salt: ctx.verifier.salt, iterations: ctx.verifier.iterations }),
+            reply: encodeDeviceMessage({
+              t: 'params',
+              serial: ctx.serial,
+              model: ctx.model,
+              salt: ctx.verifier.salt,
+              iterations: ctx.verifier.iterations,
+            }),
             done: false,
           };
         }
         this.#state = { s: 'await-fingerprints' };
-        return { reply: encodeDeviceMessage({ t: 'fingerprints', serial: ctx.serial, model: ctx.model, hub: ctx.peerPin, device: ctx.ownPin }), done: false };
+        return {
+          reply: encodeDeviceMessage({
+            t: 'fingerprints',
+            serial: ctx.serial,
+            model: ctx.model,
+            hub: ctx.peerPin,
+            device: ctx.ownPin,
+          }),
+          done: false,
+        };
       }
       case 'await-share': {
         if (message.t !== 'share') return this.#refuse('PAIRING_BAD_MESSAGE');
@@ -507,7 +618,16 @@ export class DevicePairingExchange {
         if (closed) return this.#refuse(closed);
         let answer: ReturnType<typeof respondVerifier>;
         try {
-          answer = respondVerifier({ w0: ctx.verifier.w0, L: ctx.verifier.L, context: PAIRING_CONTEXT, idProver: ctx.peerPin, idVerifier: ctx.ownPin }, message.x);
+          answer = respondVerifier(
+            {
+              w0: ctx.verifier.w0,
+              L: ctx.verifier.L,
+              context: PAIRING_CONTEXT,
+              idProver: ctx.peerPin,
+              idVerifier: ctx.ownPin,
+            },
+            message.x,
+          );
         } catch {
           // Not a point of the group: it tests no code, so it is refused without counting.
           return this.#refuse('PAIRING_BAD_MESSAGE');
@@ -527,16 +647,21 @@ export class DevicePairingExchange {
           return this.#refuse('PAIRING_CONFIRMATION_FAILED', true);
         }
         // The window may have shut meanwhile (expired, or another hub paired first).
-        if (!ctx.window.status(now).open && ctx.window.status(now).reason !== 'too-many-failures') return this.#refuse('PAIRING_WINDOW_CLOSED', true);
+        if (!ctx.window.status(now).open && ctx.window.status(now).reason !== 'too-many-failures')
+          return this.#refuse('PAIRING_WINDOW_CLOSED', true);
         if (ctx.hubCount() >= ctx.window.config.maxHubs) return this.#refuse('PAIRING_HUB_LIMIT', true);
         ctx.window.succeed();
-        return this.#end({ t: 'paired', mac: pairedMac(sharedKey, ctx.peerPin, ctx.ownPin) }, { kind: 'paired', mode: 'setup-code', hubPin: ctx.peerPin });
+        return this.#end(
+          { t: 'paired', mac: pairedMac(sharedKey, ctx.peerPin, ctx.ownPin) },
+          { kind: 'paired', mode: 'setup-code', hubPin: ctx.peerPin },
+        );
       }
       case 'await-fingerprints': {
         if (message.t !== 'fingerprints') return this.#refuse('PAIRING_BAD_MESSAGE');
         const refusal = ctx.window.beginAttempt(now);
         if (refusal) return this.#refuse(refusal);
-        if (!sameBytes(message.hub, ctx.peerPin) || !sameBytes(message.device, ctx.ownPin)) return this.#refuse('PAIRING_FINGERPRINT_MISMATCH', true);
+        if (!sameBytes(message.hub, ctx.peerPin) || !sameBytes(message.device, ctx.ownPin))
+          return this.#refuse('PAIRING_FINGERPRINT_MISMATCH', true);
         if (ctx.hubCount() >= ctx.window.config.maxHubs) return this.#refuse('PAIRING_HUB_LIMIT', true);
         ctx.window.succeed();
         return this.#end({ t: 'paired' }, { kind: 'paired', mode: 'push-button', hubPin: ctx.peerPin });
@@ -551,7 +676,10 @@ export class DevicePairingExchange {
  */
 export function prepareVerifier(verifier: PairingVerifier): void {
   try {
-    respondVerifier({ w0: verifier.w0, L: verifier.L, context: PAIRING_CONTEXT, idProver: 'warm-up', idVerifier: 'warm-up' }, pointToBytes(curve().BASE));
+    respondVerifier(
+      { w0: verifier.w0, L: verifier.L, context: PAIRING_CONTEXT, idProver: 'warm-up', idVerifier: 'warm-up' },
+      pointToBytes(curve().BASE),
+    );
   } catch {
     // A verifier that cannot answer fails the real exchange with its own error.
   }
@@ -588,7 +716,12 @@ export interface HubPairingOptions {
 type HubExchangeState =
   | { readonly s: 'start' }
   | { readonly s: 'await-params' }
-  | { readonly s: 'await-share'; readonly spake: Spake2PlusProverState; readonly serial: string; readonly model: string }
+  | {
+      readonly s: 'await-share';
+      readonly spake: Spake2PlusProverState;
+      readonly serial: string;
+      readonly model: string;
+    }
   | { readonly s: 'await-paired'; readonly sharedKey: Uint8Array; readonly serial: string; readonly model: string }
   | { readonly s: 'await-fingerprints' }
   | { readonly s: 'await-pushed'; readonly serial: string; readonly model: string }
@@ -610,9 +743,11 @@ export class HubPairingExchange {
   #state: HubExchangeState = { s: 'start' };
 
   constructor(options: HubPairingOptions) {
-    if (!PAIRING_MODES.includes(options.mode)) throw new ConfigError('PAIRING_CONFIG_INVALID', 'mode', 'must be setup-code or push-button');
+    if (!PAIRING_MODES.includes(options.mode))
+      throw new ConfigError('PAIRING_CONFIG_INVALID', 'mode', 'must be setup-code or push-button');
     if (options.mode === 'setup-code') normaliseSetupCode(options.setupCode as string);
-    if (options.ownPin.length !== PAIRING_PIN_BYTES || options.peerPin.length !== PAIRING_PIN_BYTES) throw new ConfigError('PAIRING_CONFIG_INVALID', 'pins', `must be ${PAIRING_PIN_BYTES} bytes`);
+    if (options.ownPin.length !== PAIRING_PIN_BYTES || options.peerPin.length !== PAIRING_PIN_BYTES)
+      throw new ConfigError('PAIRING_CONFIG_INVALID', 'pins', `must be ${PAIRING_PIN_BYTES} bytes`);
     this.#o = options;
     this.#maxIterations = options.maxIterations ?? defaultPairingConfig.maxIterations;
   }
@@ -632,7 +767,8 @@ export class HubPairingExchange {
   /** Takes the device's answer and returns the next step. */
   receive(value: unknown): HubPairingStep {
     const state = this.#state;
-    if (state.s === 'start' || state.s === 'done') throw new PairingError('PAIRING_STATE_USED', 'this exchange is not waiting for an answer');
+    if (state.s === 'start' || state.s === 'done')
+      throw new PairingError('PAIRING_STATE_USED', 'this exchange is not waiting for an answer');
     let message: DevicePairingMessage;
     try {
       message = parseDeviceMessage(value);
@@ -644,7 +780,8 @@ export class HubPairingExchange {
     switch (state.s) {
       case 'await-params': {
         if (message.t !== 'params') return this.#fail(badMessage('expected params'));
-        if (message.iterations > this.#maxIterations) return this.#fail(badMessage(`the device asks for more than ${this.#maxIterations} PBKDF2 iterations`));
+        if (message.iterations > this.#maxIterations)
+          return this.#fail(badMessage(`the device asks for more than ${this.#maxIterations} PBKDF2 iterations`));
         const { w0, w1 } = deriveSetupCodeSecrets(o.setupCode!, message.salt, message.iterations);
         const started = startProver({ w0, w1, context: PAIRING_CONTEXT, idProver: o.ownPin, idVerifier: o.peerPin });
         this.#state = { s: 'await-share', spake: started.state, serial: message.serial, model: message.model };
@@ -656,27 +793,39 @@ export class HubPairingExchange {
         try {
           finished = finishProver(state.spake, message.y, message.cv);
         } catch (err) {
-          return this.#fail(err instanceof PairingError && err.code === 'PAIRING_BAD_SHARE' ? badMessage('invalid share') : new PairingRefusedError('PAIRING_CONFIRMATION_FAILED'));
+          return this.#fail(
+            err instanceof PairingError && err.code === 'PAIRING_BAD_SHARE'
+              ? badMessage('invalid share')
+              : new PairingRefusedError('PAIRING_CONFIRMATION_FAILED'),
+          );
         }
         this.#state = { s: 'await-paired', sharedKey: finished.sharedKey, serial: state.serial, model: state.model };
         return { kind: 'send', ...encodeHubMessage({ t: 'confirm', cp: finished.confirmP }) };
       }
       case 'await-paired': {
         if (message.t !== 'paired' || !message.mac) return this.#fail(badMessage('expected paired'));
-        if (!sameBytes(message.mac, pairedMac(state.sharedKey, o.ownPin, o.peerPin))) return this.#fail(new PairingRefusedError('PAIRING_CONFIRMATION_FAILED'));
+        if (!sameBytes(message.mac, pairedMac(state.sharedKey, o.ownPin, o.peerPin)))
+          return this.#fail(new PairingRefusedError('PAIRING_CONFIRMATION_FAILED'));
         this.#state = { s: 'done' };
-        return { kind: 'done', result: { serial: state.serial, model: state.model, mode: 'setup-code', devicePin: o.peerPin } };
+        return {
+          kind: 'done',
+          result: { serial: state.serial, model: state.model, mode: 'setup-code', devicePin: o.peerPin },
+        };
       }
       case 'await-fingerprints': {
         if (message.t !== 'fingerprints') return this.#fail(badMessage('expected fingerprints'));
-        if (!sameBytes(message.hub, o.ownPin) || !sameBytes(message.device, o.peerPin)) return this.#fail(new PairingRefusedError('PAIRING_FINGERPRINT_MISMATCH'));
+        if (!sameBytes(message.hub, o.ownPin) || !sameBytes(message.device, o.peerPin))
+          return this.#fail(new PairingRefusedError('PAIRING_FINGERPRINT_MISMATCH'));
         this.#state = { s: 'await-pushed', serial: message.serial, model: message.model };
         return { kind: 'send', ...encodeHubMessage({ t: 'fingerprints', hub: o.ownPin, device: o.peerPin }) };
       }
       case 'await-pushed': {
         if (message.t !== 'paired' || message.mac) return this.#fail(badMessage('expected paired'));
         this.#state = { s: 'done' };
-        return { kind: 'done', result: { serial: state.serial, model: state.model, mode: 'push-button', devicePin: o.peerPin } };
+        return {
+          kind: 'done',
+          result: { serial: state.serial, model: state.model, mode: 'push-button', devicePin: o.peerPin },
+        };
       }
     }
   }

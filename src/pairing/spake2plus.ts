@@ -12,7 +12,15 @@ import { createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual } from '
 import { InvalidInputError } from '../errors/index.ts';
 import { PairingError } from './errors.ts';
 import {
-  ORDER, POINT_BYTES, curve, SCALAR_BYTES, badSecret, bytesToBigInt, decodePoint, isNonZeroScalar, pointToBytes,
+  ORDER,
+  POINT_BYTES,
+  curve,
+  SCALAR_BYTES,
+  badSecret,
+  bytesToBigInt,
+  decodePoint,
+  isNonZeroScalar,
+  pointToBytes,
   scalarToBytes,
 } from './group.ts';
 import type { GroupPoint } from './group.ts';
@@ -21,7 +29,12 @@ import type { GroupPoint } from './group.ts';
 // Both are multiplied in every exchange, so they get lazily built window tables like the base
 // point's: a 4-bit window makes an exchange ~1.6x faster for ~40 ms and little memory on first use
 // (the multiply is constant-time either way; the tables only save time).
-interface MaskPoints { readonly M: GroupPoint; readonly N: GroupPoint; readonly M_BYTES: Uint8Array; readonly N_BYTES: Uint8Array }
+interface MaskPoints {
+  readonly M: GroupPoint;
+  readonly N: GroupPoint;
+  readonly M_BYTES: Uint8Array;
+  readonly N_BYTES: Uint8Array;
+}
 let maskPoints: MaskPoints | undefined;
 
 /** M and N with their window tables, built on first use (see curve() in group.ts for why). */
@@ -189,17 +202,32 @@ export interface Spake2PlusSessionValues {
 
 /** RFC 9383 section 3.4: the transcript and key schedule from the shares and the shared points. */
 export function deriveSessionValues(
-  binding: NormalisedBinding, shareP: Uint8Array, shareV: Uint8Array, Z: GroupPoint, V: GroupPoint, w0: bigint,
+  binding: NormalisedBinding,
+  shareP: Uint8Array,
+  shareV: Uint8Array,
+  Z: GroupPoint,
+  V: GroupPoint,
+  w0: bigint,
 ): Spake2PlusSessionValues {
   const zBytes = pointToBytes(Z);
   const vBytes = pointToBytes(V);
   const TT = lengthPrefixed([
-    binding.context, binding.idProver, binding.idVerifier, masks().M_BYTES, masks().N_BYTES, shareP, shareV, zBytes, vBytes,
+    binding.context,
+    binding.idProver,
+    binding.idVerifier,
+    masks().M_BYTES,
+    masks().N_BYTES,
+    shareP,
+    shareV,
+    zBytes,
+    vBytes,
     scalarToBytes(w0),
   ]);
   const K_main = new Uint8Array(createHash('sha256').update(TT).digest());
   // HKDF with salt = nil: RFC 5869 then uses HashLen zero bytes, which node does for an empty salt.
-  const confirmationKeys = new Uint8Array(hkdfSync('sha256', K_main, new Uint8Array(0), 'ConfirmationKeys', 2 * SPAKE2PLUS_MAC_BYTES));
+  const confirmationKeys = new Uint8Array(
+    hkdfSync('sha256', K_main, new Uint8Array(0), 'ConfirmationKeys', 2 * SPAKE2PLUS_MAC_BYTES),
+  );
   const K_confirmP = confirmationKeys.slice(0, SPAKE2PLUS_MAC_BYTES);
   const K_confirmV = confirmationKeys.slice(SPAKE2PLUS_MAC_BYTES);
   const K_shared = new Uint8Array(hkdfSync('sha256', K_main, new Uint8Array(0), 'SharedKey', SPAKE2PLUS_KEY_BYTES));
@@ -211,7 +239,12 @@ export function deriveSessionValues(
 
 /** The prover's side of the shared points: Z = x*(Y - w0*N), V = w1*(Y - w0*N) (cofactor 1). */
 export function proverSessionValues(
-  binding: NormalisedBinding, w0: bigint, w1: bigint, x: bigint, shareP: Uint8Array, shareV: unknown,
+  binding: NormalisedBinding,
+  w0: bigint,
+  w1: bigint,
+  x: bigint,
+  shareP: Uint8Array,
+  shareV: unknown,
 ): Spake2PlusSessionValues {
   const Y = decodeShare(shareV);
   const unmasked = Y.subtract(masks().N.multiply(w0));
@@ -222,7 +255,12 @@ export function proverSessionValues(
 
 /** The verifier's side of the shared points: Z = y*(X - w0*M), V = y*L (cofactor 1). */
 export function verifierSessionValues(
-  binding: NormalisedBinding, w0: bigint, L: GroupPoint, y: bigint, shareP: unknown, shareV: Uint8Array,
+  binding: NormalisedBinding,
+  w0: bigint,
+  L: GroupPoint,
+  y: bigint,
+  shareP: unknown,
+  shareV: Uint8Array,
 ): Spake2PlusSessionValues {
   const X = decodeShare(shareP);
   const unmasked = X.subtract(masks().M.multiply(w0));
@@ -236,7 +274,10 @@ function macMatches(received: unknown, expected: Uint8Array): boolean {
 }
 
 function confirmationFailed(): PairingError {
-  return new PairingError('PAIRING_CONFIRMATION_FAILED', 'key confirmation failed: wrong setup code or tampered exchange');
+  return new PairingError(
+    'PAIRING_CONFIRMATION_FAILED',
+    'key confirmation failed: wrong setup code or tampered exchange',
+  );
 }
 
 function stateUsed(): PairingError {
@@ -248,7 +289,8 @@ function stateUsed(): PairingError {
  * @example const { state, shareP } = startProver({ w0, w1, idProver: hubId, idVerifier: deviceId });
  */
 export function startProver(
-  params: Spake2PlusProverParams, hooks?: Spake2PlusTestHooks,
+  params: Spake2PlusProverParams,
+  hooks?: Spake2PlusTestHooks,
 ): { state: Spake2PlusProverState; shareP: Uint8Array } {
   const binding = normaliseBinding(params);
   const w0 = secretScalar(params.w0, 'w0');
@@ -283,7 +325,9 @@ function verifierPoint(L: unknown): GroupPoint {
  * @example const { state, shareV, confirmV } = respondVerifier({ w0, L, idProver, idVerifier }, shareP);
  */
 export function respondVerifier(
-  params: Spake2PlusVerifierParams, shareP: Uint8Array, hooks?: Spake2PlusTestHooks,
+  params: Spake2PlusVerifierParams,
+  shareP: Uint8Array,
+  hooks?: Spake2PlusTestHooks,
 ): { state: Spake2PlusVerifierState; shareV: Uint8Array; confirmV: Uint8Array } {
   const binding = normaliseBinding(params);
   const w0 = secretScalar(params.w0, 'w0');
@@ -302,7 +346,9 @@ export function respondVerifier(
  * Throws PairingError 'PAIRING_BAD_SHARE' or 'PAIRING_CONFIRMATION_FAILED'.
  */
 export function finishProver(
-  state: Spake2PlusProverState, shareV: Uint8Array, confirmV: Uint8Array,
+  state: Spake2PlusProverState,
+  shareV: Uint8Array,
+  confirmV: Uint8Array,
 ): { confirmP: Uint8Array; sharedKey: Uint8Array } {
   const secrets = proverStates.get(state);
   if (secrets === undefined) throw stateUsed();

@@ -3,13 +3,25 @@
 // on a channel to a device whose key it does not know yet. Both are ordinary mutual-TLS 1.3
 // channels (framed, schema-checked); the pairing messages are string values inside them.
 import {
-  connectChannel, spkiSha256, ChannelRequestError,
-  type ChannelConfig, type ChannelConnection, type ChannelClientContext, type ChannelIdentity, type ChannelResumption,
+  connectChannel,
+  spkiSha256,
+  ChannelRequestError,
+  type ChannelConfig,
+  type ChannelConnection,
+  type ChannelClientContext,
+  type ChannelIdentity,
+  type ChannelResumption,
 } from '../channel/index.ts';
 import { PairingError } from './errors.ts';
 import {
-  PAIRING_CAPABILITY, HubPairingExchange, defaultPairingConfig,
-  type DevicePairingExchange, type DevicePairingOutcome, type DevicePairingStep, type HubPairingResult, type PairingMode,
+  PAIRING_CAPABILITY,
+  HubPairingExchange,
+  defaultPairingConfig,
+  type DevicePairingExchange,
+  type DevicePairingOutcome,
+  type DevicePairingStep,
+  type HubPairingResult,
+  type PairingMode,
 } from './protocol.ts';
 
 /** Options of {@link servePairingExchange}. */
@@ -39,17 +51,27 @@ export interface ServePairingOptions {
  * @example
  * onConnection: (conn) => servePairingExchange(conn, new DevicePairingExchange(ctx), { onStep: (s) => journal(s) })
  */
-export function servePairingExchange<P>(conn: ChannelConnection<P>, exchange: DevicePairingExchange, options: ServePairingOptions = {}): void {
+export function servePairingExchange<P>(
+  conn: ChannelConnection<P>,
+  exchange: DevicePairingExchange,
+  options: ServePairingOptions = {},
+): void {
   const now = options.now ?? (() => performance.now());
   let over = false;
   const closeSoon = (reason: string): void => {
     over = true;
     // After the answer to the current request has been written.
-    setImmediate(() => { void conn.close(reason); });
+    setImmediate(() => {
+      void conn.close(reason);
+    });
   };
   const timer = setTimeout(() => {
     if (over || !conn.isOpen) return;
-    try { options.onTimeout?.(); } catch { /* reporting must not break the exchange */ }
+    try {
+      options.onTimeout?.();
+    } catch {
+      /* reporting must not break the exchange */
+    }
     closeSoon('pairing-timeout');
   }, options.timeoutMs ?? defaultPairingConfig.exchangeTimeoutMs);
   timer.unref();
@@ -57,13 +79,21 @@ export function servePairingExchange<P>(conn: ChannelConnection<P>, exchange: De
     clearTimeout(timer);
     const abandoned = exchange.abandon();
     if (abandoned) {
-      try { options.onAbandoned?.(abandoned); } catch { /* as above */ }
+      try {
+        options.onAbandoned?.(abandoned);
+      } catch {
+        /* as above */
+      }
     }
   });
   conn.onRequest(async ({ capability, action, value }) => {
     if (over) throw new ChannelRequestError('BAD_REQUEST', 'the pairing exchange is over');
     if (capability !== PAIRING_CAPABILITY) {
-      try { options.onNotPaired?.(capability, action); } catch { /* as above */ }
+      try {
+        options.onNotPaired?.(capability, action);
+      } catch {
+        /* as above */
+      }
       closeSoon('not-paired');
       throw new ChannelRequestError('CAPABILITY_DENIED', 'this hub is not paired with this device');
     }
@@ -124,9 +154,14 @@ const MAX_STEPS = 4;
  * store.add(paired.serial, paired.devicePin);
  */
 export async function pairWithDevice(options: PairWithDeviceOptions): Promise<PairedDevice> {
-  const ownPin = spkiSha256(Buffer.isBuffer(options.identity.cert) ? options.identity.cert : String(options.identity.cert));
+  const ownPin = spkiSha256(
+    Buffer.isBuffer(options.identity.cert) ? options.identity.cert : String(options.identity.cert),
+  );
   const conn = await connectChannel<{ readonly unverified: true }>({
-    host: options.host, port: options.port, key: options.identity.key, cert: options.identity.cert,
+    host: options.host,
+    port: options.port,
+    key: options.identity.key,
+    cert: options.identity.cert,
     ...(options.context ? { context: options.context } : {}),
     ...(options.config ? { config: options.config } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
@@ -136,7 +171,9 @@ export async function pairWithDevice(options: PairWithDeviceOptions): Promise<Pa
   let ok = false;
   try {
     const exchange = new HubPairingExchange({
-      mode: options.mode, ownPin, peerPin: conn.peerSpkiSha256,
+      mode: options.mode,
+      ownPin,
+      peerPin: conn.peerSpkiSha256,
       ...(options.setupCode !== undefined ? { setupCode: options.setupCode } : {}),
       ...(options.maxIterations !== undefined ? { maxIterations: options.maxIterations } : {}),
     });

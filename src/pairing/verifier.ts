@@ -4,8 +4,16 @@
 import { pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ConfigError, InvalidInputError } from '../errors/index.ts';
 import {
-  ORDER, POINT_BYTES, curve, SCALAR_BYTES, badSecret, bytesToBigInt, decodePoint, isNonZeroScalar,
-  pointToBytes, scalarToBytes,
+  ORDER,
+  POINT_BYTES,
+  curve,
+  SCALAR_BYTES,
+  badSecret,
+  bytesToBigInt,
+  decodePoint,
+  isNonZeroScalar,
+  pointToBytes,
+  scalarToBytes,
 } from './group.ts';
 
 /** The ciphersuite a verifier record is made for (RFC 9383 section 4). */
@@ -67,7 +75,9 @@ export function normaliseSetupCode(setupCode: string): string {
   const digits = setupCode.replace(/[\s-]/g, '');
   const { minSetupCodeDigits: min, maxSetupCodeDigits: max } = pairingVerifierLimits;
   if (!/^[0-9]+$/.test(digits) || digits.length < min || digits.length > max) {
-    throw new InvalidInputError(`setup code must be ${min} to ${max} digits (spaces and dashes allowed)`, { field: 'setupCode' });
+    throw new InvalidInputError(`setup code must be ${min} to ${max} digits (spaces and dashes allowed)`, {
+      field: 'setupCode',
+    });
   }
   return digits;
 }
@@ -117,7 +127,10 @@ export function computeVerifier(setupCode: string, salt: Uint8Array, iterations:
  * PBKDF2 iterations unless told otherwise).
  * @example const record = createPairingVerifierRecord(sticker.setupCode); // JSON.stringify(record)
  */
-export function createPairingVerifierRecord(setupCode: string, options: PairingVerifierOptions = {}): PairingVerifierRecord {
+export function createPairingVerifierRecord(
+  setupCode: string,
+  options: PairingVerifierOptions = {},
+): PairingVerifierRecord {
   const iterations = checkIterations(options.iterations ?? defaultPairingVerifierOptions.iterations);
   const salt = checkSalt(options.salt ?? randomBytes(defaultPairingVerifierOptions.saltBytes));
   const { w0, L } = computeVerifier(setupCode, salt, iterations);
@@ -172,13 +185,20 @@ export function parsePairingVerifierRecord(json: unknown): PairingVerifierRecord
   if (!isPlainObject(p)) throw invalid('pbkdf2', 'must be an object');
   checkKeys(p, ['salt', 'iterations'], 'pbkdf2');
   const { minIterations, maxIterations, minSaltBytes, maxSaltBytes } = pairingVerifierLimits;
-  if (typeof p.iterations !== 'number' || !Number.isSafeInteger(p.iterations) || p.iterations < minIterations || p.iterations > maxIterations) {
+  if (
+    typeof p.iterations !== 'number' ||
+    !Number.isSafeInteger(p.iterations) ||
+    p.iterations < minIterations ||
+    p.iterations > maxIterations
+  ) {
     throw invalid('pbkdf2.iterations', `must be an integer from ${minIterations} to ${maxIterations}`);
   }
   const salt = fromBase64(p.salt, 'pbkdf2.salt');
-  if (salt.length < minSaltBytes || salt.length > maxSaltBytes) throw invalid('pbkdf2.salt', `must be ${minSaltBytes} to ${maxSaltBytes} bytes`);
+  if (salt.length < minSaltBytes || salt.length > maxSaltBytes)
+    throw invalid('pbkdf2.salt', `must be ${minSaltBytes} to ${maxSaltBytes} bytes`);
   const w0 = fromBase64(json.w0, 'w0');
-  if (w0.length !== SCALAR_BYTES || !isNonZeroScalar(bytesToBigInt(w0))) throw invalid('w0', 'must be a 32-byte scalar in 1..n-1');
+  if (w0.length !== SCALAR_BYTES || !isNonZeroScalar(bytesToBigInt(w0)))
+    throw invalid('w0', 'must be a 32-byte scalar in 1..n-1');
   const L = fromBase64(json.L, 'L');
   if (L.length !== POINT_BYTES) throw invalid('L', 'must be a 65-byte uncompressed point');
   decodePoint(L, (reason) => invalid('L', `is not a valid point (${reason})`));

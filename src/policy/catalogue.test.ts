@@ -28,7 +28,11 @@ test('every check is used by some control and means the same everywhere', () => 
 });
 
 test('every part of the brief is served by at least one control', () => {
-  for (const part of BRIEF_PARTS) assert.ok(CATALOGUE.some((c) => c.brief === part), `nothing serves "${part}"`);
+  for (const part of BRIEF_PARTS)
+    assert.ok(
+      CATALOGUE.some((c) => c.brief === part),
+      `nothing serves "${part}"`,
+    );
 });
 
 test('ISVS and CRA references are well-formed', () => {
@@ -44,7 +48,8 @@ test('applicability predicates use only the profile vocabulary', () => {
     for (const m of a.networkModels ?? []) assert.ok(NETWORK_MODELS.includes(m), `${c.id}: ${m}`);
     for (const s of a.sensors ?? []) assert.ok(SENSORS.includes(s), `${c.id}: ${s}`);
     for (const x of a.actuators ?? []) assert.ok(ACTUATORS.includes(x), `${c.id}: ${x}`);
-    for (const list of [a.networkModels, a.sensors, a.actuators]) assert.notDeepEqual(list, [], `${c.id}: empty list never matches`);
+    for (const list of [a.networkModels, a.sensors, a.actuators])
+      assert.notDeepEqual(list, [], `${c.id}: empty list never matches`);
   }
 });
 
@@ -52,10 +57,10 @@ test('covers every topic issue 7 asks the catalogue to cover', () => {
   const topics: Record<string, ControlId[]> = {
     'passwords unique': ['AUTH-UNIQUE-PASSWORD', 'IDENT-UNIQUE-CREDENTIALS'],
     'password strength': ['AUTH-PASSWORD-STRENGTH'],
-    'lockout': ['AUTH-LOCKOUT'],
-    'hashing': ['AUTH-PASSWORD-HASHING'],
+    lockout: ['AUTH-LOCKOUT'],
+    hashing: ['AUTH-PASSWORD-HASHING'],
     'authentication on all requests': ['AUTH-ALL-REQUESTS'],
-    'CSRF': ['WEB-CSRF'],
+    CSRF: ['WEB-CSRF'],
     'TLS configuration': ['TLS-MODERN-CONFIG'],
     'unique certificates': ['TLS-UNIQUE-CERTIFICATE'],
     'no UPnP by default': ['NET-NO-UPNP'],
@@ -89,5 +94,7 @@ test('covers every topic issue 7 asks the catalogue to cover', () => {
 
 test('the catalogue cannot be modified by a consumer', () => {
   const c = getControl('AUTH-LOCKOUT');
-  assert.throws(() => { (c as { title: string }).title = 'x'; }, TypeError);
+  assert.throws(() => {
+    (c as { title: string }).title = 'x';
+  }, TypeError);
 });

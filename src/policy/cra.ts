@@ -9,7 +9,8 @@ export const CRA_REQUIREMENTS = {
   'I.1': 'Security appropriate to the risks',
   'I.2(a)': 'No known exploitable vulnerabilities when placed on the market',
   'I.2(b)': 'Secure by default configuration, with a reset to the original state',
-  'I.2(c)': 'Vulnerabilities fixed by updates; automatic security updates on by default, with opt-out, notice and postponement',
+  'I.2(c)':
+    'Vulnerabilities fixed by updates; automatic security updates on by default, with opt-out, notice and postponement',
   'I.2(d)': 'Protection from unauthorised access, and reporting of possible unauthorised access',
   'I.2(e)': 'Confidentiality of stored and transmitted data',
   'I.2(f)': 'Integrity of data, commands, programs and configuration, with reporting of corruption',

@@ -9,8 +9,13 @@ import { NETWORK_MODELS, SENSORS, ACTUATORS } from './profile.ts';
 import type { DeviceProfile } from './profile.ts';
 
 const base: DeviceProfile = {
-  model: 'Test', networkModels: ['hub'], sensors: [], actuators: ['light'],
-  personalData: false, internetExposed: false, supportPeriodEnd: '2030-01-01',
+  model: 'Test',
+  networkModels: ['hub'],
+  sensors: [],
+  actuators: ['light'],
+  personalData: false,
+  internetExposed: false,
+  supportPeriodEnd: '2030-01-01',
 };
 
 function requiredIds(p: DeviceProfile): ControlId[] {
@@ -31,8 +36,15 @@ test('a hub bulb without personal data is tier 1 and gets the hub controls but n
   const d = decide(base);
   assert.equal(d.tier, 1);
   const ids = requiredIds(base);
-  for (const id of ['PAIR-WINDOW', 'CHANNEL-MUTUAL-TLS', 'UPDATE-SIGNED', 'VULN-DISCLOSURE'] as const) assert.ok(ids.includes(id), id);
-  for (const id of ['PAIR-PAKE-SENSITIVE', 'AUTH-LOCKOUT', 'CLOUD-SECURE-CLAIM', 'PRIVACY-DATA-EXPORT-ERASURE'] as const) assert.ok(!ids.includes(id), id);
+  for (const id of ['PAIR-WINDOW', 'CHANNEL-MUTUAL-TLS', 'UPDATE-SIGNED', 'VULN-DISCLOSURE'] as const)
+    assert.ok(ids.includes(id), id);
+  for (const id of [
+    'PAIR-PAKE-SENSITIVE',
+    'AUTH-LOCKOUT',
+    'CLOUD-SECURE-CLAIM',
+    'PRIVACY-DATA-EXPORT-ERASURE',
+  ] as const)
+    assert.ok(!ids.includes(id), id);
   assert.match(d.reasons[0] ?? '', /-> tier 1/);
 });
 
@@ -61,7 +73,9 @@ test('personal data brings export and erasure, with the reason', () => {
   const d = decide({ ...base, personalData: true });
   const r = d.required.find((x) => x.control.id === 'PRIVACY-DATA-EXPORT-ERASURE');
   assert.deepEqual(r?.because, ['keeps personal data']);
-  assert.ok(d.reasons.some((x) => x.startsWith('personal data -> tier 2 -> ') && x.includes('PRIVACY-DATA-EXPORT-ERASURE')));
+  assert.ok(
+    d.reasons.some((x) => x.startsWith('personal data -> tier 2 -> ') && x.includes('PRIVACY-DATA-EXPORT-ERASURE')),
+  );
 });
 
 test('a listening-only device needs the web controls and not the hub or cloud ones', () => {
@@ -70,51 +84,73 @@ test('a listening-only device needs the web controls and not the hub or cloud on
   const na = new Map(d.notApplicable.map((n) => [n.control.id, n.because]));
   assert.equal(na.get('PAIR-WINDOW'), 'does not use the hub network model');
   assert.equal(na.get('CLOUD-PINNED-CA'), 'does not use the cloud network model');
-  for (const id of ['AUTH-UNIQUE-PASSWORD', 'AUTH-LOCKOUT', 'WEB-CSRF', 'NET-NO-UPNP'] as const) assert.ok(requiredIds(p).includes(id), id);
+  for (const id of ['AUTH-UNIQUE-PASSWORD', 'AUTH-LOCKOUT', 'WEB-CSRF', 'NET-NO-UPNP'] as const)
+    assert.ok(requiredIds(p).includes(id), id);
 });
 
 test('applicability lists match any of their items and all conditions must hold', () => {
   assert.deepEqual(evaluateApplicability({}, base, 1), { applies: true, because: ['baseline for every device'] });
-  assert.equal(evaluateApplicability({ sensors: ['camera', 'microphone'] }, { ...base, sensors: ['microphone'] }, 3).applies, true);
-  assert.deepEqual(evaluateApplicability({ networkModels: ['hub'], minTier: 3 }, base, 1), { applies: false, because: 'risk tier 1 is below tier 3' });
-  assert.deepEqual(evaluateApplicability({ networkModels: ['listening', 'cloud'] }, base, 1), { applies: false, because: 'does not use the listening or cloud network model' });
+  assert.equal(
+    evaluateApplicability({ sensors: ['camera', 'microphone'] }, { ...base, sensors: ['microphone'] }, 3).applies,
+    true,
+  );
+  assert.deepEqual(evaluateApplicability({ networkModels: ['hub'], minTier: 3 }, base, 1), {
+    applies: false,
+    because: 'risk tier 1 is below tier 3',
+  });
+  assert.deepEqual(evaluateApplicability({ networkModels: ['listening', 'cloud'] }, base, 1), {
+    applies: false,
+    because: 'does not use the listening or cloud network model',
+  });
 });
 
 test('every control is decided exactly once, and every decision has a reason', () => {
-  fc.assert(fc.property(profileArb, (p) => {
-    const d = decide(p);
-    const ids = [...d.required, ...d.notApplicable].map((x) => x.control.id);
-    assert.deepEqual([...ids].sort(), CATALOGUE.map((c) => c.id).sort());
-    for (const r of d.required) assert.ok(r.because.length > 0 && r.because.every((b) => b.length > 0));
-    for (const n of d.notApplicable) assert.ok(n.because.length > 0);
-    assert.equal(d.tier, Math.max(1, ...riskFactors(p).map((f) => f.tier)));
-  }), { numRuns: 200 });
+  fc.assert(
+    fc.property(profileArb, (p) => {
+      const d = decide(p);
+      const ids = [...d.required, ...d.notApplicable].map((x) => x.control.id);
+      assert.deepEqual([...ids].sort(), CATALOGUE.map((c) => c.id).sort());
+      for (const r of d.required) assert.ok(r.because.length > 0 && r.because.every((b) => b.length > 0));
+      for (const n of d.notApplicable) assert.ok(n.because.length > 0);
+      assert.equal(d.tier, Math.max(1, ...riskFactors(p).map((f) => f.tier)));
+    }),
+    { numRuns: 200 },
+  );
 });
 
 test('adding a risk never lowers the tier or drops a required control', () => {
-  fc.assert(fc.property(profileArb, profileArb, (a, extra) => {
-    const union = (x: readonly string[], y: readonly string[]) => [...new Set([...x, ...y])];
-    const bigger = {
-      ...a,
-      sensors: union(a.sensors, extra.sensors),
-      actuators: union(a.actuators, extra.actuators),
-      personalData: a.personalData || extra.personalData,
-      internetExposed: a.internetExposed || extra.internetExposed,
-    } as DeviceProfile;
-    assert.ok(decide(bigger).tier >= decide(a).tier);
-    const more = new Set(requiredIds(bigger));
-    for (const id of requiredIds(a)) assert.ok(more.has(id), `${id} dropped`);
-  }), { numRuns: 200 });
+  fc.assert(
+    fc.property(profileArb, profileArb, (a, extra) => {
+      const union = (x: readonly string[], y: readonly string[]) => [...new Set([...x, ...y])];
+      const bigger = {
+        ...a,
+        sensors: union(a.sensors, extra.sensors),
+        actuators: union(a.actuators, extra.actuators),
+        personalData: a.personalData || extra.personalData,
+        internetExposed: a.internetExposed || extra.internetExposed,
+      } as DeviceProfile;
+      assert.ok(decide(bigger).tier >= decide(a).tier);
+      const more = new Set(requiredIds(bigger));
+      for (const id of requiredIds(a)) assert.ok(more.has(id), `${id} dropped`);
+    }),
+    { numRuns: 200 },
+  );
 });
 
 test('for any profile, every unconditional mandatory ETSI provision is met or explained out of scope', () => {
-  fc.assert(fc.property(profileArb, (p) => {
-    for (const row of etsiCoverageFor(decide(p))) {
-      const { status, id } = row.provision;
-      if (!isMandatory(status) || statusConditions(status).length > 0) continue;
-      assert.ok(row.verdict.kind === 'met' || row.verdict.kind === 'out-of-scope', `${id} is ${row.verdict.kind} for ${JSON.stringify(p)}`);
-    }
-  }), { numRuns: 200 });
+  fc.assert(
+    fc.property(profileArb, (p) => {
+      for (const row of etsiCoverageFor(decide(p))) {
+        const { status, id } = row.provision;
+        if (!isMandatory(status) || statusConditions(status).length > 0) continue;
+        assert.ok(
+          row.verdict.kind === 'met' || row.verdict.kind === 'out-of-scope',
+          `${id} is ${row.verdict.kind} for ${JSON.stringify(p)}`,
+        );
+      }
+    }),
+    { numRuns: 200 },
+  );
 });
 
 test('the product coverage gives a reason for every provision not met', () => {

@@ -113,7 +113,8 @@ export function evaluateApplicability(
   const because: string[] = [];
   if (appliesTo.networkModels !== undefined) {
     const hit = appliesTo.networkModels.filter((m) => profile.networkModels.includes(m));
-    if (hit.length === 0) return { applies: false, because: `does not use the ${orList(appliesTo.networkModels)} network model` };
+    if (hit.length === 0)
+      return { applies: false, because: `does not use the ${orList(appliesTo.networkModels)} network model` };
     because.push(`uses the ${hit.join(' and ')} network model`);
   }
   if (appliesTo.sensors !== undefined) {
@@ -127,7 +128,8 @@ export function evaluateApplicability(
     because.push(`has a ${hit.join(' and ')} actuator`);
   }
   if (appliesTo.minTier !== undefined) {
-    if (tier < appliesTo.minTier) return { applies: false, because: `risk tier ${tier} is below tier ${appliesTo.minTier}` };
+    if (tier < appliesTo.minTier)
+      return { applies: false, because: `risk tier ${tier} is below tier ${appliesTo.minTier}` };
     const from = factors.filter((f) => f.tier >= (appliesTo.minTier ?? 1)).map((f) => f.factor);
     because.push(`risk tier ${tier} (${from.join(', ')}) reaches tier ${appliesTo.minTier}`);
   }
@@ -139,7 +141,10 @@ export function evaluateApplicability(
   }
   if (appliesTo.internetExposed !== undefined) {
     if (profile.internetExposed !== appliesTo.internetExposed) {
-      return { applies: false, because: profile.internetExposed ? 'is reachable from the internet' : 'is not reachable from the internet' };
+      return {
+        applies: false,
+        because: profile.internetExposed ? 'is reachable from the internet' : 'is not reachable from the internet',
+      };
     }
     because.push(profile.internetExposed ? 'is reachable from the internet' : 'is not reachable from the internet');
   }
@@ -161,15 +166,27 @@ export function decide(profile: DeviceProfile, catalogue: readonly Control[] = C
     if (verdict.applies) required.push({ control, because: verdict.because });
     else notApplicable.push({ control, because: verdict.because });
   }
-  const reasons = explain(profile, tier, factors, required.map((r) => r.control));
+  const reasons = explain(
+    profile,
+    tier,
+    factors,
+    required.map((r) => r.control),
+  );
   reasons.push(`tier ${tier}: ${required.length} controls required, ${notApplicable.length} not applicable`);
   return { tier, factors, reasons, required, notApplicable };
 }
 
-function explain(profile: DeviceProfile, tier: Tier, factors: readonly RiskFactor[], required: readonly Control[]): string[] {
+function explain(
+  profile: DeviceProfile,
+  tier: Tier,
+  factors: readonly RiskFactor[],
+  required: readonly Control[],
+): string[] {
   const reasons: string[] = [];
   if (factors.length === 0) {
-    reasons.push('no personal data, no internet exposure, no high-risk sensor or actuator -> tier 1 -> baseline controls only');
+    reasons.push(
+      'no personal data, no internet exposure, no high-risk sensor or actuator -> tier 1 -> baseline controls only',
+    );
   }
   for (const f of factors) {
     // The controls this factor switches on: by tier, by naming the sensor/actuator, or by its flag.
@@ -232,11 +249,13 @@ export function etsiCoverageFor(decision: Decision): ProductProvisionCoverage[] 
     const met = decision.required.filter((r) => r.control.provisions.etsi.includes(provision.id)).map((r) => r.control);
     if (met.length > 0) return { provision, verdict: { kind: 'met', controls: met }, ...withNote };
     const outOfScope = ETSI_OUT_OF_SCOPE[provision.id];
-    if (outOfScope !== undefined) return { provision, verdict: { kind: 'out-of-scope', reason: outOfScope }, ...withNote };
+    if (outOfScope !== undefined)
+      return { provision, verdict: { kind: 'out-of-scope', reason: outOfScope }, ...withNote };
     const skipped = decision.notApplicable.filter((n) => n.control.provisions.etsi.includes(provision.id));
-    const reason = skipped.length === 0
-      ? 'no control in the catalogue meets this provision'
-      : `the product ${[...new Set(skipped.map((n) => n.because))].join('; ')} (${skipped.map((n) => n.control.id).join(', ')} not applicable)`;
+    const reason =
+      skipped.length === 0
+        ? 'no control in the catalogue meets this provision'
+        : `the product ${[...new Set(skipped.map((n) => n.because))].join('; ')} (${skipped.map((n) => n.control.id).join(', ')} not applicable)`;
     return { provision, verdict: { kind: 'not-applicable', reason }, ...withNote };
   });
 }

@@ -9,13 +9,23 @@ const doc: DocumentModel = {
   blocks: [
     { kind: 'heading', level: 1, text: 'Head <i>', id: 'top' },
     { kind: 'heading', level: 2, text: 'Part "one"', id: 'one' },
-    { kind: 'paragraph', content: ['a *b* _c_ [d](e) <script>x</script> | f', { text: 'mail', href: 'mailto:a@b.example' }, { text: 'anchor', href: '#one' }] },
+    {
+      kind: 'paragraph',
+      content: [
+        'a *b* _c_ [d](e) <script>x</script> | f',
+        { text: 'mail', href: 'mailto:a@b.example' },
+        { text: 'anchor', href: '#one' },
+      ],
+    },
     { kind: 'table', caption: 'Cap', headers: ['A', 'B'], rows: [{ id: 'r1', cells: [['x|y'], ['z\nw']] }] },
   ],
 };
 
 test('HTML escaping covers the five significant characters', () => {
-  assert.equal(escapeHtml(`<a href="x" title='y'>&</a>`), '&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;&lt;/a&gt;');
+  assert.equal(
+    escapeHtml(`<a href="x" title='y'>&</a>`),
+    '&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;&lt;/a&gt;',
+  );
 });
 
 test('Markdown escaping neutralises emphasis, links, HTML and table pipes', () => {
@@ -37,7 +47,7 @@ test('HTML is self-contained: no scripts, no external resources, style pinned by
   assert.ok(!/url\(/i.test(html));
   assert.ok(html.includes('&lt;script&gt;x&lt;/script&gt;'));
   assert.ok(html.includes('<title>T &lt;b&gt;&amp;&lt;/b&gt;</title>'));
-  const style = html.match(/<style>([\s\S]*?)<\/style>/)?.[1] ?? "";
+  const style = html.match(/<style>([\s\S]*?)<\/style>/)?.[1] ?? '';
   const hash = createHash('sha256').update(style, 'utf8').digest('base64');
   assert.ok(html.includes(`style-src &#39;sha256-${hash}&#39;`), 'CSP must pin the exact stylesheet');
   assert.ok(html.includes('<html lang="en">'));

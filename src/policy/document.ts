@@ -15,12 +15,12 @@ export type Block =
   | { readonly kind: 'fields'; readonly items: readonly (readonly [string, readonly Inline[]])[] }
   | { readonly kind: 'notice'; readonly content: readonly Inline[] }
   | {
-    readonly kind: 'table';
-    readonly caption: string;
-    readonly headers: readonly string[];
-    /** The first cell of each row is its header cell; `id` makes the row a link target. */
-    readonly rows: readonly { readonly id?: string; readonly cells: readonly (readonly Inline[])[] }[];
-  };
+      readonly kind: 'table';
+      readonly caption: string;
+      readonly headers: readonly string[];
+      /** The first cell of each row is its header cell; `id` makes the row a link target. */
+      readonly rows: readonly { readonly id?: string; readonly cells: readonly (readonly Inline[])[] }[];
+    };
 
 /** A whole document: a title and its blocks. */
 export interface DocumentModel {
@@ -39,12 +39,14 @@ export function escapeMarkdown(text: string): string {
 }
 
 function mdInline(content: readonly Inline[]): string {
-  return content.map((part) => {
-    if (typeof part === 'string') return escapeMarkdown(part);
-    // In-document anchors are not portable across Markdown renderers, so they stay plain text.
-    if (part.href.startsWith('#')) return escapeMarkdown(part.text);
-    return `[${escapeMarkdown(part.text)}](<${part.href.replace(/[<>\s]/g, encodeURIComponent)}>)`;
-  }).join('');
+  return content
+    .map((part) => {
+      if (typeof part === 'string') return escapeMarkdown(part);
+      // In-document anchors are not portable across Markdown renderers, so they stay plain text.
+      if (part.href.startsWith('#')) return escapeMarkdown(part.text);
+      return `[${escapeMarkdown(part.text)}](<${part.href.replace(/[<>\s]/g, encodeURIComponent)}>)`;
+    })
+    .join('');
 }
 
 /** Writes a document as CommonMark with GitHub-style tables. */
@@ -69,13 +71,15 @@ export function toMarkdown(doc: DocumentModel): string {
         break;
       case 'table': {
         const row = (cells: readonly string[]) => `| ${cells.join(' | ')} |`;
-        out.push([
-          `*${escapeMarkdown(block.caption)}*`,
-          '',
-          row(block.headers.map(escapeMarkdown)),
-          row(block.headers.map(() => '---')),
-          ...block.rows.map((r) => row(r.cells.map(mdInline))),
-        ].join('\n'));
+        out.push(
+          [
+            `*${escapeMarkdown(block.caption)}*`,
+            '',
+            row(block.headers.map(escapeMarkdown)),
+            row(block.headers.map(() => '---')),
+            ...block.rows.map((r) => row(r.cells.map(mdInline))),
+          ].join('\n'),
+        );
         break;
       }
     }
@@ -85,7 +89,13 @@ export function toMarkdown(doc: DocumentModel): string {
 
 // ---------------------------------------------------------------- HTML
 
-const HTML_ESCAPES: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+const HTML_ESCAPES: Readonly<Record<string, string>> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+};
 
 /** Escapes text for HTML element content and quoted attribute values. */
 export function escapeHtml(text: string): string {
@@ -93,9 +103,11 @@ export function escapeHtml(text: string): string {
 }
 
 function htmlInline(content: readonly Inline[]): string {
-  return content.map((part) => (typeof part === 'string'
-    ? escapeHtml(part)
-    : `<a href="${escapeHtml(part.href)}">${escapeHtml(part.text)}</a>`)).join('');
+  return content
+    .map((part) =>
+      typeof part === 'string' ? escapeHtml(part) : `<a href="${escapeHtml(part.href)}">${escapeHtml(part.text)}</a>`,
+    )
+    .join('');
 }
 
 /** Stylesheet of the HTML policy: readable on screen, clean on paper, no external resources. */
@@ -162,16 +174,24 @@ export function toHtml(doc: DocumentModel): string {
         body.push(`<ul>${block.items.map((item) => `<li>${htmlInline(item)}</li>`).join('')}</ul>`);
         break;
       case 'fields':
-        body.push(`<dl>${block.items.map(([term, value]) => `<dt>${escapeHtml(term)}</dt><dd>${htmlInline(value)}</dd>`).join('')}</dl>`);
+        body.push(
+          `<dl>${block.items.map(([term, value]) => `<dt>${escapeHtml(term)}</dt><dd>${htmlInline(value)}</dd>`).join('')}</dl>`,
+        );
         break;
       case 'table': {
         const head = block.headers.map((h) => `<th scope="col">${escapeHtml(h)}</th>`).join('');
-        const rows = block.rows.map((r) => {
-          const id = r.id === undefined ? '' : ` id="${escapeHtml(r.id)}"`;
-          const cells = r.cells.map((c, i) => (i === 0 ? `<th scope="row">${htmlInline(c)}</th>` : `<td>${htmlInline(c)}</td>`)).join('');
-          return `<tr${id}>${cells}</tr>`;
-        }).join('\n');
-        body.push(`<table><caption>${escapeHtml(block.caption)}</caption><thead><tr>${head}</tr></thead><tbody>\n${rows}\n</tbody></table>`);
+        const rows = block.rows
+          .map((r) => {
+            const id = r.id === undefined ? '' : ` id="${escapeHtml(r.id)}"`;
+            const cells = r.cells
+              .map((c, i) => (i === 0 ? `<th scope="row">${htmlInline(c)}</th>` : `<td>${htmlInline(c)}</td>`))
+              .join('');
+            return `<tr${id}>${cells}</tr>`;
+          })
+          .join('\n');
+        body.push(
+          `<table><caption>${escapeHtml(block.caption)}</caption><thead><tr>${head}</tr></thead><tbody>\n${rows}\n</tbody></table>`,
+        );
         break;
       }
     }

@@ -28,7 +28,9 @@ test('example profiles agree with the model catalogue on sensors and actuators',
 });
 
 test('refuses an example name that is not shipped, without touching the file system', async () => {
-  await assert.rejects(loadExampleProfile('../../package' as ExampleModel), (err: unknown) => hasCode(err, 'PROFILE_UNKNOWN_EXAMPLE'));
+  await assert.rejects(loadExampleProfile('../../package' as ExampleModel), (err: unknown) =>
+    hasCode(err, 'PROFILE_UNKNOWN_EXAMPLE'),
+  );
 });
 
 test('profile files: missing, not regular, and oversized files are typed errors', async () => {

@@ -18,7 +18,10 @@ export type ExampleModel = (typeof EXAMPLE_MODELS)[number];
  * Reads and parses a profile file. Refuses anything but a regular file and never reads more
  * than `maxProfileBytes` + 1 bytes, so /dev/zero or a huge file costs nothing.
  */
-export async function loadProfileFile(path: string, limits: ProfileLimits = DEFAULT_PROFILE_LIMITS): Promise<DeviceProfile> {
+export async function loadProfileFile(
+  path: string,
+  limits: ProfileLimits = DEFAULT_PROFILE_LIMITS,
+): Promise<DeviceProfile> {
   let text: string;
   try {
     const handle = await open(path, 'r');
@@ -26,7 +29,11 @@ export async function loadProfileFile(path: string, limits: ProfileLimits = DEFA
       const info = await handle.stat();
       if (!info.isFile()) throw new ProfileError('PROFILE_UNREADABLE', '$', `${path} is not a regular file`);
       if (info.size > limits.maxProfileBytes) {
-        throw new ProfileError('PROFILE_TOO_LARGE', '$', `${path} is ${info.size} bytes; the limit is ${limits.maxProfileBytes}`);
+        throw new ProfileError(
+          'PROFILE_TOO_LARGE',
+          '$',
+          `${path} is ${info.size} bytes; the limit is ${limits.maxProfileBytes}`,
+        );
       }
       // The size can change between stat and read; read one byte past the limit to notice.
       const buf = Buffer.alloc(limits.maxProfileBytes + 1);

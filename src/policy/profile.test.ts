@@ -17,13 +17,16 @@ securityContact: mailto:security@example.com
 `;
 
 function rejects(text: string, code: string, key: string): void {
-  assert.throws(() => parseProfile(text), (err: unknown) => {
-    assert.ok(err instanceof ProfileError, `expected ProfileError, got ${String(err)}`);
-    assert.ok(err instanceof ConfigError);
-    assert.equal(err.code, code, err.message);
-    assert.equal(err.key, key, err.message);
-    return true;
-  });
+  assert.throws(
+    () => parseProfile(text),
+    (err: unknown) => {
+      assert.ok(err instanceof ProfileError, `expected ProfileError, got ${String(err)}`);
+      assert.ok(err instanceof ConfigError);
+      assert.equal(err.code, code, err.message);
+      assert.equal(err.key, key, err.message);
+      return true;
+    },
+  );
 }
 
 test('parses a complete profile', () => {
@@ -42,7 +45,9 @@ test('parses a complete profile', () => {
 });
 
 test('optional keys may be left out and lists may be empty', () => {
-  const p = parseProfile('model: B\nnetworkModels: [hub]\nsensors: []\nactuators: []\npersonalData: false\ninternetExposed: false\nsupportPeriodEnd: 2030-01-01\n');
+  const p = parseProfile(
+    'model: B\nnetworkModels: [hub]\nsensors: []\nactuators: []\npersonalData: false\ninternetExposed: false\nsupportPeriodEnd: 2030-01-01\n',
+  );
   assert.equal(p.maker, undefined);
   assert.equal(p.securityContact, undefined);
   assert.deepEqual(p.sensors, []);
@@ -80,7 +85,10 @@ test('requires a real calendar date for the support period', () => {
 });
 
 test('accepts only mailto:, https: and tel: security contacts', () => {
-  assert.equal(parseProfile(VALID.replace('mailto:security@example.com', 'https://example.com/security')).securityContact, 'https://example.com/security');
+  assert.equal(
+    parseProfile(VALID.replace('mailto:security@example.com', 'https://example.com/security')).securityContact,
+    'https://example.com/security',
+  );
   rejects(VALID.replace('mailto:security@example.com', 'javascript:alert(1)'), 'PROFILE_INVALID', 'securityContact');
   rejects(VALID.replace('mailto:security@example.com', 'http://example.com'), 'PROFILE_INVALID', 'securityContact');
   rejects(VALID.replace('mailto:security@example.com', 'security team'), 'PROFILE_INVALID', 'securityContact');
@@ -117,7 +125,11 @@ test('refuses YAML aliases, so an alias bomb costs nothing', () => {
   const started = performance.now();
   rejects(lines.join('\n') + '\n', 'PROFILE_INVALID', '$');
   assert.ok(performance.now() - started < 1000, 'alias bomb was expanded');
-  rejects(VALID.replace('model: Demo Plug', 'model: &m Demo Plug').replace('maker: Example Devices Ltd', 'maker: *m'), 'PROFILE_INVALID', '$');
+  rejects(
+    VALID.replace('model: Demo Plug', 'model: &m Demo Plug').replace('maker: Example Devices Ltd', 'maker: *m'),
+    'PROFILE_INVALID',
+    '$',
+  );
 });
 
 test('refuses __proto__ as an unknown key rather than polluting anything', () => {
@@ -126,6 +138,12 @@ test('refuses __proto__ as an unknown key rather than polluting anything', () =>
 });
 
 test('validateProfile checks already-parsed values the same way', () => {
-  assert.throws(() => validateProfile(null), (err: unknown) => hasCode(err, 'PROFILE_INVALID'));
-  assert.throws(() => validateProfile(new Map()), (err: unknown) => hasCode(err, 'PROFILE_INVALID'));
+  assert.throws(
+    () => validateProfile(null),
+    (err: unknown) => hasCode(err, 'PROFILE_INVALID'),
+  );
+  assert.throws(
+    () => validateProfile(new Map()),
+    (err: unknown) => hasCode(err, 'PROFILE_INVALID'),
+  );
 });

@@ -77,7 +77,15 @@ export const DEFAULT_PROFILE_LIMITS: ProfileLimits = {
   maxContactChars: 256, // characters
 };
 
-const REQUIRED_KEYS = ['model', 'networkModels', 'sensors', 'actuators', 'personalData', 'internetExposed', 'supportPeriodEnd'] as const;
+const REQUIRED_KEYS = [
+  'model',
+  'networkModels',
+  'sensors',
+  'actuators',
+  'personalData',
+  'internetExposed',
+  'supportPeriodEnd',
+] as const;
 const OPTIONAL_KEYS = ['maker', 'securityContact'] as const;
 const KNOWN_KEYS: ReadonlySet<string> = new Set<string>([...REQUIRED_KEYS, ...OPTIONAL_KEYS]);
 const CONTACT_SCHEMES: ReadonlySet<string> = new Set(['mailto:', 'https:', 'tel:']);
@@ -91,7 +99,11 @@ export function parseProfile(text: string, limits: ProfileLimits = DEFAULT_PROFI
   // Measure bytes before parsing, so an oversized input costs nothing more than this count.
   const bytes = Buffer.byteLength(text, 'utf8');
   if (bytes > limits.maxProfileBytes) {
-    throw new ProfileError('PROFILE_TOO_LARGE', '$', `profile is ${bytes} bytes; the limit is ${limits.maxProfileBytes}`);
+    throw new ProfileError(
+      'PROFILE_TOO_LARGE',
+      '$',
+      `profile is ${bytes} bytes; the limit is ${limits.maxProfileBytes}`,
+    );
   }
   return validateProfile(parseYaml(text), limits);
 }
@@ -105,12 +117,14 @@ function parseYaml(text: string): unknown {
     throw new ProfileError('PROFILE_SYNTAX', '$', `not valid YAML (${errorText(err)})`);
   }
   const first = doc.errors[0];
-  if (first !== undefined) throw new ProfileError('PROFILE_SYNTAX', '$', `not valid YAML: ${shorten(first.message, 160)}`);
+  if (first !== undefined)
+    throw new ProfileError('PROFILE_SYNTAX', '$', `not valid YAML: ${shorten(first.message, 160)}`);
   try {
     // A profile never needs anchors or aliases; refusing them all rules out alias bombs.
     return doc.toJS({ maxAliasCount: 0 }) as unknown;
   } catch (err) {
-    if (err instanceof ReferenceError) throw new ProfileError('PROFILE_INVALID', '$', 'YAML aliases are not allowed in a profile');
+    if (err instanceof ReferenceError)
+      throw new ProfileError('PROFILE_INVALID', '$', 'YAML aliases are not allowed in a profile');
     throw new ProfileError('PROFILE_SYNTAX', '$', `not valid YAML (${errorText(err)})`);
   }
 }
@@ -122,7 +136,11 @@ export function validateProfile(value: unknown, limits: ProfileLimits = DEFAULT_
   }
   for (const key of Object.keys(value)) {
     if (!KNOWN_KEYS.has(key)) {
-      throw new ProfileError('PROFILE_UNKNOWN_KEY', keyName(key), `unknown key; allowed keys are ${[...KNOWN_KEYS].join(', ')}`);
+      throw new ProfileError(
+        'PROFILE_UNKNOWN_KEY',
+        keyName(key),
+        `unknown key; allowed keys are ${[...KNOWN_KEYS].join(', ')}`,
+      );
     }
   }
   for (const key of REQUIRED_KEYS) {
@@ -140,10 +158,15 @@ export function validateProfile(value: unknown, limits: ProfileLimits = DEFAULT_
     supportPeriodEnd: isoDate(value, 'supportPeriodEnd'),
   };
   if (profile.networkModels.length === 0) {
-    throw new ProfileError('PROFILE_INVALID', 'networkModels', `at least one of ${NETWORK_MODELS.join(', ')} is required`);
+    throw new ProfileError(
+      'PROFILE_INVALID',
+      'networkModels',
+      `at least one of ${NETWORK_MODELS.join(', ')} is required`,
+    );
   }
   if (Object.hasOwn(value, 'maker')) profile.maker = name(value, 'maker', limits.maxNameChars);
-  if (Object.hasOwn(value, 'securityContact')) profile.securityContact = contact(value, 'securityContact', limits.maxContactChars);
+  if (Object.hasOwn(value, 'securityContact'))
+    profile.securityContact = contact(value, 'securityContact', limits.maxContactChars);
   return profile;
 }
 
@@ -160,15 +183,18 @@ function name(obj: Record<string, unknown>, key: string, maxChars: number): stri
 
 function flag(obj: Record<string, unknown>, key: string): boolean {
   const v = obj[key];
-  if (typeof v !== 'boolean') throw new ProfileError('PROFILE_INVALID', key, `expected true or false, got ${describe(v)}`);
+  if (typeof v !== 'boolean')
+    throw new ProfileError('PROFILE_INVALID', key, `expected true or false, got ${describe(v)}`);
   return v;
 }
 
 function vocabularyList<T extends string>(obj: Record<string, unknown>, key: string, allowed: readonly T[]): T[] {
   const v = obj[key];
-  if (!Array.isArray(v)) throw new ProfileError('PROFILE_INVALID', key, `expected a list (possibly empty), got ${describe(v)}`);
+  if (!Array.isArray(v))
+    throw new ProfileError('PROFILE_INVALID', key, `expected a list (possibly empty), got ${describe(v)}`);
   // Every item must be distinct and from `allowed`, so the list can never be longer than it.
-  if (v.length > allowed.length) throw new ProfileError('PROFILE_INVALID', key, `at most ${allowed.length} distinct items are possible`);
+  if (v.length > allowed.length)
+    throw new ProfileError('PROFILE_INVALID', key, `at most ${allowed.length} distinct items are possible`);
   const seen = new Set<T>();
   v.forEach((item: unknown, i) => {
     const itemKey = `${key}[${i}]`;
@@ -204,13 +230,21 @@ function contact(obj: Record<string, unknown>, key: string, maxChars: number): s
   try {
     url = new URL(trimmed);
   } catch {
-    throw new ProfileError('PROFILE_INVALID', key, 'expected a URI such as mailto:security@example.com or https://example.com/security');
+    throw new ProfileError(
+      'PROFILE_INVALID',
+      key,
+      'expected a URI such as mailto:security@example.com or https://example.com/security',
+    );
   }
   // The same schemes security.txt (RFC 9116) allows for Contact; anything else could be javascript: in HTML.
   if (!CONTACT_SCHEMES.has(url.protocol)) {
-    throw new ProfileError('PROFILE_INVALID', key, `scheme ${url.protocol} is not allowed; use mailto:, https: or tel:`);
+    throw new ProfileError(
+      'PROFILE_INVALID',
+      key,
+      `scheme ${url.protocol} is not allowed; use mailto:, https: or tel:`,
+    );
   }
-  if (url.protocol !== 'tel:' && (url.pathname === '' && url.hostname === '')) {
+  if (url.protocol !== 'tel:' && url.pathname === '' && url.hostname === '') {
     throw new ProfileError('PROFILE_INVALID', key, 'the URI has no address');
   }
   return trimmed;

@@ -6,20 +6,39 @@ import { hasCode } from '../errors/index.ts';
 import type { DeviceProfile } from './profile.ts';
 
 const camera: DeviceProfile = {
-  model: 'Indoor Camera', maker: 'Example Devices Ltd', networkModels: ['listening', 'hub', 'cloud'],
-  sensors: ['camera', 'microphone'], actuators: [], personalData: true, internetExposed: false,
-  supportPeriodEnd: '2031-12-31', securityContact: 'mailto:security@example.com',
+  model: 'Indoor Camera',
+  maker: 'Example Devices Ltd',
+  networkModels: ['listening', 'hub', 'cloud'],
+  sensors: ['camera', 'microphone'],
+  actuators: [],
+  personalData: true,
+  internetExposed: false,
+  supportPeriodEnd: '2031-12-31',
+  securityContact: 'mailto:security@example.com',
 };
 const bulb: DeviceProfile = {
-  model: 'Bulb', networkModels: ['hub'], sensors: [], actuators: ['light'],
-  personalData: false, internetExposed: false, supportPeriodEnd: '2029-06-30',
+  model: 'Bulb',
+  networkModels: ['hub'],
+  sensors: [],
+  actuators: ['light'],
+  personalData: false,
+  internetExposed: false,
+  supportPeriodEnd: '2029-06-30',
 };
 
 test('the Markdown policy has every section the brief asks for', () => {
   const md = renderPolicy(camera, decide(camera), { format: 'md' });
-  for (const heading of ['# Security policy: Indoor Camera', '## 1. Scope', '## 2. Risk tier and why', '## 3. Support period',
-    '## 4. Reporting a vulnerability', '## 5. Privacy and sensing', '## 6. Setting up securely', '## 7. Required controls (50)',
-    '## 9. Standards coverage']) {
+  for (const heading of [
+    '# Security policy: Indoor Camera',
+    '## 1. Scope',
+    '## 2. Risk tier and why',
+    '## 3. Support period',
+    '## 4. Reporting a vulnerability',
+    '## 5. Privacy and sensing',
+    '## 6. Setting up securely',
+    '## 7. Required controls (50)',
+    '## 9. Standards coverage',
+  ]) {
     assert.ok(md.includes(heading), `missing ${heading}`);
   }
   assert.ok(md.includes('risk tier 3'));
@@ -51,7 +70,11 @@ test('a device without optional facts still renders, flagging the missing securi
 });
 
 test('the HTML policy escapes profile text and links controls to provisions', () => {
-  const evil: DeviceProfile = { ...camera, model: '<img src=x onerror=alert(1)> & "Cam"', maker: '</style><script>alert(2)</script>' };
+  const evil: DeviceProfile = {
+    ...camera,
+    model: '<img src=x onerror=alert(1)> & "Cam"',
+    maker: '</style><script>alert(2)</script>',
+  };
   const html = renderPolicy(evil, decide(evil), { format: 'html' });
   assert.ok(!/<script/i.test(html));
   assert.ok(!/<img/i.test(html));
@@ -64,14 +87,29 @@ test('the HTML policy escapes profile text and links controls to provisions', ()
 });
 
 test('refuses unsafe disclosure timelines and unknown formats, naming the option', () => {
-  assert.throws(() => renderPolicy(bulb, decide(bulb), { format: 'md', disclosure: { acknowledgeWithinDays: 0 } }),
-    (err: unknown) => hasCode(err, 'POLICY_OPTION_INVALID') && (err as { key: string }).key === 'disclosure.acknowledgeWithinDays');
-  assert.throws(() => renderPolicy(bulb, decide(bulb), { format: 'md', disclosure: { fixTargetDays: 1.5 } }),
-    (err: unknown) => hasCode(err, 'POLICY_OPTION_INVALID'));
-  assert.throws(() => renderPolicy(bulb, decide(bulb), { format: 'pdf' as 'md' }), (err: unknown) => hasCode(err, 'POLICY_OPTION_INVALID'));
-  assert.ok(renderPolicy(bulb, decide(bulb), { format: 'md', disclosure: { acknowledgeWithinDays: 2 } }).includes('within 2 days'));
+  assert.throws(
+    () => renderPolicy(bulb, decide(bulb), { format: 'md', disclosure: { acknowledgeWithinDays: 0 } }),
+    (err: unknown) =>
+      hasCode(err, 'POLICY_OPTION_INVALID') && (err as { key: string }).key === 'disclosure.acknowledgeWithinDays',
+  );
+  assert.throws(
+    () => renderPolicy(bulb, decide(bulb), { format: 'md', disclosure: { fixTargetDays: 1.5 } }),
+    (err: unknown) => hasCode(err, 'POLICY_OPTION_INVALID'),
+  );
+  assert.throws(
+    () => renderPolicy(bulb, decide(bulb), { format: 'pdf' as 'md' }),
+    (err: unknown) => hasCode(err, 'POLICY_OPTION_INVALID'),
+  );
+  assert.ok(
+    renderPolicy(bulb, decide(bulb), { format: 'md', disclosure: { acknowledgeWithinDays: 2 } }).includes(
+      'within 2 days',
+    ),
+  );
 });
 
 test('rendering is deterministic', () => {
-  assert.equal(renderPolicy(camera, decide(camera), { format: 'html' }), renderPolicy(camera, decide(camera), { format: 'html' }));
+  assert.equal(
+    renderPolicy(camera, decide(camera), { format: 'html' }),
+    renderPolicy(camera, decide(camera), { format: 'html' }),
+  );
 });

@@ -18,7 +18,11 @@ import { createRepositoryHandler } from './server.ts';
 
 /** The part of `superviseAgent` (src/device) the demo uses. */
 export type DemoSupervise = (o: {
-  bundleDir: string; stateDir: string; host: string; webPort: number; hubPort?: number;
+  bundleDir: string;
+  stateDir: string;
+  host: string;
+  webPort: number;
+  hubPort?: number;
   update?: { url?: string; configFile?: string };
   onReady?: (info: { serial: string; url: string; webPort: number; slot: string; firmware: string }) => void;
   onEvent?: (event: Record<string, unknown>) => void;
@@ -55,7 +59,10 @@ const TAMPERED_BYTE = 600;
  * flipping a bit in every image not in `trusted`.
  */
 async function serveMirror(repoDir: string): Promise<{
-  url: string; trusted: Set<string>; tamper(): void; close(): Promise<void>;
+  url: string;
+  trusted: Set<string>;
+  tamper(): void;
+  close(): Promise<void>;
 }> {
   let tamperImages = false;
   const trusted = new Set<string>();
@@ -64,23 +71,44 @@ async function serveMirror(repoDir: string): Promise<{
     const path = (req.url ?? '').split('?')[0]!;
     const sha = path.slice(path.lastIndexOf('/') + 1, path.lastIndexOf('/') + 65);
     if (tamperImages && IMAGE_PATH.test(path) && !trusted.has(sha)) {
-      readFile(join(repoDir, 'targets', ...path.split('/').slice(3))).then((bytes) => {
-        bytes[TAMPERED_BYTE] = bytes[TAMPERED_BYTE]! ^ 0x20;
-        res.writeHead(200, { 'content-length': bytes.length });
-        res.end(bytes);
-      }, () => { res.writeHead(404); res.end(); });
+      readFile(join(repoDir, 'targets', ...path.split('/').slice(3))).then(
+        (bytes) => {
+          bytes[TAMPERED_BYTE] = bytes[TAMPERED_BYTE]! ^ 0x20;
+          res.writeHead(200, { 'content-length': bytes.length });
+          res.end(bytes);
+        },
+        () => {
+          res.writeHead(404);
+          res.end();
+        },
+      );
       return;
     }
-    handler(req, res).then((handled) => {
-      if (!handled) { res.writeHead(404); res.end(); }
-    }, () => { res.writeHead(500); res.end(); });
+    handler(req, res).then(
+      (handled) => {
+        if (!handled) {
+          res.writeHead(404);
+          res.end();
+        }
+      },
+      () => {
+        res.writeHead(500);
+        res.end();
+      },
+    );
   });
   await new Promise<void>((r) => mirror.listen(0, '127.0.0.1', r));
   return {
     url: `http://127.0.0.1:${(mirror.address() as AddressInfo).port}/updates`,
     trusted,
-    tamper: () => { tamperImages = true; },
-    close: () => new Promise<void>((r) => { mirror.close(() => r()); mirror.closeAllConnections(); }),
+    tamper: () => {
+      tamperImages = true;
+    },
+    close: () =>
+      new Promise<void>((r) => {
+        mirror.close(() => r());
+        mirror.closeAllConnections();
+      }),
   };
 }
 
@@ -118,7 +146,10 @@ class DeviceWatch {
       if (Date.now() > deadline) throw new Error(`update demo: timed out waiting for ${what}`);
       await new Promise<void>((r) => {
         const t = setTimeout(r, 250);
-        this.#wake = () => { clearTimeout(t); r(); };
+        this.#wake = () => {
+          clearTimeout(t);
+          r();
+        };
       });
     }
   }
@@ -133,13 +164,17 @@ class DeviceWatch {
 }
 
 /** The steps once the unit runs: 1.1.0 installed and healthy, then an older and a tampered image refused. */
-async function runScenario(o: DemoUpdatesOptions, watch: DeviceWatch,
+async function runScenario(
+  o: DemoUpdatesOptions,
+  watch: DeviceWatch,
   mirror: { trusted: Set<string>; tamper(): void },
   publish: (version: string, securityVersion: number, allowDowngrade?: boolean) => Promise<Published>,
 ): Promise<DemoUpdatesResult> {
   await watch.waitFor(() => watch.readies.find((r) => r.firmware === '1.1.0'), 'the device to boot 1.1.0');
-  await watch.waitFor(() => watch.events.find((e) => e.decision === 'healthy' && e.version === '1.1.0'),
-    '1.1.0 to report healthy');
+  await watch.waitFor(
+    () => watch.events.find((e) => e.decision === 'healthy' && e.version === '1.1.0'),
+    '1.1.0 to report healthy',
+  );
   o.say('   1.1.0 reported healthy: the security counter is now 1 and the trial is over');
   mirror.trusted.add((await publish('1.0.5', 1, true)).sha256);
   o.say('   published an older image, 1.0.5, validly signed (a mistaken or hostile pipeline)');
@@ -169,8 +204,10 @@ export async function demoUpdates(o: DemoUpdatesOptions): Promise<DemoUpdatesRes
     return publishImage({ repoDir, artifact, model, version, allowDowngrade });
   };
   const first = await publish('1.1.0', 1);
-  o.say(`   published ${model} 1.1.0 (security version 1, sha256 ${first.sha256.slice(0, 16)}..., ` +
-    'CycloneDX SBOM beside it)');
+  o.say(
+    `   published ${model} 1.1.0 (security version 1, sha256 ${first.sha256.slice(0, 16)}..., ` +
+      'CycloneDX SBOM beside it)',
+  );
   const mirror = await serveMirror(repoDir);
   mirror.trusted.add(first.sha256);
   o.say(`   repository served at ${mirror.url}`);
@@ -179,8 +216,13 @@ export async function demoUpdates(o: DemoUpdatesOptions): Promise<DemoUpdatesRes
   await writeFile(configFile, JSON.stringify(updateConfig));
   const watch = new DeviceWatch(o.stepTimeoutMs ?? 60_000);
   const sup = o.superviseAgent({
-    bundleDir: o.unitDir, stateDir: join(o.work, 'state'), host: '127.0.0.1', webPort: 0, hubPort: 0,
-    update: { url: mirror.url, configFile }, agentStderr: 'ignore',
+    bundleDir: o.unitDir,
+    stateDir: join(o.work, 'state'),
+    host: '127.0.0.1',
+    webPort: 0,
+    hubPort: 0,
+    update: { url: mirror.url, configFile },
+    agentStderr: 'ignore',
     onReady: (info) => watch.ready(info, o.say),
     onEvent: (e) => watch.event(e, o.say),
   });

@@ -12,7 +12,12 @@
 export { createUpdateKeys } from './update-keys.ts';
 export { initRepository, publishImage, refreshRepository, rotateKeys, repositoryStatus } from './repository.ts';
 export type {
-  InitRepositoryOptions, PublishImageOptions, PublishResult, RefreshOptions, RotateOptions, RepositoryStatus,
+  InitRepositoryOptions,
+  PublishImageOptions,
+  PublishResult,
+  RefreshOptions,
+  RotateOptions,
+  RepositoryStatus,
   ReleaseProgress,
 } from './repository.ts';
 export { startRepositoryServer, createRepositoryHandler } from './server.ts';

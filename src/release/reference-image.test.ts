@@ -9,7 +9,9 @@ import { buildReferenceImage } from './reference-image.ts';
 
 const limits = { maxEntries: 100, maxUnpackedBytes: 1 << 20 };
 
-async function work(): Promise<string> { return mkdtemp(join(tmpdir(), 'bulwark-archive-')); }
+async function work(): Promise<string> {
+  return mkdtemp(join(tmpdir(), 'bulwark-archive-'));
+}
 
 test('a reference image unpacks whole, with every file hashed and the manifest checked', async () => {
   const dir = await work();
@@ -19,7 +21,10 @@ test('a reference image unpacks whole, with every file hashed and the manifest c
   const contents = await readImageArchive(tar, limits, { into: join(dir, 'slot') });
   assert.equal(contents.manifest.version, '1.2.3');
   assert.equal(contents.manifest.securityVersion, 4);
-  assert.deepEqual(contents.files.map((f) => f.path), ['agent.mjs', 'image.json', 'lib/extra.txt']);
+  assert.deepEqual(
+    contents.files.map((f) => f.path),
+    ['agent.mjs', 'image.json', 'lib/extra.txt'],
+  );
   const extra = contents.files.find((f) => f.path === 'lib/extra.txt')!;
   assert.equal(extra.sha256, createHash('sha256').update('hello').digest('hex'));
   assert.equal(await readFile(join(dir, 'slot', 'lib', 'extra.txt'), 'utf8'), 'hello');

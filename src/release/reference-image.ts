@@ -6,10 +6,15 @@ import { mkdir, rm, mkdtemp, writeFile } from 'node:fs/promises';
 import { join, dirname } from 'node:path';
 import { tmpdir } from 'node:os';
 import {
-  loadTar, invalidImageArchive as invalid, checkImagePath, parseImageManifest, IMAGE_MANIFEST_FILE, IMAGE_FORMAT, REFERENCE_ENTRY_SOURCE,
+  loadTar,
+  invalidImageArchive as invalid,
+  checkImagePath,
+  parseImageManifest,
+  IMAGE_MANIFEST_FILE,
+  IMAGE_FORMAT,
+  REFERENCE_ENTRY_SOURCE,
   type ImageManifest,
 } from '../update/index.ts';
-
 
 /** What goes into a reference image. */
 export interface ReferenceImageOptions {
@@ -32,7 +37,11 @@ export interface ReferenceImageOptions {
 export async function buildReferenceImage(out: string, o: ReferenceImageOptions): Promise<ImageManifest> {
   const tar = await loadTar();
   const manifest = parseImageManifest({
-    format: IMAGE_FORMAT, model: o.model, version: o.version, securityVersion: o.securityVersion, entry: 'agent.mjs',
+    format: IMAGE_FORMAT,
+    model: o.model,
+    version: o.version,
+    securityVersion: o.securityVersion,
+    entry: 'agent.mjs',
     ...(o.description ? { description: o.description } : {}),
   });
   const work = await mkdtemp(join(tmpdir(), 'bulwark-image-'));

@@ -22,12 +22,43 @@ import type { Metadata, Root, Snapshot, Targets, Timestamp } from '@tufjs/models
 import { writeFileAtomic, writeJsonAtomic, readJson, PUBLIC_FILE_MODE } from '../storage/index.ts';
 import { getModel } from '../models/index.ts';
 import {
-  ReleaseError, validateExpiryConfig, compareVersions, isVersion, IMAGE_FORMAT, imageTargetPath, sbomTargetPath,
-  parseImageTargetCustom, readImageArchive, type ExpiryConfig, type ImageTargetCustom, type ReleaseNotes,
+  ReleaseError,
+  validateExpiryConfig,
+  compareVersions,
+  isVersion,
+  IMAGE_FORMAT,
+  imageTargetPath,
+  sbomTargetPath,
+  parseImageTargetCustom,
+  readImageArchive,
+  type ExpiryConfig,
+  type ImageTargetCustom,
+  type ReleaseNotes,
 } from '../update/index.ts';
 import { buildSbom, runtimeInventory } from './sbom.ts';
-import { loadTufModels, signWith, expiresIn, metadataBytes, sha256Hex, generateSigningKey, TUF_SPEC_VERSION, TUF_ROLES, type TufModels, type TufRole, type SigningKey } from './tuf.ts';
-import { loadUpdateKeys, buildRoot, saveRootVersion, listRootVersions, stageRoleKeys, commitStagedKeys, UPDATE_KEY_FILES, type UpdateKeys } from './update-keys.ts';
+import {
+  loadTufModels,
+  signWith,
+  expiresIn,
+  metadataBytes,
+  sha256Hex,
+  generateSigningKey,
+  TUF_SPEC_VERSION,
+  TUF_ROLES,
+  type TufModels,
+  type TufRole,
+  type SigningKey,
+} from './tuf.ts';
+import {
+  loadUpdateKeys,
+  buildRoot,
+  saveRootVersion,
+  listRootVersions,
+  stageRoleKeys,
+  commitStagedKeys,
+  UPDATE_KEY_FILES,
+  type UpdateKeys,
+} from './update-keys.ts';
 
 /** Format tag of release.json. */
 export const RELEASE_FORMAT = 'bulwark-release-repo/1';
@@ -75,17 +106,27 @@ function keysDirOf(factoryDir: string): string {
 
 async function readMetadataFile<T>(path: string, parse: (json: Record<string, unknown>) => T): Promise<T> {
   let json: unknown;
-  try { json = JSON.parse(await readFile(path, 'utf8')); } catch {
+  try {
+    json = JSON.parse(await readFile(path, 'utf8'));
+  } catch {
     throw new ReleaseError('RELEASE_REPO_INVALID', `cannot read ${basename(path)} in ${dirname(path)}`);
   }
-  try { return parse(json as Record<string, unknown>); } catch (err) {
-    throw new ReleaseError('RELEASE_REPO_INVALID', `${basename(path)} is not valid TUF metadata: ${(err as Error).message}`);
+  try {
+    return parse(json as Record<string, unknown>);
+  } catch (err) {
+    throw new ReleaseError(
+      'RELEASE_REPO_INVALID',
+      `${basename(path)} is not valid TUF metadata: ${(err as Error).message}`,
+    );
   }
 }
 
 async function latestRootVersion(metadataDir: string): Promise<number> {
   const names = await readdir(metadataDir);
-  const versions = names.map((n) => /^(\d{1,6})\.root\.json$/.exec(n)).filter((x) => x !== null).map((x) => Number(x[1]));
+  const versions = names
+    .map((n) => /^(\d{1,6})\.root\.json$/.exec(n))
+    .filter((x) => x !== null)
+    .map((x) => Number(x[1]));
   if (versions.length === 0) throw new ReleaseError('RELEASE_REPO_INVALID', `no root metadata in ${metadataDir}`);
   return Math.max(...versions);
 }
@@ -101,17 +142,30 @@ function validateRecord(raw: unknown, repoDir: string): ReleaseRecord {
 async function loadRepository(repoDir: string): Promise<Loaded> {
   const m = await loadTufModels();
   let raw: unknown;
-  try { raw = await readJson(join(repoDir, RELEASE_FILE)); } catch {
-    throw new ReleaseError('RELEASE_REPO_MISSING', `no release repository in ${repoDir}: run 'bulwark release init --repo ${repoDir}' first`);
+  try {
+    raw = await readJson(join(repoDir, RELEASE_FILE));
+  } catch {
+    throw new ReleaseError(
+      'RELEASE_REPO_MISSING',
+      `no release repository in ${repoDir}: run 'bulwark release init --repo ${repoDir}' first`,
+    );
   }
   const record = validateRecord(raw, repoDir);
   const md = join(repoDir, METADATA_DIR);
-  const root = await readMetadataFile(join(md, `${await latestRootVersion(md)}.root.json`), (j) => m.Metadata.fromJSON(m.MetadataKind.Root, j as never));
-  const timestamp = await readMetadataFile(join(md, 'timestamp.json'), (j) => m.Metadata.fromJSON(m.MetadataKind.Timestamp, j as never));
-  const snapshot = await readMetadataFile(join(md, `${timestamp.signed.snapshotMeta.version}.snapshot.json`), (j) => m.Metadata.fromJSON(m.MetadataKind.Snapshot, j as never));
+  const root = await readMetadataFile(join(md, `${await latestRootVersion(md)}.root.json`), (j) =>
+    m.Metadata.fromJSON(m.MetadataKind.Root, j as never),
+  );
+  const timestamp = await readMetadataFile(join(md, 'timestamp.json'), (j) =>
+    m.Metadata.fromJSON(m.MetadataKind.Timestamp, j as never),
+  );
+  const snapshot = await readMetadataFile(join(md, `${timestamp.signed.snapshotMeta.version}.snapshot.json`), (j) =>
+    m.Metadata.fromJSON(m.MetadataKind.Snapshot, j as never),
+  );
   const targetsMeta = snapshot.signed.meta['targets.json'];
   if (!targetsMeta) throw new ReleaseError('RELEASE_REPO_INVALID', 'the snapshot does not list targets.json');
-  const targets = await readMetadataFile(join(md, `${targetsMeta.version}.targets.json`), (j) => m.Metadata.fromJSON(m.MetadataKind.Targets, j as never));
+  const targets = await readMetadataFile(join(md, `${targetsMeta.version}.targets.json`), (j) =>
+    m.Metadata.fromJSON(m.MetadataKind.Targets, j as never),
+  );
   return { m, record, root, targets, snapshot, timestamp };
 }
 
@@ -123,12 +177,23 @@ async function withLock<T>(repoDir: string, fn: () => Promise<T>): Promise<T> {
       const h = await open(path, 'wx', 0o600);
       await h.writeFile(String(process.pid));
       await h.close();
-      try { return await fn(); } finally { await unlink(path).catch(() => undefined); }
+      try {
+        return await fn();
+      } finally {
+        await unlink(path).catch(() => undefined);
+      }
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim());
       let alive = false;
-      if (Number.isInteger(pid) && pid > 0) { try { process.kill(pid, 0); alive = true; } catch { alive = false; } }
+      if (Number.isInteger(pid) && pid > 0) {
+        try {
+          process.kill(pid, 0);
+          alive = true;
+        } catch {
+          alive = false;
+        }
+      }
       if (alive) throw new ReleaseError('RELEASE_BUSY', `another release step (pid ${pid}) holds ${path}`);
       await unlink(path).catch(() => undefined); // left by a crashed run
     }
@@ -141,14 +206,31 @@ function metaFileOf(m: TufModels, version: number, bytes: Buffer): InstanceType<
 }
 
 /** Signs and writes new targets (optional), snapshot (optional) and timestamp; timestamp.json last. */
-async function commit(repoDir: string, l: Loaded, keys: UpdateKeys, o: { targets?: Record<string, InstanceType<TufModels['TargetFile']>>; snapshot?: boolean; expiry: ExpiryConfig; now: Date }): Promise<{ targets: number; snapshot: number; timestamp: number }> {
+async function commit(
+  repoDir: string,
+  l: Loaded,
+  keys: UpdateKeys,
+  o: {
+    targets?: Record<string, InstanceType<TufModels['TargetFile']>>;
+    snapshot?: boolean;
+    expiry: ExpiryConfig;
+    now: Date;
+  },
+): Promise<{ targets: number; snapshot: number; timestamp: number }> {
   const { m } = l;
   const md = join(repoDir, METADATA_DIR);
   let targetsVersion = l.targets.signed.version;
   let targetsBytes: Buffer | undefined;
   if (o.targets) {
     targetsVersion += 1;
-    const t = new m.Metadata(new m.Targets({ version: targetsVersion, specVersion: TUF_SPEC_VERSION, expires: expiresIn(o.expiry.targetsSeconds, o.now), targets: o.targets }));
+    const t = new m.Metadata(
+      new m.Targets({
+        version: targetsVersion,
+        specVersion: TUF_SPEC_VERSION,
+        expires: expiresIn(o.expiry.targetsSeconds, o.now),
+        targets: o.targets,
+      }),
+    );
     signWith(m, t, [keys.targets]);
     targetsBytes = metadataBytes(t);
     await writeFileAtomic(join(md, `${targetsVersion}.targets.json`), targetsBytes, PUBLIC_FILE_MODE);
@@ -156,15 +238,31 @@ async function commit(repoDir: string, l: Loaded, keys: UpdateKeys, o: { targets
   let snapshotMeta = l.timestamp.signed.snapshotMeta;
   if (o.targets || o.snapshot) {
     const version = l.snapshot.signed.version + 1;
-    const targetsMeta = targetsBytes ? metaFileOf(m, targetsVersion, targetsBytes) : l.snapshot.signed.meta['targets.json']!;
-    const s = new m.Metadata(new m.Snapshot({ version, specVersion: TUF_SPEC_VERSION, expires: expiresIn(o.expiry.snapshotSeconds, o.now), meta: { 'targets.json': targetsMeta } }));
+    const targetsMeta = targetsBytes
+      ? metaFileOf(m, targetsVersion, targetsBytes)
+      : l.snapshot.signed.meta['targets.json']!;
+    const s = new m.Metadata(
+      new m.Snapshot({
+        version,
+        specVersion: TUF_SPEC_VERSION,
+        expires: expiresIn(o.expiry.snapshotSeconds, o.now),
+        meta: { 'targets.json': targetsMeta },
+      }),
+    );
     signWith(m, s, [keys.snapshot]);
     const bytes = metadataBytes(s);
     await writeFileAtomic(join(md, `${version}.snapshot.json`), bytes, PUBLIC_FILE_MODE);
     snapshotMeta = metaFileOf(m, version, bytes);
   }
   const tsVersion = l.timestamp.signed.version + 1;
-  const ts = new m.Metadata(new m.Timestamp({ version: tsVersion, specVersion: TUF_SPEC_VERSION, expires: expiresIn(o.expiry.timestampSeconds, o.now), snapshotMeta }));
+  const ts = new m.Metadata(
+    new m.Timestamp({
+      version: tsVersion,
+      specVersion: TUF_SPEC_VERSION,
+      expires: expiresIn(o.expiry.timestampSeconds, o.now),
+      snapshotMeta,
+    }),
+  );
   signWith(m, ts, [keys.timestamp]);
   await writeFileAtomic(join(md, 'timestamp.json'), metadataBytes(ts), PUBLIC_FILE_MODE);
   return { targets: targetsVersion, snapshot: snapshotMeta.version, timestamp: tsVersion };
@@ -187,7 +285,8 @@ export async function initRepository(o: InitRepositoryOptions): Promise<{ rootVe
   const expiry = validateExpiryConfig(o.expiry);
   const now = o.now ?? new Date();
   const factoryDir = resolve(o.factoryDir);
-  if (existsSync(join(o.repoDir, RELEASE_FILE))) throw new ReleaseError('RELEASE_REPO_EXISTS', `a release repository already exists in ${o.repoDir}`);
+  if (existsSync(join(o.repoDir, RELEASE_FILE)))
+    throw new ReleaseError('RELEASE_REPO_EXISTS', `a release repository already exists in ${o.repoDir}`);
   const keysDir = keysDirOf(factoryDir);
   const keys = await loadUpdateKeys(keysDir);
   const roots = await listRootVersions(keysDir);
@@ -195,19 +294,47 @@ export async function initRepository(o: InitRepositoryOptions): Promise<{ rootVe
   const md = join(o.repoDir, METADATA_DIR);
   await mkdir(md, { recursive: true, mode: 0o755 });
   await mkdir(join(o.repoDir, TARGETS_DIR), { recursive: true, mode: 0o755 });
-  for (let i = 0; i < roots.length; i++) await writeFileAtomic(join(md, `${i + 1}.root.json`), roots[i]!, PUBLIC_FILE_MODE);
-  const t = new m.Metadata(new m.Targets({ version: 1, specVersion: TUF_SPEC_VERSION, expires: expiresIn(expiry.targetsSeconds, now), targets: {} }));
+  for (let i = 0; i < roots.length; i++)
+    await writeFileAtomic(join(md, `${i + 1}.root.json`), roots[i]!, PUBLIC_FILE_MODE);
+  const t = new m.Metadata(
+    new m.Targets({
+      version: 1,
+      specVersion: TUF_SPEC_VERSION,
+      expires: expiresIn(expiry.targetsSeconds, now),
+      targets: {},
+    }),
+  );
   signWith(m, t, [keys.targets]);
   const tBytes = metadataBytes(t);
   await writeFileAtomic(join(md, '1.targets.json'), tBytes, PUBLIC_FILE_MODE);
-  const s = new m.Metadata(new m.Snapshot({ version: 1, specVersion: TUF_SPEC_VERSION, expires: expiresIn(expiry.snapshotSeconds, now), meta: { 'targets.json': metaFileOf(m, 1, tBytes) } }));
+  const s = new m.Metadata(
+    new m.Snapshot({
+      version: 1,
+      specVersion: TUF_SPEC_VERSION,
+      expires: expiresIn(expiry.snapshotSeconds, now),
+      meta: { 'targets.json': metaFileOf(m, 1, tBytes) },
+    }),
+  );
   signWith(m, s, [keys.snapshot]);
   const sBytes = metadataBytes(s);
   await writeFileAtomic(join(md, '1.snapshot.json'), sBytes, PUBLIC_FILE_MODE);
-  const ts = new m.Metadata(new m.Timestamp({ version: 1, specVersion: TUF_SPEC_VERSION, expires: expiresIn(expiry.timestampSeconds, now), snapshotMeta: metaFileOf(m, 1, sBytes) }));
+  const ts = new m.Metadata(
+    new m.Timestamp({
+      version: 1,
+      specVersion: TUF_SPEC_VERSION,
+      expires: expiresIn(expiry.timestampSeconds, now),
+      snapshotMeta: metaFileOf(m, 1, sBytes),
+    }),
+  );
   signWith(m, ts, [keys.timestamp]);
   await writeFileAtomic(join(md, 'timestamp.json'), metadataBytes(ts), PUBLIC_FILE_MODE);
-  const record: ReleaseRecord = { format: RELEASE_FORMAT, factoryDir, createdAt: now.toISOString(), expiry, images: [] };
+  const record: ReleaseRecord = {
+    format: RELEASE_FORMAT,
+    factoryDir,
+    createdAt: now.toISOString(),
+    expiry,
+    images: [],
+  };
   await writeJsonAtomic(join(o.repoDir, RELEASE_FILE), record);
   return { rootVersion: roots.length };
 }
@@ -233,7 +360,10 @@ async function hashAndCopy(src: string, dst: string, total: number, onProgress?:
     throw err;
   }
   await out.close();
-  if (done !== total) { await unlink(tmp).catch(() => undefined); throw new ReleaseError('RELEASE_ARTIFACT_CHANGED', 'the artifact changed while it was being published'); }
+  if (done !== total) {
+    await unlink(tmp).catch(() => undefined);
+    throw new ReleaseError('RELEASE_ARTIFACT_CHANGED', 'the artifact changed while it was being published');
+  }
   const sha = hash.digest('hex');
   const final = join(dirname(dst), `${sha}.${basename(dst)}`);
   await rename(tmp, final);
@@ -274,10 +404,17 @@ export interface PublishResult {
 }
 
 /** The image currently published for `model` in loaded targets metadata, if any. */
-function currentImage(targets: Metadata<Targets>, model: string): (ImageTargetCustom & { sha256: string; length: number }) | undefined {
+function currentImage(
+  targets: Metadata<Targets>,
+  model: string,
+): (ImageTargetCustom & { sha256: string; length: number }) | undefined {
   const t = targets.signed.targets[imageTargetPath(model)];
   if (!t) return undefined;
-  try { return { ...parseImageTargetCustom(t.custom), sha256: t.hashes.sha256 ?? '', length: t.length }; } catch { return undefined; }
+  try {
+    return { ...parseImageTargetCustom(t.custom), sha256: t.hashes.sha256 ?? '', length: t.length };
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -288,7 +425,11 @@ function currentImage(targets: Metadata<Targets>, model: string): (ImageTargetCu
  */
 export async function publishImage(o: PublishImageOptions): Promise<PublishResult> {
   getModel(o.model);
-  if (!isVersion(o.version)) throw new ReleaseError('RELEASE_VERSION_INVALID', `version must be MAJOR.MINOR.PATCH, not ${JSON.stringify(String(o.version).slice(0, 40))}`);
+  if (!isVersion(o.version))
+    throw new ReleaseError(
+      'RELEASE_VERSION_INVALID',
+      `version must be MAJOR.MINOR.PATCH, not ${JSON.stringify(String(o.version).slice(0, 40))}`,
+    );
   const info = await stat(o.artifact).catch(() => undefined);
   if (!info?.isFile()) throw new ReleaseError('RELEASE_ARTIFACT_MISSING', `no file at ${o.artifact}`);
   return withLock(o.repoDir, async () => {
@@ -296,48 +437,112 @@ export async function publishImage(o: PublishImageOptions): Promise<PublishResul
     const expiry = validateExpiryConfig({ ...l.record.expiry, ...o.expiry });
     const now = o.now ?? new Date();
     if (o.notes !== undefined) {
-      try { parseImageTargetCustom({ format: IMAGE_FORMAT, model: o.model, version: '0.0.0', securityVersion: 0, notes: o.notes }); } catch (err) {
-        throw new ReleaseError('RELEASE_NOTES_INVALID', `the release notes are not acceptable: ${(err as Error).message}`);
+      try {
+        parseImageTargetCustom({
+          format: IMAGE_FORMAT,
+          model: o.model,
+          version: '0.0.0',
+          securityVersion: 0,
+          notes: o.notes,
+        });
+      } catch (err) {
+        throw new ReleaseError(
+          'RELEASE_NOTES_INVALID',
+          `the release notes are not acceptable: ${(err as Error).message}`,
+        );
       }
     }
-    const contents = await readImageArchive(o.artifact, { maxEntries: 100_000, maxUnpackedBytes: 64 * 2 ** 30 }, { onProgress: (d) => o.onProgress?.('inspect', d, info.size) })
-      .catch((err: unknown) => { throw new ReleaseError('RELEASE_IMAGE_INVALID', `the artifact is not a valid image: ${(err as Error).message}`); });
+    const contents = await readImageArchive(
+      o.artifact,
+      { maxEntries: 100_000, maxUnpackedBytes: 64 * 2 ** 30 },
+      { onProgress: (d) => o.onProgress?.('inspect', d, info.size) },
+    ).catch((err: unknown) => {
+      throw new ReleaseError('RELEASE_IMAGE_INVALID', `the artifact is not a valid image: ${(err as Error).message}`);
+    });
     const image = contents.manifest;
     if (image.model !== o.model || image.version !== o.version) {
-      throw new ReleaseError('RELEASE_IMAGE_MISMATCH', `the image says model ${image.model} version ${image.version}, not ${o.model} ${o.version}`);
+      throw new ReleaseError(
+        'RELEASE_IMAGE_MISMATCH',
+        `the image says model ${image.model} version ${image.version}, not ${o.model} ${o.version}`,
+      );
     }
     if (o.securityVersion !== undefined && o.securityVersion !== image.securityVersion) {
-      throw new ReleaseError('RELEASE_IMAGE_MISMATCH', `the image's securityVersion is ${image.securityVersion}, not ${o.securityVersion}`);
+      throw new ReleaseError(
+        'RELEASE_IMAGE_MISMATCH',
+        `the image's securityVersion is ${image.securityVersion}, not ${o.securityVersion}`,
+      );
     }
     const current = currentImage(l.targets, o.model);
     if (current && !o.allowDowngrade) {
       if (compareVersions(image.version, current.version) <= 0) {
-        throw new ReleaseError('RELEASE_DOWNGRADE_REFUSED', `${o.model} ${current.version} is already published; ${image.version} is not newer (devices would refuse it)`);
+        throw new ReleaseError(
+          'RELEASE_DOWNGRADE_REFUSED',
+          `${o.model} ${current.version} is already published; ${image.version} is not newer (devices would refuse it)`,
+        );
       }
       if (image.securityVersion < current.securityVersion) {
-        throw new ReleaseError('RELEASE_DOWNGRADE_REFUSED', `the image's security version ${image.securityVersion} is below the published ${current.securityVersion} (devices would refuse it)`);
+        throw new ReleaseError(
+          'RELEASE_DOWNGRADE_REFUSED',
+          `the image's security version ${image.securityVersion} is below the published ${current.securityVersion} (devices would refuse it)`,
+        );
       }
     }
     const keys = await loadUpdateKeys(keysDirOf(o.factoryDir ? resolve(o.factoryDir) : l.record.factoryDir));
     const modelDir = join(o.repoDir, TARGETS_DIR, o.model);
     await mkdir(modelDir, { recursive: true, mode: 0o755 });
     const sha256 = await hashAndCopy(o.artifact, join(modelDir, 'image.tar'), info.size, o.onProgress);
-    const sbom = buildSbom({ image, imageSha256: sha256, imageLength: info.size, files: contents.files, runtime: await runtimeInventory(), now });
+    const sbom = buildSbom({
+      image,
+      imageSha256: sha256,
+      imageLength: info.size,
+      files: contents.files,
+      runtime: await runtimeInventory(),
+      now,
+    });
     const sbomBytes = Buffer.from(JSON.stringify(sbom, null, 2) + '\n');
     const sbomSha = sha256Hex(sbomBytes);
     await writeFileAtomic(join(modelDir, `${sbomSha}.image.cdx.json`), sbomBytes, PUBLIC_FILE_MODE);
 
     const { m } = l;
-    const custom: ImageTargetCustom = { format: IMAGE_FORMAT, model: o.model, version: image.version, securityVersion: image.securityVersion, sbom: sbomTargetPath(o.model), ...(o.notes ? { notes: { risk: o.notes.risk, interruption: o.notes.interruption } } : {}) };
+    const custom: ImageTargetCustom = {
+      format: IMAGE_FORMAT,
+      model: o.model,
+      version: image.version,
+      securityVersion: image.securityVersion,
+      sbom: sbomTargetPath(o.model),
+      ...(o.notes ? { notes: { risk: o.notes.risk, interruption: o.notes.interruption } } : {}),
+    };
     const targets = { ...l.targets.signed.targets };
-    targets[imageTargetPath(o.model)] = new m.TargetFile({ path: imageTargetPath(o.model), length: info.size, hashes: { sha256 }, unrecognizedFields: { custom: { ...custom } } });
-    targets[sbomTargetPath(o.model)] = new m.TargetFile({ path: sbomTargetPath(o.model), length: sbomBytes.length, hashes: { sha256: sbomSha }, unrecognizedFields: { custom: { format: 'CycloneDX-1.5', model: o.model, version: image.version } } });
+    targets[imageTargetPath(o.model)] = new m.TargetFile({
+      path: imageTargetPath(o.model),
+      length: info.size,
+      hashes: { sha256 },
+      unrecognizedFields: { custom: { ...custom } },
+    });
+    targets[sbomTargetPath(o.model)] = new m.TargetFile({
+      path: sbomTargetPath(o.model),
+      length: sbomBytes.length,
+      hashes: { sha256: sbomSha },
+      unrecognizedFields: { custom: { format: 'CycloneDX-1.5', model: o.model, version: image.version } },
+    });
     const metadata = await commit(o.repoDir, l, keys, { targets, expiry, now });
-    const published: PublishedImage = { model: o.model, version: image.version, securityVersion: image.securityVersion, sha256, length: info.size, publishedAt: now.toISOString() };
+    const published: PublishedImage = {
+      model: o.model,
+      version: image.version,
+      securityVersion: image.securityVersion,
+      sha256,
+      length: info.size,
+      publishedAt: now.toISOString(),
+    };
     await writeJsonAtomic(join(o.repoDir, RELEASE_FILE), { ...l.record, images: [...l.record.images, published] });
     return {
-      model: o.model, version: image.version, securityVersion: image.securityVersion, sha256, length: info.size,
-      targetPath: imageTargetPath(o.model), sbomPath: sbomTargetPath(o.model),
+      model: o.model,
+      version: image.version,
+      securityVersion: image.securityVersion,
+      sha256,
+      length: info.size,
+      targetPath: imageTargetPath(o.model),
+      sbomPath: sbomTargetPath(o.model),
       files: { image: join(modelDir, `${sha256}.image.tar`), sbom: join(modelDir, `${sbomSha}.image.cdx.json`) },
       metadata,
     };
@@ -358,16 +563,25 @@ export interface RefreshOptions {
  * Re-signs the timestamp (and snapshot or targets when asked or close to expiry) with fresh
  * expiry dates: run it on a schedule so devices never see a stale (frozen) repository.
  */
-export async function refreshRepository(o: RefreshOptions): Promise<{ targets: number; snapshot: number; timestamp: number; renewed: string[] }> {
+export async function refreshRepository(
+  o: RefreshOptions,
+): Promise<{ targets: number; snapshot: number; timestamp: number; renewed: string[] }> {
   return withLock(o.repoDir, async () => {
     const l = await loadRepository(o.repoDir);
     const expiry = validateExpiryConfig({ ...l.record.expiry, ...o.expiry });
     const now = o.now ?? new Date();
-    const soon = (expires: string, seconds: number): boolean => Date.parse(expires) - now.getTime() < (seconds * 1000) / 4;
+    const soon = (expires: string, seconds: number): boolean =>
+      Date.parse(expires) - now.getTime() < (seconds * 1000) / 4;
     const wantTargets = (o.roles ?? []).includes('targets') || soon(l.targets.signed.expires, expiry.targetsSeconds);
-    const wantSnapshot = wantTargets || (o.roles ?? []).includes('snapshot') || soon(l.snapshot.signed.expires, expiry.snapshotSeconds);
+    const wantSnapshot =
+      wantTargets || (o.roles ?? []).includes('snapshot') || soon(l.snapshot.signed.expires, expiry.snapshotSeconds);
     const keys = await loadUpdateKeys(keysDirOf(o.factoryDir ? resolve(o.factoryDir) : l.record.factoryDir));
-    const v = await commit(o.repoDir, l, keys, { ...(wantTargets ? { targets: { ...l.targets.signed.targets } } : {}), snapshot: wantSnapshot, expiry, now });
+    const v = await commit(o.repoDir, l, keys, {
+      ...(wantTargets ? { targets: { ...l.targets.signed.targets } } : {}),
+      snapshot: wantSnapshot,
+      expiry,
+      now,
+    });
     return { ...v, renewed: [...(wantTargets ? ['targets'] : []), ...(wantSnapshot ? ['snapshot'] : []), 'timestamp'] };
   });
 }
@@ -387,7 +601,8 @@ export interface RotateOptions {
  * re-signed. The old private keys are overwritten. Devices follow the new root on their next check.
  */
 export async function rotateKeys(o: RotateOptions): Promise<{ rootVersion: number; keyIds: string[] }> {
-  if (!TUF_ROLES.includes(o.role)) throw new ReleaseError('RELEASE_ROLE_INVALID', `role must be one of ${TUF_ROLES.join(', ')}`);
+  if (!TUF_ROLES.includes(o.role))
+    throw new ReleaseError('RELEASE_ROLE_INVALID', `role must be one of ${TUF_ROLES.join(', ')}`);
   return withLock(o.repoDir, async () => {
     const l = await loadRepository(o.repoDir);
     const { m } = l;
@@ -401,11 +616,20 @@ export async function rotateKeys(o: RotateOptions): Promise<{ rootVersion: numbe
     signWith(m, root, o.role === 'root' ? [...old.root, ...fresh] : old.root);
     // New keys are staged beside the old ones first, so a crash never leaves a root naming keys that are nowhere.
     await stageRoleKeys(keysDir, o.role, fresh);
-    await writeFileAtomic(join(o.repoDir, METADATA_DIR, `${root.signed.version}.root.json`), metadataBytes(root), PUBLIC_FILE_MODE);
+    await writeFileAtomic(
+      join(o.repoDir, METADATA_DIR, `${root.signed.version}.root.json`),
+      metadataBytes(root),
+      PUBLIC_FILE_MODE,
+    );
     await saveRootVersion(keysDir, root);
     await commitStagedKeys(keysDir, o.role);
     const reloaded = { ...l, root };
-    await commit(o.repoDir, reloaded, next, { ...(o.role === 'targets' ? { targets: { ...l.targets.signed.targets } } : {}), snapshot: o.role === 'snapshot' || o.role === 'targets', expiry, now });
+    await commit(o.repoDir, reloaded, next, {
+      ...(o.role === 'targets' ? { targets: { ...l.targets.signed.targets } } : {}),
+      snapshot: o.role === 'snapshot' || o.role === 'targets',
+      expiry,
+      now,
+    });
     return { rootVersion: root.signed.version, keyIds: fresh.map((k) => k.keyId) };
   });
 }
@@ -420,13 +644,22 @@ export interface RepositoryStatus {
 /** Reads a repository's current state. */
 export async function repositoryStatus(repoDir: string): Promise<RepositoryStatus> {
   const l = await loadRepository(repoDir);
-  const images = Object.keys(l.targets.signed.targets).filter((p) => p.endsWith('/image.tar')).map((p) => currentImage(l.targets, p.slice(0, -'/image.tar'.length))).filter((x) => x !== undefined);
-  const role = (x: { signed: { version: number; expires: string } }): { version: number; expires: string } => ({ version: x.signed.version, expires: x.signed.expires });
-  return { rootVersion: l.root.signed.version, roles: { root: role(l.root), targets: role(l.targets), snapshot: role(l.snapshot), timestamp: role(l.timestamp) }, images };
+  const images = Object.keys(l.targets.signed.targets)
+    .filter((p) => p.endsWith('/image.tar'))
+    .map((p) => currentImage(l.targets, p.slice(0, -'/image.tar'.length)))
+    .filter((x) => x !== undefined);
+  const role = (x: { signed: { version: number; expires: string } }): { version: number; expires: string } => ({
+    version: x.signed.version,
+    expires: x.signed.expires,
+  });
+  return {
+    rootVersion: l.root.signed.version,
+    roles: { root: role(l.root), targets: role(l.targets), snapshot: role(l.snapshot), timestamp: role(l.timestamp) },
+    images,
+  };
 }
 
 /** The metadata and targets folders of a repository (what a web server publishes). */
 export function repositoryFolders(repoDir: string): { metadata: string; targets: string } {
   return { metadata: join(repoDir, METADATA_DIR), targets: join(repoDir, TARGETS_DIR) };
 }
-

@@ -24,22 +24,43 @@ export interface RuntimeInventory {
 }
 
 /** Reads the installed runtime's package.json and its lockfile's production packages (none when there is no lockfile). */
-export async function runtimeInventory(packageRoot: URL = new URL('../../', import.meta.url)): Promise<RuntimeInventory> {
-  const pkg = JSON.parse(await readFile(new URL('package.json', packageRoot), 'utf8')) as { name?: string; version?: string };
+export async function runtimeInventory(
+  packageRoot: URL = new URL('../../', import.meta.url),
+): Promise<RuntimeInventory> {
+  const pkg = JSON.parse(await readFile(new URL('package.json', packageRoot), 'utf8')) as {
+    name?: string;
+    version?: string;
+  };
   let packages: RuntimePackage[] = [];
   try {
-    const lock = JSON.parse(await readFile(new URL('package-lock.json', packageRoot), 'utf8')) as { packages?: Record<string, { version?: string; integrity?: string; license?: string; dev?: boolean; devOptional?: boolean }> };
+    const lock = JSON.parse(await readFile(new URL('package-lock.json', packageRoot), 'utf8')) as {
+      packages?: Record<
+        string,
+        { version?: string; integrity?: string; license?: string; dev?: boolean; devOptional?: boolean }
+      >;
+    };
     packages = Object.entries(lock.packages ?? {})
-      .filter(([path, p]) => path.startsWith('node_modules/') && !p.dev && !p.devOptional && typeof p.version === 'string')
-      .map(([path, p]) => ({ name: path.slice(path.lastIndexOf('node_modules/') + 'node_modules/'.length), version: p.version!, ...(p.integrity ? { integrity: p.integrity } : {}), ...(p.license ? { license: p.license } : {}) }))
+      .filter(
+        ([path, p]) => path.startsWith('node_modules/') && !p.dev && !p.devOptional && typeof p.version === 'string',
+      )
+      .map(([path, p]) => ({
+        name: path.slice(path.lastIndexOf('node_modules/') + 'node_modules/'.length),
+        version: p.version!,
+        ...(p.integrity ? { integrity: p.integrity } : {}),
+        ...(p.license ? { license: p.license } : {}),
+      }))
       .filter((p, i, all) => all.findIndex((q) => q.name === p.name && q.version === p.version) === i)
       .slice(0, 5_000);
-  } catch { /* a published package has no lockfile: the SBOM then lists the runtime alone */ }
+  } catch {
+    /* a published package has no lockfile: the SBOM then lists the runtime alone */
+  }
   return { name: pkg.name ?? 'bulwark', version: pkg.version ?? '0.0.0', packages };
 }
 
 function purl(name: string, version: string): string {
-  const [scope, bare] = name.startsWith('@') ? [name.slice(0, name.indexOf('/')), name.slice(name.indexOf('/') + 1)] : ['', name];
+  const [scope, bare] = name.startsWith('@')
+    ? [name.slice(0, name.indexOf('/')), name.slice(name.indexOf('/') + 1)]
+    : ['', name];
   return `pkg:npm/${scope ? encodeURIComponent(scope) + '/' : ''}${encodeURIComponent(bare)}@${encodeURIComponent(version)}`;
 }
 
@@ -71,7 +92,10 @@ export function buildSbom(o: SbomInput): Record<string, unknown> {
       timestamp: (o.now ?? new Date()).toISOString(),
       tools: { components: [{ type: 'application', name: o.runtime.name, version: o.runtime.version }] },
       component: {
-        type: 'firmware', 'bom-ref': 'image', name: `${o.image.model}-firmware`, version: o.image.version,
+        type: 'firmware',
+        'bom-ref': 'image',
+        name: `${o.image.model}-firmware`,
+        version: o.image.version,
         ...(o.supplier ? { supplier: { name: o.supplier } } : {}),
         hashes: [{ alg: 'SHA-256', content: o.imageSha256 }],
         properties: [
@@ -83,10 +107,26 @@ export function buildSbom(o: SbomInput): Record<string, unknown> {
       },
     },
     components: [
-      ...o.files.map((f) => ({ type: 'file', 'bom-ref': `file:${f.path}`, name: f.path, hashes: [{ alg: 'SHA-256', content: f.sha256 }], properties: [{ name: 'bulwark:size', value: String(f.size) }] })),
-      { type: 'framework', 'bom-ref': runtimeRef, name: o.runtime.name, version: o.runtime.version, purl: purl(o.runtime.name, o.runtime.version) },
+      ...o.files.map((f) => ({
+        type: 'file',
+        'bom-ref': `file:${f.path}`,
+        name: f.path,
+        hashes: [{ alg: 'SHA-256', content: f.sha256 }],
+        properties: [{ name: 'bulwark:size', value: String(f.size) }],
+      })),
+      {
+        type: 'framework',
+        'bom-ref': runtimeRef,
+        name: o.runtime.name,
+        version: o.runtime.version,
+        purl: purl(o.runtime.name, o.runtime.version),
+      },
       ...o.runtime.packages.map((p) => ({
-        type: 'library', 'bom-ref': `npm:${p.name}@${p.version}`, name: p.name, version: p.version, purl: purl(p.name, p.version),
+        type: 'library',
+        'bom-ref': `npm:${p.name}@${p.version}`,
+        name: p.name,
+        version: p.version,
+        purl: purl(p.name, p.version),
         ...(integrityHashes(p.integrity).length ? { hashes: integrityHashes(p.integrity) } : {}),
         ...(p.license ? { licenses: [{ expression: p.license }] } : {}),
       })),

@@ -39,7 +39,8 @@ export interface SigningKey {
 
 function rawPublicHex(publicKey: KeyObject): string {
   const jwk = publicKey.export({ format: 'jwk' });
-  if (jwk.kty !== 'OKP' || jwk.crv !== 'Ed25519' || typeof jwk.x !== 'string') throw new ReleaseError('RELEASE_KEY_INVALID', 'update-signing keys must be Ed25519');
+  if (jwk.kty !== 'OKP' || jwk.crv !== 'Ed25519' || typeof jwk.x !== 'string')
+    throw new ReleaseError('RELEASE_KEY_INVALID', 'update-signing keys must be Ed25519');
   return Buffer.from(jwk.x, 'base64url').toString('hex');
 }
 
@@ -65,8 +66,13 @@ export function generateSigningKey(): SigningKey {
 /** Reads a PKCS#8 PEM private key. @throws ReleaseError 'RELEASE_KEY_INVALID' */
 export function signingKeyFromPem(pem: string): SigningKey {
   let key: KeyObject;
-  try { key = createPrivateKey(pem); } catch { throw new ReleaseError('RELEASE_KEY_INVALID', 'not a PEM private key'); }
-  if (key.asymmetricKeyType !== 'ed25519') throw new ReleaseError('RELEASE_KEY_INVALID', 'update-signing keys must be Ed25519');
+  try {
+    key = createPrivateKey(pem);
+  } catch {
+    throw new ReleaseError('RELEASE_KEY_INVALID', 'not a PEM private key');
+  }
+  if (key.asymmetricKeyType !== 'ed25519')
+    throw new ReleaseError('RELEASE_KEY_INVALID', 'update-signing keys must be Ed25519');
   return fromPrivate(key);
 }
 
@@ -83,7 +89,10 @@ export function tufKeyOf(m: TufModels, key: SigningKey): Key {
 /** Adds a signature by each of `keys` (replacing any earlier signature by the same key). */
 export function signWith(m: TufModels, metadata: AnyMetadata, keys: readonly SigningKey[]): void {
   for (const key of keys) {
-    metadata.sign((data: Buffer): Signature => new m.Signature({ keyID: key.keyId, sig: sign(null, data, key.privateKey).toString('hex') }));
+    metadata.sign(
+      (data: Buffer): Signature =>
+        new m.Signature({ keyID: key.keyId, sig: sign(null, data, key.privateKey).toString('hex') }),
+    );
   }
 }
 

@@ -19,7 +19,11 @@ function tempPathFor(path: string): string {
 
 function fsyncDirSync(dir: string): void {
   const fd = openSync(dir, 'r');
-  try { fsyncSync(fd); } finally { closeSync(fd); }
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Atomically replaces `path` with `data` (write, fsync, rename, fsync folder). */
@@ -35,7 +39,11 @@ export function writeFileAtomicSync(path: string, data: string | Uint8Array, mod
     fsyncSync(fd);
   } catch (err) {
     closeSync(fd);
-    try { unlinkSync(tmp); } catch { /* already gone */ }
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* already gone */
+    }
     throw err;
   }
   closeSync(fd);
@@ -44,7 +52,11 @@ export function writeFileAtomicSync(path: string, data: string | Uint8Array, mod
 }
 
 /** Async twin of {@link writeFileAtomicSync}. */
-export async function writeFileAtomic(path: string, data: string | Uint8Array, mode: number = PUBLIC_FILE_MODE): Promise<void> {
+export async function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array,
+  mode: number = PUBLIC_FILE_MODE,
+): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = tempPathFor(path);
   const handle = await open(tmp, 'wx', mode);
@@ -59,7 +71,11 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
   await handle.close();
   await rename(tmp, path);
   const dir = await open(dirname(path), 'r');
-  try { await dir.sync(); } finally { await dir.close(); }
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
 }
 
 /** Writes `value` as pretty JSON, atomically. */
@@ -83,7 +99,11 @@ export function readJsonSync(path: string): unknown {
 }
 
 /** Writes a new file and fsyncs it (no rename): for files inside a staging folder that is renamed into place as a whole. */
-export async function writeFileDurable(path: string, data: string | Uint8Array, mode: number = PUBLIC_FILE_MODE): Promise<void> {
+export async function writeFileDurable(
+  path: string,
+  data: string | Uint8Array,
+  mode: number = PUBLIC_FILE_MODE,
+): Promise<void> {
   const handle = await open(path, 'wx', mode);
   try {
     await handle.writeFile(data);
@@ -96,8 +116,16 @@ export async function writeFileDurable(path: string, data: string | Uint8Array, 
 /** Renames a fully written staging folder to its final name and fsyncs the parent, so the folder appears whole or not at all. */
 export async function commitDirectory(staging: string, final: string): Promise<void> {
   const stagingDir = await open(staging, 'r');
-  try { await stagingDir.sync(); } finally { await stagingDir.close(); }
+  try {
+    await stagingDir.sync();
+  } finally {
+    await stagingDir.close();
+  }
   await rename(staging, final);
   const parent = await open(dirname(final), 'r');
-  try { await parent.sync(); } finally { await parent.close(); }
+  try {
+    await parent.sync();
+  } finally {
+    await parent.close();
+  }
 }

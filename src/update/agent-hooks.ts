@@ -21,10 +21,18 @@ function argOf(argv: readonly string[], name: string): string | undefined {
 /** Reads and validates an update config file (JSON object of {@link DeviceUpdateConfig} keys). */
 export async function readUpdateConfigFile(path: string): Promise<Partial<DeviceUpdateConfig>> {
   let text: string;
-  try { text = await readFile(path, 'utf8'); } catch { throw new ConfigError('UPDATE_CONFIG_INVALID', 'updateConfig', `cannot read ${path}`); }
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    throw new ConfigError('UPDATE_CONFIG_INVALID', 'updateConfig', `cannot read ${path}`);
+  }
   if (text.length > MAX_CONFIG_BYTES) throw new ConfigError('UPDATE_CONFIG_INVALID', 'updateConfig', 'file too large');
   let json: unknown;
-  try { json = JSON.parse(text); } catch { throw new ConfigError('UPDATE_CONFIG_INVALID', 'updateConfig', 'not JSON'); }
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new ConfigError('UPDATE_CONFIG_INVALID', 'updateConfig', 'not JSON');
+  }
   validateDeviceUpdateConfig(json as Partial<DeviceUpdateConfig>);
   return json as Partial<DeviceUpdateConfig>;
 }
@@ -39,7 +47,9 @@ function terminalProgress(stream: NodeJS.WriteStream): DeviceUpdateOptions['onPr
     last = now;
     const pct = total > 0 ? Math.min(100, Math.floor((done / total) * 100)) : 0;
     const bar = '#'.repeat(Math.floor(pct / 4)).padEnd(25, '.');
-    stream.write(`\rupdate ${step.padEnd(8)} [${bar}] ${pct}% ${(done / 1_048_576).toFixed(1)} MiB${done >= total ? '\n' : ''}`);
+    stream.write(
+      `\rupdate ${step.padEnd(8)} [${bar}] ${pct}% ${(done / 1_048_576).toFixed(1)} MiB${done >= total ? '\n' : ''}`,
+    );
   };
 }
 
@@ -47,9 +57,13 @@ function terminalProgress(stream: NodeJS.WriteStream): DeviceUpdateOptions['onPr
  * The update options of an agent process, from its argv and an optional config file.
  * @example const update = await updateOptionsFromArgv(process.argv, { restart: () => stop(REBOOT_EXIT_CODE), emit: (l) => out(l) });
  */
-export async function updateOptionsFromArgv(argv: readonly string[], hooks: { restart(): void; emit(line: Record<string, unknown>): void }): Promise<DeviceUpdateOptions> {
+export async function updateOptionsFromArgv(
+  argv: readonly string[],
+  hooks: { restart(): void; emit(line: Record<string, unknown>): void },
+): Promise<DeviceUpdateOptions> {
   const slotArg = argOf(argv, 'slot') ?? 'factory';
-  if (slotArg !== 'factory' && slotArg !== 'a' && slotArg !== 'b') throw new ConfigError('UPDATE_CONFIG_INVALID', 'slot', 'must be factory, a or b');
+  if (slotArg !== 'factory' && slotArg !== 'a' && slotArg !== 'b')
+    throw new ConfigError('UPDATE_CONFIG_INVALID', 'slot', 'must be factory, a or b');
   const file = argOf(argv, 'update-config');
   const url = argOf(argv, 'update-url');
   const interval = argOf(argv, 'update-interval');
@@ -61,7 +75,7 @@ export async function updateOptionsFromArgv(argv: readonly string[], hooks: { re
   validateDeviceUpdateConfig(config);
   const onProgress = terminalProgress(process.stderr);
   return {
-    slot: slotArg as SlotName,
+    slot: slotArg,
     config,
     onEvent: (e) => hooks.emit({ event: 'update', ...e }),
     onRestart: () => hooks.restart(),

@@ -16,13 +16,16 @@ function ustar(entries: Array<{ name: string; type?: string; data?: string; link
     const data = Buffer.from(e.data ?? '');
     const h = Buffer.alloc(512);
     h.write(e.name, 0, 100, 'utf8');
-    h.write('0000644\0', 100); h.write('0000000\0', 108); h.write('0000000\0', 116);
+    h.write('0000644\0', 100);
+    h.write('0000000\0', 108);
+    h.write('0000000\0', 116);
     h.write(data.length.toString(8).padStart(11, '0') + '\0', 124);
     h.write('00000000000\0', 136);
     h.write('        ', 148);
     h.write(e.type ?? '0', 156);
     if (e.link) h.write(e.link, 157, 100);
-    h.write('ustar\0', 257); h.write('00', 263);
+    h.write('ustar\0', 257);
+    h.write('00', 263);
     let sum = 0;
     for (const b of h) sum += b;
     h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148);
@@ -32,27 +35,97 @@ function ustar(entries: Array<{ name: string; type?: string; data?: string; link
   return Buffer.concat(blocks);
 }
 
-const manifest = JSON.stringify({ format: 'bulwark-image/1', model: 'plug', version: '1.0.0', securityVersion: 1, entry: 'agent.mjs' });
+const manifest = JSON.stringify({
+  format: 'bulwark-image/1',
+  model: 'plug',
+  version: '1.0.0',
+  securityVersion: 1,
+  entry: 'agent.mjs',
+});
 
-async function work(): Promise<string> { return mkdtemp(join(tmpdir(), 'bulwark-archive-')); }
+async function work(): Promise<string> {
+  return mkdtemp(join(tmpdir(), 'bulwark-archive-'));
+}
 
 test('a gzipped image is read too', async () => {
   const dir = await work();
-  await writeFile(join(dir, 'i.tgz'), gzipSync(ustar([{ name: 'image.json', data: manifest }, { name: 'agent.mjs', data: '//' }])));
+  await writeFile(
+    join(dir, 'i.tgz'),
+    gzipSync(
+      ustar([
+        { name: 'image.json', data: manifest },
+        { name: 'agent.mjs', data: '//' },
+      ]),
+    ),
+  );
   assert.equal((await readImageArchive(join(dir, 'i.tgz'), limits)).manifest.model, 'plug');
 });
 
 const hostile: Array<[string, Buffer]> = [
-  ['a path that climbs out', ustar([{ name: 'image.json', data: manifest }, { name: 'agent.mjs', data: '//' }, { name: '../escape.js', data: 'x' }])],
-  ['an absolute path', ustar([{ name: 'image.json', data: manifest }, { name: 'agent.mjs', data: '//' }, { name: '/etc/evil', data: 'x' }])],
-  ['a symbolic link', ustar([{ name: 'image.json', data: manifest }, { name: 'agent.mjs', type: '2', link: '/etc/passwd' }])],
-  ['a hard link', ustar([{ name: 'image.json', data: manifest }, { name: 'agent.mjs', data: '//' }, { name: 'h', type: '1', link: 'agent.mjs' }])],
-  ['a device node', ustar([{ name: 'image.json', data: manifest }, { name: 'agent.mjs', data: '//' }, { name: 'dev', type: '3' }])],
-  ['a duplicate path', ustar([{ name: 'image.json', data: manifest }, { name: 'agent.mjs', data: '//' }, { name: 'agent.mjs', data: 'again' }])],
-  ['a hidden file', ustar([{ name: 'image.json', data: manifest }, { name: 'agent.mjs', data: '//' }, { name: '.slot.json', data: '{}' }])],
+  [
+    'a path that climbs out',
+    ustar([
+      { name: 'image.json', data: manifest },
+      { name: 'agent.mjs', data: '//' },
+      { name: '../escape.js', data: 'x' },
+    ]),
+  ],
+  [
+    'an absolute path',
+    ustar([
+      { name: 'image.json', data: manifest },
+      { name: 'agent.mjs', data: '//' },
+      { name: '/etc/evil', data: 'x' },
+    ]),
+  ],
+  [
+    'a symbolic link',
+    ustar([
+      { name: 'image.json', data: manifest },
+      { name: 'agent.mjs', type: '2', link: '/etc/passwd' },
+    ]),
+  ],
+  [
+    'a hard link',
+    ustar([
+      { name: 'image.json', data: manifest },
+      { name: 'agent.mjs', data: '//' },
+      { name: 'h', type: '1', link: 'agent.mjs' },
+    ]),
+  ],
+  [
+    'a device node',
+    ustar([
+      { name: 'image.json', data: manifest },
+      { name: 'agent.mjs', data: '//' },
+      { name: 'dev', type: '3' },
+    ]),
+  ],
+  [
+    'a duplicate path',
+    ustar([
+      { name: 'image.json', data: manifest },
+      { name: 'agent.mjs', data: '//' },
+      { name: 'agent.mjs', data: 'again' },
+    ]),
+  ],
+  [
+    'a hidden file',
+    ustar([
+      { name: 'image.json', data: manifest },
+      { name: 'agent.mjs', data: '//' },
+      { name: '.slot.json', data: '{}' },
+    ]),
+  ],
   ['no image.json', ustar([{ name: 'agent.mjs', data: '//' }])],
   ['a missing entry point', ustar([{ name: 'image.json', data: manifest }])],
-  ['a malformed image.json', ustar([{ name: 'image.json', data: '{"format":"bulwark-image/1"' }, { name: 'agent.mjs', data: '//' }])],
+  [
+    'a malformed image.json',
+    ustar([
+      { name: 'image.json', data: '{"format":"bulwark-image/1"' },
+      { name: 'agent.mjs', data: '//' },
+    ]),
+  ],
   ['garbage', Buffer.alloc(4096, 0x41)],
 ];
 
@@ -60,7 +133,9 @@ for (const [what, bytes] of hostile) {
   test(`refuses an archive with ${what}, leaving nothing behind`, async () => {
     const dir = await work();
     await writeFile(join(dir, 'x.tar'), bytes);
-    await assert.rejects(readImageArchive(join(dir, 'x.tar'), limits, { into: join(dir, 'slot') }), { code: 'UPDATE_IMAGE_INVALID' });
+    await assert.rejects(readImageArchive(join(dir, 'x.tar'), limits, { into: join(dir, 'slot') }), {
+      code: 'UPDATE_IMAGE_INVALID',
+    });
     assert.equal(existsSync(join(dir, 'slot')), false);
     assert.equal(existsSync(join(dir, 'escape.js')), false);
     assert.deepEqual((await readdir(dir)).sort(), ['x.tar']);
@@ -69,10 +144,21 @@ for (const [what, bytes] of hostile) {
 
 test('refuses more entries or more bytes than its limits', async () => {
   const dir = await work();
-  const many = ustar([{ name: 'image.json', data: manifest }, { name: 'agent.mjs', data: '//' }, ...Array.from({ length: 10 }, (_, i) => ({ name: `f${i}`, data: 'x' }))]);
+  const many = ustar([
+    { name: 'image.json', data: manifest },
+    { name: 'agent.mjs', data: '//' },
+    ...Array.from({ length: 10 }, (_, i) => ({ name: `f${i}`, data: 'x' })),
+  ]);
   await writeFile(join(dir, 'many.tar'), many);
-  await assert.rejects(readImageArchive(join(dir, 'many.tar'), { maxEntries: 5, maxUnpackedBytes: 1 << 20 }), { code: 'UPDATE_IMAGE_INVALID' });
-  const big = ustar([{ name: 'image.json', data: manifest }, { name: 'agent.mjs', data: 'x'.repeat(5000) }]);
+  await assert.rejects(readImageArchive(join(dir, 'many.tar'), { maxEntries: 5, maxUnpackedBytes: 1 << 20 }), {
+    code: 'UPDATE_IMAGE_INVALID',
+  });
+  const big = ustar([
+    { name: 'image.json', data: manifest },
+    { name: 'agent.mjs', data: 'x'.repeat(5000) },
+  ]);
   await writeFile(join(dir, 'big.tar'), big);
-  await assert.rejects(readImageArchive(join(dir, 'big.tar'), { maxEntries: 5, maxUnpackedBytes: 4096 }), { code: 'UPDATE_TOO_LARGE' });
+  await assert.rejects(readImageArchive(join(dir, 'big.tar'), { maxEntries: 5, maxUnpackedBytes: 4096 }), {
+    code: 'UPDATE_TOO_LARGE',
+  });
 });

@@ -13,7 +13,11 @@ import type { ReadEntry } from 'tar';
 import type * as TarModule from 'tar';
 import { UpdateRefusedError } from './errors.ts';
 import {
-  checkImagePath, parseImageManifest, IMAGE_MANIFEST_FILE, MAX_IMAGE_MANIFEST_BYTES, type ImageManifest,
+  checkImagePath,
+  parseImageManifest,
+  IMAGE_MANIFEST_FILE,
+  MAX_IMAGE_MANIFEST_BYTES,
+  type ImageManifest,
 } from './image.ts';
 
 type Tar = typeof TarModule;
@@ -52,7 +56,11 @@ export const invalidImageArchive = (why: string): UpdateRefusedError =>
   new UpdateRefusedError('UPDATE_IMAGE_INVALID', `the image archive is not acceptable: ${why}`);
 const invalid = invalidImageArchive;
 
-interface Consumed { bytes: number; sha256: string; head: Buffer }
+interface Consumed {
+  bytes: number;
+  sha256: string;
+  head: Buffer;
+}
 
 /** Consumes `entry` into `sink` (or nowhere), hashing it; resolves with the byte count and hash. */
 function consume(entry: ReadEntry, sink?: (chunk: Buffer) => Promise<void>): Promise<Consumed> {
@@ -65,10 +73,22 @@ function consume(entry: ReadEntry, sink?: (chunk: Buffer) => Promise<void>): Pro
     entry.on('data', (chunk: Buffer) => {
       bytes += chunk.length;
       hash.update(chunk);
-      if (headBytes <= MAX_IMAGE_MANIFEST_BYTES) { head.push(chunk); headBytes += chunk.length; }
+      if (headBytes <= MAX_IMAGE_MANIFEST_BYTES) {
+        head.push(chunk);
+        headBytes += chunk.length;
+      }
       if (sink) {
         entry.pause();
-        chain = chain.then(() => sink(chunk)).then(() => { entry.resume(); }, (err: unknown) => { reject(err); });
+        chain = chain
+          .then(() => sink(chunk))
+          .then(
+            () => {
+              entry.resume();
+            },
+            (err: unknown) => {
+              reject(err);
+            },
+          );
       }
     });
     entry.on('end', () => {
@@ -177,14 +197,18 @@ async function parseArchive(tar: Tar, archive: string, handle: (entry: ReadEntry
     };
     const parser = new tar.Parser({ strict: true, maxMetaEntrySize: 65_536 });
     parser.on('entry', (entry: ReadEntry) => {
-      queue = queue.then(() => (failed ? entry.resume() as unknown as void : handle(entry))).catch(fail);
+      queue = queue.then(() => (failed ? entry.resume() : handle(entry))).catch(fail);
     });
     parser.on('warn', (code: string, message: string) => fail(invalid(`${code} ${message}`)));
     parser.on('error', fail);
-    parser.on('end', () => { queue.then(() => { if (!failed) resolve(); }, fail); });
+    parser.on('end', () => {
+      queue.then(() => {
+        if (!failed) resolve();
+      }, fail);
+    });
     const source = createReadStream(archive, { highWaterMark: 1 << 20 });
     source.on('error', fail);
-    source.pipe(parser as unknown as NodeJS.WritableStream);
+    source.pipe(parser);
   });
 }
 
@@ -216,8 +240,11 @@ async function syncFolders(into: string, directories: Iterable<string>): Promise
  * fsyncs everything; without, only inspects it. Both check the same rules and image.json.
  * @throws UpdateRefusedError 'UPDATE_IMAGE_INVALID' or 'UPDATE_TOO_LARGE'
  */
-export async function readImageArchive(archive: string, limits: ArchiveLimits,
-  options: ReadArchiveOptions = {}): Promise<ArchiveContents> {
+export async function readImageArchive(
+  archive: string,
+  limits: ArchiveLimits,
+  options: ReadArchiveOptions = {},
+): Promise<ArchiveContents> {
   const tar = await loadTar();
   const into = options.into;
   if (into) await mkdir(into, { mode: 0o700 });
@@ -227,8 +254,10 @@ export async function readImageArchive(archive: string, limits: ArchiveLimits,
     const manifest = manifestOf(reader);
     if (into) await syncFolders(into, reader.directories);
     return {
-      manifest, files: reader.files.sort((a, b) => (a.path < b.path ? -1 : 1)),
-      directories: [...reader.directories].sort(), totalBytes: reader.total,
+      manifest,
+      files: reader.files.sort((a, b) => (a.path < b.path ? -1 : 1)),
+      directories: [...reader.directories].sort(),
+      totalBytes: reader.total,
     };
   } catch (err) {
     if (into) await rm(into, { recursive: true, force: true });
@@ -238,5 +267,9 @@ export async function readImageArchive(archive: string, limits: ArchiveLimits,
 
 async function fsyncDir(path: string): Promise<void> {
   const h = await open(path, 'r');
-  try { await h.sync(); } finally { await h.close(); }
+  try {
+    await h.sync();
+  } finally {
+    await h.close();
+  }
 }

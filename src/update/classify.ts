@@ -17,15 +17,22 @@ const BY_CLASS: Readonly<Record<string, UpdateRefusalCode>> = {
 const BY_MESSAGE: ReadonlyArray<readonly [RegExp, UpdateRefusalCode]> = [
   [/was signed by \d+\/\d+ keys|failed to verify|no signature for key|no public key/i, 'UPDATE_METADATA_UNSIGNED'],
   [/is expired/i, 'UPDATE_METADATA_EXPIRED'],
-  [/does not match snapshot version|doesn't match timestamp|expected hash|expected length|missing \S+ in (new )?snapshot/i, 'UPDATE_METADATA_MISMATCH'],
+  [
+    /does not match snapshot version|doesn't match timestamp|expected hash|expected length|missing \S+ in (new )?snapshot/i,
+    'UPDATE_METADATA_MISMATCH',
+  ],
   [/is less than current|expected version \d+, got \d+/i, 'UPDATE_METADATA_ROLLBACK'],
   [/max length reached/i, 'UPDATE_TOO_LARGE'],
 ];
 
 /** A short, log-safe form of a library message: one line, no long hex runs, at most 140 characters. */
 export function shortMessage(text: string): string {
-  return text.replace(/^Unable to load (?:snapshot metadata|targets) error (?:Error: )?/, '').replace(/[0-9a-f]{16,}/gi, '…')
-    .replace(/\s+/g, ' ').trim().slice(0, 140);
+  return text
+    .replace(/^Unable to load (?:snapshot metadata|targets) error (?:Error: )?/, '')
+    .replace(/[0-9a-f]{16,}/gi, '…')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .slice(0, 140);
 }
 
 /**
@@ -33,7 +40,11 @@ export function shortMessage(text: string): string {
  * @param lastFailure the fetcher's record of the last failed download, if any: the real cause when tuf-js rewrapped it
  * @param role the role of the last file fetched, for the message
  */
-export function classifyUpdateFailure(err: unknown, lastFailure?: UpdateRefusedError, role?: string): UpdateRefusedError {
+export function classifyUpdateFailure(
+  err: unknown,
+  lastFailure?: UpdateRefusedError,
+  role?: string,
+): UpdateRefusedError {
   if (err instanceof UpdateRefusedError) return err;
   if (lastFailure) return lastFailure;
   const name = (err as { constructor?: { name?: string } } | null)?.constructor?.name ?? '';
@@ -47,6 +58,12 @@ export function classifyUpdateFailure(err: unknown, lastFailure?: UpdateRefusedE
   if (!code && err instanceof SyntaxError) code = 'UPDATE_METADATA_INVALID';
   let text = shortMessage(message) || 'metadata refused';
   // Snapshot and targets are pinned by hash: a changed byte shows up as a hash mismatch, not a bad signature.
-  if (code === 'UPDATE_METADATA_MISMATCH' && /expected (hash|length)/i.test(message) && role) text = `${role}.json does not match the length and hash the ${role === 'snapshot' ? 'timestamp' : 'snapshot'} signed for it (tampered, or from another release)`;
-  return new UpdateRefusedError(code ?? 'UPDATE_METADATA_INVALID', `${where}${text}`, { ...(role ? { role } : {}) }, { cause: err });
+  if (code === 'UPDATE_METADATA_MISMATCH' && /expected (hash|length)/i.test(message) && role)
+    text = `${role}.json does not match the length and hash the ${role === 'snapshot' ? 'timestamp' : 'snapshot'} signed for it (tampered, or from another release)`;
+  return new UpdateRefusedError(
+    code ?? 'UPDATE_METADATA_INVALID',
+    `${where}${text}`,
+    { ...(role ? { role } : {}) },
+    { cause: err },
+  );
 }

@@ -1,6 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { validateDeviceUpdateConfig, defaultDeviceUpdateConfig, validateRepositoryUrl, parseDuration, validateExpiryConfig } from './config.ts';
+import {
+  validateDeviceUpdateConfig,
+  defaultDeviceUpdateConfig,
+  validateRepositoryUrl,
+  parseDuration,
+  validateExpiryConfig,
+} from './config.ts';
 
 test('the defaults are valid: automatic updates on, every 6 hours with up to 30 minutes of jitter, 3 trial boots', () => {
   const c = validateDeviceUpdateConfig();

@@ -96,14 +96,21 @@ export function isLoopbackHost(hostname: string): boolean {
 
 /** Checks a repository URL: https anywhere, plain http only on loopback; no credentials, query or fragment. */
 export function validateRepositoryUrl(value: unknown, key = 'repositoryUrl'): string {
-  if (typeof value !== 'string' || value.length > 512) throw new ConfigError('UPDATE_CONFIG_INVALID', key, 'must be a URL of at most 512 characters');
+  if (typeof value !== 'string' || value.length > 512)
+    throw new ConfigError('UPDATE_CONFIG_INVALID', key, 'must be a URL of at most 512 characters');
   let url: URL;
-  try { url = new URL(value); } catch { throw new ConfigError('UPDATE_CONFIG_INVALID', key, 'is not a URL'); }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError('UPDATE_CONFIG_INVALID', key, 'must be https: (or http: on a loopback address)');
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError('UPDATE_CONFIG_INVALID', key, 'is not a URL');
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    throw new ConfigError('UPDATE_CONFIG_INVALID', key, 'must be https: (or http: on a loopback address)');
   if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
     throw new ConfigError('UPDATE_CONFIG_UNSAFE', key, 'plain http is accepted only on a loopback address; use https');
   }
-  if (url.username || url.password || url.search || url.hash) throw new ConfigError('UPDATE_CONFIG_INVALID', key, 'must not carry credentials, a query or a fragment');
+  if (url.username || url.password || url.search || url.hash)
+    throw new ConfigError('UPDATE_CONFIG_INVALID', key, 'must not carry credentials, a query or a fragment');
   return url.href.replace(/\/+$/, '');
 }
 
@@ -113,9 +120,11 @@ export function validateRepositoryUrl(value: unknown, key = 'repositoryUrl'): st
  * @throws ConfigError 'UPDATE_CONFIG_INVALID' or 'UPDATE_CONFIG_UNSAFE'
  */
 export function validateDeviceUpdateConfig(config: Partial<DeviceUpdateConfig> = {}): DeviceUpdateConfig {
-  if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new ConfigError('UPDATE_CONFIG_INVALID', 'config', 'must be an object');
+  if (typeof config !== 'object' || config === null || Array.isArray(config))
+    throw new ConfigError('UPDATE_CONFIG_INVALID', 'config', 'must be an object');
   for (const key of Object.keys(config)) {
-    if (!(key in defaultDeviceUpdateConfig)) throw new ConfigError('UPDATE_CONFIG_INVALID', key.slice(0, 64), 'is not an update setting');
+    if (!(key in defaultDeviceUpdateConfig))
+      throw new ConfigError('UPDATE_CONFIG_INVALID', key.slice(0, 64), 'is not an update setting');
   }
   const merged: Record<string, unknown> = { ...defaultDeviceUpdateConfig, ...config };
   for (const [key, [min, max]] of Object.entries(RANGES)) {
@@ -124,8 +133,10 @@ export function validateDeviceUpdateConfig(config: Partial<DeviceUpdateConfig> =
       throw new ConfigError('UPDATE_CONFIG_INVALID', key, `must be an integer from ${min} to ${max}`);
     }
   }
-  if (typeof merged.autoUpdate !== 'boolean') throw new ConfigError('UPDATE_CONFIG_INVALID', 'autoUpdate', 'must be true or false');
-  if (merged.tlsTrust !== 'manufacturer-ca' && merged.tlsTrust !== 'system') throw new ConfigError('UPDATE_CONFIG_INVALID', 'tlsTrust', "must be 'manufacturer-ca' or 'system'");
+  if (typeof merged.autoUpdate !== 'boolean')
+    throw new ConfigError('UPDATE_CONFIG_INVALID', 'autoUpdate', 'must be true or false');
+  if (merged.tlsTrust !== 'manufacturer-ca' && merged.tlsTrust !== 'system')
+    throw new ConfigError('UPDATE_CONFIG_INVALID', 'tlsTrust', "must be 'manufacturer-ca' or 'system'");
   if (merged.repositoryUrl !== undefined) merged.repositoryUrl = validateRepositoryUrl(merged.repositoryUrl);
   if ((merged.maxUnpackedBytes as number) < (merged.maxImageBytes as number) / 64) {
     throw new ConfigError('UPDATE_CONFIG_INVALID', 'maxUnpackedBytes', 'is too small for maxImageBytes');
@@ -152,7 +163,8 @@ export const defaultExpiryConfig: Readonly<ExpiryConfig> = Object.freeze({
 /** Validates expiry settings: from 1 second to 10 years each. */
 export function validateExpiryConfig(config: Partial<ExpiryConfig> = {}): ExpiryConfig {
   for (const key of Object.keys(config)) {
-    if (!(key in defaultExpiryConfig)) throw new ConfigError('RELEASE_CONFIG_INVALID', key.slice(0, 64), 'is not an expiry setting');
+    if (!(key in defaultExpiryConfig))
+      throw new ConfigError('RELEASE_CONFIG_INVALID', key.slice(0, 64), 'is not an expiry setting');
   }
   const merged: Record<string, unknown> = { ...defaultExpiryConfig, ...config };
   for (const key of Object.keys(defaultExpiryConfig)) {

@@ -29,13 +29,13 @@ export interface RunningImage {
 export type UpdateEvent =
   | { readonly type: 'phase'; readonly phase: UpdatePhase; readonly version?: string }
   | {
-    readonly type: 'decision';
-    readonly decision:
-      | 'up-to-date' | 'no-image' | 'found' | 'refused' | 'failed' | 'installed' | 'healthy' | 'rolled-back';
-    readonly version?: string;
-    readonly code?: string;
-    readonly detail?: string;
-  };
+      readonly type: 'decision';
+      readonly decision:
+        'up-to-date' | 'no-image' | 'found' | 'refused' | 'failed' | 'installed' | 'healthy' | 'rolled-back';
+      readonly version?: string;
+      readonly code?: string;
+      readonly detail?: string;
+    };
 
 /** Where a check is. */
 export type UpdatePhase = 'idle' | 'checking' | 'downloading' | 'unpacking' | 'switching' | 'restarting';
@@ -43,7 +43,7 @@ export type UpdatePhase = 'idle' | 'checking' | 'downloading' | 'unpacking' | 's
 /** The result of one check. */
 export interface CheckOutcome {
   readonly outcome:
-    | 'no-repository' | 'waiting-for-health' | 'up-to-date' | 'no-image' | 'refused' | 'failed' | 'installed' | 'busy';
+    'no-repository' | 'waiting-for-health' | 'up-to-date' | 'no-image' | 'refused' | 'failed' | 'installed' | 'busy';
   readonly version?: string;
   readonly code?: string;
   readonly detail?: string;
@@ -177,7 +177,9 @@ export async function startUpdater(o: StartUpdaterOptions): Promise<DeviceUpdate
 function ownerActionsOf(updater: DeviceUpdater): Array<{ id: string; label: string; run(): Promise<string> }> {
   return [
     {
-      id: 'update-check', label: 'Check for updates now', run: async () => {
+      id: 'update-check',
+      label: 'Check for updates now',
+      run: async () => {
         const timeout = new Promise<undefined>((res) => {
           setTimeout(() => res(undefined), OWNER_CHECK_WAIT_MS).unref();
         });
@@ -197,19 +199,23 @@ const whenText = (iso: string): string => `${iso.slice(0, 16).replace('T', ' ')}
 /** The admin page's update facts, from a status. */
 export function describeFacts(s: UpdateStatus): Array<[string, string]> {
   const running = s.running;
-  const postponed = s.postponedUntil && Date.parse(s.postponedUntil) > Date.now()
-    ? `postponed until ${whenText(s.postponedUntil)}` : undefined;
+  const postponed =
+    s.postponedUntil && Date.parse(s.postponedUntil) > Date.now()
+      ? `postponed until ${whenText(s.postponedUntil)}`
+      : undefined;
   const where = running.slot === 'factory' ? 'factory image' : `slot ${running.slot}`;
   const notes = s.latest?.notes ? `: ${s.latest.notes.risk}; installing: ${s.latest.notes.interruption}` : '';
   const latest = s.latest
     ? `${s.latest.version} (security version ${s.latest.securityVersion})${notes}`
-    : s.repositoryUrl ? 'not known yet' : 'no update repository configured';
+    : s.repositoryUrl
+      ? 'not known yet'
+      : 'no update repository configured';
   const lastChecked = s.lastCheck
     ? `${whenText(s.lastCheck.at)}: ${s.lastCheck.outcome}${s.lastCheck.code ? ` (${s.lastCheck.code})` : ''}`
     : 'never';
   const auto = !s.autoUpdate
     ? 'off (turned off by you)'
-    : postponed ?? (s.nextCheckAt ? `on; next check around ${whenText(s.nextCheckAt)}` : 'on');
+    : (postponed ?? (s.nextCheckAt ? `on; next check around ${whenText(s.nextCheckAt)}` : 'on'));
   return [
     ['Installed firmware', `${running.version} (${where}, security version ${running.securityVersion})`],
     ['Latest available', latest],
@@ -221,14 +227,22 @@ export function describeFacts(s: UpdateStatus): Array<[string, string]> {
 /** A one-line account of a check for the owner. */
 export function describeOutcome(r: CheckOutcome): string {
   switch (r.outcome) {
-    case 'installed': return `firmware ${r.version} installed; the device restarts into it now`;
-    case 'up-to-date': return r.detail ?? `up to date (${r.version})`;
-    case 'no-image': return 'no firmware is published for this model yet';
-    case 'no-repository': return 'no update repository is configured';
-    case 'waiting-for-health': return 'the new firmware is still starting; try again in a minute';
-    case 'refused': return `update refused (${r.code}): ${r.detail ?? ''}`;
-    case 'busy': return 'the updater is stopping';
-    default: return `the check failed (${r.code ?? 'error'}): ${r.detail ?? ''}`;
+    case 'installed':
+      return `firmware ${r.version} installed; the device restarts into it now`;
+    case 'up-to-date':
+      return r.detail ?? `up to date (${r.version})`;
+    case 'no-image':
+      return 'no firmware is published for this model yet';
+    case 'no-repository':
+      return 'no update repository is configured';
+    case 'waiting-for-health':
+      return 'the new firmware is still starting; try again in a minute';
+    case 'refused':
+      return `update refused (${r.code}): ${r.detail ?? ''}`;
+    case 'busy':
+      return 'the updater is stopping';
+    default:
+      return `the check failed (${r.code ?? 'error'}): ${r.detail ?? ''}`;
   }
 }
 

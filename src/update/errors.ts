@@ -40,7 +40,10 @@ export type UpdateRefusalCode = (typeof UPDATE_REFUSAL_CODES)[number];
 /** Thrown when the device refuses an update; `code` says why (see {@link UPDATE_REFUSAL_CODES}). */
 export class UpdateRefusedError extends BulwarkError<UpdateRefusalCode> {
   constructor(
-    code: UpdateRefusalCode, message: string, details: Record<string, unknown> = {}, options?: { cause?: unknown },
+    code: UpdateRefusalCode,
+    message: string,
+    details: Record<string, unknown> = {},
+    options?: { cause?: unknown },
   ) {
     super(code, message, details, options);
   }
@@ -48,23 +51,43 @@ export class UpdateRefusedError extends BulwarkError<UpdateRefusalCode> {
 
 /** Codes of {@link UpdateStateError}. */
 export type UpdateStateErrorCode =
-  | 'UPDATE_STATE_INVALID' | 'BOOT_STATE_INVALID' | 'SECURITY_COUNTER_UNREADABLE' | 'SLOT_INVALID'
-  | 'UPDATE_BUSY' | 'UPDATE_TUF_INCOMPATIBLE';
+  | 'UPDATE_STATE_INVALID'
+  | 'BOOT_STATE_INVALID'
+  | 'SECURITY_COUNTER_UNREADABLE'
+  | 'SLOT_INVALID'
+  | 'UPDATE_BUSY'
+  | 'UPDATE_TUF_INCOMPATIBLE';
 
 /** Thrown when the device's own update state cannot be read or written (code 'UPDATE_STATE_INVALID' and the like). */
 export class UpdateStateError extends BulwarkError<UpdateStateErrorCode> {}
 
 /** Codes of {@link ReleaseError}. */
 export type ReleaseErrorCode =
-  | 'RELEASE_REPO_EXISTS' | 'RELEASE_REPO_MISSING' | 'RELEASE_REPO_INVALID' | 'RELEASE_BUSY'
-  | 'RELEASE_KEYS_EXIST' | 'RELEASE_KEYS_MISSING' | 'RELEASE_KEY_INVALID' | 'RELEASE_ROLE_INVALID' | 'RELEASE_ROOT_GAP'
-  | 'RELEASE_ARTIFACT_MISSING' | 'RELEASE_ARTIFACT_CHANGED' | 'RELEASE_IMAGE_INVALID' | 'RELEASE_IMAGE_MISMATCH'
-  | 'RELEASE_VERSION_INVALID' | 'RELEASE_NOTES_INVALID' | 'RELEASE_DOWNGRADE_REFUSED';
+  | 'RELEASE_REPO_EXISTS'
+  | 'RELEASE_REPO_MISSING'
+  | 'RELEASE_REPO_INVALID'
+  | 'RELEASE_BUSY'
+  | 'RELEASE_KEYS_EXIST'
+  | 'RELEASE_KEYS_MISSING'
+  | 'RELEASE_KEY_INVALID'
+  | 'RELEASE_ROLE_INVALID'
+  | 'RELEASE_ROOT_GAP'
+  | 'RELEASE_ARTIFACT_MISSING'
+  | 'RELEASE_ARTIFACT_CHANGED'
+  | 'RELEASE_IMAGE_INVALID'
+  | 'RELEASE_IMAGE_MISMATCH'
+  | 'RELEASE_VERSION_INVALID'
+  | 'RELEASE_NOTES_INVALID'
+  | 'RELEASE_DOWNGRADE_REFUSED';
 
 /** Thrown by the release side: a repository or key problem, a refused publish (codes 'RELEASE_*'). */
 export class ReleaseError extends BulwarkError<ReleaseErrorCode> {}
 
 /** Every code of the update system and the release side, their ConfigErrors included. */
 export type UpdateErrorCode =
-  | UpdateRefusalCode | UpdateStateErrorCode | ReleaseErrorCode
-  | 'UPDATE_CONFIG_INVALID' | 'UPDATE_CONFIG_UNSAFE' | 'RELEASE_CONFIG_INVALID';
+  | UpdateRefusalCode
+  | UpdateStateErrorCode
+  | ReleaseErrorCode
+  | 'UPDATE_CONFIG_INVALID'
+  | 'UPDATE_CONFIG_UNSAFE'
+  | 'RELEASE_CONFIG_INVALID';

@@ -35,7 +35,10 @@ export interface BoundedFetcherOptions {
   readonly baseUrl: string;
   /** Where downloads in progress are written (the state folder, never a RAM-backed /tmp). */
   readonly tmpDir: string;
-  readonly config: Pick<DeviceUpdateConfig, 'idleTimeoutMs' | 'metadataDeadlineMs' | 'downloadDeadlineBaseMs' | 'minDownloadBytesPerSecond' | 'tlsTrust'>;
+  readonly config: Pick<
+    DeviceUpdateConfig,
+    'idleTimeoutMs' | 'metadataDeadlineMs' | 'downloadDeadlineBaseMs' | 'minDownloadBytesPerSecond' | 'tlsTrust'
+  >;
   /** PEM of the manufacturer CA, pinned for https when tlsTrust is 'manufacturer-ca'. */
   readonly caCertPem?: string;
 }
@@ -57,7 +60,9 @@ export class BoundedFetcher implements Fetcher {
   /** Ends the download in progress (and refuses any later one): the agent is stopping. */
   abort(): void {
     this.#aborted = true;
-    this.#abortCurrent?.(new UpdateRefusedError('UPDATE_UNREACHABLE', 'the download was stopped: the device is shutting down'));
+    this.#abortCurrent?.(
+      new UpdateRefusedError('UPDATE_UNREACHABLE', 'the download was stopped: the device is shutting down'),
+    );
   }
 
   #fail(err: UpdateRefusedError): never {
@@ -69,13 +74,22 @@ export class BoundedFetcher implements Fetcher {
    * Downloads `url`, handing each chunk to `onChunk` (awaited: back-pressure), refusing more
    * than `maxLength` bytes and anything slower than the deadline.
    */
-  async #get(url: string, maxLength: number, deadlineMs: number, onChunk: (chunk: Buffer) => Promise<void> | void): Promise<number> {
+  async #get(
+    url: string,
+    maxLength: number,
+    deadlineMs: number,
+    onChunk: (chunk: Buffer) => Promise<void> | void,
+  ): Promise<number> {
     const role = roleOfUrl(url);
     this.lastRole = role;
     this.lastFailure = undefined;
     const base = this.#o.baseUrl.replace(/\/+$/, '') + '/';
-    if (!url.startsWith(base)) this.#fail(new UpdateRefusedError('UPDATE_UNREACHABLE', `refused to fetch outside the repository: ${url.slice(0, 80)}`));
-    if (this.#aborted) this.#fail(new UpdateRefusedError('UPDATE_UNREACHABLE', 'the download was stopped: the device is shutting down'));
+    if (!url.startsWith(base))
+      this.#fail(
+        new UpdateRefusedError('UPDATE_UNREACHABLE', `refused to fetch outside the repository: ${url.slice(0, 80)}`),
+      );
+    if (this.#aborted)
+      this.#fail(new UpdateRefusedError('UPDATE_UNREACHABLE', 'the download was stopped: the device is shutting down'));
     const { DownloadHTTPError } = await loadTufErrors();
     const target = new URL(url);
     const https = target.protocol === 'https:';
@@ -90,14 +104,31 @@ export class BoundedFetcher implements Fetcher {
           if (settled) return;
           settled = true;
           clearTimeout(deadline);
-          if (err) { req?.destroy(); reject(err); } else resolve(received);
+          if (err) {
+            req?.destroy();
+            reject(err);
+          } else resolve(received);
         };
-        const deadline = setTimeout(() => finish(new UpdateRefusedError('UPDATE_TIMEOUT', `${role}: not received within ${deadlineMs} ms`, { role })), deadlineMs);
+        const deadline = setTimeout(
+          () =>
+            finish(new UpdateRefusedError('UPDATE_TIMEOUT', `${role}: not received within ${deadlineMs} ms`, { role })),
+          deadlineMs,
+        );
         this.#abortCurrent = finish;
         const options = {
-          method: 'GET', host: target.hostname.replace(/^\[|\]$/g, ''), port: target.port || (https ? 443 : 80), path: target.pathname,
-          headers: { 'user-agent': 'bulwark-updater/1', accept: '*/*' }, agent: false as const,
-          ...(https ? { minVersion: 'TLSv1.2' as const, servername: target.hostname, ...(cfg.tlsTrust === 'manufacturer-ca' && this.#o.caCertPem ? { ca: this.#o.caCertPem } : {}) } : {}),
+          method: 'GET',
+          host: target.hostname.replace(/^\[|\]$/g, ''),
+          port: target.port || (https ? 443 : 80),
+          path: target.pathname,
+          headers: { 'user-agent': 'bulwark-updater/1', accept: '*/*' },
+          agent: false as const,
+          ...(https
+            ? {
+                minVersion: 'TLSv1.2' as const,
+                servername: target.hostname,
+                ...(cfg.tlsTrust === 'manufacturer-ca' && this.#o.caCertPem ? { ca: this.#o.caCertPem } : {}),
+              }
+            : {}),
         };
         req = (https ? httpsRequest : httpRequest)(options, (r) => {
           res = r;
@@ -109,28 +140,66 @@ export class BoundedFetcher implements Fetcher {
           }
           const declared = Number(r.headers['content-length']);
           if (Number.isFinite(declared) && declared > maxLength) {
-            finish(new UpdateRefusedError('UPDATE_TOO_LARGE', `${role}: the server announced ${declared} bytes, more than the ${maxLength} allowed`, { role }));
+            finish(
+              new UpdateRefusedError(
+                'UPDATE_TOO_LARGE',
+                `${role}: the server announced ${declared} bytes, more than the ${maxLength} allowed`,
+                { role },
+              ),
+            );
             return;
           }
           r.on('data', (chunk: Buffer) => {
             if (settled) return;
             received += chunk.length;
             if (received > maxLength) {
-              finish(new UpdateRefusedError('UPDATE_TOO_LARGE', `${role}: the download went past the ${maxLength} bytes allowed; stopped`, { role }));
+              finish(
+                new UpdateRefusedError(
+                  'UPDATE_TOO_LARGE',
+                  `${role}: the download went past the ${maxLength} bytes allowed; stopped`,
+                  { role },
+                ),
+              );
               return;
             }
             const pending = onChunk(chunk);
             if (pending) {
               r.pause();
-              pending.then(() => { if (!settled) r.resume(); }, finish);
+              pending.then(() => {
+                if (!settled) r.resume();
+              }, finish);
             }
           });
           r.on('end', () => finish());
-          r.on('error', (e) => finish(new UpdateRefusedError('UPDATE_UNREACHABLE', `${role}: connection lost (${(e as NodeJS.ErrnoException).code ?? 'error'})`, { role })));
-          r.on('aborted', () => finish(new UpdateRefusedError('UPDATE_UNREACHABLE', `${role}: connection lost`, { role })));
+          r.on('error', (e) =>
+            finish(
+              new UpdateRefusedError(
+                'UPDATE_UNREACHABLE',
+                `${role}: connection lost (${(e as NodeJS.ErrnoException).code ?? 'error'})`,
+                { role },
+              ),
+            ),
+          );
+          r.on('aborted', () =>
+            finish(new UpdateRefusedError('UPDATE_UNREACHABLE', `${role}: connection lost`, { role })),
+          );
         });
-        req.setTimeout(cfg.idleTimeoutMs, () => finish(new UpdateRefusedError('UPDATE_TIMEOUT', `${role}: the server sent nothing for ${cfg.idleTimeoutMs} ms`, { role })));
-        req.on('error', (e) => finish(new UpdateRefusedError('UPDATE_UNREACHABLE', `${role}: ${(e as NodeJS.ErrnoException).code ?? 'connection failed'}`, { role })));
+        req.setTimeout(cfg.idleTimeoutMs, () =>
+          finish(
+            new UpdateRefusedError('UPDATE_TIMEOUT', `${role}: the server sent nothing for ${cfg.idleTimeoutMs} ms`, {
+              role,
+            }),
+          ),
+        );
+        req.on('error', (e) =>
+          finish(
+            new UpdateRefusedError(
+              'UPDATE_UNREACHABLE',
+              `${role}: ${(e as NodeJS.ErrnoException).code ?? 'connection failed'}`,
+              { role },
+            ),
+          ),
+        );
         req.end();
       });
     } catch (err) {
@@ -139,7 +208,11 @@ export class BoundedFetcher implements Fetcher {
       if (err instanceof DownloadHTTPError) {
         // A missing next root version is how TUF learns it has the newest root: not a failure.
         if (!(role === 'root' && (err.statusCode === 404 || err.statusCode === 403))) {
-          this.lastFailure = new UpdateRefusedError('UPDATE_UNREACHABLE', `${role}: the repository answered HTTP ${err.statusCode}`, { role, status: err.statusCode });
+          this.lastFailure = new UpdateRefusedError(
+            'UPDATE_UNREACHABLE',
+            `${role}: the repository answered HTTP ${err.statusCode}`,
+            { role, status: err.statusCode },
+          );
         }
       }
       throw err;
@@ -149,7 +222,9 @@ export class BoundedFetcher implements Fetcher {
   /** tuf-js: metadata into memory, bounded by `maxLength` and the metadata deadline. */
   async downloadBytes(url: string, maxLength: number): Promise<Buffer> {
     const chunks: Buffer[] = [];
-    await this.#get(url, maxLength, this.#o.config.metadataDeadlineMs, (c) => { chunks.push(c); });
+    await this.#get(url, maxLength, this.#o.config.metadataDeadlineMs, (c) => {
+      chunks.push(c);
+    });
     return Buffer.concat(chunks);
   }
 
@@ -168,7 +243,12 @@ export class BoundedFetcher implements Fetcher {
    * Downloads an image of `length` bytes to `path` (written as `path.part`, fsynced, renamed),
    * with a deadline of downloadDeadlineBaseMs plus the length at the slowest accepted rate.
    */
-  async downloadTo(url: string, length: number, path: string, onProgress?: (done: number, total: number) => void): Promise<void> {
+  async downloadTo(
+    url: string,
+    length: number,
+    path: string,
+    onProgress?: (done: number, total: number) => void,
+  ): Promise<void> {
     const cfg = this.#o.config;
     const deadline = cfg.downloadDeadlineBaseMs + Math.ceil((length / cfg.minDownloadBytesPerSecond) * 1000);
     const part = `${path}.part`;

@@ -46,7 +46,10 @@ export function checkImagePath(raw: string): string | undefined {
   if (p === '' || p === '.') return undefined;
   const segments = p.split('/');
   if (p.length > 512 || segments.length > 16 || RESERVED.test(p) || !segments.every((s) => SEGMENT.test(s))) {
-    throw new UpdateRefusedError('UPDATE_IMAGE_INVALID', `the image contains a path that is not allowed: ${JSON.stringify(raw.slice(0, 80))}`);
+    throw new UpdateRefusedError(
+      'UPDATE_IMAGE_INVALID',
+      `the image contains a path that is not allowed: ${JSON.stringify(raw.slice(0, 80))}`,
+    );
   }
   return p;
 }
@@ -56,19 +59,37 @@ export function checkImagePath(raw: string): string | undefined {
  * @throws UpdateRefusedError 'UPDATE_IMAGE_INVALID'
  */
 export function parseImageManifest(value: unknown): ImageManifest {
-  const fail = (key: string): never => { throw new UpdateRefusedError('UPDATE_IMAGE_INVALID', `image.json: bad or missing '${key}'`, { key }); };
+  const fail = (key: string): never => {
+    throw new UpdateRefusedError('UPDATE_IMAGE_INVALID', `image.json: bad or missing '${key}'`, { key });
+  };
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return fail('(root)');
   const v = value as Record<string, unknown>;
-  for (const key of Object.keys(v)) if (!['format', 'model', 'version', 'securityVersion', 'entry', 'description'].includes(key)) fail(key);
+  for (const key of Object.keys(v))
+    if (!['format', 'model', 'version', 'securityVersion', 'entry', 'description'].includes(key)) fail(key);
   if (v.format !== IMAGE_FORMAT) fail('format');
   if (typeof v.model !== 'string' || !/^[a-z][a-z0-9-]{0,31}$/.test(v.model)) fail('model');
   if (!isVersion(v.version)) fail('version');
-  if (typeof v.securityVersion !== 'number' || !Number.isSafeInteger(v.securityVersion) || v.securityVersion < 0 || v.securityVersion > MAX_SECURITY_VERSION) fail('securityVersion');
+  if (
+    typeof v.securityVersion !== 'number' ||
+    !Number.isSafeInteger(v.securityVersion) ||
+    v.securityVersion < 0 ||
+    v.securityVersion > MAX_SECURITY_VERSION
+  )
+    fail('securityVersion');
   if (typeof v.entry !== 'string' || !/\.(mjs|js)$/.test(v.entry)) fail('entry');
-  try { if (checkImagePath(v.entry as string) !== v.entry) fail('entry'); } catch { fail('entry'); }
-  if (v.description !== undefined && (typeof v.description !== 'string' || v.description.length > 200)) fail('description');
+  try {
+    if (checkImagePath(v.entry as string) !== v.entry) fail('entry');
+  } catch {
+    fail('entry');
+  }
+  if (v.description !== undefined && (typeof v.description !== 'string' || v.description.length > 200))
+    fail('description');
   return {
-    format: IMAGE_FORMAT, model: v.model as string, version: v.version as string, securityVersion: v.securityVersion as number, entry: v.entry as string,
+    format: IMAGE_FORMAT,
+    model: v.model as string,
+    version: v.version as string,
+    securityVersion: v.securityVersion as number,
+    entry: v.entry as string,
     ...(v.description !== undefined ? { description: v.description as string } : {}),
   };
 }
@@ -101,26 +122,49 @@ const hasControl = (t: string): boolean => [...t].some((c) => c.charCodeAt(0) < 
  * @throws UpdateRefusedError 'UPDATE_METADATA_INVALID'
  */
 export function parseImageTargetCustom(value: unknown): ImageTargetCustom {
-  const fail = (key: string): never => { throw new UpdateRefusedError('UPDATE_METADATA_INVALID', `the image's signed custom data has a bad or missing '${key}'`, { key }); };
+  const fail = (key: string): never => {
+    throw new UpdateRefusedError(
+      'UPDATE_METADATA_INVALID',
+      `the image's signed custom data has a bad or missing '${key}'`,
+      { key },
+    );
+  };
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return fail('custom');
   const v = value as Record<string, unknown>;
   if (v.format !== IMAGE_FORMAT) fail('format');
   if (typeof v.model !== 'string' || !/^[a-z][a-z0-9-]{0,31}$/.test(v.model)) fail('model');
   if (!isVersion(v.version)) fail('version');
-  if (typeof v.securityVersion !== 'number' || !Number.isSafeInteger(v.securityVersion) || v.securityVersion < 0 || v.securityVersion > MAX_SECURITY_VERSION) fail('securityVersion');
+  if (
+    typeof v.securityVersion !== 'number' ||
+    !Number.isSafeInteger(v.securityVersion) ||
+    v.securityVersion < 0 ||
+    v.securityVersion > MAX_SECURITY_VERSION
+  )
+    fail('securityVersion');
   if (v.sbom !== undefined && (typeof v.sbom !== 'string' || v.sbom.length > 256)) fail('sbom');
   let notes: ReleaseNotes | undefined;
   if (v.notes !== undefined) {
     const n = v.notes as Record<string, unknown> | null;
-    if (typeof n !== 'object' || n === null || Array.isArray(n) || Object.keys(n).some((k) => k !== 'risk' && k !== 'interruption')) fail('notes');
-    const text = (x: unknown, max: number): x is string => typeof x === 'string' && x.trim().length > 0 && x.length <= max && !hasControl(x);
+    if (
+      typeof n !== 'object' ||
+      n === null ||
+      Array.isArray(n) ||
+      Object.keys(n).some((k) => k !== 'risk' && k !== 'interruption')
+    )
+      fail('notes');
+    const text = (x: unknown, max: number): x is string =>
+      typeof x === 'string' && x.trim().length > 0 && x.length <= max && !hasControl(x);
     if (!text(n!.risk, 500)) fail('notes.risk');
     if (!text(n!.interruption, 200)) fail('notes.interruption');
     notes = { risk: n!.risk as string, interruption: n!.interruption as string };
   }
   return {
-    format: IMAGE_FORMAT, model: v.model as string, version: v.version as string, securityVersion: v.securityVersion as number,
-    ...(typeof v.sbom === 'string' ? { sbom: v.sbom } : {}), ...(notes ? { notes } : {}),
+    format: IMAGE_FORMAT,
+    model: v.model as string,
+    version: v.version as string,
+    securityVersion: v.securityVersion as number,
+    ...(typeof v.sbom === 'string' ? { sbom: v.sbom } : {}),
+    ...(notes ? { notes } : {}),
   };
 }
 

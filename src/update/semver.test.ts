@@ -10,7 +10,18 @@ test('orders versions numerically, not as text', () => {
 });
 
 test('refuses anything but strict MAJOR.MINOR.PATCH', () => {
-  for (const bad of ['1.0', '1.0.0-rc1', 'v1.0.0', '01.0.0', '1.0.0.0', ' 1.0.0', '1.0.0+b', '', '1..0', '9999999999.0.0']) {
+  for (const bad of [
+    '1.0',
+    '1.0.0-rc1',
+    'v1.0.0',
+    '01.0.0',
+    '1.0.0.0',
+    ' 1.0.0',
+    '1.0.0+b',
+    '',
+    '1..0',
+    '9999999999.0.0',
+  ]) {
     assert.equal(isVersion(bad), false, bad);
     assert.throws(() => parseVersion(bad), { code: 'INVALID_INPUT' });
   }
@@ -18,11 +29,14 @@ test('refuses anything but strict MAJOR.MINOR.PATCH', () => {
 
 test('comparison is antisymmetric and agrees with the numbers', () => {
   const v = fc.tuple(fc.nat(1000), fc.nat(1000), fc.nat(1000));
-  fc.assert(fc.property(v, v, (a, b) => {
-    const sa = a.join('.'), sb = b.join('.');
-    const c = compareVersions(sa, sb);
-    assert.equal(Math.sign(c), -Math.sign(compareVersions(sb, sa)));
-    const expected = a[0] !== b[0] ? a[0] - b[0] : a[1] !== b[1] ? a[1] - b[1] : a[2] - b[2];
-    assert.equal(Math.sign(c), Math.sign(expected));
-  }));
+  fc.assert(
+    fc.property(v, v, (a, b) => {
+      const sa = a.join('.'),
+        sb = b.join('.');
+      const c = compareVersions(sa, sb);
+      assert.equal(Math.sign(c), -Math.sign(compareVersions(sb, sa)));
+      const expected = a[0] !== b[0] ? a[0] - b[0] : a[1] !== b[1] ? a[1] - b[1] : a[2] - b[2];
+      assert.equal(Math.sign(c), Math.sign(expected));
+    }),
+  );
 });

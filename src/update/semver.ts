@@ -14,7 +14,10 @@ export function isVersion(text: unknown): text is string {
 /** Parses a version into its three numbers. @throws InvalidInputError */
 export function parseVersion(text: string): readonly [number, number, number] {
   const m = typeof text === 'string' ? VERSION.exec(text) : null;
-  if (!m) throw new InvalidInputError('a version must be MAJOR.MINOR.PATCH, e.g. 1.2.3', { version: String(text).slice(0, 40) });
+  if (!m)
+    throw new InvalidInputError('a version must be MAJOR.MINOR.PATCH, e.g. 1.2.3', {
+      version: String(text).slice(0, 40),
+    });
   return [Number(m[1]), Number(m[2]), Number(m[3])];
 }
 
@@ -23,7 +26,8 @@ export function parseVersion(text: string): readonly [number, number, number] {
  * @example compareVersions('1.10.0', '1.9.3') > 0
  */
 export function compareVersions(a: string, b: string): number {
-  const x = parseVersion(a), y = parseVersion(b);
+  const x = parseVersion(a),
+    y = parseVersion(b);
   for (let i = 0; i < 3; i++) if (x[i] !== y[i]) return x[i]! - y[i]!;
   return 0;
 }

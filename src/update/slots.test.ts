@@ -3,11 +3,30 @@ import assert from 'node:assert/strict';
 import { mkdtemp, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decideBoot, INITIAL_BOOT_STATE, parseBootState, readBootState, writeBootState, raiseSecurityCounter, readSecurityCounter, type BootState, type SlotCheck } from './slots.ts';
+import {
+  decideBoot,
+  INITIAL_BOOT_STATE,
+  parseBootState,
+  readBootState,
+  writeBootState,
+  raiseSecurityCounter,
+  readSecurityCounter,
+  type BootState,
+  type SlotCheck,
+} from './slots.ts';
 
-const image = (version: string, securityVersion: number): SlotCheck => ({ ok: true, image: { format: 'bulwark-image/1', model: 'plug', version, securityVersion, entry: 'agent.mjs' }, targetSha256: 'a'.repeat(64) });
+const image = (version: string, securityVersion: number): SlotCheck => ({
+  ok: true,
+  image: { format: 'bulwark-image/1', model: 'plug', version, securityVersion, entry: 'agent.mjs' },
+  targetSha256: 'a'.repeat(64),
+});
 const counter = (securityVersion = 0) => ({ securityVersion, version: null });
-const trialOnB = (boots: number): BootState => ({ format: 'bulwark-boot/1', active: 'b', previous: 'a', trial: { boots, version: '1.2.0', targetSha256: 'b'.repeat(64) } });
+const trialOnB = (boots: number): BootState => ({
+  format: 'bulwark-boot/1',
+  active: 'b',
+  previous: 'a',
+  trial: { boots, version: '1.2.0', targetSha256: 'b'.repeat(64) },
+});
 
 test('a device that never installed anything boots the factory image and writes nothing', () => {
   const plan = decideBoot(INITIAL_BOOT_STATE, {}, counter(), 3);
@@ -27,11 +46,27 @@ test('a trial that has used its boots goes back to the previous slot, naming the
   const plan = decideBoot(trialOnB(3), { a: image('1.1.0', 1), b: image('1.2.0', 1) }, counter(1), 3);
   assert.equal(plan.boot, 'a');
   assert.equal(plan.trial, false);
-  assert.deepEqual({ ...plan.state.fallback, at: undefined }, { from: 'b', to: 'a', version: '1.2.0', targetSha256: 'b'.repeat(64), reason: 'not healthy within 3 boots', reported: false, at: undefined });
+  assert.deepEqual(
+    { ...plan.state.fallback, at: undefined },
+    {
+      from: 'b',
+      to: 'a',
+      version: '1.2.0',
+      targetSha256: 'b'.repeat(64),
+      reason: 'not healthy within 3 boots',
+      reported: false,
+      at: undefined,
+    },
+  );
 });
 
 test('when the previous slot is unusable too, the factory image boots', () => {
-  const plan = decideBoot(trialOnB(3), { a: { ok: false, reason: 'slot a is gone' }, b: image('1.2.0', 1) }, counter(1), 3);
+  const plan = decideBoot(
+    trialOnB(3),
+    { a: { ok: false, reason: 'slot a is gone' }, b: image('1.2.0', 1) },
+    counter(1),
+    3,
+  );
   assert.equal(plan.boot, 'factory');
 });
 
@@ -45,7 +80,12 @@ test('a slot below the security counter is never booted, even when its files are
 
 test('a damaged active slot falls back and keeps the version it held for the journal', () => {
   const state: BootState = { format: 'bulwark-boot/1', active: 'a', previous: null, trial: null };
-  const plan = decideBoot(state, { a: { ok: false, reason: 'slot a: agent.mjs has changed since it was installed', version: '1.1.0' } }, counter(1), 3);
+  const plan = decideBoot(
+    state,
+    { a: { ok: false, reason: 'slot a: agent.mjs has changed since it was installed', version: '1.1.0' } },
+    counter(1),
+    3,
+  );
   assert.equal(plan.boot, 'factory');
   assert.equal(plan.state.fallback!.version, '1.1.0');
 });
@@ -58,7 +98,9 @@ test('boot.json round-trips, and a malformed one reads as the initial state with
   const r = await readBootState(dir);
   assert.deepEqual(r.state, INITIAL_BOOT_STATE);
   assert.match(r.problem ?? '', /malformed/);
-  assert.throws(() => parseBootState({ ...trialOnB(1), trial: { boots: -1, version: '1.0.0', targetSha256: 'x' } }), { code: 'BOOT_STATE_INVALID' });
+  assert.throws(() => parseBootState({ ...trialOnB(1), trial: { boots: -1, version: '1.0.0', targetSha256: 'x' } }), {
+    code: 'BOOT_STATE_INVALID',
+  });
 });
 
 test('the security counter only ever goes up', async () => {

@@ -15,21 +15,45 @@ import { imageTargetPath, parseImageTargetCustom, type ImageTargetCustom } from 
 import type { BoundedFetcher } from './fetcher.ts';
 import { classifyUpdateFailure, shortMessage } from './classify.ts';
 import {
-  readBootState, writeBootState, readSecurityCounter, raiseSecurityCounter, readRejectedImages, addRejectedImage,
-  verifySlot, firmwarePaths, slotManifest, SLOT_MANIFEST_FILE, type SlotName, type BootState,
+  readBootState,
+  writeBootState,
+  readSecurityCounter,
+  raiseSecurityCounter,
+  readRejectedImages,
+  addRejectedImage,
+  verifySlot,
+  firmwarePaths,
+  slotManifest,
+  SLOT_MANIFEST_FILE,
+  type SlotName,
+  type BootState,
 } from './slots.ts';
 import { cleanDownloads, makeMetadataWritesAtomic, prepareMetadataDir, verifyImageFile } from './updater-files.ts';
 import type {
-  CheckOutcome, RunningImage, StartUpdaterOptions, UpdateEvent, UpdatePhase, UpdateStatus,
+  CheckOutcome,
+  RunningImage,
+  StartUpdaterOptions,
+  UpdateEvent,
+  UpdatePhase,
+  UpdateStatus,
 } from './device-updater.ts';
 
-interface Prefs { autoUpdate: boolean | null; postponedUntil: string | null }
-interface SavedStatus { lastCheck: UpdateStatus['lastCheck']; latest: UpdateStatus['latest'] }
+interface Prefs {
+  autoUpdate: boolean | null;
+  postponedUntil: string | null;
+}
+interface SavedStatus {
+  lastCheck: UpdateStatus['lastCheck'];
+  latest: UpdateStatus['latest'];
+}
 type JournalResult = 'success' | 'failure' | 'refused' | 'info';
 
 /** tuf-js's bounds on metadata sizes, bytes. */
 const METADATA_LIMITS = {
-  timestampMaxLength: 16_384, snapshotMaxLength: 2_000_000, targetsMaxLength: 5_000_000, rootMaxLength: 512_000,
+  timestampMaxLength: 16_384,
+  snapshotMaxLength: 2_000_000,
+  targetsMaxLength: 5_000_000,
+  rootMaxLength: 512_000,
 } as const;
 
 /** Where the updater keeps its files, under the state folder. */
@@ -45,8 +69,11 @@ export interface UpdaterPaths {
 export function updaterPaths(stateDir: string): UpdaterPaths {
   const dir = join(stateDir, 'update');
   return {
-    dir, metadata: join(dir, 'metadata'), download: join(dir, 'download'),
-    prefs: join(dir, 'prefs.json'), status: join(dir, 'status.json'),
+    dir,
+    metadata: join(dir, 'metadata'),
+    download: join(dir, 'download'),
+    prefs: join(dir, 'prefs.json'),
+    status: join(dir, 'status.json'),
   };
 }
 
@@ -56,7 +83,7 @@ async function readPrefs(file: string): Promise<Prefs> {
     const postponed = typeof p.postponedUntil === 'string' && !Number.isNaN(Date.parse(p.postponedUntil));
     return {
       autoUpdate: typeof p.autoUpdate === 'boolean' ? p.autoUpdate : null,
-      postponedUntil: postponed ? p.postponedUntil as string : null,
+      postponedUntil: postponed ? (p.postponedUntil as string) : null,
     };
   } catch {
     return { autoUpdate: null, postponedUntil: null };
@@ -114,11 +141,17 @@ export class UpdaterCore {
     this.saved = await readSavedStatus(this.paths.status);
     try {
       this.counter = (await readSecurityCounter(this.o.stateDir)).securityVersion;
-    } catch { /* reported at check time */ }
+    } catch {
+      /* reported at check time */
+    }
   }
 
   emit(e: UpdateEvent): void {
-    try { this.o.onEvent?.(e); } catch { /* a hook must not break the updater */ }
+    try {
+      this.o.onEvent?.(e);
+    } catch {
+      /* a hook must not break the updater */
+    }
   }
 
   record(event: string, result: JournalResult, detail?: string): void {
@@ -184,19 +217,28 @@ export class UpdaterCore {
     let reuse = false;
     try {
       reuse = (await verifySlot(this.o.stateDir, inactive, this.config)).target.sha256 === sha;
-    } catch { reuse = false; }
+    } catch {
+      reuse = false;
+    }
     if (!reuse) state = await this.unpackIntoSlot(state, inactive, tarPath, target, custom);
     this.setPhase('switching', custom.version);
     // The switch: one atomic rename of boot.json. Before it the old image boots, after it the new one (on trial).
     await writeBootState(this.o.stateDir, {
-      format: state.format, active: inactive, previous: state.active,
+      format: state.format,
+      active: inactive,
+      previous: state.active,
       trial: { boots: 0, version: custom.version, targetSha256: sha },
     });
     return inactive;
   }
 
-  async unpackIntoSlot(state: BootState, inactive: 'a' | 'b', tarPath: string, target: TargetFile,
-    custom: ImageTargetCustom): Promise<BootState> {
+  async unpackIntoSlot(
+    state: BootState,
+    inactive: 'a' | 'b',
+    tarPath: string,
+    target: TargetFile,
+    custom: ImageTargetCustom,
+  ): Promise<BootState> {
     this.setPhase('unpacking', custom.version);
     if (state.previous === inactive) {
       // The slot about to be replaced stops being a way back before it is touched.
@@ -212,16 +254,19 @@ export class UpdaterCore {
     const onProgress = this.o.onProgress;
     const limits = { maxEntries: this.config.maxImageEntries, maxUnpackedBytes: this.config.maxUnpackedBytes };
     const contents = await readImageArchive(tarPath, limits, {
-      into: staging, ...(onProgress ? { onProgress: (d: number) => onProgress('unpack', d, target.length) } : {}),
+      into: staging,
+      ...(onProgress ? { onProgress: (d: number) => onProgress('unpack', d, target.length) } : {}),
     });
     const img = contents.manifest;
-    const same = img.model === custom.model && img.version === custom.version
-      && img.securityVersion === custom.securityVersion;
+    const same =
+      img.model === custom.model && img.version === custom.version && img.securityVersion === custom.securityVersion;
     if (!same) {
       await rm(staging, { recursive: true, force: true });
-      throw new UpdateRefusedError('UPDATE_IMAGE_INVALID',
+      throw new UpdateRefusedError(
+        'UPDATE_IMAGE_INVALID',
         `image.json says ${img.model} ${img.version} (security ${img.securityVersion}) but the signed metadata says ` +
-        `${custom.model} ${custom.version} (security ${custom.securityVersion})`);
+          `${custom.model} ${custom.version} (security ${custom.securityVersion})`,
+      );
     }
     const signed = { path: target.path, sha256: target.hashes.sha256!, length: target.length };
     const manifest = JSON.stringify(slotManifest(signed, img, contents.files), null, 1) + '\n';
@@ -233,8 +278,10 @@ export class UpdaterCore {
 
   async finish(at: string, outcome: CheckOutcome): Promise<CheckOutcome> {
     const lastCheck = {
-      at, outcome: outcome.outcome,
-      ...(outcome.code ? { code: outcome.code } : {}), ...(outcome.detail ? { detail: outcome.detail } : {}),
+      at,
+      outcome: outcome.outcome,
+      ...(outcome.code ? { code: outcome.code } : {}),
+      ...(outcome.detail ? { detail: outcome.detail } : {}),
     };
     this.saved = { ...this.saved, lastCheck };
     await this.saveStatus().catch(() => undefined);
@@ -248,8 +295,11 @@ export class UpdaterCore {
     await mkdir(this.paths.download, { recursive: true, mode: 0o700 });
     const { Updater } = await import('tuf-js');
     const tuf = new Updater({
-      metadataDir: this.paths.metadata, metadataBaseUrl: `${repositoryUrl}/metadata`,
-      targetBaseUrl: `${repositoryUrl}/targets`, targetDir: this.paths.download, fetcher,
+      metadataDir: this.paths.metadata,
+      metadataBaseUrl: `${repositoryUrl}/metadata`,
+      targetBaseUrl: `${repositoryUrl}/targets`,
+      targetDir: this.paths.download,
+      fetcher,
       config: { ...METADATA_LIMITS, maxRootRotations: this.config.maxRootRotations, prefixTargetsWithHash: true },
     });
     makeMetadataWritesAtomic(tuf);
@@ -278,8 +328,10 @@ export class UpdaterCore {
       return { outcome: 'up-to-date', version: running.version };
     }
     if (cmp < 0) {
-      throw new UpdateRefusedError('UPDATE_DOWNGRADE',
-        `${custom.version} is older than the running ${running.version}`);
+      throw new UpdateRefusedError(
+        'UPDATE_DOWNGRADE',
+        `${custom.version} is older than the running ${running.version}`,
+      );
     }
     await this.vetAgainstDeviceHistory(target, custom, sha);
     return undefined;
@@ -288,25 +340,35 @@ export class UpdaterCore {
   /** The security counter, the newest version that has run here, and the images that failed here. */
   async vetAgainstDeviceHistory(target: TargetFile, custom: ImageTargetCustom, sha: string): Promise<void> {
     let sec;
-    try { sec = await readSecurityCounter(this.o.stateDir); } catch (err) {
+    try {
+      sec = await readSecurityCounter(this.o.stateDir);
+    } catch (err) {
       throw new UpdateStateError('SECURITY_COUNTER_UNREADABLE', (err as Error).message);
     }
     this.counter = sec.securityVersion;
     if (custom.securityVersion < sec.securityVersion) {
-      throw new UpdateRefusedError('UPDATE_DOWNGRADE',
-        `security version ${custom.securityVersion} is below this device's ${sec.securityVersion}`);
+      throw new UpdateRefusedError(
+        'UPDATE_DOWNGRADE',
+        `security version ${custom.securityVersion} is below this device's ${sec.securityVersion}`,
+      );
     }
     if (sec.version && compareVersions(custom.version, sec.version) < 0) {
-      throw new UpdateRefusedError('UPDATE_DOWNGRADE',
-        `${custom.version} is older than ${sec.version}, which has run on this device`);
+      throw new UpdateRefusedError(
+        'UPDATE_DOWNGRADE',
+        `${custom.version} is older than ${sec.version}, which has run on this device`,
+      );
     }
     if ((await readRejectedImages(this.o.stateDir)).some((r) => r.sha256 === sha)) {
-      throw new UpdateRefusedError('UPDATE_PREVIOUSLY_FAILED',
-        `${custom.version} failed its health check on this device before`);
+      throw new UpdateRefusedError(
+        'UPDATE_PREVIOUSLY_FAILED',
+        `${custom.version} failed its health check on this device before`,
+      );
     }
     if (target.length > this.config.maxImageBytes) {
-      throw new UpdateRefusedError('UPDATE_TOO_LARGE',
-        `the image is ${target.length} bytes, more than the ${this.config.maxImageBytes} allowed`);
+      throw new UpdateRefusedError(
+        'UPDATE_TOO_LARGE',
+        `the image is ${target.length} bytes, more than the ${this.config.maxImageBytes} allowed`,
+      );
     }
   }
 
@@ -318,7 +380,8 @@ export class UpdaterCore {
     }
     if (!this.o.onRestart) {
       return {
-        outcome: 'up-to-date', version,
+        outcome: 'up-to-date',
+        version,
         detail: `${custom.version} is available; this agent runs without a supervisor and cannot switch images`,
       };
     }
@@ -335,7 +398,10 @@ export class UpdaterCore {
     // Loaded at the first check, not at boot: most of an agent's life is not spent updating.
     const { BoundedFetcher: Fetcher } = await import('./fetcher.ts');
     const fetcher: BoundedFetcher = new Fetcher({
-      baseUrl: repositoryUrl, tmpDir: this.paths.download, config: this.config, caCertPem: this.o.bundle.caCertPem,
+      baseUrl: repositoryUrl,
+      tmpDir: this.paths.download,
+      config: this.config,
+      caCertPem: this.o.bundle.caCertPem,
     });
     this.currentFetcher = fetcher;
     let target: TargetFile | undefined;
@@ -375,13 +441,16 @@ export class UpdaterCore {
   }
 
   /** Downloads the image (unless a verified copy is there), verifies it and installs it. */
-  async downloadAndInstall(fetcher: BoundedFetcher, target: TargetFile,
-    custom: ImageTargetCustom): Promise<CheckOutcome> {
+  async downloadAndInstall(
+    fetcher: BoundedFetcher,
+    target: TargetFile,
+    custom: ImageTargetCustom,
+  ): Promise<CheckOutcome> {
     const sha = target.hashes.sha256!;
     const file = join(this.paths.download, `${sha}.image.tar`);
     try {
       await cleanDownloads(this.paths.download, `${sha}.image.tar`);
-      if (!await this.verifiedCopy(target, file)) await this.download(fetcher, target, custom, file);
+      if (!(await this.verifiedCopy(target, file))) await this.download(fetcher, target, custom, file);
       const into = await this.install(file, target, custom);
       await unlink(file).catch(() => undefined);
       const trial = `on trial for ${this.config.maxTrialBoots} boots`;
@@ -429,20 +498,26 @@ export class UpdaterCore {
       await verifyImageFile(target, file);
     } catch (err) {
       await unlink(file).catch(() => undefined);
-      throw new UpdateRefusedError('UPDATE_IMAGE_HASH_MISMATCH',
-        `the downloaded image does not match its signed length and hash (${shortMessage((err as Error).message)})`);
+      throw new UpdateRefusedError(
+        'UPDATE_IMAGE_HASH_MISMATCH',
+        `the downloaded image does not match its signed length and hash (${shortMessage((err as Error).message)})`,
+      );
     }
   }
 
   checkNow(opts: { manual?: boolean } = {}): Promise<CheckOutcome> {
     if (this.closed) return Promise.resolve({ outcome: 'busy' });
     if (this.inflight) return this.inflight;
-    this.inflight = this.runCheck(opts.manual ?? false).catch((err: unknown): CheckOutcome => {
-      const text = err instanceof Error ? shortMessage(err.message) : 'error';
-      this.record('check', 'failure', text);
-      this.setPhase('idle');
-      return { outcome: 'failed', detail: text, code: errorCode(err, 'UPDATE_FAILED') };
-    }).finally(() => { this.inflight = undefined; });
+    this.inflight = this.runCheck(opts.manual ?? false)
+      .catch((err: unknown): CheckOutcome => {
+        const text = err instanceof Error ? shortMessage(err.message) : 'error';
+        this.record('check', 'failure', text);
+        this.setPhase('idle');
+        return { outcome: 'failed', detail: text, code: errorCode(err, 'UPDATE_FAILED') };
+      })
+      .finally(() => {
+        this.inflight = undefined;
+      });
     return this.inflight;
   }
 
@@ -454,19 +529,25 @@ export class UpdaterCore {
     this.timer = setTimeout(() => {
       this.timer = undefined;
       const postponed = this.prefs.postponedUntil !== null && Date.parse(this.prefs.postponedUntil) > Date.now();
-      const run = this.autoOn() && !postponed
-        ? this.checkNow()
-        : Promise.resolve<CheckOutcome>({ outcome: 'up-to-date' });
-      void run.then((r) => { if (r.outcome !== 'installed') this.schedule(this.config.checkIntervalMs); });
+      const run =
+        this.autoOn() && !postponed ? this.checkNow() : Promise.resolve<CheckOutcome>({ outcome: 'up-to-date' });
+      void run.then((r) => {
+        if (r.outcome !== 'installed') this.schedule(this.config.checkIntervalMs);
+      });
     }, wait);
     this.timer.unref();
   }
 
   status(): UpdateStatus {
     return {
-      running: this.running, repositoryUrl: this.config.repositoryUrl ?? null, autoUpdate: this.autoOn(),
-      postponedUntil: this.prefs.postponedUntil, phase: this.phase, lastCheck: this.saved.lastCheck,
-      latest: this.saved.latest, nextCheckAt: this.nextCheckAt ? new Date(this.nextCheckAt).toISOString() : null,
+      running: this.running,
+      repositoryUrl: this.config.repositoryUrl ?? null,
+      autoUpdate: this.autoOn(),
+      postponedUntil: this.prefs.postponedUntil,
+      phase: this.phase,
+      lastCheck: this.saved.lastCheck,
+      latest: this.saved.latest,
+      nextCheckAt: this.nextCheckAt ? new Date(this.nextCheckAt).toISOString() : null,
       securityCounter: this.counter,
     };
   }
@@ -476,8 +557,11 @@ export class UpdaterCore {
     const running = this.running;
     if (state.active === this.slot && state.trial) {
       await writeBootState(this.o.stateDir, { ...state, trial: null, previous: null });
-      this.record('healthy', 'success',
-        `${running.version} reported healthy on boot ${state.trial.boots}; it is now the image this device runs`);
+      this.record(
+        'healthy',
+        'success',
+        `${running.version} reported healthy on boot ${state.trial.boots}; it is now the image this device runs`,
+      );
       this.emit({ type: 'decision', decision: 'healthy', version: running.version });
     }
     if (state.active === this.slot) {
@@ -488,7 +572,10 @@ export class UpdaterCore {
         this.log(`update: security counter not raised: ${(err as Error).message}`);
       }
     }
-    if (this.trialPending) { this.trialPending = false; this.schedule(this.config.firstCheckDelayMs); }
+    if (this.trialPending) {
+      this.trialPending = false;
+      this.schedule(this.config.firstCheckDelayMs);
+    }
   }
 
   async postpone(): Promise<string> {

@@ -22,14 +22,22 @@ export async function prepareMetadataDir(metadataDir: string, bundleRootJson: st
   await mkdir(metadataDir, { recursive: true, mode: 0o700 });
   const cached = join(metadataDir, 'root.json');
   let cachedVersion = -1;
-  try { cachedVersion = rootVersionOf(await readFile(cached, 'utf8')); } catch { cachedVersion = -1; }
+  try {
+    cachedVersion = rootVersionOf(await readFile(cached, 'utf8'));
+  } catch {
+    cachedVersion = -1;
+  }
   if (cachedVersion < rootVersionOf(bundleRootJson)) await writeFileAtomic(cached, bundleRootJson, SECRET_FILE_MODE);
 }
 
 /** Removes what an earlier check left in the download folder, except `keep`. */
 export async function cleanDownloads(downloadDir: string, keep?: string): Promise<void> {
   let names: string[] = [];
-  try { names = await readdir(downloadDir); } catch { return; }
+  try {
+    names = await readdir(downloadDir);
+  } catch {
+    return;
+  }
   for (const n of names.slice(0, MAX_DOWNLOAD_LEFTOVERS)) {
     if (n !== keep) await rm(join(downloadDir, n), { force: true, recursive: true });
   }
@@ -71,8 +79,10 @@ export async function verifyImageFile(target: TargetFile, file: string): Promise
 export function makeMetadataWritesAtomic(updater: object): void {
   const u = updater as { persistMetadata?: unknown; dir?: unknown };
   if (typeof u.persistMetadata !== 'function' || typeof u.dir !== 'string') {
-    throw new UpdateStateError('UPDATE_TUF_INCOMPATIBLE',
-      'this tuf-js version does not persist metadata the way Bulwark expects');
+    throw new UpdateStateError(
+      'UPDATE_TUF_INCOMPATIBLE',
+      'this tuf-js version does not persist metadata the way Bulwark expects',
+    );
   }
   const dir = u.dir;
   u.persistMetadata = (name: string, bytes: Buffer): void => {

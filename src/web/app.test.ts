@@ -5,19 +5,60 @@ import type { JournalRecordInput } from '../journal/index.ts';
 import { createWebApp, PreSessionForms, type AppRequest } from './app.ts';
 import { HttpError, Router, parseCookies } from './http.ts';
 
-interface Ctx { user?: string; csrf?: string; bearer?: boolean }
+interface Ctx {
+  user?: string;
+  csrf?: string;
+  bearer?: boolean;
+}
 
-function makeApp(): { handle: (r: AppRequest) => ReturnType<ReturnType<typeof createWebApp<Ctx>>['handle']>; journal: JournalRecordInput[] } {
+function makeApp(): {
+  handle: (r: AppRequest) => ReturnType<ReturnType<typeof createWebApp<Ctx>>['handle']>;
+  journal: JournalRecordInput[];
+} {
   const journal: JournalRecordInput[] = [];
   const router = new Router<Ctx>()
-    .add({ method: 'GET', path: '/public', access: 'public', csrf: false, handler: () => ({ kind: 'json', body: { ok: 1 } }) })
-    .add({ method: 'GET', path: '/me', access: 'session', csrf: false, handler: (_r, ctx) => ({ kind: 'json', body: { user: ctx.user } }) })
-    .add({ method: 'POST', path: '/change', access: 'session', csrf: true, handler: (r) => ({ kind: 'json', body: r.body }) })
-    .add({ method: 'GET', path: '/boom', access: 'public', csrf: false, handler: () => { throw new Error('secret detail'); } })
-    .add({ method: 'GET', path: '/busy', access: 'public', csrf: false,
-      handler: () => { throw new BulwarkError('RATE_LIMITED', 'slow down', { retryAfterSeconds: 7 }); } });
+    .add({
+      method: 'GET',
+      path: '/public',
+      access: 'public',
+      csrf: false,
+      handler: () => ({ kind: 'json', body: { ok: 1 } }),
+    })
+    .add({
+      method: 'GET',
+      path: '/me',
+      access: 'session',
+      csrf: false,
+      handler: (_r, ctx) => ({ kind: 'json', body: { user: ctx.user } }),
+    })
+    .add({
+      method: 'POST',
+      path: '/change',
+      access: 'session',
+      csrf: true,
+      handler: (r) => ({ kind: 'json', body: r.body }),
+    })
+    .add({
+      method: 'GET',
+      path: '/boom',
+      access: 'public',
+      csrf: false,
+      handler: () => {
+        throw new Error('secret detail');
+      },
+    })
+    .add({
+      method: 'GET',
+      path: '/busy',
+      access: 'public',
+      csrf: false,
+      handler: () => {
+        throw new BulwarkError('RATE_LIMITED', 'slow down', { retryAfterSeconds: 7 });
+      },
+    });
   const app = createWebApp<Ctx>({
-    router, journal: { record: (e) => journal.push(e) },
+    router,
+    journal: { record: (e) => journal.push(e) },
     errorPage: (status, message) => `<p>${status} ${message}</p>`,
     sessions: {
       anonymous: () => ({}),
@@ -59,13 +100,19 @@ test('a session route without a session answers 401 to JSON callers and a redire
   assert.equal(page.headers.location, '/login');
 });
 
-test('a state change needs the session\'s CSRF token and a same-origin request; refusals are journalled', async () => {
+test("a state change needs the session's CSRF token and a same-origin request; refusals are journalled", async () => {
   const { handle, journal } = makeApp();
   const base = { method: 'POST', url: '/change', headers: { ...form, cookie: 's=good' } } as const;
   assert.equal((await handle({ ...base, body: 'csrf=tok&x=1' })).status, 200);
   assert.equal((await handle({ ...base, body: 'csrf=wrong&x=1' })).status, 403);
-  assert.equal((await handle({ ...base, headers: { ...base.headers, origin: 'https://evil.example' }, body: 'csrf=tok' })).status, 403);
-  assert.equal((await handle({ ...base, headers: { ...base.headers, 'sec-fetch-site': 'same-site' }, body: 'csrf=tok' })).status, 403);
+  assert.equal(
+    (await handle({ ...base, headers: { ...base.headers, origin: 'https://evil.example' }, body: 'csrf=tok' })).status,
+    403,
+  );
+  assert.equal(
+    (await handle({ ...base, headers: { ...base.headers, 'sec-fetch-site': 'same-site' }, body: 'csrf=tok' })).status,
+    403,
+  );
   const refusals = journal.filter((e) => e.event === 'csrf' && e.result === 'refused');
   assert.equal(refusals.length, 3);
   assert.equal(refusals[0]!.identity, 'owner');
@@ -73,13 +120,23 @@ test('a state change needs the session\'s CSRF token and a same-origin request; 
 
 test('a bearer caller is exempt from the CSRF token (no browser sends one by itself)', async () => {
   const { handle } = makeApp();
-  const r = await handle({ method: 'POST', url: '/change', headers: { authorization: 'Bearer app', 'content-type': 'application/json' }, body: '{"x":1}' });
+  const r = await handle({
+    method: 'POST',
+    url: '/change',
+    headers: { authorization: 'Bearer app', 'content-type': 'application/json' },
+    body: '{"x":1}',
+  });
   assert.equal(r.status, 200);
 });
 
 test('a body over the limit is refused with 413 before the handler runs', async () => {
   const { handle } = makeApp();
-  const r = await handle({ method: 'POST', url: '/change', headers: { ...form, cookie: 's=good' }, body: 'x='.padEnd(9_000, 'a') });
+  const r = await handle({
+    method: 'POST',
+    url: '/change',
+    headers: { ...form, cookie: 's=good' },
+    body: 'x='.padEnd(9_000, 'a'),
+  });
   assert.equal(r.status, 413);
 });
 
@@ -118,6 +175,12 @@ test('a pre-session form token verifies only with its own cookie and a same-orig
   forms.verify({ headers, cookies, body: { csrf: token } });
   assert.throws(() => forms.verify({ headers, cookies, body: { csrf: token.slice(1) } }), HttpError);
   assert.throws(() => forms.verify({ headers, cookies: new Map(), body: { csrf: token } }), HttpError);
-  assert.throws(() => forms.verify({ headers: { ...headers, origin: 'https://evil.example' }, cookies, body: { csrf: token } }), HttpError);
-  assert.throws(() => new PreSessionForms('__Host-test').verify({ headers, cookies, body: { csrf: token } }), HttpError);
+  assert.throws(
+    () => forms.verify({ headers: { ...headers, origin: 'https://evil.example' }, cookies, body: { csrf: token } }),
+    HttpError,
+  );
+  assert.throws(
+    () => new PreSessionForms('__Host-test').verify({ headers, cookies, body: { csrf: token } }),
+    HttpError,
+  );
 });

@@ -13,8 +13,19 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import { BulwarkError, httpStatusOf } from '../errors/index.ts';
 import { formatSource, type JournalRecordInput } from '../journal/index.ts';
 import {
-  HttpError, checkSameOrigin, defaultHttpLimits, hostCookie, parseBody, parseCookies, readBodyStream, renderResponse,
-  type HttpLimits, type RenderedResponse, type Router, type WebRequest, type WebResponse,
+  HttpError,
+  checkSameOrigin,
+  defaultHttpLimits,
+  hostCookie,
+  parseBody,
+  parseCookies,
+  readBodyStream,
+  renderResponse,
+  type HttpLimits,
+  type RenderedResponse,
+  type Router,
+  type WebRequest,
+  type WebResponse,
 } from './http.ts';
 import { listenHttps, type HttpsListenOptions, type HttpsListener } from './https-server.ts';
 
@@ -103,7 +114,8 @@ export interface RunningSurface<Ctx> {
  * each with the port); the URL names the listening address, loopback for a wildcard one.
  */
 export async function serveApp<Ctx>(
-  app: WebApp<Ctx>, options: Omit<HttpsListenOptions, 'handler' | 'record'>,
+  app: WebApp<Ctx>,
+  options: Omit<HttpsListenOptions, 'handler' | 'record'>,
   hostNames: (port: number) => Iterable<string>,
 ): Promise<RunningSurface<Ctx>> {
   const listener = await app.listen(options);
@@ -111,7 +123,11 @@ export async function serveApp<Ctx>(
   app.allowHosts(new Set(['localhost', '127.0.0.1', '::1', options.host, ...hostNames(port)]), port);
   const shown = options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host;
   return {
-    url: `https://${shown.includes(':') ? `[${shown}]` : shown}:${port}`, port, server, app, routes: app.routes,
+    url: `https://${shown.includes(':') ? `[${shown}]` : shown}:${port}`,
+    port,
+    server,
+    app,
+    routes: app.routes,
     close: () => listener.close(),
   };
 }
@@ -128,17 +144,25 @@ interface RawRequest {
 
 /** The journal entry of one event about a request: the source is the request's address and port. */
 export function journalRecorder(journal: SurfaceJournal | undefined): WebApp<never>['record'] {
-  return (req, e) => journal?.record({
-    surface: 'web', source: formatSource(req.sourceAddress, req.sourcePort), event: e.event, result: e.result,
-    ...(e.identity ? { identity: e.identity } : {}), ...(e.detail ? { detail: e.detail } : {}),
-  });
+  return (req, e) =>
+    journal?.record({
+      surface: 'web',
+      source: formatSource(req.sourceAddress, req.sourcePort),
+      event: e.event,
+      result: e.result,
+      ...(e.identity ? { identity: e.identity } : {}),
+      ...(e.detail ? { detail: e.detail } : {}),
+    });
 }
 
 /** Forms posted by a page get redirects; fetch() and API clients get JSON. */
 export function defaultWantsJson(method: string, path: string, headers: IncomingHttpHeaders): boolean {
   const accept = String(headers.accept ?? '');
-  return accept.includes('application/json') || String(headers['content-type'] ?? '').startsWith('application/json') ||
-    (path.startsWith('/api/') && method !== 'POST');
+  return (
+    accept.includes('application/json') ||
+    String(headers['content-type'] ?? '').startsWith('application/json') ||
+    (path.startsWith('/api/') && method !== 'POST')
+  );
 }
 
 /** Builds a surface's application from its routes, pages and session port. */
@@ -161,13 +185,15 @@ export function createWebApp<Ctx>(options: WebAppOptions<Ctx>): WebApp<Ctx> {
         if (port === 443) allowedHosts.add(host.toLowerCase());
       }
     },
-    listen: (listenOptions) => listenHttps({
-      ...listenOptions,
-      record: (r) => (options.journal
-        ? options.journal.record({ surface: 'web', ...r })
-        : log(`connection ${r.event} ${r.result} from ${r.source}${r.detail ? `: ${r.detail}` : ''}`)),
-      handler: (req, res) => answerNodeRequest(core, req, res),
-    }),
+    listen: (listenOptions) =>
+      listenHttps({
+        ...listenOptions,
+        record: (r) =>
+          options.journal
+            ? options.journal.record({ surface: 'web', ...r })
+            : log(`connection ${r.event} ${r.result} from ${r.source}${r.detail ? `: ${r.detail}` : ''}`),
+        handler: (req, res) => answerNodeRequest(core, req, res),
+      }),
   };
 }
 
@@ -182,27 +208,35 @@ interface DispatchCore<Ctx> extends WebAppOptions<Ctx> {
 function rawFromAppRequest(request: AppRequest): RawRequest {
   const body = typeof request.body === 'string' ? Buffer.from(request.body, 'utf8') : (request.body ?? Buffer.alloc(0));
   return {
-    method: request.method.toUpperCase(), url: request.url, headers: request.headers ?? {},
-    sourceAddress: request.sourceAddress ?? '127.0.0.1', sourcePort: request.sourcePort ?? 0,
+    method: request.method.toUpperCase(),
+    url: request.url,
+    headers: request.headers ?? {},
+    sourceAddress: request.sourceAddress ?? '127.0.0.1',
+    sourcePort: request.sourcePort ?? 0,
     readBody: (limits) => readBodyStream([body], request.headers?.['content-length'], limits),
   };
 }
 
 function answerNodeRequest<Ctx>(core: DispatchCore<Ctx>, req: IncomingMessage, res: ServerResponse): void {
   const raw: RawRequest = {
-    method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers,
-    sourceAddress: (req.socket.remoteAddress ?? '0.0.0.0').replace(/^::ffff:/, ''), sourcePort: req.socket.remotePort ?? 0,
+    method: req.method ?? 'GET',
+    url: req.url ?? '/',
+    headers: req.headers,
+    sourceAddress: (req.socket.remoteAddress ?? '0.0.0.0').replace(/^::ffff:/, ''),
+    sourcePort: req.socket.remotePort ?? 0,
     readBody: (limits) => readBodyStream(req as AsyncIterable<Buffer>, req.headers['content-length'], limits),
   };
-  dispatch(core, raw).then((answer) => {
-    // A body over the limit is left unread: the connection cannot be reused.
-    const headers = answer.status === 413 ? { ...answer.headers, connection: 'close' } : answer.headers;
-    res.writeHead(answer.status, headers);
-    res.end(answer.body);
-  }).catch((err: unknown) => {
-    core.log(`response failed: ${err instanceof Error ? err.message : String(err)}`);
-    answerInternalError(res);
-  });
+  dispatch(core, raw)
+    .then((answer) => {
+      // A body over the limit is left unread: the connection cannot be reused.
+      const headers = answer.status === 413 ? { ...answer.headers, connection: 'close' } : answer.headers;
+      res.writeHead(answer.status, headers);
+      res.end(answer.body);
+    })
+    .catch((err: unknown) => {
+      core.log(`response failed: ${err instanceof Error ? err.message : String(err)}`);
+      answerInternalError(res);
+    });
 }
 
 /** Parses the request target; a target that is not a path, or too long, is refused. */
@@ -216,8 +250,15 @@ function parseTarget(raw: RawRequest, limits: HttpLimits): URL {
 async function dispatch<Ctx>(core: DispatchCore<Ctx>, raw: RawRequest): Promise<RenderedResponse> {
   const head = raw.method === 'HEAD';
   let req: WebRequest = {
-    method: raw.method, path: '/', query: new URLSearchParams(), params: {}, headers: raw.headers, body: {},
-    cookies: parseCookies(raw.headers.cookie, core.limits), sourceAddress: raw.sourceAddress, sourcePort: raw.sourcePort,
+    method: raw.method,
+    path: '/',
+    query: new URLSearchParams(),
+    params: {},
+    headers: raw.headers,
+    body: {},
+    cookies: parseCookies(raw.headers.cookie, core.limits),
+    sourceAddress: raw.sourceAddress,
+    sourcePort: raw.sourcePort,
     wantsJson: core.wantsJson(raw.method, raw.url.split('?')[0] ?? '/', raw.headers),
   };
   let ctx = core.sessions.anonymous();
@@ -230,7 +271,8 @@ async function dispatch<Ctx>(core: DispatchCore<Ctx>, raw: RawRequest): Promise<
     }
     const { route, params } = core.router.resolve(raw.method, req.path);
     if (route.access === 'session') ctx = await requireSession(core, req);
-    const body = raw.method === 'POST' ? parseBody(await raw.readBody(core.limits), raw.headers['content-type'], core.limits) : {};
+    const body =
+      raw.method === 'POST' ? parseBody(await raw.readBody(core.limits), raw.headers['content-type'], core.limits) : {};
     req = { ...req, params, body };
     if (route.csrf) checkCsrf(core.sessions, req, ctx);
     return renderResponse(await route.handler(req, ctx), head);
@@ -242,8 +284,12 @@ async function dispatch<Ctx>(core: DispatchCore<Ctx>, raw: RawRequest): Promise<
 async function requireSession<Ctx>(core: DispatchCore<Ctx>, req: WebRequest): Promise<Ctx> {
   const found = await core.sessions.find(req);
   if (found !== undefined) return found;
-  throw new HttpError(req.wantsJson ? 401 : 303, 'AUTH_REQUIRED', 'log in first',
-    req.wantsJson ? {} : { location: core.loginPath ?? '/login' });
+  throw new HttpError(
+    req.wantsJson ? 401 : 303,
+    'AUTH_REQUIRED',
+    'log in first',
+    req.wantsJson ? {} : { location: core.loginPath ?? '/login' },
+  );
 }
 
 /** The CSRF token and the same-origin rule, on every state change. */
@@ -256,7 +302,13 @@ function checkCsrf<Ctx>(sessions: SessionPort<Ctx>, req: WebRequest, ctx: Ctx): 
   }
 }
 
-function errorAnswer<Ctx>(core: DispatchCore<Ctx>, req: WebRequest, ctx: Ctx, err: unknown, head: boolean): RenderedResponse {
+function errorAnswer<Ctx>(
+  core: DispatchCore<Ctx>,
+  req: WebRequest,
+  ctx: Ctx,
+  err: unknown,
+  head: boolean,
+): RenderedResponse {
   const status = httpStatusOf(err);
   if (status === 500) {
     core.log(`internal error on ${req.method} ${req.path}: ${err instanceof Error ? err.message : String(err)}`);
@@ -267,12 +319,18 @@ function errorAnswer<Ctx>(core: DispatchCore<Ctx>, req: WebRequest, ctx: Ctx, er
   }
   const code = err instanceof BulwarkError ? err.code : 'INTERNAL';
   if (code.startsWith('CSRF')) {
-    core.record(req, { event: 'csrf', result: 'refused', identity: core.sessions.identityOf?.(ctx), detail: `${req.method} ${req.path}` });
+    core.record(req, {
+      event: 'csrf',
+      result: 'refused',
+      identity: core.sessions.identityOf?.(ctx),
+      detail: `${req.method} ${req.path}`,
+    });
   }
   const message = status === 500 || !(err instanceof Error) ? 'internal error' : err.message;
   const retryAfter = err instanceof BulwarkError ? err.details.retryAfterSeconds : undefined;
   if (typeof retryAfter === 'number') headers['retry-after'] = String(retryAfter);
-  const reasons = err instanceof BulwarkError && Array.isArray(err.details.reasons) ? { reasons: err.details.reasons } : {};
+  const reasons =
+    err instanceof BulwarkError && Array.isArray(err.details.reasons) ? { reasons: err.details.reasons } : {};
   const answer: WebResponse = req.wantsJson
     ? { kind: 'json', status, body: { error: { code, message, ...reasons } }, headers }
     : { kind: 'html', status, body: core.errorPage(status, message, ctx), headers };
@@ -285,7 +343,9 @@ export function answerInternalError(res: ServerResponse): void {
     res.destroy();
     return;
   }
-  res.writeHead(500, { ...renderResponse({ kind: 'text', status: 500, body: '', contentType: 'text/plain' }, true).headers });
+  res.writeHead(500, {
+    ...renderResponse({ kind: 'text', status: 500, body: '', contentType: 'text/plain' }, true).headers,
+  });
   res.end();
 }
 
@@ -331,6 +391,7 @@ export class PreSessionForms {
 
 /** Compares two strings in time that does not depend on where they differ. */
 export function constantTimeEqual(a: string, b: string): boolean {
-  const x = Buffer.from(a), y = Buffer.from(b);
+  const x = Buffer.from(a),
+    y = Buffer.from(b);
   return x.length === y.length && timingSafeEqual(x, y);
 }

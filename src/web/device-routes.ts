@@ -8,21 +8,36 @@ import { HttpError, hostCookie, type Router, type WebRequest, type WebResponse }
 import type { OwnerRecord } from './owner-state.ts';
 import { OWNER_NAME } from './owner-login.ts';
 import {
-  SESSION_COOKIE, formField, frame, recordOwner, sessionOf, setupPending, startSession,
-  type DeviceCtx, type DeviceSite,
+  SESSION_COOKIE,
+  formField,
+  frame,
+  recordOwner,
+  sessionOf,
+  setupPending,
+  startSession,
+  type DeviceCtx,
+  type DeviceSite,
 } from './device-site.ts';
 import * as pages from './pages.ts';
 
 /** Unknown user names share one lockout account, so they cannot fill the table. */
 const UNKNOWN_ACCOUNT = '(unknown)';
 
-function loginHtml(site: DeviceSite, status: number, o: { error?: string; notice?: string; username?: string } = {}): WebResponse {
+function loginHtml(
+  site: DeviceSite,
+  status: number,
+  o: { error?: string; notice?: string; username?: string } = {},
+): WebResponse {
   const pre = site.forms.issue();
   const body = pages.loginPage(frame(site, 'Log in'), { csrf: pre.token, ...o });
   return { kind: 'html', status, body, headers: { 'set-cookie': pre.cookie } };
 }
 
-function setupHtml(site: DeviceSite, status: number, o: { error?: string; reasons?: readonly string[] } = {}): WebResponse {
+function setupHtml(
+  site: DeviceSite,
+  status: number,
+  o: { error?: string; reasons?: readonly string[] } = {},
+): WebResponse {
   const pre = site.forms.issue();
   const body = pages.setupPage(frame(site, 'Set up'), { csrf: pre.token, ...o });
   return { kind: 'html', status, body, headers: { 'set-cookie': pre.cookie } };
@@ -31,7 +46,8 @@ function setupHtml(site: DeviceSite, status: number, o: { error?: string; reason
 function securityTxt(site: DeviceSite, req: WebRequest): WebResponse {
   const unit = site.bundle.unit;
   const expires = new Date(Math.min(Date.now() + 180 * 86_400_000, Date.parse(unit.supportPeriodEnd) + 86_400_000));
-  const body = `Contact: ${unit.securityContact}\nExpires: ${expires.toISOString().replace(/\.\d+Z$/, '.000Z')}\n` +
+  const body =
+    `Contact: ${unit.securityContact}\nExpires: ${expires.toISOString().replace(/\.\d+Z$/, '.000Z')}\n` +
     `Preferred-Languages: en\nCanonical: https://${req.headers.host ?? '127.0.0.1'}/.well-known/security.txt\n` +
     `# ${unit.maker} ${unit.modelName}: security updates until ${unit.supportPeriodEnd}\n`;
   return { kind: 'text', body, contentType: 'text/plain; charset=utf-8' };
@@ -45,7 +61,14 @@ async function postLogin(site: DeviceSite, req: WebRequest): Promise<WebResponse
   const known = username === (site.state.owner?.username ?? OWNER_NAME);
   const identity = known ? username : UNKNOWN_ACCOUNT;
   const r = await site.login.guarded(req, identity, 'login', (p) => site.login.checkPassword(known, password, p));
-  recordOwner(site, req, 'login', r.ok ? 'success' : 'failure', r.trusted ? 'trusted browser (device cookie)' : undefined, identity);
+  recordOwner(
+    site,
+    req,
+    'login',
+    r.ok ? 'success' : 'failure',
+    r.trusted ? 'trusted browser (device cookie)' : undefined,
+    identity,
+  );
   if (!r.ok || !r.deviceCookie) {
     return loginHtml(site, 401, { error: 'Wrong user name or password.', username: username.slice(0, 64) });
   }
@@ -61,14 +84,20 @@ async function postSetup(site: DeviceSite, req: WebRequest): Promise<WebResponse
   const checkCode = (): Promise<boolean> => verifySetupCodeForOwner(code, site.bundle.pairingVerifierJson);
   const { ok } = await site.login.guarded(req, 'setup', 'setup', checkCode);
   recordOwner(site, req, 'setup', ok ? 'success' : 'failure', undefined, 'setup');
-  if (!ok) return setupHtml(site, 401, { error: 'That setup code is not the one on this device\'s label.' });
+  if (!ok) return setupHtml(site, 401, { error: "That setup code is not the one on this device's label." });
   if (next !== confirm) return setupHtml(site, 422, { error: 'The two passwords differ.' });
   const strength = await checkPasswordStrength(next, { userInputs: site.userInputs });
   if (!strength.ok) {
-    return setupHtml(site, 422, { error: 'Choose a stronger password:', reasons: strength.reasons.map((r) => r.message) });
+    return setupHtml(site, 422, {
+      error: 'Choose a stronger password:',
+      reasons: strength.reasons.map((r) => r.message),
+    });
   }
   await site.state.saveOwner({
-    version: 1, username: OWNER_NAME, passwordHash: await hashPassword(next), changedAt: new Date().toISOString(),
+    version: 1,
+    username: OWNER_NAME,
+    passwordHash: await hashPassword(next),
+    changedAt: new Date().toISOString(),
     source: 'owner',
   });
   recordOwner(site, req, 'password-change', 'success', 'initial password set at setup');
@@ -83,10 +112,18 @@ async function strengthOf(site: DeviceSite, req: WebRequest): Promise<WebRespons
 
 /** security.txt, login and first-use setup: the only routes open without a session. */
 export function addPublicRoutes(router: Router<DeviceCtx>, site: DeviceSite): void {
-  router.add({ method: 'GET', path: '/.well-known/security.txt', access: 'public', csrf: false,
-    handler: (req) => securityTxt(site, req) });
   router.add({
-    method: 'GET', path: '/login', access: 'public', csrf: false,
+    method: 'GET',
+    path: '/.well-known/security.txt',
+    access: 'public',
+    csrf: false,
+    handler: (req) => securityTxt(site, req),
+  });
+  router.add({
+    method: 'GET',
+    path: '/login',
+    access: 'public',
+    csrf: false,
     handler: (req) => {
       if (setupPending(site)) return { kind: 'redirect', location: '/setup' };
       if (sessionOf(site, req)) return { kind: 'redirect', location: '/' };
@@ -96,12 +133,24 @@ export function addPublicRoutes(router: Router<DeviceCtx>, site: DeviceSite): vo
   });
   router.add({ method: 'POST', path: '/login', access: 'public', csrf: false, handler: (req) => postLogin(site, req) });
   router.add({
-    method: 'GET', path: '/setup', access: 'public', csrf: false,
-    handler: () => (setupPending(site) ? setupHtml(site, 200)
-      : { kind: 'html', status: 404, body: pages.errorPage(frame(site, 'Not found'), 404, 'Setup is already complete.') }),
+    method: 'GET',
+    path: '/setup',
+    access: 'public',
+    csrf: false,
+    handler: () =>
+      setupPending(site)
+        ? setupHtml(site, 200)
+        : {
+            kind: 'html',
+            status: 404,
+            body: pages.errorPage(frame(site, 'Not found'), 404, 'Setup is already complete.'),
+          },
   });
   router.add({
-    method: 'POST', path: '/setup/strength', access: 'public', csrf: false,
+    method: 'POST',
+    path: '/setup/strength',
+    access: 'public',
+    csrf: false,
     handler: (req) => {
       if (!setupPending(site)) throw new HttpError(404, 'SETUP_CLOSED', 'setup is already complete');
       site.forms.verify(req);
@@ -116,7 +165,9 @@ function dashboard(site: DeviceSite, req: WebRequest, csrf: string): WebResponse
   const { device } = site;
   const uptime = Math.floor((Date.now() - device.startedAt) / 1000);
   const facts: Array<[string, string]> = [
-    ['Model', `${unit.modelName} (${unit.model})`], ['Serial', unit.serial], ['Maker', unit.maker],
+    ['Model', `${unit.modelName} (${unit.model})`],
+    ['Serial', unit.serial],
+    ['Maker', unit.maker],
     ['Firmware', device.firmwareVersion],
     ['Uptime', `${Math.floor(uptime / 3600)} h ${Math.floor((uptime % 3600) / 60)} min ${uptime % 60} s`],
     ['Security updates until', unit.supportPeriodEnd],
@@ -124,27 +175,49 @@ function dashboard(site: DeviceSite, req: WebRequest, csrf: string): WebResponse
     ...(device.facts?.() ?? []),
   ];
   const notice = req.query.get('done') ?? undefined;
-  const body = pages.dashboardPage({ ...frame(site, 'Dashboard'), csrf }, {
-    facts, capabilities: device.capabilities(), actions: site.ownerActions,
-    ...(notice ? { notice: notice.slice(0, 120) } : {}),
-  });
+  const body = pages.dashboardPage(
+    { ...frame(site, 'Dashboard'), csrf },
+    {
+      facts,
+      capabilities: device.capabilities(),
+      actions: site.ownerActions,
+      ...(notice ? { notice: notice.slice(0, 120) } : {}),
+    },
+  );
   return { kind: 'html', body };
 }
 
 /** The dashboard, the status API, capability controls and the owner's extra actions. */
 export function addControlRoutes(router: Router<DeviceCtx>, site: DeviceSite): void {
   const { unit } = site.bundle;
-  router.add({ method: 'GET', path: '/', access: 'session', csrf: false,
-    handler: (req, ctx) => dashboard(site, req, ctx.session!.csrfToken) });
   router.add({
-    method: 'GET', path: '/api/status', access: 'session', csrf: false,
-    handler: () => ({ kind: 'json', body: {
-      serial: unit.serial, model: unit.model, firmware: site.device.firmwareVersion,
-      uptimeSeconds: Math.floor((Date.now() - site.device.startedAt) / 1000), capabilities: site.device.capabilities(),
-    } }),
+    method: 'GET',
+    path: '/',
+    access: 'session',
+    csrf: false,
+    handler: (req, ctx) => dashboard(site, req, ctx.session!.csrfToken),
   });
   router.add({
-    method: 'POST', path: '/api/capabilities/:capability/:action', access: 'session', csrf: true,
+    method: 'GET',
+    path: '/api/status',
+    access: 'session',
+    csrf: false,
+    handler: () => ({
+      kind: 'json',
+      body: {
+        serial: unit.serial,
+        model: unit.model,
+        firmware: site.device.firmwareVersion,
+        uptimeSeconds: Math.floor((Date.now() - site.device.startedAt) / 1000),
+        capabilities: site.device.capabilities(),
+      },
+    }),
+  });
+  router.add({
+    method: 'POST',
+    path: '/api/capabilities/:capability/:action',
+    access: 'session',
+    csrf: true,
     handler: async (req) => {
       const { capability, action } = req.params as { capability: string; action: string };
       let value: unknown = req.body.value;
@@ -157,7 +230,10 @@ export function addControlRoutes(router: Router<DeviceCtx>, site: DeviceSite): v
   });
   for (const action of site.ownerActions) {
     router.add({
-      method: 'POST', path: `/api/actions/${action.id}`, access: 'session', csrf: true,
+      method: 'POST',
+      path: `/api/actions/${action.id}`,
+      access: 'session',
+      csrf: true,
       handler: async (req) => {
         const text = await action.run();
         recordOwner(site, req, 'control', 'success', action.id);
@@ -172,11 +248,15 @@ async function changePassword(site: DeviceSite, req: WebRequest, csrf: string): 
   const current = formField(req.body.currentPassword, 'currentPassword');
   const next = formField(req.body.newPassword, 'newPassword');
   const confirm = formField(req.body.confirmPassword, 'confirmPassword');
-  const page = (status: number, o: { error?: string; reasons?: readonly string[] }): WebResponse =>
-    ({ kind: 'html', status, body: pages.passwordPage({ ...frame(site, 'Password'), csrf }, o) });
+  const page = (status: number, o: { error?: string; reasons?: readonly string[] }): WebResponse => ({
+    kind: 'html',
+    status,
+    body: pages.passwordPage({ ...frame(site, 'Password'), csrf }, o),
+  });
   const hash = site.login.currentHash();
-  const { ok, deviceCookie } = await site.login.guarded(req, OWNER_NAME, 'password-change',
-    async (priority) => (hash ? (await verifyPassword(current, hash, { priority })).ok : false));
+  const { ok, deviceCookie } = await site.login.guarded(req, OWNER_NAME, 'password-change', async (priority) =>
+    hash ? (await verifyPassword(current, hash, { priority })).ok : false,
+  );
   if (!ok) {
     recordOwner(site, req, 'password-change', 'failure', 'current password wrong');
     return page(401, { error: 'The current password is wrong.' });
@@ -188,7 +268,10 @@ async function changePassword(site: DeviceSite, req: WebRequest, csrf: string): 
     return page(422, { error: 'That password is not accepted:', reasons: strength.reasons.map((r) => r.message) });
   }
   const owner: OwnerRecord = {
-    version: 1, username: OWNER_NAME, passwordHash: await hashPassword(next), changedAt: new Date().toISOString(),
+    version: 1,
+    username: OWNER_NAME,
+    passwordHash: await hashPassword(next),
+    changedAt: new Date().toISOString(),
     source: 'owner',
   };
   await site.state.saveOwner(owner);
@@ -203,18 +286,35 @@ async function changePassword(site: DeviceSite, req: WebRequest, csrf: string): 
 
 /** The owner's password (with its live strength check) and logging out. */
 export function addAccountRoutes(router: Router<DeviceCtx>, site: DeviceSite): void {
-  router.add({ method: 'POST', path: '/api/password-strength', access: 'session', csrf: true,
-    handler: (req) => strengthOf(site, req) });
   router.add({
-    method: 'GET', path: '/password', access: 'session', csrf: false,
+    method: 'POST',
+    path: '/api/password-strength',
+    access: 'session',
+    csrf: true,
+    handler: (req) => strengthOf(site, req),
+  });
+  router.add({
+    method: 'GET',
+    path: '/password',
+    access: 'session',
+    csrf: false,
     handler: (_req, ctx) => ({
-      kind: 'html', body: pages.passwordPage({ ...frame(site, 'Password'), csrf: ctx.session!.csrfToken }, {}),
+      kind: 'html',
+      body: pages.passwordPage({ ...frame(site, 'Password'), csrf: ctx.session!.csrfToken }, {}),
     }),
   });
-  router.add({ method: 'POST', path: '/password', access: 'session', csrf: true,
-    handler: (req, ctx) => changePassword(site, req, ctx.session!.csrfToken) });
   router.add({
-    method: 'POST', path: '/logout', access: 'session', csrf: true,
+    method: 'POST',
+    path: '/password',
+    access: 'session',
+    csrf: true,
+    handler: (req, ctx) => changePassword(site, req, ctx.session!.csrfToken),
+  });
+  router.add({
+    method: 'POST',
+    path: '/logout',
+    access: 'session',
+    csrf: true,
     handler: (req, ctx) => {
       site.state.sessions.destroy(ctx.session!.id);
       site.state.markDirty('sessions', 0);
@@ -227,18 +327,27 @@ export function addAccountRoutes(router: Router<DeviceCtx>, site: DeviceSite): v
 async function exportData(site: DeviceSite, req: WebRequest): Promise<WebResponse> {
   const { unit } = site.bundle;
   recordOwner(site, req, 'control', 'success', 'data export');
-  const password = site.state.owner?.source === 'owner' ? 'set by the owner' : 'the label\'s';
+  const password = site.state.owner?.source === 'owner' ? 'set by the owner' : "the label's";
   const body = {
-    format: 'bulwark-export/1', exportedAt: new Date().toISOString(),
+    format: 'bulwark-export/1',
+    exportedAt: new Date().toISOString(),
     device: {
-      serial: unit.serial, model: unit.model, modelName: unit.modelName, firmware: site.device.firmwareVersion,
+      serial: unit.serial,
+      model: unit.model,
+      modelName: unit.modelName,
+      firmware: site.device.firmwareVersion,
       supportPeriodEnd: unit.supportPeriodEnd,
     },
-    owner: { username: OWNER_NAME, password, ...(site.state.owner?.changedAt ? { changedAt: site.state.owner.changedAt } : {}) },
+    owner: {
+      username: OWNER_NAME,
+      password,
+      ...(site.state.owner?.changedAt ? { changedAt: site.state.owner.changedAt } : {}),
+    },
     capabilities: site.device.capabilities(),
-    ...(await site.device.exportData?.() ?? {}),
+    ...((await site.device.exportData?.()) ?? {}),
     journal: await site.journal.list({ limit: 1_000 }),
-    erase: 'hold the device\'s button (factory reset): the owner password, sessions, pairings, journal and cloud ' +
+    erase:
+      "hold the device's button (factory reset): the owner password, sessions, pairings, journal and cloud " +
       'claim are erased',
   };
   const headers = { 'content-disposition': 'attachment; filename="bulwark-export.json"', 'cache-control': 'no-store' };
@@ -248,14 +357,23 @@ async function exportData(site: DeviceSite, req: WebRequest): Promise<WebRespons
 /** The connection journal (page and API) and the owner's data export. */
 export function addRecordRoutes(router: Router<DeviceCtx>, site: DeviceSite): void {
   router.add({
-    method: 'GET', path: '/journal', access: 'session', csrf: false,
+    method: 'GET',
+    path: '/journal',
+    access: 'session',
+    csrf: false,
     handler: async (_req, ctx) => ({
       kind: 'html',
-      body: pages.journalPage({ ...frame(site, 'Journal'), csrf: ctx.session!.csrfToken }, await site.journal.list({ limit: 200 })),
+      body: pages.journalPage(
+        { ...frame(site, 'Journal'), csrf: ctx.session!.csrfToken },
+        await site.journal.list({ limit: 200 }),
+      ),
     }),
   });
   router.add({
-    method: 'GET', path: '/api/journal', access: 'session', csrf: false,
+    method: 'GET',
+    path: '/api/journal',
+    access: 'session',
+    csrf: false,
     handler: async (req) => {
       const n = Number(req.query.get('limit') ?? '100');
       const limit = Number.isInteger(n) && n > 0 && n <= 1000 ? n : 100;
@@ -264,5 +382,11 @@ export function addRecordRoutes(router: Router<DeviceCtx>, site: DeviceSite): vo
   });
   // The owner's data, for the owner to keep: what the device holds about them and their home. No secret
   // (no hash, key or code); deleting it all is the factory reset (hold the button).
-  router.add({ method: 'GET', path: '/api/export', access: 'session', csrf: false, handler: (req) => exportData(site, req) });
+  router.add({
+    method: 'GET',
+    path: '/api/export',
+    access: 'session',
+    csrf: false,
+    handler: (req) => exportData(site, req),
+  });
 }

@@ -83,8 +83,14 @@ export function formField(value: unknown, name: string, max = 256): string {
 }
 
 /** Journals an owner event about `req`. */
-export function recordOwner(site: DeviceSite, req: WebRequest, event: string, result: SurfaceEvent['result'],
-  detail?: string, identity: string = OWNER_NAME): void {
+export function recordOwner(
+  site: DeviceSite,
+  req: WebRequest,
+  event: string,
+  result: SurfaceEvent['result'],
+  detail?: string,
+  identity: string = OWNER_NAME,
+): void {
   site.record(req, { event, result, identity, ...(detail ? { detail } : {}) });
 }
 

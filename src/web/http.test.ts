@@ -40,27 +40,49 @@ test('a request with neither Origin nor Sec-Fetch-Site passes only where non-bro
 
 test('the router answers 404 for an unknown path and 405 with Allow for a known one', () => {
   const router = new Router<object>()
-    .add({ method: 'GET', path: '/items/:id', access: 'public', csrf: false, handler: () => ({ kind: 'json', body: {} }) })
-    .add({ method: 'POST', path: '/items/:id', access: 'session', csrf: true, handler: () => ({ kind: 'json', body: {} }) });
+    .add({
+      method: 'GET',
+      path: '/items/:id',
+      access: 'public',
+      csrf: false,
+      handler: () => ({ kind: 'json', body: {} }),
+    })
+    .add({
+      method: 'POST',
+      path: '/items/:id',
+      access: 'session',
+      csrf: true,
+      handler: () => ({ kind: 'json', body: {} }),
+    });
   assert.equal(router.resolve('GET', '/items/a1').params.id, 'a1');
   assert.equal(router.resolve('HEAD', '/items/a1').route.method, 'GET');
-  assert.throws(() => router.resolve('GET', '/nothing'), (e: unknown) => e instanceof HttpError && e.status === 404);
-  assert.throws(() => router.resolve('DELETE', '/items/a1'),
-    (e: unknown) => e instanceof HttpError && e.status === 405 && e.headers.allow === 'GET, HEAD, POST');
+  assert.throws(
+    () => router.resolve('GET', '/nothing'),
+    (e: unknown) => e instanceof HttpError && e.status === 404,
+  );
+  assert.throws(
+    () => router.resolve('DELETE', '/items/a1'),
+    (e: unknown) => e instanceof HttpError && e.status === 405 && e.headers.allow === 'GET, HEAD, POST',
+  );
 });
 
 test('the last-resort 500 carries the security headers', async () => {
   const server = createServer((_req, res) => answerInternalError(res));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   try {
-    const { status, headers } = await new Promise<{ status: number; headers: IncomingHttpHeaders }>((resolve, reject) => {
-      const req = request({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, agent: false }, (res) => {
-        res.resume();
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
-      });
-      req.on('error', reject);
-      req.end();
-    });
+    const { status, headers } = await new Promise<{ status: number; headers: IncomingHttpHeaders }>(
+      (resolve, reject) => {
+        const req = request(
+          { host: '127.0.0.1', port: (server.address() as AddressInfo).port, agent: false },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      },
+    );
     assert.equal(status, 500);
     for (const [name, value] of Object.entries(securityHeaders())) assert.equal(headers[name], value, name);
   } finally {

@@ -28,9 +28,25 @@ export interface WebRequest {
 
 /** What a handler returns; the server writes it with the security headers. */
 export type WebResponse =
-  | { readonly kind: 'html'; readonly status?: number; readonly body: string; readonly headers?: Record<string, string | string[]> }
-  | { readonly kind: 'json'; readonly status?: number; readonly body: unknown; readonly headers?: Record<string, string | string[]> }
-  | { readonly kind: 'text'; readonly status?: number; readonly body: string; readonly contentType: string; readonly headers?: Record<string, string | string[]> }
+  | {
+      readonly kind: 'html';
+      readonly status?: number;
+      readonly body: string;
+      readonly headers?: Record<string, string | string[]>;
+    }
+  | {
+      readonly kind: 'json';
+      readonly status?: number;
+      readonly body: unknown;
+      readonly headers?: Record<string, string | string[]>;
+    }
+  | {
+      readonly kind: 'text';
+      readonly status?: number;
+      readonly body: string;
+      readonly contentType: string;
+      readonly headers?: Record<string, string | string[]>;
+    }
   | { readonly kind: 'redirect'; readonly location: string; readonly headers?: Record<string, string | string[]> };
 
 /** One route. `path` segments starting with ':' are parameters. */
@@ -103,9 +119,14 @@ function bodyTooLarge(limits: HttpLimits): HttpError {
  * before buffering more than the limit.
  */
 export async function readBodyStream(
-  stream: AsyncIterable<Buffer> | Iterable<Buffer>, declaredLength: string | undefined, limits: HttpLimits,
+  stream: AsyncIterable<Buffer> | Iterable<Buffer>,
+  declaredLength: string | undefined,
+  limits: HttpLimits,
 ): Promise<Buffer> {
-  if (declaredLength !== undefined && (!/^\d{1,9}$/.test(declaredLength) || Number(declaredLength) > limits.maxBodyBytes)) {
+  if (
+    declaredLength !== undefined &&
+    (!/^\d{1,9}$/.test(declaredLength) || Number(declaredLength) > limits.maxBodyBytes)
+  ) {
     throw bodyTooLarge(limits);
   }
   const chunks: Buffer[] = [];
@@ -125,7 +146,8 @@ function checkFields(entries: Array<[string, unknown]>, limits: HttpLimits): Rec
   const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   for (const [k, v] of entries) {
     if (FORBIDDEN_KEYS.has(k) || k.length > 64) throw new InvalidInputError('bad field name');
-    if (typeof v === 'string' && Buffer.byteLength(v) > limits.maxFieldBytes) throw new InvalidInputError(`field ${k} too long`);
+    if (typeof v === 'string' && Buffer.byteLength(v) > limits.maxFieldBytes)
+      throw new InvalidInputError(`field ${k} too long`);
     if (v !== null && typeof v === 'object') throw new InvalidInputError(`field ${k} must be a primitive`);
     if (k in out) throw new InvalidInputError(`field ${k} repeated`);
     out[k] = v;
@@ -135,7 +157,9 @@ function checkFields(entries: Array<[string, unknown]>, limits: HttpLimits): Rec
 
 /** Parses a form or JSON body into a flat object of primitives; anything else is a typed 4xx. */
 export function parseBody(
-  raw: Buffer, contentType: string | undefined, limits: HttpLimits = defaultHttpLimits,
+  raw: Buffer,
+  contentType: string | undefined,
+  limits: HttpLimits = defaultHttpLimits,
 ): Record<string, unknown> {
   if (raw.length > limits.maxBodyBytes) throw bodyTooLarge(limits);
   if (raw.length === 0) return Object.create(null) as Record<string, unknown>;
@@ -185,9 +209,11 @@ export class Router<Ctx> {
       const params: Record<string, string> = {};
       let ok = true;
       for (let i = 0; i < pattern.length && ok; i++) {
-        const p = pattern[i]!, v = parts[i]!;
+        const p = pattern[i]!,
+          v = parts[i]!;
         if (p.startsWith(':')) {
-          if (!/^[A-Za-z0-9._-]{1,64}$/.test(v)) ok = false; else params[p.slice(1)] = v;
+          if (!/^[A-Za-z0-9._-]{1,64}$/.test(v)) ok = false;
+          else params[p.slice(1)] = v;
         } else if (p !== v) ok = false;
       }
       if (!ok) continue;
@@ -222,7 +248,8 @@ export function checkSameOrigin(req: Pick<WebRequest, 'headers'>, options: { all
     throw new HttpError(403, 'CSRF_ORIGIN_MISMATCH', 'cross-origin request refused');
   }
   if (origin === undefined && fetchSite === undefined && options.allowNonBrowser === true) return;
-  const sameOrigin = origin === `https://${req.headers.host ?? ''}` || (origin === 'null' && fetchSite === 'same-origin');
+  const sameOrigin =
+    origin === `https://${req.headers.host ?? ''}` || (origin === 'null' && fetchSite === 'same-origin');
   if (!sameOrigin) throw new HttpError(403, 'CSRF_ORIGIN_MISMATCH', 'cross-origin request refused');
 }
 

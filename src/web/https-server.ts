@@ -12,8 +12,12 @@ import { guardServer, type Admission, type AdmissionConfig, type AdmissionRecord
 
 /** TLS 1.2 suites allowed: ECDHE key exchange with AEAD ciphers only (TLS 1.3 suites are all AEAD). */
 export const TLS12_CIPHERS = [
-  'ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-AES256-GCM-SHA384', 'ECDHE-ECDSA-CHACHA20-POLY1305',
-  'ECDHE-RSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES256-GCM-SHA384', 'ECDHE-RSA-CHACHA20-POLY1305',
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-CHACHA20-POLY1305',
 ].join(':');
 
 /** Options of {@link listenHttps}. Times in ms. */
@@ -47,24 +51,29 @@ export interface HttpsListener {
 
 /** Starts an HTTPS server on the project's TLS profile and admission rules; resolves when it listens. */
 export async function listenHttps(o: HttpsListenOptions): Promise<HttpsListener> {
-  const server = createServer({
-    key: o.keyPem,
-    cert: o.certPem,
-    minVersion: o.minVersion ?? 'TLSv1.2',
-    maxVersion: 'TLSv1.3',
-    ciphers: TLS12_CIPHERS,
-    honorCipherOrder: true,
-    ecdhCurve: 'X25519:P-256:P-384',
-    secureOptions: osslConstants.SSL_OP_NO_COMPRESSION | osslConstants.SSL_OP_NO_RENEGOTIATION |
-      osslConstants.SSL_OP_CIPHER_SERVER_PREFERENCE,
-    requestTimeout: o.requestTimeoutMs,
-    headersTimeout: Math.min(o.requestTimeoutMs, 10_000),
-    keepAliveTimeout: o.keepAliveTimeoutMs,
-    // Node checks the two timeouts above on this period (30 s by default): a slow client would
-    // otherwise keep its socket up to 30 s past its deadline.
-    connectionsCheckingInterval: 1_000,
-    maxHeaderSize: 8_192,
-  }, o.handler);
+  const server = createServer(
+    {
+      key: o.keyPem,
+      cert: o.certPem,
+      minVersion: o.minVersion ?? 'TLSv1.2',
+      maxVersion: 'TLSv1.3',
+      ciphers: TLS12_CIPHERS,
+      honorCipherOrder: true,
+      ecdhCurve: 'X25519:P-256:P-384',
+      secureOptions:
+        osslConstants.SSL_OP_NO_COMPRESSION |
+        osslConstants.SSL_OP_NO_RENEGOTIATION |
+        osslConstants.SSL_OP_CIPHER_SERVER_PREFERENCE,
+      requestTimeout: o.requestTimeoutMs,
+      headersTimeout: Math.min(o.requestTimeoutMs, 10_000),
+      keepAliveTimeout: o.keepAliveTimeoutMs,
+      // Node checks the two timeouts above on this period (30 s by default): a slow client would
+      // otherwise keep its socket up to 30 s past its deadline.
+      connectionsCheckingInterval: 1_000,
+      maxHeaderSize: 8_192,
+    },
+    o.handler,
+  );
   const admission = guardServer(server, {
     establishOn: 'request',
     record: o.record ?? (() => undefined),

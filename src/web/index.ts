@@ -2,17 +2,45 @@
 export { startWebService, defaultWebServiceConfig } from './service.ts';
 export { listenHttps, TLS12_CIPHERS } from './https-server.ts';
 export type { HttpsListener, HttpsListenOptions } from './https-server.ts';
-export type { WebService, WebServiceOptions, WebServiceConfig, WebJournal, WebJournalEntry, WebDeviceControl } from './service.ts';
+export type {
+  WebService,
+  WebServiceOptions,
+  WebServiceConfig,
+  WebJournal,
+  WebJournalEntry,
+  WebDeviceControl,
+} from './service.ts';
 export type { CapabilityView, JournalRow } from './pages.ts';
 export { CONTENT_SECURITY_POLICY } from './http.ts';
 export {
-  Router, HttpError, parseBody, parseCookies, hostCookie, renderResponse, securityHeaders, defaultHttpLimits,
+  Router,
+  HttpError,
+  parseBody,
+  parseCookies,
+  hostCookie,
+  renderResponse,
+  securityHeaders,
+  defaultHttpLimits,
   checkSameOrigin,
 } from './http.ts';
 export {
-  createWebApp, serveApp, defaultWantsJson, journalRecorder, answerInternalError, PreSessionForms, constantTimeEqual,
+  createWebApp,
+  serveApp,
+  defaultWantsJson,
+  journalRecorder,
+  answerInternalError,
+  PreSessionForms,
+  constantTimeEqual,
 } from './app.ts';
-export type { AppRequest, RunningSurface, SessionPort, SurfaceEvent, SurfaceJournal, WebApp, WebAppOptions } from './app.ts';
+export type {
+  AppRequest,
+  RunningSurface,
+  SessionPort,
+  SurfaceEvent,
+  SurfaceJournal,
+  WebApp,
+  WebAppOptions,
+} from './app.ts';
 export { renderPage, formMessages, postButton, addStaticRoutes } from './page-shell.ts';
 export type { PageShell } from './page-shell.ts';
 export type { WebRequest, WebResponse, HttpLimits, Route, RouteAccess, RenderedResponse } from './http.ts';

@@ -7,7 +7,11 @@
 import { randomBytes } from 'node:crypto';
 import {
   LoginGuard,
-  type DeviceCookieConfig, type HashPriority, type LoginGuardDecision, type LoginGuardState, type LoginTicket,
+  type DeviceCookieConfig,
+  type HashPriority,
+  type LoginGuardDecision,
+  type LoginGuardState,
+  type LoginTicket,
   type LockoutConfig,
 } from '../auth/index.ts';
 import type { DeviceBundle } from '../bundle/index.ts';
@@ -31,7 +35,9 @@ export interface GuardedCheck {
 export type LockedOutRecorder = (req: WebRequest, event: string, account: string, detail: string) => void;
 
 const LOCKED_OUT_DETAIL = {
-  cookie: 'device cookie locked out', account: 'account-wide ceiling (new browsers)', source: 'source backing off',
+  cookie: 'device cookie locked out',
+  account: 'account-wide ceiling (new browsers)',
+  source: 'source backing off',
 } as const;
 
 /** The guarded checks of one device's owner account. */
@@ -43,7 +49,9 @@ export class OwnerLogin {
   #dummyHash: Promise<string> | undefined;
 
   constructor(
-    state: WebStateStore, bundle: DeviceBundle, onLockedOut: LockedOutRecorder,
+    state: WebStateStore,
+    bundle: DeviceBundle,
+    onLockedOut: LockedOutRecorder,
     config: { lockout: Partial<LockoutConfig>; deviceCookie: Partial<DeviceCookieConfig> },
   ) {
     this.#state = state;
@@ -74,7 +82,10 @@ export class OwnerLogin {
    * the answer carries a fresh device cookie (`deviceCookie`, a Set-Cookie value).
    */
   async guarded(
-    req: WebRequest, account: string, event: string, check: (priority: HashPriority) => Promise<boolean>,
+    req: WebRequest,
+    account: string,
+    event: string,
+    check: (priority: HashPriority) => Promise<boolean>,
   ): Promise<GuardedCheck> {
     const ticket = this.#admit(req, account, event);
     const ok = await check(ticket.trusted ? 'trusted' : 'normal');
@@ -128,8 +139,9 @@ export class OwnerLogin {
     if (!r.decision.allowed) {
       this.#onLockedOut(req, event, account, lockedOutDetail(r.decision));
       const wait = String(r.decision.retryAfterSeconds);
-      throw new HttpError(429, 'LOGIN_LOCKED_OUT', `too many failed attempts; try again in ${wait} s`,
-        { 'retry-after': wait });
+      throw new HttpError(429, 'LOGIN_LOCKED_OUT', `too many failed attempts; try again in ${wait} s`, {
+        'retry-after': wait,
+      });
     }
     return r.ticket;
   }

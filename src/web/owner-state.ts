@@ -9,10 +9,21 @@ import { join } from 'node:path';
 import { writeFileAtomic, SECRET_FILE_MODE } from '../storage/index.ts';
 import { BulwarkError } from '../errors/index.ts';
 import {
-  SessionStore, parseSessionState, emptyLockoutState, parseLockoutState, serialiseLockoutState, parsePasswordHash,
-  emptyDeviceCookieState, parseDeviceCookieState, serialiseDeviceCookieState, createDeviceCookieKey,
-  parseDeviceCookieKey, serialiseDeviceCookieKey,
-  type LockoutState, type SessionConfig, type DeviceCookieState,
+  SessionStore,
+  parseSessionState,
+  emptyLockoutState,
+  parseLockoutState,
+  serialiseLockoutState,
+  parsePasswordHash,
+  emptyDeviceCookieState,
+  parseDeviceCookieState,
+  serialiseDeviceCookieState,
+  createDeviceCookieKey,
+  parseDeviceCookieKey,
+  serialiseDeviceCookieKey,
+  type LockoutState,
+  type SessionConfig,
+  type DeviceCookieState,
 } from '../auth/index.ts';
 
 /** The owner's credential as stored: only an argon2id hash. */
@@ -39,10 +50,22 @@ type DirtyPart = 'sessions' | 'lockout' | 'cookies';
 
 function parseOwner(text: string): OwnerRecord {
   let v: unknown;
-  try { v = JSON.parse(text); } catch { throw new StateCorruptError('STATE_CORRUPT', 'owner.json is not valid JSON'); }
+  try {
+    v = JSON.parse(text);
+  } catch {
+    throw new StateCorruptError('STATE_CORRUPT', 'owner.json is not valid JSON');
+  }
   const o = v as Partial<OwnerRecord>;
-  if (typeof v !== 'object' || v === null || o.version !== 1 || typeof o.username !== 'string' || !/^[a-z][a-z0-9._-]{0,63}$/.test(o.username) ||
-    typeof o.passwordHash !== 'string' || typeof o.changedAt !== 'string' || (o.source !== 'sticker' && o.source !== 'owner')) {
+  if (
+    typeof v !== 'object' ||
+    v === null ||
+    o.version !== 1 ||
+    typeof o.username !== 'string' ||
+    !/^[a-z][a-z0-9._-]{0,63}$/.test(o.username) ||
+    typeof o.passwordHash !== 'string' ||
+    typeof o.changedAt !== 'string' ||
+    (o.source !== 'sticker' && o.source !== 'owner')
+  ) {
     throw new StateCorruptError('STATE_CORRUPT', 'owner.json does not match its schema');
   }
   parsePasswordHash(o.passwordHash);
@@ -50,7 +73,9 @@ function parseOwner(text: string): OwnerRecord {
 }
 
 async function readOptional(path: string): Promise<string | undefined> {
-  try { return await readFile(path, 'utf8'); } catch (err) {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
@@ -70,8 +95,12 @@ async function loadOrEmpty<T>(path: string, parse: (text: string) => T, empty: (
 
 /** The installation's device cookie key as read; undefined when missing or damaged (a new one is made). */
 async function loadDeviceCookieKey(dir: string, warn: (msg: string) => void): Promise<Buffer | undefined> {
-  return loadOrEmpty<Buffer | undefined>(join(dir, DEVICE_COOKIE_KEY_FILE), parseDeviceCookieKey, () => undefined,
-    () => warn('device-cookie.key was damaged: a new key is made, every browser logs in as new once'));
+  return loadOrEmpty<Buffer | undefined>(
+    join(dir, DEVICE_COOKIE_KEY_FILE),
+    parseDeviceCookieKey,
+    () => undefined,
+    () => warn('device-cookie.key was damaged: a new key is made, every browser logs in as new once'),
+  );
 }
 
 /** Loads and saves the web service's state in `dir`. */
@@ -90,8 +119,13 @@ export class WebStateStore {
   #dirty = new Set<DirtyPart>();
   #writing: Promise<void> = Promise.resolve();
 
-  private constructor(dir: string, owner: OwnerRecord | undefined, sessions: SessionStore, lockout: LockoutState,
-    cookies: { state: DeviceCookieState; key: Buffer | undefined }) {
+  private constructor(
+    dir: string,
+    owner: OwnerRecord | undefined,
+    sessions: SessionStore,
+    lockout: LockoutState,
+    cookies: { state: DeviceCookieState; key: Buffer | undefined },
+  ) {
     this.dir = dir;
     this.owner = owner;
     this.sessions = sessions;
@@ -102,7 +136,11 @@ export class WebStateStore {
   }
 
   /** Loads state; a damaged sessions or lockout file starts empty (logged out, counters kept safe by the caller), a damaged owner file is refused. */
-  static async load(dir: string, sessionConfig: Partial<SessionConfig>, warn: (msg: string) => void): Promise<WebStateStore> {
+  static async load(
+    dir: string,
+    sessionConfig: Partial<SessionConfig>,
+    warn: (msg: string) => void,
+  ): Promise<WebStateStore> {
     const ownerText = await readOptional(join(dir, OWNER_FILE));
     const owner = ownerText === undefined ? undefined : parseOwner(ownerText);
     let sessions: SessionStore;
@@ -114,10 +152,15 @@ export class WebStateStore {
       warn('sessions.json was damaged: every session ended');
       sessions = new SessionStore(sessionConfig);
     }
-    const lockout = await loadOrEmpty(join(dir, LOCKOUT_FILE), parseLockoutState, emptyLockoutState,
-      () => warn('lockout.json was damaged: counters restarted'));
-    const cookieState = await loadOrEmpty(join(dir, DEVICE_COOKIES_FILE), parseDeviceCookieState,
-      emptyDeviceCookieState, () => warn('device-cookies.json was damaged: cookie counters restarted'));
+    const lockout = await loadOrEmpty(join(dir, LOCKOUT_FILE), parseLockoutState, emptyLockoutState, () =>
+      warn('lockout.json was damaged: counters restarted'),
+    );
+    const cookieState = await loadOrEmpty(
+      join(dir, DEVICE_COOKIES_FILE),
+      parseDeviceCookieState,
+      emptyDeviceCookieState,
+      () => warn('device-cookies.json was damaged: cookie counters restarted'),
+    );
     const key = await loadDeviceCookieKey(dir, warn);
     return new WebStateStore(dir, owner, sessions, lockout, { state: cookieState, key });
   }
@@ -139,12 +182,18 @@ export class WebStateStore {
   /** Marks sessions, lockout or the device cookies' list as changed; written within `delayMs`. */
   markDirty(what: DirtyPart, delayMs = 200): void {
     this.#dirty.add(what);
-    this.#timer ??= setTimeout(() => { this.#timer = undefined; void this.flush(); }, delayMs);
+    this.#timer ??= setTimeout(() => {
+      this.#timer = undefined;
+      void this.flush();
+    }, delayMs);
   }
 
   /** Writes whatever is dirty now. */
   async flush(): Promise<void> {
-    if (this.#timer) { clearTimeout(this.#timer); this.#timer = undefined; }
+    if (this.#timer) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
     const dirty = [...this.#dirty];
     this.#dirty.clear();
     this.#writing = this.#writing.then(async () => {
@@ -154,9 +203,12 @@ export class WebStateStore {
   }
 
   async #write(what: DirtyPart): Promise<void> {
-    const [file, text] = what === 'sessions' ? [SESSIONS_FILE, this.sessions.serialise()]
-      : what === 'lockout' ? [LOCKOUT_FILE, serialiseLockoutState(this.lockout)]
-        : [DEVICE_COOKIES_FILE, serialiseDeviceCookieState(this.deviceCookies)];
+    const [file, text] =
+      what === 'sessions'
+        ? [SESSIONS_FILE, this.sessions.serialise()]
+        : what === 'lockout'
+          ? [LOCKOUT_FILE, serialiseLockoutState(this.lockout)]
+          : [DEVICE_COOKIES_FILE, serialiseDeviceCookieState(this.deviceCookies)];
     await writeFileAtomic(join(this.dir, file), text, SECRET_FILE_MODE);
   }
 

@@ -28,14 +28,17 @@ export interface PageShell {
 /** The whole HTML document of a page. */
 export function renderPage(shell: PageShell, body: string): string {
   const links = shell.nav.map((l) => `<a href="${escapeHtml(l.href)}">${escapeHtml(l.label)}</a>`).join('');
-  const logout = shell.logoutCsrf === undefined ? '' : postButton('/logout', shell.logoutCsrf, 'Log out', { className: 'linklike' });
+  const logout =
+    shell.logoutCsrf === undefined ? '' : postButton('/logout', shell.logoutCsrf, 'Log out', { className: 'linklike' });
   const nav = links || logout ? `<nav aria-label="Main">${links}${logout}</nav>` : '';
-  return '<!doctype html><html lang="en"><head><meta charset="utf-8">' +
+  return (
+    '<!doctype html><html lang="en"><head><meta charset="utf-8">' +
     '<meta name="viewport" content="width=device-width, initial-scale=1">' +
     `<title>${escapeHtml(shell.title)} · ${escapeHtml(shell.product)}</title>` +
     '<link rel="stylesheet" href="/static/app.css"></head>' +
     `<body><header><strong>${escapeHtml(shell.product)}</strong>${nav}</header><main>${body}</main>` +
-    `${shell.script === true ? '<script src="/static/app.js"></script>' : ''}</body></html>\n`;
+    `${shell.script === true ? '<script src="/static/app.js"></script>' : ''}</body></html>\n`
+  );
 }
 
 /** The error, reasons and notice lines at the top of a card. */
@@ -43,28 +46,42 @@ export function formMessages(o: { error?: string; notice?: string; reasons?: rea
   const reasons = o.reasons?.length
     ? `<ul class="reasons error">${o.reasons.map((r) => `<li>${escapeHtml(r)}</li>`).join('')}</ul>`
     : '';
-  return (o.error ? `<p class="error" role="alert">${escapeHtml(o.error)}</p>` : '') + reasons +
-    (o.notice ? `<p class="notice" role="status">${escapeHtml(o.notice)}</p>` : '');
+  return (
+    (o.error ? `<p class="error" role="alert">${escapeHtml(o.error)}</p>` : '') +
+    reasons +
+    (o.notice ? `<p class="notice" role="status">${escapeHtml(o.notice)}</p>` : '')
+  );
 }
 
 /** A form with one button that posts to `action` with the CSRF token. */
 export function postButton(
-  action: string, csrf: string, label: string, o: { aria?: string; className?: string } = {},
+  action: string,
+  csrf: string,
+  label: string,
+  o: { aria?: string; className?: string } = {},
 ): string {
   const aria = o.aria ? ` aria-label="${escapeHtml(o.aria)}"` : '';
-  return `<form method="post" action="${escapeHtml(action)}"><input type="hidden" name="csrf" value="${escapeHtml(csrf)}">` +
-    `<button type="submit" class="${escapeHtml(o.className ?? 'secondary')}"${aria}>${escapeHtml(label)}</button></form>`;
+  return (
+    `<form method="post" action="${escapeHtml(action)}"><input type="hidden" name="csrf" value="${escapeHtml(csrf)}">` +
+    `<button type="submit" class="${escapeHtml(o.className ?? 'secondary')}"${aria}>${escapeHtml(label)}</button></form>`
+  );
 }
 
 /** Adds the public routes of the stylesheet and the script every page loads. */
 export function addStaticRoutes<Ctx>(router: Router<Ctx>): void {
   const cache = { 'cache-control': 'public, max-age=3600' };
   router.add({
-    method: 'GET', path: '/static/app.css', access: 'public', csrf: false,
+    method: 'GET',
+    path: '/static/app.css',
+    access: 'public',
+    csrf: false,
     handler: () => ({ kind: 'text', body: APP_CSS, contentType: 'text/css; charset=utf-8', headers: cache }),
   });
   router.add({
-    method: 'GET', path: '/static/app.js', access: 'public', csrf: false,
+    method: 'GET',
+    path: '/static/app.js',
+    access: 'public',
+    csrf: false,
     handler: () => ({ kind: 'text', body: APP_JS, contentType: 'text/javascript; charset=utf-8', headers: cache }),
   });
 }

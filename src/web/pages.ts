@@ -17,14 +17,24 @@ export interface PageFrame {
 
 /** The page around every body: the shared shell with the device's navigation. */
 export function layout(frame: PageFrame, body: string): string {
-  const nav = frame.csrf === undefined ? [] : [
-    { href: '/', label: 'Dashboard' }, { href: '/password', label: 'Password' },
-    { href: '/journal', label: 'Connection journal' },
-  ];
-  return renderPage({
-    title: frame.title, product: frame.deviceName, nav, script: true,
-    ...(frame.csrf === undefined ? {} : { logoutCsrf: frame.csrf }),
-  }, body);
+  const nav =
+    frame.csrf === undefined
+      ? []
+      : [
+          { href: '/', label: 'Dashboard' },
+          { href: '/password', label: 'Password' },
+          { href: '/journal', label: 'Connection journal' },
+        ];
+  return renderPage(
+    {
+      title: frame.title,
+      product: frame.deviceName,
+      nav,
+      script: true,
+      ...(frame.csrf === undefined ? {} : { logoutCsrf: frame.csrf }),
+    },
+    body,
+  );
 }
 
 function message(error?: string, notice?: string): string {
@@ -32,14 +42,20 @@ function message(error?: string, notice?: string): string {
 }
 
 /** The login form. */
-export function loginPage(frame: PageFrame, o: { csrf: string; error?: string; notice?: string; username?: string }): string {
-  return layout(frame, `<h1>Log in</h1><div class="card">${message(o.error, o.notice)}
+export function loginPage(
+  frame: PageFrame,
+  o: { csrf: string; error?: string; notice?: string; username?: string },
+): string {
+  return layout(
+    frame,
+    `<h1>Log in</h1><div class="card">${message(o.error, o.notice)}
 <form method="post" action="/login">
 <input type="hidden" name="csrf" value="${escapeHtml(o.csrf)}">
 <label for="username">User name</label><input id="username" name="username" autocomplete="username" required maxlength="64" value="${escapeHtml(o.username ?? 'admin')}">
 <label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required maxlength="256" autofocus>
 <p class="muted">First time? The password is printed on the label on the device.</p>
-<button type="submit">Log in</button></form></div>`);
+<button type="submit">Log in</button></form></div>`,
+  );
 }
 
 function strengthFields(): string {
@@ -52,14 +68,19 @@ function strengthFields(): string {
 
 /** First-use setup: proves possession with the setup code and sets the owner's password. */
 export function setupPage(frame: PageFrame, o: { csrf: string; error?: string; reasons?: readonly string[] }): string {
-  const reasons = o.reasons?.length ? `<ul class="reasons error">${o.reasons.map((r) => `<li>${escapeHtml(r)}</li>`).join('')}</ul>` : '';
-  return layout(frame, `<h1>Set up your device</h1><div class="card">${message(o.error)}${reasons}
+  const reasons = o.reasons?.length
+    ? `<ul class="reasons error">${o.reasons.map((r) => `<li>${escapeHtml(r)}</li>`).join('')}</ul>`
+    : '';
+  return layout(
+    frame,
+    `<h1>Set up your device</h1><div class="card">${message(o.error)}${reasons}
 <p>Enter the setup code from the label on the device, then choose the owner password.</p>
 <form method="post" action="/setup" data-strength-url="/setup/strength">
 <input type="hidden" name="csrf" value="${escapeHtml(o.csrf)}">
 <label for="setup-code">Setup code</label><input id="setup-code" name="setupCode" inputmode="numeric" autocomplete="off" required maxlength="20" placeholder="1234-5678-9012">
 ${strengthFields()}
-<button type="submit">Set password</button></form></div>`);
+<button type="submit">Set password</button></form></div>`,
+  );
 }
 
 /** A capability with its current value, as shown on the dashboard. */
@@ -73,37 +94,76 @@ export interface CapabilityView {
 }
 
 function capabilityRow(c: CapabilityView, csrf: string): string {
-  const value = c.value === undefined || c.value === null ? '—' : typeof c.value === 'boolean' ? (c.value ? 'on' : 'off') : String(c.value);
-  const buttons = c.actions.filter((a) => a !== 'get' && a !== 'set').map((a) =>
-    `<form method="post" action="/api/capabilities/${escapeHtml(c.id)}/${escapeHtml(a)}"><input type="hidden" name="csrf" value="${escapeHtml(csrf)}">` +
-    `<button type="submit" class="secondary" aria-label="${escapeHtml(`${c.id}: ${a}`)}">${escapeHtml(a)}</button></form>`).join(' ');
+  const value =
+    c.value === undefined || c.value === null
+      ? '—'
+      : typeof c.value === 'boolean'
+        ? c.value
+          ? 'on'
+          : 'off'
+        : String(c.value);
+  const buttons = c.actions
+    .filter((a) => a !== 'get' && a !== 'set')
+    .map(
+      (a) =>
+        `<form method="post" action="/api/capabilities/${escapeHtml(c.id)}/${escapeHtml(a)}"><input type="hidden" name="csrf" value="${escapeHtml(csrf)}">` +
+        `<button type="submit" class="secondary" aria-label="${escapeHtml(`${c.id}: ${a}`)}">${escapeHtml(a)}</button></form>`,
+    )
+    .join(' ');
   const setter = c.actions.includes('set')
     ? `<form method="post" action="/api/capabilities/${escapeHtml(c.id)}/set"><input type="hidden" name="csrf" value="${escapeHtml(csrf)}">` +
       `<label for="set-${escapeHtml(c.id)}">Set ${escapeHtml(c.id)}</label><input id="set-${escapeHtml(c.id)}" name="value" inputmode="numeric" maxlength="8"><button type="submit" class="secondary">Set</button></form>`
     : '';
-  return `<div class="cap" data-capability="${escapeHtml(c.id)}"><div><strong>${escapeHtml(c.id)}</strong> <span class="muted">${escapeHtml(c.description)}</span><br>` +
-    `<span class="value" data-value-of="${escapeHtml(c.id)}">${escapeHtml(value)}${c.unit && value !== '—' ? ' ' + escapeHtml(c.unit) : ''}</span></div><div>${buttons}${setter}</div></div>`;
+  return (
+    `<div class="cap" data-capability="${escapeHtml(c.id)}"><div><strong>${escapeHtml(c.id)}</strong> <span class="muted">${escapeHtml(c.description)}</span><br>` +
+    `<span class="value" data-value-of="${escapeHtml(c.id)}">${escapeHtml(value)}${c.unit && value !== '—' ? ' ' + escapeHtml(c.unit) : ''}</span></div><div>${buttons}${setter}</div></div>`
+  );
 }
 
 /** The dashboard: identity, firmware, uptime and the model's capabilities with controls. */
-export function dashboardPage(frame: PageFrame & { csrf: string }, o: { facts: ReadonlyArray<[string, string]>; capabilities: readonly CapabilityView[]; actions?: ReadonlyArray<{ id: string; label: string }>; notice?: string; error?: string }): string {
+export function dashboardPage(
+  frame: PageFrame & { csrf: string },
+  o: {
+    facts: ReadonlyArray<[string, string]>;
+    capabilities: readonly CapabilityView[];
+    actions?: ReadonlyArray<{ id: string; label: string }>;
+    notice?: string;
+    error?: string;
+  },
+): string {
   const facts = o.facts.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`).join('');
-  const actions = (o.actions ?? []).map((a) => `<form method="post" action="/api/actions/${escapeHtml(a.id)}"><input type="hidden" name="csrf" value="${escapeHtml(frame.csrf)}">` +
-    `<button type="submit" class="secondary">${escapeHtml(a.label)}</button></form>`).join(' ');
-  return layout(frame, `<h1>Dashboard</h1>${message(o.error, o.notice)}<section class="card" aria-labelledby="device-h"><h2 id="device-h">Device</h2><dl>${facts}</dl>${actions}</section>` +
-    `<section class="card" aria-labelledby="caps-h"><h2 id="caps-h">Controls</h2>${o.capabilities.map((c) => capabilityRow(c, frame.csrf)).join('')}</section>`);
+  const actions = (o.actions ?? [])
+    .map(
+      (a) =>
+        `<form method="post" action="/api/actions/${escapeHtml(a.id)}"><input type="hidden" name="csrf" value="${escapeHtml(frame.csrf)}">` +
+        `<button type="submit" class="secondary">${escapeHtml(a.label)}</button></form>`,
+    )
+    .join(' ');
+  return layout(
+    frame,
+    `<h1>Dashboard</h1>${message(o.error, o.notice)}<section class="card" aria-labelledby="device-h"><h2 id="device-h">Device</h2><dl>${facts}</dl>${actions}</section>` +
+      `<section class="card" aria-labelledby="caps-h"><h2 id="caps-h">Controls</h2>${o.capabilities.map((c) => capabilityRow(c, frame.csrf)).join('')}</section>`,
+  );
 }
 
 /** The change-password form. */
-export function passwordPage(frame: PageFrame & { csrf: string }, o: { error?: string; reasons?: readonly string[] }): string {
-  const reasons = o.reasons?.length ? `<ul class="reasons error">${o.reasons.map((r) => `<li>${escapeHtml(r)}</li>`).join('')}</ul>` : '';
-  return layout(frame, `<h1>Change password</h1><div class="card">${message(o.error)}${reasons}
+export function passwordPage(
+  frame: PageFrame & { csrf: string },
+  o: { error?: string; reasons?: readonly string[] },
+): string {
+  const reasons = o.reasons?.length
+    ? `<ul class="reasons error">${o.reasons.map((r) => `<li>${escapeHtml(r)}</li>`).join('')}</ul>`
+    : '';
+  return layout(
+    frame,
+    `<h1>Change password</h1><div class="card">${message(o.error)}${reasons}
 <form method="post" action="/password" data-strength-url="/api/password-strength">
 <input type="hidden" name="csrf" value="${escapeHtml(frame.csrf)}">
 <label for="current-password">Current password</label><input id="current-password" name="currentPassword" type="password" autocomplete="current-password" required maxlength="256">
 ${strengthFields()}
 <p class="muted">Changing the password logs out every session, this one included.</p>
-<button type="submit">Change password</button></form></div>`);
+<button type="submit">Change password</button></form></div>`,
+  );
 }
 
 /** One row of the connection journal as shown to the owner. */
@@ -119,12 +179,23 @@ export interface JournalRow {
 
 /** The connection journal. */
 export function journalPage(frame: PageFrame & { csrf: string }, rows: readonly JournalRow[]): string {
-  const body = rows.map((r) => `<tr><td>${escapeHtml(r.at.replace('T', ' ').replace(/\.\d+Z$/, 'Z'))}</td><td>${escapeHtml(r.surface)}</td><td>${escapeHtml(r.event)}</td><td>${escapeHtml(r.source)}</td><td>${escapeHtml(r.identity ?? '')}</td><td>${escapeHtml(r.result)}</td><td>${escapeHtml(r.detail ?? '')}</td></tr>`).join('');
-  return layout(frame, `<h1>Connection journal</h1><p class="muted">Every connection and login attempt, newest first. Passwords and codes are never recorded.</p>` +
-    `<div class="card table-wrap"><table><thead><tr><th scope="col">Time (UTC)</th><th scope="col">Surface</th><th scope="col">Event</th><th scope="col">Source</th><th scope="col">Identity</th><th scope="col">Result</th><th scope="col">Detail</th></tr></thead><tbody>${body}</tbody></table></div>`);
+  const body = rows
+    .map(
+      (r) =>
+        `<tr><td>${escapeHtml(r.at.replace('T', ' ').replace(/\.\d+Z$/, 'Z'))}</td><td>${escapeHtml(r.surface)}</td><td>${escapeHtml(r.event)}</td><td>${escapeHtml(r.source)}</td><td>${escapeHtml(r.identity ?? '')}</td><td>${escapeHtml(r.result)}</td><td>${escapeHtml(r.detail ?? '')}</td></tr>`,
+    )
+    .join('');
+  return layout(
+    frame,
+    `<h1>Connection journal</h1><p class="muted">Every connection and login attempt, newest first. Passwords and codes are never recorded.</p>` +
+      `<div class="card table-wrap"><table><thead><tr><th scope="col">Time (UTC)</th><th scope="col">Surface</th><th scope="col">Event</th><th scope="col">Source</th><th scope="col">Identity</th><th scope="col">Result</th><th scope="col">Detail</th></tr></thead><tbody>${body}</tbody></table></div>`,
+  );
 }
 
 /** A plain error page. */
 export function errorPage(frame: PageFrame, status: number, text: string): string {
-  return layout(frame, `<h1>${escapeHtml(status)}</h1><div class="card"><p class="error">${escapeHtml(text)}</p><p><a href="/">Back</a></p></div>`);
+  return layout(
+    frame,
+    `<h1>${escapeHtml(status)}</h1><div class="card"><p class="error">${escapeHtml(text)}</p><p><a href="/">Back</a></p></div>`,
+  );
 }

@@ -19,7 +19,14 @@ import { createWebApp, journalRecorder, PreSessionForms, serveApp, type RunningS
 import { addStaticRoutes } from './page-shell.ts';
 import { WebStateStore } from './owner-state.ts';
 import { OWNER_NAME, OwnerLogin } from './owner-login.ts';
-import { frame, sessionOf, setupPending, type DeviceCtx, type DeviceSite, type WebDeviceControl } from './device-site.ts';
+import {
+  frame,
+  sessionOf,
+  setupPending,
+  type DeviceCtx,
+  type DeviceSite,
+  type WebDeviceControl,
+} from './device-site.ts';
 import { addAccountRoutes, addControlRoutes, addPublicRoutes, addRecordRoutes } from './device-routes.ts';
 import * as pages from './pages.ts';
 import type { AdmissionConfig, AdmissionRecord } from '../admission/index.ts';
@@ -31,8 +38,7 @@ export interface WebJournalEntry {
   readonly surface: 'web';
   readonly source: string;
   readonly event:
-    | AdmissionRecord['event'] | 'login' | 'login-unlock' | 'logout' | 'setup' | 'password-change' | 'csrf'
-    | 'control';
+    AdmissionRecord['event'] | 'login' | 'login-unlock' | 'logout' | 'setup' | 'password-change' | 'csrf' | 'control';
   readonly identity?: string;
   readonly result: 'success' | 'failure' | 'refused' | 'locked-out' | 'info';
   readonly detail?: string;
@@ -76,7 +82,6 @@ export const defaultWebServiceConfig: WebServiceConfig = {
   maxConnections: 128,
 };
 
-
 const LOGIN_COOKIE = '__Host-bulwark-login';
 
 /** A running web service. */
@@ -103,8 +108,12 @@ export interface WebServiceOptions {
 }
 
 /** Builds the device's admin application: its routes, session port and pages. */
-export function createDeviceApp(site: DeviceSite, config: WebServiceConfig, log: (m: string) => void,
-  journal: WebJournal): WebApp<DeviceCtx> {
+export function createDeviceApp(
+  site: DeviceSite,
+  config: WebServiceConfig,
+  log: (m: string) => void,
+  journal: WebJournal,
+): WebApp<DeviceCtx> {
   const router = new Router<DeviceCtx>();
   addStaticRoutes(router);
   addPublicRoutes(router, site);
@@ -112,14 +121,21 @@ export function createDeviceApp(site: DeviceSite, config: WebServiceConfig, log:
   addAccountRoutes(router, site);
   addRecordRoutes(router, site);
   return createWebApp<DeviceCtx>({
-    router, limits: config.limits, journal, log,
+    router,
+    limits: config.limits,
+    journal,
+    log,
     errorPage: (status, message) => pages.errorPage(frame(site, 'Error'), status, message),
     sessions: {
       anonymous: () => ({}),
       find: (req) => {
         if (setupPending(site)) {
-          throw new HttpError(req.wantsJson ? 401 : 303, 'SETUP_REQUIRED', 'set the owner password first',
-            req.wantsJson ? {} : { location: '/setup' });
+          throw new HttpError(
+            req.wantsJson ? 401 : 303,
+            'SETUP_REQUIRED',
+            'set the owner password first',
+            req.wantsJson ? {} : { location: '/setup' },
+          );
         }
         const session = sessionOf(site, req);
         return session ? { session } : undefined;
@@ -139,8 +155,11 @@ function hostNames(host: string, serial: string): Set<string> {
   return names;
 }
 
-async function createSite(options: WebServiceOptions, config: WebServiceConfig, warn: (m: string) => void):
-  Promise<DeviceSite> {
+async function createSite(
+  options: WebServiceOptions,
+  config: WebServiceConfig,
+  warn: (m: string) => void,
+): Promise<DeviceSite> {
   const { bundle, device, journal } = options;
   const unit = bundle.unit;
   const webDir = join(options.stateDir, 'web');
@@ -148,11 +167,19 @@ async function createSite(options: WebServiceOptions, config: WebServiceConfig, 
   const state = await WebStateStore.load(webDir, config.sessions, warn);
   const record = journalRecorder(journal);
   return {
-    bundle, device, journal, state, record,
+    bundle,
+    device,
+    journal,
+    state,
+    record,
     // Binds pre-session CSRF tokens to this process.
     forms: new PreSessionForms(LOGIN_COOKIE, randomBytes(32)),
-    login: new OwnerLogin(state, bundle, (req, event, account, detail) =>
-      record(req, { event, result: 'locked-out', identity: account, detail }), config),
+    login: new OwnerLogin(
+      state,
+      bundle,
+      (req, event, account, detail) => record(req, { event, result: 'locked-out', identity: account, detail }),
+      config,
+    ),
     userInputs: [unit.model, unit.modelName, unit.serial, OWNER_NAME, unit.maker],
     ownerActions: device.ownerActions?.() ?? [],
   };
@@ -167,13 +194,22 @@ export async function startWebService(options: WebServiceOptions): Promise<WebSe
   const warn = options.warn ?? (() => undefined);
   const site = await createSite(options, config, warn);
   const app = createDeviceApp(site, config, warn, options.journal);
-  const surface = await serveApp(app, {
-    keyPem: options.bundle.webKeyPem, certPem: options.bundle.webCertPem, host: config.host, port: config.port,
-    requestTimeoutMs: config.requestTimeoutMs, keepAliveTimeoutMs: config.keepAliveTimeoutMs,
-    admission: { maxConnections: config.maxConnections, ...config.admission },
-  }, () => hostNames(config.host, options.bundle.unit.serial));
+  const surface = await serveApp(
+    app,
+    {
+      keyPem: options.bundle.webKeyPem,
+      certPem: options.bundle.webCertPem,
+      host: config.host,
+      port: config.port,
+      requestTimeoutMs: config.requestTimeoutMs,
+      keepAliveTimeoutMs: config.keepAliveTimeoutMs,
+      admission: { maxConnections: config.maxConnections, ...config.admission },
+    },
+    () => hostNames(config.host, options.bundle.unit.serial),
+  );
   return {
-    ...surface, state: site.state,
+    ...surface,
+    state: site.state,
     async close() {
       await surface.close();
       await site.state.flush();
@@ -190,7 +226,12 @@ function unlockLogin(site: DeviceSite, journal: WebJournal): string {
   login.saveGuardState(login.guard.unlock(login.guardState(), Date.now()));
   site.state.markDirty('cookies', 0);
   const minutes = Math.round(login.guard.cookies.config.physicalUnlockMs / 60_000);
-  journal.record({ surface: 'web', source: 'local', event: 'login-unlock', result: 'info',
-    detail: `physical act: a new browser may log in for ${minutes} min; per-address back-off still applies` });
+  journal.record({
+    surface: 'web',
+    source: 'local',
+    event: 'login-unlock',
+    result: 'info',
+    detail: `physical act: a new browser may log in for ${minutes} min; per-address back-off still applies`,
+  });
   return `login from a new browser allowed for ${minutes} minutes`;
 }

@@ -12,19 +12,29 @@ import { makeUnits, ApiClient, waitFor } from '../cloud/support.ts';
 
 const PASSWORD = 'marble falcon tundra 42 softly';
 const closers: Array<() => Promise<void>> = [];
-after(async () => { for (const c of closers.reverse()) await c(); });
+after(async () => {
+  for (const c of closers.reverse()) await c();
+});
 
-test('10 wrong claims from 3 other accounts, then the owner\'s right claim: 201', { timeout: 120_000 }, async () => {
+test("10 wrong claims from 3 other accounts, then the owner's right claim: 201", { timeout: 120_000 }, async () => {
   const fleet = await makeUnits('plug', 1);
   const unit = fleet.units[0]!;
   const cloud = await startCloud({
-    factoryDir: fleet.factoryDir, stateDir: join(fleet.work, 'cloud'), manifests: [fleet.manifest],
-    broker: { port: 0 }, api: { port: 0 },
+    factoryDir: fleet.factoryDir,
+    stateDir: join(fleet.work, 'cloud'),
+    manifests: [fleet.manifest],
+    broker: { port: 0 },
+    api: { port: 0 },
   });
   closers.push(() => cloud.close());
   const devState = join(fleet.work, 'dev');
   const agent = await startDeviceAgent({
-    bundleDir: unit.dir, stateDir: devState, webPort: 0, hubPort: 0, mode: 'development', cloudUrl: cloud.brokerUrl,
+    bundleDir: unit.dir,
+    stateDir: devState,
+    webPort: 0,
+    hubPort: 0,
+    mode: 'development',
+    cloudUrl: cloud.brokerUrl,
   });
   closers.push(() => agent.close());
   await waitFor(() => agent.cloud?.connected, 15_000, 'the device to connect');

@@ -12,7 +12,9 @@ import { journalOf, eventually } from '../hub/support.ts';
 import type { DeviceAgent } from '../../src/device/index.ts';
 
 const agents: DeviceAgent[] = [];
-after(async () => { for (const a of agents) await a.close(); });
+after(async () => {
+  for (const a of agents) await a.close();
+});
 
 function rawConnect(port: number, from: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
@@ -27,7 +29,10 @@ async function resetAfterHandshake(port: number, from: string): Promise<void> {
   await new Promise<void>((resolve) => {
     const tls = tlsConnect({ socket: raw, rejectUnauthorized: false, servername: 'localhost' });
     tls.on('error', () => resolve());
-    tls.once('secureConnect', () => { raw.resetAndDestroy(); resolve(); });
+    tls.once('secureConnect', () => {
+      raw.resetAndDestroy();
+      resolve();
+    });
   });
 }
 
@@ -36,10 +41,14 @@ async function resetBeforeHandshake(port: number, from: string): Promise<void> {
 }
 
 /** Attempts from `address` the rows account for: 1 per entry, N per flood summary of N. */
-function attemptsFrom(rows: ReadonlyArray<{ source: string; event: string; detail?: string }>, address: string): number {
+function attemptsFrom(
+  rows: ReadonlyArray<{ source: string; event: string; detail?: string }>,
+  address: string,
+): number {
   let n = 0;
   for (const r of rows) {
-    if (r.source === address && r.event === 'connection-flood') n += Number(/^([\d,]+) more/.exec(r.detail ?? '')?.[1]?.replace(/,/g, '') ?? 0);
+    if (r.source === address && r.event === 'connection-flood')
+      n += Number(/^([\d,]+) more/.exec(r.detail ?? '')?.[1]?.replace(/,/g, '') ?? 0);
     else if (r.source.startsWith(address.includes(':') ? `[${address}]:` : `${address}:`)) n += 1;
   }
   return n;
@@ -50,23 +59,41 @@ async function fortyResets(port: number, from: string): Promise<void> {
   for (let i = 0; i < 20; i++) await resetBeforeHandshake(port, from);
 }
 
-test('40 connections reset after and before the handshake leave 40 attempts in the journal, on the admin page and the hub port', { timeout: 60_000 }, async () => {
-  const fleet = await makeFleet(['plug']);
-  const agent = await startAgent(fleet.units.plug!, join(fleet.work, 'state'));
-  agents.push(agent);
-  await fortyResets(agent.web.port, '127.0.0.88');
-  await fortyResets(agent.hub.port, '127.0.0.89');
-  await eventually(async () => attemptsFrom(await journalOf(agent, 'web'), '127.0.0.88') >= 40, 5_000, 'web entries').catch(() => undefined);
-  await eventually(async () => attemptsFrom(await journalOf(agent, 'hub'), '127.0.0.89') >= 40, 5_000, 'hub entries').catch(() => undefined);
-  assert.equal(attemptsFrom(await journalOf(agent, 'web'), '127.0.0.88'), 40);
-  assert.equal(attemptsFrom(await journalOf(agent, 'hub'), '127.0.0.89'), 40);
-});
+test(
+  '40 connections reset after and before the handshake leave 40 attempts in the journal, on the admin page and the hub port',
+  { timeout: 60_000 },
+  async () => {
+    const fleet = await makeFleet(['plug']);
+    const agent = await startAgent(fleet.units.plug!, join(fleet.work, 'state'));
+    agents.push(agent);
+    await fortyResets(agent.web.port, '127.0.0.88');
+    await fortyResets(agent.hub.port, '127.0.0.89');
+    await eventually(
+      async () => attemptsFrom(await journalOf(agent, 'web'), '127.0.0.88') >= 40,
+      5_000,
+      'web entries',
+    ).catch(() => undefined);
+    await eventually(
+      async () => attemptsFrom(await journalOf(agent, 'hub'), '127.0.0.89') >= 40,
+      5_000,
+      'hub entries',
+    ).catch(() => undefined);
+    assert.equal(attemptsFrom(await journalOf(agent, 'web'), '127.0.0.88'), 40);
+    assert.equal(attemptsFrom(await journalOf(agent, 'hub'), '127.0.0.89'), 40);
+  },
+);
 
-test('on [::1] too: 40 reset connections from the IPv6 loopback leave 40 attempts in the journal', { timeout: 60_000 }, async () => {
-  const fleet = await makeFleet(['plug']);
-  const agent = await startAgent(fleet.units.plug!, join(fleet.work, 'state6'), '::1');
-  agents.push(agent);
-  await fortyResets(agent.web.port, '::1');
-  await eventually(async () => attemptsFrom(await journalOf(agent, 'web'), '::1') >= 40, 5_000, 'web entries').catch(() => undefined);
-  assert.equal(attemptsFrom(await journalOf(agent, 'web'), '::1'), 40);
-});
+test(
+  'on [::1] too: 40 reset connections from the IPv6 loopback leave 40 attempts in the journal',
+  { timeout: 60_000 },
+  async () => {
+    const fleet = await makeFleet(['plug']);
+    const agent = await startAgent(fleet.units.plug!, join(fleet.work, 'state6'), '::1');
+    agents.push(agent);
+    await fortyResets(agent.web.port, '::1');
+    await eventually(async () => attemptsFrom(await journalOf(agent, 'web'), '::1') >= 40, 5_000, 'web entries').catch(
+      () => undefined,
+    );
+    assert.equal(attemptsFrom(await journalOf(agent, 'web'), '::1'), 40);
+  },
+);

@@ -20,38 +20,75 @@ const PROBE = { concurrency: 32, timeoutMs: 1_500, maxBytes: 65_536 };
 const INSPECTOR_ANSWER = /"Browser"\s*:\s*"node\.js|webSocketDebuggerUrl|"Protocol-Version"/;
 
 let fleet: TestFleet;
-before(async () => { fleet = await makeFleet(['plug']); });
-after(async () => { await rm(fleet.work, { recursive: true, force: true }); });
+before(async () => {
+  fleet = await makeFleet(['plug']);
+});
+after(async () => {
+  await rm(fleet.work, { recursive: true, force: true });
+});
 
-interface Run { child: ChildProcess; out: () => string; err: () => string }
+interface Run {
+  child: ChildProcess;
+  out: () => string;
+  err: () => string;
+}
 
 /** `bulwark device run` for the plug, in production mode, with `extraEnv`. */
 function deviceRun(state: string, extraEnv: Record<string, string> = {}): Run {
   const env: NodeJS.ProcessEnv = { ...process.env, ...extraEnv };
   delete env.BULWARK_MODE;
-  const args = [BIN, 'device', 'run', '--bundle', fleet.units.plug!.dir, '--state', state,
-    '--web-port', '0', '--hub-port', '0'];
+  const args = [
+    BIN,
+    'device',
+    'run',
+    '--bundle',
+    fleet.units.plug!.dir,
+    '--state',
+    state,
+    '--web-port',
+    '0',
+    '--hub-port',
+    '0',
+  ];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
-  let out = '', err = '';
-  child.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
-  child.stderr!.on('data', (c: Buffer) => { err += c.toString(); });
+  let out = '',
+    err = '';
+  child.stdout.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
+  child.stderr.on('data', (c: Buffer) => {
+    err += c.toString();
+  });
   return { child, out: () => out, err: () => err };
 }
 
 /** The exit code, or null when the process was still running after `ms` (it and its children are then killed). */
 function exitWithin(child: ChildProcess, ms: number): Promise<number | null> {
   return new Promise((resolve) => {
-    if (child.exitCode !== null) { resolve(child.exitCode); return; }
+    if (child.exitCode !== null) {
+      resolve(child.exitCode);
+      return;
+    }
     const timer = setTimeout(() => {
       // Children too: an agent left behind would hold the supervisor's stderr pipe open.
-      void processTree(child.pid!).then((pids) => { for (const pid of pids) kill(pid, 'SIGKILL'); resolve(null); });
+      void processTree(child.pid!).then((pids) => {
+        for (const pid of pids) kill(pid, 'SIGKILL');
+        resolve(null);
+      });
     }, ms);
-    child.once('exit', (code) => { clearTimeout(timer); resolve(code); });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve(code);
+    });
   });
 }
 
 function kill(pid: number, signal: NodeJS.Signals): void {
-  try { process.kill(pid, signal); } catch { /* already gone */ }
+  try {
+    process.kill(pid, signal);
+  } catch {
+    /* already gone */
+  }
 }
 
 function readyOf(run: Run, ms: number): Promise<{ webPort: number; hubPort: number }> {
@@ -59,10 +96,16 @@ function readyOf(run: Run, ms: number): Promise<{ webPort: number; hubPort: numb
     const timer = setTimeout(() => reject(new Error(`no ready line; stderr: ${run.err()}`)), ms);
     const check = (): void => {
       const m = /ready: https:\/\/[^:\s]+:(\d+)\S* hub port (\d+)/.exec(run.out());
-      if (m) { clearTimeout(timer); resolve({ webPort: Number(m[1]), hubPort: Number(m[2]) }); }
+      if (m) {
+        clearTimeout(timer);
+        resolve({ webPort: Number(m[1]), hubPort: Number(m[2]) });
+      }
     };
     run.child.stdout!.on('data', check);
-    run.child.once('exit', () => { clearTimeout(timer); reject(new Error(`exited early; stderr: ${run.err()}`)); });
+    run.child.once('exit', () => {
+      clearTimeout(timer);
+      reject(new Error(`exited early; stderr: ${run.err()}`));
+    });
   });
 }
 
@@ -70,7 +113,11 @@ function readyOf(run: Run, ms: number): Promise<{ webPort: number; hubPort: numb
 function connects(port: number, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = createConnection({ host: HOST, port });
-    const done = (ok: boolean): void => { clearTimeout(timer); s.destroy(); resolve(ok); };
+    const done = (ok: boolean): void => {
+      clearTimeout(timer);
+      s.destroy();
+      resolve(ok);
+    };
     const timer = setTimeout(() => done(false), timeoutMs);
     s.once('connect', () => done(true));
     s.once('error', () => done(false));
@@ -78,8 +125,12 @@ function connects(port: number, timeoutMs: number): Promise<boolean> {
 }
 
 /** Runs `work` on each item with at most `concurrency` at a time, stopping at `deadline`; returns the items done. */
-async function bounded<T>(items: readonly T[], concurrency: number, deadline: number,
-  work: (x: T) => Promise<void>): Promise<number> {
+async function bounded<T>(
+  items: readonly T[],
+  concurrency: number,
+  deadline: number,
+  work: (x: T) => Promise<void>,
+): Promise<number> {
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < items.length && Date.now() < deadline) await work(items[next++]!);
@@ -104,7 +155,11 @@ function isInspector(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = createConnection({ host: HOST, port });
     let text = '';
-    const done = (found: boolean): void => { clearTimeout(timer); s.destroy(); resolve(found); };
+    const done = (found: boolean): void => {
+      clearTimeout(timer);
+      s.destroy();
+      resolve(found);
+    };
     const timer = setTimeout(() => done(false), PROBE.timeoutMs);
     const request = `GET /json/version HTTP/1.1\r\nHost: ${HOST}:${port}\r\nConnection: close\r\n\r\n`;
     s.once('connect', () => s.write(request));
@@ -157,51 +212,64 @@ async function socketsOf(pids: number[]): Promise<Set<string>> {
   return held;
 }
 
-test('device run with NODE_OPTIONS=--inspect refuses at once (exit 78, naming the inspector) and starts nothing',
-  { timeout: 60_000 }, async () => {
-  const state = join(fleet.work, 'state-inspect');
-  const started = Date.now();
-  const run = deviceRun(state, { NODE_OPTIONS: '--inspect=127.0.0.1:0' });
-  const code = await exitWithin(run.child, 15_000);
-  assert.equal(code, 78, `exit code (null: still running after 15 s); stdout: ${run.out()} stderr: ${run.err()}`);
-  assert.match(run.err(), /DEBUG_INTERFACE_REFUSED/);
-  assert.match(run.err(), /Node inspector \(--inspect=127\.0\.0\.1:0 in NODE_OPTIONS/);
-  assert.match(run.err(), /development mode/);
-  assert.doesNotMatch(run.out(), /ready/, 'no ready line');
-  assert.doesNotMatch(run.err(), /booting/, 'the supervisor booted no agent');
-  assert.equal(existsSync(state), false, 'no agent ran: its state folder was never made, so no port opened');
-  assert.ok(Date.now() - started < 15_000);
-});
+test(
+  'device run with NODE_OPTIONS=--inspect refuses at once (exit 78, naming the inspector) and starts nothing',
+  { timeout: 60_000 },
+  async () => {
+    const state = join(fleet.work, 'state-inspect');
+    const started = Date.now();
+    const run = deviceRun(state, { NODE_OPTIONS: '--inspect=127.0.0.1:0' });
+    const code = await exitWithin(run.child, 15_000);
+    assert.equal(code, 78, `exit code (null: still running after 15 s); stdout: ${run.out()} stderr: ${run.err()}`);
+    assert.match(run.err(), /DEBUG_INTERFACE_REFUSED/);
+    assert.match(run.err(), /Node inspector \(--inspect=127\.0\.0\.1:0 in NODE_OPTIONS/);
+    assert.match(run.err(), /development mode/);
+    assert.doesNotMatch(run.out(), /ready/, 'no ready line');
+    assert.doesNotMatch(run.err(), /booting/, 'the supervisor booted no agent');
+    assert.equal(existsSync(state), false, 'no agent ran: its state folder was never made, so no port opened');
+    assert.ok(Date.now() - started < 15_000);
+  },
+);
 
-test('no loopback port of a running production device is a Node inspector, even after SIGUSR1 to its processes',
-  { timeout: 90_000 }, async (t) => {
-  const run = deviceRun(join(fleet.work, 'state-scan'));
-  try {
-    const { webPort, hubPort } = await readyOf(run, 30_000);
-    const tree = await processTree(run.child.pid!);
-    assert.ok(tree.length >= 2, 'the supervisor and its agent');
-    for (const pid of tree) kill(pid, 'SIGUSR1');
-    await new Promise((r) => setTimeout(r, 500));
-    assert.equal(run.child.exitCode, null, 'SIGUSR1 did not stop the supervisor');
-    assert.match(run.err(), /SIGUSR1 ignored/);
+test(
+  'no loopback port of a running production device is a Node inspector, even after SIGUSR1 to its processes',
+  { timeout: 90_000 },
+  async (t) => {
+    const run = deviceRun(join(fleet.work, 'state-scan'));
+    try {
+      const { webPort, hubPort } = await readyOf(run, 30_000);
+      const tree = await processTree(run.child.pid!);
+      assert.ok(tree.length >= 2, 'the supervisor and its agent');
+      for (const pid of tree) kill(pid, 'SIGUSR1');
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(run.child.exitCode, null, 'SIGUSR1 did not stop the supervisor');
+      assert.match(run.err(), /SIGUSR1 ignored/);
 
-    const open = await scanLoopback();
-    assert.ok(open.includes(webPort) && open.includes(hubPort), `the scan sees the device (open: ${open.join(', ')})`);
-    const inspectors: number[] = [];
-    await bounded(open, PROBE.concurrency, Date.now() + 30_000, async (p) => {
-      if (await isInspector(p)) inspectors.push(p);
-    });
+      const open = await scanLoopback();
+      assert.ok(
+        open.includes(webPort) && open.includes(hubPort),
+        `the scan sees the device (open: ${open.join(', ')})`,
+      );
+      const inspectors: number[] = [];
+      await bounded(open, PROBE.concurrency, Date.now() + 30_000, async (p) => {
+        if (await isInspector(p)) inspectors.push(p);
+      });
 
-    // An inspector of another program on this machine is not the device's; one we cannot place counts as the device's.
-    const [listening, ours] = [await listeningInodes(), await socketsOf(await processTree(run.child.pid!))];
-    const held = (p: number): boolean => [...listening.get(p) ?? []].some((i) => ours.has(i));
-    assert.ok(held(webPort) && held(hubPort), 'the device\'s own ports are attributed to it');
-    const foreign = inspectors.filter((p) => listening.has(p) && !held(p));
-    if (foreign.length) t.diagnostic(`inspectors of other programs on this machine: ${foreign.join(', ')}`);
-    t.diagnostic(`${open.length} open loopback ports scanned`);
-    assert.deepEqual(inspectors.filter((p) => !foreign.includes(p)), [], 'no inspector belongs to the device');
-  } finally {
-    run.child.kill('SIGTERM');
-    await exitWithin(run.child, 10_000);
-  }
-});
+      // An inspector of another program on this machine is not the device's; one we cannot place counts as the device's.
+      const [listening, ours] = [await listeningInodes(), await socketsOf(await processTree(run.child.pid!))];
+      const held = (p: number): boolean => [...(listening.get(p) ?? [])].some((i) => ours.has(i));
+      assert.ok(held(webPort) && held(hubPort), "the device's own ports are attributed to it");
+      const foreign = inspectors.filter((p) => listening.has(p) && !held(p));
+      if (foreign.length) t.diagnostic(`inspectors of other programs on this machine: ${foreign.join(', ')}`);
+      t.diagnostic(`${open.length} open loopback ports scanned`);
+      assert.deepEqual(
+        inspectors.filter((p) => !foreign.includes(p)),
+        [],
+        'no inspector belongs to the device',
+      );
+    } finally {
+      run.child.kill('SIGTERM');
+      await exitWithin(run.child, 10_000);
+    }
+  },
+);

@@ -21,17 +21,21 @@ const GUESSES_EACH = 5;
 const OWNER_ADDRESS = '127.0.0.2';
 const NEW_BROWSER_ADDRESS = '127.0.0.40';
 const closers: Array<() => Promise<void>> = [];
-after(async () => { for (const c of closers.reverse()) await c(); });
+after(async () => {
+  for (const c of closers.reverse()) await c();
+});
 
 /** 24 addresses x 5 wrong guesses, four addresses at a time (the hash limiter runs two hashes at once anyway). */
 async function spreadGuessing(guess: (from: string, i: number) => Promise<number>): Promise<number[]> {
   const statuses: number[] = [];
   for (let a = 0; a < GUESSERS.length; a += 4) {
-    const batch = await Promise.all(GUESSERS.slice(a, a + 4).map(async (from) => {
-      const mine: number[] = [];
-      for (let i = 0; i < GUESSES_EACH; i++) mine.push(await guess(from, i));
-      return mine;
-    }));
+    const batch = await Promise.all(
+      GUESSERS.slice(a, a + 4).map(async (from) => {
+        const mine: number[] = [];
+        for (let i = 0; i < GUESSES_EACH; i++) mine.push(await guess(from, i));
+        return mine;
+      }),
+    );
     statuses.push(...batch.flat());
   }
   return statuses;
@@ -49,7 +53,7 @@ function sameBrowserAt(browser: WebClient, other: WebClient): WebClient {
   return other;
 }
 
-test('device: the owner\'s browser gets in at once; a new one after a button press', { timeout: 180_000 }, async () => {
+test("device: the owner's browser gets in at once; a new one after a button press", { timeout: 180_000 }, async () => {
   const fleet = await makeFleet(['plug']);
   const unit = fleet.units.plug!;
   const stateDir = join(fleet.work, 'state');
@@ -68,12 +72,12 @@ test('device: the owner\'s browser gets in at once; a new one after a button pre
 
   const started = Date.now();
   const again = await owner.login(password);
-  assert.equal(again.status, 303, 'the owner\'s browser with its device cookie logs in at once');
+  assert.equal(again.status, 303, "the owner's browser with its device cookie logs in at once");
   assert.ok(Date.now() - started < 5_000, `the owner waited ${Date.now() - started} ms`);
   assert.ok(owner.cookies.has('__Host-bulwark-device'), 'the browser holds a device cookie');
   const roaming = sameBrowserAt(owner, await client(GUESSERS[0]!));
   roaming.cookies.delete('__Host-bulwark-session');
-  assert.equal((await roaming.login(password)).status, 303, 'the owner\'s browser gets in from a guessing address too');
+  assert.equal((await roaming.login(password)).status, 303, "the owner's browser gets in from a guessing address too");
 
   const stranger = await client(NEW_BROWSER_ADDRESS);
   const refused: Answer = await stranger.login(password);
@@ -87,10 +91,10 @@ test('device: the owner\'s browser gets in at once; a new one after a button pre
     journal.some((e) => e.event === event && e.result === result && detail.test(e.detail ?? ''));
   assert.ok(logged('login', 'success', /device cookie/), 'trusted logins are journalled');
   assert.ok(logged('login-unlock', 'info', /physical act/), 'the physical unlock is journalled');
-  assert.ok(logged('login', 'locked-out', /account-wide/), 'the ceiling\'s refusals are journalled');
+  assert.ok(logged('login', 'locked-out', /account-wide/), "the ceiling's refusals are journalled");
 });
 
-test('hub: the owner\'s browser gets in at once; a new one after `hub unlock`', { timeout: 180_000 }, async () => {
+test("hub: the owner's browser gets in at once; a new one after `hub unlock`", { timeout: 180_000 }, async () => {
   const work = await mkdtemp(join(tmpdir(), 'bulwark-attack-hub-'));
   const state = join(work, 'hub');
   const service = await startHubService({ stateDir: state, web: { port: 0 } });
@@ -112,23 +116,27 @@ test('hub: the owner\'s browser gets in at once; a new one after `hub unlock`', 
   const statuses = await spreadGuessing(async (from, i) => login(await client(from), `wrong-guess-${from}-${i}`));
   assertCeilingReached(statuses, 100);
 
-  assert.equal(await login(owner, password), 303, 'the owner\'s browser with its device cookie logs in at once');
+  assert.equal(await login(owner, password), 303, "the owner's browser with its device cookie logs in at once");
   const stranger = await client(NEW_BROWSER_ADDRESS);
   assert.equal(await login(stranger, password), 429, 'a new browser is held back by the account-wide ceiling');
-  const r = await callHubControl(state, 'unlock') as { unlockedUntil: string };
+  const r = (await callHubControl(state, 'unlock')) as { unlockedUntil: string };
   assert.ok(Date.parse(r.unlockedUntil) > Date.now());
   assert.equal(await login(await client(GUESSERS[1]!), password), 429, 'a guessing address stays slowed');
   assert.equal(await login(stranger, password), 303, 'after the unlock the new browser gets in');
 });
 
-test('cloud: the owner\'s app or browser with its device cookie gets in at once', { timeout: 180_000 }, async () => {
+test("cloud: the owner's app or browser with its device cookie gets in at once", { timeout: 180_000 }, async () => {
   const fleet = await makeUnits('plug', 1);
   const cloud = await startCloud({
-    factoryDir: fleet.factoryDir, stateDir: join(fleet.work, 'cloud'), manifests: [fleet.manifest],
-    broker: { port: 0 }, api: { port: 0 },
+    factoryDir: fleet.factoryDir,
+    stateDir: join(fleet.work, 'cloud'),
+    manifests: [fleet.manifest],
+    broker: { port: 0 },
+    api: { port: 0 },
   });
   closers.push(() => cloud.close());
-  const email = 'owner@example.com', password = 'marble falcon tundra 42 softly';
+  const email = 'owner@example.com',
+    password = 'marble falcon tundra 42 softly';
   const api = (from: string): ApiClient => new ApiClient(cloud.api.url, cloud.credentials.caCertPem, from);
   const owner = api(OWNER_ADDRESS);
   assert.equal((await owner.register(email, password)).status, 201);

@@ -14,7 +14,14 @@ export interface SlowAttack {
 }
 
 /** Starts the attack; it stops itself after `maxMs` or `maxOpens` connections, whichever first. */
-export function slowloris(o: { port: number; from: string; sockets: number; dripMs: number; maxMs: number; maxOpens: number }): SlowAttack {
+export function slowloris(o: {
+  port: number;
+  from: string;
+  sockets: number;
+  dripMs: number;
+  maxMs: number;
+  maxOpens: number;
+}): SlowAttack {
   const live = new Set<TLSSocket>();
   const timers = new Set<NodeJS.Timeout>();
   let opened = 0;
@@ -33,10 +40,17 @@ export function slowloris(o: { port: number; from: string; sockets: number; drip
       socket.write('GET / HTTP/1.1\r\nHost: localhost\r\n');
       const drip = setInterval(() => socket.write(`X-Slow-${Date.now() % 1000}: 1\r\n`), o.dripMs);
       timers.add(drip);
-      socket.once('close', () => { clearInterval(drip); timers.delete(drip); });
+      socket.once('close', () => {
+        clearInterval(drip);
+        timers.delete(drip);
+      });
     });
     // A slowloris attacker reopens what the server closes, after a short pause.
-    socket.once('close', () => { live.delete(socket); const t = setTimeout(openOne, 100); timers.add(t); });
+    socket.once('close', () => {
+      live.delete(socket);
+      const t = setTimeout(openOne, 100);
+      timers.add(t);
+    });
   };
   for (let i = 0; i < o.sockets; i++) openOne();
   const end = setTimeout(() => attack.stop(), o.maxMs);
@@ -54,16 +68,31 @@ export function slowloris(o: { port: number; from: string; sockets: number; drip
 }
 
 /** One GET from `from`; resolves with the status and how long the answer took, ms (timeout after `limitMs` * 5). */
-export function probe(o: { port: number; from: string; path: string; host: string; limitMs: number }): Promise<{ status: number; ms: number }> {
+export function probe(o: {
+  port: number;
+  from: string;
+  path: string;
+  host: string;
+  limitMs: number;
+}): Promise<{ status: number; ms: number }> {
   const started = performance.now();
   return new Promise((resolve) => {
-    const req = httpsRequest({
-      host: '127.0.0.1', port: o.port, path: o.path, localAddress: o.from, rejectUnauthorized: false, agent: false,
-      servername: 'localhost', headers: { host: o.host },
-    }, (res) => {
-      res.resume();
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, ms: performance.now() - started }));
-    });
+    const req = httpsRequest(
+      {
+        host: '127.0.0.1',
+        port: o.port,
+        path: o.path,
+        localAddress: o.from,
+        rejectUnauthorized: false,
+        agent: false,
+        servername: 'localhost',
+        headers: { host: o.host },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, ms: performance.now() - started }));
+      },
+    );
     req.on('error', () => resolve({ status: 0, ms: performance.now() - started }));
     req.setTimeout(o.limitMs * 5, () => req.destroy());
     req.end();

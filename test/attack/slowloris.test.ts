@@ -15,7 +15,9 @@ import { slowloris, probe } from './slow-clients.ts';
 const ATTACKER = '127.0.0.66';
 const VISITOR = '127.0.0.67';
 const closers: Array<() => Promise<void>> = [];
-after(async () => { for (const c of closers.reverse()) await c(); });
+after(async () => {
+  for (const c of closers.reverse()) await c();
+});
 
 async function underAttack(port: number, perSourceCap = 16): Promise<void> {
   const attack = slowloris({ port, from: ATTACKER, sockets: 200, dripMs: 2_000, maxMs: 12_000, maxOpens: 3_000 });
@@ -38,25 +40,41 @@ async function underAttack(port: number, perSourceCap = 16): Promise<void> {
   }
 }
 
-test('the device admin page answers another address within 1 s while one address holds 200 slow sockets', { timeout: 60_000 }, async () => {
-  const fleet = await makeFleet(['plug']);
-  const agent = await startAgent(fleet.units.plug!, join(fleet.work, 'state'));
-  closers.push(() => agent.close());
-  await underAttack(agent.web.port);
-});
+test(
+  'the device admin page answers another address within 1 s while one address holds 200 slow sockets',
+  { timeout: 60_000 },
+  async () => {
+    const fleet = await makeFleet(['plug']);
+    const agent = await startAgent(fleet.units.plug!, join(fleet.work, 'state'));
+    closers.push(() => agent.close());
+    await underAttack(agent.web.port);
+  },
+);
 
-test('the hub admin page answers another address within 1 s while one address holds 200 slow sockets', { timeout: 60_000 }, async () => {
-  const fleet = await makeFleet([]);
-  const hub = await startHubService({ stateDir: join(fleet.work, 'hub'), web: { port: 0 } });
-  closers.push(() => hub.close());
-  await underAttack(hub.web!.port);
-});
+test(
+  'the hub admin page answers another address within 1 s while one address holds 200 slow sockets',
+  { timeout: 60_000 },
+  async () => {
+    const fleet = await makeFleet([]);
+    const hub = await startHubService({ stateDir: join(fleet.work, 'hub'), web: { port: 0 } });
+    closers.push(() => hub.close());
+    await underAttack(hub.web!.port);
+  },
+);
 
-test('the cloud owner API answers another address within 1 s while one address holds 200 slow sockets', { timeout: 60_000 }, async () => {
-  const fleet = await makeUnits('plug', 1);
-  const cloud = await startCloud({
-    factoryDir: fleet.factoryDir, stateDir: join(fleet.work, 'cloud'), manifests: [fleet.manifest], broker: { port: 0 }, api: { port: 0 },
-  });
-  closers.push(() => cloud.close());
-  await underAttack(cloud.api.port, 64);
-});
+test(
+  'the cloud owner API answers another address within 1 s while one address holds 200 slow sockets',
+  { timeout: 60_000 },
+  async () => {
+    const fleet = await makeUnits('plug', 1);
+    const cloud = await startCloud({
+      factoryDir: fleet.factoryDir,
+      stateDir: join(fleet.work, 'cloud'),
+      manifests: [fleet.manifest],
+      broker: { port: 0 },
+      api: { port: 0 },
+    });
+    closers.push(() => cloud.close());
+    await underAttack(cloud.api.port, 64);
+  },
+);

@@ -16,9 +16,20 @@ import { initFactory, provisionUnits, type ProvisionedUnit } from '../../src/ide
 import { startDeviceAgent, type DeviceAgent } from '../../src/device/index.ts';
 import { startCloud, type CloudService } from '../../src/cloud/index.ts';
 import {
-  initRepository, publishImage, buildReferenceImage, startRepositoryServer, type RepositoryServer,
+  initRepository,
+  publishImage,
+  buildReferenceImage,
+  startRepositoryServer,
+  type RepositoryServer,
 } from '../../src/release/index.ts';
-import { auditRunningDevice, renderAuditHtml, auditExitCode, AUDIT_EXIT_CODES, KEPT_AUDITS_DIR, type AuditReport } from '../../src/audit/index.ts';
+import {
+  auditRunningDevice,
+  renderAuditHtml,
+  auditExitCode,
+  AUDIT_EXIT_CODES,
+  KEPT_AUDITS_DIR,
+  type AuditReport,
+} from '../../src/audit/index.ts';
 import { WebClient } from '../support/device.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -32,44 +43,89 @@ let repoDir: string;
 let report: AuditReport;
 let gate: { report: AuditReport; kept?: string };
 
-before(async () => {
-  work = await mkdtemp(join(tmpdir(), 'bulwark-audit-'));
-  const factoryDir = join(work, 'factory');
-  await initFactory(factoryDir);
-  units = await provisionUnits({ factoryDir, model: 'plug', count: 2, outDir: join(work, 'units') });
-  const manifest = join(work, 'units', 'manifest.json');
-  // The release the plugs run: the installed runtime's version, signed with its owner's note.
-  const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string; bulwark?: { securityVersion?: number } };
-  repoDir = join(work, 'releases');
-  await initRepository({ repoDir, factoryDir });
-  const artifact = join(work, 'plug.image.tar');
-  await buildReferenceImage(artifact, { model: 'plug', version: pkg.version, securityVersion: pkg.bulwark?.securityVersion ?? 0 });
-  await publishImage({ repoDir, artifact, model: 'plug', version: pkg.version, notes: { risk: 'the first release: no known risk fixed', interruption: 'the plug restarts: about 10 s without switching' } });
-  repo = await startRepositoryServer({ repoDir });
-  cloud = await startCloud({ factoryDir, stateDir: join(work, 'cloud'), manifests: [manifest], broker: { port: 0 }, api: { port: 0 } });
-  // One by one, so after() closes whatever started even if a later start fails.
-  for (const [i, unit] of units.entries()) {
-    const agent = await startDeviceAgent({
-      bundleDir: unit.dir, stateDir: join(work, `state-${i}`), host: '127.0.0.1', webPort: 0, hubPort: 0, mode: 'development',
-      cloudUrl: cloud.brokerUrl, update: { config: { repositoryUrl: repo.url, firstCheckDelayMs: 0, checkJitterMs: 0 } },
+before(
+  async () => {
+    work = await mkdtemp(join(tmpdir(), 'bulwark-audit-'));
+    const factoryDir = join(work, 'factory');
+    await initFactory(factoryDir);
+    units = await provisionUnits({ factoryDir, model: 'plug', count: 2, outDir: join(work, 'units') });
+    const manifest = join(work, 'units', 'manifest.json');
+    // The release the plugs run: the installed runtime's version, signed with its owner's note.
+    const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as {
+      version: string;
+      bulwark?: { securityVersion?: number };
+    };
+    repoDir = join(work, 'releases');
+    await initRepository({ repoDir, factoryDir });
+    const artifact = join(work, 'plug.image.tar');
+    await buildReferenceImage(artifact, {
+      model: 'plug',
+      version: pkg.version,
+      securityVersion: pkg.bulwark?.securityVersion ?? 0,
     });
-    agents.push(agent);
-    // What agent-main does once every surface is up: the health report (it records the anti-rollback counter).
-    await agent.updater.reportHealthy();
-    assert.ok(await agent.cloud!.waitConnected(20_000), 'the plug connects to the cloud');
-  }
-  for (const agent of agents) {
-    for (let i = 0; agent.updater.status().lastCheck === null && i < 200; i++) await new Promise((r) => setTimeout(r, 50));
-  }
-  const common = { model: 'plug', manifest, cloudUrl: cloud.brokerUrl, updateRepo: repoDir, source: ROOT };
-  // The release gate: the second unit, audited and its passing report kept with the release...
-  gate = await auditRunningDevice({ ...common, agent: agents[1]!, bundle: units[1]!.dir, state: join(work, 'state-1'), peers: [agents[0]!.web.url], keepReport: true });
-  // ... then the audit this test is about, of the first unit.
-  const main = await auditRunningDevice({ ...common, agent: agents[0]!, bundle: units[0]!.dir, state: join(work, 'state-0'), peers: [agents[1]!.web.url] });
-  report = main.report;
-  await writeFile(join(work, 'audit.json'), JSON.stringify(report, null, 2));
-  await writeFile(join(work, 'audit.html'), renderAuditHtml(report));
-}, { timeout: 600_000 });
+    await publishImage({
+      repoDir,
+      artifact,
+      model: 'plug',
+      version: pkg.version,
+      notes: {
+        risk: 'the first release: no known risk fixed',
+        interruption: 'the plug restarts: about 10 s without switching',
+      },
+    });
+    repo = await startRepositoryServer({ repoDir });
+    cloud = await startCloud({
+      factoryDir,
+      stateDir: join(work, 'cloud'),
+      manifests: [manifest],
+      broker: { port: 0 },
+      api: { port: 0 },
+    });
+    // One by one, so after() closes whatever started even if a later start fails.
+    for (const [i, unit] of units.entries()) {
+      const agent = await startDeviceAgent({
+        bundleDir: unit.dir,
+        stateDir: join(work, `state-${i}`),
+        host: '127.0.0.1',
+        webPort: 0,
+        hubPort: 0,
+        mode: 'development',
+        cloudUrl: cloud.brokerUrl,
+        update: { config: { repositoryUrl: repo.url, firstCheckDelayMs: 0, checkJitterMs: 0 } },
+      });
+      agents.push(agent);
+      // What agent-main does once every surface is up: the health report (it records the anti-rollback counter).
+      await agent.updater.reportHealthy();
+      assert.ok(await agent.cloud!.waitConnected(20_000), 'the plug connects to the cloud');
+    }
+    for (const agent of agents) {
+      for (let i = 0; agent.updater.status().lastCheck === null && i < 200; i++)
+        await new Promise((r) => setTimeout(r, 50));
+    }
+    const common = { model: 'plug', manifest, cloudUrl: cloud.brokerUrl, updateRepo: repoDir, source: ROOT };
+    // The release gate: the second unit, audited and its passing report kept with the release...
+    gate = await auditRunningDevice({
+      ...common,
+      agent: agents[1]!,
+      bundle: units[1]!.dir,
+      state: join(work, 'state-1'),
+      peers: [agents[0]!.web.url],
+      keepReport: true,
+    });
+    // ... then the audit this test is about, of the first unit.
+    const main = await auditRunningDevice({
+      ...common,
+      agent: agents[0]!,
+      bundle: units[0]!.dir,
+      state: join(work, 'state-0'),
+      peers: [agents[1]!.web.url],
+    });
+    report = main.report;
+    await writeFile(join(work, 'audit.json'), JSON.stringify(report, null, 2));
+    await writeFile(join(work, 'audit.html'), renderAuditHtml(report));
+  },
+  { timeout: 600_000 },
+);
 after(async () => {
   for (const a of agents) await a.close();
   await cloud?.close();
@@ -77,10 +133,21 @@ after(async () => {
 });
 
 function problems(r: AuditReport): string {
-  return r.controls.filter((c) => c.required && c.status !== 'pass').map((c) => {
-    const checks = r.checks.filter((k) => c.checks.includes(k.id) && k.status !== 'pass');
-    return `${c.id} ${c.status}: ${checks.map((k) => `${k.id}: ${k.summary} [${k.evidence.filter((e) => e.finding).map((e) => `${e.sent} -> ${e.received}`).join(' | ')}]`).join('; ')}`;
-  }).join('\n');
+  return r.controls
+    .filter((c) => c.required && c.status !== 'pass')
+    .map((c) => {
+      const checks = r.checks.filter((k) => c.checks.includes(k.id) && k.status !== 'pass');
+      return `${c.id} ${c.status}: ${checks
+        .map(
+          (k) =>
+            `${k.id}: ${k.summary} [${k.evidence
+              .filter((e) => e.finding)
+              .map((e) => `${e.sent} -> ${e.received}`)
+              .join(' | ')}]`,
+        )
+        .join('; ')}`;
+    })
+    .join('\n');
 }
 
 test('every required control passes on a running Bulwark plug, and the audit exits 0', () => {
@@ -90,13 +157,24 @@ test('every required control passes on a running Bulwark plug, and the audit exi
   assert.equal(report.summary.pass, required.length);
   assert.equal(auditExitCode(report), AUDIT_EXIT_CODES.passed);
   assert.equal(report.summary.exitCode, 0);
-  assert.deepEqual(report.checks.filter((c) => c.status !== 'pass').map((c) => c.id), [], 'every check it ran passed');
-  assert.deepEqual(report.scope.firmware && { model: report.scope.firmware.model, slot: report.scope.firmware.slot }, { model: 'plug', slot: 'factory' });
+  assert.deepEqual(
+    report.checks.filter((c) => c.status !== 'pass').map((c) => c.id),
+    [],
+    'every check it ran passed',
+  );
+  assert.deepEqual(report.scope.firmware && { model: report.scope.firmware.model, slot: report.scope.firmware.slot }, {
+    model: 'plug',
+    slot: 'factory',
+  });
 });
 
 test('the controls that were stubs before the hub, the cloud and updates landed pass on their own evidence', () => {
   const byId = new Map(report.checks.map((c) => [c.id, c]));
-  const evidence = (id: string): string => byId.get(id as never)!.evidence.map((e) => `${e.sent} -> ${e.received}`).join('\n');
+  const evidence = (id: string): string =>
+    byId
+      .get(id as never)!
+      .evidence.map((e) => `${e.sent} -> ${e.received}`)
+      .join('\n');
   assert.match(evidence('update.signature-required'), /every signature, threshold, version and hash verifies/);
   assert.match(evidence('update.signature-required'), /timestamp verified; snapshot verified; targets verified/);
   assert.match(evidence('update.anti-rollback'), /refuses it and boots factory/);
@@ -106,10 +184,16 @@ test('the controls that were stubs before the hub, the cloud and updates landed 
   assert.match(evidence('cloud.client-isolation'), /CONNACK 2 \(identifier rejected\)/);
   assert.match(evidence('cloud.client-isolation'), /from a CA the auditor made just now.*-> refused/);
   assert.match(evidence('cloud.claim-window'), /the right code, no window open -> window-closed/);
-  assert.match(evidence('bundle.cloud-trust-anchor'), /against a broker on loopback whose certificate comes from another CA -> refused/);
+  assert.match(
+    evidence('bundle.cloud-trust-anchor'),
+    /against a broker on loopback whose certificate comes from another CA -> refused/,
+  );
   assert.match(evidence('config.service-unit'), /all set: User=bulwark/);
   assert.match(evidence('build.fuzz-targets'), /all \d+ fuzzed/);
-  assert.match(evidence('build.sbom'), /CycloneDX 1\.5, \d+ components, signed as a target \(hash verified\), naming the image/);
+  assert.match(
+    evidence('build.sbom'),
+    /CycloneDX 1\.5, \d+ components, signed as a target \(hash verified\), naming the image/,
+  );
   assert.match(evidence('build.audit-report'), /a passing report of plug/);
   assert.match(evidence('state.factory-reset'), /the label's password logs in again/);
   assert.match(evidence('state.factory-reset'), /the release is queued for the cloud/);
@@ -117,7 +201,7 @@ test('the controls that were stubs before the hub, the cloud and updates landed 
   assert.match(evidence('config.offline-operation'), /doubling to a cap, up to 50% off at random/);
 });
 
-test('the release gate: the second unit\'s passing report was kept with the release, under the firmware it audited', async () => {
+test("the release gate: the second unit's passing report was kept with the release, under the firmware it audited", async () => {
   assert.ok(gate.kept !== undefined && existsSync(gate.kept), `not kept: ${gate.kept ?? ''}`);
   const names = await readdir(join(repoDir, KEPT_AUDITS_DIR, 'plug'));
   assert.equal(names.length, 1);
@@ -132,10 +216,13 @@ test('certificates of the two units are compared, and every TLS probe got its an
   assert.equal(certs.status, 'pass');
   assert.match(certs.summary, /2 units present 2 different certificates/);
   const versions = report.checks.find((c) => c.id === 'tls.versions')!;
-  assert.deepEqual(versions.evidence.map((e) => /^refused/.test(e.received)), [true, true, false, false]);
+  assert.deepEqual(
+    versions.evidence.map((e) => /^refused/.test(e.received)),
+    [true, true, false, false],
+  );
 });
 
-test('the lockout and the CSRF refusal the auditor caused are in the device\'s journal (LOG-SECURITY-EVENTS, white-box)', () => {
+test("the lockout and the CSRF refusal the auditor caused are in the device's journal (LOG-SECURITY-EVENTS, white-box)", () => {
   const events = report.checks.find((c) => c.id === 'journal.security-events')!;
   assert.equal(events.status, 'pass');
   assert.ok(events.evidence.some((e) => /locked-out/.test(e.received)));
@@ -156,9 +243,10 @@ test('the audit is polite: the owner can still log in, nothing of the device cha
   }
   const journal = await readFile(join(work, 'state-0', 'connection-journal.jsonl'), 'utf8');
   assert.ok(!/factory-reset/.test(journal), 'the real device was never reset (only its copy)');
-  const text = await readFile(join(work, 'audit.json'), 'utf8') + await readFile(join(work, 'audit.html'), 'utf8');
+  const text = (await readFile(join(work, 'audit.json'), 'utf8')) + (await readFile(join(work, 'audit.html'), 'utf8'));
   for (const u of units) {
-    for (const secret of [u.adminPassword!, u.setupCode, u.claimCode]) assert.ok(!text.includes(secret), 'a sticker secret is in the report');
+    for (const secret of [u.adminPassword!, u.setupCode, u.claimCode])
+      assert.ok(!text.includes(secret), 'a sticker secret is in the report');
     const key = (await readFile(join(u.dir, 'device-key.pem'), 'utf8')).split('\n')[1]!;
     assert.ok(!text.includes(key), 'a device key is in the report');
   }

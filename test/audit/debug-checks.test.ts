@@ -134,14 +134,14 @@ async function audit(device: StartedDevice): Promise<{ report: AuditReport; chec
   devices.push(device);
   const report = await runAudit({ profile, urls: [device.url], bundle: unit.dir });
   await device.stop();
-    for (const id of ['config.debug-off', 'net.debug-ports'])
-      console.log(
-        JSON.stringify(
-          report.checks.find((c) => c.id === id),
-          null,
-          1,
-        ),
-      );
+  for (const id of ['config.debug-off', 'net.debug-ports'])
+    console.log(
+      JSON.stringify(
+        report.checks.find((c) => c.id === id),
+        null,
+        1,
+      ),
+    );
   return { report, check: (id) => report.checks.find((c) => c.id === id)! };
 }
 

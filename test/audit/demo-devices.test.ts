@@ -15,7 +15,11 @@ import { startDeviceAgent, type DeviceAgent } from '../../src/device/index.ts';
 import { startCloud, type CloudService } from '../../src/cloud/index.ts';
 import { startHubService, type HubService } from '../../src/hub/index.ts';
 import {
-  initRepository, publishImage, buildReferenceImage, startRepositoryServer, type RepositoryServer,
+  initRepository,
+  publishImage,
+  buildReferenceImage,
+  startRepositoryServer,
+  type RepositoryServer,
 } from '../../src/release/index.ts';
 import { auditRunningDevice, type AuditReport } from '../../src/audit/index.ts';
 
@@ -30,45 +34,87 @@ let repo: RepositoryServer | undefined;
 let hub: HubService | undefined;
 const reports: Record<string, { gate: AuditReport; kept?: string; main: AuditReport }> = {};
 
-before(async () => {
-  work = await mkdtemp(join(tmpdir(), 'bulwark-audit-demo-'));
-  const factoryDir = join(work, 'factory');
-  await initFactory(factoryDir);
-  for (const m of MODELS) units[m] = (await provisionUnits({ factoryDir, model: m, count: 1, outDir: join(work, 'units') }))[0]!;
-  const manifest = join(work, 'units', 'manifest.json');
-  const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string; bulwark?: { securityVersion?: number } };
-  const repoDir = join(work, 'releases');
-  await initRepository({ repoDir, factoryDir });
-  for (const m of MODELS) {
-    const artifact = join(work, `${m}.image.tar`);
-    await buildReferenceImage(artifact, { model: m, version: pkg.version, securityVersion: pkg.bulwark?.securityVersion ?? 0 });
-    await publishImage({ repoDir, artifact, model: m, version: pkg.version, notes: { risk: 'the first release: no known risk fixed', interruption: `the ${m} restarts: about 10 s` } });
-  }
-  repo = await startRepositoryServer({ repoDir });
-  cloud = await startCloud({ factoryDir, stateDir: join(work, 'cloud'), manifests: [manifest], broker: { port: 0 }, api: { port: 0 } });
-  for (const m of MODELS) {
-    agents[m] = await startDeviceAgent({
-      bundleDir: units[m]!.dir, stateDir: join(work, `state-${m}`), host: '127.0.0.1', webPort: 0, hubPort: 0, mode: 'development',
-      cloudUrl: cloud.brokerUrl, update: { config: { repositoryUrl: repo.url, firstCheckDelayMs: 0, checkJitterMs: 0 } },
+before(
+  async () => {
+    work = await mkdtemp(join(tmpdir(), 'bulwark-audit-demo-'));
+    const factoryDir = join(work, 'factory');
+    await initFactory(factoryDir);
+    for (const m of MODELS)
+      units[m] = (await provisionUnits({ factoryDir, model: m, count: 1, outDir: join(work, 'units') }))[0]!;
+    const manifest = join(work, 'units', 'manifest.json');
+    const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as {
+      version: string;
+      bulwark?: { securityVersion?: number };
+    };
+    const repoDir = join(work, 'releases');
+    await initRepository({ repoDir, factoryDir });
+    for (const m of MODELS) {
+      const artifact = join(work, `${m}.image.tar`);
+      await buildReferenceImage(artifact, {
+        model: m,
+        version: pkg.version,
+        securityVersion: pkg.bulwark?.securityVersion ?? 0,
+      });
+      await publishImage({
+        repoDir,
+        artifact,
+        model: m,
+        version: pkg.version,
+        notes: { risk: 'the first release: no known risk fixed', interruption: `the ${m} restarts: about 10 s` },
+      });
+    }
+    repo = await startRepositoryServer({ repoDir });
+    cloud = await startCloud({
+      factoryDir,
+      stateDir: join(work, 'cloud'),
+      manifests: [manifest],
+      broker: { port: 0 },
+      api: { port: 0 },
     });
-    await agents[m]!.updater.reportHealthy();
-    assert.ok(await agents[m]!.cloud!.waitConnected(20_000));
-  }
-  // The demo's hub step: the lock paired by its setup code, then its bolt granted.
-  hub = await startHubService({ stateDir: join(work, 'hub'), web: false });
-  agents.lock!.hub.openPairingWindow('button');
-  const lock = await hub.hub.pair({ address: `127.0.0.1:${agents.lock!.hub.port}`, setupCode: units.lock!.setupCode });
-  hub.hub.grant(lock.serial, 'bolt');
-  for (const a of Object.values(agents)) {
-    for (let i = 0; a.updater.status().lastCheck === null && i < 200; i++) await new Promise((r) => setTimeout(r, 50));
-  }
-  for (const [i, m] of MODELS.entries()) {
-    const common = { model: m, agent: agents[m]!, bundle: units[m]!.dir, state: join(work, `state-${m}`), manifest, cloudUrl: cloud.brokerUrl, updateRepo: repoDir, source: ROOT };
-    const gate = await auditRunningDevice({ ...common, keepReport: true, loopbackSourceBase: `127.0.${10 + i}.50` });
-    const main = await auditRunningDevice({ ...common, loopbackSourceBase: `127.0.${20 + i}.50` });
-    reports[m] = { gate: gate.report, ...(gate.kept ? { kept: gate.kept } : {}), main: main.report };
-  }
-}, { timeout: 900_000 });
+    for (const m of MODELS) {
+      agents[m] = await startDeviceAgent({
+        bundleDir: units[m]!.dir,
+        stateDir: join(work, `state-${m}`),
+        host: '127.0.0.1',
+        webPort: 0,
+        hubPort: 0,
+        mode: 'development',
+        cloudUrl: cloud.brokerUrl,
+        update: { config: { repositoryUrl: repo.url, firstCheckDelayMs: 0, checkJitterMs: 0 } },
+      });
+      await agents[m].updater.reportHealthy();
+      assert.ok(await agents[m].cloud!.waitConnected(20_000));
+    }
+    // The demo's hub step: the lock paired by its setup code, then its bolt granted.
+    hub = await startHubService({ stateDir: join(work, 'hub'), web: false });
+    agents.lock!.hub.openPairingWindow('button');
+    const lock = await hub.hub.pair({
+      address: `127.0.0.1:${agents.lock!.hub.port}`,
+      setupCode: units.lock!.setupCode,
+    });
+    hub.hub.grant(lock.serial, 'bolt');
+    for (const a of Object.values(agents)) {
+      for (let i = 0; a.updater.status().lastCheck === null && i < 200; i++)
+        await new Promise((r) => setTimeout(r, 50));
+    }
+    for (const [i, m] of MODELS.entries()) {
+      const common = {
+        model: m,
+        agent: agents[m]!,
+        bundle: units[m]!.dir,
+        state: join(work, `state-${m}`),
+        manifest,
+        cloudUrl: cloud.brokerUrl,
+        updateRepo: repoDir,
+        source: ROOT,
+      };
+      const gate = await auditRunningDevice({ ...common, keepReport: true, loopbackSourceBase: `127.0.${10 + i}.50` });
+      const main = await auditRunningDevice({ ...common, loopbackSourceBase: `127.0.${20 + i}.50` });
+      reports[m] = { gate: gate.report, ...(gate.kept ? { kept: gate.kept } : {}), main: main.report };
+    }
+  },
+  { timeout: 900_000 },
+);
 after(async () => {
   await hub?.close();
   for (const a of Object.values(agents)) await a.close();
@@ -77,10 +123,21 @@ after(async () => {
 });
 
 function problems(r: AuditReport): string {
-  return r.controls.filter((c) => c.required && c.status !== 'pass').map((c) => {
-    const checks = r.checks.filter((k) => c.checks.includes(k.id) && k.status !== 'pass');
-    return `${c.id} ${c.status}: ${checks.map((k) => `${k.id}: ${k.summary} [${k.evidence.filter((e) => e.finding).map((e) => `${e.sent} -> ${e.received}`).join(' | ')}]`).join('; ')}`;
-  }).join('\n');
+  return r.controls
+    .filter((c) => c.required && c.status !== 'pass')
+    .map((c) => {
+      const checks = r.checks.filter((k) => c.checks.includes(k.id) && k.status !== 'pass');
+      return `${c.id} ${c.status}: ${checks
+        .map(
+          (k) =>
+            `${k.id}: ${k.summary} [${k.evidence
+              .filter((e) => e.finding)
+              .map((e) => `${e.sent} -> ${e.received}`)
+              .join(' | ')}]`,
+        )
+        .join('; ')}`;
+    })
+    .join('\n');
 }
 
 for (const m of MODELS) {
@@ -93,18 +150,21 @@ for (const m of MODELS) {
     for (const id of ['PAIR-WINDOW', 'PAIR-PAKE-SENSITIVE', 'CHANNEL-MUTUAL-TLS', 'HUB-LEAST-PRIVILEGE']) {
       assert.equal(r.controls.find((c) => c.id === id)?.status, 'pass', id);
     }
-    const push = r.checks.find((c) => c.id === 'hub.pairing-window')!.evidence.map((e) => e.received).join('\n');
+    const push = r.checks
+      .find((c) => c.id === 'hub.pairing-window')!
+      .evidence.map((e) => e.received)
+      .join('\n');
     assert.match(push, /refused: PAIRING_PUSH_BUTTON_REFUSED/);
   });
 }
 
-test('the paired lock: the hub\'s setup-code pairing is in hubs.json, with the bolt the device gives it, and the hub still works after the audit', async () => {
+test("the paired lock: the hub's setup-code pairing is in hubs.json, with the bolt the device gives it, and the hub still works after the audit", async () => {
   const acl = reports.lock!.main.checks.find((c) => c.id === 'config.hub-acl')!;
   assert.match(acl.evidence.map((e) => e.received).join('\n'), /1 paired hub\(s\): setup-code \[bolt\]/);
   const serial = units.lock!.serial;
   assert.equal(await hub!.hub.call(serial, 'bolt', 'unlock'), 'unlocked');
 });
 
-test('the camera\'s journal keeps no content and coarse sources even with the auditor\'s hub probes in it', () => {
+test("the camera's journal keeps no content and coarse sources even with the auditor's hub probes in it", () => {
   assert.equal(reports.camera!.main.checks.find((c) => c.id === 'journal.no-content')?.status, 'pass');
 });

@@ -22,7 +22,12 @@ let fleet: TestFleet;
 const servers: TlsServer[] = [];
 const agents: DeviceAgent[] = [];
 
-before(async () => { fleet = await makeFleet(['plug', 'lock']); }, { timeout: 120_000 });
+before(
+  async () => {
+    fleet = await makeFleet(['plug', 'lock']);
+  },
+  { timeout: 120_000 },
+);
 after(async () => {
   for (const s of servers) await new Promise<void>((r) => s.close(() => r()));
   for (const a of agents) await a.close();
@@ -31,7 +36,10 @@ after(async () => {
 function check(r: AuditReport, id: string): { status: string; text: string } {
   const c = r.checks.find((x) => x.id === id);
   assert.ok(c, `${id} did not run`);
-  return { status: c.status, text: `${c.summary}\n${c.evidence.map((e) => `${e.finding ? '!! ' : ''}${e.sent} -> ${e.received}`).join('\n')}` };
+  return {
+    status: c.status,
+    text: `${c.summary}\n${c.evidence.map((e) => `${e.finding ? '!! ' : ''}${e.sent} -> ${e.received}`).join('\n')}`,
+  };
 }
 
 async function listen(server: TlsServer): Promise<number> {
@@ -42,7 +50,11 @@ async function listen(server: TlsServer): Promise<number> {
 
 test('a hub port that speaks TLS 1.2 and greets a peer without a key fails channel.mutual-tls', async () => {
   const id = await createHubIdentity('weak hub port');
-  const port = await listen(createTlsServer({ key: id.key, cert: id.cert, minVersion: 'TLSv1.2' }, (s) => { s.on('error', () => undefined); }));
+  const port = await listen(
+    createTlsServer({ key: id.key, cert: id.cert, minVersion: 'TLSv1.2' }, (s) => {
+      s.on('error', () => undefined);
+    }),
+  );
   const r = await runAudit({ profile: join(PROFILES, 'lock.yaml'), hub: `127.0.0.1:${port}` });
   const c = check(r, 'channel.mutual-tls');
   assert.equal(c.status, 'fail', c.text);
@@ -53,11 +65,17 @@ test('a hub port that speaks TLS 1.2 and greets a peer without a key fails chann
 
 test('a broker that admits a client without a certificate and one from any CA fails cloud.client-isolation', async () => {
   const id = await createHubIdentity('open broker');
-  const port = await listen(createTlsServer({ key: id.key, cert: id.cert, minVersion: 'TLSv1.2' }, (s) => {
-    s.on('error', () => undefined);
-    s.once('data', () => s.write(Buffer.from([0x20, 0x02, 0x00, 0x00])));
-  }));
-  const r = await runAudit({ profile: join(PROFILES, 'plug.yaml'), cloud: `mqtts://127.0.0.1:${port}`, bundle: fleet.units.plug!.dir });
+  const port = await listen(
+    createTlsServer({ key: id.key, cert: id.cert, minVersion: 'TLSv1.2' }, (s) => {
+      s.on('error', () => undefined);
+      s.once('data', () => s.write(Buffer.from([0x20, 0x02, 0x00, 0x00])));
+    }),
+  );
+  const r = await runAudit({
+    profile: join(PROFILES, 'plug.yaml'),
+    cloud: `mqtts://127.0.0.1:${port}`,
+    bundle: fleet.units.plug!.dir,
+  });
   const c = check(r, 'cloud.client-isolation');
   assert.equal(c.status, 'fail', c.text);
   assert.match(c.text, /!! TLS 1\.3 to .* without a client certificate.*ACCEPTED \(CONNACK 0\)/);
@@ -72,7 +90,16 @@ test('a broker that admits a client without a certificate and one from any CA fa
 test('a lock whose state holds a push-button hub with its bolt fails config.pairing-mode and config.hub-acl', async () => {
   const state = join(fleet.work, 'lock-state');
   await mkdir(state, { recursive: true, mode: 0o700 });
-  await writeFile(join(state, 'hubs.json'), JSON.stringify({ version: 1, hubs: [{ pin: `sha256:${'ab'.repeat(32)}`, mode: 'push-button', pairedAt: new Date().toISOString(), rights: ['bolt'] }] }), { mode: 0o600 });
+  await writeFile(
+    join(state, 'hubs.json'),
+    JSON.stringify({
+      version: 1,
+      hubs: [
+        { pin: `sha256:${'ab'.repeat(32)}`, mode: 'push-button', pairedAt: new Date().toISOString(), rights: ['bolt'] },
+      ],
+    }),
+    { mode: 0o600 },
+  );
   const r = await runAudit({ profile: join(PROFILES, 'lock.yaml'), bundle: fleet.units.lock!.dir, state });
   const mode = check(r, 'config.pairing-mode');
   assert.equal(mode.status, 'fail', mode.text);
@@ -96,9 +123,25 @@ test('a device without its anti-rollback counter, and one with a damaged slot, f
   const image = { format: 'bulwark-image/1', model: 'plug', version: '1.1.0', securityVersion: 1, entry: 'agent.mjs' };
   await writeFile(join(slot, 'image.json'), JSON.stringify(image));
   await writeFile(join(slot, 'agent.mjs'), 'tampered');
-  await writeFile(join(slot, '.slot.json'), JSON.stringify({ format: 'bulwark-slot/1', target: { path: 'plug/image.tar', sha256: 'a'.repeat(64), length: 1 }, image, files: { 'image.json': { sha256: 'b'.repeat(64), size: 1 }, 'agent.mjs': { sha256: 'c'.repeat(64), size: 1 } }, installedAt: new Date().toISOString() }));
-  await writeFile(join(damaged, 'firmware', 'boot.json'), JSON.stringify({ format: 'bulwark-boot/1', active: 'a', previous: 'factory', trial: null }));
-  await writeFile(join(damaged, 'firmware', 'security.json'), JSON.stringify({ format: 'bulwark-security-counter/1', securityVersion: 1, version: '1.1.0' }), { mode: 0o600 });
+  await writeFile(
+    join(slot, '.slot.json'),
+    JSON.stringify({
+      format: 'bulwark-slot/1',
+      target: { path: 'plug/image.tar', sha256: 'a'.repeat(64), length: 1 },
+      image,
+      files: { 'image.json': { sha256: 'b'.repeat(64), size: 1 }, 'agent.mjs': { sha256: 'c'.repeat(64), size: 1 } },
+      installedAt: new Date().toISOString(),
+    }),
+  );
+  await writeFile(
+    join(damaged, 'firmware', 'boot.json'),
+    JSON.stringify({ format: 'bulwark-boot/1', active: 'a', previous: 'factory', trial: null }),
+  );
+  await writeFile(
+    join(damaged, 'firmware', 'security.json'),
+    JSON.stringify({ format: 'bulwark-security-counter/1', securityVersion: 1, version: '1.1.0' }),
+    { mode: 0o600 },
+  );
   const d = await runAudit({ profile: join(PROFILES, 'plug.yaml'), bundle: fleet.units.plug!.dir, state: damaged });
   const slots = check(d, 'update.failsafe-slots');
   assert.equal(slots.status, 'fail', slots.text);
@@ -111,11 +154,19 @@ test('a release without notes, SBOM or kept report fails update.release-notes, b
   const artifact = join(fleet.work, 'bare.tar');
   await buildReferenceImage(artifact, { model: 'plug', version: '1.1.0', securityVersion: 1 });
   await publishImage({ repoDir, artifact, model: 'plug', version: '1.1.0' });
-  for (const f of await readdir(join(repoDir, 'targets', 'plug'))) if (f.endsWith('.cdx.json')) await rm(join(repoDir, 'targets', 'plug', f));
-  const r = await runAudit({ profile: join(PROFILES, 'plug.yaml'), bundle: fleet.units.plug!.dir, updateRepo: repoDir });
+  for (const f of await readdir(join(repoDir, 'targets', 'plug')))
+    if (f.endsWith('.cdx.json')) await rm(join(repoDir, 'targets', 'plug', f));
+  const r = await runAudit({
+    profile: join(PROFILES, 'plug.yaml'),
+    bundle: fleet.units.plug!.dir,
+    updateRepo: repoDir,
+  });
   const notes = check(r, 'update.release-notes');
   assert.equal(notes.status, 'fail', notes.text);
-  assert.match(notes.text, /!! the signed custom data of plug\/image\.tar \(1\.1\.0\) -> no notes\.risk or notes\.interruption/);
+  assert.match(
+    notes.text,
+    /!! the signed custom data of plug\/image\.tar \(1\.1\.0\) -> no notes\.risk or notes\.interruption/,
+  );
   const sbom = check(r, 'build.sbom');
   assert.equal(sbom.status, 'fail', sbom.text);
   assert.match(sbom.text, /!! the SBOM beside plug\/image\.tar.*missing/);
@@ -128,7 +179,10 @@ test('a release without notes, SBOM or kept report fails update.release-notes, b
 test('a firmware source with a parser nobody listed or fuzzed fails build.fuzz-targets', async () => {
   const source = await mkdtemp(join(tmpdir(), 'bulwark-audit-source-'));
   await mkdir(join(source, 'src', 'widget'), { recursive: true });
-  await writeFile(join(source, 'src', 'widget', 'parse.ts'), 'export function parseWidget(text: string): number { return text.length; }\n');
+  await writeFile(
+    join(source, 'src', 'widget', 'parse.ts'),
+    'export function parseWidget(text: string): number { return text.length; }\n',
+  );
   const r = await runAudit({ profile: join(PROFILES, 'plug.yaml'), source });
   const c = check(r, 'build.fuzz-targets');
   assert.equal(c.status, 'fail', c.text);

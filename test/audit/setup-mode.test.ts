@@ -16,16 +16,24 @@ let fleet: TestFleet;
 let agent: DeviceAgent;
 let report: AuditReport;
 
-before(async () => {
-  fleet = await makeFleet(['camera']);
-  agent = await startAgent(fleet.units.camera!, join(fleet.work, 'state'));
-  const unit = fleet.units.camera!;
-  report = await runAudit({
-    profile: join(ROOT, 'src/policy/profiles/camera.yaml'), urls: [agent.web.url],
-    bundle: unit.dir, state: join(fleet.work, 'state'), manifest: join(dirname(unit.dir), 'manifest.json'),
-  });
-}, { timeout: 180_000 });
-after(async () => { await agent?.close(); });
+before(
+  async () => {
+    fleet = await makeFleet(['camera']);
+    agent = await startAgent(fleet.units.camera!, join(fleet.work, 'state'));
+    const unit = fleet.units.camera!;
+    report = await runAudit({
+      profile: join(ROOT, 'src/policy/profiles/camera.yaml'),
+      urls: [agent.web.url],
+      bundle: unit.dir,
+      state: join(fleet.work, 'state'),
+      manifest: join(dirname(unit.dir), 'manifest.json'),
+    });
+  },
+  { timeout: 180_000 },
+);
+after(async () => {
+  await agent?.close();
+});
 
 const check = (id: string) => report.checks.find((c) => c.id === id)!;
 
@@ -38,7 +46,7 @@ test('a camera waiting for its owner: no default password, lockout on the setup 
   assert.ok(lockout.evidence.every((e) => /POST \/setup .* random wrong setup code/.test(e.sent)));
   assert.equal(existsSync(join(fleet.work, 'state', 'web', 'owner.json')), false, 'the audit must not set a password');
   assert.equal(report.controls.find((c) => c.id === 'AUTH-LOCKOUT')!.status, 'pass');
-  assert.equal(check('bundle.hash-params').status, 'pass', 'judged by the firmware\'s parameters for the first hash');
+  assert.equal(check('bundle.hash-params').status, 'pass', "judged by the firmware's parameters for the first hash");
   assert.equal(check('journal.no-content').status, 'pass');
 });
 
@@ -48,5 +56,7 @@ test('the journal of the camera is checked for the lockout the auditor caused on
   // audit reports whichever it finds, with evidence, rather than assuming.
   assert.ok(['pass', 'fail'].includes(events.status));
   assert.ok(events.evidence.some((e) => /lockout the auditor triggered/.test(e.sent)));
-  t.diagnostic(`journal.security-events: ${events.status}: ${events.evidence.map((e) => `${e.sent} -> ${e.received}`).join(' | ')}`);
+  t.diagnostic(
+    `journal.security-events: ${events.status}: ${events.evidence.map((e) => `${e.sent} -> ${e.received}`).join(' | ')}`,
+  );
 });

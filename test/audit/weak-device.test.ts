@@ -7,7 +7,13 @@ import assert from 'node:assert/strict';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runAudit, auditExitCode, AUDIT_EXIT_CODES, DEFAULT_AUDIT_LIMITS, type AuditReport } from '../../src/audit/index.ts';
+import {
+  runAudit,
+  auditExitCode,
+  AUDIT_EXIT_CODES,
+  DEFAULT_AUDIT_LIMITS,
+  type AuditReport,
+} from '../../src/audit/index.ts';
 import { startWeakDevice, WEAK_PROFILE, type WeakDevice } from './weak-device.ts';
 
 /** Which weakness breaks which control, and through which check. */
@@ -24,21 +30,32 @@ let weak: WeakDevice;
 let report: AuditReport;
 let work: string;
 
-before(async () => {
-  work = await mkdtemp(join(tmpdir(), 'bulwark-audit-weak-'));
-  await writeFile(join(work, 'weak.yaml'), WEAK_PROFILE);
-  weak = await startWeakDevice();
-  report = await runAudit({ profile: join(work, 'weak.yaml'), urls: [weak.url] });
-}, { timeout: 180_000 });
-after(async () => { await weak?.close(); });
+before(
+  async () => {
+    work = await mkdtemp(join(tmpdir(), 'bulwark-audit-weak-'));
+    await writeFile(join(work, 'weak.yaml'), WEAK_PROFILE);
+    weak = await startWeakDevice();
+    report = await runAudit({ profile: join(work, 'weak.yaml'), urls: [weak.url] });
+  },
+  { timeout: 180_000 },
+);
+after(async () => {
+  await weak?.close();
+});
 
 test('the audit fails exactly the controls the weaknesses break, through the expected checks', () => {
   assert.equal(report.scope.targetKind, 'other');
   assert.match(report.scope.login, /HTML login form at \/login/);
-  const failed = report.controls.filter((c) => c.status === 'fail').map((c) => c.id).sort();
+  const failed = report.controls
+    .filter((c) => c.status === 'fail')
+    .map((c) => c.id)
+    .sort();
   assert.deepEqual(failed, Object.keys(EXPECTED_FAILURES).sort());
   for (const [control, checks] of Object.entries(EXPECTED_FAILURES)) {
-    const failing = report.checks.filter((k) => k.status === 'fail' && report.controls.find((c) => c.id === control)!.checks.includes(k.id)).map((k) => k.id).sort();
+    const failing = report.checks
+      .filter((k) => k.status === 'fail' && report.controls.find((c) => c.id === control)!.checks.includes(k.id))
+      .map((k) => k.id)
+      .sort();
     assert.deepEqual(failing, [...checks].sort(), control);
   }
   assert.equal(auditExitCode(report), AUDIT_EXIT_CODES.failed);
@@ -46,11 +63,23 @@ test('the audit fails exactly the controls the weaknesses break, through the exp
 });
 
 test('every failing check carries the evidence: what was sent and what came back', () => {
-  const ev = (id: string): string => report.checks.find((c) => c.id === id)!.evidence.filter((e) => e.finding).map((e) => `${e.sent} => ${e.received}`).join('\n');
-  for (const k of report.checks.filter((c) => c.status === 'fail')) assert.ok(k.evidence.some((e) => e.finding === true), `${k.id} has no finding`);
+  const ev = (id: string): string =>
+    report.checks
+      .find((c) => c.id === id)!
+      .evidence.filter((e) => e.finding)
+      .map((e) => `${e.sent} => ${e.received}`)
+      .join('\n');
+  for (const k of report.checks.filter((c) => c.status === 'fail'))
+    assert.ok(
+      k.evidence.some((e) => e.finding === true),
+      `${k.id} has no finding`,
+    );
   assert.match(ev('tls.versions'), /only TLSv1 .* => handshake completed: TLSv1 /);
   assert.match(ev('tls.ciphers'), /CBC-mode .* => handshake completed: TLSv1\.2 \S+-SHA/);
-  assert.match(ev('login.default-credentials'), /user name admin and password admin => 303; Location: \/; sets cookie session.* -> accepted/);
+  assert.match(
+    ev('login.default-credentials'),
+    /user name admin and password admin => 303; Location: \/; sets cookie session.* -> accepted/,
+  );
   assert.match(ev('login.lockout'), /8 wrong passwords from one source => every one was judged/);
   assert.match(ev('http.auth-all-routes'), /GET \/settings .* => 200;.*content served without authentication/);
   assert.match(ev('http.csrf'), /Origin: https:\/\/attacker\.example.* => 401;.*processed/);
@@ -59,31 +88,58 @@ test('every failing check carries the evidence: what was sent and what came back
 
 test('what the weak device does right passes, and what needs its internals is not tested', () => {
   const status = (id: string): string | undefined => report.checks.find((c) => c.id === id)?.status;
-  for (const id of ['http.security-headers', 'http.cookie-flags', 'http.info-disclosure', 'http.input-validation', 'net.debug-ports']) assert.equal(status(id), 'pass', id);
-  for (const id of ['bundle.hash-params', 'config.debug-off', 'journal.connections', 'tls.unique-certificates', 'build.lint']) assert.equal(status(id), 'not-tested', id);
+  for (const id of [
+    'http.security-headers',
+    'http.cookie-flags',
+    'http.info-disclosure',
+    'http.input-validation',
+    'net.debug-ports',
+  ])
+    assert.equal(status(id), 'pass', id);
+  for (const id of [
+    'bundle.hash-params',
+    'config.debug-off',
+    'journal.connections',
+    'tls.unique-certificates',
+    'build.lint',
+  ])
+    assert.equal(status(id), 'not-tested', id);
   assert.match(report.checks.find((c) => c.id === 'config.debug-off')!.summary, /not available/);
   // No debug port is open: the scan found the well-known ports closed, and the process that
   // serves the device (this test's own) was found and has no other port to ask.
   const ports = report.checks.find((c) => c.id === 'net.debug-ports')!;
   assert.ok(ports.evidence.some((e) => /^TCP connect to 127\.0\.0\.1:9229 /.test(e.sent) && /closed/.test(e.received)));
-  assert.ok(ports.evidence.some((e) => new RegExp(`process ${process.pid} \\(the auditor's own`).test(e.sent)), 'the device\'s process was observed');
+  assert.ok(
+    ports.evidence.some((e) => new RegExp(`process ${process.pid} \\(the auditor's own`).test(e.sent)),
+    "the device's process was observed",
+  );
 });
 
 test('the probes stay within their bounds: one default credential accepted, then no more guessing', () => {
   assert.equal(weak.acceptedLogins(), 1, 'the default-credential probe must stop at the first success');
-  const lockoutAttempts = report.checks.find((c) => c.id === 'login.lockout')!.evidence.filter((e) => /^attempt /.test(e.sent)).length;
+  const lockoutAttempts = report.checks
+    .find((c) => c.id === 'login.lockout')!
+    .evidence.filter((e) => /^attempt /.test(e.sent)).length;
   assert.equal(lockoutAttempts, DEFAULT_AUDIT_LIMITS.maxLockoutAttempts);
   const { requests, connections } = weak.traffic();
   assert.ok(requests <= 80, `${requests} requests`);
   assert.ok(connections <= 90, `${connections} TLS connections`);
 });
 
-test('a device that does not answer gets "not tested" for every probe, never a pass', { timeout: 120_000 }, async () => {
-  const down = await runAudit({ profile: join(work, 'weak.yaml'), urls: ['https://127.0.0.1:1'], limits: { connectTimeoutMs: 500, requestTimeoutMs: 1_000 } });
-  assert.equal(down.scope.targetKind, 'unreachable');
-  const blackBox = down.checks.filter((c) => c.kind === 'black-box');
-  assert.ok(blackBox.length >= 10);
-  for (const c of blackBox) assert.equal(c.status, 'not-tested', `${c.id}: ${c.summary}`);
-  assert.equal(down.summary.fail, 0);
-  assert.equal(auditExitCode(down), AUDIT_EXIT_CODES.incomplete);
-});
+test(
+  'a device that does not answer gets "not tested" for every probe, never a pass',
+  { timeout: 120_000 },
+  async () => {
+    const down = await runAudit({
+      profile: join(work, 'weak.yaml'),
+      urls: ['https://127.0.0.1:1'],
+      limits: { connectTimeoutMs: 500, requestTimeoutMs: 1_000 },
+    });
+    assert.equal(down.scope.targetKind, 'unreachable');
+    const blackBox = down.checks.filter((c) => c.kind === 'black-box');
+    assert.ok(blackBox.length >= 10);
+    for (const c of blackBox) assert.equal(c.status, 'not-tested', `${c.id}: ${c.summary}`);
+    assert.equal(down.summary.fail, 0);
+    assert.equal(auditExitCode(down), AUDIT_EXIT_CODES.incomplete);
+  },
+);

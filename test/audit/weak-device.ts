@@ -24,16 +24,19 @@ export interface WeakDevice {
 
 async function selfSigned(): Promise<{ key: string; cert: string }> {
   const alg = { name: 'ECDSA', namedCurve: 'P-256' } as const;
-  const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const keys = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']);
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: randomBytes(8).toString('hex').replace(/^./, '1'),
     name: 'CN=weak-camera.local',
     notBefore: new Date(Date.now() - 60_000),
     notAfter: new Date(Date.now() + 86_400_000),
-    keys: keys as unknown as Parameters<typeof x509.X509CertificateGenerator.createSelfSigned>[0]['keys'],
+    keys: keys,
     signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
   });
-  return { key: KeyObject.from(keys.privateKey as never).export({ type: 'pkcs8', format: 'pem' }).toString(), cert: cert.toString('pem') };
+  return {
+    key: KeyObject.from(keys.privateKey).export({ type: 'pkcs8', format: 'pem' }).toString(),
+    cert: cert.toString('pem'),
+  };
 }
 
 const HEADERS = {
@@ -45,14 +48,20 @@ const HEADERS = {
   'cache-control': 'no-store',
 };
 
-const LOGIN_FORM = '<!DOCTYPE html><title>Camera login</title><form method="post" action="/login">' +
+const LOGIN_FORM =
+  '<!DOCTYPE html><title>Camera login</title><form method="post" action="/login">' +
   '<label>User <input name="username"></label><label>Password <input type="password" name="password"></label>' +
   '<button type="submit">Log in</button></form>';
 
 const MAX_BODY = 8_192;
 
 function send(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { ...HEADERS, 'content-type': 'text/html; charset=utf-8', 'content-length': String(Buffer.byteLength(body)), ...headers });
+  res.writeHead(status, {
+    ...HEADERS,
+    'content-type': 'text/html; charset=utf-8',
+    'content-length': String(Buffer.byteLength(body)),
+    ...headers,
+  });
   res.end(body);
 }
 
@@ -62,7 +71,11 @@ function readBody(req: IncomingMessage): Promise<Buffer | 'too-large'> {
     let size = 0;
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > MAX_BODY) { resolve('too-large'); req.pause(); return; }
+      if (size > MAX_BODY) {
+        resolve('too-large');
+        req.pause();
+        return;
+      }
       chunks.push(c);
     });
     req.on('end', () => resolve(Buffer.concat(chunks)));
@@ -84,10 +97,18 @@ export async function startWeakDevice(): Promise<WeakDevice> {
       const loggedIn = cookie !== undefined && sessions.has(cookie);
       if (req.method === 'GET' && path === '/login') return send(res, 200, LOGIN_FORM);
       if (req.method === 'POST' && path === '/login') {
-        if (Number(req.headers['content-length'] ?? '0') > MAX_BODY) { send(res, 413, 'too large', { connection: 'close' }); req.destroy(); return; }
+        if (Number(req.headers['content-length'] ?? '0') > MAX_BODY) {
+          send(res, 413, 'too large', { connection: 'close' });
+          req.destroy();
+          return;
+        }
         const raw = await readBody(req);
-        if (raw === 'too-large') { send(res, 413, 'too large', { connection: 'close' }); return; }
-        if (!String(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) return send(res, 415, 'use a form');
+        if (raw === 'too-large') {
+          send(res, 413, 'too large', { connection: 'close' });
+          return;
+        }
+        if (!String(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded'))
+          return send(res, 415, 'use a form');
         const text = raw.toString('utf8');
         if (text.includes('\uFFFD')) return send(res, 400, 'bad encoding');
         const form = new URLSearchParams(text);
@@ -97,22 +118,38 @@ export async function startWeakDevice(): Promise<WeakDevice> {
           accepted++;
           const id = randomBytes(24).toString('base64url');
           sessions.add(id);
-          return send(res, 303, '', { location: '/', 'set-cookie': `session=${id}; Path=/; Secure; HttpOnly; SameSite=Strict` });
+          return send(res, 303, '', {
+            location: '/',
+            'set-cookie': `session=${id}; Path=/; Secure; HttpOnly; SameSite=Strict`,
+          });
         }
         return send(res, 401, `<p>Wrong password.</p>${LOGIN_FORM}`);
       }
-      if (req.method === 'GET' && path === '/settings') return send(res, 200, '<h1>Settings</h1><p>Wi-Fi network: HomeNet</p><p>Cloud upload: on</p>');
-      if (req.method === 'GET' && path === '/') return loggedIn ? send(res, 200, '<h1>Live view</h1>') : send(res, 303, '', { location: '/login' });
+      if (req.method === 'GET' && path === '/settings')
+        return send(res, 200, '<h1>Settings</h1><p>Wi-Fi network: HomeNet</p><p>Cloud upload: on</p>');
+      if (req.method === 'GET' && path === '/')
+        return loggedIn ? send(res, 200, '<h1>Live view</h1>') : send(res, 303, '', { location: '/login' });
       return send(res, 404, '<p>Not found</p>');
-    })().catch(() => { if (!res.headersSent) send(res, 500, 'error'); });
+    })().catch(() => {
+      if (!res.headersSent) send(res, 500, 'error');
+    });
   });
   server.on('clientError', (_e, socket) => socket.destroy());
-  server.on('secureConnection', () => { connections++; });
+  server.on('secureConnection', () => {
+    connections++;
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const port = (server.address() as AddressInfo).port;
   return {
-    url: `https://127.0.0.1:${port}`, server, acceptedLogins: () => accepted, traffic: () => ({ requests, connections }),
-    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    url: `https://127.0.0.1:${port}`,
+    server,
+    acceptedLogins: () => accepted,
+    traffic: () => ({ requests, connections }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 

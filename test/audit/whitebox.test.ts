@@ -24,14 +24,27 @@ async function project(dir: string, o: { bad: boolean }): Promise<string> {
   await mkdir(join(dir, 'src'), { recursive: true });
   await symlink(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
   await writeFile(join(dir, 'eslint.config.mjs'), ESLINT_CONFIG);
-  await writeFile(join(dir, 'package.json'), JSON.stringify({
-    name: 'fixture-firmware', type: 'module',
-    dependencies: o.bad ? { 'crypto-js': '4.0.0', 'nat-upnp': '1.1.1', '@noble/hashes': '2.0.0' } : { '@noble/hashes': '2.0.0', yaml: '2.0.0' },
-  }));
+  await writeFile(
+    join(dir, 'package.json'),
+    JSON.stringify({
+      name: 'fixture-firmware',
+      type: 'module',
+      dependencies: o.bad
+        ? { 'crypto-js': '4.0.0', 'nat-upnp': '1.1.1', '@noble/hashes': '2.0.0' }
+        : { '@noble/hashes': '2.0.0', yaml: '2.0.0' },
+    }),
+  );
   await writeFile(join(dir, 'src', 'main.js'), 'export const answer = 42;\n');
-  await writeFile(join(dir, 'sbom.cdx.json'), JSON.stringify(o.bad ? { bomFormat: 'SPDX' } : { bomFormat: 'CycloneDX', specVersion: '1.5', components: [{ name: 'yaml', version: '2.0.0' }] }));
+  await writeFile(
+    join(dir, 'sbom.cdx.json'),
+    JSON.stringify(
+      o.bad
+        ? { bomFormat: 'SPDX' }
+        : { bomFormat: 'CycloneDX', specVersion: '1.5', components: [{ name: 'yaml', version: '2.0.0' }] },
+    ),
+  );
   if (o.bad) {
-    await writeFile(join(dir, 'src', 'debug.js'), "export function run(code) { return eval(code); }\n");
+    await writeFile(join(dir, 'src', 'debug.js'), 'export function run(code) { return eval(code); }\n');
     await writeFile(join(dir, 'src', 'keys.js'), `export const KEY = \`${PEM_HEADER}\nMIGHAgEAMBMGByqGSM49\n\`;\n`);
   }
   return dir;
@@ -41,34 +54,65 @@ let fleet: TestFleet;
 let clean: AuditReport;
 let tampered: AuditReport;
 
-before(async () => {
-  fleet = await makeFleet(['plug']);
-  const unit = fleet.units.plug!;
-  const work = await mkdtemp(join(tmpdir(), 'bulwark-audit-wb-'));
+before(
+  async () => {
+    fleet = await makeFleet(['plug']);
+    const unit = fleet.units.plug!;
+    const work = await mkdtemp(join(tmpdir(), 'bulwark-audit-wb-'));
 
-  clean = await runAudit({ profile: PLUG_PROFILE, bundle: unit.dir, manifest: join(dirname(unit.dir), 'manifest.json'), source: await project(join(work, 'clean'), { bad: false }) });
+    clean = await runAudit({
+      profile: PLUG_PROFILE,
+      bundle: unit.dir,
+      manifest: join(dirname(unit.dir), 'manifest.json'),
+      source: await project(join(work, 'clean'), { bad: false }),
+    });
 
-  // The same unit, tampered with.
-  const units = join(work, 'units');
-  await cp(dirname(unit.dir), units, { recursive: true });
-  const bundle = join(units, unit.serial);
-  await chmod(join(bundle, 'web-key.pem'), 0o644);
-  const phc = await readFile(join(bundle, 'admin-password.phc'), 'utf8');
-  await writeFile(join(bundle, 'admin-password.phc'), phc.replace(/m=\d+,t=\d+/, 'm=4096,t=1'), { mode: 0o600 });
-  const root = JSON.parse(await readFile(join(bundle, 'update-root.json'), 'utf8')) as { signed: { expires: string } };
-  root.signed.expires = '2099-01-01T00:00:00Z'; // a longer-lived root than the keys ever signed
-  await writeFile(join(bundle, 'update-root.json'), JSON.stringify(root));
-  const manifest = JSON.parse(await readFile(join(units, 'manifest.json'), 'utf8')) as { units: Array<Record<string, string>> };
-  manifest.units.push({ ...manifest.units[0]!, serial: 'PLG-ZZZZZZZZZZ' });
-  await writeFile(join(units, 'manifest.json'), JSON.stringify(manifest));
-  tampered = await runAudit({ profile: PLUG_PROFILE, bundle, manifest: join(units, 'manifest.json'), source: await project(join(work, 'bad'), { bad: true }) });
-}, { timeout: 180_000 });
+    // The same unit, tampered with.
+    const units = join(work, 'units');
+    await cp(dirname(unit.dir), units, { recursive: true });
+    const bundle = join(units, unit.serial);
+    await chmod(join(bundle, 'web-key.pem'), 0o644);
+    const phc = await readFile(join(bundle, 'admin-password.phc'), 'utf8');
+    await writeFile(join(bundle, 'admin-password.phc'), phc.replace(/m=\d+,t=\d+/, 'm=4096,t=1'), { mode: 0o600 });
+    const root = JSON.parse(await readFile(join(bundle, 'update-root.json'), 'utf8')) as {
+      signed: { expires: string };
+    };
+    root.signed.expires = '2099-01-01T00:00:00Z'; // a longer-lived root than the keys ever signed
+    await writeFile(join(bundle, 'update-root.json'), JSON.stringify(root));
+    const manifest = JSON.parse(await readFile(join(units, 'manifest.json'), 'utf8')) as {
+      units: Array<Record<string, string>>;
+    };
+    manifest.units.push({ ...manifest.units[0]!, serial: 'PLG-ZZZZZZZZZZ' });
+    await writeFile(join(units, 'manifest.json'), JSON.stringify(manifest));
+    tampered = await runAudit({
+      profile: PLUG_PROFILE,
+      bundle,
+      manifest: join(units, 'manifest.json'),
+      source: await project(join(work, 'bad'), { bad: true }),
+    });
+  },
+  { timeout: 180_000 },
+);
 
 const check = (r: AuditReport, id: string) => r.checks.find((c) => c.id === id)!;
-const findings = (r: AuditReport, id: string): string => check(r, id).evidence.filter((e) => e.finding).map((e) => `${e.sent} => ${e.received}`).join('\n');
+const findings = (r: AuditReport, id: string): string =>
+  check(r, id)
+    .evidence.filter((e) => e.finding)
+    .map((e) => `${e.sent} => ${e.received}`)
+    .join('\n');
 
 test('clean inputs pass the white-box checks of bundle, manifest and source', () => {
-  for (const id of ['bundle.unique-credentials', 'bundle.hash-params', 'bundle.secret-file-modes', 'bundle.model-designation', 'build.lint', 'build.no-hardcoded-secrets', 'build.crypto-allowlist', 'config.upnp-off', 'build.sbom']) {
+  for (const id of [
+    'bundle.unique-credentials',
+    'bundle.hash-params',
+    'bundle.secret-file-modes',
+    'bundle.model-designation',
+    'build.lint',
+    'build.no-hardcoded-secrets',
+    'build.crypto-allowlist',
+    'config.upnp-off',
+    'build.sbom',
+  ]) {
     assert.equal(check(clean, id).status, 'pass', `${id}: ${check(clean, id).summary}`);
   }
   assert.equal(check(clean, 'bundle.update-trust-anchor').status, 'pass');
@@ -84,8 +128,18 @@ test('a readable private key, a cheap hash, an update root whose signatures no l
   assert.equal(check(tampered, 'bundle.update-trust-anchor').status, 'fail');
   assert.match(findings(tampered, 'bundle.update-trust-anchor'), /fewer valid signatures than the threshold/);
   assert.equal(check(tampered, 'bundle.unique-credentials').status, 'fail');
-  assert.match(findings(tampered, 'bundle.unique-credentials'), /web certificate fingerprints of 2 units .* => 1 repeated/);
-  for (const id of ['AUTH-PASSWORD-HASHING', 'STORE-SECRETS-PROTECTED', 'UPDATE-SIGNED', 'TLS-UNIQUE-CERTIFICATE', 'IDENT-UNIQUE-CREDENTIALS', 'AUTH-UNIQUE-PASSWORD']) {
+  assert.match(
+    findings(tampered, 'bundle.unique-credentials'),
+    /web certificate fingerprints of 2 units .* => 1 repeated/,
+  );
+  for (const id of [
+    'AUTH-PASSWORD-HASHING',
+    'STORE-SECRETS-PROTECTED',
+    'UPDATE-SIGNED',
+    'TLS-UNIQUE-CERTIFICATE',
+    'IDENT-UNIQUE-CREDENTIALS',
+    'AUTH-UNIQUE-PASSWORD',
+  ]) {
     assert.equal(tampered.controls.find((c) => c.id === id)!.status, 'fail', id);
   }
 });

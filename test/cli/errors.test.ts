@@ -12,7 +12,11 @@ import { fileURLToPath } from 'node:url';
 const BIN = fileURLToPath(new URL('../../bin/bulwark.js', import.meta.url));
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 
-interface Outcome { readonly code: number; readonly stdout: string; readonly stderr: string }
+interface Outcome {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
 
 function run(entry: string, args: string[], cwd: string): Promise<Outcome> {
   return new Promise((resolve) => {
@@ -25,8 +29,12 @@ function run(entry: string, args: string[], cwd: string): Promise<Outcome> {
 let work: string;
 const bulwark = (args: string[]): Promise<Outcome> => run(BIN, args, work);
 
-before(async () => { work = await mkdtemp(join(tmpdir(), 'bulwark-cli-errors-')); });
-after(async () => { await rm(work, { recursive: true, force: true }); });
+before(async () => {
+  work = await mkdtemp(join(tmpdir(), 'bulwark-cli-errors-'));
+});
+after(async () => {
+  await rm(work, { recursive: true, force: true });
+});
 
 /**
  * Asserts the outcome: the exit code, an error line for `code` (the last one on stderr: `device run`
@@ -53,12 +61,20 @@ test('an unknown option is a usage error: exit 2', async () => {
 });
 
 test('a missing required option, a missing argument and an unknown command are usage errors: exit 2', async () => {
-  assertError(await bulwark(['device', 'run', '--state', 's']),
-    2, 'USAGE', /required option '--bundle <dir>' not specified/);
+  assertError(
+    await bulwark(['device', 'run', '--state', 's']),
+    2,
+    'USAGE',
+    /required option '--bundle <dir>' not specified/,
+  );
   assertError(await bulwark(['cloud', 'import', '--factory', 'f']), 2, 'USAGE', /missing required argument 'manifest'/);
   assertError(await bulwark(['fly']), 2, 'USAGE', /unknown command 'fly'/);
-  assertError(await bulwark(['policy', 'render', '--profile', 'p.yaml', '--format', 'pdf']),
-    2, 'POLICY_OPTION_INVALID', /format/);
+  assertError(
+    await bulwark(['policy', 'render', '--profile', 'p.yaml', '--format', 'pdf']),
+    2,
+    'POLICY_OPTION_INVALID',
+    /format/,
+  );
 });
 
 test('the source entry point reports the same way as bin/bulwark.js', async () => {
@@ -67,40 +83,88 @@ test('the source entry point reports the same way as bin/bulwark.js', async () =
 
 test('a missing folder exits 66 (EX_NOINPUT) naming what is missing', async () => {
   const nowhere = join(work, 'nonexistent');
-  assertError(await bulwark(['release', 'status', '--repo', nowhere]),
-    66, 'RELEASE_REPO_MISSING', /no release repository in /);
+  assertError(
+    await bulwark(['release', 'status', '--repo', nowhere]),
+    66,
+    'RELEASE_REPO_MISSING',
+    /no release repository in /,
+  );
   const provision = ['factory', 'provision', '--dir', nowhere, '--model', 'plug', '--out', join(work, 'out')];
   assertError(await bulwark(provision), 66, 'FACTORY_MISSING', /no factory in /);
-  assertError(await bulwark(['policy', 'render', '--profile', join(nowhere, 'p.yaml')]),
-    66, 'PROFILE_UNREADABLE', /cannot read/);
+  assertError(
+    await bulwark(['policy', 'render', '--profile', join(nowhere, 'p.yaml')]),
+    66,
+    'PROFILE_UNREADABLE',
+    /cannot read/,
+  );
 });
 
 test('a device run on a missing bundle folder: the agent refuses its configuration, exit 78', async () => {
-  const r = await bulwark(['device', 'run', '--bundle', '/nonexistent', '--state', join(work, 'state-missing'),
-    '--web-port', '0', '--hub-port', '0']);
+  const r = await bulwark([
+    'device',
+    'run',
+    '--bundle',
+    '/nonexistent',
+    '--state',
+    join(work, 'state-missing'),
+    '--web-port',
+    '0',
+    '--hub-port',
+    '0',
+  ]);
   assertError(r, 78, 'DEVICE_AGENT_REFUSED', /refused its configuration/);
-  assert.match(r.stderr, /BUNDLE_INCOMPLETE/, 'the agent\'s own reason is shown');
+  assert.match(r.stderr, /BUNDLE_INCOMPLETE/, "the agent's own reason is shown");
 });
 
 test('a garbage profile, manifest or release record exits 65 (EX_DATAERR)', async () => {
   await writeFile(join(work, 'broken.yaml'), 'model: [unclosed\n  : :');
-  assertError(await bulwark(['policy', 'render', '--profile', join(work, 'broken.yaml')]),
-    65, 'PROFILE_SYNTAX', /not valid YAML/);
+  assertError(
+    await bulwark(['policy', 'render', '--profile', join(work, 'broken.yaml')]),
+    65,
+    'PROFILE_SYNTAX',
+    /not valid YAML/,
+  );
   assert.equal((await bulwark(['factory', 'init', '--dir', join(work, 'factory')])).code, 0);
   await writeFile(join(work, 'manifest.json'), '{"format": garbage');
-  assertError(await bulwark(['cloud', 'import', join(work, 'manifest.json'), '--factory', join(work, 'factory'),
-    '--state', join(work, 'cloud')]), 65, 'MANIFEST_INVALID', /is not a JSON manifest/);
+  assertError(
+    await bulwark([
+      'cloud',
+      'import',
+      join(work, 'manifest.json'),
+      '--factory',
+      join(work, 'factory'),
+      '--state',
+      join(work, 'cloud'),
+    ]),
+    65,
+    'MANIFEST_INVALID',
+    /is not a JSON manifest/,
+  );
   await mkdir(join(work, 'repo'));
   await writeFile(join(work, 'repo', 'release.json'), '{}');
-  assertError(await bulwark(['release', 'status', '--repo', join(work, 'repo')]),
-    65, 'RELEASE_REPO_INVALID', /not a Bulwark release record/);
+  assertError(
+    await bulwark(['release', 'status', '--repo', join(work, 'repo')]),
+    65,
+    'RELEASE_REPO_INVALID',
+    /not a Bulwark release record/,
+  );
 });
 
-test('a bundle with a garbage unit.json is refused by the agent: exit 78 with the bundle\'s error shown', async () => {
+test("a bundle with a garbage unit.json is refused by the agent: exit 78 with the bundle's error shown", async () => {
   await mkdir(join(work, 'garbage-bundle'));
   await writeFile(join(work, 'garbage-bundle', 'unit.json'), '{"serial": garbage');
-  const r = await bulwark(['device', 'run', '--bundle', join(work, 'garbage-bundle'),
-    '--state', join(work, 'state-garbage'), '--web-port', '0', '--hub-port', '0']);
+  const r = await bulwark([
+    'device',
+    'run',
+    '--bundle',
+    join(work, 'garbage-bundle'),
+    '--state',
+    join(work, 'state-garbage'),
+    '--web-port',
+    '0',
+    '--hub-port',
+    '0',
+  ]);
   assertError(r, 78, 'DEVICE_AGENT_REFUSED', /refused its configuration/);
   assert.match(r.stderr, /BUNDLE_INVALID: unit\.json is not valid JSON/);
 });
@@ -111,12 +175,28 @@ test('a port already in use exits 69 (EX_UNAVAILABLE) with a hint', async () => 
   const { port } = server.address() as { port: number };
   try {
     await mkdir(join(work, 'served'));
-    const serve = await bulwark(['release', 'serve', '--repo', join(work, 'served'), '--host', '127.0.0.1',
-      '--port', String(port)]);
+    const serve = await bulwark([
+      'release',
+      'serve',
+      '--repo',
+      join(work, 'served'),
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+    ]);
     assertError(serve, 69, 'EADDRINUSE', /address already in use/);
     assert.match(serve.stderr, /\nhint: another program listens on that port/);
-    const hub = await bulwark(['hub', 'run', '--state', join(work, 'hub'), '--host', '127.0.0.1',
-      '--web-port', String(port)]);
+    const hub = await bulwark([
+      'hub',
+      'run',
+      '--state',
+      join(work, 'hub'),
+      '--host',
+      '127.0.0.1',
+      '--web-port',
+      String(port),
+    ]);
     assertError(hub, 69, 'EADDRINUSE', /address already in use/);
   } finally {
     await new Promise((resolve) => server.close(resolve));
@@ -124,10 +204,18 @@ test('a port already in use exits 69 (EX_UNAVAILABLE) with a hint', async () => 
 });
 
 test('a port that is not a port is a refused setting: exit 78', async () => {
-  assertError(await bulwark(['release', 'serve', '--repo', work, '--port', '99999']),
-    78, 'RELEASE_CONFIG_INVALID', /^port: /);
-  assertError(await bulwark(['hub', 'run', '--state', join(work, 'hub2'), '--web-port', 'http']),
-    78, 'HUB_CONFIG_INVALID', /^webPort: /);
+  assertError(
+    await bulwark(['release', 'serve', '--repo', work, '--port', '99999']),
+    78,
+    'RELEASE_CONFIG_INVALID',
+    /^port: /,
+  );
+  assertError(
+    await bulwark(['hub', 'run', '--state', join(work, 'hub2'), '--web-port', 'http']),
+    78,
+    'HUB_CONFIG_INVALID',
+    /^webPort: /,
+  );
 });
 
 test('a chosen password on the command line is refused: exit 78, and nothing is written', async () => {
@@ -144,8 +232,12 @@ test('a service that is not running exits 69 with a hint on how to start it', as
   const hub = await bulwark(['hub', 'devices', '--hub', join(work, 'no-hub')]);
   assertError(hub, 69, 'HUB_NOT_RUNNING', /no hub is running/);
   assert.match(hub.stderr, /\nhint: start the hub with `bulwark hub run/);
-  assertError(await bulwark(['device', 'button', '--state', join(work, 'no-device')]),
-    69, 'BUTTON_UNREACHABLE', /no device agent/);
+  assertError(
+    await bulwark(['device', 'button', '--state', join(work, 'no-device')]),
+    69,
+    'BUTTON_UNREACHABLE',
+    /no device agent/,
+  );
 });
 
 test('help is not an error: exit 0 on stdout; no command at all prints the usage and exits 2', async () => {

@@ -15,8 +15,12 @@ import { needTool, toolAvailable, type SkippableTest } from '../support/tools.ts
 const PASSWORD = 'marble falcon tundra 42 softly';
 let pgServer: TestPostgres | undefined;
 
-before(async () => { if (toolAvailable('postgresql')) pgServer = await startPostgres(); });
-after(async () => { await pgServer?.stop(); });
+before(async () => {
+  if (toolAvailable('postgresql')) pgServer = await startPostgres();
+});
+after(async () => {
+  await pgServer?.stop();
+});
 
 for (const backend of ['sqlite', 'postgres'] as const) {
   describe(`owner API on ${backend}`, () => {
@@ -32,12 +36,28 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       work = fleet.work;
       units = fleet.units;
       cloud = await startCloud({
-        factoryDir: fleet.factoryDir, stateDir: join(work, 'cloud'), manifests: [fleet.manifest],
-        ...(backend === 'postgres' ? { databaseUrl: await pgServer!.createDatabase(`api_${Date.now() % 1_000_000}`) } : {}),
-        broker: { port: 0 }, api: { port: 0 }, commands: { replyTimeoutMs: 8_000 },
+        factoryDir: fleet.factoryDir,
+        stateDir: join(work, 'cloud'),
+        manifests: [fleet.manifest],
+        ...(backend === 'postgres'
+          ? { databaseUrl: await pgServer!.createDatabase(`api_${Date.now() % 1_000_000}`) }
+          : {}),
+        broker: { port: 0 },
+        api: { port: 0 },
+        commands: { replyTimeoutMs: 8_000 },
       });
       for (const u of [units[0]!, units[3]!]) {
-        agents.push(await startDeviceAgent({ bundleDir: u.dir, stateDir: join(work, 'dev', u.serial), webPort: 0, hubPort: 0, mode: 'development', cloudUrl: cloud.brokerUrl, cloudTelemetryIntervalMs: 250 }));
+        agents.push(
+          await startDeviceAgent({
+            bundleDir: u.dir,
+            stateDir: join(work, 'dev', u.serial),
+            webPort: 0,
+            hubPort: 0,
+            mode: 'development',
+            cloudUrl: cloud.brokerUrl,
+            cloudTelemetryIntervalMs: 250,
+          }),
+        );
       }
       await waitFor(() => agents.every((a) => a.cloud?.connected), 15_000, 'devices to connect');
       owner = new ApiClient(cloud.api.url, cloud.credentials.caCertPem);
@@ -53,37 +73,61 @@ for (const backend of ['sqlite', 'postgres'] as const) {
     const pressAndWait = async (unit: ProvisionedUnit): Promise<void> => {
       const answer = await pressButton(join(work, 'dev', unit.serial), 'press');
       assert.match(answer, /claim window open/);
-      await waitFor(async () => ((await cloud.store.getDevice(unit.serial))?.claimWindowUntil ?? 0) > Date.now(), 5_000, 'the claim window to open');
+      await waitFor(
+        async () => ((await cloud.store.getDevice(unit.serial))?.claimWindowUntil ?? 0) > Date.now(),
+        5_000,
+        'the claim window to open',
+      );
     };
 
-    test('registration applies the password policy and refuses a taken e-mail; login checks the password', { timeout: 60_000 }, async (t) => {
-      if (!ready(t)) return;
-      const weak = await owner.register('owner@example.com', 'password1234');
-      assert.equal(weak.status, 422);
-      assert.equal(weak.json.error?.code, 'PASSWORD_POLICY');
-      assert.ok(Array.isArray((weak.json.error as { reasons?: unknown }).reasons));
-      assert.equal((await owner.register('owner@example.com', PASSWORD)).status, 201);
-      assert.equal((await new ApiClient(cloud.api.url, cloud.credentials.caCertPem).register('OWNER@example.com', PASSWORD)).status, 409);
-      const wrong = await new ApiClient(cloud.api.url, cloud.credentials.caCertPem).login('owner@example.com', 'not the password at all');
-      assert.equal(wrong.status, 401);
-      assert.equal(wrong.json.error?.code, 'LOGIN_FAILED');
-      assert.equal((await other.register('other@example.com', PASSWORD)).status, 201);
-      const me = await owner.send('GET', '/v1/me');
-      assert.equal(me.status, 200);
-      assert.equal(me.json.email, 'owner@example.com');
-    });
+    test(
+      'registration applies the password policy and refuses a taken e-mail; login checks the password',
+      { timeout: 60_000 },
+      async (t) => {
+        if (!ready(t)) return;
+        const weak = await owner.register('owner@example.com', 'password1234');
+        assert.equal(weak.status, 422);
+        assert.equal(weak.json.error?.code, 'PASSWORD_POLICY');
+        assert.ok(Array.isArray((weak.json.error as { reasons?: unknown }).reasons));
+        assert.equal((await owner.register('owner@example.com', PASSWORD)).status, 201);
+        assert.equal(
+          (await new ApiClient(cloud.api.url, cloud.credentials.caCertPem).register('OWNER@example.com', PASSWORD))
+            .status,
+          409,
+        );
+        const wrong = await new ApiClient(cloud.api.url, cloud.credentials.caCertPem).login(
+          'owner@example.com',
+          'not the password at all',
+        );
+        assert.equal(wrong.status, 401);
+        assert.equal(wrong.json.error?.code, 'LOGIN_FAILED');
+        assert.equal((await other.register('other@example.com', PASSWORD)).status, 201);
+        const me = await owner.send('GET', '/v1/me');
+        assert.equal(me.status, 200);
+        assert.equal(me.json.email, 'owner@example.com');
+      },
+    );
 
-    test('login backs off after five failures from one address, before computing any hash', { timeout: 60_000 }, async (t) => {
-      if (!ready(t)) return;
-      const attacker = new ApiClient(cloud.api.url, cloud.credentials.caCertPem, '127.0.0.2');
-      const statuses: number[] = [];
-      for (let i = 0; i < 6; i++) statuses.push((await attacker.login('owner@example.com', `guess number ${i}`)).status);
-      assert.deepEqual(statuses, [401, 401, 401, 401, 401, 429]);
-      const limited = await attacker.login('owner@example.com', PASSWORD);
-      assert.equal(limited.status, 429, 'even the right password waits');
-      assert.ok(Number(limited.headers['retry-after']) > 0);
-      assert.equal((await new ApiClient(cloud.api.url, cloud.credentials.caCertPem).login('owner@example.com', PASSWORD)).status, 200, 'the owner from another address is not locked out');
-    });
+    test(
+      'login backs off after five failures from one address, before computing any hash',
+      { timeout: 60_000 },
+      async (t) => {
+        if (!ready(t)) return;
+        const attacker = new ApiClient(cloud.api.url, cloud.credentials.caCertPem, '127.0.0.2');
+        const statuses: number[] = [];
+        for (let i = 0; i < 6; i++)
+          statuses.push((await attacker.login('owner@example.com', `guess number ${i}`)).status);
+        assert.deepEqual(statuses, [401, 401, 401, 401, 401, 429]);
+        const limited = await attacker.login('owner@example.com', PASSWORD);
+        assert.equal(limited.status, 429, 'even the right password waits');
+        assert.ok(Number(limited.headers['retry-after']) > 0);
+        assert.equal(
+          (await new ApiClient(cloud.api.url, cloud.credentials.caCertPem).login('owner@example.com', PASSWORD)).status,
+          200,
+          'the owner from another address is not locked out',
+        );
+      },
+    );
 
     test('a claim by serial alone is refused', { timeout: 30_000 }, async (t) => {
       if (!ready(t)) return;
@@ -102,7 +146,8 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       const guesser = new ApiClient(cloud.api.url, cloud.credentials.caCertPem);
       assert.equal((await guesser.register('guesser@example.com', PASSWORD)).status, 201);
       const statuses: number[] = [];
-      for (let i = 0; i < 6; i++) statuses.push((await guesser.claim(units[1]!.serial, `AAAA-BBBB-CCCC-DDD${'EFGHJK'[i]}`)).status);
+      for (let i = 0; i < 6; i++)
+        statuses.push((await guesser.claim(units[1]!.serial, `AAAA-BBBB-CCCC-DDD${'EFGHJK'[i]}`)).status);
       assert.deepEqual(statuses, [403, 403, 403, 403, 403, 429]);
       const limited = await guesser.claim(units[2]!.serial, 'AAAA-BBBB-CCCC-DDDD');
       assert.equal(limited.status, 429, 'the account backs off whatever serial it tries');
@@ -119,7 +164,8 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       for (let a = 0; a < 3; a++) {
         const c = new ApiClient(cloud.api.url, cloud.credentials.caCertPem, `127.0.0.${21 + a}`);
         assert.equal((await c.register(`spread${a}@example.com`, PASSWORD)).status, 201);
-        for (let i = 0; i < 4; i++) statuses.push((await c.claim(target, `QQQQ-RRRR-SSSS-TT${a}${i + 2}`.replace(/[01]/g, '2'))).status);
+        for (let i = 0; i < 4; i++)
+          statuses.push((await c.claim(target, `QQQQ-RRRR-SSSS-TT${a}${i + 2}`.replace(/[01]/g, '2'))).status);
       }
       assert.deepEqual(statuses, Array(12).fill(403), 'each account and address is under its own limit: no 429');
       const flood = (await cloud.store.claimFloods(10)).find((f) => f.serial === target);
@@ -148,7 +194,10 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       assert.equal(again.status, 409);
       assert.equal(again.json.error?.code, 'DEVICE_CLAIMED');
       const list = await owner.send('GET', '/v1/devices');
-      assert.deepEqual((list.json.devices as Array<{ serial: string }>).map((x) => x.serial), [u.serial]);
+      assert.deepEqual(
+        (list.json.devices as Array<{ serial: string }>).map((x) => x.serial),
+        [u.serial],
+      );
     });
 
     test('the owner switches the plug from the cloud and reads its telemetry', { timeout: 30_000 }, async (t) => {
@@ -156,72 +205,126 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       const u = units[0]!;
       const agent = agents[0]!;
       for (const action of ['on', 'off', 'on'] as const) {
-        const r = await owner.send('POST', `/v1/devices/${u.serial}/commands`, { json: { capability: 'power', action } });
+        const r = await owner.send('POST', `/v1/devices/${u.serial}/commands`, {
+          json: { capability: 'power', action },
+        });
         assert.equal(r.status, 200, r.body);
         assert.equal((r.json.command as { status: string }).status, 'done');
         assert.equal(agent.capabilities.list().find((c) => c.id === 'power')!.value, action === 'on');
       }
-      const refused = await owner.send('POST', `/v1/devices/${u.serial}/commands`, { json: { capability: 'energy', action: 'get' } });
-      assert.equal(refused.status, 422, 'only the model\'s remote controls');
-      const telemetry = await waitFor(async () => {
-        const r = await owner.send('GET', `/v1/devices/${u.serial}/telemetry?limit=50`);
-        const rows = r.json.telemetry as Array<{ values: { power?: boolean } }>;
-        return rows.some((x) => x.values.power === true) ? rows : undefined;
-      }, 10_000, 'telemetry after the switch') as Array<unknown>;
+      const refused = await owner.send('POST', `/v1/devices/${u.serial}/commands`, {
+        json: { capability: 'energy', action: 'get' },
+      });
+      assert.equal(refused.status, 422, "only the model's remote controls");
+      const telemetry = (await waitFor(
+        async () => {
+          const r = await owner.send('GET', `/v1/devices/${u.serial}/telemetry?limit=50`);
+          const rows = r.json.telemetry as Array<{ values: { power?: boolean } }>;
+          return rows.some((x) => x.values.power === true) ? rows : undefined;
+        },
+        10_000,
+        'telemetry after the switch',
+      )) as Array<unknown>;
       assert.ok(telemetry.length > 0);
       const state = await owner.send('GET', `/v1/devices/${u.serial}`);
       assert.equal((state.json.device as { online: boolean }).online, true);
     });
 
-    test('another owner cannot see or control the device: 404, exactly like a device that does not exist', { timeout: 30_000 }, async (t) => {
-      if (!ready(t)) return;
-      const mine = units[0]!.serial;
-      const nobody = 'PLG-ZZZZZZZZZZ';
-      for (const [method, suffix, json] of [['GET', '', undefined], ['GET', '/telemetry', undefined], ['POST', '/commands', { capability: 'power', action: 'off' }], ['POST', '/release', {}]] as const) {
-        const theirs = await other.send(method, `/v1/devices/${mine}${suffix}`, json ? { json } : {});
-        const missing = await other.send(method, `/v1/devices/${nobody}${suffix}`, json ? { json } : {});
-        assert.equal(theirs.status, 404, `${method} ${suffix}`);
-        assert.deepEqual(theirs.json, missing.json, 'the same answer as for a device that does not exist');
-      }
-      assert.deepEqual((await other.send('GET', '/v1/devices')).json.devices, []);
-      assert.equal(agents[0]!.capabilities.list().find((c) => c.id === 'power')!.value, true, 'the plug was not switched');
-      assert.equal((await cloud.store.getDevice(mine))!.ownerId !== null, true);
-    });
+    test(
+      'another owner cannot see or control the device: 404, exactly like a device that does not exist',
+      { timeout: 30_000 },
+      async (t) => {
+        if (!ready(t)) return;
+        const mine = units[0]!.serial;
+        const nobody = 'PLG-ZZZZZZZZZZ';
+        for (const [method, suffix, json] of [
+          ['GET', '', undefined],
+          ['GET', '/telemetry', undefined],
+          ['POST', '/commands', { capability: 'power', action: 'off' }],
+          ['POST', '/release', {}],
+        ] as const) {
+          const theirs = await other.send(method, `/v1/devices/${mine}${suffix}`, json ? { json } : {});
+          const missing = await other.send(method, `/v1/devices/${nobody}${suffix}`, json ? { json } : {});
+          assert.equal(theirs.status, 404, `${method} ${suffix}`);
+          assert.deepEqual(theirs.json, missing.json, 'the same answer as for a device that does not exist');
+        }
+        assert.deepEqual((await other.send('GET', '/v1/devices')).json.devices, []);
+        assert.equal(
+          agents[0]!.capabilities.list().find((c) => c.id === 'power')!.value,
+          true,
+          'the plug was not switched',
+        );
+        assert.equal((await cloud.store.getDevice(mine))!.ownerId !== null, true);
+      },
+    );
 
-    test('cookie sessions need the CSRF token and a same-origin Origin; bearer tokens need neither', { timeout: 30_000 }, async (t) => {
-      if (!ready(t)) return;
-      const browser = new ApiClient(cloud.api.url, cloud.credentials.caCertPem);
-      const login = await browser.login('owner@example.com', PASSWORD);
-      assert.equal(login.status, 200);
-      const csrf = browser.csrf!;
-      browser.token = undefined; // cookie only, as a browser
-      assert.equal((await browser.send('GET', '/v1/devices')).status, 200);
-      const origin = cloud.api.url.replace('127.0.0.1', '127.0.0.1');
-      const noToken = await browser.send('POST', `/v1/devices/${units[0]!.serial}/commands`, { json: { capability: 'power', action: 'off' }, origin });
-      assert.equal(noToken.status, 403);
-      assert.equal(noToken.json.error?.code, 'CSRF_TOKEN_INVALID');
-      const evil = await browser.send('POST', `/v1/devices/${units[0]!.serial}/commands`, { json: { capability: 'power', action: 'off' }, origin: 'https://evil.example', headers: { 'x-csrf-token': csrf } });
-      assert.equal(evil.status, 403);
-      assert.equal(evil.json.error?.code, 'CSRF_ORIGIN_MISMATCH');
-      const noOrigin = await browser.send('POST', `/v1/devices/${units[0]!.serial}/commands`, { json: { capability: 'power', action: 'off' }, headers: { 'x-csrf-token': csrf } });
-      assert.equal(noOrigin.status, 403, 'a cookie-authenticated change without Origin is refused');
-      const good = await browser.send('POST', `/v1/devices/${units[0]!.serial}/commands`, { json: { capability: 'power', action: 'on' }, origin: `https://${new URL(cloud.api.url).host}`, headers: { 'x-csrf-token': csrf } });
-      assert.equal(good.status, 200, good.body);
-      const anonymous = new ApiClient(cloud.api.url, cloud.credentials.caCertPem);
-      assert.equal((await anonymous.send('GET', '/v1/devices')).status, 401);
-      const page = await anonymous.send('GET', '/app');
-      assert.equal(page.status, 303);
-      for (const h of ['content-security-policy', 'strict-transport-security', 'x-content-type-options', 'x-frame-options', 'referrer-policy']) assert.ok(page.headers[h], h);
-    });
+    test(
+      'cookie sessions need the CSRF token and a same-origin Origin; bearer tokens need neither',
+      { timeout: 30_000 },
+      async (t) => {
+        if (!ready(t)) return;
+        const browser = new ApiClient(cloud.api.url, cloud.credentials.caCertPem);
+        const login = await browser.login('owner@example.com', PASSWORD);
+        assert.equal(login.status, 200);
+        const csrf = browser.csrf!;
+        browser.token = undefined; // cookie only, as a browser
+        assert.equal((await browser.send('GET', '/v1/devices')).status, 200);
+        const origin = cloud.api.url.replace('127.0.0.1', '127.0.0.1');
+        const noToken = await browser.send('POST', `/v1/devices/${units[0]!.serial}/commands`, {
+          json: { capability: 'power', action: 'off' },
+          origin,
+        });
+        assert.equal(noToken.status, 403);
+        assert.equal(noToken.json.error?.code, 'CSRF_TOKEN_INVALID');
+        const evil = await browser.send('POST', `/v1/devices/${units[0]!.serial}/commands`, {
+          json: { capability: 'power', action: 'off' },
+          origin: 'https://evil.example',
+          headers: { 'x-csrf-token': csrf },
+        });
+        assert.equal(evil.status, 403);
+        assert.equal(evil.json.error?.code, 'CSRF_ORIGIN_MISMATCH');
+        const noOrigin = await browser.send('POST', `/v1/devices/${units[0]!.serial}/commands`, {
+          json: { capability: 'power', action: 'off' },
+          headers: { 'x-csrf-token': csrf },
+        });
+        assert.equal(noOrigin.status, 403, 'a cookie-authenticated change without Origin is refused');
+        const good = await browser.send('POST', `/v1/devices/${units[0]!.serial}/commands`, {
+          json: { capability: 'power', action: 'on' },
+          origin: `https://${new URL(cloud.api.url).host}`,
+          headers: { 'x-csrf-token': csrf },
+        });
+        assert.equal(good.status, 200, good.body);
+        const anonymous = new ApiClient(cloud.api.url, cloud.credentials.caCertPem);
+        assert.equal((await anonymous.send('GET', '/v1/devices')).status, 401);
+        const page = await anonymous.send('GET', '/app');
+        assert.equal(page.status, 303);
+        for (const h of [
+          'content-security-policy',
+          'strict-transport-security',
+          'x-content-type-options',
+          'x-frame-options',
+          'referrer-policy',
+        ])
+          assert.ok(page.headers[h], h);
+      },
+    );
 
     test('a factory reset on the device releases the claim', { timeout: 30_000 }, async (t) => {
       if (!ready(t)) return;
       const u = units[0]!;
       assert.match(await pressButton(join(work, 'dev', u.serial), 'hold'), /factory reset done/);
-      await waitFor(async () => (await cloud.store.getDevice(u.serial))!.ownerId === null, 10_000, 'the release to reach the cloud');
+      await waitFor(
+        async () => (await cloud.store.getDevice(u.serial))!.ownerId === null,
+        10_000,
+        'the release to reach the cloud',
+      );
       assert.equal((await owner.send('GET', `/v1/devices/${u.serial}`)).status, 404);
       assert.deepEqual((await owner.send('GET', '/v1/devices')).json.devices, []);
-      assert.equal((await cloud.store.telemetry(u.serial, 0, 10)).length <= 1, true, 'the previous owner\'s telemetry is gone');
+      assert.equal(
+        (await cloud.store.telemetry(u.serial, 0, 10)).length <= 1,
+        true,
+        "the previous owner's telemetry is gone",
+      );
     });
 
     test('deleting the account releases its devices and erases their data', { timeout: 30_000 }, async (t) => {
@@ -229,15 +332,22 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       const u = units[3]!;
       await pressAndWait(u);
       assert.equal((await other.claim(u.serial, u.claimCode)).status, 201);
-      await waitFor(async () => (await cloud.store.telemetry(u.serial, 0, 5)).length > 0, 10_000, 'telemetry of the claimed device');
+      await waitFor(
+        async () => (await cloud.store.telemetry(u.serial, 0, 5)).length > 0,
+        10_000,
+        'telemetry of the claimed device',
+      );
       const wrong = await other.send('POST', '/v1/me/delete', { json: { password: 'not my password at all' } });
       assert.equal(wrong.status, 401);
       const del = await other.send('POST', '/v1/me/delete', { json: { password: PASSWORD } });
       assert.equal(del.status, 200, del.body);
       assert.equal((await cloud.store.getDevice(u.serial))!.ownerId, null);
-      assert.equal((await cloud.store.accountByEmail('other@example.com')), undefined);
+      assert.equal(await cloud.store.accountByEmail('other@example.com'), undefined);
       assert.equal((await other.send('GET', '/v1/me')).status, 401, 'its sessions are gone');
-      assert.equal((await new ApiClient(cloud.api.url, cloud.credentials.caCertPem).login('other@example.com', PASSWORD)).status, 401);
+      assert.equal(
+        (await new ApiClient(cloud.api.url, cloud.credentials.caCertPem).login('other@example.com', PASSWORD)).status,
+        401,
+      );
     });
   });
 }

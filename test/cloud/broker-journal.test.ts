@@ -9,7 +9,10 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { startCloud, type CloudService } from '../../src/cloud/index.ts';
 import {
-  createCertificateAuthority, issueClientCertificate, loadCaSigner, type ProvisionedUnit,
+  createCertificateAuthority,
+  issueClientCertificate,
+  loadCaSigner,
+  type ProvisionedUnit,
 } from '../../src/identity/index.ts';
 import type { JournalEntry } from '../../src/journal/index.ts';
 import { makeUnits, deviceMqttOptions, waitFor } from './support.ts';
@@ -22,13 +25,18 @@ before(async () => {
   const fleet = await makeUnits('plug', 1);
   unit = fleet.units[0]!;
   cloud = await startCloud({
-    factoryDir: fleet.factoryDir, stateDir: join(fleet.work, 'cloud'), manifests: [fleet.manifest],
-    broker: { port: 0 }, api: { port: 0 },
+    factoryDir: fleet.factoryDir,
+    stateDir: join(fleet.work, 'cloud'),
+    manifests: [fleet.manifest],
+    broker: { port: 0 },
+    api: { port: 0 },
   });
   brokerPort = Number(new URL(cloud.brokerUrl.replace(/^mqtts:/, 'https:')).port);
 });
 
-after(async () => { await cloud?.close(); });
+after(async () => {
+  await cloud?.close();
+});
 
 type ClientOptions = Awaited<ReturnType<typeof deviceMqttOptions>> | Record<string, unknown>;
 
@@ -36,8 +44,14 @@ type ClientOptions = Awaited<ReturnType<typeof deviceMqttOptions>> | Record<stri
 function attempt(options: ClientOptions, from: string): Promise<'connected' | 'refused'> {
   return new Promise((resolve) => {
     const client = mqtt.connect({
-      ...options, host: '127.0.0.1', port: brokerPort, protocol: 'mqtts', localAddress: from,
-      protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5_000,
+      ...options,
+      host: '127.0.0.1',
+      port: brokerPort,
+      protocol: 'mqtts',
+      localAddress: from,
+      protocolVersion: 4,
+      reconnectPeriod: 0,
+      connectTimeout: 5_000,
     } as unknown as mqtt.IClientOptions);
     let settled = false;
     const finish = (outcome: 'connected' | 'refused'): void => {
@@ -53,8 +67,8 @@ function attempt(options: ClientOptions, from: string): Promise<'connected' | 'r
 
 /** The cloud surface's journal entries from `from`, once there are `count`. */
 async function entriesFrom(from: string, count: number): Promise<JournalEntry[]> {
-  const mine = (): JournalEntry[] => cloud.journal.list({ limit: 500, surface: 'cloud' })
-    .filter((e) => e.source.startsWith(`${from}:`));
+  const mine = (): JournalEntry[] =>
+    cloud.journal.list({ limit: 500, surface: 'cloud' }).filter((e) => e.source.startsWith(`${from}:`));
   await waitFor(() => mine().length >= count, 5_000, `${count} cloud entries from ${from}`).catch(() => {
     assert.fail(`entries from ${from}: ${JSON.stringify(mine())}`);
   });

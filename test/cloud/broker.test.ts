@@ -9,7 +9,14 @@ import { join } from 'node:path';
 import { writeFile, mkdir } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
 import mqtt, { type MqttClient } from 'mqtt';
-import { startEmbeddedBroker, factoryIssuer, createTestCa, certificateIssuer, type EmbeddedBroker, type CertificateWithKey } from '../../src/cloud/index.ts';
+import {
+  startEmbeddedBroker,
+  factoryIssuer,
+  createTestCa,
+  certificateIssuer,
+  type EmbeddedBroker,
+  type CertificateWithKey,
+} from '../../src/cloud/index.ts';
 import { main } from '../../src/cli/main.ts';
 import type { ProvisionedUnit } from '../../src/identity/index.ts';
 import { makeUnits, startMosquitto, deviceMqttOptions, freePort, waitFor, type TestMosquitto } from './support.ts';
@@ -35,11 +42,19 @@ before(async () => {
   caPem = issuer.caCertPem;
   service = await issuer.issueClient('bulwark-cloud-1');
   service2 = await issuer.issueClient('bulwark-cloud-2');
-  expired = await issuer.issueClient(A.serial, { notBefore: new Date(Date.now() - 3 * 86_400_000), notAfter: new Date(Date.now() - 86_400_000) });
+  expired = await issuer.issueClient(A.serial, {
+    notBefore: new Date(Date.now() - 3 * 86_400_000),
+    notAfter: new Date(Date.now() - 86_400_000),
+  });
   const other = await createTestCa('Counterfeit Devices CA');
   foreign = await (await certificateIssuer(other.certPem, other.keyPem)).issueClient(A.serial);
   const server = await issuer.issueServer(['localhost']);
-  embedded = await startEmbeddedBroker({ caCertPem: caPem, certPem: server.certPem, keyPem: server.keyPem, config: { port: 0 } });
+  embedded = await startEmbeddedBroker({
+    caCertPem: caPem,
+    certPem: server.certPem,
+    keyPem: server.keyPem,
+    config: { port: 0 },
+  });
   const dir = join(work, 'certs');
   await mkdir(dir, { recursive: true });
   for (const [name, c] of Object.entries({ expired, foreign })) {
@@ -51,9 +66,24 @@ before(async () => {
     // The configuration comes from the command itself.
     const out = join(work, 'mosquitto');
     const port = await freePort();
-    const code = await main(['cloud', 'broker-config', '--factory', fleet.factoryDir, '--out', out, '--port', String(port), '--instances', '1,2']);
+    const code = await main([
+      'cloud',
+      'broker-config',
+      '--factory',
+      fleet.factoryDir,
+      '--out',
+      out,
+      '--port',
+      String(port),
+      '--instances',
+      '1,2',
+    ]);
     assert.equal(code, 0);
-    mosquitto = await startMosquitto({ factoryDir: fleet.factoryDir, dir: out, written: { confFile: join(out, 'mosquitto.conf'), settings: { port } } });
+    mosquitto = await startMosquitto({
+      factoryDir: fleet.factoryDir,
+      dir: out,
+      written: { confFile: join(out, 'mosquitto.conf'), settings: { port } },
+    });
   }
 });
 
@@ -74,12 +104,22 @@ function connect(url: string, options: mqtt.IClientOptions): Promise<{ client: M
   });
 }
 
-async function device(url: string, unit: ProvisionedUnit, clientId = unit.serial): Promise<{ client: MqttClient; error?: Error }> {
+async function device(
+  url: string,
+  unit: ProvisionedUnit,
+  clientId = unit.serial,
+): Promise<{ client: MqttClient; error?: Error }> {
   return connect(url, await deviceMqttOptions(unit, clientId));
 }
 
 async function cloud(url: string): Promise<MqttClient> {
-  const { client, error } = await connect(url, { ca: caPem, cert: service.certPem, key: service.keyPem, clientId: 'bulwark-cloud-1', clean: true });
+  const { client, error } = await connect(url, {
+    ca: caPem,
+    cert: service.certPem,
+    key: service.keyPem,
+    clientId: 'bulwark-cloud-1',
+    clean: true,
+  });
   assert.equal(error, undefined, 'the cloud identity connects');
   return client;
 }
@@ -104,17 +144,36 @@ function collect(client: MqttClient): Array<{ topic: string; payload: string }> 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Runs mosquitto_pub or mosquitto_sub; resolves with exit code and output (bounded by a timeout). */
-function cli(tool: 'mosquitto_pub' | 'mosquitto_sub', args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function cli(
+  tool: 'mosquitto_pub' | 'mosquitto_sub',
+  args: string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(tool, args, { timeout: 15_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
+      const code = err
+        ? typeof (err as { code?: unknown }).code === 'number'
+          ? (err as { code: number }).code
+          : 1
+        : 0;
       resolve({ code, stdout, stderr });
     });
   });
 }
 
 function tlsArgs(port: number, cert: string | undefined, key: string | undefined, id: string): string[] {
-  return ['-h', '127.0.0.1', '-p', String(port), '--cafile', join(A.dir, 'ca-cert.pem'), ...(cert ? ['--cert', cert, '--key', key!] : []), '-i', id, '-V', 'mqttv311'];
+  return [
+    '-h',
+    '127.0.0.1',
+    '-p',
+    String(port),
+    '--cafile',
+    join(A.dir, 'ca-cert.pem'),
+    ...(cert ? ['--cert', cert, '--key', key!] : []),
+    '-i',
+    id,
+    '-V',
+    'mqttv311',
+  ];
 }
 
 for (const kind of ['embedded', 'mosquitto'] as const) {
@@ -123,65 +182,98 @@ for (const kind of ['embedded', 'mosquitto'] as const) {
     const port = (): number => (kind === 'embedded' ? embedded.port : mosquitto!.port);
     const available = (t: SkippableTest): boolean => kind === 'embedded' || needTool(t, 'mosquitto');
 
-    test('a device publishes its own telemetry and only the cloud identity receives it', { timeout: 30_000 }, async (t) => {
-      if (!available(t)) return;
-      const c = await cloud(url());
-      const got = collect(c);
-      assert.deepEqual(await subscribe(c, ['devices/+/telemetry']), [1]);
-      const a = await device(url(), A);
-      assert.equal(a.error, undefined);
-      await a.client.publishAsync(`devices/${A.serial}/telemetry`, '{"seq":1}', { qos: 1 });
-      await waitFor(() => got.some((m) => m.topic === `devices/${A.serial}/telemetry`), 5_000, 'the cloud to receive A\'s telemetry');
-      a.client.end(true);
-      c.end(true);
-    });
+    test(
+      'a device publishes its own telemetry and only the cloud identity receives it',
+      { timeout: 30_000 },
+      async (t) => {
+        if (!available(t)) return;
+        const c = await cloud(url());
+        const got = collect(c);
+        assert.deepEqual(await subscribe(c, ['devices/+/telemetry']), [1]);
+        const a = await device(url(), A);
+        assert.equal(a.error, undefined);
+        await a.client.publishAsync(`devices/${A.serial}/telemetry`, '{"seq":1}', { qos: 1 });
+        await waitFor(
+          () => got.some((m) => m.topic === `devices/${A.serial}/telemetry`),
+          5_000,
+          "the cloud to receive A's telemetry",
+        );
+        a.client.end(true);
+        c.end(true);
+      },
+    );
 
-    test('device A cannot subscribe to device B\'s topics, by name or by wildcard', { timeout: 30_000 }, async (t) => {
+    test("device A cannot subscribe to device B's topics, by name or by wildcard", { timeout: 30_000 }, async (t) => {
       if (!available(t)) return;
       const a = await device(url(), A);
       const b = await device(url(), B);
       assert.equal(a.error ?? b.error, undefined);
-      const granted = await subscribe(a.client, [`devices/${B.serial}/commands`, `devices/${B.serial}/telemetry`, 'devices/+/commands', '#']);
+      const granted = await subscribe(a.client, [
+        `devices/${B.serial}/commands`,
+        `devices/${B.serial}/telemetry`,
+        'devices/+/commands',
+        '#',
+      ]);
       // The embedded broker says no in the SUBACK; Mosquitto grants and then delivers nothing the ACL denies.
       if (kind === 'embedded') assert.deepEqual(granted, [128, 128, 128, 128]);
       assert.deepEqual(await subscribe(b.client, [`devices/${B.serial}/commands`]), [1]);
-      const seenByA = collect(a.client), seenByB = collect(b.client);
+      const seenByA = collect(a.client),
+        seenByB = collect(b.client);
       const c = await cloud(url());
       await c.publishAsync(`devices/${B.serial}/commands`, 'for B only', { qos: 1 });
       await waitFor(() => seenByB.length > 0, 5_000, 'B to get its command');
       await b.client.publishAsync(`devices/${B.serial}/telemetry`, 'B reading', { qos: 1 });
       await sleep(500);
-      assert.deepEqual(seenByA, [], 'A received nothing of B\'s');
+      assert.deepEqual(seenByA, [], "A received nothing of B's");
       for (const x of [a.client, b.client, c]) x.end(true);
     });
 
-    test('device A cannot publish on device B\'s topics, nor the cloud on a device\'s', { timeout: 30_000 }, async (t) => {
-      if (!available(t)) return;
-      const c = await cloud(url());
-      const got = collect(c);
-      await subscribe(c, ['devices/+/telemetry', 'devices/+/state']);
-      const a = await device(url(), A);
-      let aClosed = false;
-      a.client.on('close', () => { aClosed = true; });
-      a.client.publish(`devices/${B.serial}/telemetry`, 'forged by A', { qos: 1 });
-      a.client.publish(`devices/${B.serial}/state`, 'forged by A', { qos: 0 });
-      const c2 = await connect(url(), { ca: caPem, cert: service2.certPem, key: service2.keyPem, clientId: 'bulwark-cloud-2', clean: true });
-      assert.equal(c2.error, undefined);
-      c2.client.publish(`devices/${A.serial}/telemetry`, 'forged by the cloud', { qos: 0 });
-      await sleep(800);
-      assert.deepEqual(got.filter((m) => m.payload.startsWith('forged')), [], 'nothing forged arrived');
-      if (kind === 'embedded') assert.ok(aClosed, 'the embedded broker closes a connection that publishes outside its topics');
-      a.client.end(true);
-      c2.client.end(true);
-      c.end(true);
-    });
+    test(
+      "device A cannot publish on device B's topics, nor the cloud on a device's",
+      { timeout: 30_000 },
+      async (t) => {
+        if (!available(t)) return;
+        const c = await cloud(url());
+        const got = collect(c);
+        await subscribe(c, ['devices/+/telemetry', 'devices/+/state']);
+        const a = await device(url(), A);
+        let aClosed = false;
+        a.client.on('close', () => {
+          aClosed = true;
+        });
+        a.client.publish(`devices/${B.serial}/telemetry`, 'forged by A', { qos: 1 });
+        a.client.publish(`devices/${B.serial}/state`, 'forged by A', { qos: 0 });
+        const c2 = await connect(url(), {
+          ca: caPem,
+          cert: service2.certPem,
+          key: service2.keyPem,
+          clientId: 'bulwark-cloud-2',
+          clean: true,
+        });
+        assert.equal(c2.error, undefined);
+        c2.client.publish(`devices/${A.serial}/telemetry`, 'forged by the cloud', { qos: 0 });
+        await sleep(800);
+        assert.deepEqual(
+          got.filter((m) => m.payload.startsWith('forged')),
+          [],
+          'nothing forged arrived',
+        );
+        if (kind === 'embedded')
+          assert.ok(aClosed, 'the embedded broker closes a connection that publishes outside its topics');
+        a.client.end(true);
+        c2.client.end(true);
+        c.end(true);
+      },
+    );
 
-    test('A\'s certificate with client id B neither connects as B nor disconnects B', { timeout: 30_000 }, async (t) => {
+    test("A's certificate with client id B neither connects as B nor disconnects B", { timeout: 30_000 }, async (t) => {
       if (!available(t)) return;
       const b = await device(url(), B);
       assert.equal(b.error, undefined);
       let bClosed = false;
-      b.client.on('close', () => { bClosed = true; });
+      b.client.on('close', () => {
+        bClosed = true;
+      });
       await subscribe(b.client, [`devices/${B.serial}/commands`]);
       const seenByB = collect(b.client);
       const impostor = await device(url(), A, B.serial);
@@ -215,49 +307,118 @@ for (const kind of ['embedded', 'mosquitto'] as const) {
       }
     });
 
-    test('mosquitto_pub and mosquitto_sub: the same rules for Debian\'s command-line clients', { timeout: 60_000 }, async (t) => {
-      if (!available(t)) return;
-      if (!needTool(t, 'mosquitto-clients')) return;
-      const aCert = join(A.dir, 'device-cert.pem'), aKey = join(A.dir, 'device-key.pem');
-      const bCert = join(B.dir, 'device-cert.pem'), bKey = join(B.dir, 'device-key.pem');
-      const c = await cloud(url());
-      const got = collect(c);
-      await subscribe(c, ['devices/+/telemetry']);
-      // B listens with mosquitto_sub; A tries to listen to B's commands; the cloud sends B a command a few times.
-      const bSub = cli('mosquitto_sub', [...tlsArgs(port(), bCert, bKey, B.serial), '-t', `devices/${B.serial}/commands`, '-q', '1', '-C', '1', '-W', '6']);
-      const aSub = cli('mosquitto_sub', [...tlsArgs(port(), aCert, aKey, A.serial), '-t', `devices/${B.serial}/commands`, '-t', 'devices/+/commands', '-q', '1', '-C', '1', '-W', '4']);
-      const sender = setInterval(() => { c.publish(`devices/${B.serial}/commands`, 'cli command', { qos: 1 }); }, 300);
-      const [bResult, aResult] = await Promise.all([bSub, aSub]);
-      clearInterval(sender);
-      assert.equal(bResult.code, 0, `B's own subscription works: ${bResult.stderr}`);
-      assert.match(bResult.stdout, /cli command/);
-      assert.doesNotMatch(aResult.stdout, /cli command/, 'A never saw B\'s command');
-      if (kind === 'embedded') assert.match(aResult.stderr, /denied/i, 'the embedded broker refuses the subscription in its SUBACK');
+    test(
+      "mosquitto_pub and mosquitto_sub: the same rules for Debian's command-line clients",
+      { timeout: 60_000 },
+      async (t) => {
+        if (!available(t)) return;
+        if (!needTool(t, 'mosquitto-clients')) return;
+        const aCert = join(A.dir, 'device-cert.pem'),
+          aKey = join(A.dir, 'device-key.pem');
+        const bCert = join(B.dir, 'device-cert.pem'),
+          bKey = join(B.dir, 'device-key.pem');
+        const c = await cloud(url());
+        const got = collect(c);
+        await subscribe(c, ['devices/+/telemetry']);
+        // B listens with mosquitto_sub; A tries to listen to B's commands; the cloud sends B a command a few times.
+        const bSub = cli('mosquitto_sub', [
+          ...tlsArgs(port(), bCert, bKey, B.serial),
+          '-t',
+          `devices/${B.serial}/commands`,
+          '-q',
+          '1',
+          '-C',
+          '1',
+          '-W',
+          '6',
+        ]);
+        const aSub = cli('mosquitto_sub', [
+          ...tlsArgs(port(), aCert, aKey, A.serial),
+          '-t',
+          `devices/${B.serial}/commands`,
+          '-t',
+          'devices/+/commands',
+          '-q',
+          '1',
+          '-C',
+          '1',
+          '-W',
+          '4',
+        ]);
+        const sender = setInterval(() => {
+          c.publish(`devices/${B.serial}/commands`, 'cli command', { qos: 1 });
+        }, 300);
+        const [bResult, aResult] = await Promise.all([bSub, aSub]);
+        clearInterval(sender);
+        assert.equal(bResult.code, 0, `B's own subscription works: ${bResult.stderr}`);
+        assert.match(bResult.stdout, /cli command/);
+        assert.doesNotMatch(aResult.stdout, /cli command/, "A never saw B's command");
+        if (kind === 'embedded')
+          assert.match(aResult.stderr, /denied/i, 'the embedded broker refuses the subscription in its SUBACK');
 
-      // A publishes on B's telemetry: never reaches the cloud. A on its own: does.
-      await cli('mosquitto_pub', [...tlsArgs(port(), aCert, aKey, A.serial), '-t', `devices/${B.serial}/telemetry`, '-m', 'forged via cli', '-q', '1']);
-      const own = await cli('mosquitto_pub', [...tlsArgs(port(), aCert, aKey, A.serial), '-t', `devices/${A.serial}/telemetry`, '-m', 'own via cli', '-q', '1']);
-      assert.equal(own.code, 0, own.stderr);
-      await waitFor(() => got.some((m) => m.payload === 'own via cli'), 5_000, 'A\'s own telemetry');
-      assert.ok(!got.some((m) => m.payload === 'forged via cli'), 'the forged message never arrived');
+        // A publishes on B's telemetry: never reaches the cloud. A on its own: does.
+        await cli('mosquitto_pub', [
+          ...tlsArgs(port(), aCert, aKey, A.serial),
+          '-t',
+          `devices/${B.serial}/telemetry`,
+          '-m',
+          'forged via cli',
+          '-q',
+          '1',
+        ]);
+        const own = await cli('mosquitto_pub', [
+          ...tlsArgs(port(), aCert, aKey, A.serial),
+          '-t',
+          `devices/${A.serial}/telemetry`,
+          '-m',
+          'own via cli',
+          '-q',
+          '1',
+        ]);
+        assert.equal(own.code, 0, own.stderr);
+        await waitFor(() => got.some((m) => m.payload === 'own via cli'), 5_000, "A's own telemetry");
+        assert.ok(!got.some((m) => m.payload === 'forged via cli'), 'the forged message never arrived');
 
-      // A's certificate asking for B's client id does not knock B offline.
-      const b = await device(url(), B);
-      let bClosed = false;
-      b.client.on('close', () => { bClosed = true; });
-      await cli('mosquitto_pub', [...tlsArgs(port(), aCert, aKey, B.serial), '-t', `devices/${A.serial}/telemetry`, '-m', 'impostor', '-q', '1']);
-      await sleep(300);
-      assert.equal(bClosed, false, 'B stayed connected');
+        // A's certificate asking for B's client id does not knock B offline.
+        const b = await device(url(), B);
+        let bClosed = false;
+        b.client.on('close', () => {
+          bClosed = true;
+        });
+        await cli('mosquitto_pub', [
+          ...tlsArgs(port(), aCert, aKey, B.serial),
+          '-t',
+          `devices/${A.serial}/telemetry`,
+          '-m',
+          'impostor',
+          '-q',
+          '1',
+        ]);
+        await sleep(300);
+        assert.equal(bClosed, false, 'B stayed connected');
 
-      // Refused outright: another CA, expired, no certificate.
-      for (const [what, cert, key] of [['another CA', `${files.foreign}-cert.pem`, `${files.foreign}-key.pem`], ['expired', `${files.expired}-cert.pem`, `${files.expired}-key.pem`], ['none', undefined, undefined]] as const) {
-        const r = await cli('mosquitto_pub', [...tlsArgs(port(), cert, key, A.serial), '-t', `devices/${A.serial}/telemetry`, '-m', `from ${what}`, '-q', '1']);
-        assert.notEqual(r.code, 0, `${what}: mosquitto_pub refused`);
-      }
-      await sleep(300);
-      assert.ok(!got.some((m) => m.payload.startsWith('from ')), 'nothing from refused clients arrived');
-      b.client.end(true);
-      c.end(true);
-    });
+        // Refused outright: another CA, expired, no certificate.
+        for (const [what, cert, key] of [
+          ['another CA', `${files.foreign}-cert.pem`, `${files.foreign}-key.pem`],
+          ['expired', `${files.expired}-cert.pem`, `${files.expired}-key.pem`],
+          ['none', undefined, undefined],
+        ] as const) {
+          const r = await cli('mosquitto_pub', [
+            ...tlsArgs(port(), cert, key, A.serial),
+            '-t',
+            `devices/${A.serial}/telemetry`,
+            '-m',
+            `from ${what}`,
+            '-q',
+            '1',
+          ]);
+          assert.notEqual(r.code, 0, `${what}: mosquitto_pub refused`);
+        }
+        await sleep(300);
+        assert.ok(!got.some((m) => m.payload.startsWith('from ')), 'nothing from refused clients arrived');
+        b.client.end(true);
+        c.end(true);
+      },
+    );
   });
 }

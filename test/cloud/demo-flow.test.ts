@@ -8,12 +8,25 @@ import { startCloud, OwnerApiClient } from '../../src/cloud/index.ts';
 import { startDeviceAgent, pressButton } from '../../src/device/index.ts';
 import { makeUnits } from './support.ts';
 
-test('the demo\'s cloud steps work with the exported building blocks', { timeout: 60_000 }, async () => {
+test("the demo's cloud steps work with the exported building blocks", { timeout: 60_000 }, async () => {
   const { work, factoryDir, units, manifest } = await makeUnits('plug', 1);
   const plug = units[0]!;
-  const cloud = await startCloud({ factoryDir, stateDir: join(work, 'cloud'), manifests: [manifest], broker: { port: 0 }, api: { port: 0 } });
+  const cloud = await startCloud({
+    factoryDir,
+    stateDir: join(work, 'cloud'),
+    manifests: [manifest],
+    broker: { port: 0 },
+    api: { port: 0 },
+  });
   const state = join(work, 'state', plug.serial);
-  const agent = await startDeviceAgent({ bundleDir: plug.dir, stateDir: state, webPort: 0, hubPort: 0, mode: 'development', cloudUrl: cloud.brokerUrl });
+  const agent = await startDeviceAgent({
+    bundleDir: plug.dir,
+    stateDir: state,
+    webPort: 0,
+    hubPort: 0,
+    mode: 'development',
+    cloudUrl: cloud.brokerUrl,
+  });
   try {
     assert.equal(await agent.cloud!.waitConnected(10_000), true, 'the plug connects over mutual TLS');
     const owner = new OwnerApiClient(cloud.api.url, cloud.credentials.caCertPem);

@@ -5,7 +5,14 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { startEmbeddedBroker, factoryIssuer, createTestCa, certificateIssuer, type EmbeddedBroker, type CertificateWithKey } from '../../src/cloud/index.ts';
+import {
+  startEmbeddedBroker,
+  factoryIssuer,
+  createTestCa,
+  certificateIssuer,
+  type EmbeddedBroker,
+  type CertificateWithKey,
+} from '../../src/cloud/index.ts';
 import { connectMqtt, type MqttClient, type MqttClientOptions } from '../../src/mqtt/index.ts';
 import { makeUnits } from './support.ts';
 
@@ -24,7 +31,12 @@ before(async () => {
   device = await issuer.issueClient(serial);
   service = await issuer.issueClient('bulwark-cloud-1');
   const server = await issuer.issueServer(['localhost']);
-  broker = await startEmbeddedBroker({ caCertPem: caPem, certPem: server.certPem, keyPem: server.keyPem, config: { port: 0 } });
+  broker = await startEmbeddedBroker({
+    caCertPem: caPem,
+    certPem: server.certPem,
+    keyPem: server.keyPem,
+    config: { port: 0 },
+  });
 });
 after(async () => {
   for (const c of open) c.end(true);
@@ -32,13 +44,28 @@ after(async () => {
 });
 
 function options(who: CertificateWithKey, clientId: string, more: Partial<MqttClientOptions> = {}): MqttClientOptions {
-  return { host: '127.0.0.1', port: broker.port, ca: caPem, cert: who.certPem, key: who.keyPem, clientId, keepaliveSeconds: 30, connectTimeoutMs: 5_000, ...more };
+  return {
+    host: '127.0.0.1',
+    port: broker.port,
+    ca: caPem,
+    cert: who.certPem,
+    key: who.keyPem,
+    clientId,
+    keepaliveSeconds: 30,
+    connectTimeoutMs: 5_000,
+    ...more,
+  };
 }
 
 async function connected(o: MqttClientOptions): Promise<MqttClient> {
   const c = connectMqtt(o);
   open.push(c);
-  await Promise.race([once(c, 'connect'), once(c, 'close').then(() => { throw new Error('closed before CONNACK'); })]);
+  await Promise.race([
+    once(c, 'connect'),
+    once(c, 'close').then(() => {
+      throw new Error('closed before CONNACK');
+    }),
+  ]);
   return c;
 }
 
@@ -47,9 +74,11 @@ async function refused(o: MqttClientOptions): Promise<{ up: boolean; err: Error 
   const c = connectMqtt(o);
   open.push(c);
   let up = false;
-  c.on('connect', () => { up = true; });
+  c.on('connect', () => {
+    up = true;
+  });
   const closed = new Promise<void>((resolve) => c.once('close', () => resolve()));
-  const [err] = await once(c, 'error') as [Error & { code?: string }];
+  const [err] = (await once(c, 'error')) as [Error & { code?: string }];
   await closed;
   return { up, err };
 }
@@ -58,22 +87,30 @@ test('a QoS 1 publish completes on the PUBACK and reaches a subscriber, which ac
   const cloud = await connected(options(service, 'bulwark-cloud-1'));
   const got: Array<[string, string]> = [];
   cloud.on('message', (topic, payload) => got.push([topic, payload.toString()]));
-  await new Promise<void>((resolve, reject) => cloud.subscribe(['devices/+/telemetry'], 1, (err) => (err ? reject(err) : resolve())));
+  await new Promise<void>((resolve, reject) =>
+    cloud.subscribe(['devices/+/telemetry'], 1, (err) => (err ? reject(err) : resolve())),
+  );
   const plug = await connected(options(device, serial));
   for (let i = 0; i < 50; i++) {
-    await new Promise<void>((resolve, reject) => plug.publish(`devices/${serial}/telemetry`, Buffer.from(`{"seq":${i}}`), 1, (err) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      plug.publish(`devices/${serial}/telemetry`, Buffer.from(`{"seq":${i}}`), 1, (err) =>
+        err ? reject(err) : resolve(),
+      ),
+    );
   }
   for (let i = 0; i < 100 && got.length < 50; i++) await new Promise((r) => setTimeout(r, 20));
   assert.equal(got.length, 50);
   assert.deepEqual(got[49], [`devices/${serial}/telemetry`, '{"seq":49}']);
   // A subscription outside the device's own topics is refused by the broker: the callback says so.
-  const refused = await new Promise<Error | undefined>((resolve) => plug.subscribe(['devices/OTHER/commands'], 1, resolve));
+  const refused = await new Promise<Error | undefined>((resolve) =>
+    plug.subscribe(['devices/OTHER/commands'], 1, resolve),
+  );
   assert.equal((refused as { code?: string } | undefined)?.code, 'MQTT_REFUSED');
   plug.end();
   cloud.end();
 });
 
-test('a client id other than the certificate\'s CN is refused: error MQTT_REFUSED, then close, never connect', async () => {
+test("a client id other than the certificate's CN is refused: error MQTT_REFUSED, then close, never connect", async () => {
   const { up, err } = await refused(options(device, 'PLG-SOMEONEELSE'));
   assert.equal(up, false);
   assert.equal(err.code, 'MQTT_REFUSED');
@@ -82,7 +119,12 @@ test('a client id other than the certificate\'s CN is refused: error MQTT_REFUSE
 test('a broker whose certificate is not from the pinned CA is never connected to', async () => {
   const other = await createTestCa('Impostor CA');
   const impostorServer = await (await certificateIssuer(other.certPem, other.keyPem)).issueServer(['localhost']);
-  const impostor = await startEmbeddedBroker({ caCertPem: caPem, certPem: impostorServer.certPem, keyPem: impostorServer.keyPem, config: { port: 0 } });
+  const impostor = await startEmbeddedBroker({
+    caCertPem: caPem,
+    certPem: impostorServer.certPem,
+    keyPem: impostorServer.keyPem,
+    config: { port: 0 },
+  });
   try {
     const { up, err } = await refused({ ...options(device, serial), port: impostor.port });
     assert.equal(up, false);
@@ -97,10 +139,17 @@ test('a publish still waiting for its PUBACK when the connection drops fails MQT
   const events: string[] = [];
   plug.on('close', () => events.push('close'));
   // Cut the connection from under the client with the PUBACK not yet received.
-  const failed = new Promise<string | undefined>((resolve) => plug.publish(`devices/${serial}/telemetry`, Buffer.from('{"seq":1}'), 1, (err) => { events.push('callback'); resolve((err as { code?: string } | undefined)?.code); }));
+  const failed = new Promise<string | undefined>((resolve) =>
+    plug.publish(`devices/${serial}/telemetry`, Buffer.from('{"seq":1}'), 1, (err) => {
+      events.push('callback');
+      resolve((err as { code?: string } | undefined)?.code);
+    }),
+  );
   plug.end(true);
   assert.equal(await failed, 'MQTT_CLOSED');
   assert.deepEqual(events, ['close', 'callback']);
-  const later = await new Promise<string | undefined>((resolve) => plug.publish('x', Buffer.alloc(0), 1, (err) => resolve((err as { code?: string } | undefined)?.code)));
+  const later = await new Promise<string | undefined>((resolve) =>
+    plug.publish('x', Buffer.alloc(0), 1, (err) => resolve((err as { code?: string } | undefined)?.code)),
+  );
   assert.equal(later, 'MQTT_CLOSED');
 });

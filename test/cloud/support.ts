@@ -13,8 +13,12 @@ import { initFactory, provisionUnits, type ProvisionedUnit } from '../../src/ide
 import { factoryIssuer, writeBrokerConfig, type WrittenBrokerConfig } from '../../src/cloud/index.ts';
 
 /** A factory with `count` provisioned units of `model`. */
-export async function makeUnits(model: string, count: number, work?: string): Promise<{ work: string; factoryDir: string; units: ProvisionedUnit[]; manifest: string }> {
-  const dir = work ?? await mkdtemp(join(tmpdir(), 'bulwark-cloud-'));
+export async function makeUnits(
+  model: string,
+  count: number,
+  work?: string,
+): Promise<{ work: string; factoryDir: string; units: ProvisionedUnit[]; manifest: string }> {
+  const dir = work ?? (await mkdtemp(join(tmpdir(), 'bulwark-cloud-')));
   const factoryDir = join(dir, 'factory');
   if (!existsSync(join(factoryDir, 'factory.json'))) await initFactory(factoryDir);
   const units = await provisionUnits({ factoryDir, model, count, outDir: join(dir, 'units') });
@@ -26,12 +30,20 @@ export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address() as AddressInfo; s.close(() => resolve(port)); });
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => resolve(port));
+    });
   });
 }
 
 /** Polls `check` until it returns a truthy value or `timeoutMs` passes. */
-export async function waitFor<T>(check: () => Promise<T> | T, timeoutMs: number, what: string, intervalMs = 50): Promise<T> {
+export async function waitFor<T>(
+  check: () => Promise<T> | T,
+  timeoutMs: number,
+  what: string,
+  intervalMs = 50,
+): Promise<T> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();
@@ -42,13 +54,17 @@ export async function waitFor<T>(check: () => Promise<T> | T, timeoutMs: number,
 }
 
 function onPath(name: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) if (dir && existsSync(join(dir, name))) return join(dir, name);
+  for (const dir of (process.env.PATH ?? '').split(delimiter))
+    if (dir && existsSync(join(dir, name))) return join(dir, name);
   return undefined;
 }
 
 function systemUser(name: string): { uid: number; gid: number } | undefined {
   try {
-    return { uid: Number(execFileSync('id', ['-u', name]).toString().trim()), gid: Number(execFileSync('id', ['-g', name]).toString().trim()) };
+    return {
+      uid: Number(execFileSync('id', ['-u', name]).toString().trim()),
+      gid: Number(execFileSync('id', ['-g', name]).toString().trim()),
+    };
   } catch {
     return undefined;
   }
@@ -57,7 +73,8 @@ function systemUser(name: string): { uid: number; gid: number } | undefined {
 async function chownTree(path: string, uid: number, gid: number): Promise<void> {
   await chown(path, uid, gid);
   for (const e of await readdir(path, { withFileTypes: true })) {
-    if (e.isDirectory()) await chownTree(join(path, e.name), uid, gid); else await chown(join(path, e.name), uid, gid);
+    if (e.isDirectory()) await chownTree(join(path, e.name), uid, gid);
+    else await chown(join(path, e.name), uid, gid);
   }
 }
 
@@ -67,7 +84,9 @@ function postgresBin(): string | undefined {
   const direct = onPath('postgres') && onPath('initdb') ? onPath('postgres')!.replace(/postgres$/, '') : undefined;
   if (direct) return direct;
   if (!existsSync('/usr/lib/postgresql')) return undefined;
-  const versions = readdirSync('/usr/lib/postgresql').filter((v) => existsSync(join('/usr/lib/postgresql', v, 'bin', 'postgres'))).sort((a, b) => Number(b) - Number(a));
+  const versions = readdirSync('/usr/lib/postgresql')
+    .filter((v) => existsSync(join('/usr/lib/postgresql', v, 'bin', 'postgres')))
+    .sort((a, b) => Number(b) - Number(a));
   return versions[0] ? join('/usr/lib/postgresql', versions[0], 'bin') + '/' : undefined;
 }
 
@@ -79,14 +98,32 @@ export interface TestPostgres {
   stop(): Promise<void>;
 }
 
-function run(cmd: string, args: string[], user: { uid: number; gid: number } | undefined, timeoutMs: number): Promise<void> {
+function run(
+  cmd: string,
+  args: string[],
+  user: { uid: number; gid: number } | undefined,
+  timeoutMs: number,
+): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], ...(user ? { uid: user.uid, gid: user.gid } : {}), env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8' } });
+    const child = spawn(cmd, args, {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      ...(user ? { uid: user.uid, gid: user.gid } : {}),
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8' },
+    });
     let err = '';
-    child.stderr.on('data', (c: Buffer) => { if (err.length < 4096) err += c.toString(); });
+    child.stderr.on('data', (c: Buffer) => {
+      if (err.length < 4096) err += c.toString();
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('exit', (code) => { clearTimeout(timer); if (code === 0) resolve(); else reject(new Error(`${cmd} exited ${code}: ${err}`)); });
-    child.on('error', (e) => { clearTimeout(timer); reject(e); });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve();
+      else reject(new Error(`${cmd} exited ${code}: ${err}`));
+    });
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
   });
 }
 
@@ -103,22 +140,65 @@ export async function startPostgres(): Promise<TestPostgres> {
   const data = join(dir, 'data');
   await mkdir(data, { mode: 0o700 });
   if (user) await chownTree(dir, user.uid, user.gid);
-  await run(join(bin, 'initdb'), ['-D', data, '-U', 'bulwark', '--auth=trust', '-E', 'UTF8', '--no-sync', '--no-instructions'], user, 60_000);
+  await run(
+    join(bin, 'initdb'),
+    ['-D', data, '-U', 'bulwark', '--auth=trust', '-E', 'UTF8', '--no-sync', '--no-instructions'],
+    user,
+    60_000,
+  );
   const port = await freePort();
-  const server: ChildProcess = spawn(join(bin, 'postgres'), [
-    '-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'synchronous_commit=off',
-    '-c', 'full_page_writes=off', '-c', 'max_connections=60', '-c', 'shared_buffers=32MB',
-  ], { stdio: ['ignore', 'ignore', 'pipe'], ...(user ? { uid: user.uid, gid: user.gid } : {}), env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8' } });
+  const server: ChildProcess = spawn(
+    join(bin, 'postgres'),
+    [
+      '-D',
+      data,
+      '-p',
+      String(port),
+      '-k',
+      dir,
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'fsync=off',
+      '-c',
+      'synchronous_commit=off',
+      '-c',
+      'full_page_writes=off',
+      '-c',
+      'max_connections=60',
+      '-c',
+      'shared_buffers=32MB',
+    ],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      ...(user ? { uid: user.uid, gid: user.gid } : {}),
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8' },
+    },
+  );
   let log = '';
-  server.stderr!.on('data', (c: Buffer) => { if (log.length < 16_384) log += c.toString(); });
+  server.stderr!.on('data', (c: Buffer) => {
+    if (log.length < 16_384) log += c.toString();
+  });
   const exited = new Promise<void>((resolve) => server.once('exit', () => resolve()));
   const admin = `postgres://bulwark@127.0.0.1:${port}/postgres`;
   try {
-    await waitFor(async () => {
-      if (server.exitCode !== null) throw new Error(`postgres exited: ${log}`);
-      const c = new pg.Client({ connectionString: admin, connectionTimeoutMillis: 1_000 });
-      try { await c.connect(); await c.end(); return true; } catch { await c.end().catch(() => undefined); return false; }
-    }, 30_000, 'PostgreSQL to accept connections', 100);
+    await waitFor(
+      async () => {
+        if (server.exitCode !== null) throw new Error(`postgres exited: ${log}`);
+        const c = new pg.Client({ connectionString: admin, connectionTimeoutMillis: 1_000 });
+        try {
+          await c.connect();
+          await c.end();
+          return true;
+        } catch {
+          await c.end().catch(() => undefined);
+          return false;
+        }
+      },
+      30_000,
+      'PostgreSQL to accept connections',
+      100,
+    );
   } catch (err) {
     server.kill('SIGKILL');
     throw err;
@@ -129,7 +209,11 @@ export async function startPostgres(): Promise<TestPostgres> {
       if (!/^[a-z][a-z0-9_]{0,40}$/.test(name)) throw new Error('bad database name');
       const c = new pg.Client({ connectionString: admin });
       await c.connect();
-      try { await c.query(`CREATE DATABASE ${name}`); } finally { await c.end(); }
+      try {
+        await c.query(`CREATE DATABASE ${name}`);
+      } finally {
+        await c.end();
+      }
       return `postgres://bulwark@127.0.0.1:${port}/${name}`;
     },
     async stop() {
@@ -148,7 +232,11 @@ export async function startPostgres(): Promise<TestPostgres> {
 
 /** True when Debian's mosquitto and mosquitto-clients are installed (for the benchmark; tests use needTool). */
 export function haveMosquitto(): boolean {
-  return (onPath('mosquitto') ?? (existsSync('/usr/sbin/mosquitto') ? '/usr/sbin/mosquitto' : undefined)) !== undefined && onPath('mosquitto_pub') !== undefined && onPath('mosquitto_sub') !== undefined;
+  return (
+    (onPath('mosquitto') ?? (existsSync('/usr/sbin/mosquitto') ? '/usr/sbin/mosquitto' : undefined)) !== undefined &&
+    onPath('mosquitto_pub') !== undefined &&
+    onPath('mosquitto_sub') !== undefined
+  );
 }
 
 function mosquittoBin(): string {
@@ -173,38 +261,64 @@ export interface TestMosquitto {
  * Writes a broker configuration with the same code as `bulwark cloud broker-config` (or uses
  * `written`), and starts Mosquitto on it as an unprivileged user (`mosquitto`, else `nobody`).
  */
-export async function startMosquitto(o: { factoryDir: string; dir: string; instances?: string[]; written?: Pick<WrittenBrokerConfig, 'confFile'> & { settings: { port: number } } }): Promise<TestMosquitto> {
+export async function startMosquitto(o: {
+  factoryDir: string;
+  dir: string;
+  instances?: string[];
+  written?: Pick<WrittenBrokerConfig, 'confFile'> & { settings: { port: number } };
+}): Promise<TestMosquitto> {
   const root = process.getuid?.() === 0;
   const user = root ? (systemUser('mosquitto') ?? systemUser('nobody')) : undefined;
   let config: (Pick<WrittenBrokerConfig, 'confFile'> & { settings: { port: number } }) | undefined = o.written;
   if (!config) {
     const issuer = await factoryIssuer(o.factoryDir);
     config = await writeBrokerConfig({
-      outDir: o.dir, caCertPem: issuer.caCertPem, server: await issuer.issueServer(['localhost']),
-      settings: { port: await freePort(), instances: o.instances ?? ['1', '2'], ...(user ? { user: (systemUser('mosquitto') ? 'mosquitto' : 'nobody') } : {}) },
+      outDir: o.dir,
+      caCertPem: issuer.caCertPem,
+      server: await issuer.issueServer(['localhost']),
+      settings: {
+        port: await freePort(),
+        instances: o.instances ?? ['1', '2'],
+        ...(user ? { user: systemUser('mosquitto') ? 'mosquitto' : 'nobody' } : {}),
+      },
     });
   }
   const c = config;
   if (user) {
     // Mosquitto reads its files as that user: let it through the temporary parents.
-    for (let p = o.dir; p.length > tmpdir().length && p.startsWith(tmpdir()); p = join(p, '..')) await chmod(p, 0o711).catch(() => undefined);
+    for (let p = o.dir; p.length > tmpdir().length && p.startsWith(tmpdir()); p = join(p, '..'))
+      await chmod(p, 0o711).catch(() => undefined);
     await chownTree(o.dir, user.uid, user.gid);
   }
   let proc: ChildProcess | undefined;
   let text = '';
   const start = async (): Promise<void> => {
-    proc = spawn(mosquittoBin(), ['-c', c.confFile], { stdio: ['ignore', 'ignore', 'pipe'], ...(user ? { uid: user.uid, gid: user.gid } : {}) });
-    proc.stderr!.on('data', (b: Buffer) => { text += b.toString(); if (text.length > 200_000) text = text.slice(-100_000); });
+    proc = spawn(mosquittoBin(), ['-c', c.confFile], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      ...(user ? { uid: user.uid, gid: user.gid } : {}),
+    });
+    proc.stderr!.on('data', (b: Buffer) => {
+      text += b.toString();
+      if (text.length > 200_000) text = text.slice(-100_000);
+    });
     const p = proc;
-    await waitFor(async () => {
-      if (p.exitCode !== null) throw new Error(`mosquitto exited ${p.exitCode}: ${text.slice(-2000)}`);
-      return new Promise<boolean>((resolve) => {
-        const s = new Socket();
-        s.once('connect', () => { s.destroy(); resolve(true); });
-        s.once('error', () => resolve(false));
-        s.connect(c.settings.port, '127.0.0.1');
-      });
-    }, 15_000, 'mosquitto to listen', 50);
+    await waitFor(
+      async () => {
+        if (p.exitCode !== null) throw new Error(`mosquitto exited ${p.exitCode}: ${text.slice(-2000)}`);
+        return new Promise<boolean>((resolve) => {
+          const s = new Socket();
+          s.once('connect', () => {
+            s.destroy();
+            resolve(true);
+          });
+          s.once('error', () => resolve(false));
+          s.connect(c.settings.port, '127.0.0.1');
+        });
+      },
+      15_000,
+      'mosquitto to listen',
+      50,
+    );
   };
   const kill = async (signal: NodeJS.Signals): Promise<void> => {
     const p = proc;
@@ -217,10 +331,17 @@ export async function startMosquitto(o: { factoryDir: string; dir: string; insta
   };
   await start();
   return {
-    url: `mqtts://127.0.0.1:${c.settings.port}`, port: c.settings.port, config: c,
-    get pid() { return proc?.pid; },
-    kill, restart: start,
-    async stop() { await kill('SIGTERM'); },
+    url: `mqtts://127.0.0.1:${c.settings.port}`,
+    port: c.settings.port,
+    config: c,
+    get pid() {
+      return proc?.pid;
+    },
+    kill,
+    restart: start,
+    async stop() {
+      await kill('SIGTERM');
+    },
     log: () => text,
   };
 }
@@ -228,15 +349,41 @@ export async function startMosquitto(o: { factoryDir: string; dir: string; insta
 // ---- device MQTT options ----------------------------------------------------------------------
 
 /** mqtt.js options for a unit's certificate (client id = serial unless given). */
-export async function deviceMqttOptions(unit: ProvisionedUnit, clientId = unit.serial): Promise<{ ca: string; cert: string; key: string; clientId: string; protocolVersion: 4; reconnectPeriod: 0; connectTimeout: number }> {
+export async function deviceMqttOptions(
+  unit: ProvisionedUnit,
+  clientId = unit.serial,
+): Promise<{
+  ca: string;
+  cert: string;
+  key: string;
+  clientId: string;
+  protocolVersion: 4;
+  reconnectPeriod: 0;
+  connectTimeout: number;
+}> {
   const file = (n: string): Promise<string> => readFile(join(unit.dir, n), 'utf8');
-  return { ca: await file('ca-cert.pem'), cert: await file('device-cert.pem'), key: await file('device-key.pem'), clientId, protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5_000 };
+  return {
+    ca: await file('ca-cert.pem'),
+    cert: await file('device-cert.pem'),
+    key: await file('device-key.pem'),
+    clientId,
+    protocolVersion: 4,
+    reconnectPeriod: 0,
+    connectTimeout: 5_000,
+  };
 }
 
 /** The identity a CloudLink needs, from a unit bundle. */
-export async function linkIdentity(unit: ProvisionedUnit): Promise<{ serial: string; caCertPem: string; deviceCertPem: string; deviceKeyPem: string }> {
+export async function linkIdentity(
+  unit: ProvisionedUnit,
+): Promise<{ serial: string; caCertPem: string; deviceCertPem: string; deviceKeyPem: string }> {
   const file = (n: string): Promise<string> => readFile(join(unit.dir, n), 'utf8');
-  return { serial: unit.serial, caCertPem: await file('ca-cert.pem'), deviceCertPem: await file('device-cert.pem'), deviceKeyPem: await file('device-key.pem') };
+  return {
+    serial: unit.serial,
+    caCertPem: await file('ca-cert.pem'),
+    deviceCertPem: await file('device-cert.pem'),
+    deviceKeyPem: await file('device-key.pem'),
+  };
 }
 
 // ---- owner API client -------------------------------------------------------------------------
@@ -265,32 +412,68 @@ export class ApiClient {
     this.localAddress = localAddress;
   }
 
-  send(method: string, path: string, o: { json?: unknown; form?: Record<string, string>; raw?: string; headers?: Record<string, string>; bearer?: boolean; origin?: string | false } = {}): Promise<ApiAnswer> {
+  send(
+    method: string,
+    path: string,
+    o: {
+      json?: unknown;
+      form?: Record<string, string>;
+      raw?: string;
+      headers?: Record<string, string>;
+      bearer?: boolean;
+      origin?: string | false;
+    } = {},
+  ): Promise<ApiAnswer> {
     const headers: Record<string, string> = { ...(o.headers ?? {}) };
     let body: Buffer | undefined;
-    if (o.json !== undefined) { body = Buffer.from(JSON.stringify(o.json)); headers['content-type'] = 'application/json'; }
-    if (o.form) { body = Buffer.from(new URLSearchParams(o.form).toString()); headers['content-type'] = 'application/x-www-form-urlencoded'; }
+    if (o.json !== undefined) {
+      body = Buffer.from(JSON.stringify(o.json));
+      headers['content-type'] = 'application/json';
+    }
+    if (o.form) {
+      body = Buffer.from(new URLSearchParams(o.form).toString());
+      headers['content-type'] = 'application/x-www-form-urlencoded';
+    }
     if (o.raw !== undefined) body = Buffer.from(o.raw);
     if (o.bearer !== false && this.token) headers.authorization ??= `Bearer ${this.token}`;
     if (this.cookies.size) headers.cookie ??= [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
     if (o.origin) headers.origin = o.origin;
     return new Promise((resolve, reject) => {
-      const req = httpsRequest({ method, host: this.base.hostname, port: this.base.port, path, headers, ca: this.ca, servername: 'localhost', agent: false, ...(this.localAddress ? { localAddress: this.localAddress } : {}) }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          for (const c of ([] as string[]).concat(res.headers['set-cookie'] ?? [])) {
-            const [pair] = c.split(';');
-            const eq = pair!.indexOf('=');
-            const name = pair!.slice(0, eq), value = pair!.slice(eq + 1);
-            if (/Max-Age=0/i.test(c) || value === '') this.cookies.delete(name); else this.cookies.set(name, value);
-          }
-          const text = Buffer.concat(chunks).toString('utf8');
-          let json = {};
-          try { json = text ? JSON.parse(text) as object : {}; } catch { json = {}; }
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text, json: json as ApiAnswer['json'] });
-        });
-      });
+      const req = httpsRequest(
+        {
+          method,
+          host: this.base.hostname,
+          port: this.base.port,
+          path,
+          headers,
+          ca: this.ca,
+          servername: 'localhost',
+          agent: false,
+          ...(this.localAddress ? { localAddress: this.localAddress } : {}),
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            for (const c of ([] as string[]).concat(res.headers['set-cookie'] ?? [])) {
+              const [pair] = c.split(';');
+              const eq = pair!.indexOf('=');
+              const name = pair!.slice(0, eq),
+                value = pair!.slice(eq + 1);
+              if (/Max-Age=0/i.test(c) || value === '') this.cookies.delete(name);
+              else this.cookies.set(name, value);
+            }
+            const text = Buffer.concat(chunks).toString('utf8');
+            let json = {};
+            try {
+              json = text ? (JSON.parse(text) as object) : {};
+            } catch {
+              json = {};
+            }
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text, json: json });
+          });
+        },
+      );
       req.on('error', reject);
       req.setTimeout(30_000, () => req.destroy(new Error('request timed out')));
       req.end(body);
@@ -300,14 +483,20 @@ export class ApiClient {
   /** Registers and keeps the token. */
   async register(email: string, password: string): Promise<ApiAnswer> {
     const a = await this.send('POST', '/v1/accounts', { json: { email, password } });
-    if (a.status === 201) { this.token = a.json.token as string; this.csrf = a.json.csrfToken as string; }
+    if (a.status === 201) {
+      this.token = a.json.token as string;
+      this.csrf = a.json.csrfToken as string;
+    }
     return a;
   }
 
   /** Logs in and keeps the token. */
   async login(email: string, password: string): Promise<ApiAnswer> {
     const a = await this.send('POST', '/v1/sessions', { json: { email, password } });
-    if (a.status === 200) { this.token = a.json.token as string; this.csrf = a.json.csrfToken as string; }
+    if (a.status === 200) {
+      this.token = a.json.token as string;
+      this.csrf = a.json.csrfToken as string;
+    }
     return a;
   }
 

@@ -23,7 +23,18 @@ test('factory init then provision writes one bundle per unit and a manifest', as
   assert.equal(init.code, 0, init.stderr);
   assert.match(init.stdout, /CA: sha256:/);
   assert.equal((await stat(join(work, 'f', 'ca', 'ca-key.pem'))).mode & 0o777, 0o600);
-  const p = await bulwark(['factory', 'provision', '--dir', join(work, 'f'), '--model', 'sensor', '--count', '3', '--out', join(work, 'out')]);
+  const p = await bulwark([
+    'factory',
+    'provision',
+    '--dir',
+    join(work, 'f'),
+    '--model',
+    'sensor',
+    '--count',
+    '3',
+    '--out',
+    join(work, 'out'),
+  ]);
   assert.equal(p.code, 0, p.stderr);
   assert.match(p.stdout, /provisioned 3 sensor unit/);
   const entries = (await readdir(join(work, 'out'))).sort();
@@ -37,7 +48,18 @@ test('factory init then provision writes one bundle per unit and a manifest', as
 test('provisioning with a chosen password is refused with a clear error', async () => {
   const work = await mkdtemp(join(tmpdir(), 'bulwark-cli-'));
   await bulwark(['factory', 'init', '--dir', join(work, 'f')]);
-  const r = await bulwark(['factory', 'provision', '--dir', join(work, 'f'), '--model', 'plug', '--out', join(work, 'out'), '--password', 'admin']);
+  const r = await bulwark([
+    'factory',
+    'provision',
+    '--dir',
+    join(work, 'f'),
+    '--model',
+    'plug',
+    '--out',
+    join(work, 'out'),
+    '--password',
+    'admin',
+  ]);
   assert.equal(r.code, 78);
   assert.match(r.stderr, /PROVISION_SHARED_SECRET_REFUSED/);
   await assert.rejects(stat(join(work, 'out')));
@@ -46,7 +68,16 @@ test('provisioning with a chosen password is refused with a clear error', async 
 test('an unknown model is refused naming the known models', async () => {
   const work = await mkdtemp(join(tmpdir(), 'bulwark-cli-'));
   await bulwark(['factory', 'init', '--dir', join(work, 'f')]);
-  const r = await bulwark(['factory', 'provision', '--dir', join(work, 'f'), '--model', 'toaster', '--out', join(work, 'out')]);
+  const r = await bulwark([
+    'factory',
+    'provision',
+    '--dir',
+    join(work, 'f'),
+    '--model',
+    'toaster',
+    '--out',
+    join(work, 'out'),
+  ]);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /MODEL_UNKNOWN.*plug/);
 });
@@ -59,7 +90,7 @@ test('an unsafe factory setting is refused before any key is made', async () => 
   await assert.rejects(stat(join(work, 'f', 'ca', 'ca-key.pem')));
 });
 
-test('bulwark demo runs end to end, renders every model\'s policy, and every audited device passes every required control', async () => {
+test("bulwark demo runs end to end, renders every model's policy, and every audited device passes every required control", async () => {
   const work = await mkdtemp(join(tmpdir(), 'bulwark-demo-test-'));
   const r = await bulwark(['demo', '--dir', work], 600_000);
   assert.equal(r.code, 0, r.stderr);
@@ -70,11 +101,15 @@ test('bulwark demo runs end to end, renders every model\'s policy, and every aud
   }
   for (const model of ['plug', 'lock', 'camera']) {
     const report = JSON.parse(await readFile(join(work, 'audit', `${model}.json`), 'utf8')) as {
-      summary: { fail: number; notTested: number; exitCode: number }; controls: Array<{ required: boolean; status: string }>;
+      summary: { fail: number; notTested: number; exitCode: number };
+      controls: Array<{ required: boolean; status: string }>;
     };
     assert.equal(report.summary.exitCode, 0, `the ${model}'s audit`);
     assert.equal(report.summary.fail + report.summary.notTested, 0);
     assert.ok(report.controls.filter((c) => c.required).every((c) => c.status === 'pass'));
-    assert.match(r.stdout, new RegExp(`${model}\\s+\\S+\\s+tier \\d: \\d+ required controls pass, 0 fail, 0 not tested; exit code 0`));
+    assert.match(
+      r.stdout,
+      new RegExp(`${model}\\s+\\S+\\s+tier \\d: \\d+ required controls pass, 0 fail, 0 not tested; exit code 0`),
+    );
   }
 });

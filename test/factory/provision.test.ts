@@ -18,7 +18,11 @@ import { needTool } from '../support/tools.ts';
 
 const run = promisify(execFile);
 // jsQR is a CommonJS bundle whose typings disagree with its runtime shape under nodenext.
-const jsQR = createRequire(import.meta.url)('jsqr') as (data: Uint8ClampedArray, width: number, height: number) => { data: string } | null;
+const jsQR = createRequire(import.meta.url)('jsqr') as (
+  data: Uint8ClampedArray,
+  width: number,
+  height: number,
+) => { data: string } | null;
 let work: string;
 let factoryDir: string;
 let outDir: string;
@@ -35,7 +39,17 @@ before(async () => {
 
 test(`a batch of ${BATCH} units has distinct keys, certificates, passwords, setup codes and claim codes`, async () => {
   assert.equal(units.length, BATCH);
-  const sets: Record<string, Set<string>> = { serial: new Set(), deviceKey: new Set(), webKey: new Set(), deviceCert: new Set(), webCert: new Set(), password: new Set(), setup: new Set(), claim: new Set(), verifier: new Set() };
+  const sets: Record<string, Set<string>> = {
+    serial: new Set(),
+    deviceKey: new Set(),
+    webKey: new Set(),
+    deviceCert: new Set(),
+    webCert: new Set(),
+    password: new Set(),
+    setup: new Set(),
+    claim: new Set(),
+    verifier: new Set(),
+  };
   for (const u of units) {
     const b = await readDeviceBundle(u.dir);
     sets.serial!.add(b.unit.serial);
@@ -58,7 +72,13 @@ test('openssl verifies every device certificate against the manufacturer CA, wit
   const ca = join(factoryDir, 'ca', 'ca-cert.pem');
   const certs = units.map((u) => join(u.dir, 'device-cert.pem'));
   const { stdout } = await run('openssl', ['verify', '-CAfile', ca, ...certs]);
-  assert.equal(stdout.trim().split('\n').filter((l) => l.endsWith(': OK')).length, BATCH);
+  assert.equal(
+    stdout
+      .trim()
+      .split('\n')
+      .filter((l) => l.endsWith(': OK')).length,
+    BATCH,
+  );
   for (const u of units.slice(0, 10)) {
     const cert = new X509Certificate(await readFile(join(u.dir, 'device-cert.pem')));
     assert.match(cert.subject, new RegExp(`CN=${u.serial}`));
@@ -77,15 +97,23 @@ test('each self-signed web certificate verifies against itself and names the uni
     assert.match(x.subjectAltName ?? '', /IP Address:127\.0\.0\.1/);
   }
   // One unit's certificate is no authority for another's.
-  const a = join(units[0]!.dir, 'web-cert.pem'), b = join(units[1]!.dir, 'web-cert.pem');
+  const a = join(units[0]!.dir, 'web-cert.pem'),
+    b = join(units[1]!.dir, 'web-cert.pem');
   await assert.rejects(run('openssl', ['verify', '-CAfile', a, b]));
 });
 
 test('a device certificate from another factory does not verify against this CA', async () => {
   const other = join(work, 'other-factory');
   await initFactory(other);
-  const [foreign] = await provisionUnits({ factoryDir: other, model: 'bulb', count: 1, outDir: join(work, 'other-out') });
-  await assert.rejects(run('openssl', ['verify', '-CAfile', join(factoryDir, 'ca', 'ca-cert.pem'), join(foreign!.dir, 'device-cert.pem')]));
+  const [foreign] = await provisionUnits({
+    factoryDir: other,
+    model: 'bulb',
+    count: 1,
+    outDir: join(work, 'other-out'),
+  });
+  await assert.rejects(
+    run('openssl', ['verify', '-CAfile', join(factoryDir, 'ca', 'ca-cert.pem'), join(foreign!.dir, 'device-cert.pem')]),
+  );
 });
 
 function decodeQr(png: Buffer): string | undefined {
@@ -93,7 +121,7 @@ function decodeQr(png: Buffer): string | undefined {
   return jsQR(new Uint8ClampedArray(img.data), img.width, img.height)?.data;
 }
 
-test('the sticker QR code decodes (jsQR) to the documented URI with the unit\'s own values', async () => {
+test("the sticker QR code decodes (jsQR) to the documented URI with the unit's own values", async () => {
   for (const u of units.slice(0, 10)) {
     const uri = decodeQr(await readFile(join(u.dir, 'sticker.png')));
     assert.ok(uri, 'QR code not found');
@@ -136,12 +164,27 @@ test('manifest.json holds no password, setup code, claim code or private key', a
     }
   }
   const keys = Object.keys(manifest.units[0]!).sort();
-  assert.deepEqual(keys, ['claimCodeHash', 'createdAt', 'deviceCertFingerprint', 'model', 'serial', 'webCertFingerprint']);
+  assert.deepEqual(keys, [
+    'claimCodeHash',
+    'createdAt',
+    'deviceCertFingerprint',
+    'model',
+    'serial',
+    'webCertFingerprint',
+  ]);
 });
 
 test('secret files are mode 0600 and the device bundle holds only hashes of the codes', async () => {
   const u = units[0]!;
-  for (const name of ['device-key.pem', 'web-key.pem', 'admin-password.phc', 'pairing-verifier.json', 'label.json', 'sticker.png', 'sticker.svg']) {
+  for (const name of [
+    'device-key.pem',
+    'web-key.pem',
+    'admin-password.phc',
+    'pairing-verifier.json',
+    'label.json',
+    'sticker.png',
+    'sticker.svg',
+  ]) {
     assert.equal((await stat(join(u.dir, name))).mode & 0o777, 0o600, name);
   }
   const b = await readDeviceBundle(u.dir);
@@ -156,7 +199,9 @@ test('secret files are mode 0600 and the device bundle holds only hashes of the 
 
 test('an unknown model is a clear MODEL_UNKNOWN error and writes nothing', async () => {
   const out = join(work, 'unknown-out');
-  await assert.rejects(provisionUnits({ factoryDir, model: 'toaster', count: 1, outDir: out }), (e) => hasCode(e, 'MODEL_UNKNOWN'));
+  await assert.rejects(provisionUnits({ factoryDir, model: 'toaster', count: 1, outDir: out }), (e) =>
+    hasCode(e, 'MODEL_UNKNOWN'),
+  );
   await assert.rejects(stat(out));
 });
 

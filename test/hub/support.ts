@@ -9,16 +9,28 @@ import type { ProvisionedUnit } from '../../src/identity/index.ts';
 import type { JournalRow } from '../../src/web/index.ts';
 
 /** Starts the agent of `unit` with its web and hub ports free, and quick keepalive/telemetry for tests. */
-export async function startTestDevice(unit: ProvisionedUnit, stateDir: string, o: { hubPort?: number; telemetryIntervalMs?: number } = {}): Promise<DeviceAgent> {
+export async function startTestDevice(
+  unit: ProvisionedUnit,
+  stateDir: string,
+  o: { hubPort?: number; telemetryIntervalMs?: number } = {},
+): Promise<DeviceAgent> {
   return startDeviceAgent({
-    bundleDir: unit.dir, stateDir, host: '127.0.0.1', webPort: 0, hubPort: o.hubPort ?? 0, mode: 'development',
+    bundleDir: unit.dir,
+    stateDir,
+    host: '127.0.0.1',
+    webPort: 0,
+    hubPort: o.hubPort ?? 0,
+    mode: 'development',
     hub: { telemetryIntervalMs: o.telemetryIntervalMs ?? 30_000 },
   });
 }
 
 /** A hub in a fresh state dir, with fast reconnects for tests. */
 export async function startTestHub(work: string, name = 'hub', config: Partial<HubConfig> = {}): Promise<Hub> {
-  return Hub.start({ stateDir: join(work, name), config: { channel: { reconnectBaseMs: 50, reconnectMaxMs: 500 }, ...config } });
+  return Hub.start({
+    stateDir: join(work, name),
+    config: { channel: { reconnectBaseMs: 50, reconnectMaxMs: 500 }, ...config },
+  });
 }
 
 /** A fresh key pair and certificate, for a stranger or a proxy. */
@@ -38,7 +50,11 @@ export async function journalOf(agent: DeviceAgent, surface?: string): Promise<r
 }
 
 /** Waits until `check` is true, polling every 20 ms for at most `timeoutMs`. */
-export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 5_000, what = 'condition'): Promise<void> {
+export async function eventually(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 5_000,
+  what = 'condition',
+): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
     if (await check()) return;

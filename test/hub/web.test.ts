@@ -65,8 +65,10 @@ test('the first password is in a 0600 file; every route but the login page needs
   assert.match(String(login.headers['content-security-policy']), /default-src 'none'/);
   assert.equal(login.headers['x-frame-options'], 'DENY');
   for (const route of service.web!.routes) {
-    if (route.method === 'POST') assert.ok(route.csrf || route.path === '/login', `${route.path} changes state without a CSRF check`);
-    if (route.access === 'public') assert.ok(['/login', '/static/app.css', '/static/app.js'].includes(route.path), `${route.path} is public`);
+    if (route.method === 'POST')
+      assert.ok(route.csrf || route.path === '/login', `${route.path} changes state without a CSRF check`);
+    if (route.access === 'public')
+      assert.ok(['/login', '/static/app.css', '/static/app.js'].includes(route.path), `${route.path} is public`);
   }
 });
 
@@ -75,7 +77,9 @@ test('a wrong password is refused and repeated guesses back off; a foreign Host 
   const statuses: number[] = [];
   for (let i = 0; i < 8; i++) {
     const page = await c.get('/login');
-    statuses.push((await c.send('POST', '/login', { form: { password: `guess-${i}`, csrf: WebClient.csrfOf(page.body) } })).status);
+    statuses.push(
+      (await c.send('POST', '/login', { form: { password: `guess-${i}`, csrf: WebClient.csrfOf(page.body) } })).status,
+    );
   }
   assert.equal(statuses[0], 401);
   assert.ok(statuses.includes(429), `no back-off: ${statuses.join(',')}`);
@@ -83,52 +87,80 @@ test('a wrong password is refused and repeated guesses back off; a foreign Host 
   assert.equal(foreign.status, 421);
 });
 
-test('pairing from the page: setup code for the lock, push button for the plug; control, grant and unpair; CSRF and Origin enforced', { timeout: 60_000 }, async () => {
-  const { c, csrf } = await loggedIn();
-  lock.hub.openPairingWindow('owner');
-  plug.hub.openPairingWindow('button');
-  const forged = await c.send('POST', '/devices/pair', { form: { address: `127.0.0.1:${lock.hub.port}`, setupCode: fleet.units.lock!.setupCode, csrf }, origin: 'https://evil.example' });
-  assert.equal(forged.status, 403);
-  const noToken = await c.send('POST', '/devices/pair', { form: { address: `127.0.0.1:${lock.hub.port}`, setupCode: fleet.units.lock!.setupCode } });
-  assert.equal(noToken.status, 403);
-  assert.equal(service.hub.devices().length, 0);
-  const pairedLock = await c.send('POST', '/devices/pair', { form: { address: `127.0.0.1:${lock.hub.port}`, setupCode: fleet.units.lock!.setupCode, csrf } });
-  assert.equal(pairedLock.status, 303, pairedLock.body);
-  const pushLock = await c.send('POST', '/devices/pair', { json: { address: `127.0.0.1:${plug.hub.port}`, csrf } });
-  assert.equal(pushLock.status, 200, pushLock.body);
-  const page = await c.get('/');
-  assert.match(page.body, new RegExp(fleet.units.lock!.serial));
-  assert.match(page.body, new RegExp(fleet.units.plug!.serial));
-  assert.match(page.body, /grant \(sensitive\)/);
-  const lockSerial = fleet.units.lock!.serial;
-  const denied = await c.send('POST', `/devices/${lockSerial}/call/bolt/unlock`, { json: { csrf } });
-  assert.equal(denied.status, 403);
-  assert.match(denied.body, /HUB_CAPABILITY_NOT_GRANTED/);
-  assert.equal((await c.send('POST', `/devices/${lockSerial}/grant/bolt`, { json: { csrf } })).status, 200);
-  const unlocked = await c.send('POST', `/devices/${lockSerial}/call/bolt/unlock`, { json: { csrf } });
-  assert.equal(unlocked.status, 200);
-  assert.deepEqual(JSON.parse(unlocked.body), { ok: true, value: 'unlocked' });
-  const wrong = await c.send('POST', '/devices/pair', { json: { address: `127.0.0.1:${lock.hub.port}`, setupCode: fleet.units.lock!.setupCode, csrf } });
-  assert.equal(wrong.status, 409);
-  assert.match(wrong.body, /PAIRING_WINDOW_CLOSED/);
-  const unpaired = await c.send('POST', `/devices/${lockSerial}/unpair`, { json: { csrf } });
-  assert.equal(unpaired.status, 200);
-  assert.deepEqual(JSON.parse(unpaired.body), { ok: true, toldDevice: true });
-  assert.equal(lock.hub.hubs().length, 0);
-  const api = JSON.parse((await c.get('/api/devices')).body) as { devices: Array<{ serial: string }> };
-  assert.deepEqual(api.devices.map((d) => d.serial), [fleet.units.plug!.serial]);
-});
+test(
+  'pairing from the page: setup code for the lock, push button for the plug; control, grant and unpair; CSRF and Origin enforced',
+  { timeout: 60_000 },
+  async () => {
+    const { c, csrf } = await loggedIn();
+    lock.hub.openPairingWindow('owner');
+    plug.hub.openPairingWindow('button');
+    const forged = await c.send('POST', '/devices/pair', {
+      form: { address: `127.0.0.1:${lock.hub.port}`, setupCode: fleet.units.lock!.setupCode, csrf },
+      origin: 'https://evil.example',
+    });
+    assert.equal(forged.status, 403);
+    const noToken = await c.send('POST', '/devices/pair', {
+      form: { address: `127.0.0.1:${lock.hub.port}`, setupCode: fleet.units.lock!.setupCode },
+    });
+    assert.equal(noToken.status, 403);
+    assert.equal(service.hub.devices().length, 0);
+    const pairedLock = await c.send('POST', '/devices/pair', {
+      form: { address: `127.0.0.1:${lock.hub.port}`, setupCode: fleet.units.lock!.setupCode, csrf },
+    });
+    assert.equal(pairedLock.status, 303, pairedLock.body);
+    const pushLock = await c.send('POST', '/devices/pair', { json: { address: `127.0.0.1:${plug.hub.port}`, csrf } });
+    assert.equal(pushLock.status, 200, pushLock.body);
+    const page = await c.get('/');
+    assert.match(page.body, new RegExp(fleet.units.lock!.serial));
+    assert.match(page.body, new RegExp(fleet.units.plug!.serial));
+    assert.match(page.body, /grant \(sensitive\)/);
+    const lockSerial = fleet.units.lock!.serial;
+    const denied = await c.send('POST', `/devices/${lockSerial}/call/bolt/unlock`, { json: { csrf } });
+    assert.equal(denied.status, 403);
+    assert.match(denied.body, /HUB_CAPABILITY_NOT_GRANTED/);
+    assert.equal((await c.send('POST', `/devices/${lockSerial}/grant/bolt`, { json: { csrf } })).status, 200);
+    const unlocked = await c.send('POST', `/devices/${lockSerial}/call/bolt/unlock`, { json: { csrf } });
+    assert.equal(unlocked.status, 200);
+    assert.deepEqual(JSON.parse(unlocked.body), { ok: true, value: 'unlocked' });
+    const wrong = await c.send('POST', '/devices/pair', {
+      json: { address: `127.0.0.1:${lock.hub.port}`, setupCode: fleet.units.lock!.setupCode, csrf },
+    });
+    assert.equal(wrong.status, 409);
+    assert.match(wrong.body, /PAIRING_WINDOW_CLOSED/);
+    const unpaired = await c.send('POST', `/devices/${lockSerial}/unpair`, { json: { csrf } });
+    assert.equal(unpaired.status, 200);
+    assert.deepEqual(JSON.parse(unpaired.body), { ok: true, toldDevice: true });
+    assert.equal(lock.hub.hubs().length, 0);
+    const api = JSON.parse((await c.get('/api/devices')).body) as { devices: Array<{ serial: string }> };
+    assert.deepEqual(
+      api.devices.map((d) => d.serial),
+      [fleet.units.plug!.serial],
+    );
+  },
+);
 
-test('the owner changes the hub\'s password: the current one is checked, a weak one refused, then every session ends and the first-password file is gone', async () => {
+test("the owner changes the hub's password: the current one is checked, a weak one refused, then every session ends and the first-password file is gone", async () => {
   const { c, csrf } = await loggedIn();
-  const form = (currentPassword: string, newPassword: string, confirmPassword = newPassword): Record<string, string> => ({ currentPassword, newPassword, confirmPassword, csrf });
+  const form = (
+    currentPassword: string,
+    newPassword: string,
+    confirmPassword = newPassword,
+  ): Record<string, string> => ({ currentPassword, newPassword, confirmPassword, csrf });
   const next = 'copper lantern orbit 71 quietly';
   assert.equal((await c.send('POST', '/password', { form: form('not-the-password', next) })).status, 401);
   const weak = await c.send('POST', '/password', { form: form(password, 'password1234') });
   assert.equal(weak.status, 422);
   assert.match(weak.body, /not accepted/);
   assert.equal((await c.send('POST', '/password', { form: form(password, next, next + 'x') })).status, 422);
-  assert.equal((await c.send('POST', '/password', { form: { currentPassword: password, newPassword: next, confirmPassword: next } })).status, 403, 'no CSRF token');
+  assert.equal(
+    (
+      await c.send('POST', '/password', {
+        form: { currentPassword: password, newPassword: next, confirmPassword: next },
+      })
+    ).status,
+    403,
+    'no CSRF token',
+  );
   assert.equal((await c.get('/')).status, 200, 'refusals change nothing');
   const changed = await c.send('POST', '/password', { form: form(password, next) });
   assert.equal(changed.status, 303);
@@ -136,7 +168,9 @@ test('the owner changes the hub\'s password: the current one is checked, a weak 
   assert.equal((await c.get('/')).status, 303, 'the session ended');
   await assert.rejects(stat(join(fleet.work, 'hub', HUB_INITIAL_PASSWORD_FILE)), { code: 'ENOENT' });
   const fresh = await client('127.0.0.12');
-  const old = await fresh.send('POST', '/login', { form: { password, csrf: WebClient.csrfOf((await fresh.get('/login')).body) } });
+  const old = await fresh.send('POST', '/login', {
+    form: { password, csrf: WebClient.csrfOf((await fresh.get('/login')).body) },
+  });
   assert.equal(old.status, 401);
   password = next;
   await loggedIn();

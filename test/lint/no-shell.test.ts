@@ -24,11 +24,19 @@ const banned: Array<[string, string]> = [
 for (const [name, code] of banned) {
   test(`lint refuses ${name}`, async () => {
     const hits = await ruleHits(code);
-    assert.ok(hits.some((h) => /no-restricted-syntax|no-eval|no-new-func|no-implied-eval/.test(h)), `${name}: ${hits.join(', ')}`);
+    assert.ok(
+      hits.some((h) => /no-restricted-syntax|no-eval|no-new-func|no-implied-eval/.test(h)),
+      `${name}: ${hits.join(', ')}`,
+    );
   });
 }
 
 test('lint allows execFile with an argv array and RegExp.exec', async () => {
-  const hits = await ruleHits("import { execFile } from 'node:child_process';\nexecFile('openssl', ['version'], () => undefined);\nexport const m = /a/.exec('a');\n");
-  assert.deepEqual(hits.filter((h) => /no-restricted-syntax|no-eval|no-new-func/.test(h)), []);
+  const hits = await ruleHits(
+    "import { execFile } from 'node:child_process';\nexecFile('openssl', ['version'], () => undefined);\nexport const m = /a/.exec('a');\n",
+  );
+  assert.deepEqual(
+    hits.filter((h) => /no-restricted-syntax|no-eval|no-new-func/.test(h)),
+    [],
+  );
 });

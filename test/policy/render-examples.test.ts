@@ -2,7 +2,14 @@
 // are complete, consistent and self-contained.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { EXAMPLE_MODELS, loadExampleProfile, decide, renderPolicy, etsiCoverageFor, ETSI_PROVISIONS } from '../../src/policy/index.ts';
+import {
+  EXAMPLE_MODELS,
+  loadExampleProfile,
+  decide,
+  renderPolicy,
+  etsiCoverageFor,
+  ETSI_PROVISIONS,
+} from '../../src/policy/index.ts';
 
 for (const model of EXAMPLE_MODELS) {
   test(`renders the ${model} policy as Markdown and HTML`, async () => {
@@ -20,15 +27,22 @@ for (const model of EXAMPLE_MODELS) {
     }
     for (const p of ETSI_PROVISIONS) {
       assert.ok(md.includes(`| ${p.id} | ${p.status} |`), `${model}: provision ${p.id} missing from coverage table`);
-      assert.ok(html.includes(`<tr id="etsi-${p.id.replace(/[^0-9a-z]+/gi, '-').toLowerCase()}">`), `${model}: ${p.id} row`);
+      assert.ok(
+        html.includes(`<tr id="etsi-${p.id.replace(/[^0-9a-z]+/gi, '-').toLowerCase()}">`),
+        `${model}: ${p.id} row`,
+      );
     }
     // No mandatory unconditional provision may end up unmet for a shipped model.
     for (const row of etsiCoverageFor(decision)) {
-      if (row.provision.status === 'M') assert.notEqual(row.verdict.kind, 'not-applicable', `${model}: ${row.provision.id}`);
+      if (row.provision.status === 'M')
+        assert.notEqual(row.verdict.kind, 'not-applicable', `${model}: ${row.provision.id}`);
     }
 
     assert.ok(html.startsWith('<!doctype html>'));
-    assert.ok(!/<script|<iframe|<object|<embed|<link\b|\ssrc=|url\(|@import/i.test(html), `${model}: HTML is not self-contained`);
+    assert.ok(
+      !/<script|<iframe|<object|<embed|<link\b|\ssrc=|url\(|@import/i.test(html),
+      `${model}: HTML is not self-contained`,
+    );
     assert.ok(!/href="(?!#|mailto:|https:|tel:)/.test(html), `${model}: unexpected link scheme`);
     // Every in-document link points at an element that exists.
     const ids = new Set([...html.matchAll(/\sid="([^"]+)"/g)].map((m) => m[1]));

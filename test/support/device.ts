@@ -57,17 +57,43 @@ export class WebClient {
   }
 
   /** Sends a request; `origin: false` leaves the Origin header out. */
-  send(method: string, path: string, o: { form?: Record<string, string>; json?: unknown; headers?: Record<string, string>; origin?: string | false; raw?: Buffer | string; cookies?: boolean } = {}): Promise<Answer> {
+  send(
+    method: string,
+    path: string,
+    o: {
+      form?: Record<string, string>;
+      json?: unknown;
+      headers?: Record<string, string>;
+      origin?: string | false;
+      raw?: Buffer | string;
+      cookies?: boolean;
+    } = {},
+  ): Promise<Answer> {
     const headers: Record<string, string> = { ...(o.headers ?? {}) };
     let body: Buffer | undefined;
-    if (o.form) { body = Buffer.from(new URLSearchParams(o.form).toString()); headers['content-type'] ??= 'application/x-www-form-urlencoded'; }
-    if (o.json !== undefined) { body = Buffer.from(JSON.stringify(o.json)); headers['content-type'] ??= 'application/json'; headers.accept ??= 'application/json'; }
+    if (o.form) {
+      body = Buffer.from(new URLSearchParams(o.form).toString());
+      headers['content-type'] ??= 'application/x-www-form-urlencoded';
+    }
+    if (o.json !== undefined) {
+      body = Buffer.from(JSON.stringify(o.json));
+      headers['content-type'] ??= 'application/json';
+      headers.accept ??= 'application/json';
+    }
     if (o.raw !== undefined) body = Buffer.from(o.raw);
     if (o.origin !== false && method !== 'GET') headers.origin ??= o.origin ?? this.base.origin;
-    if (o.cookies !== false && this.cookies.size) headers.cookie ??= [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+    if (o.cookies !== false && this.cookies.size)
+      headers.cookie ??= [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
     const options: RequestOptions = {
-      method, host: this.base.hostname, port: this.base.port, path, headers, ca: this.ca, servername: 'localhost',
-      ...(this.localAddress ? { localAddress: this.localAddress } : {}), agent: false,
+      method,
+      host: this.base.hostname,
+      port: this.base.port,
+      path,
+      headers,
+      ca: this.ca,
+      servername: 'localhost',
+      ...(this.localAddress ? { localAddress: this.localAddress } : {}),
+      agent: false,
     };
     return new Promise((resolve, reject) => {
       const req = httpsRequest(options, (res) => {
@@ -77,8 +103,10 @@ export class WebClient {
           for (const c of ([] as string[]).concat(res.headers['set-cookie'] ?? [])) {
             const [pair] = c.split(';');
             const eq = pair!.indexOf('=');
-            const name = pair!.slice(0, eq), value = pair!.slice(eq + 1);
-            if (/Max-Age=0/i.test(c) || value === '') this.cookies.delete(name); else this.cookies.set(name, value);
+            const name = pair!.slice(0, eq),
+              value = pair!.slice(eq + 1);
+            if (/Max-Age=0/i.test(c) || value === '') this.cookies.delete(name);
+            else this.cookies.set(name, value);
           }
           resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') });
         });
@@ -89,7 +117,9 @@ export class WebClient {
     });
   }
 
-  get(path: string): Promise<Answer> { return this.send('GET', path); }
+  get(path: string): Promise<Answer> {
+    return this.send('GET', path);
+  }
 
   /** The CSRF token embedded in a page's form. */
   static csrfOf(html: string): string {

@@ -17,22 +17,30 @@ test('CI is any value of CI but empty, 0 or false', () => {
 
 test('hidden tools are read from a comma or space separated list', () => {
   assert.deepEqual([...hiddenTools({})], []);
-  assert.deepEqual([...hiddenTools({ [HIDE_TOOLS_ENV]: 'postgresql, mosquitto  chromium,' })],
-    ['postgresql', 'mosquitto', 'chromium']);
+  assert.deepEqual(
+    [...hiddenTools({ [HIDE_TOOLS_ENV]: 'postgresql, mosquitto  chromium,' })],
+    ['postgresql', 'mosquitto', 'chromium'],
+  );
 });
 
 test('messages name the tool and the Debian package to install', () => {
   assert.equal(toolMessage('zbarimg', 'skip'), 'zbarimg not installed: apt-get install zbar-tools');
-  assert.equal(toolMessage('postgresql', 'fail'),
-    'postgresql is required in CI but not installed (apt-get install postgresql)');
+  assert.equal(
+    toolMessage('postgresql', 'fail'),
+    'postgresql is required in CI but not installed (apt-get install postgresql)',
+  );
   assert.match(toolMessage('hydra', 'skip', true), /hidden by BULWARK_TEST_HIDE_TOOLS/);
 });
 
 test('a hidden tool is skipped outside CI and fails the test in CI', (t) => {
   const saved = { hide: process.env[HIDE_TOOLS_ENV], ci: process.env.CI };
   t.after(() => {
-    for (const [k, v] of [[HIDE_TOOLS_ENV, saved.hide], ['CI', saved.ci]] as const) {
-      if (v === undefined) delete process.env[k]; else process.env[k] = v;
+    for (const [k, v] of [
+      [HIDE_TOOLS_ENV, saved.hide],
+      ['CI', saved.ci],
+    ] as const) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
     }
   });
   process.env[HIDE_TOOLS_ENV] = 'hydra';

@@ -10,7 +10,7 @@ export type ToolDecision = 'run' | 'skip' | 'fail';
 
 /** The outside tools the tests know how to find. */
 export type ToolName =
-  | 'postgresql' | 'mosquitto' | 'mosquitto-clients' | 'chromium' | 'hydra' | 'testssl.sh' | 'zbarimg';
+  'postgresql' | 'mosquitto' | 'mosquitto-clients' | 'chromium' | 'hydra' | 'testssl.sh' | 'zbarimg';
 
 /** Hides tools from the tests, to check their skip path: `BULWARK_TEST_HIDE_TOOLS=postgresql,mosquitto`. */
 export const HIDE_TOOLS_ENV = 'BULWARK_TEST_HIDE_TOOLS';
@@ -40,7 +40,9 @@ const PROBE_TIMEOUT_MS = 10_000;
 function postgresLibBins(name: string): string[] {
   const root = '/usr/lib/postgresql';
   if (!existsSync(root)) return [];
-  return readdirSync(root).sort((a, b) => Number(b) - Number(a)).map((v) => join(root, v, 'bin', name));
+  return readdirSync(root)
+    .sort((a, b) => Number(b) - Number(a))
+    .map((v) => join(root, v, 'bin', name));
 }
 
 const TOOLS: Record<ToolName, ToolSpec> = {

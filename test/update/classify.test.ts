@@ -28,13 +28,22 @@ function memoryFetcher(files: Map<string, Buffer>): Fetcher {
   };
   return {
     downloadBytes: async (url) => get(url),
-    downloadFile: async () => { throw new Error('not used'); },
+    downloadFile: async () => {
+      throw new Error('not used');
+    },
   };
 }
 
-async function repo(o: { now?: Date; timestampSeconds?: number } = {}): Promise<{ dir: string; files: Map<string, Buffer> }> {
+async function repo(
+  o: { now?: Date; timestampSeconds?: number } = {},
+): Promise<{ dir: string; files: Map<string, Buffer> }> {
   const dir = join(await mkdtemp(join(tmpdir(), 'bulwark-classify-repo-')), 'r');
-  await initRepository({ repoDir: dir, factoryDir: factory, ...(o.now ? { now: o.now } : {}), ...(o.timestampSeconds ? { expiry: { timestampSeconds: o.timestampSeconds } } : {}) });
+  await initRepository({
+    repoDir: dir,
+    factoryDir: factory,
+    ...(o.now ? { now: o.now } : {}),
+    ...(o.timestampSeconds ? { expiry: { timestampSeconds: o.timestampSeconds } } : {}),
+  });
   return { dir, files: await load(dir) };
 }
 
@@ -45,10 +54,18 @@ async function load(dir: string): Promise<Map<string, Buffer>> {
 }
 
 async function refresh(files: Map<string, Buffer>, cache?: string): Promise<UpdateRefusedError> {
-  const metadataDir = cache ?? await mkdtemp(join(tmpdir(), 'bulwark-classify-cache-'));
+  const metadataDir = cache ?? (await mkdtemp(join(tmpdir(), 'bulwark-classify-cache-')));
   if (!cache) await copyFile(join(factory, 'update-keys', 'root.json'), join(metadataDir, 'root.json'));
-  const u = new Updater({ metadataDir, metadataBaseUrl: 'http://repo.invalid/metadata', fetcher: memoryFetcher(files) });
-  try { await u.refresh(); } catch (err) { return classifyUpdateFailure(err, undefined, undefined); }
+  const u = new Updater({
+    metadataDir,
+    metadataBaseUrl: 'http://repo.invalid/metadata',
+    fetcher: memoryFetcher(files),
+  });
+  try {
+    await u.refresh();
+  } catch (err) {
+    return classifyUpdateFailure(err, undefined, undefined);
+  }
   throw new Error('refresh succeeded');
 }
 
@@ -74,7 +91,11 @@ test('an older timestamp than the one already trusted: UPDATE_METADATA_ROLLBACK'
   await refreshRepository({ repoDir: dir });
   const cache = await mkdtemp(join(tmpdir(), 'bulwark-classify-cache-'));
   await copyFile(join(factory, 'update-keys', 'root.json'), join(cache, 'root.json'));
-  const u = new Updater({ metadataDir: cache, metadataBaseUrl: 'http://repo.invalid/metadata', fetcher: memoryFetcher(await load(dir)) });
+  const u = new Updater({
+    metadataDir: cache,
+    metadataBaseUrl: 'http://repo.invalid/metadata',
+    fetcher: memoryFetcher(await load(dir)),
+  });
   await u.refresh();
   const e = await refresh(old, cache);
   assert.equal(e.code, 'UPDATE_METADATA_ROLLBACK');
@@ -95,12 +116,24 @@ test('garbage where metadata should be: UPDATE_METADATA_INVALID', async () => {
   assert.equal((await refresh(files)).code, 'UPDATE_METADATA_INVALID');
 });
 
-test('a download failure recorded by the fetcher wins over tuf-js\'s rewrapping', () => {
+test("a download failure recorded by the fetcher wins over tuf-js's rewrapping", () => {
   const cause = new UpdateRefusedError('UPDATE_TIMEOUT', 'snapshot: not received within 10 ms');
-  assert.equal(classifyUpdateFailure(new Error('Unable to load snapshot metadata error Error: aborted'), cause, 'snapshot'), cause);
+  assert.equal(
+    classifyUpdateFailure(new Error('Unable to load snapshot metadata error Error: aborted'), cause, 'snapshot'),
+    cause,
+  );
 });
 
 test('keys and metadata files are where the factory and repository documents say', async () => {
   const names = (await readdir(join(factory, 'update-keys'))).sort();
-  assert.deepEqual(names, ['root-1.pem', 'root-2.pem', 'root-3.pem', 'root.json', 'roots', 'snapshot.pem', 'targets.pem', 'timestamp.pem']);
+  assert.deepEqual(names, [
+    'root-1.pem',
+    'root-2.pem',
+    'root-3.pem',
+    'root.json',
+    'roots',
+    'snapshot.pem',
+    'targets.pem',
+    'timestamp.pem',
+  ]);
 });

@@ -17,8 +17,11 @@ const f = (): string => join(work, 'factory');
 const repo = (): string => join(work, 'releases');
 
 function bulwark(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => execFile(process.execPath, [BIN, ...args], { timeout: 60_000 }, (err, stdout, stderr) =>
-    resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr })));
+  return new Promise((resolve) =>
+    execFile(process.execPath, [BIN, ...args], { timeout: 60_000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
+    ),
+  );
 }
 
 async function ok(args: string[]): Promise<string> {
@@ -36,7 +39,14 @@ test('factory init makes the update keys: three root keys and one per online rol
   for (const name of ['root-1.pem', 'root-2.pem', 'root-3.pem', 'targets.pem', 'snapshot.pem', 'timestamp.pem']) {
     assert.equal((await stat(join(f(), 'update-keys', name))).mode & 0o777, 0o600, name);
   }
-  const root = JSON.parse(await readFile(join(f(), 'update-keys', 'root.json'), 'utf8')) as { signed: { version: number; consistent_snapshot: boolean; roles: Record<string, { keyids: string[]; threshold: number }> }; signatures: unknown[] };
+  const root = JSON.parse(await readFile(join(f(), 'update-keys', 'root.json'), 'utf8')) as {
+    signed: {
+      version: number;
+      consistent_snapshot: boolean;
+      roles: Record<string, { keyids: string[]; threshold: number }>;
+    };
+    signatures: unknown[];
+  };
   assert.equal(root.signed.version, 1);
   assert.equal(root.signed.consistent_snapshot, true);
   assert.deepEqual([root.signed.roles.root!.keyids.length, root.signed.roles.root!.threshold], [3, 2]);
@@ -46,32 +56,98 @@ test('factory init makes the update keys: three root keys and one per online rol
 test('release init, build-image and publish: a signed image with its CycloneDX SBOM', async () => {
   await ok(['release', 'init', '--repo', repo(), '--factory', f()]);
   const image = join(work, 'plug-1.1.0.tar');
-  await ok(['release', 'build-image', '--model', 'plug', '--version', '1.1.0', '--security-version', '2', '--out', image]);
-  const out = await ok(['release', 'publish', '--repo', repo(), '--model', 'plug', '--version', '1.1.0', '--artifact', image]);
+  await ok([
+    'release',
+    'build-image',
+    '--model',
+    'plug',
+    '--version',
+    '1.1.0',
+    '--security-version',
+    '2',
+    '--out',
+    image,
+  ]);
+  const out = await ok([
+    'release',
+    'publish',
+    '--repo',
+    repo(),
+    '--model',
+    'plug',
+    '--version',
+    '1.1.0',
+    '--artifact',
+    image,
+  ]);
   const sha = /sha256 ([0-9a-f]{64})/.exec(out)![1]!;
   const sbomPath = /SBOM {2}(\S+)/.exec(out)![1]!;
-  const sbom = JSON.parse(await readFile(sbomPath, 'utf8')) as { bomFormat: string; specVersion: string; metadata: { component: { type: string; version: string; hashes: Array<{ alg: string; content: string }> } }; components: Array<{ type: string; name: string; purl?: string }> };
+  const sbom = JSON.parse(await readFile(sbomPath, 'utf8')) as {
+    bomFormat: string;
+    specVersion: string;
+    metadata: { component: { type: string; version: string; hashes: Array<{ alg: string; content: string }> } };
+    components: Array<{ type: string; name: string; purl?: string }>;
+  };
   assert.equal(sbom.bomFormat, 'CycloneDX');
   assert.equal(sbom.specVersion, '1.5');
   assert.deepEqual([sbom.metadata.component.type, sbom.metadata.component.version], ['firmware', '1.1.0']);
   assert.deepEqual(sbom.metadata.component.hashes, [{ alg: 'SHA-256', content: sha }]);
   assert.ok(sbom.components.some((c) => c.type === 'file' && c.name === 'agent.mjs'));
-  assert.ok(sbom.components.some((c) => c.purl?.startsWith('pkg:npm/tuf-js@')), 'the runtime\'s dependencies are listed');
+  assert.ok(
+    sbom.components.some((c) => c.purl?.startsWith('pkg:npm/tuf-js@')),
+    "the runtime's dependencies are listed",
+  );
   const status = await repositoryStatus(repo());
-  assert.deepEqual(status.images.map((i) => [i.model, i.version, i.securityVersion, i.sha256]), [['plug', '1.1.0', 2, sha]]);
+  assert.deepEqual(
+    status.images.map((i) => [i.model, i.version, i.securityVersion, i.sha256]),
+    [['plug', '1.1.0', 2, sha]],
+  );
 });
 
 test('publish refuses a version that is not newer, and an image whose image.json disagrees with the arguments', async () => {
   const image = join(work, 'plug-1.1.0.tar');
-  const again = await bulwark(['release', 'publish', '--repo', repo(), '--model', 'plug', '--version', '1.1.0', '--artifact', image]);
+  const again = await bulwark([
+    'release',
+    'publish',
+    '--repo',
+    repo(),
+    '--model',
+    'plug',
+    '--version',
+    '1.1.0',
+    '--artifact',
+    image,
+  ]);
   assert.equal(again.code, 65);
   assert.match(again.stderr, /RELEASE_DOWNGRADE_REFUSED/);
-  const wrong = await bulwark(['release', 'publish', '--repo', repo(), '--model', 'plug', '--version', '1.2.0', '--artifact', image]);
+  const wrong = await bulwark([
+    'release',
+    'publish',
+    '--repo',
+    repo(),
+    '--model',
+    'plug',
+    '--version',
+    '1.2.0',
+    '--artifact',
+    image,
+  ]);
   assert.equal(wrong.code, 65);
   assert.match(wrong.stderr, /RELEASE_IMAGE_MISMATCH/);
   const garbage = join(work, 'garbage.tar');
   await (await import('node:fs/promises')).writeFile(garbage, 'not a tarball');
-  const bad = await bulwark(['release', 'publish', '--repo', repo(), '--model', 'plug', '--version', '1.2.0', '--artifact', garbage]);
+  const bad = await bulwark([
+    'release',
+    'publish',
+    '--repo',
+    repo(),
+    '--model',
+    'plug',
+    '--version',
+    '1.2.0',
+    '--artifact',
+    garbage,
+  ]);
   assert.match(bad.stderr, /RELEASE_IMAGE_INVALID/);
 });
 
@@ -83,7 +159,9 @@ test('refresh re-signs the timestamp; rotation moves root forward and a device o
   const rotated = await ok(['release', 'rotate', '--repo', repo(), '--role', 'root']);
   assert.match(rotated, /root is now version 3/);
   assert.match(await ok(['release', 'status', '--repo', repo()]), /^root +v3 /m);
-  const factoryRoot = JSON.parse(await readFile(join(f(), 'update-keys', 'root.json'), 'utf8')) as { signed: { version: number } };
+  const factoryRoot = JSON.parse(await readFile(join(f(), 'update-keys', 'root.json'), 'utf8')) as {
+    signed: { version: number };
+  };
   assert.equal(factoryRoot.signed.version, 3);
 
   // A device provisioned before the rotations still trusts only root v1: it walks v2 and v3.
@@ -92,19 +170,27 @@ test('refresh re-signs the timestamp; rotation moves root forward and a device o
     const cache = join(work, 'device-cache');
     await mkdir(cache);
     await copyFile(join(f(), 'update-keys', 'roots', '1.root.json'), join(cache, 'root.json'));
-    const u = new Updater({ metadataDir: cache, metadataBaseUrl: `${server.url}/metadata`, targetBaseUrl: `${server.url}/targets` });
+    const u = new Updater({
+      metadataDir: cache,
+      metadataBaseUrl: `${server.url}/metadata`,
+      targetBaseUrl: `${server.url}/targets`,
+    });
     await u.refresh();
     assert.equal((await u.getTargetInfo('plug/image.tar'))?.custom.version, '1.1.0');
     const cached = JSON.parse(await readFile(join(cache, 'root.json'), 'utf8')) as { signed: { version: number } };
     assert.equal(cached.signed.version, 3);
 
     // The static server serves metadata and targets only, read-only.
-    const status = (method: string, path: string): Promise<number> => new Promise((resolve, reject) => {
-      const url = new URL(server.url);
-      const req = request({ host: url.hostname, port: url.port, method, path, agent: false }, (res) => { res.resume(); resolve(res.statusCode ?? 0); });
-      req.on('error', reject);
-      req.end();
-    });
+    const status = (method: string, path: string): Promise<number> =>
+      new Promise((resolve, reject) => {
+        const url = new URL(server.url);
+        const req = request({ host: url.hostname, port: url.port, method, path, agent: false }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', reject);
+        req.end();
+      });
     assert.equal(await status('GET', '/updates/metadata/timestamp.json'), 200);
     assert.equal(await status('GET', '/updates/release.json'), 404);
     assert.equal(await status('GET', '/updates/metadata/..%2Frelease.json'), 404);
@@ -116,7 +202,11 @@ test('refresh re-signs the timestamp; rotation moves root forward and a device o
 
   // Units provisioned after the rotation carry the current root.
   await ok(['factory', 'provision', '--dir', f(), '--model', 'plug', '--out', join(work, 'units')]);
-  const manifest = JSON.parse(await readFile(join(work, 'units', 'manifest.json'), 'utf8')) as { units: Array<{ serial: string }> };
-  const bundleRoot = JSON.parse(await readFile(join(work, 'units', manifest.units[0]!.serial, 'update-root.json'), 'utf8')) as { signed: { version: number } };
+  const manifest = JSON.parse(await readFile(join(work, 'units', 'manifest.json'), 'utf8')) as {
+    units: Array<{ serial: string }>;
+  };
+  const bundleRoot = JSON.parse(
+    await readFile(join(work, 'units', manifest.units[0]!.serial, 'update-root.json'), 'utf8'),
+  ) as { signed: { version: number } };
   assert.equal(bundleRoot.signed.version, 3);
 });

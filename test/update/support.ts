@@ -10,7 +10,11 @@ import { createInterface } from 'node:readline';
 import type { AddressInfo } from 'node:net';
 import { makeFleet, WebClient, type TestFleet } from '../support/device.ts';
 import {
-  initRepository, publishImage, buildReferenceImage, createRepositoryHandler, type PublishResult,
+  initRepository,
+  publishImage,
+  buildReferenceImage,
+  createRepositoryHandler,
+  type PublishResult,
 } from '../../src/release/index.ts';
 import type { DeviceUpdateConfig } from '../../src/update/index.ts';
 import type { ProvisionedUnit } from '../../src/identity/index.ts';
@@ -35,10 +39,33 @@ export async function makeUpdateWorld(): Promise<UpdateWorld> {
 let imageCounter = 0;
 
 /** Builds a reference image (or one with `entrySource`) and publishes it. */
-export async function publish(world: UpdateWorld, version: string, securityVersion: number, o: { entrySource?: string; files?: Record<string, string | Uint8Array>; allowDowngrade?: boolean; expiry?: Partial<{ timestampSeconds: number; snapshotSeconds: number; targetsSeconds: number }> } = {}): Promise<PublishResult> {
+export async function publish(
+  world: UpdateWorld,
+  version: string,
+  securityVersion: number,
+  o: {
+    entrySource?: string;
+    files?: Record<string, string | Uint8Array>;
+    allowDowngrade?: boolean;
+    expiry?: Partial<{ timestampSeconds: number; snapshotSeconds: number; targetsSeconds: number }>;
+  } = {},
+): Promise<PublishResult> {
   const artifact = join(world.work, `image-${version}-${++imageCounter}.tar`);
-  await buildReferenceImage(artifact, { model: 'plug', version, securityVersion, ...(o.entrySource ? { entrySource: o.entrySource } : {}), ...(o.files ? { files: o.files } : {}) });
-  return publishImage({ repoDir: world.repoDir, artifact, model: 'plug', version, ...(o.allowDowngrade ? { allowDowngrade: true } : {}), ...(o.expiry ? { expiry: o.expiry } : {}) });
+  await buildReferenceImage(artifact, {
+    model: 'plug',
+    version,
+    securityVersion,
+    ...(o.entrySource ? { entrySource: o.entrySource } : {}),
+    ...(o.files ? { files: o.files } : {}),
+  });
+  return publishImage({
+    repoDir: world.repoDir,
+    artifact,
+    model: 'plug',
+    version,
+    ...(o.allowDowngrade ? { allowDowngrade: true } : {}),
+    ...(o.expiry ? { expiry: o.expiry } : {}),
+  });
 }
 
 /** An attack: takes over the answer for the matching request path (under /updates/). */
@@ -51,7 +78,10 @@ export class UpdateServer {
   readonly overrides: Array<{ path: RegExp; handle: Override }> = [];
   readonly requests: string[] = [];
 
-  private constructor(server: Server, url: string) { this.server = server; this.url = url; }
+  private constructor(server: Server, url: string) {
+    this.server = server;
+    this.url = url;
+  }
 
   static async start(repoDir: string): Promise<UpdateServer> {
     const handler = await createRepositoryHandler(repoDir, '/updates');
@@ -60,8 +90,22 @@ export class UpdateServer {
       const path = (req.url ?? '/').split('?')[0]!;
       state.self?.requests.push(path);
       const o = state.self?.overrides.find((x) => x.path.test(path));
-      if (o) { o.handle(req, res); return; }
-      handler(req, res).then((handled) => { if (!handled) { res.writeHead(404); res.end(); } }, () => { res.writeHead(500); res.end(); });
+      if (o) {
+        o.handle(req, res);
+        return;
+      }
+      handler(req, res).then(
+        (handled) => {
+          if (!handled) {
+            res.writeHead(404);
+            res.end();
+          }
+        },
+        () => {
+          res.writeHead(500);
+          res.end();
+        },
+      );
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     state.self = new UpdateServer(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}/updates`);
@@ -69,11 +113,18 @@ export class UpdateServer {
   }
 
   /** Serves `path` with `handle` until {@link clear}. */
-  attack(path: RegExp, handle: Override): void { this.overrides.push({ path, handle }); }
-  clear(): void { this.overrides.length = 0; }
+  attack(path: RegExp, handle: Override): void {
+    this.overrides.push({ path, handle });
+  }
+  clear(): void {
+    this.overrides.length = 0;
+  }
 
   close(): Promise<void> {
-    return new Promise((r) => { this.server.close(() => r()); this.server.closeAllConnections(); });
+    return new Promise((r) => {
+      this.server.close(() => r());
+      this.server.closeAllConnections();
+    });
   }
 }
 
@@ -86,7 +137,11 @@ export async function writeUpdateConfig(dir: string, config: Partial<DeviceUpdat
 }
 
 /** What `bulwark device run` printed when the agent became ready. */
-export interface Ready { readonly url: string; readonly firmware: string; readonly slot: string }
+export interface Ready {
+  readonly url: string;
+  readonly firmware: string;
+  readonly slot: string;
+}
 
 /** `bulwark device run` as its own process group: SIGKILL to the group is a power cut. */
 export class DeviceProcess {
@@ -98,11 +153,29 @@ export class DeviceProcess {
   #waiters: Array<() => void> = [];
 
   constructor(args: { bundle: string; state: string; updateUrl?: string; configFile?: string }) {
-    this.child = spawn(process.execPath, [BIN, 'device', 'run', '--bundle', args.bundle, '--state', args.state, '--web-port', '0', '--hub-port', '0',
-      ...(args.updateUrl ? ['--update-url', args.updateUrl] : []), ...(args.configFile ? ['--update-config', args.configFile] : [])],
-    { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, BULWARK_MODE: 'development' } });
+    this.child = spawn(
+      process.execPath,
+      [
+        BIN,
+        'device',
+        'run',
+        '--bundle',
+        args.bundle,
+        '--state',
+        args.state,
+        '--web-port',
+        '0',
+        '--hub-port',
+        '0',
+        ...(args.updateUrl ? ['--update-url', args.updateUrl] : []),
+        ...(args.configFile ? ['--update-config', args.configFile] : []),
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, BULWARK_MODE: 'development' } },
+    );
     this.exited = new Promise((r) => this.child.once('exit', (code) => r(code)));
-    this.child.stderr!.on('data', (c: Buffer) => { this.stderr = (this.stderr + c.toString()).slice(-20_000); });
+    this.child.stderr!.on('data', (c: Buffer) => {
+      this.stderr = (this.stderr + c.toString()).slice(-20_000);
+    });
     createInterface({ input: this.child.stdout! }).on('line', (line) => {
       this.lines.push(line);
       const m = /ready: (https:\/\/\S+).* firmware (\S+) \((?:slot (\w)|factory image)\)/.exec(line);
@@ -118,8 +191,17 @@ export class DeviceProcess {
       const v = test();
       if (v !== undefined && v !== false) return v;
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out waiting for ${what}; stdout:\n${this.lines.slice(-30).join('\n')}\nstderr:\n${this.stderr.slice(-3000)}`);
-      await new Promise<void>((r) => { const t = setTimeout(r, Math.min(left, 500)); this.#waiters.push(() => { clearTimeout(t); r(); }); });
+      if (left <= 0)
+        throw new Error(
+          `timed out waiting for ${what}; stdout:\n${this.lines.slice(-30).join('\n')}\nstderr:\n${this.stderr.slice(-3000)}`,
+        );
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, Math.min(left, 500));
+        this.#waiters.push(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
     }
   }
 
@@ -135,7 +217,11 @@ export class DeviceProcess {
 
   /** Kills the whole process group with `signal` and waits for the supervisor to be gone. */
   async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-    try { process.kill(-this.child.pid!, signal); } catch { /* already gone */ }
+    try {
+      process.kill(-this.child.pid!, signal);
+    } catch {
+      /* already gone */
+    }
     await this.exited;
   }
 }
@@ -151,13 +237,20 @@ export async function ownerClient(url: string, unit: ProvisionedUnit): Promise<{
 
 /** Presses "Check for updates now" on the admin page; returns its message. */
 export async function checkNow(o: { client: WebClient; csrf: string }): Promise<string> {
-  const r = await o.client.send('POST', '/api/actions/update-check', { form: { csrf: o.csrf }, headers: { accept: 'application/json' } });
+  const r = await o.client.send('POST', '/api/actions/update-check', {
+    form: { csrf: o.csrf },
+    headers: { accept: 'application/json' },
+  });
   if (r.status !== 200) throw new Error(`check action: ${r.status} ${r.body}`);
   return (JSON.parse(r.body) as { message: string }).message;
 }
 
 /** The journal's update entries, newest first. */
-export async function updateJournal(o: { client: WebClient }): Promise<Array<{ event: string; result: string; detail?: string }>> {
+export async function updateJournal(o: {
+  client: WebClient;
+}): Promise<Array<{ event: string; result: string; detail?: string }>> {
   const r = await o.client.get('/api/journal?limit=200');
-  return (JSON.parse(r.body) as { entries: Array<{ surface: string; event: string; result: string; detail?: string }> }).entries.filter((e) => e.surface === 'update');
+  return (
+    JSON.parse(r.body) as { entries: Array<{ surface: string; event: string; result: string; detail?: string }> }
+  ).entries.filter((e) => e.surface === 'update');
 }

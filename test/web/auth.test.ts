@@ -10,13 +10,24 @@ import { JOURNAL_FILE_NAME } from '../../src/journal/index.ts';
 let fleet: TestFleet;
 let agent: DeviceAgent;
 const stateDir = (): string => join(fleet.work, 'state-plug');
-const PUBLIC = new Set(['GET /login', 'POST /login', 'GET /static/app.css', 'GET /static/app.js', 'GET /.well-known/security.txt', 'GET /setup', 'POST /setup', 'POST /setup/strength']);
+const PUBLIC = new Set([
+  'GET /login',
+  'POST /login',
+  'GET /static/app.css',
+  'GET /static/app.js',
+  'GET /.well-known/security.txt',
+  'GET /setup',
+  'POST /setup',
+  'POST /setup/strength',
+]);
 
 before(async () => {
   fleet = await makeFleet(['plug', 'camera']);
   agent = await startAgent(fleet.units.plug!, stateDir());
 });
-after(async () => { await agent?.close(); });
+after(async () => {
+  await agent?.close();
+});
 
 const client = (local?: string): Promise<WebClient> => WebClient.for(agent.web.url, fleet.units.plug!, local);
 
@@ -25,7 +36,10 @@ test('every route except the public ones answers 401 or a redirect to login with
   const checked: string[] = [];
   for (const r of agent.web.routes) {
     const key = `${r.method} ${r.path}`;
-    if (PUBLIC.has(key)) { assert.equal(r.access, 'public', key); continue; }
+    if (PUBLIC.has(key)) {
+      assert.equal(r.access, 'public', key);
+      continue;
+    }
     assert.equal(r.access, 'session', `${key} must need a session`);
     const path = r.path.replace(/:[a-z]+/g, 'x');
     const a = await c.send(r.method, path, r.method === 'POST' ? { form: { csrf: 'x' } } : {});
@@ -35,7 +49,8 @@ test('every route except the public ones answers 401 or a redirect to login with
   }
   assert.ok(checked.length >= 8, `only ${checked.length} protected routes`);
   // The public set is exactly what the issue allows: login, its assets, security.txt (and setup while open).
-  for (const r of agent.web.routes.filter((x) => x.access === 'public')) assert.ok(PUBLIC.has(`${r.method} ${r.path}`), `${r.method} ${r.path} is public`);
+  for (const r of agent.web.routes.filter((x) => x.access === 'public'))
+    assert.ok(PUBLIC.has(`${r.method} ${r.path}`), `${r.method} ${r.path} is public`);
 });
 
 test('security.txt is public and names the manufacturer contact and an expiry', async () => {
@@ -62,7 +77,9 @@ test('the sticker password logs in; the session cookie is __Host-, HttpOnly, Sec
   const c = await client();
   const a = await c.login(fleet.units.plug!.adminPassword!);
   assert.equal(a.status, 303);
-  const cookie = ([] as string[]).concat(a.headers['set-cookie'] ?? []).find((x) => x.startsWith('__Host-bulwark-session='))!;
+  const cookie = ([] as string[])
+    .concat(a.headers['set-cookie'] ?? [])
+    .find((x) => x.startsWith('__Host-bulwark-session='))!;
   assert.match(cookie, /; Path=\/; Secure; HttpOnly; SameSite=Strict/);
   assert.match(cookie, /^__Host-bulwark-session=[A-Za-z0-9_-]{43};/);
   const dash = await c.get('/');
@@ -84,11 +101,17 @@ test('a state change without the CSRF token, or from a foreign Origin, is refuse
   const before = (await c.send('GET', '/api/status')).body;
   const noToken = await c.send('POST', '/api/capabilities/power/on', { json: {} });
   assert.equal(noToken.status, 403);
-  const foreign = await c.send('POST', '/api/capabilities/power/on', { json: { csrf: token }, origin: 'https://127.0.0.1:1' });
+  const foreign = await c.send('POST', '/api/capabilities/power/on', {
+    json: { csrf: token },
+    origin: 'https://127.0.0.1:1',
+  });
   assert.equal(foreign.status, 403);
   const noOrigin = await c.send('POST', '/api/capabilities/power/on', { json: { csrf: token }, origin: false });
   assert.equal(noOrigin.status, 403);
-  assert.equal(JSON.parse((await c.send('GET', '/api/status')).body).capabilities[0].value, JSON.parse(before).capabilities[0].value);
+  assert.equal(
+    JSON.parse((await c.send('GET', '/api/status')).body).capabilities[0].value,
+    JSON.parse(before).capabilities[0].value,
+  );
   const ok = await c.send('POST', '/api/capabilities/power/on', { json: { csrf: token } });
   assert.equal(ok.status, 200);
   assert.equal(JSON.parse(ok.body).value, true);
@@ -99,7 +122,10 @@ test('five wrong passwords lead to 429 with Retry-After; the owner still logs in
   const statuses: number[] = [];
   for (let i = 0; i < 8; i++) statuses.push((await attacker.login(`wrong-password-${i}`)).status);
   assert.deepEqual(statuses.slice(0, 5), [401, 401, 401, 401, 401]);
-  assert.ok(statuses.slice(5).every((s) => s === 429), statuses.join(','));
+  assert.ok(
+    statuses.slice(5).every((s) => s === 429),
+    statuses.join(','),
+  );
   const locked = await attacker.login(fleet.units.plug!.adminPassword!);
   assert.equal(locked.status, 429, 'even the right password waits out the back-off');
   assert.match(String(locked.headers['retry-after']), /^\d+$/);
@@ -118,18 +144,40 @@ test('lockout counters survive a restart of the agent', async () => {
 });
 
 test('a weak new password is refused with its reason; a strong one ends every session', async () => {
-  const c1 = await client(), c2 = await client();
+  const c1 = await client(),
+    c2 = await client();
   await c1.login(fleet.units.plug!.adminPassword!);
   await c2.login(fleet.units.plug!.adminPassword!);
   const token = WebClient.csrfOf((await c1.get('/password')).body);
-  const weak = await c1.send('POST', '/password', { form: { csrf: token, currentPassword: fleet.units.plug!.adminPassword!, newPassword: 'password1234', confirmPassword: 'password1234' } });
+  const weak = await c1.send('POST', '/password', {
+    form: {
+      csrf: token,
+      currentPassword: fleet.units.plug!.adminPassword!,
+      newPassword: 'password1234',
+      confirmPassword: 'password1234',
+    },
+  });
   assert.equal(weak.status, 422);
   assert.match(weak.body, /common|guess/i);
   const serialPw = `${fleet.units.plug!.serial}-x9!`;
-  const withSerial = await c1.send('POST', '/password', { form: { csrf: token, currentPassword: fleet.units.plug!.adminPassword!, newPassword: serialPw, confirmPassword: serialPw } });
+  const withSerial = await c1.send('POST', '/password', {
+    form: {
+      csrf: token,
+      currentPassword: fleet.units.plug!.adminPassword!,
+      newPassword: serialPw,
+      confirmPassword: serialPw,
+    },
+  });
   assert.equal(withSerial.status, 422);
   const strong = 'violet kettle harbour 71 quietly';
-  const ok = await c1.send('POST', '/password', { form: { csrf: token, currentPassword: fleet.units.plug!.adminPassword!, newPassword: strong, confirmPassword: strong } });
+  const ok = await c1.send('POST', '/password', {
+    form: {
+      csrf: token,
+      currentPassword: fleet.units.plug!.adminPassword!,
+      newPassword: strong,
+      confirmPassword: strong,
+    },
+  });
   assert.equal(ok.status, 303);
   assert.equal(ok.headers.location, '/login?changed=1');
   assert.equal((await c2.get('/api/status')).status, 401, 'the other session ended too');
@@ -137,7 +185,11 @@ test('a weak new password is refused with its reason; a strong one ends every se
   const owner = await readFile(join(stateDir(), 'web', 'owner.json'), 'utf8');
   assert.doesNotMatch(owner, /violet/);
   assert.match(owner, /\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
-  assert.equal((await (await client()).login(fleet.units.plug!.adminPassword!)).status, 401, 'the sticker password no longer works');
+  assert.equal(
+    (await (await client()).login(fleet.units.plug!.adminPassword!)).status,
+    401,
+    'the sticker password no longer works',
+  );
   assert.equal((await (await client()).login(strong)).status, 303);
 });
 
@@ -173,10 +225,24 @@ test('a camera in setup mode serves nothing until the owner proves the setup cod
     const page = await c.get('/setup');
     assert.equal(page.status, 200);
     const strong = 'lantern orchard copper 58 gently';
-    const wrong = await c.send('POST', '/setup', { form: { csrf: WebClient.csrfOf(page.body), setupCode: '0000-0000-0000', newPassword: strong, confirmPassword: strong } });
+    const wrong = await c.send('POST', '/setup', {
+      form: {
+        csrf: WebClient.csrfOf(page.body),
+        setupCode: '0000-0000-0000',
+        newPassword: strong,
+        confirmPassword: strong,
+      },
+    });
     assert.equal(wrong.status, 401);
     const page2 = await c.get('/setup');
-    const ok = await c.send('POST', '/setup', { form: { csrf: WebClient.csrfOf(page2.body), setupCode: fleet.units.camera!.setupCode, newPassword: strong, confirmPassword: strong } });
+    const ok = await c.send('POST', '/setup', {
+      form: {
+        csrf: WebClient.csrfOf(page2.body),
+        setupCode: fleet.units.camera!.setupCode,
+        newPassword: strong,
+        confirmPassword: strong,
+      },
+    });
     assert.equal(ok.status, 303);
     assert.equal((await c.get('/')).status, 200);
     assert.equal((await c.get('/setup')).status, 404, 'setup closes after first use');
@@ -190,11 +256,28 @@ test('a hash made with weaker parameters is upgraded to the current ones at the 
   const { writeFile } = await import('node:fs/promises');
   const password = 'amber canyon ledger 93 slowly';
   const salt = randomBytes(16);
-  const tag = argon2Sync('argon2id', { message: Buffer.from(password.normalize('NFKC')), nonce: salt, parallelism: 1, tagLength: 32, memory: 8192, passes: 1 });
+  const tag = argon2Sync('argon2id', {
+    message: Buffer.from(password.normalize('NFKC')),
+    nonce: salt,
+    parallelism: 1,
+    tagLength: 32,
+    memory: 8192,
+    passes: 1,
+  });
   const b64 = (b: Buffer): string => b.toString('base64').replace(/=+$/, '');
   const weak = `$argon2id$v=19$m=8192,t=1,p=1$${b64(salt)}$${b64(tag)}`;
   await agent.close();
-  await writeFile(join(stateDir(), 'web', 'owner.json'), JSON.stringify({ version: 1, username: 'admin', passwordHash: weak, changedAt: new Date().toISOString(), source: 'owner' }), { mode: 0o600 });
+  await writeFile(
+    join(stateDir(), 'web', 'owner.json'),
+    JSON.stringify({
+      version: 1,
+      username: 'admin',
+      passwordHash: weak,
+      changedAt: new Date().toISOString(),
+      source: 'owner',
+    }),
+    { mode: 0o600 },
+  );
   agent = await startAgent(fleet.units.plug!, stateDir());
   assert.equal((await (await client('127.0.0.6')).login(password)).status, 303);
   const stored = JSON.parse(await readFile(join(stateDir(), 'web', 'owner.json'), 'utf8')) as { passwordHash: string };

@@ -30,7 +30,12 @@ interface Surface {
 /** Makes reading `key` of `target` throw until the returned repair is called. */
 function breakProperty(target: object, key: string): () => void {
   const value = (target as Record<string, unknown>)[key];
-  Object.defineProperty(target, key, { configurable: true, get: () => { throw new Error('forced failure'); } });
+  Object.defineProperty(target, key, {
+    configurable: true,
+    get: () => {
+      throw new Error('forced failure');
+    },
+  });
   return () => Object.defineProperty(target, key, { configurable: true, writable: true, value });
 }
 const surfaces: Surface[] = [];
@@ -41,38 +46,57 @@ before(async () => {
   const agent = await startAgent(fleet.units.plug!, join(fleet.work, 'state'));
   closers.push(() => agent.close());
   surfaces.push({
-    name: 'device', port: agent.web.port, sessionApi: '/api/status',
+    name: 'device',
+    port: agent.web.port,
+    sessionApi: '/api/status',
     entries: () => agent.journal.list({ limit: 1000 }),
     breakLogin: () => breakProperty(agent.web.state, 'lockout'),
   });
   const hub = await startHubService({ stateDir: join(fleet.work, 'hub'), web: { port: 0 } });
   closers.push(() => hub.close());
   surfaces.push({
-    name: 'hub', port: hub.web!.port, sessionApi: '/api/devices',
+    name: 'hub',
+    port: hub.web!.port,
+    sessionApi: '/api/devices',
     entries: async () => hub.journal.list({ limit: 1000 }),
     breakLogin: () => {
       const getMeta = hub.hub.store.getMeta.bind(hub.hub.store);
-      hub.hub.store.getMeta = () => { throw new Error('forced failure'); };
-      return () => { hub.hub.store.getMeta = getMeta; };
+      hub.hub.store.getMeta = () => {
+        throw new Error('forced failure');
+      };
+      return () => {
+        hub.hub.store.getMeta = getMeta;
+      };
     },
   });
   const units = await makeUnits('plug', 1);
   const cloud = await startCloud({
-    factoryDir: units.factoryDir, stateDir: join(units.work, 'cloud'), manifests: [units.manifest],
-    broker: { port: 0 }, api: { port: 0 },
+    factoryDir: units.factoryDir,
+    stateDir: join(units.work, 'cloud'),
+    manifests: [units.manifest],
+    broker: { port: 0 },
+    api: { port: 0 },
   });
   closers.push(() => cloud.close());
   surfaces.push({
-    name: 'cloud', port: cloud.api.port, sessionApi: '/v1/me',
+    name: 'cloud',
+    port: cloud.api.port,
+    sessionApi: '/v1/me',
     entries: async () => cloud.journal.list({ limit: 1000 }),
     breakLogin: () => {
       const attempts = cloud.store.attempts.bind(cloud.store);
-      cloud.store.attempts = () => { throw new Error('forced failure'); };
-      return () => { cloud.store.attempts = attempts; };
+      cloud.store.attempts = () => {
+        throw new Error('forced failure');
+      };
+      return () => {
+        cloud.store.attempts = attempts;
+      };
     },
   });
 });
-after(async () => { for (const c of closers.reverse()) await c(); });
+after(async () => {
+  for (const c of closers.reverse()) await c();
+});
 
 /** The headers every answer carries, whatever its status. */
 const REQUIRED_HEADERS: Readonly<Record<string, RegExp>> = {
@@ -84,25 +108,51 @@ const REQUIRED_HEADERS: Readonly<Record<string, RegExp>> = {
   'cache-control': /no-store/,
 };
 
-interface Answer { status: number; headers: IncomingHttpHeaders; closed: boolean }
+interface Answer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  closed: boolean;
+}
 
-interface Sent { method?: string; path?: string; headers?: Record<string, string>; body?: string; from?: string }
+interface Sent {
+  method?: string;
+  path?: string;
+  headers?: Record<string, string>;
+  body?: string;
+  from?: string;
+}
 
 function send(port: number, o: Sent): Promise<Answer & { body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request({
-      host: '127.0.0.1', port, method: o.method ?? 'GET', path: o.path ?? '/login', agent: false,
-      ...(o.from ? { localAddress: o.from } : {}),
-      rejectUnauthorized: false, servername: 'localhost',
-      headers: { host: `localhost:${port}`, ...(o.body !== undefined ? { 'content-length': String(Buffer.byteLength(o.body)) } : {}), ...o.headers },
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({
-        status: res.statusCode ?? 0, headers: res.headers, closed: res.headers.connection === 'close',
-        body: Buffer.concat(chunks).toString('utf8'),
-      }));
-    });
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: o.method ?? 'GET',
+        path: o.path ?? '/login',
+        agent: false,
+        ...(o.from ? { localAddress: o.from } : {}),
+        rejectUnauthorized: false,
+        servername: 'localhost',
+        headers: {
+          host: `localhost:${port}`,
+          ...(o.body !== undefined ? { 'content-length': String(Buffer.byteLength(o.body)) } : {}),
+          ...o.headers,
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            closed: res.headers.connection === 'close',
+            body: Buffer.concat(chunks).toString('utf8'),
+          }),
+        );
+      },
+    );
     req.on('error', reject);
     req.setTimeout(10_000, () => req.destroy(new Error('no answer in 10 s')));
     req.end(o.body);
@@ -112,14 +162,19 @@ function send(port: number, o: Sent): Promise<Answer & { body: string }> {
 function assertSecurityHeaders(surface: Surface, a: Answer, what: string): void {
   for (const [name, pattern] of Object.entries(REQUIRED_HEADERS)) {
     const value = a.headers[name];
-    assert.ok(typeof value === 'string' && pattern.test(value), `${surface.name} ${what} (${a.status}): ${name} is ${String(value)}`);
+    assert.ok(
+      typeof value === 'string' && pattern.test(value),
+      `${surface.name} ${what} (${a.status}): ${name} is ${String(value)}`,
+    );
   }
 }
 
 /** A login form post as a browser would send it, with the cross-origin signal under test. */
 function loginPost(port: number, headers: Record<string, string>, body?: string): Promise<Answer> {
   return send(port, {
-    method: 'POST', path: '/login', body: body ?? 'username=admin&email=a%40b.example&password=wrong-password-1',
+    method: 'POST',
+    path: '/login',
+    body: body ?? 'username=admin&email=a%40b.example&password=wrong-password-1',
     headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
   });
 }
@@ -127,13 +182,20 @@ function loginPost(port: number, headers: Record<string, string>, body?: string)
 /** A login post with the form's own cookie and token, as the surface's login page hands them out. */
 async function formLogin(port: number, from = '127.0.0.1'): Promise<Answer> {
   const page = await send(port, { from });
-  const cookie = ([] as string[]).concat(page.headers['set-cookie'] ?? []).map((c) => c.split(';')[0]).join('; ');
+  const cookie = ([] as string[])
+    .concat(page.headers['set-cookie'] ?? [])
+    .map((c) => c.split(';')[0])
+    .join('; ');
   const token = /name="csrf" value="([^"]+)"/.exec(page.body)?.[1] ?? '';
   return send(port, {
-    method: 'POST', path: '/login', from,
+    method: 'POST',
+    path: '/login',
+    from,
     body: `username=admin&email=a%40b.example&password=wrong-password-1&csrf=${encodeURIComponent(token)}`,
     headers: {
-      'content-type': 'application/x-www-form-urlencoded', cookie, origin: `https://localhost:${port}`,
+      'content-type': 'application/x-www-form-urlencoded',
+      cookie,
+      origin: `https://localhost:${port}`,
       'sec-fetch-site': 'same-origin',
     },
   });
@@ -146,7 +208,11 @@ test('every surface sends the full security header set on 200, 303, 400, 401, 40
       ['the login page', send(s.port, {}), 200],
       ['a page that needs a session', send(s.port, { path: '/' }), 303],
       ['a malformed body', loginPost(s.port, { origin: self, 'content-type': 'application/json' }, '{'), 400],
-      ['an API route without a session', send(s.port, { path: s.sessionApi, headers: { accept: 'application/json' } }), 401],
+      [
+        'an API route without a session',
+        send(s.port, { path: s.sessionApi, headers: { accept: 'application/json' } }),
+        401,
+      ],
       ['a cross-site post', loginPost(s.port, { origin: 'https://evil.example' }), 403],
       ['an unknown path', send(s.port, { path: '/no-such-page' }), 404],
       ['an unknown method', send(s.port, { method: 'PUT' }), 405],
@@ -190,20 +256,30 @@ test('an unknown method gets 405 with Allow', async () => {
   }
 });
 
-function handshake(port: number, o: { minVersion?: 'TLSv1.1' | 'TLSv1.2'; maxVersion?: 'TLSv1.1' | 'TLSv1.2'; ciphers?: string }): Promise<boolean> {
+function handshake(
+  port: number,
+  o: { minVersion?: 'TLSv1.1' | 'TLSv1.2'; maxVersion?: 'TLSv1.1' | 'TLSv1.2'; ciphers?: string },
+): Promise<boolean> {
   return new Promise((resolve) => {
     const s = connect({ host: '127.0.0.1', port, rejectUnauthorized: false, servername: 'localhost', ...o }, () => {
       s.end();
       resolve(true);
     });
     s.on('error', () => resolve(false));
-    s.setTimeout(5_000, () => { s.destroy(); resolve(false); });
+    s.setTimeout(5_000, () => {
+      s.destroy();
+      resolve(false);
+    });
   });
 }
 
 test('TLS 1.1 and TLS 1.2 CBC suites are refused on every surface', async () => {
   for (const s of surfaces) {
-    assert.equal(await handshake(s.port, { minVersion: 'TLSv1.1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT:@SECLEVEL=0' }), false, `${s.name}: TLS 1.1`);
+    assert.equal(
+      await handshake(s.port, { minVersion: 'TLSv1.1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT:@SECLEVEL=0' }),
+      false,
+      `${s.name}: TLS 1.1`,
+    );
     for (const c of ['ECDHE-ECDSA-AES128-SHA256', 'ECDHE-ECDSA-AES256-SHA', 'ECDHE-RSA-AES128-SHA256']) {
       assert.equal(await handshake(s.port, { maxVersion: 'TLSv1.2', ciphers: c }), false, `${s.name}: ${c}`);
     }
@@ -245,18 +321,29 @@ test('a failure inside a surface answers 500 with the security headers and no de
 });
 
 test('a client that sends its headers slower than the timeout is cut off on every surface', async () => {
-  const cutOff = surfaces.map((s) => new Promise<number>((resolve) => {
-    const started = Date.now();
-    const socket = connect({ host: '127.0.0.1', port: s.port, rejectUnauthorized: false, servername: 'localhost' }, () => {
-      socket.write(`GET /login HTTP/1.1\r\nHost: localhost:${s.port}\r\n`);
-    });
-    let n = 0;
-    const drip = setInterval(() => { if (!socket.destroyed) socket.write(`X-Slow-${n++}: 1\r\n`); }, 1_000);
-    const end = (): void => { clearInterval(drip); resolve(Date.now() - started); };
-    socket.on('close', end);
-    socket.on('error', () => undefined);
-    socket.setTimeout(20_000, () => socket.destroy());
-  }));
+  const cutOff = surfaces.map(
+    (s) =>
+      new Promise<number>((resolve) => {
+        const started = Date.now();
+        const socket = connect(
+          { host: '127.0.0.1', port: s.port, rejectUnauthorized: false, servername: 'localhost' },
+          () => {
+            socket.write(`GET /login HTTP/1.1\r\nHost: localhost:${s.port}\r\n`);
+          },
+        );
+        let n = 0;
+        const drip = setInterval(() => {
+          if (!socket.destroyed) socket.write(`X-Slow-${n++}: 1\r\n`);
+        }, 1_000);
+        const end = (): void => {
+          clearInterval(drip);
+          resolve(Date.now() - started);
+        };
+        socket.on('close', end);
+        socket.on('error', () => undefined);
+        socket.setTimeout(20_000, () => socket.destroy());
+      }),
+  );
   const times = await Promise.all(cutOff);
   for (const [i, ms] of times.entries()) assert.ok(ms < 16_000, `${surfaces[i]!.name}: cut off after ${ms} ms`);
 });

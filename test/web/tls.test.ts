@@ -17,16 +17,28 @@ before(async () => {
   fleet = await makeFleet(['plug']);
   agent = await startAgent(fleet.units.plug!, join(fleet.work, 'state'));
 });
-after(async () => { await agent?.close(); });
+after(async () => {
+  await agent?.close();
+});
 
-function handshake(o: { minVersion?: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3'; maxVersion?: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3'; ciphers?: string }): Promise<{ ok: boolean; protocol?: string; cipher?: string; error?: string }> {
+function handshake(o: {
+  minVersion?: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+  maxVersion?: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+  ciphers?: string;
+}): Promise<{ ok: boolean; protocol?: string; cipher?: string; error?: string }> {
   return new Promise((resolve) => {
-    const s = connect({ host: '127.0.0.1', port: agent.web.port, rejectUnauthorized: false, servername: 'localhost', ...o }, () => {
-      resolve({ ok: true, protocol: s.getProtocol() ?? undefined, cipher: s.getCipher()?.name });
-      s.end();
-    });
+    const s = connect(
+      { host: '127.0.0.1', port: agent.web.port, rejectUnauthorized: false, servername: 'localhost', ...o },
+      () => {
+        resolve({ ok: true, protocol: s.getProtocol() ?? undefined, cipher: s.getCipher()?.name });
+        s.end();
+      },
+    );
     s.on('error', (err) => resolve({ ok: false, error: err.message }));
-    s.setTimeout(5000, () => { s.destroy(); resolve({ ok: false, error: 'timeout' }); });
+    s.setTimeout(5000, () => {
+      s.destroy();
+      resolve({ ok: false, error: 'timeout' });
+    });
   });
 }
 
@@ -52,33 +64,71 @@ test('TLS 1.2 without ECDHE or without AEAD is refused', async () => {
   }
 });
 
-test('the service presents the unit\'s own certificate', async () => {
+test("the service presents the unit's own certificate", async () => {
   const cert = await readFile(join(fleet.units.plug!.dir, 'web-cert.pem'), 'utf8');
   const fp = await new Promise<string>((resolve, reject) => {
-    const s = connect({ host: '127.0.0.1', port: agent.web.port, ca: cert, servername: 'localhost' }, () => { resolve(s.getPeerX509Certificate()!.fingerprint256); s.end(); });
+    const s = connect({ host: '127.0.0.1', port: agent.web.port, ca: cert, servername: 'localhost' }, () => {
+      resolve(s.getPeerX509Certificate()!.fingerprint256);
+      s.end();
+    });
     s.on('error', reject);
   });
   const { X509Certificate } = await import('node:crypto');
   assert.equal(fp, new X509Certificate(cert).fingerprint256);
 });
 
-interface TestsslFinding { id: string; severity: string; finding: string }
+interface TestsslFinding {
+  id: string;
+  severity: string;
+  finding: string;
+}
 
-test('testssl.sh finds no SSLv3/TLS 1.0/1.1, no non-AEAD cipher and no known vulnerability', { timeout: 600_000 }, async (t) => {
-  if (!needTool(t, 'testssl.sh')) return;
-  const bin = 'testssl';
-  const out = join(await mkdtemp(join(tmpdir(), 'testssl-')), 'result.json');
-  await new Promise<void>((resolve) => {
-    execFile(bin, ['--quiet', '--color', '0', '--warnings', 'off', '--sneaky', '--fast', '-p', '-s', '-U', '-E', '--jsonfile', out, `127.0.0.1:${agent.web.port}`],
-      { timeout: 540_000, maxBuffer: 64 * 1024 * 1024 }, () => resolve());
-  });
-  const findings = JSON.parse(await readFile(out, 'utf8')) as TestsslFinding[];
-  const byId = new Map(findings.map((f) => [f.id, f]));
-  for (const id of ['SSLv2', 'SSLv3', 'TLS1', 'TLS1_1']) assert.match(byId.get(id)?.finding ?? '', /not offered/i, `${id}: ${byId.get(id)?.finding}`);
-  assert.match(byId.get('TLS1_3')?.finding ?? '', /offered/i);
-  // Every cipher offered for any protocol is AEAD with forward secrecy.
-  const offered = findings.filter((f) => /^cipher-tls1_[23]_/.test(f.id) || /^cipher_x/.test(f.id));
-  for (const f of offered) assert.match(f.finding, /(GCM|CHACHA20|POLY1305|CCM)/i, `non-AEAD cipher: ${f.finding}`);
-  const vulnerable = findings.filter((f) => ['HIGH', 'CRITICAL', 'MEDIUM'].includes(f.severity) && !/^(cert_|DNS_CAArecord|HSTS|engine_problem|scanProblem|cipher_order)/.test(f.id));
-  assert.deepEqual(vulnerable.map((f) => `${f.id}: ${f.finding}`), []);
-});
+test(
+  'testssl.sh finds no SSLv3/TLS 1.0/1.1, no non-AEAD cipher and no known vulnerability',
+  { timeout: 600_000 },
+  async (t) => {
+    if (!needTool(t, 'testssl.sh')) return;
+    const bin = 'testssl';
+    const out = join(await mkdtemp(join(tmpdir(), 'testssl-')), 'result.json');
+    await new Promise<void>((resolve) => {
+      execFile(
+        bin,
+        [
+          '--quiet',
+          '--color',
+          '0',
+          '--warnings',
+          'off',
+          '--sneaky',
+          '--fast',
+          '-p',
+          '-s',
+          '-U',
+          '-E',
+          '--jsonfile',
+          out,
+          `127.0.0.1:${agent.web.port}`,
+        ],
+        { timeout: 540_000, maxBuffer: 64 * 1024 * 1024 },
+        () => resolve(),
+      );
+    });
+    const findings = JSON.parse(await readFile(out, 'utf8')) as TestsslFinding[];
+    const byId = new Map(findings.map((f) => [f.id, f]));
+    for (const id of ['SSLv2', 'SSLv3', 'TLS1', 'TLS1_1'])
+      assert.match(byId.get(id)?.finding ?? '', /not offered/i, `${id}: ${byId.get(id)?.finding}`);
+    assert.match(byId.get('TLS1_3')?.finding ?? '', /offered/i);
+    // Every cipher offered for any protocol is AEAD with forward secrecy.
+    const offered = findings.filter((f) => /^cipher-tls1_[23]_/.test(f.id) || /^cipher_x/.test(f.id));
+    for (const f of offered) assert.match(f.finding, /(GCM|CHACHA20|POLY1305|CCM)/i, `non-AEAD cipher: ${f.finding}`);
+    const vulnerable = findings.filter(
+      (f) =>
+        ['HIGH', 'CRITICAL', 'MEDIUM'].includes(f.severity) &&
+        !/^(cert_|DNS_CAArecord|HSTS|engine_problem|scanProblem|cipher_order)/.test(f.id),
+    );
+    assert.deepEqual(
+      vulnerable.map((f) => `${f.id}: ${f.finding}`),
+      [],
+    );
+  },
+);
