@@ -173,7 +173,7 @@ async function race(
   const size = Math.ceil(count / rounds);
   for (let done = 0, r = 0; done < count; done += size, r++) {
     const n = Math.min(size, count - done);
-    for (const name of (r % 2 === 0 ? ['ours', 'bare'] : ['bare', 'ours']) as Array<'ours' | 'bare'>) {
+    for (const name of r % 2 === 0 ? (['ours', 'bare'] as const) : (['bare', 'ours'] as const)) {
       let ms = 0;
       let cycleMs = 0;
       for (let i = 0; i < n; i++) {
@@ -287,9 +287,12 @@ export async function benchChannel(
     log(`  ${o.requests} request round trips over one channel, and as many bare TLS echoes`);
     const rtt = await roundTrips(hub, device, o.requests);
     const how =
-      "Each connection is timed from connect until it has closed, one at a time, so all the work of both ends counts (bare TLS 1.3 is usable at the client's secureConnect, before its server has even checked the client certificate). Client and server share one process and thread.";
+      'Each connection is timed from connect until it has closed, one at a time, so all the work of both ends ' +
+      "counts (bare TLS 1.3 is usable at the client's secureConnect, before its server has even checked the " +
+      'client certificate). Client and server share one process and thread.';
     const usable = (r: { ours: RaceResult; bare: RaceResult }): string =>
-      `Counting only the time until usable: ${r.ours.usableRate.toFixed(0)} vs ${r.bare.usableRate.toFixed(0)} conn/s (${(r.ours.usableRate / r.bare.usableRate).toFixed(2)}x).`;
+      `Counting only the time until usable: ${r.ours.usableRate.toFixed(0)} vs ${r.bare.usableRate.toFixed(0)} ` +
+      `conn/s (${(r.ours.usableRate / r.bare.usableRate).toFixed(2)}x).`;
     return {
       id: 'channel',
       title: 'Hub-device channel: pinned mutual TLS 1.3 (loopback, one process)',
@@ -301,7 +304,10 @@ export async function benchChannel(
           better: 'higher',
           baseline: { name: 'bare node:tls mutual TLS 1.3, same keys', value: full.bare.rate },
           goal: { ratio: 0.8 },
-          note: `${o.handshakes} each, median of ${o.rounds} alternating rounds. Ours adds both SPKI pin checks, the server's greeting (which proves to the client that the server accepted its key) and a bye on close. ${how} ${usable(full)}`,
+          note:
+            `${o.handshakes} each, median of ${o.rounds} alternating rounds. Ours adds both SPKI pin checks, the ` +
+            `server's greeting (which proves to the client that the server accepted its key) and a bye on close. ` +
+            `${how} ${usable(full)}`,
         },
         {
           name: 'channel establishments per second, resumed session',
@@ -309,7 +315,9 @@ export async function benchChannel(
           unit: 'conn/s',
           better: 'higher',
           baseline: { name: 'bare node:tls resumed, same keys', value: resumed.bare.rate },
-          note: `${resumed.ours.reused}/${o.handshakes} of ours and ${resumed.bare.reused}/${o.handshakes} bare were resumed (isSessionReused); median of ${o.rounds} alternating rounds. ${how} ${usable(resumed)}`,
+          note:
+            `${resumed.ours.reused}/${o.handshakes} of ours and ${resumed.bare.reused}/${o.handshakes} bare were ` +
+            `resumed (isSessionReused); median of ${o.rounds} alternating rounds. ${how} ${usable(resumed)}`,
         },
         {
           name: 'request round trip p50, one channel',

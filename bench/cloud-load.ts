@@ -6,7 +6,7 @@
  */
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { readFile } from 'node:fs/promises';
-import { MqttDecoder, encodeConnect, encodePublish } from '../src/cloud/index.ts';
+import { MqttDecoder, encodeConnect, encodePublish } from '../src/mqtt/index.ts';
 
 interface Device {
   readonly cn: string;

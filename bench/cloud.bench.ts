@@ -169,7 +169,10 @@ function brokerEntry(): string {
   return existsSync(built) ? built : join(HERE, '..', 'src', 'cloud', 'broker-main.ts');
 }
 
-/** Node flags of the broker process: a young generation of 8 MiB (measured: half the GC time of 2 MiB for about the same RSS). */
+/**
+ * Node flags of the broker process: a young generation of 8 MiB (measured: half the GC time of 2 MiB for about the same
+ * RSS).
+ */
 export const BROKER_NODE_FLAGS = ['--max-semi-space-size=8'];
 
 async function startEmbedded(
@@ -250,7 +253,10 @@ interface BrokerFigures {
   connectionsPerSecond: number;
   cpuPerConnectionUs: number;
   rssMiB: number;
-  /** RSS right after the burst: what traffic adds (V8's heap grows with in-flight messages; OpenSSL and Node's TLS buffers get touched). */
+  /**
+   * RSS right after the burst: what traffic adds (V8's heap grows with in-flight messages; OpenSSL and Node's TLS
+   * buffers get touched).
+   */
   rssAfterBurstMiB: number;
   messagesPerSecond: number;
   cpuPerMessageUs: number;
@@ -291,7 +297,10 @@ async function measure(
   const commitSummary = (): string => {
     const ms = commits.map((c) => c[0]).sort((a, b) => a - b);
     const rows = commits.reduce((n, c) => n + c[1], 0);
-    const s = `commits: ${commits.length}, ${(rows / Math.max(1, commits.length)).toFixed(0)} rows each, p50 ${(ms[Math.floor(ms.length / 2)] ?? 0).toFixed(1)} ms, p99 ${(ms[Math.floor(ms.length * 0.99)] ?? 0).toFixed(1)} ms, max ${(ms.at(-1) ?? 0).toFixed(1)} ms`;
+    const s =
+      `commits: ${commits.length}, ${(rows / Math.max(1, commits.length)).toFixed(0)} rows each, p50 ` +
+      `${(ms[Math.floor(ms.length / 2)] ?? 0).toFixed(1)} ms, p99 ` +
+      `${(ms[Math.floor(ms.length * 0.99)] ?? 0).toFixed(1)} ms, max ${(ms.at(-1) ?? 0).toFixed(1)} ms`;
     commits = [];
     return s;
   };
@@ -301,7 +310,7 @@ async function measure(
   let recorded = 0;
   const traffic = new DeviceTraffic({
     store,
-    publish: async () => undefined,
+    publish: () => Promise.resolve(undefined),
     onStored: (rows, storedAt) => {
       stored += rows.length;
       for (const r of rows) {
@@ -348,7 +357,8 @@ async function measure(
     await new Promise((r) => setTimeout(r, 2_000));
     const rss = await rssMiB(broker.pid);
     log(
-      `  ${broker.name}: ${conn.connected} devices connected in ${(conn.ms / 1000).toFixed(1)} s; RSS ${rss.toFixed(0)} MiB`,
+      `  ${broker.name}: ${conn.connected} devices connected in ${(conn.ms / 1000).toFixed(1)} s; RSS ` +
+        `${rss.toFixed(0)} MiB`,
     );
 
     await waitForQuiet(log);
@@ -372,8 +382,12 @@ async function measure(
     const mps = done / ((tEnd - t0) / 1000);
     const rssAfterBurst = await rssMiB(broker.pid);
     log(
-      `  ${broker.name}: burst of ${o.messages}: acknowledged in ${(acks.ms / 1000).toFixed(1)} s, all stored in ${((tEnd - t0) / 1000).toFixed(1)} s: ${mps.toFixed(0)} msgs/s end to end; ` +
-        `CPU per message: broker ${((c3 - c2) / done).toFixed(1)} µs, devices ${((acks.cpuMicros - g2) / done).toFixed(1)} µs, subscriber ${((s3.user + s3.system) / done).toFixed(1)} µs (load ${loadavg()[0]!.toFixed(1)}); RSS after it ${rssAfterBurst.toFixed(0)} MiB`,
+      `  ${broker.name}: burst of ${o.messages}: acknowledged in ${(acks.ms / 1000).toFixed(1)} s, all stored ` +
+        `in ${((tEnd - t0) / 1000).toFixed(1)} s: ${mps.toFixed(0)} msgs/s end to end; ` +
+        `CPU per message: broker ${((c3 - c2) / done).toFixed(1)} µs, devices ` +
+        `${((acks.cpuMicros - g2) / done).toFixed(1)} µs, subscriber ` +
+        `${((s3.user + s3.system) / done).toFixed(1)} µs (load ${loadavg()[0]!.toFixed(1)}); RSS after it ` +
+        `${rssAfterBurst.toFixed(0)} MiB`,
     );
 
     const p99 = new Map<number, number>(),
@@ -404,8 +418,12 @@ async function measure(
         const p = got >= r.sent ? percentile(latencies, recorded, 99) : Infinity;
         runs.push({ p99: p, got });
         log(
-          `  ${broker.name}: paced ${rate}/s for ${o.pacedSeconds} s: ${got}/${r.sent} stored, p50 ${percentile(latencies, recorded, 50).toFixed(1)} ms, p99 ${p.toFixed(1)} ms; ` +
-            `cores busy: broker ${((b1 - b0) / wall).toFixed(2)}, devices ${((r.cpuMicros - g0) / wall).toFixed(2)}, subscriber ${((s1.user + s1.system) / wall).toFixed(2)}; late ticks ${r.lateTicks} (load ${loadavg()[0]!.toFixed(1)}); ${commitSummary()}`,
+          `  ${broker.name}: paced ${rate}/s for ${o.pacedSeconds} s: ${got}/${r.sent} stored, p50 ` +
+            `${percentile(latencies, recorded, 50).toFixed(1)} ms, p99 ${p.toFixed(1)} ms; ` +
+            `cores busy: broker ${((b1 - b0) / wall).toFixed(2)}, devices ` +
+            `${((r.cpuMicros - g0) / wall).toFixed(2)}, subscriber ` +
+            `${((s1.user + s1.system) / wall).toFixed(2)}; late ticks ${r.lateTicks} (load ` +
+            `${loadavg()[0]!.toFixed(1)}); ${commitSummary()}`,
         );
       }
       if (spikes?.length) {
@@ -487,7 +505,9 @@ export async function benchCloud(
         better: 'higher',
         baseline: base(m.messagesPerSecond),
         goal: { ratio: 0.5 },
-        note: `${o.messages} messages from ${o.devices} devices, ${o.window} in flight each, until the last is stored by the cloud's subscriber`,
+        note:
+          `${o.messages} messages from ${o.devices} devices, ${o.window} in flight each, until the last is ` +
+          `stored by the cloud's subscriber`,
       },
       {
         name: 'broker RSS with all devices connected',
@@ -496,7 +516,12 @@ export async function benchCloud(
         better: 'lower',
         baseline: base(m.rssMiB),
         goal: { ratio: 2.5 },
-        note: "measured (smaps, malloc_stats, heaptrack, heap snapshot): an idle broker is 63 MiB (47 of them the node binary's own pages); 2,000 connections add about 85 KiB each: malloc about 57 KiB (OpenSSL 3.5's per-connection state about 37 KiB of it: SSL object, two record layers, the peer certificate, the ML-KEM key share; then the touched pages of Node's 64 KiB TLS read buffer, most of which is never resident), the V8 heap about 25 KiB (sockets, streams, aedes clients, GC headroom). See docs/cloud.md.",
+        note:
+          'measured (smaps, malloc_stats, heaptrack, heap snapshot): an idle broker is 63 MiB (47 of them the ' +
+          "node binary's own pages); 2,000 connections add about 85 KiB each: malloc about 57 KiB (OpenSSL 3.5's " +
+          'per-connection state about 37 KiB of it: SSL object, two record layers, the peer certificate, the ' +
+          "ML-KEM key share; then the touched pages of Node's 64 KiB TLS read buffer, most of which is never " +
+          'resident), the V8 heap about 25 KiB (sockets, streams, aedes clients, GC headroom). See docs/cloud.md.',
       },
       {
         name: 'broker RSS after the burst',
@@ -504,7 +529,9 @@ export async function benchCloud(
         unit: 'MiB',
         better: 'lower',
         baseline: base(m.rssAfterBurstMiB),
-        note: 'no goal; what traffic adds to the figure above (the V8 heap grows with messages in flight until a full GC)',
+        note:
+          'no goal; what traffic adds to the figure above (the V8 heap grows with messages in flight until a ' +
+          'full GC)',
       },
       ...o.pacedRates.map((rate): Metric => ({
         name: `p99 publish-to-store latency at a paced ${rate.toLocaleString('en')}/s`,
@@ -513,7 +540,9 @@ export async function benchCloud(
         better: 'lower',
         baseline: base(m.p99.get(rate)!),
         ...(rate >= 10_000 ? { goal: { max: 50 } } : {}),
-        note: `median of ${o.pacedRepeats} runs of ${o.pacedSeconds} s; device clock to the commit of the batch that stored it; Infinity: not all stored within 60 s`,
+        note:
+          `median of ${o.pacedRepeats} runs of ${o.pacedSeconds} s; device clock to the commit of the batch that ` +
+          `stored it; Infinity: not all stored within 60 s`,
       })),
       {
         name: 'connections per second (mutual TLS 1.3 + MQTT CONNECT)',

@@ -143,7 +143,7 @@ async function race(sides: Record<'ours' | 'bare', Establish>, count: number, ro
   const size = Math.ceil(count / rounds);
   for (let done = 0, r = 0; done < count; done += size, r++) {
     const n = Math.min(size, count - done);
-    for (const name of (r % 2 === 0 ? ['ours', 'bare'] : ['bare', 'ours']) as Array<'ours' | 'bare'>) {
+    for (const name of r % 2 === 0 ? (['ours', 'bare'] as const) : (['bare', 'ours'] as const)) {
       const t = performance.now();
       for (let i = 0; i < n; i++) if ((await sides[name](resume)).reused) reused[name]++;
       rates[name].push(n / ((performance.now() - t) / 1_000));
@@ -306,7 +306,8 @@ export async function benchHub(log: (s: string) => void, options: Partial<HubBen
     log('  warming up');
     await race(sides, 20, 2, false);
     log(
-      `  ${o.handshakes} full handshakes each against the device's hub surface and bare node:tls, ${o.rounds} alternating rounds`,
+      `  ${o.handshakes} full handshakes each against the device's hub surface and bare node:tls, ${o.rounds} ` +
+        `alternating rounds`,
     );
     const full = await race(sides, o.handshakes, o.rounds, false);
     log(`  ${o.handshakes} resumed handshakes each`);
@@ -347,7 +348,8 @@ export async function benchHub(log: (s: string) => void, options: Partial<HubBen
     const lockProcess = await agentProcess(fleet.units.lock!.dir, join(fleet.work, 'lock-process'));
     try {
       log(
-        `  ${o.pairings} pairings each by setup code (lock) and by push button (plug), devices in their own processes, after 3 warm-up`,
+        `  ${o.pairings} pairings each by setup code (lock) and by push button (plug), devices in their own ` +
+          `processes, after 3 warm-up`,
       );
       for (let i = 0; i < o.pairings + 3; i++) {
         for (const mode of ['code', 'push'] as const) {
@@ -384,7 +386,11 @@ export async function benchHub(log: (s: string) => void, options: Partial<HubBen
           better: 'higher',
           baseline: { name: 'bare node:tls mutual TLS 1.3, same keys', value: full.bare },
           goal: { ratio: 0.8 },
-          note: `Against a running device agent's hub surface: TLS 1.3 with both keys pinned, the paired-hub lookup, the greeting, a bye, and a journal entry per connection. Both clients parse their key and certificate once, as the hub's links do. Each cycle from connect until closed, one at a time, hub and device in one process; median of ${o.rounds} alternating rounds.`,
+          note:
+            `Against a running device agent's hub surface: TLS 1.3 with both keys pinned, the paired-hub lookup, ` +
+            `the greeting, a bye, and a journal entry per connection. Both clients parse their key and ` +
+            `certificate once, as the hub's links do. Each cycle from connect until closed, one at a time, hub ` +
+            `and device in one process; median of ${o.rounds} alternating rounds.`,
         },
         {
           name: 'hub-device channel establishments per second, resumed session',
@@ -392,7 +398,9 @@ export async function benchHub(log: (s: string) => void, options: Partial<HubBen
           unit: 'conn/s',
           better: 'higher',
           baseline: { name: 'bare node:tls resumed, same keys', value: resumed.bare },
-          note: `${resumed.reused.ours}/${o.handshakes} of ours and ${resumed.reused.bare}/${o.handshakes} bare were resumed.`,
+          note:
+            `${resumed.reused.ours}/${o.handshakes} of ours and ${resumed.reused.bare}/${o.handshakes} bare were ` +
+            `resumed.`,
         },
         {
           name: `command round trip p50, ${o.devices} devices on one hub`,
@@ -400,7 +408,10 @@ export async function benchHub(log: (s: string) => void, options: Partial<HubBen
           unit: 'ms',
           better: 'lower',
           baseline: { name: 'the same hub with one device', value: percentile(one, 50) },
-          note: `Hub.call(serial, 'power', 'toggle') to a random device among ${o.devices} simulated paired devices (each its own key and pinned channel, in a child process), ${o.calls} sequential calls after 200 warm-up; includes the access-list check and the device's state event.`,
+          note:
+            `Hub.call(serial, 'power', 'toggle') to a random device among ${o.devices} simulated paired devices ` +
+            `(each its own key and pinned channel, in a child process), ${o.calls} sequential calls after 200 ` +
+            `warm-up; includes the access-list check and the device's state event.`,
         },
         {
           name: `command round trip p99, ${o.devices} devices on one hub`,
@@ -417,7 +428,13 @@ export async function benchHub(log: (s: string) => void, options: Partial<HubBen
           better: 'lower',
           baseline: { name: 'push-button pairing', value: percentile(push, 50) },
           goal: { max: 40 },
-          note: `From hub.pair() to a working channel: TLS handshake, PBKDF2 (10,000 iterations) on the hub, SPAKE2+ on both sides, both pins stored durably (device file fsync, hub SQLite synchronous=FULL), the pinned channel (resuming the pairing connection's TLS session) and the state sync. The device is its own agent process, as on a network; the window opened by its button 100 ms before. Max ${code[code.length - 1]!.toFixed(1)} ms over ${o.pairings}; machine load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores.`,
+          note:
+            `From hub.pair() to a working channel: TLS handshake, PBKDF2 (10,000 iterations) on the hub, SPAKE2+ ` +
+            `on both sides, both pins stored durably (device file fsync, hub SQLite synchronous=FULL), the ` +
+            `pinned channel (resuming the pairing connection's TLS session) and the state sync. The device is ` +
+            `its own agent process, as on a network; the window opened by its button 100 ms before. Max ` +
+            `${code[code.length - 1]!.toFixed(1)} ms over ${o.pairings}; machine load average ` +
+            `${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores.`,
         },
         {
           name: 'time to pair by setup code (SPAKE2+), p90',

@@ -74,7 +74,9 @@ export async function benchProvision(count: number, log: (s: string) => void): P
           unit: 'units/s',
           better: 'higher',
           baseline: { name: 'bare node:crypto, same crypto per unit', value: bare },
-          note: "Bulwark adds certificates, sticker SVG and 300 dpi PNG, and fsynced writes of 11 files per unit on top of the baseline's key generation, signatures, argon2id and PBKDF2.",
+          note:
+            'Bulwark adds certificates, sticker SVG and 300 dpi PNG, and fsynced writes of 11 files per unit on ' +
+            "top of the baseline's key generation, signatures, argon2id and PBKDF2.",
         },
       ],
     };

@@ -85,24 +85,39 @@ export function renderBenchHtml(results: BenchResult[], meta: Record<string, str
             `<tr><td>${esc(m.name)}</td><td class="n">${fmt(m.value)} ${esc(m.unit)}</td>` +
             `<td>${m.baseline ? `${esc(m.baseline.name)}: ${fmt(m.baseline.value)} ${esc(m.unit)}` : ''}</td>` +
             `<td class="n">${ratio !== undefined ? fmt(ratio) + 'x' : ''}</td><td>${esc(goal)}</td>` +
-            `<td class="${ok === undefined ? '' : ok ? 'pass' : 'fail'}">${ok === undefined ? '' : ok ? 'met' : 'missed'}</td></tr>` +
+            `<td class="${ok === undefined ? '' : ok ? 'pass' : 'fail'}">` +
+            `${ok === undefined ? '' : ok ? 'met' : 'missed'}</td></tr>` +
             (m.baseline ? `<tr><td colspan="6">${barChart(m)}</td></tr>` : '') +
             (m.note ? `<tr><td colspan="6" class="note">${esc(m.note)}</td></tr>` : '')
           );
         })
         .join('');
-      return `<section><h2>${esc(r.title)}</h2><table><thead><tr><th>metric</th><th>Bulwark</th><th>baseline</th><th>ratio</th><th>goal</th><th></th></tr></thead><tbody>${items}</tbody></table></section>`;
+      return (
+        `<section><h2>${esc(r.title)}</h2><table><thead><tr>` +
+        '<th>metric</th><th>Bulwark</th><th>baseline</th><th>ratio</th><th>goal</th><th></th>' +
+        `</tr></thead><tbody>${items}</tbody></table></section>`
+      );
     })
     .join('');
   const metaList = Object.entries(meta)
     .map(([k, v]) => `<li>${esc(k)}: ${esc(v)}</li>`)
     .join('');
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Bulwark benchmarks</title>
-<style>body{font-family:system-ui,sans-serif;max-width:960px;margin:2rem auto;padding:0 1rem;color:#1a202c}table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #e2e8f0}td.n{text-align:right;font-variant-numeric:tabular-nums}.pass{color:#276749;font-weight:bold}.fail{color:#c53030;font-weight:bold}.note{color:#4a5568;font-size:90%}</style></head>
-<body><h1>Bulwark benchmarks</h1><ul>${metaList}</ul>${rows}</body></html>\n`;
+  return (
+    '<!doctype html><html lang="en"><head><meta charset="utf-8">' +
+    '<meta name="viewport" content="width=device-width, initial-scale=1"><title>Bulwark benchmarks</title>\n' +
+    '<style>body{font-family:system-ui,sans-serif;max-width:960px;margin:2rem auto;padding:0 1rem;color:#1a202c}' +
+    'table{border-collapse:collapse;width:100%}' +
+    'th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #e2e8f0}' +
+    'td.n{text-align:right;font-variant-numeric:tabular-nums}.pass{color:#276749;font-weight:bold}' +
+    '.fail{color:#c53030;font-weight:bold}.note{color:#4a5568;font-size:90%}</style></head>\n' +
+    `<body><h1>Bulwark benchmarks</h1><ul>${metaList}</ul>${rows}</body></html>\n`
+  );
 }
 
-/** Writes reports/bench.json and reports/bench.html; results of benchmarks not run this time are kept from the last report. */
+/**
+ * Writes reports/bench.json and reports/bench.html; results of benchmarks not run this time are kept from the last
+ * report.
+ */
 export async function writeBenchReports(
   dir: string,
   fresh: BenchResult[],

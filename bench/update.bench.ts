@@ -76,7 +76,9 @@ function verifyInChild(file: string, sha: string, size: number, loadOnly = false
 function sha256sum(file: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const t = performance.now();
-    execFile('sha256sum', [file], { timeout: 120_000 }, (err) => (err ? reject(err) : resolve(performance.now() - t)));
+    execFile('sha256sum', [file], { timeout: 120_000 }, (err: Error | null) =>
+      err ? reject(err) : resolve(performance.now() - t),
+    );
   });
 }
 
@@ -107,7 +109,8 @@ export async function benchUpdate(log: (s: string) => void): Promise<BenchResult
     const loadOnly = (await verifyInChild(small, smallSha, 32 * MiB, true)).maxRssKiB;
     const rate = (ms: number): number => 256 / (ms / 1000);
     log(
-      `  verify: ${ours.map((x) => x.toFixed(0)).join(', ')} ms; sha256sum: ${theirs.map((x) => x.toFixed(0)).join(', ')} ms`,
+      `  verify: ${ours.map((x) => x.toFixed(0)).join(', ')} ms; sha256sum: ` +
+        `${theirs.map((x) => x.toFixed(0)).join(', ')} ms`,
     );
     return {
       id: 'update',
@@ -120,7 +123,11 @@ export async function benchUpdate(log: (s: string) => void): Promise<BenchResult
           better: 'higher',
           baseline: { name: 'sha256sum (GNU coreutils), same file', value: rate(median(theirs)) },
           goal: { ratio: 0.8 },
-          note: "Median of 5. Ours is what the device runs: @tufjs/models TargetFile.verify (length and SHA-256, OpenSSL through node:crypto) read through one reused 1 MiB buffer, timed inside a fresh Node process with the agent's flags once its modules are loaded; sha256sum is timed as a whole process (GNU coreutils does not use the CPU's SHA extensions; OpenSSL does).",
+          note:
+            'Median of 5. Ours is what the device runs: @tufjs/models TargetFile.verify (length and SHA-256, ' +
+            'OpenSSL through node:crypto) read through one reused 1 MiB buffer, timed inside a fresh Node ' +
+            "process with the agent's flags once its modules are loaded; sha256sum is timed as a whole process " +
+            "(GNU coreutils does not use the CPU's SHA extensions; OpenSSL does).",
         },
         {
           name: 'peak RSS verifying a 256 MiB image',
@@ -129,7 +136,10 @@ export async function benchUpdate(log: (s: string) => void): Promise<BenchResult
           better: 'lower',
           baseline: { name: 'same verification of a 32 MiB image', value: smallRss / 1024 },
           goal: { ratio: 1.1 },
-          note: `Flat: memory does not grow with the image (read through one reused 1 MiB buffer). A process that loads the same modules (TypeScript stripping included) and verifies nothing peaks at ${(loadOnly / 1024).toFixed(1)} MiB.`,
+          note:
+            `Flat: memory does not grow with the image (read through one reused 1 MiB buffer). A process that ` +
+            `loads the same modules (TypeScript stripping included) and verifies nothing peaks at ` +
+            `${(loadOnly / 1024).toFixed(1)} MiB.`,
         },
       ],
     };

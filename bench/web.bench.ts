@@ -126,7 +126,8 @@ export async function benchWeb(log: (s: string) => void): Promise<BenchResult> {
       await stop(h);
     }
     log(
-      `  idle RSS: agent ${median(agentRss).toFixed(1)} MiB, bare node ${median(bareRss).toFixed(1)}, bare https ${median(httpsRss).toFixed(1)}`,
+      `  idle RSS: agent ${median(agentRss).toFixed(1)} MiB, bare node ${median(bareRss).toFixed(1)}, bare ` +
+        `https ${median(httpsRss).toFixed(1)}`,
     );
 
     return {

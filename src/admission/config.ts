@@ -3,7 +3,7 @@
  * safe defaults; a surface loosens only what its clients need (a broker's devices share NAT
  * addresses, so its per-source cap applies to connections not yet authenticated).
  */
-import { requireIntegerSetting } from '../errors/index.ts';
+import { integerSettings } from '../errors/index.ts';
 
 /** Per-source fairness and record-keeping for one listening socket. Times in ms. */
 export interface AdmissionConfig {
@@ -34,9 +34,7 @@ export const defaultAdmissionConfig: Readonly<AdmissionConfig> = Object.freeze({
   maxTrackedSources: 1_024,
 });
 
-function int(key: string, value: unknown, min: number, max: number): number {
-  return requireIntegerSetting('ADMISSION_CONFIG_INVALID', key, value, min, max);
-}
+const int = integerSettings('ADMISSION_CONFIG_INVALID');
 
 /** Validates a (partial) config against the defaults; refuses bounds that would disable fairness. */
 export function validateAdmissionConfig(config: Partial<AdmissionConfig> = {}): AdmissionConfig {

@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import type { AuditContext } from './context.ts';
-import { notTested, verdict, type CheckOutcome } from './context.ts';
+import { acceptsConfig, notTested, verdict, type CheckOutcome } from './context.ts';
 import { isBulwark, NOT_BULWARK_CONFIG, readUnitRecord } from './device-info.ts';
 import { readBounded } from './files.ts';
 import type { Evidence } from './types.ts';
@@ -13,18 +13,13 @@ import type { Evidence } from './types.ts';
 export async function checkConfigLockout(ctx: AuditContext): Promise<CheckOutcome> {
   if (!isBulwark(ctx)) return notTested(NOT_BULWARK_CONFIG);
   const { defaultLockoutConfig: c, validateLockoutConfig, parseLockoutState } = await import('../auth/index.ts');
-  const refuses = (partial: Record<string, number>): boolean => {
-    try {
-      validateLockoutConfig(partial);
-      return false;
-    } catch {
-      return true;
-    }
-  };
+  const refuses = (partial: Record<string, number>): boolean => !acceptsConfig(() => validateLockoutConfig(partial));
   const evidence: Evidence[] = [
     {
       sent: "the firmware's lockout defaults",
-      received: `${c.sourceThreshold} failures per source, ${c.accountThreshold} per account, back-off ${c.baseDelayMs / 1000} s doubling to ${c.maxDelayMs / 1000} s`,
+      received:
+        `${c.sourceThreshold} failures per source, ${c.accountThreshold} per account, back-off ` +
+        `${c.baseDelayMs / 1000} s doubling to ${c.maxDelayMs / 1000} s`,
       finding: c.sourceThreshold > 10 || c.baseDelayMs < 1_000,
     },
     {
@@ -60,17 +55,13 @@ export async function checkConfigLockout(ctx: AuditContext): Promise<CheckOutcom
 export async function checkConfigSession(ctx: AuditContext): Promise<CheckOutcome> {
   if (!isBulwark(ctx)) return notTested(NOT_BULWARK_CONFIG);
   const { defaultSessionConfig: s, validateSessionConfig } = await import('../auth/index.ts');
-  let unbounded = false;
-  try {
-    validateSessionConfig({ idleTimeoutMs: 30 * 86_400_000 });
-    unbounded = true;
-  } catch {
-    /* refused, as it should be */
-  }
+  const unbounded = acceptsConfig(() => validateSessionConfig({ idleTimeoutMs: 30 * 86_400_000 }));
   const evidence: Evidence[] = [
     {
       sent: "the firmware's session defaults",
-      received: `idle ${s.idleTimeoutMs / 60_000} min, absolute ${s.absoluteTimeoutMs / 3_600_000} h, ${s.maxSessionsPerUser} per user`,
+      received:
+        `idle ${s.idleTimeoutMs / 60_000} min, absolute ${s.absoluteTimeoutMs / 3_600_000} h, ` +
+        `${s.maxSessionsPerUser} per user`,
       finding: s.idleTimeoutMs > 3_600_000 || s.absoluteTimeoutMs > 86_400_000,
     },
     {
@@ -103,7 +94,9 @@ export async function checkPasswordPolicy(ctx: AuditContext): Promise<CheckOutco
   const evidence: Evidence[] = [
     {
       sent: "the firmware's password rules",
-      received: `at least ${r.minLength} characters, strength score ${r.minScore}/4, the ${r.commonPasswordCount} most common passwords refused`,
+      received:
+        `at least ${r.minLength} characters, strength score ${r.minScore}/4, the ${r.commonPasswordCount} ` +
+        `most common passwords refused`,
       finding: r.minLength < 12 || r.minScore < 3,
     },
   ];
@@ -118,11 +111,13 @@ export async function checkPasswordPolicy(ctx: AuditContext): Promise<CheckOutco
   evidence.push({
     sent: 'changing the password',
     received:
-      "the change form asks for the current password (enforced by the admin service; not observable without the owner's credentials, see http.auth-all-routes for its protection)",
+      'the change form asks for the current password (enforced by the admin service; not observable without the ' +
+      "owner's credentials, see http.auth-all-routes for its protection)",
   });
   return verdict(
     evidence,
-    `passwords need ${r.minLength}+ characters and strength ${r.minScore}/4; common, serial- and model-based passwords are refused`,
+    `passwords need ${r.minLength}+ characters and strength ${r.minScore}/4; common, serial- and model-based ` +
+      `passwords are refused`,
     () => 'the password policy lets weak passwords through',
   );
 }

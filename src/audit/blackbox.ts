@@ -10,7 +10,7 @@ import { notTested, verdict, type CheckOutcome } from './context.ts';
 import { BULWARK_PROTECTED_ROUTES, COMMON_ADMIN_PATHS, DEFAULT_CREDENTIALS } from './config.ts';
 import { tlsHandshake, type HandshakeResult, type HttpAnswer, type HttpsTarget } from './net.ts';
 import { describeAnswer, discoverLogin, type LoginAttempt, type LoginDiscovery } from './login.ts';
-import { findLoginForm, hasPasswordField } from './html-forms.ts';
+import { findLoginForm, hasPasswordField, type HtmlForm } from './html-forms.ts';
 import type { Evidence } from './types.ts';
 import { loadManifest } from './manifest.ts';
 
@@ -84,7 +84,9 @@ export async function checkTlsVersions(ctx: AuditContext): Promise<CheckOutcome>
     if (!modern && !r.ok && !r.clientUnable)
       ctx.trace.oldTlsRefused ??= { ...(r.local ? { localAddress: r.local.address } : {}) };
     evidence.push({
-      sent: `TLS ClientHello offering only ${version} (ciphers ${version === 'TLSv1.3' ? 'TLS 1.3 defaults' : OLD_CIPHERS})${ctx.fromText('tls')}`,
+      sent: `TLS ClientHello offering only ${version} (ciphers ${
+        version === 'TLSv1.3' ? 'TLS 1.3 ' + 'defaults' : OLD_CIPHERS
+      })${ctx.fromText('tls')}`,
       received: handshakeText(r),
       finding: !modern && r.ok,
     });
@@ -157,11 +159,11 @@ export async function checkTlsCiphers(ctx: AuditContext): Promise<CheckOutcome> 
   if (weak.length > 0)
     return {
       status: 'fail',
-      summary: `TLS 1.2 accepts ${weak.length === 1 ? 'a weak cipher family' : 'weak cipher families'}: ${CIPHER_FAMILIES.filter(
-        (_f, i) => evidence[i]?.finding === true,
-      )
-        .map((f) => f.name)
-        .join('; ')}`,
+      summary:
+        `TLS 1.2 accepts ${weak.length === 1 ? 'a weak cipher family' : 'weak cipher families'}: ` +
+        `${CIPHER_FAMILIES.filter((_f, i) => evidence[i]?.finding === true)
+          .map((f) => f.name)
+          .join('; ')}`,
       evidence,
     };
   if (untestable) return notTested("the auditor's TLS library could not offer every cipher family", evidence);
@@ -182,7 +184,10 @@ export async function checkTlsCiphers(ctx: AuditContext): Promise<CheckOutcome> 
   };
 }
 
-/** tls.unique-certificates: the certificates and keys of two or more units differ (or the one unit's is unique in the manifest). */
+/**
+ * tls.unique-certificates: the certificates and keys of two or more units differ (or the one unit's is unique in the
+ * manifest).
+ */
 export async function checkUniqueCertificates(ctx: AuditContext): Promise<CheckOutcome> {
   const targets = ctx.inputs.targets;
   if (targets.length === 0) return notTested(NO_URL);
@@ -200,7 +205,8 @@ export async function checkUniqueCertificates(ctx: AuditContext): Promise<CheckO
     evidence.push({
       sent: `TLS handshake with ${target.origin}`,
       received: r.ok
-        ? `certificate ${r.certFingerprint ?? '?'} (${r.certSubject ?? ''}), public key sha256:${r.publicKeySha256 ?? '?'}`
+        ? `certificate ${r.certFingerprint ?? '?'} (${r.certSubject ?? ''}), public key ` +
+          `sha256:${r.publicKeySha256 ?? '?'}`
         : handshakeText(r),
     });
   }
@@ -303,7 +309,8 @@ export async function checkAuthAllRoutes(ctx: AuditContext): Promise<CheckOutcom
     }
     return verdict(
       evidence,
-      `all ${BULWARK_PROTECTED_ROUTES.length} owner routes of the Bulwark admin service refuse requests without a session`,
+      `all ${BULWARK_PROTECTED_ROUTES.length} owner routes of the Bulwark admin service refuse requests without a ` +
+        `session`,
       (f) => `${f.length} owner route(s) answer without a session`,
     );
   }
@@ -319,7 +326,9 @@ export async function checkAuthAllRoutes(ctx: AuditContext): Promise<CheckOutcom
     const isLogin = path === loginPath || hasPasswordField(a.body);
     evidence.push({
       sent: `GET ${path} without credentials${ctx.fromText('http')}`,
-      received: `${describeAnswer(a)}${content ? (isLogin ? ' (a login page)' : ' (content served without authentication)') : ''}`,
+      received: `${describeAnswer(a)}${
+        content ? (isLogin ? ' (a login page)' : ' (content served without ' + 'authentication)') : ''
+      }`,
       finding: content && !isLogin,
     });
   }
@@ -327,69 +336,88 @@ export async function checkAuthAllRoutes(ctx: AuditContext): Promise<CheckOutcom
     return notTested('the device did not answer', evidence);
   return verdict(
     evidence,
-    `none of ${COMMON_ADMIN_PATHS.length} common admin paths serves content without authentication (a device not built with Bulwark: only common paths were probed)`,
+    `none of ${COMMON_ADMIN_PATHS.length} common admin paths serves content without authentication (a device not ` +
+      `built with Bulwark: only common paths were probed)`,
     (f) => `${f.length} path(s) serve content without authentication: ${f.map((e) => e.sent.split(' ')[1]).join(', ')}`,
   );
 }
 
 const FOREIGN_ORIGIN = 'https://attacker.example';
 
-/** http.csrf: a state-changing request with a foreign Origin and no token is refused (403). */
-export async function checkCsrf(ctx: AuditContext): Promise<CheckOutcome> {
-  const target = ctx.target;
-  if (target === undefined) return notTested(NO_URL);
-  const login = await loginDiscovery(ctx);
-  const canary = newCanary(ctx);
+/** Marks the trace when the CSRF probe passed, and returns the result unchanged. */
+function noteCsrf(ctx: AuditContext, result: CheckOutcome): CheckOutcome {
+  if (result.status === 'pass') ctx.trace.csrfRefused = true;
+  return result;
+}
+
+/** The CSRF probe of a Bulwark login form: a foreign Origin, then a same-origin post without the token. */
+async function checkBulwarkCsrf(ctx: AuditContext, target: HttpsTarget, canary: string): Promise<CheckOutcome> {
   const evidence: Evidence[] = [];
-  const refusedStatus = (s: number): boolean => s === 403 || s === 400 || s === 419;
-  if (login?.targetKind === 'bulwark') {
-    const body = new URLSearchParams({ username: 'admin', password: canary }).toString();
-    const foreign = await ctx.exchange('csrf', {
-      method: 'POST',
-      path: '/login',
-      body,
-      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: FOREIGN_ORIGIN },
-    });
-    evidence.push({
-      sent: `POST /login${ctx.fromText('csrf')} with Origin: ${FOREIGN_ORIGIN}, no CSRF token, user name admin and a random wrong password`,
-      received: describeAnswer(foreign),
-      finding: foreign.status !== 403 && foreign.status !== 0,
-    });
-    const page = await ctx.exchange('csrf', { method: 'GET', path: '/login' });
-    const cookie = page.headers['set-cookie'];
-    const jar = (Array.isArray(cookie) ? cookie : cookie ? [cookie] : []).map((c) => c.split(';')[0]).join('; ');
-    const sameOrigin = await ctx.exchange('csrf', {
-      method: 'POST',
-      path: '/login',
-      body,
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        origin: target.origin,
-        ...(jar ? { cookie: jar } : {}),
-      },
-    });
-    evidence.push({
-      sent: `POST /login${ctx.fromText('csrf')} with a same-origin Origin and the login cookie but no CSRF token`,
-      received: describeAnswer(sameOrigin),
-      finding: sameOrigin.status !== 403 && sameOrigin.status !== 0,
-    });
-    if (foreign.status === 0 || sameOrigin.status === 0)
-      return notTested('the device did not answer every request', evidence);
-    const result = verdict(
+  const body = new URLSearchParams({ username: 'admin', password: canary }).toString();
+  const foreign = await ctx.exchange('csrf', {
+    method: 'POST',
+    path: '/login',
+    body,
+    headers: { 'content-type': 'application/x-www-form-urlencoded', origin: FOREIGN_ORIGIN },
+  });
+  evidence.push({
+    sent:
+      `POST /login${ctx.fromText('csrf')} with Origin: ${FOREIGN_ORIGIN}, no CSRF token, user name admin and ` +
+      `a random wrong password`,
+    received: describeAnswer(foreign),
+    finding: foreign.status !== 403 && foreign.status !== 0,
+  });
+  const page = await ctx.exchange('csrf', { method: 'GET', path: '/login' });
+  const cookie = page.headers['set-cookie'];
+  const jar = (Array.isArray(cookie) ? cookie : cookie ? [cookie] : []).map((c) => c.split(';')[0]).join('; ');
+  const sameOrigin = await ctx.exchange('csrf', {
+    method: 'POST',
+    path: '/login',
+    body,
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      origin: target.origin,
+      ...(jar ? { cookie: jar } : {}),
+    },
+  });
+  evidence.push({
+    sent: `POST /login${ctx.fromText('csrf')} with a same-origin Origin and the login cookie but no CSRF token`,
+    received: describeAnswer(sameOrigin),
+    finding: sameOrigin.status !== 403 && sameOrigin.status !== 0,
+  });
+  if (foreign.status === 0 || sameOrigin.status === 0)
+    return notTested('the device did not answer every request', evidence);
+  return noteCsrf(
+    ctx,
+    verdict(
       evidence,
-      'the login form refuses (403) a request with a foreign Origin and one without its CSRF token; the owner routes refuse anything without a session first (see http.auth-all-routes)',
+      'the login form refuses (403) a request with a foreign Origin and one without its CSRF token; the owner ' +
+        'routes refuse anything without a session first (see http.auth-all-routes)',
       () => 'a state-changing request without a valid CSRF token or with a foreign Origin was processed',
-    );
-    if (result.status === 'pass') ctx.trace.csrfRefused = true;
-    return result;
+    ),
+  );
+}
+
+/** The login form's fields filled with user name admin and the canary as every password. */
+function csrfFormFields(form: HtmlForm, canary: string): URLSearchParams {
+  const fields = new URLSearchParams();
+  const user = form.inputs.find((i) => ['text', 'email', 'tel'].includes(i.type));
+  for (const i of form.inputs) {
+    if (i.type === 'password') fields.append(i.name, canary);
+    else if (i === user) fields.append(i.name, 'admin');
   }
-  if (login?.driver === undefined)
-    return notTested(`no form to probe: ${login?.note ?? 'no login found'}`, login?.evidence ?? []);
-  if (login.driver.kind !== 'html-form')
-    return notTested(
-      `${login.driver.description}: there is no form whose CSRF defence could be probed without credentials`,
-    );
-  const pagePath = login.driver.description.replace(/^HTML login form at /, '');
+  return fields;
+}
+
+/** The CSRF probe of a foreign device's HTML login form: one cross-origin post without its hidden fields. */
+async function checkFormCsrf(
+  ctx: AuditContext,
+  target: HttpsTarget,
+  description: string,
+  canary: string,
+): Promise<CheckOutcome> {
+  const refusedStatus = (s: number): boolean => s === 403 || s === 400 || s === 419;
+  const pagePath = description.replace(/^HTML login form at /, '');
   const page = await ctx.exchange('csrf', { method: 'GET', path: pagePath });
   const form = findLoginForm(page.body);
   if (form === undefined)
@@ -397,16 +425,10 @@ export async function checkCsrf(ctx: AuditContext): Promise<CheckOutcome> {
       { sent: `GET ${pagePath}`, received: describeAnswer(page) },
     ]);
   const action = new URL(form.action === '' ? pagePath : form.action, new URL(pagePath, target.origin));
-  const fields = new URLSearchParams();
-  const user = form.inputs.find((i) => ['text', 'email', 'tel'].includes(i.type));
-  for (const i of form.inputs) {
-    if (i.type === 'password') fields.append(i.name, canary);
-    else if (i === user) fields.append(i.name, 'admin');
-  }
   const answer = await ctx.exchange('csrf', {
     method: 'POST',
     path: action.pathname + action.search,
-    body: fields.toString(),
+    body: csrfFormFields(form, canary).toString(),
     headers: { 'content-type': 'application/x-www-form-urlencoded', origin: FOREIGN_ORIGIN },
   });
   if (answer.status === 0 || answer.status >= 500)
@@ -414,18 +436,43 @@ export async function checkCsrf(ctx: AuditContext): Promise<CheckOutcome> {
       { sent: `POST ${action.pathname}`, received: describeAnswer(answer) },
     ]);
   const refused = refusedStatus(answer.status);
-  evidence.push({
-    sent: `POST ${action.pathname}${ctx.fromText('csrf')} (the login form's action) with Origin: ${FOREIGN_ORIGIN}, no cookies, none of the form's hidden fields, user name admin and a random wrong password`,
-    received: `${describeAnswer(answer)}${refused ? ' (refused before processing)' : ' (processed: the device judged the password, so a foreign page can drive this form)'}`,
-    finding: !refused,
-  });
-  const result = verdict(
-    evidence,
-    'the form refuses a cross-origin request without its token',
-    () => 'a cross-origin request without a CSRF token was processed',
+  const evidence: Evidence[] = [
+    {
+      sent:
+        `POST ${action.pathname}${ctx.fromText('csrf')} (the login form's action) with Origin: ${FOREIGN_ORIGIN}, ` +
+        `no cookies, none of the form's hidden fields, user name admin and a random wrong password`,
+      received: `${describeAnswer(answer)}${
+        refused
+          ? ' (refused before processing)'
+          : ' (processed: the device judged the password, so a foreign page can drive this form)'
+      }`,
+      finding: !refused,
+    },
+  ];
+  return noteCsrf(
+    ctx,
+    verdict(
+      evidence,
+      'the form refuses a cross-origin request without its token',
+      () => 'a cross-origin request without a CSRF token was processed',
+    ),
   );
-  if (result.status === 'pass') ctx.trace.csrfRefused = true;
-  return result;
+}
+
+/** http.csrf: a state-changing request with a foreign Origin and no token is refused (403). */
+export async function checkCsrf(ctx: AuditContext): Promise<CheckOutcome> {
+  const target = ctx.target;
+  if (target === undefined) return notTested(NO_URL);
+  const login = await loginDiscovery(ctx);
+  const canary = newCanary(ctx);
+  if (login?.targetKind === 'bulwark') return checkBulwarkCsrf(ctx, target, canary);
+  if (login?.driver === undefined)
+    return notTested(`no form to probe: ${login?.note ?? 'no login found'}`, login?.evidence ?? []);
+  if (login.driver.kind !== 'html-form')
+    return notTested(
+      `${login.driver.description}: there is no form whose CSRF defence could be probed without credentials`,
+    );
+  return checkFormCsrf(ctx, target, login.driver.description, canary);
 }
 
 const REFERRER_OK = new Set(['no-referrer', 'same-origin', 'strict-origin', 'strict-origin-when-cross-origin']);
@@ -477,7 +524,10 @@ function headerFindings(a: HttpAnswer, label: string): Evidence[] {
   return out;
 }
 
-/** http.security-headers: the login page and an error page carry HSTS, a strict CSP, framing, nosniff and referrer protections. */
+/**
+ * http.security-headers: the login page and an error page carry HSTS, a strict CSP, framing, nosniff and referrer
+ * protections.
+ */
 export async function checkSecurityHeaders(ctx: AuditContext): Promise<CheckOutcome> {
   const target = ctx.target;
   if (target === undefined) return notTested(NO_URL);
@@ -501,7 +551,8 @@ export async function checkSecurityHeaders(ctx: AuditContext): Promise<CheckOutc
   }
   return verdict(
     evidence,
-    "both the page and an error answer carry HSTS (180 days or more), a CSP without unsafe-inline, frame-ancestors 'none' or X-Frame-Options DENY, nosniff and a strict Referrer-Policy",
+    'both the page and an error answer carry HSTS (180 days or more), a CSP without unsafe-inline, frame-ancestors ' +
+      "'none' or X-Frame-Options DENY, nosniff and a strict Referrer-Policy",
     (f) =>
       `${f.length} header requirement(s) not met: ${[...new Set(f.map((e) => e.sent.split(': ').pop()))].join(', ')}`,
   );
@@ -559,10 +610,36 @@ export async function checkSecurityTxt(ctx: AuditContext): Promise<CheckOutcome>
   );
 }
 
-const BANNER =
-  /\b(nginx|apache|lighttpd|microsoft-iis|iis|express|node\.?js|openssl|php|boa|goahead|mini_httpd|thttpd|busybox|jetty|tomcat|werkzeug|python|uhttpd|cherokee)[/ ]v?\d+(\.\d+)*/i;
-const STACK =
-  /\bat [\w.<>]+ \((?:\/|file:|node:)[^)]*:\d+:\d+\)|Traceback \(most recent call last\)|\/(?:home|usr|var|opt|srv|root)\/[\w./-]+\.(?:js|ts|py|php|rb|lua)\b/;
+const SERVER_NAMES = [
+  'nginx',
+  'apache',
+  'lighttpd',
+  'microsoft-iis',
+  'iis',
+  'express',
+  'node\\.?js',
+  'openssl',
+  'php',
+  'boa',
+  'goahead',
+  'mini_httpd',
+  'thttpd',
+  'busybox',
+  'jetty',
+  'tomcat',
+  'werkzeug',
+  'python',
+  'uhttpd',
+  'cherokee',
+];
+const BANNER = new RegExp(`\\b(${SERVER_NAMES.join('|')})[/ ]v?\\d+(\\.\\d+)*`, 'i');
+const STACK = new RegExp(
+  [
+    '\\bat [\\w.<>]+ \\((?:\\/|file:|node:)[^)]*:\\d+:\\d+\\)',
+    'Traceback \\(most recent call last\\)',
+    '\\/(?:home|usr|var|opt|srv|root)\\/[\\w./-]+\\.(?:js|ts|py|php|rb|lua)\\b',
+  ].join('|'),
+);
 
 /** http.info-disclosure: no unauthenticated answer names software, a version or an internal path. */
 export async function checkInfoDisclosure(ctx: AuditContext): Promise<CheckOutcome> {
@@ -585,7 +662,9 @@ export async function checkInfoDisclosure(ctx: AuditContext): Promise<CheckOutco
   }
   if (evidence.length === 0)
     evidence.push({
-      sent: `${answers.length} answers without credentials (${[...new Set(answers.map((a) => a.request))].slice(0, 12).join(', ')}${answers.length > 12 ? ', ...' : ''})`,
+      sent:
+        `${answers.length} answers without credentials ` +
+        `(${[...new Set(answers.map((a) => a.request))].slice(0, 12).join(', ')}${answers.length > 12 ? ', ...' : ''})`,
       received: 'no Server or X-Powered-By header, version banner, stack trace or internal path',
     });
   return verdict(
@@ -655,7 +734,8 @@ export async function checkInputValidation(ctx: AuditContext): Promise<CheckOutc
     evidence,
     `all ${bodies.length} malformed bodies were answered with a 4xx promptly`,
     (f) =>
-      `${f.length} malformed bod${f.length === 1 ? 'y was' : 'ies were'} not refused with a 4xx (5xx, success or no answer)`,
+      `${f.length} malformed bod${f.length === 1 ? 'y was' : 'ies were'} not refused with a 4xx (5xx, success or no ` +
+      `answer)`,
   );
 }
 
@@ -677,7 +757,8 @@ export async function checkDefaultCredentials(ctx: AuditContext): Promise<CheckO
     return {
       status: 'pass',
       summary:
-        "the device has no password yet: it is in setup mode and its login redirects to the setup page, which needs the sticker's setup code",
+        'the device has no password yet: it is in setup mode and its login redirects to the setup page, which needs ' +
+        "the sticker's setup code",
       evidence: login.evidence,
     };
   if (login?.driver === undefined)
@@ -713,7 +794,9 @@ export async function checkDefaultCredentials(ctx: AuditContext): Promise<CheckO
   if (unclear > 0) return notTested(`${unclear} attempt(s) got an answer the auditor could not read`, evidence);
   return {
     status: 'pass',
-    summary: `${rejected} well-known default credential(s) refused${rejected < list.length ? '; the rest not tried after the device signalled lockout' : ''}`,
+    summary: `${rejected} well-known default credential(s) refused${
+      rejected < list.length ? '; the rest not tried ' + 'after the device signalled lockout' : ''
+    }`,
     evidence,
   };
 }
@@ -757,7 +840,9 @@ export async function checkLockout(ctx: AuditContext): Promise<CheckOutcome> {
       }
       return {
         status: 'pass',
-        summary: `the device signalled lockout at attempt ${attempt}${r.retryAfter !== undefined ? ` (Retry-After: ${r.retryAfter})` : ''}`,
+        summary: `the device signalled lockout at attempt ${attempt}${
+          r.retryAfter !== undefined ? ` (Retry-After: ` + `${r.retryAfter})` : ''
+        }`,
         evidence,
       };
     }
@@ -793,7 +878,9 @@ export async function checkCookieFlags(ctx: AuditContext): Promise<CheckOutcome>
     if (!seen.has(key)) {
       seen.set(key, {
         sent: c.request,
-        received: `cookie ${c.name}${c.cleared ? ' (cleared)' : ''}: ${c.attributes.join('; ')}${missing.length ? ` (missing ${missing.join(', ')})` : ''}`,
+        received: `cookie ${c.name}${c.cleared ? ' (cleared)' : ''}: ${c.attributes.join('; ')}${
+          missing.length ? ` ` + `(missing ${missing.join(', ')})` : ''
+        }`,
         finding: missing.length > 0,
       });
     }
@@ -802,7 +889,8 @@ export async function checkCookieFlags(ctx: AuditContext): Promise<CheckOutcome>
   const session = cookies.some((c) => /session|sid|auth|token/i.test(c.name) && !c.cleared);
   const note = session
     ? ''
-    : ' (cookies set before login; the session cookie itself appears only after a successful login, which the auditor does not make with real credentials)';
+    : ' (cookies set before login; the session cookie itself appears only after a successful login, which the ' +
+      'auditor does not make with real credentials)';
   return verdict(
     evidence,
     `every cookie the device set is Secure, HttpOnly and SameSite=Strict${note}`,

@@ -41,7 +41,10 @@ const PRIVATE_KEY = /-----BEGIN ([A-Z]+ )?PRIVATE KEY-----/;
 const PHC_LITERAL = /\$argon2(id|i|d)\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]{11,}\$[A-Za-z0-9+/]{16,}/;
 const ASSIGNED_SECRET = /\b(password|passwd|secret|api[_-]?key|token)\s*[:=]\s*['"`][^'"`\s]{8,}['"`]/i;
 
-/** build.no-hardcoded-secrets: no private key, password hash or assigned secret literal in the firmware source, and not the unit's own keys. */
+/**
+ * build.no-hardcoded-secrets: no private key, password hash or assigned secret literal in the firmware source, and not
+ * the unit's own keys.
+ */
 export async function checkNoHardcodedSecrets(ctx: AuditContext): Promise<CheckOutcome> {
   const root = ctx.inputs.sourceDir;
   if (root === undefined)
@@ -74,7 +77,9 @@ export async function checkNoHardcodedSecrets(ctx: AuditContext): Promise<CheckO
   }
   const evidence: Evidence[] = [
     {
-      sent: `scan ${files.length} source files under src/ (tests and the auditor excluded)${truncated ? ', first ones only' : ''}${unitKeys.length ? " also for this unit's private keys" : ''}`,
+      sent: `scan ${files.length} source files under src/ (tests and the auditor excluded)${
+        truncated ? ', first ' + 'ones only' : ''
+      }${unitKeys.length ? " also for this unit's private keys" : ''}`,
       received:
         hits.size === 0
           ? 'no private key, password hash or assigned secret literal'
@@ -101,8 +106,13 @@ export const CRYPTO_ALLOW_LIST: readonly string[] = [
   '@tufjs/models',
   'reflect-metadata',
 ];
-const CRYPTO_NAME =
-  /crypt|cipher|aes|rsa|sha\d|hash|argon|bcrypt|scrypt|pbkdf|jose|jwt|jws|tls|ssl|forge|sodium|nacl|elliptic|secp|ecdsa|ed25519|x509|pkcs|asn1|noble|spake|srp/i;
+const CRYPTO_NAME = new RegExp(
+  [
+    'crypt|cipher|aes|rsa|sha\\d|hash|argon|bcrypt|scrypt|pbkdf|jose|jwt|jws|tls|ssl|forge|sodium|nacl',
+    'elliptic|secp|ecdsa|ed25519|x509|pkcs|asn1|noble|spake|srp',
+  ].join('|'),
+  'i',
+);
 
 /** build.crypto-allowlist: every cryptographic dependency of the firmware is on the allow-list. */
 export async function checkCryptoAllowList(ctx: AuditContext): Promise<CheckOutcome> {
@@ -117,7 +127,9 @@ export async function checkCryptoAllowList(ctx: AuditContext): Promise<CheckOutc
     [
       {
         sent: `the ${deps.length} runtime dependencies in package.json`,
-        received: `cryptographic: ${crypto.join(', ') || 'none'} (plus node:crypto and node:tls)${outside.length ? `; not allow-listed: ${outside.join(', ')}` : '; all allow-listed'}`,
+        received:
+          `cryptographic: ${crypto.join(', ') || 'none'} (plus node:crypto and ` +
+          `node:tls)${outside.length ? `; not allow-listed: ${outside.join(', ')}` : '; all allow-listed'}`,
         finding: outside.length > 0,
       },
     ],
@@ -134,7 +146,8 @@ export async function checkUpnpOff(ctx: AuditContext): Promise<CheckOutcome> {
   const root = ctx.inputs.sourceDir;
   if (root === undefined)
     return notTested(
-      "needs --source (the firmware's project folder): a device exposes no way to tell black-box whether it maps ports on the router",
+      "needs --source (the firmware's project folder): a device exposes no way to tell black-box whether it maps " +
+        'ports on the router',
     );
   const { value } = await readJsonBounded(join(root, 'package.json'), 1_048_576);
   const deps = Object.keys((value as { dependencies?: Record<string, string> } | undefined)?.dependencies ?? {}).filter(
@@ -247,7 +260,11 @@ export async function checkLint(ctx: AuditContext): Promise<CheckOutcome> {
   }
   if (probeResults === undefined)
     return notTested(
-      `ESLint did not run (${probe.timedOut ? 'timed out' : `exit ${String(probe.code)}: ${probe.stderr.split('\n')[0]?.slice(0, 160) ?? ''}`})`,
+      `ESLint did not run (${
+        probe.timedOut
+          ? 'timed out'
+          : `exit ${String(probe.code)}: ` + `${probe.stderr.split('\n')[0]?.slice(0, 160) ?? ''}`
+      })`,
     );
   const hits = new Set(probeResults.flatMap((r) => r.messages.filter((m) => m.severity === 2).map((m) => m.line)));
   const bansFire = hits.has(1) && (hits.has(2) || hits.has(3));
@@ -293,7 +310,10 @@ export async function checkLint(ctx: AuditContext): Promise<CheckOutcome> {
 
 const SBOM_NAMES = ['sbom.cdx.json', 'image.cdx.json', 'bom.cdx.json', 'bom.json'];
 
-/** build.sbom: a CycloneDX SBOM ships with each image: signed beside it in the update repository, or in --bundle / --source. */
+/**
+ * build.sbom: a CycloneDX SBOM ships with each image: signed beside it in the update repository, or in --bundle /
+ * --source.
+ */
 export async function checkSbom(ctx: AuditContext): Promise<CheckOutcome> {
   const fromRepo = await repositorySbomEvidence(ctx);
   if (fromRepo !== undefined && fromRepo.some((e) => e.finding !== undefined)) {
@@ -332,7 +352,8 @@ export async function checkSbom(ctx: AuditContext): Promise<CheckOutcome> {
     }
   }
   return notTested(
-    'no SBOM found: the release side writes one per image (targets/<model>/image.cdx.json in the update repository); give --update-repo, or --bundle or --source holding sbom.cdx.json or image.cdx.json',
+    'no SBOM found: the release side writes one per image (targets/<model>/image.cdx.json in the update ' +
+      'repository); give --update-repo, or --bundle or --source holding sbom.cdx.json or image.cdx.json',
     fromRepo ?? [],
   );
 }

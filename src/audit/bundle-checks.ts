@@ -10,7 +10,10 @@ import { readUnitRecord } from './device-info.ts';
 import { readBounded, readJsonBounded, walk } from './files.ts';
 import type { Evidence } from './types.ts';
 
-/** bundle.update-trust-anchor: the bundle carries the update repository's TUF root metadata, signed by its own threshold of root keys. */
+/**
+ * bundle.update-trust-anchor: the bundle carries the update repository's TUF root metadata, signed by its own threshold
+ * of root keys.
+ */
 export async function checkUpdateTrustAnchor(ctx: AuditContext): Promise<CheckOutcome> {
   if (ctx.inputs.bundleDir === undefined)
     return notTested('needs --bundle to read the update trust anchor (TUF root metadata)');
@@ -40,7 +43,9 @@ export async function checkUpdateTrustAnchor(ctx: AuditContext): Promise<CheckOu
   const role = signed.roles.root;
   evidence.push({
     sent: `parse ${name} as TUF root metadata`,
-    received: `root version ${signed.version}, ${Object.keys(signed.keys).length} keys, root threshold ${role?.threshold ?? '?'}, ${Object.keys(root.signatures).length} signatures`,
+    received:
+      `root version ${signed.version}, ${Object.keys(signed.keys).length} keys, root threshold ` +
+      `${role?.threshold ?? '?'}, ${Object.keys(root.signatures).length} signatures`,
   });
   let verified = true;
   try {
@@ -56,10 +61,15 @@ export async function checkUpdateTrustAnchor(ctx: AuditContext): Promise<CheckOu
     finding: !verified,
   });
   const expires = Date.parse(signed.expires);
-  // A baked-in root may expire on the shelf: the TUF client walks to the newest root first and judges expiry on that one.
+  // A baked-in root may expire on the shelf: the TUF client walks to the newest root first and judges expiry on that
+  // one.
   evidence.push({
     sent: 'root expiry',
-    received: `${signed.expires}${expires <= Date.now() ? ' (passed: the updater must find a newer root in the repository before it trusts anything)' : ''}`,
+    received: `${signed.expires}${
+      expires <= Date.now()
+        ? ' (passed: the updater must find a newer root in the ' + 'repository before it trusts anything)'
+        : ''
+    }`,
   });
   return verdict(
     evidence,
@@ -103,12 +113,17 @@ export async function checkModelDesignation(ctx: AuditContext): Promise<CheckOut
     });
   return verdict(
     evidence,
-    `the model "${name}" is named in unit.json${sticker.ok ? ', on the sticker' : ''}${page ? ' and on the login page' : ''}`,
+    `the model "${name}" is named in unit.json${sticker.ok ? ', on the sticker' : ''}${
+      page ? ' and on the login ' + 'page' : ''
+    }`,
     () => 'the model designation is missing somewhere the owner looks',
   );
 }
 
-/** bundle.secret-file-modes: secret bundle files and the whole state folder are owner-only; codes only as verifiers or hashes. */
+/**
+ * bundle.secret-file-modes: secret bundle files and the whole state folder are owner-only; codes only as verifiers or
+ * hashes.
+ */
 export async function checkSecretFileModes(ctx: AuditContext): Promise<CheckOutcome> {
   const { bundleDir, stateDir } = ctx.inputs;
   if (bundleDir === undefined && stateDir === undefined)
@@ -127,7 +142,8 @@ export async function checkSecretFileModes(ctx: AuditContext): Promise<CheckOutc
         evidence.push({
           sent: `${spec.name} in the bundle folder`,
           received:
-            "present: a factory-only file (plain sticker secrets); this is the factory's output folder, whose device files are what gets flashed",
+            "present: a factory-only file (plain sticker secrets); this is the factory's output folder, whose " +
+            'device files are what gets flashed',
         });
     }
     const { value: verifier } = await readJsonBounded(join(bundleDir, BUNDLE_FILES.pairingVerifier.name), 65_536);

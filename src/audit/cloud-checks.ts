@@ -8,17 +8,18 @@
  * brokers on loopback, and the reconnect back-off.
  */
 import { connect as tlsConnect, createServer as createTlsServer, type SecureVersion, type TLSSocket } from 'node:tls';
-import { X509Certificate, randomBytes, randomInt } from 'node:crypto';
+import { X509Certificate, randomInt } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { isIP, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { AuditContext } from './context.ts';
-import { notTested, verdict, type CheckOutcome } from './context.ts';
+import { acceptsConfig, notTested, verdict, type CheckOutcome } from './context.ts';
 import { readBounded } from './files.ts';
 import { readJournal } from './stored-journal.ts';
 import type { Evidence } from './types.ts';
 import { isBulwark, NOT_BULWARK_DEVICE } from './device-info.ts';
+import { importMadeUpUnit } from './made-up-unit.ts';
 
 const NO_CLOUD = "needs the manufacturer's broker: give --cloud mqtts://host:port";
 
@@ -177,41 +178,69 @@ function probeText(p: MqttProbe): string {
   if (p.connack !== undefined)
     return p.connack === 0
       ? 'ACCEPTED (CONNACK 0)'
-      : `refused: CONNACK ${p.connack} (${['accepted', 'unacceptable protocol version', 'identifier rejected', 'server unavailable', 'bad user name or password', 'not authorized'][p.connack] ?? '?'})`;
+      : `refused: CONNACK ${p.connack} (${
+          [
+            'accepted',
+            'unacceptable protocol version',
+            'identifier ' + 'rejected',
+            'server unavailable',
+            'bad user name or password',
+            'not authorized',
+          ][p.connack] ?? '?'
+        })`;
   return p.tls ? `refused after the handshake: ${p.error ?? '?'}` : `refused during the handshake: ${p.error ?? '?'}`;
 }
 
-/** cloud.client-isolation: the broker admits only certificates of the manufacturer CA, takes the identity from the certificate, and the topic rule confines each device to itself. */
-export async function checkClientIsolation(ctx: AuditContext): Promise<CheckOutcome> {
-  const target = cloudTarget(ctx);
-  if (target === undefined) return notTested(NO_CLOUD);
-  const timeoutMs = ctx.inputs.limits.requestTimeoutMs;
-  const evidence: Evidence[] = [];
-  const own = await bundleIdentity(ctx);
-  const serial = own?.serial ?? 'PLG-AUDITAUDIT';
-  const bare = await mqttProbe(target, { clientId: serial, minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3', timeoutMs });
-  if (!bare.tls && /ECONNREFUSED|timeout|EHOSTUNREACH/.test(bare.error ?? ''))
-    return notTested(`nothing answered at ${target.text} (${bare.error ?? 'error'})`);
-  evidence.push({
-    sent: `TLS 1.3 to ${target.text} without a client certificate, then CONNECT as ${serial}`,
-    received: probeText(bare),
-    finding: bare.connack === 0,
-  });
+type TlsProbeTarget = Parameters<typeof mqttProbe>[0];
+
+/** A TLS 1.3-only probe connecting as `clientId`, with a client certificate when one is given. */
+function tls13Probe(
+  target: TlsProbeTarget,
+  clientId: string,
+  timeoutMs: number,
+  extra: { key?: string; cert?: string; ca?: string } = {},
+): Promise<MqttProbe> {
+  return mqttProbe(target, { clientId, ...extra, minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3', timeoutMs });
+}
+
+type BundleIdentity = NonNullable<Awaited<ReturnType<typeof bundleIdentity>>>;
+
+/** This unit's own certificate asking for another device's client id (only with --bundle). */
+async function otherClientIdEvidence(
+  target: TlsProbeTarget,
+  own: BundleIdentity | undefined,
+  timeoutMs: number,
+): Promise<Evidence> {
+  if (own === undefined)
+    return {
+      sent: "a connection under another device's client id with this unit's certificate",
+      received: "not tried: needs --bundle (the unit's device certificate and key)",
+    };
+  const other = otherSerial(own.serial);
+  const p = await tls13Probe(target, other, timeoutMs, { key: own.keyPem, cert: own.certPem });
+  return {
+    sent:
+      `TLS 1.3 with this unit's own certificate (CN=${own.serial}, from the bundle), then CONNECT as another ` +
+      `device, ${other}`,
+    received:
+      p.connack === 0
+        ? "ACCEPTED under another device's client id (a broker that renames the client after its certificate, as " +
+          "Mosquitto with use_identity_as_username does, accepts too, but then displaced this unit's own session)"
+        : probeText(p),
+    finding: p.connack === 0 || (p.tls && p.connack === undefined && p.error === undefined),
+  };
+}
+
+/** A certificate from the auditor's own CA, over TLS 1.3 and then over TLS 1.2. */
+async function foreignCertificateEvidence(
+  ctx: AuditContext,
+  target: TlsProbeTarget,
+  serial: string,
+  timeoutMs: number,
+): Promise<Evidence[]> {
   const ca = await foreignCa(ctx);
   const forged = await ca.issueClient(serial);
-  const foreign = await mqttProbe(target, {
-    clientId: serial,
-    key: forged.keyPem,
-    cert: forged.certPem,
-    minVersion: 'TLSv1.3',
-    maxVersion: 'TLSv1.3',
-    timeoutMs,
-  });
-  evidence.push({
-    sent: `TLS 1.3 with a certificate for CN=${serial} from a CA the auditor made just now, then CONNECT as ${serial}`,
-    received: probeText(foreign),
-    finding: foreign.connack === 0,
-  });
+  const foreign = await tls13Probe(target, serial, timeoutMs, { key: forged.keyPem, cert: forged.certPem });
   const old = await mqttProbe(target, {
     clientId: serial,
     key: forged.keyPem,
@@ -220,41 +249,24 @@ export async function checkClientIsolation(ctx: AuditContext): Promise<CheckOutc
     maxVersion: 'TLSv1.2',
     timeoutMs,
   });
-  evidence.push({
-    sent: 'TLS 1.2 (the same certificate)',
-    received: old.tls ? `handshake completed (${old.protocol ?? '?'}); ${probeText(old)}` : probeText(old),
-    finding: old.tls,
-  });
-  if (own !== undefined) {
-    const other = otherSerial(own.serial);
-    const p = await mqttProbe(target, {
-      clientId: other,
-      key: own.keyPem,
-      cert: own.certPem,
-      minVersion: 'TLSv1.3',
-      maxVersion: 'TLSv1.3',
-      timeoutMs,
-    });
-    evidence.push({
-      sent: `TLS 1.3 with this unit's own certificate (CN=${own.serial}, from the bundle), then CONNECT as another device, ${other}`,
-      received:
-        p.connack === 0
-          ? "ACCEPTED under another device's client id (a broker that renames the client after its certificate, as Mosquitto with use_identity_as_username does, accepts too, but then displaced this unit's own session)"
-          : probeText(p),
-      finding: p.connack === 0 || (p.tls && p.connack === undefined && p.error === undefined),
-    });
-  } else
-    evidence.push({
-      sent: "a connection under another device's client id with this unit's certificate",
-      received: "not tried: needs --bundle (the unit's device certificate and key)",
-    });
-  // The rule the broker applies (one definition, src/cloudprotocol topics.ts; the Mosquitto ACL is written from it).
-  if (!isBulwark(ctx))
-    return verdict(
-      evidence,
-      'the broker admits only certificates of its CA over TLS 1.3',
-      (f) => `the broker admits clients it should not: ${f.map((e) => e.received).join('; ')}`,
-    );
+  return [
+    {
+      sent:
+        `TLS 1.3 with a certificate for CN=${serial} from a CA the auditor made just now, ` +
+        `then CONNECT as ${serial}`,
+      received: probeText(foreign),
+      finding: foreign.connack === 0,
+    },
+    {
+      sent: 'TLS 1.2 (the same certificate)',
+      received: old.tls ? `handshake completed (${old.protocol ?? '?'}); ${probeText(old)}` : probeText(old),
+      finding: old.tls,
+    },
+  ];
+}
+
+/** The rule the broker applies (one definition, src/cloudprotocol topics.ts; the Mosquitto ACL is written from it). */
+async function topicRuleEvidence(serial: string): Promise<Evidence[]> {
   const { mayPublish, maySubscribe, identityFromCommonName } = await import('../cloudprotocol/index.ts');
   const me = identityFromCommonName(serial) ?? { kind: 'device' as const, serial };
   const peer = otherSerial(serial);
@@ -268,69 +280,80 @@ export async function checkClientIsolation(ctx: AuditContext): Promise<CheckOutc
     [`subscribe devices/${serial}/commands`, maySubscribe(me, `devices/${serial}/commands`), true],
   ];
   const wrong = cases.filter(([, got, want]) => got !== want);
-  evidence.push({
-    sent: `the broker's topic rule (src/cloudprotocol mayPublish/maySubscribe) for device ${serial}`,
-    received:
-      wrong.length === 0
-        ? `its own topics only: ${cases
-            .filter(([, , w]) => !w)
-            .map(([c]) => c)
-            .join(', ')} refused`
-        : `wrong: ${wrong.map(([c, got]) => `${c} ${got ? 'allowed' : 'refused'}`).join(', ')}`,
-    finding: wrong.length > 0,
-  });
   const nameless = identityFromCommonName('intruder.example');
-  evidence.push({
-    sent: 'the identity the broker gives a certificate whose CN is neither a serial nor a cloud instance',
-    received: nameless === undefined ? 'none: such a client is refused (CONNACK 5)' : `${JSON.stringify(nameless)}`,
-    finding: nameless !== undefined,
-  });
+  return [
+    {
+      sent: `the broker's topic rule (src/cloudprotocol mayPublish/maySubscribe) for device ${serial}`,
+      received:
+        wrong.length === 0
+          ? `its own topics only: ${cases
+              .filter(([, , w]) => !w)
+              .map(([c]) => c)
+              .join(', ')} refused`
+          : `wrong: ${wrong.map(([c, got]) => `${c} ${got ? 'allowed' : 'refused'}`).join(', ')}`,
+      finding: wrong.length > 0,
+    },
+    {
+      sent: 'the identity the broker gives a certificate whose CN is neither a serial nor a cloud instance',
+      received: nameless === undefined ? 'none: such a client is refused (CONNACK 5)' : `${JSON.stringify(nameless)}`,
+      finding: nameless !== undefined,
+    },
+  ];
+}
+
+/**
+ * cloud.client-isolation: the broker admits only certificates of the manufacturer CA, takes the identity from the
+ * certificate, and the topic rule confines each device to itself.
+ */
+export async function checkClientIsolation(ctx: AuditContext): Promise<CheckOutcome> {
+  const target = cloudTarget(ctx);
+  if (target === undefined) return notTested(NO_CLOUD);
+  const timeoutMs = ctx.inputs.limits.requestTimeoutMs;
+  const own = await bundleIdentity(ctx);
+  const serial = own?.serial ?? 'PLG-AUDITAUDIT';
+  const bare = await tls13Probe(target, serial, timeoutMs);
+  if (!bare.tls && /ECONNREFUSED|timeout|EHOSTUNREACH/.test(bare.error ?? ''))
+    return notTested(`nothing answered at ${target.text} (${bare.error ?? 'error'})`);
+  const evidence: Evidence[] = [
+    {
+      sent: `TLS 1.3 to ${target.text} without a client certificate, then CONNECT as ${serial}`,
+      received: probeText(bare),
+      finding: bare.connack === 0,
+    },
+    ...(await foreignCertificateEvidence(ctx, target, serial, timeoutMs)),
+    await otherClientIdEvidence(target, own, timeoutMs),
+  ];
+  if (!isBulwark(ctx))
+    return verdict(
+      evidence,
+      'the broker admits only certificates of its CA over TLS 1.3',
+      (f) => `the broker admits clients it should not: ${f.map((e) => e.received).join('; ')}`,
+    );
+  evidence.push(...(await topicRuleEvidence(serial)));
   return verdict(
     evidence,
-    "the broker admits only certificates of the manufacturer CA, the client id must be the certificate's name, and each device is confined to its own topics",
+    "the broker admits only certificates of the manufacturer CA, the client id must be the certificate's name, and " +
+      'each device is confined to its own topics',
     (f) => `devices are not isolated in the cloud: ${f.map((e) => `${e.sent} -> ${e.received}`).join('; ')}`,
   );
 }
 
-/** cloud.claim-window: a right claim code is refused while the window is closed, wrong codes get nothing and are rate-limited, a claimed device is not taken. */
-export async function checkClaimWindow(ctx: AuditContext): Promise<CheckOutcome> {
-  if (cloudTarget(ctx) === undefined)
-    return notTested(`${NO_CLOUD} (the claim rules belong to the cloud the device connects to)`);
-  if (!isBulwark(ctx))
-    return notTested(`${NOT_BULWARK_DEVICE}; a cloud's claim rules are not observable without an owner account`);
-  const evidence: Evidence[] = [];
-  const {
-    SqlStore,
-    openSqliteDriver,
-    defaultOwnerApiConfig: api,
-    validateOwnerApiConfig,
-  } = await import('../cloud/index.ts');
+/** The cloud store's claim rules on an in-memory database with a unit the auditor makes up. */
+async function claimRuleEvidence(): Promise<Evidence[]> {
+  const { SqlStore, openSqliteDriver } = await import('../cloud/index.ts');
   const { hashClaimCode, generateClaimCode, normaliseClaimCode } = await import('../identity/index.ts');
-  // A made-up unit in an in-memory database: the real device and its owner are never touched.
+  const evidence: Evidence[] = [];
   const serial = otherSerial('AUD-AAAAAAAAAA');
   const code = normaliseClaimCode(generateClaimCode());
   const wrong = normaliseClaimCode(generateClaimCode());
   const store = await SqlStore.open(openSqliteDriver({ path: ':memory:' }));
-  const outcomes: string[] = [];
   try {
     const now = Date.now();
-    await store.importUnits(
-      [
-        {
-          serial,
-          model: 'plug',
-          deviceCertFingerprint: 'sha256:' + randomBytes(32).toString('hex'),
-          claimCodeHash: hashClaimCode(serial, code),
-          createdAt: new Date(now).toISOString(),
-        },
-      ],
-      now,
-    );
+    await importMadeUpUnit(store, serial, code, now);
     for (const id of ['audit-a', 'audit-b'])
       await store.createAccount({ id, email: `${id}@audit.invalid`, passwordHash: '-', createdAt: now });
     const step = async (what: string, account: string, hash: string, at: number, want: string): Promise<void> => {
       const got = await store.claimDevice(serial, account, hash, at);
-      outcomes.push(`${what}: ${got}${got === want ? '' : ` (should be ${want})`}`);
       evidence.push({
         sent: `the cloud's claim rule (src/cloud store, in-memory database, a unit the auditor made up): ${what}`,
         received: got,
@@ -352,24 +375,32 @@ export async function checkClaimWindow(ctx: AuditContext): Promise<CheckOutcome>
   } finally {
     await store.close();
   }
-  let loose = false;
-  try {
-    validateOwnerApiConfig({ claimAccountThreshold: 1_000 });
-    loose = true;
-  } catch {
-    /* refused */
-  }
-  evidence.push({
+  return evidence;
+}
+
+/** The owner API's claim limits, and whether a loose limit is refused. */
+async function claimLimitEvidence(): Promise<Evidence> {
+  const { defaultOwnerApiConfig: api, validateOwnerApiConfig } = await import('../cloud/index.ts');
+  const loose = acceptsConfig(() => validateOwnerApiConfig({ claimAccountThreshold: 1_000 }));
+  return {
     sent: "the owner API's claim limits (src/cloud defaults)",
-    received: `${api.claimAccountThreshold} failures per account and ${api.claimSourceThreshold} per source before back-off from ${api.claimBaseDelayMs / 1000} s doubling to ${api.claimMaxDelayMs / 60_000} min; ${api.claimSerialThreshold} on one serial flag a flood for the maker and never refuse the right code; a limit of 1,000 ${loose ? 'accepted' : 'refused'}`,
+    received:
+      `${api.claimAccountThreshold} failures per account and ${api.claimSourceThreshold} per source before ` +
+      `back-off from ${api.claimBaseDelayMs / 1000} s doubling to ${api.claimMaxDelayMs / 60_000} min; ` +
+      `${api.claimSerialThreshold} on one serial flag a flood for the maker and never refuse the right code; a ` +
+      `limit of 1,000 ${loose ? 'accepted' : 'refused'}`,
     finding: loose || api.claimAccountThreshold > 10,
-  });
-  const manifest = ctx.inputs.manifestPath;
-  if (manifest !== undefined) {
-    const { loadManifest } = await import('./manifest.ts');
-    const m = await loadManifest(ctx);
-    const plain = m === undefined ? 0 : m.units.filter((u) => !/^sha256:[0-9a-f]{64}$/.test(u.claimCodeHash)).length;
-    evidence.push({
+  };
+}
+
+/** The claim data the factory gives the cloud: hashes only (with --manifest). */
+async function manifestClaimEvidence(ctx: AuditContext): Promise<Evidence[]> {
+  if (ctx.inputs.manifestPath === undefined) return [];
+  const { loadManifest } = await import('./manifest.ts');
+  const m = await loadManifest(ctx);
+  const plain = m === undefined ? 0 : m.units.filter((u) => !/^sha256:[0-9a-f]{64}$/.test(u.claimCodeHash)).length;
+  return [
+    {
       sent: 'the claim data the factory gives the cloud (manifest.json)',
       received:
         m === undefined
@@ -378,23 +409,44 @@ export async function checkClaimWindow(ctx: AuditContext): Promise<CheckOutcome>
             ? `${m.units.length} hashes, no claim code`
             : `${plain} entries are not hashes`,
       finding: plain > 0,
-    });
-  }
+    },
+  ];
+}
+
+/** The claim windows the device asked for, against its button presses (with a journal). */
+async function journalClaimEvidence(ctx: AuditContext): Promise<Evidence[]> {
   const entries = await readJournal(ctx);
-  if (entries !== undefined) {
-    const windows = entries.filter(
-      (e) => e.surface === 'cloud' && e.event === 'claim-window' && e.result === 'success',
-    );
-    const presses = entries.filter((e) => e.surface === 'button' && e.event === 'press');
-    evidence.push({
+  if (entries === undefined) return [];
+  const windows = entries.filter((e) => e.surface === 'cloud' && e.event === 'claim-window' && e.result === 'success');
+  const presses = entries.filter((e) => e.surface === 'button' && e.event === 'press');
+  return [
+    {
       sent: "the device's journal: claim windows it asked the cloud to open",
       received: `${windows.length}, after ${presses.length} button press(es)`,
       finding: windows.length > presses.length,
-    });
-  }
+    },
+  ];
+}
+
+/**
+ * cloud.claim-window: a right claim code is refused while the window is closed, wrong codes get nothing and are
+ * rate-limited, a claimed device is not taken.
+ */
+export async function checkClaimWindow(ctx: AuditContext): Promise<CheckOutcome> {
+  if (cloudTarget(ctx) === undefined)
+    return notTested(`${NO_CLOUD} (the claim rules belong to the cloud the device connects to)`);
+  if (!isBulwark(ctx))
+    return notTested(`${NOT_BULWARK_DEVICE}; a cloud's claim rules are not observable without an owner account`);
+  const evidence: Evidence[] = [
+    ...(await claimRuleEvidence()),
+    await claimLimitEvidence(),
+    ...(await manifestClaimEvidence(ctx)),
+    ...(await journalClaimEvidence(ctx)),
+  ];
   return verdict(
     evidence,
-    "a claim needs the label's code inside a window opened by the device's button; wrong codes are refused and rate-limited, and a claimed device cannot be taken",
+    "a claim needs the label's code inside a window opened by the device's button; wrong codes are refused and " +
+      'rate-limited, and a claimed device cannot be taken',
     (f) => `claims are not secure: ${f.map((e) => e.received).join('; ')}`,
   );
 }
@@ -435,7 +487,10 @@ async function impostorBroker(cert: {
   };
 }
 
-/** Starts the firmware's cloud link (src/cloudlink) against `port` with `identity`; resolves with the first connection outcome. */
+/**
+ * Starts the firmware's cloud link (src/cloudlink) against `port` with `identity`; resolves with the first connection
+ * outcome.
+ */
 async function linkAttempt(
   identity: { serial: string; caCertPem: string; deviceCertPem: string; deviceKeyPem: string },
   impostor: { port: number; drop(): void },
@@ -454,9 +509,7 @@ async function linkAttempt(
       reconnectBaseMs: 60_000,
       reconnectMaxMs: 60_000,
     },
-    execute: async () => {
-      throw new Error('the auditor runs no command');
-    },
+    execute: () => Promise.reject(new Error('the auditor runs no command')),
     state: () => ({ at: Date.now(), capabilities: [] }),
     onEvent: (e) => {
       if (e.event === 'connect' && outcome === undefined)
@@ -477,27 +530,37 @@ async function linkAttempt(
   }
 }
 
-/** bundle.cloud-trust-anchor: the cloud link trusts the bundle's manufacturer CA and nothing else. */
-export async function checkCloudTrustAnchor(ctx: AuditContext): Promise<CheckOutcome> {
-  const own = await bundleIdentity(ctx);
-  if (own === undefined) return notTested("needs --bundle: the device's pinned CA (ca-cert.pem) and its certificate");
-  const evidence: Evidence[] = [];
+/** The bundle's CA certificate, and the device certificate against it. */
+function bundleCertificateEvidence(own: BundleIdentity): Evidence[] {
   const ca = new X509Certificate(own.caPem);
   const dev = new X509Certificate(own.certPem);
-  evidence.push({
-    sent: 'ca-cert.pem in the bundle',
-    received: `${ca.ca ? 'a CA certificate' : 'NOT a CA certificate'}: ${ca.subject.replace(/\n/g, ', ').slice(0, 80)}, valid to ${ca.validTo}`,
-    finding: !ca.ca,
-  });
   const issued = dev.checkIssued(ca) && dev.verify(ca.publicKey);
-  evidence.push({
-    sent: 'device-cert.pem against it',
-    received: issued ? `issued by it (CN=${own.serial})` : "not issued by the bundle's CA",
-    finding: !issued,
-  });
-  const timeoutMs = Math.min(ctx.inputs.limits.requestTimeoutMs, 10_000);
-  // The firmware's link against impostors on loopback: one from a CA the auditor made, refused; and, as the
-  // control that shows the probe can see a connection, the same link given that CA as its pin, accepted.
+  return [
+    {
+      sent: 'ca-cert.pem in the bundle',
+      received: `${ca.ca ? 'a CA certificate' : 'NOT a CA certificate'}: ${ca.subject
+        .replace(/\n/g, ', ')
+        .slice(0, 80)}, valid to ${ca.validTo}`,
+      finding: !ca.ca,
+    },
+    {
+      sent: 'device-cert.pem against it',
+      received: issued ? `issued by it (CN=${own.serial})` : "not issued by the bundle's CA",
+      finding: !issued,
+    },
+  ];
+}
+
+/**
+ * The firmware's link against impostors on loopback: one from a CA the auditor made, refused; and, as the control
+ * that shows the probe can see a connection, the same link given that CA as its pin, accepted. `controlOk` is false
+ * when the control failed.
+ */
+async function impostorEvidence(
+  ctx: AuditContext,
+  own: BundleIdentity,
+  timeoutMs: number,
+): Promise<{ evidence: Evidence[]; controlOk: boolean }> {
   const foreign = await foreignCa(ctx);
   const serverCert = await foreign.issueServer(['127.0.0.1']);
   const impostor = await impostorBroker(serverCert);
@@ -507,60 +570,85 @@ export async function checkCloudTrustAnchor(ctx: AuditContext): Promise<CheckOut
       impostor,
       timeoutMs,
     );
-    evidence.push({
-      sent: "the firmware's cloud link (src/cloudlink), pinned to the bundle's CA, against a broker on loopback whose certificate comes from another CA",
-      received: refused === 'connected' ? 'CONNECTED to the impostor' : refused,
-      finding: refused === 'connected',
-    });
     const client = await foreign.issueClient(own.serial);
     const control = await linkAttempt(
       { serial: own.serial, caCertPem: foreign.certPem, deviceCertPem: client.certPem, deviceKeyPem: client.keyPem },
       impostor,
       timeoutMs,
     );
-    evidence.push({
-      sent: 'control: the same link given that other CA as its pin (and a certificate from it)',
-      received:
-        control === 'connected'
-          ? 'connected: the probe sees a connection when the pin matches'
-          : `${control}: the probe could not show a connection`,
-      finding: false,
-    });
-    if (control !== 'connected')
-      return notTested(
-        'the impostor-broker probe did not work (its control connection failed), so the refusal proves nothing',
-        evidence,
-      );
+    const evidence: Evidence[] = [
+      {
+        sent:
+          "the firmware's cloud link (src/cloudlink), pinned to the bundle's CA, against a broker on loopback " +
+          'whose certificate comes from another CA',
+        received: refused === 'connected' ? 'CONNECTED to the impostor' : refused,
+        finding: refused === 'connected',
+      },
+      {
+        sent: 'control: the same link given that other CA as its pin (and a certificate from it)',
+        received:
+          control === 'connected'
+            ? 'connected: the probe sees a connection when the pin matches'
+            : `${control}: the probe could not show a connection`,
+        finding: false,
+      },
+    ];
+    return { evidence, controlOk: control === 'connected' };
   } finally {
     await impostor.close();
   }
+}
+
+/** The broker's certificate against the bundle's CA alone (with --cloud). */
+async function brokerCertificateEvidence(
+  ctx: AuditContext,
+  own: BundleIdentity,
+  timeoutMs: number,
+): Promise<Evidence[]> {
   const target = cloudTarget(ctx);
-  if (target !== undefined) {
-    const p = await mqttProbe(target, {
-      clientId: own.serial,
-      ca: own.caPem,
-      minVersion: 'TLSv1.3',
-      maxVersion: 'TLSv1.3',
-      timeoutMs,
-    });
-    const c = p.serverCert;
-    evidence.push({
+  if (target === undefined) return [];
+  const p = await tls13Probe(target, own.serial, timeoutMs, { ca: own.caPem });
+  const c = p.serverCert;
+  return [
+    {
       sent: `the broker at ${target.text}: its certificate against the bundle's CA alone`,
       received:
         c === undefined
           ? `no certificate seen (${p.error ?? '?'})`
-          : `${c.issuedByCa ? "issued by the bundle's CA" : "NOT issued by the bundle's CA"}, ${c.hostOk ? 'names this host' : 'does not name this host'}, ${c.inDate ? 'in date' : 'out of date'} (${c.subject})`,
+          : `${c.issuedByCa ? "issued by the bundle's CA" : "NOT issued by the bundle's CA"}, ${
+              c.hostOk ? 'names this host' : 'does not name this host'
+            }, ${c.inDate ? 'in date' : 'out of date'} (${c.subject})`,
       finding: c === undefined ? false : !(c.issuedByCa && c.hostOk && c.inDate),
-    });
-  }
+    },
+  ];
+}
+
+/** bundle.cloud-trust-anchor: the cloud link trusts the bundle's manufacturer CA and nothing else. */
+export async function checkCloudTrustAnchor(ctx: AuditContext): Promise<CheckOutcome> {
+  const own = await bundleIdentity(ctx);
+  if (own === undefined) return notTested("needs --bundle: the device's pinned CA (ca-cert.pem) and its certificate");
+  const evidence = bundleCertificateEvidence(own);
+  const timeoutMs = Math.min(ctx.inputs.limits.requestTimeoutMs, 10_000);
+  const link = await impostorEvidence(ctx, own, timeoutMs);
+  evidence.push(...link.evidence);
+  if (!link.controlOk)
+    return notTested(
+      'the impostor-broker probe did not work (its control connection failed), so the refusal proves nothing',
+      evidence,
+    );
+  evidence.push(...(await brokerCertificateEvidence(ctx, own, timeoutMs)));
   return verdict(
     evidence,
-    'the cloud link trusts only the manufacturer CA pinned in the bundle: a broker certified by any other CA is refused',
+    'the cloud link trusts only the manufacturer CA pinned in the bundle: a broker certified by any other CA is ' +
+      'refused',
     (f) => `the cloud link's trust anchor is wrong: ${f.map((e) => e.received).join('; ')}`,
   );
 }
 
-/** config.offline-operation: reconnects back off exponentially with jitter, and local control answers without the cloud or a hub. */
+/**
+ * config.offline-operation: reconnects back off exponentially with jitter, and local control answers without the cloud
+ * or a hub.
+ */
 export async function checkOfflineOperation(ctx: AuditContext): Promise<CheckOutcome> {
   if (!isBulwark(ctx)) return notTested(NOT_BULWARK_DEVICE);
   const { reconnectDelay, defaultChannelConfig } = await import('../channel/index.ts');
@@ -576,7 +664,9 @@ export async function checkOfflineOperation(ctx: AuditContext): Promise<CheckOut
     const jitter = lows.every((l, i) => l < highs[i]!);
     evidence.push({
       sent: `${what}: the delay before reconnect attempts 1, 2, 3, 4, 7, 13 and 41 (src/channel reconnectDelay)`,
-      received: `${highs.map((h, i) => `${lows[i]}-${h}`).join(', ')} ms: ${grows ? 'doubling to a cap' : 'NOT growing to a cap'}, ${jitter ? `up to ${c.reconnectJitter * 100}% off at random` : 'NO jitter'}`,
+      received: `${highs.map((h, i) => `${lows[i]}-${h}`).join(', ')} ms: ${
+        grows ? 'doubling to a cap' : 'NOT ' + 'growing to a cap'
+      }, ${jitter ? `up to ${c.reconnectJitter * 100}% off at random` : 'NO jitter'}`,
       finding: !grows || !jitter || c.reconnectBaseMs < 100,
     });
   };
@@ -612,7 +702,8 @@ export async function checkOfflineOperation(ctx: AuditContext): Promise<CheckOut
   }
   return verdict(
     evidence,
-    'the cloud link and hub channels reconnect with capped exponential back-off and jitter, and local control does not wait for either',
+    'the cloud link and hub channels reconnect with capped exponential back-off and jitter, and local control does ' +
+      'not wait for either',
     (f) => `reconnects or local control are not resilient: ${f.map((e) => e.received).join('; ')}`,
   );
 }

@@ -153,6 +153,16 @@ export function notTested(summary: string, evidence: readonly Evidence[] = []): 
   return { status: 'not-tested', summary, evidence };
 }
 
+/** True when `validate` accepts a configuration (returns), false when it refuses it (throws). */
+export function acceptsConfig(validate: () => unknown): boolean {
+  try {
+    validate();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Pass when no piece of evidence is a finding, fail otherwise, with the given summaries. */
 export function verdict(
   evidence: readonly Evidence[],

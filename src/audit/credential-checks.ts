@@ -34,7 +34,10 @@ function duplicateCount(values: readonly string[]): number {
   return values.length - new Set(values).size;
 }
 
-/** bundle.unique-credentials: across the manifest (and the unit folders beside it) no credential repeats or derives from the serial. */
+/**
+ * bundle.unique-credentials: across the manifest (and the unit folders beside it) no credential repeats or derives from
+ * the serial.
+ */
 export async function checkUniqueCredentials(ctx: AuditContext): Promise<CheckOutcome> {
   const manifest = await loadManifest(ctx);
   if (ctx.inputs.manifestPath !== undefined && manifest === undefined) {
@@ -57,7 +60,9 @@ export async function checkUniqueCredentials(ctx: AuditContext): Promise<CheckOu
   const u = manifest.units;
   return verdict(
     evidence,
-    `no credential repeats across ${u.length} units${folders.count > 0 ? ` (${folders.count} unit folders compared)` : ''} and none is derived from the serial or model`,
+    `no credential repeats across ${u.length} units${
+      folders.count > 0 ? ` (${folders.count} unit folders ` + `compared)` : ''
+    } and none is derived from the serial or model`,
     (f) => `credentials are shared or derived: ${f.map((e) => e.sent).join('; ')}`,
   );
 }
@@ -311,12 +316,15 @@ export async function checkHashParams(ctx: AuditContext): Promise<CheckOutcome> 
     d.memoryKiB < ARGON2_FLOOR.memoryKiB || d.passes < ARGON2_FLOOR.passes || d.parallelism < ARGON2_FLOOR.parallelism;
   evidence.push({
     sent: "the firmware's parameters for new hashes",
-    received: `argon2id m=${d.memoryKiB} KiB, t=${d.passes}, p=${d.parallelism}${weakDefault ? ' (below the floor)' : ''}`,
+    received: `argon2id m=${d.memoryKiB} KiB, t=${d.passes}, p=${d.parallelism}${
+      weakDefault ? ' (below the ' + 'floor)' : ''
+    }`,
     finding: weakDefault,
   });
   return verdict(
     evidence,
-    `every stored password hash is argon2id at or above m=${ARGON2_FLOOR.memoryKiB} KiB, t=${ARGON2_FLOOR.passes}, p=${ARGON2_FLOOR.parallelism} with its own salt`,
+    `every stored password hash is argon2id at or above m=${ARGON2_FLOOR.memoryKiB} KiB, t=${ARGON2_FLOOR.passes}, ` +
+      `p=${ARGON2_FLOOR.parallelism} with its own salt`,
     (f) => `weak or unexpected password storage: ${f.map((e) => e.received).join('; ')}`,
   );
 }

@@ -39,7 +39,8 @@ export async function checkDebugOff(ctx: AuditContext): Promise<CheckOutcome> {
   evidence.push(...runningEvidence(p, runtimeDebugEvidence({ argv: p.argv, env: p.env }), seen.how));
   return verdict(
     evidence,
-    'the running device is in production mode, which refuses the inspector, with no debug flag in its command line or NODE_OPTIONS',
+    'the running device is in production mode, which refuses the inspector, with no debug flag in its command line ' +
+      'or NODE_OPTIONS',
     failing,
   );
 }
@@ -49,7 +50,9 @@ function launchEvidence(l: RuntimeDebugEvidence & { readonly nodeFlags: readonly
   return [
     {
       sent: "the agent's Node flags (the supervisor starts it with them)",
-      received: `${l.nodeFlags.join(' ') || '(none)'}${l.debugFlags.length ? ` (debug flags: ${l.debugFlags.join(' ')})` : ''}`,
+      received: `${l.nodeFlags.join(' ') || '(none)'}${
+        l.debugFlags.length ? ` (debug flags: ${l.debugFlags.join(' ' + '')})` : ''
+      }`,
       finding: l.debugFlags.length > 0,
     },
     {
@@ -63,7 +66,9 @@ function launchEvidence(l: RuntimeDebugEvidence & { readonly nodeFlags: readonly
     },
     {
       sent: "the agent's default mode",
-      received: `${l.mode}${l.mode === 'production' ? ' (refuses to start with the inspector enabled or attachable)' : ''}`,
+      received: `${l.mode}${
+        l.mode === 'production' ? ' (refuses to start with the inspector enabled or ' + 'attachable)' : ''
+      }`,
       finding: l.mode !== 'production',
     },
   ];
@@ -76,7 +81,9 @@ function runningEvidence(p: DeviceProcess, r: RuntimeDebugEvidence, how: string)
       ? 'no debug flag'
       : `debug flags: ${r.debugFlags.join(' ')}${r.inspector.length ? ` (${r.inspector.join('; ')})` : ''}`;
   const signal = r.signalOpensInspector
-    ? `no --disable-sigusr1: a signal from this account could open the inspector${p.self ? ' (the agent runs inside the program that audits it)' : ''}`
+    ? `no --disable-sigusr1: a signal from this account could open the inspector${
+        p.self ? ' (the agent runs inside ' + 'the program that audits it)' : ''
+      }`
     : 'impossible (--disable-sigusr1)';
   return [
     {
@@ -100,7 +107,10 @@ function runningEvidence(p: DeviceProcess, r: RuntimeDebugEvidence, how: string)
 
 // ---- net.debug-ports ------------------------------------------------------------------------
 
-/** net.debug-ports: no remote-shell or debug port accepts a connection, and no port of the device's process is a Node inspector. */
+/**
+ * net.debug-ports: no remote-shell or debug port accepts a connection, and no port of the device's process is a Node
+ * inspector.
+ */
 export async function checkDebugPorts(ctx: AuditContext): Promise<CheckOutcome> {
   const target = ctx.target;
   if (target === undefined) return notTested(NO_URL);
@@ -117,7 +127,8 @@ export async function checkDebugPorts(ctx: AuditContext): Promise<CheckOutcome> 
     [...scan, ...processPorts],
     `none of ${scan.length} remote-shell and debug ports accepts a connection${probed}`,
     (f) =>
-      `${f.length} debug or remote-shell port(s) open: ${f.map((e) => /:(\d+)(?=[\s)]|$)/.exec(e.sent)?.[1]).join(', ')}${note}`,
+      `${f.length} debug or remote-shell port(s) open: ` +
+      `${f.map((e) => /:(\d+)(?=[\s)]|$)/.exec(e.sent)?.[1]).join(', ')}${note}`,
   );
 }
 

@@ -77,7 +77,9 @@ export function runningFirmware(ctx: AuditContext): Promise<{ image?: FirmwareId
   return p;
 }
 
-/** True when the inputs show a device built with Bulwark (its bundle or state, or its admin service answered as one). */
+/**
+ * True when the inputs show a device built with Bulwark (its bundle or state, or its admin service answered as one).
+ */
 export function isBulwark(ctx: AuditContext): boolean {
   return (
     ctx.inputs.bundleDir !== undefined || ctx.inputs.stateDir !== undefined || ctx.trace.login?.targetKind === 'bulwark'
@@ -86,7 +88,8 @@ export function isBulwark(ctx: AuditContext): boolean {
 
 /** The reason a Bulwark-specific check gives on another device. */
 export const NOT_BULWARK_DEVICE =
-  'this check reads the configuration and code of a Bulwark device: give --bundle/--state of one (other devices are audited black-box only)';
+  'this check reads the configuration and code of a Bulwark device: give --bundle/--state of one (other devices are ' +
+  'audited black-box only)';
 
 /** The reason a check of the firmware's configuration gives on a device whose configuration the auditor has not got. */
 export const NOT_BULWARK_CONFIG =

@@ -163,13 +163,17 @@ async function observe(target: HttpsTarget | undefined): Promise<{ process?: Dev
   const argv = cmdline.replace(/\0$/, '').split('\0');
   const listening = sockets.filter((s) => owner.sockets.has(s.inode));
   const self = owner.pid === process.pid;
-  const how = `process ${owner.pid}${self ? " (the auditor's own: the agent runs in-process)" : ''} listens on port ${target.port}`;
+  const how =
+    `process ${owner.pid}${self ? " (the auditor's own: the agent runs in-process)" : ''} listens on port ` +
+    `${target.port}`;
   return { process: { pid: owner.pid, self, argv, env, listening }, how };
 }
 
 const observed = new WeakMap<AuditContext, Promise<{ process?: DeviceProcess; how: string }>>();
 
-/** The device's running process at the primary target, observed once per audit; `how` says what was found or why not. */
+/**
+ * The device's running process at the primary target, observed once per audit; `how` says what was found or why not.
+ */
 export function deviceProcess(ctx: AuditContext): Promise<{ process?: DeviceProcess; how: string }> {
   let p = observed.get(ctx);
   if (p === undefined) {
@@ -243,7 +247,9 @@ function judgeInspectorAnswer(status: number, body: string): InspectorAnswer {
   if (status === 200 && (browser !== undefined || v?.['Protocol-Version'] !== undefined)) {
     return {
       inspector: true,
-      text: `a debugger protocol answered (${browser ?? 'DevTools protocol'}): anyone who reaches it can run code in the device`,
+      text:
+        `a debugger protocol answered (${browser ?? 'DevTools protocol'}): anyone who reaches it can run code ` +
+        `in the device`,
     };
   }
   return { inspector: false, text: `${status}: not an inspector` };

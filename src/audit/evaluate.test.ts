@@ -65,7 +65,7 @@ test('a not-applicable check is left out, but a control whose checks are all not
   );
 });
 
-test("controls the profile does not need are not applicable with the decision's reason, whatever their checks say", () => {
+test("controls the profile does not need: not applicable with the decision's reason, whatever the checks say", () => {
   const decision = decide(profile);
   const controls = evaluateControls(decision, results({}, 'fail'));
   const pake = controls.find((c) => c.id === 'PAIR-PAKE-SENSITIVE')!;

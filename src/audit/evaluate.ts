@@ -48,7 +48,9 @@ export function controlVerdict(
   if (passed.length > 0)
     return {
       status: 'not-tested',
-      summary: `partly tested: ${passed.map((c) => c.id).join(', ')} passed; ${untested.map((c) => c.id).join(', ')} not tested`,
+      summary: `partly tested: ${passed.map((c) => c.id).join(', ')} passed; ${untested
+        .map((c) => c.id)
+        .join(', ' + '')} not tested`,
     };
   return {
     status: 'not-tested',

@@ -59,7 +59,10 @@ export interface WalkEntry {
   readonly size: number;
 }
 
-/** Lists a folder tree (the root included), at most `maxEntries` entries and `maxDepth` levels; links are listed, not followed. */
+/**
+ * Lists a folder tree (the root included), at most `maxEntries` entries and `maxDepth` levels; links are listed, not
+ * followed.
+ */
 export async function walk(
   root: string,
   maxEntries: number,

@@ -18,7 +18,10 @@ export interface ParserEntry {
   readonly name: string;
   /** Its module under src/. */
   readonly module: string;
-  /** 'outside': input from the network, a scanned label or a release; 'local': the device's own files, the factory's bundle or the operator's command line. */
+  /**
+   * 'outside': input from the network, a scanned label or a release; 'local': the device's own files, the factory's
+   * bundle or the operator's command line.
+   */
   readonly input: 'outside' | 'local';
   /** Why a local parser is not fuzzed, or what an outside one reads. */
   readonly note: string;
@@ -26,149 +29,68 @@ export interface ParserEntry {
   readonly via?: readonly string[];
 }
 
+/** A row of the inventory: name, module, note and, when fuzz tests reach it only through its route in, those tests. */
+type InventoryRow = readonly [name: string, module: string, note: string, via?: readonly string[]];
+
+/** Parsers of input from the network, a scanned label or a release: each must be fuzzed. */
+const OUTSIDE_PARSERS: readonly InventoryRow[] = [
+  ['FrameDecoder', 'channel/frame.ts', 'hub-device channel frames'],
+  ['parseMessage', 'channel/messages.ts', 'hub-device channel messages'],
+  ['parseHubMessage', 'pairing/protocol.ts', 'pairing messages from a hub'],
+  ['parseDeviceMessage', 'pairing/protocol.ts', 'pairing messages from a device'],
+  [
+    'decodePoint',
+    'pairing/group.ts',
+    'SPAKE2+ shares (curve points)',
+    ['test/hub/fuzz.test.ts', 'src/pairing/spake2plus.test.ts'],
+  ],
+  ['parseDeviceTopic', 'cloudprotocol/topics.ts', 'MQTT topics'],
+  ['parseJsonPayload', 'cloudprotocol/payloads.ts', 'MQTT payloads'],
+  ['parseTelemetry', 'cloudprotocol/payloads.ts', 'device telemetry'],
+  ['parseState', 'cloudprotocol/payloads.ts', 'device state'],
+  ['parseClaim', 'cloudprotocol/payloads.ts', 'claim events'],
+  ['parseSync', 'cloudprotocol/payloads.ts', 'sync requests'],
+  ['parseReceipt', 'cloudprotocol/payloads.ts', 'cloud receipts'],
+  ['parsePresence', 'cloudprotocol/payloads.ts', 'presence messages'],
+  ['parseCommand', 'cloudprotocol/payloads.ts', 'cloud commands'],
+  ['parseReply', 'cloudprotocol/payloads.ts', 'command replies'],
+  ['MqttDecoder', 'mqtt/codec.ts', 'MQTT packets from the broker'],
+  ['parseCookies', 'web/http.ts', 'HTTP Cookie headers', ['test/web/fuzz.test.ts', 'test/cloud/fuzz.test.ts']],
+  ['parseBody', 'web/http.ts', 'HTTP request bodies', ['test/web/fuzz.test.ts', 'test/cloud/fuzz.test.ts']],
+  ['parseStickerUri', 'identity/sticker.ts', "the label's QR code, as an app or hub scans it"],
+  ['parseImageManifest', 'update/image.ts', 'image.json inside a downloaded image'],
+  ['parseImageTargetCustom', 'update/image.ts', 'the signed custom data of a release'],
+  ['readImageArchive', 'update/archive.ts', 'a downloaded image archive (tar)'],
+  ['parseVersion', 'update/semver.ts', 'versions in release metadata'],
+  ['parseProfile', 'policy/profile.ts', 'device profiles (YAML) a manufacturer writes'],
+];
+
+/** Parsers of the device's own files, the factory's bundle or the operator's command line, with why. */
+const LOCAL_PARSERS: readonly InventoryRow[] = [
+  ['parseLockoutState', 'auth/lockout.ts', "the device's own counters file (fuzzed all the same)"],
+  ['parseSessionState', 'auth/sessions.ts', "the device's own sessions file (fuzzed all the same)"],
+  ['parseDeviceCookieState', 'auth/device-cookie.ts', "the device's own device-cookie list"],
+  ['parseDeviceCookieKey', 'auth/device-cookie.ts', "the device's own device-cookie key file"],
+  ['parsePasswordHash', 'auth/password-hash.ts', 'hashes the device or the factory wrote (fuzzed all the same)'],
+  ['parseHubs', 'device/hub-registry.ts', "the device's own list of paired hubs (hubs.json), written by its pairing"],
+  ['parseStoredLine', 'journal/entry.ts', "the device's own journal; a torn line is skipped"],
+  ['parseUnitRecord', 'bundle/index.ts', "the factory's bundle, flashed at production"],
+  ['parsePairingVerifierRecord', 'pairing/verifier.ts', "the factory's bundle, flashed at production"],
+  ['parseBootState', 'update/slots.ts', "the device's own boot.json, written atomically by itself"],
+  ['parseDeviceAddress', 'hub/hub.ts', "an address the hub's owner types"],
+  ['parseDuration', 'update/config.ts', "an operator's command-line option"],
+  ['parseCallValue', 'cli/hub-commands.ts', "an operator's command-line argument"],
+  ['parseMqttsUrl', 'mqtt/client.ts', "the cloud operator's and the device's configuration"],
+];
+
+function inventoryEntries(input: ParserEntry['input'], rows: readonly InventoryRow[]): ParserEntry[] {
+  return rows.map(([name, module, note, via]) => ({ name, module, input, note, ...(via ? { via } : {}) }));
+}
+
 /** Every parser of the firmware (src/, the auditor aside). */
 export const PARSER_INVENTORY: readonly ParserEntry[] = Object.freeze([
-  { name: 'FrameDecoder', module: 'channel/frame.ts', input: 'outside', note: 'hub-device channel frames' },
-  { name: 'parseMessage', module: 'channel/messages.ts', input: 'outside', note: 'hub-device channel messages' },
-  { name: 'parseHubMessage', module: 'pairing/protocol.ts', input: 'outside', note: 'pairing messages from a hub' },
-  {
-    name: 'parseDeviceMessage',
-    module: 'pairing/protocol.ts',
-    input: 'outside',
-    note: 'pairing messages from a device',
-  },
-  {
-    name: 'decodePoint',
-    module: 'pairing/group.ts',
-    input: 'outside',
-    note: 'SPAKE2+ shares (curve points)',
-    via: ['test/hub/fuzz.test.ts', 'src/pairing/spake2plus.test.ts'],
-  },
-  { name: 'parseDeviceTopic', module: 'cloudprotocol/topics.ts', input: 'outside', note: 'MQTT topics' },
-  { name: 'parseJsonPayload', module: 'cloudprotocol/payloads.ts', input: 'outside', note: 'MQTT payloads' },
-  { name: 'parseTelemetry', module: 'cloudprotocol/payloads.ts', input: 'outside', note: 'device telemetry' },
-  { name: 'parseState', module: 'cloudprotocol/payloads.ts', input: 'outside', note: 'device state' },
-  { name: 'parseClaim', module: 'cloudprotocol/payloads.ts', input: 'outside', note: 'claim events' },
-  { name: 'parseSync', module: 'cloudprotocol/payloads.ts', input: 'outside', note: 'sync requests' },
-  { name: 'parseReceipt', module: 'cloudprotocol/payloads.ts', input: 'outside', note: 'cloud receipts' },
-  { name: 'parsePresence', module: 'cloudprotocol/payloads.ts', input: 'outside', note: 'presence messages' },
-  { name: 'parseCommand', module: 'cloudprotocol/payloads.ts', input: 'outside', note: 'cloud commands' },
-  { name: 'parseReply', module: 'cloudprotocol/payloads.ts', input: 'outside', note: 'command replies' },
-  { name: 'MqttDecoder', module: 'mqtt/codec.ts', input: 'outside', note: 'MQTT packets from the broker' },
-  {
-    name: 'parseCookies',
-    module: 'web/http.ts',
-    input: 'outside',
-    note: 'HTTP Cookie headers',
-    via: ['test/web/fuzz.test.ts', 'test/cloud/fuzz.test.ts'],
-  },
-  {
-    name: 'parseBody',
-    module: 'web/http.ts',
-    input: 'outside',
-    note: 'HTTP request bodies',
-    via: ['test/web/fuzz.test.ts', 'test/cloud/fuzz.test.ts'],
-  },
-  {
-    name: 'parseStickerUri',
-    module: 'identity/sticker.ts',
-    input: 'outside',
-    note: "the label's QR code, as an app or hub scans it",
-  },
-  {
-    name: 'parseImageManifest',
-    module: 'update/image.ts',
-    input: 'outside',
-    note: 'image.json inside a downloaded image',
-  },
-  {
-    name: 'parseImageTargetCustom',
-    module: 'update/image.ts',
-    input: 'outside',
-    note: 'the signed custom data of a release',
-  },
-  { name: 'readImageArchive', module: 'update/archive.ts', input: 'outside', note: 'a downloaded image archive (tar)' },
-  { name: 'parseVersion', module: 'update/semver.ts', input: 'outside', note: 'versions in release metadata' },
-  {
-    name: 'parseProfile',
-    module: 'policy/profile.ts',
-    input: 'outside',
-    note: 'device profiles (YAML) a manufacturer writes',
-  },
-  {
-    name: 'parseLockoutState',
-    module: 'auth/lockout.ts',
-    input: 'local',
-    note: "the device's own counters file (fuzzed all the same)",
-  },
-  {
-    name: 'parseSessionState',
-    module: 'auth/sessions.ts',
-    input: 'local',
-    note: "the device's own sessions file (fuzzed all the same)",
-  },
-  {
-    name: 'parseDeviceCookieState',
-    module: 'auth/device-cookie.ts',
-    input: 'local',
-    note: "the device's own device-cookie list",
-  },
-  {
-    name: 'parseDeviceCookieKey',
-    module: 'auth/device-cookie.ts',
-    input: 'local',
-    note: "the device's own device-cookie key file",
-  },
-  {
-    name: 'parsePasswordHash',
-    module: 'auth/password-hash.ts',
-    input: 'local',
-    note: 'hashes the device or the factory wrote (fuzzed all the same)',
-  },
-  {
-    name: 'parseHubs',
-    module: 'device/hub-registry.ts',
-    input: 'local',
-    note: "the device's own list of paired hubs (hubs.json), written by its pairing",
-  },
-  {
-    name: 'parseStoredLine',
-    module: 'journal/entry.ts',
-    input: 'local',
-    note: "the device's own journal; a torn line is skipped",
-  },
-  {
-    name: 'parseUnitRecord',
-    module: 'bundle/index.ts',
-    input: 'local',
-    note: "the factory's bundle, flashed at production",
-  },
-  {
-    name: 'parsePairingVerifierRecord',
-    module: 'pairing/verifier.ts',
-    input: 'local',
-    note: "the factory's bundle, flashed at production",
-  },
-  {
-    name: 'parseBootState',
-    module: 'update/slots.ts',
-    input: 'local',
-    note: "the device's own boot.json, written atomically by itself",
-  },
-  { name: 'parseDeviceAddress', module: 'hub/hub.ts', input: 'local', note: "an address the hub's owner types" },
-  { name: 'parseDuration', module: 'update/config.ts', input: 'local', note: "an operator's command-line option" },
-  {
-    name: 'parseCallValue',
-    module: 'cli/hub-commands.ts',
-    input: 'local',
-    note: "an operator's command-line argument",
-  },
-  {
-    name: 'parseMqttsUrl',
-    module: 'mqtt/client.ts',
-    input: 'local',
-    note: "the cloud operator's and the device's configuration",
-  },
+  ...inventoryEntries('outside', OUTSIDE_PARSERS),
+  ...inventoryEntries('local', LOCAL_PARSERS),
 ]);
 
 const DISCOVER = /export\s+(?:async\s+)?function\s+((?:parse|decode)[A-Z]\w*)|export\s+class\s+(\w*Decoder)\b/g;
@@ -213,8 +135,14 @@ export async function checkFuzzTargets(ctx: AuditContext): Promise<CheckOutcome>
   const stale = PARSER_INVENTORY.filter((p) => !found.has(`${p.module}#${p.name}`));
   const evidence: Evidence[] = [
     {
-      sent: `exported parse*/decode* functions and *Decoder classes in ${code.length} source files (the auditor aside), against the inventory of ${PARSER_INVENTORY.length} parsers`,
-      received: `${found.size} found${unlisted.length ? `; not in the inventory: ${unlisted.map((k) => k.replace('#', ' ')).join(', ')}` : ', each listed'}${stale.length ? `; listed but gone: ${stale.map((p) => p.name).join(', ')}` : ''}`,
+      sent:
+        `exported parse*/decode* functions and *Decoder classes in ${code.length} source files (the auditor ` +
+        `aside), against the inventory of ${PARSER_INVENTORY.length} parsers`,
+      received: `${found.size} found${
+        unlisted.length
+          ? `; not in the inventory: ` + `${unlisted.map((k) => k.replace('#', ' ')).join(', ')}`
+          : ', each listed'
+      }${stale.length ? `; listed but gone: ${stale.map((p) => p.name).join(', ')}` : ''}`,
       finding: unlisted.length > 0,
     },
   ];
@@ -244,7 +172,8 @@ export async function checkFuzzTargets(ctx: AuditContext): Promise<CheckOutcome>
   });
   return verdict(
     evidence,
-    `every parser of outside input (${covered.length}) has a fuzz target, and every parser in the source is in the inventory`,
+    `every parser of outside input (${covered.length}) has a fuzz target, and every parser in the source is in the ` +
+      `inventory`,
     (f) => `parsers without fuzzing or inventory: ${f.map((e) => e.received).join('; ')}`,
   );
 }

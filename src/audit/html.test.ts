@@ -7,7 +7,8 @@ import { AUDIT_REPORT_FORMAT, type AuditReport, type CheckResult } from './types
 
 function report(): AuditReport {
   const profile = parseProfile(
-    'model: "Plug <b>"\nnetworkModels: [listening]\nsensors: []\nactuators: []\npersonalData: false\ninternetExposed: false\nsupportPeriodEnd: 2031-12-31\n',
+    'model: "Plug <b>"\nnetworkModels: [listening]\nsensors: []\nactuators: []\npersonalData: ' +
+      'false\ninternetExposed: false\nsupportPeriodEnd: 2031-12-31\n',
   );
   const decision = decide(profile);
   const checks: CheckResult[] = CHECK_IDS.map((id, i) => ({

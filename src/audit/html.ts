@@ -34,21 +34,33 @@ function badge(status: ControlStatus | ProvisionStatus): string {
   return `<span class="badge ${status}">${LABEL[status]}</span>`;
 }
 
-const CSS = `
-:root{--pass:#1b7a3a;--fail:#b3261e;--nt:#8a5a00;--na:#5f6368;--oos:#5f6368;--line:#d0d4d9;--bg:#f6f7f9}
-*{box-sizing:border-box}body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1c1e21;margin:0;background:#fff}
-main{max-width:1100px;margin:0 auto;padding:24px}h1{font-size:1.7em;margin:.2em 0}h2{margin-top:2em;border-bottom:2px solid var(--line);padding-bottom:.2em}
-table{border-collapse:collapse;width:100%;margin:.5em 0}th,td{border:1px solid var(--line);padding:6px 8px;text-align:left;vertical-align:top}th{background:var(--bg)}
-.badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:.85em;font-weight:600;color:#fff;white-space:nowrap}
-.badge.pass{background:var(--pass)}.badge.fail{background:var(--fail)}.badge.not-tested{background:var(--nt)}.badge.not-applicable,.badge.out-of-scope{background:var(--na)}
-.verdict{padding:12px 16px;border-radius:6px;font-size:1.15em;font-weight:600;margin:1em 0;border-left:8px solid}
-.verdict.passed{background:#e6f4ea;border-color:var(--pass)}.verdict.failed{background:#fce8e6;border-color:var(--fail)}.verdict.incomplete{background:#fef7e0;border-color:var(--nt)}
-.muted{color:#5f6368}.small{font-size:.9em}code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.9em}
-.finding td{background:#fce8e6}details{margin:.3em 0}summary{cursor:pointer}
-.provs a{display:inline-block;margin:0 4px 2px 0}nav a{margin-right:12px}
-tr.required-fail td:first-child{border-left:4px solid var(--fail)}tr.required-not-tested td:first-child{border-left:4px solid var(--nt)}tr.required-pass td:first-child{border-left:4px solid var(--pass)}
-@media print{details{display:block}summary{display:none}}
-`;
+const CSS =
+  '\n' +
+  ':root{--pass:#1b7a3a;--fail:#b3261e;--nt:#8a5a00;--na:#5f6368;--oos:#5f6368;--line:#d0d4d9;--bg:#f6f7f9}\n' +
+  '*{box-sizing:border-box}' +
+  'body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1c1e21;margin:0;background:#fff}\n' +
+  'main{max-width:1100px;margin:0 auto;padding:24px}h1{font-size:1.7em;margin:.2em 0}' +
+  'h2{margin-top:2em;border-bottom:2px solid var(--line);padding-bottom:.2em}\n' +
+  'table{border-collapse:collapse;width:100%;margin:.5em 0}' +
+  'th,td{border:1px solid var(--line);padding:6px 8px;text-align:left;vertical-align:top}' +
+  'th{background:var(--bg)}\n' +
+  '.badge{display:inline-block;padding:1px 8px;border-radius:10px;' +
+  'font-size:.85em;font-weight:600;color:#fff;white-space:nowrap}\n' +
+  '.badge.pass{background:var(--pass)}.badge.fail{background:var(--fail)}' +
+  '.badge.not-tested{background:var(--nt)}.badge.not-applicable,.badge.out-of-scope{background:var(--na)}\n' +
+  '.verdict{padding:12px 16px;border-radius:6px;' +
+  'font-size:1.15em;font-weight:600;margin:1em 0;border-left:8px solid}\n' +
+  '.verdict.passed{background:#e6f4ea;border-color:var(--pass)}' +
+  '.verdict.failed{background:#fce8e6;border-color:var(--fail)}' +
+  '.verdict.incomplete{background:#fef7e0;border-color:var(--nt)}\n' +
+  '.muted{color:#5f6368}.small{font-size:.9em}' +
+  'code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.9em}\n' +
+  '.finding td{background:#fce8e6}details{margin:.3em 0}summary{cursor:pointer}\n' +
+  '.provs a{display:inline-block;margin:0 4px 2px 0}nav a{margin-right:12px}\n' +
+  'tr.required-fail td:first-child{border-left:4px solid var(--fail)}' +
+  'tr.required-not-tested td:first-child{border-left:4px solid var(--nt)}' +
+  'tr.required-pass td:first-child{border-left:4px solid var(--pass)}\n' +
+  '@media print{details{display:block}summary{display:none}}\n';
 
 function chart(report: AuditReport): string {
   const s = report.summary;
@@ -75,9 +87,11 @@ function chart(report: AuditReport): string {
       .map(([label, n, colour]) => {
         const w = (n / total) * width;
         const r =
-          `<rect x="${x.toFixed(1)}" y="${y}" width="${w.toFixed(1)}" height="28" fill="${colour}"><title>${esc(`${title}: ${n} ${label}`)}</title></rect>` +
+          `<rect x="${x.toFixed(1)}" y="${y}" width="${w.toFixed(1)}" height="28" ` +
+          `fill="${colour}"><title>${esc(`${title}: ${n} ${label}`)}</title></rect>` +
           (w > 24
-            ? `<text x="${(x + w / 2).toFixed(1)}" y="${y + 19}" text-anchor="middle" fill="#fff" font-size="13" font-weight="600">${n}</text>`
+            ? `<text x="${(x + w / 2).toFixed(1)}" y="${y + 19}" text-anchor="middle" fill="#fff" font-size="13" ` +
+              `font-weight="600">${n}</text>`
             : '');
         x += w;
         return r;
@@ -88,15 +102,28 @@ function chart(report: AuditReport): string {
   const legend = segments
     .map(
       ([label, n, colour], i) =>
-        `<rect x="${200 + i * 140}" y="96" width="14" height="14" fill="${colour}"/><text x="${218 + i * 140}" y="108" font-size="13">${esc(label)} (${n})</text>`,
+        `<rect x="${200 + i * 140}" y="96" width="14" height="14" fill="${colour}"/><text x="${218 + i * 140}" ` +
+        `y="108" font-size="13">${esc(label)} (${n})</text>`,
     )
     .join('');
-  const etsiLegend = `<text x="200" y="134" font-size="12" fill="#5f6368">EN 303 645 provisions: ${esc(etsi.map(([l, n]) => `${n} ${l}`).join(', '))}</text>`;
-  return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 780 145" width="100%" role="img" aria-labelledby="chart-title chart-desc">
+  const etsiLegend =
+    `<text x="200" y="134" font-size="12" fill="#5f6368">EN 303 645 provisions: ` +
+    `${esc(etsi.map(([l, n]) => `${n} ${l}`).join(', '))}</text>`;
+  return (
+    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 780 145" width="100%" role="img" \
+aria-labelledby="chart-title chart-desc">
 <title id="chart-title">Summary of the audit</title>
-<desc id="chart-desc">Required controls: ${s.pass} pass, ${s.fail} fail, ${s.notTested} not tested; ${s.notApplicable} controls not applicable. ETSI EN 303 645 provisions: ${etsi.map(([l, n]) => `${n} ${l}`).join(', ')}.</desc>
-${bar(10, `Controls (${report.controls.length})`, segments)}${bar(50, `EN 303 645 (${report.etsi.length})`, etsi)}${legend}${etsiLegend}
-</svg>`;
+<desc id="chart-desc">Required controls: ${s.pass} pass, ${s.fail} fail, ${s.notTested} not tested; ` +
+    `${s.notApplicable} controls not applicable. ETSI EN 303 645 provisions: ${etsi
+      .map(([l, n]) => `${n} ` + `${l}`)
+      .join(', ')}.</desc>
+${bar(10, `Controls (${report.controls.length})`, segments)}${bar(
+      50,
+      `EN 303 645 ` + `(${report.etsi.length})`,
+      etsi,
+    )}${legend}${etsiLegend}
+</svg>`
+  );
 }
 
 function provisionLinks(c: ControlResult): string {
@@ -116,10 +143,15 @@ function provisionLinks(c: ControlResult): string {
 
 function controlRow(c: ControlResult): string {
   const checks = c.checks.map((id) => `<a href="#${reportAnchor('check', id)}"><code>${esc(id)}</code></a>`).join(', ');
-  return `<tr id="${reportAnchor('control', c.id)}" data-control="${esc(c.id)}" data-status="${c.status}" class="${c.required ? `required-${c.status}` : 'optional'}">
+  return (
+    `<tr id="${reportAnchor('control', c.id)}" data-control="${esc(c.id)}" data-status="${c.status}" ` +
+    `class="${c.required ? `required-${c.status}` : 'optional'}">
 <td><strong>${esc(c.id)}</strong><br>${esc(c.title)}</td><td>${badge(c.status)}</td>
-<td>${esc(c.summary)}<div class="small muted">${c.required ? 'Required: ' : 'Not required: '}${esc(c.because.join('; '))}</div><div class="small">Checks: ${checks}</div></td>
-<td class="provs">${provisionLinks(c)}</td></tr>`;
+<td>${esc(c.summary)}<div class="small muted">${
+      c.required ? 'Required: ' : 'Not required: ' + ''
+    }${esc(c.because.join('; '))}</div><div class="small">Checks: ${checks}</div></td>
+<td class="provs">${provisionLinks(c)}</td></tr>`
+  );
 }
 
 function checkBlock(r: CheckResult, controls: readonly ControlResult[]): string {
@@ -130,46 +162,70 @@ function checkBlock(r: CheckResult, controls: readonly ControlResult[]): string 
   const rows = r.evidence
     .map(
       (e) =>
-        `<tr${e.finding ? ' class="finding"' : ''}><td>${esc(e.sent)}</td><td>${esc(e.received)}${e.finding ? ' <strong>(finding)</strong>' : ''}</td></tr>`,
+        `<tr${e.finding ? ' class="finding"' : ''}><td>${esc(e.sent)}</td><td>${esc(e.received)}${
+          e.finding ? ' ' + '<strong>(finding)</strong>' : ''
+        }</td></tr>`,
     )
     .join('');
   const status = r.status === 'not-applicable' ? 'not-applicable' : r.status;
-  return `<section id="${reportAnchor('check', r.id)}" data-check="${esc(r.id)}"><h3><code>${esc(r.id)}</code> ${badge(status)} <span class="muted small">${r.kind}, ${r.durationMs} ms</span></h3>
+  return (
+    `<section id="${reportAnchor('check', r.id)}" data-check="${esc(r.id)}"><h3><code>${esc(r.id)}</code> ` +
+    `${badge(status)} <span class="muted small">${r.kind}, ${r.durationMs} ms</span></h3>
 <p>${esc(r.summary)}</p><p class="small muted">Used by ${users || 'no control'}.</p>
-${r.evidence.length ? `<details${r.status === 'fail' ? ' open' : ''}><summary>Evidence (${r.evidence.length})</summary><table><thead><tr><th>Sent or read</th><th>Came back or found</th></tr></thead><tbody>${rows}</tbody></table></details>` : '<p class="small muted">No evidence gathered.</p>'}</section>`;
+${
+  r.evidence.length
+    ? `<details${r.status === 'fail' ? ' open' : ''}><summary>Evidence ` +
+      (`(${r.evidence.length})</summary><table><thead><tr><th>Sent or read</th><th>Came back or ` +
+        `found</th></tr></thead><tbody>${rows}</tbody></table></details>`)
+    : '<p class="small muted">No evidence gathered.</p>'
+}</section>`
+  );
 }
 
 function provisionRow(kind: 'etsi' | 'psti', p: ProvisionResult): string {
   const controls = p.controls
     .map((id) => `<a href="#${reportAnchor('control', id)}" data-control-link="${esc(id)}">${esc(id)}</a>`)
     .join(', ');
-  return `<tr id="${reportAnchor(kind, p.id)}" data-provision-row="${esc(p.id)}"><td><strong>${esc(p.id)}</strong></td><td>${esc(p.status)}</td><td>${esc(p.text)}</td><td>${badge(p.verdict)}</td><td>${controls || '<span class="muted">none</span>'}${p.note ? `<div class="small muted">${esc(p.note)}</div>` : ''}</td></tr>`;
+  return (
+    `<tr id="${reportAnchor(kind, p.id)}" ` +
+    `data-provision-row="${esc(p.id)}"><td><strong>${esc(p.id)}</strong></td>` +
+    `<td>${esc(p.status)}</td><td>${esc(p.text)}</td>` +
+    `<td>${badge(p.verdict)}</td>` +
+    `<td>${controls || '<span class="muted">none</span>'}` +
+    `${p.note ? `<div class="small muted">${esc(p.note)}</div>` : ''}</td></tr>`
+  );
 }
 
-/** Renders the report as one self-contained HTML document. */
-export function renderAuditHtml(report: AuditReport): string {
-  const s = report.summary;
+/** The verdict banner's class and sentence. */
+function verdictOf(s: AuditReport['summary']): { verdictClass: string; verdictText: string } {
   const verdictClass = s.exitCode === 0 ? 'passed' : s.fail > 0 ? 'failed' : 'incomplete';
   const verdictText =
     s.exitCode === 0
       ? 'PASSED: every required control passed.'
       : s.fail > 0
-        ? `FAILED: ${s.fail} required control${s.fail === 1 ? '' : 's'} failed${s.notTested ? `, ${s.notTested} not tested` : ''}.`
-        : `INCOMPLETE: no required control failed, but ${s.notTested} could not be tested, so the product cannot be shown to meet its policy.`;
+        ? `FAILED: ${s.fail} required control${s.fail === 1 ? '' : 's'} failed${
+            s.notTested ? `, ${s.notTested} not tested` : ''
+          }.`
+        : `INCOMPLETE: no required control failed, but ${s.notTested} could not be tested, so the product cannot be ` +
+          `shown to meet its policy.`;
+  return { verdictClass, verdictText };
+}
+
+const TARGET_KIND_TEXT: Readonly<Record<AuditReport['scope']['targetKind'], string>> = {
+  bulwark: 'a Bulwark admin service',
+  other: 'a device not built with Bulwark',
+  unreachable: 'nothing (unreachable)',
+  none: 'not probed',
+};
+
+/** The rows of the scope table: what was audited and with which inputs. */
+function scopeRows(report: AuditReport): Array<[string, string]> {
   const sc = report.scope;
-  const scopeRows: Array<[string, string]> = [
+  const rows: Array<[string, string]> = [
     ['Product', `${report.profile.model}${report.profile.maker ? ` (${report.profile.maker})` : ''}`],
     ['Risk tier', String(report.tier)],
     ['Devices probed', sc.urls.length ? sc.urls.join(', ') : 'none (no --url)'],
-    [
-      'What answered',
-      {
-        bulwark: 'a Bulwark admin service',
-        other: 'a device not built with Bulwark',
-        unreachable: 'nothing (unreachable)',
-        none: 'not probed',
-      }[sc.targetKind],
-    ],
+    ['What answered', TARGET_KIND_TEXT[sc.targetKind]],
     ['Login', sc.login],
     ['Bundle', sc.bundle ?? 'not given'],
     ['State', sc.state ?? 'not given'],
@@ -182,49 +238,103 @@ export function renderAuditHtml(report: AuditReport): string {
     [
       'Firmware',
       sc.firmware
-        ? `${sc.firmware.model} ${sc.firmware.version} (security version ${sc.firmware.securityVersion}, ${sc.firmware.slot === 'factory' ? 'factory image' : `slot ${sc.firmware.slot}`})`
+        ? `${sc.firmware.model} ${sc.firmware.version} (security version ${sc.firmware.securityVersion}, ` +
+          `${sc.firmware.slot === 'factory' ? 'factory image' : `slot ${sc.firmware.slot}`})`
         : 'not known (no --state)',
     ],
   ];
   if (sc.sourceAddresses)
-    scopeRows.push([
+    rows.push([
       'Probe source addresses',
       Object.entries(sc.sourceAddresses)
         .map(([k, v]) => `${k} ${v}`)
         .join(', '),
     ]);
-  const required = report.controls.filter((c) => c.required);
-  const optional = report.controls.filter((c) => !c.required);
-  const controlTable = (rows: readonly ControlResult[]): string =>
-    `<table><thead><tr><th>Control</th><th>Verdict</th><th>Why</th><th>Provisions</th></tr></thead><tbody>${rows.map(controlRow).join('\n')}</tbody></table>`;
-  return `<!DOCTYPE html>
+  return rows;
+}
+
+/** The document head, title, navigation and verdict banner. */
+function reportHeader(report: AuditReport): string {
+  const s = report.summary;
+  const { verdictClass, verdictText } = verdictOf(s);
+  return (
+    `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
 <title>Security audit: ${esc(report.profile.model)}</title><style>${CSS}</style></head>
 <body><main>
 <h1>Security audit: ${esc(report.profile.model)}</h1>
-<p class="muted">Generated ${esc(report.generatedAt)} by ${esc(report.tool.name)} ${esc(report.tool.version)} in ${(report.durationMs / 1000).toFixed(1)} s. Report format ${esc(report.format)}.</p>
-<nav><a href="#summary">Summary</a><a href="#controls">Controls</a><a href="#checks">Checks and evidence</a><a href="#etsi">EN 303 645</a><a href="#psti">UK PSTI</a></nav>
-<div class="verdict ${verdictClass}" id="verdict" data-exit-code="${s.exitCode}">${esc(verdictText)} <span class="small">(exit code ${s.exitCode})</span></div>
-<h2 id="summary">Summary</h2>
+<p class="muted">Generated ${esc(report.generatedAt)} by ${esc(report.tool.name)} ${esc(report.tool.version)} in ` +
+    `${(report.durationMs / 1000).toFixed(1)} s. Report format ${esc(report.format)}.</p>
+<nav><a href="#summary">Summary</a><a href="#controls">Controls</a><a href="#checks">Checks and evidence</a>` +
+    `<a href="#etsi">EN 303 645</a><a href="#psti">UK PSTI</a></nav>
+<div class="verdict ${verdictClass}" id="verdict" data-exit-code="${s.exitCode}">${esc(verdictText)} ` +
+    `<span class="small">(exit code ${s.exitCode})</span></div>
+`
+  );
+}
+
+/** The summary section: the chart, the counts, the scope table and the decision tree's reasons. */
+function summarySection(report: AuditReport, requiredCount: number): string {
+  const s = report.summary;
+  const na = s.notApplicable;
+  const rows = scopeRows(report)
+    .map(([k, v]) => `<tr><th scope="row">${esc(k)}</th><td>${esc(v)}</td></tr>`)
+    .join('');
+  const reasons = report.reasons.map((r) => `<li>${esc(r)}</li>`).join('');
+  return (
+    `<h2 id="summary">Summary</h2>
 ${chart(report)}
-<p>Of ${required.length} required controls: ${s.pass} pass, ${s.fail} fail, ${s.notTested} not tested. ${s.notApplicable} ${s.notApplicable === 1 ? 'control' : 'controls'} of the catalogue ${s.notApplicable === 1 ? 'is' : 'are'} not applicable to this profile. A required control passes only when every one of its checks passed; what the auditor could not check is "not tested", never "pass".</p>
-<table><tbody>${scopeRows.map(([k, v]) => `<tr><th scope="row">${esc(k)}</th><td>${esc(v)}</td></tr>`).join('')}</tbody></table>
-<details><summary>Why these controls (decision tree)</summary><ul>${report.reasons.map((r) => `<li>${esc(r)}</li>`).join('')}</ul></details>
-<h2 id="controls">Required controls (${required.length})</h2>
+<p>Of ${requiredCount} required controls: ${s.pass} pass, ${s.fail} fail, ${s.notTested} not tested. ` +
+    `${na} ${na === 1 ? 'control' : 'controls'} of the catalogue ${na === 1 ? 'is' : 'are'} not applicable to ` +
+    `this profile. A required control passes only when every one of its checks passed; what the auditor could not ` +
+    `check is "not tested", never "pass".</p>
+<table><tbody>${rows}</tbody></table>
+<details><summary>Why these controls (decision tree)</summary><ul>${reasons}</ul></details>
+`
+  );
+}
+
+/** The two provision-by-provision tables, EN 303 645 and UK PSTI. */
+function provisionTables(report: AuditReport): string {
+  return (
+    `<h2 id="etsi">ETSI EN 303 645 V2.1.1, provision by provision</h2>
+<table><thead><tr><th>Provision</th><th>Status</th><th>What it asks (paraphrase)</th>` +
+    `<th>Verdict</th><th>Controls</th></tr></thead><tbody>
+${report.etsi.map((p) => provisionRow('etsi', p)).join('\n')}</tbody></table>
+<h2 id="psti">UK PSTI security requirements</h2>
+<table><thead><tr><th>Requirement</th><th>Status</th><th>What it asks</th>` +
+    `<th>Verdict</th><th>Controls</th></tr></thead><tbody>
+${report.psti.map((p) => provisionRow('psti', p)).join('\n')}</tbody></table>
+`
+  );
+}
+
+function controlTable(rows: readonly ControlResult[]): string {
+  return (
+    `<table><thead><tr><th>Control</th><th>Verdict</th><th>Why</th><th>Provisions</th></tr></thead>` +
+    `<tbody>${rows.map(controlRow).join('\n')}</tbody></table>`
+  );
+}
+
+/** Renders the report as one self-contained HTML document. */
+export function renderAuditHtml(report: AuditReport): string {
+  const required = report.controls.filter((c) => c.required);
+  const optional = report.controls.filter((c) => !c.required);
+  return (
+    reportHeader(report) +
+    summarySection(report, required.length) +
+    `<h2 id="controls">Required controls (${required.length})</h2>
 ${controlTable(required)}
 <h2 id="not-applicable">Controls not applicable (${optional.length})</h2>
 ${controlTable(optional)}
 <h2 id="checks">Checks and evidence (${report.checks.length})</h2>
 ${report.checks.map((r) => checkBlock(r, report.controls)).join('\n')}
-<h2 id="etsi">ETSI EN 303 645 V2.1.1, provision by provision</h2>
-<table><thead><tr><th>Provision</th><th>Status</th><th>What it asks (paraphrase)</th><th>Verdict</th><th>Controls</th></tr></thead><tbody>
-${report.etsi.map((p) => provisionRow('etsi', p)).join('\n')}</tbody></table>
-<h2 id="psti">UK PSTI security requirements</h2>
-<table><thead><tr><th>Requirement</th><th>Status</th><th>What it asks</th><th>Verdict</th><th>Controls</th></tr></thead><tbody>
-${report.psti.map((p) => provisionRow('psti', p)).join('\n')}</tbody></table>
-</main></body></html>
-`;
+` +
+    provisionTables(report) +
+    `</main></body></html>
+`
+  );
 }
 
 /** The report as JSON text (stable key order as built). */

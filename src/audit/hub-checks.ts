@@ -9,7 +9,7 @@ import { connect as tlsConnect, type SecureVersion } from 'node:tls';
 import { join } from 'node:path';
 import type { ModelSpec } from '../models/index.ts';
 import type { AuditContext } from './context.ts';
-import { notTested, verdict, type CheckOutcome } from './context.ts';
+import { acceptsConfig, notTested, verdict, type CheckOutcome } from './context.ts';
 import { readBounded, readJsonBounded } from './files.ts';
 import { readJournal } from './stored-journal.ts';
 import { auditedModel, isBulwark, NOT_BULWARK_DEVICE } from './device-info.ts';
@@ -50,7 +50,10 @@ interface RawProbe {
   readonly error?: string;
 }
 
-/** One TLS connection to the hub port; waits `waitMs` after the handshake for the device to send or hang up. Sends nothing. */
+/**
+ * One TLS connection to the hub port; waits `waitMs` after the handshake for the device to send or hang up. Sends
+ * nothing.
+ */
 function rawTlsProbe(
   host: string,
   port: number,
@@ -192,7 +195,33 @@ function pairingAnswer(p: ChannelProbe, parse: (v: unknown) => { t: string; code
   }
 }
 
-/** hub.pairing-window: outside a window, an unpinned key's pairing hello is refused; a lock or camera refuses push button outright. */
+/** The device's journal (with --state), waited on for the auditor's two refused hellos under `pin`. */
+async function refusedHelloJournalEvidence(ctx: AuditContext, pin: string): Promise<Evidence[]> {
+  if (ctx.inputs.stateDir === undefined) return [];
+  const until = Date.now() + ctx.inputs.limits.journalSettleMs;
+  let seen = 0;
+  for (;;) {
+    const entries = (await readJournal(ctx)) ?? [];
+    seen = entries.filter(
+      (e) => e.surface === 'pairing' && e.identity === pin && e.event === 'pairing' && e.result === 'refused',
+    ).length;
+    if (seen >= 2 || Date.now() >= until) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return [
+    {
+      sent: "the device's journal, for the auditor's two refused hellos",
+      received:
+        seen >= 2 ? `both recorded as refused pairing attempts under the auditor's key pin` : `${seen} of 2 recorded`,
+      finding: seen < 2,
+    },
+  ];
+}
+
+/**
+ * hub.pairing-window: outside a window, an unpinned key's pairing hello is refused; a lock or camera refuses push
+ * button outright.
+ */
 export async function checkPairingWindow(ctx: AuditContext): Promise<CheckOutcome> {
   const target = hubTarget(ctx);
   if (target === undefined) return notTested(NO_HUB);
@@ -215,7 +244,8 @@ export async function checkPairingWindow(ctx: AuditContext): Promise<CheckOutcom
   ctx.trace.hubProbe = { ...ctx.trace.hubProbe, setupCode: setupText };
   if (/answered 'params'/.test(setupText)) {
     return notTested(
-      "the device's pairing window is open right now (its button was pressed or its owner opened it): the auditor stopped after the hello and did not test a closed window; audit again when it has closed",
+      "the device's pairing window is open right now (its button was pressed or its owner opened it): the auditor " +
+        'stopped after the hello and did not test a closed window; audit again when it has closed',
       [
         {
           sent: `pairing hello (setup code) from a key the device has never seen (${id.pin.slice(0, 23)}...)`,
@@ -253,32 +283,47 @@ export async function checkPairingWindow(ctx: AuditContext): Promise<CheckOutcom
       finding: !/refused: PAIRING_(WINDOW_CLOSED|TOO_MANY_ATTEMPTS)/.test(pushText),
     });
   }
-  if (ctx.inputs.stateDir !== undefined) {
-    const until = Date.now() + ctx.inputs.limits.journalSettleMs;
-    let seen = 0;
-    for (;;) {
-      const entries = (await readJournal(ctx)) ?? [];
-      seen = entries.filter(
-        (e) => e.surface === 'pairing' && e.identity === id.pin && e.event === 'pairing' && e.result === 'refused',
-      ).length;
-      if (seen >= 2 || Date.now() >= until) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    evidence.push({
-      sent: "the device's journal, for the auditor's two refused hellos",
-      received:
-        seen >= 2 ? `both recorded as refused pairing attempts under the auditor's key pin` : `${seen} of 2 recorded`,
-      finding: seen < 2,
-    });
-  }
+  evidence.push(...(await refusedHelloJournalEvidence(ctx, id.pin)));
   return verdict(
     evidence,
-    `outside a pairing window the device refuses a new key's pairing${refusesPush ? ', and as a ' + model.name + ' it refuses push button outright' : ''}`,
+    `outside a pairing window the device refuses a new key's pairing${
+      refusesPush ? `, and as a ${model.name} it refuses push button outright` : ''
+    }`,
     (f) => `the device accepts pairing it should refuse: ${f.map((e) => `${e.sent} -> ${e.received}`).join('; ')}`,
   );
 }
 
-/** channel.mutual-tls: the hub port speaks TLS 1.3 only, needs a client key, and gives an unpinned key nothing but pairing. */
+/** The key the hub port showed, against the bundle's web certificate (with --bundle). */
+async function devicePinEvidence(ctx: AuditContext, devicePin: string | undefined): Promise<Evidence[]> {
+  if (devicePin === undefined || ctx.inputs.bundleDir === undefined) return [];
+  const { spkiSha256 } = await import('../channel/index.ts');
+  const cert = await readBounded(join(ctx.inputs.bundleDir, 'web-cert.pem'), 65_536);
+  if (!cert.ok) return [];
+  const pin = 'sha256:' + spkiSha256(cert.text).toString('hex');
+  return [
+    {
+      sent: "the key the hub port showed, against the bundle's web certificate (the key hubs pin)",
+      received: pin === devicePin ? "the same key: the pin a hub stores is the unit's own" : 'a different key',
+      finding: pin !== devicePin,
+    },
+  ];
+}
+
+/** The channel's limits (src/channel defaults), for the record. */
+async function channelLimitsEvidence(): Promise<Evidence> {
+  const { defaultChannelConfig: c } = await import('../channel/index.ts');
+  return {
+    sent: "the channel's limits (src/channel defaults)",
+    received:
+      `frames up to ${c.maxFrameBytes} bytes, ${c.maxInFlight} requests in flight, handshake within ` +
+      `${c.handshakeTimeoutMs / 1000} s, dead after ${c.deadAfterMs / 1000} s of silence`,
+  };
+}
+
+/**
+ * channel.mutual-tls: the hub port speaks TLS 1.3 only, needs a client key, and gives an unpinned key nothing but
+ * pairing.
+ */
 export async function checkChannelMutualTls(ctx: AuditContext): Promise<CheckOutcome> {
   const target = hubTarget(ctx);
   if (target === undefined) return notTested(NO_HUB);
@@ -334,26 +379,11 @@ export async function checkChannelMutualTls(ctx: AuditContext): Promise<CheckOut
           : `no answer (${use.error ?? '?'})`,
     finding: use.opened && !denied,
   });
-  if (use.devicePin !== undefined && ctx.inputs.bundleDir !== undefined) {
-    const { spkiSha256 } = await import('../channel/index.ts');
-    const cert = await readBounded(join(ctx.inputs.bundleDir, 'web-cert.pem'), 65_536);
-    if (cert.ok) {
-      const pin = 'sha256:' + spkiSha256(cert.text).toString('hex');
-      evidence.push({
-        sent: "the key the hub port showed, against the bundle's web certificate (the key hubs pin)",
-        received: pin === use.devicePin ? "the same key: the pin a hub stores is the unit's own" : 'a different key',
-        finding: pin !== use.devicePin,
-      });
-    }
-  }
-  const { defaultChannelConfig } = await import('../channel/index.ts');
-  evidence.push({
-    sent: "the channel's limits (src/channel defaults)",
-    received: `frames up to ${defaultChannelConfig.maxFrameBytes} bytes, ${defaultChannelConfig.maxInFlight} requests in flight, handshake within ${defaultChannelConfig.handshakeTimeoutMs / 1000} s, dead after ${defaultChannelConfig.deadAfterMs / 1000} s of silence`,
-  });
+  evidence.push(...(await devicePinEvidence(ctx, use.devicePin)), await channelLimitsEvidence());
   return verdict(
     evidence,
-    'the hub port accepts TLS 1.3 with a client key only, and a key it has not pinned gets nothing but a pairing exchange',
+    'the hub port accepts TLS 1.3 with a client key only, and a key it has not pinned gets nothing but a pairing ' +
+      'exchange',
     (f) => `the hub channel is not mutually authenticated: ${f.map((e) => e.received).join('; ')}`,
   );
 }
@@ -381,26 +411,49 @@ function sensitiveOf(model: ModelSpec): string[] {
   return model.capabilities.filter((c) => c.sensitive === true).map((c) => c.id);
 }
 
+/** pairing-verifier.json in the bundle (with --bundle): a SPAKE2+ verifier with enough PBKDF2 iterations. */
+async function verifierEvidence(ctx: AuditContext): Promise<Evidence[]> {
+  if (ctx.inputs.bundleDir === undefined) return [];
+  const { pairingVerifierLimits, parsePairingVerifierRecord } = await import('../pairing/index.ts');
+  const { value, reason } = await readJsonBounded(join(ctx.inputs.bundleDir, 'pairing-verifier.json'), 65_536);
+  let text: string,
+    finding = false;
+  try {
+    const r = parsePairingVerifierRecord(value);
+    text = `a SPAKE2+ verifier (w0, L; no setup code), PBKDF2 ${r.pbkdf2.iterations} iterations`;
+    finding = r.pbkdf2.iterations < pairingVerifierLimits.minIterations;
+  } catch (err) {
+    text =
+      value === undefined ? (reason ?? 'unreadable') : `not a verifier record (${(err as Error).message.slice(0, 80)})`;
+    finding = true;
+  }
+  return [{ sent: 'pairing-verifier.json in the bundle', received: text, finding }];
+}
+
+/** The paired hubs' pairing modes (with --state): none by push button where the model refuses it. */
+async function pairedHubModeEvidence(ctx: AuditContext, push: boolean): Promise<Evidence[]> {
+  const hubs = await pairedHubs(ctx);
+  if (hubs.hubs !== undefined) {
+    const pushPaired = hubs.hubs.filter((h) => h.mode === 'push-button').length;
+    return [
+      {
+        sent: 'hubs.json in the state folder',
+        received: `${hubs.text}${pushPaired ? `, ${pushPaired} by push button` : ''}`,
+        finding: !push && pushPaired > 0,
+      },
+    ];
+  }
+  return hubs.malformed ? [{ sent: 'hubs.json in the state folder', received: hubs.text }] : [];
+}
+
 /** config.pairing-mode: a short window with an attempt limit; sensitive classes pair by setup code (SPAKE2+) only. */
 export async function checkPairingMode(ctx: AuditContext): Promise<CheckOutcome> {
   if (!isBulwark(ctx)) return notTested(NOT_BULWARK_DEVICE);
   const { model, how } = await auditedModel(ctx);
   if (model === undefined) return notTested(`the firmware's pairing rules are known per catalogue model, and ${how}`);
   const { allowsPushButtonPairing } = await import('../models/index.ts');
-  const {
-    defaultPairingConfig: p,
-    validatePairingConfig,
-    pairingVerifierLimits,
-    parsePairingVerifierRecord,
-  } = await import('../pairing/index.ts');
-  const refuses = (partial: Record<string, number>): boolean => {
-    try {
-      validatePairingConfig(partial);
-      return false;
-    } catch {
-      return true;
-    }
-  };
+  const { defaultPairingConfig: p, validatePairingConfig } = await import('../pairing/index.ts');
+  const refuses = (partial: Record<string, number>): boolean => !acceptsConfig(() => validatePairingConfig(partial));
   const sensitiveClass = model.riskClass !== 'standard' || ctx.inputs.decision.tier >= 3;
   const push = allowsPushButtonPairing(model);
   const evidence: Evidence[] = [
@@ -415,7 +468,9 @@ export async function checkPairingMode(ctx: AuditContext): Promise<CheckOutcome>
     },
     {
       sent: "the pairing window's defaults (src/pairing)",
-      received: `${p.windowMs / 60_000} min, closed after ${p.maxFailures} failed attempts, after a pairing or on expiry; one exchange within ${p.exchangeTimeoutMs / 1000} s; ${p.maxExchanges} at once`,
+      received:
+        `${p.windowMs / 60_000} min, closed after ${p.maxFailures} failed attempts, after a pairing or on ` +
+        `expiry; one exchange within ${p.exchangeTimeoutMs / 1000} s; ${p.maxExchanges} at once`,
       finding: p.windowMs > 600_000 || p.maxFailures > 20,
     },
     {
@@ -424,32 +479,7 @@ export async function checkPairingMode(ctx: AuditContext): Promise<CheckOutcome>
       finding: !(refuses({ windowMs: 3_600_000 }) && refuses({ maxFailures: 1_000 })),
     },
   ];
-  if (ctx.inputs.bundleDir !== undefined) {
-    const { value, reason } = await readJsonBounded(join(ctx.inputs.bundleDir, 'pairing-verifier.json'), 65_536);
-    let text: string,
-      finding = false;
-    try {
-      const r = parsePairingVerifierRecord(value);
-      text = `a SPAKE2+ verifier (w0, L; no setup code), PBKDF2 ${r.pbkdf2.iterations} iterations`;
-      finding = r.pbkdf2.iterations < pairingVerifierLimits.minIterations;
-    } catch (err) {
-      text =
-        value === undefined
-          ? (reason ?? 'unreadable')
-          : `not a verifier record (${(err as Error).message.slice(0, 80)})`;
-      finding = true;
-    }
-    evidence.push({ sent: 'pairing-verifier.json in the bundle', received: text, finding });
-  }
-  const hubs = await pairedHubs(ctx);
-  if (hubs.hubs !== undefined) {
-    const pushPaired = hubs.hubs.filter((h) => h.mode === 'push-button').length;
-    evidence.push({
-      sent: 'hubs.json in the state folder',
-      received: `${hubs.text}${pushPaired ? `, ${pushPaired} by push button` : ''}`,
-      finding: !push && pushPaired > 0,
-    });
-  } else if (hubs.malformed) evidence.push({ sent: 'hubs.json in the state folder', received: hubs.text });
+  evidence.push(...(await verifierEvidence(ctx)), ...(await pairedHubModeEvidence(ctx, push)));
   const seen = ctx.trace.hubProbe?.pushButton;
   if (seen !== undefined)
     evidence.push({
@@ -481,12 +511,20 @@ export async function checkHubAcl(ctx: AuditContext): Promise<CheckOutcome> {
   const evidence: Evidence[] = [
     {
       sent: `${model.name}'s capabilities in the catalogue`,
-      received: `${model.capabilities.map((c) => `${c.id}${c.sensitive ? ' (sensitive)' : ''}`).join(', ')}${unmarked.length ? `; ${unmarked.join(', ')} opens or looks into the home but is not marked sensitive` : ''}`,
+      received: `${model.capabilities.map((c) => `${c.id}${c.sensitive ? ' (sensitive)' : ''}`).join(', ' + '')}${
+        unmarked.length ? `; ${unmarked.join(', ')} opens or looks into the home but is not marked ` + `sensitive` : ''
+      }`,
       finding: unmarked.length > 0,
     },
     {
       sent: 'the access list a hub gives a newly paired device (src/hub initialAccess)',
-      received: `${initial.join(', ') || 'nothing'}${initial.some((c) => sensitive.includes(c)) ? ': includes sensitive capabilities' : sensitive.length ? `; ${sensitive.join(', ')} only after the owner grants it (bulwark hub grant)` : ''}`,
+      received: `${initial.join(', ') || 'nothing'}${
+        initial.some((c) => sensitive.includes(c))
+          ? ': includes ' + 'sensitive capabilities'
+          : sensitive.length
+            ? `; ${sensitive.join(', ')} only after the owner grants it (bulwark hub grant)`
+            : ''
+      }`,
       finding: initial.some((c) => sensitive.includes(c)),
     },
     {
@@ -512,7 +550,17 @@ export async function checkHubAcl(ctx: AuditContext): Promise<CheckOutcome> {
     );
     evidence.push({
       sent: "hubs.json in the state folder: each hub's rights",
-      received: `${hubs.text}${hubs.hubs.length ? `: ${hubs.hubs.map((h) => `${String(h.mode)} [${Array.isArray(h.rights) ? (h.rights as string[]).join(', ') : '?'}]`).join('; ')}` : ''}${bad.length ? `; ${bad.length} without a valid list` : ''}${pushSensitive.length ? `; ${pushSensitive.length} push-button hub(s) hold sensitive rights` : ''}`,
+      received: `${hubs.text}${
+        hubs.hubs.length
+          ? `: ${hubs.hubs
+              .map(
+                (h) => `${String(h.mode)} ` + `[${Array.isArray(h.rights) ? (h.rights as string[]).join(', ') : '?'}]`,
+              )
+              .join('; ')}`
+          : ''
+      }${bad.length ? `; ${bad.length} without a valid list` : ''}${
+        pushSensitive.length ? `; ` + `${pushSensitive.length} push-button hub(s) hold sensitive rights` : ''
+      }`,
       finding: bad.length > 0 || pushSensitive.length > 0,
     });
   }

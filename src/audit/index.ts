@@ -12,7 +12,8 @@
  *   process.exitCode = auditExitCode(report); // 0 only when every required control passed
  *
  *   // A running Bulwark device, everything taken from its agent (the demo):
- *   const { report, exitCode } = await auditRunningDevice({ model: 'lock', agent, bundle: unit.dir, state, manifest, cloudUrl, updateRepo });
+ * const { report, exitCode } = await auditRunningDevice({ model: 'lock', agent, bundle: unit.dir, state, manifest,
+ * cloudUrl, updateRepo });
  */
 export { runAudit, auditExitCode } from './run.ts';
 export { auditRunningDevice } from './running.ts';
@@ -24,14 +25,8 @@ export { parseUnitFile, judgeUnit } from './runtime-checks.ts';
 export type { AuditOptions } from './run.ts';
 export { renderAuditHtml, renderAuditJson, reportAnchor } from './html.ts';
 export { writeAuditReports } from './write.ts';
-export {
-  controlVerdict,
-  evaluateControls,
-  evaluateEtsi,
-  evaluatePsti,
-  countControls,
-  exitCodeFor,
-} from './evaluate.ts';
+// controlVerdict, evaluateControls, evaluateEtsi, evaluatePsti, countControls, exitCodeFor.
+export * from './evaluate.ts';
 export { CHECK_RUNNERS } from './registry.ts';
 export type { CheckRunner, CheckPhase } from './registry.ts';
 export {

@@ -147,7 +147,8 @@ function bulwarkDriver(exchange: Exchange, target: HttpsTarget): LoginDriver {
       return outcomeOf(
         answer,
         outcome,
-        `POST /login${src} with user name ${cred.username} and ${cred.shown}, the page's CSRF token and a same-origin Origin`,
+        `POST /login${src} with user name ${cred.username} and ${cred.shown}, the page's CSRF token and a ` +
+          `same-origin Origin`,
       );
     },
   };
@@ -162,7 +163,8 @@ function bulwarkSetupDriver(exchange: Exchange, target: HttpsTarget): LoginDrive
   return {
     kind: 'bulwark-setup',
     description:
-      'Bulwark setup form (no password yet: GET /setup for its CSRF token and cookie, POST /setup with a wrong setup code)',
+      'Bulwark setup form (no password yet: GET /setup for its CSRF token and cookie, POST /setup with a wrong ' +
+      'setup code)',
     async attempt(cred, localAddress) {
       const src = localAddress ? ` from ${localAddress}` : '';
       const page = await exchange({ method: 'GET', path: '/setup', ...(localAddress ? { localAddress } : {}) });
@@ -197,7 +199,8 @@ function bulwarkSetupDriver(exchange: Exchange, target: HttpsTarget): LoginDrive
       return outcomeOf(
         answer,
         outcome,
-        `POST /setup${src} with a random wrong setup code, ${cred.shown} as the new password, the page's CSRF token and a same-origin Origin`,
+        `POST /setup${src} with a random wrong setup code, ${cred.shown} as the new password, the page's CSRF token ` +
+          `and a same-origin Origin`,
       );
     },
   };
@@ -296,7 +299,8 @@ function basicDriver(exchange: Exchange, path: string): LoginDriver {
       return outcomeOf(
         answer,
         outcome,
-        `GET ${path}${localAddress ? ` from ${localAddress}` : ''} with HTTP Basic user name ${cred.username} and ${cred.shown}`,
+        `GET ${path}${localAddress ? ` from ${localAddress}` : ''} with HTTP Basic user name ${cred.username} and ` +
+          `${cred.shown}`,
       );
     },
   };
@@ -328,7 +332,9 @@ export async function discoverLogin(
         setupPending: true,
         ...(driver ? { driver } : {}),
         evidence,
-        note: `a Bulwark device in setup mode: no password exists until the owner sets one with the setup code${driver ? `; ${driver.description}` : ''}`,
+        note:
+          `a Bulwark device in setup mode: no password exists until the owner sets one with the setup ` +
+          `code${driver ? `; ${driver.description}` : ''}`,
       };
     }
     const form = a.status === 200 ? findLoginForm(a.body) : undefined;
@@ -348,7 +354,9 @@ export async function discoverLogin(
   }
   return {
     targetKind: 'other',
-    note: `no login form or HTTP Basic challenge at ${LOGIN_DISCOVERY_PATHS.join(', ')}; other login mechanisms (JavaScript apps, digest authentication) are not driven`,
+    note:
+      `no login form or HTTP Basic challenge at ${LOGIN_DISCOVERY_PATHS.join(', ')}; other login mechanisms ` +
+      `(JavaScript apps, digest authentication) are not driven`,
     evidence,
   };
 }

@@ -102,7 +102,8 @@ export async function runCheck(id: CheckId, ctx: AuditContext): Promise<CheckRes
     } catch (err) {
       const code = (err as { code?: unknown }).code;
       outcome = notTested(
-        `the check could not run: ${typeof code === 'string' ? code : 'error'}: ${(err as Error).message?.slice(0, 200) ?? String(err)}`,
+        `the check could not run: ${typeof code === 'string' ? code : 'error'}: ` +
+          `${(err as Error).message?.slice(0, 200) ?? String(err)}`,
       );
     }
   }

@@ -13,30 +13,23 @@ import { parseHttpsTarget, type HttpsTarget } from './net.ts';
 import { checkOrder, runCheck } from './registry.ts';
 import { runningFirmware } from './device-info.ts';
 import { countControls, evaluateControls, evaluateEtsi, evaluatePsti, exitCodeFor } from './evaluate.ts';
-import { AUDIT_REPORT_FORMAT, type AuditReport, type AuditScope, type CheckResult } from './types.ts';
+import {
+  AUDIT_REPORT_FORMAT,
+  type AuditInputPaths,
+  type AuditReport,
+  type AuditScope,
+  type CheckResult,
+} from './types.ts';
 
 /** What to audit. Everything but the profile is optional; what is not given is not tested. */
-export interface AuditOptions {
+export interface AuditOptions extends AuditInputPaths {
   /** The device profile, parsed, or the path of its YAML file. */
   readonly profile: DeviceProfile | string;
-  /** HTTPS URLs of running units of the product; the first gets the full battery, all are compared for certificate uniqueness. */
+  /**
+   * HTTPS URLs of running units of the product; the first gets the full battery, all are compared for certificate
+   * uniqueness.
+   */
   readonly urls?: readonly string[];
-  /** The unit's bundle folder (from the factory). */
-  readonly bundle?: string;
-  /** The running device's state folder. */
-  readonly state?: string;
-  /** The batch's manifest.json. */
-  readonly manifest?: string;
-  /** The firmware's project folder (lint, source scans, SBOM). */
-  readonly source?: string;
-  /** The device's hub port, host:port (pairing window and channel probes). */
-  readonly hub?: string;
-  /** The manufacturer's broker, mqtts://host:port (client certificate and identity probes). */
-  readonly cloud?: string;
-  /** The update repository folder of the release side (its signed metadata, images, SBOMs and kept audit reports). */
-  readonly updateRepo?: string;
-  /** The installed systemd unit file of the device service; default: the unit the firmware generates. */
-  readonly serviceUnit?: string;
   readonly limits?: Partial<AuditLimits>;
   /** First loopback source address of the probe families (default 127.0.0.50). */
   readonly loopbackSourceBase?: string;
@@ -125,6 +118,89 @@ async function toolVersion(): Promise<string> {
   }
 }
 
+/** The optional inputs, checked (folders and files exist, ports are host:port) and resolved; absent ones left out. */
+async function givenInputs(options: AuditOptions): Promise<AuditInputPaths> {
+  const [bundle, state, manifest, source, updateRepo, serviceUnit] = await Promise.all([
+    existing(options.bundle, 'bundle', 'dir'),
+    existing(options.state, 'state', 'dir'),
+    existing(options.manifest, 'manifest', 'file'),
+    existing(options.source, 'source', 'dir'),
+    existing(options.updateRepo, 'updateRepo', 'dir'),
+    existing(options.serviceUnit, 'serviceUnit', 'file'),
+  ]);
+  const hub = checkHostPort(options.hub, 'hub');
+  const cloud = checkHostPort(options.cloud, 'cloud', 'mqtts');
+  const all = { bundle, state, manifest, source, hub, cloud, updateRepo, serviceUnit };
+  return Object.fromEntries(Object.entries(all).filter(([, v]) => v));
+}
+
+/** The loopback source addresses of the probe families, when the first target is on loopback and they can be used. */
+async function probeSources(
+  targets: readonly HttpsTarget[],
+  base: string | undefined,
+): Promise<Record<ProbeFamily, string> | undefined> {
+  if (targets[0]?.loopbackV4 !== true) return undefined;
+  const planned = loopbackSources(base);
+  return (await canBind(planned.tls)) ? planned : undefined;
+}
+
+/** The checks' inputs: the profile, its decision, the targets and limits, and what else was given. */
+function auditInputs(
+  base: Pick<AuditInputs, 'profile' | 'decision' | 'targets' | 'limits'>,
+  g: AuditInputPaths,
+  sources: Record<ProbeFamily, string> | undefined,
+): AuditInputs {
+  return {
+    ...base,
+    ...(g.bundle ? { bundleDir: g.bundle } : {}),
+    ...(g.state ? { stateDir: g.state } : {}),
+    ...(g.manifest ? { manifestPath: g.manifest } : {}),
+    ...(g.source ? { sourceDir: g.source } : {}),
+    ...(g.hub ? { hub: g.hub } : {}),
+    ...(g.cloud ? { cloud: g.cloud } : {}),
+    ...(sources ? { sources } : {}),
+    ...(g.updateRepo ? { updateRepoDir: g.updateRepo } : {}),
+    ...(g.serviceUnit ? { serviceUnitPath: g.serviceUnit } : {}),
+  };
+}
+
+/** Runs the checks in order, reporting progress before and after each. */
+async function runChecks(ctx: AuditContext, order: readonly CheckId[], options: AuditOptions): Promise<void> {
+  let done = 0;
+  for (const id of order) {
+    options.onProgress?.({ check: id, done, total: order.length });
+    const result = await runCheck(id, ctx);
+    options.onProgress?.({ check: id, done: ++done, total: order.length, result });
+  }
+}
+
+/** What the audit looked at, for the report. */
+async function auditScope(
+  ctx: AuditContext,
+  given: AuditInputPaths,
+  sources: Record<ProbeFamily, string> | undefined,
+): Promise<AuditScope> {
+  const targets = ctx.inputs.targets;
+  const { image: firmware } = await runningFirmware(ctx);
+  const login = ctx.trace.login;
+  const targetKind: AuditScope['targetKind'] =
+    targets.length === 0
+      ? 'none'
+      : login === undefined
+        ? 'other'
+        : login.note.startsWith('no answer')
+          ? 'unreachable'
+          : login.targetKind;
+  return {
+    urls: targets.map((t) => t.url.href.replace(/\/$/, '')),
+    ...given,
+    ...(firmware ? { firmware } : {}),
+    targetKind,
+    login: login?.note ?? (targets.length === 0 ? 'no --url: black-box checks not run' : 'not probed'),
+    ...(sources ? { sourceAddresses: sources } : {}),
+  };
+}
+
 /**
  * Audits a product against its profile's required controls and returns the report.
  *
@@ -140,72 +216,15 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
   const profile = typeof options.profile === 'string' ? await loadProfileFile(options.profile) : options.profile;
   const decision = decide(profile);
   const targets = parseTargets(options.urls, limits);
-  const [bundleDir, stateDir, manifestPath, sourceDir, updateRepoDir, serviceUnitPath] = await Promise.all([
-    existing(options.bundle, 'bundle', 'dir'),
-    existing(options.state, 'state', 'dir'),
-    existing(options.manifest, 'manifest', 'file'),
-    existing(options.source, 'source', 'dir'),
-    existing(options.updateRepo, 'updateRepo', 'dir'),
-    existing(options.serviceUnit, 'serviceUnit', 'file'),
-  ]);
-  const hub = checkHostPort(options.hub, 'hub');
-  const cloud = checkHostPort(options.cloud, 'cloud', 'mqtts');
-  let sources: Record<ProbeFamily, string> | undefined;
-  if (targets[0]?.loopbackV4 === true) {
-    const planned = loopbackSources(options.loopbackSourceBase);
-    if (await canBind(planned.tls)) sources = planned;
-  }
-  const inputs: AuditInputs = {
-    profile,
-    decision,
-    targets,
-    limits,
-    ...(bundleDir ? { bundleDir } : {}),
-    ...(stateDir ? { stateDir } : {}),
-    ...(manifestPath ? { manifestPath } : {}),
-    ...(sourceDir ? { sourceDir } : {}),
-    ...(hub ? { hub } : {}),
-    ...(cloud ? { cloud } : {}),
-    ...(sources ? { sources } : {}),
-    ...(updateRepoDir ? { updateRepoDir } : {}),
-    ...(serviceUnitPath ? { serviceUnitPath } : {}),
-  };
-  const ctx = new AuditContext(inputs);
+  const given = await givenInputs(options);
+  const sources = await probeSources(targets, options.loopbackSourceBase);
+  const ctx = new AuditContext(auditInputs({ profile, decision, targets, limits }, given, sources));
   const order = checkOrder(decision.required.flatMap((r) => r.control.checks.map((c) => c.id)));
-  let done = 0;
-  for (const id of order) {
-    options.onProgress?.({ check: id, done, total: order.length });
-    const result = await runCheck(id, ctx);
-    options.onProgress?.({ check: id, done: ++done, total: order.length, result });
-  }
-  const { image: firmware } = await runningFirmware(ctx);
+  await runChecks(ctx, order, options);
+  const scope = await auditScope(ctx, given, sources);
   const controls = evaluateControls(decision, ctx.results);
   const counts = countControls(controls);
   const exitCode = exitCodeFor(counts);
-  const login = ctx.trace.login;
-  const targetKind: AuditScope['targetKind'] =
-    targets.length === 0
-      ? 'none'
-      : login === undefined
-        ? 'other'
-        : login.note.startsWith('no answer')
-          ? 'unreachable'
-          : login.targetKind;
-  const scope: AuditScope = {
-    urls: targets.map((t) => t.url.href.replace(/\/$/, '')),
-    ...(bundleDir ? { bundle: bundleDir } : {}),
-    ...(stateDir ? { state: stateDir } : {}),
-    ...(manifestPath ? { manifest: manifestPath } : {}),
-    ...(sourceDir ? { source: sourceDir } : {}),
-    ...(hub ? { hub } : {}),
-    ...(cloud ? { cloud } : {}),
-    ...(updateRepoDir ? { updateRepo: updateRepoDir } : {}),
-    ...(serviceUnitPath ? { serviceUnit: serviceUnitPath } : {}),
-    ...(firmware ? { firmware } : {}),
-    targetKind,
-    login: login?.note ?? (targets.length === 0 ? 'no --url: black-box checks not run' : 'not probed'),
-    ...(sources ? { sourceAddresses: sources } : {}),
-  };
   return {
     format: AUDIT_REPORT_FORMAT,
     generatedAt: new Date().toISOString(),

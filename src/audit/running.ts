@@ -27,11 +27,17 @@ export interface RunningAgentView {
 
 /** What to audit. */
 export interface RunningDeviceAudit {
-  /** The catalogue model (plug, lock, camera, ...): its profile is src/policy/profiles/<model>.yaml unless `profile` is given. */
+  /**
+   * The catalogue model (plug, lock, camera, ...): its profile is src/policy/profiles/<model>.yaml unless `profile` is
+   * given.
+   */
   readonly model: string;
   readonly profile?: DeviceProfile | string;
   readonly agent: RunningAgentView;
-  /** The unit's bundle folder (the factory's output folder, label.json included, lets the auditor use the export on its copy). */
+  /**
+   * The unit's bundle folder (the factory's output folder, label.json included, lets the auditor use the export on its
+   * copy).
+   */
   readonly bundle: string;
   /** The running agent's state folder. */
   readonly state: string;
@@ -50,7 +56,10 @@ export interface RunningDeviceAudit {
   /** Keep the report in `updateRepo` (audits/<model>/) when it passes the release gate. */
   readonly keepReport?: boolean;
   readonly limits?: Partial<AuditLimits>;
-  /** First loopback source address of the probe families (give each device of a demo its own, e.g. 127.0.0.50, .60, .70). */
+  /**
+   * First loopback source address of the probe families (give each device of a demo its own, e.g. 127.0.0.50, .60,
+   * .70).
+   */
   readonly loopbackSourceBase?: string;
   readonly onProgress?: Parameters<typeof runAudit>[0]['onProgress'];
 }

@@ -100,7 +100,10 @@ const RULES: ReadonlyArray<readonly [string, string, (u: UnitFile) => boolean]> 
   ['UMask', '0077', (u) => last(u, 'UMask') === '0077'],
 ];
 
-/** Whether ExecStart or Environment enables a debugger (the device's own list of debug flags) or sets NODE_OPTIONS at all. */
+/**
+ * Whether ExecStart or Environment enables a debugger (the device's own list of debug flags) or sets NODE_OPTIONS at
+ * all.
+ */
 async function startsWithDebugging(unit: UnitFile, exec: string): Promise<boolean> {
   const { debugFlagsOf } = await import('../device/index.ts');
   const env = all(unit, 'Environment')
@@ -119,8 +122,11 @@ export async function judgeUnit(unit: UnitFile, o: { stateDir?: string } = {}): 
     sent: `${RULES.length} sandbox settings (${RULES.map(([k]) => k).join(', ')})`,
     received:
       missing.length === 0
-        ? `all set: User=${last(unit, 'User') ?? '(dynamic)'}, ProtectSystem=${last(unit, 'ProtectSystem') ?? ''}, CapabilityBoundingSet=${last(unit, 'CapabilityBoundingSet') || '(none)'}`
-        : `not as required: ${missing.map(([k, want]) => `${k}=${last(unit, k) ?? '(unset)'} (wants ${want})`).join('; ')}`,
+        ? `all set: User=${last(unit, 'User') ?? '(dynamic)'}, ProtectSystem=${last(unit, 'ProtectSystem') ?? ''}, ` +
+          `CapabilityBoundingSet=${last(unit, 'CapabilityBoundingSet') || '(none)'}`
+        : `not as required: ${missing
+            .map(([k, want]) => `${k}=${last(unit, k) ?? '(unset)'} (wants ` + `${want})`)
+            .join('; ')}`,
     finding: missing.length > 0,
   });
   const exec = last(unit, 'ExecStart') ?? '';
@@ -130,7 +136,11 @@ export async function judgeUnit(unit: UnitFile, o: { stateDir?: string } = {}): 
     received:
       exec === ''
         ? 'no ExecStart'
-        : `${/device run/.test(exec) ? 'runs the supervisor (bulwark device run)' : `runs ${exec.split(/\s+/).slice(0, 3).join(' ')}`}${debug ? '; with debug flags or NODE_OPTIONS' : ''}`,
+        : `${
+            /device run/.test(exec)
+              ? 'runs the supervisor (bulwark device run)'
+              : `runs ` + `${exec.split(/\s+/).slice(0, 3).join(' ')}`
+          }${debug ? '; with debug flags or NODE_OPTIONS' : ''}`,
     finding: exec === '' || debug,
   });
   const writable = all(unit, 'ReadWritePaths')
@@ -142,7 +152,13 @@ export async function judgeUnit(unit: UnitFile, o: { stateDir?: string } = {}): 
     received:
       writable.length === 0
         ? 'none'
-        : `${writable.join(', ')}${o.stateDir !== undefined ? (writable.includes(o.stateDir) ? ' (the state folder)' : ' (not the audited state folder)') : ''}${tooWide.length ? `; far too wide: ${tooWide.join(', ')}` : ''}`,
+        : `${writable.join(', ')}${
+            o.stateDir !== undefined
+              ? writable.includes(o.stateDir)
+                ? ' (the state ' + 'folder)'
+                : ' (not the audited state folder)'
+              : ''
+          }${tooWide.length ? `; far too wide: ${tooWide.join(', ')}` : ''}`,
     finding: tooWide.length > 0,
   });
   evidence.push({
@@ -198,7 +214,8 @@ export async function checkServiceUnit(ctx: AuditContext): Promise<CheckOutcome>
   } else {
     if (!isBulwark(ctx))
       return notTested(
-        'needs --service-unit (the installed unit file) or a Bulwark device (--bundle/--state), whose firmware writes its unit',
+        'needs --service-unit (the installed unit file) or a Bulwark device (--bundle/--state), whose firmware ' +
+          'writes its unit',
       );
     const { renderSystemdUnit } = await import('../device/index.ts');
     const safe = (p: string | undefined, fallback: string): string =>
@@ -230,7 +247,8 @@ export async function checkServiceUnit(ctx: AuditContext): Promise<CheckOutcome>
   }
   return verdict(
     evidence,
-    `${what} runs the device as an unprivileged user with no capabilities, no new privileges, a read-only system and private /tmp and devices`,
+    `${what} runs the device as an unprivileged user with no capabilities, no new privileges, a read-only system ` +
+      `and private /tmp and devices`,
     (f) => `the service is not sandboxed as required: ${f.map((e) => e.received).join('; ')}`,
   );
 }

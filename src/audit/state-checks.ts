@@ -13,7 +13,7 @@ import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, type AddressInfo } from 'node:net';
-import { randomBytes } from 'node:crypto';
+import { importMadeUpUnit } from './made-up-unit.ts';
 import type { AuditContext } from './context.ts';
 import { notTested, verdict, type CheckOutcome } from './context.ts';
 import { readJsonBounded, walk } from './files.ts';
@@ -199,7 +199,10 @@ async function runClone(ctx: AuditContext): Promise<CloneRun | undefined> {
   }
 }
 
-/** Copies the state folder but its installed slots, bounded; the number of files copied, or undefined when it has too many entries. */
+/**
+ * Copies the state folder but its installed slots, bounded; the number of files copied, or undefined when it has too
+ * many entries.
+ */
 async function copyStateFolder(stateDir: string, copy: string, limits: CloneLimits): Promise<number | undefined> {
   const { entries, truncated } = await walk(stateDir, limits.maxStateFiles, 8);
   if (truncated) return undefined;
@@ -370,18 +373,7 @@ async function cloudErasure(): Promise<Evidence[]> {
     const now = Date.now();
     const setup = async (serial: string, account: string): Promise<void> => {
       const code = normaliseClaimCode(generateClaimCode());
-      await store.importUnits(
-        [
-          {
-            serial,
-            model: 'plug',
-            deviceCertFingerprint: 'sha256:' + randomBytes(32).toString('hex'),
-            claimCodeHash: hashClaimCode(serial, code),
-            createdAt: new Date(now).toISOString(),
-          },
-        ],
-        now,
-      );
+      await importMadeUpUnit(store, serial, code, now);
       await store.createAccount({ id: account, email: `${account}@audit.invalid`, passwordHash: '-', createdAt: now });
       await store.openClaimWindow(serial, now + 600_000, 1, now);
       await store.claimDevice(serial, account, hashClaimCode(serial, code), now + 1);
@@ -396,7 +388,9 @@ async function cloudErasure(): Promise<Evidence[]> {
     const t = await store.telemetry('AUD-AAAAAAAAAA', 0, 10);
     out.push({
       sent: "the cloud store's account deletion (src/cloud, in-memory database, a made-up unit and owner)",
-      received: `account ${(await store.accountById('audit-a')) ? 'still there' : 'gone'}, device ${d?.ownerId === null ? 'released' : 'still claimed'}, ${t.length} telemetry rows left`,
+      received:
+        `account ${(await store.accountById('audit-a')) ? 'still there' : 'gone'}, device ` +
+        `${d?.ownerId === null ? 'released' : 'still claimed'}, ${t.length} telemetry rows left`,
       finding: d?.ownerId !== null || t.length > 0 || (await store.accountById('audit-a')) !== undefined,
     });
     await setup('AUD-BBBBBBBBBB', 'audit-b');
@@ -405,7 +399,9 @@ async function cloudErasure(): Promise<Evidence[]> {
     const t2 = await store.telemetry('AUD-BBBBBBBBBB', 0, 10);
     out.push({
       sent: "the cloud store's handling of a device's factory-reset release (same database)",
-      received: `${d2?.ownerId === null ? 'the owner is forgotten' : 'the owner is KEPT'}, ${t2.length} telemetry rows left`,
+      received:
+        `${d2?.ownerId === null ? 'the owner is forgotten' : 'the owner is KEPT'}, ${t2.length} telemetry ` +
+        `rows left`,
       finding: d2?.ownerId !== null || t2.length > 0,
     });
   } finally {
@@ -414,7 +410,10 @@ async function cloudErasure(): Promise<Evidence[]> {
   return out;
 }
 
-/** state.factory-reset: a reset leaves no owner secret, setting, pairing, log or claim, and the label's credentials work again. */
+/**
+ * state.factory-reset: a reset leaves no owner secret, setting, pairing, log or claim, and the label's credentials work
+ * again.
+ */
 export async function checkFactoryReset(ctx: AuditContext): Promise<CheckOutcome> {
   const run = await cloneRun(ctx);
   if (run === undefined)
@@ -427,7 +426,9 @@ export async function checkFactoryReset(ctx: AuditContext): Promise<CheckOutcome
   const r = run.reset;
   const evidence: Evidence[] = [
     {
-      sent: `a copy of this device (${run.notes.join('; ')}), run by the auditor on loopback; its button held (factory reset)`,
+      sent:
+        `a copy of this device (${run.notes.join('; ')}), run by the auditor on loopback; its button held ` +
+        `(factory reset)`,
       received: r.answer,
     },
     {
@@ -442,7 +443,8 @@ export async function checkFactoryReset(ctx: AuditContext): Promise<CheckOutcome
       sent: 'every file left after the reset',
       received:
         r.leftover.length === 0
-          ? 'only device data (capabilities at their defaults, firmware slots and counter, public update metadata, the journal since the reset)'
+          ? 'only device data (capabilities at their defaults, firmware slots and counter, public update metadata, ' +
+            'the journal since the reset)'
           : `unexpected: ${r.leftover.slice(0, 8).join(', ')}`,
       finding: r.leftover.length > 0,
     },
@@ -464,7 +466,11 @@ export async function checkFactoryReset(ctx: AuditContext): Promise<CheckOutcome
     evidence.push({
       sent: "the cloud claim (the copy's link pointed at a closed loopback port)",
       received: r.outbox.release
-        ? `the release is queued for the cloud${r.outbox.other ? `, with ${r.outbox.other} other messages of the previous owner` : ', nothing of the previous owner'}`
+        ? `the release is queued for the cloud${
+            r.outbox.other
+              ? `, with ${r.outbox.other} other messages of the ` + `previous owner`
+              : ', nothing of the previous owner'
+          }`
         : 'NO release queued: the cloud would keep the claim',
       finding: !r.outbox.release || r.outbox.other > 0,
     });
@@ -477,12 +483,15 @@ export async function checkFactoryReset(ctx: AuditContext): Promise<CheckOutcome
   if (ctx.inputs.profile.networkModels.includes('cloud')) evidence.push(...(await cloudErasure()).slice(1));
   return verdict(
     evidence,
-    "a factory reset erases the owner's password, sessions, pairings, journal and update choices, releases the cloud claim, and the label's credentials work again",
+    "a factory reset erases the owner's password, sessions, pairings, journal and update choices, releases the " +
+      "cloud claim, and the label's credentials work again",
     (f) => `a factory reset leaves the owner's data behind: ${f.map((e) => e.received).join('; ')}`,
   );
 }
 
-/** state.data-export: the owner can export their data (owner-only, no secret in it) and erase it, with a confirmation. */
+/**
+ * state.data-export: the owner can export their data (owner-only, no secret in it) and erase it, with a confirmation.
+ */
 export async function checkDataExport(ctx: AuditContext): Promise<CheckOutcome> {
   if (!isBulwark(ctx))
     return notTested(`${NOT_BULWARK_DEVICE}; another device's export is reached only with the owner's credentials`);
@@ -516,11 +525,15 @@ export async function checkDataExport(ctx: AuditContext): Promise<CheckOutcome> 
       const want = ['device', 'capabilities', 'journal'];
       const missing = want.filter((k) => !e.keys.includes(k));
       evidence.push({
-        sent: `the owner's export on the copy of the device (logged in with the label's password, ${e.when === 'before-reset' ? 'before' : 'after'} the reset)`,
+        sent:
+          `the owner's export on the copy of the device (logged in with the label's password, ` +
+          `${e.when === 'before-reset' ? 'before' : 'after'} the reset)`,
         received:
           e.status !== 200
             ? `${e.status}`
-            : `${String(e.format)}: ${e.keys.join(', ')}; ${e.journal} journal entries${missing.length ? `; MISSING ${missing.join(', ')}` : ''}${e.secrets.length ? `; HOLDS ${e.secrets.join(', ')}` : '; no secret'}`,
+            : `${String(e.format)}: ${e.keys.join(', ')}; ${e.journal} journal entries${
+                missing.length ? `; MISSING ` + `${missing.join(', ')}` : ''
+              }${e.secrets.length ? `; HOLDS ${e.secrets.join(', ')}` : '; no secret'}`,
         finding: e.status !== 200 || missing.length > 0 || e.secrets.length > 0,
       });
     }
@@ -538,7 +551,8 @@ export async function checkDataExport(ctx: AuditContext): Promise<CheckOutcome> 
   if (ctx.inputs.profile.networkModels.includes('cloud')) evidence.push(...(await cloudErasure()).slice(0, 1));
   if (evidence.length === 0)
     return notTested(
-      'needs --url (the export route) or --bundle and --state (the auditor runs the export and the erasure on a copy of the device)',
+      'needs --url (the export route) or --bundle and --state (the auditor runs the export and the erasure on a ' +
+        'copy of the device)',
     );
   if (
     !evidence.some((e) => e.finding === true) &&
@@ -549,7 +563,8 @@ export async function checkDataExport(ctx: AuditContext): Promise<CheckOutcome> 
   }
   return verdict(
     evidence,
-    'the owner exports their data from the admin page (owner-only, no secret in it) and erases it with a factory reset that confirms it, on the device and in the cloud',
+    'the owner exports their data from the admin page (owner-only, no secret in it) and erases it with a factory ' +
+      'reset that confirms it, on the device and in the cloud',
     (f) =>
       `the owner cannot export or erase their data properly: ${f.map((e) => `${e.sent} -> ${e.received}`).join('; ')}`,
   );

@@ -81,17 +81,29 @@ export interface StatusCounts {
   readonly notApplicable: number;
 }
 
-/** What the audit looked at. Paths as given; no secrets. */
-export interface AuditScope {
-  readonly urls: readonly string[];
+/** The optional inputs of an audit: what is not given is not tested. */
+export interface AuditInputPaths {
+  /** The unit's bundle folder (from the factory). */
   readonly bundle?: string;
+  /** The running device's state folder. */
   readonly state?: string;
+  /** The batch's manifest.json. */
   readonly manifest?: string;
+  /** The firmware's project folder (lint, source scans, SBOM). */
   readonly source?: string;
+  /** The device's hub port, host:port (pairing window and channel probes). */
   readonly hub?: string;
+  /** The manufacturer's broker, mqtts://host:port (client certificate and identity probes). */
   readonly cloud?: string;
+  /** The update repository folder of the release side (its signed metadata, images, SBOMs and kept audit reports). */
   readonly updateRepo?: string;
+  /** The installed systemd unit file of the device service; default: the unit the firmware generates. */
   readonly serviceUnit?: string;
+}
+
+/** What the audit looked at. Paths as given; no secrets. */
+export interface AuditScope extends AuditInputPaths {
+  readonly urls: readonly string[];
   /** The firmware image the device runs, as its state folder shows it (the release gate keys reports by it). */
   readonly firmware?: FirmwareIdentity;
   /** What the auditor recognised at the first URL: a Bulwark device, another device, or nothing to probe. */
@@ -148,6 +160,8 @@ export const AUDIT_EXIT_CODES = Object.freeze({
   passed: 0,
   /** At least one required control failed. */
   failed: 1,
-  /** (2 is the CLI's code for an error that stopped the audit.) No failure, but some required control was not tested. */
+  /**
+   * (2 is the CLI's code for an error that stopped the audit.) No failure, but some required control was not tested.
+   */
   incomplete: 3,
 });

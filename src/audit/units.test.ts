@@ -96,8 +96,10 @@ test('cookies are kept by name and attributes, never by value', () => {
 });
 
 test('login forms are found with their hidden fields; other forms are not login forms', () => {
-  const html = `<form action="/search"><input name="q"></form>
-<FORM method=POST action='/login?next=%2F'><input type="hidden" name="csrf" value="a&amp;b&#61;"><input name=user><input type="password" name="pw"><button name="go" value="1">Go</button></FORM>`;
+  const html =
+    `<form action="/search"><input name="q"></form>
+<FORM method=POST action='/login?next=%2F'><input type="hidden" name="csrf" value="a&amp;b&#61;"><input ` +
+    `name=user><input type="password" name="pw"><button name="go" value="1">Go</button></FORM>`;
   const forms = parseForms(html);
   assert.equal(forms.length, 2);
   const login = findLoginForm(html)!;

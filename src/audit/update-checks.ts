@@ -10,10 +10,9 @@
 import { createReadStream } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
 import type * as TufModels from '@tufjs/models';
 import type { AuditContext } from './context.ts';
-import { notTested, verdict, type CheckOutcome } from './context.ts';
+import { acceptsConfig, notTested, verdict, type CheckOutcome } from './context.ts';
 import { readBounded, readJsonBounded } from './files.ts';
 import { auditedModel, runningFirmware, isBulwark, NOT_BULWARK_DEVICE } from './device-info.ts';
 import { readJournal } from './stored-journal.ts';
@@ -358,7 +357,9 @@ async function imageOf(dir: string, path: string, all: TargetFiles, maxBytes: nu
   return { model: path.split('/')[0]!, path, length: t.length, sha256: sha, custom, file: state, sbom };
 }
 
-/** The SBOM an image names: listed and signed, its file matching, CycloneDX with components, naming the image's hash. */
+/**
+ * The SBOM an image names: listed and signed, its file matching, CycloneDX with components, naming the image's hash.
+ */
 async function sbomOf(
   dir: string,
   sbomPath: string,
@@ -388,7 +389,11 @@ async function sbomOf(
 function repositoryEvidence(view: RepositoryView): Evidence[] {
   const out: Evidence[] = [
     {
-      sent: `walk ${view.dir} from ${view.anchor === 'bundle' ? "the bundle's update-root.json (the device's trust anchor)" : 'its own first root (no --bundle: trust on first use)'}: root versions, timestamp, snapshot, targets`,
+      sent: `walk ${view.dir} from ${
+        view.anchor === 'bundle'
+          ? "the bundle's update-root.json (the device's trust " + 'anchor)'
+          : 'its own first root (no --bundle: trust on first use)'
+      }: root versions, timestamp, snapshot, targets`,
       received:
         view.problems.length === 0
           ? `every signature, threshold, version and hash verifies (root v${view.rootVersion ?? '?'})`
@@ -401,9 +406,11 @@ function repositoryEvidence(view: RepositoryView): Evidence[] {
       sent: "expiry of the repository's metadata",
       received: `${Object.entries(view.expires)
         .map(([k, v]) => `${k} ${v}`)
-        .join(
-          ', ',
-        )}${view.expired.length ? `; expired: ${view.expired.join(', ')} (devices refuse the repository until 'bulwark release refresh')` : ''}`,
+        .join(', ')}${
+        view.expired.length
+          ? `; expired: ${view.expired.join(', ')} (devices refuse the repository until ` + `'bulwark release refresh')`
+          : ''
+      }`,
       finding: view.expired.some((r) => r !== 'root'),
     });
   }
@@ -412,122 +419,145 @@ function repositoryEvidence(view: RepositoryView): Evidence[] {
 
 // ---- update.signature-required --------------------------------------------------------------
 
-/** update.signature-required: the device trusts a threshold-signed root, and the metadata it holds and the release it fetches verify under it. */
-export async function checkSignatureRequired(ctx: AuditContext): Promise<CheckOutcome> {
-  const { bundleDir, stateDir } = ctx.inputs;
-  if (bundleDir === undefined && stateDir === undefined && ctx.inputs.updateRepoDir === undefined)
-    return notTested(
-      "needs --bundle (the trust anchor) with --state (the device's verified metadata) or --update-repo (the release)",
-    );
-  const m = await models();
+/** The trust anchor in the bundle (update-root.json): self-signed under a sound policy. */
+async function anchorEvidence(
+  m: Models,
+  bundleDir: string | undefined,
+): Promise<{ anchor?: AnyMetadata; evidence: Evidence[] }> {
   const evidence: Evidence[] = [];
+  if (bundleDir === undefined) return { evidence };
   let anchor: AnyMetadata | undefined;
-  if (bundleDir !== undefined) {
-    const { value, reason } = await readJsonBounded(join(bundleDir, 'update-root.json'), 1_048_576);
-    try {
-      anchor = m.Metadata.fromJSON(m.MetadataKind.Root, value as never);
-      const self = selfSigned(anchor);
-      evidence.push({
-        sent: 'update-root.json in the bundle',
-        received: self
-          ? `root v${anchor.signed.version} does not verify under its own keys (${self})`
-          : `root v${anchor.signed.version}, verified under its own threshold`,
-        finding: self !== '',
-      });
-      evidence.push(...rootPolicy(m, anchor, 'the trust anchor'));
-    } catch (err) {
-      evidence.push({
-        sent: 'update-root.json in the bundle',
-        received: value === undefined ? (reason ?? 'unreadable') : `not TUF root metadata (${errText(err)})`,
-        finding: true,
-      });
-    }
-  }
-  let seen = 0;
-  if (stateDir !== undefined) {
-    const dir = join(stateDir, 'update', 'metadata');
-    const cached = await readJsonBounded(join(dir, 'root.json'), 1_048_576);
-    if (cached.reason === 'missing')
-      evidence.push({
-        sent: "the device's metadata cache (update/metadata)",
-        received: 'empty: the device has not checked for updates yet',
-      });
-    else {
-      let root: AnyMetadata | undefined;
-      try {
-        root = m.Metadata.fromJSON(m.MetadataKind.Root, cached.value as never);
-      } catch (err) {
-        evidence.push({
-          sent: 'update/metadata/root.json',
-          received: `not root metadata (${errText(err)})`,
-          finding: true,
-        });
-      }
-      if (root !== undefined) {
-        const self = selfSigned(root);
-        const older = anchor !== undefined && root.signed.version < anchor.signed.version;
-        evidence.push({
-          sent: 'update/metadata/root.json (the root the device trusts now)',
-          received: `v${root.signed.version}${self ? `, does not verify under its own keys (${self})` : ', threshold-signed'}${older ? `, older than the bundle's v${anchor!.signed.version}` : ''}`,
-          finding: self !== '' || older,
-        });
-        if (root.signed.version > (anchor?.signed.version ?? root.signed.version))
-          evidence.push(...rootPolicy(m, root, "the device's current root"));
-        const cachedRoles: string[] = [];
-        for (const [role, kind] of [
-          ['timestamp', m.MetadataKind.Timestamp],
-          ['snapshot', m.MetadataKind.Snapshot],
-          ['targets', m.MetadataKind.Targets],
-        ] as const) {
-          const f = await readJsonBounded(join(dir, `${role}.json`), ctx.inputs.limits.maxInputFileBytes);
-          if (f.value === undefined) continue;
-          try {
-            root.verifyDelegate(role, m.Metadata.fromJSON(kind as never, f.value as never));
-            cachedRoles.push(`${role} verified`);
-          } catch (err) {
-            cachedRoles.push(`${role} DOES NOT verify (${errText(err)})`);
-          }
-        }
-        if (cachedRoles.length > 0) {
-          seen++;
-          evidence.push({
-            sent: "the device's cached timestamp, snapshot and targets against its root's keys",
-            received: cachedRoles.join('; '),
-            finding: cachedRoles.some((r) => /DOES NOT/.test(r)),
-          });
-        }
-      }
-    }
-    const entries = await readJournal(ctx);
-    const refused = (entries ?? []).filter(
-      (e) =>
-        e.surface === 'update' &&
-        e.result === 'refused' &&
-        /UPDATE_METADATA_(UNSIGNED|EXPIRED|ROLLBACK|MISMATCH)|UPDATE_IMAGE_HASH_MISMATCH/.test(e.detail ?? ''),
-    );
-    if (refused.length > 0)
-      evidence.push({
-        sent: "the journal's update refusals",
-        received: `${refused.length} refusal(s) of bad metadata or images, e.g. ${refused[refused.length - 1]!.detail?.slice(0, 100) ?? ''}`,
-      });
-  }
-  const view = await repositoryView(ctx);
-  if (view !== undefined) {
-    seen++;
-    evidence.push(...repositoryEvidence(view));
-  }
-  const { defaultDeviceUpdateConfig: d, validateDeviceUpdateConfig } = await import('../update/index.ts');
-  let plainRefused = false;
+  const { value, reason } = await readJsonBounded(join(bundleDir, 'update-root.json'), 1_048_576);
   try {
-    validateDeviceUpdateConfig({ repositoryUrl: 'http://updates.example.com' });
-  } catch {
-    plainRefused = true;
+    anchor = m.Metadata.fromJSON(m.MetadataKind.Root, value as never);
+    const self = selfSigned(anchor);
+    evidence.push({
+      sent: 'update-root.json in the bundle',
+      received: self
+        ? `root v${anchor.signed.version} does not verify under its own keys (${self})`
+        : `root v${anchor.signed.version}, verified under its own threshold`,
+      finding: self !== '',
+    });
+    evidence.push(...rootPolicy(m, anchor, 'the trust anchor'));
+  } catch (err) {
+    evidence.push({
+      sent: 'update-root.json in the bundle',
+      received: value === undefined ? (reason ?? 'unreadable') : `not TUF root metadata (${errText(err)})`,
+      finding: true,
+    });
   }
-  evidence.push({
+  return anchor === undefined ? { evidence } : { anchor, evidence };
+}
+
+/** The device's cached timestamp, snapshot and targets (those present), each verified against `root`. */
+async function cachedRoleResults(ctx: AuditContext, m: Models, root: AnyMetadata, dir: string): Promise<string[]> {
+  const cachedRoles: string[] = [];
+  for (const [role, kind] of [
+    ['timestamp', m.MetadataKind.Timestamp],
+    ['snapshot', m.MetadataKind.Snapshot],
+    ['targets', m.MetadataKind.Targets],
+  ] as const) {
+    const f = await readJsonBounded(join(dir, `${role}.json`), ctx.inputs.limits.maxInputFileBytes);
+    if (f.value === undefined) continue;
+    try {
+      root.verifyDelegate(role, m.Metadata.fromJSON(kind as never, f.value as never));
+      cachedRoles.push(`${role} verified`);
+    } catch (err) {
+      cachedRoles.push(`${role} DOES NOT verify (${errText(err)})`);
+    }
+  }
+  return cachedRoles;
+}
+
+/**
+ * The device's metadata cache (`dir`): the root it trusts now against the anchor, and its cached roles against that
+ * root. `seen` is true when signed role metadata was found.
+ */
+async function deviceMetadataEvidence(
+  ctx: AuditContext,
+  m: Models,
+  dir: string,
+  anchor: AnyMetadata | undefined,
+): Promise<{ evidence: Evidence[]; seen: boolean }> {
+  const cached = await readJsonBounded(join(dir, 'root.json'), 1_048_576);
+  if (cached.reason === 'missing') {
+    const empty = 'empty: the device has not checked for updates yet';
+    return { evidence: [{ sent: "the device's metadata cache (update/metadata)", received: empty }], seen: false };
+  }
+  let root: AnyMetadata;
+  try {
+    root = m.Metadata.fromJSON(m.MetadataKind.Root, cached.value as never);
+  } catch (err) {
+    const received = `not root metadata (${errText(err)})`;
+    return { evidence: [{ sent: 'update/metadata/root.json', received, finding: true }], seen: false };
+  }
+  const self = selfSigned(root);
+  const older = anchor !== undefined && root.signed.version < anchor.signed.version;
+  const evidence: Evidence[] = [
+    {
+      sent: 'update/metadata/root.json (the root the device trusts now)',
+      received:
+        `v${root.signed.version}` +
+        (self ? `, does not verify under its own keys (${self})` : ', threshold-signed') +
+        (older ? `, older than the bundle's v${anchor.signed.version}` : ''),
+      finding: self !== '' || older,
+    },
+  ];
+  if (root.signed.version > (anchor?.signed.version ?? root.signed.version))
+    evidence.push(...rootPolicy(m, root, "the device's current root"));
+  const cachedRoles = await cachedRoleResults(ctx, m, root, dir);
+  if (cachedRoles.length > 0)
+    evidence.push({
+      sent: "the device's cached timestamp, snapshot and targets against its root's keys",
+      received: cachedRoles.join('; '),
+      finding: cachedRoles.some((r) => /DOES NOT/.test(r)),
+    });
+  return { evidence, seen: cachedRoles.length > 0 };
+}
+
+/** The journal's refusals of bad metadata or images, for the record. */
+async function updateRefusalEvidence(ctx: AuditContext): Promise<Evidence[]> {
+  const entries = await readJournal(ctx);
+  const refused = (entries ?? []).filter(
+    (e) =>
+      e.surface === 'update' &&
+      e.result === 'refused' &&
+      /UPDATE_METADATA_(UNSIGNED|EXPIRED|ROLLBACK|MISMATCH)|UPDATE_IMAGE_HASH_MISMATCH/.test(e.detail ?? ''),
+  );
+  if (refused.length === 0) return [];
+  return [
+    {
+      sent: "the journal's update refusals",
+      received:
+        `${refused.length} refusal(s) of bad metadata or images, e.g. ` +
+        `${refused[refused.length - 1]!.detail?.slice(0, 100) ?? ''}`,
+    },
+  ];
+}
+
+/** The updater's transport rules: a plain-http repository is refused. */
+async function updateTransportEvidence(): Promise<Evidence> {
+  const { defaultDeviceUpdateConfig: d, validateDeviceUpdateConfig } = await import('../update/index.ts');
+  const plainRefused = !acceptsConfig(() =>
+    validateDeviceUpdateConfig({ repositoryUrl: 'http://updates.example.com' }),
+  );
+  return {
     sent: "the updater's transport rules (a plain-http repository on the network)",
-    received: `${plainRefused ? 'refused' : 'accepted'}; https checked against ${d.tlsTrust === 'manufacturer-ca' ? 'the manufacturer CA in the bundle' : 'the system CAs'}; TUF verifies whatever the transport`,
+    received:
+      `${plainRefused ? 'refused' : 'accepted'}; https checked against ` +
+      `${d.tlsTrust === 'manufacturer-ca' ? 'the manufacturer CA in the bundle' : 'the system CAs'}; TUF verifies ` +
+      `whatever the transport`,
     finding: !plainRefused,
-  });
+  };
+}
+
+/** The verdict of update.signature-required from its evidence, the anchor and what signed metadata was seen. */
+function signatureVerdict(
+  evidence: Evidence[],
+  anchor: AnyMetadata | undefined,
+  seen: number,
+  withRelease: boolean,
+): CheckOutcome {
   if (evidence.some((e) => e.finding === true))
     return verdict(
       evidence,
@@ -538,51 +568,85 @@ export async function checkSignatureRequired(ctx: AuditContext): Promise<CheckOu
     return notTested('needs --bundle: the trust anchor (update-root.json) decides what the device accepts', evidence);
   if (seen === 0)
     return notTested(
-      'the trust anchor is sound, but no signed metadata was seen: give --update-repo, or --state of a device that has checked for updates',
+      'the trust anchor is sound, but no signed metadata was seen: give --update-repo, or --state of a device that ' +
+        'has checked for updates',
       evidence,
     );
   return verdict(
     evidence,
-    `the device trusts root v${anchor.signed.version} (root ${(anchor.signed as InstanceType<Models['Root']>).roles.root?.threshold ?? '?'}-of-n, offline keys), and the metadata ${view ? 'of the release and ' : ''}in its cache verify under it`,
+    `the device trusts root v${anchor.signed.version} (root ` +
+      `${(anchor.signed as InstanceType<Models['Root']>).roles.root?.threshold ?? '?'}-of-n, offline keys), and the ` +
+      `metadata ${withRelease ? 'of the release and ' : ''}in its cache verify under it`,
     () => '',
   );
+}
+
+/**
+ * update.signature-required: the device trusts a threshold-signed root, and the metadata it holds and the release it
+ * fetches verify under it.
+ */
+export async function checkSignatureRequired(ctx: AuditContext): Promise<CheckOutcome> {
+  const { bundleDir, stateDir } = ctx.inputs;
+  if (bundleDir === undefined && stateDir === undefined && ctx.inputs.updateRepoDir === undefined)
+    return notTested(
+      "needs --bundle (the trust anchor) with --state (the device's verified metadata) or --update-repo (the release)",
+    );
+  const m = await models();
+  const { anchor, evidence } = await anchorEvidence(m, bundleDir);
+  let seen = 0;
+  if (stateDir !== undefined) {
+    const device = await deviceMetadataEvidence(ctx, m, join(stateDir, 'update', 'metadata'), anchor);
+    if (device.seen) seen++;
+    evidence.push(...device.evidence, ...(await updateRefusalEvidence(ctx)));
+  }
+  const view = await repositoryView(ctx);
+  if (view !== undefined) {
+    seen++;
+    evidence.push(...repositoryEvidence(view));
+  }
+  evidence.push(await updateTransportEvidence());
+  return signatureVerdict(evidence, anchor, seen, view !== undefined);
 }
 
 // ---- update.anti-rollback -------------------------------------------------------------------
 
 const HEX64 = 'a'.repeat(64);
+/** The image of a made-up model that the boot decision's cases put in a slot: 2.0.0, security version 1. */
+const CASE_IMAGE = {
+  format: 'bulwark-image/1' as const,
+  model: 'x',
+  version: '2.0.0',
+  securityVersion: 1,
+  entry: 'agent.mjs',
+};
 
-/** update.anti-rollback: the device keeps a security counter that only grows, runs nothing below it, and its boot decision refuses an older image. */
-export async function checkAntiRollback(ctx: AuditContext): Promise<CheckOutcome> {
-  if (!isBulwark(ctx)) return notTested(NOT_BULWARK_DEVICE);
-  const { decideBoot, INITIAL_BOOT_STATE, readSecurityCounter } = await import('../update/index.ts');
-  const evidence: Evidence[] = [];
-  // The firmware's boot decision, fed a slot below the counter: it must not boot it.
-  const image = (
-    sv: number,
-  ): { format: 'bulwark-image/1'; model: string; version: string; securityVersion: number; entry: string } => ({
-    format: 'bulwark-image/1',
-    model: 'x',
-    version: '2.0.0',
-    securityVersion: sv,
-    entry: 'agent.mjs',
-  });
+/** The firmware's boot decision, fed a slot below the counter: it must not boot it. */
+async function bootRefusesOldEvidence(): Promise<Evidence> {
+  const { decideBoot, INITIAL_BOOT_STATE } = await import('../update/index.ts');
+  const image = CASE_IMAGE;
   const plan = decideBoot(
     { ...INITIAL_BOOT_STATE, active: 'a', previous: null, trial: null },
-    { a: { ok: true, image: image(1), targetSha256: HEX64 } },
+    { a: { ok: true, image, targetSha256: HEX64 } },
     { securityVersion: 2, version: '2.1.0' },
     3,
   );
-  evidence.push({
-    sent: "the firmware's boot decision (src/update decideBoot) for a slot holding security version 1 on a device whose counter is 2",
+  return {
+    sent:
+      "the firmware's boot decision (src/update decideBoot) for a slot holding security version 1 on a device " +
+      'whose counter is 2',
     received:
       plan.boot === 'a' ? 'boots it' : `refuses it and boots ${plan.boot} (${plan.notes[0]?.slice(0, 100) ?? ''})`,
     finding: plan.boot === 'a',
-  });
-  const stateDir = ctx.inputs.stateDir;
-  if (stateDir === undefined)
-    return notTested("needs --state to read the device's anti-rollback counter (firmware/security.json)", evidence);
-  let counter: { securityVersion: number; version: string | null } | undefined;
+  };
+}
+
+type SecurityCounter = { securityVersion: number; version: string | null };
+
+/** The device's anti-rollback counter (firmware/security.json), and evidence about it. */
+async function counterEvidence(stateDir: string): Promise<{ counter?: SecurityCounter; evidence: Evidence[] }> {
+  const { readSecurityCounter } = await import('../update/index.ts');
+  const evidence: Evidence[] = [];
+  let counter: SecurityCounter | undefined;
   const file = await readBounded(join(stateDir, 'firmware', 'security.json'), 65_536);
   try {
     counter = file.ok ? await readSecurityCounter(stateDir) : undefined;
@@ -596,148 +660,188 @@ export async function checkAntiRollback(ctx: AuditContext): Promise<CheckOutcome
   if (!file.ok)
     evidence.push({
       sent: 'firmware/security.json',
-      received: `${file.reason}: the device has not recorded the security version of any image that ran healthily (it records it at the first health report)`,
+      received:
+        `${file.reason}: the device has not recorded the security version of any image that ran healthily ` +
+        `(it records it at the first health report)`,
       finding: true,
     });
   else if (counter !== undefined)
     evidence.push({
       sent: 'firmware/security.json (the anti-rollback counter)',
-      received: `security version ${counter.securityVersion}, highest version run healthily ${counter.version ?? 'none'}; mode ${file.mode.toString(8)}`,
+      received:
+        `security version ${counter.securityVersion}, highest version run healthily ` +
+        `${counter.version ?? 'none'}; mode ${file.mode.toString(8)}`,
       finding: (file.mode & 0o077) !== 0,
     });
+  return counter === undefined ? { evidence } : { counter, evidence };
+}
+
+/** The image the device runs, against the counter: not below it, not older than an image that ran here. */
+async function runningImageEvidence(ctx: AuditContext, counter: SecurityCounter | undefined): Promise<Evidence[]> {
   const { image: running, how } = await runningFirmware(ctx);
-  if (running !== undefined && counter !== undefined) {
-    const { compareVersions } = await import('../update/index.ts');
-    const below = running.securityVersion < counter.securityVersion;
-    const older =
-      counter.version !== null && compareVersions(running.version, counter.version) < 0 && running.slot !== 'factory';
-    evidence.push({
+  if (running === undefined) return [{ sent: 'the image the device runs', received: how }];
+  if (counter === undefined) return [];
+  const { compareVersions } = await import('../update/index.ts');
+  const below = running.securityVersion < counter.securityVersion;
+  const older =
+    counter.version !== null && compareVersions(running.version, counter.version) < 0 && running.slot !== 'factory';
+  return [
+    {
       sent: `the image the device runs (${how})`,
-      received: `${running.version}, security version ${running.securityVersion}, from ${running.slot === 'factory' ? 'the factory image' : `slot ${running.slot}`}${below ? ': BELOW the counter' : ''}${older ? ': older than an image that ran here' : ''}`,
+      received:
+        `${running.version}, security version ${running.securityVersion}, from ` +
+        `${running.slot === 'factory' ? 'the factory image' : `slot ${running.slot}`}${
+          below ? ': BELOW the counter' : ''
+        }${older ? ': older than an image that ran here' : ''}`,
       finding: below || older,
-    });
-  } else if (running === undefined) evidence.push({ sent: 'the image the device runs', received: how });
+    },
+  ];
+}
+
+/** The image the repository publishes for the model, against the counter (with --update-repo), for the record. */
+async function publishedImageEvidence(ctx: AuditContext, counter: SecurityCounter | undefined): Promise<Evidence[]> {
   const view = await repositoryView(ctx);
   const { model } = await auditedModel(ctx);
   const published = view?.images.find((i) => i.model === model?.id);
-  if (published !== undefined && counter !== undefined) {
-    const sv = Number(published.custom.securityVersion);
-    evidence.push({
+  if (published === undefined || counter === undefined) return [];
+  const sv = Number(published.custom.securityVersion);
+  return [
+    {
       sent: `the image the repository publishes for ${published.model}`,
-      received: `${String(published.custom.version)} with security version ${sv}${sv < counter.securityVersion ? ": below this device's counter, so the device refuses it (UPDATE_DOWNGRADE)" : ''}`,
-    });
-  }
+      received: `${String(published.custom.version)} with security version ${sv}${
+        sv < counter.securityVersion ? ": below this device's counter, so the device refuses it (UPDATE_DOWNGRADE)" : ''
+      }`,
+    },
+  ];
+}
+
+/** The journal's refused downgrades, for the record. */
+async function downgradeJournalEvidence(ctx: AuditContext): Promise<Evidence[]> {
   const refusals = ((await readJournal(ctx)) ?? []).filter(
     (e) => e.surface === 'update' && /UPDATE_DOWNGRADE/.test(e.detail ?? ''),
   );
-  if (refusals.length > 0)
-    evidence.push({
+  if (refusals.length === 0) return [];
+  return [
+    {
       sent: 'the journal',
-      received: `${refusals.length} downgrade(s) refused, e.g. ${refusals[refusals.length - 1]!.detail?.slice(0, 100) ?? ''}`,
-    });
+      received:
+        `${refusals.length} downgrade(s) refused, e.g. ` +
+        `${refusals[refusals.length - 1]!.detail?.slice(0, 100) ?? ''}`,
+    },
+  ];
+}
+
+/**
+ * update.anti-rollback: the device keeps a security counter that only grows, runs nothing below it, and its boot
+ * decision refuses an older image.
+ */
+export async function checkAntiRollback(ctx: AuditContext): Promise<CheckOutcome> {
+  if (!isBulwark(ctx)) return notTested(NOT_BULWARK_DEVICE);
+  const evidence: Evidence[] = [await bootRefusesOldEvidence()];
+  const stateDir = ctx.inputs.stateDir;
+  if (stateDir === undefined)
+    return notTested("needs --state to read the device's anti-rollback counter (firmware/security.json)", evidence);
+  const { counter, evidence: counterFound } = await counterEvidence(stateDir);
+  evidence.push(...counterFound);
+  evidence.push(...(await runningImageEvidence(ctx, counter)));
+  evidence.push(...(await publishedImageEvidence(ctx, counter)));
+  evidence.push(...(await downgradeJournalEvidence(ctx)));
   return verdict(
     evidence,
-    `the device keeps its anti-rollback counter (security version ${counter?.securityVersion ?? '?'}), runs nothing below it, and its boot decision refuses older images`,
+    `the device keeps its anti-rollback counter (security version ${counter?.securityVersion ?? '?'}), runs nothing ` +
+      `below it, and its boot decision refuses older images`,
     (f) => `rollback protection is missing or broken: ${f.map((e) => e.received).join('; ')}`,
   );
 }
 
 // ---- update.failsafe-slots ------------------------------------------------------------------
 
-/** update.failsafe-slots: the boot state is intact, the running slot verifies, and the boot decision falls back from a failed trial or a damaged slot. */
-export async function checkFailsafeSlots(ctx: AuditContext): Promise<CheckOutcome> {
-  if (!isBulwark(ctx)) return notTested(NOT_BULWARK_DEVICE);
-  const {
-    decideBoot,
-    INITIAL_BOOT_STATE,
-    readBootState,
-    defaultDeviceUpdateConfig: d,
-    validateDeviceUpdateConfig,
-  } = await import('../update/index.ts');
-  const evidence: Evidence[] = [];
-  const image = {
-    format: 'bulwark-image/1' as const,
-    model: 'x',
-    version: '2.0.0',
-    securityVersion: 1,
-    entry: 'agent.mjs',
-  };
+/**
+ * The firmware's boot decision fed the cases it must survive: a trial that used its boots, a damaged slot, and an
+ * image's first boot (counted before it starts).
+ */
+async function bootFallbackEvidence(): Promise<Evidence[]> {
+  const { decideBoot, INITIAL_BOOT_STATE, defaultDeviceUpdateConfig: d } = await import('../update/index.ts');
+  const image = CASE_IMAGE;
   const counter = { securityVersion: 1, version: '1.0.0' };
-  const trial = decideBoot(
-    {
+  const previous = { ok: true, image: { ...image, version: '1.0.0' } } as const;
+  const onTrial = (active: 'a' | 'b', previousSlot: 'a' | 'factory', boots: number) =>
+    ({
       ...INITIAL_BOOT_STATE,
-      active: 'b',
-      previous: 'a',
-      trial: { boots: d.maxTrialBoots, version: '2.0.0', targetSha256: HEX64 },
-    },
-    { a: { ok: true, image: { ...image, version: '1.0.0' } }, b: { ok: true, image } },
+      active,
+      previous: previousSlot,
+      trial: { boots, version: '2.0.0', targetSha256: HEX64 },
+    }) as const;
+  const trial = decideBoot(
+    onTrial('b', 'a', d.maxTrialBoots),
+    { a: previous, b: { ok: true, image } },
     counter,
     d.maxTrialBoots,
   );
-  evidence.push({
-    sent: `the boot decision for a new image in slot b that has used its ${d.maxTrialBoots} trial boots without reporting healthy`,
-    received: trial.boot === 'a' ? 'goes back to slot a, the previous image' : `boots ${trial.boot}`,
-    finding: trial.boot !== 'a',
-  });
   const damaged = decideBoot(
     { ...INITIAL_BOOT_STATE, active: 'b', previous: 'a', trial: null },
-    {
-      a: { ok: true, image: { ...image, version: '1.0.0' } },
-      b: { ok: false, reason: 'slot b: agent.mjs has changed since it was installed' },
-    },
+    { a: previous, b: { ok: false, reason: 'slot b: agent.mjs has changed since it was installed' } },
     counter,
     d.maxTrialBoots,
   );
-  evidence.push({
-    sent: 'the boot decision for a slot whose files no longer match their recorded hashes (verified boot)',
-    received: damaged.boot === 'b' ? 'boots it anyway' : `refuses it and boots ${damaged.boot}`,
-    finding: damaged.boot === 'b',
-  });
-  const first = decideBoot(
+  const first = decideBoot(onTrial('a', 'factory', 0), { a: { ok: true, image } }, counter, d.maxTrialBoots);
+  const counted = first.trial && first.state.trial?.boots === 1;
+  return [
     {
-      ...INITIAL_BOOT_STATE,
-      active: 'a',
-      previous: 'factory',
-      trial: { boots: 0, version: '2.0.0', targetSha256: HEX64 },
+      sent:
+        `the boot decision for a new image in slot b that has used its ${d.maxTrialBoots} trial boots without ` +
+        `reporting healthy`,
+      received: trial.boot === 'a' ? 'goes back to slot a, the previous image' : `boots ${trial.boot}`,
+      finding: trial.boot !== 'a',
     },
-    { a: { ok: true, image } },
-    counter,
-    d.maxTrialBoots,
-  );
-  evidence.push({
-    sent: "the boot decision for an image's first boot",
-    received:
-      first.trial && first.state.trial?.boots === 1
+    {
+      sent: 'the boot decision for a slot whose files no longer match their recorded hashes (verified boot)',
+      received: damaged.boot === 'b' ? 'boots it anyway' : `refuses it and boots ${damaged.boot}`,
+      finding: damaged.boot === 'b',
+    },
+    {
+      sent: "the boot decision for an image's first boot",
+      received: counted
         ? 'boots it on trial and counts the boot before starting it (a cut during the boot still counts)'
         : 'does not count the trial boot first',
-    finding: !(first.trial && first.state.trial?.boots === 1),
-  });
-  let unbounded = false;
-  try {
-    validateDeviceUpdateConfig({ maxTrialBoots: 1_000 });
-    unbounded = true;
-  } catch {
-    /* refused */
-  }
-  evidence.push({
+      finding: !counted,
+    },
+  ];
+}
+
+/** The updater's trial settings: bounded by configuration. */
+async function trialSettingsEvidence(): Promise<Evidence> {
+  const { defaultDeviceUpdateConfig: d, validateDeviceUpdateConfig } = await import('../update/index.ts');
+  const unbounded = acceptsConfig(() => validateDeviceUpdateConfig({ maxTrialBoots: 1_000 }));
+  return {
     sent: "the updater's trial settings",
-    received: `${d.maxTrialBoots} trial boots, each healthy within ${d.healthTimeoutMs / 1000} s; 1,000 trial boots ${unbounded ? 'accepted' : 'refused'}`,
+    received:
+      `${d.maxTrialBoots} trial boots, each healthy within ${d.healthTimeoutMs / 1000} s; 1,000 trial boots ` +
+      `${unbounded ? 'accepted' : 'refused'}`,
     finding: unbounded,
-  });
-  const stateDir = ctx.inputs.stateDir;
-  if (stateDir === undefined)
-    return notTested("needs --state to read the device's boot state (firmware/boot.json) and slots", evidence);
+  };
+}
+
+/** The device's boot state (firmware/boot.json) and, when it runs a slot, that slot's files verified. */
+async function bootStateEvidence(ctx: AuditContext, stateDir: string): Promise<Evidence[]> {
+  const { readBootState } = await import('../update/index.ts');
   const { state, problem } = await readBootState(stateDir);
   const boot = await readBounded(join(stateDir, 'firmware', 'boot.json'), 65_536);
-  evidence.push({
-    sent: 'firmware/boot.json',
-    received: problem
-      ? problem
-      : boot.ok
-        ? `active ${state.active}, previous ${state.previous ?? 'none'}, ${state.trial ? `on trial (${state.trial.boots} boot(s) of ${state.trial.version})` : 'no trial'}${state.fallback ? `; last fallback: ${state.fallback.from} -> ${state.fallback.to} (${state.fallback.reason.slice(0, 80)})` : ''}`
-        : 'absent: the device boots its factory image and has installed no update yet',
-    finding: problem !== undefined,
-  });
+  const trial = state.trial ? `on trial (${state.trial.boots} boot(s) of ${state.trial.version})` : 'no trial';
+  const fallback = state.fallback
+    ? `; last fallback: ${state.fallback.from} -> ${state.fallback.to} (${state.fallback.reason.slice(0, 80)})`
+    : '';
+  const evidence: Evidence[] = [
+    {
+      sent: 'firmware/boot.json',
+      received: problem
+        ? problem
+        : boot.ok
+          ? `active ${state.active}, previous ${state.previous ?? 'none'}, ${trial}${fallback}`
+          : 'absent: the device boots its factory image and has installed no update yet',
+      finding: problem !== undefined,
+    },
+  ];
   if (state.active === 'a' || state.active === 'b') {
     const r = await verifySlotFiles(stateDir, state.active, ctx.inputs.limits.maxStateFiles * 20);
     evidence.push({
@@ -746,20 +850,44 @@ export async function checkFailsafeSlots(ctx: AuditContext): Promise<CheckOutcom
       finding: !r.ok,
     });
   }
+  return evidence;
+}
+
+/** Staging folders left in firmware/slots by an install that was cut short, for the record. */
+async function leftoverStagingEvidence(stateDir: string): Promise<Evidence[]> {
   let leftovers: string[] = [];
   try {
     leftovers = (await readdir(join(stateDir, 'firmware', 'slots'))).filter((n) => n.endsWith('.staging'));
   } catch {
     /* no slots yet */
   }
-  if (leftovers.length)
-    evidence.push({
+  if (leftovers.length === 0) return [];
+  return [
+    {
       sent: 'firmware/slots',
-      received: `${leftovers.join(', ')}: an install was cut short (cleaned at the next install; the boot state never named it)`,
-    });
+      received:
+        `${leftovers.join(', ')}: an install was cut short (cleaned at the next install; the boot state ` +
+        `never named it)`,
+    },
+  ];
+}
+
+/**
+ * update.failsafe-slots: the boot state is intact, the running slot verifies, and the boot decision falls back from a
+ * failed trial or a damaged slot.
+ */
+export async function checkFailsafeSlots(ctx: AuditContext): Promise<CheckOutcome> {
+  if (!isBulwark(ctx)) return notTested(NOT_BULWARK_DEVICE);
+  const { defaultDeviceUpdateConfig: d } = await import('../update/index.ts');
+  const evidence: Evidence[] = [...(await bootFallbackEvidence()), await trialSettingsEvidence()];
+  const stateDir = ctx.inputs.stateDir;
+  if (stateDir === undefined)
+    return notTested("needs --state to read the device's boot state (firmware/boot.json) and slots", evidence);
+  evidence.push(...(await bootStateEvidence(ctx, stateDir)), ...(await leftoverStagingEvidence(stateDir)));
   return verdict(
     evidence,
-    `images go to the inactive slot and boot on trial (${d.maxTrialBoots} boots), a damaged or unhealthy slot falls back by itself, and this device's boot state is intact`,
+    `images go to the inactive slot and boot on trial (${d.maxTrialBoots} boots), a damaged or unhealthy slot falls ` +
+      `back by itself, and this device's boot state is intact`,
     (f) => `fail-safe installation is not assured: ${f.map((e) => e.received).join('; ')}`,
   );
 }
@@ -800,33 +928,100 @@ async function verifySlotFiles(
   const img = image as { version?: unknown; securityVersion?: unknown };
   return {
     ok: true,
-    text: `verified: ${files.length} files match their hashes (${String(img.version)}, security version ${String(img.securityVersion)})`,
+    text:
+      `verified: ${files.length} files match their hashes (${String(img.version)}, security version ` +
+      `${String(img.securityVersion)})`,
   };
 }
 
 // ---- config.auto-update ---------------------------------------------------------------------
 
+/** A duration in the largest fitting unit: h, min or s. */
+function hours(ms: number): string {
+  return ms >= 3_600_000
+    ? `${+(ms / 3_600_000).toFixed(1)} h`
+    : ms >= 60_000
+      ? `${+(ms / 60_000).toFixed(1)} min`
+      : `${ms / 1000} s`;
+}
+
+/** The owner's choices (update/prefs.json) and the last check (update/status.json) in the state folder. */
+async function updatePrefsEvidence(stateDir: string): Promise<Evidence[]> {
+  const prefs = await readJsonBounded(join(stateDir, 'update', 'prefs.json'), 65_536);
+  const p = prefs.value as { autoUpdate?: unknown; postponedUntil?: unknown } | undefined;
+  const status = await readJsonBounded(join(stateDir, 'update', 'status.json'), 65_536);
+  const last = (status.value as { lastCheck?: { at?: unknown; outcome?: unknown } | null } | undefined)?.lastCheck;
+  return [
+    {
+      sent: "update/prefs.json (the owner's choices)",
+      received:
+        prefs.reason === 'missing'
+          ? "none: the manufacturer's default applies"
+          : `automatic updates ${p?.autoUpdate === false ? 'turned off by the owner' : 'on'}${
+              typeof p?.postponedUntil === 'string' ? `, postponed until ${p.postponedUntil}` : ''
+            }`,
+    },
+    {
+      sent: 'update/status.json',
+      received:
+        last && typeof last.at === 'string'
+          ? `last check ${last.at}: ${String(last.outcome)}`
+          : 'no check recorded yet (no repository configured, or the first check is still ahead)',
+    },
+  ];
+}
+
+/** The owner's update controls on the admin page. */
+const OWNER_UPDATE_CONTROLS = ['update-postpone', 'update-auto-off', 'update-check'];
+
+/**
+ * The owner's controls: routes of the admin page that exist only if the updater offers them; without a device, the
+ * firmware's updater, started on a throwaway state with no repository, shows which controls it gives the owner.
+ */
+async function ownerControlEvidence(ctx: AuditContext): Promise<Evidence[]> {
+  if (ctx.target === undefined) {
+    const ids = await updaterOwnerActions();
+    return [
+      {
+        sent: "the owner controls the firmware's updater puts on the admin page",
+        received: ids.join(', ') || 'none',
+        finding: !OWNER_UPDATE_CONTROLS.every((c) => ids.includes(c)),
+      },
+    ];
+  }
+  const evidence: Evidence[] = [];
+  for (const id of OWNER_UPDATE_CONTROLS) {
+    const a = await ctx.exchange('http', {
+      method: 'POST',
+      path: `/api/actions/${id}`,
+      headers: { accept: 'application/json' },
+    });
+    const exists = a.status === 401 || a.status === 403 || a.status === 303;
+    evidence.push({
+      sent: `POST /api/actions/${id} without a session${ctx.fromText('http')}`,
+      received:
+        a.status === 0
+          ? `no answer (${a.error ?? '?'})`
+          : exists
+            ? `${a.status}: the owner's control exists and needs the owner's session`
+            : `${a.status}${a.status === 404 ? ': no such control' : ''}`,
+      finding: a.status !== 0 && !exists,
+    });
+  }
+  return evidence;
+}
+
 /** config.auto-update: updates are on by default at a bounded interval, and the owner can postpone or turn them off. */
 export async function checkAutoUpdate(ctx: AuditContext): Promise<CheckOutcome> {
   if (!isBulwark(ctx)) return notTested(NOT_BULWARK_DEVICE);
   const { defaultDeviceUpdateConfig: d, validateDeviceUpdateConfig } = await import('../update/index.ts');
-  let unbounded = false;
-  try {
-    validateDeviceUpdateConfig({ checkIntervalMs: 60 * 86_400_000 });
-    unbounded = true;
-  } catch {
-    /* refused */
-  }
-  const hours = (ms: number): string =>
-    ms >= 3_600_000
-      ? `${+(ms / 3_600_000).toFixed(1)} h`
-      : ms >= 60_000
-        ? `${+(ms / 60_000).toFixed(1)} min`
-        : `${ms / 1000} s`;
+  const unbounded = acceptsConfig(() => validateDeviceUpdateConfig({ checkIntervalMs: 60 * 86_400_000 }));
   const evidence: Evidence[] = [
     {
       sent: "the updater's defaults (src/update)",
-      received: `automatic updates ${d.autoUpdate ? 'on' : 'OFF'}; a check every ${hours(d.checkIntervalMs)} plus up to ${hours(d.checkJitterMs)} of jitter, the first ${hours(d.firstCheckDelayMs)} after boot`,
+      received:
+        `automatic updates ${d.autoUpdate ? 'on' : 'OFF'}; a check every ${hours(d.checkIntervalMs)} plus ` +
+        `up to ${hours(d.checkJitterMs)} of jitter, the first ${hours(d.firstCheckDelayMs)} after boot`,
       finding: !d.autoUpdate || d.checkIntervalMs > 86_400_000 || d.firstCheckDelayMs > 86_400_000,
     },
     {
@@ -836,61 +1031,14 @@ export async function checkAutoUpdate(ctx: AuditContext): Promise<CheckOutcome> 
     },
   ];
   const stateDir = ctx.inputs.stateDir;
-  if (stateDir !== undefined) {
-    const prefs = await readJsonBounded(join(stateDir, 'update', 'prefs.json'), 65_536);
-    const p = prefs.value as { autoUpdate?: unknown; postponedUntil?: unknown } | undefined;
-    evidence.push({
-      sent: "update/prefs.json (the owner's choices)",
-      received:
-        prefs.reason === 'missing'
-          ? "none: the manufacturer's default applies"
-          : `automatic updates ${p?.autoUpdate === false ? 'turned off by the owner' : 'on'}${typeof p?.postponedUntil === 'string' ? `, postponed until ${p.postponedUntil}` : ''}`,
-    });
-    const status = await readJsonBounded(join(stateDir, 'update', 'status.json'), 65_536);
-    const last = (status.value as { lastCheck?: { at?: unknown; outcome?: unknown } | null } | undefined)?.lastCheck;
-    evidence.push({
-      sent: 'update/status.json',
-      received:
-        last && typeof last.at === 'string'
-          ? `last check ${last.at}: ${String(last.outcome)}`
-          : 'no check recorded yet (no repository configured, or the first check is still ahead)',
-    });
-  }
-  // The owner's controls: routes of the admin page that exist only if the updater offers them.
-  const controls = ['update-postpone', 'update-auto-off', 'update-check'];
-  if (ctx.target !== undefined) {
-    for (const id of controls) {
-      const a = await ctx.exchange('http', {
-        method: 'POST',
-        path: `/api/actions/${id}`,
-        headers: { accept: 'application/json' },
-      });
-      const exists = a.status === 401 || a.status === 403 || a.status === 303;
-      evidence.push({
-        sent: `POST /api/actions/${id} without a session${ctx.fromText('http')}`,
-        received:
-          a.status === 0
-            ? `no answer (${a.error ?? '?'})`
-            : exists
-              ? `${a.status}: the owner's control exists and needs the owner's session`
-              : `${a.status}${a.status === 404 ? ': no such control' : ''}`,
-        finding: a.status !== 0 && !exists,
-      });
-    }
-  } else {
-    // The firmware's updater, started on a throwaway state with no repository: which controls it gives the owner.
-    const ids = await updaterOwnerActions();
-    evidence.push({
-      sent: "the owner controls the firmware's updater puts on the admin page",
-      received: ids.join(', ') || 'none',
-      finding: !controls.every((c) => ids.includes(c)),
-    });
-  }
+  if (stateDir !== undefined) evidence.push(...(await updatePrefsEvidence(stateDir)));
+  evidence.push(...(await ownerControlEvidence(ctx)));
   if (evidence.some((e) => /no answer/.test(e.received)) && !evidence.some((e) => e.finding === true))
     return notTested("the admin page did not answer, so the owner's update controls were not seen", evidence);
   return verdict(
     evidence,
-    `automatic updates are on by default (every ${hours(d.checkIntervalMs)} with jitter, bounded by configuration) and the owner can check now, postpone or turn them off`,
+    `automatic updates are on by default (every ${hours(d.checkIntervalMs)} with jitter, bounded by configuration) ` +
+      `and the owner can check now, postpone or turn them off`,
     (f) => `automatic updates are not assured: ${f.map((e) => `${e.sent} -> ${e.received}`).join('; ')}`,
   );
 }
@@ -953,7 +1101,9 @@ export async function checkReleaseNotes(ctx: AuditContext): Promise<CheckOutcome
   }
   const keeps = typeof kept === 'object' && kept !== null && (kept as { risk?: unknown }).risk === sample.notes.risk;
   evidence.push({
-    sent: "the device's parser of an image's signed custom data (src/update parseImageTargetCustom), given a release note",
+    sent:
+      "the device's parser of an image's signed custom data (src/update parseImageTargetCustom), given a " +
+      'release note',
     received: keeps
       ? 'keeps the note for the owner'
       : typeof kept === 'string'
@@ -981,12 +1131,14 @@ export async function checkReleaseNotes(ctx: AuditContext): Promise<CheckOutcome
     }
   } else if (keeps)
     return notTested(
-      "needs --update-repo: the device keeps a release's note, but whether the releases carry one is read in the repository",
+      "needs --update-repo: the device keeps a release's note, but whether the releases carry one is read in the " +
+        'repository',
       evidence,
     );
   return verdict(
     evidence,
-    'each release carries a signed note of the risk it fixes and what installing interrupts, and the device keeps it for the owner',
+    'each release carries a signed note of the risk it fixes and what installing interrupts, and the device keeps ' +
+      'it for the owner',
     (f) => `owners are not told what an update fixes: ${f.map((e) => e.received).join('; ')}`,
   );
 }
@@ -1010,7 +1162,8 @@ export async function repositorySbomEvidence(ctx: AuditContext): Promise<Evidenc
     sent: `the SBOM beside ${i.path} (${String(i.custom.version)})`,
     received:
       i.sbom.state === 'verified'
-        ? `CycloneDX ${i.sbom.spec ?? '?'}, ${i.sbom.components ?? 0} components, signed as a target (hash verified)${i.sbom.namesImage ? ', naming the image by its SHA-256' : ", NOT naming the image's hash"}`
+        ? `CycloneDX ${i.sbom.spec ?? '?'}, ${i.sbom.components ?? 0} components, signed as a target (hash ` +
+          `verified)${i.sbom.namesImage ? ', naming the image by its SHA-256' : ", NOT naming the image's hash"}`
         : i.sbom.state === 'unlisted'
           ? "none: the image's signed custom data names no SBOM"
           : `${i.sbom.path ?? '?'}: ${i.sbom.state}`,
@@ -1023,7 +1176,10 @@ export async function repositorySbomEvidence(ctx: AuditContext): Promise<Evidenc
 /** Where a release repository keeps the audit reports of the images it ships. */
 export const KEPT_AUDITS_DIR = 'audits';
 
-/** True when a report passes the release gate: every required control passed, or failed to only for want of this very check (build.audit-report). */
+/**
+ * True when a report passes the release gate: every required control passed, or failed to only for want of this very
+ * check (build.audit-report).
+ */
 export function passesReleaseGate(report: Pick<AuditReport, 'controls' | 'checks'>): boolean {
   const status = new Map(report.checks.map((c) => [c.id, c.status]));
   return report.controls
@@ -1127,7 +1283,8 @@ export async function keepReleaseAudit(report: AuditReport, repoDir: string): Pr
     throw new AuditError(
       'AUDIT_REPORT_NOT_KEPT',
       'report',
-      `${report.summary.fail} required control(s) failed and ${report.summary.notTested} were not tested: only a passing report is kept with a release`,
+      `${report.summary.fail} required control(s) failed and ${report.summary.notTested} were not tested: only a ` +
+        `passing report is kept with a release`,
     );
   const { writeFileAtomic, PUBLIC_FILE_MODE } = await import('../storage/index.ts');
   const { mkdir } = await import('node:fs/promises');

@@ -15,7 +15,7 @@
  * valid cookie are not held back by the account-wide ceiling (see {@link LoginGuard}).
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { InvalidInputError, requireIntegerSetting } from '../errors/index.ts';
+import { InvalidInputError, integerSettings } from '../errors/index.ts';
 import { DeviceCookieStateError } from './errors.ts';
 import {
   LOCKOUT_STATE_BOUNDS,
@@ -70,9 +70,7 @@ export const DEVICE_COOKIE_FORMAT = Object.freeze({
 const VALUE_PATTERN = /^([A-Za-z0-9_-]{22})\.(\d{1,13})\.([A-Za-z0-9_-]{43})$/;
 const MAC_LABEL = 'bulwark-device-cookie/1';
 
-function requireInt(key: string, value: unknown, min: number, max: number): number {
-  return requireIntegerSetting('DEVICE_COOKIE_CONFIG_INVALID', key, value, min, max);
-}
+const requireInt = integerSettings('DEVICE_COOKIE_CONFIG_INVALID');
 
 /** Validates a (partial) config against the defaults; refuses values that would weaken the scheme. */
 export function validateDeviceCookieConfig(config: Partial<DeviceCookieConfig> = {}): DeviceCookieConfig {

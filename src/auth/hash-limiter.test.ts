@@ -31,9 +31,9 @@ test('refuses at once with AUTH_BUSY when the queue is full', async () => {
   const limiter = new HashLimiter({ maxConcurrent: 1, maxQueued: 1 });
   const gate = deferred();
   const a = limiter.run(() => gate.promise);
-  const b = limiter.run(async () => 'b');
+  const b = limiter.run(() => Promise.resolve('b'));
   await assert.rejects(
-    limiter.run(async () => 'c'),
+    limiter.run(() => Promise.resolve('c')),
     (e: unknown) => hasCode(e, 'AUTH_BUSY'),
   );
   assert.equal(limiter.queued, 1);
@@ -47,25 +47,23 @@ test('refuses a caller that waited longer than maxWaitMs and drops it from the q
   const gate = deferred();
   const a = limiter.run(() => gate.promise);
   await assert.rejects(
-    limiter.run(async () => 'late'),
+    limiter.run(() => Promise.resolve('late')),
     (e: unknown) => hasCode(e, 'AUTH_BUSY'),
   );
   assert.equal(limiter.queued, 0);
   gate.resolve();
   await a;
-  assert.equal(await limiter.run(async () => 'next'), 'next');
+  assert.equal(await limiter.run(() => Promise.resolve('next')), 'next');
 });
 
 test('frees the slot when a task fails', async () => {
   const limiter = new HashLimiter({ maxConcurrent: 1, maxQueued: 0 });
   await assert.rejects(
-    limiter.run(async () => {
-      throw new Error('boom');
-    }),
+    limiter.run(() => Promise.reject(new Error('boom'))),
     /boom/,
   );
   assert.equal(limiter.active, 0);
-  assert.equal(await limiter.run(async () => 1), 1);
+  assert.equal(await limiter.run(() => Promise.resolve(1)), 1);
 });
 
 test('refuses an unsafe limiter config, naming the key', () => {
@@ -88,24 +86,26 @@ test('a trusted task runs before every waiting normal one, and has its own bound
   const order: string[] = [];
   const first = limiter.run(() => gate.promise);
   const flood = [1, 2, 3].map((i) =>
-    limiter.run(async () => {
+    limiter.run(() => {
       order.push(`guess${i}`);
+      return Promise.resolve();
     }),
   );
   const busy = (e: unknown): boolean => hasCode(e, 'AUTH_BUSY');
   await assert.rejects(
-    limiter.run(async () => 'x'),
+    limiter.run(() => Promise.resolve('x')),
     busy,
     'the normal queue is full',
   );
   const owner = limiter.run(
-    async () => {
+    () => {
       order.push('owner');
+      return Promise.resolve();
     },
     { priority: 'trusted' },
   );
   await assert.rejects(
-    limiter.run(async () => 'y', { priority: 'trusted' }),
+    limiter.run(() => Promise.resolve('y'), { priority: 'trusted' }),
     busy,
     'the trusted queue is full',
   );

@@ -8,7 +8,7 @@
  * device cookie) waits in its own small queue, served before the normal one, so it runs as soon
  * as one running hash ends. The number of hashes at once, and so the memory, stays bounded.
  */
-import { requireIntegerSetting } from '../errors/index.ts';
+import { integerSettings } from '../errors/index.ts';
 import { AuthBusyError } from './errors.ts';
 
 /** Limits of a {@link HashLimiter}. */
@@ -34,9 +34,7 @@ export const defaultHashLimiterConfig: Readonly<HashLimiterConfig> = Object.free
   maxTrustedQueued: 4,
 });
 
-function requireInt(key: string, value: unknown, min: number, max: number): number {
-  return requireIntegerSetting('HASH_LIMITER_CONFIG_INVALID', key, value, min, max);
-}
+const requireInt = integerSettings('HASH_LIMITER_CONFIG_INVALID');
 
 /** Validates a (partial) limiter config against the defaults; throws ConfigError naming the key. */
 export function validateHashLimiterConfig(config: Partial<HashLimiterConfig> = {}): HashLimiterConfig {

@@ -12,10 +12,16 @@ export {
   LockoutStateError,
   SessionStateError,
   DeviceCookieStateError,
+  type PasswordPolicyReason,
+  type AuthErrorCode,
 } from './errors.ts';
-export type { PasswordPolicyReason } from './errors.ts';
-export { HashLimiter, defaultHashLimiterConfig, validateHashLimiterConfig } from './hash-limiter.ts';
-export type { HashLimiterConfig, HashPriority } from './hash-limiter.ts';
+export {
+  HashLimiter,
+  defaultHashLimiterConfig,
+  validateHashLimiterConfig,
+  type HashLimiterConfig,
+  type HashPriority,
+} from './hash-limiter.ts';
 export {
   hashPassword,
   verifyPassword,
@@ -25,13 +31,11 @@ export {
   defaultHashLimiter,
   DEFAULT_ARGON2_PARAMS,
   ARGON2_BOUNDS,
-} from './password-hash.ts';
-export type {
-  Argon2Params,
-  PasswordVerification,
-  ParsedPasswordHash,
-  PasswordHashOptions,
-  VerifyPasswordOptions,
+  type Argon2Params,
+  type PasswordVerification,
+  type ParsedPasswordHash,
+  type PasswordHashOptions,
+  type VerifyPasswordOptions,
 } from './password-hash.ts';
 export {
   checkPasswordStrength,
@@ -40,8 +44,10 @@ export {
   passwordLength,
   passwordPolicyRules,
   PASSWORD_POLICY_INPUT_BOUNDS,
+  type PasswordStrength,
+  type PasswordStrengthContext,
+  type PasswordFeedback,
 } from './password-policy.ts';
-export type { PasswordStrength, PasswordStrengthContext, PasswordFeedback } from './password-policy.ts';
 export {
   LockoutPolicy,
   defaultLockoutConfig,
@@ -52,14 +58,12 @@ export {
   serialiseLockoutState,
   sourceKeyFor,
   LOCKOUT_STATE_BOUNDS,
-} from './lockout.ts';
-export type {
-  LockoutConfig,
-  LockoutState,
-  LockoutAttempt,
-  LockoutDecision,
-  LockoutCheckOptions,
-  FailureRecord,
+  type LockoutConfig,
+  type LockoutState,
+  type LockoutAttempt,
+  type LockoutDecision,
+  type LockoutCheckOptions,
+  type FailureRecord,
 } from './lockout.ts';
 export {
   DeviceCookiePolicy,
@@ -73,21 +77,19 @@ export {
   parseDeviceCookieKey,
   serialiseDeviceCookieKey,
   DEVICE_COOKIE_FORMAT,
+  type DeviceCookieConfig,
+  type DeviceCookieState,
+  type DeviceCookieTrust,
+  type DeviceCookieDecision,
+  type DeviceCookieAdmission,
 } from './device-cookie.ts';
-export type {
-  DeviceCookieConfig,
-  DeviceCookieState,
-  DeviceCookieTrust,
-  DeviceCookieDecision,
-  DeviceCookieAdmission,
-} from './device-cookie.ts';
-export { LoginGuard } from './login-guard.ts';
-export type {
-  LoginGuardState,
-  LoginGuardAttempt,
-  LoginTicket,
-  LoginGuardDecision,
-  LoginGuardConfig,
+export {
+  LoginGuard,
+  type LoginGuardState,
+  type LoginGuardAttempt,
+  type LoginTicket,
+  type LoginGuardDecision,
+  type LoginGuardConfig,
 } from './login-guard.ts';
 export {
   SessionStore,
@@ -99,6 +101,9 @@ export {
   serialiseSessionState,
   isWellFormedToken,
   SESSION_STATE_BOUNDS,
+  type SessionConfig,
+  type SessionState,
+  type SessionRecord,
+  type SessionView,
+  type NewSession,
 } from './sessions.ts';
-export type { SessionConfig, SessionState, SessionRecord, SessionView, NewSession } from './sessions.ts';
-export type { AuthErrorCode } from './errors.ts';

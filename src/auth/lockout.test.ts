@@ -16,14 +16,11 @@ const T0 = 1_750_000_000_000;
 const attacker: LockoutAttempt = { source: '127.0.0.1', account: 'owner' };
 const owner: LockoutAttempt = { source: '127.0.0.2', account: 'owner' };
 
+/** `n` attempts by `attempt` against `state`, one per second from `now`. */
+type AttemptRun = [policy: LockoutPolicy, state: LockoutState, attempt: LockoutAttempt, n: number, now: number];
+
 /** Makes `n` admitted, failed attempts, one per second from `now`. */
-function failTimes(
-  policy: LockoutPolicy,
-  state: LockoutState,
-  attempt: LockoutAttempt,
-  n: number,
-  now: number,
-): LockoutState {
+function failTimes(...[policy, state, attempt, n, now]: AttemptRun): LockoutState {
   let s = state;
   for (let i = 0; i < n; i++) {
     const r = policy.admit(s, attempt, now + i * 1_000);
@@ -34,13 +31,7 @@ function failTimes(
 }
 
 /** Records `n` failures one second apart (as a caller that checks, then records, would). */
-function recordFailures(
-  policy: LockoutPolicy,
-  state: LockoutState,
-  attempt: LockoutAttempt,
-  n: number,
-  now: number,
-): LockoutState {
+function recordFailures(...[policy, state, attempt, n, now]: AttemptRun): LockoutState {
   let s = state;
   for (let i = 0; i < n; i++) s = policy.recordFailure(s, attempt, now + i * 1_000);
   return s;

@@ -22,7 +22,7 @@
  * that have not logged in before, and a guesser spread over addresses cannot lock the owner out.
  */
 import { isIP } from 'node:net';
-import { InvalidInputError, requireIntegerSetting } from '../errors/index.ts';
+import { InvalidInputError, integerSettings } from '../errors/index.ts';
 import { LockoutStateError } from './errors.ts';
 
 /** Limits of a {@link LockoutPolicy}. Times in milliseconds. */
@@ -102,9 +102,7 @@ export type LockoutDecision =
   | { readonly allowed: true }
   | { readonly allowed: false; readonly retryAfterSeconds: number; readonly scope: 'source' | 'account' };
 
-function requireInt(key: string, value: unknown, min: number, max: number): number {
-  return requireIntegerSetting('LOCKOUT_CONFIG_INVALID', key, value, min, max);
-}
+const requireInt = integerSettings('LOCKOUT_CONFIG_INVALID');
 
 /** Validates a (partial) config against the defaults; refuses anything that disables lockout. */
 export function validateLockoutConfig(config: Partial<LockoutConfig> = {}): LockoutConfig {

@@ -43,7 +43,8 @@ test('uses a fresh salt for every hash of the same password', async () => {
 });
 
 test('normalises passwords with NFKC so equivalent spellings match', async () => {
-  const phc = await hashPassword('Caf\u00e9 \uff21\uff22\uff23 \ufb01sh'); // é precomposed, full-width ABC, ﬁ ligature
+  // é precomposed, full-width ABC, ﬁ ligature
+  const phc = await hashPassword('Caf\u00e9 \uff21\uff22\uff23 \ufb01sh');
   assert.equal((await verifyPassword('Cafe\u0301 ABC fish', phc)).ok, true);
   assert.equal(normalisePassword('\uff21'), 'A');
 });
@@ -101,7 +102,8 @@ test('refuses malformed PHC strings with PASSWORD_HASH_INVALID', async () => {
     '$argon2id$v=19$t=2,m=65536,p=1$c29tZXNhbHQ$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc',
     '$argon2id$v=19$m=065536,t=2,p=1$c29tZXNhbHQ$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc',
     '$argon2id$v=19$m=65536,t=2,p=1$c29tZXNhbHQ=$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc',
-    '$argon2id$v=19$m=65536,t=2,p=1$c29tZXNhbHR$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc', // non-canonical trailing bits
+    // non-canonical trailing bits
+    '$argon2id$v=19$m=65536,t=2,p=1$c29tZXNhbHR$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc',
     '$argon2id$v=19$m=65536,t=2,p=1$c29tZQ$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc', // 5-byte salt
     '$argon2id$v=19$m=65536,t=2,p=1$c29tZXNhbHQ$CTFhFdXPJO1a', // 9-byte hash
     '$argon2id$v=19$m=65536,t=2,p=1$c29tZXNhbHQ$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc$',

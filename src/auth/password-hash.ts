@@ -157,7 +157,8 @@ export function parsePasswordHash(phc: string): ParsedPasswordHash {
 
 /** Formats a PHC string from its parts (no validation: callers produce the parts). */
 function formatPasswordHash(params: Argon2Params, salt: Uint8Array, hash: Uint8Array): string {
-  return `$argon2id$v=19$m=${params.memoryKiB},t=${params.passes},p=${params.parallelism}$${encodeB64(salt)}$${encodeB64(hash)}`;
+  const cost = `m=${params.memoryKiB},t=${params.passes},p=${params.parallelism}`;
+  return `$argon2id$v=19$${cost}$${encodeB64(salt)}$${encodeB64(hash)}`;
 }
 
 /** True when a stored hash's parameters are weaker than `current` in any respect. */

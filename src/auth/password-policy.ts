@@ -132,7 +132,8 @@ function userInputTerms(userInputs: readonly string[]): { zxcvbn: string[]; forb
       !input.isWellFormed()
     ) {
       throw new InvalidInputError(
-        `each user input must be a well-formed string of at most ${PASSWORD_POLICY_INPUT_BOUNDS.maxUserInputLength} characters`,
+        'each user input must be a well-formed string of at most ' +
+          `${PASSWORD_POLICY_INPUT_BOUNDS.maxUserInputLength} characters`,
       );
     }
     const whole = normalisePassword(input).toLowerCase().trim();

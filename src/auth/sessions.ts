@@ -9,7 +9,7 @@
  * useless without the session cookie.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { InvalidInputError, requireIntegerSetting } from '../errors/index.ts';
+import { InvalidInputError, integerSettings } from '../errors/index.ts';
 import { SessionStateError } from './errors.ts';
 
 /** Limits of a {@link SessionStore}. Times in milliseconds. */
@@ -87,9 +87,7 @@ export interface NewSession extends SessionView {
   readonly id: string;
 }
 
-function requireInt(key: string, value: unknown, min: number, max: number): number {
-  return requireIntegerSetting('SESSION_CONFIG_INVALID', key, value, min, max);
-}
+const requireInt = integerSettings('SESSION_CONFIG_INVALID');
 
 /** Validates a (partial) config against the defaults; throws ConfigError naming the key. */
 export function validateSessionConfig(config: Partial<SessionConfig> = {}): SessionConfig {

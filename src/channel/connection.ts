@@ -252,7 +252,10 @@ export class ChannelConnection<P> {
     return answer;
   }
 
-  /** Sets the handler for the peer's requests (replacing any earlier one). Without one, requests get UNKNOWN_CAPABILITY. */
+  /**
+   * Sets the handler for the peer's requests (replacing any earlier one). Without one, requests
+   * get UNKNOWN_CAPABILITY.
+   */
   onRequest(handler: ChannelRequestHandler<P>): void {
     this.#handler = handler;
   }

@@ -9,7 +9,9 @@
  * const server = await createChannelServer({ key, cert, pinnedPeer: pinnedPeers([[hubPin, hub]]),
  *   onConnection: (conn) => conn.onRequest(({ capability, action, value }) => act(capability, action, value)) });
  * // hub
- * const link = reconnectingClient({ host, port: server.port, key, cert, pinnedPeer: pinnedPeers([[devicePin, device]]) });
+ * const link = reconnectingClient({
+ *   host, port: server.port, key, cert, pinnedPeer: pinnedPeers([[devicePin, device]]),
+ * });
  * await (await link.whenConnected()).request('switch', 'set', true);
  */
 export {
@@ -24,9 +26,9 @@ export {
   ChannelPeerError,
   ChannelPeerDeadError,
   ChannelTransportError,
+  type ChannelFailureCode,
 } from './errors.ts';
-export { defaultChannelConfig, validateChannelConfig, CHANNEL_CONFIG_BOUNDS } from './config.ts';
-export type { ChannelConfig } from './config.ts';
+export { defaultChannelConfig, validateChannelConfig, CHANNEL_CONFIG_BOUNDS, type ChannelConfig } from './config.ts';
 export { FrameDecoder, encodeFrame, FRAME_HEADER_BYTES } from './frame.ts';
 export {
   parseMessage,
@@ -35,42 +37,38 @@ export {
   MESSAGE_LIMITS,
   CHANNEL_ERROR_CODES,
   CHANNEL_EVENT_NAMES,
+  type ChannelMessage,
+  type ChannelValue,
+  type ChannelErrorCode,
+  type ChannelEventName,
+  type RequestMessage,
+  type ResponseMessage,
+  type ErrorMessage,
+  type EventMessage,
+  type PingMessage,
+  type PongMessage,
+  type ByeMessage,
 } from './messages.ts';
-export type {
-  ChannelMessage,
-  ChannelValue,
-  ChannelErrorCode,
-  ChannelEventName,
-  RequestMessage,
-  ResponseMessage,
-  ErrorMessage,
-  EventMessage,
-  PingMessage,
-  PongMessage,
-  ByeMessage,
-} from './messages.ts';
-export { ChannelSession } from './session.ts';
-export type { SessionEffect, RequestOutcome, ChannelCloseInitiator } from './session.ts';
+export { ChannelSession, type SessionEffect, type RequestOutcome, type ChannelCloseInitiator } from './session.ts';
 export { reconnectDelay } from './backoff.ts';
-export { spkiSha256, pinnedPeers, PIN_BYTES } from './pins.ts';
-export type { PinnedPeerLookup } from './pins.ts';
-export { ChannelConnection } from './connection.ts';
-export type {
-  ChannelCloseInfo,
-  ChannelResumption,
-  ChannelIncomingRequest,
-  ChannelRequestHandler,
-  ChannelEventListener,
+export { spkiSha256, pinnedPeers, PIN_BYTES, type PinnedPeerLookup } from './pins.ts';
+export {
+  ChannelConnection,
+  type ChannelCloseInfo,
+  type ChannelResumption,
+  type ChannelIncomingRequest,
+  type ChannelRequestHandler,
+  type ChannelEventListener,
 } from './connection.ts';
-export { createChannelServer, connectChannel, createChannelClientContext } from './tls.ts';
-export type {
-  ChannelServer,
-  ChannelServerOptions,
-  ConnectChannelOptions,
-  ChannelIdentity,
-  ChannelClientContext,
-  RemoteEndpoint,
+export {
+  createChannelServer,
+  connectChannel,
+  createChannelClientContext,
+  type ChannelServer,
+  type ChannelServerOptions,
+  type ConnectChannelOptions,
+  type ChannelIdentity,
+  type ChannelClientContext,
+  type RemoteEndpoint,
 } from './tls.ts';
-export { ReconnectingChannel, reconnectingClient } from './reconnect.ts';
-export type { ReconnectingChannelEvents } from './reconnect.ts';
-export type { ChannelFailureCode } from './errors.ts';
+export { ReconnectingChannel, reconnectingClient, type ReconnectingChannelEvents } from './reconnect.ts';

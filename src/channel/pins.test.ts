@@ -34,7 +34,7 @@ test('refuses pins that are not 32 bytes', () => {
 });
 
 test("the pin is the SHA-256 of the certificate's SubjectPublicKeyInfo, the same as re-exporting the key", async () => {
-  const { createWebCertificate } = await import('../identity/certificates.ts');
+  const { createWebCertificate } = await import('../identity/index.ts');
   for (let i = 0; i < 3; i++) {
     const issued = await createWebCertificate(`DEV${i}`, 'Bulwark Test');
     const x = new X509Certificate(issued.certPem);

@@ -194,7 +194,7 @@ test('closing says bye first', () => {
   assert.deepEqual(hub.close('again', T0), []);
 });
 
-test('a malformed message or an oversize frame ends the session with protocol-error before later frames are acted on', () => {
+test('a malformed message or an oversize frame ends the session (protocol-error) before later frames act', () => {
   const device = new ChannelSession(cfg, T0);
   const chunk = Buffer.concat([
     encodeFrame(Buffer.from('{"type":"ping","n":1,"x":2}')),

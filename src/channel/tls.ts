@@ -17,6 +17,7 @@ import {
   ChannelConnection,
   type ChannelEventListener,
   type ChannelRequestHandler,
+  type ChannelConnectionInit,
   type ChannelResumption,
 } from './connection.ts';
 import {
@@ -171,14 +172,7 @@ function acceptPinned<P>(
     refused(identified, remote);
     return;
   }
-  const connection = new ChannelConnection<P>({
-    socket,
-    config,
-    peer: identified.peer,
-    peerSpkiSha256: identified.spki,
-    resumed: socket.isSessionReused(),
-    greeting: 'send',
-  });
+  const connection = connectionFor<P>(socket, config, identified, { greeting: 'send' });
   connections.add(connection);
   connection.onClose(() => connections.delete(connection));
   try {
@@ -314,6 +308,49 @@ export interface ConnectChannelOptions<P> extends ChannelIdentity {
   readonly signal?: AbortSignal;
 }
 
+/** The peer's connection once its key is accepted; `init` adds the side's own fields. */
+function connectionFor<P>(
+  socket: TLSSocket,
+  config: ChannelConfig,
+  identified: { spki: Buffer; peer: P },
+  init: Pick<ChannelConnectionInit<P>, 'greeting' | 'tickets' | 'onRequest' | 'onEvent'>,
+): ChannelConnection<P> {
+  return new ChannelConnection<P>({
+    socket,
+    config,
+    peer: identified.peer,
+    peerSpkiSha256: identified.spki,
+    resumed: socket.isSessionReused(),
+    ...init,
+  });
+}
+
+/** The validated config of a client; refuses a context made from another key or certificate. */
+function clientConfig<P>(options: ConnectChannelOptions<P>): ChannelConfig {
+  const config = validateChannelConfig(options.config);
+  const context = options.context;
+  if (context && !(sameBytes(context.key, options.key) && sameBytes(context.cert, options.cert))) {
+    throw new ChannelConfigError('context', 'was made from a different key or certificate');
+  }
+  return config;
+}
+
+/** Starts the client's TLS 1.3 handshake (with the shared context or its own key, resuming when it can). */
+function openClientSocket<P>(options: ConnectChannelOptions<P>): TLSSocket {
+  const context = options.context;
+  const socket = tls.connect({
+    host: options.host,
+    port: options.port,
+    ...(context ? { secureContext: context.secureContext } : { key: options.key, cert: options.cert }),
+    ...TLS13_ONLY,
+    // Self-signed server: no chain to validate. The pin check on 'secureConnect' is the authentication.
+    rejectUnauthorized: false,
+    ...(options.resumption ? { session: options.resumption.ticket } : {}),
+  });
+  socket.setNoDelay(true);
+  return socket;
+}
+
 /**
  * Connects to a channel server. Resolves once the TLS handshake is done, the server's key is
  * pinned, and the server has greeted us (so it accepted our key too: in TLS 1.3 the client's
@@ -328,29 +365,12 @@ export interface ConnectChannelOptions<P> extends ChannelIdentity {
  * resumption = conn.resumption;
  */
 export function connectChannel<P>(options: ConnectChannelOptions<P>): Promise<ChannelConnection<P>> {
-  let config: ChannelConfig;
-  const context = options.context;
-  try {
-    config = validateChannelConfig(options.config);
-    if (context && !(sameBytes(context.key, options.key) && sameBytes(context.cert, options.cert))) {
-      throw new ChannelConfigError('context', 'was made from a different key or certificate');
-    }
-  } catch (err) {
-    return Promise.reject(err);
-  }
   return new Promise((resolve, reject) => {
+    // A refused config throws here, before any socket: the executor turns it into the rejection.
+    const config = clientConfig(options);
     const tickets: { latest: Buffer | undefined } = { latest: undefined };
     let settled = false;
-    const socket = tls.connect({
-      host: options.host,
-      port: options.port,
-      ...(context ? { secureContext: context.secureContext } : { key: options.key, cert: options.cert }),
-      ...TLS13_ONLY,
-      // Self-signed server: no chain to validate. The pin check on 'secureConnect' is the authentication.
-      rejectUnauthorized: false,
-      ...(options.resumption ? { session: options.resumption.ticket } : {}),
-    });
-    socket.setNoDelay(true);
+    const socket = openClientSocket(options);
     const finish = (error: ChannelError | undefined, connection?: ChannelConnection<P>): void => {
       if (settled) return;
       settled = true;
@@ -396,12 +416,7 @@ export function connectChannel<P>(options: ConnectChannelOptions<P>): Promise<Ch
         return;
       }
       socket.off('close', onClose);
-      const connection = new ChannelConnection<P>({
-        socket,
-        config,
-        peer: identified.peer,
-        peerSpkiSha256: identified.spki,
-        resumed: socket.isSessionReused(),
+      const connection = connectionFor<P>(socket, config, identified, {
         tickets,
         greeting: 'await',
         ...(options.onRequest ? { onRequest: options.onRequest } : {}),

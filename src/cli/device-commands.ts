@@ -42,12 +42,17 @@ function readyLine(info: { serial: string; url: string; slot: string; firmware: 
   );
 }
 
+/** A field of an update event as text: strings and numbers as they are, anything else as JSON. */
+function eventText(v: unknown): string {
+  return typeof v === 'string' ? v : (JSON.stringify(v) ?? typeof v);
+}
+
 /** The line `device run` prints for an update event worth telling, or undefined. */
 function updateLine(e: Record<string, unknown>): string | undefined {
   const what = e.type === 'decision' ? e.decision : e.phase !== 'idle' && e.phase !== 'checking' ? e.phase : undefined;
   if (!what) return undefined;
-  const opt = (v: unknown, sep: string): string => (v ? `${sep}${String(v)}` : '');
-  return `update: ${String(what)}${opt(e.version, ' ')}${opt(e.code, ' ')}${opt(e.detail, ': ')}\n`;
+  const opt = (v: unknown, sep: string): string => (v ? `${sep}${eventText(v)}` : '');
+  return `update: ${eventText(what)}${opt(e.version, ' ')}${opt(e.code, ' ')}${opt(e.detail, ': ')}\n`;
 }
 
 /** Runs the unit under its supervisor until a signal stops it; the supervisor refuses the inspector first. */
@@ -92,18 +97,22 @@ async function runDevice(o: RunOptions): Promise<void> {
 }
 
 /** Registers the device commands on `program`. */
+/** The agent's network options, shared by `device run` and the systemd unit it writes. */
+function withAgentNetwork(command: Command, portHint: string): Command {
+  return command
+    .option('--host <address>', 'address to listen on', '127.0.0.1')
+    .option('--web-port <port>', `HTTPS admin port${portHint}`, '8443')
+    .option('--hub-port <port>', `hub channel and pairing port${portHint}`, '5541')
+    .option('--cloud <url>', 'connect out to the manufacturer cloud, mqtts://host:port');
+}
+
 export function registerDeviceCommands(program: Command): void {
   const device = program.command('device').description('the device agent and its physical button');
 
-  device
-    .command('run')
+  withAgentNetwork(device.command('run'), ' (0 = any free port)')
     .description('start the device agent (under its supervisor) for one unit')
     .requiredOption('--bundle <dir>', 'the unit bundle from the factory')
     .requiredOption('--state <dir>', 'mutable state (password hash, sessions, journal)')
-    .option('--host <address>', 'address to listen on', '127.0.0.1')
-    .option('--web-port <port>', 'HTTPS admin port (0 = any free port)', '8443')
-    .option('--hub-port <port>', 'hub channel and pairing port (0 = any free port)', '5541')
-    .option('--cloud <url>', 'connect out to the manufacturer cloud, mqtts://host:port')
     .option(
       '--update-url <url>',
       'the update repository (https, or http on a loopback address), e.g. https://cloud.example/updates',
@@ -112,16 +121,11 @@ export function registerDeviceCommands(program: Command): void {
     .option('--update-config <file>', 'JSON file of update settings (docs/update.md)')
     .action((o: RunOptions) => runDevice(o));
 
-  device
-    .command('unit')
+  withAgentNetwork(device.command('unit'), '')
     .description('write the hardened systemd unit that runs this device as an unprivileged, sandboxed service')
     .requiredOption('--bundle <dir>', 'the unit bundle as installed on the device')
     .requiredOption('--state <dir>', 'the state folder (the only writable path)')
     .option('--user <name>', 'the unprivileged account the service runs as', 'bulwark')
-    .option('--host <address>', 'address to listen on', '127.0.0.1')
-    .option('--web-port <port>', 'HTTPS admin port', '8443')
-    .option('--hub-port <port>', 'hub channel and pairing port', '5541')
-    .option('--cloud <url>', 'the manufacturer cloud, mqtts://host:port')
     .option('--update-url <url>', 'the update repository')
     .option('--out <file>', 'write the unit here (atomically) instead of standard output')
     .action(async (o: UnitOptions) => {

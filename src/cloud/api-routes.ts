@@ -7,7 +7,7 @@ import { checkSameOrigin, type Router } from '../web/index.ts';
 import { AccountError } from './errors.ts';
 import { clearedSessionCookie, field, normaliseEmail, type OwnerCtx } from './owner-accounts.ts';
 import { commandView, deviceView } from './owner-devices.ts';
-import type { OwnerSite } from './api.ts';
+import type { OwnerSite } from './owner-site.ts';
 
 /** Registration, login, logout, the caller's account and its deletion. */
 export function addAccountApiRoutes(router: Router<OwnerCtx>, site: OwnerSite): void {

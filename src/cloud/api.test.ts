@@ -62,8 +62,12 @@ async function ownerApp(): Promise<{
   const site = await openOwnerSite({ store, commands, config, log: () => undefined, journal: sink });
   const app = createOwnerApp(site, { limits: config.limits, log: () => undefined, journal: sink });
   app.allowHosts([HOST], 443);
-  return { handle: app.handle, journal };
+  return { handle: app.handle.bind(app), journal };
 }
+
+/** A JSON answer's body, with the fields these tests read. */
+const bodyOf = (body: unknown): { error: { code: string }; email?: string } =>
+  JSON.parse(String(body)) as { error: { code: string }; email?: string };
 
 const json = (
   body: unknown,
@@ -93,12 +97,12 @@ test('JSON under /v1, pages elsewhere; no session is 401 for the API and a redir
   const { handle } = await ownerApp();
   const api = await handle({ method: 'GET', url: '/v1/devices', headers: { host: HOST } });
   assert.equal(api.status, 401);
-  assert.equal(JSON.parse(api.body.toString()).error.code, 'AUTH_REQUIRED');
+  assert.equal(bodyOf(api.body).error.code, 'AUTH_REQUIRED');
   const page = await handle({ method: 'GET', url: '/app', headers: { host: HOST } });
   assert.equal(page.status, 303);
   assert.equal(page.headers.location, '/login');
   const missing = await handle({ method: 'GET', url: '/v1/nothing', headers: { host: HOST } });
-  assert.equal(JSON.parse(missing.body.toString()).error.code, 'NOT_FOUND');
+  assert.equal(bodyOf(missing.body).error.code, 'NOT_FOUND');
   const page404 = await handle({ method: 'GET', url: '/nothing', headers: { host: HOST } });
   assert.match(page404.body.toString(), /<h1>404<\/h1>/);
 });
@@ -114,12 +118,12 @@ test('a bearer token needs no CSRF token; a cookie session does, and its refusal
   const { token, csrfToken } = JSON.parse(made.body.toString()) as { token: string; csrfToken: string };
   const bearer = { host: HOST, authorization: `Bearer ${token}` };
   const me = await handle({ method: 'GET', url: '/v1/me', headers: bearer });
-  assert.equal(JSON.parse(me.body.toString()).email, 'owner@example.com');
+  assert.equal(bodyOf(me.body).email, 'owner@example.com');
   const cookie = `__Host-bulwark-cloud=${token}`;
   const origin = `https://${HOST}`;
   const refused = await handle({ method: 'POST', url: '/v1/sessions/logout', ...json({}, { cookie, origin }) });
   assert.equal(refused.status, 403);
-  assert.equal(JSON.parse(refused.body.toString()).error.code, 'CSRF_TOKEN_INVALID');
+  assert.equal(bodyOf(refused.body).error.code, 'CSRF_TOKEN_INVALID');
   const entry = journal.find((e) => e.event === 'csrf');
   assert.equal(entry?.result, 'refused');
   assert.equal(entry?.identity, 'owner@example.com');
@@ -152,7 +156,7 @@ test(
     }
     assert.deepEqual(statuses, [401, 401, 401, 401, 401, 429]);
     assert.ok(Number(last?.headers['retry-after']) > 0, 'Retry-After on a 429');
-    assert.equal(JSON.parse(String(last?.body)).error.code, 'RATE_LIMITED');
+    assert.equal(bodyOf(last?.body).error.code, 'RATE_LIMITED');
     assert.equal(journal.filter((e) => e.event === 'login' && e.result === 'failure').length, 5);
     assert.equal(journal.filter((e) => e.event === 'login' && e.result === 'locked-out').length, 1);
   },

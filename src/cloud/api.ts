@@ -20,7 +20,6 @@
  * the parts together: owner-accounts.ts (logins, sessions), owner-devices.ts (claims, commands),
  * api-routes.ts (`/v1`), app-routes.ts and app-pages.ts (the web app).
  */
-import { validateAdmissionConfig, type AdmissionConfig } from '../admission/index.ts';
 import type { JournalRecordInput } from '../journal/index.ts';
 import {
   Router,
@@ -28,21 +27,14 @@ import {
   addStaticRoutes,
   constantTimeEqual,
   createWebApp,
-  defaultHttpLimits,
   journalRecorder,
   serveApp,
   type HttpLimits,
   type RunningSurface,
   type WebApp,
 } from '../web/index.ts';
-import {
-  LockoutPolicy,
-  validateSessionConfig,
-  validateDeviceCookieConfig,
-  type LockoutConfig,
-  type DeviceCookieConfig,
-} from '../auth/index.ts';
-import { CloudConfigError } from './errors.ts';
+import { validateOwnerApiConfig, type OwnerApiConfig } from './owner-api-config.ts';
+import type { OwnerSite } from './owner-site.ts';
 import type { CloudStore } from './store.ts';
 import type { CommandCenter } from './commands.ts';
 import { LOGIN_COOKIE, OwnerAccounts, type OwnerCtx } from './owner-accounts.ts';
@@ -52,99 +44,10 @@ import { addAppAccountRoutes, addAppDeviceRoutes, addAppLoginRoutes, frameOf } f
 import * as pages from './app-pages.ts';
 
 export { remoteControls } from './owner-devices.ts';
+export { defaultOwnerApiConfig, validateOwnerApiConfig } from './owner-api-config.ts';
+export type { OwnerApiConfig } from './owner-api-config.ts';
+export type { OwnerSite } from './owner-site.ts';
 export type { OwnerCtx } from './owner-accounts.ts';
-
-/** Settings of the owner API. Times in ms. */
-export interface OwnerApiConfig {
-  readonly host: string;
-  /** 0 picks a free port. */
-  readonly port: number;
-  /** Extra host names (with port when not 443) the Host header may carry, e.g. 'cloud.example.com'. */
-  readonly publicHosts: readonly string[];
-  readonly limits: HttpLimits;
-  readonly idleTimeoutMs: number;
-  readonly absoluteTimeoutMs: number;
-  readonly maxSessionsPerAccount: number;
-  /** Login back-off for browsers without a valid device cookie: per source address and per account. */
-  readonly login: Partial<LockoutConfig>;
-  /** Device cookies: their life and the per-cookie lockout (src/auth). */
-  readonly deviceCookie: Partial<DeviceCookieConfig>;
-  /** Failed claims per account before it backs off. */
-  readonly claimAccountThreshold: number;
-  /** Failed claims from one source address (IPv6: its /64) before it backs off. */
-  readonly claimSourceThreshold: number;
-  /** Failed claims of one serial (all accounts) before it is flagged to the maker; never refuses a claim. */
-  readonly claimSerialThreshold: number;
-  /** The first claim back-off, ms; doubles with each further failure. */
-  readonly claimBaseDelayMs: number;
-  readonly claimMaxDelayMs: number;
-  /** Most telemetry points returned or charted. */
-  readonly maxTelemetryPoints: number;
-  readonly requestTimeoutMs: number;
-  readonly keepAliveTimeoutMs: number;
-  readonly maxConnections: number;
-  /** Per-source caps and the deadline to be past the headers (docs/connections.md). */
-  readonly admission: Partial<AdmissionConfig>;
-}
-
-/** The secure default. */
-export const defaultOwnerApiConfig: Readonly<OwnerApiConfig> = Object.freeze({
-  host: '127.0.0.1',
-  port: 9443,
-  publicHosts: [],
-  limits: defaultHttpLimits,
-  idleTimeoutMs: 900_000,
-  absoluteTimeoutMs: 43_200_000,
-  maxSessionsPerAccount: 8,
-  login: { sourceThreshold: 5, accountThreshold: 20, maxTrackedSources: 100_000, maxTrackedAccounts: 100_000 },
-  deviceCookie: {},
-  claimAccountThreshold: 5,
-  claimSourceThreshold: 20,
-  claimSerialThreshold: 10,
-  claimBaseDelayMs: 30_000,
-  claimMaxDelayMs: 3_600_000,
-  maxTelemetryPoints: 500,
-  requestTimeoutMs: 15_000,
-  keepAliveTimeoutMs: 5_000,
-  maxConnections: 1_024,
-  // Households and offices share an address: more per source than a device's page allows.
-  admission: { maxConnectionsPerSource: 64, maxPendingPerSource: 16 },
-});
-
-/** Validates a (partial) config; refuses settings that switch a protection off. */
-export function validateOwnerApiConfig(config: Partial<OwnerApiConfig> = {}): OwnerApiConfig {
-  const c = { ...defaultOwnerApiConfig, ...config };
-  const int = (key: keyof OwnerApiConfig, min: number, max: number): void => {
-    const v = c[key];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-      throw new CloudConfigError(key, `must be an integer from ${min} to ${max}`);
-    }
-  };
-  int('port', 0, 65_535);
-  int('claimAccountThreshold', 1, 20);
-  int('claimSourceThreshold', c.claimAccountThreshold, 100);
-  int('claimSerialThreshold', 1, 100);
-  int('claimBaseDelayMs', 1_000, 3_600_000);
-  int('claimMaxDelayMs', c.claimBaseDelayMs, 86_400_000);
-  int('maxTelemetryPoints', 10, 10_000);
-  int('requestTimeoutMs', 1_000, 120_000);
-  int('keepAliveTimeoutMs', 1_000, 120_000);
-  int('maxConnections', 1, 100_000);
-  validateAdmissionConfig({ ...c.admission, maxConnections: c.maxConnections });
-  validateSessionConfig({
-    idleTimeoutMs: c.idleTimeoutMs,
-    absoluteTimeoutMs: c.absoluteTimeoutMs,
-    maxSessionsPerUser: c.maxSessionsPerAccount,
-    maxSessions: 10_000,
-  });
-  new LockoutPolicy({ ...c.login }); // validates
-  validateDeviceCookieConfig({ ...c.deviceCookie });
-  const hostName = /^[a-z0-9.:[\]-]{1,255}$/i;
-  if (!Array.isArray(c.publicHosts) || c.publicHosts.some((h) => typeof h !== 'string' || !hostName.test(h))) {
-    throw new CloudConfigError('publicHosts', 'must be host names');
-  }
-  return c;
-}
 
 /** Options of {@link startOwnerApi}. */
 export interface OwnerApiOptions {
@@ -161,16 +64,6 @@ export interface OwnerApiOptions {
 
 /** A running owner API. */
 export type OwnerApi = RunningSurface<OwnerCtx>;
-
-/** What the owner API's routes share. */
-export interface OwnerSite {
-  readonly store: CloudStore;
-  readonly accounts: OwnerAccounts;
-  readonly devices: OwnerDevices;
-  /** The CSRF proof of the login and register forms. */
-  readonly forms: PreSessionForms;
-  readonly log: (message: string) => void;
-}
 
 /**
  * What the routes share, from the store: the device cookie key and the login forms' CSRF key are

@@ -4,7 +4,7 @@
  * inline SVG on the server. Every value is escaped; no inline script or style (the CSP forbids
  * both), no external resource; every form that changes state carries the CSRF token.
  */
-import { escapeHtml, formMessages, postButton, renderPage } from '../web/index.ts';
+import { displayValue, escapeHtml, formMessages, postButton, renderPage } from '../web/index.ts';
 import type { DeviceRecord, TelemetryRow } from './store.ts';
 
 /** What every page knows. */
@@ -64,7 +64,8 @@ export function registerPage(o: { csrf: string; error?: string; reasons?: readon
       `<form method="post" action="/register">${csrfInput(o.csrf)}\n${emailInput(o.email)}\n` +
       '<label for="password">Password</label><input id="password" name="password" type="password" ' +
       'autocomplete="new-password" required minlength="12" maxlength="256">\n' +
-      '<p class="muted">At least 12 characters and not a common password. A few unrelated words make a good one.</p>\n' +
+      '<p class="muted">At least 12 characters and not a common password. ' +
+      'A few unrelated words make a good one.</p>\n' +
       '<button type="submit">Create account</button></form></div>',
   );
 }
@@ -95,7 +96,8 @@ export function devicesPage(
   return layout(
     frame,
     `<h1>My devices</h1>${formMessages(o)}` +
-      `<section class="card" aria-labelledby="mine-h"><h2 id="mine-h">Devices</h2>${deviceList(o.devices)}</section>\n` +
+      `<section class="card" aria-labelledby="mine-h"><h2` +
+      ` id="mine-h">Devices</h2>${deviceList(o.devices)}</section>\n` +
       '<section class="card" aria-labelledby="claim-h"><h2 id="claim-h">Claim a device</h2>\n' +
       '<p>Press the button on the device first: it opens a 10-minute claim window. Then enter the serial number and ' +
       'the claim code from its label.</p>\n' +
@@ -218,10 +220,6 @@ export function telemetryChart(rows: readonly TelemetryRow[]): string {
   );
 }
 
-function valueText(v: unknown): string {
-  return v === undefined || v === null ? '—' : typeof v === 'boolean' ? (v ? 'on' : 'off') : String(v);
-}
-
 type Controls = ReadonlyArray<{ capability: string; actions: readonly string[] }>;
 
 function controlRows(d: DeviceRecord, controls: Controls, csrf: string): string {
@@ -238,7 +236,7 @@ function controlRows(d: DeviceRecord, controls: Controls, csrf: string): string 
         `<div class="cap" data-capability="${escapeHtml(c.capability)}">` +
         `<div><strong>${escapeHtml(c.capability)}</strong><br>` +
         `<span class="value" data-value-of="${escapeHtml(c.capability)}">` +
-        `${escapeHtml(valueText(values.get(c.capability)))}</span>` +
+        `${escapeHtml(displayValue(values.get(c.capability)))}</span>` +
         `</div><div>${c.actions.map((a) => action(c.capability, a)).join(' ')}</div></div>`,
     )
     .join('');
@@ -267,7 +265,8 @@ export function devicePage(
     `<h1>${serial}</h1>${formMessages(o)}` +
       `<section class="card" aria-labelledby="dev-h"><h2 id="dev-h">Device</h2><dl>${deviceFacts(d)}</dl></section>` +
       `<section class="card" aria-labelledby="ctl-h"><h2 id="ctl-h">Controls</h2>${controls}</section>` +
-      `<section class="card" aria-labelledby="tel-h"><h2 id="tel-h">Recent telemetry</h2>${telemetryChart(o.telemetry)}` +
+      `<section class="card" aria-labelledby="tel-h"><h2 id="tel-h">Recent` +
+      ` telemetry</h2>${telemetryChart(o.telemetry)}` +
       `<p><a href="/app/devices/${serial}">Refresh</a></p></section>` +
       '<section class="card" aria-labelledby="rel-h"><h2 id="rel-h">Release</h2>' +
       '<p class="muted">Releasing removes the device and its telemetry from your account.</p>' +

@@ -8,7 +8,7 @@ import { HttpError, type Router, type WebRequest, type WebResponse } from '../we
 import { AccountError, CommandError, RateLimitedError } from './errors.ts';
 import { clearedSessionCookie, field, normaliseEmail, type OwnerCtx } from './owner-accounts.ts';
 import { remoteControls } from './owner-devices.ts';
-import type { OwnerSite } from './api.ts';
+import type { OwnerSite } from './owner-site.ts';
 import * as pages from './app-pages.ts';
 
 /** The frame of a logged-in page. */

@@ -63,9 +63,10 @@ export function validateMosquittoSettings(settings: Partial<MosquittoSettings> =
   if (typeof c.host !== 'string' || !/^[0-9A-Za-z.:-]{1,64}$/.test(c.host))
     throw new CloudConfigError('host', 'must be an address or host name');
   int(c, 'port', 1, 65_535);
-  if (!Array.isArray(c.instances) || c.instances.length === 0 || c.instances.length > 64)
+  const instances: unknown = c.instances;
+  if (!Array.isArray(instances) || instances.length === 0 || instances.length > 64)
     throw new CloudConfigError('instances', 'must name 1 to 64 instances');
-  for (const i of c.instances) serviceCommonName(i);
+  for (const i of instances as readonly string[]) serviceCommonName(i);
   // The default 1000 is exactly the silent drop this configuration exists to prevent.
   int(c, 'maxQueuedMessages', 100_000, 100_000_000);
   int(c, 'maxInflightMessages', 20, 65_535);
@@ -75,10 +76,13 @@ export function validateMosquittoSettings(settings: Partial<MosquittoSettings> =
   int(c, 'autosaveIntervalSeconds', 1, 86_400);
   if (typeof c.user !== 'string' || !/^[a-z_][a-z0-9_-]{0,31}$/.test(c.user))
     throw new CloudConfigError('user', 'must be a system user name');
-  return Object.freeze({ ...c, instances: [...c.instances] });
+  return Object.freeze({ ...c, instances: [...(instances as readonly string[])] });
 }
 
-/** The ACL file: each cloud instance reads every device's up topics and writes the down ones; each device only its own. */
+/**
+ * The ACL file: each cloud instance reads every device's up topics and writes the down ones;
+ * each device only its own.
+ */
 export function renderMosquittoAcl(settings: MosquittoSettings): string {
   const lines = [
     '# Written by `bulwark cloud broker-config`. The user name is the certificate CN (use_identity_as_username).',

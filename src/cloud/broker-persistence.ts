@@ -31,6 +31,11 @@ const { CallBackPersistence } = require('aedes-persistence/callBackPersistence.j
 };
 const Packet = MemoryPersistence.Packet;
 
+/** Runs `fn` now, as an async method would: its result resolves the promise, what it throws rejects it. */
+function settle<T>(fn: () => T): Promise<T> {
+  return new Promise<T>((resolve) => resolve(fn()));
+}
+
 class OutgoingQueue {
   /** Queue order; key `${brokerId}:${brokerCounter}`. */
   readonly byKey = new Map<string, QueuedPacket>();
@@ -63,15 +68,21 @@ class IndexedMemoryPersistence extends MemoryPersistence {
     q.byKey.set(q.keyOf(p), p);
   }
 
-  async outgoingEnqueue(sub: { clientId: string }, packet: object): Promise<void> {
-    this.#enqueue(sub.clientId, packet);
+  outgoingEnqueue(sub: { clientId: string }, packet: object): Promise<void> {
+    return settle(() => this.#enqueue(sub.clientId, packet));
   }
 
-  async outgoingEnqueueCombi(subs: ReadonlyArray<{ clientId: string }>, packet: object): Promise<void> {
-    for (const s of subs) this.#enqueue(s.clientId, packet);
+  outgoingEnqueueCombi(subs: ReadonlyArray<{ clientId: string }>, packet: object): Promise<void> {
+    return settle(() => {
+      for (const s of subs) this.#enqueue(s.clientId, packet);
+    });
   }
 
-  async outgoingUpdate(client: { id: string }, packet: QueuedPacket): Promise<void> {
+  outgoingUpdate(client: { id: string }, packet: QueuedPacket): Promise<void> {
+    return settle(() => this.#update(client, packet));
+  }
+
+  #update(client: { id: string }, packet: QueuedPacket): void {
     const q = this.#queue(client.id);
     const key =
       packet.brokerId !== undefined && packet.brokerCounter !== undefined
@@ -93,10 +104,11 @@ class IndexedMemoryPersistence extends MemoryPersistence {
     throw new Error('no such packet');
   }
 
-  async outgoingClearMessageId(
-    client: { id: string },
-    packet: { messageId?: number },
-  ): Promise<QueuedPacket | undefined> {
+  outgoingClearMessageId(client: { id: string }, packet: { messageId?: number }): Promise<QueuedPacket | undefined> {
+    return settle(() => this.#clearMessageId(client, packet));
+  }
+
+  #clearMessageId(client: { id: string }, packet: { messageId?: number }): QueuedPacket | undefined {
     const q = this.#queues.get(client.id);
     if (!q || packet.messageId === undefined) return undefined;
     const key = q.keyById.get(packet.messageId);

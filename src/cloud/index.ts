@@ -32,19 +32,9 @@ export {
 } from './pki.ts';
 export type { CloudCredentials, CertificateIssuer, CertificateWithKey, IssueOptions } from './pki.ts';
 export { ServiceMqttClient, defaultServiceMqttConfig } from './service-mqtt.ts';
-export { parseMqttsUrl } from '../mqtt/index.ts';
 export type { ServiceMqttConfig, ServiceMqttOptions, InboundPublish } from './service-mqtt.ts';
-export {
-  MqttDecoder,
-  encodeConnect,
-  encodePublish,
-  encodePuback,
-  encodeSubscribe,
-  encodePingreq,
-  encodeDisconnect,
-  CONNACK_CODES,
-} from '../mqtt/index.ts';
-export type { MqttInbound, ConnectOptions } from '../mqtt/index.ts';
+// The MQTT codec, client and URL parser, re-exported whole from their own folder.
+export * from '../mqtt/index.ts';
 export { DeviceTraffic, defaultIngestConfig } from './ingest.ts';
 export type { IngestConfig, IngestCounters } from './ingest.ts';
 export { CommandCenter, defaultCommandConfig } from './commands.ts';
@@ -60,17 +50,8 @@ export { openSqliteDriver } from './sqlite-driver.ts';
 export type { SqliteOptions } from './sqlite-driver.ts';
 export { openPostgresDriver } from './pg-driver.ts';
 export type { PostgresOptions } from './pg-driver.ts';
-export type {
-  CloudStore,
-  RegistryUnit,
-  DeviceRecord,
-  TelemetryRow,
-  AccountRecord,
-  SessionRecord,
-  AttemptRecord,
-  CommandRecord,
-  ClaimOutcome,
-} from './store.ts';
+// The store's records and interface: every type store.ts declares.
+export type * from './store.ts';
 export {
   CloudError,
   CloudConfigError,

@@ -18,7 +18,7 @@ import {
 } from '../auth/index.ts';
 import { AccountError, RateLimitedError } from './errors.ts';
 import type { CloudStore, AccountRecord, SessionRecord } from './store.ts';
-import type { OwnerApiConfig } from './api.ts';
+import type { OwnerApiConfig } from './owner-api-config.ts';
 
 /** The owner's session cookie. */
 export const SESSION_COOKIE = '__Host-bulwark-cloud';

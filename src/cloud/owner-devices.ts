@@ -16,7 +16,7 @@ import type { WebRequest } from '../web/index.ts';
 import { ClaimError, CommandError, NotFoundError } from './errors.ts';
 import type { CloudStore, AccountRecord, DeviceRecord, CommandRecord, TelemetryRow } from './store.ts';
 import type { CommandCenter } from './commands.ts';
-import type { OwnerApiConfig } from './api.ts';
+import type { OwnerApiConfig } from './owner-api-config.ts';
 import { admitAttempt } from './owner-accounts.ts';
 
 /** A claim code as the factory makes them: 16 symbols of the readable alphabet, upper case. */

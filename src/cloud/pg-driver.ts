@@ -24,26 +24,17 @@ function typeParser(oid: number, format?: string): (value: string) => unknown {
   return (pg.types.getTypeParser as (oid: number, format?: string) => (value: string) => unknown)(oid, format);
 }
 
-/** Connects to PostgreSQL as a store driver (the first query checks the connection). */
-export async function openPostgresDriver(o: PostgresOptions): Promise<SqlDriver> {
-  const pool = new pg.Pool({
-    connectionString: o.url,
-    max: o.maxConnections ?? 8,
-    statement_timeout: o.statementTimeoutMs ?? 15_000,
-    connectionTimeoutMillis: 10_000,
-    idleTimeoutMillis: 30_000,
-    types: { getTypeParser: typeParser } as unknown as pg.CustomTypesConfig,
-  });
-  pool.on('error', () => undefined); // an idle client's error: the pool replaces it
-  const wrap = (err: unknown): never => {
-    throw new StoreError(
-      'STORE_FAILED',
-      `database error: ${(err as { code?: string }).code ?? (err as Error).message}`,
-      {},
-      { cause: err },
-    );
-  };
-  const runner = (q: pg.Pool | pg.PoolClient): SqlRunner => ({
+function wrap(err: unknown): never {
+  throw new StoreError(
+    'STORE_FAILED',
+    `database error: ${(err as { code?: string }).code ?? (err as Error).message}`,
+    {},
+    { cause: err },
+  );
+}
+
+function runner(q: pg.Pool | pg.PoolClient): SqlRunner {
+  return {
     async all<T extends object>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
       try {
         return (await q.query(sql, params as unknown[])).rows as T[];
@@ -58,7 +49,75 @@ export async function openPostgresDriver(o: PostgresOptions): Promise<SqlDriver>
         return wrap(err);
       }
     },
+  };
+}
+
+/** Schema creation from several instances at once: serialise it on an advisory lock. */
+async function execLocked(pool: pg.Pool, sql: string): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('SELECT pg_advisory_lock(424242)');
+    try {
+      await client.query(sql);
+    } finally {
+      await client.query('SELECT pg_advisory_unlock(424242)');
+    }
+  } catch (err) {
+    wrap(err);
+  } finally {
+    client.release();
+  }
+}
+
+async function inTransaction<T>(pool: pg.Pool, fn: (tx: SqlRunner) => Promise<T>): Promise<T> {
+  const client = await pool.connect().catch(wrap);
+  try {
+    await client.query('BEGIN');
+    const result = await fn(runner(client));
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+async function insertTelemetryRows(
+  direct: SqlRunner,
+  rows: readonly TelemetryRow[],
+  storedAt: number,
+): Promise<number> {
+  const cols: [string[], number[], number[], number[], string[]] = [[], [], [], [], []];
+  for (const r of rows) {
+    cols[0].push(r.serial);
+    cols[1].push(r.seq);
+    cols[2].push(r.at);
+    cols[3].push(r.receivedAt);
+    cols[4].push(JSON.stringify(r.values));
+  }
+  await direct.run(
+    `INSERT INTO telemetry (serial, seq, at, received_at, stored_at, values_json)
+     SELECT s, q, a, r, $6, v
+     FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[]) AS t(s, q, a, r, v)
+     ON CONFLICT (serial, seq) DO NOTHING`,
+    [...cols, storedAt],
+  );
+  return Date.now();
+}
+
+/** Connects to PostgreSQL as a store driver (the first query checks the connection). */
+export async function openPostgresDriver(o: PostgresOptions): Promise<SqlDriver> {
+  const pool = new pg.Pool({
+    connectionString: o.url,
+    max: o.maxConnections ?? 8,
+    statement_timeout: o.statementTimeoutMs ?? 15_000,
+    connectionTimeoutMillis: 10_000,
+    idleTimeoutMillis: 30_000,
+    types: { getTypeParser: typeParser } as unknown as pg.CustomTypesConfig,
   });
+  pool.on('error', () => undefined); // an idle client's error: the pool replaces it
   const direct = runner(pool);
   try {
     await pool.query('SELECT 1');
@@ -68,55 +127,11 @@ export async function openPostgresDriver(o: PostgresOptions): Promise<SqlDriver>
   }
   return {
     dialect: 'postgres',
-    all: direct.all,
-    run: direct.run,
-    async exec(sql: string): Promise<void> {
-      // Schema creation from several instances at once: serialise it on an advisory lock.
-      const client = await pool.connect();
-      try {
-        await client.query('SELECT pg_advisory_lock(424242)');
-        try {
-          await client.query(sql);
-        } finally {
-          await client.query('SELECT pg_advisory_unlock(424242)');
-        }
-      } catch (err) {
-        wrap(err);
-      } finally {
-        client.release();
-      }
-    },
-    async transaction<T>(fn: (tx: SqlRunner) => Promise<T>): Promise<T> {
-      const client = await pool.connect().catch(wrap);
-      try {
-        await client.query('BEGIN');
-        const result = await fn(runner(client));
-        await client.query('COMMIT');
-        return result;
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw err;
-      } finally {
-        client.release();
-      }
-    },
-    async insertTelemetry(rows: readonly TelemetryRow[], storedAt: number): Promise<number> {
-      const cols: [string[], number[], number[], number[], string[]] = [[], [], [], [], []];
-      for (const r of rows) {
-        cols[0].push(r.serial);
-        cols[1].push(r.seq);
-        cols[2].push(r.at);
-        cols[3].push(r.receivedAt);
-        cols[4].push(JSON.stringify(r.values));
-      }
-      await direct.run(
-        `INSERT INTO telemetry (serial, seq, at, received_at, stored_at, values_json)
-         SELECT s, q, a, r, $6, v FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[]) AS t(s, q, a, r, v)
-         ON CONFLICT (serial, seq) DO NOTHING`,
-        [...cols, storedAt],
-      );
-      return Date.now();
-    },
+    ...direct,
+    exec: (sql: string): Promise<void> => execLocked(pool, sql),
+    transaction: <T>(fn: (tx: SqlRunner) => Promise<T>): Promise<T> => inTransaction(pool, fn),
+    insertTelemetry: (rows: readonly TelemetryRow[], storedAt: number): Promise<number> =>
+      insertTelemetryRows(direct, rows, storedAt),
     async close(): Promise<void> {
       await pool.end();
     },

@@ -8,21 +8,10 @@
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { isIP } from 'node:net';
 import { reconnectDelay } from '../channel/index.ts';
-import {
-  MqttDecoder,
-  encodeConnect,
-  encodePublish,
-  encodePuback,
-  encodeSubscribe,
-  encodePingreq,
-  encodeDisconnect,
-  CONNACK_CODES,
-  type MqttInbound,
-} from '../mqtt/index.ts';
-import { MqttConnectionError, parseMqttsUrl } from '../mqtt/index.ts';
+import * as mqtt from '../mqtt/index.ts';
 
 /** A message the broker delivered. */
-export type InboundPublish = Extract<MqttInbound, { type: 'publish' }>;
+export type InboundPublish = Extract<mqtt.MqttInbound, { type: 'publish' }>;
 
 /** Limits and timing of the service client. Times in ms. */
 export interface ServiceMqttConfig {
@@ -107,7 +96,7 @@ export class ServiceMqttClient {
   constructor(o: ServiceMqttOptions) {
     this.#o = o;
     this.#c = { ...defaultServiceMqttConfig, ...o.config };
-    this.#target = parseMqttsUrl(o.url);
+    this.#target = mqtt.parseMqttsUrl(o.url);
   }
 
   /** True while a session is up. */
@@ -130,7 +119,7 @@ export class ServiceMqttClient {
     if (this.#connected) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(new MqttConnectionError('MQTT_TIMEOUT', 'the broker did not accept the cloud in time')),
+        () => reject(new mqtt.MqttConnectionError('MQTT_TIMEOUT', 'the broker did not accept the cloud in time')),
         timeoutMs,
       );
       this.#waiters.push(() => {
@@ -144,23 +133,23 @@ export class ServiceMqttClient {
   publish(topic: string, payload: Uint8Array, qos: 0 | 1): Promise<void> {
     const socket = this.#socket;
     if (!this.#connected || !socket)
-      return Promise.reject(new MqttConnectionError('MQTT_CLOSED', 'not connected to the broker'));
+      return Promise.reject(new mqtt.MqttConnectionError('MQTT_CLOSED', 'not connected to the broker'));
     if (qos === 0) {
-      socket.write(encodePublish(topic, payload, 0));
+      socket.write(mqtt.encodePublish(topic, payload, 0));
       return Promise.resolve();
     }
     if (this.#pending.size >= 60_000)
-      return Promise.reject(new MqttConnectionError('MQTT_BUSY', 'too many publishes in flight'));
+      return Promise.reject(new mqtt.MqttConnectionError('MQTT_BUSY', 'too many publishes in flight'));
     let id = this.#nextId;
     while (this.#pending.has(id)) id = id >= 65_535 ? 1 : id + 1;
     this.#nextId = id >= 65_535 ? 1 : id + 1;
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#pending.delete(id);
-        reject(new MqttConnectionError('MQTT_TIMEOUT', 'no PUBACK in time'));
+        reject(new mqtt.MqttConnectionError('MQTT_TIMEOUT', 'no PUBACK in time'));
       }, this.#c.publishTimeoutMs);
       this.#pending.set(id, { resolve, reject, timer });
-      socket.write(encodePublish(topic, payload, 1, id));
+      socket.write(mqtt.encodePublish(topic, payload, 1, id));
     });
   }
 
@@ -172,7 +161,7 @@ export class ServiceMqttClient {
     if (socket && !socket.destroyed) {
       await new Promise<void>((resolve) => {
         socket.once('close', () => resolve());
-        if (this.#connected) socket.end(encodeDisconnect());
+        if (this.#connected) socket.end(mqtt.encodeDisconnect());
         else socket.destroy();
         setTimeout(() => {
           socket.destroy();
@@ -197,51 +186,28 @@ export class ServiceMqttClient {
       minVersion: 'TLSv1.3',
     });
     this.#socket = socket;
-    const decoder = new MqttDecoder(this.#c.maxPacketBytes);
+    const decoder = new mqtt.MqttDecoder(this.#c.maxPacketBytes);
     const timer = setTimeout(
-      () => socket.destroy(new MqttConnectionError('MQTT_TIMEOUT', 'no CONNACK in time')),
+      () => socket.destroy(new mqtt.MqttConnectionError('MQTT_TIMEOUT', 'no CONNACK in time')),
       this.#c.connectTimeoutMs,
     );
     socket.setNoDelay(true);
     socket.once('secureConnect', () => {
       socket.write(
-        encodeConnect({ clientId: this.#o.clientId, clean: false, keepaliveSeconds: this.#c.keepaliveSeconds }),
+        mqtt.encodeConnect({ clientId: this.#o.clientId, clean: false, keepaliveSeconds: this.#c.keepaliveSeconds }),
       );
     });
     socket.on('data', (chunk: Buffer) => {
       if (gen !== this.#generation) return;
       this.#lastReceived = Date.now();
-      let packets: MqttInbound[];
+      let packets: mqtt.MqttInbound[];
       try {
         packets = decoder.push(chunk);
       } catch (err) {
         socket.destroy(err as Error);
         return;
       }
-      for (const p of packets) {
-        if (p.type === 'connack') {
-          clearTimeout(timer);
-          if (p.returnCode !== 0) {
-            socket.destroy(
-              new MqttConnectionError('MQTT_REFUSED', `broker refused: ${CONNACK_CODES[p.returnCode] ?? p.returnCode}`),
-            );
-            return;
-          }
-          this.#onConnack(socket, p.sessionPresent);
-        } else if (p.type === 'publish') {
-          this.#inbox.push(p);
-          if (p.qos === 1) this.#unacked++;
-        } else if (p.type === 'puback') {
-          const pending = this.#pending.get(p.messageId);
-          if (pending) {
-            clearTimeout(pending.timer);
-            this.#pending.delete(p.messageId);
-            pending.resolve();
-          }
-        } else if (p.type === 'suback') {
-          if (p.granted.some((g) => g === 0x80)) this.#o.onDisconnect?.('a subscription was refused by the broker');
-        }
-      }
+      for (const p of packets) if (!this.#onPacket(socket, p, timer)) return;
       if (this.#inbox.length > 0) this.#scheduleFlush();
       if (this.#unacked >= this.#c.maxUnacked && !this.#paused) {
         this.#paused = true;
@@ -268,18 +234,44 @@ export class ServiceMqttClient {
     });
   }
 
+  /** Handles one packet from the broker; false when the connection was refused and is being closed. */
+  #onPacket(socket: TLSSocket, p: mqtt.MqttInbound, timer: NodeJS.Timeout): boolean {
+    if (p.type === 'connack') {
+      clearTimeout(timer);
+      if (p.returnCode !== 0) {
+        const code = mqtt.CONNACK_CODES[p.returnCode] ?? p.returnCode;
+        socket.destroy(new mqtt.MqttConnectionError('MQTT_REFUSED', `broker refused: ${code}`));
+        return false;
+      }
+      this.#onConnack(socket, p.sessionPresent);
+    } else if (p.type === 'publish') {
+      this.#inbox.push(p);
+      if (p.qos === 1) this.#unacked++;
+    } else if (p.type === 'puback') {
+      const pending = this.#pending.get(p.messageId);
+      if (pending) {
+        clearTimeout(pending.timer);
+        this.#pending.delete(p.messageId);
+        pending.resolve();
+      }
+    } else if (p.type === 'suback') {
+      if (p.granted.some((g) => g === 0x80)) this.#o.onDisconnect?.('a subscription was refused by the broker');
+    }
+    return true;
+  }
+
   #onConnack(socket: TLSSocket, sessionPresent: boolean): void {
     this.#connected = true;
     this.#attempt = 0;
     // Subscribing again on a present session is harmless and repairs a session the broker lost.
-    socket.write(encodeSubscribe(this.#allocId(), this.#o.subscriptions));
+    socket.write(mqtt.encodeSubscribe(this.#allocId(), this.#o.subscriptions));
     const intervalMs = this.#c.keepaliveSeconds * 500;
     this.#pingTimer = setInterval(() => {
       if (Date.now() - this.#lastReceived > this.#c.keepaliveSeconds * 1_500) {
-        socket.destroy(new MqttConnectionError('MQTT_TIMEOUT', 'broker silent'));
+        socket.destroy(new mqtt.MqttConnectionError('MQTT_TIMEOUT', 'broker silent'));
         return;
       }
-      socket.write(encodePingreq());
+      socket.write(mqtt.encodePingreq());
     }, intervalMs);
     this.#pingTimer.unref();
     this.#o.onConnect?.(sessionPresent);
@@ -322,7 +314,7 @@ export class ServiceMqttClient {
       socket.cork();
       for (const p of batch)
         if (p.qos === 1) {
-          socket.write(encodePuback(p.messageId));
+          socket.write(mqtt.encodePuback(p.messageId));
           acks++;
         }
       socket.uncork();
@@ -346,7 +338,7 @@ export class ServiceMqttClient {
     this.#paused = false;
     for (const p of this.#pending.values()) {
       clearTimeout(p.timer);
-      p.reject(new MqttConnectionError('MQTT_CLOSED', 'connection lost before PUBACK'));
+      p.reject(new mqtt.MqttConnectionError('MQTT_CLOSED', 'connection lost before PUBACK'));
     }
     this.#pending.clear();
     if (was) this.#o.onDisconnect?.(reason);

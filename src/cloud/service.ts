@@ -138,6 +138,79 @@ export async function readManifest(path: string, caCertPem: string): Promise<Reg
   });
 }
 
+async function cloudCredentials(o: CloudServiceOptions, instance: string): Promise<CloudCredentials> {
+  if (o.credentials) return o.credentials;
+  if (!o.factoryDir)
+    throw new CloudConfigError('factoryDir', "needed to issue the cloud's certificates (or pass credentials)");
+  return ensureCloudCredentials({
+    factoryDir: o.factoryDir,
+    dir: join(o.stateDir, 'pki'),
+    instance,
+    ...(o.hostnames ? { hostnames: o.hostnames } : {}),
+  });
+}
+
+/** The embedded broker, journalling every connection; refusals are logged, then only one in 1000. */
+function startBroker(
+  o: CloudServiceOptions,
+  creds: CloudCredentials,
+  journal: ConnectionJournal,
+  log: (line: string) => void,
+): Promise<EmbeddedBroker> {
+  let refusals = 0;
+  return startEmbeddedBroker({
+    caCertPem: creds.caCertPem,
+    certPem: creds.server.certPem,
+    keyPem: creds.server.keyPem,
+    config: o.broker ?? {},
+    onRefusal: (reason, detail) => {
+      if (refusals++ < 1000 || refusals % 1000 === 0) log(`broker refused (${reason}): ${detail}`);
+    },
+    onConnectionRecord: (r) => journal.record({ surface: 'cloud', ...r }),
+  });
+}
+
+/** The cloud's own MQTT client; `holder.traffic` handles what it receives. */
+function serviceClient(
+  o: CloudServiceOptions,
+  creds: CloudCredentials,
+  brokerUrl: string,
+  prefix: string,
+  holder: { traffic?: DeviceTraffic },
+  log: (line: string) => void,
+): ServiceMqttClient {
+  const instance = o.instance ?? '1';
+  return new ServiceMqttClient({
+    url: brokerUrl,
+    caCertPem: creds.caCertPem,
+    certPem: creds.service.certPem,
+    keyPem: creds.service.keyPem,
+    clientId: creds.serviceName,
+    subscriptions: UP_KINDS.map((k) => ({ filter: `${prefix}${TOPIC_ROOT}/+/${k}`, qos: 1 as const })),
+    onMessages: (batch) => holder.traffic!.handle(batch),
+    onConnect: (present) => log(`cloud ${instance} connected to ${brokerUrl} (session ${present ? 'resumed' : 'new'})`),
+    onDisconnect: (reason) => log(`cloud ${instance} lost the broker: ${reason}`),
+    config: o.mqtt ?? {},
+  });
+}
+
+/** Prunes old sessions, attempts and telemetry every 10 minutes; returns the closer that stops it. */
+function startMaintenance(store: CloudStore, retentionMs: number, log: (line: string) => void): () => Promise<void> {
+  const maintenance = setInterval(() => {
+    const now = Date.now();
+    Promise.all([
+      store.pruneSessions(now - 900_000, now - 43_200_000),
+      store.pruneAttempts(now - 86_400_000),
+      store.pruneTelemetry(now - retentionMs),
+    ]).catch((err: unknown) => log(`maintenance failed: ${(err as Error).message}`));
+  }, 600_000);
+  maintenance.unref();
+  return () => {
+    clearInterval(maintenance);
+    return Promise.resolve();
+  };
+}
+
 /**
  * Starts a cloud instance.
  *
@@ -148,18 +221,7 @@ export async function readManifest(path: string, caCertPem: string): Promise<Reg
 export async function startCloud(o: CloudServiceOptions): Promise<CloudService> {
   const log = o.log ?? (() => undefined);
   const instance = o.instance ?? '1';
-  let credentials = o.credentials;
-  if (!credentials) {
-    if (!o.factoryDir)
-      throw new CloudConfigError('factoryDir', "needed to issue the cloud's certificates (or pass credentials)");
-    credentials = await ensureCloudCredentials({
-      factoryDir: o.factoryDir,
-      dir: join(o.stateDir, 'pki'),
-      instance,
-      ...(o.hostnames ? { hostnames: o.hostnames } : {}),
-    });
-  }
-  const creds = credentials;
+  const creds = await cloudCredentials(o, instance);
   const store = await openCloudStore(o);
   // Per instance, in its state dir: every connection attempt on the owner API and the broker.
   const journal = await ConnectionJournal.open({ stateDir: o.stateDir, privacyClass: 'standard' }).catch(
@@ -177,38 +239,16 @@ export async function startCloud(o: CloudServiceOptions): Promise<CloudService> 
     let brokerUrl = o.brokerUrl;
     if (brokerUrl) parseMqttsUrl(brokerUrl);
     else {
-      let refusals = 0;
-      broker = await startEmbeddedBroker({
-        caCertPem: creds.caCertPem,
-        certPem: creds.server.certPem,
-        keyPem: creds.server.keyPem,
-        config: o.broker ?? {},
-        onRefusal: (reason, detail) => {
-          if (refusals++ < 1000 || refusals % 1000 === 0) log(`broker refused (${reason}): ${detail}`);
-        },
-        onConnectionRecord: (r) => journal.record({ surface: 'cloud', ...r }),
-      });
-      const b = broker;
+      const b = await startBroker(o, creds, journal, log);
+      broker = b;
       closers.push(() => b.close());
-      brokerUrl = broker.url;
+      brokerUrl = b.url;
     }
     const shared = o.sharedSubscriptions ?? o.brokerUrl !== undefined;
     const prefix = shared ? `$share/${SHARED_GROUP}/` : '';
     // The client and the traffic handler refer to each other; the handler is set before start().
     const holder: { traffic?: DeviceTraffic } = {};
-    const mqtt = new ServiceMqttClient({
-      url: brokerUrl,
-      caCertPem: creds.caCertPem,
-      certPem: creds.service.certPem,
-      keyPem: creds.service.keyPem,
-      clientId: creds.serviceName,
-      subscriptions: UP_KINDS.map((k) => ({ filter: `${prefix}${TOPIC_ROOT}/+/${k}`, qos: 1 as const })),
-      onMessages: (batch) => holder.traffic!.handle(batch),
-      onConnect: (present) =>
-        log(`cloud ${instance} connected to ${brokerUrl} (session ${present ? 'resumed' : 'new'})`),
-      onDisconnect: (reason) => log(`cloud ${instance} lost the broker: ${reason}`),
-      config: o.mqtt ?? {},
-    });
+    const mqtt = serviceClient(o, creds, brokerUrl, prefix, holder, log);
     const publish = (topic: string, payload: Uint8Array, qos: 0 | 1): Promise<void> =>
       mqtt.publish(topic, payload, qos);
     const traffic = new DeviceTraffic({
@@ -237,17 +277,7 @@ export async function startCloud(o: CloudServiceOptions): Promise<CloudService> 
       journal,
     });
     closers.push(() => api.close());
-    const retentionMs = (o.telemetryRetentionDays ?? 30) * 86_400_000;
-    const maintenance = setInterval(() => {
-      const now = Date.now();
-      Promise.all([
-        store.pruneSessions(now - 900_000, now - 43_200_000),
-        store.pruneAttempts(now - 86_400_000),
-        store.pruneTelemetry(now - retentionMs),
-      ]).catch((err: unknown) => log(`maintenance failed: ${(err as Error).message}`));
-    }, 600_000);
-    maintenance.unref();
-    closers.push(async () => clearInterval(maintenance));
+    closers.push(startMaintenance(store, (o.telemetryRetentionDays ?? 30) * 86_400_000, log));
     return {
       instance,
       store,

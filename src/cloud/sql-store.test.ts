@@ -43,7 +43,7 @@ test('a claim needs the right hash, an open window and a free device', async () 
   await s.close();
 });
 
-test("telemetry is stored once per (serial, seq); a release is applied once per seq and erases the owner's data", async () => {
+test('telemetry is stored once per (serial, seq); a release applies once per seq, erasing owner data', async () => {
   const s = await store();
   await s.openClaimWindow(S, 1_000, 1, 0);
   assert.equal(await s.claimDevice(S, 'acct1', HASH, 10), 'claimed');

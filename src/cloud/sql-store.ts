@@ -48,8 +48,10 @@ CREATE TABLE IF NOT EXISTS accounts (
 CREATE TABLE IF NOT EXISTS devices (
   serial TEXT PRIMARY KEY, model TEXT NOT NULL, device_cert_fingerprint TEXT NOT NULL, claim_code_hash TEXT NOT NULL,
   created_at TEXT NOT NULL, imported_at BIGINT NOT NULL,
-  owner_id TEXT NULL, claimed_at BIGINT NULL, claim_window_until BIGINT NOT NULL DEFAULT 0, release_seq BIGINT NOT NULL DEFAULT 0,
-  online INTEGER NOT NULL DEFAULT 0, seen_at BIGINT NOT NULL DEFAULT 0, state_json TEXT NULL, state_at BIGINT NOT NULL DEFAULT 0);
+  owner_id TEXT NULL, claimed_at BIGINT NULL, claim_window_until BIGINT NOT NULL DEFAULT 0,
+  release_seq BIGINT NOT NULL DEFAULT 0,
+  online INTEGER NOT NULL DEFAULT 0, seen_at BIGINT NOT NULL DEFAULT 0, state_json TEXT NULL,
+  state_at BIGINT NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS devices_owner ON devices (owner_id);
 CREATE TABLE IF NOT EXISTS telemetry (
   serial TEXT NOT NULL, seq BIGINT NOT NULL, at BIGINT NOT NULL, received_at BIGINT NOT NULL, stored_at BIGINT NOT NULL,
@@ -58,14 +60,16 @@ CREATE INDEX IF NOT EXISTS telemetry_age ON telemetry (received_at);
 CREATE TABLE IF NOT EXISTS device_events (
   serial TEXT NOT NULL, seq BIGINT NOT NULL, kind TEXT NOT NULL, at BIGINT NOT NULL, PRIMARY KEY (serial, seq));
 CREATE TABLE IF NOT EXISTS sessions (
-  id_hash TEXT PRIMARY KEY, account_id TEXT NOT NULL, csrf_token TEXT NOT NULL, created_at BIGINT NOT NULL, last_seen_at BIGINT NOT NULL);
+  id_hash TEXT PRIMARY KEY, account_id TEXT NOT NULL, csrf_token TEXT NOT NULL, created_at BIGINT NOT NULL,
+  last_seen_at BIGINT NOT NULL);
 CREATE INDEX IF NOT EXISTS sessions_account ON sessions (account_id);
 CREATE TABLE IF NOT EXISTS attempts (key TEXT PRIMARY KEY, failures BIGINT NOT NULL, last_failure_at BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS claim_floods (
   serial TEXT PRIMARY KEY, flagged_at BIGINT NOT NULL, last_at BIGINT NOT NULL, failures BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS commands (
   id TEXT PRIMARY KEY, serial TEXT NOT NULL, account_id TEXT NOT NULL, capability TEXT NOT NULL, action TEXT NOT NULL,
-  value_json TEXT NULL, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL, status TEXT NOT NULL, result_json TEXT NULL,
+  value_json TEXT NULL, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL, status TEXT NOT NULL,
+  result_json TEXT NULL,
   completed_at BIGINT NULL);
 CREATE INDEX IF NOT EXISTS commands_account ON commands (account_id);
 `;
@@ -215,7 +219,8 @@ export class SqlStore implements CloudStore {
   async openClaimWindow(serial: string, until: number, seq: number, now: number): Promise<void> {
     await this.#db.transaction(async (tx) => {
       const fresh = await tx.run(
-        'INSERT INTO device_events (serial, seq, kind, at) VALUES ($1, $2, $3, $4) ON CONFLICT (serial, seq) DO NOTHING',
+        'INSERT INTO device_events (serial, seq, kind, at) VALUES ($1, $2, $3, $4) ON CONFLICT (serial, seq) DO ' +
+          'NOTHING',
         [serial, seq, 'window-open', now],
       );
       if (fresh)
@@ -231,12 +236,14 @@ export class SqlStore implements CloudStore {
     return this.#db.transaction(async (tx) => {
       // A redelivered release (same seq) must not release a claim made after it.
       const fresh = await tx.run(
-        'INSERT INTO device_events (serial, seq, kind, at) VALUES ($1, $2, $3, $4) ON CONFLICT (serial, seq) DO NOTHING',
+        'INSERT INTO device_events (serial, seq, kind, at) VALUES ($1, $2, $3, $4) ON CONFLICT (serial, seq) DO ' +
+          'NOTHING',
         [serial, seq, 'release', now],
       );
       if (!fresh) return false;
       const changed = await tx.run(
-        'UPDATE devices SET owner_id = NULL, claimed_at = NULL, claim_window_until = 0, release_seq = $2, state_json = NULL WHERE serial = $1 AND release_seq < $2',
+        'UPDATE devices SET owner_id = NULL, claimed_at = NULL, claim_window_until = 0, release_seq = $2, ' +
+          'state_json = NULL WHERE serial = $1 AND release_seq < $2',
         [serial, seq],
       );
       if (changed) await tx.run('DELETE FROM telemetry WHERE serial = $1 AND seq < $2', [serial, seq]);
@@ -256,7 +263,8 @@ export class SqlStore implements CloudStore {
       if (row.owner_id !== null) return 'taken';
       if (Number(row.claim_window_until) < now) return 'window-closed';
       const changed = await tx.run(
-        'UPDATE devices SET owner_id = $2, claimed_at = $3, claim_window_until = 0 WHERE serial = $1 AND owner_id IS NULL',
+        'UPDATE devices SET owner_id = $2, claimed_at = $3, claim_window_until = 0 WHERE serial = $1 AND ' +
+          'owner_id IS NULL',
         [serial, accountId, now],
       );
       return changed === 1 ? 'claimed' : 'taken';
@@ -266,7 +274,8 @@ export class SqlStore implements CloudStore {
   async releaseByOwner(serial: string, accountId: string): Promise<boolean> {
     return this.#db.transaction(async (tx) => {
       const changed = await tx.run(
-        'UPDATE devices SET owner_id = NULL, claimed_at = NULL, claim_window_until = 0, state_json = NULL WHERE serial = $1 AND owner_id = $2',
+        'UPDATE devices SET owner_id = NULL, claimed_at = NULL, claim_window_until = 0, state_json = NULL WHERE ' +
+          'serial = $1 AND owner_id = $2',
         [serial, accountId],
       );
       if (changed) await tx.run('DELETE FROM telemetry WHERE serial = $1', [serial]);
@@ -285,7 +294,8 @@ export class SqlStore implements CloudStore {
   async telemetry(serial: string, since: number, limit: number): Promise<TelemetryRow[]> {
     const rows = await this.#db.all<{ seq: number; at: number; received_at: number; values_json: string }>(
       // A device's sequence numbers rise with time: the primary key gives the order, no second index needed.
-      'SELECT seq, at, received_at, values_json FROM telemetry WHERE serial = $1 AND received_at >= $2 ORDER BY seq DESC LIMIT $3',
+      'SELECT seq, at, received_at, values_json FROM telemetry WHERE serial = $1 AND received_at >= $2 ORDER BY ' +
+        'seq DESC LIMIT $3',
       [serial, since, limit],
     );
     return rows.reverse().map((r) => ({
@@ -299,7 +309,8 @@ export class SqlStore implements CloudStore {
 
   async createAccount(a: AccountRecord): Promise<void> {
     const n = await this.#db.run(
-      'INSERT INTO accounts (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (email) DO NOTHING',
+      'INSERT INTO accounts (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (email) ' +
+        'DO NOTHING',
       [a.id, a.email, a.passwordHash, a.createdAt],
     );
     if (n === 0) throw new AccountError('ACCOUNT_EXISTS', 'an account with this e-mail address exists');
@@ -329,7 +340,8 @@ export class SqlStore implements CloudStore {
     await this.#db.transaction(async (tx) => {
       await tx.run('DELETE FROM telemetry WHERE serial IN (SELECT serial FROM devices WHERE owner_id = $1)', [id]);
       await tx.run(
-        'UPDATE devices SET owner_id = NULL, claimed_at = NULL, claim_window_until = 0, state_json = NULL WHERE owner_id = $1',
+        'UPDATE devices SET owner_id = NULL, claimed_at = NULL, claim_window_until = 0, state_json = NULL WHERE ' +
+          'owner_id = $1',
         [id],
       );
       await tx.run('DELETE FROM commands WHERE account_id = $1', [id]);
@@ -444,7 +456,8 @@ export class SqlStore implements CloudStore {
 
   async createCommand(c: CommandRecord): Promise<void> {
     await this.#db.run(
-      `INSERT INTO commands (id, serial, account_id, capability, action, value_json, created_at, expires_at, status, result_json)
+      `INSERT INTO commands (id, serial, account_id, capability, action, value_json, created_at, expires_at,` +
+        ` status, result_json)
       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL)`,
       [
         c.id,
@@ -468,7 +481,8 @@ export class SqlStore implements CloudStore {
     now: number,
   ): Promise<boolean> {
     const n = await this.#db.run(
-      `UPDATE commands SET status = $3, result_json = $4, completed_at = $5 WHERE id = $1 AND serial = $2 AND status = 'sent'`,
+      `UPDATE commands SET status = $3, result_json = $4, completed_at = $5 WHERE id = $1 AND serial = $2 AND` +
+        ` status = 'sent'`,
       [id, serial, status, JSON.stringify(result), now],
     );
     return n === 1;
@@ -487,7 +501,8 @@ export class SqlStore implements CloudStore {
       status: string;
       result_json: string | null;
     }>(
-      'SELECT id, serial, account_id, capability, action, value_json, created_at, expires_at, status, result_json FROM commands WHERE id = $1',
+      'SELECT id, serial, account_id, capability, action, value_json, created_at, expires_at, status, ' +
+        'result_json FROM commands WHERE id = $1',
       [id],
     );
     if (!r) return undefined;

@@ -53,7 +53,7 @@ class TelemetryWriter {
       if (m.ok) p?.resolve(m.committedAt!);
       else p?.reject(new StoreError('STORE_FAILED', `telemetry insert failed: ${m.error}`));
     });
-    this.#worker.on('error', (err) => this.#fail(err));
+    this.#worker.on('error', (err: Error) => this.#fail(err));
     this.#worker.on('exit', () => this.#fail(new StoreError('STORE_CLOSED', 'the telemetry writer stopped')));
   }
 
@@ -96,6 +96,11 @@ class TelemetryWriter {
   }
 }
 
+/** Runs `fn` now, as an async function would: its result resolves the promise, what it throws rejects it. */
+function settle<T>(fn: () => T): Promise<T> {
+  return new Promise<T>((resolve) => resolve(fn()));
+}
+
 function toSqlite(sql: string): string {
   return sql.replace(/\$(\d+)/g, '?$1');
 }
@@ -127,10 +132,10 @@ class SqliteConnection {
   #queue: Promise<void> = Promise.resolve();
   /** Statements that run at once, whatever else is waiting: what a transaction's body uses. */
   readonly direct: SqlRunner = {
-    all: async <T extends object>(sql: string, p: readonly unknown[] = []): Promise<T[]> =>
-      this.#prepare(sql).all(...params(p)) as T[],
-    run: async (sql: string, p: readonly unknown[] = []): Promise<number> =>
-      Number(this.#prepare(sql).run(...params(p)).changes),
+    all: <T extends object>(sql: string, p: readonly unknown[] = []): Promise<T[]> =>
+      settle(() => this.#prepare(sql).all(...params(p)) as T[]),
+    run: (sql: string, p: readonly unknown[] = []): Promise<number> =>
+      settle(() => Number(this.#prepare(sql).run(...params(p)).changes)),
   };
 
   constructor(o: SqliteOptions) {

@@ -44,7 +44,8 @@ const checkpoint = setInterval(() => {
   }
 }, checkpointMs);
 const insert = db.prepare(
-  'INSERT INTO telemetry (serial, seq, at, received_at, stored_at, values_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (serial, seq) DO NOTHING',
+  'INSERT INTO telemetry (serial, seq, at, received_at, stored_at, values_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ' +
+    'ON CONFLICT (serial, seq) DO NOTHING',
 );
 
 parentPort!.on('message', (b: Batch | 'close') => {

@@ -110,7 +110,10 @@ export interface CloudStore {
   countDevices(): Promise<number>;
 
   // device traffic
-  /** Stores telemetry; a (serial, seq) already stored is skipped, so redelivery never duplicates. Resolves with the commit time, ms. */
+  /**
+   * Stores telemetry; a (serial, seq) already stored is skipped, so redelivery never duplicates. Resolves with the
+   * commit time, ms.
+   */
   storeTelemetry(rows: readonly TelemetryRow[], storedAt: number): Promise<number>;
   /**
    * Which of the sequence numbers in `ranges` are stored for `serial` (telemetry or claim events);

@@ -169,7 +169,10 @@ export class CloudLink {
   #commandIds: Map<string, RememberedCommand>;
   #commandChain: Promise<void> = Promise.resolve();
   #connections = 0;
-  /** Counters: outbox messages published, confirmed stored by a receipt, and sent again after a receipt said they were missing. */
+  /**
+   * Counters: outbox messages published, confirmed stored by a receipt, and sent again after a receipt said they were
+   * missing.
+   */
   readonly stats = { published: 0, confirmed: 0, resent: 0 };
 
   private constructor(o: CloudLinkOptions, config: CloudLinkConfig, outbox: Outbox, commands: RememberedCommand[]) {
@@ -259,7 +262,10 @@ export class CloudLink {
     return ok;
   }
 
-  /** Factory reset: forget the previous owner's messages and commands, and tell the cloud to release the claim (reliably, via the outbox). */
+  /**
+   * Factory reset: forget the previous owner's messages and commands, and tell the cloud to release the claim
+   * (reliably, via the outbox).
+   */
   async releaseClaim(): Promise<void> {
     this.outbox.clear();
     this.outbox.add('claim', { event: 'release', at: Date.now() });
@@ -486,7 +492,8 @@ export class CloudLink {
       outcome = { id: cmd.id, ok: true, ...(value !== undefined ? { value } : {}) };
       this.#o.onEvent?.({ event: 'command', result: 'success', detail: `${cmd.capability} ${cmd.action}` });
     } catch (err) {
-      const code = err instanceof BulwarkError && /^[A-Z][A-Z0-9_]{0,63}$/.test(err.code) ? err.code : 'COMMAND_FAILED';
+      const known = err instanceof BulwarkError ? (err as BulwarkError).code : undefined;
+      const code = known !== undefined && /^[A-Z][A-Z0-9_]{0,63}$/.test(known) ? known : 'COMMAND_FAILED';
       outcome = {
         id: cmd.id,
         ok: false,

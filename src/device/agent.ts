@@ -107,7 +107,8 @@ function hubOwnerActions(parts: AgentParts): Array<{ id: string; label: string; 
     {
       id: 'pairing-window',
       label: 'Open the hub pairing window (5 min)',
-      run: async () => parts.hub?.openPairingWindow('owner') ?? 'the hub surface is not running',
+      run: () =>
+        new Promise((resolve) => resolve(parts.hub?.openPairingWindow('owner') ?? 'the hub surface is not running')),
     },
     {
       id: 'unpair-hubs',
@@ -206,7 +207,7 @@ async function factoryReset(parts: AgentParts, hub: HubSurface, web: WebService)
 /** A press: the pairing window, a login unlock, and the cloud claim window when there is a cloud. */
 async function pressButton(parts: AgentParts, hub: HubSurface, web: WebService): Promise<string> {
   // A hand on the device also lets a new browser past the account-wide login ceiling (issue 14).
-  const pairing = `${await hub.openPairingWindow('button')}; ${web.unlockLogin()}`;
+  const pairing = `${hub.openPairingWindow('button')}; ${web.unlockLogin()}`;
   const cloud = parts.cloud;
   if (!cloud) return pairing;
   const claim = (await cloud.link.openClaimWindow())

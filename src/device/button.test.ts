@@ -14,19 +14,29 @@ before(async () => {
 });
 after(() => rm(root, { recursive: true, force: true }));
 
-/** A fresh state dir with a button whose gestures go to `onGesture`. */
+/** A fresh state dir with a button whose gestures go to `onGesture` (a throw is a rejection). */
 async function withButton(
-  onGesture: (g: ButtonGesture) => Promise<string>,
+  onGesture: (g: ButtonGesture) => string,
   run: (stateDir: string) => Promise<void>,
 ): Promise<void> {
   const stateDir = join(root, String(n++));
   await mkdir(stateDir);
-  const server: Server = await listenForButton(stateDir, onGesture);
+  const server: Server = await listenForButton(stateDir, (g) => Promise.resolve().then(() => onGesture(g)));
   try {
     await run(stateDir);
   } finally {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
+}
+
+/** Runs `run` against a button, then checks that nothing reached the agent. */
+async function withUnreachedAgent(run: (stateDir: string) => Promise<void>): Promise<void> {
+  let called = false;
+  await withButton(() => {
+    called = true;
+    return 'ok';
+  }, run);
+  assert.equal(called, false);
 }
 
 /** Sends raw bytes to the button and returns what it answered before closing. */
@@ -50,7 +60,7 @@ const refusedWith =
 test('a press and a hold reach the agent as their gestures, and its answer reaches the presser', async () => {
   const heard: ButtonGesture[] = [];
   await withButton(
-    async (g) => {
+    (g) => {
       heard.push(g);
       return `did ${g}`;
     },
@@ -64,7 +74,7 @@ test('a press and a hold reach the agent as their gestures, and its answer reach
 
 test("only the device's own user can press: the socket is mode 0600", async () => {
   await withButton(
-    async () => 'ok',
+    () => 'ok',
     async (stateDir) => {
       assert.equal((await stat(join(stateDir, BUTTON_SOCKET))).mode & 0o777, 0o600);
     },
@@ -72,37 +82,21 @@ test("only the device's own user can press: the socket is mode 0600", async () =
 });
 
 test('an unknown gesture is refused without reaching the agent', async () => {
-  let called = false;
-  await withButton(
-    async () => {
-      called = true;
-      return 'ok';
-    },
-    async (stateDir) => {
-      const answer = JSON.parse(await sendRaw(stateDir, 'shake\n')) as { ok: boolean; message: string };
-      assert.deepEqual(answer, { ok: false, message: 'unknown gesture' });
-    },
-  );
-  assert.equal(called, false);
+  await withUnreachedAgent(async (stateDir) => {
+    const answer = JSON.parse(await sendRaw(stateDir, 'shake\n')) as { ok: boolean; message: string };
+    assert.deepEqual(answer, { ok: false, message: 'unknown gesture' });
+  });
 });
 
 test('more than 64 bytes without a line end is cut off unanswered', async () => {
-  let called = false;
-  await withButton(
-    async () => {
-      called = true;
-      return 'ok';
-    },
-    async (stateDir) => {
-      assert.equal(await sendRaw(stateDir, 'p'.repeat(65)), '');
-    },
-  );
-  assert.equal(called, false);
+  await withUnreachedAgent(async (stateDir) => {
+    assert.equal(await sendRaw(stateDir, 'p'.repeat(65)), '');
+  });
 });
 
 test('a failed action is reported: a Bulwark error by its message, anything else without details', async () => {
   await withButton(
-    async (g) => {
+    (g) => {
       if (g === 'press') throw new BulwarkError('BUTTON_REFUSED', 'the pairing window is busy');
       throw new Error('/var/lib/bulwark/secret: EACCES');
     },
@@ -122,10 +116,10 @@ test('a failed action is reported: a Bulwark error by its message, anything else
 test('a stale socket from an earlier run is replaced, but a file in its place is not removed', async () => {
   const stateDir = join(root, String(n++));
   await mkdir(stateDir);
-  const first = await listenForButton(stateDir, async () => 'first');
+  const first = await listenForButton(stateDir, () => Promise.resolve('first'));
   // An agent that died without closing leaves its socket file behind.
   first.unref();
-  const second = await listenForButton(stateDir, async () => 'second');
+  const second = await listenForButton(stateDir, () => Promise.resolve('second'));
   assert.equal(await pressButton(stateDir, 'press'), 'second');
   await new Promise<void>((resolve) => second.close(() => resolve()));
   first.close();
@@ -134,7 +128,7 @@ test('a stale socket from an earlier run is replaced, but a file in its place is
   await mkdir(taken);
   await writeFile(join(taken, BUTTON_SOCKET), 'not a socket');
   await assert.rejects(
-    listenForButton(taken, async () => 'x'),
+    listenForButton(taken, () => Promise.resolve('x')),
     refusedWith('BUTTON_PATH_TAKEN'),
   );
 });

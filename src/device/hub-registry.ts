@@ -6,7 +6,17 @@ import { readFile, rm } from 'node:fs/promises';
 import { pinnedPeers, type PinnedPeerLookup } from '../channel/index.ts';
 import type { ModelSpec } from '../models/index.ts';
 import { writeFileAtomic, SECRET_FILE_MODE } from '../storage/index.ts';
-import type { PairedHub } from './hub-surface.ts';
+import type { PairingMode } from '../pairing/index.ts';
+
+/** A hub this device has paired with. */
+export interface PairedHub {
+  /** 'sha256:<hex>' of the hub's SubjectPublicKeyInfo: the only key accepted as this hub. */
+  readonly pin: string;
+  readonly mode: PairingMode;
+  readonly pairedAt: string;
+  /** The capabilities this hub may use. */
+  readonly rights: readonly string[];
+}
 
 const PIN_TEXT = /^sha256:[0-9a-f]{64}$/;
 /** Longest pairing time accepted in the file, characters (an ISO date is 24). */

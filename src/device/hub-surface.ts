@@ -16,7 +16,6 @@ import {
   prepareVerifier,
   validatePairingConfig,
   type PairingConfig,
-  type PairingMode,
   type PairingWindowStatus,
 } from '../pairing/index.ts';
 import { allowsPushButtonPairing, type ModelSpec } from '../models/index.ts';
@@ -25,7 +24,7 @@ import { BulwarkError, ConfigError } from '../errors/index.ts';
 import type { DeviceBundle } from '../bundle/index.ts';
 import type { DeviceCapabilities } from './capabilities.ts';
 import type { DeviceJournal } from './journal-bridge.ts';
-import { HubRegistry } from './hub-registry.ts';
+import { HubRegistry, type PairedHub } from './hub-registry.ts';
 import { HubLink, type Peer } from './hub-link.ts';
 
 export { LINK_CAPABILITY } from './hub-link.ts';
@@ -50,15 +49,7 @@ export const defaultHubSurfaceConfig: HubSurfaceConfig = Object.freeze({
   telemetryIntervalMs: 30_000,
 });
 
-/** A hub this device has paired with. */
-export interface PairedHub {
-  /** 'sha256:<hex>' of the hub's SubjectPublicKeyInfo: the only key accepted as this hub. */
-  readonly pin: string;
-  readonly mode: PairingMode;
-  readonly pairedAt: string;
-  /** The capabilities this hub may use. */
-  readonly rights: readonly string[];
-}
+export type { PairedHub } from './hub-registry.ts';
 
 /** Thrown when the hub surface cannot start as configured ('HUB_SURFACE_CONFIG_INVALID'). */
 export class HubSurfaceError extends BulwarkError {}
@@ -82,10 +73,14 @@ export interface HubSurface {
 
 /** Options of {@link startHubSurface}. */
 export interface HubSurfaceOptions {
+  /** The unit's bundle: the channel key and the setup code's verifier. */
   readonly bundle: DeviceBundle;
+  /** The model: which capabilities a hub may be granted, whether push-button pairing is allowed. */
   readonly model: ModelSpec;
+  /** Where hubs.json (the paired hubs and their pins) lives. */
   readonly stateDir: string;
   readonly capabilities: DeviceCapabilities;
+  /** Every connection attempt on the hub port is recorded here. */
   readonly journal: DeviceJournal;
   readonly config?: Partial<HubSurfaceConfig>;
   readonly log?: (message: string) => void;

@@ -3,7 +3,7 @@
  * request path (a refused entry is reported, the request goes on), and the owner's page reads
  * rows newest first.
  */
-import { ConnectionJournal, type JournalRecordInput, type PrivacyClass } from '../journal/index.ts';
+import { ConnectionJournal, type JournalEntry, type JournalRecordInput, type PrivacyClass } from '../journal/index.ts';
 import type { JournalRow } from '../web/index.ts';
 
 /** One thing to record (the journal validates and redacts it). */
@@ -11,17 +11,24 @@ export type DeviceJournalEntry = JournalRecordInput;
 
 /** The journal as the agent uses it. */
 export interface DeviceJournal {
-  record(entry: {
-    readonly surface: string;
-    readonly source: string;
-    readonly event: string;
-    readonly identity?: string;
-    readonly result: string;
-    readonly detail?: string;
-  }): void;
+  /** Records an entry (the row's fields but its time, which the journal sets). */
+  record(entry: Omit<JournalRow, 'at'>): void;
   list(o: { limit: number }): Promise<readonly JournalRow[]>;
   erase(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** An entry as the owner's page shows it. */
+function journalRow(e: JournalEntry): JournalRow {
+  return {
+    at: e.at,
+    surface: e.surface,
+    source: e.source,
+    event: e.event,
+    result: e.result,
+    ...(e.identity ? { identity: e.identity } : {}),
+    ...(e.detail ? { detail: e.detail } : {}),
+  };
 }
 
 /** Opens the journal in `stateDir` with the model's privacy class. */
@@ -43,17 +50,9 @@ export async function openJournal(
         warn(`journal entry refused: ${(err as { code?: string }).code ?? 'error'}`);
       }
     },
-    async list(o) {
-      return journal.list({ limit: Math.min(Math.max(1, o.limit), 1000) }).map((e) => ({
-        at: e.at,
-        surface: e.surface,
-        source: e.source,
-        event: e.event,
-        result: e.result,
-        ...(e.identity ? { identity: e.identity } : {}),
-        ...(e.detail ? { detail: e.detail } : {}),
-      }));
-    },
+    // A promise for the web side's interface; a throw from the journal becomes its rejection.
+    list: (o) =>
+      Promise.resolve().then(() => journal.list({ limit: Math.min(Math.max(1, o.limit), 1000) }).map(journalRow)),
     erase: () => journal.erase(),
     close: () => journal.close(),
   };

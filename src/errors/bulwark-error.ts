@@ -50,3 +50,11 @@ export function requireIntegerSetting(code: ErrorCode, key: string, value: unkno
   }
   return value;
 }
+
+/**
+ * The integer-setting check of one folder's config: `int(key, value, min, max)` returns `value`
+ * or throws ConfigError(`code`) naming `key`.
+ */
+export function integerSettings(code: ErrorCode): (key: string, value: unknown, min: number, max: number) => number {
+  return (key, value, min, max) => requireIntegerSetting(code, key, value, min, max);
+}

@@ -7,7 +7,7 @@ import type { AuditErrorCode } from '../audit/index.ts';
 import type { AuthErrorCode } from '../auth/index.ts';
 import type { BundleErrorCode } from '../bundle/index.ts';
 import type { ChannelFailureCode } from '../channel/index.ts';
-import type { CliErrorCode } from '../cli/errors.ts';
+import type { CliErrorCode } from '../cli/index.ts';
 import type { CloudErrorCode } from '../cloud/index.ts';
 import type { CloudLinkErrorCode } from '../cloudlink/index.ts';
 import type { DeviceErrorCode } from '../device/index.ts';

@@ -3,10 +3,15 @@
  * `code`, so the CLI, HTTP handlers and the auditor map errors without parsing messages.
  * Messages never contain secrets. What a code means for HTTP and the CLI is in ./table.ts.
  */
-export { BulwarkError, ConfigError, InvalidInputError, hasCode, requireIntegerSetting } from './bulwark-error.ts';
-export type { ErrorCode } from './codes.ts';
-export { ERROR_TABLE, EXIT } from './codes.ts';
-export type { ErrorRule, ExitCode } from './codes.ts';
+export {
+  BulwarkError,
+  ConfigError,
+  InvalidInputError,
+  hasCode,
+  requireIntegerSetting,
+  integerSettings,
+} from './bulwark-error.ts';
+export { type ErrorCode, ERROR_TABLE, EXIT, type ErrorRule, type ExitCode } from './codes.ts';
 export {
   UNKNOWN_CODE_RULE,
   SYSTEM_ERROR_EXITS,

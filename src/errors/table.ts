@@ -56,6 +56,11 @@ export function ruleOf(code: string): ErrorRule | undefined {
   return Object.hasOwn(ERROR_TABLE, code) ? ERROR_TABLE[code as ErrorCode] : undefined;
 }
 
+/** `instanceof BulwarkError`, narrowing to its string-coded form rather than `BulwarkError<any>`. */
+function isBulwarkError(err: unknown): err is BulwarkError {
+  return err instanceof BulwarkError;
+}
+
 /** The Node.js system error code of a non-Bulwark error ('EADDRINUSE'), or undefined. */
 function systemCodeOf(err: unknown): string | undefined {
   const code = err instanceof Error ? (err as { code?: unknown }).code : undefined;
@@ -67,7 +72,7 @@ function systemCodeOf(err: unknown): string | undefined {
  * else 'INTERNAL'.
  */
 export function codeOf(err: unknown): string {
-  if (err instanceof BulwarkError) return err.code;
+  if (isBulwarkError(err)) return err.code;
   return systemCodeOf(err) ?? 'INTERNAL';
 }
 
@@ -76,7 +81,7 @@ export function codeOf(err: unknown): string {
  * BulwarkError answers its code's status (400 for a code the table does not know); anything else 500.
  */
 export function httpStatusOf(err: unknown): number {
-  if (!(err instanceof BulwarkError)) return 500;
+  if (!isBulwarkError(err)) return 500;
   const own = (err as { status?: unknown }).status;
   if (typeof own === 'number' && Number.isInteger(own) && own >= 100 && own <= 599) return own;
   return (ruleOf(err.code) ?? UNKNOWN_CODE_RULE).http;
@@ -87,12 +92,12 @@ export function httpStatusOf(err: unknown): number {
  * know), {@link SYSTEM_ERROR_EXITS} for a Node.js system error, else 1.
  */
 export function exitCodeOf(err: unknown): number {
-  if (err instanceof BulwarkError) return (ruleOf(err.code) ?? UNKNOWN_CODE_RULE).exit;
+  if (isBulwarkError(err)) return (ruleOf(err.code) ?? UNKNOWN_CODE_RULE).exit;
   const code = systemCodeOf(err);
   return (code !== undefined ? SYSTEM_ERROR_EXITS[code] : undefined) ?? INTERNAL;
 }
 
 /** True when `err` is a BulwarkError whose code the table marks as the caller's fault. */
 export function isCallerFault(err: unknown): boolean {
-  return err instanceof BulwarkError && (ruleOf(err.code)?.callerFault ?? false);
+  return isBulwarkError(err) && (ruleOf(err.code)?.callerFault ?? false);
 }

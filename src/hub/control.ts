@@ -180,7 +180,7 @@ export async function listenForControl(stateDir: string, hub: Hub, extra: { webU
           answer(
             socket,
             err instanceof BulwarkError
-              ? { ok: false, code: err.code, message: err.message }
+              ? { ok: false, code: (err as BulwarkError).code, message: err.message }
               : { ok: false, code: 'HUB_INTERNAL', message: 'internal error' },
           ),
       );

@@ -49,7 +49,7 @@ export interface DemoHubOptions {
 }
 
 function codeOf(err: unknown): string {
-  if (err instanceof BulwarkError) return err.code;
+  if (err instanceof BulwarkError) return (err as BulwarkError).code;
   throw err;
 }
 
@@ -95,7 +95,8 @@ export async function demoHub(o: DemoHubOptions): Promise<void> {
     }
     if (failed !== 'PAIRING_CONFIRMATION_FAILED') throw new Error(`a wrong setup code gave '${failed}'`);
     say(
-      `   a wrong setup code (${wrong}) -> ${failed}; the lock counts it (${lock.hub.pairingStatus().failures} of 20 attempts used)`,
+      `   a wrong setup code (${wrong}) -> ${failed}; the lock counts it (${lock.hub.pairingStatus().failures} of` +
+        ` 20 attempts used)`,
     );
     let typo = '';
     const mistyped = o.lock.setupCode.replace(/\d(?=\D*$)/, (d) => String((Number(d) + 1) % 10));
@@ -122,7 +123,8 @@ export async function demoHub(o: DemoHubOptions): Promise<void> {
       (r) => r.surface === 'pairing' || r.surface === 'hub',
     )) {
       say(
-        `     ${e.at.slice(11, 19)}  ${e.surface.padEnd(8)} ${e.event.padEnd(16)} ${e.result.padEnd(8)} ${e.detail ?? ''}`,
+        `     ${e.at.slice(11, 19)}  ${e.surface.padEnd(8)} ${e.event.padEnd(16)} ${e.result.padEnd(8)}` +
+          ` ${e.detail ?? ''}`,
       );
     }
   } finally {

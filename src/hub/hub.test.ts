@@ -83,52 +83,80 @@ test('the hub key is made once, 0600, and refused once others can read it', asyn
   await assert.rejects(loadOrCreateHubIdentity(dir), (e) => hasCode(e, 'HUB_KEY_INSECURE'));
 });
 
-test('the store keeps devices with their access lists, replaces a serial paired again, and forgets its automations with it', async () => {
-  const dir = await temp();
-  const store = HubStore.open(dir);
-  const pin = Buffer.alloc(32, 7);
-  store.addDevice(
-    { serial: 'LCK-AAAAAAAAAA', model: 'lock', host: '127.0.0.1', port: 5541, pin, mode: 'setup-code', pairedAt: 't' },
-    [],
-  );
-  store.addDevice(
-    { serial: 'PLG-AAAAAAAAAA', model: 'plug', host: '127.0.0.1', port: 5542, pin, mode: 'push-button', pairedAt: 't' },
-    ['power'],
-  );
-  store.setAccess('LCK-AAAAAAAAAA', 'bolt', true);
-  assert.deepEqual(store.access('LCK-AAAAAAAAAA'), ['bolt']);
-  store.addAutomation({
-    whenSerial: 'PLG-AAAAAAAAAA',
-    whenCapability: 'energy',
-    op: 'above',
-    threshold: 1,
-    thenSerial: 'LCK-AAAAAAAAAA',
-    thenCapability: 'bolt',
-    thenAction: 'lock',
-  });
-  store.addDevice(
-    { serial: 'LCK-AAAAAAAAAA', model: 'lock', host: '127.0.0.1', port: 6000, pin, mode: 'setup-code', pairedAt: 't2' },
-    [],
-  );
-  assert.deepEqual(store.access('LCK-AAAAAAAAAA'), [], 'pairing again starts a fresh access list');
-  assert.equal(store.device('LCK-AAAAAAAAAA')?.port, 6000);
-  assert.throws(() =>
+test(
+  'the store keeps devices with their access lists, replaces a serial paired again, and forgets its ' +
+    'automations with it',
+  async () => {
+    const dir = await temp();
+    const store = HubStore.open(dir);
+    const pin = Buffer.alloc(32, 7);
     store.addDevice(
-      { serial: 'X', model: 'plug', host: 'h', port: 1, pin: Buffer.alloc(31), mode: 'push-button', pairedAt: 't' },
+      {
+        serial: 'LCK-AAAAAAAAAA',
+        model: 'lock',
+        host: '127.0.0.1',
+        port: 5541,
+        pin,
+        mode: 'setup-code',
+        pairedAt: 't',
+      },
       [],
-    ),
-  );
-  assert.equal(store.removeDevice('PLG-AAAAAAAAAA'), true);
-  assert.deepEqual(store.automations(), []);
-  store.close();
-  for (const f of ['hub.db']) assert.equal((await stat(join(dir, f))).mode & 0o777, 0o600);
-  const again = HubStore.open(dir);
-  assert.deepEqual(
-    again.devices().map((d) => d.serial),
-    ['LCK-AAAAAAAAAA'],
-  );
-  again.close();
-});
+    );
+    store.addDevice(
+      {
+        serial: 'PLG-AAAAAAAAAA',
+        model: 'plug',
+        host: '127.0.0.1',
+        port: 5542,
+        pin,
+        mode: 'push-button',
+        pairedAt: 't',
+      },
+      ['power'],
+    );
+    store.setAccess('LCK-AAAAAAAAAA', 'bolt', true);
+    assert.deepEqual(store.access('LCK-AAAAAAAAAA'), ['bolt']);
+    store.addAutomation({
+      whenSerial: 'PLG-AAAAAAAAAA',
+      whenCapability: 'energy',
+      op: 'above',
+      threshold: 1,
+      thenSerial: 'LCK-AAAAAAAAAA',
+      thenCapability: 'bolt',
+      thenAction: 'lock',
+    });
+    store.addDevice(
+      {
+        serial: 'LCK-AAAAAAAAAA',
+        model: 'lock',
+        host: '127.0.0.1',
+        port: 6000,
+        pin,
+        mode: 'setup-code',
+        pairedAt: 't2',
+      },
+      [],
+    );
+    assert.deepEqual(store.access('LCK-AAAAAAAAAA'), [], 'pairing again starts a fresh access list');
+    assert.equal(store.device('LCK-AAAAAAAAAA')?.port, 6000);
+    assert.throws(() =>
+      store.addDevice(
+        { serial: 'X', model: 'plug', host: 'h', port: 1, pin: Buffer.alloc(31), mode: 'push-button', pairedAt: 't' },
+        [],
+      ),
+    );
+    assert.equal(store.removeDevice('PLG-AAAAAAAAAA'), true);
+    assert.deepEqual(store.automations(), []);
+    store.close();
+    for (const f of ['hub.db']) assert.equal((await stat(join(dir, f))).mode & 0o777, 0o600);
+    const again = HubStore.open(dir);
+    assert.deepEqual(
+      again.devices().map((d) => d.serial),
+      ['LCK-AAAAAAAAAA'],
+    );
+    again.close();
+  },
+);
 
 test('the control socket is 0600 and maps errors to codes; no hub running is HUB_NOT_RUNNING', async () => {
   const dir = await temp();

@@ -20,7 +20,7 @@ import { ConfigError } from '../errors/index.ts';
 import { HubError } from './errors.ts';
 import { loadOrCreateHubIdentity, type HubIdentity } from './identity.ts';
 import { HubStore, type AutomationRule, type HubDeviceRecord } from './store.ts';
-import { DeviceLink, type CapabilityState } from './links.ts';
+import { DeviceLink } from './links.ts';
 import { dueRules } from './automations.ts';
 
 /** Settings of the hub; times in ms. */
@@ -63,8 +63,11 @@ function validate(config: Partial<HubConfig> | undefined): HubConfig {
 /** A paired device as the hub shows it. */
 export interface HubDeviceView {
   readonly serial: string;
+  /** The model id (src/models): its capabilities and which of them are sensitive. */
   readonly model: string;
+  /** Where the hub reaches the device (host:port of its hub port). */
   readonly address: string;
+  /** How it was paired: by the setup code or by push button. */
   readonly mode: PairingMode;
   readonly pairedAt: string;
   /** 'sha256:<hex>' of the device's key: the only key the hub accepts from it. */
@@ -243,7 +246,8 @@ export class Hub {
     );
     for (const rule of due) {
       this.#log(
-        `automation ${rule.id}: ${serial} ${capability} ${rule.op} ${rule.threshold} -> ${rule.thenSerial} ${rule.thenCapability} ${rule.thenAction}`,
+        `automation ${rule.id}: ${serial} ${capability} ${rule.op} ${rule.threshold} -> ${rule.thenSerial}` +
+          ` ${rule.thenCapability} ${rule.thenAction}`,
       );
       this.call(rule.thenSerial, rule.thenCapability, rule.thenAction).catch((err: unknown) => {
         this.#log(`automation ${rule.id} failed: ${(err as { code?: string }).code ?? 'error'}`);
@@ -382,7 +386,8 @@ export class Hub {
     if (!entry.access.has(cap.id)) {
       throw new HubError(
         'HUB_CAPABILITY_NOT_GRANTED',
-        `${cap.id} on ${serial} is not in the hub's access list${cap.sensitive ? ' (sensitive: grant it explicitly)' : ''}`,
+        `${cap.id} on ${serial} is not in the hub's access` +
+          ` list${cap.sensitive ? ' (sensitive: grant it explicitly)' : ''}`,
       );
     }
     try {
@@ -462,7 +467,8 @@ export class Hub {
     if (!cap || !cap.actions.includes(rule.thenAction))
       throw new HubError(
         'HUB_ACTION_UNKNOWN',
-        `${rule.thenSerial} has no action ${String(rule.thenCapability).slice(0, 32)} ${String(rule.thenAction).slice(0, 32)}`,
+        `${rule.thenSerial} has no action ${String(rule.thenCapability).slice(0, 32)}` +
+          ` ${String(rule.thenAction).slice(0, 32)}`,
       );
     if (rule.op !== 'above' && rule.op !== 'below')
       throw new HubError('HUB_CONFIG_INVALID', 'op must be above or below');

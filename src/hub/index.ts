@@ -9,18 +9,22 @@
  * hub.hub.grant(lock.serial, 'bolt');
  * await hub.hub.call(lock.serial, 'bolt', 'lock');
  */
-export { HubError } from './errors.ts';
-export { Hub, defaultHubConfig, parseDeviceAddress, initialAccess } from './hub.ts';
-export type { HubConfig, HubDeviceView, HubOptions, HubValueEvent } from './hub.ts';
-export { HubStore } from './store.ts';
-export type { AutomationRule, HubDeviceRecord } from './store.ts';
+export { HubError, type HubErrorCode } from './errors.ts';
+export {
+  Hub,
+  defaultHubConfig,
+  parseDeviceAddress,
+  initialAccess,
+  type HubConfig,
+  type HubDeviceView,
+  type HubOptions,
+  type HubValueEvent,
+} from './hub.ts';
+export { HubStore, type AutomationRule, type HubDeviceRecord } from './store.ts';
 export { crosses, dueRules } from './automations.ts';
-export { createHubIdentity, loadOrCreateHubIdentity, selfSignedCertificate } from './identity.ts';
-export type { HubIdentity } from './identity.ts';
-export { DeviceLink, LINK_CAPABILITY } from './links.ts';
-export type { CapabilityState, DeviceLinkEvents } from './links.ts';
-export { startHubService } from './service.ts';
-export type { HubService, HubServiceOptions } from './service.ts';
+export { createHubIdentity, loadOrCreateHubIdentity, selfSignedCertificate, type HubIdentity } from './identity.ts';
+export { DeviceLink, LINK_CAPABILITY, type CapabilityState, type DeviceLinkEvents } from './links.ts';
+export { startHubService, type HubService, type HubServiceOptions } from './service.ts';
 export {
   callHubControl,
   listenForControl,
@@ -28,10 +32,7 @@ export {
   HUB_CONTROL_SOCKET,
   HUB_CONTROL_LIMITS,
   HUB_CONTROL_OPS,
+  type HubControlOp,
 } from './control.ts';
-export type { HubControlOp } from './control.ts';
-export { startHubWeb, defaultHubWebConfig, HUB_INITIAL_PASSWORD_FILE } from './web.ts';
-export type { HubWeb, HubWebConfig } from './web.ts';
-export { demoHub } from './demo.ts';
-export type { DemoHubOptions, DemoDeviceAgent, DemoStartAgent } from './demo.ts';
-export type { HubErrorCode } from './errors.ts';
+export { startHubWeb, defaultHubWebConfig, HUB_INITIAL_PASSWORD_FILE, type HubWeb, type HubWebConfig } from './web.ts';
+export { demoHub, type DemoHubOptions, type DemoDeviceAgent, type DemoStartAgent } from './demo.ts';

@@ -22,7 +22,10 @@ export interface HubDeviceRecord {
   readonly pairedAt: string;
 }
 
-/** "When `sensor`'s `capability` crosses `threshold` (going `above` or `below`), run `action` on `target`'s capability." */
+/**
+ * "When `sensor`'s `capability` crosses `threshold` (going `above` or `below`), run `action` on `target`'s
+ * capability."
+ */
 export interface AutomationRule {
   readonly id: number;
   readonly whenSerial: string;
@@ -63,16 +66,24 @@ export class HubStore {
     let db: DatabaseSync;
     try {
       db = new DatabaseSync(path);
-      db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 2000;
+      db.exec(
+        `PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA` +
+          ` busy_timeout = 2000;
         CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
         CREATE TABLE IF NOT EXISTS devices (
-          serial TEXT PRIMARY KEY, model TEXT NOT NULL, host TEXT NOT NULL, port INTEGER NOT NULL CHECK (port BETWEEN 1 AND 65535),
-          pin BLOB NOT NULL CHECK (length(pin) = 32), mode TEXT NOT NULL CHECK (mode IN ('setup-code', 'push-button')), paired_at TEXT NOT NULL);
+          serial TEXT PRIMARY KEY, model TEXT NOT NULL, host TEXT NOT NULL,
+          port INTEGER NOT NULL CHECK (port BETWEEN 1 AND 65535),
+          pin BLOB NOT NULL CHECK (length(pin) = 32), mode TEXT NOT NULL CHECK (mode IN ('setup-code',
+          'push-button')), paired_at TEXT NOT NULL);
         CREATE TABLE IF NOT EXISTS access (
-          serial TEXT NOT NULL REFERENCES devices(serial) ON DELETE CASCADE, capability TEXT NOT NULL, PRIMARY KEY (serial, capability));
+          serial TEXT NOT NULL REFERENCES devices(serial) ON DELETE CASCADE, capability TEXT NOT NULL,
+          PRIMARY KEY (serial, capability));
         CREATE TABLE IF NOT EXISTS automations (
-          id INTEGER PRIMARY KEY, when_serial TEXT NOT NULL, when_capability TEXT NOT NULL, op TEXT NOT NULL CHECK (op IN ('above', 'below')),
-          threshold REAL NOT NULL, then_serial TEXT NOT NULL, then_capability TEXT NOT NULL, then_action TEXT NOT NULL);`);
+          id INTEGER PRIMARY KEY, when_serial TEXT NOT NULL, when_capability TEXT NOT NULL,
+          op TEXT NOT NULL CHECK (op IN ('above', 'below')),
+          threshold REAL NOT NULL, then_serial TEXT NOT NULL, then_capability TEXT NOT NULL,
+          then_action TEXT NOT NULL);`,
+      );
       const version = db.prepare('SELECT value FROM meta WHERE key = ?').get('schema') as
         { value?: string } | undefined;
       if (version === undefined)
@@ -177,7 +188,8 @@ export class HubStore {
   addAutomation(rule: Omit<AutomationRule, 'id'>): AutomationRule {
     const r = this.#db
       .prepare(
-        'INSERT INTO automations (when_serial, when_capability, op, threshold, then_serial, then_capability, then_action) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        'INSERT INTO automations (when_serial, when_capability, op, threshold, then_serial, then_capability, ' +
+          'then_action) VALUES (?, ?, ?, ?, ?, ?, ?)',
       )
       .run(
         rule.whenSerial,

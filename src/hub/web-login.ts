@@ -29,13 +29,16 @@ import type { HubStore } from './store.ts';
 export const HUB_OWNER = 'admin';
 /** The meta key of the owner's password hash. */
 export const OWNER_KEY = 'web.owner-hash';
-const LOCKOUT_KEY = 'web.lockout';
+/** Where the guard's state lives in the hub's store (meta keys). */
+const META = Object.freeze({
+  lockout: 'web.lockout',
+  deviceCookies: 'web.device-cookies',
+  deviceCookieKey: 'web.device-cookie-key',
+  /** Until when (ms) new browsers skip the account-wide ceiling; written by the control socket. */
+  loginUnlockedUntil: 'web.login-unlocked-until',
+});
 /** Marks a browser that has logged in before (OWASP device cookie); distinct from the device's. */
 const DEVICE_COOKIE = '__Host-bulwark-hub-device';
-const DEVICE_COOKIES_KEY = 'web.device-cookies';
-const DEVICE_COOKIE_KEY_KEY = 'web.device-cookie-key';
-/** Until when (ms) new browsers skip the account-wide ceiling; written by the control socket. */
-const LOGIN_UNLOCK_KEY = 'web.login-unlocked-until';
 
 /** How a check of the owner's password ended; `deviceCookie` (a Set-Cookie value) on success. */
 export interface OwnerPasswordCheck {
@@ -50,7 +53,7 @@ export interface OwnerPasswordCheck {
  */
 export function unlockHubLogin(store: HubStore, now: number): number {
   const until = now + defaultDeviceCookieConfig.physicalUnlockMs;
-  store.setMeta(LOGIN_UNLOCK_KEY, String(until));
+  store.setMeta(META.loginUnlockedUntil, String(until));
   return until;
 }
 
@@ -66,10 +69,10 @@ export function metaOr<T>(store: HubStore, key: string, parse: (text: string) =>
 
 /** The device cookie key in the hub's store (0600 SQLite), made at first use. */
 function deviceCookieKeyOf(store: HubStore): Buffer {
-  const existing = metaOr<Buffer | undefined>(store, DEVICE_COOKIE_KEY_KEY, parseDeviceCookieKey, () => undefined);
+  const existing = metaOr<Buffer | undefined>(store, META.deviceCookieKey, parseDeviceCookieKey, () => undefined);
   if (existing) return existing;
   const key = createDeviceCookieKey();
-  store.setMeta(DEVICE_COOKIE_KEY_KEY, serialiseDeviceCookieKey(key));
+  store.setMeta(META.deviceCookieKey, serialiseDeviceCookieKey(key));
   return key;
 }
 
@@ -88,10 +91,10 @@ export class HubOwnerLogin {
     this.#store = store;
     this.#record = record;
     this.#warn = warn;
-    this.#lockout = metaOr(store, LOCKOUT_KEY, parseLockoutState, emptyLockoutState);
+    this.#lockout = metaOr(store, META.lockout, parseLockoutState, emptyLockoutState);
     this.#cookies = metaOr<DeviceCookieState>(
       store,
-      DEVICE_COOKIES_KEY,
+      META.deviceCookies,
       parseDeviceCookieState,
       emptyDeviceCookieState,
     );
@@ -136,7 +139,7 @@ export class HubOwnerLogin {
     );
     this.#save(done.state);
     // The unlock was for one new browser: it has its cookie now.
-    if (!r.ticket.trusted && r.ticket.unlocked) this.#store.setMeta(LOGIN_UNLOCK_KEY, undefined);
+    if (!r.ticket.trusted && r.ticket.unlocked) this.#store.setMeta(META.loginUnlockedUntil, undefined);
     if (r.ticket.trusted) this.#warn('login: the owner logged in from a trusted browser (device cookie)');
     return { ok: true, deviceCookie: hostCookie(DEVICE_COOKIE, done.deviceCookie, this.#guard.cookies.maxAgeSeconds) };
   }
@@ -147,7 +150,7 @@ export class HubOwnerLogin {
 
   /** The guard's state with the control socket's unlock (if any) applied; logs a new unlock once. */
   #stateWithUnlock(now: number): LoginGuardState {
-    const until = Number(this.#store.getMeta(LOGIN_UNLOCK_KEY) ?? 0);
+    const until = Number(this.#store.getMeta(META.loginUnlockedUntil) ?? 0);
     if (!Number.isSafeInteger(until) || until <= now) return { lockout: this.#lockout, cookies: this.#cookies };
     if (until !== this.#loggedUnlock) {
       this.#loggedUnlock = until;
@@ -159,9 +162,9 @@ export class HubOwnerLogin {
 
   #save(next: LoginGuardState): void {
     if (next.lockout !== this.#lockout)
-      this.#store.setMeta(LOCKOUT_KEY, serialiseLockoutState((this.#lockout = next.lockout)));
+      this.#store.setMeta(META.lockout, serialiseLockoutState((this.#lockout = next.lockout)));
     if (next.cookies === this.#cookies) return;
     this.#cookies = next.cookies;
-    this.#store.setMeta(DEVICE_COOKIES_KEY, serialiseDeviceCookieState(this.#cookies));
+    this.#store.setMeta(META.deviceCookies, serialiseDeviceCookieState(this.#cookies));
   }
 }

@@ -159,8 +159,9 @@ async function pair(site: HubSite, req: WebRequest, csrf: string): Promise<WebRe
     return req.wantsJson ? { kind: 'json', body: { ok: true, device: d } } : back(`paired ${d.serial} by ${d.mode}`);
   } catch (err) {
     if (!(err instanceof BulwarkError)) throw err;
-    if (req.wantsJson) return { kind: 'json', status: 409, body: { error: { code: err.code, message: err.message } } };
-    const error = `Pairing failed (${err.code}): ${err.message}`;
+    const { code, message } = err as BulwarkError;
+    if (req.wantsJson) return { kind: 'json', status: 409, body: { error: { code, message } } };
+    const error = `Pairing failed (${code}): ${message}`;
     return { kind: 'html', status: 409, body: hubDashboard(site.hub.devices(), csrf, { error }) };
   }
 }

@@ -95,8 +95,9 @@ export async function generateKeyPair(): Promise<PemKeyPair> {
 export async function importSigningKey(privateKeyPem: string, certPem: string): Promise<CryptoKeyPair> {
   const der = createPrivateKey(privateKeyPem).export({ type: 'pkcs8', format: 'der' });
   const privateKey = await webcrypto.subtle.importKey('pkcs8', der, EC_KEYGEN, false, ['sign']);
-  const cert = new x509.X509Certificate(certPem);
-  const publicKey = await cert.publicKey.export(EC_KEYGEN, ['verify']);
+  // The certificate's SPKI, imported as @peculiar/x509's PublicKey.export does (extractable, verify only).
+  const spki = createPublicKey(certPem).export({ type: 'spki', format: 'der' });
+  const publicKey = await webcrypto.subtle.importKey('spki', spki, EC_KEYGEN, true, ['verify']);
   return { privateKey, publicKey };
 }
 

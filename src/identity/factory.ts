@@ -255,9 +255,33 @@ export function refuseWeakeningOptions(options: object): void {
       throw new ConfigError(
         'PROVISION_SHARED_SECRET_REFUSED',
         key,
-        'refused: every unit gets its own random secret from the OS CSPRNG; a chosen or shared value would make units guessable',
+        'refused: every unit gets its own random secret from the OS CSPRNG; a chosen or shared value would ' +
+          'make units guessable',
       );
     }
+  }
+}
+
+/** One file of a unit bundle: its spec in BUNDLE_FILES and its content. */
+type BundleFile = readonly [spec: { name: string; secret: boolean }, data: string | Uint8Array];
+
+/**
+ * Writes a unit's files in a hidden staging folder and renames it whole to `outDir/serial`: a crash
+ * never leaves half a bundle.
+ */
+async function writeBundle(outDir: string, serial: string, files: readonly BundleFile[]): Promise<void> {
+  const staging = join(outDir, `.${serial}.partial`);
+  await mkdir(staging, { mode: 0o700 });
+  try {
+    await Promise.all(
+      files.map(([spec, data]) =>
+        writeFileDurable(join(staging, spec.name), data, spec.secret ? SECRET_FILE_MODE : PUBLIC_FILE_MODE),
+      ),
+    );
+    await commitDirectory(staging, join(outDir, serial));
+  } catch (err) {
+    await rm(staging, { recursive: true, force: true });
+    throw err;
   }
 }
 
@@ -309,46 +333,22 @@ async function provisionOne(
   const svg = renderStickerSvg(sticker);
   const png = await renderStickerPng(svg);
 
-  // Built in a hidden staging folder and renamed whole: a crash never leaves half a bundle.
-  const staging = join(outDir, `.${serial}.partial`);
-  await mkdir(staging, { mode: 0o700 });
-  try {
-    const f = BUNDLE_FILES;
-    const put = (spec: { name: string; secret: boolean }, data: string | Uint8Array): Promise<void> =>
-      writeFileDurable(join(staging, spec.name), data, spec.secret ? SECRET_FILE_MODE : PUBLIC_FILE_MODE);
-    await Promise.all([
-      put(f.unit, JSON.stringify(unit, null, 2) + '\n'),
-      put(f.caCert, factory.caCertPem),
-      put(f.deviceCert, deviceCert.certPem),
-      put(f.deviceKey, deviceCert.privateKeyPem),
-      put(f.webCert, webCert.certPem),
-      put(f.webKey, webCert.privateKeyPem),
-      ...(passwordHash ? [put(f.adminPasswordHash, passwordHash + '\n')] : []),
-      put(f.pairingVerifier, JSON.stringify(verifier, null, 2) + '\n'),
-      put(f.updateRoot, factory.updateRootJson),
-      put(
-        f.label,
-        JSON.stringify(
-          {
-            serial,
-            model: model.id,
-            adminPassword: adminPassword ?? null,
-            setupCode,
-            claimCode,
-            uri: stickerUri(sticker),
-          },
-          null,
-          2,
-        ) + '\n',
-      ),
-      put(f.stickerSvg, svg),
-      put(f.stickerPng, png),
-    ]);
-    await commitDirectory(staging, join(outDir, serial));
-  } catch (err) {
-    await rm(staging, { recursive: true, force: true });
-    throw err;
-  }
+  const f = BUNDLE_FILES;
+  const label = { serial, model: model.id, adminPassword: adminPassword ?? null, setupCode, claimCode };
+  await writeBundle(outDir, serial, [
+    [f.unit, JSON.stringify(unit, null, 2) + '\n'],
+    [f.caCert, factory.caCertPem],
+    [f.deviceCert, deviceCert.certPem],
+    [f.deviceKey, deviceCert.privateKeyPem],
+    [f.webCert, webCert.certPem],
+    [f.webKey, webCert.privateKeyPem],
+    ...(passwordHash ? [[f.adminPasswordHash, passwordHash + '\n'] as const] : []),
+    [f.pairingVerifier, JSON.stringify(verifier, null, 2) + '\n'],
+    [f.updateRoot, factory.updateRootJson],
+    [f.label, JSON.stringify({ ...label, uri: stickerUri(sticker) }, null, 2) + '\n'],
+    [f.stickerSvg, svg],
+    [f.stickerPng, png],
+  ]);
   const entry: ManifestUnit = {
     serial,
     model: model.id,

@@ -49,6 +49,7 @@ export {
   certificateFingerprint,
   createCertificateAuthority,
   createPinnedKeyCertificate,
+  createWebCertificate,
   issueClientCertificate,
   issueServerCertificate,
   loadCaSigner,

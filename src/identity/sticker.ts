@@ -84,23 +84,29 @@ function qrPath(text: string, x: number, y: number, size: number): string {
       }
     }
   }
-  return `<rect x="${x}" y="${y}" width="${size}" height="${size}" fill="#fff"/><path d="${d}" fill="#000" shape-rendering="crispEdges"/>`;
+  return (
+    `<rect x="${x}" y="${y}" width="${size}" height="${size}" fill="#fff"/><path d="${d}" fill="#000" ` +
+    `shape-rendering="crispEdges"/>`
+  );
 }
 
 /** The sticker as SVG; units are 0.1 mm on a 50 x 30 mm label. */
 export function renderStickerSvg(s: StickerContent): string {
   const line = (y: number, label: string, value: string): string =>
     `<text x="18" y="${y}" font-family="DejaVu Sans" font-size="17" fill="#444">${escapeXml(label)}</text>` +
-    `<text x="18" y="${y + 25}" font-family="DejaVu Sans Mono" font-size="22" font-weight="bold" fill="#000">${escapeXml(value)}</text>`;
+    `<text x="18" y="${y + 25}" font-family="DejaVu Sans Mono" font-size="22" font-weight="bold" ` +
+    `fill="#000">${escapeXml(value)}</text>`;
   return [
     '<svg xmlns="http://www.w3.org/2000/svg" width="50mm" height="30mm" viewBox="0 0 500 300">',
     '<rect x="2" y="2" width="496" height="296" rx="14" fill="#fff" stroke="#000" stroke-width="3"/>',
     `<text x="18" y="36" font-family="DejaVu Sans" font-size="18" fill="#444">${escapeXml(s.maker)}</text>`,
-    `<text x="18" y="64" font-family="DejaVu Sans" font-size="26" font-weight="bold" fill="#000">${escapeXml(s.modelName)}</text>`,
+    `<text x="18" y="64" font-family="DejaVu Sans" font-size="26" font-weight="bold" ` +
+      `fill="#000">${escapeXml(s.modelName)}</text>`,
     line(98, 'Serial', s.serial),
     line(154, 'Admin password', s.adminPassword ?? 'set at first use'),
     line(210, 'Setup code', s.setupCode),
-    `<text x="18" y="282" font-family="DejaVu Sans" font-size="14" fill="#444">Keep this label: it proves you own the device.</text>`,
+    `<text x="18" y="282" font-family="DejaVu Sans" font-size="14" fill="#444">Keep this label: it proves you ` +
+      `own the device.</text>`,
     qrPath(stickerUri(s), 292, 44, 196),
     '</svg>',
   ].join('');

@@ -157,12 +157,61 @@ function zeroCounts<K extends string>(keys: readonly K[]): Record<K, number> {
 }
 
 /**
+ * Keeps the newest valid entries, read newest first, within the entry and byte limits and not
+ * older than `cutoff`; counts what it passes over. `onLine` returns false once the journal is full.
+ */
+function newestEntriesWithin(
+  limits: { readonly maxEntries: number; readonly maxBytes: number },
+  cutoff: number,
+  privacyClass: PrivacyClass,
+) {
+  const tally = { newestFirst: [] as StoredEntry[], corrupt: 0, rewritten: 0, expired: 0, full: false, maxSeq: 0 };
+  let keptBytes = 0;
+  let lastSeq = Number.POSITIVE_INFINITY;
+  const onLine = (buffer: Buffer): boolean => {
+    // A torn append can leave NULs where data never reached the disk.
+    const text = buffer.toString('utf8').replace(/^[\0\s]+|[\0\s]+$/g, '');
+    if (text === '') {
+      if (buffer.length > 0) tally.corrupt++;
+      return true;
+    }
+    const entry = parseStoredLine(text, privacyClass);
+    // Entries are appended in seq order; a line out of order is damage or tampering.
+    if (!entry || entry.seq >= lastSeq) {
+      tally.corrupt++;
+      return true;
+    }
+    lastSeq = entry.seq;
+    tally.maxSeq = Math.max(tally.maxSeq, entry.seq);
+    const stored = storedFor(entry);
+    if (stored.atMs < cutoff) {
+      tally.expired++;
+      return true;
+    }
+    if (tally.newestFirst.length >= limits.maxEntries || keptBytes + stored.bytes > limits.maxBytes) {
+      tally.full = true;
+      return false;
+    }
+    // Not byte-identical to what this code writes (NULs, padding, an older form): rewrite.
+    if (stored.line !== text || buffer.length !== stored.bytes - 1) tally.rewritten++;
+    stored.onDisk = true;
+    tally.newestFirst.push(stored);
+    keptBytes += stored.bytes;
+    return true;
+  };
+  return { tally, onLine };
+}
+
+/**
  * The device's connection journal. Open one per state dir, record every attempt, close it on
  * shutdown so the last batch is written.
  *
  * @example
  * const journal = await ConnectionJournal.open({ stateDir, privacyClass: privacyClassFor(model) });
- * journal.record({ surface: 'web', source: formatSource(sock.remoteAddress, sock.remotePort), event: 'login', identity: 'owner', result: 'failure' });
+ * journal.record({
+ *   surface: 'web', source: formatSource(sock.remoteAddress, sock.remotePort),
+ *   event: 'login', identity: 'owner', result: 'failure',
+ * });
  * const page = journal.list({ limit: 50 });
  */
 export class ConnectionJournal {
@@ -261,16 +310,8 @@ export class ConnectionJournal {
       const stat = await handle.stat();
       if (!stat.isFile())
         throw new JournalStorageError('JOURNAL_FILE_UNSAFE', 'the journal path is not a regular file', { op: 'load' });
-      const { maxEntries, maxBytes } = this.config;
-      const cutoff = this.#now() - this.config.maxAgeDays * DAY_MS;
-      const newestFirst: StoredEntry[] = [];
-      let keptBytes = 0;
-      let corrupt = 0;
-      let rewritten = 0;
-      let expired = 0;
-      let full = false;
-      let lastSeq = Number.POSITIVE_INFINITY;
-      let maxSeq = 0;
+      const { maxBytes } = this.config;
+      const kept = newestEntriesWithin(this.config, this.#now() - this.config.maxAgeDays * DAY_MS, this.privacyClass);
       const scan = await scanLinesBackward(
         handle,
         stat.size,
@@ -279,38 +320,9 @@ export class ConnectionJournal {
           maxLineBytes: JOURNAL_ENTRY_LIMITS.maxLineBytes,
           maxScanBytes: 2 * maxBytes + LOAD_CHUNK_BYTES,
         },
-        (buffer) => {
-          // A torn append can leave NULs where data never reached the disk.
-          const text = buffer.toString('utf8').replace(/^[\0\s]+|[\0\s]+$/g, '');
-          if (text === '') {
-            if (buffer.length > 0) corrupt++;
-            return true;
-          }
-          const entry = parseStoredLine(text, this.privacyClass);
-          // Entries are appended in seq order; a line out of order is damage or tampering.
-          if (!entry || entry.seq >= lastSeq) {
-            corrupt++;
-            return true;
-          }
-          lastSeq = entry.seq;
-          maxSeq = Math.max(maxSeq, entry.seq);
-          const stored = storedFor(entry);
-          if (stored.atMs < cutoff) {
-            expired++;
-            return true;
-          }
-          if (newestFirst.length >= maxEntries || keptBytes + stored.bytes > maxBytes) {
-            full = true;
-            return false;
-          }
-          // Not byte-identical to what this code writes (NULs, padding, an older form): rewrite.
-          if (stored.line !== text || buffer.length !== stored.bytes - 1) rewritten++;
-          stored.onDisk = true;
-          newestFirst.push(stored);
-          keptBytes += stored.bytes;
-          return true;
-        },
+        kept.onLine,
       );
+      const { newestFirst, corrupt, expired, rewritten, full, maxSeq } = kept.tally;
       for (let i = newestFirst.length - 1; i >= 0; i--) this.#entries.push(newestFirst[i]!);
       this.#nextSeq = maxSeq + 1;
       this.#fileExists = true;

@@ -40,21 +40,11 @@ export const JOURNAL_ENTRY_LIMITS = Object.freeze({
 });
 
 /** One recorded connection attempt, as stored, listed and exported. */
-export interface JournalEntry {
+export interface JournalEntry extends JournalRecordInput {
   /** Increases by one with every entry; the cursor for paging ({@link JournalQuery.before}). */
   readonly seq: number;
   /** When it happened, ISO 8601 UTC with milliseconds. */
   readonly at: string;
-  readonly surface: JournalSurface;
-  /** 'address:port' ('[v6]:port' for IPv6), 'local', 'unknown', or on a sensitive device a network such as '192.0.2.0/24'. */
-  readonly source: string;
-  /** What was attempted, in kebab case: 'tls-connect', 'login', 'logout', 'setup', 'pairing', 'channel-connect', 'password-change', 'update'. */
-  readonly event: string;
-  /** The identity claimed (user name, hub fingerprint, serial), redacted; never a secret. */
-  readonly identity?: string;
-  readonly result: JournalResult;
-  /** A short, redacted explanation (standard devices only). */
-  readonly detail?: string;
 }
 
 /**
@@ -63,15 +53,24 @@ export interface JournalEntry {
  */
 export interface JournalRecordInput {
   readonly surface: JournalSurface;
-  /** Use {@link formatSource} with the socket's remote address and port. */
+  /**
+   * 'address:port' ('[v6]:port' for IPv6: use {@link formatSource} with the socket's remote address
+   * and port), 'local', 'unknown', or on a sensitive device a network such as '192.0.2.0/24'.
+   */
   readonly source: string;
+  /**
+   * What was attempted, in kebab case: 'tls-connect', 'login', 'logout', 'setup', 'pairing',
+   * 'channel-connect', 'password-change', 'update'.
+   */
   readonly event: string;
   /**
-   * The identity claimed. For a failed login with an unknown user name, pass a fixed word such
-   * as '(unknown)': people type their password into the user name box.
+   * The identity claimed (user name, hub fingerprint, serial), redacted; never a secret. For a
+   * failed login with an unknown user name, pass a fixed word such as '(unknown)': people type
+   * their password into the user name box.
    */
   readonly identity?: string;
   readonly result: JournalResult;
+  /** A short, redacted explanation (standard devices only). */
   readonly detail?: string;
 }
 
@@ -213,13 +212,19 @@ function requireText(field: string, value: unknown): string {
   return value;
 }
 
-/** Redacts, neutralises and cuts an identity; a certificate fingerprint ('sha256:' + 64 hex) is public and kept whole. */
+/**
+ * Redacts, neutralises and cuts an identity; a certificate fingerprint ('sha256:' + 64 hex) is
+ * public and kept whole.
+ */
 export function cleanIdentity(identity: string): string {
   if (FINGERPRINT_PATTERN.test(identity)) return identity;
   return truncateText(neutraliseText(redactSecrets(identity)).trim(), JOURNAL_ENTRY_LIMITS.maxIdentityChars);
 }
 
-/** Redacts, neutralises and cuts a detail. Redaction runs on the whole text before the cut, so a cut cannot expose part of a secret. */
+/**
+ * Redacts, neutralises and cuts a detail. Redaction runs on the whole text before the cut, so a
+ * cut cannot expose part of a secret.
+ */
 export function cleanDetail(detail: string): string {
   return truncateText(neutraliseText(redactSecrets(detail)).trim(), JOURNAL_ENTRY_LIMITS.maxDetailChars);
 }

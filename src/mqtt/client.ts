@@ -8,7 +8,8 @@
  * took a connected plug's idle RSS from 60 to 87 MiB; this needs only node:tls and the codec.
  *
  * @example
- *   const client = connectMqtt({ host, port, ca, cert, key, clientId: serial, keepaliveSeconds: 60, connectTimeoutMs: 15_000 });
+ *   const client = connectMqtt({ host, port, ca, cert, key, clientId: serial, keepaliveSeconds: 60, connectTimeoutMs:
+ * 15_000 });
  *   client.on('connect', () => client.publish('devices/X/state', payload, 1, (err) => ...));
  *   client.on('message', (topic, payload) => ...);
  *   client.on('close', () => ...);   // always once, after 'connect' or after a failed attempt
@@ -29,7 +30,10 @@ import {
 } from './codec.ts';
 import { MqttConnectionError } from './errors.ts';
 
-/** Parses `mqtts://host:port` (only mqtts: neither the cloud nor a device speaks plain MQTT); IPv6 brackets are removed, the port defaults to 8883. */
+/**
+ * Parses `mqtts://host:port` (only mqtts: neither the cloud nor a device speaks plain MQTT); IPv6
+ * brackets are removed, the port defaults to 8883.
+ */
 export function parseMqttsUrl(url: string): { host: string; port: number } {
   let u: URL;
   try {
@@ -142,14 +146,15 @@ export class MqttClient extends EventEmitter<Events> {
       this.#lastReceived = Date.now();
       for (const p of packets) this.#handle(p);
     });
-    socket.on('error', (err) => this.#fail(err));
+    socket.on('error', (err: Error) => this.#fail(err));
     socket.on('close', () => this.#finish());
   }
 
   /** Publishes `payload` on `topic`; `done` runs on the PUBACK (QoS 1), once written (QoS 0), or with the error. */
   publish(topic: string, payload: Uint8Array, qos: 0 | 1, done: PublishCallback = () => undefined): void {
     const socket = this.#socket;
-    // Callbacks never run before publish returns, nor before pending I/O: a caller that publishes again from one must neither recurse nor spin.
+    // Callbacks never run before publish returns, nor before pending I/O: a caller that publishes again from one must
+    // neither recurse nor spin.
     if (!this.#connected || !socket) {
       setImmediate(done, new MqttConnectionError('MQTT_CLOSED', 'not connected'));
       return;

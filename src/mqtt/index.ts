@@ -3,17 +3,7 @@
  * a broker sends) and a small client over mutual TLS for the device's cloud link. The cloud's own
  * subscriber (src/cloud/service-mqtt.ts) uses the codec directly for its batched acknowledgements.
  */
-export {
-  MqttDecoder,
-  encodeConnect,
-  encodePublish,
-  encodePuback,
-  encodeSubscribe,
-  encodePingreq,
-  encodeDisconnect,
-  CONNACK_CODES,
-} from './codec.ts';
-export type { MqttInbound, ConnectOptions } from './codec.ts';
+export * from './codec.ts';
 export { MqttClient, connectMqtt, parseMqttsUrl } from './client.ts';
 export type { MqttClientOptions, PublishCallback } from './client.ts';
 export { MqttProtocolError, MqttConnectionError } from './errors.ts';

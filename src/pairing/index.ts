@@ -1,6 +1,6 @@
 // Pairing: the setup-code verifier record, SPAKE2+ (RFC 9383) over P-256, the pairing window and
 // exchange (pure core in protocol.ts), and its transport over the channel (transport.ts).
-export { PairingError } from './errors.ts';
+export { PairingError, type PairingErrorCode } from './errors.ts';
 export {
   PAIRING_SUITE,
   computeVerifier,
@@ -12,8 +12,11 @@ export {
   pairingVerifierLimits,
   parsePairingVerifierRecord,
   verifySetupCode,
+  type PairingVerifier,
+  type PairingVerifierOptions,
+  type PairingVerifierRecord,
+  type SetupCodeSecrets,
 } from './verifier.ts';
-export type { PairingVerifier, PairingVerifierOptions, PairingVerifierRecord, SetupCodeSecrets } from './verifier.ts';
 export {
   DEFAULT_SPAKE2PLUS_CONTEXT,
   SPAKE2PLUS_KEY_BYTES,
@@ -24,14 +27,12 @@ export {
   respondVerifier,
   spake2PlusLimits,
   startProver,
-} from './spake2plus.ts';
-export type {
-  Spake2PlusBinding,
-  Spake2PlusProverParams,
-  Spake2PlusProverState,
-  Spake2PlusTestHooks,
-  Spake2PlusVerifierParams,
-  Spake2PlusVerifierState,
+  type Spake2PlusBinding,
+  type Spake2PlusProverParams,
+  type Spake2PlusProverState,
+  type Spake2PlusTestHooks,
+  type Spake2PlusVerifierParams,
+  type Spake2PlusVerifierState,
 } from './spake2plus.ts';
 export {
   PAIRING_CAPABILITY,
@@ -51,22 +52,24 @@ export {
   prepareVerifier,
   parseHubMessage,
   validatePairingConfig,
+  type DevicePairingContext,
+  type DevicePairingMessage,
+  type DevicePairingOutcome,
+  type DevicePairingStep,
+  type HubPairingMessage,
+  type HubPairingOptions,
+  type HubPairingResult,
+  type HubPairingStep,
+  type PairingConfig,
+  type PairingMode,
+  type PairingRefusalCode,
+  type PairingWindowClosedReason,
+  type PairingWindowStatus,
 } from './protocol.ts';
-export type {
-  DevicePairingContext,
-  DevicePairingMessage,
-  DevicePairingOutcome,
-  DevicePairingStep,
-  HubPairingMessage,
-  HubPairingOptions,
-  HubPairingResult,
-  HubPairingStep,
-  PairingConfig,
-  PairingMode,
-  PairingRefusalCode,
-  PairingWindowClosedReason,
-  PairingWindowStatus,
-} from './protocol.ts';
-export { pairWithDevice, servePairingExchange } from './transport.ts';
-export type { PairWithDeviceOptions, PairedDevice, ServePairingOptions } from './transport.ts';
-export type { PairingErrorCode } from './errors.ts';
+export {
+  pairWithDevice,
+  servePairingExchange,
+  type PairWithDeviceOptions,
+  type PairedDevice,
+  type ServePairingOptions,
+} from './transport.ts';

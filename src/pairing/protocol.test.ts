@@ -52,7 +52,10 @@ function device(o: {
   return new DevicePairingExchange(ctx);
 }
 
-/** Runs an exchange between the two cores, each seeing the pins given; returns the hub's result or error and the device's last step. */
+/**
+ * Runs an exchange between the two cores, each seeing the pins given; returns the hub's result
+ * or error and the device's last step.
+ */
 function run(o: {
   mode: PairingMode;
   code?: string;
@@ -96,17 +99,21 @@ function resultOf(step: HubPairingStep) {
 
 const pins = () => ({ hub: randomBytes(32), device: randomBytes(32) });
 
+/** Each core sees the other's real key: no one in the middle. */
+function honest(p: { hub: Uint8Array; device: Uint8Array }) {
+  return { hubSees: { own: p.hub, peer: p.device }, deviceSees: { own: p.device, peer: p.hub } };
+}
+
+/** A setup-code exchange with `code` between honest cores. */
+function runSetupCode(window: PairingWindow, p: { hub: Uint8Array; device: Uint8Array }, code: string) {
+  return run({ mode: 'setup-code', code, window, ...honest(p) });
+}
+
 test('setup code: both cores agree, the device pins exactly the key the hub showed and the window closes', () => {
   const p = pins();
   const window = new PairingWindow();
   window.open(0, 'button');
-  const r = run({
-    mode: 'setup-code',
-    code: CODE,
-    window,
-    hubSees: { own: p.hub, peer: p.device },
-    deviceSees: { own: p.device, peer: p.hub },
-  });
+  const r = runSetupCode(window, p, CODE);
   assert.ifError(r.error);
   assert.equal(r.result?.serial, SERIAL);
   assert.equal(r.result?.mode, 'setup-code');
@@ -120,12 +127,7 @@ test('push button: both cores compare the pins each saw; a plug pairs, a lock re
   const p = pins();
   const window = new PairingWindow();
   window.open(0, 'owner');
-  const ok = run({
-    mode: 'push-button',
-    window,
-    hubSees: { own: p.hub, peer: p.device },
-    deviceSees: { own: p.device, peer: p.hub },
-  });
+  const ok = run({ mode: 'push-button', window, ...honest(p) });
   assert.ifError(ok.error);
   assert.equal(ok.result?.mode, 'push-button');
   window.open(0, 'owner');
@@ -133,8 +135,7 @@ test('push button: both cores compare the pins each saw; a plug pairs, a lock re
     mode: 'push-button',
     window,
     pushButton: false,
-    hubSees: { own: p.hub, peer: p.device },
-    deviceSees: { own: p.device, peer: p.hub },
+    ...honest(p),
   });
   assert.ok(hasCode(lock.error, 'PAIRING_PUSH_BUTTON_REFUSED'));
   assert.equal(window.status(0).failures, 0, 'a refusal by model is not a failed attempt');
@@ -144,13 +145,7 @@ test('a wrong setup code fails on both sides and counts as one failed attempt', 
   const p = pins();
   const window = new PairingWindow();
   window.open(0, 'button');
-  const r = run({
-    mode: 'setup-code',
-    code: '1234-5678-9013',
-    window,
-    hubSees: { own: p.hub, peer: p.device },
-    deviceSees: { own: p.device, peer: p.hub },
-  });
+  const r = runSetupCode(window, p, '1234-5678-9013');
   assert.ok(hasCode(r.error, 'PAIRING_CONFIRMATION_FAILED'));
   assert.equal(r.last?.outcome, undefined, "the hub hung up after the device's confirmation failed");
   assert.equal(window.status(0).failures, 1, 'an attempt abandoned after the share still counts');
@@ -189,8 +184,7 @@ test('a recorded transcript replayed to the device fails: its share is fresh eve
     mode: 'setup-code',
     code: CODE,
     window,
-    hubSees: { own: p.hub, peer: p.device },
-    deviceSees: { own: p.device, peer: p.hub },
+    ...honest(p),
     tap: (a, v) => recorded.push([a, v]),
   });
   assert.ifError(first.error);
@@ -205,7 +199,7 @@ test('a recorded transcript replayed to the device fails: its share is fresh eve
   assert.equal(window.status(0).failures, 1);
 });
 
-test('the window: closed refuses, expires after windowMs, closes after maxFailures, and the next attempt is refused', () => {
+test('the window: closed refuses, expires after windowMs, closes after maxFailures, refuses the next attempt', () => {
   const window = new PairingWindow({ windowMs: 1_000, maxFailures: 20 });
   assert.equal(window.admit(0), 'PAIRING_WINDOW_CLOSED');
   window.open(100, 'button');
@@ -225,39 +219,14 @@ test('the 20th attempt may still succeed; the 21st is refused with the right cod
   const window = new PairingWindow();
   window.open(0, 'button');
   for (let i = 0; i < 19; i++) {
-    const r = run({
-      mode: 'setup-code',
-      code: '0000-0000-0000',
-      window,
-      hubSees: { own: p.hub, peer: p.device },
-      deviceSees: { own: p.device, peer: p.hub },
-    });
+    const r = runSetupCode(window, p, '0000-0000-0000');
     assert.ok(hasCode(r.error, 'PAIRING_CONFIRMATION_FAILED'));
   }
-  const twentieth = run({
-    mode: 'setup-code',
-    code: CODE,
-    window,
-    hubSees: { own: p.hub, peer: p.device },
-    deviceSees: { own: p.device, peer: p.hub },
-  });
+  const twentieth = runSetupCode(window, p, CODE);
   assert.ifError(twentieth.error);
   window.open(0, 'button');
-  for (let i = 0; i < 20; i++)
-    run({
-      mode: 'setup-code',
-      code: '0000-0000-0000',
-      window,
-      hubSees: { own: p.hub, peer: p.device },
-      deviceSees: { own: p.device, peer: p.hub },
-    });
-  const r = run({
-    mode: 'setup-code',
-    code: CODE,
-    window,
-    hubSees: { own: p.hub, peer: p.device },
-    deviceSees: { own: p.device, peer: p.hub },
-  });
+  for (let i = 0; i < 20; i++) runSetupCode(window, p, '0000-0000-0000');
+  const r = runSetupCode(window, p, CODE);
   assert.ok(hasCode(r.error, 'PAIRING_TOO_MANY_ATTEMPTS'));
 });
 
@@ -308,7 +277,7 @@ test('messages round-trip and anything else is PAIRING_BAD_MESSAGE', () => {
   );
 });
 
-test('fuzz: any action and value into the device core answers a refusal or a next step, never throws, never pins', () => {
+test('fuzz: any action and value into the device core: a refusal or a next step, never throws, never pins', () => {
   const hello = fc.constantFrom(
     ...(['setup-code', 'push-button'] as const).map((mode) => encodeHubMessage({ t: 'hello', mode })),
   );

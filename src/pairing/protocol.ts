@@ -22,7 +22,7 @@
 // answers a share: a hub that learns from the device's confirmation that its guess was wrong
 // and hangs up has still spent one of the window's attempts.
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { ConfigError } from '../errors/index.ts';
+import { ConfigError, integerSettings } from '../errors/index.ts';
 import { PairingError } from './errors.ts';
 import {
   DEFAULT_SPAKE2PLUS_CONTEXT,
@@ -104,12 +104,7 @@ export const defaultPairingConfig: Readonly<PairingConfig> = Object.freeze({
   maxIterations: 100_000,
 });
 
-function requireInt(key: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new ConfigError('PAIRING_CONFIG_INVALID', key, `must be an integer from ${min} to ${max}`);
-  }
-  return value;
-}
+const requireInt = integerSettings('PAIRING_CONFIG_INVALID');
 
 /** Validates a partial config against the defaults, naming the key at fault. */
 export function validatePairingConfig(config: Partial<PairingConfig> = {}): PairingConfig {
@@ -369,7 +364,10 @@ export function parseDeviceMessage(value: unknown): DevicePairingMessage {
 /** The SPAKE2+ context: the protocol, its version and the mode, so no transcript serves another use. */
 export const PAIRING_CONTEXT = `${DEFAULT_SPAKE2PLUS_CONTEXT} setup-code`;
 
-/** The MAC the device sends with 'paired': under the shared key, over both pins, so the hub knows which key the device pinned. */
+/**
+ * The MAC the device sends with 'paired': under the shared key, over both pins, so the hub knows
+ * which key the device pinned.
+ */
 export function pairedMac(sharedKey: Uint8Array, hubPin: Uint8Array, devicePin: Uint8Array): Uint8Array {
   return new Uint8Array(
     createHmac('sha256', sharedKey).update('bulwark-pairing/1 paired').update(hubPin).update(devicePin).digest(),
@@ -578,95 +576,114 @@ export class DevicePairingExchange {
       // A malformed message after a share was answered ends an attempt that stays counted.
       return this.#refuse('PAIRING_BAD_MESSAGE', state.s === 'await-confirm');
     }
-    const ctx = this.#ctx;
     switch (state.s) {
-      case 'start': {
-        if (message.t !== 'hello') return this.#refuse('PAIRING_BAD_MESSAGE');
-        this.#mode = message.mode;
-        if (message.mode === 'push-button' && !ctx.allowsPushButton) return this.#refuse('PAIRING_PUSH_BUTTON_REFUSED');
-        const refusal = ctx.window.admit(now);
-        if (refusal) return this.#refuse(refusal);
-        if (ctx.hubCount() >= ctx.window.config.maxHubs) return this.#refuse('PAIRING_HUB_LIMIT');
-        if (message.mode === 'setup-code') {
-          this.#state = { s: 'await-share' };
-          return {
-            reply: encodeDeviceMessage({
-              t: 'params',
-              serial: ctx.serial,
-              model: ctx.model,
-              salt: ctx.verifier.salt,
-              iterations: ctx.verifier.iterations,
-            }),
-            done: false,
-          };
-        }
-        this.#state = { s: 'await-fingerprints' };
-        return {
-          reply: encodeDeviceMessage({
-            t: 'fingerprints',
-            serial: ctx.serial,
-            model: ctx.model,
-            hub: ctx.peerPin,
-            device: ctx.ownPin,
-          }),
-          done: false,
-        };
-      }
-      case 'await-share': {
-        if (message.t !== 'share') return this.#refuse('PAIRING_BAD_MESSAGE');
-        const closed = ctx.window.admit(now);
-        if (closed) return this.#refuse(closed);
-        let answer: ReturnType<typeof respondVerifier>;
-        try {
-          answer = respondVerifier(
-            {
-              w0: ctx.verifier.w0,
-              L: ctx.verifier.L,
-              context: PAIRING_CONTEXT,
-              idProver: ctx.peerPin,
-              idVerifier: ctx.ownPin,
-            },
-            message.x,
-          );
-        } catch {
-          // Not a point of the group: it tests no code, so it is refused without counting.
-          return this.#refuse('PAIRING_BAD_MESSAGE');
-        }
-        // From here the hub can check its guess against our confirmation: the attempt counts.
-        const refusal = ctx.window.beginAttempt(now);
-        if (refusal) return this.#refuse(refusal);
-        this.#state = { s: 'await-confirm', spake: answer.state };
-        return { reply: encodeDeviceMessage({ t: 'share', y: answer.shareV, cv: answer.confirmV }), done: false };
-      }
-      case 'await-confirm': {
-        if (message.t !== 'confirm') return this.#refuse('PAIRING_BAD_MESSAGE', true);
-        let sharedKey: Uint8Array;
-        try {
-          sharedKey = finishVerifier(state.spake, message.cp).sharedKey;
-        } catch {
-          return this.#refuse('PAIRING_CONFIRMATION_FAILED', true);
-        }
-        // The window may have shut meanwhile (expired, or another hub paired first).
-        if (!ctx.window.status(now).open && ctx.window.status(now).reason !== 'too-many-failures')
-          return this.#refuse('PAIRING_WINDOW_CLOSED', true);
-        if (ctx.hubCount() >= ctx.window.config.maxHubs) return this.#refuse('PAIRING_HUB_LIMIT', true);
-        ctx.window.succeed();
-        return this.#end(
-          { t: 'paired', mac: pairedMac(sharedKey, ctx.peerPin, ctx.ownPin) },
-          { kind: 'paired', mode: 'setup-code', hubPin: ctx.peerPin },
-        );
-      }
-      case 'await-fingerprints': {
-        if (message.t !== 'fingerprints') return this.#refuse('PAIRING_BAD_MESSAGE');
-        const refusal = ctx.window.beginAttempt(now);
-        if (refusal) return this.#refuse(refusal);
-        if (!sameBytes(message.hub, ctx.peerPin) || !sameBytes(message.device, ctx.ownPin))
-          return this.#refuse('PAIRING_FINGERPRINT_MISMATCH', true);
-        if (ctx.hubCount() >= ctx.window.config.maxHubs) return this.#refuse('PAIRING_HUB_LIMIT', true);
-        ctx.window.succeed();
-        return this.#end({ t: 'paired' }, { kind: 'paired', mode: 'push-button', hubPin: ctx.peerPin });
-      }
+      case 'start':
+        return this.#onHello(message, now);
+      case 'await-share':
+        return this.#onShare(message, now);
+      case 'await-confirm':
+        return this.#onConfirm(state.spake, message, now);
+      case 'await-fingerprints':
+        return this.#onFingerprints(message, now);
     }
+  }
+
+  /** 'start': the hub's hello opens the exchange in its mode, if the window admits it. */
+  #onHello(message: HubPairingMessage, now: number): DevicePairingStep {
+    const ctx = this.#ctx;
+    if (message.t !== 'hello') return this.#refuse('PAIRING_BAD_MESSAGE');
+    this.#mode = message.mode;
+    if (message.mode === 'push-button' && !ctx.allowsPushButton) return this.#refuse('PAIRING_PUSH_BUTTON_REFUSED');
+    const refusal = ctx.window.admit(now);
+    if (refusal) return this.#refuse(refusal);
+    if (ctx.hubCount() >= ctx.window.config.maxHubs) return this.#refuse('PAIRING_HUB_LIMIT');
+    if (message.mode === 'setup-code') {
+      this.#state = { s: 'await-share' };
+      return {
+        reply: encodeDeviceMessage({
+          t: 'params',
+          serial: ctx.serial,
+          model: ctx.model,
+          salt: ctx.verifier.salt,
+          iterations: ctx.verifier.iterations,
+        }),
+        done: false,
+      };
+    }
+    this.#state = { s: 'await-fingerprints' };
+    return {
+      reply: encodeDeviceMessage({
+        t: 'fingerprints',
+        serial: ctx.serial,
+        model: ctx.model,
+        hub: ctx.peerPin,
+        device: ctx.ownPin,
+      }),
+      done: false,
+    };
+  }
+
+  /** 'await-share': answers the hub's SPAKE2+ share; from here the attempt counts. */
+  #onShare(message: HubPairingMessage, now: number): DevicePairingStep {
+    const ctx = this.#ctx;
+    if (message.t !== 'share') return this.#refuse('PAIRING_BAD_MESSAGE');
+    const closed = ctx.window.admit(now);
+    if (closed) return this.#refuse(closed);
+    let answer: ReturnType<typeof respondVerifier>;
+    try {
+      answer = respondVerifier(
+        {
+          w0: ctx.verifier.w0,
+          L: ctx.verifier.L,
+          context: PAIRING_CONTEXT,
+          idProver: ctx.peerPin,
+          idVerifier: ctx.ownPin,
+        },
+        message.x,
+      );
+    } catch {
+      // Not a point of the group: it tests no code, so it is refused without counting.
+      return this.#refuse('PAIRING_BAD_MESSAGE');
+    }
+    // From here the hub can check its guess against our confirmation: the attempt counts.
+    const refusal = ctx.window.beginAttempt(now);
+    if (refusal) return this.#refuse(refusal);
+    this.#state = { s: 'await-confirm', spake: answer.state };
+    return { reply: encodeDeviceMessage({ t: 'share', y: answer.shareV, cv: answer.confirmV }), done: false };
+  }
+
+  /** 'await-confirm': checks the hub's confirmation and, when it holds, pairs with the MAC over both pins. */
+  #onConfirm(spake: Spake2PlusVerifierState, message: HubPairingMessage, now: number): DevicePairingStep {
+    const ctx = this.#ctx;
+    if (message.t !== 'confirm') return this.#refuse('PAIRING_BAD_MESSAGE', true);
+    let sharedKey: Uint8Array;
+    try {
+      sharedKey = finishVerifier(spake, message.cp).sharedKey;
+    } catch {
+      return this.#refuse('PAIRING_CONFIRMATION_FAILED', true);
+    }
+    // The window may have shut meanwhile (expired, or another hub paired first).
+    if (!ctx.window.status(now).open && ctx.window.status(now).reason !== 'too-many-failures')
+      return this.#refuse('PAIRING_WINDOW_CLOSED', true);
+    if (ctx.hubCount() >= ctx.window.config.maxHubs) return this.#refuse('PAIRING_HUB_LIMIT', true);
+    ctx.window.succeed();
+    return this.#end(
+      { t: 'paired', mac: pairedMac(sharedKey, ctx.peerPin, ctx.ownPin) },
+      { kind: 'paired', mode: 'setup-code', hubPin: ctx.peerPin },
+    );
+  }
+
+  /** 'await-fingerprints' (push-button): pairs when the hub saw the same two pins. */
+  #onFingerprints(message: HubPairingMessage, now: number): DevicePairingStep {
+    const ctx = this.#ctx;
+    if (message.t !== 'fingerprints') return this.#refuse('PAIRING_BAD_MESSAGE');
+    const refusal = ctx.window.beginAttempt(now);
+    if (refusal) return this.#refuse(refusal);
+    if (!sameBytes(message.hub, ctx.peerPin) || !sameBytes(message.device, ctx.ownPin))
+      return this.#refuse('PAIRING_FINGERPRINT_MISMATCH', true);
+    if (ctx.hubCount() >= ctx.window.config.maxHubs) return this.#refuse('PAIRING_HUB_LIMIT', true);
+    ctx.window.succeed();
+    return this.#end({ t: 'paired' }, { kind: 'paired', mode: 'push-button', hubPin: ctx.peerPin });
   }
 }
 

@@ -128,7 +128,10 @@ export interface PairWithDeviceOptions {
   readonly signal?: AbortSignal;
 }
 
-/** What {@link pairWithDevice} returns: the exchange's result, where the device was, and how to resume its TLS session. */
+/**
+ * What {@link pairWithDevice} returns: the exchange's result, where the device was, and how to
+ * resume its TLS session.
+ */
 export interface PairedDevice extends HubPairingResult {
   readonly host: string;
   readonly port: number;
@@ -150,7 +153,9 @@ const MAX_STEPS = 4;
  * 'PAIRING_FINGERPRINT_MISMATCH', 'PAIRING_BAD_MESSAGE') or a ChannelError.
  *
  * @example
- * const paired = await pairWithDevice({ host, port: 5541, identity: hubKeys, mode: 'setup-code', setupCode: '1234-5678-9012' });
+ * const paired = await pairWithDevice({
+ *   host, port: 5541, identity: hubKeys, mode: 'setup-code', setupCode: '1234-5678-9012',
+ * });
  * store.add(paired.serial, paired.devicePin);
  */
 export async function pairWithDevice(options: PairWithDeviceOptions): Promise<PairedDevice> {

@@ -9,7 +9,6 @@ import {
   parsePairingVerifierRecord,
   verifySetupCode,
 } from './index.ts';
-import type { PairingVerifierRecord } from './index.ts';
 
 const hex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'));
 const toHex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -23,7 +22,9 @@ const vectors = [
     iterations: 1000,
     w0: '0235158a7e32936f1ed302204ee64f822e02e13a0119a998ca623e312976c86a',
     w1: '6545cbaa6c8245f055e54e311ebd7930c0e3ee20a64b38135db4236821ef937f',
-    L: '04544892b4bf4bb54be783ce62f8d1f5a3dc8cb37cced88278777904d8f9e15598454b5a4b93aac093f903ac8ae564c68231bc521bd113284e83591938f069b35a',
+    L:
+      '04544892b4bf4bb54be783ce62f8d1f5a3dc8cb37cced88278777904d8f9e15598' +
+      '454b5a4b93aac093f903ac8ae564c68231bc521bd113284e83591938f069b35a',
   },
   {
     code: '1234-5678 901',
@@ -31,7 +32,9 @@ const vectors = [
     iterations: 10_000,
     w0: '09cb4b8ae41ce56a89831ded799e4b306a834363147b871c6fa0cef17c6a72a1',
     w1: '1e0a2c07c6e7c99cfe406a0a0cbe1138126d184a85c88175c82283a6623f0117',
-    L: '0413203ccdb3e2772b8a6172f70e52fdaad6771c3a8398651d8e11f7cb87ca530f8a5759ec57f3996643a8da193f0adde14e2ab2239f109bc3989da262c68adc76',
+    L:
+      '0413203ccdb3e2772b8a6172f70e52fdaad6771c3a8398651d8e11f7cb87ca530f' +
+      '8a5759ec57f3996643a8da193f0adde14e2ab2239f109bc3989da262c68adc76',
   },
 ];
 

@@ -3,18 +3,7 @@
 // never the code; the hub derives w0 and w1 from the code the user types or scans.
 import { pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ConfigError, InvalidInputError } from '../errors/index.ts';
-import {
-  ORDER,
-  POINT_BYTES,
-  curve,
-  SCALAR_BYTES,
-  badSecret,
-  bytesToBigInt,
-  decodePoint,
-  isNonZeroScalar,
-  pointToBytes,
-  scalarToBytes,
-} from './group.ts';
+import * as group from './group.ts';
 
 /** The ciphersuite a verifier record is made for (RFC 9383 section 4). */
 export const PAIRING_SUITE = 'SPAKE2+-P256-SHA256-HKDF-HMAC';
@@ -108,18 +97,18 @@ export function deriveSetupCodeSecrets(setupCode: string, salt: Uint8Array, iter
   const okSalt = checkSalt(salt);
   const okIterations = checkIterations(iterations);
   const seed = pbkdf2Sync(Buffer.from(code, 'utf8'), okSalt, okIterations, 2 * W_SEED_BYTES, 'sha256');
-  const w0 = bytesToBigInt(seed.subarray(0, W_SEED_BYTES)) % ORDER;
-  const w1 = bytesToBigInt(seed.subarray(W_SEED_BYTES)) % ORDER;
+  const w0 = group.bytesToBigInt(seed.subarray(0, W_SEED_BYTES)) % group.ORDER;
+  const w1 = group.bytesToBigInt(seed.subarray(W_SEED_BYTES)) % group.ORDER;
   seed.fill(0);
   // A zero scalar happens with probability ~2^-256; refusing it keeps every later step total.
-  if (!isNonZeroScalar(w0) || !isNonZeroScalar(w1)) throw badSecret('derived scalar is zero');
+  if (!group.isNonZeroScalar(w0) || !group.isNonZeroScalar(w1)) throw group.badSecret('derived scalar is zero');
   return { w0, w1 };
 }
 
 /** Computes the verifier's secrets (w0 and L = w1*P) for a setup code. */
 export function computeVerifier(setupCode: string, salt: Uint8Array, iterations: number): PairingVerifier {
   const { w0, w1 } = deriveSetupCodeSecrets(setupCode, salt, iterations);
-  return { w0: scalarToBytes(w0), L: pointToBytes(curve().BASE.multiply(w1)) };
+  return { w0: group.scalarToBytes(w0), L: group.pointToBytes(group.curve().BASE.multiply(w1)) };
 }
 
 /**
@@ -197,11 +186,11 @@ export function parsePairingVerifierRecord(json: unknown): PairingVerifierRecord
   if (salt.length < minSaltBytes || salt.length > maxSaltBytes)
     throw invalid('pbkdf2.salt', `must be ${minSaltBytes} to ${maxSaltBytes} bytes`);
   const w0 = fromBase64(json.w0, 'w0');
-  if (w0.length !== SCALAR_BYTES || !isNonZeroScalar(bytesToBigInt(w0)))
+  if (w0.length !== group.SCALAR_BYTES || !group.isNonZeroScalar(group.bytesToBigInt(w0)))
     throw invalid('w0', 'must be a 32-byte scalar in 1..n-1');
   const L = fromBase64(json.L, 'L');
-  if (L.length !== POINT_BYTES) throw invalid('L', 'must be a 65-byte uncompressed point');
-  decodePoint(L, (reason) => invalid('L', `is not a valid point (${reason})`));
+  if (L.length !== group.POINT_BYTES) throw invalid('L', 'must be a 65-byte uncompressed point');
+  group.decodePoint(L, (reason) => invalid('L', `is not a valid point (${reason})`));
   return {
     version: 1,
     suite: PAIRING_SUITE,

@@ -13,7 +13,8 @@
  *
  * @example
  *   const decision = decide(parseProfile(text));
- *   decision.reasons; // ['camera -> tier 3 -> setup-code pairing required for sensitive devices (PAIR-PAKE-SENSITIVE); ...']
+ *   decision.reasons;
+ *   // ['camera -> tier 3 -> setup-code pairing required for sensitive devices (PAIR-PAKE-SENSITIVE); ...']
  */
 import { CATALOGUE } from './catalogue.ts';
 import type { Applicability, Control, Tier } from './catalogue.ts';
@@ -56,9 +57,15 @@ export const INTERNET_EXPOSED_TIER: Tier = 2;
 
 /** What each tier means, for the policy document. */
 export const TIER_DESCRIPTIONS: Readonly<Record<Tier, string>> = {
-  1: 'Baseline: no personal data, not reachable from the internet, and only low-risk sensors and actuators (roughly OWASP ISVS level 1).',
-  2: 'Elevated: keeps personal data, is reachable from the internet, reveals occupancy, guards safety, or drives something that can cause harm.',
-  3: 'High: can see, hear or locate people, or opens the home (roughly OWASP ISVS level 2, which names locks and cameras).',
+  1:
+    'Baseline: no personal data, not reachable from the internet, and only low-risk sensors and actuators ' +
+    '(roughly OWASP ISVS level 1).',
+  2:
+    'Elevated: keeps personal data, is reachable from the internet, reveals occupancy, guards safety, or drives ' +
+    'something that can cause harm.',
+  3:
+    'High: can see, hear or locate people, or opens the home (roughly OWASP ISVS level 2, which names locks and ' +
+    'cameras).',
 };
 
 /** One fact about the profile that sets a minimum tier. */
@@ -255,7 +262,8 @@ export function etsiCoverageFor(decision: Decision): ProductProvisionCoverage[] 
     const reason =
       skipped.length === 0
         ? 'no control in the catalogue meets this provision'
-        : `the product ${[...new Set(skipped.map((n) => n.because))].join('; ')} (${skipped.map((n) => n.control.id).join(', ')} not applicable)`;
+        : `the product ${[...new Set(skipped.map((n) => n.because))].join('; ')} ` +
+          `(${skipped.map((n) => n.control.id).join(', ')} not applicable)`;
     return { provision, verdict: { kind: 'not-applicable', reason }, ...withNote };
   });
 }

@@ -110,11 +110,18 @@ function htmlInline(content: readonly Inline[]): string {
     .join('');
 }
 
+function htmlField(term: string, value: Parameters<typeof htmlInline>[0]): string {
+  return `<dt>${escapeHtml(term)}</dt><dd>${htmlInline(value)}</dd>`;
+}
+
 /** Stylesheet of the HTML policy: readable on screen, clean on paper, no external resources. */
-const CSS = `
-:root { color-scheme: light; --ink: #1b1f24; --muted: #4a5361; --line: #c9ced6; --band: #f3f5f8; --accent: #0b57a4; --warn: #8a4b00; }
+const CSS =
+  `
+:root { color-scheme: light; --ink: #1b1f24; --muted: #4a5361; --line: #c9ced6; --band: #f3f5f8; ` +
+  `--accent: #0b57a4; --warn: #8a4b00; }
 * { box-sizing: border-box; }
-body { margin: 0; font: 1rem/1.55 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; color: var(--ink); background: #fff; }
+body { margin: 0; font: 1rem/1.55 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; ` +
+  `color: var(--ink); background: #fff; }
 .skip { position: absolute; left: -999px; }
 .skip:focus { left: 1rem; top: 1rem; background: #fff; padding: .5rem; outline: 3px solid var(--accent); }
 main { max-width: 62rem; margin: 0 auto; padding: 2rem 1.25rem 4rem; }
@@ -174,9 +181,7 @@ export function toHtml(doc: DocumentModel): string {
         body.push(`<ul>${block.items.map((item) => `<li>${htmlInline(item)}</li>`).join('')}</ul>`);
         break;
       case 'fields':
-        body.push(
-          `<dl>${block.items.map(([term, value]) => `<dt>${escapeHtml(term)}</dt><dd>${htmlInline(value)}</dd>`).join('')}</dl>`,
-        );
+        body.push(`<dl>${block.items.map(([term, value]) => htmlField(term, value)).join('')}</dl>`);
         break;
       case 'table': {
         const head = block.headers.map((h) => `<th scope="col">${escapeHtml(h)}</th>`).join('');
@@ -190,7 +195,8 @@ export function toHtml(doc: DocumentModel): string {
           })
           .join('\n');
         body.push(
-          `<table><caption>${escapeHtml(block.caption)}</caption><thead><tr>${head}</tr></thead><tbody>\n${rows}\n</tbody></table>`,
+          `<table><caption>${escapeHtml(block.caption)}</caption><thead><tr>${head}</tr></thead>` +
+            `<tbody>\n${rows}\n</tbody></table>`,
         );
         break;
       }
@@ -198,7 +204,8 @@ export function toHtml(doc: DocumentModel): string {
   }
   // The CSP pins the one stylesheet by hash, so even injected markup could not load or run anything.
   const styleHash = createHash('sha256').update(CSS, 'utf8').digest('base64');
-  const csp = `default-src 'none'; style-src 'sha256-${styleHash}'; img-src 'none'; base-uri 'none'; form-action 'none'`;
+  const csp =
+    `default-src 'none'; style-src 'sha256-${styleHash}'; ` + "img-src 'none'; base-uri 'none'; form-action 'none'";
   return [
     '<!doctype html>',
     '<html lang="en">',

@@ -46,7 +46,8 @@ test('parses a complete profile', () => {
 
 test('optional keys may be left out and lists may be empty', () => {
   const p = parseProfile(
-    'model: B\nnetworkModels: [hub]\nsensors: []\nactuators: []\npersonalData: false\ninternetExposed: false\nsupportPeriodEnd: 2030-01-01\n',
+    'model: B\nnetworkModels: [hub]\nsensors: []\nactuators: []\npersonalData: false\ninternetExposed: ' +
+      'false\nsupportPeriodEnd: 2030-01-01\n',
   );
   assert.equal(p.maker, undefined);
   assert.equal(p.securityContact, undefined);

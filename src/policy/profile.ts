@@ -261,7 +261,8 @@ function describe(v: unknown): string {
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'string') return JSON.stringify(shorten(v, 40));
   if (typeof v === 'object') return 'a mapping';
-  return `${typeof v} ${shorten(String(v), 40)}`;
+  const text = typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint' ? String(v) : typeof v;
+  return `${typeof v} ${shorten(text, 40)}`;
 }
 
 /** A key as it should appear in an error: quoted when it is empty or has odd characters. */

@@ -107,19 +107,25 @@ const ACTUATOR_WORDS: Readonly<Record<Actuator, string>> = {
 const SETUP_GUIDANCE: Readonly<Record<NetworkModel, { setup: string; check: string }>> = {
   listening: {
     setup:
-      "Open the device's admin page over HTTPS and log in with the admin password printed on its sticker; models without one ask you to set a password, using the setup code from the sticker. Change it to a long password you use nowhere else. Leave remote access (port forwarding) off unless you need it.",
+      "Open the device's admin page over HTTPS and log in with the admin password printed on its sticker; " +
+      'models without one ask you to set a password, using the setup code from the sticker. Change it to a ' +
+      'long password you use nowhere else. Leave remote access (port forwarding) off unless you need it.',
     check:
-      'After logging in, the admin page shows automatic updates on and remote access off; its connection log should list only login attempts you recognise.',
+      'After logging in, the admin page shows automatic updates on and remote access off; its connection log ' +
+      'should list only login attempts you recognise.',
   },
   hub: {
     setup:
-      'Start pairing on your hub, then press the pairing button on the device. Devices that can open doors or see and hear ask for the setup code from the sticker instead.',
+      'Start pairing on your hub, then press the pairing button on the device. Devices that can open doors or ' +
+      'see and hear ask for the setup code from the sticker instead.',
     check:
-      'The hub lists the device as paired with a verified key, and the device shows which capabilities the hub may use.',
+      'The hub lists the device as paired with a verified key, and the device shows which capabilities the hub ' +
+      'may use.',
   },
   cloud: {
     setup:
-      'In the app, add the device with the claim code from the sticker, then press the device button when asked, within the time shown.',
+      'In the app, add the device with the claim code from the sticker, then press the device button when ' +
+      'asked, within the time shown.',
     check: 'The app lists the device under your account only; after a factory reset it disappears from your account.',
   },
 };
@@ -147,8 +153,10 @@ export function buildPolicyDocument(
     { kind: 'heading', level: 1, text: title, id: 'top' },
     paragraph(
       `This is the product security and data-protection policy of ${profile.model}, made by ${makerOf(profile)}. ` +
-        'It states which security controls the product meets and why, how long it receives security updates, how to report a vulnerability, ' +
-        'what the device senses and which personal data it keeps, and how each applicable provision of ETSI EN 303 645 V2.1.1 and the UK PSTI regulations is met.',
+        'It states which security controls the product meets and why, how long it receives security updates, ' +
+        'how to report a vulnerability, ' +
+        'what the device senses and which personal data it keeps, and how each applicable provision of ETSI EN ' +
+        '303 645 V2.1.1 and the UK PSTI regulations is met.',
     ),
     ...scopeSection(profile),
     ...tierSection(profile, decision),
@@ -219,12 +227,16 @@ function supportSection(profile: DeviceProfile): Block[] {
   return [
     heading2('3. Support period', 'support'),
     paragraph(
-      `${maker.charAt(0).toUpperCase()}${maker.slice(1)} provides security updates for ${profile.model} until at least ${profile.supportPeriodEnd}. ` +
-        'This is the defined support period. It may be extended, and any extension is published here and on the product page promptly; it will not be shortened.',
+      `${maker.charAt(0).toUpperCase()}${maker.slice(1)} provides security updates for ${profile.model} until ` +
+        `at least ${profile.supportPeriodEnd}. ` +
+        'This is the defined support period. It may be extended, and any extension is published here and on ' +
+        'the product page promptly; it will not be shortened.',
     ),
     paragraph(
-      'Until then, security fixes are free of charge and installed automatically unless the owner has turned automatic updates off. ' +
-        'After the end date the device keeps working, but no further security updates are promised; owners should then plan to replace it or isolate it from the internet.',
+      'Until then, security fixes are free of charge and installed automatically unless the owner has turned ' +
+        'automatic updates off. ' +
+        'After the end date the device keeps working, but no further security updates are promised; owners ' +
+        'should then plan to replace it or isolate it from the internet.',
     ),
   ];
 }
@@ -236,7 +248,8 @@ function disclosureSection(profile: DeviceProfile, timelines: DisclosureTimeline
       ? {
           kind: 'notice',
           content: [
-            'No security contact is set in the device profile. This policy is incomplete until one is added (key securityContact).',
+            'No security contact is set in the device profile. This policy is incomplete until one is added ' +
+              '(key securityContact).',
           ],
         }
       : paragraph(
@@ -253,13 +266,16 @@ function disclosureSection(profile: DeviceProfile, timelines: DisclosureTimeline
         [`Acknowledgement: within ${timelines.acknowledgeWithinDays} days of the report.`],
         [`Status updates: at least every ${timelines.statusUpdateEveryDays} days until the issue is resolved.`],
         [
-          `Fix: a security update for a confirmed vulnerability is targeted within ${timelines.fixTargetDays} days, sooner when it is exploited.`,
+          `Fix: a security update for a confirmed vulnerability is targeted within ${timelines.fixTargetDays} ` +
+            `days, sooner when it is exploited.`,
         ],
         [
-          'Advisory: once a fix is available, a public advisory names the affected versions and the fix, and credits the reporter if they wish.',
+          'Advisory: once a fix is available, a public advisory names the affected versions and the fix, and ' +
+            'credits the reporter if they wish.',
         ],
         [
-          "The same contact is published as /.well-known/security.txt (RFC 9116) on the device and on the manufacturer's website.",
+          'The same contact is published as /.well-known/security.txt (RFC 9116) on the device and on the ' +
+            "manufacturer's website.",
         ],
       ],
     },
@@ -277,16 +293,25 @@ function privacySection(profile: DeviceProfile): Block[] {
   if (profile.actuators.length > 0)
     b.push(paragraph(`It controls ${profile.actuators.map((a) => ACTUATOR_WORDS[a]).join(', ')}.`));
   const cloud = profile.networkModels.includes('cloud');
+  const inService = cloud
+    ? " and in the manufacturer's service, which processes it only to provide the product's functions and " +
+      'shares it with no advertisers'
+    : '';
   b.push(
     paragraph(
       profile.personalData
-        ? `${profile.model} keeps personal data about its owner and household (settings, usage history and events), on the device${cloud ? " and in the manufacturer's service, which processes it only to provide the product's functions and shares it with no advertisers" : ''}. The owner can export it and erase it at any time and gets a confirmation when it is gone; a factory reset erases everything on the device.`
-        : `${profile.model} keeps no personal data beyond what the owner configures (such as its name and password hash); a factory reset erases all of it.`,
+        ? `${profile.model} keeps personal data about its owner and household (settings, usage history and ` +
+            `events), on the device${inService}. ` +
+            `The owner can export it and erase it at any time and gets a confirmation when it is gone; a factory ` +
+            `reset erases everything on the device.`
+        : `${profile.model} keeps no personal data beyond what the owner configures (such as its name and ` +
+            `password hash); a factory reset erases all of it.`,
     ),
   );
   b.push(
     paragraph(
-      'No telemetry is sent by default. Logs stay on the device, are redacted (no passwords, codes or keys), and are bounded in size and age' +
+      'No telemetry is sent by default. Logs stay on the device, are redacted (no passwords, codes or keys), ' +
+        'and are bounded in size and age' +
         (profile.sensors.some((s) => s === 'camera' || s === 'microphone')
           ? '; nothing captured by the camera or microphone, nor anything derived from it, is ever logged.'
           : '.'),
@@ -295,7 +320,9 @@ function privacySection(profile: DeviceProfile): Block[] {
   if (cloud) {
     b.push(
       paragraph(
-        "Connecting the device to an account is the owner's choice and their consent to the processing described here; they can withdraw it at any time by removing the device from the account, erasing their data or resetting the device.",
+        "Connecting the device to an account is the owner's choice and their consent to the processing " +
+          'described here; they can withdraw it at any time by removing the device from the account, erasing ' +
+          'their data or resetting the device.',
       ),
     );
   }
@@ -306,7 +333,8 @@ function setupSection(profile: DeviceProfile): Block[] {
   return [
     heading2('6. Setting up securely', 'setup'),
     paragraph(
-      'Every default is the secure one: there is nothing to switch on for security, only conveniences to switch on if wanted.',
+      'Every default is the secure one: there is nothing to switch on for security, only conveniences to ' +
+        'switch on if wanted.',
     ),
     ...profile.networkModels.map((m): Block => ({
       kind: 'fields',
@@ -322,7 +350,8 @@ function requiredControlsSection(decision: Decision): Block[] {
   return [
     heading2(`7. Required controls (${decision.required.length})`, 'controls'),
     paragraph(
-      'Each control below applies to this product: first what is true of the product, then why it matters, why this product needs it, ' +
+      'Each control below applies to this product: first what is true of the product, then why it matters, why ' +
+        'this product needs it, ' +
         'which standard provisions it meets, and how the auditor verifies it.',
     ),
     ...decision.required.flatMap(({ control, because }): Block[] => [
@@ -398,7 +427,8 @@ function howEtsiIsMet(row: ProductProvisionCoverage): Inline[] {
   } else if (statusConditions(row.provision.status).length > 0) {
     how = [`Not applicable (condition not met): ${row.verdict.reason}.`];
   } else {
-    // An unconditional provision cannot be "not applicable" (Table B.1); it is not adopted, with the reason 5.0-1 asks for.
+    // An unconditional provision cannot be "not applicable" (Table B.1); it is not adopted, with the reason 5.0-1 asks
+    // for.
     how = [`Not adopted for this product: ${row.verdict.reason}.`];
   }
   if (row.note !== undefined) how.push(` Note: ${row.note}`);

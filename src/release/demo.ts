@@ -133,7 +133,7 @@ class DeviceWatch {
   event(e: Record<string, unknown>, say: (line: string) => void): void {
     this.events.push(e);
     if (e.type === 'decision' && ['found', 'installed', 'healthy', 'rolled-back'].includes(String(e.decision))) {
-      say(`   device: ${String(e.decision)} ${String(e.version ?? '')}`.trimEnd());
+      say(`   device: ${String(e.decision)} ${versionText(e.version)}`.trimEnd());
     }
     this.#wake();
   }
@@ -233,4 +233,9 @@ export async function demoUpdates(o: DemoUpdatesOptions): Promise<DemoUpdatesRes
     await Promise.race([sup.done, new Promise((r) => setTimeout(r, 10_000).unref())]);
     await mirror.close();
   }
+}
+
+/** An update event's version as text ('' when absent). */
+function versionText(v: unknown): string {
+  return v === undefined || v === null ? '' : typeof v === 'string' ? v : (JSON.stringify(v) ?? typeof v);
 }

@@ -417,6 +417,73 @@ function currentImage(
   }
 }
 
+type Image = Awaited<ReturnType<typeof readImageArchive>>['manifest'];
+
+/** Refuses release notes that devices would refuse in the image's target custom data. */
+function checkNotes(o: PublishImageOptions): void {
+  if (o.notes !== undefined) {
+    try {
+      parseImageTargetCustom({
+        format: IMAGE_FORMAT,
+        model: o.model,
+        version: '0.0.0',
+        securityVersion: 0,
+        notes: o.notes,
+      });
+    } catch (err) {
+      throw new ReleaseError(
+        'RELEASE_NOTES_INVALID',
+        `the release notes are not acceptable: ${(err as Error).message}`,
+      );
+    }
+  }
+}
+
+/** Refuses an image whose image.json disagrees with the arguments or that devices would refuse as older. */
+function checkImage(o: PublishImageOptions, image: Image, published: Loaded['targets']): void {
+  if (image.model !== o.model || image.version !== o.version) {
+    throw new ReleaseError(
+      'RELEASE_IMAGE_MISMATCH',
+      `the image says model ${image.model} version ${image.version}, not ${o.model} ${o.version}`,
+    );
+  }
+  if (o.securityVersion !== undefined && o.securityVersion !== image.securityVersion) {
+    throw new ReleaseError(
+      'RELEASE_IMAGE_MISMATCH',
+      `the image's securityVersion is ${image.securityVersion}, not ${o.securityVersion}`,
+    );
+  }
+  const current = currentImage(published, o.model);
+  if (current && !o.allowDowngrade) {
+    if (compareVersions(image.version, current.version) <= 0) {
+      throw new ReleaseError(
+        'RELEASE_DOWNGRADE_REFUSED',
+        `${o.model} ${current.version} is already published; ${image.version} is not newer (devices would refuse it)`,
+      );
+    }
+    if (image.securityVersion < current.securityVersion) {
+      throw new ReleaseError(
+        'RELEASE_DOWNGRADE_REFUSED',
+        `the image's security version ${image.securityVersion} is below the published ` +
+          `${current.securityVersion} (devices would refuse it)`,
+      );
+    }
+  }
+}
+
+/** Writes the image's CycloneDX SBOM beside it, named by its hash. */
+async function writeSbom(
+  modelDir: string,
+  input: Omit<Parameters<typeof buildSbom>[0], 'runtime'>,
+): Promise<{ sbomBytes: Buffer; sbomSha: string }> {
+  const sbom = buildSbom({ ...input, runtime: await runtimeInventory() });
+  const sbomBytes = Buffer.from(JSON.stringify(sbom, null, 2) + '\n');
+  const sbomSha = sha256Hex(sbomBytes);
+  await writeFileAtomic(join(modelDir, `${sbomSha}.image.cdx.json`), sbomBytes, PUBLIC_FILE_MODE);
+
+  return { sbomBytes, sbomSha };
+}
+
 /**
  * Publishes a firmware image: checks it (archive rules, image.json matches the arguments, not
  * older than the current image), copies it in by hash, writes its CycloneDX SBOM beside it, and
@@ -436,22 +503,7 @@ export async function publishImage(o: PublishImageOptions): Promise<PublishResul
     const l = await loadRepository(o.repoDir);
     const expiry = validateExpiryConfig({ ...l.record.expiry, ...o.expiry });
     const now = o.now ?? new Date();
-    if (o.notes !== undefined) {
-      try {
-        parseImageTargetCustom({
-          format: IMAGE_FORMAT,
-          model: o.model,
-          version: '0.0.0',
-          securityVersion: 0,
-          notes: o.notes,
-        });
-      } catch (err) {
-        throw new ReleaseError(
-          'RELEASE_NOTES_INVALID',
-          `the release notes are not acceptable: ${(err as Error).message}`,
-        );
-      }
-    }
+    checkNotes(o);
     const contents = await readImageArchive(
       o.artifact,
       { maxEntries: 100_000, maxUnpackedBytes: 64 * 2 ** 30 },
@@ -460,49 +512,18 @@ export async function publishImage(o: PublishImageOptions): Promise<PublishResul
       throw new ReleaseError('RELEASE_IMAGE_INVALID', `the artifact is not a valid image: ${(err as Error).message}`);
     });
     const image = contents.manifest;
-    if (image.model !== o.model || image.version !== o.version) {
-      throw new ReleaseError(
-        'RELEASE_IMAGE_MISMATCH',
-        `the image says model ${image.model} version ${image.version}, not ${o.model} ${o.version}`,
-      );
-    }
-    if (o.securityVersion !== undefined && o.securityVersion !== image.securityVersion) {
-      throw new ReleaseError(
-        'RELEASE_IMAGE_MISMATCH',
-        `the image's securityVersion is ${image.securityVersion}, not ${o.securityVersion}`,
-      );
-    }
-    const current = currentImage(l.targets, o.model);
-    if (current && !o.allowDowngrade) {
-      if (compareVersions(image.version, current.version) <= 0) {
-        throw new ReleaseError(
-          'RELEASE_DOWNGRADE_REFUSED',
-          `${o.model} ${current.version} is already published; ${image.version} is not newer (devices would refuse it)`,
-        );
-      }
-      if (image.securityVersion < current.securityVersion) {
-        throw new ReleaseError(
-          'RELEASE_DOWNGRADE_REFUSED',
-          `the image's security version ${image.securityVersion} is below the published ${current.securityVersion} (devices would refuse it)`,
-        );
-      }
-    }
+    checkImage(o, image, l.targets);
     const keys = await loadUpdateKeys(keysDirOf(o.factoryDir ? resolve(o.factoryDir) : l.record.factoryDir));
     const modelDir = join(o.repoDir, TARGETS_DIR, o.model);
     await mkdir(modelDir, { recursive: true, mode: 0o755 });
     const sha256 = await hashAndCopy(o.artifact, join(modelDir, 'image.tar'), info.size, o.onProgress);
-    const sbom = buildSbom({
+    const { sbomBytes, sbomSha } = await writeSbom(modelDir, {
       image,
       imageSha256: sha256,
       imageLength: info.size,
       files: contents.files,
-      runtime: await runtimeInventory(),
       now,
     });
-    const sbomBytes = Buffer.from(JSON.stringify(sbom, null, 2) + '\n');
-    const sbomSha = sha256Hex(sbomBytes);
-    await writeFileAtomic(join(modelDir, `${sbomSha}.image.cdx.json`), sbomBytes, PUBLIC_FILE_MODE);
-
     const { m } = l;
     const custom: ImageTargetCustom = {
       format: IMAGE_FORMAT,
@@ -553,7 +574,9 @@ export async function publishImage(o: PublishImageOptions): Promise<PublishResul
 export interface RefreshOptions {
   readonly repoDir: string;
   readonly factoryDir?: string;
-  /** Roles to re-sign; timestamp always. Roles that would expire within a quarter of their period are re-signed anyway. */
+  /**
+   * Roles to re-sign; timestamp always. Roles that would expire within a quarter of their period are re-signed anyway.
+   */
   readonly roles?: ReadonlyArray<'targets' | 'snapshot' | 'timestamp'>;
   readonly expiry?: Partial<ExpiryConfig>;
   readonly now?: Date;

@@ -23,7 +23,9 @@ export interface RuntimeInventory {
   readonly packages: readonly RuntimePackage[];
 }
 
-/** Reads the installed runtime's package.json and its lockfile's production packages (none when there is no lockfile). */
+/**
+ * Reads the installed runtime's package.json and its lockfile's production packages (none when there is no lockfile).
+ */
 export async function runtimeInventory(
   packageRoot: URL = new URL('../../', import.meta.url),
 ): Promise<RuntimeInventory> {
@@ -61,7 +63,8 @@ function purl(name: string, version: string): string {
   const [scope, bare] = name.startsWith('@')
     ? [name.slice(0, name.indexOf('/')), name.slice(name.indexOf('/') + 1)]
     : ['', name];
-  return `pkg:npm/${scope ? encodeURIComponent(scope) + '/' : ''}${encodeURIComponent(bare)}@${encodeURIComponent(version)}`;
+  const prefix = scope ? encodeURIComponent(scope) + '/' : '';
+  return `pkg:npm/${prefix}${encodeURIComponent(bare)}@${encodeURIComponent(version)}`;
 }
 
 function integrityHashes(integrity: string | undefined): Array<{ alg: string; content: string }> {

@@ -98,7 +98,9 @@ export function readJsonSync(path: string): unknown {
   return JSON.parse(readFileSync(path, 'utf8')) as unknown;
 }
 
-/** Writes a new file and fsyncs it (no rename): for files inside a staging folder that is renamed into place as a whole. */
+/**
+ * Writes a new file and fsyncs it (no rename): for files inside a staging folder that is renamed into place as a whole.
+ */
 export async function writeFileDurable(
   path: string,
   data: string | Uint8Array,
@@ -113,7 +115,10 @@ export async function writeFileDurable(
   }
 }
 
-/** Renames a fully written staging folder to its final name and fsyncs the parent, so the folder appears whole or not at all. */
+/**
+ * Renames a fully written staging folder to its final name and fsyncs the parent, so the folder appears whole or not at
+ * all.
+ */
 export async function commitDirectory(staging: string, final: string): Promise<void> {
   const stagingDir = await open(staging, 'r');
   try {

@@ -8,7 +8,6 @@ import { readFile } from 'node:fs/promises';
 import { ConfigError } from '../errors/index.ts';
 import { validateDeviceUpdateConfig, validateRepositoryUrl, parseDuration, type DeviceUpdateConfig } from './config.ts';
 import type { DeviceUpdateOptions } from './device-updater.ts';
-import type { SlotName } from './slots.ts';
 
 /** Largest update config file, bytes. */
 const MAX_CONFIG_BYTES = 16_384;
@@ -55,7 +54,10 @@ function terminalProgress(stream: NodeJS.WriteStream): DeviceUpdateOptions['onPr
 
 /**
  * The update options of an agent process, from its argv and an optional config file.
- * @example const update = await updateOptionsFromArgv(process.argv, { restart: () => stop(REBOOT_EXIT_CODE), emit: (l) => out(l) });
+ * @example
+ * const update = await updateOptionsFromArgv(process.argv, {
+ *   restart: () => stop(REBOOT_EXIT_CODE), emit: (l) => out(l),
+ * });
  */
 export async function updateOptionsFromArgv(
   argv: readonly string[],

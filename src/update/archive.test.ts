@@ -61,23 +61,14 @@ test('a gzipped image is read too', async () => {
   assert.equal((await readImageArchive(join(dir, 'i.tgz'), limits)).manifest.model, 'plug');
 });
 
+/** An archive of a manifest and an agent, then `extra` entries. */
+function imageWith(...extra: Parameters<typeof ustar>[0]): Buffer {
+  return ustar([{ name: 'image.json', data: manifest }, { name: 'agent.mjs', data: '//' }, ...extra]);
+}
+
 const hostile: Array<[string, Buffer]> = [
-  [
-    'a path that climbs out',
-    ustar([
-      { name: 'image.json', data: manifest },
-      { name: 'agent.mjs', data: '//' },
-      { name: '../escape.js', data: 'x' },
-    ]),
-  ],
-  [
-    'an absolute path',
-    ustar([
-      { name: 'image.json', data: manifest },
-      { name: 'agent.mjs', data: '//' },
-      { name: '/etc/evil', data: 'x' },
-    ]),
-  ],
+  ['a path that climbs out', imageWith({ name: '../escape.js', data: 'x' })],
+  ['an absolute path', imageWith({ name: '/etc/evil', data: 'x' })],
   [
     'a symbolic link',
     ustar([
@@ -85,38 +76,10 @@ const hostile: Array<[string, Buffer]> = [
       { name: 'agent.mjs', type: '2', link: '/etc/passwd' },
     ]),
   ],
-  [
-    'a hard link',
-    ustar([
-      { name: 'image.json', data: manifest },
-      { name: 'agent.mjs', data: '//' },
-      { name: 'h', type: '1', link: 'agent.mjs' },
-    ]),
-  ],
-  [
-    'a device node',
-    ustar([
-      { name: 'image.json', data: manifest },
-      { name: 'agent.mjs', data: '//' },
-      { name: 'dev', type: '3' },
-    ]),
-  ],
-  [
-    'a duplicate path',
-    ustar([
-      { name: 'image.json', data: manifest },
-      { name: 'agent.mjs', data: '//' },
-      { name: 'agent.mjs', data: 'again' },
-    ]),
-  ],
-  [
-    'a hidden file',
-    ustar([
-      { name: 'image.json', data: manifest },
-      { name: 'agent.mjs', data: '//' },
-      { name: '.slot.json', data: '{}' },
-    ]),
-  ],
+  ['a hard link', imageWith({ name: 'h', type: '1', link: 'agent.mjs' })],
+  ['a device node', imageWith({ name: 'dev', type: '3' })],
+  ['a duplicate path', imageWith({ name: 'agent.mjs', data: 'again' })],
+  ['a hidden file', imageWith({ name: '.slot.json', data: '{}' })],
   ['no image.json', ustar([{ name: 'agent.mjs', data: '//' }])],
   ['a missing entry point', ustar([{ name: 'image.json', data: manifest }])],
   [

@@ -86,7 +86,7 @@ function consume(entry: ReadEntry, sink?: (chunk: Buffer) => Promise<void>): Pro
               entry.resume();
             },
             (err: unknown) => {
-              reject(err);
+              reject(err instanceof Error ? err : new Error(String(err)));
             },
           );
       }

@@ -18,9 +18,10 @@ const BY_MESSAGE: ReadonlyArray<readonly [RegExp, UpdateRefusalCode]> = [
   [/was signed by \d+\/\d+ keys|failed to verify|no signature for key|no public key/i, 'UPDATE_METADATA_UNSIGNED'],
   [/is expired/i, 'UPDATE_METADATA_EXPIRED'],
   [
-    /does not match snapshot version|doesn't match timestamp|expected hash|expected length|missing \S+ in (new )?snapshot/i,
+    /does not match snapshot version|doesn't match timestamp|expected hash|expected length/i,
     'UPDATE_METADATA_MISMATCH',
   ],
+  [/missing \S+ in (new )?snapshot/i, 'UPDATE_METADATA_MISMATCH'],
   [/is less than current|expected version \d+, got \d+/i, 'UPDATE_METADATA_ROLLBACK'],
   [/max length reached/i, 'UPDATE_TOO_LARGE'],
 ];
@@ -57,9 +58,12 @@ export function classifyUpdateFailure(
   code ??= BY_MESSAGE.find(([re]) => re.test(message))?.[1];
   if (!code && err instanceof SyntaxError) code = 'UPDATE_METADATA_INVALID';
   let text = shortMessage(message) || 'metadata refused';
-  // Snapshot and targets are pinned by hash: a changed byte shows up as a hash mismatch, not a bad signature.
+  // Snapshot and targets are pinned by hash: a changed byte shows up as a hash mismatch, not a bad
+  // signature.
   if (code === 'UPDATE_METADATA_MISMATCH' && /expected (hash|length)/i.test(message) && role)
-    text = `${role}.json does not match the length and hash the ${role === 'snapshot' ? 'timestamp' : 'snapshot'} signed for it (tampered, or from another release)`;
+    text =
+      `${role}.json does not match the length and hash the ${role === 'snapshot' ? 'timestamp' : 'snapshot'} ` +
+      'signed for it (tampered, or from another release)';
   return new UpdateRefusedError(
     code ?? 'UPDATE_METADATA_INVALID',
     `${where}${text}`,

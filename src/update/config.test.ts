@@ -8,7 +8,7 @@ import {
   validateExpiryConfig,
 } from './config.ts';
 
-test('the defaults are valid: automatic updates on, every 6 hours with up to 30 minutes of jitter, 3 trial boots', () => {
+test('the defaults are valid: automatic updates on, every 6 hours with up to 30 min of jitter, 3 trial boots', () => {
   const c = validateDeviceUpdateConfig();
   assert.equal(c.autoUpdate, true);
   assert.equal(c.checkIntervalMs, 21_600_000);

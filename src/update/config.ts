@@ -8,7 +8,10 @@ import { ConfigError } from '../errors/index.ts';
 
 /** How the device checks, downloads and boots updates. */
 export interface DeviceUpdateConfig {
-  /** The repository's base URL (`<url>/metadata/`, `<url>/targets/`); https, or http on a loopback address. Undefined: no repository, no checks. */
+  /**
+   * The repository's base URL (`<url>/metadata/`, `<url>/targets/`); https, or http on a loopback
+   * address. Undefined: no repository, no checks.
+   */
   readonly repositoryUrl: string | undefined;
   /** The manufacturer's default for automatic updates; the owner may turn them off on the admin page. */
   readonly autoUpdate: boolean;
@@ -20,7 +23,10 @@ export interface DeviceUpdateConfig {
   readonly firstCheckDelayMs: number;
   /** How long the owner's "postpone" holds automatic updates back, ms (default 7 days). */
   readonly postponeMs: number;
-  /** Whose certificates an https repository must present: the manufacturer CA pinned in the bundle, or the system's CAs (a CDN). */
+  /**
+   * Whose certificates an https repository must present: the manufacturer CA pinned in the
+   * bundle, or the system's CAs (a CDN).
+   */
   readonly tlsTrust: 'manufacturer-ca' | 'system';
   /** A connection must open and the server must send something at least this often, ms. */
   readonly idleTimeoutMs: number;
@@ -152,7 +158,10 @@ export interface ExpiryConfig {
   readonly timestampSeconds: number;
 }
 
-/** Root a year (offline keys, renewed rarely), targets 90 days, snapshot 14 days, timestamp 1 day (renewed by `release refresh`). */
+/**
+ * Root a year (offline keys, renewed rarely), targets 90 days, snapshot 14 days, timestamp 1 day
+ * (renewed by `release refresh`).
+ */
 export const defaultExpiryConfig: Readonly<ExpiryConfig> = Object.freeze({
   rootSeconds: 31_536_000,
   targetsSeconds: 7_776_000,

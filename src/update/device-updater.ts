@@ -11,99 +11,22 @@
  *   await updater.reportHealthy(); // once the agent is up: ends a trial boot, raises the counter
  */
 import { readFile } from 'node:fs/promises';
-import { validateDeviceUpdateConfig, type DeviceUpdateConfig } from './config.ts';
+import { validateDeviceUpdateConfig } from './config.ts';
 import { isVersion } from './semver.ts';
-import type { ReleaseNotes } from './image.ts';
 import { readSlotManifest, type SlotName } from './slots.ts';
 import { UpdaterCore } from './updater-core.ts';
 
-/** The image this agent runs. */
-export interface RunningImage {
-  readonly slot: SlotName;
-  readonly version: string;
-  readonly securityVersion: number;
-  readonly targetSha256?: string;
-}
-
-/** What the updater tells its process (the agent prints these as JSON lines for the supervisor). */
-export type UpdateEvent =
-  | { readonly type: 'phase'; readonly phase: UpdatePhase; readonly version?: string }
-  | {
-      readonly type: 'decision';
-      readonly decision:
-        'up-to-date' | 'no-image' | 'found' | 'refused' | 'failed' | 'installed' | 'healthy' | 'rolled-back';
-      readonly version?: string;
-      readonly code?: string;
-      readonly detail?: string;
-    };
-
-/** Where a check is. */
-export type UpdatePhase = 'idle' | 'checking' | 'downloading' | 'unpacking' | 'switching' | 'restarting';
-
-/** The result of one check. */
-export interface CheckOutcome {
-  readonly outcome:
-    'no-repository' | 'waiting-for-health' | 'up-to-date' | 'no-image' | 'refused' | 'failed' | 'installed' | 'busy';
-  readonly version?: string;
-  readonly code?: string;
-  readonly detail?: string;
-}
-
-/** What the admin page and tools show. */
-export interface UpdateStatus {
-  readonly running: RunningImage;
-  readonly repositoryUrl: string | null;
-  readonly autoUpdate: boolean;
-  readonly postponedUntil: string | null;
-  readonly phase: UpdatePhase;
-  readonly lastCheck: {
-    readonly at: string;
-    readonly outcome: CheckOutcome['outcome'];
-    readonly code?: string;
-    readonly detail?: string;
-  } | null;
-  readonly latest: { readonly version: string; readonly securityVersion: number; readonly notes?: ReleaseNotes } | null;
-  readonly nextCheckAt: string | null;
-  readonly securityCounter: number;
-}
-
-/** Per-process hooks and settings (the supervisor passes the slot; the agent passes the hooks). */
-export interface DeviceUpdateOptions {
-  /** The slot this agent was booted from; 'factory' when unsupervised. */
-  readonly slot?: SlotName;
-  readonly config?: Partial<DeviceUpdateConfig>;
-  /** Phases and decisions, as they happen. */
-  readonly onEvent?: (event: UpdateEvent) => void;
-  /** Called after an install: the process should close and exit so the supervisor boots the new slot. */
-  readonly onRestart?: () => void;
-  /** Download and unpack progress in bytes. */
-  readonly onProgress?: (step: 'download' | 'unpack', done: number, total: number) => void;
-}
-
-/** The journal as the updater needs it. */
-export interface UpdateJournal {
-  record(entry: {
-    readonly surface: 'update';
-    readonly source: string;
-    readonly event: string;
-    readonly identity?: string;
-    readonly result: 'success' | 'failure' | 'refused' | 'info';
-    readonly detail?: string;
-  }): void;
-}
-
-/** Options of {@link startUpdater}. */
-export interface StartUpdaterOptions extends DeviceUpdateOptions {
-  readonly stateDir: string;
-  /** The unit's model, manufacturer CA and update root (the TUF trust anchor) from its bundle. */
-  readonly bundle: {
-    readonly unit: { readonly model: string };
-    readonly caCertPem: string;
-    readonly updateRootJson: string;
-  };
-  readonly journal: UpdateJournal;
-  readonly log?: (message: string) => void;
-}
+export type {
+  RunningImage,
+  UpdateEvent,
+  UpdatePhase,
+  CheckOutcome,
+  UpdateStatus,
+  DeviceUpdateOptions,
+  UpdateJournal,
+  StartUpdaterOptions,
+} from './updater-types.ts';
+import type { CheckOutcome, RunningImage, StartUpdaterOptions, UpdateStatus } from './updater-types.ts';
 
 /** A running updater. */
 export interface DeviceUpdater {

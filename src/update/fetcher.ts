@@ -23,6 +23,77 @@ function loadTufErrors(): Promise<TufErrors> {
   return tufErrors;
 }
 
+/** What {@link receiveBody} needs from the download it serves. */
+interface BodyReceiver {
+  readonly role: string;
+  readonly maxLength: number;
+  readonly onChunk: (chunk: Buffer) => Promise<void> | void;
+  readonly finish: (err?: Error) => void;
+  readonly isSettled: () => boolean;
+  /** Adds `bytes` to the count received and returns the new total. */
+  readonly count: (bytes: number) => number;
+  /** The error for a status other than 200 (tuf-js's own class, so it can tell a missing root). */
+  readonly notFound: (status: number) => Error;
+}
+
+/** Streams a response into `onChunk`: 200 only, bounded by `maxLength` (announced or received). */
+function receiveBody(r: IncomingMessage, o: BodyReceiver): void {
+  const { role, maxLength, finish } = o;
+  const status = r.statusCode ?? 0;
+  if (status !== 200) {
+    r.resume();
+    finish(o.notFound(status));
+    return;
+  }
+  const declared = Number(r.headers['content-length']);
+  if (Number.isFinite(declared) && declared > maxLength) {
+    finish(
+      new UpdateRefusedError(
+        'UPDATE_TOO_LARGE',
+        `${role}: the server announced ${declared} bytes, more than the ${maxLength} allowed`,
+        { role },
+      ),
+    );
+    return;
+  }
+  r.on('data', (chunk: Buffer) => {
+    if (o.isSettled()) return;
+    if (o.count(chunk.length) > maxLength) {
+      finish(
+        new UpdateRefusedError(
+          'UPDATE_TOO_LARGE',
+          `${role}: the download went past the ${maxLength} bytes allowed; stopped`,
+          {
+            role,
+          },
+        ),
+      );
+      return;
+    }
+    const pending = o.onChunk(chunk);
+    if (pending) {
+      r.pause();
+      pending.then(
+        () => {
+          if (!o.isSettled()) r.resume();
+        },
+        (e: unknown) => finish(e instanceof Error ? e : new Error(String(e))),
+      );
+    }
+  });
+  r.on('end', () => finish());
+  r.on('error', (e) =>
+    finish(
+      new UpdateRefusedError(
+        'UPDATE_UNREACHABLE',
+        `${role}: connection lost (${(e as NodeJS.ErrnoException).code ?? 'error'})`,
+        { role },
+      ),
+    ),
+  );
+  r.on('aborted', () => finish(new UpdateRefusedError('UPDATE_UNREACHABLE', `${role}: connection lost`, { role })));
+}
+
 /** What a file is, judged from its URL: a metadata role or an image. */
 export function roleOfUrl(url: string): string {
   const m = /\/(?:\d+\.)?(root|timestamp|snapshot|targets)\.json$/.exec(url);
@@ -46,7 +117,10 @@ export interface BoundedFetcherOptions {
 /** A tuf-js Fetcher with the device's bounds. */
 export class BoundedFetcher implements Fetcher {
   readonly #o: BoundedFetcherOptions;
-  /** Why the most recent download failed (undefined when it succeeded): tuf-js rewraps some errors, this keeps the cause. */
+  /**
+   * Why the most recent download failed (undefined when it succeeded): tuf-js rewraps some
+   * errors, this keeps the cause.
+   */
   lastFailure: UpdateRefusedError | undefined;
   /** The role of the most recent download. */
   lastRole: string | undefined;
@@ -68,6 +142,36 @@ export class BoundedFetcher implements Fetcher {
   #fail(err: UpdateRefusedError): never {
     this.lastFailure = err;
     throw err;
+  }
+
+  /** The GET for `target`: no keep-alive agent; over https, TLS 1.2 at least and the configured trust. */
+  #requestOptions(target: URL) {
+    const https = target.protocol === 'https:';
+    const cfg = this.#o.config;
+    return {
+      method: 'GET',
+      host: target.hostname.replace(/^\[|\]$/g, ''),
+      port: target.port || (https ? 443 : 80),
+      path: target.pathname,
+      headers: { 'user-agent': 'bulwark-updater/1', accept: '*/*' },
+      agent: false as const,
+      ...(https
+        ? {
+            minVersion: 'TLSv1.2' as const,
+            servername: target.hostname,
+            ...(cfg.tlsTrust === 'manufacturer-ca' && this.#o.caCertPem ? { ca: this.#o.caCertPem } : {}),
+          }
+        : {}),
+    };
+  }
+
+  /** Keeps an HTTP refusal as the last failure; a missing next root is how TUF learns it has the newest. */
+  #noteHttpFailure(role: string, status: number): void {
+    if (role === 'root' && (status === 404 || status === 403)) return;
+    this.lastFailure = new UpdateRefusedError('UPDATE_UNREACHABLE', `${role}: the repository answered HTTP ${status}`, {
+      role,
+      status,
+    });
   }
 
   /**
@@ -100,7 +204,7 @@ export class BoundedFetcher implements Fetcher {
     try {
       return await new Promise<number>((resolve, reject) => {
         let settled = false;
-        const finish = (err?: unknown): void => {
+        const finish = (err?: Error): void => {
           if (settled) return;
           settled = true;
           clearTimeout(deadline);
@@ -115,74 +219,17 @@ export class BoundedFetcher implements Fetcher {
           deadlineMs,
         );
         this.#abortCurrent = finish;
-        const options = {
-          method: 'GET',
-          host: target.hostname.replace(/^\[|\]$/g, ''),
-          port: target.port || (https ? 443 : 80),
-          path: target.pathname,
-          headers: { 'user-agent': 'bulwark-updater/1', accept: '*/*' },
-          agent: false as const,
-          ...(https
-            ? {
-                minVersion: 'TLSv1.2' as const,
-                servername: target.hostname,
-                ...(cfg.tlsTrust === 'manufacturer-ca' && this.#o.caCertPem ? { ca: this.#o.caCertPem } : {}),
-              }
-            : {}),
-        };
-        req = (https ? httpsRequest : httpRequest)(options, (r) => {
+        req = (https ? httpsRequest : httpRequest)(this.#requestOptions(target), (r) => {
           res = r;
-          const status = r.statusCode ?? 0;
-          if (status !== 200) {
-            r.resume();
-            finish(new DownloadHTTPError(`HTTP ${status} for ${role}`, status));
-            return;
-          }
-          const declared = Number(r.headers['content-length']);
-          if (Number.isFinite(declared) && declared > maxLength) {
-            finish(
-              new UpdateRefusedError(
-                'UPDATE_TOO_LARGE',
-                `${role}: the server announced ${declared} bytes, more than the ${maxLength} allowed`,
-                { role },
-              ),
-            );
-            return;
-          }
-          r.on('data', (chunk: Buffer) => {
-            if (settled) return;
-            received += chunk.length;
-            if (received > maxLength) {
-              finish(
-                new UpdateRefusedError(
-                  'UPDATE_TOO_LARGE',
-                  `${role}: the download went past the ${maxLength} bytes allowed; stopped`,
-                  { role },
-                ),
-              );
-              return;
-            }
-            const pending = onChunk(chunk);
-            if (pending) {
-              r.pause();
-              pending.then(() => {
-                if (!settled) r.resume();
-              }, finish);
-            }
+          receiveBody(r, {
+            role,
+            maxLength,
+            onChunk,
+            finish,
+            isSettled: () => settled,
+            count: (bytes) => (received += bytes),
+            notFound: (status) => new DownloadHTTPError(`HTTP ${status} for ${role}`, status),
           });
-          r.on('end', () => finish());
-          r.on('error', (e) =>
-            finish(
-              new UpdateRefusedError(
-                'UPDATE_UNREACHABLE',
-                `${role}: connection lost (${(e as NodeJS.ErrnoException).code ?? 'error'})`,
-                { role },
-              ),
-            ),
-          );
-          r.on('aborted', () =>
-            finish(new UpdateRefusedError('UPDATE_UNREACHABLE', `${role}: connection lost`, { role })),
-          );
         });
         req.setTimeout(cfg.idleTimeoutMs, () =>
           finish(
@@ -205,16 +252,7 @@ export class BoundedFetcher implements Fetcher {
     } catch (err) {
       res?.destroy();
       if (err instanceof UpdateRefusedError) this.#fail(err);
-      if (err instanceof DownloadHTTPError) {
-        // A missing next root version is how TUF learns it has the newest root: not a failure.
-        if (!(role === 'root' && (err.statusCode === 404 || err.statusCode === 403))) {
-          this.lastFailure = new UpdateRefusedError(
-            'UPDATE_UNREACHABLE',
-            `${role}: the repository answered HTTP ${err.statusCode}`,
-            { role, status: err.statusCode },
-          );
-        }
-      }
+      if (err instanceof DownloadHTTPError) this.#noteHttpFailure(role, err.statusCode);
       throw err;
     }
   }

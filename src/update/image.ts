@@ -3,7 +3,8 @@
  * folders, with `image.json` at its top naming the model, version, security version and the
  * entry point the supervisor starts. Everything here is pure (no files).
  *
- *     image.json   {"format":"bulwark-image/1","model":"plug","version":"1.1.0","securityVersion":2,"entry":"agent.mjs"}
+ *     image.json   {"format":"bulwark-image/1","model":"plug","version":"1.1.0",
+ *                   "securityVersion":2,"entry":"agent.mjs"}
  *     agent.mjs    the entry point (started with node and the runtime's hardened flags)
  *     ...          any other files the image needs
  */
@@ -54,6 +55,20 @@ export function checkImagePath(raw: string): string | undefined {
   return p;
 }
 
+/** The fields image.json and a target's custom data share: format, model, version, security version. */
+function checkImageIdentity(v: Record<string, unknown>, fail: (key: string) => never): void {
+  if (v.format !== IMAGE_FORMAT) fail('format');
+  if (typeof v.model !== 'string' || !/^[a-z][a-z0-9-]{0,31}$/.test(v.model)) fail('model');
+  if (!isVersion(v.version)) fail('version');
+  if (
+    typeof v.securityVersion !== 'number' ||
+    !Number.isSafeInteger(v.securityVersion) ||
+    v.securityVersion < 0 ||
+    v.securityVersion > MAX_SECURITY_VERSION
+  )
+    fail('securityVersion');
+}
+
 /**
  * Validates a parsed image.json.
  * @throws UpdateRefusedError 'UPDATE_IMAGE_INVALID'
@@ -66,16 +81,7 @@ export function parseImageManifest(value: unknown): ImageManifest {
   const v = value as Record<string, unknown>;
   for (const key of Object.keys(v))
     if (!['format', 'model', 'version', 'securityVersion', 'entry', 'description'].includes(key)) fail(key);
-  if (v.format !== IMAGE_FORMAT) fail('format');
-  if (typeof v.model !== 'string' || !/^[a-z][a-z0-9-]{0,31}$/.test(v.model)) fail('model');
-  if (!isVersion(v.version)) fail('version');
-  if (
-    typeof v.securityVersion !== 'number' ||
-    !Number.isSafeInteger(v.securityVersion) ||
-    v.securityVersion < 0 ||
-    v.securityVersion > MAX_SECURITY_VERSION
-  )
-    fail('securityVersion');
+  checkImageIdentity(v, fail);
   if (typeof v.entry !== 'string' || !/\.(mjs|js)$/.test(v.entry)) fail('entry');
   try {
     if (checkImagePath(v.entry as string) !== v.entry) fail('entry');
@@ -98,7 +104,10 @@ export function parseImageManifest(value: unknown): ImageManifest {
 export type ReleaseNotes = {
   /** The risk the release removes (or what it changes), in plain words; 1 to 500 characters. */
   readonly risk: string;
-  /** What installing interrupts and for how long, e.g. 'the plug restarts: about 10 s without switching'; 1 to 200 characters. */
+  /**
+   * What installing interrupts and for how long, e.g. 'the plug restarts: about 10 s without
+   * switching'; 1 to 200 characters.
+   */
   readonly interruption: string;
 };
 
@@ -131,16 +140,7 @@ export function parseImageTargetCustom(value: unknown): ImageTargetCustom {
   };
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return fail('custom');
   const v = value as Record<string, unknown>;
-  if (v.format !== IMAGE_FORMAT) fail('format');
-  if (typeof v.model !== 'string' || !/^[a-z][a-z0-9-]{0,31}$/.test(v.model)) fail('model');
-  if (!isVersion(v.version)) fail('version');
-  if (
-    typeof v.securityVersion !== 'number' ||
-    !Number.isSafeInteger(v.securityVersion) ||
-    v.securityVersion < 0 ||
-    v.securityVersion > MAX_SECURITY_VERSION
-  )
-    fail('securityVersion');
+  checkImageIdentity(v, fail);
   if (v.sbom !== undefined && (typeof v.sbom !== 'string' || v.sbom.length > 256)) fail('sbom');
   let notes: ReleaseNotes | undefined;
   if (v.notes !== undefined) {
@@ -183,8 +183,9 @@ export function sbomTargetPath(model: string): string {
  * supervisor names in `--runtime` (the installed Bulwark package). A product's image would
  * carry its own built agent instead.
  */
-export const REFERENCE_ENTRY_SOURCE = `// Bulwark reference firmware image. The supervisor starts this file with the installed
-// runtime's agent entry as --runtime; the agent reads this image's identity from image.json.
+export const REFERENCE_ENTRY_SOURCE =
+  '// Bulwark reference firmware image. The supervisor starts this file with the installed\n' +
+  `// runtime's agent entry as --runtime; the agent reads this image's identity from image.json.
 const at = process.argv.indexOf('--runtime');
 const runtime = at >= 0 ? process.argv[at + 1] : undefined;
 if (!runtime || !runtime.startsWith('file:')) {

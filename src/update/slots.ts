@@ -446,7 +446,9 @@ export function decideBoot(
     if (c.ok && c.image.securityVersion < counter.securityVersion) {
       return {
         ok: false,
-        reason: `slot ${slot} holds security version ${c.image.securityVersion}, below the device's ${counter.securityVersion}`,
+        reason:
+          `slot ${slot} holds security version ${c.image.securityVersion}, ` +
+          `below the device's ${counter.securityVersion}`,
       };
     }
     return c;

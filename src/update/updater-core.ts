@@ -36,7 +36,7 @@ import type {
   UpdateEvent,
   UpdatePhase,
   UpdateStatus,
-} from './device-updater.ts';
+} from './updater-types.ts';
 
 interface Prefs {
   autoUpdate: boolean | null;

@@ -317,7 +317,8 @@ function errorAnswer<Ctx>(
   if (err instanceof HttpError && err.status === 303) {
     return renderResponse({ kind: 'redirect', location: headers.location ?? core.loginPath ?? '/login' }, head);
   }
-  const code = err instanceof BulwarkError ? err.code : 'INTERNAL';
+  const known = err instanceof BulwarkError ? (err as BulwarkError) : undefined;
+  const code = known?.code ?? 'INTERNAL';
   if (code.startsWith('CSRF')) {
     core.record(req, {
       event: 'csrf',
@@ -327,10 +328,9 @@ function errorAnswer<Ctx>(
     });
   }
   const message = status === 500 || !(err instanceof Error) ? 'internal error' : err.message;
-  const retryAfter = err instanceof BulwarkError ? err.details.retryAfterSeconds : undefined;
+  const retryAfter = known?.details.retryAfterSeconds;
   if (typeof retryAfter === 'number') headers['retry-after'] = String(retryAfter);
-  const reasons =
-    err instanceof BulwarkError && Array.isArray(err.details.reasons) ? { reasons: err.details.reasons } : {};
+  const reasons = known && Array.isArray(known.details.reasons) ? { reasons: known.details.reasons as unknown[] } : {};
   const answer: WebResponse = req.wantsJson
     ? { kind: 'json', status, body: { error: { code, message, ...reasons } }, headers }
     : { kind: 'html', status, body: core.errorPage(status, message, ctx), headers };

@@ -4,21 +4,31 @@
  */
 
 /** Stylesheet: readable on a phone, high contrast, visible focus. */
-export const APP_CSS = `:root{color-scheme:light;--fg:#1a202c;--muted:#4a5568;--accent:#1f5fa8;--bad:#b42318;--ok:#1e6b3a;--line:#d9dee5}
-*{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);background:#f6f7f9}
-header{background:#10243e;color:#fff;padding:.75rem 1rem;display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:center;justify-content:space-between}
+export const APP_CSS = `:root{color-scheme:light;--fg:#1a202c;--muted:#4a5568;--accent:#1f5fa8;--bad:#b42318;\
+--ok:#1e6b3a;--line:#d9dee5}
+*{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe\
+ UI",Roboto,sans-serif;color:var(--fg);background:#f6f7f9}
+header{background:#10243e;color:#fff;padding:.75rem 1rem;display:flex;flex-wrap:wrap;gap:.5rem 1rem;\
+align-items:center;justify-content:space-between}
 header a,header button{color:#fff}header nav{display:flex;gap:1rem;flex-wrap:wrap;align-items:center}
 main{max-width:44rem;margin:0 auto;padding:1rem}h1{font-size:1.4rem;margin:.5rem 0 1rem}h2{font-size:1.15rem}
 .card{background:#fff;border:1px solid var(--line);border-radius:8px;padding:1rem;margin:0 0 1rem}
-label{display:block;font-weight:600;margin:.75rem 0 .25rem}input{width:100%;font:inherit;padding:.55rem;border:1px solid #8a94a6;border-radius:6px}
+label{display:block;font-weight:600;margin:.75rem 0 .25rem}\
+input{width:100%;font:inherit;padding:.55rem;border:1px solid #8a94a6;border-radius:6px}
 input:focus,button:focus,a:focus{outline:3px solid #f5b400;outline-offset:2px}
-button{font:inherit;padding:.5rem 1rem;border-radius:6px;border:1px solid var(--accent);background:var(--accent);color:#fff;cursor:pointer;margin-top:.75rem}
-button.secondary{background:#fff;color:var(--accent)}.linklike{background:none;border:none;text-decoration:underline;padding:0;margin:0}
+button{font:inherit;padding:.5rem 1rem;border-radius:6px;border:1px solid var(--accent);background:var(--accent);\
+color:#fff;cursor:pointer;margin-top:.75rem}
+button.secondary{background:#fff;color:var(--accent)}\
+.linklike{background:none;border:none;text-decoration:underline;padding:0;margin:0}
 .error{color:var(--bad);font-weight:600}.notice{color:var(--ok);font-weight:600}.muted{color:var(--muted)}
-dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem;margin:0}dt{font-weight:600}dd{margin:0;overflow-wrap:anywhere}
-table{width:100%;border-collapse:collapse;font-size:.9rem}th,td{text-align:left;padding:.35rem .4rem;border-bottom:1px solid var(--line);vertical-align:top}
-.cap{display:flex;flex-wrap:wrap;align-items:center;justify-content:space-between;gap:.5rem;border-top:1px solid var(--line);padding:.5rem 0}
-.cap form{display:inline}.value{font-weight:700}meter{width:100%;height:1rem}ul.reasons{margin:.25rem 0;padding-left:1.2rem}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem;margin:0}dt{font-weight:600}\
+dd{margin:0;overflow-wrap:anywhere}
+table{width:100%;border-collapse:collapse;font-size:.9rem}\
+th,td{text-align:left;padding:.35rem .4rem;border-bottom:1px solid var(--line);vertical-align:top}
+.cap{display:flex;flex-wrap:wrap;align-items:center;justify-content:space-between;gap:.5rem;border-top:1px solid\
+ var(--line);padding:.5rem 0}
+.cap form{display:inline}.value{font-weight:700}meter{width:100%;height:1rem}ul.reasons{margin:.25rem\
+ 0;padding-left:1.2rem}
 .table-wrap{overflow-x:auto}button.danger{background:var(--bad);border-color:var(--bad)}
 ul.devices{list-style:none;padding:0;margin:0}ul.devices li{border-top:1px solid var(--line);padding:.5rem 0}
 svg.chart{width:100%;height:auto;background:#fff}
@@ -43,7 +53,8 @@ export const APP_JS = `'use strict';
     out.appendChild(head);
     if (result.reasons.length) {
       var ul = document.createElement('ul'); ul.className = 'reasons';
-      result.reasons.forEach(function (r) { var li = document.createElement('li'); li.textContent = r.message; ul.appendChild(li); });
+      result.reasons.forEach(function (r) { var li = document.createElement('li'); li.textContent = r.message;
+      ul.appendChild(li); });
       out.appendChild(ul);
     }
   }
@@ -53,9 +64,11 @@ export const APP_JS = `'use strict';
     timer = setTimeout(function () {
       fetch(form.getAttribute('data-strength-url'), {
         method: 'POST', credentials: 'same-origin',
-        headers: { 'content-type': 'application/json', 'accept': 'application/json', 'x-csrf-token': csrf ? csrf.value : '' },
+        headers: { 'content-type': 'application/json', 'accept': 'application/json',
+        'x-csrf-token': csrf ? csrf.value : '' },
         body: JSON.stringify({ password: input.value })
-      }).then(function (r) { return r.ok ? r.json() : null; }).then(function (j) { if (j && mine === seq) show(j); }).catch(function () {});
+      }).then(function (r) { return r.ok ? r.json() : null; }).then(function (j) { if (j && mine === seq)\
+ show(j); }).catch(function () {});
     }, 250);
   });
 })();

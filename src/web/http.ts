@@ -103,7 +103,10 @@ export function parseCookies(header: string | undefined, limits: HttpLimits = de
   return cookies;
 }
 
-/** A `__Host-` cookie: Secure, HttpOnly, SameSite=Strict, Path=/ and no Domain, so no subdomain or plain-HTTP page can set or read it. */
+/**
+ * A `__Host-` cookie: Secure, HttpOnly, SameSite=Strict, Path=/ and no Domain, so no subdomain or plain-HTTP page can
+ * set or read it.
+ */
 export function hostCookie(name: string, value: string, maxAgeSeconds?: number): string {
   if (!name.startsWith('__Host-')) throw new Error('cookie name must start with __Host-');
   const age = maxAgeSeconds === undefined ? '' : `; Max-Age=${maxAgeSeconds}`;

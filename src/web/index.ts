@@ -6,6 +6,7 @@ export type {
   WebService,
   WebServiceOptions,
   WebServiceConfig,
+  HttpsSurfaceLimits,
   WebJournal,
   WebJournalEntry,
   WebDeviceControl,
@@ -44,5 +45,5 @@ export type {
 export { renderPage, formMessages, postButton, addStaticRoutes } from './page-shell.ts';
 export type { PageShell } from './page-shell.ts';
 export type { WebRequest, WebResponse, HttpLimits, Route, RouteAccess, RenderedResponse } from './http.ts';
-export { escapeHtml } from './page-shell.ts';
+export { escapeHtml, displayValue } from './page-shell.ts';
 export { APP_CSS } from './assets.ts';

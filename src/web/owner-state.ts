@@ -135,7 +135,10 @@ export class WebStateStore {
     this.#keySaved = cookies.key !== undefined;
   }
 
-  /** Loads state; a damaged sessions or lockout file starts empty (logged out, counters kept safe by the caller), a damaged owner file is refused. */
+  /**
+   * Loads state; a damaged sessions or lockout file starts empty (logged out, counters kept safe by the caller), a
+   * damaged owner file is refused.
+   */
   static async load(
     dir: string,
     sessionConfig: Partial<SessionConfig>,

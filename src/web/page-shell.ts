@@ -12,6 +12,15 @@ export function escapeHtml(value: unknown): string {
   return String(value).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
+/** A capability's value as a page shows it: '—' when unknown, on/off, a number or text. */
+export function displayValue(v: unknown): string {
+  if (v === undefined || v === null) return '—';
+  if (typeof v === 'boolean') return v ? 'on' : 'off';
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'symbol') return String(v);
+  return JSON.stringify(v) ?? '';
+}
+
 /** What surrounds a page's body. */
 export interface PageShell {
   readonly title: string;
@@ -63,7 +72,8 @@ export function postButton(
   const aria = o.aria ? ` aria-label="${escapeHtml(o.aria)}"` : '';
   return (
     `<form method="post" action="${escapeHtml(action)}"><input type="hidden" name="csrf" value="${escapeHtml(csrf)}">` +
-    `<button type="submit" class="${escapeHtml(o.className ?? 'secondary')}"${aria}>${escapeHtml(label)}</button></form>`
+    `<button type="submit" class="${escapeHtml(o.className ?? 'secondary')}"${aria}>${escapeHtml(label)}</button>` +
+    `</form>`
   );
 }
 

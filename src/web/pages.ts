@@ -3,7 +3,7 @@
  * and every form that changes state carries the CSRF token.
  */
 
-import { escapeHtml, formMessages, renderPage } from './page-shell.ts';
+import { displayValue, escapeHtml, formMessages, renderPage } from './page-shell.ts';
 
 export { escapeHtml };
 
@@ -51,19 +51,28 @@ export function loginPage(
     `<h1>Log in</h1><div class="card">${message(o.error, o.notice)}
 <form method="post" action="/login">
 <input type="hidden" name="csrf" value="${escapeHtml(o.csrf)}">
-<label for="username">User name</label><input id="username" name="username" autocomplete="username" required maxlength="64" value="${escapeHtml(o.username ?? 'admin')}">
-<label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required maxlength="256" autofocus>
+<label for="username">User name</label><input id="username" name="username" autocomplete="username" required\
+ maxlength="64" value="${escapeHtml(o.username ?? 'admin')}">
+<label for="password">Password</label><input id="password" name="password" type="password"\
+ autocomplete="current-password" required maxlength="256" autofocus>
 <p class="muted">First time? The password is printed on the label on the device.</p>
 <button type="submit">Log in</button></form></div>`,
   );
 }
 
 function strengthFields(): string {
-  return `<label for="new-password">New password</label><input id="new-password" name="newPassword" type="password" autocomplete="new-password" required minlength="12" maxlength="256" aria-describedby="strength-text">
-<meter id="strength-meter" min="0" max="4" low="2" high="3" optimum="4" value="0" aria-label="Password strength"></meter>
+  return (
+    `<label for="new-password">New password</label><input id="new-password" name="newPassword"` +
+    ` type="password" autocomplete="new-password" required minlength="12" maxlength="256"` +
+    ` aria-describedby="strength-text">
+<meter id="strength-meter" min="0" max="4" low="2" high="3" optimum="4" value="0" aria-label="Password strength">\
+</meter>
 <div id="strength-text" aria-live="polite"></div>
-<p class="muted">At least 12 characters; not a common password; nothing printed on the device. A few unrelated words make a good one.</p>
-<label for="confirm-password">Repeat the new password</label><input id="confirm-password" name="confirmPassword" type="password" autocomplete="new-password" required maxlength="256">`;
+<p class="muted">At least 12 characters; not a common password; nothing printed on the device. A few unrelated\
+ words make a good one.</p>
+<label for="confirm-password">Repeat the new password</label><input id="confirm-password" name="confirmPassword"\
+ type="password" autocomplete="new-password" required maxlength="256">`
+  );
 }
 
 /** First-use setup: proves possession with the setup code and sets the owner's password. */
@@ -77,7 +86,8 @@ export function setupPage(frame: PageFrame, o: { csrf: string; error?: string; r
 <p>Enter the setup code from the label on the device, then choose the owner password.</p>
 <form method="post" action="/setup" data-strength-url="/setup/strength">
 <input type="hidden" name="csrf" value="${escapeHtml(o.csrf)}">
-<label for="setup-code">Setup code</label><input id="setup-code" name="setupCode" inputmode="numeric" autocomplete="off" required maxlength="20" placeholder="1234-5678-9012">
+<label for="setup-code">Setup code</label><input id="setup-code" name="setupCode" inputmode="numeric"\
+ autocomplete="off" required maxlength="20" placeholder="1234-5678-9012">
 ${strengthFields()}
 <button type="submit">Set password</button></form></div>`,
   );
@@ -94,29 +104,30 @@ export interface CapabilityView {
 }
 
 function capabilityRow(c: CapabilityView, csrf: string): string {
-  const value =
-    c.value === undefined || c.value === null
-      ? '—'
-      : typeof c.value === 'boolean'
-        ? c.value
-          ? 'on'
-          : 'off'
-        : String(c.value);
+  const value = displayValue(c.value);
+  const id = escapeHtml(c.id);
+  const csrfInput = `<input type="hidden" name="csrf" value="${escapeHtml(csrf)}">`;
   const buttons = c.actions
     .filter((a) => a !== 'get' && a !== 'set')
     .map(
       (a) =>
-        `<form method="post" action="/api/capabilities/${escapeHtml(c.id)}/${escapeHtml(a)}"><input type="hidden" name="csrf" value="${escapeHtml(csrf)}">` +
-        `<button type="submit" class="secondary" aria-label="${escapeHtml(`${c.id}: ${a}`)}">${escapeHtml(a)}</button></form>`,
+        `<form method="post" action="/api/capabilities/${id}/${escapeHtml(a)}">${csrfInput}` +
+        `<button type="submit" class="secondary" aria-label="${escapeHtml(`${c.id}: ${a}`)}">` +
+        `${escapeHtml(a)}</button></form>`,
     )
     .join(' ');
   const setter = c.actions.includes('set')
-    ? `<form method="post" action="/api/capabilities/${escapeHtml(c.id)}/set"><input type="hidden" name="csrf" value="${escapeHtml(csrf)}">` +
-      `<label for="set-${escapeHtml(c.id)}">Set ${escapeHtml(c.id)}</label><input id="set-${escapeHtml(c.id)}" name="value" inputmode="numeric" maxlength="8"><button type="submit" class="secondary">Set</button></form>`
+    ? `<form method="post" action="/api/capabilities/${id}/set">${csrfInput}` +
+      `<label for="set-${id}">Set ${id}</label>` +
+      `<input id="set-${id}" name="value" inputmode="numeric" maxlength="8">` +
+      `<button type="submit" class="secondary">Set</button></form>`
     : '';
+  const unit = c.unit && value !== '—' ? ' ' + escapeHtml(c.unit) : '';
   return (
-    `<div class="cap" data-capability="${escapeHtml(c.id)}"><div><strong>${escapeHtml(c.id)}</strong> <span class="muted">${escapeHtml(c.description)}</span><br>` +
-    `<span class="value" data-value-of="${escapeHtml(c.id)}">${escapeHtml(value)}${c.unit && value !== '—' ? ' ' + escapeHtml(c.unit) : ''}</span></div><div>${buttons}${setter}</div></div>`
+    `<div class="cap" data-capability="${id}"><div><strong>${id}</strong> ` +
+    `<span class="muted">${escapeHtml(c.description)}</span><br>` +
+    `<span class="value" data-value-of="${id}">${escapeHtml(value)}${unit}</span></div>` +
+    `<div>${buttons}${setter}</div></div>`
   );
 }
 
@@ -135,14 +146,17 @@ export function dashboardPage(
   const actions = (o.actions ?? [])
     .map(
       (a) =>
-        `<form method="post" action="/api/actions/${escapeHtml(a.id)}"><input type="hidden" name="csrf" value="${escapeHtml(frame.csrf)}">` +
+        `<form method="post" action="/api/actions/${escapeHtml(a.id)}"><input type="hidden" name="csrf"` +
+        ` value="${escapeHtml(frame.csrf)}">` +
         `<button type="submit" class="secondary">${escapeHtml(a.label)}</button></form>`,
     )
     .join(' ');
   return layout(
     frame,
-    `<h1>Dashboard</h1>${message(o.error, o.notice)}<section class="card" aria-labelledby="device-h"><h2 id="device-h">Device</h2><dl>${facts}</dl>${actions}</section>` +
-      `<section class="card" aria-labelledby="caps-h"><h2 id="caps-h">Controls</h2>${o.capabilities.map((c) => capabilityRow(c, frame.csrf)).join('')}</section>`,
+    `<h1>Dashboard</h1>${message(o.error, o.notice)}<section class="card" aria-labelledby="device-h"><h2` +
+      ` id="device-h">Device</h2><dl>${facts}</dl>${actions}</section>` +
+      `<section class="card" aria-labelledby="caps-h"><h2` +
+      ` id="caps-h">Controls</h2>${o.capabilities.map((c) => capabilityRow(c, frame.csrf)).join('')}</section>`,
   );
 }
 
@@ -159,7 +173,8 @@ export function passwordPage(
     `<h1>Change password</h1><div class="card">${message(o.error)}${reasons}
 <form method="post" action="/password" data-strength-url="/api/password-strength">
 <input type="hidden" name="csrf" value="${escapeHtml(frame.csrf)}">
-<label for="current-password">Current password</label><input id="current-password" name="currentPassword" type="password" autocomplete="current-password" required maxlength="256">
+<label for="current-password">Current password</label><input id="current-password" name="currentPassword"\
+ type="password" autocomplete="current-password" required maxlength="256">
 ${strengthFields()}
 <p class="muted">Changing the password logs out every session, this one included.</p>
 <button type="submit">Change password</button></form></div>`,
@@ -180,15 +195,19 @@ export interface JournalRow {
 /** The connection journal. */
 export function journalPage(frame: PageFrame & { csrf: string }, rows: readonly JournalRow[]): string {
   const body = rows
-    .map(
-      (r) =>
-        `<tr><td>${escapeHtml(r.at.replace('T', ' ').replace(/\.\d+Z$/, 'Z'))}</td><td>${escapeHtml(r.surface)}</td><td>${escapeHtml(r.event)}</td><td>${escapeHtml(r.source)}</td><td>${escapeHtml(r.identity ?? '')}</td><td>${escapeHtml(r.result)}</td><td>${escapeHtml(r.detail ?? '')}</td></tr>`,
-    )
+    .map((r) => {
+      const at = r.at.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+      const cells = [at, r.surface, r.event, r.source, r.identity ?? '', r.result, r.detail ?? ''];
+      return `<tr>${cells.map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`;
+    })
     .join('');
   return layout(
     frame,
-    `<h1>Connection journal</h1><p class="muted">Every connection and login attempt, newest first. Passwords and codes are never recorded.</p>` +
-      `<div class="card table-wrap"><table><thead><tr><th scope="col">Time (UTC)</th><th scope="col">Surface</th><th scope="col">Event</th><th scope="col">Source</th><th scope="col">Identity</th><th scope="col">Result</th><th scope="col">Detail</th></tr></thead><tbody>${body}</tbody></table></div>`,
+    `<h1>Connection journal</h1><p class="muted">Every connection and login attempt, newest first. Passwords and` +
+      ` codes are never recorded.</p>` +
+      `<div class="card table-wrap"><table><thead><tr><th scope="col">Time (UTC)</th><th scope="col">Surface</th>` +
+      `<th scope="col">Event</th><th scope="col">Source</th><th scope="col">Identity</th><th` +
+      ` scope="col">Result</th><th scope="col">Detail</th></tr></thead><tbody>${body}</tbody></table></div>`,
   );
 }
 
@@ -196,6 +215,7 @@ export function journalPage(frame: PageFrame & { csrf: string }, rows: readonly 
 export function errorPage(frame: PageFrame, status: number, text: string): string {
   return layout(
     frame,
-    `<h1>${escapeHtml(status)}</h1><div class="card"><p class="error">${escapeHtml(text)}</p><p><a href="/">Back</a></p></div>`,
+    `<h1>${escapeHtml(status)}</h1><div class="card"><p class="error">${escapeHtml(text)}</p><p><a` +
+      ` href="/">Back</a></p></div>`,
   );
 }

@@ -50,15 +50,8 @@ export interface WebJournal {
   list(options: { limit: number }): Promise<readonly pages.JournalRow[]> | readonly pages.JournalRow[];
 }
 
-/** Settings of the web service; every limit is named. */
-export interface WebServiceConfig {
-  readonly host: string;
-  readonly port: number;
-  readonly limits: HttpLimits;
-  readonly lockout: Partial<LockoutConfig>;
-  /** Device cookies: their life, the per-cookie lockout and the physical unlock (src/auth). */
-  readonly deviceCookie: Partial<DeviceCookieConfig>;
-  readonly sessions: Partial<SessionConfig>;
+/** The listening limits of an HTTPS surface (the device's admin pages, the cloud's owner API). */
+export interface HttpsSurfaceLimits {
   /** Idle keep-alive sockets are closed after this, ms. */
   readonly keepAliveTimeoutMs: number;
   /** A request must arrive whole within this, ms (slowloris). */
@@ -67,6 +60,17 @@ export interface WebServiceConfig {
   readonly maxConnections: number;
   /** Per-source caps and the deadline to be past the headers (docs/connections.md). */
   readonly admission?: Partial<AdmissionConfig>;
+}
+
+/** Settings of the web service; every limit is named. */
+export interface WebServiceConfig extends HttpsSurfaceLimits {
+  readonly host: string;
+  readonly port: number;
+  readonly limits: HttpLimits;
+  readonly lockout: Partial<LockoutConfig>;
+  /** Device cookies: their life, the per-cookie lockout and the physical unlock (src/auth). */
+  readonly deviceCookie: Partial<DeviceCookieConfig>;
+  readonly sessions: Partial<SessionConfig>;
 }
 
 /** Safe defaults. */
@@ -99,11 +103,16 @@ export interface WebService extends RunningSurface<DeviceCtx> {
 
 /** Options of {@link startWebService}. */
 export interface WebServiceOptions {
+  /** The unit's bundle: its web certificate and key, the label password's hash, the setup verifier. */
   readonly bundle: DeviceBundle;
+  /** The agent's state folder; the owner's web state lives in its `web/` folder (0700). */
   readonly stateDir: string;
+  /** The capabilities and facts the pages show and control. */
   readonly device: WebDeviceControl;
+  /** The connection journal: every attempt, login and refusal is recorded there. */
   readonly journal: WebJournal;
   readonly config?: Partial<WebServiceConfig>;
+  /** Where warnings go (never a secret). */
   readonly warn?: (message: string) => void;
 }
 

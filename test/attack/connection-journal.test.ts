@@ -60,7 +60,8 @@ async function fortyResets(port: number, from: string): Promise<void> {
 }
 
 test(
-  '40 connections reset after and before the handshake leave 40 attempts in the journal, on the admin page and the hub port',
+  '40 connections reset after and before the handshake leave 40 attempts in the journal, on the admin page and ' +
+    'the hub port',
   { timeout: 60_000 },
   async () => {
     const fleet = await makeFleet(['plug']);

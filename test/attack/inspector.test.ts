@@ -255,7 +255,8 @@ test(
         if (await isInspector(p)) inspectors.push(p);
       });
 
-      // An inspector of another program on this machine is not the device's; one we cannot place counts as the device's.
+      // An inspector of another program on this machine is not the device's; one we cannot place counts as the
+      // device's.
       const [listening, ours] = [await listeningInodes(), await socketsOf(await processTree(run.child.pid!))];
       const held = (p: number): boolean => [...(listening.get(p) ?? [])].some((i) => ours.has(i));
       assert.ok(held(webPort) && held(hubPort), "the device's own ports are attributed to it");

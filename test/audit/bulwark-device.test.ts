@@ -201,7 +201,7 @@ test('the controls that were stubs before the hub, the cloud and updates landed 
   assert.match(evidence('config.offline-operation'), /doubling to a cap, up to 50% off at random/);
 });
 
-test("the release gate: the second unit's passing report was kept with the release, under the firmware it audited", async () => {
+test("release gate: unit 2's passing report was kept with the release, under its audited firmware", async () => {
   assert.ok(gate.kept !== undefined && existsSync(gate.kept), `not kept: ${gate.kept ?? ''}`);
   const names = await readdir(join(repoDir, KEPT_AUDITS_DIR, 'plug'));
   assert.equal(names.length, 1);
@@ -222,7 +222,7 @@ test('certificates of the two units are compared, and every TLS probe got its an
   );
 });
 
-test("the lockout and the CSRF refusal the auditor caused are in the device's journal (LOG-SECURITY-EVENTS, white-box)", () => {
+test("the auditor's lockout and CSRF refusal are in the device journal (LOG-SECURITY-EVENTS, white-box)", () => {
   const events = report.checks.find((c) => c.id === 'journal.security-events')!;
   assert.equal(events.status, 'pass');
   assert.ok(events.evidence.some((e) => /locked-out/.test(e.received)));
@@ -231,7 +231,7 @@ test("the lockout and the CSRF refusal the auditor caused are in the device's jo
   assert.match(lockout.summary, /attempt [1-6]\b/);
 });
 
-test('the audit is polite: the owner can still log in, nothing of the device changed, the cloud link was not disturbed, no secret is in the report', async () => {
+test('polite audit: owner can log in, device unchanged, cloud link undisturbed, no secret in the report', async () => {
   const owner = await WebClient.for(agents[0]!.web.url, units[0]!);
   assert.equal((await owner.login(units[0]!.adminPassword!)).status, 303);
   assert.equal(existsSync(join(work, 'state-0', 'web', 'owner.json')), false, 'the audit changed the owner password');

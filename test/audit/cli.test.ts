@@ -131,7 +131,7 @@ test('audit of the weak device exits 1 and writes both reports', { timeout: 120_
 });
 
 test(
-  'audit of a Bulwark plug with its bundle, state and manifest exits 3: nothing fails, some controls are not tested yet',
+  'audit of a Bulwark plug with bundle, state and manifest exits 3: nothing fails, some controls not yet tested',
   { timeout: 120_000 },
   async () => {
     const unit = fleet.units.plug!;

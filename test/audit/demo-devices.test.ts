@@ -158,7 +158,7 @@ for (const m of MODELS) {
   });
 }
 
-test("the paired lock: the hub's setup-code pairing is in hubs.json, with the bolt the device gives it, and the hub still works after the audit", async () => {
+test("paired lock: hub's setup-code pairing in hubs.json with its device bolt; hub works after the audit", async () => {
   const acl = reports.lock!.main.checks.find((c) => c.id === 'config.hub-acl')!;
   assert.match(acl.evidence.map((e) => e.received).join('\n'), /1 paired hub\(s\): setup-code \[bolt\]/);
   const serial = units.lock!.serial;

@@ -63,7 +63,7 @@ test('a hub port that speaks TLS 1.2 and greets a peer without a key fails chann
   assert.equal(check(r, 'hub.pairing-window').status, 'not-tested');
 });
 
-test('a broker that admits a client without a certificate and one from any CA fails cloud.client-isolation', async () => {
+test('a broker admitting a client without a certificate and one from any CA fails cloud.client-isolation', async () => {
   const id = await createHubIdentity('open broker');
   const port = await listen(
     createTlsServer({ key: id.key, cert: id.cert, minVersion: 'TLSv1.2' }, (s) => {
@@ -87,7 +87,7 @@ test('a broker that admits a client without a certificate and one from any CA fa
   assert.match(anchor.text, /!! the broker at mqtts:.*NOT issued by the bundle's CA/);
 });
 
-test('a lock whose state holds a push-button hub with its bolt fails config.pairing-mode and config.hub-acl', async () => {
+test('a lock whose state has a push-button hub and its bolt fails config.pairing-mode, config.hub-acl', async () => {
   const state = join(fleet.work, 'lock-state');
   await mkdir(state, { recursive: true, mode: 0o700 });
   await writeFile(
@@ -148,7 +148,7 @@ test('a device without its anti-rollback counter, and one with a damaged slot, f
   assert.match(slots.text, /!! verify slot a.*FAILS: .*has changed since it was installed/);
 });
 
-test('a release without notes, SBOM or kept report fails update.release-notes, build.sbom and build.audit-report', async () => {
+test('release lacking notes/SBOM/kept report fails update.release-notes, build.sbom, build.audit-report', async () => {
   const repoDir = join(fleet.work, 'bare-releases');
   await initRepository({ repoDir, factoryDir: fleet.factoryDir });
   const artifact = join(fleet.work, 'bare.tar');

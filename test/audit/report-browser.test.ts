@@ -12,6 +12,11 @@ import { runAudit, renderAuditHtml, reportAnchor, type AuditReport } from '../..
 import { startWeakDevice, WEAK_PROFILE, type WeakDevice } from './weak-device.ts';
 import { needTool, toolAvailable } from '../support/tools.ts';
 
+/** What the page functions read of an element (the DOM types are not in this project's lib). */
+interface Attributed {
+  getAttribute(name: string): string | null;
+}
+
 const CHROMIUM = '/usr/bin/chromium';
 const FLAGS = [
   '--headless',
@@ -83,7 +88,9 @@ test(
       const row = page.locator(`tr[data-control="${c.id}"]`);
       assert.equal(await row.count(), 1, c.id);
       assert.equal(await row.getAttribute('data-status'), c.status, c.id);
-      const hrefs = await row.locator('a[data-provision]').evaluateAll((as) => as.map((a) => a.getAttribute('href')));
+      const hrefs = await row
+        .locator('a[data-provision]')
+        .evaluateAll((as: readonly Attributed[]) => as.map((a) => a.getAttribute('href')));
       const expected = [
         ...c.provisions.etsi.map((id) => `#${reportAnchor('etsi', id)}`),
         ...(c.provisions.psti ?? []).map((id) => `#${reportAnchor('psti', id)}`),
@@ -95,7 +102,7 @@ test(
     for (const p of report.etsi.filter((x) => x.controls.length > 0)) {
       const links = await page
         .locator(`#${reportAnchor('etsi', p.id)} a[data-control-link]`)
-        .evaluateAll((as) => as.map((a) => a.getAttribute('data-control-link')));
+        .evaluateAll((as: readonly Attributed[]) => as.map((a) => a.getAttribute('data-control-link')));
       assert.deepEqual(links, [...p.controls], p.id);
     }
     // Following a link works like in a browser: the provision row becomes the target.

@@ -57,6 +57,8 @@ test('the journal of the camera is checked for the lockout the auditor caused on
   assert.ok(['pass', 'fail'].includes(events.status));
   assert.ok(events.evidence.some((e) => /lockout the auditor triggered/.test(e.sent)));
   t.diagnostic(
-    `journal.security-events: ${events.status}: ${events.evidence.map((e) => `${e.sent} -> ${e.received}`).join(' | ')}`,
+    `journal.security-events: ${events.status}: ${events.evidence
+      .map((e) => `${e.sent} -> ${e.received}`)
+      .join(' | ' + '')}`,
   );
 });

@@ -120,7 +120,7 @@ test('clean inputs pass the white-box checks of bundle, manifest and source', ()
   assert.match(check(clean, 'build.lint').evidence[0]!.received, /both refused/);
 });
 
-test('a readable private key, a cheap hash, an update root whose signatures no longer match and a repeated certificate fail, with evidence', () => {
+test('readable private key, cheap hash, root with broken signatures, repeated certificate: fail, with evidence', () => {
   assert.equal(check(tampered, 'bundle.secret-file-modes').status, 'fail');
   assert.match(findings(tampered, 'bundle.secret-file-modes'), /web-key\.pem \(secret\) => 0644/);
   assert.equal(check(tampered, 'bundle.hash-params').status, 'fail');

@@ -44,7 +44,7 @@ function parsesOrRefuses(body: Uint8Array | string): ChannelMessage | undefined 
   }
 }
 
-test('random bytes into the frame decoder: frames or CHANNEL_FRAME_TOO_LARGE, the buffer never past 4 + maxFrameBytes', () => {
+test('random bytes into the frame decoder: frames or CHANNEL_FRAME_TOO_LARGE, buffer at most 4 + maxFrameBytes', () => {
   // Half the chunks start with a plausible length, so bodies get buffered and not only refused.
   const chunk = fc.oneof(
     fc.uint8Array({ maxLength: 3_000 }),
@@ -118,7 +118,7 @@ test('random JSON values into parseMessage and any JS value into validateMessage
   );
 });
 
-test('valid messages with a key added, replaced or dropped: still valid, or refused with the typed error; the prototype stays clean', () => {
+test('a valid message with a key added, replaced or dropped: valid or a typed refusal; prototype stays clean', () => {
   const mutated = fc
     .tuple(validMessage, dangerousKey, fc.jsonValue({ maxDepth: 2 }), fc.boolean())
     .map(([message, key, value, drop]) => {
@@ -137,6 +137,18 @@ test('valid messages with a key added, replaced or dropped: still valid, or refu
   );
   assert.equal(Object.getOwnPropertyNames(Object.prototype).includes('polluted'), false);
   assert.equal(({} as Record<string, unknown>).value, undefined);
+});
+
+// Moved from src/channel/messages.test.ts: src files reach test helpers through no index.
+test('every valid message round-trips through encode and parse', () => {
+  fc.assert(
+    fc.property(validMessage, (message) => {
+      const [body] = new FrameDecoder().push(encodeMessage(message));
+      const normalised = JSON.parse(JSON.stringify(message)) as unknown;
+      assert.deepEqual(parseMessage(body!), normalised);
+    }),
+    { numRuns: 2_000 },
+  );
 });
 
 test('every valid message survives being split anywhere and decoded', () => {
@@ -172,7 +184,7 @@ const peerChunk = fc.oneof(
   fc.uint8Array({ maxLength: 64 }),
 );
 
-test('random traffic into a session never throws, never answers past its bounds, and nothing happens after it closes', () => {
+test('random traffic into a session: never throws, never answers past its bounds, nothing happens after close', () => {
   fc.assert(
     fc.property(fc.array(fc.tuple(peerChunk, fc.nat(200)), { maxLength: 40 }), (chunks) => {
       let now = 1_000;
@@ -198,7 +210,7 @@ test('random traffic into a session never throws, never answers past its bounds,
   );
 });
 
-test('a refused frame changes nothing but closing: no request is delivered and nothing pending is settled as answered', () => {
+test('a refused frame changes nothing but closing: no request delivered, nothing pending settled as answered', () => {
   fc.assert(
     fc.property(
       fc.oneof(

@@ -34,7 +34,7 @@ async function startLinks(units: ProvisionedUnit[], url: string, work: string): 
         saveDelayMs: 100,
         keepaliveSeconds: 10,
       },
-      execute: async () => true,
+      execute: () => Promise.resolve(true),
       state: () => ({ at: Date.now(), capabilities: [] }),
     });
     link.start();
@@ -44,7 +44,10 @@ async function startLinks(units: ProvisionedUnit[], url: string, work: string): 
   return links;
 }
 
-/** Every device queues a reading every `everyMs` for `forMs`; `fault` runs meanwhile. Returns the produced (serial/seq) set. */
+/**
+ * Every device queues a reading every `everyMs` for `forMs`; `fault` runs meanwhile. Returns the produced
+ * (serial/seq) set.
+ */
 async function produce(
   units: ProvisionedUnit[],
   links: CloudLink[],
@@ -92,7 +95,8 @@ async function expectAllStoredOnce(
   await waitFor(() => links.every((l) => l.outbox.size === 0), 30_000, 'the outboxes to drain');
   const sum = (k: 'published' | 'resent' | 'confirmed'): number => links.reduce((n, l) => n + l.stats[k], 0);
   t.diagnostic(
-    `${produced.size} produced, ${sum('published')} publishes, ${sum('resent')} sent again after a receipt, ${links.reduce((n, l) => n + l.connections, 0)} connections`,
+    `${produced.size} produced, ${sum('published')} publishes, ${sum('resent')} sent again after a receipt,` +
+      ` ${links.reduce((n, l) => n + l.connections, 0)} connections`,
   );
 }
 

@@ -110,7 +110,7 @@ test('a QoS 1 publish completes on the PUBACK and reaches a subscriber, which ac
   cloud.end();
 });
 
-test("a client id other than the certificate's CN is refused: error MQTT_REFUSED, then close, never connect", async () => {
+test("a client id other than the certificate's CN is refused: MQTT_REFUSED, then close, never connect", async () => {
   const { up, err } = await refused(options(device, 'PLG-SOMEONEELSE'));
   assert.equal(up, false);
   assert.equal(err.code, 'MQTT_REFUSED');
@@ -134,22 +134,26 @@ test('a broker whose certificate is not from the pinned CA is never connected to
   }
 });
 
-test('a publish still waiting for its PUBACK when the connection drops fails MQTT_CLOSED, after close; publishing while closed fails too', async () => {
-  const plug = await connected(options(device, serial));
-  const events: string[] = [];
-  plug.on('close', () => events.push('close'));
-  // Cut the connection from under the client with the PUBACK not yet received.
-  const failed = new Promise<string | undefined>((resolve) =>
-    plug.publish(`devices/${serial}/telemetry`, Buffer.from('{"seq":1}'), 1, (err) => {
-      events.push('callback');
-      resolve((err as { code?: string } | undefined)?.code);
-    }),
-  );
-  plug.end(true);
-  assert.equal(await failed, 'MQTT_CLOSED');
-  assert.deepEqual(events, ['close', 'callback']);
-  const later = await new Promise<string | undefined>((resolve) =>
-    plug.publish('x', Buffer.alloc(0), 1, (err) => resolve((err as { code?: string } | undefined)?.code)),
-  );
-  assert.equal(later, 'MQTT_CLOSED');
-});
+test(
+  'a publish still waiting for its PUBACK when the connection drops fails MQTT_CLOSED, after close; ' +
+    'publishing while closed fails too',
+  async () => {
+    const plug = await connected(options(device, serial));
+    const events: string[] = [];
+    plug.on('close', () => events.push('close'));
+    // Cut the connection from under the client with the PUBACK not yet received.
+    const failed = new Promise<string | undefined>((resolve) =>
+      plug.publish(`devices/${serial}/telemetry`, Buffer.from('{"seq":1}'), 1, (err) => {
+        events.push('callback');
+        resolve((err as { code?: string } | undefined)?.code);
+      }),
+    );
+    plug.end(true);
+    assert.equal(await failed, 'MQTT_CLOSED');
+    assert.deepEqual(events, ['close', 'callback']);
+    const later = await new Promise<string | undefined>((resolve) =>
+      plug.publish('x', Buffer.alloc(0), 1, (err) => resolve((err as { code?: string } | undefined)?.code)),
+    );
+    assert.equal(later, 'MQTT_CLOSED');
+  },
+);

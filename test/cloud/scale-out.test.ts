@@ -61,9 +61,9 @@ before(async () => {
       identity: await linkIdentity(u),
       stateDir: join(fleet.work, 'dev', serial),
       config: { url: broker.url, reconnectBaseMs: 100, reconnectMaxMs: 1_000, syncIntervalMs: 2_000, syncAgeMs: 500 },
-      execute: async (capability, action) => {
+      execute: (capability, action) => {
         executed.push({ serial, capability, action });
-        return action === 'on';
+        return Promise.resolve(action === 'on');
       },
       state: () => ({ at: Date.now(), capabilities: [{ id: 'power', value: false }] }),
     });
@@ -97,7 +97,8 @@ test(
     await db.connect();
     try {
       await waitFor(
-        async () => Number((await db.query('SELECT COUNT(*) AS n FROM telemetry')).rows[0].n) >= produced.size,
+        async () =>
+          Number((await db.query<{ n: string }>('SELECT COUNT(*) AS n FROM telemetry')).rows[0]!.n) >= produced.size,
         30_000,
         'every message to be stored',
       );

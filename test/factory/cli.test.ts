@@ -90,7 +90,7 @@ test('an unsafe factory setting is refused before any key is made', async () => 
   await assert.rejects(stat(join(work, 'f', 'ca', 'ca-key.pem')));
 });
 
-test("bulwark demo runs end to end, renders every model's policy, and every audited device passes every required control", async () => {
+test('bulwark demo: end to end, renders every policy, each audited device passes its required controls', async () => {
   const work = await mkdtemp(join(tmpdir(), 'bulwark-demo-test-'));
   const r = await bulwark(['demo', '--dir', work], 600_000);
   assert.equal(r.code, 0, r.stderr);

@@ -82,7 +82,7 @@ function nearValid(base: Record<string, unknown>): fc.Arbitrary<unknown> {
   );
 }
 
-test('random and near-valid image.json and signed custom data: a value or UPDATE_IMAGE_INVALID / UPDATE_METADATA_INVALID', () => {
+test('random/near-valid image.json, signed custom data: value or UPDATE_IMAGE_INVALID/UPDATE_METADATA_INVALID', () => {
   fc.assert(
     fc.property(fc.oneof(fc.anything(), fc.jsonValue(), nearValid(MANIFEST), nearValid(CUSTOM)), (value) => {
       try {

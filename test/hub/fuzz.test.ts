@@ -123,7 +123,8 @@ async function deviceSnapshot(): Promise<string> {
 }
 
 test(
-  "a stranger's key sends every frame type and pairing message to a device with its window open: no crash, nothing pinned, nothing counted, nothing switched",
+  "a stranger's key sends every frame type and pairing message to a device with its window open: no crash, " +
+    'nothing pinned, nothing counted, nothing switched',
   { timeout: 300_000 },
   async () => {
     const eve = await stranger('Eve');

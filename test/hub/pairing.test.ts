@@ -53,7 +53,8 @@ function wrongCode(code: string): string {
 }
 
 test(
-  'a plug pairs by push button inside its window; the hub switches it and sees its state; the journal has the attempt and the channel',
+  'a plug pairs by push button inside its window; the hub switches it and sees its state; the journal has the ' +
+    'attempt and the channel',
   { timeout: 60_000 },
   async () => {
     const plug = await device('plug', 'pb-plug');
@@ -197,7 +198,8 @@ test(
 );
 
 test(
-  'a wrong setup code fails on both sides and pins nothing; a typo is caught by the check digit before the device spends an attempt',
+  'a wrong setup code fails on both sides and pins nothing; a typo is caught by the check digit before the ' +
+    'device spends an attempt',
   { timeout: 60_000 },
   async () => {
     const lock = await device('lock', 'wrong-lock');

@@ -174,7 +174,8 @@ async function replayRaw(port: number, bytes: Buffer): Promise<Buffer> {
 }
 
 test(
-  'a plain TCP relay: pairing completes end to end, the relay saw only ciphertext, and replaying its recording pairs nobody',
+  'a plain TCP relay: pairing completes end to end, the relay saw only ciphertext, and replaying its recording ' +
+    'pairs nobody',
   { timeout: 60_000 },
   async () => {
     const lock = await startTestDevice(fleet.units.lock!, join(fleet.work, 'relay-lock'));

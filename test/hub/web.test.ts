@@ -88,7 +88,8 @@ test('a wrong password is refused and repeated guesses back off; a foreign Host 
 });
 
 test(
-  'pairing from the page: setup code for the lock, push button for the plug; control, grant and unpair; CSRF and Origin enforced',
+  'pairing from the page: setup code for the lock, push button for the plug; control, grant and unpair; CSRF ' +
+    'and Origin enforced',
   { timeout: 60_000 },
   async () => {
     const { c, csrf } = await loggedIn();
@@ -139,39 +140,43 @@ test(
   },
 );
 
-test("the owner changes the hub's password: the current one is checked, a weak one refused, then every session ends and the first-password file is gone", async () => {
-  const { c, csrf } = await loggedIn();
-  const form = (
-    currentPassword: string,
-    newPassword: string,
-    confirmPassword = newPassword,
-  ): Record<string, string> => ({ currentPassword, newPassword, confirmPassword, csrf });
-  const next = 'copper lantern orbit 71 quietly';
-  assert.equal((await c.send('POST', '/password', { form: form('not-the-password', next) })).status, 401);
-  const weak = await c.send('POST', '/password', { form: form(password, 'password1234') });
-  assert.equal(weak.status, 422);
-  assert.match(weak.body, /not accepted/);
-  assert.equal((await c.send('POST', '/password', { form: form(password, next, next + 'x') })).status, 422);
-  assert.equal(
-    (
-      await c.send('POST', '/password', {
-        form: { currentPassword: password, newPassword: next, confirmPassword: next },
-      })
-    ).status,
-    403,
-    'no CSRF token',
-  );
-  assert.equal((await c.get('/')).status, 200, 'refusals change nothing');
-  const changed = await c.send('POST', '/password', { form: form(password, next) });
-  assert.equal(changed.status, 303);
-  assert.equal(changed.headers.location, '/login');
-  assert.equal((await c.get('/')).status, 303, 'the session ended');
-  await assert.rejects(stat(join(fleet.work, 'hub', HUB_INITIAL_PASSWORD_FILE)), { code: 'ENOENT' });
-  const fresh = await client('127.0.0.12');
-  const old = await fresh.send('POST', '/login', {
-    form: { password, csrf: WebClient.csrfOf((await fresh.get('/login')).body) },
-  });
-  assert.equal(old.status, 401);
-  password = next;
-  await loggedIn();
-});
+test(
+  "the owner changes the hub's password: the current one is checked, a weak one refused, then every session " +
+    'ends and the first-password file is gone',
+  async () => {
+    const { c, csrf } = await loggedIn();
+    const form = (
+      currentPassword: string,
+      newPassword: string,
+      confirmPassword = newPassword,
+    ): Record<string, string> => ({ currentPassword, newPassword, confirmPassword, csrf });
+    const next = 'copper lantern orbit 71 quietly';
+    assert.equal((await c.send('POST', '/password', { form: form('not-the-password', next) })).status, 401);
+    const weak = await c.send('POST', '/password', { form: form(password, 'password1234') });
+    assert.equal(weak.status, 422);
+    assert.match(weak.body, /not accepted/);
+    assert.equal((await c.send('POST', '/password', { form: form(password, next, next + 'x') })).status, 422);
+    assert.equal(
+      (
+        await c.send('POST', '/password', {
+          form: { currentPassword: password, newPassword: next, confirmPassword: next },
+        })
+      ).status,
+      403,
+      'no CSRF token',
+    );
+    assert.equal((await c.get('/')).status, 200, 'refusals change nothing');
+    const changed = await c.send('POST', '/password', { form: form(password, next) });
+    assert.equal(changed.status, 303);
+    assert.equal(changed.headers.location, '/login');
+    assert.equal((await c.get('/')).status, 303, 'the session ended');
+    await assert.rejects(stat(join(fleet.work, 'hub', HUB_INITIAL_PASSWORD_FILE)), { code: 'ENOENT' });
+    const fresh = await client('127.0.0.12');
+    const old = await fresh.send('POST', '/login', {
+      form: { password, csrf: WebClient.csrfOf((await fresh.get('/login')).body) },
+    });
+    assert.equal(old.status, 401);
+    password = next;
+    await loggedIn();
+  },
+);

@@ -27,10 +27,8 @@ function memoryFetcher(files: Map<string, Buffer>): Fetcher {
     return f;
   };
   return {
-    downloadBytes: async (url) => get(url),
-    downloadFile: async () => {
-      throw new Error('not used');
-    },
+    downloadBytes: (url) => new Promise((resolve) => resolve(get(url))),
+    downloadFile: () => Promise.reject(new Error('not used')),
   };
 }
 

@@ -39,7 +39,7 @@ async function action(o: { client: WebClient; csrf: string }, id: string): Promi
 }
 
 test(
-  'automatic updates are on by default; off, nothing installs by itself; a manual check still updates; postponing is journaled',
+  'automatic updates on by default; off, nothing installs itself; a manual check still updates; postponing journaled',
   { timeout: 120_000 },
   async () => {
     await publish(world, '1.0.0', 1);

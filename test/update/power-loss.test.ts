@@ -194,7 +194,8 @@ test(
       await server.close();
     }
     process.stderr.write(
-      `power-loss: ${CUTS} cuts in ${Math.round((Date.now() - started) / 1000)} s; landed in ${JSON.stringify(landed)}; booted ${booted.size} distinct image/slot pairs\n`,
+      `power-loss: ${CUTS} cuts in ${Math.round((Date.now() - started) / 1000)} s; ` +
+        `landed in ${JSON.stringify(landed)}; booted ${booted.size} distinct image/slot pairs\n`,
     );
     for (const phase of ['downloading', 'unpacking', 'first boot'])
       assert.ok((landed[phase] ?? 0) >= 3, `cuts landed in ${phase}: ${landed[phase] ?? 0}`);

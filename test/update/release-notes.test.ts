@@ -85,7 +85,8 @@ test(
       update: { config: { repositoryUrl: server.url } },
     });
     const r = await agent.updater.checkNow({ manual: true });
-    assert.equal(r.outcome, 'up-to-date'); // an agent without a supervisor cannot switch images; it has seen the release
+    // An agent without a supervisor cannot switch images; it has seen the release.
+    assert.equal(r.outcome, 'up-to-date');
     assert.deepEqual(agent.updater.status().latest?.notes, NOTES);
     const latest = agent.updater.facts().find(([k]) => k === 'Latest available')?.[1] ?? '';
     assert.match(latest, /9\.0\.0 .*fixes a lockout bypass.*installing: the plug restarts/);

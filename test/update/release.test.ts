@@ -35,7 +35,7 @@ before(async () => {
   await ok(['factory', 'init', '--dir', f()]);
 });
 
-test('factory init makes the update keys: three root keys and one per online role, all 0600, and root metadata v1', async () => {
+test('factory init makes update keys: three root keys, one per online role, all 0600, root metadata v1', async () => {
   for (const name of ['root-1.pem', 'root-2.pem', 'root-3.pem', 'targets.pem', 'snapshot.pem', 'timestamp.pem']) {
     assert.equal((await stat(join(f(), 'update-keys', name))).mode & 0o777, 0o600, name);
   }
@@ -104,7 +104,7 @@ test('release init, build-image and publish: a signed image with its CycloneDX S
   );
 });
 
-test('publish refuses a version that is not newer, and an image whose image.json disagrees with the arguments', async () => {
+test('publish refuses a version not newer, and an image whose image.json disagrees with its arguments', async () => {
   const image = join(work, 'plug-1.1.0.tar');
   const again = await bulwark([
     'release',

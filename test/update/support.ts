@@ -84,7 +84,7 @@ export class UpdateServer {
   }
 
   static async start(repoDir: string): Promise<UpdateServer> {
-    const handler = await createRepositoryHandler(repoDir, '/updates');
+    const handler = createRepositoryHandler(repoDir, '/updates');
     const state: { self?: UpdateServer } = {};
     const server = createServer((req, res) => {
       const path = (req.url ?? '/').split('?')[0]!;
@@ -193,7 +193,8 @@ export class DeviceProcess {
       const left = deadline - Date.now();
       if (left <= 0)
         throw new Error(
-          `timed out waiting for ${what}; stdout:\n${this.lines.slice(-30).join('\n')}\nstderr:\n${this.stderr.slice(-3000)}`,
+          `timed out waiting for ${what}; stdout:\n${this.lines.slice(-30).join('\n')}\n` +
+            `stderr:\n${this.stderr.slice(-3000)}`,
         );
       await new Promise<void>((r) => {
         const t = setTimeout(r, Math.min(left, 500));

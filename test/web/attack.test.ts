@@ -74,7 +74,8 @@ test(
 );
 
 test(
-  'a scripted attack that fetches the form and token first gets 429 after 5 failures and finds nothing; the owner logs in from 127.0.0.2 meanwhile',
+  'a scripted attack that fetches the form and token first gets 429 after 5 failures and finds nothing; the ' +
+    'owner logs in from 127.0.0.2 meanwhile',
   { timeout: 300_000 },
   async () => {
     const attacker = await WebClient.for(agent.web.url, fleet.units.plug!, '127.0.0.3');

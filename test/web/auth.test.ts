@@ -31,6 +31,10 @@ after(async () => {
 
 const client = (local?: string): Promise<WebClient> => WebClient.for(agent.web.url, fleet.units.plug!, local);
 
+/** The device's /api/status answer, as far as these tests read it. */
+const statusOf = (body: string): { capabilities: Array<{ value: unknown }> } =>
+  JSON.parse(body) as { capabilities: Array<{ value: unknown }> };
+
 test('every route except the public ones answers 401 or a redirect to login without a session', async () => {
   const c = await client();
   const checked: string[] = [];
@@ -73,7 +77,7 @@ test('every answer carries HSTS, a strict CSP, frame-ancestors none, nosniff and
   }
 });
 
-test('the sticker password logs in; the session cookie is __Host-, HttpOnly, Secure, SameSite=Strict with 256 bits', async () => {
+test('the sticker password logs in; the cookie is __Host-, HttpOnly, Secure, SameSite=Strict, 256 bits', async () => {
   const c = await client();
   const a = await c.login(fleet.units.plug!.adminPassword!);
   assert.equal(a.status, 303);
@@ -109,12 +113,12 @@ test('a state change without the CSRF token, or from a foreign Origin, is refuse
   const noOrigin = await c.send('POST', '/api/capabilities/power/on', { json: { csrf: token }, origin: false });
   assert.equal(noOrigin.status, 403);
   assert.equal(
-    JSON.parse((await c.send('GET', '/api/status')).body).capabilities[0].value,
-    JSON.parse(before).capabilities[0].value,
+    statusOf((await c.send('GET', '/api/status')).body).capabilities[0]!.value,
+    statusOf(before).capabilities[0]!.value,
   );
   const ok = await c.send('POST', '/api/capabilities/power/on', { json: { csrf: token } });
   assert.equal(ok.status, 200);
-  assert.equal(JSON.parse(ok.body).value, true);
+  assert.equal((JSON.parse(ok.body) as { value: unknown }).value, true);
 });
 
 test('five wrong passwords lead to 429 with Retry-After; the owner still logs in from another address', async () => {
@@ -205,7 +209,7 @@ test('the journal records TLS connections and login attempts, never a password',
   await c.login(fleet.units.plug!.adminPassword!);
   const j = await c.send('GET', '/api/journal?limit=200');
   assert.equal(j.status, 200);
-  const entries = JSON.parse(j.body).entries as Array<{ event: string; result: string; source: string }>;
+  const { entries } = JSON.parse(j.body) as { entries: Array<{ event: string; result: string; source: string }> };
   assert.ok(entries.some((e) => e.event === 'tls-connect'));
   assert.ok(entries.some((e) => e.event === 'login' && e.result === 'failure'));
   assert.ok(entries.some((e) => e.event === 'login' && e.result === 'success'));

@@ -121,12 +121,16 @@ test('a page from another origin cannot change the password by form or by fetch'
   const target = agent.web.url;
   const attack = `<!doctype html><html><body>
 <form id="f" method="post" action="${target}/password">
-<input name="currentPassword" value="${password}"><input name="newPassword" value="attacker owns 1t now!"><input name="confirmPassword" value="attacker owns 1t now!">
+<input name="currentPassword" value="${password}"><input name="newPassword" value="attacker owns 1t now!"><input\
+ name="confirmPassword" value="attacker owns 1t now!">
 </form>
 <script src="/attack.js"></script></body></html>`;
-  const attackJs = `fetch(${JSON.stringify(target + '/password')}, { method: 'POST', mode: 'no-cors', credentials: 'include',
+  const attackJs =
+    `fetch(${JSON.stringify(target + '/password')}, { method: 'POST', mode: 'no-cors',` +
+    ` credentials: 'include',
   headers: { 'content-type': 'application/x-www-form-urlencoded' },
-  body: 'currentPassword=${encodeURIComponent(password)}&newPassword=attacker%20owns%201t%20now!&confirmPassword=attacker%20owns%201t%20now!' })
+  body: 'currentPassword=${encodeURIComponent(password)}&newPassword=attacker%20owns%201t%20now!\
+&confirmPassword=attacker%20owns%201t%20now!' })
   .catch(function () {}).finally(function () { document.title = 'fetched'; document.getElementById('f').submit(); });`;
   const tls = {
     key: await readFile(join(unit.dir, 'web-key.pem')),

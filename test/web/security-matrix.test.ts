@@ -58,7 +58,7 @@ before(async () => {
     name: 'hub',
     port: hub.web!.port,
     sessionApi: '/api/devices',
-    entries: async () => hub.journal.list({ limit: 1000 }),
+    entries: () => Promise.resolve(hub.journal.list({ limit: 1000 })),
     breakLogin: () => {
       const getMeta = hub.hub.store.getMeta.bind(hub.hub.store);
       hub.hub.store.getMeta = () => {
@@ -82,7 +82,7 @@ before(async () => {
     name: 'cloud',
     port: cloud.api.port,
     sessionApi: '/v1/me',
-    entries: async () => cloud.journal.list({ limit: 1000 }),
+    entries: () => Promise.resolve(cloud.journal.list({ limit: 1000 })),
     breakLogin: () => {
       const attempts = cloud.store.attempts.bind(cloud.store);
       cloud.store.attempts = () => {
@@ -228,7 +228,7 @@ test('every surface sends the full security header set on 200, 303, 400, 401, 40
   }
 });
 
-test('a state change with a foreign Origin, Origin: null or a cross-site or same-site fetch is refused with 403', async () => {
+test('a state change with a foreign Origin, Origin: null, or a cross-/same-site fetch is refused: 403', async () => {
   for (const s of surfaces) {
     const cases: Array<[string, Record<string, string>]> = [
       ['no Origin and no Sec-Fetch-Site', {}],

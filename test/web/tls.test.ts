@@ -34,7 +34,7 @@ function handshake(o: {
         s.end();
       },
     );
-    s.on('error', (err) => resolve({ ok: false, error: err.message }));
+    s.on('error', (err: Error) => resolve({ ok: false, error: err.message }));
     s.setTimeout(5000, () => {
       s.destroy();
       resolve({ ok: false, error: 'timeout' });

@@ -1,0 +1,2 @@
+/** The CLI's public API for other folders: its error codes. */
+export type { CliErrorCode } from './errors.ts';

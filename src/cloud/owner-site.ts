@@ -1,0 +1,15 @@
+/** What the owner API's routes share: the store, the accounts and devices logic, the forms' proof. */
+import type { PreSessionForms } from '../web/index.ts';
+import type { CloudStore } from './store.ts';
+import type { OwnerAccounts } from './owner-accounts.ts';
+import type { OwnerDevices } from './owner-devices.ts';
+
+/** What the owner API's routes share. */
+export interface OwnerSite {
+  readonly store: CloudStore;
+  readonly accounts: OwnerAccounts;
+  readonly devices: OwnerDevices;
+  /** The CSRF proof of the login and register forms. */
+  readonly forms: PreSessionForms;
+  readonly log: (message: string) => void;
+}
