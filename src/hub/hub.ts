@@ -16,7 +16,8 @@ import {
 } from '../channel/index.ts';
 import { pairWithDevice, defaultPairingConfig, type PairingMode } from '../pairing/index.ts';
 import { getModel, type ModelSpec } from '../models/index.ts';
-import { ConfigError } from '../errors/index.ts';
+import { ConfigError, codeOf } from '../errors/index.ts';
+import { formatSource, type JournalRecordInput } from '../journal/index.ts';
 import { HubError } from './errors.ts';
 import { loadOrCreateHubIdentity, type HubIdentity } from './identity.ts';
 import { HubStore, type AutomationRule, type HubDeviceRecord } from './store.ts';
@@ -100,6 +101,16 @@ export interface HubOptions {
   readonly stateDir: string;
   readonly config?: Partial<HubConfig>;
   readonly log?: (message: string) => void;
+  /**
+   * Where the hub records each connection attempt to a device and each pairing attempt (the hub
+   * service passes its connection journal): the device's address, its serial, the result.
+   */
+  readonly journal?: HubConnectionJournal;
+}
+
+/** The hub's connection journal as the hub core writes it. */
+export interface HubConnectionJournal {
+  record(entry: JournalRecordInput): void;
 }
 
 /** Parses 'host', 'host:port', '[v6]' or '[v6]:port'. */
@@ -156,6 +167,7 @@ export class Hub {
   readonly #listeners = new Set<(event: HubValueEvent) => void>();
   readonly #lastRun = new Map<number, number>();
   readonly #log: (message: string) => void;
+  readonly #journal: HubConnectionJournal | undefined;
   #automations: AutomationRule[];
   #closed = false;
 
@@ -165,8 +177,10 @@ export class Hub {
     identity: HubIdentity,
     store: HubStore,
     log: (m: string) => void,
+    journal: HubConnectionJournal | undefined,
   ) {
     this.stateDir = stateDir;
+    this.#journal = journal;
     this.config = config;
     this.identity = identity;
     this.store = store;
@@ -182,7 +196,7 @@ export class Hub {
     await chmod(options.stateDir, 0o700);
     const identity = await loadOrCreateHubIdentity(options.stateDir);
     const store = HubStore.open(options.stateDir);
-    const hub = new Hub(options.stateDir, config, identity, store, options.log ?? (() => undefined));
+    const hub = new Hub(options.stateDir, config, identity, store, options.log ?? (() => undefined), options.journal);
     for (const record of store.devices()) hub.#attach(record);
     return hub;
   }
@@ -190,6 +204,15 @@ export class Hub {
   /** The hub's key pin, 'sha256:<hex>' (what devices pin). */
   get pin(): string {
     return pinText(this.identity.pin);
+  }
+
+  /** Records a connection or pairing attempt; the journal refusing an entry never stops the hub. */
+  #record(entry: JournalRecordInput): void {
+    try {
+      this.#journal?.record(entry);
+    } catch (err) {
+      this.#log(`journal refused an entry: ${err instanceof Error ? err.message : String(err)}`);
+    }
   }
 
   #attach(record: HubDeviceRecord, resumption?: ChannelResumption, access?: readonly string[]): Entry | undefined {
@@ -210,6 +233,15 @@ export class Hub {
           this.#log(`device ${serial} unpaired this hub (${reason}): its key is forgotten`);
           this.#forget(serial);
         },
+        onAttempt: (serial, result, detail) =>
+          this.#record({
+            surface: 'hub',
+            source: formatSource(record.host, record.port),
+            event: 'channel-connect',
+            result,
+            identity: serial,
+            ...(detail ? { detail } : {}),
+          }),
       },
       resumption,
     );
@@ -284,6 +316,7 @@ export class Hub {
       if (!isWellFormedSetupCode(options.setupCode))
         throw new HubError('HUB_SETUP_CODE_MALFORMED', 'that is not a setup code: check the digits on the label');
     }
+    const source = formatSource(host, port);
     const paired = await pairWithDevice({
       host,
       port,
@@ -293,6 +326,18 @@ export class Hub {
       ...(options.setupCode !== undefined ? { setupCode: options.setupCode } : {}),
       config: this.config.channel,
       maxIterations: this.config.maxIterations,
+    }).catch((err: unknown) => {
+      const code = codeOf(err);
+      this.#record({ surface: 'pairing', source, event: 'pairing', result: 'failure', detail: `${mode}: ${code}` });
+      throw err;
+    });
+    this.#record({
+      surface: 'pairing',
+      source,
+      event: 'pairing',
+      result: 'success',
+      identity: paired.serial,
+      detail: mode,
     });
     let model: ModelSpec;
     try {

@@ -33,6 +33,8 @@ export interface DeviceLinkEvents {
   /** The device no longer pins this hub (it was unpaired or reset on the device side). */
   onUnpairedByDevice(serial: string, reason: string): void;
   onConnectionChange?(serial: string, connected: boolean): void;
+  /** Each connection attempt: 'success' when the pinned channel is up, 'failure' with the error's code. */
+  onAttempt?(serial: string, result: 'success' | 'failure', detail?: string): void;
 }
 
 /**
@@ -77,6 +79,7 @@ export class DeviceLink {
     this.channel.on('connected', (conn) => {
       this.#connected = true;
       this.#events.onConnectionChange?.(this.serial, true);
+      this.#events.onAttempt?.(this.serial, 'success');
       // The device answers with every value as events first, then the count.
       conn.request(LINK_CAPABILITY, 'sync').then(
         () => {
@@ -98,9 +101,9 @@ export class DeviceLink {
       if (info.initiator === 'peer' && (info.reason === 'unpaired' || info.reason === 'not-paired'))
         this.#unpairedByDevice(info.reason);
     });
-    // Failed attempts are retried with back-off; nothing to do per attempt.
-    this.channel.on('retrying', () => undefined);
-    this.channel.on('gave-up', () => undefined);
+    // Failed attempts are retried with back-off; each is recorded.
+    this.channel.on('retrying', (info) => this.#events.onAttempt?.(this.serial, 'failure', info.error.code));
+    this.channel.on('gave-up', (error) => this.#events.onAttempt?.(this.serial, 'failure', `gave up: ${error.code}`));
     this.channel.start();
   }
 

@@ -7,6 +7,7 @@ import { Hub, type HubConfig } from './hub.ts';
 import { listenForControl, HUB_CONTROL_SOCKET } from './control.ts';
 import { startHubWeb, type HubWeb, type HubWebConfig } from './web.ts';
 import { join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
 import { ConnectionJournal } from '../journal/index.ts';
 
 /** Options of {@link startHubService}. */
@@ -37,36 +38,39 @@ export interface HubService {
  */
 export async function startHubService(options: HubServiceOptions): Promise<HubService> {
   const log = options.log ?? (() => undefined);
+  await mkdir(options.stateDir, { recursive: true, mode: 0o700 });
+  const journal = await ConnectionJournal.open({ stateDir: options.stateDir, privacyClass: 'standard' });
   const hub = await Hub.start({
     stateDir: options.stateDir,
     ...(options.config ? { config: options.config } : {}),
     log,
+    journal,
+  }).catch(async (err: unknown) => {
+    await journal.close();
+    throw err;
   });
-  let journal: ConnectionJournal | undefined;
   let web: HubWeb | undefined;
   let control: Server | undefined;
   try {
-    journal = await ConnectionJournal.open({ stateDir: options.stateDir, privacyClass: 'standard' });
     if (options.web !== false) web = await startHubWeb(hub, options.stateDir, options.web ?? {}, log, journal);
     control = await listenForControl(options.stateDir, hub, web ? { webUrl: web.url } : {});
   } catch (err) {
     await web?.close();
-    await journal?.close();
     await hub.close();
+    await journal.close();
     throw err;
   }
-  const j = journal;
   const c = control;
   return {
     hub,
     web,
-    journal: j,
+    journal,
     controlPath: join(options.stateDir, HUB_CONTROL_SOCKET),
     async close() {
       await new Promise<void>((resolve) => c.close(() => resolve()));
       await web?.close();
-      await j.close();
       await hub.close();
+      await journal.close();
     },
   };
 }
