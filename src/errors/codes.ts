@@ -265,6 +265,7 @@ const table = {
   HOST_NOT_ALLOWED: caller(NOPERM, 421),
   URI_INVALID: caller(DATAERR, 414),
   BODY_TOO_LARGE: caller(DATAERR, 413),
+  REQUEST_ABORTED: caller(DATAERR, 400),
   UNSUPPORTED_MEDIA_TYPE: caller(DATAERR, 415),
   METHOD_NOT_ALLOWED: caller(USAGE, 405),
 } satisfies Record<string, ErrorRule>;

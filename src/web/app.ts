@@ -272,12 +272,27 @@ async function dispatch<Ctx>(core: DispatchCore<Ctx>, raw: RawRequest): Promise<
     const { route, params } = core.router.resolve(raw.method, req.path);
     if (route.access === 'session') ctx = await requireSession(core, req);
     const body =
-      raw.method === 'POST' ? parseBody(await raw.readBody(core.limits), raw.headers['content-type'], core.limits) : {};
+      raw.method === 'POST'
+        ? parseBody(await readWhole(raw, core.limits), raw.headers['content-type'], core.limits)
+        : {};
     req = { ...req, params, body };
     if (route.csrf) checkCsrf(core.sessions, req, ctx);
     return renderResponse(await route.handler(req, ctx), head);
   } catch (err) {
     return errorAnswer(core, req, ctx, err, head);
+  }
+}
+
+/**
+ * The request's body, whole. A client that hangs up before sending what it announced is the
+ * client's doing, not an internal error: it is answered (if still possible) as a bad request.
+ */
+async function readWhole(raw: RawRequest, limits: HttpLimits): Promise<Buffer> {
+  try {
+    return await raw.readBody(limits);
+  } catch (err) {
+    if (err instanceof HttpError) throw err;
+    throw new HttpError(400, 'REQUEST_ABORTED', 'the request body did not arrive whole');
   }
 }
 
