@@ -5,7 +5,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { InvalidInputError } from '../errors/index.ts';
-import { hostCookie, type SurfaceEvent, type WebRequest } from '../web/index.ts';
+import { hostCookie, requiredField, type SurfaceEvent, type WebRequest } from '../web/index.ts';
 import {
   LockoutPolicy,
   DeviceCookiePolicy,
@@ -51,11 +51,7 @@ export interface NewSession {
 
 /** A required string field of a request body, at most `max` characters. */
 export function field(body: Readonly<Record<string, unknown>>, name: string, max = 256): string {
-  const v = body[name];
-  if (typeof v !== 'string' || v.length === 0 || v.length > max) {
-    throw new InvalidInputError(`field ${name} is missing or too long`, { field: name });
-  }
-  return v;
+  return requiredField(body[name], name, max);
 }
 
 /** An e-mail address in its one stored form (trimmed, lower case), or a 400. */

@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import {
   Router,
   PreSessionForms,
+  requiredField,
   addStaticRoutes,
   createWebApp,
   hostCookie,
@@ -104,13 +105,6 @@ const SESSION_COOKIE = '__Host-bulwark-hub-session';
 const LOGIN_COOKIE = '__Host-bulwark-hub-login';
 const SESSIONS_KEY = 'web.sessions';
 
-function field(value: unknown, name: string, max = 256): string {
-  if (typeof value !== 'string' || value.length === 0 || value.length > max) {
-    throw new InvalidInputError(`field ${name} is missing or too long`, { field: name });
-  }
-  return value;
-}
-
 function loginPage(site: HubSite, status: number, error?: string): WebResponse {
   const pre = site.forms.issue();
   return { kind: 'html', status, headers: { 'set-cookie': pre.cookie }, body: hubLoginPage(pre.token, error) };
@@ -129,7 +123,7 @@ function addLoginRoutes(router: Router<HubCtx>, site: HubSite): void {
     csrf: false,
     handler: async (req) => {
       site.forms.verify(req);
-      const checked = await site.login.check(req, field(req.body.password, 'password'));
+      const checked = await site.login.check(req, requiredField(req.body.password, 'password'));
       if (!checked.ok || !checked.deviceCookie) return loginPage(site, 401, 'Wrong password.');
       const s = site.sessions.create(HUB_OWNER, Date.now());
       site.saveSessions();
@@ -151,9 +145,9 @@ function addLoginRoutes(router: Router<HubCtx>, site: HubSite): void {
 }
 
 async function pair(site: HubSite, req: WebRequest, csrf: string): Promise<WebResponse> {
-  const address = field(req.body.address, 'address', 270);
+  const address = requiredField(req.body.address, 'address', 270);
   const given = typeof req.body.setupCode === 'string' && req.body.setupCode.trim() !== '';
-  const code = given ? field(req.body.setupCode, 'setupCode', 32) : undefined;
+  const code = given ? requiredField(req.body.setupCode, 'setupCode', 32) : undefined;
   try {
     const d = await site.hub.pair({ address, ...(code !== undefined ? { setupCode: code } : {}) });
     return req.wantsJson ? { kind: 'json', body: { ok: true, device: d } } : back(`paired ${d.serial} by ${d.mode}`);
@@ -241,9 +235,9 @@ async function changePassword(site: HubSite, req: WebRequest, csrf: string): Pro
     status,
     body: hubPasswordPage(csrf, o),
   });
-  const current = field(req.body.currentPassword, 'currentPassword');
-  const next = field(req.body.newPassword, 'newPassword');
-  const confirm = field(req.body.confirmPassword, 'confirmPassword');
+  const current = requiredField(req.body.currentPassword, 'currentPassword');
+  const next = requiredField(req.body.newPassword, 'newPassword');
+  const confirm = requiredField(req.body.confirmPassword, 'confirmPassword');
   // The current password is a guess like any login's: same lockout, counted before the hash.
   const checked = await site.login.check(req, current);
   if (!checked.ok) return page(401, { error: 'The current password is wrong.' });

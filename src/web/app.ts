@@ -21,6 +21,7 @@ import {
   parseCookies,
   readBodyStream,
   renderResponse,
+  securityHeaders,
   type HttpLimits,
   type RenderedResponse,
   type Router,
@@ -358,9 +359,7 @@ export function answerInternalError(res: ServerResponse): void {
     res.destroy();
     return;
   }
-  res.writeHead(500, {
-    ...renderResponse({ kind: 'text', status: 500, body: '', contentType: 'text/plain' }, true).headers,
-  });
+  res.writeHead(500, { ...securityHeaders(), 'content-length': '0' });
   res.end();
 }
 

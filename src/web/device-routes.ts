@@ -4,12 +4,11 @@
  * data export). Each route states its access and CSRF rule; the app core enforces both.
  */
 import { checkPasswordStrength, hashPassword, verifyPassword, verifySetupCodeForOwner } from './auth-bridge.ts';
-import { HttpError, hostCookie, type Router, type WebRequest, type WebResponse } from './http.ts';
+import { HttpError, hostCookie, requiredField, type Router, type WebRequest, type WebResponse } from './http.ts';
 import type { OwnerRecord } from './owner-state.ts';
 import { OWNER_NAME } from './owner-login.ts';
 import {
   SESSION_COOKIE,
-  formField,
   frame,
   recordOwner,
   sessionOf,
@@ -56,8 +55,8 @@ function securityTxt(site: DeviceSite, req: WebRequest): WebResponse {
 async function postLogin(site: DeviceSite, req: WebRequest): Promise<WebResponse> {
   site.forms.verify(req);
   if (setupPending(site)) return { kind: 'redirect', location: '/setup' };
-  const username = formField(req.body.username, 'username', 64);
-  const password = formField(req.body.password, 'password', 256);
+  const username = requiredField(req.body.username, 'username', 64);
+  const password = requiredField(req.body.password, 'password', 256);
   const known = username === (site.state.owner?.username ?? OWNER_NAME);
   const identity = known ? username : UNKNOWN_ACCOUNT;
   const r = await site.login.guarded(req, identity, 'login', (p) => site.login.checkPassword(known, password, p));
@@ -78,9 +77,9 @@ async function postLogin(site: DeviceSite, req: WebRequest): Promise<WebResponse
 async function postSetup(site: DeviceSite, req: WebRequest): Promise<WebResponse> {
   if (!setupPending(site)) throw new HttpError(404, 'SETUP_CLOSED', 'setup is already complete');
   site.forms.verify(req);
-  const code = formField(req.body.setupCode, 'setupCode', 32);
-  const next = formField(req.body.newPassword, 'newPassword', 256);
-  const confirm = formField(req.body.confirmPassword, 'confirmPassword', 256);
+  const code = requiredField(req.body.setupCode, 'setupCode', 32);
+  const next = requiredField(req.body.newPassword, 'newPassword', 256);
+  const confirm = requiredField(req.body.confirmPassword, 'confirmPassword', 256);
   const checkCode = (): Promise<boolean> => verifySetupCodeForOwner(code, site.bundle.pairingVerifierJson);
   const { ok } = await site.login.guarded(req, 'setup', 'setup', checkCode);
   recordOwner(site, req, 'setup', ok ? 'success' : 'failure', undefined, 'setup');
@@ -106,7 +105,9 @@ async function postSetup(site: DeviceSite, req: WebRequest): Promise<WebResponse
 }
 
 async function strengthOf(site: DeviceSite, req: WebRequest): Promise<WebResponse> {
-  const r = await checkPasswordStrength(formField(req.body.password, 'password', 512), { userInputs: site.userInputs });
+  const r = await checkPasswordStrength(requiredField(req.body.password, 'password', 512), {
+    userInputs: site.userInputs,
+  });
   return { kind: 'json', body: { ok: r.ok, score: r.score, reasons: r.reasons } };
 }
 
@@ -245,9 +246,9 @@ export function addControlRoutes(router: Router<DeviceCtx>, site: DeviceSite): v
 }
 
 async function changePassword(site: DeviceSite, req: WebRequest, csrf: string): Promise<WebResponse> {
-  const current = formField(req.body.currentPassword, 'currentPassword');
-  const next = formField(req.body.newPassword, 'newPassword');
-  const confirm = formField(req.body.confirmPassword, 'confirmPassword');
+  const current = requiredField(req.body.currentPassword, 'currentPassword');
+  const next = requiredField(req.body.newPassword, 'newPassword');
+  const confirm = requiredField(req.body.confirmPassword, 'confirmPassword');
   const page = (status: number, o: { error?: string; reasons?: readonly string[] }): WebResponse => ({
     kind: 'html',
     status,

@@ -4,7 +4,6 @@
  * them in service.ts.
  */
 import type { DeviceBundle } from '../bundle/index.ts';
-import { InvalidInputError } from '../errors/index.ts';
 import type { SessionView } from './auth-bridge.ts';
 import { hostCookie, type WebRequest, type WebResponse } from './http.ts';
 import type { PreSessionForms, SurfaceEvent } from './app.ts';
@@ -72,14 +71,6 @@ export function sessionOf(site: DeviceSite, req: WebRequest): (SessionView & { i
 export function frame(site: DeviceSite, title: string, csrf?: string): pages.PageFrame {
   const unit = site.bundle.unit;
   return { deviceName: `${unit.modelName} ${unit.serial}`, title, ...(csrf ? { csrf } : {}) };
-}
-
-/** A required form field of at most `max` characters. */
-export function formField(value: unknown, name: string, max = 256): string {
-  if (typeof value !== 'string' || value.length === 0 || value.length > max) {
-    throw new InvalidInputError(`field ${name} is missing or too long`, { field: name });
-  }
-  return value;
 }
 
 /** Journals an owner event about `req`. */

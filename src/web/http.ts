@@ -187,6 +187,14 @@ export function parseBody(
   throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'use application/x-www-form-urlencoded or application/json');
 }
 
+/** A required string field of a request body, at most `max` characters; else a typed 400 naming it. */
+export function requiredField(value: unknown, name: string, max = 256): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > max) {
+    throw new InvalidInputError(`field ${name} is missing or too long`, { field: name });
+  }
+  return value;
+}
+
 /** A route table; matching is exact on method and segment count. */
 export class Router<Ctx> {
   readonly #routes: Route<Ctx>[] = [];

@@ -23,6 +23,7 @@ export {
   securityHeaders,
   defaultHttpLimits,
   checkSameOrigin,
+  requiredField,
 } from './http.ts';
 export {
   createWebApp,
