@@ -10,7 +10,7 @@ import type { TLSSocket } from 'node:tls';
 import { sourceKeyFor } from '../auth/index.ts';
 import { validateAdmissionConfig, type AdmissionConfig } from './config.ts';
 import { AdmissionTable, type AdmissionRefusal } from './table.ts';
-import { FloodCounter, describeFlood, type FloodSummary } from './flood.ts';
+import { FloodCounter, describeFlood, type FloodSummary } from '../journal/index.ts';
 
 /** One connection record for the surface's journal. */
 export interface AdmissionRecord {

@@ -8,8 +8,6 @@ export { defaultAdmissionConfig, validateAdmissionConfig } from './config.ts';
 export type { AdmissionConfig } from './config.ts';
 export { AdmissionTable } from './table.ts';
 export type { AdmissionDecision, AdmissionRefusal } from './table.ts';
-export { FloodCounter, describeFlood } from './flood.ts';
-export type { FloodSummary } from './flood.ts';
 export { guardServer } from './guard.ts';
 export type { Admission, AdmissionRecord, EstablishOn, GuardOptions } from './guard.ts';
 export type { AdmissionErrorCode } from './errors.ts';

@@ -20,6 +20,8 @@ export {
 } from './entry.ts';
 export type { JournalEntry, JournalRecordInput, JournalSurface, JournalResult, PrivacyClass } from './entry.ts';
 export { JournalEntryError, JournalQueryError, JournalClosedError, JournalStorageError } from './errors.ts';
+export { FloodCounter, describeFlood } from './flood.ts';
+export type { FloodLimits, FloodSummary } from './flood.ts';
 export { createLogger, LOG_LEVELS, LOG_LIMITS } from './logger.ts';
 export type { Logger, LoggerOptions, LogLevel, LogFields } from './logger.ts';
 export { redactSecrets, isSecretKey, REDACTED } from './redact.ts';

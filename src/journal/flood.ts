@@ -4,7 +4,16 @@
  * window one by one; the rest are counted, and when the window ends one summary says how many
  * there were and of what kind ("10,000 connection attempts in 60 s: 9,990 tls-error ...").
  */
-import type { AdmissionConfig } from './config.ts';
+
+/** The limits of a {@link FloodCounter}. */
+export interface FloodLimits {
+  /** How long one window of a source lasts, ms. */
+  readonly floodWindowMs: number;
+  /** Records of a source written one by one per window; the rest are counted. */
+  readonly floodThreshold: number;
+  /** Sources tracked at once; the oldest window is summarised and dropped to make room. */
+  readonly maxTrackedSources: number;
+}
 
 /** What a flood of one source amounted to in one window. */
 export interface FloodSummary {
@@ -30,10 +39,10 @@ interface Window {
 
 /** Counts connection records per source and window. */
 export class FloodCounter {
-  readonly #config: Pick<AdmissionConfig, 'floodWindowMs' | 'floodThreshold' | 'maxTrackedSources'>;
+  readonly #config: FloodLimits;
   readonly #windows = new Map<string, Window>(); // insertion order is window start order
 
-  constructor(config: Pick<AdmissionConfig, 'floodWindowMs' | 'floodThreshold' | 'maxTrackedSources'>) {
+  constructor(config: FloodLimits) {
     this.#config = config;
   }
 
