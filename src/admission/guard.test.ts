@@ -76,5 +76,5 @@ test('a flood from one source is written up to the threshold, then summarised on
   const summary = records.find((r) => r.event === 'connection-flood');
   assert.equal(single, 5);
   assert.equal(summary?.source, '127.0.0.7');
-  assert.match(summary?.detail ?? '', /^7 more in \d+ s: 7 tcp-connect failure$/);
+  assert.match(summary?.detail ?? '', /^7 more in \d+ s \([\d:]+-[\d:]+ UTC\): 7 tcp-connect failure$/);
 });

@@ -195,12 +195,14 @@ export async function checkJournalNoContent(ctx: AuditContext): Promise<CheckOut
 /** config.log-retention: the journal is bounded in entries, bytes and age, and the state's journal keeps to it. */
 export async function checkLogRetention(ctx: AuditContext): Promise<CheckOutcome> {
   if (!isBulwark(ctx)) return notTested(NOT_BULWARK_CONFIG);
-  const { defaultJournalConfig: c, validateJournalConfig, JOURNAL_FILE_NAME } = await import('../journal/index.ts');
+  const journalApi = await import('../journal/index.ts');
+  const { defaultJournalConfig: c, validateJournalConfig, JOURNAL_FILE_NAME } = journalApi;
+  const bounds = journalApi.fileBounds(c);
   const unbounded = acceptsConfig(() => validateJournalConfig({ maxAgeDays: 100_000 }));
   const evidence: Evidence[] = [
     {
       sent: "the firmware's journal limits",
-      received: `${c.maxEntries} entries, ${c.maxBytes} bytes, ${c.maxAgeDays} days`,
+      received: `${bounds.maxEntries} entries, ${bounds.maxBytes} bytes, ${c.maxAgeDays} days`,
       finding: c.maxAgeDays > 365,
     },
     {
@@ -220,7 +222,7 @@ export async function checkLogRetention(ctx: AuditContext): Promise<CheckOutcome
       evidence.push({
         sent: `the journal in the state folder`,
         received: `${entries.length} entries, ${f.size} bytes, oldest ${ageDays.toFixed(1)} days`,
-        finding: f.size > c.maxBytes || entries.length > c.maxEntries || ageDays > c.maxAgeDays + 1,
+        finding: f.size > bounds.maxBytes || entries.length > bounds.maxEntries || ageDays > c.maxAgeDays + 1,
       });
     }
   }

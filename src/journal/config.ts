@@ -3,14 +3,28 @@
  */
 import { ConfigError } from '../errors/index.ts';
 
-/** Limits of a {@link ConnectionJournal}. Every one is required to be finite: no journal is unbounded. */
+/**
+ * Limits of a {@link ConnectionJournal}. Every one is required to be finite: no journal is
+ * unbounded. The security tier (logins, lockouts, pairing, owner actions...) and the connection
+ * tier (every connection attempt) are bounded separately, so connections never evict evidence.
+ */
 export interface JournalConfig {
-  /** Most entries kept (10..100_000). */
-  readonly maxEntries: number;
+  /** Most security events kept (10..100_000). */
+  readonly securityMaxEntries: number;
+  /** Most bytes of security events kept, as JSON lines (16 KiB..64 MiB). */
+  readonly securityMaxBytes: number;
+  /** Most connection records kept (10..100_000). */
+  readonly connectionMaxEntries: number;
+  /** Most bytes of connection records kept (16 KiB..64 MiB). */
+  readonly connectionMaxBytes: number;
+  /** One source's records of one tier written one by one per window; the rest become one aggregate (1..10_000). */
+  readonly connectionPerSource: number;
+  /** The same for security events (1..10_000): a stranger's failed logins cannot fill the security tier either. */
+  readonly securityPerSource: number;
+  /** The aggregation window, and the least time between two drop notices of a tier, ms (1_000..3_600_000). */
+  readonly aggregateWindowMs: number;
   /** Entries older than this are dropped, days (1..3_650). */
   readonly maxAgeDays: number;
-  /** The journal file never grows beyond this, bytes (16 KiB..64 MiB). */
-  readonly maxBytes: number;
   /** Appends within this window share one write and one fdatasync, ms (0..1_000). */
   readonly flushDelayMs: number;
   /** A batch this large is written at once instead of waiting for the window (1..10_000). */
@@ -19,20 +33,34 @@ export interface JournalConfig {
   readonly expirySweepMs: number;
 }
 
-/** The default: 5,000 entries, 30 days, 2 MiB, batches of up to 50 ms, expired entries purged hourly. */
+/**
+ * The default: 3,000 security events in 1 MiB and 5,000 connection records in 2 MiB, so the file
+ * stays under 3 MiB; 128 connection records and 256 security events of one source a minute one by
+ * one; 30 days; batches of up to 50 ms; expired entries purged hourly.
+ */
 export const defaultJournalConfig: Readonly<JournalConfig> = Object.freeze({
-  maxEntries: 5_000,
+  securityMaxEntries: 3_000,
+  securityMaxBytes: 1_048_576,
+  connectionMaxEntries: 5_000,
+  connectionMaxBytes: 2_097_152,
+  connectionPerSource: 128,
+  securityPerSource: 256,
+  aggregateWindowMs: 60_000,
   maxAgeDays: 30,
-  maxBytes: 2_097_152,
   flushDelayMs: 50,
   maxPendingEntries: 256,
   expirySweepMs: 3_600_000,
 });
 
 const RANGES: Readonly<Record<keyof JournalConfig, readonly [number, number]>> = Object.freeze({
-  maxEntries: [10, 100_000],
+  securityMaxEntries: [10, 100_000],
+  securityMaxBytes: [16_384, 67_108_864],
+  connectionMaxEntries: [10, 100_000],
+  connectionMaxBytes: [16_384, 67_108_864],
+  connectionPerSource: [1, 10_000],
+  securityPerSource: [1, 10_000],
+  aggregateWindowMs: [1_000, 3_600_000],
   maxAgeDays: [1, 3_650],
-  maxBytes: [16_384, 67_108_864],
   flushDelayMs: [0, 1_000],
   maxPendingEntries: [1, 10_000],
   expirySweepMs: [60_000, 86_400_000],
@@ -60,4 +88,22 @@ export function validateJournalConfig(config: Partial<JournalConfig> = {}): Jour
     out[key] = value;
   }
   return Object.freeze(out as unknown as JournalConfig);
+}
+
+/** The bounds of one tier. */
+export function tierBounds(
+  config: JournalConfig,
+  tier: 'security' | 'connection',
+): { maxEntries: number; maxBytes: number } {
+  return tier === 'security'
+    ? { maxEntries: config.securityMaxEntries, maxBytes: config.securityMaxBytes }
+    : { maxEntries: config.connectionMaxEntries, maxBytes: config.connectionMaxBytes };
+}
+
+/** The bounds of the journal file: both tiers together. */
+export function fileBounds(config: JournalConfig): { maxEntries: number; maxBytes: number } {
+  return {
+    maxEntries: config.securityMaxEntries + config.connectionMaxEntries,
+    maxBytes: config.securityMaxBytes + config.connectionMaxBytes,
+  };
 }

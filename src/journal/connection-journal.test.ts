@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { hasCode } from '../errors/index.ts';
-import { ConnectionJournal, JournalEntryError, JOURNAL_FILE_NAME } from './index.ts';
+import { ConnectionJournal, JournalEntryError, JOURNAL_FILE_NAME, JOURNAL_MADE_EVENTS } from './index.ts';
 import type { ConnectionJournalOptions, JournalRecordInput } from './index.ts';
 
 const T0 = Date.parse('2025-06-01T10:00:00.000Z');
@@ -163,9 +163,10 @@ test('drops entries older than the retention, from the list at once and from the
   });
 });
 
-test('keeps at most maxEntries after reload, and the file never exceeds its bounds', async () => {
+test("keeps at most a tier's entries after reload, and the file never exceeds both tiers' bounds", async () => {
   await withDir(async (dir) => {
-    const config = { maxEntries: 100, maxBytes: 16_384 };
+    const config = { securityMaxEntries: 100, securityMaxBytes: 16_384, connectionMaxEntries: 10 };
+    const connection = { maxEntries: 10, maxBytes: 16_384 };
     const journal = await openJournal(dir, { config });
     let largest = 0;
     for (let i = 1; i <= 1_000; i++) {
@@ -173,20 +174,26 @@ test('keeps at most maxEntries after reload, and the file never exceeds its boun
       if (i % 37 === 0) {
         await journal.flush();
         largest = Math.max(largest, (await stat(join(dir, JOURNAL_FILE_NAME))).size);
-        assert.ok((await fileLines(dir)).length <= 100);
+        assert.ok((await fileLines(dir)).length <= 100 + connection.maxEntries);
       }
     }
     await journal.close();
-    assert.ok(largest <= 16_384, `file reached ${largest} bytes`);
+    assert.ok(largest <= 16_384 + connection.maxBytes, `file reached ${largest} bytes`);
     assert.ok(journal.stats().compactions > 0);
     const reopened = await openJournal(dir, { config });
     const entries = reopened.export();
     assert.ok(entries.length <= 100 && entries.length >= 80, `${entries.length} entries`);
-    assert.equal(entries.at(-1)!.seq, 1_000, 'the newest entries are the ones kept');
-    assert.equal(reopened.record(attempt(1_001)).seq, 1_001);
+    const logins = entries.filter((e) => e.event === 'login');
+    assert.equal(logins.at(-1)!.source, attempt(1_000).source, 'the newest entries are the ones kept');
+    assert.equal(entries.at(-1)!.event, 'journal-drop', 'losses still untold are told on close');
+    assert.ok(
+      entries.some((e) => e.event === 'journal-drop'),
+      'the loss is stated in an entry',
+    );
+    assert.equal(reopened.record(attempt(1_001))!.seq, entries.at(-1)!.seq + 1);
     await reopened.close();
     // A smaller bound applies to an existing file at once.
-    const smaller = await openJournal(dir, { config: { maxEntries: 10 } });
+    const smaller = await openJournal(dir, { config: { securityMaxEntries: 10 } });
     assert.equal(smaller.export().length, 10);
     await smaller.close();
     assert.ok((await fileLines(dir)).length <= 10);
@@ -204,7 +211,7 @@ test('survives a truncated last line (a power cut mid-append) and appends cleanl
     const reopened = await openJournal(dir);
     assert.equal(reopened.export().length, 19);
     assert.equal(reopened.stats().corruptLinesOnLoad, 1);
-    assert.equal(reopened.record(attempt(21)).seq, 20, 'the torn entry never became durable, so its seq is reused');
+    assert.equal(reopened.record(attempt(21))!.seq, 20, 'the torn entry never became durable, so its seq is reused');
     await reopened.close();
     const again = await openJournal(dir);
     assert.equal(again.export().length, 20);
@@ -241,11 +248,12 @@ test('loads a file far larger than its bounds quickly, keeping only the newest e
     const path = join(dir, JOURNAL_FILE_NAME);
     const tail = await readFile(path);
     await writeFile(path, Buffer.concat([Buffer.alloc(8 * 1024 * 1024, 'z'), Buffer.from('\n'), tail]));
-    const reopened = await openJournal(dir, { config: { maxEntries: 50, maxBytes: 16_384 } });
+    const config = { securityMaxEntries: 50, securityMaxBytes: 16_384, connectionMaxBytes: 16_384 };
+    const reopened = await openJournal(dir, { config });
     assert.equal(reopened.export().length, 50);
     assert.equal(reopened.export().at(-1)!.seq, 200);
     await reopened.close();
-    assert.ok((await stat(path)).size <= 16_384);
+    assert.ok((await stat(path)).size <= 2 * 16_384);
   });
 });
 
@@ -283,8 +291,8 @@ test('a sensitive journal stores no detail and only the network of each source',
       result: 'success',
       detail: 'viewed stream',
     });
-    assert.deepEqual(recorded.source, '2001:db8:1::/48');
-    assert.equal(recorded.detail, undefined);
+    assert.deepEqual(recorded?.source, '2001:db8:1::/48');
+    assert.equal(recorded?.detail, undefined);
     await sensitive.close();
     const raw = await readFile(join(dir, JOURNAL_FILE_NAME), 'utf8');
     assert.ok(!raw.includes('wrong password') && !raw.includes('viewed stream') && !raw.includes('192.0.2.7'));
@@ -308,9 +316,11 @@ test('the file is private to the device user and a symlink in its place is refus
 test('refuses an unbounded or unknown setting, naming the key', async () => {
   await withDir(async (dir) => {
     for (const [config, key] of [
-      [{ maxEntries: Infinity }, 'maxEntries'],
-      [{ maxEntries: 0 }, 'maxEntries'],
-      [{ maxBytes: 1e12 }, 'maxBytes'],
+      [{ securityMaxEntries: Infinity }, 'securityMaxEntries'],
+      [{ connectionMaxEntries: 0 }, 'connectionMaxEntries'],
+      [{ securityMaxBytes: 1e12 }, 'securityMaxBytes'],
+      [{ connectionPerSource: 0 }, 'connectionPerSource'],
+      [{ aggregateWindowMs: 10 }, 'aggregateWindowMs'],
       [{ maxAgeDays: Number.NaN }, 'maxAgeDays'],
       [{ maxEntry: 10 }, 'maxEntry'],
     ] as const) {
@@ -376,7 +386,14 @@ test('property: random entries in, the journal never exceeds its bounds and thro
       fc.constantFrom<'standard' | 'sensitive'>('standard', 'sensitive'),
       async (inputs, privacyClass) => {
         await withDir(async (dir) => {
-          const config = { maxEntries: 20, maxBytes: 16_384, flushDelayMs: 0 };
+          const tier = { MaxEntries: 10, MaxBytes: 16_384 };
+          const config = {
+            securityMaxEntries: tier.MaxEntries,
+            securityMaxBytes: tier.MaxBytes,
+            connectionMaxEntries: tier.MaxEntries,
+            connectionMaxBytes: tier.MaxBytes,
+            flushDelayMs: 0,
+          };
           const journal = await openJournal(dir, { config, privacyClass });
           for (const [i, input] of inputs.entries()) {
             try {
@@ -386,7 +403,7 @@ test('property: random entries in, the journal never exceeds its bounds and thro
             }
             if (i % 40 === 0) await journal.flush();
             const s = journal.stats();
-            assert.ok(s.entries <= 20 && s.bytes <= 16_384);
+            assert.ok(s.entries <= 20 && s.bytes <= 2 * 16_384);
           }
           await journal.close();
           const path = join(dir, JOURNAL_FILE_NAME);
@@ -394,13 +411,17 @@ test('property: random entries in, the journal never exceeds its bounds and thro
             (s) => s.size,
             () => 0,
           );
-          assert.ok(size <= 16_384);
+          assert.ok(size <= 2 * 16_384);
           const reopened = await openJournal(dir, { config, privacyClass });
           const entries = reopened.export();
           assert.ok(entries.length <= 20);
           assert.equal(reopened.stats().corruptLinesOnLoad, 0);
           if (privacyClass === 'sensitive')
-            assert.ok(entries.every((e) => e.detail === undefined && !/:\d+$/.test(e.source)));
+            assert.ok(
+              entries.every(
+                (e) => (JOURNAL_MADE_EVENTS.has(e.event) || e.detail === undefined) && !/:\d+$/.test(e.source),
+              ),
+            );
           await reopened.close();
         });
       },

@@ -23,19 +23,23 @@ import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic, SECRET_FILE_MODE } from '../storage/index.ts';
 import { ConfigError } from '../errors/index.ts';
-import { validateJournalConfig } from './config.ts';
+import { fileBounds, tierBounds, validateJournalConfig } from './config.ts';
 import type { JournalConfig } from './config.ts';
 import {
   JOURNAL_ENTRY_LIMITS,
   JOURNAL_RESULTS,
   JOURNAL_SURFACES,
   parseStoredLine,
+  journalMadeEntry,
   prepareEntry,
   serialiseEntry,
 } from './entry.ts';
+import type { JournalEntryFields } from './entry.ts';
+import { RecordAggregator } from './aggregation.ts';
+import { JOURNAL_TIERS, TieredEntries, describeDrops, noDrops, noteDrop, tierOf } from './tiers.ts';
+import type { JournalTier, TierDrops } from './tiers.ts';
 import type { JournalEntry, JournalRecordInput, JournalResult, JournalSurface, PrivacyClass } from './entry.ts';
 import { JournalClosedError, JournalQueryError, JournalStorageError } from './errors.ts';
-import { EntryQueue } from './entry-queue.ts';
 import { scanLinesBackward } from './line-scan.ts';
 import { createLogger } from './logger.ts';
 
@@ -100,6 +104,8 @@ export interface JournalStats {
   readonly limits: Readonly<JournalConfig>;
   /** The code of the last write failure, if the last write failed. */
   readonly lastErrorCode?: string;
+  /** Each tier's size, bounds and losses. */
+  readonly tiers: Readonly<Record<JournalTier, JournalTierStats>>;
 }
 
 interface StoredEntry {
@@ -107,12 +113,26 @@ interface StoredEntry {
   readonly line: string;
   readonly bytes: number;
   readonly atMs: number;
+  readonly seq: number;
+  readonly tier: JournalTier;
   onDisk: boolean;
   evicted: boolean;
 }
 
 function storedFor(entry: JournalEntry, line: string = serialiseEntry(entry)): StoredEntry {
-  return { entry, line, bytes: Buffer.byteLength(line) + 1, atMs: Date.parse(entry.at), onDisk: false, evicted: false };
+  const bytes = Buffer.byteLength(line) + 1;
+  const tier = tierOf(entry.event);
+  return { entry, line, bytes, atMs: Date.parse(entry.at), seq: entry.seq, tier, onDisk: false, evicted: false };
+}
+
+/** One tier's figures in {@link JournalStats}. */
+export interface JournalTierStats {
+  readonly entries: number;
+  readonly bytes: number;
+  readonly maxEntries: number;
+  readonly maxBytes: number;
+  /** Entries this tier lost to its bounds since the journal was opened (each loss is also a notice entry). */
+  readonly dropped: number;
 }
 
 function errnoCode(err: unknown): string | undefined {
@@ -160,13 +180,9 @@ function zeroCounts<K extends string>(keys: readonly K[]): Record<K, number> {
  * Keeps the newest valid entries, read newest first, within the entry and byte limits and not
  * older than `cutoff`; counts what it passes over. `onLine` returns false once the journal is full.
  */
-function newestEntriesWithin(
-  limits: { readonly maxEntries: number; readonly maxBytes: number },
-  cutoff: number,
-  privacyClass: PrivacyClass,
-) {
+function newestEntriesWithin(config: JournalConfig, cutoff: number, privacyClass: PrivacyClass) {
   const tally = { newestFirst: [] as StoredEntry[], corrupt: 0, rewritten: 0, expired: 0, full: false, maxSeq: 0 };
-  let keptBytes = 0;
+  const kept = { security: { entries: 0, bytes: 0, full: false }, connection: { entries: 0, bytes: 0, full: false } };
   let lastSeq = Number.POSITIVE_INFINITY;
   const onLine = (buffer: Buffer): boolean => {
     // A torn append can leave NULs where data never reached the disk.
@@ -188,15 +204,20 @@ function newestEntriesWithin(
       tally.expired++;
       return true;
     }
-    if (tally.newestFirst.length >= limits.maxEntries || keptBytes + stored.bytes > limits.maxBytes) {
+    const tier = kept[stored.tier];
+    const bounds = tierBounds(config, stored.tier);
+    if (tier.full || tier.entries >= bounds.maxEntries || tier.bytes + stored.bytes > bounds.maxBytes) {
       tally.full = true;
-      return false;
+      tier.full = true;
+      // Older lines of the other tier may still fit; stop once both tiers are full.
+      return !(kept.security.full && kept.connection.full);
     }
     // Not byte-identical to what this code writes (NULs, padding, an older form): rewrite.
     if (stored.line !== text || buffer.length !== stored.bytes - 1) tally.rewritten++;
     stored.onDisk = true;
     tally.newestFirst.push(stored);
-    keptBytes += stored.bytes;
+    tier.entries += 1;
+    tier.bytes += stored.bytes;
     return true;
   };
   return { tally, onLine };
@@ -223,7 +244,12 @@ export class ConnectionJournal {
   readonly #stateDir: string;
   readonly #now: () => number;
   readonly #onError: (err: JournalStorageError) => void;
-  #entries = new EntryQueue<StoredEntry>();
+  #entries = new TieredEntries<StoredEntry>();
+  #aggregator: RecordAggregator;
+  readonly #drops: Record<JournalTier, TierDrops> = { security: noDrops(), connection: noDrops() };
+  readonly #droppedTotal: Record<JournalTier, number> = { security: 0, connection: 0 };
+  readonly #lastNoticeAt: Record<JournalTier, number> = { security: -Infinity, connection: -Infinity };
+  #tickTimer: NodeJS.Timeout | undefined;
   #pending: StoredEntry[] = [];
   #diskBytes = 0;
   #diskLines = 0;
@@ -256,6 +282,7 @@ export class ConnectionJournal {
     this.config = config;
     this.#now = now;
     this.#onError = onError;
+    this.#aggregator = new RecordAggregator(config);
   }
 
   /**
@@ -287,6 +314,9 @@ export class ConnectionJournal {
     }
     journal.#sweepTimer = setInterval(() => journal.#sweep(), config.expirySweepMs);
     journal.#sweepTimer.unref();
+    // Aggregates and drop notices become due as windows end, even when nothing else is recorded.
+    journal.#tickTimer = setInterval(() => journal.#writeDue(), Math.min(config.aggregateWindowMs, 10_000));
+    journal.#tickTimer.unref();
     if (journal.#needsCompaction) journal.#scheduleFlush(true);
     return journal;
   }
@@ -310,7 +340,7 @@ export class ConnectionJournal {
       const stat = await handle.stat();
       if (!stat.isFile())
         throw new JournalStorageError('JOURNAL_FILE_UNSAFE', 'the journal path is not a regular file', { op: 'load' });
-      const { maxBytes } = this.config;
+      const { maxBytes } = fileBounds(this.config);
       const kept = newestEntriesWithin(this.config, this.#now() - this.config.maxAgeDays * DAY_MS, this.privacyClass);
       const scan = await scanLinesBackward(
         handle,
@@ -346,25 +376,56 @@ export class ConnectionJournal {
   }
 
   /**
-   * Records one connection attempt, stamped with the time and the next `seq`, and returns the
-   * entry as stored (redacted, privacy rule applied). Never waits for the disk.
+   * Records one event, stamped with the time and the next `seq`, in its tier, and returns the
+   * entry as stored (redacted, privacy rule applied); or undefined when the record was counted
+   * into its source's aggregate for this window instead (a flood). Never waits for the disk.
    * @throws JournalEntryError for an entry that does not match the schema; JournalClosedError after close()
    */
-  record(input: JournalRecordInput): JournalEntry {
+  record(input: JournalRecordInput): JournalEntry | undefined {
     if (this.#closing) throw new JournalClosedError();
     const fields = prepareEntry(input, this.privacyClass);
-    const entry: JournalEntry = Object.freeze({
-      seq: this.#nextSeq,
-      at: new Date(this.#now()).toISOString(),
-      ...fields,
-    });
+    const now = this.#now();
+    const { write, due } = this.#aggregator.note(tierOf(fields.event), fields, now);
+    for (const aggregate of due) this.#add(journalMadeEntry(aggregate, this.privacyClass), now);
+    const entry = write ? this.#add(fields, now) : undefined;
+    this.#writeDropNotices(now);
+    return entry;
+  }
+
+  /** Stores an entry in its tier, evicting the tier's oldest when it is over its bounds. */
+  #add(fields: JournalEntryFields, now: number): JournalEntry {
+    const entry: JournalEntry = Object.freeze({ seq: this.#nextSeq, at: new Date(now).toISOString(), ...fields });
     this.#nextSeq++;
     const stored = storedFor(entry);
     this.#entries.push(stored);
     this.#pending.push(stored);
-    this.#trimTo(this.config.maxEntries, this.config.maxBytes);
+    this.#trimTier(stored.tier, tierBounds(this.config, stored.tier));
     this.#scheduleFlush(this.#pending.length >= this.config.maxPendingEntries);
     return entry;
+  }
+
+  /** Writes the aggregates and drop notices that are due (on a timer, and before every read). */
+  #writeDue(): void {
+    if (this.#closing) return;
+    const now = this.#now();
+    for (const aggregate of this.#aggregator.due(now)) this.#add(journalMadeEntry(aggregate, this.privacyClass), now);
+    this.#writeDropNotices(now);
+  }
+
+  /**
+   * A tier that lost entries says so in a notice of its own in the security tier: how many, and
+   * the span of time lost. At most one notice per tier and aggregation window, and one on close.
+   */
+  #writeDropNotices(now: number, force = false): void {
+    for (const tier of JOURNAL_TIERS) {
+      const drops = this.#drops[tier];
+      if (drops.count === 0 || (!force && now - this.#lastNoticeAt[tier] < this.config.aggregateWindowMs)) continue;
+      this.#lastNoticeAt[tier] = now;
+      const detail = describeDrops(tier, drops, tierBounds(this.config, tier));
+      this.#drops[tier] = noDrops();
+      const notice = { surface: 'journal', source: 'local', event: 'journal-drop', result: 'info', detail } as const;
+      this.#add(journalMadeEntry(notice, this.privacyClass), now);
+    }
   }
 
   /**
@@ -387,10 +448,11 @@ export class ConnectionJournal {
       throw new JournalQueryError('surface', 'is not a surface');
     if (result !== undefined && !(JOURNAL_RESULTS as readonly unknown[]).includes(result))
       throw new JournalQueryError('result', 'is not a result');
+    this.#writeDue();
     this.#pruneExpired();
     const out: JournalEntry[] = [];
-    for (let i = this.#entries.length - 1; i >= 0 && out.length < limit; i--) {
-      const { entry } = this.#entries.at(i)!;
+    for (const { entry } of this.#entries.newestFirst()) {
+      if (out.length >= limit) break;
       if (before !== undefined && entry.seq >= before) continue;
       if (surface !== undefined && entry.surface !== surface) continue;
       if (result !== undefined && entry.result !== result) continue;
@@ -401,28 +463,29 @@ export class ConnectionJournal {
 
   /** Every entry kept, oldest first, for the owner's data export. */
   export(): JournalEntry[] {
+    this.#writeDue();
     this.#pruneExpired();
     return this.#entries.toArray().map((s) => s.entry);
   }
 
   /** Counts and sizes. */
   stats(): JournalStats {
+    this.#writeDue();
     this.#pruneExpired();
     const byResult = zeroCounts(JOURNAL_RESULTS);
     const bySurface = zeroCounts(JOURNAL_SURFACES);
-    for (const { entry } of this.#entries.toArray()) {
+    for (const { entry } of this.#entries.newestFirst()) {
       byResult[entry.result]++;
       bySurface[entry.surface]++;
     }
+    const { oldest, newest } = this.#entries.ends();
     return {
       privacyClass: this.privacyClass,
       entries: this.#entries.length,
       bytes: this.#entries.bytes,
       fileBytes: this.#diskBytes,
       pendingEntries: this.#pending.filter((s) => !s.evicted).length,
-      ...(this.#entries.length > 0
-        ? { oldestAt: this.#entries.at(0)!.entry.at, newestAt: this.#entries.at(this.#entries.length - 1)!.entry.at }
-        : {}),
+      ...(oldest && newest ? { oldestAt: oldest.entry.at, newestAt: newest.entry.at } : {}),
       byResult,
       bySurface,
       corruptLinesOnLoad: this.#corruptLinesOnLoad,
@@ -430,7 +493,14 @@ export class ConnectionJournal {
       compactions: this.#compactions,
       limits: this.config,
       ...(this.#lastErrorCode ? { lastErrorCode: this.#lastErrorCode } : {}),
+      tiers: { security: this.#tierStats('security'), connection: this.#tierStats('connection') },
     };
+  }
+
+  #tierStats(tier: JournalTier): JournalTierStats {
+    const queue = this.#entries.tier(tier);
+    const dropped = this.#droppedTotal[tier];
+    return { entries: queue.length, bytes: queue.bytes, ...tierBounds(this.config, tier), dropped };
   }
 
   /**
@@ -451,6 +521,7 @@ export class ConnectionJournal {
   erase(): Promise<void> {
     this.#clearFlushTimer();
     for (const s of this.#entries.clear()) s.evicted = true;
+    for (const tier of JOURNAL_TIERS) this.#drops[tier] = noDrops();
     this.#pending = [];
     this.#expiredOnDisk = 0;
     return this.#enqueue(async () => {
@@ -475,9 +546,17 @@ export class ConnectionJournal {
 
   /** Writes what is pending and releases the file. Later calls to record() throw. Idempotent. */
   close(): Promise<void> {
+    if (!this.#closing) {
+      // What is still being counted is written before the journal closes.
+      const now = this.#now();
+      for (const aggregate of this.#aggregator.drain(now))
+        this.#add(journalMadeEntry(aggregate, this.privacyClass), now);
+      this.#writeDropNotices(now, true);
+    }
     this.#closing ??= (async () => {
       this.#clearFlushTimer();
       if (this.#sweepTimer) clearInterval(this.#sweepTimer);
+      if (this.#tickTimer) clearInterval(this.#tickTimer);
       try {
         await this.#enqueue(() => this.#flushNow());
       } finally {
@@ -546,9 +625,13 @@ export class ConnectionJournal {
     );
   }
 
-  /** Evicts the oldest entries until at most `maxEntries` and `maxBytes` remain. */
-  #trimTo(maxEntries: number, maxBytes: number): void {
-    while (this.#entries.length > maxEntries || this.#entries.bytes > maxBytes) this.#entries.shift()!.evicted = true;
+  /** Evicts a tier's oldest entries until it is within `bounds`; each loss is tallied for a drop notice. */
+  #trimTier(tier: JournalTier, bounds: { maxEntries: number; maxBytes: number }): void {
+    this.#entries.trim(tier, bounds, (s) => {
+      s.evicted = true;
+      noteDrop(this.#drops[tier], s.atMs);
+      this.#droppedTotal[tier]++;
+    });
   }
 
   async #flushNow(): Promise<void> {
@@ -559,8 +642,8 @@ export class ConnectionJournal {
     const sweepDue = this.#expiredOnDisk > 0 && this.#now() - this.#lastCompactionAt >= this.config.expirySweepMs;
     if (batch.length === 0 && !this.#needsCompaction && !sweepDue) return;
     const batchBytes = batch.reduce((n, s) => n + s.bytes, 0);
-    const overBounds =
-      this.#diskBytes + batchBytes > this.config.maxBytes || this.#diskLines + batch.length > this.config.maxEntries;
+    const file = fileBounds(this.config);
+    const overBounds = this.#diskBytes + batchBytes > file.maxBytes || this.#diskLines + batch.length > file.maxEntries;
     if (!this.#needsCompaction && !sweepDue && !overBounds && this.#fileExists) {
       try {
         await this.#append(batch, batchBytes);
@@ -595,9 +678,13 @@ export class ConnectionJournal {
 
   /** Rewrites the file from memory; `makeRoom` (when the file is full) first trims to the low-water mark. */
   async #compact(makeRoom: boolean): Promise<void> {
-    const { maxEntries, maxBytes } = this.config;
-    if (makeRoom)
-      this.#trimTo(Math.floor(maxEntries * COMPACTION_LOW_WATER), Math.floor(maxBytes * COMPACTION_LOW_WATER));
+    if (makeRoom) {
+      for (const tier of JOURNAL_TIERS) {
+        const { maxEntries, maxBytes } = tierBounds(this.config, tier);
+        const low = COMPACTION_LOW_WATER;
+        this.#trimTier(tier, { maxEntries: Math.floor(maxEntries * low), maxBytes: Math.floor(maxBytes * low) });
+      }
+    }
     const snapshot = this.#entries.toArray();
     const data = snapshot.map((s) => s.line + '\n').join('');
     for (const s of snapshot) s.onDisk = true;

@@ -6,8 +6,8 @@ import { isIP } from 'node:net';
 import { JournalEntryError } from './errors.ts';
 import { redactSecrets, neutraliseText, truncateText } from './redact.ts';
 
-/** The device's listening surfaces. */
-export const JOURNAL_SURFACES = ['web', 'hub', 'pairing', 'cloud', 'button', 'update'] as const;
+/** The device's listening surfaces, and 'journal' for the journal's own notices. */
+export const JOURNAL_SURFACES = ['web', 'hub', 'pairing', 'cloud', 'button', 'update', 'journal'] as const;
 /** A listening surface of the device. */
 export type JournalSurface = (typeof JOURNAL_SURFACES)[number];
 
@@ -73,6 +73,17 @@ export interface JournalRecordInput {
   /** A short, redacted explanation (standard devices only). */
   readonly detail?: string;
 }
+
+/**
+ * Events only the journal writes: its drop notices and its aggregates. A caller may not record
+ * them (no one can forge a notice), and their detail, which holds only counts and times, is kept
+ * even on a sensitive device, where every other detail is dropped.
+ */
+export const JOURNAL_MADE_EVENTS: ReadonlySet<string> = new Set([
+  'journal-drop',
+  'events-aggregated',
+  'records-aggregated',
+]);
 
 const INPUT_KEYS = new Set(['surface', 'source', 'event', 'identity', 'result', 'detail']);
 const STORED_KEYS = new Set(['seq', 'at', ...INPUT_KEYS]);
@@ -178,6 +189,22 @@ export function coarsenSource(source: string): string {
   return `${ipv6Text([...address.groups.slice(0, 3), 0, 0, 0, 0, 0])}/48`;
 }
 
+/**
+ * The address of a source without its port, and the key its records are counted under when the
+ * journal aggregates a flood: the address for IPv4, the /64 for IPv6 (one host holds a whole /64),
+ * the network itself for a coarsened source.
+ */
+export function aggregationKey(source: string): { readonly address: string; readonly key: string } {
+  if (source.includes('/')) return { address: source, key: source };
+  const bracketed = /^\[([^\]]+)\]/.exec(source);
+  const host = bracketed ? bracketed[1]! : source.replace(/^([0-9.]+):\d+$/, '$1');
+  const address = parseAddress(host);
+  if (!address) return { address: source, key: source };
+  if (address.version === 4) return { address: address.text, key: address.text };
+  const prefix = ipv6Text([...address.groups.slice(0, 4), 0, 0, 0, 0]);
+  return { address: ipv6Text(address.groups), key: `${prefix}/64` };
+}
+
 /** True for a network written by {@link coarsenSource}. */
 function isCoarsenedSource(source: string): boolean {
   if (source === '::1/128') return true;
@@ -248,6 +275,8 @@ export function prepareEntry(input: unknown, privacyClass: PrivacyClass): Journa
   const surface = requireOneOf('surface', raw.surface, JOURNAL_SURFACES);
   const result = requireOneOf('result', raw.result, JOURNAL_RESULTS);
   const event = requireEvent(raw.event);
+  if (JOURNAL_MADE_EVENTS.has(event) || surface === 'journal')
+    throw new JournalEntryError('event', 'is written only by the journal itself');
   if (typeof raw.source !== 'string')
     throw new JournalEntryError('source', "must be 'address:port', 'local' or 'unknown'");
   const normalised = normaliseSourceOrUndefined(raw.source);
@@ -275,6 +304,16 @@ function buildFields(
     result,
     ...(detail ? { detail } : {}),
   };
+}
+
+/**
+ * The fields of an entry the journal writes itself (a drop notice, an aggregate): its detail is
+ * cleaned like any other but kept on every privacy class.
+ */
+export function journalMadeEntry(fields: JournalEntryFields, privacyClass: PrivacyClass): JournalEntryFields {
+  const source = privacyClass === 'sensitive' ? coarsenSource(fields.source) : fields.source;
+  const detail = fields.detail === undefined ? undefined : cleanDetail(fields.detail);
+  return buildFields(fields.surface, source, fields.event, undefined, fields.result, detail);
 }
 
 /** The line written to the file for an entry (without the newline); keys in a fixed order. */
@@ -338,7 +377,7 @@ export function parseStoredLine(line: string, privacyClass: PrivacyClass): Journ
       event,
       identity,
       result as JournalResult,
-      privacyClass === 'sensitive' ? undefined : detail,
+      privacyClass === 'sensitive' && !JOURNAL_MADE_EVENTS.has(event) ? undefined : detail,
     ),
   });
 }

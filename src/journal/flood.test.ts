@@ -15,7 +15,10 @@ test('a source writes its first records one by one and the rest become one summa
   const [summary] = flood.due(60_000);
   assert.equal(summary?.count, 7);
   assert.equal(summary?.kinds.get('tls-error refused'), 4);
-  assert.match(describeFlood(summary), /^7 more in 60 s: 4 tls-error refused, 3 tcp-connect failure$/);
+  assert.match(
+    describeFlood(summary),
+    /^7 more in 60 s \(00:00:00-00:01:00 UTC\): 4 tls-error refused, 3 tcp-connect failure$/,
+  );
 });
 
 test('a quiet source is never summarised and starts a fresh window', () => {

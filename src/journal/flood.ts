@@ -111,10 +111,15 @@ function summaryOf(source: string, window: Window, now: number): FloodSummary {
   };
 }
 
-/** The one-line text of a summary, e.g. '9,990 more in 60 s: 9,000 tls-error refused, 990 tcp-connect failure'. */
+/**
+ * The one-line text of a summary, e.g.
+ * '9,990 more in 60 s (10:04:07-10:05:07 UTC): 9,000 tls-error refused, 990 tcp-connect failure'.
+ */
 export function describeFlood(summary: FloodSummary): string {
   const seconds = Math.max(1, Math.round((summary.windowEnd - summary.windowStart) / 1_000));
   const kinds = [...summary.kinds].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${n.toLocaleString('en')} ${k}`);
   const from = summary.source.endsWith('/64') ? ` from ${summary.source}` : '';
-  return `${summary.count.toLocaleString('en')} more${from} in ${seconds} s: ${kinds.join(', ')}`;
+  const clock = (ms: number): string => new Date(ms).toISOString().slice(11, 19);
+  const span = `${clock(summary.windowStart)}-${clock(summary.windowEnd)} UTC`;
+  return `${summary.count.toLocaleString('en')} more${from} in ${seconds} s (${span}): ${kinds.join(', ')}`;
 }

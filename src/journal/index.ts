@@ -7,13 +7,16 @@
  * - {@link redactSecrets}: the redactor both use.
  */
 export { ConnectionJournal, JOURNAL_FILE_NAME, JOURNAL_LIST_LIMITS } from './connection-journal.ts';
-export type { ConnectionJournalOptions, JournalQuery, JournalStats } from './connection-journal.ts';
-export { defaultJournalConfig, validateJournalConfig } from './config.ts';
+export type { ConnectionJournalOptions, JournalQuery, JournalStats, JournalTierStats } from './connection-journal.ts';
+export { defaultJournalConfig, fileBounds, tierBounds, validateJournalConfig } from './config.ts';
+export { JOURNAL_TIERS, tierOf } from './tiers.ts';
+export type { JournalTier } from './tiers.ts';
 export type { JournalConfig } from './config.ts';
 export {
   JOURNAL_SURFACES,
   JOURNAL_RESULTS,
   JOURNAL_ENTRY_LIMITS,
+  JOURNAL_MADE_EVENTS,
   formatSource,
   coarsenSource,
   privacyClassFor,
