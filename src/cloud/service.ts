@@ -14,7 +14,7 @@ import { ensureCloudCredentials, type CloudCredentials } from './pki.ts';
 import { startEmbeddedBroker, type EmbeddedBroker, type EmbeddedBrokerConfig } from './broker.ts';
 import { ServiceMqttClient, type ServiceMqttConfig } from './service-mqtt.ts';
 import { parseMqttsUrl } from '../mqtt/index.ts';
-import { ConnectionJournal } from '../journal/index.ts';
+import { ConnectionJournal, type JournalConfig } from '../journal/index.ts';
 import { DeviceTraffic, type IngestConfig } from './ingest.ts';
 import { CommandCenter, type CommandConfig } from './commands.ts';
 import { startOwnerApi, type OwnerApi, type OwnerApiConfig } from './api.ts';
@@ -27,6 +27,8 @@ import type { CloudStore, RegistryUnit, TelemetryRow } from './store.ts';
 export interface CloudServiceOptions {
   /** Mutable state: credentials (pki/), the SQLite database. */
   readonly stateDir: string;
+  /** The journal's bounds (tier sizes, aggregation rate and window, age); src/journal's defaults otherwise. */
+  readonly journal?: Partial<JournalConfig>;
   /** The factory folder: its CA issues this instance's certificates on first start. */
   readonly factoryDir?: string;
   /** Credentials made elsewhere (then `factoryDir` is not needed). */
@@ -211,6 +213,15 @@ function startMaintenance(store: CloudStore, retentionMs: number, log: (line: st
   };
 }
 
+/** Per instance, in its state dir: every connection attempt on the owner API and the broker. */
+function openCloudJournal(o: CloudServiceOptions): Promise<ConnectionJournal> {
+  return ConnectionJournal.open({
+    stateDir: o.stateDir,
+    privacyClass: 'standard',
+    ...(o.journal ? { config: o.journal } : {}),
+  });
+}
+
 /**
  * Starts a cloud instance.
  *
@@ -223,13 +234,10 @@ export async function startCloud(o: CloudServiceOptions): Promise<CloudService> 
   const instance = o.instance ?? '1';
   const creds = await cloudCredentials(o, instance);
   const store = await openCloudStore(o);
-  // Per instance, in its state dir: every connection attempt on the owner API and the broker.
-  const journal = await ConnectionJournal.open({ stateDir: o.stateDir, privacyClass: 'standard' }).catch(
-    async (err: unknown) => {
-      await store.close();
-      throw err;
-    },
-  );
+  const journal = await openCloudJournal(o).catch(async (err: unknown) => {
+    await store.close();
+    throw err;
+  });
   const closers: Array<() => Promise<void>> = [() => store.close(), () => journal.close()];
   const closeAll = async (): Promise<void> => {
     for (const c of closers.reverse()) await c().catch(() => undefined);

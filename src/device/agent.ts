@@ -11,6 +11,7 @@ import { readDeviceBundle, type DeviceBundle } from '../bundle/index.ts';
 import { getModel, type ModelSpec } from '../models/index.ts';
 import { startWebService, type WebService, type WebJournal } from '../web/index.ts';
 import { openJournal, type DeviceJournal } from './journal-bridge.ts';
+import type { JournalConfig } from '../journal/index.ts';
 import { DeviceCapabilities } from './capabilities.ts';
 import { listenForButton, type ButtonGesture } from './button.ts';
 import { startHubSurface, type HubSurface, type HubSurfaceConfig } from './hub-surface.ts';
@@ -36,6 +37,8 @@ export interface DeviceAgentConfig {
   readonly cloudTelemetryIntervalMs?: number;
   /** Software updates (src/update): the booted slot, repository and hooks; absent: no repository, no checks. */
   readonly update?: DeviceUpdateOptions;
+  /** The journal's bounds (tier sizes, aggregation rate and window, age); src/journal's defaults otherwise. */
+  readonly journal?: Partial<JournalConfig>;
 }
 
 /** Defaults for everything but the two folders. */
@@ -266,7 +269,7 @@ export async function startDeviceAgent(
   await mkdir(c.stateDir, { recursive: true, mode: 0o700 });
   await chmod(c.stateDir, 0o700);
   const sensitive = model.sensors.includes('camera') || model.sensors.includes('microphone');
-  const journal = await openJournal(c.stateDir, sensitive ? 'sensitive' : 'standard', log);
+  const journal = await openJournal(c.stateDir, sensitive ? 'sensitive' : 'standard', log, c.journal);
   const capabilities = await DeviceCapabilities.load(model, c.stateDir);
   const startedAt = Date.now();
   const updater = await startUpdater({ stateDir: c.stateDir, bundle, journal, log, ...c.update });

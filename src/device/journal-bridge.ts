@@ -3,8 +3,9 @@
  * request path (a refused entry is reported, the request goes on), and the owner's page reads
  * rows newest first.
  */
-import { ConnectionJournal, type JournalEntry, type JournalRecordInput, type PrivacyClass } from '../journal/index.ts';
-import type { JournalRow } from '../web/index.ts';
+import { ConnectionJournal, type JournalConfig, type JournalEntry, type JournalRecordInput } from '../journal/index.ts';
+import type { PrivacyClass } from '../journal/index.ts';
+import type { JournalListOptions, JournalRow } from '../web/index.ts';
 
 /** One thing to record (the journal validates and redacts it). */
 export type DeviceJournalEntry = JournalRecordInput;
@@ -13,7 +14,7 @@ export type DeviceJournalEntry = JournalRecordInput;
 export interface DeviceJournal {
   /** Records an entry (the row's fields but its time, which the journal sets). */
   record(entry: Omit<JournalRow, 'at'>): void;
-  list(o: { limit: number }): Promise<readonly JournalRow[]>;
+  list(o: JournalListOptions): Promise<readonly JournalRow[]>;
   erase(): Promise<void>;
   close(): Promise<void>;
 }
@@ -36,10 +37,12 @@ export async function openJournal(
   stateDir: string,
   privacyClass: PrivacyClass,
   warn: (msg: string) => void = () => undefined,
+  config?: Partial<JournalConfig>,
 ): Promise<DeviceJournal> {
   const journal = await ConnectionJournal.open({
     stateDir,
     privacyClass,
+    ...(config ? { config } : {}),
     onError: (err) => warn(`journal: ${err.code}`),
   });
   return {
@@ -52,7 +55,11 @@ export async function openJournal(
     },
     // A promise for the web side's interface; a throw from the journal becomes its rejection.
     list: (o) =>
-      Promise.resolve().then(() => journal.list({ limit: Math.min(Math.max(1, o.limit), 1000) }).map(journalRow)),
+      Promise.resolve().then(() =>
+        journal
+          .list({ limit: Math.min(Math.max(1, o.limit), 1000), ...(o.tier ? { tier: o.tier } : {}) })
+          .map(journalRow),
+      ),
     erase: () => journal.erase(),
     close: () => journal.close(),
   };

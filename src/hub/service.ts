@@ -8,12 +8,14 @@ import { listenForControl, HUB_CONTROL_SOCKET } from './control.ts';
 import { startHubWeb, type HubWeb, type HubWebConfig } from './web.ts';
 import { join } from 'node:path';
 import { mkdir } from 'node:fs/promises';
-import { ConnectionJournal } from '../journal/index.ts';
+import { ConnectionJournal, type JournalConfig } from '../journal/index.ts';
 
 /** Options of {@link startHubService}. */
 export interface HubServiceOptions {
   readonly stateDir: string;
   readonly config?: Partial<HubConfig>;
+  /** The journal's bounds (tier sizes, aggregation rate and window, age); src/journal's defaults otherwise. */
+  readonly journal?: Partial<JournalConfig>;
   /** The admin page's address and port (default 127.0.0.1:8444); `false` runs no admin page. */
   readonly web?: Partial<HubWebConfig> | false;
   readonly log?: (message: string) => void;
@@ -39,7 +41,11 @@ export interface HubService {
 export async function startHubService(options: HubServiceOptions): Promise<HubService> {
   const log = options.log ?? (() => undefined);
   await mkdir(options.stateDir, { recursive: true, mode: 0o700 });
-  const journal = await ConnectionJournal.open({ stateDir: options.stateDir, privacyClass: 'standard' });
+  const journal = await ConnectionJournal.open({
+    stateDir: options.stateDir,
+    privacyClass: 'standard',
+    ...(options.journal ? { config: options.journal } : {}),
+  });
   const hub = await Hub.start({
     stateDir: options.stateDir,
     ...(options.config ? { config: options.config } : {}),

@@ -79,6 +79,8 @@ export interface JournalQuery {
   readonly before?: number;
   readonly surface?: JournalSurface;
   readonly result?: JournalResult;
+  /** Only one tier: 'security' for the evidence alone, whatever the traffic around it. */
+  readonly tier?: JournalTier;
 }
 
 /** Counts and sizes for the owner's page and for diagnostics. */
@@ -435,10 +437,10 @@ export class ConnectionJournal {
   list(query: JournalQuery = {}): JournalEntry[] {
     if (typeof query !== 'object' || query === null) throw new JournalQueryError('query', 'must be an object');
     for (const key of Object.keys(query)) {
-      if (!['limit', 'before', 'surface', 'result'].includes(key))
+      if (!['limit', 'before', 'surface', 'result', 'tier'].includes(key))
         throw new JournalQueryError(key.slice(0, 32), 'is not a query field');
     }
-    const { limit = JOURNAL_LIST_LIMITS.defaultLimit, before, surface, result } = query;
+    const { limit = JOURNAL_LIST_LIMITS.defaultLimit, before, surface, result, tier } = query;
     if (!Number.isSafeInteger(limit) || limit < 1 || limit > JOURNAL_LIST_LIMITS.maxLimit) {
       throw new JournalQueryError('limit', `must be an integer from 1 to ${JOURNAL_LIST_LIMITS.maxLimit}`);
     }
@@ -448,10 +450,13 @@ export class ConnectionJournal {
       throw new JournalQueryError('surface', 'is not a surface');
     if (result !== undefined && !(JOURNAL_RESULTS as readonly unknown[]).includes(result))
       throw new JournalQueryError('result', 'is not a result');
+    if (tier !== undefined && !(JOURNAL_TIERS as readonly unknown[]).includes(tier))
+      throw new JournalQueryError('tier', 'is not a tier');
     this.#writeDue();
     this.#pruneExpired();
     const out: JournalEntry[] = [];
-    for (const { entry } of this.#entries.newestFirst()) {
+    const items = tier === undefined ? this.#entries.newestFirst() : this.#entries.tier(tier).newestFirst();
+    for (const { entry } of items) {
       if (out.length >= limit) break;
       if (before !== undefined && entry.seq >= before) continue;
       if (surface !== undefined && entry.surface !== surface) continue;

@@ -71,6 +71,11 @@ export class EntryQueue<T extends Sized> {
     return false;
   }
 
+  /** The live items, newest first. */
+  *newestFirst(): Generator<T> {
+    for (let i = this.#items.length - 1; i >= this.#head; i--) yield this.#items[i]!;
+  }
+
   /** A copy of the live items, oldest first. */
   toArray(): T[] {
     return this.#items.slice(this.#head);

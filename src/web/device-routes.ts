@@ -346,7 +346,11 @@ async function exportData(site: DeviceSite, req: WebRequest): Promise<WebRespons
     },
     capabilities: site.device.capabilities(),
     ...((await site.device.exportData?.()) ?? {}),
-    journal: await site.journal.list({ limit: 1_000 }),
+    // Every security event kept and the newest connections: a flood cannot push the evidence out.
+    journal: [
+      ...(await site.journal.list({ limit: 1_000, tier: 'security' })),
+      ...(await site.journal.list({ limit: 1_000, tier: 'connection' })),
+    ].sort((a, b) => b.at.localeCompare(a.at)),
     erase:
       "hold the device's button (factory reset): the owner password, sessions, pairings, journal and cloud " +
       'claim are erased',
@@ -366,7 +370,10 @@ export function addRecordRoutes(router: Router<DeviceCtx>, site: DeviceSite): vo
       kind: 'html',
       body: pages.journalPage(
         { ...frame(site, 'Journal'), csrf: ctx.session!.csrfToken },
-        await site.journal.list({ limit: 200 }),
+        {
+          security: await site.journal.list({ limit: 200, tier: 'security' }),
+          connections: await site.journal.list({ limit: 200, tier: 'connection' }),
+        },
       ),
     }),
   });
@@ -378,7 +385,9 @@ export function addRecordRoutes(router: Router<DeviceCtx>, site: DeviceSite): vo
     handler: async (req) => {
       const n = Number(req.query.get('limit') ?? '100');
       const limit = Number.isInteger(n) && n > 0 && n <= 1000 ? n : 100;
-      return { kind: 'json', body: { entries: await site.journal.list({ limit }) } };
+      const t = req.query.get('tier');
+      const tier = t === 'security' || t === 'connection' ? t : undefined;
+      return { kind: 'json', body: { entries: await site.journal.list({ limit, ...(tier ? { tier } : {}) }) } };
     },
   });
   // The owner's data, for the owner to keep: what the device holds about them and their home. No secret

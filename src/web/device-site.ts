@@ -36,7 +36,7 @@ export interface WebDeviceControl {
 
 /** The journal as the web service reads it. */
 export interface WebJournalReader {
-  list(options: { limit: number }): Promise<readonly pages.JournalRow[]> | readonly pages.JournalRow[];
+  list(options: pages.JournalListOptions): Promise<readonly pages.JournalRow[]> | readonly pages.JournalRow[];
 }
 
 /** Everything the device's routes need. */

@@ -11,7 +11,7 @@ export type {
   WebJournalEntry,
   WebDeviceControl,
 } from './service.ts';
-export type { CapabilityView, JournalRow } from './pages.ts';
+export type { CapabilityView, JournalListOptions, JournalRow } from './pages.ts';
 export { CONTENT_SECURITY_POLICY } from './http.ts';
 export {
   Router,

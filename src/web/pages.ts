@@ -192,22 +192,48 @@ export interface JournalRow {
   readonly detail?: string;
 }
 
-/** The connection journal. */
-export function journalPage(frame: PageFrame & { csrf: string }, rows: readonly JournalRow[]): string {
+/** What a page asks of the journal: the newest `limit` entries, of one tier or of both. */
+export interface JournalListOptions {
+  readonly limit: number;
+  readonly tier?: 'security' | 'connection';
+}
+
+function journalTable(caption: string, rows: readonly JournalRow[]): string {
   const body = rows
     .map((r) => {
       const at = r.at.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
       const cells = [at, r.surface, r.event, r.source, r.identity ?? '', r.result, r.detail ?? ''];
-      return `<tr>${cells.map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`;
+      const notice = r.event === 'journal-drop' ? ' class="notice"' : '';
+      return `<tr${notice}>${cells.map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`;
     })
     .join('');
+  return (
+    `<h2>${escapeHtml(caption)}</h2><div class="card table-wrap"><table><thead><tr><th scope="col">Time (UTC)</th>` +
+    `<th scope="col">Surface</th><th scope="col">Event</th><th scope="col">Source</th><th scope="col">Identity</th>` +
+    `<th scope="col">Result</th><th scope="col">Detail</th></tr></thead><tbody>${body}</tbody></table></div>`
+  );
+}
+
+/**
+ * The journal: security events (logins, lockouts, pairing, owner actions) apart from connection
+ * records, so a flood of connections never hides them; a drop notice is repeated at the top.
+ */
+export function journalPage(
+  frame: PageFrame & { csrf: string },
+  tiers: { readonly security: readonly JournalRow[]; readonly connections: readonly JournalRow[] },
+): string {
+  const drops = tiers.security.filter((r) => r.event === 'journal-drop');
+  const dropNote = drops.length
+    ? `<div class="card"><p class="error">The journal dropped older entries to stay within its bounds (newest ` +
+      `notice: ${escapeHtml(drops[0]!.detail ?? drops[0]!.at)}).</p></div>`
+    : '';
   return layout(
     frame,
     `<h1>Connection journal</h1><p class="muted">Every connection and login attempt, newest first. Passwords and` +
-      ` codes are never recorded.</p>` +
-      `<div class="card table-wrap"><table><thead><tr><th scope="col">Time (UTC)</th><th scope="col">Surface</th>` +
-      `<th scope="col">Event</th><th scope="col">Source</th><th scope="col">Identity</th><th` +
-      ` scope="col">Result</th><th scope="col">Detail</th></tr></thead><tbody>${body}</tbody></table></div>`,
+      ` codes are never recorded. A flood from one address is summarised per minute.</p>` +
+      dropNote +
+      journalTable('Security events', tiers.security) +
+      journalTable('Connections', tiers.connections),
   );
 }
 

@@ -47,7 +47,7 @@ export interface WebJournalEntry {
 /** The journal as the web service needs it. */
 export interface WebJournal {
   record(entry: WebJournalEntry): void;
-  list(options: { limit: number }): Promise<readonly pages.JournalRow[]> | readonly pages.JournalRow[];
+  list(options: pages.JournalListOptions): Promise<readonly pages.JournalRow[]> | readonly pages.JournalRow[];
 }
 
 /** The listening limits of an HTTPS surface (the device's admin pages, the cloud's owner API). */
