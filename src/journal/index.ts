@@ -28,4 +28,5 @@ export type { FloodLimits, FloodSummary } from './flood.ts';
 export { createLogger, LOG_LEVELS, LOG_LIMITS } from './logger.ts';
 export type { Logger, LoggerOptions, LogLevel, LogFields } from './logger.ts';
 export { redactSecrets, isSecretKey, REDACTED } from './redact.ts';
+export { LogLimiter, defaultLogLimiterConfig, validateLogLimiterConfig, type LogLimiterConfig } from './log-limiter.ts';
 export type { JournalErrorCode } from './errors.ts';

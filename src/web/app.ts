@@ -10,8 +10,8 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import { BulwarkError, httpStatusOf } from '../errors/index.ts';
-import { formatSource, type JournalRecordInput } from '../journal/index.ts';
+import { BulwarkError, codeOf, httpStatusOf } from '../errors/index.ts';
+import { LogLimiter, formatSource, type JournalRecordInput, type LogLimiterConfig } from '../journal/index.ts';
 import {
   HttpError,
   checkSameOrigin,
@@ -28,7 +28,14 @@ import {
   type WebRequest,
   type WebResponse,
 } from './http.ts';
-import { listenHttps, type HttpsListenOptions, type HttpsListener } from './https-server.ts';
+import {
+  ClientEventCounts,
+  clientErrorOf,
+  listenHttps,
+  type HttpsListenOptions,
+  type HttpsListener,
+  type HttpsRecord,
+} from './https-server.ts';
 
 /** A request as `handle()` takes it: no socket needed. */
 export interface AppRequest {
@@ -83,7 +90,13 @@ export interface WebAppOptions<Ctx> {
   /** The HTML page of an error answer. */
   readonly errorPage: (status: number, message: string, ctx: Ctx) => string;
   readonly journal?: SurfaceJournal;
+  /**
+   * The service log. Lines a client can cause (a malformed or aborted request, a connection
+   * without a journal) pass a {@link LogLimiter} per cause; an internal error is written at once.
+   */
   readonly log?: (message: string) => void;
+  /** How often one cause may write a line; default one a minute, 256 causes. */
+  readonly logLimits?: Partial<LogLimiterConfig>;
 }
 
 /** A web surface's application. */
@@ -92,6 +105,8 @@ export interface WebApp<Ctx> {
   handle(request: AppRequest): Promise<RenderedResponse>;
   /** Records a journal entry about `req` (source address and port from the request). */
   record(req: Pick<WebRequest, 'sourceAddress' | 'sourcePort'>, event: SurfaceEvent): void;
+  /** Requests the client broke that reached the app (a body that never arrived whole), by cause. */
+  clientEvents(): Record<string, number>;
   /** Lets requests whose Host names one of `names` (with `port`, or bare on 443) in. */
   allowHosts(names: Iterable<string>, port: number): void;
   /** Puts the app on listenHttps; connection attempts go to the journal (or the log without one). */
@@ -107,6 +122,8 @@ export interface RunningSurface<Ctx> {
   /** The application without its socket: `app.handle()` answers a request object. */
   readonly app: WebApp<Ctx>;
   readonly routes: WebApp<Ctx>['routes'];
+  /** Every request the client broke, by cause: malformed, reset, too slow, or its body cut short. */
+  clientEvents(): Record<string, number>;
   close(): Promise<void>;
 }
 
@@ -129,8 +146,15 @@ export async function serveApp<Ctx>(
     server,
     app,
     routes: app.routes,
+    clientEvents: () => mergeCounts(listener.clientErrors(), app.clientEvents()),
     close: () => listener.close(),
   };
+}
+
+function mergeCounts(...all: Array<Record<string, number>>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const counts of all) for (const [cause, n] of Object.entries(counts)) out[cause] = (out[cause] ?? 0) + n;
+  return out;
 }
 
 /** The request as the core sees it before routing: the body is read only once a route wants it. */
@@ -141,6 +165,8 @@ interface RawRequest {
   readonly sourceAddress: string;
   readonly sourcePort: number;
   readBody(limits: HttpLimits): Promise<Buffer>;
+  /** True when the socket's server already recorded this request as broken (e.g. cut short). */
+  readonly recordedBroken?: () => boolean;
 }
 
 /** The journal entry of one event about a request: the source is the request's address and port. */
@@ -170,14 +196,16 @@ export function defaultWantsJson(method: string, path: string, headers: Incoming
 export function createWebApp<Ctx>(options: WebAppOptions<Ctx>): WebApp<Ctx> {
   const limits = options.limits ?? defaultHttpLimits;
   const wantsJson = options.wantsJson ?? defaultWantsJson;
-  const log = options.log ?? (() => undefined);
+  const serviceLog = new ServiceLog(options.log ?? (() => undefined), options.logLimits);
   const allowedHosts = new Set<string>();
   const record = journalRecorder(options.journal);
-  const core: DispatchCore<Ctx> = { ...options, limits, wantsJson, log, allowedHosts, record };
+  const clientEvents = new ClientEventCounts();
+  const core: DispatchCore<Ctx> = { ...options, limits, wantsJson, serviceLog, allowedHosts, record, clientEvents };
 
   return {
     routes: options.router.list(),
     record,
+    clientEvents: () => clientEvents.snapshot(),
     handle: (request) => dispatch(core, rawFromAppRequest(request)),
     allowHosts(names, port) {
       for (const name of names) {
@@ -186,24 +214,70 @@ export function createWebApp<Ctx>(options: WebAppOptions<Ctx>): WebApp<Ctx> {
         if (port === 443) allowedHosts.add(host.toLowerCase());
       }
     },
-    listen: (listenOptions) =>
-      listenHttps({
-        ...listenOptions,
-        record: (r) =>
-          options.journal
-            ? options.journal.record({ surface: 'web', ...r })
-            : log(`connection ${r.event} ${r.result} from ${r.source}${r.detail ? `: ${r.detail}` : ''}`),
-        handler: (req, res) => answerNodeRequest(core, req, res),
-      }),
+    listen: (listenOptions) => listenCore(core, listenOptions),
   };
 }
 
 interface DispatchCore<Ctx> extends WebAppOptions<Ctx> {
   readonly limits: HttpLimits;
   readonly wantsJson: NonNullable<WebAppOptions<Ctx>['wantsJson']>;
-  readonly log: (message: string) => void;
+  readonly serviceLog: ServiceLog;
   readonly allowedHosts: ReadonlySet<string>;
   readonly record: WebApp<Ctx>['record'];
+  readonly clientEvents: ClientEventCounts;
+}
+
+/**
+ * The service log of one surface: what a client can cause is limited per cause (its error code,
+ * never its text), so no stranger can write an unbounded number of lines; an internal error is not.
+ */
+class ServiceLog {
+  readonly #write: (message: string) => void;
+  readonly #limiter: LogLimiter;
+
+  constructor(write: (message: string) => void, limits: Partial<LogLimiterConfig> = {}) {
+    this.#write = write;
+    this.#limiter = new LogLimiter(limits);
+  }
+
+  /** Writes at once, never held back: a real internal error. */
+  now(message: string): void {
+    this.#write(message);
+  }
+
+  /** Writes the first line of `cause` at once, then at most one per interval with the count held back. */
+  limited(cause: string, message: string): void {
+    for (const line of this.#limiter.admit(cause, message, Date.now())) this.#write(line);
+  }
+
+  /** Writes the counts still held back (when the surface closes). */
+  drain(): void {
+    for (const line of this.#limiter.drain(Date.now())) this.#write(line);
+  }
+}
+
+/** Puts the core on listenHttps: connection records go to the journal, or to the limited log without one. */
+async function listenCore<Ctx>(
+  core: DispatchCore<Ctx>,
+  options: Omit<HttpsListenOptions, 'handler' | 'record'>,
+): Promise<HttpsListener> {
+  const { journal, serviceLog } = core;
+  const record = (r: HttpsRecord): void => {
+    if (r.event === 'http-malformed') serviceLog.limited(r.detail, `client error ${r.detail} from ${r.source}`);
+    if (journal) journal.record({ surface: 'web', ...r });
+    else if (r.event !== 'http-malformed') {
+      const line = `connection ${r.event} ${r.result} from ${r.source}${r.detail ? `: ${r.detail}` : ''}`;
+      serviceLog.limited(`connection ${r.event} ${r.result}`, line);
+    }
+  };
+  const listener = await listenHttps({ ...options, record, handler: (req, res) => answerNodeRequest(core, req, res) });
+  return {
+    ...listener,
+    async close() {
+      await listener.close();
+      serviceLog.drain();
+    },
+  };
 }
 
 function rawFromAppRequest(request: AppRequest): RawRequest {
@@ -226,6 +300,7 @@ function answerNodeRequest<Ctx>(core: DispatchCore<Ctx>, req: IncomingMessage, r
     sourceAddress: (req.socket.remoteAddress ?? '0.0.0.0').replace(/^::ffff:/, ''),
     sourcePort: req.socket.remotePort ?? 0,
     readBody: (limits) => readBodyStream(req as AsyncIterable<Buffer>, req.headers['content-length'], limits),
+    recordedBroken: () => clientErrorOf(req.socket) !== undefined,
   };
   dispatch(core, raw)
     .then((answer) => {
@@ -235,7 +310,7 @@ function answerNodeRequest<Ctx>(core: DispatchCore<Ctx>, req: IncomingMessage, r
       res.end(answer.body);
     })
     .catch((err: unknown) => {
-      core.log(`response failed: ${err instanceof Error ? err.message : String(err)}`);
+      core.serviceLog.now(`response failed (${codeOf(err)}): ${err instanceof Error ? err.message : String(err)}`);
       answerInternalError(res);
     });
 }
@@ -280,6 +355,7 @@ async function dispatch<Ctx>(core: DispatchCore<Ctx>, raw: RawRequest): Promise<
     if (route.csrf) checkCsrf(core.sessions, req, ctx);
     return renderResponse(await route.handler(req, ctx), head);
   } catch (err) {
+    logErrorAnswer(core, raw, req, err);
     return errorAnswer(core, req, ctx, err, head);
   }
 }
@@ -326,9 +402,6 @@ function errorAnswer<Ctx>(
   head: boolean,
 ): RenderedResponse {
   const status = httpStatusOf(err);
-  if (status === 500) {
-    core.log(`internal error on ${req.method} ${req.path}: ${err instanceof Error ? err.message : String(err)}`);
-  }
   const headers: Record<string, string> = err instanceof HttpError ? { ...err.headers } : {};
   if (err instanceof HttpError && err.status === 303) {
     return renderResponse({ kind: 'redirect', location: headers.location ?? core.loginPath ?? '/login' }, head);
@@ -351,6 +424,28 @@ function errorAnswer<Ctx>(
     ? { kind: 'json', status, body: { error: { code, message, ...reasons } }, headers }
     : { kind: 'html', status, body: core.errorPage(status, message, ctx), headers };
   return renderResponse(answer, head);
+}
+
+/** A client's body cut short: a client event, counted and journalled, never an internal error. */
+const CLIENT_EVENT_CODES: ReadonlySet<string> = new Set(['REQUEST_ABORTED']);
+
+/**
+ * An internal error (500) is logged at once with its code and message (the client sees neither);
+ * a client event is journalled, counted and logged through the limiter, once (the server may
+ * have recorded it already, with Node's code); any other refusal is the answer's business only.
+ */
+function logErrorAnswer<Ctx>(core: DispatchCore<Ctx>, raw: RawRequest, req: WebRequest, err: unknown): void {
+  const code = codeOf(err);
+  const where = `${req.method} ${req.path}`;
+  if (httpStatusOf(err) === 500) {
+    core.serviceLog.now(`internal error on ${where}: ${err instanceof Error ? err.message : String(err)} (${code})`);
+    return;
+  }
+  if (!CLIENT_EVENT_CODES.has(code) || raw.recordedBroken?.() === true) return;
+  core.clientEvents.add(code);
+  core.record(req, { event: 'http-malformed', result: 'refused', detail: code });
+  const source = formatSource(req.sourceAddress, req.sourcePort);
+  core.serviceLog.limited(code, `client event ${code} on ${where} from ${source}`);
 }
 
 /** The answer when a handler failed after all: a bare 500 with the security headers, or a cut if one began. */
