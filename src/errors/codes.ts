@@ -182,6 +182,8 @@ const table = {
   LOGGER_CONFIG_INVALID: caller(CONFIG),
   // src/models
   MODEL_UNKNOWN: caller(USAGE),
+  MODEL_FILE_INVALID: caller(USAGE),
+  MODEL_FILE_UNREADABLE: caller(NOINPUT),
   // src/mqtt
   MQTT_MALFORMED: system(DATAERR),
   MQTT_TOO_LARGE: system(DATAERR),

@@ -1,41 +1,38 @@
 /**
- * The model catalogue: what each product model can do and how risky it is. The factory, the
- * device agent, the hub and the policy all read it from here, so "a lock refuses push-button
- * pairing" is a fact stated once.
+ * Product models: what each product can do and how risky it is. A model is a file
+ * (`schema: bulwark.model/v1`, see model-file.ts); the five built-in products are model files
+ * shipped in the package (models/), read by the same code as a maker's own. The factory puts the
+ * model into each unit's bundle, and from then on the unit's model comes from its bundle.
  */
 import { BulwarkError } from '../errors/index.ts';
+import { builtinModels, readModelFile } from './model-file.ts';
+import type { ModelSpec } from './model-types.ts';
 
-/** How much harm a compromised unit can do; decides pairing and initial-password rules. */
-export type RiskClass = 'standard' | 'lock' | 'camera' | 'microphone';
-
-/** How the first password is established. */
-export type InitialPasswordMode = 'sticker' | 'setup';
-
-/** A control or reading a model exposes. `sensitive` ones need an explicit grant on a hub. */
-export interface Capability {
-  readonly id: string;
-  readonly kind: 'switch' | 'level' | 'lock' | 'reading' | 'snapshot';
-  readonly actions: readonly string[];
-  readonly sensitive?: boolean;
-  readonly unit?: string;
-  readonly description: string;
-}
-
-/** One product model. */
-export interface ModelSpec {
-  readonly id: string;
-  readonly name: string;
-  /** Short uppercase code used in serial numbers. */
-  readonly serialPrefix: string;
-  readonly riskClass: RiskClass;
-  readonly capabilities: readonly Capability[];
-  readonly sensors: readonly string[];
-  readonly actuators: readonly string[];
-  readonly initialPasswordMode: InitialPasswordMode;
-}
+export type {
+  Capability,
+  CapabilityValueType,
+  InitialPasswordMode,
+  ModelPrivacyClass,
+  ModelSpec,
+  NetworkKind,
+  RiskClass,
+} from './model-types.ts';
+export {
+  MAX_MODEL_FILE_BYTES,
+  MODEL_SCHEMA_ID,
+  ModelFileError,
+  canonicalModel,
+  modelDigest,
+  modelFromDocument,
+  modelSchema,
+  parseModel,
+  readModelFile,
+} from './model-file.ts';
+export type { ModelFileErrorCode } from './model-file.ts';
+export type { SchemaProblem } from './schema-check.ts';
 
 /** Stable codes of the models folder's errors. */
-export type ModelsErrorCode = 'MODEL_UNKNOWN';
+export type ModelsErrorCode = 'MODEL_UNKNOWN' | 'MODEL_FILE_INVALID' | 'MODEL_FILE_UNREADABLE';
 
 /** Thrown when a model id is not in the catalogue. */
 export class UnknownModelError extends BulwarkError<ModelsErrorCode> {
@@ -44,104 +41,32 @@ export class UnknownModelError extends BulwarkError<ModelsErrorCode> {
   }
 }
 
-const power: Capability = {
-  id: 'power',
-  kind: 'switch',
-  actions: ['on', 'off', 'toggle', 'get'],
-  description: 'Switches the load on or off',
-};
+/** Ids of the built-in models. */
+export const MODEL_IDS: readonly string[] = builtinModels().map((m) => m.id);
 
-const MODELS: readonly ModelSpec[] = [
-  {
-    id: 'plug',
-    name: 'Smart Plug',
-    serialPrefix: 'PLG',
-    riskClass: 'standard',
-    capabilities: [
-      power,
-      { id: 'energy', kind: 'reading', actions: ['get'], unit: 'W', description: 'Power drawn by the load' },
-    ],
-    sensors: ['power-meter'],
-    actuators: ['power'],
-    initialPasswordMode: 'sticker',
-  },
-  {
-    id: 'bulb',
-    name: 'Smart Bulb',
-    serialPrefix: 'BLB',
-    riskClass: 'standard',
-    capabilities: [
-      power,
-      { id: 'brightness', kind: 'level', actions: ['set', 'get'], unit: '%', description: 'Brightness from 0 to 100' },
-    ],
-    sensors: [],
-    actuators: ['light'],
-    initialPasswordMode: 'sticker',
-  },
-  {
-    id: 'lock',
-    name: 'Smart Door Lock',
-    serialPrefix: 'LCK',
-    riskClass: 'lock',
-    capabilities: [
-      {
-        id: 'bolt',
-        kind: 'lock',
-        actions: ['lock', 'unlock', 'get'],
-        sensitive: true,
-        description: 'Throws or withdraws the bolt',
-      },
-    ],
-    sensors: ['contact'],
-    actuators: ['lock'],
-    initialPasswordMode: 'sticker',
-  },
-  {
-    id: 'sensor',
-    name: 'Climate Sensor',
-    serialPrefix: 'SNS',
-    riskClass: 'standard',
-    capabilities: [
-      { id: 'temperature', kind: 'reading', actions: ['get'], unit: '°C', description: 'Air temperature' },
-      { id: 'humidity', kind: 'reading', actions: ['get'], unit: '%', description: 'Relative humidity' },
-    ],
-    sensors: ['temperature', 'humidity'],
-    actuators: [],
-    initialPasswordMode: 'sticker',
-  },
-  {
-    id: 'camera',
-    name: 'Indoor Camera',
-    serialPrefix: 'CAM',
-    riskClass: 'camera',
-    capabilities: [
-      { id: 'snapshot', kind: 'snapshot', actions: ['get'], sensitive: true, description: 'Takes a still picture' },
-      {
-        id: 'privacy',
-        kind: 'switch',
-        actions: ['on', 'off', 'get'],
-        description: 'Privacy shutter: no capture while on',
-      },
-    ],
-    sensors: ['camera', 'microphone'],
-    actuators: [],
-    initialPasswordMode: 'setup',
-  },
-];
-
-/** Ids of every model in the catalogue. */
-export const MODEL_IDS: readonly string[] = MODELS.map((m) => m.id);
-
-/** Every model in the catalogue. */
+/** Every built-in model. */
 export function listModels(): readonly ModelSpec[] {
-  return MODELS;
+  return builtinModels();
 }
 
-/** The model with `id`; throws UnknownModelError (code MODEL_UNKNOWN) when there is none. */
+/** The built-in model with `id`; throws UnknownModelError (code MODEL_UNKNOWN) when there is none. */
 export function getModel(id: string): ModelSpec {
-  const model = MODELS.find((m) => m.id === id);
+  const model = builtinModels().find((m) => m.id === id);
   if (!model) throw new UnknownModelError(id);
   return model;
+}
+
+/** True when `ref` names a file rather than a built-in model id. */
+export function isModelFileRef(ref: string): boolean {
+  return ref.includes('/') || /\.(json|ya?ml)$/i.test(ref);
+}
+
+/**
+ * What every `--model` takes: a built-in id (`plug`) or a model file (`./thermostat.model.yaml`).
+ * @throws UnknownModelError for an unknown id; ModelFileError for a file that cannot be read or breaks a rule
+ */
+export function resolveModel(ref: string): ModelSpec {
+  return isModelFileRef(ref) ? readModelFile(ref) : getModel(ref);
 }
 
 /** Locks, cameras and anything with a microphone must pair by setup code, never push-button. */

@@ -1,0 +1,169 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { hasCode } from '../errors/index.ts';
+import { getModel, listModels, modelDigest, modelFromDocument, parseModel, resolveModel } from './index.ts';
+
+/** A model document as the tests change it. */
+interface Doc {
+  [key: string]: unknown;
+  capabilities: Array<{ id: string; value: Record<string, unknown> }>;
+  sensors: string[];
+  networks: string[];
+  supportPeriod: { endsOn: string };
+}
+
+/** A valid maker's model: a thermostat. */
+function thermostat(): Doc {
+  return {
+    schema: 'bulwark.model/v1',
+    id: 'thermostat',
+    name: 'Room Thermostat',
+    serialPrefix: 'THM',
+    riskClass: 'standard',
+    privacyClass: 'standard',
+    initialPasswordMode: 'sticker',
+    capabilities: [
+      {
+        id: 'setpoint',
+        kind: 'level',
+        actions: ['set', 'get'],
+        value: { type: 'number', min: 5, max: 30, step: 0.5 },
+        unit: 'degC',
+        description: 'Target temperature',
+      },
+      {
+        id: 'temperature',
+        kind: 'reading',
+        actions: ['get'],
+        value: { type: 'number', min: -20, max: 60 },
+        unit: 'degC',
+        description: 'Room temperature',
+      },
+    ],
+    sensors: ['temperature'],
+    actuators: ['relay'],
+    networks: ['wifi'],
+    supportPeriod: { endsOn: '2032-06-30' },
+  };
+}
+
+/** Each rule broken once: the change, and the path and rule the error must name. */
+const MISTAKES: ReadonlyArray<[string, (m: Doc) => void, string]> = [
+  ['schema id', (m) => (m.schema = 'bulwark.model/v2'), 'schema: must be "bulwark.model/v1"'],
+  ['required field', (m) => delete m.name, 'name: is required'],
+  ['unknown field', (m) => (m.colour = 'red'), 'colour: is not allowed here'],
+  ['id pattern', (m) => (m.id = 'Thermo Stat'), 'id: must match'],
+  ['empty name', (m) => (m.name = ''), 'name: must not be empty'],
+  ['name length', (m) => (m.name = 'x'.repeat(65)), 'name: must be at most 64 characters'],
+  ['risk enum', (m) => (m.riskClass = 'extreme'), 'riskClass: must be one of'],
+  ['type', (m) => (m.capabilities = 'all' as never), 'capabilities: must be a array'],
+  ['no capability', (m) => (m.capabilities = []), 'capabilities: must have at least 1'],
+  ['repeated sensor', (m) => (m.sensors = ['a', 'a']), 'sensors: must not repeat an item'],
+  ['value type', (m) => (m.capabilities[0].value = { type: 'colour' }), 'capabilities[0].value.type: must be one of'],
+  ['range', (m) => (m.capabilities[0].value.max = 1), 'capabilities[0].value.max: must be at least min'],
+  ['step', (m) => (m.capabilities[0].value.step = 0), 'capabilities[0].value.step: must be more than 0'],
+  [
+    'kind and value',
+    (m) => (m.capabilities[0].value = { type: 'boolean' }),
+    'capabilities[0].value.type: a level takes number',
+  ],
+  ['repeated id', (m) => (m.capabilities[1].id = 'setpoint'), "capabilities[1].id: repeats 'setpoint'"],
+  ['privacy', (m) => (m.sensors = ['camera']), "privacyClass: must be 'sensitive' for a camera or microphone"],
+  ['network', (m) => (m.networks = ['carrier-pigeon']), 'networks[0]: must be one of'],
+  ['support date', (m) => (m.supportPeriod.endsOn = '2032-13-45'), 'supportPeriod.endsOn: must be a date'],
+  [
+    'too many',
+    (m) => (m.capabilities = Array.from({ length: 33 }, () => m.capabilities[0]!)),
+    'capabilities: must have at most 32',
+  ],
+];
+
+test('a valid model file gives the model, without its schema fields', () => {
+  const model = modelFromDocument(thermostat());
+  assert.equal(model.id, 'thermostat');
+  assert.equal((model as unknown as Record<string, unknown>).schema, undefined);
+  assert.ok(Object.isFrozen(model.capabilities[0]!.value));
+});
+
+test('each mistake is refused with its path and rule', () => {
+  for (const [what, change, expected] of MISTAKES) {
+    const doc = structuredClone<Doc>(thermostat());
+    change(doc);
+    assert.throws(
+      () => modelFromDocument(doc, 'thermostat.json'),
+      (err: unknown) => hasCode(err, 'MODEL_FILE_INVALID') && (err as Error).message.includes(expected),
+      `${what}: expected '${expected}'`,
+    );
+  }
+});
+
+test('YAML and JSON give the same model, and the digest does not depend on key order', () => {
+  const yaml = [
+    'schema: bulwark.model/v1',
+    'id: thermostat',
+    'name: Room Thermostat',
+    'serialPrefix: THM',
+    'riskClass: standard',
+    'privacyClass: standard',
+    'initialPasswordMode: sticker',
+    'capabilities:',
+    '  - { id: setpoint, kind: level, actions: [set, get], value: { type: number, min: 5, max: 30, step: 0.5 },',
+    '      unit: degC, description: Target temperature }',
+    '  - { id: temperature, kind: reading, actions: [get], value: { type: number, min: -20, max: 60 },',
+    '      unit: degC, description: Room temperature }',
+    'sensors: [temperature]',
+    'actuators: [relay]',
+    'networks: [wifi]',
+    'supportPeriod: { endsOn: "2032-06-30" }',
+  ].join('\n');
+  const fromYaml = parseModel(yaml, 'thermostat.yaml', true);
+  const reordered = Object.fromEntries(Object.entries(thermostat()).reverse());
+  assert.equal(modelDigest(fromYaml), modelDigest(modelFromDocument(reordered)));
+  assert.match(modelDigest(fromYaml), /^sha256:[0-9a-f]{64}$/);
+  assert.throws(
+    () => parseModel('id: [unclosed', 'bad.yaml', true),
+    (e: unknown) => hasCode(e, 'MODEL_FILE_INVALID'),
+  );
+  assert.throws(
+    () => parseModel('a: &x 1\nb: *x', 'alias.yaml', true),
+    (e: unknown) => hasCode(e, 'MODEL_FILE_INVALID'),
+  );
+});
+
+test('the built-in models are model files read by the same code; --model takes an id or a file', () => {
+  assert.deepEqual(
+    listModels().map((m) => m.id),
+    ['bulb', 'camera', 'lock', 'plug', 'sensor'],
+  );
+  const file = new URL('../../models/lock.model.json', import.meta.url).pathname;
+  assert.deepEqual(resolveModel(file), getModel('lock'));
+  assert.throws(
+    () => resolveModel('./missing.model.json'),
+    (e: unknown) => hasCode(e, 'MODEL_FILE_UNREADABLE'),
+  );
+});
+
+test('the shipped JSON Schema, run by ajv, accepts and refuses the same documents as bulwark', () => {
+  const Ajv2020 = createRequire(import.meta.url)('ajv/dist/2020') as new (o: object) => {
+    compile(s: object): (d: unknown) => boolean;
+  };
+  const schemaUrl = new URL('../../schemas/model.v1.schema.json', import.meta.url);
+  const schema = JSON.parse(readFileSync(schemaUrl, 'utf8')) as object;
+  const validate = new Ajv2020({ allErrors: true, strict: false }).compile(schema);
+  for (const m of listModels()) {
+    const doc = JSON.parse(
+      readFileSync(new URL(`../../models/${m.id}.model.json`, import.meta.url), 'utf8'),
+    ) as unknown;
+    assert.ok(validate(doc), `${m.id} is valid for ajv`);
+  }
+  assert.ok(validate(thermostat()));
+  // Every mistake the schema can express is refused by ajv too; the rest are bulwark's cross rules.
+  const crossRules = new Set(['range', 'kind and value', 'repeated id', 'privacy', 'support date']);
+  for (const [what, change] of MISTAKES) {
+    const doc = structuredClone<Doc>(thermostat());
+    change(doc);
+    assert.equal(validate(doc), crossRules.has(what), what);
+  }
+});

@@ -1,0 +1,177 @@
+/**
+ * Model files (`schema: bulwark.model/v1`, JSON or YAML): how a maker describes a product, and how
+ * the five built-in products are described too (models/*.model.json, shipped in the package and read
+ * by this same code). A file is checked against the shipped JSON Schema, then against the rules a
+ * schema cannot state (a range's max at least its min, a kind's value type, the privacy class that
+ * follows from the sensors). Every problem names its path and rule; nothing is half-loaded.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { BulwarkError } from '../errors/index.ts';
+import { checkAgainstSchema, type SchemaNode, type SchemaProblem } from './schema-check.ts';
+import type { Capability, ModelSpec } from './model-types.ts';
+
+/** Stable codes of the model file's errors. */
+export type ModelFileErrorCode = 'MODEL_FILE_INVALID' | 'MODEL_FILE_UNREADABLE';
+
+/** A model file that cannot be read or breaks a rule; `problems` lists each path and rule. */
+export class ModelFileError extends BulwarkError<ModelFileErrorCode> {
+  /** Each problem found, at most 20. */
+  readonly problems: readonly SchemaProblem[];
+  constructor(code: ModelFileErrorCode, origin: string, problems: readonly SchemaProblem[]) {
+    const shown = problems.slice(0, 20);
+    const lines = shown.map((p) => `${p.path}: ${p.rule}`).join('; ');
+    super(code, `model ${origin}: ${lines}`, { origin, problems: shown });
+    this.problems = shown;
+  }
+}
+
+/** The schema identifier every model file declares. */
+export const MODEL_SCHEMA_ID = 'bulwark.model/v1';
+/** Largest model file read, bytes. */
+export const MAX_MODEL_FILE_BYTES = 262_144;
+
+const SCHEMA_URL = new URL('../../schemas/model.v1.schema.json', import.meta.url);
+const BUILTIN_DIR = new URL('../../models/', import.meta.url);
+let schema: SchemaNode | undefined;
+
+/** The shipped JSON Schema (read once). */
+export function modelSchema(): SchemaNode {
+  schema ??= JSON.parse(readFileSync(SCHEMA_URL, 'utf8')) as SchemaNode;
+  return schema;
+}
+
+/** The value type each kind of capability takes. */
+const KIND_VALUE: Readonly<Record<Capability['kind'], string>> = {
+  switch: 'boolean',
+  level: 'number',
+  lock: 'enum',
+  reading: 'number',
+  snapshot: 'string',
+};
+
+function capabilityProblems(c: Capability, i: number): SchemaProblem[] {
+  const at = `capabilities[${i}]`;
+  const out: SchemaProblem[] = [];
+  const want = KIND_VALUE[c.kind];
+  if (c.value.type !== want) out.push({ path: `${at}.value.type`, rule: `a ${c.kind} takes ${want}` });
+  if (c.value.type === 'number') {
+    if (c.value.max < c.value.min) out.push({ path: `${at}.value.max`, rule: 'must be at least min' });
+    else if (c.value.step !== undefined && c.value.step > c.value.max - c.value.min && c.value.max > c.value.min)
+      out.push({ path: `${at}.value.step`, rule: 'must be at most max - min' });
+  }
+  if (c.kind !== 'reading' && c.kind !== 'snapshot' && !c.actions.includes('get'))
+    out.push({ path: `${at}.actions`, rule: "must include 'get'" });
+  return out;
+}
+
+/** The rules a JSON Schema cannot state. */
+function crossRuleProblems(m: ModelSpec): SchemaProblem[] {
+  const out = m.capabilities.flatMap(capabilityProblems);
+  const ids = m.capabilities.map((c) => c.id);
+  ids.forEach((id, i) => {
+    if (ids.indexOf(id) !== i) out.push({ path: `capabilities[${i}].id`, rule: `repeats '${id}'` });
+  });
+  const sensing = m.sensors.includes('camera') || m.sensors.includes('microphone');
+  if (sensing !== (m.privacyClass === 'sensitive')) {
+    out.push({
+      path: 'privacyClass',
+      rule: sensing
+        ? "must be 'sensitive' for a camera or microphone"
+        : "is 'sensitive' only with a camera or microphone",
+    });
+  }
+  if ((m.riskClass === 'camera' || m.riskClass === 'microphone') && !m.sensors.includes(m.riskClass))
+    out.push({ path: 'riskClass', rule: `'${m.riskClass}' needs a '${m.riskClass}' sensor` });
+  if (Number.isNaN(Date.parse(`${m.supportPeriod.endsOn}T00:00:00Z`)))
+    out.push({ path: 'supportPeriod.endsOn', rule: 'must be a date' });
+  return out;
+}
+
+/** Parses JSON or YAML text (YAML only when `yaml` is true; its parser loads on first use). */
+function parseText(text: string, yaml: boolean, origin: string): unknown {
+  try {
+    if (!yaml) return JSON.parse(text) as unknown;
+    const { parse } = createRequire(import.meta.url)('yaml') as { parse: (t: string, o: object) => unknown };
+    return parse(text, { maxAliasCount: 0, prettyErrors: false });
+  } catch (err) {
+    const reason = err instanceof Error ? err.message.split('\n')[0]!.slice(0, 160) : 'unparseable';
+    throw new ModelFileError('MODEL_FILE_INVALID', origin, [
+      { path: '(document)', rule: `is not valid ${yaml ? 'YAML' : 'JSON'}: ${reason}` },
+    ]);
+  }
+}
+
+/**
+ * Checks a parsed document and returns the model it describes (without `$schema` and `schema`).
+ * @throws ModelFileError (MODEL_FILE_INVALID) naming every path and rule broken
+ */
+export function modelFromDocument(doc: unknown, origin = 'document'): ModelSpec {
+  const problems = checkAgainstSchema(modelSchema(), doc);
+  if (problems.length) throw new ModelFileError('MODEL_FILE_INVALID', origin, problems);
+  const { $schema: _s, schema: _id, ...model } = doc as ModelSpec & { $schema?: string; schema: string };
+  const cross = crossRuleProblems(model);
+  if (cross.length) throw new ModelFileError('MODEL_FILE_INVALID', origin, cross);
+  return deepFreeze(model);
+}
+
+/** Parses model text: JSON, or YAML when `yaml`. @throws ModelFileError */
+export function parseModel(text: string, origin = 'text', yaml = false): ModelSpec {
+  if (Buffer.byteLength(text) > MAX_MODEL_FILE_BYTES)
+    throw new ModelFileError('MODEL_FILE_INVALID', origin, [
+      { path: '(document)', rule: `is over ${MAX_MODEL_FILE_BYTES} bytes` },
+    ]);
+  return modelFromDocument(parseText(text, yaml, origin), origin);
+}
+
+/** Reads and checks a model file (.json, .yaml or .yml). @throws ModelFileError */
+export function readModelFile(path: string | URL): ModelSpec {
+  const origin = String(path instanceof URL ? path.pathname : path);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as { code?: string }).code ?? 'EIO';
+    throw new ModelFileError('MODEL_FILE_UNREADABLE', origin, [{ path: '(file)', rule: `cannot be read (${code})` }]);
+  }
+  return parseModel(text, origin, /\.ya?ml$/i.test(origin));
+}
+
+/** The built-in model files (models/<id>.model.json in the package), read and checked once. */
+let builtins: readonly ModelSpec[] | undefined;
+export function builtinModels(): readonly ModelSpec[] {
+  builtins ??= readdirSync(BUILTIN_DIR)
+    .filter((name) => name.endsWith('.model.json'))
+    .sort()
+    .map((name) => readModelFile(new URL(name, BUILTIN_DIR)));
+  return builtins;
+}
+
+/** The canonical text of a model (keys sorted): what its digest is taken over and what a bundle holds. */
+export function canonicalModel(model: ModelSpec): string {
+  const sortKeys = (v: unknown): unknown =>
+    Array.isArray(v)
+      ? v.map(sortKeys)
+      : typeof v === 'object' && v !== null
+        ? Object.fromEntries(
+            Object.keys(v)
+              .sort()
+              .map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]),
+          )
+        : v;
+  return JSON.stringify({ schema: MODEL_SCHEMA_ID, ...(sortKeys(model) as object) });
+}
+
+/** 'sha256:' + hex of the canonical model: what the manifest records for each unit. */
+export function modelDigest(model: ModelSpec): string {
+  return `sha256:${createHash('sha256').update(canonicalModel(model)).digest('hex')}`;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,50 @@
+/**
+ * The types of a product model (schemas/model.v1.schema.json describes the same, for files).
+ */
+
+/** How much harm a compromised unit can do; decides pairing and initial-password rules. */
+export type RiskClass = 'standard' | 'lock' | 'camera' | 'microphone';
+
+/** How the first password is established. */
+export type InitialPasswordMode = 'sticker' | 'setup';
+
+/** 'sensitive': the unit has a camera or a microphone (its journal keeps less, its data is guarded more). */
+export type ModelPrivacyClass = 'standard' | 'sensitive';
+
+/** The values a capability takes. */
+export type CapabilityValueType =
+  | { readonly type: 'boolean' }
+  | { readonly type: 'number'; readonly min: number; readonly max: number; readonly step?: number }
+  | { readonly type: 'enum'; readonly values: readonly string[] }
+  | { readonly type: 'string'; readonly maxLength: number };
+
+/** A control or reading a model exposes. `sensitive` ones need an explicit grant on a hub. */
+export interface Capability {
+  readonly id: string;
+  readonly kind: 'switch' | 'level' | 'lock' | 'reading' | 'snapshot';
+  readonly actions: readonly string[];
+  readonly value: CapabilityValueType;
+  readonly sensitive?: boolean;
+  readonly unit?: string;
+  readonly description: string;
+}
+
+/** A network a unit joins. */
+export type NetworkKind = 'wifi' | 'ethernet' | 'thread' | 'zigbee' | 'bluetooth-le' | 'cellular';
+
+/** One product model. */
+export interface ModelSpec {
+  readonly id: string;
+  readonly name: string;
+  /** Short uppercase code used in serial numbers. */
+  readonly serialPrefix: string;
+  readonly riskClass: RiskClass;
+  readonly privacyClass: ModelPrivacyClass;
+  readonly capabilities: readonly Capability[];
+  readonly sensors: readonly string[];
+  readonly actuators: readonly string[];
+  readonly initialPasswordMode: InitialPasswordMode;
+  readonly networks: readonly NetworkKind[];
+  /** Security updates are provided until the end of this day (UTC), as the label and the CRA ask. */
+  readonly supportPeriod: { readonly endsOn: string };
+}
