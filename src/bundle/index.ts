@@ -7,6 +7,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BulwarkError } from '../errors/index.ts';
+import { modelDigest, modelFromDocument, type ModelSpec } from '../models/index.ts';
 
 /** Who uses a bundle file: the device (flashed onto it) or the factory only (printing). */
 export type BundleAudience = 'device' | 'factory';
@@ -26,6 +27,12 @@ export const BUNDLE_FILES = {
     audience: 'device',
     secret: false,
     description: 'identity: serial, model, maker, fingerprints, initial password mode',
+  },
+  model: {
+    name: 'model.json',
+    audience: 'device',
+    secret: false,
+    description: 'the product model (bulwark.model/v1, canonical); unit.json holds its digest',
   },
   caCert: {
     name: 'ca-cert.pem',
@@ -99,6 +106,8 @@ export interface UnitRecord {
   readonly serial: string;
   readonly model: string;
   readonly modelName: string;
+  /** {@link modelDigest} of model.json: a bundle whose model does not match is refused. */
+  readonly modelDigest: string;
   readonly maker: string;
   readonly securityContact: string;
   readonly supportPeriodEnd: string;
@@ -110,7 +119,7 @@ export interface UnitRecord {
 }
 
 /** Stable codes of {@link BundleError}. */
-export type BundleErrorCode = 'BUNDLE_INCOMPLETE' | 'BUNDLE_INVALID' | 'BUNDLE_INSECURE_MODE';
+export type BundleErrorCode = 'BUNDLE_INCOMPLETE' | 'BUNDLE_INVALID' | 'BUNDLE_INSECURE_MODE' | 'BUNDLE_MODEL_MISMATCH';
 
 /** Thrown when a bundle is missing files, malformed, or its secrets are readable by others. */
 export class BundleError extends BulwarkError<BundleErrorCode> {}
@@ -137,6 +146,7 @@ export function parseUnitRecord(value: unknown): UnitRecord {
     serial: str('serial', SERIAL),
     model: str('model', /^[a-z][a-z0-9-]{0,31}$/),
     modelName: str('modelName'),
+    modelDigest: str('modelDigest', FINGERPRINT),
     maker: str('maker'),
     securityContact: str('securityContact', /^(mailto:|https:\/\/)/),
     supportPeriodEnd: str('supportPeriodEnd', /^\d{4}-\d{2}-\d{2}$/),
@@ -152,6 +162,8 @@ export function parseUnitRecord(value: unknown): UnitRecord {
 export interface DeviceBundle {
   readonly dir: string;
   readonly unit: UnitRecord;
+  /** The unit's product model, from model.json, checked against unit.json's digest. */
+  readonly model: ModelSpec;
   readonly caCertPem: string;
   readonly deviceCertPem: string;
   readonly deviceKeyPem: string;
@@ -186,6 +198,29 @@ async function readBundleFile(dir: string, spec: BundleFileSpec, optional = fals
   return readFile(path, 'utf8');
 }
 
+/**
+ * The unit's model from model.json: a valid bulwark.model/v1 document whose digest is the one in
+ * unit.json and whose id is the unit's model. Anything else is refused before the agent starts.
+ */
+function readBundleModel(unit: UnitRecord, text: string): ModelSpec {
+  let model: ModelSpec;
+  try {
+    model = modelFromDocument(JSON.parse(text) as unknown, 'model.json');
+  } catch (err) {
+    const reason = err instanceof Error ? err.message.slice(0, 200) : 'unreadable';
+    throw new BundleError('BUNDLE_INVALID', `model.json is not a valid model: ${reason}`, { file: 'model.json' });
+  }
+  const digest = modelDigest(model);
+  if (digest !== unit.modelDigest || model.id !== unit.model) {
+    throw new BundleError(
+      'BUNDLE_MODEL_MISMATCH',
+      `model.json (${model.id}, ${digest}) is not the model unit.json names (${unit.model}, ${unit.modelDigest})`,
+      { file: 'model.json' },
+    );
+  }
+  return model;
+}
+
 /** Reads and validates the device's part of a unit bundle. */
 export async function readDeviceBundle(dir: string): Promise<DeviceBundle> {
   const f = BUNDLE_FILES;
@@ -197,6 +232,7 @@ export async function readDeviceBundle(dir: string): Promise<DeviceBundle> {
     throw new BundleError('BUNDLE_INVALID', 'unit.json is not valid JSON');
   }
   const unit = parseUnitRecord(unitJson);
+  const model = readBundleModel(unit, (await readBundleFile(dir, f.model))!);
   const [caCertPem, deviceCertPem, deviceKeyPem, webCertPem, webKeyPem, adminPasswordHash, verifier, updateRootJson] =
     await Promise.all([
       readBundleFile(dir, f.caCert),
@@ -222,6 +258,7 @@ export async function readDeviceBundle(dir: string): Promise<DeviceBundle> {
   return {
     dir,
     unit,
+    model,
     caCertPem: caCertPem!,
     deviceCertPem: deviceCertPem!,
     deviceKeyPem: deviceKeyPem!,

@@ -8,7 +8,7 @@ import { mkdir, readFile, chmod } from 'node:fs/promises';
 import type { Server } from 'node:net';
 import { ConfigError } from '../errors/index.ts';
 import { readDeviceBundle, type DeviceBundle } from '../bundle/index.ts';
-import { getModel, type ModelSpec } from '../models/index.ts';
+import type { ModelSpec } from '../models/index.ts';
 import { startWebService, type WebService, type WebJournal } from '../web/index.ts';
 import { openJournal, type DeviceJournal } from './journal-bridge.ts';
 import type { JournalConfig } from '../journal/index.ts';
@@ -265,7 +265,7 @@ export async function startDeviceAgent(
   const c = validate(config);
   assertNoDebugInterfaces(c.mode);
   const bundle = await readDeviceBundle(c.bundleDir);
-  const model = getModel(bundle.unit.model);
+  const { model } = bundle;
   await mkdir(c.stateDir, { recursive: true, mode: 0o700 });
   await chmod(c.stateDir, 0o700);
   const sensitive = model.sensors.includes('camera') || model.sensors.includes('microphone');

@@ -16,7 +16,7 @@ import {
   SECRET_FILE_MODE,
   PUBLIC_FILE_MODE,
 } from '../storage/index.ts';
-import { getModel } from '../models/index.ts';
+import { canonicalModel, modelDigest, resolveModel, type ModelSpec } from '../models/index.ts';
 import { BUNDLE_FILES, UNIT_FORMAT, type UnitRecord } from '../bundle/index.ts';
 import { HashLimiter, hashPassword } from '../auth/index.ts';
 import { createPairingVerifierRecord } from '../pairing/index.ts';
@@ -204,6 +204,8 @@ export function factoryCaCertPath(dir: string): string {
 export interface ManifestUnit {
   readonly serial: string;
   readonly model: string;
+  /** The digest of the unit's model; the model itself is in {@link Manifest.models}. */
+  readonly modelDigest: string;
   readonly deviceCertFingerprint: string;
   readonly webCertFingerprint: string;
   /** {@link hashClaimCode} of the claim code; the code itself never leaves the sticker. */
@@ -220,11 +222,14 @@ export interface Manifest {
   readonly maker: string;
   readonly caFingerprint: string;
   readonly units: ManifestUnit[];
+  /** Every model the units use, by digest: the cloud learns a maker's own products from here. */
+  readonly models?: Readonly<Record<string, ModelSpec>>;
 }
 
 /** Options of {@link provisionUnits}. There is deliberately no way to choose a password. */
 export interface ProvisionOptions {
   readonly factoryDir: string;
+  /** A built-in model id or a model file (see resolveModel). */
   readonly model: string;
   readonly count: number;
   readonly outDir: string;
@@ -288,12 +293,12 @@ async function writeBundle(outDir: string, serial: string, files: readonly Bundl
 async function provisionOne(
   factory: Factory,
   ca: Awaited<ReturnType<typeof loadCaSigner>>,
-  modelId: string,
+  model: ModelSpec,
   outDir: string,
   limiter: HashLimiter,
 ): Promise<{ unit: ProvisionedUnit; entry: ManifestUnit }> {
-  const model = getModel(modelId);
   const { config } = factory;
+  const digest = modelDigest(model);
   let serial = generateSerial(model.serialPrefix);
   while (existsSync(join(outDir, serial))) serial = generateSerial(model.serialPrefix);
   const adminPassword = model.initialPasswordMode === 'sticker' ? generateAdminPassword() : undefined;
@@ -312,6 +317,7 @@ async function provisionOne(
     serial,
     model: model.id,
     modelName: model.name,
+    modelDigest: digest,
     maker: config.maker,
     securityContact: config.securityContact,
     supportPeriodEnd: config.supportPeriodEnd,
@@ -337,6 +343,7 @@ async function provisionOne(
   const label = { serial, model: model.id, adminPassword: adminPassword ?? null, setupCode, claimCode };
   await writeBundle(outDir, serial, [
     [f.unit, JSON.stringify(unit, null, 2) + '\n'],
+    [f.model, canonicalModel(model) + '\n'],
     [f.caCert, factory.caCertPem],
     [f.deviceCert, deviceCert.certPem],
     [f.deviceKey, deviceCert.privateKeyPem],
@@ -352,6 +359,7 @@ async function provisionOne(
   const entry: ManifestUnit = {
     serial,
     model: model.id,
+    modelDigest: digest,
     deviceCertFingerprint: deviceCert.fingerprint,
     webCertFingerprint: webCert.fingerprint,
     claimCodeHash: hashClaimCode(serial, claimCode),
@@ -386,7 +394,7 @@ async function readManifest(path: string, factory: Factory): Promise<Manifest> {
 /** Provisions `count` units of `model` into `outDir` and adds them to `outDir/manifest.json`. */
 export async function provisionUnits(options: ProvisionOptions): Promise<ProvisionedUnit[]> {
   refuseWeakeningOptions(options);
-  getModel(options.model); // unknown model fails before any work
+  const model = resolveModel(options.model); // an unknown model or a bad file fails before any work
   if (!Number.isInteger(options.count) || options.count < 1 || options.count > MAX_BATCH) {
     throw new ConfigError('PROVISION_COUNT_INVALID', 'count', `must be an integer from 1 to ${MAX_BATCH}`);
   }
@@ -405,7 +413,7 @@ export async function provisionUnits(options: ProvisionOptions): Promise<Provisi
   const worker = async (): Promise<void> => {
     while (next < options.count) {
       next++;
-      results.push(await provisionOne(factory, ca, options.model, options.outDir, limiter));
+      results.push(await provisionOne(factory, ca, model, options.outDir, limiter));
       options.onProgress?.(results.length, options.count);
     }
   };
@@ -413,7 +421,12 @@ export async function provisionUnits(options: ProvisionOptions): Promise<Provisi
     await Promise.all(Array.from({ length: Math.min(concurrency, options.count) }, worker));
   } finally {
     // Units already written are real: record them even when a later one failed.
-    await writeJsonAtomic(manifestPath, { ...manifest, units: [...manifest.units, ...results.map((r) => r.entry)] });
+    const models = { ...manifest.models, [modelDigest(model)]: model };
+    await writeJsonAtomic(manifestPath, {
+      ...manifest,
+      models,
+      units: [...manifest.units, ...results.map((r) => r.entry)],
+    });
   }
   return results.map((r) => r.unit);
 }

@@ -8,7 +8,7 @@ import { getModel, listModels, modelDigest, modelFromDocument, parseModel, resol
 /** A model document as the tests change it. */
 interface Doc {
   [key: string]: unknown;
-  capabilities: Array<{ id: string; value: Record<string, unknown> }>;
+  capabilities: Array<{ [key: string]: unknown; id: string; value: Record<string, unknown> }>;
   sensors: string[];
   networks: string[];
   supportPeriod: { endsOn: string };
@@ -61,15 +61,15 @@ const MISTAKES: ReadonlyArray<[string, (m: Doc) => void, string]> = [
   ['type', (m) => (m.capabilities = 'all' as never), 'capabilities: must be a array'],
   ['no capability', (m) => (m.capabilities = []), 'capabilities: must have at least 1'],
   ['repeated sensor', (m) => (m.sensors = ['a', 'a']), 'sensors: must not repeat an item'],
-  ['value type', (m) => (m.capabilities[0].value = { type: 'colour' }), 'capabilities[0].value.type: must be one of'],
-  ['range', (m) => (m.capabilities[0].value.max = 1), 'capabilities[0].value.max: must be at least min'],
-  ['step', (m) => (m.capabilities[0].value.step = 0), 'capabilities[0].value.step: must be more than 0'],
+  ['value type', (m) => (m.capabilities[0]!.value = { type: 'colour' }), 'capabilities[0].value.type: must be one of'],
+  ['range', (m) => (m.capabilities[0]!.value.max = 1), 'capabilities[0].value.max: must be at least min'],
+  ['step', (m) => (m.capabilities[0]!.value.step = 0), 'capabilities[0].value.step: must be more than 0'],
   [
     'kind and value',
-    (m) => (m.capabilities[0].value = { type: 'boolean' }),
+    (m) => (m.capabilities[0]!.value = { type: 'boolean' }),
     'capabilities[0].value.type: a level takes number',
   ],
-  ['repeated id', (m) => (m.capabilities[1].id = 'setpoint'), "capabilities[1].id: repeats 'setpoint'"],
+  ['repeated id', (m) => (m.capabilities[1]!.id = 'setpoint'), "capabilities[1].id: repeats 'setpoint'"],
   ['privacy', (m) => (m.sensors = ['camera']), "privacyClass: must be 'sensitive' for a camera or microphone"],
   ['network', (m) => (m.networks = ['carrier-pigeon']), 'networks[0]: must be one of'],
   ['support date', (m) => (m.supportPeriod.endsOn = '2032-13-45'), 'supportPeriod.endsOn: must be a date'],

@@ -1,7 +1,7 @@
 // Factory acceptance: every unit is unique, verifiable, and its sticker decodes to its own data.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, stat, readdir } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, stat, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
@@ -169,6 +169,7 @@ test('manifest.json holds no password, setup code, claim code or private key', a
     'createdAt',
     'deviceCertFingerprint',
     'model',
+    'modelDigest',
     'serial',
     'webCertFingerprint',
   ]);
@@ -215,4 +216,30 @@ test('factory init refuses to overwrite an existing CA', async () => {
   await assert.rejects(initFactory(factoryDir), (e) => hasCode(e, 'FACTORY_EXISTS'));
   assert.deepEqual(await readFile(join(factoryDir, 'ca', 'ca-key.pem')), before);
   assert.equal((await stat(join(factoryDir, 'ca', 'ca-key.pem'))).mode & 0o777, 0o600);
+});
+
+test('each bundle carries its model, with the digest unit.json and the manifest name; another is refused', async () => {
+  const u = units[0]!;
+  const b = await readDeviceBundle(u.dir);
+  assert.equal(b.model.id, 'plug');
+  const manifest = JSON.parse(await readFile(join(outDir, 'manifest.json'), 'utf8')) as {
+    units: Array<{ serial: string; modelDigest: string }>;
+    models: Record<string, { id: string }>;
+  };
+  const entry = manifest.units.find((e) => e.serial === b.unit.serial)!;
+  assert.equal(entry.modelDigest, b.unit.modelDigest);
+  assert.equal(manifest.models[entry.modelDigest]?.id, 'plug');
+  // A bundle whose model.json was swapped (a plug claiming the lock's rules, or the reverse) is refused.
+  const copy = join(work, 'swapped');
+  await cp(u.dir, copy, { recursive: true });
+  const lock = await readFile(new URL('../../models/lock.model.json', import.meta.url), 'utf8');
+  await writeFile(join(copy, 'model.json'), lock);
+  await assert.rejects(
+    readDeviceBundle(copy),
+    (err: unknown) => hasCode(err, 'BUNDLE_INVALID') || hasCode(err, 'BUNDLE_MODEL_MISMATCH'),
+  );
+  const tampered = JSON.parse(await readFile(join(u.dir, 'model.json'), 'utf8')) as { name: string };
+  tampered.name = 'Smart Plug (tampered)';
+  await writeFile(join(copy, 'model.json'), JSON.stringify(tampered));
+  await assert.rejects(readDeviceBundle(copy), (err: unknown) => hasCode(err, 'BUNDLE_MODEL_MISMATCH'));
 });
