@@ -170,7 +170,9 @@ export async function checkJournalNoContent(ctx: AuditContext): Promise<CheckOut
   const entries = await readJournal(ctx);
   if (entries === undefined) return notTested('there is no journal in the state folder');
   if (entries.length === 0) return notTested('the journal is empty');
-  const detailed = entries.filter((e) => e.detail !== undefined).length;
+  // The journal's own notices and aggregates keep counts and times on a camera too: not content.
+  const { JOURNAL_MADE_EVENTS } = await import('../journal/index.ts');
+  const detailed = entries.filter((e) => e.detail !== undefined && !JOURNAL_MADE_EVENTS.has(e.event)).length;
   const precise = entries.filter(
     (e) => !/\/\d+$/.test(e.source) && e.source !== 'local' && e.source !== 'unknown',
   ).length;

@@ -21,6 +21,7 @@ import * as cloud from './cloud-checks.ts';
 import * as rt from './runtime-checks.ts';
 import * as fz from './fuzz-inventory.ts';
 import * as st from './state-checks.ts';
+import * as flood from './flood-checks.ts';
 
 /** When a check runs: black-box probes first (lockout last of them), then white-box reads of what they left behind. */
 export type CheckPhase = 1 | 2 | 3 | 4 | 5;
@@ -84,6 +85,8 @@ export const CHECK_RUNNERS: Readonly<Record<CheckId, CheckRunner>> = {
   'update.release-notes': { phase: 4, run: upd.checkReleaseNotes },
   'state.factory-reset': { phase: 4, run: st.checkFactoryReset },
   'state.data-export': { phase: 4, run: st.checkDataExport },
+  // Last of the device checks: the flood must not disturb what the others read or probe.
+  'journal.flood-resistant': { phase: 4, run: flood.checkFloodResistant },
   'policy.support-period': { phase: 5, run: pol.checkSupportPeriod },
   'policy.disclosure': { phase: 5, run: pol.checkDisclosurePolicy },
   'policy.privacy-notice': { phase: 5, run: pol.checkPrivacyNotice },

@@ -88,6 +88,7 @@ const WHITE_BOX_CHECK_IDS = [
   'journal.security-events',
   'journal.redaction',
   'journal.no-content',
+  'journal.flood-resistant',
   'update.signature-required',
   'update.anti-rollback',
   'update.failsafe-slots',
@@ -175,6 +176,9 @@ const CHECK_DESCRIPTIONS: Readonly<Record<CheckId, string>> = {
     'Lockouts, pairings, claims and update results are recorded as security events the owner can list.',
   'journal.redaction': 'Logs contain none of the passwords, tokens, codes or keys seeded as canaries.',
   'journal.no-content': 'Logs contain no camera or microphone content or anything derived from it.',
+  'journal.flood-resistant':
+    'Failed logins the auditor planted are still in the journal after a bounded flood of bare TLS handshakes ' +
+    'from several addresses.',
   'update.signature-required': 'The updater refuses unsigned, wrongly signed, expired and mixed-up metadata.',
   'update.anti-rollback':
     'The updater refuses a correctly signed image older than any it has run; its counter only grows.',
@@ -863,14 +867,15 @@ const DEFINITIONS = [
     title: 'Every connection attempt logged',
     statement:
       'A bounded, persistent journal records every connection attempt to every listening surface: time, ' +
-      'source, surface, identity claimed and result, successful or not.',
+      'source, surface, identity claimed and result, successful or not. No flood of connections can evict the ' +
+      'record of a failed login.',
     rationale:
       'The brief names this one log as useful: it shows the owner (and an investigator) guessing and intrusion ' +
-      'attempts.',
+      'attempts, which is no evidence afterwards if the attacker can flush it.',
     brief: 'Logging',
-    provisions: { etsi: [], isvs: ['1.4.1', '1.4.2', '1.4.3'], cra: ['I.2(l)'] },
+    provisions: { etsi: [], isvs: ['1.4.1', '1.4.2', '1.4.3', '1.4.7'], cra: ['I.2(l)'] },
     appliesTo: EVERY_DEVICE,
-    checks: ['journal.connections'],
+    checks: ['journal.connections', 'journal.flood-resistant'],
   },
   {
     id: 'LOG-SECURITY-EVENTS',
