@@ -1,6 +1,6 @@
 /**
- * What the auditor knows about the audited unit beyond the profile: its model from the
- * catalogue (by the bundle's unit.json, else by the profile's model name) and the firmware image
+ * What the auditor knows about the audited unit beyond the profile: its model (the bundle's
+ * model.json, checked against unit.json's digest; else a built-in model the profile names) and the firmware image
  * its state folder says it runs. Read once per audit; bounded reads only.
  */
 import { join } from 'node:path';
@@ -12,20 +12,24 @@ import type { FirmwareIdentity } from './types.ts';
 
 const models = new WeakMap<AuditContext, Promise<{ model?: ModelSpec; how: string }>>();
 
-/** The catalogue model of the audited unit, and how the auditor knows it. */
+/** The model of the audited unit, and how the auditor knows it. */
 export function auditedModel(ctx: AuditContext): Promise<{ model?: ModelSpec; how: string }> {
   let p = models.get(ctx);
   if (p === undefined) {
     p = (async () => {
-      const { listModels, getModel } = await import('../models/index.ts');
+      const { listModels, modelDigest, modelFromDocument } = await import('../models/index.ts');
       if (ctx.inputs.bundleDir !== undefined) {
-        const { value } = await readJsonBounded(join(ctx.inputs.bundleDir, 'unit.json'), 65_536);
-        const id = (value as { model?: unknown } | undefined)?.model;
-        if (typeof id === 'string') {
+        const { value: unit } = await readJsonBounded(join(ctx.inputs.bundleDir, BUNDLE_FILES.unit.name), 65_536);
+        const { value: doc } = await readJsonBounded(join(ctx.inputs.bundleDir, BUNDLE_FILES.model.name), 65_536);
+        const digest = (unit as { modelDigest?: unknown } | undefined)?.modelDigest;
+        if (doc !== undefined) {
           try {
-            return { model: getModel(id), how: `unit.json in the bundle names model '${id}'` };
+            const model = modelFromDocument(doc, 'model.json');
+            if (modelDigest(model) !== digest)
+              return { how: "the bundle's model.json does not match unit.json's digest" };
+            return { model, how: `the bundle's model.json (model '${model.id}', digest as unit.json states)` };
           } catch {
-            return { how: `unit.json names '${id.slice(0, 32)}', which is not in the model catalogue` };
+            return { how: "the bundle's model.json is not a valid bulwark.model/v1 model" };
           }
         }
       }
