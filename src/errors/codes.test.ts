@@ -11,6 +11,7 @@ import type { CliErrorCode } from '../cli/index.ts';
 import type { CloudErrorCode } from '../cloud/index.ts';
 import type { CloudLinkErrorCode } from '../cloudlink/index.ts';
 import type { DeviceErrorCode } from '../device/index.ts';
+import type { DriverErrorCode } from '../driver/index.ts';
 import type { HubErrorCode } from '../hub/index.ts';
 import type { IdentityErrorCode } from '../identity/index.ts';
 import type { JournalErrorCode } from '../journal/index.ts';
@@ -49,6 +50,7 @@ type WebErrorCode =
 
 /** Every error code of every folder. */
 type FolderCode =
+  | DriverErrorCode
   | CoreErrorCode
   | AdmissionErrorCode
   | AuditErrorCode
