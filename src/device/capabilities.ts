@@ -23,6 +23,8 @@ export interface CapabilityValue {
   readonly sensitive: boolean;
   readonly unit?: string;
   readonly value: unknown;
+  /** True when the hardware (its driver) cannot give the value now: `value` is then null, never a stale one. */
+  readonly unavailable?: boolean;
 }
 
 type Values = Record<string, boolean | number | string>;
