@@ -34,11 +34,23 @@ export function ratioOf(m: Metric): number | undefined {
 export function meetsGoal(m: Metric): boolean | undefined {
   if (!m.goal) return undefined;
   const r = ratioOf(m);
+  // A goal may bound both the ratio and the value (e.g. at most 1.5x idle and at most 160 MiB): all must hold.
+  const checks: boolean[] = [];
   if (m.goal.ratio !== undefined && r !== undefined)
-    return m.better === 'higher' ? r >= m.goal.ratio : r <= m.goal.ratio;
-  if (m.goal.max !== undefined) return m.value <= m.goal.max;
-  if (m.goal.min !== undefined) return m.value >= m.goal.min;
-  return undefined;
+    checks.push(m.better === 'higher' ? r >= m.goal.ratio : r <= m.goal.ratio);
+  if (m.goal.max !== undefined) checks.push(m.value <= m.goal.max);
+  if (m.goal.min !== undefined) checks.push(m.value >= m.goal.min);
+  return checks.length ? checks.every(Boolean) : undefined;
+}
+
+/** The goal as text: '≤ 1.5x', '≤ 160 MiB', or both joined. */
+export function goalText(m: Metric): string {
+  if (!m.goal) return '';
+  const parts: string[] = [];
+  if (m.goal.ratio !== undefined) parts.push(`${m.better === 'higher' ? '≥' : '≤'} ${m.goal.ratio}x`);
+  if (m.goal.max !== undefined) parts.push(`≤ ${m.goal.max} ${m.unit}`);
+  if (m.goal.min !== undefined) parts.push(`≥ ${m.goal.min} ${m.unit}`);
+  return parts.join(' and ');
 }
 
 function esc(s: string): string {
@@ -74,13 +86,7 @@ export function renderBenchHtml(results: BenchResult[], meta: Record<string, str
         .map((m) => {
           const ratio = ratioOf(m);
           const ok = meetsGoal(m);
-          const goal = m.goal
-            ? m.goal.ratio !== undefined
-              ? `${m.better === 'higher' ? '≥' : '≤'} ${m.goal.ratio}x`
-              : m.goal.max !== undefined
-                ? `≤ ${m.goal.max} ${m.unit}`
-                : `≥ ${m.goal.min} ${m.unit}`
-            : '';
+          const goal = goalText(m);
           return (
             `<tr><td>${esc(m.name)}</td><td class="n">${fmt(m.value)} ${esc(m.unit)}</td>` +
             `<td>${m.baseline ? `${esc(m.baseline.name)}: ${fmt(m.baseline.value)} ${esc(m.unit)}` : ''}</td>` +

@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: runs the benchmarks one after another (the machine has 2 cores; running
  * them together would measure contention) and writes reports/bench.json and bench.html.
- * `npm run bench -- provision` runs only the named ones.
+ * `npm run bench -- provision` runs only the named ones; `npm run bench -- memory` is RSS under an
+ * unauthenticated flood (bench/memory-flood.ts).
  */
 import { cpus, totalmem } from 'node:os';
 import { benchProvision } from './provision.bench.ts';
@@ -10,6 +11,7 @@ import { benchChannel } from './channel.bench.ts';
 import { benchHub } from './hub.bench.ts';
 import { benchUpdate } from './update.bench.ts';
 import { benchCloud } from './cloud.bench.ts';
+import { benchMemoryFlood } from './memory-flood.ts';
 import { writeBenchReports, ratioOf, meetsGoal, type BenchResult } from './report.ts';
 
 const log = (s: string): void => {
@@ -22,6 +24,7 @@ const BENCHES: Record<string, () => Promise<BenchResult>> = {
   hub: () => benchHub(log),
   update: () => benchUpdate(log),
   cloud: () => benchCloud(log),
+  memory: () => benchMemoryFlood(log),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -3,6 +3,7 @@
 // TypeScript source through Node's type stripping (a checkout). Errors are printed by
 // src/cli/main.ts as one line with a code, never with a stack, and exit with the error table's code.
 import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
 const major = Number(process.versions.node.split('.')[0]);
 if (major < 24) {
@@ -15,9 +16,18 @@ if (major < 24) {
 
 const built = new URL('../dist/cli/main.js', import.meta.url);
 const source = new URL('../src/cli/main.ts', import.meta.url);
-const entry = existsSync(built) && !existsSync(source) ? built : source;
+const useBuilt = existsSync(built) && !existsSync(source);
+const entry = useBuilt ? built : source;
 let cli;
 try {
+  // A long-running service (`hub run`, `cloud run`) replaces this process with one that has the
+  // agent's memory bounds, before the CLI and its dependencies are loaded for nothing.
+  const runtime = new URL(
+    useBuilt ? '../dist/cli/service-runtime.js' : '../src/cli/service-runtime.ts',
+    import.meta.url,
+  );
+  const { relaunchAsService } = await import(runtime.href);
+  relaunchAsService(fileURLToPath(import.meta.url), process.argv.slice(2));
   cli = await import(entry.href);
 } catch (err) {
   const message = err instanceof Error ? err.message : String(err);

@@ -15,6 +15,7 @@ import { registerHubCommands } from './hub-commands.ts';
 import { registerPolicyCommands } from './policy-commands.ts';
 import { registerCloudCommands } from './cloud-commands.ts';
 import { registerReleaseCommands } from './release-commands.ts';
+import { relaunchAsService } from './service-runtime.ts';
 
 /** Builds the command tree; commander throws instead of exiting and prints no error of its own. */
 export function buildProgram(): Command {
@@ -55,4 +56,8 @@ export async function main(argv: string[], stderr: ErrorOutput = process.stderr)
   }
 }
 
-if (import.meta.main) process.exitCode = await main(process.argv.slice(2));
+if (import.meta.main) {
+  // Started as `node main.js hub run ...` (no launcher): the service runtime still applies.
+  relaunchAsService(process.argv[1]!, process.argv.slice(2));
+  process.exitCode = await main(process.argv.slice(2));
+}
