@@ -51,6 +51,7 @@ export interface SupervisorOptions {
   readonly onReady?: (info: { serial: string; url: string; webPort: number; slot: SlotName; firmware: string }) => void;
   /** The agent's update events (`{"event":"update",...}` lines) as they come. */
   readonly onEvent?: (event: Record<string, unknown>) => void;
+  /** Hears the supervisor's own lines (boots, restarts, fallbacks); silent by default. */
   readonly log?: (msg: string) => void;
   /** Where the agent's own log lines (stderr) go: the supervisor's stderr (default), or nowhere. */
   readonly agentStderr?: 'inherit' | 'ignore';
@@ -67,6 +68,8 @@ export const AGENT_NODE_FLAGS = [
   '--disallow-code-generation-from-strings',
   '--disable-sigusr1',
   '--max-semi-space-size=1',
+  // A flood's garbage is collected and the heap shrinks again, instead of V8 raising its limit (issue 24).
+  '--optimize-for-size',
   '--invocation-count-for-maglev=20000',
   '--invocation-count-for-turbofan=30000',
 ];
@@ -238,7 +241,12 @@ class Supervision {
  * ConfigError DEBUG_INTERFACE_REFUSED at once, before any port opens, when a production
  * supervisor runs with the Node inspector.
  */
-export function superviseAgent(o: SupervisorOptions): { stop(): void; done: Promise<number> } {
+export function superviseAgent(o: SupervisorOptions): {
+  /** Ends the agent (SIGTERM) and restarts it no more; `done` then settles. */
+  stop(): void;
+  /** Settles with the supervisor's exit code once it has finished. */
+  done: Promise<number>;
+} {
   const log = o.log ?? (() => undefined);
   const mode = guardDebugInterfaces(o.mode ?? 'production', log);
   const supervision = new Supervision(o, mode, log);

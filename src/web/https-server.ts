@@ -7,7 +7,8 @@
  * cloud's owner API use it.
  */
 import { createServer, type Server } from 'node:https';
-import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+// Types only: importing node:http itself loads http2, undici and perf_hooks (4 MiB on an idle plug).
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { constants as osslConstants } from 'node:crypto';
 import { guardServer, type Admission, type AdmissionConfig, type AdmissionRecord } from '../admission/index.ts';
@@ -200,6 +201,14 @@ function causeOf(err: Error & { code?: unknown }): string {
 }
 
 /** The status Node itself would give the cause: headers too large, too slow, or simply bad. */
+/** The reason phrases of the statuses a broken request can get. */
+const REASONS: Readonly<Record<number, string>> = {
+  400: 'Bad Request',
+  408: 'Request Timeout',
+  413: 'Payload Too Large',
+  431: 'Request Header Fields Too Large',
+};
+
 function statusOf(cause: string): number {
   if (cause === 'HPE_HEADER_OVERFLOW') return 431;
   if (cause === 'HPE_CHUNK_EXTENSIONS_OVERFLOW') return 413;
@@ -217,7 +226,7 @@ function refuseBrokenRequest(socket: Socket, cause: string): void {
     return;
   }
   const status = statusOf(cause);
-  const body = `${STATUS_CODES[status] ?? 'Bad Request'}\n`;
+  const body = `${REASONS[status] ?? 'Bad Request'}\n`;
   const headers: Record<string, string> = {
     ...securityHeaders(),
     'content-type': 'text/plain; charset=utf-8',
@@ -226,7 +235,7 @@ function refuseBrokenRequest(socket: Socket, cause: string): void {
   };
   const head = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
   // Ending (not destroying) lets the answer and TLS's close_notify reach the client first.
-  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Bad Request'}\r\n${head.join('')}\r\n${body}`);
+  socket.end(`HTTP/1.1 ${status} ${REASONS[status] ?? 'Bad Request'}\r\n${head.join('')}\r\n${body}`);
   const cut = setTimeout(() => socket.destroy(), REFUSAL_GRACE_MS);
   cut.unref();
   socket.once('close', () => clearTimeout(cut));
