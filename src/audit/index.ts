@@ -5,7 +5,7 @@
  * built with Bulwark). What cannot be checked is "not tested", never "pass".
  *
  * @example
- *   import { runAudit, renderAuditHtml, auditExitCode } from '../audit/index.ts';
+ *   import { runAudit, renderAuditHtml, auditExitCode } from 'bulwark/audit';
  *   const report = await runAudit({ profile: 'plug.yaml', urls: [agent.web.url], bundle, state, manifest,
  *     hub: `127.0.0.1:${agent.hub.port}`, cloud: 'mqtts://127.0.0.1:8883', updateRepo: 'releases' });
  *   await writeFile('audit.html', renderAuditHtml(report));
@@ -14,6 +14,8 @@
  *   // A running Bulwark device, everything taken from its agent (the demo):
  * const { report, exitCode } = await auditRunningDevice({ model: 'lock', agent, bundle: unit.dir, state, manifest,
  * cloudUrl, updateRepo });
+ *
+ * @module bulwark/audit
  */
 export { runAudit, auditExitCode } from './run.ts';
 export { auditRunningDevice } from './running.ts';

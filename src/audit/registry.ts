@@ -30,6 +30,7 @@ export type CheckPhase = 1 | 2 | 3 | 4 | 5;
 export interface CheckRunner {
   /** 1 passive probes, 2 login probes, 3 checks over what the probes saw, 4 white-box, 5 policy. */
   readonly phase: CheckPhase;
+  /** Runs the check on what the audit has gathered so far. */
   readonly run: (ctx: AuditContext) => Promise<CheckOutcome>;
 }
 

@@ -61,6 +61,7 @@ export interface RunningDeviceAudit {
    * .70).
    */
   readonly loopbackSourceBase?: string;
+  /** Hears each check as it starts and as it ends, with its result (as {@link runAudit}'s `onProgress`). */
   readonly onProgress?: Parameters<typeof runAudit>[0]['onProgress'];
 }
 

@@ -56,6 +56,7 @@ export interface DeviceAgent {
   readonly cloud?: CloudLink;
   /** The updater (src/update). */
   readonly updater: DeviceUpdater;
+  /** Stops every surface, the cloud link and the updater, then closes the journal. */
   close(): Promise<void>;
 }
 

@@ -1,6 +1,8 @@
 /**
  * The device runtime: the agent (listening surfaces, journal, capabilities), its supervisor,
  * and the physical button.
+ *
+ * @module bulwark/device
  */
 export { startDeviceAgent, assertNoDebugInterfaces, firmwareVersion, defaultDeviceAgentConfig } from './agent.ts';
 export type { DeviceAgent, DeviceAgentConfig } from './agent.ts';

@@ -6,6 +6,8 @@
  * @example
  * await initFactory('/secure/factory');
  * const units = await provisionUnits({ factoryDir: '/secure/factory', model: 'plug', count: 10, outDir: 'out' });
+ *
+ * @module bulwark/factory
  */
 export {
   initFactory,
