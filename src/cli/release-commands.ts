@@ -113,7 +113,7 @@ function registerPublish(release: Command): void {
         'with its CycloneDX SBOM',
     )
     .requiredOption('--repo <dir>', 'repository folder')
-    .requiredOption('--model <model>', 'model id (plug, bulb, lock, sensor, camera)')
+    .requiredOption('--model <model>', 'built-in model id (plug, bulb, lock, sensor, camera) or model file')
     .requiredOption('--version <semver>', "image version, MAJOR.MINOR.PATCH (must equal image.json's)")
     .requiredOption('--artifact <file>', 'the image tarball (image.json at its top)')
     .option('--security-version <n>', "must equal image.json's securityVersion (a check, not an override)")
@@ -257,17 +257,17 @@ function registerBuildImage(release: Command): void {
     .description(
       'build a reference firmware image ' + "(image.json plus an entry that starts the installed runtime's agent)",
     )
-    .requiredOption('--model <model>', 'model id')
+    .requiredOption('--model <model>', 'built-in model id or model file')
     .requiredOption('--version <semver>', 'image version')
     .requiredOption('--security-version <n>', 'anti-rollback security version')
     .requiredOption('--out <file>', 'the tarball to write')
     .action(async (o: { model: string; version: string; securityVersion: string; out: string }) => {
       const { buildReferenceImage } = await import('../release/index.ts');
-      const { getModel } = await import('../models/index.ts');
-      getModel(o.model);
+      const { resolveModel } = await import('../models/index.ts');
+      const model = resolveModel(o.model);
       const securityVersion = securityVersionArgument(o.securityVersion);
       const out = resolve(o.out);
-      const m = await buildReferenceImage(out, { model: o.model, version: o.version, securityVersion });
+      const m = await buildReferenceImage(out, { model: model.id, version: o.version, securityVersion });
       process.stdout.write(
         `built ${out}: ${m.model} ${m.version}, security version ${m.securityVersion}, ` + `entry ${m.entry}\n`,
       );

@@ -6,6 +6,7 @@
  */
 import { displayValue, escapeHtml, formMessages, postButton, renderPage } from '../web/index.ts';
 import type { DeviceRecord, TelemetryRow } from './store.ts';
+import { modelOf } from './owner-devices.ts';
 
 /** What every page knows. */
 export interface AppFrame {
@@ -245,7 +246,7 @@ function controlRows(d: DeviceRecord, controls: Controls, csrf: string): string 
 function deviceFacts(d: DeviceRecord): string {
   const facts = [
     ['Serial', d.serial],
-    ['Model', d.model],
+    ['Model', modelOf(d) ? `${modelOf(d)!.name} (${d.model})` : d.model],
     ['Status', stateText(d)],
     ['Claimed', d.claimedAt ? utcText(d.claimedAt) : '—'],
   ];

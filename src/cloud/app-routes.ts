@@ -7,7 +7,7 @@ import { BulwarkError, InvalidInputError, httpStatusOf } from '../errors/index.t
 import { HttpError, type Router, type WebRequest, type WebResponse } from '../web/index.ts';
 import { AccountError, CommandError, RateLimitedError } from './errors.ts';
 import { clearedSessionCookie, field, normaliseEmail, type OwnerCtx } from './owner-accounts.ts';
-import { remoteControls } from './owner-devices.ts';
+import { modelOf, remoteControls } from './owner-devices.ts';
 import type { OwnerSite } from './owner-site.ts';
 import * as pages from './app-pages.ts';
 
@@ -187,7 +187,7 @@ export function addAppDeviceRoutes(router: Router<OwnerCtx>, site: OwnerSite): v
       const o = {
         device,
         telemetry,
-        controls: remoteControls(device.model),
+        controls: remoteControls(modelOf(device)),
         ...shown(req, 'done', 'notice', 120),
         ...shown(req, 'error', 'error', 160),
       };

@@ -40,6 +40,7 @@ export type { IngestConfig, IngestCounters } from './ingest.ts';
 export { CommandCenter, defaultCommandConfig } from './commands.ts';
 export type { CommandConfig } from './commands.ts';
 export { startOwnerApi, defaultOwnerApiConfig, validateOwnerApiConfig, remoteControls } from './api.ts';
+export { deviceView, modelOf } from './owner-devices.ts';
 export type { OwnerApi, OwnerApiConfig, OwnerApiOptions, OwnerCtx } from './api.ts';
 export { telemetryChart } from './app-pages.ts';
 export { OwnerApiClient } from './owner-client.ts';

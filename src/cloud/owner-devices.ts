@@ -10,7 +10,7 @@
 import { InvalidInputError } from '../errors/index.ts';
 import { LockoutPolicy, sourceKeyFor } from '../auth/index.ts';
 import { hashClaimCode, normaliseClaimCode, READABLE_ALPHABET } from '../identity/index.ts';
-import { getModel } from '../models/index.ts';
+import { getModel, type ModelSpec } from '../models/index.ts';
 import { SERIAL, type ScalarValue } from '../cloudprotocol/index.ts';
 import type { WebRequest } from '../web/index.ts';
 import { ClaimError, CommandError, NotFoundError } from './errors.ts';
@@ -22,11 +22,27 @@ import { admitAttempt } from './owner-accounts.ts';
 /** A claim code as the factory makes them: 16 symbols of the readable alphabet, upper case. */
 const CLAIM_CODE = new RegExp(`^[${READABLE_ALPHABET.toUpperCase()}]{16}$`);
 
+/**
+ * A device's model: the unit's own, as its manifest carried it; for a unit from a manifest without
+ * models, the built-in of its id; undefined when neither is known.
+ */
+export function modelOf(d: Pick<DeviceRecord, 'model' | 'modelSpec'>): ModelSpec | undefined {
+  if (d.modelSpec) return d.modelSpec;
+  try {
+    return getModel(d.model);
+  } catch {
+    return undefined;
+  }
+}
+
 /** A device as the JSON API shows it. */
 export function deviceView(d: DeviceRecord): Record<string, unknown> {
+  const model = modelOf(d);
   return {
     serial: d.serial,
     model: d.model,
+    modelName: model?.name ?? null,
+    controls: remoteControls(model),
     online: d.online,
     lastSeenAt: d.seenAt ? new Date(d.seenAt).toISOString() : null,
     claimedAt: d.claimedAt ? new Date(d.claimedAt).toISOString() : null,
@@ -47,20 +63,19 @@ export function commandView(c: CommandRecord): Record<string, unknown> {
 }
 
 /**
- * The controls the owner may use from the cloud for a model: actuators only, and never a
- * sensitive capability (a lock's bolt, a camera's snapshot): those stay on the local network.
+ * The controls the owner may use from the cloud for a model (the model itself, or a built-in's
+ * id): actuators only, and never a sensitive capability (a lock's bolt, a camera's snapshot):
+ * those stay on the local network. An unknown model has none.
  */
-export function remoteControls(model: string): Array<{ capability: string; actions: string[] }> {
-  try {
-    return getModel(model)
-      .capabilities.filter(
-        (c) => (c.kind === 'switch' || c.kind === 'lock' || c.kind === 'level') && c.sensitive !== true,
-      )
-      .map((c) => ({ capability: c.id, actions: c.actions.filter((a) => a !== 'get' && a !== 'set') }))
-      .filter((c) => c.actions.length > 0);
-  } catch {
-    return [];
-  }
+export function remoteControls(
+  model: ModelSpec | string | undefined,
+): Array<{ capability: string; actions: string[] }> {
+  const spec = typeof model === 'string' ? modelOf({ model }) : model;
+  if (!spec) return [];
+  return spec.capabilities
+    .filter((c) => (c.kind === 'switch' || c.kind === 'lock' || c.kind === 'level') && c.sensitive !== true)
+    .map((c) => ({ capability: c.id, actions: c.actions.filter((a) => a !== 'get' && a !== 'set') }))
+    .filter((c) => c.actions.length > 0);
 }
 
 /** A serial number from a request, upper case, or a 400. */
@@ -203,7 +218,7 @@ export class OwnerDevices {
     if (typeof capability !== 'string' || typeof action !== 'string') {
       throw new InvalidInputError('capability and action are required');
     }
-    const allowed = remoteControls(device.model)
+    const allowed = remoteControls(modelOf(device))
       .find((c) => c.capability === capability)
       ?.actions.includes(action);
     if (!allowed) {

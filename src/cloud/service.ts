@@ -9,6 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { certificateFingerprint, MANIFEST_FORMAT } from '../identity/index.ts';
 import { SERIAL, UP_KINDS, SHARED_GROUP, TOPIC_ROOT } from '../cloudprotocol/index.ts';
+import { MODEL_SCHEMA_ID, modelDigest, modelFromDocument, type ModelSpec } from '../models/index.ts';
 import { CloudConfigError, CloudError } from './errors.ts';
 import { ensureCloudCredentials, type CloudCredentials } from './pki.ts';
 import { startEmbeddedBroker, type EmbeddedBroker, type EmbeddedBrokerConfig } from './broker.ts';
@@ -99,8 +100,38 @@ export async function openCloudStore(o: {
 }
 
 const FINGERPRINT = /^sha256:[0-9a-f]{64}$/;
+/** Most distinct models one manifest may carry. */
+const MAX_MANIFEST_MODELS = 1_000;
 
-/** Reads and validates a factory manifest (docs/bundle.md) issued under `caCertPem`. */
+/**
+ * The manifest's `models` (digest -> model): each checked as a model file and under the digest of
+ * its canonical form, so a unit's digest names exactly one model. An old manifest has none.
+ */
+function manifestModels(models: unknown, path: string): Map<string, ModelSpec> {
+  const out = new Map<string, ModelSpec>();
+  if (models === undefined) return out;
+  if (typeof models !== 'object' || models === null || Array.isArray(models))
+    throw new CloudError('MANIFEST_INVALID', `models of ${path} is not an object`);
+  const entries = Object.entries(models);
+  if (entries.length > MAX_MANIFEST_MODELS) throw new CloudError('MANIFEST_INVALID', `${path} has too many models`);
+  for (const [digest, doc] of entries) {
+    let model: ModelSpec;
+    try {
+      model = modelFromDocument({ schema: MODEL_SCHEMA_ID, ...(doc as object) }, `${digest.slice(0, 80)} in ${path}`);
+    } catch (err) {
+      throw new CloudError('MANIFEST_INVALID', (err as Error).message.slice(0, 400));
+    }
+    if (!FINGERPRINT.test(digest) || modelDigest(model) !== digest)
+      throw new CloudError('MANIFEST_INVALID', `a model of ${path} is not under its own digest`);
+    out.set(digest, model);
+  }
+  return out;
+}
+
+/**
+ * Reads and validates a factory manifest (docs/bundle.md) issued under `caCertPem`. Each unit
+ * carries its own model when the manifest has it (`modelDigest` into `models`).
+ */
 export async function readManifest(path: string, caCertPem: string): Promise<RegistryUnit[]> {
   let raw: unknown;
   try {
@@ -108,12 +139,13 @@ export async function readManifest(path: string, caCertPem: string): Promise<Reg
   } catch {
     throw new CloudError('MANIFEST_INVALID', `${path} is not a JSON manifest`);
   }
-  const m = raw as { format?: unknown; caFingerprint?: unknown; units?: unknown };
+  const m = raw as { format?: unknown; caFingerprint?: unknown; units?: unknown; models?: unknown };
   if (typeof raw !== 'object' || raw === null || m.format !== MANIFEST_FORMAT || !Array.isArray(m.units))
     throw new CloudError('MANIFEST_INVALID', `${path} is not a ${MANIFEST_FORMAT} manifest`);
   if (m.caFingerprint !== certificateFingerprint(caCertPem))
     throw new CloudError('MANIFEST_OTHER_CA', `${path} comes from another factory's CA`);
   if (m.units.length > 1_000_000) throw new CloudError('MANIFEST_INVALID', 'too many units');
+  const models = manifestModels(m.models, path);
   return (m.units as unknown[]).map((u, i) => {
     const x = u as Record<string, unknown>;
     const ok =
@@ -128,11 +160,18 @@ export async function readManifest(path: string, caCertPem: string): Promise<Reg
       typeof x.claimCodeHash === 'string' &&
       FINGERPRINT.test(x.claimCodeHash) &&
       typeof x.createdAt === 'string' &&
-      x.createdAt.length <= 40;
+      x.createdAt.length <= 40 &&
+      (x.modelDigest === undefined || (typeof x.modelDigest === 'string' && FINGERPRINT.test(x.modelDigest)));
     if (!ok) throw new CloudError('MANIFEST_INVALID', `unit ${i} of ${path} is malformed`);
+    const digest = x.modelDigest as string | undefined;
+    const model = digest === undefined ? undefined : models.get(digest);
+    // A digest must name a model of this manifest, and that model must be the one the unit names.
+    if (digest !== undefined && model?.id !== x.model)
+      throw new CloudError('MANIFEST_INVALID', `unit ${i} of ${path} names a model the manifest does not carry`);
     return {
       serial: x.serial as string,
       model: x.model as string,
+      ...(digest !== undefined && model ? { modelDigest: digest, modelSpec: model } : {}),
       deviceCertFingerprint: x.deviceCertFingerprint as string,
       claimCodeHash: x.claimCodeHash as string,
       createdAt: x.createdAt as string,

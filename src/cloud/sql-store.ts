@@ -6,6 +6,7 @@
  */
 import { timingSafeEqual, randomBytes } from 'node:crypto';
 import type { StateMessage } from '../cloudprotocol/index.ts';
+import { MODEL_SCHEMA_ID, canonicalModel, modelFromDocument, type ModelSpec } from '../models/index.ts';
 import { AccountError, StoreError } from './errors.ts';
 import type {
   CloudStore,
@@ -37,7 +38,11 @@ export interface SqlDriver extends SqlRunner {
   close(): Promise<void>;
 }
 
-/** The schema version this code writes. */
+/**
+ * The schema version this code writes. Still 1: the unit models (`models`, `device_models`) are
+ * tables beside the others, so a database from before them opens as it is (its units have no model
+ * of their own and fall back to the built-in of their id).
+ */
 export const SCHEMA_VERSION = 1;
 
 /** The schema; `BIGINT` is an integer in both databases. */
@@ -72,11 +77,14 @@ CREATE TABLE IF NOT EXISTS commands (
   result_json TEXT NULL,
   completed_at BIGINT NULL);
 CREATE INDEX IF NOT EXISTS commands_account ON commands (account_id);
+CREATE TABLE IF NOT EXISTS models (digest TEXT PRIMARY KEY, document TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS device_models (serial TEXT PRIMARY KEY, digest TEXT NOT NULL);
 `;
 
 interface DeviceRow {
   serial: string;
   model: string;
+  model_digest: string | null;
   owner_id: string | null;
   claimed_at: number | null;
   claim_window_until: number;
@@ -106,7 +114,11 @@ function toDevice(r: DeviceRow): DeviceRecord {
   };
 }
 
-const DEVICE_COLUMNS = 'serial, model, owner_id, claimed_at, claim_window_until, online, seen_at, state_json';
+const DEVICE_COLUMNS =
+  'serial, model, owner_id, claimed_at, claim_window_until, online, seen_at, state_json, ' +
+  '(SELECT dm.digest FROM device_models dm WHERE dm.serial = devices.serial) AS model_digest';
+/** Parsed models kept by digest (a digest names one model for ever); past this many the cache starts afresh. */
+const MAX_CACHED_MODELS = 256;
 
 function sameHash(a: string, b: string): boolean {
   const x = Buffer.from(a),
@@ -119,6 +131,7 @@ export class SqlStore implements CloudStore {
   readonly kind: 'sqlite' | 'postgres';
   readonly #db: SqlDriver;
   readonly #lock: string;
+  readonly #models = new Map<string, ModelSpec | null>();
 
   private constructor(db: SqlDriver) {
     this.#db = db;
@@ -165,6 +178,8 @@ export class SqlStore implements CloudStore {
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (serial) DO NOTHING`,
             [u.serial, u.model, u.deviceCertFingerprint, u.claimCodeHash, u.createdAt, now],
           );
+          if (u.modelDigest !== undefined && u.modelSpec)
+            await this.#importModel(tx, u.serial, u.modelDigest, u.modelSpec);
         }
         return n;
       });
@@ -172,9 +187,43 @@ export class SqlStore implements CloudStore {
     return { added, existing: units.length - added };
   }
 
+  /** Keeps a unit's model by digest (once per digest) and the unit's digest (its first import's). */
+  async #importModel(tx: SqlRunner, serial: string, digest: string, model: ModelSpec): Promise<void> {
+    await tx.run('INSERT INTO models (digest, document) VALUES ($1, $2) ON CONFLICT (digest) DO NOTHING', [
+      digest,
+      canonicalModel(model),
+    ]);
+    await tx.run('INSERT INTO device_models (serial, digest) VALUES ($1, $2) ON CONFLICT (serial) DO NOTHING', [
+      serial,
+      digest,
+    ]);
+  }
+
+  /** The model stored under `digest`, parsed once; a document that no longer checks counts as none. */
+  async #model(digest: string): Promise<ModelSpec | null> {
+    const cached = this.#models.get(digest);
+    if (cached !== undefined) return cached;
+    const [row] = await this.#db.all<{ document: string }>('SELECT document FROM models WHERE digest = $1', [digest]);
+    let model: ModelSpec | null = null;
+    try {
+      if (row) model = modelFromDocument({ schema: MODEL_SCHEMA_ID, ...(JSON.parse(row.document) as object) });
+    } catch {
+      model = null;
+    }
+    if (this.#models.size >= MAX_CACHED_MODELS) this.#models.clear();
+    this.#models.set(digest, model);
+    return model;
+  }
+
+  /** A device row with its unit's own model, when its manifest carried one. */
+  async #toDevice(row: DeviceRow): Promise<DeviceRecord> {
+    const model = row.model_digest ? await this.#model(row.model_digest) : null;
+    return model ? { ...toDevice(row), modelSpec: model } : toDevice(row);
+  }
+
   async getDevice(serial: string): Promise<DeviceRecord | undefined> {
     const [row] = await this.#db.all<DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE serial = $1`, [serial]);
-    return row ? toDevice(row) : undefined;
+    return row ? this.#toDevice(row) : undefined;
   }
 
   async countDevices(): Promise<number> {
@@ -288,7 +337,7 @@ export class SqlStore implements CloudStore {
       `SELECT ${DEVICE_COLUMNS} FROM devices WHERE owner_id = $1 ORDER BY claimed_at`,
       [accountId],
     );
-    return rows.map(toDevice);
+    return Promise.all(rows.map((r) => this.#toDevice(r)));
   }
 
   async telemetry(serial: string, since: number, limit: number): Promise<TelemetryRow[]> {

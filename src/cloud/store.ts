@@ -6,11 +6,16 @@
  * lives here or in the broker, so instances are interchangeable.
  */
 import type { ScalarValue, StateMessage } from '../cloudprotocol/index.ts';
+import type { ModelSpec } from '../models/index.ts';
 
 /** One unit as imported from a factory manifest (public data only). */
 export interface RegistryUnit {
   readonly serial: string;
   readonly model: string;
+  /** The digest of the unit's model (`modelDigest` of src/models), from a manifest that carries models. */
+  readonly modelDigest?: string;
+  /** The unit's own model, from the manifest's `models`; absent in an old manifest (then: the built-in of `model`). */
+  readonly modelSpec?: ModelSpec;
   readonly deviceCertFingerprint: string;
   /** `hashClaimCode(serial, code)` from the factory: the code itself is never here. */
   readonly claimCodeHash: string;
@@ -21,6 +26,8 @@ export interface RegistryUnit {
 export interface DeviceRecord {
   readonly serial: string;
   readonly model: string;
+  /** The unit's own model as its manifest carried it; absent for a unit from an old manifest. */
+  readonly modelSpec?: ModelSpec;
   readonly ownerId: string | null;
   readonly claimedAt: number | null;
   /** The claim window is open until this time, ms since the epoch (0: closed). */

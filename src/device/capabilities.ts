@@ -31,14 +31,40 @@ type Values = Record<string, boolean | number | string>;
 
 const FILE = 'capabilities.json';
 
+/** A level's first value: full (100) when the range holds it, as the built-in bulb starts; else its minimum. */
+const INITIAL_LEVEL = 100;
+
+// The initial value follows the capability's value type, so a maker's model (a garage door that is
+// 'open' or 'closed', a setpoint from 5 to 30) simulates as what it declares.
 function initialValues(model: ModelSpec): Values {
   const v: Values = {};
   for (const c of model.capabilities) {
-    if (c.kind === 'switch') v[c.id] = c.id === 'privacy' ? true : false;
-    else if (c.kind === 'level') v[c.id] = 100;
-    else if (c.kind === 'lock') v[c.id] = 'locked';
+    if (c.kind === 'switch') v[c.id] = c.id === 'privacy';
+    else if (c.kind === 'level' && c.value.type === 'number')
+      v[c.id] = INITIAL_LEVEL >= c.value.min && INITIAL_LEVEL <= c.value.max ? INITIAL_LEVEL : c.value.min;
+    else if (c.kind === 'lock' && c.value.type === 'enum') v[c.id] = c.value.values[0]!;
   }
   return v;
+}
+
+/** The enum value a lock's action leads to: the value it names ('open'), or its past form ('lock' -> 'locked'). */
+function lockValueOf(c: Capability, action: string): string | undefined {
+  if (c.value.type !== 'enum') return undefined;
+  return [action, `${action}ed`, `${action}d`].find((v) =>
+    (c.value as { values: readonly string[] }).values.includes(v),
+  );
+}
+
+/** A level's new value, checked against its range and step. */
+function levelValueOf(c: Capability, value: unknown): number {
+  const t = c.value.type === 'number' ? c.value : { min: 0, max: 100, step: 1 };
+  const step = t.step;
+  const onStep = step === undefined || Math.abs((((value as number) - t.min) / step) % 1) < 1e-9;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < t.min || value > t.max || !onStep) {
+    const grain = step === 1 ? 'a whole number' : step === undefined ? 'a number' : `a number in steps of ${step}`;
+    throw new CapabilityError('CAPABILITY_VALUE_INVALID', `${c.id} takes ${grain} from ${t.min} to ${t.max}`);
+  }
+  return value;
 }
 
 /** The unit's capabilities; `onChange` hears every state change (for the hub and cloud). */
@@ -86,7 +112,8 @@ export class DeviceCapabilities {
       case 'humidity':
         return Math.round(45 + 5 * Math.sin(t / 900));
       default:
-        return null;
+        // A reading the simulation has no story for sits in the middle of its declared range.
+        return c.value.type === 'number' ? (c.value.min + c.value.max) / 2 : null;
     }
   }
 
@@ -124,13 +151,9 @@ export class DeviceCapabilities {
       return c.kind === 'snapshot' ? this.#snapshot() : this.list().find((x) => x.id === c.id)!.value;
     let next: boolean | number | string;
     if (c.kind === 'switch') next = action === 'toggle' ? !this.#values[c.id] : action === 'on';
-    else if (c.kind === 'lock') next = action === 'lock' ? 'locked' : 'unlocked';
-    else if (c.kind === 'level') {
-      if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 100) {
-        throw new CapabilityError('CAPABILITY_VALUE_INVALID', `${c.id} takes a whole number from 0 to 100`);
-      }
-      next = value;
-    } else throw new CapabilityError('UNKNOWN_ACTION', `${c.id} cannot be set`);
+    else if (c.kind === 'lock' && lockValueOf(c, action) !== undefined) next = lockValueOf(c, action)!;
+    else if (c.kind === 'level') next = levelValueOf(c, value);
+    else throw new CapabilityError('UNKNOWN_ACTION', `${c.id} cannot be set`);
     this.#values[c.id] = next;
     await writeFileAtomic(this.#path, JSON.stringify(this.#values) + '\n', SECRET_FILE_MODE);
     for (const l of this.#listeners) l(c.id, next);

@@ -20,7 +20,7 @@ import {
   type PairingConfig,
   type PairingWindow,
 } from '../pairing/index.ts';
-import type { ModelSpec } from '../models/index.ts';
+import { canonicalModel, type ModelSpec } from '../models/index.ts';
 import { formatSource } from '../journal/index.ts';
 import type { DeviceBundle } from '../bundle/index.ts';
 import { CapabilityError, type DeviceCapabilities } from './capabilities.ts';
@@ -89,10 +89,13 @@ export class HubLink {
   readonly #sources = new WeakMap<Conn, string>();
   // Parsed on first use: checking L loads the curve code, which only a pairing needs.
   #verifier: Verifier | undefined;
+  /** The model document a pairing hub is given: the canonical form of the bundle's model. */
+  readonly #modelDocument: Uint8Array;
 
   constructor(parts: HubLinkParts) {
     this.parts = parts;
     this.pairing = parts.window.config;
+    this.#modelDocument = new Uint8Array(Buffer.from(canonicalModel(parts.model), 'utf8'));
   }
 
   verifier(): Verifier {
@@ -194,6 +197,7 @@ export class HubLink {
     return new DevicePairingExchange({
       serial: bundle.unit.serial,
       model: model.id,
+      modelDocument: this.#modelDocument,
       allowsPushButton: pushButton,
       verifier: this.verifier(),
       ownPin,

@@ -60,14 +60,17 @@ export interface HubSurface {
   readonly port: number;
   /** Opens the pairing window (button press or the owner's page); returns what to tell the person. */
   openPairingWindow(by: 'button' | 'owner'): string;
+  /** Whether the pairing window is open, why it closed, and when it closes. */
   pairingStatus(): PairingWindowStatus;
   /** A line for the owner's dashboard. */
   describe(): string;
+  /** The hubs paired with this unit, with their pinned keys. */
   hubs(): readonly PairedHub[];
   /** Forgets one hub: its channels end ('unpaired') and its key is no longer accepted. */
   unpairHub(pin: string): Promise<boolean>;
   /** Factory reset: forgets every hub and shuts the window. */
   forgetAllHubs(): Promise<void>;
+  /** Stops listening and ends every hub channel. */
   close(): Promise<void>;
 }
 
@@ -83,6 +86,7 @@ export interface HubSurfaceOptions {
   /** Every connection attempt on the hub port is recorded here. */
   readonly journal: DeviceJournal;
   readonly config?: Partial<HubSurfaceConfig>;
+  /** Hears the surface's operational notes (a damaged hubs.json); silent by default. */
   readonly log?: (message: string) => void;
 }
 

@@ -7,6 +7,7 @@ export type HubErrorCode =
   | 'HUB_CAPABILITY_UNKNOWN'
   | 'HUB_ACTION_UNKNOWN'
   | 'HUB_MODEL_UNKNOWN'
+  | 'HUB_MODEL_INVALID'
   | 'HUB_CAPABILITY_NOT_GRANTED'
   | 'HUB_DEVICE_OFFLINE'
   | 'HUB_ADDRESS_INVALID'
@@ -31,7 +32,8 @@ type OwnOrRelayed<C extends string> = string extends C ? string : HubErrorCode;
 
 /**
  * Thrown by the hub: an unknown device ('HUB_DEVICE_UNKNOWN'), a capability the device's model
- * lacks ('HUB_CAPABILITY_UNKNOWN') or that its access list does not grant
+ * lacks ('HUB_CAPABILITY_UNKNOWN'), a model document a pairing device gave that is not a valid
+ * model or names another model than the device announced ('HUB_MODEL_INVALID'), or that its access list does not grant
  * ('HUB_CAPABILITY_NOT_GRANTED'), a device not connected now ('HUB_DEVICE_OFFLINE'), a setup
  * code that fails its check digit ('HUB_SETUP_CODE_MALFORMED'), a bad setting
  * ('HUB_CONFIG_INVALID'), an unreadable or insecure state file ('HUB_STATE_CORRUPT',

@@ -14,8 +14,16 @@ import {
   type ChannelResumption,
   type ChannelValue,
 } from '../channel/index.ts';
-import { pairWithDevice, defaultPairingConfig, type PairingMode } from '../pairing/index.ts';
-import { getModel, type ModelSpec } from '../models/index.ts';
+import { pairWithDevice, defaultPairingConfig, PairingRefusedError, type PairingMode } from '../pairing/index.ts';
+import {
+  allowsPushButtonPairing,
+  canonicalModel,
+  getModel,
+  modelFromDocument,
+  ModelFileError,
+  type Capability,
+  type ModelSpec,
+} from '../models/index.ts';
 import { ConfigError, codeOf } from '../errors/index.ts';
 import { formatSource, type JournalRecordInput } from '../journal/index.ts';
 import { HubError } from './errors.ts';
@@ -66,6 +74,10 @@ export interface HubDeviceView {
   readonly serial: string;
   /** The model id (src/models): its capabilities and which of them are sensitive. */
   readonly model: string;
+  /** The model's name, from the document the device gave (or the built-in of its id). */
+  readonly modelName: string;
+  /** The model's capabilities, from the same document. */
+  readonly capabilities: readonly Capability[];
   /** Where the hub reaches the device (host:port of its hub port). */
   readonly address: string;
   /** How it was paired: by the setup code or by push button. */
@@ -140,6 +152,56 @@ export function parseDeviceAddress(address: string, defaultPort: number): { host
  */
 export function initialAccess(model: ModelSpec): string[] {
   return model.capabilities.filter((c) => c.sensitive !== true).map((c) => c.id);
+}
+
+/**
+ * The model a device gave while pairing: its document checked as a model file, naming the id the
+ * device announced. Throws HubError 'HUB_MODEL_INVALID' otherwise.
+ */
+export function modelOfDocument(document: string, id: string): ModelSpec {
+  let model: ModelSpec;
+  try {
+    model = modelFromDocument(JSON.parse(document) as unknown, 'from the device');
+  } catch (err) {
+    const why = err instanceof ModelFileError ? err.message : 'is not JSON';
+    throw new HubError('HUB_MODEL_INVALID', `the device's model document is refused: ${why.slice(0, 300)}`);
+  }
+  if (model.id !== id)
+    throw new HubError(
+      'HUB_MODEL_INVALID',
+      `the device announced model '${id}' but its model document is '${model.id.slice(0, 32)}'`,
+    );
+  return model;
+}
+
+/** A stored device's model: its own document, or for a device paired before hubs kept one, the built-in of its id. */
+function storedModel(record: HubDeviceRecord): ModelSpec {
+  return record.modelDocument !== undefined
+    ? modelOfDocument(record.modelDocument, record.model)
+    : getModel(record.model);
+}
+
+/**
+ * The hub's judgement of a pairing device's model, before the deciding step: its document (or,
+ * from a device that gives none, the built-in of its id), and push button only for a model that
+ * allows it. Throws HubError 'HUB_MODEL_INVALID' / 'HUB_MODEL_UNKNOWN', or PairingRefusedError.
+ */
+function judgePairingModel(document: string | undefined, id: string, mode: PairingMode): ModelSpec {
+  let model: ModelSpec;
+  if (document !== undefined) model = modelOfDocument(document, id);
+  else {
+    try {
+      model = getModel(id);
+    } catch {
+      throw new HubError('HUB_MODEL_UNKNOWN', `the device is a model this hub does not know: ${id}`);
+    }
+  }
+  if (mode === 'push-button' && !allowsPushButtonPairing(model))
+    throw new PairingRefusedError(
+      'PAIRING_PUSH_BUTTON_REFUSED',
+      `a ${model.name.slice(0, 64)} (risk class ${model.riskClass}) pairs only by setup code`,
+    );
+  return model;
 }
 
 function pinText(pin: Uint8Array): string {
@@ -218,9 +280,9 @@ export class Hub {
   #attach(record: HubDeviceRecord, resumption?: ChannelResumption, access?: readonly string[]): Entry | undefined {
     let model: ModelSpec;
     try {
-      model = getModel(record.model);
+      model = storedModel(record);
     } catch {
-      this.#log(`device ${record.serial} has an unknown model '${record.model}': not connected`);
+      this.#log(`device ${record.serial} has an unknown or invalid model '${record.model}': not connected`);
       return undefined;
     }
     const link = new DeviceLink(
@@ -317,6 +379,7 @@ export class Hub {
         throw new HubError('HUB_SETUP_CODE_MALFORMED', 'that is not a setup code: check the digits on the label');
     }
     const source = formatSource(host, port);
+    let model: ModelSpec | undefined;
     const paired = await pairWithDevice({
       host,
       port,
@@ -326,6 +389,9 @@ export class Hub {
       ...(options.setupCode !== undefined ? { setupCode: options.setupCode } : {}),
       config: this.config.channel,
       maxIterations: this.config.maxIterations,
+      acceptModel: (document, id, m) => {
+        model = judgePairingModel(document, id, m);
+      },
     }).catch((err: unknown) => {
       const code = codeOf(err);
       this.#record({ surface: 'pairing', source, event: 'pairing', result: 'failure', detail: `${mode}: ${code}` });
@@ -339,12 +405,8 @@ export class Hub {
       identity: paired.serial,
       detail: mode,
     });
-    let model: ModelSpec;
-    try {
-      model = getModel(paired.model);
-    } catch {
-      throw new HubError('HUB_MODEL_UNKNOWN', `the device is a model this hub does not know: ${paired.model}`);
-    }
+    // The exchange judged the model before its deciding step; `acceptModel` always ran.
+    model ??= judgePairingModel(paired.modelDocument, paired.model, paired.mode);
     const previous = this.#entries.get(paired.serial);
     if (previous) {
       this.#entries.delete(paired.serial);
@@ -353,6 +415,7 @@ export class Hub {
     const record: HubDeviceRecord = {
       serial: paired.serial,
       model: model.id,
+      modelDocument: canonicalModel(model),
       host,
       port,
       pin: Buffer.from(paired.devicePin),
@@ -382,6 +445,8 @@ export class Hub {
     return {
       serial: record.serial,
       model: model.id,
+      modelName: model.name,
+      capabilities: model.capabilities,
       address: record.host.includes(':') ? `[${record.host}]:${record.port}` : `${record.host}:${record.port}`,
       mode: record.mode,
       pairedAt: record.pairedAt,

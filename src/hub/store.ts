@@ -14,6 +14,11 @@ import type { PairingMode } from '../pairing/index.ts';
 export interface HubDeviceRecord {
   readonly serial: string;
   readonly model: string;
+  /**
+   * The device's model document (canonical bulwark.model/v1 JSON) as it gave it while pairing;
+   * absent for a device paired before hubs kept it (its model is then the built-in of that id).
+   */
+  readonly modelDocument?: string;
   readonly host: string;
   readonly port: number;
   /** SHA-256 of the device's SubjectPublicKeyInfo, confirmed by pairing. */
@@ -37,7 +42,13 @@ export interface AutomationRule {
   readonly thenAction: string;
 }
 
+// Version 1 throughout: device_models was added beside the tables, so a store from before it opens
+// as it is (its devices have no document) and an older hub reading a newer store ignores the table.
 const SCHEMA_VERSION = '1';
+/** Largest model document kept for a device, bytes (pairing refuses a larger one). */
+const MAX_MODEL_DOCUMENT_BYTES = 65_536;
+const DEVICE_SELECT =
+  'SELECT d.*, m.document AS model_document FROM devices d LEFT JOIN device_models m USING (serial)';
 const DB_FILE = 'hub.db';
 
 function row<T>(value: unknown): T {
@@ -75,6 +86,9 @@ export class HubStore {
           port INTEGER NOT NULL CHECK (port BETWEEN 1 AND 65535),
           pin BLOB NOT NULL CHECK (length(pin) = 32), mode TEXT NOT NULL CHECK (mode IN ('setup-code',
           'push-button')), paired_at TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS device_models (
+          serial TEXT PRIMARY KEY REFERENCES devices(serial) ON DELETE CASCADE,
+          document TEXT NOT NULL CHECK (length(CAST(document AS BLOB)) <= ${MAX_MODEL_DOCUMENT_BYTES}));
         CREATE TABLE IF NOT EXISTS access (
           serial TEXT NOT NULL REFERENCES devices(serial) ON DELETE CASCADE, capability TEXT NOT NULL,
           PRIMARY KEY (serial, capability));
@@ -109,6 +123,7 @@ export class HubStore {
     return {
       serial: String(r.serial),
       model: String(r.model),
+      ...(typeof r.model_document === 'string' ? { modelDocument: r.model_document } : {}),
       host: String(r.host),
       port: Number(r.port),
       pin: Buffer.from(r.pin as Uint8Array),
@@ -120,13 +135,13 @@ export class HubStore {
   /** Every paired device, by serial. */
   devices(): HubDeviceRecord[] {
     return this.#db
-      .prepare('SELECT * FROM devices ORDER BY serial')
+      .prepare(`${DEVICE_SELECT} ORDER BY serial`)
       .all()
       .map((r) => this.#device(row(r)));
   }
 
   device(serial: string): HubDeviceRecord | undefined {
-    const r = this.#db.prepare('SELECT * FROM devices WHERE serial = ?').get(serial);
+    const r = this.#db.prepare(`${DEVICE_SELECT} WHERE serial = ?`).get(serial);
     return r ? this.#device(row(r)) : undefined;
   }
 
@@ -137,6 +152,8 @@ export class HubStore {
       this.#db
         .prepare('INSERT INTO devices (serial, model, host, port, pin, mode, paired_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
         .run(d.serial, d.model, d.host, d.port, d.pin, d.mode, d.pairedAt);
+      if (d.modelDocument !== undefined)
+        this.#db.prepare('INSERT INTO device_models (serial, document) VALUES (?, ?)').run(d.serial, d.modelDocument);
       const grant = this.#db.prepare('INSERT INTO access (serial, capability) VALUES (?, ?)');
       for (const c of access) grant.run(d.serial, c);
     });

@@ -4,7 +4,7 @@
  * state carries the CSRF token.
  */
 import { escapeHtml, formMessages, postButton, renderPage } from '../web/index.ts';
-import { getModel } from '../models/index.ts';
+import type { Capability } from '../models/index.ts';
 import type { ChannelValue } from '../channel/index.ts';
 import type { HubDeviceView } from './hub.ts';
 
@@ -28,7 +28,7 @@ export function shownValue(v: ChannelValue | undefined): string {
   return v === undefined || v === null ? '—' : typeof v === 'boolean' ? (v ? 'on' : 'off') : String(v);
 }
 
-function capabilityRow(d: HubDeviceView, c: ReturnType<typeof getModel>['capabilities'][number], csrf: string): string {
+function capabilityRow(d: HubDeviceView, c: Capability, csrf: string): string {
   const base = `/devices/${encodeURIComponent(d.serial)}`;
   const allowed = d.access.includes(c.id);
   const actions = allowed
@@ -52,13 +52,13 @@ function capabilityRow(d: HubDeviceView, c: ReturnType<typeof getModel>['capabil
 }
 
 function deviceCard(d: HubDeviceView, csrf: string): string {
-  const model = getModel(d.model);
+  // The device's own model, as it gave it while pairing: a maker's product shows its own controls.
   const id = escapeHtml(d.serial);
-  const rows = model.capabilities.map((c) => capabilityRow(d, c, csrf)).join('');
+  const rows = d.capabilities.map((c) => capabilityRow(d, c, csrf)).join('');
   const link = d.connected ? 'connected (mutual TLS 1.3, key pinned)' : 'not connected (reconnecting)';
   return (
     `<section class="card" data-serial="${id}" aria-labelledby="d-${id}">` +
-    `<h2 id="d-${id}">${escapeHtml(model.name)} ${id}</h2>` +
+    `<h2 id="d-${id}">${escapeHtml(d.modelName)} ${id}</h2>` +
     `<dl><dt>Address</dt><dd>${escapeHtml(d.address)}</dd><dt>Link</dt><dd>${link}</dd>` +
     `<dt>Paired</dt><dd>${escapeHtml(d.pairedAt)} by ${escapeHtml(d.mode)}</dd>` +
     `<dt>Device key</dt><dd>${escapeHtml(d.pin)}</dd></dl>${rows}` +

@@ -35,8 +35,10 @@ export {
   type Spake2PlusVerifierState,
 } from './spake2plus.ts';
 export {
+  MAX_PAIRING_MODEL_BYTES,
   PAIRING_CAPABILITY,
   PAIRING_CONTEXT,
+  PAIRING_MODEL_PART_BYTES,
   PAIRING_MODES,
   PAIRING_PIN_BYTES,
   PAIRING_REFUSAL_CODES,
@@ -52,6 +54,7 @@ export {
   prepareVerifier,
   parseHubMessage,
   validatePairingConfig,
+  type AcceptPairingModel,
   type DevicePairingContext,
   type DevicePairingMessage,
   type DevicePairingOutcome,

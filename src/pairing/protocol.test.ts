@@ -17,6 +17,9 @@ import {
   parseHubMessage,
   encodeDeviceMessage,
   validatePairingConfig,
+  MAX_PAIRING_MODEL_BYTES,
+  PairingRefusedError,
+  type AcceptPairingModel,
   type DevicePairingContext,
   type DevicePairingStep,
   type HubPairingStep,
@@ -38,10 +41,12 @@ function device(o: {
   devicePin: Uint8Array;
   pushButton?: boolean;
   hubs?: number;
+  modelDocument?: Uint8Array;
 }): DevicePairingExchange {
   const ctx: DevicePairingContext = {
     serial: SERIAL,
     model: 'plug',
+    ...(o.modelDocument ? { modelDocument: o.modelDocument } : {}),
     allowsPushButton: o.pushButton ?? true,
     verifier,
     ownPin: o.devicePin,
@@ -65,23 +70,27 @@ function run(o: {
   pushButton?: boolean;
   now?: number;
   tap?: (action: string, value: string) => void;
+  modelDocument?: Uint8Array;
+  acceptModel?: AcceptPairingModel;
 }): { result?: ReturnType<typeof resultOf>; error?: unknown; last?: DevicePairingStep } {
   const hub = new HubPairingExchange({
     mode: o.mode,
     ...(o.code !== undefined ? { setupCode: o.code } : {}),
     ownPin: o.hubSees.own,
     peerPin: o.hubSees.peer,
+    ...(o.acceptModel ? { acceptModel: o.acceptModel } : {}),
   });
   const dev = device({
     window: o.window,
     hubPin: o.deviceSees.peer,
     devicePin: o.deviceSees.own,
     pushButton: o.pushButton ?? true,
+    ...(o.modelDocument ? { modelDocument: o.modelDocument } : {}),
   });
   let step: HubPairingStep = hub.start();
   let last: DevicePairingStep | undefined;
   try {
-    for (let i = 0; i < 5 && step.kind === 'send'; i++) {
+    for (let i = 0; i < 1_000 && step.kind === 'send'; i++) {
       o.tap?.(step.action, step.value);
       last = dev.step(step.action, step.value, o.now ?? 0);
       step = hub.receive(last.reply);
@@ -197,6 +206,114 @@ test('a recorded transcript replayed to the device fails: its share is fresh eve
   assert.deepEqual(parseDeviceMessage(steps[2]!.reply), { t: 'refused', code: 'PAIRING_CONFIRMATION_FAILED' });
   assert.equal(steps[2]!.outcome?.kind, 'failed');
   assert.equal(window.status(0).failures, 1);
+});
+
+test(
+  'the device gives its model document in parts before the deciding step; the hub judges it there, and a ' +
+    'refusal ends the exchange with no attempt counted and nothing pinned',
+  () => {
+    const p = pins();
+    const window = new PairingWindow();
+    const doc = JSON.stringify({ schema: 'bulwark.model/v1', id: 'plug', description: 'ü'.repeat(400) });
+    const bytes = new Uint8Array(Buffer.from(doc, 'utf8'));
+    const seen: Array<[string | undefined, string, string]> = [];
+    let parts = 0;
+    for (const mode of ['setup-code', 'push-button'] as const) {
+      window.open(0, 'owner');
+      const r = run({
+        mode,
+        ...(mode === 'setup-code' ? { code: CODE } : {}),
+        window,
+        ...honest(p),
+        modelDocument: bytes,
+        acceptModel: (d, id, m) => seen.push([d, id, m]),
+        tap: (action) => (parts += action === 'model' ? 1 : 0),
+      });
+      assert.ifError(r.error);
+      assert.equal(r.result?.modelDocument, doc, `${mode}: the hub has the whole document`);
+    }
+    assert.deepEqual(seen, [
+      [doc, 'plug', 'setup-code'],
+      [doc, 'plug', 'push-button'],
+    ]);
+    assert.equal(parts, 2 * Math.ceil(bytes.length / 150), 'one request per 150-byte part');
+    for (const mode of ['setup-code', 'push-button'] as const) {
+      window.open(0, 'owner');
+      const refused = run({
+        mode,
+        ...(mode === 'setup-code' ? { code: CODE } : {}),
+        window,
+        ...honest(p),
+        modelDocument: bytes,
+        acceptModel: () => {
+          throw new PairingRefusedError('PAIRING_PUSH_BUTTON_REFUSED');
+        },
+      });
+      assert.ok(hasCode(refused.error, 'PAIRING_PUSH_BUTTON_REFUSED'), `${mode}: acceptModel's error ends it`);
+      assert.equal(refused.last?.outcome, undefined, `${mode}: the device neither pinned nor counted anything`);
+      assert.deepEqual(window.status(1), { open: true, closesAt: 300_000, failures: 0, openedBy: 'owner' });
+    }
+    const none = run({ mode: 'push-button', window, ...honest(p), acceptModel: (d, id, m) => seen.push([d, id, m]) });
+    assert.ifError(none.error);
+    assert.equal(none.result?.modelDocument, undefined);
+    assert.deepEqual(seen.at(-1), [undefined, 'plug', 'push-button'], 'a device without a document: judged by id');
+  },
+);
+
+test('a model document over 64 KiB, a part out of order or of the wrong length is PAIRING_BAD_MESSAGE', () => {
+  const p = pins();
+  const window = new PairingWindow();
+  window.open(0, 'owner');
+  const big = run({
+    mode: 'push-button',
+    window,
+    ...honest(p),
+    modelDocument: new Uint8Array(MAX_PAIRING_MODEL_BYTES + 1),
+  });
+  assert.ok(hasCode(big.error, 'PAIRING_BAD_MESSAGE'));
+  assert.match((big.error as Error).message, /modelBytes/);
+  const params = (extra: string) =>
+    `{"v":1,"t":"params","serial":"${SERIAL}","model":"plug","salt":"${record.pbkdf2.salt}",` +
+    `"iterations":1000${extra}}`;
+  assert.equal(parseDeviceMessage(params(',"modelBytes":65536')).t, 'params');
+  for (const bad of [',"modelBytes":65537', ',"modelBytes":0', ',"modelBytes":"1"', ',"modelBytes":1.5'])
+    assert.throws(
+      () => parseDeviceMessage(params(bad)),
+      (e) => hasCode(e, 'PAIRING_BAD_MESSAGE'),
+      bad,
+    );
+  const hub = new HubPairingExchange({ mode: 'push-button', ownPin: p.hub, peerPin: p.device });
+  hub.start();
+  const fingerprints = encodeDeviceMessage({
+    t: 'fingerprints',
+    serial: SERIAL,
+    model: 'plug',
+    hub: p.hub,
+    device: p.device,
+    modelBytes: 200,
+  });
+  assert.equal(hub.receive(fingerprints).kind, 'send');
+  const skipped = encodeDeviceMessage({ t: 'model', i: 1, d: new Uint8Array(50) });
+  assert.throws(
+    () => hub.receive(skipped),
+    (e) => hasCode(e, 'PAIRING_BAD_MESSAGE'),
+    'part 1 before part 0',
+  );
+  const hub2 = new HubPairingExchange({ mode: 'push-button', ownPin: p.hub, peerPin: p.device });
+  hub2.start();
+  hub2.receive(fingerprints);
+  const short = encodeDeviceMessage({ t: 'model', i: 0, d: new Uint8Array(10) });
+  assert.throws(
+    () => hub2.receive(short),
+    (e) => hasCode(e, 'PAIRING_BAD_MESSAGE'),
+    'a short part',
+  );
+  const dev = device({ window, hubPin: p.hub, devicePin: p.device, modelDocument: new Uint8Array(10) });
+  dev.step('hello', encodeHubMessage({ t: 'hello', mode: 'push-button' }).value, 0);
+  assert.match(dev.step('model', encodeHubMessage({ t: 'model', i: 0 }).value, 0).reply, /"t":"model"/);
+  const again = dev.step('model', encodeHubMessage({ t: 'model', i: 0 }).value, 0);
+  assert.match(again.reply, /PAIRING_BAD_MESSAGE/, 'each part is given once, in order');
+  assert.equal(window.status(0).failures, 0);
 });
 
 test('the window: closed refuses, expires after windowMs, closes after maxFailures, refuses the next attempt', () => {

@@ -8,11 +8,23 @@
 //
 //   setup code                                   push button
 //   hub -> hello {mode: setup-code}               hub -> hello {mode: push-button}
-//   dev <- params {serial, model, salt, iter}     dev <- fingerprints {serial, model, hub, device}
+//   dev <- params {serial, model, salt, iter,     dev <- fingerprints {serial, model, hub, device,
+//                  modelBytes}                                    modelBytes}
+//   hub -> model {i}     (for each part i)        hub -> model {i}     (for each part i)
+//   dev <- model {i, d}                           dev <- model {i, d}
 //   hub -> share {x}                              hub -> fingerprints {hub, device}
 //   dev <- share {y, cv}                          dev <- paired {}
 //   hub -> confirm {cp}
 //   dev <- paired {mac}
+//
+// The device gives the hub its model document (the canonical bulwark.model/v1 JSON from its
+// bundle, at most 64 KiB) in parts of PAIRING_MODEL_PART_BYTES, because a channel value holds
+// 256 characters. The parts travel inside the TLS connection whose keys the exchange then
+// confirms, so a hub that pairs knows the document came from the device it pinned. The hub
+// judges the document (`acceptModel`) before the step that decides: a model it refuses (another
+// id, or push button for a lock) ends the exchange before the device spends an attempt or pins
+// the hub. `modelBytes` is optional so a device without a model document still pairs (the hub
+// then falls back to the model id).
 //
 // In setup-code mode the SPAKE2+ transcript names both TLS keys as each side sees them
 // (idProver = the hub's SPKI SHA-256, idVerifier = the device's), so a TLS-terminating proxy,
@@ -134,6 +146,12 @@ export function validatePairingConfig(config: Partial<PairingConfig> = {}): Pair
 /** Bytes of a key pin (SHA-256 of a SubjectPublicKeyInfo). */
 export const PAIRING_PIN_BYTES = 32;
 const MAX_MESSAGE_CHARS = 256; // a channel string value's limit
+/** Largest model document a device may give while pairing, bytes; a hub refuses a larger one. */
+export const MAX_PAIRING_MODEL_BYTES = 65_536;
+/** Bytes of the model document in one 'model' answer: its base64 and the fields fit a channel value. */
+export const PAIRING_MODEL_PART_BYTES = 150;
+/** Parts of the largest model document. */
+const MAX_MODEL_PARTS = Math.ceil(MAX_PAIRING_MODEL_BYTES / PAIRING_MODEL_PART_BYTES);
 const SERIAL = /^[A-Z]{3}-[A-Z2-9]{10}$/;
 const MODEL = /^[a-z][a-z0-9-]{0,31}$/;
 
@@ -142,7 +160,8 @@ export type HubPairingMessage =
   | { readonly t: 'hello'; readonly mode: PairingMode }
   | { readonly t: 'share'; readonly x: Uint8Array }
   | { readonly t: 'confirm'; readonly cp: Uint8Array }
-  | { readonly t: 'fingerprints'; readonly hub: Uint8Array; readonly device: Uint8Array };
+  | { readonly t: 'fingerprints'; readonly hub: Uint8Array; readonly device: Uint8Array }
+  | { readonly t: 'model'; readonly i: number };
 
 /** A message from device to hub: the answer to one hub message. */
 export type DevicePairingMessage =
@@ -152,6 +171,8 @@ export type DevicePairingMessage =
       readonly model: string;
       readonly salt: Uint8Array;
       readonly iterations: number;
+      /** Bytes of the model document the device will give, part by part. */
+      readonly modelBytes?: number;
     }
   | {
       readonly t: 'fingerprints';
@@ -159,12 +180,14 @@ export type DevicePairingMessage =
       readonly model: string;
       readonly hub: Uint8Array;
       readonly device: Uint8Array;
+      readonly modelBytes?: number;
     }
+  | { readonly t: 'model'; readonly i: number; readonly d: Uint8Array }
   | { readonly t: 'share'; readonly y: Uint8Array; readonly cv: Uint8Array }
   | { readonly t: 'paired'; readonly mac?: Uint8Array }
   | { readonly t: 'refused'; readonly code: PairingRefusalCode };
 
-const HUB_ACTIONS: ReadonlySet<string> = new Set(['hello', 'share', 'confirm', 'fingerprints']);
+const HUB_ACTIONS: ReadonlySet<string> = new Set(['hello', 'share', 'confirm', 'fingerprints', 'model']);
 const REFUSAL_CODES: ReadonlySet<string> = new Set(PAIRING_REFUSAL_CODES);
 
 function badMessage(reason: string): PairingError {
@@ -197,6 +220,28 @@ function saltField(v: unknown): Uint8Array {
   const bytes = Buffer.from(v, 'base64');
   if (bytes.length < minSaltBytes || bytes.length > maxSaltBytes || bytes.toString('base64') !== v)
     throw badMessage(`salt must be canonical base64 of ${minSaltBytes} to ${maxSaltBytes} bytes`);
+  return new Uint8Array(bytes);
+}
+
+function integerField(v: unknown, field: string, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max)
+    throw badMessage(`${field} must be an integer from ${min} to ${max}`);
+  return v;
+}
+
+/** The optional `modelBytes` of params and fingerprints: a document over the bound is refused here. */
+function modelBytesOf(f: Record<string, unknown>): { modelBytes?: number } {
+  if (!('modelBytes' in f)) return {};
+  return { modelBytes: integerField(f.modelBytes, 'modelBytes', 1, MAX_PAIRING_MODEL_BYTES) };
+}
+
+// One part of the model document: canonical base64 of 1 to PAIRING_MODEL_PART_BYTES bytes.
+function partField(v: unknown): Uint8Array {
+  if (typeof v !== 'string' || v.length === 0 || v.length > 4 * Math.ceil(PAIRING_MODEL_PART_BYTES / 3))
+    throw badMessage('d must be base64 of a model part');
+  const bytes = Buffer.from(v, 'base64');
+  if (bytes.length === 0 || bytes.length > PAIRING_MODEL_PART_BYTES || bytes.toString('base64') !== v)
+    throw badMessage(`d must be canonical base64 of 1 to ${PAIRING_MODEL_PART_BYTES} bytes`);
   return new Uint8Array(bytes);
 }
 
@@ -252,6 +297,9 @@ export function encodeHubMessage(m: HubPairingMessage): { action: string; value:
     case 'fingerprints':
       body = { hub: b64(m.hub), device: b64(m.device) };
       break;
+    case 'model':
+      body = { i: m.i };
+      break;
   }
   return { action: m.t, value: JSON.stringify({ v: 1, t: m.t, ...body }) };
 }
@@ -273,6 +321,10 @@ export function parseHubMessage(action: unknown, value: unknown): HubPairingMess
       const f = fieldsOf(value, 'confirm', ['cp']);
       return { t: 'confirm', cp: bytesField(f.cp, 'cp', SPAKE2PLUS_MAC_BYTES) };
     }
+    case 'model': {
+      const f = fieldsOf(value, 'model', ['i']);
+      return { t: 'model', i: integerField(f.i, 'i', 0, MAX_MODEL_PARTS - 1) };
+    }
     default: {
       const f = fieldsOf(value, 'fingerprints', ['hub', 'device']);
       return {
@@ -284,15 +336,34 @@ export function parseHubMessage(action: unknown, value: unknown): HubPairingMess
   }
 }
 
+function modelBytesBody(modelBytes: number | undefined): { modelBytes?: number } {
+  return modelBytes === undefined ? {} : { modelBytes };
+}
+
 /** Encodes a device message as the response's string value. */
 export function encodeDeviceMessage(m: DevicePairingMessage): string {
   let body: Record<string, unknown>;
   switch (m.t) {
     case 'params':
-      body = { serial: m.serial, model: m.model, salt: b64(m.salt), iterations: m.iterations };
+      body = {
+        serial: m.serial,
+        model: m.model,
+        salt: b64(m.salt),
+        iterations: m.iterations,
+        ...modelBytesBody(m.modelBytes),
+      };
       break;
     case 'fingerprints':
-      body = { serial: m.serial, model: m.model, hub: b64(m.hub), device: b64(m.device) };
+      body = {
+        serial: m.serial,
+        model: m.model,
+        hub: b64(m.hub),
+        device: b64(m.device),
+        ...modelBytesBody(m.modelBytes),
+      };
+      break;
+    case 'model':
+      body = { i: m.i, d: b64(m.d) };
       break;
     case 'share':
       body = { y: b64(m.y), cv: b64(m.cv) };
@@ -311,7 +382,7 @@ export function encodeDeviceMessage(m: DevicePairingMessage): string {
 export function parseDeviceMessage(value: unknown): DevicePairingMessage {
   switch (messageType(value)) {
     case 'params': {
-      const f = fieldsOf(value, 'params', ['serial', 'model', 'salt', 'iterations']);
+      const f = fieldsOf(value, 'params', ['serial', 'model', 'salt', 'iterations'], ['modelBytes']);
       const { minIterations, maxIterations } = pairingVerifierLimits;
       if (
         typeof f.iterations !== 'number' ||
@@ -327,17 +398,23 @@ export function parseDeviceMessage(value: unknown): DevicePairingMessage {
         model: stringField(f.model, 'model', MODEL),
         salt: saltField(f.salt),
         iterations: f.iterations,
+        ...modelBytesOf(f),
       };
     }
     case 'fingerprints': {
-      const f = fieldsOf(value, 'fingerprints', ['serial', 'model', 'hub', 'device']);
+      const f = fieldsOf(value, 'fingerprints', ['serial', 'model', 'hub', 'device'], ['modelBytes']);
       return {
         t: 'fingerprints',
         serial: stringField(f.serial, 'serial', SERIAL),
         model: stringField(f.model, 'model', MODEL),
         hub: bytesField(f.hub, 'hub', PAIRING_PIN_BYTES),
         device: bytesField(f.device, 'device', PAIRING_PIN_BYTES),
+        ...modelBytesOf(f),
       };
+    }
+    case 'model': {
+      const f = fieldsOf(value, 'model', ['i', 'd']);
+      return { t: 'model', i: integerField(f.i, 'i', 0, MAX_MODEL_PARTS - 1), d: partField(f.d) };
     }
     case 'share': {
       const f = fieldsOf(value, 'share', ['y', 'cv']);
@@ -489,6 +566,8 @@ export class PairingWindow {
 export interface DevicePairingContext {
   readonly serial: string;
   readonly model: string;
+  /** The model document (canonical bulwark.model/v1 JSON, UTF-8) the hub is given part by part. */
+  readonly modelDocument?: Uint8Array;
   readonly allowsPushButton: boolean;
   /** The setup-code verifier (w0, L) and its PBKDF2 parameters. */
   readonly verifier: PairingVerifier & { readonly salt: Uint8Array; readonly iterations: number };
@@ -531,6 +610,8 @@ export class DevicePairingExchange {
   readonly #ctx: DevicePairingContext;
   #state: DeviceExchangeState = { s: 'start' };
   #mode: PairingMode | undefined;
+  /** The next part of the model document the hub may ask for: parts go once each, in order. */
+  #nextPart = 0;
 
   constructor(ctx: DevicePairingContext) {
     this.#ctx = ctx;
@@ -576,6 +657,8 @@ export class DevicePairingExchange {
       // A malformed message after a share was answered ends an attempt that stays counted.
       return this.#refuse('PAIRING_BAD_MESSAGE', state.s === 'await-confirm');
     }
+    if (message.t === 'model' && (state.s === 'await-share' || state.s === 'await-fingerprints'))
+      return this.#onModel(message.i);
     switch (state.s) {
       case 'start':
         return this.#onHello(message, now);
@@ -606,6 +689,7 @@ export class DevicePairingExchange {
           model: ctx.model,
           salt: ctx.verifier.salt,
           iterations: ctx.verifier.iterations,
+          ...modelBytesBody(ctx.modelDocument?.length),
         }),
         done: false,
       };
@@ -618,9 +702,20 @@ export class DevicePairingExchange {
         model: ctx.model,
         hub: ctx.peerPin,
         device: ctx.ownPin,
+        ...modelBytesBody(ctx.modelDocument?.length),
       }),
       done: false,
     };
+  }
+
+  /** After params or fingerprints: part `i` of the model document. Tests no secret, so counts nothing. */
+  #onModel(i: number): DevicePairingStep {
+    const doc = this.#ctx.modelDocument;
+    const start = i * PAIRING_MODEL_PART_BYTES;
+    if (!doc || i !== this.#nextPart || start >= doc.length) return this.#refuse('PAIRING_BAD_MESSAGE');
+    this.#nextPart++;
+    const d = doc.subarray(start, start + PAIRING_MODEL_PART_BYTES);
+    return { reply: encodeDeviceMessage({ t: 'model', i, d }), done: false };
   }
 
   /** 'await-share': answers the hub's SPAKE2+ share; from here the attempt counts. */
@@ -708,10 +803,20 @@ export function prepareVerifier(verifier: PairingVerifier): void {
 export interface HubPairingResult {
   readonly serial: string;
   readonly model: string;
+  /** The device's model document (UTF-8 JSON text) when it gave one, as `acceptModel` judged it. */
+  readonly modelDocument?: string;
   readonly mode: PairingMode;
   /** The device's key pin, confirmed by the exchange: the only key the hub accepts from it from now on. */
   readonly devicePin: Uint8Array;
 }
+
+/**
+ * Judges the device's model before the exchange goes on: `document` is its model document (UTF-8
+ * JSON text, at most {@link MAX_PAIRING_MODEL_BYTES}) or undefined when it gave none, `model` the
+ * id it announced. Throwing ends the exchange with that error, before the device spends an
+ * attempt (setup code) or pins the hub (push button).
+ */
+export type AcceptPairingModel = (document: string | undefined, model: string, mode: PairingMode) => void;
 
 /** The hub's next step: a request to send, or the result. */
 export type HubPairingStep =
@@ -728,26 +833,46 @@ export interface HubPairingOptions {
   readonly peerPin: Uint8Array;
   /** Most PBKDF2 iterations the hub will compute (default {@link defaultPairingConfig}.maxIterations). */
   readonly maxIterations?: number;
+  /** Judges the device's model before the deciding step (default: every model is accepted). */
+  readonly acceptModel?: AcceptPairingModel;
 }
+
+/** The device as the hub knows it so far. */
+interface PeerSoFar {
+  readonly serial: string;
+  readonly model: string;
+  readonly modelDocument?: string;
+}
+
+/** What follows the model document: the SPAKE2+ share (setup code) or the hub's fingerprints. */
+type AfterModel =
+  | { readonly kind: 'share'; readonly salt: Uint8Array; readonly iterations: number }
+  | { readonly kind: 'fingerprints' };
 
 type HubExchangeState =
   | { readonly s: 'start' }
   | { readonly s: 'await-params' }
-  | {
-      readonly s: 'await-share';
-      readonly spake: Spake2PlusProverState;
-      readonly serial: string;
-      readonly model: string;
-    }
-  | { readonly s: 'await-paired'; readonly sharedKey: Uint8Array; readonly serial: string; readonly model: string }
   | { readonly s: 'await-fingerprints' }
-  | { readonly s: 'await-pushed'; readonly serial: string; readonly model: string }
+  | {
+      readonly s: 'await-model';
+      readonly peer: PeerSoFar;
+      readonly next: AfterModel;
+      readonly total: number;
+      readonly parts: Buffer[];
+      received: number;
+    }
+  | { readonly s: 'await-share'; readonly spake: Spake2PlusProverState; readonly peer: PeerSoFar }
+  | { readonly s: 'await-paired'; readonly sharedKey: Uint8Array; readonly peer: PeerSoFar }
+  | { readonly s: 'await-pushed'; readonly peer: PeerSoFar }
   | { readonly s: 'done' };
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /**
  * The hub's side of one pairing exchange. Throws PairingRefusedError when the device refuses,
  * PairingError 'PAIRING_CONFIRMATION_FAILED' or 'PAIRING_FINGERPRINT_MISMATCH' when the hub
- * detects a wrong code or a proxy, 'PAIRING_BAD_MESSAGE' for a malformed answer.
+ * detects a wrong code or a proxy, 'PAIRING_BAD_MESSAGE' for a malformed answer (a model
+ * document over {@link MAX_PAIRING_MODEL_BYTES} included), or whatever `acceptModel` throws.
  *
  * @example
  * const exchange = new HubPairingExchange({ mode: 'setup-code', setupCode, ownPin, peerPin });
@@ -776,7 +901,7 @@ export class HubPairingExchange {
     return { kind: 'send', ...encodeHubMessage({ t: 'hello', mode: this.#o.mode }) };
   }
 
-  #fail(error: PairingError): never {
+  #fail(error: unknown): never {
     this.#state = { s: 'done' };
     throw error;
   }
@@ -790,60 +915,112 @@ export class HubPairingExchange {
     try {
       message = parseDeviceMessage(value);
     } catch (err) {
-      return this.#fail(err as PairingError);
+      return this.#fail(err);
     }
     if (message.t === 'refused') return this.#fail(new PairingRefusedError(message.code));
-    const o = this.#o;
     switch (state.s) {
-      case 'await-params': {
-        if (message.t !== 'params') return this.#fail(badMessage('expected params'));
-        if (message.iterations > this.#maxIterations)
-          return this.#fail(badMessage(`the device asks for more than ${this.#maxIterations} PBKDF2 iterations`));
-        const { w0, w1 } = deriveSetupCodeSecrets(o.setupCode!, message.salt, message.iterations);
-        const started = startProver({ w0, w1, context: PAIRING_CONTEXT, idProver: o.ownPin, idVerifier: o.peerPin });
-        this.#state = { s: 'await-share', spake: started.state, serial: message.serial, model: message.model };
-        return { kind: 'send', ...encodeHubMessage({ t: 'share', x: started.shareP }) };
-      }
-      case 'await-share': {
-        if (message.t !== 'share') return this.#fail(badMessage('expected share'));
-        let finished: ReturnType<typeof finishProver>;
-        try {
-          finished = finishProver(state.spake, message.y, message.cv);
-        } catch (err) {
-          return this.#fail(
-            err instanceof PairingError && err.code === 'PAIRING_BAD_SHARE'
-              ? badMessage('invalid share')
-              : new PairingRefusedError('PAIRING_CONFIRMATION_FAILED'),
-          );
-        }
-        this.#state = { s: 'await-paired', sharedKey: finished.sharedKey, serial: state.serial, model: state.model };
-        return { kind: 'send', ...encodeHubMessage({ t: 'confirm', cp: finished.confirmP }) };
-      }
-      case 'await-paired': {
-        if (message.t !== 'paired' || !message.mac) return this.#fail(badMessage('expected paired'));
-        if (!sameBytes(message.mac, pairedMac(state.sharedKey, o.ownPin, o.peerPin)))
-          return this.#fail(new PairingRefusedError('PAIRING_CONFIRMATION_FAILED'));
-        this.#state = { s: 'done' };
-        return {
-          kind: 'done',
-          result: { serial: state.serial, model: state.model, mode: 'setup-code', devicePin: o.peerPin },
-        };
-      }
-      case 'await-fingerprints': {
-        if (message.t !== 'fingerprints') return this.#fail(badMessage('expected fingerprints'));
-        if (!sameBytes(message.hub, o.ownPin) || !sameBytes(message.device, o.peerPin))
-          return this.#fail(new PairingRefusedError('PAIRING_FINGERPRINT_MISMATCH'));
-        this.#state = { s: 'await-pushed', serial: message.serial, model: message.model };
-        return { kind: 'send', ...encodeHubMessage({ t: 'fingerprints', hub: o.ownPin, device: o.peerPin }) };
-      }
-      case 'await-pushed': {
-        if (message.t !== 'paired' || message.mac) return this.#fail(badMessage('expected paired'));
-        this.#state = { s: 'done' };
-        return {
-          kind: 'done',
-          result: { serial: state.serial, model: state.model, mode: 'push-button', devicePin: o.peerPin },
-        };
-      }
+      case 'await-params':
+        return this.#onParams(message);
+      case 'await-fingerprints':
+        return this.#onFingerprints(message);
+      case 'await-model':
+        return this.#onModelPart(state, message);
+      case 'await-share':
+        return this.#onShare(state.spake, state.peer, message);
+      case 'await-paired':
+        return this.#onPaired(state.sharedKey, state.peer, message);
+      case 'await-pushed':
+        return this.#onPushed(state.peer, message);
     }
+  }
+
+  #onParams(message: DevicePairingMessage): HubPairingStep {
+    if (message.t !== 'params') return this.#fail(badMessage('expected params'));
+    if (message.iterations > this.#maxIterations)
+      return this.#fail(badMessage(`the device asks for more than ${this.#maxIterations} PBKDF2 iterations`));
+    const next: AfterModel = { kind: 'share', salt: message.salt, iterations: message.iterations };
+    return this.#modelOrNext({ serial: message.serial, model: message.model }, message.modelBytes, next);
+  }
+
+  #onFingerprints(message: DevicePairingMessage): HubPairingStep {
+    const o = this.#o;
+    if (message.t !== 'fingerprints') return this.#fail(badMessage('expected fingerprints'));
+    if (!sameBytes(message.hub, o.ownPin) || !sameBytes(message.device, o.peerPin))
+      return this.#fail(new PairingRefusedError('PAIRING_FINGERPRINT_MISMATCH'));
+    const peer = { serial: message.serial, model: message.model };
+    return this.#modelOrNext(peer, message.modelBytes, { kind: 'fingerprints' });
+  }
+
+  /** Asks for the model document's first part, or goes on when the device gives none. */
+  #modelOrNext(peer: PeerSoFar, modelBytes: number | undefined, next: AfterModel): HubPairingStep {
+    if (modelBytes === undefined) return this.#afterModel(peer, next);
+    this.#state = { s: 'await-model', peer, next, total: modelBytes, parts: [], received: 0 };
+    return { kind: 'send', ...encodeHubMessage({ t: 'model', i: 0 }) };
+  }
+
+  #onModelPart(state: Extract<HubExchangeState, { s: 'await-model' }>, message: DevicePairingMessage): HubPairingStep {
+    const want = Math.min(PAIRING_MODEL_PART_BYTES, state.total - state.received);
+    if (message.t !== 'model' || message.i !== state.parts.length || message.d.length !== want)
+      return this.#fail(badMessage(`expected part ${state.parts.length} of the model document`));
+    state.parts.push(Buffer.from(message.d));
+    state.received += want;
+    if (state.received < state.total)
+      return { kind: 'send', ...encodeHubMessage({ t: 'model', i: state.parts.length }) };
+    let text: string;
+    try {
+      text = utf8.decode(Buffer.concat(state.parts));
+    } catch {
+      return this.#fail(badMessage('the model document is not UTF-8'));
+    }
+    return this.#afterModel({ ...state.peer, modelDocument: text }, state.next);
+  }
+
+  /** The model is known: `acceptModel` judges it, then the deciding step goes out. */
+  #afterModel(peer: PeerSoFar, next: AfterModel): HubPairingStep {
+    const o = this.#o;
+    try {
+      o.acceptModel?.(peer.modelDocument, peer.model, o.mode);
+    } catch (err) {
+      return this.#fail(err);
+    }
+    if (next.kind === 'fingerprints') {
+      this.#state = { s: 'await-pushed', peer };
+      return { kind: 'send', ...encodeHubMessage({ t: 'fingerprints', hub: o.ownPin, device: o.peerPin }) };
+    }
+    const { w0, w1 } = deriveSetupCodeSecrets(o.setupCode!, next.salt, next.iterations);
+    const started = startProver({ w0, w1, context: PAIRING_CONTEXT, idProver: o.ownPin, idVerifier: o.peerPin });
+    this.#state = { s: 'await-share', spake: started.state, peer };
+    return { kind: 'send', ...encodeHubMessage({ t: 'share', x: started.shareP }) };
+  }
+
+  #onShare(spake: Spake2PlusProverState, peer: PeerSoFar, message: DevicePairingMessage): HubPairingStep {
+    if (message.t !== 'share') return this.#fail(badMessage('expected share'));
+    let finished: ReturnType<typeof finishProver>;
+    try {
+      finished = finishProver(spake, message.y, message.cv);
+    } catch (err) {
+      return this.#fail(
+        err instanceof PairingError && err.code === 'PAIRING_BAD_SHARE'
+          ? badMessage('invalid share')
+          : new PairingRefusedError('PAIRING_CONFIRMATION_FAILED'),
+      );
+    }
+    this.#state = { s: 'await-paired', sharedKey: finished.sharedKey, peer };
+    return { kind: 'send', ...encodeHubMessage({ t: 'confirm', cp: finished.confirmP }) };
+  }
+
+  #onPaired(sharedKey: Uint8Array, peer: PeerSoFar, message: DevicePairingMessage): HubPairingStep {
+    const o = this.#o;
+    if (message.t !== 'paired' || !message.mac) return this.#fail(badMessage('expected paired'));
+    if (!sameBytes(message.mac, pairedMac(sharedKey, o.ownPin, o.peerPin)))
+      return this.#fail(new PairingRefusedError('PAIRING_CONFIRMATION_FAILED'));
+    this.#state = { s: 'done' };
+    return { kind: 'done', result: { ...peer, mode: 'setup-code', devicePin: o.peerPin } };
+  }
+
+  #onPushed(peer: PeerSoFar, message: DevicePairingMessage): HubPairingStep {
+    if (message.t !== 'paired' || message.mac) return this.#fail(badMessage('expected paired'));
+    this.#state = { s: 'done' };
+    return { kind: 'done', result: { ...peer, mode: 'push-button', devicePin: this.#o.peerPin } };
   }
 }

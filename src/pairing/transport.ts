@@ -16,7 +16,10 @@ import { PairingError } from './errors.ts';
 import {
   PAIRING_CAPABILITY,
   HubPairingExchange,
+  MAX_PAIRING_MODEL_BYTES,
+  PAIRING_MODEL_PART_BYTES,
   defaultPairingConfig,
+  type AcceptPairingModel,
   type DevicePairingExchange,
   type DevicePairingOutcome,
   type DevicePairingStep,
@@ -125,6 +128,8 @@ export interface PairWithDeviceOptions {
   readonly config?: Partial<ChannelConfig>;
   /** Most PBKDF2 iterations to compute for the device's verifier parameters. */
   readonly maxIterations?: number;
+  /** Judges the device's model before the deciding step; throwing ends the exchange with that error. */
+  readonly acceptModel?: AcceptPairingModel;
   readonly signal?: AbortSignal;
 }
 
@@ -142,8 +147,8 @@ export interface PairedDevice extends HubPairingResult {
   readonly resumption?: ChannelResumption;
 }
 
-/** The steps of the longest exchange (setup code: hello, share, confirm), plus one spare. */
-const MAX_STEPS = 4;
+/** The steps of the longest exchange (setup code: hello, each part of the largest model, share, confirm), plus one. */
+const MAX_STEPS = 4 + Math.ceil(MAX_PAIRING_MODEL_BYTES / PAIRING_MODEL_PART_BYTES);
 
 /**
  * Hub side: connects to the device's hub port, runs the exchange and returns the device's
@@ -181,6 +186,7 @@ export async function pairWithDevice(options: PairWithDeviceOptions): Promise<Pa
       peerPin: conn.peerSpkiSha256,
       ...(options.setupCode !== undefined ? { setupCode: options.setupCode } : {}),
       ...(options.maxIterations !== undefined ? { maxIterations: options.maxIterations } : {}),
+      ...(options.acceptModel ? { acceptModel: options.acceptModel } : {}),
     });
     let step = exchange.start();
     for (let i = 0; i < MAX_STEPS; i++) {

@@ -20,7 +20,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { join, resolve, dirname, basename } from 'node:path';
 import type { Metadata, Root, Snapshot, Targets, Timestamp } from '@tufjs/models';
 import { writeFileAtomic, writeJsonAtomic, readJson, PUBLIC_FILE_MODE } from '../storage/index.ts';
-import { getModel } from '../models/index.ts';
+import { resolveModel } from '../models/index.ts';
 import {
   ReleaseError,
   validateExpiryConfig,
@@ -374,6 +374,7 @@ async function hashAndCopy(src: string, dst: string, total: number, onProgress?:
 export interface PublishImageOptions {
   readonly repoDir: string;
   readonly artifact: string;
+  /** A built-in model id or a model file; the repository names its targets by the model's id. */
   readonly model: string;
   readonly version: string;
   /** Must equal the image's own securityVersion when given. */
@@ -490,8 +491,9 @@ async function writeSbom(
  * signs new targets, snapshot and timestamp metadata.
  * @example await publishImage({ repoDir: 'releases', model: 'plug', version: '1.1.0', artifact: 'plug-1.1.0.tar' })
  */
-export async function publishImage(o: PublishImageOptions): Promise<PublishResult> {
-  getModel(o.model);
+export async function publishImage(options: PublishImageOptions): Promise<PublishResult> {
+  // From here on the model is its id, whether it was given as an id or as a maker's model file.
+  const o = { ...options, model: resolveModel(options.model).id };
   if (!isVersion(o.version))
     throw new ReleaseError(
       'RELEASE_VERSION_INVALID',

@@ -299,8 +299,12 @@ test('a hub that learns its guess was wrong and hangs up has still spent an atte
   });
   const hello = ex.start();
   assert.equal(hello.kind, 'send');
-  const share = hello.kind === 'send' ? ex.receive(await conn.request('pairing', hello.action, hello.value)) : hello;
-  assert.equal(share.kind, 'send');
+  let share = hello.kind === 'send' ? ex.receive(await conn.request('pairing', hello.action, hello.value)) : hello;
+  // The device's model document comes first, part by part; none of it tests the code.
+  while (share.kind === 'send' && share.action === 'model')
+    share = ex.receive(await conn.request('pairing', share.action, share.value));
+  assert.equal(share.kind === 'send' && share.action, 'share');
+  assert.equal(plug.hub.pairingStatus().failures, 0);
   // The device's answer to the share tells the hub its guess was wrong; it hangs up instead of confirming.
   const answer = share.kind === 'send' ? await conn.request('pairing', share.action, share.value) : null;
   assert.throws(
