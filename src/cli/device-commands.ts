@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { ConfigError } from '../errors/index.ts';
 import { portArgument } from './arguments.ts';
+import type { DriverTarget } from '../device/index.ts';
 
 const port = (value: string, name: string): number => portArgument(value, name, 'DEVICE_CONFIG_INVALID');
 
@@ -17,6 +18,8 @@ interface RunOptions {
   updateUrl?: string;
   updateInterval?: string;
   updateConfig?: string;
+  driver?: boolean;
+  driverSocket?: string;
 }
 
 /** `device unit`'s options as commander parses them. */
@@ -55,8 +58,22 @@ function updateLine(e: Record<string, unknown>): string | undefined {
   return `update: ${eventText(what)}${opt(e.version, ' ')}${opt(e.code, ' ')}${opt(e.detail, ': ')}\n`;
 }
 
+/** `--driver` or `--driver-socket` (not both); a program given as a path is made absolute. */
+function driverOption(o: RunOptions, argv: readonly string[]): { driver?: DriverTarget } {
+  const refuse = (rule: string): never => {
+    throw new ConfigError('DEVICE_CONFIG_INVALID', 'driver', rule);
+  };
+  if (o.driver && o.driverSocket) refuse('give --driver or --driver-socket, not both');
+  if (argv.length > 0 && !o.driver) refuse(`unexpected ${argv[0]!.slice(0, 40)}: a driver program follows --driver`);
+  if (o.driverSocket) return { driver: { socket: resolve(o.driverSocket) } };
+  if (!o.driver) return {};
+  const [program, ...args] = argv;
+  if (program === undefined) return refuse('--driver needs a program (and its arguments) after it');
+  return { driver: { program: program.includes('/') ? resolve(program) : program, args } };
+}
+
 /** Runs the unit under its supervisor until a signal stops it; the supervisor refuses the inspector first. */
-async function runDevice(o: RunOptions): Promise<void> {
+async function runDevice(o: RunOptions, driverArgv: readonly string[] = []): Promise<void> {
   const { superviseAgent } = await import('../device/index.ts');
   const { parseDuration, validateRepositoryUrl } = await import('../update/index.ts');
   const update = {
@@ -76,6 +93,7 @@ async function runDevice(o: RunOptions): Promise<void> {
     update,
     mode: process.env.BULWARK_MODE === 'development' ? 'development' : 'production',
     ...(o.cloud ? { cloudUrl: o.cloud } : {}),
+    ...driverOption(o, driverArgv),
     onReady: (info) => {
       process.stdout.write(readyLine(info));
     },
@@ -107,7 +125,10 @@ function withAgentNetwork(command: Command, portHint: string): Command {
 }
 
 export function registerDeviceCommands(program: Command): void {
-  const device = program.command('device').description('the device agent and its physical button');
+  const device = program
+    .command('device')
+    .description('the device agent and its physical button')
+    .enablePositionalOptions();
 
   withAgentNetwork(device.command('run'), ' (0 = any free port)')
     .description('start the device agent (under its supervisor) for one unit')
@@ -119,7 +140,12 @@ export function registerDeviceCommands(program: Command): void {
     )
     .option('--update-interval <duration>', 'time between automatic update checks, e.g. 6h (the default) or 30m')
     .option('--update-config <file>', 'JSON file of update settings (docs/update.md)')
-    .action((o: RunOptions) => runDevice(o));
+    .option('--driver', "the unit's hardware driver follows, last on the line: a program and its arguments (no shell)")
+    .option('--driver-socket <path>', "the unit's hardware driver, listening on a Unix socket")
+    .argument('[program-and-args...]', 'the driver program and its arguments, after --driver')
+    // Everything after the program is the driver's own (its --options too), as with `env` or `sudo`.
+    .passThroughOptions()
+    .action((argv: string[], o: RunOptions) => runDevice(o, argv));
 
   withAgentNetwork(device.command('unit'), '')
     .description('write the hardened systemd unit that runs this device as an unprivileged, sandboxed service')

@@ -6,10 +6,19 @@ import { startDeviceAgent } from './agent.ts';
 import { BulwarkError } from '../errors/index.ts';
 import { updateOptionsFromArgv, REBOOT_EXIT_CODE } from '../update/index.ts';
 import { CONFIG_REFUSED_EXIT_CODE } from './restart-policy.ts';
+import type { DriverTarget } from './driver-hardware.ts';
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+/** The driver the supervisor named: `--driver-json {program, args}` or `--driver-socket <path>`. */
+function driverFromArgv(): { driver?: DriverTarget } {
+  const socket = arg('driver-socket');
+  if (socket !== undefined) return { driver: { socket } };
+  const json = arg('driver-json');
+  return json === undefined ? {} : { driver: JSON.parse(json) as DriverTarget };
 }
 
 const log = (msg: string): void => {
@@ -33,6 +42,7 @@ try {
       webPort: Number(arg('web-port') ?? '8443'),
       hubPort: Number(arg('hub-port') ?? '5541'),
       ...(arg('cloud') ? { cloudUrl: arg('cloud') } : {}),
+      ...driverFromArgv(),
       mode: process.env.BULWARK_MODE === 'development' ? 'development' : 'production',
       update,
     },

@@ -12,7 +12,8 @@ import type { ModelSpec } from '../models/index.ts';
 import { startWebService, type WebService, type WebJournal } from '../web/index.ts';
 import { openJournal, type DeviceJournal } from './journal-bridge.ts';
 import type { JournalConfig } from '../journal/index.ts';
-import { DeviceCapabilities } from './capabilities.ts';
+import { DeviceCapabilities, type UnitHardware } from './capabilities.ts';
+import type { DriverHardware, DriverTarget } from './driver-hardware.ts';
 import { listenForButton, type ButtonGesture } from './button.ts';
 import { startHubSurface, type HubSurface, type HubSurfaceConfig } from './hub-surface.ts';
 import type { CloudLink } from '../cloudlink/index.ts';
@@ -39,6 +40,11 @@ export interface DeviceAgentConfig {
   readonly update?: DeviceUpdateOptions;
   /** The journal's bounds (tier sizes, aggregation rate and window, age); src/journal's defaults otherwise. */
   readonly journal?: Partial<JournalConfig>;
+  /**
+   * The maker's hardware driver (src/driver): a program started with argv (never a shell) or a Unix
+   * socket it listens on. Absent: the built-in simulated hardware.
+   */
+  readonly driver?: DriverTarget;
 }
 
 /** Defaults for everything but the two folders. */
@@ -49,7 +55,7 @@ export interface DeviceAgent {
   readonly bundle: DeviceBundle;
   readonly web: WebService;
   readonly journal: DeviceJournal;
-  readonly capabilities: DeviceCapabilities;
+  readonly capabilities: UnitHardware;
   /** The hub channel and pairing window. */
   readonly hub: HubSurface;
   /** The cloud link, when `cloudUrl` is set. */
@@ -89,7 +95,22 @@ function validate(config: Partial<DeviceAgentConfig>): DeviceAgentConfig {
   if (typeof c.stateDir !== 'string' || !c.stateDir) throw invalid('stateDir', 'required');
   if (!Number.isInteger(c.webPort) || c.webPort < 0 || c.webPort > 65535) throw invalid('webPort', 'must be 0..65535');
   if (c.mode !== 'production' && c.mode !== 'development') throw invalid('mode', 'production or development');
+  if (c.driver !== undefined) validateDriverTarget(c.driver, invalid);
   return c as DeviceAgentConfig;
+}
+
+/** A driver is a program with string arguments, or a socket path; nothing else (no shell, no environment). */
+function validateDriverTarget(t: DriverTarget, invalid: (key: string, rule: string) => ConfigError): void {
+  const text = (v: unknown): boolean => typeof v === 'string' && v.length > 0 && v.length <= 4_096 && !v.includes('\0');
+  if (typeof t !== 'object' || t === null) throw invalid('driver', 'must be { program, args } or { socket }');
+  if ('socket' in t) {
+    if (!text(t.socket)) throw invalid('driver.socket', 'must be a path');
+    return;
+  }
+  if (!text(t.program)) throw invalid('driver.program', 'must be a program path');
+  const args: unknown = t.args ?? [];
+  if (!Array.isArray(args) || args.length > 64 || !args.every(text))
+    throw invalid('driver.args', 'must be at most 64 non-empty strings');
 }
 
 /** What the agent's parts share while it starts; the surfaces are filled in as they come up. */
@@ -97,9 +118,11 @@ interface AgentParts {
   readonly c: DeviceAgentConfig;
   readonly bundle: DeviceBundle;
   readonly journal: DeviceJournal;
-  readonly capabilities: DeviceCapabilities;
+  readonly capabilities: UnitHardware;
   readonly updater: DeviceUpdater;
   readonly log: (msg: string) => void;
+  /** The physical button's handler, once the surfaces it acts on are up (the button socket and the driver share it). */
+  onGesture?: (gesture: ButtonGesture) => Promise<string>;
   web?: WebService;
   hub?: HubSurface;
   cloud?: { link: CloudLink; close(): Promise<void> };
@@ -221,10 +244,46 @@ async function pressButton(parts: AgentParts, hub: HubSurface, web: WebService):
 }
 
 function listenForGestures(parts: AgentParts, hub: HubSurface, web: WebService): Promise<Server> {
-  return listenForButton(parts.c.stateDir, async (gesture: ButtonGesture) => {
+  parts.onGesture = async (gesture: ButtonGesture) => {
     const event = gesture === 'hold' ? 'factory-reset' : 'press';
     parts.journal.record({ surface: 'button', source: 'local', event, result: 'info' });
     return gesture === 'hold' ? factoryReset(parts, hub, web) : pressButton(parts, hub, web);
+  };
+  return listenForButton(parts.c.stateDir, parts.onGesture);
+}
+
+/**
+ * The maker's driver as the unit's hardware: its button is the unit's button, its faults and its
+ * comings and goings are journalled (security tier, aggregated like any source).
+ */
+async function startDriver(
+  target: DriverTarget,
+  model: ModelSpec,
+  late: { parts?: AgentParts },
+  j: DeviceJournal,
+): Promise<DriverHardware> {
+  // Loaded only with a driver: the simulated plug keeps its memory (src/driver, child_process, net).
+  const { DriverHardware } = await import('./driver-hardware.ts');
+  const note = (event: string, result: 'failure' | 'info', detail?: string, identity?: string): void =>
+    j.record({
+      surface: 'driver',
+      source: 'local',
+      event,
+      result,
+      ...(detail ? { detail } : {}),
+      ...(identity ? { identity } : {}),
+    });
+  return DriverHardware.start(model, target, {
+    onButton: (gesture) => {
+      const parts = late.parts;
+      if (!parts?.onGesture) return note('driver-button', 'failure', `${gesture} before the agent was up`);
+      parts.onGesture(gesture).then(
+        (said) => parts.log(`driver button ${gesture}: ${said}`),
+        (err: unknown) => parts.log(`driver button ${gesture} failed: ${err instanceof Error ? err.message : ''}`),
+      );
+    },
+    onFault: (f) => note('driver-fault', 'failure', `${f.code}: ${f.message}`),
+    onAvailability: (up, name) => note(up ? 'driver-up' : 'driver-down', 'info', undefined, name),
   });
 }
 
@@ -253,6 +312,7 @@ async function startSurfaces(
     await parts.hub?.close();
     await parts.web?.close();
     await parts.updater.close();
+    await parts.capabilities.close?.();
     await parts.journal.close();
     throw err;
   }
@@ -271,10 +331,13 @@ export async function startDeviceAgent(
   await chmod(c.stateDir, 0o700);
   const sensitive = model.sensors.includes('camera') || model.sensors.includes('microphone');
   const journal = await openJournal(c.stateDir, sensitive ? 'sensitive' : 'standard', log, c.journal);
-  const capabilities = await DeviceCapabilities.load(model, c.stateDir);
+  const late: { parts?: AgentParts } = {};
+  const capabilities: UnitHardware = c.driver
+    ? await startDriver(c.driver, model, late, journal)
+    : await DeviceCapabilities.load(model, c.stateDir);
   const startedAt = Date.now();
   const updater = await startUpdater({ stateDir: c.stateDir, bundle, journal, log, ...c.update });
-  const parts: AgentParts = { c, bundle, journal, capabilities, updater, log };
+  const parts: AgentParts = (late.parts = { c, bundle, journal, capabilities, updater, log });
   const { web, hub, button } = await startSurfaces(parts, model, startedAt);
   const cloud = parts.cloud;
   log(`device ${bundle.unit.serial} (${model.name}) listening at ${web.url}, hub port ${hub.port}`);
@@ -292,6 +355,7 @@ export async function startDeviceAgent(
       await cloud?.close();
       await hub.close();
       await web.close();
+      await capabilities.close?.();
       await journal.close();
     },
   };

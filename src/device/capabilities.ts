@@ -67,6 +67,23 @@ function levelValueOf(c: Capability, value: unknown): number {
   return value;
 }
 
+/**
+ * The unit's hardware as the agent's surfaces use it: the built-in simulation
+ * ({@link DeviceCapabilities}) or the maker's driver (DriverHardware in driver-hardware.ts).
+ */
+export interface UnitHardware {
+  /** Every capability with its value (none, and `unavailable`, when the hardware cannot say). */
+  list(): CapabilityValue[];
+  /** Runs `action` on `capability`; resolves to the value after it. @throws CapabilityError */
+  invoke(capability: string, action: string, value?: unknown): Promise<unknown>;
+  /** Registers a listener for value changes (for the hub and cloud). */
+  onChange(listener: (id: string, value: unknown) => void): void;
+  /** Factory reset of what the agent keeps about the hardware. */
+  reset(): Promise<void>;
+  /** Stops what drives the hardware (the driver process), if anything. */
+  close?(): Promise<void>;
+}
+
 /** The unit's capabilities; `onChange` hears every state change (for the hub and cloud). */
 export class DeviceCapabilities {
   readonly #model: ModelSpec;

@@ -14,7 +14,7 @@ import {
   type DriverModel,
   type DriverValue,
 } from '../driver/index.ts';
-import { CapabilityError, type CapabilityValue } from './capabilities.ts';
+import { CapabilityError, type CapabilityValue, type UnitHardware } from './capabilities.ts';
 
 /** Where the driver is: a program the agent starts (argv, never a shell), or a Unix socket it listens on. */
 export type DriverTarget =
@@ -34,7 +34,7 @@ export interface DriverHardwareEvents {
 const READING_REFRESH_MS = 5_000;
 
 /** The hardware as the agent uses it: the same surface as the simulated {@link DeviceCapabilities}. */
-export class DriverHardware {
+export class DriverHardware implements UnitHardware {
   readonly #model: ModelSpec;
   readonly #client: DriverClient;
   readonly #values = new Map<string, DriverValue>();

@@ -23,7 +23,7 @@ import {
 import { canonicalModel, type ModelSpec } from '../models/index.ts';
 import { formatSource } from '../journal/index.ts';
 import type { DeviceBundle } from '../bundle/index.ts';
-import { CapabilityError, type DeviceCapabilities } from './capabilities.ts';
+import { CapabilityError, type UnitHardware } from './capabilities.ts';
 import type { DeviceJournal } from './journal-bridge.ts';
 import type { HubRegistry } from './hub-registry.ts';
 
@@ -70,7 +70,7 @@ export function requestErrorOf(err: unknown): ChannelRequestError {
 export interface HubLinkParts {
   readonly bundle: DeviceBundle;
   readonly model: ModelSpec;
-  readonly capabilities: DeviceCapabilities;
+  readonly capabilities: UnitHardware;
   readonly journal: DeviceJournal;
   readonly log: (message: string) => void;
   readonly window: PairingWindow;

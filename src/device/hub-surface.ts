@@ -22,7 +22,7 @@ import { allowsPushButtonPairing, type ModelSpec } from '../models/index.ts';
 import { formatSource } from '../journal/index.ts';
 import { BulwarkError, ConfigError } from '../errors/index.ts';
 import type { DeviceBundle } from '../bundle/index.ts';
-import type { DeviceCapabilities } from './capabilities.ts';
+import type { UnitHardware } from './capabilities.ts';
 import type { DeviceJournal } from './journal-bridge.ts';
 import { HubRegistry, type PairedHub } from './hub-registry.ts';
 import { HubLink, type Peer } from './hub-link.ts';
@@ -82,7 +82,7 @@ export interface HubSurfaceOptions {
   readonly model: ModelSpec;
   /** Where hubs.json (the paired hubs and their pins) lives. */
   readonly stateDir: string;
-  readonly capabilities: DeviceCapabilities;
+  readonly capabilities: UnitHardware;
   /** Every connection attempt on the hub port is recorded here. */
   readonly journal: DeviceJournal;
   readonly config?: Partial<HubSurfaceConfig>;

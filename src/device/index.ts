@@ -10,7 +10,7 @@ export { superviseAgent, agentEntry, AGENT_NODE_FLAGS, AGENT_ENV } from './super
 export type { SupervisorOptions } from './supervisor.ts';
 export { pressButton, listenForButton, BUTTON_SOCKET, ButtonError } from './button.ts';
 export type { ButtonGesture } from './button.ts';
-export { DeviceCapabilities, CapabilityError } from './capabilities.ts';
+export { DeviceCapabilities, CapabilityError, type UnitHardware, type CapabilityValue } from './capabilities.ts';
 export { DriverHardware, type DriverTarget, type DriverHardwareEvents } from './driver-hardware.ts';
 export { startHubSurface, defaultHubSurfaceConfig, HubSurfaceError, LINK_CAPABILITY } from './hub-surface.ts';
 export type { HubSurface, HubSurfaceConfig, HubSurfaceOptions, PairedHub } from './hub-surface.ts';

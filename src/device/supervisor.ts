@@ -26,6 +26,7 @@ import {
   type SlotName,
 } from '../update/index.ts';
 import { RestartPolicy, type AgentExit } from './restart-policy.ts';
+import type { DriverTarget } from './driver-hardware.ts';
 
 /** What the supervisor needs to start an agent. */
 export interface SupervisorOptions {
@@ -39,6 +40,8 @@ export interface SupervisorOptions {
   readonly hubPort?: number;
   /** The manufacturer cloud's broker the agent connects out to, mqtts://host:port; absent: no cloud link. */
   readonly cloudUrl?: string;
+  /** The maker's hardware driver: a program and its arguments, or a Unix socket; absent: simulated hardware. */
+  readonly driver?: DriverTarget;
   /**
    * Restarts allowed within `restartWindowMs` before giving up (failed trial boots do not count:
    * they are bounded by maxTrialBoots).
@@ -95,6 +98,13 @@ interface BootPlan {
   readonly healthTimeoutMs: number;
 }
 
+/** The driver on the agent's command line: one JSON argument for a program and its argv, or a socket path. */
+function driverArgs(driver: DriverTarget | undefined): string[] {
+  if (driver === undefined) return [];
+  if ('socket' in driver) return ['--driver-socket', driver.socket];
+  return ['--driver-json', JSON.stringify({ program: driver.program, args: driver.args ?? [] })];
+}
+
 /** The agent's command line: the runtime flags, the entry, then the agent's own options. */
 export function agentArgs(o: SupervisorOptions, plan: Pick<BootPlan, 'slot' | 'entry' | 'runtime'>): string[] {
   const { slot, entry, runtime } = plan;
@@ -114,6 +124,7 @@ export function agentArgs(o: SupervisorOptions, plan: Pick<BootPlan, 'slot' | 'e
     slot,
     ...(o.hubPort !== undefined ? ['--hub-port', String(o.hubPort)] : []),
     ...(o.cloudUrl !== undefined ? ['--cloud', o.cloudUrl] : []),
+    ...driverArgs(o.driver),
     ...(o.update?.url ? ['--update-url', o.update.url] : []),
     ...(o.update?.configFile ? ['--update-config', o.update.configFile] : []),
     ...(o.update?.checkIntervalMs ? ['--update-interval', `${o.update.checkIntervalMs}ms`] : []),

@@ -23,8 +23,6 @@ export interface AggregationLimits {
 
 /** Sources tracked at once per tier; past it the oldest window is summarised early. */
 const MAX_TRACKED_SOURCES = 4_096;
-/** Sources never aggregated: the device itself and what has no address. */
-const UNAGGREGATED_SOURCES = new Set(['local', 'unknown']);
 
 /** Decides, per tier and source, which records are written and which are counted. */
 export class RecordAggregator {
@@ -48,7 +46,8 @@ export class RecordAggregator {
    * Summaries (of the journal or of admission) are always written: they already are aggregates.
    */
   note(tier: JournalTier, fields: JournalEntryFields, now: number): { write: boolean; due: JournalEntryFields[] } {
-    if (UNAGGREGATED_SOURCES.has(fields.source) || fields.event === 'connection-flood') {
+    // The device's own events ('local': a driver that faults every second, say) are bounded the same way.
+    if (fields.event === 'connection-flood') {
       return { write: true, due: [] };
     }
     const { address, key } = aggregationKey(fields.source);
