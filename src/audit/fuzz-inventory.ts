@@ -63,6 +63,8 @@ const OUTSIDE_PARSERS: readonly InventoryRow[] = [
   ['readImageArchive', 'update/archive.ts', 'a downloaded image archive (tar)'],
   ['parseVersion', 'update/semver.ts', 'versions in release metadata'],
   ['parseProfile', 'policy/profile.ts', 'device profiles (YAML) a manufacturer writes'],
+  ['parseDriverLine', 'driver/protocol.ts', "lines from the maker's driver process (the agent's side)"],
+  ['parseAgentLine', 'driver/protocol.ts', "lines from the agent (the driver kit's side)"],
 ];
 
 /** Parsers of the device's own files, the factory's bundle or the operator's command line, with why. */
@@ -81,6 +83,11 @@ const LOCAL_PARSERS: readonly InventoryRow[] = [
   ['parseDuration', 'update/config.ts', "an operator's command-line option"],
   ['parseCallValue', 'cli/hub-commands.ts', "an operator's command-line argument"],
   ['parseMqttsUrl', 'mqtt/client.ts', "the cloud operator's and the device's configuration"],
+  [
+    'parseModel',
+    'models/model-file.ts',
+    "a maker's model file at the factory (a device's model reaches a hub as a document)",
+  ],
 ];
 
 function inventoryEntries(input: ParserEntry['input'], rows: readonly InventoryRow[]): ParserEntry[] {
