@@ -40,7 +40,7 @@ export function registerFactoryCommands(program: Command): void {
     .command('provision')
     .description('give units their own keys, certificates, password, setup and claim codes, and stickers')
     .requiredOption('--dir <dir>', 'factory folder')
-    .requiredOption('--model <model>', 'model id from the catalogue (plug, bulb, lock, sensor, camera)')
+    .requiredOption('--model <model>', 'built-in model id (plug, bulb, lock, sensor, camera) or model file')
     .option('--count <n>', 'number of units', '1')
     .requiredOption('--out <dir>', 'output folder: one bundle per unit and manifest.json');
   for (const flag of REFUSED_FLAGS) provision.option(flag, '(refused: every unit gets its own random secret)');
@@ -57,7 +57,10 @@ export function registerFactoryCommands(program: Command): void {
     }
     const count = Number(o.count);
     const { provisionUnits } = await import('../identity/index.ts');
-    const bar = createProgressBar(`provisioning ${o.model}`);
+    const { resolveModel } = await import('../models/index.ts');
+    // A model file's path says nothing to the person reading the output; its id does.
+    const modelId = resolveModel(o.model!).id;
+    const bar = createProgressBar(`provisioning ${modelId}`);
     const started = performance.now();
     const units = await provisionUnits({
       factoryDir: resolve(o.dir!),
@@ -69,7 +72,7 @@ export function registerFactoryCommands(program: Command): void {
     if (count > 1) bar.finish();
     const seconds = (performance.now() - started) / 1000;
     process.stdout.write(
-      `provisioned ${units.length} ${o.model} unit(s) in ${seconds.toFixed(1)} s ` + `into ${resolve(o.out!)}\n`,
+      `provisioned ${units.length} ${modelId} unit(s) in ${seconds.toFixed(1)} s ` + `into ${resolve(o.out!)}\n`,
     );
     for (const u of units.slice(0, 10)) process.stdout.write(`  ${u.serial}  sticker: ${u.dir}/sticker.png\n`);
     if (units.length > 10) process.stdout.write(`  ... and ${units.length - 10} more (see manifest.json)\n`);

@@ -30,6 +30,7 @@ interface AuditCliOptions {
   updateRepo?: string;
   serviceUnit?: string;
   keepReport?: boolean;
+  loopbackSource?: string;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -87,6 +88,11 @@ export function registerPolicyCommands(program: Command): void {
       'the installed systemd unit of the device service (default: the one the firmware writes)',
     )
     .option('--keep-report', 'keep a passing report with the release in --update-repo (audits/<model>/)')
+    .option(
+      '--loopback-source <address>',
+      "first of the loopback addresses the probes come from (default 127.0.0.50); give an audit soon after " +
+        "another of the same unit other ones (e.g. 127.0.1.50), or it meets the first one's login lockout",
+    )
     .option('--json <file>', 'write the JSON report here')
     .option('--html <file>', 'write the self-contained HTML report here')
     .action(runAuditCommand);
@@ -108,6 +114,7 @@ async function runAuditCommand(o: AuditCliOptions, command: Command): Promise<vo
     ...(o.cloud ? { cloud: o.cloud } : {}),
     ...(o.updateRepo ? { updateRepo: o.updateRepo } : {}),
     ...(o.serviceUnit ? { serviceUnit: o.serviceUnit } : {}),
+    ...(o.loopbackSource ? { loopbackSourceBase: o.loopbackSource } : {}),
     onProgress: (e) => bar.update(e.done, e.total),
   });
   bar.finish();

@@ -4,7 +4,8 @@
  * refresh, key rotation, status, reference images, and a static server for tests and demos.
  */
 import type { Command } from 'commander';
-import { resolve } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { ConfigError } from '../errors/index.ts';
 import { portArgument } from './arguments.ts';
 import { createProgressBar, type ProgressBar } from './progress.ts';
@@ -267,6 +268,8 @@ function registerBuildImage(release: Command): void {
       const model = resolveModel(o.model);
       const securityVersion = securityVersionArgument(o.securityVersion);
       const out = resolve(o.out);
+      // As `factory provision --out` does: the folder of the output is made, not a precondition.
+      await mkdir(dirname(out), { recursive: true });
       const m = await buildReferenceImage(out, { model: model.id, version: o.version, securityVersion });
       process.stdout.write(
         `built ${out}: ${m.model} ${m.version}, security version ${m.securityVersion}, ` + `entry ${m.entry}\n`,
