@@ -1,12 +1,14 @@
 /**
  * The listening service: the agent's start-up time and idle RSS next to a bare `node` process
  * and a bare node:https server, and the owner's login latency during a 30 s guessing flood from
- * many addresses (bench/login-flood.ts), next to the same logins with no attack.
+ * many addresses (bench/login-flood.ts), next to the same logins with no attack. Then a maker's
+ * product: a thermostat from a model file, its agent driving the example Python driver on two
+ * files; the agent process alone is measured (the driver is a process of its own).
  * The agent runs from the built JavaScript (dist/) with the supervisor's flags and environment,
  * as on a device.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFile, mkdtemp, rm } from 'node:fs/promises';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readFile, readdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +21,41 @@ import type { BenchResult } from './report.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BUILT_AGENT = join(ROOT, 'dist', 'device', 'agent-main.js');
+const PYTHON_DRIVER = join(ROOT, 'examples', 'thermostat-driver', 'driver.py');
+
+/** The thermostat the example driver serves (examples/thermostat-driver/README.md), as a maker's model file. */
+const THERMOSTAT_MODEL = {
+  schema: 'bulwark.model/v1',
+  id: 'thermostat',
+  name: 'Room Thermostat',
+  serialPrefix: 'THM',
+  riskClass: 'standard',
+  privacyClass: 'standard',
+  initialPasswordMode: 'sticker',
+  capabilities: [
+    {
+      id: 'setpoint',
+      kind: 'level',
+      actions: ['set', 'get'],
+      value: { type: 'number', min: 5, max: 30, step: 0.5 },
+      unit: 'degC',
+      description: 'Target temperature',
+    },
+    {
+      id: 'temperature',
+      kind: 'reading',
+      actions: ['get'],
+      value: { type: 'number', min: -40, max: 125 },
+      unit: 'degC',
+      description: 'Room temperature',
+    },
+    { id: 'heating', kind: 'switch', actions: ['get'], value: { type: 'boolean' }, description: 'The relay' },
+  ],
+  sensors: ['temperature'],
+  actuators: ['relay'],
+  networks: ['wifi'],
+  supportPeriod: { endsOn: '2032-06-30' },
+};
 
 interface Started {
   child: ChildProcess;
@@ -60,6 +97,31 @@ async function stop(p: Started): Promise<void> {
   });
 }
 
+/** The processes whose parent is `pid` (from /proc, so it needs no tool). */
+async function childrenOf(pid: number): Promise<number[]> {
+  const out: number[] = [];
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = await readFile(`/proc/${name}/stat`, 'utf8');
+      // The command name may hold spaces and parentheses: the fields after its last ')' are fixed.
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) out.push(Number(name));
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return out;
+}
+
+async function waitFor(what: string, ms: number, probe: () => Promise<boolean>): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await probe())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** The owner's login during a guessing flood, on an agent of its own (fresh state). */
@@ -76,6 +138,73 @@ async function loginUnderFlood(
   } finally {
     await stop(agent);
   }
+}
+
+/**
+ * A thermostat from a model file, provisioned here, its agent started with the example Python driver
+ * (`--driver python3 driver.py ...`, as `device run` passes it on) on a relay and a sensor file. Each
+ * run waits until the driver, initialised by the agent, has switched the relay on (18.5 degC under the
+ * 20 degC setpoint), then 2 s more, and takes the agent's RSS alone and the driver's beside it.
+ */
+async function thermostatIdle(
+  work: string,
+  runs: number,
+  plugRss: number,
+  log: (s: string) => void,
+): Promise<BenchResult['metrics']> {
+  try {
+    execFileSync('python3', ['--version'], { stdio: 'ignore', timeout: 10_000 });
+  } catch {
+    log('  thermostat with the Python driver: skipped, python3 not installed (apt-get install python3)');
+    return [];
+  }
+  const modelFile = join(work, 'thermostat.model.json');
+  await writeFile(modelFile, JSON.stringify(THERMOSTAT_MODEL, null, 2));
+  const outDir = join(work, 'thermostats');
+  const [unit] = await provisionUnits({ factoryDir: join(work, 'factory'), model: modelFile, count: 1, outDir });
+  const agentRss: number[] = [],
+    driverRss: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const relay = join(work, `relay-${i}`);
+    const sensor = join(work, `temp1_input-${i}`);
+    await writeFile(relay, '0\n');
+    await writeFile(sensor, '18500\n');
+    const driver = { program: 'python3', args: [PYTHON_DRIVER, '--relay', relay, '--temperature', sensor] };
+    const args = [...AGENT_NODE_FLAGS, BUILT_AGENT, '--bundle', unit!.dir, '--state', join(work, `thermo-state-${i}`)];
+    const a = await startProcess(
+      [...args, '--web-port', '0', '--hub-port', '0', '--driver-json', JSON.stringify(driver)],
+      AGENT_ENV,
+    );
+    try {
+      await waitFor(
+        'the driver to switch the relay',
+        15_000,
+        async () => (await readFile(relay, 'utf8')).trim() === '1',
+      );
+      await new Promise((r) => setTimeout(r, 2000));
+      agentRss.push(await rssMiB(a.child.pid!));
+      const children = await childrenOf(a.child.pid!);
+      driverRss.push((await Promise.all(children.map(rssMiB))).reduce((x, y) => x + y, 0));
+    } finally {
+      await stop(a);
+    }
+  }
+  const [agentMiB, driverMiB] = [median(agentRss).toFixed(1), median(driverRss).toFixed(1)];
+  log(`  idle RSS: thermostat agent ${agentMiB} MiB, its Python driver ${driverMiB}`);
+  return [
+    {
+      name: 'thermostat agent idle RSS (Python driver)',
+      value: median(agentRss),
+      unit: 'MiB',
+      better: 'lower',
+      baseline: { name: 'plug agent, simulated hardware', value: plugRss },
+      goal: { max: 60 },
+      note:
+        `The agent process alone; its driver (python3 examples/thermostat-driver/driver.py) is another ` +
+        `process of ${driverMiB} MiB. Model from a file. Median of ${runs} starts, 2 s after ` +
+        `the driver switched the relay.`,
+    },
+  ];
 }
 
 /** Runs the listening-service benchmark. */
@@ -132,7 +261,7 @@ export async function benchWeb(log: (s: string) => void): Promise<BenchResult> {
 
     return {
       id: 'web',
-      title: 'Listening service (plug agent from dist/, hardened flags)',
+      title: 'Listening service (plug agent from dist/, hardened flags; a thermostat agent with a Python driver)',
       metrics: [
         {
           name: 'agent idle RSS',
@@ -154,6 +283,7 @@ export async function benchWeb(log: (s: string) => void): Promise<BenchResult> {
           note: `bare node process: ${median(bareStart).toFixed(0)} ms`,
         },
         ...(await loginUnderFlood(u, work, log)),
+        ...(await thermostatIdle(work, runs, median(agentRss), log)),
       ],
     };
   } finally {

@@ -1,9 +1,9 @@
 /** `bulwark device ...`: run a unit's agent under its supervisor, and press its button. */
 import type { Command } from 'commander';
-import { resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { ConfigError } from '../errors/index.ts';
 import { portArgument } from './arguments.ts';
-import type { DriverTarget } from '../device/index.ts';
+import type { DriverTarget, DriverUnitOptions, SystemdUnitFile } from '../device/index.ts';
 
 const port = (value: string, name: string): number => portArgument(value, name, 'DEVICE_CONFIG_INVALID');
 
@@ -33,6 +33,50 @@ interface UnitOptions {
   cloud?: string;
   updateUrl?: string;
   out?: string;
+  driver?: boolean;
+  driverDevice?: string[];
+  driverUser?: string;
+}
+
+/** `device unit`'s driver: the program after `--driver` (a path made absolute), its devices and account. */
+function unitDriver(o: UnitOptions, argv: readonly string[]): { driver?: DriverUnitOptions } {
+  const refuse = (rule: string): never => {
+    throw new ConfigError('DEVICE_UNIT_INVALID', 'driver', rule);
+  };
+  if (argv.length > 0 && !o.driver) refuse(`unexpected ${argv[0]!.slice(0, 40)}: a driver program follows --driver`);
+  if (!o.driver) {
+    if (o.driverDevice || o.driverUser) refuse('--driver-device and --driver-user need --driver <program> last');
+    return {};
+  }
+  const [program, ...args] = argv;
+  if (program === undefined) return refuse('--driver needs a program (and its arguments) after it');
+  return {
+    driver: {
+      program: program.includes('/') ? resolve(program) : program,
+      args,
+      devices: (o.driverDevice ?? []).map((d) => resolve(d)),
+      ...(o.driverUser ? { user: o.driverUser } : {}),
+    },
+  };
+}
+
+/** Writes the units: to standard output (several: each after a `# ==> name <==` line), or `out` and beside it. */
+async function writeUnits(units: readonly SystemdUnitFile[], out: string | undefined): Promise<void> {
+  if (!out) {
+    const several = units.length > 1;
+    process.stdout.write(units.map((u) => (several ? `# ==> ${u.name} <==\n${u.text}` : u.text)).join('\n'));
+    return;
+  }
+  const { writeFileAtomic, PUBLIC_FILE_MODE } = await import('../storage/index.ts');
+  const [agent, ...driver] = units;
+  await writeFileAtomic(resolve(out), agent!.text, PUBLIC_FILE_MODE);
+  process.stderr.write(`systemd unit written to ${out}\n`);
+  // The driver's units go beside the agent's, under the names systemd needs (`<name>.socket`, `<name>@.service`).
+  for (const u of driver) {
+    const file = join(dirname(resolve(out)), u.name);
+    await writeFileAtomic(file, u.text, PUBLIC_FILE_MODE);
+    process.stderr.write(`systemd unit written to ${file}\n`);
+  }
 }
 
 /** The ready line `device run` prints (the agent's line has its hub port: the supervisor passes it on whole). */
@@ -148,15 +192,27 @@ export function registerDeviceCommands(program: Command): void {
     .action((argv: string[], o: RunOptions) => runDevice(o, argv));
 
   withAgentNetwork(device.command('unit'), '')
-    .description('write the hardened systemd unit that runs this device as an unprivileged, sandboxed service')
+    .description(
+      'write the hardened systemd unit that runs this device as an unprivileged, sandboxed service ' +
+        "(with --driver, the driver's own sandboxed socket and service units too)",
+    )
     .requiredOption('--bundle <dir>', 'the unit bundle as installed on the device')
     .requiredOption('--state <dir>', 'the state folder (the only writable path)')
     .option('--user <name>', 'the unprivileged account the service runs as', 'bulwark')
     .option('--update-url <url>', 'the update repository')
-    .option('--out <file>', 'write the unit here (atomically) instead of standard output')
-    .action(async (o: UnitOptions) => {
-      const { renderSystemdUnit } = await import('../device/index.ts');
-      const text = renderSystemdUnit({
+    .option('--out <file>', "write the unit here (atomically) instead of standard output; the driver's units beside it")
+    .option(
+      '--driver-device <path>',
+      'a device node (/dev/...) or file (e.g. a sysfs GPIO value) the driver may use; repeatable',
+      (v: string, all: string[] = []) => [...all, v],
+    )
+    .option('--driver-user <name>', "the driver's own unprivileged account (default bulwark-driver)")
+    .option('--driver', "the unit's hardware driver follows, last on the line: a program and its arguments (no shell)")
+    .argument('[program-and-args...]', 'the driver program and its arguments, after --driver')
+    .passThroughOptions()
+    .action(async (argv: string[], o: UnitOptions) => {
+      const { renderSystemdUnits } = await import('../device/index.ts');
+      const units = renderSystemdUnits({
         bundleDir: resolve(o.bundle),
         stateDir: resolve(o.state),
         user: o.user,
@@ -165,14 +221,9 @@ export function registerDeviceCommands(program: Command): void {
         hubPort: port(o.hubPort, 'hubPort'),
         ...(o.cloud ? { cloudUrl: o.cloud } : {}),
         ...(o.updateUrl ? { updateUrl: o.updateUrl } : {}),
+        ...unitDriver(o, argv),
       });
-      if (!o.out) {
-        process.stdout.write(text);
-        return;
-      }
-      const { writeFileAtomic, PUBLIC_FILE_MODE } = await import('../storage/index.ts');
-      await writeFileAtomic(resolve(o.out), text, PUBLIC_FILE_MODE);
-      process.stderr.write(`systemd unit written to ${o.out}\n`);
+      await writeUnits(units, o.out);
     });
 
   device

@@ -14,8 +14,16 @@ export { DeviceCapabilities, CapabilityError, type UnitHardware, type Capability
 export { DriverHardware, type DriverTarget, type DriverHardwareEvents } from './driver-hardware.ts';
 export { startHubSurface, defaultHubSurfaceConfig, HubSurfaceError, LINK_CAPABILITY } from './hub-surface.ts';
 export type { HubSurface, HubSurfaceConfig, HubSurfaceOptions, PairedHub } from './hub-surface.ts';
-export { renderSystemdUnit, SYSTEMD_HARDENING } from './systemd-unit.ts';
-export type { SystemdUnitOptions } from './systemd-unit.ts';
+export {
+  renderSystemdUnit,
+  renderSystemdUnits,
+  driverSocketPath,
+  SYSTEMD_HARDENING,
+  DRIVER_HARDENING,
+  DRIVER_UNIT_DEFAULTS,
+  AGENT_UNIT_NAME,
+} from './systemd-unit.ts';
+export type { SystemdUnitOptions, SystemdUnitFile, DriverUnitOptions } from './systemd-unit.ts';
 export {
   runtimeDebugEvidence,
   agentLaunchEvidence,
