@@ -64,7 +64,7 @@ export interface DriverEvents {
 export interface DriverClientOptions {
   readonly events?: DriverEvents;
   readonly config?: Partial<DriverClientConfig>;
-  /** A monotonic clock, ms; performance.now by default. */
+  /** A monotonic clock, ms; process.hrtime by default. */
   readonly now?: () => number;
   /** The jitter's random draw, from 0 to 1; Math.random by default. */
   readonly random?: () => number;
@@ -129,7 +129,8 @@ export class DriverClient {
     this.#config = validateDriverClientConfig(options.config);
     this.#connector = connector;
     this.#events = options.events ?? {};
-    this.#now = options.now ?? (() => performance.now());
+    // Not performance.now(): the global `performance` loads perf_hooks (nine modules) on an idle device.
+    this.#now = options.now ?? (() => Number(process.hrtime.bigint()) / 1e6);
     this.#random = options.random ?? Math.random;
     const c = this.#config;
     this.#notifications = new TokenBucket(c.notificationsPerSecond, c.notificationBurst);
