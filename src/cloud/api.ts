@@ -57,9 +57,13 @@ export interface OwnerApiOptions {
   readonly certPem: string;
   readonly keyPem: string;
   readonly config?: Partial<OwnerApiConfig>;
+  /** The service log (registrations, claims, refusals); silent by default. */
   readonly log?: (msg: string) => void;
   /** The cloud's connection journal: every connection attempt, login and CSRF refusal. */
-  readonly journal?: { record(entry: JournalRecordInput): void };
+  readonly journal?: {
+    /** Appends one entry to the journal. */
+    record(entry: JournalRecordInput): void;
+  };
 }
 
 /** A running owner API. */

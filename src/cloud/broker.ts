@@ -137,6 +137,7 @@ export interface EmbeddedBroker {
   connectedClients(): number;
   /** Messages waiting for dispatch, and publishers held back because of them. */
   backlog(): { queued: number; held: number };
+  /** Stops accepting connections and closes the server and aedes. */
   close(): Promise<void>;
 }
 

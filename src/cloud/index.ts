@@ -9,6 +9,8 @@
  *   broker: { port: 8883 }, api: { port: 9443 } });
  * // devices connect to cloud.brokerUrl; owners use cloud.api.url
  * await cloud.close();
+ *
+ * @module bulwark/cloud
  */
 export { startCloud, openCloudStore, readManifest } from './service.ts';
 export type { CloudService, CloudServiceOptions } from './service.ts';

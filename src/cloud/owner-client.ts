@@ -117,14 +117,17 @@ export class OwnerApiClient {
     return this.send('POST', '/v1/claims', { serial, ...(claimCode !== undefined ? { claimCode } : {}) });
   }
 
+  /** Lists the account's devices. */
   devices(): Promise<OwnerApiAnswer<{ devices: Array<Record<string, unknown>> }>> {
     return this.send('GET', '/v1/devices');
   }
 
+  /** Reads one of the account's devices. */
   device(serial: string): Promise<OwnerApiAnswer<{ device: Record<string, unknown> }>> {
     return this.send('GET', `/v1/devices/${encodeURIComponent(serial)}`);
   }
 
+  /** Reads the device's latest telemetry, at most `limit` readings. */
   telemetry(
     serial: string,
     limit = 100,
@@ -154,6 +157,7 @@ export class OwnerApiClient {
     });
   }
 
+  /** Lets the device go: it is no longer the account's, and its telemetry is erased. */
   release(serial: string): Promise<OwnerApiAnswer> {
     return this.send('POST', `/v1/devices/${encodeURIComponent(serial)}/release`, {});
   }

@@ -54,7 +54,9 @@ export interface ServiceMqttOptions {
   readonly subscriptions: ReadonlyArray<{ filter: string; qos: 0 | 1 }>;
   /** Stores a batch; the messages are acknowledged when it resolves, redelivered when it rejects. */
   readonly onMessages: (batch: InboundPublish[]) => Promise<void>;
+  /** Hears each connection to the broker; `sessionPresent` is true when the broker kept the session. */
   readonly onConnect?: (sessionPresent: boolean) => void;
+  /** Hears each lost connection, with why (including a refused subscription or a failed store). */
   readonly onDisconnect?: (reason: string) => void;
   readonly config?: Partial<ServiceMqttConfig>;
 }

@@ -55,6 +55,7 @@ export interface CloudServiceOptions {
   readonly manifests?: readonly string[];
   /** Telemetry older than this is deleted, days. */
   readonly telemetryRetentionDays?: number;
+  /** The service log (imports, broker connection, refusals, maintenance); silent by default. */
   readonly log?: (msg: string) => void;
   /** Hears every stored telemetry batch (the benchmark measures latency with it). */
   readonly onTelemetryStored?: (rows: readonly TelemetryRow[], storedAt: number) => void;
@@ -77,6 +78,7 @@ export interface CloudService {
   readonly journal: ConnectionJournal;
   /** Imports a factory manifest into the registry. */
   importManifest(path: string): Promise<{ added: number; existing: number }>;
+  /** Stops the instance: everything it started, in reverse order, the store last. */
   close(): Promise<void>;
 }
 

@@ -23,18 +23,22 @@ import type {
 
 /** One SQL connection (or a transaction on one). */
 export interface SqlRunner {
+  /** Runs a query and resolves with its rows. */
   all<T extends object>(sql: string, params?: readonly unknown[]): Promise<T[]>;
+  /** Runs a statement and resolves with the number of rows it changed. */
   run(sql: string, params?: readonly unknown[]): Promise<number>;
 }
 
 /** What each database provides. */
 export interface SqlDriver extends SqlRunner {
   readonly dialect: 'sqlite' | 'postgres';
+  /** Runs one or more statements without parameters (the schema). */
   exec(sql: string): Promise<void>;
   /** Runs `fn` in a transaction; `lockRow` marks a SELECT that must lock its rows (PostgreSQL: FOR UPDATE). */
   transaction<T>(fn: (tx: SqlRunner) => Promise<T>): Promise<T>;
   /** Inserts a batch (skipping stored ones); resolves with the commit time, ms. */
   insertTelemetry(rows: readonly TelemetryRow[], storedAt: number): Promise<number>;
+  /** Closes the connection (or the pool). */
   close(): Promise<void>;
 }
 

@@ -113,7 +113,9 @@ export interface CloudStore {
   // registry
   /** Adds units; existing serials are left as they are. */
   importUnits(units: readonly RegistryUnit[], now: number): Promise<{ added: number; existing: number }>;
+  /** The device with this serial, or undefined when the registry has none. */
   getDevice(serial: string): Promise<DeviceRecord | undefined>;
+  /** How many devices the registry holds. */
   countDevices(): Promise<number>;
 
   // device traffic
@@ -132,7 +134,9 @@ export interface CloudStore {
     limit: number,
     storedBefore?: number,
   ): Promise<number[]>;
+  /** Stores the device's latest state report; the device counts as online and seen at `now`. */
   setState(serial: string, state: StateMessage, now: number): Promise<void>;
+  /** Marks the device online or offline, seen at `now`. */
   setPresence(serial: string, online: boolean, now: number): Promise<void>;
   /** Opens the claim window of `serial` until `until` (ms). */
   openClaimWindow(serial: string, until: number, seq: number, now: number): Promise<void>;
@@ -148,6 +152,7 @@ export interface CloudStore {
   claimDevice(serial: string, accountId: string, codeHash: string, now: number): Promise<ClaimOutcome>;
   /** The owner lets the device go; false when it is not theirs. */
   releaseByOwner(serial: string, accountId: string): Promise<boolean>;
+  /** The account's devices, in the order they were claimed. */
   listDevices(accountId: string): Promise<DeviceRecord[]>;
   /** The device's telemetry since it was claimed, newest last; at most `limit`. */
   telemetry(serial: string, since: number, limit: number): Promise<TelemetryRow[]>;
@@ -155,23 +160,33 @@ export interface CloudStore {
   // accounts and sessions
   /** Creates an account; throws AccountError 'ACCOUNT_EXISTS' when the e-mail is taken. */
   createAccount(account: AccountRecord): Promise<void>;
+  /** The account with this e-mail address, or undefined. */
   accountByEmail(email: string): Promise<AccountRecord | undefined>;
+  /** The account with this id, or undefined. */
   accountById(id: string): Promise<AccountRecord | undefined>;
+  /** Replaces the account's password hash. */
   updatePasswordHash(id: string, hash: string): Promise<void>;
   /** Deletes the account, its sessions and commands, releases its devices and erases their telemetry. */
   deleteAccount(id: string): Promise<void>;
   /** Adds a session; beyond `maxPerAccount` the least recently used ones of that account go. */
   createSession(session: SessionRecord, maxPerAccount: number): Promise<void>;
+  /** The session whose id hashes to `idHash`, or undefined. */
   session(idHash: string): Promise<SessionRecord | undefined>;
+  /** Records that the session was used at `now`. */
   touchSession(idHash: string, now: number): Promise<void>;
+  /** Deletes the session (logout). */
   deleteSession(idHash: string): Promise<void>;
   /** Removes sessions idle since `idleBefore` or created before `createdBefore`. */
   pruneSessions(idleBefore: number, createdBefore: number): Promise<number>;
 
   // attempt counters
+  /** The failure counters stored for these keys; a key with no failures is absent. */
   attempts(keys: readonly string[]): Promise<Map<string, AttemptRecord>>;
+  /** Counts one more failure, at `now`, under each key. */
   recordFailure(keys: readonly string[], now: number): Promise<void>;
+  /** Forgets the failures under `key` (after a success). */
   clearAttempts(key: string): Promise<void>;
+  /** Deletes counters whose last failure was before `before`; resolves with how many went. */
   pruneAttempts(before: number): Promise<number>;
 
   // claim floods (for the maker)
@@ -184,6 +199,7 @@ export interface CloudStore {
   claimFloods(limit: number): Promise<ClaimFloodRecord[]>;
 
   // commands
+  /** Stores a command just sent to a device. */
   createCommand(command: CommandRecord): Promise<void>;
   /** Records a device's reply; false when the command is unknown or already complete. */
   completeCommand(
@@ -193,9 +209,11 @@ export interface CloudStore {
     result: CommandRecord['result'],
     now: number,
   ): Promise<boolean>;
+  /** The command with this id, or undefined. */
   command(id: string): Promise<CommandRecord | undefined>;
 
   /** Deletes telemetry received before `before` and commands created before it. */
   pruneTelemetry(before: number): Promise<number>;
+  /** Closes the database connection(s). */
   close(): Promise<void>;
 }

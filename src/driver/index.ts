@@ -11,6 +11,8 @@
  * // the agent
  * const client = DriverClient.spawn(model, { program: '/opt/acme/driver' }, { events: { onFault: journal } });
  * const celsius = await client.get('temperature');
+ *
+ * @module bulwark/driver
  */
 export { DriverError, DriverConfigError, type DriverErrorCode } from './errors.ts';
 export {

@@ -42,6 +42,7 @@ export const HUB_CONTROL_OPS = Object.freeze([
   'automation-remove',
   'unlock',
 ] as const);
+/** One operation of the control socket (see {@link HUB_CONTROL_OPS}). */
 export type HubControlOp = (typeof HUB_CONTROL_OPS)[number];
 
 function bad(message: string): HubError {

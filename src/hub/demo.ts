@@ -16,14 +16,18 @@ import { startHubService } from './service.ts';
 export interface DemoDeviceAgent {
   readonly hub: {
     readonly port: number;
+    /** Opens the pairing window (button press or the owner's page); returns what to tell the person. */
     openPairingWindow(by: 'button' | 'owner'): string;
+    /** The pairing window's state; the demo reads the failed attempts in this window. */
     pairingStatus(): { readonly failures: number };
   };
   readonly journal: {
+    /** The agent's latest journal entries, at most `limit`. */
     list(o: {
       limit: number;
     }): Promise<ReadonlyArray<{ at: string; surface: string; event: string; result: string; detail?: string }>>;
   };
+  /** Stops the agent. */
   close(): Promise<void>;
 }
 
@@ -44,6 +48,7 @@ export interface DemoHubOptions {
   /** A provisioned plug and lock (their bundle folders and the lock's setup code from its label). */
   readonly plug: { readonly serial: string; readonly dir: string };
   readonly lock: { readonly serial: string; readonly dir: string; readonly setupCode: string };
+  /** Prints one line of the demo's narration. */
   readonly say: (line: string) => void;
   readonly startDeviceAgent: DemoStartAgent;
 }

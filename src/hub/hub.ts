@@ -112,6 +112,7 @@ export interface HubValueEvent {
 export interface HubOptions {
   readonly stateDir: string;
   readonly config?: Partial<HubConfig>;
+  /** The hub's log (pairings, grants, unpairings, automation failures); silent by default. */
   readonly log?: (message: string) => void;
   /**
    * Where the hub records each connection attempt to a device and each pairing attempt (the hub
@@ -465,6 +466,7 @@ export class Hub {
       .map((e) => this.#view(e));
   }
 
+  /** One paired device; throws HubError 'HUB_DEVICE_UNKNOWN' when there is none. */
   device(serial: string): HubDeviceView {
     return this.#view(this.#entry(serial));
   }
@@ -589,6 +591,7 @@ export class Hub {
     return added;
   }
 
+  /** Deletes an automation; false when there was none with this id. */
   removeAutomation(id: number): boolean {
     const removed = this.store.removeAutomation(id);
     this.#automations = this.store.automations();

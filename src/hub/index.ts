@@ -8,6 +8,8 @@
  * const lock = await hub.hub.pair({ address: '192.0.2.11:5541', setupCode: '1234-5678-9012' });
  * hub.hub.grant(lock.serial, 'bolt');
  * await hub.hub.call(lock.serial, 'bolt', 'lock');
+ *
+ * @module bulwark/hub
  */
 export { HubError, type HubErrorCode } from './errors.ts';
 export {

@@ -32,6 +32,7 @@ export interface DeviceLinkEvents {
   onValue(serial: string, capability: string, value: ChannelValue, previous: ChannelValue | undefined): void;
   /** The device no longer pins this hub (it was unpaired or reset on the device side). */
   onUnpairedByDevice(serial: string, reason: string): void;
+  /** The device's channel came up (`connected`) or went down. */
   onConnectionChange?(serial: string, connected: boolean): void;
   /** Each connection attempt: 'success' when the pinned channel is up, 'failure' with the error's code. */
   onAttempt?(serial: string, result: 'success' | 'failure', detail?: string): void;

@@ -18,6 +18,7 @@ export interface HubServiceOptions {
   readonly journal?: Partial<JournalConfig>;
   /** The admin page's address and port (default 127.0.0.1:8444); `false` runs no admin page. */
   readonly web?: Partial<HubWebConfig> | false;
+  /** The service log (the hub's lines and the admin page's); silent by default. */
   readonly log?: (message: string) => void;
 }
 
@@ -28,6 +29,7 @@ export interface HubService {
   readonly controlPath: string;
   /** Every connection attempt, login and refusal on the admin page (privacy-limited, bounded, in the state dir). */
   readonly journal: ConnectionJournal;
+  /** Stops the control socket, the admin page and the hub, then closes the journal. */
   close(): Promise<void>;
 }
 

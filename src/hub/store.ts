@@ -115,6 +115,7 @@ export class HubStore {
     return new HubStore(path, db);
   }
 
+  /** Closes the database; closing twice is harmless. */
   close(): void {
     if (this.#db.isOpen) this.#db.close();
   }
@@ -140,6 +141,7 @@ export class HubStore {
       .map((r) => this.#device(row(r)));
   }
 
+  /** The paired device with this serial, or undefined. */
   device(serial: string): HubDeviceRecord | undefined {
     const r = this.#db.prepare(`${DEVICE_SELECT} WHERE serial = ?`).get(serial);
     return r ? this.#device(row(r)) : undefined;
@@ -177,12 +179,14 @@ export class HubStore {
       .map((r) => String(row<{ capability: string }>(r).capability));
   }
 
+  /** Grants (`allowed`) or revokes the hub's use of one capability on `serial`. */
   setAccess(serial: string, capability: string, allowed: boolean): void {
     if (allowed)
       this.#db.prepare('INSERT OR IGNORE INTO access (serial, capability) VALUES (?, ?)').run(serial, capability);
     else this.#db.prepare('DELETE FROM access WHERE serial = ? AND capability = ?').run(serial, capability);
   }
 
+  /** Every automation, by id. */
   automations(): AutomationRule[] {
     return this.#db
       .prepare('SELECT * FROM automations ORDER BY id')
@@ -202,6 +206,7 @@ export class HubStore {
       });
   }
 
+  /** Stores an automation and returns it with its new id. */
   addAutomation(rule: Omit<AutomationRule, 'id'>): AutomationRule {
     const r = this.#db
       .prepare(
@@ -220,6 +225,7 @@ export class HubStore {
     return { ...rule, id: Number(r.lastInsertRowid) };
   }
 
+  /** Deletes an automation; false when there was none with this id. */
   removeAutomation(id: number): boolean {
     return Number(this.#db.prepare('DELETE FROM automations WHERE id = ?').run(id).changes) > 0;
   }
@@ -230,6 +236,7 @@ export class HubStore {
     return r?.value;
   }
 
+  /** Sets a small named value; `undefined` deletes it. */
   setMeta(key: string, value: string | undefined): void {
     if (value === undefined) this.#db.prepare('DELETE FROM meta WHERE key = ?').run(key);
     else

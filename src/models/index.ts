@@ -3,6 +3,8 @@
  * (`schema: bulwark.model/v1`, see model-file.ts); the five built-in products are model files
  * shipped in the package (models/), read by the same code as a maker's own. The factory puts the
  * model into each unit's bundle, and from then on the unit's model comes from its bundle.
+ *
+ * @module bulwark/models
  */
 import { BulwarkError } from '../errors/index.ts';
 import { builtinModels, readModelFile } from './model-file.ts';

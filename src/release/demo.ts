@@ -28,7 +28,11 @@ export type DemoSupervise = (o: {
   onEvent?: (event: Record<string, unknown>) => void;
   log?: (msg: string) => void;
   agentStderr?: 'inherit' | 'ignore';
-}) => { stop(): void; done: Promise<number> };
+}) => {
+  /** Ends the agent and restarts it no more; `done` then settles. */
+  stop(): void;
+  done: Promise<number>;
+};
 
 /** Options of {@link demoUpdates}. */
 export interface DemoUpdatesOptions {
@@ -37,6 +41,7 @@ export interface DemoUpdatesOptions {
   readonly factoryDir: string;
   /** The unit bundle (provisioned from `factoryDir`, so it carries the factory's update root). */
   readonly unitDir: string;
+  /** Prints one line of the demo's narration. */
   readonly say: (line: string) => void;
   readonly superviseAgent: DemoSupervise;
   /** Longest wait for any one step, ms. */

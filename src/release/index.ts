@@ -8,6 +8,8 @@
  * @example
  *   await initRepository({ repoDir, factoryDir });
  *   await publishImage({ repoDir, artifact, model: 'plug', version: '1.1.0' });
+ *
+ * @module bulwark/release
  */
 export { createUpdateKeys } from './update-keys.ts';
 export { initRepository, publishImage, refreshRepository, rotateKeys, repositoryStatus } from './repository.ts';

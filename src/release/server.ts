@@ -72,6 +72,7 @@ export interface RepositoryServer {
   /** The base URL devices use, e.g. http://127.0.0.1:8080/updates */
   readonly url: string;
   readonly server: Server;
+  /** Stops the server. */
   close(): Promise<void>;
 }
 
