@@ -9,7 +9,9 @@ import type { ModelSpec } from '../models/index.ts';
 import {
   DriverClient,
   DriverError,
+  checkValue,
   type ButtonGesture,
+  type DriverCapability,
   type DriverFaultEvent,
   type DriverModel,
   type DriverValue,
@@ -103,15 +105,22 @@ export class DriverHardware implements UnitHardware {
     }
     if (!c.actions.includes(action))
       throw new CapabilityError('UNKNOWN_ACTION', `${c.id} has no action '${String(action).slice(0, 32)}'`);
+    // The caller's value is checked here, so that whatever the driver does wrong after it is never
+    // blamed on the caller: a bad answer is the hardware's fault (unavailable), not a bad request.
+    if (value !== undefined) {
+      try {
+        checkValue(c, value);
+      } catch (err) {
+        throw new CapabilityError('CAPABILITY_VALUE_INVALID', err instanceof Error ? err.message : String(err));
+      }
+    }
     try {
       const result =
         action === 'get' ? await this.#client.get(c.id) : await this.#client.act(c.id, action, value as DriverValue);
       this.#set(c.id, result);
       return result;
     } catch (err) {
-      if (err instanceof DriverError && err.code === 'DRIVER_VALUE_INVALID' && value !== undefined)
-        throw new CapabilityError('CAPABILITY_VALUE_INVALID', `${c.id}: ${err.message}`);
-      if (err instanceof DriverError) throw new CapabilityError('CAPABILITY_UNAVAILABLE', `${c.id}: ${err.message}`);
+      if (err instanceof DriverError) throw new CapabilityError('CAPABILITY_UNAVAILABLE', err.message);
       throw err;
     }
   }
