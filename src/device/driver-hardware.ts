@@ -11,7 +11,6 @@ import {
   DriverError,
   checkValue,
   type ButtonGesture,
-  type DriverCapability,
   type DriverFaultEvent,
   type DriverModel,
   type DriverValue,
