@@ -90,7 +90,7 @@ export function registerPolicyCommands(program: Command): void {
     .option('--keep-report', 'keep a passing report with the release in --update-repo (audits/<model>/)')
     .option(
       '--loopback-source <address>',
-      "first of the loopback addresses the probes come from (default 127.0.0.50); give an audit soon after " +
+      'first of the loopback addresses the probes come from (default 127.0.0.50); give an audit soon after ' +
         "another of the same unit other ones (e.g. 127.0.1.50), or it meets the first one's login lockout",
     )
     .option('--json <file>', 'write the JSON report here')
