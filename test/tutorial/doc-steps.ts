@@ -92,7 +92,12 @@ function splitComment(raw: string): { code: string; exitCode: number } {
 
 /** Splits a command line into words as a shell would for '...' and "..." quotes; anything subtler is refused. */
 export function splitWords(text: string, line = 0): Word[] {
-  if (/[\\`|;<(){}*?]|&&|\$\(/.test(text.replace(/\$\{[A-Z_][A-Z0-9_]*\}/g, '').replace(/'[^']*'/g, "''"))) {
+  // Inside "...", a glob, pipe or brace is plain text (a URL's `?`); an escape or a substitution is not.
+  const unquoted = text
+    .replace(/\$\{[A-Z_][A-Z0-9_]*\}/g, '')
+    .replace(/'[^']*'/g, "''")
+    .replace(/"[^"]*"/g, (q) => q.replace(/[|;<){}*?&]|(?<!\$)\(/g, ''));
+  if (/[\\`|;<(){}*?]|&&|\$\(/.test(unquoted)) {
     throw new Error(`line ${line}: needs a shell (escapes, pipes, globs or substitutions): ${text}`);
   }
   const words: Word[] = [];
