@@ -67,6 +67,18 @@ function levelValueOf(c: Capability, value: unknown): number {
   return value;
 }
 
+/** What the surfaces show of a capability besides its value: the model's facts about it. */
+export function capabilityFacts(c: Capability): Omit<CapabilityValue, 'value' | 'unavailable'> {
+  return {
+    id: c.id,
+    kind: c.kind,
+    description: c.description,
+    actions: c.actions,
+    sensitive: c.sensitive === true,
+    ...(c.unit ? { unit: c.unit } : {}),
+  };
+}
+
 /**
  * The unit's hardware as the agent's surfaces use it: the built-in simulation
  * ({@link DeviceCapabilities}) or the maker's driver (DriverHardware in driver-hardware.ts).
@@ -137,12 +149,7 @@ export class DeviceCapabilities {
   /** Every capability with its value. */
   list(): CapabilityValue[] {
     return this.#model.capabilities.map((c) => ({
-      id: c.id,
-      kind: c.kind,
-      description: c.description,
-      actions: c.actions,
-      sensitive: c.sensitive === true,
-      ...(c.unit ? { unit: c.unit } : {}),
+      ...capabilityFacts(c),
       value:
         c.kind === 'reading'
           ? this.#reading(c)

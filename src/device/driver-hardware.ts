@@ -15,7 +15,7 @@ import {
   type DriverModel,
   type DriverValue,
 } from '../driver/index.ts';
-import { CapabilityError, type CapabilityValue, type UnitHardware } from './capabilities.ts';
+import { CapabilityError, capabilityFacts, type CapabilityValue, type UnitHardware } from './capabilities.ts';
 
 /** Where the driver is: a program the agent starts (argv, never a shell), or a Unix socket it listens on. */
 export type DriverTarget =
@@ -84,12 +84,7 @@ export class DriverHardware implements UnitHardware {
   list(): CapabilityValue[] {
     const up = this.available;
     return this.#model.capabilities.map((c) => ({
-      id: c.id,
-      kind: c.kind,
-      description: c.description,
-      actions: c.actions,
-      sensitive: c.sensitive === true,
-      ...(c.unit ? { unit: c.unit } : {}),
+      ...capabilityFacts(c),
       value: up ? (this.#values.get(c.id) ?? null) : null,
       ...(up && this.#values.has(c.id) ? {} : { unavailable: true }),
     }));

@@ -5,6 +5,7 @@
  * either side receives is checked here, its shape first and then its values against the model.
  * No I/O, no timers: the client and the kit carry these lines.
  */
+import type { Capability, CapabilityValueType } from '../models/index.ts';
 import { DriverError } from './errors.ts';
 
 /** The protocol name the agent sends in `initialize` and puts in the driver's environment. */
@@ -26,22 +27,11 @@ export const DRIVER_LIMITS = Object.freeze({
   maxIdLength: 64,
 });
 
-/** The value type of a capability: what `get`, `act` and `changed` may carry for it. */
-export type DriverValueType =
-  | { readonly type: 'boolean' }
-  | { readonly type: 'number'; readonly min: number; readonly max: number; readonly step?: number }
-  | { readonly type: 'enum'; readonly values: readonly string[] }
-  | { readonly type: 'string'; readonly maxLength: number };
+/** The value type of a capability: what `get`, `act` and `changed` may carry for it (the model's). */
+export type DriverValueType = CapabilityValueType;
 
-/** A capability as the driver boundary sees it (the model file's capability, structurally). */
-export interface DriverCapability {
-  readonly id: string;
-  readonly kind: 'switch' | 'level' | 'lock' | 'reading' | 'snapshot';
-  readonly actions: readonly string[];
-  readonly value: DriverValueType;
-  readonly unit?: string;
-  readonly sensitive?: boolean;
-}
+/** A capability as the driver boundary sees it: the model file's, without its description. */
+export type DriverCapability = Omit<Capability, 'description'>;
 
 /** A model as the driver boundary sees it: its id and capabilities. */
 export interface DriverModel {
