@@ -193,3 +193,16 @@ test('the caller is at fault for what a fixed request fixes, not for a peer or t
   assert.equal(isCallerFault(new BulwarkError('STORE_FAILED', 'x')), false);
   assert.equal(isCallerFault(new Error('x')), false);
 });
+
+test("a refusal the hub relays from a device keeps the device's meaning when the caller is at fault", () => {
+  const badValue = new BulwarkError('CHANNEL_REQUEST_FAILED', 'setpoint: must be from 5 to 30', {
+    remoteCode: 'BAD_VALUE',
+  });
+  assert.equal(httpStatusOf(badValue), 422);
+  assert.equal(exitCodeOf(badValue), 65);
+  assert.equal(isCallerFault(badValue), true);
+  // A device that cannot act now is still a service unavailable, not the caller's fault.
+  const down = new BulwarkError('CHANNEL_REQUEST_FAILED', 'x', { remoteCode: 'UNAVAILABLE' });
+  assert.equal(exitCodeOf(down), 69);
+  assert.equal(isCallerFault(down), false);
+});

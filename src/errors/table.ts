@@ -67,6 +67,27 @@ function systemCodeOf(err: unknown): string | undefined {
   return typeof code === 'string' && /^E[A-Z0-9]{2,30}$/.test(code) ? code : undefined;
 }
 
+/** The hub-device channel's wire codes (src/channel's CHANNEL_ERROR_CODES) a caller can be at fault for. */
+const CHANNEL_WIRE_CODES: Readonly<Record<string, string>> = Object.freeze({
+  BAD_VALUE: 'CAPABILITY_VALUE_INVALID',
+  UNKNOWN_CAPABILITY: 'UNKNOWN_CAPABILITY',
+  UNKNOWN_ACTION: 'UNKNOWN_ACTION',
+});
+
+/**
+ * The rule of a BulwarkError. A request the peer refused as the caller's fault (the channel's
+ * 'CHANNEL_REQUEST_FAILED' with the device's 'CAPABILITY_VALUE_INVALID', say) takes the peer's
+ * rule: a value out of the model's range is bad data wherever it was refused, not a service down.
+ */
+function ruleOfError(err: BulwarkError): ErrorRule {
+  const remote = err.details.remoteCode;
+  if (err.code === 'CHANNEL_REQUEST_FAILED' && typeof remote === 'string') {
+    const relayed = ruleOf(Object.hasOwn(CHANNEL_WIRE_CODES, remote) ? CHANNEL_WIRE_CODES[remote]! : remote);
+    if (relayed?.callerFault) return relayed;
+  }
+  return ruleOf(err.code) ?? UNKNOWN_CODE_RULE;
+}
+
 /**
  * The code to show for `err`: a BulwarkError's code, a Node.js system error's code ('EADDRINUSE'),
  * else 'INTERNAL'.
@@ -84,7 +105,7 @@ export function httpStatusOf(err: unknown): number {
   if (!isBulwarkError(err)) return 500;
   const own = (err as { status?: unknown }).status;
   if (typeof own === 'number' && Number.isInteger(own) && own >= 100 && own <= 599) return own;
-  return (ruleOf(err.code) ?? UNKNOWN_CODE_RULE).http;
+  return ruleOfError(err).http;
 }
 
 /**
@@ -92,12 +113,12 @@ export function httpStatusOf(err: unknown): number {
  * know), {@link SYSTEM_ERROR_EXITS} for a Node.js system error, else 1.
  */
 export function exitCodeOf(err: unknown): number {
-  if (isBulwarkError(err)) return (ruleOf(err.code) ?? UNKNOWN_CODE_RULE).exit;
+  if (isBulwarkError(err)) return ruleOfError(err).exit;
   const code = systemCodeOf(err);
   return (code !== undefined ? SYSTEM_ERROR_EXITS[code] : undefined) ?? INTERNAL;
 }
 
 /** True when `err` is a BulwarkError whose code the table marks as the caller's fault. */
 export function isCallerFault(err: unknown): boolean {
-  return isBulwarkError(err) && (ruleOf(err.code)?.callerFault ?? false);
+  return isBulwarkError(err) && ruleOfError(err).callerFault;
 }

@@ -13,6 +13,18 @@ import { HubError } from './errors.ts';
 import type { Hub } from './hub.ts';
 import { unlockHubLogin } from './web-login.ts';
 
+/** The device's own code behind a relayed refusal (`remoteCode`), kept across the control socket. */
+interface Relayed {
+  readonly remoteCode?: unknown;
+}
+
+function relayedCode(from: { readonly details?: Readonly<Record<string, unknown>> } & Relayed): {
+  remoteCode?: string;
+} {
+  const code = from.remoteCode ?? from.details?.remoteCode;
+  return typeof code === 'string' && /^[A-Z][A-Z0-9_]{0,63}$/.test(code) ? { remoteCode: code } : {};
+}
+
 /** The socket's file name inside the hub's state dir. */
 export const HUB_CONTROL_SOCKET = 'hub.sock';
 
@@ -181,7 +193,7 @@ export async function listenForControl(stateDir: string, hub: Hub, extra: { webU
           answer(
             socket,
             err instanceof BulwarkError
-              ? { ok: false, code: (err as BulwarkError).code, message: err.message }
+              ? { ok: false, code: (err as BulwarkError).code, message: err.message, ...relayedCode(err) }
               : { ok: false, code: 'HUB_INTERNAL', message: 'internal error' },
           ),
       );
@@ -241,9 +253,9 @@ export function callHubControl(
     );
     socket.on('end', () => {
       try {
-        const r = JSON.parse(buf) as { ok: boolean; result?: unknown; code?: string; message?: string };
+        const r = JSON.parse(buf) as { ok: boolean; result?: unknown; code?: string; message?: string } & Relayed;
         if (r.ok) done(undefined, r.result);
-        else done(new HubError(String(r.code ?? 'HUB_INTERNAL'), String(r.message ?? 'failed')));
+        else done(new HubError(String(r.code ?? 'HUB_INTERNAL'), String(r.message ?? 'failed'), relayedCode(r)));
       } catch {
         done(new HubError('HUB_CONTROL_BAD_ANSWER', 'the hub answered badly'));
       }
