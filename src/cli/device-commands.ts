@@ -128,6 +128,7 @@ async function runDevice(o: RunOptions, driverArgv: readonly string[] = []): Pro
   if (o.cloud && !/^mqtts:\/\/[^/\s]+$/.test(o.cloud)) {
     throw new ConfigError('DEVICE_CONFIG_INVALID', 'cloud', 'must be mqtts://host:port');
   }
+  let lastUpdateLine: string | undefined;
   const sup = superviseAgent({
     bundleDir: resolve(o.bundle),
     stateDir: resolve(o.state),
@@ -143,7 +144,9 @@ async function runDevice(o: RunOptions, driverArgv: readonly string[] = []): Pro
     },
     onEvent: (e) => {
       const line = updateLine(e);
-      if (line) process.stdout.write(line);
+      // A check that finds nothing new says so once, not at every interval.
+      if (line && line !== lastUpdateLine) process.stdout.write(line);
+      if (line) lastUpdateLine = line;
     },
     log: (m) => process.stderr.write(`supervisor: ${m}\n`),
   });
