@@ -24,38 +24,8 @@ const BUILT_AGENT = join(ROOT, 'dist', 'device', 'agent-main.js');
 const PYTHON_DRIVER = join(ROOT, 'examples', 'thermostat-driver', 'driver.py');
 
 /** The thermostat the example driver serves (examples/thermostat-driver/README.md), as a maker's model file. */
-const THERMOSTAT_MODEL = {
-  schema: 'bulwark.model/v1',
-  id: 'thermostat',
-  name: 'Room Thermostat',
-  serialPrefix: 'THM',
-  riskClass: 'standard',
-  privacyClass: 'standard',
-  initialPasswordMode: 'sticker',
-  capabilities: [
-    {
-      id: 'setpoint',
-      kind: 'level',
-      actions: ['set', 'get'],
-      value: { type: 'number', min: 5, max: 30, step: 0.5 },
-      unit: 'degC',
-      description: 'Target temperature',
-    },
-    {
-      id: 'temperature',
-      kind: 'reading',
-      actions: ['get'],
-      value: { type: 'number', min: -40, max: 125 },
-      unit: 'degC',
-      description: 'Room temperature',
-    },
-    { id: 'heating', kind: 'switch', actions: ['get'], value: { type: 'boolean' }, description: 'The relay' },
-  ],
-  sensors: ['temperature'],
-  actuators: ['relay'],
-  networks: ['wifi'],
-  supportPeriod: { endsOn: '2032-06-30' },
-};
+/** The example driver's own model file: what a maker ships beside the driver. */
+const THERMOSTAT_MODEL = join(ROOT, 'examples', 'thermostat-driver', 'thermostat.model.json');
 
 interface Started {
   child: ChildProcess;
@@ -158,10 +128,8 @@ async function thermostatIdle(
     log('  thermostat with the Python driver: skipped, python3 not installed (apt-get install python3)');
     return [];
   }
-  const modelFile = join(work, 'thermostat.model.json');
-  await writeFile(modelFile, JSON.stringify(THERMOSTAT_MODEL, null, 2));
   const outDir = join(work, 'thermostats');
-  const [unit] = await provisionUnits({ factoryDir: join(work, 'factory'), model: modelFile, count: 1, outDir });
+  const [unit] = await provisionUnits({ factoryDir: join(work, 'factory'), model: THERMOSTAT_MODEL, count: 1, outDir });
   const agentRss: number[] = [],
     driverRss: number[] = [];
   for (let i = 0; i < runs; i++) {

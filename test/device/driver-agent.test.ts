@@ -17,39 +17,10 @@ import { WebClient } from '../support/device.ts';
 
 const DRIVER = fileURLToPath(new URL('../../examples/thermostat-driver/driver.py', import.meta.url));
 
-const THERMOSTAT_MODEL = {
-  $schema: '../schemas/model.v1.schema.json',
-  schema: 'bulwark.model/v1',
-  id: 'thermostat',
-  name: 'Room Thermostat',
-  serialPrefix: 'THM',
-  riskClass: 'standard',
-  privacyClass: 'standard',
-  initialPasswordMode: 'sticker',
-  capabilities: [
-    {
-      id: 'setpoint',
-      kind: 'level',
-      actions: ['set', 'get'],
-      value: { type: 'number', min: 5, max: 30, step: 0.5 },
-      unit: '°C',
-      description: 'Target temperature',
-    },
-    {
-      id: 'temperature',
-      kind: 'reading',
-      actions: ['get'],
-      value: { type: 'number', min: -40, max: 125 },
-      unit: '°C',
-      description: 'Room temperature',
-    },
-    { id: 'heating', kind: 'switch', actions: ['get'], value: { type: 'boolean' }, description: 'The relay' },
-  ],
-  sensors: ['temperature'],
-  actuators: ['relay'],
-  networks: ['wifi'],
-  supportPeriod: { endsOn: '2032-06-30' },
-};
+/** The example driver's own model file: what a maker ships beside the driver. */
+const THERMOSTAT_MODEL = fileURLToPath(
+  new URL('../../examples/thermostat-driver/thermostat.model.json', import.meta.url),
+);
 
 function python(): 'run' | 'skip' | 'fail' {
   if (hiddenTools(process.env).has('python3')) return toolDecision(false, isCi(process.env));
@@ -77,12 +48,10 @@ test('a thermostat from a model file runs with the Python driver on files', { ti
   if (decision === 'skip') return t.skip('python3 not installed: apt-get install python3');
   const work = await mkdtemp(join(tmpdir(), 'bulwark-thermostat-'));
   try {
-    const modelFile = join(work, 'thermostat.model.json');
-    await writeFile(modelFile, JSON.stringify(THERMOSTAT_MODEL, null, 2));
     await initFactory(join(work, 'factory'));
     const [unit] = await provisionUnits({
       factoryDir: join(work, 'factory'),
-      model: modelFile,
+      model: THERMOSTAT_MODEL,
       count: 1,
       outDir: join(work, 'units'),
     });

@@ -9,44 +9,17 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
+import { fileURLToPath } from 'node:url';
 import { initFactory, provisionUnits, type ProvisionedUnit } from '../../src/identity/index.ts';
 import { startDeviceAgent, type DeviceAgent } from '../../src/device/index.ts';
 import { WebClient } from '../support/device.ts';
 
 const KIT = new URL('../../src/driver/index.ts', import.meta.url).href;
 
-const THERMOSTAT_MODEL = {
-  schema: 'bulwark.model/v1',
-  id: 'thermostat',
-  name: 'Room Thermostat',
-  serialPrefix: 'THM',
-  riskClass: 'standard',
-  privacyClass: 'standard',
-  initialPasswordMode: 'sticker',
-  capabilities: [
-    {
-      id: 'setpoint',
-      kind: 'level',
-      actions: ['set', 'get'],
-      value: { type: 'number', min: 5, max: 30, step: 0.5 },
-      unit: '°C',
-      description: 'Target temperature',
-    },
-    {
-      id: 'temperature',
-      kind: 'reading',
-      actions: ['get'],
-      value: { type: 'number', min: -40, max: 125 },
-      unit: '°C',
-      description: 'Room temperature',
-    },
-    { id: 'heating', kind: 'switch', actions: ['get'], value: { type: 'boolean' }, description: 'The relay' },
-  ],
-  sensors: ['temperature'],
-  actuators: ['relay'],
-  networks: ['wifi'],
-  supportPeriod: { endsOn: '2032-06-30' },
-};
+/** The example driver's own model file: what a maker ships beside the driver. */
+const THERMOSTAT_MODEL = fileURLToPath(
+  new URL('../../examples/thermostat-driver/thermostat.model.json', import.meta.url),
+);
 
 // One script, many behaviours (argv[2]); the kit for the well-formed ones, hand-written lines for the
 // rest. `counter` counts the starts, so a fault can stop after the first few and the driver come back.
@@ -136,12 +109,10 @@ before(async () => {
   work = await mkdtemp(join(tmpdir(), 'bulwark-driver-faults-'));
   script = join(work, 'driver.mjs');
   await writeFile(script, DRIVER_SOURCE);
-  const modelFile = join(work, 'thermostat.model.json');
-  await writeFile(modelFile, JSON.stringify(THERMOSTAT_MODEL));
   await initFactory(join(work, 'factory'));
   [unit] = (await provisionUnits({
     factoryDir: join(work, 'factory'),
-    model: modelFile,
+    model: THERMOSTAT_MODEL,
     count: 1,
     outDir: join(work, 'units'),
   })) as [ProvisionedUnit];
