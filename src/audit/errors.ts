@@ -7,6 +7,7 @@ import { BulwarkError } from '../errors/index.ts';
 /** Stable codes of {@link AuditError}. */
 export type AuditErrorCode =
   | 'AUDIT_OPTIONS_INVALID' // an option is missing, malformed or out of bounds
+  | 'AUDIT_MODEL_MISMATCH' // the profile names another model than the --bundle's unit is
   | 'AUDIT_TARGET_INVALID' // a --url/--hub/--cloud value is not an address the auditor may probe
   | 'AUDIT_INPUT_UNREADABLE' // --bundle/--state/--manifest/--source cannot be read
   | 'AUDIT_REPORT_NOT_KEPT'; // a report that does not pass the release gate is not kept with a release

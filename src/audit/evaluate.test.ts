@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CHECKS, CHECK_IDS, decide, getControl, parseProfile, type CheckId } from '../policy/index.ts';
+import { getModel } from '../models/index.ts';
 import {
   controlVerdict,
   evaluateControls,
@@ -11,15 +12,15 @@ import {
 } from './evaluate.ts';
 import { AUDIT_EXIT_CODES, type CheckResult, type CheckStatus } from './types.ts';
 
-const profile = parseProfile(`model: Test Plug
+const profile = parseProfile(
+  `model: plug
 networkModels: [listening]
-sensors: []
-actuators: [power]
 personalData: false
 internetExposed: false
-supportPeriodEnd: 2031-12-31
 securityContact: mailto:security@example.test
-`);
+`,
+  getModel,
+);
 
 function results(
   statuses: Partial<Record<CheckId, CheckStatus>>,

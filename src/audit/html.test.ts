@@ -1,14 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CHECK_IDS, CHECKS, decide, parseProfile } from '../policy/index.ts';
+import { getModel } from '../models/index.ts';
 import { renderAuditHtml, reportAnchor } from './html.ts';
 import { evaluateControls, evaluateEtsi, evaluatePsti, countControls, exitCodeFor } from './evaluate.ts';
 import { AUDIT_REPORT_FORMAT, type AuditReport, type CheckResult } from './types.ts';
 
 function report(): AuditReport {
+  // A maker's model whose name is markup: the report must show it as text.
   const profile = parseProfile(
-    'model: "Plug <b>"\nnetworkModels: [listening]\nsensors: []\nactuators: []\npersonalData: ' +
-      'false\ninternetExposed: false\nsupportPeriodEnd: 2031-12-31\n',
+    'model: plug-b.model.json\nnetworkModels: [listening]\npersonalData: false\ninternetExposed: false\n',
+    () => ({ ...getModel('plug'), id: 'plug-b', name: 'Plug <b>' }),
   );
   const decision = decide(profile);
   const checks: CheckResult[] = CHECK_IDS.map((id, i) => ({

@@ -4,13 +4,15 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { BUNDLE_FILES } from '../bundle/index.ts';
 import { decide, loadProfileFile, type CheckId, type DeviceProfile } from '../policy/index.ts';
 import { AuditError } from './errors.ts';
 import { validateAuditLimits, loopbackSources, type AuditLimits, type ProbeFamily } from './config.ts';
 import { AuditContext, type AuditInputs } from './context.ts';
 import { parseHttpsTarget, type HttpsTarget } from './net.ts';
 import { checkOrder, runCheck } from './registry.ts';
+import { readJsonBounded } from './files.ts';
 import { runningFirmware } from './device-info.ts';
 import { countControls, evaluateControls, evaluateEtsi, evaluatePsti, exitCodeFor } from './evaluate.ts';
 import {
@@ -23,7 +25,10 @@ import {
 
 /** What to audit. Everything but the profile is optional; what is not given is not tested. */
 export interface AuditOptions extends AuditInputPaths {
-  /** The device profile, parsed, or the path of its YAML file. */
+  /**
+   * The device profile, parsed, or the path of its YAML file (which names the product model: a built-in id, or a model
+   * file relative to the profile's folder). With a bundle, it must name the bundle's model.
+   */
   readonly profile: DeviceProfile | string;
   /**
    * HTTPS URLs of running units of the product; the first gets the full battery, all are compared for certificate
@@ -134,6 +139,23 @@ async function givenInputs(options: AuditOptions): Promise<AuditInputPaths> {
   return Object.fromEntries(Object.entries(all).filter(([, v]) => v));
 }
 
+/**
+ * With a bundle, the unit's model is the bundle's model.json: a profile of another model would audit the unit against
+ * the wrong tier, so it is refused. A bundle without a readable model.json is left to the bundle checks to report.
+ */
+async function checkBundleModel(profile: DeviceProfile, bundleDir: string | undefined): Promise<void> {
+  if (bundleDir === undefined) return;
+  const { value } = await readJsonBounded(join(bundleDir, BUNDLE_FILES.model.name), 65_536);
+  const id = typeof value === 'object' && value !== null ? (value as { id?: unknown }).id : undefined;
+  if (typeof id !== 'string' || id === profile.modelId) return;
+  throw new AuditError(
+    'AUDIT_MODEL_MISMATCH',
+    'profile',
+    `names model '${profile.modelId}', but the bundle's unit is model '${id.slice(0, 64)}' (its model.json): ` +
+      "audit a unit with a profile that names the unit's own model",
+  );
+}
+
 /** The loopback source addresses of the probe families, when the first target is on loopback and they can be used. */
 async function probeSources(
   targets: readonly HttpsTarget[],
@@ -217,6 +239,7 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
   const decision = decide(profile);
   const targets = parseTargets(options.urls, limits);
   const given = await givenInputs(options);
+  await checkBundleModel(profile, given.bundle);
   const sources = await probeSources(targets, options.loopbackSourceBase);
   const ctx = new AuditContext(auditInputs({ profile, decision, targets, limits }, given, sources));
   const order = checkOrder(decision.required.flatMap((r) => r.control.checks.map((c) => c.id)));

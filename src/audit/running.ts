@@ -28,8 +28,8 @@ export interface RunningAgentView {
 /** What to audit. */
 export interface RunningDeviceAudit {
   /**
-   * The catalogue model (plug, lock, camera, ...): its profile is src/policy/profiles/<model>.yaml unless `profile` is
-   * given.
+   * The catalogue model (plug, lock, camera, ...): its profile is src/policy/profiles/<model>.yaml (which names that
+   * model) unless `profile` is given; either must name the model of `bundle`'s unit.
    */
   readonly model: string;
   readonly profile?: DeviceProfile | string;
@@ -65,7 +65,10 @@ export interface RunningDeviceAudit {
   readonly onProgress?: Parameters<typeof runAudit>[0]['onProgress'];
 }
 
-/** The example profile of a catalogue model (src/policy/profiles/<model>.yaml, beside the source or the build). */
+/**
+ * The example profile of a catalogue model (src/policy/profiles/<model>.yaml, beside the source or the build); it names
+ * the model by id, so it reads the same built-in model file wherever it lies.
+ */
 function profileOfModel(model: string): string {
   if (!/^[a-z][a-z0-9-]{0,31}$/.test(model))
     throw new AuditError('AUDIT_OPTIONS_INVALID', 'model', 'must be a catalogue model id');

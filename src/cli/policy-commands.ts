@@ -42,7 +42,10 @@ export function registerPolicyCommands(program: Command): void {
   policy
     .command('render')
     .description('write the security policy document for a device profile (YAML)')
-    .requiredOption('--profile <file>', 'the device profile (see src/policy/profiles/*.yaml)')
+    .requiredOption(
+      '--profile <file>',
+      'the device profile (YAML; names its model: a built-in id or a model file beside it; see src/policy/profiles)',
+    )
     .option('--format <format>', 'md or html', 'md')
     .option('--out <file>', 'write to this file (atomically) instead of standard output')
     .action(async (o: RenderOptions) => {
@@ -66,7 +69,7 @@ export function registerPolicyCommands(program: Command): void {
       'audit a product against the controls its profile requires: ' +
         'white-box (bundle, state, manifest, source) and black-box (--url)',
     )
-    .requiredOption('--profile <file>', 'the device profile (YAML)')
+    .requiredOption('--profile <file>', "the device profile (YAML); with --bundle it must name the unit's model")
     .option('--bundle <dir>', 'the unit bundle from the factory')
     .option('--state <dir>', "the running device's state folder (journal, owner password hash)")
     .option('--manifest <file>', 'the batch manifest.json (credential uniqueness across units)')

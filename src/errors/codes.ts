@@ -62,6 +62,7 @@ const table = {
   ADMISSION_CONFIG_INVALID: caller(CONFIG),
   // src/audit
   AUDIT_OPTIONS_INVALID: caller(USAGE),
+  AUDIT_MODEL_MISMATCH: caller(DATAERR),
   AUDIT_TARGET_INVALID: caller(USAGE),
   AUDIT_INPUT_UNREADABLE: caller(NOINPUT),
   AUDIT_REPORT_NOT_KEPT: caller(DATAERR),
@@ -230,6 +231,7 @@ const table = {
   PROFILE_SYNTAX: caller(DATAERR),
   PROFILE_UNKNOWN_KEY: caller(DATAERR),
   PROFILE_MISSING_KEY: caller(DATAERR),
+  PROFILE_STATED_BY_MODEL: caller(DATAERR),
   PROFILE_INVALID: caller(DATAERR),
   PROFILE_UNKNOWN_EXAMPLE: caller(USAGE),
   // src/update: refusals of an update (the repository's fault, not the device's)

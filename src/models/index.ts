@@ -32,6 +32,8 @@ export {
 } from './model-file.ts';
 export type { ModelFileErrorCode } from './model-file.ts';
 export type { SchemaProblem } from './schema-check.ts';
+export { ACTUATORS, SENSORS } from './vocabulary.ts';
+export type { Actuator, Sensor } from './vocabulary.ts';
 
 /** Stable codes of the models folder's errors. */
 export type ModelsErrorCode = 'MODEL_UNKNOWN' | 'MODEL_FILE_INVALID' | 'MODEL_FILE_UNREADABLE';

@@ -3,7 +3,22 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { hasCode } from '../errors/index.ts';
-import { getModel, listModels, modelDigest, modelFromDocument, parseModel, resolveModel } from './index.ts';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  ACTUATORS,
+  MAX_MODEL_FILE_BYTES,
+  SENSORS,
+  getModel,
+  listModels,
+  modelDigest,
+  modelFromDocument,
+  modelSchema,
+  parseModel,
+  readModelFile,
+  resolveModel,
+} from './index.ts';
 
 /** A model document as the tests change it. */
 interface Doc {
@@ -43,7 +58,7 @@ function thermostat(): Doc {
       },
     ],
     sensors: ['temperature'],
-    actuators: ['relay'],
+    actuators: ['heating'],
     networks: ['wifi'],
     supportPeriod: { endsOn: '2032-06-30' },
   };
@@ -60,7 +75,9 @@ const MISTAKES: ReadonlyArray<[string, (m: Doc) => void, string]> = [
   ['risk enum', (m) => (m.riskClass = 'extreme'), 'riskClass: must be one of'],
   ['type', (m) => (m.capabilities = 'all' as never), 'capabilities: must be a array'],
   ['no capability', (m) => (m.capabilities = []), 'capabilities: must have at least 1'],
-  ['repeated sensor', (m) => (m.sensors = ['a', 'a']), 'sensors: must not repeat an item'],
+  ['repeated sensor', (m) => (m.sensors = ['temperature', 'temperature']), 'sensors: must not repeat an item'],
+  ['free sensor word', (m) => (m.sensors = ['temperature', 'thermometer']), 'sensors[1]: must be one of "camera"'],
+  ['free actuator word', (m) => (m.actuators = ['relay']), 'actuators[0]: must be one of "lock"'],
   ['value type', (m) => (m.capabilities[0]!.value = { type: 'colour' }), 'capabilities[0].value.type: must be one of'],
   ['range', (m) => (m.capabilities[0]!.value.max = 1), 'capabilities[0].value.max: must be at least min'],
   ['step', (m) => (m.capabilities[0]!.value.step = 0), 'capabilities[0].value.step: must be more than 0'],
@@ -114,7 +131,7 @@ test('YAML and JSON give the same model, and the digest does not depend on key o
     '  - { id: temperature, kind: reading, actions: [get], value: { type: number, min: -20, max: 60 },',
     '      unit: degC, description: Room temperature }',
     'sensors: [temperature]',
-    'actuators: [relay]',
+    'actuators: [heating]',
     'networks: [wifi]',
     'supportPeriod: { endsOn: "2032-06-30" }',
   ].join('\n');
@@ -165,5 +182,29 @@ test('the shipped JSON Schema, run by ajv, accepts and refuses the same document
     const doc = structuredClone<Doc>(thermostat());
     change(doc);
     assert.equal(validate(doc), crossRules.has(what), what);
+  }
+});
+
+test("the shipped schema's sensor and actuator words are exactly the policy's vocabularies", () => {
+  const props = modelSchema().properties!;
+  assert.deepEqual(props.sensors!.items!.enum, SENSORS);
+  assert.deepEqual(props.actuators!.items!.enum, ACTUATORS);
+});
+
+test('a model file that is not a regular file or is too large is refused before it is read whole', () => {
+  assert.throws(
+    () => readModelFile('/dev/zero'),
+    (e: unknown) => hasCode(e, 'MODEL_FILE_UNREADABLE') && /not a regular file/.test((e as Error).message),
+  );
+  const dir = mkdtempSync(join(tmpdir(), 'bulwark-model-'));
+  try {
+    const big = join(dir, 'big.model.json');
+    writeFileSync(big, ' '.repeat(MAX_MODEL_FILE_BYTES + 1));
+    assert.throws(
+      () => readModelFile(big),
+      (e: unknown) => hasCode(e, 'MODEL_FILE_INVALID') && /is over/.test((e as Error).message),
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -6,7 +6,7 @@
  * follows from the sensors). Every problem names its path and rule; nothing is half-loaded.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync, readdirSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { BulwarkError } from '../errors/index.ts';
 import { checkAgainstSchema, type SchemaNode, type SchemaProblem } from './schema-check.ts';
@@ -125,17 +125,41 @@ export function parseModel(text: string, origin = 'text', yaml = false): ModelSp
   return modelFromDocument(parseText(text, yaml, origin), origin);
 }
 
-/** Reads and checks a model file (.json, .yaml or .yml). @throws ModelFileError */
+/**
+ * Reads at most MAX_MODEL_FILE_BYTES + 1 bytes of a regular file, so /dev/zero or a huge file costs nothing.
+ * @throws ModelFileError (MODEL_FILE_UNREADABLE) when it cannot be opened or is not a regular file
+ */
+function readBoundedText(path: string | URL, origin: string): string {
+  const unreadable = (why: string): ModelFileError =>
+    new ModelFileError('MODEL_FILE_UNREADABLE', origin, [{ path: '(file)', rule: why }]);
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    throw unreadable(`cannot be read (${(err as { code?: string }).code ?? 'EIO'})`);
+  }
+  try {
+    if (!fstatSync(fd).isFile()) throw unreadable('is not a regular file');
+    const buf = Buffer.alloc(MAX_MODEL_FILE_BYTES + 1);
+    let length = 0;
+    while (length < buf.length) {
+      const n = readSync(fd, buf, length, buf.length - length, null);
+      if (n === 0) break;
+      length += n;
+    }
+    return buf.subarray(0, length).toString('utf8');
+  } catch (err) {
+    if (err instanceof ModelFileError) throw err;
+    throw unreadable(`cannot be read (${(err as { code?: string }).code ?? 'EIO'})`);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Reads and checks a model file (.json, .yaml or .yml), never more than it may hold. @throws ModelFileError */
 export function readModelFile(path: string | URL): ModelSpec {
   const origin = String(path instanceof URL ? path.pathname : path);
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    const code = (err as { code?: string }).code ?? 'EIO';
-    throw new ModelFileError('MODEL_FILE_UNREADABLE', origin, [{ path: '(file)', rule: `cannot be read (${code})` }]);
-  }
-  return parseModel(text, origin, /\.ya?ml$/i.test(origin));
+  return parseModel(readBoundedText(path, origin), origin, /\.ya?ml$/i.test(origin));
 }
 
 /** The built-in model files (models/<id>.model.json in the package), read and checked once. */

@@ -1,6 +1,7 @@
 /**
  * The types of a product model (schemas/model.v1.schema.json describes the same, for files).
  */
+import type { Actuator, Sensor } from './vocabulary.ts';
 
 /** How much harm a compromised unit can do; decides pairing and initial-password rules. */
 export type RiskClass = 'standard' | 'lock' | 'camera' | 'microphone';
@@ -41,8 +42,10 @@ export interface ModelSpec {
   readonly riskClass: RiskClass;
   readonly privacyClass: ModelPrivacyClass;
   readonly capabilities: readonly Capability[];
-  readonly sensors: readonly string[];
-  readonly actuators: readonly string[];
+  /** What the product senses, in the policy's words. */
+  readonly sensors: readonly Sensor[];
+  /** What the product physically does, in the policy's words (a `lock` riskClass implies `lock`). */
+  readonly actuators: readonly Actuator[];
   readonly initialPasswordMode: InitialPasswordMode;
   readonly networks: readonly NetworkKind[];
   /** Security updates are provided until the end of this day (UTC), as the label and the CRA ask. */

@@ -10,6 +10,7 @@ import type { DeviceProfile } from './profile.ts';
 
 const base: DeviceProfile = {
   model: 'Test',
+  modelId: 'test',
   networkModels: ['hub'],
   sensors: [],
   actuators: ['light'],
@@ -24,6 +25,7 @@ function requiredIds(p: DeviceProfile): ControlId[] {
 
 const profileArb: fc.Arbitrary<DeviceProfile> = fc.record({
   model: fc.constant('Arb'),
+  modelId: fc.constant('arb'),
   networkModels: fc.subarray([...NETWORK_MODELS], { minLength: 1 }),
   sensors: fc.subarray([...SENSORS]),
   actuators: fc.subarray([...ACTUATORS]),

@@ -12,7 +12,7 @@
  *   location, lock). Roughly ISVS level 2, which names locks and cameras.
  *
  * @example
- *   const decision = decide(parseProfile(text));
+ *   const decision = decide(parseProfile(text, resolveModel));
  *   decision.reasons;
  *   // ['camera -> tier 3 -> setup-code pairing required for sensitive devices (PAIR-PAKE-SENSITIVE); ...']
  */

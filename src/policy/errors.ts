@@ -11,6 +11,7 @@ export type ProfileErrorCode =
   | 'PROFILE_SYNTAX' // not well-formed YAML, or more than one document
   | 'PROFILE_UNKNOWN_KEY' // a key that is not part of the profile schema
   | 'PROFILE_MISSING_KEY' // a required key is absent
+  | 'PROFILE_STATED_BY_MODEL' // a key states a fact the model carries (sensors, actuators, supportPeriodEnd)
   | 'PROFILE_INVALID'; // a key is present but its value is not allowed
 
 /** Thrown when a device profile cannot be parsed or breaks the schema; `key` names the key ('$' = whole document). */

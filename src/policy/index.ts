@@ -1,11 +1,12 @@
 /**
  * The security policy as code: the control catalogue, the standards it maps to, the device
- * profile, the decision tree and the rendered policy document. The auditor (src/audit)
+ * profile (which names its product model, src/models), the decision tree and the rendered
+ * policy document. The auditor (src/audit)
  * consumes the catalogue's checks and the decision's required controls.
  *
  * @example
  *   import { loadProfileFile, decide, renderPolicy } from '../policy/index.ts';
- *   const profile = await loadProfileFile('camera.yaml');
+ *   const profile = await loadProfileFile('camera.yaml'); // model: camera (or a model file beside it)
  *   const decision = decide(profile);            // tier 3, required controls, reasons
  *   const html = renderPolicy(profile, decision, { format: 'html' });
  */
@@ -46,7 +47,7 @@ export {
   SENSORS,
   ACTUATORS,
 } from './profile.ts';
-export type { DeviceProfile, ProfileLimits, NetworkModel, Sensor, Actuator } from './profile.ts';
+export type { DeviceProfile, ModelResolver, ProfileLimits, NetworkModel, Sensor, Actuator } from './profile.ts';
 export {
   decide,
   etsiCoverageFor,
@@ -69,7 +70,7 @@ export type {
 } from './decide.ts';
 export { renderPolicy, buildPolicyDocument, DEFAULT_DISCLOSURE_TIMELINES } from './render.ts';
 export type { RenderOptions, DisclosureTimelines } from './render.ts';
-export { loadProfileFile, loadExampleProfile, writePolicyDocument, EXAMPLE_MODELS } from './load.ts';
+export { loadProfileFile, loadExampleProfile, modelResolverFor, writePolicyDocument, EXAMPLE_MODELS } from './load.ts';
 export type { ExampleModel } from './load.ts';
 export { ProfileError, UnknownExampleError } from './errors.ts';
 export type { ProfileErrorCode } from './errors.ts';

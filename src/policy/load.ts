@@ -1,22 +1,31 @@
 /**
  * The file edges of the policy capability: reading a profile file (bounded, regular files
- * only), the shipped example profiles, and writing a rendered policy atomically.
+ * only) and the model it names, the shipped example profiles, and writing a rendered policy atomically.
  */
 import { open } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isModelFileRef, resolveModel } from '../models/index.ts';
 import { writeFileAtomic } from '../storage/index.ts';
 import { ProfileError, UnknownExampleError } from './errors.ts';
 import { parseProfile, DEFAULT_PROFILE_LIMITS } from './profile.ts';
-import type { DeviceProfile, ProfileLimits } from './profile.ts';
+import type { DeviceProfile, ModelResolver, ProfileLimits } from './profile.ts';
 
 /** The demo models that ship with an example profile in src/policy/profiles. */
 export const EXAMPLE_MODELS = ['plug', 'bulb', 'lock', 'sensor', 'camera'] as const;
 /** One of the demo models. */
 export type ExampleModel = (typeof EXAMPLE_MODELS)[number];
 
+/** Finds a profile's model: a built-in id, or a model file path taken relative to the profile's folder. */
+export function modelResolverFor(profilePath: string): ModelResolver {
+  const folder = dirname(resolve(profilePath));
+  return (ref) => resolveModel(isModelFileRef(ref) ? resolve(folder, ref) : ref);
+}
+
 /**
- * Reads and parses a profile file. Refuses anything but a regular file and never reads more
- * than `maxProfileBytes` + 1 bytes, so /dev/zero or a huge file costs nothing.
+ * Reads and parses a profile file and the model it names (a built-in id, or a model file relative to
+ * the profile's folder). Refuses anything but a regular file and never reads more than
+ * `maxProfileBytes` + 1 bytes, so /dev/zero or a huge file costs nothing.
  */
 export async function loadProfileFile(
   path: string,
@@ -47,7 +56,7 @@ export async function loadProfileFile(
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
     throw new ProfileError('PROFILE_UNREADABLE', '$', `cannot read ${path} (${code})`);
   }
-  return parseProfile(text, limits);
+  return parseProfile(text, modelResolverFor(path), limits);
 }
 
 /** Loads the example profile of a demo model (plug, bulb, lock, sensor, camera). */

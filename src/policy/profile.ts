@@ -1,58 +1,51 @@
 /**
- * Device profiles: the few facts about a product that decide which controls it needs.
- * A profile is YAML written by a person; parsing is strict (unknown keys, wrong types and
- * unknown vocabulary are errors naming the key) and bounded (size, aliases, lengths).
+ * Device profiles: the few facts about a product that decide which controls it needs. A profile
+ * names its product model (src/models) and states only what the model does not carry: the model
+ * gives the name, sensors, actuators and support period; the profile adds the network models,
+ * personal data, internet exposure, maker and security contact. A profile is YAML written by a
+ * person; parsing is strict (unknown keys, wrong types, unknown vocabulary and facts the model
+ * already states are errors naming the key) and bounded (size, aliases, lengths). Pure: the caller
+ * passes the function that finds the model.
  *
  * @example
- *   const profile = parseProfile(readFileSync('plug.yaml', 'utf8'));
+ *   const profile = parseProfile('model: plug\nnetworkModels: [listening]\n...', resolveModel);
  */
 import { parseDocument } from 'yaml';
+import { ACTUATORS, SENSORS } from '../models/index.ts';
+import type { Actuator, ModelSpec, Sensor } from '../models/index.ts';
 import { ProfileError } from './errors.ts';
+
+export { ACTUATORS, SENSORS };
+export type { Actuator, Sensor };
 
 /** The brief's three network security models. */
 export const NETWORK_MODELS = ['listening', 'hub', 'cloud'] as const;
 /** One of the brief's network security models. */
 export type NetworkModel = (typeof NETWORK_MODELS)[number];
 
-/** Sensors a profile may declare; decide.ts gives each a risk tier. */
-export const SENSORS = [
-  'camera',
-  'microphone',
-  'location',
-  'motion',
-  'presence',
-  'contact',
-  'power-meter',
-  'smoke',
-  'water-leak',
-  'temperature',
-  'humidity',
-  'light',
-  'air-quality',
-] as const;
-/** A sensing capability of the device. */
-export type Sensor = (typeof SENSORS)[number];
+/**
+ * Finds the model a profile's `model` names: a built-in id (`plug`) or a model file path, which
+ * the caller resolves (loadProfileFile: relative to the profile's folder). Throws when there is none.
+ */
+export type ModelResolver = (ref: string) => ModelSpec;
 
-/** Physical actuators a profile may declare; decide.ts gives each a risk tier. */
-export const ACTUATORS = ['lock', 'heating', 'power', 'motor', 'valve', 'siren', 'light'] as const;
-/** Something the device can physically do. */
-export type Actuator = (typeof ACTUATORS)[number];
-
-/** A validated device profile. */
+/** A validated device profile, with the facts its model carries filled in. */
 export interface DeviceProfile {
-  /** Product model name, shown in the policy. */
+  /** Product model name (the model's `name`), shown in the policy. */
   readonly model: string;
+  /** Id of the product model the profile names (the model's `id`). */
+  readonly modelId: string;
   /** Network models the product uses (at least one). */
   readonly networkModels: readonly NetworkModel[];
-  /** Sensing capabilities (may be empty). */
+  /** Sensing capabilities, from the model (may be empty). */
   readonly sensors: readonly Sensor[];
-  /** Physical actuators (may be empty). */
+  /** Physical actuators, from the model (may be empty); a `lock` riskClass adds `lock`. */
   readonly actuators: readonly Actuator[];
   /** Whether the product keeps personal data (device, hub or cloud). */
   readonly personalData: boolean;
   /** Whether the device's own service is meant to be reachable from the internet. */
   readonly internetExposed: boolean;
-  /** Last day security updates are promised, ISO date (YYYY-MM-DD). */
+  /** Last day security updates are promised, ISO date (YYYY-MM-DD): the model's supportPeriod.endsOn. */
   readonly supportPeriodEnd: string;
   /** Manufacturer name, shown in the policy. */
   readonly maker?: string;
@@ -64,8 +57,10 @@ export interface DeviceProfile {
 export interface ProfileLimits {
   /** Largest accepted profile text, in UTF-8 bytes. */
   readonly maxProfileBytes: number;
-  /** Longest `model` / `maker`, in characters. */
+  /** Longest `maker`, in characters. */
   readonly maxNameChars: number;
+  /** Longest `model` reference (a model id or a model file path), in characters. */
+  readonly maxModelRefChars: number;
   /** Longest `securityContact`, in characters. */
   readonly maxContactChars: number;
 }
@@ -74,27 +69,30 @@ export interface ProfileLimits {
 export const DEFAULT_PROFILE_LIMITS: ProfileLimits = {
   maxProfileBytes: 16_384, // bytes
   maxNameChars: 80, // characters
+  maxModelRefChars: 1_024, // characters
   maxContactChars: 256, // characters
 };
 
-const REQUIRED_KEYS = [
-  'model',
-  'networkModels',
-  'sensors',
-  'actuators',
-  'personalData',
-  'internetExposed',
-  'supportPeriodEnd',
-] as const;
+const REQUIRED_KEYS = ['model', 'networkModels', 'personalData', 'internetExposed'] as const;
 const OPTIONAL_KEYS = ['maker', 'securityContact'] as const;
 const KNOWN_KEYS: ReadonlySet<string> = new Set<string>([...REQUIRED_KEYS, ...OPTIONAL_KEYS]);
+/** Keys a profile once stated that its model now carries, and where in the model they are. */
+const STATED_BY_MODEL: Readonly<Record<string, string>> = {
+  sensors: 'sensors',
+  actuators: 'actuators (and riskClass)',
+  supportPeriodEnd: 'supportPeriod.endsOn',
+};
 const CONTACT_SCHEMES: ReadonlySet<string> = new Set(['mailto:', 'https:', 'tel:']);
 
 /**
- * Parses and validates a device profile from YAML text.
+ * Parses and validates a device profile from YAML text; `resolveModel` finds the model it names.
  * Throws ProfileError (code PROFILE_*) naming the key at fault; never anything else.
  */
-export function parseProfile(text: string, limits: ProfileLimits = DEFAULT_PROFILE_LIMITS): DeviceProfile {
+export function parseProfile(
+  text: string,
+  resolveModel: ModelResolver,
+  limits: ProfileLimits = DEFAULT_PROFILE_LIMITS,
+): DeviceProfile {
   if (typeof text !== 'string') throw new ProfileError('PROFILE_INVALID', '$', 'profile must be text');
   // Measure bytes before parsing, so an oversized input costs nothing more than this count.
   const bytes = Buffer.byteLength(text, 'utf8');
@@ -105,7 +103,7 @@ export function parseProfile(text: string, limits: ProfileLimits = DEFAULT_PROFI
       `profile is ${bytes} bytes; the limit is ${limits.maxProfileBytes}`,
     );
   }
-  return validateProfile(parseYaml(text), limits);
+  return validateProfile(parseYaml(text), resolveModel, limits);
 }
 
 function parseYaml(text: string): unknown {
@@ -130,32 +128,23 @@ function parseYaml(text: string): unknown {
 }
 
 /** Validates an already-parsed value as a profile (useful for JSON input); same errors as parseProfile. */
-export function validateProfile(value: unknown, limits: ProfileLimits = DEFAULT_PROFILE_LIMITS): DeviceProfile {
+export function validateProfile(
+  value: unknown,
+  resolveModel: ModelResolver,
+  limits: ProfileLimits = DEFAULT_PROFILE_LIMITS,
+): DeviceProfile {
   if (!isPlainObject(value)) {
     throw new ProfileError('PROFILE_INVALID', '$', `a profile is a mapping of keys to values, not ${describe(value)}`);
   }
-  for (const key of Object.keys(value)) {
-    if (!KNOWN_KEYS.has(key)) {
-      throw new ProfileError(
-        'PROFILE_UNKNOWN_KEY',
-        keyName(key),
-        `unknown key; allowed keys are ${[...KNOWN_KEYS].join(', ')}`,
-      );
-    }
-  }
-  for (const key of REQUIRED_KEYS) {
-    if (!Object.hasOwn(value, key)) throw new ProfileError('PROFILE_MISSING_KEY', key, 'required key is missing');
-  }
+  checkKeys(value);
+  const model = modelOf(value, resolveModel, limits.maxModelRefChars);
   const profile: {
     -readonly [K in keyof DeviceProfile]: DeviceProfile[K];
   } = {
-    model: name(value, 'model', limits.maxNameChars),
+    ...model,
     networkModels: vocabularyList(value, 'networkModels', NETWORK_MODELS),
-    sensors: vocabularyList(value, 'sensors', SENSORS),
-    actuators: vocabularyList(value, 'actuators', ACTUATORS),
     personalData: flag(value, 'personalData'),
     internetExposed: flag(value, 'internetExposed'),
-    supportPeriodEnd: isoDate(value, 'supportPeriodEnd'),
   };
   if (profile.networkModels.length === 0) {
     throw new ProfileError(
@@ -168,6 +157,64 @@ export function validateProfile(value: unknown, limits: ProfileLimits = DEFAULT_
   if (Object.hasOwn(value, 'securityContact'))
     profile.securityContact = contact(value, 'securityContact', limits.maxContactChars);
   return profile;
+}
+
+/** Refuses a fact the model carries, an unknown key and a missing one, in that order. */
+function checkKeys(value: Record<string, unknown>): void {
+  for (const key of Object.keys(value)) {
+    if (Object.hasOwn(STATED_BY_MODEL, key)) {
+      throw new ProfileError(
+        'PROFILE_STATED_BY_MODEL',
+        key,
+        `stated by the model file (its ${STATED_BY_MODEL[key]}); state it once: remove ${key} from the profile`,
+      );
+    }
+    if (!KNOWN_KEYS.has(key)) {
+      throw new ProfileError(
+        'PROFILE_UNKNOWN_KEY',
+        keyName(key),
+        `unknown key; allowed keys are ${[...KNOWN_KEYS].join(', ')}`,
+      );
+    }
+  }
+  for (const key of REQUIRED_KEYS) {
+    if (!Object.hasOwn(value, key)) throw new ProfileError('PROFILE_MISSING_KEY', key, 'required key is missing');
+  }
+}
+
+/** What the profile takes from the model it names. */
+type ModelFacts = Pick<DeviceProfile, 'model' | 'modelId' | 'sensors' | 'actuators' | 'supportPeriodEnd'>;
+
+/** Resolves `model` and takes the model's facts, in the policy's vocabulary order. */
+function modelOf(obj: Record<string, unknown>, resolveModel: ModelResolver, maxChars: number): ModelFacts {
+  const ref = name(obj, 'model', maxChars);
+  let spec: ModelSpec;
+  try {
+    spec = resolveModel(ref);
+  } catch (err) {
+    throw new ProfileError('PROFILE_INVALID', 'model', `names no usable model: ${errorText(err)}`);
+  }
+  const sensors = new Set<string>(spec.sensors);
+  const actuators = new Set<string>(spec.actuators);
+  // The risk class is the model's word for its tier: a maker's lock is audited as a lock.
+  if (spec.riskClass === 'lock') actuators.add('lock');
+  else if (spec.riskClass === 'camera' || spec.riskClass === 'microphone') sensors.add(spec.riskClass);
+  // Control characters would corrupt the rendered policy and terminal output.
+  if (/\p{Cc}/u.test(spec.name))
+    throw new ProfileError('PROFILE_INVALID', 'model', `the model '${spec.id}' has control characters in its name`);
+  const unknown = [...sensors].find((s) => !(SENSORS as readonly string[]).includes(s));
+  const unknownActuator = [...actuators].find((a) => !(ACTUATORS as readonly string[]).includes(a));
+  if (unknown !== undefined || unknownActuator !== undefined) {
+    const word = JSON.stringify(unknown ?? unknownActuator);
+    throw new ProfileError('PROFILE_INVALID', 'model', `the model '${spec.id}' uses ${word}, not a policy word`);
+  }
+  return {
+    model: spec.name,
+    modelId: spec.id,
+    sensors: SENSORS.filter((s) => sensors.has(s)),
+    actuators: ACTUATORS.filter((a) => actuators.has(a)),
+    supportPeriodEnd: isoDate({ model: spec.supportPeriod.endsOn }, 'model'),
+  };
 }
 
 function name(obj: Record<string, unknown>, key: string, maxChars: number): string {

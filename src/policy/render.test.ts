@@ -7,6 +7,7 @@ import type { DeviceProfile } from './profile.ts';
 
 const camera: DeviceProfile = {
   model: 'Indoor Camera',
+  modelId: 'camera',
   maker: 'Example Devices Ltd',
   networkModels: ['listening', 'hub', 'cloud'],
   sensors: ['camera', 'microphone'],
@@ -18,6 +19,7 @@ const camera: DeviceProfile = {
 };
 const bulb: DeviceProfile = {
   model: 'Bulb',
+  modelId: 'bulb',
   networkModels: ['hub'],
   sensors: [],
   actuators: ['light'],

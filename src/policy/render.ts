@@ -4,7 +4,7 @@
  * each required control with the provisions it meets, and the standards coverage tables.
  *
  * @example
- *   const profile = parseProfile(text);
+ *   const profile = parseProfile(text, resolveModel);
  *   const html = renderPolicy(profile, decide(profile), { format: 'html' });
  */
 import { ConfigError } from '../errors/index.ts';

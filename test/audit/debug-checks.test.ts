@@ -13,7 +13,6 @@ import { runAudit, type AuditReport, type CheckResult } from '../../src/audit/in
 import { superviseAgent, agentEntry, AGENT_NODE_FLAGS, AGENT_ENV } from '../../src/device/index.ts';
 import type { ProvisionedUnit } from '../../src/identity/index.ts';
 import { makeFleet } from '../support/device.ts';
-import { WEAK_PROFILE } from './weak-device.ts';
 
 /** A device process the test started, and how to stop it. */
 interface StartedDevice {
@@ -122,7 +121,8 @@ before(
     unit = fleet.units.plug!;
     work = await mkdtemp(join(tmpdir(), 'bulwark-audit-debug-'));
     profile = join(work, 'listening.yaml');
-    await writeFile(profile, WEAK_PROFILE);
+    // The plug's own model (the bundle's), reachable only by its admin page: the checks of a listening product.
+    await writeFile(profile, 'model: plug\nnetworkModels: [listening]\npersonalData: false\ninternetExposed: false\n');
   },
   { timeout: 60_000 },
 );

@@ -7,6 +7,7 @@ import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { webcrypto, KeyObject, randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import * as x509 from '@peculiar/x509';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
@@ -153,14 +154,14 @@ export async function startWeakDevice(): Promise<WeakDevice> {
   };
 }
 
-/** A listening-only product: the profile the weak device claims to meet. */
-export const WEAK_PROFILE = `model: Weak Smart Switch
+/** The weak device's product model: a switch with no sensors (weak-switch.model.json beside this file). */
+export const WEAK_MODEL_FILE = fileURLToPath(new URL('./weak-switch.model.json', import.meta.url));
+
+/** A listening-only product: the profile the weak device claims to meet (it names its model file by absolute path). */
+export const WEAK_PROFILE = `model: ${JSON.stringify(WEAK_MODEL_FILE)}
 maker: Test Devices Ltd
 networkModels: [listening]
-sensors: []
-actuators: [power]
 personalData: false
 internetExposed: false
-supportPeriodEnd: 2031-12-31
 securityContact: mailto:security@weak.example
 `;

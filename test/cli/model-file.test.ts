@@ -60,7 +60,7 @@ function thermostat(): Record<string, unknown> & { capabilities: Array<Record<st
       },
     ],
     sensors: ['temperature'],
-    actuators: ['relay'],
+    actuators: ['heating'],
     networks: ['wifi'],
     supportPeriod: { endsOn: '2032-06-30' },
   };
@@ -159,7 +159,7 @@ const MISTAKES: readonly Mistake[] = [
       '    value: { type: number, min: 5, max: 30 }',
       '    description: Target temperature',
       'sensors: []',
-      'actuators: [relay]',
+      'actuators: [heating]',
       'networks: [wifi]',
       'supportPeriod: { endsOn: 2032-06-30 }',
       '',

@@ -40,7 +40,7 @@ const thermostat = modelFromDocument({
     },
   ],
   sensors: ['temperature'],
-  actuators: ['relay'],
+  actuators: ['heating'],
   networks: ['wifi'],
   supportPeriod: { endsOn: '2032-06-30' },
 });

@@ -90,8 +90,8 @@ const THERMOSTAT = {
       description: 'Room temperature',
     },
   ],
-  sensors: ['thermometer'],
-  actuators: ['relay'],
+  sensors: ['temperature'],
+  actuators: ['heating'],
   networks: ['wifi'],
   supportPeriod: { endsOn: '2032-12-31' },
 };

@@ -4,15 +4,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { stringify } from 'yaml';
-import {
-  parseProfile,
-  validateProfile,
-  ProfileError,
-  NETWORK_MODELS,
-  SENSORS,
-  ACTUATORS,
-} from '../../src/policy/index.ts';
-import type { DeviceProfile } from '../../src/policy/index.ts';
+import { parseProfile, validateProfile, ProfileError, NETWORK_MODELS } from '../../src/policy/index.ts';
+import type { DeviceProfile, ModelResolver } from '../../src/policy/index.ts';
+import { MODEL_IDS, getModel } from '../../src/models/index.ts';
 
 const KEYS = [
   'model',
@@ -26,32 +20,46 @@ const KEYS = [
   'securityContact',
 ];
 
+/** The built-in models, found by id as a profile file's resolver finds them. */
+const builtIn: ModelResolver = (ref) => getModel(ref);
+
 function parsesOrProfileError(text: string): void {
   try {
-    parseProfile(text);
+    parseProfile(text, builtIn);
   } catch (err) {
     assert.ok(err instanceof ProfileError, `threw ${String(err)} for ${JSON.stringify(text).slice(0, 200)}`);
     assert.ok(err.key.length > 0 && typeof err.code === 'string');
   }
 }
 
-const validProfile: fc.Arbitrary<DeviceProfile> = fc.record(
+/** What a person writes in a valid profile: the model's id and the facts the model does not carry. */
+const validSource = fc.record(
   {
-    model: fc
+    model: fc.constantFrom(...MODEL_IDS),
+    networkModels: fc.subarray([...NETWORK_MODELS], { minLength: 1 }),
+    personalData: fc.boolean(),
+    internetExposed: fc.boolean(),
+    maker: fc
       .string({ minLength: 1, maxLength: 40 })
       .filter((s) => s.trim().length > 0 && !/\p{Cc}/u.test(s))
       .map((s) => s.trim()),
-    networkModels: fc.subarray([...NETWORK_MODELS], { minLength: 1 }),
-    sensors: fc.subarray([...SENSORS]),
-    actuators: fc.subarray([...ACTUATORS]),
-    personalData: fc.boolean(),
-    internetExposed: fc.boolean(),
-    supportPeriodEnd: fc
-      .date({ min: new Date('2000-01-01T00:00:00Z'), max: new Date('2099-12-31T00:00:00Z'), noInvalidDate: true })
-      .map((d) => d.toISOString().slice(0, 10)),
   },
   { noNullPrototype: true },
 );
+
+/** The profile a source resolves to: its own keys, and the model's name, sensors, actuators and support period. */
+function expected(source: { model: string } & Record<string, unknown>): DeviceProfile {
+  const spec = getModel(source.model);
+  const actuators = spec.riskClass === 'lock' ? new Set(['lock', ...spec.actuators]) : new Set(spec.actuators);
+  return {
+    ...source,
+    model: spec.name,
+    modelId: spec.id,
+    sensors: [...spec.sensors],
+    actuators: [...actuators],
+    supportPeriodEnd: spec.supportPeriod.endsOn,
+  } as unknown as DeviceProfile;
+}
 
 test('arbitrary text never crashes the parser', () => {
   fc.assert(fc.property(fc.string({ maxLength: 400 }), parsesOrProfileError), { numRuns: 500 });
@@ -79,7 +87,7 @@ test('near-valid profiles (one key mutated or added) fail with the key named', (
     value: fc.anything({ maxDepth: 2 }),
   });
   fc.assert(
-    fc.property(validProfile, mutation, (profile, { key, value }) => {
+    fc.property(validSource, mutation, (profile, { key, value }) => {
       const mutated: Record<string, unknown> = { ...profile, [key]: value };
       let text: string | undefined;
       try {
@@ -89,7 +97,7 @@ test('near-valid profiles (one key mutated or added) fail with the key named', (
       }
       if (typeof text !== 'string') return;
       try {
-        parseProfile(text);
+        parseProfile(text, builtIn);
       } catch (err) {
         assert.ok(err instanceof ProfileError, String(err));
         // The key at fault is the mutated one (or one of its list items), or the document for YAML-level problems.
@@ -107,11 +115,11 @@ test('near-valid profiles (one key mutated or added) fail with the key named', (
   );
 });
 
-test('any valid profile survives a YAML round trip unchanged', () => {
+test("any valid profile, as YAML or as JSON, resolves to its own keys and its model's facts", () => {
   fc.assert(
-    fc.property(validProfile, (profile) => {
-      assert.deepEqual(parseProfile(stringify(profile)), profile);
-      assert.deepEqual(validateProfile(JSON.parse(JSON.stringify(profile))), profile);
+    fc.property(validSource, (source) => {
+      assert.deepEqual(parseProfile(stringify(source), builtIn), expected(source));
+      assert.deepEqual(validateProfile(JSON.parse(JSON.stringify(source)), builtIn), expected(source));
     }),
     { numRuns: 300 },
   );
