@@ -114,10 +114,12 @@ export async function startAgentCloudLink(
     onEvent: record,
   });
   o.capabilities.onChange(() => link.publishState());
-  const timer = setInterval(
-    () => link.queueTelemetry(telemetryValues(o.capabilities.list())),
-    o.telemetryIntervalMs ?? 30_000,
-  );
+  // A unit whose every value is sensitive (a lock) or content (a camera) sends no readings at all:
+  // an empty message would only tell the cloud when the unit was up.
+  const timer = setInterval(() => {
+    const values = telemetryValues(o.capabilities.list());
+    if (Object.keys(values).length > 0) link.queueTelemetry(values);
+  }, o.telemetryIntervalMs ?? 30_000);
   timer.unref();
   link.start();
   return {

@@ -54,7 +54,7 @@ const READY: ReadonlyArray<{ command: RegExp; line: RegExp; notes: (m: RegExpExe
 /** What a background command must print after a foreground one, in this order (the unit updating itself). */
 const WATCHES: ReadonlyArray<{ after: RegExp; from: RegExp; lines: readonly RegExp[] }> = [
   {
-    after: /^bulwark release publish /,
+    after: /^bulwark release publish .*thermostat\.model\.json/,
     from: /^bulwark device run .*thermostat-driver/,
     lines: [
       /^update: found 1\.1\.0$/,
@@ -63,11 +63,21 @@ const WATCHES: ReadonlyArray<{ after: RegExp; from: RegExp; lines: readonly RegE
       /^update: healthy 1\.1\.0$/,
     ],
   },
+  {
+    after: /^bulwark release publish .*garage-door\.model\.json/,
+    from: /^bulwark device run .*garage-door-driver/,
+    lines: [
+      /^update: found 1\.1\.0$/,
+      /^update: installed 1\.1\.0$/,
+      /^device GDO-\S+ ready: https:\/\/\S+ hub port \d+ firmware 1\.1\.0 \(slot [ab]\)$/,
+      /^update: healthy 1\.1\.0$/,
+    ],
+  },
 ];
 
 /** A command the doc says to repeat until its answer comes (the first telemetry, within 30 s of the unit's start). */
 const RETRIES: ReadonlyArray<{ command: RegExp; until: RegExp; withinMs: number }> = [
-  { command: /\/telemetry\?limit=1"$/, until: /"temperature":18\.5/, withinMs: 45_000 },
+  { command: /\$SERIAL\/telemetry\?limit=1"$/, until: /"temperature":18\.5/, withinMs: 45_000 },
 ];
 
 /** Key output of the tutorial's commands; each must meet at least one command, so none silently goes. */
@@ -79,7 +89,7 @@ const CHECKS: ReadonlyArray<{ command: RegExp; output: RegExp }> = [
   },
   { command: /factory provision .*thermostat\.model\.json/, output: /^provisioned 1 thermostat unit\(s\)/m },
   { command: /^cat \S+label\.json$/, output: /"setupCode": "\d{4}-\d{4}-\d{4}"/ },
-  { command: /^bulwark cloud import /, output: /manifest\.json: 1 units added, 0 already known$/m },
+  { command: /^bulwark cloud import /, output: /manifest\.json: 1 units added, [01] already known$/m },
   { command: /^bulwark cloud run /, output: /^cloud 1 ready: devices mqtts:/ },
   { command: /^bulwark release init /, output: /^release repository ready in \S+releases \(root version 1,/m },
   { command: /^bulwark release serve /, output: /^serving \S+releases at http:\/\/127\.0\.0\.1:\d+\/updates / },
@@ -98,7 +108,7 @@ const CHECKS: ReadonlyArray<{ command: RegExp; output: RegExp }> = [
   { command: /^curl .*\/v1\/accounts$/, output: /"account":\{"email":"owner@example\.com"\},"token":"[\w-]{43}"/ },
   { command: /^bulwark device button --state \$WORK\/state$/, output: /cloud claim window open for 10 minutes$/m },
   {
-    command: /^curl .*\/v1\/claims$/,
+    command: /^curl .*"'\$SERIAL'".*\/v1\/claims$/,
     output: /"device":\{"serial":"THM-\w+","model":"thermostat",.*\{"id":"temperature","value":18\.5\}/,
   },
   {
@@ -106,15 +116,16 @@ const CHECKS: ReadonlyArray<{ command: RegExp; output: RegExp }> = [
     output: /^\{"telemetry":\[\{"seq":\d+,.*"values":\{[^}]*"temperature":18\.5/,
   },
   {
-    command: /^bulwark release build-image /,
+    command: /^bulwark release build-image .*thermostat/,
     output: /^built \S+thermostat-1\.1\.0\.tar: thermostat 1\.1\.0, security version 1, entry agent\.mjs$/m,
   },
   {
-    command: /^bulwark release publish /,
+    command: /^bulwark release publish .*thermostat/,
     output: /^published thermostat 1\.1\.0 \(security version 1, \d+ bytes\)\n[^]*\(CycloneDX 1\.5\)/m,
   },
   { command: /factory provision .*garage-door\.model\.json/, output: /^provisioned 1 garage-door unit\(s\)/m },
   { command: /^bulwark device button .*door-state$/, output: /this model refuses push-button pairing/ },
+  { command: /^bulwark device button .*door-state$/, output: /cloud claim window open for 10 minutes$/m },
   { command: /^bulwark hub pair .*\$DOOR_HUB_PORT$/, output: /PAIRING_PUSH_BUTTON_REFUSED/ },
   { command: /^bulwark hub pair .*\$DOOR_SETUP_CODE$/, output: /paired GDO-\S+ \(garage-door\) by setup-code/ },
   { command: /^bulwark hub pair .*\$DOOR_SETUP_CODE$/, output: /access: - \(not granted: door\) +door=closed/ },
@@ -122,10 +133,42 @@ const CHECKS: ReadonlyArray<{ command: RegExp; output: RegExp }> = [
   { command: /^bulwark hub grant .* door$/, output: /access: door +door=closed/ },
   { command: / door get$/, output: /^GDO-\S+ door get: open$/m },
   {
-    command: /^bulwark audit /,
-    output: /^audit of Room Thermostat \(tier \d\): \d+ pass, 1 fail, [0-7] not tested of \d+ required controls$/m,
+    command: /^curl .*"'\$DOOR_SERIAL'".*\/v1\/claims$/,
+    output: /"serial":"GDO-\w+","model":"garage-door",.*"controls":\[\].*"state":\[\{"id":"door","value":"open"\}\]/,
   },
-  { command: /^bulwark audit /, output: /^ {2}FAIL {2}RELEASE-GATE: failed: build\.audit-report$/m },
+  {
+    command: /^bulwark release build-image .*garage-door/,
+    output: /^built \S+garage-door-1\.1\.0\.tar: garage-door 1\.1\.0, security version 1/m,
+  },
+  { command: /^bulwark release publish .*garage-door/, output: /^published garage-door 1\.1\.0 / },
+  {
+    command: /^bulwark audit .*thermostat.* --keep-report /,
+    output: /^audit of Room Thermostat \(tier \d\): \d+ pass, 1 fail, 0 not tested of \d+ required controls$/m,
+  },
+  {
+    command: /^bulwark audit .*thermostat.* --keep-report /,
+    output: /^ {2}FAIL {2}RELEASE-GATE: failed: build\.audit-report$/m,
+  },
+  {
+    command: /^bulwark audit .*thermostat.* --keep-report /,
+    output: /^kept with the release: \S+audits\/thermostat\/1\.1\.0-/m,
+  },
+  {
+    command: /^bulwark audit .*thermostat.* --loopback-source /,
+    output: /^audit of Room Thermostat \(tier \d\): (\d+) pass, 0 fail, 0 not tested of \1 required controls$/m,
+  },
+  {
+    command: /^bulwark audit .*garage-door.* --keep-report$/,
+    output: /^audit of Garage Door Opener \(tier 3\): \d+ pass, 1 fail, 0 not tested of \d+ required controls$/m,
+  },
+  {
+    command: /^bulwark audit .*garage-door.* --keep-report$/,
+    output: /^kept with the release: \S+audits\/garage-door\/1\.1\.0-/m,
+  },
+  {
+    command: /^bulwark audit .*garage-door.*127\.0\.3\.50$/,
+    output: /^audit of Garage Door Opener \(tier 3\): (\d+) pass, 0 fail, 0 not tested of \1 required controls$/m,
+  },
 ];
 
 /** What the reader is told to note, and how it must look in the doc's example. */
@@ -142,6 +185,8 @@ const NOTED: Readonly<Record<string, RegExp>> = {
   DOOR_SERIAL: /^GDO-[0-9A-Z]{10}$/,
   DOOR_SETUP_CODE: /^\d{4}-\d{4}-\d{4}$/,
   DOOR_HUB_PORT: /^\d+$/,
+  DOOR_CLAIM_CODE: /^[0-9A-Z]{4}(?:-[0-9A-Z]{4}){3}$/,
+  DOOR_WEB_URL: /^https:\/\/127\.0\.0\.1:\d+$/,
 };
 
 interface Run {
@@ -226,6 +271,8 @@ class Tutorial {
   readonly printed = new Map<string, string[]>();
   readonly timings: Array<{ line: number; text: string; ms: number }> = [];
   readonly checksMet = new Set<number>();
+  /** The summary line of each audit, for the run's diagnostics. */
+  readonly audits: string[] = [];
 
   readonly work: string;
 
@@ -274,6 +321,7 @@ class Tutorial {
     assert.equal(r.code, s.exitCode, `${where}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
     if (s.stdoutTo) await writeFile(expandWord(s.stdoutTo, this.vars), r.stdout);
     this.learn(s.text, r);
+    if (/^bulwark audit /.test(s.text)) this.audits.push(r.stdout.split('\n')[0] ?? '');
     this.check(s.text, r.stdout + r.stderr);
     for (const w of WATCHES.filter((x) => x.after.test(s.text))) await this.watch(w, printedBefore);
   }
@@ -344,7 +392,7 @@ test('command lines split into words as a shell would, and what needs a shell is
   assert.ok(step?.kind === 'run' && step.exitCode === 3 && !step.background);
 });
 
-test('docs/your-product.md runs as written, command by command', { timeout: 240_000 }, async (t) => {
+test('docs/your-product.md runs as written, command by command', { timeout: 480_000 }, async (t) => {
   for (const name of ['python3', 'curl'] as const) {
     const decision = tool(name);
     if (decision === 'fail') assert.fail(`${name} is required in CI (apt-get install ${name})`);
@@ -359,6 +407,7 @@ test('docs/your-product.md runs as written, command by command', { timeout: 240_
   } finally {
     await Promise.all(tutorial.children.map((c) => stop(c)));
     for (const s of tutorial.timings) t.diagnostic(`${(s.ms / 1000).toFixed(2)} s  line ${s.line}: ${s.text}`);
+    for (const a of tutorial.audits) t.diagnostic(a);
     t.diagnostic(`whole tutorial: ${((performance.now() - started) / 1000).toFixed(1)} s`);
     await rm(tutorial.work, { recursive: true, force: true });
   }
