@@ -3,7 +3,8 @@
  * and a bare node:https server, and the owner's login latency during a 30 s guessing flood from
  * many addresses (bench/login-flood.ts), next to the same logins with no attack. Then a maker's
  * product: a thermostat from a model file, its agent driving the example Python driver on two
- * files; the agent process alone is measured (the driver is a process of its own).
+ * files; the agent process alone is measured (the driver is a process of its own). And the plug on the
+ * built-in `simulated` driver, the simulation reached through the driver client.
  * The agent runs from the built JavaScript (dist/) with the supervisor's flags and environment,
  * as on a device.
  */
@@ -175,6 +176,45 @@ async function thermostatIdle(
   ];
 }
 
+/**
+ * The plug on the built-in `simulated` driver (`driver: { builtin: 'simulated' }`): the same simulation,
+ * reached through the driver client in-process, as the issue's one hardware path would have it.
+ */
+async function simulatedDriverIdle(
+  u: ProvisionedUnit,
+  work: string,
+  runs: number,
+  plugRss: number,
+  log: (s: string) => void,
+): Promise<BenchResult['metrics']> {
+  const rss: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const state = join(work, `sim-driver-state-${i}`);
+    const args = [...AGENT_NODE_FLAGS, BUILT_AGENT, '--bundle', u.dir, '--state', state, '--web-port', '0'];
+    const a = await startProcess([...args, '--driver-json', JSON.stringify({ builtin: 'simulated' })], AGENT_ENV);
+    try {
+      await new Promise((r) => setTimeout(r, 2000));
+      rss.push(await rssMiB(a.child.pid!));
+    } finally {
+      await stop(a);
+    }
+  }
+  log(`  idle RSS: plug agent on the built-in simulated driver ${median(rss).toFixed(1)} MiB`);
+  return [
+    {
+      name: 'plug agent idle RSS (built-in simulated driver)',
+      value: median(rss),
+      unit: 'MiB',
+      better: 'lower',
+      baseline: { name: 'plug agent, simulated hardware used directly', value: plugRss },
+      goal: { max: 60 },
+      note:
+        `driver: { builtin: 'simulated' }, in-process through DriverClient. ` +
+        `Median of ${runs} starts, 2 s after ready.`,
+    },
+  ];
+}
+
 /** Runs the listening-service benchmark. */
 export async function benchWeb(log: (s: string) => void): Promise<BenchResult> {
   if (!existsSync(BUILT_AGENT)) throw new Error('build first: npm run build');
@@ -251,6 +291,7 @@ export async function benchWeb(log: (s: string) => void): Promise<BenchResult> {
           note: `bare node process: ${median(bareStart).toFixed(0)} ms`,
         },
         ...(await loginUnderFlood(u, work, log)),
+        ...(await simulatedDriverIdle(u, work, runs, median(agentRss), log)),
         ...(await thermostatIdle(work, runs, median(agentRss), log)),
       ],
     };

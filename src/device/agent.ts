@@ -13,7 +13,8 @@ import { startWebService, type WebService, type WebJournal } from '../web/index.
 import { openJournal, type DeviceJournal } from './journal-bridge.ts';
 import type { JournalConfig } from '../journal/index.ts';
 import { DeviceCapabilities, type UnitHardware } from './capabilities.ts';
-import type { DriverHardware, DriverTarget } from './driver-hardware.ts';
+import type { DriverHardware, DriverHardwareEvents, DriverTarget } from './driver-hardware.ts';
+import type { BuiltinDriverTarget } from './simulated-driver.ts';
 import { listenForButton, type ButtonGesture } from './button.ts';
 import { startHubSurface, type HubSurface, type HubSurfaceConfig } from './hub-surface.ts';
 import type { CloudLink } from '../cloudlink/index.ts';
@@ -42,9 +43,10 @@ export interface DeviceAgentConfig {
   readonly journal?: Partial<JournalConfig>;
   /**
    * The maker's hardware driver (src/driver): a program started with argv (never a shell) or a Unix
-   * socket it listens on. Absent: the built-in simulated hardware.
+   * socket it listens on; or `{ builtin: 'simulated' }`, the simulated hardware served as a driver in
+   * this process. Absent: the simulated hardware used directly.
    */
-  readonly driver?: DriverTarget;
+  readonly driver?: DriverTarget | BuiltinDriverTarget;
 }
 
 /** Defaults for everything but the two folders. */
@@ -99,10 +101,18 @@ function validate(config: Partial<DeviceAgentConfig>): DeviceAgentConfig {
   return c as DeviceAgentConfig;
 }
 
-/** A driver is a program with string arguments, or a socket path; nothing else (no shell, no environment). */
-function validateDriverTarget(t: DriverTarget, invalid: (key: string, rule: string) => ConfigError): void {
+/** A driver is a program with string arguments, a socket path or a built-in one; nothing else (no shell). */
+function validateDriverTarget(
+  t: DriverTarget | BuiltinDriverTarget,
+  invalid: (key: string, rule: string) => ConfigError,
+): void {
   const text = (v: unknown): boolean => typeof v === 'string' && v.length > 0 && v.length <= 4_096 && !v.includes('\0');
-  if (typeof t !== 'object' || t === null) throw invalid('driver', 'must be { program, args } or { socket }');
+  if (typeof t !== 'object' || t === null)
+    throw invalid('driver', 'must be { program, args }, { socket } or { builtin }');
+  if ('builtin' in t) {
+    if (t.builtin !== 'simulated') throw invalid('driver.builtin', "must be 'simulated'");
+    return;
+  }
   if ('socket' in t) {
     if (!text(t.socket)) throw invalid('driver.socket', 'must be a path');
     return;
@@ -257,7 +267,8 @@ function listenForGestures(parts: AgentParts, hub: HubSurface, web: WebService):
  * comings and goings are journalled (security tier, aggregated like any source).
  */
 async function startDriver(
-  target: DriverTarget,
+  target: DriverTarget | BuiltinDriverTarget,
+  c: DeviceAgentConfig,
   model: ModelSpec,
   late: { parts?: AgentParts },
   j: DeviceJournal,
@@ -273,7 +284,7 @@ async function startDriver(
       ...(detail ? { detail } : {}),
       ...(identity ? { identity } : {}),
     });
-  return DriverHardware.start(model, target, {
+  const events: DriverHardwareEvents = {
     onButton: (gesture) => {
       const parts = late.parts;
       if (!parts?.onGesture) return note('driver-button', 'failure', `${gesture} before the agent was up`);
@@ -284,7 +295,10 @@ async function startDriver(
     },
     onFault: (f) => note('driver-fault', 'failure', `${f.code}: ${f.message}`),
     onAvailability: (up, name) => note(up ? 'driver-up' : 'driver-down', 'info', undefined, name),
-  });
+  };
+  return 'builtin' in target
+    ? DriverHardware.simulated(model, c.stateDir, events)
+    : DriverHardware.start(model, target, events);
 }
 
 /** Starts the web page, the hub surface, the cloud link and the button; closes what started if one fails. */
@@ -333,7 +347,7 @@ export async function startDeviceAgent(
   const journal = await openJournal(c.stateDir, sensitive ? 'sensitive' : 'standard', log, c.journal);
   const late: { parts?: AgentParts } = {};
   const capabilities: UnitHardware = c.driver
-    ? await startDriver(c.driver, model, late, journal)
+    ? await startDriver(c.driver, c, model, late, journal)
     : await DeviceCapabilities.load(model, c.stateDir);
   const startedAt = Date.now();
   const updater = await startUpdater({ stateDir: c.stateDir, bundle, journal, log, ...c.update });

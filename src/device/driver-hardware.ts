@@ -13,6 +13,7 @@ import {
   type ButtonGesture,
   type DriverFaultEvent,
   type DriverModel,
+  type DriverClientOptions,
   type DriverValue,
 } from '../driver/index.ts';
 import { CapabilityError, capabilityFacts, type CapabilityValue, type UnitHardware } from './capabilities.ts';
@@ -31,6 +32,9 @@ export interface DriverHardwareEvents {
   onAvailability?(available: boolean, driver?: string): void;
 }
 
+/** Makes the client for a model with the hardware's callbacks: a spawned, dialled or in-process driver. */
+type ClientMaker = (model: DriverModel, options: DriverClientOptions) => DriverClient;
+
 /** How often readings are asked for again, ms: a driver need not notify every small change. */
 const READING_REFRESH_MS = 5_000;
 
@@ -41,11 +45,18 @@ export class DriverHardware implements UnitHardware {
   readonly #values = new Map<string, DriverValue>();
   readonly #listeners: Array<(id: string, value: unknown) => void> = [];
   readonly #refresh: NodeJS.Timeout;
+  readonly #resetHardware: () => Promise<void>;
 
-  private constructor(model: ModelSpec, target: DriverTarget, events: DriverHardwareEvents) {
+  private constructor(
+    model: ModelSpec,
+    connect: ClientMaker,
+    events: DriverHardwareEvents,
+    reset?: () => Promise<void>,
+  ) {
     this.#model = model;
+    this.#resetHardware = reset ?? (() => Promise.resolve());
     const driverModel = { id: model.id, capabilities: model.capabilities } as unknown as DriverModel;
-    const options = {
+    this.#client = connect(driverModel, {
       events: {
         onChanged: (capability: string, value: DriverValue) => this.#set(capability, value),
         onButton: (gesture: ButtonGesture) => events.onButton(gesture),
@@ -56,18 +67,31 @@ export class DriverHardware implements UnitHardware {
           events.onAvailability?.(state === 'ready', identity ? `${identity.name} ${identity.version}` : undefined);
         },
       },
-    };
-    this.#client =
-      'socket' in target
-        ? DriverClient.socket(driverModel, target.socket, options)
-        : DriverClient.spawn(driverModel, { program: target.program, args: [...(target.args ?? [])] }, options);
+    });
     this.#refresh = setInterval(() => void this.#readAll(true), READING_REFRESH_MS);
     this.#refresh.unref();
   }
 
   /** Starts (or connects to) the driver; the agent does not wait for it: until it is ready, all is unavailable. */
   static start(model: ModelSpec, target: DriverTarget, events: DriverHardwareEvents): DriverHardware {
-    return new DriverHardware(model, target, events);
+    const connect: ClientMaker = (driverModel, options) =>
+      'socket' in target
+        ? DriverClient.socket(driverModel, target.socket, options)
+        : DriverClient.spawn(driverModel, { program: target.program, args: [...(target.args ?? [])] }, options);
+    return new DriverHardware(model, connect, events);
+  }
+
+  /**
+   * The built-in `simulated` driver (simulated-driver.ts) in this process, through the same client and
+   * checks as a maker's; its factory reset puts the simulated values back to the model's initial state.
+   */
+  static async simulated(model: ModelSpec, stateDir: string, events: DriverHardwareEvents): Promise<DriverHardware> {
+    // Loaded only when named, so a maker's driver does not load the simulation.
+    const { loadSimulatedDriver } = await import('./simulated-driver.ts');
+    const simulation = await loadSimulatedDriver(model, stateDir);
+    const connect: ClientMaker = (driverModel, options) =>
+      DriverClient.inProcess(driverModel, simulation.definition, options).client;
+    return new DriverHardware(model, connect, events, () => simulation.reset());
   }
 
   /** Whether the driver is up. */
@@ -119,9 +143,12 @@ export class DriverHardware implements UnitHardware {
     }
   }
 
-  /** Factory reset: the hardware keeps its own state (a relay stays as it is); nothing the agent holds to erase. */
+  /**
+   * Factory reset: a maker's hardware keeps its own state (a relay stays as it is), so nothing the agent
+   * holds is erased; the built-in simulation goes back to its initial values.
+   */
   reset(): Promise<void> {
-    return Promise.resolve();
+    return this.#resetHardware();
   }
 
   /** Stops the driver. */

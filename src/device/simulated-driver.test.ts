@@ -7,6 +7,11 @@ import { hasCode } from '../errors/index.ts';
 import { getModel } from '../models/index.ts';
 import { DriverHardware, type DriverHardwareEvents } from './driver-hardware.ts';
 
+/** The simulated values the driver keeps in the state dir. */
+async function saved(stateDir: string): Promise<Record<string, unknown>> {
+  return JSON.parse(await readFile(join(stateDir, 'capabilities.json'), 'utf8')) as Record<string, unknown>;
+}
+
 async function withState<T>(run: (dir: string) => Promise<T>): Promise<T> {
   const dir = await mkdtemp(join(tmpdir(), 'bulwark-simulated-driver-'));
   try {
@@ -36,7 +41,7 @@ test('the simulated plug, served as a driver, switches on, keeps it in capabilit
     await ready(first);
     assert.deepEqual(ups, ['true bulwark-simulated 1']);
     assert.equal(await first.invoke('power', 'on'), true);
-    assert.equal(JSON.parse(await readFile(join(dir, 'capabilities.json'), 'utf8')).power, true);
+    assert.equal((await saved(dir)).power, true);
     await first.close();
     const second = await DriverHardware.simulated(getModel('plug'), dir, quietEvents());
     await ready(second);
@@ -63,7 +68,7 @@ test("a factory reset puts the simulated values back to the model's initial stat
     await ready(lock);
     assert.equal(await lock.invoke('bolt', 'unlock'), 'unlocked');
     await lock.reset();
-    assert.equal(JSON.parse(await readFile(join(dir, 'capabilities.json'), 'utf8')).bolt, 'locked');
+    assert.equal((await saved(dir)).bolt, 'locked');
     await lock.close();
   }));
 
