@@ -60,6 +60,8 @@ const OUTSIDE_PARSERS: readonly InventoryRow[] = [
   ['parseStickerUri', 'identity/sticker.ts', "the label's QR code, as an app or hub scans it"],
   ['parseImageManifest', 'update/image.ts', 'image.json inside a downloaded image'],
   ['parseImageTargetCustom', 'update/image.ts', 'the signed custom data of a release'],
+  ['parseDeltaTargetCustom', 'update/image.ts', "a delta target's signed custom data"],
+  ['applyDelta', 'update/delta.ts', 'a downloaded delta (zstd patch-from)'],
   ['readImageArchive', 'update/archive.ts', 'a downloaded image archive (tar)'],
   ['parseVersion', 'update/semver.ts', 'versions in release metadata'],
   ['parseProfile', 'policy/profile.ts', 'device profiles (YAML) a manufacturer writes'],

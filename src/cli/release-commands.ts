@@ -166,6 +166,10 @@ async function publish(o: PublishOptions): Promise<void> {
       `  sha256 ${r.sha256}\n  image ${r.files.image}\n  SBOM  ${r.files.sbom} (CycloneDX 1.5)\n` +
       `  signed targets v${r.metadata.targets}, snapshot v${r.metadata.snapshot}, timestamp v${r.metadata.timestamp}\n`,
   );
+  for (const d of r.deltas) {
+    const percent = ((100 * d.length) / r.length).toFixed(1);
+    process.stdout.write(`  delta from ${d.baseVersion}: ${d.length} bytes (${percent}% of the image) ${d.file}\n`);
+  }
 }
 
 /** `release refresh`: re-sign the timestamp (and more when asked). */
@@ -251,30 +255,75 @@ function registerStatus(release: Command): void {
     });
 }
 
-/** `release build-image`: a reference firmware image. */
+/** `release build-image`: a firmware image that carries the device's code (format version 2). */
 function registerBuildImage(release: Command): void {
   release
     .command('build-image')
     .description(
-      'build a reference firmware image ' + "(image.json plus an entry that starts the installed runtime's agent)",
+      "build a firmware image: the device agent bundled with its dependencies, the unit's model file, " +
+        'an SBOM of what the bundle holds, and the driver folder if given',
     )
     .requiredOption('--model <model>', 'built-in model id or model file')
     .requiredOption('--version <semver>', 'image version')
     .requiredOption('--security-version <n>', 'anti-rollback security version')
-    .requiredOption('--out <file>', 'the tarball to write')
-    .action(async (o: { model: string; version: string; securityVersion: string; out: string }) => {
-      const { buildReferenceImage } = await import('../release/index.ts');
-      const { resolveModel } = await import('../models/index.ts');
-      const model = resolveModel(o.model);
-      const securityVersion = securityVersionArgument(o.securityVersion);
+    .requiredOption('--out <file>', 'the tar archive to write (gzipped when it ends in .tgz or .gz)')
+    .option('--driver <dir>', "the maker's driver folder, copied into the image under driver/")
+    .option('--node <range>', "the Node.js range the image needs (default: the bundle target's major)")
+    .action(async (o: BuildImageArguments) => {
+      const { buildDeviceImage } = await import('../release/index.ts');
+      const { isNodeRange } = await import('../update/index.ts');
+      if (o.node !== undefined && !isNodeRange(o.node))
+        throw new ConfigError('RELEASE_CONFIG_INVALID', 'node', "must be comparators like '>=24.0.0 <25.0.0'");
       const out = resolve(o.out);
       // As `factory provision --out` does: the folder of the output is made, not a precondition.
       await mkdir(dirname(out), { recursive: true });
-      const m = await buildReferenceImage(out, { model: model.id, version: o.version, securityVersion });
+      const started = Date.now();
+      const progress = lateProgress(1_000);
+      const r = await buildDeviceImage(out, {
+        model: o.model,
+        version: o.version,
+        securityVersion: securityVersionArgument(o.securityVersion),
+        ...(o.driver ? { driverDir: resolve(o.driver) } : {}),
+        ...(o.node ? { nodeRange: o.node } : {}),
+        gzip: /\.(tgz|gz)$/.test(out),
+        onProgress: (step) => progress.step(step),
+      }).finally(() => progress.done());
+      const m = r.manifest;
+      const mib = (n: number): string => (n / 1048576).toFixed(2);
+      const seconds = ((Date.now() - started) / 1000).toFixed(1);
       process.stdout.write(
-        `built ${out}: ${m.model} ${m.version}, security version ${m.securityVersion}, ` + `entry ${m.entry}\n`,
+        `built ${out}: ${m.model} ${m.version}, security version ${m.securityVersion}, entry ${m.entry}\n` +
+          `  ${r.files.length} files, ${mib(r.unpackedBytes)} MiB unpacked, ${mib(r.archiveBytes)} MiB archive; ` +
+          `Node ${m.node}; SBOM of ${r.packages.length} npm packages; built in ${seconds} s\n`,
       );
     });
+}
+
+/** Steps on stderr, but only once `afterMs` has passed: a quick build prints nothing but its result. */
+function lateProgress(afterMs: number): { step(text: string): void; done(): void } {
+  let current: string | undefined;
+  let shown = false;
+  const timer = setTimeout(() => {
+    shown = true;
+    if (current) process.stderr.write(`${current}...\n`);
+  }, afterMs);
+  return {
+    step: (text) => {
+      current = text;
+      if (shown) process.stderr.write(`${text}...\n`);
+    },
+    done: () => clearTimeout(timer),
+  };
+}
+
+/** The options of `release build-image`. */
+interface BuildImageArguments {
+  model: string;
+  version: string;
+  securityVersion: string;
+  out: string;
+  driver?: string;
+  node?: string;
 }
 
 /** `release serve`: the repository's static files over HTTP until a signal. */

@@ -25,8 +25,9 @@ export const SERVICE_COMMANDS: ReadonlyArray<readonly [string, string]> = [
 export const SERVICE_NODE_FLAGS: readonly string[] = [
   '--optimize-for-size',
   '--max-semi-space-size=1',
-  '--invocation-count-for-maglev=20000',
+  '--invocation-count-for-maglev=100000',
   '--invocation-count-for-turbofan=30000',
+  '--invocation-count-for-feedback-allocation=400',
 ];
 
 /**

@@ -1,11 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { pathToFileURL } from 'node:url';
 import { agentArgs, AGENT_NODE_FLAGS, type SupervisorOptions } from './supervisor.ts';
 
 const base: SupervisorOptions = { bundleDir: '/b', stateDir: '/s', host: '127.0.0.1', webPort: 8443 };
 const runtime = '/opt/bulwark/agent-main.js';
-const factory = { slot: 'factory' as const, entry: runtime, runtime };
+const factory = { slot: 'factory' as const, entry: runtime };
 
 test('the agent runs with the hardening flags first, then its entry and its own options', () => {
   const args = agentArgs(base, factory);
@@ -27,13 +26,15 @@ test('the agent runs with the hardening flags first, then its entry and its own 
   ]);
 });
 
-test('an image booted from a slot is told where the runtime it runs on is', () => {
-  const args = agentArgs(base, { slot: 'a', entry: '/s/firmware/slots/a/agent.js', runtime });
-  const i = args.indexOf('--runtime');
-  assert.equal(args[i - 1], '/s/firmware/slots/a/agent.js');
-  assert.equal(args[i + 1], pathToFileURL(runtime).href);
+test('a slot runs its own entry, and nothing on its command line names code outside the slot', () => {
+  const slotDir = '/s/firmware/slots/a';
+  const args = agentArgs(base, { slot: 'a', entry: `${slotDir}/agent.mjs` });
+  const entryAt = AGENT_NODE_FLAGS.length;
+  assert.equal(args[entryAt], `${slotDir}/agent.mjs`);
   assert.equal(args[args.indexOf('--slot') + 1], 'a');
-  assert.equal(agentArgs(base, factory).includes('--runtime'), false);
+  assert.equal(args.includes('--runtime'), false);
+  const code = args.filter((a, i) => i !== entryAt && /\.(m?js|ts)$|^file:/.test(a));
+  assert.deepEqual(code, []);
 });
 
 test('optional settings are passed only when given, the update interval in ms', () => {

@@ -12,7 +12,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { BulwarkError } from '../errors/index.ts';
 import { refuseInspector, ignoreInspectorSignal, type DeviceMode } from './inspector-check.ts';
@@ -61,11 +61,12 @@ export interface SupervisorOptions {
 }
 
 /**
- * Node flags of the agent process: the runtime hardening, then memory. Loading ~50 modules at
- * boot makes Node's module resolver hot enough for V8's optimising compilers, whose own code
- * then pages in (~2 MiB, more with long install paths) for functions that run only at boot;
- * raising V8's call counts before Maglev and TurboFan step in (400 and 3,000) keeps boot
- * interpreted, while what serves requests and pairings is still optimised once it is really hot.
+ * Node flags of the agent process: the runtime hardening, then memory. Resolving an import calls
+ * node:path's separator check once per character of the path: ~20,000 calls for the plug's ~100
+ * modules from /work/main, more with a longer install path or more modules. Past V8's call count
+ * Maglev compiles it and its own code pages in (~1.8 MiB) for a function that runs only at boot;
+ * counts far above boot's (V8's defaults: 400 for Maglev, 3,000 for TurboFan) keep boot interpreted,
+ * while what serves requests and pairings is still optimised once it is really hot.
  */
 export const AGENT_NODE_FLAGS = [
   '--disallow-code-generation-from-strings',
@@ -73,8 +74,11 @@ export const AGENT_NODE_FLAGS = [
   '--max-semi-space-size=1',
   // A flood's garbage is collected and the heap shrinks again, instead of V8 raising its limit (issue 24).
   '--optimize-for-size',
-  '--invocation-count-for-maglev=20000',
+  '--invocation-count-for-maglev=100000',
   '--invocation-count-for-turbofan=30000',
+  // Feedback vectors (and Sparkplug code after them) only for functions called 400 times, not 8:
+  // most boot and driver-start code runs a few times; measured -0.9 MiB for the thermostat agent.
+  '--invocation-count-for-feedback-allocation=400',
 ];
 
 /** Environment hardening: glibc keeps freed argon2 blocks in per-thread arenas unless told not to. */
@@ -93,8 +97,8 @@ interface BootPlan {
   readonly slot: SlotName;
   readonly trial: boolean;
   readonly firmware: string;
+  /** The script node starts: the booted slot's own entry, or the installed runtime's agent for the factory image. */
   readonly entry: string;
-  readonly runtime: string;
   readonly healthTimeoutMs: number;
 }
 
@@ -105,13 +109,15 @@ function driverArgs(driver: DriverTarget | undefined): string[] {
   return ['--driver-json', JSON.stringify({ program: driver.program, args: driver.args ?? [] })];
 }
 
-/** The agent's command line: the runtime flags, the entry, then the agent's own options. */
-export function agentArgs(o: SupervisorOptions, plan: Pick<BootPlan, 'slot' | 'entry' | 'runtime'>): string[] {
-  const { slot, entry, runtime } = plan;
+/**
+ * The agent's command line: the runtime flags, the entry, then the agent's own options (the unit's
+ * bundle, state, ports). Nothing on it names code outside the booted slot: an image runs by itself.
+ */
+export function agentArgs(o: SupervisorOptions, plan: Pick<BootPlan, 'slot' | 'entry'>): string[] {
+  const { slot, entry } = plan;
   return [
     ...AGENT_NODE_FLAGS,
     entry,
-    ...(entry !== runtime ? ['--runtime', pathToFileURL(runtime).href] : []),
     '--bundle',
     o.bundleDir,
     '--state',
@@ -131,7 +137,11 @@ export function agentArgs(o: SupervisorOptions, plan: Pick<BootPlan, 'slot' | 'e
   ];
 }
 
-/** Decides which slot boots (the factory image when the boot state is unusable) and what runs. */
+/**
+ * Decides which slot boots (the factory image when the boot state is unusable) and what runs: a
+ * slot's own entry (its image is verified file by file), or for the factory image the agent of the
+ * package installed on the unit, which is that image.
+ */
 async function planBoot(o: SupervisorOptions, log: (msg: string) => void): Promise<BootPlan> {
   const bootConfig = await loadBootConfig(o);
   const plan = await prepareBoot(o.stateDir, bootConfig).catch((err: unknown) => {
@@ -139,12 +149,13 @@ async function planBoot(o: SupervisorOptions, log: (msg: string) => void): Promi
     return { boot: 'factory' as const, trial: false, notes: [] as string[], image: undefined };
   });
   for (const note of plan.notes) log(note);
-  const runtime = agentEntry();
   const slot = plan.boot;
   const entry =
-    slot === 'factory' || !plan.image ? runtime : join(firmwarePaths(o.stateDir).slot(slot), plan.image.image.entry);
+    slot === 'factory' || !plan.image
+      ? agentEntry()
+      : join(firmwarePaths(o.stateDir).slot(slot), plan.image.image.entry);
   const firmware = plan.image ? plan.image.image.version : (await runningImageOf(o.stateDir, 'factory')).version;
-  return { slot, trial: plan.trial, firmware, entry, runtime, healthTimeoutMs: bootConfig.healthTimeoutMs };
+  return { slot, trial: plan.trial, firmware, entry, healthTimeoutMs: bootConfig.healthTimeoutMs };
 }
 
 /** One supervised agent: boots it, reads its lines, and applies the restart policy when it exits. */

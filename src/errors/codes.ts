@@ -244,10 +244,14 @@ const table = {
   UPDATE_IMAGE_HASH_MISMATCH: system(DATAERR),
   UPDATE_IMAGE_INVALID: system(DATAERR),
   UPDATE_WRONG_MODEL: system(DATAERR),
+  UPDATE_NODE_UNSUPPORTED: system(DATAERR),
   UPDATE_TOO_LARGE: system(DATAERR),
   UPDATE_TIMEOUT: system(UNAVAILABLE),
   UPDATE_UNREACHABLE: system(UNAVAILABLE),
   UPDATE_PREVIOUSLY_FAILED: system(DATAERR),
+  UPDATE_DELTA_BASE_MISMATCH: system(DATAERR),
+  UPDATE_DELTA_INVALID: system(DATAERR),
+  UPDATE_DELTA_RESULT_MISMATCH: system(DATAERR),
   // src/update: the device's update state, and settings
   UPDATE_STATE_INVALID: system(DATAERR),
   BOOT_STATE_INVALID: system(DATAERR),
@@ -275,6 +279,7 @@ const table = {
   RELEASE_VERSION_INVALID: caller(USAGE),
   RELEASE_NOTES_INVALID: caller(USAGE),
   RELEASE_DOWNGRADE_REFUSED: caller(DATAERR),
+  RELEASE_DELTA_TOO_LARGE: caller(DATAERR),
   // src/web (HttpError answers with the status it carries; these are the statuses it is thrown with)
   STATE_CORRUPT: system(DATAERR),
   AUTH_REQUIRED: caller(NOPERM, 401),

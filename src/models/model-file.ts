@@ -6,7 +6,7 @@
  * follows from the sensors). Every problem names its path and rule; nothing is half-loaded.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readFileSync, readSync, readdirSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { BulwarkError } from '../errors/index.ts';
 import { checkAgainstSchema, type SchemaNode, type SchemaProblem } from './schema-check.ts';
@@ -32,8 +32,23 @@ export const MODEL_SCHEMA_ID = 'bulwark.model/v1';
 /** Largest model file read, bytes. */
 export const MAX_MODEL_FILE_BYTES = 262_144;
 
-const SCHEMA_URL = new URL('../../schemas/model.v1.schema.json', import.meta.url);
-const BUILTIN_DIR = new URL('../../models/', import.meta.url);
+/**
+ * The root of the code this module belongs to: the nearest folder up (at most three levels) that
+ * holds package.json (the package, a checkout or installed: src/models/ or dist/models/ is two
+ * levels down) or image.json (a firmware image, whose bundled code sits at its top or in chunks/).
+ * The shipped schema and built-in models are found from there in both layouts.
+ */
+function codeRoot(): URL {
+  let dir = new URL('./', import.meta.url);
+  for (let up = 0; up <= 3; up++, dir = new URL('../', dir)) {
+    if (existsSync(new URL('image.json', dir)) || existsSync(new URL('package.json', dir))) return dir;
+  }
+  return new URL('../../', import.meta.url);
+}
+
+const ROOT = codeRoot();
+const SCHEMA_URL = new URL('schemas/model.v1.schema.json', ROOT);
+const BUILTIN_DIR = new URL('models/', ROOT);
 let schema: SchemaNode | undefined;
 
 /** The shipped JSON Schema (read once). */
@@ -89,12 +104,24 @@ function crossRuleProblems(m: ModelSpec): SchemaProblem[] {
   return out;
 }
 
+type YamlParser = { parse: (t: string, o: object) => unknown };
+
+/**
+ * The YAML parser, loaded on first use (a device never reads YAML). Node runs this file as an ES
+ * module, without a `require` of its own; in a firmware image the bundler turns the literal
+ * `require('yaml')` into the bundled module, evaluated only here (see pairing's group.ts).
+ */
+function loadYaml(): YamlParser {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- see above: the bundler's lazy form
+  if (typeof require === 'function') return require('yaml') as YamlParser;
+  return createRequire(import.meta.url)('yaml') as YamlParser;
+}
+
 /** Parses JSON or YAML text (YAML only when `yaml` is true; its parser loads on first use). */
 function parseText(text: string, yaml: boolean, origin: string): unknown {
   try {
     if (!yaml) return JSON.parse(text) as unknown;
-    const { parse } = createRequire(import.meta.url)('yaml') as { parse: (t: string, o: object) => unknown };
-    return parse(text, { maxAliasCount: 0, prettyErrors: false });
+    return loadYaml().parse(text, { maxAliasCount: 0, prettyErrors: false });
   } catch (err) {
     const reason = err instanceof Error ? err.message.split('\n')[0]!.slice(0, 160) : 'unparseable';
     throw new ModelFileError('MODEL_FILE_INVALID', origin, [

@@ -15,8 +15,20 @@ let pointClass: PointClass | undefined;
  * through require() synchronously, so the pairing functions stay synchronous.)
  */
 export function curve(): PointClass {
-  pointClass ??= (createRequire(import.meta.url)('@noble/curves/nist.js') as typeof Nist).p256.Point;
+  pointClass ??= loadNist().p256.Point;
   return pointClass;
+}
+
+/**
+ * Node runs this file as an ES module, which has no `require` of its own: it takes one from
+ * createRequire. In a firmware image (src/release's image-build.ts) the bundler turns the literal
+ * `require(...)` call into the bundled module, still evaluated only here, on first use; the image
+ * defines `require` for Node's built-ins only, so nothing is looked up outside the image.
+ */
+function loadNist(): typeof Nist {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- see above: the bundler's lazy form
+  if (typeof require === 'function') return require('@noble/curves/nist.js') as typeof Nist;
+  return createRequire(import.meta.url)('@noble/curves/nist.js') as typeof Nist;
 }
 
 /** The order n of the P-256 group (SEC 2); a unit test checks it against the curve library. */

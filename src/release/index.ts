@@ -1,9 +1,10 @@
 /**
  * Software updates, the maker's side: the factory's update-signing keys, a TUF repository of
- * static files on @tufjs/models (publish, refresh, rotate, status), CycloneDX SBOMs, reference
- * image building, a static server, and the updates part of `bulwark demo`. The device never
- * loads this folder; what both sides share (image format, versions, errors) is src/update's.
- * @tufjs/models and tar load on first use.
+ * static files on @tufjs/models (publish, refresh, rotate, status), delta images (zstd
+ * patch-from), CycloneDX SBOMs, firmware image building (the device agent bundled by esbuild),
+ * a static server, and the updates part of `bulwark demo`. The device never loads this folder;
+ * what both sides share (image format, versions, errors) is src/update's. @tufjs/models, tar and
+ * esbuild load on first use.
  *
  * @example
  *   await initRepository({ repoDir, factoryDir });
@@ -22,9 +23,13 @@ export type {
   RepositoryStatus,
   ReleaseProgress,
 } from './repository.ts';
+export { makeDelta, validateDeltaBases, DEFAULT_DELTA_BASES, MAX_DELTA_BASES } from './delta.ts';
+export type { WrittenDelta } from './delta-targets.ts';
 export { startRepositoryServer, createRepositoryHandler } from './server.ts';
 export type { RepositoryServer } from './server.ts';
 export { buildReferenceImage } from './reference-image.ts';
+export { buildDeviceImage, agentSourceEntry, imageBuildLimits, DEVICE_IMAGE_TARGET } from './image-build.ts';
+export type { DeviceImageOptions, DeviceImageResult } from './image-build.ts';
 export type { ReferenceImageOptions } from './reference-image.ts';
 export { demoUpdates } from './demo.ts';
 export type { DemoUpdatesOptions, DemoUpdatesResult, DemoSupervise } from './demo.ts';

@@ -13,17 +13,18 @@ async function work(): Promise<string> {
   return mkdtemp(join(tmpdir(), 'bulwark-archive-'));
 }
 
-test('a reference image unpacks whole, with every file hashed and the manifest checked', async () => {
+test('a reference image with its own entry unpacks whole, every file hashed and the manifest checked', async () => {
   const dir = await work();
   const tar = join(dir, 'image.tar');
   const files = { 'lib/extra.txt': 'hello' };
-  await buildReferenceImage(tar, { model: 'plug', version: '1.2.3', securityVersion: 4, files });
+  const entrySource = 'export {};\n';
+  await buildReferenceImage(tar, { model: 'plug', version: '1.2.3', securityVersion: 4, files, entrySource });
   const contents = await readImageArchive(tar, limits, { into: join(dir, 'slot') });
   assert.equal(contents.manifest.version, '1.2.3');
   assert.equal(contents.manifest.securityVersion, 4);
   assert.deepEqual(
     contents.files.map((f) => f.path),
-    ['agent.mjs', 'image.json', 'lib/extra.txt'],
+    ['agent.mjs', 'image.json', 'lib/extra.txt', 'sbom.cdx.json'],
   );
   const extra = contents.files.find((f) => f.path === 'lib/extra.txt')!;
   assert.equal(extra.sha256, createHash('sha256').update('hello').digest('hex'));

@@ -1,6 +1,8 @@
 /**
- * Building reference firmware images: deterministic tar archives (node-tar, loaded on first use)
- * that src/update's archive rules accept.
+ * Reference firmware images for tests and demos: by default a real device image (the bundled
+ * agent, see image-build.ts); with `entrySource`, a minimal format-2 image whose entry is that
+ * source (a test's stand-in for an agent that crashes, hangs or exits). Deterministic tar archives
+ * (node-tar, loaded on first use) that src/update's archive rules accept.
  */
 import { mkdir, rm, mkdtemp, writeFile } from 'node:fs/promises';
 import { join, dirname } from 'node:path';
@@ -10,11 +12,13 @@ import {
   invalidImageArchive as invalid,
   checkImagePath,
   parseImageManifest,
+  nodeRangeOfTarget,
   IMAGE_MANIFEST_FILE,
   IMAGE_FORMAT,
-  REFERENCE_ENTRY_SOURCE,
   type ImageManifest,
 } from '../update/index.ts';
+import { buildDeviceImage, DEVICE_IMAGE_TARGET } from './image-build.ts';
+import { buildBundleSbom } from './sbom.ts';
 
 /** What goes into a reference image. */
 export interface ReferenceImageOptions {
@@ -22,7 +26,7 @@ export interface ReferenceImageOptions {
   readonly version: string;
   readonly securityVersion: number;
   readonly description?: string;
-  /** The entry point's source; the default starts the installed runtime's agent. */
+  /** The entry point's source; the default is the bundled device agent. */
   readonly entrySource?: string;
   /** Further files, by path inside the image. */
   readonly files?: Readonly<Record<string, string | Uint8Array>>;
@@ -35,6 +39,22 @@ export interface ReferenceImageOptions {
  * @example await buildReferenceImage('plug-1.1.0.tar', { model: 'plug', version: '1.1.0', securityVersion: 2 })
  */
 export async function buildReferenceImage(out: string, o: ReferenceImageOptions): Promise<ImageManifest> {
+  if (o.entrySource === undefined) {
+    const built = await buildDeviceImage(out, {
+      model: o.model,
+      version: o.version,
+      securityVersion: o.securityVersion,
+      ...(o.description ? { description: o.description } : {}),
+      ...(o.files ? { extraFiles: o.files } : {}),
+      ...(o.gzip ? { gzip: true } : {}),
+    });
+    return built.manifest;
+  }
+  return buildEntryImage(out, o, o.entrySource);
+}
+
+/** A format-2 image whose entry is `entrySource`, with an SBOM listing no packages. */
+async function buildEntryImage(out: string, o: ReferenceImageOptions, entrySource: string): Promise<ImageManifest> {
   const tar = await loadTar();
   const manifest = parseImageManifest({
     format: IMAGE_FORMAT,
@@ -42,13 +62,17 @@ export async function buildReferenceImage(out: string, o: ReferenceImageOptions)
     version: o.version,
     securityVersion: o.securityVersion,
     entry: 'agent.mjs',
+    node: nodeRangeOfTarget(DEVICE_IMAGE_TARGET),
+    sbom: 'sbom.cdx.json',
     ...(o.description ? { description: o.description } : {}),
   });
+  const sbom = buildBundleSbom({ image: manifest, packages: [], builder: { name: 'bulwark', version: o.version } });
   const work = await mkdtemp(join(tmpdir(), 'bulwark-image-'));
   try {
     const contents: Record<string, string | Uint8Array> = {
       [IMAGE_MANIFEST_FILE]: JSON.stringify(manifest, null, 2) + '\n',
-      'agent.mjs': o.entrySource ?? REFERENCE_ENTRY_SOURCE,
+      'agent.mjs': entrySource,
+      'sbom.cdx.json': JSON.stringify(sbom, null, 2) + '\n',
       ...(o.files ?? {}),
     };
     for (const [path, data] of Object.entries(contents)) {

@@ -10,6 +10,8 @@
  *     <repo>/metadata/timestamp.json           the only file that changes in place
  *     <repo>/targets/<model>/<sha256>.image.tar        images, named by hash
  *     <repo>/targets/<model>/<sha256>.image.cdx.json   their CycloneDX SBOMs
+ *     <repo>/targets/<model>/deltas/<sha256>.<base sha256>.zst   deltas from earlier images (delta-targets.ts)
+ *     <repo>/images/<model>/<sha256>.tar                the last `deltaBases` images, kept as delta bases (not served)
  *
  * A publish writes new files first and replaces timestamp.json last (atomically), so a client
  * that reads the repository meanwhile sees the old release or the new one, never a mixture.
@@ -36,6 +38,8 @@ import {
   type ReleaseNotes,
 } from '../update/index.ts';
 import { buildSbom, runtimeInventory } from './sbom.ts';
+import { validateDeltaBases, DEFAULT_DELTA_BASES } from './delta.ts';
+import { writeDeltaTargets, keepDeltaBase, type WrittenDelta } from './delta-targets.ts';
 import {
   loadTufModels,
   signWith,
@@ -85,6 +89,8 @@ export interface ReleaseRecord {
   readonly factoryDir: string;
   readonly createdAt: string;
   readonly expiry: ExpiryConfig;
+  /** How many earlier images of a model get a delta to each new one (0 to 10; absent: 3). */
+  readonly deltaBases?: number;
   readonly images: readonly PublishedImage[];
 }
 
@@ -136,6 +142,7 @@ function validateRecord(raw: unknown, repoDir: string): ReleaseRecord {
   if (!r || r.format !== RELEASE_FORMAT || typeof r.factoryDir !== 'string' || !Array.isArray(r.images)) {
     throw new ReleaseError('RELEASE_REPO_INVALID', `${join(repoDir, RELEASE_FILE)} is not a Bulwark release record`);
   }
+  if (r.deltaBases !== undefined) validateDeltaBases(r.deltaBases);
   return { ...r, expiry: validateExpiryConfig(r.expiry ?? {}) } as ReleaseRecord;
 }
 
@@ -273,6 +280,8 @@ export interface InitRepositoryOptions {
   readonly repoDir: string;
   readonly factoryDir: string;
   readonly expiry?: Partial<ExpiryConfig>;
+  /** How many earlier images of a model get a delta to each new one: 0 (none) to 10; default 3. */
+  readonly deltaBases?: number;
   readonly now?: Date;
 }
 
@@ -283,6 +292,7 @@ export interface InitRepositoryOptions {
  */
 export async function initRepository(o: InitRepositoryOptions): Promise<{ rootVersion: number }> {
   const expiry = validateExpiryConfig(o.expiry);
+  const deltaBases = validateDeltaBases(o.deltaBases ?? DEFAULT_DELTA_BASES);
   const now = o.now ?? new Date();
   const factoryDir = resolve(o.factoryDir);
   if (existsSync(join(o.repoDir, RELEASE_FILE)))
@@ -333,6 +343,7 @@ export async function initRepository(o: InitRepositoryOptions): Promise<{ rootVe
     factoryDir,
     createdAt: now.toISOString(),
     expiry,
+    deltaBases,
     images: [],
   };
   await writeJsonAtomic(join(o.repoDir, RELEASE_FILE), record);
@@ -386,6 +397,8 @@ export interface PublishImageOptions {
   /** The owner's note, signed with the image: the risk it fixes and what installing interrupts. */
   readonly notes?: ReleaseNotes;
   readonly expiry?: Partial<ExpiryConfig>;
+  /** Overrides release.json's `deltaBases` for this publish (0 writes no delta and keeps no base). */
+  readonly deltaBases?: number;
   readonly now?: Date;
   readonly onProgress?: ReleaseProgress;
 }
@@ -401,6 +414,8 @@ export interface PublishResult {
   readonly sbomPath: string;
   /** The files written under <repo>/targets. */
   readonly files: { readonly image: string; readonly sbom: string };
+  /** The deltas signed from earlier images of the model to this one, newest base first. */
+  readonly deltas: readonly WrittenDelta[];
   readonly metadata: { readonly targets: number; readonly snapshot: number; readonly timestamp: number };
 }
 
@@ -476,19 +491,68 @@ function checkImage(o: PublishImageOptions, image: Image, published: Loaded['tar
 async function writeSbom(
   modelDir: string,
   input: Omit<Parameters<typeof buildSbom>[0], 'runtime'>,
-): Promise<{ sbomBytes: Buffer; sbomSha: string }> {
+): Promise<{ bytes: Buffer; sha256: string }> {
   const sbom = buildSbom({ ...input, runtime: await runtimeInventory() });
-  const sbomBytes = Buffer.from(JSON.stringify(sbom, null, 2) + '\n');
-  const sbomSha = sha256Hex(sbomBytes);
-  await writeFileAtomic(join(modelDir, `${sbomSha}.image.cdx.json`), sbomBytes, PUBLIC_FILE_MODE);
+  const bytes = Buffer.from(JSON.stringify(sbom, null, 2) + '\n');
+  const sha256 = sha256Hex(bytes);
+  await writeFileAtomic(join(modelDir, `${sha256}.image.cdx.json`), bytes, PUBLIC_FILE_MODE);
+  return { bytes, sha256 };
+}
 
-  return { sbomBytes, sbomSha };
+type TargetFiles = Record<string, InstanceType<TufModels['TargetFile']>>;
+
+/** The current targets with `image` and its SBOM as the model's image and SBOM targets. */
+function withImageTargets(
+  l: Loaded,
+  o: PublishImageOptions,
+  image: Image & { sha256: string; length: number },
+  sbom: { bytes: Buffer; sha256: string },
+): TargetFiles {
+  const { m } = l;
+  const custom: ImageTargetCustom = {
+    format: image.format,
+    model: o.model,
+    version: image.version,
+    securityVersion: image.securityVersion,
+    ...(image.node !== undefined ? { node: image.node } : {}),
+    sbom: sbomTargetPath(o.model),
+    ...(o.notes ? { notes: { risk: o.notes.risk, interruption: o.notes.interruption } } : {}),
+  };
+  const targets = { ...l.targets.signed.targets };
+  targets[imageTargetPath(o.model)] = new m.TargetFile({
+    path: imageTargetPath(o.model),
+    length: image.length,
+    hashes: { sha256: image.sha256 },
+    unrecognizedFields: { custom: { ...custom } },
+  });
+  targets[sbomTargetPath(o.model)] = new m.TargetFile({
+    path: sbomTargetPath(o.model),
+    length: sbom.bytes.length,
+    hashes: { sha256: sbom.sha256 },
+    unrecognizedFields: { custom: { format: 'CycloneDX-1.5', model: o.model, version: image.version } },
+  });
+  return targets;
+}
+
+/** Checks the artifact as an image; anything wrong is RELEASE_IMAGE_INVALID. */
+async function inspectArtifact(
+  o: PublishImageOptions,
+  size: number,
+): Promise<Awaited<ReturnType<typeof readImageArchive>>> {
+  return readImageArchive(
+    o.artifact,
+    { maxEntries: 100_000, maxUnpackedBytes: 64 * 2 ** 30 },
+    { onProgress: (d) => o.onProgress?.('inspect', d, size) },
+  ).catch((err: unknown) => {
+    throw new ReleaseError('RELEASE_IMAGE_INVALID', `the artifact is not a valid image: ${(err as Error).message}`);
+  });
 }
 
 /**
  * Publishes a firmware image: checks it (archive rules, image.json matches the arguments, not
- * older than the current image), copies it in by hash, writes its CycloneDX SBOM beside it, and
- * signs new targets, snapshot and timestamp metadata.
+ * older than the current image), copies it in by hash, writes its CycloneDX SBOM beside it and a
+ * delta from each of the model's last `deltaBases` images, and signs new targets, snapshot and
+ * timestamp metadata.
  * @example await publishImage({ repoDir: 'releases', model: 'plug', version: '1.1.0', artifact: 'plug-1.1.0.tar' })
  */
 export async function publishImage(options: PublishImageOptions): Promise<PublishResult> {
@@ -504,51 +568,24 @@ export async function publishImage(options: PublishImageOptions): Promise<Publis
   return withLock(o.repoDir, async () => {
     const l = await loadRepository(o.repoDir);
     const expiry = validateExpiryConfig({ ...l.record.expiry, ...o.expiry });
+    const deltaBases = validateDeltaBases(o.deltaBases ?? l.record.deltaBases ?? DEFAULT_DELTA_BASES);
     const now = o.now ?? new Date();
     checkNotes(o);
-    const contents = await readImageArchive(
-      o.artifact,
-      { maxEntries: 100_000, maxUnpackedBytes: 64 * 2 ** 30 },
-      { onProgress: (d) => o.onProgress?.('inspect', d, info.size) },
-    ).catch((err: unknown) => {
-      throw new ReleaseError('RELEASE_IMAGE_INVALID', `the artifact is not a valid image: ${(err as Error).message}`);
-    });
+    const contents = await inspectArtifact(o, info.size);
     const image = contents.manifest;
     checkImage(o, image, l.targets);
     const keys = await loadUpdateKeys(keysDirOf(o.factoryDir ? resolve(o.factoryDir) : l.record.factoryDir));
     const modelDir = join(o.repoDir, TARGETS_DIR, o.model);
     await mkdir(modelDir, { recursive: true, mode: 0o755 });
     const sha256 = await hashAndCopy(o.artifact, join(modelDir, 'image.tar'), info.size, o.onProgress);
-    const { sbomBytes, sbomSha } = await writeSbom(modelDir, {
+    const sbom = await writeSbom(modelDir, {
       image,
       imageSha256: sha256,
       imageLength: info.size,
       files: contents.files,
       now,
     });
-    const { m } = l;
-    const custom: ImageTargetCustom = {
-      format: IMAGE_FORMAT,
-      model: o.model,
-      version: image.version,
-      securityVersion: image.securityVersion,
-      sbom: sbomTargetPath(o.model),
-      ...(o.notes ? { notes: { risk: o.notes.risk, interruption: o.notes.interruption } } : {}),
-    };
-    const targets = { ...l.targets.signed.targets };
-    targets[imageTargetPath(o.model)] = new m.TargetFile({
-      path: imageTargetPath(o.model),
-      length: info.size,
-      hashes: { sha256 },
-      unrecognizedFields: { custom: { ...custom } },
-    });
-    targets[sbomTargetPath(o.model)] = new m.TargetFile({
-      path: sbomTargetPath(o.model),
-      length: sbomBytes.length,
-      hashes: { sha256: sbomSha },
-      unrecognizedFields: { custom: { format: 'CycloneDX-1.5', model: o.model, version: image.version } },
-    });
-    const metadata = await commit(o.repoDir, l, keys, { targets, expiry, now });
+    const targets = withImageTargets(l, o, { ...image, sha256, length: info.size }, sbom);
     const published: PublishedImage = {
       model: o.model,
       version: image.version,
@@ -557,7 +594,21 @@ export async function publishImage(options: PublishImageOptions): Promise<Publis
       length: info.size,
       publishedAt: now.toISOString(),
     };
-    await writeJsonAtomic(join(o.repoDir, RELEASE_FILE), { ...l.record, images: [...l.record.images, published] });
+    const file = join(modelDir, `${sha256}.image.tar`);
+    const newImage = { ...published, file };
+    const history = l.record.images;
+    const deltas = await writeDeltaTargets({
+      m: l.m,
+      repoDir: o.repoDir,
+      modelDir,
+      targets,
+      history,
+      deltaBases,
+      image: newImage,
+    });
+    const metadata = await commit(o.repoDir, l, keys, { targets, expiry, now });
+    await writeJsonAtomic(join(o.repoDir, RELEASE_FILE), { ...l.record, images: [...history, published] });
+    await keepDeltaBase({ repoDir: o.repoDir, history: [...history, published], deltaBases, image: newImage });
     return {
       model: o.model,
       version: image.version,
@@ -566,7 +617,8 @@ export async function publishImage(options: PublishImageOptions): Promise<Publis
       length: info.size,
       targetPath: imageTargetPath(o.model),
       sbomPath: sbomTargetPath(o.model),
-      files: { image: join(modelDir, `${sha256}.image.tar`), sbom: join(modelDir, `${sbomSha}.image.cdx.json`) },
+      files: { image: file, sbom: join(modelDir, `${sbom.sha256}.image.cdx.json`) },
+      deltas,
       metadata,
     };
   });

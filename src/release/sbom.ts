@@ -3,7 +3,7 @@
  * component with its SHA-256), every file inside it, and the runtime it runs on (the Bulwark
  * package and its production dependencies from package-lock.json, with their integrity hashes).
  */
-import { randomUUID } from 'node:crypto';
+import { randomUUID, createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { ArchiveFile, ImageManifest } from '../update/index.ts';
 
@@ -138,5 +138,58 @@ export function buildSbom(o: SbomInput): Record<string, unknown> {
       { ref: 'image', dependsOn: [...o.files.map((f) => `file:${f.path}`), runtimeRef] },
       { ref: runtimeRef, dependsOn: o.runtime.packages.map((p) => `npm:${p.name}@${p.version}`) },
     ],
+  };
+}
+
+/** What the SBOM inside a bundled image describes: the image and the npm packages its bundle holds. */
+export interface BundleSbomInput {
+  readonly image: Pick<ImageManifest, 'model' | 'version' | 'securityVersion' | 'entry'>;
+  /** The packages the bundler included (from its metafile), with their versions. */
+  readonly packages: readonly RuntimePackage[];
+  /** The tool that built the image (Bulwark's package name and version). */
+  readonly builder: { readonly name: string; readonly version: string };
+}
+
+/**
+ * Builds the CycloneDX 1.5 SBOM an image carries: deterministic (no timestamp; the serial number
+ * is derived from the content), so the same build gives the same bytes.
+ */
+export function buildBundleSbom(o: BundleSbomInput): Record<string, unknown> {
+  const packages = [...o.packages].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const components = packages.map((p) => ({
+    type: 'library',
+    'bom-ref': `npm:${p.name}@${p.version}`,
+    name: p.name,
+    version: p.version,
+    purl: purl(p.name, p.version),
+    ...(p.license ? { licenses: [{ expression: p.license }] } : {}),
+  }));
+  const digest = createHash('sha256')
+    .update(JSON.stringify([o.image, components]))
+    .digest('hex');
+  // A name-based (version 5 layout) UUID from the content.
+  const hex = (from: number, to: number): string => digest.slice(from, to);
+  const uuid = `${hex(0, 8)}-${hex(8, 12)}-5${hex(13, 16)}-a${hex(17, 20)}-${hex(20, 32)}`;
+  return {
+    bomFormat: 'CycloneDX',
+    specVersion: '1.5',
+    serialNumber: `urn:uuid:${uuid}`,
+    version: 1,
+    metadata: {
+      tools: { components: [{ type: 'application', name: o.builder.name, version: o.builder.version }] },
+      component: {
+        type: 'firmware',
+        'bom-ref': 'image',
+        name: `${o.image.model}-firmware`,
+        version: o.image.version,
+        properties: [
+          { name: 'bulwark:model', value: o.image.model },
+          { name: 'bulwark:securityVersion', value: String(o.image.securityVersion) },
+          { name: 'bulwark:entry', value: o.image.entry },
+        ],
+      },
+    },
+    components,
+    dependencies: [{ ref: 'image', dependsOn: components.map((c) => c['bom-ref']) }],
   };
 }

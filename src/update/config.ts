@@ -40,6 +40,11 @@ export interface DeviceUpdateConfig {
   readonly maxImageBytes: number;
   /** Largest total size of an image's files once unpacked, bytes. */
   readonly maxUnpackedBytes: number;
+  /**
+   * Largest image rebuilt from a delta, bytes; a larger image is downloaded whole. Rebuilding
+   * holds the base, the delta and the result in memory at once. 0: never use deltas.
+   */
+  readonly maxDeltaImageBytes: number;
   /** Most entries (files and folders) in an image. */
   readonly maxImageEntries: number;
   /** Root metadata versions walked in one check (TUF key rotations). */
@@ -67,6 +72,7 @@ export const defaultDeviceUpdateConfig: Readonly<DeviceUpdateConfig> = Object.fr
   minDownloadBytesPerSecond: 16_384,
   maxImageBytes: 536_870_912,
   maxUnpackedBytes: 1_073_741_824,
+  maxDeltaImageBytes: 67_108_864,
   maxImageEntries: 10_000,
   maxRootRotations: 32,
   maxTrialBoots: 3,
@@ -85,6 +91,8 @@ const RANGES: Readonly<Record<string, readonly [number, number]>> = Object.freez
   minDownloadBytesPerSecond: [1, 1_073_741_824],
   maxImageBytes: [1_024, 17_179_869_184],
   maxUnpackedBytes: [1_024, 34_359_738_368],
+  // A zstd patch-from window covers at most 2^27 bytes: no delta can rebuild a larger image.
+  maxDeltaImageBytes: [0, 134_217_728],
   maxImageEntries: [2, 1_000_000],
   maxRootRotations: [1, 1_024],
   // More than a few trial boots keeps a broken image running; fewer than 1 would never boot it.

@@ -11,6 +11,8 @@
  *   await updater.reportHealthy(); // once the agent is up: ends a trial boot, raises the counter
  */
 import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { parseImageManifest, IMAGE_MANIFEST_FILE, type ImageManifest } from './image.ts';
 import { validateDeviceUpdateConfig } from './config.ts';
 import { isVersion } from './semver.ts';
 import { readSlotManifest, type SlotName } from './slots.ts';
@@ -50,12 +52,34 @@ export interface DeviceUpdater {
 /** Longest time an owner's "check now" waits for the result before answering, ms. */
 const OWNER_CHECK_WAIT_MS = 20_000;
 
-async function factoryImage(): Promise<RunningImage> {
+/** image.json beside the process's entry point, when the process runs from an image; else undefined. */
+async function entryImage(): Promise<ImageManifest | undefined> {
+  const entry = process.argv[1];
+  if (!entry) return undefined;
+  try {
+    return parseImageManifest(JSON.parse(await readFile(join(dirname(entry), IMAGE_MANIFEST_FILE), 'utf8')));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The version and security version of the code this process runs: the image.json of the image its
+ * entry point belongs to, or else the installed package's package.json (a checkout or the package
+ * installed on the unit, which is the factory image).
+ */
+export async function runningCodeVersion(): Promise<{ version: string; securityVersion: number }> {
+  const image = await entryImage();
+  if (image) return { version: image.version, securityVersion: image.securityVersion };
   const text = await readFile(new URL('../../package.json', import.meta.url), 'utf8');
   const pkg = JSON.parse(text) as { version?: unknown; bulwark?: { securityVersion?: unknown } };
   const sv = pkg.bulwark?.securityVersion;
   const securityVersion = typeof sv === 'number' && Number.isSafeInteger(sv) && sv >= 0 ? sv : 0;
-  return { slot: 'factory', version: isVersion(pkg.version) ? pkg.version : '0.0.0', securityVersion };
+  return { version: isVersion(pkg.version) ? pkg.version : '0.0.0', securityVersion };
+}
+
+async function factoryImage(): Promise<RunningImage> {
+  return { slot: 'factory', ...(await runningCodeVersion()) };
 }
 
 /** The image in `slot` as the agent sees it (the supervisor has verified it before the boot). */

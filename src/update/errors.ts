@@ -24,6 +24,8 @@ export const UPDATE_REFUSAL_CODES = [
   'UPDATE_IMAGE_INVALID',
   /** The image is for another model. */
   'UPDATE_WRONG_MODEL',
+  /** The image needs a Node.js version outside the one this unit runs (its signed `node` range). */
+  'UPDATE_NODE_UNSUPPORTED',
   /** A download went past its signed length or the configured maximum. */
   'UPDATE_TOO_LARGE',
   /** A download did not finish within its deadline, or the server went silent. */
@@ -32,6 +34,12 @@ export const UPDATE_REFUSAL_CODES = [
   'UPDATE_UNREACHABLE',
   /** This exact image already failed its health check on this device. */
   'UPDATE_PREVIOUSLY_FAILED',
+  /** A delta's base is not the image this unit runs (its SHA-256 or length differs). */
+  'UPDATE_DELTA_BASE_MISMATCH',
+  /** A delta that is not a zstd frame, is corrupt or tampered, too large, or rebuilds the wrong length. */
+  'UPDATE_DELTA_INVALID',
+  /** The image a delta rebuilt does not have the SHA-256 of the full image's signed target. */
+  'UPDATE_DELTA_RESULT_MISMATCH',
 ] as const;
 
 /** One refusal code. */
@@ -78,7 +86,8 @@ export type ReleaseErrorCode =
   | 'RELEASE_IMAGE_MISMATCH'
   | 'RELEASE_VERSION_INVALID'
   | 'RELEASE_NOTES_INVALID'
-  | 'RELEASE_DOWNGRADE_REFUSED';
+  | 'RELEASE_DOWNGRADE_REFUSED'
+  | 'RELEASE_DELTA_TOO_LARGE';
 
 /** Thrown by the release side: a repository or key problem, a refused publish (codes 'RELEASE_*'). */
 export class ReleaseError extends BulwarkError<ReleaseErrorCode> {}

@@ -19,7 +19,8 @@ type TufErrors = typeof TufErrorModule;
 let tufErrors: Promise<TufErrors> | undefined;
 function loadTufErrors(): Promise<TufErrors> {
   // tuf-js tells "no newer root" from a failure by its own DownloadHTTPError class, which its index does not export.
-  tufErrors ??= import('tuf-js/dist/error.js');
+  // A CommonJS module's `default` is its exports, under Node and in a bundled image alike.
+  tufErrors ??= import('tuf-js/dist/error.js').then((m) => m.default as TufErrors);
   return tufErrors;
 }
 

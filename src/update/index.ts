@@ -22,15 +22,30 @@ export type { DeviceUpdateConfig, ExpiryConfig } from './config.ts';
 export { compareVersions, isVersion, parseVersion } from './semver.ts';
 export {
   IMAGE_FORMAT,
+  IMAGE_FORMAT_V1,
   IMAGE_MANIFEST_FILE,
-  REFERENCE_ENTRY_SOURCE,
   checkImagePath,
   parseImageManifest,
   parseImageTargetCustom,
   imageTargetPath,
   sbomTargetPath,
+  DELTA_FORMAT,
+  parseDeltaTargetCustom,
+  deltaTargetPath,
+  deltaTargetFolder,
 } from './image.ts';
-export type { ImageManifest, ImageTargetCustom, ReleaseNotes } from './image.ts';
+export type { ImageManifest, ImageTargetCustom, ReleaseNotes, DeltaTargetCustom, ImageDigest } from './image.ts';
+export { DEFAULT_NODE_RANGE, isNodeRange, satisfiesNodeRange, nodeRangeOfTarget } from './node-range.ts';
+export {
+  applyDelta,
+  deltaApplies,
+  deltaWindowLog,
+  isRawContentBase,
+  defaultDeltaLimits,
+  DELTA_MIN_WINDOW_LOG,
+  DELTA_MAX_WINDOW_LOG,
+} from './delta.ts';
+export type { DeltaLimits, DeltaExpectation } from './delta.ts';
 export { readImageArchive, loadTar, invalidImageArchive } from './archive.ts';
 export type { ArchiveContents, ArchiveFile, ArchiveLimits } from './archive.ts';
 export {
@@ -44,7 +59,13 @@ export {
   firmwarePaths,
 } from './slots.ts';
 export type { SlotName, BootState, BootPlan, SlotManifest, SecurityCounter } from './slots.ts';
-export { startUpdater, runningImageOf, describeOutcome, verifyImageFile } from './device-updater.ts';
+export {
+  startUpdater,
+  runningImageOf,
+  runningCodeVersion,
+  describeOutcome,
+  verifyImageFile,
+} from './device-updater.ts';
 export type {
   DeviceUpdater,
   DeviceUpdateOptions,
@@ -57,4 +78,6 @@ export type {
   UpdateJournal,
 } from './device-updater.ts';
 export { updateOptionsFromArgv, readUpdateConfigFile } from './agent-hooks.ts';
+export { runningSoftware, componentsOfSbom } from './running-software.ts';
+export type { RunningSoftware, RunningComponent } from './running-software.ts';
 export type { UpdateErrorCode, UpdateStateErrorCode, ReleaseErrorCode } from './errors.ts';

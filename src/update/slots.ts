@@ -6,7 +6,8 @@
  *     <state>/firmware/boot.json        which slot boots, the previous one, the trial counter
  *     <state>/firmware/security.json    the anti-rollback counter (never lowered, survives factory reset)
  *     <state>/firmware/rejected.json    images that failed their health check here (never retried)
- *     <state>/firmware/slots/a/, b/     unpacked images, each with its .slot.json (file hashes)
+ *     <state>/firmware/slots/a/, b/     unpacked images, each with its .slot.json (file hashes) and
+ *                                       .slot.image.tar (the verified archive: the next delta's base)
  *
  * The factory image (the installed runtime itself) is the read-only third slot, 'factory'.
  */
@@ -31,6 +32,12 @@ export const FIRMWARE_DIR = 'firmware';
 export type SlotName = 'factory' | 'a' | 'b';
 /** The slot's own record of what was installed into it. */
 export const SLOT_MANIFEST_FILE = '.slot.json';
+/**
+ * The verified image archive a slot was installed from, kept as the base of the next delta. Not
+ * part of the image (`.slot*` names are the installer's), so a slot's check skips it; the updater
+ * checks it against the slot's signed target before using it.
+ */
+export const SLOT_IMAGE_FILE = '.slot.image.tar';
 /** Exit code with which an agent asks the supervisor to boot again (after an install). */
 export const REBOOT_EXIT_CODE = 75;
 
@@ -373,7 +380,7 @@ export async function verifySlot(
   const walk = async (rel: string): Promise<void> => {
     for (const name of await readdir(join(dir, rel))) {
       const path = rel ? `${rel}/${name}` : name;
-      if (path === SLOT_MANIFEST_FILE) continue;
+      if (path === SLOT_MANIFEST_FILE || path === SLOT_IMAGE_FILE) continue;
       if (found.length > limits.maxImageEntries)
         throw new UpdateStateError('SLOT_INVALID', `slot ${slot} holds too many files`);
       const info = await lstat(join(dir, path));

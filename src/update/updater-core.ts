@@ -4,14 +4,16 @@
  * builds one of these and hands out its public face.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, unlink } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rename, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TargetFile } from '@tufjs/models';
 import { writeJsonAtomic, writeFileDurable, commitDirectory, SECRET_FILE_MODE } from '../storage/index.ts';
 import { UpdateRefusedError, UpdateStateError } from './errors.ts';
 import type { DeviceUpdateConfig } from './config.ts';
 import { compareVersions } from './semver.ts';
-import { imageTargetPath, parseImageTargetCustom, type ImageTargetCustom } from './image.ts';
+import { satisfiesNodeRange } from './node-range.ts';
+import { deltaTargetPath, imageTargetPath, parseImageTargetCustom, type ImageTargetCustom } from './image.ts';
+import type { DeltaSource } from './delta-download.ts';
 import type { BoundedFetcher } from './fetcher.ts';
 import { classifyUpdateFailure, shortMessage } from './classify.ts';
 import {
@@ -25,6 +27,7 @@ import {
   firmwarePaths,
   slotManifest,
   SLOT_MANIFEST_FILE,
+  SLOT_IMAGE_FILE,
   type SlotName,
   type BootState,
 } from './slots.ts';
@@ -103,6 +106,28 @@ function errorCode(err: unknown, fallback: string): string {
   return (err as { code?: string }).code ?? fallback;
 }
 
+/** A size for people: KiB under a MiB, else MiB with one decimal. */
+function sizeText(bytes: number): string {
+  return bytes < 1_048_576 ? `${Math.max(1, Math.round(bytes / 1024))} KiB` : `${(bytes / 1_048_576).toFixed(1)} MiB`;
+}
+
+/** What one refresh of the metadata found: the image's target and a delta from the running image, if signed. */
+interface FoundTargets {
+  readonly image: TargetFile | undefined;
+  readonly delta: DeltaSource | undefined;
+}
+
+/** Moves the verified archive into the staged slot (copies it across file systems); the slot keeps it as a base. */
+async function keepArchive(tarPath: string, into: string): Promise<void> {
+  try {
+    await rename(tarPath, into);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+    // A copy not yet on disk at a power cut is harmless: a base is checked against its signed hash before use.
+    await copyFile(tarPath, into);
+  }
+}
+
 /** One updater's state and steps. */
 export class UpdaterCore {
   readonly o: StartUpdaterOptions;
@@ -159,9 +184,9 @@ export class UpdaterCore {
     this.o.journal.record({ surface: 'update', source: this.source, event, result, ...cut });
   }
 
-  setPhase(p: UpdatePhase, version?: string): void {
+  setPhase(p: UpdatePhase, version?: string, detail?: string): void {
     this.phase = p;
-    this.emit({ type: 'phase', phase: p, ...(version ? { version } : {}) });
+    this.emit({ type: 'phase', phase: p, ...(version ? { version } : {}), ...(detail ? { detail } : {}) });
   }
 
   autoOn(): boolean {
@@ -259,18 +284,23 @@ export class UpdaterCore {
     });
     const img = contents.manifest;
     const same =
-      img.model === custom.model && img.version === custom.version && img.securityVersion === custom.securityVersion;
+      img.model === custom.model &&
+      img.version === custom.version &&
+      img.securityVersion === custom.securityVersion &&
+      img.node === custom.node;
     if (!same) {
       await rm(staging, { recursive: true, force: true });
+      const says = (m: { model: string; version: string; securityVersion: number; node?: string }): string =>
+        `${m.model} ${m.version} (security ${m.securityVersion}${m.node ? `, Node ${m.node}` : ''})`;
       throw new UpdateRefusedError(
         'UPDATE_IMAGE_INVALID',
-        `image.json says ${img.model} ${img.version} (security ${img.securityVersion}) but the signed metadata says ` +
-          `${custom.model} ${custom.version} (security ${custom.securityVersion})`,
+        `image.json says ${says(img)} but the signed metadata says ${says(custom)}`,
       );
     }
     const signed = { path: target.path, sha256: target.hashes.sha256!, length: target.length };
     const manifest = JSON.stringify(slotManifest(signed, img, contents.files), null, 1) + '\n';
     await writeFileDurable(join(staging, SLOT_MANIFEST_FILE), manifest, SECRET_FILE_MODE);
+    await keepArchive(tarPath, join(staging, SLOT_IMAGE_FILE));
     await rm(this.fw.slot(inactive), { recursive: true, force: true });
     await commitDirectory(staging, this.fw.slot(inactive));
     return state;
@@ -289,11 +319,12 @@ export class UpdaterCore {
     return outcome;
   }
 
-  /** Refreshes the TUF metadata and returns the signed target of this model's image, if any. */
-  async fetchTargetInfo(fetcher: BoundedFetcher, repositoryUrl: string): Promise<TargetFile | undefined> {
+  /** Refreshes the TUF metadata; returns the signed target of this model's image and a delta to it, if any. */
+  async fetchTargetInfo(fetcher: BoundedFetcher, repositoryUrl: string): Promise<FoundTargets> {
     await prepareMetadataDir(this.paths.metadata, this.o.bundle.updateRootJson);
     await mkdir(this.paths.download, { recursive: true, mode: 0o700 });
-    const { Updater } = await import('tuf-js');
+    // A CommonJS module's `default` is its exports, under Node and in a bundled image alike.
+    const { Updater } = (await import('tuf-js')).default;
     const tuf = new Updater({
       metadataDir: this.paths.metadata,
       metadataBaseUrl: `${repositoryUrl}/metadata`,
@@ -304,7 +335,18 @@ export class UpdaterCore {
     });
     makeMetadataWritesAtomic(tuf);
     await tuf.refresh();
-    return tuf.getTargetInfo(imageTargetPath(this.o.bundle.unit.model));
+    const model = this.o.bundle.unit.model;
+    const image = await tuf.getTargetInfo(imageTargetPath(model));
+    const base = this.running.targetSha256;
+    // The factory image keeps no archive, so only a unit booted from a slot can use a delta.
+    const deltaTarget = image && base ? await tuf.getTargetInfo(deltaTargetPath(model, base)) : undefined;
+    const delta: DeltaSource | undefined = deltaTarget && {
+      target: deltaTarget,
+      download: async (file) => {
+        await tuf.downloadTarget(deltaTarget, file);
+      },
+    };
+    return { image, delta };
   }
 
   /**
@@ -317,6 +359,14 @@ export class UpdaterCore {
     const sha = target.hashes.sha256;
     if (custom.model !== model) {
       throw new UpdateRefusedError('UPDATE_WRONG_MODEL', `the image is for ${custom.model}, this device is a ${model}`);
+    }
+    // Before a byte is downloaded: an image this unit's Node cannot run would only fail its trial boot.
+    if (custom.node !== undefined && !satisfiesNodeRange(custom.node, process.versions.node)) {
+      throw new UpdateRefusedError(
+        'UPDATE_NODE_UNSUPPORTED',
+        `${custom.version} needs Node.js ${custom.node}; this unit runs ${process.versions.node}`,
+        { node: custom.node, running: process.versions.node },
+      );
     }
     if (!sha || !/^[0-9a-f]{64}$/.test(sha)) {
       throw new UpdateRefusedError('UPDATE_METADATA_INVALID', 'the image has no SHA-256 in its metadata');
@@ -404,12 +454,13 @@ export class UpdaterCore {
       caCertPem: this.o.bundle.caCertPem,
     });
     this.currentFetcher = fetcher;
-    let target: TargetFile | undefined;
+    let found: FoundTargets;
     try {
-      target = await this.fetchTargetInfo(fetcher, repositoryUrl);
+      found = await this.fetchTargetInfo(fetcher, repositoryUrl);
     } catch (err) {
       return finish(this.refuse(classifyUpdateFailure(err, fetcher.lastFailure, fetcher.lastRole)));
     }
+    const target = found.image;
     if (!target) {
       this.record('check', 'info', `no image is published for ${this.o.bundle.unit.model}`);
       this.emit({ type: 'decision', decision: 'no-image' });
@@ -437,20 +488,21 @@ export class UpdaterCore {
     const size = `security version ${custom.securityVersion}, ${target.length} bytes`;
     this.record('found', 'info', `${custom.version} (${size})${risk}`);
     this.emit({ type: 'decision', decision: 'found', version: custom.version });
-    return finish(await this.downloadAndInstall(fetcher, target, custom));
+    return finish(await this.downloadAndInstall(fetcher, target, custom, found.delta));
   }
 
-  /** Downloads the image (unless a verified copy is there), verifies it and installs it. */
+  /** Gets the image (unless a verified copy is there) by delta or whole, verifies it and installs it. */
   async downloadAndInstall(
     fetcher: BoundedFetcher,
     target: TargetFile,
     custom: ImageTargetCustom,
+    delta?: DeltaSource,
   ): Promise<CheckOutcome> {
     const sha = target.hashes.sha256!;
     const file = join(this.paths.download, `${sha}.image.tar`);
     try {
       await cleanDownloads(this.paths.download, `${sha}.image.tar`);
-      if (!(await this.verifiedCopy(target, file))) await this.download(fetcher, target, custom, file);
+      if (!(await this.verifiedCopy(target, file))) await this.obtainImage(fetcher, target, custom, file, delta);
       const into = await this.install(file, target, custom);
       await unlink(file).catch(() => undefined);
       const trial = `on trial for ${this.config.maxTrialBoots} boots`;
@@ -483,8 +535,62 @@ export class UpdaterCore {
     }
   }
 
-  async download(fetcher: BoundedFetcher, target: TargetFile, custom: ImageTargetCustom, file: string): Promise<void> {
-    this.setPhase('downloading', custom.version);
+  /**
+   * Puts the verified image at `file`: rebuilt from `delta` when it applies, else downloaded whole.
+   * Any delta error is journalled and leads to the full image; no slot is touched before the image's check.
+   */
+  async obtainImage(
+    fetcher: BoundedFetcher,
+    target: TargetFile,
+    custom: ImageTargetCustom,
+    file: string,
+    delta: DeltaSource | undefined,
+  ): Promise<void> {
+    let refused = '';
+    if (delta && this.config.maxDeltaImageBytes > 0 && delta.target.length < target.length) {
+      try {
+        await this.rebuildFromDelta(delta, target, custom, file);
+        if (await this.verifiedCopy(target, file)) return;
+        refused = 'UPDATE_DELTA_RESULT_MISMATCH';
+      } catch (err) {
+        refused = errorCode(err, 'ERROR');
+      }
+      this.record('delta', 'info', `${custom.version}: delta refused: ${refused}; full image`);
+      this.log(`update: ${custom.version}: delta refused: ${refused}; full image`);
+    }
+    const why = refused ? ` (delta refused: ${refused})` : '';
+    await this.download(fetcher, target, custom, file, `full image, ${sizeText(target.length)}${why}`);
+  }
+
+  /** Rebuilds the image at `file` from the running slot's kept archive and the delta. */
+  async rebuildFromDelta(
+    delta: DeltaSource,
+    target: TargetFile,
+    custom: ImageTargetCustom,
+    file: string,
+  ): Promise<void> {
+    const running = this.running;
+    if (running.slot === 'factory' || !running.targetSha256)
+      throw new UpdateRefusedError('UPDATE_DELTA_BASE_MISMATCH', 'the factory image keeps no base for a delta');
+    const max = this.config.maxDeltaImageBytes;
+    // Loaded at the first delta, not at boot, to keep the idle agent under its memory budget.
+    const { planDelta, readKeptBase, rebuildImage } = await import('./delta-download.ts');
+    const base = await readKeptBase(this.o.stateDir, running.slot, max);
+    const plan = planDelta(delta, { sha256: running.targetSha256, length: base.length }, target, max);
+    const how = `delta from ${plan.custom.base.version}, ${sizeText(delta.target.length)}`;
+    this.setPhase('downloading', custom.version, how);
+    const deltaFile = join(this.paths.download, `${plan.target.hashes.sha256 ?? 'delta'}.delta.zst`);
+    await rebuildImage({ plan, base, image: target, deltaFile, out: file, maxImageBytes: max });
+  }
+
+  async download(
+    fetcher: BoundedFetcher,
+    target: TargetFile,
+    custom: ImageTargetCustom,
+    file: string,
+    how?: string,
+  ): Promise<void> {
+    this.setPhase('downloading', custom.version, how);
     const sha = target.hashes.sha256!;
     const url = `${this.config.repositoryUrl}/targets/${this.o.bundle.unit.model}/${sha}.image.tar`;
     const onProgress = this.o.onProgress;

@@ -13,7 +13,13 @@ export interface RunningImage {
 
 /** What the updater tells its process (the agent prints these as JSON lines for the supervisor). */
 export type UpdateEvent =
-  | { readonly type: 'phase'; readonly phase: UpdatePhase; readonly version?: string }
+  | {
+      readonly type: 'phase';
+      readonly phase: UpdatePhase;
+      readonly version?: string;
+      /** How, e.g. 'delta from 1.1.0, 15 KiB' or 'full image, 1.0 MiB' while downloading. */
+      readonly detail?: string;
+    }
   | {
       readonly type: 'decision';
       readonly decision:

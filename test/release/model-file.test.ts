@@ -19,7 +19,7 @@ test('publish takes a model file and names the targets by its id; a broken file 
   const file = join(work, 'kettle.model.json');
   await writeFile(file, JSON.stringify({ ...plug, id: 'kettle', name: 'Smart Kettle', serialPrefix: 'KTL' }));
   const artifact = join(work, 'kettle-1.0.1.tar');
-  await buildReferenceImage(artifact, { model: 'kettle', version: '1.0.1', securityVersion: 1 });
+  await buildReferenceImage(artifact, { model: file, version: '1.0.1', securityVersion: 1 });
 
   const r = await publishImage({ repoDir, artifact, model: file, version: '1.0.1' });
   assert.equal(r.model, 'kettle');

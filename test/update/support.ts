@@ -152,11 +152,12 @@ export class DeviceProcess {
   readonly exited: Promise<number | null>;
   #waiters: Array<() => void> = [];
 
-  constructor(args: { bundle: string; state: string; updateUrl?: string; configFile?: string }) {
+  /** `bin`: the bulwark command to run (default: this checkout's), e.g. a copy of the runtime. */
+  constructor(args: { bundle: string; state: string; updateUrl?: string; configFile?: string; bin?: string }) {
     this.child = spawn(
       process.execPath,
       [
-        BIN,
+        args.bin ?? BIN,
         'device',
         'run',
         '--bundle',
