@@ -4,7 +4,7 @@
  * attempt. Heavy parts (password dictionaries, PNG rendering, the policy catalogue) are not
  * imported here; the first strength check loads its dictionaries on demand.
  */
-import { mkdir, readFile, chmod } from 'node:fs/promises';
+import { mkdir, chmod } from 'node:fs/promises';
 import type { Server } from 'node:net';
 import { ConfigError } from '../errors/index.ts';
 import { readDeviceBundle, type DeviceBundle } from '../bundle/index.ts';
@@ -83,11 +83,10 @@ export function assertNoDebugInterfaces(mode: DeviceAgentConfig['mode']): void {
   }
 }
 
-/** The firmware version: the package version of the running image. */
+/** The firmware version of the running code: its image's image.json, or the installed package's version. */
 export async function firmwareVersion(): Promise<string> {
-  const text = await readFile(new URL('../../package.json', import.meta.url), 'utf8');
-  const pkg = JSON.parse(text) as { version?: unknown };
-  return typeof pkg.version === 'string' ? pkg.version : '0.0.0';
+  const { runningCodeVersion } = await import('../update/index.ts');
+  return (await runningCodeVersion()).version;
 }
 
 function validate(config: Partial<DeviceAgentConfig>): DeviceAgentConfig {
@@ -194,6 +193,8 @@ function startAgentWeb(parts: AgentParts, startedAt: number): Promise<WebService
       ownerActions: () => [...hubOwnerActions(parts), ...updater.ownerActions()],
       facts: () => [['Hubs', parts.hub?.describe() ?? 'not running'], ...updater.facts()],
       exportData: () => exportAgentData(parts),
+      // Read on each view: the SBOM inside the image this process runs (none in the factory image).
+      software: async () => (await import('../update/index.ts')).runningSoftware(),
     },
   });
 }

@@ -363,6 +363,27 @@ async function exportData(site: DeviceSite, req: WebRequest): Promise<WebRespons
 export function addRecordRoutes(router: Router<DeviceCtx>, site: DeviceSite): void {
   router.add({
     method: 'GET',
+    path: '/software',
+    access: 'session',
+    csrf: false,
+    handler: async (_req, ctx) => {
+      const view = site.device.software ? await site.device.software() : ({ kind: 'factory' } as const);
+      const frameOf = { ...frame(site, 'Software'), csrf: ctx.session!.csrfToken };
+      return { kind: 'html', body: pages.softwarePage(frameOf, view, site.device.firmwareVersion) };
+    },
+  });
+  router.add({
+    method: 'GET',
+    path: '/api/software',
+    access: 'session',
+    csrf: false,
+    handler: async () => ({
+      kind: 'json',
+      body: site.device.software ? await site.device.software() : { kind: 'factory' },
+    }),
+  });
+  router.add({
+    method: 'GET',
     path: '/journal',
     access: 'session',
     csrf: false,

@@ -30,6 +30,8 @@ export interface WebDeviceControl {
   ownerActions?(): ReadonlyArray<{ id: string; label: string; run(): Promise<string> }>;
   /** Extra facts for the dashboard (e.g. the hub pairing window's state), read on every view. */
   facts?(): ReadonlyArray<[string, string]>;
+  /** The running image and the components its SBOM lists (GET /software); absent: no such page. */
+  software?(): Promise<pages.SoftwareView>;
   /** More of the owner's data for GET /api/export (paired hubs, update choices), never a secret. */
   exportData?(): Record<string, unknown> | Promise<Record<string, unknown>>;
 }

@@ -24,6 +24,7 @@ export function layout(frame: PageFrame, body: string): string {
           { href: '/', label: 'Dashboard' },
           { href: '/password', label: 'Password' },
           { href: '/journal', label: 'Connection journal' },
+          { href: '/software', label: 'Software' },
         ];
   return renderPage(
     {
@@ -234,6 +235,43 @@ export function journalPage(
       dropNote +
       journalTable('Security events', tiers.security) +
       journalTable('Connections', tiers.connections),
+  );
+}
+
+/** The running software as the software page shows it (src/update's RunningSoftware). */
+export type SoftwareView =
+  | {
+      readonly kind: 'image';
+      readonly image: { readonly model: string; readonly version: string; readonly node?: string };
+      readonly components: ReadonlyArray<{ readonly name: string; readonly version: string }>;
+      readonly truncated: boolean;
+      readonly problem?: string;
+    }
+  | { readonly kind: 'factory' };
+
+/** The software page: the running image and the components its SBOM lists, so the owner can check advisories. */
+export function softwarePage(frame: PageFrame & { csrf: string }, view: SoftwareView, firmware: string): string {
+  if (view.kind === 'factory')
+    return layout(
+      frame,
+      `<h1>Software</h1><div class="card"><p>Firmware ${escapeHtml(firmware)}: the factory image, the software ` +
+        `installed when the unit was made. Its components are listed in the maker's SBOM for this version; an ` +
+        `update installs an image that carries its own list, shown here.</p></div>`,
+    );
+  const rows = view.components
+    .map((c) => `<tr><td>${escapeHtml(c.name)}</td><td>${escapeHtml(c.version)}</td></tr>`)
+    .join('');
+  const notes = [
+    view.problem ? `<p class="error">The image's component list: ${escapeHtml(view.problem)}.</p>` : '',
+    view.truncated ? '<p class="muted">The list is longer than shown.</p>' : '',
+  ].join('');
+  return layout(
+    frame,
+    `<h1>Software</h1><p class="muted">Firmware ${escapeHtml(view.image.version)} for ${escapeHtml(view.image.model)}` +
+      `${view.image.node ? `, on Node.js ${escapeHtml(view.image.node)}` : ''}. These are the components the ` +
+      `image holds, from the SBOM inside it (${view.components.length}).</p>${notes}` +
+      `<div class="card table-wrap"><table><thead><tr><th scope="col">Component</th><th scope="col">Version</th>` +
+      `</tr></thead><tbody>${rows}</tbody></table></div>`,
   );
 }
 
