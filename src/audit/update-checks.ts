@@ -8,7 +8,7 @@
  * audit's: the audit verifies the configuration and the evidence a device and a release leave.
  */
 import { createReadStream } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type * as TufModels from '@tufjs/models';
 import type { AuditContext } from './context.ts';
@@ -27,6 +27,8 @@ const TOP_ROLES = ['root', 'targets', 'snapshot', 'timestamp'] as const;
 const MAX_ROOT_WALK = 1_024;
 /** Images larger than this are checked against their signed length only, not hashed, bytes. */
 const MAX_HASHED_IMAGE_BYTES = 256 * 1_048_576;
+/** Files in a slot that are the slot's own records, not the image's files. */
+const SLOT_OWN_FILES = new Set(['.slot.json', '.slot.image.tar']);
 
 async function models(): Promise<Models> {
   return import('@tufjs/models');
@@ -905,33 +907,60 @@ async function verifySlotFiles(
   const { walk } = await import('./files.ts');
   const dir = join(stateDir, 'firmware', 'slots', slot);
   const { value } = await readJsonBounded(join(dir, '.slot.json'), 16 * 1_048_576);
-  const m = value as { format?: unknown; files?: Record<string, { sha256?: unknown }>; image?: unknown } | undefined;
+  const m = value as
+    | { format?: unknown; files?: Record<string, { sha256?: unknown }>; image?: unknown; target?: { sha256?: unknown } }
+    | undefined;
   if (m?.format !== 'bulwark-slot/1' || typeof m.files !== 'object' || m.files === null)
     return { ok: false, text: '.slot.json is missing or malformed' };
   const { entries, truncated } = await walk(dir, maxFiles, 16);
   if (truncated) return { ok: false, text: `more than ${maxFiles} entries` };
-  const files = entries.filter((e) => e.kind === 'file' && e.name !== '.slot.json').map((e) => e.name);
+  const files = entries.filter((e) => e.kind === 'file' && !SLOT_OWN_FILES.has(e.name)).map((e) => e.name);
   const others = entries.filter((e) => e.kind === 'other').map((e) => e.name);
   const expected = Object.keys(m.files);
   const missing = expected.filter((f) => !files.includes(f));
   const extra = files.filter((f) => !(f in m.files!));
   if (missing.length || extra.length || others.length)
     return { ok: false, text: `${missing.length} missing, ${extra.length} added, ${others.length} not regular files` };
-  for (const f of files) {
+  const sha256Of = async (file: string): Promise<string> => {
     const h = createHash('sha256');
-    for await (const chunk of createReadStream(join(dir, f)) as AsyncIterable<Buffer>) h.update(chunk);
-    if (h.digest('hex') !== m.files[f]!.sha256) return { ok: false, text: `${f} has changed since it was installed` };
+    for await (const chunk of createReadStream(file) as AsyncIterable<Buffer>) h.update(chunk);
+    return h.digest('hex');
+  };
+  for (const f of files) {
+    if ((await sha256Of(join(dir, f))) !== m.files[f]!.sha256)
+      return { ok: false, text: `${f} has changed since it was installed` };
   }
   const image = (await readJsonBounded(join(dir, 'image.json'), 65_536)).value;
   if (JSON.stringify(image) !== JSON.stringify(m.image))
     return { ok: false, text: 'image.json differs from the installed record' };
   const img = image as { version?: unknown; securityVersion?: unknown };
+  const kept = await keptArchiveText(join(dir, '.slot.image.tar'), m.target, sha256Of);
   return {
     ok: true,
     text:
       `verified: ${files.length} files match their hashes (${String(img.version)}, security version ` +
-      `${String(img.securityVersion)})`,
+      `${String(img.securityVersion)})${kept}`,
   };
+}
+
+/**
+ * What the slot's kept archive (the next delta's base) is. Not a finding when it differs: the
+ * updater checks it against the signed target before use and downloads the full image instead.
+ */
+async function keptArchiveText(
+  file: string,
+  target: { sha256?: unknown } | undefined,
+  sha256Of: (file: string) => Promise<string>,
+): Promise<string> {
+  const size = await stat(file).then(
+    (s) => s.size,
+    () => -1,
+  );
+  if (size < 0) return '; no kept archive (the next update downloads the full image)';
+  if (size > MAX_HASHED_IMAGE_BYTES) return `; kept archive of ${size} bytes not hashed (over the limit)`;
+  return (await sha256Of(file)) === target?.sha256
+    ? '; the kept archive matches its signed target (a delta base)'
+    : '; the kept archive differs from its signed target: the updater will not use it as a delta base';
 }
 
 // ---- config.auto-update ---------------------------------------------------------------------

@@ -55,13 +55,14 @@ export interface DemoUpdatesResult {
 }
 
 type Published = Awaited<ReturnType<typeof publishImage>>;
-const IMAGE_PATH = /^\/updates\/targets\/[a-z0-9-]+\/[0-9a-f]{64}\.image\.tar$/;
+/** A served image (named by its SHA-256) or a delta (by its own SHA-256, then its base's). */
+const IMAGE_PATH = /^\/updates\/targets\/[a-z0-9-]+\/(?:deltas\/)?[0-9a-f]{64}(?:\.image\.tar|\.[0-9a-f]{64}\.zst)$/;
 /** The byte an attacker on the mirror flips in a served image. */
 const TAMPERED_BYTE = 600;
 
 /**
  * The repository served over HTTP as plain static files, until an attacker on it starts
- * flipping a bit in every image not in `trusted`.
+ * flipping a bit in every image not in `trusted`, and in every delta to one.
  */
 async function serveMirror(repoDir: string): Promise<{
   url: string;
@@ -78,7 +79,8 @@ async function serveMirror(repoDir: string): Promise<{
     if (tamperImages && IMAGE_PATH.test(path) && !trusted.has(sha)) {
       readFile(join(repoDir, 'targets', ...path.split('/').slice(3))).then(
         (bytes) => {
-          bytes[TAMPERED_BYTE] = bytes[TAMPERED_BYTE]! ^ 0x20;
+          const at = Math.min(TAMPERED_BYTE, bytes.length - 1);
+          bytes[at] = bytes[at]! ^ 0x20;
           res.writeHead(200, { 'content-length': bytes.length });
           res.end(bytes);
         },
@@ -187,7 +189,7 @@ async function runScenario(
   o.say(`   device refused 1.0.5: ${older.code}: ${older.detail}`);
   mirror.tamper();
   await publish('1.2.0', 1);
-  o.say('   published 1.2.0, but an attacker on the mirror flips one bit of the image it serves');
+  o.say('   published 1.2.0, but an attacker on the mirror flips one bit of the image and delta it serves');
   const evil = await watch.refusal('1.2.0', 'the refusal of the tampered 1.2.0');
   o.say(`   device refused 1.2.0: ${evil.code}: ${evil.detail}`);
   const last = watch.readies.at(-1)!;
