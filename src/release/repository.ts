@@ -37,7 +37,7 @@ import {
   type ImageTargetCustom,
   type ReleaseNotes,
 } from '../update/index.ts';
-import { buildSbom, runtimeInventory } from './sbom.ts';
+import { buildSbom, bundledPackages, runtimeInventory, type RuntimeInventory, type SbomInput } from './sbom.ts';
 import { validateDeltaBases, DEFAULT_DELTA_BASES } from './delta.ts';
 import { writeDeltaTargets, keepDeltaBase, type WrittenDelta } from './delta-targets.ts';
 import {
@@ -72,6 +72,8 @@ const METADATA_DIR = 'metadata';
 const TARGETS_DIR = 'targets';
 const RELEASE_FILE = 'release.json';
 const LOCK_FILE = '.release.lock';
+/** The largest SBOM inside an image that publish reads (a bundle of thousands of packages fits). */
+const MAX_INNER_SBOM_BYTES = 4 * 1_048_576;
 
 /** One published image, as the release tool remembers it. */
 export interface PublishedImage {
@@ -490,13 +492,37 @@ function checkImage(o: PublishImageOptions, image: Image, published: Loaded['tar
 /** Writes the image's CycloneDX SBOM beside it, named by its hash. */
 async function writeSbom(
   modelDir: string,
-  input: Omit<Parameters<typeof buildSbom>[0], 'runtime'>,
+  input: Omit<SbomInput, 'tool' | 'code'>,
+  contents: Awaited<ReturnType<typeof inspectArtifact>>,
 ): Promise<{ bytes: Buffer; sha256: string }> {
-  const sbom = buildSbom({ ...input, runtime: await runtimeInventory() });
+  const runtime = await runtimeInventory();
+  const sbom = buildSbom({
+    ...input,
+    tool: { name: runtime.name, version: runtime.version },
+    code: imageCode(contents, runtime),
+  });
   const bytes = Buffer.from(JSON.stringify(sbom, null, 2) + '\n');
   const sha256 = sha256Hex(bytes);
   await writeFileAtomic(join(modelDir, `${sha256}.image.cdx.json`), bytes, PUBLIC_FILE_MODE);
   return { bytes, sha256 };
+}
+
+/** What the image's code comes from: the packages its own SBOM lists (version 2), else the runtime it launches. */
+function imageCode(
+  contents: Awaited<ReturnType<typeof inspectArtifact>>,
+  runtime: RuntimeInventory,
+): SbomInput['code'] {
+  const inner = contents.manifest.sbom;
+  if (inner === undefined) return { runtime };
+  const bytes = contents.kept.get(inner);
+  const refuse = (why: string): ReleaseError =>
+    new ReleaseError('RELEASE_IMAGE_INVALID', `the artifact is not a valid image: its SBOM ${inner} ${why}`);
+  if (!bytes) throw refuse(`is missing or over ${MAX_INNER_SBOM_BYTES} bytes`);
+  try {
+    return { bundled: bundledPackages(JSON.parse(bytes.toString('utf8'))) };
+  } catch (err) {
+    throw refuse(`is not readable: ${(err as Error).message.slice(0, 120)}`);
+  }
 }
 
 type TargetFiles = Record<string, InstanceType<TufModels['TargetFile']>>;
@@ -542,7 +568,10 @@ async function inspectArtifact(
   return readImageArchive(
     o.artifact,
     { maxEntries: 100_000, maxUnpackedBytes: 64 * 2 ** 30 },
-    { onProgress: (d) => o.onProgress?.('inspect', d, size) },
+    {
+      onProgress: (d) => o.onProgress?.('inspect', d, size),
+      keep: { path: (p) => p.endsWith('.json'), maxBytes: MAX_INNER_SBOM_BYTES },
+    },
   ).catch((err: unknown) => {
     throw new ReleaseError('RELEASE_IMAGE_INVALID', `the artifact is not a valid image: ${(err as Error).message}`);
   });
@@ -578,13 +607,11 @@ export async function publishImage(options: PublishImageOptions): Promise<Publis
     const modelDir = join(o.repoDir, TARGETS_DIR, o.model);
     await mkdir(modelDir, { recursive: true, mode: 0o755 });
     const sha256 = await hashAndCopy(o.artifact, join(modelDir, 'image.tar'), info.size, o.onProgress);
-    const sbom = await writeSbom(modelDir, {
-      image,
-      imageSha256: sha256,
-      imageLength: info.size,
-      files: contents.files,
-      now,
-    });
+    const sbom = await writeSbom(
+      modelDir,
+      { image, imageSha256: sha256, imageLength: info.size, files: contents.files, now },
+      contents,
+    );
     const targets = withImageTargets(l, o, { ...image, sha256, length: info.size }, sbom);
     const published: PublishedImage = {
       model: o.model,

@@ -1,7 +1,10 @@
 /**
- * The CycloneDX 1.5 SBOM published beside every image: the image itself (a `firmware`
- * component with its SHA-256), every file inside it, and the runtime it runs on (the Bulwark
- * package and its production dependencies from package-lock.json, with their integrity hashes).
+ * The CycloneDX 1.5 SBOMs of images. The one published beside every image lists the image itself
+ * (a `firmware` component with its SHA-256), every file inside it, and what its code comes from:
+ * for a version 2 image the npm packages its bundle holds, taken from the SBOM inside the image;
+ * for a version 1 image the runtime it launches (the Bulwark package and its production
+ * dependencies from package-lock.json, with their integrity hashes). The one inside an image
+ * ({@link buildBundleSbom}) lists the packages the bundler included.
  */
 import { randomUUID, createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -78,14 +81,55 @@ export interface SbomInput {
   readonly imageSha256: string;
   readonly imageLength: number;
   readonly files: readonly ArchiveFile[];
-  readonly runtime: RuntimeInventory;
+  /** The tool that writes the SBOM (the publishing Bulwark). */
+  readonly tool: { readonly name: string; readonly version: string };
+  /**
+   * What the image's code comes from: for a version 2 image, the packages its bundle holds (from
+   * the SBOM inside it); for a version 1 image, the installed runtime it launches.
+   */
+  readonly code: { readonly bundled: readonly RuntimePackage[] } | { readonly runtime: RuntimeInventory };
   readonly supplier?: string;
   readonly now?: Date;
 }
 
-/** Builds the CycloneDX 1.5 JSON document of an image. */
+/** A package as a CycloneDX library component. */
+function libraryComponent(p: RuntimePackage): Record<string, unknown> {
+  return {
+    type: 'library',
+    'bom-ref': `npm:${p.name}@${p.version}`,
+    name: p.name,
+    version: p.version,
+    purl: purl(p.name, p.version),
+    ...(integrityHashes(p.integrity).length ? { hashes: integrityHashes(p.integrity) } : {}),
+    ...(p.license ? { licenses: [{ expression: p.license }] } : {}),
+  };
+}
+
+/** The components and dependencies of the image's code: its bundled packages, or the runtime and its packages. */
+function codeComponents(code: SbomInput['code']): {
+  components: Array<Record<string, unknown>>;
+  imageDependsOn: string[];
+  dependencies: Array<{ ref: string; dependsOn: string[] }>;
+} {
+  if ('bundled' in code) {
+    const components = code.bundled.map(libraryComponent);
+    return { components, imageDependsOn: components.map((c) => String(c['bom-ref'])), dependencies: [] };
+  }
+  const r = code.runtime;
+  const runtimeRef = `runtime:${r.name}@${r.version}`;
+  return {
+    components: [
+      { type: 'framework', 'bom-ref': runtimeRef, name: r.name, version: r.version, purl: purl(r.name, r.version) },
+      ...r.packages.map(libraryComponent),
+    ],
+    imageDependsOn: [runtimeRef],
+    dependencies: [{ ref: runtimeRef, dependsOn: r.packages.map((p) => `npm:${p.name}@${p.version}`) }],
+  };
+}
+
+/** Builds the CycloneDX 1.5 JSON document published beside an image. */
 export function buildSbom(o: SbomInput): Record<string, unknown> {
-  const runtimeRef = `runtime:${o.runtime.name}@${o.runtime.version}`;
+  const code = codeComponents(o.code);
   return {
     bomFormat: 'CycloneDX',
     specVersion: '1.5',
@@ -93,7 +137,7 @@ export function buildSbom(o: SbomInput): Record<string, unknown> {
     version: 1,
     metadata: {
       timestamp: (o.now ?? new Date()).toISOString(),
-      tools: { components: [{ type: 'application', name: o.runtime.name, version: o.runtime.version }] },
+      tools: { components: [{ type: 'application', name: o.tool.name, version: o.tool.version }] },
       component: {
         type: 'firmware',
         'bom-ref': 'image',
@@ -106,6 +150,7 @@ export function buildSbom(o: SbomInput): Record<string, unknown> {
           { name: 'bulwark:securityVersion', value: String(o.image.securityVersion) },
           { name: 'bulwark:entry', value: o.image.entry },
           { name: 'bulwark:length', value: String(o.imageLength) },
+          ...(o.image.node ? [{ name: 'bulwark:node', value: o.image.node }] : []),
         ],
       },
     },
@@ -117,28 +162,32 @@ export function buildSbom(o: SbomInput): Record<string, unknown> {
         hashes: [{ alg: 'SHA-256', content: f.sha256 }],
         properties: [{ name: 'bulwark:size', value: String(f.size) }],
       })),
-      {
-        type: 'framework',
-        'bom-ref': runtimeRef,
-        name: o.runtime.name,
-        version: o.runtime.version,
-        purl: purl(o.runtime.name, o.runtime.version),
-      },
-      ...o.runtime.packages.map((p) => ({
-        type: 'library',
-        'bom-ref': `npm:${p.name}@${p.version}`,
-        name: p.name,
-        version: p.version,
-        purl: purl(p.name, p.version),
-        ...(integrityHashes(p.integrity).length ? { hashes: integrityHashes(p.integrity) } : {}),
-        ...(p.license ? { licenses: [{ expression: p.license }] } : {}),
-      })),
+      ...code.components,
     ],
     dependencies: [
-      { ref: 'image', dependsOn: [...o.files.map((f) => `file:${f.path}`), runtimeRef] },
-      { ref: runtimeRef, dependsOn: o.runtime.packages.map((p) => `npm:${p.name}@${p.version}`) },
+      { ref: 'image', dependsOn: [...o.files.map((f) => `file:${f.path}`), ...code.imageDependsOn] },
+      ...code.dependencies,
     ],
   };
+}
+
+/**
+ * The npm packages an image's own SBOM lists (its `library` components).
+ * @throws Error naming what is wrong when the document is not such an SBOM
+ */
+export function bundledPackages(sbom: unknown, maxPackages = 5_000): RuntimePackage[] {
+  const doc = sbom as { bomFormat?: unknown; components?: unknown } | null;
+  if (doc?.bomFormat !== 'CycloneDX' || !Array.isArray(doc.components)) throw new Error('not a CycloneDX document');
+  if (doc.components.length > maxPackages) throw new Error(`more than ${maxPackages} components`);
+  const packages: RuntimePackage[] = [];
+  for (const c of doc.components as Array<Record<string, unknown> | null>) {
+    if (c?.type !== 'library') continue;
+    if (typeof c.name !== 'string' || typeof c.version !== 'string' || c.name.length > 214 || c.version.length > 64)
+      throw new Error('a library component without a name and version');
+    const license = (c.licenses as Array<{ expression?: unknown }> | undefined)?.[0]?.expression;
+    packages.push({ name: c.name, version: c.version, ...(typeof license === 'string' ? { license } : {}) });
+  }
+  return packages;
 }
 
 /** What the SBOM inside a bundled image describes: the image and the npm packages its bundle holds. */
@@ -156,14 +205,7 @@ export interface BundleSbomInput {
  */
 export function buildBundleSbom(o: BundleSbomInput): Record<string, unknown> {
   const packages = [...o.packages].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const components = packages.map((p) => ({
-    type: 'library',
-    'bom-ref': `npm:${p.name}@${p.version}`,
-    name: p.name,
-    version: p.version,
-    purl: purl(p.name, p.version),
-    ...(p.license ? { licenses: [{ expression: p.license }] } : {}),
-  }));
+  const components = packages.map(libraryComponent);
   const digest = createHash('sha256')
     .update(JSON.stringify([o.image, components]))
     .digest('hex');

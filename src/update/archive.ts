@@ -49,6 +49,8 @@ export interface ArchiveContents {
   readonly files: readonly ArchiveFile[];
   readonly directories: readonly string[];
   readonly totalBytes: number;
+  /** The files `keep` named, when each is at most its `maxBytes`. */
+  readonly kept: ReadonlyMap<string, Buffer>;
 }
 
 /** The refusal of an archive that breaks the archive rules (src/release uses it for what it would build). */
@@ -103,6 +105,8 @@ export interface ReadArchiveOptions {
   /** Unpacks into this folder (which must not exist yet). */
   readonly into?: string;
   readonly onProgress?: (done: number, total: number) => void;
+  /** Keeps the bytes of the small files it names (without `into` only), in {@link ArchiveContents.kept}. */
+  readonly keep?: { readonly path: (path: string) => boolean; readonly maxBytes: number };
 }
 
 /** Writes every chunk of an entry to an open file, whatever the short writes. */
@@ -119,6 +123,7 @@ class ArchiveReader {
   #entries = 0;
   total = 0;
   manifestBytes: Buffer | undefined;
+  readonly kept = new Map<string, Buffer>();
   readonly #limits: ArchiveLimits;
   readonly #options: ReadArchiveOptions;
 
@@ -160,7 +165,7 @@ class ArchiveReader {
     }
     for (let d = dirname(path); d !== '.'; d = dirname(d)) this.directories.add(d);
     const into = this.#options.into;
-    const result = into ? await this.#unpack(entry, join(into, path)) : await consume(entry);
+    const result = into ? await this.#unpack(entry, join(into, path)) : await this.#inspect(entry, path);
     if (result.bytes !== entry.size) throw invalid(`${path} is truncated`);
     if (path === IMAGE_MANIFEST_FILE) {
       if (result.bytes > MAX_IMAGE_MANIFEST_BYTES) throw invalid('image.json is too large');
@@ -168,6 +173,19 @@ class ArchiveReader {
     }
     this.files.push({ path, size: result.bytes, sha256: result.sha256 });
     this.#options.onProgress?.(this.total, this.#limits.maxUnpackedBytes);
+  }
+
+  /** Reads an entry without unpacking it, keeping its bytes when `keep` names it. */
+  async #inspect(entry: ReadEntry, path: string): Promise<Consumed> {
+    const keep = this.#options.keep;
+    if (!keep?.path(path) || entry.size > keep.maxBytes) return consume(entry);
+    const chunks: Buffer[] = [];
+    const result = await consume(entry, (chunk) => {
+      chunks.push(chunk);
+      return Promise.resolve();
+    });
+    this.kept.set(path, Buffer.concat(chunks));
+    return result;
   }
 
   async #unpack(entry: ReadEntry, target: string): Promise<Consumed> {
@@ -258,6 +276,7 @@ export async function readImageArchive(
       files: reader.files.sort((a, b) => (a.path < b.path ? -1 : 1)),
       directories: [...reader.directories].sort(),
       totalBytes: reader.total,
+      kept: reader.kept,
     };
   } catch (err) {
     if (into) await rm(into, { recursive: true, force: true });

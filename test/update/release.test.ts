@@ -11,6 +11,7 @@ import { request } from 'node:http';
 import { Updater } from 'tuf-js';
 import { BIN } from './support.ts';
 import { startRepositoryServer, repositoryStatus } from '../../src/release/index.ts';
+import { readImageArchive } from '../../src/update/index.ts';
 
 let work: string;
 const f = (): string => join(work, 'factory');
@@ -53,7 +54,7 @@ test('factory init makes update keys: three root keys, one per online role, all 
   assert.equal(root.signatures.length, 3);
 });
 
-test('release init, build-image and publish: a signed image with its CycloneDX SBOM', async () => {
+test('release init, build-image and publish: a signed image with the CycloneDX SBOM of what it holds', async () => {
   await ok(['release', 'init', '--repo', repo(), '--factory', f()]);
   const image = join(work, 'plug-1.1.0.tar');
   await ok([
@@ -86,17 +87,31 @@ test('release init, build-image and publish: a signed image with its CycloneDX S
     bomFormat: string;
     specVersion: string;
     metadata: { component: { type: string; version: string; hashes: Array<{ alg: string; content: string }> } };
-    components: Array<{ type: string; name: string; purl?: string }>;
+    components: Array<{ type: string; name: string; version?: string; purl?: string }>;
   };
   assert.equal(sbom.bomFormat, 'CycloneDX');
   assert.equal(sbom.specVersion, '1.5');
   assert.deepEqual([sbom.metadata.component.type, sbom.metadata.component.version], ['firmware', '1.1.0']);
   assert.deepEqual(sbom.metadata.component.hashes, [{ alg: 'SHA-256', content: sha }]);
   assert.ok(sbom.components.some((c) => c.type === 'file' && c.name === 'agent.mjs'));
-  assert.ok(
-    sbom.components.some((c) => c.purl?.startsWith('pkg:npm/tuf-js@')),
-    "the runtime's dependencies are listed",
+  // The libraries are exactly those the image's own SBOM lists (what the bundler included), not the lockfile's.
+  const inner = await readImageArchive(
+    image,
+    { maxEntries: 1_000, maxUnpackedBytes: 64 << 20 },
+    {
+      keep: { path: (p) => p === 'sbom.cdx.json', maxBytes: 1 << 20 },
+    },
   );
+  const innerSbom = JSON.parse(inner.kept.get('sbom.cdx.json')!.toString('utf8')) as typeof sbom;
+  const libraries = (doc: typeof sbom): string[] =>
+    doc.components.filter((c) => c.type === 'library').map((c) => `${c.name}@${c.version}`);
+  assert.ok(
+    libraries(sbom).some((l) => l.startsWith('tuf-js@')),
+    'the bundled tuf-js is listed',
+  );
+  assert.deepEqual(libraries(sbom), libraries(innerSbom));
+  assert.ok(!libraries(sbom).some((l) => l.startsWith('esbuild@')), 'a build tool the image does not hold is not');
+  assert.ok(!sbom.components.some((c) => c.type === 'framework'), 'no installed runtime: the image runs its own code');
   const status = await repositoryStatus(repo());
   assert.deepEqual(
     status.images.map((i) => [i.model, i.version, i.securityVersion, i.sha256]),
