@@ -229,6 +229,8 @@ export function registerDeviceCommands(program: Command): void {
       await writeUnits(units, o.out);
     });
 
+  registerUpdateFileCommand(device);
+
   device
     .command('button')
     .description("press the device's physical button (--hold: factory reset)")
@@ -237,5 +239,27 @@ export function registerDeviceCommands(program: Command): void {
     .action(async (o: { state: string; hold?: boolean }) => {
       const { pressButton } = await import('../device/index.ts');
       process.stdout.write((await pressButton(resolve(o.state), o.hold ? 'hold' : 'press')) + '\n');
+    });
+}
+
+/** `bulwark device update --file`: an update file installed on a stopped unit. */
+function registerUpdateFileCommand(device: Command): void {
+  device
+    .command('update')
+    .description(
+      'install an update file (from `bulwark release export`) on a unit whose agent is stopped; ' +
+        'it boots the new image on trial at its next start',
+    )
+    .requiredOption('--bundle <dir>', 'the unit bundle')
+    .requiredOption('--state <dir>', "the unit's state folder")
+    .requiredOption('--file <file>', 'the update file')
+    .action(async (o: { bundle: string; state: string; file: string }) => {
+      const { installUpdateFile, describeFileInstall } = await import('../device/index.ts');
+      const r = await installUpdateFile({
+        bundleDir: resolve(o.bundle),
+        stateDir: resolve(o.state),
+        file: resolve(o.file),
+      });
+      process.stdout.write(describeFileInstall(r) + '\n');
     });
 }

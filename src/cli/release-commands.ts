@@ -41,6 +41,7 @@ export function registerReleaseCommands(program: Command): void {
   registerStatus(release);
   registerBuildImage(release);
   registerServe(release);
+  registerExport(release);
 }
 
 /** `release init`'s options as commander parses them. */
@@ -350,5 +351,33 @@ function registerServe(release: Command): void {
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
       });
+    });
+}
+
+/** `release export`: an update file for units that never reach the internet. */
+function registerExport(release: Command): void {
+  release
+    .command('export')
+    .description(
+      "write an update file: the model's current image and the signed metadata a unit checks it with " +
+        '(install it with `bulwark device update --file` or on the admin page)',
+    )
+    .requiredOption('--repo <dir>', 'repository folder')
+    .requiredOption('--model <model>', 'built-in model id or model file')
+    .requiredOption('--version <semver>', "the model's current image version")
+    .requiredOption('--out <file>', 'where to write the update file')
+    .action(async (o: { repo: string; model: string; version: string; out: string }) => {
+      const { exportUpdateFile } = await import('../release/index.ts');
+      const r = await exportUpdateFile({
+        repoDir: resolve(o.repo),
+        model: o.model,
+        version: o.version,
+        out: resolve(o.out),
+      });
+      process.stdout.write(
+        `exported ${r.model} ${r.version} to ${r.file} (${r.bytes} bytes)\n  sha256 ${r.sha256}\n` +
+          `  its metadata expires ${r.expires}; after that a unit takes it only as an offline unit, ` +
+          'when it is not older than what the unit last trusted\n',
+      );
     });
 }

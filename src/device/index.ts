@@ -9,6 +9,7 @@ export type { DeviceAgent, DeviceAgentConfig } from './agent.ts';
 export { superviseAgent, agentEntry, AGENT_NODE_FLAGS, AGENT_ENV } from './supervisor.ts';
 export type { SupervisorOptions } from './supervisor.ts';
 export { pressButton, listenForButton, BUTTON_SOCKET, ButtonError } from './button.ts';
+export { installUpdateFile, describeFileInstall, type InstallUpdateFileOptions } from './file-update.ts';
 export type { ButtonGesture } from './button.ts';
 export { DeviceCapabilities, CapabilityError, type UnitHardware, type CapabilityValue } from './capabilities.ts';
 export { DriverHardware, type DriverTarget, type DriverHardwareEvents } from './driver-hardware.ts';

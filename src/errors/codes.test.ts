@@ -46,6 +46,7 @@ type WebErrorCode =
   | 'REQUEST_ABORTED'
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'METHOD_NOT_ALLOWED'
+  | 'UPDATE_UPLOAD_BUSY'
   | 'NOT_FOUND';
 
 /** Every error code of every folder. */

@@ -252,6 +252,7 @@ const table = {
   UPDATE_DELTA_BASE_MISMATCH: system(DATAERR),
   UPDATE_DELTA_INVALID: system(DATAERR),
   UPDATE_DELTA_RESULT_MISMATCH: system(DATAERR),
+  UPDATE_FILE_INVALID: caller(DATAERR),
   // src/update: the device's update state, and settings
   UPDATE_STATE_INVALID: system(DATAERR),
   BOOT_STATE_INVALID: system(DATAERR),
@@ -280,6 +281,7 @@ const table = {
   RELEASE_NOTES_INVALID: caller(USAGE),
   RELEASE_DOWNGRADE_REFUSED: caller(DATAERR),
   RELEASE_DELTA_TOO_LARGE: caller(DATAERR),
+  RELEASE_VERSION_NOT_CURRENT: caller(DATAERR),
   // src/web (HttpError answers with the status it carries; these are the statuses it is thrown with)
   STATE_CORRUPT: system(DATAERR),
   AUTH_REQUIRED: caller(NOPERM, 401),
@@ -294,6 +296,7 @@ const table = {
   REQUEST_ABORTED: caller(DATAERR, 400),
   UNSUPPORTED_MEDIA_TYPE: caller(DATAERR, 415),
   METHOD_NOT_ALLOWED: caller(USAGE, 405),
+  UPDATE_UPLOAD_BUSY: system(UNAVAILABLE, 409),
 } satisfies Record<string, ErrorRule>;
 
 /** Every error code of every folder. */

@@ -25,6 +25,8 @@ export type {
 } from './repository.ts';
 export { makeDelta, validateDeltaBases, DEFAULT_DELTA_BASES, MAX_DELTA_BASES } from './delta.ts';
 export type { WrittenDelta } from './delta-targets.ts';
+export { exportUpdateFile } from './export.ts';
+export type { ExportOptions, ExportResult } from './export.ts';
 export { startRepositoryServer, createRepositoryHandler } from './server.ts';
 export type { RepositoryServer } from './server.ts';
 export { buildReferenceImage } from './reference-image.ts';

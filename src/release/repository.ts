@@ -99,7 +99,7 @@ export interface ReleaseRecord {
 /** Progress of a long step, in bytes. */
 export type ReleaseProgress = (step: 'hash' | 'copy' | 'inspect', done: number, total: number) => void;
 
-interface Loaded {
+export interface Loaded {
   readonly m: TufModels;
   readonly record: ReleaseRecord;
   readonly root: Metadata<Root>;
@@ -129,7 +129,7 @@ async function readMetadataFile<T>(path: string, parse: (json: Record<string, un
   }
 }
 
-async function latestRootVersion(metadataDir: string): Promise<number> {
+export async function latestRootVersion(metadataDir: string): Promise<number> {
   const names = await readdir(metadataDir);
   const versions = names
     .map((n) => /^(\d{1,6})\.root\.json$/.exec(n))
@@ -148,7 +148,7 @@ function validateRecord(raw: unknown, repoDir: string): ReleaseRecord {
   return { ...r, expiry: validateExpiryConfig(r.expiry ?? {}) } as ReleaseRecord;
 }
 
-async function loadRepository(repoDir: string): Promise<Loaded> {
+export async function loadRepository(repoDir: string): Promise<Loaded> {
   const m = await loadTufModels();
   let raw: unknown;
   try {
@@ -179,7 +179,7 @@ async function loadRepository(repoDir: string): Promise<Loaded> {
 }
 
 /** Runs `fn` holding the repository's lock, so two publishes never interleave. */
-async function withLock<T>(repoDir: string, fn: () => Promise<T>): Promise<T> {
+export async function withLock<T>(repoDir: string, fn: () => Promise<T>): Promise<T> {
   const path = join(repoDir, LOCK_FILE);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {

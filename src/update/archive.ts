@@ -253,6 +253,38 @@ async function syncFolders(into: string, directories: Iterable<string>): Promise
   await fsyncDir(into);
 }
 
+/** One bounded pass over an archive (unpacked into `options.into` when given, fsynced); removes `into` on failure. */
+async function readArchive(
+  archive: string,
+  limits: ArchiveLimits,
+  options: ReadArchiveOptions,
+  check: (reader: ArchiveReader) => void,
+): Promise<ArchiveReader> {
+  const tar = await loadTar();
+  const into = options.into;
+  if (into) await mkdir(into, { mode: 0o700 });
+  const reader = new ArchiveReader(limits, options);
+  try {
+    await parseArchive(tar, archive, (entry) => reader.handle(entry));
+    check(reader);
+    if (into) await syncFolders(into, reader.directories);
+    return reader;
+  } catch (err) {
+    if (into) await rm(into, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** The files of an archive, sorted by path. */
+function filesOf(reader: ArchiveReader): Omit<ArchiveContents, 'manifest'> {
+  return {
+    files: reader.files.sort((a, b) => (a.path < b.path ? -1 : 1)),
+    directories: [...reader.directories].sort(),
+    totalBytes: reader.total,
+    kept: reader.kept,
+  };
+}
+
 /**
  * Reads an image archive. With `into`, unpacks it there (the folder must not exist yet) and
  * fsyncs everything; without, only inspects it. Both check the same rules and image.json.
@@ -263,25 +295,25 @@ export async function readImageArchive(
   limits: ArchiveLimits,
   options: ReadArchiveOptions = {},
 ): Promise<ArchiveContents> {
-  const tar = await loadTar();
-  const into = options.into;
-  if (into) await mkdir(into, { mode: 0o700 });
-  const reader = new ArchiveReader(limits, options);
-  try {
-    await parseArchive(tar, archive, (entry) => reader.handle(entry));
-    const manifest = manifestOf(reader);
-    if (into) await syncFolders(into, reader.directories);
-    return {
-      manifest,
-      files: reader.files.sort((a, b) => (a.path < b.path ? -1 : 1)),
-      directories: [...reader.directories].sort(),
-      totalBytes: reader.total,
-      kept: reader.kept,
-    };
-  } catch (err) {
-    if (into) await rm(into, { recursive: true, force: true });
-    throw err;
-  }
+  let manifest: ImageManifest | undefined;
+  const reader = await readArchive(archive, limits, options, (r) => {
+    manifest = manifestOf(r);
+  });
+  return { manifest: manifest!, ...filesOf(reader) };
+}
+
+/**
+ * Reads an archive that is not an image (an update file) by the same rules: regular files and
+ * folders only, safe paths, no duplicates, bounded entries and size.
+ * @throws UpdateRefusedError 'UPDATE_IMAGE_INVALID' (the archive rules) or 'UPDATE_TOO_LARGE'
+ */
+export async function readPlainArchive(
+  archive: string,
+  limits: ArchiveLimits,
+  options: ReadArchiveOptions = {},
+): Promise<Omit<ArchiveContents, 'manifest'>> {
+  const reader = await readArchive(archive, limits, options, () => undefined);
+  return filesOf(reader);
 }
 
 async function fsyncDir(path: string): Promise<void> {

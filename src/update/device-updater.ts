@@ -29,6 +29,7 @@ export type {
   StartUpdaterOptions,
 } from './updater-types.ts';
 import type { CheckOutcome, RunningImage, StartUpdaterOptions, UpdateStatus } from './updater-types.ts';
+import { UPDATE_FILE_METADATA_BYTES, UPDATE_FILE_TAR_OVERHEAD } from './update-file-format.ts';
 
 /** A running updater. */
 export interface DeviceUpdater {
@@ -36,6 +37,13 @@ export interface DeviceUpdater {
   status(): UpdateStatus;
   /** Checks now (manual: also when automatic updates are off or postponed). */
   checkNow(o?: { manual?: boolean }): Promise<CheckOutcome>;
+  /**
+   * Installs an update file (`bulwark release export`) with the checks of an online update, then
+   * restarts into it under a supervisor. `file` is only read: the caller removes it.
+   */
+  installFile(file: string): Promise<CheckOutcome>;
+  /** The largest update file this unit accepts, bytes (its image bound plus room for the metadata). */
+  readonly maxUpdateFileBytes: number;
   /** The agent is up: ends a trial boot (the image stays), raises the security counter, starts the schedule. */
   reportHealthy(): Promise<void>;
   /** Owner controls: postpone automatic updates, turn them off or on. */
@@ -97,6 +105,11 @@ function journalSource(url: string | undefined): string {
   return /^[0-9.]+$/.test(host) ? `${host}:${port}` : host.includes(':') ? `[${host}]:${port}` : 'local';
 }
 
+/** The largest update file a unit whose images may be `maxImageBytes` accepts: the image, metadata and tar headers. */
+export function updateFileBound(maxImageBytes: number): number {
+  return maxImageBytes + UPDATE_FILE_METADATA_BYTES + UPDATE_FILE_TAR_OVERHEAD;
+}
+
 /** Starts the updater of an agent. Nothing is fetched when no repository is configured. */
 export async function startUpdater(o: StartUpdaterOptions): Promise<DeviceUpdater> {
   const config = validateDeviceUpdateConfig(o.config);
@@ -109,6 +122,8 @@ export async function startUpdater(o: StartUpdaterOptions): Promise<DeviceUpdate
     running,
     status: () => core.status(),
     checkNow: (opts) => core.checkNow(opts),
+    installFile: (file) => core.installFile(file),
+    maxUpdateFileBytes: updateFileBound(config.maxImageBytes),
     reportHealthy: () => core.reportHealthy(),
     postpone: () => core.postpone(),
     setAutoUpdate: (on) => core.setAutoUpdate(on),

@@ -40,6 +40,8 @@ export const UPDATE_REFUSAL_CODES = [
   'UPDATE_DELTA_INVALID',
   /** The image a delta rebuilt does not have the SHA-256 of the full image's signed target. */
   'UPDATE_DELTA_RESULT_MISMATCH',
+  /** An update file (from `bulwark release export`) that is not one: truncated, malformed, or missing a file. */
+  'UPDATE_FILE_INVALID',
 ] as const;
 
 /** One refusal code. */
@@ -87,7 +89,8 @@ export type ReleaseErrorCode =
   | 'RELEASE_VERSION_INVALID'
   | 'RELEASE_NOTES_INVALID'
   | 'RELEASE_DOWNGRADE_REFUSED'
-  | 'RELEASE_DELTA_TOO_LARGE';
+  | 'RELEASE_DELTA_TOO_LARGE'
+  | 'RELEASE_VERSION_NOT_CURRENT';
 
 /** Thrown by the release side: a repository or key problem, a refused publish (codes 'RELEASE_*'). */
 export class ReleaseError extends BulwarkError<ReleaseErrorCode> {}

@@ -46,7 +46,15 @@ export {
   DELTA_MAX_WINDOW_LOG,
 } from './delta.ts';
 export type { DeltaLimits, DeltaExpectation } from './delta.ts';
-export { readImageArchive, loadTar, invalidImageArchive } from './archive.ts';
+export { readImageArchive, readPlainArchive, loadTar, invalidImageArchive } from './archive.ts';
+export {
+  UPDATE_FILE_FORMAT,
+  UPDATE_FILE_INFO,
+  UPDATE_FILE_METADATA_BYTES,
+  MAX_UPDATE_FILE_ENTRIES,
+  parseUpdateFileInfo,
+  type UpdateFileInfo,
+} from './update-file-format.ts';
 export type { ArchiveContents, ArchiveFile, ArchiveLimits } from './archive.ts';
 export {
   FIRMWARE_DIR,

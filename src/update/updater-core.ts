@@ -15,6 +15,7 @@ import { satisfiesNodeRange } from './node-range.ts';
 import { deltaTargetPath, imageTargetPath, parseImageTargetCustom, type ImageTargetCustom } from './image.ts';
 import type { DeltaSource } from './delta-download.ts';
 import type { BoundedFetcher } from './fetcher.ts';
+import type { FolderFetcher } from './update-file.ts';
 import { classifyUpdateFailure, shortMessage } from './classify.ts';
 import {
   readBootState,
@@ -31,7 +32,13 @@ import {
   type SlotName,
   type BootState,
 } from './slots.ts';
-import { cleanDownloads, makeMetadataWritesAtomic, prepareMetadataDir, verifyImageFile } from './updater-files.ts';
+import {
+  cleanDownloads,
+  makeMetadataWritesAtomic,
+  prepareMetadataDir,
+  setExpiryReferenceTime,
+  verifyImageFile,
+} from './updater-files.ts';
 import type {
   CheckOutcome,
   RunningImage,
@@ -117,6 +124,17 @@ interface FoundTargets {
   readonly delta: DeltaSource | undefined;
 }
 
+/** Where an image comes from: the repository over the network, or an unpacked update file. */
+interface ImageSource {
+  readonly baseUrl: string;
+  readonly fetcher: BoundedFetcher | FolderFetcher;
+  /** Set for an update file: no deltas, and the owner's own action (not held back by automatic-update choices). */
+  readonly file?: {
+    /** When the file's metadata has expired: the earliest expiry, accepted for an offline unit. */
+    readonly expiredAt?: Date;
+  };
+}
+
 /** Moves the verified archive into the staged slot (copies it across file systems); the slot keeps it as a base. */
 async function keepArchive(tarPath: string, into: string): Promise<void> {
   try {
@@ -147,7 +165,9 @@ export class UpdaterCore {
   inflight: Promise<CheckOutcome> | undefined;
   closed = false;
   trialPending = false;
-  currentFetcher: BoundedFetcher | undefined;
+  currentFetcher: BoundedFetcher | FolderFetcher | undefined;
+  /** The journal's source while an update file is installed (else the repository's address). */
+  sourceNow: string | undefined;
 
   constructor(o: StartUpdaterOptions, config: DeviceUpdateConfig, running: RunningImage, source: string) {
     this.o = o;
@@ -181,7 +201,7 @@ export class UpdaterCore {
 
   record(event: string, result: JournalResult, detail?: string): void {
     const cut = detail ? { detail: detail.slice(0, 200) } : {};
-    this.o.journal.record({ surface: 'update', source: this.source, event, result, ...cut });
+    this.o.journal.record({ surface: 'update', source: this.sourceNow ?? this.source, event, result, ...cut });
   }
 
   setPhase(p: UpdatePhase, version?: string, detail?: string): void {
@@ -320,26 +340,31 @@ export class UpdaterCore {
   }
 
   /** Refreshes the TUF metadata; returns the signed target of this model's image and a delta to it, if any. */
-  async fetchTargetInfo(fetcher: BoundedFetcher, repositoryUrl: string): Promise<FoundTargets> {
+  async fetchTargetInfo(source: ImageSource): Promise<FoundTargets> {
+    const { fetcher, baseUrl } = source;
     await prepareMetadataDir(this.paths.metadata, this.o.bundle.updateRootJson);
     await mkdir(this.paths.download, { recursive: true, mode: 0o700 });
     // A CommonJS module's `default` is its exports, under Node and in a bundled image alike.
     const { Updater } = (await import('tuf-js')).default;
     const tuf = new Updater({
       metadataDir: this.paths.metadata,
-      metadataBaseUrl: `${repositoryUrl}/metadata`,
-      targetBaseUrl: `${repositoryUrl}/targets`,
+      metadataBaseUrl: `${baseUrl}/metadata`,
+      targetBaseUrl: `${baseUrl}/targets`,
       targetDir: this.paths.download,
       fetcher,
       config: { ...METADATA_LIMITS, maxRootRotations: this.config.maxRootRotations, prefixTargetsWithHash: true },
     });
     makeMetadataWritesAtomic(tuf);
+    // An offline unit's file may have expired on the way: versions and signatures still decide.
+    const expiredAt = source.file?.expiredAt;
+    if (expiredAt) setExpiryReferenceTime(tuf, new Date(expiredAt.getTime() - 1_000));
     await tuf.refresh();
     const model = this.o.bundle.unit.model;
     const image = await tuf.getTargetInfo(imageTargetPath(model));
     const base = this.running.targetSha256;
     // The factory image keeps no archive, so only a unit booted from a slot can use a delta.
-    const deltaTarget = image && base ? await tuf.getTargetInfo(deltaTargetPath(model, base)) : undefined;
+    const deltaTarget =
+      image && base && !source.file ? await tuf.getTargetInfo(deltaTargetPath(model, base)) : undefined;
     const delta: DeltaSource | undefined = deltaTarget && {
       target: deltaTarget,
       download: async (file) => {
@@ -453,12 +478,26 @@ export class UpdaterCore {
       config: this.config,
       caCertPem: this.o.bundle.caCertPem,
     });
+    return this.checkFrom({ baseUrl: repositoryUrl, fetcher }, manual, finish);
+  }
+
+  /** One check against `source`: refresh the metadata, vet the image, then download and install it. */
+  async checkFrom(
+    source: ImageSource,
+    manual: boolean,
+    finish: (outcome: CheckOutcome) => Promise<CheckOutcome>,
+  ): Promise<CheckOutcome> {
+    const fetcher = source.fetcher;
     this.currentFetcher = fetcher;
     let found: FoundTargets;
     try {
-      found = await this.fetchTargetInfo(fetcher, repositoryUrl);
+      found = await this.fetchTargetInfo(source);
     } catch (err) {
       return finish(this.refuse(classifyUpdateFailure(err, fetcher.lastFailure, fetcher.lastRole)));
+    }
+    if (source.file?.expiredAt) {
+      const at = source.file.expiredAt.toISOString();
+      this.record('file', 'info', `accepted metadata that expired ${at} (an offline unit): not older than trusted`);
     }
     const target = found.image;
     if (!target) {
@@ -482,18 +521,18 @@ export class UpdaterCore {
       if (err instanceof UpdateRefusedError) return finish(this.refuse(err, custom.version));
       throw err;
     }
-    const held = this.holdBack(manual, custom);
+    const held = source.file ? undefined : this.holdBack(manual, custom);
     if (held) return finish(held);
     const risk = custom.notes ? `: ${custom.notes.risk}` : '';
     const size = `security version ${custom.securityVersion}, ${target.length} bytes`;
     this.record('found', 'info', `${custom.version} (${size})${risk}`);
     this.emit({ type: 'decision', decision: 'found', version: custom.version });
-    return finish(await this.downloadAndInstall(fetcher, target, custom, found.delta));
+    return finish(await this.downloadAndInstall(source, target, custom, found.delta));
   }
 
   /** Gets the image (unless a verified copy is there) by delta or whole, verifies it and installs it. */
   async downloadAndInstall(
-    fetcher: BoundedFetcher,
+    source: ImageSource,
     target: TargetFile,
     custom: ImageTargetCustom,
     delta?: DeltaSource,
@@ -502,7 +541,7 @@ export class UpdaterCore {
     const file = join(this.paths.download, `${sha}.image.tar`);
     try {
       await cleanDownloads(this.paths.download, `${sha}.image.tar`);
-      if (!(await this.verifiedCopy(target, file))) await this.obtainImage(fetcher, target, custom, file, delta);
+      if (!(await this.verifiedCopy(target, file))) await this.obtainImage(source, target, custom, file, delta);
       const into = await this.install(file, target, custom);
       await unlink(file).catch(() => undefined);
       const trial = `on trial for ${this.config.maxTrialBoots} boots`;
@@ -540,7 +579,7 @@ export class UpdaterCore {
    * Any delta error is journalled and leads to the full image; no slot is touched before the image's check.
    */
   async obtainImage(
-    fetcher: BoundedFetcher,
+    source: ImageSource,
     target: TargetFile,
     custom: ImageTargetCustom,
     file: string,
@@ -559,7 +598,7 @@ export class UpdaterCore {
       this.log(`update: ${custom.version}: delta refused: ${refused}; full image`);
     }
     const why = refused ? ` (delta refused: ${refused})` : '';
-    await this.download(fetcher, target, custom, file, `full image, ${sizeText(target.length)}${why}`);
+    await this.download(source, target, custom, file, `full image, ${sizeText(target.length)}${why}`);
   }
 
   /** Rebuilds the image at `file` from the running slot's kept archive and the delta. */
@@ -584,7 +623,7 @@ export class UpdaterCore {
   }
 
   async download(
-    fetcher: BoundedFetcher,
+    source: ImageSource,
     target: TargetFile,
     custom: ImageTargetCustom,
     file: string,
@@ -592,7 +631,8 @@ export class UpdaterCore {
   ): Promise<void> {
     this.setPhase('downloading', custom.version, how);
     const sha = target.hashes.sha256!;
-    const url = `${this.config.repositoryUrl}/targets/${this.o.bundle.unit.model}/${sha}.image.tar`;
+    const fetcher = source.fetcher;
+    const url = `${source.baseUrl}/targets/${this.o.bundle.unit.model}/${sha}.image.tar`;
     const onProgress = this.o.onProgress;
     try {
       const progress = onProgress ? (d: number, t: number): void => onProgress('download', d, t) : undefined;
@@ -608,6 +648,65 @@ export class UpdaterCore {
         'UPDATE_IMAGE_HASH_MISMATCH',
         `the downloaded image does not match its signed length and hash (${shortMessage((err as Error).message)})`,
       );
+    }
+  }
+
+  /**
+   * Installs an update file (`bulwark release export`): the same checks as an online update, from the
+   * unit's pinned root; `file` is read, never changed or removed.
+   */
+  installFile(file: string): Promise<CheckOutcome> {
+    if (this.closed) return Promise.resolve({ outcome: 'busy' });
+    if (this.inflight) return Promise.resolve({ outcome: 'busy', detail: 'an update check is in progress' });
+    this.inflight = this.runFileInstall(file)
+      .catch((err: unknown): CheckOutcome => {
+        const text = err instanceof Error ? shortMessage(err.message) : 'error';
+        this.record('file', 'failure', text);
+        this.setPhase('idle');
+        return { outcome: 'failed', detail: text, code: errorCode(err, 'UPDATE_FAILED') };
+      })
+      .finally(() => {
+        this.inflight = undefined;
+        this.sourceNow = undefined;
+      });
+    return this.inflight;
+  }
+
+  async runFileInstall(file: string): Promise<CheckOutcome> {
+    // The file came through the owner's hands (the admin page journals the upload with its address).
+    this.sourceNow = 'local';
+    if (this.trialPending) return { outcome: 'waiting-for-health' };
+    const at = new Date().toISOString();
+    const finish = (outcome: CheckOutcome): Promise<CheckOutcome> => this.finish(at, outcome);
+    this.setPhase('checking');
+    const { unpackUpdateFile, FolderFetcher, UPDATE_FILE_BASE_URL } = await import('./update-file.ts');
+    const folder = join(this.paths.dir, 'from-file');
+    await rm(folder, { recursive: true, force: true });
+    await mkdir(this.paths.dir, { recursive: true, mode: 0o700 });
+    try {
+      let unpacked;
+      try {
+        unpacked = await unpackUpdateFile(file, folder, this.config.maxImageBytes);
+      } catch (err) {
+        if (err instanceof UpdateRefusedError) return await finish(this.refuse(err));
+        throw err;
+      }
+      const { info, earliestExpiry } = unpacked;
+      const model = this.o.bundle.unit.model;
+      this.record('file', 'info', `an update file for ${info.model} ${info.version}`);
+      if (info.model !== model) {
+        const wrong = new UpdateRefusedError(
+          'UPDATE_WRONG_MODEL',
+          `the file is for ${info.model}, this unit is a ${model}`,
+        );
+        return await finish(this.refuse(wrong, info.version));
+      }
+      const expiredAt = earliestExpiry && earliestExpiry.getTime() <= Date.now() ? earliestExpiry : undefined;
+      const fetcher = await FolderFetcher.create(folder);
+      const source = { baseUrl: UPDATE_FILE_BASE_URL, fetcher, file: expiredAt ? { expiredAt } : {} };
+      return await this.checkFrom(source, true, finish);
+    } finally {
+      await rm(folder, { recursive: true, force: true });
     }
   }
 

@@ -89,3 +89,17 @@ export function makeMetadataWritesAtomic(updater: object): void {
     writeFileAtomicSync(join(dir, `${encodeURIComponent(name)}.json`), bytes, SECRET_FILE_MODE);
   };
 }
+
+/**
+ * Sets the time tuf-js checks metadata expiry against, for an update file whose metadata expired
+ * only because the unit was offline (every signature, version and hash is still checked). tuf-js
+ * fixes that time when the Updater is built and has no option for it; this fails loudly if a tuf-js
+ * upgrade moves it.
+ */
+export function setExpiryReferenceTime(updater: object, at: Date): void {
+  const store = (updater as { trustedSet?: { referenceTime?: unknown } }).trustedSet;
+  if (!store || !(store.referenceTime instanceof Date)) {
+    throw new UpdateStateError('UPDATE_TUF_INCOMPATIBLE', 'this tuf-js version does not keep its reference time');
+  }
+  store.referenceTime = at;
+}
