@@ -5,6 +5,7 @@
  * imported here; the first strength check loads its dictionaries on demand.
  */
 import { mkdir, chmod } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Server } from 'node:net';
 import { ConfigError } from '../errors/index.ts';
 import { readDeviceBundle, type DeviceBundle } from '../bundle/index.ts';
@@ -193,6 +194,11 @@ function startAgentWeb(parts: AgentParts, startedAt: number): Promise<WebService
       ownerActions: () => [...hubOwnerActions(parts), ...updater.ownerActions()],
       facts: () => [['Hubs', parts.hub?.describe() ?? 'not running'], ...updater.facts()],
       exportData: () => exportAgentData(parts),
+      updateFile: {
+        maxBytes: updater.maxUpdateFileBytes,
+        dir: join(c.stateDir, 'update', 'upload'),
+        install: (file) => updater.installFile(file),
+      },
       // Read on each view: the SBOM inside the image this process runs (none in the factory image).
       software: async () => (await import('../update/index.ts')).runningSoftware(),
     },

@@ -21,9 +21,12 @@ import {
   parseCookies,
   readBodyStream,
   renderResponse,
+  saveBodyStream,
   securityHeaders,
+  type BodyFileTarget,
   type HttpLimits,
   type RenderedResponse,
+  type SavedBody,
   type Router,
   type WebRequest,
   type WebResponse,
@@ -165,6 +168,8 @@ interface RawRequest {
   readonly sourceAddress: string;
   readonly sourcePort: number;
   readBody(limits: HttpLimits): Promise<Buffer>;
+  /** Streams the body into a new file; only for a route whose body is 'file'. */
+  saveBody(target: BodyFileTarget): Promise<SavedBody>;
   /** True when the socket's server already recorded this request as broken (e.g. cut short). */
   readonly recordedBroken?: () => boolean;
 }
@@ -289,6 +294,7 @@ function rawFromAppRequest(request: AppRequest): RawRequest {
     sourceAddress: request.sourceAddress ?? '127.0.0.1',
     sourcePort: request.sourcePort ?? 0,
     readBody: (limits) => readBodyStream([body], request.headers?.['content-length'], limits),
+    saveBody: (target) => saveBodyStream([body], request.headers?.['content-length'], target),
   };
 }
 
@@ -300,12 +306,21 @@ function answerNodeRequest<Ctx>(core: DispatchCore<Ctx>, req: IncomingMessage, r
     sourceAddress: (req.socket.remoteAddress ?? '0.0.0.0').replace(/^::ffff:/, ''),
     sourcePort: req.socket.remotePort ?? 0,
     readBody: (limits) => readBodyStream(req as AsyncIterable<Buffer>, req.headers['content-length'], limits),
+    // Stopping early (413) must not destroy the socket: the refusal is answered, then the connection closes.
+    saveBody: (target) =>
+      saveBodyStream(
+        req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>,
+        req.headers['content-length'],
+        target,
+      ),
     recordedBroken: () => clientErrorOf(req.socket) !== undefined,
   };
   dispatch(core, raw)
     .then((answer) => {
-      // A body over the limit is left unread: the connection cannot be reused.
-      const headers = answer.status === 413 ? { ...answer.headers, connection: 'close' } : answer.headers;
+      // A body over the limit, or one a route refused before reading it, is left unread: the connection
+      // cannot be reused (and is not kept open to drain what may be a large upload).
+      const unread = answer.status === 413 || !req.complete;
+      const headers = unread ? { ...answer.headers, connection: 'close' } : answer.headers;
       res.writeHead(answer.status, headers);
       res.end(answer.body);
     })
@@ -347,6 +362,12 @@ async function dispatch<Ctx>(core: DispatchCore<Ctx>, raw: RawRequest): Promise<
     }
     const { route, params } = core.router.resolve(raw.method, req.path);
     if (route.access === 'session') ctx = await requireSession(core, req);
+    if (route.body === 'file') {
+      req = { ...req, params };
+      if (route.csrf) checkCsrf(core.sessions, req, ctx);
+      req = { ...req, saveBody: fileBodyOf(raw) };
+      return renderResponse(await route.handler(req, ctx), head);
+    }
     const body =
       raw.method === 'POST'
         ? parseBody(await readWhole(raw, core.limits), raw.headers['content-type'], core.limits)
@@ -371,6 +392,27 @@ async function readWhole(raw: RawRequest, limits: HttpLimits): Promise<Buffer> {
     if (err instanceof HttpError) throw err;
     throw new HttpError(400, 'REQUEST_ABORTED', 'the request body did not arrive whole');
   }
+}
+
+/**
+ * The body of a 'file' route, streamed to a file when its handler asks (after the session and the
+ * CSRF token were checked, so a stranger's bytes never reach the disk): application/octet-stream
+ * only, refused (415) when asked for, so the handler sees and can journal every refusal.
+ */
+function fileBodyOf(raw: RawRequest): (target: BodyFileTarget) => Promise<SavedBody> {
+  const type = String(raw.headers['content-type'] ?? '')
+    .split(';')[0]!
+    .trim()
+    .toLowerCase();
+  let used = false;
+  return async (target) => {
+    if (type !== 'application/octet-stream') {
+      throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send the file as application/octet-stream');
+    }
+    if (used) throw new Error('the request body was already read');
+    used = true;
+    return raw.saveBody(target);
+  };
 }
 
 async function requireSession<Ctx>(core: DispatchCore<Ctx>, req: WebRequest): Promise<Ctx> {

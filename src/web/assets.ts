@@ -34,7 +34,10 @@ ul.devices{list-style:none;padding:0;margin:0}ul.devices li{border-top:1px solid
 svg.chart{width:100%;height:auto;background:#fff}
 `;
 
-/** Script: live password strength on the change-password and setup forms. Pages work without it. */
+/**
+ * Script: live password strength on the change-password and setup forms (pages work without it),
+ * and the upload of an update file on the software page (fetch() with the raw file and the CSRF token).
+ */
 export const APP_JS = `'use strict';
 (function () {
   var input = document.getElementById('new-password');
@@ -70,6 +73,45 @@ export const APP_JS = `'use strict';
       }).then(function (r) { return r.ok ? r.json() : null; }).then(function (j) { if (j && mine === seq)\
  show(j); }).catch(function () {});
     }, 250);
+  });
+})();
+(function () {
+  var form = document.getElementById('update-file-form');
+  var input = document.getElementById('update-file');
+  var out = document.getElementById('update-file-result');
+  if (!form || !input || !out) return;
+  var csrf = form.querySelector('input[name=csrf]');
+  var button = form.querySelector('button');
+  var max = Number(form.getAttribute('data-max-bytes'));
+  function say(text, ok) {
+    out.textContent = '';
+    var p = document.createElement('p');
+    p.className = ok ? 'notice' : 'error';
+    p.textContent = text;
+    out.appendChild(p);
+  }
+  function tell(status, j) {
+    if (j.outcome === 'installed') return say('Installed ' + j.version + '. The unit restarts into it now.', true);
+    if (j.outcome === 'up-to-date') return say('Nothing to install: ' + (j.detail || j.version) + '.', true);
+    if (j.outcome) return say('Not installed (' + (j.code || j.outcome) + '): ' + (j.detail || ''), false);
+    var e = j.error || {};
+    say('Not installed (' + (e.code || status) + '): ' + (e.message || 'the unit refused the upload'), false);
+  }
+  form.addEventListener('submit', function (ev) {
+    ev.preventDefault();
+    var file = input.files && input.files[0];
+    if (!file) return say('Choose the update file first.', false);
+    if (max && file.size > max) return say('That file is larger than this unit accepts.', false);
+    button.disabled = true;
+    say('Uploading and checking ' + file.name + '...', true);
+    fetch(form.getAttribute('action'), {
+      method: 'POST', credentials: 'same-origin', body: file,
+      headers: { 'content-type': 'application/octet-stream', 'accept': 'application/json',
+      'x-csrf-token': csrf ? csrf.value : '' }
+    }).then(function (r) {
+      return r.json().catch(function () { return {}; }).then(function (j) { tell(r.status, j); });
+    }).catch(function () { say('The upload did not complete: check the connection and try again.', false); })
+      .then(function () { button.disabled = false; });
   });
 })();
 `;

@@ -369,7 +369,8 @@ export function addRecordRoutes(router: Router<DeviceCtx>, site: DeviceSite): vo
     handler: async (_req, ctx) => {
       const view = site.device.software ? await site.device.software() : ({ kind: 'factory' } as const);
       const frameOf = { ...frame(site, 'Software'), csrf: ctx.session!.csrfToken };
-      return { kind: 'html', body: pages.softwarePage(frameOf, view, site.device.firmwareVersion) };
+      const fromFile = site.device.updateFile ? { maxBytes: site.device.updateFile.maxBytes } : undefined;
+      return { kind: 'html', body: pages.softwarePage(frameOf, view, site.device.firmwareVersion, fromFile) };
     },
   });
   router.add({

@@ -32,8 +32,28 @@ export interface WebDeviceControl {
   facts?(): ReadonlyArray<[string, string]>;
   /** The running image and the components its SBOM lists (GET /software); absent: no such page. */
   software?(): Promise<pages.SoftwareView>;
+  /** Installing an update from a file the owner uploads (POST /update/file); absent: no such form. */
+  readonly updateFile?: WebUpdateFile;
   /** More of the owner's data for GET /api/export (paired hubs, update choices), never a secret. */
   exportData?(): Record<string, unknown> | Promise<Record<string, unknown>>;
+}
+
+/** What an installation from a file ended in (src/update's CheckOutcome). */
+export interface UpdateFileOutcome {
+  readonly outcome: string;
+  readonly version?: string;
+  readonly code?: string;
+  readonly detail?: string;
+}
+
+/** The updater as the upload of an update file needs it. */
+export interface WebUpdateFile {
+  /** The largest update file the unit accepts, bytes. */
+  readonly maxBytes: number;
+  /** The folder uploads are written to (the web service's alone: it removes what it finds there). */
+  readonly dir: string;
+  /** Verifies and installs `file` as an online update would; never deletes it. */
+  install(file: string): Promise<UpdateFileOutcome>;
 }
 
 /** The journal as the web service reads it. */

@@ -1,8 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, request, type IncomingHttpHeaders } from 'node:http';
+import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import { Router, HttpError, checkSameOrigin, securityHeaders } from './http.ts';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Router, HttpError, SAVED_BODY_NAME, checkSameOrigin, saveBodyStream, securityHeaders } from './http.ts';
 import { answerInternalError } from './app.ts';
 
 const HOST = 'device.local:8443';
@@ -88,4 +91,39 @@ test('the last-resort 500 carries the security headers', async () => {
   } finally {
     server.close();
   }
+});
+
+test('a streamed body lands in a new 0600 file; one past the bound is refused 413 and leaves no file', async (t) => {
+  const dir = join(await mkdtemp(join(tmpdir(), 'bulwark-body-')), 'upload');
+  t.after(() => rm(join(dir, '..'), { recursive: true, force: true }));
+  const chunks = [Buffer.alloc(600, 1), Buffer.alloc(400, 2)];
+  const saved = await saveBodyStream(chunks, undefined, { dir, maxBytes: 1_000 });
+  assert.equal(saved.bytes, 1_000);
+  assert.deepEqual(await readFile(saved.path), Buffer.concat(chunks));
+  assert.match(saved.path.slice(dir.length + 1), SAVED_BODY_NAME);
+  assert.equal((await stat(saved.path)).mode & 0o777, 0o600);
+  assert.equal((await stat(dir)).mode & 0o777, 0o700);
+  const other = await saveBodyStream(chunks, '1000', { dir, maxBytes: 1_000 });
+  assert.notEqual(other.path, saved.path, 'every body gets a fresh name');
+
+  const tooLarge = (err: unknown): boolean => err instanceof HttpError && err.status === 413;
+  await assert.rejects(saveBodyStream([...chunks, Buffer.alloc(1)], undefined, { dir, maxBytes: 1_000 }), tooLarge);
+  await assert.rejects(saveBodyStream([], '1001', { dir, maxBytes: 1_000 }), tooLarge);
+  await assert.rejects(saveBodyStream([], '1e3', { dir, maxBytes: 1_000 }), tooLarge);
+  assert.deepEqual((await readdir(dir)).sort(), [saved.path, other.path].map((p) => p.slice(dir.length + 1)).sort());
+});
+
+test('a streamed body whose client hangs up is a 400 REQUEST_ABORTED and its partial file is removed', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'bulwark-body-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  async function* cut(): AsyncGenerator<Buffer> {
+    yield Buffer.alloc(100);
+    await Promise.resolve();
+    throw new Error('aborted');
+  }
+  await assert.rejects(
+    saveBodyStream(cut(), undefined, { dir, maxBytes: 1_000 }),
+    (err) => err instanceof HttpError && err.status === 400 && err.code === 'REQUEST_ABORTED',
+  );
+  assert.deepEqual(await readdir(dir), []);
 });

@@ -4,7 +4,10 @@
  * typed error mapping and the security headers on every answer. Fastify was measured first:
  * it alone lifted the agent's idle RSS from 50 to 75 MiB, past the 60 MiB budget of a plug.
  */
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, rm } from 'node:fs/promises';
 import type { IncomingHttpHeaders } from 'node:http';
+import { join } from 'node:path';
 import { BulwarkError, InvalidInputError } from '../errors/index.ts';
 
 /** Who may call a route: anyone, anyone while the setup window is open, or a logged-in owner. */
@@ -24,6 +27,8 @@ export interface WebRequest {
   readonly body: Readonly<Record<string, unknown>>;
   /** True when the client asked for JSON (API routes, fetch). */
   readonly wantsJson: boolean;
+  /** On a route with `body: 'file'` only: streams the body into a new file (see {@link saveBodyStream}). */
+  readonly saveBody?: (target: BodyFileTarget) => Promise<SavedBody>;
 }
 
 /** What a handler returns; the server writes it with the security headers. */
@@ -56,6 +61,12 @@ export interface Route<Ctx> {
   readonly access: RouteAccess;
   /** State-changing routes need the CSRF token and a same-origin Origin header. */
   readonly csrf: boolean;
+  /**
+   * 'fields' (the default): a form or JSON body, parsed within the limits before the handler runs.
+   * 'file': a raw `application/octet-stream` body the handler streams to a file with `req.saveBody`,
+   * after the session and the CSRF token (in the `x-csrf-token` header) are checked.
+   */
+  readonly body?: 'fields' | 'file';
   readonly handler: (req: WebRequest, ctx: Ctx) => Promise<WebResponse> | WebResponse;
 }
 
@@ -113,8 +124,42 @@ export function hostCookie(name: string, value: string, maxAgeSeconds?: number):
   return `${name}=${value}; Path=/; Secure; HttpOnly; SameSite=Strict${age}`;
 }
 
-function bodyTooLarge(limits: HttpLimits): HttpError {
-  return new HttpError(413, 'BODY_TOO_LARGE', `request body over ${limits.maxBodyBytes} bytes`);
+function bodyTooLarge(maxBytes: number): HttpError {
+  return new HttpError(413, 'BODY_TOO_LARGE', `request body over ${maxBytes} bytes`);
+}
+
+/** Refuses (413) a Content-Length that is malformed or over `maxBytes`, before any byte is read. */
+function checkDeclaredLength(declaredLength: string | undefined, maxBytes: number): void {
+  if (declaredLength !== undefined && (!/^\d{1,15}$/.test(declaredLength) || Number(declaredLength) > maxBytes)) {
+    throw bodyTooLarge(maxBytes);
+  }
+}
+
+/**
+ * The one loop that reads every request body: hands each chunk to `take` and refuses (413) once
+ * more than `maxBytes` arrived. A stream that fails (the client hung up) is a 400 REQUEST_ABORTED;
+ * an error of `take` itself (a full disk) passes through as it is. Returns the body's size.
+ */
+async function consumeBody(
+  stream: AsyncIterable<Buffer> | Iterable<Buffer>,
+  maxBytes: number,
+  take: (chunk: Buffer) => void | Promise<void>,
+): Promise<number> {
+  let size = 0;
+  let taking = false;
+  try {
+    for await (const chunk of stream) {
+      size += chunk.length;
+      if (size > maxBytes) throw bodyTooLarge(maxBytes);
+      taking = true;
+      await take(chunk);
+      taking = false;
+    }
+  } catch (err) {
+    if (err instanceof HttpError || taking) throw err;
+    throw new HttpError(400, 'REQUEST_ABORTED', 'the request body did not arrive whole');
+  }
+  return size;
 }
 
 /**
@@ -126,20 +171,59 @@ export async function readBodyStream(
   declaredLength: string | undefined,
   limits: HttpLimits,
 ): Promise<Buffer> {
-  if (
-    declaredLength !== undefined &&
-    (!/^\d{1,9}$/.test(declaredLength) || Number(declaredLength) > limits.maxBodyBytes)
-  ) {
-    throw bodyTooLarge(limits);
-  }
+  checkDeclaredLength(declaredLength, limits.maxBodyBytes);
   const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of stream) {
-    size += chunk.length;
-    if (size > limits.maxBodyBytes) throw bodyTooLarge(limits);
+  await consumeBody(stream, limits.maxBodyBytes, (chunk) => {
     chunks.push(chunk);
-  }
+  });
   return Buffer.concat(chunks);
+}
+
+/** Where a streamed body is written, and how large it may be. */
+export interface BodyFileTarget {
+  /** The folder the file is made in (created 0700 when missing). */
+  readonly dir: string;
+  /** The largest body accepted, bytes: a larger declared or actual size is refused (413). */
+  readonly maxBytes: number;
+}
+
+/** A body written to a file: the caller owns the file and removes it. */
+export interface SavedBody {
+  readonly path: string;
+  readonly bytes: number;
+}
+
+/** The name pattern of the files {@link saveBodyStream} makes (so a folder's leftovers can be found). */
+export const SAVED_BODY_NAME = /^[0-9a-f]{32}\.body$/;
+
+/**
+ * Streams a request body into a new file in `target.dir` (random name, mode 0600, created with
+ * 'wx'), never holding more than one chunk in memory. A declared or actual size over
+ * `target.maxBytes` is refused (413); on any failure the partial file is removed.
+ *
+ * @example
+ * const { path, bytes } = await saveBodyStream(req, req.headers['content-length'], { dir, maxBytes: 64 << 20 });
+ */
+export async function saveBodyStream(
+  stream: AsyncIterable<Buffer> | Iterable<Buffer>,
+  declaredLength: string | undefined,
+  target: BodyFileTarget,
+): Promise<SavedBody> {
+  checkDeclaredLength(declaredLength, target.maxBytes);
+  await mkdir(target.dir, { recursive: true, mode: 0o700 });
+  const path = join(target.dir, `${randomBytes(16).toString('hex')}.body`);
+  const file = await open(path, 'wx', 0o600);
+  try {
+    const bytes = await consumeBody(stream, target.maxBytes, async (chunk) => {
+      for (let off = 0; off < chunk.length;) off += (await file.write(chunk, off)).bytesWritten;
+    });
+    await file.close();
+    return { path, bytes };
+  } catch (err) {
+    await file.close().catch(() => undefined);
+    await rm(path, { force: true });
+    throw err;
+  }
 }
 
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
@@ -164,7 +248,7 @@ export function parseBody(
   contentType: string | undefined,
   limits: HttpLimits = defaultHttpLimits,
 ): Record<string, unknown> {
-  if (raw.length > limits.maxBodyBytes) throw bodyTooLarge(limits);
+  if (raw.length > limits.maxBodyBytes) throw bodyTooLarge(limits.maxBodyBytes);
   if (raw.length === 0) return Object.create(null) as Record<string, unknown>;
   const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
   const text = raw.toString('utf8');

@@ -10,6 +10,8 @@ export type {
   WebJournal,
   WebJournalEntry,
   WebDeviceControl,
+  WebUpdateFile,
+  UpdateFileOutcome,
 } from './service.ts';
 export type { CapabilityView, JournalListOptions, JournalRow } from './pages.ts';
 export { CONTENT_SECURITY_POLICY } from './http.ts';

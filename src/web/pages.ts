@@ -249,14 +249,38 @@ export type SoftwareView =
     }
   | { readonly kind: 'factory' };
 
+/**
+ * The form that uploads an update file (the script in assets.ts posts it with fetch() and shows the
+ * answer; a plain form post cannot send the raw file, so without the script it says so).
+ */
+export function updateFileForm(csrf: string, maxBytes: number): string {
+  const mib = (maxBytes / 1_048_576).toFixed(maxBytes % 1_048_576 === 0 ? 0 : 1);
+  return (
+    `<div class="card"><h2>Install an update from a file</h2><p class="muted">For a unit without internet: ` +
+    `the file the maker publishes for offline installation (at most ${escapeHtml(mib)} MiB). The unit checks ` +
+    `its signatures exactly as for an online update, installs it and restarts.</p>` +
+    `<noscript><p class="error">Installing from a file needs JavaScript in this browser.</p></noscript>` +
+    `<form id="update-file-form" method="post" action="/update/file" data-max-bytes="${escapeHtml(maxBytes)}">` +
+    `<input type="hidden" name="csrf" value="${escapeHtml(csrf)}">` +
+    `<label for="update-file">Update file</label><input id="update-file" name="file" type="file" required>` +
+    `<button type="submit">Install</button></form><div id="update-file-result" role="status"></div></div>`
+  );
+}
+
 /** The software page: the running image and the components its SBOM lists, so the owner can check advisories. */
-export function softwarePage(frame: PageFrame & { csrf: string }, view: SoftwareView, firmware: string): string {
+export function softwarePage(
+  frame: PageFrame & { csrf: string },
+  view: SoftwareView,
+  firmware: string,
+  fromFile?: { readonly maxBytes: number },
+): string {
+  const upload = fromFile ? updateFileForm(frame.csrf, fromFile.maxBytes) : '';
   if (view.kind === 'factory')
     return layout(
       frame,
       `<h1>Software</h1><div class="card"><p>Firmware ${escapeHtml(firmware)}: the factory image, the software ` +
         `installed when the unit was made. Its components are listed in the maker's SBOM for this version; an ` +
-        `update installs an image that carries its own list, shown here.</p></div>`,
+        `update installs an image that carries its own list, shown here.</p></div>${upload}`,
     );
   const rows = view.components
     .map((c) => `<tr><td>${escapeHtml(c.name)}</td><td>${escapeHtml(c.version)}</td></tr>`)
@@ -270,8 +294,8 @@ export function softwarePage(frame: PageFrame & { csrf: string }, view: Software
     `<h1>Software</h1><p class="muted">Firmware ${escapeHtml(view.image.version)} for ${escapeHtml(view.image.model)}` +
       `${view.image.node ? `, on Node.js ${escapeHtml(view.image.node)}` : ''}. These are the components the ` +
       `image holds, from the SBOM inside it (${view.components.length}).</p>${notes}` +
-      `<div class="card table-wrap"><table><thead><tr><th scope="col">Component</th><th scope="col">Version</th>` +
-      `</tr></thead><tbody>${rows}</tbody></table></div>`,
+      `${upload}<div class="card table-wrap"><table><thead><tr><th scope="col">Component</th>` +
+      `<th scope="col">Version</th></tr></thead><tbody>${rows}</tbody></table></div>`,
   );
 }
 

@@ -28,17 +28,26 @@ import {
   type WebDeviceControl,
 } from './device-site.ts';
 import { addAccountRoutes, addControlRoutes, addPublicRoutes, addRecordRoutes } from './device-routes.ts';
+import { addUpdateFileRoute } from './update-file-route.ts';
 import * as pages from './pages.ts';
 import type { AdmissionConfig, AdmissionRecord } from '../admission/index.ts';
 
-export type { WebDeviceControl } from './device-site.ts';
+export type { WebDeviceControl, WebUpdateFile, UpdateFileOutcome } from './device-site.ts';
 
 /** What the web service records in the connection journal. */
 export interface WebJournalEntry {
   readonly surface: 'web';
   readonly source: string;
   readonly event:
-    AdmissionRecord['event'] | 'login' | 'login-unlock' | 'logout' | 'setup' | 'password-change' | 'csrf' | 'control';
+    | AdmissionRecord['event']
+    | 'login'
+    | 'login-unlock'
+    | 'logout'
+    | 'setup'
+    | 'password-change'
+    | 'csrf'
+    | 'control'
+    | 'update-file';
   readonly identity?: string;
   readonly result: 'success' | 'failure' | 'refused' | 'locked-out' | 'info';
   readonly detail?: string;
@@ -129,6 +138,7 @@ export function createDeviceApp(
   addControlRoutes(router, site);
   addAccountRoutes(router, site);
   addRecordRoutes(router, site);
+  addUpdateFileRoute(router, site);
   return createWebApp<DeviceCtx>({
     router,
     limits: config.limits,
