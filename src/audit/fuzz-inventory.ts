@@ -63,6 +63,7 @@ const OUTSIDE_PARSERS: readonly InventoryRow[] = [
   ['parseDeltaTargetCustom', 'update/image.ts', "a delta target's signed custom data"],
   ['applyDelta', 'update/delta.ts', 'a downloaded delta (zstd patch-from)'],
   ['readImageArchive', 'update/archive.ts', 'a downloaded image archive (tar)'],
+  ['parseUpdateFileInfo', 'update/update-file-format.ts', "an update file's update.json, as the owner uploads it"],
   ['parseVersion', 'update/semver.ts', 'versions in release metadata'],
   ['parseProfile', 'policy/profile.ts', 'device profiles (YAML) a manufacturer writes'],
   ['parseDriverLine', 'driver/protocol.ts', "lines from the maker's driver process (the agent's side)"],

@@ -15,11 +15,11 @@
  * before the TUF walk with a clear reason.
  */
 import { createReadStream } from 'node:fs';
-import { open, readFile, stat, unlink, rename } from 'node:fs/promises';
+import { open, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import type { Fetcher } from 'tuf-js';
 import type * as TufErrorModule from 'tuf-js/dist/error.js';
-import { readPlainArchive } from './archive.ts';
+import { readPlainArchive, type ArchiveFile } from './archive.ts';
 import { UpdateRefusedError } from './errors.ts';
 import { roleOfUrl } from './fetcher.ts';
 import {
@@ -34,6 +34,11 @@ import {
 } from './update-file-format.ts';
 
 export { UPDATE_FILE_BASE_URL } from './update-file-format.ts';
+
+/** Largest update.json read. */
+const MAX_INFO_BYTES = 65_536;
+/** Largest metadata file read for its expiry: tuf-js's own bound on targets metadata (updater-core.ts). */
+const MAX_METADATA_FILE_BYTES = 5_000_000;
 
 /** What {@link unpackUpdateFile} found. */
 export interface UnpackedUpdateFile {
@@ -55,29 +60,39 @@ export async function unpackUpdateFile(file: string, into: string, maxImageBytes
   // A tar carries headers and padding around its files: allow for them in the file's own size.
   if (size > maxBytes + UPDATE_FILE_TAR_OVERHEAD)
     throw new UpdateRefusedError('UPDATE_TOO_LARGE', `the update file is ${size} bytes, more than this unit accepts`);
-  let contents;
+  let files: readonly ArchiveFile[];
   try {
-    contents = await readPlainArchive(
-      file,
-      { maxEntries: MAX_UPDATE_FILE_ENTRIES, maxUnpackedBytes: maxBytes },
-      { into },
-    );
+    const limits = { maxEntries: MAX_UPDATE_FILE_ENTRIES, maxUnpackedBytes: maxBytes };
+    files = (await readPlainArchive(file, limits, { into })).files;
   } catch (err) {
     if (err instanceof UpdateRefusedError && err.code === 'UPDATE_IMAGE_INVALID')
       throw invalid(err.message.replace(/^the image archive is not acceptable: /, ''));
     throw err;
   }
-  const paths = contents.files.map((f) => f.path);
+  try {
+    return await inspectUnpacked(into, files);
+  } catch (err) {
+    await rm(into, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** Checks what an unpacked update file holds; reads only small files (update.json and metadata). */
+async function inspectUnpacked(into: string, files: readonly ArchiveFile[]): Promise<UnpackedUpdateFile> {
+  const paths = files.map((f) => f.path);
   const stray = paths.find((p) => p !== UPDATE_FILE_INFO && !/^(metadata|targets)\//.test(p));
   if (stray !== undefined)
     throw invalid(`it holds ${JSON.stringify(stray.slice(0, 80))}, outside metadata/ and targets/`);
-  if (!paths.includes(UPDATE_FILE_INFO)) throw invalid('it has no update.json');
+  const sizeOf = (p: string): number | undefined => files.find((f) => f.path === p)?.size;
+  if ((sizeOf(UPDATE_FILE_INFO) ?? Infinity) > MAX_INFO_BYTES) throw invalid('it has no update.json of a sane size');
   const info = parseUpdateFileInfo(await readJson(join(into, UPDATE_FILE_INFO)));
   if (!paths.includes(info.image)) throw invalid(`it does not hold ${info.image}`);
   if (!paths.includes('metadata/timestamp.json')) throw invalid('it has no metadata/timestamp.json');
   let earliest: number | undefined;
-  for (const p of paths.filter((x) => x.startsWith('metadata/') && x.endsWith('.json'))) {
-    const expires = (await readJson(join(into, p)))?.signed?.expires;
+  for (const f of files.filter((x) => /^metadata\/[^/]+\.json$/.test(x.path))) {
+    // Larger than tuf-js takes any role: the TUF walk refuses it; no need to read it here.
+    if (f.size > MAX_METADATA_FILE_BYTES) continue;
+    const expires = (await readJson(join(into, f.path)))?.signed?.expires;
     const at = typeof expires === 'string' ? Date.parse(expires) : NaN;
     if (Number.isFinite(at)) earliest = Math.min(earliest ?? at, at);
   }
