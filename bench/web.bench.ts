@@ -4,7 +4,8 @@
  * many addresses (bench/login-flood.ts), next to the same logins with no attack. Then a maker's
  * product: a thermostat from a model file, its agent driving the example Python driver on two
  * files; the agent process alone is measured (the driver is a process of its own). And the plug on the
- * built-in `simulated` driver, the simulation reached through the driver client.
+ * built-in `simulated` driver, the simulation reached through the driver client, and the plug booted
+ * from a firmware image (the bundled agent a slot runs).
  * The agent runs from the built JavaScript (dist/) with the supervisor's flags and environment,
  * as on a device.
  */
@@ -17,6 +18,8 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { initFactory, provisionUnits, type ProvisionedUnit } from '../src/identity/index.ts';
 import { AGENT_ENV, AGENT_NODE_FLAGS } from '../src/device/index.ts';
+import { buildDeviceImage } from '../src/release/index.ts';
+import { readImageArchive } from '../src/update/index.ts';
 import { measureLoginFlood } from './login-flood.ts';
 import type { BenchResult } from './report.ts';
 
@@ -215,6 +218,53 @@ async function simulatedDriverIdle(
   ];
 }
 
+/**
+ * The plug booted from a firmware image (`release build-image`, unpacked as a slot is), next to the
+ * same plug from the installed runtime: an image runs its own bundled code and Node's built-ins only.
+ */
+async function imageBootIdle(
+  u: ProvisionedUnit,
+  work: string,
+  runs: number,
+  plugRss: number,
+  log: (s: string) => void,
+): Promise<BenchResult['metrics']> {
+  const tar = join(work, 'plug-image.tar');
+  const built = await buildDeviceImage(tar, { model: 'plug', version: '1.1.0', securityVersion: 1 });
+  const slot = join(work, 'slot');
+  await readImageArchive(tar, { maxEntries: 10_000, maxUnpackedBytes: 512 * 1_048_576 }, { into: slot });
+  const entry = join(slot, built.manifest.entry);
+  const rss: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const args = [...AGENT_NODE_FLAGS, entry, '--bundle', u.dir, '--state', join(work, `image-state-${i}`)];
+    const a = await startProcess([...args, '--web-port', '0', '--slot', 'a'], AGENT_ENV);
+    try {
+      await new Promise((r) => setTimeout(r, 2000));
+      rss.push(await rssMiB(a.child.pid!));
+    } finally {
+      await stop(a);
+    }
+  }
+  const mib = (n: number): string => (n / 1_048_576).toFixed(2);
+  log(
+    `  idle RSS: plug agent booted from its image ${median(rss).toFixed(1)} MiB ` +
+      `(image ${mib(built.archiveBytes)} MiB as a tar, ${mib(built.unpackedBytes)} MiB unpacked)`,
+  );
+  return [
+    {
+      name: 'plug agent idle RSS booted from a firmware image',
+      value: median(rss),
+      unit: 'MiB',
+      better: 'lower',
+      baseline: { name: 'plug agent from the installed runtime (dist/)', value: plugRss },
+      goal: { max: 60 },
+      note:
+        `release build-image --model plug, unpacked as a slot; ${built.files.length} files. ` +
+        `Median of ${runs} starts, 2 s after ready.`,
+    },
+  ];
+}
+
 /** Runs the listening-service benchmark. */
 export async function benchWeb(log: (s: string) => void): Promise<BenchResult> {
   if (!existsSync(BUILT_AGENT)) throw new Error('build first: npm run build');
@@ -292,6 +342,7 @@ export async function benchWeb(log: (s: string) => void): Promise<BenchResult> {
         },
         ...(await loginUnderFlood(u, work, log)),
         ...(await simulatedDriverIdle(u, work, runs, median(agentRss), log)),
+        ...(await imageBootIdle(u, work, runs, median(agentRss), log)),
         ...(await thermostatIdle(work, runs, median(agentRss), log)),
       ],
     };

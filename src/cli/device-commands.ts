@@ -20,6 +20,7 @@ interface RunOptions {
   updateConfig?: string;
   driver?: boolean;
   driverSocket?: string;
+  factoryImage?: string;
 }
 
 /** `device unit`'s options as commander parses them. */
@@ -32,6 +33,7 @@ interface UnitOptions {
   hubPort: string;
   cloud?: string;
   updateUrl?: string;
+  factoryImage?: string;
   out?: string;
   driver?: boolean;
   driverDevice?: string[];
@@ -138,6 +140,7 @@ async function runDevice(o: RunOptions, driverArgv: readonly string[] = []): Pro
     update,
     mode: process.env.BULWARK_MODE === 'development' ? 'development' : 'production',
     ...(o.cloud ? { cloudUrl: o.cloud } : {}),
+    ...(o.factoryImage ? { factoryImage: resolve(o.factoryImage) } : {}),
     ...driverOption(o, driverArgv),
     onReady: (info) => {
       process.stdout.write(readyLine(info));
@@ -187,6 +190,10 @@ export function registerDeviceCommands(program: Command): void {
     )
     .option('--update-interval <duration>', 'time between automatic update checks, e.g. 6h (the default) or 30m')
     .option('--update-config <file>', 'JSON file of update settings (docs/update.md)')
+    .option(
+      '--factory-image <file>',
+      "the unit's factory image (from release build-image): kept verified in its own slot and booted from there",
+    )
     .option('--driver', "the unit's hardware driver follows, last on the line: a program and its arguments (no shell)")
     .option('--driver-socket <path>', "the unit's hardware driver, listening on a Unix socket")
     .argument('[program-and-args...]', 'the driver program and its arguments, after --driver')
@@ -203,6 +210,7 @@ export function registerDeviceCommands(program: Command): void {
     .requiredOption('--state <dir>', 'the state folder (the only writable path)')
     .option('--user <name>', 'the unprivileged account the service runs as', 'bulwark')
     .option('--update-url <url>', 'the update repository')
+    .option('--factory-image <file>', "the unit's factory image on its read-only storage")
     .option('--out <file>', "write the unit here (atomically) instead of standard output; the driver's units beside it")
     .option(
       '--driver-device <path>',
@@ -224,6 +232,7 @@ export function registerDeviceCommands(program: Command): void {
         hubPort: port(o.hubPort, 'hubPort'),
         ...(o.cloud ? { cloudUrl: o.cloud } : {}),
         ...(o.updateUrl ? { updateUrl: o.updateUrl } : {}),
+        ...(o.factoryImage ? { factoryImage: resolve(o.factoryImage) } : {}),
         ...unitDriver(o, argv),
       });
       await writeUnits(units, o.out);

@@ -18,6 +18,7 @@ import { BulwarkError } from '../errors/index.ts';
 import { refuseInspector, ignoreInspectorSignal, type DeviceMode } from './inspector-check.ts';
 import {
   prepareBoot,
+  ensureFactorySlot,
   firmwarePaths,
   runningImageOf,
   validateDeviceUpdateConfig,
@@ -58,6 +59,12 @@ export interface SupervisorOptions {
   readonly log?: (msg: string) => void;
   /** Where the agent's own log lines (stderr) go: the supervisor's stderr (default), or nowhere. */
   readonly agentStderr?: 'inherit' | 'ignore';
+  /**
+   * The unit's factory image (a `release build-image` archive on the unit's read-only storage): kept
+   * unpacked and verified in `firmware/slots/factory/` and booted from there like slots a and b.
+   * Absent: the factory image is the package installed on the unit.
+   */
+  readonly factoryImage?: string;
 }
 
 /**
@@ -150,12 +157,39 @@ async function planBoot(o: SupervisorOptions, log: (msg: string) => void): Promi
   });
   for (const note of plan.notes) log(note);
   const slot = plan.boot;
-  const entry =
-    slot === 'factory' || !plan.image
-      ? agentEntry()
-      : join(firmwarePaths(o.stateDir).slot(slot), plan.image.image.entry);
-  const firmware = plan.image ? plan.image.image.version : (await runningImageOf(o.stateDir, 'factory')).version;
-  return { slot, trial: plan.trial, firmware, entry, healthTimeoutMs: bootConfig.healthTimeoutMs };
+  const healthTimeoutMs = bootConfig.healthTimeoutMs;
+  if (slot !== 'factory' && plan.image) {
+    const entry = join(firmwarePaths(o.stateDir).slot(slot), plan.image.image.entry);
+    return { slot, trial: plan.trial, firmware: plan.image.image.version, entry, healthTimeoutMs };
+  }
+  const factory = await factoryBoot(o, bootConfig, log);
+  return { slot: 'factory', trial: plan.trial, ...factory, healthTimeoutMs };
+}
+
+/**
+ * What the factory image is: the unit's factory image kept verified in its own slot, or (without
+ * one, or when that archive itself is unusable) the package installed on the unit.
+ */
+async function factoryBoot(
+  o: SupervisorOptions,
+  config: DeviceUpdateConfig,
+  log: (msg: string) => void,
+): Promise<{ entry: string; firmware: string }> {
+  if (o.factoryImage !== undefined) {
+    const limits = { maxEntries: config.maxImageEntries, maxImageEntries: config.maxImageEntries };
+    try {
+      const f = await ensureFactorySlot(o.stateDir, o.factoryImage, {
+        ...limits,
+        maxUnpackedBytes: config.maxUnpackedBytes,
+      });
+      if (f.installed) log(`factory slot installed from ${o.factoryImage} (${f.installed})`);
+      return { entry: f.entry, firmware: f.manifest.image.version };
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      log(`the factory image ${o.factoryImage} is unusable (${why}); booting the installed package`);
+    }
+  }
+  return { entry: agentEntry(), firmware: (await runningImageOf(o.stateDir, 'factory')).version };
 }
 
 /** One supervised agent: boots it, reads its lines, and applies the restart policy when it exits. */

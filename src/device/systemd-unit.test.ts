@@ -58,18 +58,19 @@ test('no capability is granted unless a port below 1024 needs binding', () => {
   assert.ok(low.includes('AmbientCapabilities=CAP_NET_BIND_SERVICE'));
 });
 
-test('the cloud and update settings are passed on when given', () => {
+test('the cloud, update and factory image settings are passed on when given', () => {
   const unit = renderSystemdUnit({
     ...base,
     cloudUrl: 'mqtts://cloud.example:8883',
     updateUrl: 'https://u.example/r',
     updateConfig: '/etc/bulwark/update.json',
+    factoryImage: '/usr/share/bulwark/factory.tar',
   });
   const exec = lines(unit).find((l) => l.startsWith('ExecStart='))!;
   assert.ok(
     exec.endsWith(
       ' --cloud mqtts://cloud.example:8883 --update-url https://u.example/r ' +
-        '--update-config /etc/bulwark/update.json',
+        '--update-config /etc/bulwark/update.json --factory-image /usr/share/bulwark/factory.tar',
     ),
     exec,
   );
@@ -100,6 +101,7 @@ test('paths systemd would split or expand, relative paths and the root folder ar
   refused({ ...base, bundleDir: '/opt/../etc' }, 'bundleDir');
   refused({ ...base, stateDir: '/' }, 'stateDir');
   refused({ ...base, updateConfig: '/etc/"x"' }, 'updateConfig');
+  refused({ ...base, factoryImage: 'factory.tar' }, 'factoryImage');
 });
 
 test('ports out of range, odd hosts and URLs with specifiers or the wrong scheme are refused', () => {

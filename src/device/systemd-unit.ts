@@ -63,6 +63,8 @@ export interface SystemdUnitOptions {
   readonly updateUrl?: string;
   /** A JSON file of update settings. */
   readonly updateConfig?: string;
+  /** The unit's factory image (read-only storage): booted from its own verified slot. */
+  readonly factoryImage?: string;
   /** The maker's driver; absent: the simulated hardware inside the agent, and one unit. */
   readonly driver?: DriverUnitOptions;
 }
@@ -204,6 +206,7 @@ function agentCommand(o: SystemdUnitOptions, bundle: string, state: string, driv
     ...url(o.cloudUrl, 'cloudUrl', /^mqtts:\/\/[^/]+$/),
     ...url(o.updateUrl, 'updateUrl', /^https?:\/\//),
     ...(o.updateConfig !== undefined ? ['--update-config', path(o.updateConfig, 'updateConfig')] : []),
+    ...(o.factoryImage !== undefined ? ['--factory-image', path(o.factoryImage, 'factoryImage')] : []),
     ...(driverSocket !== undefined ? ['--driver-socket', driverSocket] : []),
   ];
 }

@@ -47,6 +47,7 @@ export {
 } from './delta.ts';
 export type { DeltaLimits, DeltaExpectation } from './delta.ts';
 export { readImageArchive, readPlainArchive, loadTar, invalidImageArchive } from './archive.ts';
+export { ensureFactorySlot, FACTORY_TARGET_PATH, type FactorySlot } from './factory-slot.ts';
 export {
   UPDATE_FILE_FORMAT,
   UPDATE_FILE_INFO,

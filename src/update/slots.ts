@@ -158,8 +158,8 @@ export function firmwarePaths(stateDir: string): {
   security: string;
   rejected: string;
   slots: string;
-  slot(name: 'a' | 'b'): string;
-  staging(name: 'a' | 'b'): string;
+  slot(name: SlotName): string;
+  staging(name: SlotName): string;
 } {
   const dir = join(stateDir, FIRMWARE_DIR);
   return {
@@ -342,7 +342,7 @@ function parseSlotManifest(value: unknown): SlotManifest {
 }
 
 /** Reads a slot's manifest without checking its files (the agent's view of what it runs). */
-export async function readSlotManifest(stateDir: string, slot: 'a' | 'b'): Promise<SlotManifest> {
+export async function readSlotManifest(stateDir: string, slot: SlotName): Promise<SlotManifest> {
   let text: string;
   try {
     text = await readFile(join(firmwarePaths(stateDir).slot(slot), SLOT_MANIFEST_FILE), 'utf8');
@@ -371,7 +371,7 @@ async function hashFile(path: string): Promise<string> {
  */
 export async function verifySlot(
   stateDir: string,
-  slot: 'a' | 'b',
+  slot: SlotName,
   limits: { maxImageEntries: number },
 ): Promise<SlotManifest> {
   const manifest = await readSlotManifest(stateDir, slot);

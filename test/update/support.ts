@@ -153,7 +153,15 @@ export class DeviceProcess {
   #waiters: Array<() => void> = [];
 
   /** `bin`: the bulwark command to run (default: this checkout's), e.g. a copy of the runtime. */
-  constructor(args: { bundle: string; state: string; updateUrl?: string; configFile?: string; bin?: string }) {
+  constructor(args: {
+    bundle: string;
+    state: string;
+    updateUrl?: string;
+    configFile?: string;
+    bin?: string;
+    /** More options of `device run`, e.g. ['--factory-image', file]. */
+    extraArgs?: readonly string[];
+  }) {
     this.child = spawn(
       process.execPath,
       [
@@ -170,6 +178,7 @@ export class DeviceProcess {
         '0',
         ...(args.updateUrl ? ['--update-url', args.updateUrl] : []),
         ...(args.configFile ? ['--update-config', args.configFile] : []),
+        ...(args.extraArgs ?? []),
       ],
       { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, BULWARK_MODE: 'development' } },
     );
