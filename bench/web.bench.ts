@@ -237,7 +237,8 @@ async function imageBootIdle(
   const rss: number[] = [];
   for (let i = 0; i < runs; i++) {
     const args = [...AGENT_NODE_FLAGS, entry, '--bundle', u.dir, '--state', join(work, `image-state-${i}`)];
-    const a = await startProcess([...args, '--web-port', '0', '--slot', 'a'], AGENT_ENV);
+    // Booted as a factory image is with --factory-image: from its own unpacked files, no slot record needed.
+    const a = await startProcess([...args, '--web-port', '0', '--slot', 'factory'], AGENT_ENV);
     try {
       await new Promise((r) => setTimeout(r, 2000));
       rss.push(await rssMiB(a.child.pid!));
