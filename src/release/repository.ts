@@ -215,7 +215,7 @@ function metaFileOf(m: TufModels, version: number, bytes: Buffer): InstanceType<
 }
 
 /** Signs and writes new targets (optional), snapshot (optional) and timestamp; timestamp.json last. */
-async function commit(
+export async function commit(
   repoDir: string,
   l: Loaded,
   keys: UpdateKeys,

@@ -1,11 +1,12 @@
 // Delta updates on a real unit: a unit installed from the repository keeps the image it installed
 // and takes the next version as a delta from it; a tampered delta or a kept image that is not the
 // delta's base is refused with a typed code, nothing is written to a slot for it, and the unit
-// installs the full image instead.
+// installs the full image instead. So is what a repository signs wrongly (its keys stolen, or a
+// publisher's bug): a delta that rebuilds another image, an image signed for another model.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createCipheriv, createHash } from 'node:crypto';
-import { readFile, readdir, lstat, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, lstat, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   makeUpdateWorld,
@@ -15,9 +16,10 @@ import {
   DeviceProcess,
   ownerClient,
   updateJournal,
+  resignTargets,
   type UpdateWorld,
 } from './support.ts';
-import type { PublishResult } from '../../src/release/index.ts';
+import { buildReferenceImage, makeDelta, type PublishResult } from '../../src/release/index.ts';
 
 let world: UpdateWorld;
 let server: UpdateServer;
@@ -172,4 +174,79 @@ test('a kept image that is not the delta base is refused (UPDATE_DELTA_BASE_MISM
   assert.match(downloadLine('1.4.0') ?? '', /full image, .*\(delta refused: UPDATE_DELTA_BASE_MISMATCH\)$/);
   assert.ok(!served.slice(before14).some((s) => s.path.includes('/deltas/')), 'the delta is never downloaded');
   assert.ok(served.slice(before14).some((s) => s.path.endsWith(`${v4.sha256}.image.tar`)));
+});
+
+const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+
+/** Holds the repository's timestamp back (503) until the returned function is called: the unit sees no release. */
+function holdMetadata(): () => void {
+  const hold: (typeof server.overrides)[number] = {
+    path: /\/timestamp\.json$/,
+    handle: (_req, res) => {
+      res.writeHead(503).end();
+    },
+  };
+  server.overrides.unshift(hold);
+  return () => {
+    server.overrides.splice(server.overrides.indexOf(hold), 1);
+  };
+}
+
+test('a signed delta rebuilding another image is refused (UPDATE_DELTA_RESULT_MISMATCH), writing nothing', async () => {
+  const { slot } = await running('1.4.0');
+  await healthy('1.4.0');
+  const release_ = holdMetadata();
+  const base = await readFile(join(state(), 'firmware', 'slots', slot, '.slot.image.tar'));
+  const v5 = await release('1.5.0');
+  const other = join(world.work, 'not-1.5.0.tar');
+  // The same length as 1.5.0 (one changed character), so only its hash tells it apart.
+  const files = { 'lib/shared.bin': noise(786_432, 'shared'), 'lib/changes.txt': 'fixed in 9.9.9\n' };
+  await buildReferenceImage(other, { model: 'plug', version: '1.5.0', securityVersion: 1, files });
+  const wrong = await makeDelta(base, await readFile(other));
+  assert.equal((await stat(other)).size, v5.length, 'the other image has the length of 1.5.0');
+  await resignTargets(world, async (targets, m) => {
+    const path = `plug/deltas/${sha256(base)}.zst`;
+    const honest = targets[path];
+    assert.ok(honest, 'the repository signed a delta from the running image');
+    const folder = join(world.repoDir, 'targets', 'plug', 'deltas');
+    await mkdir(folder, { recursive: true });
+    await writeFile(join(folder, `${sha256(wrong)}.${sha256(base)}.zst`), wrong);
+    const custom = honest.unrecognizedFields.custom!;
+    targets[path] = new m.TargetFile({
+      path,
+      length: wrong.length,
+      hashes: { sha256: sha256(wrong) },
+      unrecognizedFields: { custom },
+    });
+  });
+  tampered.push(IMAGES);
+  const snapshot = await slotSnapshot();
+  release_();
+  await device.waitFor(() => device.decision(/^update: refused 1\.5\.0 UPDATE_IMAGE_HASH_MISMATCH/), 30_000, 'refusal');
+  assert.match(downloadLine('1.5.0') ?? '', /full image, .*\(delta refused: UPDATE_DELTA_RESULT_MISMATCH\)$/);
+  assert.deepEqual(await slotSnapshot(), snapshot, 'the refusals wrote nothing to a slot or boot.json');
+  tampered.length = 0;
+  await running('1.5.0');
+});
+
+test('an image signed for another model is refused before download (UPDATE_WRONG_MODEL), writing nothing', async () => {
+  await healthy('1.5.0');
+  const release_ = holdMetadata();
+  await release('1.6.0');
+  await resignTargets(world, (targets, m) => {
+    const t = targets['plug/image.tar']!;
+    const custom = { ...(t.unrecognizedFields.custom as Record<string, string>), model: 'bulb' };
+    targets['plug/image.tar'] = new m.TargetFile({
+      path: t.path,
+      length: t.length,
+      hashes: t.hashes,
+      unrecognizedFields: { custom },
+    });
+  });
+  const snapshot = await slotSnapshot();
+  const before16 = served.length;
+  release_();
+  await device.waitFor(() => device.decision(/^update: refused 1\.6\.0 UPDATE_WRONG_MODEL/), 30_000, 'refusal');
+  assert.ok(!served.slice(before16).some((s) => s.path.endsWith('.image.tar')), 'the image is never downloaded');
+  assert.deepEqual(await slotSnapshot(), snapshot, 'nothing written to a slot or boot.json');
 });

@@ -17,6 +17,8 @@ import {
   type PublishResult,
 } from '../../src/release/index.ts';
 import type { DeviceUpdateConfig } from '../../src/update/index.ts';
+import { commit, loadRepository, FACTORY_UPDATE_KEYS_DIR } from '../../src/release/repository.ts';
+import { loadUpdateKeys } from '../../src/release/update-keys.ts';
 import type { ProvisionedUnit } from '../../src/identity/index.ts';
 
 export const BIN = fileURLToPath(new URL('../../bin/bulwark.js', import.meta.url));
@@ -264,4 +266,22 @@ export async function updateJournal(o: {
   return (
     JSON.parse(r.body) as { entries: Array<{ surface: string; event: string; result: string; detail?: string }> }
   ).entries.filter((e) => e.surface === 'update');
+}
+
+type Loaded = Awaited<ReturnType<typeof loadRepository>>;
+type TargetFiles = Loaded['targets']['signed']['targets'];
+
+/**
+ * A repository that signs what it should not (its keys stolen, or a publisher's bug): re-signs the
+ * targets after `edit`, with new snapshot and timestamp, as a real publish would.
+ */
+export async function resignTargets(
+  world: UpdateWorld,
+  edit: (targets: TargetFiles, m: Loaded['m']) => void | Promise<void>,
+): Promise<void> {
+  const l = await loadRepository(world.repoDir);
+  const targets = { ...l.targets.signed.targets };
+  await edit(targets, l.m);
+  const keys = await loadUpdateKeys(join(world.fleet.factoryDir, FACTORY_UPDATE_KEYS_DIR));
+  await commit(world.repoDir, l, keys, { targets, expiry: l.record.expiry, now: new Date() });
 }
