@@ -37,8 +37,9 @@ async function digestOf(file: string): Promise<{ sha256: string; length: number 
 
 /**
  * Verifies the factory slot against `imageTar`, installing it from the archive when it is missing,
- * damaged or another image. The install is staged and committed by one rename, so a power cut
- * leaves the old slot or the new one.
+ * damaged or another image. The install is staged, then the old slot removed and the new one
+ * committed by a rename: a power cut leaves the old slot, the new one, or none, which the next
+ * factory boot installs again from the archive.
  * @throws UpdateStateError 'SLOT_INVALID' when the archive is missing; UpdateRefusedError when it is
  *   not a valid image (the caller then has no factory image to boot)
  */

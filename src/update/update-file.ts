@@ -15,7 +15,7 @@
  * before the TUF walk with a clear reason.
  */
 import { createReadStream } from 'node:fs';
-import { open, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import { link, open, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import type { Fetcher } from 'tuf-js';
 import type * as TufErrorModule from 'tuf-js/dist/error.js';
@@ -37,14 +37,10 @@ export { UPDATE_FILE_BASE_URL } from './update-file-format.ts';
 
 /** Largest update.json read. */
 const MAX_INFO_BYTES = 65_536;
-/** Largest metadata file read for its expiry: tuf-js's own bound on targets metadata (updater-core.ts). */
-const MAX_METADATA_FILE_BYTES = 5_000_000;
 
 /** What {@link unpackUpdateFile} found. */
 export interface UnpackedUpdateFile {
   readonly info: UpdateFileInfo;
-  /** The earliest `expires` among the metadata in the file (unverified: only a reference time for expiry). */
-  readonly earliestExpiry: Date | undefined;
 }
 
 /**
@@ -77,7 +73,7 @@ export async function unpackUpdateFile(file: string, into: string, maxImageBytes
   }
 }
 
-/** Checks what an unpacked update file holds; reads only small files (update.json and metadata). */
+/** Checks what an unpacked update file holds; reads only update.json (the TUF walk reads the metadata). */
 async function inspectUnpacked(into: string, files: readonly ArchiveFile[]): Promise<UnpackedUpdateFile> {
   const paths = files.map((f) => f.path);
   const stray = paths.find((p) => p !== UPDATE_FILE_INFO && !/^(metadata|targets)\//.test(p));
@@ -88,15 +84,7 @@ async function inspectUnpacked(into: string, files: readonly ArchiveFile[]): Pro
   const info = parseUpdateFileInfo(await readJson(join(into, UPDATE_FILE_INFO)));
   if (!paths.includes(info.image)) throw invalid(`it does not hold ${info.image}`);
   if (!paths.includes('metadata/timestamp.json')) throw invalid('it has no metadata/timestamp.json');
-  let earliest: number | undefined;
-  for (const f of files.filter((x) => /^metadata\/[^/]+\.json$/.test(x.path))) {
-    // Larger than tuf-js takes any role: the TUF walk refuses it; no need to read it here.
-    if (f.size > MAX_METADATA_FILE_BYTES) continue;
-    const expires = (await readJson(join(into, f.path)))?.signed?.expires;
-    const at = typeof expires === 'string' ? Date.parse(expires) : NaN;
-    if (Number.isFinite(at)) earliest = Math.min(earliest ?? at, at);
-  }
-  return { info, earliestExpiry: earliest === undefined ? undefined : new Date(earliest) };
+  return { info };
 }
 
 async function readJson(path: string): Promise<{ signed?: { expires?: unknown } } | null> {
@@ -195,6 +183,20 @@ export class FolderFetcher implements Fetcher {
   ): Promise<void> {
     const part = `${path}.part`;
     await unlink(part).catch(() => undefined);
+    // The unpacked file and the download folder share the state partition: a link, not a second copy.
+    const from = await this.#locate(url);
+    if (from.size > length)
+      this.#fail(new UpdateRefusedError('UPDATE_TOO_LARGE', `${from.size} bytes, more than the ${length} allowed`));
+    if (
+      await link(from.path, part).then(
+        () => true,
+        () => false,
+      )
+    ) {
+      onProgress?.(from.size, length);
+      await rename(part, path);
+      return;
+    }
     const out = await open(part, 'wx', 0o600);
     let ok = false;
     try {

@@ -130,8 +130,11 @@ interface ImageSource {
   readonly fetcher: BoundedFetcher | FolderFetcher;
   /** Set for an update file: no deltas, and the owner's own action (not held back by automatic-update choices). */
   readonly file?: {
-    /** When the file's metadata has expired: the earliest expiry, accepted for an offline unit. */
-    readonly expiredAt?: Date;
+    /**
+     * The time expiry is checked against, when earlier than now: the latest moment the unit knows it
+     * trusted (its stored timestamp's expiry, or when it was made). Never read from the file.
+     */
+    readonly referenceTime?: Date;
   };
 }
 
@@ -182,6 +185,8 @@ export class UpdaterCore {
 
   /** Reads the owner's choices, the last status and the security counter. */
   async load(): Promise<void> {
+    // An update file unpacked before a power cut: never resumed, only removed.
+    await rm(join(this.paths.dir, 'from-file'), { recursive: true, force: true });
     this.prefs = await readPrefs(this.paths.prefs);
     this.saved = await readSavedStatus(this.paths.status);
     try {
@@ -356,8 +361,8 @@ export class UpdaterCore {
     });
     makeMetadataWritesAtomic(tuf);
     // An offline unit's file may have expired on the way: versions and signatures still decide.
-    const expiredAt = source.file?.expiredAt;
-    if (expiredAt) setExpiryReferenceTime(tuf, new Date(expiredAt.getTime() - 1_000));
+    const referenceTime = source.file?.referenceTime;
+    if (referenceTime) setExpiryReferenceTime(tuf, referenceTime);
     await tuf.refresh();
     const model = this.o.bundle.unit.model;
     const image = await tuf.getTargetInfo(imageTargetPath(model));
@@ -495,10 +500,7 @@ export class UpdaterCore {
     } catch (err) {
       return finish(this.refuse(classifyUpdateFailure(err, fetcher.lastFailure, fetcher.lastRole)));
     }
-    if (source.file?.expiredAt) {
-      const at = source.file.expiredAt.toISOString();
-      this.record('file', 'info', `accepted metadata that expired ${at} (an offline unit): not older than trusted`);
-    }
+    if (source.file?.referenceTime) await this.noteExpiredAccepted();
     const target = found.image;
     if (!target) {
       this.record('check', 'info', `no image is published for ${this.o.bundle.unit.model}`);
@@ -691,7 +693,7 @@ export class UpdaterCore {
         if (err instanceof UpdateRefusedError) return await finish(this.refuse(err));
         throw err;
       }
-      const { info, earliestExpiry } = unpacked;
+      const { info } = unpacked;
       const model = this.o.bundle.unit.model;
       this.record('file', 'info', `an update file for ${info.model} ${info.version}`);
       if (info.model !== model) {
@@ -701,13 +703,45 @@ export class UpdaterCore {
         );
         return await finish(this.refuse(wrong, info.version));
       }
-      const expiredAt = earliestExpiry && earliestExpiry.getTime() <= Date.now() ? earliestExpiry : undefined;
+      const floor = await this.trustedTimeFloor();
       const fetcher = await FolderFetcher.create(folder);
-      const source = { baseUrl: UPDATE_FILE_BASE_URL, fetcher, file: expiredAt ? { expiredAt } : {} };
+      const expiry = floor.getTime() < Date.now() ? { referenceTime: floor } : {};
+      const source = { baseUrl: UPDATE_FILE_BASE_URL, fetcher, file: expiry };
       return await this.checkFrom(source, true, finish);
     } finally {
       await rm(folder, { recursive: true, force: true });
     }
+  }
+
+  /** The stored timestamp's expiry: tuf-js keeps only metadata it verified. */
+  async trustedTimestampExpiry(): Promise<number> {
+    try {
+      const ts = JSON.parse(await readFile(join(this.paths.metadata, 'timestamp.json'), 'utf8')) as {
+        signed?: { expires?: unknown };
+      };
+      const at = typeof ts.signed?.expires === 'string' ? Date.parse(ts.signed.expires) : NaN;
+      return Number.isFinite(at) ? at : 0;
+    } catch {
+      return 0;
+    }
+  }
+
+  /**
+   * The latest moment this unit knows it trusted: its stored timestamp's expiry, or when the factory
+   * made it (a unit that has trusted no timestamp yet). An update file's metadata must have been
+   * valid after it: expired on the way to an offline unit, but not older than what the unit trusted.
+   */
+  async trustedTimeFloor(): Promise<Date> {
+    const made = Date.parse(this.o.bundle.unit.createdAt ?? '');
+    return new Date(Math.max(await this.trustedTimestampExpiry(), Number.isFinite(made) ? made : 0));
+  }
+
+  /** Journals that an update file's verified metadata had expired, when it had. */
+  async noteExpiredAccepted(): Promise<void> {
+    const expires = await this.trustedTimestampExpiry();
+    if (expires === 0 || expires > Date.now()) return;
+    const at = new Date(expires).toISOString();
+    this.record('file', 'info', `accepted metadata that expired ${at} (an offline unit): not older than trusted`);
   }
 
   checkNow(opts: { manual?: boolean } = {}): Promise<CheckOutcome> {

@@ -89,7 +89,8 @@ export interface StartUpdaterOptions extends DeviceUpdateOptions {
   readonly stateDir: string;
   /** The unit's model, manufacturer CA and update root (the TUF trust anchor) from its bundle. */
   readonly bundle: {
-    readonly unit: { readonly model: string };
+    /** The unit's model, and when the factory made it (the floor of the time it trusts). */
+    readonly unit: { readonly model: string; readonly createdAt?: string };
     readonly caCertPem: string;
     readonly updateRootJson: string;
   };

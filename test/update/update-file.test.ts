@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { BIN, makeUpdateWorld, publish, type UpdateWorld } from './support.ts';
 import { installUpdateFile } from '../../src/device/index.ts';
 import { exportUpdateFile, initRepository } from '../../src/release/index.ts';
+import { provisionUnits } from '../../src/identity/index.ts';
 import { ConnectionJournal } from '../../src/journal/index.ts';
 import { loadTar, readBootState } from '../../src/update/index.ts';
 import { raiseSecurityCounter } from '../../src/update/slots.ts';
@@ -153,7 +154,7 @@ test('a truncated file and one over the bound are refused before any check, with
   await assertUntouched(state);
 });
 
-test('metadata that expired while the unit was offline is accepted, and the journal says so', async () => {
+test('metadata expired while the unit was offline is accepted, journalled; older than the unit, refused', async () => {
   const repoDir = join(world.work, 'short-lived');
   await initRepository({ repoDir, factoryDir: world.fleet.factoryDir });
   await publish({ ...world, repoDir }, '1.1.0', 1, { expiry: { timestampSeconds: 1 } });
@@ -165,6 +166,25 @@ test('metadata that expired while the unit was offline is accepted, and the jour
   assert.equal(done.outcome, 'installed', JSON.stringify(done));
   const note = (await journal(state)).find((e) => /accepted metadata that expired/.test(e.detail ?? ''));
   assert.ok(note, 'the journal records the expired metadata it accepted');
+
+  // A unit made after that metadata expired never trusted anything it could be as new as: refused.
+  // The file cannot move the time it is judged by: a planted "metadata" file with an early expiry changes nothing.
+  const [later] = await provisionUnits({
+    factoryDir: world.fleet.factoryDir,
+    model: 'plug',
+    count: 1,
+    outDir: join(world.work, 'later-units'),
+  });
+  const planted = join(world.work, 'expired-planted.update');
+  await repack(file, planted, async (dir) => {
+    await writeFile(join(dir, 'metadata', 'x.json'), JSON.stringify({ signed: { expires: '1970-01-02T00:00:00Z' } }));
+  });
+  for (const f of [file, planted]) {
+    const fresh = await freshState();
+    const r2 = await installUpdateFile({ bundleDir: later!.dir, stateDir: fresh, file: f });
+    assert.deepEqual([r2.outcome, r2.code], ['refused', 'UPDATE_METADATA_EXPIRED'], JSON.stringify(r2));
+    await assertUntouched(fresh);
+  }
 });
 
 test('the CLI: export refuses a version not current; device update refuses a file for another model', async () => {
