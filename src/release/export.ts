@@ -8,6 +8,7 @@
  * @example await exportUpdateFile({ repoDir: 'releases', model: 'plug', version: '1.2.0', out: 'plug-1.2.0.update' })
  */
 import { copyFile, link, mkdir, mkdtemp, open, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { resolveModel } from '../models/index.ts';
 import {
@@ -96,7 +97,7 @@ export async function exportUpdateFile(o: ExportOptions): Promise<ExportResult> 
 async function writeUpdateFile(o: ExportOptions, files: readonly string[], info: UpdateFileInfo): Promise<number> {
   await mkdir(dirname(o.out), { recursive: true });
   const work = await mkdtemp(join(dirname(o.out), '.bulwark-export-'));
-  const part = `${o.out}.part`;
+  const part = `${o.out}.${randomBytes(6).toString('hex')}.part`;
   try {
     for (const f of files) {
       const from = join(o.repoDir, ...f.split('/'));
@@ -114,6 +115,8 @@ async function writeUpdateFile(o: ExportOptions, files: readonly string[], info:
     const h = await open(part, 'r+');
     await h.sync().finally(() => h.close());
     await rename(part, o.out);
+    const folder = await open(dirname(o.out), 'r');
+    await folder.sync().finally(() => folder.close());
     return (await stat(o.out)).size;
   } finally {
     await rm(work, { recursive: true, force: true });

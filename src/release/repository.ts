@@ -181,16 +181,22 @@ export async function loadRepository(repoDir: string): Promise<Loaded> {
 /** Runs `fn` holding the repository's lock, so two publishes never interleave. */
 export async function withLock<T>(repoDir: string, fn: () => Promise<T>): Promise<T> {
   const path = join(repoDir, LOCK_FILE);
+  await takeLock(path);
+  try {
+    return await fn();
+  } finally {
+    await unlink(path).catch(() => undefined);
+  }
+}
+
+/** Creates the lock file, or removes one a crashed run left and tries again; the work itself is never retried. */
+async function takeLock(path: string): Promise<void> {
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const h = await open(path, 'wx', 0o600);
       await h.writeFile(String(process.pid));
       await h.close();
-      try {
-        return await fn();
-      } finally {
-        await unlink(path).catch(() => undefined);
-      }
+      return;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim());
