@@ -21,7 +21,7 @@ import { mkdir, open, readFile, readdir, rename, stat, unlink } from 'node:fs/pr
 import { createHash, randomBytes } from 'node:crypto';
 import { join, resolve, dirname, basename } from 'node:path';
 import type { Metadata, Root, Snapshot, Targets, Timestamp } from '@tufjs/models';
-import { writeFileAtomic, writeJsonAtomic, readJson, PUBLIC_FILE_MODE } from '../storage/index.ts';
+import { writeAll, writeFileAtomic, writeJsonAtomic, readJson, PUBLIC_FILE_MODE } from '../storage/index.ts';
 import { resolveModel } from '../models/index.ts';
 import {
   ReleaseError,
@@ -367,8 +367,7 @@ async function hashAndCopy(src: string, dst: string, total: number, onProgress?:
   try {
     for await (const chunk of createReadStream(src, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
       hash.update(chunk);
-      let off = 0;
-      while (off < chunk.length) off += (await out.write(chunk, off, chunk.length - off)).bytesWritten;
+      await writeAll(out, chunk);
       done += chunk.length;
       onProgress?.('copy', done, total);
     }

@@ -5,13 +5,19 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, openSync, writeSync, fsyncSync, closeSync, renameSync, unlinkSync, readFileSync } from 'node:fs';
-import { open, rename, unlink, readFile, mkdir } from 'node:fs/promises';
+import { open, rename, unlink, readFile, mkdir, type FileHandle } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 
 /** File mode for secrets: owner read/write only. */
 export const SECRET_FILE_MODE = 0o600;
 /** File mode for public files. */
 export const PUBLIC_FILE_MODE = 0o644;
+
+/** Writes all of `chunk` to an open file, whatever the short writes. */
+export async function writeAll(out: FileHandle, chunk: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < chunk.length) off += (await out.write(chunk, off, chunk.length - off)).bytesWritten;
+}
 
 function tempPathFor(path: string): string {
   return join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);

@@ -6,7 +6,8 @@
  * so a staged slot is complete on disk before it is renamed into place.
  */
 import { createReadStream } from 'node:fs';
-import { mkdir, open, rm, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, rm } from 'node:fs/promises';
+import { writeAll } from '../storage/index.ts';
 import { createHash } from 'node:crypto';
 import { join, dirname } from 'node:path';
 import type { ReadEntry } from 'tar';
@@ -107,12 +108,6 @@ export interface ReadArchiveOptions {
   readonly onProgress?: (done: number, total: number) => void;
   /** Keeps the bytes of the small files it names (without `into` only), in {@link ArchiveContents.kept}. */
   readonly keep?: { readonly path: (path: string) => boolean; readonly maxBytes: number };
-}
-
-/** Writes every chunk of an entry to an open file, whatever the short writes. */
-async function writeAll(out: FileHandle, chunk: Buffer): Promise<void> {
-  let off = 0;
-  while (off < chunk.length) off += (await out.write(chunk, off, chunk.length - off)).bytesWritten;
 }
 
 /** What one pass over an archive has seen so far, and the rules each entry is held to. */

@@ -8,6 +8,7 @@
 import { request as httpRequest, type IncomingMessage, type ClientRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { open, unlink, rename } from 'node:fs/promises';
+import { writeAll } from '../storage/index.ts';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Fetcher } from 'tuf-js';
@@ -290,24 +291,36 @@ export class BoundedFetcher implements Fetcher {
   ): Promise<void> {
     const cfg = this.#o.config;
     const deadline = cfg.downloadDeadlineBaseMs + Math.ceil((length / cfg.minDownloadBytesPerSecond) * 1000);
-    const part = `${path}.part`;
-    await unlink(part).catch(() => undefined);
-    const out = await open(part, 'wx', 0o600);
-    let ok = false;
-    try {
-      let done = 0;
-      await this.#get(url, length, deadline, async (chunk) => {
-        let off = 0;
-        while (off < chunk.length) off += (await out.write(chunk, off, chunk.length - off)).bytesWritten;
-        done += chunk.length;
-        onProgress?.(done, length);
-      });
-      await out.sync();
-      ok = true;
-    } finally {
-      await out.close();
-      if (!ok) await unlink(part).catch(() => undefined);
-    }
-    await rename(part, path);
+    await writeDownload(path, length, (take) => this.#get(url, length, deadline, take), onProgress);
   }
+}
+
+/**
+ * Writes what `source` hands over into `path.part` (mode 0600, fsynced), then renames it to `path`;
+ * on any failure the part is removed. The one writer of downloads, from a network or a folder.
+ */
+export async function writeDownload(
+  path: string,
+  length: number,
+  source: (take: (chunk: Buffer) => Promise<void>) => Promise<unknown>,
+  onProgress?: (done: number, total: number) => void,
+): Promise<void> {
+  const part = `${path}.part`;
+  await unlink(part).catch(() => undefined);
+  const out = await open(part, 'wx', 0o600);
+  let ok = false;
+  try {
+    let done = 0;
+    await source(async (chunk) => {
+      await writeAll(out, chunk);
+      done += chunk.length;
+      onProgress?.(done, length);
+    });
+    await out.sync();
+    ok = true;
+  } finally {
+    await out.close();
+    if (!ok) await unlink(part).catch(() => undefined);
+  }
+  await rename(part, path);
 }

@@ -15,13 +15,13 @@
  * before the TUF walk with a clear reason.
  */
 import { createReadStream } from 'node:fs';
-import { link, open, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import { link, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import type { Fetcher } from 'tuf-js';
 import type * as TufErrorModule from 'tuf-js/dist/error.js';
 import { readPlainArchive, type ArchiveFile } from './archive.ts';
 import { UpdateRefusedError } from './errors.ts';
-import { roleOfUrl } from './fetcher.ts';
+import { roleOfUrl, writeDownload } from './fetcher.ts';
 import {
   invalidUpdateFile as invalid,
   parseUpdateFileInfo,
@@ -145,48 +145,44 @@ export class FolderFetcher implements Fetcher {
     this.#fail(invalid(`it does not hold ${rel}`));
   }
 
-  async #read(url: string, maxLength: number, onChunk: (chunk: Buffer) => Promise<void>): Promise<void> {
-    const { path, size } = await this.#locate(url);
-    const role = this.lastRole ?? 'file';
-    if (size > maxLength)
+  /** The file `url` names, refused (UPDATE_TOO_LARGE) when over `maxLength`. */
+  async #bounded(url: string, maxLength: number): Promise<{ path: string; size: number }> {
+    const f = await this.#locate(url);
+    if (f.size > maxLength)
       this.#fail(
-        new UpdateRefusedError('UPDATE_TOO_LARGE', `${role}: ${size} bytes, more than the ${maxLength} allowed`),
+        new UpdateRefusedError(
+          'UPDATE_TOO_LARGE',
+          `${this.lastRole ?? 'file'}: ${f.size} bytes, more than the ${maxLength} allowed`,
+        ),
       );
-    for await (const chunk of createReadStream(path, { end: Math.max(0, maxLength - 1) }) as AsyncIterable<Buffer>)
-      await onChunk(chunk);
+    return f;
   }
 
   /** tuf-js: metadata into memory, bounded by `maxLength`. */
   async downloadBytes(url: string, maxLength: number): Promise<Buffer> {
-    const chunks: Buffer[] = [];
-    await this.#read(url, maxLength, (c) => {
-      chunks.push(c);
-      return Promise.resolve();
-    });
-    return Buffer.concat(chunks);
+    const { path } = await this.#bounded(url, maxLength);
+    return readFile(path);
   }
 
   /** tuf-js: a file by path; the unpacked file itself is handed over (tuf-js only reads it). */
   async downloadFile<T>(url: string, maxLength: number, handler: (file: string) => Promise<T>): Promise<T> {
-    const { path, size } = await this.#locate(url);
-    if (size > maxLength)
-      this.#fail(new UpdateRefusedError('UPDATE_TOO_LARGE', `${size} bytes, more than the ${maxLength} allowed`));
+    const { path } = await this.#bounded(url, maxLength);
     return handler(path);
   }
 
-  /** Copies the file at `url` to `path` (as `path.part`, fsynced, renamed), bounded by `length`. */
+  /**
+   * Puts the file at `url` at `path`, bounded by `length`: a hard link (the unpacked file and the
+   * download folder share the state partition), else a copy through the downloads' one writer.
+   */
   async downloadTo(
     url: string,
     length: number,
     path: string,
     onProgress?: (done: number, total: number) => void,
   ): Promise<void> {
+    const from = await this.#bounded(url, length);
     const part = `${path}.part`;
     await unlink(part).catch(() => undefined);
-    // The unpacked file and the download folder share the state partition: a link, not a second copy.
-    const from = await this.#locate(url);
-    if (from.size > length)
-      this.#fail(new UpdateRefusedError('UPDATE_TOO_LARGE', `${from.size} bytes, more than the ${length} allowed`));
     if (
       await link(from.path, part).then(
         () => true,
@@ -197,22 +193,13 @@ export class FolderFetcher implements Fetcher {
       await rename(part, path);
       return;
     }
-    const out = await open(part, 'wx', 0o600);
-    let ok = false;
-    try {
-      let done = 0;
-      await this.#read(url, length, async (chunk) => {
-        let off = 0;
-        while (off < chunk.length) off += (await out.write(chunk, off, chunk.length - off)).bytesWritten;
-        done += chunk.length;
-        onProgress?.(done, length);
-      });
-      await out.sync();
-      ok = true;
-    } finally {
-      await out.close();
-      if (!ok) await unlink(part).catch(() => undefined);
-    }
-    await rename(part, path);
+    await writeDownload(
+      path,
+      length,
+      async (take) => {
+        for await (const chunk of createReadStream(from.path) as AsyncIterable<Buffer>) await take(chunk);
+      },
+      onProgress,
+    );
   }
 }

@@ -9,6 +9,7 @@ import { mkdir, open, rm } from 'node:fs/promises';
 import type { IncomingHttpHeaders } from 'node:http';
 import { join } from 'node:path';
 import { BulwarkError, InvalidInputError } from '../errors/index.ts';
+import { writeAll } from '../storage/index.ts';
 
 /** Who may call a route: anyone, anyone while the setup window is open, or a logged-in owner. */
 export type RouteAccess = 'public' | 'session';
@@ -215,7 +216,7 @@ export async function saveBodyStream(
   const file = await open(path, 'wx', 0o600);
   try {
     const bytes = await consumeBody(stream, target.maxBytes, async (chunk) => {
-      for (let off = 0; off < chunk.length;) off += (await file.write(chunk, off)).bytesWritten;
+      await writeAll(file, chunk);
     });
     await file.close();
     return { path, bytes };
