@@ -179,6 +179,21 @@ async function thermostatIdle(
   ];
 }
 
+/** The agent's RSS 2 s after ready, once per run with `argsOf(run)`, each process stopped after. */
+async function idleRssOf(runs: number, argsOf: (run: number) => string[]): Promise<number[]> {
+  const rss: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const a = await startProcess(argsOf(i), AGENT_ENV);
+    try {
+      await new Promise((r) => setTimeout(r, 2000));
+      rss.push(await rssMiB(a.child.pid!));
+    } finally {
+      await stop(a);
+    }
+  }
+  return rss;
+}
+
 /**
  * The plug on the built-in `simulated` driver (`driver: { builtin: 'simulated' }`): the same simulation,
  * reached through the driver client in-process, as the issue's one hardware path would have it.
@@ -190,18 +205,11 @@ async function simulatedDriverIdle(
   plugRss: number,
   log: (s: string) => void,
 ): Promise<BenchResult['metrics']> {
-  const rss: number[] = [];
-  for (let i = 0; i < runs; i++) {
+  const rss = await idleRssOf(runs, (i) => {
     const state = join(work, `sim-driver-state-${i}`);
     const args = [...AGENT_NODE_FLAGS, BUILT_AGENT, '--bundle', u.dir, '--state', state, '--web-port', '0'];
-    const a = await startProcess([...args, '--driver-json', JSON.stringify({ builtin: 'simulated' })], AGENT_ENV);
-    try {
-      await new Promise((r) => setTimeout(r, 2000));
-      rss.push(await rssMiB(a.child.pid!));
-    } finally {
-      await stop(a);
-    }
-  }
+    return [...args, '--driver-json', JSON.stringify({ builtin: 'simulated' })];
+  });
   log(`  idle RSS: plug agent on the built-in simulated driver ${median(rss).toFixed(1)} MiB`);
   return [
     {
@@ -234,18 +242,11 @@ async function imageBootIdle(
   const slot = join(work, 'slot');
   await readImageArchive(tar, { maxEntries: 10_000, maxUnpackedBytes: 512 * 1_048_576 }, { into: slot });
   const entry = join(slot, built.manifest.entry);
-  const rss: number[] = [];
-  for (let i = 0; i < runs; i++) {
+  const rss = await idleRssOf(runs, (i) => {
     const args = [...AGENT_NODE_FLAGS, entry, '--bundle', u.dir, '--state', join(work, `image-state-${i}`)];
     // Booted as a factory image is with --factory-image: from its own unpacked files, no slot record needed.
-    const a = await startProcess([...args, '--web-port', '0', '--slot', 'factory'], AGENT_ENV);
-    try {
-      await new Promise((r) => setTimeout(r, 2000));
-      rss.push(await rssMiB(a.child.pid!));
-    } finally {
-      await stop(a);
-    }
-  }
+    return [...args, '--web-port', '0', '--slot', 'factory'];
+  });
   const mib = (n: number): string => (n / 1_048_576).toFixed(2);
   log(
     `  idle RSS: plug agent booted from its image ${median(rss).toFixed(1)} MiB ` +

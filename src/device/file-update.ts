@@ -16,6 +16,7 @@ import {
   type CheckOutcome,
   type UpdateRefusalCode,
 } from '../update/index.ts';
+import { privacyClassFor } from '../journal/index.ts';
 import { openJournal } from './journal-bridge.ts';
 import { BUTTON_SOCKET } from './button.ts';
 
@@ -54,8 +55,7 @@ export async function installUpdateFile(o: InstallUpdateFileOptions): Promise<Ch
       'a device agent is running on this state folder: install the file from its admin page, or stop it first',
     );
   const bundle = await readDeviceBundle(o.bundleDir);
-  const sensitive = bundle.model.sensors.includes('camera') || bundle.model.sensors.includes('microphone');
-  const journal = await openJournal(o.stateDir, sensitive ? 'sensitive' : 'standard', o.log);
+  const journal = await openJournal(o.stateDir, privacyClassFor(bundle.model), o.log);
   try {
     const slot = (await readBootState(o.stateDir)).state.active;
     // No repository and no restart hook: nothing is fetched, and the new image boots at the next start.
