@@ -3,10 +3,15 @@
  * the actions that change them. Values persist in the state dir so a restart keeps the plug on.
  * Readings (energy, temperature) are derived from time so they move without a timer.
  */
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BulwarkError } from '../errors/index.ts';
-import { writeFileAtomic, SECRET_FILE_MODE } from '../storage/index.ts';
+import {
+  writeFileAtomic,
+  readStateFile,
+  SECRET_FILE_MODE,
+  type DamagedStateSink,
+  type StateFormat,
+} from '../storage/index.ts';
 import type { ModelSpec, Capability } from '../models/index.ts';
 
 /** Thrown for an action the model does not have or a value it cannot take. */
@@ -30,6 +35,16 @@ export interface CapabilityValue {
 type Values = Record<string, boolean | number | string>;
 
 const FILE = 'capabilities.json';
+
+/** capabilities.json: the capability values by id, unversioned (a value it does not know is ignored). */
+const VALUES_FORMAT: StateFormat<Record<string, unknown>> = {
+  name: FILE,
+  parse: (text) => {
+    const v = JSON.parse(text) as unknown;
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not an object of values');
+    return v as Record<string, unknown>;
+  },
+};
 
 /** A level's first value: full (100) when the range holds it, as the built-in bulb starts; else its minimum. */
 const INITIAL_LEVEL = 100;
@@ -109,19 +124,17 @@ export class DeviceCapabilities {
     this.#values = values;
   }
 
-  /** Loads persisted values (a damaged file falls back to the model's initial state). */
-  static async load(model: ModelSpec, stateDir: string): Promise<DeviceCapabilities> {
+  /**
+   * Loads persisted values; a file that cannot be used is moved aside (told to `damaged`) and the
+   * model's initial state is used. A value of an unknown capability or of the wrong type is ignored.
+   */
+  static async load(model: ModelSpec, stateDir: string, damaged?: DamagedStateSink): Promise<DeviceCapabilities> {
     const path = join(stateDir, FILE);
     const values = initialValues(model);
-    try {
-      const saved = JSON.parse(await readFile(path, 'utf8')) as unknown;
-      if (saved && typeof saved === 'object' && !Array.isArray(saved)) {
-        for (const [k, v] of Object.entries(saved)) {
-          if (k in values && typeof v === typeof values[k]) values[k] = v as boolean | number | string;
-        }
-      }
-    } catch {
-      /* first boot or damaged file: initial state */
+    const sink = damaged ?? { dir: join(stateDir, 'damaged'), note: () => undefined };
+    const saved = await readStateFile(path, VALUES_FORMAT, sink);
+    for (const [k, v] of Object.entries(saved ?? {})) {
+      if (k in values && typeof v === typeof values[k]) values[k] = v as boolean | number | string;
     }
     return new DeviceCapabilities(model, path, values);
   }

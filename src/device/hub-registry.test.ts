@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getModel } from '../models/index.ts';
@@ -29,7 +29,7 @@ async function read(text: string, model = plug, maxHubs = 4): Promise<PairedHub[
   const path = join(work, 'hubs.json');
   await writeFile(path, text);
   const registry = new HubRegistry(path);
-  const result = await registry.load(model, maxHubs);
+  const result = await registry.load(model, maxHubs, { dir: join(work, 'damaged'), note: () => undefined });
   return result === 'loaded' ? registry.hubs : result;
 }
 
@@ -76,13 +76,13 @@ test('the registry looks hubs up by the SHA-256 of their key, and forgets them',
   try {
     const path = join(dir, 'hubs.json');
     const registry = new HubRegistry(path);
-    assert.equal(await registry.load(plug, 4), 'none');
+    assert.equal(await registry.load(plug, 4, { dir: join(work, 'damaged'), note: () => undefined }), 'none');
     registry.set([hub]);
     await registry.persist();
     assert.equal(registry.lookup(Buffer.from('a'.repeat(64), 'hex')), pinA);
     assert.equal(registry.lookup(Buffer.from('b'.repeat(64), 'hex')), undefined);
     const again = new HubRegistry(path);
-    assert.equal(await again.load(plug, 4), 'loaded');
+    assert.equal(await again.load(plug, 4, { dir: join(work, 'damaged'), note: () => undefined }), 'loaded');
     assert.deepEqual(again.hubs, [hub]);
     await again.clear();
     assert.deepEqual(again.hubs, []);
@@ -99,8 +99,12 @@ test('a damaged hubs file pins nobody', async () => {
     const path = join(dir, 'hubs.json');
     await writeFile(path, file([{ ...hub, mode: 'bluetooth' }]));
     const registry = new HubRegistry(path);
-    assert.equal(await registry.load(plug, 4), 'damaged');
+    const notes: string[] = [];
+    const sink = { dir: join(dir, 'damaged'), note: (e: { reason: string }) => notes.push(e.reason) };
+    assert.equal(await registry.load(plug, 4, sink), 'damaged');
     assert.deepEqual(registry.hubs, []);
+    assert.deepEqual(notes, ['does not match its schema'], 'the owner of the state hears why');
+    assert.equal((await readdir(sink.dir)).length, 1, 'the damaged list is kept for support');
     assert.equal(registry.lookup(Buffer.from('a'.repeat(64), 'hex')), undefined);
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -2,10 +2,10 @@
  * The hubs this device has paired with: the list in hubs.json, the pin lookup the channel server
  * asks on each handshake, and writes kept in order so the file always holds the latest list.
  */
-import { readFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { pinnedPeers, type PinnedPeerLookup } from '../channel/index.ts';
 import type { ModelSpec } from '../models/index.ts';
-import { writeFileAtomic, SECRET_FILE_MODE } from '../storage/index.ts';
+import { writeFileAtomic, readStateFile, SECRET_FILE_MODE, type DamagedStateSink } from '../storage/index.ts';
 import type { PairingMode } from '../pairing/index.ts';
 
 /** A hub this device has paired with. */
@@ -66,13 +66,19 @@ export class HubRegistry {
   }
 
   /** Reads the file. Fails closed: a damaged list pins nobody (the owner pairs again); says whether it was. */
-  async load(model: ModelSpec, maxHubs: number): Promise<'loaded' | 'none' | 'damaged'> {
-    try {
-      this.set(parseHubs(await readFile(this.#path, 'utf8'), model, maxHubs));
-      return 'loaded';
-    } catch (err) {
-      return (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'none' : 'damaged';
-    }
+  async load(model: ModelSpec, maxHubs: number, damaged: DamagedStateSink): Promise<'loaded' | 'none' | 'damaged'> {
+    let moved = false;
+    const sink = {
+      dir: damaged.dir,
+      note: (e: Parameters<DamagedStateSink['note']>[0]) => {
+        moved = true;
+        damaged.note(e);
+      },
+    };
+    const format = { name: 'hubs.json', version: 1, parse: (text: string) => parseHubs(text, model, maxHubs) };
+    const hubs = await readStateFile(this.#path, format, sink);
+    if (hubs) this.set(hubs);
+    return hubs ? 'loaded' : moved ? 'damaged' : 'none';
   }
 
   get hubs(): PairedHub[] {

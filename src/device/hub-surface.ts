@@ -22,6 +22,7 @@ import { allowsPushButtonPairing, type ModelSpec } from '../models/index.ts';
 import { formatSource } from '../journal/index.ts';
 import { BulwarkError, ConfigError } from '../errors/index.ts';
 import type { DeviceBundle } from '../bundle/index.ts';
+import type { DamagedStateSink } from '../storage/index.ts';
 import type { UnitHardware } from './capabilities.ts';
 import type { DeviceJournal } from './journal-bridge.ts';
 import { HubRegistry, type PairedHub } from './hub-registry.ts';
@@ -86,6 +87,8 @@ export interface HubSurfaceOptions {
   /** Every connection attempt on the hub port is recorded here. */
   readonly journal: DeviceJournal;
   readonly config?: Partial<HubSurfaceConfig>;
+  /** Where an unusable hubs.json goes (the agent journals it); default `<stateDir>/damaged`, logged. */
+  readonly damaged?: DamagedStateSink;
   /** Hears the surface's operational notes (a damaged hubs.json); silent by default. */
   readonly log?: (message: string) => void;
 }
@@ -200,7 +203,10 @@ export async function startHubSurface(options: HubSurfaceOptions): Promise<HubSu
   const window = new PairingWindow(config.pairing);
   const registry = new HubRegistry(join(options.stateDir, HUBS_FILE));
   // Fail closed: a damaged list pins nobody; the owner pairs again.
-  if ((await registry.load(model, window.config.maxHubs)) === 'damaged') log('hubs.json was damaged: no hub is paired');
+  const damaged = options.damaged ?? { dir: join(options.stateDir, 'damaged'), note: () => undefined };
+  if ((await registry.load(model, window.config.maxHubs, damaged)) === 'damaged') {
+    log('hubs.json was damaged: moved aside, no hub is paired');
+  }
   const link = new HubLink({
     bundle,
     model,

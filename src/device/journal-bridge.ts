@@ -3,7 +3,15 @@
  * request path (a refused entry is reported, the request goes on), and the owner's page reads
  * rows newest first.
  */
-import { ConnectionJournal, type JournalConfig, type JournalEntry, type JournalRecordInput } from '../journal/index.ts';
+import { join } from 'node:path';
+import {
+  ConnectionJournal,
+  JOURNAL_FILE_NAME,
+  type JournalConfig,
+  type JournalEntry,
+  type JournalRecordInput,
+} from '../journal/index.ts';
+import { moveStateAside, type DamagedStateSink } from '../storage/index.ts';
 import type { PrivacyClass } from '../journal/index.ts';
 import type { JournalListOptions, JournalRow } from '../web/index.ts';
 
@@ -32,18 +40,30 @@ function journalRow(e: JournalEntry): JournalRow {
   };
 }
 
-/** Opens the journal in `stateDir` with the model's privacy class. */
+/**
+ * Opens the journal in `stateDir` with the model's privacy class. A journal file that cannot be
+ * opened (unreadable, a folder or a link in its place) is moved aside to `damaged` and a new one
+ * begins: the unit keeps recording rather than refusing to start.
+ */
 export async function openJournal(
   stateDir: string,
   privacyClass: PrivacyClass,
   warn: (msg: string) => void = () => undefined,
   config?: Partial<JournalConfig>,
+  damaged?: DamagedStateSink,
 ): Promise<DeviceJournal> {
-  const journal = await ConnectionJournal.open({
-    stateDir,
-    privacyClass,
-    ...(config ? { config } : {}),
-    onError: (err) => warn(`journal: ${err.code}`),
+  const open = (): Promise<ConnectionJournal> =>
+    ConnectionJournal.open({
+      stateDir,
+      privacyClass,
+      ...(config ? { config } : {}),
+      onError: (err) => warn(`journal: ${err.code}`),
+    });
+  const journal = await open().catch(async (err: unknown) => {
+    const code = (err as { code?: string }).code ?? 'error';
+    if (!damaged || code === 'JOURNAL_CONFIG_INVALID') throw err;
+    await moveStateAside(join(stateDir, JOURNAL_FILE_NAME), `cannot be opened (${code})`, damaged);
+    return open();
   });
   return {
     record(entry) {

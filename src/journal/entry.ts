@@ -7,7 +7,17 @@ import { JournalEntryError } from './errors.ts';
 import { redactSecrets, neutraliseText, truncateText } from './redact.ts';
 
 /** The device's listening surfaces, and 'journal' for the journal's own notices. */
-export const JOURNAL_SURFACES = ['web', 'hub', 'pairing', 'cloud', 'button', 'update', 'driver', 'journal'] as const;
+export const JOURNAL_SURFACES = [
+  'web',
+  'hub',
+  'pairing',
+  'cloud',
+  'button',
+  'update',
+  'driver',
+  'state',
+  'journal',
+] as const;
 /** A listening surface of the device. */
 export type JournalSurface = (typeof JOURNAL_SURFACES)[number];
 

@@ -140,3 +140,4 @@ export async function commitDirectory(staging: string, final: string): Promise<v
     await parent.close();
   }
 }
+export * from './state-file.ts';

@@ -4,9 +4,16 @@
  * atomically (0600); sessions, lockout and cookie writes are coalesced so a login flood does not
  * turn into a write flood on the device's flash.
  */
-import { readFile, rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic, SECRET_FILE_MODE } from '../storage/index.ts';
+import {
+  writeFileAtomic,
+  readStateFile,
+  writeStateFile,
+  SECRET_FILE_MODE,
+  type DamagedStateSink,
+  type StateFormat,
+} from '../storage/index.ts';
 import { BulwarkError } from '../errors/index.ts';
 import {
   SessionStore,
@@ -72,36 +79,14 @@ function parseOwner(text: string): OwnerRecord {
   return { version: 1, username: o.username, passwordHash: o.passwordHash, changedAt: o.changedAt, source: o.source };
 }
 
-async function readOptional(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-}
-
-/** Reads a state file with `parse`; a damaged one is replaced by `empty()` with a warning. */
-async function loadOrEmpty<T>(path: string, parse: (text: string) => T, empty: () => T, warn: () => void): Promise<T> {
-  try {
-    const t = await readOptional(path);
-    return t === undefined ? empty() : parse(t);
-  } catch (err) {
-    if (!(err instanceof BulwarkError)) throw err;
-    warn();
-    return empty();
-  }
-}
-
-/** The installation's device cookie key as read; undefined when missing or damaged (a new one is made). */
-async function loadDeviceCookieKey(dir: string, warn: (msg: string) => void): Promise<Buffer | undefined> {
-  return loadOrEmpty<Buffer | undefined>(
-    join(dir, DEVICE_COOKIE_KEY_FILE),
-    parseDeviceCookieKey,
-    () => undefined,
-    () => warn('device-cookie.key was damaged: a new key is made, every browser logs in as new once'),
-  );
-}
+/** The formats of the web state files (all version 1; a new version adds its migration here). */
+const FORMATS = {
+  owner: { name: OWNER_FILE, version: 1, parse: parseOwner },
+  sessions: { name: SESSIONS_FILE, version: 1, parse: parseSessionState },
+  lockout: { name: LOCKOUT_FILE, version: 1, parse: parseLockoutState },
+  cookies: { name: DEVICE_COOKIES_FILE, version: 1, parse: parseDeviceCookieState },
+  cookieKey: { name: DEVICE_COOKIE_KEY_FILE, parse: parseDeviceCookieKey },
+} satisfies Record<string, StateFormat<unknown>>;
 
 /** Loads and saves the web service's state in `dir`. */
 export class WebStateStore {
@@ -136,35 +121,21 @@ export class WebStateStore {
   }
 
   /**
-   * Loads state; a damaged sessions or lockout file starts empty (logged out, counters kept safe by the caller), a
-   * damaged owner file is refused.
+   * Loads state. A file that cannot be used is moved aside (told to `damaged`) and its part starts
+   * from the setup state: no owner password (the label's applies), no sessions, fresh counters.
    */
   static async load(
     dir: string,
     sessionConfig: Partial<SessionConfig>,
-    warn: (msg: string) => void,
+    damaged: DamagedStateSink,
   ): Promise<WebStateStore> {
-    const ownerText = await readOptional(join(dir, OWNER_FILE));
-    const owner = ownerText === undefined ? undefined : parseOwner(ownerText);
-    let sessions: SessionStore;
-    try {
-      const t = await readOptional(join(dir, SESSIONS_FILE));
-      sessions = new SessionStore(sessionConfig, t === undefined ? undefined : parseSessionState(t));
-    } catch (err) {
-      if (!(err instanceof BulwarkError)) throw err;
-      warn('sessions.json was damaged: every session ended');
-      sessions = new SessionStore(sessionConfig);
-    }
-    const lockout = await loadOrEmpty(join(dir, LOCKOUT_FILE), parseLockoutState, emptyLockoutState, () =>
-      warn('lockout.json was damaged: counters restarted'),
-    );
-    const cookieState = await loadOrEmpty(
-      join(dir, DEVICE_COOKIES_FILE),
-      parseDeviceCookieState,
-      emptyDeviceCookieState,
-      () => warn('device-cookies.json was damaged: cookie counters restarted'),
-    );
-    const key = await loadDeviceCookieKey(dir, warn);
+    const read = <T>(format: StateFormat<T>): Promise<T | undefined> =>
+      readStateFile(join(dir, format.name), format, damaged);
+    const owner = await read(FORMATS.owner);
+    const sessions = new SessionStore(sessionConfig, await read(FORMATS.sessions));
+    const lockout = (await read(FORMATS.lockout)) ?? emptyLockoutState();
+    const cookieState = (await read(FORMATS.cookies)) ?? emptyDeviceCookieState();
+    const key = await read(FORMATS.cookieKey);
     return new WebStateStore(dir, owner, sessions, lockout, { state: cookieState, key });
   }
 
@@ -178,7 +149,7 @@ export class WebStateStore {
 
   /** Saves the owner's credential now (durably, before the caller answers). */
   async saveOwner(owner: OwnerRecord): Promise<void> {
-    await writeFileAtomic(join(this.dir, OWNER_FILE), JSON.stringify(owner, null, 2) + '\n', SECRET_FILE_MODE);
+    await writeStateFile(join(this.dir, OWNER_FILE), FORMATS.owner, JSON.stringify(owner, null, 2) + '\n');
     this.owner = owner;
   }
 
@@ -199,20 +170,23 @@ export class WebStateStore {
     }
     const dirty = [...this.#dirty];
     this.#dirty.clear();
-    this.#writing = this.#writing.then(async () => {
-      for (const what of dirty) await this.#write(what);
-    });
+    // A failed write (a full disk) must not stop every later one.
+    this.#writing = this.#writing
+      .catch(() => undefined)
+      .then(async () => {
+        for (const what of dirty) await this.#write(what);
+      });
     await this.#writing;
   }
 
   async #write(what: DirtyPart): Promise<void> {
-    const [file, text] =
+    const [format, text]: [StateFormat<unknown>, string] =
       what === 'sessions'
-        ? [SESSIONS_FILE, this.sessions.serialise()]
+        ? [FORMATS.sessions, this.sessions.serialise()]
         : what === 'lockout'
-          ? [LOCKOUT_FILE, serialiseLockoutState(this.lockout)]
-          : [DEVICE_COOKIES_FILE, serialiseDeviceCookieState(this.deviceCookies)];
-    await writeFileAtomic(join(this.dir, file), text, SECRET_FILE_MODE);
+          ? [FORMATS.lockout, serialiseLockoutState(this.lockout)]
+          : [FORMATS.cookies, serialiseDeviceCookieState(this.deviceCookies)];
+    await writeStateFile(join(this.dir, format.name), format, text);
   }
 
   /**
@@ -220,9 +194,15 @@ export class WebStateStore {
    * the device cookie key, so no browser of the previous owner is trusted any more.
    */
   async erase(): Promise<void> {
-    await this.flush();
-    const files = [OWNER_FILE, SESSIONS_FILE, LOCKOUT_FILE, DEVICE_COOKIES_FILE, DEVICE_COOKIE_KEY_FILE];
-    for (const f of files) await rm(join(this.dir, f), { force: true });
+    // Nothing is written first: what was waiting to be saved belonged to the previous owner, and a
+    // write on a full disk must not stop the reset.
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#dirty.clear();
+    await this.#writing.catch(() => undefined);
+    // Every file here, the copies older software reads included.
+    for (const f of await readdir(this.dir).catch(() => []))
+      await rm(join(this.dir, f), { recursive: true, force: true });
     this.owner = undefined;
     for (const s of [...this.sessions.state.sessions]) this.sessions.destroyAllFor(s.user);
     this.lockout = emptyLockoutState();

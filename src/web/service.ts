@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import { InvalidInputError } from '../errors/index.ts';
 import type { DeviceBundle } from '../bundle/index.ts';
+import type { DamagedStateSink } from '../storage/index.ts';
 import type { LockoutConfig, SessionConfig } from './auth-bridge.ts';
 import type { DeviceCookieConfig } from '../auth/index.ts';
 import { HttpError, Router, defaultHttpLimits, type HttpLimits } from './http.ts';
@@ -123,6 +124,8 @@ export interface WebServiceOptions {
   readonly config?: Partial<WebServiceConfig>;
   /** Where warnings go (never a secret). */
   readonly warn?: (message: string) => void;
+  /** Where state files that cannot be used go (the agent journals them); default `<stateDir>/damaged`, warned. */
+  readonly damaged?: DamagedStateSink;
 }
 
 /** Builds the device's admin application: its routes, session port and pages. */
@@ -183,7 +186,11 @@ async function createSite(
   const unit = bundle.unit;
   const webDir = join(options.stateDir, 'web');
   await mkdir(webDir, { recursive: true, mode: 0o700 });
-  const state = await WebStateStore.load(webDir, config.sessions, warn);
+  const damaged = options.damaged ?? {
+    dir: join(options.stateDir, 'damaged'),
+    note: (e: { file: string; reason: string }) => warn(`${e.file} ${e.reason}: moved aside, its setup state used`),
+  };
+  const state = await WebStateStore.load(webDir, config.sessions, damaged);
   const record = journalRecorder(journal);
   return {
     bundle,
