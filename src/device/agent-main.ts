@@ -21,6 +21,22 @@ function driverFromArgv(): { driver?: DriverTarget } {
   return json === undefined ? {} : { driver: JSON.parse(json) as DriverTarget };
 }
 
+/**
+ * Supervised (`--button-socket <name>`): the agent's button listens there, and a hold (from the
+ * driver's button) is handed to the supervisor, which resets the unit with this agent stopped.
+ */
+function buttonFromArgv(emit: (line: Record<string, unknown>) => void): {
+  button?: { socket: string; hold(): Promise<string> };
+} {
+  const socket = arg('button-socket');
+  if (socket === undefined) return {};
+  const hold = (): Promise<string> => {
+    emit({ event: 'button', gesture: 'hold' });
+    return Promise.resolve('factory reset handed to the supervisor');
+  };
+  return { button: { socket, hold } };
+}
+
 const log = (msg: string): void => {
   process.stderr.write(JSON.stringify({ at: new Date().toISOString(), level: 'info', msg }) + '\n');
 };
@@ -43,6 +59,7 @@ try {
       hubPort: Number(arg('hub-port') ?? '5541'),
       ...(arg('cloud') ? { cloudUrl: arg('cloud') } : {}),
       ...driverFromArgv(),
+      ...buttonFromArgv(emit),
       mode: process.env.BULWARK_MODE === 'development' ? 'development' : 'production',
       update,
     },

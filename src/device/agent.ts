@@ -4,8 +4,9 @@
  * attempt. Heavy parts (password dictionaries, PNG rendering, the policy catalogue) are not
  * imported here; the first strength check loads its dictionaries on demand.
  */
-import { mkdir, chmod } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, chmod, rm } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import type { DamagedStateSink } from '../storage/index.ts';
 import type { Server } from 'node:net';
 import { ConfigError } from '../errors/index.ts';
 import { readDeviceBundle, type DeviceBundle } from '../bundle/index.ts';
@@ -48,7 +49,16 @@ export interface DeviceAgentConfig {
    * this process. Absent: the simulated hardware used directly.
    */
   readonly driver?: DriverTarget | BuiltinDriverTarget;
+  /**
+   * Supervised: the socket name (in the state dir) the agent's button listens on, since the
+   * supervisor owns `button.sock`; and the hand-over of a hold (from the driver's button) to the
+   * supervisor, which resets the unit with the agent stopped.
+   */
+  readonly button?: { readonly socket: string; hold(): Promise<string> };
 }
+
+/** The folder in the state dir where unusable state files are kept for support. */
+export const DAMAGED_DIR = 'damaged';
 
 /** Defaults for everything but the two folders. */
 export const defaultDeviceAgentConfig = { host: '127.0.0.1', webPort: 8443, mode: 'production' } as const;
@@ -98,6 +108,8 @@ function validate(config: Partial<DeviceAgentConfig>): DeviceAgentConfig {
   if (!Number.isInteger(c.webPort) || c.webPort < 0 || c.webPort > 65535) throw invalid('webPort', 'must be 0..65535');
   if (c.mode !== 'production' && c.mode !== 'development') throw invalid('mode', 'production or development');
   if (c.driver !== undefined) validateDriverTarget(c.driver, invalid);
+  if (c.button !== undefined && !/^[a-z0-9-]{1,32}\.sock$/.test(c.button.socket))
+    throw invalid('button.socket', 'must be a socket file name in the state folder');
   return c as DeviceAgentConfig;
 }
 
@@ -131,6 +143,8 @@ interface AgentParts {
   readonly capabilities: UnitHardware;
   readonly updater: DeviceUpdater;
   readonly log: (msg: string) => void;
+  /** Where unusable state files go. */
+  readonly damaged: DamagedStateSink;
   /** The physical button's handler, once the surfaces it acts on are up (the button socket and the driver share it). */
   onGesture?: (gesture: ButtonGesture) => Promise<string>;
   web?: WebService;
@@ -183,6 +197,7 @@ function startAgentWeb(parts: AgentParts, startedAt: number): Promise<WebService
   return startWebService({
     bundle,
     stateDir: c.stateDir,
+    damaged: parts.damaged,
     journal: webJournal,
     config: { host: c.host, port: c.webPort },
     warn: log,
@@ -221,31 +236,70 @@ async function startCloud(parts: AgentParts, cloudUrl: string): Promise<{ link: 
     capabilities,
     journal,
     log,
+    firmware: parts.updater,
     ...(c.cloudTelemetryIntervalMs ? { telemetryIntervalMs: c.cloudTelemetryIntervalMs } : {}),
   });
 }
 
-/** A long hold: everything the owner set goes, and the label's credentials apply again. */
+/**
+ * A long hold, in an agent without a supervisor: everything the owner set goes, and the label's
+ * credentials apply again. The previous owner's evidence and credentials are deleted before anything
+ * is written (a full disk cannot stop the reset half-way); every step runs, and a failed one is named.
+ */
 async function factoryReset(parts: AgentParts, hub: HubSurface, web: WebService): Promise<string> {
   const { journal } = parts;
-  await hub.forgetAllHubs();
-  await parts.cloud?.link.releaseClaim();
-  await web.reset();
-  await parts.capabilities.reset();
-  await parts.updater.resetOwnerChoices();
-  await journal.erase();
+  const steps: Array<[string, () => Promise<unknown>]> = [
+    ['the connection journal', () => journal.erase()],
+    ['the owner password, sessions and lockout counters', () => web.reset()],
+    ['the paired hubs', () => hub.forgetAllHubs()],
+    ['the update choices', () => parts.updater.resetOwnerChoices()],
+    ['the files kept after damage', () => rm(parts.damaged.dir, { recursive: true, force: true })],
+    ['the device settings', () => parts.capabilities.reset()],
+    ['the cloud claim', async () => parts.cloud?.link.releaseClaim()],
+  ];
+  const failed: Array<{ what: string; why: string }> = [];
+  for (const [what, run] of steps) {
+    await run().catch((err: unknown) => failed.push({ what, why: resetFailure(err) }));
+  }
+  const { describeReset } = await import('./factory-reset.ts');
+  const said = describeReset({ failed });
   journal.record({
     surface: 'button',
     source: 'local',
     event: 'factory-reset',
-    result: 'success',
-    detail: 'owner password, sessions, counters and journal erased',
+    result: failed.length ? 'failure' : 'success',
+    detail: said.slice(0, 200),
   });
-  parts.log('factory reset: the sticker credentials work again');
-  return (
-    'factory reset done: owner password, sessions, lockout counters and journal erased; ' +
-    "the label's credentials apply again"
-  );
+  parts.log(`factory reset: ${said}`);
+  return said;
+}
+
+/** A reset step's failure in the owner's words. */
+function resetFailure(err: unknown): string {
+  const code = (err as { code?: string; cause?: { code?: string } }).code;
+  const cause = (err as { cause?: { code?: string } }).cause?.code;
+  if (code === 'ENOSPC' || cause === 'ENOSPC') return 'the storage is full';
+  return err instanceof Error ? err.message.slice(0, 120) : String(err);
+}
+
+/**
+ * The agent's own part of a reset the supervisor did (the files are gone): the hardware's settings,
+ * the cloud claim's release (queued until the cloud is reached), then the reset is complete.
+ */
+async function finishSupervisedReset(parts: AgentParts): Promise<void> {
+  const { agentResetPending, finishFactoryReset } = await import('./factory-reset.ts');
+  if (!(await agentResetPending(parts.c.stateDir))) return;
+  await parts.capabilities.reset();
+  await parts.cloud?.link.releaseClaim();
+  await finishFactoryReset(parts.c.stateDir);
+  parts.journal.record({
+    surface: 'button',
+    source: 'local',
+    event: 'factory-reset',
+    result: 'success',
+    detail: 'owner password, sessions, counters, hubs, settings and journal erased by the supervisor',
+  });
+  parts.log('factory reset finished: the sticker credentials work again');
 }
 
 /** A press: the pairing window, a login unlock, and the cloud claim window when there is a cloud. */
@@ -261,12 +315,15 @@ async function pressButton(parts: AgentParts, hub: HubSurface, web: WebService):
 }
 
 function listenForGestures(parts: AgentParts, hub: HubSurface, web: WebService): Promise<Server> {
+  const supervised = parts.c.button;
   parts.onGesture = async (gesture: ButtonGesture) => {
     const event = gesture === 'hold' ? 'factory-reset' : 'press';
     parts.journal.record({ surface: 'button', source: 'local', event, result: 'info' });
-    return gesture === 'hold' ? factoryReset(parts, hub, web) : pressButton(parts, hub, web);
+    if (gesture === 'press') return pressButton(parts, hub, web);
+    // Supervised, the supervisor resets the unit with this agent stopped: the same path as without it.
+    return supervised ? supervised.hold() : factoryReset(parts, hub, web);
   };
-  return listenForButton(parts.c.stateDir, parts.onGesture);
+  return listenForButton(parts.c.stateDir, parts.onGesture, supervised?.socket);
 }
 
 /**
@@ -324,6 +381,7 @@ async function startSurfaces(
       capabilities: parts.capabilities,
       journal: parts.journal,
       log: parts.log,
+      damaged: parts.damaged,
       config: { ...c.hub, host: c.host, ...(c.hubPort !== undefined ? { port: c.hubPort } : {}) },
     }));
     if (c.cloudUrl) parts.cloud = await startCloud(parts, c.cloudUrl);
@@ -339,6 +397,38 @@ async function startSurfaces(
   }
 }
 
+/**
+ * Where state the agent cannot use goes: `<stateDir>/damaged` (kept for support, erased by a factory
+ * reset), each move journalled as a security event once the journal is open.
+ */
+function damagedStateSink(
+  stateDir: string,
+  log: (msg: string) => void,
+): DamagedStateSink & { attach(j: DeviceJournal): void } {
+  const early: Array<{ file: string; reason: string }> = [];
+  let journal: DeviceJournal | undefined;
+  const record = (e: { file: string; reason: string }): void =>
+    journal?.record({
+      surface: 'state',
+      source: 'local',
+      event: 'state-damaged',
+      result: 'failure',
+      detail: `${relative(stateDir, e.file)}: ${e.reason}; moved aside, its setup state used`,
+    });
+  return {
+    dir: join(stateDir, DAMAGED_DIR),
+    note(e) {
+      log(`state file ${relative(stateDir, e.file)} ${e.reason}: moved aside, its setup state used`);
+      if (journal) record(e);
+      else early.push(e);
+    },
+    attach(j) {
+      journal = j;
+      for (const e of early.splice(0)) record(e);
+    },
+  };
+}
+
 /** Starts the agent; `log` receives operational messages (never secrets). */
 export async function startDeviceAgent(
   config: Partial<DeviceAgentConfig>,
@@ -351,16 +441,21 @@ export async function startDeviceAgent(
   await mkdir(c.stateDir, { recursive: true, mode: 0o700 });
   await chmod(c.stateDir, 0o700);
   const sensitive = model.sensors.includes('camera') || model.sensors.includes('microphone');
-  const journal = await openJournal(c.stateDir, sensitive ? 'sensitive' : 'standard', log, c.journal);
+  const damaged = damagedStateSink(c.stateDir, log);
+  const journal = await openJournal(c.stateDir, sensitive ? 'sensitive' : 'standard', log, c.journal, damaged);
+  damaged.attach(journal);
   const late: { parts?: AgentParts } = {};
   const capabilities: UnitHardware = c.driver
     ? await startDriver(c.driver, c, model, late, journal)
-    : await DeviceCapabilities.load(model, c.stateDir);
+    : await DeviceCapabilities.load(model, c.stateDir, damaged);
   const startedAt = Date.now();
   const updater = await startUpdater({ stateDir: c.stateDir, bundle, journal, log, ...c.update });
-  const parts: AgentParts = (late.parts = { c, bundle, journal, capabilities, updater, log });
+  const parts: AgentParts = (late.parts = { c, bundle, journal, capabilities, updater, log, damaged });
   const { web, hub, button } = await startSurfaces(parts, model, startedAt);
   const cloud = parts.cloud;
+  await finishSupervisedReset(parts).catch((err: unknown) =>
+    log(`the factory reset's last steps failed (${resetFailure(err)}); tried again at the next start`),
+  );
   log(`device ${bundle.unit.serial} (${model.name}) listening at ${web.url}, hub port ${hub.port}`);
   return {
     bundle,

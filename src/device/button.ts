@@ -14,18 +14,27 @@ export type ButtonGesture = 'press' | 'hold';
 
 /** The socket's file name inside the state dir. */
 export const BUTTON_SOCKET = 'button.sock';
+/**
+ * The supervised agent's own socket: the supervisor owns `button.sock` (a hold resets the unit
+ * without the agent) and passes presses on to the agent here.
+ */
+export const AGENT_BUTTON_SOCKET = 'agent-button.sock';
 
 /** Thrown when the button cannot be reached (agent not running) or answers badly. */
 export class ButtonError extends BulwarkError<
   'BUTTON_UNREACHABLE' | 'BUTTON_TIMEOUT' | 'BUTTON_BAD_ANSWER' | 'BUTTON_REFUSED' | 'BUTTON_PATH_TAKEN'
 > {}
 
-/** Listens for button gestures on `<stateDir>/button.sock`; `onGesture` returns the text shown to the presser. */
+/**
+ * Listens for button gestures on `<stateDir>/<name>` (`button.sock` by default); `onGesture` returns
+ * the text shown to the presser.
+ */
 export async function listenForButton(
   stateDir: string,
   onGesture: (g: ButtonGesture) => Promise<string>,
+  name: string = BUTTON_SOCKET,
 ): Promise<Server> {
-  const path = join(stateDir, BUTTON_SOCKET);
+  const path = join(stateDir, name);
   try {
     const info = await lstat(path);
     if (!info.isSocket()) throw new ButtonError('BUTTON_PATH_TAKEN', `${path} exists and is not a socket`);
@@ -74,10 +83,15 @@ export async function listenForButton(
   return server;
 }
 
-/** Presses (or holds) the button of the agent whose state dir is `stateDir`; resolves to its answer. */
-export function pressButton(stateDir: string, gesture: ButtonGesture, timeoutMs = 30_000): Promise<string> {
+/** Presses (or holds) the button of the unit whose state dir is `stateDir`; resolves to its answer. */
+export function pressButton(
+  stateDir: string,
+  gesture: ButtonGesture,
+  timeoutMs = 30_000,
+  name: string = BUTTON_SOCKET,
+): Promise<string> {
   return new Promise((resolve, reject) => {
-    const socket = createConnection(join(stateDir, BUTTON_SOCKET));
+    const socket = createConnection(join(stateDir, name));
     let buf = '';
     socket.setTimeout(timeoutMs, () => {
       socket.destroy();

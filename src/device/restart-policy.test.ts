@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { REBOOT_EXIT_CODE } from '../update/index.ts';
-import { RestartPolicy, CONFIG_REFUSED_EXIT_CODE, type AgentExit } from './restart-policy.ts';
+import { CRASH_LOOP_PAUSE_MS, RestartPolicy, CONFIG_REFUSED_EXIT_CODE, type AgentExit } from './restart-policy.ts';
 
 const crash: AgentExit = { code: 1, signal: null, trial: false, healthy: false, firmware: '1.0.0' };
 const limits = { maxRestarts: 3, windowMs: 60_000 };
@@ -20,11 +20,18 @@ test('a crash restarts the agent, waiting longer after each crash in the window'
   assert.equal(delays[0]!.message, 'agent exited (1); restarting');
 });
 
-test('one crash more than maxRestarts within the window gives up with exit code 1', () => {
+test('one crash more than maxRestarts within the window pauses a minute, and the supervisor stays up', () => {
   const policy = new RestartPolicy(limits);
   for (let i = 0; i < 3; i++) assert.equal(policy.afterExit(crash, i).kind, 'boot');
   const last = policy.afterExit(crash, 3);
-  assert.deepEqual(last, { kind: 'stop', exitCode: 1, message: 'agent died 4 times within 60000 ms; giving up' });
+  assert.deepEqual(last, {
+    kind: 'boot',
+    delayMs: CRASH_LOOP_PAUSE_MS,
+    message: 'agent died 4 times within 60000 ms; trying again in 60 s (a hold of the button still resets the unit)',
+  });
+  policy.forget();
+  const fresh = policy.afterExit(crash, 4);
+  assert.equal(fresh.kind === 'boot' && fresh.delayMs, 250, 'after a reset the count starts again');
 });
 
 test('crashes older than the window are forgotten', () => {

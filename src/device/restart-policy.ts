@@ -1,5 +1,6 @@
 /**
- * What the supervisor does when the agent exits: boot again (after a pause), or give up. A pure
+ * What the supervisor does when the agent exits: boot again (after a pause), or stop when the agent
+ * refused its configuration. A pure
  * core: the clock is passed in, and the only state is the times of recent restarts and reboots.
  */
 import { REBOOT_EXIT_CODE } from '../update/index.ts';
@@ -10,6 +11,11 @@ export const CONFIG_REFUSED_EXIT_CODE = 78;
 const REBOOT_DELAY_MS = 50;
 /** Pause before booting after a crash or a failed trial, ms (a crash waits this times its count). */
 const RESTART_DELAY_MS = 250;
+/**
+ * Pause after a crash loop, ms. The supervisor does not give up: it owns the button, so a hold
+ * must still reset a unit whose agent dies at every start, and a slow retry costs nothing.
+ */
+export const CRASH_LOOP_PAUSE_MS = 60_000;
 
 /** How the agent's process ended. */
 export interface AgentExit {
@@ -45,6 +51,12 @@ export class RestartPolicy {
     this.#limits = limits;
   }
 
+  /** Forgets every crash and reboot (after a factory reset: a new start). */
+  forget(): void {
+    this.#restarts.length = 0;
+    this.#reboots.length = 0;
+  }
+
   /** Notes `times` happening at `now` and drops what is older than the window; returns the count. */
   #count(times: number[], now: number): number {
     times.push(now);
@@ -75,7 +87,10 @@ export class RestartPolicy {
     }
     const restarts = this.#count(this.#restarts, now);
     if (restarts > maxRestarts) {
-      return { kind: 'stop', exitCode: 1, message: `agent died ${restarts} times within ${windowMs} ms; giving up` };
+      const message =
+        `agent died ${restarts} times within ${windowMs} ms; trying again in ${CRASH_LOOP_PAUSE_MS / 1000} s ` +
+        '(a hold of the button still resets the unit)';
+      return { kind: 'boot', delayMs: CRASH_LOOP_PAUSE_MS, message };
     }
     return { kind: 'boot', delayMs: RESTART_DELAY_MS * restarts, message: `agent exited (${how}); restarting` };
   }

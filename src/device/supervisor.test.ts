@@ -23,6 +23,8 @@ test('the agent runs with the hardening flags first, then its entry and its own 
     '8443',
     '--slot',
     'factory',
+    '--button-socket',
+    'agent-button.sock',
   ]);
 });
 

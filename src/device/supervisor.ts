@@ -11,6 +11,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
@@ -27,6 +28,9 @@ import {
   type SlotName,
 } from '../update/index.ts';
 import { RestartPolicy, type AgentExit } from './restart-policy.ts';
+import { AGENT_BUTTON_SOCKET, ButtonError, listenForButton, pressButton, type ButtonGesture } from './button.ts';
+import { describeReset, eraseOwnerState, resumeFactoryReset } from './factory-reset.ts';
+import type { Server } from 'node:net';
 import type { DriverTarget } from './driver-hardware.ts';
 
 /** What the supervisor needs to start an agent. */
@@ -135,6 +139,8 @@ export function agentArgs(o: SupervisorOptions, plan: Pick<BootPlan, 'slot' | 'e
     String(o.webPort),
     '--slot',
     slot,
+    '--button-socket',
+    AGENT_BUTTON_SOCKET,
     ...(o.hubPort !== undefined ? ['--hub-port', String(o.hubPort)] : []),
     ...(o.cloudUrl !== undefined ? ['--cloud', o.cloudUrl] : []),
     ...driverArgs(o.driver),
@@ -192,13 +198,27 @@ async function factoryBoot(
   return { entry: agentEntry(), firmware: (await runningImageOf(o.stateDir, 'factory')).version };
 }
 
-/** One supervised agent: boots it, reads its lines, and applies the restart policy when it exits. */
+/** How long a stopping agent may take before it is killed, ms. */
+const STOP_GRACE_MS = 10_000;
+/** How long a reset waits for the agent to be back before it answers the presser, ms. */
+const RESET_READY_WAIT_MS = 30_000;
+
+/**
+ * One supervised agent: boots it, reads its lines, applies the restart policy when it exits, and
+ * owns the button: a press is passed on to the agent, a hold resets the unit with the agent stopped.
+ */
 class Supervision {
   readonly #o: SupervisorOptions;
   readonly #mode: DeviceMode;
   readonly #log: (msg: string) => void;
   readonly #policy: RestartPolicy;
   #child: ChildProcess | undefined;
+  #button: Server | undefined;
+  #bootTimer: NodeJS.Timeout | undefined;
+  #resetting: Promise<string> | undefined;
+  /** True while a reset stops the agent and erases: nothing boots meanwhile. */
+  #erasing = false;
+  #onListening: Array<() => void> = [];
   #stopping = false;
   #finished = false;
   #resolve!: (code: number) => void;
@@ -216,13 +236,93 @@ class Supervision {
   finish(code: number): void {
     if (this.#finished) return;
     this.#finished = true;
+    clearTimeout(this.#bootTimer);
+    this.#button?.close();
     this.#resolve(code);
   }
 
   stop(): void {
     this.#stopping = true;
+    clearTimeout(this.#bootTimer);
     if (this.#child) this.#child.kill('SIGTERM');
     else this.finish(0);
+  }
+
+  /** Listens on the unit's button socket, before the first boot: the button works with no agent. */
+  async listen(): Promise<void> {
+    await mkdir(this.#o.stateDir, { recursive: true, mode: 0o700 });
+    this.#button = await listenForButton(this.#o.stateDir, (g) => this.#gesture(g));
+  }
+
+  #gesture(gesture: ButtonGesture): Promise<string> {
+    if (gesture === 'hold') return this.factoryReset();
+    return pressButton(this.#o.stateDir, 'press', 20_000, AGENT_BUTTON_SOCKET).catch((err: unknown) => {
+      if (err instanceof ButtonError && err.code === 'BUTTON_REFUSED') throw err;
+      const why = 'the device software is not running (it restarts by itself); a hold resets the unit without it';
+      throw new ButtonError('BUTTON_UNREACHABLE', why);
+    });
+  }
+
+  /**
+   * The factory reset, the recovery path outside the application: stops the agent, erases the
+   * owner's files (src/device/factory-reset.ts), boots again, and answers once the agent is back
+   * (or has failed to come back). One reset at a time; a second hold gets the first one's answer.
+   */
+  factoryReset(): Promise<string> {
+    this.#resetting ??= this.#reset().finally(() => {
+      this.#resetting = undefined;
+    });
+    return this.#resetting;
+  }
+
+  async #reset(): Promise<string> {
+    this.#erasing = true;
+    let said: string;
+    try {
+      this.#log('factory reset: stopping the agent');
+      clearTimeout(this.#bootTimer);
+      await this.#stopChild();
+      said = describeReset(await eraseOwnerState(this.#o.stateDir));
+    } finally {
+      this.#erasing = false;
+    }
+    this.#log(said);
+    this.#policy.forget();
+    if (this.#stopping) return said;
+    const back = this.#nextListening(RESET_READY_WAIT_MS);
+    void this.boot().catch((err: unknown) => this.cannotBoot(err));
+    await back;
+    return said;
+  }
+
+  cannotBoot(err: unknown): void {
+    this.#log(`cannot boot: ${err instanceof Error ? err.message : String(err)}`);
+    this.finish(1);
+  }
+
+  /** Resolves at the agent's next ready line, when it exits first, or after `ms`. */
+  #nextListening(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.#onListening.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  #wakeListeners(): void {
+    for (const wake of this.#onListening.splice(0)) wake();
+  }
+
+  async #stopChild(): Promise<void> {
+    const c = this.#child;
+    if (!c) return;
+    const exited = new Promise<void>((resolve) => c.once('exit', () => resolve()));
+    c.kill('SIGTERM');
+    const killer = setTimeout(() => c.kill('SIGKILL'), STOP_GRACE_MS);
+    await exited;
+    clearTimeout(killer);
   }
 
   async boot(): Promise<void> {
@@ -230,11 +330,18 @@ class Supervision {
       this.finish(0);
       return;
     }
+    const resumed = await resumeFactoryReset(this.#o.stateDir);
+    if (resumed) this.#log(`an interrupted factory reset was resumed: ${describeReset(resumed)}`);
     const plan = await planBoot(this.#o, this.#log);
     if (this.#stopping) {
       this.finish(0);
       return;
     }
+    if (this.#erasing) return;
+    this.#spawn(plan);
+  }
+
+  #spawn(plan: BootPlan): void {
     const where = plan.slot === 'factory' ? 'the factory image' : `slot ${plan.slot}`;
     this.#log(`booting ${where} (firmware ${plan.firmware})${plan.trial ? ', on trial' : ''}`);
     const c = spawn(process.execPath, agentArgs(this.#o, plan), {
@@ -254,6 +361,7 @@ class Supervision {
     c.on('exit', (code, signal) => {
       clearTimeout(run.healthTimer);
       this.#child = undefined;
+      this.#wakeListeners();
       this.#onExit({ code, signal, trial: plan.trial, healthy: run.healthy, firmware: plan.firmware });
     });
   }
@@ -269,9 +377,13 @@ class Supervision {
     if (msg.event === 'listening') {
       const ready = msg as { serial: string; url: string; webPort: number };
       this.#o.onReady?.({ ...ready, slot: plan.slot, firmware: plan.firmware });
+      this.#wakeListeners();
     } else if (msg.event === 'healthy') {
       run.healthy = true;
       clearTimeout(run.healthTimer);
+    } else if (msg.event === 'button' && msg.gesture === 'hold') {
+      // The driver's button, held: the same reset as the socket's.
+      void this.factoryReset().then((said) => this.#log(`driver button hold: ${said}`));
     } else if (msg.event === 'update') this.#o.onEvent?.(msg);
   }
 
@@ -280,14 +392,15 @@ class Supervision {
       this.finish(exit.code ?? 0);
       return;
     }
+    if (this.#erasing) return; // the reset boots again once the owner's files are gone
     const decision = this.#policy.afterExit(exit, Date.now());
     this.#log(decision.message);
     if (decision.kind === 'stop') {
       this.finish(decision.exitCode);
       return;
     }
-    setTimeout(() => {
-      void this.boot();
+    this.#bootTimer = setTimeout(() => {
+      void this.boot().catch((err: unknown) => this.cannotBoot(err));
     }, decision.delayMs);
   }
 }
@@ -306,10 +419,10 @@ export function superviseAgent(o: SupervisorOptions): {
   const log = o.log ?? (() => undefined);
   const mode = guardDebugInterfaces(o.mode ?? 'production', log);
   const supervision = new Supervision(o, mode, log);
-  void supervision.boot().catch((err: unknown) => {
-    log(`cannot boot: ${err instanceof Error ? err.message : String(err)}`);
-    supervision.finish(1);
-  });
+  void supervision
+    .listen()
+    .then(() => supervision.boot())
+    .catch((err: unknown) => supervision.cannotBoot(err));
   return { stop: () => supervision.stop(), done: supervision.done };
 }
 

@@ -41,16 +41,26 @@ test(
     });
     try {
       const lines = createInterface({ input: child.stdout });
-      const url = await new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no ready line; stderr: ${stderr}`)), 30_000);
-        lines.on('line', (l) => {
-          const m = /ready: (https:\/\/\S+)/.exec(l);
-          if (m) {
-            clearTimeout(timer);
-            resolve(m[1]!);
-          }
-        });
+      const urls: string[] = [];
+      const waiters: Array<() => void> = [];
+      lines.on('line', (l) => {
+        const m = /ready: (https:\/\/\S+)/.exec(l);
+        if (m) urls.push(m[1]!);
+        for (const w of waiters.splice(0)) w();
       });
+      /** The URL of the agent's `n`th start (port 0: each start has its own). */
+      const readyUrl = (n: number): Promise<string> =>
+        new Promise<string>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`no ready line ${n}; stderr: ${stderr}`)), 30_000);
+          const check = (): void => {
+            if (urls.length >= n) {
+              clearTimeout(timer);
+              resolve(urls[n - 1]!);
+            } else waiters.push(check);
+          };
+          check();
+        });
+      const url = await readyUrl(1);
       const c = await WebClient.for(url, fleet.units.plug!);
       assert.equal((await c.login(fleet.units.plug!.adminPassword!)).status, 303);
       const sock = await stat(join(state, 'button.sock'));
@@ -60,8 +70,13 @@ test(
       assert.equal(press.code, 0, press.stderr);
       const hold = await bulwark(['device', 'button', '--state', state, '--hold']);
       assert.equal(hold.code, 0, hold.stderr);
-      assert.match(hold.stdout, /factory reset/);
-      assert.equal((await c.get('/api/status')).status, 401, 'factory reset ended the session');
+      assert.match(hold.stdout, /factory reset done/);
+      // The supervisor reset the unit with the agent stopped and started it again: the old session is gone.
+      const again = await WebClient.for(await readyUrl(2), fleet.units.plug!);
+      again.cookies.clear();
+      for (const [k, v] of c.cookies) again.cookies.set(k, v);
+      assert.equal((await again.get('/api/status')).status, 401, 'factory reset ended the session');
+      assert.equal((await again.login(fleet.units.plug!.adminPassword!)).status, 303, 'the label password works');
     } finally {
       child.kill('SIGTERM');
       await new Promise((r) => child.once('exit', r));
