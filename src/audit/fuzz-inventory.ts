@@ -54,6 +54,7 @@ const OUTSIDE_PARSERS: readonly InventoryRow[] = [
   ['parsePresence', 'cloudprotocol/payloads.ts', 'presence messages'],
   ['parseCommand', 'cloudprotocol/payloads.ts', 'cloud commands'],
   ['parseReply', 'cloudprotocol/payloads.ts', 'command replies'],
+  ['parseFirmware', 'cloudprotocol/payloads.ts', 'firmware reports: running image and update outcomes'],
   ['MqttDecoder', 'mqtt/codec.ts', 'MQTT packets from the broker'],
   ['parseCookies', 'web/http.ts', 'HTTP Cookie headers', ['test/web/fuzz.test.ts', 'test/cloud/fuzz.test.ts']],
   ['parseBody', 'web/http.ts', 'HTTP request bodies', ['test/web/fuzz.test.ts', 'test/cloud/fuzz.test.ts']],

@@ -1,5 +1,9 @@
-/** `bulwark cloud ...`: run a cloud instance, import factory manifests, write a Mosquitto configuration. */
+/**
+ * `bulwark cloud ...`: run a cloud instance, import factory manifests, list the fleet's releases, write a
+ * Mosquitto configuration.
+ */
 import type { Command } from 'commander';
+import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { ConfigError } from '../errors/index.ts';
 import { portArgument } from './arguments.ts';
@@ -25,6 +29,7 @@ interface RunOptions {
   instance: string;
   import?: string[];
   hostname?: string;
+  makerTokenFile?: string;
 }
 
 /** `cloud broker-config`'s options as commander parses them. */
@@ -45,6 +50,7 @@ export function registerCloudCommands(program: Command): void {
     .description('the manufacturer cloud: device broker, registry, claims, owner API and app');
   registerRun(cloud);
   registerImport(cloud);
+  registerReleases(cloud);
   registerBrokerConfig(cloud);
 }
 
@@ -63,8 +69,12 @@ function registerRun(cloud: Command): void {
     .option('--instance <name>', "this instance's name (certificate CN bulwark-cloud-<name>)", '1')
     .option('--import <manifest...>', 'factory manifests to import at start')
     .option('--hostname <names>', 'host names for the server certificate, comma-separated')
+    .option('--maker-token-file <file>', "file holding the maker's API token (turns on /v1/maker/ routes)")
     .action(async (o: RunOptions) => {
-      const { startCloud } = await import('../cloud/index.ts');
+      const { startCloud, makerTokenSha256 } = await import('../cloud/index.ts');
+      const maker = o.makerTokenFile
+        ? { makerTokenSha256: makerTokenSha256(await readFile(resolve(o.makerTokenFile), 'utf8')) }
+        : {};
       const log = (msg: string): void => {
         process.stderr.write(JSON.stringify({ at: new Date().toISOString(), level: 'info', msg }) + '\n');
       };
@@ -76,7 +86,7 @@ function registerRun(cloud: Command): void {
         ...(o.database ? { databaseUrl: o.database } : {}),
         ...(o.hostname ? { hostnames: list(o.hostname) } : {}),
         broker: { host: o.host, port: port(o.mqttPort, 'mqttPort') },
-        api: { host: o.host, port: port(o.apiPort, 'apiPort') },
+        api: { host: o.host, port: port(o.apiPort, 'apiPort'), ...maker },
         manifests: (o.import ?? []).map((p) => resolve(p)),
         log,
       });
@@ -118,6 +128,39 @@ function registerImport(cloud: Command): void {
           const r = await store.importUnits(await readManifest(resolve(m), factory.caCertPem), Date.now());
           process.stdout.write(`${m}: ${r.added} units added, ${r.existing} already known\n`);
         }
+      } finally {
+        await store.close();
+      }
+    });
+}
+
+/** `cloud releases`: per release, how many units run it, installed, committed and rolled it back. */
+function registerReleases(cloud: Command): void {
+  cloud
+    .command('releases')
+    .description('per firmware release: units running it, installed, committed (healthy) and rolled back')
+    .option('--state <dir>', 'state folder of the SQLite database')
+    .option('--database <url>', 'PostgreSQL, postgres://user@host:port/db')
+    .option('--json', 'print JSON')
+    .action(async (o: { state?: string; database?: string; json?: boolean }) => {
+      const { openCloudStore } = await import('../cloud/index.ts');
+      if (!o.state && !o.database) {
+        throw new ConfigError('CLOUD_CONFIG_INVALID', 'state', 'give --state (SQLite) or --database (PostgreSQL)');
+      }
+      const store = await openCloudStore({
+        stateDir: resolve(o.state ?? '.'),
+        ...(o.database ? { databaseUrl: o.database } : {}),
+      });
+      try {
+        const releases = await store.releaseCounts();
+        if (o.json) process.stdout.write(JSON.stringify({ releases }, null, 2) + '\n');
+        else if (releases.length === 0) process.stdout.write('no firmware reported yet\n');
+        else
+          for (const r of releases)
+            process.stdout.write(
+              `${r.model} ${r.version}: ${r.running} running, ${r.installed} installed, ` +
+                `${r.committed} committed, ${r.rolledBack} rolled back\n`,
+            );
       } finally {
         await store.close();
       }

@@ -2,9 +2,12 @@
  * The owner API's JSON routes under `/v1`: accounts and sessions, then devices, claims, commands
  * and telemetry. An app may send its session token as `Authorization: Bearer` (not ambient, so
  * no CSRF token); a browser's cookie session needs the token and a same-origin Origin (the core).
+ * The maker's routes under `/v1/maker/` take the maker's token as `Authorization: Bearer` instead,
+ * and answer 404 when the cloud was given none.
  */
-import { checkSameOrigin, type Router } from '../web/index.ts';
-import { AccountError } from './errors.ts';
+import { createHash } from 'node:crypto';
+import { checkSameOrigin, constantTimeEqual, type Router, type WebRequest } from '../web/index.ts';
+import { AccountError, NotFoundError } from './errors.ts';
 import { clearedSessionCookie, field, normaliseEmail, type OwnerCtx } from './owner-accounts.ts';
 import { commandView, deviceView } from './owner-devices.ts';
 import type { OwnerSite } from './owner-site.ts';
@@ -144,6 +147,30 @@ export function addDeviceApiRoutes(router: Router<OwnerCtx>, site: OwnerSite): v
     handler: async (req, ctx) => {
       await devices.release(req.params.serial!, ctx.account!.id);
       return { kind: 'json', body: { ok: true } };
+    },
+  });
+}
+
+/** The maker's token, as `Authorization: Bearer`, checked against the configured hash; no token configured: 404. */
+function requireMaker(req: WebRequest, expected: string | null | undefined): void {
+  if (!expected) throw new NotFoundError();
+  const auth = req.headers.authorization;
+  const token = typeof auth === 'string' && auth.startsWith('Bearer ') ? auth.slice(7).trim() : '';
+  const given = createHash('sha256').update(token).digest('hex');
+  if (!token || !constantTimeEqual(given, expected))
+    throw new AccountError('LOGIN_FAILED', 'the maker token is missing or wrong');
+}
+
+/** The maker's view: per release (model and version), units that run it, installed, committed and rolled it back. */
+export function addMakerApiRoutes(router: Router<OwnerCtx>, site: OwnerSite): void {
+  router.add({
+    method: 'GET',
+    path: '/v1/maker/releases',
+    access: 'public',
+    csrf: false,
+    handler: async (req) => {
+      requireMaker(req, site.makerTokenSha256);
+      return { kind: 'json', body: { releases: await site.store.releaseCounts() } };
     },
   });
 }

@@ -39,12 +39,12 @@ import type { CloudStore } from './store.ts';
 import type { CommandCenter } from './commands.ts';
 import { LOGIN_COOKIE, OwnerAccounts, type OwnerCtx } from './owner-accounts.ts';
 import { OwnerDevices } from './owner-devices.ts';
-import { addAccountApiRoutes, addDeviceApiRoutes } from './api-routes.ts';
+import { addAccountApiRoutes, addDeviceApiRoutes, addMakerApiRoutes } from './api-routes.ts';
 import { addAppAccountRoutes, addAppDeviceRoutes, addAppLoginRoutes, frameOf } from './app-routes.ts';
 import * as pages from './app-pages.ts';
 
 export { remoteControls } from './owner-devices.ts';
-export { defaultOwnerApiConfig, validateOwnerApiConfig } from './owner-api-config.ts';
+export { defaultOwnerApiConfig, validateOwnerApiConfig, makerTokenSha256 } from './owner-api-config.ts';
 export type { OwnerApiConfig } from './owner-api-config.ts';
 export type { OwnerSite } from './owner-site.ts';
 export type { OwnerCtx } from './owner-accounts.ts';
@@ -84,7 +84,8 @@ export async function openOwnerSite(o: {
   const deviceCookieKey = await store.sharedSecret('device-cookie');
   const accounts = new OwnerAccounts({ store, config, deviceCookieKey, record: journalRecorder(o.journal), log });
   const forms = new PreSessionForms(LOGIN_COOKIE, await store.sharedSecret('login-csrf'));
-  return { store, accounts, devices: new OwnerDevices({ store, commands, config, log }), forms, log };
+  const devices = new OwnerDevices({ store, commands, config, log });
+  return { store, accounts, devices, forms, log, makerTokenSha256: config.makerTokenSha256 };
 }
 
 /** JSON answers (errors included) under `/v1/`; pages everywhere else. */
@@ -100,6 +101,7 @@ export function createOwnerApp(
   const router = new Router<OwnerCtx>();
   addAccountApiRoutes(router, site);
   addDeviceApiRoutes(router, site);
+  addMakerApiRoutes(router, site);
   addStaticRoutes(router);
   addAppLoginRoutes(router, site);
   addAppDeviceRoutes(router, site);

@@ -6,7 +6,7 @@
  */
 import { displayValue, escapeHtml, formMessages, postButton, renderPage } from '../web/index.ts';
 import type { DeviceRecord, TelemetryRow } from './store.ts';
-import { modelOf } from './owner-devices.ts';
+import { firmwareText, modelOf } from './owner-devices.ts';
 
 /** What every page knows. */
 export interface AppFrame {
@@ -248,6 +248,7 @@ function deviceFacts(d: DeviceRecord): string {
     ['Serial', d.serial],
     ['Model', modelOf(d) ? `${modelOf(d)!.name} (${d.model})` : d.model],
     ['Status', stateText(d)],
+    ['Firmware', firmwareText(d.firmware)],
     ['Claimed', d.claimedAt ? utcText(d.claimedAt) : '—'],
   ];
   return facts.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`).join('');

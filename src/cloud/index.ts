@@ -41,8 +41,15 @@ export { DeviceTraffic, defaultIngestConfig } from './ingest.ts';
 export type { IngestConfig, IngestCounters } from './ingest.ts';
 export { CommandCenter, defaultCommandConfig } from './commands.ts';
 export type { CommandConfig } from './commands.ts';
-export { startOwnerApi, defaultOwnerApiConfig, validateOwnerApiConfig, remoteControls } from './api.ts';
-export { deviceView, modelOf } from './owner-devices.ts';
+export {
+  startOwnerApi,
+  defaultOwnerApiConfig,
+  validateOwnerApiConfig,
+  makerTokenSha256,
+  remoteControls,
+} from './api.ts';
+export { deviceView, modelOf, firmwareText, outcomeText } from './owner-devices.ts';
+export { FIRMWARE_HISTORY } from './firmware-sql.ts';
 export type { OwnerApi, OwnerApiConfig, OwnerApiOptions, OwnerCtx } from './api.ts';
 export { telemetryChart } from './app-pages.ts';
 export { OwnerApiClient } from './owner-client.ts';

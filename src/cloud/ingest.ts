@@ -2,7 +2,7 @@
  * What the cloud does with device traffic: every message is parsed by the protocol's strict
  * parsers (anything else is counted and dropped), telemetry of a batch is stored in one write
  * (idempotent per serial and sequence number), then the rest (state, presence, claim window,
- * factory-reset release, command replies, sync requests answered with receipts) in order.
+ * factory-reset release, command replies, firmware reports, sync requests answered with receipts) in order.
  */
 import { EventEmitter } from 'node:events';
 import {
@@ -14,6 +14,7 @@ import {
   parseSync,
   parsePresence,
   parseReply,
+  parseFirmware,
   encodePayload,
   deviceTopic,
   toRanges,
@@ -152,6 +153,9 @@ export class DeviceTraffic {
         return;
       case 'presence':
         await this.#store.setPresence(serial, parsePresence(body).online, now);
+        return;
+      case 'firmware':
+        await this.#store.recordFirmware(serial, parseFirmware(body), now);
         return;
       case 'claim': {
         const msg = parseClaim(body);

@@ -2,6 +2,7 @@
  * The owner API's settings: one typed object with safe defaults, validated at start; a setting
  * that would switch a protection off is refused.
  */
+import { createHash } from 'node:crypto';
 import { validateAdmissionConfig, type AdmissionConfig } from '../admission/index.ts';
 import { defaultHttpLimits, type HttpLimits, type HttpsSurfaceLimits } from '../web/index.ts';
 import {
@@ -41,6 +42,11 @@ export interface OwnerApiConfig extends HttpsSurfaceLimits {
   readonly maxTelemetryPoints: number;
   /** Always set here: the owner API's defaults name their admission caps. */
   readonly admission: Partial<AdmissionConfig>;
+  /**
+   * SHA-256 (hex) of the maker's API token ({@link makerTokenSha256}); null (the default) turns the maker's
+   * routes under `/v1/maker/` off: they answer 404.
+   */
+  readonly makerTokenSha256: string | null;
 }
 
 /** The secure default. */
@@ -65,7 +71,19 @@ export const defaultOwnerApiConfig: Readonly<OwnerApiConfig> = Object.freeze({
   maxConnections: 1_024,
   // Households and offices share an address: more per source than a device's page allows.
   admission: { maxConnectionsPerSource: 64, maxPendingPerSource: 16 },
+  makerTokenSha256: null,
 });
+
+/** Shortest maker token accepted, characters (e.g. 32 random bytes in base64: 44). */
+export const MIN_MAKER_TOKEN_LENGTH = 32;
+
+/** The hash the config keeps of a maker token; refuses a token too short to resist guessing. */
+export function makerTokenSha256(token: string): string {
+  const t = token.trim();
+  if (t.length < MIN_MAKER_TOKEN_LENGTH || !/^[\x21-\x7e]+$/.test(t))
+    throw new CloudConfigError('makerToken', `must be at least ${MIN_MAKER_TOKEN_LENGTH} printable characters`);
+  return createHash('sha256').update(t).digest('hex');
+}
 
 /** Validates a (partial) config; refuses settings that switch a protection off. */
 export function validateOwnerApiConfig(config: Partial<OwnerApiConfig> = {}): OwnerApiConfig {
@@ -99,5 +117,7 @@ export function validateOwnerApiConfig(config: Partial<OwnerApiConfig> = {}): Ow
   if (!Array.isArray(c.publicHosts) || c.publicHosts.some((h) => typeof h !== 'string' || !hostName.test(h))) {
     throw new CloudConfigError('publicHosts', 'must be host names');
   }
+  if (c.makerTokenSha256 !== null && !/^[0-9a-f]{64}$/.test(String(c.makerTokenSha256)))
+    throw new CloudConfigError('makerTokenSha256', 'must be null or a SHA-256 in hex (makerTokenSha256(token))');
   return c;
 }

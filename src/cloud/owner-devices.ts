@@ -11,10 +11,10 @@ import { InvalidInputError } from '../errors/index.ts';
 import { LockoutPolicy, sourceKeyFor } from '../auth/index.ts';
 import { hashClaimCode, normaliseClaimCode, READABLE_ALPHABET } from '../identity/index.ts';
 import { getModel, type ModelSpec } from '../models/index.ts';
-import { SERIAL, type ScalarValue } from '../cloudprotocol/index.ts';
+import { SERIAL, type FirmwareOutcome, type ScalarValue } from '../cloudprotocol/index.ts';
 import type { WebRequest } from '../web/index.ts';
 import { ClaimError, CommandError, NotFoundError } from './errors.ts';
-import type { CloudStore, AccountRecord, DeviceRecord, CommandRecord, TelemetryRow } from './store.ts';
+import type { CloudStore, AccountRecord, DeviceFirmware, DeviceRecord, CommandRecord, TelemetryRow } from './store.ts';
 import type { CommandCenter } from './commands.ts';
 import type { OwnerApiConfig } from './owner-api-config.ts';
 import { admitAttempt } from './owner-accounts.ts';
@@ -35,6 +35,57 @@ export function modelOf(d: Pick<DeviceRecord, 'model' | 'modelSpec'>): ModelSpec
   }
 }
 
+/** An update outcome in plain words, e.g. '1.3.0 rolled back (not healthy within 3 boots)'. */
+export function outcomeText(o: FirmwareOutcome): string {
+  const what = o.version ?? 'an update';
+  const why = o.detail ? ` (${o.detail})` : '';
+  switch (o.outcome) {
+    case 'found':
+      return `${what} found, about to download`;
+    case 'downloaded':
+      return `${what} downloaded and verified`;
+    case 'installed':
+      return `${what} installed, on trial until it reports healthy`;
+    case 'healthy':
+      return `${what} installed and running well`;
+    case 'rolled-back':
+      return `${what} rolled back${why}`;
+    case 'refused':
+      return `${what} refused${o.code ? ` (${o.code})` : ''}${o.detail ? `: ${o.detail}` : ''}`;
+    default:
+      return `${what} failed to install${o.code ? ` (${o.code})` : ''}${o.detail ? `: ${o.detail}` : ''}`;
+  }
+}
+
+/** The unit's firmware for its owner: '1.2.0 - last update: 1.3.0 rolled back (why)', or that it has not said yet. */
+export function firmwareText(fw: DeviceFirmware | undefined): string {
+  if (!fw) return 'not reported yet';
+  const last = fw.lastOutcome ? ` - last update: ${outcomeText(fw.lastOutcome)}` : '';
+  return `${fw.running.version}${last}`;
+}
+
+function firmwareView(fw: DeviceFirmware | undefined): Record<string, unknown> | null {
+  if (!fw) return null;
+  const o = fw.lastOutcome;
+  return {
+    version: fw.running.version,
+    securityVersion: fw.running.securityVersion,
+    slot: fw.running.slot,
+    imageSha256: fw.running.sha256 ?? null,
+    reportedAt: new Date(fw.reportedAt).toISOString(),
+    lastOutcome: o
+      ? {
+          outcome: o.outcome,
+          at: new Date(o.at).toISOString(),
+          ...(o.version !== undefined ? { version: o.version } : {}),
+          ...(o.code !== undefined ? { code: o.code } : {}),
+          ...(o.detail !== undefined ? { detail: o.detail } : {}),
+        }
+      : null,
+    text: firmwareText(fw),
+  };
+}
+
 /** A device as the JSON API shows it. */
 export function deviceView(d: DeviceRecord): Record<string, unknown> {
   const model = modelOf(d);
@@ -47,6 +98,7 @@ export function deviceView(d: DeviceRecord): Record<string, unknown> {
     lastSeenAt: d.seenAt ? new Date(d.seenAt).toISOString() : null,
     claimedAt: d.claimedAt ? new Date(d.claimedAt).toISOString() : null,
     state: d.state?.capabilities ?? [],
+    firmware: firmwareView(d.firmware),
   };
 }
 

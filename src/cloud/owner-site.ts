@@ -12,4 +12,6 @@ export interface OwnerSite {
   /** The CSRF proof of the login and register forms. */
   readonly forms: PreSessionForms;
   readonly log: (message: string) => void;
+  /** SHA-256 (hex) of the maker's API token; absent or null: the maker's routes answer 404. */
+  readonly makerTokenSha256?: string | null;
 }

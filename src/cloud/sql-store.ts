@@ -5,7 +5,7 @@
  * beyond what each driver hides (row locks, bulk insert).
  */
 import { timingSafeEqual, randomBytes } from 'node:crypto';
-import type { StateMessage } from '../cloudprotocol/index.ts';
+import type { FirmwareMessage, FirmwareOutcome, StateMessage } from '../cloudprotocol/index.ts';
 import { MODEL_SCHEMA_ID, canonicalModel, modelFromDocument, type ModelSpec } from '../models/index.ts';
 import { AccountError, StoreError } from './errors.ts';
 import type {
@@ -19,7 +19,9 @@ import type {
   CommandRecord,
   ClaimOutcome,
   ClaimFloodRecord,
+  ReleaseCount,
 } from './store.ts';
+import * as firmware from './firmware-sql.ts';
 
 /** One SQL connection (or a transaction on one). */
 export interface SqlRunner {
@@ -43,9 +45,10 @@ export interface SqlDriver extends SqlRunner {
 }
 
 /**
- * The schema version this code writes. Still 1: the unit models (`models`, `device_models`) are
- * tables beside the others, so a database from before them opens as it is (its units have no model
- * of their own and fall back to the built-in of their id).
+ * The schema version this code writes. Still 1: the unit models (`models`, `device_models`) and the
+ * firmware reports (firmware-sql.ts) are tables beside the others, so a database from before them
+ * opens as it is (its units have no model of their own and fall back to the built-in of their id,
+ * and no firmware until they report it).
  */
 export const SCHEMA_VERSION = 1;
 
@@ -83,9 +86,9 @@ CREATE TABLE IF NOT EXISTS commands (
 CREATE INDEX IF NOT EXISTS commands_account ON commands (account_id);
 CREATE TABLE IF NOT EXISTS models (digest TEXT PRIMARY KEY, document TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS device_models (serial TEXT PRIMARY KEY, digest TEXT NOT NULL);
-`;
+${firmware.FIRMWARE_SCHEMA_SQL}`;
 
-interface DeviceRow {
+interface DeviceRow extends firmware.FirmwareColumns {
   serial: string;
   model: string;
   model_digest: string | null;
@@ -98,6 +101,7 @@ interface DeviceRow {
 }
 
 function toDevice(r: DeviceRow): DeviceRecord {
+  const fw = firmware.firmwareOfRow(r);
   let state: StateMessage | null = null;
   if (r.state_json) {
     try {
@@ -115,12 +119,14 @@ function toDevice(r: DeviceRow): DeviceRecord {
     online: Number(r.online) === 1,
     seenAt: Number(r.seen_at),
     state,
+    ...(fw ? { firmware: fw } : {}),
   };
 }
 
 const DEVICE_COLUMNS =
   'serial, model, owner_id, claimed_at, claim_window_until, online, seen_at, state_json, ' +
-  '(SELECT dm.digest FROM device_models dm WHERE dm.serial = devices.serial) AS model_digest';
+  '(SELECT dm.digest FROM device_models dm WHERE dm.serial = devices.serial) AS model_digest, ' +
+  firmware.FIRMWARE_DEVICE_COLUMNS;
 /** Parsed models kept by digest (a digest names one model for ever); past this many the cache starts afresh. */
 const MAX_CACHED_MODELS = 256;
 
@@ -267,6 +273,18 @@ export class SqlStore implements CloudStore {
 
   async setPresence(serial: string, online: boolean, now: number): Promise<void> {
     await this.#db.run('UPDATE devices SET online = $2, seen_at = $3 WHERE serial = $1', [serial, online ? 1 : 0, now]);
+  }
+
+  async recordFirmware(serial: string, report: FirmwareMessage, now: number): Promise<void> {
+    await this.#db.transaction((tx) => firmware.recordFirmware(tx, serial, report, now));
+  }
+
+  async firmwareOutcomes(serial: string, limit: number): Promise<FirmwareOutcome[]> {
+    return firmware.firmwareOutcomes(this.#db, serial, limit);
+  }
+
+  async releaseCounts(): Promise<ReleaseCount[]> {
+    return firmware.releaseCounts(this.#db);
   }
 
   async openClaimWindow(serial: string, until: number, seq: number, now: number): Promise<void> {

@@ -5,7 +5,13 @@
  * PostgreSQL through `pg`, for more than one cloud instance. Everything a cloud instance knows
  * lives here or in the broker, so instances are interchangeable.
  */
-import type { ScalarValue, StateMessage } from '../cloudprotocol/index.ts';
+import type {
+  FirmwareMessage,
+  FirmwareOutcome,
+  RunningFirmware,
+  ScalarValue,
+  StateMessage,
+} from '../cloudprotocol/index.ts';
 import type { ModelSpec } from '../models/index.ts';
 
 /** One unit as imported from a factory manifest (public data only). */
@@ -36,6 +42,30 @@ export interface DeviceRecord {
   /** Last message from the device, ms since the epoch (0: never). */
   readonly seenAt: number;
   readonly state: StateMessage | null;
+  /** The image it last reported running and its newest update outcome; absent before its first report. */
+  readonly firmware?: DeviceFirmware;
+}
+
+/** What a device last said of its firmware. */
+export interface DeviceFirmware {
+  readonly running: RunningFirmware;
+  /** When the cloud received the report, ms since the epoch. */
+  readonly reportedAt: number;
+  /** The newest update outcome it has reported, or null. */
+  readonly lastOutcome: FirmwareOutcome | null;
+}
+
+/**
+ * One release (a model's firmware version) across the fleet: units that run it now, that installed it,
+ * that committed it (reported healthy after the trial boot) and that rolled it back.
+ */
+export interface ReleaseCount {
+  readonly model: string;
+  readonly version: string;
+  readonly running: number;
+  readonly installed: number;
+  readonly committed: number;
+  readonly rolledBack: number;
 }
 
 /** One stored telemetry message. */
@@ -138,6 +168,15 @@ export interface CloudStore {
   setState(serial: string, state: StateMessage, now: number): Promise<void>;
   /** Marks the device online or offline, seen at `now`. */
   setPresence(serial: string, online: boolean, now: number): Promise<void>;
+  /**
+   * Stores a firmware report: the running image, and each outcome once per (serial, n) (a repeat updates it);
+   * the device's history is kept to its newest `FIRMWARE_HISTORY` outcomes, its per-release facts for good.
+   */
+  recordFirmware(serial: string, report: FirmwareMessage, now: number): Promise<void>;
+  /** The device's reported update outcomes, newest first; at most `limit`. */
+  firmwareOutcomes(serial: string, limit: number): Promise<FirmwareOutcome[]>;
+  /** Every release seen in firmware reports, by model then version. */
+  releaseCounts(): Promise<ReleaseCount[]>;
   /** Opens the claim window of `serial` until `until` (ms). */
   openClaimWindow(serial: string, until: number, seq: number, now: number): Promise<void>;
   /** A factory reset released the claim: forget the owner and the owner's telemetry. Idempotent per `seq`. */

@@ -8,6 +8,7 @@ import { isIP } from 'node:net';
 import { BulwarkError } from '../errors/index.ts';
 import type { ScalarValue, StateMessage } from '../cloudprotocol/index.ts';
 import { CloudLink, type CloudLinkConfig, type CloudLinkEvent } from './link.ts';
+import { firmwareReport, type LinkedFirmware } from './firmware-report.ts';
 
 /** The capabilities as the link needs them (DeviceCapabilities fits). */
 export interface LinkedCapabilities {
@@ -40,6 +41,11 @@ export interface AgentCloudLinkOptions {
   readonly telemetryIntervalMs?: number;
   readonly config?: Partial<Omit<CloudLinkConfig, 'url'>>;
   readonly log?: (msg: string) => void;
+  /**
+   * The updater (src/update's DeviceUpdater fits): its running image and kept update outcomes go to the cloud on
+   * connect and on every new outcome. Without it the link reports no firmware.
+   */
+  readonly firmware?: LinkedFirmware;
 }
 
 /** The values a telemetry message carries: scalar readings and switch states, never content (snapshots). */
@@ -111,9 +117,11 @@ export async function startAgentCloudLink(
       return o.capabilities.invoke(capability, action, value);
     },
     state: () => stateOf(o.capabilities.list()),
+    ...(o.firmware ? { firmware: () => firmwareReport(o.firmware!) } : {}),
     onEvent: record,
   });
   o.capabilities.onChange(() => link.publishState());
+  const stopOutcomes = o.firmware?.onOutcome(() => link.publishFirmware());
   // A unit whose every value is sensitive (a lock) or content (a camera) sends no readings at all:
   // an empty message would only tell the cloud when the unit was up.
   const timer = setInterval(() => {
@@ -126,6 +134,7 @@ export async function startAgentCloudLink(
     link,
     async close() {
       clearInterval(timer);
+      stopOutcomes?.();
       await link.close();
     },
   };

@@ -7,4 +7,6 @@ export { Outbox, defaultOutboxLimits, OUTBOX_FILE } from './outbox.ts';
 export type { OutboxEntry, OutboxKind, OutboxLimits } from './outbox.ts';
 export { startAgentCloudLink, telemetryValues } from './agent-link.ts';
 export type { AgentCloudLinkOptions, LinkedCapabilities } from './agent-link.ts';
+export { firmwareReport } from './firmware-report.ts';
+export type { LinkedFirmware, LinkedOutcome } from './firmware-report.ts';
 export type { CloudLinkErrorCode } from './errors.ts';

@@ -23,6 +23,7 @@ import {
   inRanges,
   PAYLOAD_LIMITS,
   type CommandMessage,
+  type FirmwareMessage,
   type ScalarValue,
   type StateMessage,
 } from '../cloudprotocol/index.ts';
@@ -50,6 +51,11 @@ export interface CloudLinkConfig {
   readonly saveDelayMs: number;
   /** Command ids remembered (at-most-once). */
   readonly maxRememberedCommands: number;
+  /**
+   * The firmware report goes on connect and on every new update outcome, and again this often (a report the
+   * broker lost is not missed for long), ms.
+   */
+  readonly firmwareReportIntervalMs: number;
   readonly outbox: Partial<OutboxLimits>;
 }
 
@@ -66,6 +72,7 @@ export const defaultCloudLinkConfig: Omit<CloudLinkConfig, 'url'> = Object.freez
   receiptTimeoutMs: 30_000,
   saveDelayMs: 1_000,
   maxRememberedCommands: 256,
+  firmwareReportIntervalMs: 3_600_000,
   outbox: {},
 });
 
@@ -95,6 +102,7 @@ export function validateCloudLinkConfig(config: Partial<CloudLinkConfig> & { url
   int('receiptTimeoutMs', 1_000, 600_000);
   int('saveDelayMs', 0, 60_000);
   int('maxRememberedCommands', 16, 100_000);
+  int('firmwareReportIntervalMs', 10_000, 86_400_000);
   if (typeof c.reconnectJitter !== 'number' || c.reconnectJitter < 0 || c.reconnectJitter > 1)
     throw new ConfigError('CLOUDLINK_CONFIG_INVALID', 'reconnectJitter', 'must be from 0 to 1');
   return c;
@@ -124,6 +132,8 @@ export interface CloudLinkOptions {
   readonly execute: (capability: string, action: string, value: ScalarValue | undefined) => Promise<unknown>;
   /** The device's current state (published on connect and on every change). */
   readonly state: () => StateMessage;
+  /** The running image and the newest update outcomes (sent on connect and by {@link CloudLink.publishFirmware}). */
+  readonly firmware?: () => FirmwareMessage | undefined;
   readonly onEvent?: (e: CloudLinkEvent) => void;
 }
 
@@ -163,6 +173,7 @@ export class CloudLink {
   #reconnectTimer: NodeJS.Timeout | undefined;
   #syncTimer: NodeJS.Timeout | undefined;
   #saveTimer: NodeJS.Timeout | undefined;
+  #firmwareTimer: NodeJS.Timeout | undefined;
   #inFlight = new Set<number>();
   #asked: { seqs: Set<number>; at: number } | undefined;
   #commands: RememberedCommand[];
@@ -240,6 +251,17 @@ export class CloudLink {
   }
 
   /**
+   * Publishes the firmware report now (QoS 1) if connected; the next connect publishes it anyway, and the
+   * report carries the outcomes kept on the device, so one lost in between is sent with the next.
+   */
+  publishFirmware(): void {
+    const client = this.#client;
+    const report = this.#o.firmware?.();
+    if (!this.#connected || !client || !report) return;
+    client.publish(this.#topic('firmware'), encodePayload(report), 1);
+  }
+
+  /**
    * The button was pressed: asks the cloud to open this device's claim window. Only while
    * connected (a window opened by a press long ago would surprise the owner); false otherwise.
    */
@@ -286,6 +308,7 @@ export class CloudLink {
     this.#closed = true;
     clearTimeout(this.#reconnectTimer);
     clearInterval(this.#syncTimer);
+    clearInterval(this.#firmwareTimer);
     clearTimeout(this.#saveTimer);
     const client = this.#client;
     const wasConnected = this.#connected;
@@ -345,6 +368,10 @@ export class CloudLink {
       client.subscribe([this.#topic('commands'), this.#topic('receipts')], 1);
       client.publish(this.#topic('presence'), encodePayload({ online: true }), 1);
       this.publishState();
+      this.publishFirmware();
+      clearInterval(this.#firmwareTimer);
+      this.#firmwareTimer = setInterval(() => this.publishFirmware(), this.config.firmwareReportIntervalMs);
+      this.#firmwareTimer.unref();
       // What was acknowledged on an earlier connection is asked about now (the cloud confirms
       // only what it stored a few seconds ago; the rest is asked about again later).
       this.#sync(Date.now() - this.config.syncAgeMs);
@@ -368,6 +395,7 @@ export class CloudLink {
       this.#connected = false;
       this.#inFlight.clear();
       clearInterval(this.#syncTimer);
+      clearInterval(this.#firmwareTimer);
       client.removeAllListeners('message');
       client.end(true);
       this.#client = undefined;

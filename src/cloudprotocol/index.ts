@@ -35,6 +35,8 @@ export {
   parsePresence,
   parseCommand,
   parseReply,
+  parseFirmware,
+  UPDATE_OUTCOMES,
   toRanges,
   inRanges,
 } from './payloads.ts';
@@ -48,4 +50,8 @@ export type {
   PresenceMessage,
   CommandMessage,
   ReplyMessage,
+  FirmwareMessage,
+  FirmwareOutcome,
+  RunningFirmware,
+  UpdateOutcomeKind,
 } from './payloads.ts';

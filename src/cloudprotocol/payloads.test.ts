@@ -10,8 +10,12 @@ import {
   encodePayload,
   toRanges,
   inRanges,
+  parseFirmware,
+  encodePayload as encode,
   PAYLOAD_LIMITS,
+  UPDATE_OUTCOMES,
 } from './payloads.ts';
+import { InvalidInputError } from '../errors/index.ts';
 
 test('payload parsers take exactly their schema', () => {
   assert.deepEqual(parseTelemetry({ seq: 1, at: 2, values: { energy: 3, power: true } }), {
@@ -65,4 +69,92 @@ test('ranges cover exactly the given numbers (when within the range limit)', () 
     { numRuns: 300 },
   );
   assert.equal(toRanges([1, 3, 5, 7], 2).length, 2, 'bounded');
+});
+
+const RUNNING = { version: '1.2.0', securityVersion: 1, slot: 'a', sha256: 'e'.repeat(64) } as const;
+const ROLLED_BACK = { n: 7, at: 5, outcome: 'rolled-back', version: '1.3.0', detail: 'not healthy within 3 boots' };
+
+test('a firmware report carries the running image and the update outcomes, exactly', () => {
+  const report = { at: 9, running: RUNNING, outcomes: [ROLLED_BACK, { n: 8, at: 6, outcome: 'refused', code: 'X_Y' }] };
+  assert.deepEqual(parseFirmware(report), report);
+  assert.deepEqual(
+    parseFirmware({ at: 1, running: { version: '1.0.0', securityVersion: 0, slot: 'factory' }, outcomes: [] }),
+    {
+      at: 1,
+      running: { version: '1.0.0', securityVersion: 0, slot: 'factory' },
+      outcomes: [],
+    },
+  );
+  const tooMany = Array.from({ length: PAYLOAD_LIMITS.maxFirmwareOutcomes + 1 }, (_, i) => ({
+    ...ROLLED_BACK,
+    n: i + 1,
+  }));
+  for (const bad of [
+    { at: 1, running: { ...RUNNING, slot: 'c' }, outcomes: [] },
+    { at: 1, running: { ...RUNNING, sha256: 'E'.repeat(64) }, outcomes: [] },
+    { at: 1, running: { ...RUNNING, version: '1.2.0/../x' }, outcomes: [] },
+    { at: 1, running: { ...RUNNING, extra: 1 }, outcomes: [] },
+    { at: 1, running: RUNNING, outcomes: [{ ...ROLLED_BACK, outcome: 'exploded' }] },
+    { at: 1, running: RUNNING, outcomes: [{ ...ROLLED_BACK, n: 0 }] },
+    { at: 1, running: RUNNING, outcomes: [{ ...ROLLED_BACK, code: 'lower' }] },
+    {
+      at: 1,
+      running: RUNNING,
+      outcomes: [{ ...ROLLED_BACK, detail: 'x'.repeat(PAYLOAD_LIMITS.maxOutcomeDetail + 1) }],
+    },
+    { at: 1, running: RUNNING, outcomes: [{ ...ROLLED_BACK, detail: 'line\nbreak' }] },
+    { at: 1, running: RUNNING, outcomes: [ROLLED_BACK, ROLLED_BACK] },
+    { at: 1, running: RUNNING, outcomes: tooMany },
+    { at: 1, running: RUNNING },
+  ])
+    assert.throws(() => parseFirmware(bad), { code: 'INVALID_INPUT' }, JSON.stringify(bad).slice(0, 120));
+});
+
+test('the largest firmware report the parser takes fits one payload', () => {
+  const outcome = (n: number): object => ({
+    n: Number.MAX_SAFE_INTEGER - n,
+    at: Number.MAX_SAFE_INTEGER,
+    outcome: 'rolled-back',
+    version: '9'.repeat(64),
+    code: 'C'.repeat(64),
+    detail: 'd'.repeat(PAYLOAD_LIMITS.maxOutcomeDetail),
+  });
+  const outcomes = Array.from({ length: PAYLOAD_LIMITS.maxFirmwareOutcomes }, (_, i) => outcome(i));
+  const report = parseFirmware({ at: 1, running: { ...RUNNING, version: '9'.repeat(64) }, outcomes });
+  assert.ok(encode(report).length <= PAYLOAD_LIMITS.maxPayloadBytes);
+});
+
+test('random input into parseFirmware: a valid report or INVALID_INPUT, never anything else', () => {
+  const outcome = fc.record(
+    {
+      n: fc.oneof(fc.integer(), fc.anything()),
+      at: fc.oneof(fc.nat(), fc.anything()),
+      outcome: fc.oneof(fc.constantFrom(...UPDATE_OUTCOMES), fc.string()),
+      version: fc.oneof(fc.constant('1.2.3'), fc.string()),
+      code: fc.oneof(fc.constant('UPDATE_DOWNGRADE'), fc.string()),
+      detail: fc.oneof(fc.string(), fc.anything()),
+    },
+    { requiredKeys: [] },
+  );
+  fc.assert(
+    fc.property(
+      fc.oneof(
+        fc.jsonValue(),
+        fc.record({
+          at: fc.anything(),
+          running: fc.oneof(fc.constant(RUNNING), fc.anything()),
+          outcomes: fc.array(outcome),
+        }),
+      ),
+      (value) => {
+        try {
+          const r = parseFirmware(value);
+          assert.ok(r.outcomes.length <= PAYLOAD_LIMITS.maxFirmwareOutcomes);
+        } catch (err) {
+          assert.ok(err instanceof InvalidInputError, String(err));
+        }
+      },
+    ),
+    { numRuns: 500 },
+  );
 });

@@ -19,6 +19,10 @@ export const PAYLOAD_LIMITS = Object.freeze({
   maxStringValue: 64,
   /** Largest sequence number (2^53 - 1: a JSON number that stays exact). */
   maxSeq: Number.MAX_SAFE_INTEGER,
+  /** Most update outcomes in one firmware report (the newest; the device keeps no more). */
+  maxFirmwareOutcomes: 8,
+  /** Longest outcome detail (why an image was rolled back or refused), characters. */
+  maxOutcomeDetail: 200,
 });
 
 /** A telemetry or state value. */
@@ -78,7 +82,53 @@ export interface ReplyMessage {
   readonly error?: { readonly code: string; readonly message: string };
 }
 
+/** What became of an update on the device: the updater's decisions the cloud keeps. */
+export const UPDATE_OUTCOMES = [
+  'found',
+  'downloaded',
+  'installed',
+  'healthy',
+  'rolled-back',
+  'refused',
+  'failed',
+] as const;
+
+/** One update outcome ('healthy': the image committed itself after its trial boot). */
+export type UpdateOutcomeKind = (typeof UPDATE_OUTCOMES)[number];
+
+/** One outcome as the device reports it; `n` rises with every new outcome on this device. */
+export interface FirmwareOutcome {
+  readonly n: number;
+  /** When it happened, ms since the epoch (the device's clock). */
+  readonly at: number;
+  readonly outcome: UpdateOutcomeKind;
+  /** The image it concerns (for 'rolled-back': the image abandoned). */
+  readonly version?: string;
+  /** The error code of a refusal or failure. */
+  readonly code?: string;
+  /** Why, in words: the rollback's reason, the refusal's message. */
+  readonly detail?: string;
+}
+
+/** The image a device runs: its version, security version, slot and the SHA-256 of its signed archive. */
+export interface RunningFirmware {
+  readonly version: string;
+  readonly securityVersion: number;
+  readonly slot: 'a' | 'b' | 'factory';
+  /** Absent for a factory image that came with the package (no archive). */
+  readonly sha256?: string;
+}
+
+/** `devices/<serial>/firmware`: the running image and the newest update outcomes, oldest first. */
+export interface FirmwareMessage {
+  readonly at: number;
+  readonly running: RunningFirmware;
+  readonly outcomes: readonly FirmwareOutcome[];
+}
+
 const NAME = /^[a-z][a-z0-9_-]{0,31}$/;
+const VERSION = /^[0-9A-Za-z.+-]{1,64}$/;
+const SHA256 = /^[0-9a-f]{64}$/;
 const COMMAND_ID = /^[A-Za-z0-9_-]{8,64}$/;
 const CODE = /^[A-Z][A-Z0-9_]{0,63}$/;
 
@@ -225,6 +275,50 @@ export function parseReply(value: unknown): ReplyMessage {
     ...(Object.hasOwn(v, 'value') ? { value: scalar(v.value, 'value') } : {}),
     ...(error ? { error } : {}),
   };
+}
+
+function text(value: unknown, what: string, max: number): string {
+  if (typeof value !== 'string' || value.length > max || !value.isWellFormed() || /\p{Cc}/u.test(value)) bad(what);
+  return value;
+}
+
+function pattern(value: unknown, what: string, re: RegExp): string {
+  if (typeof value !== 'string' || !re.test(value)) bad(what);
+  return value;
+}
+
+function runningFirmware(value: unknown): RunningFirmware {
+  const v = object(value, ['version', 'securityVersion', 'slot'], ['sha256']);
+  if (v.slot !== 'a' && v.slot !== 'b' && v.slot !== 'factory') bad('slot');
+  return {
+    version: pattern(v.version, 'version', VERSION),
+    securityVersion: int(v.securityVersion, 'securityVersion'),
+    slot: v.slot,
+    ...(Object.hasOwn(v, 'sha256') ? { sha256: pattern(v.sha256, 'sha256', SHA256) } : {}),
+  };
+}
+
+function firmwareOutcome(value: unknown): FirmwareOutcome {
+  const v = object(value, ['n', 'at', 'outcome'], ['version', 'code', 'detail']);
+  if (!(UPDATE_OUTCOMES as readonly unknown[]).includes(v.outcome)) bad('outcome');
+  return {
+    n: int(v.n, 'n', 1),
+    at: int(v.at, 'at'),
+    outcome: v.outcome as UpdateOutcomeKind,
+    ...(Object.hasOwn(v, 'version') ? { version: pattern(v.version, 'version', VERSION) } : {}),
+    ...(Object.hasOwn(v, 'code') ? { code: pattern(v.code, 'code', CODE) } : {}),
+    ...(Object.hasOwn(v, 'detail') ? { detail: text(v.detail, 'detail', PAYLOAD_LIMITS.maxOutcomeDetail) } : {}),
+  };
+}
+
+/** Validates a firmware report: the running image and at most {@link PAYLOAD_LIMITS}.maxFirmwareOutcomes outcomes. */
+export function parseFirmware(value: unknown): FirmwareMessage {
+  const v = object(value, ['at', 'running', 'outcomes']);
+  const list = v.outcomes;
+  if (!Array.isArray(list) || list.length > PAYLOAD_LIMITS.maxFirmwareOutcomes) bad('outcomes');
+  const outcomes = (list as unknown[]).map(firmwareOutcome);
+  if (new Set(outcomes.map((o) => o.n)).size !== outcomes.length) bad('outcomes');
+  return { at: int(v.at, 'at'), running: runningFirmware(v.running), outcomes };
 }
 
 // ---- sequence ranges -----------------------------------------------------------------------

@@ -5,7 +5,7 @@
  *
  * Topics, all under `devices/<serial>/`:
  *
- *   up (device -> cloud):  telemetry, state, replies, claim, sync, presence
+ *   up (device -> cloud):  telemetry, state, replies, claim, sync, presence, firmware
  *   down (cloud -> device): commands, receipts
  */
 import { InvalidInputError } from '../errors/index.ts';
@@ -14,7 +14,7 @@ import { InvalidInputError } from '../errors/index.ts';
 export const TOPIC_ROOT = 'devices';
 
 /** Topics a device publishes on (under its own serial only). */
-export const UP_KINDS = ['telemetry', 'state', 'replies', 'claim', 'sync', 'presence'] as const;
+export const UP_KINDS = ['telemetry', 'state', 'replies', 'claim', 'sync', 'presence', 'firmware'] as const;
 /** Topics the cloud publishes on for a device (the device subscribes to its own only). */
 export const DOWN_KINDS = ['commands', 'receipts'] as const;
 

@@ -16,7 +16,7 @@ import { parseImageManifest, IMAGE_MANIFEST_FILE, type ImageManifest } from './i
 import { validateDeviceUpdateConfig } from './config.ts';
 import { isVersion } from './semver.ts';
 import { readSlotManifest, type SlotName } from './slots.ts';
-import { UpdaterCore } from './updater-core.ts';
+import { UpdaterCore, type UpdateOutcomeRecord } from './updater-core.ts';
 
 export type {
   RunningImage,
@@ -28,6 +28,8 @@ export type {
   UpdateJournal,
   StartUpdaterOptions,
 } from './updater-types.ts';
+export { MAX_KEPT_OUTCOMES } from './updater-core.ts';
+export type { UpdateOutcomeRecord, UpdateOutcomeKind } from './updater-core.ts';
 import type { CheckOutcome, RunningImage, StartUpdaterOptions, UpdateStatus } from './updater-types.ts';
 import { UPDATE_FILE_METADATA_BYTES, UPDATE_FILE_TAR_OVERHEAD } from './update-file-format.ts';
 
@@ -54,6 +56,13 @@ export interface DeviceUpdater {
   /** The admin page's controls and facts. */
   ownerActions(): Array<{ id: string; label: string; run(): Promise<string> }>;
   facts(): Array<[string, string]>;
+  /**
+   * The newest update outcomes (found, downloaded, installed, healthy, rolled back, refused, failed), oldest
+   * first; kept in status.json, so a rollback found at boot waits here until the cloud link is up.
+   */
+  outcomes(): readonly UpdateOutcomeRecord[];
+  /** Hears each new outcome as it is kept; returns the function that stops listening. */
+  onOutcome(listener: (outcome: UpdateOutcomeRecord) => void): () => void;
   close(): Promise<void>;
 }
 
@@ -130,6 +139,11 @@ export async function startUpdater(o: StartUpdaterOptions): Promise<DeviceUpdate
     resetOwnerChoices: () => core.resetOwnerChoices(),
     ownerActions: () => ownerActionsOf(updater),
     facts: () => describeFacts(core.status()),
+    outcomes: () => core.outcomes(),
+    onOutcome: (listener) => {
+      core.outcomeListeners.add(listener);
+      return () => core.outcomeListeners.delete(listener);
+    },
     close: () => core.close(),
   };
   return updater;

@@ -74,6 +74,7 @@ export {
   runningCodeVersion,
   describeOutcome,
   verifyImageFile,
+  MAX_KEPT_OUTCOMES,
 } from './device-updater.ts';
 export type {
   DeviceUpdater,
@@ -85,6 +86,8 @@ export type {
   CheckOutcome,
   RunningImage,
   UpdateJournal,
+  UpdateOutcomeRecord,
+  UpdateOutcomeKind,
 } from './device-updater.ts';
 export { updateOptionsFromArgv, readUpdateConfigFile } from './agent-hooks.ts';
 export { runningSoftware, componentsOfSbom } from './running-software.ts';

@@ -55,6 +55,49 @@ interface Prefs {
 interface SavedStatus {
   lastCheck: UpdateStatus['lastCheck'];
   latest: UpdateStatus['latest'];
+  /** The newest update outcomes, oldest first (kept for the cloud, which may be away when they happen). */
+  outcomes: UpdateOutcomeRecord[];
+}
+
+/** What became of an update, as the unit keeps it for the cloud ('healthy': committed after its trial boot). */
+export type UpdateOutcomeKind = 'found' | 'downloaded' | 'installed' | 'healthy' | 'rolled-back' | 'refused' | 'failed';
+
+/** One kept outcome; `n` rises with each new outcome (a repeat of the last one keeps its `n` and moves `at`). */
+export interface UpdateOutcomeRecord {
+  readonly n: number;
+  /** When, ms since the epoch. */
+  readonly at: number;
+  readonly outcome: UpdateOutcomeKind;
+  /** The image it concerns (for 'rolled-back': the image abandoned). */
+  readonly version?: string;
+  readonly code?: string;
+  readonly detail?: string;
+}
+
+/** Outcomes kept in status.json: as many as one firmware report to the cloud carries. */
+export const MAX_KEPT_OUTCOMES = 8;
+/** Longest detail kept with an outcome, characters. */
+const MAX_OUTCOME_DETAIL = 200;
+const OUTCOME_KINDS: ReadonlySet<string> = new Set<UpdateOutcomeKind>([
+  'found',
+  'downloaded',
+  'installed',
+  'healthy',
+  'rolled-back',
+  'refused',
+  'failed',
+]);
+
+/** The kept outcomes of a status file, each checked (the file is the unit's own, but may be damaged). */
+function keptOutcomes(value: unknown): UpdateOutcomeRecord[] {
+  if (!Array.isArray(value)) return [];
+  const str = (x: unknown): x is string => typeof x === 'string' && x.length <= MAX_OUTCOME_DETAIL;
+  return (value as Array<Partial<Record<keyof UpdateOutcomeRecord, unknown>>>)
+    .filter((o) => typeof o === 'object' && o !== null)
+    .filter((o) => Number.isSafeInteger(o.n) && Number.isSafeInteger(o.at) && OUTCOME_KINDS.has(o.outcome as string))
+    .filter((o) => [o.version, o.code, o.detail].every((x) => x === undefined || str(x)))
+    .map((o) => o as unknown as UpdateOutcomeRecord)
+    .slice(-MAX_KEPT_OUTCOMES);
 }
 type JournalResult = 'success' | 'failure' | 'refused' | 'info';
 
@@ -103,9 +146,9 @@ async function readPrefs(file: string): Promise<Prefs> {
 async function readSavedStatus(file: string): Promise<SavedStatus> {
   try {
     const s = JSON.parse(await readFile(file, 'utf8')) as Partial<SavedStatus>;
-    return { lastCheck: s.lastCheck ?? null, latest: s.latest ?? null };
+    return { lastCheck: s.lastCheck ?? null, latest: s.latest ?? null, outcomes: keptOutcomes(s.outcomes) };
   } catch {
-    return { lastCheck: null, latest: null };
+    return { lastCheck: null, latest: null, outcomes: [] };
   }
 }
 
@@ -160,7 +203,11 @@ export class UpdaterCore {
   readonly fw: ReturnType<typeof firmwarePaths>;
   readonly source: string;
   prefs: Prefs = { autoUpdate: null, postponedUntil: null };
-  saved: SavedStatus = { lastCheck: null, latest: null };
+  saved: SavedStatus = { lastCheck: null, latest: null, outcomes: [] };
+  /** Who hears each new outcome (the cloud link). */
+  readonly outcomeListeners = new Set<(outcome: UpdateOutcomeRecord) => void>();
+  /** The status file's writes, one after another, so an older one never lands last. */
+  statusWrite: Promise<void> = Promise.resolve();
   counter = 0;
   phase: UpdatePhase = 'idle';
   timer: NodeJS.Timeout | undefined;
@@ -202,6 +249,40 @@ export class UpdaterCore {
     } catch {
       /* a hook must not break the updater */
     }
+    // An image refused because it already failed here adds nothing to its rollback, which stays the last word.
+    const echo = e.type === 'decision' && e.code === 'UPDATE_PREVIOUSLY_FAILED';
+    if (e.type === 'decision' && OUTCOME_KINDS.has(e.decision) && !echo) {
+      const { version, code, detail } = e;
+      this.noteOutcome({ outcome: e.decision as UpdateOutcomeKind, version, code, detail });
+    }
+  }
+
+  /** Keeps an outcome in status.json (the newest {@link MAX_KEPT_OUTCOMES}) and tells the listeners. */
+  noteOutcome(o: { outcome: UpdateOutcomeKind; version?: string; code?: string; detail?: string }): void {
+    const at = Date.now();
+    const list = this.saved.outcomes;
+    const last = list[list.length - 1];
+    // A repeat (the same refusal at every check) moves the last one rather than pushing out what came before.
+    const repeat = last?.outcome === o.outcome && last.version === o.version && last.code === o.code;
+    const n = repeat ? last.n : Math.max((last?.n ?? 0) + 1, at);
+    const record: UpdateOutcomeRecord = {
+      n,
+      at,
+      outcome: o.outcome,
+      ...(o.version ? { version: o.version } : {}),
+      ...(o.code ? { code: o.code } : {}),
+      ...(o.detail ? { detail: o.detail.slice(0, MAX_OUTCOME_DETAIL) } : {}),
+    };
+    const outcomes = repeat ? [...list.slice(0, -1), record] : [...list, record].slice(-MAX_KEPT_OUTCOMES);
+    this.saved = { ...this.saved, outcomes };
+    this.saveStatus().catch((err: unknown) => this.log(`update: status not saved: ${(err as Error).message}`));
+    for (const listener of this.outcomeListeners) {
+      try {
+        listener(record);
+      } catch {
+        /* a listener must not break the updater */
+      }
+    }
   }
 
   record(event: string, result: JournalResult, detail?: string): void {
@@ -223,9 +304,14 @@ export class UpdaterCore {
     await writeJsonAtomic(this.paths.prefs, this.prefs, SECRET_FILE_MODE);
   }
 
-  async saveStatus(): Promise<void> {
-    await mkdir(this.paths.dir, { recursive: true, mode: 0o700 });
-    await writeJsonAtomic(this.paths.status, this.saved, SECRET_FILE_MODE);
+  /** Writes status.json after the writes before it, with what `saved` holds then. */
+  saveStatus(): Promise<void> {
+    const write = this.statusWrite.then(async () => {
+      await mkdir(this.paths.dir, { recursive: true, mode: 0o700 });
+      await writeJsonAtomic(this.paths.status, this.saved, SECRET_FILE_MODE);
+    });
+    this.statusWrite = write.catch(() => undefined);
+    return write;
   }
 
   /** What the supervisor did before this boot: a trial to finish, a fallback to report. */
@@ -242,9 +328,11 @@ export class UpdaterCore {
       const rejected = { sha256: f.targetSha256, version: f.version, reason: f.reason, at: f.at };
       await addRejectedImage(this.o.stateDir, rejected);
     }
-    await writeBootState(this.o.stateDir, { ...boot.state, fallback: { ...f, reported: true } });
     const version = f.version ? { version: f.version } : {};
     this.emit({ type: 'decision', decision: 'rolled-back', ...version, detail: f.reason });
+    // Kept for the cloud before the fallback counts as reported: a power cut between the two must not lose it.
+    await this.statusWrite;
+    await writeBootState(this.o.stateDir, { ...boot.state, fallback: { ...f, reported: true } });
     this.log(`update: ${what} was rolled back: ${f.reason}`);
   }
 
@@ -544,6 +632,7 @@ export class UpdaterCore {
     try {
       await cleanDownloads(this.paths.download, `${sha}.image.tar`);
       if (!(await this.verifiedCopy(target, file))) await this.obtainImage(source, target, custom, file, delta);
+      this.noteOutcome({ outcome: 'downloaded', version: custom.version, detail: `${target.length} bytes, verified` });
       const into = await this.install(file, target, custom);
       await unlink(file).catch(() => undefined);
       const trial = `on trial for ${this.config.maxTrialBoots} boots`;
@@ -558,9 +647,10 @@ export class UpdaterCore {
       if (err instanceof UpdateRefusedError) return this.refuse(err, custom.version);
       const text = err instanceof Error ? shortMessage(err.message) : 'error';
       this.record('install', 'failure', `${custom.version} (${errorCode(err, 'ERROR')}) ${text}`);
-      this.emit({ type: 'decision', decision: 'failed', version: custom.version, detail: text });
+      const code = errorCode(err, 'UPDATE_FAILED');
+      this.emit({ type: 'decision', decision: 'failed', version: custom.version, code, detail: text });
       this.log(`update failed: ${text}`);
-      return { outcome: 'failed', version: custom.version, code: errorCode(err, 'UPDATE_FAILED'), detail: text };
+      return { outcome: 'failed', version: custom.version, code, detail: text };
     }
   }
 
@@ -775,6 +865,11 @@ export class UpdaterCore {
       });
     }, wait);
     this.timer.unref();
+  }
+
+  /** The kept outcomes, oldest first. */
+  outcomes(): readonly UpdateOutcomeRecord[] {
+    return this.saved.outcomes;
   }
 
   status(): UpdateStatus {
