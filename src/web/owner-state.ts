@@ -158,7 +158,8 @@ export class WebStateStore {
     this.#dirty.add(what);
     this.#timer ??= setTimeout(() => {
       this.#timer = undefined;
-      void this.flush();
+      // A failed write (a full disk) keeps the state in memory and marks it dirty again: the next change retries.
+      this.flush().catch(() => undefined);
     }, delayMs);
   }
 
@@ -174,7 +175,12 @@ export class WebStateStore {
     this.#writing = this.#writing
       .catch(() => undefined)
       .then(async () => {
-        for (const what of dirty) await this.#write(what);
+        for (const what of dirty) {
+          await this.#write(what).catch((err: unknown) => {
+            this.#dirty.add(what);
+            throw err;
+          });
+        }
       });
     await this.#writing;
   }
