@@ -10,7 +10,7 @@
  */
 import { readFile, rename, mkdir, readdir, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { writeFileAtomic, SECRET_FILE_MODE } from './index.ts';
+import { writeFileAtomic, SECRET_FILE_MODE } from './durable-file.ts';
 
 /** A JSON object as a migration sees it. */
 export type StateObject = Record<string, unknown>;
