@@ -13,6 +13,7 @@ import { readDeviceBundle, type DeviceBundle } from '../bundle/index.ts';
 import type { ModelSpec } from '../models/index.ts';
 import { startWebService, type WebService, type WebJournal } from '../web/index.ts';
 import { openJournal, type DeviceJournal } from './journal-bridge.ts';
+import { openClock } from '../clock/index.ts';
 import type { JournalConfig } from '../journal/index.ts';
 import { DeviceCapabilities, type UnitHardware } from './capabilities.ts';
 import type { DriverHardware, DriverHardwareEvents, DriverTarget } from './driver-hardware.ts';
@@ -442,7 +443,12 @@ export async function startDeviceAgent(
   await chmod(c.stateDir, 0o700);
   const sensitive = model.sensors.includes('camera') || model.sensors.includes('microphone');
   const damaged = damagedStateSink(c.stateDir, log);
-  const journal = await openJournal(c.stateDir, sensitive ? 'sensitive' : 'standard', log, c.journal, damaged);
+  const clock = await openClock(c.stateDir, {
+    floorSources: [{ at: bundle.unit.createdAt, source: 'unit made' }],
+    damaged,
+    onError: (err) => log(`clock.json not saved (${(err as { code?: string }).code ?? 'error'})`),
+  });
+  const journal = await openJournal(c.stateDir, sensitive ? 'sensitive' : 'standard', log, c.journal, damaged, clock);
   damaged.attach(journal);
   const late: { parts?: AgentParts } = {};
   const capabilities: UnitHardware = c.driver
@@ -473,6 +479,7 @@ export async function startDeviceAgent(
       await web.close();
       await capabilities.close?.();
       await journal.close();
+      await clock.close();
     },
   };
 }

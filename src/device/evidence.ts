@@ -98,6 +98,8 @@ export const KEPT_AFTER_FACTORY_RESET = new RegExp(
     'cloud-outbox\\.json',
     'connection-journal\\.jsonl(\\.\\d+)?',
     'button\\.sock',
+    'agent-button\\.sock',
+    'clock\\.json',
     'firmware/.*',
     'update/metadata/.*',
     'update/status\\.json',

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import {
   ConnectionJournal,
   JOURNAL_FILE_NAME,
+  type JournalClock,
   type JournalConfig,
   type JournalEntry,
   type JournalRecordInput,
@@ -51,12 +52,14 @@ export async function openJournal(
   warn: (msg: string) => void = () => undefined,
   config?: Partial<JournalConfig>,
   damaged?: DamagedStateSink,
+  clock?: JournalClock,
 ): Promise<DeviceJournal> {
   const open = (): Promise<ConnectionJournal> =>
     ConnectionJournal.open({
       stateDir,
       privacyClass,
       ...(config ? { config } : {}),
+      ...(clock ? { clock } : {}),
       onError: (err) => warn(`journal: ${err.code}`),
     });
   const journal = await open().catch(async (err: unknown) => {

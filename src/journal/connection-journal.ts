@@ -10,7 +10,9 @@
  * written to a new file that replaces the old atomically (src/storage), so the file never
  * exceeds its bounds and compaction happens once every ~10% of capacity, not on every batch.
  * Entries older than `maxAgeDays` are hidden at once and purged from the file within
- * `expirySweepMs`.
+ * `expirySweepMs`. With a {@link JournalClock} (src/clock's), entries are stamped with its time and
+ * their age is measured against its floor, so a jump of the wall clock neither erases nor resurrects
+ * an entry (docs/clock.md, "The journal's retention").
  *
  * Loading reads the file backwards and keeps only the newest entries within the bounds, so it is
  * fast and its memory is bounded whatever the file holds. A line torn by a power cut, or any
@@ -57,6 +59,19 @@ const DAY_MS = 86_400_000;
 // Temporary files src/storage leaves behind if power fails mid-compaction: '.<name>.<12 hex>.tmp'.
 const TEMP_FILE_PATTERN = new RegExp(`^\\.${JOURNAL_FILE_NAME.replace(/\./g, '\\.')}\\.[0-9a-f]{12}\\.tmp$`);
 
+/**
+ * A clock a jump of the wall clock cannot fool; src/clock's UnitClock is one. Retention measures an
+ * entry's age as `floor() - at`: the floor advances with elapsed time while the unit runs and starts the
+ * next run where the saved floor left it, and never moves with the wall clock, so a forward jump does
+ * not age entries and a backward one does not bring expired entries back.
+ */
+export interface JournalClock {
+  /** The time to stamp an entry with, ms since the epoch: never below `floor()`, never backwards. */
+  now(): number;
+  /** The time ages are measured against, ms since the epoch: it never goes backwards. */
+  floor(): number;
+}
+
 /** Options of {@link ConnectionJournal.open}. */
 export interface ConnectionJournalOptions {
   /** The device's state dir; created (mode 0700) if missing. */
@@ -65,8 +80,10 @@ export interface ConnectionJournalOptions {
   readonly privacyClass?: PrivacyClass;
   /** Limits; see {@link defaultJournalConfig}. */
   readonly config?: Partial<JournalConfig>;
-  /** The clock, ms since the epoch. */
+  /** The clock, ms since the epoch, for stamps and ages alike (tests); default Date.now. Not with `clock`. */
   readonly now?: () => number;
+  /** The unit's clock: stamps from its time, ages against its floor (see {@link JournalClock}). */
+  readonly clock?: JournalClock;
   /** Called with a background write failure; default: logged as an error. */
   readonly onError?: (err: JournalStorageError) => void;
 }
@@ -174,6 +191,22 @@ async function removeStaleTempFiles(dir: string): Promise<number> {
   return removed;
 }
 
+/** The journal's clock from its options: `clock`, or `now` (default Date.now) for stamps and ages alike. */
+function journalClock(options: ConnectionJournalOptions): JournalClock {
+  const { clock, now } = options;
+  if (clock !== undefined && now !== undefined)
+    throw new ConfigError('JOURNAL_CONFIG_INVALID', 'clock', 'give either clock or now, not both');
+  if (clock !== undefined) {
+    if (typeof clock.now !== 'function' || typeof clock.floor !== 'function')
+      throw new ConfigError('JOURNAL_CONFIG_INVALID', 'clock', 'must have now() and floor()');
+    return clock;
+  }
+  if (now !== undefined && typeof now !== 'function')
+    throw new ConfigError('JOURNAL_CONFIG_INVALID', 'now', 'must be a function');
+  const wall = now ?? Date.now;
+  return { now: wall, floor: wall };
+}
+
 function zeroCounts<K extends string>(keys: readonly K[]): Record<K, number> {
   return Object.fromEntries(keys.map((k) => [k, 0])) as Record<K, number>;
 }
@@ -244,7 +277,10 @@ export class ConnectionJournal {
   readonly config: Readonly<JournalConfig>;
 
   readonly #stateDir: string;
+  /** The time entries are stamped with, and aggregation windows and notices are timed by. */
   readonly #now: () => number;
+  /** The time ages are measured against: retention, expiry sweeps. */
+  readonly #ageNow: () => number;
   readonly #onError: (err: JournalStorageError) => void;
   #entries = new TieredEntries<StoredEntry>();
   #aggregator: RecordAggregator;
@@ -275,14 +311,16 @@ export class ConnectionJournal {
     stateDir: string,
     privacyClass: PrivacyClass,
     config: JournalConfig,
-    now: () => number,
+    clock: JournalClock,
     onError: (err: JournalStorageError) => void,
   ) {
     this.#stateDir = stateDir;
     this.path = join(stateDir, JOURNAL_FILE_NAME);
     this.privacyClass = privacyClass;
     this.config = config;
-    this.#now = now;
+    // A stamp is never older than the time ages are measured against: a new entry never looks old.
+    this.#now = () => Math.max(clock.now(), clock.floor());
+    this.#ageNow = () => clock.floor();
     this.#onError = onError;
     this.#aggregator = new RecordAggregator(config);
   }
@@ -306,7 +344,7 @@ export class ConnectionJournal {
     const onError =
       options.onError ??
       ((err: JournalStorageError) => log.error('journal write failed', { code: err.code, details: err.details }));
-    const journal = new ConnectionJournal(stateDir, privacyClass, config, options.now ?? Date.now, onError);
+    const journal = new ConnectionJournal(stateDir, privacyClass, config, journalClock(options), onError);
     try {
       await mkdir(stateDir, { recursive: true, mode: 0o700 });
       await removeStaleTempFiles(stateDir);
@@ -343,7 +381,8 @@ export class ConnectionJournal {
       if (!stat.isFile())
         throw new JournalStorageError('JOURNAL_FILE_UNSAFE', 'the journal path is not a regular file', { op: 'load' });
       const { maxBytes } = fileBounds(this.config);
-      const kept = newestEntriesWithin(this.config, this.#now() - this.config.maxAgeDays * DAY_MS, this.privacyClass);
+      const cutoff = this.#ageNow() - this.config.maxAgeDays * DAY_MS;
+      const kept = newestEntriesWithin(this.config, cutoff, this.privacyClass);
       const scan = await scanLinesBackward(
         handle,
         stat.size,
@@ -361,7 +400,7 @@ export class ConnectionJournal {
       this.#diskBytes = stat.size;
       this.#diskLines = newestFirst.length + corrupt + expired + scan.overlongLines;
       this.#corruptLinesOnLoad = corrupt + scan.overlongLines;
-      this.#lastCompactionAt = this.#now();
+      this.#lastCompactionAt = this.#ageNow();
       // Rewrite at once rather than append after a torn line (the next entry would be glued to it).
       this.#needsCompaction =
         this.#corruptLinesOnLoad > 0 ||
@@ -618,7 +657,7 @@ export class ConnectionJournal {
 
   /** Drops entries past their age from memory; counts those still in the file. */
   #pruneExpired(): void {
-    const cutoff = this.#now() - this.config.maxAgeDays * DAY_MS;
+    const cutoff = this.#ageNow() - this.config.maxAgeDays * DAY_MS;
     // Cheap check first: most calls find nothing to drop.
     if (!this.#entries.some((s) => s.atMs < cutoff)) return;
     this.#entries.retain(
@@ -644,7 +683,7 @@ export class ConnectionJournal {
     this.#pruneExpired();
     const batch = this.#pending.filter((s) => !s.evicted);
     this.#pending = [];
-    const sweepDue = this.#expiredOnDisk > 0 && this.#now() - this.#lastCompactionAt >= this.config.expirySweepMs;
+    const sweepDue = this.#expiredOnDisk > 0 && this.#ageNow() - this.#lastCompactionAt >= this.config.expirySweepMs;
     if (batch.length === 0 && !this.#needsCompaction && !sweepDue) return;
     const batchBytes = batch.reduce((n, s) => n + s.bytes, 0);
     const file = fileBounds(this.config);
@@ -700,7 +739,7 @@ export class ConnectionJournal {
     this.#diskBytes = Buffer.byteLength(data);
     this.#diskLines = snapshot.length;
     this.#needsCompaction = false;
-    this.#lastCompactionAt = this.#now();
+    this.#lastCompactionAt = this.#ageNow();
     this.#compactions++;
   }
 

@@ -7,7 +7,13 @@
  * - {@link redactSecrets}: the redactor both use.
  */
 export { ConnectionJournal, JOURNAL_FILE_NAME, JOURNAL_LIST_LIMITS } from './connection-journal.ts';
-export type { ConnectionJournalOptions, JournalQuery, JournalStats, JournalTierStats } from './connection-journal.ts';
+export type {
+  ConnectionJournalOptions,
+  JournalClock,
+  JournalQuery,
+  JournalStats,
+  JournalTierStats,
+} from './connection-journal.ts';
 export { defaultJournalConfig, fileBounds, tierBounds, validateJournalConfig } from './config.ts';
 export { JOURNAL_TIERS, tierOf } from './tiers.ts';
 export type { JournalTier } from './tiers.ts';
