@@ -180,6 +180,7 @@ export class CloudLink {
   #commandIds: Map<string, RememberedCommand>;
   #commandChain: Promise<void> = Promise.resolve();
   #connections = 0;
+  #lastFailure: string | undefined;
   /**
    * Counters: outbox messages published, confirmed stored by a receipt, and sent again after a receipt said they were
    * missing.
@@ -224,9 +225,14 @@ export class CloudLink {
     return this.#connected;
   }
 
-  /** Successful connections since start. */
+  /** Successful connections since start: above 0 once this process has had a mutual-TLS session with the cloud. */
   get connections(): number {
     return this.#connections;
+  }
+
+  /** Why the last connection attempt failed (an error code such as ECONNREFUSED), or undefined before any failure. */
+  get lastFailure(): string | undefined {
+    return this.#lastFailure;
   }
 
   /** Starts connecting (and keeps reconnecting until `close`). */
@@ -382,12 +388,9 @@ export class CloudLink {
     });
     client.on('message', (topic, payload) => this.#onMessage(topic, payload));
     client.on('error', (err) => {
-      if (!up)
-        this.#o.onEvent?.({
-          event: 'connect',
-          result: 'failure',
-          detail: ((err as { code?: string }).code ?? err.message).slice(0, 80),
-        });
+      if (up) return;
+      this.#lastFailure = ((err as { code?: string }).code ?? err.message).slice(0, 80);
+      this.#o.onEvent?.({ event: 'connect', result: 'failure', detail: this.#lastFailure });
     });
     client.on('close', () => {
       if (this.#client !== client) return;

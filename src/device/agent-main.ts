@@ -6,7 +6,7 @@ import { startDeviceAgent } from './agent.ts';
 import { BulwarkError } from '../errors/index.ts';
 import { updateOptionsFromArgv, REBOOT_EXIT_CODE } from '../update/index.ts';
 import { CONFIG_REFUSED_EXIT_CODE } from './restart-policy.ts';
-import type { DriverTarget } from './driver-hardware.ts';
+import type { DriverHardware, DriverTarget } from './driver-hardware.ts';
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -89,9 +89,16 @@ try {
     setTimeout(() => process.exit(REBOOT_EXIT_CODE), 10_000).unref();
     stop(REBOOT_EXIT_CODE);
   };
-  // Every surface is up: this is the image's health report (it ends a trial boot).
-  await agent.updater.reportHealthy().then(
-    () => emit({ event: 'healthy', firmware: agent.updater.running.version, slot: agent.updater.running.slot }),
+  // Every surface is up. A committed image reports healthy now; an image on trial only once it has
+  // reached the cloud, the update repository and its driver's own check (the commit rule,
+  // docs/update.md): until then no report goes out, and the supervisor ends the boot at its deadline.
+  const driver = 'health' in agent.capabilities ? (agent.capabilities as DriverHardware) : undefined;
+  const reach = { ...(agent.cloud ? { cloud: agent.cloud } : {}), ...(driver ? { driver } : {}) };
+  await agent.updater.commitWhenProven(reach).then(
+    (committed) => {
+      if (committed)
+        emit({ event: 'healthy', firmware: agent.updater.running.version, slot: agent.updater.running.slot });
+    },
     (err: unknown) => {
       log(`health report failed: ${err instanceof Error ? err.message : String(err)}`);
       stop(1);

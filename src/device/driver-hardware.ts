@@ -14,6 +14,7 @@ import {
   type DriverFaultEvent,
   type DriverModel,
   type DriverClientOptions,
+  type DriverHealth,
   type DriverValue,
 } from '../driver/index.ts';
 import { CapabilityError, capabilityFacts, type CapabilityValue, type UnitHardware } from './capabilities.ts';
@@ -141,6 +142,15 @@ export class DriverHardware implements UnitHardware {
       if (err instanceof DriverError) throw new CapabilityError('CAPABILITY_UNAVAILABLE', err.message);
       throw err;
     }
+  }
+
+  /**
+   * The product's own health check through its driver (`health`, optional in the protocol), asked on a
+   * trial boot before the image commits: the driver's answer, or undefined when it has none. Throws
+   * DriverError while the driver is not up.
+   */
+  health(): Promise<DriverHealth | undefined> {
+    return this.#client.health();
   }
 
   /**

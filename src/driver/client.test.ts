@@ -71,3 +71,29 @@ test('a request the driver never answers fails with DRIVER_TIMEOUT, and too many
     await client.close();
   }
 });
+
+test('the optional health request: answered ok or a reason; a driver without it has no check', async () => {
+  const base = { version: '1', get: (): DriverValue => false, act: (): DriverValue => true };
+  let hardware: { ok: boolean; reason?: string } = { ok: true };
+  const withCheck = DriverClient.inProcess(model, { ...base, name: 'checked', health: () => hardware }).client;
+  const without = DriverClient.inProcess(model, { ...base, name: 'plain' }).client;
+  const garbled = DriverClient.inProcess(model, {
+    ...base,
+    name: 'garbled',
+    health: () => ({ ok: 'yes' }) as unknown as { ok: boolean },
+  }).client;
+  try {
+    await assert.rejects(withCheck.health(), isCode('DRIVER_UNAVAILABLE'), 'not before the driver is up');
+    await Promise.all([withCheck.whenReady(1_000), without.whenReady(1_000), garbled.whenReady(1_000)]);
+    assert.deepEqual(await withCheck.health(), { ok: true });
+    hardware = { ok: false, reason: 'relay\nwelded' };
+    assert.deepEqual(await withCheck.health(), { ok: false, reason: 'relay welded' });
+    hardware = { ok: false };
+    assert.deepEqual(await withCheck.health(), { ok: false, reason: 'no reason given' });
+    assert.equal(await without.health(), undefined, 'no health check: nothing to fail');
+    // The kit checks the maker's answer too: a malformed one is the driver's failure, never a pass.
+    await assert.rejects(garbled.health(), isCode('DRIVER_FAILED'));
+  } finally {
+    await Promise.all([withCheck.close(), without.close(), garbled.close()]);
+  }
+});

@@ -10,6 +10,7 @@ import { restartDelay, validateDriverClientConfig, type DriverClientConfig } fro
 import {
   checkAction,
   checkDriverModel,
+  checkHealthResult,
   checkInitializeResult,
   checkNotification,
   checkValue,
@@ -20,7 +21,9 @@ import {
   findCapability,
   LineReader,
   parseDriverLine,
+  RPC_ERRORS,
   type ButtonGesture,
+  type DriverHealth,
   type DriverIdentity,
   type DriverInbound,
   type DriverModel,
@@ -227,6 +230,20 @@ export class DriverClient {
       checkValueResult(capability, r),
     );
     return answer as DriverValue;
+  }
+
+  /**
+   * Asks the driver's own health check (`health`, optional in the protocol): its answer, checked, or
+   * undefined when the driver has none (it answers "unknown method").
+   */
+  async health(): Promise<DriverHealth | undefined> {
+    this.#requireReady();
+    try {
+      return (await this.#request('health', {}, this.#config.requestTimeoutMs, checkHealthResult)) as DriverHealth;
+    } catch (err) {
+      if (err instanceof DriverError && err.details.rpcCode === RPC_ERRORS.METHOD_NOT_FOUND) return undefined;
+      throw err;
+    }
   }
 
   /** Stops the driver (SIGTERM, then SIGKILL after the grace) and every timer; resolves once it is gone. */

@@ -7,6 +7,7 @@ import type { Readable, Writable } from 'node:stream';
 import { DriverError } from './errors.ts';
 import {
   checkAgentCall,
+  checkHealthResult,
   checkValue,
   cleanText,
   encodeError,
@@ -32,6 +33,11 @@ export interface DriverDefinition {
   get(capability: string): DriverValue | Promise<DriverValue>;
   /** Performs `action` (with `value` when the agent gave one); answers the capability's value after it. */
   act(capability: string, action: string, value?: DriverValue): DriverValue | Promise<DriverValue>;
+  /**
+   * The product's own health check (optional): asked before a new firmware image commits on its trial boot;
+   * `{ ok: false, reason }` keeps the image on trial. Without it, the kit answers `health` as an unknown method.
+   */
+  health?(): { ok: boolean; reason?: string } | Promise<{ ok: boolean; reason?: string }>;
   /** Called with the unit's model at `initialize`; throw to refuse a model this driver cannot serve. */
   initialize?(model: DriverModel): void | Promise<void>;
   /** Where requests come from; process.stdin by default. */
@@ -113,6 +119,10 @@ export function serveDriver(definition: DriverDefinition): DriverServer {
       await definition.initialize?.(call.model);
       model = call.model;
       return { name: definition.name, version: definition.version };
+    }
+    if (call.method === 'health') {
+      if (!definition.health) throw new DriverError('DRIVER_PROTOCOL_INVALID', "unknown method 'health'");
+      return checkHealthResult(await definition.health());
     }
     const value =
       call.method === 'get'

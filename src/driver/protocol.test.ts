@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import {
   checkAgentCall,
   checkDriverModel,
+  checkHealthResult,
   checkInitializeResult,
   checkNotification,
   checkValueResult,
@@ -253,4 +254,21 @@ test('restart delays double from the base to the ceiling, jitter taking some off
 test('refuses an unsafe client setting, naming it', () => {
   assert.throws(() => validateDriverClientConfig({ requestTimeoutMs: 0 }), /requestTimeoutMs/);
   assert.throws(() => validateDriverClientConfig({ restartMaxMs: 10, restartBaseMs: 100 }), /restartMaxMs/);
+});
+
+test('the optional health request: after initialize only, answered { ok } or { ok: false, reason }', () => {
+  const health = parseAgentLine(encodeRequest(4, 'health', {}));
+  assert.equal(
+    code(() => checkAgentCall(undefined, health)),
+    'DRIVER_PROTOCOL_INVALID',
+  );
+  assert.deepEqual(checkAgentCall(model, health), { method: 'health' });
+  assert.deepEqual(checkHealthResult({ ok: true, reason: 'ignored' }), { ok: true });
+  assert.deepEqual(checkHealthResult({ ok: false, reason: 'no\u0000sensor' }), { ok: false, reason: 'no sensor' });
+  assert.deepEqual(checkHealthResult({ ok: false }), { ok: false, reason: 'no reason given' });
+  for (const bad of [null, {}, { ok: 'true' }, [true]])
+    assert.equal(
+      code(() => checkHealthResult(bad)),
+      'DRIVER_PROTOCOL_INVALID',
+    );
 });

@@ -225,6 +225,17 @@ export function checkInitializeResult(result: unknown): DriverIdentity {
   return { name: boundedName(result.name, 'name'), version: boundedName(result.version, 'version') };
 }
 
+/** A driver's answer to the optional `health` request: the product's own check of its hardware. */
+export type DriverHealth = { readonly ok: true } | { readonly ok: false; readonly reason: string };
+
+/** Checks a driver's answer to `health`: `{ ok: true }` or `{ ok: false, reason }`. */
+export function checkHealthResult(result: unknown): DriverHealth {
+  if (!isRecord(result) || typeof result.ok !== 'boolean') throw invalid('health must answer { ok, reason? }');
+  if (result.ok) return { ok: true };
+  const reason = typeof result.reason === 'string' && result.reason.length > 0 ? cleanText(result.reason) : undefined;
+  return { ok: false, reason: reason ?? 'no reason given' };
+}
+
 /** Checks a driver's answer to `get` or `act` on `capability`: `{ value }` of the capability's type. */
 export function checkValueResult(capability: DriverCapability, result: unknown): DriverValue {
   if (!isRecord(result) || !('value' in result)) throw invalid(`${capability.id}: the answer must be { value }`);
@@ -258,6 +269,7 @@ export function checkNotification(
 /** The checked params of an agent's request, for the driver kit. */
 export type AgentCall =
   | { readonly method: 'initialize'; readonly model: DriverModel }
+  | { readonly method: 'health' }
   | { readonly method: 'get'; readonly capability: DriverCapability }
   | {
       readonly method: 'act';
@@ -277,8 +289,10 @@ export function checkAgentCall(model: DriverModel | undefined, request: AgentReq
     if (params.protocol !== DRIVER_PROTOCOL) throw invalid(`protocol must be ${DRIVER_PROTOCOL}`);
     return { method, model: checkDriverModel(params.model) };
   }
-  if (method !== 'get' && method !== 'act') throw invalid(`unknown method '${cleanText(method, 64)}'`);
+  if (method !== 'get' && method !== 'act' && method !== 'health')
+    throw invalid(`unknown method '${cleanText(method, 64)}'`);
   if (model === undefined) throw invalid(`${method} before initialize`);
+  if (method === 'health') return { method };
   const capability = findCapability(model, params.capability);
   if (method === 'get') return { method, capability };
   const action = checkAction(capability, params.action);

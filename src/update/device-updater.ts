@@ -32,6 +32,7 @@ export { MAX_KEPT_OUTCOMES } from './updater-core.ts';
 export type { UpdateOutcomeRecord, UpdateOutcomeKind } from './updater-core.ts';
 import type { CheckOutcome, RunningImage, StartUpdaterOptions, UpdateStatus } from './updater-types.ts';
 import { UPDATE_FILE_METADATA_BYTES, UPDATE_FILE_TAR_OVERHEAD } from './update-file-format.ts';
+import type { CloudReach, DriverReach, HealthCheck } from './health-gate.ts';
 
 /** A running updater. */
 export interface DeviceUpdater {
@@ -46,8 +47,23 @@ export interface DeviceUpdater {
   installFile(file: string): Promise<CheckOutcome>;
   /** The largest update file this unit accepts, bytes (its image bound plus room for the metadata). */
   readonly maxUpdateFileBytes: number;
-  /** The agent is up: ends a trial boot (the image stays), raises the security counter, starts the schedule. */
+  /**
+   * The commit: ends a trial boot (the image stays, the way back goes), raises the security counter, starts
+   * the schedule. Unconditional: an agent calls {@link DeviceUpdater.commitWhenProven}, which calls this.
+   */
   reportHealthy(): Promise<void>;
+  /** True while this boot is the running image's trial (until it commits). */
+  readonly onTrial: boolean;
+  /**
+   * The agent is up. Not on trial: commits at once. On trial: commits only once the image has reached
+   * what it needs to receive its next fix, within the trial window: the cloud (a session in this boot,
+   * when `cloud` is given), the update repository (a verified metadata refresh, when one is configured)
+   * and the product's own `checks`. Resolves true when committed; false when a check did not pass in
+   * time (each failure journalled): the image stays on trial and the supervisor ends the boot.
+   * @example
+   * if (await updater.commitWhenProven({ cloud: agent.cloud })) emit({ event: 'healthy' });
+   */
+  commitWhenProven(o?: CommitOptions): Promise<boolean>;
   /** Owner controls: postpone automatic updates, turn them off or on. */
   postpone(): Promise<string>;
   setAutoUpdate(on: boolean): Promise<string>;
@@ -64,6 +80,18 @@ export interface DeviceUpdater {
   /** Hears each new outcome as it is kept; returns the function that stops listening. */
   onOutcome(listener: (outcome: UpdateOutcomeRecord) => void): () => void;
   close(): Promise<void>;
+}
+
+/** What a trial image must reach besides the update repository (see {@link DeviceUpdater.commitWhenProven}). */
+export interface CommitOptions {
+  /** The cloud link, when a cloud is configured. */
+  readonly cloud?: CloudReach;
+  /** The product's driver: its own health check (`health`, when it has one) must pass. */
+  readonly driver?: DriverReach;
+  /** More checks of the product's own. */
+  readonly checks?: readonly HealthCheck[];
+  /** When the supervisor started this boot's health clock, ms since the epoch (default: this process's start). */
+  readonly startedAt?: number;
 }
 
 /** Longest time an owner's "check now" waits for the result before answering, ms. */
@@ -134,6 +162,10 @@ export async function startUpdater(o: StartUpdaterOptions): Promise<DeviceUpdate
     installFile: (file) => core.installFile(file),
     maxUpdateFileBytes: updateFileBound(config.maxImageBytes),
     reportHealthy: () => core.reportHealthy(),
+    get onTrial() {
+      return core.trialPending;
+    },
+    commitWhenProven: (opts) => commitWhenProven(core, opts ?? {}),
     postpone: () => core.postpone(),
     setAutoUpdate: (on) => core.setAutoUpdate(on),
     resetOwnerChoices: () => core.resetOwnerChoices(),
@@ -147,6 +179,51 @@ export async function startUpdater(o: StartUpdaterOptions): Promise<DeviceUpdate
     close: () => core.close(),
   };
   return updater;
+}
+
+/** A trial boot's checks end this long before the supervisor's health deadline, ms (a tenth of a shorter window). */
+const HEALTH_REPORT_MARGIN_MS = 1_000;
+/** First wait before a failed check is tried again, ms; it doubles up to {@link HEALTH_RETRY_MAX_MS}. */
+const HEALTH_RETRY_MS = 500;
+const HEALTH_RETRY_MAX_MS = 2_000;
+
+/** The commit rule (health-gate.ts, loaded on trial boots only): prove the way home, then commit. */
+async function commitWhenProven(core: UpdaterCore, o: CommitOptions): Promise<boolean> {
+  if (!core.trialPending) {
+    await core.reportHealthy();
+    return true;
+  }
+  const { proveWayHome, cloudCheck, driverCheck } = await import('./health-gate.ts');
+  const repository: HealthCheck = { name: 'update repository', attempt: () => core.verifyRepository() };
+  const checks = [
+    ...(o.cloud ? [cloudCheck(o.cloud)] : []),
+    ...(core.config.repositoryUrl ? [repository] : []),
+    ...(o.driver ? [driverCheck(o.driver)] : []),
+    ...(o.checks ?? []),
+  ];
+  const window = core.config.healthTimeoutMs;
+  const startedAt = o.startedAt ?? Date.now() - Math.round(process.uptime() * 1000);
+  const deadline = startedAt + window - Math.min(HEALTH_REPORT_MARGIN_MS, window / 10);
+  const version = core.running.version;
+  const failed = await proveWayHome(
+    checks,
+    { deadline, retryMs: HEALTH_RETRY_MS, maxRetryMs: HEALTH_RETRY_MAX_MS },
+    {
+      passed: (_, proof) => core.record('health-check', 'success', proof),
+      failed: (_, reason) => {
+        core.record('health-check', 'failure', reason);
+        core.log(`update: ${version} on trial: ${reason}`);
+      },
+    },
+  );
+  if (failed.length > 0) {
+    const why = `${version} not committed: ${failed.join('; ')}; it stays on trial and the supervisor ends this boot`;
+    core.record('not-committed', 'failure', why);
+    core.log(`update: ${why}`);
+    return false;
+  }
+  await core.reportHealthy();
+  return true;
 }
 
 /** The admin page's update controls. */

@@ -88,7 +88,9 @@ export type {
   UpdateJournal,
   UpdateOutcomeRecord,
   UpdateOutcomeKind,
+  CommitOptions,
 } from './device-updater.ts';
+export type { HealthCheck, CloudReach, DriverReach } from './health-gate.ts';
 export { updateOptionsFromArgv, readUpdateConfigFile } from './agent-hooks.ts';
 export { runningSoftware, componentsOfSbom } from './running-software.ts';
 export type { RunningSoftware, RunningComponent } from './running-software.ts';

@@ -574,6 +574,34 @@ export class UpdaterCore {
     return this.checkFrom({ baseUrl: repositoryUrl, fetcher }, manual, finish);
   }
 
+  /**
+   * A refresh of the metadata and nothing more (no image is downloaded): proves that this image's HTTP
+   * client reaches the repository and that the chain of trust verifies. Resolves with what was proven;
+   * throws UpdateRefusedError ('metadata refresh failed: <code> ...') when it does not.
+   */
+  async verifyRepository(): Promise<string> {
+    const repositoryUrl = this.config.repositoryUrl;
+    if (!repositoryUrl) throw new UpdateRefusedError('UPDATE_UNREACHABLE', 'no update repository is configured');
+    const { BoundedFetcher: Fetcher } = await import('./fetcher.ts');
+    const fetcher: BoundedFetcher = new Fetcher({
+      baseUrl: repositoryUrl,
+      tmpDir: this.paths.download,
+      config: this.config,
+      caCertPem: this.o.bundle.caCertPem,
+    });
+    this.currentFetcher = fetcher;
+    let found: FoundTargets;
+    try {
+      found = await this.fetchTargetInfo({ baseUrl: repositoryUrl, fetcher });
+    } catch (err) {
+      const refused = classifyUpdateFailure(err, fetcher.lastFailure, fetcher.lastRole);
+      const text = `metadata refresh failed: ${refused.code} (${shortMessage(refused.message)})`;
+      throw new UpdateRefusedError(refused.code, text, {}, { cause: err });
+    }
+    const image = found.image ? `an image for ${this.o.bundle.unit.model} is signed` : 'no image is published yet';
+    return `update repository reached: metadata verified from the pinned root; ${image}`;
+  }
+
   /** One check against `source`: refresh the metadata, vet the image, then download and install it. */
   async checkFrom(
     source: ImageSource,
