@@ -97,8 +97,10 @@ test(
     // Listens on nothing and says nothing: alive, but never healthy.
     await publish(world, '1.2.0', 1, { entrySource: 'setInterval(() => undefined, 1000);\n' });
     await device.waitFor(() => device.decision(/^update: installed 1\.2\.0/), 30_000, 'the install of 1.2.0');
+    // 1.2.0's trial boots print no ready line: the next one is the fallback's, after boot.json says so.
+    const readiesBefore = device.readies.length;
     await device.waitFor(() => device.decision(/^update: rolled-back 1\.2\.0/), 60_000, 'the rollback of 1.2.0');
-    const back = device.readies.at(-1)!;
+    const back = await device.waitFor(() => device.readies[readiesBefore], 60_000, 'the fallback to be ready');
     assert.deepEqual([back.firmware, back.slot], ['1.1.1', 'a'], 'back on the previous slot, not the factory image');
     assert.equal((device.stderr.match(/firmware 1\.2\.0 did not report healthy within 2500 ms/g) ?? []).length, 3);
     const boot = JSON.parse(await readFile(join(state(), 'firmware', 'boot.json'), 'utf8')) as {
