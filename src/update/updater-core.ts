@@ -7,7 +7,14 @@ import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readFile, rename, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TargetFile } from '@tufjs/models';
-import { writeJsonAtomic, writeFileDurable, commitDirectory, SECRET_FILE_MODE } from '../storage/index.ts';
+import {
+  writeJsonAtomic,
+  writeFileDurable,
+  commitDirectory,
+  readStateFile,
+  SECRET_FILE_MODE,
+  type StateFormat,
+} from '../storage/index.ts';
 import { UpdateRefusedError, UpdateStateError } from './errors.ts';
 import type { DeviceUpdateConfig } from './config.ts';
 import { compareVersions } from './semver.ts';
@@ -130,27 +137,34 @@ export function updaterPaths(stateDir: string): UpdaterPaths {
   };
 }
 
-async function readPrefs(file: string): Promise<Prefs> {
-  try {
-    const p = JSON.parse(await readFile(file, 'utf8')) as Partial<Prefs>;
+/** A JSON object, or a throw: what the two unversioned update state files must at least be. */
+function jsonObject(text: string): Record<string, unknown> {
+  const v = JSON.parse(text) as unknown;
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not a JSON object');
+  return v as Record<string, unknown>;
+}
+
+/** update/prefs.json: the owner's choices; a field of the wrong type reads as unset. */
+const PREFS_FORMAT: StateFormat<Prefs> = {
+  name: 'prefs.json',
+  parse: (text) => {
+    const p = jsonObject(text);
     const postponed = typeof p.postponedUntil === 'string' && !Number.isNaN(Date.parse(p.postponedUntil));
     return {
       autoUpdate: typeof p.autoUpdate === 'boolean' ? p.autoUpdate : null,
       postponedUntil: postponed ? (p.postponedUntil as string) : null,
     };
-  } catch {
-    return { autoUpdate: null, postponedUntil: null };
-  }
-}
+  },
+};
 
-async function readSavedStatus(file: string): Promise<SavedStatus> {
-  try {
-    const s = JSON.parse(await readFile(file, 'utf8')) as Partial<SavedStatus>;
+/** update/status.json: the last check, the latest release seen, the kept outcomes. */
+const STATUS_FORMAT: StateFormat<SavedStatus> = {
+  name: 'status.json',
+  parse: (text) => {
+    const s = jsonObject(text) as Partial<SavedStatus>;
     return { lastCheck: s.lastCheck ?? null, latest: s.latest ?? null, outcomes: keptOutcomes(s.outcomes) };
-  } catch {
-    return { lastCheck: null, latest: null, outcomes: [] };
-  }
-}
+  },
+};
 
 function errorCode(err: unknown, fallback: string): string {
   return (err as { code?: string }).code ?? fallback;
@@ -234,8 +248,10 @@ export class UpdaterCore {
   async load(): Promise<void> {
     // An update file unpacked before a power cut: never resumed, only removed.
     await rm(join(this.paths.dir, 'from-file'), { recursive: true, force: true });
-    this.prefs = await readPrefs(this.paths.prefs);
-    this.saved = await readSavedStatus(this.paths.status);
+    // Unusable files are moved aside (kept for support, journalled by the agent) and start from their defaults.
+    const damaged = this.o.damaged ?? { dir: join(this.o.stateDir, 'damaged'), note: () => undefined };
+    this.prefs = (await readStateFile(this.paths.prefs, PREFS_FORMAT, damaged)) ?? this.prefs;
+    this.saved = (await readStateFile(this.paths.status, STATUS_FORMAT, damaged)) ?? this.saved;
     try {
       this.counter = (await readSecurityCounter(this.o.stateDir)).securityVersion;
     } catch {

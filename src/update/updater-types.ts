@@ -4,6 +4,8 @@ import type { ReleaseNotes } from './image.ts';
 import type { SlotName } from './slots.ts';
 
 /** The image this agent runs. */
+import type { DamagedStateSink } from '../storage/index.ts';
+
 export interface RunningImage {
   readonly slot: SlotName;
   readonly version: string;
@@ -96,4 +98,6 @@ export interface StartUpdaterOptions extends DeviceUpdateOptions {
   };
   readonly journal: UpdateJournal;
   readonly log?: (message: string) => void;
+  /** Where an unusable prefs.json or status.json goes (the agent journals it); default `<stateDir>/damaged`. */
+  readonly damaged?: DamagedStateSink;
 }
