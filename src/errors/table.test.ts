@@ -124,7 +124,14 @@ test('a code no switch named answered 400, and still does', () => {
   // Codes no surface ever threw before the table: the CLI's last resort and a hub's relayed internal error.
   // And the hardware (its driver) that cannot answer now: 503, since drivers came (issue 16).
   // And a second update file uploaded while one is in progress: 409, since uploads came.
-  const newSince = new Set(['INTERNAL', 'HUB_INTERNAL', 'CAPABILITY_UNAVAILABLE', 'UPDATE_UPLOAD_BUSY']);
+  // And an update with no room beside the owner's reserve: 507, since the reserve came (issue 25).
+  const newSince = new Set([
+    'INTERNAL',
+    'HUB_INTERNAL',
+    'CAPABILITY_UNAVAILABLE',
+    'UPDATE_UPLOAD_BUSY',
+    'UPDATE_NO_SPACE',
+  ]);
   for (const code of Object.keys(ERROR_TABLE)) {
     if (named.has(code) || web.has(code) || newSince.has(code)) continue;
     assert.equal(httpStatusOf(new BulwarkError(code, 'x')), 400, code);

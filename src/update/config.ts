@@ -41,6 +41,11 @@ export interface DeviceUpdateConfig {
   /** Largest total size of an image's files once unpacked, bytes. */
   readonly maxUnpackedBytes: number;
   /**
+   * Space an update never takes, bytes: kept for the owner's data, the journal and a factory reset. A
+   * download starts only when the image and its unpacked slot fit on the storage beside it.
+   */
+  readonly reservedBytes: number;
+  /**
    * Largest image rebuilt from a delta, bytes; a larger image is downloaded whole. Rebuilding
    * holds the base, the delta and the result in memory at once. 0: never use deltas.
    */
@@ -72,6 +77,7 @@ export const defaultDeviceUpdateConfig: Readonly<DeviceUpdateConfig> = Object.fr
   minDownloadBytesPerSecond: 16_384,
   maxImageBytes: 536_870_912,
   maxUnpackedBytes: 1_073_741_824,
+  reservedBytes: 16_777_216,
   maxDeltaImageBytes: 67_108_864,
   maxImageEntries: 10_000,
   maxRootRotations: 32,
@@ -91,6 +97,8 @@ const RANGES: Readonly<Record<string, readonly [number, number]>> = Object.freez
   minDownloadBytesPerSecond: [1, 1_073_741_824],
   maxImageBytes: [1_024, 17_179_869_184],
   maxUnpackedBytes: [1_024, 34_359_738_368],
+  // Below 1 MiB a full storage could leave no room for a lockout counter or a reset's journal entry.
+  reservedBytes: [1_048_576, 17_179_869_184],
   // A zstd patch-from window covers at most 2^27 bytes: no delta can rebuild a larger image.
   maxDeltaImageBytes: [0, 134_217_728],
   maxImageEntries: [2, 1_000_000],

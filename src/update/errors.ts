@@ -28,6 +28,8 @@ export const UPDATE_REFUSAL_CODES = [
   'UPDATE_NODE_UNSUPPORTED',
   /** A download went past its signed length or the configured maximum. */
   'UPDATE_TOO_LARGE',
+  /** The image and its unpacked slot would not fit beside the space kept for the owner's data. */
+  'UPDATE_NO_SPACE',
   /** A download did not finish within its deadline, or the server went silent. */
   'UPDATE_TIMEOUT',
   /** The repository could not be reached or answered with an HTTP error. */

@@ -4,7 +4,7 @@
  * builds one of these and hands out its public face.
  */
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readFile, rename, rm, unlink } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rename, rm, statfs, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TargetFile } from '@tufjs/models';
 import {
@@ -675,7 +675,9 @@ export class UpdaterCore {
     const file = join(this.paths.download, `${sha}.image.tar`);
     try {
       await cleanDownloads(this.paths.download, `${sha}.image.tar`);
-      if (!(await this.verifiedCopy(target, file))) await this.obtainImage(source, target, custom, file, delta);
+      const have = await this.verifiedCopy(target, file);
+      await this.assertSpaceFor(target, have);
+      if (!have) await this.obtainImage(source, target, custom, file, delta);
       this.noteOutcome({ outcome: 'downloaded', version: custom.version, detail: `${target.length} bytes, verified` });
       const into = await this.install(file, target, custom);
       await unlink(file).catch(() => undefined);
@@ -696,6 +698,24 @@ export class UpdaterCore {
       this.log(`update failed: ${text}`);
       return { outcome: 'failed', version: custom.version, code, detail: text };
     }
+  }
+
+  /**
+   * Refuses an image that would not fit, before a byte of it is downloaded: the download and its
+   * unpacked slot (at most the archive's size) must leave `reservedBytes` free for the owner's data.
+   * @throws UpdateRefusedError 'UPDATE_NO_SPACE'
+   */
+  async assertSpaceFor(target: TargetFile, downloaded: boolean): Promise<void> {
+    const fs = await statfs(this.o.stateDir);
+    const free = fs.bavail * fs.bsize;
+    const need = (downloaded ? 0 : target.length) + target.length;
+    const reserved = this.config.reservedBytes;
+    if (free - need >= reserved) return;
+    throw new UpdateRefusedError(
+      'UPDATE_NO_SPACE',
+      `the image needs ${sizeText(need)} (download and slot) and ${sizeText(reserved)} stays free for the ` +
+        `owner's data, but ${sizeText(free)} is free`,
+    );
   }
 
   /** Whether `file` is already the image, verified; a copy that fails verification is removed. */
