@@ -17,7 +17,8 @@ import { docSteps, expandWord, splitWords, type Step } from './doc-steps.ts';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = join(ROOT, 'bin', 'bulwark.js');
 const DOC = join(ROOT, 'docs', 'your-product.md');
-const COMMAND_TIMEOUT_MS = 60_000;
+// An audit of a whole product runs 25 to 35 s alone; a loaded machine must not turn that into a failure.
+const COMMAND_TIMEOUT_MS = 120_000;
 const READY_TIMEOUT_MS = 30_000;
 /** The longest wait for what a background command prints later (the update: found, installed, healthy). */
 const WATCH_TIMEOUT_MS = 60_000;
