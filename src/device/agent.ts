@@ -455,7 +455,7 @@ export async function startDeviceAgent(
     ? await startDriver(c.driver, c, model, late, journal)
     : await DeviceCapabilities.load(model, c.stateDir, damaged);
   const startedAt = Date.now();
-  const updater = await startUpdater({ stateDir: c.stateDir, bundle, journal, log, damaged, ...c.update });
+  const updater = await startUpdater({ stateDir: c.stateDir, bundle, journal, log, damaged, clock, ...c.update });
   const parts: AgentParts = (late.parts = { c, bundle, journal, capabilities, updater, log, damaged });
   const { web, hub, button } = await startSurfaces(parts, model, startedAt);
   const cloud = parts.cloud;

@@ -36,6 +36,7 @@ import {
   type ExpiryConfig,
   type ImageTargetCustom,
   type ReleaseNotes,
+  TIMESTAMP_SIGNED_AT_FIELD,
 } from '../update/index.ts';
 import { buildSbom, bundledPackages, runtimeInventory, type RuntimeInventory, type SbomInput } from './sbom.ts';
 import { validateDeltaBases, DEFAULT_DELTA_BASES } from './delta.ts';
@@ -220,6 +221,14 @@ function metaFileOf(m: TufModels, version: number, bytes: Buffer): InstanceType<
   return new m.MetaFile({ version, length: bytes.length, hashes: { sha256: sha256Hex(bytes) } });
 }
 
+/**
+ * The timestamp's signing time, a field of its signed part (covered by the timestamp key's signature):
+ * units raise their clock floor to it (docs/clock.md). Whole seconds, like TUF's expiry.
+ */
+function signedAtField(now: Date): Record<string, string> {
+  return { [TIMESTAMP_SIGNED_AT_FIELD]: expiresIn(0, now) };
+}
+
 /** Signs and writes new targets (optional), snapshot (optional) and timestamp; timestamp.json last. */
 export async function commit(
   repoDir: string,
@@ -276,6 +285,7 @@ export async function commit(
       specVersion: TUF_SPEC_VERSION,
       expires: expiresIn(o.expiry.timestampSeconds, o.now),
       snapshotMeta,
+      unrecognizedFields: signedAtField(o.now),
     }),
   );
   signWith(m, ts, [keys.timestamp]);
@@ -342,6 +352,7 @@ export async function initRepository(o: InitRepositoryOptions): Promise<{ rootVe
       specVersion: TUF_SPEC_VERSION,
       expires: expiresIn(expiry.timestampSeconds, now),
       snapshotMeta: metaFileOf(m, 1, sBytes),
+      unrecognizedFields: signedAtField(now),
     }),
   );
   signWith(m, ts, [keys.timestamp]);

@@ -6,7 +6,7 @@
  * before its deadline (a slow server is cut off).
  */
 import { request as httpRequest, type IncomingMessage, type ClientRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { open, unlink, rename } from 'node:fs/promises';
 import { writeAll } from '../storage/index.ts';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import type { Fetcher } from 'tuf-js';
 import type * as TufErrorModule from 'tuf-js/dist/error.js';
 import { UpdateRefusedError } from './errors.ts';
+import { floorTlsConnection } from './tls-at-floor.ts';
 import type { DeviceUpdateConfig } from './config.ts';
 
 type TufErrors = typeof TufErrorModule;
@@ -114,6 +115,11 @@ export interface BoundedFetcherOptions {
   >;
   /** PEM of the manufacturer CA, pinned for https when tlsTrust is 'manufacturer-ca'. */
   readonly caCertPem?: string;
+  /**
+   * The unit's clock floor, ms, set only while the wall clock is below it: with the pinned manufacturer CA,
+   * the server's certificate is then verified at the floor (tls-at-floor.ts) rather than at the wall clock.
+   */
+  readonly certificateTimeAt?: number;
 }
 
 /** A tuf-js Fetcher with the device's bounds. */
@@ -147,22 +153,33 @@ export class BoundedFetcher implements Fetcher {
   }
 
   /** The GET for `target`: no keep-alive agent; over https, TLS 1.2 at least and the configured trust. */
-  #requestOptions(target: URL) {
+  #requestOptions(target: URL): RequestOptions {
     const https = target.protocol === 'https:';
     const cfg = this.#o.config;
-    return {
+    const host = target.hostname.replace(/^\[|\]$/g, '');
+    const request = {
       method: 'GET',
-      host: target.hostname.replace(/^\[|\]$/g, ''),
+      host,
       port: target.port || (https ? 443 : 80),
       path: target.pathname,
       headers: { 'user-agent': 'bulwark-updater/1', accept: '*/*' },
+    };
+    const pinned = cfg.tlsTrust === 'manufacturer-ca' ? this.#o.caCertPem : undefined;
+    const at = this.#o.certificateTimeAt;
+    if (https && pinned && at !== undefined) {
+      const tls = { host, port: Number(request.port), servername: target.hostname, caPem: pinned, at };
+      // No agent: the request takes the socket verified at the floor, and closes it afterwards.
+      return {
+        ...request,
+        headers: { ...request.headers, connection: 'close' },
+        createConnection: floorTlsConnection(tls),
+      };
+    }
+    return {
+      ...request,
       agent: false as const,
       ...(https
-        ? {
-            minVersion: 'TLSv1.2' as const,
-            servername: target.hostname,
-            ...(cfg.tlsTrust === 'manufacturer-ca' && this.#o.caCertPem ? { ca: this.#o.caCertPem } : {}),
-          }
+        ? { minVersion: 'TLSv1.2' as const, servername: target.hostname, ...(pinned ? { ca: pinned } : {}) }
         : {}),
     };
   }
@@ -242,11 +259,14 @@ export class BoundedFetcher implements Fetcher {
         );
         req.on('error', (e) =>
           finish(
-            new UpdateRefusedError(
-              'UPDATE_UNREACHABLE',
-              `${role}: ${(e as NodeJS.ErrnoException).code ?? 'connection failed'}`,
-              { role },
-            ),
+            // A refusal of the peer verified at the clock floor (tls-at-floor.ts) keeps its reason.
+            e instanceof UpdateRefusedError
+              ? e
+              : new UpdateRefusedError(
+                  'UPDATE_UNREACHABLE',
+                  `${role}: ${(e as NodeJS.ErrnoException).code ?? 'connection failed'}`,
+                  { role },
+                ),
           ),
         );
         req.end();

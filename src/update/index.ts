@@ -91,6 +91,8 @@ export type {
   CommitOptions,
 } from './device-updater.ts';
 export type { HealthCheck, CloudReach, DriverReach } from './health-gate.ts';
+export { TIMESTAMP_SIGNED_AT_FIELD } from './update-clock.ts';
+export type { UpdateClock } from './update-clock.ts';
 export { updateOptionsFromArgv, readUpdateConfigFile } from './agent-hooks.ts';
 export { runningSoftware, componentsOfSbom } from './running-software.ts';
 export type { RunningSoftware, RunningComponent } from './running-software.ts';

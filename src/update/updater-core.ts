@@ -44,8 +44,17 @@ import {
   makeMetadataWritesAtomic,
   prepareMetadataDir,
   setExpiryReferenceTime,
+  verifiedSignedOf,
   verifyImageFile,
 } from './updater-files.ts';
+import {
+  belowFloorText,
+  expiredText,
+  expiryReference,
+  floorRaiseOf,
+  timeText,
+  type ExpiryReference,
+} from './update-clock.ts';
 import type {
   CheckOutcome,
   RunningImage,
@@ -193,6 +202,20 @@ interface ImageSource {
      */
     readonly referenceTime?: Date;
   };
+}
+
+/**
+ * A refresh refused for expired metadata, as a refusal whose message names the clock's part (the floor,
+ * a likely fast clock); undefined for any other failure. The metadata stays refused.
+ */
+function expiryRefusal(err: unknown, tuf: object, ref: ExpiryReference): UpdateRefusedError | undefined {
+  const refused = classifyUpdateFailure(err);
+  if (refused.code !== 'UPDATE_METADATA_EXPIRED') return undefined;
+  const role = /\b(root|timestamp|snapshot|targets)\.json\b/.exec(refused.message)?.[1] ?? 'metadata';
+  const signed = role === 'metadata' ? undefined : verifiedSignedOf(tuf, role as 'timestamp');
+  const expires = signed ? Date.parse(signed.expires) : NaN;
+  const text = expiredText(role, Number.isFinite(expires) ? expires : undefined, ref);
+  return new UpdateRefusedError('UPDATE_METADATA_EXPIRED', text, { role }, { cause: err });
 }
 
 /** Moves the verified archive into the staged slot (copies it across file systems); the slot keeps it as a base. */
@@ -464,10 +487,19 @@ export class UpdaterCore {
       config: { ...METADATA_LIMITS, maxRootRotations: this.config.maxRootRotations, prefixTargetsWithHash: true },
     });
     makeMetadataWritesAtomic(tuf);
+    const ref = expiryReference(this.o.clock);
+    if (ref.belowFloor && !source.file) {
+      this.record('clock', 'info', belowFloorText(ref));
+      this.log(`update: ${belowFloorText(ref)}`);
+    }
     // An offline unit's file may have expired on the way: versions and signatures still decide.
-    const referenceTime = source.file?.referenceTime;
-    if (referenceTime) setExpiryReferenceTime(tuf, referenceTime);
-    await tuf.refresh();
+    setExpiryReferenceTime(tuf, source.file?.referenceTime ?? new Date(ref.at));
+    try {
+      await tuf.refresh();
+    } catch (err) {
+      throw (source.file ? undefined : expiryRefusal(err, tuf, ref)) ?? err;
+    }
+    this.raiseFloorFrom(tuf);
     const model = this.o.bundle.unit.model;
     const image = await tuf.getTargetInfo(imageTargetPath(model));
     const base = this.running.targetSha256;
@@ -481,6 +513,19 @@ export class UpdaterCore {
       },
     };
     return { image, delta };
+  }
+
+  /** Raises the unit's clock floor to the verified timestamp's signing time (update-clock.ts says when). */
+  raiseFloorFrom(tuf: object): void {
+    const clock = this.o.clock;
+    if (!clock) return;
+    const others = (['root', 'snapshot', 'targets'] as const).map((r) => verifiedSignedOf(tuf, r));
+    const at = floorRaiseOf(
+      verifiedSignedOf(tuf, 'timestamp'),
+      others.filter((x) => x !== undefined),
+    );
+    if (at !== undefined && clock.raise(at, 'signed timestamp'))
+      this.log(`update: clock floor raised to ${timeText(at)} by a verified signed timestamp`);
   }
 
   /**
@@ -579,15 +624,25 @@ export class UpdaterCore {
     const at = new Date().toISOString();
     const finish = (outcome: CheckOutcome): Promise<CheckOutcome> => this.finish(at, outcome);
     this.setPhase('checking');
+    const fetcher = await this.repositoryFetcher(repositoryUrl);
+    return this.checkFrom({ baseUrl: repositoryUrl, fetcher }, manual, finish);
+  }
+
+  /**
+   * The repository's downloader. While the wall clock is below the unit's clock floor, the server's
+   * certificate is checked at the floor against the pinned CA (tls-at-floor.ts), not at the wall clock.
+   */
+  async repositoryFetcher(repositoryUrl: string): Promise<BoundedFetcher> {
     // Loaded at the first check, not at boot: most of an agent's life is not spent updating.
     const { BoundedFetcher: Fetcher } = await import('./fetcher.ts');
-    const fetcher: BoundedFetcher = new Fetcher({
+    const ref = expiryReference(this.o.clock);
+    return new Fetcher({
       baseUrl: repositoryUrl,
       tmpDir: this.paths.download,
       config: this.config,
       caCertPem: this.o.bundle.caCertPem,
+      ...(ref.belowFloor ? { certificateTimeAt: ref.floor } : {}),
     });
-    return this.checkFrom({ baseUrl: repositoryUrl, fetcher }, manual, finish);
   }
 
   /**
@@ -598,13 +653,7 @@ export class UpdaterCore {
   async verifyRepository(): Promise<string> {
     const repositoryUrl = this.config.repositoryUrl;
     if (!repositoryUrl) throw new UpdateRefusedError('UPDATE_UNREACHABLE', 'no update repository is configured');
-    const { BoundedFetcher: Fetcher } = await import('./fetcher.ts');
-    const fetcher: BoundedFetcher = new Fetcher({
-      baseUrl: repositoryUrl,
-      tmpDir: this.paths.download,
-      config: this.config,
-      caCertPem: this.o.bundle.caCertPem,
-    });
+    const fetcher = await this.repositoryFetcher(repositoryUrl);
     this.currentFetcher = fetcher;
     let found: FoundTargets;
     try {
@@ -859,7 +908,7 @@ export class UpdaterCore {
       }
       const floor = await this.trustedTimeFloor();
       const fetcher = await FolderFetcher.create(folder);
-      const expiry = floor.getTime() < Date.now() ? { referenceTime: floor } : {};
+      const expiry = floor.getTime() < expiryReference(this.o.clock).at ? { referenceTime: floor } : {};
       const source = { baseUrl: UPDATE_FILE_BASE_URL, fetcher, file: expiry };
       return await this.checkFrom(source, true, finish);
     } finally {
@@ -893,7 +942,7 @@ export class UpdaterCore {
   /** Journals that an update file's verified metadata had expired, when it had. */
   async noteExpiredAccepted(): Promise<void> {
     const expires = await this.trustedTimestampExpiry();
-    if (expires === 0 || expires > Date.now()) return;
+    if (expires === 0 || expires > expiryReference(this.o.clock).at) return;
     const at = new Date(expires).toISOString();
     this.record('file', 'info', `accepted metadata that expired ${at} (an offline unit): not older than trusted`);
   }

@@ -103,3 +103,21 @@ export function setExpiryReferenceTime(updater: object, at: Date): void {
   }
   store.referenceTime = at;
 }
+
+/**
+ * The signed part of a role tuf-js has verified in this refresh (also the timestamp it verified before a
+ * later step refused it), or undefined. Reads tuf-js's trusted set, which it does not export.
+ */
+export function verifiedSignedOf(
+  updater: object,
+  role: 'root' | 'timestamp' | 'snapshot' | 'targets',
+): { expires: string; unrecognizedFields?: Record<string, unknown> } | undefined {
+  const store = (updater as { trustedSet?: { trustedSet?: Record<string, { signed?: unknown } | undefined> } })
+    .trustedSet;
+  const signed = store?.trustedSet?.[role]?.signed as { expires?: unknown; unrecognizedFields?: unknown } | undefined;
+  if (!signed || typeof signed.expires !== 'string') return undefined;
+  const extra = signed.unrecognizedFields;
+  return typeof extra === 'object' && extra !== null
+    ? { expires: signed.expires, unrecognizedFields: extra as Record<string, unknown> }
+    : { expires: signed.expires };
+}

@@ -2,6 +2,7 @@
 import type { DeviceUpdateConfig } from './config.ts';
 import type { ReleaseNotes } from './image.ts';
 import type { SlotName } from './slots.ts';
+import type { UpdateClock } from './update-clock.ts';
 
 /** The image this agent runs. */
 import type { DamagedStateSink } from '../storage/index.ts';
@@ -100,4 +101,9 @@ export interface StartUpdaterOptions extends DeviceUpdateOptions {
   readonly log?: (message: string) => void;
   /** Where an unusable prefs.json or status.json goes (the agent journals it); default `<stateDir>/damaged`. */
   readonly damaged?: DamagedStateSink;
+  /**
+   * The unit's clock (src/clock's UnitClock): metadata expiry is judged against the later of its wall clock
+   * and its floor, and each verified signed timestamp raises the floor. Default: the wall clock alone.
+   */
+  readonly clock?: UpdateClock;
 }
