@@ -72,3 +72,4 @@ export {
   type RemoteEndpoint,
 } from './tls.ts';
 export { ReconnectingChannel, reconnectingClient, type ReconnectingChannelEvents } from './reconnect.ts';
+export { verifyServerCertificateAt } from './peer-at-time.ts';

@@ -7,7 +7,7 @@
 import { isIP } from 'node:net';
 import { BulwarkError } from '../errors/index.ts';
 import type { ScalarValue, StateMessage } from '../cloudprotocol/index.ts';
-import { CloudLink, type CloudLinkConfig, type CloudLinkEvent } from './link.ts';
+import { CloudLink, type CloudLinkConfig, type CloudLinkEvent, type CloudLinkOptions } from './link.ts';
 import { firmwareReport, type LinkedFirmware } from './firmware-report.ts';
 
 /** The capabilities as the link needs them (DeviceCapabilities fits). */
@@ -41,6 +41,8 @@ export interface AgentCloudLinkOptions {
   readonly telemetryIntervalMs?: number;
   readonly config?: Partial<Omit<CloudLinkConfig, 'url'>>;
   readonly log?: (msg: string) => void;
+  /** The broker check to use instead of OpenSSL's while the unit's clock is below its floor (CloudLinkOptions). */
+  readonly peerCheckBelowFloor?: CloudLinkOptions['peerCheckBelowFloor'];
   /**
    * The updater (src/update's DeviceUpdater fits): its running image and kept update outcomes go to the cloud on
    * connect and on every new outcome. Without it the link reports no firmware.
@@ -118,6 +120,7 @@ export async function startAgentCloudLink(
     },
     state: () => stateOf(o.capabilities.list()),
     ...(o.firmware ? { firmware: () => firmwareReport(o.firmware!) } : {}),
+    ...(o.peerCheckBelowFloor ? { peerCheckBelowFloor: o.peerCheckBelowFloor } : {}),
     onEvent: record,
   });
   o.capabilities.onChange(() => link.publishState());

@@ -8,6 +8,7 @@
  * The rest of the device never waits for it: the web page and the hub work while it is away.
  */
 import { readFile } from 'node:fs/promises';
+import type { X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
 import type { MqttClient } from '../mqtt/index.ts';
 import { ConfigError, BulwarkError } from '../errors/index.ts';
@@ -135,6 +136,12 @@ export interface CloudLinkOptions {
   /** The running image and the newest update outcomes (sent on connect and by {@link CloudLink.publishFirmware}). */
   readonly firmware?: () => FirmwareMessage | undefined;
   readonly onEvent?: (e: CloudLinkEvent) => void;
+  /**
+   * Asked at each connection attempt: a check of the broker's certificate to use instead of OpenSSL's,
+   * or undefined for OpenSSL's. The agent gives one only while the unit's wall clock is below its clock
+   * floor, where every certificate would look not yet valid (it verifies at the floor, docs/clock.md).
+   */
+  readonly peerCheckBelowFloor?: (host: string) => ((peer: X509Certificate | undefined) => void) | undefined;
 }
 
 interface RememberedCommand {
@@ -333,6 +340,18 @@ export class CloudLink {
     if (this.outbox.dirty) await this.outbox.save().catch(() => undefined);
   }
 
+  /** The broker check of this attempt: the agent's check at the clock floor while the clock is below it. */
+  #peerCheck(host: string): { verifyPeer?: (peer: X509Certificate | undefined) => void } {
+    const verifyPeer = this.#o.peerCheckBelowFloor?.(host);
+    if (verifyPeer)
+      this.#o.onEvent?.({
+        event: 'connect',
+        result: 'info',
+        detail: 'clock below its floor: TLS checked at the floor',
+      });
+    return verifyPeer ? { verifyPeer } : {};
+  }
+
   #scheduleSave(): void {
     if (this.#saveTimer || this.#closed) return;
     this.#saveTimer = setTimeout(() => {
@@ -360,6 +379,7 @@ export class CloudLink {
       // The outbox's window, plus room for state, presence, sync and command replies.
       maxInFlight: this.config.maxInFlight + 1_000,
       will: { topic: this.#topic('presence'), payload: encodePayload({ online: false }), qos: 1, retain: false },
+      ...this.#peerCheck(host),
     });
     this.#client = client;
     let up = false;

@@ -13,7 +13,8 @@ import { readDeviceBundle, type DeviceBundle } from '../bundle/index.ts';
 import type { ModelSpec } from '../models/index.ts';
 import { startWebService, type WebService, type WebJournal } from '../web/index.ts';
 import { openJournal, type DeviceJournal } from './journal-bridge.ts';
-import { openClock } from '../clock/index.ts';
+import { openClock, type UnitClock } from '../clock/index.ts';
+import { verifyServerCertificateAt } from '../channel/index.ts';
 import type { JournalConfig } from '../journal/index.ts';
 import { DeviceCapabilities, type UnitHardware } from './capabilities.ts';
 import type { DriverHardware, DriverHardwareEvents, DriverTarget } from './driver-hardware.ts';
@@ -146,6 +147,8 @@ interface AgentParts {
   readonly log: (msg: string) => void;
   /** Where unusable state files go. */
   readonly damaged: DamagedStateSink;
+  /** The unit's clock floor. */
+  readonly clock: UnitClock;
   /** The physical button's handler, once the surfaces it acts on are up (the button socket and the driver share it). */
   onGesture?: (gesture: ButtonGesture) => Promise<string>;
   web?: WebService;
@@ -238,6 +241,11 @@ async function startCloud(parts: AgentParts, cloudUrl: string): Promise<{ link: 
     journal,
     log,
     firmware: parts.updater,
+    // At 1970 every certificate looks not yet valid: while the clock is below its floor, judge at the floor.
+    peerCheckBelowFloor: (host) =>
+      parts.clock.plausible()
+        ? undefined
+        : (peer) => verifyServerCertificateAt(peer, bundle.caCertPem, host, parts.clock.floor()),
     ...(c.cloudTelemetryIntervalMs ? { telemetryIntervalMs: c.cloudTelemetryIntervalMs } : {}),
   });
 }
@@ -456,7 +464,7 @@ export async function startDeviceAgent(
     : await DeviceCapabilities.load(model, c.stateDir, damaged);
   const startedAt = Date.now();
   const updater = await startUpdater({ stateDir: c.stateDir, bundle, journal, log, damaged, clock, ...c.update });
-  const parts: AgentParts = (late.parts = { c, bundle, journal, capabilities, updater, log, damaged });
+  const parts: AgentParts = (late.parts = { c, bundle, journal, capabilities, updater, log, damaged, clock });
   const { web, hub, button } = await startSurfaces(parts, model, startedAt);
   const cloud = parts.cloud;
   await finishSupervisedReset(parts).catch((err: unknown) =>

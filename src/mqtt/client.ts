@@ -16,6 +16,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { TLSSocket } from 'node:tls';
+import type { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import {
   MqttDecoder,
@@ -69,6 +70,12 @@ export interface MqttClientOptions {
     readonly qos: 0 | 1;
     readonly retain?: boolean;
   };
+  /**
+   * Verifies the broker's certificate instead of OpenSSL, before anything is written; throws to refuse.
+   * Only for a unit whose wall clock is below its clock floor (docs/clock.md), where OpenSSL would judge
+   * every certificate not yet valid: the caller checks the chain, the name and validity at the floor.
+   */
+  readonly verifyPeer?: (peer: X509Certificate | undefined) => void;
 }
 
 /** Called when a publish is acknowledged (QoS 1), written (QoS 0), or failed. */
@@ -116,7 +123,8 @@ export class MqttClient extends EventEmitter<Events> {
       ca: typeof o.ca === 'string' ? o.ca : [...o.ca],
       cert: o.cert,
       key: o.key,
-      rejectUnauthorized: true,
+      // With verifyPeer the verdict is the caller's, given on the handshake below before CONNECT is written.
+      rejectUnauthorized: o.verifyPeer === undefined,
       minVersion: 'TLSv1.3',
     });
     this.#socket = socket;
@@ -126,6 +134,12 @@ export class MqttClient extends EventEmitter<Events> {
       o.connectTimeoutMs,
     );
     socket.once('secureConnect', () => {
+      try {
+        o.verifyPeer?.(socket.getPeerX509Certificate());
+      } catch (err) {
+        this.#fail(err instanceof Error ? err : new Error(String(err)));
+        return;
+      }
       socket.write(
         encodeConnect({
           clientId: o.clientId,

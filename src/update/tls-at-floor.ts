@@ -6,40 +6,24 @@
  * and signed by the pinned CA itself, be a server certificate, be valid at the floor (and the CA too),
  * and name the host. Nothing is written to the socket before this passes.
  */
-import { X509Certificate } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import { connect, type TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { UpdateRefusedError } from './errors.ts';
-
-/** The OID of TLS server authentication in an extended key usage. */
-const SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
-
-function refused(why: string): UpdateRefusedError {
-  return new UpdateRefusedError('UPDATE_UNREACHABLE', `TLS (checked at the clock floor): ${why}`);
-}
-
-function validAt(cert: X509Certificate, at: number): boolean {
-  return cert.validFromDate.getTime() <= at && at <= cert.validToDate.getTime();
-}
+import { verifyServerCertificateAt } from '../channel/index.ts';
 
 /**
- * Verifies a server's certificate against the pinned CA at the time `at` (ms since the epoch).
+ * Verifies a server's certificate against the pinned CA at the time `at` (ms since the epoch): src/channel's
+ * check, its refusal an update refusal.
  * @throws UpdateRefusedError 'UPDATE_UNREACHABLE' saying what did not hold
  */
 export function verifyServerAt(peer: X509Certificate | undefined, caPem: string, host: string, at: number): void {
-  if (!peer) throw refused('the server sent no certificate');
-  const ca = new X509Certificate(caPem);
-  if (!ca.ca) throw refused('the pinned certificate is not a CA');
-  if (!validAt(ca, at)) throw refused('the pinned CA is not valid at the clock floor');
-  // The manufacturer CA issues the repository's certificate itself: no intermediate is trusted here.
-  if (!peer.checkIssued(ca) || !peer.verify(ca.publicKey)) throw refused('the certificate is not from the pinned CA');
-  if (peer.ca) throw refused('the server presented a CA certificate');
-  if (!validAt(peer, at)) throw refused('the certificate is not valid at the clock floor');
-  const usage = peer.keyUsage;
-  if (Array.isArray(usage) && !usage.includes(SERVER_AUTH)) throw refused('the certificate is not for a server');
-  const named = isIP(host) ? peer.checkIP(host) : peer.checkHost(host, { subject: 'never', wildcards: false });
-  if (!named) throw refused(`the certificate does not name ${host}`);
+  try {
+    verifyServerCertificateAt(peer, caPem, host, at);
+  } catch (err) {
+    throw new UpdateRefusedError('UPDATE_UNREACHABLE', (err as Error).message);
+  }
 }
 
 /** What {@link connectAtFloor} needs. */
