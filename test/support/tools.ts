@@ -1,4 +1,4 @@
-// Outside programs some tests need (PostgreSQL, Mosquitto, Chromium, hydra, testssl.sh, zbarimg).
+// Outside programs some tests need (PostgreSQL, Mosquitto, Chromium, hydra, testssl.sh, zbarimg, faketime).
 // One rule for all of them: outside CI a missing tool skips the test and says what to install;
 // in CI (where every one is installed) a missing tool fails the test.
 import { execFileSync } from 'node:child_process';
@@ -10,7 +10,7 @@ export type ToolDecision = 'run' | 'skip' | 'fail';
 
 /** The outside tools the tests know how to find. */
 export type ToolName =
-  'postgresql' | 'mosquitto' | 'mosquitto-clients' | 'chromium' | 'hydra' | 'testssl.sh' | 'zbarimg';
+  'postgresql' | 'mosquitto' | 'mosquitto-clients' | 'chromium' | 'hydra' | 'testssl.sh' | 'zbarimg' | 'faketime';
 
 /** Hides tools from the tests, to check their skip path: `BULWARK_TEST_HIDE_TOOLS=postgresql,mosquitto`. */
 export const HIDE_TOOLS_ENV = 'BULWARK_TEST_HIDE_TOOLS';
@@ -72,6 +72,8 @@ const TOOLS: Record<ToolName, ToolSpec> = {
   hydra: { debianPackages: 'hydra', executables: [{ candidates: ['hydra'], probeArgs: ['-h'] }] },
   'testssl.sh': { debianPackages: 'testssl.sh', executables: [{ candidates: ['testssl'], probeArgs: ['--version'] }] },
   zbarimg: { debianPackages: 'zbar-tools', executables: [{ candidates: ['zbarimg'], probeArgs: ['--version'] }] },
+  // libfaketime: a unit's wall clock set to 1970 for real (the clock floor's end-to-end test).
+  faketime: { debianPackages: 'faketime', executables: [{ candidates: ['faketime'], probeArgs: ['--version'] }] },
 };
 
 /** The decision, from whether the tool was found and whether this is CI. */
