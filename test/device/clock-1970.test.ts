@@ -38,10 +38,10 @@ function runDevice(args: string[], at1970: boolean): Promise<{ child: ChildProce
   const child = spawn(cmd!, rest, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env });
   children.push(child);
   let text = '';
-  child.stderr!.on('data', (c: Buffer) => (text += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (text += c.toString()));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no ready line:\n${text.slice(-3000)}`)), 60_000);
-    createInterface({ input: child.stdout! }).on('line', (l) => {
+    createInterface({ input: child.stdout }).on('line', (l) => {
       text += l + '\n';
       if (/ready: https:/.test(l)) {
         clearTimeout(timer);
