@@ -16,7 +16,7 @@ import { parseImageManifest, IMAGE_MANIFEST_FILE, type ImageManifest } from './i
 import { validateDeviceUpdateConfig } from './config.ts';
 import { isVersion } from './semver.ts';
 import { readSlotManifest, type SlotName } from './slots.ts';
-import { UpdaterCore, type UpdateOutcomeRecord } from './updater-core.ts';
+import { UpdaterCore } from './updater-core.ts';
 
 export type {
   RunningImage,
@@ -28,9 +28,15 @@ export type {
   UpdateJournal,
   StartUpdaterOptions,
 } from './updater-types.ts';
-export { MAX_KEPT_OUTCOMES } from './updater-core.ts';
-export type { UpdateOutcomeRecord, UpdateOutcomeKind } from './updater-core.ts';
-import type { CheckOutcome, RunningImage, StartUpdaterOptions, UpdateStatus } from './updater-types.ts';
+export { MAX_KEPT_OUTCOMES } from './updater-types.ts';
+export type { UpdateOutcomeRecord, UpdateOutcomeKind } from './updater-types.ts';
+import type {
+  CheckOutcome,
+  RunningImage,
+  StartUpdaterOptions,
+  UpdateStatus,
+  UpdateOutcomeRecord,
+} from './updater-types.ts';
 import { UPDATE_FILE_METADATA_BYTES, UPDATE_FILE_TAR_OVERHEAD } from './update-file-format.ts';
 import type { CloudReach, DriverReach, HealthCheck } from './health-gate.ts';
 

@@ -4,7 +4,8 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { validateDeviceUpdateConfig } from './config.ts';
-import { MAX_KEPT_OUTCOMES, UpdaterCore, updaterPaths, type UpdateOutcomeRecord } from './updater-core.ts';
+import { UpdaterCore, updaterPaths } from './updater-core.ts';
+import { MAX_KEPT_OUTCOMES, type UpdateOutcomeRecord } from './updater-types.ts';
 
 async function core(stateDir: string): Promise<UpdaterCore> {
   const o = {

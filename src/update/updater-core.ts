@@ -62,7 +62,10 @@ import type {
   UpdateEvent,
   UpdatePhase,
   UpdateStatus,
+  UpdateOutcomeKind,
+  UpdateOutcomeRecord,
 } from './updater-types.ts';
+import { MAX_KEPT_OUTCOMES } from './updater-types.ts';
 
 interface Prefs {
   autoUpdate: boolean | null;
@@ -75,23 +78,6 @@ interface SavedStatus {
   outcomes: UpdateOutcomeRecord[];
 }
 
-/** What became of an update, as the unit keeps it for the cloud ('healthy': committed after its trial boot). */
-export type UpdateOutcomeKind = 'found' | 'downloaded' | 'installed' | 'healthy' | 'rolled-back' | 'refused' | 'failed';
-
-/** One kept outcome; `n` rises with each new outcome (a repeat of the last one keeps its `n` and moves `at`). */
-export interface UpdateOutcomeRecord {
-  readonly n: number;
-  /** When, ms since the epoch. */
-  readonly at: number;
-  readonly outcome: UpdateOutcomeKind;
-  /** The image it concerns (for 'rolled-back': the image abandoned). */
-  readonly version?: string;
-  readonly code?: string;
-  readonly detail?: string;
-}
-
-/** Outcomes kept in status.json: as many as one firmware report to the cloud carries. */
-export const MAX_KEPT_OUTCOMES = 8;
 /** Longest detail kept with an outcome, characters. */
 const MAX_OUTCOME_DETAIL = 200;
 const OUTCOME_KINDS: ReadonlySet<string> = new Set<UpdateOutcomeKind>([

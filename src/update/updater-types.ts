@@ -107,3 +107,21 @@ export interface StartUpdaterOptions extends DeviceUpdateOptions {
    */
   readonly clock?: UpdateClock;
 }
+
+/** What became of an update, as the unit keeps it for the cloud ('healthy': committed after its trial boot). */
+export type UpdateOutcomeKind = 'found' | 'downloaded' | 'installed' | 'healthy' | 'rolled-back' | 'refused' | 'failed';
+
+/** One kept outcome; `n` rises with each new outcome (a repeat of the last one keeps its `n` and moves `at`). */
+export interface UpdateOutcomeRecord {
+  readonly n: number;
+  /** When, ms since the epoch. */
+  readonly at: number;
+  readonly outcome: UpdateOutcomeKind;
+  /** The image it concerns (for 'rolled-back': the image abandoned). */
+  readonly version?: string;
+  readonly code?: string;
+  readonly detail?: string;
+}
+
+/** Outcomes kept in status.json: as many as one firmware report to the cloud carries. */
+export const MAX_KEPT_OUTCOMES = 8;
