@@ -31,7 +31,7 @@ test('an in-process driver answers through the same checks as a process', async 
   try {
     assert.equal(client.state, 'starting');
     await assert.rejects(client.get('power'), isCode('DRIVER_UNAVAILABLE'));
-    assert.deepEqual(await client.whenReady(1_000), { name: 'simulated', version: '1' });
+    assert.deepEqual(await client.whenReady(1_000), { name: 'simulated', version: '1', health: false });
     assert.equal(await client.act('power', 'on'), true);
     assert.equal(await client.get('power'), true);
     // The kit refuses to send a value outside the model; the agent sees a refusal, not the value.

@@ -234,10 +234,11 @@ export class DriverClient {
 
   /**
    * Asks the driver's own health check (`health`, optional in the protocol): its answer, checked, or
-   * undefined when the driver has none (it answers "unknown method").
+   * undefined when the driver has none (it did not declare `health` at `initialize`, or answers "unknown method").
    */
   async health(): Promise<DriverHealth | undefined> {
     this.#requireReady();
+    if (this.#identity?.health !== true) return undefined;
     try {
       return (await this.#request('health', {}, this.#config.requestTimeoutMs, checkHealthResult)) as DriverHealth;
     } catch (err) {

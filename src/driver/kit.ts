@@ -118,7 +118,7 @@ export function serveDriver(definition: DriverDefinition): DriverServer {
     if (call.method === 'initialize') {
       await definition.initialize?.(call.model);
       model = call.model;
-      return { name: definition.name, version: definition.version };
+      return { name: definition.name, version: definition.version, ...(definition.health ? { health: true } : {}) };
     }
     if (call.method === 'health') {
       if (!definition.health) throw new DriverError('DRIVER_PROTOCOL_INVALID', "unknown method 'health'");

@@ -177,7 +177,16 @@ test('checks answers: a value of the type and range, a name and version', () => 
     code(() => checkValueResult(setpoint, {})),
     'DRIVER_PROTOCOL_INVALID',
   );
-  assert.deepEqual(checkInitializeResult({ name: 'acme', version: '1.2.3' }), { name: 'acme', version: '1.2.3' });
+  assert.deepEqual(checkInitializeResult({ name: 'acme', version: '1.2.3' }), {
+    name: 'acme',
+    version: '1.2.3',
+    health: false,
+  });
+  assert.equal(checkInitializeResult({ name: 'acme', version: '1', health: true }).health, true);
+  assert.equal(
+    code(() => checkInitializeResult({ name: 'acme', version: '1', health: 'yes' })),
+    'DRIVER_PROTOCOL_INVALID',
+  );
   assert.equal(
     code(() => checkInitializeResult({ name: '', version: '1' })),
     'DRIVER_PROTOCOL_INVALID',

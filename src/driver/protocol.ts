@@ -49,6 +49,11 @@ export type ButtonGesture = 'press' | 'hold';
 export interface DriverIdentity {
   readonly name: string;
   readonly version: string;
+  /**
+   * The driver answers `health` (it said `"health": true`): only then is it asked, so a driver from
+   * before `health` existed, whatever it answers to an unknown method, never holds an image on trial.
+   */
+  readonly health: boolean;
 }
 
 /** A checked notification from a driver. */
@@ -219,10 +224,15 @@ function boundedName(v: unknown, key: string): string {
   return cleanText(v, DRIVER_LIMITS.maxNameLength);
 }
 
-/** Checks a driver's answer to `initialize`: `{ name, version }`. */
+/** Checks a driver's answer to `initialize`: `{ name, version, health? }`. */
 export function checkInitializeResult(result: unknown): DriverIdentity {
   if (!isRecord(result)) throw invalid('initialize must answer { name, version }');
-  return { name: boundedName(result.name, 'name'), version: boundedName(result.version, 'version') };
+  if (result.health !== undefined && typeof result.health !== 'boolean') throw invalid('health must be a boolean');
+  return {
+    name: boundedName(result.name, 'name'),
+    version: boundedName(result.version, 'version'),
+    health: result.health === true,
+  };
 }
 
 /** A driver's answer to the optional `health` request: the product's own check of its hardware. */
