@@ -90,9 +90,6 @@ export const AGENT_NODE_FLAGS = [
   // Feedback vectors (and Sparkplug code after them) only for functions called 400 times, not 8:
   // most boot and driver-start code runs a few times; measured -0.9 MiB for the thermostat agent.
   '--invocation-count-for-feedback-allocation=400',
-  // The collector on the main thread only: no helper threads' heaps and stacks. Measured -0.35 MiB idle
-  // for the plug on its simulated driver (medians of 7 starts); on a 2-core unit the helpers gained little.
-  '--single-threaded-gc',
 ];
 
 /** Environment hardening: glibc keeps freed argon2 blocks in per-thread arenas unless told not to. */
