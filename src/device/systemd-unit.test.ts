@@ -332,7 +332,7 @@ test('a stdio driver started per connection, as the socket unit does, serves the
   const fast = { restartBaseMs: 100, restartMaxMs: 400, restartJitter: 0 };
   const client = DriverClient.socket(THERMOSTAT, path, { config: fast });
   try {
-    assert.deepEqual(await client.whenReady(5_000), { name: 'example-thermostat', version: '1.0.0' });
+    assert.deepEqual(await client.whenReady(5_000), { name: 'example-thermostat', version: '1.0.0', health: false });
     assert.equal(await client.get('temperature'), 18.5);
     assert.equal(await client.act('setpoint', 'set', 21), 21);
     drivers[0]!.kill('SIGKILL');

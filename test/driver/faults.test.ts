@@ -168,7 +168,7 @@ async function until(what: string, check: () => boolean, timeoutMs = 5_000): Pro
 test('a well-behaved kit driver answers get and act with its own values', async () => {
   const { client, heard } = start('good');
   try {
-    assert.deepEqual(await client.whenReady(3_000), { name: 'kit-good', version: '1.0.0' });
+    assert.deepEqual(await client.whenReady(3_000), { name: 'kit-good', version: '1.0.0', health: false });
     assert.equal(await client.get('temperature'), 21);
     assert.equal(await client.act('setpoint', 'set', 22.5), 22.5);
     assert.equal(await client.get('setpoint'), 22.5);
@@ -444,7 +444,7 @@ test('the example Python driver serves a thermostat on a GPIO value file and a h
     },
   );
   try {
-    assert.deepEqual(await client.whenReady(5_000), { name: 'example-thermostat', version: '1.0.0' });
+    assert.deepEqual(await client.whenReady(5_000), { name: 'example-thermostat', version: '1.0.0', health: false });
     assert.equal(await client.get('temperature'), 18);
     assert.equal(await client.get('setpoint'), 20);
     // 18 degrees is under 20 less the hysteresis: the driver's loop switches the relay on.
