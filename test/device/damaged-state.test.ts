@@ -24,16 +24,7 @@ before(async () => {
   try {
     const c = await WebClient.for(agent.web.url, unit);
     await c.login(unit.adminPassword!);
-    const form = (await c.get('/password')).body;
-    const changed = await c.send('POST', '/password', {
-      form: {
-        currentPassword: unit.adminPassword!,
-        newPassword: OWNER_PASSWORD,
-        confirmPassword: OWNER_PASSWORD,
-        csrf: WebClient.csrfOf(form),
-      },
-    });
-    assert.equal(changed.status, 303);
+    assert.equal((await c.changePassword(unit.adminPassword!, OWNER_PASSWORD)).status, 303);
     await c.login(OWNER_PASSWORD);
     await agent.capabilities.invoke('power', 'on');
     await agent.updater.setAutoUpdate(false);

@@ -128,6 +128,13 @@ export class WebClient {
     return m[1]!.replace(/&#(\d+);/g, (_x, n: string) => String.fromCharCode(Number(n)));
   }
 
+  /** Sets the owner's password through the password form (the session must be logged in); returns its answer. */
+  async changePassword(current: string, next: string): Promise<Answer> {
+    const csrf = WebClient.csrfOf((await this.get('/password')).body);
+    const form = { currentPassword: current, newPassword: next, confirmPassword: next, csrf };
+    return this.send('POST', '/password', { form });
+  }
+
   /** Logs in through the form as a browser would; returns the login POST's answer. */
   async login(password: string, username = 'admin'): Promise<Answer> {
     const page = await this.get('/login');
