@@ -3,12 +3,12 @@
 // cut short by a power cut is finished at the next start.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { cp, mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { cp, readFile, stat, writeFile } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeFleet, startAgent, WebClient, type TestFleet } from '../support/device.ts';
-import { DeviceProcess } from '../update/support.ts';
+import { DeviceProcess, copyCheckout, SOURCE_PARTS } from '../update/support.ts';
 import { ownerFilesLeft } from '../../src/device/factory-reset.ts';
 
 const CHECKOUT = fileURLToPath(new URL('../../', import.meta.url));
@@ -103,11 +103,7 @@ test(
   { timeout: 120_000 },
   async () => {
     // A copy of the installed package whose agent exits at once: the unit's software is broken.
-    const runtime = join(fleet.work, 'crashing-runtime');
-    await mkdir(runtime, { recursive: true });
-    for (const part of ['bin', 'src', 'models', 'schemas', 'package.json'])
-      await cp(join(CHECKOUT, part), join(runtime, part), { recursive: true });
-    await symlink(join(CHECKOUT, 'node_modules'), join(runtime, 'node_modules'));
+    const runtime = await copyCheckout(join(fleet.work, 'crashing-runtime'), ['bin', ...SOURCE_PARTS]);
     await writeFile(join(runtime, 'src', 'device', 'agent-main.ts'), 'process.exit(1);\n');
     const state = await stateCopy('crashing');
     const device = run(state, join(runtime, 'bin', 'bulwark.js'));

@@ -4,7 +4,7 @@
 // and an image that needs a Node.js this unit does not run is refused before it is downloaded.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { cp, mkdir, readFile, readdir, symlink, writeFile, chmod } from 'node:fs/promises';
+import { readFile, readdir, writeFile, chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -13,6 +13,7 @@ import {
   UpdateServer,
   writeUpdateConfig,
   DeviceProcess,
+  copyCheckout,
   type UpdateWorld,
 } from './support.ts';
 import { WebClient } from '../support/device.ts';
@@ -27,14 +28,6 @@ let server: UpdateServer;
 let device: DeviceProcess | undefined;
 let configFile: string;
 const state = (): string => join(world.work, 'state');
-
-/** Copies the parts of the checkout a runtime or a build needs, with node_modules linked. */
-async function copyTree(to: string, parts: readonly string[]): Promise<string> {
-  await mkdir(to, { recursive: true });
-  for (const part of parts) await cp(join(CHECKOUT, part), join(to, part), { recursive: true });
-  await symlink(join(CHECKOUT, 'node_modules'), join(to, 'node_modules'));
-  return to;
-}
 
 /** Builds `version` from `sourceRoot` and publishes it. */
 async function release(version: string, sourceRoot: string, nodeRange?: string): Promise<void> {
@@ -75,8 +68,14 @@ test(
   "a unit installs 1.2.0's code, a client sees its new answer, and it boots the slot without the installed agent",
   { timeout: 240_000 },
   async () => {
-    const runtime = await copyTree(join(world.work, 'runtime'), ['bin', 'src', 'models', 'schemas', 'package.json']);
-    const fixed = await copyTree(join(world.work, 'source-1.2.0'), ['src', 'models', 'schemas', 'package.json']);
+    const runtime = await copyCheckout(join(world.work, 'runtime'), [
+      'bin',
+      'src',
+      'models',
+      'schemas',
+      'package.json',
+    ]);
+    const fixed = await copyCheckout(join(world.work, 'source-1.2.0'), ['src', 'models', 'schemas', 'package.json']);
     const routes = join(fixed, 'src', 'web', 'device-routes.ts');
     const before = await readFile(routes, 'utf8');
     const after = before.replace('`Preferred-Languages: en\\n', `\`Preferred-Languages: en\\n${FIX_LINE}\\n`);

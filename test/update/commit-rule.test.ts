@@ -6,7 +6,7 @@
 // anti-rollback counter (firmware/security.json) as it was.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { cp, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -15,6 +15,7 @@ import {
   UpdateServer,
   writeUpdateConfig,
   DeviceProcess,
+  copyCheckout,
   type UpdateWorld,
 } from './support.ts';
 import { buildDeviceImage, publishImage } from '../../src/release/index.ts';
@@ -33,11 +34,7 @@ const securityFile = (): string => join(state(), 'firmware', 'security.json');
 
 /** A copy of the checkout's source with one line of `file` replaced, node_modules linked. */
 async function patchedSource(name: string, file: string, from: string, to: string): Promise<string> {
-  const root = join(world.work, name);
-  await mkdir(root, { recursive: true });
-  for (const part of ['src', 'models', 'schemas', 'package.json'])
-    await cp(join(CHECKOUT, part), join(root, part), { recursive: true });
-  await symlink(join(CHECKOUT, 'node_modules'), join(root, 'node_modules'));
+  const root = await copyCheckout(join(world.work, name));
   const before = await readFile(join(root, file), 'utf8');
   const after = before.replace(from, to);
   assert.notEqual(after, before, `the patch applies to ${file}`);

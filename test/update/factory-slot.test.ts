@@ -3,15 +3,13 @@
 // the installed package's agent) and reinstalls it from the archive when it is damaged.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { cp, mkdir, readFile, symlink, writeFile, chmod, appendFile } from 'node:fs/promises';
+import { readFile, writeFile, chmod, appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createHash } from 'node:crypto';
-import { makeUpdateWorld, DeviceProcess, type UpdateWorld } from './support.ts';
+import { makeUpdateWorld, DeviceProcess, copyCheckout, SOURCE_PARTS, type UpdateWorld } from './support.ts';
 import { WebClient } from '../support/device.ts';
 import { buildDeviceImage } from '../../src/release/index.ts';
 
-const CHECKOUT = fileURLToPath(new URL('../../', import.meta.url));
 let world: UpdateWorld;
 let device: DeviceProcess | undefined;
 let factoryImage: string;
@@ -24,11 +22,7 @@ before(async () => {
   factoryImage = join(world.work, 'plug-factory-1.0.3.tar');
   await buildDeviceImage(factoryImage, { model: 'plug', version: '1.0.3', securityVersion: 0 });
   // A copy of the installed package whose own agent cannot run: only the factory slot can answer.
-  const runtime = join(world.work, 'runtime');
-  await mkdir(runtime, { recursive: true });
-  for (const part of ['bin', 'src', 'models', 'schemas', 'package.json'])
-    await cp(join(CHECKOUT, part), join(runtime, part), { recursive: true });
-  await symlink(join(CHECKOUT, 'node_modules'), join(runtime, 'node_modules'));
+  const runtime = await copyCheckout(join(world.work, 'runtime'), ['bin', ...SOURCE_PARTS]);
   const agentMain = join(runtime, 'src', 'device', 'agent-main.ts');
   await writeFile(agentMain, 'process.stderr.write("the installed agent ran\\n");\nprocess.exit(1);\n');
   await chmod(agentMain, 0o000);

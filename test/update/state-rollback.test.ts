@@ -6,14 +6,19 @@
 // owner's password still works, and nothing is moved aside.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { cp, mkdir, readFile, symlink, writeFile, stat } from 'node:fs/promises';
+import { readFile, writeFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { makeUpdateWorld, UpdateServer, writeUpdateConfig, DeviceProcess, type UpdateWorld } from './support.ts';
+import {
+  makeUpdateWorld,
+  UpdateServer,
+  writeUpdateConfig,
+  DeviceProcess,
+  copyCheckout,
+  type UpdateWorld,
+} from './support.ts';
 import { WebClient } from '../support/device.ts';
 import { buildDeviceImage, publishImage } from '../../src/release/index.ts';
 
-const CHECKOUT = fileURLToPath(new URL('../../', import.meta.url));
 const OWNER_PASSWORD = 'violet-harbour-lantern-93';
 
 let world: UpdateWorld;
@@ -41,11 +46,7 @@ async function patch(root: string, file: string, from: string | RegExp, to: stri
 
 /** This checkout with owner.json at version 2 and no health report: the image that fails after a migration. */
 async function newerFormatSource(): Promise<string> {
-  const root = join(world.work, 'source-1.2.0');
-  await mkdir(root, { recursive: true });
-  for (const part of ['src', 'models', 'schemas', 'package.json'])
-    await cp(join(CHECKOUT, part), join(root, part), { recursive: true });
-  await symlink(join(CHECKOUT, 'node_modules'), join(root, 'node_modules'));
+  const root = await copyCheckout(join(world.work, 'source-1.2.0'));
   const owner = 'src/web/owner-state.ts';
   await patch(root, owner, 'o.version !== 1 ||', 'o.version !== 2 ||');
   await patch(root, owner, 'return { version: 1, username: o.username,', 'return { version: 2, username: o.username,');

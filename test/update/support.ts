@@ -3,7 +3,7 @@
 // `bulwark device run` as a real process group that a test can kill like a power cut.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
-import { writeFile, mkdir } from 'node:fs/promises';
+import { writeFile, mkdir, cp, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
@@ -22,6 +22,18 @@ import { loadUpdateKeys } from '../../src/release/update-keys.ts';
 import type { ProvisionedUnit } from '../../src/identity/index.ts';
 
 export const BIN = fileURLToPath(new URL('../../bin/bulwark.js', import.meta.url));
+const CHECKOUT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** The parts of the checkout an image build needs; a runtime (`bin/bulwark.js`) needs 'bin' as well. */
+export const SOURCE_PARTS = ['src', 'models', 'schemas', 'package.json'] as const;
+
+/** Copies `parts` of this checkout to `to`, with node_modules linked: a source to patch, or a runtime. */
+export async function copyCheckout(to: string, parts: readonly string[] = SOURCE_PARTS): Promise<string> {
+  await mkdir(to, { recursive: true });
+  for (const part of parts) await cp(join(CHECKOUT, part), join(to, part), { recursive: true });
+  await symlink(join(CHECKOUT, 'node_modules'), join(to, 'node_modules'));
+  return to;
+}
 
 /** A factory, one plug, and an empty release repository. */
 export interface UpdateWorld {
