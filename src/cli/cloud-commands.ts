@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { ConfigError } from '../errors/index.ts';
 import { portArgument } from './arguments.ts';
+import type { CloudStore, RevocationRecord } from '../cloud/index.ts';
 
 function list(value: string): string[] {
   return value
@@ -16,6 +17,17 @@ function list(value: string): string[] {
 }
 
 const port = (value: string, name: string): number => portArgument(value, name, 'CLOUD_CONFIG_INVALID');
+
+/** `cloud revoke`'s options as commander parses them. */
+interface RevokeOptions {
+  serial?: string;
+  certificate?: string;
+  reason?: string;
+  list?: boolean;
+  state?: string;
+  database?: string;
+  json?: boolean;
+}
 
 /** `cloud run`'s options as commander parses them. */
 interface RunOptions {
@@ -51,6 +63,7 @@ export function registerCloudCommands(program: Command): void {
   registerRun(cloud);
   registerImport(cloud);
   registerReleases(cloud);
+  registerRevoke(cloud);
   registerBrokerConfig(cloud);
 }
 
@@ -134,6 +147,15 @@ function registerImport(cloud: Command): void {
     });
 }
 
+/** The store named by `--state` (SQLite) or `--database` (PostgreSQL). */
+async function openStoreOf(o: { state?: string; database?: string }): Promise<CloudStore> {
+  const { openCloudStore } = await import('../cloud/index.ts');
+  if (!o.state && !o.database) {
+    throw new ConfigError('CLOUD_CONFIG_INVALID', 'state', 'give --state (SQLite) or --database (PostgreSQL)');
+  }
+  return openCloudStore({ stateDir: resolve(o.state ?? '.'), ...(o.database ? { databaseUrl: o.database } : {}) });
+}
+
 /** `cloud releases`: per release, how many units run it, installed, committed and rolled it back. */
 function registerReleases(cloud: Command): void {
   cloud
@@ -143,14 +165,7 @@ function registerReleases(cloud: Command): void {
     .option('--database <url>', 'PostgreSQL, postgres://user@host:port/db')
     .option('--json', 'print JSON')
     .action(async (o: { state?: string; database?: string; json?: boolean }) => {
-      const { openCloudStore } = await import('../cloud/index.ts');
-      if (!o.state && !o.database) {
-        throw new ConfigError('CLOUD_CONFIG_INVALID', 'state', 'give --state (SQLite) or --database (PostgreSQL)');
-      }
-      const store = await openCloudStore({
-        stateDir: resolve(o.state ?? '.'),
-        ...(o.database ? { databaseUrl: o.database } : {}),
-      });
+      const store = await openStoreOf(o);
       try {
         const releases = await store.releaseCounts();
         if (o.json) process.stdout.write(JSON.stringify({ releases }, null, 2) + '\n');
@@ -165,6 +180,50 @@ function registerReleases(cloud: Command): void {
         await store.close();
       }
     });
+}
+
+/** `cloud revoke`: withdraws a unit or one certificate; a running cloud drops it within its poll (250 ms). */
+function registerRevoke(cloud: Command): void {
+  cloud
+    .command('revoke')
+    .description('revoke a unit (every certificate it holds) or one certificate; permanent')
+    .option('--serial <serial>', 'the unit to revoke: it can no longer connect or enrol')
+    .option('--certificate <sha256>', 'the fingerprint of one certificate to revoke (sha256:<hex>)')
+    .option('--reason <reason>', 'key-compromise, clone, stolen, retired, superseded or other')
+    .option('--list', 'list the revocations instead')
+    .option('--state <dir>', 'state folder of the SQLite database')
+    .option('--database <url>', 'PostgreSQL, postgres://user@host:port/db')
+    .option('--json', 'print JSON')
+    .action(async (o: RevokeOptions) => {
+      const { parseRevocationRequest } = await import('../cloud/index.ts');
+      const request = o.list ? undefined : parseRevocationRequest(o);
+      const store = await openStoreOf(o);
+      try {
+        if (!request) {
+          const revocations = await store.revocations();
+          if (o.json) process.stdout.write(JSON.stringify({ revocations }, null, 2) + '\n');
+          else if (revocations.length === 0) process.stdout.write('nothing is revoked\n');
+          else for (const r of revocations) process.stdout.write(describeRevocationLine(r) + '\n');
+          return;
+        }
+        const done = await store.revoke(request.target, request.reason, 'cli', Date.now());
+        if (o.json) process.stdout.write(JSON.stringify(done, null, 2) + '\n');
+        else
+          process.stdout.write(
+            (done.outcome === 'revoked' ? 'revoked: ' : 'already revoked: ') +
+              describeRevocationLine(done.record) +
+              '\n',
+          );
+      } finally {
+        await store.close();
+      }
+    });
+}
+
+function describeRevocationLine(r: RevocationRecord): string {
+  const what =
+    r.kind === 'unit' ? `unit ${r.serial}` : `certificate ${r.fingerprint}${r.serial ? ` (${r.serial})` : ''}`;
+  return `${what}, ${r.reason}, ${new Date(r.revokedAt).toISOString()} by ${r.by}`;
 }
 
 /** `cloud broker-config`: a Mosquitto configuration with the embedded broker's rules. */

@@ -173,4 +173,28 @@ export function addMakerApiRoutes(router: Router<OwnerCtx>, site: OwnerSite): vo
       return { kind: 'json', body: { releases: await site.store.releaseCounts() } };
     },
   });
+  router.add({
+    method: 'GET',
+    path: '/v1/maker/revocations',
+    access: 'public',
+    csrf: false,
+    handler: async (req) => {
+      requireMaker(req, site.makerTokenSha256);
+      return { kind: 'json', body: { revocations: await site.store.revocations() } };
+    },
+  });
+  // Revokes a unit ({serial, reason}) or a certificate ({certificate: 'sha256:<hex>', reason}):
+  // enforced on this instance's broker before the answer, on the others within their poll.
+  router.add({
+    method: 'POST',
+    path: '/v1/maker/revocations',
+    access: 'public',
+    csrf: false,
+    handler: async (req) => {
+      requireMaker(req, site.makerTokenSha256);
+      const body = (typeof req.body === 'object' && req.body !== null ? req.body : {}) as Record<string, unknown>;
+      const done = await site.revoke(body, 'maker-api');
+      return { kind: 'json', status: done.outcome === 'revoked' ? 201 : 200, body: done };
+    },
+  });
 }

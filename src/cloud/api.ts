@@ -39,6 +39,7 @@ import type { CloudStore } from './store.ts';
 import type { CommandCenter } from './commands.ts';
 import { LOGIN_COOKIE, OwnerAccounts, type OwnerCtx } from './owner-accounts.ts';
 import { OwnerDevices } from './owner-devices.ts';
+import { parseRevocationRequest } from './revocation.ts';
 import { addAccountApiRoutes, addDeviceApiRoutes, addMakerApiRoutes } from './api-routes.ts';
 import { addAppAccountRoutes, addAppDeviceRoutes, addAppLoginRoutes, frameOf } from './app-routes.ts';
 import * as pages from './app-pages.ts';
@@ -64,6 +65,11 @@ export interface OwnerApiOptions {
     /** Appends one entry to the journal. */
     record(entry: JournalRecordInput): void;
   };
+  /**
+   * Revokes and enforces at once (the cloud's RevocationEnforcer); absent: written to the store and
+   * enforced at the next poll.
+   */
+  readonly revoke?: OwnerSite['revoke'];
 }
 
 /** A running owner API. */
@@ -79,13 +85,20 @@ export async function openOwnerSite(o: {
   config: OwnerApiConfig;
   log: (message: string) => void;
   journal?: OwnerApiOptions['journal'];
+  revoke?: OwnerSite['revoke'];
 }): Promise<OwnerSite> {
   const { store, commands, config, log } = o;
   const deviceCookieKey = await store.sharedSecret('device-cookie');
   const accounts = new OwnerAccounts({ store, config, deviceCookieKey, record: journalRecorder(o.journal), log });
   const forms = new PreSessionForms(LOGIN_COOKIE, await store.sharedSecret('login-csrf'));
   const devices = new OwnerDevices({ store, commands, config, log });
-  return { store, accounts, devices, forms, log, makerTokenSha256: config.makerTokenSha256 };
+  const revoke: OwnerSite['revoke'] =
+    o.revoke ??
+    ((input, by) => {
+      const { target, reason } = parseRevocationRequest(input);
+      return store.revoke(target, reason, by, Date.now());
+    });
+  return { store, accounts, devices, forms, log, makerTokenSha256: config.makerTokenSha256, revoke };
 }
 
 /** JSON answers (errors included) under `/v1/`; pages everywhere else. */

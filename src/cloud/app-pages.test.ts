@@ -43,3 +43,20 @@ test('pages escape every value and carry the CSRF token on every form', () => {
   for (const f of forms) assert.match(f, /name="csrf" value="tok&#34;en"/);
   assert.match(loginPage({ csrf: 'c', email: '"><x' }), /value="&#34;&#62;&#60;x"/);
 });
+
+test("a revoked unit's page tells its owner it is blocked, when and why, instead of online or offline", () => {
+  const device = {
+    serial: 'PLG-AAAAAAAAAA',
+    model: 'plug',
+    ownerId: 'x',
+    claimedAt: 1,
+    claimWindowUntil: 0,
+    online: true,
+    seenAt: 1,
+    state: null,
+    revoked: { reason: 'stolen' as const, at: Date.UTC(2026, 11, 7, 2, 0, 0) },
+  };
+  const html = devicePage({ title: 't', csrf: 'c', email: 'e' }, { device, telemetry: [], controls: [] });
+  assert.match(html, /Blocked by the maker on 2026-12-07 02:00:00 UTC because it was reported stolen/);
+  assert.doesNotMatch(html, /<dd>online<\/dd>/);
+});

@@ -75,7 +75,25 @@ function utcText(at: number): string {
   return `${new Date(at).toISOString().replace('T', ' ').slice(0, 19)} UTC`;
 }
 
+/** Why a revoked unit no longer works, in the owner's words. */
+const REVOKED_WORDS: Readonly<Record<NonNullable<DeviceRecord['revoked']>['reason'], string>> = {
+  'key-compromise': 'its secret key may have been exposed',
+  clone: 'a copy of it was detected',
+  stolen: 'it was reported stolen',
+  retired: 'the model has been retired',
+  superseded: 'its identity was replaced',
+  other: 'of a security problem',
+};
+
+function revokedText(r: NonNullable<DeviceRecord['revoked']>): string {
+  return (
+    `Blocked by the maker on ${utcText(r.at)} because ${REVOKED_WORDS[r.reason]}. ` +
+    "It can no longer connect to the cloud; contact the maker's support."
+  );
+}
+
 function stateText(d: DeviceRecord): string {
+  if (d.revoked) return 'blocked by the maker';
   return d.online ? 'online' : d.seenAt ? `offline (last seen ${utcText(d.seenAt)})` : 'not seen yet';
 }
 
@@ -247,7 +265,7 @@ function deviceFacts(d: DeviceRecord): string {
   const facts = [
     ['Serial', d.serial],
     ['Model', modelOf(d) ? `${modelOf(d)!.name} (${d.model})` : d.model],
-    ['Status', stateText(d)],
+    ['Status', d.revoked ? revokedText(d.revoked) : stateText(d)],
     ['Firmware', firmwareText(d.firmware)],
     ['Claimed', d.claimedAt ? utcText(d.claimedAt) : '—'],
   ];

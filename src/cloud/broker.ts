@@ -108,7 +108,8 @@ export type BrokerRefusal =
   | 'client-id-mismatch'
   | 'publish-denied'
   | 'subscribe-denied'
-  | 'packet-too-large';
+  | 'packet-too-large'
+  | 'revoked';
 
 /** Options of {@link startEmbeddedBroker}. */
 export interface EmbeddedBrokerOptions {
@@ -125,6 +126,19 @@ export interface EmbeddedBrokerOptions {
    * client id), refused (with the reason) or failed.
    */
   readonly onConnectionRecord?: (record: AdmissionRecord) => void;
+  /**
+   * Says why a verified client certificate (its CN and 'sha256:<hex>' fingerprint) is revoked, or
+   * undefined when it is not. Asked at every connection and by {@link EmbeddedBroker.disconnectRevoked}.
+   */
+  readonly revoked?: (cn: string | undefined, fingerprint: string) => string | undefined;
+}
+
+/** A connection the broker closed because its certificate was revoked. */
+export interface RevokedDisconnect {
+  /** 'address:port' as captured at accept. */
+  readonly source: string;
+  readonly clientId: string;
+  readonly reason: string;
 }
 
 /** A running embedded broker. */
@@ -137,6 +151,8 @@ export interface EmbeddedBroker {
   connectedClients(): number;
   /** Messages waiting for dispatch, and publishers held back because of them. */
   backlog(): { queued: number; held: number };
+  /** Closes every connection whose certificate the `revoked` option now names; returns what it closed. */
+  disconnectRevoked(): RevokedDisconnect[];
   /** Stops accepting connections and closes the server and aedes. */
   close(): Promise<void>;
 }
@@ -144,6 +160,8 @@ export interface EmbeddedBroker {
 interface IdentifiedSocket extends TLSSocket {
   bulwarkIdentity?: MqttIdentity;
   bulwarkCn?: string;
+  /** 'sha256:<hex>' of the verified client certificate. */
+  bulwarkFingerprint?: string;
 }
 
 function identityOf(client: Client | null): MqttIdentity | undefined {
@@ -164,6 +182,7 @@ interface BrokerContext {
   readonly queue: ReturnType<typeof createBrokerQueue>;
   readonly refuse: (reason: BrokerRefusal, detail: string) => void;
   readonly connections: () => BrokerConnectionJournal | undefined;
+  readonly revoked: (cn: string | undefined, fingerprint: string) => string | undefined;
 }
 
 function nameOf(who: MqttIdentity | undefined): string {
@@ -298,14 +317,45 @@ type ParsedClient = Client & { _parser?: { parse(buf: Buffer): number; packet?: 
 function takeVerifiedSocket(ctx: BrokerContext, aedes: Aedes, socket: IdentifiedSocket): void {
   socket.setNoDelay(true);
   // Keep the CN from the verified chain; the client's CONNECT must name the same.
-  const cn = socket.getPeerCertificate().subject?.CN;
+  const peer = socket.getPeerCertificate();
+  const cn = peer.subject?.CN;
   const cnText = Array.isArray(cn) ? undefined : cn;
+  const fingerprint =
+    'sha256:' +
+    String(peer.fingerprint256 ?? '')
+      .replace(/:/g, '')
+      .toLowerCase();
+  const revocation = ctx.revoked(cnText, fingerprint);
+  if (revocation !== undefined) {
+    ctx.refuse('revoked', `${cnText ?? '?'}: ${revocation}`);
+    ctx.connections()?.refused(socket, `certificate of ${quoteClientId(cnText ?? '')} is revoked: ${revocation}`);
+    socket.destroy();
+    return;
+  }
+  socket.bulwarkFingerprint = fingerprint;
   socket.bulwarkCn = cnText;
   socket.bulwarkIdentity = identityFromCommonName(cnText);
   ctx.connections()?.watch(socket, cnText);
   coalesceWrites(socket);
   const client = aedes.handle(socket) as ParsedClient;
   boundPacketSize(client, socket, ctx.config.maxPacketBytes, () => ctx.refuse('packet-too-large', cnText ?? '?'));
+}
+
+/** Closes the connected clients whose certificate is now revoked; returns what it closed. */
+function disconnectRevoked(ctx: BrokerContext, aedes: Aedes, sourceOf: (s: TLSSocket) => string): RevokedDisconnect[] {
+  const closed: RevokedDisconnect[] = [];
+  // aedes keeps its connected clients by id (untyped in its declarations).
+  const clients = (aedes as unknown as { clients: Record<string, Client> }).clients;
+  for (const client of Object.values(clients)) {
+    const socket = client.conn as IdentifiedSocket | undefined;
+    if (!socket?.bulwarkFingerprint) continue;
+    const reason = ctx.revoked(socket.bulwarkCn, socket.bulwarkFingerprint);
+    if (reason === undefined) continue;
+    ctx.refuse('revoked', `${socket.bulwarkCn ?? '?'} disconnected: ${reason}`);
+    closed.push({ source: sourceOf(socket), clientId: String(client.id), reason });
+    client.close();
+  }
+  return closed;
 }
 
 async function listenOn(server: TlsServer, config: EmbeddedBrokerConfig): Promise<number> {
@@ -333,6 +383,7 @@ export async function startEmbeddedBroker(o: EmbeddedBrokerOptions): Promise<Emb
     queue: createBrokerQueue(config.deliveryConcurrency, config.maxQueuedMessages),
     refuse: o.onRefusal ?? (() => undefined),
     connections: () => connections,
+    revoked: o.revoked ?? (() => undefined),
   };
   const aedes = createBrokerAedes(ctx);
   await aedes.listen();
@@ -350,6 +401,7 @@ export async function startEmbeddedBroker(o: EmbeddedBrokerOptions): Promise<Emb
     server,
     connectedClients: () => aedes.connectedClients,
     backlog: () => ({ queued: ctx.queue.length, held: ctx.queue.held }),
+    disconnectRevoked: () => disconnectRevoked(ctx, aedes, (socket) => admission.sourceOf(socket)),
     async close() {
       admission.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));

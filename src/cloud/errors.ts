@@ -29,7 +29,8 @@ export type CloudErrorCode =
   | 'API_URL_INVALID'
   | 'FACTORY_CA_MISSING'
   | 'MANIFEST_INVALID'
-  | 'MANIFEST_OTHER_CA';
+  | 'MANIFEST_OTHER_CA'
+  | 'REVOCATION_INVALID';
 
 /** The base of every cloud error. */
 export class CloudError extends BulwarkError<CloudErrorCode> {}

@@ -50,6 +50,17 @@ export {
 } from './api.ts';
 export { deviceView, modelOf, firmwareText, outcomeText } from './owner-devices.ts';
 export { FIRMWARE_HISTORY } from './firmware-sql.ts';
+export {
+  REVOCATION_REASONS,
+  RevocationError,
+  RevocationList,
+  normaliseFingerprint,
+  parseRevocationRequest,
+} from './revocation.ts';
+export type { RevocationReason, RevocationRecord, RevocationTarget } from './revocation.ts';
+export type { RevokeOutcome } from './revocation-sql.ts';
+export { RevocationEnforcer, describeRevocation, DEFAULT_REVOCATION_POLL_MS } from './revocation-enforcer.ts';
+export type { RevokedDisconnect } from './broker.ts';
 export type { OwnerApi, OwnerApiConfig, OwnerApiOptions, OwnerCtx } from './api.ts';
 export { telemetryChart } from './app-pages.ts';
 export { OwnerApiClient } from './owner-client.ts';

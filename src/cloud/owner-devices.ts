@@ -99,6 +99,7 @@ export function deviceView(d: DeviceRecord): Record<string, unknown> {
     claimedAt: d.claimedAt ? new Date(d.claimedAt).toISOString() : null,
     state: d.state?.capabilities ?? [],
     firmware: firmwareView(d.firmware),
+    revoked: d.revoked ? { reason: d.revoked.reason, at: new Date(d.revoked.at).toISOString() } : null,
   };
 }
 

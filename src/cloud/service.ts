@@ -23,6 +23,7 @@ import { SqlStore } from './sql-store.ts';
 import { openSqliteDriver } from './sqlite-driver.ts';
 import { openPostgresDriver } from './pg-driver.ts';
 import type { CloudStore, RegistryUnit, TelemetryRow } from './store.ts';
+import { RevocationEnforcer, DEFAULT_REVOCATION_POLL_MS } from './revocation-enforcer.ts';
 
 /** Settings of a cloud instance. */
 export interface CloudServiceOptions {
@@ -57,6 +58,8 @@ export interface CloudServiceOptions {
   readonly telemetryRetentionDays?: number;
   /** The service log (imports, broker connection, refusals, maintenance); silent by default. */
   readonly log?: (msg: string) => void;
+  /** How often revocations made elsewhere (the CLI, another instance) are looked for, ms (50 to 10000). */
+  readonly revocationPollMs?: number;
   /** Hears every stored telemetry batch (the benchmark measures latency with it). */
   readonly onTelemetryStored?: (rows: readonly TelemetryRow[], storedAt: number) => void;
 }
@@ -76,6 +79,8 @@ export interface CloudService {
   readonly credentials: CloudCredentials;
   /** This instance's connection journal (owner API and broker attempts, logins, CSRF refusals). */
   readonly journal: ConnectionJournal;
+  /** The revocations this instance enforces; `revocations.revoke()` revokes and enforces at once. */
+  readonly revocations: RevocationEnforcer;
   /** Imports a factory manifest into the registry. */
   importManifest(path: string): Promise<{ added: number; existing: number }>;
   /** Stops the instance: everything it started, in reverse order, the store last. */
@@ -193,11 +198,19 @@ async function cloudCredentials(o: CloudServiceOptions, instance: string): Promi
   });
 }
 
+function revocationPollMs(value: number | undefined): number {
+  if (value === undefined) return DEFAULT_REVOCATION_POLL_MS;
+  if (!Number.isInteger(value) || value < 50 || value > 10_000)
+    throw new CloudConfigError('revocationPollMs', 'must be an integer from 50 to 10000');
+  return value;
+}
+
 /** The embedded broker, journalling every connection; refusals are logged, then only one in 1000. */
 function startBroker(
   o: CloudServiceOptions,
   creds: CloudCredentials,
   journal: ConnectionJournal,
+  revocations: RevocationEnforcer,
   log: (line: string) => void,
 ): Promise<EmbeddedBroker> {
   let refusals = 0;
@@ -210,7 +223,27 @@ function startBroker(
       if (refusals++ < 1000 || refusals % 1000 === 0) log(`broker refused (${reason}): ${detail}`);
     },
     onConnectionRecord: (r) => journal.record({ surface: 'cloud', ...r }),
+    revoked: revocations.revoked,
   });
+}
+
+/** The external broker named in the options, or the embedded one started here (its closer added to `closers`). */
+async function brokerOf(
+  o: CloudServiceOptions,
+  creds: CloudCredentials,
+  journal: ConnectionJournal,
+  revocations: RevocationEnforcer,
+  log: (line: string) => void,
+  closers: Array<() => Promise<void>>,
+): Promise<{ broker: EmbeddedBroker | undefined; brokerUrl: string }> {
+  if (o.brokerUrl) {
+    parseMqttsUrl(o.brokerUrl);
+    return { broker: undefined, brokerUrl: o.brokerUrl };
+  }
+  const broker = await startBroker(o, creds, journal, revocations, log);
+  revocations.enforceOn(broker);
+  closers.push(() => broker.close());
+  return { broker, brokerUrl: broker.url };
 }
 
 /** The cloud's own MQTT client; `holder.traffic` handles what it receives. */
@@ -284,15 +317,10 @@ export async function startCloud(o: CloudServiceOptions): Promise<CloudService> 
     for (const c of closers.reverse()) await c().catch(() => undefined);
   };
   try {
-    let broker: EmbeddedBroker | undefined;
-    let brokerUrl = o.brokerUrl;
-    if (brokerUrl) parseMqttsUrl(brokerUrl);
-    else {
-      const b = await startBroker(o, creds, journal, log);
-      broker = b;
-      closers.push(() => b.close());
-      brokerUrl = b.url;
-    }
+    const revocations = new RevocationEnforcer({ store, journal, log });
+    await revocations.start(revocationPollMs(o.revocationPollMs));
+    closers.push(() => Promise.resolve(revocations.stop()));
+    const { broker, brokerUrl } = await brokerOf(o, creds, journal, revocations, log, closers);
     const shared = o.sharedSubscriptions ?? o.brokerUrl !== undefined;
     const prefix = shared ? `$share/${SHARED_GROUP}/` : '';
     // The client and the traffic handler refer to each other; the handler is set before start().
@@ -324,6 +352,7 @@ export async function startCloud(o: CloudServiceOptions): Promise<CloudService> 
       config: o.api ?? {},
       log,
       journal,
+      revoke: (input, by) => revocations.revoke(input, by),
     });
     closers.push(() => api.close());
     closers.push(startMaintenance(store, (o.telemetryRetentionDays ?? 30) * 86_400_000, log));
@@ -338,6 +367,7 @@ export async function startCloud(o: CloudServiceOptions): Promise<CloudService> 
       commands,
       credentials: creds,
       journal,
+      revocations,
       async importManifest(path: string) {
         return store.importUnits(await readManifest(path, creds.caCertPem), Date.now());
       },

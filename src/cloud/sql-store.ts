@@ -22,6 +22,8 @@ import type {
   ReleaseCount,
 } from './store.ts';
 import * as firmware from './firmware-sql.ts';
+import * as revocation from './revocation-sql.ts';
+import type { RevocationReason, RevocationRecord, RevocationTarget } from './revocation.ts';
 
 /** One SQL connection (or a transaction on one). */
 export interface SqlRunner {
@@ -86,9 +88,9 @@ CREATE TABLE IF NOT EXISTS commands (
 CREATE INDEX IF NOT EXISTS commands_account ON commands (account_id);
 CREATE TABLE IF NOT EXISTS models (digest TEXT PRIMARY KEY, document TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS device_models (serial TEXT PRIMARY KEY, digest TEXT NOT NULL);
-${firmware.FIRMWARE_SCHEMA_SQL}`;
+${firmware.FIRMWARE_SCHEMA_SQL}${revocation.REVOCATION_SCHEMA_SQL}`;
 
-interface DeviceRow extends firmware.FirmwareColumns {
+interface DeviceRow extends firmware.FirmwareColumns, revocation.RevocationColumns {
   serial: string;
   model: string;
   model_digest: string | null;
@@ -120,13 +122,16 @@ function toDevice(r: DeviceRow): DeviceRecord {
     seenAt: Number(r.seen_at),
     state,
     ...(fw ? { firmware: fw } : {}),
+    ...revocation.revocationOfRow(r),
   };
 }
 
 const DEVICE_COLUMNS =
   'serial, model, owner_id, claimed_at, claim_window_until, online, seen_at, state_json, ' +
   '(SELECT dm.digest FROM device_models dm WHERE dm.serial = devices.serial) AS model_digest, ' +
-  firmware.FIRMWARE_DEVICE_COLUMNS;
+  firmware.FIRMWARE_DEVICE_COLUMNS +
+  ', ' +
+  revocation.REVOCATION_DEVICE_COLUMNS;
 /** Parsed models kept by digest (a digest names one model for ever); past this many the cache starts afresh. */
 const MAX_CACHED_MODELS = 256;
 
@@ -285,6 +290,27 @@ export class SqlStore implements CloudStore {
 
   async releaseCounts(): Promise<ReleaseCount[]> {
     return firmware.releaseCounts(this.#db);
+  }
+
+  async revoke(
+    target: RevocationTarget,
+    reason: RevocationReason,
+    by: string,
+    now: number,
+  ): Promise<revocation.RevokeOutcome> {
+    return this.#db.transaction((tx) => revocation.revoke(tx, target, reason, by, now));
+  }
+
+  async revocations(): Promise<RevocationRecord[]> {
+    return revocation.revocations(this.#db);
+  }
+
+  async revocationCount(): Promise<number> {
+    return revocation.revocationCount(this.#db);
+  }
+
+  async unitRevocation(serial: string): Promise<RevocationRecord | undefined> {
+    return revocation.unitRevocation(this.#db, serial);
   }
 
   async openClaimWindow(serial: string, until: number, seq: number, now: number): Promise<void> {

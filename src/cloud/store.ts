@@ -13,6 +13,8 @@ import type {
   StateMessage,
 } from '../cloudprotocol/index.ts';
 import type { ModelSpec } from '../models/index.ts';
+import type { RevocationReason, RevocationRecord, RevocationTarget } from './revocation.ts';
+import type { RevokeOutcome } from './revocation-sql.ts';
 
 /** One unit as imported from a factory manifest (public data only). */
 export interface RegistryUnit {
@@ -44,6 +46,8 @@ export interface DeviceRecord {
   readonly state: StateMessage | null;
   /** The image it last reported running and its newest update outcome; absent before its first report. */
   readonly firmware?: DeviceFirmware;
+  /** Set when the maker revoked the unit or its birth certificate: it can no longer connect. */
+  readonly revoked?: { readonly reason: RevocationReason; readonly at: number };
 }
 
 /** What a device last said of its firmware. */
@@ -236,6 +240,16 @@ export interface CloudStore {
   flagClaimFlood(serial: string, failures: number, now: number): Promise<boolean>;
   /** The flagged serials, most recent wrong code first; at most `limit`. */
   claimFloods(limit: number): Promise<ClaimFloodRecord[]>;
+
+  // revocations (permanent; src/cloud/revocation.ts)
+  /** Revokes a unit (it must be registered: NOT_FOUND) or a certificate; a second revocation keeps the first. */
+  revoke(target: RevocationTarget, reason: RevocationReason, by: string, now: number): Promise<RevokeOutcome>;
+  /** Every revocation, oldest first. */
+  revocations(): Promise<RevocationRecord[]>;
+  /** How many revocations there are (they are never removed, so a change in this number means new ones). */
+  revocationCount(): Promise<number>;
+  /** The revocation covering a unit (the unit, or its birth certificate), if any. */
+  unitRevocation(serial: string): Promise<RevocationRecord | undefined>;
 
   // commands
   /** Stores a command just sent to a device. */

@@ -125,6 +125,7 @@ const table = {
   FACTORY_CA_MISSING: caller(NOINPUT),
   MANIFEST_INVALID: caller(DATAERR),
   MANIFEST_OTHER_CA: caller(DATAERR),
+  REVOCATION_INVALID: caller(DATAERR, 422),
   // src/cloudlink (COMMAND_NOT_ALLOWED is the cloud's, above)
   CLOUDLINK_CONFIG_INVALID: caller(CONFIG),
   // src/device

@@ -125,7 +125,9 @@ test('a code no switch named answered 400, and still does', () => {
   // And the hardware (its driver) that cannot answer now: 503, since drivers came (issue 16).
   // And a second update file uploaded while one is in progress: 409, since uploads came.
   // And an update with no room beside the owner's reserve: 507, since the reserve came (issue 25).
+  // And a malformed revocation on the maker's API: 422, since revocation came (issue 19).
   const newSince = new Set([
+    'REVOCATION_INVALID',
     'INTERNAL',
     'HUB_INTERNAL',
     'CAPABILITY_UNAVAILABLE',

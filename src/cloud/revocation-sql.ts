@@ -1,0 +1,118 @@
+/**
+ * The store's revocation part, in the SQL both databases share. One row per revoked unit
+ * (`unit:<serial>`) or certificate (`cert:<sha256:hex>`); rows are never removed, so their count
+ * tells a polling instance whether anything changed. A table beside the others, created if
+ * missing, so a database from before it opens as it is.
+ */
+import type { RevocationReason, RevocationRecord, RevocationTarget } from './revocation.ts';
+import { NotFoundError } from './errors.ts';
+
+/** The revocation table. */
+export const REVOCATION_SCHEMA_SQL = `
+CREATE TABLE IF NOT EXISTS revocations (
+  id TEXT PRIMARY KEY, kind TEXT NOT NULL, serial TEXT NULL, fingerprint TEXT NULL, reason TEXT NOT NULL,
+  revoked_by TEXT NOT NULL, revoked_at BIGINT NOT NULL, n BIGINT NOT NULL);
+CREATE INDEX IF NOT EXISTS revocations_serial ON revocations (serial);
+`;
+
+/** The device columns that say whether (and why) a unit is revoked (subqueries on `devices`). */
+export const REVOCATION_DEVICE_COLUMNS =
+  '(SELECT r.reason FROM revocations r WHERE r.serial = devices.serial ORDER BY r.n LIMIT 1) AS revoked_reason, ' +
+  '(SELECT r.revoked_at FROM revocations r WHERE r.serial = devices.serial ORDER BY r.n LIMIT 1) AS revoked_at';
+
+/** The revocation columns of a device row. */
+export interface RevocationColumns {
+  revoked_reason?: string | null;
+  revoked_at?: number | string | null;
+}
+
+/** A device row's revocation, as DeviceRecord's `revoked` (absent when the unit is not revoked). */
+export function revocationOfRow(r: RevocationColumns): { revoked?: { reason: RevocationReason; at: number } } {
+  if (!r.revoked_reason) return {};
+  return { revoked: { reason: r.revoked_reason as RevocationReason, at: Number(r.revoked_at ?? 0) } };
+}
+
+/** One SQL connection or transaction (sql-store.ts's SqlRunner). */
+interface Runner {
+  all<T extends object>(sql: string, params?: readonly unknown[]): Promise<T[]>;
+  run(sql: string, params?: readonly unknown[]): Promise<number>;
+}
+
+interface RevocationRow {
+  kind: string;
+  serial: string | null;
+  fingerprint: string | null;
+  reason: string;
+  revoked_by: string;
+  revoked_at: number | string;
+}
+
+/** What {@link revoke} did: 'revoked', or 'already' when the target was revoked before (the first reason stays). */
+export type RevokeOutcome = { readonly outcome: 'revoked' | 'already'; readonly record: RevocationRecord };
+
+function toRecord(r: RevocationRow): RevocationRecord {
+  return {
+    kind: r.kind === 'unit' ? 'unit' : 'certificate',
+    serial: r.serial,
+    fingerprint: r.fingerprint,
+    reason: r.reason as RevocationReason,
+    by: r.revoked_by,
+    revokedAt: Number(r.revoked_at),
+  };
+}
+
+const COLUMNS = 'kind, serial, fingerprint, reason, revoked_by, revoked_at';
+
+/**
+ * Records a revocation in `tx` (a transaction). A unit must be registered (NOT_FOUND otherwise,
+ * nothing written); a certificate need not be, and is linked to the unit whose birth certificate it is.
+ */
+export async function revoke(
+  tx: Runner,
+  target: RevocationTarget,
+  reason: RevocationReason,
+  by: string,
+  now: number,
+): Promise<RevokeOutcome> {
+  const id = target.kind === 'unit' ? `unit:${target.serial}` : `cert:${target.fingerprint}`;
+  const existing = await tx.all<RevocationRow>(`SELECT ${COLUMNS} FROM revocations WHERE id = $1`, [id]);
+  if (existing[0]) return { outcome: 'already', record: toRecord(existing[0]) };
+  let serial: string | null;
+  if (target.kind === 'unit') {
+    const known = await tx.all<{ serial: string }>('SELECT serial FROM devices WHERE serial = $1', [target.serial]);
+    if (!known[0]) throw new NotFoundError(`no unit ${target.serial} is registered`);
+    serial = target.serial;
+  } else {
+    const owner = await tx.all<{ serial: string }>('SELECT serial FROM devices WHERE device_cert_fingerprint = $1', [
+      target.fingerprint,
+    ]);
+    serial = owner[0]?.serial ?? null;
+  }
+  const fingerprint = target.kind === 'certificate' ? target.fingerprint : null;
+  await tx.run(
+    `INSERT INTO revocations (id, ${COLUMNS}, n)
+    SELECT CAST($1 AS TEXT), CAST($2 AS TEXT), CAST($3 AS TEXT), CAST($4 AS TEXT), CAST($5 AS TEXT),
+      CAST($6 AS TEXT), CAST($7 AS BIGINT), COALESCE(MAX(n), 0) + 1 FROM revocations`,
+    [id, target.kind, serial, fingerprint, reason, by, now],
+  );
+  return { outcome: 'revoked', record: { kind: target.kind, serial, fingerprint, reason, by, revokedAt: now } };
+}
+
+/** Every revocation, oldest first. */
+export async function revocations(db: Runner): Promise<RevocationRecord[]> {
+  return (await db.all<RevocationRow>(`SELECT ${COLUMNS} FROM revocations ORDER BY n`)).map(toRecord);
+}
+
+/** How many revocations there are. */
+export async function revocationCount(db: Runner): Promise<number> {
+  const rows = await db.all<{ c: number | string }>('SELECT COUNT(*) AS c FROM revocations');
+  return Number(rows[0]?.c ?? 0);
+}
+
+/** The revocation covering a unit (the unit itself, or its birth certificate), if any. */
+export async function unitRevocation(db: Runner, serial: string): Promise<RevocationRecord | undefined> {
+  const rows = await db.all<RevocationRow>(`SELECT ${COLUMNS} FROM revocations WHERE serial = $1 ORDER BY n LIMIT 1`, [
+    serial,
+  ]);
+  return rows[0] ? toRecord(rows[0]) : undefined;
+}
