@@ -13,7 +13,7 @@ import { readDeviceBundle, type DeviceBundle } from '../bundle/index.ts';
 import type { ModelSpec } from '../models/index.ts';
 import { startWebService, type WebService, type WebJournal } from '../web/index.ts';
 import { openJournal, type DeviceJournal } from './journal-bridge.ts';
-import { openClock, type UnitClock } from '../clock/index.ts';
+import { openClock, type ClockReadings, type UnitClock } from '../clock/index.ts';
 import { verifyServerCertificateAt } from '../channel/index.ts';
 import type { JournalConfig } from '../journal/index.ts';
 import { DeviceCapabilities, type UnitHardware } from './capabilities.ts';
@@ -57,6 +57,10 @@ export interface DeviceAgentConfig {
    * supervisor, which resets the unit with the agent stopped.
    */
   readonly button?: { readonly socket: string; hold(): Promise<string> };
+  /** How often the web certificate's remaining life is checked, ms (src/web's default, 6 hours, otherwise). */
+  readonly webCertificateCheckIntervalMs?: number;
+  /** The wall and monotonic clocks the unit's clock reads (src/clock); the system's unless a test moves them. */
+  readonly clockReadings?: ClockReadings;
 }
 
 /** The folder in the state dir where unusable state files are kept for support. */
@@ -205,6 +209,8 @@ function startAgentWeb(parts: AgentParts, startedAt: number): Promise<WebService
     journal: webJournal,
     config: { host: c.host, port: c.webPort },
     warn: log,
+    clock: parts.clock,
+    ...(c.webCertificateCheckIntervalMs ? { certificate: { checkIntervalMs: c.webCertificateCheckIntervalMs } } : {}),
     device: {
       firmwareVersion: updater.running.version,
       startedAt,
@@ -455,6 +461,7 @@ export async function startDeviceAgent(
     floorSources: [{ at: bundle.unit.createdAt, source: 'unit made' }],
     damaged,
     onError: (err) => log(`clock.json not saved (${(err as { code?: string }).code ?? 'error'})`),
+    ...(c.clockReadings ? { readings: c.clockReadings } : {}),
   });
   const journal = await openJournal(c.stateDir, sensitive ? 'sensitive' : 'standard', log, c.journal, damaged, clock);
   damaged.attach(journal);

@@ -1,12 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createPrivateKey, generateKeyPairSync, X509Certificate } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, X509Certificate } from 'node:crypto';
 import {
   createCertificateAuthority,
   createPinnedKeyCertificate,
+  createWebCertificate,
   issueClientCertificate,
   issueServerCertificate,
   loadCaSigner,
+  renewWebCertificate,
+  WEB_CERTIFICATE_DAYS,
 } from './certificates.ts';
 
 test('a CA issues a server certificate (its names and loopback) and a client certificate', async () => {
@@ -56,4 +59,38 @@ test('a pinned-key certificate carries the given key, is no CA, limits no usage,
   assert.equal(cert.subject, 'CN=Bulwark hub\\, \\"main\\"', 'the comma and quotes stay inside one CN');
   assert.equal(cert.subjectAltName, 'DNS:localhost, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1');
   assert.equal(cert.keyUsage, undefined, 'no extended key usage');
+});
+
+test('a web certificate is valid at most 398 days, so browsers and testssl.sh accept its lifetime', async () => {
+  const issued = await createWebCertificate('PLUG0001', 'Acme');
+  const cert = new X509Certificate(issued.certPem);
+  const days = (Date.parse(cert.validTo) - Date.parse(cert.validFrom)) / 86_400_000;
+  assert.ok(days <= 398, `valid ${days} days`);
+  assert.ok(days >= WEB_CERTIFICATE_DAYS, `valid ${days} days, less than ${WEB_CERTIFICATE_DAYS}`);
+});
+
+test('a renewed web certificate keeps the key, subject, names and usage, and starts a new lifetime', async () => {
+  const first = await createWebCertificate('PLUG0001', 'Acme', { now: new Date('2027-01-01T00:00:00Z') });
+  const later = new Date('2027-10-01T00:00:00Z');
+  const renewedPem = await renewWebCertificate(first.privateKeyPem, 'PLUG0001', 'Acme', { now: later });
+  const before = new X509Certificate(first.certPem);
+  const renewed = new X509Certificate(renewedPem);
+  const spki = (c: X509Certificate): string =>
+    createHash('sha256')
+      .update(c.publicKey.export({ type: 'spki', format: 'der' }))
+      .digest('hex');
+  const keySpki = createHash('sha256')
+    .update(createPublicKey(first.privateKeyPem).export({ type: 'spki', format: 'der' }))
+    .digest('hex');
+  assert.equal(spki(renewed), keySpki, 'the certificate carries the key it was given');
+  assert.ok(renewed.checkPrivateKey(createPrivateKey(first.privateKeyPem)) && renewed.verify(renewed.publicKey));
+  assert.equal(renewed.subject, before.subject);
+  assert.equal(renewed.subjectAltName, before.subjectAltName);
+  assert.deepEqual(renewed.keyUsage, before.keyUsage);
+  assert.equal(renewed.ca, false);
+  assert.notEqual(renewed.serialNumber, before.serialNumber);
+  assert.ok(Date.parse(renewed.validTo) > Date.parse(before.validTo), 'the renewed one ends later');
+  const days = (Date.parse(renewed.validTo) - Date.parse(renewed.validFrom)) / 86_400_000;
+  assert.ok(days <= 398, `valid ${days} days`);
+  assert.ok(Date.parse(renewed.validFrom) <= later.getTime() && Date.parse(renewed.validTo) > later.getTime());
 });

@@ -255,19 +255,59 @@ export async function issueDeviceCertificate(
   return withNewKey({ subject, usage: 'client', subjectKeyId: true, ...validity(options, { years: 20 }) }, ca);
 }
 
-/** Creates the unit's own self-signed HTTPS certificate, unique to it. */
+/**
+ * How long a web certificate is valid by default, days: within the 398 days browsers and testssl.sh
+ * accept for a server certificate, with a day to spare for a clock a little ahead.
+ */
+export const WEB_CERTIFICATE_DAYS = 397;
+
+/** What every web certificate of a unit says: CN = serial, O = maker, `<serial>.local` and loopback. */
+function webCertificateSpec(serial: string, maker: string, options: ValidityOptions): CertificateSpec {
+  return {
+    subject: distinguishedName(serial, maker),
+    usage: 'server',
+    names: [`${serial.toLowerCase()}.local`, ...LOOPBACK_NAMES],
+    subjectKeyId: true,
+    ...validity(options, { days: WEB_CERTIFICATE_DAYS }),
+  };
+}
+
+/** A P-256 private key (PEM or KeyObject) and its public half as WebCrypto keys, for signing. */
+function signingPairOf(privateKey: KeyObject | string): CryptoKeyPair {
+  const key = typeof privateKey === 'string' ? createPrivateKey(privateKey) : privateKey;
+  return {
+    privateKey: key.toCryptoKey(EC_KEYGEN, false, ['sign']),
+    publicKey: createPublicKey(key).toCryptoKey(EC_KEYGEN, true, ['verify']),
+  };
+}
+
+/**
+ * Creates the unit's own self-signed HTTPS certificate, unique to it, with a fresh key; valid
+ * {@link WEB_CERTIFICATE_DAYS} days unless told otherwise.
+ */
 export async function createWebCertificate(
   serial: string,
   maker: string,
   options: ValidityOptions = {},
 ): Promise<IssuedCertificate> {
-  return withNewKey({
-    subject: distinguishedName(serial, maker),
-    usage: 'server',
-    names: [`${serial.toLowerCase()}.local`, ...LOOPBACK_NAMES],
-    subjectKeyId: true,
-    ...validity(options, { years: 20 }),
-  });
+  return withNewKey(webCertificateSpec(serial, maker, options));
+}
+
+/**
+ * Issues the unit's web certificate again for its existing key (the one in the bundle), with the
+ * same subject, names and usage as {@link createWebCertificate}: a browser exception or a hub pin
+ * on the key keeps matching. Valid {@link WEB_CERTIFICATE_DAYS} days from `options.now` unless told otherwise.
+ *
+ * @example
+ * const certPem = await renewWebCertificate(bundle.webKeyPem, unit.serial, unit.maker, { now: new Date(clock.now()) });
+ */
+export async function renewWebCertificate(
+  privateKey: KeyObject | string,
+  serial: string,
+  maker: string,
+  options: ValidityOptions = {},
+): Promise<string> {
+  return buildCertificate(webCertificateSpec(serial, maker, options), signingPairOf(privateKey));
 }
 
 /**
@@ -285,11 +325,7 @@ export async function createPinnedKeyCertificate(
   commonName: string,
   options: ValidityOptions & { names?: readonly string[] } = {},
 ): Promise<string> {
-  const key = typeof privateKey === 'string' ? createPrivateKey(privateKey) : privateKey;
-  const keys = {
-    privateKey: key.toCryptoKey(EC_KEYGEN, false, ['sign']),
-    publicKey: createPublicKey(key).toCryptoKey(EC_KEYGEN, true, ['verify']),
-  };
+  const keys = signingPairOf(privateKey);
   const names = options.names ?? LOOPBACK_NAMES;
   const spec = { subject: distinguishedName(commonName), usage: 'pinned', names, subjectKeyId: false } as const;
   return buildCertificate({ ...spec, ...validity(options, { years: 20 }) }, keys);

@@ -56,6 +56,8 @@ export {
   issueServerCertificate,
   loadCaSigner,
   LOOPBACK_NAMES,
+  renewWebCertificate,
+  WEB_CERTIFICATE_DAYS,
 } from './certificates.ts';
 export type { CaSigner, IssuedCertificate, IssueCertificateOptions, ValidityOptions } from './certificates.ts';
 export type { IdentityErrorCode, FactoryErrorCode } from './errors.ts';

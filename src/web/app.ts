@@ -127,6 +127,8 @@ export interface RunningSurface<Ctx> {
   readonly routes: WebApp<Ctx>['routes'];
   /** Every request the client broke, by cause: malformed, reset, too slow, or its body cut short. */
   clientEvents(): Record<string, number>;
+  /** Serves a new certificate (same key or not) to new connections, without a restart. */
+  setCertificate(certPem: string, keyPem: string): void;
   close(): Promise<void>;
 }
 
@@ -150,6 +152,7 @@ export async function serveApp<Ctx>(
     app,
     routes: app.routes,
     clientEvents: () => mergeCounts(listener.clientErrors(), app.clientEvents()),
+    setCertificate: (certPem, keyPem) => listener.setCertificate(certPem, keyPem),
     close: () => listener.close(),
   };
 }

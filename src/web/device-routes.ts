@@ -18,6 +18,7 @@ import {
   type DeviceSite,
 } from './device-site.ts';
 import * as pages from './pages.ts';
+import { ownerDate, type WebCertificateView } from './web-certificate.ts';
 
 /** Unknown user names share one lockout account, so they cannot fill the table. */
 const UNKNOWN_ACCOUNT = '(unknown)';
@@ -161,6 +162,14 @@ export function addPublicRoutes(router: Router<DeviceCtx>, site: DeviceSite): vo
   router.add({ method: 'POST', path: '/setup', access: 'public', csrf: false, handler: (req) => postSetup(site, req) });
 }
 
+/** The served certificate in the owner's words, so a browser's warning can be checked against it. */
+function certificateFact(view: WebCertificateView): [string, string] {
+  return [
+    "This page's certificate",
+    `sha256 ${view.fingerprint256}, valid until ${ownerDate(view.notAfter)}, renewed automatically`,
+  ];
+}
+
 function dashboard(site: DeviceSite, req: WebRequest, csrf: string): WebResponse {
   const { unit } = site.bundle;
   const { device } = site;
@@ -173,6 +182,7 @@ function dashboard(site: DeviceSite, req: WebRequest, csrf: string): WebResponse
     ['Uptime', `${Math.floor(uptime / 3600)} h ${Math.floor((uptime % 3600) / 60)} min ${uptime % 60} s`],
     ['Security updates until', unit.supportPeriodEnd],
     ['Password', site.state.owner?.source === 'owner' ? 'set by you' : 'from the label (change it any time)'],
+    certificateFact(site.certificate()),
     ...(device.facts?.() ?? []),
   ];
   const notice = req.query.get('done') ?? undefined;

@@ -10,6 +10,7 @@ import type { PreSessionForms, SurfaceEvent } from './app.ts';
 import type { WebStateStore } from './owner-state.ts';
 import { OWNER_NAME, type OwnerLogin } from './owner-login.ts';
 import type * as pages from './pages.ts';
+import type { WebCertificateView } from './web-certificate.ts';
 
 /** The session cookie of the device's admin page. */
 export const SESSION_COOKIE = '__Host-bulwark-session';
@@ -72,6 +73,8 @@ export interface DeviceSite {
   /** Words a password must not lean on: the model, serial, maker and user name. */
   readonly userInputs: readonly string[];
   readonly ownerActions: ReadonlyArray<{ id: string; label: string; run(): Promise<string> }>;
+  /** The certificate this page is served with now. */
+  certificate(): WebCertificateView;
   record(req: WebRequest, event: SurfaceEvent): void;
 }
 

@@ -10,6 +10,7 @@ import { createServer, type Server } from 'node:https';
 // Types only: importing node:http itself loads http2, undici and perf_hooks (4 MiB on an idle plug).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import type { SecureContextOptions } from 'node:tls';
 import { constants as osslConstants } from 'node:crypto';
 import { guardServer, type Admission, type AdmissionConfig, type AdmissionRecord } from '../admission/index.ts';
 import { securityHeaders } from './http.ts';
@@ -87,25 +88,37 @@ export interface HttpsListener {
    * and resets of connections with no request (counted here, journalled by the admission guard).
    */
   clientErrors(): Record<string, number>;
+  /**
+   * Serves `certPem` (with `keyPem`) to every new connection from now on, on the same TLS profile,
+   * without a restart; connections already open keep theirs. Throws if the pair is unusable.
+   */
+  setCertificate(certPem: string, keyPem: string): void;
   /** Stops listening and ends every connection. */
   close(): Promise<void>;
+}
+
+/** The project's TLS profile with `certPem` and its key: what the server starts with and each swap keeps. */
+function tlsProfile(o: Pick<HttpsListenOptions, 'keyPem' | 'certPem' | 'minVersion'>): SecureContextOptions {
+  return {
+    key: o.keyPem,
+    cert: o.certPem,
+    minVersion: o.minVersion ?? 'TLSv1.2',
+    maxVersion: 'TLSv1.3',
+    ciphers: TLS12_CIPHERS,
+    honorCipherOrder: true,
+    ecdhCurve: 'X25519:P-256:P-384',
+    secureOptions:
+      osslConstants.SSL_OP_NO_COMPRESSION |
+      osslConstants.SSL_OP_NO_RENEGOTIATION |
+      osslConstants.SSL_OP_CIPHER_SERVER_PREFERENCE,
+  };
 }
 
 /** Starts an HTTPS server on the project's TLS profile and admission rules; resolves when it listens. */
 export async function listenHttps(o: HttpsListenOptions): Promise<HttpsListener> {
   const server = createServer(
     {
-      key: o.keyPem,
-      cert: o.certPem,
-      minVersion: o.minVersion ?? 'TLSv1.2',
-      maxVersion: 'TLSv1.3',
-      ciphers: TLS12_CIPHERS,
-      honorCipherOrder: true,
-      ecdhCurve: 'X25519:P-256:P-384',
-      secureOptions:
-        osslConstants.SSL_OP_NO_COMPRESSION |
-        osslConstants.SSL_OP_NO_RENEGOTIATION |
-        osslConstants.SSL_OP_CIPHER_SERVER_PREFERENCE,
+      ...tlsProfile(o),
       requestTimeout: o.requestTimeoutMs,
       headersTimeout: Math.min(o.requestTimeoutMs, 10_000),
       keepAliveTimeout: o.keepAliveTimeoutMs,
@@ -137,6 +150,8 @@ export async function listenHttps(o: HttpsListenOptions): Promise<HttpsListener>
     port: (server.address() as AddressInfo).port,
     admission,
     clientErrors: () => counts.snapshot(),
+    // setSecureContext replaces every TLS option, so the whole profile goes with the new certificate.
+    setCertificate: (certPem, keyPem) => server.setSecureContext(tlsProfile({ ...o, certPem, keyPem })),
     async close() {
       admission.close();
       await new Promise<void>((resolve) => {

@@ -30,6 +30,7 @@ import {
 } from './device-site.ts';
 import { addAccountRoutes, addControlRoutes, addPublicRoutes, addRecordRoutes } from './device-routes.ts';
 import { addUpdateFileRoute } from './update-file-route.ts';
+import { openWebCertificate, type WebCertificate, type WebCertificateConfig } from './web-certificate.ts';
 import * as pages from './pages.ts';
 import type { AdmissionConfig, AdmissionRecord } from '../admission/index.ts';
 
@@ -48,7 +49,8 @@ export interface WebJournalEntry {
     | 'password-change'
     | 'csrf'
     | 'control'
-    | 'update-file';
+    | 'update-file'
+    | 'certificate-renewed';
   readonly identity?: string;
   readonly result: 'success' | 'failure' | 'refused' | 'locked-out' | 'info';
   readonly detail?: string;
@@ -101,6 +103,8 @@ const LOGIN_COOKIE = '__Host-bulwark-login';
 /** A running web service. */
 export interface WebService extends RunningSurface<DeviceCtx> {
   readonly state: WebStateStore;
+  /** The certificate served, renewed by the unit before it expires. */
+  readonly certificate: WebCertificate;
   close(): Promise<void>;
   /** Factory reset of the web side: sticker password back, sessions and counters gone. */
   reset(): Promise<void>;
@@ -126,6 +130,10 @@ export interface WebServiceOptions {
   readonly warn?: (message: string) => void;
   /** Where state files that cannot be used go (the agent journals them); default `<stateDir>/damaged`, warned. */
   readonly damaged?: DamagedStateSink;
+  /** The unit's clock (src/clock), which the certificate's renewal reads; default the wall clock. */
+  readonly clock?: { now(): number };
+  /** The web certificate's renewal (web-certificate.ts): how often it is checked. */
+  readonly certificate?: Partial<WebCertificateConfig>;
 }
 
 /** Builds the device's admin application: its routes, session port and pages. */
@@ -181,6 +189,7 @@ async function createSite(
   options: WebServiceOptions,
   config: WebServiceConfig,
   warn: (m: string) => void,
+  certificate: WebCertificate,
 ): Promise<DeviceSite> {
   const { bundle, device, journal } = options;
   const unit = bundle.unit;
@@ -207,6 +216,7 @@ async function createSite(
       config,
     ),
     userInputs: [unit.model, unit.modelName, unit.serial, OWNER_NAME, unit.maker],
+    certificate: () => certificate.view(),
     ownerActions: device.ownerActions?.() ?? [],
   };
 }
@@ -218,13 +228,21 @@ export async function startWebService(options: WebServiceOptions): Promise<WebSe
     throw new InvalidInputError('port must be 0..65535');
   }
   const warn = options.warn ?? (() => undefined);
-  const site = await createSite(options, config, warn);
+  const certificate = await openWebCertificate({
+    bundle: options.bundle,
+    stateDir: options.stateDir,
+    journal: options.journal,
+    log: warn,
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.certificate ? { config: options.certificate } : {}),
+  });
+  const site = await createSite(options, config, warn, certificate);
   const app = createDeviceApp(site, config, warn, options.journal);
   const surface = await serveApp(
     app,
     {
       keyPem: options.bundle.webKeyPem,
-      certPem: options.bundle.webCertPem,
+      certPem: certificate.certPem(),
       host: config.host,
       port: config.port,
       requestTimeoutMs: config.requestTimeoutMs,
@@ -233,10 +251,13 @@ export async function startWebService(options: WebServiceOptions): Promise<WebSe
     },
     () => hostNames(config.host, options.bundle.unit.serial),
   );
+  certificate.start((certPem, keyPem) => surface.setCertificate(certPem, keyPem));
   return {
     ...surface,
     state: site.state,
+    certificate,
     async close() {
+      certificate.stop();
       await surface.close();
       await site.state.flush();
     },
