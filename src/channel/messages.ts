@@ -43,8 +43,11 @@ export const CHANNEL_ERROR_CODES = Object.freeze([
 ] as const);
 export type ChannelErrorCode = (typeof CHANNEL_ERROR_CODES)[number];
 
-/** The events a side may push. */
-export const CHANNEL_EVENT_NAMES = Object.freeze(['state', 'telemetry', 'unpaired'] as const);
+/**
+ * The events a side may push; 'key-rotation' is the device saying it has a signed statement of a
+ * new channel key for the hub to fetch (value: its part count; see docs/pairing.md).
+ */
+export const CHANNEL_EVENT_NAMES = Object.freeze(['state', 'telemetry', 'unpaired', 'key-rotation'] as const);
 export type ChannelEventName = (typeof CHANNEL_EVENT_NAMES)[number];
 
 /** Asks the peer to act on one of its capabilities. */

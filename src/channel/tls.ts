@@ -10,6 +10,7 @@
  * itself proves the server is the one pinned when the ticket was issued (only it can decrypt
  * the ticket), so the client re-checks that remembered pin against its current pin set.
  */
+import { randomBytes } from 'node:crypto';
 import type { SecureContext, Server as TlsServer, TLSSocket } from 'node:tls';
 import type { Socket } from 'node:net';
 import { validateChannelConfig, type ChannelConfig } from './config.ts';
@@ -151,6 +152,11 @@ export interface ChannelServer<P> {
   readonly config: ChannelConfig;
   /** Open channels right now. */
   readonly connections: ReadonlySet<ChannelConnection<P>>;
+  /**
+   * Shows `identity` to every later handshake, without a restart; open channels keep theirs. The new
+   * context has fresh session-ticket keys, so no session made under the old key resumes.
+   */
+  setIdentity(identity: ChannelIdentity): void;
   /** Stops listening, says bye with `reason` on every channel, and waits until all are closed. */
   close(reason?: string): Promise<void>;
 }
@@ -259,6 +265,15 @@ export async function createChannelServer<P>(options: ChannelServerOptions<P>): 
     port,
     config,
     connections,
+    setIdentity(identity: ChannelIdentity): void {
+      // New ticket keys: a session made under the old key must not resume as the new one.
+      server.setSecureContext({
+        key: identity.key,
+        cert: identity.cert,
+        ...TLS13_ONLY,
+        ticketKeys: randomBytes(TICKET_KEYS_BYTES),
+      });
+    },
     async close(reason = 'shutdown'): Promise<void> {
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       admission.close();

@@ -178,6 +178,18 @@ function hubOwnerActions(parts: AgentParts): Array<{ id: string; label: string; 
         return `${n} hub(s) unpaired`;
       },
     },
+    {
+      id: 'rotate-hub-key',
+      label: 'Replace the key hubs know this device by',
+      run: async () => {
+        const status = await parts.hub?.rotateChannelKey();
+        if (!status) return 'the hub surface is not running';
+        const waiting = status.pending?.waitingFor.length ?? 0;
+        return waiting === 0
+          ? 'new key in use; paired hubs follow it without pairing again'
+          : `new key signed; switching once ${waiting} paired hub(s) have accepted it`;
+      },
+    },
   ];
 }
 

@@ -26,6 +26,7 @@ import type { DeviceBundle } from '../bundle/index.ts';
 import { CapabilityError, type UnitHardware } from './capabilities.ts';
 import type { DeviceJournal } from './journal-bridge.ts';
 import type { HubRegistry } from './hub-registry.ts';
+import { ROTATION_PART_CHARS } from './channel-key.ts';
 
 /** The capability name a hub uses for link control: 'sync' (push every state now), 'unpair'. */
 export const LINK_CAPABILITY = 'link';
@@ -79,10 +80,24 @@ export interface HubLinkParts {
   readonly pushButton: boolean;
 }
 
+/** What the channels need of a channel key rotation (hub-surface.ts keeps it in channel-key.ts). */
+export interface ChannelKeyRotationPort {
+  /** The encoded statement of the pending rotation, if one is pending. */
+  statement(): string | undefined;
+  /** Whether the hub `pin` has still to acknowledge the pending rotation. */
+  awaits(pin: string): boolean;
+  /** The hub `pin` re-pinned to `newPin`; false when `newPin` is not the pending key. */
+  acknowledge(pin: string, newPin: string): Promise<boolean>;
+}
+
 /** The channels of the hub surface and what they share. */
 export class HubLink {
   readonly parts: HubLinkParts;
   readonly pairing: PairingConfig;
+  /** The pin of the key the channel server shows now (it changes when a rotation switches). */
+  ownPin: Uint8Array;
+  /** The channel key rotation, once the surface has loaded it. */
+  rotation: ChannelKeyRotationPort | undefined;
   readonly #connections = new Map<string, Set<Conn>>();
   #candidates = 0;
   // One address lookup per connection, not one per journal line.
@@ -95,6 +110,7 @@ export class HubLink {
   constructor(parts: HubLinkParts) {
     this.parts = parts;
     this.pairing = parts.window.config;
+    this.ownPin = parts.ownPin;
     this.#modelDocument = new Uint8Array(Buffer.from(canonicalModel(parts.model), 'utf8'));
   }
 
@@ -157,6 +173,12 @@ export class HubLink {
     );
   }
 
+  /** Ends every paired hub's channel with `reason` (they reconnect): after the channel key switched. */
+  async closeHubChannels(reason: string): Promise<void> {
+    const conns = [...this.#connections.values()].flatMap((set) => [...set]);
+    await Promise.all(conns.map((c) => c.close(reason)));
+  }
+
   serve(conn: Conn): void {
     if (conn.peer.kind === 'hub') this.#serveHub(conn);
     else this.#serveCandidate(conn);
@@ -193,7 +215,8 @@ export class HubLink {
   }
 
   #exchange(conn: Conn, hubCount: () => number): DevicePairingExchange {
-    const { bundle, model, pushButton, ownPin, window } = this.parts;
+    const { bundle, model, pushButton, window } = this.parts;
+    const ownPin = this.ownPin;
     return new DevicePairingExchange({
       serial: bundle.unit.serial,
       model: model.id,
@@ -262,6 +285,7 @@ export class HubLink {
     set.add(conn);
     this.#connections.set(pin, set);
     this.note('hub', conn, 'channel-connect', 'success', pin, conn.resumed ? 'TLS 1.3, resumed' : 'TLS 1.3');
+    this.#announceRotation(conn, pin);
     conn.onClose((info) => {
       this.#connections.get(pin)?.delete(conn);
       // A clean end (bye, shutdown) is the normal life of a channel; faults are worth a line.
@@ -295,7 +319,7 @@ export class HubLink {
       });
       throw new ChannelRequestError('CAPABILITY_DENIED', 'this hub is no longer paired with this device');
     }
-    if (capability === LINK_CAPABILITY) return this.#linkRequest(conn, pin, action, hub.rights);
+    if (capability === LINK_CAPABILITY) return this.#linkRequest(conn, pin, action, hub.rights, value);
     const model = this.parts.model;
     const cap = model.capabilities.find((c) => c.id === capability);
     if (!cap) throw new ChannelRequestError('UNKNOWN_CAPABILITY', `this ${model.id} has no capability '${capability}'`);
@@ -315,8 +339,15 @@ export class HubLink {
     }
   }
 
-  async #linkRequest(conn: Conn, pin: string, action: string, rights: readonly string[]): Promise<ChannelValue> {
+  async #linkRequest(
+    conn: Conn,
+    pin: string,
+    action: string,
+    rights: readonly string[],
+    value: ChannelValue | undefined,
+  ): Promise<ChannelValue> {
     if (action === 'sync') return this.sendStates(conn, rights);
+    if (action === 'rotation-part' || action === 'rotation-ack') return this.#rotationRequest(conn, pin, action, value);
     if (action !== 'unpair') throw new ChannelRequestError('UNKNOWN_ACTION', `link has no action '${action}'`);
     const registry = this.parts.registry;
     registry.set(registry.hubs.filter((h) => h.pin !== pin));
@@ -325,6 +356,48 @@ export class HubLink {
     setImmediate(() => {
       void this.endHubChannels(pin);
     });
+    return true;
+  }
+
+  /** Tells the hub on `conn` of a pending rotation it has not acknowledged: the statement's part count. */
+  #announceRotation(conn: Conn, pin: string): void {
+    const statement = this.rotation?.awaits(pin) ? this.rotation.statement() : undefined;
+    if (statement === undefined) return;
+    try {
+      conn.sendEvent('key-rotation', Math.ceil(statement.length / ROTATION_PART_CHARS));
+    } catch {
+      /* closing: it hears again when it reconnects */
+    }
+  }
+
+  /** Tells every connected hub that has not acknowledged it of the pending rotation. */
+  announceRotation(): void {
+    for (const [pin, conns] of this.#connections) {
+      if (!this.parts.registry.find(pin)) continue;
+      for (const conn of conns) if (conn.isOpen) this.#announceRotation(conn, pin);
+    }
+  }
+
+  /** 'rotation-part' i: the statement's i-th part; 'rotation-ack' 'sha256:<hex>': the hub re-pinned to that key. */
+  async #rotationRequest(
+    conn: Conn,
+    pin: string,
+    action: string,
+    value: ChannelValue | undefined,
+  ): Promise<ChannelValue> {
+    const rotation = this.rotation;
+    const statement = rotation?.statement();
+    if (!rotation || statement === undefined)
+      throw new ChannelRequestError('UNAVAILABLE', 'no key rotation is pending');
+    if (action === 'rotation-part') {
+      const parts = Math.ceil(statement.length / ROTATION_PART_CHARS);
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value >= parts)
+        throw new ChannelRequestError('BAD_VALUE', `the part must be an integer from 0 to ${parts - 1}`);
+      return statement.slice(value * ROTATION_PART_CHARS, (value + 1) * ROTATION_PART_CHARS);
+    }
+    if (typeof value !== 'string' || !(await rotation.acknowledge(pin, value)))
+      throw new ChannelRequestError('BAD_VALUE', 'that is not the pending key');
+    this.note('hub', conn, 'channel-key-acknowledged', 'success', pin, `re-pinned to ${value.slice(0, 23)}...`);
     return true;
   }
 

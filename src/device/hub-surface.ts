@@ -26,7 +26,8 @@ import type { DamagedStateSink } from '../storage/index.ts';
 import type { UnitHardware } from './capabilities.ts';
 import type { DeviceJournal } from './journal-bridge.ts';
 import { HubRegistry, type PairedHub } from './hub-registry.ts';
-import { HubLink, type Peer } from './hub-link.ts';
+import { HubLink, type ChannelKeyRotationPort, type Peer } from './hub-link.ts';
+import { ChannelKeyStore, type ChannelKeyPair } from './channel-key.ts';
 
 export { LINK_CAPABILITY } from './hub-link.ts';
 
@@ -55,6 +56,19 @@ export type { PairedHub } from './hub-registry.ts';
 /** Thrown when the hub surface cannot start as configured ('HUB_SURFACE_CONFIG_INVALID'). */
 export class HubSurfaceError extends BulwarkError {}
 
+/** The unit's key on the hub channel, and the rotation waiting for hubs, if any. */
+export interface ChannelKeyStatus {
+  /** 'sha256:<hex>' of the key the hub port shows now: what paired hubs pin. */
+  readonly pin: string;
+  readonly pending?: {
+    /** 'sha256:<hex>' of the new key. */
+    readonly pin: string;
+    readonly issuedAt: string;
+    /** The paired hubs that have not acknowledged it yet; the port switches when none is left. */
+    readonly waitingFor: readonly string[];
+  };
+}
+
 /** The running hub surface. */
 export interface HubSurface {
   readonly host: string;
@@ -69,6 +83,14 @@ export interface HubSurface {
   hubs(): readonly PairedHub[];
   /** Forgets one hub: its channels end ('unpaired') and its key is no longer accepted. */
   unpairHub(pin: string): Promise<boolean>;
+  /** The channel key's pin and the rotation in progress, if any. */
+  channelKey(): ChannelKeyStatus;
+  /**
+   * Rotates the channel key: a new key, a statement of it signed by the current key, sent to every
+   * connected paired hub. The port keeps showing the current key until every paired hub has
+   * acknowledged (at once when none is paired); a rotation already pending is returned as it is.
+   */
+  rotateChannelKey(): Promise<ChannelKeyStatus>;
   /** Factory reset: forgets every hub and shuts the window. */
   forgetAllHubs(): Promise<void>;
   /** Stops listening and ends every hub channel. */
@@ -94,9 +116,15 @@ export interface HubSurfaceOptions {
 }
 
 const HUBS_FILE = 'hubs.json';
+const CHANNEL_KEY_FILE = 'channel-key.json';
 
 function pinText(pin: Uint8Array): string {
   return 'sha256:' + Buffer.from(pin).toString('hex');
+}
+
+/** The key the hub port shows until the first rotation: the bundle's web key (see docs/pairing.md). */
+function factoryKey(bundle: DeviceBundle): ChannelKeyPair {
+  return { key: bundle.webKeyPem, cert: bundle.webCertPem };
 }
 
 function validate(config: Partial<HubSurfaceConfig> | undefined): HubSurfaceConfig {
@@ -113,12 +141,16 @@ function validate(config: Partial<HubSurfaceConfig> | undefined): HubSurfaceConf
 }
 
 /** The pinned channel server: paired hubs by their pin, any other key as a pairing candidate. */
-async function listenForHubs(link: HubLink, config: HubSurfaceConfig): Promise<ChannelServer<Peer>> {
-  const { bundle, journal, registry } = link.parts;
+async function listenForHubs(
+  link: HubLink,
+  config: HubSurfaceConfig,
+  identity: ChannelKeyPair,
+): Promise<ChannelServer<Peer>> {
+  const { journal, registry } = link.parts;
   const pairing = link.pairing;
   return createChannelServer<Peer>({
-    key: bundle.webKeyPem,
-    cert: bundle.webCertPem,
+    key: identity.key,
+    cert: identity.cert,
     host: config.host,
     port: config.port,
     // A reconnecting hub's old channel may linger next to its new one; pairing peers are bounded apart.
@@ -138,6 +170,86 @@ async function listenForHubs(link: HubLink, config: HubSurfaceConfig): Promise<C
     const code = (err as { code?: string }).code ?? 'error';
     throw new HubSurfaceError('HUB_SURFACE_LISTEN_FAILED', `cannot listen on ${config.host}:${config.port}: ${code}`);
   });
+}
+
+/**
+ * The channel key's rotation on a running surface: the statement to the hubs, their
+ * acknowledgements, and the switch once every paired hub has one (the reasons: channel-key.ts).
+ */
+class ChannelKeyRotation implements ChannelKeyRotationPort {
+  readonly #keys: ChannelKeyStore;
+  readonly #link: HubLink;
+  #server: ChannelServer<Peer> | undefined;
+  #settling: Promise<void> = Promise.resolve();
+
+  constructor(keys: ChannelKeyStore, link: HubLink) {
+    this.#keys = keys;
+    this.#link = link;
+  }
+
+  statement(): string | undefined {
+    return this.#keys.pending?.statement;
+  }
+
+  awaits(pin: string): boolean {
+    const pending = this.#keys.pending;
+    return pending !== undefined && !pending.acknowledged.includes(pin);
+  }
+
+  async acknowledge(pin: string, newPin: string): Promise<boolean> {
+    if (!(await this.#keys.acknowledge(pin, newPin))) return false;
+    // After the answer has gone: the switch ends the channels on the old key.
+    setImmediate(
+      () => void this.settle().catch((err: unknown) => this.#link.parts.log(`key switch failed: ${String(err)}`)),
+    );
+    return true;
+  }
+
+  attach(server: ChannelServer<Peer>): void {
+    this.#server = server;
+  }
+
+  async rotate(serial: string): Promise<ChannelKeyStatus> {
+    const pending = await this.#keys.rotate(serial, new Date());
+    const waiting = this.status().pending?.waitingFor.length ?? 0;
+    this.#link.note('hub', undefined, 'channel-key-rotation', 'info', pending.pin, `${waiting} hub(s) to acknowledge`);
+    this.#link.announceRotation();
+    await this.settle();
+    return this.status();
+  }
+
+  /** Switches to the pending key once every paired hub has acknowledged it; one check at a time. */
+  settle(): Promise<void> {
+    this.#settling = this.#settling.catch(() => undefined).then(() => this.#switchIfAcknowledged());
+    return this.#settling;
+  }
+
+  async #switchIfAcknowledged(): Promise<void> {
+    const pending = this.#keys.pending;
+    if (!pending || !this.#keys.acknowledgedBy(this.#link.parts.registry.hubs.map((h) => h.pin))) return;
+    const key = await this.#keys.switchToPending();
+    // Written first: a power cut before this line leaves the old key, which every hub still accepts.
+    this.#server?.setIdentity(key);
+    this.#link.ownPin = spkiSha256(key.cert);
+    this.#link.note('hub', undefined, 'channel-key-switched', 'success', pending.pin, 'the hub port shows the new key');
+    // Open channels keep the old session: end them so each hub meets the new key now.
+    await this.#link.closeHubChannels('key-rotated');
+  }
+
+  status(): ChannelKeyStatus {
+    const pin = pinText(this.#link.ownPin);
+    const pending = this.#keys.pending;
+    if (!pending) return { pin };
+    const waitingFor = this.#link.parts.registry.hubs
+      .map((h) => h.pin)
+      .filter((p) => !pending.acknowledged.includes(p));
+    return { pin, pending: { pin: pending.pin, issuedAt: pending.issuedAt, waitingFor } };
+  }
+
+  async settled(): Promise<void> {
+    await this.#settling.catch(() => undefined);
+    await this.#keys.settled();
+  }
 }
 
 /** The pairing window's controls and the dashboard line, which the agent shows the owner. */
@@ -207,6 +319,7 @@ export async function startHubSurface(options: HubSurfaceOptions): Promise<HubSu
   if ((await registry.load(model, window.config.maxHubs, damaged)) === 'damaged') {
     log('hubs.json was damaged: moved aside, no hub is paired');
   }
+  const keys = await ChannelKeyStore.load(join(options.stateDir, CHANNEL_KEY_FILE), factoryKey(bundle), damaged);
   const link = new HubLink({
     bundle,
     model,
@@ -215,10 +328,14 @@ export async function startHubSurface(options: HubSurfaceOptions): Promise<HubSu
     log,
     window,
     registry,
-    ownPin: spkiSha256(bundle.webCertPem),
+    ownPin: spkiSha256(keys.current.cert),
     pushButton: allowsPushButtonPairing(model),
   });
-  const server = await listenForHubs(link, config);
+  const rotation = (link.rotation = new ChannelKeyRotation(keys, link));
+  // A switch a power cut interrupted (every hub had acknowledged) is finished before listening.
+  await rotation.settle();
+  const server = await listenForHubs(link, config, keys.current);
+  rotation.attach(server);
   // State changes and readings go to every connected hub that has the right.
   capabilities.onChange((id) => link.pushChange(id));
   const telemetry = setInterval(() => link.pushTelemetry(), config.telemetryIntervalMs);
@@ -237,20 +354,24 @@ export async function startHubSurface(options: HubSurfaceOptions): Promise<HubSu
       await registry.persist();
       link.note('hub', undefined, 'unpair', 'success', pin, 'unpaired on the device');
       await link.endHubChannels(pin);
+      await rotation.settle();
       return true;
     },
+    channelKey: () => rotation.status(),
+    rotateChannelKey: () => rotation.rotate(bundle.unit.serial),
     async forgetAllHubs() {
       window.close('closed');
       const pins = registry.hubs.map((h) => h.pin);
       await registry.clear();
       await Promise.all(pins.map((p) => link.endHubChannels(p)));
       link.note('hub', undefined, 'unpair', 'success', undefined, `factory reset: ${pins.length} hub(s) forgotten`);
+      await rotation.settle();
     },
     async close() {
       clearInterval(telemetry);
       controls.stop();
       await server.close('shutdown');
-      await registry.settled();
+      await Promise.all([registry.settled(), rotation.settled()]);
     },
   };
 }

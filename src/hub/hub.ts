@@ -31,6 +31,7 @@ import { loadOrCreateHubIdentity, type HubIdentity } from './identity.ts';
 import { HubStore, type AutomationRule, type HubDeviceRecord } from './store.ts';
 import { DeviceLink } from './links.ts';
 import { dueRules } from './automations.ts';
+import { receiveKeyRotation, type KeyRotationHost } from './key-rotation.ts';
 
 /** Settings of the hub; times in ms. */
 export interface HubConfig {
@@ -296,6 +297,8 @@ export class Hub {
           this.#log(`device ${serial} unpaired this hub (${reason}): its key is forgotten`);
           this.#forget(serial);
         },
+        onPeerKey: (serial, spki) => this.#onPeerKey(serial, spki),
+        onKeyRotation: (serial, parts) => void receiveKeyRotation(this.#rotationHost, serial, parts),
         onAttempt: (serial, result, detail) =>
           this.#record({
             surface: 'hub',
@@ -311,6 +314,32 @@ export class Hub {
     const entry: Entry = { record, model, access: new Set(access ?? this.store.access(record.serial)), link };
     this.#entries.set(record.serial, entry);
     return entry;
+  }
+
+  /** The hub core as a device's key rotation sees it (key-rotation.ts). */
+  readonly #rotationHost: KeyRotationHost = {
+    device: (serial) => this.#entries.get(serial),
+    rotatePin: (serial, oldPin, newPin) => {
+      const entry = this.#entries.get(serial);
+      if (!entry || !this.store.rotatePin(serial, oldPin, newPin)) return false;
+      this.#entries.set(serial, { ...entry, record: { ...entry.record, pin: newPin, previousPin: oldPin } });
+      entry.link.setPins([newPin, oldPin]);
+      return true;
+    },
+    record: (entry) => this.#record(entry),
+    log: (message) => this.#log(message),
+  };
+
+  /** A device seen on the key it rotated to: the old pin is no longer accepted. */
+  #onPeerKey(serial: string, spki: Buffer): void {
+    const entry = this.#entries.get(serial);
+    const { pin, previousPin } = entry?.record ?? {};
+    if (!entry || !pin || !previousPin || !spki.equals(pin)) return;
+    this.store.forgetPreviousPin(serial);
+    const { previousPin: _dropped, ...record } = entry.record;
+    this.#entries.set(serial, { ...entry, record });
+    entry.link.setPins([pin]);
+    this.#log(`${serial} is on its new channel key: the previous key is no longer accepted`);
   }
 
   #forget(serial: string): void {

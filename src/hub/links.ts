@@ -13,6 +13,7 @@ import {
   type EventMessage,
   type ChannelCloseInfo,
   type ChannelResumption,
+  type PinnedPeerLookup,
 } from '../channel/index.ts';
 import type { HubDeviceRecord } from './store.ts';
 import { HubError } from './errors.ts';
@@ -36,6 +37,10 @@ export interface DeviceLinkEvents {
   onConnectionChange?(serial: string, connected: boolean): void;
   /** Each connection attempt: 'success' when the pinned channel is up, 'failure' with the error's code. */
   onAttempt?(serial: string, result: 'success' | 'failure', detail?: string): void;
+  /** The channel came up with the device showing the key of `spkiSha256`. */
+  onPeerKey?(serial: string, spkiSha256: Buffer): void;
+  /** The device has a signed statement of a new channel key, in `parts` parts ('key-rotation' event). */
+  onKeyRotation?(serial: string, parts: ChannelValue): void;
 }
 
 /**
@@ -55,6 +60,8 @@ export class DeviceLink {
   #synced = false;
   #unpaired = false;
   readonly #syncWaiters = new Set<() => void>();
+  // Replaced when the device rotates its key: the new pin, and the old one until it is seen on the new.
+  #pins: PinnedPeerLookup<string>;
 
   constructor(
     record: HubDeviceRecord,
@@ -65,13 +72,15 @@ export class DeviceLink {
   ) {
     this.serial = record.serial;
     this.#events = events;
+    this.#pins = pinnedPeers([[record.pin, record.serial]]);
+    if (record.previousPin) this.setPins([record.pin, record.previousPin]);
     this.channel = new ReconnectingChannel<string>({
       host: record.host,
       port: record.port,
       key: context.key,
       cert: context.cert,
       context,
-      pinnedPeer: pinnedPeers([[record.pin, record.serial]]),
+      pinnedPeer: (spki) => this.#pins(spki),
       ...(config ? { config } : {}),
       // Only a ticket from a session with this very key (the pairing connection) is taken.
       ...(resumption && resumption.peerSpkiSha256.equals(record.pin) ? { resumption } : {}),
@@ -81,6 +90,7 @@ export class DeviceLink {
       this.#connected = true;
       this.#events.onConnectionChange?.(this.serial, true);
       this.#events.onAttempt?.(this.serial, 'success');
+      this.#events.onPeerKey?.(this.serial, conn.peerSpkiSha256);
       // The device answers with every value as events first, then the count.
       conn.request(LINK_CAPABILITY, 'sync').then(
         () => {
@@ -108,6 +118,11 @@ export class DeviceLink {
     this.channel.start();
   }
 
+  /** The device keys this link accepts from the next handshake on (SPKI SHA-256 pins). */
+  setPins(pins: readonly Uint8Array[]): void {
+    this.#pins = pinnedPeers(pins.map((pin) => [pin, this.serial] as const));
+  }
+
   /** Whether the channel is up now. */
   get connected(): boolean {
     return this.#connected;
@@ -116,6 +131,15 @@ export class DeviceLink {
   #onEvent(event: EventMessage): void {
     if (event.name === 'unpaired') {
       this.#unpairedByDevice('unpaired');
+      return;
+    }
+    if (event.name === 'key-rotation') {
+      // Sent as the device accepted us, it can come before the channel is handed over.
+      const parts = event.value;
+      this.channel.whenConnected().then(
+        () => this.#events.onKeyRotation?.(this.serial, parts),
+        () => undefined,
+      );
       return;
     }
     if (event.capability === undefined) return;

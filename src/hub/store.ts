@@ -21,8 +21,10 @@ export interface HubDeviceRecord {
   readonly modelDocument?: string;
   readonly host: string;
   readonly port: number;
-  /** SHA-256 of the device's SubjectPublicKeyInfo, confirmed by pairing. */
+  /** SHA-256 of the device's SubjectPublicKeyInfo, confirmed by pairing or by the device's signed key rotation. */
   readonly pin: Buffer;
+  /** The pin before the device's last key rotation, kept until the device is seen on the new key. */
+  readonly previousPin?: Buffer;
   readonly mode: PairingMode;
   readonly pairedAt: string;
 }
@@ -42,13 +44,15 @@ export interface AutomationRule {
   readonly thenAction: string;
 }
 
-// Version 1 throughout: device_models was added beside the tables, so a store from before it opens
-// as it is (its devices have no document) and an older hub reading a newer store ignores the table.
+// Version 1 throughout: device_models and device_previous_pins were added beside the tables, so a store from
+// before them opens as it is (its devices have no document, no previous pin) and an older hub reading a newer
+// store ignores them.
 const SCHEMA_VERSION = '1';
 /** Largest model document kept for a device, bytes (pairing refuses a larger one). */
 const MAX_MODEL_DOCUMENT_BYTES = 65_536;
 const DEVICE_SELECT =
-  'SELECT d.*, m.document AS model_document FROM devices d LEFT JOIN device_models m USING (serial)';
+  'SELECT d.*, m.document AS model_document, p.pin AS previous_pin FROM devices d' +
+  ' LEFT JOIN device_models m USING (serial) LEFT JOIN device_previous_pins p USING (serial)';
 const DB_FILE = 'hub.db';
 
 function row<T>(value: unknown): T {
@@ -89,6 +93,9 @@ export class HubStore {
         CREATE TABLE IF NOT EXISTS device_models (
           serial TEXT PRIMARY KEY REFERENCES devices(serial) ON DELETE CASCADE,
           document TEXT NOT NULL CHECK (length(CAST(document AS BLOB)) <= ${MAX_MODEL_DOCUMENT_BYTES}));
+        CREATE TABLE IF NOT EXISTS device_previous_pins (
+          serial TEXT PRIMARY KEY REFERENCES devices(serial) ON DELETE CASCADE,
+          pin BLOB NOT NULL CHECK (length(pin) = 32));
         CREATE TABLE IF NOT EXISTS access (
           serial TEXT NOT NULL REFERENCES devices(serial) ON DELETE CASCADE, capability TEXT NOT NULL,
           PRIMARY KEY (serial, capability));
@@ -128,6 +135,7 @@ export class HubStore {
       host: String(r.host),
       port: Number(r.port),
       pin: Buffer.from(r.pin as Uint8Array),
+      ...(r.previous_pin instanceof Uint8Array ? { previousPin: Buffer.from(r.previous_pin) } : {}),
       mode: r.mode as PairingMode,
       pairedAt: String(r.paired_at),
     };
@@ -159,6 +167,31 @@ export class HubStore {
       const grant = this.#db.prepare('INSERT INTO access (serial, capability) VALUES (?, ?)');
       for (const c of access) grant.run(d.serial, c);
     });
+  }
+
+  /**
+   * Re-pins `serial` from `oldPin` to `newPin` in one transaction, keeping `oldPin` as its previous
+   * pin; false (and nothing changed) when the device's pin is not `oldPin`.
+   */
+  rotatePin(serial: string, oldPin: Uint8Array, newPin: Uint8Array): boolean {
+    let changed = false;
+    this.#transaction(() => {
+      const update = this.#db.prepare('UPDATE devices SET pin = ? WHERE serial = ? AND pin = ?');
+      changed = Number(update.run(newPin, serial, oldPin).changes) === 1;
+      if (changed)
+        this.#db
+          .prepare(
+            'INSERT INTO device_previous_pins (serial, pin) VALUES (?, ?)' +
+              ' ON CONFLICT (serial) DO UPDATE SET pin = excluded.pin',
+          )
+          .run(serial, oldPin);
+    });
+    return changed;
+  }
+
+  /** Forgets the previous pin of `serial` (the device was seen on its new key). */
+  forgetPreviousPin(serial: string): void {
+    this.#db.prepare('DELETE FROM device_previous_pins WHERE serial = ?').run(serial);
   }
 
   /** Forgets a device: its pin, access list and the automations that name it. */

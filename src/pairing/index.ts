@@ -76,3 +76,14 @@ export {
   type PairedDevice,
   type ServePairingOptions,
 } from './transport.ts';
+export {
+  KEY_ROTATION_CONTEXT,
+  KEY_ROTATION_LIMITS,
+  encodeKeyRotation,
+  keyRotationSignedBytes,
+  parseKeyRotation,
+  signKeyRotation,
+  verifyKeyRotation,
+  type KeyRotationRefusal,
+  type KeyRotationStatement,
+} from './rotation.ts';
