@@ -64,6 +64,7 @@ export function registerCloudCommands(program: Command): void {
   registerImport(cloud);
   registerReleases(cloud);
   registerRevoke(cloud);
+  registerCloneSuspects(cloud);
   registerBrokerConfig(cloud);
 }
 
@@ -214,6 +215,32 @@ function registerRevoke(cloud: Command): void {
               describeRevocationLine(done.record) +
               '\n',
           );
+      } finally {
+        await store.close();
+      }
+    });
+}
+
+/** `cloud clones`: the units whose identity was seen connected from two places at once. */
+function registerCloneSuspects(cloud: Command): void {
+  cloud
+    .command('clones')
+    .description('units suspected of being cloned: their identity took its own session over from an open connection')
+    .option('--state <dir>', 'state folder of the SQLite database')
+    .option('--database <url>', 'PostgreSQL, postgres://user@host:port/db')
+    .option('--json', 'print JSON')
+    .action(async (o: { state?: string; database?: string; json?: boolean }) => {
+      const store = await openStoreOf(o);
+      try {
+        const suspects = await store.cloneSuspects(1_000);
+        if (o.json) process.stdout.write(JSON.stringify({ suspects }, null, 2) + '\n');
+        else if (suspects.length === 0) process.stdout.write('no clone suspects\n');
+        else
+          for (const c of suspects)
+            process.stdout.write(
+              `${c.serial}: ${c.takeovers} takeovers since ${new Date(c.flaggedAt).toISOString()}, ` +
+                `last ${new Date(c.lastAt).toISOString()} (${c.lastSources})\n`,
+            );
       } finally {
         await store.close();
       }

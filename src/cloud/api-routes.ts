@@ -183,6 +183,16 @@ export function addMakerApiRoutes(router: Router<OwnerCtx>, site: OwnerSite): vo
       return { kind: 'json', body: { revocations: await site.store.revocations() } };
     },
   });
+  router.add({
+    method: 'GET',
+    path: '/v1/maker/clone-suspects',
+    access: 'public',
+    csrf: false,
+    handler: async (req) => {
+      requireMaker(req, site.makerTokenSha256);
+      return { kind: 'json', body: { suspects: await site.store.cloneSuspects(1_000) } };
+    },
+  });
   // Revokes a unit ({serial, reason}) or a certificate ({certificate: 'sha256:<hex>', reason}):
   // enforced on this instance's broker before the answer, on the others within their poll.
   router.add({

@@ -131,6 +131,20 @@ export interface EmbeddedBrokerOptions {
    * undefined when it is not. Asked at every connection and by {@link EmbeddedBroker.disconnectRevoked}.
    */
   readonly revoked?: (cn: string | undefined, fingerprint: string) => string | undefined;
+  /** Hears every connection closed because its certificate was revoked. */
+  readonly onRevokedDisconnect?: (closed: RevokedDisconnect) => void;
+  /** Hears every session takeover: an identity connecting while a connection of it is open. */
+  readonly onTakeover?: (takeover: SessionTakeover) => void;
+}
+
+/** A connection that took over the session of its identity from another. */
+export interface SessionTakeover {
+  readonly clientId: string;
+  /** 'address:port' of the new connection and of the one it displaces. */
+  readonly source: string;
+  readonly previousSource: string;
+  /** Whether the displaced connection was still open (a dead one is a device reconnecting). */
+  readonly previousAlive: boolean;
 }
 
 /** A connection the broker closed because its certificate was revoked. */
@@ -183,6 +197,10 @@ interface BrokerContext {
   readonly refuse: (reason: BrokerRefusal, detail: string) => void;
   readonly connections: () => BrokerConnectionJournal | undefined;
   readonly revoked: (cn: string | undefined, fingerprint: string) => string | undefined;
+  readonly onTakeover: EmbeddedBrokerOptions['onTakeover'];
+  readonly onRevokedDisconnect: EmbeddedBrokerOptions['onRevokedDisconnect'];
+  /** 'address:port' of a socket as captured at accept. */
+  readonly sourceOf: (socket: TLSSocket) => string;
 }
 
 function nameOf(who: MqttIdentity | undefined): string {
@@ -192,6 +210,7 @@ function nameOf(who: MqttIdentity | undefined): string {
 
 function authenticateClient(
   ctx: BrokerContext,
+  aedes: Aedes,
   client: Client,
   done: (err: AuthenticateError | null, ok: boolean | null) => void,
 ): void {
@@ -217,7 +236,30 @@ function authenticateClient(
     done(Object.assign(new Error('identifier rejected'), { returnCode: 2 }), false);
     return;
   }
+  noteTakeover(ctx, aedes, client, socket);
   done(null, true);
+}
+
+/**
+ * A second connection of an identity already connected takes its session over (aedes closes the
+ * first). One takeover is a device that reconnected before the broker saw its old connection die;
+ * two processes holding one identity take it from each other on every reconnect. Told to
+ * `onTakeover`, which counts them (clone detection).
+ */
+function noteTakeover(ctx: BrokerContext, aedes: Aedes, client: Client, socket: IdentifiedSocket): void {
+  const previous = clientsOf(aedes)[client.id]?.conn as IdentifiedSocket | undefined;
+  if (!previous || previous === socket || !ctx.onTakeover) return;
+  ctx.onTakeover({
+    clientId: client.id,
+    source: ctx.sourceOf(socket),
+    previousSource: ctx.sourceOf(previous),
+    previousAlive: !previous.destroyed,
+  });
+}
+
+/** aedes's connected clients by id (untyped in its declarations). */
+function clientsOf(aedes: Aedes): Record<string, Client> {
+  return (aedes as unknown as { clients: Record<string, Client> }).clients;
 }
 
 function authorizeClientPublish(
@@ -262,7 +304,7 @@ function createBrokerAedes(ctx: BrokerContext): Aedes {
     drainTimeout: config.drainTimeoutMs,
     heartbeatInterval: 60_000,
     maxClientsIdLength: 64,
-    authenticate: (client, _username, _password, done) => authenticateClient(ctx, client, done),
+    authenticate: (client, _username, _password, done) => authenticateClient(ctx, aedes, client, done),
     authorizePublish: (client, packet: PublishPacket, done) => authorizeClientPublish(ctx, client, packet, done),
     authorizeSubscribe: (client, sub: Subscription, done) => authorizeClientSubscribe(ctx, client, sub, done),
     authorizeForward(client, packet: AedesPublishPacket) {
@@ -270,7 +312,13 @@ function createBrokerAedes(ctx: BrokerContext): Aedes {
       return who && mayReceive(who, packet.topic) ? packet : null;
     },
   });
-  aedes.on('client', (client) => ctx.connections()?.accepted(client.conn as IdentifiedSocket, client.id));
+  aedes.on('client', (client) => {
+    const socket = client.conn as IdentifiedSocket;
+    ctx.connections()?.accepted(socket, client.id);
+    // A revocation made between this client's handshake and its registration found it in no list: close it now.
+    const reason = socket.bulwarkFingerprint ? ctx.revoked(socket.bulwarkCn, socket.bulwarkFingerprint) : undefined;
+    if (reason !== undefined) closeRevoked(ctx, client, socket, reason);
+  });
   return aedes;
 }
 
@@ -342,19 +390,22 @@ function takeVerifiedSocket(ctx: BrokerContext, aedes: Aedes, socket: Identified
 }
 
 /** Closes the connected clients whose certificate is now revoked; returns what it closed. */
-function disconnectRevoked(ctx: BrokerContext, aedes: Aedes, sourceOf: (s: TLSSocket) => string): RevokedDisconnect[] {
+function disconnectRevoked(ctx: BrokerContext, aedes: Aedes): RevokedDisconnect[] {
   const closed: RevokedDisconnect[] = [];
-  // aedes keeps its connected clients by id (untyped in its declarations).
-  const clients = (aedes as unknown as { clients: Record<string, Client> }).clients;
-  for (const client of Object.values(clients)) {
+  for (const client of Object.values(clientsOf(aedes))) {
     const socket = client.conn as IdentifiedSocket | undefined;
     if (!socket?.bulwarkFingerprint) continue;
     const reason = ctx.revoked(socket.bulwarkCn, socket.bulwarkFingerprint);
-    if (reason === undefined) continue;
-    ctx.refuse('revoked', `${socket.bulwarkCn ?? '?'} disconnected: ${reason}`);
-    closed.push({ source: sourceOf(socket), clientId: String(client.id), reason });
-    client.close();
+    if (reason !== undefined) closed.push(closeRevoked(ctx, client, socket, reason));
   }
+  return closed;
+}
+
+function closeRevoked(ctx: BrokerContext, client: Client, socket: IdentifiedSocket, reason: string): RevokedDisconnect {
+  ctx.refuse('revoked', `${socket.bulwarkCn ?? '?'} disconnected: ${reason}`);
+  const closed = { source: ctx.sourceOf(socket), clientId: String(client.id), reason };
+  ctx.onRevokedDisconnect?.(closed);
+  client.close();
   return closed;
 }
 
@@ -378,17 +429,22 @@ async function listenOn(server: TlsServer, config: EmbeddedBrokerConfig): Promis
 export async function startEmbeddedBroker(o: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
   const config = validateEmbeddedBrokerConfig(o.config);
   let connections: BrokerConnectionJournal | undefined;
+  const guard: { admission?: Admission } = {}; // set once the server exists; sources are read after
   const ctx: BrokerContext = {
     config,
     queue: createBrokerQueue(config.deliveryConcurrency, config.maxQueuedMessages),
     refuse: o.onRefusal ?? (() => undefined),
     connections: () => connections,
     revoked: o.revoked ?? (() => undefined),
+    onTakeover: o.onTakeover,
+    onRevokedDisconnect: o.onRevokedDisconnect,
+    sourceOf: (socket) => guard.admission?.sourceOf(socket) ?? 'unknown',
   };
   const aedes = createBrokerAedes(ctx);
   await aedes.listen();
   const server = createBrokerServer(o, config);
   const admission = guardBrokerServer(server, o, ctx);
+  guard.admission = admission;
   const record = o.onConnectionRecord;
   if (record) connections = new BrokerConnectionJournal(admission, record);
   server.on('secureConnection', (socket: IdentifiedSocket) => takeVerifiedSocket(ctx, aedes, socket));
@@ -401,7 +457,7 @@ export async function startEmbeddedBroker(o: EmbeddedBrokerOptions): Promise<Emb
     server,
     connectedClients: () => aedes.connectedClients,
     backlog: () => ({ queued: ctx.queue.length, held: ctx.queue.held }),
-    disconnectRevoked: () => disconnectRevoked(ctx, aedes, (socket) => admission.sourceOf(socket)),
+    disconnectRevoked: () => disconnectRevoked(ctx, aedes),
     async close() {
       admission.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));

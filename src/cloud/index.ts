@@ -58,9 +58,11 @@ export {
   parseRevocationRequest,
 } from './revocation.ts';
 export type { RevocationReason, RevocationRecord, RevocationTarget } from './revocation.ts';
-export type { RevokeOutcome } from './revocation-sql.ts';
+export type { RevokeOutcome, CloneSuspect } from './revocation-sql.ts';
+export { CloneWatch, defaultCloneDetectionConfig, validateCloneDetectionConfig } from './clone-detection.ts';
+export type { CloneDetectionConfig } from './clone-detection.ts';
 export { RevocationEnforcer, describeRevocation, DEFAULT_REVOCATION_POLL_MS } from './revocation-enforcer.ts';
-export type { RevokedDisconnect } from './broker.ts';
+export type { RevokedDisconnect, SessionTakeover } from './broker.ts';
 export type { OwnerApi, OwnerApiConfig, OwnerApiOptions, OwnerCtx } from './api.ts';
 export { telemetryChart } from './app-pages.ts';
 export { OwnerApiClient } from './owner-client.ts';

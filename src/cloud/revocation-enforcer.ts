@@ -5,7 +5,7 @@
  * enforced before the call returns; one made elsewhere (the CLI, another instance) within one poll.
  */
 import type { ConnectionJournal } from '../journal/index.ts';
-import type { EmbeddedBroker } from './broker.ts';
+import type { EmbeddedBroker, RevokedDisconnect } from './broker.ts';
 import type { CloudStore } from './store.ts';
 import type { RevokeOutcome } from './revocation-sql.ts';
 import {
@@ -28,14 +28,14 @@ export function describeRevocation(r: RevocationRecord): string {
 /** Enforces the store's revocations on one instance. */
 export class RevocationEnforcer {
   readonly list = new RevocationList();
-  readonly #store: CloudStore;
+  readonly store: CloudStore;
   readonly #journal: ConnectionJournal;
   readonly #log: (line: string) => void;
   #broker: EmbeddedBroker | undefined;
   #watch: RevocationWatch | undefined;
 
   constructor(o: { store: CloudStore; journal: ConnectionJournal; log: (line: string) => void }) {
-    this.#store = o.store;
+    this.store = o.store;
     this.#journal = o.journal;
     this.#log = o.log;
   }
@@ -49,7 +49,7 @@ export class RevocationEnforcer {
   /** Loads the revocations and starts following the store (before the broker listens, so none slips through). */
   async start(pollMs = DEFAULT_REVOCATION_POLL_MS): Promise<void> {
     this.#watch = await watchRevocations({
-      source: this.#store,
+      source: this.store,
       list: this.list,
       intervalMs: pollMs,
       onChange: (added) => this.#enforce(added),
@@ -77,21 +77,25 @@ export class RevocationEnforcer {
     by: string,
   ): Promise<RevokeOutcome> {
     const { target, reason } = parseRevocationRequest(input);
-    const done = await this.#store.revoke(target, reason, by, Date.now());
+    const done = await this.store.revoke(target, reason, by, Date.now());
     await this.#watch?.refresh();
     return done;
   }
 
   #enforce(added: readonly RevocationRecord[]): void {
     for (const r of added) this.#note('local', 'certificate-revoked', 'info', `${describeRevocation(r)} by ${r.by}`);
-    for (const d of this.#broker?.disconnectRevoked() ?? [])
-      this.#note(
-        d.source,
-        'revoked-client-disconnected',
-        'refused',
-        `MQTT client ${JSON.stringify(d.clientId)}: ${d.reason}`,
-      );
+    this.#broker?.disconnectRevoked();
   }
+
+  /** Journals a connection the broker closed because its certificate was revoked. */
+  readonly disconnected = (d: RevokedDisconnect): void => {
+    this.#note(
+      d.source,
+      'revoked-client-disconnected',
+      'refused',
+      `MQTT client ${JSON.stringify(d.clientId)}: ${d.reason}`,
+    );
+  };
 
   #note(source: string, event: string, result: 'info' | 'refused', detail: string): void {
     try {

@@ -1,8 +1,9 @@
 /**
  * The store's revocation part, in the SQL both databases share. One row per revoked unit
  * (`unit:<serial>`) or certificate (`cert:<sha256:hex>`); rows are never removed, so their count
- * tells a polling instance whether anything changed. A table beside the others, created if
- * missing, so a database from before it opens as it is.
+ * tells a polling instance whether anything changed. Beside it, the units suspected of being
+ * cloned (clone-detection.ts). Tables beside the others, created if missing, so a database from
+ * before them opens as it is.
  */
 import type { RevocationReason, RevocationRecord, RevocationTarget } from './revocation.ts';
 import { NotFoundError } from './errors.ts';
@@ -13,6 +14,9 @@ CREATE TABLE IF NOT EXISTS revocations (
   id TEXT PRIMARY KEY, kind TEXT NOT NULL, serial TEXT NULL, fingerprint TEXT NULL, reason TEXT NOT NULL,
   revoked_by TEXT NOT NULL, revoked_at BIGINT NOT NULL, n BIGINT NOT NULL);
 CREATE INDEX IF NOT EXISTS revocations_serial ON revocations (serial);
+CREATE TABLE IF NOT EXISTS clone_suspects (
+  serial TEXT PRIMARY KEY, flagged_at BIGINT NOT NULL, last_at BIGINT NOT NULL, takeovers BIGINT NOT NULL,
+  last_sources TEXT NOT NULL);
 `;
 
 /** The device columns that say whether (and why) a unit is revoked (subqueries on `devices`). */
@@ -115,4 +119,57 @@ export async function unitRevocation(db: Runner, serial: string): Promise<Revoca
     serial,
   ]);
   return rows[0] ? toRecord(rows[0]) : undefined;
+}
+
+/** A unit suspected of being cloned: its identity took its own session over from another connection. */
+export interface CloneSuspect {
+  readonly serial: string;
+  readonly flaggedAt: number;
+  readonly lastAt: number;
+  /** Takeovers counted since it was flagged, the first burst included. */
+  readonly takeovers: number;
+  /** The two sources of the newest takeover, 'address:port -> address:port'. */
+  readonly lastSources: string;
+}
+
+/** Flags `serial` (a registered unit) or counts more takeovers on its flag; true when the flag is new. */
+export async function flagClone(
+  tx: Runner,
+  serial: string,
+  takeovers: number,
+  sources: string,
+  now: number,
+): Promise<boolean> {
+  const bumped = await tx.run(
+    'UPDATE clone_suspects SET last_at = $2, takeovers = takeovers + $3, last_sources = $4 WHERE serial = $1',
+    [serial, now, takeovers, sources],
+  );
+  if (bumped > 0) return false;
+  const added = await tx.run(
+    `INSERT INTO clone_suspects (serial, flagged_at, last_at, takeovers, last_sources)
+    SELECT CAST($1 AS TEXT), CAST($2 AS BIGINT), CAST($2 AS BIGINT), CAST($3 AS BIGINT), CAST($4 AS TEXT)
+    WHERE EXISTS (SELECT 1 FROM devices WHERE serial = $1) ON CONFLICT (serial) DO NOTHING`,
+    [serial, now, takeovers, sources],
+  );
+  return added === 1;
+}
+
+/** The suspects, newest takeover first; at most `limit`. */
+export async function cloneSuspects(db: Runner, limit: number): Promise<CloneSuspect[]> {
+  const rows = await db.all<{
+    serial: string;
+    flagged_at: number | string;
+    last_at: number | string;
+    takeovers: number | string;
+    last_sources: string;
+  }>('SELECT serial, flagged_at, last_at, takeovers, last_sources FROM clone_suspects ORDER BY last_at DESC LIMIT $1', [
+    limit,
+  ]);
+  return rows.map((r) => ({
+    serial: r.serial,
+    flaggedAt: Number(r.flagged_at),
+    lastAt: Number(r.last_at),
+    takeovers: Number(r.takeovers),
+    lastSources: r.last_sources,
+  }));
 }

@@ -24,6 +24,7 @@ import { openSqliteDriver } from './sqlite-driver.ts';
 import { openPostgresDriver } from './pg-driver.ts';
 import type { CloudStore, RegistryUnit, TelemetryRow } from './store.ts';
 import { RevocationEnforcer, DEFAULT_REVOCATION_POLL_MS } from './revocation-enforcer.ts';
+import { CloneWatch, type CloneDetectionConfig } from './clone-detection.ts';
 
 /** Settings of a cloud instance. */
 export interface CloudServiceOptions {
@@ -58,6 +59,8 @@ export interface CloudServiceOptions {
   readonly telemetryRetentionDays?: number;
   /** The service log (imports, broker connection, refusals, maintenance); silent by default. */
   readonly log?: (msg: string) => void;
+  /** Clone detection on the embedded broker (clone-detection.ts): window, flag and revoke thresholds. */
+  readonly cloneDetection?: Partial<CloneDetectionConfig>;
   /** How often revocations made elsewhere (the CLI, another instance) are looked for, ms (50 to 10000). */
   readonly revocationPollMs?: number;
   /** Hears every stored telemetry batch (the benchmark measures latency with it). */
@@ -213,6 +216,13 @@ function startBroker(
   revocations: RevocationEnforcer,
   log: (line: string) => void,
 ): Promise<EmbeddedBroker> {
+  const clones = new CloneWatch({
+    store: revocations.store,
+    ...(o.cloneDetection ? { config: o.cloneDetection } : {}),
+    note: (source, event, detail) => journal.record({ surface: 'cloud', source, event, result: 'info', detail }),
+    revoke: (serial) => revocations.revoke({ serial, reason: 'clone' }, 'clone-detection'),
+    log,
+  });
   let refusals = 0;
   return startEmbeddedBroker({
     caCertPem: creds.caCertPem,
@@ -224,6 +234,8 @@ function startBroker(
     },
     onConnectionRecord: (r) => journal.record({ surface: 'cloud', ...r }),
     revoked: revocations.revoked,
+    onRevokedDisconnect: revocations.disconnected,
+    onTakeover: (t) => clones.takeover(t),
   });
 }
 

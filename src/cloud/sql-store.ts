@@ -313,6 +313,14 @@ export class SqlStore implements CloudStore {
     return revocation.unitRevocation(this.#db, serial);
   }
 
+  async flagClone(serial: string, takeovers: number, sources: string, now: number): Promise<boolean> {
+    return revocation.flagClone(this.#db, serial, takeovers, sources, now);
+  }
+
+  async cloneSuspects(limit: number): Promise<revocation.CloneSuspect[]> {
+    return revocation.cloneSuspects(this.#db, limit);
+  }
+
   async openClaimWindow(serial: string, until: number, seq: number, now: number): Promise<void> {
     await this.#db.transaction(async (tx) => {
       const fresh = await tx.run(

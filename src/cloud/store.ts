@@ -14,7 +14,7 @@ import type {
 } from '../cloudprotocol/index.ts';
 import type { ModelSpec } from '../models/index.ts';
 import type { RevocationReason, RevocationRecord, RevocationTarget } from './revocation.ts';
-import type { RevokeOutcome } from './revocation-sql.ts';
+import type { CloneSuspect, RevokeOutcome } from './revocation-sql.ts';
 
 /** One unit as imported from a factory manifest (public data only). */
 export interface RegistryUnit {
@@ -250,6 +250,10 @@ export interface CloudStore {
   revocationCount(): Promise<number>;
   /** The revocation covering a unit (the unit, or its birth certificate), if any. */
   unitRevocation(serial: string): Promise<RevocationRecord | undefined>;
+  /** Flags a registered unit as a clone suspect, or adds `takeovers` to its flag; true when the flag is new. */
+  flagClone(serial: string, takeovers: number, sources: string, now: number): Promise<boolean>;
+  /** The clone suspects, newest first; at most `limit`. */
+  cloneSuspects(limit: number): Promise<CloneSuspect[]>;
 
   // commands
   /** Stores a command just sent to a device. */
