@@ -14,6 +14,7 @@ CREATE TABLE IF NOT EXISTS revocations (
   id TEXT PRIMARY KEY, kind TEXT NOT NULL, serial TEXT NULL, fingerprint TEXT NULL, reason TEXT NOT NULL,
   revoked_by TEXT NOT NULL, revoked_at BIGINT NOT NULL, n BIGINT NOT NULL);
 CREATE INDEX IF NOT EXISTS revocations_serial ON revocations (serial);
+CREATE TABLE IF NOT EXISTS birth_certificates (serial TEXT PRIMARY KEY, serial_number TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS clone_suspects (
   serial TEXT PRIMARY KEY, flagged_at BIGINT NOT NULL, last_at BIGINT NOT NULL, takeovers BIGINT NOT NULL,
   last_sources TEXT NOT NULL);
@@ -171,5 +172,40 @@ export async function cloneSuspects(db: Runner, limit: number): Promise<CloneSus
     lastAt: Number(r.last_at),
     takeovers: Number(r.takeovers),
     lastSources: r.last_sources,
+  }));
+}
+
+/** Keeps a unit's birth certificate serial number (from its manifest), once. */
+export async function recordBirthSerialNumber(tx: Runner, serial: string, serialNumber: string): Promise<void> {
+  await tx.run(
+    'INSERT INTO birth_certificates (serial, serial_number) VALUES ($1, $2) ON CONFLICT (serial) DO NOTHING',
+    [serial, serialNumber],
+  );
+}
+
+/** A certificate a revocation list must name: its issuer's serial number for it, and the revocation. */
+export interface RevokedSerialNumber {
+  readonly serialNumber: string;
+  readonly revokedAt: number;
+  readonly reason: RevocationReason;
+}
+
+/**
+ * The serial numbers of every revoked certificate the store knows: the birth certificate of each
+ * revoked unit, and each revoked certificate that is a unit's birth certificate. A revoked
+ * certificate the store never saw issued cannot be listed (the embedded broker still refuses it).
+ */
+export async function revokedSerialNumbers(db: Runner): Promise<RevokedSerialNumber[]> {
+  const rows = await db.all<{ serial_number: string; revoked_at: number | string; reason: string }>(
+    `SELECT b.serial_number, MIN(r.revoked_at) AS revoked_at, MIN(r.reason) AS reason
+    FROM revocations r JOIN birth_certificates b ON b.serial = r.serial
+    LEFT JOIN devices d ON d.serial = r.serial
+    WHERE r.kind = 'unit' OR r.fingerprint = d.device_cert_fingerprint
+    GROUP BY b.serial_number ORDER BY b.serial_number`,
+  );
+  return rows.map((r) => ({
+    serialNumber: r.serial_number,
+    revokedAt: Number(r.revoked_at),
+    reason: r.reason as RevocationReason,
   }));
 }

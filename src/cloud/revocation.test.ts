@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -128,4 +129,21 @@ test('the store revokes a known unit once, links a birth certificate to its unit
   } finally {
     await store.close();
   }
+});
+
+test('parseRevocationRequest (fuzzed): any body gives a well-formed request or REVOCATION_INVALID', () => {
+  const field = fc.oneof(fc.constant(undefined), fc.anything(), fc.constantFrom(SERIAL, HEX, 'stolen', 'clone'));
+  fc.assert(
+    fc.property(fc.record({ serial: field, certificate: field, reason: field }), (body) => {
+      try {
+        const r = parseRevocationRequest(body);
+        assert.ok(
+          r.target.kind === 'unit' ? r.target.serial === SERIAL : /^sha256:[0-9a-f]{64}$/.test(r.target.fingerprint),
+        );
+      } catch (e) {
+        assert.equal((e as { code?: string }).code, 'REVOCATION_INVALID', String(e));
+      }
+    }),
+    { numRuns: 1_000 },
+  );
 });

@@ -195,6 +195,8 @@ export class SqlStore implements CloudStore {
           );
           if (u.modelDigest !== undefined && u.modelSpec)
             await this.#importModel(tx, u.serial, u.modelDigest, u.modelSpec);
+          if (u.deviceCertSerialNumber !== undefined)
+            await revocation.recordBirthSerialNumber(tx, u.serial, u.deviceCertSerialNumber);
         }
         return n;
       });
@@ -311,6 +313,10 @@ export class SqlStore implements CloudStore {
 
   async unitRevocation(serial: string): Promise<RevocationRecord | undefined> {
     return revocation.unitRevocation(this.#db, serial);
+  }
+
+  async revokedSerialNumbers(): Promise<revocation.RevokedSerialNumber[]> {
+    return revocation.revokedSerialNumbers(this.#db);
   }
 
   async flagClone(serial: string, takeovers: number, sources: string, now: number): Promise<boolean> {

@@ -14,7 +14,7 @@ import type {
 } from '../cloudprotocol/index.ts';
 import type { ModelSpec } from '../models/index.ts';
 import type { RevocationReason, RevocationRecord, RevocationTarget } from './revocation.ts';
-import type { CloneSuspect, RevokeOutcome } from './revocation-sql.ts';
+import type { CloneSuspect, RevokeOutcome, RevokedSerialNumber } from './revocation-sql.ts';
 
 /** One unit as imported from a factory manifest (public data only). */
 export interface RegistryUnit {
@@ -25,6 +25,8 @@ export interface RegistryUnit {
   /** The unit's own model, from the manifest's `models`; absent in an old manifest (then: the built-in of `model`). */
   readonly modelSpec?: ModelSpec;
   readonly deviceCertFingerprint: string;
+  /** The birth certificate's serial number (hex), for revocation lists; absent in an older manifest. */
+  readonly deviceCertSerialNumber?: string;
   /** `hashClaimCode(serial, code)` from the factory: the code itself is never here. */
   readonly claimCodeHash: string;
   readonly createdAt: string;
@@ -250,6 +252,8 @@ export interface CloudStore {
   revocationCount(): Promise<number>;
   /** The revocation covering a unit (the unit, or its birth certificate), if any. */
   unitRevocation(serial: string): Promise<RevocationRecord | undefined>;
+  /** The serial numbers of revoked certificates the store knows (birth certificates), for a revocation list. */
+  revokedSerialNumbers(): Promise<RevokedSerialNumber[]>;
   /** Flags a registered unit as a clone suspect, or adds `takeovers` to its flag; true when the flag is new. */
   flagClone(serial: string, takeovers: number, sources: string, now: number): Promise<boolean>;
   /** The clone suspects, newest first; at most `limit`. */

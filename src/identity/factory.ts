@@ -6,6 +6,7 @@
 import { mkdir, readFile, stat, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { X509Certificate } from 'node:crypto';
 import { BulwarkError, ConfigError } from '../errors/index.ts';
 import {
   writeFileAtomic,
@@ -207,6 +208,8 @@ export interface ManifestUnit {
   /** The digest of the unit's model; the model itself is in {@link Manifest.models}. */
   readonly modelDigest: string;
   readonly deviceCertFingerprint: string;
+  /** The device (birth) certificate's serial number, hex: what a certificate revocation list names. */
+  readonly deviceCertSerialNumber: string;
   readonly webCertFingerprint: string;
   /** {@link hashClaimCode} of the claim code; the code itself never leaves the sticker. */
   readonly claimCodeHash: string;
@@ -361,6 +364,7 @@ async function provisionOne(
     model: model.id,
     modelDigest: digest,
     deviceCertFingerprint: deviceCert.fingerprint,
+    deviceCertSerialNumber: new X509Certificate(deviceCert.certPem).serialNumber.toLowerCase(),
     webCertFingerprint: webCert.fingerprint,
     claimCodeHash: hashClaimCode(serial, claimCode),
     createdAt,

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { createHash, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { hasCode } from '../errors/index.ts';
 import { spkiSha256 } from '../channel/index.ts';
@@ -181,5 +182,23 @@ test('signing refuses an old key that is not the old certificate', () => {
         issuedAt,
       }),
     (e) => hasCode(e, 'PAIRING_BAD_SECRET'),
+  );
+});
+
+test('parseKeyRotation (fuzzed): any text or mutated statement parses or throws PAIRING_BAD_MESSAGE', () => {
+  const good = JSON.parse(encodeKeyRotation(statement)) as Record<string, unknown>;
+  const mutated = fc
+    .record({ key: fc.constantFrom(...Object.keys(good), 'extra'), value: fc.anything() })
+    .map(({ key, value }) => JSON.stringify({ ...good, [key]: value }) ?? '');
+  fc.assert(
+    fc.property(fc.oneof(fc.string({ maxLength: 3_000 }), fc.json(), mutated), (text) => {
+      try {
+        const parsed = parseKeyRotation(text);
+        assert.equal(typeof parsed.serial, 'string');
+      } catch (e) {
+        assert.ok(hasCode(e, 'PAIRING_BAD_MESSAGE'), String(e));
+      }
+    }),
+    { numRuns: 500 },
   );
 });

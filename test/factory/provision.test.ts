@@ -168,6 +168,7 @@ test('manifest.json holds no password, setup code, claim code or private key', a
     'claimCodeHash',
     'createdAt',
     'deviceCertFingerprint',
+    'deviceCertSerialNumber',
     'model',
     'modelDigest',
     'serial',
