@@ -3,12 +3,14 @@
  * function is one check of the catalogue; each sends a fixed, small number of requests from its
  * probe family's source address and turns what came back into evidence.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
+import { join } from 'node:path';
 import type { SecureVersion } from 'node:tls';
 import type { AuditContext } from './context.ts';
 import { notTested, verdict, type CheckOutcome } from './context.ts';
 import { BULWARK_PROTECTED_ROUTES, COMMON_ADMIN_PATHS, DEFAULT_CREDENTIALS } from './config.ts';
-import { tlsHandshake, type HandshakeResult, type HttpAnswer, type HttpsTarget } from './net.ts';
+import { certFacts, tlsHandshake, type HandshakeResult, type HttpAnswer, type HttpsTarget } from './net.ts';
+import { readBounded } from './files.ts';
 import { describeAnswer, discoverLogin, type LoginAttempt, type LoginDiscovery } from './login.ts';
 import { findLoginForm, hasPasswordField, type HtmlForm } from './html-forms.ts';
 import type { Evidence } from './types.ts';
@@ -235,7 +237,7 @@ export async function checkUniqueCertificates(ctx: AuditContext): Promise<CheckO
       'one device only: give two or more --url, or --manifest to compare its certificate with the batch',
       evidence,
     );
-  const fp = ok[0]!.r.certFingerprint;
+  const fp = await factoryFingerprintOf(ctx, ok[0]!.r, evidence);
   const listed = manifest.units.filter((u) => u.webCertFingerprint === fp).length;
   const batchDup = duplicates(manifest.units.map((u) => u.webCertFingerprint));
   if (batchDup.length > 0) {
@@ -262,6 +264,29 @@ export async function checkUniqueCertificates(ctx: AuditContext): Promise<CheckO
     summary: "the device's certificate is its own: it appears once in a batch where no certificate repeats",
     evidence,
   };
+}
+
+/**
+ * The factory certificate the presented one stands for: itself, or, when the unit has renewed its
+ * short-lived web certificate for the same key, the bundle's (given --bundle) whose key it presents.
+ */
+async function factoryFingerprintOf(
+  ctx: AuditContext,
+  presented: HandshakeResult,
+  evidence: Evidence[],
+): Promise<string | undefined> {
+  const dir = ctx.inputs.bundleDir;
+  if (dir === undefined) return presented.certFingerprint;
+  const file = await readBounded(join(dir, 'web-cert.pem'), 65_536);
+  if (!file.ok) return presented.certFingerprint;
+  const factory = certFacts(new X509Certificate(file.text));
+  if (factory.certFingerprint === presented.certFingerprint || factory.publicKeySha256 !== presented.publicKeySha256)
+    return presented.certFingerprint;
+  evidence.push({
+    sent: "the presented certificate against the bundle's web certificate",
+    received: 'a renewed certificate for the same key as the factory certificate',
+  });
+  return factory.certFingerprint;
 }
 
 function duplicates(values: readonly string[]): string[] {

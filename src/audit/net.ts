@@ -264,7 +264,8 @@ export function tlsHandshake(target: HttpsTarget, o: HandshakeOptions, timeoutMs
   });
 }
 
-function certFacts(
+/** The fingerprint, key hash and subject of a certificate. */
+export function certFacts(
   cert: X509Certificate,
 ): Pick<HandshakeResult, 'certFingerprint' | 'publicKeySha256' | 'certSubject'> {
   const spki = cert.publicKey.export({ type: 'spki', format: 'der' });

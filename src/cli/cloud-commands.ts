@@ -42,6 +42,8 @@ interface RunOptions {
   import?: string[];
   hostname?: string;
   makerTokenFile?: string;
+  mosquittoConfig?: string;
+  mosquittoPidFile?: string;
 }
 
 /** `cloud broker-config`'s options as commander parses them. */
@@ -53,6 +55,8 @@ interface BrokerConfigOptions {
   instances: string;
   hostname?: string;
   user: string;
+  dynsecPlugin?: string;
+  pidFile?: string;
 }
 
 /** Registers the cloud commands on `program`. */
@@ -84,6 +88,11 @@ function registerRun(cloud: Command): void {
     .option('--import <manifest...>', 'factory manifests to import at start')
     .option('--hostname <names>', 'host names for the server certificate, comma-separated')
     .option('--maker-token-file <file>', "file holding the maker's API token (turns on /v1/maker/ routes)")
+    .option('--mosquitto-config <dir>', 'with --broker: the `cloud broker-config` folder; revocations reach Mosquitto')
+    .option(
+      '--mosquitto-pid-file <file>',
+      "Mosquitto's pid file, signalled to reload the CRL (else a systemd .path unit)",
+    )
     .action(async (o: RunOptions) => {
       const { startCloud, makerTokenSha256 } = await import('../cloud/index.ts');
       const maker = o.makerTokenFile
@@ -102,6 +111,7 @@ function registerRun(cloud: Command): void {
         broker: { host: o.host, port: port(o.mqttPort, 'mqttPort') },
         api: { host: o.host, port: port(o.apiPort, 'apiPort'), ...maker },
         manifests: (o.import ?? []).map((p) => resolve(p)),
+        ...mosquittoOption(o),
         log,
       });
       process.stdout.write(
@@ -115,6 +125,19 @@ function registerRun(cloud: Command): void {
         process.once('SIGTERM', stop);
       });
     });
+}
+
+/** `cloud run`'s Mosquitto revocation option, from --mosquitto-config and --mosquitto-pid-file. */
+function mosquittoOption(o: RunOptions): { mosquitto?: { configDir: string; pidFile?: string } } {
+  if (o.mosquittoConfig === undefined) {
+    if (o.mosquittoPidFile !== undefined)
+      throw new ConfigError('CLOUD_CONFIG_INVALID', 'mosquittoPidFile', 'only with --mosquitto-config');
+    return {};
+  }
+  if (o.broker === undefined)
+    throw new ConfigError('CLOUD_CONFIG_INVALID', 'mosquittoConfig', 'only with --broker (an external Mosquitto)');
+  const pid = o.mosquittoPidFile === undefined ? {} : { pidFile: resolve(o.mosquittoPidFile) };
+  return { mosquitto: { configDir: resolve(o.mosquittoConfig), ...pid } };
 }
 
 /** `cloud import`: factory manifests into the store. */
@@ -265,19 +288,33 @@ function registerBrokerConfig(cloud: Command): void {
     .option('--instances <names>', 'cloud instance names allowed to read device traffic, comma-separated', '1,2')
     .option('--hostname <names>', 'host names for the broker certificate, comma-separated')
     .option('--user <name>', 'user Mosquitto drops privileges to when started as root', 'mosquitto')
+    .option('--dynsec-plugin <file>', "Mosquitto's dynamic-security plugin (default: Debian's path)")
+    .option('--pid-file <file>', "Mosquitto's pid_file, for `cloud run --mosquitto-pid-file`")
     .action(async (o: BrokerConfigOptions) => {
       const { writeBrokerConfig, factoryIssuer } = await import('../cloud/index.ts');
+      const { loadCaSigner } = await import('../identity/index.ts');
       const issuer = await factoryIssuer(resolve(o.factory));
+      const caKeyPem = await readFile(resolve(o.factory, 'ca', 'ca-key.pem'), 'utf8');
       const server = await issuer.issueServer(o.hostname ? list(o.hostname) : ['localhost']);
       const w = await writeBrokerConfig({
         outDir: resolve(o.out),
         caCertPem: issuer.caCertPem,
         server,
-        settings: { host: o.host, port: port(o.port, 'port'), instances: list(o.instances), user: o.user },
+        ca: await loadCaSigner(issuer.caCertPem, caKeyPem),
+        settings: {
+          host: o.host,
+          port: port(o.port, 'port'),
+          instances: list(o.instances),
+          user: o.user,
+          ...(o.dynsecPlugin ? { dynsecPluginPath: resolve(o.dynsecPlugin) } : {}),
+          ...(o.pidFile ? { pidFile: resolve(o.pidFile) } : {}),
+        },
       });
       process.stdout.write(
         `Mosquitto configuration written: ${w.confFile}\n  run: mosquitto -c ${w.confFile}\n` +
-          `  the files must be readable by the user '${w.settings.user}'; the key is mode 0600\n`,
+          `  the files must be readable by the user '${w.settings.user}'; the keys are mode 0600;\n` +
+          `  the cloud rewrites crl.pem: run it with --mosquitto-config ${resolve(o.out)} and --mosquitto-pid-file,\n` +
+          `  or install bulwark-mosquitto-crl.path/.service (systemd reloads Mosquitto when crl.pem changes)\n`,
       );
     });
 }

@@ -1,6 +1,24 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { renderMosquittoConf, renderMosquittoAcl, validateMosquittoSettings } from './broker-config.ts';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { X509Certificate } from 'node:crypto';
+import {
+  createCertificateAuthority,
+  issueServerCertificate,
+  loadCaSigner,
+  readRevocationList,
+} from '../identity/index.ts';
+import {
+  renderMosquittoConf,
+  renderMosquittoAcl,
+  validateMosquittoSettings,
+  renderDynsecSeed,
+  renderCrlPathUnit,
+  dynsecAdminName,
+  writeBrokerConfig,
+} from './broker-config.ts';
 
 const paths = {
   aclFile: '/b/acl',
@@ -55,4 +73,92 @@ test('queue bounds that would drop acknowledged messages are refused', () => {
     code: 'CLOUD_CONFIG_INVALID',
     key: 'user',
   });
+});
+
+test('with revocation the configuration loads the CRL and the dynamic-security plugin, keeping every rule', () => {
+  const settings = validateMosquittoSettings({ pidFile: '/run/mosquitto/mosquitto.pid' });
+  const plain = renderMosquittoConf(settings, paths);
+  const conf = renderMosquittoConf(settings, { ...paths, crlFile: '/b/crl.pem', dynsecFile: '/b/dynsec.json' });
+  const lines = conf.split('\n');
+  for (const line of [
+    'crlfile /b/crl.pem',
+    'plugin /usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so',
+    'plugin_opt_config_file /b/dynsec.json',
+    'pid_file /run/mosquitto/mosquitto.pid',
+  ])
+    assert.ok(lines.includes(line), line);
+  for (const line of plain.split('\n').filter((l) => l && !l.startsWith('#'))) assert.ok(lines.includes(line), line);
+  assert.ok(conf.indexOf('crlfile') > conf.indexOf('listener '), 'the CRL belongs to the listener');
+  assert.ok(conf.indexOf('plugin ') < conf.indexOf('listener '), 'the plugin is global');
+  assert.doesNotMatch(plain, /crlfile|plugin/, 'no revocation lines without the files');
+});
+
+test('the plugin seed knows only the admin identities, allowed the control topic and nothing else', () => {
+  const seed = JSON.parse(renderDynsecSeed(validateMosquittoSettings({ instances: ['1', 'eu'] }))) as {
+    defaultACLAccess: Record<string, boolean>;
+    clients: Array<{ username: string; roles: Array<{ rolename: string }> }>;
+    roles: Array<{ rolename: string; acls: Array<{ acltype: string; topic: string; allow: boolean }> }>;
+  };
+  assert.deepEqual(
+    seed.clients.map((c) => c.username),
+    ['bulwark-admin-1', 'bulwark-admin-eu'],
+  );
+  assert.equal(seed.defaultACLAccess.publishClientSend, false, 'a disabled device may publish nothing');
+  assert.equal(seed.defaultACLAccess.subscribe, false);
+  const topics = seed.roles.flatMap((r) =>
+    r.acls.filter((a) => a.acltype !== 'unsubscribePattern').map((a) => a.topic),
+  );
+  assert.ok(topics.length > 0 && topics.every((t) => t === '$CONTROL/dynamic-security/#'), topics.join());
+  assert.equal(dynsecAdminName('eu'), 'bulwark-admin-eu');
+  assert.match(renderCrlPathUnit('/b/crl.pem'), /^PathChanged=\/b\/crl\.pem$/m);
+});
+
+test('a plugin or pid file path that could inject a line or is not absolute is refused', () => {
+  for (const dynsecPluginPath of ['relative.so', '/x/../y.so', '/a b.so', '/x.so\nallow_anonymous true', '/x.txt'])
+    assert.throws(() => validateMosquittoSettings({ dynsecPluginPath }), {
+      code: 'CLOUD_CONFIG_INVALID',
+      key: 'dynsecPluginPath',
+    });
+  assert.throws(() => validateMosquittoSettings({ pidFile: 'm.pid' }), {
+    code: 'CLOUD_CONFIG_INVALID',
+    key: 'pidFile',
+  });
+});
+
+test('with the CA, writing makes an empty CRL, the seed and 0600 admin keys, and keeps an existing CRL', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'bulwark-broker-config-'));
+  try {
+    const root = await createCertificateAuthority('Acme Device CA');
+    const ca = await loadCaSigner(root.certPem, root.privateKeyPem);
+    const server = await issueServerCertificate(ca, ['localhost']);
+    const o = {
+      outDir: dir,
+      caCertPem: root.certPem,
+      server: { certPem: server.certPem, keyPem: server.privateKeyPem },
+      ca,
+      settings: { instances: ['1'] },
+    };
+    const w = await writeBrokerConfig(o);
+    assert.equal(w.paths.crlFile, join(dir, 'crl.pem'));
+    const crl = await readRevocationList(await readFile(join(dir, 'crl.pem'), 'utf8'), root.certPem);
+    assert.deepEqual(crl.serialNumbers, []);
+    assert.ok((crl.nextUpdate?.getTime() ?? 0) > Date.now() + 29 * 86_400_000, 'valid about 30 days');
+    assert.equal((await stat(join(dir, 'crl.pem'))).mode & 0o777, 0o644);
+    const admin = new X509Certificate(await readFile(join(dir, 'bulwark-admin-1-cert.pem'), 'utf8'));
+    assert.ok(
+      admin.subject.split('\n').includes('CN=bulwark-admin-1') &&
+        admin.verify(new X509Certificate(root.certPem).publicKey),
+    );
+    assert.equal((await stat(join(dir, 'bulwark-admin-1-key.pem'))).mode & 0o777, 0o600);
+    assert.match(await readFile(w.confFile, 'utf8'), /^crlfile .*crl\.pem$/m);
+    // A second run keeps a CRL that may list revocations.
+    const before = await readFile(join(dir, 'crl.pem'), 'utf8');
+    await writeBrokerConfig(o);
+    assert.equal(await readFile(join(dir, 'crl.pem'), 'utf8'), before);
+    await assert.rejects(writeBrokerConfig({ ...o, caCertPem: (await createCertificateAuthority('X')).certPem }), {
+      code: 'CLOUD_CONFIG_INVALID',
+    });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

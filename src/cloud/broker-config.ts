@@ -7,12 +7,22 @@
  * and queues sized so that nothing acknowledged is dropped (Mosquitto's default
  * `max_queued_messages 1000` silently discards QoS 1 messages for a slow subscriber).
  *
+ * Revocation reaches the running broker two ways, because neither alone does both halves (measured
+ * on Mosquitto 2.0.11): a CRL (`crlfile`, reloaded on SIGHUP) refuses a revoked certificate's new
+ * connections and disturbs nobody, but leaves a live connection up; the dynamic-security plugin's
+ * `disableClient`, sent by an admin identity (`bulwark-admin-<instance>`), drops the live connection
+ * but does not refuse a reconnect when the identity comes from the certificate. The plugin knows
+ * only the admin identities, so the acl_file still decides for every device and cloud instance.
+ * mosquitto-revocation.ts keeps both in step with the store.
+ *
  * The text is made by pure functions; {@link writeBrokerConfig} writes it with the certificates.
  */
 import { join, resolve } from 'node:path';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { writeFileAtomic, SECRET_FILE_MODE, PUBLIC_FILE_MODE } from '../storage/index.ts';
 import { serviceCommonName, UP_KINDS, DOWN_KINDS, TOPIC_ROOT } from '../cloudprotocol/index.ts';
+import { createRevocationList, issueClientCertificate, readRevocationList, type CaSigner } from '../identity/index.ts';
 import { CloudConfigError } from './errors.ts';
 
 /** Settings of the Mosquitto configuration. */
@@ -35,6 +45,10 @@ export interface MosquittoSettings {
   readonly autosaveIntervalSeconds: number;
   /** The user Mosquitto drops privileges to when started as root (it must be able to read these files). */
   readonly user: string;
+  /** Mosquitto's dynamic-security plugin (Debian's path by default): it drops a revoked identity's live connection. */
+  readonly dynsecPluginPath: string;
+  /** Where Mosquitto writes its pid (`pid_file`; the folder must be writable by `user`), for the cloud's SIGHUP. */
+  readonly pidFile?: string;
 }
 
 /** The defaults: sized for 2,000 devices at one message a second through a 10-minute cloud outage, with room. */
@@ -49,7 +63,20 @@ export const defaultMosquittoSettings: Readonly<MosquittoSettings> = Object.free
   maxConnections: 20_000,
   autosaveIntervalSeconds: 60,
   user: 'mosquitto',
+  dynsecPluginPath: '/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so',
 });
+
+/** An absolute path Mosquitto's configuration can carry on one line: no spaces, no `..`, nothing to inject. */
+const CONFIG_PATH = /^\/(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/-]{1,4000}$/;
+
+function absolutePath(c: Record<string, unknown>, key: string, suffix = ''): void {
+  const v = c[key];
+  if (typeof v !== 'string' || !CONFIG_PATH.test(v) || !v.endsWith(suffix))
+    throw new CloudConfigError(
+      key,
+      `must be an absolute path${suffix ? ` ending in ${suffix}` : ''} (no spaces, no ..)`,
+    );
+}
 
 function int(c: Record<string, unknown>, key: string, min: number, max: number): void {
   const v = c[key];
@@ -76,6 +103,8 @@ export function validateMosquittoSettings(settings: Partial<MosquittoSettings> =
   int(c, 'autosaveIntervalSeconds', 1, 86_400);
   if (typeof c.user !== 'string' || !/^[a-z_][a-z0-9_-]{0,31}$/.test(c.user))
     throw new CloudConfigError('user', 'must be a system user name');
+  absolutePath(c, 'dynsecPluginPath', '.so');
+  if (c.pidFile !== undefined) absolutePath(c, 'pidFile');
   return Object.freeze({ ...c, instances: [...(instances as readonly string[])] });
 }
 
@@ -110,6 +139,22 @@ export interface MosquittoPaths {
   readonly certFile: string;
   readonly keyFile: string;
   readonly persistenceDir: string;
+  /** The CRL Mosquitto reloads on SIGHUP; absent: no revocation on this broker. */
+  readonly crlFile?: string;
+  /** The dynamic-security plugin's state (written by the plugin after the seed). */
+  readonly dynsecFile?: string;
+}
+
+/** The lines that load the dynamic-security plugin, when the configuration has revocation. */
+function dynsecLines(settings: MosquittoSettings, paths: MosquittoPaths): string[] {
+  if (paths.dynsecFile === undefined) return [];
+  return [
+    '# Revocation, live half: the admin identities disable a revoked client, which drops its connection.',
+    '# The plugin knows no device and no cloud instance, so for them it defers to acl_file.',
+    `plugin ${settings.dynsecPluginPath}`,
+    `plugin_opt_config_file ${paths.dynsecFile}`,
+    '',
+  ];
 }
 
 /** mosquitto.conf. */
@@ -120,7 +165,9 @@ export function renderMosquittoConf(settings: MosquittoSettings, paths: Mosquitt
     `user ${settings.user}`,
     'allow_anonymous false',
     `acl_file ${paths.aclFile}`,
+    ...(settings.pidFile === undefined ? [] : [`pid_file ${settings.pidFile}`]),
     '',
+    ...dynsecLines(settings, paths),
     '# Nothing acknowledged is dropped: queues far above the default 1000, kept on disk across restarts.',
     'persistence true',
     `persistence_location ${paths.persistenceDir.endsWith('/') ? paths.persistenceDir : paths.persistenceDir + '/'}`,
@@ -152,8 +199,143 @@ export function renderMosquittoConf(settings: MosquittoSettings, paths: Mosquitt
     'require_certificate true',
     'use_identity_as_username true',
     'use_username_as_clientid true',
+    ...(paths.crlFile === undefined
+      ? []
+      : [
+          '# Revocation, new connections: a certificate this CRL lists is refused at the handshake. The cloud',
+          '# rewrites it atomically and signals SIGHUP; keep the path fixed (a reload does not re-read a new path).',
+          `crlfile ${paths.crlFile}`,
+        ]),
     '',
   ].join('\n');
+}
+
+/** The admin identity of cloud instance `instance`: the only client the dynamic-security plugin knows. */
+export function dynsecAdminName(instance: string): string {
+  return `bulwark-admin-${serviceCommonName(instance).slice('bulwark-cloud-'.length)}`;
+}
+
+/** The files of the admin identity of `instance` in a broker-config folder. */
+export function dynsecAdminFiles(outDir: string, instance: string): { certFile: string; keyFile: string } {
+  const name = dynsecAdminName(instance);
+  return { certFile: join(outDir, `${name}-cert.pem`), keyFile: join(outDir, `${name}-key.pem`) };
+}
+
+/**
+ * The dynamic-security plugin's seed: the admin identities only, in one role allowed
+ * `$CONTROL/dynamic-security/#`; a client it does not know (every device and cloud instance) is left
+ * to acl_file. A client the cloud disables later gets the default access: it may publish nothing.
+ */
+export function renderDynsecSeed(settings: MosquittoSettings): string {
+  const acl = (acltype: string, topic: string): Record<string, unknown> => ({
+    acltype,
+    topic,
+    priority: 0,
+    allow: true,
+  });
+  const seed = {
+    defaultACLAccess: { publishClientSend: false, publishClientReceive: true, subscribe: false, unsubscribe: true },
+    clients: settings.instances.map((i) => ({
+      username: dynsecAdminName(i),
+      textname: `cloud instance ${i}: revocation (certificate identity, no password)`,
+      roles: [{ rolename: 'bulwark-revocation-admin' }],
+    })),
+    groups: [],
+    roles: [
+      {
+        rolename: 'bulwark-revocation-admin',
+        acls: [
+          acl('publishClientSend', '$CONTROL/dynamic-security/#'),
+          acl('publishClientReceive', '$CONTROL/dynamic-security/#'),
+          acl('subscribePattern', '$CONTROL/dynamic-security/#'),
+          acl('unsubscribePattern', '#'),
+        ],
+      },
+    ],
+  };
+  return JSON.stringify(seed, null, 2) + '\n';
+}
+
+/** The systemd units that reload Mosquitto when the CRL changes, for a cloud that cannot signal it itself. */
+export const CRL_RELOAD_UNIT = 'bulwark-mosquitto-crl';
+
+/**
+ * A systemd .path unit: when the cloud renames a new crl.pem into place, start the reload service.
+ * The alternative to giving the cloud Mosquitto's pid file (signalling needs the same user or root).
+ */
+export function renderCrlPathUnit(crlFile: string): string {
+  return [
+    '# Written by `bulwark cloud broker-config`. Install with bulwark-mosquitto-crl.service in /etc/systemd/system,',
+    '# then: systemctl enable --now bulwark-mosquitto-crl.path',
+    '[Unit]',
+    'Description=Reload Mosquitto when Bulwark rewrites its certificate revocation list',
+    '',
+    '[Path]',
+    `PathChanged=${crlFile}`,
+    `Unit=${CRL_RELOAD_UNIT}.service`,
+    '',
+    '[Install]',
+    'WantedBy=multi-user.target',
+    '',
+  ].join('\n');
+}
+
+/** The oneshot service the .path unit starts: Debian's mosquitto.service reloads with SIGHUP. */
+export function renderCrlReloadService(): string {
+  return [
+    '# Written by `bulwark cloud broker-config`; started by bulwark-mosquitto-crl.path.',
+    '[Unit]',
+    "Description=Reload Mosquitto's certificate revocation list",
+    '',
+    '[Service]',
+    'Type=oneshot',
+    'ExecStart=/bin/systemctl reload mosquitto.service',
+    '',
+  ].join('\n');
+}
+
+/** How long a CRL the cloud writes stays valid, ms: re-issued daily, so a stopped cloud leaves weeks of margin. */
+export const CRL_VALIDITY_MS = 30 * 86_400_000;
+
+/** True when `file` holds a CRL this CA signed that is still valid for a day. */
+async function usableCrl(file: string, caCertPem: string): Promise<boolean> {
+  if (!existsSync(file)) return false;
+  try {
+    const crl = await readRevocationList(await readFile(file, 'utf8'), caCertPem);
+    return (crl.nextUpdate?.getTime() ?? 0) > Date.now() + 86_400_000;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The revocation files: an empty CRL (kept when one from this CA is there: it may list revocations),
+ * the plugin's seed (kept when there: the plugin writes its state to it), and each instance's admin
+ * certificate and key (0600).
+ */
+async function writeRevocationFiles(
+  dir: string,
+  ca: CaSigner,
+  settings: MosquittoSettings,
+  paths: Required<Pick<MosquittoPaths, 'crlFile' | 'dynsecFile'>>,
+): Promise<void> {
+  if (!(await usableCrl(paths.crlFile, ca.certPem))) {
+    const now = new Date();
+    const window = {
+      thisUpdate: new Date(now.getTime() - 60_000),
+      nextUpdate: new Date(now.getTime() + CRL_VALIDITY_MS),
+    };
+    await writeFileAtomic(paths.crlFile, await createRevocationList(ca, [], window), PUBLIC_FILE_MODE);
+  }
+  if (!existsSync(paths.dynsecFile)) await writeFileAtomic(paths.dynsecFile, renderDynsecSeed(settings), 0o600);
+  await writeFileAtomic(join(dir, `${CRL_RELOAD_UNIT}.path`), renderCrlPathUnit(paths.crlFile), PUBLIC_FILE_MODE);
+  await writeFileAtomic(join(dir, `${CRL_RELOAD_UNIT}.service`), renderCrlReloadService(), PUBLIC_FILE_MODE);
+  for (const instance of settings.instances) {
+    const admin = await issueClientCertificate(ca, dynsecAdminName(instance), { organisation: 'Bulwark' });
+    const files = dynsecAdminFiles(dir, instance);
+    await writeFileAtomic(files.keyFile, admin.privateKeyPem, SECRET_FILE_MODE);
+    await writeFileAtomic(files.certFile, admin.certPem, PUBLIC_FILE_MODE);
+  }
 }
 
 /** What {@link writeBrokerConfig} wrote. */
@@ -164,19 +346,28 @@ export interface WrittenBrokerConfig {
 }
 
 /**
- * Writes mosquitto.conf, acl, the CA and the broker's certificate and key (0600) into `outDir`.
+ * Writes mosquitto.conf, acl, the CA and the broker's certificate and key (0600) into `outDir`;
+ * with the CA's signer `ca`, also revocation: crl.pem, the dynamic-security plugin's seed and each
+ * cloud instance's admin certificate and key (0600). Without `ca` the broker cannot be told of a
+ * revocation (the benchmark's broker only).
  *
  * @example
- * const { confFile } = await writeBrokerConfig({ outDir: 'broker', caCertPem, server });
+ * const { confFile } = await writeBrokerConfig({ outDir: 'broker', caCertPem, server, ca: await loadCaSigner(c, k) });
  * // mosquitto -c broker/mosquitto.conf
  */
 export async function writeBrokerConfig(o: {
   outDir: string;
   caCertPem: string;
   server: { certPem: string; keyPem: string };
+  ca?: CaSigner;
   settings?: Partial<MosquittoSettings>;
 }): Promise<WrittenBrokerConfig> {
   const settings = validateMosquittoSettings(o.settings);
+  if (o.ca && o.ca.certPem.trim() !== o.caCertPem.trim())
+    throw new CloudConfigError(
+      'ca',
+      'must be the signer of caCertPem (the CRL and the admin certificates come from it)',
+    );
   const dir = resolve(o.outDir);
   await mkdir(join(dir, 'data'), { recursive: true, mode: 0o700 });
   const paths: MosquittoPaths = {
@@ -185,7 +376,14 @@ export async function writeBrokerConfig(o: {
     certFile: join(dir, 'server-cert.pem'),
     keyFile: join(dir, 'server-key.pem'),
     persistenceDir: join(dir, 'data'),
+    ...(o.ca ? { crlFile: join(dir, 'crl.pem'), dynsecFile: join(dir, 'dynamic-security.json') } : {}),
   };
+  if (o.ca) {
+    await writeRevocationFiles(dir, o.ca, settings, {
+      crlFile: join(dir, 'crl.pem'),
+      dynsecFile: join(dir, 'dynamic-security.json'),
+    });
+  }
   await writeFileAtomic(paths.caFile, o.caCertPem, PUBLIC_FILE_MODE);
   await writeFileAtomic(paths.certFile, o.server.certPem, PUBLIC_FILE_MODE);
   await writeFileAtomic(paths.keyFile, o.server.keyPem, SECRET_FILE_MODE);

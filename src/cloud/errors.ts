@@ -30,7 +30,11 @@ export type CloudErrorCode =
   | 'FACTORY_CA_MISSING'
   | 'MANIFEST_INVALID'
   | 'MANIFEST_OTHER_CA'
-  | 'REVOCATION_INVALID';
+  | 'REVOCATION_INVALID'
+  // Mosquitto kept in step with revocations (mosquitto-revocation.ts)
+  | 'MOSQUITTO_CRL_FAILED'
+  | 'MOSQUITTO_RELOAD_FAILED'
+  | 'MOSQUITTO_DYNSEC_FAILED';
 
 /** The base of every cloud error. */
 export class CloudError extends BulwarkError<CloudErrorCode> {}

@@ -13,7 +13,7 @@
  * @module bulwark/cloud
  */
 export { startCloud, openCloudStore, readManifest } from './service.ts';
-export type { CloudService, CloudServiceOptions } from './service.ts';
+export type { CloudService, CloudServiceOptions, CloudMosquittoOptions } from './service.ts';
 export { startEmbeddedBroker, defaultEmbeddedBrokerConfig, validateEmbeddedBrokerConfig } from './broker.ts';
 export type { EmbeddedBroker, EmbeddedBrokerConfig, EmbeddedBrokerOptions, BrokerRefusal } from './broker.ts';
 export {
@@ -22,6 +22,13 @@ export {
   renderMosquittoAcl,
   defaultMosquittoSettings,
   validateMosquittoSettings,
+  renderDynsecSeed,
+  renderCrlPathUnit,
+  renderCrlReloadService,
+  dynsecAdminName,
+  dynsecAdminFiles,
+  CRL_RELOAD_UNIT,
+  CRL_VALIDITY_MS,
 } from './broker-config.ts';
 export type { MosquittoSettings, MosquittoPaths, WrittenBrokerConfig } from './broker-config.ts';
 export {
@@ -58,10 +65,23 @@ export {
   parseRevocationRequest,
 } from './revocation.ts';
 export type { RevocationReason, RevocationRecord, RevocationTarget } from './revocation.ts';
-export type { RevokeOutcome, CloneSuspect } from './revocation-sql.ts';
+export type { RevokeOutcome, CloneSuspect, RevokedSerialNumber } from './revocation-sql.ts';
 export { CloneWatch, defaultCloneDetectionConfig, validateCloneDetectionConfig } from './clone-detection.ts';
 export type { CloneDetectionConfig } from './clone-detection.ts';
 export { RevocationEnforcer, describeRevocation, DEFAULT_REVOCATION_POLL_MS } from './revocation-enforcer.ts';
+export {
+  MosquittoRevocation,
+  MosquittoRevocationError,
+  defaultMosquittoRevocationConfig,
+  writeMosquittoCrl,
+  signalMosquittoReload,
+  mosquittoCrlFile,
+} from './mosquitto-revocation.ts';
+export type {
+  MosquittoRevocationConfig,
+  MosquittoRevocationErrorCode,
+  MosquittoRevocationOptions,
+} from './mosquitto-revocation.ts';
 export type { RevokedDisconnect, SessionTakeover } from './broker.ts';
 export type { OwnerApi, OwnerApiConfig, OwnerApiOptions, OwnerCtx } from './api.ts';
 export { telemetryChart } from './app-pages.ts';

@@ -3,11 +3,14 @@
  * embedded broker's question ("is this certificate revoked?"), and the disconnection of what a
  * new revocation covers, at once, journalled. A revocation made by this instance (maker API) is
  * enforced before the call returns; one made elsewhere (the CLI, another instance) within one poll.
+ * On an external Mosquitto the same happens through its CRL and dynamic-security plugin
+ * (mosquitto-revocation.ts), applied in full once at start so a restart re-applies every revocation.
  */
 import type { ConnectionJournal } from '../journal/index.ts';
 import type { EmbeddedBroker, RevokedDisconnect } from './broker.ts';
 import type { CloudStore } from './store.ts';
 import type { RevokeOutcome } from './revocation-sql.ts';
+import type { MosquittoRevocation } from './mosquitto-revocation.ts';
 import {
   RevocationList,
   parseRevocationRequest,
@@ -32,6 +35,7 @@ export class RevocationEnforcer {
   readonly #journal: ConnectionJournal;
   readonly #log: (line: string) => void;
   #broker: EmbeddedBroker | undefined;
+  #mosquitto: MosquittoRevocation | undefined;
   #watch: RevocationWatch | undefined;
 
   constructor(o: { store: CloudStore; journal: ConnectionJournal; log: (line: string) => void }) {
@@ -62,9 +66,19 @@ export class RevocationEnforcer {
     this.#broker = broker;
   }
 
+  /**
+   * The external Mosquitto that new revocations reach; applies every revocation there now. Never
+   * rejects: a failure is logged and retried by `mosquitto`.
+   */
+  enforceOnMosquitto(mosquitto: MosquittoRevocation): Promise<void> {
+    this.#mosquitto = mosquitto;
+    return mosquitto.applyAll();
+  }
+
   /** Stops following the store. */
   stop(): void {
     this.#watch?.stop();
+    this.#mosquitto?.stop();
   }
 
   /**
@@ -79,12 +93,14 @@ export class RevocationEnforcer {
     const { target, reason } = parseRevocationRequest(input);
     const done = await this.store.revoke(target, reason, by, Date.now());
     await this.#watch?.refresh();
+    await this.#mosquitto?.settled();
     return done;
   }
 
   #enforce(added: readonly RevocationRecord[]): void {
     for (const r of added) this.#note('local', 'certificate-revoked', 'info', `${describeRevocation(r)} by ${r.by}`);
     this.#broker?.disconnectRevoked();
+    void this.#mosquitto?.revoked(added);
   }
 
   /** Journals a connection the broker closed because its certificate was revoked. */

@@ -7,7 +7,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { certificateFingerprint, MANIFEST_FORMAT } from '../identity/index.ts';
+import { certificateFingerprint, loadCaSigner, MANIFEST_FORMAT, type CaSigner } from '../identity/index.ts';
 import { SERIAL, UP_KINDS, SHARED_GROUP, TOPIC_ROOT } from '../cloudprotocol/index.ts';
 import { MODEL_SCHEMA_ID, modelDigest, modelFromDocument, type ModelSpec } from '../models/index.ts';
 import { CloudConfigError, CloudError } from './errors.ts';
@@ -25,6 +25,21 @@ import { openPostgresDriver } from './pg-driver.ts';
 import type { CloudStore, RegistryUnit, TelemetryRow } from './store.ts';
 import { RevocationEnforcer, DEFAULT_REVOCATION_POLL_MS } from './revocation-enforcer.ts';
 import { CloneWatch, type CloneDetectionConfig } from './clone-detection.ts';
+import { MosquittoRevocation, type MosquittoRevocationConfig } from './mosquitto-revocation.ts';
+
+/** The external Mosquitto written by `bulwark cloud broker-config`, which revocations reach. */
+export interface CloudMosquittoOptions {
+  /** The broker-config folder: crl.pem (rewritten by the cloud), the admin identities. */
+  readonly configDir: string;
+  /** Mosquitto's pid file, for SIGHUP; absent: the systemd .path unit broker-config wrote reloads it. */
+  readonly pidFile?: string;
+  /** This instance's admin identity; default: `bulwark-admin-<instance>-{cert,key}.pem` in `configDir`. */
+  readonly dynsecAdmin?: { readonly certPem: string; readonly keyPem: string };
+  /** The CA that signs the CRL; default: the factory folder's. */
+  readonly ca?: CaSigner;
+  /** Re-issue, retry and answer bounds. */
+  readonly revocation?: Partial<MosquittoRevocationConfig>;
+}
 
 /** Settings of a cloud instance. */
 export interface CloudServiceOptions {
@@ -63,6 +78,8 @@ export interface CloudServiceOptions {
   readonly cloneDetection?: Partial<CloneDetectionConfig>;
   /** How often revocations made elsewhere (the CLI, another instance) are looked for, ms (50 to 10000). */
   readonly revocationPollMs?: number;
+  /** With `brokerUrl`: the Mosquitto that `broker-config` wrote, kept in step with the revocations. */
+  readonly mosquitto?: CloudMosquittoOptions;
   /** Hears every stored telemetry batch (the benchmark measures latency with it). */
   readonly onTelemetryStored?: (rows: readonly TelemetryRow[], storedAt: number) => void;
 }
@@ -171,7 +188,9 @@ export async function readManifest(path: string, caCertPem: string): Promise<Reg
       FINGERPRINT.test(x.claimCodeHash) &&
       typeof x.createdAt === 'string' &&
       x.createdAt.length <= 40 &&
-      (x.modelDigest === undefined || (typeof x.modelDigest === 'string' && FINGERPRINT.test(x.modelDigest)));
+      (x.modelDigest === undefined || (typeof x.modelDigest === 'string' && FINGERPRINT.test(x.modelDigest))) &&
+      (x.deviceCertSerialNumber === undefined ||
+        (typeof x.deviceCertSerialNumber === 'string' && /^[0-9a-f]{2,40}$/.test(x.deviceCertSerialNumber)));
     if (!ok) throw new CloudError('MANIFEST_INVALID', `unit ${i} of ${path} is malformed`);
     const digest = x.modelDigest as string | undefined;
     const model = digest === undefined ? undefined : models.get(digest);
@@ -183,6 +202,7 @@ export async function readManifest(path: string, caCertPem: string): Promise<Reg
       model: x.model as string,
       ...(digest !== undefined && model ? { modelDigest: digest, modelSpec: model } : {}),
       deviceCertFingerprint: x.deviceCertFingerprint as string,
+      ...(x.deviceCertSerialNumber !== undefined ? { deviceCertSerialNumber: x.deviceCertSerialNumber as string } : {}),
       claimCodeHash: x.claimCodeHash as string,
       createdAt: x.createdAt as string,
     };
@@ -206,6 +226,49 @@ function revocationPollMs(value: number | undefined): number {
   if (!Number.isInteger(value) || value < 50 || value > 10_000)
     throw new CloudConfigError('revocationPollMs', 'must be an integer from 50 to 10000');
   return value;
+}
+
+/** The CA that signs the Mosquitto CRL: given, or the factory folder's (the same CA the devices pin). */
+async function crlSigner(o: CloudServiceOptions, m: CloudMosquittoOptions, caCertPem: string): Promise<CaSigner> {
+  let ca = m.ca;
+  if (!ca) {
+    if (!o.factoryDir) throw new CloudConfigError('mosquitto.ca', 'needed to sign the CRL (or give factoryDir)');
+    const dir = join(o.factoryDir, 'ca');
+    const [cert, key] = await Promise.all([
+      readFile(join(dir, 'ca-cert.pem'), 'utf8'),
+      readFile(join(dir, 'ca-key.pem'), 'utf8'),
+    ]).catch(() => {
+      throw new CloudError('FACTORY_CA_MISSING', `no manufacturer CA key in ${dir} to sign the CRL`, { dir });
+    });
+    ca = await loadCaSigner(cert, key);
+  }
+  if (ca.certPem.trim() !== caCertPem.trim())
+    throw new CloudConfigError('mosquitto.ca', 'must be the CA the devices and the broker trust');
+  return ca;
+}
+
+/** Starts keeping the external Mosquitto in step with the revocations (every one applied now). */
+async function startMosquittoRevocation(
+  o: CloudServiceOptions,
+  creds: CloudCredentials,
+  store: CloudStore,
+  revocations: RevocationEnforcer,
+  log: (line: string) => void,
+): Promise<void> {
+  const m = o.mosquitto;
+  if (!m || !o.brokerUrl) return;
+  const enforcer = new MosquittoRevocation({
+    configDir: m.configDir,
+    ...(m.pidFile !== undefined ? { pidFile: m.pidFile } : {}),
+    ...(m.dynsecAdmin ? { admin: m.dynsecAdmin } : {}),
+    ...(m.revocation ? { config: m.revocation } : {}),
+    ca: await crlSigner(o, m, creds.caCertPem),
+    brokerUrl: o.brokerUrl,
+    instance: o.instance ?? '1',
+    store,
+    log,
+  });
+  await revocations.enforceOnMosquitto(enforcer);
 }
 
 /** The embedded broker, journalling every connection; refusals are logged, then only one in 1000. */
@@ -248,6 +311,7 @@ async function brokerOf(
   log: (line: string) => void,
   closers: Array<() => Promise<void>>,
 ): Promise<{ broker: EmbeddedBroker | undefined; brokerUrl: string }> {
+  if (o.mosquitto && !o.brokerUrl) throw new CloudConfigError('mosquitto', 'only with brokerUrl (an external broker)');
   if (o.brokerUrl) {
     parseMqttsUrl(o.brokerUrl);
     return { broker: undefined, brokerUrl: o.brokerUrl };
@@ -356,6 +420,7 @@ export async function startCloud(o: CloudServiceOptions): Promise<CloudService> 
     mqtt.start();
     closers.push(() => mqtt.close());
     await mqtt.waitConnected(30_000);
+    await startMosquittoRevocation(o, creds, store, revocations, log);
     const api = await startOwnerApi({
       store,
       commands,

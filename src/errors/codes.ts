@@ -126,6 +126,9 @@ const table = {
   MANIFEST_INVALID: caller(DATAERR),
   MANIFEST_OTHER_CA: caller(DATAERR),
   REVOCATION_INVALID: caller(DATAERR, 422),
+  MOSQUITTO_CRL_FAILED: system(IOERR),
+  MOSQUITTO_RELOAD_FAILED: system(UNAVAILABLE),
+  MOSQUITTO_DYNSEC_FAILED: system(UNAVAILABLE),
   // src/cloudlink (COMMAND_NOT_ALLOWED is the cloud's, above)
   CLOUDLINK_CONFIG_INVALID: caller(CONFIG),
   // src/device

@@ -20,6 +20,7 @@ import {
 } from 'node:crypto';
 import { isIP } from 'node:net';
 import * as x509 from '@peculiar/x509';
+import { InvalidInputError } from '../errors/index.ts';
 
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
 
@@ -329,4 +330,109 @@ export async function createPinnedKeyCertificate(
   const names = options.names ?? LOOPBACK_NAMES;
   const spec = { subject: distinguishedName(commonName), usage: 'pinned', names, subjectKeyId: false } as const;
   return buildCertificate({ ...spec, ...validity(options, { years: 20 }) }, keys);
+}
+
+/** Why a certificate was revoked, as RFC 5280 names the CRL reason codes a CRL carries. */
+export type CrlReason =
+  'unspecified' | 'keyCompromise' | 'affiliationChanged' | 'superseded' | 'cessationOfOperation' | 'privilegeWithdrawn';
+
+/** One revoked certificate: its serial number (hex, as in the certificate), when, and why. */
+export interface RevocationListEntry {
+  readonly serialNumber: string;
+  readonly revokedAt: Date;
+  readonly reason?: CrlReason;
+}
+
+/** Most entries one revocation list carries: far above a fleet's revocations, bounded so a file stays small. */
+export const MAX_REVOCATION_LIST_ENTRIES = 1_000_000;
+const SERIAL_NUMBER_HEX = /^[0-9a-f]{2,40}$/;
+const CRL_NUMBER_OID = '2.5.29.20';
+
+/** DER INTEGER of a non-negative safe integer (the CRL number extension's value). */
+function derInteger(value: number): Uint8Array {
+  let hex = value.toString(16);
+  if (hex.length % 2 === 1) hex = '0' + hex;
+  if (parseInt(hex.slice(0, 2), 16) >= 0x80) hex = '00' + hex;
+  return Uint8Array.from([0x02, hex.length / 2, ...Buffer.from(hex, 'hex')]);
+}
+
+function checkRevocationEntries(entries: readonly RevocationListEntry[]): void {
+  if (entries.length > MAX_REVOCATION_LIST_ENTRIES)
+    throw new InvalidInputError(`a revocation list holds at most ${MAX_REVOCATION_LIST_ENTRIES} entries`);
+  for (const e of entries) {
+    if (typeof e.serialNumber !== 'string' || !SERIAL_NUMBER_HEX.test(e.serialNumber))
+      throw new InvalidInputError('a revoked serial number is 2 to 40 lower-case hex digits');
+    if (!(e.revokedAt instanceof Date) || Number.isNaN(e.revokedAt.getTime()))
+      throw new InvalidInputError('a revocation date must be a valid date');
+  }
+}
+
+/**
+ * Makes an X.509 v2 CRL (PEM) signed by `ca`, listing `entries`, valid from `thisUpdate` to
+ * `nextUpdate`; its CRL number is `thisUpdate` in seconds, so a later list has a larger number.
+ * A verifier that checks revocation refuses every certificate of this CA once `nextUpdate` has
+ * passed: re-issue well before.
+ *
+ * @example
+ * const now = new Date();
+ * const pem = await createRevocationList(ca, [{ serialNumber: '3f2a...', revokedAt: now, reason: 'keyCompromise' }],
+ *   { thisUpdate: now, nextUpdate: new Date(now.getTime() + 30 * 86_400_000) });
+ */
+export async function createRevocationList(
+  ca: CaSigner,
+  entries: readonly RevocationListEntry[],
+  o: { thisUpdate: Date; nextUpdate: Date },
+): Promise<string> {
+  checkRevocationEntries(entries);
+  if (!(o.nextUpdate.getTime() > o.thisUpdate.getTime()))
+    throw new InvalidInputError('a revocation list must be valid for some time (nextUpdate after thisUpdate)');
+  const crl = await x509.X509CrlGenerator.create({
+    issuer: ca.subject,
+    thisUpdate: o.thisUpdate,
+    nextUpdate: o.nextUpdate,
+    signingAlgorithm: SIGNING,
+    signingKey: ca.keys.privateKey,
+    extensions: [
+      await x509.AuthorityKeyIdentifierExtension.create(ca.keys.publicKey as never),
+      new x509.Extension(CRL_NUMBER_OID, false, derInteger(Math.floor(o.thisUpdate.getTime() / 1000))),
+    ],
+    entries: entries.map((e) => ({
+      serialNumber: e.serialNumber.length % 2 === 1 ? `0${e.serialNumber}` : e.serialNumber,
+      revocationDate: e.revokedAt,
+      ...(e.reason === undefined ? {} : { reason: x509.X509CrlReason[e.reason] }),
+    })),
+  });
+  // @peculiar/x509 labels it 'CRL'; OpenSSL (and so Mosquitto) reads only 'X509 CRL' (RFC 7468).
+  return x509.PemConverter.encode(crl.rawData, 'X509 CRL') + '\n';
+}
+
+/** What a revocation list says, once its signature checked out. */
+export interface RevocationListContents {
+  readonly issuer: string;
+  readonly thisUpdate: Date;
+  readonly nextUpdate: Date | undefined;
+  /** Revoked serial numbers, lower-case hex. */
+  readonly serialNumbers: readonly string[];
+}
+
+/**
+ * Parses a PEM CRL and checks that `caCertPem`'s key signed it and names it as issuer; throws
+ * INVALID_INPUT otherwise. What a writer reads back before a broker loads the file.
+ */
+export async function readRevocationList(pem: string, caCertPem: string): Promise<RevocationListContents> {
+  let crl: x509.X509Crl;
+  try {
+    crl = new x509.X509Crl(pem);
+  } catch {
+    throw new InvalidInputError('not a PEM certificate revocation list');
+  }
+  const ca = new x509.X509Certificate(caCertPem);
+  if (crl.issuer !== ca.subject || !(await crl.verify({ publicKey: ca })))
+    throw new InvalidInputError('the revocation list is not signed by this CA');
+  return {
+    issuer: crl.issuer,
+    thisUpdate: crl.thisUpdate,
+    nextUpdate: crl.nextUpdate,
+    serialNumbers: crl.entries.map((e) => e.serialNumber.toLowerCase()),
+  };
 }

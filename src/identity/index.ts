@@ -51,6 +51,9 @@ export {
   certificateFingerprint,
   createCertificateAuthority,
   createPinnedKeyCertificate,
+  createRevocationList,
+  readRevocationList,
+  MAX_REVOCATION_LIST_ENTRIES,
   createWebCertificate,
   issueClientCertificate,
   issueServerCertificate,
@@ -59,5 +62,13 @@ export {
   renewWebCertificate,
   WEB_CERTIFICATE_DAYS,
 } from './certificates.ts';
-export type { CaSigner, IssuedCertificate, IssueCertificateOptions, ValidityOptions } from './certificates.ts';
+export type {
+  CaSigner,
+  CrlReason,
+  IssuedCertificate,
+  IssueCertificateOptions,
+  RevocationListContents,
+  RevocationListEntry,
+  ValidityOptions,
+} from './certificates.ts';
 export type { IdentityErrorCode, FactoryErrorCode } from './errors.ts';

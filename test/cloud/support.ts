@@ -9,7 +9,7 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { createServer, Socket, type AddressInfo } from 'node:net';
 import { request as httpsRequest } from 'node:https';
 import pg from 'pg';
-import { initFactory, provisionUnits, type ProvisionedUnit } from '../../src/identity/index.ts';
+import { initFactory, provisionUnits, loadCaSigner, type ProvisionedUnit } from '../../src/identity/index.ts';
 import { factoryIssuer, writeBrokerConfig, type WrittenBrokerConfig } from '../../src/cloud/index.ts';
 
 /** A factory with `count` provisioned units of `model`. */
@@ -249,6 +249,8 @@ export interface TestMosquitto {
   readonly port: number;
   readonly config: Pick<WrittenBrokerConfig, 'confFile'> & { settings: { port: number } };
   readonly pid: number | undefined;
+  /** The pid file Mosquitto writes (`pid_file`), when the configuration was written here. */
+  readonly pidFile: string | undefined;
   /** Kills it with `signal` and waits for the exit. */
   kill(signal: NodeJS.Signals): Promise<void>;
   /** Starts it again on the same port with the same persistence folder. */
@@ -259,7 +261,8 @@ export interface TestMosquitto {
 
 /**
  * Writes a broker configuration with the same code as `bulwark cloud broker-config` (or uses
- * `written`), and starts Mosquitto on it as an unprivileged user (`mosquitto`, else `nobody`).
+ * `written`): revocation included (CRL, dynamic-security plugin, admin identities, pid file in `dir`),
+ * and starts Mosquitto on it as an unprivileged user (`mosquitto`, else `nobody`).
  */
 export async function startMosquitto(o: {
   factoryDir: string;
@@ -270,15 +273,20 @@ export async function startMosquitto(o: {
   const root = process.getuid?.() === 0;
   const user = root ? (systemUser('mosquitto') ?? systemUser('nobody')) : undefined;
   let config: (Pick<WrittenBrokerConfig, 'confFile'> & { settings: { port: number } }) | undefined = o.written;
+  let pidFile: string | undefined;
   if (!config) {
     const issuer = await factoryIssuer(o.factoryDir);
+    const caKeyPem = await readFile(join(o.factoryDir, 'ca', 'ca-key.pem'), 'utf8');
+    pidFile = join(o.dir, 'mosquitto.pid');
     config = await writeBrokerConfig({
       outDir: o.dir,
       caCertPem: issuer.caCertPem,
       server: await issuer.issueServer(['localhost']),
+      ca: await loadCaSigner(issuer.caCertPem, caKeyPem),
       settings: {
         port: await freePort(),
         instances: o.instances ?? ['1', '2'],
+        pidFile,
         ...(user ? { user: systemUser('mosquitto') ? 'mosquitto' : 'nobody' } : {}),
       },
     });
@@ -337,6 +345,7 @@ export async function startMosquitto(o: {
     get pid() {
       return proc?.pid;
     },
+    pidFile,
     kill,
     restart: start,
     async stop() {
