@@ -57,6 +57,8 @@ const OUTSIDE_PARSERS: readonly InventoryRow[] = [
   ['parseCommand', 'cloudprotocol/payloads.ts', 'cloud commands'],
   ['parseReply', 'cloudprotocol/payloads.ts', 'command replies'],
   ['parseFirmware', 'cloudprotocol/payloads.ts', 'firmware reports: running image and update outcomes'],
+  ['parseEnrol', 'cloudprotocol/payloads.ts', "a unit's request for an operational certificate"],
+  ['parseCertificateMessage', 'cloudprotocol/payloads.ts', "the cloud's answer with an operational certificate"],
   ['MqttDecoder', 'mqtt/codec.ts', 'MQTT packets from the broker'],
   ['parseCookies', 'web/http.ts', 'HTTP Cookie headers', ['test/web/fuzz.test.ts', 'test/cloud/fuzz.test.ts']],
   ['parseBody', 'web/http.ts', 'HTTP request bodies', ['test/web/fuzz.test.ts', 'test/cloud/fuzz.test.ts']],

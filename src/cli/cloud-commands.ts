@@ -69,6 +69,7 @@ export function registerCloudCommands(program: Command): void {
   registerReleases(cloud);
   registerRevoke(cloud);
   registerCloneSuspects(cloud);
+  registerRotateCa(cloud);
   registerBrokerConfig(cloud);
 }
 
@@ -238,6 +239,39 @@ function registerRevoke(cloud: Command): void {
               describeRevocationLine(done.record) +
               '\n',
           );
+      } finally {
+        await store.close();
+      }
+    });
+}
+
+/**
+ * `cloud rotate-ca`: a new generation of the issuing CA, and every unit asked to renew (a running
+ * cloud trusts the new generation and tells the fleet within a second).
+ */
+function registerRotateCa(cloud: Command): void {
+  cloud
+    .command('rotate-ca')
+    .description('rotate the issuing CA of operational certificates and renew the whole fleet')
+    .option('--state <dir>', 'state folder of the SQLite database (its pki/ca-cert.pem names the maker)')
+    .option('--database <url>', 'PostgreSQL, postgres://user@host:port/db')
+    .option('--factory <dir>', 'factory folder (its CA names the maker) when --state has no pki/ca-cert.pem')
+    .action(async (o: { state?: string; database?: string; factory?: string }) => {
+      const { IssuingAuthority, makerOf } = await import('../cloud/index.ts');
+      const caFile = o.factory
+        ? resolve(o.factory, 'ca', 'ca-cert.pem')
+        : resolve(o.state ?? '.', 'pki', 'ca-cert.pem');
+      const caCertPem = await readFile(caFile, 'utf8').catch(() => {
+        throw new ConfigError('CLOUD_CONFIG_INVALID', 'factory', `no CA certificate at ${caFile}: give --factory`);
+      });
+      const store = await openStoreOf(o);
+      try {
+        const authority = await IssuingAuthority.open(store, { maker: makerOf(caCertPem) });
+        const generation = await authority.rotate();
+        process.stdout.write(
+          `issuing CA generation ${generation} created; earlier generations stay trusted until their certificates ` +
+            'expire; every unit will be asked to renew\n',
+        );
       } finally {
         await store.close();
       }

@@ -8,7 +8,13 @@
  *   answered with the SUBACK failure code 0x80; nothing is forwarded to a client that its rule
  *   would not let it subscribe to (src/cloudprotocol's topics.ts states the rule once).
  */
-import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
+import {
+  createServer as createTlsServer,
+  type SecureContextOptions,
+  type Server as TlsServer,
+  type TLSSocket,
+} from 'node:tls';
+import { X509Certificate } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import {
   Aedes,
@@ -20,6 +26,8 @@ import {
 } from 'aedes';
 import {
   identityFromCommonName,
+  enrolmentIdentity,
+  ENROLMENT_KINDS,
   mayPublish,
   maySubscribe,
   parseDeviceTopic,
@@ -59,6 +67,12 @@ export interface EmbeddedBrokerConfig {
   readonly deliveryConcurrency: number;
   /** Messages being dispatched or waiting for it before publishers are held back (their PUBACKs wait). */
   readonly maxQueuedMessages: number;
+  /**
+   * What a unit's birth certificate (issued by the manufacturer CA) may do: 'enrolment' (only ask
+   * for an operational certificate) or 'full' (everything, as before operational certificates,
+   * for units whose software does not enrol yet).
+   */
+  readonly birthCertificates: 'enrolment' | 'full';
 }
 
 /** The secure default. */
@@ -74,6 +88,7 @@ export const defaultEmbeddedBrokerConfig: Readonly<EmbeddedBrokerConfig> = Objec
   drainTimeoutMs: 60_000,
   deliveryConcurrency: 20_000,
   maxQueuedMessages: 20_000,
+  birthCertificates: 'full',
 });
 
 function int(c: Record<string, unknown>, key: string, min: number, max: number): void {
@@ -97,6 +112,8 @@ export function validateEmbeddedBrokerConfig(config: Partial<EmbeddedBrokerConfi
   int(c, 'drainTimeoutMs', 1_000, 600_000);
   int(c, 'deliveryConcurrency', 1, 100_000);
   int(c, 'maxQueuedMessages', 100, 10_000_000);
+  if (c.birthCertificates !== 'enrolment' && c.birthCertificates !== 'full')
+    throw new CloudConfigError('birthCertificates', "must be 'enrolment' or 'full'");
   return Object.freeze(c);
 }
 
@@ -113,8 +130,10 @@ export type BrokerRefusal =
 
 /** Options of {@link startEmbeddedBroker}. */
 export interface EmbeddedBrokerOptions {
-  /** The manufacturer CA: the only issuer of client certificates accepted. */
+  /** The manufacturer CA: the issuer of the units' birth certificates (and of the cloud's own). */
   readonly caCertPem: string;
+  /** The cloud's issuing CAs, whose operational certificates are trusted beside the birth ones. */
+  readonly issuingCaPems?: readonly string[];
   /** The broker's server certificate and key (issued by the same CA, so devices trust it). */
   readonly certPem: string;
   readonly keyPem: string;
@@ -165,6 +184,8 @@ export interface EmbeddedBroker {
   connectedClients(): number;
   /** Messages waiting for dispatch, and publishers held back because of them. */
   backlog(): { queued: number; held: number };
+  /** Trusts these issuing CAs (with the manufacturer CA) for new connections, without a restart. */
+  trustIssuingCas(pems: readonly string[]): void;
   /** Closes every connection whose certificate the `revoked` option now names; returns what it closed. */
   disconnectRevoked(): RevokedDisconnect[];
   /** Stops accepting connections and closes the server and aedes. */
@@ -187,6 +208,7 @@ function mayReceive(who: MqttIdentity, topic: string): boolean {
   const t = parseDeviceTopic(topic);
   if (!t) return false;
   if (who.kind === 'device') return t.serial === who.serial && (DOWN_KINDS as readonly string[]).includes(t.kind);
+  if (who.kind === 'enrolment') return t.serial === who.serial && t.kind === ENROLMENT_KINDS.down;
   return (UP_KINDS as readonly string[]).includes(t.kind);
 }
 
@@ -201,11 +223,13 @@ interface BrokerContext {
   readonly onRevokedDisconnect: EmbeddedBrokerOptions['onRevokedDisconnect'];
   /** 'address:port' of a socket as captured at accept. */
   readonly sourceOf: (socket: TLSSocket) => string;
+  /** The manufacturer CA, which issues birth certificates. */
+  readonly manufacturerCa: X509Certificate;
 }
 
 function nameOf(who: MqttIdentity | undefined): string {
   if (!who) return '?';
-  return who.kind === 'device' ? who.serial : who.name;
+  return who.kind === 'service' ? who.name : who.serial;
 }
 
 function authenticateClient(
@@ -322,14 +346,16 @@ function createBrokerAedes(ctx: BrokerContext): Aedes {
   return aedes;
 }
 
+/** The TLS context: the broker's key and certificate, TLS 1.3, and the CAs whose client certificates it accepts. */
+function brokerContext(o: EmbeddedBrokerOptions, issuingCaPems: readonly string[]): SecureContextOptions {
+  return { key: o.keyPem, cert: o.certPem, ca: [o.caCertPem, ...issuingCaPems], minVersion: 'TLSv1.3' };
+}
+
 function createBrokerServer(o: EmbeddedBrokerOptions, config: EmbeddedBrokerConfig): TlsServer {
   const server = createTlsServer({
-    key: o.keyPem,
-    cert: o.certPem,
-    ca: [o.caCertPem],
+    ...brokerContext(o, o.issuingCaPems ?? []),
     requestCert: true,
     rejectUnauthorized: true,
-    minVersion: 'TLSv1.3',
     handshakeTimeout: config.handshakeTimeoutMs,
     // Devices reconnect often; resumption spares them (and us) a full handshake.
     sessionTimeout: 3_600,
@@ -382,11 +408,26 @@ function takeVerifiedSocket(ctx: BrokerContext, aedes: Aedes, socket: Identified
   }
   socket.bulwarkFingerprint = fingerprint;
   socket.bulwarkCn = cnText;
-  socket.bulwarkIdentity = identityFromCommonName(cnText);
+  socket.bulwarkIdentity = identityOfCertificate(ctx, cnText, peer.raw);
   ctx.connections()?.watch(socket, cnText);
   coalesceWrites(socket);
   const client = aedes.handle(socket) as ParsedClient;
   boundPacketSize(client, socket, ctx.config.maxPacketBytes, () => ctx.refuse('packet-too-large', cnText ?? '?'));
+}
+
+/**
+ * The identity a verified client certificate stands for: by its CN, and, for a unit, by its issuer:
+ * a birth certificate (the manufacturer CA's) is only an enrolment identity unless the broker lets
+ * birth certificates do everything ('full').
+ */
+function identityOfCertificate(ctx: BrokerContext, cn: string | undefined, der: Buffer): MqttIdentity | undefined {
+  const who = identityFromCommonName(cn);
+  if (who?.kind !== 'device' || ctx.config.birthCertificates === 'full') return who;
+  try {
+    return new X509Certificate(der).checkIssued(ctx.manufacturerCa) ? enrolmentIdentity(who) : who;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Closes the connected clients whose certificate is now revoked; returns what it closed. */
@@ -439,6 +480,7 @@ export async function startEmbeddedBroker(o: EmbeddedBrokerOptions): Promise<Emb
     onTakeover: o.onTakeover,
     onRevokedDisconnect: o.onRevokedDisconnect,
     sourceOf: (socket) => guard.admission?.sourceOf(socket) ?? 'unknown',
+    manufacturerCa: new X509Certificate(o.caCertPem),
   };
   const aedes = createBrokerAedes(ctx);
   await aedes.listen();
@@ -458,6 +500,7 @@ export async function startEmbeddedBroker(o: EmbeddedBrokerOptions): Promise<Emb
     connectedClients: () => aedes.connectedClients,
     backlog: () => ({ queued: ctx.queue.length, held: ctx.queue.held }),
     disconnectRevoked: () => disconnectRevoked(ctx, aedes),
+    trustIssuingCas: (pems) => server.setSecureContext(brokerContext(o, pems)),
     async close() {
       admission.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -69,6 +69,11 @@ export type { RevokeOutcome, CloneSuspect, RevokedSerialNumber } from './revocat
 export { CloneWatch, defaultCloneDetectionConfig, validateCloneDetectionConfig } from './clone-detection.ts';
 export type { CloneDetectionConfig } from './clone-detection.ts';
 export { RevocationEnforcer, describeRevocation, DEFAULT_REVOCATION_POLL_MS } from './revocation-enforcer.ts';
+export { IssuingAuthority, defaultIssuingConfig, validateIssuingConfig } from './issuing.ts';
+export type { IssuingConfig } from './issuing.ts';
+export type { IssuingCaRecord, OperationalCertificateRecord } from './issuing-sql.ts';
+export { OperationalIdentities, makerOf } from './identities.ts';
+export { Enrolment } from './enrolment.ts';
 export {
   MosquittoRevocation,
   MosquittoRevocationError,

@@ -66,6 +66,7 @@ export class DeviceTraffic {
   readonly #known = new Set<string>();
   readonly #onStored: ((rows: readonly TelemetryRow[], storedAt: number) => void) | undefined;
   readonly #log: (msg: string) => void;
+  readonly #enrol: ((serial: string, body: unknown, now: number) => Promise<void>) | undefined;
 
   constructor(o: {
     store: CloudStore;
@@ -74,12 +75,15 @@ export class DeviceTraffic {
     /** Hears every stored telemetry batch (the benchmark measures latency with it). */
     onStored?: (rows: readonly TelemetryRow[], storedAt: number) => void;
     log?: (msg: string) => void;
+    /** Answers a unit's request for an operational certificate (enrolment.ts); absent: requests are dropped. */
+    enrol?: (serial: string, body: unknown, now: number) => Promise<void>;
   }) {
     this.#store = o.store;
     this.#publish = o.publish;
     this.#config = { ...defaultIngestConfig, ...o.config };
     this.#onStored = o.onStored;
     this.#log = o.log ?? (() => undefined);
+    this.#enrol = o.enrol;
     this.events.setMaxListeners(0);
   }
 
@@ -198,6 +202,10 @@ export class DeviceTraffic {
         );
         return;
       }
+      case 'enrol':
+        if (this.#enrol) await this.#enrol(serial, body, now);
+        else this.counters.dropped++;
+        return;
       default:
         this.counters.dropped++;
     }

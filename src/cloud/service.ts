@@ -25,6 +25,8 @@ import { openPostgresDriver } from './pg-driver.ts';
 import type { CloudStore, RegistryUnit, TelemetryRow } from './store.ts';
 import { RevocationEnforcer, DEFAULT_REVOCATION_POLL_MS } from './revocation-enforcer.ts';
 import { CloneWatch, type CloneDetectionConfig } from './clone-detection.ts';
+import { OperationalIdentities } from './identities.ts';
+import type { IssuingConfig } from './issuing.ts';
 import { MosquittoRevocation, type MosquittoRevocationConfig } from './mosquitto-revocation.ts';
 
 /** The external Mosquitto written by `bulwark cloud broker-config`, which revocations reach. */
@@ -74,6 +76,8 @@ export interface CloudServiceOptions {
   readonly telemetryRetentionDays?: number;
   /** The service log (imports, broker connection, refusals, maintenance); silent by default. */
   readonly log?: (msg: string) => void;
+  /** The issuing CA's settings: operational certificate lifetime (default 365 days), CA lifetime. */
+  readonly issuing?: Partial<IssuingConfig>;
   /** Clone detection on the embedded broker (clone-detection.ts): window, flag and revoke thresholds. */
   readonly cloneDetection?: Partial<CloneDetectionConfig>;
   /** How often revocations made elsewhere (the CLI, another instance) are looked for, ms (50 to 10000). */
@@ -101,6 +105,8 @@ export interface CloudService {
   readonly journal: ConnectionJournal;
   /** The revocations this instance enforces; `revocations.revoke()` revokes and enforces at once. */
   readonly revocations: RevocationEnforcer;
+  /** The issuing CA of operational certificates and the enrolment it answers. */
+  readonly identities: OperationalIdentities;
   /** Imports a factory manifest into the registry. */
   importManifest(path: string): Promise<{ added: number; existing: number }>;
   /** Stops the instance: everything it started, in reverse order, the store last. */
@@ -272,13 +278,27 @@ async function startMosquittoRevocation(
 }
 
 /** The embedded broker, journalling every connection; refusals are logged, then only one in 1000. */
-function startBroker(
+/** The instance's issuing CA and enrolment (started once the instance can publish). */
+async function openIdentities(
   o: CloudServiceOptions,
-  creds: CloudCredentials,
-  journal: ConnectionJournal,
-  revocations: RevocationEnforcer,
-  log: (line: string) => void,
-): Promise<EmbeddedBroker> {
+  parts: { store: CloudStore; journal: ConnectionJournal; caCertPem: string; log: (line: string) => void },
+  closers: Array<() => Promise<void>>,
+): Promise<OperationalIdentities> {
+  const identities = await OperationalIdentities.open({ ...parts, ...(o.issuing ? { config: o.issuing } : {}) });
+  closers.push(() => Promise.resolve(identities.stop()));
+  return identities;
+}
+
+/** What the broker's checks answer from: the journal, the revocations and the issuing CAs it trusts. */
+interface BrokerGuards {
+  readonly journal: ConnectionJournal;
+  readonly revocations: RevocationEnforcer;
+  readonly identities: OperationalIdentities;
+  readonly log: (line: string) => void;
+}
+
+function startBroker(o: CloudServiceOptions, creds: CloudCredentials, g: BrokerGuards): Promise<EmbeddedBroker> {
+  const { journal, revocations, log } = g;
   const clones = new CloneWatch({
     store: revocations.store,
     ...(o.cloneDetection ? { config: o.cloneDetection } : {}),
@@ -289,6 +309,7 @@ function startBroker(
   let refusals = 0;
   return startEmbeddedBroker({
     caCertPem: creds.caCertPem,
+    issuingCaPems: g.identities.authority.trustedPems(),
     certPem: creds.server.certPem,
     keyPem: creds.server.keyPem,
     config: o.broker ?? {},
@@ -306,9 +327,7 @@ function startBroker(
 async function brokerOf(
   o: CloudServiceOptions,
   creds: CloudCredentials,
-  journal: ConnectionJournal,
-  revocations: RevocationEnforcer,
-  log: (line: string) => void,
+  g: BrokerGuards,
   closers: Array<() => Promise<void>>,
 ): Promise<{ broker: EmbeddedBroker | undefined; brokerUrl: string }> {
   if (o.mosquitto && !o.brokerUrl) throw new CloudConfigError('mosquitto', 'only with brokerUrl (an external broker)');
@@ -316,8 +335,8 @@ async function brokerOf(
     parseMqttsUrl(o.brokerUrl);
     return { broker: undefined, brokerUrl: o.brokerUrl };
   }
-  const broker = await startBroker(o, creds, journal, revocations, log);
-  revocations.enforceOn(broker);
+  const broker = await startBroker(o, creds, g);
+  g.revocations.enforceOn(broker);
   closers.push(() => broker.close());
   return { broker, brokerUrl: broker.url };
 }
@@ -396,7 +415,8 @@ export async function startCloud(o: CloudServiceOptions): Promise<CloudService> 
     const revocations = new RevocationEnforcer({ store, journal, log });
     await revocations.start(revocationPollMs(o.revocationPollMs));
     closers.push(() => Promise.resolve(revocations.stop()));
-    const { broker, brokerUrl } = await brokerOf(o, creds, journal, revocations, log, closers);
+    const identities = await openIdentities(o, { store, journal, caCertPem: creds.caCertPem, log }, closers);
+    const { broker, brokerUrl } = await brokerOf(o, creds, { journal, revocations, identities, log }, closers);
     const shared = o.sharedSubscriptions ?? o.brokerUrl !== undefined;
     const prefix = shared ? `$share/${SHARED_GROUP}/` : '';
     // The client and the traffic handler refer to each other; the handler is set before start().
@@ -404,11 +424,13 @@ export async function startCloud(o: CloudServiceOptions): Promise<CloudService> 
     const mqtt = serviceClient(o, creds, brokerUrl, prefix, holder, log);
     const publish = (topic: string, payload: Uint8Array, qos: 0 | 1): Promise<void> =>
       mqtt.publish(topic, payload, qos);
+    const enrolment = await identities.start(publish, broker);
     const traffic = new DeviceTraffic({
       store,
       publish,
       config: o.ingest ?? {},
       log,
+      enrol: (serial, body, now) => enrolment.handle(serial, body, now),
       ...(o.onTelemetryStored ? { onStored: o.onTelemetryStored } : {}),
     });
     holder.traffic = traffic;
@@ -445,6 +467,7 @@ export async function startCloud(o: CloudServiceOptions): Promise<CloudService> 
       credentials: creds,
       journal,
       revocations,
+      identities,
       async importManifest(path: string) {
         return store.importUnits(await readManifest(path, creds.caCertPem), Date.now());
       },

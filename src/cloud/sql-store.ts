@@ -23,6 +23,7 @@ import type {
 } from './store.ts';
 import * as firmware from './firmware-sql.ts';
 import * as revocation from './revocation-sql.ts';
+import * as issuing from './issuing-sql.ts';
 import type { RevocationReason, RevocationRecord, RevocationTarget } from './revocation.ts';
 
 /** One SQL connection (or a transaction on one). */
@@ -88,7 +89,7 @@ CREATE TABLE IF NOT EXISTS commands (
 CREATE INDEX IF NOT EXISTS commands_account ON commands (account_id);
 CREATE TABLE IF NOT EXISTS models (digest TEXT PRIMARY KEY, document TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS device_models (serial TEXT PRIMARY KEY, digest TEXT NOT NULL);
-${firmware.FIRMWARE_SCHEMA_SQL}${revocation.REVOCATION_SCHEMA_SQL}`;
+${firmware.FIRMWARE_SCHEMA_SQL}${revocation.REVOCATION_SCHEMA_SQL}${issuing.ISSUING_SCHEMA_SQL}`;
 
 interface DeviceRow extends firmware.FirmwareColumns, revocation.RevocationColumns {
   serial: string;
@@ -313,6 +314,38 @@ export class SqlStore implements CloudStore {
 
   async unitRevocation(serial: string): Promise<RevocationRecord | undefined> {
     return revocation.unitRevocation(this.#db, serial);
+  }
+
+  async issuingCas(): Promise<issuing.IssuingCaRecord[]> {
+    return issuing.issuingCas(this.#db);
+  }
+
+  async addIssuingCa(ca: Omit<issuing.IssuingCaRecord, 'retiredAt'>): Promise<boolean> {
+    return issuing.addIssuingCa(this.#db, ca);
+  }
+
+  async recordOperationalCertificate(c: issuing.OperationalCertificateRecord): Promise<void> {
+    return issuing.recordOperationalCertificate(this.#db, c);
+  }
+
+  async operationalCertificates(serial: string, limit: number): Promise<issuing.OperationalCertificateRecord[]> {
+    return issuing.operationalCertificates(this.#db, serial, limit);
+  }
+
+  async fleetRenewalBefore(): Promise<number> {
+    return issuing.fleetRenewalBefore(this.#db);
+  }
+
+  async setFleetRenewalBefore(before: number): Promise<void> {
+    return issuing.setFleetRenewalBefore(this.#db, before);
+  }
+
+  async serialsAfter(after: string, limit: number): Promise<string[]> {
+    const rows = await this.#db.all<{ serial: string }>(
+      'SELECT serial FROM devices WHERE serial > $1 ORDER BY serial LIMIT $2',
+      [after, limit],
+    );
+    return rows.map((r) => r.serial);
   }
 
   async revokedSerialNumbers(): Promise<revocation.RevokedSerialNumber[]> {

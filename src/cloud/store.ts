@@ -15,6 +15,7 @@ import type {
 import type { ModelSpec } from '../models/index.ts';
 import type { RevocationReason, RevocationRecord, RevocationTarget } from './revocation.ts';
 import type { CloneSuspect, RevokeOutcome, RevokedSerialNumber } from './revocation-sql.ts';
+import type { IssuingCaRecord, OperationalCertificateRecord } from './issuing-sql.ts';
 
 /** One unit as imported from a factory manifest (public data only). */
 export interface RegistryUnit {
@@ -252,6 +253,20 @@ export interface CloudStore {
   revocationCount(): Promise<number>;
   /** The revocation covering a unit (the unit, or its birth certificate), if any. */
   unitRevocation(serial: string): Promise<RevocationRecord | undefined>;
+  // operational identities (issuing-sql.ts)
+  /** The cloud's issuing CAs, oldest first. */
+  issuingCas(): Promise<IssuingCaRecord[]>;
+  /** Adds an issuing CA; false when that generation exists already (another instance made it). */
+  addIssuingCa(ca: Omit<IssuingCaRecord, 'retiredAt'>): Promise<boolean>;
+  /** Records an operational certificate just issued. */
+  recordOperationalCertificate(c: OperationalCertificateRecord): Promise<void>;
+  /** A unit's operational certificates, newest first; at most `limit`. */
+  operationalCertificates(serial: string, limit: number): Promise<OperationalCertificateRecord[]>;
+  /** Units whose certificate was issued before this are asked to renew (0: never set). */
+  fleetRenewalBefore(): Promise<number>;
+  setFleetRenewalBefore(before: number): Promise<void>;
+  /** Registered serials after `after` in order, at most `limit` (to page through the fleet). */
+  serialsAfter(after: string, limit: number): Promise<string[]>;
   /** The serial numbers of revoked certificates the store knows (birth certificates), for a revocation list. */
   revokedSerialNumbers(): Promise<RevokedSerialNumber[]>;
   /** Flags a registered unit as a clone suspect, or adds `takeovers` to its flag; true when the flag is new. */

@@ -11,6 +11,8 @@ import {
   toRanges,
   inRanges,
   parseFirmware,
+  parseEnrol,
+  parseCertificateMessage,
   encodePayload as encode,
   PAYLOAD_LIMITS,
   UPDATE_OUTCOMES,
@@ -156,5 +158,50 @@ test('random input into parseFirmware: a valid report or INVALID_INPUT, never an
       },
     ),
     { numRuns: 500 },
+  );
+});
+
+const CSR = '-----BEGIN CERTIFICATE REQUEST-----\nMIIBAA==\n-----END CERTIFICATE REQUEST-----\n';
+const CERT = '-----BEGIN CERTIFICATE-----\nMIIBAA==\n-----END CERTIFICATE-----\n';
+
+test('enrolment messages take exactly their schema', () => {
+  assert.deepEqual(parseEnrol({ id: 'abcdefgh12', csr: CSR, reason: 'first' }), {
+    id: 'abcdefgh12',
+    csr: CSR,
+    reason: 'first',
+  });
+  assert.deepEqual(parseCertificateMessage({ renew: true, before: 5 }), { renew: true, before: 5 });
+  assert.deepEqual(parseCertificateMessage({ id: 'abcdefgh12', certificate: CERT }).id, 'abcdefgh12');
+  const refused: unknown[] = [
+    { id: 'abcdefgh12', csr: CERT, reason: 'first' },
+    { id: 'abcdefgh12', csr: CSR, reason: 'because' },
+    { id: 'abcdefgh12', csr: CSR + 'x', reason: 'first' },
+    { id: 'abcdefgh12', csr: CSR.replace('MIIBAA==', 'x'.repeat(3_001)), reason: 'first' },
+    { id: 'abcdefgh12', certificate: CERT, error: { code: 'X', message: 'y' } },
+    { renew: false, before: 5 },
+    { renew: true, before: 5, id: 'abcdefgh12' },
+  ];
+  for (const r of refused)
+    assert.throws(() => ('csr' in (r as object) ? parseEnrol(r) : parseCertificateMessage(r)), InvalidInputError);
+});
+
+test('random input into parseEnrol and parseCertificateMessage: a valid message or INVALID_INPUT, nothing else', () => {
+  const field = fc.oneof(fc.anything(), fc.constantFrom(CSR, CERT, 'first', 'abcdefgh12', true, 5));
+  const body = fc.oneof(
+    fc.jsonValue(),
+    fc.record({ id: field, csr: field, reason: field }, { requiredKeys: [] }),
+    fc.record({ id: field, certificate: field, error: field, renew: field, before: field }, { requiredKeys: [] }),
+  );
+  fc.assert(
+    fc.property(body, (value) => {
+      for (const parse of [parseEnrol, parseCertificateMessage]) {
+        try {
+          parse(value);
+        } catch (e) {
+          assert.ok(e instanceof InvalidInputError, String(e));
+        }
+      }
+    }),
+    { numRuns: 1_000 },
   );
 });

@@ -23,6 +23,8 @@ export const PAYLOAD_LIMITS = Object.freeze({
   maxFirmwareOutcomes: 8,
   /** Longest outcome detail (why an image was rolled back or refused), characters. */
   maxOutcomeDetail: 200,
+  /** Longest certificate signing request or certificate (PEM), characters. */
+  maxPemChars: 3_000,
 });
 
 /** A telemetry or state value. */
@@ -73,6 +75,30 @@ export interface CommandMessage {
   /** ms since the epoch; a command that arrives later is not run. */
   readonly expiresAt: number;
 }
+
+/** Why a unit asks for an operational certificate. */
+export const ENROL_REASONS = ['first', 'renewal', 'forced'] as const;
+
+/**
+ * `devices/<serial>/enrol`: a certificate signing request (PKCS#10, PEM, for a key the unit just
+ * made; subject CN = its serial). `id` pairs the answer with the request.
+ */
+export interface EnrolMessage {
+  readonly id: string;
+  readonly csr: string;
+  readonly reason: (typeof ENROL_REASONS)[number];
+}
+
+/**
+ * `devices/<serial>/certificate`, from the cloud: the operational certificate issued for request
+ * `id` (PEM), or why none was (`error`), or a request to renew now (`renew`: the maker rotated
+ * the issuing CA or forced a fleet renewal; a unit whose certificate was issued before `before`
+ * asks again).
+ */
+export type CertificateMessage =
+  | { readonly id: string; readonly certificate: string }
+  | { readonly id: string; readonly error: { readonly code: string; readonly message: string } }
+  | { readonly renew: true; readonly before: number };
 
 /** `devices/<serial>/replies`: the outcome of command `id`. */
 export interface ReplyMessage {
@@ -319,6 +345,37 @@ export function parseFirmware(value: unknown): FirmwareMessage {
   const outcomes = (list as unknown[]).map(firmwareOutcome);
   if (new Set(outcomes.map((o) => o.n)).size !== outcomes.length) bad('outcomes');
   return { at: int(v.at, 'at'), running: runningFirmware(v.running), outcomes };
+}
+
+function pem(value: unknown, what: string, label: string): string {
+  const t = typeof value === 'string' ? value : bad(what);
+  const re = new RegExp(`^-----BEGIN ${label}-----\\r?\\n[A-Za-z0-9+/=\\r\\n]+-----END ${label}-----\\r?\\n?$`);
+  if (t.length > PAYLOAD_LIMITS.maxPemChars || !re.test(t)) bad(what);
+  return t;
+}
+
+/** Validates an enrolment request (the CSR's contents are checked by whoever signs it). */
+export function parseEnrol(value: unknown): EnrolMessage {
+  const v = object(value, ['id', 'csr', 'reason']);
+  if (typeof v.id !== 'string' || !COMMAND_ID.test(v.id)) bad('id');
+  if (!(ENROL_REASONS as readonly unknown[]).includes(v.reason)) bad('reason');
+  return { id: v.id, csr: pem(v.csr, 'csr', 'CERTIFICATE REQUEST'), reason: v.reason as EnrolMessage['reason'] };
+}
+
+/** Validates the cloud's answer on the certificate topic. */
+export function parseCertificateMessage(value: unknown): CertificateMessage {
+  const v = object(value, [], ['id', 'certificate', 'error', 'renew', 'before']);
+  if (Object.hasOwn(v, 'renew')) {
+    if (v.renew !== true || Object.keys(v).length !== 2) bad('renew');
+    return { renew: true, before: int(v.before, 'before') };
+  }
+  if (typeof v.id !== 'string' || !COMMAND_ID.test(v.id)) bad('id');
+  if (Object.hasOwn(v, 'certificate') === Object.hasOwn(v, 'error') || Object.keys(v).length !== 2) bad('answer');
+  if (Object.hasOwn(v, 'certificate'))
+    return { id: v.id, certificate: pem(v.certificate, 'certificate', 'CERTIFICATE') };
+  const e = object(v.error, ['code', 'message']);
+  if (typeof e.code !== 'string' || !CODE.test(e.code)) bad('error code');
+  return { id: v.id, error: { code: e.code, message: text(e.message, 'error message', 200) } };
 }
 
 // ---- sequence ranges -----------------------------------------------------------------------

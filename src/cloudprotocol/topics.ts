@@ -5,8 +5,12 @@
  *
  * Topics, all under `devices/<serial>/`:
  *
- *   up (device -> cloud):  telemetry, state, replies, claim, sync, presence, firmware
- *   down (cloud -> device): commands, receipts
+ *   up (device -> cloud):  telemetry, state, replies, claim, sync, presence, firmware, enrol
+ *   down (cloud -> device): commands, receipts, certificate
+ *
+ * A unit's birth certificate (the factory's) is an `enrolment` identity: it may only ask for an
+ * operational certificate (`enrol`) and read the answer (`certificate`); the operational
+ * certificate the cloud issues is the `device` identity for everything, renewal included.
  */
 import { InvalidInputError } from '../errors/index.ts';
 
@@ -14,9 +18,9 @@ import { InvalidInputError } from '../errors/index.ts';
 export const TOPIC_ROOT = 'devices';
 
 /** Topics a device publishes on (under its own serial only). */
-export const UP_KINDS = ['telemetry', 'state', 'replies', 'claim', 'sync', 'presence', 'firmware'] as const;
+export const UP_KINDS = ['telemetry', 'state', 'replies', 'claim', 'sync', 'presence', 'firmware', 'enrol'] as const;
 /** Topics the cloud publishes on for a device (the device subscribes to its own only). */
-export const DOWN_KINDS = ['commands', 'receipts'] as const;
+export const DOWN_KINDS = ['commands', 'receipts', 'certificate'] as const;
 
 /** A device-to-cloud topic kind. */
 export type UpKind = (typeof UP_KINDS)[number];
@@ -34,9 +38,22 @@ export const SERVICE_CN = /^bulwark-cloud-[a-z0-9]{1,16}$/;
 /** The shared-subscription group of the cloud service instances on an external broker. */
 export const SHARED_GROUP = 'bulwark';
 
-/** Who holds a certificate, as told by its CN. */
+/**
+ * Who holds a certificate, as told by its CN (and, for a unit, by its issuer: the factory's CA makes
+ * the birth certificate, an `enrolment` identity; the cloud's issuing CA the operational one).
+ */
 export type MqttIdentity =
-  { readonly kind: 'device'; readonly serial: string } | { readonly kind: 'service'; readonly name: string };
+  | { readonly kind: 'device'; readonly serial: string }
+  | { readonly kind: 'enrolment'; readonly serial: string }
+  | { readonly kind: 'service'; readonly name: string };
+
+/** The topics an enrolment identity (a birth certificate) may use: ask, and read the answer. */
+export const ENROLMENT_KINDS: { readonly up: UpKind; readonly down: DownKind } = { up: 'enrol', down: 'certificate' };
+
+/** The same unit's identity when it holds its birth certificate. */
+export function enrolmentIdentity(who: MqttIdentity): MqttIdentity {
+  return who.kind === 'device' ? { kind: 'enrolment', serial: who.serial } : who;
+}
 
 /** The identity a certificate CN stands for, or undefined for a CN that is neither a serial nor a service. */
 export function identityFromCommonName(cn: string | undefined): MqttIdentity | undefined {
@@ -87,6 +104,7 @@ export function mayPublish(who: MqttIdentity, topic: string): boolean {
   const t = parseDeviceTopic(topic);
   if (!t) return false;
   if (who.kind === 'device') return t.serial === who.serial && isUp(t.kind);
+  if (who.kind === 'enrolment') return t.serial === who.serial && t.kind === ENROLMENT_KINDS.up;
   return isDown(t.kind);
 }
 
@@ -102,9 +120,10 @@ export function splitSharedFilter(filter: string): { group?: string; filter: str
  * `devices/+/<up kind>` (optionally shared in the {@link SHARED_GROUP}) or a device's up topic.
  */
 export function maySubscribe(who: MqttIdentity, filter: string): boolean {
-  if (who.kind === 'device') {
+  if (who.kind === 'device' || who.kind === 'enrolment') {
     const t = parseDeviceTopic(filter);
-    return t !== undefined && t.serial === who.serial && isDown(t.kind);
+    if (t === undefined || t.serial !== who.serial) return false;
+    return who.kind === 'device' ? isDown(t.kind) : t.kind === ENROLMENT_KINDS.down;
   }
   const { group, filter: bare } = splitSharedFilter(filter);
   if (group !== undefined && group !== SHARED_GROUP) return false;

@@ -94,3 +94,27 @@ test('a renewed web certificate keeps the key, subject, names and usage, and sta
   assert.ok(days <= 398, `valid ${days} days`);
   assert.ok(Date.parse(renewed.validFrom) <= later.getTime() && Date.parse(renewed.validTo) > later.getTime());
 });
+
+test('a certificate request is issued for its own key, and a forged or foreign one is refused', async () => {
+  const { createCertificateRequest, issueFromRequest, createManufacturerCa, loadCaSigner } =
+    await import('./certificates.ts');
+  const made = await createManufacturerCa('Test Maker');
+  const ca = await loadCaSigner(made.certPem, made.privateKeyPem);
+  const request = await createCertificateRequest('PLG-ABCDEFGH23');
+  const issued = await issueFromRequest(ca, request.csrPem, 'PLG-ABCDEFGH23', { validityDays: 30 });
+  const cert = new X509Certificate(issued.certPem);
+  assert.ok(cert.checkPrivateKey(createPrivateKey(request.privateKeyPem)), "the request's key");
+  assert.ok(cert.verify(new X509Certificate(made.certPem).publicKey), 'signed by the CA');
+  assert.match(cert.subject, /CN=PLG-ABCDEFGH23/);
+  assert.ok(issued.notAfter - Date.now() <= 30 * 86_400_000 + 1_000);
+  assert.equal(issued.serialNumber, cert.serialNumber.toLowerCase());
+  await assert.rejects(issueFromRequest(ca, request.csrPem, 'PLG-OTHERUNIT22'), /subject/);
+  await assert.rejects(issueFromRequest(ca, 'not a request', 'PLG-ABCDEFGH23'), /parse/);
+  const body = request.csrPem.split('\n').slice(1, -2).join('');
+  const der = Buffer.from(body, 'base64');
+  der[der.length - 5]! ^= 0x01; // a bit of the signature
+  const pem = (b64: string): string =>
+    `-----BEGIN CERTIFICATE REQUEST-----\n${b64}\n-----END CERTIFICATE REQUEST-----\n`;
+  const tampered = pem(der.toString('base64'));
+  await assert.rejects(issueFromRequest(ca, tampered, 'PLG-ABCDEFGH23'), /signature|parse/);
+});

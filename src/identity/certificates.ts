@@ -245,6 +245,83 @@ export async function issueServerCertificate(
   return withNewKey({ ...spec, ...validity(options, { days: 730 }) }, ca);
 }
 
+/** A certificate signing request and the key it is for. `privateKeyPem` is a secret. */
+export interface CertificateRequest {
+  readonly csrPem: string;
+  readonly privateKeyPem: string;
+}
+
+/**
+ * Makes a fresh P-256 key and a PKCS#10 request for it, subject `CN=<commonName>`: what a unit
+ * sends to obtain an operational certificate (the key never leaves it).
+ */
+export async function createCertificateRequest(commonName: string): Promise<CertificateRequest> {
+  const pair = await generateKeyPair();
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create({
+    name: distinguishedName(commonName),
+    keys: pair.keys,
+    signingAlgorithm: SIGNING,
+  });
+  return { csrPem: csr.toString('pem'), privateKeyPem: pair.privateKeyPem };
+}
+
+/** A certificate issued for a request's key: the key stays with whoever made the request. */
+export interface IssuedForRequest {
+  readonly certPem: string;
+  /** 'sha256:<hex>' over the DER certificate. */
+  readonly fingerprint: string;
+  /** The serial number, lower-case hex: what a revocation list names. */
+  readonly serialNumber: string;
+  /** ms since the epoch. */
+  readonly notAfter: number;
+}
+
+/** Why a certificate signing request was refused (the caller wraps it in its own typed error). */
+export class CertificateRequestError extends Error {}
+
+/**
+ * Issues a client certificate (EKU clientAuth, subject CN `commonName`, O `organisation`) for the
+ * key of a PKCS#10 request, after checking the request: it parses, its signature verifies with its
+ * own key (proof of possession), the key is ECDSA P-256, and its subject is exactly `CN=<commonName>`.
+ * Nothing else of the request is copied. Valid 365 days unless told otherwise.
+ */
+export async function issueFromRequest(
+  ca: CaSigner,
+  csrPem: string,
+  commonName: string,
+  options: IssueCertificateOptions = {},
+): Promise<IssuedForRequest> {
+  let csr: x509.Pkcs10CertificateRequest;
+  try {
+    csr = new x509.Pkcs10CertificateRequest(csrPem);
+  } catch {
+    throw new CertificateRequestError('the request does not parse');
+  }
+  const algorithm = csr.publicKey.algorithm as { name?: string; namedCurve?: string };
+  if (algorithm.name !== 'ECDSA' || algorithm.namedCurve !== 'P-256')
+    throw new CertificateRequestError('the key is not ECDSA P-256');
+  if (!(await csr.verify().catch(() => false))) throw new CertificateRequestError('the signature does not verify');
+  if (csr.subject !== distinguishedName(commonName))
+    throw new CertificateRequestError(`the subject is not CN=${commonName}`);
+  // @peculiar/x509 declares the DOM's CryptoKey; node's webcrypto key is the same object.
+  const publicKey = (await csr.publicKey.export(EC_KEYGEN, ['verify'])) as unknown as webcrypto.CryptoKey;
+  const spec: CertificateSpec = {
+    subject: distinguishedName(commonName, options.organisation),
+    usage: 'client',
+    subjectKeyId: false,
+    ...validity(options, { days: 365 }),
+  };
+  // Only the public half is the subject's; the signature is the issuer's.
+  const certPem = await buildCertificate(spec, { publicKey } as CryptoKeyPair, ca);
+  const cert = new NodeX509(certPem);
+  return {
+    certPem,
+    fingerprint: certificateFingerprint(certPem),
+    serialNumber: cert.serialNumber.toLowerCase(),
+    notAfter: Date.parse(cert.validTo),
+  };
+}
+
 /** Issues a unit's device certificate (CN = serial, client auth) signed by the CA. */
 export async function issueDeviceCertificate(
   ca: CaSigner,
