@@ -97,7 +97,7 @@ interface MqttProbe {
 }
 
 /** One TLS connection and at most one CONNECT; a CONNACK 0 is followed by DISCONNECT at once. */
-async function mqttProbe(
+export async function mqttProbe(
   target: { host: string; port: number },
   o: {
     clientId: string;

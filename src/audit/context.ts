@@ -24,6 +24,11 @@ export interface AuditInputs {
   readonly hub?: string;
   /** The manufacturer broker, mqtts://host:port. */
   readonly cloud?: string;
+  /**
+   * A folder with `device-cert.pem` and `device-key.pem` of an identity the cloud has revoked:
+   * connecting with it must be refused (cloud.revocation-enforced).
+   */
+  readonly revokedIdentityDir?: string;
   /** The release side's update repository folder (metadata/, targets/, audits/). */
   readonly updateRepoDir?: string;
   /** The installed systemd unit file of the device service (default: the one the firmware generates). */

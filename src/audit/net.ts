@@ -191,6 +191,9 @@ export interface HandshakeResult {
   /** SHA-256 of the certificate's public key (SPKI DER), hex. */
   readonly publicKeySha256?: string;
   readonly certSubject?: string;
+  /** The certificate's validity, ms since the epoch. */
+  readonly certNotBefore?: number;
+  readonly certNotAfter?: number;
   readonly error?: string;
   readonly local?: { readonly address: string; readonly port: number };
 }
@@ -267,12 +270,14 @@ export function tlsHandshake(target: HttpsTarget, o: HandshakeOptions, timeoutMs
 /** The fingerprint, key hash and subject of a certificate. */
 export function certFacts(
   cert: X509Certificate,
-): Pick<HandshakeResult, 'certFingerprint' | 'publicKeySha256' | 'certSubject'> {
+): Pick<HandshakeResult, 'certFingerprint' | 'publicKeySha256' | 'certSubject' | 'certNotBefore' | 'certNotAfter'> {
   const spki = cert.publicKey.export({ type: 'spki', format: 'der' });
   return {
     certFingerprint: 'sha256:' + createHash('sha256').update(cert.raw).digest('hex'),
     publicKeySha256: createHash('sha256').update(spki).digest('hex'),
     certSubject: cert.subject.replace(/\n/g, ', ').slice(0, 200),
+    certNotBefore: Date.parse(cert.validFrom),
+    certNotAfter: Date.parse(cert.validTo),
   };
 }
 

@@ -18,6 +18,7 @@ import * as pol from './policy-checks.ts';
 import * as hub from './hub-checks.ts';
 import * as upd from './update-checks.ts';
 import * as cloud from './cloud-checks.ts';
+import * as ids from './identity-checks.ts';
 import * as rt from './runtime-checks.ts';
 import * as fz from './fuzz-inventory.ts';
 import * as st from './state-checks.ts';
@@ -53,6 +54,8 @@ export const CHECK_RUNNERS: Readonly<Record<CheckId, CheckRunner>> = {
   'channel.mutual-tls': { phase: 1, run: hub.checkChannelMutualTls },
   'cloud.client-isolation': { phase: 1, run: cloud.checkClientIsolation },
   'cloud.claim-window': { phase: 4, run: cloud.checkClaimWindow },
+  'tls.certificate-lifetimes': { phase: 4, run: ids.checkCertificateLifetimes },
+  'cloud.revocation-enforced': { phase: 1, run: ids.checkRevocationEnforced },
   'bundle.unique-credentials': { phase: 4, run: cred.checkUniqueCredentials },
   'bundle.hash-params': { phase: 4, run: cred.checkHashParams },
   'bundle.update-trust-anchor': { phase: 4, run: bundle.checkUpdateTrustAnchor },

@@ -180,6 +180,7 @@ function auditInputs(
     ...(g.source ? { sourceDir: g.source } : {}),
     ...(g.hub ? { hub: g.hub } : {}),
     ...(g.cloud ? { cloud: g.cloud } : {}),
+    ...(g.revoked ? { revokedIdentityDir: g.revoked } : {}),
     ...(sources ? { sources } : {}),
     ...(g.updateRepo ? { updateRepoDir: g.updateRepo } : {}),
     ...(g.serviceUnit ? { serviceUnitPath: g.serviceUnit } : {}),

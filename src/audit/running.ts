@@ -47,6 +47,8 @@ export interface RunningDeviceAudit {
   readonly peers?: readonly string[];
   /** The broker the device connects to, mqtts://host:port. */
   readonly cloudUrl?: string;
+  /** A folder with the certificate and key of an identity the cloud has revoked. */
+  readonly revoked?: string;
   /** The release side's update repository folder. */
   readonly updateRepo?: string;
   /** The firmware's project folder (lint, parsers, SBOM); default: this checkout, when it has its dev tools. */
@@ -109,6 +111,7 @@ export async function auditRunningDevice(
     ...(source ? { source } : {}),
     ...(hub ? { hub } : {}),
     ...(o.cloudUrl ? { cloud: o.cloudUrl } : {}),
+    ...(o.revoked ? { revoked: o.revoked } : {}),
     ...(o.updateRepo ? { updateRepo: o.updateRepo } : {}),
     ...(o.serviceUnit ? { serviceUnit: o.serviceUnit } : {}),
     ...(o.limits ? { limits: o.limits } : {}),

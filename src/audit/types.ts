@@ -95,6 +95,8 @@ export interface AuditInputPaths {
   readonly hub?: string;
   /** The manufacturer's broker, mqtts://host:port (client certificate and identity probes). */
   readonly cloud?: string;
+  /** A folder with the certificate and key of an identity the cloud has revoked (device-cert.pem, device-key.pem). */
+  readonly revoked?: string;
   /** The update repository folder of the release side (its signed metadata, images, SBOMs and kept audit reports). */
   readonly updateRepo?: string;
   /** The installed systemd unit file of the device service; default: the unit the firmware generates. */

@@ -70,6 +70,7 @@ export function registerCloudCommands(program: Command): void {
   registerRevoke(cloud);
   registerCloneSuspects(cloud);
   registerRotateCa(cloud);
+  registerRevokedIdentity(cloud);
   registerBrokerConfig(cloud);
 }
 
@@ -271,6 +272,36 @@ function registerRotateCa(cloud: Command): void {
         process.stdout.write(
           `issuing CA generation ${generation} created; earlier generations stay trusted until their certificates ` +
             'expire; every unit will be asked to renew\n',
+        );
+      } finally {
+        await store.close();
+      }
+    });
+}
+
+/** `cloud revoked-identity`: a certificate from the CA, revoked at once, for the audit's --revoked. */
+function registerRevokedIdentity(cloud: Command): void {
+  cloud
+    .command('revoked-identity')
+    .description('make a certificate from the CA for a unit nobody made and revoke it (for bulwark audit --revoked)')
+    .requiredOption('--factory <dir>', 'factory folder (its CA issues the certificate)')
+    .requiredOption('--out <dir>', 'folder for device-cert.pem, device-key.pem and ca-cert.pem')
+    .option('--state <dir>', 'state folder of the SQLite database')
+    .option('--database <url>', 'PostgreSQL, postgres://user@host:port/db')
+    .action(async (o: { factory: string; out: string; state?: string; database?: string }) => {
+      const { factoryIssuer, writeRevokedIdentity } = await import('../cloud/index.ts');
+      const issuer = await factoryIssuer(resolve(o.factory));
+      const store = await openStoreOf(o);
+      try {
+        const fingerprint = await writeRevokedIdentity({
+          issuer,
+          revoke: (input) =>
+            store.revoke({ kind: 'certificate', fingerprint: input.certificate }, input.reason, 'cli', Date.now()),
+          outDir: resolve(o.out),
+        });
+        process.stdout.write(
+          `revoked certificate ${fingerprint} written to ${resolve(o.out)}; ` +
+            'a running cloud refuses it within a second\n',
         );
       } finally {
         await store.close();

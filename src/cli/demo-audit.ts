@@ -10,6 +10,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DeviceAgent } from '../device/index.ts';
+import type { CloudService } from '../cloud/index.ts';
 import { DemoError } from './errors.ts';
 import { createProgressBar } from './progress.ts';
 
@@ -81,6 +82,21 @@ async function publishAuditReleases(o: DemoAuditOptions): Promise<string> {
   return repoDir;
 }
 
+/**
+ * A certificate from the factory's CA for a unit nobody made, revoked on the cloud at once: what a
+ * leaked or cloned key looks like after the maker withdrew it. The audit connects with it.
+ */
+async function revokedIdentity(o: DemoAuditOptions, cloud: CloudService): Promise<string> {
+  const { factoryIssuer, writeRevokedIdentity } = await import('../cloud/index.ts');
+  const dir = join(o.work, 'audit-revoked');
+  await writeRevokedIdentity({
+    issuer: await factoryIssuer(o.factoryDir),
+    revoke: (input) => cloud.revocations.revoke(input, 'demo'),
+    outDir: dir,
+  });
+  return dir;
+}
+
 /** The audited home: the devices, their cloud and release server, and where their state is. */
 interface AuditedHome {
   readonly agents: Readonly<Record<string, DeviceAgent>>;
@@ -88,6 +104,8 @@ interface AuditedHome {
   readonly manifest: string;
   readonly cloudUrl: string;
   readonly repoDir: string;
+  /** The certificate and key of an identity the cloud revoked: the audit must see it refused. */
+  readonly revokedDir: string;
 }
 
 /**
@@ -115,6 +133,7 @@ async function startAuditedHome(
     api: { port: 0 },
   });
   stops.unshift(() => cloud.close());
+  const revokedDir = await revokedIdentity(o, cloud);
   const agents: Record<string, DeviceAgent> = {};
   const stateOf = (model: string): string => join(o.work, 'audit-state', o.units[model]!.serial);
   for (const model of AUDITED) {
@@ -151,7 +170,7 @@ async function startAuditedHome(
       'the plug paired with a hub by push button, the lock by setup code (bolt granted), ' +
       'the camera waiting for its owner',
   );
-  return { agents, stateOf, manifest, cloudUrl: cloud.brokerUrl, repoDir };
+  return { agents, stateOf, manifest, cloudUrl: cloud.brokerUrl, repoDir, revokedDir };
 }
 
 /** Audits each device twice (the first audit is kept with the release); throws unless every one passes. */
@@ -167,6 +186,7 @@ async function auditHome(o: DemoAuditOptions, home: AuditedHome): Promise<void> 
       state: home.stateOf(model),
       manifest: home.manifest,
       cloudUrl: home.cloudUrl,
+      revoked: home.revokedDir,
       updateRepo: home.repoDir,
     };
     const bar = createProgressBar(`   auditing the ${model}`);

@@ -25,6 +25,7 @@ interface AuditCliOptions {
   url: string[];
   hub?: string;
   cloud?: string;
+  revoked?: string;
   json?: string;
   html?: string;
   updateRepo?: string;
@@ -82,6 +83,7 @@ export function registerPolicyCommands(program: Command): void {
     )
     .option('--hub <host:port>', "the device's hub port (pairing window and channel probes)")
     .option('--cloud <url>', 'the manufacturer broker the device connects to, mqtts://host:port')
+    .option('--revoked <dir>', 'device-cert.pem and device-key.pem of an identity the cloud revoked (must be refused)')
     .option(
       '--update-repo <dir>',
       "the release side's update repository (signed metadata, images, SBOMs, kept audit reports)",
@@ -115,6 +117,7 @@ async function runAuditCommand(o: AuditCliOptions, command: Command): Promise<vo
     ...(o.source ? { source: o.source } : {}),
     ...(o.hub ? { hub: o.hub } : {}),
     ...(o.cloud ? { cloud: o.cloud } : {}),
+    ...(o.revoked ? { revoked: o.revoked } : {}),
     ...(o.updateRepo ? { updateRepo: o.updateRepo } : {}),
     ...(o.serviceUnit ? { serviceUnit: o.serviceUnit } : {}),
     ...(o.loopbackSource ? { loopbackSourceBase: o.loopbackSource } : {}),

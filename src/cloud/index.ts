@@ -74,6 +74,7 @@ export type { IssuingConfig } from './issuing.ts';
 export type { IssuingCaRecord, OperationalCertificateRecord } from './issuing-sql.ts';
 export { OperationalIdentities, makerOf } from './identities.ts';
 export { Enrolment } from './enrolment.ts';
+export { writeRevokedIdentity } from './revoked-identity.ts';
 export {
   MosquittoRevocation,
   MosquittoRevocationError,

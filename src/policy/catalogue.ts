@@ -57,6 +57,8 @@ const BLACK_BOX_CHECK_IDS = [
   'channel.mutual-tls',
   'cloud.client-isolation',
   'cloud.claim-window',
+  'tls.certificate-lifetimes',
+  'cloud.revocation-enforced',
 ] as const;
 
 /** Checks that read the device's bundle, configuration, state and build. */
@@ -136,6 +138,10 @@ const CHECK_DESCRIPTIONS: Readonly<Record<CheckId, string>> = {
   'cloud.client-isolation': "One device identity cannot take another device's client id or use its topics.",
   'cloud.claim-window':
     'A claim with a correct claim code is refused while the claim window is closed; wrong codes are rate-limited.',
+  'tls.certificate-lifetimes':
+    'The served web certificate is valid at most 398 days and in date; the birth certificate outlives the support ' +
+    'period; an operational certificate is at most 825 days; a certificate past its renewal point was renewed.',
+  'cloud.revocation-enforced': 'A client certificate the cloud has revoked is refused by the broker.',
   'bundle.unique-credentials':
     'Across a factory manifest, no password, code, key or certificate repeats and none is derived from the ' +
     'serial.',
@@ -573,6 +579,21 @@ const DEFINITIONS = [
     provisions: { etsi: ['5.1-3', '5.5-5'], isvs: ['4.2.2', '4.2.3'], cra: ['I.2(d)', 'I.2(i)'] },
     appliesTo: CLOUD,
     checks: ['cloud.client-isolation'],
+  },
+  {
+    id: 'IDENTITY-LIFECYCLE',
+    title: 'Identities that are renewed and can be withdrawn',
+    statement:
+      'The web certificate is short-lived and renewed by the unit for its own key; the factory (birth) ' +
+      'certificate is used to obtain short-lived operational certificates that the unit renews with a new key; ' +
+      'the manufacturer can revoke a unit or a certificate, and the broker refuses it at once, without a restart.',
+    rationale:
+      'A key that leaks, a cloned unit or a stolen batch must stop being trusted; a certificate valid for ' +
+      'decades that nothing can withdraw stays an open door for the life of the product.',
+    brief: 'Connect to manufacturer',
+    provisions: { etsi: ['5.5-8', '5.4-1'], isvs: ['4.1.3'], cra: ['I.2(d)', 'I.2(f)'] },
+    appliesTo: CLOUD,
+    checks: ['tls.certificate-lifetimes', 'cloud.revocation-enforced'],
   },
   {
     id: 'CLOUD-SECURE-CLAIM',

@@ -38,7 +38,7 @@ test('the Markdown policy has every section the brief asks for', () => {
     '## 4. Reporting a vulnerability',
     '## 5. Privacy and sensing',
     '## 6. Setting up securely',
-    '## 7. Required controls (50)',
+    '## 7. Required controls (51)',
     '## 9. Standards coverage',
   ]) {
     assert.ok(md.includes(heading), `missing ${heading}`);
