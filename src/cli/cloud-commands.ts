@@ -44,6 +44,7 @@ interface RunOptions {
   makerTokenFile?: string;
   mosquittoConfig?: string;
   mosquittoPidFile?: string;
+  birthCertificates?: string;
 }
 
 /** `cloud broker-config`'s options as commander parses them. */
@@ -57,6 +58,7 @@ interface BrokerConfigOptions {
   user: string;
   dynsecPlugin?: string;
   pidFile?: string;
+  enrolmentPort?: string;
 }
 
 /** Registers the cloud commands on `program`. */
@@ -94,6 +96,10 @@ function registerRun(cloud: Command): void {
     .option(
       '--mosquitto-pid-file <file>',
       "Mosquitto's pid file, signalled to reload the CRL (else a systemd .path unit)",
+    )
+    .option(
+      '--birth-certificates <mode>',
+      "with --mosquitto-config: 'enrolment' (device listener trusts operational certificates only) or 'full'",
     )
     .action(async (o: RunOptions) => {
       const { startCloud, makerTokenSha256 } = await import('../cloud/index.ts');
@@ -139,7 +145,11 @@ function mosquittoOption(o: RunOptions): { mosquitto?: { configDir: string; pidF
   if (o.broker === undefined)
     throw new ConfigError('CLOUD_CONFIG_INVALID', 'mosquittoConfig', 'only with --broker (an external Mosquitto)');
   const pid = o.mosquittoPidFile === undefined ? {} : { pidFile: resolve(o.mosquittoPidFile) };
-  return { mosquitto: { configDir: resolve(o.mosquittoConfig), ...pid } };
+  const mode = o.birthCertificates;
+  if (mode !== undefined && mode !== 'enrolment' && mode !== 'full')
+    throw new ConfigError('CLOUD_CONFIG_INVALID', 'birthCertificates', "must be 'enrolment' or 'full'");
+  const birth = mode === undefined ? {} : { birthCertificates: mode };
+  return { mosquitto: { configDir: resolve(o.mosquittoConfig), ...pid, ...birth } };
 }
 
 /** `cloud import`: factory manifests into the store. */
@@ -355,6 +365,7 @@ function registerBrokerConfig(cloud: Command): void {
     .option('--user <name>', 'user Mosquitto drops privileges to when started as root', 'mosquitto')
     .option('--dynsec-plugin <file>', "Mosquitto's dynamic-security plugin (default: Debian's path)")
     .option('--pid-file <file>', "Mosquitto's pid_file, for `cloud run --mosquitto-pid-file`")
+    .option('--enrolment-port <port>', 'enrolment listener port (birth certificates, the cloud); default port + 1')
     .action(async (o: BrokerConfigOptions) => {
       const { writeBrokerConfig, factoryIssuer } = await import('../cloud/index.ts');
       const { loadCaSigner } = await import('../identity/index.ts');
@@ -373,12 +384,19 @@ function registerBrokerConfig(cloud: Command): void {
           user: o.user,
           ...(o.dynsecPlugin ? { dynsecPluginPath: resolve(o.dynsecPlugin) } : {}),
           ...(o.pidFile ? { pidFile: resolve(o.pidFile) } : {}),
+          ...(o.enrolmentPort ? { enrolmentPort: port(o.enrolmentPort, 'enrolmentPort') } : {}),
         },
       });
+      const host = w.settings.host.includes(':') ? `[${w.settings.host}]` : w.settings.host;
+      const enrolmentUrl = `mqtts://${host}:${w.settings.enrolmentPort}`;
       process.stdout.write(
         `Mosquitto configuration written: ${w.confFile}\n  run: mosquitto -c ${w.confFile}\n` +
+          `  devices (operational certificates): mqtts://${host}:${w.settings.port}; enrolment (birth ` +
+          `certificates): ${enrolmentUrl}\n` +
+          `  the cloud connects to the enrolment listener: cloud run --broker ${enrolmentUrl}\n` +
           `  the files must be readable by the user '${w.settings.user}'; the keys are mode 0600;\n` +
-          `  the cloud rewrites crl.pem: run it with --mosquitto-config ${resolve(o.out)} and --mosquitto-pid-file,\n` +
+          `  the cloud rewrites crl.pem and device-cas.pem: run it with --mosquitto-config ${resolve(o.out)}\n` +
+          `  and --mosquitto-pid-file,\n` +
           `  or install bulwark-mosquitto-crl.path/.service (systemd reloads Mosquitto when crl.pem changes)\n`,
       );
     });

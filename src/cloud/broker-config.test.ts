@@ -22,6 +22,7 @@ import {
 
 const paths = {
   aclFile: '/b/acl',
+  enrolmentAclFile: '/b/acl-enrolment',
   caFile: '/b/ca.pem',
   certFile: '/b/c.pem',
   keyFile: '/b/k.pem',
@@ -59,6 +60,35 @@ test('the ACL confines devices to their own topics and lets only the cloud insta
   assert.doesNotMatch(acl, /#/.source === '#' ? /^topic .*#/m : /$^/);
 });
 
+test('devices with operational certificates and enrolment get separate listeners, each with its own rules', () => {
+  const settings = validateMosquittoSettings({ port: 9000 });
+  assert.equal(settings.enrolmentPort, 9001, 'the enrolment listener is next to the device one by default');
+  const conf = renderMosquittoConf(settings, { ...paths, trustFile: '/b/device-cas.pem', crlFile: '/b/crl.pem' });
+  const lines = conf.split('\n');
+  assert.ok(lines.includes('per_listener_settings true'));
+  const device = conf.slice(conf.indexOf('listener 9000 '), conf.indexOf('listener 9001 '));
+  const enrolment = conf.slice(conf.indexOf('listener 9001 '));
+  assert.match(device, /^cafile \/b\/device-cas\.pem$/m, 'the device listener trusts the bundle the cloud keeps');
+  assert.match(device, /^acl_file \/b\/acl$/m);
+  assert.match(enrolment, /^cafile \/b\/ca\.pem$/m, 'the enrolment listener trusts the manufacturer CA');
+  assert.match(enrolment, /^acl_file \/b\/acl-enrolment$/m);
+  for (const part of [device, enrolment]) {
+    assert.match(part, /^allow_anonymous false$/m, 'per listener, or Mosquitto applies its default there');
+    assert.match(part, /^crlfile \/b\/crl\.pem$/m);
+    assert.match(part, /^require_certificate true$/m);
+  }
+  assert.throws(() => validateMosquittoSettings({ port: 9000, enrolmentPort: 9000 }), { key: 'enrolmentPort' });
+  assert.throws(() => validateMosquittoSettings({ port: 65_535 }), { key: 'enrolmentPort' });
+});
+
+test('on the enrolment listener a birth certificate may only ask for its operational certificate', () => {
+  const acl = renderMosquittoAcl(validateMosquittoSettings({ instances: ['1'] }), 'enrolment');
+  const patterns = acl.split('\n').filter((l) => l.startsWith('pattern '));
+  assert.deepEqual(patterns, ['pattern write devices/%u/enrol', 'pattern read devices/%u/certificate']);
+  assert.match(acl, /^user bulwark-cloud-1$/m, 'the cloud instances connect there');
+  assert.match(acl, /^topic read devices\/\+\/telemetry$/m);
+});
+
 test('queue bounds that would drop acknowledged messages are refused', () => {
   assert.throws(() => validateMosquittoSettings({ maxQueuedMessages: 1000 }), {
     code: 'CLOUD_CONFIG_INVALID',
@@ -89,7 +119,7 @@ test('with revocation the configuration loads the CRL and the dynamic-security p
     assert.ok(lines.includes(line), line);
   for (const line of plain.split('\n').filter((l) => l && !l.startsWith('#'))) assert.ok(lines.includes(line), line);
   assert.ok(conf.indexOf('crlfile') > conf.indexOf('listener '), 'the CRL belongs to the listener');
-  assert.ok(conf.indexOf('plugin ') < conf.indexOf('listener '), 'the plugin is global');
+  assert.ok(conf.indexOf('plugin ') > conf.indexOf('listener 8884 '), "the plugin is the enrolment listener's");
   assert.doesNotMatch(plain, /crlfile|plugin/, 'no revocation lines without the files');
 });
 

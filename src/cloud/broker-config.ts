@@ -21,14 +21,20 @@ import { join, resolve } from 'node:path';
 import { mkdir, readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { writeFileAtomic, SECRET_FILE_MODE, PUBLIC_FILE_MODE } from '../storage/index.ts';
-import { serviceCommonName, UP_KINDS, DOWN_KINDS, TOPIC_ROOT } from '../cloudprotocol/index.ts';
+import { serviceCommonName, UP_KINDS, DOWN_KINDS, ENROLMENT_KINDS, TOPIC_ROOT } from '../cloudprotocol/index.ts';
 import { createRevocationList, issueClientCertificate, readRevocationList, type CaSigner } from '../identity/index.ts';
 import { CloudConfigError } from './errors.ts';
 
 /** Settings of the Mosquitto configuration. */
 export interface MosquittoSettings {
   readonly host: string;
+  /** The device listener: operational certificates (and birth ones while the cloud trusts them there). */
   readonly port: number;
+  /**
+   * The enrolment listener: birth certificates (the manufacturer CA's), which may only ask for an operational
+   * certificate there, and the cloud instances and their admin identities. Default: `port` + 1.
+   */
+  readonly enrolmentPort?: number;
   /** Names of the cloud service instances that connect (CN `bulwark-cloud-<name>`). */
   readonly instances: readonly string[];
   /** QoS 1 messages queued per client beyond those in flight: sized for the cloud being away (messages). */
@@ -105,16 +111,22 @@ export function validateMosquittoSettings(settings: Partial<MosquittoSettings> =
     throw new CloudConfigError('user', 'must be a system user name');
   absolutePath(c, 'dynsecPluginPath', '.so');
   if (c.pidFile !== undefined) absolutePath(c, 'pidFile');
-  return Object.freeze({ ...c, instances: [...(instances as readonly string[])] });
+  const enrolmentPort = c.enrolmentPort ?? c.port + 1;
+  int({ enrolmentPort }, 'enrolmentPort', 1, 65_535);
+  if (enrolmentPort === c.port) throw new CloudConfigError('enrolmentPort', 'must differ from port');
+  return Object.freeze({ ...c, enrolmentPort, instances: [...(instances as readonly string[])] });
 }
 
 /**
- * The ACL file: each cloud instance reads every device's up topics and writes the down ones;
- * each device only its own.
+ * An ACL file. Each cloud instance reads every device's up topics and writes the down ones (on both
+ * listeners). A device (CN = serial) on the device listener publishes on its own up topics and
+ * subscribes to its own down topics; on the enrolment listener it may only ask for an operational
+ * certificate (`enrol`) and read the answer (`certificate`).
  */
-export function renderMosquittoAcl(settings: MosquittoSettings): string {
+export function renderMosquittoAcl(settings: MosquittoSettings, listener: 'device' | 'enrolment' = 'device'): string {
   const lines = [
     '# Written by `bulwark cloud broker-config`. The user name is the certificate CN (use_identity_as_username).',
+    `# The ${listener} listener (per_listener_settings true).`,
     '',
   ];
   lines.push('# The cloud service instances: the only identities that may read devices/+/...');
@@ -123,6 +135,14 @@ export function renderMosquittoAcl(settings: MosquittoSettings): string {
     for (const k of UP_KINDS) lines.push(`topic read ${TOPIC_ROOT}/+/${k}`);
     for (const k of DOWN_KINDS) lines.push(`topic write ${TOPIC_ROOT}/+/${k}`);
     lines.push('');
+  }
+  if (listener === 'enrolment') {
+    lines.push(
+      '# Every device (CN = serial) with its birth certificate: ask for an operational certificate, nothing else.',
+    );
+    lines.push(`pattern write ${TOPIC_ROOT}/%u/${ENROLMENT_KINDS.up}`);
+    lines.push(`pattern read ${TOPIC_ROOT}/%u/${ENROLMENT_KINDS.down}`);
+    return lines.join('\n') + '\n';
   }
   lines.push(
     '# Every device (CN = serial): publish on its own up topics, subscribe to its own down topics, nothing else.',
@@ -134,8 +154,17 @@ export function renderMosquittoAcl(settings: MosquittoSettings): string {
 
 /** Absolute paths of the files the configuration names. */
 export interface MosquittoPaths {
+  /** The device listener's ACL. */
   readonly aclFile: string;
+  /** The enrolment listener's ACL. */
+  readonly enrolmentAclFile: string;
+  /** The manufacturer CA: the enrolment listener's trust. */
   readonly caFile: string;
+  /**
+   * The device listener's CA bundle, kept by the cloud (the issuing CAs it trusts, with the manufacturer CA
+   * unless birth certificates are confined to enrolment); absent: the device listener trusts `caFile`.
+   */
+  readonly trustFile?: string;
   readonly certFile: string;
   readonly keyFile: string;
   readonly persistenceDir: string;
@@ -149,10 +178,57 @@ export interface MosquittoPaths {
 function dynsecLines(settings: MosquittoSettings, paths: MosquittoPaths): string[] {
   if (paths.dynsecFile === undefined) return [];
   return [
-    '# Revocation, live half: the admin identities disable a revoked client, which drops its connection.',
-    '# The plugin knows no device and no cloud instance, so for them it defers to acl_file.',
+    '# Revocation, live half: the admin identities disable a revoked client, which drops its connection on',
+    '# either listener. The plugin knows no device and no cloud instance, so for them it defers to acl_file.',
     `plugin ${settings.dynsecPluginPath}`,
     `plugin_opt_config_file ${paths.dynsecFile}`,
+    '',
+  ];
+}
+
+/** The TLS and identity lines every listener has. */
+function listenerTlsLines(paths: MosquittoPaths, caFile: string): string[] {
+  return [
+    `cafile ${caFile}`,
+    `certfile ${paths.certFile}`,
+    `keyfile ${paths.keyFile}`,
+    'tls_version tlsv1.3',
+    '# The certificate is the identity: its CN becomes the user name, and the user name the client id,',
+    "# so a device asking for another's client id gets its own session and never displaces the other.",
+    'require_certificate true',
+    'use_identity_as_username true',
+    'use_username_as_clientid true',
+    ...(paths.crlFile === undefined
+      ? []
+      : [
+          '# Revocation, new connections: a certificate these CRLs list is refused at the handshake (one CRL per CA:',
+          '# a CA without one has all its certificates refused). The cloud rewrites it atomically and signals',
+          '# SIGHUP, which re-reads cafile and crlfile; keep the paths fixed (a reload does not re-read a new path).',
+          `crlfile ${paths.crlFile}`,
+        ]),
+  ];
+}
+
+/** The two listeners: devices with operational certificates, and enrolment (birth certificates, the cloud). */
+function listenerLines(settings: MosquittoSettings, paths: MosquittoPaths): string[] {
+  return [
+    '# Devices: operational certificates (the issuing CAs in the bundle the cloud keeps).',
+    `listener ${settings.port} ${settings.host}`,
+    'protocol mqtt',
+    `max_connections ${settings.maxConnections}`,
+    'allow_anonymous false',
+    `acl_file ${paths.aclFile}`,
+    ...listenerTlsLines(paths, paths.trustFile ?? paths.caFile),
+    '',
+    '# Enrolment: birth certificates (the manufacturer CA), which may only ask for an operational certificate;',
+    '# the cloud instances and their admin identities (certificates of the same CA) connect here too.',
+    `listener ${settings.enrolmentPort ?? settings.port + 1} ${settings.host}`,
+    'protocol mqtt',
+    `max_connections ${settings.maxConnections}`,
+    'allow_anonymous false',
+    `acl_file ${paths.enrolmentAclFile}`,
+    ...dynsecLines(settings, paths),
+    ...listenerTlsLines(paths, paths.caFile),
     '',
   ];
 }
@@ -161,13 +237,11 @@ function dynsecLines(settings: MosquittoSettings, paths: MosquittoPaths): string
 export function renderMosquittoConf(settings: MosquittoSettings, paths: MosquittoPaths): string {
   return [
     "# Written by `bulwark cloud broker-config`: Bulwark's device broker rules for Mosquitto 2.0.",
-    'per_listener_settings false',
+    '# Security settings (allow_anonymous, acl_file, auth modules) are per listener, under each listener line.',
+    'per_listener_settings true',
     `user ${settings.user}`,
-    'allow_anonymous false',
-    `acl_file ${paths.aclFile}`,
     ...(settings.pidFile === undefined ? [] : [`pid_file ${settings.pidFile}`]),
     '',
-    ...dynsecLines(settings, paths),
     '# Nothing acknowledged is dropped: queues far above the default 1000, kept on disk across restarts.',
     'persistence true',
     `persistence_location ${paths.persistenceDir.endsWith('/') ? paths.persistenceDir : paths.persistenceDir + '/'}`,
@@ -187,26 +261,7 @@ export function renderMosquittoConf(settings: MosquittoSettings, paths: Mosquitt
     'log_type notice',
     'log_timestamp_format %Y-%m-%dT%H:%M:%S',
     '',
-    `listener ${settings.port} ${settings.host}`,
-    'protocol mqtt',
-    `max_connections ${settings.maxConnections}`,
-    `cafile ${paths.caFile}`,
-    `certfile ${paths.certFile}`,
-    `keyfile ${paths.keyFile}`,
-    'tls_version tlsv1.3',
-    '# The certificate is the identity: its CN becomes the user name, and the user name the client id,',
-    "# so a device asking for another's client id gets its own session and never displaces the other.",
-    'require_certificate true',
-    'use_identity_as_username true',
-    'use_username_as_clientid true',
-    ...(paths.crlFile === undefined
-      ? []
-      : [
-          '# Revocation, new connections: a certificate this CRL lists is refused at the handshake. The cloud',
-          '# rewrites it atomically and signals SIGHUP; keep the path fixed (a reload does not re-read a new path).',
-          `crlfile ${paths.crlFile}`,
-        ]),
-    '',
+    ...listenerLines(settings, paths),
   ].join('\n');
 }
 
@@ -372,11 +427,19 @@ export async function writeBrokerConfig(o: {
   await mkdir(join(dir, 'data'), { recursive: true, mode: 0o700 });
   const paths: MosquittoPaths = {
     aclFile: join(dir, 'acl'),
+    enrolmentAclFile: join(dir, 'acl-enrolment'),
     caFile: join(dir, 'ca-cert.pem'),
     certFile: join(dir, 'server-cert.pem'),
     keyFile: join(dir, 'server-key.pem'),
     persistenceDir: join(dir, 'data'),
-    ...(o.ca ? { crlFile: join(dir, 'crl.pem'), dynsecFile: join(dir, 'dynamic-security.json') } : {}),
+    // Mosquitto re-reads cafile on SIGHUP only when the listener has a crlfile, so the kept bundle needs it.
+    ...(o.ca
+      ? {
+          crlFile: join(dir, 'crl.pem'),
+          dynsecFile: join(dir, 'dynamic-security.json'),
+          trustFile: join(dir, 'device-cas.pem'),
+        }
+      : {}),
   };
   if (o.ca) {
     await writeRevocationFiles(dir, o.ca, settings, {
@@ -387,7 +450,11 @@ export async function writeBrokerConfig(o: {
   await writeFileAtomic(paths.caFile, o.caCertPem, PUBLIC_FILE_MODE);
   await writeFileAtomic(paths.certFile, o.server.certPem, PUBLIC_FILE_MODE);
   await writeFileAtomic(paths.keyFile, o.server.keyPem, SECRET_FILE_MODE);
-  await writeFileAtomic(paths.aclFile, renderMosquittoAcl(settings), PUBLIC_FILE_MODE);
+  // The cloud keeps the bundle from its first start; until then the manufacturer CA alone, as before.
+  if (paths.trustFile !== undefined && !existsSync(paths.trustFile))
+    await writeFileAtomic(paths.trustFile, o.caCertPem, PUBLIC_FILE_MODE);
+  await writeFileAtomic(paths.aclFile, renderMosquittoAcl(settings, 'device'), PUBLIC_FILE_MODE);
+  await writeFileAtomic(paths.enrolmentAclFile, renderMosquittoAcl(settings, 'enrolment'), PUBLIC_FILE_MODE);
   const confFile = join(dir, 'mosquitto.conf');
   await writeFileAtomic(confFile, renderMosquittoConf(settings, paths), PUBLIC_FILE_MODE);
   return { confFile, paths, settings };

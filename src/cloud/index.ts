@@ -82,6 +82,8 @@ export {
   writeMosquittoCrl,
   signalMosquittoReload,
   mosquittoCrlFile,
+  mosquittoTrustFile,
+  writeMosquittoTrust,
 } from './mosquitto-revocation.ts';
 export type {
   MosquittoRevocationConfig,

@@ -15,6 +15,7 @@ import {
   MosquittoRevocation,
   checkDisableAnswer,
   disableCommands,
+  pemBlocks,
   signalMosquittoReload,
   writeMosquittoCrl,
 } from './mosquitto-revocation.ts';
@@ -31,8 +32,8 @@ test('the CRL written for Mosquitto lists every revoked serial number, is 0644, 
     const ca = await signer();
     const file = join(dir, 'crl.pem');
     const revoked = [
-      { serialNumber: '7f01', revokedAt: Date.now() - 1000, reason: 'stolen' as const },
-      { serialNumber: '0a02', revokedAt: Date.now(), reason: 'retired' as const },
+      { serialNumber: '7f01', revokedAt: Date.now() - 1000, reason: 'stolen' as const, generation: null },
+      { serialNumber: '0a02', revokedAt: Date.now(), reason: 'retired' as const, generation: null },
     ];
     const pem = await writeMosquittoCrl(file, ca, revoked);
     assert.equal(await readFile(file, 'utf8'), pem);
@@ -41,11 +42,44 @@ test('the CRL written for Mosquitto lists every revoked serial number, is 0644, 
     assert.deepEqual([...back.serialNumbers].sort(), ['0a02', '7f01']);
     await assert.rejects(writeMosquittoCrl(tmpdir(), ca, revoked), { code: 'MOSQUITTO_CRL_FAILED' }, 'a folder');
     await assert.rejects(
-      writeMosquittoCrl(file, ca, [{ serialNumber: 'not hex', revokedAt: 0, reason: 'other' }]),
+      writeMosquittoCrl(file, ca, [{ serialNumber: 'not hex', revokedAt: 0, reason: 'other', generation: null }]),
       { code: 'MOSQUITTO_CRL_FAILED' },
       'a bad entry is refused',
     );
     assert.equal(await readFile(file, 'utf8'), pem, 'and the good list stays in place');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('the CRL file holds one list per CA, each signed by its CA and naming only its certificates', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'bulwark-mq-crls-'));
+  try {
+    const [maker, g1, g2] = await Promise.all([signer(), signer(), signer()]);
+    const revoked = [
+      { serialNumber: '7f01', revokedAt: 1, reason: 'stolen' as const, generation: null },
+      { serialNumber: '0b02', revokedAt: 1, reason: 'stolen' as const, generation: 2 },
+    ];
+    const pem = await writeMosquittoCrl(
+      join(dir, 'crl.pem'),
+      maker,
+      revoked,
+      new Date(),
+      new Map([
+        [1, g1],
+        [2, g2],
+      ]),
+    );
+    const lists = pemBlocks(pem, 'X509 CRL');
+    assert.equal(lists.length, 3, 'the manufacturer CA and both generations, the one with nothing revoked too');
+    assert.deepEqual((await readRevocationList(lists[0]!, maker.certPem)).serialNumbers, ['7f01']);
+    assert.deepEqual((await readRevocationList(lists[1]!, g1.certPem)).serialNumbers, []);
+    assert.deepEqual((await readRevocationList(lists[2]!, g2.certPem)).serialNumbers, ['0b02']);
+    await assert.rejects(
+      writeMosquittoCrl(join(dir, 'crl.pem'), maker, revoked, new Date(), new Map([[1, g1]])),
+      { code: 'MOSQUITTO_CRL_FAILED' },
+      'a revoked certificate whose CA cannot sign is not silently left out',
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -126,7 +160,9 @@ test('an unreachable broker is logged as a typed failure and retried; the CRL is
     instance: '1',
     admin: await issued(ca),
     store: {
-      revokedSerialNumbers: () => Promise.resolve([{ serialNumber: '7f01', revokedAt: 1, reason: 'stolen' }]),
+      revokedSerialNumbers: () =>
+        Promise.resolve([{ serialNumber: '7f01', revokedAt: 1, reason: 'stolen', generation: null }]),
+      issuingCas: () => Promise.resolve([]),
       revocations: () => {
         reads++;
         return Promise.resolve([record]);

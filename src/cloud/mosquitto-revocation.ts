@@ -1,9 +1,15 @@
 /**
- * Revocation on an external Mosquitto written by `bulwark cloud broker-config`: the cloud keeps the
- * broker's CRL equal to the store's revoked birth certificates (rewritten atomically, read back and
- * checked, then Mosquitto is told to reload: SIGHUP to the pid in its pid file), which refuses their
- * new connections; and it disables each newly revoked unit in the dynamic-security plugin as its own
- * admin identity (`bulwark-admin-<instance>`), which drops a live connection. Nobody else is disturbed.
+ * Revocation and trust on an external Mosquitto written by `bulwark cloud broker-config`: the cloud keeps
+ * the broker's CRL equal to the store's revoked certificates, one CRL per CA (the manufacturer CA's for
+ * birth certificates, each issuing generation's for its operational certificates: with CRL checking on,
+ * Mosquitto refuses a certificate whose CA has no CRL), and the device listener's CA bundle equal to the
+ * CAs it must trust (every issuing generation still trusted, and the manufacturer CA unless birth
+ * certificates are confined to the enrolment listener). Both files are rewritten atomically, read back and
+ * checked, then Mosquitto is told to reload (SIGHUP to the pid in its pid file): 2.0.11 re-reads cafile and
+ * crlfile then, without dropping a connection (measured; cafile only when the listener has a crlfile). A
+ * CA rotation made anywhere is seen by polling the store. Each newly revoked unit is disabled in the
+ * dynamic-security plugin as the instance's admin identity (`bulwark-admin-<instance>`), which drops a
+ * live connection. Nobody else is disturbed.
  *
  * Without a pid file (the cloud runs as another user than Mosquitto and may not signal it), install the
  * `bulwark-mosquitto-crl.path`/`.service` pair broker-config writes: systemd runs `systemctl reload mosquitto`
@@ -16,9 +22,16 @@ import { BulwarkError } from '../errors/index.ts';
 import { CloudError, type CloudErrorCode } from './errors.ts';
 import { writeFileAtomic, PUBLIC_FILE_MODE } from '../storage/index.ts';
 import { connectMqtt, parseMqttsUrl, type MqttClient } from '../mqtt/index.ts';
-import { createRevocationList, readRevocationList, type CaSigner, type CrlReason } from '../identity/index.ts';
+import {
+  createRevocationList,
+  loadCaSigner,
+  readRevocationList,
+  type CaSigner,
+  type CrlReason,
+} from '../identity/index.ts';
 import { CRL_VALIDITY_MS, dynsecAdminFiles, dynsecAdminName } from './broker-config.ts';
 import type { RevokedSerialNumber } from './revocation-sql.ts';
+import type { IssuingCaRecord } from './issuing-sql.ts';
 import type { RevocationReason, RevocationRecord } from './revocation.ts';
 
 /** Stable codes of Mosquitto revocation failures (part of the folder's CloudErrorCode). */
@@ -44,6 +57,8 @@ export interface MosquittoRevocationConfig {
   readonly answerTimeoutMs: number;
   /** Units disabled per command message (two commands each; the broker's packet limit is 8 KiB by default). */
   readonly unitsPerMessage: number;
+  /** How often the store's issuing CAs are compared with what the broker trusts, ms (a rotation made elsewhere). */
+  readonly trustPollMs: number;
 }
 
 /** The defaults: daily re-issue, a retry 10 s after a failure. */
@@ -52,12 +67,15 @@ export const defaultMosquittoRevocationConfig: Readonly<MosquittoRevocationConfi
   retryMs: 10_000,
   answerTimeoutMs: 5_000,
   unitsPerMessage: 20,
+  trustPollMs: 1_000,
 });
 
 /** What Mosquitto revocation needs from the store. */
 export interface RevokedSerialSource {
   revokedSerialNumbers(): Promise<RevokedSerialNumber[]>;
   revocations(): Promise<RevocationRecord[]>;
+  /** The issuing CA generations (signers of their CRLs; the trusted ones go into the device listener's bundle). */
+  issuingCas(): Promise<IssuingCaRecord[]>;
 }
 
 /** The settings of {@link MosquittoRevocation}. */
@@ -75,6 +93,11 @@ export interface MosquittoRevocationOptions {
   /** The admin identity's certificate and key; default: read from `configDir`. */
   readonly admin?: { readonly certPem: string; readonly keyPem: string };
   readonly store: RevokedSerialSource;
+  /**
+   * Whether the device listener trusts birth certificates too ('full', as before operational certificates)
+   * or only operational ones ('enrolment': birth certificates go to the enrolment listener). Default 'full'.
+   */
+  readonly birthCertificates?: 'enrolment' | 'full';
   readonly log: (line: string) => void;
   readonly config?: Partial<MosquittoRevocationConfig>;
 }
@@ -88,41 +111,100 @@ const CRL_REASONS: Record<RevocationReason, CrlReason> = {
   other: 'unspecified',
 };
 
+/** What the broker was last given of the issuing CAs: each generation and whether it is retired. */
+function generationsKey(cas: readonly IssuingCaRecord[]): string {
+  return cas.map((r) => `${r.generation}${r.retiredAt === null ? '' : 'r'}`).join(',');
+}
+
 /** The CRL file of a broker-config folder. */
 export function mosquittoCrlFile(configDir: string): string {
   return join(configDir, 'crl.pem');
 }
 
+/** The device listener's CA bundle in a broker-config folder (the cloud keeps it; broker-config seeds it). */
+export function mosquittoTrustFile(configDir: string): string {
+  return join(configDir, 'device-cas.pem');
+}
+
+/** The PEM blocks of one kind (`X509 CRL`, `CERTIFICATE`) in a concatenated file, in order. */
+export function pemBlocks(text: string, label: string): string[] {
+  const re = new RegExp(`-----BEGIN ${label}-----[\\s\\S]*?-----END ${label}-----`, 'g');
+  return (text.match(re) ?? []).map((b) => b + '\n');
+}
+
+/** One CRL of `ca` listing `revoked`, checked by reading it back before it is used. */
+async function checkedCrl(ca: CaSigner, revoked: readonly RevokedSerialNumber[], now: Date): Promise<string> {
+  const entries = revoked.map((r) => ({
+    serialNumber: r.serialNumber,
+    revokedAt: new Date(r.revokedAt),
+    reason: CRL_REASONS[r.reason] ?? 'unspecified',
+  }));
+  const window = {
+    thisUpdate: new Date(now.getTime() - 60_000),
+    nextUpdate: new Date(now.getTime() + CRL_VALIDITY_MS),
+  };
+  const pem = await createRevocationList(ca, entries, window);
+  const expected = entries.map((e) => e.serialNumber.replace(/^0+/, '')).sort();
+  const listed = (await readRevocationList(pem, ca.certPem)).serialNumbers.map((s) => s.replace(/^0+/, '')).sort();
+  if (listed.join() !== expected.join()) throw new Error('the list read back names other serial numbers');
+  return pem;
+}
+
 /**
- * Writes the CRL of `revoked` to `file` atomically (0644), after checking the text parses and is
- * signed by the CA, and reads the file back before returning: Mosquitto must never reload a damaged
- * list (it would then drop every publish until a good one).
+ * Writes the CRLs of `revoked` to `file` atomically (0644): one per CA, concatenated (the manufacturer
+ * CA's for birth certificates, generation null; each of `issuers` for its own, even with nothing revoked,
+ * since Mosquitto refuses every certificate of a CA without a CRL). Each is checked (it parses, is signed
+ * by its CA, lists what it should) and the file read back before returning: Mosquitto must never reload a
+ * damaged list (it would then refuse everyone until a good one). A revoked certificate of a generation
+ * `issuers` lacks cannot be listed and fails the write.
  */
 export async function writeMosquittoCrl(
   file: string,
   ca: CaSigner,
   revoked: readonly RevokedSerialNumber[],
   now = new Date(),
+  issuers: ReadonlyMap<number, CaSigner> = new Map(),
 ): Promise<string> {
   try {
-    const entries = revoked.map((r) => ({
-      serialNumber: r.serialNumber,
-      revokedAt: new Date(r.revokedAt),
-      reason: CRL_REASONS[r.reason] ?? 'unspecified',
-    }));
-    const window = {
-      thisUpdate: new Date(now.getTime() - 60_000),
-      nextUpdate: new Date(now.getTime() + CRL_VALIDITY_MS),
-    };
-    const pem = await createRevocationList(ca, entries, window);
-    const expected = entries.map((e) => e.serialNumber.replace(/^0+/, '')).sort();
-    const listed = (await readRevocationList(pem, ca.certPem)).serialNumbers.map((s) => s.replace(/^0+/, '')).sort();
-    if (listed.join() !== expected.join()) throw new Error('the list read back names other serial numbers');
+    const unknown = revoked.find((r) => r.generation !== null && !issuers.has(r.generation));
+    if (unknown) throw new Error(`no signer for issuing CA generation ${unknown.generation}`);
+    const parts = [
+      await checkedCrl(
+        ca,
+        revoked.filter((r) => r.generation === null),
+        now,
+      ),
+    ];
+    for (const [generation, signer] of [...issuers].sort((a, b) => a[0] - b[0]))
+      parts.push(
+        await checkedCrl(
+          signer,
+          revoked.filter((r) => r.generation === generation),
+          now,
+        ),
+      );
+    const pem = parts.join('');
     await writeFileAtomic(file, pem, PUBLIC_FILE_MODE);
     if ((await readFile(file, 'utf8')) !== pem) throw new Error(`${file} does not hold what was written`);
     return pem;
   } catch (err) {
     throw new MosquittoRevocationError('MOSQUITTO_CRL_FAILED', `CRL not written: ${(err as Error).message}`, { file });
+  }
+}
+
+/** Writes the device listener's CA bundle (`pems` concatenated) atomically (0644) and reads it back. */
+export async function writeMosquittoTrust(file: string, pems: readonly string[]): Promise<string> {
+  const text = pems.map((p) => (p.endsWith('\n') ? p : p + '\n')).join('');
+  try {
+    if (pemBlocks(text, 'CERTIFICATE').length !== pems.length || pems.length === 0)
+      throw new Error('the bundle must hold one certificate per CA, and at least one');
+    await writeFileAtomic(file, text, PUBLIC_FILE_MODE);
+    if ((await readFile(file, 'utf8')) !== text) throw new Error(`${file} does not hold what was written`);
+    return text;
+  } catch (err) {
+    throw new MosquittoRevocationError('MOSQUITTO_CRL_FAILED', `CA bundle not written: ${(err as Error).message}`, {
+      file,
+    });
   }
 }
 
@@ -278,17 +360,27 @@ export class MosquittoRevocation {
   readonly #toDisable = new Set<string>();
   #reissue: NodeJS.Timeout | undefined;
   #retry: NodeJS.Timeout | undefined;
+  #trustPoll: NodeJS.Timeout | undefined;
   #stopped = false;
+  /** The issuing generations (and whether retired) last written to the broker; '' before the first. */
+  #appliedGenerations = '';
+  /** Signers of the issuing generations, loaded once each. */
+  readonly #issuers = new Map<number, CaSigner>();
 
   constructor(o: MosquittoRevocationOptions) {
     this.#o = o;
     this.#c = { ...defaultMosquittoRevocationConfig, ...(o.config ?? {}) };
   }
 
-  /** Writes the CRL from the store, reloads, disables every revoked unit, and starts the daily re-issue. */
+  /**
+   * Writes the CRL and the device listener's CA bundle from the store, reloads, disables every revoked
+   * unit, and starts the daily re-issue and the watch for a CA rotation.
+   */
   applyAll(): Promise<void> {
     this.#reissue ??= setInterval(() => void this.#enqueue(false), this.#c.reissueIntervalMs);
     this.#reissue.unref();
+    this.#trustPoll ??= setInterval(() => void this.#followRotation(), this.#c.trustPollMs);
+    this.#trustPoll.unref();
     return this.#enqueue(true);
   }
 
@@ -307,7 +399,18 @@ export class MosquittoRevocation {
   stop(): void {
     this.#stopped = true;
     clearInterval(this.#reissue);
+    clearInterval(this.#trustPoll);
     clearTimeout(this.#retry);
+  }
+
+  /** Applies again when the store's issuing generations differ from what the broker was given. */
+  async #followRotation(): Promise<void> {
+    try {
+      const key = generationsKey(await this.#o.store.issuingCas());
+      if (key !== this.#appliedGenerations) await this.#enqueue(false);
+    } catch (err) {
+      this.#o.log(`Mosquitto trust watch failed: ${(err as Error).message}`);
+    }
   }
 
   #enqueue(everyUnit: boolean): Promise<void> {
@@ -329,16 +432,27 @@ export class MosquittoRevocation {
 
   async #apply(everyUnit: boolean): Promise<void> {
     const o = this.#o;
+    const cas = await o.store.issuingCas();
+    for (const r of cas)
+      if (!this.#issuers.has(r.generation)) this.#issuers.set(r.generation, await loadCaSigner(r.certPem, r.keyPem));
     const revoked = await o.store.revokedSerialNumbers();
-    await writeMosquittoCrl(mosquittoCrlFile(o.configDir), o.ca, revoked);
+    // The CRLs first: a CA the bundle adds must find its CRL at the same reload.
+    await writeMosquittoCrl(mosquittoCrlFile(o.configDir), o.ca, revoked, new Date(), this.#issuers);
+    const trusted = cas.filter((r) => r.retiredAt === null).map((r) => r.certPem);
+    const birth = (o.birthCertificates ?? 'full') === 'full' ? [o.ca.certPem] : [];
+    await writeMosquittoTrust(mosquittoTrustFile(o.configDir), [...birth, ...trusted]);
     if (o.pidFile !== undefined) await signalMosquittoReload(o.pidFile);
+    this.#appliedGenerations = generationsKey(cas);
     if (everyUnit) for (const s of await this.#revokedUnits()) this.#toDisable.add(s);
     const serials = [...this.#toDisable].sort();
     if (serials.length > 0) {
       await disableOnBroker({ ...o, caCertPem: o.ca.certPem, admin: await this.#admin() }, serials, this.#c);
       for (const s of serials) this.#toDisable.delete(s);
     }
-    o.log(`Mosquitto: CRL of ${revoked.length} certificates loaded, ${serials.length} units disabled`);
+    o.log(
+      `Mosquitto: CRL of ${revoked.length} certificates loaded, ${serials.length} units disabled, ` +
+        `${trusted.length} issuing CA(s) trusted`,
+    );
   }
 
   async #revokedUnits(): Promise<string[]> {

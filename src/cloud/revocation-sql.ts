@@ -188,23 +188,37 @@ export interface RevokedSerialNumber {
   readonly serialNumber: string;
   readonly revokedAt: number;
   readonly reason: RevocationReason;
+  /** The issuing CA generation that signed it; null: a birth certificate (the manufacturer CA's). */
+  readonly generation: number | null;
 }
 
 /**
- * The serial numbers of every revoked certificate the store knows: the birth certificate of each
- * revoked unit, and each revoked certificate that is a unit's birth certificate. A revoked
- * certificate the store never saw issued cannot be listed (the embedded broker still refuses it).
+ * The serial numbers of every revoked certificate the store knows, by issuer: the birth certificate
+ * and every operational certificate of each revoked unit, and each revoked certificate that is a
+ * unit's birth certificate or an operational certificate the cloud issued. A revoked certificate the
+ * store never saw issued cannot be listed (the embedded broker still refuses it).
  */
 export async function revokedSerialNumbers(db: Runner): Promise<RevokedSerialNumber[]> {
-  const rows = await db.all<{ serial_number: string; revoked_at: number | string; reason: string }>(
-    `SELECT b.serial_number, MIN(r.revoked_at) AS revoked_at, MIN(r.reason) AS reason
-    FROM revocations r JOIN birth_certificates b ON b.serial = r.serial
-    LEFT JOIN devices d ON d.serial = r.serial
-    WHERE r.kind = 'unit' OR r.fingerprint = d.device_cert_fingerprint
-    GROUP BY b.serial_number ORDER BY b.serial_number`,
+  const rows = await db.all<{
+    serial_number: string;
+    generation: number | string | null;
+    revoked_at: number | string;
+    reason: string;
+  }>(
+    `SELECT serial_number, generation, MIN(revoked_at) AS revoked_at, MIN(reason) AS reason FROM (
+      SELECT b.serial_number, NULL AS generation, r.revoked_at, r.reason
+      FROM revocations r JOIN birth_certificates b ON b.serial = r.serial
+      LEFT JOIN devices d ON d.serial = r.serial
+      WHERE r.kind = 'unit' OR r.fingerprint = d.device_cert_fingerprint
+      UNION ALL
+      SELECT o.serial_number, o.generation, r.revoked_at, r.reason
+      FROM revocations r JOIN operational_certificates o
+        ON (r.kind = 'unit' AND o.serial = r.serial) OR o.fingerprint = r.fingerprint
+    ) listed GROUP BY serial_number, generation ORDER BY generation, serial_number`,
   );
   return rows.map((r) => ({
     serialNumber: r.serial_number,
+    generation: r.generation === null ? null : Number(r.generation),
     revokedAt: Number(r.revoked_at),
     reason: r.reason as RevocationReason,
   }));

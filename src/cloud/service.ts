@@ -41,6 +41,11 @@ export interface CloudMosquittoOptions {
   readonly ca?: CaSigner;
   /** Re-issue, retry and answer bounds. */
   readonly revocation?: Partial<MosquittoRevocationConfig>;
+  /**
+   * Whether Mosquitto's device listener trusts birth certificates too ('full') or operational ones only
+   * ('enrolment': birth certificates then reach only the enrolment listener). Default: the `broker` option's.
+   */
+  readonly birthCertificates?: 'enrolment' | 'full';
 }
 
 /** Settings of a cloud instance. */
@@ -269,6 +274,7 @@ async function startMosquittoRevocation(
     ...(m.dynsecAdmin ? { admin: m.dynsecAdmin } : {}),
     ...(m.revocation ? { config: m.revocation } : {}),
     ca: await crlSigner(o, m, creds.caCertPem),
+    birthCertificates: m.birthCertificates ?? o.broker?.birthCertificates ?? 'full',
     brokerUrl: o.brokerUrl,
     instance: o.instance ?? '1',
     store,

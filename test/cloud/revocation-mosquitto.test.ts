@@ -52,7 +52,9 @@ function cloudOptions(): Parameters<typeof startCloud>[0] {
     factoryDir,
     stateDir: join(work, 'cloud'),
     instance: '1',
-    brokerUrl: broker!.url,
+    // The cloud's certificate is the manufacturer CA's: it connects to the enrolment listener, where the
+    // dynamic-security plugin its admin identity talks to is.
+    brokerUrl: broker!.enrolmentUrl,
     mosquitto: { configDir: join(work, 'mosquitto'), pidFile: broker!.pidFile! },
     api: { port: 0 },
     log: (line) => {

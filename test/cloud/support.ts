@@ -245,7 +245,10 @@ function mosquittoBin(): string {
 
 /** A Mosquitto started from a `broker-config` folder. */
 export interface TestMosquitto {
+  /** The device listener. */
   readonly url: string;
+  /** The enrolment listener (birth certificates, the cloud instances and their admin identities). */
+  readonly enrolmentUrl: string;
   readonly port: number;
   readonly config: Pick<WrittenBrokerConfig, 'confFile'> & { settings: { port: number } };
   readonly pid: number | undefined;
@@ -268,11 +271,13 @@ export async function startMosquitto(o: {
   factoryDir: string;
   dir: string;
   instances?: string[];
-  written?: Pick<WrittenBrokerConfig, 'confFile'> & { settings: { port: number } };
+  written?: Pick<WrittenBrokerConfig, 'confFile'> & { settings: { port: number; enrolmentPort?: number } };
 }): Promise<TestMosquitto> {
   const root = process.getuid?.() === 0;
   const user = root ? (systemUser('mosquitto') ?? systemUser('nobody')) : undefined;
-  let config: (Pick<WrittenBrokerConfig, 'confFile'> & { settings: { port: number } }) | undefined = o.written;
+  let config:
+    (Pick<WrittenBrokerConfig, 'confFile'> & { settings: { port: number; enrolmentPort?: number } }) | undefined =
+    o.written;
   let pidFile: string | undefined;
   if (!config) {
     const issuer = await factoryIssuer(o.factoryDir);
@@ -285,6 +290,7 @@ export async function startMosquitto(o: {
       ca: await loadCaSigner(issuer.caCertPem, caKeyPem),
       settings: {
         port: await freePort(),
+        enrolmentPort: await freePort(),
         instances: o.instances ?? ['1', '2'],
         pidFile,
         ...(user ? { user: systemUser('mosquitto') ? 'mosquitto' : 'nobody' } : {}),
@@ -340,6 +346,7 @@ export async function startMosquitto(o: {
   await start();
   return {
     url: `mqtts://127.0.0.1:${c.settings.port}`,
+    enrolmentUrl: `mqtts://127.0.0.1:${c.settings.enrolmentPort ?? c.settings.port + 1}`,
     port: c.settings.port,
     config: c,
     get pid() {
