@@ -48,6 +48,10 @@ export interface AgentCloudLinkOptions {
    * connect and on every new outcome. Without it the link reports no firmware.
    */
   readonly firmware?: LinkedFirmware;
+  /** Where an unusable operational identity file goes (the agent's `damaged` folder, journalled). */
+  readonly damaged?: CloudLinkOptions['damaged'];
+  /** The time the operational certificate is judged at (the unit's clock), ms. */
+  readonly now?: () => number;
 }
 
 /** The values a telemetry message carries: scalar readings and switch states, never content (snapshots). */
@@ -104,7 +108,7 @@ export async function startAgentCloudLink(
   const record = (e: CloudLinkEvent): void => {
     const detail = [named, e.detail ?? ''].filter(Boolean).join(' ');
     o.journal?.record({ surface: 'cloud', source, event: e.event, result: e.result, ...(detail ? { detail } : {}) });
-    if (e.event === 'connect' || e.event === 'disconnect')
+    if (e.event === 'connect' || e.event === 'disconnect' || e.event === 'identity-switched')
       o.log?.(`cloud ${e.event}: ${e.result}${e.detail ? ` (${e.detail})` : ''}`);
   };
   const link = await CloudLink.open({
@@ -121,6 +125,8 @@ export async function startAgentCloudLink(
     state: () => stateOf(o.capabilities.list()),
     ...(o.firmware ? { firmware: () => firmwareReport(o.firmware!) } : {}),
     ...(o.peerCheckBelowFloor ? { peerCheckBelowFloor: o.peerCheckBelowFloor } : {}),
+    ...(o.damaged ? { damaged: o.damaged } : {}),
+    ...(o.now ? { now: o.now } : {}),
     onEvent: record,
   });
   o.capabilities.onChange(() => link.publishState());

@@ -10,3 +10,13 @@ export type { AgentCloudLinkOptions, LinkedCapabilities } from './agent-link.ts'
 export { firmwareReport } from './firmware-report.ts';
 export type { LinkedFirmware, LinkedOutcome } from './firmware-report.ts';
 export type { CloudLinkErrorCode } from './errors.ts';
+export {
+  OperationalIdentityStore,
+  OPERATIONAL_IDENTITY_FILE,
+  acceptIssuedCertificate,
+  candidates,
+  renewAt,
+  renewalDue,
+} from './operational-identity.ts';
+export type { OperationalCertificate, OperationalIdentityState, CredentialKind } from './operational-identity.ts';
+export type { CloudIdentityStatus, EnrolmentEvent } from './enrolment.ts';

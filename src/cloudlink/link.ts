@@ -12,7 +12,7 @@ import type { X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
 import type { MqttClient } from '../mqtt/index.ts';
 import { ConfigError, BulwarkError } from '../errors/index.ts';
-import { writeFileAtomic, SECRET_FILE_MODE } from '../storage/index.ts';
+import { writeFileAtomic, SECRET_FILE_MODE, type DamagedStateSink } from '../storage/index.ts';
 import { reconnectDelay } from '../channel/index.ts';
 import {
   deviceTopic,
@@ -29,6 +29,8 @@ import {
   type StateMessage,
 } from '../cloudprotocol/index.ts';
 import { Outbox, type OutboxLimits } from './outbox.ts';
+import { OperationalIdentityStore, type CredentialKind } from './operational-identity.ts';
+import { DeviceEnrolment, type CloudIdentityStatus, type EnrolmentEvent } from './enrolment.ts';
 
 /** Settings of the cloud link. Times in ms. */
 export interface CloudLinkConfig {
@@ -58,6 +60,19 @@ export interface CloudLinkConfig {
    */
   readonly firmwareReportIntervalMs: number;
   readonly outbox: Partial<OutboxLimits>;
+  /**
+   * Which certificate the unit uses for MQTT: 'operational' (the default: it enrols with its birth
+   * certificate for one from the cloud's issuing CA, uses that and renews it) or 'birth' (the factory
+   * certificate for everything, for a cloud that does not issue certificates).
+   */
+  readonly identity: 'operational' | 'birth';
+  /** How long an enrol request waits for the cloud's answer. */
+  readonly enrolTimeoutMs: number;
+  /** First wait after a failed or refused enrol request; it doubles up to `enrolRetryMaxMs`. */
+  readonly enrolRetryBaseMs: number;
+  readonly enrolRetryMaxMs: number;
+  /** How often the operational certificate's renewal time is checked while connected. */
+  readonly identityCheckIntervalMs: number;
 }
 
 /** The defaults (everything but the URL). */
@@ -75,6 +90,11 @@ export const defaultCloudLinkConfig: Omit<CloudLinkConfig, 'url'> = Object.freez
   maxRememberedCommands: 256,
   firmwareReportIntervalMs: 3_600_000,
   outbox: {},
+  identity: 'operational',
+  enrolTimeoutMs: 30_000,
+  enrolRetryBaseMs: 60_000,
+  enrolRetryMaxMs: 21_600_000,
+  identityCheckIntervalMs: 3_600_000,
 });
 
 /** Validates a config; only mqtts:// is accepted (never a plain connection). */
@@ -104,12 +124,18 @@ export function validateCloudLinkConfig(config: Partial<CloudLinkConfig> & { url
   int('saveDelayMs', 0, 60_000);
   int('maxRememberedCommands', 16, 100_000);
   int('firmwareReportIntervalMs', 10_000, 86_400_000);
+  int('enrolTimeoutMs', 1_000, 600_000);
+  int('enrolRetryBaseMs', 100, 86_400_000);
+  int('enrolRetryMaxMs', c.enrolRetryBaseMs, 86_400_000);
+  int('identityCheckIntervalMs', 50, 86_400_000);
+  if (c.identity !== 'operational' && c.identity !== 'birth')
+    throw new ConfigError('CLOUDLINK_CONFIG_INVALID', 'identity', "must be 'operational' or 'birth'");
   if (typeof c.reconnectJitter !== 'number' || c.reconnectJitter < 0 || c.reconnectJitter > 1)
     throw new ConfigError('CLOUDLINK_CONFIG_INVALID', 'reconnectJitter', 'must be from 0 to 1');
   return c;
 }
 
-/** The device's credentials and identity, from its bundle. `deviceKeyPem` is a secret. */
+/** The device's credentials and identity, from its bundle (the birth certificate). `deviceKeyPem` is a secret. */
 export interface CloudLinkIdentity {
   readonly serial: string;
   readonly caCertPem: string;
@@ -119,7 +145,7 @@ export interface CloudLinkIdentity {
 
 /** A connection attempt's outcome, for the device's connection journal. */
 export interface CloudLinkEvent {
-  readonly event: 'connect' | 'disconnect' | 'command' | 'claim-window' | 'release';
+  readonly event: 'connect' | 'disconnect' | 'command' | 'claim-window' | 'release' | EnrolmentEvent['event'];
   readonly result: 'success' | 'failure' | 'refused' | 'info';
   readonly detail?: string;
 }
@@ -142,6 +168,12 @@ export interface CloudLinkOptions {
    * floor, where every certificate would look not yet valid (it verifies at the floor, docs/clock.md).
    */
   readonly peerCheckBelowFloor?: (host: string) => ((peer: X509Certificate | undefined) => void) | undefined;
+  /** Where an unusable operational identity file goes (default `<stateDir>/damaged`, told as an event). */
+  readonly damaged?: DamagedStateSink;
+  /** The time the operational certificate is judged at, ms (default Date.now; the agent's clock, a test's). */
+  readonly now?: () => number;
+  /** Draws in [0, 1) for the renewal jitter and the enrolment back-off (default Math.random). */
+  readonly random?: () => number;
 }
 
 interface RememberedCommand {
@@ -152,6 +184,17 @@ interface RememberedCommand {
 }
 
 const COMMANDS_FILE = 'cloud-commands.json';
+
+/** Failures before the broker was reached: they say nothing about the certificate offered. */
+const NETWORK_FAILURES = new Set([
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'MQTT_TIMEOUT',
+]);
 
 function scalarOf(v: unknown): ScalarValue | undefined {
   if (v === null || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v))) return v;
@@ -188,14 +231,38 @@ export class CloudLink {
   #commandChain: Promise<void> = Promise.resolve();
   #connections = 0;
   #lastFailure: string | undefined;
+  /** Enrolment and renewal; undefined with `identity: 'birth'`. */
+  readonly #enrolment: DeviceEnrolment | undefined;
+  /** Closing the connection to reconnect at once with a new certificate. */
+  #switching = false;
+  /** Until when (Date.now) a switch of certificate may keep the session down. */
+  #switchUntil = 0;
   /**
    * Counters: outbox messages published, confirmed stored by a receipt, and sent again after a receipt said they were
    * missing.
    */
   readonly stats = { published: 0, confirmed: 0, resent: 0 };
 
-  private constructor(o: CloudLinkOptions, config: CloudLinkConfig, outbox: Outbox, commands: RememberedCommand[]) {
+  private constructor(
+    o: CloudLinkOptions,
+    config: CloudLinkConfig,
+    outbox: Outbox,
+    commands: RememberedCommand[],
+    store: OperationalIdentityStore | undefined,
+  ) {
     this.#o = o;
+    this.#enrolment = store
+      ? new DeviceEnrolment({
+          serial: o.identity.serial,
+          birth: { certPem: o.identity.deviceCertPem, keyPem: o.identity.deviceKeyPem },
+          store,
+          config,
+          now: o.now ?? Date.now,
+          random: o.random ?? Math.random,
+          onEvent: (e) => o.onEvent?.(e),
+          reconnect: () => void this.#switchIdentity(),
+        })
+      : undefined;
     this.config = config;
     this.outbox = outbox;
     this.#commands = commands;
@@ -203,7 +270,7 @@ export class CloudLink {
     this.#topic = (kind) => deviceTopic(o.identity.serial, kind);
   }
 
-  /** Loads the outbox and the remembered command ids from the state dir. */
+  /** Loads the outbox, the remembered command ids and the operational identity from the state dir. */
   static async open(o: CloudLinkOptions): Promise<CloudLink> {
     const config = validateCloudLinkConfig(o.config);
     const outbox = await Outbox.load(o.stateDir, config.outbox);
@@ -217,10 +284,27 @@ export class CloudLink {
     } catch {
       /* first start */
     }
-    return new CloudLink(o, config, outbox, commands);
+    const damaged: DamagedStateSink = o.damaged ?? {
+      dir: join(o.stateDir, 'damaged'),
+      note: (e) =>
+        o.onEvent?.({
+          event: 'identity-switched',
+          result: 'failure',
+          detail: `${e.reason}: moved aside, enrolling again`,
+        }),
+    };
+    const store =
+      config.identity === 'operational' ? await OperationalIdentityStore.load(o.stateDir, damaged) : undefined;
+    return new CloudLink(o, config, outbox, commands, store);
   }
 
-  /** True while connected to the cloud's broker. */
+  /** Which certificate the link uses: its kind, and for an operational one its expiry and renewal time. */
+  get identity(): CloudIdentityStatus {
+    if (this.#enrolment) return this.#enrolment.status('operational');
+    return { mode: 'birth', kind: 'birth', pending: false, ...(this.#connected ? { connectedWith: 'birth' } : {}) };
+  }
+
+  /** True while connected to the cloud's broker with a session (not on a birth certificate that may only enrol). */
   get connected(): boolean {
     return this.#connected;
   }
@@ -279,6 +363,8 @@ export class CloudLink {
    * connected (a window opened by a press long ago would surprise the owner); false otherwise.
    */
   async openClaimWindow(): Promise<boolean> {
+    // A press during a switch to a new certificate waits for the new connection (bounded).
+    if (!this.#connected && Date.now() < this.#switchUntil) await this.waitConnected(this.#switchUntil - Date.now());
     const client = this.#client;
     if (!this.#connected || !client) {
       this.#o.onEvent?.({ event: 'claim-window', result: 'failure', detail: 'not connected to the cloud' });
@@ -319,6 +405,7 @@ export class CloudLink {
   /** Stops the link; the outbox is saved. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#enrolment?.close();
     clearTimeout(this.#reconnectTimer);
     clearInterval(this.#syncTimer);
     clearInterval(this.#firmwareTimer);
@@ -366,72 +453,143 @@ export class CloudLink {
     if (this.#closed) return;
     const { host, port } = parseMqttsUrl(this.config.url);
     const id = this.#o.identity;
+    const credential = this.#enrolment?.choose() ?? {
+      kind: 'birth' as const,
+      certPem: id.deviceCertPem,
+      keyPem: id.deviceKeyPem,
+    };
+    // A birth certificate of a unit that enrols may only enrol: no will on a topic it may not use.
+    const enrolOnly = credential.kind === 'birth' && this.#enrolment !== undefined;
+    const will = { topic: this.#topic('presence'), payload: encodePayload({ online: false }), qos: 1 as const };
     // The bundle's CA replaces the system store; TLS 1.3 only (src/mqtt's client).
     const client = connectMqtt({
       host,
       port,
       ca: [id.caCertPem],
-      cert: id.deviceCertPem,
-      key: id.deviceKeyPem,
+      cert: credential.certPem,
+      key: credential.keyPem,
       clientId: id.serial,
       keepaliveSeconds: this.config.keepaliveSeconds,
       connectTimeoutMs: this.config.connectTimeoutMs,
       // The outbox's window, plus room for state, presence, sync and command replies.
       maxInFlight: this.config.maxInFlight + 1_000,
-      will: { topic: this.#topic('presence'), payload: encodePayload({ online: false }), qos: 1, retain: false },
+      ...(enrolOnly ? {} : { will: { ...will, retain: false } }),
       ...this.#peerCheck(host),
     });
     this.#client = client;
     let up = false;
     client.on('connect', () => {
       up = true;
-      this.#connected = true;
-      this.#attempt = 0;
-      this.#connections++;
-      this.#inFlight.clear();
-      this.#asked = undefined;
-      this.#o.onEvent?.({ event: 'connect', result: 'success', detail: `${host}:${port}` });
-      client.subscribe([this.#topic('commands'), this.#topic('receipts')], 1);
-      client.publish(this.#topic('presence'), encodePayload({ online: true }), 1);
-      this.publishState();
-      this.publishFirmware();
-      clearInterval(this.#firmwareTimer);
-      this.#firmwareTimer = setInterval(() => this.publishFirmware(), this.config.firmwareReportIntervalMs);
-      this.#firmwareTimer.unref();
-      // What was acknowledged on an earlier connection is asked about now (the cloud confirms
-      // only what it stored a few seconds ago; the rest is asked about again later).
-      this.#sync(Date.now() - this.config.syncAgeMs);
-      this.#pump();
-      clearInterval(this.#syncTimer);
-      this.#syncTimer = setInterval(() => this.#sync(Date.now() - this.config.syncAgeMs), this.config.syncIntervalMs);
-      this.#syncTimer.unref();
+      void this.#onConnected(client, credential.kind, `${host}:${port}`);
     });
     client.on('message', (topic, payload) => this.#onMessage(topic, payload));
+    let failed = false;
     client.on('error', (err) => {
       if (up) return;
+      failed = true;
       this.#lastFailure = ((err as { code?: string }).code ?? err.message).slice(0, 80);
       this.#o.onEvent?.({ event: 'connect', result: 'failure', detail: this.#lastFailure });
     });
     client.on('close', () => {
-      if (this.#client !== client) return;
-      if (up) this.#o.onEvent?.({ event: 'disconnect', result: 'info' });
-      this.#connected = false;
-      this.#inFlight.clear();
-      clearInterval(this.#syncTimer);
-      clearInterval(this.#firmwareTimer);
-      client.removeAllListeners('message');
-      client.end(true);
-      this.#client = undefined;
-      if (this.#closed) return;
-      const delay = reconnectDelay(this.#attempt++, this.config, Math.random());
-      this.#reconnectTimer = setTimeout(() => void this.#connect(), delay);
+      // A broker that drops a certificate it does not accept may close without a word: that is a failure too.
+      if (!up && !failed && this.#client === client) {
+        this.#lastFailure = 'closed by the broker';
+        this.#o.onEvent?.({ event: 'connect', result: 'failure', detail: `closed by the broker (${credential.kind})` });
+      }
+      this.#onClosed(client, up, credential.kind);
     });
+  }
+
+  /** A connection is up: the enrolment hears which credential worked, then the session (or enrolment only) starts. */
+  async #onConnected(client: MqttClient, kind: CredentialKind, where: string): Promise<void> {
+    this.#attempt = 0;
+    this.#connections++;
+    const what = kind === 'birth' ? 'birth certificate' : 'operational certificate';
+    this.#o.onEvent?.({ event: 'connect', result: 'success', detail: `${where} (${what})` });
+    const enrolment = this.#enrolment;
+    await enrolment?.connected(kind).catch(() => undefined);
+    if (this.#client !== client) return;
+    if (!enrolment) {
+      this.#startSession(client, false);
+      return;
+    }
+    client.subscribe([this.#topic('certificate')], 1);
+    if (kind !== 'birth') {
+      this.#startSession(client, false);
+      enrolment.attach(client, this.#topic('enrol'));
+      return;
+    }
+    // A birth certificate does the rest only where the broker still lets it (a cloud that does not issue yet):
+    // a refused subscription is harmless, a refused publish would close the connection.
+    client.subscribe([this.#topic('commands'), this.#topic('receipts')], 1, (err) => {
+      if (this.#client !== client) return;
+      if (!err) this.#startSession(client, true);
+      enrolment.attach(client, this.#topic('enrol'));
+    });
+  }
+
+  /** The device's session: presence, state, firmware, the outbox and its receipts, commands. */
+  #startSession(client: MqttClient, subscribed: boolean): void {
+    this.#connected = true;
+    this.#inFlight.clear();
+    this.#asked = undefined;
+    if (!subscribed) client.subscribe([this.#topic('commands'), this.#topic('receipts')], 1);
+    client.publish(this.#topic('presence'), encodePayload({ online: true }), 1);
+    this.publishState();
+    this.publishFirmware();
+    clearInterval(this.#firmwareTimer);
+    this.#firmwareTimer = setInterval(() => this.publishFirmware(), this.config.firmwareReportIntervalMs);
+    this.#firmwareTimer.unref();
+    // What was acknowledged on an earlier connection is asked about now (the cloud confirms
+    // only what it stored a few seconds ago; the rest is asked about again later).
+    this.#sync(Date.now() - this.config.syncAgeMs);
+    this.#pump();
+    clearInterval(this.#syncTimer);
+    this.#syncTimer = setInterval(() => this.#sync(Date.now() - this.config.syncAgeMs), this.config.syncIntervalMs);
+    this.#syncTimer.unref();
+  }
+
+  #onClosed(client: MqttClient, up: boolean, kind: CredentialKind): void {
+    if (this.#client !== client) return;
+    if (up) this.#o.onEvent?.({ event: 'disconnect', result: 'info' });
+    else this.#enrolment?.failed(kind, !NETWORK_FAILURES.has(this.#lastFailure ?? ''));
+    this.#enrolment?.detach();
+    this.#connected = false;
+    this.#inFlight.clear();
+    clearInterval(this.#syncTimer);
+    clearInterval(this.#firmwareTimer);
+    client.removeAllListeners('message');
+    client.end(true);
+    this.#client = undefined;
+    if (this.#closed) return;
+    // A switch to a new certificate reconnects at once; anything else backs off.
+    const delay = this.#switching ? 0 : reconnectDelay(this.#attempt++, this.config, Math.random());
+    this.#switching = false;
+    this.#reconnectTimer = setTimeout(() => void this.#connect(), delay);
+  }
+
+  /**
+   * A new certificate is stored: close this connection (cleanly, after what is in flight is acknowledged,
+   * for at most 2 s) and connect again at once, trying the new certificate first. Anything not
+   * acknowledged stays in the outbox and goes again on the new connection.
+   */
+  async #switchIdentity(): Promise<void> {
+    const client = this.#client;
+    if (!client || this.#closed) return;
+    this.#switching = true;
+    this.#switchUntil = Date.now() + 2_000 + this.config.connectTimeoutMs;
+    const until = Date.now() + 2_000;
+    while (this.#inFlight.size > 0 && Date.now() < until && this.#client === client)
+      await new Promise((r) => setTimeout(r, 20));
+    if (this.#client !== client) return;
+    this.#o.onEvent?.({ event: 'identity-switched', result: 'info', detail: 'reconnecting with the new certificate' });
+    client.end(false);
   }
 
   /** Publishes pending outbox entries, oldest first, within the in-flight window. */
   #pump(): void {
     const client = this.#client;
-    if (!this.#connected || !client) return;
+    if (!this.#connected || !client || this.#switching) return;
     for (const e of this.outbox.pending()) {
       if (this.#inFlight.size >= this.config.maxInFlight) break;
       if (this.#inFlight.has(e.seq)) continue;
@@ -494,6 +652,10 @@ export class CloudLink {
       // More to ask about (a long outage): ask again at once.
       if (this.outbox.unconfirmed(Date.now() - this.config.syncAgeMs).length > 0 && r.confirmed > 0)
         this.#sync(Date.now() - this.config.syncAgeMs);
+      return;
+    }
+    if (topic === this.#topic('certificate')) {
+      this.#enrolment?.onMessage(body);
       return;
     }
     if (topic === this.#topic('commands')) {

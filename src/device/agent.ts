@@ -259,6 +259,9 @@ async function startCloud(parts: AgentParts, cloudUrl: string): Promise<{ link: 
     journal,
     log,
     firmware: parts.updater,
+    // The operational certificate's renewal is judged on the unit's clock, which never goes below its floor.
+    now: () => parts.clock.now(),
+    damaged: parts.damaged,
     // At 1970 every certificate looks not yet valid: while the clock is below its floor, judge at the floor.
     peerCheckBelowFloor: (host) =>
       parts.clock.plausible()
