@@ -125,17 +125,18 @@ async function toolVersion(): Promise<string> {
 
 /** The optional inputs, checked (folders and files exist, ports are host:port) and resolved; absent ones left out. */
 async function givenInputs(options: AuditOptions): Promise<AuditInputPaths> {
-  const [bundle, state, manifest, source, updateRepo, serviceUnit] = await Promise.all([
+  const [bundle, state, manifest, source, updateRepo, serviceUnit, revoked] = await Promise.all([
     existing(options.bundle, 'bundle', 'dir'),
     existing(options.state, 'state', 'dir'),
     existing(options.manifest, 'manifest', 'file'),
     existing(options.source, 'source', 'dir'),
     existing(options.updateRepo, 'updateRepo', 'dir'),
     existing(options.serviceUnit, 'serviceUnit', 'file'),
+    existing(options.revoked, 'revoked', 'dir'),
   ]);
   const hub = checkHostPort(options.hub, 'hub');
   const cloud = checkHostPort(options.cloud, 'cloud', 'mqtts');
-  const all = { bundle, state, manifest, source, hub, cloud, updateRepo, serviceUnit };
+  const all = { bundle, state, manifest, source, hub, cloud, updateRepo, serviceUnit, revoked };
   return Object.fromEntries(Object.entries(all).filter(([, v]) => v));
 }
 

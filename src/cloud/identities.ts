@@ -29,6 +29,8 @@ export class OperationalIdentities {
   #enrolment: Enrolment | undefined;
   #timer: NodeJS.Timeout | undefined;
   #renewalMark = 0;
+  /** The newest generation the broker trusts. */
+  #trustedGeneration = 0;
 
   private constructor(
     authority: IssuingAuthority,
@@ -68,6 +70,7 @@ export class OperationalIdentities {
     });
     this.#enrolment = enrolment;
     this.#renewalMark = await this.#store.fleetRenewalBefore();
+    this.#trustedGeneration = this.authority.current;
     this.#timer = setInterval(() => {
       this.#follow(broker).catch((err: unknown) => this.#log(`issuing CA watch failed: ${(err as Error).message}`));
     }, ROTATION_POLL_MS);
@@ -87,7 +90,11 @@ export class OperationalIdentities {
   }
 
   async #follow(broker: EmbeddedBroker | undefined): Promise<void> {
-    if (await this.authority.reload()) {
+    await this.authority.reload();
+    // Compared with what the broker was last given, not with the reload: a rotation made here has
+    // already reloaded the authority.
+    if (this.authority.current !== this.#trustedGeneration) {
+      this.#trustedGeneration = this.authority.current;
       broker?.trustIssuingCas(this.authority.trustedPems());
       this.#note('issuing-ca-rotated', 'info', `issuing from generation ${this.authority.current}`);
     }

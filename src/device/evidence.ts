@@ -89,7 +89,9 @@ export const OWNER_DATA_FILES: ReadonlyArray<{ readonly file: string; readonly w
 /**
  * The files a factory reset keeps, being the device's rather than the owner's: capabilities at
  * their defaults, cloud queues, the journal since the reset, the button socket, the firmware
- * slots and anti-rollback counter, and the public update metadata.
+ * slots and anti-rollback counter, the public update metadata, and the unit's own identities
+ * (its renewed web certificate, its hub channel key, its operational certificate), which belong
+ * to the unit as its factory bundle does.
  */
 export const KEPT_AFTER_FACTORY_RESET = new RegExp(
   `^(${[
@@ -104,5 +106,8 @@ export const KEPT_AFTER_FACTORY_RESET = new RegExp(
     'update/metadata/.*',
     'update/status\\.json',
     'update/download/.*',
+    'web-cert\\.pem',
+    'channel-key\\.json',
+    'operational-identity\\.json',
   ].join('|')})$`,
 );

@@ -65,7 +65,7 @@ test("policy render writes the plug's policy as Markdown on standard output", { 
   const r = await bulwark(['policy', 'render', '--profile', join(PROFILES, 'plug.yaml')]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^# Security policy: Smart Plug\n/);
-  assert.match(r.stdout, /## 7\. Required controls \(45\)/);
+  assert.match(r.stdout, /## 7\. Required controls \(46\)/);
   assert.match(r.stdout, /AUTH-LOCKOUT/);
 });
 
