@@ -193,6 +193,16 @@ function hubOwnerActions(parts: AgentParts): Array<{ id: string; label: string; 
   ];
 }
 
+/** The certificate the cloud link uses, in the owner's words. */
+function cloudIdentityText(parts: AgentParts): string {
+  const link = parts.cloud?.link;
+  if (!link) return 'no cloud';
+  const id = link.identity;
+  if (id.kind === 'birth') return id.mode === 'birth' ? 'factory certificate' : 'factory certificate, enrolling';
+  const day = (ms: number | undefined): string => (ms ? new Date(ms).toISOString().slice(0, 10) : '?');
+  return `operational certificate until ${day(id.notAfter)}, renewed automatically from ${day(id.renewAt)}`;
+}
+
 /** What the owner may export: paired hubs, update choices and the cloud link's state. */
 function exportAgentData(parts: AgentParts): Record<string, unknown> {
   const u = parts.updater.status();
@@ -229,7 +239,11 @@ function startAgentWeb(parts: AgentParts, startedAt: number): Promise<WebService
       capabilities: () => capabilities.list(),
       invoke: (cap, action, value) => capabilities.invoke(cap, action, value),
       ownerActions: () => [...hubOwnerActions(parts), ...updater.ownerActions()],
-      facts: () => [['Hubs', parts.hub?.describe() ?? 'not running'], ...updater.facts()],
+      facts: () => [
+        ['Hubs', parts.hub?.describe() ?? 'not running'],
+        ['Cloud identity', cloudIdentityText(parts)],
+        ...updater.facts(),
+      ],
       exportData: () => exportAgentData(parts),
       updateFile: {
         maxBytes: updater.maxUpdateFileBytes,
