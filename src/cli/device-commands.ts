@@ -15,6 +15,7 @@ interface RunOptions {
   webPort: string;
   hubPort: string;
   cloud?: string;
+  cloudEnrol?: string;
   updateUrl?: string;
   updateInterval?: string;
   updateConfig?: string;
@@ -32,6 +33,7 @@ interface UnitOptions {
   webPort: string;
   hubPort: string;
   cloud?: string;
+  cloudEnrol?: string;
   updateUrl?: string;
   factoryImage?: string;
   out?: string;
@@ -127,9 +129,12 @@ async function runDevice(o: RunOptions, driverArgv: readonly string[] = []): Pro
     ...(o.updateConfig ? { configFile: resolve(o.updateConfig) } : {}),
     ...(o.updateInterval ? { checkIntervalMs: parseDuration(o.updateInterval, 'updateInterval') } : {}),
   };
-  if (o.cloud && !/^mqtts:\/\/[^/\s]+$/.test(o.cloud)) {
-    throw new ConfigError('DEVICE_CONFIG_INVALID', 'cloud', 'must be mqtts://host:port');
-  }
+  for (const [key, url] of [
+    ['cloud', o.cloud],
+    ['cloudEnrol', o.cloudEnrol],
+  ] as const)
+    if (url && !/^mqtts:\/\/[^/\s]+$/.test(url))
+      throw new ConfigError('DEVICE_CONFIG_INVALID', key, 'must be mqtts://host:port');
   let lastUpdateLine: string | undefined;
   const sup = superviseAgent({
     bundleDir: resolve(o.bundle),
@@ -140,6 +145,7 @@ async function runDevice(o: RunOptions, driverArgv: readonly string[] = []): Pro
     update,
     mode: process.env.BULWARK_MODE === 'development' ? 'development' : 'production',
     ...(o.cloud ? { cloudUrl: o.cloud } : {}),
+    ...(o.cloudEnrol ? { cloudEnrolUrl: o.cloudEnrol } : {}),
     ...(o.factoryImage ? { factoryImage: resolve(o.factoryImage) } : {}),
     ...driverOption(o, driverArgv),
     onReady: (info) => {
@@ -171,7 +177,11 @@ function withAgentNetwork(command: Command, portHint: string): Command {
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .option('--web-port <port>', `HTTPS admin port${portHint}`, '8443')
     .option('--hub-port <port>', `hub channel and pairing port${portHint}`, '5541')
-    .option('--cloud <url>', 'connect out to the manufacturer cloud, mqtts://host:port');
+    .option('--cloud <url>', 'connect out to the manufacturer cloud, mqtts://host:port')
+    .option(
+      '--cloud-enrol <url>',
+      "where the unit enrols with its factory certificate, when not --cloud (Mosquitto's enrolment listener)",
+    );
 }
 
 export function registerDeviceCommands(program: Command): void {
@@ -231,6 +241,7 @@ export function registerDeviceCommands(program: Command): void {
         webPort: port(o.webPort, 'webPort'),
         hubPort: port(o.hubPort, 'hubPort'),
         ...(o.cloud ? { cloudUrl: o.cloud } : {}),
+        ...(o.cloudEnrol ? { cloudEnrolUrl: o.cloudEnrol } : {}),
         ...(o.updateUrl ? { updateUrl: o.updateUrl } : {}),
         ...(o.factoryImage ? { factoryImage: resolve(o.factoryImage) } : {}),
         ...unitDriver(o, argv),

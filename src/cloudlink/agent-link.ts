@@ -33,6 +33,8 @@ export interface AgentCloudLinkOptions {
   readonly stateDir: string;
   /** `mqtts://host:port`. */
   readonly url: string;
+  /** Where to enrol with the birth certificate, when not `url` (Mosquitto's enrolment listener). */
+  readonly enrolUrl?: string;
   readonly capabilities: LinkedCapabilities;
   readonly journal?: {
     record(entry: { surface: string; source: string; event: string; result: string; detail?: string }): void;
@@ -114,7 +116,7 @@ export async function startAgentCloudLink(
   const link = await CloudLink.open({
     identity: o.identity,
     stateDir: o.stateDir,
-    config: { ...o.config, url: o.url },
+    config: { ...o.config, url: o.url, ...(o.enrolUrl ? { enrolUrl: o.enrolUrl } : {}) },
     execute: async (capability, action, value) => {
       // Defence in depth: the cloud offers no sensitive control, and the device takes none from it.
       const c = o.capabilities.list().find((x) => x.id === capability);

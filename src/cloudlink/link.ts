@@ -36,6 +36,11 @@ import { DeviceEnrolment, type CloudIdentityStatus, type EnrolmentEvent } from '
 export interface CloudLinkConfig {
   /** The cloud's broker, `mqtts://host:port`. */
   readonly url: string;
+  /**
+   * Where the unit connects with its birth certificate to enrol: absent, the same broker (the
+   * embedded one); on Mosquitto, its enrolment listener (`bulwark cloud broker-config` prints it).
+   */
+  readonly enrolUrl?: string;
   readonly keepaliveSeconds: number;
   readonly connectTimeoutMs: number;
   readonly reconnectBaseMs: number;
@@ -97,17 +102,22 @@ export const defaultCloudLinkConfig: Omit<CloudLinkConfig, 'url'> = Object.freez
   identityCheckIntervalMs: 3_600_000,
 });
 
-/** Validates a config; only mqtts:// is accepted (never a plain connection). */
-export function validateCloudLinkConfig(config: Partial<CloudLinkConfig> & { url: string }): CloudLinkConfig {
-  const c = { ...defaultCloudLinkConfig, ...config };
+function requireMqttsUrl(value: unknown, key: string): void {
   let u: URL | undefined;
   try {
-    u = new URL(c.url);
+    u = new URL(String(value));
   } catch {
     u = undefined;
   }
-  if (!u || u.protocol !== 'mqtts:' || !u.hostname || u.username || u.password)
-    throw new ConfigError('CLOUDLINK_CONFIG_INVALID', 'url', 'must be mqtts://host:port (TLS only)');
+  if (typeof value !== 'string' || !u || u.protocol !== 'mqtts:' || !u.hostname || u.username || u.password)
+    throw new ConfigError('CLOUDLINK_CONFIG_INVALID', key, 'must be mqtts://host:port (TLS only)');
+}
+
+/** Validates a config; only mqtts:// is accepted (never a plain connection). */
+export function validateCloudLinkConfig(config: Partial<CloudLinkConfig> & { url: string }): CloudLinkConfig {
+  const c = { ...defaultCloudLinkConfig, ...config };
+  requireMqttsUrl(c.url, 'url');
+  if (c.enrolUrl !== undefined) requireMqttsUrl(c.enrolUrl, 'enrolUrl');
   const int = (key: keyof CloudLinkConfig, min: number, max: number): void => {
     const v = c[key];
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
@@ -451,13 +461,14 @@ export class CloudLink {
     if (this.#closed) return;
     const { connectMqtt, parseMqttsUrl } = await import('../mqtt/index.ts');
     if (this.#closed) return;
-    const { host, port } = parseMqttsUrl(this.config.url);
     const id = this.#o.identity;
     const credential = this.#enrolment?.choose() ?? {
       kind: 'birth' as const,
       certPem: id.deviceCertPem,
       keyPem: id.deviceKeyPem,
     };
+    const enrolUrl = credential.kind === 'birth' && this.#enrolment ? this.config.enrolUrl : undefined;
+    const { host, port } = parseMqttsUrl(enrolUrl ?? this.config.url);
     // A birth certificate of a unit that enrols may only enrol: no will on a topic it may not use.
     const enrolOnly = credential.kind === 'birth' && this.#enrolment !== undefined;
     const will = { topic: this.#topic('presence'), payload: encodePayload({ online: false }), qos: 1 as const };

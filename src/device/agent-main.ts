@@ -58,6 +58,7 @@ try {
       webPort: Number(arg('web-port') ?? '8443'),
       hubPort: Number(arg('hub-port') ?? '5541'),
       ...(arg('cloud') ? { cloudUrl: arg('cloud') } : {}),
+      ...(arg('cloud-enrol') ? { cloudEnrolUrl: arg('cloud-enrol') } : {}),
       ...driverFromArgv(),
       ...buttonFromArgv(emit),
       mode: process.env.BULWARK_MODE === 'development' ? 'development' : 'production',

@@ -39,6 +39,8 @@ export interface DeviceAgentConfig {
   readonly hub?: Partial<Omit<HubSurfaceConfig, 'host' | 'port'>>;
   /** The manufacturer's broker, `mqtts://host:port`; absent: no cloud link. */
   readonly cloudUrl?: string;
+  /** Where the unit enrols with its birth certificate, when not `cloudUrl` (Mosquitto's enrolment listener). */
+  readonly cloudEnrolUrl?: string;
   /** Cloud telemetry interval, ms. */
   readonly cloudTelemetryIntervalMs?: number;
   /** Software updates (src/update): the booted slot, repository and hooks; absent: no repository, no checks. */
@@ -269,6 +271,7 @@ async function startCloud(parts: AgentParts, cloudUrl: string): Promise<{ link: 
     },
     stateDir: c.stateDir,
     url: cloudUrl,
+    ...(parts.c.cloudEnrolUrl ? { enrolUrl: parts.c.cloudEnrolUrl } : {}),
     capabilities,
     journal,
     log,

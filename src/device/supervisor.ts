@@ -45,6 +45,8 @@ export interface SupervisorOptions {
   readonly hubPort?: number;
   /** The manufacturer cloud's broker the agent connects out to, mqtts://host:port; absent: no cloud link. */
   readonly cloudUrl?: string;
+  /** Where the agent enrols with the birth certificate, when not `cloudUrl`. */
+  readonly cloudEnrolUrl?: string;
   /** The maker's hardware driver: a program and its arguments, or a Unix socket; absent: simulated hardware. */
   readonly driver?: DriverTarget;
   /**
@@ -143,6 +145,7 @@ export function agentArgs(o: SupervisorOptions, plan: Pick<BootPlan, 'slot' | 'e
     AGENT_BUTTON_SOCKET,
     ...(o.hubPort !== undefined ? ['--hub-port', String(o.hubPort)] : []),
     ...(o.cloudUrl !== undefined ? ['--cloud', o.cloudUrl] : []),
+    ...(o.cloudEnrolUrl !== undefined ? ['--cloud-enrol', o.cloudEnrolUrl] : []),
     ...driverArgs(o.driver),
     ...(o.update?.url ? ['--update-url', o.update.url] : []),
     ...(o.update?.configFile ? ['--update-config', o.update.configFile] : []),

@@ -59,6 +59,8 @@ export interface SystemdUnitOptions {
   readonly hubPort?: number;
   /** `mqtts://host:port` of the manufacturer's broker. */
   readonly cloudUrl?: string;
+  /** Where the unit enrols with its factory certificate, when not `cloudUrl`. */
+  readonly cloudEnrolUrl?: string;
   /** The update repository URL. */
   readonly updateUrl?: string;
   /** A JSON file of update settings. */
@@ -186,7 +188,8 @@ function agentCommand(o: SystemdUnitOptions, bundle: string, state: string, driv
     if (value === undefined) return [];
     if (!scheme.test(value) || /[\s%"'\\$`]/.test(value))
       throw new ConfigError('DEVICE_UNIT_INVALID', key, 'must be a URL without spaces, quotes or %');
-    return [`--${key === 'cloudUrl' ? 'cloud' : 'update-url'}`, value];
+    const flag = { cloudUrl: 'cloud', cloudEnrolUrl: 'cloud-enrol' }[key] ?? 'update-url';
+    return [`--${flag}`, value];
   };
   return [
     node,
@@ -204,6 +207,7 @@ function agentCommand(o: SystemdUnitOptions, bundle: string, state: string, driv
     '--hub-port',
     String(portOf(o.hubPort, 'hubPort', 5541)),
     ...url(o.cloudUrl, 'cloudUrl', /^mqtts:\/\/[^/]+$/),
+    ...url(o.cloudEnrolUrl, 'cloudEnrolUrl', /^mqtts:\/\/[^/]+$/),
     ...url(o.updateUrl, 'updateUrl', /^https?:\/\//),
     ...(o.updateConfig !== undefined ? ['--update-config', path(o.updateConfig, 'updateConfig')] : []),
     ...(o.factoryImage !== undefined ? ['--factory-image', path(o.factoryImage, 'factoryImage')] : []),
