@@ -121,8 +121,12 @@ export class DeviceEnrolment {
    * (not a network failure, which says nothing about the certificate).
    */
   failed(kind: CredentialKind, refused: boolean): void {
+    // A broker that is away says nothing about the certificate: the unit keeps offering the same
+    // one. Rotating to the birth certificate here would strand a unit, once the broker is back, on a
+    // session that may only enrol while it holds an operational certificate in date.
+    if (!refused) return;
     this.#failed.add(kind);
-    if (kind === 'next' && refused) this.#nextRefused = true;
+    if (kind === 'next') this.#nextRefused = true;
   }
 
   /**
