@@ -68,9 +68,9 @@ export interface EmbeddedBrokerConfig {
   /** Messages being dispatched or waiting for it before publishers are held back (their PUBACKs wait). */
   readonly maxQueuedMessages: number;
   /**
-   * What a unit's birth certificate (issued by the manufacturer CA) may do: 'enrolment' (only ask
-   * for an operational certificate) or 'full' (everything, as before operational certificates,
-   * for units whose software does not enrol yet).
+   * What a unit's birth certificate (issued by the manufacturer CA) may do: 'enrolment', the default
+   * (only ask for an operational certificate; units enrol by default), or 'full' (everything, as before
+   * operational certificates: set it explicitly only for units whose software does not enrol yet).
    */
   readonly birthCertificates: 'enrolment' | 'full';
 }
@@ -88,7 +88,7 @@ export const defaultEmbeddedBrokerConfig: Readonly<EmbeddedBrokerConfig> = Objec
   drainTimeoutMs: 60_000,
   deliveryConcurrency: 20_000,
   maxQueuedMessages: 20_000,
-  birthCertificates: 'full',
+  birthCertificates: 'enrolment',
 });
 
 function int(c: Record<string, unknown>, key: string, min: number, max: number): void {

@@ -12,7 +12,12 @@ import { SERIAL, UP_KINDS, SHARED_GROUP, TOPIC_ROOT } from '../cloudprotocol/ind
 import { MODEL_SCHEMA_ID, modelDigest, modelFromDocument, type ModelSpec } from '../models/index.ts';
 import { CloudConfigError, CloudError } from './errors.ts';
 import { ensureCloudCredentials, type CloudCredentials } from './pki.ts';
-import { startEmbeddedBroker, type EmbeddedBroker, type EmbeddedBrokerConfig } from './broker.ts';
+import {
+  defaultEmbeddedBrokerConfig,
+  startEmbeddedBroker,
+  type EmbeddedBroker,
+  type EmbeddedBrokerConfig,
+} from './broker.ts';
 import { ServiceMqttClient, type ServiceMqttConfig } from './service-mqtt.ts';
 import { parseMqttsUrl } from '../mqtt/index.ts';
 import { ConnectionJournal, type JournalConfig } from '../journal/index.ts';
@@ -43,7 +48,8 @@ export interface CloudMosquittoOptions {
   readonly revocation?: Partial<MosquittoRevocationConfig>;
   /**
    * Whether Mosquitto's device listener trusts birth certificates too ('full') or operational ones only
-   * ('enrolment': birth certificates then reach only the enrolment listener). Default: the `broker` option's.
+   * ('enrolment': birth certificates then reach only the enrolment listener). Default: the `broker` option's,
+   * itself 'enrolment' by default.
    */
   readonly birthCertificates?: 'enrolment' | 'full';
 }
@@ -274,7 +280,8 @@ async function startMosquittoRevocation(
     ...(m.dynsecAdmin ? { admin: m.dynsecAdmin } : {}),
     ...(m.revocation ? { config: m.revocation } : {}),
     ca: await crlSigner(o, m, creds.caCertPem),
-    birthCertificates: m.birthCertificates ?? o.broker?.birthCertificates ?? 'full',
+    birthCertificates:
+      m.birthCertificates ?? o.broker?.birthCertificates ?? defaultEmbeddedBrokerConfig.birthCertificates,
     brokerUrl: o.brokerUrl,
     instance: o.instance ?? '1',
     store,

@@ -2,11 +2,14 @@
 // mosquitto_sub): a device cannot read or write another's topics, cannot take another's client
 // id (and so cannot knock it offline), and only certificates from the manufacturer CA that are
 // in date get in. The same tests run against the embedded broker and against a real Mosquitto
-// started with the configuration `bulwark cloud broker-config` writes.
+// started with the configuration `bulwark cloud broker-config` writes. On the embedded broker a
+// device connects with an operational certificate from a test issuing CA (its default lets birth
+// certificates only enrol); on this Mosquitto, which no cloud has started yet, with its birth
+// certificate, which the device-cas.pem broker-config writes trusts until the cloud rewrites it.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { writeFile, mkdir } from 'node:fs/promises';
+import { writeFile, mkdir, readFile } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
 import mqtt, { type MqttClient } from 'mqtt';
 import {
@@ -32,6 +35,8 @@ let foreign: CertificateWithKey;
 let embedded: EmbeddedBroker;
 let mosquitto: TestMosquitto | undefined;
 const files: Record<string, string> = {};
+/** Per unit serial, the operational certificate and key files the embedded broker accepts. */
+const operational: Record<string, { cert: string; key: string }> = {};
 const clients: MqttClient[] = [];
 
 before(async () => {
@@ -49,8 +54,10 @@ before(async () => {
   const other = await createTestCa('Counterfeit Devices CA');
   foreign = await (await certificateIssuer(other.certPem, other.keyPem)).issueClient(A.serial);
   const server = await issuer.issueServer(['localhost']);
+  const issuing = await createTestCa('Test Operational CA');
   embedded = await startEmbeddedBroker({
     caCertPem: caPem,
+    issuingCaPems: [issuing.certPem],
     certPem: server.certPem,
     keyPem: server.keyPem,
     config: { port: 0 },
@@ -61,6 +68,13 @@ before(async () => {
     await writeFile(join(dir, `${name}-cert.pem`), c.certPem);
     await writeFile(join(dir, `${name}-key.pem`), c.keyPem, { mode: 0o600 });
     files[name] = join(dir, name);
+  }
+  const operationalIssuer = await certificateIssuer(issuing.certPem, issuing.keyPem);
+  for (const unit of [A, B]) {
+    const c = await operationalIssuer.issueClient(unit.serial);
+    operational[unit.serial] = { cert: join(dir, `${unit.serial}-cert.pem`), key: join(dir, `${unit.serial}-key.pem`) };
+    await writeFile(operational[unit.serial]!.cert, c.certPem);
+    await writeFile(operational[unit.serial]!.key, c.keyPem, { mode: 0o600 });
   }
   if (toolAvailable('mosquitto')) {
     // The configuration comes from the command itself.
@@ -104,12 +118,23 @@ function connect(url: string, options: mqtt.IClientOptions): Promise<{ client: M
   });
 }
 
+type BrokerKind = 'embedded' | 'mosquitto';
+
+/** The certificate and key files a unit connects with to this kind of broker (see the header). */
+function deviceFiles(kind: BrokerKind, unit: ProvisionedUnit): { cert: string; key: string } {
+  if (kind === 'embedded') return operational[unit.serial]!;
+  return { cert: join(unit.dir, 'device-cert.pem'), key: join(unit.dir, 'device-key.pem') };
+}
+
 async function device(
+  kind: BrokerKind,
   url: string,
   unit: ProvisionedUnit,
   clientId = unit.serial,
 ): Promise<{ client: MqttClient; error?: Error }> {
-  return connect(url, await deviceMqttOptions(unit, clientId));
+  const { cert, key } = deviceFiles(kind, unit);
+  const options = await deviceMqttOptions(unit, clientId);
+  return connect(url, { ...options, cert: await readFile(cert, 'utf8'), key: await readFile(key, 'utf8') });
 }
 
 async function cloud(url: string): Promise<MqttClient> {
@@ -190,7 +215,7 @@ for (const kind of ['embedded', 'mosquitto'] as const) {
         const c = await cloud(url());
         const got = collect(c);
         assert.deepEqual(await subscribe(c, ['devices/+/telemetry']), [1]);
-        const a = await device(url(), A);
+        const a = await device(kind, url(), A);
         assert.equal(a.error, undefined);
         await a.client.publishAsync(`devices/${A.serial}/telemetry`, '{"seq":1}', { qos: 1 });
         await waitFor(
@@ -205,8 +230,8 @@ for (const kind of ['embedded', 'mosquitto'] as const) {
 
     test("device A cannot subscribe to device B's topics, by name or by wildcard", { timeout: 30_000 }, async (t) => {
       if (!available(t)) return;
-      const a = await device(url(), A);
-      const b = await device(url(), B);
+      const a = await device(kind, url(), A);
+      const b = await device(kind, url(), B);
       assert.equal(a.error ?? b.error, undefined);
       const granted = await subscribe(a.client, [
         `devices/${B.serial}/commands`,
@@ -236,7 +261,7 @@ for (const kind of ['embedded', 'mosquitto'] as const) {
         const c = await cloud(url());
         const got = collect(c);
         await subscribe(c, ['devices/+/telemetry', 'devices/+/state']);
-        const a = await device(url(), A);
+        const a = await device(kind, url(), A);
         let aClosed = false;
         a.client.on('close', () => {
           aClosed = true;
@@ -268,7 +293,7 @@ for (const kind of ['embedded', 'mosquitto'] as const) {
 
     test("A's certificate with client id B neither connects as B nor disconnects B", { timeout: 30_000 }, async (t) => {
       if (!available(t)) return;
-      const b = await device(url(), B);
+      const b = await device(kind, url(), B);
       assert.equal(b.error, undefined);
       let bClosed = false;
       b.client.on('close', () => {
@@ -276,7 +301,7 @@ for (const kind of ['embedded', 'mosquitto'] as const) {
       });
       await subscribe(b.client, [`devices/${B.serial}/commands`]);
       const seenByB = collect(b.client);
-      const impostor = await device(url(), A, B.serial);
+      const impostor = await device(kind, url(), A, B.serial);
       if (kind === 'embedded') assert.match(String(impostor.error?.message), /identifier rejected/i, 'CONNACK 2');
       else {
         // Mosquitto takes the client id from the certificate: the impostor is just A.
@@ -313,10 +338,8 @@ for (const kind of ['embedded', 'mosquitto'] as const) {
       async (t) => {
         if (!available(t)) return;
         if (!needTool(t, 'mosquitto-clients')) return;
-        const aCert = join(A.dir, 'device-cert.pem'),
-          aKey = join(A.dir, 'device-key.pem');
-        const bCert = join(B.dir, 'device-cert.pem'),
-          bKey = join(B.dir, 'device-key.pem');
+        const { cert: aCert, key: aKey } = deviceFiles(kind, A);
+        const { cert: bCert, key: bKey } = deviceFiles(kind, B);
         const c = await cloud(url());
         const got = collect(c);
         await subscribe(c, ['devices/+/telemetry']);
@@ -380,7 +403,7 @@ for (const kind of ['embedded', 'mosquitto'] as const) {
         assert.ok(!got.some((m) => m.payload === 'forged via cli'), 'the forged message never arrived');
 
         // A's certificate asking for B's client id does not knock B offline.
-        const b = await device(url(), B);
+        const b = await device(kind, url(), B);
         let bClosed = false;
         b.client.on('close', () => {
           bClosed = true;

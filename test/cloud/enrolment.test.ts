@@ -72,7 +72,7 @@ before(async () => {
     factoryDir: fleet.factoryDir,
     stateDir,
     manifests: [fleet.manifest],
-    broker: { port: 0, birthCertificates: 'enrolment' },
+    broker: { port: 0 }, // the default: birth certificates may only enrol
     api: { port: 0 },
     issuing: { operationalDays: 30, minEnrolIntervalMs: 1_000 },
   });

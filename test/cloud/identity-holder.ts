@@ -1,6 +1,7 @@
 // A device process for the clone test: connects to the broker with a unit's certificate and key
-// (argv: url, unit folder, serial) through mqtt.js, and reconnects every second when it loses the
-// connection, as a real unit would. Ends on SIGTERM.
+// (argv: url, a folder with ca-cert.pem, device-cert.pem and device-key.pem, serial) through
+// mqtt.js, and reconnects every second when it loses the connection, as a real unit would. Ends
+// on SIGTERM.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt from 'mqtt';

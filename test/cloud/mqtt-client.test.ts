@@ -28,11 +28,14 @@ before(async () => {
   serial = fleet.units[0]!.serial;
   const issuer = await factoryIssuer(fleet.factoryDir);
   caPem = issuer.caCertPem;
-  device = await issuer.issueClient(serial);
+  // The plug connects with an operational certificate, as an enrolled unit does: birth ones only enrol.
+  const operational = await createTestCa('Test Operational CA');
+  device = await (await certificateIssuer(operational.certPem, operational.keyPem)).issueClient(serial);
   service = await issuer.issueClient('bulwark-cloud-1');
   const server = await issuer.issueServer(['localhost']);
   broker = await startEmbeddedBroker({
     caCertPem: caPem,
+    issuingCaPems: [operational.certPem],
     certPem: server.certPem,
     keyPem: server.keyPem,
     config: { port: 0 },

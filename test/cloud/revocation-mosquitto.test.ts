@@ -2,7 +2,8 @@
 // clients (mqtt.js): a unit revoked through the cloud is dropped (dynamic-security disableClient)
 // and refused (CRL reloaded on SIGHUP) within 10 s, while 200 other devices publishing at QoS 1 see
 // no disconnect and every acknowledged message is stored once; a restarted cloud applies every
-// revocation again, even to a broker whose CRL was reset.
+// revocation again, even to a broker whose CRL was reset. Devices connect with operational
+// certificates from the cloud's issuing CA: the device listener trusts no birth certificate.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -24,7 +25,14 @@ import {
   readRevocationList,
   type ProvisionedUnit,
 } from '../../src/identity/index.ts';
-import { makeUnits, deviceMqttOptions, startMosquitto, waitFor, type TestMosquitto } from './support.ts';
+import {
+  makeUnits,
+  deviceMqttOptions,
+  operationalCertificate,
+  startMosquitto,
+  waitFor,
+  type TestMosquitto,
+} from './support.ts';
 import { needTool, toolAvailable } from '../support/tools.ts';
 
 const OTHERS = 200;
@@ -34,13 +42,17 @@ const LIMIT_MS = 10_000;
 
 interface Identity {
   readonly serial: string;
+  /** The birth certificate, registered with the unit. */
   readonly cert: CertificateWithKey;
+  /** What it connects with. */
+  readonly operational: Awaited<ReturnType<typeof operationalCertificate>>;
 }
 
 let work: string;
 let factoryDir: string;
 let caPem: string;
 let victim: ProvisionedUnit;
+let victimOperational: Identity['operational'];
 const others: Identity[] = [];
 let broker: TestMosquitto | undefined;
 let cloud: CloudService | undefined;
@@ -75,7 +87,11 @@ function connect(o: { ca: string; cert: string; key: string; clientId: string })
 }
 
 function otherOptions(o: Identity): { ca: string; cert: string; key: string; clientId: string } {
-  return { ca: caPem, cert: o.cert.certPem, key: o.cert.keyPem, clientId: o.serial };
+  return { ca: o.operational.caPem, cert: o.operational.certPem, key: o.operational.keyPem, clientId: o.serial };
+}
+
+function victimOptions(): { ca: string; cert: string; key: string; clientId: string } {
+  return { ca: caPem, cert: victimOperational.certPem, key: victimOperational.keyPem, clientId: victim.serial };
 }
 
 function publishTelemetry(client: MqttClient, serial: string, seq: number): Promise<void> {
@@ -96,8 +112,13 @@ before(async () => {
   const issuer = await factoryIssuer(factoryDir);
   for (let i = 0; i < OTHERS; i++) {
     const serial = generateSerial('PLG');
-    others.push({ serial, cert: await issuer.issueClient(serial) });
+    others.push({
+      serial,
+      cert: await issuer.issueClient(serial),
+      operational: await operationalCertificate(cloud, serial),
+    });
   }
+  victimOperational = await operationalCertificate(cloud, victim.serial);
   await cloud.store.importUnits(
     others.map((o) => ({
       serial: o.serial,
@@ -126,7 +147,7 @@ test(
     const fleet = await Promise.all(others.map(async (o) => ({ id: o, client: await connect(otherOptions(o)) })));
     let disconnects = 0;
     for (const f of fleet) f.client.on('close', () => disconnects++);
-    const live = await connect(await deviceMqttOptions(victim));
+    const live = await connect(victimOptions());
     const victimClosed = new Promise<number>((resolve) => live.once('close', () => resolve(Date.now())));
 
     const publishing = Promise.all(
@@ -143,7 +164,7 @@ test(
     const dropped =
       (await Promise.race([victimClosed, new Promise<number>((r) => setTimeout(() => r(-1), LIMIT_MS))])) - asked;
     assert.ok(dropped >= 0 && dropped <= LIMIT_MS, `the revoked unit was not disconnected within 10 s (${dropped} ms)`);
-    await assert.rejects(connect(await deviceMqttOptions(victim)), 'the revoked unit is refused on reconnecting');
+    await assert.rejects(connect(victimOptions()), 'the revoked unit is refused on reconnecting');
     const refused = Date.now() - asked;
     assert.ok(refused <= LIMIT_MS, `refused ${refused} ms after the revocation`);
     t.diagnostic(
@@ -193,11 +214,12 @@ test('a restarted cloud applies every revocation again, even to a broker whose C
   assert.deepEqual(reset.serialNumbers, []);
 
   cloud = await startCloud(cloudOptions());
-  await assert.rejects(connect(await deviceMqttOptions(victim)), 'still refused after the restart');
+  await assert.rejects(connect(victimOptions()), 'still refused after the restart');
   const ok = await connect(otherOptions(others[0]!));
   ok.end(true);
   assert.ok(
-    log.some((l) => /Mosquitto: CRL of 1 certificates loaded, 1 units disabled/.test(l)),
+    // The victim's birth certificate and its operational one.
+    log.some((l) => /Mosquitto: CRL of 2 certificates loaded, 1 units disabled/.test(l)),
     log.join('\n'),
   );
 });

@@ -2,7 +2,8 @@
 // revoked through the maker API, or with `bulwark cloud revoke` while the cloud runs, is
 // disconnected within a second and refused from then on, while 200 other devices publishing at
 // QoS 1 see no disconnect and lose no message; a revoked birth certificate cannot connect; a
-// restart keeps every revocation; and the owner's view says the unit is blocked.
+// restart keeps every revocation; and the owner's view says the unit is blocked. Devices publish
+// with operational certificates from the cloud's issuing CA (birth certificates only enrol).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -17,7 +18,7 @@ import {
 } from '../../src/cloud/index.ts';
 import { certificateFingerprint, generateSerial, type ProvisionedUnit } from '../../src/identity/index.ts';
 import { main } from '../../src/cli/main.ts';
-import { makeUnits, deviceMqttOptions, waitFor, ApiClient } from './support.ts';
+import { makeUnits, deviceMqttOptions, operationalCertificate, waitFor, ApiClient } from './support.ts';
 
 const OTHERS = 200;
 const MESSAGES_EACH = 5;
@@ -25,8 +26,13 @@ const MAKER_TOKEN = randomBytes(24).toString('hex');
 
 interface Identity {
   readonly serial: string;
+  /** The birth certificate, registered with the unit. */
   readonly cert: CertificateWithKey;
+  /** What it connects with. */
+  readonly operational: OperationalCertificate;
 }
+
+type OperationalCertificate = Awaited<ReturnType<typeof operationalCertificate>>;
 
 let work: string;
 let factoryDir: string;
@@ -34,6 +40,8 @@ let stateDir: string;
 let caPem: string;
 let A: ProvisionedUnit, B: ProvisionedUnit, C: ProvisionedUnit;
 let others: Identity[];
+/** The operational certificates of A and B, by serial. */
+const operational: Record<string, OperationalCertificate> = {};
 let cloud: CloudService;
 const clients: MqttClient[] = [];
 
@@ -55,6 +63,10 @@ function connect(url: string, o: { ca: string; cert: string; key: string; client
     client.once('error', reject);
     client.once('close', () => reject(new Error('closed before CONNACK')));
   });
+}
+
+function operationalOptions(serial: string, c: OperationalCertificate): Parameters<typeof connect>[1] {
+  return { ca: c.caPem, cert: c.certPem, key: c.keyPem, clientId: serial };
 }
 
 function publishTelemetry(client: MqttClient, serial: string, seq: number): Promise<void> {
@@ -86,8 +98,13 @@ before(async () => {
   others = [];
   for (let i = 0; i < OTHERS; i++) {
     const serial = generateSerial('PLG');
-    others.push({ serial, cert: await issuer.issueClient(serial) });
+    others.push({
+      serial,
+      cert: await issuer.issueClient(serial),
+      operational: await operationalCertificate(cloud, serial),
+    });
   }
+  for (const unit of [A, B]) operational[unit.serial] = await operationalCertificate(cloud, unit.serial);
   await cloud.store.importUnits(
     others.map((o) => ({
       serial: o.serial,
@@ -114,12 +131,12 @@ test(
     const fleet = await Promise.all(
       others.map(async (o) => ({
         id: o,
-        client: await connect(url, { ca: caPem, cert: o.cert.certPem, key: o.cert.keyPem, clientId: o.serial }),
+        client: await connect(url, operationalOptions(o.serial, o.operational)),
       })),
     );
     let disconnects = 0;
     for (const f of fleet) f.client.on('close', () => disconnects++);
-    const victim = await connect(url, await deviceMqttOptions(A));
+    const victim = await connect(url, operationalOptions(A.serial, operational[A.serial]!));
     const victimClosed = new Promise<number>((resolve) => victim.once('close', () => resolve(Date.now())));
 
     // Every other device publishes through the revocation: one message every 100 ms, five each.
@@ -146,7 +163,11 @@ test(
       const rows = await cloud.store.telemetry(f.id.serial, 0, 100);
       assert.equal(rows.length, MESSAGES_EACH, `${f.id.serial}: every acknowledged message is stored once`);
     }
-    await assert.rejects(connect(url, await deviceMqttOptions(A)), 'the revoked unit is refused on reconnecting');
+    await assert.rejects(
+      connect(url, operationalOptions(A.serial, operational[A.serial]!)),
+      'the revoked unit is refused on reconnecting',
+    );
+    await assert.rejects(connect(url, await deviceMqttOptions(A)), 'and so is its birth certificate');
     const journal = journalLines('security');
     assert.ok(journal.some((l) => l.startsWith('certificate-revoked info') && l.includes(A.serial)));
     assert.ok(journal.some((l) => l.startsWith('revoked-client-disconnected refused') && l.includes(A.serial)));
@@ -155,7 +176,7 @@ test(
 );
 
 test('bulwark cloud revoke, run while the cloud runs, drops the unit within 1 s', { timeout: 30_000 }, async (t) => {
-  const victim = await connect(cloud.brokerUrl, await deviceMqttOptions(B));
+  const victim = await connect(cloud.brokerUrl, operationalOptions(B.serial, operational[B.serial]!));
   const closed = new Promise<number>((resolve) => victim.once('close', () => resolve(Date.now())));
   const asked = Date.now();
   const code = await main(['cloud', 'revoke', '--serial', B.serial, '--reason', 'stolen', '--state', stateDir]);
@@ -189,13 +210,10 @@ test('revocations survive a restart of the cloud', { timeout: 60_000 }, async ()
   await cloud.close();
   cloud = await startCloud(cloudOptions());
   for (const unit of [A, B, C]) await assert.rejects(connect(cloud.brokerUrl, await deviceMqttOptions(unit)));
+  for (const unit of [A, B])
+    await assert.rejects(connect(cloud.brokerUrl, operationalOptions(unit.serial, operational[unit.serial]!)));
   const still = others[0]!;
-  const ok = await connect(cloud.brokerUrl, {
-    ca: caPem,
-    cert: still.cert.certPem,
-    key: still.cert.keyPem,
-    clientId: still.serial,
-  });
+  const ok = await connect(cloud.brokerUrl, operationalOptions(still.serial, still.operational));
   ok.end(true);
   await waitFor(
     () => journalLines('connection').some((l) => l.startsWith('connection-refused') && l.includes('revoked')),

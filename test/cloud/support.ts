@@ -9,8 +9,19 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { createServer, Socket, type AddressInfo } from 'node:net';
 import { request as httpsRequest } from 'node:https';
 import pg from 'pg';
-import { initFactory, provisionUnits, loadCaSigner, type ProvisionedUnit } from '../../src/identity/index.ts';
-import { factoryIssuer, writeBrokerConfig, type WrittenBrokerConfig } from '../../src/cloud/index.ts';
+import {
+  initFactory,
+  provisionUnits,
+  loadCaSigner,
+  createCertificateRequest,
+  type ProvisionedUnit,
+} from '../../src/identity/index.ts';
+import {
+  factoryIssuer,
+  writeBrokerConfig,
+  type CloudService,
+  type WrittenBrokerConfig,
+} from '../../src/cloud/index.ts';
 
 /** A factory with `count` provisioned units of `model`. */
 export async function makeUnits(
@@ -387,6 +398,20 @@ export async function deviceMqttOptions(
     reconnectPeriod: 0,
     connectTimeout: 5_000,
   };
+}
+
+/**
+ * An operational certificate for `serial` from the cloud's own issuing CA, as enrolment would give the unit
+ * (a fresh key, a CSR, issued and recorded): what a device connects with once birth certificates only enrol.
+ * `caPem` is the manufacturer CA, which the device checks the broker against.
+ */
+export async function operationalCertificate(
+  cloud: Pick<CloudService, 'identities' | 'credentials'>,
+  serial: string,
+): Promise<{ certPem: string; keyPem: string; caPem: string }> {
+  const request = await createCertificateRequest(serial);
+  const issued = await cloud.identities.authority.issue(serial, request.csrPem, 'first');
+  return { certPem: issued.certPem, keyPem: request.privateKeyPem, caPem: cloud.credentials.caCertPem };
 }
 
 /** The identity a CloudLink needs, from a unit bundle. */
