@@ -96,6 +96,19 @@ const BUILTINS_ONLY_REQUIRE =
 
 type Bundle = { files: Map<string, Uint8Array>; inputs: string[] };
 
+/**
+ * The release side (signing, image building, esbuild itself) never goes into a device image. The
+ * device reaches src/identity lazily (its certificates' renewals), and identity's factory code
+ * imports src/release lazily for `factory init`: that import is left unresolved in the image,
+ * where nothing calls it.
+ */
+const RELEASE_SIDE_OUTSIDE_IMAGE = {
+  name: 'release-side-outside-image',
+  setup(build: { onResolve(o: { filter: RegExp }, f: (a: { path: string }) => { external: true }): void }): void {
+    build.onResolve({ filter: /(^|\/)release\/index\.ts$|^esbuild$/ }, (a) => ({ path: a.path, external: true }));
+  },
+};
+
 /** Bundles the agent with esbuild; returns the output files by path inside the image, and the metafile's inputs. */
 async function runEsbuild(root: string): Promise<Bundle> {
   const esbuild = await import('esbuild');
@@ -122,6 +135,7 @@ async function runEsbuild(root: string): Promise<Bundle> {
       write: false,
       logLevel: 'silent',
       banner: { js: BUILTINS_ONLY_REQUIRE },
+      plugins: [RELEASE_SIDE_OUTSIDE_IMAGE],
     })
     .catch((err: unknown) => {
       throw invalid(`bundling the agent failed: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initFactory, provisionUnits, type ProvisionedUnit } from '../../src/identity/index.ts';
 import { startDeviceAgent, type DeviceAgent } from '../../src/device/index.ts';
-import { startCloud, type CloudService } from '../../src/cloud/index.ts';
+import { startCloud, factoryIssuer, writeRevokedIdentity, type CloudService } from '../../src/cloud/index.ts';
 import { startHubService, type HubService } from '../../src/hub/index.ts';
 import {
   initRepository,
@@ -97,8 +97,17 @@ before(
       for (let i = 0; a.updater.status().lastCheck === null && i < 200; i++)
         await new Promise((r) => setTimeout(r, 50));
     }
+    // A certificate from the factory's CA, revoked on the cloud: each audit must see the broker refuse it.
+    const revoked = join(work, 'revoked');
+    const live = cloud;
+    await writeRevokedIdentity({
+      issuer: await factoryIssuer(factoryDir),
+      revoke: (input) => live.revocations.revoke(input, 'test'),
+      outDir: revoked,
+    });
     for (const [i, m] of MODELS.entries()) {
       const common = {
+        revoked,
         model: m,
         agent: agents[m]!,
         bundle: units[m]!.dir,
