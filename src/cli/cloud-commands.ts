@@ -99,7 +99,7 @@ function registerRun(cloud: Command): void {
     )
     .option(
       '--birth-certificates <mode>',
-      "with --mosquitto-config: 'enrolment' (device listener trusts operational certificates only) or 'full'",
+      "'enrolment' (the default: a factory certificate may only enrol) or 'full' (for units that do not enrol yet)",
     )
     .action(async (o: RunOptions) => {
       const { startCloud, makerTokenSha256 } = await import('../cloud/index.ts');
@@ -116,7 +116,7 @@ function registerRun(cloud: Command): void {
         ...(o.broker ? { brokerUrl: o.broker } : {}),
         ...(o.database ? { databaseUrl: o.database } : {}),
         ...(o.hostname ? { hostnames: list(o.hostname) } : {}),
-        broker: { host: o.host, port: port(o.mqttPort, 'mqttPort') },
+        broker: { host: o.host, port: port(o.mqttPort, 'mqttPort'), ...birthCertificatesOption(o) },
         api: { host: o.host, port: port(o.apiPort, 'apiPort'), ...maker },
         manifests: (o.import ?? []).map((p) => resolve(p)),
         ...mosquittoOption(o),
@@ -145,11 +145,16 @@ function mosquittoOption(o: RunOptions): { mosquitto?: { configDir: string; pidF
   if (o.broker === undefined)
     throw new ConfigError('CLOUD_CONFIG_INVALID', 'mosquittoConfig', 'only with --broker (an external Mosquitto)');
   const pid = o.mosquittoPidFile === undefined ? {} : { pidFile: resolve(o.mosquittoPidFile) };
+  return { mosquitto: { configDir: resolve(o.mosquittoConfig), ...pid, ...birthCertificatesOption(o) } };
+}
+
+/** `--birth-certificates`, for the embedded broker and Mosquitto's trust file alike. */
+function birthCertificatesOption(o: RunOptions): { birthCertificates?: 'enrolment' | 'full' } {
   const mode = o.birthCertificates;
-  if (mode !== undefined && mode !== 'enrolment' && mode !== 'full')
+  if (mode === undefined) return {};
+  if (mode !== 'enrolment' && mode !== 'full')
     throw new ConfigError('CLOUD_CONFIG_INVALID', 'birthCertificates', "must be 'enrolment' or 'full'");
-  const birth = mode === undefined ? {} : { birthCertificates: mode };
-  return { mosquitto: { configDir: resolve(o.mosquittoConfig), ...pid, ...birth } };
+  return { birthCertificates: mode };
 }
 
 /** `cloud import`: factory manifests into the store. */
