@@ -2,7 +2,7 @@
 // the rest birth certificates from the factory CA registered with the cloud) enrol against the cloud's
 // embedded broker, then renew together on a fake clock moved past two thirds of the validity while
 // they queue telemetry at QoS 1: every acknowledged reading is stored exactly once and each unit ends
-// on a new key. The same with 50 units on Mosquitto. Then 100 power cuts (SIGKILL of a process
+// on a new key. The same with 200 units on Mosquitto. Then 100 power cuts (SIGKILL of a process
 // renewing, renewing-unit.ts) at random moments of a renewal: each unit connects again afterwards with
 // one of its two identities.
 import { test, before, after, type TestContext } from 'node:test';
@@ -25,7 +25,7 @@ import { makeUnits, linkIdentity, startMosquitto, waitFor, type TestMosquitto } 
 import { needTool } from '../support/tools.ts';
 
 const FLEET = 200;
-const MOSQUITTO_FLEET = 50;
+const MOSQUITTO_FLEET = 200;
 const BUNDLES = 4;
 const QUEUE_EVERY_MS = 500;
 const UNITS_CUT = 10;
