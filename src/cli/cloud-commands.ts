@@ -167,34 +167,42 @@ function registerImport(cloud: Command): void {
     .option('--state <dir>', 'state folder of the SQLite database')
     .option('--database <url>', 'PostgreSQL, postgres://user@host:port/db')
     .action(async (manifests: string[], o: { factory: string; state?: string; database?: string }) => {
-      const { openCloudStore, readManifest } = await import('../cloud/index.ts');
+      const { readManifest } = await import('../cloud/index.ts');
       const { loadFactory } = await import('../identity/index.ts');
-      if (!o.state && !o.database) {
-        throw new ConfigError('CLOUD_CONFIG_INVALID', 'state', 'give --state (SQLite) or --database (PostgreSQL)');
-      }
+      requireStore(o);
       const factory = await loadFactory(resolve(o.factory));
-      const store = await openCloudStore({
-        stateDir: resolve(o.state ?? '.'),
-        ...(o.database ? { databaseUrl: o.database } : {}),
-      });
-      try {
+      await withStoreOf(o, async (store) => {
         for (const m of manifests) {
           const r = await store.importUnits(await readManifest(resolve(m), factory.caCertPem), Date.now());
           process.stdout.write(`${m}: ${r.added} units added, ${r.existing} already known\n`);
         }
-      } finally {
-        await store.close();
-      }
+      });
     });
 }
 
-/** The store named by `--state` (SQLite) or `--database` (PostgreSQL). */
-async function openStoreOf(o: { state?: string; database?: string }): Promise<CloudStore> {
-  const { openCloudStore } = await import('../cloud/index.ts');
+/** Refuses a store command given neither `--state` nor `--database`. */
+function requireStore(o: { state?: string; database?: string }): void {
   if (!o.state && !o.database) {
     throw new ConfigError('CLOUD_CONFIG_INVALID', 'state', 'give --state (SQLite) or --database (PostgreSQL)');
   }
-  return openCloudStore({ stateDir: resolve(o.state ?? '.'), ...(o.database ? { databaseUrl: o.database } : {}) });
+}
+
+/** Runs `work` on the store named by `--state` (SQLite) or `--database` (PostgreSQL), closing it after. */
+async function withStoreOf<T>(
+  o: { state?: string; database?: string },
+  work: (store: CloudStore) => Promise<T>,
+): Promise<T> {
+  const { openCloudStore } = await import('../cloud/index.ts');
+  requireStore(o);
+  const store = await openCloudStore({
+    stateDir: resolve(o.state ?? '.'),
+    ...(o.database ? { databaseUrl: o.database } : {}),
+  });
+  try {
+    return await work(store);
+  } finally {
+    await store.close();
+  }
 }
 
 /** `cloud releases`: per release, how many units run it, installed, committed and rolled it back. */
@@ -206,8 +214,7 @@ function registerReleases(cloud: Command): void {
     .option('--database <url>', 'PostgreSQL, postgres://user@host:port/db')
     .option('--json', 'print JSON')
     .action(async (o: { state?: string; database?: string; json?: boolean }) => {
-      const store = await openStoreOf(o);
-      try {
+      await withStoreOf(o, async (store) => {
         const releases = await store.releaseCounts();
         if (o.json) process.stdout.write(JSON.stringify({ releases }, null, 2) + '\n');
         else if (releases.length === 0) process.stdout.write('no firmware reported yet\n');
@@ -217,9 +224,7 @@ function registerReleases(cloud: Command): void {
               `${r.model} ${r.version}: ${r.running} running, ${r.installed} installed, ` +
                 `${r.committed} committed, ${r.rolledBack} rolled back\n`,
             );
-      } finally {
-        await store.close();
-      }
+      });
     });
 }
 
@@ -238,8 +243,7 @@ function registerRevoke(cloud: Command): void {
     .action(async (o: RevokeOptions) => {
       const { parseRevocationRequest } = await import('../cloud/index.ts');
       const request = o.list ? undefined : parseRevocationRequest(o);
-      const store = await openStoreOf(o);
-      try {
+      await withStoreOf(o, async (store) => {
         if (!request) {
           const revocations = await store.revocations();
           if (o.json) process.stdout.write(JSON.stringify({ revocations }, null, 2) + '\n');
@@ -255,9 +259,7 @@ function registerRevoke(cloud: Command): void {
               describeRevocationLine(done.record) +
               '\n',
           );
-      } finally {
-        await store.close();
-      }
+      });
     });
 }
 
@@ -280,17 +282,14 @@ function registerRotateCa(cloud: Command): void {
       const caCertPem = await readFile(caFile, 'utf8').catch(() => {
         throw new ConfigError('CLOUD_CONFIG_INVALID', 'factory', `no CA certificate at ${caFile}: give --factory`);
       });
-      const store = await openStoreOf(o);
-      try {
+      await withStoreOf(o, async (store) => {
         const authority = await IssuingAuthority.open(store, { maker: makerOf(caCertPem) });
         const generation = await authority.rotate();
         process.stdout.write(
           `issuing CA generation ${generation} created; earlier generations stay trusted until their certificates ` +
             'expire; every unit will be asked to renew\n',
         );
-      } finally {
-        await store.close();
-      }
+      });
     });
 }
 
@@ -306,8 +305,7 @@ function registerRevokedIdentity(cloud: Command): void {
     .action(async (o: { factory: string; out: string; state?: string; database?: string }) => {
       const { factoryIssuer, writeRevokedIdentity } = await import('../cloud/index.ts');
       const issuer = await factoryIssuer(resolve(o.factory));
-      const store = await openStoreOf(o);
-      try {
+      await withStoreOf(o, async (store) => {
         const fingerprint = await writeRevokedIdentity({
           issuer,
           revoke: (input) =>
@@ -318,9 +316,7 @@ function registerRevokedIdentity(cloud: Command): void {
           `revoked certificate ${fingerprint} written to ${resolve(o.out)}; ` +
             'a running cloud refuses it within a second\n',
         );
-      } finally {
-        await store.close();
-      }
+      });
     });
 }
 
@@ -333,8 +329,7 @@ function registerCloneSuspects(cloud: Command): void {
     .option('--database <url>', 'PostgreSQL, postgres://user@host:port/db')
     .option('--json', 'print JSON')
     .action(async (o: { state?: string; database?: string; json?: boolean }) => {
-      const store = await openStoreOf(o);
-      try {
+      await withStoreOf(o, async (store) => {
         const suspects = await store.cloneSuspects(1_000);
         if (o.json) process.stdout.write(JSON.stringify({ suspects }, null, 2) + '\n');
         else if (suspects.length === 0) process.stdout.write('no clone suspects\n');
@@ -344,9 +339,7 @@ function registerCloneSuspects(cloud: Command): void {
               `${c.serial}: ${c.takeovers} takeovers since ${new Date(c.flaggedAt).toISOString()}, ` +
                 `last ${new Date(c.lastAt).toISOString()} (${c.lastSources})\n`,
             );
-      } finally {
-        await store.close();
-      }
+      });
     });
 }
 
