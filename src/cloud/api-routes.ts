@@ -161,38 +161,29 @@ function requireMaker(req: WebRequest, expected: string | null | undefined): voi
     throw new AccountError('LOGIN_FAILED', 'the maker token is missing or wrong');
 }
 
-/** The maker's view: per release (model and version), units that run it, installed, committed and rolled it back. */
+/**
+ * The maker's read-only views: per release (model and version) the units that run, installed,
+ * committed and rolled it back; the revocations; the clone suspects.
+ */
+const MAKER_VIEWS: ReadonlyArray<readonly [path: string, view: (store: OwnerSite['store']) => Promise<object>]> = [
+  ['/v1/maker/releases', async (store) => ({ releases: await store.releaseCounts() })],
+  ['/v1/maker/revocations', async (store) => ({ revocations: await store.revocations() })],
+  ['/v1/maker/clone-suspects', async (store) => ({ suspects: await store.cloneSuspects(1_000) })],
+];
+
+/** The maker's routes: its views, and revocation. */
 export function addMakerApiRoutes(router: Router<OwnerCtx>, site: OwnerSite): void {
-  router.add({
-    method: 'GET',
-    path: '/v1/maker/releases',
-    access: 'public',
-    csrf: false,
-    handler: async (req) => {
-      requireMaker(req, site.makerTokenSha256);
-      return { kind: 'json', body: { releases: await site.store.releaseCounts() } };
-    },
-  });
-  router.add({
-    method: 'GET',
-    path: '/v1/maker/revocations',
-    access: 'public',
-    csrf: false,
-    handler: async (req) => {
-      requireMaker(req, site.makerTokenSha256);
-      return { kind: 'json', body: { revocations: await site.store.revocations() } };
-    },
-  });
-  router.add({
-    method: 'GET',
-    path: '/v1/maker/clone-suspects',
-    access: 'public',
-    csrf: false,
-    handler: async (req) => {
-      requireMaker(req, site.makerTokenSha256);
-      return { kind: 'json', body: { suspects: await site.store.cloneSuspects(1_000) } };
-    },
-  });
+  for (const [path, view] of MAKER_VIEWS)
+    router.add({
+      method: 'GET',
+      path,
+      access: 'public',
+      csrf: false,
+      handler: async (req) => {
+        requireMaker(req, site.makerTokenSha256);
+        return { kind: 'json', body: await view(site.store) };
+      },
+    });
   // Revokes a unit ({serial, reason}) or a certificate ({certificate: 'sha256:<hex>', reason}):
   // enforced on this instance's broker before the answer, on the others within their poll.
   router.add({
