@@ -8,11 +8,18 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { randomBytes, X509Certificate } from 'node:crypto';
-import mqtt, { type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import { startCloud, type CloudService } from '../../src/cloud/index.ts';
 import { parseCertificateMessage, type CertificateMessage } from '../../src/cloudprotocol/index.ts';
 import { createCertificateRequest, type ProvisionedUnit } from '../../src/identity/index.ts';
-import { makeUnits, deviceMqttOptions, startMosquitto, waitFor, type TestMosquitto } from './support.ts';
+import {
+  makeUnits,
+  deviceMqttOptions,
+  startMosquitto,
+  waitFor,
+  type TestMosquitto,
+  connectAccepted,
+} from './support.ts';
 import { needTool, toolAvailable } from '../support/tools.ts';
 
 const LIMIT_MS = 10_000;
@@ -29,13 +36,7 @@ interface Operational {
 
 /** Connects; resolves once CONNACK says yes, rejects when refused or closed first. */
 function connect(url: string, o: { ca: string; cert: string; key: string; clientId: string }): Promise<MqttClient> {
-  const client = mqtt.connect(url, { ...o, protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5_000 });
-  clients.push(client);
-  return new Promise((resolve, reject) => {
-    client.once('connect', () => resolve(client));
-    client.once('error', reject);
-    client.once('close', () => reject(new Error('closed before CONNACK')));
-  });
+  return connectAccepted(url, o, clients);
 }
 
 /** One request for `unit` on an open session; the answer to it. */

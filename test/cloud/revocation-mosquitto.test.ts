@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import mqtt, { type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import {
   startCloud,
   factoryIssuer,
@@ -32,6 +32,7 @@ import {
   startMosquitto,
   waitFor,
   type TestMosquitto,
+  connectAccepted,
 } from './support.ts';
 import { needTool, toolAvailable } from '../support/tools.ts';
 
@@ -77,13 +78,7 @@ function cloudOptions(): Parameters<typeof startCloud>[0] {
 
 /** Connects; resolves with the client once CONNACK says yes, rejects when refused or closed first. */
 function connect(o: { ca: string; cert: string; key: string; clientId: string }): Promise<MqttClient> {
-  const client = mqtt.connect(broker!.url, { ...o, protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5_000 });
-  clients.push(client);
-  return new Promise((resolve, reject) => {
-    client.once('connect', () => resolve(client));
-    client.once('error', reject);
-    client.once('close', () => reject(new Error('closed before CONNACK')));
-  });
+  return connectAccepted(broker!.url, o, clients);
 }
 
 function otherOptions(o: Identity): { ca: string; cert: string; key: string; clientId: string } {

@@ -8,7 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import mqtt, { type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import {
   startCloud,
   factoryIssuer,
@@ -18,7 +18,14 @@ import {
 } from '../../src/cloud/index.ts';
 import { certificateFingerprint, generateSerial, type ProvisionedUnit } from '../../src/identity/index.ts';
 import { main } from '../../src/cli/main.ts';
-import { makeUnits, deviceMqttOptions, operationalCertificate, waitFor, ApiClient } from './support.ts';
+import {
+  makeUnits,
+  deviceMqttOptions,
+  operationalCertificate,
+  waitFor,
+  ApiClient,
+  connectAccepted,
+} from './support.ts';
 
 const OTHERS = 200;
 const MESSAGES_EACH = 5;
@@ -56,13 +63,7 @@ function cloudOptions(): Parameters<typeof startCloud>[0] {
 
 /** Connects; resolves with the client once CONNACK says yes, rejects when refused or closed first. */
 function connect(url: string, o: { ca: string; cert: string; key: string; clientId: string }): Promise<MqttClient> {
-  const client = mqtt.connect(url, { ...o, protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5_000 });
-  clients.push(client);
-  return new Promise((resolve, reject) => {
-    client.once('connect', () => resolve(client));
-    client.once('error', reject);
-    client.once('close', () => reject(new Error('closed before CONNACK')));
-  });
+  return connectAccepted(url, o, clients);
 }
 
 function operationalOptions(serial: string, c: OperationalCertificate): Parameters<typeof connect>[1] {

@@ -9,6 +9,7 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { createServer, Socket, type AddressInfo } from 'node:net';
 import { request as httpsRequest } from 'node:https';
 import pg from 'pg';
+import mqtt, { type MqttClient } from 'mqtt';
 import {
   initFactory,
   provisionUnits,
@@ -371,6 +372,26 @@ export async function startMosquitto(o: {
     },
     log: () => text,
   };
+}
+
+// ---- device MQTT sessions --------------------------------------------------------------------
+
+/**
+ * An mqtt.js session that must be accepted (MQTT 3.1.1, no reconnect): resolves on CONNACK, rejects
+ * when refused or closed first. The client goes into `track`, for the test's after() to end.
+ */
+export function connectAccepted(
+  url: string,
+  o: { ca: string; cert: string; key: string; clientId: string },
+  track: MqttClient[],
+): Promise<MqttClient> {
+  const client = mqtt.connect(url, { ...o, protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5_000 });
+  track.push(client);
+  return new Promise((resolve, reject) => {
+    client.once('connect', () => resolve(client));
+    client.once('error', reject);
+    client.once('close', () => reject(new Error('closed before CONNACK')));
+  });
 }
 
 // ---- device MQTT options ----------------------------------------------------------------------
