@@ -7,13 +7,7 @@
  * certificate still in date is flagged as a clone suspect (a birth certificate enrolling twice).
  * Fleet renewal: after a CA rotation every registered unit is told to renew.
  */
-import {
-  deviceTopic,
-  encodePayload,
-  parseEnrol,
-  type CertificateMessage,
-  type EnrolMessage,
-} from '../cloudprotocol/index.ts';
+import { deviceTopic, encodePayload, parseEnrol, type CertificateMessage } from '../cloudprotocol/index.ts';
 import { CertificateRequestError } from '../identity/index.ts';
 import type { IssuingAuthority } from './issuing.ts';
 import type { CloudStore } from './store.ts';
@@ -46,12 +40,13 @@ export class Enrolment {
   /** Handles one enrolment request of registered unit `serial` (the body is the parsed JSON). */
   async handle(serial: string, body: unknown, now: number): Promise<void> {
     const request = parseEnrol(body);
-    const refusal = await this.#refusal(serial, request, now);
+    const refusal = await this.#refusal(serial, now);
     if (refusal) {
       this.#o.note('enrol-refused', 'refused', `${serial} (${request.reason}): ${refusal.message}`);
       await this.#answer(serial, { id: request.id, error: refusal });
       return;
     }
+    if (request.reason === 'first') await this.#flagIfHeld(serial, now);
     let issued;
     try {
       issued = await this.#o.authority.issue(serial, request.csr, request.reason, now);
@@ -84,17 +79,12 @@ export class Enrolment {
     }
   }
 
-  async #refusal(
-    serial: string,
-    request: EnrolMessage,
-    now: number,
-  ): Promise<{ code: string; message: string } | undefined> {
+  async #refusal(serial: string, now: number): Promise<{ code: string; message: string } | undefined> {
     const revoked = await this.#o.store.unitRevocation(serial);
     if (revoked) return { code: 'UNIT_REVOKED', message: `the unit was revoked (${revoked.reason})` };
     const last = this.#lastAt.get(serial);
     if (last !== undefined && now - last < (this.#o.minIntervalMs ?? 10_000))
       return { code: 'ENROL_TOO_SOON', message: 'a certificate was issued moments ago; ask again later' };
-    if (request.reason === 'first') await this.#flagIfHeld(serial, now);
     return undefined;
   }
 
