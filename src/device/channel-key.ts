@@ -16,8 +16,7 @@
  * exception) would put a hole in the pin check; waiting costs only time, and unpairing a hub that
  * never returns lets the switch go ahead.
  */
-import { createPrivateKey, generateKeyPair, X509Certificate } from 'node:crypto';
-import { promisify } from 'node:util';
+import { createPrivateKey, generateKeyPair, type KeyObject, X509Certificate } from 'node:crypto';
 import { spkiSha256 } from '../channel/index.ts';
 import { encodeKeyRotation, signKeyRotation } from '../pairing/index.ts';
 import { readStateFile, writeStateFile, type DamagedStateSink, type StateFormat } from '../storage/index.ts';
@@ -97,7 +96,10 @@ const FORMAT: StateFormat<ChannelKeyFile> = { name: 'channel-key.json', version:
 
 /** A new P-256 key and a self-signed certificate for it (src/identity and @peculiar/x509 load here, not at start). */
 async function newKeyPair(commonName: string): Promise<{ pair: ChannelKeyPair }> {
-  const { privateKey } = await promisify(generateKeyPair)('ec', { namedCurve: 'P-256' });
+  // A promise by hand, not node:util's promisify: loading node:util brings worker_threads (1 MiB idle RSS).
+  const privateKey = await new Promise<KeyObject>((resolve, reject) => {
+    generateKeyPair('ec', { namedCurve: 'P-256' }, (error, _publicKey, key) => (error ? reject(error) : resolve(key)));
+  });
   const { createPinnedKeyCertificate } = await import('../identity/index.ts');
   const cert = await createPinnedKeyCertificate(privateKey, commonName);
   return { pair: { key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), cert } };
