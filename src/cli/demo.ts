@@ -47,20 +47,18 @@ export async function runDemo(work: string): Promise<void> {
   say('1. Factory: a manufacturer CA (ECDSA P-256) of our own');
   const factoryDir = join(work, 'factory');
   const config = await initFactory(factoryDir);
-  say(
-    `   maker ${config.maker}, CA ${config.caFingerprint.slice(0, 23)}..., ` +
-      `support until ${config.supportPeriodEnd}\n`,
-  );
+  say(`   maker ${config.maker}, CA ${config.caFingerprint.slice(0, 23)}...\n`);
 
   say('2. Provisioning one unit of each model: own keys, certificates, password, setup and claim codes');
   const unitsDir = join(work, 'units');
-  const rows: string[][] = [['model', 'serial', 'risk', 'first password', 'sticker']];
+  const rows: string[][] = [['model', 'serial', 'risk', 'first password', 'updates until', 'sticker']];
   const units: DemoUnits = {};
   for (const model of listModels()) {
     const [unit] = await provisionUnits({ factoryDir, model: model.id, count: 1, outDir: unitsDir });
     units[model.id] = unit!;
     const firstPassword = model.initialPasswordMode === 'sticker' ? 'on sticker' : 'set at install';
-    rows.push([model.id, unit!.serial, model.riskClass, firstPassword, join(unit!.dir, 'sticker.png')]);
+    const updatesUntil = model.supportPeriod.endsOn;
+    rows.push([model.id, unit!.serial, model.riskClass, firstPassword, updatesUntil, join(unit!.dir, 'sticker.png')]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   for (const r of rows) say('   ' + r.map((c, i) => c.padEnd(widths[i]!)).join('  '));

@@ -23,13 +23,11 @@ export function registerFactoryCommands(program: Command): void {
     .requiredOption('--dir <dir>', 'factory folder')
     .option('--maker <name>', 'manufacturer name')
     .option('--security-contact <uri>', 'vulnerability report contact (mailto: or https:)')
-    .option('--support-until <date>', 'last day of security updates (YYYY-MM-DD)')
-    .action(async (o: { dir: string; maker?: string; securityContact?: string; supportUntil?: string }) => {
+    .action(async (o: { dir: string; maker?: string; securityContact?: string }) => {
       const { initFactory } = await import('../identity/index.ts');
       const config = await initFactory(resolve(o.dir), {
         ...(o.maker ? { maker: o.maker } : {}),
         ...(o.securityContact ? { securityContact: o.securityContact } : {}),
-        ...(o.supportUntil ? { supportPeriodEnd: o.supportUntil } : {}),
       });
       process.stdout.write(
         `factory ready in ${resolve(o.dir)}\n  maker: ${config.maker}\n` + `  CA: ${config.caFingerprint}\n`,

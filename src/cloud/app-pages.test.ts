@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { telemetryChart, devicePage, loginPage } from './app-pages.ts';
+import { getModel } from '../models/index.ts';
 
 test('the chart draws numeric series as inline SVG with a text alternative, and escapes names', () => {
   const rows = [1, 2, 3].map((i) => ({
@@ -59,4 +60,26 @@ test("a revoked unit's page tells its owner it is blocked, when and why, instead
   const html = devicePage({ title: 't', csrf: 'c', email: 'e' }, { device, telemetry: [], controls: [] });
   assert.match(html, /Blocked by the maker on 2026-12-07 02:00:00 UTC because it was reported stolen/);
   assert.doesNotMatch(html, /<dd>online<\/dd>/);
+});
+
+test("a device's page shows the support end its model promises, and says when it has passed", () => {
+  const device = {
+    serial: 'PLG-AAAAAAAAAA',
+    model: 'plug',
+    ownerId: 'x',
+    claimedAt: 1,
+    claimWindowUntil: 0,
+    online: true,
+    seenAt: 1,
+    state: null,
+  };
+  const page = (endsOn: string): string => {
+    const modelSpec = { ...getModel('plug'), supportPeriod: { endsOn } };
+    return devicePage(
+      { title: 't', csrf: 'c', email: 'e' },
+      { device: { ...device, modelSpec }, telemetry: [], controls: [] },
+    );
+  };
+  assert.match(page('2099-06-30'), /<dt>Security updates until<\/dt><dd>2099-06-30<\/dd>/);
+  assert.match(page('2020-01-31'), /<dd>2020-01-31 \(ended: no more security updates\)<\/dd>/);
 });

@@ -7,6 +7,7 @@
 import { displayValue, escapeHtml, formMessages, postButton, renderPage } from '../web/index.ts';
 import type { DeviceRecord, TelemetryRow } from './store.ts';
 import { firmwareText, modelOf } from './owner-devices.ts';
+import type { ModelSpec } from '../models/index.ts';
 
 /** What every page knows. */
 export interface AppFrame {
@@ -261,12 +262,20 @@ function controlRows(d: DeviceRecord, controls: Controls, csrf: string): string 
     .join('');
 }
 
+/** The model's promised support end, and whether it has passed. */
+function supportText(model: ModelSpec | undefined): string {
+  if (!model) return 'unknown (the model is not known to the cloud)';
+  const end = model.supportPeriod.endsOn;
+  return Date.now() > Date.parse(`${end}T23:59:59Z`) ? `${end} (ended: no more security updates)` : end;
+}
+
 function deviceFacts(d: DeviceRecord): string {
   const facts = [
     ['Serial', d.serial],
     ['Model', modelOf(d) ? `${modelOf(d)!.name} (${d.model})` : d.model],
     ['Status', d.revoked ? revokedText(d.revoked) : stateText(d)],
     ['Firmware', firmwareText(d.firmware)],
+    ['Security updates until', supportText(modelOf(d))],
     ['Claimed', d.claimedAt ? utcText(d.claimedAt) : '—'],
   ];
   return facts.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`).join('');

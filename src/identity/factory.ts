@@ -51,8 +51,6 @@ export interface FactoryConfig {
   readonly maker: string;
   /** Where vulnerability reports go (RFC 9116 Contact): a mailto: or https: URI. */
   readonly securityContact: string;
-  /** Last day of security updates, published to buyers (ETSI EN 303 645 5.3-13). */
-  readonly supportPeriodEnd: string;
   readonly createdAt: string;
   readonly caFingerprint: string;
   /** PBKDF2 iterations for the setup-code verifier (RFC 9383 registration). */
@@ -63,7 +61,6 @@ export interface FactoryConfig {
 export const defaultFactorySettings = {
   maker: 'Bulwark Reference Devices',
   securityContact: 'mailto:security@bulwark.invalid',
-  supportYears: 5,
   pairingIterations: 10_000,
 } as const;
 
@@ -88,10 +85,6 @@ function validateFactoryConfig(c: Record<string, unknown>): FactoryConfig {
   ) {
     throw new ConfigError('FACTORY_CONFIG_INVALID', 'securityContact', 'must be a mailto: or https: URI');
   }
-  const end = c.supportPeriodEnd;
-  if (typeof end !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(end) || Number.isNaN(Date.parse(end))) {
-    throw new ConfigError('FACTORY_CONFIG_INVALID', 'supportPeriodEnd', 'must be a date YYYY-MM-DD');
-  }
   const iterations = c.pairingIterations;
   if (typeof iterations !== 'number' || !Number.isInteger(iterations) || iterations < 1000 || iterations > 10_000_000) {
     throw new ConfigError('FACTORY_CONFIG_UNSAFE', 'pairingIterations', 'must be an integer from 1000 to 10000000');
@@ -107,7 +100,6 @@ function validateFactoryConfig(c: Record<string, unknown>): FactoryConfig {
     format: FACTORY_FORMAT,
     maker,
     securityContact: contact,
-    supportPeriodEnd: end,
     createdAt: c.createdAt,
     caFingerprint: c.caFingerprint,
     pairingIterations: iterations,
@@ -118,7 +110,6 @@ function validateFactoryConfig(c: Record<string, unknown>): FactoryConfig {
 export interface InitFactoryOptions {
   readonly maker?: string;
   readonly securityContact?: string;
-  readonly supportPeriodEnd?: string;
   readonly pairingIterations?: number;
 }
 
@@ -130,13 +121,10 @@ export async function initFactory(dir: string, options: InitFactoryOptions = {})
     });
   }
   const now = new Date();
-  const supportEnd = new Date(now);
-  supportEnd.setUTCFullYear(supportEnd.getUTCFullYear() + defaultFactorySettings.supportYears);
   const draft = {
     format: FACTORY_FORMAT,
     maker: options.maker ?? defaultFactorySettings.maker,
     securityContact: options.securityContact ?? defaultFactorySettings.securityContact,
-    supportPeriodEnd: options.supportPeriodEnd ?? supportEnd.toISOString().slice(0, 10),
     createdAt: now.toISOString(),
     caFingerprint: 'sha256:' + '0'.repeat(64),
     pairingIterations: options.pairingIterations ?? defaultFactorySettings.pairingIterations,
@@ -323,7 +311,8 @@ async function provisionOne(
     modelDigest: digest,
     maker: config.maker,
     securityContact: config.securityContact,
-    supportPeriodEnd: config.supportPeriodEnd,
+    // The product's promise (its model file's supportPeriod), not one date for everything the factory makes.
+    supportPeriodEnd: model.supportPeriod.endsOn,
     initialPasswordMode: model.initialPasswordMode,
     createdAt,
     caFingerprint: config.caFingerprint,
