@@ -5,6 +5,7 @@ import { getModel } from '../models/index.ts';
 import { renderAuditHtml, reportAnchor } from './html.ts';
 import { evaluateControls, evaluateEtsi, evaluatePsti, countControls, exitCodeFor } from './evaluate.ts';
 import { AUDIT_REPORT_FORMAT, type AuditReport, type CheckResult } from './types.ts';
+import { buildEn18031Section } from './en18031.ts';
 
 function report(): AuditReport {
   // A maker's model whose name is markup: the report must show it as text.
@@ -37,6 +38,7 @@ function report(): AuditReport {
     controls,
     etsi: evaluateEtsi(decision, controls),
     psti: evaluatePsti(controls),
+    en18031: buildEn18031Section(profile, { model: getModel('plug'), how: 'test' }, results),
     summary: { ...counts, passed: false, exitCode: exitCodeFor(counts) },
   };
 }
@@ -73,4 +75,29 @@ test('the verdict banner says failed, incomplete or passed with the exit code', 
   assert.match(renderAuditHtml(incomplete), /INCOMPLETE: no required control failed/);
   const passed = { ...r, summary: { ...r.summary, fail: 0, notTested: 0, exitCode: 0, passed: true } };
   assert.match(renderAuditHtml(passed), /PASSED: every required control passed/);
+});
+
+test('the EN 18031 section shows, per part and requirement, the outcome and the path node by node', () => {
+  const r = report();
+  const html = renderAuditHtml(r);
+  assert.match(html, /<a href="#en18031">EN 18031<\/a>/);
+  for (const p of [1, 2, 3]) assert.match(html, new RegExp(`id="en18031-${p}"`));
+  const row = (id: string, part: number) => {
+    const at = html.indexOf(`data-en18031="${id}" data-part="${part}"`);
+    return html.slice(at, html.indexOf('</tr>', at));
+  };
+  const result = r.en18031.requirements.find((q) => q.id === 'AUM-5-1' && q.part === 1)!;
+  const aum = row('AUM-5-1', 1);
+  assert.ok(aum.includes(`data-outcome="${result.outcome}"`));
+  for (const step of result.path) assert.ok(aum.includes(`data-node="${step.node}"`), step.node);
+  assert.match(
+    aum,
+    /<code>DN-1<\/code> Does the admin page use a password\?.*fact web-admin = yes.*&rarr; <code>DN-2<\/code>/s,
+  );
+  assert.match(row('GEC-8', 3), /Does it handle money or virtual currency\?.*&rarr; <strong>NOT APPLICABLE<\/strong>/s);
+  assert.match(
+    row('DLM-1', 2),
+    /data-outcome="not-applicable"/,
+    'the profile keeps no personal data: -2 does not apply',
+  );
 });

@@ -4,6 +4,7 @@
  * control links to the standard provisions it meets and to its checks' evidence; every
  * provision links back to its controls. Verdicts are spelled out, never shown by colour alone.
  */
+import type { En18031Result, En18031Step } from '../policy/index.ts';
 import type {
   AuditReport,
   CheckResult,
@@ -60,6 +61,8 @@ const CSS =
   'tr.required-fail td:first-child{border-left:4px solid var(--fail)}' +
   'tr.required-not-tested td:first-child{border-left:4px solid var(--nt)}' +
   'tr.required-pass td:first-child{border-left:4px solid var(--pass)}\n' +
+  'ol.path{margin:0;padding-left:1.2em}ol.path li{margin:0 0 2px}.ev{color:#5f6368;font-size:.88em}' +
+  '.answer{font-weight:600}\n' +
   '@media print{details{display:block}summary{display:none}}\n';
 
 function chart(report: AuditReport): string {
@@ -267,7 +270,7 @@ function reportHeader(report: AuditReport): string {
 <p class="muted">Generated ${esc(report.generatedAt)} by ${esc(report.tool.name)} ${esc(report.tool.version)} in ` +
     `${(report.durationMs / 1000).toFixed(1)} s. Report format ${esc(report.format)}.</p>
 <nav><a href="#summary">Summary</a><a href="#controls">Controls</a><a href="#checks">Checks and evidence</a>` +
-    `<a href="#etsi">EN 303 645</a><a href="#psti">UK PSTI</a></nav>
+    `<a href="#etsi">EN 303 645</a><a href="#psti">UK PSTI</a><a href="#en18031">EN 18031</a></nav>
 <div class="verdict ${verdictClass}" id="verdict" data-exit-code="${s.exitCode}">${esc(verdictText)} ` +
     `<span class="small">(exit code ${s.exitCode})</span></div>
 `
@@ -317,6 +320,62 @@ function controlTable(rows: readonly ControlResult[]): string {
   );
 }
 
+function pathStep(s: En18031Step): string {
+  const ev = s.evidence.map((e) => `${e.name} = ${e.value}${e.source ? ` (${e.source})` : ''}`).join('; ');
+  const then = /^DN-\d+$/.test(s.then)
+    ? `<code>${esc(s.then)}</code>`
+    : `<strong>${esc(s.then.replace('-', ' ').toUpperCase())}</strong>`;
+  return (
+    `<li data-node="${esc(s.node)}"><code>${esc(s.node)}</code> ${esc(s.question)} ` +
+    `<span class="ev">[${esc(ev)}]</span>` +
+    ` &rarr; <span class="answer">${esc(s.answer)}</span> &rarr; ${then}</li>`
+  );
+}
+
+function en18031Row(r: En18031Result): string {
+  return (
+    `<tr data-en18031="${esc(r.id)}" data-part="${r.part}" data-outcome="${r.outcome}">` +
+    `<td><strong>${esc(r.id)}</strong><br>${esc(r.title)}</td><td>${badge(r.outcome)}</td>` +
+    `<td><ol class="path">${r.path.map(pathStep).join('')}</ol></td></tr>`
+  );
+}
+
+const APPLIES: Readonly<Record<string, string>> = { true: 'applies', false: 'does not apply' };
+
+/** The EN 18031 section: which parts apply, then per part each requirement's decision path and outcome. */
+function en18031Section(report: AuditReport): string {
+  const e = report.en18031;
+  const parts = e.parts
+    .map(
+      (p) =>
+        `<li>EN 18031-${p.part}: ${APPLIES[String(p.applies)] ?? 'not known'}` +
+        ` (${esc(p.because.question)} ${esc(p.because.answer)}: ${esc(
+          p.because.evidence.map((v) => `${v.name} = ${v.value}${v.source ? `, ${v.source}` : ''}`).join('; '),
+        )})</li>`,
+    )
+    .join('');
+  const tables = e.parts
+    .map((p) => {
+      const rows = e.requirements.filter((r) => r.part === p.part);
+      return (
+        `<h3 id="en18031-${p.part}">EN 18031-${p.part} (${rows.length} requirements)</h3>` +
+        `<table><thead><tr><th>Requirement</th><th>Outcome</th><th>Path taken (node &rarr; answer &rarr; next)</th>` +
+        `</tr></thead><tbody>${rows.map(en18031Row).join('\n')}</tbody></table>`
+      );
+    })
+    .join('\n');
+  return (
+    `<h2 id="en18031">EN 18031-1, -2 and -3, requirement by requirement</h2>
+<p>Each requirement is walked through its decision tree: each node is answered from the checks above and from facts ` +
+    `of the profile and the unit's model (${esc(e.model)}); evidence not gathered ends the walk as "not tested". ` +
+    `${e.summary.pass} pass, ${e.summary.fail} fail, ${e.summary.notApplicable} not applicable, ` +
+    `${e.summary.notTested} not tested. Titles and questions paraphrase the standards, whose text is not public.</p>
+<ul>${parts}</ul>
+${tables}
+`
+  );
+}
+
 /** Renders the report as one self-contained HTML document. */
 export function renderAuditHtml(report: AuditReport): string {
   const required = report.controls.filter((c) => c.required);
@@ -332,6 +391,7 @@ ${controlTable(optional)}
 ${report.checks.map((r) => checkBlock(r, report.controls)).join('\n')}
 ` +
     provisionTables(report) +
+    en18031Section(report) +
     `</main></body></html>
 `
   );

@@ -14,6 +14,7 @@ import { parseHttpsTarget, type HttpsTarget } from './net.ts';
 import { checkOrder, runCheck } from './registry.ts';
 import { readJsonBounded } from './files.ts';
 import { runningFirmware } from './device-info.ts';
+import { en18031Section } from './en18031.ts';
 import { countControls, evaluateControls, evaluateEtsi, evaluatePsti, exitCodeFor } from './evaluate.ts';
 import {
   AUDIT_REPORT_FORMAT,
@@ -263,6 +264,7 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
     controls,
     etsi: evaluateEtsi(decision, controls),
     psti: evaluatePsti(controls),
+    en18031: await en18031Section(ctx, ctx.results),
     summary: { ...counts, passed: exitCode === 0, exitCode },
   };
 }

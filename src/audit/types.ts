@@ -12,6 +12,9 @@ import type {
   EtsiProvisionId,
   EtsiStatus,
   PstiRequirementId,
+  En18031Part,
+  En18031Result,
+  En18031Step,
 } from '../policy/index.ts';
 
 /** The verdict of one check. 'not-applicable': the check does not concern this target (e.g. no password stored yet). */
@@ -127,6 +130,26 @@ export interface FirmwareIdentity {
   readonly targetSha256?: string;
 }
 
+/** The EN 18031 section of a report. Outcomes are apart from the exit code, which the controls decide. */
+export interface En18031Section {
+  /** The unit's model the facts came from, or why it is not known. */
+  readonly model: string;
+  /** Whether each part applies, with the step that decided it. */
+  readonly parts: readonly {
+    readonly part: En18031Part;
+    readonly applies: boolean | 'not known';
+    readonly because: En18031Step;
+  }[];
+  /** Every requirement of every part: id, title, part, outcome and the path taken. */
+  readonly requirements: readonly En18031Result[];
+  readonly summary: {
+    readonly pass: number;
+    readonly fail: number;
+    readonly notApplicable: number;
+    readonly notTested: number;
+  };
+}
+
 /** Format tag of the JSON report. */
 export const AUDIT_REPORT_FORMAT = 'bulwark-audit/1';
 
@@ -144,6 +167,8 @@ export interface AuditReport {
   readonly controls: readonly ControlResult[];
   readonly etsi: readonly (ProvisionResult & { readonly id: EtsiProvisionId })[];
   readonly psti: readonly (ProvisionResult & { readonly id: PstiRequirementId })[];
+  /** EN 18031-1, -2 and -3: which parts apply, and each requirement's decision path and outcome. */
+  readonly en18031: En18031Section;
   /** Counts over the required controls (notApplicable: controls the profile does not need). */
   readonly summary: StatusCounts & {
     /** True only when every required control passed. */

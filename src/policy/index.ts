@@ -74,3 +74,37 @@ export { loadProfileFile, loadExampleProfile, modelResolverFor, writePolicyDocum
 export type { ExampleModel } from './load.ts';
 export { ProfileError, UnknownExampleError } from './errors.ts';
 export type { ProfileErrorCode } from './errors.ts';
+export {
+  EN18031_REQUIREMENTS,
+  EN18031_FAMILIES,
+  EN18031_PARTS,
+  EN18031_PART_SCOPES,
+  EN18031_FACT_IDS,
+  en18031RequirementIds,
+  en18031Facts,
+} from './en18031.ts';
+export type {
+  En18031Part,
+  En18031Requirement,
+  En18031FactId,
+  En18031Fact,
+  En18031Facts,
+  En18031PartScope,
+} from './en18031.ts';
+export { EN18031_TREES } from './en18031-trees.ts';
+export { walkEn18031Tree, answerNode } from './en18031-walk.ts';
+export type {
+  En18031Tree,
+  En18031Node,
+  En18031Branch,
+  En18031EvidenceRef,
+  En18031Evidence,
+  En18031EvidenceValue,
+  En18031Step,
+  En18031Walk,
+  En18031Outcome,
+  En18031Verdict,
+  En18031CheckStatus,
+} from './en18031-walk.ts';
+export { assessEn18031, en18031PartScopes } from './en18031-assess.ts';
+export type { En18031Result, En18031PartResult } from './en18031-assess.ts';

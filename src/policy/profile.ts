@@ -45,6 +45,8 @@ export interface DeviceProfile {
   readonly personalData: boolean;
   /** Whether the device's own service is meant to be reachable from the internet. */
   readonly internetExposed: boolean;
+  /** Whether the product handles money or virtual currency (EN 18031-3); false when not stated. */
+  readonly financialAssets?: boolean;
   /** Last day security updates are promised, ISO date (YYYY-MM-DD): the model's supportPeriod.endsOn. */
   readonly supportPeriodEnd: string;
   /** Manufacturer name, shown in the policy. */
@@ -74,7 +76,7 @@ export const DEFAULT_PROFILE_LIMITS: ProfileLimits = {
 };
 
 const REQUIRED_KEYS = ['model', 'networkModels', 'personalData', 'internetExposed'] as const;
-const OPTIONAL_KEYS = ['maker', 'securityContact'] as const;
+const OPTIONAL_KEYS = ['maker', 'securityContact', 'financialAssets'] as const;
 const KNOWN_KEYS: ReadonlySet<string> = new Set<string>([...REQUIRED_KEYS, ...OPTIONAL_KEYS]);
 /** Keys a profile once stated that its model now carries, and where in the model they are. */
 const STATED_BY_MODEL: Readonly<Record<string, string>> = {
@@ -153,6 +155,7 @@ export function validateProfile(
       `at least one of ${NETWORK_MODELS.join(', ')} is required`,
     );
   }
+  if (Object.hasOwn(value, 'financialAssets')) profile.financialAssets = flag(value, 'financialAssets');
   if (Object.hasOwn(value, 'maker')) profile.maker = name(value, 'maker', limits.maxNameChars);
   if (Object.hasOwn(value, 'securityContact'))
     profile.securityContact = contact(value, 'securityContact', limits.maxContactChars);

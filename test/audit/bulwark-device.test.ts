@@ -267,3 +267,25 @@ test('polite audit: owner can log in, device unchanged, cloud link undisturbed, 
   const loginProbes = report.checks.filter((c) => c.id.startsWith('login.')).flatMap((c) => c.evidence);
   assert.ok(loginProbes.length <= 10 + 8 + 2, `too many login attempts: ${loginProbes.length}`);
 });
+
+test('EN 18031: the plug gets PASS or NOT APPLICABLE on every requirement of every part, each with its path', () => {
+  const e = report.en18031;
+  assert.deepEqual(
+    e.parts.map((p) => [p.part, p.applies]),
+    [
+      [1, true],
+      [2, true], // the plug keeps an energy history: personal data
+      [3, false], // it handles no money
+    ],
+  );
+  const bad = e.requirements.filter((r) => r.outcome !== 'pass' && r.outcome !== 'not-applicable');
+  assert.deepEqual(
+    bad.map((r) => `${r.id}/${r.part} ${r.outcome}: ${JSON.stringify(r.path.at(-1))}`),
+    [],
+  );
+  for (const r of e.requirements) assert.ok(r.path.length >= (r.part === 3 ? 1 : 2), `${r.id} has no path`);
+  // No hub: the hub nodes are answered "no" from the profile, not from a probe that did not run.
+  const acm1 = e.requirements.find((r) => r.id === 'ACM-1' && r.part === 1)!;
+  assert.ok(acm1.path.some((s) => s.node === 'DN-4' && s.answer === 'no'));
+  assert.equal(e.requirements.find((r) => r.id === 'NMM-1')!.outcome, 'not-applicable');
+});

@@ -177,3 +177,24 @@ test("paired lock: hub's setup-code pairing in hubs.json with its device bolt; h
 test("the camera's journal keeps no content and coarse sources even with the auditor's hub probes in it", () => {
   assert.equal(reports.camera!.main.checks.find((c) => c.id === 'journal.no-content')?.status, 'pass');
 });
+
+for (const m of MODELS) {
+  test(`EN 18031: the demo's ${m} gets PASS or NOT APPLICABLE on every requirement, each with its path`, () => {
+    const e = reports[m]!.main.en18031;
+    assert.deepEqual(
+      e.parts.map((p) => p.applies),
+      [true, true, false],
+    );
+    const bad = e.requirements.filter((r) => r.outcome !== 'pass' && r.outcome !== 'not-applicable');
+    assert.deepEqual(
+      bad.map((r) => `${r.id}/${r.part} ${r.outcome}: ${JSON.stringify(r.path.at(-1))}`),
+      [],
+    );
+    for (const r of e.requirements.filter((q) => q.part !== 3)) assert.ok(r.path.length >= 2, r.id);
+    // Its hub link is walked: the channel's mutual TLS answers ACM-1's hub node.
+    const acm1 = e.requirements.find((r) => r.id === 'ACM-1' && r.part === 1)!;
+    assert.ok(
+      acm1.path.some((s) => s.evidence.some((v) => v.name === 'check channel.mutual-tls' && v.value === 'pass')),
+    );
+  });
+}

@@ -120,3 +120,34 @@ test(
     await context.close();
   },
 );
+
+test(
+  'the EN 18031 section shows each requirement with its decision path, captured in a screenshot',
+  { timeout: 120_000 },
+  async (t) => {
+    if (!needTool(t, 'chromium')) return;
+    const context = await browser!.newContext({ viewport: { width: 1200, height: 900 }, javaScriptEnabled: false });
+    const page = await context.newPage();
+    await page.goto(pathToFileURL(join(work, 'audit.html')).href);
+    const section = page.locator('#en18031-1');
+    assert.equal(await section.count(), 1);
+    // AUM-5-1 failed on admin/admin: its row shows the path node by node, ending FAIL.
+    const row = page.locator('tr[data-en18031="AUM-5-1"][data-part="1"]');
+    assert.equal(await row.getAttribute('data-outcome'), 'fail');
+    const steps = await row.locator('ol.path li').allTextContents();
+    const expected = report.en18031.requirements.find((r) => r.id === 'AUM-5-1' && r.part === 1)!.path;
+    assert.equal(steps.length, expected.length);
+    assert.match(steps[0]!, /EN 18031-1 Is it radio equipment that can reach the internet\?.*→ yes → DN-1/);
+    assert.match(
+      steps.at(-1)!,
+      /DN-2 Is every well-known default password refused\?.*login\.default-credentials = fail.*→ no → FAIL/,
+    );
+    assert.ok(await row.isVisible());
+    await section.scrollIntoViewIfNeeded();
+    const shot = join(work, 'audit-en18031.png');
+    await page.locator('table', { has: row }).screenshot({ path: shot });
+    assert.ok((await stat(shot)).size > 20_000, 'the screenshot of the EN 18031 table has content');
+    t.diagnostic(`screenshot: ${shot}`);
+    await context.close();
+  },
+);

@@ -143,3 +143,49 @@ test(
     assert.equal(auditExitCode(down), AUDIT_EXIT_CODES.incomplete);
   },
 );
+
+/**
+ * EN 18031 requirements the weaknesses break, and through which evidence. TLS 1.0 and CBC suites: the channel's
+ * integrity, secrecy and replay protection (SCM-2, SCM-3, SCM-4) and good-practice cryptography (CRY-1); admin/admin:
+ * factory passwords (AUM-5-1); no lockout: brute-force protection (AUM-6); the unauthenticated settings page: access
+ * control in front of assets and authentication on the network interface (ACM-1, AUM-1-1); the cross-site post:
+ * access limited to allowed entities (ACM-2). No security.txt touches none: EN 18031 has no disclosure requirement.
+ */
+const EN18031_FAILURES: Readonly<Record<string, string>> = {
+  'ACM-1': 'http.auth-all-routes',
+  'ACM-2': 'http.csrf',
+  'AUM-1-1': 'http.auth-all-routes',
+  'AUM-5-1': 'login.default-credentials',
+  'AUM-6': 'login.lockout',
+  'SCM-2': 'tls.versions',
+  'SCM-3': 'tls.ciphers',
+  'SCM-4': 'tls.versions',
+  'CRY-1': 'tls.ciphers',
+};
+
+test('EN 18031: the weak device fails exactly the requirements its weaknesses touch, each on the failing check', () => {
+  const e = report.en18031;
+  assert.deepEqual(
+    e.parts.map((p) => [p.part, p.applies]),
+    [
+      [1, true],
+      [2, false],
+      [3, false],
+    ],
+  );
+  const failed = e.requirements.filter((r) => r.outcome === 'fail');
+  assert.deepEqual(failed.map((r) => r.id).sort(), Object.keys(EN18031_FAILURES).sort());
+  for (const r of failed) {
+    assert.equal(r.part, 1);
+    const last = r.path.at(-1)!;
+    assert.equal(last.then, 'fail');
+    assert.ok(
+      last.evidence.some((v) => v.name === `check ${EN18031_FAILURES[r.id]}` && v.value === 'fail'),
+      `${r.id}: ${JSON.stringify(last)}`,
+    );
+  }
+  for (const r of e.requirements.filter((q) => q.part !== 1)) assert.equal(r.outcome, 'not-applicable', r.id);
+  // The weak unit's model is unknown to the auditor, so model facts are not guessed.
+  assert.match(e.model, /^not known/);
+  assert.equal(e.requirements.find((r) => r.id === 'AUM-1-2')!.outcome, 'not-tested');
+});
