@@ -74,6 +74,8 @@ export function registerCloudCommands(program: Command): void {
   registerRotateCa(cloud);
   registerRevokedIdentity(cloud);
   registerBrokerConfig(cloud);
+  registerCra(cloud);
+  registerAdvisory(cloud);
 }
 
 /** `cloud run`: a cloud instance until a signal. */
@@ -397,5 +399,133 @@ function registerBrokerConfig(cloud: Command): void {
           `  and --mosquitto-pid-file,\n` +
           `  or install bulwark-mosquitto-crl.path/.service (systemd reloads Mosquitto when crl.pem changes)\n`,
       );
+    });
+}
+
+/** The store options every `cloud cra` and `cloud advisory` command takes. */
+function storeOptions(c: Command): Command {
+  return c
+    .option('--state <dir>', 'state folder of the SQLite database')
+    .option('--database <url>', 'PostgreSQL, postgres://user@host:port/db');
+}
+
+/** The facts a CRA case's drafts are filled from, as options. */
+function factOptions(c: Command): Command {
+  return c
+    .option('--product <name>', 'the product concerned')
+    .option('--versions <text>', 'the affected versions')
+    .option('--member-states <codes>', 'EU Member States where it is made available or has effects, e.g. DE,FR')
+    .option('--suspected-malicious <yes|no>', 'incident: suspected unlawful or malicious acts')
+    .option('--nature <text>', 'the general nature of the exploit and vulnerability, or of the incident')
+    .option('--assessment <text>', 'incident: the initial assessment')
+    .option('--severity <text>', 'severity')
+    .option('--impact <text>', 'impact')
+    .option('--corrective-measures <text>', 'corrective or mitigating measures taken')
+    .option('--user-measures <text>', 'corrective or mitigating measures users can take')
+    .option('--sensitivity <text>', 'how sensitive the information is, e.g. TLP:AMBER')
+    .option('--malicious-actor <text>', 'vulnerability: what is known of a malicious actor')
+    .option('--security-update <text>', 'vulnerability: the security update or other corrective measure')
+    .option('--root-cause <text>', 'incident: type of threat or root cause');
+}
+
+type CraOptions = Record<string, string | boolean | undefined> & { state?: string; database?: string; json?: boolean };
+
+function printCase(o: CraOptions, value: object, line: string): void {
+  process.stdout.write(o.json ? JSON.stringify(value, null, 2) + '\n' : line + '\n');
+}
+
+/** `cloud cra ...`: the CRA reporting clocks (Article 14): open cases, add facts, mark reports submitted, list. */
+function registerCra(cloud: Command): void {
+  const cra = cloud.command('cra').description('CRA reporting: exploited vulnerabilities and severe incidents');
+  const open = (name: string, kind: 'vulnerability' | 'incident', refOption: string, what: string): void => {
+    factOptions(storeOptions(cra.command(name)))
+      .description(`start the reporting clocks for ${what}`)
+      .requiredOption(refOption, kind === 'vulnerability' ? 'the vulnerability id (CVE, GHSA, own)' : 'a short title')
+      .requiredOption('--known-at <iso>', 'when you became aware, ISO 8601 with offset, e.g. 2026-10-05T09:30:00Z')
+      .option('--json', 'print JSON')
+      .action(async (o: CraOptions) => {
+        const { openCase } = await import('../cloud/index.ts');
+        const ref = kind === 'vulnerability' ? o.vuln : o.incident;
+        await withStoreOf(o, async (store) => {
+          const done = await openCase(store, kind, { ...o, ref, knownAt: o.knownAt }, Date.now());
+          const c = done.record;
+          printCase(o, done, `${done.created ? 'opened' : 'already open'}: ${c.id} ${c.kind} ${c.ref}`);
+        });
+      });
+  };
+  open('exploited', 'vulnerability', '--vuln <id>', 'an actively exploited vulnerability');
+  open('incident', 'incident', '--incident <title>', 'a severe incident');
+  factOptions(storeOptions(cra.command('facts')))
+    .description("add facts to a case's drafts")
+    .requiredOption('--case <id>', 'the case id (cra-...)')
+    .option('--json', 'print JSON')
+    .action(async (o: CraOptions) => {
+      const { addFacts } = await import('../cloud/index.ts');
+      await withStoreOf(o, async (store) => {
+        const c = await addFacts(store, String(o.case), o);
+        printCase(o, c, `facts recorded: ${c.id}`);
+      });
+    });
+  storeOptions(cra.command('fix'))
+    .description('record when a corrective or mitigating measure became available (starts the final report clock)')
+    .requiredOption('--case <id>', 'the case id (cra-...)')
+    .requiredOption('--available-at <iso>', 'ISO 8601 with offset')
+    .action(async (o: CraOptions) => {
+      const { recordFix } = await import('../cloud/index.ts');
+      await withStoreOf(o, async (store) => {
+        const c = await recordFix(store, String(o.case), o.availableAt, Date.now());
+        process.stdout.write(`fix recorded: ${c.id} ${new Date(c.fixAt!).toISOString()}\n`);
+      });
+    });
+  storeOptions(cra.command('submitted'))
+    .description('mark a report submitted (a person submitted it on the reporting platform)')
+    .requiredOption('--case <id>', 'the case id (cra-...)')
+    .requiredOption('--report <name>', 'early-warning, notification or final')
+    .action(async (o: CraOptions) => {
+      const { markSubmitted } = await import('../cloud/index.ts');
+      await withStoreOf(o, async (store) => {
+        const c = await markSubmitted(store, String(o.case), o.report, 'cli', Date.now());
+        process.stdout.write(`marked submitted: ${c.id} ${String(o.report)}\n`);
+      });
+    });
+  storeOptions(cra.command('list'))
+    .description('the reports due (overdue first) and each case with its drafts (--json)')
+    .option('--json', 'print JSON: cases with deadlines and drafts, and the reports due')
+    .action(async (o: CraOptions) => {
+      const { craOverview } = await import('../cloud/index.ts');
+      await withStoreOf(o, async (store) => {
+        const now = Date.now();
+        const view = await craOverview(store, now);
+        if (o.json) return void process.stdout.write(JSON.stringify(view, null, 2) + '\n');
+        if (view.due.length === 0) process.stdout.write('no CRA report is due\n');
+        for (const d of view.due) {
+          const when =
+            d.dueAt === null ? d.basis : new Date(d.dueAt).toISOString() + (d.provisional ? ' (provisional)' : '');
+          process.stdout.write(`${d.state.toUpperCase()} ${d.caseId} ${d.ref}: ${d.report} due ${when}\n`);
+        }
+      });
+    });
+}
+
+/** `cloud advisory publish`: a CSAF 2.0 advisory onto the cloud's CSAF provider. */
+function registerAdvisory(cloud: Command): void {
+  const advisory = cloud
+    .command('advisory')
+    .description('CSAF advisories the cloud publishes under /.well-known/csaf/');
+  storeOptions(advisory.command('publish'))
+    .description('publish a CSAF 2.0 security advisory (from `bulwark release advisory`)')
+    .requiredOption('--file <file>', 'the advisory, JSON')
+    .action(async (o: { file: string; state?: string; database?: string }) => {
+      const { publishAdvisory, validateSecurityConfig } = await import('../cloud/index.ts');
+      const config = validateSecurityConfig().csaf;
+      const { open } = await import('node:fs/promises');
+      // Read at most one byte past the limit, so a huge file is refused without being read whole.
+      const handle = await open(resolve(o.file), 'r');
+      const buffer = Buffer.alloc(config.maxAdvisoryBytes + 1);
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0).finally(() => handle.close());
+      await withStoreOf(o, async (store) => {
+        const done = await publishAdvisory(store, buffer.subarray(0, bytesRead), config, Date.now());
+        process.stdout.write(`${done.outcome}: /.well-known/csaf/${done.path} (${done.trackingId})\n`);
+      });
     });
 }

@@ -152,7 +152,7 @@ export function addDeviceApiRoutes(router: Router<OwnerCtx>, site: OwnerSite): v
 }
 
 /** The maker's token, as `Authorization: Bearer`, checked against the configured hash; no token configured: 404. */
-function requireMaker(req: WebRequest, expected: string | null | undefined): void {
+export function requireMaker(req: WebRequest, expected: string | null | undefined): void {
   if (!expected) throw new NotFoundError();
   const auth = req.headers.authorization;
   const token = typeof auth === 'string' && auth.startsWith('Bearer ') ? auth.slice(7).trim() : '';

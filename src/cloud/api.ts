@@ -42,6 +42,10 @@ import { OwnerDevices } from './owner-devices.ts';
 import { parseRevocationRequest } from './revocation.ts';
 import { addAccountApiRoutes, addDeviceApiRoutes, addMakerApiRoutes } from './api-routes.ts';
 import { addAppAccountRoutes, addAppDeviceRoutes, addAppLoginRoutes, frameOf } from './app-routes.ts';
+import { addSecurityRoutes, REPORT_FORM_COOKIE } from './security-routes.ts';
+import { addMakerPageRoutes, addMakerSecurityApiRoutes } from './maker-routes.ts';
+import { MakerSessions, MAKER_LOGIN_COOKIE } from './maker-session.ts';
+import { validateSecurityConfig } from './security-config.ts';
 import * as pages from './app-pages.ts';
 
 export { remoteControls } from './owner-devices.ts';
@@ -92,13 +96,21 @@ export async function openOwnerSite(o: {
   const accounts = new OwnerAccounts({ store, config, deviceCookieKey, record: journalRecorder(o.journal), log });
   const forms = new PreSessionForms(LOGIN_COOKIE, await store.sharedSecret('login-csrf'));
   const devices = new OwnerDevices({ store, commands, config, log });
+  const security = {
+    security: validateSecurityConfig(config.security),
+    publicHosts: config.publicHosts,
+    maker: new MakerSessions(store, config),
+    makerForms: new PreSessionForms(MAKER_LOGIN_COOKIE, await store.sharedSecret('maker-login-csrf')),
+    reportForms: new PreSessionForms(REPORT_FORM_COOKIE, await store.sharedSecret('report-form-csrf')),
+    record: journalRecorder(o.journal),
+  };
   const revoke: OwnerSite['revoke'] =
     o.revoke ??
     ((input, by) => {
       const { target, reason } = parseRevocationRequest(input);
       return store.revoke(target, reason, by, Date.now());
     });
-  return { store, accounts, devices, forms, log, makerTokenSha256: config.makerTokenSha256, revoke };
+  return { store, accounts, devices, forms, log, makerTokenSha256: config.makerTokenSha256, revoke, ...security };
 }
 
 /** JSON answers (errors included) under `/v1/`; pages everywhere else. */
@@ -115,6 +127,9 @@ export function createOwnerApp(
   addAccountApiRoutes(router, site);
   addDeviceApiRoutes(router, site);
   addMakerApiRoutes(router, site);
+  addMakerSecurityApiRoutes(router, site);
+  addSecurityRoutes(router, site);
+  addMakerPageRoutes(router, site);
   addStaticRoutes(router);
   addAppLoginRoutes(router, site);
   addAppDeviceRoutes(router, site);

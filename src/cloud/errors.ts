@@ -34,7 +34,12 @@ export type CloudErrorCode =
   // Mosquitto kept in step with revocations (mosquitto-revocation.ts)
   | 'MOSQUITTO_CRL_FAILED'
   | 'MOSQUITTO_RELOAD_FAILED'
-  | 'MOSQUITTO_DYNSEC_FAILED';
+  | 'MOSQUITTO_DYNSEC_FAILED'
+  // the maker's security duties: CRA reporting cases, CSAF advisories
+  | 'CRA_CASE_INVALID'
+  | 'CSAF_ADVISORY_INVALID'
+  | 'CSAF_ADVISORY_TOO_LARGE'
+  | 'CSAF_ADVISORY_CONFLICT';
 
 /** The base of every cloud error. */
 export class CloudError extends BulwarkError<CloudErrorCode> {}
@@ -82,3 +87,13 @@ export class AccountError extends CloudError {}
 
 /** A command got no reply in time ('DEVICE_TIMEOUT') or the device refused it ('DEVICE_REFUSED'). */
 export class CommandError extends CloudError {}
+
+/** A CRA reporting case, its facts or a report name is malformed ('CRA_CASE_INVALID'). */
+export class CraError extends CloudError {}
+
+/**
+ * A CSAF advisory was refused: not a CSAF 2.0 security advisory ('CSAF_ADVISORY_INVALID'), over the size
+ * limit ('CSAF_ADVISORY_TOO_LARGE'), or older than, or clashing with, the one published at its place
+ * ('CSAF_ADVISORY_CONFLICT').
+ */
+export class AdvisoryError extends CloudError {}

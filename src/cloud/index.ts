@@ -116,3 +116,14 @@ export {
   CommandError,
 } from './errors.ts';
 export type { CloudErrorCode } from './errors.ts';
+export { openCase, addFacts, recordFix, markSubmitted, craOverview } from './cra-cases.ts';
+export type { CraCaseView } from './cra-cases.ts';
+export { deadlinesOf, dueReports, addOneMonth, CRA_REPORTS } from './cra-reporting.ts';
+export type { CraCaseRecord, CraFacts, CraReportKind, CraDeadline, DueReport } from './cra-reporting.ts';
+export { draftReport } from './cra-drafts.ts';
+export type { CraDraft } from './cra-drafts.ts';
+export { publishAdvisory, checkAdvisory, csafFileStem } from './csaf-provider.ts';
+export { validateSecurityConfig, defaultSecurityConfig } from './security-config.ts';
+export type { SecurityConfig } from './security-config.ts';
+export { renderSecurityTxt } from './security-txt.ts';
+export type { DisclosureReportRecord, CsafAdvisoryRecord } from './security-sql.ts';

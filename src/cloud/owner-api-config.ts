@@ -13,6 +13,12 @@ import {
   type DeviceCookieConfig,
 } from '../auth/index.ts';
 import { CloudConfigError } from './errors.ts';
+import {
+  INTAKE_BODY_LIMITS,
+  validateSecurityConfig,
+  type DeepPartial,
+  type SecurityConfig,
+} from './security-config.ts';
 
 /** Settings of the owner API. Times in ms. */
 export interface OwnerApiConfig extends HttpsSurfaceLimits {
@@ -47,6 +53,8 @@ export interface OwnerApiConfig extends HttpsSurfaceLimits {
    * routes under `/v1/maker/` off: they answer 404.
    */
   readonly makerTokenSha256: string | null;
+  /** security.txt, the disclosure intake and the CSAF provider (security-config.ts); validated to the full object. */
+  readonly security: DeepPartial<SecurityConfig>;
 }
 
 /** The secure default. */
@@ -54,7 +62,8 @@ export const defaultOwnerApiConfig: Readonly<OwnerApiConfig> = Object.freeze({
   host: '127.0.0.1',
   port: 9443,
   publicHosts: [],
-  limits: defaultHttpLimits,
+  // The disclosure intake's largest report, form-encoded, must fit; every route still bounds its own fields.
+  limits: { ...defaultHttpLimits, ...INTAKE_BODY_LIMITS },
   idleTimeoutMs: 900_000,
   absoluteTimeoutMs: 43_200_000,
   maxSessionsPerAccount: 8,
@@ -72,6 +81,7 @@ export const defaultOwnerApiConfig: Readonly<OwnerApiConfig> = Object.freeze({
   // Households and offices share an address: more per source than a device's page allows.
   admission: { maxConnectionsPerSource: 64, maxPendingPerSource: 16 },
   makerTokenSha256: null,
+  security: {},
 });
 
 /** Shortest maker token accepted, characters (e.g. 32 random bytes in base64: 44). */
@@ -88,6 +98,7 @@ export function makerTokenSha256(token: string): string {
 /** Validates a (partial) config; refuses settings that switch a protection off. */
 export function validateOwnerApiConfig(config: Partial<OwnerApiConfig> = {}): OwnerApiConfig {
   const c = { ...defaultOwnerApiConfig, ...config };
+  const security: SecurityConfig = validateSecurityConfig(c.security);
   const int = (key: keyof OwnerApiConfig, min: number, max: number): void => {
     const v = c[key];
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
@@ -119,5 +130,5 @@ export function validateOwnerApiConfig(config: Partial<OwnerApiConfig> = {}): Ow
   }
   if (c.makerTokenSha256 !== null && !/^[0-9a-f]{64}$/.test(String(c.makerTokenSha256)))
     throw new CloudConfigError('makerTokenSha256', 'must be null or a SHA-256 in hex (makerTokenSha256(token))');
-  return c;
+  return { ...c, security };
 }

@@ -24,6 +24,8 @@ import type {
 import * as firmware from './firmware-sql.ts';
 import * as revocation from './revocation-sql.ts';
 import * as issuing from './issuing-sql.ts';
+import * as security from './security-sql.ts';
+import type { CraCaseRecord, CraFacts, CraReportKind } from './cra-reporting.ts';
 import type { RevocationReason, RevocationRecord, RevocationTarget } from './revocation.ts';
 
 /** One SQL connection (or a transaction on one). */
@@ -89,7 +91,8 @@ CREATE TABLE IF NOT EXISTS commands (
 CREATE INDEX IF NOT EXISTS commands_account ON commands (account_id);
 CREATE TABLE IF NOT EXISTS models (digest TEXT PRIMARY KEY, document TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS device_models (serial TEXT PRIMARY KEY, digest TEXT NOT NULL);
-${firmware.FIRMWARE_SCHEMA_SQL}${revocation.REVOCATION_SCHEMA_SQL}${issuing.ISSUING_SCHEMA_SQL}`;
+${firmware.FIRMWARE_SCHEMA_SQL}${revocation.REVOCATION_SCHEMA_SQL}${issuing.ISSUING_SCHEMA_SQL}
+${security.SECURITY_SCHEMA_SQL}`;
 
 interface DeviceRow extends firmware.FirmwareColumns, revocation.RevocationColumns {
   serial: string;
@@ -358,6 +361,52 @@ export class SqlStore implements CloudStore {
 
   async cloneSuspects(limit: number): Promise<revocation.CloneSuspect[]> {
     return revocation.cloneSuspects(this.#db, limit);
+  }
+
+  async addDisclosureReport(r: security.DisclosureReportRecord): Promise<void> {
+    return security.addDisclosureReport(this.#db, r);
+  }
+
+  async disclosureReports(limit: number): Promise<security.DisclosureReportRecord[]> {
+    return security.disclosureReports(this.#db, limit);
+  }
+
+  async openCraCase(
+    c: Omit<CraCaseRecord, 'submitted' | 'fixAt'>,
+  ): Promise<{ record: CraCaseRecord; created: boolean }> {
+    return this.#db.transaction((tx) => security.openCraCase(tx, c));
+  }
+
+  async craCases(limit: number): Promise<CraCaseRecord[]> {
+    return security.craCases(this.#db, limit);
+  }
+
+  async craCase(id: string): Promise<CraCaseRecord | undefined> {
+    return security.craCase(this.#db, id);
+  }
+
+  async setCraFacts(id: string, facts: CraFacts): Promise<boolean> {
+    return security.setCraFacts(this.#db, id, facts);
+  }
+
+  async setCraFix(id: string, at: number): Promise<boolean> {
+    return security.setCraFix(this.#db, id, at);
+  }
+
+  async recordCraSubmission(id: string, report: CraReportKind, at: number, by: string): Promise<boolean> {
+    return security.recordCraSubmission(this.#db, id, report, at, by);
+  }
+
+  async putCsafAdvisory(a: security.CsafAdvisoryRecord): Promise<void> {
+    return security.putCsafAdvisory(this.#db, a);
+  }
+
+  async csafAdvisories(): Promise<security.CsafAdvisoryRecord[]> {
+    return security.csafAdvisories(this.#db);
+  }
+
+  async csafAdvisory(path: string): Promise<security.CsafAdvisoryRecord | undefined> {
+    return security.csafAdvisory(this.#db, path);
   }
 
   async openClaimWindow(serial: string, until: number, seq: number, now: number): Promise<void> {

@@ -16,6 +16,8 @@ import type { ModelSpec } from '../models/index.ts';
 import type { RevocationReason, RevocationRecord, RevocationTarget } from './revocation.ts';
 import type { CloneSuspect, RevokeOutcome, RevokedSerialNumber } from './revocation-sql.ts';
 import type { IssuingCaRecord, OperationalCertificateRecord } from './issuing-sql.ts';
+import type { CsafAdvisoryRecord, DisclosureReportRecord } from './security-sql.ts';
+import type { CraCaseRecord, CraFacts, CraReportKind } from './cra-reporting.ts';
 
 /** One unit as imported from a factory manifest (public data only). */
 export interface RegistryUnit {
@@ -273,6 +275,30 @@ export interface CloudStore {
   flagClone(serial: string, takeovers: number, sources: string, now: number): Promise<boolean>;
   /** The clone suspects, newest first; at most `limit`. */
   cloneSuspects(limit: number): Promise<CloneSuspect[]>;
+
+  // the maker's security duties (security-sql.ts)
+  /** Stores a coordinated-disclosure report. */
+  addDisclosureReport(report: DisclosureReportRecord): Promise<void>;
+  /** The newest disclosure reports first; at most `limit`. */
+  disclosureReports(limit: number): Promise<DisclosureReportRecord[]>;
+  /** Opens a CRA reporting case; one already open for the same (kind, ref) is kept and returned. */
+  openCraCase(c: Omit<CraCaseRecord, 'submitted' | 'fixAt'>): Promise<{ record: CraCaseRecord; created: boolean }>;
+  /** Every CRA case, the one that became known last first; at most `limit`. */
+  craCases(limit: number): Promise<CraCaseRecord[]>;
+  /** The CRA case with this id, or undefined. */
+  craCase(id: string): Promise<CraCaseRecord | undefined>;
+  /** Replaces a case's facts; false when there is no such case. */
+  setCraFacts(id: string, facts: CraFacts): Promise<boolean>;
+  /** Records when a corrective or mitigating measure became available; false when there is no such case. */
+  setCraFix(id: string, at: number): Promise<boolean>;
+  /** Records that a person submitted a report (the first record kept); false when there is no such case. */
+  recordCraSubmission(id: string, report: CraReportKind, at: number, by: string): Promise<boolean>;
+  /** Adds or replaces (same path) a published CSAF advisory. */
+  putCsafAdvisory(a: CsafAdvisoryRecord): Promise<void>;
+  /** Every published advisory without its document, the most recently changed first. */
+  csafAdvisories(): Promise<CsafAdvisoryRecord[]>;
+  /** The advisory at `path` (`<year>/<file>.json`) with its document, or undefined. */
+  csafAdvisory(path: string): Promise<CsafAdvisoryRecord | undefined>;
 
   // commands
   /** Stores a command just sent to a device. */

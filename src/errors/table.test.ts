@@ -133,6 +133,11 @@ test('a code no switch named answered 400, and still does', () => {
     'CAPABILITY_UNAVAILABLE',
     'UPDATE_UPLOAD_BUSY',
     'UPDATE_NO_SPACE',
+    // A malformed CRA case (422) and a refused CSAF advisory (422, 413, 409) on the maker's API (issue 18).
+    'CRA_CASE_INVALID',
+    'CSAF_ADVISORY_INVALID',
+    'CSAF_ADVISORY_TOO_LARGE',
+    'CSAF_ADVISORY_CONFLICT',
   ]);
   for (const code of Object.keys(ERROR_TABLE)) {
     if (named.has(code) || web.has(code) || newSince.has(code)) continue;
