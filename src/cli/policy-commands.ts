@@ -15,6 +15,7 @@ interface RenderOptions {
   profile: string;
   format: string;
   out?: string;
+  driver?: string;
 }
 interface AuditCliOptions {
   profile: string;
@@ -49,13 +50,19 @@ export function registerPolicyCommands(program: Command): void {
     )
     .option('--format <format>', 'md or html', 'md')
     .option('--out <file>', 'write to this file (atomically) instead of standard output')
+    .option('--driver <kind>', "the unit's hardware is a maker's driver: stdio (device run --driver) or socket")
     .action(async (o: RenderOptions) => {
       if (o.format !== 'md' && o.format !== 'html') {
         throw new ConfigError('POLICY_OPTION_INVALID', 'format', 'use md or html');
       }
-      const { loadProfileFile, decide, renderPolicy, writePolicyDocument } = await import('../policy/index.ts');
-      const profile = await loadProfileFile(resolve(o.profile));
-      const text = renderPolicy(profile, decide(profile), { format: o.format });
+      const { driver: kind } = o;
+      if (kind !== undefined && kind !== 'stdio' && kind !== 'socket') {
+        throw new ConfigError('POLICY_OPTION_INVALID', 'driver', 'use stdio or socket');
+      }
+      const { loadProfileWithModel, decide, renderPolicy, writePolicyDocument } = await import('../policy/index.ts');
+      const { profile, model } = await loadProfileWithModel(resolve(o.profile));
+      const driver = kind === 'stdio' || kind === 'socket' ? ({ driver: kind } as const) : {};
+      const text = renderPolicy(profile, decide(profile), { format: o.format, model, ...driver });
       if (o.out === undefined) {
         process.stdout.write(text);
         return;

@@ -70,7 +70,14 @@ export type {
 } from './decide.ts';
 export { renderPolicy, buildPolicyDocument, DEFAULT_DISCLOSURE_TIMELINES } from './render.ts';
 export type { RenderOptions, DisclosureTimelines } from './render.ts';
-export { loadProfileFile, loadExampleProfile, modelResolverFor, writePolicyDocument, EXAMPLE_MODELS } from './load.ts';
+export {
+  loadProfileFile,
+  loadProfileWithModel,
+  loadExampleProfile,
+  modelResolverFor,
+  writePolicyDocument,
+  EXAMPLE_MODELS,
+} from './load.ts';
 export type { ExampleModel } from './load.ts';
 export { ProfileError, UnknownExampleError } from './errors.ts';
 export type { ProfileErrorCode } from './errors.ts';
@@ -108,3 +115,13 @@ export type {
 } from './en18031-walk.ts';
 export { assessEn18031, en18031PartScopes } from './en18031-assess.ts';
 export type { En18031Result, En18031PartResult } from './en18031-assess.ts';
+export { buildAssetInventory } from './assets.ts';
+export type {
+  AssetInventory,
+  AssetInventoryInput,
+  SecurityAsset,
+  NetworkInterface,
+  DataAsset,
+  PrivacyClass,
+  SecurityProperty,
+} from './assets.ts';

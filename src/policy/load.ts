@@ -5,7 +5,7 @@
 import { open } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isModelFileRef, resolveModel } from '../models/index.ts';
+import { isModelFileRef, resolveModel, type ModelSpec } from '../models/index.ts';
 import { writeFileAtomic } from '../storage/index.ts';
 import { ProfileError, UnknownExampleError } from './errors.ts';
 import { parseProfile, DEFAULT_PROFILE_LIMITS } from './profile.ts';
@@ -31,6 +31,14 @@ export async function loadProfileFile(
   path: string,
   limits: ProfileLimits = DEFAULT_PROFILE_LIMITS,
 ): Promise<DeviceProfile> {
+  return (await loadProfileWithModel(path, limits)).profile;
+}
+
+/** {@link loadProfileFile}, also returning the model the profile names (a maker's model file included). */
+export async function loadProfileWithModel(
+  path: string,
+  limits: ProfileLimits = DEFAULT_PROFILE_LIMITS,
+): Promise<{ profile: DeviceProfile; model: ModelSpec }> {
   let text: string;
   try {
     const handle = await open(path, 'r');
@@ -56,7 +64,11 @@ export async function loadProfileFile(
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
     throw new ProfileError('PROFILE_UNREADABLE', '$', `cannot read ${path} (${code})`);
   }
-  return parseProfile(text, modelResolverFor(path), limits);
+  const resolver = modelResolverFor(path);
+  let model: ModelSpec | undefined;
+  const profile = parseProfile(text, (ref) => (model = resolver(ref)), limits);
+  if (model === undefined) throw new ProfileError('PROFILE_INVALID', 'model', 'the profile names no model');
+  return { profile, model };
 }
 
 /** Loads the example profile of a demo model (plug, bulb, lock, sensor, camera). */

@@ -4,6 +4,11 @@ import { renderPolicy, buildPolicyDocument } from './render.ts';
 import { decide } from './decide.ts';
 import { hasCode } from '../errors/index.ts';
 import type { DeviceProfile } from './profile.ts';
+import { getModel } from '../models/index.ts';
+import { initFactory, provisionUnits } from '../identity/index.ts';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const camera: DeviceProfile = {
   model: 'Indoor Camera',
@@ -40,6 +45,7 @@ test('the Markdown policy has every section the brief asks for', () => {
     '## 6. Setting up securely',
     '## 7. Required controls (51)',
     '## 9. Standards coverage',
+    '## 10. Asset inventory',
   ]) {
     assert.ok(md.includes(heading), `missing ${heading}`);
   }
@@ -114,4 +120,65 @@ test('rendering is deterministic', () => {
     renderPolicy(camera, decide(camera), { format: 'html' }),
     renderPolicy(camera, decide(camera), { format: 'html' }),
   );
+});
+
+test('the policy shows the asset inventory as tables, in Markdown and HTML, with the support end date', () => {
+  const md = renderPolicy(camera, decide(camera), { format: 'md' });
+  const inventory = md.slice(md.indexOf('## 10. Asset inventory'));
+  assert.ok(inventory.includes('| File | Kept in | What it is | Protection | Security property |'));
+  assert.ok(inventory.includes('| device-key.pem | unit bundle |'));
+  assert.ok(
+    inventory.includes('| Interface | Protocol | Direction | Port or socket | Authentication | On by default |'),
+  );
+  assert.ok(inventory.includes('| HTTPS admin page |'));
+  assert.ok(inventory.includes('| sensor: camera | images (image sensor data) | sensitive |'));
+  assert.ok(inventory.includes('until 2031-12-31'));
+  assert.ok(md.includes('- **Security updates until:** 2031-12-31'), 'the scope states the support end date');
+  const html = renderPolicy(camera, decide(camera), { format: 'html' });
+  assert.ok(html.includes('<caption>Security assets: where each is kept'));
+  assert.ok(html.includes('<tr id="asset-admin-page"><th scope="row">HTTPS admin page</th>'));
+  assert.ok(html.includes('<dt>Security updates until</dt><dd>2031-12-31</dd>'));
+  assert.ok(html.includes('href="#assets"'), 'the contents list the inventory');
+});
+
+test("the inventory follows the given model and the unit's driver", () => {
+  const model = { ...getModel('camera'), networks: ['ethernet' as const] };
+  const md = renderPolicy(camera, decide(camera), { format: 'md', model, driver: 'socket' });
+  assert.ok(md.includes('- **Networks the unit joins:** ethernet'));
+  assert.ok(md.includes("| Hardware driver (the maker's) | JSON-RPC 2.0, one message a line | local |"));
+  assert.ok(!renderPolicy(camera, decide(camera), { format: 'md' }).includes('Hardware driver'));
+});
+
+test("without the maker's model the inventory section says it is missing; another model is refused", () => {
+  const md = renderPolicy(bulb, decide(bulb), { format: 'md' });
+  assert.ok(md.includes('> **Note:** The asset inventory needs the product model file of bulb'));
+  assert.ok(!md.includes('| File | Kept in |'));
+  assert.throws(
+    () => renderPolicy(camera, decide(camera), { format: 'md', model: getModel('plug') }),
+    (err: unknown) => hasCode(err, 'POLICY_OPTION_INVALID') && (err as { key: string }).key === 'model',
+  );
+});
+
+test('no secret of a provisioned unit appears in its policy', async () => {
+  const work = await mkdtemp(join(tmpdir(), 'bulwark-policy-'));
+  try {
+    await initFactory(join(work, 'factory'));
+    const [unit] = await provisionUnits({ factoryDir: join(work, 'factory'), model: 'camera', count: 1, outDir: work });
+    const docs = [
+      renderPolicy(camera, decide(camera), { format: 'md', driver: 'socket' }),
+      renderPolicy(camera, decide(camera), { format: 'html', driver: 'socket' }),
+    ].join('\n');
+    const secrets = [unit!.setupCode, unit!.claimCode];
+    for (const file of await readdir(unit!.dir)) {
+      if (!file.endsWith('.pem') && !file.endsWith('.json')) continue;
+      const text = await readFile(join(unit!.dir, file), 'utf8');
+      // Every base64 line of a key or certificate, and every long value of a JSON file.
+      secrets.push(...(text.match(/[A-Za-z0-9+/=_-]{24,}/g) ?? []));
+    }
+    assert.ok(secrets.length > 20, `${secrets.length} secrets gathered`);
+    assert.ok(!/-----BEGIN|PRIVATE KEY/.test(docs));
+    for (const secret of secrets) assert.ok(!docs.includes(secret), `${secret.slice(0, 12)}... is in the policy`);
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
 });

@@ -8,6 +8,10 @@
  *   const html = renderPolicy(profile, decide(profile), { format: 'html' });
  */
 import { ConfigError } from '../errors/index.ts';
+import { getModel, MODEL_IDS } from '../models/index.ts';
+import type { ModelSpec } from '../models/index.ts';
+import { buildAssetInventory } from './assets.ts';
+import type { AssetInventory, AssetInventoryInput, SecurityAsset } from './assets.ts';
 import type { Control } from './catalogue.ts';
 import { CRA_REQUIREMENTS } from './cra.ts';
 import { etsiCoverageFor, NETWORK_MODEL_NAMES, TIER_DESCRIPTIONS } from './decide.ts';
@@ -41,12 +45,20 @@ export interface RenderOptions {
   readonly format: 'md' | 'html';
   /** Overrides of the disclosure timelines; each must be a whole number of days from 1 to 365. */
   readonly disclosure?: Partial<DisclosureTimelines>;
+  /**
+   * The product model the profile names, for the asset inventory; a built-in model is found by its id when
+   * absent. Without either (a maker's model file not given) the inventory section says so.
+   */
+  readonly model?: ModelSpec;
+  /** The unit's hardware is a maker's driver (`device run --driver` 'stdio', `--driver-socket` 'socket'). */
+  readonly driver?: AssetInventoryInput['driver'];
 }
 
 /** Renders the product's security policy document as Markdown or self-contained HTML. */
 export function renderPolicy(profile: DeviceProfile, decision: Decision, options: RenderOptions): string {
   const timelines = checkTimelines({ ...DEFAULT_DISCLOSURE_TIMELINES, ...options.disclosure });
-  const doc = buildPolicyDocument(profile, decision, timelines);
+  const inventory = inventoryFor(profile, options);
+  const doc = buildPolicyDocument(profile, decision, timelines, inventory);
   if (options.format === 'md') return toMarkdown(doc);
   if (options.format === 'html') return toHtml(doc);
   throw new ConfigError(
@@ -54,6 +66,21 @@ export function renderPolicy(profile: DeviceProfile, decision: Decision, options
     'format',
     `unknown format ${JSON.stringify(String(options.format)).slice(0, 20)}; use md or html`,
   );
+}
+
+/** The inventory of the profile's model: the one given, else the built-in of that id and name, else none. */
+function inventoryFor(profile: DeviceProfile, options: RenderOptions): AssetInventory | undefined {
+  let model = options.model;
+  if (model !== undefined && (model.id !== profile.modelId || model.name !== profile.model)) {
+    throw new ConfigError('POLICY_OPTION_INVALID', 'model', `is not the model the profile names (${profile.modelId})`);
+  }
+  if (model === undefined && MODEL_IDS.includes(profile.modelId)) {
+    const builtin = getModel(profile.modelId);
+    // A maker's model file may reuse a built-in id; its name tells the two apart.
+    if (builtin.name === profile.model) model = builtin;
+  }
+  if (model === undefined) return undefined;
+  return buildAssetInventory({ profile, model, ...(options.driver ? { driver: options.driver } : {}) });
 }
 
 function checkTimelines(t: DisclosureTimelines): DisclosureTimelines {
@@ -147,6 +174,7 @@ export function buildPolicyDocument(
   profile: DeviceProfile,
   decision: Decision,
   timelines: DisclosureTimelines = DEFAULT_DISCLOSURE_TIMELINES,
+  inventory?: AssetInventory,
 ): DocumentModel {
   const title = `Security policy: ${profile.model}`;
   const blocks: Block[] = [
@@ -167,6 +195,7 @@ export function buildPolicyDocument(
     ...requiredControlsSection(decision),
     ...notApplicableSection(decision),
     ...coverageSection(decision),
+    ...assetSection(profile, inventory),
   ];
   return { title, blocks };
 }
@@ -469,4 +498,80 @@ function provisionRefs(control: Control): Inline[] {
   if (cra !== undefined && cra.length > 0)
     groups.push([`EU CRA Annex I ${cra.map((id) => `${id} (${CRA_REQUIREMENTS[id]})`).join(', ')}`]);
   return join(groups, '; ');
+}
+
+function assetSection(profile: DeviceProfile, inventory: AssetInventory | undefined): Block[] {
+  const head = heading2('10. Asset inventory', 'assets');
+  if (inventory === undefined) {
+    return [
+      head,
+      {
+        kind: 'notice',
+        content: [`The asset inventory needs the product model file of ${profile.modelId}; render the policy with it.`],
+      },
+    ];
+  }
+  return [
+    head,
+    paragraph(
+      `The assets of ${profile.model} and the interfaces they are reached through, derived from its product model ` +
+        `(${inventory.modelId}), this profile and the unit bundle the factory writes. Security updates are provided ` +
+        `until ${profile.supportPeriodEnd}.`,
+    ),
+    {
+      kind: 'fields',
+      items: [
+        ['Model privacy class', [inventory.modelPrivacyClass]],
+        ['Networks the unit joins', [inventory.links.join(', ')]],
+      ],
+    },
+    securityAssetTable(inventory.securityAssets),
+    {
+      kind: 'table',
+      caption: 'Network assets: the interfaces of the unit',
+      headers: ['Interface', 'Protocol', 'Direction', 'Port or socket', 'Authentication', 'On by default'],
+      rows: inventory.networkInterfaces.map((n) => ({
+        id: `asset-${n.id}`,
+        cells: [
+          [n.name],
+          [n.protocol],
+          [n.direction],
+          [n.endpoint],
+          [n.authentication],
+          [yesNo(n.onByDefault, n.when)],
+        ],
+      })),
+    },
+    {
+      kind: 'table',
+      caption: 'Data the unit senses and keeps about its owner, with its privacy class',
+      headers: ['Source', 'What', 'Privacy class', 'Where it may go'],
+      rows: inventory.dataAssets.map((d) => ({
+        id: `asset-${d.id}`,
+        cells: [[d.source], [d.what], [d.privacyClass], [d.leaves]],
+      })),
+    },
+  ];
+}
+
+const PLACES: Readonly<Record<SecurityAsset['location']['place'], string>> = {
+  bundle: 'unit bundle',
+  factory: 'unit bundle, factory only',
+  state: 'state folder',
+};
+
+function securityAssetTable(assets: readonly SecurityAsset[]): Block {
+  return {
+    kind: 'table',
+    caption: 'Security assets: where each is kept, how it is protected, and the property that matters',
+    headers: ['File', 'Kept in', 'What it is', 'Protection', 'Security property'],
+    rows: assets.map((a) => ({
+      id: `asset-${a.id}`,
+      cells: [[a.location.file], [PLACES[a.location.place]], [a.what], [a.protection], [a.properties.join(', ')]],
+    })),
+  };
+}
+
+function yesNo(on: boolean, when: string): string {
+  return `${on ? 'yes' : 'no'}: ${when}`;
 }

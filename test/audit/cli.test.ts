@@ -69,6 +69,27 @@ test("policy render writes the plug's policy as Markdown on standard output", { 
   assert.match(r.stdout, /AUTH-LOCKOUT/);
 });
 
+test(
+  "policy render lists a maker's product's assets from its model file, with --driver its driver",
+  {
+    timeout: 60_000,
+  },
+  async () => {
+    const model = join(ROOT, 'examples', 'thermostat-driver', 'thermostat.model.json');
+    const profile = join(work, 'thermostat.yaml');
+    await writeFile(profile, `model: ${model}\nnetworkModels: [hub]\npersonalData: false\ninternetExposed: false\n`);
+    const r = await bulwark(['policy', 'render', '--profile', profile, '--driver', 'stdio']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /## 10\. Asset inventory/);
+    assert.match(r.stdout, /\| capability: setpoint \(level\) \| Target temperature \|/);
+    assert.match(r.stdout, /\| Hardware driver \(the maker's\) \| JSON-RPC 2\.0/);
+    assert.match(r.stdout, /Security updates are provided until 2032-06-30/);
+    const bad = await bulwark(['policy', 'render', '--profile', profile, '--driver', 'usb']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /POLICY_OPTION_INVALID/);
+  },
+);
+
 test("policy render writes the camera's policy as self-contained HTML to --out", { timeout: 60_000 }, async () => {
   const out = join(work, 'camera-policy.html');
   const r = await bulwark([
