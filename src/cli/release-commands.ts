@@ -4,8 +4,8 @@
  * refresh, key rotation, status, reference images, and a static server for tests and demos.
  */
 import type { Command } from 'commander';
-import { mkdir } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { ConfigError } from '../errors/index.ts';
 import { portArgument } from './arguments.ts';
 import { createProgressBar, type ProgressBar } from './progress.ts';
@@ -42,6 +42,10 @@ export function registerReleaseCommands(program: Command): void {
   registerBuildImage(release);
   registerServe(release);
   registerExport(release);
+  registerVulns(release);
+  registerVex(release);
+  registerAdvisory(release);
+  registerProjectSbom(release);
 }
 
 /** `release init`'s options as commander parses them. */
@@ -379,5 +383,194 @@ function registerExport(release: Command): void {
           `  its metadata expires ${r.expires}; after that a unit takes it only as an offline unit, ` +
           'when it is not older than what the unit last trusted\n',
       );
+    });
+}
+
+/** `release vulns`'s options as commander parses them. */
+interface VulnsOptions {
+  repo: string;
+  advisories?: string;
+  json?: boolean;
+  cloudStore?: string;
+  cloud?: string;
+  makerTokenFile?: string;
+  cloudCa?: string;
+}
+
+/** Units in the field per `model@version`, from the cloud's store or its maker API; undefined when neither is given. */
+async function fieldCounts(o: VulnsOptions): Promise<Map<string, number> | undefined> {
+  let counts: Array<{ model: string; version: string; running: number }>;
+  if (o.cloudStore) counts = await storeCounts(o.cloudStore);
+  else if (o.cloud) {
+    if (!o.makerTokenFile) throw new ConfigError('RELEASE_CONFIG_INVALID', 'makerTokenFile', 'needed with --cloud');
+    const { fetchFieldCounts } = await import('../vulns/index.ts');
+    const token = (await readFile(resolve(o.makerTokenFile), 'utf8')).trim();
+    const caPem = o.cloudCa ? await readFile(resolve(o.cloudCa), 'utf8') : undefined;
+    counts = await fetchFieldCounts({ baseUrl: o.cloud, token, ...(caPem ? { caPem } : {}) });
+  } else return undefined;
+  return new Map(counts.map((c) => [`${c.model}@${c.version}`, c.running]));
+}
+
+/** The release counts of the cloud's store: a PostgreSQL URL, a SQLite file, or the state folder holding cloud.db. */
+async function storeCounts(where: string): Promise<Array<{ model: string; version: string; running: number }>> {
+  const { SqlStore, openSqliteDriver, openPostgresDriver } = await import('../cloud/index.ts');
+  let driver;
+  if (/^postgres(ql)?:\/\//.test(where)) driver = await openPostgresDriver({ url: where });
+  else {
+    const info = await stat(resolve(where)).catch(() => undefined);
+    const path = info?.isDirectory() ? join(resolve(where), 'cloud.db') : resolve(where);
+    if (!(await stat(path).catch(() => undefined))?.isFile())
+      throw new ConfigError('RELEASE_CONFIG_INVALID', 'cloudStore', `no cloud database at ${path}`);
+    driver = openSqliteDriver({ path });
+  }
+  const store = await SqlStore.open(driver);
+  try {
+    return await store.releaseCounts();
+  } finally {
+    await store.close();
+  }
+}
+
+/** `release vulns`: advisories imported and matched against every published release. */
+function registerVulns(release: Command): void {
+  release
+    .command('vulns')
+    .description(
+      'import advisories (OSV or CSAF 2.0, offline) and list each one that affects a published release, ' +
+        'with the units in the field running it',
+    )
+    .requiredOption('--repo <dir>', 'repository folder')
+    .option('--advisories <path>', 'an advisory file or a folder of them, imported into the repository')
+    .option('--cloud-store <where>', "the cloud's database: a SQLite file or state folder, or a postgres:// URL")
+    .option('--cloud <url>', "the cloud's https URL, for its maker API (GET /v1/maker/releases)")
+    .option('--maker-token-file <file>', "the maker's API token, with --cloud")
+    .option('--cloud-ca <pem>', "the CA the cloud's certificate chains to, with --cloud (default: the system's)")
+    .option('--json', 'print JSON')
+    .action(async (o: VulnsOptions) => {
+      const { reportVulnerabilities } = await import('../release/index.ts');
+      const r = await reportVulnerabilities({
+        repoDir: resolve(o.repo),
+        ...(o.advisories ? { advisories: resolve(o.advisories) } : {}),
+      });
+      const field = await fieldCounts(o);
+      const rows = r.reports.map(({ match, statement }) => ({
+        id: match.advisory.id,
+        aliases: match.advisory.aliases,
+        summary: match.advisory.summary,
+        fixedVersions: match.fixedVersions,
+        status: statement?.status ?? 'no statement',
+        releases: match.releases.map((x) => ({
+          model: x.model,
+          version: x.version,
+          package: `${x.package.name}@${x.package.version}`,
+          ...(field ? { devices: field.get(`${x.model}@${x.version}`) ?? 0 } : {}),
+        })),
+      }));
+      if (o.json)
+        return void process.stdout.write(
+          JSON.stringify({ imported: r.imported, vulnerabilities: rows }, null, 2) + '\n',
+        );
+      process.stdout.write(`${r.imported} advisories imported; ${rows.length} affect published releases\n`);
+      for (const v of rows) {
+        process.stdout.write(`${v.id} [${v.status}] ${v.summary}\n`);
+        for (const x of v.releases) {
+          const field = x.devices !== undefined ? `: ${x.devices} units in the field` : '';
+          process.stdout.write(`  ${x.model} ${x.version} (${x.package})${field}\n`);
+        }
+      }
+    });
+}
+
+/** `release vex`: the maker's statement about a vulnerability, signed into the repository. */
+function registerVex(release: Command): void {
+  release
+    .command('vex')
+    .description(
+      "record the maker's statement about a vulnerability as CycloneDX VEX and sign it into the repository " +
+        '(targets/<model>/vex.cdx.json, beside the SBOM)',
+    )
+    .requiredOption('--repo <dir>', 'repository folder')
+    .requiredOption('--vuln <id>', 'the vulnerability (advisory id or alias), imported with release vulns')
+    .requiredOption('--status <status>', 'not_affected, affected, fixed or under_investigation')
+    .option('--justification <j>', "why not affected, one of CycloneDX's (code_not_present, code_not_reachable, ...)")
+    .option('--detail <text>', 'a plain-text explanation')
+    .option('--factory <dir>', 'factory folder (default: the one recorded at init)')
+    .action(
+      async (o: {
+        repo: string;
+        vuln: string;
+        status: string;
+        justification?: string;
+        detail?: string;
+        factory?: string;
+      }) => {
+        const { recordVexStatement } = await import('../release/index.ts');
+        const r = await recordVexStatement({
+          repoDir: resolve(o.repo),
+          vuln: o.vuln,
+          status: o.status,
+          ...(o.justification !== undefined ? { justification: o.justification } : {}),
+          ...(o.detail !== undefined ? { detail: o.detail } : {}),
+          ...(o.factory ? { factoryDir: resolve(o.factory) } : {}),
+        });
+        const s = r.statement;
+        process.stdout.write(
+          `${s.vuln}: ${s.status}${s.justification ? ` (${s.justification})` : ''} for ` +
+            `${s.releases.map((x) => `${x.model} ${x.version}`).join(', ')}\n` +
+            r.targets.map((t) => `  signed ${t.path} (${t.file})\n`).join('') +
+            `  targets v${r.metadata.targets}, snapshot v${r.metadata.snapshot}, timestamp v${r.metadata.timestamp}\n`,
+        );
+      },
+    );
+}
+
+/** `release advisory`: the CSAF 2.0 security advisory of a vulnerability. */
+function registerAdvisory(release: Command): void {
+  release
+    .command('advisory')
+    .description("write the CSAF 2.0 security advisory of a vulnerability from the maker's VEX statements")
+    .requiredOption('--repo <dir>', 'repository folder')
+    .requiredOption('--vuln <id>', 'the vulnerability (advisory id or alias)')
+    .requiredOption('--out <file>', 'where to write the advisory (JSON)')
+    .option('--publisher-name <name>', 'the publisher (the maker); remembered in the repository')
+    .option('--publisher-namespace <url>', "the publisher's https URL; remembered in the repository")
+    .option('--tracking-id <id>', "the advisory's tracking id (default: the vulnerability's id)")
+    .action(
+      async (o: {
+        repo: string;
+        vuln: string;
+        out: string;
+        publisherName?: string;
+        publisherNamespace?: string;
+        trackingId?: string;
+      }) => {
+        const { writeCsafAdvisory } = await import('../release/index.ts');
+        const out = resolve(o.out);
+        await mkdir(dirname(out), { recursive: true });
+        const r = await writeCsafAdvisory({
+          repoDir: resolve(o.repo),
+          vuln: o.vuln,
+          out,
+          publisher: { name: o.publisherName, namespace: o.publisherNamespace },
+          ...(o.trackingId ? { trackingId: o.trackingId } : {}),
+        });
+        process.stdout.write(`wrote the CSAF 2.0 advisory of ${o.vuln} to ${r.file}\n`);
+      },
+    );
+}
+
+/** `release project-sbom`: the CycloneDX SBOM of Bulwark itself (npm run build writes dist/sbom.cdx.json). */
+function registerProjectSbom(release: Command): void {
+  release
+    .command('project-sbom')
+    .description('write the CycloneDX 1.5 SBOM of this Bulwark package and its production dependencies')
+    .requiredOption('--out <file>', 'where to write it')
+    .action(async (o: { out: string }) => {
+      const { buildProjectSbom, runtimeInventory } = await import('../release/index.ts');
+      const sbom = buildProjectSbom(await runtimeInventory());
+      const out = resolve(o.out);
+      await mkdir(dirname(out), { recursive: true });
+      await writeFile(out, JSON.stringify(sbom, null, 2) + '\n');
+      process.stdout.write(`wrote ${out} (${(sbom.components as unknown[]).length} components)\n`);
     });
 }

@@ -20,6 +20,8 @@ import type { MqttErrorCode } from '../mqtt/index.ts';
 import type { PairingErrorCode } from '../pairing/index.ts';
 import type { ProfileErrorCode } from '../policy/index.ts';
 import type { UpdateErrorCode } from '../update/index.ts';
+import type { PublishRefusedCode } from '../release/index.ts';
+import type { VulnErrorCode } from '../vulns/index.ts';
 import { ERROR_TABLE, type ErrorCode } from './codes.ts';
 
 /** Codes of this folder's own classes. */
@@ -70,6 +72,8 @@ type FolderCode =
   | PairingErrorCode
   | PolicyErrorCode
   | UpdateErrorCode
+  | PublishRefusedCode
+  | VulnErrorCode
   | WebErrorCode;
 
 /** The codes some folder declares that the table lacks: must be none. */

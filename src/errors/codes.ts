@@ -291,6 +291,18 @@ const table = {
   RELEASE_DOWNGRADE_REFUSED: caller(DATAERR),
   RELEASE_DELTA_TOO_LARGE: caller(DATAERR),
   RELEASE_VERSION_NOT_CURRENT: caller(DATAERR),
+  // src/release: the publish gate (PublishRefusedError)
+  RELEASE_KNOWN_VULNERABILITY: caller(NOPERM),
+  RELEASE_SUPPORT_ENDED: caller(NOPERM),
+  // src/vulns
+  VULN_ADVISORY_INVALID: caller(DATAERR),
+  VULN_INPUT_TOO_LARGE: caller(DATAERR),
+  VULN_INPUT_UNREADABLE: caller(NOINPUT),
+  VULN_UNKNOWN: caller(DATAERR),
+  VULN_STATEMENT_INVALID: caller(USAGE),
+  VULN_STATEMENT_MISSING: caller(DATAERR),
+  VULN_STATE_INVALID: system(DATAERR),
+  VULN_FIELD_UNAVAILABLE: system(UNAVAILABLE),
   // src/web (HttpError answers with the status it carries; these are the statuses it is thrown with)
   STATE_CORRUPT: system(DATAERR),
   AUTH_REQUIRED: caller(NOPERM, 401),

@@ -191,7 +191,26 @@ async function runtimeAssets(root: string): Promise<Map<string, Uint8Array>> {
   return files;
 }
 
-/** The npm packages among the bundle's inputs, each with the version from its package.json. */
+/** npm's lockfile entries (package-lock.json, else the hidden node_modules/.package-lock.json) of a prefix. */
+async function lockfileOf(prefix: string): Promise<Record<string, { integrity?: unknown; license?: unknown }>> {
+  for (const file of ['package-lock.json', 'node_modules/.package-lock.json']) {
+    try {
+      const lock = JSON.parse(await readFile(join(prefix, file), 'utf8')) as { packages?: unknown };
+      if (lock.packages && typeof lock.packages === 'object') return lock.packages as never;
+    } catch {
+      /* no lockfile here: try the next */
+    }
+  }
+  return {};
+}
+
+/** A package folder by where it sits: the install prefix, and its key in the prefix's lockfile. */
+function lockKeyOf(dir: string): { prefix: string; key: string } {
+  const at = dir.indexOf('/node_modules/');
+  return { prefix: dir.slice(0, at), key: dir.slice(at + 1) };
+}
+
+/** The npm packages among the bundle's inputs, each with its package.json's version and its lockfile integrity. */
 async function bundledPackages(root: string, inputs: readonly string[]): Promise<RuntimePackage[]> {
   const dirs = new Map<string, string>();
   for (const input of inputs) {
@@ -204,6 +223,7 @@ async function bundledPackages(root: string, inputs: readonly string[]): Promise
     const dir = `${abs.slice(0, at)}/node_modules/${name}`;
     if (resolve(dir) !== resolve(root)) dirs.set(dir, name);
   }
+  const locks = new Map<string, Awaited<ReturnType<typeof lockfileOf>>>();
   const out: RuntimePackage[] = [];
   for (const [dir, name] of dirs) {
     const pkg = JSON.parse(await readFile(join(dir, 'package.json'), 'utf8')) as {
@@ -211,9 +231,14 @@ async function bundledPackages(root: string, inputs: readonly string[]): Promise
       license?: unknown;
     };
     if (typeof pkg.version !== 'string') throw invalid(`${name} has no version in its package.json`);
-    const license = typeof pkg.license === 'string' ? { license: pkg.license } : {};
+    const { prefix, key } = lockKeyOf(dir);
+    if (!locks.has(prefix)) locks.set(prefix, await lockfileOf(prefix));
+    const entry = locks.get(prefix)![key];
+    const licence = typeof pkg.license === 'string' ? pkg.license : entry?.license;
+    const license = typeof licence === 'string' ? { license: licence } : {};
+    const integrity = typeof entry?.integrity === 'string' ? { integrity: entry.integrity } : {};
     if (!out.some((p) => p.name === name && p.version === pkg.version))
-      out.push({ name, version: pkg.version, ...license });
+      out.push({ name, version: pkg.version, ...license, ...integrity });
   }
   return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.version < b.version ? -1 : 1));
 }

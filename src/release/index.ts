@@ -2,9 +2,11 @@
  * Software updates, the maker's side: the factory's update-signing keys, a TUF repository of
  * static files on @tufjs/models (publish, refresh, rotate, status), delta images (zstd
  * patch-from), CycloneDX SBOMs, firmware image building (the device agent bundled by esbuild),
- * a static server, and the updates part of `bulwark demo`. The device never loads this folder;
- * what both sides share (image format, versions, errors) is src/update's. @tufjs/models, tar and
- * esbuild load on first use.
+ * a static server, the updates part of `bulwark demo`, and vulnerability handling: advisories
+ * matched against published SBOMs, the maker's VEX signed beside them, CSAF advisories out and
+ * the publish gate (a known affected vulnerability, an ended support period). The device never
+ * loads this folder; what both sides share (image format, versions, errors) is src/update's.
+ * @tufjs/models, tar and esbuild load on first use.
  *
  * @example
  *   await initRepository({ repoDir, factoryDir });
@@ -34,4 +36,11 @@ export { buildDeviceImage, agentSourceEntry, imageBuildLimits, DEVICE_IMAGE_TARG
 export type { DeviceImageOptions, DeviceImageResult } from './image-build.ts';
 export type { ReferenceImageOptions } from './reference-image.ts';
 export { demoUpdates } from './demo.ts';
+export { buildProjectSbom, runtimeInventory } from './sbom.ts';
+export type { RuntimeInventory, RuntimePackage } from './sbom.ts';
+export { PublishRefusedError, checkSupportPeriod, supportEndsAt } from './publish-gate.ts';
+export type { PublishRefusedCode } from './publish-gate.ts';
+export { reportVulnerabilities, recordVexStatement, writeCsafAdvisory, vexTargetPath } from './vulns.ts';
+export type { VulnerabilityReport, VexStatementOptions, VexStatementResult } from './vulns.ts';
+export { VULNS_DIR } from './vuln-records.ts';
 export type { DemoUpdatesOptions, DemoUpdatesResult, DemoSupervise } from './demo.ts';

@@ -38,7 +38,15 @@ import {
   type ReleaseNotes,
   TIMESTAMP_SIGNED_AT_FIELD,
 } from '../update/index.ts';
-import { buildSbom, bundledPackages, runtimeInventory, type RuntimeInventory, type SbomInput } from './sbom.ts';
+import {
+  buildSbom,
+  bundledPackages,
+  packagesOfCode,
+  runtimeInventory,
+  type RuntimeInventory,
+  type SbomInput,
+} from './sbom.ts';
+import { checkKnownVulnerabilities, checkSupportPeriod } from './publish-gate.ts';
 import { validateDeltaBases, DEFAULT_DELTA_BASES } from './delta.ts';
 import { writeDeltaTargets, keepDeltaBase, type WrittenDelta } from './delta-targets.ts';
 import {
@@ -84,6 +92,8 @@ export interface PublishedImage {
   readonly sha256: string;
   readonly length: number;
   readonly publishedAt: string;
+  /** The SHA-256 of its published SBOM (targets/<model>/<sbomSha256>.image.cdx.json); absent in older records. */
+  readonly sbomSha256?: string;
 }
 
 /** release.json. */
@@ -109,7 +119,8 @@ export interface Loaded {
   readonly timestamp: Metadata<Timestamp>;
 }
 
-function keysDirOf(factoryDir: string): string {
+/** The update keys folder of a factory. */
+export function keysDirOf(factoryDir: string): string {
   return join(factoryDir, FACTORY_UPDATE_KEYS_DIR);
 }
 
@@ -508,15 +519,10 @@ function checkImage(o: PublishImageOptions, image: Image, published: Loaded['tar
 /** Writes the image's CycloneDX SBOM beside it, named by its hash. */
 async function writeSbom(
   modelDir: string,
-  input: Omit<SbomInput, 'tool' | 'code'>,
-  contents: Awaited<ReturnType<typeof inspectArtifact>>,
+  input: Omit<SbomInput, 'tool'>,
+  runtime: RuntimeInventory,
 ): Promise<{ bytes: Buffer; sha256: string }> {
-  const runtime = await runtimeInventory();
-  const sbom = buildSbom({
-    ...input,
-    tool: { name: runtime.name, version: runtime.version },
-    code: imageCode(contents, runtime),
-  });
+  const sbom = buildSbom({ ...input, tool: { name: runtime.name, version: runtime.version } });
   const bytes = Buffer.from(JSON.stringify(sbom, null, 2) + '\n');
   const sha256 = sha256Hex(bytes);
   await writeFileAtomic(join(modelDir, `${sha256}.image.cdx.json`), bytes, PUBLIC_FILE_MODE);
@@ -602,7 +608,8 @@ async function inspectArtifact(
  */
 export async function publishImage(options: PublishImageOptions): Promise<PublishResult> {
   // From here on the model is its id, whether it was given as an id or as a maker's model file.
-  const o = { ...options, model: resolveModel(options.model).id };
+  const spec = resolveModel(options.model);
+  const o = { ...options, model: spec.id };
   if (!isVersion(o.version))
     throw new ReleaseError(
       'RELEASE_VERSION_INVALID',
@@ -619,14 +626,22 @@ export async function publishImage(options: PublishImageOptions): Promise<Publis
     const contents = await inspectArtifact(o, info.size);
     const image = contents.manifest;
     checkImage(o, image, l.targets);
+    checkSupportPeriod(spec, now);
+    const runtime = await runtimeInventory();
+    const code = imageCode(contents, runtime);
+    await checkKnownVulnerabilities(o.repoDir, {
+      model: o.model,
+      version: image.version,
+      packages: packagesOfCode(code),
+    });
     const keys = await loadUpdateKeys(keysDirOf(o.factoryDir ? resolve(o.factoryDir) : l.record.factoryDir));
     const modelDir = join(o.repoDir, TARGETS_DIR, o.model);
     await mkdir(modelDir, { recursive: true, mode: 0o755 });
     const sha256 = await hashAndCopy(o.artifact, join(modelDir, 'image.tar'), info.size, o.onProgress);
     const sbom = await writeSbom(
       modelDir,
-      { image, imageSha256: sha256, imageLength: info.size, files: contents.files, now },
-      contents,
+      { image, imageSha256: sha256, imageLength: info.size, files: contents.files, code, now },
+      runtime,
     );
     const targets = withImageTargets(l, o, { ...image, sha256, length: info.size }, sbom);
     const published: PublishedImage = {
@@ -636,6 +651,7 @@ export async function publishImage(options: PublishImageOptions): Promise<Publis
       sha256,
       length: info.size,
       publishedAt: now.toISOString(),
+      sbomSha256: sbom.sha256,
     };
     const file = join(modelDir, `${sha256}.image.tar`);
     const newImage = { ...published, file };

@@ -9,6 +9,7 @@
 import { randomUUID, createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { ArchiveFile, ImageManifest } from '../update/index.ts';
+import { npmPurl } from '../vulns/index.ts';
 
 /** One npm package of the runtime. */
 export interface RuntimePackage {
@@ -23,6 +24,8 @@ export interface RuntimePackage {
 export interface RuntimeInventory {
   readonly name: string;
   readonly version: string;
+  /** The package's own SPDX licence expression. */
+  readonly license?: string;
   readonly packages: readonly RuntimePackage[];
 }
 
@@ -35,6 +38,7 @@ export async function runtimeInventory(
   const pkg = JSON.parse(await readFile(new URL('package.json', packageRoot), 'utf8')) as {
     name?: string;
     version?: string;
+    license?: unknown;
   };
   let packages: RuntimePackage[] = [];
   try {
@@ -59,15 +63,12 @@ export async function runtimeInventory(
   } catch {
     /* a published package has no lockfile: the SBOM then lists the runtime alone */
   }
-  return { name: pkg.name ?? 'bulwark', version: pkg.version ?? '0.0.0', packages };
+  const license = typeof pkg.license === 'string' ? { license: pkg.license } : {};
+  return { name: pkg.name ?? 'bulwark', version: pkg.version ?? '0.0.0', ...license, packages };
 }
 
 function purl(name: string, version: string): string {
-  const [scope, bare] = name.startsWith('@')
-    ? [name.slice(0, name.indexOf('/')), name.slice(name.indexOf('/') + 1)]
-    : ['', name];
-  const prefix = scope ? encodeURIComponent(scope) + '/' : '';
-  return `pkg:npm/${prefix}${encodeURIComponent(bare)}@${encodeURIComponent(version)}`;
+  return npmPurl(name, version);
 }
 
 function integrityHashes(integrity: string | undefined): Array<{ alg: string; content: string }> {
@@ -101,8 +102,27 @@ function libraryComponent(p: RuntimePackage): Record<string, unknown> {
     version: p.version,
     purl: purl(p.name, p.version),
     ...(integrityHashes(p.integrity).length ? { hashes: integrityHashes(p.integrity) } : {}),
-    ...(p.license ? { licenses: [{ expression: p.license }] } : {}),
+    licenses: licensesOf(p.license),
   };
+}
+
+/**
+ * CycloneDX licences of a package: its SPDX expression, or SPDX's NOASSERTION when its package.json
+ * states none (the component still says so, rather than leaving the field out).
+ */
+function licensesOf(license: string | undefined): Array<Record<string, unknown>> {
+  return license ? [{ expression: license }] : [{ license: { name: 'NOASSERTION' } }];
+}
+
+/** The npm integrity string of a CycloneDX SHA-512/384/256 hash, read back from an image's own SBOM. */
+function integrityOf(hashes: unknown): string | undefined {
+  if (!Array.isArray(hashes)) return undefined;
+  for (const h of hashes as Array<{ alg?: unknown; content?: unknown } | null>) {
+    const m = typeof h?.alg === 'string' ? /^SHA-(512|384|256)$/.exec(h.alg) : null;
+    if (m && typeof h?.content === 'string' && /^[0-9a-f]{64,128}$/.test(h.content))
+      return `sha${m[1]}-${Buffer.from(h.content, 'hex').toString('base64')}`;
+  }
+  return undefined;
 }
 
 /** The components and dependencies of the image's code: its bundled packages, or the runtime and its packages. */
@@ -119,12 +139,25 @@ function codeComponents(code: SbomInput['code']): {
   const runtimeRef = `runtime:${r.name}@${r.version}`;
   return {
     components: [
-      { type: 'framework', 'bom-ref': runtimeRef, name: r.name, version: r.version, purl: purl(r.name, r.version) },
+      {
+        type: 'framework',
+        'bom-ref': runtimeRef,
+        name: r.name,
+        version: r.version,
+        purl: purl(r.name, r.version),
+        licenses: licensesOf(r.license),
+      },
       ...r.packages.map(libraryComponent),
     ],
     imageDependsOn: [runtimeRef],
     dependencies: [{ ref: runtimeRef, dependsOn: r.packages.map((p) => `npm:${p.name}@${p.version}`) }],
   };
+}
+
+/** The npm packages (name, version, purl) an image's code comes from, as its SBOM will list them. */
+export function packagesOfCode(code: SbomInput['code']): Array<{ name: string; version: string; purl: string }> {
+  const packages = 'bundled' in code ? code.bundled : [code.runtime, ...code.runtime.packages];
+  return packages.map((p) => ({ name: p.name, version: p.version, purl: purl(p.name, p.version) }));
 }
 
 /** Builds the CycloneDX 1.5 JSON document published beside an image. */
@@ -185,9 +218,56 @@ export function bundledPackages(sbom: unknown, maxPackages = 5_000): RuntimePack
     if (typeof c.name !== 'string' || typeof c.version !== 'string' || c.name.length > 214 || c.version.length > 64)
       throw new Error('a library component without a name and version');
     const license = (c.licenses as Array<{ expression?: unknown }> | undefined)?.[0]?.expression;
-    packages.push({ name: c.name, version: c.version, ...(typeof license === 'string' ? { license } : {}) });
+    const integrity = integrityOf(c.hashes);
+    packages.push({
+      name: c.name,
+      version: c.version,
+      ...(typeof license === 'string' ? { license } : {}),
+      ...(integrity ? { integrity } : {}),
+    });
   }
   return packages;
+}
+
+/** A name-based (version 5 layout) UUID from a SHA-256 hex digest: the same content, the same serial number. */
+function contentUuid(digest: string): string {
+  const hex = (from: number, to: number): string => digest.slice(from, to);
+  return `${hex(0, 8)}-${hex(8, 12)}-5${hex(13, 16)}-a${hex(17, 20)}-${hex(20, 32)}`;
+}
+
+/**
+ * The project's own SBOM: CycloneDX 1.5 of the Bulwark package (the application) and its production
+ * dependencies from package-lock.json, each with its purl, SHA-512 from the lockfile and licence.
+ * Deterministic (no timestamp, the serial number from the content); `npm run build` writes it to
+ * dist/sbom.cdx.json, which the package ships.
+ */
+export function buildProjectSbom(r: RuntimeInventory): Record<string, unknown> {
+  const components = [...r.packages]
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.version < b.version ? -1 : 1))
+    .map(libraryComponent);
+  const self = {
+    type: 'application',
+    'bom-ref': `npm:${r.name}@${r.version}`,
+    name: r.name,
+    version: r.version,
+    purl: purl(r.name, r.version),
+    licenses: licensesOf(r.license),
+  };
+  const digest = createHash('sha256')
+    .update(JSON.stringify([self, components]))
+    .digest('hex');
+  return {
+    bomFormat: 'CycloneDX',
+    specVersion: '1.5',
+    serialNumber: `urn:uuid:${contentUuid(digest)}`,
+    version: 1,
+    metadata: {
+      tools: { components: [{ type: 'application', name: r.name, version: r.version }] },
+      component: self,
+    },
+    components,
+    dependencies: [{ ref: self['bom-ref'], dependsOn: components.map((c) => c['bom-ref']) }],
+  };
 }
 
 /** What the SBOM inside a bundled image describes: the image and the npm packages its bundle holds. */
@@ -209,9 +289,7 @@ export function buildBundleSbom(o: BundleSbomInput): Record<string, unknown> {
   const digest = createHash('sha256')
     .update(JSON.stringify([o.image, components]))
     .digest('hex');
-  // A name-based (version 5 layout) UUID from the content.
-  const hex = (from: number, to: number): string => digest.slice(from, to);
-  const uuid = `${hex(0, 8)}-${hex(8, 12)}-5${hex(13, 16)}-a${hex(17, 20)}-${hex(20, 32)}`;
+  const uuid = contentUuid(digest);
   return {
     bomFormat: 'CycloneDX',
     specVersion: '1.5',

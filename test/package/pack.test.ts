@@ -216,6 +216,8 @@ test('the tarball holds the built code and its types for every entry, the bin, m
   assert.ok(files.has('dist/cli/main.js') && files.has('dist/device/agent-main.js'));
   // The example policy profiles are read beside the built policy folder (src/policy/load.ts).
   assert.ok(files.has('dist/policy/profiles/plug.yaml'), 'the policy profiles are copied into dist/');
+  // The project's own SBOM (CycloneDX 1.5 of Bulwark and its production dependencies), written by `npm run build`.
+  assert.ok(files.has('dist/sbom.cdx.json'), 'the SBOM of the package ships in it');
   const stray = packed.files.filter((f) => f.startsWith('src/') || /\.test\.|(?<!\.d)\.ts$/.test(f));
   assert.deepEqual(stray, []);
   assert.deepEqual(codeEntries().sort(), Object.keys(ENTRY_NAMES).sort(), 'every entry point is checked here');
