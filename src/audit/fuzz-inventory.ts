@@ -61,7 +61,12 @@ const OUTSIDE_PARSERS: readonly InventoryRow[] = [
   ['parseCertificateMessage', 'cloudprotocol/payloads.ts', "the cloud's answer with an operational certificate"],
   ['MqttDecoder', 'mqtt/codec.ts', 'MQTT packets from the broker'],
   ['parseCookies', 'web/http.ts', 'HTTP Cookie headers', ['test/web/fuzz.test.ts', 'test/cloud/fuzz.test.ts']],
-  ['parseBody', 'web/http.ts', 'HTTP request bodies', ['test/web/fuzz.test.ts', 'test/cloud/fuzz.test.ts']],
+  [
+    'parseBody',
+    'web/http.ts',
+    "HTTP request bodies (the maker's sign-in form among them)",
+    ['test/web/fuzz.test.ts', 'test/cloud/fuzz.test.ts', 'src/cloud/security.fuzz.test.ts'],
+  ],
   ['parseStickerUri', 'identity/sticker.ts', "the label's QR code, as an app or hub scans it"],
   ['parseImageManifest', 'update/image.ts', 'image.json inside a downloaded image'],
   ['parseImageTargetCustom', 'update/image.ts', 'the signed custom data of a release'],
@@ -73,6 +78,23 @@ const OUTSIDE_PARSERS: readonly InventoryRow[] = [
   ['parseProfile', 'policy/profile.ts', 'device profiles (YAML) a manufacturer writes'],
   ['parseDriverLine', 'driver/protocol.ts', "lines from the maker's driver process (the agent's side)"],
   ['parseAgentLine', 'driver/protocol.ts', "lines from the agent (the driver kit's side)"],
+  ['parseOsvAdvisory', 'vulns/osv.ts', 'OSV advisories from outside (GitHub, OSV.dev), read offline'],
+  ['parseCsafAdvisories', 'vulns/csaf-in.ts', "a third party's CSAF 2.0 advisories, read offline"],
+  ['parseAdvisoryDocument', 'vulns/load.ts', 'an advisory file of either format, or a list of them'],
+  ['parseVers', 'vulns/advisory.ts', "a CSAF advisory's vers: version ranges"],
+  ['parseNpmPurl', 'vulns/purl.ts', "package URLs in advisories and in a release's SBOM"],
+  ['parseSemVer', 'vulns/semver.ts', 'versions advisories and SBOMs name'],
+  ['parseFieldCounts', 'vulns/field.ts', "the cloud maker API's answer: units per release"],
+  [
+    'parseDisclosureReport',
+    'cloud/disclosure.ts',
+    'disclosure reports from anyone (POST /v1/security/reports, the form)',
+  ],
+  ['parseAwareTime', 'cloud/cra-drafts.ts', 'CRA times from the maker API and the maker pages'],
+  ['parseCaseRef', 'cloud/cra-drafts.ts', "a CRA case's reference from the maker API"],
+  ['parseReportKind', 'cloud/cra-drafts.ts', 'a CRA report name from the maker API and the maker pages'],
+  ['mergeCraFacts', 'cloud/cra-drafts.ts', "a CRA case's facts from the maker API (request bodies)"],
+  ['checkAdvisory', 'cloud/csaf-provider.ts', 'CSAF advisories uploaded to the provider (POST /v1/maker/advisories)'],
 ];
 
 /** Parsers of the device's own files, the factory's bundle or the operator's command line, with why. */
@@ -90,6 +112,9 @@ const LOCAL_PARSERS: readonly InventoryRow[] = [
   ['parseDuration', 'update/config.ts', "an operator's command-line option"],
   ['parseCallValue', 'cli/hub-commands.ts', "an operator's command-line argument"],
   ['parseMqttsUrl', 'mqtt/client.ts', "the cloud operator's and the device's configuration"],
+  ['loadAdvisories', 'release/vuln-records.ts', "the repository's own advisory records (parsed when imported)"],
+  ['loadStatements', 'release/vuln-records.ts', "the repository's own VEX statements, written by release vex"],
+  ['checkStatement', 'vulns/vex.ts', "the maker's VEX statement on the command line (release vex)"],
   [
     'parseModel',
     'models/model-file.ts',

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { ConfigError } from '../errors/index.ts';
 import { portArgument } from './arguments.ts';
-import type { CloudStore, RevocationRecord } from '../cloud/index.ts';
+import type { CloudStore, CraDeadline, RevocationRecord, SecurityConfig } from '../cloud/index.ts';
 
 function list(value: string): string[] {
   return value
@@ -45,6 +45,10 @@ interface RunOptions {
   mosquittoConfig?: string;
   mosquittoPidFile?: string;
   birthCertificates?: string;
+  securityConfig?: string;
+  securityContact?: string;
+  securityPolicy?: string;
+  securityExpiresDays?: string;
 }
 
 /** `cloud broker-config`'s options as commander parses them. */
@@ -103,8 +107,13 @@ function registerRun(cloud: Command): void {
       '--birth-certificates <mode>',
       "'enrolment' (the default: a factory certificate may only enrol) or 'full' (for units that do not enrol yet)",
     )
+    .option('--security-config <file>', 'JSON file of the security settings: securityTxt, intake, csaf (docs/cloud.md)')
+    .option('--security-contact <uris>', 'security.txt contacts (https:, mailto:, tel:), comma-separated')
+    .option('--security-policy <url>', "security.txt's disclosure policy URL (https:)")
+    .option('--security-expires-days <days>', "security.txt's Expires, days after it is served (1 to 365)")
     .action(async (o: RunOptions) => {
       const { startCloud, makerTokenSha256 } = await import('../cloud/index.ts');
+      const security = await securitySettings(o);
       const maker = o.makerTokenFile
         ? { makerTokenSha256: makerTokenSha256(await readFile(resolve(o.makerTokenFile), 'utf8')) }
         : {};
@@ -119,7 +128,7 @@ function registerRun(cloud: Command): void {
         ...(o.database ? { databaseUrl: o.database } : {}),
         ...(o.hostname ? { hostnames: list(o.hostname) } : {}),
         broker: { host: o.host, port: port(o.mqttPort, 'mqttPort'), ...birthCertificatesOption(o) },
-        api: { host: o.host, port: port(o.apiPort, 'apiPort'), ...maker },
+        api: { host: o.host, port: port(o.apiPort, 'apiPort'), ...maker, security },
         manifests: (o.import ?? []).map((p) => resolve(p)),
         ...mosquittoOption(o),
         log,
@@ -135,6 +144,69 @@ function registerRun(cloud: Command): void {
         process.once('SIGTERM', stop);
       });
     });
+}
+
+/** Largest security settings file read, bytes. */
+const MAX_SECURITY_CONFIG_BYTES = 65_536;
+const SECURITY_SECTIONS = {
+  securityTxt: ['contact', 'policy', 'preferredLanguages', 'expiresInDays'],
+  intake: [
+    'reportsPerSource',
+    'sourceWindowMs',
+    'maxSummaryChars',
+    'maxDetailsChars',
+    'maxProductChars',
+    'maxVersionChars',
+    'maxContactChars',
+    'maxListed',
+  ],
+  csaf: ['maxAdvisoryBytes', 'maxAdvisories', 'listOnAggregators', 'mirrorOnAggregators', 'publisher'],
+} as const;
+
+const securityError = (key: string, message: string): ConfigError =>
+  new ConfigError('CLOUD_CONFIG_INVALID', key, message);
+
+/** Reads `--security-config`: a bounded JSON object whose every key is a known setting (a typo is refused). */
+async function readSecurityFile(file: string): Promise<Record<string, Record<string, unknown>>> {
+  const { open } = await import('node:fs/promises');
+  const handle = await open(resolve(file), 'r');
+  const buffer = Buffer.alloc(MAX_SECURITY_CONFIG_BYTES + 1);
+  const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0).finally(() => handle.close());
+  if (bytesRead > MAX_SECURITY_CONFIG_BYTES)
+    throw securityError('securityConfig', `${file} is over ${MAX_SECURITY_CONFIG_BYTES} bytes`);
+  let doc: unknown;
+  try {
+    doc = JSON.parse(buffer.subarray(0, bytesRead).toString('utf8'));
+  } catch {
+    throw securityError('securityConfig', `${file} is not JSON`);
+  }
+  const isObject = (v: unknown): v is Record<string, unknown> =>
+    typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (!isObject(doc)) throw securityError('security', 'must be a JSON object');
+  for (const [section, value] of Object.entries(doc)) {
+    const keys: readonly string[] | undefined = SECURITY_SECTIONS[section as keyof typeof SECURITY_SECTIONS];
+    if (!keys) throw securityError(`security.${section}`, 'is not a setting (securityTxt, intake or csaf)');
+    if (!isObject(value)) throw securityError(`security.${section}`, 'must be an object');
+    const unknown = Object.keys(value).find((k) => !keys.includes(k));
+    if (unknown !== undefined) throw securityError(`security.${section}.${unknown}`, 'is not a setting');
+  }
+  return doc as Record<string, Record<string, unknown>>;
+}
+
+/**
+ * `cloud run`'s and `cloud advisory publish`'s security settings: the file, then the options over it, validated
+ * here so a bad value stops the command before anything starts.
+ */
+async function securitySettings(o: Partial<RunOptions>): Promise<SecurityConfig> {
+  const { validateSecurityConfig } = await import('../cloud/index.ts');
+  const file = o.securityConfig ? await readSecurityFile(o.securityConfig) : {};
+  const securityTxt = {
+    ...file.securityTxt,
+    ...(o.securityContact !== undefined ? { contact: list(o.securityContact) } : {}),
+    ...(o.securityPolicy !== undefined ? { policy: o.securityPolicy } : {}),
+    ...(o.securityExpiresDays !== undefined ? { expiresInDays: Number(o.securityExpiresDays) } : {}),
+  };
+  return validateSecurityConfig({ ...file, securityTxt });
 }
 
 /** `cloud run`'s Mosquitto revocation option, from --mosquitto-config and --mosquitto-pid-file. */
@@ -430,6 +502,13 @@ function factOptions(c: Command): Command {
 
 type CraOptions = Record<string, string | boolean | undefined> & { state?: string; database?: string; json?: boolean };
 
+/** A deadline in words: 'due <ISO time> (provisional)', 'submitted <ISO time>', or what it waits for. */
+function deadlineText(d: CraDeadline): string {
+  if (d.submittedAt !== null) return `submitted ${new Date(d.submittedAt).toISOString()}`;
+  if (d.dueAt === null) return `due ${d.basis}`;
+  return `due ${new Date(d.dueAt).toISOString()}${d.provisional ? ' (provisional)' : ''} (${d.basis})`;
+}
+
 function printCase(o: CraOptions, value: object, line: string): void {
   process.stdout.write(o.json ? JSON.stringify(value, null, 2) + '\n' : line + '\n');
 }
@@ -444,12 +523,16 @@ function registerCra(cloud: Command): void {
       .requiredOption('--known-at <iso>', 'when you became aware, ISO 8601 with offset, e.g. 2026-10-05T09:30:00Z')
       .option('--json', 'print JSON')
       .action(async (o: CraOptions) => {
-        const { openCase } = await import('../cloud/index.ts');
+        const { openCase, deadlinesOf } = await import('../cloud/index.ts');
         const ref = kind === 'vulnerability' ? o.vuln : o.incident;
         await withStoreOf(o, async (store) => {
-          const done = await openCase(store, kind, { ...o, ref, knownAt: o.knownAt }, Date.now());
+          const now = Date.now();
+          const done = await openCase(store, kind, { ...o, ref, knownAt: o.knownAt }, now);
           const c = done.record;
-          printCase(o, done, `${done.created ? 'opened' : 'already open'}: ${c.id} ${c.kind} ${c.ref}`);
+          const deadlines = deadlinesOf(c, now);
+          const lines = deadlines.map((d) => `  ${d.report} ${deadlineText(d)}`);
+          const head = `${done.created ? 'opened' : 'already open'}: ${c.id} ${c.kind} ${c.ref}`;
+          printCase(o, { ...done, deadlines }, [head, ...lines].join('\n'));
         });
       });
   };
@@ -498,11 +581,8 @@ function registerCra(cloud: Command): void {
         const view = await craOverview(store, now);
         if (o.json) return void process.stdout.write(JSON.stringify(view, null, 2) + '\n');
         if (view.due.length === 0) process.stdout.write('no CRA report is due\n');
-        for (const d of view.due) {
-          const when =
-            d.dueAt === null ? d.basis : new Date(d.dueAt).toISOString() + (d.provisional ? ' (provisional)' : '');
-          process.stdout.write(`${d.state.toUpperCase()} ${d.caseId} ${d.ref}: ${d.report} due ${when}\n`);
-        }
+        for (const d of view.due)
+          process.stdout.write(`${d.state.toUpperCase()} ${d.caseId} ${d.ref}: ${d.report} ${deadlineText(d)}\n`);
       });
     });
 }
@@ -515,9 +595,10 @@ function registerAdvisory(cloud: Command): void {
   storeOptions(advisory.command('publish'))
     .description('publish a CSAF 2.0 security advisory (from `bulwark release advisory`)')
     .requiredOption('--file <file>', 'the advisory, JSON')
-    .action(async (o: { file: string; state?: string; database?: string }) => {
-      const { publishAdvisory, validateSecurityConfig } = await import('../cloud/index.ts');
-      const config = validateSecurityConfig().csaf;
+    .option('--security-config <file>', "the cloud's security settings file (its csaf limits apply)")
+    .action(async (o: { file: string; state?: string; database?: string; securityConfig?: string }) => {
+      const { publishAdvisory } = await import('../cloud/index.ts');
+      const config = (await securitySettings(o)).csaf;
       const { open } = await import('node:fs/promises');
       // Read at most one byte past the limit, so a huge file is refused without being read whole.
       const handle = await open(resolve(o.file), 'r');

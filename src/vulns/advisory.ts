@@ -178,7 +178,8 @@ export function parseVers(text: string, where: string): VersionRange {
   const parts = m[2]!.split('|');
   if (parts.length > advisoryLimits.maxEvents) throw invalidAdvisory(where, 'too many constraints');
   const constraints = parts.map((part): VersionConstraint => {
-    const c = /^(<=|>=|!=|<|>|=)?(.+)$/.exec(part.trim())!;
+    const c = /^(<=|>=|!=|<|>|=)?(.+)$/.exec(part.trim());
+    if (!c) throw invalidAdvisory(where, 'an empty constraint in a version range');
     return { op: (c[1] ?? '=') as VersionConstraint['op'], version: checkedVersion(safeDecode(c[2]!), where) };
   });
   return { kind: 'constraints', constraints };
