@@ -80,14 +80,18 @@ export function checkAdvisory(bytes: Buffer, maxBytes: number): CheckedAdvisory 
   const currentReleaseAt = dateOf(tracking.current_release_date, 'document.tracking.current_release_date');
   const initial = tracking.initial_release_date;
   const yearFrom = initial === undefined ? currentReleaseAt : dateOf(initial, 'document.tracking.initial_release_date');
+  const year = new Date(yearFrom).getUTCFullYear();
+  // CSAF's directory layout has a folder per four-digit year.
+  if (year < 1000 || year > 9999) throw invalid('the release year must have four digits');
   const stem = csafFileStem(id);
-  if (stem.length > MAX_STEM_CHARS || !/^[a-z0-9_-]+$/.test(stem))
+  // A name of separators alone ('_') would make every such advisory clash with the next.
+  if (stem.length > MAX_STEM_CHARS || !/^[a-z0-9_-]+$/.test(stem) || !/[a-z0-9]/.test(stem))
     throw invalid(`document.tracking.id must give a file name of at most ${MAX_STEM_CHARS} of [a-z0-9_-]`);
   const document = bytes.toString('utf8');
   const sha512 = createHash('sha512').update(bytes).digest('hex');
   return {
     trackingId: id,
-    path: `${new Date(yearFrom).getUTCFullYear()}/${stem}.json`,
+    path: `${year}/${stem}.json`,
     currentReleaseAt,
     document,
     sha512,

@@ -304,6 +304,18 @@ test('the CSAF provider serves the uploads with index, changes and SHA-512; bad 
     [advisory('X-1', '2026-10-02T08:00:00Z', { category: 'csaf_vex' }), 422, 'CSAF_ADVISORY_INVALID'],
     [advisory('X-2', '2026-10-02T08:00:00Z', { csaf_version: '2.1' }), 422, 'CSAF_ADVISORY_INVALID'],
     [advisory('X-3', 'yesterday'), 422, 'CSAF_ADVISORY_INVALID'],
+    [
+      advisory('X-4', '0000-10-02T08:00:00Z', {
+        tracking: {
+          id: 'X-4',
+          current_release_date: '0000-10-02T08:00:00Z',
+          initial_release_date: '0000-10-01T00:00:00Z',
+        },
+      }),
+      422,
+      'CSAF_ADVISORY_INVALID',
+    ],
+    [advisory('¿?!', '2026-10-02T08:00:00Z'), 422, 'CSAF_ADVISORY_INVALID'],
     [Buffer.from('not json'), 422, 'CSAF_ADVISORY_INVALID'],
     [Buffer.alloc(1_048_577, 0x20), 413, 'BODY_TOO_LARGE'],
   ];
