@@ -310,6 +310,19 @@ export async function checkLint(ctx: AuditContext): Promise<CheckOutcome> {
 
 const SBOM_NAMES = ['sbom.cdx.json', 'image.cdx.json', 'bom.cdx.json', 'bom.json'];
 
+/** The SBOM files present in --bundle or --source (its reports/ and dist/ too), in the order they are preferred. */
+export function localSbomFiles(ctx: AuditContext): string[] {
+  const dirs = [
+    ctx.inputs.bundleDir,
+    ctx.inputs.sourceDir,
+    ctx.inputs.sourceDir && join(ctx.inputs.sourceDir, 'reports'),
+    ctx.inputs.sourceDir && join(ctx.inputs.sourceDir, 'dist'),
+  ].filter((d): d is string => d !== undefined);
+  const found: string[] = [];
+  for (const dir of dirs) for (const name of SBOM_NAMES) if (existsSync(join(dir, name))) found.push(join(dir, name));
+  return found;
+}
+
 /**
  * build.sbom: a CycloneDX SBOM ships with each image: signed beside it in the update repository, or in --bundle /
  * --source.
@@ -323,33 +336,25 @@ export async function checkSbom(ctx: AuditContext): Promise<CheckOutcome> {
       () => 'an image ships without a valid SBOM',
     );
   }
-  const dirs = [
-    ctx.inputs.bundleDir,
-    ctx.inputs.sourceDir,
-    ctx.inputs.sourceDir && join(ctx.inputs.sourceDir, 'reports'),
-    ctx.inputs.sourceDir && join(ctx.inputs.sourceDir, 'dist'),
-  ].filter((d): d is string => d !== undefined);
-  for (const dir of dirs) {
-    for (const name of SBOM_NAMES) {
-      const { value, reason } = await readJsonBounded(join(dir, name), ctx.inputs.limits.maxInputFileBytes);
-      if (reason === 'missing') continue;
-      const v = value as { bomFormat?: unknown; specVersion?: unknown; components?: unknown } | undefined;
-      const ok = v?.bomFormat === 'CycloneDX' && Array.isArray(v.components) && v.components.length > 0;
-      return verdict(
-        [
-          ...(fromRepo ?? []),
-          {
-            sent: `read ${join(dir, name)}`,
-            received: ok
-              ? `CycloneDX ${String(v?.specVersion)} with ${(v.components as unknown[]).length} components`
-              : (reason ?? 'not a CycloneDX SBOM with components'),
-            finding: !ok,
-          },
-        ],
-        'a CycloneDX SBOM ships with the image',
-        () => 'the SBOM is malformed',
-      );
-    }
+  const [file] = localSbomFiles(ctx);
+  if (file !== undefined) {
+    const { value, reason } = await readJsonBounded(file, ctx.inputs.limits.maxInputFileBytes);
+    const v = value as { bomFormat?: unknown; specVersion?: unknown; components?: unknown } | undefined;
+    const ok = v?.bomFormat === 'CycloneDX' && Array.isArray(v.components) && v.components.length > 0;
+    return verdict(
+      [
+        ...(fromRepo ?? []),
+        {
+          sent: `read ${file}`,
+          received: ok
+            ? `CycloneDX ${String(v?.specVersion)} with ${(v.components as unknown[]).length} components`
+            : (reason ?? 'not a CycloneDX SBOM with components'),
+          finding: !ok,
+        },
+      ],
+      'a CycloneDX SBOM ships with the image',
+      () => 'the SBOM is malformed',
+    );
   }
   return notTested(
     'no SBOM found: the release side writes one per image (targets/<model>/image.cdx.json in the update ' +

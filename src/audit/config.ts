@@ -48,6 +48,10 @@ export interface AuditLimits {
   readonly maxKeptReports: number;
   /** Starting, using and resetting the throwaway copy of the device (factory reset, export), ms. */
   readonly cloneDeadlineMs: number;
+  /** The release side's last match of advisories against its images may be at most this old, ms. */
+  readonly maxVulnCheckAgeMs: number;
+  /** Most advisories kept in an update repository that are read. */
+  readonly maxAdvisoriesRead: number;
 }
 
 /** The polite defaults. */
@@ -72,6 +76,8 @@ export const DEFAULT_AUDIT_LIMITS: Readonly<AuditLimits> = Object.freeze({
   maxRepositoryTargets: 64,
   maxKeptReports: 200,
   cloneDeadlineMs: 60_000,
+  maxVulnCheckAgeMs: 30 * 86_400_000, // 30 days
+  maxAdvisoriesRead: 20_000,
 });
 
 const RANGES: Readonly<Record<keyof AuditLimits, readonly [number, number]>> = {
@@ -95,6 +101,8 @@ const RANGES: Readonly<Record<keyof AuditLimits, readonly [number, number]>> = {
   maxRepositoryTargets: [1, 10_000],
   maxKeptReports: [1, 10_000],
   cloneDeadlineMs: [5_000, 600_000],
+  maxVulnCheckAgeMs: [3_600_000, 366 * 86_400_000],
+  maxAdvisoriesRead: [1, 100_000],
 };
 
 /**

@@ -29,8 +29,10 @@ export interface AuditInputs {
    * connecting with it must be refused (cloud.revocation-enforced).
    */
   readonly revokedIdentityDir?: string;
-  /** The release side's update repository folder (metadata/, targets/, audits/). */
+  /** The release side's update repository folder (metadata/, targets/, audits/, vulns/). */
   readonly updateRepoDir?: string;
+  /** The manufacturer cloud's HTTPS API (security.txt, the disclosure intake), with its CA when given. */
+  readonly cloudApi?: HttpsTarget;
   /** The installed systemd unit file of the device service (default: the one the firmware generates). */
   readonly serviceUnitPath?: string;
   readonly limits: AuditLimits;

@@ -1,8 +1,9 @@
 /**
  * The auditor's network edge: one HTTPS exchange, one TLS handshake, one TCP connect, each
  * bounded in time and bytes and never throwing for what the device does (a refusal is a
- * result). Certificates are not verified: a device's self-signed certificate is what is being
- * examined, and nothing secret is ever sent over these connections.
+ * result). Certificates are not verified (a device's self-signed certificate is what is being
+ * examined, and nothing secret is ever sent over these connections) unless the target names the
+ * CA its certificate must chain to (the cloud API with --cloud-api-ca).
  */
 import { request as httpsRequest } from 'node:https';
 import { connect as tlsConnect, type ConnectionOptions, type SecureVersion, type TLSSocket } from 'node:tls';
@@ -22,6 +23,8 @@ export interface HttpsTarget {
   readonly loopback: boolean;
   /** True when the host is an IPv4 loopback address, so any 127/8 source address reaches it. */
   readonly loopbackV4: boolean;
+  /** PEM CA certificates the server's certificate must chain to; without them it is not verified. */
+  readonly ca?: string;
 }
 
 /** Parses a --url value; undefined when it is not an https URL with a host. */
@@ -130,7 +133,7 @@ export function httpsExchange(target: HttpsTarget, probe: HttpProbe, bounds: Net
         method: probe.method,
         path: probe.path,
         headers,
-        rejectUnauthorized: false,
+        ...(target.ca !== undefined ? { ca: target.ca, rejectUnauthorized: true } : { rejectUnauthorized: false }),
         agent: false,
         ...(isIP(target.host) === 0 ? { servername: target.host } : {}),
         ...(probe.localAddress !== undefined ? { localAddress: probe.localAddress } : {}),

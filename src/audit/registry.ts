@@ -23,6 +23,9 @@ import * as rt from './runtime-checks.ts';
 import * as fz from './fuzz-inventory.ts';
 import * as st from './state-checks.ts';
 import * as flood from './flood-checks.ts';
+import * as sbom from './sbom-checks.ts';
+import * as vulns from './vuln-checks.ts';
+import * as intake from './disclosure-checks.ts';
 
 /** When a check runs: black-box probes first (lockout last of them), then white-box reads of what they left behind. */
 export type CheckPhase = 1 | 2 | 3 | 4 | 5;
@@ -56,6 +59,7 @@ export const CHECK_RUNNERS: Readonly<Record<CheckId, CheckRunner>> = {
   'cloud.claim-window': { phase: 4, run: cloud.checkClaimWindow },
   'tls.certificate-lifetimes': { phase: 4, run: ids.checkCertificateLifetimes },
   'cloud.revocation-enforced': { phase: 1, run: ids.checkRevocationEnforced },
+  'cloud.disclosure-intake': { phase: 1, run: intake.checkDisclosureIntake },
   'bundle.unique-credentials': { phase: 4, run: cred.checkUniqueCredentials },
   'bundle.hash-params': { phase: 4, run: cred.checkHashParams },
   'bundle.update-trust-anchor': { phase: 4, run: bundle.checkUpdateTrustAnchor },
@@ -64,6 +68,8 @@ export const CHECK_RUNNERS: Readonly<Record<CheckId, CheckRunner>> = {
   'bundle.secret-file-modes': { phase: 4, run: bundle.checkSecretFileModes },
   'build.lint': { phase: 4, run: build.checkLint },
   'build.sbom': { phase: 4, run: build.checkSbom },
+  'build.sbom-complete': { phase: 4, run: sbom.checkSbomComplete },
+  'build.known-vulnerabilities': { phase: 4, run: vulns.checkKnownVulnerabilities },
   'build.fuzz-targets': { phase: 4, run: fz.checkFuzzTargets },
   'build.no-hardcoded-secrets': { phase: 4, run: build.checkNoHardcodedSecrets },
   'build.crypto-allowlist': { phase: 4, run: build.checkCryptoAllowList },

@@ -12,7 +12,7 @@ import { validateAuditLimits, loopbackSources, type AuditLimits, type ProbeFamil
 import { AuditContext, type AuditInputs } from './context.ts';
 import { parseHttpsTarget, type HttpsTarget } from './net.ts';
 import { checkOrder, runCheck } from './registry.ts';
-import { readJsonBounded } from './files.ts';
+import { readBounded, readJsonBounded } from './files.ts';
 import { runningFirmware } from './device-info.ts';
 import { en18031Section } from './en18031.ts';
 import { countControls, evaluateControls, evaluateEtsi, evaluatePsti, exitCodeFor } from './evaluate.ts';
@@ -104,6 +104,25 @@ function checkHostPort(value: string | undefined, key: string, scheme?: string):
   return value;
 }
 
+/** The cloud API's URL, https://host[:port] without credentials or a path. */
+function cloudApiTarget(value: string): HttpsTarget {
+  const t = typeof value === 'string' ? parseHttpsTarget(value) : undefined;
+  if (t === undefined || t.url.pathname.replace(/^\/$/, '') !== '' || t.url.search !== '')
+    throw new AuditError('AUDIT_TARGET_INVALID', 'cloudApi', 'must be an https://host[:port] URL without a path');
+  return t;
+}
+
+/** The cloud API as a target, with the CA certificates its certificate must chain to when given. */
+async function cloudApiInput(g: AuditInputPaths): Promise<HttpsTarget | undefined> {
+  if (g.cloudApi === undefined) return undefined;
+  const target = cloudApiTarget(g.cloudApi);
+  if (g.cloudApiCa === undefined) return target;
+  const f = await readBounded(g.cloudApiCa, 1_048_576);
+  if (!f.ok || !f.text.includes('-----BEGIN CERTIFICATE-----'))
+    throw new AuditError('AUDIT_INPUT_UNREADABLE', 'cloudApiCa', `${g.cloudApiCa} is not a PEM certificate file`);
+  return { ...target, ca: f.text };
+}
+
 /** True when this host can use `address` as a source address (127/8 beyond 127.0.0.1 is Linux-only). */
 function canBind(address: string): Promise<boolean> {
   return new Promise((resolveBind) => {
@@ -126,7 +145,7 @@ async function toolVersion(): Promise<string> {
 
 /** The optional inputs, checked (folders and files exist, ports are host:port) and resolved; absent ones left out. */
 async function givenInputs(options: AuditOptions): Promise<AuditInputPaths> {
-  const [bundle, state, manifest, source, updateRepo, serviceUnit, revoked] = await Promise.all([
+  const [bundle, state, manifest, source, updateRepo, serviceUnit, revoked, cloudApiCa] = await Promise.all([
     existing(options.bundle, 'bundle', 'dir'),
     existing(options.state, 'state', 'dir'),
     existing(options.manifest, 'manifest', 'file'),
@@ -134,10 +153,14 @@ async function givenInputs(options: AuditOptions): Promise<AuditInputPaths> {
     existing(options.updateRepo, 'updateRepo', 'dir'),
     existing(options.serviceUnit, 'serviceUnit', 'file'),
     existing(options.revoked, 'revoked', 'dir'),
+    existing(options.cloudApiCa, 'cloudApiCa', 'file'),
   ]);
   const hub = checkHostPort(options.hub, 'hub');
   const cloud = checkHostPort(options.cloud, 'cloud', 'mqtts');
-  const all = { bundle, state, manifest, source, hub, cloud, updateRepo, serviceUnit, revoked };
+  const cloudApi = options.cloudApi === undefined ? undefined : cloudApiTarget(options.cloudApi).url.origin;
+  if (cloudApiCa !== undefined && cloudApi === undefined)
+    throw new AuditError('AUDIT_OPTIONS_INVALID', 'cloudApiCa', 'needs cloudApi');
+  const all = { bundle, state, manifest, source, hub, cloud, updateRepo, serviceUnit, revoked, cloudApi, cloudApiCa };
   return Object.fromEntries(Object.entries(all).filter(([, v]) => v));
 }
 
@@ -170,7 +193,7 @@ async function probeSources(
 
 /** The checks' inputs: the profile, its decision, the targets and limits, and what else was given. */
 function auditInputs(
-  base: Pick<AuditInputs, 'profile' | 'decision' | 'targets' | 'limits'>,
+  base: Pick<AuditInputs, 'profile' | 'decision' | 'targets' | 'limits' | 'cloudApi'>,
   g: AuditInputPaths,
   sources: Record<ProbeFamily, string> | undefined,
 ): AuditInputs {
@@ -244,7 +267,10 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
   const given = await givenInputs(options);
   await checkBundleModel(profile, given.bundle);
   const sources = await probeSources(targets, options.loopbackSourceBase);
-  const ctx = new AuditContext(auditInputs({ profile, decision, targets, limits }, given, sources));
+  const cloudApi = await cloudApiInput(given);
+  const ctx = new AuditContext(
+    auditInputs({ profile, decision, targets, limits, ...(cloudApi ? { cloudApi } : {}) }, given, sources),
+  );
   const order = checkOrder(decision.required.flatMap((r) => r.control.checks.map((c) => c.id)));
   await runChecks(ctx, order, options);
   const scope = await auditScope(ctx, given, sources);

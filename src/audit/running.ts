@@ -6,7 +6,7 @@
  * @example
  *   const { report, exitCode } = await auditRunningDevice({
  *     model: 'lock', agent, bundle: unit.dir, state: lockStateDir,
- *     manifest: 'units/manifest.json', cloudUrl: cloud.brokerUrl, updateRepo: 'releases',
+ *     manifest: 'units/manifest.json', cloudUrl: cloud.brokerUrl, cloudApi: cloud.api.url, updateRepo: 'releases',
  *   });
  */
 import { existsSync } from 'node:fs';
@@ -49,6 +49,10 @@ export interface RunningDeviceAudit {
   readonly cloudUrl?: string;
   /** A folder with the certificate and key of an identity the cloud has revoked. */
   readonly revoked?: string;
+  /** The cloud's HTTPS API, https://host:port (its security.txt and disclosure intake). */
+  readonly cloudApi?: string;
+  /** A PEM file of the CA the cloud API's certificate chains to. */
+  readonly cloudApiCa?: string;
   /** The release side's update repository folder. */
   readonly updateRepo?: string;
   /** The firmware's project folder (lint, parsers, SBOM); default: this checkout, when it has its dev tools. */
@@ -112,6 +116,8 @@ export async function auditRunningDevice(
     ...(hub ? { hub } : {}),
     ...(o.cloudUrl ? { cloud: o.cloudUrl } : {}),
     ...(o.revoked ? { revoked: o.revoked } : {}),
+    ...(o.cloudApi ? { cloudApi: o.cloudApi } : {}),
+    ...(o.cloudApiCa ? { cloudApiCa: o.cloudApiCa } : {}),
     ...(o.updateRepo ? { updateRepo: o.updateRepo } : {}),
     ...(o.serviceUnit ? { serviceUnit: o.serviceUnit } : {}),
     ...(o.limits ? { limits: o.limits } : {}),

@@ -104,6 +104,10 @@ export interface AuditInputPaths {
   readonly updateRepo?: string;
   /** The installed systemd unit file of the device service; default: the unit the firmware generates. */
   readonly serviceUnit?: string;
+  /** The manufacturer cloud's HTTPS API, https://host:port (security.txt and the disclosure intake). */
+  readonly cloudApi?: string;
+  /** PEM CA certificate(s) the cloud API's certificate must chain to; without it the certificate is not verified. */
+  readonly cloudApiCa?: string;
 }
 
 /** What the audit looked at. Paths as given; no secrets. */

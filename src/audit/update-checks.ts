@@ -116,6 +116,8 @@ export interface RepositoryImage {
   /** The SBOM's target, file and content. */
   readonly sbom: {
     readonly path?: string;
+    /** The SBOM's file in the repository, once its signed hash verified. */
+    readonly file?: string;
     readonly state: 'verified' | 'missing' | 'mismatch' | 'not-cyclonedx' | 'unlisted';
     readonly components?: number;
     readonly namesImage?: boolean;
@@ -381,6 +383,7 @@ async function sbomOf(
   if (!ok) return { path: sbomPath, state: 'not-cyclonedx' };
   return {
     path: sbomPath,
+    file: sbomFile,
     state: 'verified',
     components: (v.components as unknown[]).length,
     spec: String(v.specVersion),

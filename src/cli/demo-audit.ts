@@ -7,7 +7,7 @@
  * release pipeline would: a first audit is kept with the release, the second finds it; the demo
  * fails unless every required control passes.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DeviceAgent } from '../device/index.ts';
 import type { CloudService } from '../cloud/index.ts';
@@ -65,7 +65,10 @@ async function renderDemoPolicies(o: DemoAuditOptions): Promise<void> {
   }
 }
 
-/** The release the devices run (this firmware's version), signed with the owner's note; returns the repository. */
+/**
+ * The release the devices run (this firmware's version), signed with the owner's note, then matched
+ * against the maker's advisories (release vulns); returns the repository.
+ */
 async function publishAuditReleases(o: DemoAuditOptions): Promise<string> {
   const { initRepository, publishImage, buildReferenceImage } = await import('../release/index.ts');
   const { runningImageOf } = await import('../update/index.ts');
@@ -73,13 +76,47 @@ async function publishAuditReleases(o: DemoAuditOptions): Promise<string> {
   const repoDir = join(o.work, 'audit-releases');
   await mkdir(join(o.work, 'audit-images'), { recursive: true });
   await initRepository({ repoDir, factoryDir: o.factoryDir });
+  const sboms: string[] = [];
   for (const model of AUDITED) {
     const artifact = join(o.work, 'audit-images', `${model}-${running.version}.tar`);
     await buildReferenceImage(artifact, { model, version: running.version, securityVersion: running.securityVersion });
     const notes = { risk: 'the first release: no known risk fixed', interruption: `the ${model} restarts: about 10 s` };
-    await publishImage({ repoDir, artifact, model, version: running.version, notes });
+    sboms.push((await publishImage({ repoDir, artifact, model, version: running.version, notes })).files.sbom);
   }
+  await matchDemoAdvisories(o, repoDir, sboms[0]!);
   return repoDir;
+}
+
+/**
+ * The maker's advisory match (release vulns) on the demo's releases, with one OSV advisory the demo
+ * writes: a flaw fixed in the version of a package the images hold, so it affects older releases only.
+ */
+async function matchDemoAdvisories(o: DemoAuditOptions, repoDir: string, sbomFile: string): Promise<void> {
+  const { reportVulnerabilities } = await import('../release/index.ts');
+  const { packagesOfCycloneDx } = await import('../vulns/index.ts');
+  const packages = packagesOfCycloneDx(JSON.parse(await readFile(sbomFile, 'utf8')));
+  const pkg = packages.find((p) => /^[1-9]\d*\.\d+\.\d+$/.test(p.version));
+  if (pkg === undefined) throw new DemoError('the demo image lists no npm package to match advisories against');
+  const dir = join(o.work, 'audit-advisories');
+  const advisory = {
+    schema_version: '1.6.0',
+    id: 'DEMO-2026-0001',
+    modified: '2026-01-01T00:00:00Z',
+    summary: `A flaw in ${pkg.name} before ${pkg.version} (the demo's example advisory)`,
+    affected: [
+      {
+        package: { ecosystem: 'npm', name: pkg.name },
+        ranges: [{ type: 'SEMVER', events: [{ introduced: '0' }, { fixed: pkg.version }] }],
+      },
+    ],
+  };
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, 'DEMO-2026-0001.json'), JSON.stringify(advisory, null, 2) + '\n');
+  const { imported, reports } = await reportVulnerabilities({ repoDir, advisories: dir });
+  o.say(
+    `   advisories matched against the releases (release vulns): ${imported} imported, ` +
+      `${reports.length} affecting a published image`,
+  );
 }
 
 /**
@@ -103,6 +140,9 @@ interface AuditedHome {
   readonly stateOf: (model: string) => string;
   readonly manifest: string;
   readonly cloudUrl: string;
+  /** The cloud's HTTPS API and the PEM file of its CA (security.txt, the disclosure intake). */
+  readonly cloudApi: string;
+  readonly cloudApiCa: string;
   readonly repoDir: string;
   /** The certificate and key of an identity the cloud revoked: the audit must see it refused. */
   readonly revokedDir: string;
@@ -170,7 +210,18 @@ async function startAuditedHome(
       'the plug paired with a hub by push button, the lock by setup code (bolt granted), ' +
       'the camera waiting for its owner',
   );
-  return { agents, stateOf, manifest, cloudUrl: cloud.brokerUrl, repoDir, revokedDir };
+  const cloudApiCa = join(o.work, 'audit-cloud-ca.pem');
+  await writeFile(cloudApiCa, cloud.credentials.caCertPem);
+  return {
+    agents,
+    stateOf,
+    manifest,
+    cloudUrl: cloud.brokerUrl,
+    cloudApi: cloud.api.url,
+    cloudApiCa,
+    repoDir,
+    revokedDir,
+  };
 }
 
 /** Audits each device twice (the first audit is kept with the release); throws unless every one passes. */
@@ -186,6 +237,8 @@ async function auditHome(o: DemoAuditOptions, home: AuditedHome): Promise<void> 
       state: home.stateOf(model),
       manifest: home.manifest,
       cloudUrl: home.cloudUrl,
+      cloudApi: home.cloudApi,
+      cloudApiCa: home.cloudApiCa,
       revoked: home.revokedDir,
       updateRepo: home.repoDir,
     };

@@ -26,6 +26,8 @@ interface AuditCliOptions {
   url: string[];
   hub?: string;
   cloud?: string;
+  cloudApi?: string;
+  cloudApiCa?: string;
   revoked?: string;
   json?: string;
   html?: string;
@@ -90,6 +92,11 @@ export function registerPolicyCommands(program: Command): void {
     )
     .option('--hub <host:port>', "the device's hub port (pairing window and channel probes)")
     .option('--cloud <url>', 'the manufacturer broker the device connects to, mqtts://host:port')
+    .option(
+      '--cloud-api <url>',
+      "the manufacturer cloud's HTTPS API, https://host:port (security.txt, disclosure intake)",
+    )
+    .option('--cloud-api-ca <file>', "the PEM CA the cloud API's certificate must chain to (else it is not verified)")
     .option('--revoked <dir>', 'device-cert.pem and device-key.pem of an identity the cloud revoked (must be refused)')
     .option(
       '--update-repo <dir>',
@@ -125,6 +132,8 @@ async function runAuditCommand(o: AuditCliOptions, command: Command): Promise<vo
     ...(o.hub ? { hub: o.hub } : {}),
     ...(o.cloud ? { cloud: o.cloud } : {}),
     ...(o.revoked ? { revoked: o.revoked } : {}),
+    ...(o.cloudApi ? { cloudApi: o.cloudApi } : {}),
+    ...(o.cloudApiCa ? { cloudApiCa: o.cloudApiCa } : {}),
     ...(o.updateRepo ? { updateRepo: o.updateRepo } : {}),
     ...(o.serviceUnit ? { serviceUnit: o.serviceUnit } : {}),
     ...(o.loopbackSource ? { loopbackSourceBase: o.loopbackSource } : {}),

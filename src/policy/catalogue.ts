@@ -59,6 +59,7 @@ const BLACK_BOX_CHECK_IDS = [
   'cloud.claim-window',
   'tls.certificate-lifetimes',
   'cloud.revocation-enforced',
+  'cloud.disclosure-intake',
 ] as const;
 
 /** Checks that read the device's bundle, configuration, state and build. */
@@ -71,6 +72,8 @@ const WHITE_BOX_CHECK_IDS = [
   'bundle.secret-file-modes',
   'build.lint',
   'build.sbom',
+  'build.sbom-complete',
+  'build.known-vulnerabilities',
   'build.fuzz-targets',
   'build.no-hardcoded-secrets',
   'build.crypto-allowlist',
@@ -142,6 +145,8 @@ const CHECK_DESCRIPTIONS: Readonly<Record<CheckId, string>> = {
     'The served web certificate is valid at most 398 days and in date; the birth certificate outlives the support ' +
     'period; an operational certificate is at most 825 days; a certificate past its renewal point was renewed.',
   'cloud.revocation-enforced': 'A client certificate the cloud has revoked is refused by the broker.',
+  'cloud.disclosure-intake':
+    'The cloud serves a current security.txt and a report form, and refuses an empty report with a typed 4xx.',
   'bundle.unique-credentials':
     'Across a factory manifest, no password, code, key or certificate repeats and none is derived from the ' +
     'serial.',
@@ -154,6 +159,11 @@ const CHECK_DESCRIPTIONS: Readonly<Record<CheckId, string>> = {
     'Secret files are owner-only (0600) and setup and claim codes are stored only as verifiers or hashes.',
   'build.lint': 'Lint passes on the firmware source, including the bans on shell execution and eval.',
   'build.sbom': 'A CycloneDX SBOM exists for the firmware image.',
+  'build.sbom-complete':
+    'Every library in the SBOM has a name, version, purl, hash and licence; every file a SHA-256; the image its hash.',
+  'build.known-vulnerabilities':
+    'Advisories were matched against the published images recently, and no current image holds a version an ' +
+    'advisory affects unless the maker stated it is not affected or fixed.',
   'build.fuzz-targets': 'Every parser of outside input has a schema and a fuzz target.',
   'build.no-hardcoded-secrets': 'The source and image contain no hard-coded keys, passwords or tokens.',
   'build.crypto-allowlist':
@@ -678,7 +688,7 @@ const DEFINITIONS = [
     brief: 'Secure development',
     provisions: { etsi: ['5.2-3', '5.6-6'], isvs: ['1.2.1'], cra: ['II.1'] },
     appliesTo: EVERY_DEVICE,
-    checks: ['build.sbom'],
+    checks: ['build.sbom', 'build.sbom-complete'],
   },
   {
     id: 'RELEASE-GATE',
@@ -840,7 +850,7 @@ const DEFINITIONS = [
     brief: 'Question: vulnerability handling',
     provisions: { etsi: ['5.2-1'], psti: ['PSTI-2'], isvs: ['1.1.5'], cra: ['II.5', 'II.6'] },
     appliesTo: EVERY_DEVICE,
-    checks: ['http.security-txt', 'policy.disclosure'],
+    checks: ['http.security-txt', 'policy.disclosure', 'cloud.disclosure-intake'],
   },
   {
     id: 'VULN-HANDLING',
@@ -854,7 +864,7 @@ const DEFINITIONS = [
     brief: 'Question: vulnerability handling',
     provisions: { etsi: ['5.2-2', '5.2-3', '5.3-8'], cra: ['II.2', 'II.3', 'II.4', 'II.8'] },
     appliesTo: EVERY_DEVICE,
-    checks: ['build.sbom', 'policy.disclosure'],
+    checks: ['build.sbom', 'policy.disclosure', 'build.known-vulnerabilities'],
   },
   // ---- Logging
   {

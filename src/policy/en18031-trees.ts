@@ -272,8 +272,8 @@ const NETWORK: En18031Tree[] = [
 ];
 
 const GENERAL: En18031Tree[] = [
-  single('GEC-1', 'Does the image have an SBOM, and the release a passing audit?', [
-    ...C('build.sbom', 'build.audit-report'),
+  single('GEC-1', 'Does the image have an SBOM, no known vulnerability left unhandled, and a passing audit?', [
+    ...C('build.sbom', 'build.known-vulnerabilities', 'build.audit-report'),
   ]),
   single('GEC-2', 'Is port mapping off, and do answers name no software or version?', [
     ...C('config.upnp-off', 'http.info-disclosure'),

@@ -4,6 +4,7 @@
  *
  *     <repo>/vulns/advisories/<id>.json   each imported advisory, normalised (bulwark.advisory/v1)
  *     <repo>/vulns/statements.json        the maker's VEX statements, every one kept, oldest first
+ *     <repo>/vulns/last-check.json        when `release vulns` last matched the advisories, and against what
  *
  * Every write is atomic (temp file, fsync, rename); statements are written under the repository's lock.
  */
@@ -80,6 +81,46 @@ export async function appendStatement(repoDir: string, statement: VexStatement):
   await mkdir(join(repoDir, VULNS_DIR), { recursive: true, mode: 0o755 });
   await writeJsonAtomic(join(repoDir, VULNS_DIR, STATEMENTS_FILE), { format: STATEMENTS_FORMAT, statements: all });
   return all;
+}
+
+/** Format tag of last-check.json. */
+export const LAST_CHECK_FORMAT = 'bulwark.vulns-check/v1';
+const LAST_CHECK_FILE = 'last-check.json';
+
+/** The record of the latest match of every advisory against every published image (what an auditor reads). */
+export interface VulnCheckRecord {
+  readonly format: typeof LAST_CHECK_FORMAT;
+  /** When the match ran (ISO 8601). */
+  readonly at: string;
+  /** Advisories the repository held, by the format they came in. */
+  readonly advisories: { readonly osv: number; readonly csaf: number };
+  /** Advisories imported by this run. */
+  readonly imported: number;
+  /** The published images matched. */
+  readonly images: ReadonlyArray<{ readonly model: string; readonly version: string; readonly sha256: string }>;
+  /** The advisories that affect a published image, with how many images each. */
+  readonly matches: ReadonlyArray<{ readonly vuln: string; readonly images: number }>;
+}
+
+/** Records the latest advisory match (atomically rewriting last-check.json); call under the repository's lock. */
+export async function saveLastCheck(repoDir: string, record: VulnCheckRecord): Promise<void> {
+  await mkdir(join(repoDir, VULNS_DIR), { recursive: true, mode: 0o755 });
+  await writeJsonAtomic(join(repoDir, VULNS_DIR, LAST_CHECK_FILE), record);
+}
+
+/** The record of the latest advisory match, or undefined before the first. @throws VulnError 'VULN_STATE_INVALID' */
+export async function loadLastCheck(repoDir: string): Promise<VulnCheckRecord | undefined> {
+  let raw: unknown;
+  try {
+    raw = await readJson(join(repoDir, VULNS_DIR, LAST_CHECK_FILE));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw stateInvalid(`${LAST_CHECK_FILE} cannot be read`);
+  }
+  const r = raw as Partial<VulnCheckRecord> | null;
+  if (r?.format !== LAST_CHECK_FORMAT || typeof r.at !== 'string' || !Array.isArray(r.images))
+    throw stateInvalid(`${LAST_CHECK_FILE} is not ${LAST_CHECK_FORMAT}`);
+  return r as VulnCheckRecord;
 }
 
 /** The latest statement per vulnerability. */

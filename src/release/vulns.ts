@@ -40,6 +40,9 @@ import {
   loadAdvisories,
   loadStatements,
   saveAdvisories,
+  saveLastCheck,
+  LAST_CHECK_FORMAT,
+  type VulnCheckRecord,
 } from './vuln-records.ts';
 
 /** The TUF target path of a model's VEX document. */
@@ -55,22 +58,50 @@ export interface VulnerabilityReport {
 
 /**
  * Imports the advisories in `advisories` (a file or folder; optional) into the repository, then
- * matches every advisory the repository holds against every published release.
+ * matches every advisory the repository holds against every published release, and records when
+ * it did (vulns/last-check.json, what an auditor reads).
  */
 export async function reportVulnerabilities(o: {
   repoDir: string;
   advisories?: string;
+  now?: Date;
 }): Promise<{ imported: number; reports: VulnerabilityReport[] }> {
   const incoming = o.advisories === undefined ? [] : await readAdvisories(o.advisories);
-  const l = await loadRepository(o.repoDir);
-  if (incoming.length) await withLock(o.repoDir, () => saveAdvisories(o.repoDir, incoming));
-  const releases = await publishedReleases(o.repoDir, l.record.images);
-  const latest = latestStatements(await loadStatements(o.repoDir));
-  const reports = matchAdvisories(await loadAdvisories(o.repoDir), releases).map((match) => {
-    const statement = latest.get(match.advisory.id);
-    return statement ? { match, statement } : { match };
+  await loadRepository(o.repoDir);
+  return withLock(o.repoDir, async () => {
+    if (incoming.length) await saveAdvisories(o.repoDir, incoming);
+    const l = await loadRepository(o.repoDir);
+    const releases = await publishedReleases(o.repoDir, l.record.images);
+    const latest = latestStatements(await loadStatements(o.repoDir));
+    const advisories = await loadAdvisories(o.repoDir);
+    const reports = matchAdvisories(advisories, releases).map((match) => {
+      const statement = latest.get(match.advisory.id);
+      return statement ? { match, statement } : { match };
+    });
+    await saveLastCheck(o.repoDir, lastCheckOf(o.now ?? new Date(), advisories, incoming.length, releases, reports));
+    return { imported: incoming.length, reports };
   });
-  return { imported: incoming.length, reports };
+}
+
+/** The record of one match of `advisories` against `releases`. */
+function lastCheckOf(
+  now: Date,
+  advisories: readonly Advisory[],
+  imported: number,
+  releases: readonly ReleaseComponents[],
+  reports: readonly VulnerabilityReport[],
+): VulnCheckRecord {
+  return {
+    format: LAST_CHECK_FORMAT,
+    at: now.toISOString(),
+    advisories: {
+      osv: advisories.filter((a) => a.source === 'osv').length,
+      csaf: advisories.filter((a) => a.source === 'csaf').length,
+    },
+    imported,
+    images: releases.map((r) => ({ model: r.model, version: r.version, sha256: r.sha256 })),
+    matches: reports.map((r) => ({ vuln: r.match.advisory.id, images: r.match.releases.length })),
+  };
 }
 
 /** Newer releases of the matched models that the advisory does not match: where it is fixed. */

@@ -31,6 +31,7 @@ import {
   type AuditReport,
 } from '../../src/audit/index.ts';
 import { WebClient } from '../support/device.ts';
+import { releaseVulnsWithoutMatch } from './release-vulns.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -64,7 +65,7 @@ before(
       version: pkg.version,
       securityVersion: pkg.bulwark?.securityVersion ?? 0,
     });
-    await publishImage({
+    const published = await publishImage({
       repoDir,
       artifact,
       model: 'plug',
@@ -74,6 +75,8 @@ before(
         interruption: 'the plug restarts: about 10 s without switching',
       },
     });
+    // The maker's advisory match (release vulns): an advisory for versions below the one the image holds.
+    await releaseVulnsWithoutMatch(repoDir, published.files.sbom, join(work, 'osv'));
     repo = await startRepositoryServer({ repoDir });
     cloud = await startCloud({
       factoryDir,
@@ -115,7 +118,18 @@ before(
       revoke: (input) => live.revocations.revoke(input, 'test'),
       outDir: revoked,
     });
-    const common = { model: 'plug', manifest, cloudUrl: cloud.brokerUrl, revoked, updateRepo: repoDir, source: ROOT };
+    const cloudApiCa = join(work, 'cloud-ca.pem');
+    await writeFile(cloudApiCa, cloud.credentials.caCertPem);
+    const common = {
+      model: 'plug',
+      manifest,
+      cloudUrl: cloud.brokerUrl,
+      cloudApi: cloud.api.url,
+      cloudApiCa,
+      revoked,
+      updateRepo: repoDir,
+      source: ROOT,
+    };
     // The release gate: the second unit, audited and its passing report kept with the release...
     gate = await auditRunningDevice({
       ...common,
@@ -208,6 +222,9 @@ test('the controls that were stubs before the hub, the cloud and updates landed 
     /CycloneDX 1\.5, \d+ components, signed as a target \(hash verified\), naming the image/,
   );
   assert.match(evidence('build.audit-report'), /a passing report of plug/);
+  assert.match(evidence('build.sbom-complete'), /the signed SBOM of plug\/image\.tar .* every one complete/);
+  assert.match(evidence('build.known-vulnerabilities'), /1 \(1 OSV, 0 CSAF\).*no advisory affects them/s);
+  assert.match(evidence('cloud.disclosure-intake'), /verified against --cloud-api-ca.*error code INVALID_INPUT/s);
   assert.match(evidence('state.factory-reset'), /the label's password logs in again/);
   assert.match(evidence('state.factory-reset'), /the release is queued for the cloud/);
   assert.match(evidence('state.data-export'), /bulwark-export\/1: .*journal.*no secret/);

@@ -279,5 +279,14 @@ test(
     ]);
     assert.equal(cloud.code, 2);
     assert.match(cloud.stderr, /AUDIT_TARGET_INVALID: cloud/);
+    const api = await bulwark([
+      'audit',
+      '--profile',
+      join(PROFILES, 'plug.yaml'),
+      '--cloud-api',
+      'http://127.0.0.1:9443/v1',
+    ]);
+    assert.equal(api.code, 2);
+    assert.match(api.stderr, /AUDIT_TARGET_INVALID: cloudApi/);
   },
 );

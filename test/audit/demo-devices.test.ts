@@ -6,7 +6,7 @@
 // included.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +22,7 @@ import {
   type RepositoryServer,
 } from '../../src/release/index.ts';
 import { auditRunningDevice, type AuditReport } from '../../src/audit/index.ts';
+import { releaseVulnsWithoutMatch } from './release-vulns.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const MODELS = ['lock', 'camera'] as const;
@@ -48,6 +49,7 @@ before(
     };
     const repoDir = join(work, 'releases');
     await initRepository({ repoDir, factoryDir });
+    const sboms: string[] = [];
     for (const m of MODELS) {
       const artifact = join(work, `${m}.image.tar`);
       await buildReferenceImage(artifact, {
@@ -55,14 +57,17 @@ before(
         version: pkg.version,
         securityVersion: pkg.bulwark?.securityVersion ?? 0,
       });
-      await publishImage({
+      const published = await publishImage({
         repoDir,
         artifact,
         model: m,
         version: pkg.version,
         notes: { risk: 'the first release: no known risk fixed', interruption: `the ${m} restarts: about 10 s` },
       });
+      sboms.push(published.files.sbom);
     }
+    // The maker's advisory match (release vulns), after the last image is published.
+    await releaseVulnsWithoutMatch(repoDir, sboms[0]!, join(work, 'osv'));
     repo = await startRepositoryServer({ repoDir });
     cloud = await startCloud({
       factoryDir,
@@ -105,8 +110,12 @@ before(
       revoke: (input) => live.revocations.revoke(input, 'test'),
       outDir: revoked,
     });
+    const cloudApiCa = join(work, 'cloud-ca.pem');
+    await writeFile(cloudApiCa, cloud.credentials.caCertPem);
     for (const [i, m] of MODELS.entries()) {
       const common = {
+        cloudApi: cloud.api.url,
+        cloudApiCa,
         revoked,
         model: m,
         agent: agents[m]!,

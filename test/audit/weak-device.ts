@@ -23,7 +23,8 @@ export interface WeakDevice {
   close(): Promise<void>;
 }
 
-async function selfSigned(): Promise<{ key: string; cert: string }> {
+/** A throwaway self-signed P-256 certificate and its key (PEM), valid for a day. */
+export async function selfSigned(): Promise<{ key: string; cert: string }> {
   const alg = { name: 'ECDSA', namedCurve: 'P-256' } as const;
   const keys = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']);
   const cert = await x509.X509CertificateGenerator.createSelfSigned({

@@ -124,8 +124,19 @@ before(async () => {
 });
 
 test('an OSV advisory for a package version in a published image is reported with the affected release', async () => {
-  const r = await reportVulnerabilities({ repoDir, advisories: join(work, 'osv') });
+  const at = new Date('2026-03-04T05:06:07.000Z');
+  const r = await reportVulnerabilities({ repoDir, advisories: join(work, 'osv'), now: at });
   assert.equal(r.imported, 2);
+  // The run is recorded for an auditor: when, against which images, how many advisories and what matched.
+  const record = JSON.parse(await readFile(join(repoDir, 'vulns', 'last-check.json'), 'utf8')) as unknown;
+  assert.deepEqual(record, {
+    format: 'bulwark.vulns-check/v1',
+    at: at.toISOString(),
+    advisories: { osv: 2, csaf: 0 },
+    imported: 2,
+    images: [{ model: 'plug', version: '1.1.0', sha256: first.sha256 }],
+    matches: [{ vuln: VULN, images: 1 }],
+  });
   assert.deepEqual(
     r.reports.map((x) => [
       x.match.advisory.id,
