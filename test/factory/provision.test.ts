@@ -244,3 +244,15 @@ test('each bundle carries its model, with the digest unit.json and the manifest 
   await writeFile(join(copy, 'model.json'), JSON.stringify(tampered));
   await assert.rejects(readDeviceBundle(copy), (err: unknown) => hasCode(err, 'BUNDLE_MODEL_MISMATCH'));
 });
+
+test("a unit's support end is its model file's supportPeriod.endsOn, not one date for the whole factory", async () => {
+  const file = join(work, 'short-support.model.json');
+  const plug = JSON.parse(await readFile(new URL('../../models/plug.model.json', import.meta.url), 'utf8')) as {
+    id: string;
+    supportPeriod: { endsOn: string };
+  };
+  await writeFile(file, JSON.stringify({ ...plug, id: 'short-plug', supportPeriod: { endsOn: '2029-03-31' } }));
+  const [short] = await provisionUnits({ factoryDir, model: file, count: 1, outDir: join(work, 'short') });
+  assert.equal((await readDeviceBundle(short!.dir)).unit.supportPeriodEnd, '2029-03-31');
+  assert.equal((await readDeviceBundle(units[0]!.dir)).unit.supportPeriodEnd, plug.supportPeriod.endsOn);
+});
