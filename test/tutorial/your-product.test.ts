@@ -143,6 +143,38 @@ const CHECKS: ReadonlyArray<{ command: RegExp; output: RegExp }> = [
   },
   { command: /^bulwark release publish .*garage-door/, output: /^published garage-door 1\.1\.0 / },
   {
+    command: /^bulwark release vulns .*tar-advisory\.json$/,
+    output: /^1 advisories imported; 0 affect published releases$/m,
+  },
+  { command: /^bulwark release vulns --repo \S+$/, output: /^0 advisories imported; 0 affect published releases$/m },
+  {
+    command: /^bulwark release vulns .*ms-advisory\.json$/,
+    output: /^1 advisories imported; 1 affect published releases\nEXAMPLE-2026-0002 \[no statement\] ms: /m,
+  },
+  { command: /^bulwark release vulns .*ms-advisory\.json$/, output: /^ {2}thermostat 1\.1\.0 \(ms@\S+\)$/m },
+  { command: /^bulwark release vulns .*ms-advisory\.json$/, output: /^ {2}garage-door 1\.1\.0 \(ms@\S+\)$/m },
+  {
+    command: /^bulwark release vex .*not_affected$/,
+    output: /error VULN_STATEMENT_INVALID: "not affected" needs one of CycloneDX's justifications/,
+  },
+  {
+    command: /^bulwark release vex .*--justification code_not_reachable /,
+    output: /^EXAMPLE-2026-0002: not_affected \(code_not_reachable\) for thermostat 1\.1\.0, garage-door 1\.1\.0$/m,
+  },
+  {
+    command: /^bulwark release vex .*--justification code_not_reachable /,
+    output: /^ {2}signed thermostat\/vex\.cdx\.json \(\S+\.vex\.cdx\.json\)$/m,
+  },
+  {
+    command: /^bulwark release advisory /,
+    output: /^wrote the CSAF 2\.0 advisory of EXAMPLE-2026-0002 to \S+advisory\.json$/m,
+  },
+  {
+    command: /^bulwark cloud advisory publish /,
+    output: /^published: \/\.well-known\/csaf\/\d{4}\/example-2026-0002\.json \(EXAMPLE-2026-0002\)$/m,
+  },
+  { command: /^curl .*\/\.well-known\/csaf\/index\.txt$/, output: /^\d{4}\/example-2026-0002\.json$/m },
+  {
     command: /^bulwark audit .*thermostat.* --keep-report /,
     output: /^audit of Room Thermostat \(tier \d\): \d+ pass, 1 fail, 0 not tested of \d+ required controls$/m,
   },
