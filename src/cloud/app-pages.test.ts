@@ -45,39 +45,31 @@ test('pages escape every value and carry the CSRF token on every form', () => {
   assert.match(loginPage({ csrf: 'c', email: '"><x' }), /value="&#34;&#62;&#60;x"/);
 });
 
+/** A plug claimed by its owner and online. */
+const CLAIMED_PLUG = {
+  serial: 'PLG-AAAAAAAAAA',
+  model: 'plug',
+  ownerId: 'x',
+  claimedAt: 1,
+  claimWindowUntil: 0,
+  online: true,
+  seenAt: 1,
+  state: null,
+};
+
 test("a revoked unit's page tells its owner it is blocked, when and why, instead of online or offline", () => {
-  const device = {
-    serial: 'PLG-AAAAAAAAAA',
-    model: 'plug',
-    ownerId: 'x',
-    claimedAt: 1,
-    claimWindowUntil: 0,
-    online: true,
-    seenAt: 1,
-    state: null,
-    revoked: { reason: 'stolen' as const, at: Date.UTC(2026, 11, 7, 2, 0, 0) },
-  };
+  const device = { ...CLAIMED_PLUG, revoked: { reason: 'stolen' as const, at: Date.UTC(2026, 11, 7, 2, 0, 0) } };
   const html = devicePage({ title: 't', csrf: 'c', email: 'e' }, { device, telemetry: [], controls: [] });
   assert.match(html, /Blocked by the maker on 2026-12-07 02:00:00 UTC because it was reported stolen/);
   assert.doesNotMatch(html, /<dd>online<\/dd>/);
 });
 
 test("a device's page shows the support end its model promises, and says when it has passed", () => {
-  const device = {
-    serial: 'PLG-AAAAAAAAAA',
-    model: 'plug',
-    ownerId: 'x',
-    claimedAt: 1,
-    claimWindowUntil: 0,
-    online: true,
-    seenAt: 1,
-    state: null,
-  };
   const page = (endsOn: string): string => {
     const modelSpec = { ...getModel('plug'), supportPeriod: { endsOn } };
     return devicePage(
       { title: 't', csrf: 'c', email: 'e' },
-      { device: { ...device, modelSpec }, telemetry: [], controls: [] },
+      { device: { ...CLAIMED_PLUG, modelSpec }, telemetry: [], controls: [] },
     );
   };
   assert.match(page('2099-06-30'), /<dt>Security updates until<\/dt><dd>2099-06-30<\/dd>/);
