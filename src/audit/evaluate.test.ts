@@ -6,6 +6,7 @@ import {
   controlVerdict,
   evaluateControls,
   evaluateEtsi,
+  evaluateFrameworks,
   evaluatePsti,
   countControls,
   exitCodeFor,
@@ -111,4 +112,26 @@ test('a provision takes the worst verdict of its required controls; unmet ones k
     ['PSTI-1', 'PSTI-2', 'PSTI-3'],
   );
   assert.equal(psti.find((p) => p.id === 'PSTI-1')!.verdict, 'pass');
+});
+
+test('each framework provision takes the worst verdict of its required controls, or says why it has none', () => {
+  const decision = decide(profile);
+  const controls = evaluateControls(decision, results({ 'config.auto-update': 'fail' }));
+  const frameworks = evaluateFrameworks(controls);
+  assert.deepEqual(Object.keys(frameworks), ['cra', 'annex2', 'nist', 'psa', 'ioxt']);
+  const verdict = (key: keyof typeof frameworks, id: string): string =>
+    frameworks[key].provisions.find((p) => p.id === id)!.verdict;
+  // Automatic updates off by default: one planted weakness, the matching item of each framework fails.
+  assert.equal(verdict('cra', 'I.2(c)'), 'fail');
+  assert.equal(verdict('annex2', '8(e)'), 'fail');
+  assert.equal(verdict('nist', 'software-update'), 'fail');
+  assert.equal(verdict('ioxt', 'automatically-applied-updates'), 'fail');
+  assert.equal(verdict('nist', 'data-protection'), 'pass');
+  assert.equal(verdict('psa', 'attestation'), 'out-of-scope');
+  assert.equal(verdict('annex2', '8(f)'), 'out-of-scope');
+  for (const f of Object.values(frameworks))
+    for (const p of f.provisions) {
+      if (p.verdict === 'not-applicable' || p.verdict === 'out-of-scope') assert.ok(p.note, p.id);
+      else assert.ok(p.controls.length > 0, p.id);
+    }
 });

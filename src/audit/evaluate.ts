@@ -9,13 +9,17 @@
  * - is otherwise "not tested": the auditor never turns missing evidence into a pass.
  * A control the profile does not need is "not applicable", with the decision tree's reason.
  *
- * A provision of EN 303 645 (or a PSTI requirement) takes the worst verdict of the required
- * controls that meet it (fail, then not tested, then pass); with none it is not applicable or out
- * of scope, with the written reason from the catalogue.
+ * A provision of EN 303 645 (or of PSTI, the CRA, NIST IR 8425, PSA Certified, ioXt) takes the
+ * worst verdict of the required controls that meet it (fail, then not tested, then pass); with
+ * none it is not applicable or out of scope, with the written reason from the catalogue.
  */
 import {
   CATALOGUE,
+  FRAMEWORKS,
   PSTI_REQUIREMENTS,
+  frameworkCoverage,
+  referencedIds,
+  type FrameworkKey,
   etsiCoverageFor,
   type CheckId,
   type Decision,
@@ -26,6 +30,8 @@ import {
   type CheckResult,
   type ControlResult,
   type ControlStatus,
+  type FrameworkProvisionResult,
+  type FrameworkResult,
   type ProvisionResult,
   type ProvisionStatus,
   type StatusCounts,
@@ -128,6 +134,33 @@ export function evaluatePsti(controls: readonly ControlResult[]): AuditReport['p
       };
     return { ...base, verdict: worst(meeting.map((c) => c.status)), controls: meeting.map((c) => c.id) };
   });
+}
+
+/** Each provision of the framework `key`: worst verdict of the required controls naming it, else why not. */
+export function evaluateFramework(key: FrameworkKey, controls: readonly ControlResult[]): FrameworkProvisionResult[] {
+  return frameworkCoverage(key).map((cov) => {
+    const p = cov.provision;
+    const base = { id: p.id, name: p.name, text: p.paraphrase };
+    if (cov.outOfScope !== undefined)
+      return { ...base, verdict: 'out-of-scope' as const, controls: [], note: cov.outOfScope };
+    const meeting = controls.filter((c) => c.required && referencedIds(c.provisions, key).includes(p.id));
+    if (meeting.length === 0)
+      return {
+        ...base,
+        verdict: 'not-applicable' as const,
+        controls: [],
+        note: 'no required control of this profile meets it',
+      };
+    return { ...base, verdict: worst(meeting.map((c) => c.status)), controls: meeting.map((c) => c.id) };
+  });
+}
+
+/** Every framework beside ETSI and PSTI, each provision with its verdict. */
+export function evaluateFrameworks(controls: readonly ControlResult[]): AuditReport['frameworks'] {
+  const out = {} as Record<FrameworkKey, FrameworkResult>;
+  for (const f of FRAMEWORKS)
+    out[f.key] = { title: f.title, source: f.source, provisions: evaluateFramework(f.key, controls) };
+  return out;
 }
 
 /** Counts of the required controls' verdicts, and the controls the profile does not need. */

@@ -3,7 +3,14 @@ import assert from 'node:assert/strict';
 import { CHECK_IDS, CHECKS, decide, parseProfile } from '../policy/index.ts';
 import { getModel } from '../models/index.ts';
 import { renderAuditHtml, reportAnchor } from './html.ts';
-import { evaluateControls, evaluateEtsi, evaluatePsti, countControls, exitCodeFor } from './evaluate.ts';
+import {
+  evaluateControls,
+  evaluateEtsi,
+  evaluateFrameworks,
+  evaluatePsti,
+  countControls,
+  exitCodeFor,
+} from './evaluate.ts';
 import { AUDIT_REPORT_FORMAT, type AuditReport, type CheckResult } from './types.ts';
 import { buildEn18031Section } from './en18031.ts';
 
@@ -38,6 +45,7 @@ function report(): AuditReport {
     controls,
     etsi: evaluateEtsi(decision, controls),
     psti: evaluatePsti(controls),
+    frameworks: evaluateFrameworks(controls),
     en18031: buildEn18031Section(profile, { model: getModel('plug'), how: 'test' }, results),
     summary: { ...counts, passed: false, exitCode: exitCodeFor(counts) },
   };
@@ -100,4 +108,17 @@ test('the EN 18031 section shows, per part and requirement, the outcome and the 
     /data-outcome="not-applicable"/,
     'the profile keeps no personal data: -2 does not apply',
   );
+});
+
+test('the HTML report has one section per framework with each provision and its verdict', () => {
+  const r = report();
+  const html = renderAuditHtml(r);
+  assert.match(html, /<a href="#frameworks">/);
+  for (const [key, f] of Object.entries(r.frameworks)) {
+    assert.ok(html.includes(`<section id="framework-${key}" data-framework="${key}">`), key);
+    for (const p of f.provisions) {
+      const row = new RegExp(`<tr id="${reportAnchor(key as 'nist', p.id)}"[^>]*data-verdict="${p.verdict}"`);
+      assert.match(html, row, `${key} ${p.id}`);
+    }
+  }
 });

@@ -4,12 +4,14 @@
  * control links to the standard provisions it meets and to its checks' evidence; every
  * provision links back to its controls. Verdicts are spelled out, never shown by colour alone.
  */
-import type { En18031Result, En18031Step } from '../policy/index.ts';
+import type { En18031Result, En18031Step, FrameworkKey } from '../policy/index.ts';
 import type {
   AuditReport,
   CheckResult,
   ControlResult,
   ControlStatus,
+  FrameworkProvisionResult,
+  FrameworkResult,
   ProvisionResult,
   ProvisionStatus,
 } from './types.ts';
@@ -19,7 +21,7 @@ function esc(text: string): string {
 }
 
 /** The fragment id of a control, a check or a provision. */
-export function reportAnchor(kind: 'control' | 'check' | 'etsi' | 'psti', id: string): string {
+export function reportAnchor(kind: 'control' | 'check' | 'etsi' | 'psti' | FrameworkKey, id: string): string {
   return `${kind}-${id.toLowerCase().replace(/[^a-z0-9]+/g, '-')}`;
 }
 
@@ -270,7 +272,8 @@ function reportHeader(report: AuditReport): string {
 <p class="muted">Generated ${esc(report.generatedAt)} by ${esc(report.tool.name)} ${esc(report.tool.version)} in ` +
     `${(report.durationMs / 1000).toFixed(1)} s. Report format ${esc(report.format)}.</p>
 <nav><a href="#summary">Summary</a><a href="#controls">Controls</a><a href="#checks">Checks and evidence</a>` +
-    `<a href="#etsi">EN 303 645</a><a href="#psti">UK PSTI</a><a href="#en18031">EN 18031</a></nav>
+    `<a href="#etsi">EN 303 645</a><a href="#psti">UK PSTI</a><a href="#frameworks">Other frameworks</a>` +
+    `<a href="#en18031">EN 18031</a></nav>
 <div class="verdict ${verdictClass}" id="verdict" data-exit-code="${s.exitCode}">${esc(verdictText)} ` +
     `<span class="small">(exit code ${s.exitCode})</span></div>
 `
@@ -309,7 +312,32 @@ ${report.etsi.map((p) => provisionRow('etsi', p)).join('\n')}</tbody></table>
 <table><thead><tr><th>Requirement</th><th>Status</th><th>What it asks</th>` +
     `<th>Verdict</th><th>Controls</th></tr></thead><tbody>
 ${report.psti.map((p) => provisionRow('psti', p)).join('\n')}</tbody></table>
-`
+${frameworkSections(report)}`
+  );
+}
+
+/** One section per framework beside ETSI and PSTI: its provisions, verdicts and controls. */
+function frameworkSections(report: AuditReport): string {
+  const sections = (Object.entries(report.frameworks) as [FrameworkKey, FrameworkResult][]).map(
+    ([key, f]) =>
+      `<section id="framework-${key}" data-framework="${key}"><h3>${esc(f.title)}</h3>` +
+      `<p class="small muted">${esc(f.source)}</p>` +
+      `<table><thead><tr><th>Provision</th><th>Name</th><th>What it asks (paraphrase)</th>` +
+      `<th>Verdict</th><th>Controls</th></tr></thead><tbody>\n` +
+      `${f.provisions.map((p) => frameworkRow(key, p)).join('\n')}</tbody></table></section>`,
+  );
+  return `<h2 id="frameworks">Results by framework</h2>\n${sections.join('\n')}\n`;
+}
+
+function frameworkRow(key: FrameworkKey, p: FrameworkProvisionResult): string {
+  const controls = p.controls
+    .map((id) => `<a href="#${reportAnchor('control', id)}" data-control-link="${esc(id)}">${esc(id)}</a>`)
+    .join(', ');
+  return (
+    `<tr id="${reportAnchor(key, p.id)}" data-provision-row="${esc(p.id)}" data-verdict="${p.verdict}">` +
+    `<td><strong>${esc(p.id)}</strong></td><td>${esc(p.name)}</td><td>${esc(p.text)}</td>` +
+    `<td>${badge(p.verdict)}</td><td>${controls || '<span class="muted">none</span>'}` +
+    `${p.note ? `<div class="small muted">${esc(p.note)}</div>` : ''}</td></tr>`
   );
 }
 

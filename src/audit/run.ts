@@ -15,7 +15,14 @@ import { checkOrder, runCheck } from './registry.ts';
 import { readBounded, readJsonBounded } from './files.ts';
 import { runningFirmware } from './device-info.ts';
 import { en18031Section } from './en18031.ts';
-import { countControls, evaluateControls, evaluateEtsi, evaluatePsti, exitCodeFor } from './evaluate.ts';
+import {
+  countControls,
+  evaluateControls,
+  evaluateEtsi,
+  evaluateFrameworks,
+  evaluatePsti,
+  exitCodeFor,
+} from './evaluate.ts';
 import {
   AUDIT_REPORT_FORMAT,
   type AuditInputPaths,
@@ -290,6 +297,7 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
     controls,
     etsi: evaluateEtsi(decision, controls),
     psti: evaluatePsti(controls),
+    frameworks: evaluateFrameworks(controls),
     en18031: await en18031Section(ctx, ctx.results),
     summary: { ...counts, passed: exitCode === 0, exitCode },
   };

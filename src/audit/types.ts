@@ -11,6 +11,7 @@ import type {
   DeviceProfile,
   EtsiProvisionId,
   EtsiStatus,
+  FrameworkKey,
   PstiRequirementId,
   En18031Part,
   En18031Result,
@@ -74,6 +75,26 @@ export interface ProvisionResult {
   readonly controls: readonly ControlId[];
   /** Why it is not applicable or out of scope, or a caveat on partial coverage. */
   readonly note?: string;
+}
+
+/** How one provision of a framework beside ETSI and PSTI stands (NIST IR 8425, CRA, PSA, ioXt). */
+export interface FrameworkProvisionResult {
+  readonly id: string;
+  /** The name the public text uses. */
+  readonly name: string;
+  readonly text: string;
+  readonly verdict: ProvisionStatus;
+  /** The required controls that meet it (empty when not applicable or out of scope). */
+  readonly controls: readonly ControlId[];
+  /** Why it is not applicable or out of scope. */
+  readonly note?: string;
+}
+
+/** One framework's results: where its names come from and each provision's verdict. */
+export interface FrameworkResult {
+  readonly title: string;
+  readonly source: string;
+  readonly provisions: readonly FrameworkProvisionResult[];
 }
 
 /** Counts of control verdicts. */
@@ -171,6 +192,8 @@ export interface AuditReport {
   readonly controls: readonly ControlResult[];
   readonly etsi: readonly (ProvisionResult & { readonly id: EtsiProvisionId })[];
   readonly psti: readonly (ProvisionResult & { readonly id: PstiRequirementId })[];
+  /** CRA Annex I and II, NIST IR 8425, PSA Certified and ioXt: each provision's verdict from its controls. */
+  readonly frameworks: Readonly<Record<FrameworkKey, FrameworkResult>>;
   /** EN 18031-1, -2 and -3: which parts apply, and each requirement's decision path and outcome. */
   readonly en18031: En18031Section;
   /** Counts over the required controls (notApplicable: controls the profile does not need). */

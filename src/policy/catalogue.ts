@@ -11,6 +11,10 @@ import type { NetworkModel, Sensor, Actuator } from './profile.ts';
 import type { EtsiProvisionId } from './etsi.ts';
 import type { PstiRequirementId } from './psti.ts';
 import type { CraRequirementId } from './cra.ts';
+import type { CraAnnex2ItemId } from './cra-annex2.ts';
+import type { NistOutcomeId } from './nist-ir8425.ts';
+import type { PsaGoalId } from './psa.ts';
+import type { IoxtPrincipleId } from './ioxt.ts';
 
 /** Risk tier of a product: 1 (baseline), 2 (elevated), 3 (high); see decide.ts. */
 export type Tier = 1 | 2 | 3;
@@ -250,6 +254,14 @@ export interface ProvisionRefs {
   readonly isvs?: readonly string[];
   /** EU CRA Annex I requirement ids. */
   readonly cra?: readonly CraRequirementId[];
+  /** EU CRA Annex II user-information points such as '8(e)'. */
+  readonly annex2?: readonly CraAnnex2ItemId[];
+  /** NIST IR 8425 outcomes (slugs of their names). */
+  readonly nist?: readonly NistOutcomeId[];
+  /** PSA Certified security goals (slugs of their names). */
+  readonly psa?: readonly PsaGoalId[];
+  /** ioXt pledge principles (slugs of their names). */
+  readonly ioxt?: readonly IoxtPrincipleId[];
 }
 
 interface ControlDefinition {
@@ -281,7 +293,15 @@ const DEFINITIONS = [
       'Default passwords identical on every device are the most common way IoT devices are taken over; unique ' +
       'or user-set initial passwords remove the class-wide break.',
     brief: 'Provide a listening service',
-    provisions: { etsi: ['5.1-1', '5.1-2'], psti: ['PSTI-1'], isvs: ['2.1.9', '2.1.10'], cra: ['I.2(b)'] },
+    provisions: {
+      etsi: ['5.1-1', '5.1-2'],
+      psti: ['PSTI-1'],
+      isvs: ['2.1.9', '2.1.10'],
+      cra: ['I.2(b)'],
+      nist: ['interface-access-control'],
+      psa: ['interaction'],
+      ioxt: ['no-universal-password', 'security-by-default'],
+    },
     appliesTo: LISTENING,
     checks: ['login.default-credentials', 'bundle.unique-credentials'],
   },
@@ -295,7 +315,7 @@ const DEFINITIONS = [
       'Users prefer memorable passwords and reuse them; without a strength policy the first guesses of an ' +
       'attacker succeed.',
     brief: 'Provide a listening service',
-    provisions: { etsi: ['5.1-5'], isvs: ['2.1.5', '2.1.7'], cra: ['I.2(d)'] },
+    provisions: { etsi: ['5.1-5'], isvs: ['2.1.5', '2.1.7'], cra: ['I.2(d)'], nist: ['interface-access-control'] },
     appliesTo: LISTENING,
     checks: ['config.password-policy'],
   },
@@ -309,7 +329,7 @@ const DEFINITIONS = [
       'A credential that cannot be changed easily stays the sticker value for ever; asking for the current one ' +
       'stops a hijacked session from locking the owner out.',
     brief: 'Provide a listening service',
-    provisions: { etsi: ['5.1-4'], isvs: ['2.1.6', '2.1.8'] },
+    provisions: { etsi: ['5.1-4'], isvs: ['2.1.6', '2.1.8'], nist: ['product-configuration'] },
     appliesTo: LISTENING,
     checks: ['config.password-policy'],
   },
@@ -323,7 +343,13 @@ const DEFINITIONS = [
       'A listening service reachable from a network invites automated guessing; back-off caps the guesses an ' +
       'attacker gets without locking the owner out for good.',
     brief: 'Provide a listening service',
-    provisions: { etsi: ['5.1-5'], isvs: ['2.1.12'], cra: ['I.2(d)'] },
+    provisions: {
+      etsi: ['5.1-5'],
+      isvs: ['2.1.12'],
+      cra: ['I.2(d)'],
+      nist: ['interface-access-control'],
+      ioxt: ['secured-interfaces'],
+    },
     appliesTo: LISTENING,
     checks: ['login.lockout', 'config.lockout'],
   },
@@ -337,7 +363,7 @@ const DEFINITIONS = [
       "If a device's storage is read, a slow salted hash keeps reused passwords from leaking into the owner's " +
       'other accounts.',
     brief: 'Provide a listening service',
-    provisions: { etsi: ['5.1-3', '5.4-1'], cra: ['I.2(e)'] },
+    provisions: { etsi: ['5.1-3', '5.4-1'], cra: ['I.2(e)'], nist: ['data-protection'], psa: ['secure-storage'] },
     appliesTo: LISTENING,
     checks: ['bundle.hash-params'],
   },
@@ -349,7 +375,13 @@ const DEFINITIONS = [
       'Requiring authentication everywhere shrinks the attack surface to the login form, so a bug elsewhere ' +
       'cannot be exploited by strangers.',
     brief: 'Secure development',
-    provisions: { etsi: ['5.5-4', '5.5-5'], cra: ['I.2(d)'] },
+    provisions: {
+      etsi: ['5.5-4', '5.5-5'],
+      cra: ['I.2(d)'],
+      nist: ['interface-access-control', 'product-configuration'],
+      psa: ['interaction'],
+      ioxt: ['secured-interfaces'],
+    },
     appliesTo: LISTENING,
     checks: ['http.auth-all-routes'],
   },
@@ -363,7 +395,7 @@ const DEFINITIONS = [
       'A stolen or forgotten session is as good as the password; cookie flags keep it away from scripts and ' +
       'other sites and lifetimes bound its use.',
     brief: 'Provide a listening service',
-    provisions: { etsi: ['5.1-3'], isvs: ['2.1.13'], cra: ['I.2(d)'] },
+    provisions: { etsi: ['5.1-3'], isvs: ['2.1.13'], cra: ['I.2(d)'], nist: ['interface-access-control'] },
     appliesTo: LISTENING,
     checks: ['http.cookie-flags', 'config.session'],
   },
@@ -377,7 +409,12 @@ const DEFINITIONS = [
       "Without it, any web page the owner visits can make their browser change the device's settings through " +
       "the owner's session.",
     brief: 'Secure development',
-    provisions: { etsi: ['5.5-5'], cra: ['I.2(d)'] },
+    provisions: {
+      etsi: ['5.5-5'],
+      cra: ['I.2(d)'],
+      nist: ['interface-access-control', 'product-configuration'],
+      ioxt: ['secured-interfaces'],
+    },
     appliesTo: LISTENING,
     checks: ['http.csrf'],
   },
@@ -391,7 +428,7 @@ const DEFINITIONS = [
       'Headers keep the admin pages on HTTPS and make injected script, framing and content sniffing fail even ' +
       'if a page has a bug.',
     brief: 'Secure development',
-    provisions: { etsi: ['5.5-1'], cra: ['I.2(k)'] },
+    provisions: { etsi: ['5.5-1'], cra: ['I.2(k)'], nist: ['interface-access-control'], ioxt: ['secured-interfaces'] },
     appliesTo: LISTENING,
     checks: ['http.security-headers'],
   },
@@ -404,7 +441,12 @@ const DEFINITIONS = [
       'Automatic port forwarding puts the admin service on the internet without the owner knowing, which turns ' +
       'a local weakness into a remote one.',
     brief: 'Provide a listening service',
-    provisions: { etsi: ['5.6-1', '5.6-5'], cra: ['I.2(b)', 'I.2(i)', 'I.2(j)'] },
+    provisions: {
+      etsi: ['5.6-1', '5.6-5'],
+      cra: ['I.2(b)', 'I.2(i)', 'I.2(j)'],
+      nist: ['interface-access-control', 'product-configuration'],
+      ioxt: ['security-by-default'],
+    },
     appliesTo: LISTENING,
     checks: ['config.upnp-off'],
   },
@@ -417,7 +459,14 @@ const DEFINITIONS = [
     rationale:
       'Every open port and version banner is something an attacker can probe or match against known vulnerabilities.',
     brief: 'Secure development',
-    provisions: { etsi: ['5.6-1', '5.6-2', '5.6-5'], isvs: ['3.2.3'], cra: ['I.2(j)'] },
+    provisions: {
+      etsi: ['5.6-1', '5.6-2', '5.6-5'],
+      isvs: ['3.2.3'],
+      cra: ['I.2(j)'],
+      nist: ['interface-access-control'],
+      psa: ['interaction'],
+      ioxt: ['secured-interfaces'],
+    },
     appliesTo: EVERY_DEVICE,
     checks: ['net.debug-ports', 'http.info-disclosure'],
   },
@@ -436,6 +485,9 @@ const DEFINITIONS = [
       etsi: ['5.5-1', '5.5-6', '5.5-7', '5.8-1', '5.8-2'],
       isvs: ['4.1.1', '4.1.2'],
       cra: ['I.2(e)', 'I.2(f)'],
+      nist: ['data-protection'],
+      psa: ['cryptographic-services'],
+      ioxt: ['proven-cryptography', 'secured-interfaces'],
     },
     appliesTo: EVERY_DEVICE,
     checks: ['tls.versions', 'tls.ciphers'],
@@ -448,7 +500,7 @@ const DEFINITIONS = [
       'A self-signed certificate is acceptable only if it is unique: a shared key extracted from one unit ' +
       'would let an attacker impersonate or decrypt every other.',
     brief: 'Secure development',
-    provisions: { etsi: ['5.4-4'], isvs: ['2.4.1'] },
+    provisions: { etsi: ['5.4-4'], isvs: ['2.4.1'], nist: ['asset-identification'], psa: ['unique-identification'] },
     appliesTo: EVERY_DEVICE,
     checks: ['tls.unique-certificates', 'bundle.unique-credentials'],
   },
@@ -468,6 +520,9 @@ const DEFINITIONS = [
       psti: ['PSTI-1'],
       isvs: ['2.1.9', '2.1.10', '2.4.1'],
       cra: ['I.2(b)'],
+      nist: ['asset-identification'],
+      psa: ['unique-identification'],
+      ioxt: ['no-universal-password'],
     },
     appliesTo: EVERY_DEVICE,
     checks: ['bundle.unique-credentials', 'build.no-hardcoded-secrets'],
@@ -482,7 +537,13 @@ const DEFINITIONS = [
       'Stored secrets are the keys to the device and its services; hard-coded ones are the same on every unit ' +
       'and end up in public firmware images.',
     brief: 'Question: cryptography',
-    provisions: { etsi: ['5.4-1', '5.4-3', '5.5-8'], isvs: ['2.1.9'], cra: ['I.2(e)'] },
+    provisions: {
+      etsi: ['5.4-1', '5.4-3', '5.5-8'],
+      isvs: ['2.1.9'],
+      cra: ['I.2(e)'],
+      nist: ['data-protection'],
+      psa: ['secure-storage'],
+    },
     appliesTo: EVERY_DEVICE,
     checks: ['bundle.secret-file-modes', 'build.no-hardcoded-secrets'],
   },
@@ -496,7 +557,13 @@ const DEFINITIONS = [
       'Reviewed implementations avoid the subtle bugs of new cryptographic code, and updateable ones let a ' +
       'broken algorithm be retired.',
     brief: 'Question: cryptography',
-    provisions: { etsi: ['5.5-2', '5.5-3'], cra: ['I.2(e)'] },
+    provisions: {
+      etsi: ['5.5-2', '5.5-3'],
+      cra: ['I.2(e)'],
+      nist: ['data-protection'],
+      psa: ['cryptographic-services'],
+      ioxt: ['proven-cryptography'],
+    },
     appliesTo: EVERY_DEVICE,
     checks: ['build.crypto-allowlist', 'build.sbom'],
   },
@@ -511,7 +578,12 @@ const DEFINITIONS = [
       'A device that pairs with whoever asks can be taken over from the network at any time; a short, physical ' +
       'window leaves only the small exposure the brief accepts.',
     brief: 'Local automation hub',
-    provisions: { etsi: ['5.1-5', '5.5-4', '5.12-1'], cra: ['I.2(d)'] },
+    provisions: {
+      etsi: ['5.1-5', '5.5-4', '5.12-1'],
+      cra: ['I.2(d)'],
+      nist: ['interface-access-control'],
+      ioxt: ['security-by-default'],
+    },
     appliesTo: HUB,
     checks: ['hub.pairing-window', 'config.pairing-mode'],
   },
@@ -525,7 +597,12 @@ const DEFINITIONS = [
       'Push-button pairing trusts the first hub that answers, which is not enough where a compromise opens a ' +
       'door or a window into the home; a PAKE proves both sides know the code without revealing it.',
     brief: 'Local automation hub',
-    provisions: { etsi: ['5.1-3', '5.5-7'], cra: ['I.2(d)'] },
+    provisions: {
+      etsi: ['5.1-3', '5.5-7'],
+      cra: ['I.2(d)'],
+      nist: ['interface-access-control'],
+      ioxt: ['secured-interfaces'],
+    },
     appliesTo: { networkModels: ['hub'], minTier: 3 },
     checks: ['config.pairing-mode'],
   },
@@ -543,6 +620,9 @@ const DEFINITIONS = [
       etsi: ['5.1-3', '5.5-1', '5.5-5', '5.5-6', '5.6-2', '5.8-1', '5.8-2'],
       isvs: ['4.1.1', '4.1.3'],
       cra: ['I.2(e)', 'I.2(f)'],
+      nist: ['interface-access-control', 'data-protection'],
+      psa: ['interaction'],
+      ioxt: ['secured-interfaces'],
     },
     appliesTo: HUB,
     checks: ['channel.mutual-tls'],
@@ -557,7 +637,7 @@ const DEFINITIONS = [
       'Devices usually trust their hub fully, so one compromised hub controls the whole home; an access list ' +
       'limits what it can do.',
     brief: 'Local automation hub',
-    provisions: { etsi: ['5.5-5'], cra: ['I.2(d)', 'I.2(i)'] },
+    provisions: { etsi: ['5.5-5'], cra: ['I.2(d)', 'I.2(i)'], nist: ['interface-access-control'] },
     appliesTo: HUB,
     checks: ['config.hub-acl'],
   },
@@ -572,7 +652,13 @@ const DEFINITIONS = [
       'A pinned CA means a mis-issued public certificate or an intercepting proxy cannot pose as the ' +
       "manufacturer's service.",
     brief: 'Connect to manufacturer',
-    provisions: { etsi: ['5.5-1'], isvs: ['4.1.3', '4.1.5'], cra: ['I.2(e)'] },
+    provisions: {
+      etsi: ['5.5-1'],
+      isvs: ['4.1.3', '4.1.5'],
+      cra: ['I.2(e)'],
+      nist: ['data-protection'],
+      ioxt: ['secured-interfaces'],
+    },
     appliesTo: CLOUD,
     checks: ['bundle.cloud-trust-anchor'],
   },
@@ -586,7 +672,12 @@ const DEFINITIONS = [
       "If devices could use each other's ids or topics, one extracted device key would let an attacker knock " +
       'other devices offline or read their data.',
     brief: 'Connect to manufacturer',
-    provisions: { etsi: ['5.1-3', '5.5-5'], isvs: ['4.2.2', '4.2.3'], cra: ['I.2(d)', 'I.2(i)'] },
+    provisions: {
+      etsi: ['5.1-3', '5.5-5'],
+      isvs: ['4.2.2', '4.2.3'],
+      cra: ['I.2(d)', 'I.2(i)'],
+      nist: ['interface-access-control'],
+    },
     appliesTo: CLOUD,
     checks: ['cloud.client-isolation'],
   },
@@ -601,7 +692,13 @@ const DEFINITIONS = [
       'A key that leaks, a cloned unit or a stolen batch must stop being trusted; a certificate valid for ' +
       'decades that nothing can withdraw stays an open door for the life of the product.',
     brief: 'Connect to manufacturer',
-    provisions: { etsi: ['5.5-8', '5.4-1'], isvs: ['4.1.3'], cra: ['I.2(d)', 'I.2(f)'] },
+    provisions: {
+      etsi: ['5.5-8', '5.4-1'],
+      isvs: ['4.1.3'],
+      cra: ['I.2(d)', 'I.2(f)'],
+      nist: ['asset-identification'],
+      psa: ['unique-identification', 'security-lifecycle'],
+    },
     appliesTo: CLOUD,
     checks: ['tls.certificate-lifetimes', 'cloud.revocation-enforced'],
   },
@@ -617,7 +714,7 @@ const DEFINITIONS = [
       "Weak association lets strangers attach other people's devices to their accounts (as with the Nissan " +
       'Leaf app); possession of the code plus physical access rules that out.',
     brief: 'Connect to manufacturer',
-    provisions: { etsi: ['5.1-5', '5.5-4'], cra: ['I.2(d)'] },
+    provisions: { etsi: ['5.1-5', '5.5-4'], cra: ['I.2(d)'], nist: ['interface-access-control'] },
     appliesTo: CLOUD,
     checks: ['cloud.claim-window'],
   },
@@ -631,7 +728,7 @@ const DEFINITIONS = [
       "Relying on the manufacturer's service means its outages become the owner's; a lock or heater must keep " +
       'working, and a fleet must not stampede the service when it returns.',
     brief: 'Connect to manufacturer',
-    provisions: { etsi: ['5.9-1', '5.9-2', '5.9-3'], cra: ['I.2(h)'] },
+    provisions: { etsi: ['5.9-1', '5.9-2', '5.9-3'], cra: ['I.2(h)'], nist: ['product-configuration'] },
     appliesTo: EVERY_DEVICE,
     checks: ['config.offline-operation'],
   },
@@ -645,7 +742,7 @@ const DEFINITIONS = [
     rationale:
       'Shell scripts and CGI built from strings are where command injection, the most common IoT flaw, comes from.',
     brief: 'Secure development',
-    provisions: { etsi: ['5.6-9', '5.13-1'], cra: ['I.2(a)', 'I.2(j)'] },
+    provisions: { etsi: ['5.6-9', '5.13-1'], cra: ['I.2(a)', 'I.2(j)'], nist: ['interface-access-control'] },
     appliesTo: EVERY_DEVICE,
     checks: ['build.lint'],
   },
@@ -659,7 +756,7 @@ const DEFINITIONS = [
     rationale:
       'Unvalidated input is the root of injection and memory-safety flaws; bounded, schema-checked input fails safely.',
     brief: 'Secure development',
-    provisions: { etsi: ['5.13-1'], cra: ['I.2(f)'] },
+    provisions: { etsi: ['5.13-1'], cra: ['I.2(f)'], nist: ['interface-access-control'], ioxt: ['secured-interfaces'] },
     appliesTo: EVERY_DEVICE,
     checks: ['http.input-validation', 'build.fuzz-targets'],
   },
@@ -672,7 +769,7 @@ const DEFINITIONS = [
     rationale:
       'Static review finds some bugs; fuzzing finds the inputs nobody thought of, which is how attackers find them.',
     brief: 'Secure development',
-    provisions: { etsi: ['5.2-3', '5.6-9', '5.13-1'], cra: ['I.2(a)', 'II.3'] },
+    provisions: { etsi: ['5.2-3', '5.6-9', '5.13-1'], cra: ['I.2(a)', 'II.3'], nist: ['documentation'] },
     appliesTo: EVERY_DEVICE,
     checks: ['build.fuzz-targets'],
   },
@@ -686,7 +783,13 @@ const DEFINITIONS = [
       'You cannot fix what you do not know you ship; a machine-readable inventory makes advisories actionable ' +
       'and keeps the code base small.',
     brief: 'Secure development',
-    provisions: { etsi: ['5.2-3', '5.6-6'], isvs: ['1.2.1'], cra: ['II.1'] },
+    provisions: {
+      etsi: ['5.2-3', '5.6-6'],
+      isvs: ['1.2.1'],
+      cra: ['II.1'],
+      annex2: ['9'],
+      nist: ['asset-identification', 'documentation'],
+    },
     appliesTo: EVERY_DEVICE,
     checks: ['build.sbom', 'build.sbom-complete'],
   },
@@ -700,7 +803,7 @@ const DEFINITIONS = [
       "A policy that is not checked before shipping drifts; the audit's exit code makes the policy a control " +
       'gate in the pipeline.',
     brief: 'Question: control gates',
-    provisions: { etsi: ['5.6-9'], cra: ['I.2(a)', 'II.3'] },
+    provisions: { etsi: ['5.6-9'], cra: ['I.2(a)', 'II.3'], nist: ['documentation'] },
     appliesTo: EVERY_DEVICE,
     checks: ['build.audit-report', 'build.lint'],
   },
@@ -714,7 +817,7 @@ const DEFINITIONS = [
       'When a bug is exploited, least privilege and sandboxing keep the damage to one process instead of the ' +
       'whole device.',
     brief: 'Secure development',
-    provisions: { etsi: ['5.6-7'], cra: ['I.2(k)'] },
+    provisions: { etsi: ['5.6-7'], cra: ['I.2(k)'], psa: ['isolation'] },
     appliesTo: EVERY_DEVICE,
     checks: ['config.service-unit'],
   },
@@ -728,7 +831,14 @@ const DEFINITIONS = [
       'A debug interface bypasses every other control; the brief names disabling JTAG as the basic physical ' +
       'precaution.',
     brief: 'Physical security',
-    provisions: { etsi: ['5.6-1', '5.6-4'], isvs: ['1.2.4', '1.3.12'], cra: ['I.2(j)'] },
+    provisions: {
+      etsi: ['5.6-1', '5.6-4'],
+      isvs: ['1.2.4', '1.3.12'],
+      cra: ['I.2(j)'],
+      nist: ['interface-access-control'],
+      psa: ['security-lifecycle', 'interaction'],
+      ioxt: ['security-by-default'],
+    },
     appliesTo: EVERY_DEVICE,
     checks: ['config.debug-off', 'net.debug-ports'],
   },
@@ -748,6 +858,9 @@ const DEFINITIONS = [
       etsi: ['5.3-1', '5.3-2', '5.3-7', '5.3-9', '5.3-10', '5.5-3'],
       isvs: ['3.4.3', '3.4.10', '3.4.12'],
       cra: ['I.2(c)', 'I.2(f)', 'II.7'],
+      nist: ['software-update'],
+      psa: ['secure-update'],
+      ioxt: ['verified-software'],
     },
     appliesTo: EVERY_DEVICE,
     checks: ['bundle.update-trust-anchor', 'update.signature-required'],
@@ -762,7 +875,14 @@ const DEFINITIONS = [
       'Without it an attacker replays an old, correctly signed image with a known hole. EN 303 645 does not ' +
       'name this; ISVS and TUF do.',
     brief: 'Software Updates',
-    provisions: { etsi: [], isvs: ['3.4.6'], cra: ['I.2(c)'] },
+    provisions: {
+      etsi: [],
+      isvs: ['3.4.6'],
+      cra: ['I.2(c)'],
+      nist: ['software-update'],
+      psa: ['anti-rollback'],
+      ioxt: ['verified-software'],
+    },
     appliesTo: EVERY_DEVICE,
     checks: ['update.anti-rollback'],
   },
@@ -776,7 +896,13 @@ const DEFINITIONS = [
       'An update that can brick the device on power loss makes owners switch updates off; fallback keeps ' +
       'automatic updates safe to leave on.',
     brief: 'Software Updates',
-    provisions: { etsi: ['5.3-2', '5.9-2'], isvs: ['3.4.4', '3.4.7'], cra: ['I.2(h)'] },
+    provisions: {
+      etsi: ['5.3-2', '5.9-2'],
+      isvs: ['3.4.4', '3.4.7'],
+      cra: ['I.2(h)'],
+      nist: ['software-update'],
+      psa: ['secure-update'],
+    },
     appliesTo: EVERY_DEVICE,
     checks: ['update.failsafe-slots'],
   },
@@ -791,7 +917,13 @@ const DEFINITIONS = [
       'Most owners never update by hand, so only automatic updates reach the fleet; the owner keeps control ' +
       'over timing.',
     brief: 'Comment: autoupdate facility',
-    provisions: { etsi: ['5.3-3', '5.3-4', '5.3-5', '5.3-6'], cra: ['I.2(c)'] },
+    provisions: {
+      etsi: ['5.3-3', '5.3-4', '5.3-5', '5.3-6'],
+      cra: ['I.2(c)'],
+      annex2: ['8(c)', '8(e)'],
+      nist: ['software-update', 'product-configuration'],
+      ioxt: ['automatically-applied-updates', 'security-by-default'],
+    },
     appliesTo: EVERY_DEVICE,
     checks: ['config.auto-update'],
   },
@@ -805,7 +937,12 @@ const DEFINITIONS = [
       'Owners who understand why an update matters install it; surprise downtime of a lock or heater is itself ' +
       'a hazard.',
     brief: 'Software Updates',
-    provisions: { etsi: ['5.3-11', '5.3-12'], cra: ['II.8'] },
+    provisions: {
+      etsi: ['5.3-11', '5.3-12'],
+      cra: ['II.8'],
+      annex2: ['8(c)'],
+      nist: ['information-dissemination', 'product-education-and-awareness'],
+    },
     appliesTo: EVERY_DEVICE,
     checks: ['update.release-notes'],
   },
@@ -820,7 +957,15 @@ const DEFINITIONS = [
       'Buyers need to know how long the product will stay safe to use; the UK PSTI regulations require the end ' +
       'date to be published.',
     brief: 'Software Updates',
-    provisions: { etsi: ['5.3-13'], psti: ['PSTI-3'], isvs: ['1.6.1'], cra: ['II.8'] },
+    provisions: {
+      etsi: ['5.3-13'],
+      psti: ['PSTI-3'],
+      isvs: ['1.6.1'],
+      cra: ['II.8'],
+      annex2: ['7'],
+      nist: ['documentation', 'information-dissemination'],
+      ioxt: ['security-expiration-date'],
+    },
     appliesTo: EVERY_DEVICE,
     checks: ['policy.support-period'],
   },
@@ -833,7 +978,7 @@ const DEFINITIONS = [
     rationale:
       'An owner who cannot tell which model they have cannot tell whether an advisory or end of support concerns them.',
     brief: 'Software Updates',
-    provisions: { etsi: ['5.3-16'] },
+    provisions: { etsi: ['5.3-16'], annex2: ['3'], nist: ['asset-identification'] },
     appliesTo: EVERY_DEVICE,
     checks: ['bundle.model-designation'],
   },
@@ -848,7 +993,15 @@ const DEFINITIONS = [
       'Researchers who find a flaw need a way to report it and to know they are heard; otherwise flaws are ' +
       'published unfixed or sold.',
     brief: 'Question: vulnerability handling',
-    provisions: { etsi: ['5.2-1'], psti: ['PSTI-2'], isvs: ['1.1.5'], cra: ['II.5', 'II.6'] },
+    provisions: {
+      etsi: ['5.2-1'],
+      psti: ['PSTI-2'],
+      isvs: ['1.1.5'],
+      cra: ['II.5', 'II.6'],
+      annex2: ['2'],
+      nist: ['information-and-query-reception'],
+      ioxt: ['vulnerability-reporting-program'],
+    },
     appliesTo: EVERY_DEVICE,
     checks: ['http.security-txt', 'policy.disclosure', 'cloud.disclosure-intake'],
   },
@@ -862,7 +1015,12 @@ const DEFINITIONS = [
       'A disclosure address without a process behind it only records the flaws; the fleet is safe only when ' +
       'fixes ship.',
     brief: 'Question: vulnerability handling',
-    provisions: { etsi: ['5.2-2', '5.2-3', '5.3-8'], cra: ['II.2', 'II.3', 'II.4', 'II.8'] },
+    provisions: {
+      etsi: ['5.2-2', '5.2-3', '5.3-8'],
+      cra: ['II.2', 'II.3', 'II.4', 'II.8'],
+      nist: ['information-and-query-reception', 'information-dissemination'],
+      ioxt: ['vulnerability-reporting-program'],
+    },
     appliesTo: EVERY_DEVICE,
     checks: ['build.sbom', 'policy.disclosure', 'build.known-vulnerabilities'],
   },
@@ -877,7 +1035,7 @@ const DEFINITIONS = [
       'Logs are a privacy risk; keeping only what helps the owner, for a bounded time, limits what a breach or ' +
       'a subpoena can reveal.',
     brief: 'Logging',
-    provisions: { etsi: ['6-4'], isvs: ['1.4.4', '1.4.6', '1.4.7'], cra: ['I.2(g)'] },
+    provisions: { etsi: ['6-4'], isvs: ['1.4.4', '1.4.6', '1.4.7'], cra: ['I.2(g)'], nist: ['data-protection'] },
     appliesTo: EVERY_DEVICE,
     checks: ['journal.redaction', 'config.log-retention'],
   },
@@ -889,7 +1047,7 @@ const DEFINITIONS = [
       'detections, thumbnails).',
     rationale: 'The brief singles out microphones: content-derived logs would record the inside of the home.',
     brief: 'Logging',
-    provisions: { etsi: ['6-4'], cra: ['I.2(g)'] },
+    provisions: { etsi: ['6-4'], cra: ['I.2(g)'], nist: ['data-protection'] },
     appliesTo: { sensors: ['camera', 'microphone'] },
     checks: ['journal.no-content'],
   },
@@ -904,7 +1062,12 @@ const DEFINITIONS = [
       'The brief names this one log as useful: it shows the owner (and an investigator) guessing and intrusion ' +
       'attempts, which is no evidence afterwards if the attacker can flush it.',
     brief: 'Logging',
-    provisions: { etsi: [], isvs: ['1.4.1', '1.4.2', '1.4.3', '1.4.7'], cra: ['I.2(l)'] },
+    provisions: {
+      etsi: [],
+      isvs: ['1.4.1', '1.4.2', '1.4.3', '1.4.7'],
+      cra: ['I.2(l)'],
+      nist: ['cybersecurity-state-awareness'],
+    },
     appliesTo: EVERY_DEVICE,
     checks: ['journal.connections', 'journal.flood-resistant'],
   },
@@ -918,7 +1081,7 @@ const DEFINITIONS = [
       'For devices whose compromise causes real harm, the owner should be able to notice an attack in ' +
       'progress, not only an investigator afterwards.',
     brief: 'Logging',
-    provisions: { etsi: [], isvs: ['1.4.1'], cra: ['I.2(d)', 'I.2(l)'] },
+    provisions: { etsi: [], isvs: ['1.4.1'], cra: ['I.2(d)', 'I.2(l)'], nist: ['cybersecurity-state-awareness'] },
     appliesTo: { minTier: 2 },
     checks: ['journal.security-events'],
   },
@@ -933,7 +1096,13 @@ const DEFINITIONS = [
       "Devices are resold and given away; the next owner must get a clean device and the previous one's data " +
       'must be gone.',
     brief: 'Question: privacy',
-    provisions: { etsi: ['5.11-1'], cra: ['I.2(b)', 'I.2(m)'] },
+    provisions: {
+      etsi: ['5.11-1'],
+      cra: ['I.2(b)', 'I.2(m)'],
+      annex2: ['8(d)'],
+      nist: ['product-configuration', 'data-protection'],
+      psa: ['security-lifecycle'],
+    },
     appliesTo: EVERY_DEVICE,
     checks: ['state.factory-reset'],
   },
@@ -946,7 +1115,7 @@ const DEFINITIONS = [
     rationale:
       'Personal data belongs to the owner; export and erasure are what data protection law and the standards ask for.',
     brief: 'Question: privacy',
-    provisions: { etsi: ['5.11-2', '5.11-3', '5.11-4'], cra: ['I.2(m)'] },
+    provisions: { etsi: ['5.11-2', '5.11-3', '5.11-4'], cra: ['I.2(m)'], annex2: ['8(d)'], nist: ['data-protection'] },
     appliesTo: { personalData: true },
     checks: ['state.data-export'],
   },
@@ -958,7 +1127,7 @@ const DEFINITIONS = [
       'ones not used by default.',
     rationale: 'People have a right to know whether a device in their home can see, hear or locate them.',
     brief: 'Question: privacy',
-    provisions: { etsi: ['5.8-3'] },
+    provisions: { etsi: ['5.8-3'], nist: ['product-education-and-awareness'] },
     appliesTo: EVERY_DEVICE,
     checks: ['policy.privacy-notice'],
   },
@@ -972,7 +1141,11 @@ const DEFINITIONS = [
       'Transparency is the basis of privacy: consumers can only choose if they know what is collected and can ' +
       'change their mind.',
     brief: 'Question: privacy',
-    provisions: { etsi: ['6-1', '6-2', '6-3', '6-5'], cra: ['I.2(g)'] },
+    provisions: {
+      etsi: ['6-1', '6-2', '6-3', '6-5'],
+      cra: ['I.2(g)'],
+      nist: ['product-education-and-awareness', 'documentation'],
+    },
     appliesTo: EVERY_DEVICE,
     checks: ['policy.privacy-notice'],
   },
@@ -985,7 +1158,12 @@ const DEFINITIONS = [
       'explains how to set the device up securely and how to check that it is.',
     rationale: 'Consumers choose the convenient path; making it the secure path is what keeps real installations safe.',
     brief: 'Convenient setup',
-    provisions: { etsi: ['5.12-1', '5.12-2', '5.12-3'], cra: ['I.2(b)'] },
+    provisions: {
+      etsi: ['5.12-1', '5.12-2', '5.12-3'],
+      cra: ['I.2(b)'],
+      annex2: ['8(a)'],
+      nist: ['product-education-and-awareness', 'documentation'],
+    },
     appliesTo: EVERY_DEVICE,
     checks: ['policy.setup-guidance'],
   },
@@ -998,7 +1176,7 @@ const DEFINITIONS = [
     rationale:
       'A decision tree is only trustworthy if its gaps are visible; the standard requires the reasons to be recorded.',
     brief: 'Question: decision trees for quality planning',
-    provisions: { etsi: ['5.0-1'] },
+    provisions: { etsi: ['5.0-1'], nist: ['documentation'] },
     appliesTo: EVERY_DEVICE,
     checks: ['policy.coverage-justified'],
   },

@@ -33,3 +33,10 @@ export const CRA_REQUIREMENTS = {
 
 /** A CRA Annex I requirement id such as 'I.2(c)' or 'II.5'. */
 export type CraRequirementId = keyof typeof CRA_REQUIREMENTS;
+
+/** Annex I requirements no control meets, with the reason. */
+export const CRA_ANNEX1_OUT_OF_SCOPE: Readonly<Partial<Record<CraRequirementId, string>>> = {
+  'I.1':
+    'Security appropriate to the risks is a judgement on the whole product; it rests on every control together ' +
+    'and on the risk assessment (issue 23, part 4), not on one control.',
+};

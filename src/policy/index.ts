@@ -35,10 +35,30 @@ export {
 export type { EtsiProvision, EtsiProvisionId, EtsiStatus } from './etsi.ts';
 export { PSTI_REQUIREMENTS, PSTI_REQUIREMENT_IDS } from './psti.ts';
 export type { PstiRequirement, PstiRequirementId } from './psti.ts';
-export { etsiCoverage, pstiCoverage } from './coverage.ts';
-export type { ProvisionCoverage, PstiCoverage } from './coverage.ts';
+export {
+  etsiCoverage,
+  pstiCoverage,
+  frameworkCoverage,
+  nistCoverage,
+  craAnnex1Coverage,
+  craAnnex2Coverage,
+  psaCoverage,
+  ioxtCoverage,
+} from './coverage.ts';
+export type { ProvisionCoverage, PstiCoverage, FrameworkCoverage } from './coverage.ts';
 export { CRA_REQUIREMENTS } from './cra.ts';
 export type { CraRequirementId } from './cra.ts';
+export { FRAMEWORKS, getFramework, referencedIds } from './frameworks.ts';
+export type { Framework, FrameworkKey } from './frameworks.ts';
+export type { FrameworkProvision } from './framework-types.ts';
+export { CRA_ANNEX2_ITEMS, CRA_ANNEX2_ITEM_IDS } from './cra-annex2.ts';
+export type { CraAnnex2ItemId } from './cra-annex2.ts';
+export { NIST_OUTCOMES, NIST_OUTCOME_IDS } from './nist-ir8425.ts';
+export type { NistOutcomeId } from './nist-ir8425.ts';
+export { PSA_GOALS, PSA_GOAL_IDS } from './psa.ts';
+export type { PsaGoalId } from './psa.ts';
+export { IOXT_PRINCIPLES, IOXT_PRINCIPLE_IDS } from './ioxt.ts';
+export type { IoxtPrincipleId } from './ioxt.ts';
 export {
   parseProfile,
   validateProfile,

@@ -195,3 +195,19 @@ test('EN 18031: the weak device fails exactly the requirements its weaknesses to
   assert.match(e.model, /^not known/);
   assert.equal(e.requirements.find((r) => r.id === 'AUM-1-2')!.outcome, 'not-tested');
 });
+
+test('the shared admin/admin password fails its item under ETSI, the CRA and NIST IR 8425 in one report', () => {
+  const failingControls = (controls: readonly string[]): boolean => controls.includes('AUTH-UNIQUE-PASSWORD');
+  const etsi = report.etsi.find((p) => p.id === '5.1-1')!;
+  assert.equal(etsi.verdict, 'fail');
+  assert.ok(failingControls(etsi.controls));
+  const cra = report.frameworks.cra.provisions.find((p) => p.id === 'I.2(b)')!;
+  assert.equal(cra.verdict, 'fail');
+  assert.ok(failingControls(cra.controls));
+  const nist = report.frameworks.nist.provisions.find((p) => p.id === 'interface-access-control')!;
+  assert.equal(nist.verdict, 'fail');
+  assert.ok(failingControls(nist.controls));
+  const ioxt = report.frameworks.ioxt.provisions.find((p) => p.id === 'no-universal-password')!;
+  assert.equal(ioxt.verdict, 'fail');
+  assert.equal(report.psti.find((p) => p.id === 'PSTI-1')!.verdict, 'fail');
+});
