@@ -11,7 +11,7 @@ import type { Server } from 'node:net';
 import { ConfigError } from '../errors/index.ts';
 import { readDeviceBundle, type DeviceBundle } from '../bundle/index.ts';
 import type { ModelSpec } from '../models/index.ts';
-import { startWebService, type WebService, type WebJournal } from '../web/index.ts';
+import { ownerMonitoringChoice, startWebService, type WebService, type WebJournal } from '../web/index.ts';
 import { openJournal, type DeviceJournal } from './journal-bridge.ts';
 import { openClock, type ClockReadings, type UnitClock } from '../clock/index.ts';
 import { verifyServerCertificateAt } from '../channel/index.ts';
@@ -225,6 +225,7 @@ function startAgentWeb(parts: AgentParts, startedAt: number): Promise<WebService
   const webJournal: WebJournal = {
     record: (e) => journal.record(e),
     list: (o) => journal.list(o),
+    setMonitoring: (on) => journal.setMonitoring(on),
   };
   return startWebService({
     bundle,
@@ -496,6 +497,8 @@ export async function startDeviceAgent(
     ...(c.clockReadings ? { readings: c.clockReadings } : {}),
   });
   const journal = await openJournal(c.stateDir, sensitive ? 'sensitive' : 'standard', log, c.journal, damaged, clock);
+  // The owner's monitoring choice holds before the first entry (CRA Annex I Part I 2(l)).
+  journal.setMonitoring(await ownerMonitoringChoice(c.stateDir, damaged));
   damaged.attach(journal);
   const late: { parts?: AgentParts } = {};
   const capabilities: UnitHardware = c.driver

@@ -26,6 +26,10 @@ export interface DeviceJournal {
   list(o: JournalListOptions): Promise<readonly JournalRow[]>;
   erase(): Promise<void>;
   close(): Promise<void>;
+  /** Turns the journal's non-essential monitoring on or off (the owner's choice; src/journal keeps the rest). */
+  setMonitoring(on: boolean): void;
+  /** Whether the non-essential monitoring is on. */
+  readonly monitoring: boolean;
 }
 
 /** An entry as the owner's page shows it. */
@@ -85,5 +89,9 @@ export async function openJournal(
       ),
     erase: () => journal.erase(),
     close: () => journal.close(),
+    setMonitoring: (on) => journal.setMonitoring(on),
+    get monitoring() {
+      return journal.monitoring;
+    },
   };
 }

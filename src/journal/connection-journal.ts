@@ -43,6 +43,7 @@ import type { JournalTier, TierDrops } from './tiers.ts';
 import type { JournalEntry, JournalRecordInput, JournalResult, JournalSurface, PrivacyClass } from './entry.ts';
 import { JournalClosedError, JournalQueryError, JournalStorageError } from './errors.ts';
 import { scanLinesBackward } from './line-scan.ts';
+import { keptWhenMonitoringOff } from './monitoring.ts';
 import { createLogger } from './logger.ts';
 
 /** The journal's file name inside the state dir. */
@@ -306,6 +307,8 @@ export class ConnectionJournal {
   #corruptLinesOnLoad = 0;
   #loadMs = 0;
   #compactions = 0;
+  /** The owner's choice (monitoring.ts): off, only what protects the owner is recorded. */
+  #monitoring = true;
 
   private constructor(
     stateDir: string,
@@ -426,11 +429,48 @@ export class ConnectionJournal {
     if (this.#closing) throw new JournalClosedError();
     const fields = prepareEntry(input, this.privacyClass);
     const now = this.#now();
+    // Dropped before the aggregator: with monitoring off it is not even counted.
+    if (!this.#monitoring && !keptWhenMonitoringOff(fields)) return undefined;
     const { write, due } = this.#aggregator.note(tierOf(fields.event), fields, now);
-    for (const aggregate of due) this.#add(journalMadeEntry(aggregate, this.privacyClass), now);
+    for (const aggregate of due) this.#addMade(aggregate, now);
     const entry = write ? this.#add(fields, now) : undefined;
     this.#writeDropNotices(now);
     return entry;
+  }
+
+  /** Whether the journal records its non-essential monitoring (the owner's choice; default on). */
+  get monitoring(): boolean {
+    return this.#monitoring;
+  }
+
+  /**
+   * Turns the non-essential monitoring on or off (see monitoring.ts for what is kept either way).
+   * Turning it off also forgets the connection records already kept, in memory and in the file.
+   * The caller journals the change itself (an owner action, kept either way).
+   */
+  setMonitoring(on: boolean): void {
+    if (typeof on !== 'boolean') throw new ConfigError('JOURNAL_CONFIG_INVALID', 'monitoring', 'must be true or false');
+    if (this.#closing) throw new JournalClosedError();
+    this.#monitoring = on;
+    if (on) return;
+    let forgotten = 0;
+    this.#entries.tier('connection').retain(
+      () => false,
+      (s) => {
+        s.evicted = true;
+        forgotten++;
+      },
+    );
+    this.#drops.connection = noDrops();
+    if (forgotten === 0) return;
+    this.#needsCompaction = true;
+    this.#scheduleFlush(true);
+  }
+
+  /** Stores an entry only the journal makes (an aggregate), unless monitoring is off and it is not essential. */
+  #addMade(fields: JournalEntryFields, now: number): void {
+    if (!this.#monitoring && !keptWhenMonitoringOff(fields)) return;
+    this.#add(journalMadeEntry(fields, this.privacyClass), now);
   }
 
   /** Stores an entry in its tier, evicting the tier's oldest when it is over its bounds. */
@@ -449,7 +489,7 @@ export class ConnectionJournal {
   #writeDue(): void {
     if (this.#closing) return;
     const now = this.#now();
-    for (const aggregate of this.#aggregator.due(now)) this.#add(journalMadeEntry(aggregate, this.privacyClass), now);
+    for (const aggregate of this.#aggregator.due(now)) this.#addMade(aggregate, now);
     this.#writeDropNotices(now);
   }
 
@@ -593,8 +633,7 @@ export class ConnectionJournal {
     if (!this.#closing) {
       // What is still being counted is written before the journal closes.
       const now = this.#now();
-      for (const aggregate of this.#aggregator.drain(now))
-        this.#add(journalMadeEntry(aggregate, this.privacyClass), now);
+      for (const aggregate of this.#aggregator.drain(now)) this.#addMade(aggregate, now);
       this.#writeDropNotices(now, true);
     }
     this.#closing ??= (async () => {

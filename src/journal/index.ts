@@ -16,6 +16,8 @@ export type {
 } from './connection-journal.ts';
 export { defaultJournalConfig, fileBounds, tierBounds, validateJournalConfig } from './config.ts';
 export { JOURNAL_TIERS, tierOf } from './tiers.ts';
+export { KEPT_INFO_EVENTS, MONITORING_EVENTS, keptWhenMonitoringOff } from './monitoring.ts';
+export type { MonitoredFields } from './monitoring.ts';
 export type { JournalTier } from './tiers.ts';
 export type { JournalConfig } from './config.ts';
 export {

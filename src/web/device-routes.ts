@@ -192,6 +192,7 @@ function dashboard(site: DeviceSite, req: WebRequest, csrf: string): WebResponse
       facts,
       capabilities: device.capabilities(),
       actions: site.ownerActions,
+      monitoring: site.state.monitoring,
       ...(notice ? { notice: notice.slice(0, 120) } : {}),
     },
   );

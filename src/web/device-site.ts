@@ -75,6 +75,8 @@ export interface DeviceSite {
   readonly ownerActions: ReadonlyArray<{ id: string; label: string; run(): Promise<string> }>;
   /** The certificate this page is served with now. */
   certificate(): WebCertificateView;
+  /** Applies the owner's monitoring choice to the journal (monitoring-route.ts). */
+  applyMonitoring(on: boolean): void;
   record(req: WebRequest, event: SurfaceEvent): void;
 }
 

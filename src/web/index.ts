@@ -1,5 +1,5 @@
 /** The device's HTTPS admin service. */
-export { startWebService, defaultWebServiceConfig } from './service.ts';
+export { startWebService, defaultWebServiceConfig, ownerMonitoringChoice } from './service.ts';
 export { listenHttps, TLS12_CIPHERS } from './https-server.ts';
 export type { HttpsListener, HttpsListenOptions } from './https-server.ts';
 export type {

@@ -1,8 +1,8 @@
 /**
  * The web service's mutable state in the state dir: the owner's credential, sessions, lockout
- * counters, and the device cookies' failure list and signing key. Each is one file written
- * atomically (0600); sessions, lockout and cookie writes are coalesced so a login flood does not
- * turn into a write flood on the device's flash.
+ * counters, the device cookies' failure list and signing key, and the owner's monitoring choice.
+ * Each is one file written atomically (0600); sessions, lockout and cookie writes are coalesced
+ * so a login flood does not turn into a write flood on the device's flash.
  */
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -52,6 +52,50 @@ const LOCKOUT_FILE = 'lockout.json';
 const DEVICE_COOKIES_FILE = 'device-cookies.json';
 const DEVICE_COOKIE_KEY_FILE = 'device-cookie.key';
 
+const MONITORING_FILE = 'monitoring.json';
+
+/**
+ * The owner's monitoring choice (`monitoring.json`): whether the journal records its non-essential
+ * monitoring (src/journal's monitoring rule says what is kept either way). No file: on.
+ */
+export interface MonitoringChoice {
+  readonly version: 1;
+  readonly monitoring: boolean;
+  /** When the owner last changed it (ISO 8601). */
+  readonly changedAt: string;
+}
+
+/** Parses `monitoring.json`; throws STATE_CORRUPT on anything but its exact schema. */
+export function parseMonitoringChoice(text: string): MonitoringChoice {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    throw new StateCorruptError('STATE_CORRUPT', `${MONITORING_FILE} is not valid JSON`);
+  }
+  const o = v as Partial<MonitoringChoice>;
+  const keys = typeof v === 'object' && v !== null && !Array.isArray(v) ? Object.keys(v).sort().join(',') : '';
+  if (
+    keys !== 'changedAt,monitoring,version' ||
+    o.version !== 1 ||
+    typeof o.monitoring !== 'boolean' ||
+    typeof o.changedAt !== 'string' ||
+    Number.isNaN(Date.parse(o.changedAt))
+  ) {
+    throw new StateCorruptError('STATE_CORRUPT', `${MONITORING_FILE} does not match its schema`);
+  }
+  return { version: 1, monitoring: o.monitoring, changedAt: o.changedAt };
+}
+
+/**
+ * The owner's monitoring choice in the web state folder `webDir`: true (on) without a file, and
+ * after moving an unusable one aside (told to `damaged`).
+ */
+export async function loadMonitoringChoice(webDir: string, damaged: DamagedStateSink): Promise<boolean> {
+  const choice = await readStateFile(join(webDir, MONITORING_FILE), FORMATS.monitoring, damaged);
+  return choice?.monitoring ?? true;
+}
+
 /** What is written on a delay: sessions, lockout counters, the device cookies' list. */
 type DirtyPart = 'sessions' | 'lockout' | 'cookies';
 
@@ -86,6 +130,7 @@ const FORMATS = {
   lockout: { name: LOCKOUT_FILE, version: 1, parse: parseLockoutState },
   cookies: { name: DEVICE_COOKIES_FILE, version: 1, parse: parseDeviceCookieState },
   cookieKey: { name: DEVICE_COOKIE_KEY_FILE, parse: parseDeviceCookieKey },
+  monitoring: { name: MONITORING_FILE, version: 1, parse: parseMonitoringChoice },
 } satisfies Record<string, StateFormat<unknown>>;
 
 /** Loads and saves the web service's state in `dir`. */
@@ -98,6 +143,8 @@ export class WebStateStore {
   deviceCookies: DeviceCookieState;
   /** Signs device cookies; made at first start, replaced by a factory reset. Never logged. */
   deviceCookieKey: Buffer;
+  /** The owner's monitoring choice: true (the default) until the owner turns it off. */
+  monitoring: boolean;
   /** False until the key is on disk: it is written with the first cookie, so a reset unit holds none. */
   #keySaved: boolean;
   #timer: NodeJS.Timeout | undefined;
@@ -110,6 +157,7 @@ export class WebStateStore {
     sessions: SessionStore,
     lockout: LockoutState,
     cookies: { state: DeviceCookieState; key: Buffer | undefined },
+    monitoring: boolean,
   ) {
     this.dir = dir;
     this.owner = owner;
@@ -118,6 +166,7 @@ export class WebStateStore {
     this.deviceCookies = cookies.state;
     this.deviceCookieKey = cookies.key ?? createDeviceCookieKey();
     this.#keySaved = cookies.key !== undefined;
+    this.monitoring = monitoring;
   }
 
   /**
@@ -136,7 +185,8 @@ export class WebStateStore {
     const lockout = (await read(FORMATS.lockout)) ?? emptyLockoutState();
     const cookieState = (await read(FORMATS.cookies)) ?? emptyDeviceCookieState();
     const key = await read(FORMATS.cookieKey);
-    return new WebStateStore(dir, owner, sessions, lockout, { state: cookieState, key });
+    const monitoring = await loadMonitoringChoice(dir, damaged);
+    return new WebStateStore(dir, owner, sessions, lockout, { state: cookieState, key }, monitoring);
   }
 
   /** Writes the device cookie key (0600, atomically) if it is not on disk yet; call before a cookie leaves. */
@@ -151,6 +201,13 @@ export class WebStateStore {
   async saveOwner(owner: OwnerRecord): Promise<void> {
     await writeStateFile(join(this.dir, OWNER_FILE), FORMATS.owner, JSON.stringify(owner, null, 2) + '\n');
     this.owner = owner;
+  }
+
+  /** Saves the owner's monitoring choice now (atomically and durably, before the caller answers). */
+  async saveMonitoring(on: boolean): Promise<void> {
+    const choice: MonitoringChoice = { version: 1, monitoring: on, changedAt: new Date().toISOString() };
+    await writeStateFile(join(this.dir, MONITORING_FILE), FORMATS.monitoring, JSON.stringify(choice, null, 2) + '\n');
+    this.monitoring = on;
   }
 
   /** Marks sessions, lockout or the device cookies' list as changed; written within `delayMs`. */
@@ -196,8 +253,9 @@ export class WebStateStore {
   }
 
   /**
-   * Factory reset: forgets the owner's password, every session and every counter, and replaces
-   * the device cookie key, so no browser of the previous owner is trusted any more.
+   * Factory reset: forgets the owner's password, every session and every counter, turns monitoring
+   * back on (the default), and replaces the device cookie key, so no browser of the previous owner
+   * is trusted any more.
    */
   async erase(): Promise<void> {
     // Nothing is written first: what was waiting to be saved belonged to the previous owner, and a
@@ -215,5 +273,6 @@ export class WebStateStore {
     this.deviceCookies = emptyDeviceCookieState();
     this.deviceCookieKey = createDeviceCookieKey();
     this.#keySaved = false;
+    this.monitoring = true;
   }
 }

@@ -139,11 +139,14 @@ export function dashboardPage(
     facts: ReadonlyArray<[string, string]>;
     capabilities: readonly CapabilityView[];
     actions?: ReadonlyArray<{ id: string; label: string }>;
+    /** The owner's monitoring choice, shown as one toggle; absent: no such control. */
+    monitoring?: boolean;
     notice?: string;
     error?: string;
   },
 ): string {
   const facts = o.facts.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`).join('');
+  const monitoring = o.monitoring === undefined ? '' : monitoringControl(o.monitoring, frame.csrf);
   const actions = (o.actions ?? [])
     .map(
       (a) =>
@@ -155,9 +158,25 @@ export function dashboardPage(
   return layout(
     frame,
     `<h1>Dashboard</h1>${message(o.error, o.notice)}<section class="card" aria-labelledby="device-h"><h2` +
-      ` id="device-h">Device</h2><dl>${facts}</dl>${actions}</section>` +
+      ` id="device-h">Device</h2><dl>${facts}</dl>${actions}</section>${monitoring}` +
       `<section class="card" aria-labelledby="caps-h"><h2` +
       ` id="caps-h">Controls</h2>${o.capabilities.map((c) => capabilityRow(c, frame.csrf)).join('')}</section>`,
+  );
+}
+
+/**
+ * The monitoring setting: one toggle button that shows the current state (aria-pressed) and posts
+ * the other one, with the CSRF token; what is kept either way is said beside it.
+ */
+function monitoringControl(on: boolean, csrf: string): string {
+  return (
+    `<section class="card" aria-labelledby="monitoring-h"><h2 id="monitoring-h">Settings</h2>` +
+    `<form method="post" action="/settings/monitoring"><input type="hidden" name="csrf" value="${escapeHtml(csrf)}">` +
+    `<input type="hidden" name="monitoring" value="${on ? 'off' : 'on'}">` +
+    `<button type="submit" class="secondary" id="monitoring" aria-pressed="${on}">` +
+    `Connection monitoring: ${on ? 'on' : 'off'}</button></form>` +
+    `<p class="muted">${on ? 'On: every connection to this device is journalled. ' : ''}` +
+    'Either way, failed logins, lockouts and your own actions are kept, so lockout protects you.</p></section>'
   );
 }
 

@@ -18,7 +18,7 @@ import type { DeviceCookieConfig } from '../auth/index.ts';
 import { HttpError, Router, defaultHttpLimits, type HttpLimits } from './http.ts';
 import { createWebApp, journalRecorder, PreSessionForms, serveApp, type RunningSurface, type WebApp } from './app.ts';
 import { addStaticRoutes } from './page-shell.ts';
-import { WebStateStore } from './owner-state.ts';
+import { WebStateStore, loadMonitoringChoice } from './owner-state.ts';
 import { OWNER_NAME, OwnerLogin } from './owner-login.ts';
 import {
   frame,
@@ -30,6 +30,7 @@ import {
 } from './device-site.ts';
 import { addAccountRoutes, addControlRoutes, addPublicRoutes, addRecordRoutes } from './device-routes.ts';
 import { addUpdateFileRoute } from './update-file-route.ts';
+import { addMonitoringRoutes } from './monitoring-route.ts';
 import { openWebCertificate, type WebCertificate, type WebCertificateConfig } from './web-certificate.ts';
 import * as pages from './pages.ts';
 import type { AdmissionConfig, AdmissionRecord } from '../admission/index.ts';
@@ -50,7 +51,9 @@ export interface WebJournalEntry {
     | 'csrf'
     | 'control'
     | 'update-file'
-    | 'certificate-renewed';
+    | 'certificate-renewed'
+    | 'monitoring-on'
+    | 'monitoring-off';
   readonly identity?: string;
   readonly result: 'success' | 'failure' | 'refused' | 'locked-out' | 'info';
   readonly detail?: string;
@@ -60,6 +63,8 @@ export interface WebJournalEntry {
 export interface WebJournal {
   record(entry: WebJournalEntry): void;
   list(options: pages.JournalListOptions): Promise<readonly pages.JournalRow[]> | readonly pages.JournalRow[];
+  /** Turns the journal's non-essential monitoring on or off (the owner's choice); absent: always on. */
+  setMonitoring?(on: boolean): void;
 }
 
 /** The listening limits of an HTTPS surface (the device's admin pages, the cloud's owner API). */
@@ -136,6 +141,14 @@ export interface WebServiceOptions {
   readonly certificate?: Partial<WebCertificateConfig>;
 }
 
+/**
+ * The owner's monitoring choice as saved in `<stateDir>/web` (true, on, by default), for the agent
+ * to apply to its journal before anything else is recorded.
+ */
+export function ownerMonitoringChoice(stateDir: string, damaged: DamagedStateSink): Promise<boolean> {
+  return loadMonitoringChoice(join(stateDir, 'web'), damaged);
+}
+
 /** Builds the device's admin application: its routes, session port and pages. */
 export function createDeviceApp(
   site: DeviceSite,
@@ -150,6 +163,7 @@ export function createDeviceApp(
   addAccountRoutes(router, site);
   addRecordRoutes(router, site);
   addUpdateFileRoute(router, site);
+  addMonitoringRoutes(router, site);
   return createWebApp<DeviceCtx>({
     router,
     limits: config.limits,
@@ -200,6 +214,9 @@ async function createSite(
     note: (e: { file: string; reason: string }) => warn(`${e.file} ${e.reason}: moved aside, its setup state used`),
   };
   const state = await WebStateStore.load(webDir, config.sessions, damaged);
+  const applyMonitoring = (on: boolean): void => journal.setMonitoring?.(on);
+  // The owner's choice holds from the first request on.
+  applyMonitoring(state.monitoring);
   const record = journalRecorder(journal);
   return {
     bundle,
@@ -217,6 +234,7 @@ async function createSite(
     ),
     userInputs: [unit.model, unit.modelName, unit.serial, OWNER_NAME, unit.maker],
     certificate: () => certificate.view(),
+    applyMonitoring,
     ownerActions: device.ownerActions?.() ?? [],
   };
 }
@@ -263,6 +281,7 @@ export async function startWebService(options: WebServiceOptions): Promise<WebSe
     },
     async reset() {
       await site.state.erase();
+      site.applyMonitoring(site.state.monitoring);
     },
     unlockLogin: () => unlockLogin(site, options.journal),
   };
