@@ -182,3 +182,10 @@ test('no secret of a provisioned unit appears in its policy', async () => {
     await rm(work, { recursive: true, force: true });
   }
 });
+
+test('the privacy section tells the owner they can turn connection monitoring off, and what is kept either way', () => {
+  const md = renderPolicy(camera, decide(camera), { format: 'md' });
+  const privacy = md.slice(md.indexOf('## 5. Privacy and sensing'), md.indexOf('## 6.'));
+  assert.match(privacy, /can turn this connection monitoring off on the admin page/);
+  assert.match(privacy, /Either way the device keeps what protects the owner: failed and successful logins, lockouts/);
+});

@@ -346,6 +346,15 @@ function privacySection(profile: DeviceProfile): Block[] {
           : '.'),
     ),
   );
+  b.push(
+    paragraph(
+      'The device records who connects to it (address, surface, result) so the owner can spot an attack; the ' +
+        'owner can turn this connection monitoring off on the admin page, and it is on again after a factory ' +
+        'reset. Either way the device keeps what protects the owner: failed and successful logins, lockouts, ' +
+        'owner actions, and each change of this setting. With monitoring off it keeps no connection records ' +
+        'and forgets those it held.',
+    ),
+  );
   if (cloud) {
     b.push(
       paragraph(
