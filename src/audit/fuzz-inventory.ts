@@ -108,6 +108,7 @@ const LOCAL_PARSERS: readonly InventoryRow[] = [
   ['parseUnitRecord', 'bundle/index.ts', "the factory's bundle, flashed at production"],
   ['parsePairingVerifierRecord', 'pairing/verifier.ts', "the factory's bundle, flashed at production"],
   ['parseBootState', 'update/slots.ts', "the device's own boot.json, written atomically by itself"],
+  ['parseMonitoringChoice', 'web/owner-state.ts', "the device's own monitoring.json, written atomically by itself"],
   ['parseDeviceAddress', 'hub/hub.ts', "an address the hub's owner types"],
   ['parseDuration', 'update/config.ts', "an operator's command-line option"],
   ['parseCallValue', 'cli/hub-commands.ts', "an operator's command-line argument"],

@@ -21,6 +21,15 @@ export { runAudit, auditExitCode } from './run.ts';
 export { auditRunningDevice } from './running.ts';
 export type { RunningDeviceAudit, RunningAgentView } from './running.ts';
 export { keepReleaseAudit, passesReleaseGate, KEPT_AUDITS_DIR, RELEASE_NOTE_FIELDS } from './update-checks.ts';
+export {
+  signAttestation,
+  verifyAttestation,
+  preAuthEncoding,
+  AUDIT_PREDICATE_TYPE,
+  IN_TOTO_PAYLOAD_TYPE,
+  IN_TOTO_STATEMENT_TYPE,
+} from './attestation.ts';
+export type { DsseEnvelope, AuditStatement, AttestationVerdict } from './attestation.ts';
 export { PARSER_INVENTORY } from './fuzz-inventory.ts';
 export type { ParserEntry } from './fuzz-inventory.ts';
 export { parseUnitFile, judgeUnit } from './runtime-checks.ts';

@@ -59,8 +59,10 @@ export interface RunningDeviceAudit {
   readonly source?: string | false;
   /** The installed systemd unit; default: the one the firmware writes. */
   readonly serviceUnit?: string;
-  /** Keep the report in `updateRepo` (audits/<model>/) when it passes the release gate. */
+  /** Keep the report in `updateRepo` (audits/<model>/) when it passes the release gate, signed (needs `factory`). */
   readonly keepReport?: boolean;
+  /** The factory folder whose audit key signs a kept report. */
+  readonly factory?: string;
   readonly limits?: Partial<AuditLimits>;
   /**
    * First loopback source address of the probe families (give each device of a demo its own, e.g. 127.0.0.50, .60,
@@ -101,6 +103,12 @@ function defaultSource(): string | undefined {
 export async function auditRunningDevice(
   o: RunningDeviceAudit,
 ): Promise<{ report: AuditReport; exitCode: number; kept?: string }> {
+  if (o.keepReport === true && o.factory === undefined)
+    throw new AuditError(
+      'AUDIT_OPTIONS_INVALID',
+      'factory',
+      'keepReport needs the factory folder: its audit key signs',
+    );
   const profile = o.profile ?? profileOfModel(o.model);
   const source = o.source === false ? undefined : (o.source ?? defaultSource());
   const hub = o.agent.hub
@@ -125,9 +133,9 @@ export async function auditRunningDevice(
     ...(o.onProgress ? { onProgress: o.onProgress } : {}),
   });
   let kept: string | undefined;
-  if (o.keepReport === true && o.updateRepo !== undefined) {
+  if (o.keepReport === true && o.updateRepo !== undefined && o.factory !== undefined) {
     try {
-      kept = await keepReleaseAudit(report, o.updateRepo);
+      kept = await keepReleaseAudit(report, o.updateRepo, o.factory);
     } catch (err) {
       kept = `not kept: ${(err as Error).message}`;
     }

@@ -7,6 +7,7 @@
  * or old metadata over the network is the update test suite's job (test/update), not the
  * audit's: the audit verifies the configuration and the evidence a device and a release leave.
  */
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -14,6 +15,7 @@ import type * as TufModels from '@tufjs/models';
 import type { AuditContext } from './context.ts';
 import { acceptsConfig, notTested, verdict, type CheckOutcome } from './context.ts';
 import { readBounded, readJsonBounded } from './files.ts';
+import { auditKeyId, signAttestation, verifyAttestation, type AttestationVerdict } from './attestation.ts';
 import { auditedModel, runningFirmware, isBulwark, NOT_BULWARK_DEVICE } from './device-info.ts';
 import { readJournal } from './stored-journal.ts';
 import { AUDIT_REPORT_FORMAT, type AuditReport, type Evidence } from './types.ts';
@@ -136,6 +138,8 @@ export interface RepositoryView {
   readonly expired: readonly string[];
   readonly images: readonly RepositoryImage[];
   readonly truncated: boolean;
+  /** The factory's audit public key, as a signed target whose file matched its hash; or why there is none. */
+  readonly auditKey?: { readonly pem?: string; readonly reason?: string };
 }
 
 async function hashFile(
@@ -234,6 +238,7 @@ async function verifyRepository(ctx: AuditContext): Promise<RepositoryView | und
   return {
     dir,
     problems,
+    auditKey: await auditKeyOf(dir, all, ctx.inputs.limits.maxInputFileBytes),
     rootVersion: root.signed.version,
     anchor,
     expires: verified.expires,
@@ -241,6 +246,20 @@ async function verifyRepository(ctx: AuditContext): Promise<RepositoryView | und
     images,
     truncated: imagePaths.length > max,
   };
+}
+
+/** The audit public key the signed targets name, read from its file and held against the target's hash and length. */
+async function auditKeyOf(dir: string, all: TargetFiles, maxBytes: number): Promise<RepositoryView['auditKey']> {
+  const { AUDIT_KEY_TARGET } = await import('../release/index.ts');
+  const t = all[AUDIT_KEY_TARGET];
+  if (t === undefined) return { reason: `the signed targets name no ${AUDIT_KEY_TARGET} (publish an image again)` };
+  const sha = t.hashes.sha256 ?? '';
+  const f = await readBounded(join(dir, 'targets', hashedName(AUDIT_KEY_TARGET, sha)), Math.min(maxBytes, 65_536));
+  if (!f.ok) return { reason: `${AUDIT_KEY_TARGET}: ${f.reason}` };
+  const bytes = Buffer.from(f.text, 'utf8');
+  if (bytes.length !== t.length || createHash('sha256').update(bytes).digest('hex') !== sha)
+    return { reason: `${AUDIT_KEY_TARGET} does not match its signed hash` };
+  return { pem: f.text };
 }
 
 /** Walks from the anchor to the newest root, each signed by its predecessor's threshold and its own keys. */
@@ -1219,6 +1238,48 @@ export function passesReleaseGate(report: Pick<AuditReport, 'controls' | 'checks
     .every((c) => c.status === 'pass' || c.checks.every((k) => k === 'build.audit-report' || status.get(k) === 'pass'));
 }
 
+/** Why a kept file is not a signed report of the shipped image, said in the evidence. */
+const REFUSED_ATTESTATION: Readonly<Record<Extract<AttestationVerdict, { ok: false }>['reason'], string>> = {
+  'not-an-envelope': 'unsigned (not a DSSE envelope: a plain report proves nothing)',
+  'bad-signature': "its signature does not verify with the factory's audit key",
+  'not-a-statement': 'signed, but not an in-toto statement about one image carrying an audit report',
+  'other-image': 'signed for another image (its subject digest is not the shipped image)',
+};
+
+/** The newest kept report files of a model (by name: version and time), at most `max`. */
+async function keptReportNames(dir: string, max: number): Promise<string[]> {
+  try {
+    return (await readdir(dir))
+      .filter((n) => n.endsWith('.audit.json'))
+      .sort()
+      .reverse()
+      .slice(0, max);
+  } catch {
+    return [];
+  }
+}
+
+/** Judges a verified report: 'pass: <summary>' when it covers this release and passes the gate, else why not. */
+function judgeKeptReport(
+  predicate: unknown,
+  release: { model: string; version: string; sha256: string },
+  ctx: AuditContext,
+): string {
+  const r = predicate as Partial<AuditReport> | undefined;
+  if (r?.format !== AUDIT_REPORT_FORMAT || !Array.isArray(r.controls) || !Array.isArray(r.checks))
+    return 'not an audit report';
+  const fw = r.scope?.firmware;
+  const same =
+    fw?.model === release.model &&
+    fw.version === release.version &&
+    (fw.targetSha256 === undefined || fw.targetSha256 === release.sha256) &&
+    r.profile?.model === ctx.inputs.profile.model;
+  if (!same) return fw ? `${fw.model} ${fw.version}` : 'no firmware named';
+  if (!passesReleaseGate(r as AuditReport))
+    return `${release.version}, but ${r.summary?.fail ?? '?'} failed and ${r.summary?.notTested ?? '?'} not tested`;
+  return `pass:${r.generatedAt ?? '?'}: ${r.summary?.pass ?? '?'} required controls passed`;
+}
+
 /** build.audit-report: the release repository keeps a passing audit report of the image it ships for this model. */
 export async function checkAuditReport(ctx: AuditContext): Promise<CheckOutcome> {
   const view = await repositoryView(ctx);
@@ -1242,43 +1303,33 @@ export async function checkAuditReport(ctx: AuditContext): Promise<CheckOutcome>
     sent: `the image ${view.dir} ships for ${model.id}`,
     received: `${version} (target ${image.sha256.slice(0, 16)}...)`,
   });
+  const key = view.auditKey?.pem;
+  evidence.push({
+    sent: 'the audit key the signed targets publish (the factory signs kept reports with it)',
+    received:
+      key === undefined
+        ? `none: ${view.auditKey?.reason ?? 'the repository did not verify'}`
+        : `Ed25519 key ${auditKeyId(key).slice(0, 16)}...`,
+    finding: key === undefined,
+  });
   const dir = join(view.dir, KEPT_AUDITS_DIR, model.id);
-  let names: string[] = [];
-  try {
-    names = (await readdir(dir))
-      .filter((n) => n.endsWith('.audit.json'))
-      .sort()
-      .reverse()
-      .slice(0, ctx.inputs.limits.maxKeptReports);
-  } catch {
-    names = [];
-  }
+  const names = await keptReportNames(dir, ctx.inputs.limits.maxKeptReports);
   let found: string | undefined;
   const others: string[] = [];
   for (const name of names) {
+    if (key === undefined) break;
     const { value } = await readJsonBounded(join(dir, name), ctx.inputs.limits.maxInputFileBytes);
-    const r = value as Partial<AuditReport> | undefined;
-    if (r?.format !== AUDIT_REPORT_FORMAT || !Array.isArray(r.controls) || !Array.isArray(r.checks)) {
-      others.push(`${name}: not an audit report`);
+    const v = verifyAttestation(value, key, image.sha256);
+    if (!v.ok) {
+      others.push(`${name}: ${REFUSED_ATTESTATION[v.reason]}`);
       continue;
     }
-    const fw = r.scope?.firmware;
-    const same =
-      fw?.model === model.id &&
-      fw.version === version &&
-      (fw.targetSha256 === undefined || fw.targetSha256 === image.sha256) &&
-      r.profile?.model === ctx.inputs.profile.model;
-    if (!same) {
-      others.push(`${name}: ${fw ? `${fw.model} ${fw.version}` : 'no firmware named'}`);
+    const judged = judgeKeptReport(v.statement.predicate, { model: model.id, version, sha256: image.sha256 }, ctx);
+    if (typeof judged !== 'string' || !judged.startsWith('pass:')) {
+      others.push(`${name}: ${judged}`);
       continue;
     }
-    if (!passesReleaseGate(r as AuditReport)) {
-      others.push(
-        `${name}: ${version}, but ${r.summary?.fail ?? '?'} failed and ${r.summary?.notTested ?? '?'} not tested`,
-      );
-      continue;
-    }
-    found = `${name} (${r.generatedAt ?? '?'}: ${r.summary?.pass ?? '?'} required controls passed)`;
+    found = `${name} (signed for ${image.sha256.slice(0, 16)}...; ${judged.slice(5)})`;
     break;
   }
   evidence.push({
@@ -1297,12 +1348,34 @@ export async function checkAuditReport(ctx: AuditContext): Promise<CheckOutcome>
   );
 }
 
+/** The SHA-256 of the image a report covers: the one it names, else the one the repository published for it. */
+async function subjectDigest(fw: NonNullable<AuditReport['scope']['firmware']>, repoDir: string): Promise<string> {
+  if (fw.targetSha256 !== undefined) return fw.targetSha256;
+  const { value } = await readJsonBounded(join(repoDir, 'release.json'), 16_777_216);
+  const images = (value as { images?: Array<{ model?: string; version?: string; sha256?: string }> } | undefined)
+    ?.images;
+  const published = (Array.isArray(images) ? images : []).filter(
+    (i) => i.model === fw.model && i.version === fw.version,
+  );
+  const sha = published.at(-1)?.sha256;
+  if (typeof sha !== 'string' || !/^[0-9a-f]{64}$/.test(sha)) {
+    const { AuditError } = await import('./errors.ts');
+    throw new AuditError(
+      'AUDIT_REPORT_NOT_KEPT',
+      'report',
+      `${repoDir} publishes no image of ${fw.model} ${fw.version}: a report is signed for the image it covers`,
+    );
+  }
+  return sha;
+}
+
 /**
- * Keeps a passing report with the release it audited: `<repo>/audits/<model>/<version>-<time>.audit.json`.
- * Returns the path, or throws AuditError 'AUDIT_REPORT_NOT_KEPT' when the report does not pass the
- * gate or does not name the firmware it audited (give --state).
+ * Keeps a passing report with the release it audited, signed: `<repo>/audits/<model>/<version>-<time>.audit.json` is
+ * a DSSE envelope over an in-toto statement whose subject is the image's target and SHA-256, signed with the audit key
+ * of the factory in `factoryDir`. Throws AuditError 'AUDIT_REPORT_NOT_KEPT' when the report does not pass the gate,
+ * does not name the firmware it audited (give --state) or names an image the repository does not publish.
  */
-export async function keepReleaseAudit(report: AuditReport, repoDir: string): Promise<string> {
+export async function keepReleaseAudit(report: AuditReport, repoDir: string, factoryDir: string): Promise<string> {
   const { AuditError } = await import('./errors.ts');
   const fw = report.scope.firmware;
   if (fw === undefined)
@@ -1318,11 +1391,15 @@ export async function keepReleaseAudit(report: AuditReport, repoDir: string): Pr
       `${report.summary.fail} required control(s) failed and ${report.summary.notTested} were not tested: only a ` +
         `passing report is kept with a release`,
     );
+  const sha256 = await subjectDigest(fw, repoDir);
+  const { ensureAuditKey } = await import('../release/index.ts');
+  const { privateKey } = await ensureAuditKey(factoryDir);
+  const envelope = signAttestation(report, { name: `${fw.model}/image.tar`, sha256 }, privateKey);
   const { writeFileAtomic, PUBLIC_FILE_MODE } = await import('../storage/index.ts');
   const { mkdir } = await import('node:fs/promises');
   const dir = join(repoDir, KEPT_AUDITS_DIR, fw.model);
   await mkdir(dir, { recursive: true, mode: 0o755 });
   const path = join(dir, `${fw.version}-${report.generatedAt.replace(/[:.]/g, '-')}.audit.json`);
-  await writeFileAtomic(path, JSON.stringify(report, null, 2) + '\n', PUBLIC_FILE_MODE);
+  await writeFileAtomic(path, JSON.stringify(envelope, null, 2) + '\n', PUBLIC_FILE_MODE);
   return path;
 }

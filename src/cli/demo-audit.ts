@@ -248,6 +248,7 @@ async function auditHome(o: DemoAuditOptions, home: AuditedHome): Promise<void> 
     const gate = await auditRunningDevice({
       ...common,
       keepReport: true,
+      factory: o.factoryDir,
       loopbackSourceBase: `127.0.${30 + i}.50`,
       onProgress,
     });

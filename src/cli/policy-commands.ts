@@ -34,6 +34,7 @@ interface AuditCliOptions {
   updateRepo?: string;
   serviceUnit?: string;
   keepReport?: boolean;
+  factory?: string;
   loopbackSource?: string;
 }
 
@@ -106,7 +107,12 @@ export function registerPolicyCommands(program: Command): void {
       '--service-unit <file>',
       'the installed systemd unit of the device service (default: the one the firmware writes)',
     )
-    .option('--keep-report', 'keep a passing report with the release in --update-repo (audits/<model>/)')
+    .option(
+      '--keep-report',
+      'keep a passing report with the release in --update-repo (audits/<model>/), signed with the audit key of ' +
+        '--factory and bound to the image it covers',
+    )
+    .option('--factory <dir>', 'the factory folder whose audit key signs a kept report (with --keep-report)')
     .option(
       '--loopback-source <address>',
       'first of the loopback addresses the probes come from (default 127.0.0.50); give an audit soon after ' +
@@ -121,6 +127,12 @@ export function registerPolicyCommands(program: Command): void {
 async function runAuditCommand(o: AuditCliOptions, command: Command): Promise<void> {
   const { runAudit, writeAuditReports, auditExitCode } = await import('../audit/index.ts');
   if (o.keepReport && !o.updateRepo) throw new ConfigError('AUDIT_OPTION_INVALID', 'keepReport', 'needs --update-repo');
+  if (o.keepReport && !o.factory)
+    throw new ConfigError(
+      'AUDIT_OPTION_INVALID',
+      'keepReport',
+      "needs --factory: a kept report is signed with the factory's audit key, and an unsigned one is refused",
+    );
   const bar = createProgressBar('audit');
   const report = await runAudit({
     profile: resolve(o.profile),
@@ -145,7 +157,8 @@ async function runAuditCommand(o: AuditCliOptions, command: Command): Promise<vo
     ...(o.html ? { html: resolve(o.html) } : {}),
   });
   const lines = summaryLines(report);
-  if (o.keepReport && o.updateRepo) lines.push(await keptLine(report, resolve(o.updateRepo)));
+  if (o.keepReport && o.updateRepo && o.factory)
+    lines.push(await keptLine(report, resolve(o.updateRepo), resolve(o.factory)));
   if (o.json) lines.push(`JSON report: ${o.json}`);
   if (o.html) lines.push(`HTML report: ${o.html}`);
   process.stdout.write(lines.join('\n') + '\n');
@@ -176,10 +189,10 @@ function summaryLines(report: AuditReport): string[] {
 }
 
 /** Keeps a passing report with the release; a report that is not kept is a line of the summary, not an error. */
-async function keptLine(report: AuditReport, updateRepo: string): Promise<string> {
+async function keptLine(report: AuditReport, updateRepo: string, factory: string): Promise<string> {
   const { keepReleaseAudit } = await import('../audit/index.ts');
   try {
-    return `kept with the release: ${await keepReleaseAudit(report, updateRepo)}`;
+    return `kept with the release: ${await keepReleaseAudit(report, updateRepo, factory)}`;
   } catch (err) {
     return `not kept with the release: ${(err as Error).message}`;
   }

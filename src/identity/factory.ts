@@ -140,6 +140,8 @@ export async function initFactory(dir: string, options: InitFactoryOptions = {})
   await writeFileAtomic(join(dir, CA_CERT), ca.certPem, PUBLIC_FILE_MODE);
   const config = validateFactoryConfig({ ...draft, caFingerprint: ca.fingerprint });
   await writeJsonAtomic(join(dir, FACTORY_JSON), config);
+  const { ensureAuditKey } = await import('../release/index.ts');
+  await ensureAuditKey(dir); // signs the audit reports kept with releases
   return config;
 }
 

@@ -44,3 +44,5 @@ export { reportVulnerabilities, recordVexStatement, writeCsafAdvisory, vexTarget
 export type { VulnerabilityReport, VexStatementOptions, VexStatementResult } from './vulns.ts';
 export { VULNS_DIR } from './vuln-records.ts';
 export type { DemoUpdatesOptions, DemoUpdatesResult, DemoSupervise } from './demo.ts';
+export { ensureAuditKey, AUDIT_KEY_FILE, AUDIT_PUBLIC_KEY_FILE, AUDIT_KEY_TARGET } from './audit-key.ts';
+export type { AuditSigningKey } from './audit-key.ts';

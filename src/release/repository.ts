@@ -46,6 +46,7 @@ import {
   type RuntimeInventory,
   type SbomInput,
 } from './sbom.ts';
+import { ensureAuditKey, AUDIT_KEY_TARGET } from './audit-key.ts';
 import { checkKnownVulnerabilities, checkSupportPeriod } from './publish-gate.ts';
 import { validateDeltaBases, DEFAULT_DELTA_BASES } from './delta.ts';
 import { writeDeltaTargets, keepDeltaBase, type WrittenDelta } from './delta-targets.ts';
@@ -582,6 +583,22 @@ function withImageTargets(
   return targets;
 }
 
+/**
+ * Adds the factory's audit public key as a signed target, so the release gate trusts the key that signs kept audit
+ * reports through the update root: whoever can write the repository folder but holds no targets key cannot swap it.
+ */
+async function withAuditKeyTarget(l: Loaded, repoDir: string, factoryDir: string, targets: TargetFiles): Promise<void> {
+  const bytes = Buffer.from((await ensureAuditKey(factoryDir)).publicKeyPem, 'utf8');
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  await writeFileAtomic(join(repoDir, TARGETS_DIR, `${sha256}.${AUDIT_KEY_TARGET}`), bytes, PUBLIC_FILE_MODE);
+  targets[AUDIT_KEY_TARGET] = new l.m.TargetFile({
+    path: AUDIT_KEY_TARGET,
+    length: bytes.length,
+    hashes: { sha256 },
+    unrecognizedFields: { custom: { purpose: 'audit-attestation-key' } },
+  });
+}
+
 /** Checks the artifact as an image; anything wrong is RELEASE_IMAGE_INVALID. */
 async function inspectArtifact(
   o: PublishImageOptions,
@@ -644,6 +661,7 @@ export async function publishImage(options: PublishImageOptions): Promise<Publis
       runtime,
     );
     const targets = withImageTargets(l, o, { ...image, sha256, length: info.size }, sbom);
+    await withAuditKeyTarget(l, o.repoDir, o.factoryDir ? resolve(o.factoryDir) : l.record.factoryDir, targets);
     const published: PublishedImage = {
       model: o.model,
       version: image.version,

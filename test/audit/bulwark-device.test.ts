@@ -138,6 +138,7 @@ before(
       state: join(work, 'state-1'),
       peers: [agents[0]!.web.url],
       keepReport: true,
+      factory: factoryDir,
     });
     // ... then the audit this test is about, of the first unit.
     const main = await auditRunningDevice({

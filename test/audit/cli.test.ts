@@ -239,12 +239,23 @@ test(
 );
 
 test(
-  'audit --keep-report needs --update-repo, and keeps nothing that does not pass',
+  'audit --keep-report needs --update-repo and --factory (whose audit key signs the report)',
   { timeout: 120_000 },
   async () => {
     const r = await bulwark(['audit', '--profile', join(PROFILES, 'bulb.yaml'), '--keep-report']);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /keepReport: needs --update-repo/);
+    const repo = await mkdtemp(join(tmpdir(), 'bulwark-keep-'));
+    const unsigned = await bulwark([
+      'audit',
+      '--profile',
+      join(PROFILES, 'bulb.yaml'),
+      '--update-repo',
+      repo,
+      '--keep-report',
+    ]);
+    assert.equal(unsigned.code, 2);
+    assert.match(unsigned.stderr, /keepReport: needs --factory/);
   },
 );
 

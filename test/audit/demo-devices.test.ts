@@ -126,7 +126,12 @@ before(
         updateRepo: repoDir,
         source: ROOT,
       };
-      const gate = await auditRunningDevice({ ...common, keepReport: true, loopbackSourceBase: `127.0.${10 + i}.50` });
+      const gate = await auditRunningDevice({
+        ...common,
+        keepReport: true,
+        factory: factoryDir,
+        loopbackSourceBase: `127.0.${10 + i}.50`,
+      });
       const main = await auditRunningDevice({ ...common, loopbackSourceBase: `127.0.${20 + i}.50` });
       reports[m] = { gate: gate.report, ...(gate.kept ? { kept: gate.kept } : {}), main: main.report };
     }
