@@ -43,3 +43,11 @@ test('refuses a plain object, another key, a changed payload, a changed type and
   assert.deepEqual(verifyAttestation(retyped, k.pem, SHA), { ok: false, reason: 'bad-signature' });
   assert.deepEqual(verifyAttestation(env, k.pem, OTHER), { ok: false, reason: 'other-image' });
 });
+
+test('a key file that is not an Ed25519 public key verifies nothing, and never throws', () => {
+  const k = keyPair();
+  const env = signAttestation({ pass: true }, { name: 'plug/image.tar', sha256: SHA }, k.privateKey);
+  const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' });
+  for (const pem of [ec.toString(), 'not a key', ''])
+    assert.deepEqual(verifyAttestation(env, pem, SHA), { ok: false, reason: 'bad-signature' });
+});

@@ -118,7 +118,14 @@ export function verifyAttestation(value: unknown, publicKeyPem: string, sha256: 
   if (!isEnvelope(value)) return { ok: false, reason: 'not-an-envelope' };
   const body = Buffer.from(value.payload, 'base64');
   const pae = preAuthEncoding(value.payloadType, body);
-  const key = createPublicKey(publicKeyPem);
+  let key: KeyObject;
+  try {
+    key = createPublicKey(publicKeyPem);
+  } catch {
+    return { ok: false, reason: 'bad-signature' };
+  }
+  // Only the factory's kind of audit key: a key of another type verifies nothing.
+  if (key.asymmetricKeyType !== 'ed25519') return { ok: false, reason: 'bad-signature' };
   const signed = value.signatures.some((s) => {
     try {
       return verify(null, pae, key, Buffer.from(s.sig, 'base64'));

@@ -51,18 +51,28 @@ export function newTrackingId(): string {
 }
 
 /**
- * Charges one report to its source: refuses (429) a source that used its reports in the window,
- * counting from its last attempt. Refused attempts count too, so a flood keeps its source waiting.
+ * Admits a report from its source: refuses (429) a source that has had its reports accepted in the
+ * window, counted from its last accepted one. Refused and malformed attempts are not counted, so an
+ * abuser sharing a reporter's address cannot keep that reporter out beyond one window.
  */
 export async function admitReport(store: CloudStore, source: string, c: IntakeConfig, now: number): Promise<void> {
-  const key = `disclose:src:${sourceKeyFor(source)}`;
+  const key = sourceKey(source);
   const seen = (await store.attempts([key])).get(key);
   if (seen && now - seen.lastFailureAt >= c.sourceWindowMs) await store.clearAttempts(key);
+  else if (seen && seen.failures >= c.reportsPerSource)
+    throw new RateLimitedError(Math.ceil(c.sourceWindowMs / 1000), 'disclose:src');
+}
+
+/** Charges a well-formed report to its source, refusing it when parallel ones used the budget first. */
+async function chargeReport(store: CloudStore, source: string, c: IntakeConfig, now: number): Promise<void> {
+  const key = sourceKey(source);
   await store.recordFailure([key], now);
   const after = (await store.attempts([key])).get(key);
   if (after && after.failures > c.reportsPerSource)
     throw new RateLimitedError(Math.ceil(c.sourceWindowMs / 1000), 'disclose:src');
 }
+
+const sourceKey = (source: string): string => `disclose:src:${sourceKeyFor(source)}`;
 
 /** What the intake needs around it. */
 export interface IntakeContext {
@@ -73,18 +83,16 @@ export interface IntakeContext {
   readonly now?: () => number;
 }
 
-/** Takes one report: charged, checked, stored, journalled. Resolves with the stored record. */
+/** Takes one report: admitted, checked, charged, stored, journalled. Resolves with the stored record. */
 export async function receiveReport(ctx: IntakeContext, req: WebRequest): Promise<DisclosureReportRecord> {
   const now = (ctx.now ?? Date.now)();
   const event = (result: SurfaceEvent['result'], detail: string): void =>
     ctx.record(req, { event: 'disclosure-report', result, detail });
   try {
     await admitReport(ctx.store, req.sourceAddress, ctx.config, now);
-    const report: DisclosureReportRecord = {
-      id: newTrackingId(),
-      receivedAt: now,
-      ...parseDisclosureReport(req.body, ctx.config),
-    };
+    const fields = parseDisclosureReport(req.body, ctx.config);
+    await chargeReport(ctx.store, req.sourceAddress, ctx.config, now);
+    const report: DisclosureReportRecord = { id: newTrackingId(), receivedAt: now, ...fields };
     await ctx.store.addDisclosureReport(report);
     event('success', `tracking ${report.id}`);
     return report;

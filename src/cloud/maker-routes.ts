@@ -8,8 +8,9 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Router, WebRequest, WebResponse } from '../web/index.ts';
+import type { Router, SurfaceEvent, WebRequest, WebResponse } from '../web/index.ts';
 import { requireMaker } from './api-routes.ts';
+import { RateLimitedError } from './errors.ts';
 import { addFacts, craOverview, markSubmitted, openCase, recordFix } from './cra-cases.ts';
 import { publishAdvisory } from './csaf-provider.ts';
 import { makerCraPage, makerLoginPage, makerReportsPage } from './maker-pages.ts';
@@ -30,7 +31,14 @@ async function signIn(site: OwnerSite, req: WebRequest): Promise<WebResponse> {
   if (!site.maker.enabled) return loginHtml(site, 404, 'The maker pages are off on this cloud.');
   site.makerForms.verify(req);
   const token = typeof req.body.token === 'string' ? req.body.token.slice(0, 512) : '';
-  const done = await site.maker.signIn(req, token);
+  // Journalled like an owner's login: guessing the maker's token leaves a trail (never the token).
+  const event = (result: SurfaceEvent['result'], detail: string): void =>
+    site.record(req, { event: 'login', result, detail });
+  const done = await site.maker.signIn(req, token).catch((err: unknown) => {
+    event(err instanceof RateLimitedError ? 'locked-out' : 'failure', 'maker sign-in');
+    throw err;
+  });
+  event(done ? 'success' : 'failure', done ? 'maker signed in' : 'maker sign-in with a wrong token');
   if (!done) return loginHtml(site, 401, 'Wrong maker token.');
   return {
     kind: 'redirect',
@@ -91,8 +99,12 @@ export function addMakerPageRoutes(router: Router<OwnerCtx>, site: OwnerSite): v
   );
   page('/maker/cra', async (req, csrf) => {
     const now = Date.now();
-    const notice = req.query.get('done')?.slice(0, 80);
-    return makerCraPage({ csrf, now, ...(await craOverview(site.store, now)), ...(notice ? { notice } : {}) });
+    const overview = await craOverview(site.store, now);
+    // The notice is built here from the stored case, never from the link's text (a crafted link could
+    // otherwise put words of its own on the maker's page).
+    const submitted = overview.cases.find((c) => c.id === req.query.get('submitted'));
+    const notice = submitted ? `${submitted.ref}: marked submitted` : undefined;
+    return makerCraPage({ csrf, now, ...overview, ...(notice ? { notice } : {}) });
   });
   router.add({
     method: 'POST',
@@ -103,7 +115,7 @@ export function addMakerPageRoutes(router: Router<OwnerCtx>, site: OwnerSite): v
       const s = await maker.require(req);
       maker.checkForm(req, s);
       const c = await markSubmitted(site.store, req.params.id!, req.body.report, 'maker-page', Date.now());
-      return { kind: 'redirect', location: `/maker/cra?done=${encodeURIComponent(`${c.ref}: marked submitted`)}` };
+      return { kind: 'redirect', location: `/maker/cra?submitted=${encodeURIComponent(c.id)}` };
     },
   });
 }

@@ -176,7 +176,7 @@ async function signIn(
 }
 
 test("the maker's page shows a report full of markup as text, after a sign-in with the maker token", async () => {
-  const { app, get } = await cloudApp();
+  const { app, get, journal } = await cloudApp();
   const nasty = '<script>alert(1)</script><img src=x onerror=alert(2)>"\'&';
   await app.handle({
     method: 'POST',
@@ -187,6 +187,9 @@ test("the maker's page shows a report full of markup as text, after a sign-in wi
   assert.equal((await get('/maker/reports')).status, 303, 'no session: to the sign-in form');
   assert.equal((await get('/v1/maker/security-reports')).status, 401, 'no bearer token');
   const cookie = await signIn(get, app);
+  const logins = journal.filter((e) => e.event === 'login').map((e) => `${e.result}: ${e.detail}`);
+  assert.deepEqual(logins, ['failure: maker sign-in with a wrong token', 'success: maker signed in']);
+  assert.ok(!JSON.stringify(journal).includes(TOKEN), 'the token never reaches the journal');
   const page = await get('/maker/reports', { cookie });
   assert.equal(page.status, 200);
   const html = page.body.toString();
@@ -227,7 +230,12 @@ test('the CRA API opens a case and the maker page lists what is due; marking nee
   const csrf = /name="csrf" value="([^"]+)"/.exec(page)![1]!;
   assert.equal((await mark({ origin: `https://${HOST}` }, 'forged')).status, 403);
   assert.equal((await mark({ origin: 'https://evil.example' }, csrf)).status, 403);
-  assert.equal((await mark({ origin: `https://${HOST}` }, csrf)).status, 303);
+  const marked = await mark({ origin: `https://${HOST}` }, csrf);
+  assert.equal(marked.status, 303);
+  const after = (await get(String(marked.headers.location), { cookie })).body.toString();
+  assert.match(after, /CVE-2026-4242: marked submitted/, 'the notice names the stored case');
+  const crafted = (await get('/maker/cra?submitted=nope&done=Send+the+token+to+evil.example', { cookie })).body;
+  assert.doesNotMatch(crafted.toString(), /evil\.example|marked submitted/, 'a link cannot put words on the page');
   const view = JSON.parse((await get('/v1/maker/cra', { authorization: `Bearer ${TOKEN}` })).body.toString()) as {
     due: Array<{ report: string; state: string }>;
   };
