@@ -145,21 +145,24 @@ async function readNewer<T>(
 }
 
 /**
- * Writes a state file atomically in this version, then the copies older software reads (each down
+ * Writes a state file atomically in this version, after the copies older software reads (each down
  * migration applied in turn): a fallback to an older image never meets state it cannot read.
  */
 export async function writeStateFile<T>(path: string, format: StateFormat<T>, text: string): Promise<void> {
   const mode = format.mode ?? SECRET_FILE_MODE;
-  await writeFileAtomic(path, text, mode);
+  // The copies first: a power cut before the file itself leaves the previous state whole, never a
+  // newer file whose older copy is missing or stale.
   const migrations = format.migrations ?? [];
-  if (format.version === undefined || format.version < 2 || migrations.length === 0) return;
-  let value = JSON.parse(text) as StateObject;
-  for (let n = format.version - 1; n >= 1; n--) {
-    const step = migrations[n - 1];
-    if (!step) return;
-    value = { ...step.down(value), version: n };
-    await writeFileAtomic(versionCopyPath(path, n), JSON.stringify(value, null, 2) + '\n', mode);
+  if (format.version !== undefined && format.version >= 2) {
+    let value = JSON.parse(text) as StateObject;
+    for (let n = format.version - 1; n >= 1; n--) {
+      const step = migrations[n - 1];
+      if (!step) break;
+      value = { ...step.down(value), version: n };
+      await writeFileAtomic(versionCopyPath(path, n), JSON.stringify(value, null, 2) + '\n', mode);
+    }
   }
+  await writeFileAtomic(path, text, mode);
 }
 
 /** Moves an unusable file (or whatever stands at its path) into the damaged folder; always undefined. */

@@ -48,7 +48,8 @@ async function patch(root: string, file: string, from: string | RegExp, to: stri
 async function newerFormatSource(): Promise<string> {
   const root = await copyCheckout(join(world.work, 'source-1.2.0'));
   const owner = 'src/web/owner-state.ts';
-  await patch(root, owner, 'o.version !== 1 ||', 'o.version !== 2 ||');
+  // Only parseOwner's check: the monitoring choice's parser has the same words.
+  await patch(root, owner, /(function parseOwner[^]*?)o\.version !== 1 \|\|/, '$1o.version !== 2 ||');
   await patch(root, owner, 'return { version: 1, username: o.username,', 'return { version: 2, username: o.username,');
   await patch(
     root,
