@@ -37,6 +37,7 @@ export function registerReleaseCommands(program: Command): void {
   registerInit(release);
   registerPublish(release);
   registerRefresh(release);
+  registerSupport(release);
   registerRotate(release);
   registerStatus(release);
   registerBuildImage(release);
@@ -209,6 +210,39 @@ function registerRefresh(release: Command): void {
           `timestamp v${r.timestamp}\n`,
       );
     });
+}
+
+/** `release support`: a later support end, signed into the model's image target so units learn it. */
+function registerSupport(release: Command): void {
+  release
+    .command('support')
+    .description(
+      "extend a model's support period: the new end is signed into its image's target, so every unit learns it " +
+        'at its next check; a shorter one is refused',
+    )
+    .requiredOption('--repo <dir>', 'repository folder')
+    .requiredOption('--model <id|file>', 'a built-in model id or a model file')
+    .requiredOption('--until <date>', 'the last day of security updates, YYYY-MM-DD')
+    .option('--shorter-expected-use <reason>', 'why the product is used for under five years, when it is')
+    .option('--factory <dir>', 'factory folder (default: the one recorded at init)')
+    .action(
+      async (o: { repo: string; model: string; until: string; shorterExpectedUse?: string; factory?: string }) => {
+        const { extendSupportPeriod } = await import('../release/index.ts');
+        const r = await extendSupportPeriod({
+          repoDir: resolve(o.repo),
+          model: o.model,
+          endsOn: o.until,
+          ...(o.shorterExpectedUse ? { shorterExpectedUse: o.shorterExpectedUse } : {}),
+          ...(o.factory ? { factoryDir: resolve(o.factory) } : {}),
+        });
+        process.stdout.write(
+          `${r.model}: security updates until ${r.endsOn}` +
+            (r.signed
+              ? `; signed into targets v${r.targets}, units learn it at their next check\n`
+              : '; recorded for its first image\n'),
+        );
+      },
+    );
 }
 
 /** `release rotate`: new keys for one role, named by a new root version. */

@@ -75,3 +75,17 @@ test("a device's page shows the support end its model promises, and says when it
   assert.match(page('2099-06-30'), /<dt>Security updates until<\/dt><dd>2099-06-30<\/dd>/);
   assert.match(page('2020-01-31'), /<dd>2020-01-31 \(ended: no more security updates\)<\/dd>/);
 });
+
+test('an extension the unit learned through a signed update shows in the app; an earlier report never shortens', () => {
+  const page = (reported: string): string => {
+    const modelSpec = { ...getModel('plug'), supportPeriod: { endsOn: '2020-01-31' } };
+    const running = { version: '1.0.0', securityVersion: 1, slot: 'a' as const, supportEndsOn: reported };
+    const firmware = { running, reportedAt: 1, lastOutcome: null };
+    return devicePage(
+      { title: 't', csrf: 'c', email: 'e' },
+      { device: { ...CLAIMED_PLUG, modelSpec, firmware }, telemetry: [], controls: [] },
+    );
+  };
+  assert.match(page('2099-06-30'), /<dt>Security updates until<\/dt><dd>2099-06-30<\/dd>/);
+  assert.match(page('2019-01-01'), /<dd>2020-01-31 \(ended: no more security updates\)<\/dd>/);
+});

@@ -262,10 +262,14 @@ function controlRows(d: DeviceRecord, controls: Controls, csrf: string): string 
     .join('');
 }
 
-/** The model's promised support end, and whether it has passed. */
-function supportText(model: ModelSpec | undefined): string {
+/**
+ * The support end: the model's promise, or a later date the unit reports it learned through a signed
+ * update (an extension); and whether it has passed.
+ */
+function supportText(model: ModelSpec | undefined, d: DeviceRecord): string {
   if (!model) return 'unknown (the model is not known to the cloud)';
-  const end = model.supportPeriod.endsOn;
+  const reported = d.firmware?.running.supportEndsOn;
+  const end = reported && reported > model.supportPeriod.endsOn ? reported : model.supportPeriod.endsOn;
   return Date.now() > Date.parse(`${end}T23:59:59Z`) ? `${end} (ended: no more security updates)` : end;
 }
 
@@ -275,7 +279,7 @@ function deviceFacts(d: DeviceRecord): string {
     ['Model', modelOf(d) ? `${modelOf(d)!.name} (${d.model})` : d.model],
     ['Status', d.revoked ? revokedText(d.revoked) : stateText(d)],
     ['Firmware', firmwareText(d.firmware)],
-    ['Security updates until', supportText(modelOf(d))],
+    ['Security updates until', supportText(modelOf(d), d)],
     ['Claimed', d.claimedAt ? utcText(d.claimedAt) : '—'],
   ];
   return facts.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`).join('');

@@ -24,6 +24,8 @@ export interface LinkedFirmware {
     readonly securityVersion: number;
     readonly targetSha256?: string;
   };
+  /** The last day of security updates the unit knows now (YYYY-MM-DD); absent: not reported. */
+  supportEndsOn?(): string;
   /** The newest outcomes, oldest first, kept across restarts. */
   outcomes(): readonly LinkedOutcome[];
   /** Hears each new outcome; returns the function that stops listening. */
@@ -57,6 +59,7 @@ export function firmwareReport(firmware: LinkedFirmware, now: number = Date.now(
     securityVersion: r.securityVersion,
     slot: r.slot,
     ...(r.targetSha256 ? { sha256: r.targetSha256 } : {}),
+    ...(firmware.supportEndsOn ? { supportEndsOn: firmware.supportEndsOn() } : {}),
   };
   const outcomes: Array<Record<string, unknown>> = [];
   for (const o of firmware.outcomes().slice(-PAYLOAD_LIMITS.maxFirmwareOutcomes)) {

@@ -143,6 +143,8 @@ export interface RunningFirmware {
   readonly slot: 'a' | 'b' | 'factory';
   /** Absent for a factory image that came with the package (no archive). */
   readonly sha256?: string;
+  /** The last day of security updates the unit knows (its bundle's, or a later one signed since), YYYY-MM-DD. */
+  readonly supportEndsOn?: string;
 }
 
 /** `devices/<serial>/firmware`: the running image and the newest update outcomes, oldest first. */
@@ -313,14 +315,21 @@ function pattern(value: unknown, what: string, re: RegExp): string {
   return value;
 }
 
+function calendarDate(value: unknown, what: string): string {
+  const t = pattern(value, what, /^\d{4}-\d{2}-\d{2}$/);
+  const ms = Date.parse(`${t}T00:00:00Z`);
+  return !Number.isNaN(ms) && new Date(ms).toISOString().startsWith(t) ? t : bad(what);
+}
+
 function runningFirmware(value: unknown): RunningFirmware {
-  const v = object(value, ['version', 'securityVersion', 'slot'], ['sha256']);
+  const v = object(value, ['version', 'securityVersion', 'slot'], ['sha256', 'supportEndsOn']);
   if (v.slot !== 'a' && v.slot !== 'b' && v.slot !== 'factory') bad('slot');
   return {
     version: pattern(v.version, 'version', VERSION),
     securityVersion: int(v.securityVersion, 'securityVersion'),
     slot: v.slot,
     ...(Object.hasOwn(v, 'sha256') ? { sha256: pattern(v.sha256, 'sha256', SHA256) } : {}),
+    ...(Object.hasOwn(v, 'supportEndsOn') ? { supportEndsOn: calendarDate(v.supportEndsOn, 'supportEndsOn') } : {}),
   };
 }
 

@@ -21,6 +21,7 @@ import type { DriverHardware, DriverHardwareEvents, DriverTarget } from './drive
 import type { BuiltinDriverTarget } from './simulated-driver.ts';
 import { listenForButton, type ButtonGesture } from './button.ts';
 import { startHubSurface, type HubSurface, type HubSurfaceConfig } from './hub-surface.ts';
+import { effectiveSupportEnd, watchSupportEnd } from './support-period.ts';
 import type { CloudLink } from '../cloudlink/index.ts';
 import { startUpdater, type DeviceUpdater, type DeviceUpdateOptions } from '../update/index.ts';
 
@@ -205,6 +206,11 @@ function cloudIdentityText(parts: AgentParts): string {
   return `operational certificate until ${day(id.notAfter)}, renewed automatically from ${day(id.renewAt)}`;
 }
 
+/** The unit's support end now: its bundle's, or a later one signed through updates. */
+function supportEndOf(parts: AgentParts): string {
+  return effectiveSupportEnd(parts.bundle.unit.supportPeriodEnd, parts.updater.status().supportEndsOn);
+}
+
 /** What the owner may export: paired hubs, update choices and the cloud link's state. */
 function exportAgentData(parts: AgentParts): Record<string, unknown> {
   const u = parts.updater.status();
@@ -238,6 +244,7 @@ function startAgentWeb(parts: AgentParts, startedAt: number): Promise<WebService
     ...(c.webCertificateCheckIntervalMs ? { certificate: { checkIntervalMs: c.webCertificateCheckIntervalMs } } : {}),
     device: {
       firmwareVersion: updater.running.version,
+      supportEndsOn: () => supportEndOf(parts),
       startedAt,
       capabilities: () => capabilities.list(),
       invoke: (cap, action, value) => capabilities.invoke(cap, action, value),
@@ -276,7 +283,12 @@ async function startCloud(parts: AgentParts, cloudUrl: string): Promise<{ link: 
     capabilities,
     journal,
     log,
-    firmware: parts.updater,
+    firmware: {
+      running: parts.updater.running,
+      outcomes: () => parts.updater.outcomes(),
+      onOutcome: (listener) => parts.updater.onOutcome(listener),
+      supportEndsOn: () => supportEndOf(parts),
+    },
     // The operational certificate's renewal is judged on the unit's clock, which never goes below its floor.
     now: () => parts.clock.now(),
     damaged: parts.damaged,
@@ -509,6 +521,7 @@ export async function startDeviceAgent(
   const parts: AgentParts = (late.parts = { c, bundle, journal, capabilities, updater, log, damaged, clock });
   const { web, hub, button } = await startSurfaces(parts, model, startedAt);
   const cloud = parts.cloud;
+  const stopSupportWatch = watchSupportEnd({ endsOn: () => supportEndOf(parts), journal });
   await finishSupervisedReset(parts).catch((err: unknown) =>
     log(`the factory reset's last steps failed (${resetFailure(err)}); tried again at the next start`),
   );
@@ -522,6 +535,7 @@ export async function startDeviceAgent(
     ...(cloud ? { cloud: cloud.link } : {}),
     updater,
     async close() {
+      stopSupportWatch();
       await updater.close();
       await new Promise<void>((resolve) => button.close(() => resolve()));
       await cloud?.close();

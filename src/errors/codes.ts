@@ -294,6 +294,9 @@ const table = {
   // src/release: the publish gate (PublishRefusedError)
   RELEASE_KNOWN_VULNERABILITY: caller(NOPERM),
   RELEASE_SUPPORT_ENDED: caller(NOPERM),
+  RELEASE_SUPPORT_SHORTENED: caller(NOPERM),
+  RELEASE_SUPPORT_TOO_SHORT: caller(DATAERR),
+  RELEASE_SUPPORT_DATE_INVALID: caller(USAGE),
   // src/vulns
   VULN_ADVISORY_INVALID: caller(DATAERR),
   VULN_INPUT_TOO_LARGE: caller(DATAERR),

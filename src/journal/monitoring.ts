@@ -6,9 +6,10 @@
  * attempts, lockouts, successes such as logins, password changes and owner controls, faults), the
  * security tier's own aggregates and drop notices, and the informational events that record a
  * change to the unit's protection (the monitoring choice itself, factory reset, login unlock,
- * automatic updates on or off, the pairing window). Dropped while off: every connection record
- * (the connection tier, its aggregates and flood summaries) and other informational entries
- * (update checks, driver comings and goings, button presses).
+ * automatic updates on or off, the pairing window, the support period extended or ended).
+ * Dropped while off: every connection record (the connection tier, its aggregates and flood
+ * summaries) and other informational entries (update checks, driver comings and goings, button
+ * presses).
  */
 import type { JournalResult, JournalSurface } from './entry.ts';
 import { tierOf } from './tiers.ts';
@@ -30,6 +31,8 @@ export const KEPT_INFO_EVENTS: ReadonlySet<string> = new Set([
   'window-open',
   'window-close',
   'channel-key-rotation',
+  'support-extended',
+  'support-ended',
 ]);
 
 /** What the rule reads of an entry. */

@@ -60,7 +60,7 @@ function thermostat(): Doc {
     sensors: ['temperature'],
     actuators: ['heating'],
     networks: ['wifi'],
-    supportPeriod: { endsOn: '2032-06-30' },
+    supportPeriod: { endsOn: '2037-06-30' },
   };
 }
 
@@ -133,7 +133,7 @@ test('YAML and JSON give the same model, and the digest does not depend on key o
     'sensors: [temperature]',
     'actuators: [heating]',
     'networks: [wifi]',
-    'supportPeriod: { endsOn: "2032-06-30" }',
+    'supportPeriod: { endsOn: "2037-06-30" }',
   ].join('\n');
   const fromYaml = parseModel(yaml, 'thermostat.yaml', true);
   const reordered = Object.fromEntries(Object.entries(thermostat()).reverse());

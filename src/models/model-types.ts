@@ -48,6 +48,9 @@ export interface ModelSpec {
   readonly actuators: readonly Actuator[];
   readonly initialPasswordMode: InitialPasswordMode;
   readonly networks: readonly NetworkKind[];
-  /** Security updates are provided until the end of this day (UTC), as the label and the CRA ask. */
-  readonly supportPeriod: { readonly endsOn: string };
+  /**
+   * Security updates are provided until the end of `endsOn` (UTC), as the label and the CRA ask: at least five years
+   * from the model's first publication, unless `shorterExpectedUse` records why the product is used for less.
+   */
+  readonly supportPeriod: { readonly endsOn: string; readonly shorterExpectedUse?: string };
 }

@@ -15,12 +15,20 @@
  * @module bulwark/release
  */
 export { createUpdateKeys } from './update-keys.ts';
-export { initRepository, publishImage, refreshRepository, rotateKeys, repositoryStatus } from './repository.ts';
+export {
+  initRepository,
+  publishImage,
+  refreshRepository,
+  rotateKeys,
+  repositoryStatus,
+  extendSupportPeriod,
+} from './repository.ts';
 export type {
   InitRepositoryOptions,
   PublishImageOptions,
   PublishResult,
   RefreshOptions,
+  ExtendSupportOptions,
   RotateOptions,
   RepositoryStatus,
   ReleaseProgress,
@@ -38,7 +46,14 @@ export type { ReferenceImageOptions } from './reference-image.ts';
 export { demoUpdates } from './demo.ts';
 export { buildProjectSbom, runtimeInventory } from './sbom.ts';
 export type { RuntimeInventory, RuntimePackage } from './sbom.ts';
-export { PublishRefusedError, checkSupportPeriod, supportEndsAt } from './publish-gate.ts';
+export {
+  PublishRefusedError,
+  checkSupportPeriod,
+  supportEndsAt,
+  decideSupportPeriod,
+  MIN_SUPPORT_YEARS,
+} from './publish-gate.ts';
+export type { RecordedSupport, SupportInputs } from './publish-gate.ts';
 export type { PublishRefusedCode } from './publish-gate.ts';
 export { reportVulnerabilities, recordVexStatement, writeCsafAdvisory, vexTargetPath } from './vulns.ts';
 export type { VulnerabilityReport, VexStatementOptions, VexStatementResult } from './vulns.ts';

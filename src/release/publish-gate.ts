@@ -15,14 +15,76 @@ export type PublishRefusedCode =
   /** The image holds a component an advisory affects, and the maker's VEX says the product is affected. */
   | 'RELEASE_KNOWN_VULNERABILITY'
   /** The model's support period ended before the release clock's time. */
-  | 'RELEASE_SUPPORT_ENDED';
+  | 'RELEASE_SUPPORT_ENDED'
+  /** The support end would be earlier than the one already signed for the model's units. */
+  | 'RELEASE_SUPPORT_SHORTENED'
+  /** The support period is under five years from the model's first publication, with no reason recorded. */
+  | 'RELEASE_SUPPORT_TOO_SHORT';
 
 /** Thrown when the publish gate refuses an image; nothing has been written. */
 export class PublishRefusedError extends BulwarkError<PublishRefusedCode> {}
 
 /** The first instant after the support period (the day after endsOn, 00:00 UTC). */
 export function supportEndsAt(model: Pick<ModelSpec, 'supportPeriod'>): Date {
-  return new Date(Date.parse(`${model.supportPeriod.endsOn}T00:00:00Z`) + 86_400_000);
+  return dayAfter(model.supportPeriod.endsOn);
+}
+
+function dayAfter(date: string): Date {
+  return new Date(Date.parse(`${date}T00:00:00Z`) + 86_400_000);
+}
+
+/** The shortest support period the CRA allows without a recorded reason (Art. 13(8)), in years. */
+export const MIN_SUPPORT_YEARS = 5;
+
+/** A support end the release record holds for a model (`release support`): it only ever moves later. */
+export interface RecordedSupport {
+  readonly endsOn: string;
+  readonly shorterExpectedUse?: string;
+  readonly setAt: string;
+}
+
+/** What {@link decideSupportPeriod} weighs. */
+export interface SupportInputs {
+  readonly model: Pick<ModelSpec, 'id' | 'supportPeriod'>;
+  /** The release record's declaration for the model, when `release support` made one. */
+  readonly recorded?: RecordedSupport;
+  /** When the model's first image was published (its placing on the market); absent: this is the first. */
+  readonly firstPublishedAt?: string;
+  /** The support end already signed for the model's units (the current image target's), if any. */
+  readonly signed?: string;
+  readonly now: Date;
+}
+
+/**
+ * The support end a release signs for a model: the later of the model's declaration and the release record's,
+ * never earlier than what units were already told, at least five years from the model's first publication
+ * unless a shorter expected use is recorded with its reason, and not already over.
+ * @throws PublishRefusedError 'RELEASE_SUPPORT_SHORTENED' | 'RELEASE_SUPPORT_TOO_SHORT' | 'RELEASE_SUPPORT_ENDED'
+ */
+export function decideSupportPeriod(i: SupportInputs): { endsOn: string; shorterExpectedUse?: string } {
+  const declared = i.model.supportPeriod.endsOn;
+  const endsOn = i.recorded && i.recorded.endsOn > declared ? i.recorded.endsOn : declared;
+  const reason = i.model.supportPeriod.shorterExpectedUse ?? i.recorded?.shorterExpectedUse;
+  if (i.signed !== undefined && endsOn < i.signed)
+    throw new PublishRefusedError(
+      'RELEASE_SUPPORT_SHORTENED',
+      `${i.model.id}'s units were told security updates last until ${i.signed}; a release may extend that, ` +
+        `never shorten it to ${endsOn}`,
+      { model: i.model.id, signed: i.signed, endsOn },
+    );
+  checkSupportPeriod({ id: i.model.id, supportPeriod: { endsOn } }, i.now);
+  const from = new Date(i.firstPublishedAt ?? i.now.toISOString());
+  const floor = new Date(from);
+  floor.setUTCFullYear(from.getUTCFullYear() + MIN_SUPPORT_YEARS);
+  if (reason === undefined && dayAfter(endsOn).getTime() < floor.getTime())
+    throw new PublishRefusedError(
+      'RELEASE_SUPPORT_TOO_SHORT',
+      `${i.model.id}'s support ends on ${endsOn}, under ${MIN_SUPPORT_YEARS} years from its first publication ` +
+        `(${from.toISOString().slice(0, 10)}): extend it, or record the shorter expected use and its reason ` +
+        "in the model's supportPeriod.shorterExpectedUse",
+      { model: i.model.id, endsOn, firstPublishedAt: from.toISOString() },
+    );
+  return { endsOn, ...(reason !== undefined ? { shorterExpectedUse: reason } : {}) };
 }
 
 /** Refuses a model whose support period has ended at `now`. @throws PublishRefusedError 'RELEASE_SUPPORT_ENDED' */

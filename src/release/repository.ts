@@ -22,7 +22,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { join, resolve, dirname, basename } from 'node:path';
 import type { Metadata, Root, Snapshot, Targets, Timestamp } from '@tufjs/models';
 import { writeAll, writeFileAtomic, writeJsonAtomic, readJson, PUBLIC_FILE_MODE } from '../storage/index.ts';
-import { resolveModel } from '../models/index.ts';
+import { resolveModel, type ModelSpec } from '../models/index.ts';
 import {
   ReleaseError,
   validateExpiryConfig,
@@ -32,6 +32,7 @@ import {
   imageTargetPath,
   sbomTargetPath,
   parseImageTargetCustom,
+  isCalendarDate,
   readImageArchive,
   type ExpiryConfig,
   type ImageTargetCustom,
@@ -47,7 +48,12 @@ import {
   type SbomInput,
 } from './sbom.ts';
 import { ensureAuditKey, AUDIT_KEY_TARGET } from './audit-key.ts';
-import { checkKnownVulnerabilities, checkSupportPeriod } from './publish-gate.ts';
+import {
+  checkKnownVulnerabilities,
+  decideSupportPeriod,
+  type RecordedSupport,
+  type SupportInputs,
+} from './publish-gate.ts';
 import { validateDeltaBases, DEFAULT_DELTA_BASES } from './delta.ts';
 import { writeDeltaTargets, keepDeltaBase, type WrittenDelta } from './delta-targets.ts';
 import {
@@ -106,6 +112,8 @@ export interface ReleaseRecord {
   /** How many earlier images of a model get a delta to each new one (0 to 10; absent: 3). */
   readonly deltaBases?: number;
   readonly images: readonly PublishedImage[];
+  /** Support ends declared with `release support`, by model id: each only ever later than the last. */
+  readonly support?: Readonly<Record<string, RecordedSupport>>;
 }
 
 /** Progress of a long step, in bytes. */
@@ -158,6 +166,9 @@ function validateRecord(raw: unknown, repoDir: string): ReleaseRecord {
     throw new ReleaseError('RELEASE_REPO_INVALID', `${join(repoDir, RELEASE_FILE)} is not a Bulwark release record`);
   }
   if (r.deltaBases !== undefined) validateDeltaBases(r.deltaBases);
+  const support = Object.values((r.support ?? {}) as Record<string, Partial<RecordedSupport> | null>);
+  if (support.some((x) => typeof x?.endsOn !== 'string' || !isCalendarDate(x.endsOn)))
+    throw new ReleaseError('RELEASE_REPO_INVALID', `${join(repoDir, RELEASE_FILE)} has a bad support end`);
   return { ...r, expiry: validateExpiryConfig(r.expiry ?? {}) } as ReleaseRecord;
 }
 
@@ -449,6 +460,20 @@ export interface PublishResult {
   readonly metadata: { readonly targets: number; readonly snapshot: number; readonly timestamp: number };
 }
 
+/** What decides the support end signed for `spec`'s units now: its declaration, the record, what is signed. */
+function supportInputs(l: Loaded, spec: ModelSpec, now: Date): SupportInputs {
+  const first = l.record.images.find((i) => i.model === spec.id)?.publishedAt;
+  const recorded = l.record.support?.[spec.id];
+  const signed = currentImage(l.targets, spec.id)?.supportEndsOn;
+  return {
+    model: spec,
+    now,
+    ...(first !== undefined ? { firstPublishedAt: first } : {}),
+    ...(recorded !== undefined ? { recorded } : {}),
+    ...(signed !== undefined ? { signed } : {}),
+  };
+}
+
 /** The image currently published for `model` in loaded targets metadata, if any. */
 function currentImage(
   targets: Metadata<Targets>,
@@ -554,7 +579,7 @@ type TargetFiles = Record<string, InstanceType<TufModels['TargetFile']>>;
 function withImageTargets(
   l: Loaded,
   o: PublishImageOptions,
-  image: Image & { sha256: string; length: number },
+  image: Image & { sha256: string; length: number; support: string },
   sbom: { bytes: Buffer; sha256: string },
 ): TargetFiles {
   const { m } = l;
@@ -566,6 +591,7 @@ function withImageTargets(
     ...(image.node !== undefined ? { node: image.node } : {}),
     sbom: sbomTargetPath(o.model),
     ...(o.notes ? { notes: { risk: o.notes.risk, interruption: o.notes.interruption } } : {}),
+    supportEndsOn: image.support,
   };
   const targets = { ...l.targets.signed.targets };
   targets[imageTargetPath(o.model)] = new m.TargetFile({
@@ -643,7 +669,7 @@ export async function publishImage(options: PublishImageOptions): Promise<Publis
     const contents = await inspectArtifact(o, info.size);
     const image = contents.manifest;
     checkImage(o, image, l.targets);
-    checkSupportPeriod(spec, now);
+    const support = decideSupportPeriod(supportInputs(l, spec, now));
     const runtime = await runtimeInventory();
     const code = imageCode(contents, runtime);
     await checkKnownVulnerabilities(o.repoDir, {
@@ -660,7 +686,7 @@ export async function publishImage(options: PublishImageOptions): Promise<Publis
       { image, imageSha256: sha256, imageLength: info.size, files: contents.files, code, now },
       runtime,
     );
-    const targets = withImageTargets(l, o, { ...image, sha256, length: info.size }, sbom);
+    const targets = withImageTargets(l, o, { ...image, sha256, length: info.size, support: support.endsOn }, sbom);
     await withAuditKeyTarget(l, o.repoDir, o.factoryDir ? resolve(o.factoryDir) : l.record.factoryDir, targets);
     const published: PublishedImage = {
       model: o.model,
@@ -698,6 +724,70 @@ export async function publishImage(options: PublishImageOptions): Promise<Publis
       deltas,
       metadata,
     };
+  });
+}
+
+/** Options of {@link extendSupportPeriod}. */
+export interface ExtendSupportOptions {
+  readonly repoDir: string;
+  /** A built-in model id or a model file. */
+  readonly model: string;
+  /** The new last day of security updates (YYYY-MM-DD). */
+  readonly endsOn: string;
+  /** Why the product is expected in use for less than five years, when it is. */
+  readonly shorterExpectedUse?: string;
+  readonly factoryDir?: string;
+  readonly expiry?: Partial<ExpiryConfig>;
+  readonly now?: Date;
+}
+
+/**
+ * Declares a later support end for a model in the release record and, when the model has a published image,
+ * signs it into that image's target, so every unit learns the extension at its next check without being
+ * provisioned again. A date earlier than the one signed is refused; so is one under five years from the
+ * model's first publication without a reason.
+ * @throws PublishRefusedError 'RELEASE_SUPPORT_SHORTENED' | 'RELEASE_SUPPORT_TOO_SHORT' | 'RELEASE_SUPPORT_ENDED'
+ */
+export async function extendSupportPeriod(
+  o: ExtendSupportOptions,
+): Promise<{ model: string; endsOn: string; signed: boolean; targets?: number }> {
+  const spec = resolveModel(o.model);
+  if (!isCalendarDate(o.endsOn))
+    throw new ReleaseError('RELEASE_SUPPORT_DATE_INVALID', `the support end must be a date (YYYY-MM-DD)`);
+  return withLock(o.repoDir, async () => {
+    const l = await loadRepository(o.repoDir);
+    const now = o.now ?? new Date();
+    const reason = o.shorterExpectedUse ?? spec.supportPeriod.shorterExpectedUse;
+    const recorded: RecordedSupport = {
+      endsOn: o.endsOn,
+      ...(reason !== undefined ? { shorterExpectedUse: reason } : {}),
+      setAt: now.toISOString(),
+    };
+    // The declaration is this date: the model file's own may be earlier (that is what is being extended).
+    const declared = {
+      id: spec.id,
+      supportPeriod: { endsOn: o.endsOn, ...(reason ? { shorterExpectedUse: reason } : {}) },
+    };
+    const decided = decideSupportPeriod({ ...supportInputs(l, spec, now), model: declared, recorded });
+    const record = { ...l.record, support: { ...l.record.support, [spec.id]: recorded } };
+    const target = l.targets.signed.targets[imageTargetPath(spec.id)];
+    if (!target) {
+      await writeJsonAtomic(join(o.repoDir, RELEASE_FILE), record);
+      return { model: spec.id, endsOn: decided.endsOn, signed: false };
+    }
+    const keys = await loadUpdateKeys(keysDirOf(o.factoryDir ? resolve(o.factoryDir) : l.record.factoryDir));
+    const custom = { ...target.custom, supportEndsOn: decided.endsOn };
+    const targets = { ...l.targets.signed.targets };
+    targets[target.path] = new l.m.TargetFile({
+      path: target.path,
+      length: target.length,
+      hashes: target.hashes,
+      unrecognizedFields: { custom },
+    });
+    const expiry = validateExpiryConfig({ ...l.record.expiry, ...o.expiry });
+    const v = await commit(o.repoDir, l, keys, { targets, expiry, now });
+    await writeJsonAtomic(join(o.repoDir, RELEASE_FILE), record);
+    return { model: spec.id, endsOn: decided.endsOn, signed: true, targets: v.targets };
   });
 }
 

@@ -89,6 +89,8 @@ export type ReleaseErrorCode =
   | 'RELEASE_IMAGE_INVALID'
   | 'RELEASE_IMAGE_MISMATCH'
   | 'RELEASE_VERSION_INVALID'
+  /** `release support` was given something that is not a date. */
+  | 'RELEASE_SUPPORT_DATE_INVALID'
   | 'RELEASE_NOTES_INVALID'
   | 'RELEASE_DOWNGRADE_REFUSED'
   | 'RELEASE_DELTA_TOO_LARGE'

@@ -155,6 +155,15 @@ export interface ImageTargetCustom {
   readonly sbom?: string;
   /** The owner's note (the device shows it before it installs). */
   readonly notes?: ReleaseNotes;
+  /** The last day the model gets security updates (YYYY-MM-DD), as signed now: an extension reaches units here. */
+  readonly supportEndsOn?: string;
+}
+
+/** A calendar date, YYYY-MM-DD, that exists. */
+export function isCalendarDate(value: unknown): value is string {
+  if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(value)) return false;
+  const t = Date.parse(`${value}T00:00:00Z`);
+  return !Number.isNaN(t) && new Date(t).toISOString().slice(0, 10) === value;
 }
 
 /** Note text: printable, one line (no control characters). */
@@ -177,6 +186,7 @@ export function parseImageTargetCustom(value: unknown): ImageTargetCustom {
   checkImageIdentity(v, fail);
   if (v.sbom !== undefined && (typeof v.sbom !== 'string' || v.sbom.length > 256)) fail('sbom');
   if (v.node !== undefined && !isNodeRange(v.node)) fail('node');
+  if (v.supportEndsOn !== undefined && !isCalendarDate(v.supportEndsOn)) fail('supportEndsOn');
   let notes: ReleaseNotes | undefined;
   if (v.notes !== undefined) {
     const n = v.notes as Record<string, unknown> | null;
@@ -201,6 +211,7 @@ export function parseImageTargetCustom(value: unknown): ImageTargetCustom {
     ...(typeof v.node === 'string' ? { node: v.node } : {}),
     ...(typeof v.sbom === 'string' ? { sbom: v.sbom } : {}),
     ...(notes ? { notes } : {}),
+    ...(typeof v.supportEndsOn === 'string' ? { supportEndsOn: v.supportEndsOn } : {}),
   };
 }
 

@@ -27,6 +27,7 @@ export {
   checkImagePath,
   parseImageManifest,
   parseImageTargetCustom,
+  isCalendarDate,
   imageTargetPath,
   sbomTargetPath,
   DELTA_FORMAT,

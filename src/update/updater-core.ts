@@ -19,7 +19,13 @@ import { UpdateRefusedError, UpdateStateError } from './errors.ts';
 import type { DeviceUpdateConfig } from './config.ts';
 import { compareVersions } from './semver.ts';
 import { satisfiesNodeRange } from './node-range.ts';
-import { deltaTargetPath, imageTargetPath, parseImageTargetCustom, type ImageTargetCustom } from './image.ts';
+import {
+  deltaTargetPath,
+  imageTargetPath,
+  isCalendarDate,
+  parseImageTargetCustom,
+  type ImageTargetCustom,
+} from './image.ts';
 import type { DeltaSource } from './delta-download.ts';
 import type { BoundedFetcher } from './fetcher.ts';
 import type { FolderFetcher } from './update-file.ts';
@@ -74,6 +80,8 @@ interface Prefs {
 interface SavedStatus {
   lastCheck: UpdateStatus['lastCheck'];
   latest: UpdateStatus['latest'];
+  /** The latest support end signed for this model that the unit has seen (never moves earlier). */
+  supportEndsOn: string | null;
   /** The newest update outcomes, oldest first (kept for the cloud, which may be away when they happen). */
   outcomes: UpdateOutcomeRecord[];
 }
@@ -157,7 +165,12 @@ const STATUS_FORMAT: StateFormat<SavedStatus> = {
   name: 'status.json',
   parse: (text) => {
     const s = jsonObject(text) as Partial<SavedStatus>;
-    return { lastCheck: s.lastCheck ?? null, latest: s.latest ?? null, outcomes: keptOutcomes(s.outcomes) };
+    return {
+      lastCheck: s.lastCheck ?? null,
+      latest: s.latest ?? null,
+      supportEndsOn: isCalendarDate(s.supportEndsOn) ? s.supportEndsOn : null,
+      outcomes: keptOutcomes(s.outcomes),
+    };
   },
 };
 
@@ -226,7 +239,7 @@ export class UpdaterCore {
   readonly fw: ReturnType<typeof firmwarePaths>;
   readonly source: string;
   prefs: Prefs = { autoUpdate: null, postponedUntil: null };
-  saved: SavedStatus = { lastCheck: null, latest: null, outcomes: [] };
+  saved: SavedStatus = { lastCheck: null, latest: null, supportEndsOn: null, outcomes: [] };
   /** Who hears each new outcome (the cloud link). */
   readonly outcomeListeners = new Set<(outcome: UpdateOutcomeRecord) => void>();
   /** The status file's writes, one after another, so an older one never lands last. */
@@ -683,6 +696,7 @@ export class UpdaterCore {
     const notes = custom.notes ? { notes: custom.notes } : {};
     const latest = { version: custom.version, securityVersion: custom.securityVersion, ...notes };
     this.saved = { ...this.saved, latest };
+    this.learnSupportEnd(custom.supportEndsOn);
     try {
       const nothingToDo = await this.vetImage(target, custom);
       if (nothingToDo) return finish(nothingToDo);
@@ -971,6 +985,18 @@ export class UpdaterCore {
     return this.saved.outcomes;
   }
 
+  /** Keeps a later signed support end (an extension the maker published); an earlier one changes nothing. */
+  learnSupportEnd(endsOn: string | undefined): void {
+    if (endsOn === undefined || (this.saved.supportEndsOn !== null && endsOn <= this.saved.supportEndsOn)) return;
+    const before = this.saved.supportEndsOn;
+    this.saved = { ...this.saved, supportEndsOn: endsOn };
+    this.record(
+      'support-extended',
+      'info',
+      `security updates are promised until ${endsOn}${before ? ` (was ${before})` : ''}`,
+    );
+  }
+
   status(): UpdateStatus {
     return {
       running: this.running,
@@ -980,6 +1006,7 @@ export class UpdaterCore {
       phase: this.phase,
       lastCheck: this.saved.lastCheck,
       latest: this.saved.latest,
+      supportEndsOn: this.saved.supportEndsOn,
       nextCheckAt: this.nextCheckAt ? new Date(this.nextCheckAt).toISOString() : null,
       securityCounter: this.counter,
     };

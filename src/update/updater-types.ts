@@ -58,6 +58,8 @@ export interface UpdateStatus {
     readonly detail?: string;
   } | null;
   readonly latest: { readonly version: string; readonly securityVersion: number; readonly notes?: ReleaseNotes } | null;
+  /** The latest support end signed for the model that this unit has seen (YYYY-MM-DD), if any. */
+  readonly supportEndsOn: string | null;
   readonly nextCheckAt: string | null;
   readonly securityCounter: number;
 }

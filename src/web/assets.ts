@@ -21,6 +21,7 @@ color:#fff;cursor:pointer;margin-top:.75rem}
 button.secondary{background:#fff;color:var(--accent)}\
 .linklike{background:none;border:none;text-decoration:underline;padding:0;margin:0}
 .error{color:var(--bad);font-weight:600}.notice{color:var(--ok);font-weight:600}.muted{color:var(--muted)}
+.card.warning{border:2px solid var(--bad)}.card.warning h2{color:var(--bad);margin-top:0}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem;margin:0}dt{font-weight:600}\
 dd{margin:0;overflow-wrap:anywhere}
 table{width:100%;border-collapse:collapse;font-size:.9rem}\

@@ -43,13 +43,24 @@ function setupHtml(
   return { kind: 'html', status, body, headers: { 'set-cookie': pre.cookie } };
 }
 
+/** The unit's support end now: a later date signed through updates wins over its bundle's. */
+function supportEnd(site: DeviceSite): string {
+  return site.device.supportEndsOn?.() ?? site.bundle.unit.supportPeriodEnd;
+}
+
+/** Whether the support period is over: it lasts to the end of its last day, UTC. */
+function supportOver(endsOn: string): boolean {
+  return Date.now() >= Date.parse(`${endsOn}T00:00:00Z`) + 86_400_000;
+}
+
 function securityTxt(site: DeviceSite, req: WebRequest): WebResponse {
   const unit = site.bundle.unit;
-  const expires = new Date(Math.min(Date.now() + 180 * 86_400_000, Date.parse(unit.supportPeriodEnd) + 86_400_000));
+  const end = supportEnd(site);
+  const expires = new Date(Math.min(Date.now() + 180 * 86_400_000, Date.parse(end) + 86_400_000));
   const body =
     `Contact: ${unit.securityContact}\nExpires: ${expires.toISOString().replace(/\.\d+Z$/, '.000Z')}\n` +
     `Preferred-Languages: en\nCanonical: https://${req.headers.host ?? '127.0.0.1'}/.well-known/security.txt\n` +
-    `# ${unit.maker} ${unit.modelName}: security updates until ${unit.supportPeriodEnd}\n`;
+    `# ${unit.maker} ${unit.modelName}: security updates until ${end}\n`;
   return { kind: 'text', body, contentType: 'text/plain; charset=utf-8' };
 }
 
@@ -174,13 +185,15 @@ function dashboard(site: DeviceSite, req: WebRequest, csrf: string): WebResponse
   const { unit } = site.bundle;
   const { device } = site;
   const uptime = Math.floor((Date.now() - device.startedAt) / 1000);
+  const end = supportEnd(site);
+  const ended = supportOver(end);
   const facts: Array<[string, string]> = [
     ['Model', `${unit.modelName} (${unit.model})`],
     ['Serial', unit.serial],
     ['Maker', unit.maker],
     ['Firmware', device.firmwareVersion],
     ['Uptime', `${Math.floor(uptime / 3600)} h ${Math.floor((uptime % 3600) / 60)} min ${uptime % 60} s`],
-    ['Security updates until', unit.supportPeriodEnd],
+    ['Security updates until', ended ? `${end} (ended)` : end],
     ['Password', site.state.owner?.source === 'owner' ? 'set by you' : 'from the label (change it any time)'],
     certificateFact(site.certificate()),
     ...(device.facts?.() ?? []),
@@ -193,6 +206,7 @@ function dashboard(site: DeviceSite, req: WebRequest, csrf: string): WebResponse
       capabilities: device.capabilities(),
       actions: site.ownerActions,
       monitoring: site.state.monitoring,
+      ...(ended ? { supportEnded: end } : {}),
       ...(notice ? { notice: notice.slice(0, 120) } : {}),
     },
   );
@@ -348,7 +362,7 @@ async function exportData(site: DeviceSite, req: WebRequest): Promise<WebRespons
       model: unit.model,
       modelName: unit.modelName,
       firmware: site.device.firmwareVersion,
-      supportPeriodEnd: unit.supportPeriodEnd,
+      supportPeriodEnd: supportEnd(site),
     },
     owner: {
       username: OWNER_NAME,

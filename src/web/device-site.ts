@@ -23,6 +23,8 @@ export interface DeviceCtx {
 /** The device as the web service controls it. */
 export interface WebDeviceControl {
   readonly firmwareVersion: string;
+  /** The last day of security updates as the unit knows it now (YYYY-MM-DD); absent: its bundle's date. */
+  supportEndsOn?(): string;
   readonly startedAt: number;
   capabilities(): readonly pages.CapabilityView[];
   /** Runs an action; throws a BulwarkError with a code on bad input. */

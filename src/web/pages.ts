@@ -141,6 +141,8 @@ export function dashboardPage(
     actions?: ReadonlyArray<{ id: string; label: string }>;
     /** The owner's monitoring choice, shown as one toggle; absent: no such control. */
     monitoring?: boolean;
+    /** The last day of security updates, when it has passed: the page says so first. */
+    supportEnded?: string;
     notice?: string;
     error?: string;
   },
@@ -157,10 +159,21 @@ export function dashboardPage(
     .join(' ');
   return layout(
     frame,
-    `<h1>Dashboard</h1>${message(o.error, o.notice)}<section class="card" aria-labelledby="device-h"><h2` +
+    `<h1>Dashboard</h1>${message(o.error, o.notice)}${supportEndedNotice(o.supportEnded)}` +
+      `<section class="card" aria-labelledby="device-h"><h2` +
       ` id="device-h">Device</h2><dl>${facts}</dl>${actions}</section>${monitoring}` +
       `<section class="card" aria-labelledby="caps-h"><h2` +
       ` id="caps-h">Controls</h2>${o.capabilities.map((c) => capabilityRow(c, frame.csrf)).join('')}</section>`,
+  );
+}
+
+/** The end-of-support notice: what it means for the owner, in words. */
+function supportEndedNotice(endsOn: string | undefined): string {
+  if (endsOn === undefined) return '';
+  return (
+    `<section class="card warning" role="alert" id="support-ended"><h2>Security updates have ended</h2>` +
+    `<p>The maker stopped security updates for this device after ${escapeHtml(endsOn)}. It keeps working, but ` +
+    'flaws found from now on will not be fixed: keep it off networks you do not trust, or replace it.</p></section>'
   );
 }
 

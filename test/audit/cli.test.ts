@@ -83,7 +83,7 @@ test(
     assert.match(r.stdout, /## 10\. Asset inventory/);
     assert.match(r.stdout, /\| capability: setpoint \(level\) \| Target temperature \|/);
     assert.match(r.stdout, /\| Hardware driver \(the maker's\) \| JSON-RPC 2\.0/);
-    assert.match(r.stdout, /Security updates are provided until 2032-06-30/);
+    assert.match(r.stdout, /Security updates are provided until 2037-06-30/);
     const bad = await bulwark(['policy', 'render', '--profile', profile, '--driver', 'usb']);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /POLICY_OPTION_INVALID/);

@@ -62,7 +62,7 @@ function thermostat(): Record<string, unknown> & { capabilities: Array<Record<st
     sensors: ['temperature'],
     actuators: ['heating'],
     networks: ['wifi'],
-    supportPeriod: { endsOn: '2032-06-30' },
+    supportPeriod: { endsOn: '2037-06-30' },
   };
 }
 
@@ -161,7 +161,7 @@ const MISTAKES: readonly Mistake[] = [
       'sensors: []',
       'actuators: [heating]',
       'networks: [wifi]',
-      'supportPeriod: { endsOn: 2032-06-30 }',
+      'supportPeriod: { endsOn: 2037-06-30 }',
       '',
     ].join('\n'),
     path: 'riskClass',

@@ -42,7 +42,7 @@ const thermostat = modelFromDocument({
   sensors: ['temperature'],
   actuators: ['heating'],
   networks: ['wifi'],
-  supportPeriod: { endsOn: '2032-06-30' },
+  supportPeriod: { endsOn: '2037-06-30' },
 });
 
 // A driver that keeps its setpoint in memory, reads 19.5 degC, presses the button once it is asked

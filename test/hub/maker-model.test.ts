@@ -23,7 +23,7 @@ import type { DeviceAgent } from '../../src/device/index.ts';
 import { startTestDevice, stranger, tempDir } from './support.ts';
 
 const LOCAL = '127.0.0.1';
-const support = { endsOn: '2032-06-30' };
+const support = { endsOn: '2037-06-30' };
 const garageDoor = {
   schema: 'bulwark.model/v1',
   id: 'garage-door',

@@ -93,7 +93,7 @@ const THERMOSTAT = {
   sensors: ['temperature'],
   actuators: ['heating'],
   networks: ['wifi'],
-  supportPeriod: { endsOn: '2032-12-31' },
+  supportPeriod: { endsOn: '2037-12-31' },
 };
 
 /** The bounds of each outside step, ms. */

@@ -255,17 +255,17 @@ test('an image publishes once the maker states not affected; a model past its su
   await buildReferenceImage(later, { model: 'plug', version: '1.3.0', securityVersion: 1 });
   const before = await tree(repoDir);
   await assert.rejects(
-    publishImage({ repoDir, artifact: later, model: 'plug', version: '1.3.0', now: new Date('2032-01-01T00:00:00Z') }),
+    publishImage({ repoDir, artifact: later, model: 'plug', version: '1.3.0', now: new Date('2037-01-01T00:00:00Z') }),
     { code: 'RELEASE_SUPPORT_ENDED' },
   );
   assert.deepEqual(await tree(repoDir), before);
-  // The last day of the support period (2031-12-31 for the built-in plug) still publishes.
+  // The last day of the support period (2036-12-31 for the built-in plug) still publishes.
   const ok = await publishImage({
     repoDir,
     artifact: later,
     model: 'plug',
     version: '1.3.0',
-    now: new Date('2031-12-31T23:59:00Z'),
+    now: new Date('2036-12-31T23:59:00Z'),
   });
   assert.equal(ok.version, '1.3.0');
 });
@@ -284,9 +284,9 @@ test('a later release without the package is the fix: "fixed" names it as the CS
     artifact: clean,
     model: 'plug',
     version: '1.4.0',
-    now: new Date('2031-12-31T23:59:30Z'),
+    now: new Date('2036-12-31T23:59:30Z'),
   });
-  const r = await recordVexStatement({ repoDir, vuln: VULN, status: 'fixed', now: new Date('2031-12-31T23:59:40Z') });
+  const r = await recordVexStatement({ repoDir, vuln: VULN, status: 'fixed', now: new Date('2036-12-31T23:59:40Z') });
   assert.deepEqual(
     r.statement.fixedIn.map((x) => x.version),
     ['1.4.0'],
