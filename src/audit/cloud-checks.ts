@@ -3,9 +3,10 @@
  * a few connections that must be refused (no client certificate, a certificate from a CA the
  * auditor makes at audit time, TLS 1.2, the unit's own certificate asking for another client
  * id), each one CONNECT at most, and the broker's certificate checked against the bundle's CA.
- * White-box: the shared topic rule, the claim rules of the cloud's store run on an in-memory
- * database with a unit the auditor makes up, the device's cloud link started against impostor
- * brokers on loopback, and the reconnect back-off.
+ * Against the deployed cloud (--cloud-api): its claim rules, probed with test accounts while the
+ * auditor opens the unit's claim window as the unit (claim-probe.ts). White-box: the shared topic
+ * rule, the device's cloud link started against impostor brokers on loopback, and the reconnect
+ * back-off.
  */
 import { connect as tlsConnect, createServer as createTlsServer, type SecureVersion, type TLSSocket } from 'node:tls';
 import { X509Certificate, randomInt } from 'node:crypto';
@@ -14,12 +15,12 @@ import { tmpdir } from 'node:os';
 import { isIP, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { AuditContext } from './context.ts';
-import { acceptsConfig, notTested, verdict, type CheckOutcome } from './context.ts';
+import { notTested, verdict, type CheckOutcome } from './context.ts';
 import { readBounded } from './files.ts';
 import { readJournal } from './stored-journal.ts';
 import type { Evidence } from './types.ts';
 import { isBulwark, NOT_BULWARK_DEVICE } from './device-info.ts';
-import { importMadeUpUnit } from './made-up-unit.ts';
+import { claimProbeEvidence } from './claim-probe.ts';
 
 const NO_CLOUD = "needs the manufacturer's broker: give --cloud mqtts://host:port";
 
@@ -338,61 +339,6 @@ export async function checkClientIsolation(ctx: AuditContext): Promise<CheckOutc
   );
 }
 
-/** The cloud store's claim rules on an in-memory database with a unit the auditor makes up. */
-async function claimRuleEvidence(): Promise<Evidence[]> {
-  const { SqlStore, openSqliteDriver } = await import('../cloud/index.ts');
-  const { hashClaimCode, generateClaimCode, normaliseClaimCode } = await import('../identity/index.ts');
-  const evidence: Evidence[] = [];
-  const serial = otherSerial('AUD-AAAAAAAAAA');
-  const code = normaliseClaimCode(generateClaimCode());
-  const wrong = normaliseClaimCode(generateClaimCode());
-  const store = await SqlStore.open(openSqliteDriver({ path: ':memory:' }));
-  try {
-    const now = Date.now();
-    await importMadeUpUnit(store, serial, code, now);
-    for (const id of ['audit-a', 'audit-b'])
-      await store.createAccount({ id, email: `${id}@audit.invalid`, passwordHash: '-', createdAt: now });
-    const step = async (what: string, account: string, hash: string, at: number, want: string): Promise<void> => {
-      const got = await store.claimDevice(serial, account, hash, at);
-      evidence.push({
-        sent: `the cloud's claim rule (src/cloud store, in-memory database, a unit the auditor made up): ${what}`,
-        received: got,
-        finding: got !== want,
-      });
-    };
-    await step('the right code, no window open', 'audit-a', hashClaimCode(serial, code), now, 'window-closed');
-    await store.openClaimWindow(serial, now + 600_000, 1, now);
-    await step('a wrong code inside the window', 'audit-a', hashClaimCode(serial, wrong), now + 1_000, 'refused');
-    await step('the right code inside the window', 'audit-a', hashClaimCode(serial, code), now + 2_000, 'claimed');
-    await store.openClaimWindow(serial, now + 600_000, 2, now + 3_000);
-    await step(
-      'another account with the right code, window open again',
-      'audit-b',
-      hashClaimCode(serial, code),
-      now + 4_000,
-      'taken',
-    );
-  } finally {
-    await store.close();
-  }
-  return evidence;
-}
-
-/** The owner API's claim limits, and whether a loose limit is refused. */
-async function claimLimitEvidence(): Promise<Evidence> {
-  const { defaultOwnerApiConfig: api, validateOwnerApiConfig } = await import('../cloud/index.ts');
-  const loose = acceptsConfig(() => validateOwnerApiConfig({ claimAccountThreshold: 1_000 }));
-  return {
-    sent: "the owner API's claim limits (src/cloud defaults)",
-    received:
-      `${api.claimAccountThreshold} failures per account and ${api.claimSourceThreshold} per source before ` +
-      `back-off from ${api.claimBaseDelayMs / 1000} s doubling to ${api.claimMaxDelayMs / 60_000} min; ` +
-      `${api.claimSerialThreshold} on one serial flag a flood for the maker and never refuse the right code; a ` +
-      `limit of 1,000 ${loose ? 'accepted' : 'refused'}`,
-    finding: loose || api.claimAccountThreshold > 10,
-  };
-}
-
 /** The claim data the factory gives the cloud: hashes only (with --manifest). */
 async function manifestClaimEvidence(ctx: AuditContext): Promise<Evidence[]> {
   if (ctx.inputs.manifestPath === undefined) return [];
@@ -437,12 +383,9 @@ export async function checkClaimWindow(ctx: AuditContext): Promise<CheckOutcome>
     return notTested(`${NO_CLOUD} (the claim rules belong to the cloud the device connects to)`);
   if (!isBulwark(ctx))
     return notTested(`${NOT_BULWARK_DEVICE}; a cloud's claim rules are not observable without an owner account`);
-  const evidence: Evidence[] = [
-    ...(await claimRuleEvidence()),
-    await claimLimitEvidence(),
-    ...(await manifestClaimEvidence(ctx)),
-    ...(await journalClaimEvidence(ctx)),
-  ];
+  const probed = await claimProbeEvidence(ctx, await bundleIdentity(ctx));
+  if (typeof probed === 'string') return notTested(probed);
+  const evidence: Evidence[] = [...probed, ...(await manifestClaimEvidence(ctx)), ...(await journalClaimEvidence(ctx))];
   return verdict(
     evidence,
     "a claim needs the label's code inside a window opened by the device's button; wrong codes are refused and " +

@@ -164,8 +164,12 @@ export class DeviceTraffic {
       case 'claim': {
         const msg = parseClaim(body);
         if (msg.event === 'window-open') {
-          await this.#store.openClaimWindow(serial, now + this.#config.claimWindowMs, msg.seq, now);
+          const until = await this.#store.openClaimWindow(serial, now + this.#config.claimWindowMs, msg.seq, now);
           this.#log(`claim window of ${serial} open for ${this.#config.claimWindowMs / 60_000} min`);
+          // The device tells its owner until when; lost, the window is still open (QoS 0, like receipts).
+          if (until < now) return;
+          const answer = encodePayload({ seq: msg.seq, openedAt: now, until });
+          await this.#publish(deviceTopic(serial, 'claim-window'), answer, 0).catch(() => undefined);
         } else if (await this.#store.releaseByDevice(serial, msg.seq, now)) {
           this.#log(`${serial} released by a factory reset`);
         }

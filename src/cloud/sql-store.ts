@@ -409,8 +409,8 @@ export class SqlStore implements CloudStore {
     return security.csafAdvisory(this.#db, path);
   }
 
-  async openClaimWindow(serial: string, until: number, seq: number, now: number): Promise<void> {
-    await this.#db.transaction(async (tx) => {
+  async openClaimWindow(serial: string, until: number, seq: number, now: number): Promise<number> {
+    return this.#db.transaction(async (tx) => {
       const fresh = await tx.run(
         'INSERT INTO device_events (serial, seq, kind, at) VALUES ($1, $2, $3, $4) ON CONFLICT (serial, seq) DO ' +
           'NOTHING',
@@ -422,6 +422,11 @@ export class SqlStore implements CloudStore {
           until,
           now,
         ]);
+      const [row] = await tx.all<{ claim_window_until: number | string }>(
+        'SELECT claim_window_until FROM devices WHERE serial = $1',
+        [serial],
+      );
+      return Number(row?.claim_window_until ?? 0);
     });
   }
 

@@ -186,8 +186,11 @@ export interface CloudStore {
   firmwareOutcomes(serial: string, limit: number): Promise<FirmwareOutcome[]>;
   /** Every release seen in firmware reports, by model then version. */
   releaseCounts(): Promise<ReleaseCount[]>;
-  /** Opens the claim window of `serial` until `until` (ms). */
-  openClaimWindow(serial: string, until: number, seq: number, now: number): Promise<void>;
+  /**
+   * Opens the claim window of `serial` until `until` (ms); a `seq` seen before changes nothing. Returns when the
+   * window closes as stored (a replay's answer names the first opening's end).
+   */
+  openClaimWindow(serial: string, until: number, seq: number, now: number): Promise<number>;
   /** A factory reset released the claim: forget the owner and the owner's telemetry. Idempotent per `seq`. */
   releaseByDevice(serial: string, seq: number, now: number): Promise<boolean>;
 

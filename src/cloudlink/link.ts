@@ -20,6 +20,8 @@ import {
   parseJsonPayload,
   parseCommand,
   parseReceipt,
+  parseClaimWindow,
+  type ClaimWindowMessage,
   toRanges,
   inRanges,
   PAYLOAD_LIMITS,
@@ -193,6 +195,17 @@ interface RememberedCommand {
   error?: { code: string; message: string };
 }
 
+/** A window-open the device sent, and the cloud's answer to it once heard. */
+interface ClaimWindowAsked {
+  readonly seq: number;
+  lengthMs?: number;
+  closesAt?: number;
+  heard?: () => void;
+}
+
+/** How long a button press waits for the cloud to say until when its claim window is open, ms. */
+const CLAIM_ANSWER_WAIT_MS = 2_000;
+
 const COMMANDS_FILE = 'cloud-commands.json';
 
 /** Failures before the broker was reached: they say nothing about the certificate offered. */
@@ -240,6 +253,8 @@ export class CloudLink {
   #commandIds: Map<string, RememberedCommand>;
   #commandChain: Promise<void> = Promise.resolve();
   #connections = 0;
+  /** The claim window the cloud confirmed last: the `window-open` it answered and when it closes (this clock). */
+  #claimWindow: ClaimWindowAsked | undefined;
   #lastFailure: string | undefined;
   /** Enrolment and renewal; undefined with `identity: 'birth'`. */
   readonly #enrolment: DeviceEnrolment | undefined;
@@ -383,14 +398,48 @@ export class CloudLink {
     const seq = this.outbox.add('claim', { event: 'window-open', at: Date.now() });
     // Not kept in the outbox: a stale window-open must not be replayed later.
     this.outbox.applyReceipt(new Set([seq]), () => true);
+    const asked: ClaimWindowAsked = { seq };
+    this.#claimWindow = asked;
+    const heard = new Promise<void>((resolve) => (asked.heard = resolve));
     const ok = await new Promise<boolean>((resolve) => {
       client.publish(this.#topic('claim'), encodePayload({ seq, event: 'window-open', at: Date.now() }), 1, (err) =>
         resolve(!err),
       );
       setTimeout(() => resolve(false), this.config.connectTimeoutMs).unref();
     });
-    this.#o.onEvent?.({ event: 'claim-window', result: ok ? 'success' : 'failure' });
+    // The cloud's answer says until when; without one (an older cloud, or lost) the window is open all the same.
+    if (ok) await Promise.race([heard, new Promise((r) => setTimeout(r, CLAIM_ANSWER_WAIT_MS).unref())]);
+    const until =
+      asked.closesAt && asked.lengthMs !== undefined
+        ? `open for ${Math.round(asked.lengthMs / 1000)} s, until ${new Date(asked.closesAt).toISOString()}`
+        : undefined;
+    this.#o.onEvent?.({
+      event: 'claim-window',
+      result: ok ? 'success' : 'failure',
+      ...(until ? { detail: until } : {}),
+    });
     return ok;
+  }
+
+  /** When the claim window the cloud confirmed closes (ms, this unit's clock); undefined if none is known open. */
+  get claimWindowClosesAt(): number | undefined {
+    const at = this.#claimWindow?.closesAt;
+    return at !== undefined && at > Date.now() ? at : undefined;
+  }
+
+  #onClaimWindow(body: unknown): void {
+    let answer: ClaimWindowMessage;
+    try {
+      answer = parseClaimWindow(body);
+    } catch {
+      return;
+    }
+    const asked = this.#claimWindow;
+    if (!asked || asked.seq !== answer.seq) return;
+    // Kept as a length on this unit's clock: the cloud's clock may differ from ours.
+    asked.lengthMs = answer.until - answer.openedAt;
+    asked.closesAt = Date.now() + asked.lengthMs;
+    asked.heard?.();
   }
 
   /**
@@ -545,6 +594,8 @@ export class CloudLink {
     this.#inFlight.clear();
     this.#asked = undefined;
     if (!subscribed) client.subscribe([this.#topic('commands'), this.#topic('receipts')], 1);
+    // Its own call: a cloud that predates the answer refuses this one topic and nothing else.
+    client.subscribe([this.#topic('claim-window')], 0);
     client.publish(this.#topic('presence'), encodePayload({ online: true }), 1);
     this.publishState();
     this.publishFirmware();
@@ -667,6 +718,10 @@ export class CloudLink {
     }
     if (topic === this.#topic('certificate')) {
       this.#enrolment?.onMessage(body);
+      return;
+    }
+    if (topic === this.#topic('claim-window')) {
+      this.#onClaimWindow(body);
       return;
     }
     if (topic === this.#topic('commands')) {

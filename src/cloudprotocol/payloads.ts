@@ -51,6 +51,16 @@ export interface ClaimMessage {
   readonly at: number;
 }
 
+/**
+ * `devices/<serial>/claim-window`: the cloud opened the claim window a device's `window-open` (`seq`) asked
+ * for, from `openedAt` to `until` (the cloud's clock, ms): the device tells its owner how long they have.
+ */
+export interface ClaimWindowMessage {
+  readonly seq: number;
+  readonly openedAt: number;
+  readonly until: number;
+}
+
 /** `devices/<serial>/sync`: which of these sequence numbers has the cloud stored? */
 export interface SyncMessage {
   readonly ranges: ReadonlyArray<readonly [number, number]>;
@@ -249,6 +259,15 @@ export function parseClaim(value: unknown): ClaimMessage {
   const v = object(value, ['seq', 'event', 'at']);
   if (v.event !== 'window-open' && v.event !== 'release') bad('event');
   return { seq: int(v.seq, 'seq', 1), event: v.event, at: int(v.at, 'at') };
+}
+
+/** Validates a claim window's answer: it closes after it opens. */
+export function parseClaimWindow(value: unknown): ClaimWindowMessage {
+  const v = object(value, ['seq', 'openedAt', 'until']);
+  const openedAt = int(v.openedAt, 'openedAt');
+  const until = int(v.until, 'until');
+  if (until < openedAt) bad('until');
+  return { seq: int(v.seq, 'seq', 1), openedAt, until };
 }
 
 /** Validates a sync request. */

@@ -20,7 +20,7 @@ export const TOPIC_ROOT = 'devices';
 /** Topics a device publishes on (under its own serial only). */
 export const UP_KINDS = ['telemetry', 'state', 'replies', 'claim', 'sync', 'presence', 'firmware', 'enrol'] as const;
 /** Topics the cloud publishes on for a device (the device subscribes to its own only). */
-export const DOWN_KINDS = ['commands', 'receipts', 'certificate'] as const;
+export const DOWN_KINDS = ['commands', 'receipts', 'certificate', 'claim-window'] as const;
 
 /** A device-to-cloud topic kind. */
 export type UpKind = (typeof UP_KINDS)[number];

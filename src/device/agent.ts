@@ -369,9 +369,17 @@ async function pressButton(parts: AgentParts, hub: HubSurface, web: WebService):
   const cloud = parts.cloud;
   if (!cloud) return pairing;
   const claim = (await cloud.link.openClaimWindow())
-    ? 'cloud claim window open for 10 minutes'
+    ? claimWindowText(cloud.link.claimWindowClosesAt)
     : 'cloud claim window not opened: the cloud is not reachable';
   return `${pairing}; ${claim}`;
+}
+
+/** The claim window as the cloud confirmed it: for how long and until when (UTC). */
+function claimWindowText(closesAt: number | undefined): string {
+  if (closesAt === undefined) return 'cloud claim window opened (the cloud did not say for how long)';
+  const minutes = Math.max(1, Math.round((closesAt - Date.now()) / 60_000));
+  const until = new Date(closesAt).toISOString().slice(11, 16);
+  return `cloud claim window open for ${minutes} minute${minutes === 1 ? '' : 's'}, until ${until} UTC`;
 }
 
 function listenForGestures(parts: AgentParts, hub: HubSurface, web: WebService): Promise<Server> {

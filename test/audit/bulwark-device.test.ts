@@ -211,7 +211,8 @@ test('the controls that were stubs before the hub, the cloud and updates landed 
   assert.match(evidence('config.auto-update'), /update-postpone without a session.* 401: the owner's control exists/);
   assert.match(evidence('cloud.client-isolation'), /CONNACK 2 \(identifier rejected\)/);
   assert.match(evidence('cloud.client-isolation'), /from a CA the auditor made just now.*-> refused/);
-  assert.match(evidence('cloud.claim-window'), /the right code, no window open -> window-closed/);
+  assert.match(evidence('cloud.claim-window'), /the label's code, no window open -> 409 CLAIM_WINDOW_CLOSED/);
+  assert.match(evidence('cloud.claim-window'), /the cloud keeps the window open 10 min/);
   assert.match(
     evidence('bundle.cloud-trust-anchor'),
     /against a broker on loopback whose certificate comes from another CA -> refused/,

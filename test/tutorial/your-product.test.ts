@@ -107,7 +107,10 @@ const CHECKS: ReadonlyArray<{ command: RegExp; output: RegExp }> = [
   { command: / heating get$/, output: /^THM-\S+ heating get: true$/m },
   { command: /^cat \S+\/value$/, output: /^1$/m },
   { command: /^curl .*\/v1\/accounts$/, output: /"account":\{"email":"owner@example\.com"\},"token":"[\w-]{43}"/ },
-  { command: /^bulwark device button --state \$WORK\/state$/, output: /cloud claim window open for 10 minutes$/m },
+  {
+    command: /^bulwark device button --state \$WORK\/state$/,
+    output: /cloud claim window open for 10 minutes, until \d\d:\d\d UTC$/m,
+  },
   {
     command: /^curl .*"'\$SERIAL'".*\/v1\/claims$/,
     output: /"device":\{"serial":"THM-\w+","model":"thermostat",.*\{"id":"temperature","value":18\.5\}/,
@@ -126,7 +129,10 @@ const CHECKS: ReadonlyArray<{ command: RegExp; output: RegExp }> = [
   },
   { command: /factory provision .*garage-door\.model\.json/, output: /^provisioned 1 garage-door unit\(s\)/m },
   { command: /^bulwark device button .*door-state$/, output: /this model refuses push-button pairing/ },
-  { command: /^bulwark device button .*door-state$/, output: /cloud claim window open for 10 minutes$/m },
+  {
+    command: /^bulwark device button .*door-state$/,
+    output: /cloud claim window open for 10 minutes, until \d\d:\d\d UTC$/m,
+  },
   { command: /^bulwark hub pair .*\$DOOR_HUB_PORT$/, output: /PAIRING_PUSH_BUTTON_REFUSED/ },
   { command: /^bulwark hub pair .*\$DOOR_SETUP_CODE$/, output: /paired GDO-\S+ \(garage-door\) by setup-code/ },
   { command: /^bulwark hub pair .*\$DOOR_SETUP_CODE$/, output: /access: - \(not granted: door\) +door=closed/ },
