@@ -9,6 +9,7 @@ import type { AuditLimits, ProbeFamily } from './config.ts';
 import { httpsExchange, type HttpAnswer, type HttpProbe, type HttpsTarget, type SeenCookie } from './net.ts';
 import type { CheckResult, Evidence } from './types.ts';
 import type { LoginDiscovery } from './login.ts';
+import type { UnitBoot } from './unit-boot.ts';
 
 /** The audit's inputs after validation. */
 export interface AuditInputs {
@@ -38,6 +39,8 @@ export interface AuditInputs {
   readonly limits: AuditLimits;
   /** Source address per probe family (loopback IPv4 targets only). */
   readonly sources?: Readonly<Record<ProbeFamily, string>>;
+  /** An SDK product's own boot, to start fresh and reset copies of the unit as the product does (unit-launch.ts). */
+  readonly unitBoot?: UnitBoot;
 }
 
 /** One answer the auditor received without credentials, kept for the info-disclosure check. */

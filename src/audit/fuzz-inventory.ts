@@ -53,6 +53,7 @@ const OUTSIDE_PARSERS: readonly InventoryRow[] = [
   ['parseClaim', 'cloudprotocol/payloads.ts', 'claim events'],
   ['parseSync', 'cloudprotocol/payloads.ts', 'sync requests'],
   ['parseReceipt', 'cloudprotocol/payloads.ts', 'cloud receipts'],
+  ['parseClaimWindow', 'cloudprotocol/payloads.ts', "the cloud's answer to a claim window-open"],
   ['parsePresence', 'cloudprotocol/payloads.ts', 'presence messages'],
   ['parseCommand', 'cloudprotocol/payloads.ts', 'cloud commands'],
   ['parseReply', 'cloudprotocol/payloads.ts', 'command replies'],
@@ -95,6 +96,11 @@ const OUTSIDE_PARSERS: readonly InventoryRow[] = [
   ['parseReportKind', 'cloud/cra-drafts.ts', 'a CRA report name from the maker API and the maker pages'],
   ['mergeCraFacts', 'cloud/cra-drafts.ts', "a CRA case's facts from the maker API (request bodies)"],
   ['checkAdvisory', 'cloud/csaf-provider.ts', 'CSAF advisories uploaded to the provider (POST /v1/maker/advisories)'],
+  [
+    'parseFactsRecord',
+    'policy/facts.ts',
+    'security facts records: `cloud facts publish` input, and the record the auditor fetches from a cloud',
+  ],
 ];
 
 /** Parsers of the device's own files, the factory's bundle or the operator's command line, with why. */
@@ -116,6 +122,11 @@ const LOCAL_PARSERS: readonly InventoryRow[] = [
   ['loadAdvisories', 'release/vuln-records.ts', "the repository's own advisory records (parsed when imported)"],
   ['loadStatements', 'release/vuln-records.ts', "the repository's own VEX statements, written by release vex"],
   ['checkStatement', 'vulns/vex.ts', "the maker's VEX statement on the command line (release vex)"],
+  [
+    'parseAuditEvidence',
+    'techfile/audit-input.ts',
+    "the maker's own audit report, named on the command line (policy techfile --audit-report)",
+  ],
   [
     'parseModel',
     'models/model-file.ts',

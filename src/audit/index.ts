@@ -20,6 +20,7 @@
 export { runAudit, auditExitCode } from './run.ts';
 export { auditRunningDevice } from './running.ts';
 export type { RunningDeviceAudit, RunningAgentView } from './running.ts';
+export type { UnitBoot, AgentStart } from './unit-boot.ts';
 export { keepReleaseAudit, passesReleaseGate, KEPT_AUDITS_DIR, RELEASE_NOTE_FIELDS } from './update-checks.ts';
 export {
   signAttestation,

@@ -26,6 +26,8 @@ import * as flood from './flood-checks.ts';
 import * as sbom from './sbom-checks.ts';
 import * as vulns from './vuln-checks.ts';
 import * as intake from './disclosure-checks.ts';
+import * as baseline from './baseline-checks.ts';
+import * as facts from './facts-checks.ts';
 
 /** When a check runs: black-box probes first (lockout last of them), then white-box reads of what they left behind. */
 export type CheckPhase = 1 | 2 | 3 | 4 | 5;
@@ -61,6 +63,7 @@ export const CHECK_RUNNERS: Readonly<Record<CheckId, CheckRunner>> = {
   'tls.certificate-lifetimes': { phase: 4, run: ids.checkCertificateLifetimes },
   'cloud.revocation-enforced': { phase: 1, run: ids.checkRevocationEnforced },
   'cloud.disclosure-intake': { phase: 1, run: intake.checkDisclosureIntake },
+  'cloud.facts-record': { phase: 1, run: facts.checkFactsRecord },
   'bundle.unique-credentials': { phase: 4, run: cred.checkUniqueCredentials },
   'bundle.hash-params': { phase: 4, run: cred.checkHashParams },
   'bundle.update-trust-anchor': { phase: 4, run: bundle.checkUpdateTrustAnchor },
@@ -96,6 +99,7 @@ export const CHECK_RUNNERS: Readonly<Record<CheckId, CheckRunner>> = {
   'update.release-notes': { phase: 4, run: upd.checkReleaseNotes },
   'state.factory-reset': { phase: 4, run: st.checkFactoryReset },
   'state.data-export': { phase: 4, run: st.checkDataExport },
+  'device.secure-defaults': { phase: 4, run: baseline.checkSecureDefaults },
   // Last of the device checks: the flood must not disturb what the others read or probe.
   'journal.flood-resistant': { phase: 4, run: flood.checkFloodResistant },
   'policy.support-period': { phase: 5, run: pol.checkSupportPeriod },

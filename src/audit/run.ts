@@ -11,6 +11,7 @@ import { AuditError } from './errors.ts';
 import { validateAuditLimits, loopbackSources, type AuditLimits, type ProbeFamily } from './config.ts';
 import { AuditContext, type AuditInputs } from './context.ts';
 import { parseHttpsTarget, type HttpsTarget } from './net.ts';
+import type { UnitBoot } from './unit-boot.ts';
 import { checkOrder, runCheck } from './registry.ts';
 import { readBounded, readJsonBounded } from './files.ts';
 import { runningFirmware } from './device-info.ts';
@@ -46,6 +47,11 @@ export interface AuditOptions extends AuditInputPaths {
   readonly limits?: Partial<AuditLimits>;
   /** First loopback source address of the probe families (default 127.0.0.50). */
   readonly loopbackSourceBase?: string;
+  /**
+   * An SDK product's own boot (it starts the agent with the start it is handed): device.secure-defaults starts the
+   * unit's fresh and reset copies with it. Without it, the unit starts as its process or service unit shows.
+   */
+  readonly unitBoot?: UnitBoot;
   /** Called before and after each check, e.g. for a progress bar. */
   readonly onProgress?: (event: {
     readonly check: CheckId;
@@ -275,9 +281,12 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
   await checkBundleModel(profile, given.bundle);
   const sources = await probeSources(targets, options.loopbackSourceBase);
   const cloudApi = await cloudApiInput(given);
-  const ctx = new AuditContext(
-    auditInputs({ profile, decision, targets, limits, ...(cloudApi ? { cloudApi } : {}) }, given, sources),
-  );
+  if (options.unitBoot !== undefined && typeof options.unitBoot !== 'function')
+    throw new AuditError('AUDIT_OPTIONS_INVALID', 'unitBoot', 'must be a function');
+  const ctx = new AuditContext({
+    ...auditInputs({ profile, decision, targets, limits, ...(cloudApi ? { cloudApi } : {}) }, given, sources),
+    ...(options.unitBoot ? { unitBoot: options.unitBoot } : {}),
+  });
   const order = checkOrder(decision.required.flatMap((r) => r.control.checks.map((c) => c.id)));
   await runChecks(ctx, order, options);
   const scope = await auditScope(ctx, given, sources);

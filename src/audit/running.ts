@@ -18,6 +18,7 @@ import { runAudit, auditExitCode } from './run.ts';
 import { keepReleaseAudit } from './update-checks.ts';
 import { AuditError } from './errors.ts';
 import type { AuditReport } from './types.ts';
+import type { UnitBoot } from './unit-boot.ts';
 
 /** The parts of a running agent the audit uses (src/device's DeviceAgent fits). */
 export interface RunningAgentView {
@@ -69,6 +70,12 @@ export interface RunningDeviceAudit {
    * .70).
    */
   readonly loopbackSourceBase?: string;
+  /**
+   * The product's own boot, when it is built on the SDK: it starts its agent with the start it is handed (never
+   * `startDeviceAgent` itself) and does what the product does at power-on; the secure-defaults check boots fresh and
+   * reset copies of the unit with it.
+   */
+  readonly unitBoot?: UnitBoot;
   /** Hears each check as it starts and as it ends, with its result (as {@link runAudit}'s `onProgress`). */
   readonly onProgress?: Parameters<typeof runAudit>[0]['onProgress'];
 }
@@ -131,6 +138,7 @@ export async function auditRunningDevice(
     ...(o.limits ? { limits: o.limits } : {}),
     ...(o.loopbackSourceBase ? { loopbackSourceBase: o.loopbackSourceBase } : {}),
     ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+    ...(o.unitBoot ? { unitBoot: o.unitBoot } : {}),
   });
   let kept: string | undefined;
   if (o.keepReport === true && o.updateRepo !== undefined && o.factory !== undefined) {

@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { ConfigError } from '../errors/index.ts';
 import { portArgument } from './arguments.ts';
+import { registerCloudFacts } from './facts-command.ts';
 import type { CloudStore, CraDeadline, RevocationRecord, SecurityConfig } from '../cloud/index.ts';
 
 function list(value: string): string[] {
@@ -80,6 +81,7 @@ export function registerCloudCommands(program: Command): void {
   registerBrokerConfig(cloud);
   registerCra(cloud);
   registerAdvisory(cloud);
+  registerCloudFacts(cloud);
 }
 
 /** `cloud run`: a cloud instance until a signal. */

@@ -10,6 +10,8 @@ import { resolve } from 'node:path';
 import { ConfigError } from '../errors/index.ts';
 import type { AuditReport } from '../audit/index.ts';
 import { createProgressBar } from './progress.ts';
+import { registerTechfileCommand } from './techfile-command.ts';
+import { registerPolicyFacts } from './facts-command.ts';
 
 interface RenderOptions {
   profile: string;
@@ -40,39 +42,12 @@ interface AuditCliOptions {
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
-/** Registers `policy render` and `audit` on `program`. */
+/** Registers the `policy` commands (render, facts, techfile) and `audit` on `program`. */
 export function registerPolicyCommands(program: Command): void {
   const policy = program.command('policy').description('the product security policy, rendered from a device profile');
-
-  policy
-    .command('render')
-    .description('write the security policy document for a device profile (YAML)')
-    .requiredOption(
-      '--profile <file>',
-      'the device profile (YAML; names its model: a built-in id or a model file beside it; see src/policy/profiles)',
-    )
-    .option('--format <format>', 'md or html', 'md')
-    .option('--out <file>', 'write to this file (atomically) instead of standard output')
-    .option('--driver <kind>', "the unit's hardware is a maker's driver: stdio (device run --driver) or socket")
-    .action(async (o: RenderOptions) => {
-      if (o.format !== 'md' && o.format !== 'html') {
-        throw new ConfigError('POLICY_OPTION_INVALID', 'format', 'use md or html');
-      }
-      const { driver: kind } = o;
-      if (kind !== undefined && kind !== 'stdio' && kind !== 'socket') {
-        throw new ConfigError('POLICY_OPTION_INVALID', 'driver', 'use stdio or socket');
-      }
-      const { loadProfileWithModel, decide, renderPolicy, writePolicyDocument } = await import('../policy/index.ts');
-      const { profile, model } = await loadProfileWithModel(resolve(o.profile));
-      const driver = kind === 'stdio' || kind === 'socket' ? ({ driver: kind } as const) : {};
-      const text = renderPolicy(profile, decide(profile), { format: o.format, model, ...driver });
-      if (o.out === undefined) {
-        process.stdout.write(text);
-        return;
-      }
-      await writePolicyDocument(resolve(o.out), text);
-      process.stderr.write(`policy for ${profile.model} written to ${o.out}\n`);
-    });
+  registerRender(policy);
+  registerPolicyFacts(policy);
+  registerTechfileCommand(policy);
 
   program
     .command('audit')
@@ -121,6 +96,39 @@ export function registerPolicyCommands(program: Command): void {
     .option('--json <file>', 'write the JSON report here')
     .option('--html <file>', 'write the self-contained HTML report here')
     .action(runAuditCommand);
+}
+
+/** `policy render`: the security policy document of a device profile. */
+function registerRender(policy: Command): void {
+  policy
+    .command('render')
+    .description('write the security policy document for a device profile (YAML)')
+    .requiredOption(
+      '--profile <file>',
+      'the device profile (YAML; names its model: a built-in id or a model file beside it; see src/policy/profiles)',
+    )
+    .option('--format <format>', 'md or html', 'md')
+    .option('--out <file>', 'write to this file (atomically) instead of standard output')
+    .option('--driver <kind>', "the unit's hardware is a maker's driver: stdio (device run --driver) or socket")
+    .action(async (o: RenderOptions) => {
+      if (o.format !== 'md' && o.format !== 'html') {
+        throw new ConfigError('POLICY_OPTION_INVALID', 'format', 'use md or html');
+      }
+      const { driver: kind } = o;
+      if (kind !== undefined && kind !== 'stdio' && kind !== 'socket') {
+        throw new ConfigError('POLICY_OPTION_INVALID', 'driver', 'use stdio or socket');
+      }
+      const { loadProfileWithModel, decide, renderPolicy, writePolicyDocument } = await import('../policy/index.ts');
+      const { profile, model } = await loadProfileWithModel(resolve(o.profile));
+      const driver = kind === 'stdio' || kind === 'socket' ? ({ driver: kind } as const) : {};
+      const text = renderPolicy(profile, decide(profile), { format: o.format, model, ...driver });
+      if (o.out === undefined) {
+        process.stdout.write(text);
+        return;
+      }
+      await writePolicyDocument(resolve(o.out), text);
+      process.stderr.write(`policy for ${profile.model} written to ${o.out}\n`);
+    });
 }
 
 /** Runs `audit`, prints its summary, and ends through `command.error` with exit code 1 or 3 unless all passed. */

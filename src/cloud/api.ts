@@ -43,6 +43,7 @@ import { parseRevocationRequest } from './revocation.ts';
 import { addAccountApiRoutes, addDeviceApiRoutes, addMakerApiRoutes } from './api-routes.ts';
 import { addAppAccountRoutes, addAppDeviceRoutes, addAppLoginRoutes, frameOf } from './app-routes.ts';
 import { addSecurityRoutes, REPORT_FORM_COOKIE } from './security-routes.ts';
+import { addFactsRoutes } from './facts-records.ts';
 import { addMakerPageRoutes, addMakerSecurityApiRoutes } from './maker-routes.ts';
 import { MakerSessions, MAKER_LOGIN_COOKIE } from './maker-session.ts';
 import { validateSecurityConfig } from './security-config.ts';
@@ -74,6 +75,8 @@ export interface OwnerApiOptions {
    * enforced at the next poll.
    */
   readonly revoke?: OwnerSite['revoke'];
+  /** The folder of published security facts records (`<state>/facts`); absent: `/facts/` answers 404. */
+  readonly factsDir?: string;
 }
 
 /** A running owner API. */
@@ -90,6 +93,7 @@ export async function openOwnerSite(o: {
   log: (message: string) => void;
   journal?: OwnerApiOptions['journal'];
   revoke?: OwnerSite['revoke'];
+  factsDir?: string;
 }): Promise<OwnerSite> {
   const { store, commands, config, log } = o;
   const deviceCookieKey = await store.sharedSecret('device-cookie');
@@ -110,7 +114,18 @@ export async function openOwnerSite(o: {
       const { target, reason } = parseRevocationRequest(input);
       return store.revoke(target, reason, by, Date.now());
     });
-  return { store, accounts, devices, forms, log, makerTokenSha256: config.makerTokenSha256, revoke, ...security };
+  const facts = o.factsDir === undefined ? {} : { factsDir: o.factsDir };
+  return {
+    store,
+    accounts,
+    devices,
+    forms,
+    log,
+    makerTokenSha256: config.makerTokenSha256,
+    revoke,
+    ...security,
+    ...facts,
+  };
 }
 
 /** JSON answers (errors included) under `/v1/`; pages everywhere else. */
@@ -129,6 +144,7 @@ export function createOwnerApp(
   addMakerApiRoutes(router, site);
   addMakerSecurityApiRoutes(router, site);
   addSecurityRoutes(router, site);
+  addFactsRoutes(router, site);
   addMakerPageRoutes(router, site);
   addStaticRoutes(router);
   addAppLoginRoutes(router, site);

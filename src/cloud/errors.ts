@@ -39,7 +39,11 @@ export type CloudErrorCode =
   | 'CRA_CASE_INVALID'
   | 'CSAF_ADVISORY_INVALID'
   | 'CSAF_ADVISORY_TOO_LARGE'
-  | 'CSAF_ADVISORY_CONFLICT';
+  | 'CSAF_ADVISORY_CONFLICT'
+  // security facts records the cloud serves for a label's QR code (facts-records.ts)
+  | 'FACTS_RECORD_TOO_LARGE'
+  | 'FACTS_RECORD_REFUSED'
+  | 'FACTS_RECORD_CONFLICT';
 
 /** The base of every cloud error. */
 export class CloudError extends BulwarkError<CloudErrorCode> {}
@@ -97,3 +101,11 @@ export class CraError extends CloudError {}
  * ('CSAF_ADVISORY_CONFLICT').
  */
 export class AdvisoryError extends CloudError {}
+
+/**
+ * A security facts record was refused before anything was stored: over the size limit ('FACTS_RECORD_TOO_LARGE'),
+ * not UTF-8 or naming a model or version that is no path segment ('FACTS_RECORD_REFUSED'), or shortening the
+ * support period of the record published for the same model and version ('FACTS_RECORD_CONFLICT'). A record that
+ * breaks its schema is refused by the schema's own error (src/policy's FactsRecordError).
+ */
+export class FactsPublishError extends CloudError {}

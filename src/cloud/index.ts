@@ -114,6 +114,7 @@ export {
   NotFoundError,
   AccountError,
   CommandError,
+  FactsPublishError,
 } from './errors.ts';
 export type { CloudErrorCode } from './errors.ts';
 export { openCase, addFacts, recordFix, markSubmitted, craOverview } from './cra-cases.ts';
@@ -123,6 +124,15 @@ export type { CraCaseRecord, CraFacts, CraReportKind, CraDeadline, DueReport } f
 export { draftReport } from './cra-drafts.ts';
 export type { CraDraft } from './cra-drafts.ts';
 export { publishAdvisory, checkAdvisory, csafFileStem } from './csaf-provider.ts';
+export {
+  publishFactsRecord,
+  readFactsRecord,
+  factsFolder,
+  FACTS_DIR,
+  FACTS_ROUTE_PREFIX,
+  MAX_FACTS_BYTES,
+} from './facts-records.ts';
+export type { FactsPublishOutcome, FactsRecordParser, FactsRecordFacts } from './facts-records.ts';
 export { validateSecurityConfig, defaultSecurityConfig } from './security-config.ts';
 export type { SecurityConfig } from './security-config.ts';
 export { renderSecurityTxt } from './security-txt.ts';

@@ -34,4 +34,6 @@ export interface OwnerSite {
   readonly reportForms: PreSessionForms;
   /** Journals an event about a request (the disclosure intake's attempts). */
   readonly record: (req: WebRequest, event: SurfaceEvent) => void;
+  /** The folder of published security facts records (facts-records.ts); absent: none is served. */
+  readonly factsDir?: string;
 }

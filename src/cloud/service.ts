@@ -33,6 +33,7 @@ import { CloneWatch, type CloneDetectionConfig } from './clone-detection.ts';
 import { OperationalIdentities } from './identities.ts';
 import type { IssuingConfig } from './issuing.ts';
 import { MosquittoRevocation, type MosquittoRevocationConfig } from './mosquitto-revocation.ts';
+import { factsFolder } from './facts-records.ts';
 
 /** The external Mosquitto written by `bulwark cloud broker-config`, which revocations reach. */
 export interface CloudMosquittoOptions {
@@ -56,7 +57,7 @@ export interface CloudMosquittoOptions {
 
 /** Settings of a cloud instance. */
 export interface CloudServiceOptions {
-  /** Mutable state: credentials (pki/), the SQLite database. */
+  /** Mutable state: credentials (pki/), the SQLite database, the published security facts records (facts/). */
   readonly stateDir: string;
   /** The journal's bounds (tier sizes, aggregation rate and window, age); src/journal's defaults otherwise. */
   readonly journal?: Partial<JournalConfig>;
@@ -465,6 +466,7 @@ export async function startCloud(o: CloudServiceOptions): Promise<CloudService> 
       log,
       journal,
       revoke: (input, by) => revocations.revoke(input, by),
+      factsDir: factsFolder(o.stateDir),
     });
     closers.push(() => api.close());
     closers.push(startMaintenance(store, (o.telemetryRetentionDays ?? 30) * 86_400_000, log));

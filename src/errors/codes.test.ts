@@ -18,7 +18,8 @@ import type { JournalErrorCode } from '../journal/index.ts';
 import type { ModelsErrorCode } from '../models/index.ts';
 import type { MqttErrorCode } from '../mqtt/index.ts';
 import type { PairingErrorCode } from '../pairing/index.ts';
-import type { ProfileErrorCode } from '../policy/index.ts';
+import type { FactsErrorCode, ProfileErrorCode } from '../policy/index.ts';
+import type { TechfileErrorCode } from '../techfile/index.ts';
 import type { UpdateErrorCode } from '../update/index.ts';
 import type { PublishRefusedCode } from '../release/index.ts';
 import type { VulnErrorCode } from '../vulns/index.ts';
@@ -27,8 +28,8 @@ import { ERROR_TABLE, type ErrorCode } from './codes.ts';
 /** Codes of this folder's own classes. */
 type CoreErrorCode = 'INVALID_INPUT';
 
-/** The policy folder's codes: its ProfileErrorCode, and UnknownExampleError's code, which that union lacks. */
-type PolicyErrorCode = ProfileErrorCode | 'PROFILE_UNKNOWN_EXAMPLE';
+/** The policy folder's codes: its ProfileErrorCode and FactsErrorCode, and UnknownExampleError's, which they lack. */
+type PolicyErrorCode = ProfileErrorCode | FactsErrorCode | 'PROFILE_UNKNOWN_EXAMPLE';
 
 /**
  * Codes of src/web's classes (HttpError, StateCorruptError), which declare no union of their own
@@ -71,6 +72,7 @@ type FolderCode =
   | MqttErrorCode
   | PairingErrorCode
   | PolicyErrorCode
+  | TechfileErrorCode
   | UpdateErrorCode
   | PublishRefusedCode
   | VulnErrorCode

@@ -45,7 +45,14 @@ export {
   CLAIM_CODE_BITS,
   READABLE_ALPHABET,
 } from './codes.ts';
-export { stickerUri, parseStickerUri, renderStickerSvg, renderStickerPng } from './sticker.ts';
+export {
+  stickerUri,
+  parseStickerUri,
+  renderStickerSvg,
+  renderStickerPng,
+  renderQrCodeSvg,
+  MAX_QR_TEXT_CHARS,
+} from './sticker.ts';
 export type { StickerPayload, StickerContent } from './sticker.ts';
 export {
   certificateFingerprint,

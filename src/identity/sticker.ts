@@ -90,6 +90,24 @@ function qrPath(text: string, x: number, y: number, size: number): string {
   );
 }
 
+/** Longest text a standalone QR code carries, characters: a label's link stays short enough to scan at small size. */
+export const MAX_QR_TEXT_CHARS = 1_024;
+
+/**
+ * A QR code of `text` alone (error correction M, a 4-module quiet zone), as an SVG `sizeMm` millimetres
+ * square: the code a security label prints, drawn as the sticker draws its own.
+ * @example renderQrCodeSvg('https://cloud.example.com/facts/plug/1.1.0.json')
+ */
+export function renderQrCodeSvg(text: string, sizeMm = 25): string {
+  if (text.length === 0 || text.length > MAX_QR_TEXT_CHARS)
+    throw new InvalidInputError(`a QR code carries 1 to ${MAX_QR_TEXT_CHARS} characters`, { length: text.length });
+  if (!(sizeMm >= 10 && sizeMm <= 200)) throw new InvalidInputError('a QR code is 10 to 200 mm wide');
+  return (
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${sizeMm}mm" height="${sizeMm}mm" viewBox="0 0 400 400">` +
+    `${qrPath(text, 0, 0, 400)}</svg>`
+  );
+}
+
 /** The sticker as SVG; units are 0.1 mm on a 50 x 30 mm label. */
 export function renderStickerSvg(s: StickerContent): string {
   const line = (y: number, label: string, value: string): string =>

@@ -14,6 +14,7 @@ export type {
   Capability,
   CapabilityValueType,
   InitialPasswordMode,
+  ModelDocumentation,
   ModelPrivacyClass,
   ModelSpec,
   NetworkKind,
@@ -23,6 +24,7 @@ export {
   MAX_MODEL_FILE_BYTES,
   MODEL_SCHEMA_ID,
   ModelFileError,
+  SecurityBaselineError,
   canonicalModel,
   modelDigest,
   modelFromDocument,
@@ -31,7 +33,26 @@ export {
   readModelFile,
 } from './model-file.ts';
 export type { ModelFileErrorCode } from './model-file.ts';
-export type { SchemaProblem } from './schema-check.ts';
+export {
+  BASELINE_SETTINGS,
+  BASELINE_SETTING_IDS,
+  SHIPPED_SECURITY_BASELINE,
+  TLS_VERSION_LEVELS,
+  baselineDeclarationProblems,
+  describeBaselineValue,
+  isBaselineSetting,
+  isWeaker,
+  securityBaselineOf,
+} from './security-baseline.ts';
+export type {
+  BaselineScale,
+  BaselineSettingId,
+  BaselineSettingSpec,
+  SecurityBaseline,
+  SecurityBaselineDeclaration,
+} from './security-baseline.ts';
+export { checkAgainstSchema } from './schema-check.ts';
+export type { SchemaNode, SchemaProblem } from './schema-check.ts';
 export { ACTUATORS, SENSORS } from './vocabulary.ts';
 export type { Actuator, Sensor } from './vocabulary.ts';
 

@@ -11,6 +11,7 @@ import { createRequire } from 'node:module';
 import { BulwarkError } from '../errors/index.ts';
 import { checkAgainstSchema, type SchemaNode, type SchemaProblem } from './schema-check.ts';
 import type { Capability, ModelSpec } from './model-types.ts';
+import { baselineDeclarationProblems, type BaselineDeclarationProblem } from './security-baseline.ts';
 
 /** Stable codes of the model file's errors. */
 export type ModelFileErrorCode = 'MODEL_FILE_INVALID' | 'MODEL_FILE_UNREADABLE';
@@ -24,6 +25,23 @@ export class ModelFileError extends BulwarkError<ModelFileErrorCode> {
     const lines = shown.map((p) => `${p.path}: ${p.rule}`).join('; ');
     super(code, `model ${origin}: ${lines}`, { origin, problems: shown });
     this.problems = shown;
+  }
+}
+
+/**
+ * A model whose `securityBaseline` declares a setting weaker than the toolkit's floor (code MODEL_FILE_INVALID, like
+ * any broken rule); `settings` names each such setting.
+ */
+export class SecurityBaselineError extends ModelFileError {
+  /** The settings declared too weak, e.g. ['sessionIdleMinutes']. */
+  readonly settings: readonly string[];
+  constructor(origin: string, problems: readonly BaselineDeclarationProblem[]) {
+    super(
+      'MODEL_FILE_INVALID',
+      origin,
+      problems.map((p) => ({ path: `securityBaseline.${p.setting}`, rule: p.rule })),
+    );
+    this.settings = problems.map((p) => p.setting);
   }
 }
 
@@ -101,6 +119,9 @@ function crossRuleProblems(m: ModelSpec): SchemaProblem[] {
     out.push({ path: 'riskClass', rule: `'${m.riskClass}' needs a '${m.riskClass}' sensor` });
   if (Number.isNaN(Date.parse(`${m.supportPeriod.endsOn}T00:00:00Z`)))
     out.push({ path: 'supportPeriod.endsOn', rule: 'must be a date' });
+  const doc = m.documentation?.declarationOfConformityUrl;
+  if (doc !== undefined && !URL.canParse(doc))
+    out.push({ path: 'documentation.declarationOfConformityUrl', rule: 'must be an https URL' });
   return out;
 }
 
@@ -140,6 +161,8 @@ export function modelFromDocument(doc: unknown, origin = 'document'): ModelSpec 
   const { $schema: _s, schema: _id, ...model } = doc as ModelSpec & { $schema?: string; schema: string };
   const cross = crossRuleProblems(model);
   if (cross.length) throw new ModelFileError('MODEL_FILE_INVALID', origin, cross);
+  const weak = baselineDeclarationProblems(model.securityBaseline ?? {});
+  if (weak.length) throw new SecurityBaselineError(origin, weak);
   return deepFreeze(model);
 }
 

@@ -64,6 +64,7 @@ const BLACK_BOX_CHECK_IDS = [
   'tls.certificate-lifetimes',
   'cloud.revocation-enforced',
   'cloud.disclosure-intake',
+  'cloud.facts-record',
 ] as const;
 
 /** Checks that read the device's bundle, configuration, state and build. */
@@ -104,6 +105,7 @@ const WHITE_BOX_CHECK_IDS = [
   'update.release-notes',
   'state.factory-reset',
   'state.data-export',
+  'device.secure-defaults',
   'policy.support-period',
   'policy.disclosure',
   'policy.privacy-notice',
@@ -151,6 +153,10 @@ const CHECK_DESCRIPTIONS: Readonly<Record<CheckId, string>> = {
   'cloud.revocation-enforced': 'A client certificate the cloud has revoked is refused by the broker.',
   'cloud.disclosure-intake':
     'The cloud serves a current security.txt and a report form, and refuses an empty report with a typed 4xx.',
+  'cloud.facts-record':
+    "The cloud serves the model and version's security facts record (the label's QR code URL), valid against its " +
+    "schema, and every field matches the evidence: support date, the unit's automatic-update default, the SBOM, " +
+    "security.txt's contact and policy.",
   'bundle.unique-credentials':
     'Across a factory manifest, no password, code, key or certificate repeats and none is derived from the ' +
     'serial.',
@@ -209,6 +215,10 @@ const CHECK_DESCRIPTIONS: Readonly<Record<CheckId, string>> = {
   'state.factory-reset':
     'After a factory reset no user secret, log, pairing or claim is left and the sticker credentials work again.',
   'state.data-export': 'The owner can export and delete their data, and deletion is confirmed.',
+  'device.secure-defaults':
+    'A fresh unit and the unit after a factory reset, booted by the auditor as the unit is launched, use every ' +
+    "setting of the model's secure-default baseline at its value or stricter, and have no security-relevant " +
+    'setting the baseline leaves out.',
   'policy.support-period': 'The policy publishes a support-period end date that has not passed.',
   'policy.disclosure': 'The policy publishes the security contact and the acknowledgement and status-update timelines.',
   'policy.privacy-notice': 'The policy states sensors, personal data, telemetry and consent in plain words.',
@@ -967,7 +977,7 @@ const DEFINITIONS = [
       ioxt: ['security-expiration-date'],
     },
     appliesTo: EVERY_DEVICE,
-    checks: ['policy.support-period'],
+    checks: ['policy.support-period', 'cloud.facts-record'],
   },
   {
     id: 'LIFECYCLE-MODEL-DESIGNATION',
@@ -1105,6 +1115,26 @@ const DEFINITIONS = [
     },
     appliesTo: EVERY_DEVICE,
     checks: ['state.factory-reset'],
+  },
+  {
+    id: 'CONFIG-SECURE-DEFAULTS',
+    title: 'Secure by default, and again after a reset',
+    statement:
+      'The model declares every security-relevant setting and the value units ship with (automatic updates on, ' +
+      'the pairing window closed, debug interfaces off, journal retention, session lifetimes, lockout bounds and ' +
+      'more); a fresh unit and a unit after a factory reset are no weaker on any of them.',
+    rationale:
+      'Most owners never change a setting, so the shipped value is the value in use; a reset that leaves a weaker ' +
+      'setting behind hands the next owner a weaker device.',
+    brief: 'Convenient setup',
+    provisions: {
+      etsi: ['5.3-6', '5.6-1'],
+      cra: ['I.2(b)'],
+      nist: ['product-configuration'],
+      ioxt: ['security-by-default'],
+    },
+    appliesTo: EVERY_DEVICE,
+    checks: ['device.secure-defaults'],
   },
   {
     id: 'PRIVACY-DATA-EXPORT-ERASURE',

@@ -98,13 +98,18 @@ export const CRA_ANNEX2_ITEMS: readonly FrameworkProvision<CraAnnex2ItemId>[] = 
 /** Points no control checks, with the reason. */
 export const CRA_ANNEX2_OUT_OF_SCOPE: Readonly<Partial<Record<CraAnnex2ItemId, string>>> = {
   '1':
-    "The maker's name and addresses are the maker's own documentation; no audit check reads them today (the " +
-    'security facts record of issue 23, part 2, is to carry them).',
+    "The maker's name and addresses are the maker's own documentation: the technical file's user information " +
+    "carries them (the profile's maker and contact, the model's postal address) and the facts record names the " +
+    'maker; no check of the device can verify an address.',
   '4':
     'The intended purpose and security environment are written by the maker; the auditor cannot judge them ' +
     'from the device.',
-  '5': "Foreseeable misuse is part of the maker's risk assessment (issue 23, part 4), which no check reads yet.",
-  '6': 'Bulwark does not yet produce an EU declaration of conformity (issue 23, part 4), so there is no URL to check.',
+  '5':
+    "Foreseeable misuse is the maker's own statement (the model's documentation), carried into the technical " +
+    "file's user information and risk register; no check of the device can judge it.",
+  '6':
+    "The declaration of conformity is the maker's own act: the technical file drafts one (marked DRAFT) and its " +
+    "user information names the model's declaration URL; the auditor cannot check that the maker signed it.",
   '8(b)': 'How changes affect data security is prose for the user manual; no check reads it.',
   '8(f)': 'Bulwark units are finished consumer products, not components for integration into other products.',
 };

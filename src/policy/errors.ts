@@ -2,7 +2,7 @@
  * Errors of the policy capability. A profile is a configuration file written by a person, so
  * its errors are ConfigErrors that name the key at fault.
  */
-import { ConfigError } from '../errors/index.ts';
+import { BulwarkError, ConfigError } from '../errors/index.ts';
 
 /** Stable codes a ProfileError may carry. */
 export type ProfileErrorCode =
@@ -26,5 +26,22 @@ export class ProfileError extends ConfigError {
 export class UnknownExampleError extends ConfigError {
   constructor(model: string) {
     super('PROFILE_UNKNOWN_EXAMPLE', 'model', `no example profile named ${JSON.stringify(model.slice(0, 40))}`);
+  }
+}
+
+/** Stable codes a FactsRecordError may carry. */
+export type FactsErrorCode =
+  | 'FACTS_RECORD_INVALID' // a record, or what it is built from, breaks the schema or a rule beside it
+  | 'FACTS_RELEASE_MISMATCH'; // the release repository publishes another model or version than the record's
+
+/**
+ * Thrown when a security facts record cannot be built or parsed; `field` names the field at fault
+ * ('$' = the whole record), e.g. 'support.endsOn'.
+ */
+export class FactsRecordError extends BulwarkError<FactsErrorCode> {
+  readonly field: string;
+  constructor(code: FactsErrorCode, field: string, message: string) {
+    super(code, `${field}: ${message}`, { field });
+    this.field = field;
   }
 }

@@ -90,6 +90,8 @@ export type {
 } from './decide.ts';
 export { renderPolicy, buildPolicyDocument, DEFAULT_DISCLOSURE_TIMELINES } from './render.ts';
 export type { RenderOptions, DisclosureTimelines } from './render.ts';
+export { toHtml } from './document.ts';
+export type { DocumentModel, Block, Inline } from './document.ts';
 export {
   loadProfileFile,
   loadProfileWithModel,
@@ -99,8 +101,20 @@ export {
   EXAMPLE_MODELS,
 } from './load.ts';
 export type { ExampleModel } from './load.ts';
-export { ProfileError, UnknownExampleError } from './errors.ts';
-export type { ProfileErrorCode } from './errors.ts';
+export { ProfileError, UnknownExampleError, FactsRecordError } from './errors.ts';
+export type { ProfileErrorCode, FactsErrorCode } from './errors.ts';
+export {
+  buildFactsRecord,
+  parseFactsRecord,
+  validateFactsRecord,
+  serializeFactsRecord,
+  factsRecordPath,
+  factsSchema,
+  FACTS_SCHEMA_ID,
+  FACTS_PATH_PREFIX,
+  MAX_FACTS_RECORD_BYTES,
+} from './facts.ts';
+export type { FactsRecord, FactsInput, FactsReleaseImage } from './facts.ts';
 export {
   EN18031_REQUIREMENTS,
   EN18031_FAMILIES,

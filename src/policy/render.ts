@@ -131,7 +131,8 @@ const ACTUATOR_WORDS: Readonly<Record<Actuator, string>> = {
   light: 'a light',
 };
 
-const SETUP_GUIDANCE: Readonly<Record<NetworkModel, { setup: string; check: string }>> = {
+/** What the policy tells an owner to do and to check when setting the product up, per network model. */
+export const SETUP_GUIDANCE: Readonly<Record<NetworkModel, { setup: string; check: string }>> = {
   listening: {
     setup:
       "Open the device's admin page over HTTPS and log in with the admin password printed on its sticker; " +

@@ -45,6 +45,8 @@ export type { DeviceImageOptions, DeviceImageResult } from './image-build.ts';
 export type { ReferenceImageOptions } from './reference-image.ts';
 export { demoUpdates } from './demo.ts';
 export { buildProjectSbom, runtimeInventory } from './sbom.ts';
+export { publishedSbomFiles, MAX_PUBLISHED_SBOM_BYTES } from './release-sboms.ts';
+export type { PublishedSbomFile } from './release-sboms.ts';
 export type { RuntimeInventory, RuntimePackage } from './sbom.ts';
 export {
   PublishRefusedError,

@@ -32,6 +32,7 @@ import {
 } from '../../src/audit/index.ts';
 import { WebClient } from '../support/device.ts';
 import { releaseVulnsWithoutMatch } from './release-vulns.ts';
+import { publishConsistentFacts } from './publish-facts.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -85,6 +86,8 @@ before(
       broker: { port: 0 },
       api: { port: 0 },
     });
+    // The label's facts record, consistent with the release and the unit (cloud.facts-record).
+    await publishConsistentFacts(cloud, join(work, 'cloud'), repoDir, 'plug');
     // One by one, so after() closes whatever started even if a later start fails.
     for (const [i, unit] of units.entries()) {
       const agent = await startDeviceAgent({

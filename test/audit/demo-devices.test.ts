@@ -23,6 +23,7 @@ import {
 } from '../../src/release/index.ts';
 import { auditRunningDevice, type AuditReport } from '../../src/audit/index.ts';
 import { releaseVulnsWithoutMatch } from './release-vulns.ts';
+import { publishConsistentFacts } from './publish-facts.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const MODELS = ['lock', 'camera'] as const;
@@ -76,6 +77,8 @@ before(
       broker: { port: 0 },
       api: { port: 0 },
     });
+    // Each model's facts record, consistent with the release and the units (cloud.facts-record).
+    for (const m of MODELS) await publishConsistentFacts(cloud, join(work, 'cloud'), repoDir, m);
     for (const m of MODELS) {
       agents[m] = await startDeviceAgent({
         bundleDir: units[m]!.dir,
