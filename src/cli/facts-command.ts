@@ -141,13 +141,12 @@ async function releaseImage(repoDir: string, model: string): Promise<FactsReleas
   const image = (await repositoryStatus(repoDir)).images.find((i) => i.model === model);
   if (image === undefined)
     throw new FactsRecordError('FACTS_RELEASE_MISMATCH', 'product.model', `${repoDir} publishes no ${model} image`);
-  // Read as data: releases signed before the support date was carried have none.
-  const endsOn = (image as { supportEndsOn?: unknown }).supportEndsOn;
+  // Releases signed before the support date was carried have none.
   return {
     model,
     version: image.version,
     ...(image.sbom !== undefined ? { sbom: image.sbom } : {}),
-    ...(typeof endsOn === 'string' ? { supportEndsOn: endsOn } : {}),
+    ...(image.supportEndsOn !== undefined ? { supportEndsOn: image.supportEndsOn } : {}),
   };
 }
 

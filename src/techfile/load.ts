@@ -14,7 +14,7 @@ import {
   type DeviceProfile,
   type ExampleModel,
 } from '../policy/index.ts';
-import { MAX_PUBLISHED_SBOM_BYTES, publishedSbomFiles } from '../release/index.ts';
+import { MAX_PUBLISHED_SBOM_BYTES, publishedSbomFiles, repositoryStatus } from '../release/index.ts';
 import { parseAuditEvidence, type AuditEvidence } from './audit-input.ts';
 import { codeRoot } from './code-root.ts';
 import { TechfileError } from './errors.ts';
@@ -152,6 +152,11 @@ async function loadSboms(
   return out;
 }
 
+/** The support end signed with the model's current image in the release repository, if it carries one. */
+async function releaseSupportEnd(repoDir: string, model: string): Promise<string | undefined> {
+  return (await repositoryStatus(resolve(repoDir))).images.find((i) => i.model === model)?.supportEndsOn;
+}
+
 async function loadFacts(path: string, max: number): Promise<{ text: string }> {
   const text = await readInput(path, max, 'facts record');
   let value: unknown;
@@ -186,6 +191,7 @@ export async function loadTechnicalFileInput(s: TechfileSources): Promise<Techni
   if (audit !== undefined) step(`audit report of ${audit.report.generatedAt} (${audit.form})`);
   const profile = await loadProfile(s, model, audit);
   const sboms = s.release === undefined ? [] : await loadSboms(s.release, model, s.version, limits);
+  const signedSupportEnd = s.release === undefined ? undefined : await releaseSupportEnd(s.release, model.id);
   if (s.release !== undefined) step(`${sboms.length} SBOM(s) of ${model.id} ${s.version} from ${s.release}`);
   const facts = s.facts === undefined ? undefined : await loadFacts(s.facts, limits.maxFactsBytes);
   return {
@@ -194,6 +200,7 @@ export async function loadTechnicalFileInput(s: TechfileSources): Promise<Techni
     profile,
     ...(audit === undefined ? {} : { audit }),
     sboms,
+    ...(signedSupportEnd === undefined ? {} : { signedSupportEnd }),
     ...(facts === undefined ? {} : { facts }),
     generatedAt: (s.now?.() ?? new Date()).toISOString(),
     toolVersion: await toolVersion(),

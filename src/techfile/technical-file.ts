@@ -49,6 +49,8 @@ export interface TechnicalFileInput {
   readonly profile: DeviceProfile;
   readonly audit?: AuditEvidence;
   readonly sboms: readonly SbomInput[];
+  /** The support end signed with the release's current image (`supportEndsOn`), when a release was given. */
+  readonly signedSupportEnd?: string;
   /** The security facts record (issue 23 part 2), copied into its slot as given. */
   readonly facts?: { readonly text: string };
   /** The control catalogue; the default is Bulwark's. */
@@ -125,7 +127,14 @@ function buildParts(input: TechnicalFileInput): Parts {
     input,
     decision,
     sboms,
-    info: buildUserInformation({ model, version, profile, decision, sboms: refs }),
+    info: buildUserInformation({
+      model,
+      version,
+      profile,
+      decision,
+      sboms: refs,
+      ...(input.signedSupportEnd === undefined ? {} : { signedSupportEnd: input.signedSupportEnd }),
+    }),
     annex1: buildAnnex1Table(verdicts, catalogue),
     register: buildRiskRegister(buildAssetInventory({ profile, model }), verdicts, version),
     declaration: buildDeclaration({

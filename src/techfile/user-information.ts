@@ -26,6 +26,8 @@ export interface UserInformationInput {
   readonly profile: DeviceProfile;
   readonly decision: Decision;
   readonly sboms: readonly SbomReference[];
+  /** The support end the release signed (an extension may have moved it past the model's own). */
+  readonly signedSupportEnd?: string;
 }
 
 /** One statement of a point: a label and its text (or list). */
@@ -98,9 +100,11 @@ const POINTS: Readonly<Record<CraAnnex2ItemId, (i: UserInformationInput) => Piec
   ],
   '5': ({ model }) => [docPiece(model, 'Known or foreseeable misuse', 'foreseeableMisuse')],
   '6': ({ model }) => [docPiece(model, 'EU declaration of conformity', 'declarationOfConformityUrl')],
-  '7': ({ model }) => [
+  '7': ({ model, signedSupportEnd }) => [
     { label: 'Kind of support', text: SUPPORT_KIND, source: 'the product: its update path' },
-    { label: 'Support ends on', text: model.supportPeriod.endsOn, source: 'model: supportPeriod.endsOn' },
+    signedSupportEnd === undefined
+      ? { label: 'Support ends on', text: model.supportPeriod.endsOn, source: 'model: supportPeriod.endsOn' }
+      : { label: 'Support ends on', text: signedSupportEnd, source: 'release: supportEndsOn signed with the image' },
     ...(model.supportPeriod.shorterExpectedUse === undefined
       ? []
       : [{ label: 'Why shorter than five years', text: model.supportPeriod.shorterExpectedUse, source: 'model' }]),

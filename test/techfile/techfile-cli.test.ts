@@ -21,7 +21,7 @@ import {
 } from '../../src/audit/index.ts';
 import { getModel } from '../../src/models/index.ts';
 import { decide } from '../../src/policy/index.ts';
-import { buildReferenceImage, initRepository, publishImage } from '../../src/release/index.ts';
+import { buildReferenceImage, extendSupportPeriod, initRepository, publishImage } from '../../src/release/index.ts';
 import { validateTechnicalFile, type TechnicalFileIndex } from '../../src/techfile/index.ts';
 import { makeFleet, type TestFleet } from '../support/device.ts';
 import { needTool, toolAvailable } from '../support/tools.ts';
@@ -81,6 +81,8 @@ before(
     const entrySource = 'process.exit(0);\n';
     await buildReferenceImage(artifact, { model: 'plug', version: '1.1.0', securityVersion: 1, entrySource });
     await publishImage({ repoDir, artifact, model: 'plug', version: '1.1.0' });
+    // An extension signed since: the user information names it, not the model's own date.
+    await extendSupportPeriod({ repoDir, model: 'plug', endsOn: '2040-06-30' });
     reportPath = join(fleet.work, 'audit.json');
     await writeFile(reportPath, JSON.stringify(await passingReport()));
     await writeFile(join(fleet.work, 'facts.json'), JSON.stringify({ model: 'plug', version: '1.1.0' }));
@@ -118,6 +120,8 @@ test('the command writes a technical file that validates, with the SBOM, audit r
   const published = await readFile(join(repoDir, 'targets', sbom!.repositoryPath));
   assert.deepEqual(await readFile(join(out, sbom!.path)), published);
   assert.equal(await readFile(join(out, 'audit/audit-report.json'), 'utf8'), await readFile(reportPath, 'utf8'));
+  const info = await readFile(join(out, 'user-information.json'), 'utf8');
+  assert.match(info, /"text": "2040-06-30",\s*"source": "release: supportEndsOn signed with the image"/);
 });
 
 test('a model file without one Annex II item fails with exit 65, naming the item, and writes nothing', async () => {
