@@ -38,5 +38,5 @@ export type CraRequirementId = keyof typeof CRA_REQUIREMENTS;
 export const CRA_ANNEX1_OUT_OF_SCOPE: Readonly<Partial<Record<CraRequirementId, string>>> = {
   'I.1':
     'Security appropriate to the risks is a judgement on the whole product; it rests on every control together ' +
-    'and on the risk register of the technical file (bulwark policy techfile), not on one control.',
+    "and on the risk assessment (the technical file's risk register, bulwark policy techfile), not on one control.",
 };
