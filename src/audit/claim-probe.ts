@@ -1,12 +1,12 @@
 /**
  * cloud.claim-window against the deployed cloud, not its library: the auditor registers two test
- * accounts on the owner API (--cloud-api), presses the unit's button (--state) so the unit opens
- * its claim window over its own session, and reads what the cloud does: the label's code before
- * the window opens, a wrong code, the right code, the right code from another account, and wrong
- * codes until the cloud backs off. The cloud's answer to the window-open, which the unit journals,
- * says how long the cloud keeps the window open; the policy bounds it. The unit is released and the
- * accounts deleted afterwards, so the cloud is left as it was found (bar its journal of the probe).
- * The press also opens the unit's pairing window, so the check runs after the other probes.
+ * accounts on the owner API (--cloud-api), gives the unit's button a claim press (--state: it opens
+ * only the cloud claim window, over the unit's own session; no pairing window, no login unlock),
+ * and reads what the cloud does: the label's code before the window opens, a wrong code, the right
+ * code, the right code from another account, and wrong codes until the cloud backs off. The
+ * cloud's answer to the window-open, which the unit reports, says how long the cloud keeps the
+ * window open; the policy bounds it. The unit is released and the accounts deleted afterwards, so
+ * the cloud is left as it was found (bar its journal of the probe).
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -15,7 +15,6 @@ import { readBounded } from './files.ts';
 import type { Evidence } from './types.ts';
 import type { HttpsTarget } from './net.ts';
 import type { OwnerApiClient } from '../cloud/index.ts';
-import { settledJournal, type StoredJournalEntry } from './stored-journal.ts';
 
 /** What the policy allows (the catalogue's cloud.claim-window control). */
 export const CLAIM_POLICY = Object.freeze({
@@ -65,30 +64,20 @@ function said(a: { status: number; error?: { code: string } }): string {
 }
 
 /**
- * Presses the unit's button (its socket in --state, the same gesture as a hand on the unit): the unit asks
- * the cloud for its claim window over its own session, and journals the cloud's answer. Returns how long the
- * cloud keeps the window open, ms, or why that is not known.
+ * A claim press on the unit's button (its socket in --state: the same hand on the unit, opening only the cloud claim
+ * window, no pairing and no login unlock): the unit asks the cloud for the window over its own session and says what
+ * the cloud answered. Returns how long the cloud keeps the window open, ms, or why that is not known.
  */
-async function pressForWindow(ctx: AuditContext, stateDir: string): Promise<{ lengthMs?: number; said: string }> {
+async function pressForWindow(stateDir: string): Promise<{ lengthMs?: number; said: string }> {
   const { pressButton } = await import('../device/index.ts');
-  const pressedAt = Date.now();
   let said: string;
   try {
-    said = await pressButton(stateDir, 'press', ANSWER_WAIT_MS * 2);
+    said = await pressButton(stateDir, 'claim', ANSWER_WAIT_MS * 2);
   } catch (err) {
     return { said: `the button did not answer: ${(err as Error).message.slice(0, 120)}` };
   }
-  const answered = (entries: StoredJournalEntry[]): StoredJournalEntry | undefined =>
-    entries.findLast(
-      (e) =>
-        e.surface === 'cloud' &&
-        e.event === 'claim-window' &&
-        Date.parse(e.at) >= pressedAt - 1_000 &&
-        /open for \d+ s/.test(e.detail ?? ''),
-    );
-  const entry = answered((await settledJournal(ctx, (es) => answered(es) !== undefined)) ?? []);
-  const seconds = /open for (\d+) s/.exec(entry?.detail ?? '')?.[1];
-  return seconds === undefined ? { said } : { lengthMs: Number(seconds) * 1000, said };
+  const m = /claim window open for (\d+) minutes?(?: (\d+) s)?/.exec(said);
+  return m ? { lengthMs: Number(m[1]) * 60_000 + Number(m[2] ?? 0) * 1000, said } : { said };
 }
 
 /** Wrong codes from one account until the cloud backs off (429), at most one more than the policy allows. */
@@ -126,13 +115,13 @@ async function probeSteps(
   const before = await first.client.claim(serial, o.code);
   if (before.error?.code === 'DEVICE_CLAIMED') return 'owned';
   step("the label's code, no window open", before, '409 CLAIM_WINDOW_CLOSED');
-  const opened = await pressForWindow(o.ctx, o.stateDir);
+  const opened = await pressForWindow(o.stateDir);
   const minutes = opened.lengthMs === undefined ? undefined : opened.lengthMs / 60_000;
   evidence.push({
-    sent: "a press of the unit's button (its socket): the unit asks the cloud for its claim window",
+    sent: "a claim press on the unit's button (its socket): the unit asks the cloud for its claim window",
     received:
       minutes === undefined
-        ? `the unit journalled no answer from the cloud (the press said: ${opened.said.slice(0, 160)})`
+        ? `no length from the cloud (the unit said: ${opened.said.slice(0, 160)})`
         : `the cloud keeps the window open ${Math.round(minutes * 10) / 10} min (the policy allows ` +
           `${CLAIM_POLICY.maxWindowMinutes})`,
     finding: minutes === undefined || minutes > CLAIM_POLICY.maxWindowMinutes,

@@ -364,7 +364,7 @@ async function journalClaimEvidence(ctx: AuditContext): Promise<Evidence[]> {
   const entries = await readJournal(ctx);
   if (entries === undefined) return [];
   const windows = entries.filter((e) => e.surface === 'cloud' && e.event === 'claim-window' && e.result === 'success');
-  const presses = entries.filter((e) => e.surface === 'button' && e.event === 'press');
+  const presses = entries.filter((e) => e.surface === 'button' && (e.event === 'press' || e.event === 'claim-press'));
   return [
     {
       sent: "the device's journal: claim windows it asked the cloud to open",

@@ -34,7 +34,7 @@ export type CheckPhase = 1 | 2 | 3 | 4 | 5;
 
 /** One check's function and phase. */
 export interface CheckRunner {
-  /** 1 passive probes, 2 login probes, 3 checks over what the probes saw, 4 white-box, 5 policy and button probes. */
+  /** 1 passive probes, 2 login probes, 3 checks over what the probes saw, 4 white-box, 5 policy. */
   readonly phase: CheckPhase;
   /** Runs the check on what the audit has gathered so far. */
   readonly run: (ctx: AuditContext) => Promise<CheckOutcome>;
@@ -58,8 +58,7 @@ export const CHECK_RUNNERS: Readonly<Record<CheckId, CheckRunner>> = {
   'hub.pairing-window': { phase: 1, run: hub.checkPairingWindow },
   'channel.mutual-tls': { phase: 1, run: hub.checkChannelMutualTls },
   'cloud.client-isolation': { phase: 1, run: cloud.checkClientIsolation },
-  // It presses the unit's button, whose pairing window would disturb the probes before it.
-  'cloud.claim-window': { phase: 5, run: cloud.checkClaimWindow },
+  'cloud.claim-window': { phase: 4, run: cloud.checkClaimWindow },
   'tls.certificate-lifetimes': { phase: 4, run: ids.checkCertificateLifetimes },
   'cloud.revocation-enforced': { phase: 1, run: ids.checkRevocationEnforced },
   'cloud.disclosure-intake': { phase: 1, run: intake.checkDisclosureIntake },

@@ -253,12 +253,15 @@ export function registerDeviceCommands(program: Command): void {
 
   device
     .command('button')
-    .description("press the device's physical button (--hold: factory reset)")
+    .description("press the device's physical button (--hold: factory reset; --claim: the cloud claim window only)")
     .requiredOption('--state <dir>', 'the state dir of the running agent')
     .option('--hold', 'hold the button: factory reset')
-    .action(async (o: { state: string; hold?: boolean }) => {
+    .option('--claim', 'a claim press: opens only the cloud claim window (no pairing, no login unlock)')
+    .action(async (o: { state: string; hold?: boolean; claim?: boolean }) => {
       const { pressButton } = await import('../device/index.ts');
-      process.stdout.write((await pressButton(resolve(o.state), o.hold ? 'hold' : 'press')) + '\n');
+      if (o.hold && o.claim) throw new ConfigError('USAGE', 'claim', 'is a press, not a hold: give one of the two');
+      const gesture = o.hold ? 'hold' : o.claim ? 'claim' : 'press';
+      process.stdout.write((await pressButton(resolve(o.state), gesture)) + '\n');
     });
 }
 

@@ -421,10 +421,14 @@ export class CloudLink {
     return ok;
   }
 
-  /** When the claim window the cloud confirmed closes (ms, this unit's clock); undefined if none is known open. */
-  get claimWindowClosesAt(): number | undefined {
-    const at = this.#claimWindow?.closesAt;
-    return at !== undefined && at > Date.now() ? at : undefined;
+  /**
+   * The claim window the cloud confirmed last, while it is open: when it closes (ms, this unit's clock) and its
+   * length as the cloud opened it.
+   */
+  get claimWindow(): { readonly closesAt: number; readonly lengthMs: number } | undefined {
+    const w = this.#claimWindow;
+    if (w?.closesAt === undefined || w.lengthMs === undefined || w.closesAt <= Date.now()) return undefined;
+    return { closesAt: w.closesAt, lengthMs: w.lengthMs };
   }
 
   #onClaimWindow(body: unknown): void {

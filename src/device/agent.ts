@@ -366,28 +366,35 @@ async function finishSupervisedReset(parts: AgentParts): Promise<void> {
 async function pressButton(parts: AgentParts, hub: HubSurface, web: WebService): Promise<string> {
   // A hand on the device also lets a new browser past the account-wide login ceiling (issue 14).
   const pairing = `${hub.openPairingWindow('button')}; ${web.unlockLogin()}`;
-  const cloud = parts.cloud;
-  if (!cloud) return pairing;
-  const claim = (await cloud.link.openClaimWindow())
-    ? claimWindowText(cloud.link.claimWindowClosesAt)
-    : 'cloud claim window not opened: the cloud is not reachable';
-  return `${pairing}; ${claim}`;
+  return parts.cloud ? `${pairing}; ${await openCloudClaimWindow(parts)}` : pairing;
 }
 
-/** The claim window as the cloud confirmed it: for how long and until when (UTC). */
-function claimWindowText(closesAt: number | undefined): string {
-  if (closesAt === undefined) return 'cloud claim window opened (the cloud did not say for how long)';
-  const minutes = Math.max(1, Math.round((closesAt - Date.now()) / 60_000));
-  const until = new Date(closesAt).toISOString().slice(11, 16);
-  return `cloud claim window open for ${minutes} minute${minutes === 1 ? '' : 's'}, until ${until} UTC`;
+/** The cloud claim window alone (a claim press, or part of a press): what the cloud confirmed, in words. */
+async function openCloudClaimWindow(parts: AgentParts): Promise<string> {
+  const link = parts.cloud?.link;
+  if (!link) return 'no cloud: there is no claim window to open';
+  if (!(await link.openClaimWindow())) return 'cloud claim window not opened: the cloud is not reachable';
+  const window = link.claimWindow;
+  if (window === undefined) return 'cloud claim window opened (the cloud did not say for how long)';
+  const until = new Date(window.closesAt).toISOString().slice(11, 16);
+  return `cloud claim window open for ${durationText(window.lengthMs)}, until ${until} UTC`;
+}
+
+/** A window's length as the cloud gave it: whole minutes, or minutes and seconds. */
+function durationText(ms: number): string {
+  const minutes = Math.floor(ms / 60_000);
+  const seconds = Math.round((ms % 60_000) / 1000);
+  const m = `${minutes} minute${minutes === 1 ? '' : 's'}`;
+  return seconds === 0 ? m : `${m} ${seconds} s`;
 }
 
 function listenForGestures(parts: AgentParts, hub: HubSurface, web: WebService): Promise<Server> {
   const supervised = parts.c.button;
   parts.onGesture = async (gesture: ButtonGesture) => {
-    const event = gesture === 'hold' ? 'factory-reset' : 'press';
+    const event = gesture === 'hold' ? 'factory-reset' : gesture === 'claim' ? 'claim-press' : 'press';
     parts.journal.record({ surface: 'button', source: 'local', event, result: 'info' });
     if (gesture === 'press') return pressButton(parts, hub, web);
+    if (gesture === 'claim') return openCloudClaimWindow(parts);
     // Supervised, the supervisor resets the unit with this agent stopped: the same path as without it.
     return supervised ? supervised.hold() : factoryReset(parts, hub, web);
   };

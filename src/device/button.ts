@@ -9,8 +9,14 @@ import { chmod, rm, lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BulwarkError } from '../errors/index.ts';
 
-/** How the button was used. */
-export type ButtonGesture = 'press' | 'hold';
+/**
+ * How the button was used: a press (pairing, login unlock and the cloud claim window), a hold (factory reset), or a
+ * claim press that opens only the cloud claim window (what an app asks for when it adds the device, and what the
+ * auditor uses to probe the cloud's claim rules without opening pairing or unlocking logins).
+ */
+export type ButtonGesture = 'press' | 'hold' | 'claim';
+
+const GESTURES: ReadonlySet<string> = new Set<ButtonGesture>(['press', 'hold', 'claim']);
 
 /** The socket's file name inside the state dir. */
 export const BUTTON_SOCKET = 'button.sock';
@@ -54,7 +60,7 @@ export async function listenForButton(
       const nl = buf.indexOf('\n');
       if (nl < 0) return;
       const line = buf.slice(0, nl).trim();
-      const gesture: ButtonGesture | undefined = line === 'press' ? 'press' : line === 'hold' ? 'hold' : undefined;
+      const gesture = GESTURES.has(line) ? (line as ButtonGesture) : undefined;
       if (!gesture) {
         socket.end(JSON.stringify({ ok: false, message: 'unknown gesture' }) + '\n');
         return;

@@ -259,7 +259,7 @@ class Supervision {
 
   #gesture(gesture: ButtonGesture): Promise<string> {
     if (gesture === 'hold') return this.factoryReset();
-    return pressButton(this.#o.stateDir, 'press', 20_000, AGENT_BUTTON_SOCKET).catch((err: unknown) => {
+    return pressButton(this.#o.stateDir, gesture, 20_000, AGENT_BUTTON_SOCKET).catch((err: unknown) => {
       if (err instanceof ButtonError && err.code === 'BUTTON_REFUSED') throw err;
       const why = 'the device software is not running (it restarts by itself); a hold resets the unit without it';
       throw new ButtonError('BUTTON_UNREACHABLE', why);

@@ -93,6 +93,9 @@ test(
     assert.match(c.text, /wrong claim codes from one test account -> 429 after [1-5] failures/);
     const device = await p.cloud.store.getDevice(p.agent.bundle.unit.serial);
     assert.equal(device?.ownerId ?? null, null, 'the probe released the unit');
+    // A claim press opens the cloud's window only: the unit's pairing window stayed shut.
+    assert.equal(p.agent.hub.pairingStatus().open, false);
+    assert.equal(p.agent.hub.pairingStatus().openedBy, undefined);
   },
 );
 
@@ -102,6 +105,6 @@ test('a cloud whose claim window is longer than the policy allows fails the chec
   assert.equal(c.status, 'fail', c.text);
   assert.match(
     c.text,
-    /!! a press of the unit's button .* -> the cloud keeps the window open 60 min \(the policy allows 10\)/,
+    /!! a claim press on the unit's button .* -> the cloud keeps the window open 60 min \(the policy allows 10\)/,
   );
 });
