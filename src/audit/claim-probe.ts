@@ -30,6 +30,9 @@ export interface ProbedUnit {
   readonly caPem: string;
 }
 
+/** How a probe ended: run, or not run because the unit has an owner or its window was already open. */
+type ProbeResult = 'probed' | 'owned' | 'window-open';
+
 /** How long the probe waits for the cloud's answer to a window-open, ms. */
 const ANSWER_WAIT_MS = 5_000;
 
@@ -104,7 +107,7 @@ async function probeSteps(
   o: { ctx: AuditContext; target: HttpsTarget; ca: string; stateDir: string; serial: string; code: string },
   evidence: Evidence[],
   cleanup: Array<() => Promise<unknown>>,
-): Promise<'probed' | 'owned'> {
+): Promise<ProbeResult> {
   const { generateClaimCode, normaliseClaimCode } = await import('../identity/index.ts');
   const step = (what: string, a: { status: number; error?: { code: string } }, want: string): void => {
     evidence.push({ sent: `the deployed cloud's owner API: ${what}`, received: said(a), finding: said(a) !== want });
@@ -114,6 +117,11 @@ async function probeSteps(
   const serial = o.serial;
   const before = await first.client.claim(serial, o.code);
   if (before.error?.code === 'DEVICE_CLAIMED') return 'owned';
+  if (before.status === 201) {
+    // Someone pressed the button minutes ago: the window was open, and the test account now holds the unit.
+    cleanup.unshift(() => first.client.release(serial));
+    return 'window-open';
+  }
   step("the label's code, no window open", before, '409 CLAIM_WINDOW_CLOSED');
   const opened = await pressForWindow(o.stateDir);
   const minutes = opened.lengthMs === undefined ? undefined : opened.lengthMs / 60_000;
@@ -155,7 +163,7 @@ export async function claimProbeEvidence(
   if (stateDir === undefined) return "needs --state (the unit's button socket) to open its claim window";
   const evidence: Evidence[] = [];
   const cleanup: Array<() => Promise<unknown>> = [];
-  let result: 'probed' | 'owned' = 'probed';
+  let result: ProbeResult = 'probed';
   try {
     const o = { ctx, target, ca: target.ca ?? unit.caPem, stateDir, serial: unit.serial, code };
     result = await probeSteps(o, evidence, cleanup);
@@ -164,7 +172,12 @@ export async function claimProbeEvidence(
   } finally {
     for (const undo of cleanup) await undo().catch(() => undefined);
   }
-  return result === 'owned'
-    ? 'the unit already has an owner: a factory reset releases it, then the claim rules can be probed'
-    : evidence;
+  if (result === 'owned')
+    return 'the unit already has an owner: the probe needs a unit nobody owns (its owner would lose it)';
+  if (result === 'window-open')
+    return (
+      "the unit's claim window was already open (its button was pressed in the last minutes; the test account " +
+      'that claimed it has let it go): audit again once the window has closed'
+    );
+  return evidence;
 }

@@ -4,12 +4,12 @@
 // to run on an in-memory database) would pass; a cloud on those defaults passes on its own answers.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeFleet } from '../support/device.ts';
-import { startCloud, type CloudService } from '../../src/cloud/index.ts';
-import { startDeviceAgent, type DeviceAgent } from '../../src/device/index.ts';
+import { OwnerApiClient, startCloud, type CloudService } from '../../src/cloud/index.ts';
+import { pressButton, startDeviceAgent, type DeviceAgent } from '../../src/device/index.ts';
 import { runAudit, type AuditReport } from '../../src/audit/index.ts';
 
 const PLUG = fileURLToPath(new URL('../../src/policy/profiles/plug.yaml', import.meta.url));
@@ -108,3 +108,24 @@ test('a cloud whose claim window is longer than the policy allows fails the chec
     /!! a claim press on the unit's button .* -> the cloud keeps the window open 60 min \(the policy allows 10\)/,
   );
 });
+
+test(
+  'a unit whose claim window a press left open is let go at once and not tested; an owned unit is not probed',
+  { timeout: 180_000 },
+  async () => {
+    const p = await plugOnCloud();
+    const serial = p.agent.bundle.unit.serial;
+    assert.match(await pressButton(p.state, 'press'), /cloud claim window open for 10 minutes/);
+    const open = await audit(p);
+    assert.equal(open.status, 'not-tested', open.text);
+    assert.equal((await p.cloud.store.getDevice(serial))?.ownerId ?? null, null, 'the test account let it go');
+    const owner = new OwnerApiClient(p.cloud.api.url, p.cloud.credentials.caCertPem);
+    assert.equal((await owner.register('owner@example.com', 'marble falcon tundra 42 softly')).status, 201);
+    assert.match(await pressButton(p.state, 'claim'), /cloud claim window open/);
+    const label = JSON.parse(await readFile(join(p.bundle, 'label.json'), 'utf8')) as { claimCode: string };
+    assert.equal((await owner.claim(serial, label.claimCode)).status, 201);
+    const owned = await audit(p);
+    assert.equal(owned.status, 'not-tested', owned.text);
+    assert.equal((await owner.devices()).body.devices.length, 1, 'the owner still has the unit');
+  },
+);
