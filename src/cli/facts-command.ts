@@ -141,13 +141,8 @@ async function releaseImage(repoDir: string, model: string): Promise<FactsReleas
   const image = (await repositoryStatus(repoDir)).images.find((i) => i.model === model);
   if (image === undefined)
     throw new FactsRecordError('FACTS_RELEASE_MISMATCH', 'product.model', `${repoDir} publishes no ${model} image`);
-  // Releases signed before the support date was carried have none.
-  return {
-    model,
-    version: image.version,
-    ...(image.sbom !== undefined ? { sbom: image.sbom } : {}),
-    ...(image.supportEndsOn !== undefined ? { supportEndsOn: image.supportEndsOn } : {}),
-  };
+  // The image's signed custom data is what the record reads: its model, version, SBOM and support end.
+  return image;
 }
 
 /** The record in a few lines, for a person. */

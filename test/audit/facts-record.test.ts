@@ -42,14 +42,7 @@ before(async () => {
   const artifact = join(work, 'plug.tar');
   await buildReferenceImage(artifact, { model: 'plug', version: '1.1.0', securityVersion: 1 });
   await publishImage({ repoDir, artifact, model: 'plug', version: '1.1.0' });
-  const image = (await repositoryStatus(repoDir)).images.find((i) => i.model === 'plug')!;
-  const endsOn = (image as { supportEndsOn?: unknown }).supportEndsOn;
-  release = {
-    model: 'plug',
-    version: image.version,
-    ...(image.sbom ? { sbom: image.sbom } : {}),
-    ...(typeof endsOn === 'string' ? { supportEndsOn: endsOn } : {}),
-  };
+  release = (await repositoryStatus(repoDir)).images.find((i) => i.model === 'plug')!;
   unit = (await provisionUnits({ factoryDir, model: 'plug', count: 1, outDir: join(work, 'units') }))[0]!;
   cloud = await startCloud({ factoryDir, stateDir: join(work, 'cloud'), broker: { port: 0 }, api: { port: 0 } });
   cloudCa = join(work, 'cloud-ca.pem');

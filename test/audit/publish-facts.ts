@@ -22,7 +22,6 @@ export async function publishConsistentFacts(
 ): Promise<void> {
   const image = (await repositoryStatus(repoDir)).images.find((i) => i.model === model);
   assert.ok(image, `the repository publishes a ${model} image`);
-  const endsOn = (image as { supportEndsOn?: unknown }).supportEndsOn;
   const base = cloud.api.url;
   const record = buildFactsRecord({
     model: getModel(model),
@@ -31,12 +30,7 @@ export async function publishConsistentFacts(
     baseUrl: base,
     conformityUrl: `https://example.com/conformity/${model}.pdf`,
     automaticUpdates: true,
-    release: {
-      model,
-      version: image.version,
-      ...(image.sbom ? { sbom: image.sbom } : {}),
-      ...(typeof endsOn === 'string' ? { supportEndsOn: endsOn } : {}),
-    },
+    release: image,
     securityContacts: [`${base}/security/report`],
   });
   await publishFactsRecord(factsFolder(cloudStateDir), Buffer.from(serializeFactsRecord(record)), parseFactsRecord);
