@@ -10,7 +10,8 @@ export type AuditErrorCode =
   | 'AUDIT_MODEL_MISMATCH' // the profile names another model than the --bundle's unit is
   | 'AUDIT_TARGET_INVALID' // a --url/--hub/--cloud value is not an address the auditor may probe
   | 'AUDIT_INPUT_UNREADABLE' // --bundle/--state/--manifest/--source cannot be read
-  | 'AUDIT_REPORT_NOT_KEPT'; // a report that does not pass the release gate is not kept with a release
+  | 'AUDIT_REPORT_NOT_KEPT' // a report that does not pass the release gate is not kept with a release
+  | 'AUDIT_COPY_FAILED'; // the copy of the unit the reset and export checks run did not boot
 
 /** Thrown when the audit cannot run as asked; `key` names the option at fault. */
 export class AuditError extends BulwarkError {

@@ -12,7 +12,6 @@
 import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer, type AddressInfo } from 'node:net';
 import { importMadeUpUnit } from './made-up-unit.ts';
 import type { AuditContext } from './context.ts';
 import { notTested, verdict, type CheckOutcome } from './context.ts';
@@ -22,7 +21,7 @@ import { httpsExchange, parseHttpsTarget, type HttpAnswer, type HttpsTarget } fr
 import { findLoginForm } from './html-forms.ts';
 import { auditedModel, isBulwark, NOT_BULWARK_DEVICE } from './device-info.ts';
 import type { Evidence } from './types.ts';
-import type { DeviceAgent } from '../device/index.ts';
+import { superviseCopy, type CopyBoot, type SupervisedCopy } from './unit-copy.ts';
 import type * as DeviceIndex from '../device/index.ts';
 
 /** What the run on the copy showed. */
@@ -129,14 +128,6 @@ class CopyClient {
   }
 }
 
-async function freeLoopbackPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 type DeviceModule = typeof DeviceIndex;
 type ModelSpec = Awaited<ReturnType<typeof auditedModel>>['model'];
 type CloneExport = CloneRun['export'];
@@ -148,36 +139,33 @@ async function runClone(ctx: AuditContext): Promise<CloneRun | undefined> {
   const notes: string[] = [];
   const work = await mkdtemp(join(tmpdir(), 'bulwark-audit-copy-'));
   const copy = join(work, 'state');
-  let agent: DeviceAgent | undefined;
+  let unit: SupervisedCopy | undefined;
   const deadline = Date.now() + limits.cloneDeadlineMs;
   const timeLeft = (): number => deadline - Date.now();
   try {
-    // 1. The copy: every file but the installed slots and sockets, modes kept.
+    // 1. The copy: every file, the installed slots too, but sockets.
     const copied = await copyStateFolder(stateDir, copy, limits);
     if (copied === undefined)
       return { notes, failed: `the state folder has more than ${limits.maxStateFiles} entries` };
-    notes.push(`copied ${copied} files of the state folder (installed slots left out)`);
-    // 2. The firmware on the copy.
+    notes.push(`copied ${copied} files of the state folder (installed slots included)`);
+    // 2. The unit's own supervisor on the copy: it verifies and boots the image of the unit's active slot.
     const { model } = await auditedModel(ctx);
     const device = await import('../device/index.ts');
     const cloud = ctx.inputs.profile.networkModels.includes('cloud');
-    agent = await device.startDeviceAgent({
-      bundleDir,
-      stateDir: copy,
-      host: '127.0.0.1',
-      webPort: 0,
-      hubPort: 0,
-      mode: 'development',
-      ...(cloud ? { cloudUrl: `mqtts://127.0.0.1:${await freeLoopbackPort()}` } : {}),
-    });
-    const owner = await ownerOfCopy(agent.web.url, bundleDir, limits);
+    unit = await superviseCopy({ bundleDir, stateDir: copy, cloud, deadlineMs: Math.max(1_000, timeLeft()) });
+    notes.push(`the unit's supervisor booted ${bootText(unit.boots[0]!)} on the copy`);
+    const owner = await ownerOfCopy(unit.url, bundleDir, limits);
     // 3. The owner's export, before the reset when the label's password still opens the device.
     let exported = await exportBeforeReset(owner, model, timeLeft() > 0);
     // 4. Hold the copy's button: the factory reset.
     if (timeLeft() <= 0) return { notes, failed: 'the copy took longer than the audit allows', export: exported };
     const started = Date.now();
-    const answer = await device.pressButton(copy, 'hold');
-    await new Promise((r) => setTimeout(r, Math.min(1_500, Math.max(0, timeLeft()))));
+    // The supervisor answers once the reset has erased and the slot has booted again.
+    const answer = await device.pressButton(copy, 'hold', Math.max(1_000, timeLeft()));
+    const reboot = unit.boots[1];
+    notes.push(
+      reboot ? `after the reset it booted ${bootText(reboot)}` : 'the unit did not boot again after the reset',
+    );
     const left = await stateAfterReset(device, { copy, stateDir, started, cloud, limits });
     // 5. The label's credentials again.
     const again = await credentialsAfterReset(owner, model, left.files);
@@ -194,22 +182,25 @@ async function runClone(ctx: AuditContext): Promise<CloneRun | undefined> {
       failed: `${(err as { code?: string }).code ?? 'error'}: ${(err as Error).message?.slice(0, 160) ?? String(err)}`,
     };
   } finally {
-    await agent?.close().catch(() => undefined);
+    await unit?.close().catch(() => undefined);
     await rm(work, { recursive: true, force: true });
   }
 }
 
-/**
- * Copies the state folder but its installed slots, bounded; the number of files copied, or undefined when it has too
- * many entries.
- */
+/** A boot in the evidence's words. */
+function bootText(boot: CopyBoot): string {
+  const image = boot.slot === 'factory' ? 'the factory image' : `the image in slot ${boot.slot}`;
+  return `${image} (firmware ${boot.firmware})`;
+}
+
+/** Copies the state folder, installed slots included, bounded; the files copied, or undefined when it has too many. */
 async function copyStateFolder(stateDir: string, copy: string, limits: CloneLimits): Promise<number | undefined> {
   const { entries, truncated } = await walk(stateDir, limits.maxStateFiles, 8);
   if (truncated) return undefined;
   await mkdir(copy, { mode: 0o700 });
   let copied = 0;
   for (const e of entries) {
-    if (e.name === '.' || e.name === 'firmware/slots' || e.name.startsWith('firmware/slots/')) continue;
+    if (e.name === '.') continue;
     const to = join(copy, e.name);
     if (e.kind === 'dir') await mkdir(to, { recursive: true, mode: 0o700 });
     else if (e.kind === 'file' && e.size <= limits.maxInputFileBytes) {
@@ -427,8 +418,8 @@ export async function checkFactoryReset(ctx: AuditContext): Promise<CheckOutcome
   const evidence: Evidence[] = [
     {
       sent:
-        `a copy of this device (${run.notes.join('; ')}), run by the auditor on loopback; its button held ` +
-        `(factory reset)`,
+        `a copy of this device (${run.notes.join('; ')}), run on loopback by the unit's own supervisor and image; ` +
+        `its button held (factory reset)`,
       received: r.answer,
     },
     {
