@@ -51,13 +51,30 @@ async function labelClaimCode(ctx: AuditContext): Promise<string | undefined> {
   }
 }
 
-/** A test account with a random address and password, registered on the owner API. */
-async function testAccount(target: HttpsTarget, ca: string): Promise<{ client: Client; password: string }> {
-  const { OwnerApiClient } = await import('../cloud/index.ts');
+/**
+ * A test account with a random address and password, registered on the owner API, its address confirmed with the
+ * link the cloud mailed to `mailDir` (a claim needs a confirmed address), and logged in.
+ */
+async function testAccount(
+  target: HttpsTarget,
+  ca: string,
+  mailDir: string,
+): Promise<{ client: Client; password: string }> {
+  const { OwnerApiClient, findMailedLink } = await import('../cloud/index.ts');
   const client = new OwnerApiClient(target.origin, ca, { timeoutMs: 15_000 });
   const password = randomBytes(24).toString('base64url');
-  const r = await client.register(`audit-${randomBytes(6).toString('hex')}@audit.example`, password);
-  if (r.status !== 201) throw new Error(`a test account was refused: ${r.status} ${r.error?.code ?? ''}`);
+  const email = `audit-${randomBytes(6).toString('hex')}@audit.example`;
+  const r = await client.register(email, password);
+  if (r.status !== 202) throw new Error(`a test account was refused: ${r.status} ${r.error?.code ?? ''}`);
+  let link: string | undefined;
+  for (let i = 0; i < 50 && link === undefined; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    link = await findMailedLink(mailDir, email, '/verify');
+  }
+  if (link === undefined) throw new Error(`no confirmation message for the test account reached ${mailDir}`);
+  const confirmed = await client.confirmAddress(new URL(link).searchParams.get('token') ?? '');
+  const login = confirmed.status === 200 ? await client.login(email, password) : confirmed;
+  if (login.status !== 200) throw new Error(`the test account was not confirmed: ${said(login)}`);
   return { client, password };
 }
 
@@ -104,7 +121,15 @@ async function backOffEvidence(client: Client, serial: string, wrong: string): P
 
 /** The probe's steps; a refusal it did not expect is a finding, an error ends the probe with the evidence so far. */
 async function probeSteps(
-  o: { ctx: AuditContext; target: HttpsTarget; ca: string; stateDir: string; serial: string; code: string },
+  o: {
+    ctx: AuditContext;
+    target: HttpsTarget;
+    ca: string;
+    stateDir: string;
+    mailDir: string;
+    serial: string;
+    code: string;
+  },
   evidence: Evidence[],
   cleanup: Array<() => Promise<unknown>>,
 ): Promise<ProbeResult> {
@@ -112,7 +137,7 @@ async function probeSteps(
   const step = (what: string, a: { status: number; error?: { code: string } }, want: string): void => {
     evidence.push({ sent: `the deployed cloud's owner API: ${what}`, received: said(a), finding: said(a) !== want });
   };
-  const first = await testAccount(o.target, o.ca);
+  const first = await testAccount(o.target, o.ca, o.mailDir);
   cleanup.push(() => first.client.deleteAccount(first.password));
   const serial = o.serial;
   const before = await first.client.claim(serial, o.code);
@@ -139,7 +164,7 @@ async function probeSteps(
   const claimed = await first.client.claim(serial, o.code);
   step("the label's code inside the window", claimed, '201');
   if (claimed.status === 201) cleanup.unshift(() => first.client.release(serial));
-  const second = await testAccount(o.target, o.ca);
+  const second = await testAccount(o.target, o.ca, o.mailDir);
   cleanup.push(() => second.client.deleteAccount(second.password));
   step("another account with the label's code", await second.client.claim(serial, o.code), '409 DEVICE_CLAIMED');
   evidence.push(await backOffEvidence(second.client, serial, wrong));
@@ -161,11 +186,14 @@ export async function claimProbeEvidence(
   if (unit === undefined || code === undefined) return "needs --bundle with the unit's label (its claim code) and CA";
   const stateDir = ctx.inputs.stateDir;
   if (stateDir === undefined) return "needs --state (the unit's button socket) to open its claim window";
+  const mailDir = ctx.inputs.cloudMailDir;
+  if (mailDir === undefined)
+    return "needs --cloud-mail (the maildir where the cloud's mail to the test accounts arrives) to confirm them";
   const evidence: Evidence[] = [];
   const cleanup: Array<() => Promise<unknown>> = [];
   let result: ProbeResult = 'probed';
   try {
-    const o = { ctx, target, ca: target.ca ?? unit.caPem, stateDir, serial: unit.serial, code };
+    const o = { ctx, target, ca: target.ca ?? unit.caPem, stateDir, mailDir, serial: unit.serial, code };
     result = await probeSteps(o, evidence, cleanup);
   } catch (err) {
     evidence.push({ sent: 'the claim probe', received: (err as Error).message.slice(0, 160), finding: true });

@@ -34,6 +34,8 @@ export interface AuditInputs {
   readonly updateRepoDir?: string;
   /** The manufacturer cloud's HTTPS API (security.txt, the disclosure intake), with its CA when given. */
   readonly cloudApi?: HttpsTarget;
+  /** The maildir where the cloud's messages to the claim probe's test addresses arrive. */
+  readonly cloudMailDir?: string;
   /** The installed systemd unit file of the device service (default: the one the firmware generates). */
   readonly serviceUnitPath?: string;
   readonly limits: AuditLimits;

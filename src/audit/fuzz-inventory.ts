@@ -86,6 +86,9 @@ const OUTSIDE_PARSERS: readonly InventoryRow[] = [
   ['parseNpmPurl', 'vulns/purl.ts', "package URLs in advisories and in a release's SBOM"],
   ['parseSemVer', 'vulns/semver.ts', 'versions advisories and SBOMs name'],
   ['parseFieldCounts', 'vulns/field.ts', "the cloud maker API's answer: units per release"],
+  ['parseUserRole', 'auth/roles.ts', "a person's role as the owner types it (People form, the device's and the hub's)"],
+  ['parseUserExpiry', 'auth/roles.ts', "a guest's end date as the owner types it (People form)"],
+  ['parseInvitation', 'cloud/household.ts', "a household invitation's role and end date (owner API body, the form)"],
   [
     'parseDisclosureReport',
     'cloud/disclosure.ts',
@@ -114,6 +117,7 @@ const LOCAL_PARSERS: readonly InventoryRow[] = [
   ['parseUnitRecord', 'bundle/index.ts', "the factory's bundle, flashed at production"],
   ['parsePairingVerifierRecord', 'pairing/verifier.ts', "the factory's bundle, flashed at production"],
   ['parseBootState', 'update/slots.ts', "the device's own boot.json, written atomically by itself"],
+  ['parseUserList', 'auth/roles.ts', "the device's own users.json and the hub's web.users row (fuzzed all the same)"],
   ['parseMonitoringChoice', 'web/owner-state.ts', "the device's own monitoring.json, written atomically by itself"],
   ['parseDeviceAddress', 'hub/hub.ts', "an address the hub's owner types"],
   ['parseDuration', 'update/config.ts', "an operator's command-line option"],

@@ -158,7 +158,7 @@ async function toolVersion(): Promise<string> {
 
 /** The optional inputs, checked (folders and files exist, ports are host:port) and resolved; absent ones left out. */
 async function givenInputs(options: AuditOptions): Promise<AuditInputPaths> {
-  const [bundle, state, manifest, source, updateRepo, serviceUnit, revoked, cloudApiCa] = await Promise.all([
+  const [bundle, state, manifest, source, updateRepo, serviceUnit, revoked, cloudApiCa, cloudMail] = await Promise.all([
     existing(options.bundle, 'bundle', 'dir'),
     existing(options.state, 'state', 'dir'),
     existing(options.manifest, 'manifest', 'file'),
@@ -167,13 +167,27 @@ async function givenInputs(options: AuditOptions): Promise<AuditInputPaths> {
     existing(options.serviceUnit, 'serviceUnit', 'file'),
     existing(options.revoked, 'revoked', 'dir'),
     existing(options.cloudApiCa, 'cloudApiCa', 'file'),
+    existing(options.cloudMail, 'cloudMail', 'dir'),
   ]);
   const hub = checkHostPort(options.hub, 'hub');
   const cloud = checkHostPort(options.cloud, 'cloud', 'mqtts');
   const cloudApi = options.cloudApi === undefined ? undefined : cloudApiTarget(options.cloudApi).url.origin;
   if (cloudApiCa !== undefined && cloudApi === undefined)
     throw new AuditError('AUDIT_OPTIONS_INVALID', 'cloudApiCa', 'needs cloudApi');
-  const all = { bundle, state, manifest, source, hub, cloud, updateRepo, serviceUnit, revoked, cloudApi, cloudApiCa };
+  const all = {
+    bundle,
+    state,
+    manifest,
+    source,
+    hub,
+    cloud,
+    updateRepo,
+    serviceUnit,
+    revoked,
+    cloudApi,
+    cloudApiCa,
+    cloudMail,
+  };
   return Object.fromEntries(Object.entries(all).filter(([, v]) => v));
 }
 
@@ -222,6 +236,7 @@ function auditInputs(
     ...(sources ? { sources } : {}),
     ...(g.updateRepo ? { updateRepoDir: g.updateRepo } : {}),
     ...(g.serviceUnit ? { serviceUnitPath: g.serviceUnit } : {}),
+    ...(g.cloudMail ? { cloudMailDir: g.cloudMail } : {}),
   };
 }
 

@@ -54,6 +54,8 @@ export interface RunningDeviceAudit {
   readonly cloudApi?: string;
   /** A PEM file of the CA the cloud API's certificate chains to. */
   readonly cloudApiCa?: string;
+  /** The maildir where the cloud's mail to the claim probe's test accounts arrives. */
+  readonly cloudMail?: string;
   /** The release side's update repository folder. */
   readonly updateRepo?: string;
   /** The firmware's project folder (lint, parsers, SBOM); default: this checkout, when it has its dev tools. */
@@ -133,6 +135,7 @@ export async function auditRunningDevice(
     ...(o.revoked ? { revoked: o.revoked } : {}),
     ...(o.cloudApi ? { cloudApi: o.cloudApi } : {}),
     ...(o.cloudApiCa ? { cloudApiCa: o.cloudApiCa } : {}),
+    ...(o.cloudMail ? { cloudMail: o.cloudMail } : {}),
     ...(o.updateRepo ? { updateRepo: o.updateRepo } : {}),
     ...(o.serviceUnit ? { serviceUnit: o.serviceUnit } : {}),
     ...(o.limits ? { limits: o.limits } : {}),

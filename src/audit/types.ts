@@ -129,6 +129,11 @@ export interface AuditInputPaths {
   readonly cloudApi?: string;
   /** PEM CA certificate(s) the cloud API's certificate must chain to; without it the certificate is not verified. */
   readonly cloudApiCa?: string;
+  /**
+   * A maildir where the cloud's messages to the claim probe's test addresses arrive (the cloud's `<state>/mail`
+   * when it has no SMTP server): the probe confirms its test accounts with the links, as the cloud requires.
+   */
+  readonly cloudMail?: string;
 }
 
 /** What the audit looked at. Paths as given; no secrets. */

@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import { ConfigError } from '../errors/index.ts';
 import { portArgument } from './arguments.ts';
 import { registerCloudFacts } from './facts-command.ts';
+import { addMailOptions, mailOption, registerCloudMail, type MailOptions } from './cloud-mail-command.ts';
 import type { CloudStore, CraDeadline, RevocationRecord, SecurityConfig } from '../cloud/index.ts';
 
 function list(value: string): string[] {
@@ -31,7 +32,7 @@ interface RevokeOptions {
 }
 
 /** `cloud run`'s options as commander parses them. */
-interface RunOptions {
+interface RunOptions extends MailOptions {
   factory: string;
   state: string;
   host: string;
@@ -82,11 +83,12 @@ export function registerCloudCommands(program: Command): void {
   registerCra(cloud);
   registerAdvisory(cloud);
   registerCloudFacts(cloud);
+  registerCloudMail(cloud);
 }
 
 /** `cloud run`: a cloud instance until a signal. */
 function registerRun(cloud: Command): void {
-  cloud
+  const run = cloud
     .command('run')
     .description('run a cloud instance (embedded broker and SQLite unless --broker / --database)')
     .requiredOption('--factory <dir>', "factory folder (its CA issues the cloud's certificates on first start)")
@@ -112,40 +114,41 @@ function registerRun(cloud: Command): void {
     .option('--security-config <file>', 'JSON file of the security settings: securityTxt, intake, csaf (docs/cloud.md)')
     .option('--security-contact <uris>', 'security.txt contacts (https:, mailto:, tel:), comma-separated')
     .option('--security-policy <url>', "security.txt's disclosure policy URL (https:)")
-    .option('--security-expires-days <days>', "security.txt's Expires, days after it is served (1 to 365)")
-    .action(async (o: RunOptions) => {
-      const { startCloud, makerTokenSha256 } = await import('../cloud/index.ts');
-      const security = await securitySettings(o);
-      const maker = o.makerTokenFile
-        ? { makerTokenSha256: makerTokenSha256(await readFile(resolve(o.makerTokenFile), 'utf8')) }
-        : {};
-      const log = (msg: string): void => {
-        process.stderr.write(JSON.stringify({ at: new Date().toISOString(), level: 'info', msg }) + '\n');
-      };
-      const c = await startCloud({
-        factoryDir: resolve(o.factory),
-        stateDir: resolve(o.state),
-        instance: o.instance,
-        ...(o.broker ? { brokerUrl: o.broker } : {}),
-        ...(o.database ? { databaseUrl: o.database } : {}),
-        ...(o.hostname ? { hostnames: list(o.hostname) } : {}),
-        broker: { host: o.host, port: port(o.mqttPort, 'mqttPort'), ...birthCertificatesOption(o) },
-        api: { host: o.host, port: port(o.apiPort, 'apiPort'), ...maker, security },
-        manifests: (o.import ?? []).map((p) => resolve(p)),
-        ...mosquittoOption(o),
-        log,
-      });
-      process.stdout.write(
-        `cloud ${c.instance} ready: devices ${c.brokerUrl}, owners ${c.api.url} ` + `(${c.store.kind})\n`,
-      );
-      await new Promise<void>((done) => {
-        const stop = (): void => {
-          c.close().then(done, done);
-        };
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-      });
+    .option('--security-expires-days <days>', "security.txt's Expires, days after it is served (1 to 365)");
+  addMailOptions(run).action(async (o: RunOptions) => {
+    const { startCloud, makerTokenSha256 } = await import('../cloud/index.ts');
+    const security = await securitySettings(o);
+    const maker = o.makerTokenFile
+      ? { makerTokenSha256: makerTokenSha256(await readFile(resolve(o.makerTokenFile), 'utf8')) }
+      : {};
+    const log = (msg: string): void => {
+      process.stderr.write(JSON.stringify({ at: new Date().toISOString(), level: 'info', msg }) + '\n');
+    };
+    const c = await startCloud({
+      factoryDir: resolve(o.factory),
+      stateDir: resolve(o.state),
+      instance: o.instance,
+      ...(o.broker ? { brokerUrl: o.broker } : {}),
+      ...(o.database ? { databaseUrl: o.database } : {}),
+      ...(o.hostname ? { hostnames: list(o.hostname) } : {}),
+      broker: { host: o.host, port: port(o.mqttPort, 'mqttPort'), ...birthCertificatesOption(o) },
+      api: { host: o.host, port: port(o.apiPort, 'apiPort'), ...maker, security },
+      manifests: (o.import ?? []).map((p) => resolve(p)),
+      ...mosquittoOption(o),
+      ...(await mailOption(o)),
+      log,
     });
+    process.stdout.write(
+      `cloud ${c.instance} ready: devices ${c.brokerUrl}, owners ${c.api.url} ` + `(${c.store.kind})\n`,
+    );
+    await new Promise<void>((done) => {
+      const stop = (): void => {
+        c.close().then(done, done);
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+  });
 }
 
 /** Largest security settings file read, bytes. */

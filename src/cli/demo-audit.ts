@@ -143,6 +143,8 @@ interface AuditedHome {
   /** The cloud's HTTPS API and the PEM file of its CA (security.txt, the disclosure intake). */
   readonly cloudApi: string;
   readonly cloudApiCa: string;
+  /** The cloud's maildir (no SMTP server in the demo): the claim probe confirms its test accounts from it. */
+  readonly cloudMail: string;
   readonly repoDir: string;
   /** The certificate and key of an identity the cloud revoked: the audit must see it refused. */
   readonly revokedDir: string;
@@ -219,6 +221,7 @@ async function startAuditedHome(
     cloudUrl: cloud.brokerUrl,
     cloudApi: cloud.api.url,
     cloudApiCa,
+    cloudMail: cloud.mail.maildir,
     repoDir,
     revokedDir,
   };
@@ -239,6 +242,7 @@ async function auditHome(o: DemoAuditOptions, home: AuditedHome): Promise<void> 
       cloudUrl: home.cloudUrl,
       cloudApi: home.cloudApi,
       cloudApiCa: home.cloudApiCa,
+      cloudMail: home.cloudMail,
       revoked: home.revokedDir,
       updateRepo: home.repoDir,
     };

@@ -30,6 +30,7 @@ interface AuditCliOptions {
   cloud?: string;
   cloudApi?: string;
   cloudApiCa?: string;
+  cloudMail?: string;
   revoked?: string;
   json?: string;
   html?: string;
@@ -73,6 +74,7 @@ export function registerPolicyCommands(program: Command): void {
       "the manufacturer cloud's HTTPS API, https://host:port (security.txt, disclosure intake)",
     )
     .option('--cloud-api-ca <file>', "the PEM CA the cloud API's certificate must chain to (else it is not verified)")
+    .option('--cloud-mail <maildir>', "where the cloud's mail to the claim probe's test accounts arrives (their links)")
     .option('--revoked <dir>', 'device-cert.pem and device-key.pem of an identity the cloud revoked (must be refused)')
     .option(
       '--update-repo <dir>',
@@ -154,6 +156,7 @@ async function runAuditCommand(o: AuditCliOptions, command: Command): Promise<vo
     ...(o.revoked ? { revoked: o.revoked } : {}),
     ...(o.cloudApi ? { cloudApi: o.cloudApi } : {}),
     ...(o.cloudApiCa ? { cloudApiCa: o.cloudApiCa } : {}),
+    ...(o.cloudMail ? { cloudMail: o.cloudMail } : {}),
     ...(o.updateRepo ? { updateRepo: o.updateRepo } : {}),
     ...(o.serviceUnit ? { serviceUnit: o.serviceUnit } : {}),
     ...(o.loopbackSource ? { loopbackSourceBase: o.loopbackSource } : {}),

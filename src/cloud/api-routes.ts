@@ -6,42 +6,58 @@
  * and answer 404 when the cloud was given none.
  */
 import { createHash } from 'node:crypto';
-import { checkSameOrigin, constantTimeEqual, type Router, type WebRequest } from '../web/index.ts';
+import { checkSameOrigin, constantTimeEqual, type Router, type WebRequest, type WebResponse } from '../web/index.ts';
 import { AccountError, NotFoundError } from './errors.ts';
 import { clearedSessionCookie, field, normaliseEmail, type OwnerCtx } from './owner-accounts.ts';
 import { commandView, deviceView } from './owner-devices.ts';
+import type { CommandRecord } from './store.ts';
 import type { OwnerSite } from './owner-site.ts';
 
-/** Registration, login, logout, the caller's account and its deletion. */
+/** The one answer to a sign-up or a reset request, whatever the address. */
+const MAIL_SENT = {
+  ok: true,
+  message: 'If the address can be used, a message is on its way to it. Open the link in it to go on.',
+};
+
+/** Sign-up, address confirmation, login, logout, password reset and change. */
 export function addAccountApiRoutes(router: Router<OwnerCtx>, site: OwnerSite): void {
   const { accounts } = site;
-  router.add({
-    method: 'POST',
-    path: '/v1/accounts',
-    access: 'public',
-    csrf: false,
-    handler: async (req) => {
-      checkSameOrigin(req, { allowNonBrowser: true });
-      const account = await accounts.register(req, field(req.body, 'email', 254), field(req.body, 'password'));
-      const s = await accounts.newSession(account.id);
-      const body = { account: { email: account.email }, token: s.id, csrfToken: s.csrfToken };
-      return { kind: 'json', status: 201, body, headers: { 'set-cookie': s.cookie } };
-    },
+  const publicPost = (path: string, handler: (req: WebRequest) => Promise<WebResponse>): void =>
+    void router.add({
+      method: 'POST',
+      path,
+      access: 'public',
+      csrf: false,
+      handler: (req) => {
+        checkSameOrigin(req, { allowNonBrowser: true });
+        return handler(req);
+      },
+    });
+  publicPost('/v1/accounts', async (req) => {
+    await accounts.signUp(req, field(req.body, 'email', 254), field(req.body, 'password'));
+    return { kind: 'json', status: 202, body: MAIL_SENT };
   });
-  router.add({
-    method: 'POST',
-    path: '/v1/sessions',
-    access: 'public',
-    csrf: false,
-    handler: async (req) => {
-      checkSameOrigin(req, { allowNonBrowser: true });
-      const email = normaliseEmail(field(req.body, 'email', 254));
-      const { account, deviceCookie } = await accounts.checkPassword(req, email, field(req.body, 'password'));
-      if (!account || !deviceCookie) throw new AccountError('LOGIN_FAILED', 'wrong e-mail address or password');
-      const s = await accounts.newSession(account.id);
-      const headers = { 'set-cookie': [s.cookie, deviceCookie] };
-      return { kind: 'json', body: { token: s.id, csrfToken: s.csrfToken }, headers };
-    },
+  publicPost('/v1/accounts/verify', async (req) => {
+    await accounts.confirmAddress(req.body.token);
+    return { kind: 'json', body: { ok: true, verified: true } };
+  });
+  publicPost('/v1/sessions', async (req) => {
+    const email = normaliseEmail(field(req.body, 'email', 254));
+    const check = await accounts.checkPassword(req, email, field(req.body, 'password'));
+    if (!check.account || !check.deviceCookie)
+      throw new AccountError('LOGIN_FAILED', 'wrong e-mail address or password');
+    accounts.signedIn(req, check);
+    const s = await accounts.newSession(check.account.id);
+    const headers = { 'set-cookie': [s.cookie, check.deviceCookie] };
+    return { kind: 'json', body: { token: s.id, csrfToken: s.csrfToken }, headers };
+  });
+  publicPost('/v1/password-resets', async (req) => {
+    await accounts.requestReset(req, field(req.body, 'email', 254));
+    return { kind: 'json', status: 202, body: MAIL_SENT };
+  });
+  publicPost('/v1/password-resets/complete', async (req) => {
+    await accounts.completeReset(req.body.token, field(req.body, 'email', 254), field(req.body, 'password'));
+    return { kind: 'json', body: { ok: true } };
   });
   router.add({
     method: 'POST',
@@ -54,13 +70,44 @@ export function addAccountApiRoutes(router: Router<OwnerCtx>, site: OwnerSite): 
     },
   });
   router.add({
+    method: 'POST',
+    path: '/v1/me/password',
+    access: 'session',
+    csrf: true,
+    handler: async (req, ctx) => {
+      await accounts.changePassword(req, ctx, field(req.body, 'current'), field(req.body, 'password'));
+      return { kind: 'json', body: { ok: true } };
+    },
+  });
+}
+
+/** The caller's account, its export and its deletion. */
+export function addMeApiRoutes(router: Router<OwnerCtx>, site: OwnerSite): void {
+  router.add({
     method: 'GET',
     path: '/v1/me',
     access: 'session',
     csrf: false,
     handler: (_req, ctx) => {
-      const createdAt = new Date(ctx.account!.createdAt).toISOString();
-      return { kind: 'json', body: { email: ctx.account!.email, createdAt, csrfToken: ctx.session!.csrfToken } };
+      const a = ctx.account!;
+      const body = {
+        email: a.email,
+        createdAt: new Date(a.createdAt).toISOString(),
+        verified: a.verifiedAt != null,
+        csrfToken: ctx.session!.csrfToken,
+      };
+      return { kind: 'json', body };
+    },
+  });
+  router.add({
+    method: 'GET',
+    path: '/v1/me/export',
+    access: 'session',
+    csrf: false,
+    handler: async (_req, ctx) => {
+      const body = await site.store.exportAccount(ctx.account!.id);
+      const headers = { 'content-disposition': 'attachment; filename="bulwark-cloud-account.json"' };
+      return { kind: 'json', body: { format: 'bulwark-cloud-account-export/1', ...body }, headers };
     },
   });
   router.add({
@@ -69,13 +116,70 @@ export function addAccountApiRoutes(router: Router<OwnerCtx>, site: OwnerSite): 
     access: 'session',
     csrf: true,
     handler: async (req, ctx) => {
-      const { account } = await accounts.checkPassword(req, ctx.account!.email, field(req.body, 'password'));
+      const { account } = await site.accounts.checkPassword(req, ctx.account!.email, field(req.body, 'password'));
       if (!account) throw new AccountError('LOGIN_FAILED', 'wrong password');
       await site.store.deleteAccount(account.id);
       site.log('an account and its data were deleted');
       return { kind: 'json', body: { ok: true, deleted: true }, headers: { 'set-cookie': clearedSessionCookie() } };
     },
   });
+}
+
+/** The owner's household: its people, invitations, acceptance and removal. */
+export function addHouseholdApiRoutes(router: Router<OwnerCtx>, site: OwnerSite): void {
+  const { households } = site;
+  const post = (path: string, handler: (req: WebRequest, ctx: OwnerCtx) => Promise<WebResponse>): void =>
+    void router.add({ method: 'POST', path, access: 'session', csrf: true, handler });
+  router.add({
+    method: 'GET',
+    path: '/v1/household',
+    access: 'session',
+    csrf: false,
+    handler: async (_req, ctx) => {
+      const people = (await households.people(ctx.account!.id)).map((p) => ({
+        memberId: p.memberId,
+        email: p.email,
+        role: p.role,
+        until: p.until === null ? null : new Date(p.until).toISOString(),
+      }));
+      return { kind: 'json', body: { people } };
+    },
+  });
+  post('/v1/household/invitations', async (req, ctx) => {
+    await households.invite(ctx.account!, field(req.body, 'email', 254), req.body);
+    return { kind: 'json', status: 202, body: { ok: true } };
+  });
+  post('/v1/household/accept', async (req, ctx) => {
+    const m = await households.accept(ctx.account!, req.body.token);
+    return { kind: 'json', body: { ok: true, role: m.role } };
+  });
+  post('/v1/household/remove', async (req, ctx) => {
+    await households.remove(ctx.account!.id, req.body.memberId);
+    return { kind: 'json', body: { ok: true } };
+  });
+}
+
+/**
+ * A command from the owner or a person of the household, checked against their role here. It goes
+ * out under the owner's account: the device's command history is the owner's.
+ */
+export async function householdCommand(
+  site: OwnerSite,
+  ctx: OwnerCtx,
+  serial: string,
+  c: { capability: unknown; action: unknown; value: unknown },
+): Promise<CommandRecord> {
+  const a = await site.households.access(serial, ctx.account!);
+  site.households.requireUse(a, c.capability);
+  const owner = a.role === 'owner' ? ctx.account! : { ...ctx.account!, id: a.ownerId };
+  return site.devices.command(owner, serial, c.capability, c.action, c.value);
+}
+
+/** The owner lets a device go (a member or guest is refused, 403) and hears of it by mail. */
+export async function householdRelease(site: OwnerSite, ctx: OwnerCtx, serial: string): Promise<void> {
+  site.households.requireOwner(await site.households.access(serial, ctx.account!), 'release a device');
+  await site.devices.release(serial, ctx.account!.id);
+  site.accounts.notify(ctx.account!, 'release', { serial }, `released ${serial}`);
 }
 
 /** Claims, the owner's devices, their telemetry, commands and release. */
@@ -87,7 +191,9 @@ export function addDeviceApiRoutes(router: Router<OwnerCtx>, site: OwnerSite): v
     access: 'session',
     csrf: true,
     handler: async (req, ctx) => {
+      site.accounts.requireConfirmed(ctx.account!);
       const device = await devices.claim(req, ctx.account!, req.body.serial, req.body.claimCode);
+      site.accounts.notify(ctx.account!, 'claim', { serial: device.serial }, `claimed ${device.serial}`);
       return { kind: 'json', status: 201, body: { device: deviceView(device) } };
     },
   });
@@ -97,8 +203,12 @@ export function addDeviceApiRoutes(router: Router<OwnerCtx>, site: OwnerSite): v
     access: 'session',
     csrf: false,
     handler: async (_req, ctx) => {
-      const mine = await devices.list(ctx.account!.id);
-      return { kind: 'json', body: { devices: mine.map(deviceView) } };
+      const mine = (await devices.list(ctx.account!.id)).map((d) => ({ ...deviceView(d), role: 'owner' }));
+      const shared = (await site.households.shared(ctx.account!)).map((s) => ({
+        ...deviceView(s.device),
+        role: s.role,
+      }));
+      return { kind: 'json', body: { devices: [...mine, ...shared] } };
     },
   });
   router.add({
@@ -107,8 +217,8 @@ export function addDeviceApiRoutes(router: Router<OwnerCtx>, site: OwnerSite): v
     access: 'session',
     csrf: false,
     handler: async (req, ctx) => {
-      const device = await devices.owned(req.params.serial!, ctx.account!.id);
-      return { kind: 'json', body: { device: deviceView(device) } };
+      const a = await site.households.access(req.params.serial!, ctx.account!);
+      return { kind: 'json', body: { device: { ...deviceView(a.device), role: a.role } } };
     },
   });
   router.add({
@@ -117,8 +227,8 @@ export function addDeviceApiRoutes(router: Router<OwnerCtx>, site: OwnerSite): v
     access: 'session',
     csrf: false,
     handler: async (req, ctx) => {
-      const d = await devices.owned(req.params.serial!, ctx.account!.id);
-      const rows = await devices.telemetry(d, Number(req.query.get('limit') ?? '100'));
+      const { device } = await site.households.access(req.params.serial!, ctx.account!);
+      const rows = await devices.telemetry(device, Number(req.query.get('limit') ?? '100'));
       const telemetry = rows.map((r) => ({
         seq: r.seq,
         at: new Date(r.at).toISOString(),
@@ -135,7 +245,7 @@ export function addDeviceApiRoutes(router: Router<OwnerCtx>, site: OwnerSite): v
     csrf: true,
     handler: async (req, ctx) => {
       const { capability, action, value } = req.body;
-      const c = await devices.command(ctx.account!, req.params.serial!, capability, action, value);
+      const c = await householdCommand(site, ctx, req.params.serial!, { capability, action, value });
       return { kind: 'json', body: { command: commandView(c) } };
     },
   });
@@ -145,7 +255,7 @@ export function addDeviceApiRoutes(router: Router<OwnerCtx>, site: OwnerSite): v
     access: 'session',
     csrf: true,
     handler: async (req, ctx) => {
-      await devices.release(req.params.serial!, ctx.account!.id);
+      await householdRelease(site, ctx, req.params.serial!);
       return { kind: 'json', body: { ok: true } };
     },
   });

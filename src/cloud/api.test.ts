@@ -114,8 +114,14 @@ test('a bearer token needs no CSRF token; a cookie session does, and its refusal
     url: '/v1/accounts',
     ...json({ email: 'Owner@Example.com', password: PASSWORD }),
   });
-  assert.equal(made.status, 201, made.body.toString());
-  const { token, csrfToken } = JSON.parse(made.body.toString()) as { token: string; csrfToken: string };
+  assert.equal(made.status, 202, made.body.toString());
+  const login = await handle({
+    method: 'POST',
+    url: '/v1/sessions',
+    ...json({ email: 'owner@example.com', password: PASSWORD }),
+  });
+  assert.equal(login.status, 200, login.body.toString());
+  const { token, csrfToken } = JSON.parse(login.body.toString()) as { token: string; csrfToken: string };
   const bearer = { host: HOST, authorization: `Bearer ${token}` };
   const me = await handle({ method: 'GET', url: '/v1/me', headers: bearer });
   assert.equal(bodyOf(me.body).email, 'owner@example.com');
@@ -161,3 +167,43 @@ test(
     assert.equal(journal.filter((e) => e.event === 'login' && e.result === 'locked-out').length, 1);
   },
 );
+
+/** A pre-session form's token and cookie, from the page at `url`. */
+async function formOf(
+  handle: Awaited<ReturnType<typeof ownerApp>>['handle'],
+  url: string,
+): Promise<{ csrf: string; cookie: string }> {
+  const page = await handle({ method: 'GET', url, headers: { host: HOST } });
+  const csrf = /name="csrf" value="([^"]+)"/.exec(page.body.toString())![1]!;
+  const cookie = String(page.headers['set-cookie']).split(';')[0]!;
+  return { csrf, cookie };
+}
+
+test('without script: sign-up and reset answer one page for any address; an invitation asks to log in', async () => {
+  const { handle } = await ownerApp();
+  const post = async (url: string, fields: Record<string, string>, source: string): Promise<string> => {
+    const { csrf, cookie } = await formOf(handle, url === '/register' ? '/register' : '/reset');
+    const headers = {
+      host: HOST,
+      origin: `https://${HOST}`,
+      cookie,
+      'content-type': 'application/x-www-form-urlencoded',
+    };
+    const body = new URLSearchParams({ ...fields, csrf }).toString();
+    const r = await handle({ method: 'POST', url, headers, body, sourceAddress: source });
+    assert.equal(r.status, 200, r.body.toString());
+    return r.body.toString();
+  };
+  const first = await post('/register', { email: 'a@example.com', password: PASSWORD }, '192.0.2.1');
+  assert.match(first, /Check your mail/);
+  const again = await post('/register', { email: 'a@example.com', password: PASSWORD }, '192.0.2.2');
+  assert.equal(again, first, 'a taken address gets the very same page');
+  const known = await post('/reset/request', { email: 'a@example.com' }, '192.0.2.3');
+  const unknown = await post('/reset/request', { email: 'nobody@example.com' }, '192.0.2.4');
+  assert.equal(known, unknown);
+  assert.match(known, /link to choose a new password/);
+  const resetForm = await handle({ method: 'GET', url: '/reset?token=abc', headers: { host: HOST } });
+  assert.match(resetForm.body.toString(), /name="token" value="abc"/);
+  const invitation = await handle({ method: 'GET', url: '/invitations/accept?token=x', headers: { host: HOST } });
+  assert.match(invitation.body.toString(), /Log in \(or create an account with the invited address\)/);
+});

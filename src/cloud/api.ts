@@ -40,14 +40,32 @@ import type { CommandCenter } from './commands.ts';
 import { LOGIN_COOKIE, OwnerAccounts, type OwnerCtx } from './owner-accounts.ts';
 import { OwnerDevices } from './owner-devices.ts';
 import { parseRevocationRequest } from './revocation.ts';
-import { addAccountApiRoutes, addDeviceApiRoutes, addMakerApiRoutes } from './api-routes.ts';
-import { addAppAccountRoutes, addAppDeviceRoutes, addAppLoginRoutes, frameOf } from './app-routes.ts';
+import {
+  addAccountApiRoutes,
+  addDeviceApiRoutes,
+  addHouseholdApiRoutes,
+  addMakerApiRoutes,
+  addMeApiRoutes,
+} from './api-routes.ts';
+import {
+  addAppAccountRoutes,
+  addAppDeviceRoutes,
+  addAppHouseholdRoutes,
+  addAppLoginRoutes,
+  addAppRecoveryRoutes,
+  frameOf,
+} from './app-routes.ts';
 import { addSecurityRoutes, REPORT_FORM_COOKIE } from './security-routes.ts';
 import { addFactsRoutes } from './facts-records.ts';
 import { addMakerPageRoutes, addMakerSecurityApiRoutes } from './maker-routes.ts';
 import { MakerSessions, MAKER_LOGIN_COOKIE } from './maker-session.ts';
 import { validateSecurityConfig } from './security-config.ts';
 import * as pages from './app-pages.ts';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Mailer, validateMailConfig } from './mail.ts';
+import { defaultAccountLinkConfig, type AccountLinkConfig } from './account-links.ts';
+import { Households } from './household.ts';
 
 export { remoteControls } from './owner-devices.ts';
 export { defaultOwnerApiConfig, validateOwnerApiConfig, makerTokenSha256 } from './owner-api-config.ts';
@@ -77,6 +95,12 @@ export interface OwnerApiOptions {
   readonly revoke?: OwnerSite['revoke'];
   /** The folder of published security facts records (`<state>/facts`); absent: `/facts/` answers 404. */
   readonly factsDir?: string;
+  /** The cloud's outgoing mail; absent: a maildir in the system's temporary folder. */
+  readonly mailer?: Mailer;
+  /** The origin links in messages point to; absent: this API's own URL. */
+  readonly linkBase?: string | null;
+  /** How long mailed links work. */
+  readonly links?: Partial<AccountLinkConfig>;
 }
 
 /** A running owner API. */
@@ -94,10 +118,28 @@ export async function openOwnerSite(o: {
   journal?: OwnerApiOptions['journal'];
   revoke?: OwnerSite['revoke'];
   factsDir?: string;
+  mailer?: Mailer;
+  linkBase?: () => string;
+  links?: Partial<AccountLinkConfig>;
 }): Promise<OwnerSite> {
   const { store, commands, config, log } = o;
   const deviceCookieKey = await store.sharedSecret('device-cookie');
-  const accounts = new OwnerAccounts({ store, config, deviceCookieKey, record: journalRecorder(o.journal), log });
+  const mailer =
+    o.mailer ??
+    new Mailer({ config: validateMailConfig(), maildir: join(tmpdir(), `bulwark-cloud-mail-${process.pid}`), log });
+  const links = { ...defaultAccountLinkConfig, ...o.links };
+  const linkBase = o.linkBase ?? (() => `https://${config.publicHosts[0] ?? `localhost:${config.port}`}`);
+  const accounts = new OwnerAccounts({
+    store,
+    config,
+    deviceCookieKey,
+    record: journalRecorder(o.journal),
+    log,
+    mailer,
+    linkBase,
+    links,
+  });
+  const households = new Households({ store, accounts, inviteMs: links.inviteMs });
   const forms = new PreSessionForms(LOGIN_COOKIE, await store.sharedSecret('login-csrf'));
   const devices = new OwnerDevices({ store, commands, config, log });
   const security = {
@@ -119,6 +161,7 @@ export async function openOwnerSite(o: {
     store,
     accounts,
     devices,
+    households,
     forms,
     log,
     makerTokenSha256: config.makerTokenSha256,
@@ -140,6 +183,8 @@ export function createOwnerApp(
 ): WebApp<OwnerCtx> {
   const router = new Router<OwnerCtx>();
   addAccountApiRoutes(router, site);
+  addMeApiRoutes(router, site);
+  addHouseholdApiRoutes(router, site);
   addDeviceApiRoutes(router, site);
   addMakerApiRoutes(router, site);
   addMakerSecurityApiRoutes(router, site);
@@ -150,6 +195,8 @@ export function createOwnerApp(
   addAppLoginRoutes(router, site);
   addAppDeviceRoutes(router, site);
   addAppAccountRoutes(router, site);
+  addAppRecoveryRoutes(router, site);
+  addAppHouseholdRoutes(router, site);
   return createWebApp<OwnerCtx>({
     router,
     limits: o.limits,
@@ -177,14 +224,16 @@ export function createOwnerApp(
 export async function startOwnerApi(o: OwnerApiOptions): Promise<OwnerApi> {
   const config = validateOwnerApiConfig(o.config);
   const log = o.log ?? (() => undefined);
-  const site = await openOwnerSite({ ...o, config, log });
+  const base: { url?: string } = {};
+  const linkBase = (): string => o.linkBase ?? base.url ?? `https://localhost:${config.port}`;
+  const site = await openOwnerSite({ ...o, config, log, linkBase });
   const app = createOwnerApp(site, { limits: config.limits, log, ...(o.journal ? { journal: o.journal } : {}) });
   // A public host name given with its own port (a port forward: 'cloud.example.com:8443') is let in as given.
   for (const name of config.publicHosts) {
     const withPort = /^([a-z0-9.-]+):(\d{1,5})$/i.exec(name);
     if (withPort) app.allowHosts([withPort[1]!], Number(withPort[2]));
   }
-  return serveApp(
+  const running = await serveApp(
     app,
     {
       keyPem: o.keyPem,
@@ -197,4 +246,6 @@ export async function startOwnerApi(o: OwnerApiOptions): Promise<OwnerApi> {
     },
     () => config.publicHosts.filter((name) => !/^[a-z0-9.-]+:\d{1,5}$/i.test(name)),
   );
+  base.url = running.url.replace(/\/$/, '');
+  return running;
 }

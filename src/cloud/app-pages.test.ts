@@ -1,6 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { telemetryChart, devicePage, loginPage } from './app-pages.ts';
+import {
+  telemetryChart,
+  devicePage,
+  loginPage,
+  householdPage,
+  accountPage,
+  resetPage,
+  verifyPage,
+  acceptInvitationPage,
+} from './app-pages.ts';
 import { getModel } from '../models/index.ts';
 
 test('the chart draws numeric series as inline SVG with a text alternative, and escapes names', () => {
@@ -88,4 +97,45 @@ test('an extension the unit learned through a signed update shows in the app; an
   };
   assert.match(page('2099-06-30'), /<dt>Security updates until<\/dt><dd>2099-06-30<\/dd>/);
   assert.match(page('2019-01-01'), /<dd>2020-01-31 \(ended: no more security updates\)<\/dd>/);
+});
+
+test('the household, account and reset pages escape values, carry the CSRF token and need no script', () => {
+  const frame = { title: 'T', csrf: 'tok"en', email: 'e' };
+  const people = [{ memberId: 'id"1', email: '<b>@example.com', role: 'guest', until: Date.UTC(2030, 0, 2) }];
+  const pages = [
+    householdPage(frame, { people, error: '<script>' }),
+    accountPage(frame, { email: '<i>@example.com', verified: false }),
+    resetPage({ csrf: 'tok"en', token: 'a"b' }),
+    verifyPage({ csrf: 'tok"en', token: 'a"b' }),
+    acceptInvitationPage(frame, { token: 'a"b' }),
+  ];
+  for (const html of pages) {
+    assert.doesNotMatch(html, /<script|\sstyle=|\son[a-z]+=/i);
+    const forms = html.match(/<form method="post"/g)?.length ?? 0;
+    assert.equal((html.match(/name="csrf" value="tok&#34;en"/g) ?? []).length, forms, 'every form has the token');
+  }
+  assert.match(pages[0]!, /&#60;b&#62;@example\.com <span class="muted">guest until 2030-01-02/);
+  assert.match(pages[0]!, /name="memberId" value="id&#34;1"/);
+  assert.match(pages[1]!, /data-verified="false"/);
+  assert.match(pages[1]!, /action="\/app\/account\/password"/);
+  assert.match(pages[1]!, /href="\/app\/account\/export"/);
+  assert.match(pages[2]!, /name="token" value="a&#34;b"/);
+});
+
+test('a member or guest sees no release on a shared device', () => {
+  const device = {
+    serial: 'PLG-AAAAAAAAAA',
+    model: 'plug',
+    ownerId: 'x',
+    claimedAt: 1,
+    claimWindowUntil: 0,
+    online: true,
+    seenAt: 1,
+    state: null,
+  };
+  const o = { device, telemetry: [], controls: [] };
+  const frame = { title: 'T', csrf: 'c', email: 'e' };
+  assert.match(devicePage(frame, { ...o, role: 'owner' }), /Release this device/);
+  assert.doesNotMatch(devicePage(frame, { ...o, role: 'member' }), /Release this device/);
+  assert.match(devicePage(frame, { ...o, role: 'guest' }), /Shared with you as guest/);
 });

@@ -19,6 +19,7 @@ export interface AppFrame {
 
 const LOGGED_IN_NAV = [
   { href: '/app', label: 'My devices' },
+  { href: '/app/household', label: 'Household' },
   { href: '/app/account', label: 'Account' },
 ];
 const LOGGED_OUT_NAV = [
@@ -54,7 +55,8 @@ export function loginPage(o: { csrf: string; error?: string; notice?: string; em
       '<label for="password">Password</label><input id="password" name="password" type="password" ' +
       'autocomplete="current-password" required maxlength="256">\n' +
       '<button type="submit">Log in</button></form>' +
-      '<p class="muted">No account yet? <a href="/register">Register</a>.</p></div>',
+      '<p class="muted">No account yet? <a href="/register">Register</a>. ' +
+      'Forgot your password? <a href="/reset">Reset it</a>.</p></div>',
   );
 }
 
@@ -98,12 +100,13 @@ function stateText(d: DeviceRecord): string {
   return d.online ? 'online' : d.seenAt ? `offline (last seen ${utcText(d.seenAt)})` : 'not seen yet';
 }
 
-function deviceList(devices: readonly DeviceRecord[]): string {
+function deviceList(devices: ReadonlyArray<DeviceRecord & { role?: string }>): string {
   if (devices.length === 0) return '<p class="muted">No devices yet. Claim one below.</p>';
   const items = devices.map(
     (d) =>
       `<li><a href="/app/devices/${escapeHtml(d.serial)}">${escapeHtml(d.serial)}</a> ` +
-      `<span class="muted">${escapeHtml(d.model)} · ${escapeHtml(stateText(d))}</span></li>`,
+      `<span class="muted">${escapeHtml(d.model)} · ${escapeHtml(stateText(d))}` +
+      `${d.role ? ` · shared with you as ${escapeHtml(d.role)}` : ''}</span></li>`,
   );
   return `<ul class="devices">${items.join('')}</ul>`;
 }
@@ -111,7 +114,7 @@ function deviceList(devices: readonly DeviceRecord[]): string {
 /** My devices, and the claim form. */
 export function devicesPage(
   frame: AppFrame & { csrf: string },
-  o: { devices: readonly DeviceRecord[]; error?: string; notice?: string; serial?: string },
+  o: { devices: ReadonlyArray<DeviceRecord & { role?: string }>; error?: string; notice?: string; serial?: string },
 ): string {
   return layout(
     frame,
@@ -288,7 +291,15 @@ function deviceFacts(d: DeviceRecord): string {
 /** One device: state, controls, chart, release. */
 export function devicePage(
   frame: AppFrame & { csrf: string },
-  o: { device: DeviceRecord; telemetry: readonly TelemetryRow[]; controls: Controls; error?: string; notice?: string },
+  o: {
+    device: DeviceRecord;
+    telemetry: readonly TelemetryRow[];
+    controls: Controls;
+    error?: string;
+    notice?: string;
+    /** The caller's role: only the owner sees the release. */
+    role?: string;
+  },
 ): string {
   const d = o.device;
   const serial = escapeHtml(d.serial);
@@ -301,19 +312,130 @@ export function devicePage(
       `<section class="card" aria-labelledby="tel-h"><h2 id="tel-h">Recent` +
       ` telemetry</h2>${telemetryChart(o.telemetry)}` +
       `<p><a href="/app/devices/${serial}">Refresh</a></p></section>` +
-      '<section class="card" aria-labelledby="rel-h"><h2 id="rel-h">Release</h2>' +
-      '<p class="muted">Releasing removes the device and its telemetry from your account.</p>' +
-      postButton(`/app/devices/${d.serial}/release`, frame.csrf, 'Release this device', { className: 'danger' }) +
-      '</section>',
+      (o.role !== undefined && o.role !== 'owner'
+        ? `<p class="muted">Shared with you as ${escapeHtml(o.role)}.</p>`
+        : '<section class="card" aria-labelledby="rel-h"><h2 id="rel-h">Release</h2>' +
+          '<p class="muted">Releasing removes the device and its telemetry from your account.</p>' +
+          postButton(`/app/devices/${d.serial}/release`, frame.csrf, 'Release this device', { className: 'danger' }) +
+          '</section>'),
   );
 }
 
-/** Account: delete it and all its data. */
-export function accountPage(frame: AppFrame & { csrf: string }, o: { email: string; error?: string }): string {
+function passwordInput(id: string, name: string, label: string, autocomplete: string): string {
+  const min = autocomplete === 'new-password' ? ' minlength="12"' : '';
+  return (
+    `<label for="${id}">${label}</label><input id="${id}" name="${name}" type="password" ` +
+    `autocomplete="${autocomplete}" required${min} maxlength="256">`
+  );
+}
+
+/** The same page for every address: a message is on its way (or not: the page never says). */
+export function mailSentPage(o: { title: string; text: string }): string {
+  return layout(
+    { title: o.title },
+    `<h1>${escapeHtml(o.title)}</h1><div class="card"><p>${escapeHtml(o.text)}</p>` +
+      '<p><a href="/login">Log in</a></p></div>',
+  );
+}
+
+/** Confirm an address: one button, so a mail scanner that opens the link confirms nothing. */
+export function verifyPage(o: { csrf: string; token: string; error?: string }): string {
+  return layout(
+    { title: 'Confirm your address' },
+    `<h1>Confirm your e-mail address</h1><div class="card">${formMessages(o)}` +
+      `<form method="post" action="/verify">${csrfInput(o.csrf)}` +
+      `<input type="hidden" name="token" value="${escapeHtml(o.token)}">` +
+      '<button type="submit">Confirm my address</button></form></div>',
+  );
+}
+
+/** Ask for a reset link. */
+export function resetRequestPage(o: { csrf: string; error?: string }): string {
+  return layout(
+    { title: 'Reset your password' },
+    `<h1>Reset your password</h1><div class="card">${formMessages(o)}` +
+      '<p>Enter the address of your account: a link to choose a new password goes to it.</p>' +
+      `<form method="post" action="/reset/request">${csrfInput(o.csrf)}\n${emailInput(undefined)}\n` +
+      '<button type="submit">Send me a link</button></form></div>',
+  );
+}
+
+/** Choose a new password with a reset link. */
+export function resetPage(o: { csrf: string; token: string; error?: string; reasons?: readonly string[] }): string {
+  return layout(
+    { title: 'Choose a new password' },
+    `<h1>Choose a new password</h1><div class="card">${formMessages(o)}` +
+      `<form method="post" action="/reset">${csrfInput(o.csrf)}` +
+      `<input type="hidden" name="token" value="${escapeHtml(o.token)}">\n${emailInput(undefined)}\n` +
+      `${passwordInput('new-password', 'password', 'New password', 'new-password')}\n` +
+      '<button type="submit">Set the new password</button></form></div>',
+  );
+}
+
+/** The household: its people with a remove button each, and the invitation form. */
+export function householdPage(
+  frame: AppFrame & { csrf: string },
+  o: {
+    people: ReadonlyArray<{ memberId: string; email: string; role: string; until: number | null }>;
+    error?: string;
+    notice?: string;
+  },
+): string {
+  const rows = o.people.map(
+    (p) =>
+      `<li data-member="${escapeHtml(p.email)}">${escapeHtml(p.email)} <span class="muted">${escapeHtml(p.role)}` +
+      `${p.until === null ? '' : ` until ${escapeHtml(utcText(p.until))}`}</span>` +
+      `<form method="post" action="/app/household/remove">${csrfInput(frame.csrf)}` +
+      `<input type="hidden" name="memberId" value="${escapeHtml(p.memberId)}">` +
+      `<button type="submit" class="danger" aria-label="Remove ${escapeHtml(p.email)}">Remove</button></form></li>`,
+  );
+  const list = rows.length ? `<ul class="devices">${rows.join('')}</ul>` : '<p class="muted">Nobody yet.</p>';
+  return layout(
+    frame,
+    `<h1>Household</h1>${formMessages(o)}<section class="card" aria-labelledby="ppl-h"><h2 id="ppl-h">People</h2>` +
+      `${list}<p class="muted">Removing a person signs them out everywhere at once.</p></section>\n` +
+      '<section class="card" aria-labelledby="inv-h"><h2 id="inv-h">Invite a person</h2>' +
+      '<p>A member uses your devices but changes nothing about their security; a guest only uses what is not ' +
+      'sensitive, until the date you set.</p>' +
+      `<form method="post" action="/app/household/invite">${csrfInput(frame.csrf)}\n${emailInput(undefined)}\n` +
+      '<label for="role">Role</label><select id="role" name="role"><option value="member">member</option>' +
+      '<option value="guest">guest</option></select>\n' +
+      '<label for="until">Guest until (optional)</label><input id="until" name="until" type="date">\n' +
+      '<button type="submit">Send the invitation</button></form></section>',
+  );
+}
+
+/** Accept an invitation while signed in. */
+export function acceptInvitationPage(frame: AppFrame & { csrf: string }, o: { token: string }): string {
+  return layout(
+    frame,
+    '<h1>Join a household</h1><div class="card"><p>Accept the invitation with this account?</p>' +
+      `<form method="post" action="/app/household/accept">${csrfInput(frame.csrf)}` +
+      `<input type="hidden" name="token" value="${escapeHtml(o.token)}">` +
+      '<button type="submit">Accept</button></form></div>',
+  );
+}
+
+/** Account: its address, password change, export, and deletion with all its data. */
+export function accountPage(
+  frame: AppFrame & { csrf: string },
+  o: { email: string; verified?: boolean; error?: string; notice?: string; reasons?: readonly string[] },
+): string {
+  const status = o.verified === false ? 'not confirmed yet: open the link we mailed you' : 'confirmed';
   return layout(
     frame,
     `<h1>Account</h1>${formMessages(o)}` +
-      `<section class="card"><dl><dt>E-mail</dt><dd>${escapeHtml(o.email)}</dd></dl></section>\n` +
+      `<section class="card"><dl><dt>E-mail</dt><dd>${escapeHtml(o.email)}</dd>` +
+      `<dt>Address</dt><dd data-verified="${o.verified !== false}">${escapeHtml(status)}</dd></dl></section>\n` +
+      '<section class="card" aria-labelledby="pw-h"><h2 id="pw-h">Change my password</h2>' +
+      '<p class="muted">Your other sessions end when the password changes.</p>' +
+      `<form method="post" action="/app/account/password">${csrfInput(frame.csrf)}\n` +
+      `${passwordInput('current', 'current', 'Current password', 'current-password')}\n` +
+      `${passwordInput('next', 'password', 'New password', 'new-password')}\n` +
+      '<button type="submit">Change password</button></form></section>\n' +
+      '<section class="card" aria-labelledby="exp-h"><h2 id="exp-h">My data</h2>' +
+      '<p><a href="/app/account/export" download>Download everything the cloud keeps about me (JSON)</a></p>' +
+      '</section>\n' +
       '<section class="card" aria-labelledby="del-h"><h2 id="del-h">Delete my account</h2>' +
       '<p>This deletes the account, releases every device and erases their telemetry. It cannot be undone.</p>\n' +
       `<form method="post" action="/app/account/delete">${csrfInput(frame.csrf)}\n` +

@@ -1,13 +1,16 @@
 /**
- * The owner web app's routes: log in and register (pre-session form tokens), the owner's devices
- * with the claim form, one device's controls and chart, and the account page. Forms get redirects
- * and pages; the JSON API's twins are in api-routes.ts.
+ * The owner web app's routes: log in, register, confirm the address and reset the password
+ * (pre-session form tokens), the owner's devices with the claim form, one device's controls and
+ * chart, the household and the account page. Forms get redirects and pages; the JSON API's twins
+ * are in api-routes.ts.
  */
 import { BulwarkError, InvalidInputError, httpStatusOf } from '../errors/index.ts';
 import { HttpError, type Router, type WebRequest, type WebResponse } from '../web/index.ts';
-import { AccountError, CommandError, RateLimitedError } from './errors.ts';
+import { AccountError, AccountStateError, CommandError, RateLimitedError, RoleError } from './errors.ts';
+import type { DeviceRecord } from './store.ts';
 import { clearedSessionCookie, field, normaliseEmail, type OwnerCtx } from './owner-accounts.ts';
 import { modelOf, remoteControls } from './owner-devices.ts';
+import { householdCommand, householdRelease } from './api-routes.ts';
 import type { OwnerSite } from './owner-site.ts';
 import * as pages from './app-pages.ts';
 
@@ -59,27 +62,100 @@ async function logIn(site: OwnerSite, req: WebRequest): Promise<WebResponse> {
   } catch {
     return loginHtml(site, 400, { error: 'That is not an e-mail address.', email: emailRaw });
   }
-  const { account, deviceCookie } = await site.accounts.checkPassword(req, email, field(req.body, 'password'));
-  if (!account) return loginHtml(site, 401, { error: 'Wrong e-mail address or password.', email });
-  return startSession(site, account.id, deviceCookie);
+  const check = await site.accounts.checkPassword(req, email, field(req.body, 'password'));
+  if (!check.account) return loginHtml(site, 401, { error: 'Wrong e-mail address or password.', email });
+  site.accounts.signedIn(req, check);
+  return startSession(site, check.account.id, check.deviceCookie);
+}
+
+/** The answer to every sign-up that passed the policy: the same page whether the address had an account. */
+const SIGNUP_SENT = {
+  title: 'Check your mail',
+  text: 'If the address can be used, a message is on its way to it. Open the link in it to confirm the address.',
+};
+const RESET_SENT = {
+  title: 'Check your mail',
+  text: 'If the address has an account, a link to choose a new password is on its way to it. It works a short time.',
+};
+
+function page(body: string, status = 200, cookie?: string): WebResponse {
+  return { kind: 'html', status, body, ...(cookie ? { headers: { 'set-cookie': cookie } } : {}) };
 }
 
 async function register(site: OwnerSite, req: WebRequest): Promise<WebResponse> {
   site.forms.verify(req);
   const email = field(req.body, 'email', 254);
   try {
-    const account = await site.accounts.register(req, email, field(req.body, 'password'));
-    return await startSession(site, account.id);
+    await site.accounts.signUp(req, email, field(req.body, 'password'));
+    return page(pages.mailSentPage(SIGNUP_SENT), 200, site.forms.clear());
   } catch (err) {
     if (err instanceof AccountError) {
       const reasons = (err.details.reasons as string[] | undefined) ?? [];
-      const taken = err.code === 'ACCOUNT_EXISTS';
-      const error = taken ? 'That e-mail address already has an account.' : 'Choose a stronger password:';
-      return registerHtml(site, taken ? 409 : 422, { error, reasons, email });
+      return registerHtml(site, 422, { error: 'Choose a stronger password:', reasons, email });
     }
     if (err instanceof InvalidInputError) return registerHtml(site, 400, { error: err.message, email });
     throw err;
   }
+}
+
+/** A page with a pre-session form (its cookie set). */
+function preSessionPage(site: OwnerSite, render: (csrf: string) => string, status = 200): WebResponse {
+  const pre = site.forms.issue();
+  return page(render(pre.token), status, pre.cookie);
+}
+
+/** The token of a link, from the query (a page) or the body (its form). */
+function tokenOf(req: WebRequest): string {
+  const t = req.query.get('token') ?? (typeof req.body.token === 'string' ? req.body.token : '');
+  return t.slice(0, 128);
+}
+
+/** Confirming the address, and the password reset, all before any session. */
+export function addAppRecoveryRoutes(router: Router<OwnerCtx>, site: OwnerSite): void {
+  const get = (path: string, handler: (req: WebRequest) => WebResponse): void =>
+    void router.add({ method: 'GET', path, access: 'public', csrf: false, handler: (req) => handler(req) });
+  const post = (path: string, handler: (req: WebRequest) => Promise<WebResponse>): void =>
+    void router.add({
+      method: 'POST',
+      path,
+      access: 'public',
+      csrf: false,
+      handler: (req) => {
+        site.forms.verify(req);
+        return handler(req);
+      },
+    });
+  get('/verify', (req) => preSessionPage(site, (csrf) => pages.verifyPage({ csrf, token: tokenOf(req) })));
+  post('/verify', async (req) => {
+    try {
+      await site.accounts.confirmAddress(tokenOf(req));
+    } catch (err) {
+      if (!(err instanceof AccountStateError)) throw err;
+      return preSessionPage(site, (csrf) => pages.verifyPage({ csrf, token: '', error: err.message }), 400);
+    }
+    return loginHtml(site, 200, { notice: 'Your address is confirmed. Log in to claim your devices.' });
+  });
+  get('/reset', (req) => {
+    const token = tokenOf(req);
+    if (!token) return preSessionPage(site, (csrf) => pages.resetRequestPage({ csrf }));
+    return preSessionPage(site, (csrf) => pages.resetPage({ csrf, token }));
+  });
+  post('/reset/request', async (req) => {
+    await site.accounts.requestReset(req, field(req.body, 'email', 254));
+    return page(pages.mailSentPage(RESET_SENT), 200, site.forms.clear());
+  });
+  post('/reset', async (req) => {
+    const token = tokenOf(req);
+    try {
+      await site.accounts.completeReset(token, field(req.body, 'email', 254), field(req.body, 'password'));
+    } catch (err) {
+      if (!(err instanceof BulwarkError) || err instanceof RateLimitedError) throw err;
+      const reasons = (err.details.reasons as string[] | undefined) ?? [];
+      const o = { token, error: err.message, reasons };
+      return preSessionPage(site, (csrf) => pages.resetPage({ csrf, ...o }), httpStatusOf(err));
+    }
+    return loginHtml(site, 200, { notice: 'Your password is changed and every session ended. Log in again.' });
+  });
 }
 
 /** The front page, log in, register and log out. */
@@ -128,13 +204,15 @@ export function addAppLoginRoutes(router: Router<OwnerCtx>, site: OwnerSite): vo
 
 async function claim(site: OwnerSite, req: WebRequest, ctx: OwnerCtx): Promise<WebResponse> {
   try {
+    site.accounts.requireConfirmed(ctx.account!);
     const d = await site.devices.claim(req, ctx.account!, req.body.serial, req.body.claimCode);
+    site.accounts.notify(ctx.account!, 'claim', { serial: d.serial }, `claimed ${d.serial}`);
     const done = encodeURIComponent('Claimed: the device is yours.');
     return { kind: 'redirect', location: `/app/devices/${d.serial}?done=${done}` };
   } catch (err) {
     if (!(err instanceof BulwarkError) || err instanceof RateLimitedError || err instanceof HttpError) throw err;
     const serial = typeof req.body.serial === 'string' ? req.body.serial.slice(0, 32) : '';
-    const devices = await site.devices.list(ctx.account!.id);
+    const devices = await devicesOf(site, ctx);
     const body = pages.devicesPage(frameOf(ctx, 'My devices'), { devices, error: err.message, serial });
     return { kind: 'html', status: httpStatusOf(err), body };
   }
@@ -147,13 +225,20 @@ async function command(site: OwnerSite, req: WebRequest, ctx: OwnerCtx): Promise
     location: `/app/devices/${serial}?${key}=${encodeURIComponent(text)}`,
   });
   try {
-    const c = await site.devices.command(ctx.account!, serial, req.body.capability, req.body.action, req.body.value);
+    const { capability, action, value } = req.body;
+    const c = await householdCommand(site, ctx, serial, { capability, action, value });
     if (c.status === 'done') return back('done', `${c.capability}: ${c.action} done`);
     return back('error', `the device refused: ${c.result?.error?.message ?? 'unknown reason'}`);
   } catch (err) {
-    if (err instanceof CommandError) return back('error', err.message);
+    if (err instanceof CommandError || err instanceof RoleError) return back('error', err.message);
     throw err;
   }
+}
+
+/** The account's own devices, then those shared with it, with the role. */
+async function devicesOf(site: OwnerSite, ctx: OwnerCtx): Promise<Array<DeviceRecord & { role?: string }>> {
+  const shared = (await site.households.shared(ctx.account!)).map((s) => ({ ...s.device, role: s.role }));
+  return [...(await site.devices.list(ctx.account!.id)), ...shared];
 }
 
 /** The owner's devices, the claim form, one device's page, its commands and its release. */
@@ -165,7 +250,7 @@ export function addAppDeviceRoutes(router: Router<OwnerCtx>, site: OwnerSite): v
     access: 'session',
     csrf: false,
     handler: async (req, ctx) => {
-      const o = { devices: await devices.list(ctx.account!.id), ...shown(req, 'done', 'notice', 120) };
+      const o = { devices: await devicesOf(site, ctx), ...shown(req, 'done', 'notice', 120) };
       return { kind: 'html', body: pages.devicesPage(frameOf(ctx, 'My devices'), o) };
     },
   });
@@ -182,10 +267,11 @@ export function addAppDeviceRoutes(router: Router<OwnerCtx>, site: OwnerSite): v
     access: 'session',
     csrf: false,
     handler: async (req, ctx) => {
-      const device = await devices.owned(req.params.serial!, ctx.account!.id);
+      const { device, role } = await site.households.access(req.params.serial!, ctx.account!);
       const telemetry = await devices.telemetry(device);
       const o = {
         device,
+        role,
         telemetry,
         controls: remoteControls(modelOf(device)),
         ...shown(req, 'done', 'notice', 120),
@@ -207,23 +293,56 @@ export function addAppDeviceRoutes(router: Router<OwnerCtx>, site: OwnerSite): v
     access: 'session',
     csrf: true,
     handler: async (req, ctx) => {
-      await devices.release(req.params.serial!, ctx.account!.id);
+      await householdRelease(site, ctx, req.params.serial!);
       return { kind: 'redirect', location: `/app?done=${encodeURIComponent(`${req.params.serial} released`)}` };
     },
   });
 }
 
-/** The account page and the deletion of the account with its data. */
+function accountHtml(ctx: OwnerCtx, status: number, o: { error?: string; notice?: string; reasons?: string[] }) {
+  const a = ctx.account!;
+  const body = pages.accountPage(frameOf(ctx, 'Account'), { email: a.email, verified: a.verifiedAt != null, ...o });
+  return page(body, status);
+}
+
+async function changePassword(site: OwnerSite, req: WebRequest, ctx: OwnerCtx): Promise<WebResponse> {
+  try {
+    await site.accounts.changePassword(req, ctx, field(req.body, 'current'), field(req.body, 'password'));
+  } catch (err) {
+    if (!(err instanceof AccountError)) throw err;
+    const reasons = (err.details.reasons as string[] | undefined) ?? [];
+    const error = err.code === 'LOGIN_FAILED' ? 'The current password is wrong.' : 'Choose a stronger password:';
+    return accountHtml(ctx, httpStatusOf(err), { error, reasons });
+  }
+  return accountHtml(ctx, 200, { notice: 'Password changed. Your other sessions have ended.' });
+}
+
+/** The account page: password change, export, and the deletion of the account with its data. */
 export function addAppAccountRoutes(router: Router<OwnerCtx>, site: OwnerSite): void {
   router.add({
     method: 'GET',
     path: '/app/account',
     access: 'session',
     csrf: false,
-    handler: (_req, ctx) => ({
-      kind: 'html',
-      body: pages.accountPage(frameOf(ctx, 'Account'), { email: ctx.account!.email }),
-    }),
+    handler: (_req, ctx) => accountHtml(ctx, 200, {}),
+  });
+  router.add({
+    method: 'POST',
+    path: '/app/account/password',
+    access: 'session',
+    csrf: true,
+    handler: (req, ctx) => changePassword(site, req, ctx),
+  });
+  router.add({
+    method: 'GET',
+    path: '/app/account/export',
+    access: 'session',
+    csrf: false,
+    handler: async (_req, ctx) => {
+      const body = { format: 'bulwark-cloud-account-export/1', ...(await site.store.exportAccount(ctx.account!.id)) };
+      const headers = { 'content-disposition': 'attachment; filename="bulwark-cloud-account.json"' };
+      return { kind: 'json', body, headers };
+    },
   });
   router.add({
     method: 'POST',
@@ -233,12 +352,85 @@ export function addAppAccountRoutes(router: Router<OwnerCtx>, site: OwnerSite): 
     handler: async (req, ctx) => {
       const email = ctx.account!.email;
       const { account } = await site.accounts.checkPassword(req, email, field(req.body, 'password'));
-      if (!account) {
-        const body = pages.accountPage(frameOf(ctx, 'Account'), { email, error: 'Wrong password.' });
-        return { kind: 'html', status: 401, body };
-      }
+      if (!account) return accountHtml(ctx, 401, { error: 'Wrong password.' });
       await site.store.deleteAccount(account.id);
       return { kind: 'redirect', location: '/login', headers: { 'set-cookie': clearedSessionCookie() } };
     },
   });
+}
+
+async function householdHtml(site: OwnerSite, ctx: OwnerCtx, status: number, o: Messages): Promise<WebResponse> {
+  const people = await site.households.people(ctx.account!.id);
+  return page(pages.householdPage(frameOf(ctx, 'Household'), { people, ...o }), status);
+}
+
+/** Runs a household change; a refusal shows on the household page, a success redirects with a notice. */
+async function householdChange(
+  site: OwnerSite,
+  ctx: OwnerCtx,
+  change: () => Promise<unknown>,
+  done: string,
+): Promise<WebResponse> {
+  try {
+    await change();
+  } catch (err) {
+    if (!(err instanceof BulwarkError) || err instanceof RateLimitedError || err instanceof HttpError) throw err;
+    return householdHtml(site, ctx, httpStatusOf(err), { error: err.message });
+  }
+  return { kind: 'redirect', location: `/app/household?done=${encodeURIComponent(done)}` };
+}
+
+/** The household page: its people, invitations, acceptance and removal. */
+export function addAppHouseholdRoutes(router: Router<OwnerCtx>, site: OwnerSite): void {
+  const { households } = site;
+  const post = (path: string, handler: (req: WebRequest, ctx: OwnerCtx) => Promise<WebResponse>): void =>
+    void router.add({ method: 'POST', path, access: 'session', csrf: true, handler });
+  router.add({
+    method: 'GET',
+    path: '/app/household',
+    access: 'session',
+    csrf: false,
+    handler: (req, ctx) => householdHtml(site, ctx, 200, shown(req, 'done', 'notice', 120)),
+  });
+  // The mailed link: signed in, a form to accept; else the login page first.
+  router.add({
+    method: 'GET',
+    path: '/invitations/accept',
+    access: 'public',
+    csrf: false,
+    handler: async (req) => {
+      // A public route: the session, when there is one, is looked up here.
+      const ctx = await site.accounts.sessionOf(req);
+      if (!ctx) {
+        const notice = 'Log in (or create an account with the invited address), then open the link again.';
+        return loginHtml(site, 200, { notice });
+      }
+      return page(pages.acceptInvitationPage(frameOf(ctx, 'Join a household'), { token: tokenOf(req) }));
+    },
+  });
+  post('/app/household/invite', (req, ctx) =>
+    householdChange(
+      site,
+      ctx,
+      () => households.invite(ctx.account!, field(req.body, 'email', 254), req.body),
+      'Invitation sent.',
+    ),
+  );
+  post('/app/household/accept', async (req, ctx) => {
+    try {
+      await households.accept(ctx.account!, tokenOf(req));
+    } catch (err) {
+      if (!(err instanceof AccountStateError)) throw err;
+      return page(pages.errorPage(httpStatusOf(err), err.message, frameOf(ctx, 'Error')), httpStatusOf(err));
+    }
+    return { kind: 'redirect', location: `/app?done=${encodeURIComponent('You joined the household.')}` };
+  });
+  post('/app/household/remove', (req, ctx) =>
+    householdChange(
+      site,
+      ctx,
+      () => households.remove(ctx.account!.id, req.body.memberId),
+      'Removed; signed out everywhere.',
+    ),
+  );
 }

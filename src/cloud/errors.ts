@@ -23,6 +23,11 @@ export type CloudErrorCode =
   | 'DEVICE_OFFLINE'
   | 'DEVICE_UNREACHABLE'
   | 'COMMAND_NOT_ALLOWED'
+  // accounts, mail and households (owner-accounts.ts, mail.ts, household.ts)
+  | 'ACCOUNT_UNVERIFIED'
+  | 'ACCOUNT_TOKEN_INVALID'
+  | 'HOUSEHOLD_ROLE_FORBIDDEN'
+  | 'MAIL_FAILED'
   // the owner API client (OwnerApiClient) and manifest import
   | 'API_ANSWER_TOO_LARGE'
   | 'API_TIMEOUT'
@@ -88,6 +93,22 @@ export class NotFoundError extends CloudError {
 
 /** Account problems: the e-mail is taken ('ACCOUNT_EXISTS'), wrong credentials ('LOGIN_FAILED'). */
 export class AccountError extends CloudError {}
+
+/**
+ * The account's address is not confirmed yet, so it cannot claim ('ACCOUNT_UNVERIFIED'); a link's token is
+ * unknown, used, expired or another account's ('ACCOUNT_TOKEN_INVALID', one answer for all four).
+ */
+export class AccountStateError extends CloudError {}
+
+/** A household person's role does not allow the action (a member releasing a device): 'HOUSEHOLD_ROLE_FORBIDDEN'. */
+export class RoleError extends CloudError {
+  constructor(message: string) {
+    super('HOUSEHOLD_ROLE_FORBIDDEN', message);
+  }
+}
+
+/** A message could not be delivered (thrown inside the mail queue only, then logged): 'MAIL_FAILED'. */
+export class MailError extends CloudError {}
 
 /** A command got no reply in time ('DEVICE_TIMEOUT') or the device refused it ('DEVICE_REFUSED'). */
 export class CommandError extends CloudError {}

@@ -56,6 +56,23 @@ export {
   remoteControls,
 } from './api.ts';
 export { deviceView, modelOf, firmwareText, outcomeText } from './owner-devices.ts';
+export {
+  Mailer,
+  composeMail,
+  defaultMailConfig,
+  validateMailConfig,
+  writeMaildirMessage,
+  maildirTransport,
+  smtpTransport,
+  findMailedLink,
+  maildirMessages,
+} from './mail.ts';
+export type { StoredMail, MailConfig, SmtpConfig, MailKind, MailFacts, OutgoingMail, MailTransport } from './mail.ts';
+export { defaultAccountLinkConfig } from './account-links.ts';
+export type { AccountLinkConfig } from './account-links.ts';
+export { roleMayUse, parseInvitation } from './household.ts';
+export type { DeviceRole, DeviceAccess } from './household.ts';
+export type { HouseholdRole, HouseholdMemberRecord, NotificationRecord } from './accounts-sql.ts';
 export { FIRMWARE_HISTORY } from './firmware-sql.ts';
 export {
   REVOCATION_REASONS,
@@ -115,6 +132,9 @@ export {
   AccountError,
   CommandError,
   FactsPublishError,
+  AccountStateError,
+  RoleError,
+  MailError,
 } from './errors.ts';
 export type { CloudErrorCode } from './errors.ts';
 export { openCase, addFacts, recordFix, markSubmitted, craOverview } from './cra-cases.ts';

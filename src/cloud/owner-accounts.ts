@@ -1,7 +1,12 @@
 /**
- * The owner accounts behind the cloud's API and app: registration under the password policy,
- * the guarded password check (device cookies, back-off per source and per account, all before
- * any hash), sessions and the failure counters every instance shares through the store.
+ * The owner accounts behind the cloud's API and app: sign-up under the password policy with the
+ * address confirmed by a mailed link, the guarded password check (device cookies, back-off per
+ * source and per account, all before any hash), password reset and change, notifications by mail,
+ * sessions and the failure counters every instance shares through the store.
+ *
+ * Sign-up, login and the reset request answer the same, in content and in time, whether the
+ * address has an account or not: the same hashing work on both paths, and whatever differs (the
+ * token, the message) happens after the answer.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { InvalidInputError } from '../errors/index.ts';
@@ -16,9 +21,11 @@ import {
   isWellFormedToken,
   type HashPriority,
 } from '../auth/index.ts';
-import { AccountError, RateLimitedError } from './errors.ts';
+import { AccountError, AccountStateError, RateLimitedError } from './errors.ts';
 import type { CloudStore, AccountRecord, SessionRecord } from './store.ts';
 import type { OwnerApiConfig } from './owner-api-config.ts';
+import type { Mailer, MailFacts, MailKind } from './mail.ts';
+import { checkLink, issueLink, spendLink, type AccountLinkConfig } from './account-links.ts';
 
 /** The owner's session cookie. */
 export const SESSION_COOKIE = '__Host-bulwark-cloud';
@@ -40,6 +47,8 @@ export interface OwnerCtx {
 export interface PasswordCheck {
   readonly account?: AccountRecord;
   readonly deviceCookie?: string;
+  /** True when the browser had a valid device cookie (so a sign-in from it is not new). */
+  readonly trusted?: boolean;
 }
 
 /** A new session: its id (the bearer token and cookie value), CSRF token and Set-Cookie value. */
@@ -97,7 +106,15 @@ export interface OwnerAccountsOptions {
   /** Journal entries about a request (logins). */
   readonly record: (req: WebRequest, event: SurfaceEvent) => void;
   readonly log: (message: string) => void;
+  /** The cloud's outgoing mail. */
+  readonly mailer: Mailer;
+  /** The origin links in messages point to, e.g. 'https://cloud.example.com' (read when a link is made). */
+  readonly linkBase: () => string;
+  readonly links: AccountLinkConfig;
 }
+
+/** Messages to one address per day at most (sign-up attempts, resets): a stranger cannot flood a mailbox. */
+const MAILS_PER_ADDRESS_PER_DAY = 10;
 
 /** Registration, password checks and sessions of the owner accounts. */
 export class OwnerAccounts {
@@ -108,6 +125,10 @@ export class OwnerAccounts {
   readonly #log: (message: string) => void;
   readonly #loginPolicy: LockoutPolicy;
   readonly #cookiePolicy: DeviceCookiePolicy;
+  readonly #mailer: Mailer;
+  readonly #linkBase: () => string;
+  readonly #links: AccountLinkConfig;
+  readonly #pending = new Set<Promise<void>>();
   #dummyHash: Promise<string> | undefined;
 
   constructor(o: OwnerAccountsOptions) {
@@ -118,6 +139,56 @@ export class OwnerAccounts {
     this.#log = o.log;
     this.#loginPolicy = new LockoutPolicy({ ...o.config.login });
     this.#cookiePolicy = new DeviceCookiePolicy({ ...o.config.deviceCookie });
+    this.#mailer = o.mailer;
+    this.#linkBase = o.linkBase;
+    this.#links = o.links;
+  }
+
+  /** Runs `work` after the answer went out; a failure is logged by kind only. */
+  #later(what: string, work: () => Promise<void>): void {
+    const p: Promise<void> = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(work)
+      .catch((err: unknown) => this.#log(`${what} failed: ${(err as { code?: string }).code ?? 'error'}`))
+      .finally(() => this.#pending.delete(p));
+    this.#pending.add(p);
+  }
+
+  /** Resolves when the work started after earlier answers is done (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.#pending.size > 0) await Promise.all([...this.#pending]);
+    await this.#mailer.idle();
+  }
+
+  /** A link into the app carrying `token`. */
+  linkTo(path: string, token: string): string {
+    return `${this.#linkBase()}${path}?token=${encodeURIComponent(token)}`;
+  }
+
+  /** True while the address may get another message today (counted per address, whoever asks). */
+  async #mailBudget(email: string): Promise<boolean> {
+    const key = `mail:${email}`;
+    const seen = (await this.#store.attempts([key])).get(key);
+    if (seen && seen.failures >= MAILS_PER_ADDRESS_PER_DAY && Date.now() - seen.lastFailureAt < 86_400_000) {
+      this.#log('mail: an address reached its daily limit of account messages');
+      return false;
+    }
+    if (seen && Date.now() - seen.lastFailureAt >= 86_400_000) await this.#store.clearAttempts(key);
+    await this.#store.recordFailure([key], Date.now());
+    return true;
+  }
+
+  /** Mails the account (in the background) and logs the notification (never the link). */
+  notify(account: Pick<AccountRecord, 'id' | 'email'>, kind: MailKind, facts: MailFacts, detail: string): void {
+    this.#later(`notification ${kind}`, async () => {
+      this.#mailer.send(kind, account.email, facts);
+      await this.#store.addNotification({
+        id: randomBytes(12).toString('base64url'),
+        accountId: account.id,
+        kind,
+        at: Date.now(),
+        detail,
+      });
+    });
   }
 
   /**
@@ -180,28 +251,126 @@ export class OwnerAccounts {
     if (result.needsRehash) await this.#store.updatePasswordHash(account.id, await hashPassword(password));
     if (trusted) this.#log('login from a trusted browser (device cookie)');
     const value = this.#cookiePolicy.issue(this.#deviceCookieKey, email, Date.now());
-    return { account, deviceCookie: hostCookie(DEVICE_COOKIE, value, this.#cookiePolicy.maxAgeSeconds) };
+    return { account, trusted, deviceCookie: hostCookie(DEVICE_COOKIE, value, this.#cookiePolicy.maxAgeSeconds) };
   }
 
-  /** Creates an account under the password policy; registration shares the source's login budget. */
-  async register(req: WebRequest, emailRaw: string, password: string): Promise<AccountRecord> {
-    const email = normaliseEmail(emailRaw);
-    const sourceKey = `login:src:${sourceKeyFor(req.sourceAddress)}`;
-    // Registration is a guess at nothing, but it costs a hash: it shares the source's budget.
-    const threshold = this.#loginPolicy.config.sourceThreshold * 4;
-    await admitAttempt(this.#store, this.#loginPolicy, [{ key: sourceKey, threshold }]);
+  /** After a login: a browser without a device cookie is a new sign-in, and the owner hears of it. */
+  signedIn(req: WebRequest, check: PasswordCheck): void {
+    if (check.account && !check.trusted)
+      this.notify(check.account, 'sign-in', { source: sourceKeyFor(req.sourceAddress) }, 'new sign-in');
+  }
+
+  async #strongPassword(email: string, password: string): Promise<void> {
     const userInputs = [email, email.split('@')[0]!, 'bulwark', 'cloud'];
     const strength = await checkPasswordStrength(password, { userInputs });
     if (!strength.ok) {
       const reasons = strength.reasons.map((r) => r.message);
       throw new AccountError('PASSWORD_POLICY', 'choose a stronger password', { reasons });
     }
-    const id = randomBytes(16).toString('base64url');
-    const account: AccountRecord = { id, email, passwordHash: await hashPassword(password), createdAt: Date.now() };
-    await this.#store.createAccount(account);
+  }
+
+  /**
+   * Sign-up under the password policy. A new address gets an unconfirmed account and a link to
+   * confirm it; an address with an account gets a message saying someone tried. Both paths hash
+   * the password and try the insert, and answer nothing that tells them apart.
+   */
+  async signUp(req: WebRequest, emailRaw: string, password: string): Promise<void> {
+    const email = normaliseEmail(emailRaw);
+    const sourceKey = `login:src:${sourceKeyFor(req.sourceAddress)}`;
+    // Sign-up is a guess at nothing, but it costs a hash: it shares the source's budget.
+    const threshold = this.#loginPolicy.config.sourceThreshold * 4;
+    await admitAttempt(this.#store, this.#loginPolicy, [{ key: sourceKey, threshold }]);
+    await this.#strongPassword(email, password);
+    const account: AccountRecord = {
+      id: randomBytes(16).toString('base64url'),
+      email,
+      passwordHash: await hashPassword(password),
+      createdAt: Date.now(),
+    };
+    const created = await this.#store.createAccount(account).then(
+      () => true,
+      (err: unknown) => {
+        if (err instanceof AccountError && err.code === 'ACCOUNT_EXISTS') return false;
+        throw err;
+      },
+    );
     await this.#store.clearAttempts(sourceKey);
-    this.#log(`account registered from ${req.sourceAddress}`);
-    return account;
+    this.#log('sign-up request');
+    this.#later('sign-up mail', async () => {
+      if (!(await this.#mailBudget(email))) return;
+      if (!created) return this.#mailer.send('signup-existing', email, { link: `${this.#linkBase()}/reset` });
+      const token = await issueLink(this.#store, {
+        accountId: account.id,
+        purpose: 'verify',
+        lifetimeMs: this.#links.verifyMs,
+      });
+      this.#mailer.send('verify', email, { link: this.linkTo('/verify', token) });
+    });
+  }
+
+  /** Confirms an address with the token of its link; resolves with the account id. */
+  async confirmAddress(tokenText: unknown): Promise<string> {
+    const t = await checkLink(this.#store, tokenText, 'verify');
+    await spendLink(this.#store, t);
+    await this.#store.markVerified(t.accountId, Date.now());
+    this.#log('an address was confirmed');
+    return t.accountId;
+  }
+
+  /** Refuses (403) an account whose address is not confirmed yet. */
+  requireConfirmed(account: AccountRecord): void {
+    if (account.verifiedAt == null)
+      throw new AccountStateError('ACCOUNT_UNVERIFIED', 'confirm your e-mail address first: open the link we sent');
+  }
+
+  /**
+   * A reset request: the same answer and work for any address; the link (15 minutes by default)
+   * is made and mailed after the answer, and only when the address has an account.
+   */
+  async requestReset(req: WebRequest, emailRaw: string): Promise<void> {
+    const email = normaliseEmail(emailRaw);
+    const threshold = this.#loginPolicy.config.sourceThreshold * 4;
+    await admitAttempt(this.#store, this.#loginPolicy, [
+      { key: `reset:src:${sourceKeyFor(req.sourceAddress)}`, threshold },
+    ]);
+    this.#log('password reset requested');
+    this.#later('reset mail', async () => {
+      // The budget first, for any address: the work after the answer differs as little as it can.
+      if (!(await this.#mailBudget(email))) return;
+      const account = await this.#store.accountByEmail(email);
+      if (!account) return;
+      const token = await issueLink(this.#store, {
+        accountId: account.id,
+        purpose: 'reset',
+        lifetimeMs: this.#links.resetMs,
+      });
+      const minutes = Math.round(this.#links.resetMs / 60_000);
+      this.#mailer.send('reset', email, { link: this.linkTo('/reset', token), minutes });
+    });
+  }
+
+  /** Sets a new password with a reset link's token for this address; every session of the account ends. */
+  async completeReset(tokenText: unknown, emailRaw: string, password: string): Promise<void> {
+    const email = normaliseEmail(emailRaw);
+    const account = await this.#store.accountByEmail(email);
+    const t = await checkLink(this.#store, tokenText, 'reset', account?.id ?? '');
+    await this.#strongPassword(email, password);
+    await spendLink(this.#store, t);
+    await this.#store.updatePasswordHash(t.accountId, await hashPassword(password));
+    // The link reached the mailbox, so the address is confirmed too.
+    await this.#store.markVerified(t.accountId, Date.now());
+    await this.#store.deleteSessionsOf(t.accountId);
+    this.notify(account!, 'password-changed', {}, 'password reset by link');
+  }
+
+  /** Changes the password with the current one; the account's other sessions end. */
+  async changePassword(req: WebRequest, ctx: OwnerCtx, current: string, next: string): Promise<void> {
+    const { account } = await this.checkPassword(req, ctx.account!.email, current);
+    if (!account) throw new AccountError('LOGIN_FAILED', 'the current password is wrong');
+    await this.#strongPassword(account.email, next);
+    await this.#store.updatePasswordHash(account.id, await hashPassword(next));
+    await this.#store.deleteSessionsOf(account.id, ctx.session!.idHash);
+    this.notify(account, 'password-changed', {}, 'password changed');
   }
 
   /** Starts a session for the account (the oldest goes past the per-account cap). */

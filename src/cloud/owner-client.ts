@@ -6,7 +6,9 @@
  *
  * @example
  * const owner = new OwnerApiClient(cloud.api.url, cloud.credentials.caCertPem);
- * await owner.register('me@example.com', 'marble falcon tundra 42 softly');
+ * await owner.register('me@example.com', 'marble falcon tundra 42 softly'); // 202: a link is mailed
+ * await owner.confirmAddress(tokenFromTheMail);
+ * await owner.login('me@example.com', 'marble falcon tundra 42 softly');
  * const refused = await owner.claim(serial);             // 400: the serial alone is never enough
  * const claimed = await owner.claim(serial, claimCode);  // 201 while the device's claim window is open
  * await owner.command(serial, 'power', 'on');
@@ -92,17 +94,17 @@ export class OwnerApiClient {
     });
   }
 
-  /** Creates an account and logs in. */
-  async register(
-    email: string,
-    password: string,
-  ): Promise<OwnerApiAnswer<{ account: { email: string }; token: string }>> {
-    const a = await this.send<{ account: { email: string }; token: string }>('POST', '/v1/accounts', {
-      email,
-      password,
-    });
-    if (a.status === 201) this.#token = a.body.token;
-    return a;
+  /**
+   * Signs up: 202 whether or not the address had an account (a link to confirm it is mailed); log in
+   * afterwards. The account claims devices once the address is confirmed ({@link confirmAddress}).
+   */
+  register(email: string, password: string): Promise<OwnerApiAnswer<{ ok: boolean; message: string }>> {
+    return this.send('POST', '/v1/accounts', { email, password });
+  }
+
+  /** Confirms an address with the token of the mailed link (`.../verify?token=<token>`). */
+  confirmAddress(token: string): Promise<OwnerApiAnswer<{ ok: boolean }>> {
+    return this.send('POST', '/v1/accounts/verify', { token });
   }
 
   /** Logs in. */

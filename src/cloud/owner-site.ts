@@ -3,6 +3,7 @@ import type { PreSessionForms, SurfaceEvent, WebRequest } from '../web/index.ts'
 import type { CloudStore } from './store.ts';
 import type { OwnerAccounts } from './owner-accounts.ts';
 import type { OwnerDevices } from './owner-devices.ts';
+import type { Households } from './household.ts';
 import type { RevokeOutcome } from './revocation-sql.ts';
 import type { MakerSessions } from './maker-session.ts';
 import type { SecurityConfig } from './security-config.ts';
@@ -12,6 +13,8 @@ export interface OwnerSite {
   readonly store: CloudStore;
   readonly accounts: OwnerAccounts;
   readonly devices: OwnerDevices;
+  /** Invitations, roles and removal of the people of an owner's household. */
+  readonly households: Households;
   /** The CSRF proof of the login and register forms. */
   readonly forms: PreSessionForms;
   readonly log: (message: string) => void;

@@ -23,7 +23,7 @@ import { parseMqttsUrl } from '../mqtt/index.ts';
 import { ConnectionJournal, type JournalConfig } from '../journal/index.ts';
 import { DeviceTraffic, type IngestConfig } from './ingest.ts';
 import { CommandCenter, type CommandConfig } from './commands.ts';
-import { startOwnerApi, type OwnerApi, type OwnerApiConfig } from './api.ts';
+import { startOwnerApi, type OwnerApi, type OwnerApiConfig, type OwnerApiOptions } from './api.ts';
 import { SqlStore } from './sql-store.ts';
 import { openSqliteDriver } from './sqlite-driver.ts';
 import { openPostgresDriver } from './pg-driver.ts';
@@ -34,6 +34,8 @@ import { OperationalIdentities } from './identities.ts';
 import type { IssuingConfig } from './issuing.ts';
 import { MosquittoRevocation, type MosquittoRevocationConfig } from './mosquitto-revocation.ts';
 import { factsFolder } from './facts-records.ts';
+import { Mailer, validateMailConfig, type MailConfig } from './mail.ts';
+import type { AccountLinkConfig } from './account-links.ts';
 
 /** The external Mosquitto written by `bulwark cloud broker-config`, which revocations reach. */
 export interface CloudMosquittoOptions {
@@ -96,6 +98,10 @@ export interface CloudServiceOptions {
   readonly revocationPollMs?: number;
   /** With `brokerUrl`: the Mosquitto that `broker-config` wrote, kept in step with the revocations. */
   readonly mosquitto?: CloudMosquittoOptions;
+  /** Mail to owners: an SMTP server (STARTTLS required) or, by default, the maildir `<stateDir>/mail`. */
+  readonly mail?: Partial<MailConfig>;
+  /** How long mailed links work (address confirmation, password reset, invitations), ms. */
+  readonly accountLinks?: Partial<AccountLinkConfig>;
   /** Hears every stored telemetry batch (the benchmark measures latency with it). */
   readonly onTelemetryStored?: (rows: readonly TelemetryRow[], storedAt: number) => void;
 }
@@ -119,6 +125,8 @@ export interface CloudService {
   readonly revocations: RevocationEnforcer;
   /** The issuing CA of operational certificates and the enrolment it answers. */
   readonly identities: OperationalIdentities;
+  /** The outgoing mail to owners; `maildir` is where messages go when no SMTP server is configured. */
+  readonly mail: Mailer & { readonly maildir: string };
   /** Imports a factory manifest into the registry. */
   importManifest(path: string): Promise<{ added: number; existing: number }>;
   /** Stops the instance: everything it started, in reverse order, the store last. */
@@ -396,6 +404,21 @@ function startMaintenance(store: CloudStore, retentionMs: number, log: (line: st
   };
 }
 
+/** The outgoing mail to owners: SMTP when configured, else the maildir `<state>/mail`; its closer goes in `closers`. */
+function openMail(
+  o: CloudServiceOptions,
+  log: (line: string) => void,
+  closers: Array<() => Promise<void>>,
+): { mail: CloudService['mail']; mailOptions: Pick<OwnerApiOptions, 'mailer' | 'linkBase' | 'links'> } {
+  const maildir = join(o.stateDir, 'mail');
+  const config = validateMailConfig(o.mail);
+  const mail = Object.assign(new Mailer({ config, maildir, log }), { maildir });
+  closers.push(() => mail.close());
+  log(`mail to owners goes ${config.smtp ? `over SMTP to ${config.smtp.host}` : `to ${maildir}`}`);
+  const links = o.accountLinks ? { links: o.accountLinks } : {};
+  return { mail, mailOptions: { mailer: mail, linkBase: config.linkBase, ...links } };
+}
+
 /** Per instance, in its state dir: every connection attempt on the owner API and the broker. */
 function openCloudJournal(o: CloudServiceOptions): Promise<ConnectionJournal> {
   return ConnectionJournal.open({
@@ -457,16 +480,11 @@ export async function startCloud(o: CloudServiceOptions): Promise<CloudService> 
     closers.push(() => mqtt.close());
     await mqtt.waitConnected(30_000);
     await startMosquittoRevocation(o, creds, store, revocations, log);
+    const { mail, mailOptions } = openMail(o, log, closers);
     const api = await startOwnerApi({
-      store,
-      commands,
-      certPem: creds.server.certPem,
-      keyPem: creds.server.keyPem,
-      config: o.api ?? {},
-      log,
-      journal,
-      revoke: (input, by) => revocations.revoke(input, by),
-      factsDir: factsFolder(o.stateDir),
+      ...mailOptions,
+      ...{ store, commands, certPem: creds.server.certPem, keyPem: creds.server.keyPem, config: o.api ?? {} },
+      ...{ log, journal, revoke: (input, by) => revocations.revoke(input, by), factsDir: factsFolder(o.stateDir) },
     });
     closers.push(() => api.close());
     closers.push(startMaintenance(store, (o.telemetryRetentionDays ?? 30) * 86_400_000, log));
@@ -483,6 +501,7 @@ export async function startCloud(o: CloudServiceOptions): Promise<CloudService> 
       journal,
       revocations,
       identities,
+      mail,
       async importManifest(path: string) {
         return store.importUnits(await readManifest(path, creds.caCertPem), Date.now());
       },

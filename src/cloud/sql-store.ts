@@ -25,6 +25,7 @@ import * as firmware from './firmware-sql.ts';
 import * as revocation from './revocation-sql.ts';
 import * as issuing from './issuing-sql.ts';
 import * as security from './security-sql.ts';
+import * as accounts from './accounts-sql.ts';
 import type { CraCaseRecord, CraFacts, CraReportKind } from './cra-reporting.ts';
 import type { RevocationReason, RevocationRecord, RevocationTarget } from './revocation.ts';
 
@@ -92,7 +93,7 @@ CREATE INDEX IF NOT EXISTS commands_account ON commands (account_id);
 CREATE TABLE IF NOT EXISTS models (digest TEXT PRIMARY KEY, document TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS device_models (serial TEXT PRIMARY KEY, digest TEXT NOT NULL);
 ${firmware.FIRMWARE_SCHEMA_SQL}${revocation.REVOCATION_SCHEMA_SQL}${issuing.ISSUING_SCHEMA_SQL}
-${security.SECURITY_SCHEMA_SQL}`;
+${security.SECURITY_SCHEMA_SQL}${accounts.ACCOUNTS_SCHEMA_SQL}`;
 
 interface DeviceRow extends firmware.FirmwareColumns, revocation.RevocationColumns {
   serial: string;
@@ -139,6 +140,24 @@ const DEVICE_COLUMNS =
 /** Parsed models kept by digest (a digest names one model for ever); past this many the cache starts afresh. */
 const MAX_CACHED_MODELS = 256;
 
+interface AccountRow {
+  id: string;
+  email: string;
+  password_hash: string;
+  created_at: number | string;
+  verified_at: number | string | null;
+}
+
+function toAccount(r: AccountRow): AccountRecord {
+  return {
+    id: r.id,
+    email: r.email,
+    passwordHash: r.password_hash,
+    createdAt: Number(r.created_at),
+    verifiedAt: r.verified_at === null ? null : Number(r.verified_at),
+  };
+}
+
 function sameHash(a: string, b: string): boolean {
   const x = Buffer.from(a),
     y = Buffer.from(b);
@@ -171,6 +190,8 @@ export class SqlStore implements CloudStore {
         `the database has schema ${row?.value}; this cloud writes ${SCHEMA_VERSION}`,
       );
     }
+    // A deleted account's rows are overwritten, not just unlinked, so its address is not left in free pages.
+    if (db.dialect === 'sqlite') await db.exec('PRAGMA secure_delete = ON');
     return new SqlStore(db);
   }
 
@@ -514,20 +535,21 @@ export class SqlStore implements CloudStore {
     if (n === 0) throw new AccountError('ACCOUNT_EXISTS', 'an account with this e-mail address exists');
   }
 
-  async accountByEmail(email: string): Promise<AccountRecord | undefined> {
-    const [r] = await this.#db.all<{ id: string; email: string; password_hash: string; created_at: number }>(
-      'SELECT id, email, password_hash, created_at FROM accounts WHERE email = $1',
-      [email],
+  async #account(where: 'email' | 'id', value: string): Promise<AccountRecord | undefined> {
+    const [r] = await this.#db.all<AccountRow>(
+      `SELECT a.id, a.email, a.password_hash, a.created_at, v.verified_at FROM accounts a
+      LEFT JOIN account_verified v ON v.account_id = a.id WHERE a.${where} = $1`,
+      [value],
     );
-    return r ? { id: r.id, email: r.email, passwordHash: r.password_hash, createdAt: Number(r.created_at) } : undefined;
+    return r ? toAccount(r) : undefined;
+  }
+
+  async accountByEmail(email: string): Promise<AccountRecord | undefined> {
+    return this.#account('email', email);
   }
 
   async accountById(id: string): Promise<AccountRecord | undefined> {
-    const [r] = await this.#db.all<{ id: string; email: string; password_hash: string; created_at: number }>(
-      'SELECT id, email, password_hash, created_at FROM accounts WHERE id = $1',
-      [id],
-    );
-    return r ? { id: r.id, email: r.email, passwordHash: r.password_hash, createdAt: Number(r.created_at) } : undefined;
+    return this.#account('id', id);
   }
 
   async updatePasswordHash(id: string, hash: string): Promise<void> {
@@ -536,6 +558,10 @@ export class SqlStore implements CloudStore {
 
   async deleteAccount(id: string): Promise<void> {
     await this.#db.transaction(async (tx) => {
+      const [a] = await tx.all<{ email: string }>('SELECT email FROM accounts WHERE id = $1', [id]);
+      if (a)
+        await tx.run('DELETE FROM attempts WHERE key = $1 OR key = $2', [`login:acct:${a.email}`, `mail:${a.email}`]);
+      await accounts.deleteAccountRows(tx, id);
       await tx.run('DELETE FROM telemetry WHERE serial IN (SELECT serial FROM devices WHERE owner_id = $1)', [id]);
       await tx.run(
         'UPDATE devices SET owner_id = NULL, claimed_at = NULL, claim_window_until = 0, state_json = NULL WHERE ' +
@@ -546,6 +572,87 @@ export class SqlStore implements CloudStore {
       await tx.run('DELETE FROM sessions WHERE account_id = $1', [id]);
       await tx.run('DELETE FROM accounts WHERE id = $1', [id]);
     });
+    // The WAL still holds the pages as they were until a checkpoint rewrites them.
+    if (this.#db.dialect === 'sqlite') await this.#db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+  }
+
+  async markVerified(id: string, now: number): Promise<void> {
+    return accounts.markVerified(this.#db, id, now);
+  }
+
+  async createAccountToken(t: accounts.AccountTokenRecord): Promise<void> {
+    return accounts.createToken(this.#db, t);
+  }
+
+  async accountToken(id: string): Promise<accounts.AccountTokenRecord | undefined> {
+    return accounts.token(this.#db, id);
+  }
+
+  async useAccountToken(id: string, now: number): Promise<boolean> {
+    return accounts.useToken(this.#db, id, now);
+  }
+
+  async deleteSessionsOf(accountId: string, keepIdHash?: string): Promise<number> {
+    return accounts.deleteSessionsOf(this.#db, accountId, keepIdHash);
+  }
+
+  async addNotification(n: accounts.NotificationRecord): Promise<void> {
+    return accounts.addNotification(this.#db, n);
+  }
+
+  async notifications(accountId: string, limit: number): Promise<accounts.NotificationRecord[]> {
+    return accounts.notifications(this.#db, accountId, limit);
+  }
+
+  async putHouseholdMember(m: accounts.HouseholdMemberRecord): Promise<void> {
+    return accounts.putMember(this.#db, m);
+  }
+
+  async householdMembers(ownerId: string): Promise<accounts.HouseholdMemberRecord[]> {
+    return accounts.members(this.#db, ownerId);
+  }
+
+  async householdMemberships(memberId: string): Promise<accounts.HouseholdMemberRecord[]> {
+    return accounts.memberships(this.#db, memberId);
+  }
+
+  async removeHouseholdMember(ownerId: string, memberId: string): Promise<boolean> {
+    return accounts.removeMember(this.#db, ownerId, memberId);
+  }
+
+  async exportAccount(id: string): Promise<Record<string, unknown> | undefined> {
+    const account = await this.accountById(id);
+    if (!account) return undefined;
+    const { passwordHash: _hash, ...record } = account;
+    const sessions = await this.#db.all<{ created_at: number; last_seen_at: number }>(
+      'SELECT created_at, last_seen_at FROM sessions WHERE account_id = $1 ORDER BY created_at',
+      [id],
+    );
+    const devices = await Promise.all((await this.listDevices(id)).map((d) => this.#deviceExport(d)));
+    const commands = await this.#db.all<{ id: string }>('SELECT id FROM commands WHERE account_id = $1', [id]);
+    const counters = await this.attempts([`login:acct:${account.email}`, `mail:${account.email}`]);
+    return {
+      account: record,
+      sessions: sessions.map((r) => ({ createdAt: Number(r.created_at), lastSeenAt: Number(r.last_seen_at) })),
+      devices,
+      commands: await Promise.all(commands.map((c) => this.command(c.id))),
+      failureCounters: Object.fromEntries(counters),
+      ...(await accounts.accountTablesExport(this.#db, id)),
+    };
+  }
+
+  /** A claimed device with what the cloud keeps of it: telemetry since the claim, events, update outcomes. */
+  async #deviceExport(d: DeviceRecord): Promise<Record<string, unknown>> {
+    const events = await this.#db.all<{ seq: number; kind: string; at: number }>(
+      'SELECT seq, kind, at FROM device_events WHERE serial = $1 AND at >= $2 ORDER BY seq',
+      [d.serial, d.claimedAt ?? 0],
+    );
+    return {
+      device: d,
+      telemetry: await this.telemetry(d.serial, d.claimedAt ?? 0, 100_000),
+      events: events.map((e) => ({ seq: Number(e.seq), kind: e.kind, at: Number(e.at) })),
+      firmwareOutcomes: await this.firmwareOutcomes(d.serial, 1_000),
+    };
   }
 
   async createSession(s: SessionRecord, maxPerAccount: number): Promise<void> {

@@ -18,6 +18,7 @@ import type { CloneSuspect, RevokeOutcome, RevokedSerialNumber } from './revocat
 import type { IssuingCaRecord, OperationalCertificateRecord } from './issuing-sql.ts';
 import type { CsafAdvisoryRecord, DisclosureReportRecord } from './security-sql.ts';
 import type { CraCaseRecord, CraFacts, CraReportKind } from './cra-reporting.ts';
+import type { AccountTokenRecord, HouseholdMemberRecord, NotificationRecord } from './accounts-sql.ts';
 
 /** One unit as imported from a factory manifest (public data only). */
 export interface RegistryUnit {
@@ -94,6 +95,8 @@ export interface AccountRecord {
   readonly email: string;
   readonly passwordHash: string;
   readonly createdAt: number;
+  /** When the owner confirmed the address by the link mailed at sign-up, ms; null: not yet. */
+  readonly verifiedAt?: number | null;
 }
 
 /** A session as stored: the hash of its id, never the id. */
@@ -217,8 +220,35 @@ export interface CloudStore {
   accountById(id: string): Promise<AccountRecord | undefined>;
   /** Replaces the account's password hash. */
   updatePasswordHash(id: string, hash: string): Promise<void>;
-  /** Deletes the account, its sessions and commands, releases its devices and erases their telemetry. */
+  /**
+   * Deletes the account, its sessions, commands, tokens, notifications, household places and counters, releases
+   * its devices and erases their telemetry; nothing with its address is left.
+   */
   deleteAccount(id: string): Promise<void>;
+  /** Marks the account's address confirmed. */
+  markVerified(id: string, now: number): Promise<void>;
+  /** Stores a single-use token (its secret's SHA-256 only). */
+  createAccountToken(t: AccountTokenRecord): Promise<void>;
+  /** The token with this id, or undefined. */
+  accountToken(id: string): Promise<AccountTokenRecord | undefined>;
+  /** Marks the token used, once; false when it was used already or is expired at `now`. */
+  useAccountToken(id: string, now: number): Promise<boolean>;
+  /** Ends the account's sessions, all but `keepIdHash` when given; resolves with how many ended. */
+  deleteSessionsOf(accountId: string, keepIdHash?: string): Promise<number>;
+  /** Logs a notification sent to the account. */
+  addNotification(n: NotificationRecord): Promise<void>;
+  /** The account's notifications, newest first; at most `limit`. */
+  notifications(accountId: string, limit: number): Promise<NotificationRecord[]>;
+  /** Adds a person to an owner's household, or changes their role. */
+  putHouseholdMember(m: HouseholdMemberRecord): Promise<void>;
+  /** The people of the owner's household. */
+  householdMembers(ownerId: string): Promise<HouseholdMemberRecord[]>;
+  /** The households the account belongs to. */
+  householdMemberships(memberId: string): Promise<HouseholdMemberRecord[]>;
+  /** Removes a person from a household; false when they were not in it. */
+  removeHouseholdMember(ownerId: string, memberId: string): Promise<boolean>;
+  /** Everything stored about the account (no password hash, no token hash), for its export. */
+  exportAccount(id: string): Promise<Record<string, unknown> | undefined>;
   /** Adds a session; beyond `maxPerAccount` the least recently used ones of that account go. */
   createSession(session: SessionRecord, maxPerAccount: number): Promise<void>;
   /** The session whose id hashes to `idHash`, or undefined. */

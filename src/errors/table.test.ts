@@ -145,6 +145,17 @@ test('a code no switch named answered 400, and still does', () => {
     'FACTS_RECORD_TOO_LARGE',
     'FACTS_RECORD_CONFLICT',
     'FACTS_RELEASE_MISMATCH',
+    // Named users with roles on the device's and the hub's pages (issue 26): a role's refusal (403),
+    // a taken name, a full list or the first owner (409), nobody of that name (404).
+    'ROLE_REFUSED',
+    'USER_EXISTS',
+    'USER_UNKNOWN',
+    'USER_FIRST_OWNER',
+    'USER_LIMIT',
+    // The cloud's accounts and households (issue 26): a claim before the address is confirmed, and a household
+    // person's role refusing an action (403).
+    'ACCOUNT_UNVERIFIED',
+    'HOUSEHOLD_ROLE_FORBIDDEN',
   ]);
   for (const code of Object.keys(ERROR_TABLE)) {
     if (named.has(code) || web.has(code) || newSince.has(code)) continue;

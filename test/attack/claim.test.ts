@@ -40,7 +40,7 @@ test("10 wrong claims from 3 other accounts, then the owner's right claim: 201",
   await waitFor(() => agent.cloud?.connected, 15_000, 'the device to connect');
 
   const owner = new ApiClient(cloud.api.url, cloud.credentials.caCertPem);
-  assert.equal((await owner.register('owner@example.com', PASSWORD)).status, 201);
+  assert.equal((await owner.signUp(cloud.mail.maildir, 'owner@example.com', PASSWORD)).status, 200);
   assert.match(await pressButton(devState, 'press'), /claim window open/);
   const windowOpen = async (): Promise<boolean> =>
     ((await cloud.store.getDevice(unit.serial))?.claimWindowUntil ?? 0) > Date.now();
@@ -50,7 +50,7 @@ test("10 wrong claims from 3 other accounts, then the owner's right claim: 201",
   const perAccount = [4, 3, 3];
   for (let a = 0; a < perAccount.length; a++) {
     const stranger = new ApiClient(cloud.api.url, cloud.credentials.caCertPem, `127.0.0.${50 + a}`);
-    assert.equal((await stranger.register(`stranger${a}@example.com`, PASSWORD)).status, 201);
+    assert.equal((await stranger.signUp(cloud.mail.maildir, `stranger${a}@example.com`, PASSWORD)).status, 200);
     for (let i = 0; i < perAccount[a]!; i++) {
       statuses.push((await stranger.claim(unit.serial, `WXYZ-WXYZ-WXYZ-WX${a + 2}${i + 2}`)).status);
     }

@@ -192,7 +192,7 @@ test(
     assert.equal(
       (await new ApiClient(cloud.api.url, cloud.credentials.caCertPem).register(email, 'marble falcon tundra 42'))
         .status,
-      201,
+      202,
     );
     await assertEvidenceSurvives({
       port: cloud.api.port,

@@ -8,9 +8,10 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeFleet } from '../support/device.ts';
-import { OwnerApiClient, startCloud, type CloudService } from '../../src/cloud/index.ts';
+import { OwnerApiClient, findMailedLink, startCloud, type CloudService } from '../../src/cloud/index.ts';
 import { pressButton, startDeviceAgent, type DeviceAgent } from '../../src/device/index.ts';
 import { runAudit, type AuditReport } from '../../src/audit/index.ts';
+import { waitFor } from '../cloud/support.ts';
 
 const PLUG = fileURLToPath(new URL('../../src/policy/profiles/plug.yaml', import.meta.url));
 const running: Array<{ close(): Promise<void> }> = [];
@@ -74,6 +75,7 @@ async function audit(p: Awaited<ReturnType<typeof plugOnCloud>>): Promise<{ stat
       cloud: p.cloud.brokerUrl,
       cloudApi: p.cloud.api.url,
       cloudApiCa: p.ca,
+      cloudMail: p.cloud.mail.maildir,
     }),
   );
 }
@@ -120,7 +122,14 @@ test(
     assert.equal(open.status, 'not-tested', open.text);
     assert.equal((await p.cloud.store.getDevice(serial))?.ownerId ?? null, null, 'the test account let it go');
     const owner = new OwnerApiClient(p.cloud.api.url, p.cloud.credentials.caCertPem);
-    assert.equal((await owner.register('owner@example.com', 'marble falcon tundra 42 softly')).status, 201);
+    assert.equal((await owner.register('owner@example.com', 'marble falcon tundra 42 softly')).status, 202);
+    const link = await waitFor(
+      () => findMailedLink(p.cloud.mail.maildir, 'owner@example.com', '/verify'),
+      10_000,
+      'the confirmation message',
+    );
+    assert.equal((await owner.confirmAddress(new URL(link!).searchParams.get('token')!)).status, 200);
+    assert.equal((await owner.login('owner@example.com', 'marble falcon tundra 42 softly')).status, 200);
     assert.match(await pressButton(p.state, 'claim'), /cloud claim window open/);
     const label = JSON.parse(await readFile(join(p.bundle, 'label.json'), 'utf8')) as { claimCode: string };
     assert.equal((await owner.claim(serial, label.claimCode)).status, 201);

@@ -7,7 +7,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { startCloud, type CloudService } from '../../src/cloud/index.ts';
 import { startDeviceAgent, pressButton, type DeviceAgent } from '../../src/device/index.ts';
 import type { ProvisionedUnit } from '../../src/identity/index.ts';
-import { makeUnits, waitFor } from './support.ts';
+import { makeUnits, waitFor, waitForMail } from './support.ts';
 import { needTool, toolAvailable } from '../support/tools.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -84,6 +84,16 @@ test(
       /stronger password/i,
       'a weak password is refused with reasons',
     );
+    await page.fill('#password', 'marble falcon tundra 42 softly');
+    await page.click('main button[type=submit]');
+    assert.match((await page.textContent('main')) ?? '', /Check your mail/);
+
+    // The confirmation link from the cloud's maildir: one button confirms, then the owner logs in.
+    const mail = await waitForMail(cloud.mail.maildir, 'browser@example.com', /\/verify\?token=/);
+    await page.goto(/https:\S+\/verify\?token=\S+/.exec(mail.text)![0]);
+    await page.click('main button[type=submit]');
+    assert.match((await page.textContent('[role=status]')) ?? '', /address is confirmed/);
+    await page.fill('#email', 'browser@example.com');
     await page.fill('#password', 'marble falcon tundra 42 softly');
     await page.click('main button[type=submit]');
     await page.waitForURL(base + '/app');

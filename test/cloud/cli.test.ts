@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { OwnerApiClient, openCloudStore } from '../../src/cloud/index.ts';
+import { OwnerApiClient, findMailedLink, openCloudStore } from '../../src/cloud/index.ts';
 import { makeUnits, freePort, waitFor } from './support.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/bulwark.js', import.meta.url));
@@ -109,7 +109,14 @@ test(
       ).child;
       const ca = await readFile(join(work, 'cloud', 'pki', 'ca-cert.pem'), 'utf8');
       const owner = new OwnerApiClient(cloud.match[2]!, ca);
-      assert.equal((await owner.register('cli@example.com', 'marble falcon tundra 42 softly')).status, 201);
+      assert.equal((await owner.register('cli@example.com', 'marble falcon tundra 42 softly')).status, 202);
+      const link = await waitFor(
+        () => findMailedLink(join(work, 'cloud', 'mail'), 'cli@example.com', '/verify'),
+        10_000,
+        'the confirmation message in the maildir',
+      );
+      assert.equal((await owner.confirmAddress(new URL(link!).searchParams.get('token')!)).status, 200);
+      assert.equal((await owner.login('cli@example.com', 'marble falcon tundra 42 softly')).status, 200);
       // The device connects in the background: press until the cloud has opened the window.
       await waitFor(
         async () => {

@@ -1,12 +1,12 @@
 // The demo's cloud steps, with only the public building blocks the demo uses: cloud up, the plug
-// connects, an owner registers, a claim by serial alone is refused, the real claim succeeds after
-// the button, and the owner switches the plug from the cloud.
+// connects, an owner registers and confirms the address from the maildir, a claim by serial alone is
+// refused, the real claim succeeds after the button, and the owner switches the plug from the cloud.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { startCloud, OwnerApiClient } from '../../src/cloud/index.ts';
+import { startCloud, OwnerApiClient, findMailedLink } from '../../src/cloud/index.ts';
 import { startDeviceAgent, pressButton } from '../../src/device/index.ts';
-import { makeUnits } from './support.ts';
+import { makeUnits, waitFor } from './support.ts';
 
 test("the demo's cloud steps work with the exported building blocks", { timeout: 60_000 }, async () => {
   const { work, factoryDir, units, manifest } = await makeUnits('plug', 1);
@@ -30,7 +30,14 @@ test("the demo's cloud steps work with the exported building blocks", { timeout:
   try {
     assert.equal(await agent.cloud!.waitConnected(10_000), true, 'the plug connects over mutual TLS');
     const owner = new OwnerApiClient(cloud.api.url, cloud.credentials.caCertPem);
-    assert.equal((await owner.register('owner@example.com', 'marble falcon tundra 42 softly')).status, 201);
+    assert.equal((await owner.register('owner@example.com', 'marble falcon tundra 42 softly')).status, 202);
+    const link = await waitFor(
+      () => findMailedLink(cloud.mail.maildir, 'owner@example.com', '/verify'),
+      10_000,
+      'the confirmation message in the maildir',
+    );
+    assert.equal((await owner.confirmAddress(new URL(link!).searchParams.get('token')!)).status, 200);
+    assert.equal((await owner.login('owner@example.com', 'marble falcon tundra 42 softly')).status, 200);
     const alone = await owner.claim(plug.serial);
     assert.equal(alone.status, 400);
     assert.equal(alone.error?.code, 'INVALID_INPUT');

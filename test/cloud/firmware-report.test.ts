@@ -46,7 +46,7 @@ const noCapabilities = { list: () => [], invoke: () => Promise.resolve(undefined
 
 async function claim(cloud: CloudService, serial: string, code: string, open: () => Promise<boolean>) {
   const owner = new ApiClient(cloud.api.url, cloud.credentials.caCertPem);
-  assert.equal((await owner.register('owner@example.com', PASSWORD)).status, 201);
+  assert.equal((await owner.signUp(cloud.mail.maildir, 'owner@example.com', PASSWORD)).status, 200);
   assert.equal(await open(), true, 'the claim window opens');
   await waitFor(
     async () => ((await cloud.store.getDevice(serial))?.claimWindowUntil ?? 0) > Date.now(),

@@ -124,7 +124,10 @@ test("an owner's command sent through either instance reaches the device", { tim
   if (!needTool(t, 'postgresql') || !needTool(t, 'mosquitto')) return;
   const u = units[0]!;
   const first = new ApiClient(clouds[0]!.api.url, clouds[0]!.credentials.caCertPem);
-  assert.equal((await first.register('scale@example.com', 'marble falcon tundra 42 softly')).status, 201);
+  assert.equal(
+    (await first.signUp(clouds[0]!.mail.maildir, 'scale@example.com', 'marble falcon tundra 42 softly')).status,
+    200,
+  );
   assert.ok(await links[0]!.openClaimWindow(), 'the button opens the window');
   await waitFor(
     async () => ((await clouds[1]!.store.getDevice(u.serial))?.claimWindowUntil ?? 0) > Date.now(),

@@ -10,6 +10,7 @@ import { createServer, Socket, type AddressInfo } from 'node:net';
 import { request as httpsRequest } from 'node:https';
 import pg from 'pg';
 import mqtt, { type MqttClient } from 'mqtt';
+import { simpleParser } from 'mailparser';
 import {
   initFactory,
   provisionUnits,
@@ -562,7 +563,106 @@ export class ApiClient {
     return a;
   }
 
+  /**
+   * Signs up, confirms the address with the link mailed to the cloud's maildir, and logs in: the
+   * login's answer (200), or the sign-up's when it was refused.
+   */
+  async signUp(maildir: string, email: string, password: string): Promise<ApiAnswer> {
+    const a = await this.send('POST', '/v1/accounts', { json: { email, password } });
+    if (a.status !== 202) return a;
+    const mail = await waitForMail(maildir, email.toLowerCase(), /\/verify\?token=/);
+    const token = /\/verify\?token=([A-Za-z0-9._%-]+)/.exec(mail.text)![1]!;
+    const confirmed = await this.send('POST', '/v1/accounts/verify', { json: { token: decodeURIComponent(token) } });
+    if (confirmed.status !== 200) return confirmed;
+    return this.login(email, password);
+  }
+
   claim(serial: string, claimCode?: string): Promise<ApiAnswer> {
     return this.send('POST', '/v1/claims', { json: { serial, ...(claimCode !== undefined ? { claimCode } : {}) } });
   }
+}
+
+/** One message of a maildir, parsed. */
+export interface ReceivedMail {
+  readonly file: string;
+  readonly to: string;
+  readonly subject: string;
+  readonly text: string;
+}
+
+/** Every message delivered to the maildir `dir` (new/ and cur/), oldest first. */
+export async function readMaildir(dir: string): Promise<ReceivedMail[]> {
+  const out: ReceivedMail[] = [];
+  for (const sub of ['new', 'cur']) {
+    const names = await readdir(join(dir, sub)).catch(() => [] as string[]);
+    for (const name of names.sort()) {
+      const parsed = await simpleParser(await readFile(join(dir, sub, name)));
+      const to = Array.isArray(parsed.to) ? parsed.to[0]?.text : parsed.to?.text;
+      out.push({ file: name, to: to ?? '', subject: parsed.subject ?? '', text: parsed.text ?? '' });
+    }
+  }
+  return out;
+}
+
+/** Waits (10 s at most) for a message to `to` whose text matches `body`; the newest such one. */
+export async function waitForMail(dir: string, to: string, body: RegExp): Promise<ReceivedMail> {
+  const mail = await waitFor(
+    async () => (await readMaildir(dir)).filter((m) => m.to === to && body.test(m.text)).at(-1),
+    10_000,
+    `a message to ${to} matching ${body}`,
+  );
+  return mail!;
+}
+
+/** A message the test SMTP server accepted, and whether its session had switched to TLS first. */
+export interface SmtpReceived extends ReceivedMail {
+  readonly overTls: boolean;
+}
+
+/** A real SMTP server (smtp-server) on loopback offering STARTTLS with a certificate made now by a test CA. */
+export interface TestSmtp {
+  readonly port: number;
+  /** The CA the server's certificate chains to (the cloud's `mail.smtp.caPem`). */
+  readonly caPem: string;
+  readonly received: SmtpReceived[];
+  /** Waits (10 s at most) for a message to `to` whose text matches `body`; the newest such one. */
+  waitFor(to: string, body: RegExp): Promise<SmtpReceived>;
+  close(): Promise<void>;
+}
+
+/** Starts a {@link TestSmtp}. */
+export async function startTestSmtp(): Promise<TestSmtp> {
+  const { SMTPServer } = await import('smtp-server');
+  const { createTestCa, certificateIssuer } = await import('../../src/cloud/index.ts');
+  const ca = await createTestCa('Test SMTP CA');
+  const server = await (await certificateIssuer(ca.certPem, ca.keyPem)).issueServer(['localhost']);
+  const received: SmtpReceived[] = [];
+  const smtp = new SMTPServer({
+    key: server.keyPem,
+    cert: server.certPem,
+    authOptional: true,
+    disabledCommands: ['AUTH'],
+    logger: false,
+    onData(stream, session, done) {
+      simpleParser(stream)
+        .then((m) => {
+          const to = Array.isArray(m.to) ? m.to[0]?.text : m.to?.text;
+          const file = m.messageId ?? String(received.length);
+          received.push({ file, to: to ?? '', subject: m.subject ?? '', text: m.text ?? '', overTls: session.secure });
+          done();
+        })
+        .catch((err: Error) => done(err));
+    },
+  });
+  const port = await new Promise<number>((resolve) =>
+    smtp.listen(0, '127.0.0.1', () => resolve((smtp.server.address() as AddressInfo).port)),
+  );
+  return {
+    port,
+    caPem: ca.certPem,
+    received,
+    waitFor: async (to, body) =>
+      (await waitFor(() => received.filter((m) => m.to === to && body.test(m.text)).at(-1), 10_000, `mail to ${to}`))!,
+    close: () => new Promise((resolve) => smtp.close(() => resolve())),
+  };
 }

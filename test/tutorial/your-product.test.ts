@@ -111,7 +111,10 @@ const CHECKS: ReadonlyArray<{ command: RegExp; output: RegExp }> = [
   { command: / setpoint set 35$/, output: /setpoint: must be from 5 to 30/ },
   { command: / heating get$/, output: /^THM-\S+ heating get: true$/m },
   { command: /^cat \S+\/value$/, output: /^1$/m },
-  { command: /^curl .*\/v1\/accounts$/, output: /"account":\{"email":"owner@example\.com"\},"token":"[\w-]{43}"/ },
+  { command: /^curl .*\/v1\/accounts$/, output: /^\{"ok":true,"message":"If the address can be used/ },
+  { command: /^bulwark cloud mail /, output: /Subject: Confirm your e-mail address/ },
+  { command: /^curl .*\/v1\/accounts\/verify$/, output: /^\{"ok":true,"verified":true\}$/ },
+  { command: /^curl .*\/v1\/sessions$/, output: /"token":"[\w-]{43}"/ },
   {
     command: /^bulwark device button --state \$WORK\/state$/,
     output: /cloud claim window open for 10 minutes, until \d\d:\d\d UTC$/m,
@@ -227,6 +230,7 @@ const NOTED: Readonly<Record<string, RegExp>> = {
   OWNER_API: /^https:\/\/127\.0\.0\.1:\d+$/,
   UPDATE_URL: /^http:\/\/127\.0\.0\.1:\d+\/updates$/,
   TOKEN: /^[\w-]{43}$/,
+  CONFIRM_TOKEN: /^[\w-]{16}\.[\w-]{43}$/,
   WEB_URL: /^https:\/\/127\.0\.0\.1:\d+$/,
   HUB_PORT: /^\d+$/,
   DOOR_SERIAL: /^GDO-[0-9A-Z]{10}$/,
@@ -413,7 +417,11 @@ class Tutorial {
       this.noted.set(door('SETUP_CODE'), label.setupCode);
       this.noted.set(door('CLAIM_CODE'), label.claimCode);
     }
-    if (/^curl .*\/v1\/accounts$/.test(text))
+    if (/^bulwark cloud mail /.test(text)) {
+      const token = /\/verify\?token=([\w-]{16}\.[\w-]{43})/.exec(r.stdout)?.[1];
+      if (token) this.noted.set('CONFIRM_TOKEN', token);
+    }
+    if (/^curl .*\/v1\/sessions$/.test(text))
       this.noted.set('TOKEN', (JSON.parse(r.stdout) as { token: string }).token);
   }
 

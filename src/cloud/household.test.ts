@@ -1,0 +1,47 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { getModel } from '../models/index.ts';
+import { parseInvitation, roleMayUse } from './household.ts';
+
+test("a guest is refused the lock's bolt but may switch a plug; this check does not limit owners and members", () => {
+  const lock = getModel('lock');
+  const plug = getModel('plug');
+  assert.equal(roleMayUse('guest', lock, 'bolt'), false, 'the bolt is sensitive');
+  assert.equal(roleMayUse('guest', plug, 'power'), true);
+  assert.equal(roleMayUse('guest', plug, 'no-such-capability'), false, 'an unknown capability is refused');
+  assert.equal(roleMayUse('guest', undefined, 'power'), false, 'an unknown model is refused');
+  assert.equal(roleMayUse('member', lock, 'bolt'), true);
+  assert.equal(roleMayUse('owner', lock, 'bolt'), true);
+});
+
+test('an invitation names member or guest; only a guest has an end date, and it must be in the future', () => {
+  assert.deepEqual(parseInvitation({ role: 'member' }), { role: 'member', until: null });
+  const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+  const guest = parseInvitation({ role: 'guest', until: tomorrow });
+  assert.equal(guest.role, 'guest');
+  assert.equal(guest.until, Date.parse(`${tomorrow}T23:59:59Z`), 'until the end of that day, UTC');
+  assert.throws(() => parseInvitation({ role: 'owner' }), { code: 'INVALID_INPUT' });
+  assert.throws(() => parseInvitation({ role: 'member', until: tomorrow }), { code: 'INVALID_INPUT' });
+  assert.throws(() => parseInvitation({ role: 'guest', until: '2001-01-01' }), { code: 'INVALID_INPUT' });
+  assert.throws(() => parseInvitation({ role: 'guest', until: 'soon' }), { code: 'INVALID_INPUT' });
+});
+
+test('parseInvitation never throws anything but a 400 and never yields a role beyond member or guest', () => {
+  const value = fc.oneof(fc.string({ maxLength: 40 }), fc.integer(), fc.constant(null), fc.constant(undefined));
+  fc.assert(
+    fc.property(
+      fc.record({ role: fc.oneof(fc.constantFrom('member', 'guest', 'owner'), value), until: value }),
+      (body) => {
+        try {
+          const r = parseInvitation(body);
+          assert.ok(r.role === 'member' || r.role === 'guest');
+          assert.ok(r.until === null || (r.role === 'guest' && r.until > Date.now()));
+        } catch (err) {
+          assert.equal((err as { code?: string }).code, 'INVALID_INPUT');
+        }
+      },
+    ),
+    { numRuns: 500 },
+  );
+});
