@@ -17,7 +17,20 @@ export type AuthErrorCode =
   | 'HASH_LIMITER_CONFIG_INVALID' // ConfigError of the hash limiter
   | 'LOCKOUT_CONFIG_INVALID' // ConfigError of the lockout policy
   | 'SESSION_CONFIG_INVALID' // ConfigError of the session store
-  | 'DEVICE_COOKIE_CONFIG_INVALID'; // ConfigError of the device cookies
+  | 'DEVICE_COOKIE_CONFIG_INVALID' // ConfigError of the device cookies
+  | UserErrorCode;
+
+/** Codes of the named users and their roles (roles.ts). */
+export type UserErrorCode =
+  | 'ROLE_REFUSED' // the signed-in user's role does not allow the action
+  | 'USER_NAME_INVALID' // a user name outside 1-32 characters of the safe set
+  | 'USER_ROLE_INVALID' // a role that is not owner, member or guest
+  | 'USER_EXPIRY_INVALID' // an end date that is malformed, past, or given for someone not a guest
+  | 'USER_EXISTS' // the name is taken (names are case-insensitive)
+  | 'USER_UNKNOWN' // no user of that name
+  | 'USER_FIRST_OWNER' // the first owner (the label's account) cannot be removed or demoted
+  | 'USER_LIMIT' // the list holds its most users
+  | 'USER_STATE_INVALID'; // a stored user list does not match its schema
 
 /** Thrown when a stored PHC hash string is malformed or names unsafe parameters. */
 export class PasswordHashError extends BulwarkError<AuthErrorCode> {
@@ -77,3 +90,6 @@ export class DeviceCookieStateError extends BulwarkError<AuthErrorCode> {
     super('DEVICE_COOKIE_STATE_INVALID', message, details);
   }
 }
+
+/** Thrown by the user list and the role checks; `code` says which rule refused. */
+export class UserError extends BulwarkError<UserErrorCode> {}

@@ -78,6 +78,7 @@ export function agentLaunchEvidence(): RuntimeDebugEvidence & { readonly nodeFla
 /** The owner's data in the state folder, by file (relative, '/'-separated): what a factory reset erases. */
 export const OWNER_DATA_FILES: ReadonlyArray<{ readonly file: string; readonly what: string }> = Object.freeze([
   { file: 'web/owner.json', what: "the owner's password" },
+  { file: 'web/users.json', what: 'the people the owner added, with their passwords' },
   { file: 'web/sessions.json', what: 'sessions' },
   { file: 'web/lockout.json', what: 'login counters' },
   { file: 'web/device-cookies.json', what: 'trusted browsers' },

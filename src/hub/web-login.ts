@@ -1,7 +1,8 @@
 /**
- * The hub owner's password checks, as on the device: src/auth's LoginGuard first (a browser that
- * logged in before is limited per device cookie, never by a guesser's counters; the account-wide
- * ceiling holds back only new browsers), then argon2id, a trusted browser's hash ahead of a flood.
+ * The password checks of the hub's page, each person's on their own account (lockout record and
+ * device cookie), as on the device: src/auth's LoginGuard first (a browser that logged in before is
+ * limited per device cookie, never by a guesser's counters; the account-wide ceiling holds back
+ * only new browsers), then argon2id, a trusted browser's hash ahead of a flood.
  * `bulwark hub unlock` (the 0600 control socket) lifts the ceiling for one new browser.
  */
 import {
@@ -14,6 +15,7 @@ import {
   serialiseLockoutState,
   sourceKeyFor,
   verifyPassword,
+  hashPassword,
   createDeviceCookieKey,
   parseDeviceCookieKey,
   serialiseDeviceCookieKey,
@@ -24,6 +26,7 @@ import {
 } from '../auth/index.ts';
 import { HttpError, hostCookie, type SurfaceEvent, type WebRequest } from '../web/index.ts';
 import type { HubStore } from './store.ts';
+import type { HubAccount } from './users.ts';
 
 /** The hub owner's user name. */
 export const HUB_OWNER = 'admin';
@@ -39,6 +42,13 @@ const META = Object.freeze({
 });
 /** Marks a browser that has logged in before (OWASP device cookie); distinct from the device's. */
 const DEVICE_COOKIE = '__Host-bulwark-hub-device';
+/** Unknown names share one lockout account, so they cannot fill the table. */
+const UNKNOWN_ACCOUNT = '(unknown)';
+
+/** Each person's device cookie has its own name, so a browser two people share keeps both. */
+function deviceCookieNameOf(account: string): string {
+  return account === HUB_OWNER ? DEVICE_COOKIE : `${DEVICE_COOKIE}-${account.split('#')[0]!}`;
+}
 
 /** How a check of the owner's password ended; `deviceCookie` (a Set-Cookie value) on success. */
 export interface OwnerPasswordCheck {
@@ -86,6 +96,7 @@ export class HubOwnerLogin {
   #lockout: LockoutState;
   #cookies: DeviceCookieState;
   #loggedUnlock = 0;
+  #dummyHash: Promise<string> | undefined;
 
   constructor(store: HubStore, record: (req: WebRequest, e: SurfaceEvent) => void, warn: (m: string) => void) {
     this.#store = store;
@@ -102,14 +113,17 @@ export class HubOwnerLogin {
   }
 
   /**
-   * Checks a guess at the owner's password: device cookie and lockout first (429 before any
-   * hash), then argon2id. A success refunds the charge and yields a fresh device cookie.
+   * Checks a guess at `who`'s password (undefined: a name nobody has, which costs the same work and
+   * is charged to one shared account): device cookie and lockout first (429 before any hash), then
+   * argon2id. A success refunds the charge and yields a fresh device cookie.
    */
-  async check(req: WebRequest, password: string): Promise<OwnerPasswordCheck> {
+  async check(req: WebRequest, password: string, who: HubAccount | undefined): Promise<OwnerPasswordCheck> {
+    const account = who?.account ?? UNKNOWN_ACCOUNT;
+    const identity = who?.name ?? UNKNOWN_ACCOUNT;
     const attempt = {
       source: sourceKeyFor(req.sourceAddress),
-      account: HUB_OWNER,
-      deviceCookie: req.cookies.get(DEVICE_COOKIE),
+      account,
+      deviceCookie: req.cookies.get(deviceCookieNameOf(account)),
     };
     const given = this.#stateWithUnlock(Date.now());
     const r = this.#guard.admit(given, this.#cookieKey, attempt, Date.now());
@@ -120,17 +134,21 @@ export class HubOwnerLogin {
     if (!r.decision.allowed) {
       if (r.decision.scope === 'cookie') this.#warn('login: a device cookie is locked out after repeated failures');
       const wait = String(r.decision.retryAfterSeconds);
-      this.#event(req, 'locked-out', `retry in ${wait} s (${r.decision.scope})`);
+      this.#event(req, identity, 'locked-out', `retry in ${wait} s (${r.decision.scope})`);
       throw new HttpError(429, 'LOGIN_LOCKED_OUT', `too many failed attempts; try again in ${wait} s`, {
         'retry-after': wait,
       });
     }
     const priority = r.ticket.trusted ? 'trusted' : 'normal';
-    if (!(await verifyPassword(password, this.#store.getMeta(OWNER_KEY)!, { priority })).ok) {
-      this.#event(req, 'failure');
+    const hash = who ? (who.added?.passwordHash ?? this.#store.getMeta(OWNER_KEY)) : undefined;
+    // An unknown name costs a real check too, so timing does not tell which names exist.
+    this.#dummyHash ??= hashPassword('not-a-password-of-anyone');
+    const checked = await verifyPassword(password, hash ?? (await this.#dummyHash), { priority });
+    if (!checked.ok || !hash) {
+      this.#event(req, identity, 'failure');
       return { ok: false };
     }
-    this.#event(req, 'success', r.ticket.trusted ? 'trusted browser' : undefined);
+    this.#event(req, identity, 'success', r.ticket.trusted ? 'trusted browser' : undefined);
     const done = this.#guard.recordSuccess(
       { lockout: this.#lockout, cookies: this.#cookies },
       this.#cookieKey,
@@ -140,12 +158,19 @@ export class HubOwnerLogin {
     this.#save(done.state);
     // The unlock was for one new browser: it has its cookie now.
     if (!r.ticket.trusted && r.ticket.unlocked) this.#store.setMeta(META.loginUnlockedUntil, undefined);
-    if (r.ticket.trusted) this.#warn('login: the owner logged in from a trusted browser (device cookie)');
-    return { ok: true, deviceCookie: hostCookie(DEVICE_COOKIE, done.deviceCookie, this.#guard.cookies.maxAgeSeconds) };
+    if (r.ticket.trusted) this.#warn(`login: ${identity} logged in from a trusted browser (device cookie)`);
+    const cookie = hostCookie(deviceCookieNameOf(account), done.deviceCookie, this.#guard.cookies.maxAgeSeconds);
+    return { ok: true, deviceCookie: cookie };
   }
 
-  #event(req: WebRequest, result: SurfaceEvent['result'], detail?: string): void {
-    this.#record(req, { event: 'login', result, identity: HUB_OWNER, ...(detail ? { detail } : {}) });
+  /** Clears the login back-off of one account (the owner's lockout setting); the per-address back-off stays. */
+  clearAccount(account: string): void {
+    const accounts = this.#lockout.accounts.filter((a) => a.key !== account);
+    this.#save({ lockout: { ...this.#lockout, accounts }, cookies: this.#cookies });
+  }
+
+  #event(req: WebRequest, identity: string, result: SurfaceEvent['result'], detail?: string): void {
+    this.#record(req, { event: 'login', result, identity, ...(detail ? { detail } : {}) });
   }
 
   /** The guard's state with the control socket's unlock (if any) applied; logs a new unlock once. */

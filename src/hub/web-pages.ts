@@ -11,16 +11,28 @@ import type { HubDeviceView } from './hub.ts';
 /** The file the first password is written to, once. */
 export const HUB_INITIAL_PASSWORD_FILE = 'initial-admin-password';
 
-/** The whole page around `body`; `csrf` when logged in (navigation and logout). */
-export function hubPage(title: string, body: string, csrf?: string): string {
+/** Who is signed in, as the pages show them. */
+export interface HubSignedIn {
+  readonly name: string;
+  readonly role: 'owner' | 'member' | 'guest';
+}
+
+/** The whole page around `body`; `csrf` when logged in (navigation and logout), `user`: who is signed in. */
+export function hubPage(title: string, body: string, csrf?: string, user?: HubSignedIn): string {
+  const owner = (user?.role ?? 'owner') === 'owner';
   const nav =
     csrf === undefined
       ? []
       : [
           { href: '/', label: 'Devices' },
           { href: '/password', label: 'Password' },
+          ...(owner ? [{ href: '/people', label: 'People' }] : []),
         ];
-  return renderPage({ title, product: 'Bulwark hub', nav, ...(csrf === undefined ? {} : { logoutCsrf: csrf }) }, body);
+  const signedIn = csrf !== undefined && user ? { signedIn: user } : {};
+  return renderPage(
+    { title, product: 'Bulwark hub', nav, ...(csrf === undefined ? {} : { logoutCsrf: csrf }), ...signedIn },
+    body,
+  );
 }
 
 /** A capability value as the owner reads it. */
@@ -28,7 +40,7 @@ export function shownValue(v: ChannelValue | undefined): string {
   return v === undefined || v === null ? '—' : typeof v === 'boolean' ? (v ? 'on' : 'off') : String(v);
 }
 
-function capabilityRow(d: HubDeviceView, c: Capability, csrf: string): string {
+function capabilityRow(d: HubDeviceView, c: Capability, csrf: string, owner: boolean): string {
   const base = `/devices/${encodeURIComponent(d.serial)}`;
   const allowed = d.access.includes(c.id);
   const actions = allowed
@@ -37,11 +49,13 @@ function capabilityRow(d: HubDeviceView, c: Capability, csrf: string): string {
         .map((a) => postButton(`${base}/call/${c.id}/${a}`, csrf, a, { aria: `${d.serial} ${c.id}: ${a}` }))
         .join(' ')
     : '';
-  const access = allowed
-    ? postButton(`${base}/revoke/${c.id}`, csrf, 'revoke', { aria: `revoke ${c.id} on ${d.serial}` })
-    : postButton(`${base}/grant/${c.id}`, csrf, c.sensitive ? 'grant (sensitive)' : 'grant', {
-        aria: `grant ${c.id} on ${d.serial}`,
-      });
+  const access = !owner
+    ? ''
+    : allowed
+      ? postButton(`${base}/revoke/${c.id}`, csrf, 'revoke', { aria: `revoke ${c.id} on ${d.serial}` })
+      : postButton(`${base}/grant/${c.id}`, csrf, c.sensitive ? 'grant (sensitive)' : 'grant', {
+          aria: `grant ${c.id} on ${d.serial}`,
+        });
   const unit = c.unit && d.state[c.id] !== undefined ? ' ' + escapeHtml(c.unit) : '';
   return (
     `<div class="cap" data-capability="${escapeHtml(c.id)}"><div><strong>${escapeHtml(c.id)}</strong> ` +
@@ -51,10 +65,10 @@ function capabilityRow(d: HubDeviceView, c: Capability, csrf: string): string {
   );
 }
 
-function deviceCard(d: HubDeviceView, csrf: string): string {
+function deviceCard(d: HubDeviceView, csrf: string, owner: boolean): string {
   // The device's own model, as it gave it while pairing: a maker's product shows its own controls.
   const id = escapeHtml(d.serial);
-  const rows = d.capabilities.map((c) => capabilityRow(d, c, csrf)).join('');
+  const rows = d.capabilities.map((c) => capabilityRow(d, c, csrf, owner)).join('');
   const link = d.connected ? 'connected (mutual TLS 1.3, key pinned)' : 'not connected (reconnecting)';
   return (
     `<section class="card" data-serial="${id}" aria-labelledby="d-${id}">` +
@@ -62,7 +76,9 @@ function deviceCard(d: HubDeviceView, csrf: string): string {
     `<dl><dt>Address</dt><dd>${escapeHtml(d.address)}</dd><dt>Link</dt><dd>${link}</dd>` +
     `<dt>Paired</dt><dd>${escapeHtml(d.pairedAt)} by ${escapeHtml(d.mode)}</dd>` +
     `<dt>Device key</dt><dd>${escapeHtml(d.pin)}</dd></dl>${rows}` +
-    postButton(`/devices/${encodeURIComponent(d.serial)}/unpair`, csrf, 'Unpair', { aria: `unpair ${d.serial}` }) +
+    (owner
+      ? postButton(`/devices/${encodeURIComponent(d.serial)}/unpair`, csrf, 'Unpair', { aria: `unpair ${d.serial}` })
+      : '') +
     '</section>'
   );
 }
@@ -74,6 +90,8 @@ export function hubLoginPage(csrf: string, error?: string): string {
     `<h1>Log in</h1><div class="card">${formMessages({ ...(error ? { error } : {}) })}` +
       '<form method="post" action="/login">' +
       `<input type="hidden" name="csrf" value="${escapeHtml(csrf)}">` +
+      '<label for="username">Name</label><input id="username" name="username" autocomplete="username" required ' +
+      'maxlength="32" value="admin">' +
       '<label for="password">Password</label><input id="password" name="password" type="password" ' +
       'autocomplete="current-password" required maxlength="256" autofocus>' +
       `<p class="muted">First time? The password is in the file ${escapeHtml(HUB_INITIAL_PASSWORD_FILE)} in the ` +
@@ -85,28 +103,37 @@ export function hubLoginPage(csrf: string, error?: string): string {
 export function hubDashboard(
   devices: readonly HubDeviceView[],
   csrf: string,
-  o: { error?: string; notice?: string } = {},
+  o: { error?: string; notice?: string; user?: HubSignedIn } = {},
 ): string {
+  const owner = (o.user?.role ?? 'owner') === 'owner';
+  const pairing =
+    '<section class="card" aria-labelledby="pair-h"><h2 id="pair-h">Pair a device</h2>' +
+    '<p class="muted">Press the device\'s button (or open its pairing window on its admin page) first. With the ' +
+    'setup code from its label the pairing is safe against anyone on the network; without one only devices that ' +
+    'allow push-button pairing accept.</p>' +
+    `<form method="post" action="/devices/pair"><input type="hidden" name="csrf" value="${escapeHtml(csrf)}">` +
+    '<label for="address">Device address (host:port)</label>' +
+    '<input id="address" name="address" required maxlength="270" placeholder="192.0.2.10:5541">' +
+    '<label for="setup-code">Setup code (optional)</label><input id="setup-code" name="setupCode" ' +
+    'inputmode="numeric" autocomplete="off" maxlength="20" placeholder="1234-5678-9012">' +
+    '<label><input type="checkbox" name="keepGrants"> Pairing a device again: keep its grants (a lock\'s bolt). ' +
+    'Only a device showing the key this hub pinned for it keeps them; without the tick they are dropped.</label>' +
+    '<button type="submit">Pair</button></form></section>';
   return hubPage(
     'Devices',
     `<h1>Devices</h1>${formMessages(o)}` +
-      '<section class="card" aria-labelledby="pair-h"><h2 id="pair-h">Pair a device</h2>' +
-      '<p class="muted">Press the device\'s button (or open its pairing window on its admin page) first. With the ' +
-      'setup code from its label the pairing is safe against anyone on the network; without one only devices that ' +
-      'allow push-button pairing accept.</p>' +
-      `<form method="post" action="/devices/pair"><input type="hidden" name="csrf" value="${escapeHtml(csrf)}">` +
-      '<label for="address">Device address (host:port)</label>' +
-      '<input id="address" name="address" required maxlength="270" placeholder="192.0.2.10:5541">' +
-      '<label for="setup-code">Setup code (optional)</label><input id="setup-code" name="setupCode" ' +
-      'inputmode="numeric" autocomplete="off" maxlength="20" placeholder="1234-5678-9012">' +
-      '<button type="submit">Pair</button></form></section>' +
-      (devices.length ? devices.map((d) => deviceCard(d, csrf)).join('') : '<p>No paired devices yet.</p>'),
+      (owner ? pairing : '') +
+      (devices.length ? devices.map((d) => deviceCard(d, csrf, owner)).join('') : '<p>No paired devices yet.</p>'),
     csrf,
+    o.user,
   );
 }
 
 /** The change-password form. */
-export function hubPasswordPage(csrf: string, o: { error?: string; reasons?: readonly string[] } = {}): string {
+export function hubPasswordPage(
+  csrf: string,
+  o: { error?: string; reasons?: readonly string[]; user?: HubSignedIn } = {},
+): string {
   return hubPage(
     'Password',
     `<h1>Change the hub's password</h1><div class="card">${formMessages(o)}` +
@@ -121,6 +148,7 @@ export function hubPasswordPage(csrf: string, o: { error?: string; reasons?: rea
       `session ends, and the file ${escapeHtml(HUB_INITIAL_PASSWORD_FILE)} is deleted.</p>` +
       '<button type="submit">Change password</button></form></div>',
     csrf,
+    o.user,
   );
 }
 

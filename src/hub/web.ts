@@ -20,7 +20,7 @@ import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  Router,
+  type Router,
   PreSessionForms,
   requiredField,
   addStaticRoutes,
@@ -47,6 +47,9 @@ import { writeFileAtomic, SECRET_FILE_MODE } from '../storage/index.ts';
 import type { ChannelValue } from '../channel/index.ts';
 import type { Hub } from './hub.ts';
 import { HUB_OWNER, HubOwnerLogin, OWNER_KEY } from './web-login.ts';
+import { HubUsers, authorizeHubRoute, devicesFor, type HubAccount } from './users.ts';
+import { JournalledRouter, addHubPeopleRoutes, requestInWords } from './users-routes.ts';
+import { accessEnded, setUserPassword, UserError } from '../auth/index.ts';
 import {
   HUB_INITIAL_PASSWORD_FILE,
   hubDashboard,
@@ -89,6 +92,8 @@ export type HubWeb = RunningSurface<HubCtx>;
 /** What a hub route's handler gets besides the request. */
 export interface HubCtx {
   session?: SessionView & { id: string };
+  /** Who is signed in: their name, role and account. */
+  user?: HubAccount;
 }
 
 /** What the hub's routes share. */
@@ -98,6 +103,9 @@ interface HubSite {
   readonly sessions: SessionStore;
   readonly login: HubOwnerLogin;
   readonly forms: PreSessionForms;
+  /** The people the owner added (the first owner is the hub's own account). */
+  readonly users: HubUsers;
+  readonly record: (req: WebRequest, e: { event: string; result: 'refused'; identity: string; detail: string }) => void;
   saveSessions(): void;
 }
 
@@ -123,9 +131,16 @@ function addLoginRoutes(router: Router<HubCtx>, site: HubSite): void {
     csrf: false,
     handler: async (req) => {
       site.forms.verify(req);
-      const checked = await site.login.check(req, requiredField(req.body.password, 'password'));
-      if (!checked.ok || !checked.deviceCookie) return loginPage(site, 401, 'Wrong password.');
-      const s = site.sessions.create(HUB_OWNER, Date.now());
+      // Without a name (older clients): the first owner, as before people could be added.
+      const name = typeof req.body.username === 'string' && req.body.username !== '' ? req.body.username : HUB_OWNER;
+      const who = /^[A-Za-z0-9._-]{1,32}$/.test(name) ? site.users.accountOf(name) : undefined;
+      const checked = await site.login.check(req, requiredField(req.body.password, 'password'), who);
+      if (checked.ok && who?.added && accessEnded(who.added, Date.now())) {
+        site.record(req, { event: 'login', result: 'refused', identity: who.name, detail: 'guest access ended' });
+        return loginPage(site, 403, 'Your guest access to this hub has ended. Ask the owner.');
+      }
+      if (!checked.ok || !checked.deviceCookie || !who) return loginPage(site, 401, 'Wrong name or password.');
+      const s = site.sessions.create(who.name, Date.now());
       site.saveSessions();
       const cookies = [hostCookie(SESSION_COOKIE, s.id), site.forms.clear(), checked.deviceCookie];
       return { kind: 'redirect', location: '/', headers: { 'set-cookie': cookies } };
@@ -149,8 +164,17 @@ async function pair(site: HubSite, req: WebRequest, csrf: string): Promise<WebRe
   const given = typeof req.body.setupCode === 'string' && req.body.setupCode.trim() !== '';
   const code = given ? requiredField(req.body.setupCode, 'setupCode', 32) : undefined;
   try {
-    const d = await site.hub.pair({ address, ...(code !== undefined ? { setupCode: code } : {}) });
-    return req.wantsJson ? { kind: 'json', body: { ok: true, device: d } } : back(`paired ${d.serial} by ${d.mode}`);
+    // The owner's tick: a device paired again with the key pinned for it keeps its grants.
+    const keepGrants = req.body.keepGrants === 'on' || req.body.keepGrants === true;
+    const d = await site.hub.pair({ address, ...(code !== undefined ? { setupCode: code } : {}), keepGrants });
+    const grants = d.keptGrants?.length
+      ? `; grants kept: ${d.keptGrants.join(', ')}`
+      : d.droppedGrants?.length
+        ? `; grants dropped: ${d.droppedGrants.join(', ')} (grant them again, or pair again with "keep its grants")`
+        : '';
+    return req.wantsJson
+      ? { kind: 'json', body: { ok: true, device: d } }
+      : back(`paired ${d.serial} by ${d.mode}${grants}`);
   } catch (err) {
     if (!(err instanceof BulwarkError)) throw err;
     const { code, message } = err as BulwarkError;
@@ -169,7 +193,12 @@ function addDeviceRoutes(router: Router<HubCtx>, site: HubSite): void {
     csrf: false,
     handler: (req, ctx) => {
       const notice = req.query.get('done')?.slice(0, 200);
-      return { kind: 'html', body: hubDashboard(hub.devices(), ctx.session!.csrfToken, notice ? { notice } : {}) };
+      const devices = devicesFor(ctx.user!, hub.devices());
+      const user = { name: ctx.user!.name, role: ctx.user!.role };
+      return {
+        kind: 'html',
+        body: hubDashboard(devices, ctx.session!.csrfToken, { user, ...(notice ? { notice } : {}) }),
+      };
     },
   });
   router.add({
@@ -177,7 +206,7 @@ function addDeviceRoutes(router: Router<HubCtx>, site: HubSite): void {
     path: '/api/devices',
     access: 'session',
     csrf: false,
-    handler: () => ({ kind: 'json', body: { devices: hub.devices() } }),
+    handler: (_req, ctx) => ({ kind: 'json', body: { devices: devicesFor(ctx.user!, hub.devices()) } }),
   });
   router.add({
     method: 'POST',
@@ -229,26 +258,31 @@ function addDeviceRoutes(router: Router<HubCtx>, site: HubSite): void {
   });
 }
 
-async function changePassword(site: HubSite, req: WebRequest, csrf: string): Promise<WebResponse> {
+async function changePassword(site: HubSite, req: WebRequest, csrf: string, user: HubAccount): Promise<WebResponse> {
   const page = (status: number, o: { error?: string; reasons?: readonly string[] }): WebResponse => ({
     kind: 'html',
     status,
-    body: hubPasswordPage(csrf, o),
+    body: hubPasswordPage(csrf, { ...o, user: { name: user.name, role: user.role } }),
   });
   const current = requiredField(req.body.currentPassword, 'currentPassword');
   const next = requiredField(req.body.newPassword, 'newPassword');
   const confirm = requiredField(req.body.confirmPassword, 'confirmPassword');
   // The current password is a guess like any login's: same lockout, counted before the hash.
-  const checked = await site.login.check(req, current);
+  const checked = await site.login.check(req, current, user);
   if (!checked.ok) return page(401, { error: 'The current password is wrong.' });
   if (next !== confirm) return page(422, { error: 'The two new passwords differ.' });
-  const strength = await checkPasswordStrength(next, { userInputs: ['bulwark', 'hub', HUB_OWNER] });
+  const strength = await checkPasswordStrength(next, { userInputs: ['bulwark', 'hub', user.name] });
   if (!strength.ok)
     return page(422, { error: 'That password is not accepted:', reasons: strength.reasons.map((r) => r.message) });
-  site.hub.store.setMeta(OWNER_KEY, await hashPassword(next));
-  site.sessions.destroyAllFor(HUB_OWNER);
+  const hash = await hashPassword(next);
+  site.sessions.destroyAllFor(user.name);
   site.saveSessions();
-  await rm(join(site.stateDir, HUB_INITIAL_PASSWORD_FILE), { force: true });
+  if (user.added) {
+    site.users.save(setUserPassword(site.users.list, user.name, hash, Date.now()));
+  } else {
+    site.hub.store.setMeta(OWNER_KEY, hash);
+    await rm(join(site.stateDir, HUB_INITIAL_PASSWORD_FILE), { force: true });
+  }
   return { kind: 'redirect', location: '/login', headers: { 'set-cookie': hostCookie(SESSION_COOKIE, '', 0) } };
 }
 
@@ -258,14 +292,17 @@ function addPasswordRoutes(router: Router<HubCtx>, site: HubSite): void {
     path: '/password',
     access: 'session',
     csrf: false,
-    handler: (_req, ctx) => ({ kind: 'html', body: hubPasswordPage(ctx.session!.csrfToken) }),
+    handler: (_req, ctx) => ({
+      kind: 'html',
+      body: hubPasswordPage(ctx.session!.csrfToken, { user: { name: ctx.user!.name, role: ctx.user!.role } }),
+    }),
   });
   router.add({
     method: 'POST',
     path: '/password',
     access: 'session',
     csrf: true,
-    handler: (req, ctx) => changePassword(site, req, ctx.session!.csrfToken),
+    handler: (req, ctx) => changePassword(site, req, ctx.session!.csrfToken, ctx.user!),
   });
 }
 
@@ -275,11 +312,13 @@ export function createHubApp(
   journal: SurfaceJournal | undefined,
   warn: (m: string) => void,
 ): WebApp<HubCtx> {
-  const router = new Router<HubCtx>();
+  // Every state change a signed-in person makes is journalled with their name.
+  const router = new JournalledRouter<HubCtx>(journalRecorder(journal));
   addStaticRoutes(router);
   addLoginRoutes(router, site);
   addDeviceRoutes(router, site);
   addPasswordRoutes(router, site);
+  addHubPeopleRoutes(router, site);
   return createWebApp<HubCtx>({
     router,
     log: warn,
@@ -291,10 +330,27 @@ export function createHubApp(
         const id = req.cookies.get(SESSION_COOKIE);
         const touched = id ? site.sessions.touch(id, Date.now()) : undefined;
         if (touched?.changed) site.saveSessions();
-        return id && touched?.session ? { session: { ...touched.session, id } } : undefined;
+        if (!id || !touched?.session) return undefined;
+        // A removed person, or a guest whose access ended, is signed out at their next request.
+        const user = site.users.liveAccountOf(touched.session.user, Date.now());
+        if (user) return { session: { ...touched.session, id }, user };
+        site.sessions.destroyAllFor(touched.session.user);
+        site.saveSessions();
+        return undefined;
       },
       verifyCsrf: (ctx, token) => site.sessions.verifyCsrf(ctx.session!.id, token, Date.now()),
-      identityOf: (ctx) => (ctx.session ? HUB_OWNER : undefined),
+      identityOf: (ctx) => ctx.user?.name,
+      authorize: (ctx, req, route) => {
+        try {
+          authorizeHubRoute(ctx.user!, req, route, () => site.hub.devices());
+        } catch (err) {
+          if (err instanceof UserError) {
+            const detail = requestInWords(req);
+            site.record(req, { event: 'role-refused', result: 'refused', identity: ctx.user!.name, detail });
+          }
+          throw err;
+        }
+      },
     },
   });
 }
@@ -338,6 +394,8 @@ export async function startHubWeb(
     sessions,
     login: new HubOwnerLogin(hub.store, journalRecorder(journal), warn),
     forms: new PreSessionForms(LOGIN_COOKIE),
+    users: new HubUsers(hub.store, warn),
+    record: journalRecorder(journal),
     saveSessions: () => hub.store.setMeta(SESSIONS_KEY, sessions.serialise()),
   };
   const app = createHubApp(site, journal, warn);

@@ -157,6 +157,7 @@ function bundleAssets(input: AssetInventoryInput): SecurityAsset[] {
 // The owner's files the device names (OWNER_DATA_FILES: erased by a factory reset), by what each needs.
 const OWNER_FILE_ASSETS: Readonly<Record<string, { protection: string; properties: SecurityProperty[] }>> = {
   'web/owner.json': { protection: 'argon2id hash only', properties: ['confidentiality', 'integrity'] },
+  'web/users.json': { protection: 'argon2id hash only', properties: ['confidentiality', 'integrity'] },
   'web/sessions.json': {
     protection: 'SHA-256 of each session id, never the cookie',
     properties: ['confidentiality', 'integrity'],

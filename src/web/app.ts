@@ -66,6 +66,11 @@ export interface SessionPort<Ctx> {
   exemptFromCsrf?(ctx: Ctx): boolean;
   /** Who the session belongs to, for journal entries. */
   identityOf?(ctx: Ctx): string | undefined;
+  /**
+   * Refuses the caller this route (throws, e.g. a role's 403) once their session is found, before the
+   * body is read: every session route passes here, so no route escapes the surface's role checks.
+   */
+  authorize?(ctx: Ctx, req: WebRequest, route: { readonly method: string; readonly path: string }): void;
 }
 
 /** One journal entry about a request; the source comes from the request. */
@@ -364,7 +369,10 @@ async function dispatch<Ctx>(core: DispatchCore<Ctx>, raw: RawRequest): Promise<
       throw new HttpError(421, 'HOST_NOT_ALLOWED', 'unknown host name');
     }
     const { route, params } = core.router.resolve(raw.method, req.path);
-    if (route.access === 'session') ctx = await requireSession(core, req);
+    if (route.access === 'session') {
+      ctx = await requireSession(core, req);
+      core.sessions.authorize?.(ctx, { ...req, params }, route);
+    }
     if (route.body === 'file') {
       req = { ...req, params };
       if (route.csrf) checkCsrf(core.sessions, req, ctx);

@@ -19,6 +19,8 @@ import {
 } from './device-site.ts';
 import * as pages from './pages.ts';
 import { ownerDate, type WebCertificateView } from './web-certificate.ts';
+import { deviceAccountOf, visibleCapabilities, type DeviceAccount } from './users.ts';
+import { accessEnded, setUserPassword } from '../auth/index.ts';
 
 /** Unknown user names share one lockout account, so they cannot fill the table. */
 const UNKNOWN_ACCOUNT = '(unknown)';
@@ -69,21 +71,20 @@ async function postLogin(site: DeviceSite, req: WebRequest): Promise<WebResponse
   if (setupPending(site)) return { kind: 'redirect', location: '/setup' };
   const username = requiredField(req.body.username, 'username', 64);
   const password = requiredField(req.body.password, 'password', 256);
-  const known = username === (site.state.owner?.username ?? OWNER_NAME);
-  const identity = known ? username : UNKNOWN_ACCOUNT;
-  const r = await site.login.guarded(req, identity, 'login', (p) => site.login.checkPassword(known, password, p));
-  recordOwner(
-    site,
-    req,
-    'login',
-    r.ok ? 'success' : 'failure',
-    r.trusted ? 'trusted browser (device cookie)' : undefined,
-    identity,
-  );
-  if (!r.ok || !r.deviceCookie) {
+  // Names are case-insensitive; anything that is not a name is nobody's (people type passwords there).
+  const who = /^[A-Za-z0-9._-]{1,32}$/.test(username) ? deviceAccountOf(site.state, username) : undefined;
+  const identity = who ? who.name : UNKNOWN_ACCOUNT;
+  const account = who ? who.account : UNKNOWN_ACCOUNT;
+  const r = await site.login.guarded(req, account, 'login', (p) => site.login.checkPassword(who, password, p));
+  const ended = r.ok && who?.added !== undefined && accessEnded(who.added, Date.now());
+  const result = ended ? 'refused' : r.ok ? 'success' : 'failure';
+  const detail = ended ? 'guest access ended' : r.trusted ? 'trusted browser (device cookie)' : undefined;
+  recordOwner(site, req, 'login', result, detail, identity);
+  if (ended) return loginHtml(site, 403, { error: 'Your guest access to this device has ended. Ask the owner.' });
+  if (!r.ok || !r.deviceCookie || !who) {
     return loginHtml(site, 401, { error: 'Wrong user name or password.', username: username.slice(0, 64) });
   }
-  return startSession(site, r.deviceCookie);
+  return startSession(site, r.deviceCookie, who.name);
 }
 
 async function postSetup(site: DeviceSite, req: WebRequest): Promise<WebResponse> {
@@ -181,7 +182,13 @@ function certificateFact(view: WebCertificateView): [string, string] {
   ];
 }
 
-function dashboard(site: DeviceSite, req: WebRequest, csrf: string): WebResponse {
+/** The first owner's password source (the label's or their own); nobody else's is a fact of the device. */
+function passwordFact(site: DeviceSite, user: DeviceAccount): Array<[string, string]> {
+  if (!user.first) return [];
+  return [['Password', site.state.owner?.source === 'owner' ? 'set by you' : 'from the label (change it any time)']];
+}
+
+function dashboard(site: DeviceSite, req: WebRequest, csrf: string, user: DeviceAccount): WebResponse {
   const { unit } = site.bundle;
   const { device } = site;
   const uptime = Math.floor((Date.now() - device.startedAt) / 1000);
@@ -194,18 +201,19 @@ function dashboard(site: DeviceSite, req: WebRequest, csrf: string): WebResponse
     ['Firmware', device.firmwareVersion],
     ['Uptime', `${Math.floor(uptime / 3600)} h ${Math.floor((uptime % 3600) / 60)} min ${uptime % 60} s`],
     ['Security updates until', ended ? `${end} (ended)` : end],
-    ['Password', site.state.owner?.source === 'owner' ? 'set by you' : 'from the label (change it any time)'],
+    ...passwordFact(site, user),
     certificateFact(site.certificate()),
     ...(device.facts?.() ?? []),
   ];
   const notice = req.query.get('done') ?? undefined;
+  const owner = user.role === 'owner';
   const body = pages.dashboardPage(
-    { ...frame(site, 'Dashboard'), csrf },
+    { ...frame(site, 'Dashboard', csrf, user), csrf },
     {
       facts,
-      capabilities: device.capabilities(),
-      actions: site.ownerActions,
-      monitoring: site.state.monitoring,
+      capabilities: visibleCapabilities(user, device.capabilities(), site.bundle.model),
+      // The owner's controls are offered to the owner only (the server refuses them to anyone else).
+      ...(owner ? { actions: site.ownerActions, monitoring: site.state.monitoring } : {}),
       ...(ended ? { supportEnded: end } : {}),
       ...(notice ? { notice: notice.slice(0, 120) } : {}),
     },
@@ -221,21 +229,22 @@ export function addControlRoutes(router: Router<DeviceCtx>, site: DeviceSite): v
     path: '/',
     access: 'session',
     csrf: false,
-    handler: (req, ctx) => dashboard(site, req, ctx.session!.csrfToken),
+    handler: (req, ctx) => dashboard(site, req, ctx.session!.csrfToken, ctx.user!),
   });
   router.add({
     method: 'GET',
     path: '/api/status',
     access: 'session',
     csrf: false,
-    handler: () => ({
+    handler: (_req, ctx) => ({
       kind: 'json',
       body: {
         serial: unit.serial,
         model: unit.model,
         firmware: site.device.firmwareVersion,
         uptimeSeconds: Math.floor((Date.now() - site.device.startedAt) / 1000),
-        capabilities: site.device.capabilities(),
+        capabilities: visibleCapabilities(ctx.user!, site.device.capabilities(), site.bundle.model),
+        user: { name: ctx.user!.name, role: ctx.user!.role },
       },
     }),
   });
@@ -270,17 +279,22 @@ export function addControlRoutes(router: Router<DeviceCtx>, site: DeviceSite): v
   }
 }
 
-async function changePassword(site: DeviceSite, req: WebRequest, csrf: string): Promise<WebResponse> {
+async function changePassword(
+  site: DeviceSite,
+  req: WebRequest,
+  csrf: string,
+  user: DeviceAccount,
+): Promise<WebResponse> {
   const current = requiredField(req.body.currentPassword, 'currentPassword');
   const next = requiredField(req.body.newPassword, 'newPassword');
   const confirm = requiredField(req.body.confirmPassword, 'confirmPassword');
   const page = (status: number, o: { error?: string; reasons?: readonly string[] }): WebResponse => ({
     kind: 'html',
     status,
-    body: pages.passwordPage({ ...frame(site, 'Password'), csrf }, o),
+    body: pages.passwordPage({ ...frame(site, 'Password', csrf, user), csrf }, o),
   });
-  const hash = site.login.currentHash();
-  const { ok, deviceCookie } = await site.login.guarded(req, OWNER_NAME, 'password-change', async (priority) =>
+  const hash = user.added ? user.added.passwordHash : site.login.currentHash();
+  const { ok, deviceCookie } = await site.login.guarded(req, user.account, 'password-change', async (priority) =>
     hash ? (await verifyPassword(current, hash, { priority })).ok : false,
   );
   if (!ok) {
@@ -293,24 +307,33 @@ async function changePassword(site: DeviceSite, req: WebRequest, csrf: string): 
     recordOwner(site, req, 'password-change', 'refused', strength.reasons.map((r) => r.code).join(','));
     return page(422, { error: 'That password is not accepted:', reasons: strength.reasons.map((r) => r.message) });
   }
-  const owner: OwnerRecord = {
-    version: 1,
-    username: OWNER_NAME,
-    passwordHash: await hashPassword(next),
-    changedAt: new Date().toISOString(),
-    source: 'owner',
-  };
-  await site.state.saveOwner(owner);
-  site.state.sessions.destroyAllFor(OWNER_NAME);
+  await savePassword(site, user, await hashPassword(next));
+  site.state.sessions.destroyAllFor(user.name);
   site.state.markDirty('sessions', 0);
   await site.state.flush();
-  recordOwner(site, req, 'password-change', 'success', 'all sessions ended');
+  recordOwner(site, req, 'password-change', 'success', 'all sessions ended', user.name);
   if (deviceCookie) await site.state.saveDeviceCookieKey();
   const cookies = [hostCookie(SESSION_COOKIE, '', 0), ...(deviceCookie ? [deviceCookie] : [])];
   return { kind: 'redirect', location: '/login?changed=1', headers: { 'set-cookie': cookies } };
 }
 
-/** The owner's password (with its live strength check) and logging out. */
+/** Stores `user`'s new password hash: the first owner's in owner.json, anyone else's in the people list. */
+async function savePassword(site: DeviceSite, user: DeviceAccount, passwordHash: string): Promise<void> {
+  if (user.added) {
+    await site.state.saveUsers(setUserPassword(site.state.users, user.name, passwordHash, Date.now()));
+    return;
+  }
+  const owner: OwnerRecord = {
+    version: 1,
+    username: OWNER_NAME,
+    passwordHash,
+    changedAt: new Date().toISOString(),
+    source: 'owner',
+  };
+  await site.state.saveOwner(owner);
+}
+
+/** Each person's own password (with its live strength check) and logging out. */
 export function addAccountRoutes(router: Router<DeviceCtx>, site: DeviceSite): void {
   router.add({
     method: 'POST',
@@ -326,7 +349,10 @@ export function addAccountRoutes(router: Router<DeviceCtx>, site: DeviceSite): v
     csrf: false,
     handler: (_req, ctx) => ({
       kind: 'html',
-      body: pages.passwordPage({ ...frame(site, 'Password'), csrf: ctx.session!.csrfToken }, {}),
+      body: pages.passwordPage(
+        { ...frame(site, 'Password', ctx.session!.csrfToken, ctx.user), csrf: ctx.session!.csrfToken },
+        {},
+      ),
     }),
   });
   router.add({
@@ -334,7 +360,7 @@ export function addAccountRoutes(router: Router<DeviceCtx>, site: DeviceSite): v
     path: '/password',
     access: 'session',
     csrf: true,
-    handler: (req, ctx) => changePassword(site, req, ctx.session!.csrfToken),
+    handler: (req, ctx) => changePassword(site, req, ctx.session!.csrfToken, ctx.user!),
   });
   router.add({
     method: 'POST',
@@ -344,7 +370,7 @@ export function addAccountRoutes(router: Router<DeviceCtx>, site: DeviceSite): v
     handler: (req, ctx) => {
       site.state.sessions.destroy(ctx.session!.id);
       site.state.markDirty('sessions', 0);
-      recordOwner(site, req, 'logout', 'success');
+      recordOwner(site, req, 'logout', 'success', undefined, ctx.user!.name);
       return { kind: 'redirect', location: '/login', headers: { 'set-cookie': hostCookie(SESSION_COOKIE, '', 0) } };
     },
   });
@@ -369,6 +395,13 @@ async function exportData(site: DeviceSite, req: WebRequest): Promise<WebRespons
       password,
       ...(site.state.owner?.changedAt ? { changedAt: site.state.owner.changedAt } : {}),
     },
+    // The people the owner added: names, roles and dates, never a password hash.
+    people: site.state.users.users.map(({ name, role, createdAt, expiresAt }) => ({
+      name,
+      role,
+      createdAt,
+      ...(expiresAt ? { expiresAt } : {}),
+    })),
     capabilities: site.device.capabilities(),
     ...((await site.device.exportData?.()) ?? {}),
     // Every security event kept and the newest connections: a flood cannot push the evidence out.
@@ -393,7 +426,7 @@ export function addRecordRoutes(router: Router<DeviceCtx>, site: DeviceSite): vo
     csrf: false,
     handler: async (_req, ctx) => {
       const view = site.device.software ? await site.device.software() : ({ kind: 'factory' } as const);
-      const frameOf = { ...frame(site, 'Software'), csrf: ctx.session!.csrfToken };
+      const frameOf = { ...frame(site, 'Software', ctx.session!.csrfToken, ctx.user), csrf: ctx.session!.csrfToken };
       const fromFile = site.device.updateFile ? { maxBytes: site.device.updateFile.maxBytes } : undefined;
       return { kind: 'html', body: pages.softwarePage(frameOf, view, site.device.firmwareVersion, fromFile) };
     },
@@ -416,7 +449,7 @@ export function addRecordRoutes(router: Router<DeviceCtx>, site: DeviceSite): vo
     handler: async (_req, ctx) => ({
       kind: 'html',
       body: pages.journalPage(
-        { ...frame(site, 'Journal'), csrf: ctx.session!.csrfToken },
+        { ...frame(site, 'Journal', ctx.session!.csrfToken, ctx.user), csrf: ctx.session!.csrfToken },
         {
           security: await site.journal.list({ limit: 200, tier: 'security' }),
           connections: await site.journal.list({ limit: 200, tier: 'connection' }),

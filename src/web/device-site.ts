@@ -11,6 +11,7 @@ import type { WebStateStore } from './owner-state.ts';
 import { OWNER_NAME, type OwnerLogin } from './owner-login.ts';
 import type * as pages from './pages.ts';
 import type { WebCertificateView } from './web-certificate.ts';
+import { liveAccountOf, type DeviceAccount } from './users.ts';
 
 /** The session cookie of the device's admin page. */
 export const SESSION_COOKIE = '__Host-bulwark-session';
@@ -18,6 +19,8 @@ export const SESSION_COOKIE = '__Host-bulwark-session';
 /** What a device route's handler gets besides the request. */
 export interface DeviceCtx {
   session?: SessionView & { id: string };
+  /** Who is signed in: their name, role and account. */
+  user?: DeviceAccount;
 }
 
 /** The device as the web service controls it. */
@@ -87,37 +90,61 @@ export function setupPending(site: DeviceSite): boolean {
   return site.bundle.unit.initialPasswordMode === 'setup' && site.state.owner === undefined;
 }
 
-/** The live session the request's cookie names, if any (touching it extends its idle time). */
-export function sessionOf(site: DeviceSite, req: WebRequest): (SessionView & { id: string }) | undefined {
+/**
+ * The live session the request's cookie names and its user, if any (touching it extends its idle
+ * time). A session whose user was removed, or whose guest access ended, is ended here, at once.
+ */
+export function sessionOf(
+  site: DeviceSite,
+  req: WebRequest,
+): (SessionView & { id: string; account: DeviceAccount }) | undefined {
   const id = req.cookies.get(SESSION_COOKIE);
   if (!id) return undefined;
-  const { session, changed } = site.state.sessions.touch(id, Date.now());
+  const now = Date.now();
+  const { session, changed } = site.state.sessions.touch(id, now);
   if (changed) site.state.markDirty('sessions', 5_000);
-  return session ? { ...session, id } : undefined;
+  if (!session) return undefined;
+  const account = liveAccountOf(site.state, session.user, now);
+  if (account) return { ...session, id, account };
+  site.state.sessions.destroyAllFor(session.user);
+  site.state.markDirty('sessions', 0);
+  return undefined;
 }
 
-/** The page frame: the device's name, the title and, when logged in, the CSRF token. */
-export function frame(site: DeviceSite, title: string, csrf?: string): pages.PageFrame {
+/** The name of whoever the request's session belongs to, without extending it; undefined without one. */
+export function signedInName(site: DeviceSite, req: Pick<WebRequest, 'cookies'>): string | undefined {
+  const id = req.cookies.get(SESSION_COOKIE);
+  return id ? (site.state.sessions.validate(id, Date.now())?.user ?? undefined) : undefined;
+}
+
+/** The page frame: the device's name, the title and, when logged in, the CSRF token and who is signed in. */
+export function frame(site: DeviceSite, title: string, csrf?: string, user?: DeviceAccount): pages.PageFrame {
   const unit = site.bundle.unit;
-  return { deviceName: `${unit.modelName} ${unit.serial}`, title, ...(csrf ? { csrf } : {}) };
+  return {
+    deviceName: `${unit.modelName} ${unit.serial}`,
+    title,
+    ...(csrf ? { csrf } : {}),
+    ...(user ? { user: { name: user.name, role: user.role } } : {}),
+  };
 }
 
-/** Journals an owner event about `req`. */
+/** Journals an event about `req`, naming the signed-in person (or `identity` when given). */
 export function recordOwner(
   site: DeviceSite,
   req: WebRequest,
   event: string,
   result: SurfaceEvent['result'],
   detail?: string,
-  identity: string = OWNER_NAME,
+  identity?: string,
 ): void {
-  site.record(req, { event, result, identity, ...(detail ? { detail } : {}) });
+  const who = identity ?? signedInName(site, req) ?? OWNER_NAME;
+  site.record(req, { event, result, identity: who, ...(detail ? { detail } : {}) });
 }
 
-/** Starts the owner's session: the session cookie, the login form's cookie cleared, the device cookie. */
-export async function startSession(site: DeviceSite, deviceCookie: string): Promise<WebResponse> {
+/** Starts `name`'s session: the session cookie, the login form's cookie cleared, their device cookie. */
+export async function startSession(site: DeviceSite, deviceCookie: string, name = OWNER_NAME): Promise<WebResponse> {
   await site.state.saveDeviceCookieKey();
-  const s = site.state.sessions.create(OWNER_NAME, Date.now());
+  const s = site.state.sessions.create(name, Date.now());
   await site.state.flush().catch(() => undefined);
   site.state.markDirty('sessions', 0);
   const cookies = [hostCookie(SESSION_COOKIE, s.id), site.forms.clear(), deviceCookie];

@@ -50,3 +50,8 @@ export type { PageShell } from './page-shell.ts';
 export type { WebRequest, WebResponse, HttpLimits, Route, RouteAccess, RenderedResponse } from './http.ts';
 export { escapeHtml, displayValue } from './page-shell.ts';
 export { APP_CSS } from './assets.ts';
+export type { PersonView } from './users-pages.ts';
+import type * as PeoplePages from './users-pages.ts';
+
+/** The People pages' bodies (the hub's page wraps them too), loaded on first use: the agent does not carry them. */
+export const loadPeoplePages = (): Promise<typeof PeoplePages> => import('./users-pages.ts');

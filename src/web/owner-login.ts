@@ -1,12 +1,15 @@
 /**
- * The device owner's secret checks: the login password, the setup code and the current password
- * on a change. Every check goes through src/auth's LoginGuard first (device cookie, then the
- * per-source and account-wide back-off, all before any hash), so a guessing flood never costs a
- * hash and never holds back the owner's own browser.
+ * The secret checks of the device's page: each person's login password, the setup code and the
+ * current password on a change. Each person has their own lockout account and device cookie
+ * (`admin`, the first owner, keeps the ones it always had), so one person's wrong passwords
+ * never hold back another. Every check goes through src/auth's LoginGuard first (device cookie,
+ * then the per-source and account-wide back-off, all before any hash), so a guessing flood never
+ * costs a hash and never holds back the owner's own browser.
  */
 import { randomBytes } from 'node:crypto';
 import {
   LoginGuard,
+  setUserPassword,
   type DeviceCookieConfig,
   type HashPriority,
   type LoginGuardDecision,
@@ -18,11 +21,12 @@ import type { DeviceBundle } from '../bundle/index.ts';
 import { hashPassword, sourceKeyFor, verifyPassword } from './auth-bridge.ts';
 import { HttpError, hostCookie, type WebRequest } from './http.ts';
 import type { WebStateStore } from './owner-state.ts';
+import { DEVICE_COOKIE, deviceCookieNameOf, type DeviceAccount } from './users.ts';
 
-/** The owner's user name on every device. */
+/** The first owner's user name on every device. */
 export const OWNER_NAME = 'admin';
-/** Marks a browser that has logged in before (OWASP device cookie); signed, bound to the account. */
-export const DEVICE_COOKIE = '__Host-bulwark-device';
+/** Marks the first owner's browser that has logged in before (OWASP device cookie); signed, bound to the account. */
+export { DEVICE_COOKIE };
 
 /** How a guarded secret check ended; `deviceCookie` (a Set-Cookie value) on success. */
 export interface GuardedCheck {
@@ -66,9 +70,9 @@ export class OwnerLogin {
     return this.#state.owner?.passwordHash ?? sticker;
   }
 
-  /** The Set-Cookie value of a device cookie. */
-  deviceCookieHeader(value: string): string {
-    return hostCookie(DEVICE_COOKIE, value, this.guard.cookies.maxAgeSeconds);
+  /** The Set-Cookie value of `account`'s device cookie (each person has their own cookie name). */
+  deviceCookieHeader(value: string, account: string = OWNER_NAME): string {
+    return hostCookie(deviceCookieNameOf(account), value, this.guard.cookies.maxAgeSeconds);
   }
 
   /** A device cookie for the owner, issued without a password (the setup code proved them). */
@@ -92,20 +96,23 @@ export class OwnerLogin {
     if (!ok) return { ok, trusted: ticket.trusted };
     const r = this.guard.recordSuccess(this.guardState(), this.#state.deviceCookieKey, ticket, Date.now());
     this.saveGuardState(r.state);
-    return { ok, trusted: ticket.trusted, deviceCookie: this.deviceCookieHeader(r.deviceCookie) };
+    return { ok, trusted: ticket.trusted, deviceCookie: this.deviceCookieHeader(r.deviceCookie, account) };
   }
 
-  /** Checks the owner's password (rehashing an outdated hash); an unknown user costs the same work. */
-  async checkPassword(known: boolean, password: string, priority: HashPriority): Promise<boolean> {
-    const hash = this.currentHash();
-    if (!known || !hash) {
+  /** Checks a person's password (rehashing an outdated hash); an unknown user costs the same work. */
+  async checkPassword(who: DeviceAccount | undefined, password: string, priority: HashPriority): Promise<boolean> {
+    const hash = who?.added ? who.added.passwordHash : who ? this.currentHash() : undefined;
+    if (!who || !hash) {
       // Same work as a real check, so timing does not reveal whether a user exists.
       this.#dummyHash ??= hashPassword(randomBytes(16).toString('hex'));
       await verifyPassword(password, await this.#dummyHash, { priority });
       return false;
     }
     const result = await verifyPassword(password, hash, { priority });
-    if (result.ok && result.needsRehash) {
+    if (result.ok && result.needsRehash && who.added) {
+      const passwordHash = await hashPassword(password, undefined, { priority });
+      await this.#state.saveUsers(setUserPassword(this.#state.users, who.name, passwordHash, Date.now()));
+    } else if (result.ok && result.needsRehash) {
       const passwordHash = await hashPassword(password, undefined, { priority });
       const source = this.#state.owner?.source ?? 'sticker';
       const changedAt = new Date().toISOString();
@@ -133,11 +140,13 @@ export class OwnerLogin {
 
   /** Charges the attempt before any hash; answers 429 (journalled under `event`) while it must wait. */
   #admit(req: WebRequest, account: string, event: string): LoginTicket {
-    const attempt = { source: sourceKeyFor(req.sourceAddress), account, deviceCookie: req.cookies.get(DEVICE_COOKIE) };
+    const deviceCookie = req.cookies.get(deviceCookieNameOf(account));
+    const attempt = { source: sourceKeyFor(req.sourceAddress), account, deviceCookie };
     const r = this.guard.admit(this.guardState(), this.#state.deviceCookieKey, attempt, Date.now());
     this.saveGuardState(r.state);
     if (!r.decision.allowed) {
-      this.#onLockedOut(req, event, account, lockedOutDetail(r.decision));
+      // The journal names the person; the id their cookies are bound to stays out of it.
+      this.#onLockedOut(req, event, account.split('#')[0]!, lockedOutDetail(r.decision));
       const wait = String(r.decision.retryAfterSeconds);
       throw new HttpError(429, 'LOGIN_LOCKED_OUT', `too many failed attempts; try again in ${wait} s`, {
         'retry-after': wait,

@@ -1,5 +1,5 @@
 /**
- * The web service's mutable state in the state dir: the owner's credential, sessions, lockout
+ * The web service's mutable state in the state dir: the owner's credential, the people they added, sessions, lockout
  * counters, the device cookies' failure list and signing key, and the owner's monitoring choice.
  * Each is one file written atomically (0600); sessions, lockout and cookie writes are coalesced
  * so a login flood does not turn into a write flood on the device's flash.
@@ -28,6 +28,10 @@ import {
   createDeviceCookieKey,
   parseDeviceCookieKey,
   serialiseDeviceCookieKey,
+  emptyUserList,
+  parseUserList,
+  serialiseUserList,
+  type UserList,
   type LockoutState,
   type SessionConfig,
   type DeviceCookieState,
@@ -53,6 +57,12 @@ const DEVICE_COOKIES_FILE = 'device-cookies.json';
 const DEVICE_COOKIE_KEY_FILE = 'device-cookie.key';
 
 const MONITORING_FILE = 'monitoring.json';
+/**
+ * The people the owner added (members, guests, more owners). The first owner stays in owner.json,
+ * whose version-1 shape older images and the auditor read: a unit that falls back to an image
+ * without users ignores this file, so it can only lose people, never give anyone more rights.
+ */
+const USERS_FILE = 'users.json';
 
 /**
  * The owner's monitoring choice (`monitoring.json`): whether the journal records its non-essential
@@ -131,12 +141,15 @@ const FORMATS = {
   cookies: { name: DEVICE_COOKIES_FILE, version: 1, parse: parseDeviceCookieState },
   cookieKey: { name: DEVICE_COOKIE_KEY_FILE, parse: parseDeviceCookieKey },
   monitoring: { name: MONITORING_FILE, version: 1, parse: parseMonitoringChoice },
+  users: { name: USERS_FILE, version: 1, parse: parseUserList },
 } satisfies Record<string, StateFormat<unknown>>;
 
 /** Loads and saves the web service's state in `dir`. */
 export class WebStateStore {
   readonly dir: string;
   owner: OwnerRecord | undefined;
+  /** The people the owner added; the first owner is {@link owner}. */
+  users: UserList;
   readonly sessions: SessionStore;
   lockout: LockoutState;
   /** Failures per device cookie and the physical unlock. */
@@ -158,9 +171,11 @@ export class WebStateStore {
     lockout: LockoutState,
     cookies: { state: DeviceCookieState; key: Buffer | undefined },
     monitoring: boolean,
+    users: UserList,
   ) {
     this.dir = dir;
     this.owner = owner;
+    this.users = users;
     this.sessions = sessions;
     this.lockout = lockout;
     this.deviceCookies = cookies.state;
@@ -186,7 +201,8 @@ export class WebStateStore {
     const cookieState = (await read(FORMATS.cookies)) ?? emptyDeviceCookieState();
     const key = await read(FORMATS.cookieKey);
     const monitoring = await loadMonitoringChoice(dir, damaged);
-    return new WebStateStore(dir, owner, sessions, lockout, { state: cookieState, key }, monitoring);
+    const users = (await read(FORMATS.users)) ?? emptyUserList();
+    return new WebStateStore(dir, owner, sessions, lockout, { state: cookieState, key }, monitoring, users);
   }
 
   /** Writes the device cookie key (0600, atomically) if it is not on disk yet; call before a cookie leaves. */
@@ -201,6 +217,12 @@ export class WebStateStore {
   async saveOwner(owner: OwnerRecord): Promise<void> {
     await writeStateFile(join(this.dir, OWNER_FILE), FORMATS.owner, JSON.stringify(owner, null, 2) + '\n');
     this.owner = owner;
+  }
+
+  /** Saves the list of added people now (atomically and durably, before the caller answers). */
+  async saveUsers(users: UserList): Promise<void> {
+    await writeStateFile(join(this.dir, USERS_FILE), FORMATS.users, serialiseUserList(users));
+    this.users = users;
   }
 
   /** Saves the owner's monitoring choice now (atomically and durably, before the caller answers). */
@@ -268,6 +290,7 @@ export class WebStateStore {
     for (const f of await readdir(this.dir).catch(() => []))
       await rm(join(this.dir, f), { recursive: true, force: true });
     this.owner = undefined;
+    this.users = emptyUserList();
     for (const s of [...this.sessions.state.sessions]) this.sessions.destroyAllFor(s.user);
     this.lockout = emptyLockoutState();
     this.deviceCookies = emptyDeviceCookieState();

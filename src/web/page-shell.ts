@@ -32,6 +32,8 @@ export interface PageShell {
   readonly logoutCsrf?: string;
   /** Loads /static/app.js (the live password-strength meter). */
   readonly script?: boolean;
+  /** Who is signed in, shown in the header: their name and role. */
+  readonly signedIn?: { readonly name: string; readonly role: string };
 }
 
 /** The whole HTML document of a page. */
@@ -39,7 +41,11 @@ export function renderPage(shell: PageShell, body: string): string {
   const links = shell.nav.map((l) => `<a href="${escapeHtml(l.href)}">${escapeHtml(l.label)}</a>`).join('');
   const logout =
     shell.logoutCsrf === undefined ? '' : postButton('/logout', shell.logoutCsrf, 'Log out', { className: 'linklike' });
-  const nav = links || logout ? `<nav aria-label="Main">${links}${logout}</nav>` : '';
+  const who = shell.signedIn
+    ? `<span class="muted" id="signed-in">Signed in as ${escapeHtml(shell.signedIn.name)} ` +
+      `(${escapeHtml(shell.signedIn.role)})</span>`
+    : '';
+  const nav = links || logout ? `<nav aria-label="Main">${links}${who}${logout}</nav>` : '';
   return (
     '<!doctype html><html lang="en"><head><meta charset="utf-8">' +
     '<meta name="viewport" content="width=device-width, initial-scale=1">' +

@@ -13,19 +13,26 @@ export interface PageFrame {
   readonly deviceName: string;
   /** Present when logged in: shows the navigation and a logout button. */
   readonly csrf?: string;
+  /** Who is signed in (shown in the header; the navigation offers what their role may open). */
+  readonly user?: { readonly name: string; readonly role: 'owner' | 'member' | 'guest' };
+}
+
+/** The navigation links of a signed-in page, by role (the server refuses the rest anyway). */
+function navFor(role: 'owner' | 'member' | 'guest'): Array<{ href: string; label: string }> {
+  const all = [
+    { href: '/', label: 'Dashboard', role: 'guest' },
+    { href: '/password', label: 'Password', role: 'guest' },
+    { href: '/people', label: 'People', role: 'owner' },
+    { href: '/journal', label: 'Connection journal', role: 'owner' },
+    { href: '/software', label: 'Software', role: 'member' },
+  ];
+  const rank = { guest: 0, member: 1, owner: 2 } as const;
+  return all.filter((l) => rank[role] >= rank[l.role as keyof typeof rank]).map(({ href, label }) => ({ href, label }));
 }
 
 /** The page around every body: the shared shell with the device's navigation. */
 export function layout(frame: PageFrame, body: string): string {
-  const nav =
-    frame.csrf === undefined
-      ? []
-      : [
-          { href: '/', label: 'Dashboard' },
-          { href: '/password', label: 'Password' },
-          { href: '/journal', label: 'Connection journal' },
-          { href: '/software', label: 'Software' },
-        ];
+  const nav = frame.csrf === undefined ? [] : navFor(frame.user?.role ?? 'owner');
   return renderPage(
     {
       title: frame.title,
@@ -33,6 +40,7 @@ export function layout(frame: PageFrame, body: string): string {
       nav,
       script: true,
       ...(frame.csrf === undefined ? {} : { logoutCsrf: frame.csrf }),
+      ...(frame.csrf !== undefined && frame.user ? { signedIn: frame.user } : {}),
     },
     body,
   );

@@ -15,7 +15,7 @@ import type { DeviceBundle } from '../bundle/index.ts';
 import type { DamagedStateSink } from '../storage/index.ts';
 import type { LockoutConfig, SessionConfig } from './auth-bridge.ts';
 import type { DeviceCookieConfig } from '../auth/index.ts';
-import { HttpError, Router, defaultHttpLimits, type HttpLimits } from './http.ts';
+import { HttpError, Router, defaultHttpLimits, type HttpLimits, type WebRequest } from './http.ts';
 import { createWebApp, journalRecorder, PreSessionForms, serveApp, type RunningSurface, type WebApp } from './app.ts';
 import { addStaticRoutes } from './page-shell.ts';
 import { WebStateStore, loadMonitoringChoice } from './owner-state.ts';
@@ -31,6 +31,8 @@ import {
 import { addAccountRoutes, addControlRoutes, addPublicRoutes, addRecordRoutes } from './device-routes.ts';
 import { addUpdateFileRoute } from './update-file-route.ts';
 import { addMonitoringRoutes } from './monitoring-route.ts';
+import { addPeopleRoutes } from './users-routes.ts';
+import { authorizeDeviceRoute, isRoleRefusal } from './users.ts';
 import { openWebCertificate, type WebCertificate, type WebCertificateConfig } from './web-certificate.ts';
 import * as pages from './pages.ts';
 import type { AdmissionConfig, AdmissionRecord } from '../admission/index.ts';
@@ -53,7 +55,11 @@ export interface WebJournalEntry {
     | 'update-file'
     | 'certificate-renewed'
     | 'monitoring-on'
-    | 'monitoring-off';
+    | 'monitoring-off'
+    | 'user-added'
+    | 'user-removed'
+    | 'user-role-changed'
+    | 'role-refused';
   readonly identity?: string;
   readonly result: 'success' | 'failure' | 'refused' | 'locked-out' | 'info';
   readonly detail?: string;
@@ -164,6 +170,7 @@ export function createDeviceApp(
   addRecordRoutes(router, site);
   addUpdateFileRoute(router, site);
   addMonitoringRoutes(router, site);
+  addPeopleRoutes(router, site);
   return createWebApp<DeviceCtx>({
     router,
     limits: config.limits,
@@ -182,12 +189,35 @@ export function createDeviceApp(
           );
         }
         const session = sessionOf(site, req);
-        return session ? { session } : undefined;
+        return session ? { session, user: session.account } : undefined;
       },
       verifyCsrf: (ctx, token) => site.state.sessions.verifyCsrf(ctx.session!.id, token, Date.now()),
-      identityOf: (ctx) => (ctx.session ? OWNER_NAME : undefined),
+      identityOf: (ctx) => ctx.user?.name,
+      authorize: (ctx, req, route) => authorizeAndJournal(site, ctx, req, route),
     },
   });
+}
+
+/** Every session route's role check; a refusal is journalled with the person's name. */
+function authorizeAndJournal(
+  site: DeviceSite,
+  ctx: DeviceCtx,
+  req: WebRequest,
+  route: { readonly method: string; readonly path: string },
+): void {
+  try {
+    authorizeDeviceRoute(ctx.user!, req, route, site.bundle.model);
+  } catch (err) {
+    if (isRoleRefusal(err)) {
+      site.record(req, {
+        event: 'role-refused',
+        result: 'refused',
+        identity: ctx.user!.name,
+        detail: `${req.method} ${req.path}`,
+      });
+    }
+    throw err;
+  }
 }
 
 /** The names a browser may use for this device in the Host header. */
