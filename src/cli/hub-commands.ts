@@ -32,6 +32,8 @@ interface DeviceRow {
   access: string[];
   notGranted: string[];
   state: Record<string, unknown>;
+  keptGrants?: string[];
+  droppedGrants?: string[];
 }
 
 interface AutomationRow {
@@ -55,6 +57,14 @@ function deviceLine(d: DeviceRow): string {
     `access: ${d.access.join(',') || '-'}` +
     `${d.notGranted.length ? ` (not granted: ${d.notGranted.join(',')})` : ''}${state ? `  ${state}` : ''}`
   );
+}
+
+/** What a second pairing did with the device's grants (nothing for a first pairing). */
+function grantsLine(d: DeviceRow): string {
+  if (d.keptGrants?.length) return `\ngrants kept: ${d.keptGrants.join(',')}`;
+  if (d.droppedGrants?.length)
+    return `\ngrants dropped: ${d.droppedGrants.join(',')} (grant them again, or pair with --keep-grants)`;
+  return '';
 }
 
 function automationLine(r: AutomationRow): string {
@@ -125,11 +135,16 @@ function registerPairing(client: ControlCommand): void {
   client('pair', 'pair with a device: by its setup code (--code), else by push button; open its pairing window first')
     .requiredOption('--device <host:port>', "the device's hub address")
     .option('--code <setup code>', "the setup code from the device's label")
-    .action(async (o: { hub: string; device: string; code?: string; json?: boolean }) => {
+    .option('--keep-grants', "a device paired again with the same key keeps its grants (a lock's bolt)")
+    .action(async (o: { hub: string; device: string; code?: string; keepGrants?: boolean; json?: boolean }) => {
       const { callHubControl } = await import('../hub/index.ts');
-      const args = { address: o.device, ...(o.code !== undefined ? { setupCode: o.code } : {}) };
+      const args = {
+        address: o.device,
+        ...(o.code !== undefined ? { setupCode: o.code } : {}),
+        ...(o.keepGrants ? { keepGrants: true } : {}),
+      };
       const d = (await callHubControl(resolve(o.hub), 'pair', args)) as DeviceRow;
-      print(o.json ? d : `paired ${d.serial} (${d.model}) by ${d.mode}\n${deviceLine(d)}`, o.json);
+      print(o.json ? d : `paired ${d.serial} (${d.model}) by ${d.mode}\n${deviceLine(d)}${grantsLine(d)}`, o.json);
     });
 
   client('devices', 'list the paired devices with their state and access list').action(async (o: ClientOptions) => {

@@ -62,6 +62,8 @@ try {
       ...driverFromArgv(),
       ...buttonFromArgv(emit),
       mode: process.env.BULWARK_MODE === 'development' ? 'development' : 'production',
+      // `--advertise off`: no DNS-SD answers (a paired hub then finds the unit only at its recorded address).
+      ...(arg('advertise') === 'off' ? { advertise: { enabled: false } } : {}),
       update,
     },
     log,

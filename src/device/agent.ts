@@ -24,6 +24,8 @@ import { startHubSurface, type HubSurface, type HubSurfaceConfig } from './hub-s
 import { effectiveSupportEnd, watchSupportEnd } from './support-period.ts';
 import type { CloudLink } from '../cloudlink/index.ts';
 import { startUpdater, type DeviceUpdater, type DeviceUpdateOptions } from '../update/index.ts';
+import { validateAdvertiserConfig, type AdvertiserConfig } from './advertiser-config.ts';
+import type { Advertiser } from './advertiser.ts';
 
 /** Settings of the agent. */
 export interface DeviceAgentConfig {
@@ -64,6 +66,8 @@ export interface DeviceAgentConfig {
   readonly webCertificateCheckIntervalMs?: number;
   /** The wall and monotonic clocks the unit's clock reads (src/clock); the system's unless a test moves them. */
   readonly clockReadings?: ClockReadings;
+  /** DNS-SD answers naming the channel key's digest, so paired hubs find the unit on a new address; on by default. */
+  readonly advertise?: Partial<AdvertiserConfig>;
 }
 
 /** The folder in the state dir where unusable state files are kept for support. */
@@ -119,6 +123,7 @@ function validate(config: Partial<DeviceAgentConfig>): DeviceAgentConfig {
   if (c.driver !== undefined) validateDriverTarget(c.driver, invalid);
   if (c.button !== undefined && !/^[a-z0-9-]{1,32}\.sock$/.test(c.button.socket))
     throw invalid('button.socket', 'must be a socket file name in the state folder');
+  validateAdvertiserConfig(c.advertise);
   return c as DeviceAgentConfig;
 }
 
@@ -504,6 +509,27 @@ function damagedStateSink(
   };
 }
 
+/**
+ * The DNS-SD answers (advertiser.ts), loaded only once every surface listens and only when on; a
+ * unit whose advertising cannot start (port 5353 taken) runs on without it, and says so.
+ */
+async function startAdvertising(
+  c: DeviceAgentConfig,
+  hub: HubSurface,
+  log: (msg: string) => void,
+): Promise<Advertiser | undefined> {
+  const config = validateAdvertiserConfig(c.advertise);
+  if (!config.enabled) return undefined;
+  try {
+    const { startAdvertiser } = await import('./advertiser.ts');
+    const channelPin = (): Buffer => Buffer.from(hub.channelKey().pin.replace(/^sha256:/, ''), 'hex');
+    return await startAdvertiser({ channelPin, host: hub.host, port: hub.port, config, log });
+  } catch (err) {
+    log(`mDNS advertising not started: ${err instanceof Error ? err.message.slice(0, 120) : String(err)}`);
+    return undefined;
+  }
+}
+
 /** Starts the agent; `log` receives operational messages (never secrets). */
 export async function startDeviceAgent(
   config: Partial<DeviceAgentConfig>,
@@ -541,6 +567,7 @@ export async function startDeviceAgent(
     log(`the factory reset's last steps failed (${resetFailure(err)}); tried again at the next start`),
   );
   log(`device ${bundle.unit.serial} (${model.name}) listening at ${web.url}, hub port ${hub.port}`);
+  const advertising: Promise<Advertiser | undefined> = startAdvertising(c, hub, log);
   return {
     bundle,
     web,
@@ -551,6 +578,7 @@ export async function startDeviceAgent(
     updater,
     async close() {
       stopSupportWatch();
+      await (await advertising)?.close();
       await updater.close();
       await new Promise<void>((resolve) => button.close(() => resolve()));
       await cloud?.close();

@@ -95,7 +95,13 @@ export async function runControlOp(
       return hub.devices();
     case 'pair': {
       const setupCode = args.setupCode === undefined ? undefined : str(args, 'setupCode', 32);
-      return hub.pair({ address: str(args, 'address', 270), ...(setupCode !== undefined ? { setupCode } : {}) });
+      if (args.keepGrants !== undefined && typeof args.keepGrants !== 'boolean')
+        throw bad('keepGrants must be a boolean');
+      return hub.pair({
+        address: str(args, 'address', 270),
+        ...(setupCode !== undefined ? { setupCode } : {}),
+        ...(args.keepGrants === true ? { keepGrants: true } : {}),
+      });
     }
     case 'call': {
       const v = value(args);

@@ -31,6 +31,7 @@ import { loadOrCreateHubIdentity, type HubIdentity } from './identity.ts';
 import { HubStore, type AutomationRule, type HubDeviceRecord } from './store.ts';
 import { DeviceLink } from './links.ts';
 import { dueRules } from './automations.ts';
+import { DeviceFinder, validateHubDiscoveryConfig, type HubDiscoveryConfig } from './discovery.ts';
 import { receiveKeyRotation, type KeyRotationHost } from './key-rotation.ts';
 
 /** Settings of the hub; times in ms. */
@@ -43,6 +44,8 @@ export interface HubConfig {
   readonly maxIterations: number;
   /** A rule runs at most once per this, ms. */
   readonly automationMinIntervalMs: number;
+  /** Finding a paired device at a new address by DNS-SD (discovery.ts); on by default. */
+  readonly discovery: Partial<HubDiscoveryConfig>;
 }
 
 /** The defaults. */
@@ -51,6 +54,7 @@ export const defaultHubConfig: HubConfig = Object.freeze({
   channel: {},
   maxIterations: defaultPairingConfig.maxIterations,
   automationMinIntervalMs: 1_000,
+  discovery: {},
 });
 
 function validate(config: Partial<HubConfig> | undefined): HubConfig {
@@ -67,6 +71,7 @@ function validate(config: Partial<HubConfig> | undefined): HubConfig {
     throw new ConfigError('HUB_CONFIG_INVALID', 'automationMinIntervalMs', 'must be an integer from 10 to 86400000');
   }
   validateChannelConfig(c.channel);
+  validateHubDiscoveryConfig(c.discovery);
   return c;
 }
 
@@ -92,6 +97,14 @@ export interface HubDeviceView {
   /** Capabilities that need an explicit grant (sensitive ones) and do not have it. */
   readonly notGranted: readonly string[];
   readonly state: Readonly<Record<string, ChannelValue>>;
+}
+
+/** What pairing returns: the device, and the grants a second pairing kept or dropped. */
+export interface HubPairedView extends HubDeviceView {
+  /** Grants of sensitive capabilities kept from the device's earlier pairing (the owner confirmed). */
+  readonly keptGrants?: readonly string[];
+  /** Grants of the earlier pairing that did not carry over: the owner grants them again if wanted. */
+  readonly droppedGrants?: readonly string[];
 }
 
 /** One device's in-memory entry. */
@@ -157,6 +170,26 @@ export function initialAccess(model: ModelSpec): string[] {
 }
 
 /**
+ * The access list of a device paired again: its {@link initialAccess}, plus the grants it had
+ * beyond that when the owner confirms (`keepGrants`) and the device showed a key the hub had
+ * pinned for it (the same unit); otherwise those grants are `dropped`, for the owner to be told.
+ */
+export function accessAfterPairing(
+  model: ModelSpec,
+  before: { readonly pins: readonly Uint8Array[]; readonly access: Iterable<string> } | undefined,
+  pin: Uint8Array,
+  keepGrants: boolean,
+): { access: string[]; kept: string[]; dropped: string[] } {
+  const access = initialAccess(model);
+  const granted = [...(before?.access ?? [])].filter(
+    (id) => !access.includes(id) && model.capabilities.some((c) => c.id === id),
+  );
+  const sameUnit = before?.pins.some((p) => Buffer.from(p).equals(Buffer.from(pin))) === true;
+  if (keepGrants && sameUnit) return { access: [...access, ...granted], kept: granted.sort(), dropped: [] };
+  return { access, kept: [], dropped: granted.sort() };
+}
+
+/**
  * The model a device gave while pairing: its document checked as a model file, naming the id the
  * device announced. Throws HubError 'HUB_MODEL_INVALID' otherwise.
  */
@@ -206,6 +239,12 @@ function judgePairingModel(document: string | undefined, id: string, mode: Pairi
   return model;
 }
 
+/** The keys a paired device is known by (its pin, and the previous one during a rotation) and its grants. */
+function pinsAndAccess(entry: Entry): { pins: Uint8Array[]; access: Iterable<string> } {
+  const { pin, previousPin } = entry.record;
+  return { pins: previousPin ? [pin, previousPin] : [pin], access: entry.access };
+}
+
 function pinText(pin: Uint8Array): string {
   return 'sha256:' + Buffer.from(pin).toString('hex');
 }
@@ -232,6 +271,9 @@ export class Hub {
   readonly #lastRun = new Map<number, number>();
   readonly #log: (message: string) => void;
   readonly #journal: HubConnectionJournal | undefined;
+  readonly #finder: DeviceFinder;
+  /** Each rule's last reading, as stored (rule id -> value). */
+  #lastSeen: Map<number, number>;
   #automations: AutomationRule[];
   #closed = false;
 
@@ -251,6 +293,23 @@ export class Hub {
     this.#log = log;
     this.#context = createChannelClientContext(identity);
     this.#automations = store.automations();
+    this.#lastSeen = store.automationLastValues();
+    this.#finder = new DeviceFinder({
+      config: validateHubDiscoveryConfig(config.discovery),
+      context: this.#context,
+      channel: config.channel,
+      host: {
+        device: (serial) => {
+          const e = this.#entries.get(serial);
+          if (!e) return undefined;
+          const pins = e.record.previousPin ? [e.record.pin, e.record.previousPin] : [e.record.pin];
+          return { pins, host: e.record.host, port: e.record.port, connected: e.link.connected };
+        },
+        moved: (serial, host, port, resumption) => this.#moved(serial, host, port, resumption),
+        record: (entry) => this.#record(entry),
+        log: (message) => this.#log(message),
+      },
+    });
   }
 
   /** Opens the state dir (0700), makes the hub's key on first run, and connects to every paired device. */
@@ -298,8 +357,10 @@ export class Hub {
           this.#forget(serial);
         },
         onPeerKey: (serial, spki) => this.#onPeerKey(serial, spki),
+        onConnectionChange: (serial, up) => (up ? this.#finder.linkUp(serial) : this.#finder.linkDown(serial)),
         onKeyRotation: (serial, parts) => void receiveKeyRotation(this.#rotationHost, serial, parts),
-        onAttempt: (serial, result, detail) =>
+        onAttempt: (serial, result, detail) => {
+          if (result === 'failure') this.#finder.linkDown(serial);
           this.#record({
             surface: 'hub',
             source: formatSource(record.host, record.port),
@@ -307,7 +368,8 @@ export class Hub {
             result,
             identity: serial,
             ...(detail ? { detail } : {}),
-          }),
+          });
+        },
       },
       resumption,
     );
@@ -347,7 +409,30 @@ export class Hub {
     this.#entries.delete(serial);
     this.store.removeDevice(serial);
     this.#automations = this.store.automations();
+    this.#lastSeen = this.store.automationLastValues();
+    this.#finder.forget(serial);
     if (entry) void entry.link.close('unpaired');
+  }
+
+  /** The device answered with its pinned key at a new address (discovery.ts): recorded, and dialled there. */
+  async #moved(serial: string, host: string, port: number, resumption: ChannelResumption | undefined): Promise<void> {
+    const entry = this.#entries.get(serial);
+    if (!entry || this.#closed || entry.link.connected) return;
+    const from = formatSource(entry.record.host, entry.record.port);
+    const to = formatSource(host, port);
+    if (!this.store.moveDevice(serial, host, port)) return;
+    // The new link replaces the entry first, so the device is never missing from the hub's list.
+    this.#attach({ ...entry.record, host, port }, resumption, [...entry.access]);
+    await entry.link.close('moved');
+    this.#record({
+      surface: 'hub',
+      source: to,
+      event: 'device-moved',
+      result: 'success',
+      identity: serial,
+      detail: `from ${from} to ${to}`,
+    });
+    this.#log(`${serial} moved from ${from} to ${to}: found by its key's digest, its pinned key confirmed`);
   }
 
   #onValue(serial: string, capability: string, value: ChannelValue, previous: ChannelValue | undefined): void {
@@ -358,6 +443,7 @@ export class Hub {
         /* a listener's fault stays its own */
       }
     }
+    this.#saveLastSeen(serial, capability, value);
     const due = dueRules(
       this.#automations,
       serial,
@@ -367,6 +453,7 @@ export class Hub {
       this.#lastRun,
       performance.now(),
       this.config.automationMinIntervalMs,
+      this.#lastSeen,
     );
     for (const rule of due) {
       this.#log(
@@ -376,6 +463,20 @@ export class Hub {
       this.call(rule.thenSerial, rule.thenCapability, rule.thenAction).catch((err: unknown) => {
         this.#log(`automation ${rule.id} failed: ${(err as { code?: string }).code ?? 'error'}`);
       });
+    }
+  }
+
+  /** Stores the new reading of the rules that watch it (before dueRules updates #lastSeen), so a restart keeps it. */
+  #saveLastSeen(serial: string, capability: string, value: ChannelValue): void {
+    if (typeof value !== 'number') return;
+    const changed = new Map<number, number>();
+    for (const r of this.#automations)
+      if (r.whenSerial === serial && r.whenCapability === capability && this.#lastSeen.get(r.id) !== value)
+        changed.set(r.id, value);
+    try {
+      this.store.setAutomationLastValues(changed);
+    } catch (err) {
+      this.#log(`automation readings not stored: ${err instanceof Error ? err.message.slice(0, 120) : String(err)}`);
     }
   }
 
@@ -399,7 +500,13 @@ export class Hub {
    * Throws HubError 'HUB_SETUP_CODE_MALFORMED' (a typo caught by the check digit, before the
    * device spends an attempt), PairingRefusedError/PairingError, or a ChannelError.
    */
-  async pair(options: { address: string; setupCode?: string; connectTimeoutMs?: number }): Promise<HubDeviceView> {
+  async pair(options: {
+    address: string;
+    setupCode?: string;
+    connectTimeoutMs?: number;
+    /** The owner confirms: a device paired again with the key pinned for it keeps its grants. */
+    keepGrants?: boolean;
+  }): Promise<HubPairedView> {
     this.#requireOpen();
     const { host, port } = parseDeviceAddress(options.address, this.config.devicePort);
     const mode: PairingMode = options.setupCode === undefined ? 'push-button' : 'setup-code';
@@ -438,6 +545,12 @@ export class Hub {
     // The exchange judged the model before its deciding step; `acceptModel` always ran.
     model ??= judgePairingModel(paired.modelDocument, paired.model, paired.mode);
     const previous = this.#entries.get(paired.serial);
+    const grants = accessAfterPairing(
+      model,
+      previous && pinsAndAccess(previous),
+      paired.devicePin,
+      !!options.keepGrants,
+    );
     if (previous) {
       this.#entries.delete(paired.serial);
       await previous.link.close('re-paired');
@@ -452,7 +565,7 @@ export class Hub {
       mode: paired.mode,
       pairedAt: new Date().toISOString(),
     };
-    const access = initialAccess(model);
+    const { access } = grants;
     // The pinned channel starts first: the device answers its handshake while the store syncs to disk.
     const entry = this.#attach(record, paired.resumption, access)!;
     await new Promise((resolve) => setImmediate(resolve));
@@ -465,7 +578,18 @@ export class Hub {
     }
     this.#log(`paired ${record.serial} (${model.id}) by ${mode}; device key ${pinText(record.pin).slice(0, 23)}...`);
     await entry.link.whenConnected(options.connectTimeoutMs ?? 10_000).catch(() => undefined);
-    return this.#view(entry);
+    return this.#pairedView(entry, grants);
+  }
+
+  /** The device just paired, with what became of the grants of its earlier pairing. */
+  #pairedView(entry: Entry, grants: { kept: string[]; dropped: string[] }): HubPairedView {
+    const { kept, dropped } = grants;
+    if (dropped.length) this.#log(`${entry.record.serial} paired again: grants dropped (${dropped.join(', ')})`);
+    return {
+      ...this.#view(entry),
+      ...(kept.length ? { keptGrants: kept } : {}),
+      ...(dropped.length ? { droppedGrants: dropped } : {}),
+    };
   }
 
   #view(entry: Entry): HubDeviceView {
@@ -617,6 +741,12 @@ export class Hub {
       throw new HubError('HUB_CONFIG_INVALID', 'threshold must be a finite number');
     const added = this.store.addAutomation(rule);
     this.#automations = this.store.automations();
+    // The reading now is the rule's first previous one: a crossing while the hub is down is then seen at its start.
+    const now = sensor.link.state.get(rule.whenCapability)?.value;
+    if (typeof now === 'number') {
+      this.#saveLastSeen(rule.whenSerial, rule.whenCapability, now);
+      this.#lastSeen.set(added.id, now);
+    }
     return added;
   }
 
@@ -624,6 +754,8 @@ export class Hub {
   removeAutomation(id: number): boolean {
     const removed = this.store.removeAutomation(id);
     this.#automations = this.store.automations();
+    // An id SQLite hands out again must not start with the old rule's reading.
+    this.#lastSeen.delete(id);
     return removed;
   }
 
@@ -635,6 +767,7 @@ export class Hub {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.#finder.close();
     await Promise.all([...this.#entries.values()].map((e) => e.link.close('shutdown')));
     this.#entries.clear();
     this.store.close();

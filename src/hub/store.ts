@@ -44,9 +44,9 @@ export interface AutomationRule {
   readonly thenAction: string;
 }
 
-// Version 1 throughout: device_models and device_previous_pins were added beside the tables, so a store from
-// before them opens as it is (its devices have no document, no previous pin) and an older hub reading a newer
-// store ignores them.
+// Version 1 throughout: device_models, device_previous_pins and automation_last_values were added beside
+// the tables, so a store from before them opens as it is (its devices have no document, no previous pin, its
+// rules no last reading) and an older hub reading a newer store ignores them.
 const SCHEMA_VERSION = '1';
 /** Largest model document kept for a device, bytes (pairing refuses a larger one). */
 const MAX_MODEL_DOCUMENT_BYTES = 65_536;
@@ -103,7 +103,9 @@ export class HubStore {
           id INTEGER PRIMARY KEY, when_serial TEXT NOT NULL, when_capability TEXT NOT NULL,
           op TEXT NOT NULL CHECK (op IN ('above', 'below')),
           threshold REAL NOT NULL, then_serial TEXT NOT NULL, then_capability TEXT NOT NULL,
-          then_action TEXT NOT NULL);`,
+          then_action TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS automation_last_values (
+          id INTEGER PRIMARY KEY REFERENCES automations(id) ON DELETE CASCADE, value REAL NOT NULL);`,
       );
       const version = db.prepare('SELECT value FROM meta WHERE key = ?').get('schema') as
         { value?: string } | undefined;
@@ -189,6 +191,15 @@ export class HubStore {
     return changed;
   }
 
+  /** Records where `serial` is dialled now (it was found at a new address); one statement, so atomic. */
+  moveDevice(serial: string, host: string, port: number): boolean {
+    return (
+      Number(
+        this.#db.prepare('UPDATE devices SET host = ?, port = ? WHERE serial = ?').run(host, port, serial).changes,
+      ) === 1
+    );
+  }
+
   /** Forgets the previous pin of `serial` (the device was seen on its new key). */
   forgetPreviousPin(serial: string): void {
     this.#db.prepare('DELETE FROM device_previous_pins WHERE serial = ?').run(serial);
@@ -261,6 +272,24 @@ export class HubStore {
   /** Deletes an automation; false when there was none with this id. */
   removeAutomation(id: number): boolean {
     return Number(this.#db.prepare('DELETE FROM automations WHERE id = ?').run(id).changes) > 0;
+  }
+
+  /** The last reading each automation saw (rule id -> value), so a crossing across a hub restart is not missed. */
+  automationLastValues(): Map<number, number> {
+    const rows = this.#db.prepare('SELECT id, value FROM automation_last_values').all();
+    return new Map(rows.map((r) => [Number(row<{ id: number }>(r).id), Number(row<{ value: number }>(r).value)]));
+  }
+
+  /** Records the last reading of each rule in `values`, in one transaction; a rule gone meanwhile is skipped. */
+  setAutomationLastValues(values: ReadonlyMap<number, number>): void {
+    if (values.size === 0) return;
+    this.#transaction(() => {
+      const put = this.#db.prepare(
+        'INSERT INTO automation_last_values (id, value) SELECT id, ? FROM automations WHERE id = ?' +
+          ' ON CONFLICT (id) DO UPDATE SET value = excluded.value',
+      );
+      for (const [id, value] of values) put.run(value, id);
+    });
   }
 
   /** A small named value (owner record, sessions, lockout counters). */
