@@ -1,14 +1,16 @@
 /**
- * The unit's DNS-SD advertisement over mDNS (RFC 6762/6763, through multicast-dns): answers
+ * The unit's DNS-SD advertisement over mDNS (RFC 6762/6763; the wire format through dns-packet): answers
  * queries for `_bulwark._tcp.local` and sends nothing unasked. Loaded by the agent after it
- * listens (a dynamic import), so a unit with advertising off never loads the library. Why the
- * agent and not the supervisor: this parses packets from anyone on the network, so it must be
- * replaceable by a signed update, and the supervisor never is; and the agent knows the channel key
- * in use, which a rotation changes.
+ * listens (a dynamic import), so a unit with advertising off never loads it; dns-packet comes with
+ * the first packet, so an idle unit on a quiet network carries none of it. Why the agent and not
+ * the supervisor: this parses packets from anyone on the network, so it must be replaceable by a
+ * signed update, and the supervisor never is; and the agent knows the channel key in use, which a
+ * rotation changes.
  */
-import { createSocket } from 'node:dgram';
+import { createSocket, type Socket } from 'node:dgram';
 import { networkInterfaces } from 'node:os';
 import type { Packet } from 'dns-packet';
+import type * as DnsPacket from 'dns-packet';
 import type { RemoteInfo } from 'node:dgram';
 import type { AdvertiserConfig } from './advertiser-config.ts';
 import {
@@ -23,7 +25,7 @@ import {
 
 /** The mDNS port and group (RFC 6762 section 3). */
 const MDNS_PORT = 5353;
-/** multicast-dns joins the group on interfaces that appear later only when asked: this often, ms. */
+/** The group is joined on interfaces that appear later at this interval, ms. */
 const MEMBERSHIP_REFRESH_MS = 5_000;
 
 /** What the advertiser has seen and done since it started. */
@@ -54,87 +56,91 @@ export interface AdvertiserOptions {
   readonly log: (message: string) => void;
 }
 
-/** The part of a multicast-dns instance used here (its `update` joins the group on new interfaces). */
-interface Responder {
-  on(event: 'query', listener: (query: Packet, rinfo: RemoteInfo) => void): unknown;
-  on(event: 'error' | 'warning', listener: (err: Error & { syscall?: string }) => void): unknown;
-  once(event: 'ready', listener: () => void): unknown;
-  once(event: 'error', listener: (err: Error) => void): unknown;
-  respond(response: Packet, rinfo?: { port: number; address: string }): void;
-  update(): void;
-  destroy(callback?: () => void): void;
-}
+/** The wire format, loaded with the first packet: an idle unit on a quiet network never carries it. */
+type Wire = Pick<typeof DnsPacket, 'decode' | 'encode'>;
+
+/** The mDNS group (RFC 6762 section 3). */
+const MDNS_GROUP = '224.0.0.251';
 
 /**
- * Starts answering DNS-SD queries for the unit's channel.
+ * Starts answering DNS-SD queries for the unit's channel: a UDP socket on the mDNS port in the group, on the unit's
+ * interface (every one for a wildcard host); packets are parsed with dns-packet, loaded when the first one arrives.
  *
  * @example
  * const advertiser = await startAdvertiser({ channelPin: () => pin, host: '0.0.0.0', port: 5541, config, log });
  */
 export async function startAdvertiser(options: AdvertiserOptions): Promise<Advertiser> {
-  const { default: multicastDns } = await import('multicast-dns');
   const socket = createSocket({ type: 'udp4', reuseAddr: true });
   // A unit listening on one address answers on that interface only (loopback in tests); a wildcard, on every one.
   const iface = advertisingInterface(options.host);
-  const mdns = multicastDns({
-    socket,
-    multicast: false,
-    bind: '0.0.0.0',
-    ...(iface ? { interface: iface } : {}),
-  }) as unknown as Responder;
   const counts = { queries: 0, answered: 0, limited: 0, malformed: 0 };
   const budget = new AnswerBudget(options.config.maxAnswersPerSecond, options.config.minAnswerIntervalMs);
-  mdns.on('warning', (err) => {
-    // A socket's complaint (a membership on an interface gone) has a syscall; a parse error has none.
-    if (err.syscall === undefined) counts.malformed++;
-  });
-  mdns.on('error', (err) => options.log(`mDNS advertising stopped: ${err.message.slice(0, 120)}`));
-  mdns.on('query', (query, rinfo) => {
+  let wire: Promise<Wire> | undefined;
+  const answer = (dns: Wire, message: Buffer, rinfo: RemoteInfo): void => {
+    const query = dns.decode(message);
+    if (query.type !== 'query') return;
     counts.queries++;
-    try {
-      const service: AdvertisedService = {
-        instance: instanceNameOf(options.channelPin()),
-        port: options.port,
-        addresses: addressesToAdvertise(
-          options.host,
-          Object.values(networkInterfaces())
-            .flat()
-            .filter((a) => !!a),
-        ),
-      };
-      const set = answersFor(query, service);
-      if (!set) return;
-      // A querier not on port 5353 is a one-shot resolver: it gets a unicast answer (RFC 6762 section 6.7).
-      const legacy = rinfo.port !== MDNS_PORT;
-      if (!budget.take(legacy ? undefined : answerKey(set), performance.now())) {
-        counts.limited++;
-        return;
-      }
-      counts.answered++;
-      if (legacy) {
-        const strip = (a: ServiceRecord): ServiceRecord => ({ ...a, flush: false });
-        const unicast = { answers: set.answers.map(strip), additionals: set.additionals.map(strip) };
-        mdns.respond({ id: query.id ?? 0, questions: query.questions ?? [], ...unicast }, rinfo);
-      } else mdns.respond(set);
-    } catch {
-      // Whatever a packet holds, the unit keeps running: it is counted and dropped.
-      counts.malformed++;
+    const service: AdvertisedService = {
+      instance: instanceNameOf(options.channelPin()),
+      port: options.port,
+      addresses: addressesToAdvertise(
+        options.host,
+        Object.values(networkInterfaces())
+          .flat()
+          .filter((a) => !!a),
+      ),
+    };
+    const set = answersFor(query, service);
+    if (!set) return;
+    // A querier not on port 5353 is a one-shot resolver: it gets a unicast answer (RFC 6762 section 6.7).
+    const legacy = rinfo.port !== MDNS_PORT;
+    if (!budget.take(legacy ? undefined : answerKey(set), performance.now())) {
+      counts.limited++;
+      return;
     }
+    counts.answered++;
+    const strip = (a: ServiceRecord): ServiceRecord => ({ ...a, flush: false });
+    const packet: Packet = legacy
+      ? {
+          type: 'response',
+          id: query.id ?? 0,
+          questions: query.questions ?? [],
+          answers: set.answers.map(strip),
+          additionals: set.additionals.map(strip),
+        }
+      : { type: 'response', ...set };
+    const to = legacy ? rinfo : { address: MDNS_GROUP, port: MDNS_PORT };
+    socket.send(dns.encode(packet), to.port, to.address, () => undefined);
+  };
+  socket.on('message', (message, rinfo) => {
+    const loading = (wire ??= import('dns-packet').then((m): Wire => m.default));
+    void loading.then((dns) => {
+      try {
+        answer(dns, message, rinfo);
+      } catch {
+        // Whatever a packet holds, the unit keeps running: it is counted and dropped.
+        counts.malformed++;
+      }
+    });
   });
+  socket.on('error', (err) => options.log(`mDNS advertising stopped: ${err.message.slice(0, 120)}`));
   await new Promise<void>((resolve, reject) => {
-    mdns.once('ready', resolve);
-    mdns.once('error', reject);
+    socket.once('error', reject);
+    socket.bind(MDNS_PORT, '0.0.0.0', () => {
+      socket.off('error', reject);
+      resolve();
+    });
   }).catch((err: unknown) => {
-    mdns.destroy();
+    socket.close();
     throw err;
   });
-  const refresh = joinGroup(socket, mdns);
+  const refresh = joinGroup(socket, iface);
   return {
     stats: () => ({ ...counts }),
     close: () =>
       new Promise<void>((resolve) => {
         clearInterval(refresh);
-        mdns.destroy(() => resolve());
+        socket.close(() => resolve());
       }),
   };
 }
@@ -146,19 +152,38 @@ export function advertisingInterface(host: string): string | undefined {
 }
 
 /**
- * Joins the mDNS group on the unit's interface (every one for a wildcard), now and as interfaces come; the socket
+ * Joins the mDNS group on the unit's interface (every IPv4 one for a wildcard), now and as interfaces come; the socket
  * keeps no process alive.
  */
-function joinGroup(socket: ReturnType<typeof createSocket>, mdns: Responder): NodeJS.Timeout {
+function joinGroup(socket: Socket, iface: string | undefined): NodeJS.Timeout {
+  const joined = new Set<string>();
+  const join = (): void => {
+    const addresses = iface
+      ? [iface]
+      : Object.values(networkInterfaces())
+          .flat()
+          .filter((a) => a?.family === 'IPv4')
+          .map((a) => a.address);
+    for (const address of addresses) {
+      if (joined.has(address)) continue;
+      try {
+        socket.addMembership(MDNS_GROUP, address);
+        joined.add(address);
+      } catch {
+        // An interface going away between the listing and the join: tried again at the next refresh.
+      }
+    }
+  };
   try {
     socket.setMulticastTTL(255);
     socket.setMulticastLoopback(true);
+    if (iface) socket.setMulticastInterface(iface);
   } catch {
     // A socket that failed to bind has been reported through 'error'.
   }
   socket.unref();
-  mdns.update();
-  const refresh = setInterval(() => mdns.update(), MEMBERSHIP_REFRESH_MS);
+  join();
+  const refresh = setInterval(join, MEMBERSHIP_REFRESH_MS);
   refresh.unref();
   return refresh;
 }

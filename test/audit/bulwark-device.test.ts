@@ -129,6 +129,8 @@ before(
       cloudUrl: cloud.brokerUrl,
       cloudApi: cloud.api.url,
       cloudApiCa,
+      // Where the cloud's mail to the claim probe's test accounts arrives (their confirmation links).
+      cloudMail: join(work, 'cloud', 'mail'),
       revoked,
       updateRepo: repoDir,
       source: ROOT,

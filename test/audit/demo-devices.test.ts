@@ -119,6 +119,8 @@ before(
       const common = {
         cloudApi: cloud.api.url,
         cloudApiCa,
+        // Where the cloud's mail to the claim probe's test accounts arrives (their confirmation links).
+        cloudMail: join(work, 'cloud', 'mail'),
         revoked,
         model: m,
         agent: agents[m]!,
