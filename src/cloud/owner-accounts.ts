@@ -276,8 +276,9 @@ export class OwnerAccounts {
    */
   async signUp(req: WebRequest, emailRaw: string, password: string): Promise<void> {
     const email = normaliseEmail(emailRaw);
-    const sourceKey = `login:src:${sourceKeyFor(req.sourceAddress)}`;
-    // Sign-up is a guess at nothing, but it costs a hash: it shares the source's budget.
+    // Sign-up is a guess at nothing, but it costs a hash: a budget per source of its own, so a sign-up never clears
+    // the source's login back-off (a sign-up between password guesses would otherwise reset it).
+    const sourceKey = `signup:src:${sourceKeyFor(req.sourceAddress)}`;
     const threshold = this.#loginPolicy.config.sourceThreshold * 4;
     await admitAttempt(this.#store, this.#loginPolicy, [{ key: sourceKey, threshold }]);
     await this.#strongPassword(email, password);

@@ -129,6 +129,16 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       },
     );
 
+    test("a sign-up between password guesses does not clear the source's login back-off", async (t) => {
+      if (!ready(t)) return;
+      const attacker = new ApiClient(cloud.api.url, cloud.credentials.caCertPem, '127.0.0.3');
+      const statuses: number[] = [];
+      for (let i = 0; i < 4; i++) statuses.push((await attacker.login('owner@example.com', `spray ${i}`)).status);
+      assert.equal((await attacker.register('spray-cover@example.com', PASSWORD)).status, 202);
+      for (let i = 4; i < 6; i++) statuses.push((await attacker.login('owner@example.com', `spray ${i}`)).status);
+      assert.deepEqual(statuses, [401, 401, 401, 401, 401, 429]);
+    });
+
     test('a claim by serial alone is refused', { timeout: 30_000 }, async (t) => {
       if (!ready(t)) return;
       const u = units[0]!;
