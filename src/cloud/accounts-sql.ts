@@ -127,6 +127,29 @@ export async function useToken(db: Runner, id: string, now: number): Promise<boo
   return n === 1;
 }
 
+/**
+ * Spends every unused token of the account for `purpose` (those whose data `match` accepts, when given): a reset
+ * or a password change voids older reset links, a removal voids the person's pending invitations. Resolves with how
+ * many were spent.
+ */
+export async function spendUnusedTokens(
+  db: Runner,
+  accountId: string,
+  purpose: AccountTokenPurpose,
+  now: number,
+  match?: (data: Readonly<Record<string, unknown>> | null) => boolean,
+): Promise<number> {
+  const rows = await db.all<TokenRow>(
+    `SELECT ${TOKEN_COLUMNS} FROM account_tokens WHERE account_id = $1 AND purpose = $2 AND used_at IS NULL`,
+    [accountId, purpose],
+  );
+  let spent = 0;
+  for (const t of rows.map(toToken))
+    if (!match || match(t.data))
+      spent += await db.run('UPDATE account_tokens SET used_at = $2 WHERE id = $1 AND used_at IS NULL', [t.id, now]);
+  return spent;
+}
+
 /** Ends the account's sessions except `keepIdHash`; resolves with how many ended. */
 export async function deleteSessionsOf(db: Runner, accountId: string, keepIdHash?: string): Promise<number> {
   return db.run('DELETE FROM sessions WHERE account_id = $1 AND id_hash <> $2', [accountId, keepIdHash ?? '']);

@@ -93,6 +93,8 @@ export class Households {
     const owner = await this.#store.accountById(t.accountId);
     if (!owner) throw invalidLink();
     await spendLink(this.#store, t);
+    // Other invitations of this owner to this address end here: none can later reset the role the person has now.
+    await this.#store.spendUnusedAccountTokens(owner.id, 'invite', Date.now(), (d) => d?.email === account.email);
     const member: HouseholdMemberRecord = {
       ownerId: owner.id,
       memberId: account.id,
@@ -121,6 +123,9 @@ export class Households {
     if (typeof memberId !== 'string' || !(await this.#store.removeHouseholdMember(ownerId, memberId)))
       throw new NotFoundError('no such person in your household');
     await this.#store.deleteSessionsOf(memberId);
+    // A removed person cannot come back with an invitation mailed earlier.
+    const email = (await this.#store.accountById(memberId))?.email;
+    await this.#store.spendUnusedAccountTokens(ownerId, 'invite', Date.now(), (d) => d?.email === email);
   }
 
   /** The caller's access to `serial`: owner, or a current household place; otherwise 404 like an unknown device. */

@@ -358,6 +358,8 @@ export class OwnerAccounts {
     await this.#strongPassword(email, password);
     await spendLink(this.#store, t);
     await this.#store.updatePasswordHash(t.accountId, await hashPassword(password));
+    // Any other reset link mailed before this one dies with it.
+    await this.#store.spendUnusedAccountTokens(t.accountId, 'reset', Date.now());
     // The link reached the mailbox, so the address is confirmed too.
     await this.#store.markVerified(t.accountId, Date.now());
     await this.#store.deleteSessionsOf(t.accountId);
@@ -370,6 +372,7 @@ export class OwnerAccounts {
     if (!account) throw new AccountError('LOGIN_FAILED', 'the current password is wrong');
     await this.#strongPassword(account.email, next);
     await this.#store.updatePasswordHash(account.id, await hashPassword(next));
+    await this.#store.spendUnusedAccountTokens(account.id, 'reset', Date.now());
     await this.#store.deleteSessionsOf(account.id, ctx.session!.idHash);
     this.notify(account, 'password-changed', {}, 'password changed');
   }

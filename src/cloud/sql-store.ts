@@ -592,6 +592,15 @@ export class SqlStore implements CloudStore {
     return accounts.useToken(this.#db, id, now);
   }
 
+  async spendUnusedAccountTokens(
+    accountId: string,
+    purpose: accounts.AccountTokenPurpose,
+    now: number,
+    match?: (data: accounts.AccountTokenRecord['data']) => boolean,
+  ): Promise<number> {
+    return accounts.spendUnusedTokens(this.#db, accountId, purpose, now, match);
+  }
+
   async deleteSessionsOf(accountId: string, keepIdHash?: string): Promise<number> {
     return accounts.deleteSessionsOf(this.#db, accountId, keepIdHash);
   }

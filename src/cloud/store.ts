@@ -233,6 +233,13 @@ export interface CloudStore {
   accountToken(id: string): Promise<AccountTokenRecord | undefined>;
   /** Marks the token used, once; false when it was used already or is expired at `now`. */
   useAccountToken(id: string, now: number): Promise<boolean>;
+  /** Spends the account's unused tokens for `purpose` (those `match` accepts); resolves with how many. */
+  spendUnusedAccountTokens(
+    accountId: string,
+    purpose: AccountTokenRecord['purpose'],
+    now: number,
+    match?: (data: AccountTokenRecord['data']) => boolean,
+  ): Promise<number>;
   /** Ends the account's sessions, all but `keepIdHash` when given; resolves with how many ended. */
   deleteSessionsOf(accountId: string, keepIdHash?: string): Promise<number>;
   /** Logs a notification sent to the account. */

@@ -65,6 +65,16 @@ async function mailedToken(to: string, path: string): Promise<string> {
   return decodeURIComponent(new RegExp(`${path}\\?token=([A-Za-z0-9._%-]+)`).exec(mail.text)![1]!);
 }
 
+/** The token of a link to `path` mailed to `to` after the one carrying `previous`. */
+async function nextMailedToken(to: string, path: string, previous: string): Promise<string> {
+  for (let i = 0; i < 100; i++) {
+    const token = await mailedToken(to, path);
+    if (token !== previous) return token;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`no new ${path} link reached ${to}`);
+}
+
 /** A confirmed, logged-in account. */
 async function confirmedAccount(email: string): Promise<ApiClient> {
   const c = client();
@@ -131,8 +141,10 @@ test('a reset link works once, only for its account, only for a short time, and 
   const asker = client();
   assert.equal((await asker.send('POST', '/v1/password-resets', { json: { email: 'alice@example.com' } })).status, 202);
   const token = await mailedToken('alice@example.com', '/reset');
-  const complete = (email: string, password: string): Promise<ApiAnswer> =>
-    asker.send('POST', '/v1/password-resets/complete', { json: { token, email, password } });
+  assert.equal((await asker.send('POST', '/v1/password-resets', { json: { email: 'alice@example.com' } })).status, 202);
+  const second = await nextMailedToken('alice@example.com', '/reset', token);
+  const complete = (email: string, password: string, link = token): Promise<ApiAnswer> =>
+    asker.send('POST', '/v1/password-resets/complete', { json: { token: link, email, password } });
   const other = await complete('bob@example.com', NEW_PASSWORD);
   assert.equal(other.status, 400, "another account's address is refused");
   assert.equal(other.json.error?.code, 'ACCOUNT_TOKEN_INVALID');
@@ -140,6 +152,8 @@ test('a reset link works once, only for its account, only for a short time, and 
   assert.equal((await complete('alice@example.com', NEW_PASSWORD)).status, 200);
   assert.equal((await a.send('GET', '/v1/me')).status, 401, "alice's session ended");
   assert.equal((await complete('alice@example.com', 'yet another passphrase 12 long')).status, 400, 'used twice');
+  const older = await complete('alice@example.com', 'yet another passphrase 12 long', second);
+  assert.equal(older.status, 400, 'the other reset link mailed before the reset died with it');
   assert.equal((await a.login('alice@example.com', NEW_PASSWORD)).status, 200);
   await smtp.waitFor('alice@example.com', /password of your account was just changed/);
 
@@ -188,7 +202,12 @@ test('a member uses the plug but cannot release it; a guest uses it too; removal
   const accept = (c: ApiClient, token: string): Promise<ApiAnswer> =>
     c.send('POST', '/v1/household/accept', { json: { token } });
   assert.equal((await accept(carol, bobToken)).status, 400, "another person's invitation is refused");
+  assert.equal((await invite('bob@example.com', 'member')).status, 202);
+  const bobSecond = await nextMailedToken('bob@example.com', '/invitations/accept', bobToken);
   assert.equal((await accept(bob, bobToken)).json.role, 'member');
+  assert.equal((await accept(bob, bobSecond)).status, 400, 'joining spends the other invitations to him');
+  assert.equal((await invite('bob@example.com', 'member')).status, 202);
+  const bobLeftover = await nextMailedToken('bob@example.com', '/invitations/accept', bobSecond);
   assert.equal((await accept(carol, carolToken)).json.role, 'guest');
   await smtp.waitFor('alice@example.com', /bob@example\.com accepted your invitation as a member/);
 
@@ -219,6 +238,7 @@ test('a member uses the plug but cannot release it; a guest uses it too; removal
   assert.ok(Date.now() - removedAt < 1_000, 'within one second');
   const bobAgain = await loggedIn('bob@example.com');
   assert.equal((await bobAgain.send('GET', `/v1/devices/${plug.serial}`)).status, 404, 'and his access is gone');
+  assert.equal((await accept(bobAgain, bobLeftover)).status, 400, 'an invitation mailed before his removal is void');
 
   // A guest's end date: past it, the device is gone for them.
   const carolId = people.find((p) => p.email === 'carol@example.com')!.memberId;
