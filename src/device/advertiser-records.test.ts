@@ -8,6 +8,7 @@ import {
   addressesToAdvertise,
   answerKey,
   answersFor,
+  fromOwnLink,
   instanceNameOf,
   SERVICE_TYPE,
   SERVICE_ENUMERATION,
@@ -139,4 +140,21 @@ test('a unit listening on one address answers on that interface only, a wildcard
   assert.equal(advertisingInterface('10.77.0.2'), '10.77.0.2');
   assert.equal(advertisingInterface('0.0.0.0'), undefined);
   assert.equal(advertisingInterface('::'), undefined);
+});
+
+test("a query is answered only from the unit's own link: loopback, or the subnet of the interface it serves", () => {
+  const interfaces = [
+    { address: '127.0.0.1', netmask: '255.0.0.0', family: 'IPv4' },
+    { address: '192.168.1.20', netmask: '255.255.255.0', family: 'IPv4' },
+    { address: '10.9.0.2', netmask: '255.255.0.0', family: 'IPv4' },
+  ];
+  assert.equal(fromOwnLink('192.168.1.7', undefined, interfaces), true);
+  assert.equal(fromOwnLink('10.9.44.1', undefined, interfaces), true);
+  assert.equal(fromOwnLink('127.0.0.1', undefined, interfaces), true);
+  assert.equal(fromOwnLink('203.0.113.9', undefined, interfaces), false, 'a far (or spoofed far) source');
+  assert.equal(fromOwnLink('10.9.44.1', '192.168.1.20', interfaces), false, 'another interface than the one it serves');
+  assert.equal(fromOwnLink('192.168.1.7', '192.168.1.20', interfaces), true);
+  assert.equal(fromOwnLink('127.0.0.5', '127.0.0.1', interfaces), true);
+  assert.equal(fromOwnLink('127.0.0.5', '192.168.1.20', interfaces), false);
+  assert.equal(fromOwnLink('fe80::1', undefined, interfaces), false);
 });

@@ -18,6 +18,7 @@ import {
   addressesToAdvertise,
   answerKey,
   answersFor,
+  fromOwnLink,
   instanceNameOf,
   type AdvertisedService,
   type ServiceRecord,
@@ -36,6 +37,8 @@ export interface AdvertiserStats {
   readonly limited: number;
   /** Packets the library could not parse (dropped, counted). */
   readonly malformed: number;
+  /** Packets from outside the unit's own link (dropped unread, counted). */
+  readonly offLink: number;
 }
 
 /** A running advertisement. */
@@ -73,22 +76,24 @@ export async function startAdvertiser(options: AdvertiserOptions): Promise<Adver
   const socket = createSocket({ type: 'udp4', reuseAddr: true });
   // A unit listening on one address answers on that interface only (loopback in tests); a wildcard, on every one.
   const iface = advertisingInterface(options.host);
-  const counts = { queries: 0, answered: 0, limited: 0, malformed: 0 };
+  const counts = { queries: 0, answered: 0, limited: 0, malformed: 0, offLink: 0 };
   const budget = new AnswerBudget(options.config.maxAnswersPerSecond, options.config.minAnswerIntervalMs);
   let wire: Promise<Wire> | undefined;
   const answer = (dns: Wire, message: Buffer, rinfo: RemoteInfo): void => {
+    const interfaces = Object.values(networkInterfaces())
+      .flat()
+      .filter((a) => !!a);
+    if (!fromOwnLink(rinfo.address, iface, interfaces)) {
+      counts.offLink++;
+      return;
+    }
     const query = dns.decode(message);
     if (query.type !== 'query') return;
     counts.queries++;
     const service: AdvertisedService = {
       instance: instanceNameOf(options.channelPin()),
       port: options.port,
-      addresses: addressesToAdvertise(
-        options.host,
-        Object.values(networkInterfaces())
-          .flat()
-          .filter((a) => !!a),
-      ),
+      addresses: addressesToAdvertise(options.host, interfaces),
     };
     const set = answersFor(query, service);
     if (!set) return;

@@ -63,29 +63,36 @@ function txtVersionOk(data: unknown): boolean {
  * const found = pool.instances().filter((i) => i.instance === instanceNameOfPin(pin));
  */
 export class DiscoveryRecords {
-  readonly #srv = new Map<string, { port: number; target: string }>();
+  readonly #srv = new Map<string, { instance: string; port: number; target: string }>();
   readonly #versionOk = new Set<string>();
   readonly #addresses = new Map<string, Set<string>>();
 
-  /** Reads a response's answers and additionals; anything malformed or past a bound is passed over. */
-  add(packet: Packet): void {
+  /**
+   * Reads a response's answers and additionals; anything malformed or past a bound is passed over. With `source` (the
+   * packet's sender), records are kept apart per sender and only an address equal to the sender's is taken: nobody
+   * can point the hub at a third address, nor overwrite what the device itself answered.
+   */
+  add(packet: Packet, source = ''): void {
     const records = [...(packet.answers ?? []), ...(packet.additionals ?? [])];
-    for (const r of records.slice(0, DISCOVERY_RECORD_LIMITS.recordsPerPacket)) this.#read(r);
+    for (const r of records.slice(0, DISCOVERY_RECORD_LIMITS.recordsPerPacket)) this.#read(r, source);
   }
 
-  #read(r: Answer): void {
+  #read(r: Answer, source: string): void {
     if (typeof r?.name !== 'string') return;
     const instance = INSTANCE.exec(r.name)?.[1]?.toLowerCase();
+    const key = (name: string): string => `${source}\u0000${name}`;
     if (r.type === 'SRV' && instance !== undefined) {
       const { port, target } = (r.data ?? {}) as { port?: unknown; target?: unknown };
       if (!Number.isInteger(port) || (port as number) < 1 || (port as number) > 65535) return;
       if (typeof target !== 'string' || !HOST.test(target)) return;
-      if (!this.#srv.has(instance) && this.#srv.size >= DISCOVERY_RECORD_LIMITS.instances) return;
-      this.#srv.set(instance, { port: port as number, target: lower(target) });
+      if (!this.#srv.has(key(instance)) && this.#srv.size >= DISCOVERY_RECORD_LIMITS.instances) return;
+      this.#srv.set(key(instance), { instance, port: port as number, target: key(lower(target)) });
     } else if (r.type === 'TXT' && instance !== undefined) {
       if (txtVersionOk(r.data) && this.#versionOk.size < DISCOVERY_RECORD_LIMITS.instances)
-        this.#versionOk.add(instance);
-    } else if ((r.type === 'A' || r.type === 'AAAA') && HOST.test(r.name)) this.#address(lower(r.name), r.data);
+        this.#versionOk.add(key(instance));
+    } else if ((r.type === 'A' || r.type === 'AAAA') && HOST.test(r.name)) {
+      if (source === '' || r.data === source) this.#address(key(lower(r.name)), r.data);
+    }
   }
 
   #address(host: string, data: unknown): void {
@@ -101,12 +108,12 @@ export class DiscoveryRecords {
     if (set.size < DISCOVERY_RECORD_LIMITS.addressesPerHost) set.add(data);
   }
 
-  /** The instances with an SRV record, a TXT of this protocol's version, and at least one address. */
+  /** The instances with an SRV record, a TXT of this protocol's version, and at least one address, per sender. */
   instances(): DiscoveredInstance[] {
     const out: DiscoveredInstance[] = [];
-    for (const [instance, { port, target }] of this.#srv) {
+    for (const [key, { instance, port, target }] of this.#srv) {
       const addresses = [...(this.#addresses.get(target) ?? [])];
-      if (this.#versionOk.has(instance) && addresses.length) out.push({ instance, port, addresses });
+      if (this.#versionOk.has(key) && addresses.length) out.push({ instance, port, addresses });
     }
     return out;
   }

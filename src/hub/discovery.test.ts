@@ -121,3 +121,20 @@ test('the hub browses only on its own interface on the network the device was la
   assert.equal(interfaceReaching('fe80::1', interfaces), undefined);
   assert.equal(interfaceReaching('not an address', interfaces), undefined);
 });
+
+test("an answer counts only for its sender's address, and nobody else's answer overwrites the device's", () => {
+  const pool = new DiscoveryRecords();
+  pool.add(wire(serviceRecords(name, 5541, '10.0.0.12')), '10.0.0.12');
+  // Another host answers for the same name: a wrong port, its own address, and a third address it points at.
+  pool.add(wire(serviceRecords(name, 9, '10.0.0.66')), '10.0.0.66');
+  pool.add(wire(serviceRecords(name, 9, '192.0.2.7')), '10.0.0.66');
+  const found = pool.instances().filter((i) => i.instance === name);
+  assert.deepEqual(
+    found.map((i) => [i.port, i.addresses]),
+    [
+      [5541, ['10.0.0.12']],
+      [9, ['10.0.0.66']],
+    ],
+    "the device's own answer stands; the other host can name only itself (the pinned key then refuses it)",
+  );
+});

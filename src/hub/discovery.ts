@@ -27,7 +27,7 @@ import { DiscoveryRecords, SERVICE_TYPE, instanceNameOfPin, type DiscoveredInsta
 export interface HubDiscoveryConfig {
   /** Browse for a paired device whose link fails. */
   readonly enabled: boolean;
-  /** How long one browse listens for answers, ms (it ends sooner once every device sought has answered). */
+  /** How long one browse listens for answers, ms (the whole window: an early answer from anyone ends nothing). */
   readonly browseWindowMs: number;
   /** The query is repeated this often within a browse, ms (a lost packet is not the end of it). */
   readonly queryIntervalMs: number;
@@ -161,7 +161,7 @@ export function interfaceReaching(
 
 /** The part of a multicast-dns instance a browse uses. */
 interface Querier {
-  on(event: 'response', listener: (packet: Packet) => void): unknown;
+  on(event: 'response', listener: (packet: Packet, rinfo: { address: string }) => void): unknown;
   on(event: 'warning' | 'error', listener: (err: Error) => void): unknown;
   once(event: 'ready', listener: () => void): unknown;
   once(event: 'error', listener: (err: Error) => void): unknown;
@@ -171,8 +171,8 @@ interface Querier {
 }
 
 /**
- * Asks the local network for `_bulwark._tcp.local` for `config.browseWindowMs` (less once all of
- * `wanted` have answered), repeating the query every `config.queryIntervalMs`.
+ * Asks the local network for `_bulwark._tcp.local` for `config.browseWindowMs`, repeating the query
+ * every `config.queryIntervalMs`; each answer's records count only for the address that sent it.
  */
 export const browseForDevices: BrowseForDevices = async (wanted, config, iface) => {
   const { default: multicastDns } = await import('multicast-dns');
@@ -199,10 +199,8 @@ export const browseForDevices: BrowseForDevices = async (wanted, config, iface) 
         clearTimeout(end);
         resolve();
       }
-      mdns.on('response', (packet) => {
-        pool.add(packet);
-        if (pool.resolved(wanted)) finish();
-      });
+      // The whole window, not until the first answer: an early answer from anyone must not shut out the device's own.
+      mdns.on('response', (packet, rinfo) => pool.add(packet, rinfo.address));
       ask();
     });
   } finally {
