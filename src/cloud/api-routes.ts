@@ -45,7 +45,10 @@ export function addAccountApiRoutes(router: Router<OwnerCtx>, site: OwnerSite): 
     const email = normaliseEmail(field(req.body, 'email', 254));
     const check = await accounts.checkPassword(req, email, field(req.body, 'password'));
     if (!check.account || !check.deviceCookie)
-      throw new AccountError('LOGIN_FAILED', 'wrong e-mail address or password');
+      throw new AccountError(
+        'LOGIN_FAILED',
+        'wrong e-mail address or password, or the address is not confirmed yet (open the link we mailed)',
+      );
     accounts.signedIn(req, check);
     const s = await accounts.newSession(check.account.id);
     const headers = { 'set-cookie': [s.cookie, check.deviceCookie] };

@@ -63,7 +63,10 @@ async function logIn(site: OwnerSite, req: WebRequest): Promise<WebResponse> {
     return loginHtml(site, 400, { error: 'That is not an e-mail address.', email: emailRaw });
   }
   const check = await site.accounts.checkPassword(req, email, field(req.body, 'password'));
-  if (!check.account) return loginHtml(site, 401, { error: 'Wrong e-mail address or password.', email });
+  if (!check.account) {
+    const error = 'Wrong e-mail address or password, or the address is not confirmed yet: open the link we mailed you.';
+    return loginHtml(site, 401, { error, email });
+  }
   site.accounts.signedIn(req, check);
   return startSession(site, check.account.id, check.deviceCookie);
 }

@@ -246,6 +246,12 @@ export class OwnerAccounts {
       this.#event(req, 'failure');
       return {};
     }
+    // An address nobody has confirmed opens no session, and fails as a wrong password does: otherwise signing up
+    // with an address and logging in would tell whether it was taken (the sign-up's answer is the same for both).
+    if (account.verifiedAt == null) {
+      this.#event(req, 'failure', 'address not confirmed');
+      return {};
+    }
     this.#event(req, 'success', trusted ? 'trusted browser' : undefined);
     await this.#store.clearAttempts(clearKey);
     if (result.needsRehash) await this.#store.updatePasswordHash(account.id, await hashPassword(password));
