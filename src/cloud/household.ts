@@ -70,6 +70,8 @@ export class Households {
     const email = normaliseEmail(emailRaw);
     if (email === owner.email) throw new InvalidInputError('you are the owner already', { field: 'email' });
     const { role, until } = parseInvitation(body);
+    // The answer is the same either way; past the day's budget for this address the mail is not sent.
+    if (!(await this.#accounts.withinMailBudget(email, `owner:${owner.id}`))) return;
     const token = await issueLink(this.#store, {
       accountId: owner.id,
       purpose: 'invite',

@@ -114,7 +114,9 @@ export interface OwnerAccountsOptions {
 }
 
 /** Messages to one address per day at most (sign-up attempts, resets): a stranger cannot flood a mailbox. */
-const MAILS_PER_ADDRESS_PER_DAY = 10;
+const MAILS_PER_ADDRESS_PER_DAY = 30;
+/** ... and at most this many for one asker (a source address, bucketed as the login back-off buckets it). */
+const MAILS_PER_ADDRESS_PER_SOURCE_PER_DAY = 5;
 
 /** Registration, password checks and sessions of the owner accounts. */
 export class OwnerAccounts {
@@ -164,16 +166,25 @@ export class OwnerAccounts {
     return `${this.#linkBase()}${path}?token=${encodeURIComponent(token)}`;
   }
 
-  /** True while the address may get another message today (counted per address, whoever asks). */
-  async #mailBudget(email: string): Promise<boolean> {
-    const key = `mail:${email}`;
-    const seen = (await this.#store.attempts([key])).get(key);
-    if (seen && seen.failures >= MAILS_PER_ADDRESS_PER_DAY && Date.now() - seen.lastFailureAt < 86_400_000) {
-      this.#log('mail: an address reached its daily limit of account messages');
-      return false;
+  /**
+   * True while the address may get another account message today from this asker (a source bucket, or an inviting
+   * owner): at most MAILS_PER_ADDRESS_PER_SOURCE_PER_DAY per (address, asker), so one stranger cannot use up the
+   * owner's own resets, and MAILS_PER_ADDRESS_PER_DAY per address in all, so many cannot bury the address in mail.
+   */
+  async withinMailBudget(email: string, asker: string): Promise<boolean> {
+    const keys = [`mail:${email}`, `mail:${email}:${asker}`];
+    const limits = [MAILS_PER_ADDRESS_PER_DAY, MAILS_PER_ADDRESS_PER_SOURCE_PER_DAY];
+    const seen = await this.#store.attempts(keys);
+    const now = Date.now();
+    for (const [i, key] of keys.entries()) {
+      const s = seen.get(key);
+      if (s && now - s.lastFailureAt >= 86_400_000) await this.#store.clearAttempts(key);
+      else if (s && s.failures >= limits[i]!) {
+        this.#log('mail: an address reached its daily limit of account messages');
+        return false;
+      }
     }
-    if (seen && Date.now() - seen.lastFailureAt >= 86_400_000) await this.#store.clearAttempts(key);
-    await this.#store.recordFailure([key], Date.now());
+    await this.#store.recordFailure(keys, now);
     return true;
   }
 
@@ -304,7 +315,7 @@ export class OwnerAccounts {
     await this.#store.clearAttempts(sourceKey);
     this.#log('sign-up request');
     this.#later('sign-up mail', async () => {
-      if (!(await this.#mailBudget(email))) return;
+      if (!(await this.withinMailBudget(email, sourceKeyFor(req.sourceAddress)))) return;
       if (!created) return this.#mailer.send('signup-existing', email, { link: `${this.#linkBase()}/reset` });
       const token = await issueLink(this.#store, {
         accountId: account.id,
@@ -343,7 +354,7 @@ export class OwnerAccounts {
     this.#log('password reset requested');
     this.#later('reset mail', async () => {
       // The budget first, for any address: the work after the answer differs as little as it can.
-      if (!(await this.#mailBudget(email))) return;
+      if (!(await this.withinMailBudget(email, sourceKeyFor(req.sourceAddress)))) return;
       const account = await this.#store.accountByEmail(email);
       if (!account) return;
       const token = await issueLink(this.#store, {

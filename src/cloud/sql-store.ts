@@ -559,8 +559,15 @@ export class SqlStore implements CloudStore {
   async deleteAccount(id: string): Promise<void> {
     await this.#db.transaction(async (tx) => {
       const [a] = await tx.all<{ email: string }>('SELECT email FROM accounts WHERE id = $1', [id]);
-      if (a)
-        await tx.run('DELETE FROM attempts WHERE key = $1 OR key = $2', [`login:acct:${a.email}`, `mail:${a.email}`]);
+      if (a) {
+        // The mail budget per asker too (mail:<address>:<asker>); LIKE with the address's own wildcards escaped.
+        const perAsker = `mail:${a.email.replace(/[\\%_]/g, (c) => `\\${c}`)}:%`;
+        await tx.run("DELETE FROM attempts WHERE key = $1 OR key = $2 OR key LIKE $3 ESCAPE '\\'", [
+          `login:acct:${a.email}`,
+          `mail:${a.email}`,
+          perAsker,
+        ]);
+      }
       await accounts.deleteAccountRows(tx, id);
       await tx.run('DELETE FROM telemetry WHERE serial IN (SELECT serial FROM devices WHERE owner_id = $1)', [id]);
       await tx.run(

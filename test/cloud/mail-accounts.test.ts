@@ -248,6 +248,24 @@ test('a member uses the plug but cannot release it; a guest uses it too; removal
   assert.equal((await carol.send('GET', `/v1/devices/${plug.serial}`)).status, 404);
 });
 
+test("a stranger's reset requests stop being mailed after five a day; the owner's own still reach them", async () => {
+  await confirmedAccount('dora@example.com');
+  const resets = (): number =>
+    smtp.received.filter((m) => m.to === 'dora@example.com' && /\/reset\?token=/.test(m.text)).length;
+  const stranger = client();
+  for (let i = 0; i < 7; i++) {
+    const r = await stranger.send('POST', '/v1/password-resets', { json: { email: 'dora@example.com' } });
+    assert.equal(r.status, 202, 'the answer never changes');
+  }
+  await smtp.waitFor('dora@example.com', /\/reset\?token=/);
+  await new Promise((r) => setTimeout(r, 1_000));
+  assert.equal(resets(), 5, "the stranger's sixth and seventh requests were not mailed");
+  const owner = client();
+  assert.equal((await owner.send('POST', '/v1/password-resets', { json: { email: 'dora@example.com' } })).status, 202);
+  for (let i = 0; i < 100 && resets() < 6; i++) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(resets(), 6, "the owner's own request from another address is mailed");
+});
+
 test('the export holds what the cloud keeps about the account; after deletion nothing is left of it', async () => {
   const a = aliceClient;
   await new Promise((r) => setTimeout(r, 300)); // notifications are logged after the answers
