@@ -9,7 +9,8 @@ import { createHash } from 'node:crypto';
 import { checkSameOrigin, constantTimeEqual, type Router, type WebRequest, type WebResponse } from '../web/index.ts';
 import { AccountError, NotFoundError } from './errors.ts';
 import { clearedSessionCookie, field, normaliseEmail, type OwnerCtx } from './owner-accounts.ts';
-import { commandView, deviceView } from './owner-devices.ts';
+import { commandView, deviceView, modelOf } from './owner-devices.ts';
+import { telemetryForRole } from './household.ts';
 import type { CommandRecord } from './store.ts';
 import type { OwnerSite } from './owner-site.ts';
 
@@ -230,8 +231,9 @@ export function addDeviceApiRoutes(router: Router<OwnerCtx>, site: OwnerSite): v
     access: 'session',
     csrf: false,
     handler: async (req, ctx) => {
-      const { device } = await site.households.access(req.params.serial!, ctx.account!);
-      const rows = await devices.telemetry(device, Number(req.query.get('limit') ?? '100'));
+      const { device, role } = await site.households.access(req.params.serial!, ctx.account!);
+      const all = await devices.telemetry(device, Number(req.query.get('limit') ?? '100'));
+      const rows = telemetryForRole(all, role, modelOf(device));
       const telemetry = rows.map((r) => ({
         seq: r.seq,
         at: new Date(r.at).toISOString(),

@@ -11,6 +11,7 @@ import type { DeviceRecord } from './store.ts';
 import { clearedSessionCookie, field, normaliseEmail, type OwnerCtx } from './owner-accounts.ts';
 import { modelOf, remoteControls } from './owner-devices.ts';
 import { householdCommand, householdRelease } from './api-routes.ts';
+import { telemetryForRole } from './household.ts';
 import type { OwnerSite } from './owner-site.ts';
 import * as pages from './app-pages.ts';
 
@@ -271,7 +272,7 @@ export function addAppDeviceRoutes(router: Router<OwnerCtx>, site: OwnerSite): v
     csrf: false,
     handler: async (req, ctx) => {
       const { device, role } = await site.households.access(req.params.serial!, ctx.account!);
-      const telemetry = await devices.telemetry(device);
+      const telemetry = telemetryForRole(await devices.telemetry(device), role, modelOf(device));
       const o = {
         device,
         role,

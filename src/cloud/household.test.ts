@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { getModel } from '../models/index.ts';
-import { parseInvitation, roleMayUse } from './household.ts';
+import { parseInvitation, roleMayUse, telemetryForRole } from './household.ts';
 
 test("a guest is refused the lock's bolt but may switch a plug; this check does not limit owners and members", () => {
   const lock = getModel('lock');
@@ -44,4 +44,16 @@ test('parseInvitation never throws anything but a 400 and never yields a role be
     ),
     { numRuns: 500 },
   );
+});
+
+test("a guest sees no reading of a capability it may not use (the lock's bolt state); members see everything", () => {
+  const lock = getModel('lock');
+  const sensitive = lock.capabilities.filter((c) => c.sensitive === true).map((c) => c.id);
+  assert.ok(sensitive.includes('bolt'));
+  const values = Object.fromEntries(lock.capabilities.map((c) => [c.id, 1]));
+  const rows = [{ serial: 'LCK-1', seq: 1, at: 0, receivedAt: 0, values }];
+  const seen = Object.keys(telemetryForRole(rows, 'guest', lock)[0]!.values);
+  for (const id of sensitive) assert.ok(!seen.includes(id), `${id} hidden from a guest`);
+  assert.deepEqual(Object.keys(telemetryForRole(rows, 'member', lock)[0]!.values), Object.keys(values));
+  assert.deepEqual(telemetryForRole(rows, 'guest', undefined)[0]!.values, {}, 'an unknown model: nothing');
 });

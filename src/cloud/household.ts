@@ -11,7 +11,7 @@ import type { ModelSpec } from '../models/index.ts';
 import { NotFoundError, RoleError } from './errors.ts';
 import { checkLink, issueLink, spendLink, invalidLink } from './account-links.ts';
 import { normaliseEmail, type OwnerAccounts } from './owner-accounts.ts';
-import type { AccountRecord, CloudStore, DeviceRecord } from './store.ts';
+import type { AccountRecord, CloudStore, DeviceRecord, TelemetryRow } from './store.ts';
 import type { HouseholdMemberRecord, HouseholdRole } from './accounts-sql.ts';
 import { modelOf } from './owner-devices.ts';
 
@@ -50,6 +50,22 @@ export function roleMayUse(role: DeviceRole, model: ModelSpec | undefined, capab
   if (role !== 'guest') return true;
   const cap = model?.capabilities.find((c) => c.id === capability);
   return cap !== undefined && cap.sensitive !== true;
+}
+
+/**
+ * Telemetry as `role` may see it: a guest gets no reading or state of a capability it may not use (whether a lock is
+ * bolted is as sensitive as bolting it); the owner and members get every value.
+ */
+export function telemetryForRole(
+  rows: readonly TelemetryRow[],
+  role: DeviceRole,
+  model: ModelSpec | undefined,
+): TelemetryRow[] {
+  if (role !== 'guest') return [...rows];
+  return rows.map((r) => ({
+    ...r,
+    values: Object.fromEntries(Object.entries(r.values).filter(([id]) => roleMayUse(role, model, id))),
+  }));
 }
 
 /** The household operations, shared by the JSON API and the web app. */
