@@ -122,7 +122,7 @@ export function addMeApiRoutes(router: Router<OwnerCtx>, site: OwnerSite): void 
     handler: async (req, ctx) => {
       const { account } = await site.accounts.checkPassword(req, ctx.account!.email, field(req.body, 'password'));
       if (!account) throw new AccountError('LOGIN_FAILED', 'wrong password');
-      await site.store.deleteAccount(account.id);
+      await site.accounts.deleteAccount(account);
       site.log('an account and its data were deleted');
       return { kind: 'json', body: { ok: true, deleted: true }, headers: { 'set-cookie': clearedSessionCookie() } };
     },

@@ -357,7 +357,7 @@ export function addAppAccountRoutes(router: Router<OwnerCtx>, site: OwnerSite): 
       const email = ctx.account!.email;
       const { account } = await site.accounts.checkPassword(req, email, field(req.body, 'password'));
       if (!account) return accountHtml(ctx, 401, { error: 'Wrong password.' });
-      await site.store.deleteAccount(account.id);
+      await site.accounts.deleteAccount(account);
       return { kind: 'redirect', location: '/login', headers: { 'set-cookie': clearedSessionCookie() } };
     },
   });

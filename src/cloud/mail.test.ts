@@ -53,6 +53,19 @@ test('the mailer writes an RFC 5322 message a mail parser reads, and the demo fi
   assert.deepEqual(logs, [], 'nothing about the message is logged');
 });
 
+test("forgetting an address deletes every message to it from the maildir and no one else's", async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'bulwark-maildir-'));
+  const mailer = new Mailer({ config: validateMailConfig(), maildir: dir, log: () => undefined });
+  const link = `https://127.0.0.1:9443/reset?token=${'c'.repeat(16)}.${'d'.repeat(43)}`;
+  mailer.send('reset', 'Gone@Example.com', { link, minutes: 15 });
+  mailer.send('sign-in', 'gone@example.com', { source: '127.0.0.1' });
+  mailer.send('verify', 'kept@example.com', { link });
+  assert.equal(await mailer.forget('gone@example.com'), 2);
+  assert.equal(await findMailedLink(dir, 'gone@example.com', '/reset'), undefined, 'the live reset link is gone');
+  assert.equal((await readdir(join(dir, 'new'))).length, 1, "the other address's message stays");
+  assert.equal(await findMailedLink(dir, 'kept@example.com', '/reset'), link);
+});
+
 test('every kind of message has a subject and a plain body; the link appears only where one is given', () => {
   const kinds: MailKind[] = [
     'verify',

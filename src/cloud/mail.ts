@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
@@ -270,6 +270,7 @@ export function smtpTransport(smtp: SmtpConfig, timeoutMs: number): MailTranspor
  */
 export class Mailer {
   readonly #config: MailConfig;
+  readonly #maildir: string;
   readonly #transport: MailTransport;
   readonly #log: (message: string) => void;
   readonly #queue: OutgoingMail[] = [];
@@ -278,6 +279,7 @@ export class Mailer {
   #failed = 0;
 
   constructor(o: { config: MailConfig; maildir: string; log: (message: string) => void; transport?: MailTransport }) {
+    this.#maildir = o.maildir;
     this.#config = o.config;
     this.#log = o.log;
     this.#transport =
@@ -292,6 +294,12 @@ export class Mailer {
   /** Counters for the log and tests: messages delivered and failed since start. */
   get counts(): { sent: number; failed: number; queued: number } {
     return { sent: this.#sent, failed: this.#failed, queued: this.#queue.length };
+  }
+
+  /** Deletes what this cloud keeps of its messages to `to` (its maildir's); a server's mailboxes are not its own. */
+  async forget(to: string): Promise<number> {
+    await this.idle();
+    return this.#transport.kind === 'maildir' ? forgetMaildirAddress(this.#maildir, to) : 0;
   }
 
   /** Queues a message of `kind` to `to`; never throws, never waits for the server. */
@@ -379,6 +387,25 @@ export async function maildirMessages(dir: string, limit = 100): Promise<StoredM
     return x[0] - y[0] || x[1] - y[1];
   });
   return out.slice(-limit);
+}
+
+/**
+ * Deletes every message to `to` from the maildir `dir` (new/, cur/ and tmp/): an account's deletion leaves no message
+ * of it behind, links included. Resolves with how many were deleted.
+ */
+export async function forgetMaildirAddress(dir: string, to: string): Promise<number> {
+  const address = to.toLowerCase();
+  let deleted = 0;
+  for (const sub of ['new', 'cur', 'tmp']) {
+    for (const name of await readdir(join(dir, sub)).catch(() => [] as string[])) {
+      const path = join(dir, sub, name);
+      const raw = await readFile(path, 'utf8').catch(() => undefined);
+      if (raw === undefined || parseStoredMail(name, raw).to.toLowerCase() !== address) continue;
+      await rm(path, { force: true });
+      deleted++;
+    }
+  }
+  return deleted;
 }
 
 /**

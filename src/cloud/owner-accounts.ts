@@ -424,6 +424,12 @@ export class OwnerAccounts {
     return { account, session: { ...s, id }, bearer: bearer !== undefined };
   }
 
+  /** Deletes the account and everything about it: its rows, and the messages to it in the maildir. */
+  async deleteAccount(account: AccountRecord): Promise<void> {
+    await this.#store.deleteAccount(account.id);
+    await this.#mailer.forget(account.email);
+  }
+
   /** Ends the caller's session; returns the Set-Cookie value that removes its cookie. */
   async endSession(ctx: OwnerCtx): Promise<string> {
     await this.#store.deleteSession(ctx.session!.idHash);

@@ -570,6 +570,7 @@ export class SqlStore implements CloudStore {
       }
       await accounts.deleteAccountRows(tx, id);
       await tx.run('DELETE FROM telemetry WHERE serial IN (SELECT serial FROM devices WHERE owner_id = $1)', [id]);
+      await tx.run('DELETE FROM device_events WHERE serial IN (SELECT serial FROM devices WHERE owner_id = $1)', [id]);
       await tx.run(
         'UPDATE devices SET owner_id = NULL, claimed_at = NULL, claim_window_until = 0, state_json = NULL WHERE ' +
           'owner_id = $1',
