@@ -140,13 +140,19 @@ export async function startAdvertiser(options: AdvertiserOptions): Promise<Adver
     throw err;
   });
   const refresh = joinGroup(socket, iface);
+  let closing: Promise<void> | undefined;
   return {
     stats: () => ({ ...counts }),
+    // Once: a second close (an agent closed twice) finds the socket gone and resolves at once.
     close: () =>
-      new Promise<void>((resolve) => {
+      (closing ??= new Promise<void>((resolve) => {
         clearInterval(refresh);
-        socket.close(() => resolve());
-      }),
+        try {
+          socket.close(() => resolve());
+        } catch {
+          resolve();
+        }
+      })),
   };
 }
 
