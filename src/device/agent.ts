@@ -463,6 +463,7 @@ async function startSurfaces(
       log: parts.log,
       damaged: parts.damaged,
       config: { ...c.hub, host: c.host, ...(c.hubPort !== undefined ? { port: c.hubPort } : {}) },
+      revokePerson: (name, by) => web.revokePerson(name, by),
     }));
     if (c.cloudUrl) parts.cloud = await startCloud(parts, c.cloudUrl);
     return { web, hub, button: await listenForGestures(parts, hub, web) };

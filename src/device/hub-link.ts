@@ -78,6 +78,8 @@ export interface HubLinkParts {
   readonly registry: HubRegistry;
   readonly ownPin: Uint8Array;
   readonly pushButton: boolean;
+  /** A person a paired hub removed from the household: removed here too (see WebService.revokePerson). */
+  readonly revokePerson?: (name: string, by: string) => Promise<number | undefined>;
 }
 
 /** What the channels need of a channel key rotation (hub-surface.ts keeps it in channel-key.ts). */
@@ -348,6 +350,7 @@ export class HubLink {
   ): Promise<ChannelValue> {
     if (action === 'sync') return this.sendStates(conn, rights);
     if (action === 'rotation-part' || action === 'rotation-ack') return this.#rotationRequest(conn, pin, action, value);
+    if (action === 'revoke-person') return this.#revokePerson(conn, pin, value);
     if (action !== 'unpair') throw new ChannelRequestError('UNKNOWN_ACTION', `link has no action '${action}'`);
     const registry = this.parts.registry;
     registry.set(registry.hubs.filter((h) => h.pin !== pin));
@@ -357,6 +360,19 @@ export class HubLink {
       void this.endHubChannels(pin);
     });
     return true;
+  }
+
+  /**
+   * A paired hub removed a person from the household: the same name is removed here (never the first owner) and their
+   * sessions end. Any paired hub may ask: a removal only takes access away. Answers whether someone was removed.
+   */
+  async #revokePerson(conn: Conn, pin: string, value: ChannelValue | undefined): Promise<ChannelValue> {
+    if (typeof value !== 'string' || !/^[A-Za-z0-9._-]{1,32}$/.test(value))
+      throw new ChannelRequestError('BAD_VALUE', "revoke-person takes a person's name");
+    const ended = await this.parts.revokePerson?.(value.toLowerCase(), `paired hub ${pin.slice(7, 15)}`);
+    const said = ended === undefined ? `${value}: nobody of that name here` : `${value}: ${ended} session(s) ended`;
+    this.note('hub', conn, 'revoke-person', ended === undefined ? 'info' : 'success', pin, said);
+    return ended !== undefined;
   }
 
   /** Tells the hub on `conn` of a pending rotation it has not acknowledged: the statement's part count. */

@@ -113,6 +113,8 @@ export interface HubSurfaceOptions {
   readonly damaged?: DamagedStateSink;
   /** Hears the surface's operational notes (a damaged hubs.json); silent by default. */
   readonly log?: (message: string) => void;
+  /** Removes a person a paired hub removed from the household (the web page's people). */
+  readonly revokePerson?: (name: string, by: string) => Promise<number | undefined>;
 }
 
 const HUBS_FILE = 'hubs.json';
@@ -330,6 +332,7 @@ export async function startHubSurface(options: HubSurfaceOptions): Promise<HubSu
     registry,
     ownPin: spkiSha256(keys.current.cert),
     pushButton: allowsPushButtonPairing(model),
+    ...(options.revokePerson ? { revokePerson: options.revokePerson } : {}),
   });
   const rotation = (link.rotation = new ChannelKeyRotation(keys, link));
   // A switch a power cut interrupted (every hub had acknowledged) is finished before listening.

@@ -29,7 +29,7 @@ import { formatSource, type JournalRecordInput } from '../journal/index.ts';
 import { HubError } from './errors.ts';
 import { loadOrCreateHubIdentity, type HubIdentity } from './identity.ts';
 import { HubStore, type AutomationRule, type HubDeviceRecord } from './store.ts';
-import { DeviceLink } from './links.ts';
+import { DeviceLink, LINK_CAPABILITY } from './links.ts';
 import { dueRules } from './automations.ts';
 import { DeviceFinder, validateHubDiscoveryConfig, type HubDiscoveryConfig } from './discovery.ts';
 import { receiveKeyRotation, type KeyRotationHost } from './key-rotation.ts';
@@ -627,6 +627,37 @@ export class Hub {
   /** Resolves once the device's channel is up (or rejects after `timeoutMs`). */
   async whenConnected(serial: string, timeoutMs = 10_000): Promise<void> {
     await this.#entry(serial).link.whenConnected(timeoutMs);
+  }
+
+  /**
+   * Tells every connected paired device that `name` was removed from the household here, so it ends their sessions
+   * on its own page too (only removals travel, never additions). Resolves with the devices that removed someone of
+   * that name and those that could not be reached; each is journalled.
+   */
+  async revokePersonOnDevices(name: string): Promise<{ removed: string[]; unreachable: string[] }> {
+    this.#requireOpen();
+    const removed: string[] = [];
+    const unreachable: string[] = [];
+    await Promise.all(
+      [...this.#entries.values()].map(async (entry) => {
+        const serial = entry.link.serial;
+        try {
+          if ((await entry.link.request(LINK_CAPABILITY, 'revoke-person', name, 5_000)) === true) removed.push(serial);
+        } catch {
+          unreachable.push(serial);
+        }
+      }),
+    );
+    for (const serial of unreachable)
+      this.#record({
+        surface: 'hub',
+        source: 'local',
+        event: 'revoke-person',
+        result: 'failure',
+        identity: serial,
+        detail: `${name}: the device was not reached; its own page still knows them`,
+      });
+    return { removed: removed.sort(), unreachable: unreachable.sort() };
   }
 
   /**

@@ -38,6 +38,8 @@ export interface HubPeopleSite {
   readonly login: HubOwnerLogin;
   readonly sessions: SessionStore;
   saveSessions(): void;
+  /** The removal passed on to every connected paired device (their own pages' people of that name). */
+  revokeOnDevices(name: string): Promise<{ removed: string[]; unreachable: string[] }>;
 }
 
 /** What a hub route's handler knows of the caller. */
@@ -153,7 +155,12 @@ async function removePerson(site: HubPeopleSite, req: WebRequest, ctx: PeopleCtx
   // Their device cookies were bound to the id made when they were added: void with the record.
   const ended = site.sessions.destroyAllFor(who.name);
   site.saveSessions();
-  return done(req, `${who.name} removed; signed out everywhere`, { name: who.name, sessionsEnded: ended });
+  // The same person on the devices' own pages: removed there too, over each pinned channel.
+  const devices = await site.revokeOnDevices(who.name);
+  const notice =
+    `${who.name} removed; signed out here and on ${devices.removed.length} device(s)` +
+    (devices.unreachable.length ? `; not reached: ${devices.unreachable.join(', ')}` : '');
+  return done(req, notice, { name: who.name, sessionsEnded: ended, devices });
 }
 
 async function orPage(

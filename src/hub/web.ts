@@ -107,6 +107,7 @@ interface HubSite {
   readonly users: HubUsers;
   readonly record: (req: WebRequest, e: { event: string; result: 'refused'; identity: string; detail: string }) => void;
   saveSessions(): void;
+  revokeOnDevices(name: string): Promise<{ removed: string[]; unreachable: string[] }>;
 }
 
 const SESSION_COOKIE = '__Host-bulwark-hub-session';
@@ -397,6 +398,7 @@ export async function startHubWeb(
     users: new HubUsers(hub.store, warn),
     record: journalRecorder(journal),
     saveSessions: () => hub.store.setMeta(SESSIONS_KEY, sessions.serialise()),
+    revokeOnDevices: (name) => hub.revokePersonOnDevices(name),
   };
   const app = createHubApp(site, journal, warn);
   return serveApp(

@@ -14,7 +14,7 @@ import { InvalidInputError } from '../errors/index.ts';
 import type { DeviceBundle } from '../bundle/index.ts';
 import type { DamagedStateSink } from '../storage/index.ts';
 import type { LockoutConfig, SessionConfig } from './auth-bridge.ts';
-import type { DeviceCookieConfig } from '../auth/index.ts';
+import { removeUser, type DeviceCookieConfig } from '../auth/index.ts';
 import { HttpError, Router, defaultHttpLimits, type HttpLimits, type WebRequest } from './http.ts';
 import { createWebApp, journalRecorder, PreSessionForms, serveApp, type RunningSurface, type WebApp } from './app.ts';
 import { addStaticRoutes } from './page-shell.ts';
@@ -32,7 +32,7 @@ import { addAccountRoutes, addControlRoutes, addPublicRoutes, addRecordRoutes } 
 import { addUpdateFileRoute } from './update-file-route.ts';
 import { addMonitoringRoutes } from './monitoring-route.ts';
 import { addPeopleRoutes } from './users-routes.ts';
-import { authorizeDeviceRoute, isRoleRefusal } from './users.ts';
+import { authorizeDeviceRoute, deviceAccountOf, isRoleRefusal } from './users.ts';
 import { openWebCertificate, type WebCertificate, type WebCertificateConfig } from './web-certificate.ts';
 import * as pages from './pages.ts';
 import type { AdmissionConfig, AdmissionRecord } from '../admission/index.ts';
@@ -124,6 +124,12 @@ export interface WebService extends RunningSurface<DeviceCtx> {
    * held back by the account-wide ceiling, so the owner can log in from one; returns what to tell.
    */
   unlockLogin(): string;
+  /**
+   * A person removed elsewhere in the household (a paired hub, the cloud): if this page has someone of that name who is
+   * not the first owner, they are removed and every session of theirs ends at once. Resolves with the sessions ended,
+   * or undefined when there was nobody to remove. Only removals travel between surfaces, never additions.
+   */
+  revokePerson(name: string, by: string): Promise<number | undefined>;
 }
 
 /** Options of {@link startWebService}. */
@@ -314,7 +320,31 @@ export async function startWebService(options: WebServiceOptions): Promise<WebSe
       site.applyMonitoring(site.state.monitoring);
     },
     unlockLogin: () => unlockLogin(site, options.journal),
+    revokePerson: (name, by) => revokePerson(site, options.journal, name, by),
   };
+}
+
+async function revokePerson(
+  site: DeviceSite,
+  journal: WebJournal,
+  name: string,
+  by: string,
+): Promise<number | undefined> {
+  const who = deviceAccountOf(site.state, name);
+  if (!who?.added) return undefined;
+  await site.state.saveUsers(removeUser(site.state.users, who.name));
+  const ended = site.state.sessions.destroyAllFor(who.name);
+  site.state.markDirty('sessions', 0);
+  await site.state.flush();
+  journal.record({
+    surface: 'web',
+    source: 'local',
+    event: 'user-removed',
+    result: 'success',
+    identity: who.name,
+    detail: `${who.name}: removed by ${by}; ${ended} session(s) ended`,
+  });
+  return ended;
 }
 
 function unlockLogin(site: DeviceSite, journal: WebJournal): string {
