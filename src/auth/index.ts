@@ -40,6 +40,8 @@ export {
   validateUserList,
   parseUserList,
   serialiseUserList,
+  peopleOf,
+  type PersonListing,
   type UserRole,
   type UserAccount,
   type UserList,

@@ -275,6 +275,26 @@ export function parseUserList(text: string): UserList {
   return validateUserList(v);
 }
 
+/** One person as the People pages and `/api/people` list them. */
+export interface PersonListing {
+  readonly name: string;
+  readonly role: UserRole;
+  /** True for the first owner (the label's account): neither removed nor demoted. */
+  readonly first: boolean;
+  readonly expiresAt?: string;
+}
+
+/** Everyone who can sign in on a page: the first owner, then the people `list` holds, as the pages show them. */
+export function peopleOf(list: UserList): PersonListing[] {
+  const added = list.users.map((u) => ({
+    name: u.name,
+    role: u.role,
+    first: false,
+    ...(u.expiresAt ? { expiresAt: u.expiresAt } : {}),
+  }));
+  return [{ name: FIRST_OWNER_NAME, role: 'owner', first: true }, ...added];
+}
+
 /** The stored form of a user list. */
 export function serialiseUserList(list: UserList): string {
   return JSON.stringify(list, null, 2) + '\n';

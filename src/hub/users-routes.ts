@@ -17,6 +17,7 @@ import {
   removeUser,
   type SessionStore,
   type SignedInUser,
+  peopleOf,
 } from '../auth/index.ts';
 import {
   Router,
@@ -92,13 +93,7 @@ export class JournalledRouter<Ctx extends { user?: SignedInUser }> extends Route
 }
 
 function people(site: HubPeopleSite): PersonView[] {
-  const added = site.users.list.users.map((u) => ({
-    name: u.name,
-    role: u.role,
-    first: false,
-    ...(u.expiresAt ? { expiresAt: u.expiresAt } : {}),
-  }));
-  return [{ name: FIRST_OWNER_NAME, role: 'owner', first: true }, ...added];
+  return peopleOf(site.users.list);
 }
 
 type PageMessages = { error?: string; notice?: string; reasons?: readonly string[] };

@@ -4,16 +4,11 @@
  * removal's confirmation, which asks for the owner's password again. Plain forms: no script
  * needed. Every value is escaped; every form carries the CSRF token.
  */
+import type { PersonListing } from '../auth/index.ts';
 import { escapeHtml, formMessages } from './page-shell.ts';
 
-/** One person as the People page lists them. */
-export interface PersonView {
-  readonly name: string;
-  readonly role: 'owner' | 'member' | 'guest';
-  /** True for the first owner (the label's account): neither removed nor demoted. */
-  readonly first: boolean;
-  readonly expiresAt?: string;
-}
+/** One person as the People page lists them (src/auth's listing). */
+export type PersonView = PersonListing;
 
 function csrfInput(csrf: string): string {
   return `<input type="hidden" name="csrf" value="${escapeHtml(csrf)}">`;

@@ -13,6 +13,7 @@ import {
   normaliseUserName,
   parseUserExpiry,
   parseUserRole,
+  peopleOf,
   removeUser,
 } from '../auth/index.ts';
 import { checkPasswordStrength, hashPassword, verifyPassword } from './auth-bridge.ts';
@@ -24,13 +25,7 @@ import { layout } from './pages.ts';
 
 /** Everyone who can sign in: the first owner, then the people added. */
 export function people(site: DeviceSite): PersonView[] {
-  const added = site.state.users.users.map((u) => ({
-    name: u.name,
-    role: u.role,
-    first: false,
-    ...(u.expiresAt ? { expiresAt: u.expiresAt } : {}),
-  }));
-  return [{ name: FIRST_OWNER_NAME, role: 'owner', first: true }, ...added];
+  return peopleOf(site.state.users);
 }
 
 /** Messages of the People page. */
