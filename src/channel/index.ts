@@ -28,6 +28,7 @@ export {
   ChannelTransportError,
   type ChannelFailureCode,
 } from './errors.ts';
+export { isLoopbackIpv4, inIpv4Subnet } from './subnet.ts';
 export { defaultChannelConfig, validateChannelConfig, CHANNEL_CONFIG_BOUNDS, type ChannelConfig } from './config.ts';
 export { FrameDecoder, encodeFrame, FRAME_HEADER_BYTES } from './frame.ts';
 export {

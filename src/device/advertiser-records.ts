@@ -6,6 +6,7 @@
  * network is no more than what its TLS handshake already shows).
  */
 import { isIPv4, isIPv6 } from 'node:net';
+import { inIpv4Subnet, isLoopbackIpv4 } from '../channel/index.ts';
 import type { Packet, Question, SrvAnswer, StringAnswer, TxtAnswer } from 'dns-packet';
 
 /** The service type the units answer for. */
@@ -202,12 +203,6 @@ export class AnswerBudget {
   }
 }
 
-/** An IPv4 address as a 32-bit number, or undefined. */
-function ipv4Number(address: string): number | undefined {
-  if (!isIPv4(address)) return undefined;
-  return address.split('.').reduce((n, p) => n * 256 + Number(p), 0);
-}
-
 /**
  * Whether a query from `source` came from a network the unit answers on (RFC 6762 section 11: a responder answers its
  * own link only): loopback from loopback, else a source inside the subnet of `iface` (or of any IPv4 interface for a
@@ -218,13 +213,9 @@ export function fromOwnLink(
   iface: string | undefined,
   interfaces: ReadonlyArray<{ address: string; netmask: string; family: string }>,
 ): boolean {
-  const from = ipv4Number(source);
-  if (from === undefined) return false;
-  if (from >>> 24 === 127) return iface === undefined || iface.startsWith('127.');
-  return interfaces.some((a) => {
-    if (a.family !== 'IPv4' || (iface !== undefined && a.address !== iface)) return false;
-    const own = ipv4Number(a.address);
-    const mask = ipv4Number(a.netmask);
-    return own !== undefined && mask !== undefined && (own & mask) >>> 0 === (from & mask) >>> 0;
-  });
+  if (isLoopbackIpv4(source)) return iface === undefined || iface.startsWith('127.');
+  return interfaces.some(
+    (a) =>
+      a.family === 'IPv4' && (iface === undefined || a.address === iface) && inIpv4Subnet(source, a.address, a.netmask),
+  );
 }

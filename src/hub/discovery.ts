@@ -14,6 +14,8 @@ import {
   connectChannel,
   pinnedPeers,
   ChannelError,
+  inIpv4Subnet,
+  isLoopbackIpv4,
   type ChannelClientContext,
   type ChannelConfig,
   type ChannelResumption,
@@ -132,13 +134,6 @@ export type BrowseForDevices = (
   iface: string,
 ) => Promise<DiscoveredInstance[]>;
 
-/** An IPv4 address as a 32-bit number, or undefined. */
-function ipv4Number(address: string): number | undefined {
-  const parts = address.split('.');
-  if (parts.length !== 4 || !parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) < 256)) return undefined;
-  return parts.reduce((n, p) => n * 256 + Number(p), 0);
-}
-
 /**
  * The hub's own IPv4 address on the network a device was last seen on (loopback for a loopback device): the hub asks
  * there only, never on networks the device was not on. Undefined when no interface of the hub reaches that address.
@@ -147,14 +142,9 @@ export function interfaceReaching(
   address: string,
   interfaces: ReturnType<typeof networkInterfaces> = networkInterfaces(),
 ): string | undefined {
-  const target = ipv4Number(address);
-  if (target === undefined) return undefined;
-  if (target >>> 24 === 127) return '127.0.0.1';
+  if (isLoopbackIpv4(address)) return '127.0.0.1';
   for (const a of Object.values(interfaces).flat()) {
-    if (!a || a.family !== 'IPv4' || a.internal) continue;
-    const own = ipv4Number(a.address);
-    const mask = ipv4Number(a.netmask);
-    if (own !== undefined && mask !== undefined && (own & mask) >>> 0 === (target & mask) >>> 0) return a.address;
+    if (a && a.family === 'IPv4' && !a.internal && inIpv4Subnet(address, a.address, a.netmask)) return a.address;
   }
   return undefined;
 }
