@@ -14,7 +14,7 @@ import { InvalidInputError } from '../errors/index.ts';
 import type { DeviceBundle } from '../bundle/index.ts';
 import type { DamagedStateSink } from '../storage/index.ts';
 import type { LockoutConfig, SessionConfig } from './auth-bridge.ts';
-import { removeUser, type DeviceCookieConfig } from '../auth/index.ts';
+import type { DeviceCookieConfig } from '../auth/index.ts';
 import { HttpError, Router, defaultHttpLimits, type HttpLimits, type WebRequest } from './http.ts';
 import { createWebApp, journalRecorder, PreSessionForms, serveApp, type RunningSurface, type WebApp } from './app.ts';
 import { addStaticRoutes } from './page-shell.ts';
@@ -32,7 +32,7 @@ import { addAccountRoutes, addControlRoutes, addPublicRoutes, addRecordRoutes } 
 import { addUpdateFileRoute } from './update-file-route.ts';
 import { addMonitoringRoutes } from './monitoring-route.ts';
 import { addPeopleRoutes } from './users-routes.ts';
-import { authorizeDeviceRoute, deviceAccountOf, isRoleRefusal } from './users.ts';
+import { authorizeDeviceRoute, deviceAccountOf, isRoleRefusal, removePersonAndSessions } from './users.ts';
 import { openWebCertificate, type WebCertificate, type WebCertificateConfig } from './web-certificate.ts';
 import * as pages from './pages.ts';
 import type { AdmissionConfig, AdmissionRecord } from '../admission/index.ts';
@@ -332,10 +332,7 @@ async function revokePerson(
 ): Promise<number | undefined> {
   const who = deviceAccountOf(site.state, name);
   if (!who?.added) return undefined;
-  await site.state.saveUsers(removeUser(site.state.users, who.name));
-  const ended = site.state.sessions.destroyAllFor(who.name);
-  site.state.markDirty('sessions', 0);
-  await site.state.flush();
+  const ended = await removePersonAndSessions(site.state, who.name);
   journal.record({
     surface: 'web',
     source: 'local',

@@ -14,12 +14,11 @@ import {
   parseUserExpiry,
   parseUserRole,
   peopleOf,
-  removeUser,
 } from '../auth/index.ts';
 import { checkPasswordStrength, hashPassword, verifyPassword } from './auth-bridge.ts';
 import { requiredField, type WebRequest, type WebResponse } from './http.ts';
 import { frame, recordOwner, type DeviceCtx, type DeviceSite } from './device-site.ts';
-import { deviceAccountOf, type DeviceAccount } from './users.ts';
+import { deviceAccountOf, removePersonAndSessions, type DeviceAccount } from './users.ts';
 import { peopleBody, removePersonBody, type PersonView } from './users-pages.ts';
 import { layout } from './pages.ts';
 
@@ -112,11 +111,7 @@ export async function removePerson(
     );
     return { kind: 'html', status: 401, body };
   }
-  await site.state.saveUsers(removeUser(site.state.users, who.name));
-  // Device cookies are bound to the id made when they were added: gone with the record.
-  const ended = site.state.sessions.destroyAllFor(who.name);
-  site.state.markDirty('sessions', 0);
-  await site.state.flush();
+  const ended = await removePersonAndSessions(site.state, who.name);
   recordOwner(site, req, 'user-removed', 'success', `${who.name}: ${ended} session(s) ended`);
   return done(req, `${who.name} removed; signed out everywhere`, { name: who.name, sessionsEnded: ended });
 }

@@ -11,6 +11,7 @@ import {
   cookieAccountOf,
   findUser,
   requireCapability,
+  removeUser,
   requireRole,
   type SignedInUser,
   type UserAccount,
@@ -115,4 +116,16 @@ export function visibleCapabilities<C extends { readonly id: string }>(
 /** True when `err` is a role refusal (the journal records it as refused). */
 export function isRoleRefusal(err: unknown): boolean {
   return err instanceof UserError && err.code === 'ROLE_REFUSED';
+}
+
+/**
+ * Removes the added person `name` and ends every session of theirs at once (their device cookies die with the record:
+ * each is bound to the id made when they were added). Resolves with the sessions ended.
+ */
+export async function removePersonAndSessions(state: WebStateStore, name: string): Promise<number> {
+  await state.saveUsers(removeUser(state.users, name));
+  const ended = state.sessions.destroyAllFor(name);
+  state.markDirty('sessions', 0);
+  await state.flush();
+  return ended;
 }
