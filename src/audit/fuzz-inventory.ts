@@ -120,6 +120,7 @@ const LOCAL_PARSERS: readonly InventoryRow[] = [
   ['parseUserList', 'auth/roles.ts', "the device's own users.json and the hub's web.users row (fuzzed all the same)"],
   ['parseMonitoringChoice', 'web/owner-state.ts', "the device's own monitoring.json, written atomically by itself"],
   ['parseDeviceAddress', 'hub/hub.ts', "an address the hub's owner types"],
+  ['parsePendingRevocations', 'hub/hub.ts', "the hub's own store row of person removals not yet delivered"],
   ['parseDuration', 'update/config.ts', "an operator's command-line option"],
   ['parseCallValue', 'cli/hub-commands.ts', "an operator's command-line argument"],
   ['parseMqttsUrl', 'mqtt/client.ts', "the cloud operator's and the device's configuration"],

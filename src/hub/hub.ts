@@ -24,7 +24,7 @@ import {
   type Capability,
   type ModelSpec,
 } from '../models/index.ts';
-import { ConfigError, codeOf } from '../errors/index.ts';
+import { ConfigError, InvalidInputError, codeOf } from '../errors/index.ts';
 import { formatSource, type JournalRecordInput } from '../journal/index.ts';
 import { HubError } from './errors.ts';
 import { loadOrCreateHubIdentity, type HubIdentity } from './identity.ts';
@@ -33,6 +33,27 @@ import { DeviceLink, LINK_CAPABILITY } from './links.ts';
 import { dueRules } from './automations.ts';
 import { DeviceFinder, validateHubDiscoveryConfig, type HubDiscoveryConfig } from './discovery.ts';
 import { receiveKeyRotation, type KeyRotationHost } from './key-rotation.ts';
+
+/** The store's row of removals a paired device has not heard yet, per serial. */
+const PENDING_REVOCATIONS_KEY = 'people.pending-revocations';
+/** Names kept per device at most; the oldest go first. */
+const MAX_PENDING_REVOCATIONS = 32;
+
+/**
+ * The hub's own row of pending person removals: `{ serial: [name, ...] }`. Throws InvalidInputError on anything else.
+ */
+export function parsePendingRevocations(text: string): Record<string, string[]> {
+  const value: unknown = JSON.parse(text);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new InvalidInputError('pending removals: not an object');
+  const out: Record<string, string[]> = {};
+  for (const [serial, names] of Object.entries(value)) {
+    if (!Array.isArray(names) || !names.every((n) => typeof n === 'string' && /^[a-z0-9._-]{1,32}$/.test(n)))
+      throw new InvalidInputError('pending removals: a list of names per device');
+    out[serial] = names as string[];
+  }
+  return out;
+}
 
 /** Settings of the hub; times in ms. */
 export interface HubConfig {
@@ -357,7 +378,11 @@ export class Hub {
           this.#forget(serial);
         },
         onPeerKey: (serial, spki) => this.#onPeerKey(serial, spki),
-        onConnectionChange: (serial, up) => (up ? this.#finder.linkUp(serial) : this.#finder.linkDown(serial)),
+        onConnectionChange: (serial, up) => {
+          if (!up) return this.#finder.linkDown(serial);
+          this.#finder.linkUp(serial);
+          void this.#deliverRevocations(serial);
+        },
         onKeyRotation: (serial, parts) => void receiveKeyRotation(this.#rotationHost, serial, parts),
         onAttempt: (serial, result, detail) => {
           if (result === 'failure') this.#finder.linkDown(serial);
@@ -411,6 +436,7 @@ export class Hub {
     this.#automations = this.store.automations();
     this.#lastSeen = this.store.automationLastValues();
     this.#finder.forget(serial);
+    this.#setPendingRevocations(serial, []);
     if (entry) void entry.link.close('unpaired');
   }
 
@@ -648,16 +674,69 @@ export class Hub {
         }
       }),
     );
-    for (const serial of unreachable)
+    for (const serial of unreachable) {
+      this.#setPendingRevocations(serial, [...this.#pendingRevocations(serial), name]);
       this.#record({
         surface: 'hub',
         source: 'local',
         event: 'revoke-person',
         result: 'failure',
         identity: serial,
-        detail: `${name}: the device was not reached; its own page still knows them`,
+        detail: `${name}: the device was not reached; sent again when it is`,
       });
+    }
     return { removed: removed.sort(), unreachable: unreachable.sort() };
+  }
+
+  /** The removals a device has not heard yet (kept in the store: a restart of the hub keeps them). */
+  #pendingRevocations(serial: string): string[] {
+    const text = this.store.getMeta(PENDING_REVOCATIONS_KEY);
+    if (text === undefined) return [];
+    try {
+      return parsePendingRevocations(text)[serial] ?? [];
+    } catch {
+      this.#log('pending person removals: the stored list is unreadable and is dropped');
+      return [];
+    }
+  }
+
+  #setPendingRevocations(serial: string, names: readonly string[]): void {
+    const text = this.store.getMeta(PENDING_REVOCATIONS_KEY);
+    let all: Record<string, string[]> = {};
+    try {
+      all = text === undefined ? {} : parsePendingRevocations(text);
+    } catch {
+      all = {};
+    }
+    const kept = [...new Set(names)].slice(-MAX_PENDING_REVOCATIONS);
+    if (kept.length) all[serial] = kept;
+    else delete all[serial];
+    this.store.setMeta(PENDING_REVOCATIONS_KEY, Object.keys(all).length ? JSON.stringify(all) : undefined);
+  }
+
+  /** A device is back: the removals it missed are sent now, each journalled once it has heard it. */
+  async #deliverRevocations(serial: string): Promise<void> {
+    const entry = this.#entries.get(serial);
+    for (const name of this.#pendingRevocations(serial)) {
+      if (!entry?.link.connected) return;
+      try {
+        const removed = (await entry.link.request(LINK_CAPABILITY, 'revoke-person', name, 5_000)) === true;
+        this.#setPendingRevocations(
+          serial,
+          this.#pendingRevocations(serial).filter((n) => n !== name),
+        );
+        this.#record({
+          surface: 'hub',
+          source: 'local',
+          event: 'revoke-person',
+          result: 'success',
+          identity: serial,
+          detail: `${name}: ${removed ? 'removed' : 'nobody of that name'} on the device once it was back`,
+        });
+      } catch {
+        return; // still not reachable: tried again at its next connection
+      }
+    }
   }
 
   /**

@@ -5,6 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { copyFile, readFile, mkdir } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import { startHubService, HUB_INITIAL_PASSWORD_FILE, type HubService } from '../../src/hub/index.ts';
 import type { DeviceAgent } from '../../src/device/index.ts';
 import type { ProvisionedUnit } from '../../src/identity/index.ts';
@@ -20,7 +21,7 @@ let hubOwnerPassword: string;
 let hubTrust: ProvisionedUnit;
 
 before(async () => {
-  fleet = await makeFleet(['plug']);
+  fleet = await makeFleet(['plug', 'lock']);
   plug = await startTestDevice(fleet.units.plug!, join(fleet.work, 'household-plug'));
   const state = join(fleet.work, 'hub');
   service = await startHubService({ stateDir: state, web: { port: 0 } });
@@ -86,4 +87,47 @@ test('a person added on the hub is not added to its devices: only removals trave
   assert.equal((await hubOwner.c.send('POST', '/people', { form })).status, 303);
   const onPlug = await WebClient.for(plug.web.url, fleet.units.plug!);
   assert.equal((await onPlug.login(BEA_PASSWORD, 'cal')).status, 401);
+});
+
+/** A loopback port nothing listens on now. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+test('a removal a device missed while it was off reaches it when it is back', { timeout: 60_000 }, async () => {
+  const lockUnit = fleet.units.lock!;
+  const state = join(fleet.work, 'household-lock');
+  const hubPort = await freePort();
+  let lock = await startTestDevice(lockUnit, state, { hubPort });
+  try {
+    const hubOwner = await signedIn(service.web!.url, hubTrust, 'admin', hubOwnerPassword);
+    const lockOwner = await signedIn(lock.web.url, lockUnit, 'admin', lockUnit.adminPassword!);
+    lock.hub.openPairingWindow('owner');
+    const pair = { address: `127.0.0.1:${hubPort}`, setupCode: lockUnit.setupCode, csrf: hubOwner.csrf };
+    assert.equal((await hubOwner.c.send('POST', '/devices/pair', { json: pair })).status, 200);
+    for (const owner of [hubOwner, lockOwner]) {
+      const form = { name: 'dan', role: 'member', password: BEA_PASSWORD, csrf: owner.csrf };
+      assert.equal((await owner.c.send('POST', '/people', { form })).status, 303);
+    }
+    await lock.close();
+    const removal = await hubOwner.c.send('POST', '/people/dan/remove', {
+      json: { password: hubOwnerPassword, csrf: hubOwner.csrf },
+    });
+    const devices = (JSON.parse(removal.body) as { devices: { removed: string[]; unreachable: string[] } }).devices;
+    assert.ok(devices.unreachable.includes(lockUnit.serial), 'the lock was off');
+    lock = await startTestDevice(lockUnit, state, { hubPort });
+    let status = 303;
+    for (let i = 0; i < 300 && status !== 401; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      status = (await (await WebClient.for(lock.web.url, lockUnit)).login(BEA_PASSWORD, 'dan')).status;
+    }
+    assert.equal(status, 401, 'dan is no longer a person of the lock once the hub reached it');
+    assert.equal(service.hub.store.getMeta('people.pending-revocations'), undefined, 'nothing left to deliver');
+  } finally {
+    await lock.close();
+  }
 });
