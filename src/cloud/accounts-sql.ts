@@ -18,7 +18,7 @@ CREATE TABLE IF NOT EXISTS account_notifications (
 CREATE INDEX IF NOT EXISTS account_notifications_account ON account_notifications (account_id, at);
 CREATE TABLE IF NOT EXISTS household_members (
   owner_id TEXT NOT NULL, member_id TEXT NOT NULL, role TEXT NOT NULL, until_at BIGINT NULL, added_at BIGINT NOT NULL,
-  PRIMARY KEY (owner_id, member_id));
+  local_name TEXT NULL, PRIMARY KEY (owner_id, member_id));
 CREATE INDEX IF NOT EXISTS household_members_member ON household_members (member_id);
 `;
 
@@ -56,6 +56,8 @@ export interface HouseholdMemberRecord {
   /** A guest's last moment, ms; null: no end. */
   readonly until: number | null;
   readonly addedAt: number;
+  /** The person's name on the owner's devices' own pages, given with the invitation: a removal reaches it there. */
+  readonly localName: string | null;
 }
 
 /** A notification sent to an account, as logged (never the link it carried). */
@@ -179,9 +181,10 @@ export async function notifications(db: Runner, accountId: string, limit: number
 /** Adds (or replaces the role of) a person in an owner's household. */
 export async function putMember(db: Runner, m: HouseholdMemberRecord): Promise<void> {
   await db.run(
-    `INSERT INTO household_members (owner_id, member_id, role, until_at, added_at) VALUES ($1, $2, $3, $4, $5)
-    ON CONFLICT (owner_id, member_id) DO UPDATE SET role = $3, until_at = $4`,
-    [m.ownerId, m.memberId, m.role, m.until, m.addedAt],
+    `INSERT INTO household_members (owner_id, member_id, role, until_at, added_at, local_name)
+    VALUES ($1, $2, $3, $4, $5, $6)
+    ON CONFLICT (owner_id, member_id) DO UPDATE SET role = $3, until_at = $4, local_name = $6`,
+    [m.ownerId, m.memberId, m.role, m.until, m.addedAt, m.localName],
   );
 }
 
@@ -191,6 +194,7 @@ interface MemberRow {
   role: string;
   until_at: Num | null;
   added_at: Num;
+  local_name: string | null;
 }
 
 function toMember(r: MemberRow): HouseholdMemberRecord {
@@ -200,10 +204,11 @@ function toMember(r: MemberRow): HouseholdMemberRecord {
     role: r.role as HouseholdRole,
     until: r.until_at === null ? null : Number(r.until_at),
     addedAt: Number(r.added_at),
+    localName: r.local_name,
   };
 }
 
-const MEMBER_COLUMNS = 'owner_id, member_id, role, until_at, added_at';
+const MEMBER_COLUMNS = 'owner_id, member_id, role, until_at, added_at, local_name';
 
 /** The people of `ownerId`'s household, oldest first. */
 export async function members(db: Runner, ownerId: string): Promise<HouseholdMemberRecord[]> {

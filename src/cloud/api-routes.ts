@@ -7,10 +7,11 @@
  */
 import { createHash } from 'node:crypto';
 import { checkSameOrigin, constantTimeEqual, type Router, type WebRequest, type WebResponse } from '../web/index.ts';
+import { codeOf } from '../errors/index.ts';
 import { AccountError, NotFoundError } from './errors.ts';
 import { clearedSessionCookie, field, normaliseEmail, type OwnerCtx } from './owner-accounts.ts';
 import { commandView, deviceView, modelOf } from './owner-devices.ts';
-import { telemetryForRole } from './household.ts';
+import { telemetryForRole, type DeviceRemovals } from './household.ts';
 import type { CommandRecord } from './store.ts';
 import type { OwnerSite } from './owner-site.ts';
 
@@ -145,6 +146,7 @@ export function addHouseholdApiRoutes(router: Router<OwnerCtx>, site: OwnerSite)
         email: p.email,
         role: p.role,
         until: p.until === null ? null : new Date(p.until).toISOString(),
+        name: p.localName,
       }));
       return { kind: 'json', body: { people } };
     },
@@ -158,25 +160,56 @@ export function addHouseholdApiRoutes(router: Router<OwnerCtx>, site: OwnerSite)
     return { kind: 'json', body: { ok: true, role: m.role } };
   });
   post('/v1/household/remove', async (req, ctx) => {
-    await households.remove(ctx.account!.id, req.body.memberId);
-    return { kind: 'json', body: { ok: true } };
+    const devices = await householdRemove(site, req, ctx, req.body.memberId);
+    return { kind: 'json', body: { ok: true, devices } };
   });
 }
 
 /**
- * A command from the owner or a person of the household, checked against their role here. It goes
- * out under the owner's account: the device's command history is the owner's.
+ * A command from the owner or a person of the household, checked against their role here. It goes out under the
+ * owner's account (the device's command history is the owner's); the journal names the account that sent it.
  */
 export async function householdCommand(
   site: OwnerSite,
+  req: WebRequest,
   ctx: OwnerCtx,
   serial: string,
   c: { capability: unknown; action: unknown; value: unknown },
 ): Promise<CommandRecord> {
   const a = await site.households.access(serial, ctx.account!);
-  site.households.requireUse(a, c.capability);
+  const said = `${serial} ${String(c.capability).slice(0, 32)} ${String(c.action).slice(0, 32)} as ${a.role}`;
+  const journal = (result: 'success' | 'failure' | 'refused', why = ''): void =>
+    site.record(req, { event: 'command', result, identity: ctx.account!.id, detail: `${said}${why}` });
+  try {
+    site.households.requireUse(a, c.capability);
+  } catch (err) {
+    journal('refused', ': not for this role');
+    throw err;
+  }
   const owner = a.role === 'owner' ? ctx.account! : { ...ctx.account!, id: a.ownerId };
-  return site.devices.command(owner, serial, c.capability, c.action, c.value);
+  let done: CommandRecord;
+  try {
+    done = await site.devices.command(owner, serial, c.capability, c.action, c.value);
+  } catch (err) {
+    journal('failure', `: ${codeOf(err)}`);
+    throw err;
+  }
+  journal(done.status === 'done' ? 'success' : 'failure');
+  return done;
+}
+
+/** The owner removes a person from the household; the journal keeps who and what the devices did. */
+export async function householdRemove(
+  site: OwnerSite,
+  req: WebRequest,
+  ctx: OwnerCtx,
+  memberId: unknown,
+): Promise<DeviceRemovals> {
+  const devices = await site.households.remove(ctx.account!.id, memberId);
+  const reached = `removed on ${devices.removed.length} device(s), ${devices.unreachable.length} not reached`;
+  const detail = `member ${String(memberId).slice(0, 64)}: ${reached}`;
+  site.record(req, { event: 'household-remove', result: 'success', identity: ctx.account!.id, detail });
+  return devices;
 }
 
 /** The owner lets a device go (a member or guest is refused, 403) and hears of it by mail. */
@@ -250,7 +283,7 @@ export function addDeviceApiRoutes(router: Router<OwnerCtx>, site: OwnerSite): v
     csrf: true,
     handler: async (req, ctx) => {
       const { capability, action, value } = req.body;
-      const c = await householdCommand(site, ctx, req.params.serial!, { capability, action, value });
+      const c = await householdCommand(site, req, ctx, req.params.serial!, { capability, action, value });
       return { kind: 'json', body: { command: commandView(c) } };
     },
   });

@@ -139,9 +139,9 @@ export async function openOwnerSite(o: {
     linkBase,
     links,
   });
-  const households = new Households({ store, accounts, inviteMs: links.inviteMs });
-  const forms = new PreSessionForms(LOGIN_COOKIE, await store.sharedSecret('login-csrf'));
   const devices = new OwnerDevices({ store, commands, config, log });
+  const households = new Households({ store, accounts, inviteMs: links.inviteMs, devices });
+  const forms = new PreSessionForms(LOGIN_COOKIE, await store.sharedSecret('login-csrf'));
   const security = {
     security: validateSecurityConfig(config.security),
     publicHosts: config.publicHosts,

@@ -101,7 +101,9 @@ test('an extension the unit learned through a signed update shows in the app; an
 
 test('the household, account and reset pages escape values, carry the CSRF token and need no script', () => {
   const frame = { title: 'T', csrf: 'tok"en', email: 'e' };
-  const people = [{ memberId: 'id"1', email: '<b>@example.com', role: 'guest', until: Date.UTC(2030, 0, 2) }];
+  const people = [
+    { memberId: 'id"1', email: '<b>@example.com', role: 'guest', until: Date.UTC(2030, 0, 2), localName: 'c<l' },
+  ];
   const pages = [
     householdPage(frame, { people, error: '<script>' }),
     accountPage(frame, { email: '<i>@example.com', verified: false }),
@@ -114,7 +116,7 @@ test('the household, account and reset pages escape values, carry the CSRF token
     const forms = html.match(/<form method="post"/g)?.length ?? 0;
     assert.equal((html.match(/name="csrf" value="tok&#34;en"/g) ?? []).length, forms, 'every form has the token');
   }
-  assert.match(pages[0]!, /&#60;b&#62;@example\.com <span class="muted">guest until 2030-01-02/);
+  assert.match(pages[0]!, /&#60;b&#62;@example\.com <span class="muted">guest until 2030-01-02[^<]*, named c&#60;l on/);
   assert.match(pages[0]!, /name="memberId" value="id&#34;1"/);
   assert.match(pages[1]!, /data-verified="false"/);
   assert.match(pages[1]!, /action="\/app\/account\/password"/);

@@ -376,7 +376,13 @@ export function resetPage(o: { csrf: string; token: string; error?: string; reas
 export function householdPage(
   frame: AppFrame & { csrf: string },
   o: {
-    people: ReadonlyArray<{ memberId: string; email: string; role: string; until: number | null }>;
+    people: ReadonlyArray<{
+      memberId: string;
+      email: string;
+      role: string;
+      until: number | null;
+      localName: string | null;
+    }>;
     error?: string;
     notice?: string;
   },
@@ -384,7 +390,8 @@ export function householdPage(
   const rows = o.people.map(
     (p) =>
       `<li data-member="${escapeHtml(p.email)}">${escapeHtml(p.email)} <span class="muted">${escapeHtml(p.role)}` +
-      `${p.until === null ? '' : ` until ${escapeHtml(utcText(p.until))}`}</span>` +
+      `${p.until === null ? '' : ` until ${escapeHtml(utcText(p.until))}`}` +
+      `${p.localName === null ? '' : `, named ${escapeHtml(p.localName)} on your devices`}</span>` +
       `<form method="post" action="/app/household/remove">${csrfInput(frame.csrf)}` +
       `<input type="hidden" name="memberId" value="${escapeHtml(p.memberId)}">` +
       `<button type="submit" class="danger" aria-label="Remove ${escapeHtml(p.email)}">Remove</button></form></li>`,
@@ -401,6 +408,8 @@ export function householdPage(
       '<label for="role">Role</label><select id="role" name="role"><option value="member">member</option>' +
       '<option value="guest">guest</option></select>\n' +
       '<label for="until">Guest until (optional)</label><input id="until" name="until" type="date">\n' +
+      '<label for="name">Their name on your devices\' own pages (optional: removing them here removes that name ' +
+      'there too)</label><input id="name" name="name" maxlength="32" autocomplete="off">\n' +
       '<button type="submit">Send the invitation</button></form></section>',
   );
 }

@@ -10,8 +10,8 @@ import { AccountError, AccountStateError, CommandError, RateLimitedError, RoleEr
 import type { DeviceRecord } from './store.ts';
 import { clearedSessionCookie, field, normaliseEmail, type OwnerCtx } from './owner-accounts.ts';
 import { modelOf, remoteControls } from './owner-devices.ts';
-import { householdCommand, householdRelease } from './api-routes.ts';
-import { telemetryForRole } from './household.ts';
+import { householdCommand, householdRelease, householdRemove } from './api-routes.ts';
+import { telemetryForRole, type DeviceRemovals } from './household.ts';
 import type { OwnerSite } from './owner-site.ts';
 import * as pages from './app-pages.ts';
 
@@ -230,7 +230,7 @@ async function command(site: OwnerSite, req: WebRequest, ctx: OwnerCtx): Promise
   });
   try {
     const { capability, action, value } = req.body;
-    const c = await householdCommand(site, ctx, serial, { capability, action, value });
+    const c = await householdCommand(site, req, ctx, serial, { capability, action, value });
     if (c.status === 'done') return back('done', `${c.capability}: ${c.action} done`);
     return back('error', `the device refused: ${c.result?.error?.message ?? 'unknown reason'}`);
   } catch (err) {
@@ -373,15 +373,17 @@ async function householdChange(
   site: OwnerSite,
   ctx: OwnerCtx,
   change: () => Promise<unknown>,
-  done: string,
+  done: string | ((result: unknown) => string),
 ): Promise<WebResponse> {
+  let result: unknown;
   try {
-    await change();
+    result = await change();
   } catch (err) {
     if (!(err instanceof BulwarkError) || err instanceof RateLimitedError || err instanceof HttpError) throw err;
     return householdHtml(site, ctx, httpStatusOf(err), { error: err.message });
   }
-  return { kind: 'redirect', location: `/app/household?done=${encodeURIComponent(done)}` };
+  const said = typeof done === 'string' ? done : done(result);
+  return { kind: 'redirect', location: `/app/household?done=${encodeURIComponent(said)}` };
 }
 
 /** The household page: its people, invitations, acceptance and removal. */
@@ -433,8 +435,12 @@ export function addAppHouseholdRoutes(router: Router<OwnerCtx>, site: OwnerSite)
     householdChange(
       site,
       ctx,
-      () => households.remove(ctx.account!.id, req.body.memberId),
-      'Removed; signed out everywhere.',
+      () => householdRemove(site, req, ctx, req.body.memberId),
+      (r) => {
+        const { removed, unreachable } = r as DeviceRemovals;
+        const off = unreachable.length ? ` Not reached (offline): ${unreachable.join(', ')}.` : '';
+        return `Removed; signed out here and on ${removed.length} device(s) and their hubs.${off}`;
+      },
     ),
   );
 }

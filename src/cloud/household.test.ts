@@ -16,7 +16,7 @@ test("a guest is refused the lock's bolt but may switch a plug; this check does 
 });
 
 test('an invitation names member or guest; only a guest has an end date, and it must be in the future', () => {
-  assert.deepEqual(parseInvitation({ role: 'member' }), { role: 'member', until: null });
+  assert.deepEqual(parseInvitation({ role: 'member' }), { role: 'member', until: null, localName: null });
   const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
   const guest = parseInvitation({ role: 'guest', until: tomorrow });
   assert.equal(guest.role, 'guest');
@@ -25,6 +25,13 @@ test('an invitation names member or guest; only a guest has an end date, and it 
   assert.throws(() => parseInvitation({ role: 'member', until: tomorrow }), { code: 'INVALID_INPUT' });
   assert.throws(() => parseInvitation({ role: 'guest', until: '2001-01-01' }), { code: 'INVALID_INPUT' });
   assert.throws(() => parseInvitation({ role: 'guest', until: 'soon' }), { code: 'INVALID_INPUT' });
+});
+
+test("an invitation may carry the person's name on the devices' own pages, in their form", () => {
+  assert.equal(parseInvitation({ role: 'member', name: ' Bea ' }).localName, 'bea');
+  assert.equal(parseInvitation({ role: 'member', name: '' }).localName, null);
+  for (const name of ['b e', 'x'.repeat(33), 'bea/../x', 'é'])
+    assert.throws(() => parseInvitation({ role: 'member', name }), { code: 'INVALID_INPUT' }, name);
 });
 
 test('parseInvitation never throws anything but a 400 and never yields a role beyond member or guest', () => {

@@ -30,19 +30,38 @@ export interface HouseholdPerson extends HouseholdMemberRecord {
   readonly email: string;
 }
 
-/** An invitation's role and optional end date (a guest's), from a form or JSON. */
+/** A person's name on the devices' and hub's own pages (src/auth's user names). */
+const LOCAL_NAME = /^[a-z0-9._-]{1,32}$/;
+
+/** What a household removal did on the owner's devices: those that removed the person, those not reached. */
+export interface DeviceRemovals {
+  readonly removed: string[];
+  readonly unreachable: string[];
+}
+
+/**
+ * An invitation's role, optional end date (a guest's) and optional name on the devices' own pages, from a form or
+ * JSON. The name is how a removal in the cloud reaches the person on each device (and, through it, on the hubs).
+ */
 export function parseInvitation(body: Readonly<Record<string, unknown>>): {
   role: HouseholdRole;
   until: number | null;
+  localName: string | null;
 } {
   const role = body.role;
   if (role !== 'member' && role !== 'guest') throw new InvalidInputError('role must be member or guest');
+  const name = typeof body.name === 'string' ? body.name.trim().toLowerCase() : '';
+  if (name !== '' && !LOCAL_NAME.test(name))
+    throw new InvalidInputError('the name on your devices is 1 to 32 letters, digits, dots, dashes or underscores', {
+      field: 'name',
+    });
+  const localName = name === '' ? null : name;
   const raw = typeof body.until === 'string' ? body.until.trim() : '';
-  if (raw === '') return { role, until: null };
+  if (raw === '') return { role, until: null, localName };
   if (role !== 'guest') throw new InvalidInputError('only a guest has an end date', { field: 'until' });
   const until = Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(raw) ? `${raw}T23:59:59Z` : raw);
   if (!Number.isFinite(until) || until <= Date.now()) throw new InvalidInputError('until must be a future date');
-  return { role, until };
+  return { role, until, localName };
 }
 
 /** True when `role` may use `capability` of `model` (the owner and members: any; guests: none marked sensitive). */
@@ -73,11 +92,19 @@ export class Households {
   readonly #store: CloudStore;
   readonly #accounts: OwnerAccounts;
   readonly #inviteMs: number;
+  readonly #devices: { removePersonOnDevices(ownerId: string, name: string): Promise<DeviceRemovals> } | undefined;
 
-  constructor(o: { store: CloudStore; accounts: OwnerAccounts; inviteMs: number }) {
+  constructor(o: {
+    store: CloudStore;
+    accounts: OwnerAccounts;
+    inviteMs: number;
+    /** Sends a removal to the owner's devices (OwnerDevices does); without it a removal stays in the cloud. */
+    devices?: { removePersonOnDevices(ownerId: string, name: string): Promise<DeviceRemovals> };
+  }) {
     this.#store = o.store;
     this.#accounts = o.accounts;
     this.#inviteMs = o.inviteMs;
+    this.#devices = o.devices;
   }
 
   /** Invites `emailRaw` to the owner's household; the link goes by mail only. */
@@ -85,14 +112,14 @@ export class Households {
     this.#accounts.requireConfirmed(owner);
     const email = normaliseEmail(emailRaw);
     if (email === owner.email) throw new InvalidInputError('you are the owner already', { field: 'email' });
-    const { role, until } = parseInvitation(body);
+    const { role, until, localName } = parseInvitation(body);
     // The answer is the same either way; past the day's budget for this address the mail is not sent.
     if (!(await this.#accounts.withinMailBudget(email, `owner:${owner.id}`))) return;
     const token = await issueLink(this.#store, {
       accountId: owner.id,
       purpose: 'invite',
       lifetimeMs: this.#inviteMs,
-      data: { email, role, until },
+      data: { email, role, until, localName },
     });
     this.#accounts.notify(
       { id: owner.id, email },
@@ -106,7 +133,7 @@ export class Households {
   async accept(account: AccountRecord, tokenText: unknown): Promise<HouseholdMemberRecord> {
     this.#accounts.requireConfirmed(account);
     const t = await checkLink(this.#store, tokenText, 'invite');
-    const data = t.data as { email?: string; role?: HouseholdRole; until?: number | null } | null;
+    const data = t.data as { email?: string; role?: HouseholdRole; until?: number | null; localName?: unknown } | null;
     if (!data || data.email !== account.email || t.accountId === account.id) throw invalidLink();
     const owner = await this.#store.accountById(t.accountId);
     if (!owner) throw invalidLink();
@@ -119,6 +146,7 @@ export class Households {
       role: data.role === 'member' ? 'member' : 'guest',
       until: typeof data.until === 'number' ? data.until : null,
       addedAt: Date.now(),
+      localName: typeof data.localName === 'string' && LOCAL_NAME.test(data.localName) ? data.localName : null,
     };
     await this.#store.putHouseholdMember(member);
     this.#accounts.notify(owner, 'member-added', { who: account.email, role: member.role }, `${member.role} added`);
@@ -136,14 +164,23 @@ export class Households {
     return out;
   }
 
-  /** Removes a person: their access ends and so does every session of theirs, at once. */
-  async remove(ownerId: string, memberId: unknown): Promise<void> {
-    if (typeof memberId !== 'string' || !(await this.#store.removeHouseholdMember(ownerId, memberId)))
+  /**
+   * Removes a person: their access ends and so does every session of theirs, at once; then, when they have a name on
+   * the devices' own pages, each of the owner's online devices removes them there too (and tells its hubs).
+   */
+  async remove(ownerId: string, memberId: unknown): Promise<DeviceRemovals> {
+    const person =
+      typeof memberId === 'string'
+        ? (await this.#store.householdMembers(ownerId)).find((m) => m.memberId === memberId)
+        : undefined;
+    if (!person || !(await this.#store.removeHouseholdMember(ownerId, person.memberId)))
       throw new NotFoundError('no such person in your household');
-    await this.#store.deleteSessionsOf(memberId);
+    await this.#store.deleteSessionsOf(person.memberId);
     // A removed person cannot come back with an invitation mailed earlier.
-    const email = (await this.#store.accountById(memberId))?.email;
+    const email = (await this.#store.accountById(person.memberId))?.email;
     await this.#store.spendUnusedAccountTokens(ownerId, 'invite', Date.now(), (d) => d?.email === email);
+    if (!person.localName || !this.#devices) return { removed: [], unreachable: [] };
+    return this.#devices.removePersonOnDevices(ownerId, person.localName);
   }
 
   /** The caller's access to `serial`: owner, or a current household place; otherwise 404 like an unknown device. */

@@ -6,7 +6,7 @@
  */
 import { isIP } from 'node:net';
 import { BulwarkError } from '../errors/index.ts';
-import type { ScalarValue, StateMessage } from '../cloudprotocol/index.ts';
+import { PERSON_REMOVAL, type ScalarValue, type StateMessage } from '../cloudprotocol/index.ts';
 import { CloudLink, type CloudLinkConfig, type CloudLinkEvent, type CloudLinkOptions } from './link.ts';
 import { firmwareReport, type LinkedFirmware } from './firmware-report.ts';
 
@@ -54,6 +54,19 @@ export interface AgentCloudLinkOptions {
   readonly damaged?: CloudLinkOptions['damaged'];
   /** The time the operational certificate is judged at (the unit's clock), ms. */
   readonly now?: () => number;
+  /**
+   * The household's removals from the owner's cloud account (command 'people' 'remove' <name>): the person of that
+   * name goes from the unit's own page. Resolves with whether someone was removed. Without it the command is refused.
+   */
+  readonly removePerson?: (name: string) => Promise<boolean>;
+}
+
+async function removePersonCommand(o: AgentCloudLinkOptions, action: string, value: unknown): Promise<boolean> {
+  if (action !== PERSON_REMOVAL.action || !o.removePerson)
+    throw new BulwarkError('COMMAND_NOT_ALLOWED', `people ${action.slice(0, 32)} is not taken from the cloud`);
+  if (typeof value !== 'string' || !PERSON_REMOVAL.name.test(value))
+    throw new BulwarkError('COMMAND_BAD_VALUE', "people remove takes a person's name");
+  return o.removePerson(value);
 }
 
 /** The values a telemetry message carries: scalar readings and switch states, never content (snapshots). */
@@ -118,6 +131,8 @@ export async function startAgentCloudLink(
     stateDir: o.stateDir,
     config: { ...o.config, url: o.url, ...(o.enrolUrl ? { enrolUrl: o.enrolUrl } : {}) },
     execute: async (capability, action, value) => {
+      // Only a removal: the cloud can take a person's access away, never give one.
+      if (capability === PERSON_REMOVAL.capability) return removePersonCommand(o, action, value);
       // Defence in depth: the cloud offers no sensitive control, and the device takes none from it.
       const c = o.capabilities.list().find((x) => x.id === capability);
       if (c && (c.sensitive || c.kind === 'snapshot'))

@@ -43,6 +43,7 @@ export {
   parseCertificateMessage,
   ENROL_REASONS,
   UPDATE_OUTCOMES,
+  PERSON_REMOVAL,
   toRanges,
   inRanges,
 } from './payloads.ts';

@@ -86,6 +86,17 @@ export interface CommandMessage {
   readonly expiresAt: number;
 }
 
+/**
+ * The command of a household removal: the person of `value`'s name goes from the unit's own page (the owner removed
+ * them from the household in the cloud). The only command that is not a model's capability; models cannot use its id.
+ */
+export const PERSON_REMOVAL = Object.freeze({
+  capability: 'people',
+  action: 'remove',
+  /** A person's name as the pages store it. */
+  name: /^[a-z0-9._-]{1,32}$/,
+});
+
 /** Why a unit asks for an operational certificate. */
 export const ENROL_REASONS = ['first', 'renewal', 'forced'] as const;
 

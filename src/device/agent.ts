@@ -303,6 +303,13 @@ async function startCloud(parts: AgentParts, cloudUrl: string): Promise<{ link: 
         ? undefined
         : (peer) => verifyServerCertificateAt(peer, bundle.caCertPem, host, parts.clock.floor()),
     ...(c.cloudTelemetryIntervalMs ? { telemetryIntervalMs: c.cloudTelemetryIntervalMs } : {}),
+    // The owner removed a household member in the cloud: gone from this page, then from the paired hubs' pages.
+    removePerson: async (name) => {
+      const ended = await parts.web?.revokePerson(name, 'the owner in the cloud');
+      if (ended === undefined) return false;
+      void parts.hub?.announcePersonRemoved(name);
+      return true;
+    },
   });
 }
 

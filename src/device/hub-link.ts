@@ -372,7 +372,36 @@ export class HubLink {
     const ended = await this.parts.revokePerson?.(value.toLowerCase(), `paired hub ${pin.slice(7, 15)}`);
     const said = ended === undefined ? `${value}: nobody of that name here` : `${value}: ${ended} session(s) ended`;
     this.note('hub', conn, 'revoke-person', ended === undefined ? 'info' : 'success', pin, said);
+    if (ended !== undefined) void this.announcePersonRemoved(value.toLowerCase(), pin);
     return ended !== undefined;
+  }
+
+  /**
+   * Tells each connected paired hub (but `exceptPin`, the one that told us) that the household removed `name` here,
+   * so it ends their sessions on its own page and passes it on to its other devices. An older hub answers that it
+   * takes no such request; each answer is journalled.
+   */
+  async announcePersonRemoved(name: string, exceptPin?: string): Promise<void> {
+    const told = new Set<string>();
+    const asks: Array<Promise<void>> = [];
+    for (const [conn] of this.#openHubChannels()) {
+      const pin = conn.peer.pin;
+      if (pin === exceptPin || told.has(pin)) continue;
+      told.add(pin);
+      asks.push(
+        conn.request(LINK_CAPABILITY, 'person-removed', name, { timeoutMs: 5_000 }).then(
+          (removed) => {
+            const said = removed === true ? 'removed on the hub too' : 'nobody of that name on the hub';
+            this.note('hub', conn, 'person-removed', removed === true ? 'success' : 'info', pin, `${name}: ${said}`);
+          },
+          (err: unknown) => {
+            const code = err instanceof ChannelRequestError ? err.remoteCode : 'UNREACHABLE';
+            this.note('hub', conn, 'person-removed', 'failure', pin, `${name}: the hub did not take it (${code})`);
+          },
+        ),
+      );
+    }
+    await Promise.all(asks);
   }
 
   /** Tells the hub on `conn` of a pending rotation it has not acknowledged: the statement's part count. */

@@ -91,6 +91,11 @@ export interface HubSurface {
    * acknowledged (at once when none is paired); a rotation already pending is returned as it is.
    */
   rotateChannelKey(): Promise<ChannelKeyStatus>;
+  /**
+   * Tells every connected paired hub that the household removed `name` on this unit (its owner's page or the cloud),
+   * so their sessions end on the hubs too; each answer is journalled.
+   */
+  announcePersonRemoved(name: string): Promise<void>;
   /** Factory reset: forgets every hub and shuts the window. */
   forgetAllHubs(): Promise<void>;
   /** Stops listening and ends every hub channel. */
@@ -362,6 +367,7 @@ export async function startHubSurface(options: HubSurfaceOptions): Promise<HubSu
     },
     channelKey: () => rotation.status(),
     rotateChannelKey: () => rotation.rotate(bundle.unit.serial),
+    announcePersonRemoved: (name) => link.announcePersonRemoved(name),
     async forgetAllHubs() {
       window.close('closed');
       const pins = registry.hubs.map((h) => h.pin);

@@ -296,6 +296,7 @@ export class Hub {
   /** Each rule's last reading, as stored (rule id -> value). */
   #lastSeen: Map<number, number>;
   #automations: AutomationRule[];
+  #personRemover: ((name: string, by: string) => Promise<number | undefined>) | undefined;
   #closed = false;
 
   private constructor(
@@ -384,6 +385,7 @@ export class Hub {
           void this.#deliverRevocations(serial);
         },
         onKeyRotation: (serial, parts) => void receiveKeyRotation(this.#rotationHost, serial, parts),
+        onPersonRemoved: (serial, name) => this.#personRemovedByDevice(serial, name),
         onAttempt: (serial, result, detail) => {
           if (result === 'failure') this.#finder.linkDown(serial);
           this.#record({
@@ -660,12 +662,13 @@ export class Hub {
    * on its own page too (only removals travel, never additions). Resolves with the devices that removed someone of
    * that name and those that could not be reached; each is journalled.
    */
-  async revokePersonOnDevices(name: string): Promise<{ removed: string[]; unreachable: string[] }> {
+  async revokePersonOnDevices(name: string, except?: string): Promise<{ removed: string[]; unreachable: string[] }> {
     this.#requireOpen();
     const removed: string[] = [];
     const unreachable: string[] = [];
     await Promise.all(
       [...this.#entries.values()].map(async (entry) => {
+        if (entry.link.serial === except) return;
         const serial = entry.link.serial;
         try {
           if ((await entry.link.request(LINK_CAPABILITY, 'revoke-person', name, 5_000)) === true) removed.push(serial);
@@ -686,6 +689,34 @@ export class Hub {
       });
     }
     return { removed: removed.sort(), unreachable: unreachable.sort() };
+  }
+
+  /**
+   * Sets what removes a person from the hub's own pages when a paired device says the household removed them there
+   * (the hub's web does: the person goes, their sessions end). It resolves with the sessions ended, or undefined when
+   * nobody removable has that name (the first owner never is).
+   */
+  onPersonRemovedByDevice(remover: (name: string, by: string) => Promise<number | undefined>): void {
+    this.#personRemover = remover;
+  }
+
+  /**
+   * A paired device removed `name`: removed here too, and passed on to the household's other devices (never back to
+   * the one that told us). Any paired device may say so: a removal only takes access away, and the journal keeps who.
+   */
+  async #personRemovedByDevice(serial: string, name: string): Promise<boolean> {
+    const ended = await this.#personRemover?.(name, `paired device ${serial}`);
+    const here = ended === undefined ? 'nobody of that name here' : `${ended} session(s) ended here`;
+    this.#record({
+      surface: 'hub',
+      source: 'local',
+      event: 'revoke-person',
+      result: ended === undefined ? 'info' : 'success',
+      identity: serial,
+      detail: `${name}: removed on the device; ${here}`,
+    });
+    void this.revokePersonOnDevices(name, serial).catch(() => undefined);
+    return ended !== undefined;
   }
 
   /** The removals a device has not heard yet (kept in the store: a restart of the hub keeps them). */

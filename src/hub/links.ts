@@ -21,6 +21,9 @@ import { HubError } from './errors.ts';
 /** The capability the device answers link control on ('sync', 'unpair'). */
 export const LINK_CAPABILITY = 'link';
 
+/** A person's name as the channel carries it (the pages' names, any case). */
+const PERSON_NAME = /^[A-Za-z0-9._-]{1,32}$/;
+
 /** The latest value of a capability and when it came, ms since the epoch. */
 export interface CapabilityState {
   readonly value: ChannelValue;
@@ -41,6 +44,11 @@ export interface DeviceLinkEvents {
   onPeerKey?(serial: string, spkiSha256: Buffer): void;
   /** The device has a signed statement of a new channel key, in `parts` parts ('key-rotation' event). */
   onKeyRotation?(serial: string, parts: ChannelValue): void;
+  /**
+   * The device says the household removed person `name` there (its request 'link' 'person-removed'); resolves with
+   * whether someone of that name was removed here. Without it, the device hears UNKNOWN_ACTION.
+   */
+  onPersonRemoved?(serial: string, name: string): Promise<boolean>;
 }
 
 /**
@@ -86,6 +94,7 @@ export class DeviceLink {
       ...(resumption && resumption.peerSpkiSha256.equals(record.pin) ? { resumption } : {}),
     });
     this.channel.onEvent((event) => this.#onEvent(event));
+    this.channel.onRequest(({ capability, action, value }) => this.#onRequest(capability, action, value));
     this.channel.on('connected', (conn) => {
       this.#connected = true;
       this.#events.onConnectionChange?.(this.serial, true);
@@ -146,6 +155,16 @@ export class DeviceLink {
     const previous = this.state.get(event.capability)?.value;
     this.state.set(event.capability, { value: event.value, at: event.at });
     this.#events.onValue(this.serial, event.capability, event.value, previous);
+  }
+
+  /** The one request a device may make of the hub: telling it of a person removed on the device. */
+  async #onRequest(capability: string, action: string, value: ChannelValue | undefined): Promise<ChannelValue> {
+    if (capability !== LINK_CAPABILITY) throw new ChannelRequestError('UNKNOWN_CAPABILITY', 'the hub offers none');
+    if (action !== 'person-removed' || !this.#events.onPersonRemoved)
+      throw new ChannelRequestError('UNKNOWN_ACTION', `link has no action '${action.slice(0, 32)}'`);
+    if (typeof value !== 'string' || !PERSON_NAME.test(value))
+      throw new ChannelRequestError('BAD_VALUE', "person-removed takes a person's name");
+    return this.#events.onPersonRemoved(this.serial, value.toLowerCase());
   }
 
   #unpairedByDevice(reason: string): void {

@@ -135,6 +135,20 @@ function changeRole(site: HubPeopleSite, req: WebRequest, name: string): WebResp
   return done(req, `${name} is now ${role}`, { name, role });
 }
 
+/**
+ * Removes the added person `name` from the hub's people and ends every session of theirs; returns the sessions ended.
+ * Their device cookies were bound to the id made when they were added: void with the record.
+ */
+export function removeHubPerson(
+  site: Pick<HubPeopleSite, 'users' | 'sessions' | 'saveSessions'>,
+  name: string,
+): number {
+  site.users.save(removeUser(site.users.list, name));
+  const ended = site.sessions.destroyAllFor(name);
+  site.saveSessions();
+  return ended;
+}
+
 async function removePerson(site: HubPeopleSite, req: WebRequest, ctx: PeopleCtx, name: string) {
   const who = site.users.accountOf(name);
   if (!who) throw new UserError('USER_UNKNOWN', `there is nobody called ${name.slice(0, 32)}`);
@@ -146,10 +160,7 @@ async function removePerson(site: HubPeopleSite, req: WebRequest, ctx: PeopleCtx
     const body = hubPage('Remove', removePersonBody(csrf, who.name, 'Your password is wrong.'), csrf, ctx.user);
     return { kind: 'html', status: 401, body } as const;
   }
-  site.users.save(removeUser(site.users.list, who.name));
-  // Their device cookies were bound to the id made when they were added: void with the record.
-  const ended = site.sessions.destroyAllFor(who.name);
-  site.saveSessions();
+  const ended = removeHubPerson(site, who.name);
   // The same person on the devices' own pages: removed there too, over each pinned channel.
   const devices = await site.revokeOnDevices(who.name);
   const notice =

@@ -48,7 +48,7 @@ import type { ChannelValue } from '../channel/index.ts';
 import type { Hub } from './hub.ts';
 import { HUB_OWNER, HubOwnerLogin, OWNER_KEY } from './web-login.ts';
 import { HubUsers, authorizeHubRoute, devicesFor, type HubAccount } from './users.ts';
-import { JournalledRouter, addHubPeopleRoutes, requestInWords } from './users-routes.ts';
+import { JournalledRouter, addHubPeopleRoutes, removeHubPerson, requestInWords } from './users-routes.ts';
 import { accessEnded, setUserPassword, UserError } from '../auth/index.ts';
 import {
   HUB_INITIAL_PASSWORD_FILE,
@@ -400,6 +400,21 @@ export async function startHubWeb(
     saveSessions: () => hub.store.setMeta(SESSIONS_KEY, sessions.serialise()),
     revokeOnDevices: (name) => hub.revokePersonOnDevices(name),
   };
+  hub.onPersonRemovedByDevice((name, by) => {
+    const who = site.users.accountOf(name);
+    if (!who?.added) return Promise.resolve(undefined);
+    const ended = removeHubPerson(site, who.name);
+    const detail = `${who.name}: removed by ${by}; ${ended} session(s) ended`;
+    journal?.record({
+      surface: 'web',
+      source: 'local',
+      event: 'user-removed',
+      result: 'success',
+      identity: who.name,
+      detail,
+    });
+    return Promise.resolve(ended);
+  });
   const app = createHubApp(site, journal, warn);
   return serveApp(
     app,

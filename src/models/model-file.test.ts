@@ -87,6 +87,7 @@ const MISTAKES: ReadonlyArray<[string, (m: Doc) => void, string]> = [
     'capabilities[0].value.type: a level takes number',
   ],
   ['repeated id', (m) => (m.capabilities[1]!.id = 'setpoint'), "capabilities[1].id: repeats 'setpoint'"],
+  ['reserved id', (m) => (m.capabilities[0]!.id = 'people'), "capabilities[0].id: 'people' is reserved"],
   ['privacy', (m) => (m.sensors = ['camera']), "privacyClass: must be 'sensitive' for a camera or microphone"],
   ['network', (m) => (m.networks = ['carrier-pigeon']), 'networks[0]: must be one of'],
   ['support date', (m) => (m.supportPeriod.endsOn = '2032-13-45'), 'supportPeriod.endsOn: must be a date'],

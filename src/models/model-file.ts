@@ -99,12 +99,17 @@ function capabilityProblems(c: Capability, i: number): SchemaProblem[] {
   return out;
 }
 
+/** Ids the unit answers itself: 'link' (the hub channel's control) and 'people' (the cloud's household removals). */
+export const RESERVED_CAPABILITY_IDS: readonly string[] = Object.freeze(['link', 'people']);
+
 /** The rules a JSON Schema cannot state. */
 function crossRuleProblems(m: ModelSpec): SchemaProblem[] {
   const out = m.capabilities.flatMap(capabilityProblems);
   const ids = m.capabilities.map((c) => c.id);
   ids.forEach((id, i) => {
     if (ids.indexOf(id) !== i) out.push({ path: `capabilities[${i}].id`, rule: `repeats '${id}'` });
+    if (RESERVED_CAPABILITY_IDS.includes(id))
+      out.push({ path: `capabilities[${i}].id`, rule: `'${id}' is reserved (the hub channel and the cloud use it)` });
   });
   const sensing = m.sensors.includes('camera') || m.sensors.includes('microphone');
   if (sensing !== (m.privacyClass === 'sensitive')) {

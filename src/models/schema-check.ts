@@ -2,7 +2,8 @@
  * Checks a document against the shipped JSON Schema (schemas/model.v1.schema.json), for the subset
  * of JSON Schema that file uses: type, const, enum, pattern, string and array lengths, uniqueItems,
  * items, properties, required, additionalProperties false, numeric bounds, and a oneOf told apart by
- * its `type` property. Pure. Each problem names the path and the rule in words a maker can act on
+ * its `type` property (its one `not`, the reserved capability ids, is model-file.ts's cross rule). Pure.
+ * Each problem names the path and the rule in words a maker can act on
  * ("capabilities[2].value.min: must be a number"). The schema file is the one editors read through
  * `$schema`, so the file and this check cannot drift: test/models checks the same documents with ajv.
  */

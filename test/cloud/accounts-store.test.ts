@@ -44,11 +44,17 @@ async function exercise(store: SqlStore): Promise<void> {
     ['sign-in', 'claim'],
   );
 
-  await store.putHouseholdMember({ ownerId: 'a', memberId: 'b', role: 'guest', until: 77, addedAt: 2 });
-  await store.putHouseholdMember({ ownerId: 'a', memberId: 'b', role: 'member', until: null, addedAt: 3 });
-  assert.deepEqual(await store.householdMembers('a'), [
-    { ownerId: 'a', memberId: 'b', role: 'member', until: null, addedAt: 2 },
-  ]);
+  await store.putHouseholdMember({
+    ownerId: 'a',
+    memberId: 'b',
+    role: 'guest',
+    until: 77,
+    addedAt: 2,
+    localName: null,
+  });
+  const member = { ownerId: 'a', memberId: 'b', role: 'member', until: null, addedAt: 3, localName: 'bea' } as const;
+  await store.putHouseholdMember(member);
+  assert.deepEqual(await store.householdMembers('a'), [{ ...member, addedAt: 2 }]);
   assert.equal((await store.householdMemberships('b')).length, 1);
 
   const exported = (await store.exportAccount('a'))!;

@@ -243,7 +243,14 @@ test('a member uses the plug but cannot release it; a guest uses it too; removal
   const carolId = people.find((p) => p.email === 'carol@example.com')!.memberId;
   const aliceId = (await cloud.store.accountByEmail('alice@example.com'))!.id;
   const until = Date.now() + 500;
-  await cloud.store.putHouseholdMember({ ownerId: aliceId, memberId: carolId, role: 'guest', until, addedAt: 0 });
+  await cloud.store.putHouseholdMember({
+    ownerId: aliceId,
+    memberId: carolId,
+    role: 'guest',
+    until,
+    addedAt: 0,
+    localName: null,
+  });
   await new Promise((r) => setTimeout(r, 700));
   assert.equal((await carol.send('GET', `/v1/devices/${plug.serial}`)).status, 404);
 });
