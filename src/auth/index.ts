@@ -91,6 +91,7 @@ export {
   serialiseLockoutState,
   sourceKeyFor,
   LOCKOUT_STATE_BOUNDS,
+  MAX_TRACKED_UNKNOWN_NAMES,
   type LockoutConfig,
   type LockoutState,
   type LockoutAttempt,

@@ -9,8 +9,9 @@ import {
   serialiseLockoutState,
   validateLockoutConfig,
   sourceKeyFor,
+  MAX_TRACKED_UNKNOWN_NAMES,
 } from './index.ts';
-import type { LockoutState, LockoutAttempt } from './index.ts';
+import type { FailureRecord, LockoutState, LockoutAttempt } from './index.ts';
 
 const T0 = 1_750_000_000_000;
 const attacker: LockoutAttempt = { source: '127.0.0.1', account: 'owner' };
@@ -139,6 +140,82 @@ test('caps the number of tracked sources, evicting the oldest', () => {
   );
 });
 
+/** The decisions for `n` attempts at `account`, one address per `perSource` attempts, 100 ms apart. */
+function decisionsFor(policy: LockoutPolicy, account: string, unknown: boolean, n: number, perSource: number) {
+  let state = emptyLockoutState();
+  const decisions = [];
+  for (let i = 0; i < n; i++) {
+    const attempt = { source: `10.1.${Math.floor(i / perSource)}.1`, account, unknown };
+    const r = policy.admit(state, attempt, T0 + i * 100);
+    decisions.push(r.decision);
+    state = r.state;
+  }
+  return { decisions, state };
+}
+
+test('a name nobody has backs off exactly as a person does, on its own account', () => {
+  const policy = new LockoutPolicy({ accountThreshold: 20 });
+  const person = decisionsFor(policy, 'bea#1', false, 30, 4);
+  const nobody = decisionsFor(policy, '?zzz', true, 30, 4);
+  assert.deepEqual(nobody.decisions, person.decisions);
+  assert.equal(person.decisions.filter((d) => !d.allowed).length, 10, 'the account ceiling holds after 20');
+  assert.deepEqual(nobody.state.accounts, [], 'kept apart from the accounts');
+  const counts = (records: readonly FailureRecord[]) => records.map((r) => [r.failures, r.lastFailureAt]);
+  assert.deepEqual(counts(nobody.state.unknownNames), counts(person.state.accounts));
+  // Another made-up name is its own account, as another person would be: the first one's ceiling is not its.
+  const other = { source: '10.2.0.1', account: '?yyy', unknown: true };
+  assert.deepEqual(policy.check(nobody.state, other, T0 + 3_100), { allowed: true });
+});
+
+test("spraying made-up names never evicts a person's record: their back-off stays", () => {
+  const policy = new LockoutPolicy({ accountThreshold: 20, maxTrackedAccounts: 4 });
+  let state = emptyLockoutState();
+  for (const person of ['admin', 'bea#1', 'dee#2']) {
+    for (let i = 0; i < 20; i++) state = policy.recordFailure(state, { source: `10.3.${i}.1`, account: person }, T0);
+  }
+  for (let i = 0; i < 3 * MAX_TRACKED_UNKNOWN_NAMES; i++) {
+    state = policy.recordFailure(state, { source: `10.4.${i % 200}.1`, account: `?n${i}`, unknown: true }, T0 + i);
+  }
+  assert.deepEqual(
+    state.accounts.map((r) => [r.key, r.failures]),
+    [
+      ['admin', 20],
+      ['bea#1', 20],
+      ['dee#2', 20],
+    ],
+  );
+  assert.equal(state.unknownNames.length, MAX_TRACKED_UNKNOWN_NAMES, 'the table of names nobody has stays bounded');
+  const d = policy.check(state, { source: '10.5.0.1', account: 'bea#1' }, T0 + 5_000);
+  assert.equal(!d.allowed && d.scope, 'account');
+});
+
+test('a full table of names nobody has evicts the fewest failures first, never the name just charged', () => {
+  const policy = new LockoutPolicy({ accountThreshold: 20 });
+  const max = MAX_TRACKED_UNKNOWN_NAMES;
+  const nobody = (account: string, i: number) => ({ source: `10.6.${i % 250}.1`, account, unknown: true });
+  let state = emptyLockoutState();
+  for (let i = 0; i < 20; i++) state = policy.recordFailure(state, nobody('?locked', i), T0 + i);
+  for (let i = 0; i < 3; i++) state = policy.recordFailure(state, nobody('?thrice', i), T0 + 100 + i);
+  // A spray of fresh names, each charged once, evicts only other fresh names.
+  for (let i = 0; i < 2 * max; i++) state = policy.recordFailure(state, nobody(`?fresh${i}`, i), T0 + 1_000 + i);
+  const kept = state.unknownNames.map((r) => r.key);
+  assert.equal(kept.length, max);
+  assert.deepEqual(kept.slice(0, 2), ['?locked', '?thrice']);
+  const newest = Array.from({ length: max - 2 }, (_, i) => `?fresh${max + 2 + i}`);
+  assert.deepEqual(kept.slice(2), newest, 'the newest fresh names');
+  const d = policy.check(state, { source: '10.8.0.1', account: '?locked', unknown: true }, T0 + 9_000);
+  assert.equal(!d.allowed && d.scope, 'account', 'the locked name is still locked');
+  // When every other record has more failures, the name just charged is still kept; an older one goes.
+  let full = emptyLockoutState();
+  for (let k = 0; k < max; k++) {
+    for (let i = 0; i < 2; i++) full = policy.recordFailure(full, nobody(`?two${k}`, i), T0 + k * 10 + i);
+  }
+  full = policy.recordFailure(full, nobody('?new', 0), T0 + max * 10);
+  assert.equal(full.unknownNames.length, max);
+  assert.equal(full.unknownNames.at(-1)?.key, '?new');
+  assert.equal(full.unknownNames[0]?.key, '?two1', 'the oldest of the equals went');
+});
+
 test('a clock that jumps backwards never locks for longer than the cap', () => {
   const policy = new LockoutPolicy();
   const state = recordFailures(policy, emptyLockoutState(), attacker, 20, T0 + 86_400_000);
@@ -200,6 +277,18 @@ test('round-trips state through serialise and parse', () => {
   const policy = new LockoutPolicy();
   const state = failTimes(policy, emptyLockoutState(), attacker, 3, T0);
   assert.deepEqual(parseLockoutState(serialiseLockoutState(state)), state);
+  const withNobody = failTimes(policy, state, { source: '10.7.0.1', account: '?zzz', unknown: true }, 2, T0 + 9_000);
+  assert.equal(withNobody.unknownNames.length, 1);
+  assert.deepEqual(parseLockoutState(serialiseLockoutState(withNobody)), withNobody);
+});
+
+test('a state without names nobody has keeps the file shape older images read, and such a file parses', () => {
+  const policy = new LockoutPolicy();
+  const state = failTimes(policy, emptyLockoutState(), attacker, 2, T0);
+  const text = serialiseLockoutState(state);
+  assert.deepEqual(Object.keys(JSON.parse(text) as object), ['version', 'sources', 'accounts']);
+  const older = JSON.stringify({ version: 1, sources: state.sources, accounts: state.accounts });
+  assert.deepEqual(parseLockoutState(older), state);
 });
 
 test('refuses tampered or malformed state with LOCKOUT_STATE_INVALID', () => {
@@ -210,6 +299,8 @@ test('refuses tampered or malformed state with LOCKOUT_STATE_INVALID', () => {
     'x',
     { ...good, version: 2 },
     { ...good, extra: 1 },
+    { ...good, unknownNames: {} },
+    { ...good, unknownNames: [{ key: 'a', failures: 0, lastFailureAt: 1 }] },
     { version: 1, sources: [] },
     { ...good, sources: [{ key: 'a', failures: 0, lastFailureAt: 1 }] },
     { ...good, sources: [{ key: 'a', failures: 1.5, lastFailureAt: 1 }] },
@@ -244,7 +335,10 @@ test('refuses tampered or malformed state with LOCKOUT_STATE_INVALID', () => {
 const opArb = fc.record({
   kind: fc.constantFrom('admit', 'fail', 'success', 'prune'),
   source: fc.constantFrom('10.0.0.1', '10.0.0.2', '10.0.0.3', '2001:db8::/64', 'x'),
-  account: fc.constantFrom('owner', 'admin', '*unknown*'),
+  account: fc.oneof(
+    fc.constantFrom('owner', 'admin'),
+    fc.integer({ min: 0, max: 40 }).map((i) => `?n${i}`),
+  ),
   dt: fc.integer({ min: 0, max: 4_000_000 }),
 });
 
@@ -256,7 +350,7 @@ function run(
   let now = T0;
   for (const op of ops) {
     now += op.dt;
-    const attempt = { source: op.source, account: op.account };
+    const attempt = { source: op.source, account: op.account, unknown: op.account.startsWith('?') };
     if (op.kind === 'admit') state = policy.admit(state, attempt, now).state;
     else if (op.kind === 'fail') state = policy.recordFailure(state, attempt, now);
     else if (op.kind === 'success') state = policy.recordSuccess(state, attempt, now);
@@ -272,6 +366,10 @@ test('parse(serialise(s)) round-trips any reachable state, which stays within it
       const state = run(policy, ops);
       assert.deepEqual(parseLockoutState(serialiseLockoutState(state)), state);
       assert.ok(state.sources.length <= 16 && state.accounts.length <= 2);
+      assert.ok(
+        state.accounts.every((r) => !r.key.startsWith('?')),
+        'names nobody has stay out of the accounts',
+      );
     }),
     { numRuns: 300 },
   );
@@ -308,6 +406,7 @@ test('random JSON given to parse is a typed error or a valid state, never a cras
       version: fc.oneof(fc.constant(1), fc.jsonValue()),
       sources: fc.oneof(fc.array(recordish), fc.jsonValue()),
       accounts: fc.oneof(fc.array(recordish), fc.jsonValue()),
+      unknownNames: fc.oneof(fc.array(recordish), fc.jsonValue()),
     },
     { requiredKeys: [] },
   );

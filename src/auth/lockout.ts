@@ -14,6 +14,13 @@
  * budget each time the owner logs in. Records are forgotten after `forgetAfterMs` without a
  * failure, and at most `maxTrackedSources` / `maxTrackedAccounts` are kept (oldest evicted).
  *
+ * A name nobody has is counted as its own account too (`unknown: true`), so guesses at it are
+ * answered exactly as guesses at a real person's name and cannot tell which names exist. Those
+ * records live in their own table (at most {@link MAX_TRACKED_UNKNOWN_NAMES}): a stranger spraying
+ * made-up names never evicts a real person's record, and when the table is full the record with
+ * the fewest failures goes first, so flushing out one locked name takes that many failures for
+ * every record in the table.
+ *
  * Attempts are charged when admitted ("charge first, refund on success"): concurrent attempts
  * from one source see each other, and a crash mid-hash still counts the attempt.
  *
@@ -54,6 +61,13 @@ export const defaultLockoutConfig: Readonly<LockoutConfig> = Object.freeze({
   maxTrackedAccounts: 64,
 });
 
+/**
+ * Most records kept of names nobody has, apart from the accounts; beyond it the one with the fewest
+ * failures goes first. Fixed for now: as a LockoutConfig key it would first need its place among the
+ * unit's settings in src/audit/baseline-checks.ts, or every audit would report it missing.
+ */
+export const MAX_TRACKED_UNKNOWN_NAMES = 256;
+
 /** Hard bounds used when validating persisted state. */
 export const LOCKOUT_STATE_BOUNDS = Object.freeze({
   /** Longest source or account key, characters. */
@@ -81,14 +95,18 @@ export interface LockoutState {
   readonly version: 1;
   readonly sources: readonly FailureRecord[];
   readonly accounts: readonly FailureRecord[];
+  /** Names nobody has, each its own account, apart so that they never evict a real one. */
+  readonly unknownNames: readonly FailureRecord[];
 }
 
 /** One login (or other secret-guessing) attempt: where it came from and whom it claims to be. */
 export interface LockoutAttempt {
   /** The source key, e.g. from {@link sourceKeyFor}(socket.remoteAddress). */
   readonly source: string;
-  /** The account claimed. Map unknown user names to one key so they cannot flood the table. */
+  /** The account claimed; for a name nobody has, a key of that name (see LoginGuard.unknownNameAccount). */
   readonly account: string;
+  /** True when nobody has the name: counted like an account, in the table of unknown names. */
+  readonly unknown?: boolean;
 }
 
 /** How {@link LockoutPolicy.check} applies its limits to one attempt. */
@@ -137,7 +155,7 @@ export function validateLockoutConfig(config: Partial<LockoutConfig> = {}): Lock
 
 /** A state with nothing recorded. */
 export function emptyLockoutState(): LockoutState {
-  return { version: 1, sources: [], accounts: [] };
+  return { version: 1, sources: [], accounts: [], unknownNames: [] };
 }
 
 function checkKey(what: string, key: unknown): string {
@@ -201,7 +219,8 @@ export class LockoutPolicy {
       this.config.sourceThreshold,
       now,
     );
-    const accountRecord = options.accountLifted === true ? undefined : state.accounts.find((r) => r.key === account);
+    const accountRecord =
+      options.accountLifted === true ? undefined : accountsOf(state, attempt).find((r) => r.key === account);
     const byAccount = this.#lockedUntil(accountRecord, this.config.accountThreshold, now);
     const until = Math.max(bySource, byAccount);
     if (until <= now) return { allowed: true };
@@ -233,11 +252,14 @@ export class LockoutPolicy {
     const source = checkKey('source', attempt.source);
     const account = checkKey('account', attempt.account);
     const pruned = this.prune(state, now);
-    return {
-      version: 1,
-      sources: this.#bump(pruned.sources, source, now, this.config.maxTrackedSources),
-      accounts: this.#bump(pruned.accounts, account, now, this.config.maxTrackedAccounts),
-    };
+    const sources = this.#bump(pruned.sources, source, now, this.config.maxTrackedSources);
+    if (attempt.unknown === true) {
+      const bumped = this.#bump(pruned.unknownNames, account, now, Number.POSITIVE_INFINITY);
+      const unknownNames = evictFewestFailures(bumped, MAX_TRACKED_UNKNOWN_NAMES);
+      return { version: 1, sources, accounts: pruned.accounts, unknownNames };
+    }
+    const accounts = this.#bump(pruned.accounts, account, now, this.config.maxTrackedAccounts);
+    return { version: 1, sources, accounts, unknownNames: pruned.unknownNames };
   }
 
   /**
@@ -249,12 +271,14 @@ export class LockoutPolicy {
     const source = checkKey('source', attempt.source);
     const account = checkKey('account', attempt.account);
     const pruned = this.prune(state, now);
-    const accounts: FailureRecord[] = [];
-    for (const r of pruned.accounts) {
-      if (r.key !== account) accounts.push(r);
-      else if (r.failures > 1) accounts.push({ key: r.key, failures: r.failures - 1, lastFailureAt: r.lastFailureAt });
+    const refunded: FailureRecord[] = [];
+    for (const r of accountsOf(pruned, attempt)) {
+      if (r.key !== account) refunded.push(r);
+      else if (r.failures > 1) refunded.push({ key: r.key, failures: r.failures - 1, lastFailureAt: r.lastFailureAt });
     }
-    return { version: 1, sources: pruned.sources.filter((r) => r.key !== source), accounts };
+    const sources = pruned.sources.filter((r) => r.key !== source);
+    if (attempt.unknown === true) return { ...pruned, sources, unknownNames: refunded };
+    return { ...pruned, sources, accounts: refunded };
   }
 
   /** Drops records with no failure for `forgetAfterMs`. */
@@ -262,8 +286,13 @@ export class LockoutPolicy {
     checkNow(now);
     const horizon = now - this.config.forgetAfterMs;
     const keep = (r: FailureRecord) => r.lastFailureAt > horizon;
-    if (state.sources.every(keep) && state.accounts.every(keep)) return state;
-    return { version: 1, sources: state.sources.filter(keep), accounts: state.accounts.filter(keep) };
+    if (state.sources.every(keep) && state.accounts.every(keep) && state.unknownNames.every(keep)) return state;
+    return {
+      version: 1,
+      sources: state.sources.filter(keep),
+      accounts: state.accounts.filter(keep),
+      unknownNames: state.unknownNames.filter(keep),
+    };
   }
 
   #bump(records: readonly FailureRecord[], key: string, now: number, max: number): FailureRecord[] {
@@ -274,6 +303,27 @@ export class LockoutPolicy {
     next.push({ key, failures, lastFailureAt: now });
     return next.length > max ? next.slice(next.length - max) : next;
   }
+}
+
+/** The table an attempt's account is counted in: the accounts, or the names nobody has. */
+function accountsOf(state: LockoutState, attempt: LockoutAttempt): readonly FailureRecord[] {
+  return attempt.unknown === true ? state.unknownNames : state.accounts;
+}
+
+/**
+ * Keeps at most `max` of `records` (oldest first), evicting those with the fewest failures first
+ * (the oldest among equals), never the last one, just charged. A spray of fresh names then evicts
+ * only other fresh names: flushing out a locked name takes as many failures for every other record.
+ */
+function evictFewestFailures(records: readonly FailureRecord[], max: number): FailureRecord[] {
+  const excess = records.length - max;
+  if (excess <= 0) return [...records];
+  const byFailures = records
+    .slice(0, -1)
+    .map((r, at) => ({ failures: r.failures, at }))
+    .sort((a, b) => a.failures - b.failures || a.at - b.at);
+  const evicted = new Set(byFailures.slice(0, excess).map((e) => e.at));
+  return records.filter((_r, at) => !evicted.has(at));
 }
 
 function fail(message: string, details: Record<string, unknown> = {}): never {
@@ -339,16 +389,24 @@ export function validateFailureRecords(
   return records.sort((a, b) => a.lastFailureAt - b.lastFailureAt);
 }
 
-/** Checks a parsed JSON value against the lockout state schema; throws LOCKOUT_STATE_INVALID. */
+const STATE_KEYS = ['version', 'sources', 'accounts'] as const;
+
+/**
+ * Checks a parsed JSON value against the lockout state schema; throws LOCKOUT_STATE_INVALID.
+ * `unknownNames` may be absent (a file from before it, or one with none): it is then empty.
+ */
 export function validateLockoutState(value: unknown): LockoutState {
-  if (!isPlainObject(value) || !hasExactKeys(value, ['version', 'sources', 'accounts'])) {
-    fail('lockout state must be an object with exactly version, sources, accounts');
-  }
+  const shaped =
+    isPlainObject(value) && (hasExactKeys(value, STATE_KEYS) || hasExactKeys(value, [...STATE_KEYS, 'unknownNames']));
+  if (!shaped) fail('lockout state must be an object with exactly version, sources, accounts (and unknownNames)');
   if (value.version !== 1) fail('unsupported lockout state version');
   return {
     version: 1,
     sources: validateFailureRecords('sources', value.sources),
     accounts: validateFailureRecords('accounts', value.accounts),
+    unknownNames: Object.hasOwn(value, 'unknownNames')
+      ? validateFailureRecords('unknownNames', value.unknownNames)
+      : [],
   };
 }
 
@@ -366,7 +424,9 @@ export function parseLockoutState(text: string): LockoutState {
 
 /** Serialises lockout state as JSON for an atomic write (see src/storage). */
 export function serialiseLockoutState(state: LockoutState): string {
-  return JSON.stringify(validateLockoutState(state));
+  const { unknownNames, ...rest } = validateLockoutState(state);
+  // Without unknown names the file keeps the shape an older image reads, should the unit fall back to one.
+  return JSON.stringify(unknownNames.length > 0 ? { ...rest, unknownNames } : rest);
 }
 
 function expandIPv6(address: string): number[] {

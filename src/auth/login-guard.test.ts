@@ -75,3 +75,54 @@ test('a cookie for another account counts as no cookie', () => {
   assert.equal(r.ticket.trusted, false);
   assert.equal(r.state.lockout.sources.length, 1);
 });
+
+/** Whether each of `n` wrong guesses at `account` is admitted, from addresses that change every 5 guesses. */
+function guessAt(guard: LoginGuard, account: string, unknown: boolean, n: number): boolean[] {
+  let state = fresh();
+  const allowed: boolean[] = [];
+  for (let i = 0; i < n; i++) {
+    const attempt = { source: `127.1.${Math.floor(i / 5)}.1`, account, unknown };
+    const r = guard.admit(state, KEY, attempt, T0 + i * 100);
+    allowed.push(r.decision.allowed);
+    state = r.state;
+  }
+  return allowed;
+}
+
+test('a name nobody has backs off exactly as a person does: the answers do not tell which names exist', () => {
+  const guard = new LoginGuard();
+  const person = guessAt(guard, 'bea#1', false, 110);
+  const nobody = guessAt(guard, guard.unknownNameAccount(KEY, 'zzz'), true, 110);
+  assert.deepEqual(nobody, person);
+  assert.equal(person.indexOf(false), 100, 'the account-wide ceiling, after 100 failures');
+});
+
+test('guesses at one name nobody has do not hold back another name nobody has, nor a person', () => {
+  const guard = new LoginGuard();
+  let state = fresh();
+  const zzz = guard.unknownNameAccount(KEY, 'zzz');
+  for (let i = 0; i < 100; i++) {
+    state = guard.admit(state, KEY, { source: `127.2.${Math.floor(i / 5)}.1`, account: zzz, unknown: true }, T0).state;
+  }
+  const again = guard.admit(state, KEY, { source: '127.3.0.1', account: zzz, unknown: true }, T0 + 100);
+  assert.equal(!again.decision.allowed && again.decision.scope, 'account');
+  const yyy = { source: '127.3.0.2', account: guard.unknownNameAccount(KEY, 'yyy'), unknown: true };
+  assert.deepEqual(guard.admit(state, KEY, yyy, T0 + 100).decision, { allowed: true });
+  assert.deepEqual(guard.admit(state, KEY, { source: '127.3.0.3', account: 'admin' }, T0 + 100).decision, {
+    allowed: true,
+  });
+  assert.deepEqual(state.lockout.accounts, [], "a person's table is untouched");
+});
+
+test('the account of a name nobody has ignores case, differs per name and per installation, and hides the name', () => {
+  const guard = new LoginGuard();
+  const zzz = guard.unknownNameAccount(KEY, 'zzz');
+  assert.equal(guard.unknownNameAccount(KEY, 'ZzZ'), zzz);
+  assert.notEqual(guard.unknownNameAccount(KEY, 'zzy'), zzz);
+  assert.notEqual(guard.unknownNameAccount(Buffer.alloc(32, 8), 'zzz'), zzz);
+  const typedPassword = 'Summer-Holiday-2024';
+  const account = guard.unknownNameAccount(KEY, typedPassword);
+  assert.ok(!account.toLowerCase().includes('summer') && account.length <= 32, account);
+  const r = guard.admit(fresh(), KEY, { source: '127.0.0.9', account, unknown: true }, T0);
+  assert.doesNotMatch(JSON.stringify(r.state), /summer/i);
+});

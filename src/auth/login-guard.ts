@@ -9,10 +9,16 @@
  *   ceiling applies to untrusted attempts only; a physical act on the unit lifts that ceiling
  *   (not the per-address back-off) until it runs out or one new browser has logged in.
  * - A success issues a fresh device cookie.
+ * - A name nobody has is counted as its own account ({@link LoginGuard.unknownNameAccount}), in a
+ *   table of its own, so its answers are those of a real person's name and real records stay put.
  */
+import { createHmac } from 'node:crypto';
 import type { LockoutAttempt, LockoutConfig, LockoutState } from './lockout.ts';
 import { LockoutPolicy } from './lockout.ts';
 import { DeviceCookiePolicy, type DeviceCookieConfig, type DeviceCookieState } from './device-cookie.ts';
+
+/** Separates the MAC of an unknown name from the device cookies made with the same key. */
+const UNKNOWN_NAME_LABEL = 'bulwark lockout: a name nobody has\0';
 
 /** Everything a {@link LoginGuard} decides on. Both parts are persisted by the caller. */
 export interface LoginGuardState {
@@ -79,7 +85,11 @@ export class LoginGuard {
     }
     const cookies = this.cookies.prune(state.cookies, now);
     const unlocked = this.cookies.isUnlocked(cookies, now);
-    const plain: LockoutAttempt = { source: attempt.source, account: attempt.account };
+    const plain: LockoutAttempt = {
+      source: attempt.source,
+      account: attempt.account,
+      unknown: attempt.unknown === true,
+    };
     const r = this.lockout.admit(state.lockout, plain, now, { accountLifted: unlocked });
     const ticket: LoginTicket = { trusted: false, account: attempt.account, attempt: plain, unlocked };
     return { decision: r.decision, ticket, state: { lockout: r.state, cookies } };
@@ -101,6 +111,17 @@ export class LoginGuard {
     // The unlock was for one new browser: it has its cookie now, so the ceiling is back for the rest.
     const cookies = ticket.unlocked ? this.cookies.endUnlock(state.cookies) : state.cookies;
     return { state: { lockout, cookies }, deviceCookie };
+  }
+
+  /**
+   * The lockout account of a name nobody has, to admit with `unknown: true`: one per name (any case),
+   * so guesses at it back off exactly as guesses at a real name do. It is a MAC of the name under
+   * the installation's `key`, so the stored counters never hold what was typed (people type
+   * passwords into the name field).
+   */
+  unknownNameAccount(key: Uint8Array, name: string): string {
+    const mac = createHmac('sha256', key).update(UNKNOWN_NAME_LABEL).update(name.toLowerCase(), 'utf8').digest();
+    return `?${mac.subarray(0, 16).toString('base64url')}`;
   }
 
   /** A physical act on the unit: lifts the account-wide ceiling for new browsers for `physicalUnlockMs`. */

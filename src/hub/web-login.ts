@@ -2,7 +2,9 @@
  * The password checks of the hub's page, each person's on their own account (lockout record and
  * device cookie), as on the device: src/auth's LoginGuard first (a browser that logged in before is
  * limited per device cookie, never by a guesser's counters; the account-wide ceiling holds back
- * only new browsers), then argon2id, a trusted browser's hash ahead of a flood.
+ * only new browsers), then argon2id, a trusted browser's hash ahead of a flood. A name nobody has
+ * is counted on its own account too (kept apart, so it never evicts a person's), so a guesser cannot
+ * tell from the answers which names exist.
  * `bulwark hub unlock` (the 0600 control socket) lifts the ceiling for one new browser.
  */
 import {
@@ -42,12 +44,18 @@ const META = Object.freeze({
 });
 /** Marks a browser that has logged in before (OWASP device cookie); distinct from the device's. */
 const DEVICE_COOKIE = '__Host-bulwark-hub-device';
-/** Unknown names share one lockout account, so they cannot fill the table. */
-const UNKNOWN_ACCOUNT = '(unknown)';
+/** How the journal names a login as someone nobody is (never what was typed). */
+const UNKNOWN_IDENTITY = '(unknown)';
 
 /** Each person's device cookie has its own name, so a browser two people share keeps both. */
 function deviceCookieNameOf(account: string): string {
   return account === HUB_OWNER ? DEVICE_COOKIE : `${DEVICE_COOKIE}-${account.split('#')[0]!}`;
+}
+
+/** The name the login form gave (the caller found nobody of that name); '' when there is none. */
+function triedNameOf(req: WebRequest): string {
+  const name = req.body.username;
+  return typeof name === 'string' ? name : '';
 }
 
 /** How a check of the owner's password ended; `deviceCookie` (a Set-Cookie value) on success. */
@@ -113,18 +121,17 @@ export class HubOwnerLogin {
   }
 
   /**
-   * Checks a guess at `who`'s password (undefined: a name nobody has, which costs the same work and
-   * is charged to one shared account): device cookie and lockout first (429 before any hash), then
-   * argon2id. A success refunds the charge and yields a fresh device cookie.
+   * Checks a guess at `who`'s password (undefined: the login form's name is nobody's, which costs
+   * the same work and is counted on that name's own account, so it is answered as a real name is):
+   * device cookie and lockout first (429 before any hash), then argon2id. A success refunds the
+   * charge and yields a fresh device cookie.
    */
   async check(req: WebRequest, password: string, who: HubAccount | undefined): Promise<OwnerPasswordCheck> {
-    const account = who?.account ?? UNKNOWN_ACCOUNT;
-    const identity = who?.name ?? UNKNOWN_ACCOUNT;
-    const attempt = {
-      source: sourceKeyFor(req.sourceAddress),
-      account,
-      deviceCookie: req.cookies.get(deviceCookieNameOf(account)),
-    };
+    const source = sourceKeyFor(req.sourceAddress);
+    const identity = who?.name ?? UNKNOWN_IDENTITY;
+    const attempt = who
+      ? { source, account: who.account, deviceCookie: req.cookies.get(deviceCookieNameOf(who.account)) }
+      : { source, account: this.#guard.unknownNameAccount(this.#cookieKey, triedNameOf(req)), unknown: true };
     const given = this.#stateWithUnlock(Date.now());
     const r = this.#guard.admit(given, this.#cookieKey, attempt, Date.now());
     // The unlock lives in its own meta key (the control socket writes it), never in the stored list.
@@ -142,9 +149,8 @@ export class HubOwnerLogin {
     const priority = r.ticket.trusted ? 'trusted' : 'normal';
     const hash = who ? (who.added?.passwordHash ?? this.#store.getMeta(OWNER_KEY)) : undefined;
     // An unknown name costs a real check too, so timing does not tell which names exist.
-    this.#dummyHash ??= hashPassword('not-a-password-of-anyone');
-    const checked = await verifyPassword(password, hash ?? (await this.#dummyHash), { priority });
-    if (!checked.ok || !hash) {
+    const checked = await verifyPassword(password, hash ?? (await this.#nobodysHash()), { priority });
+    if (!checked.ok || !hash || !who) {
       this.#event(req, identity, 'failure');
       return { ok: false };
     }
@@ -159,7 +165,7 @@ export class HubOwnerLogin {
     // The unlock was for one new browser: it has its cookie now.
     if (!r.ticket.trusted && r.ticket.unlocked) this.#store.setMeta(META.loginUnlockedUntil, undefined);
     if (r.ticket.trusted) this.#warn(`login: ${identity} logged in from a trusted browser (device cookie)`);
-    const cookie = hostCookie(deviceCookieNameOf(account), done.deviceCookie, this.#guard.cookies.maxAgeSeconds);
+    const cookie = hostCookie(deviceCookieNameOf(who.account), done.deviceCookie, this.#guard.cookies.maxAgeSeconds);
     return { ok: true, deviceCookie: cookie };
   }
 
@@ -167,6 +173,18 @@ export class HubOwnerLogin {
   clearAccount(account: string): void {
     const accounts = this.#lockout.accounts.filter((a) => a.key !== account);
     this.#save({ lockout: { ...this.#lockout, accounts }, cookies: this.#cookies });
+  }
+
+  /**
+   * A hash of nobody's password, made at the first name nobody has. A refused attempt (AUTH_BUSY in a
+   * flood) is not kept: a kept refusal would answer every later unknown name 503 at once, unlike a real one.
+   */
+  #nobodysHash(): Promise<string> {
+    this.#dummyHash ??= hashPassword('not-a-password-of-anyone').catch((err: unknown) => {
+      this.#dummyHash = undefined;
+      throw err;
+    });
+    return this.#dummyHash;
   }
 
   #event(req: WebRequest, identity: string, result: SurfaceEvent['result'], detail?: string): void {

@@ -4,7 +4,8 @@
  * (`admin`, the first owner, keeps the ones it always had), so one person's wrong passwords
  * never hold back another. Every check goes through src/auth's LoginGuard first (device cookie,
  * then the per-source and account-wide back-off, all before any hash), so a guessing flood never
- * costs a hash and never holds back the owner's own browser.
+ * costs a hash and never holds back the owner's own browser. A name nobody has is counted on its
+ * own account too (kept apart, so it never evicts a person's): its answers are a real name's.
  */
 import { randomBytes } from 'node:crypto';
 import {
@@ -12,6 +13,7 @@ import {
   setUserPassword,
   type DeviceCookieConfig,
   type HashPriority,
+  type LoginGuardAttempt,
   type LoginGuardDecision,
   type LoginGuardState,
   type LoginTicket,
@@ -25,6 +27,11 @@ import { DEVICE_COOKIE, deviceCookieNameOf, type DeviceAccount } from './users.t
 
 /** The first owner's user name on every device. */
 export const OWNER_NAME = 'admin';
+/**
+ * The account the login route names for a name nobody has (it journals it so); {@link OwnerLogin.guarded}
+ * counts the form's name on its own account instead. device-routes.ts keeps its own copy of this value.
+ */
+export const UNKNOWN_ACCOUNT = '(unknown)';
 /** Marks the first owner's browser that has logged in before (OWASP device cookie); signed, bound to the account. */
 export { DEVICE_COOKIE };
 
@@ -83,7 +90,8 @@ export class OwnerLogin {
   /**
    * Runs a guarded secret check for `account`: device cookie first, then lockout, both before any
    * hash (429 while waiting). A trusted browser's hash waits ahead of a guessing flood. On success
-   * the answer carries a fresh device cookie (`deviceCookie`, a Set-Cookie value).
+   * the answer carries a fresh device cookie (`deviceCookie`, a Set-Cookie value). With
+   * {@link UNKNOWN_ACCOUNT}, the login form's name is counted on its own account, as a person's is.
    */
   async guarded(
     req: WebRequest,
@@ -104,8 +112,7 @@ export class OwnerLogin {
     const hash = who?.added ? who.added.passwordHash : who ? this.currentHash() : undefined;
     if (!who || !hash) {
       // Same work as a real check, so timing does not reveal whether a user exists.
-      this.#dummyHash ??= hashPassword(randomBytes(16).toString('hex'));
-      await verifyPassword(password, await this.#dummyHash, { priority });
+      await verifyPassword(password, await this.#nobodysHash(), { priority });
       return false;
     }
     const result = await verifyPassword(password, hash, { priority });
@@ -119,6 +126,18 @@ export class OwnerLogin {
       await this.#state.saveOwner({ version: 1, username: OWNER_NAME, passwordHash, changedAt, source });
     }
     return result.ok;
+  }
+
+  /**
+   * A hash of nobody's password, made at the first name nobody has. A refused attempt (AUTH_BUSY in a
+   * flood) is not kept: a kept refusal would answer every later unknown name 503 at once, unlike a real one.
+   */
+  #nobodysHash(): Promise<string> {
+    this.#dummyHash ??= hashPassword(randomBytes(16).toString('hex')).catch((err: unknown) => {
+      this.#dummyHash = undefined;
+      throw err;
+    });
+    return this.#dummyHash;
   }
 
   /** The guard's state as stored. */
@@ -140,9 +159,7 @@ export class OwnerLogin {
 
   /** Charges the attempt before any hash; answers 429 (journalled under `event`) while it must wait. */
   #admit(req: WebRequest, account: string, event: string): LoginTicket {
-    const deviceCookie = req.cookies.get(deviceCookieNameOf(account));
-    const attempt = { source: sourceKeyFor(req.sourceAddress), account, deviceCookie };
-    const r = this.guard.admit(this.guardState(), this.#state.deviceCookieKey, attempt, Date.now());
+    const r = this.guard.admit(this.guardState(), this.#state.deviceCookieKey, this.#attempt(req, account), Date.now());
     this.saveGuardState(r.state);
     if (!r.decision.allowed) {
       // The journal names the person; the id their cookies are bound to stays out of it.
@@ -154,6 +171,21 @@ export class OwnerLogin {
     }
     return r.ticket;
   }
+
+  /** The attempt as the guard counts it: a name nobody has on that name's own account, like a person's. */
+  #attempt(req: WebRequest, account: string): LoginGuardAttempt {
+    const source = sourceKeyFor(req.sourceAddress);
+    if (account !== UNKNOWN_ACCOUNT)
+      return { source, account, deviceCookie: req.cookies.get(deviceCookieNameOf(account)) };
+    const key = this.#state.deviceCookieKey;
+    return { source, account: this.guard.unknownNameAccount(key, triedNameOf(req)), unknown: true };
+  }
+}
+
+/** The name the login form gave (the route found nobody of that name); '' when there is none. */
+function triedNameOf(req: WebRequest): string {
+  const name = req.body.username;
+  return typeof name === 'string' ? name : '';
 }
 
 function lockedOutDetail(d: LoginGuardDecision): string {
