@@ -20,6 +20,10 @@ CREATE TABLE IF NOT EXISTS household_members (
   owner_id TEXT NOT NULL, member_id TEXT NOT NULL, role TEXT NOT NULL, until_at BIGINT NULL, added_at BIGINT NOT NULL,
   local_name TEXT NULL, PRIMARY KEY (owner_id, member_id));
 CREATE INDEX IF NOT EXISTS household_members_member ON household_members (member_id);
+CREATE TABLE IF NOT EXISTS person_removals_pending (
+  serial TEXT NOT NULL, name TEXT NOT NULL, owner_id TEXT NOT NULL, created_at BIGINT NOT NULL,
+  PRIMARY KEY (serial, name));
+CREATE INDEX IF NOT EXISTS person_removals_pending_owner ON person_removals_pending (owner_id);
 `;
 
 /** One SQL connection or transaction (sql-store.ts's SqlRunner). */
@@ -235,6 +239,48 @@ export async function removeMember(db: Runner, ownerId: string, memberId: string
   );
 }
 
+/** A household removal an owner's device has not heard yet (it was offline): sent when it is back. */
+export interface PendingRemovalRecord {
+  readonly serial: string;
+  /** The person's name on the device's own page. */
+  readonly name: string;
+  /** The owner who removed them: dropped unsent if the device has another owner by then. */
+  readonly ownerId: string;
+  readonly createdAt: number;
+}
+
+/** Most removals kept for one device; past it the oldest go. */
+export const MAX_PENDING_REMOVALS_PER_DEVICE = 32;
+
+/** Keeps a removal for a device that was not reached (once per device and name). */
+export async function addPendingRemoval(db: Runner, r: PendingRemovalRecord): Promise<void> {
+  await db.run(
+    `INSERT INTO person_removals_pending (serial, name, owner_id, created_at) VALUES ($1, $2, $3, $4)
+    ON CONFLICT (serial, name) DO UPDATE SET owner_id = $3, created_at = $4`,
+    [r.serial, r.name, r.ownerId, r.createdAt],
+  );
+  await db.run(
+    `DELETE FROM person_removals_pending WHERE serial = $1 AND name NOT IN
+    (SELECT name FROM person_removals_pending WHERE serial = $1 ORDER BY created_at DESC, name LIMIT $2)`,
+    [r.serial, MAX_PENDING_REMOVALS_PER_DEVICE],
+  );
+}
+
+/** The removals `serial` has not heard yet, oldest first. */
+export async function pendingRemovals(db: Runner, serial: string): Promise<PendingRemovalRecord[]> {
+  const rows = await db.all<{ serial: string; name: string; owner_id: string; created_at: Num }>(
+    `SELECT serial, name, owner_id, created_at FROM person_removals_pending WHERE serial = $1
+    ORDER BY created_at, name`,
+    [serial],
+  );
+  return rows.map((r) => ({ serial: r.serial, name: r.name, ownerId: r.owner_id, createdAt: Number(r.created_at) }));
+}
+
+/** Forgets one kept removal (heard, or no longer the owner's to send). */
+export async function dropPendingRemoval(db: Runner, serial: string, name: string): Promise<void> {
+  await db.run('DELETE FROM person_removals_pending WHERE serial = $1 AND name = $2', [serial, name]);
+}
+
 /** Everything these tables hold about the account, for its export (token secrets' hashes left out). */
 export async function accountTablesExport(db: Runner, accountId: string): Promise<Record<string, unknown>> {
   const tokens = await db.all<TokenRow>(`SELECT ${TOKEN_COLUMNS} FROM account_tokens WHERE account_id = $1`, [
@@ -251,6 +297,12 @@ export async function accountTablesExport(db: Runner, accountId: string): Promis
     notifications: await notifications(db, accountId, 10_000),
     household: await members(db, accountId),
     memberOf: await memberships(db, accountId),
+    removalsNotYetDelivered: (
+      await db.all<{ serial: string; name: string; created_at: Num }>(
+        'SELECT serial, name, created_at FROM person_removals_pending WHERE owner_id = $1 ORDER BY created_at',
+        [accountId],
+      )
+    ).map((r) => ({ serial: r.serial, name: r.name, createdAt: Number(r.created_at) })),
   };
 }
 
@@ -260,4 +312,5 @@ export async function deleteAccountRows(db: Runner, accountId: string): Promise<
   await db.run('DELETE FROM account_tokens WHERE account_id = $1', [accountId]);
   await db.run('DELETE FROM account_notifications WHERE account_id = $1', [accountId]);
   await db.run('DELETE FROM household_members WHERE owner_id = $1 OR member_id = $1', [accountId]);
+  await db.run('DELETE FROM person_removals_pending WHERE owner_id = $1', [accountId]);
 }

@@ -11,7 +11,8 @@ import { codeOf } from '../errors/index.ts';
 import { AccountError, NotFoundError } from './errors.ts';
 import { clearedSessionCookie, field, normaliseEmail, type OwnerCtx } from './owner-accounts.ts';
 import { commandView, deviceView, modelOf } from './owner-devices.ts';
-import { telemetryForRole, type DeviceRemovals } from './household.ts';
+import { telemetryForRole } from './household.ts';
+import type { DeviceRemovals } from './person-removals.ts';
 import type { CommandRecord } from './store.ts';
 import type { OwnerSite } from './owner-site.ts';
 

@@ -37,6 +37,7 @@ import { validateOwnerApiConfig, type OwnerApiConfig } from './owner-api-config.
 import type { OwnerSite } from './owner-site.ts';
 import type { CloudStore } from './store.ts';
 import type { CommandCenter } from './commands.ts';
+import { PersonRemovals } from './person-removals.ts';
 import { LOGIN_COOKIE, OwnerAccounts, type OwnerCtx } from './owner-accounts.ts';
 import { OwnerDevices } from './owner-devices.ts';
 import { parseRevocationRequest } from './revocation.ts';
@@ -77,6 +78,8 @@ export type { OwnerCtx } from './owner-accounts.ts';
 export interface OwnerApiOptions {
   readonly store: CloudStore;
   readonly commands: CommandCenter;
+  /** Household removals to the owner's devices (the service shares it with its device traffic); made here if absent. */
+  readonly removals?: PersonRemovals;
   /** The server certificate (issued by the manufacturer CA). */
   readonly certPem: string;
   readonly keyPem: string;
@@ -113,6 +116,7 @@ export type OwnerApi = RunningSurface<OwnerCtx>;
 export async function openOwnerSite(o: {
   store: CloudStore;
   commands: CommandCenter;
+  removals?: PersonRemovals;
   config: OwnerApiConfig;
   log: (message: string) => void;
   journal?: OwnerApiOptions['journal'];
@@ -140,7 +144,8 @@ export async function openOwnerSite(o: {
     links,
   });
   const devices = new OwnerDevices({ store, commands, config, log });
-  const households = new Households({ store, accounts, inviteMs: links.inviteMs, devices });
+  const removals = o.removals ?? new PersonRemovals({ store, commands, log });
+  const households = new Households({ store, accounts, inviteMs: links.inviteMs, removals });
   const forms = new PreSessionForms(LOGIN_COOKIE, await store.sharedSecret('login-csrf'));
   const security = {
     security: validateSecurityConfig(config.security),

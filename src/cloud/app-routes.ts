@@ -11,7 +11,8 @@ import type { DeviceRecord } from './store.ts';
 import { clearedSessionCookie, field, normaliseEmail, type OwnerCtx } from './owner-accounts.ts';
 import { modelOf, remoteControls } from './owner-devices.ts';
 import { householdCommand, householdRelease, householdRemove } from './api-routes.ts';
-import { telemetryForRole, type DeviceRemovals } from './household.ts';
+import { telemetryForRole } from './household.ts';
+import type { DeviceRemovals } from './person-removals.ts';
 import type { OwnerSite } from './owner-site.ts';
 import * as pages from './app-pages.ts';
 

@@ -14,6 +14,7 @@ import { normaliseEmail, type OwnerAccounts } from './owner-accounts.ts';
 import type { AccountRecord, CloudStore, DeviceRecord, TelemetryRow } from './store.ts';
 import type { HouseholdMemberRecord, HouseholdRole } from './accounts-sql.ts';
 import { modelOf } from './owner-devices.ts';
+import type { DeviceRemovals, PersonRemovals } from './person-removals.ts';
 
 /** Who the caller is to a device: its owner, or a person of the owner's household. */
 export type DeviceRole = 'owner' | HouseholdRole;
@@ -32,12 +33,6 @@ export interface HouseholdPerson extends HouseholdMemberRecord {
 
 /** A person's name on the devices' and hub's own pages (src/auth's user names). */
 const LOCAL_NAME = /^[a-z0-9._-]{1,32}$/;
-
-/** What a household removal did on the owner's devices: those that removed the person, those not reached. */
-export interface DeviceRemovals {
-  readonly removed: string[];
-  readonly unreachable: string[];
-}
 
 /**
  * An invitation's role, optional end date (a guest's) and optional name on the devices' own pages, from a form or
@@ -92,19 +87,19 @@ export class Households {
   readonly #store: CloudStore;
   readonly #accounts: OwnerAccounts;
   readonly #inviteMs: number;
-  readonly #devices: { removePersonOnDevices(ownerId: string, name: string): Promise<DeviceRemovals> } | undefined;
+  readonly #removals: PersonRemovals | undefined;
 
   constructor(o: {
     store: CloudStore;
     accounts: OwnerAccounts;
     inviteMs: number;
-    /** Sends a removal to the owner's devices (OwnerDevices does); without it a removal stays in the cloud. */
-    devices?: { removePersonOnDevices(ownerId: string, name: string): Promise<DeviceRemovals> };
+    /** Sends a removal to the owner's devices, now or when they are back; without it a removal stays in the cloud. */
+    removals?: PersonRemovals;
   }) {
     this.#store = o.store;
     this.#accounts = o.accounts;
     this.#inviteMs = o.inviteMs;
-    this.#devices = o.devices;
+    this.#removals = o.removals;
   }
 
   /** Invites `emailRaw` to the owner's household; the link goes by mail only. */
@@ -179,8 +174,8 @@ export class Households {
     // A removed person cannot come back with an invitation mailed earlier.
     const email = (await this.#store.accountById(person.memberId))?.email;
     await this.#store.spendUnusedAccountTokens(ownerId, 'invite', Date.now(), (d) => d?.email === email);
-    if (!person.localName || !this.#devices) return { removed: [], unreachable: [] };
-    return this.#devices.removePersonOnDevices(ownerId, person.localName);
+    if (!person.localName || !this.#removals) return { removed: [], unreachable: [] };
+    return this.#removals.send(ownerId, person.localName);
   }
 
   /** The caller's access to `serial`: owner, or a current household place; otherwise 404 like an unknown device. */

@@ -58,7 +58,7 @@ export interface IngestCounters {
 /** Handles batches of device messages for one cloud instance. */
 export class DeviceTraffic {
   readonly counters: IngestCounters = { telemetry: 0, dropped: 0, unknownDevice: 0, replies: 0, receipts: 0 };
-  /** Emits 'reply' (serial, ReplyMessage) for replies received by this instance. */
+  /** Emits 'reply' (serial, ReplyMessage) for replies, and 'online' (serial) for a device back, received here. */
   readonly events = new EventEmitter();
   readonly #store: CloudStore;
   readonly #config: IngestConfig;
@@ -155,9 +155,12 @@ export class DeviceTraffic {
       case 'state':
         await this.#store.setState(serial, parseState(body), now);
         return;
-      case 'presence':
-        await this.#store.setPresence(serial, parsePresence(body).online, now);
+      case 'presence': {
+        const { online } = parsePresence(body);
+        await this.#store.setPresence(serial, online, now);
+        if (online) this.events.emit('online', serial);
         return;
+      }
       case 'firmware':
         await this.#store.recordFirmware(serial, parseFirmware(body), now);
         return;

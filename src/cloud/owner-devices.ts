@@ -11,7 +11,7 @@ import { InvalidInputError } from '../errors/index.ts';
 import { LockoutPolicy, sourceKeyFor } from '../auth/index.ts';
 import { hashClaimCode, normaliseClaimCode, READABLE_ALPHABET } from '../identity/index.ts';
 import { getModel, type ModelSpec } from '../models/index.ts';
-import { PERSON_REMOVAL, SERIAL, type FirmwareOutcome, type ScalarValue } from '../cloudprotocol/index.ts';
+import { SERIAL, type FirmwareOutcome, type ScalarValue } from '../cloudprotocol/index.ts';
 import type { WebRequest } from '../web/index.ts';
 import { ClaimError, CommandError, NotFoundError } from './errors.ts';
 import type { CloudStore, AccountRecord, DeviceFirmware, DeviceRecord, CommandRecord, TelemetryRow } from './store.ts';
@@ -281,34 +281,5 @@ export class OwnerDevices {
     if (!device.online) throw new CommandError('DEVICE_OFFLINE', 'the device is not connected to the cloud');
     const v = commandValue(value);
     return this.#commands.send(serial, account.id, capability, action, v);
-  }
-
-  /**
-   * The owner removed `name` from the household: each of the owner's online devices removes the person of that name
-   * from its own page (the command PERSON_REMOVAL). Resolves with the devices that removed someone and those that
-   * were offline or did not answer.
-   */
-  async removePersonOnDevices(ownerId: string, name: string): Promise<{ removed: string[]; unreachable: string[] }> {
-    const removed: string[] = [];
-    const unreachable: string[] = [];
-    await Promise.all(
-      (await this.#store.listDevices(ownerId)).map(async (d) => {
-        if (!d.online) return unreachable.push(d.serial);
-        try {
-          const c = await this.#commands.send(
-            d.serial,
-            ownerId,
-            PERSON_REMOVAL.capability,
-            PERSON_REMOVAL.action,
-            name,
-          );
-          if (c.status === 'done' && c.result?.value === true) removed.push(d.serial);
-          else if (c.status !== 'done') unreachable.push(d.serial);
-        } catch {
-          unreachable.push(d.serial);
-        }
-      }),
-    );
-    return { removed: removed.sort(), unreachable: unreachable.sort() };
   }
 }

@@ -23,6 +23,7 @@ import { parseMqttsUrl } from '../mqtt/index.ts';
 import { ConnectionJournal, type JournalConfig } from '../journal/index.ts';
 import { DeviceTraffic, type IngestConfig } from './ingest.ts';
 import { CommandCenter, type CommandConfig } from './commands.ts';
+import { PersonRemovals } from './person-removals.ts';
 import { startOwnerApi, type OwnerApi, type OwnerApiConfig, type OwnerApiOptions } from './api.ts';
 import { SqlStore } from './sql-store.ts';
 import { openSqliteDriver } from './sqlite-driver.ts';
@@ -472,6 +473,9 @@ export async function startCloud(o: CloudServiceOptions): Promise<CloudService> 
     });
     holder.traffic = traffic;
     const commands = new CommandCenter({ store, publish, replies: traffic.events, config: o.commands ?? {} });
+    // A device back online is sent the household removals it missed.
+    const removals = new PersonRemovals({ store, commands, log });
+    traffic.events.on('online', (serial: string) => void removals.deliverPending(serial).catch(() => undefined));
     for (const path of o.manifests ?? []) {
       const r = await store.importUnits(await readManifest(path, creds.caCertPem), Date.now());
       log(`imported ${path}: ${r.added} new, ${r.existing} known`);
@@ -483,7 +487,7 @@ export async function startCloud(o: CloudServiceOptions): Promise<CloudService> 
     const { mail, mailOptions } = openMail(o, log, closers);
     const api = await startOwnerApi({
       ...mailOptions,
-      ...{ store, commands, certPem: creds.server.certPem, keyPem: creds.server.keyPem, config: o.api ?? {} },
+      ...{ store, commands, removals, certPem: creds.server.certPem, keyPem: creds.server.keyPem, config: o.api ?? {} },
       ...{ log, journal, revoke: (input, by) => revocations.revoke(input, by), factsDir: factsFolder(o.stateDir) },
     });
     closers.push(() => api.close());

@@ -637,6 +637,18 @@ export class SqlStore implements CloudStore {
     return accounts.removeMember(this.#db, ownerId, memberId);
   }
 
+  async addPendingRemoval(r: accounts.PendingRemovalRecord): Promise<void> {
+    await this.#db.transaction((tx) => accounts.addPendingRemoval(tx, r));
+  }
+
+  async pendingRemovals(serial: string): Promise<accounts.PendingRemovalRecord[]> {
+    return accounts.pendingRemovals(this.#db, serial);
+  }
+
+  async dropPendingRemoval(serial: string, name: string): Promise<void> {
+    return accounts.dropPendingRemoval(this.#db, serial, name);
+  }
+
   async exportAccount(id: string): Promise<Record<string, unknown> | undefined> {
     const account = await this.accountById(id);
     if (!account) return undefined;

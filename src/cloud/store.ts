@@ -18,7 +18,12 @@ import type { CloneSuspect, RevokeOutcome, RevokedSerialNumber } from './revocat
 import type { IssuingCaRecord, OperationalCertificateRecord } from './issuing-sql.ts';
 import type { CsafAdvisoryRecord, DisclosureReportRecord } from './security-sql.ts';
 import type { CraCaseRecord, CraFacts, CraReportKind } from './cra-reporting.ts';
-import type { AccountTokenRecord, HouseholdMemberRecord, NotificationRecord } from './accounts-sql.ts';
+import type {
+  AccountTokenRecord,
+  HouseholdMemberRecord,
+  NotificationRecord,
+  PendingRemovalRecord,
+} from './accounts-sql.ts';
 
 /** One unit as imported from a factory manifest (public data only). */
 export interface RegistryUnit {
@@ -254,6 +259,12 @@ export interface CloudStore {
   householdMemberships(memberId: string): Promise<HouseholdMemberRecord[]>;
   /** Removes a person from a household; false when they were not in it. */
   removeHouseholdMember(ownerId: string, memberId: string): Promise<boolean>;
+  /** Keeps a household removal for a device that was offline (the newest 32 per device). */
+  addPendingRemoval(r: PendingRemovalRecord): Promise<void>;
+  /** The removals a device has not heard yet, oldest first. */
+  pendingRemovals(serial: string): Promise<PendingRemovalRecord[]>;
+  /** Forgets one kept removal. */
+  dropPendingRemoval(serial: string, name: string): Promise<void>;
   /** Everything stored about the account (no password hash, no token hash), for its export. */
   exportAccount(id: string): Promise<Record<string, unknown> | undefined>;
   /** Adds a session; beyond `maxPerAccount` the least recently used ones of that account go. */

@@ -57,10 +57,25 @@ async function exercise(store: SqlStore): Promise<void> {
   assert.deepEqual(await store.householdMembers('a'), [{ ...member, addedAt: 2 }]);
   assert.equal((await store.householdMemberships('b')).length, 1);
 
+  for (let i = 0; i < 40; i++)
+    await store.addPendingRemoval({
+      serial: 'PLG-1',
+      name: `p${String(i).padStart(2, '0')}`,
+      ownerId: 'a',
+      createdAt: i,
+    });
+  await store.addPendingRemoval({ serial: 'PLG-1', name: 'p39', ownerId: 'a', createdAt: 40 });
+  const pending = await store.pendingRemovals('PLG-1');
+  assert.equal(pending.length, 32, 'the newest 32 per device');
+  assert.deepEqual([pending[0]!.name, pending.at(-1)!.name], ['p08', 'p39'], 'oldest first; a repeat is one row');
+  await store.dropPendingRemoval('PLG-1', 'p08');
+  assert.equal((await store.pendingRemovals('PLG-1'))[0]!.name, 'p09');
+
   const exported = (await store.exportAccount('a'))!;
   assert.equal(JSON.stringify(exported).includes('$argon2id'), false, 'no password hash');
   assert.equal(JSON.stringify(exported).includes('"ff"'), false, "no token's hash");
   assert.equal((exported.notifications as unknown[]).length, 2);
+  assert.equal((exported.removalsNotYetDelivered as unknown[]).length, 31, 'the removals kept for its devices');
 
   await store.deleteAccount('a');
   assert.equal(await store.exportAccount('a'), undefined);
@@ -69,6 +84,7 @@ async function exercise(store: SqlStore): Promise<void> {
   assert.deepEqual(await store.householdMemberships('b'), [], "b's place in a's household went with it");
   assert.ok(await store.accountById('b'));
   assert.equal(await store.removeHouseholdMember('a', 'b'), false);
+  assert.deepEqual(await store.pendingRemovals('PLG-1'), [], "the owner's kept removals went too");
 }
 
 test('the account tables work on SQLite', async () => {

@@ -237,3 +237,32 @@ test('a member and a guest on every surface; one removal in the cloud ends the m
     'bea switched',
   );
 });
+
+test('a device that was off when the owner removed someone in the cloud hears of it once it is back', async () => {
+  const alice = cloudClient();
+  assert.equal((await alice.login('alice@example.com', CLOUD_PASSWORD)).status, 200);
+  await agents.lock!.close();
+  await waitFor(async () => !(await cloud.store.getDevice(units.lock.serial))?.online, 10_000, 'the lock offline');
+  const people = (await alice.send('GET', '/v1/household')).json.people as Array<{ email: string; memberId: string }>;
+  const calId = people.find((p) => p.email === 'cal@example.com')!.memberId;
+  const removal = await alice.send('POST', '/v1/household/remove', { json: { memberId: calId } });
+  assert.deepEqual(removal.json.devices, { removed: [units.plug.serial], unreachable: [units.lock.serial] });
+  assert.equal((await cloud.store.pendingRemovals(units.lock.serial)).length, 1, 'kept for the lock');
+
+  const lock = (agents.lock = await startDeviceAgent({
+    bundleDir: units.lock.dir,
+    stateDir: join(work, 'dev-lock'),
+    webPort: 0,
+    hubPort: 0,
+    mode: 'development',
+    cloudUrl: cloud.brokerUrl,
+  }));
+  await waitFor(async () => (await cloud.store.pendingRemovals(units.lock.serial)).length === 0, 15_000, 'delivery');
+  const entries = await lock.journal.list({ limit: 1_000 });
+  assert.ok(
+    entries.some((e) => e.event === 'user-removed' && /^cal: removed by the owner in the cloud/.test(e.detail!)),
+    'the lock removed her when it was back, from the cloud',
+  );
+  const calAgain = await WebClient.for(lock.web.url, units.lock);
+  assert.equal((await calAgain.login(LOCAL_PASSWORD, 'cal')).status, 401, 'she is no longer a person of the lock');
+});
