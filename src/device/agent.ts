@@ -303,12 +303,12 @@ async function startCloud(parts: AgentParts, cloudUrl: string): Promise<{ link: 
         ? undefined
         : (peer) => verifyServerCertificateAt(peer, bundle.caCertPem, host, parts.clock.floor()),
     ...(c.cloudTelemetryIntervalMs ? { telemetryIntervalMs: c.cloudTelemetryIntervalMs } : {}),
-    // The owner removed a household member in the cloud: gone from this page, then from the paired hubs' pages.
+    // The owner removed a household member in the cloud: gone from this page, and passed on to the paired hubs (which
+    // hear nothing from the cloud themselves) whether or not this page knew them.
     removePerson: async (name) => {
       const ended = await parts.web?.revokePerson(name, 'the owner in the cloud');
-      if (ended === undefined) return false;
       void parts.hub?.announcePersonRemoved(name);
-      return true;
+      return ended !== undefined;
     },
   });
 }

@@ -25,7 +25,7 @@ import { formatSource } from '../journal/index.ts';
 import type { DeviceBundle } from '../bundle/index.ts';
 import { CapabilityError, type UnitHardware } from './capabilities.ts';
 import type { DeviceJournal } from './journal-bridge.ts';
-import type { HubRegistry } from './hub-registry.ts';
+import { MAX_PENDING_REMOVALS, type HubRegistry } from './hub-registry.ts';
 import { ROTATION_PART_CHARS } from './channel-key.ts';
 
 /** The capability name a hub uses for link control: 'sync' (push every state now), 'unpair'. */
@@ -288,6 +288,7 @@ export class HubLink {
     this.#connections.set(pin, set);
     this.note('hub', conn, 'channel-connect', 'success', pin, conn.resumed ? 'TLS 1.3, resumed' : 'TLS 1.3');
     this.#announceRotation(conn, pin);
+    if (this.parts.registry.find(pin)?.pendingRemovals?.length) void this.#deliverPendingRemovals(conn, pin);
     conn.onClose((info) => {
       this.#connections.get(pin)?.delete(conn);
       // A clean end (bye, shutdown) is the normal life of a channel; faults are worth a line.
@@ -377,31 +378,68 @@ export class HubLink {
   }
 
   /**
-   * Tells each connected paired hub (but `exceptPin`, the one that told us) that the household removed `name` here,
-   * so it ends their sessions on its own page and passes it on to its other devices. An older hub answers that it
-   * takes no such request; each answer is journalled.
+   * Tells each paired hub (but `exceptPin`, the one that told us) that the household removed `name` here, so it ends
+   * their sessions on its own page and passes it on to its other devices. A hub not connected now, or not answering,
+   * is told when its channel is next up (kept in hubs.json). An older hub answers that it takes no such request; each
+   * answer is journalled.
    */
   async announcePersonRemoved(name: string, exceptPin?: string): Promise<void> {
-    const told = new Set<string>();
-    const asks: Array<Promise<void>> = [];
-    for (const [conn] of this.#openHubChannels()) {
-      const pin = conn.peer.pin;
-      if (pin === exceptPin || told.has(pin)) continue;
-      told.add(pin);
-      asks.push(
-        conn.request(LINK_CAPABILITY, 'person-removed', name, { timeoutMs: 5_000 }).then(
-          (removed) => {
-            const said = removed === true ? 'removed on the hub too' : 'nobody of that name on the hub';
-            this.note('hub', conn, 'person-removed', removed === true ? 'success' : 'info', pin, `${name}: ${said}`);
-          },
-          (err: unknown) => {
-            const code = err instanceof ChannelRequestError ? err.remoteCode : 'UNREACHABLE';
-            this.note('hub', conn, 'person-removed', 'failure', pin, `${name}: the hub did not take it (${code})`);
-          },
-        ),
-      );
+    const open = new Map<string, Conn>();
+    for (const [conn] of this.#openHubChannels()) if (!open.has(conn.peer.pin)) open.set(conn.peer.pin, conn);
+    const hubs = this.parts.registry.hubs.filter((h) => h.pin !== exceptPin);
+    const heard = await Promise.all(hubs.map((h) => this.#tellHub(open.get(h.pin), h.pin, name)));
+    const missed = new Set(hubs.filter((_, i) => !heard[i]).map((h) => h.pin));
+    if (missed.size) await this.#keepForLater(missed, name);
+  }
+
+  /** Sends one removal to a hub; false when it was not heard (not connected, or no answer). */
+  async #tellHub(conn: Conn | undefined, pin: string, name: string): Promise<boolean> {
+    if (!conn) {
+      this.note('hub', undefined, 'person-removed', 'failure', pin, `${name}: the hub is not connected; told later`);
+      return false;
     }
-    await Promise.all(asks);
+    try {
+      const removed = await conn.request(LINK_CAPABILITY, 'person-removed', name, { timeoutMs: 5_000 });
+      const said = removed === true ? 'removed on the hub too' : 'nobody of that name on the hub';
+      this.note('hub', conn, 'person-removed', removed === true ? 'success' : 'info', pin, `${name}: ${said}`);
+      return true;
+    } catch (err) {
+      // An answer, even a refusal (an older hub), is final; only silence is tried again.
+      const code = err instanceof ChannelRequestError ? err.remoteCode : undefined;
+      const said = code ? `the hub did not take it (${code})` : 'no answer; told later';
+      this.note('hub', conn, 'person-removed', 'failure', pin, `${name}: ${said}`);
+      return code !== undefined && code !== 'TIMEOUT';
+    }
+  }
+
+  async #keepForLater(pins: ReadonlySet<string>, name: string): Promise<void> {
+    const registry = this.parts.registry;
+    registry.set(
+      registry.hubs.map((h) => {
+        if (!pins.has(h.pin)) return h;
+        const kept = [...new Set([...(h.pendingRemovals ?? []), name])].slice(-MAX_PENDING_REMOVALS);
+        return { ...h, pendingRemovals: kept };
+      }),
+    );
+    await registry.persist();
+  }
+
+  /** A hub is back: the removals it missed are sent, and forgotten once it has answered. */
+  async #deliverPendingRemovals(conn: Conn, pin: string): Promise<void> {
+    const pending = this.parts.registry.find(pin)?.pendingRemovals ?? [];
+    const heard: string[] = [];
+    for (const name of pending) if (await this.#tellHub(conn, pin, name)) heard.push(name);
+    if (!heard.length) return;
+    const registry = this.parts.registry;
+    registry.set(
+      registry.hubs.map((h) => {
+        if (h.pin !== pin) return h;
+        const { pendingRemovals: _was, ...rest } = h;
+        const left = (h.pendingRemovals ?? []).filter((n) => !heard.includes(n));
+        return left.length ? { ...rest, pendingRemovals: left } : rest;
+      }),
+    );
+    await registry.persist();
   }
 
   /** Tells the hub on `conn` of a pending rotation it has not acknowledged: the statement's part count. */

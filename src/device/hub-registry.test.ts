@@ -110,3 +110,12 @@ test('a damaged hubs file pins nobody', async () => {
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test("a hub's removals not yet heard are read back; a bad name or too many refuse the file", async () => {
+  assert.deepEqual(await read(file([{ ...hub, pendingRemovals: ['bea', 'cal.x'] }])), [
+    { ...hub, pendingRemovals: ['bea', 'cal.x'] },
+  ]);
+  assert.deepEqual(await read(file([{ ...hub, pendingRemovals: [] }])), [hub], 'an empty list is no list');
+  for (const pendingRemovals of [['Bea'], ['a b'], [7], 'bea', Array.from({ length: 33 }, (_, i) => `p${i}`)])
+    assert.equal(await read(file([{ ...hub, pendingRemovals }])), 'damaged', JSON.stringify(pendingRemovals));
+});

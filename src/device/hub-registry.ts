@@ -16,7 +16,13 @@ export interface PairedHub {
   readonly pairedAt: string;
   /** The capabilities this hub may use. */
   readonly rights: readonly string[];
+  /** People the household removed here that this hub has not heard of yet (it was not connected). */
+  readonly pendingRemovals?: readonly string[];
 }
+
+/** Most removals kept for one hub; the oldest go first. */
+export const MAX_PENDING_REMOVALS = 32;
+const PERSON_NAME = /^[a-z0-9._-]{1,32}$/;
 
 const PIN_TEXT = /^sha256:[0-9a-f]{64}$/;
 /** Longest pairing time accepted in the file, characters (an ISO date is 24). */
@@ -32,7 +38,11 @@ function isHubRecord(r: Partial<PairedHub>, capabilityIds: ReadonlySet<string>):
     typeof r.pairedAt === 'string' &&
     r.pairedAt.length <= MAX_PAIRED_AT_CHARS &&
     Array.isArray(r.rights) &&
-    r.rights.every((x) => typeof x === 'string' && capabilityIds.has(x))
+    r.rights.every((x) => typeof x === 'string' && capabilityIds.has(x)) &&
+    (r.pendingRemovals === undefined ||
+      (Array.isArray(r.pendingRemovals) &&
+        r.pendingRemovals.length <= MAX_PENDING_REMOVALS &&
+        r.pendingRemovals.every((n) => typeof n === 'string' && PERSON_NAME.test(n))))
   );
 }
 
@@ -46,7 +56,8 @@ function parseHubs(text: string, model: ModelSpec, maxHubs: number): PairedHub[]
   return v.hubs.map((h: unknown) => {
     const r = h as Partial<PairedHub>;
     if (!isHubRecord(r, ids)) throw new Error('bad hub record');
-    return { pin: r.pin, mode: r.mode, pairedAt: r.pairedAt, rights: [...r.rights] };
+    const pending = r.pendingRemovals?.length ? { pendingRemovals: [...r.pendingRemovals] } : {};
+    return { pin: r.pin, mode: r.mode, pairedAt: r.pairedAt, rights: [...r.rights], ...pending };
   });
 }
 

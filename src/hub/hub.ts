@@ -701,8 +701,9 @@ export class Hub {
   }
 
   /**
-   * A paired device removed `name`: removed here too, and passed on to the household's other devices (never back to
-   * the one that told us). Any paired device may say so: a removal only takes access away, and the journal keeps who.
+   * A paired device removed `name`: removed here too and, when someone was, passed on to the household's other devices
+   * (never back to the one that told us). Any paired device may say so: a removal only takes access away, and the
+   * journal keeps who.
    */
   async #personRemovedByDevice(serial: string, name: string): Promise<boolean> {
     const ended = await this.#personRemover?.(name, `paired device ${serial}`);
@@ -715,7 +716,8 @@ export class Hub {
       identity: serial,
       detail: `${name}: removed on the device; ${here}`,
     });
-    void this.revokePersonOnDevices(name, serial).catch(() => undefined);
+    // Passed on only when it changed something here: a removal the household already made stops at once.
+    if (ended !== undefined) void this.revokePersonOnDevices(name, serial).catch(() => undefined);
     return ended !== undefined;
   }
 

@@ -266,3 +266,38 @@ test('a device that was off when the owner removed someone in the cloud hears of
   const calAgain = await WebClient.for(lock.web.url, units.lock);
   assert.equal((await calAgain.login(LOCAL_PASSWORD, 'cal')).status, 401, 'she is no longer a person of the lock');
 });
+
+test('a hub that was down when a device passed a removal on hears it when its channel is back', async () => {
+  const alice = cloudClient();
+  assert.equal((await alice.login('alice@example.com', CLOUD_PASSWORD)).status, 200);
+  const invited = await alice.send('POST', '/v1/household/invitations', {
+    json: { email: 'dee@example.com', role: 'member', name: 'dee' },
+  });
+  assert.equal(invited.status, 202);
+  const dee = await confirmedAccount('dee@example.com');
+  const token = await mailedToken('dee@example.com', '/invitations/accept');
+  assert.equal((await dee.send('POST', '/v1/household/accept', { json: { token } })).status, 200);
+  const hubOwner = await signedIn(hub.web!.url, hubTrust, 'admin', hubOwnerPassword);
+  const form = { name: 'dee', role: 'member', password: LOCAL_PASSWORD, csrf: hubOwner.csrf };
+  assert.equal((await hubOwner.c.send('POST', '/people', { form })).status, 303, 'dee is a person of the hub only');
+
+  await hub.close();
+  const people = (await alice.send('GET', '/v1/household')).json.people as Array<{ email: string; memberId: string }>;
+  const deeId = people.find((p) => p.email === 'dee@example.com')!.memberId;
+  assert.equal((await alice.send('POST', '/v1/household/remove', { json: { memberId: deeId } })).status, 200);
+  await waitFor(
+    () => agents.plug!.hub.hubs().some((h) => h.pendingRemovals?.includes('dee')),
+    5_000,
+    'the plug keeping the removal for its hub',
+  );
+
+  hub = await startHubService({ stateDir: join(work, 'hub'), web: { port: 0 } });
+  await waitFor(
+    async () => (await (await WebClient.for(hub.web!.url, hubTrust)).login(LOCAL_PASSWORD, 'dee')).status === 401,
+    20_000,
+    'the hub removing dee once the plug reached it',
+  );
+  const entries = hub.journal.list();
+  assert.ok(entries.some((e) => e.event === 'user-removed' && e.detail?.startsWith('dee: removed by paired device ')));
+  await waitFor(() => !agents.plug!.hub.hubs().some((h) => h.pendingRemovals?.length), 5_000, 'nothing left to tell');
+});
