@@ -253,6 +253,8 @@ function startAgentWeb(parts: AgentParts, startedAt: number): Promise<WebService
       startedAt,
       capabilities: () => capabilities.list(),
       invoke: (cap, action, value) => capabilities.invoke(cap, action, value),
+      // A person the owner removed here is removed on the paired hubs' pages too (and from there on their devices).
+      personRemoved: (name) => void parts.hub?.announcePersonRemoved(name),
       ownerActions: () => [...hubOwnerActions(parts), ...updater.ownerActions()],
       facts: () => [
         ['Hubs', parts.hub?.describe() ?? 'not running'],

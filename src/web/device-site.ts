@@ -42,6 +42,8 @@ export interface WebDeviceControl {
   readonly updateFile?: WebUpdateFile;
   /** More of the owner's data for GET /api/export (paired hubs, update choices), never a secret. */
   exportData?(): Record<string, unknown> | Promise<Record<string, unknown>>;
+  /** The owner removed a person on this page: the agent passes it on to the paired hubs. */
+  personRemoved?(name: string): void;
 }
 
 /** What an installation from a file ended in (src/update's CheckOutcome). */

@@ -113,6 +113,7 @@ export async function removePerson(
   }
   const ended = await removePersonAndSessions(site.state, who.name);
   recordOwner(site, req, 'user-removed', 'success', `${who.name}: ${ended} session(s) ended`);
+  site.device.personRemoved?.(who.name);
   return done(req, `${who.name} removed; signed out everywhere`, { name: who.name, sessionsEnded: ended });
 }
 

@@ -131,3 +131,27 @@ test('a removal a device missed while it was off reaches it when it is back', { 
     await lock.close();
   }
 });
+
+test("a person the owner removes on a device's own page is removed on its hub too", async () => {
+  const hubOwner = await signedIn(service.web!.url, hubTrust, 'admin', hubOwnerPassword);
+  const plugUnit = fleet.units.plug!;
+  const plugOwner = await signedIn(plug.web.url, plugUnit, 'admin', plugUnit.adminPassword!);
+  for (const owner of [hubOwner, plugOwner]) {
+    const form = { name: 'eve', role: 'guest', password: BEA_PASSWORD, csrf: owner.csrf };
+    assert.equal((await owner.c.send('POST', '/people', { form })).status, 303);
+  }
+  const eveOnHub = await signedIn(service.web!.url, hubTrust, 'eve', BEA_PASSWORD);
+  const removedAt = Date.now();
+  const removal = await plugOwner.c.send('POST', '/people/eve/remove', {
+    json: { password: plugUnit.adminPassword!, csrf: plugOwner.csrf },
+  });
+  assert.equal(removal.status, 200, removal.body);
+  let status = 200;
+  while (status !== 303 && Date.now() - removedAt < 1_000) {
+    status = (await eveOnHub.c.get('/')).status;
+    if (status !== 303) await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.equal(status, 303, 'her hub session ended within a second');
+  const entries = service.journal.list();
+  assert.ok(entries.some((e) => e.event === 'user-removed' && /^eve: removed by paired device /.test(e.detail ?? '')));
+});
