@@ -68,7 +68,10 @@ test('the first password is in a 0600 file; every route but the login page needs
     if (route.method === 'POST')
       assert.ok(route.csrf || route.path === '/login', `${route.path} changes state without a CSRF check`);
     if (route.access === 'public')
-      assert.ok(['/login', '/static/app.css', '/static/app.js'].includes(route.path), `${route.path} is public`);
+      assert.ok(
+        ['/login', '/static/app.css', '/static/app.js', '/static/icon.svg', '/favicon.ico'].includes(route.path),
+        `${route.path} is public`,
+      );
   }
 });
 

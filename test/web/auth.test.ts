@@ -15,6 +15,8 @@ const PUBLIC = new Set([
   'POST /login',
   'GET /static/app.css',
   'GET /static/app.js',
+  'GET /static/icon.svg',
+  'GET /favicon.ico',
   'GET /.well-known/security.txt',
   'GET /setup',
   'POST /setup',
