@@ -294,13 +294,19 @@ class PairingControls {
     );
   }
 
-  describe(port: number): string {
+  /** The hubs and the pairing window in the owner's words, for the dashboard. */
+  describe(): string {
     const s = this.#link.parts.window.status(performance.now());
-    const secondsLeft = Math.max(0, Math.ceil(((s.closesAt ?? 0) - performance.now()) / 1000));
-    const state = s.open
-      ? `window open, ${secondsLeft} s left, ${s.failures} failed attempts`
-      : `window closed (${s.reason ?? 'never opened'})`;
-    return `${this.#link.parts.registry.hubs.length} paired hub(s); ${state}; port ${port}`;
+    const n = this.#link.parts.registry.hubs.length;
+    const hubs = n === 0 ? 'No hub paired.' : n === 1 ? 'One hub paired.' : `${n} hubs paired.`;
+    if (s.open) {
+      const minutes = Math.max(1, Math.ceil(((s.closesAt ?? 0) - performance.now()) / 60_000));
+      const tries = s.failures === 0 ? '' : ` ${s.failures} wrong setup code${s.failures === 1 ? '' : 's'} so far.`;
+      return `${hubs} Pairing is open for about ${minutes} more minute${minutes === 1 ? '' : 's'}.${tries}`;
+    }
+    const why = s.reason === 'too-many-failures' ? ' It closed after too many wrong setup codes.' : '';
+    const how = n === 0 ? ' Press the button or open pairing here to add one.' : '';
+    return `${hubs}${why}${how}`;
   }
 
   stop(): void {
@@ -354,7 +360,7 @@ export async function startHubSurface(options: HubSurfaceOptions): Promise<HubSu
     port: server.port,
     openPairingWindow: (by) => controls.open(by),
     pairingStatus: () => window.status(performance.now()),
-    describe: () => controls.describe(server.port),
+    describe: () => controls.describe(),
     hubs: () => registry.hubs,
     async unpairHub(pin) {
       if (!registry.find(pin)) return false;

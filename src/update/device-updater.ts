@@ -76,7 +76,7 @@ export interface DeviceUpdater {
   /** Factory reset: the owner's choices go back to the manufacturer's defaults. */
   resetOwnerChoices(): Promise<void>;
   /** The admin page's controls and facts. */
-  ownerActions(): Array<{ id: string; label: string; run(): Promise<string> }>;
+  ownerActions(): Array<{ id: string; label: string; run(): Promise<string>; shown?(): boolean }>;
   facts(): Array<[string, string]>;
   /**
    * The newest update outcomes (found, downloaded, installed, healthy, rolled back, refused, failed), oldest
@@ -233,7 +233,9 @@ async function commitWhenProven(core: UpdaterCore, o: CommitOptions): Promise<bo
 }
 
 /** The admin page's update controls. */
-function ownerActionsOf(updater: DeviceUpdater): Array<{ id: string; label: string; run(): Promise<string> }> {
+function ownerActionsOf(
+  updater: DeviceUpdater,
+): Array<{ id: string; label: string; run(): Promise<string>; shown?(): boolean }> {
   return [
     {
       id: 'update-check',
@@ -248,8 +250,19 @@ function ownerActionsOf(updater: DeviceUpdater): Array<{ id: string; label: stri
       },
     },
     { id: 'update-postpone', label: 'Postpone automatic updates', run: () => updater.postpone() },
-    { id: 'update-auto-off', label: 'Turn automatic updates off', run: () => updater.setAutoUpdate(false) },
-    { id: 'update-auto-on', label: 'Turn automatic updates on', run: () => updater.setAutoUpdate(true) },
+    // One control for the setting: the page offers the change from the state it is in.
+    {
+      id: 'update-auto-off',
+      label: 'Turn automatic updates off',
+      run: () => updater.setAutoUpdate(false),
+      shown: () => updater.status().autoUpdate,
+    },
+    {
+      id: 'update-auto-on',
+      label: 'Turn automatic updates on',
+      run: () => updater.setAutoUpdate(true),
+      shown: () => !updater.status().autoUpdate,
+    },
   ];
 }
 

@@ -213,7 +213,9 @@ function dashboard(site: DeviceSite, req: WebRequest, csrf: string, user: Device
       facts,
       capabilities: visibleCapabilities(user, device.capabilities(), site.bundle.model),
       // The owner's controls are offered to the owner only (the server refuses them to anyone else).
-      ...(owner ? { actions: site.ownerActions, monitoring: site.state.monitoring } : {}),
+      ...(owner
+        ? { actions: site.ownerActions.filter((a) => a.shown?.() ?? true), monitoring: site.state.monitoring }
+        : {}),
       ...(ended ? { supportEnded: end } : {}),
       ...(notice ? { notice: notice.slice(0, 120) } : {}),
     },

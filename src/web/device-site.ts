@@ -33,7 +33,7 @@ export interface WebDeviceControl {
   /** Runs an action; throws a BulwarkError with a code on bad input. */
   invoke(capability: string, action: string, value: unknown): Promise<unknown>;
   /** Extra controls the owner may use on the admin page (pairing window and the like), by name. */
-  ownerActions?(): ReadonlyArray<{ id: string; label: string; run(): Promise<string> }>;
+  ownerActions?(): ReadonlyArray<OwnerAction>;
   /** Extra facts for the dashboard (e.g. the hub pairing window's state), read on every view. */
   facts?(): ReadonlyArray<[string, string]>;
   /** The running image and the components its SBOM lists (GET /software); absent: no such page. */
@@ -69,6 +69,15 @@ export interface WebJournalReader {
   list(options: pages.JournalListOptions): Promise<readonly pages.JournalRow[]> | readonly pages.JournalRow[];
 }
 
+/** One of the owner's controls on the dashboard (its route is POST /api/actions/<id>). */
+export interface OwnerAction {
+  readonly id: string;
+  readonly label: string;
+  run(): Promise<string>;
+  /** Whether the dashboard shows it now (one control per setting: "turn off" only while it is on); default yes. */
+  shown?(): boolean;
+}
+
 /** Everything the device's routes need. */
 export interface DeviceSite {
   readonly bundle: DeviceBundle;
@@ -79,7 +88,7 @@ export interface DeviceSite {
   readonly forms: PreSessionForms;
   /** Words a password must not lean on: the model, serial, maker and user name. */
   readonly userInputs: readonly string[];
-  readonly ownerActions: ReadonlyArray<{ id: string; label: string; run(): Promise<string> }>;
+  readonly ownerActions: ReadonlyArray<OwnerAction>;
   /** The certificate this page is served with now. */
   certificate(): WebCertificateView;
   /** Applies the owner's monitoring choice to the journal (monitoring-route.ts). */

@@ -68,14 +68,18 @@ test(
     assert.match(page, /Installed firmware<\/dt><dd>1\.0\.0 \(slot a, security version 1\)/);
     assert.match(page, /Latest available<\/dt><dd>1\.0\.0/);
     assert.match(page, /Automatic updates<\/dt><dd>on; next check around/);
-    for (const id of ['update-check', 'update-postpone', 'update-auto-off', 'update-auto-on'])
+    for (const id of ['update-check', 'update-postpone', 'update-auto-off'])
       assert.match(page, new RegExp(`/api/actions/${id}`));
+    assert.doesNotMatch(page, /\/api\/actions\/update-auto-on/, 'one control for the setting: it is on');
 
     assert.match(await action(owner, 'update-auto-off'), /automatic updates are off/);
     await publish(world, '1.1.0', 1);
     await new Promise((r) => setTimeout(r, 3_500)); // three automatic check times pass
     assert.equal(device.readies.length, 2, 'nothing was installed while automatic updates were off');
-    assert.match((await owner.client.get('/')).body, /Automatic updates<\/dt><dd>off \(turned off by you\)/);
+    const offPage = (await owner.client.get('/')).body;
+    assert.match(offPage, /Automatic updates<\/dt><dd>off \(turned off by you\)/);
+    assert.match(offPage, /\/api\/actions\/update-auto-on/);
+    assert.doesNotMatch(offPage, /\/api\/actions\/update-auto-off/);
 
     assert.match(await action(owner, 'update-check'), /firmware 1\.1\.0 installed; the device restarts into it now/);
     const manual = await device.ready(3);
