@@ -5,7 +5,7 @@
  * the device runtime.
  */
 import { isIP } from 'node:net';
-import { BulwarkError } from '../errors/index.ts';
+import { BulwarkError, InvalidInputError } from '../errors/index.ts';
 import { PERSON_REMOVAL, type ScalarValue, type StateMessage } from '../cloudprotocol/index.ts';
 import { CloudLink, type CloudLinkConfig, type CloudLinkEvent, type CloudLinkOptions } from './link.ts';
 import { firmwareReport, type LinkedFirmware } from './firmware-report.ts';
@@ -65,7 +65,7 @@ async function removePersonCommand(o: AgentCloudLinkOptions, action: string, val
   if (action !== PERSON_REMOVAL.action || !o.removePerson)
     throw new BulwarkError('COMMAND_NOT_ALLOWED', `people ${action.slice(0, 32)} is not taken from the cloud`);
   if (typeof value !== 'string' || !PERSON_REMOVAL.name.test(value))
-    throw new BulwarkError('COMMAND_BAD_VALUE', "people remove takes a person's name");
+    throw new InvalidInputError("people remove takes a person's name");
   return o.removePerson(value);
 }
 
