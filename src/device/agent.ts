@@ -11,7 +11,13 @@ import type { Server } from 'node:net';
 import { ConfigError } from '../errors/index.ts';
 import { readDeviceBundle, type DeviceBundle } from '../bundle/index.ts';
 import type { ModelSpec } from '../models/index.ts';
-import { ownerMonitoringChoice, startWebService, type WebService, type WebJournal } from '../web/index.ts';
+import {
+  ownerMonitoringChoice,
+  startWebService,
+  type OwnerAction,
+  type WebService,
+  type WebJournal,
+} from '../web/index.ts';
 import { openJournal, type DeviceJournal } from './journal-bridge.ts';
 import { openClock, type ClockReadings, type UnitClock } from '../clock/index.ts';
 import { verifyServerCertificateAt } from '../channel/index.ts';
@@ -169,7 +175,7 @@ interface AgentParts {
 }
 
 /** The owner's controls for the hub surface, shown on the admin page. */
-function hubOwnerActions(parts: AgentParts): Array<{ id: string; label: string; run(): Promise<string> }> {
+function hubOwnerActions(parts: AgentParts): OwnerAction[] {
   return [
     {
       id: 'pairing-window',
@@ -180,6 +186,9 @@ function hubOwnerActions(parts: AgentParts): Array<{ id: string; label: string; 
     {
       id: 'unpair-hubs',
       label: 'Unpair every hub',
+      confirm:
+        'Every hub paired with this device forgets it at once: their automations and controls stop reaching it ' +
+        'until you pair each hub again, with the button or the setup code.',
       run: async () => {
         const n = parts.hub?.hubs().length ?? 0;
         await parts.hub?.forgetAllHubs();

@@ -31,6 +31,8 @@ th,td{text-align:left;padding:.35rem .4rem;border-bottom:1px solid var(--line);v
 .cap form{display:inline}.value{font-weight:700}meter{width:100%;height:1rem}ul.reasons{margin:.25rem\
  0;padding-left:1.2rem}
 .table-wrap{overflow-x:auto}button.danger{background:var(--bad);border-color:var(--bad)}
+a.button{display:inline-block;font:inherit;padding:.5rem 1rem;border-radius:6px;margin-top:.75rem;\
+text-decoration:none;border:1px solid var(--bad);color:var(--bad);background:#fff}
 ul.devices{list-style:none;padding:0;margin:0}ul.devices li{border-top:1px solid var(--line);padding:.5rem 0}
 svg.chart{width:100%;height:auto;background:#fff}
 `;

@@ -265,20 +265,63 @@ export function addControlRoutes(router: Router<DeviceCtx>, site: DeviceSite): v
       return { kind: 'redirect', location: '/?done=' + encodeURIComponent(`${capability}: ${action}`) };
     },
   });
+  addOwnerActionRoutes(router, site);
+}
+
+/** The owner's extra actions; one that cannot be undone from the page also gets its confirmation page. */
+function addOwnerActionRoutes(router: Router<DeviceCtx>, site: DeviceSite): void {
   for (const action of site.ownerActions) {
     router.add({
       method: 'POST',
       path: `/api/actions/${action.id}`,
       access: 'session',
       csrf: true,
-      handler: async (req) => {
+      handler: async (req, ctx) => {
+        if (action.confirm && !(await passwordConfirmed(site, req, ctx.user!, action.id))) {
+          const csrf = ctx.session!.csrfToken;
+          const error = 'Your password is wrong: nothing was done.';
+          const body = pages.confirmActionPage(
+            { ...frame(site, action.label, csrf, ctx.user), csrf },
+            {
+              ...action,
+              confirm: action.confirm,
+              error,
+            },
+          );
+          if (req.wantsJson) throw new HttpError(401, 'CONFIRMATION_FAILED', error);
+          return { kind: 'html', status: 401, body };
+        }
         const text = await action.run();
         recordOwner(site, req, 'control', 'success', action.id);
         if (req.wantsJson) return { kind: 'json', body: { ok: true, message: text } };
         return { kind: 'redirect', location: '/?done=' + encodeURIComponent(text) };
       },
     });
+    if (!action.confirm) continue;
+    const confirm = action.confirm;
+    router.add({
+      method: 'GET',
+      path: `/confirm/${action.id}`,
+      access: 'session',
+      csrf: false,
+      handler: (_req, ctx) => {
+        const csrf = ctx.session!.csrfToken;
+        const page = { ...frame(site, action.label, csrf, ctx.user), csrf };
+        return { kind: 'html', body: pages.confirmActionPage(page, { ...action, confirm }) };
+      },
+    });
   }
+}
+
+/** The owner's password again, through the same lockout as a login; false when it is wrong (journalled). */
+async function passwordConfirmed(site: DeviceSite, req: WebRequest, user: DeviceAccount, what: string) {
+  const password = requiredField(req.body.password, 'password', 256);
+  const hash = user.added ? user.added.passwordHash : site.login.currentHash();
+  const checked = await site.login.guarded(req, user.account, 'control', async (priority) =>
+    hash ? (await verifyPassword(password, hash, { priority })).ok : false,
+  );
+  if (!checked.ok) recordOwner(site, req, 'control', 'failure', `${what}: the owner's password was wrong`);
+  return checked.ok;
 }
 
 async function changePassword(

@@ -76,6 +76,11 @@ export interface OwnerAction {
   run(): Promise<string>;
   /** Whether the dashboard shows it now (one control per setting: "turn off" only while it is on); default yes. */
   shown?(): boolean;
+  /**
+   * For an action that cannot be undone from the page: what it does, in the owner's words. The dashboard then links to
+   * a page that asks for the password again, and the route refuses the action without it.
+   */
+  readonly confirm?: string;
 }
 
 /** Everything the device's routes need. */

@@ -14,6 +14,7 @@ export type {
   UpdateFileOutcome,
 } from './service.ts';
 export type { CapabilityView, JournalListOptions, JournalRow } from './pages.ts';
+export type { OwnerAction } from './device-site.ts';
 export { CONTENT_SECURITY_POLICY } from './http.ts';
 export {
   Router,

@@ -146,7 +146,7 @@ export function dashboardPage(
   o: {
     facts: ReadonlyArray<[string, string]>;
     capabilities: readonly CapabilityView[];
-    actions?: ReadonlyArray<{ id: string; label: string }>;
+    actions?: ReadonlyArray<{ id: string; label: string; confirm?: string }>;
     /** The owner's monitoring choice, shown as one toggle; absent: no such control. */
     monitoring?: boolean;
     /** The last day of security updates, when it has passed: the page says so first. */
@@ -158,11 +158,12 @@ export function dashboardPage(
   const facts = o.facts.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`).join('');
   const monitoring = o.monitoring === undefined ? '' : monitoringControl(o.monitoring, frame.csrf);
   const actions = (o.actions ?? [])
-    .map(
-      (a) =>
-        `<form method="post" action="/api/actions/${escapeHtml(a.id)}"><input type="hidden" name="csrf"` +
-        ` value="${escapeHtml(frame.csrf)}">` +
-        `<button type="submit" class="secondary">${escapeHtml(a.label)}</button></form>`,
+    .map((a) =>
+      a.confirm
+        ? `<a class="button danger" href="/confirm/${escapeHtml(a.id)}">${escapeHtml(a.label)}</a>`
+        : `<form method="post" action="/api/actions/${escapeHtml(a.id)}"><input type="hidden" name="csrf"` +
+          ` value="${escapeHtml(frame.csrf)}">` +
+          `<button type="submit" class="secondary">${escapeHtml(a.label)}</button></form>`,
     )
     .join(' ');
   return layout(
@@ -172,6 +173,22 @@ export function dashboardPage(
       ` id="device-h">Device</h2><dl>${facts}</dl>${actions}</section>${monitoring}` +
       `<section class="card" aria-labelledby="caps-h"><h2` +
       ` id="caps-h">Controls</h2>${o.capabilities.map((c) => capabilityRow(c, frame.csrf)).join('')}</section>`,
+  );
+}
+
+/** The page that confirms an action that cannot be undone from the page: what it does, then the password again. */
+export function confirmActionPage(
+  frame: PageFrame & { csrf: string },
+  o: { id: string; label: string; confirm: string; error?: string },
+): string {
+  return layout(
+    frame,
+    `<h1>${escapeHtml(o.label)}</h1><div class="card">${message(o.error, undefined)}<p>${escapeHtml(o.confirm)}</p>` +
+      `<form method="post" action="/api/actions/${escapeHtml(o.id)}"><input type="hidden" name="csrf"` +
+      ` value="${escapeHtml(frame.csrf)}"><label for="confirm-password">Your password, to confirm</label>` +
+      '<input id="confirm-password" name="password" type="password" autocomplete="current-password" required' +
+      ` maxlength="256"><button type="submit" class="danger">${escapeHtml(o.label)}</button> ` +
+      '<a href="/">Cancel</a></form></div>',
   );
 }
 
