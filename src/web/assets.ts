@@ -31,6 +31,9 @@ th,td{text-align:left;padding:.35rem .4rem;border-bottom:1px solid var(--line);v
 .cap form{display:inline}.value{font-weight:700}meter{width:100%;height:1rem}ul.reasons{margin:.25rem\
  0;padding-left:1.2rem}
 .table-wrap{overflow-x:auto}button.danger{background:var(--bad);border-color:var(--bad)}
+td.when{white-space:nowrap}td.bad{color:var(--bad)}caption{text-align:left;font-weight:700;padding:.25rem 0}
+dl.raw{grid-template-columns:max-content 1fr;font-size:.85rem}details summary{cursor:pointer;color:var(--accent)}
+nav.tabs,nav.paging{display:flex;gap:1rem;align-items:center;margin:.5rem 0}form.filter{margin:0 0 1rem}
 a.button{display:inline-block;font:inherit;padding:.5rem 1rem;border-radius:6px;margin-top:.75rem;\
 text-decoration:none;border:1px solid var(--bad);color:var(--bad);background:#fff}
 ul.devices{list-style:none;padding:0;margin:0}ul.devices li{border-top:1px solid var(--line);padding:.5rem 0}

@@ -18,6 +18,7 @@ import {
   type DeviceSite,
 } from './device-site.ts';
 import * as pages from './pages.ts';
+import { journalMatches } from './journal-words.ts';
 import { ownerDate, type WebCertificateView } from './web-certificate.ts';
 import { deviceAccountOf, visibleCapabilities, type DeviceAccount } from './users.ts';
 import { accessEnded, setUserPassword } from '../auth/index.ts';
@@ -324,6 +325,30 @@ async function passwordConfirmed(site: DeviceSite, req: WebRequest, user: Device
   return checked.ok;
 }
 
+/** Records shown per journal page, and the newest records a filter looks through. */
+const JOURNAL_PAGE_ROWS = 50;
+const JOURNAL_FILTER_DEPTH = 1_000;
+
+/** One page of one tier of the journal, as the query asks (tier, page, filter); bad values fall back to the first. */
+async function journalView(site: DeviceSite, req: WebRequest): Promise<pages.JournalView> {
+  const tier = req.query.get('tier') === 'connection' ? 'connection' : 'security';
+  const filter = (req.query.get('filter') ?? '').trim().slice(0, 64);
+  const all = await site.journal.list({ limit: JOURNAL_FILTER_DEPTH, tier });
+  const rows = all.filter((r) => journalMatches(r, filter));
+  const pageCount = Math.max(1, Math.ceil(rows.length / JOURNAL_PAGE_ROWS));
+  const asked = Number(req.query.get('page') ?? '1');
+  const page = Number.isInteger(asked) && asked >= 1 && asked <= pageCount ? asked : 1;
+  const drop = (await site.journal.list({ limit: 200, tier: 'security' })).find((r) => r.event === 'journal-drop');
+  return {
+    tier,
+    filter,
+    page,
+    pages: pageCount,
+    rows: rows.slice((page - 1) * JOURNAL_PAGE_ROWS, page * JOURNAL_PAGE_ROWS),
+    ...(drop ? { dropped: drop.detail ?? drop.at } : {}),
+  };
+}
+
 async function changePassword(
   site: DeviceSite,
   req: WebRequest,
@@ -491,14 +516,11 @@ export function addRecordRoutes(router: Router<DeviceCtx>, site: DeviceSite): vo
     path: '/journal',
     access: 'session',
     csrf: false,
-    handler: async (_req, ctx) => ({
+    handler: async (req, ctx) => ({
       kind: 'html',
       body: pages.journalPage(
         { ...frame(site, 'Journal', ctx.session!.csrfToken, ctx.user), csrf: ctx.session!.csrfToken },
-        {
-          security: await site.journal.list({ limit: 200, tier: 'security' }),
-          connections: await site.journal.list({ limit: 200, tier: 'connection' }),
-        },
+        await journalView(site, req),
       ),
     }),
   });
