@@ -8,18 +8,32 @@ import { ConfigError, integerSettings } from '../errors/index.ts';
 export interface AdvertiserConfig {
   /** Answer `_bulwark._tcp.local` queries so a paired hub finds the unit after an address change. */
   readonly enabled: boolean;
-  /** Most answers sent per second, whatever asks (a flood of queries costs at most this). */
+  /**
+   * Most answers sent per second to everyone together: what a flood from many addresses costs at most. Far above what
+   * the queriers of one home need, so it is not what holds back a hub's answer.
+   */
   readonly maxAnswersPerSecond: number;
+  /** Most answers per second to one source address: one chatty or hostile host cannot use up everyone's answers. */
+  readonly maxAnswersPerSourcePerSecond: number;
+  /** Source addresses counted at once; past it, the one heard from longest ago is forgotten (memory is bounded). */
+  readonly maxTrackedSources: number;
   /** The same answer is multicast at most once per this, ms (RFC 6762 section 6: at least 1 s). */
   readonly minAnswerIntervalMs: number;
 }
 
-/** On, 10 answers a second at most, each at most once a second. */
+/** On; 10 answers a second to one address, 100 to all (64 addresses counted), each multicast at most once a second. */
 export const defaultAdvertiserConfig: AdvertiserConfig = Object.freeze({
   enabled: true,
-  maxAnswersPerSecond: 10,
+  maxAnswersPerSecond: 100,
+  // A hub's browse asks at most 4 times a second (src/hub/discovery.ts): 10 leaves room for a retry.
+  maxAnswersPerSourcePerSecond: 10,
+  maxTrackedSources: 64,
   minAnswerIntervalMs: 1_000,
 });
+
+/** The mDNS port and group (RFC 6762 section 3): here, so the advertiser binds before its records load. */
+export const MDNS_PORT = 5353;
+export const MDNS_GROUP = '224.0.0.251';
 
 const int = integerSettings('DEVICE_CONFIG_INVALID');
 
@@ -30,7 +44,9 @@ export function validateAdvertiserConfig(partial: Partial<AdvertiserConfig> | un
     if (!Object.hasOwn(defaultAdvertiserConfig, key))
       throw new ConfigError('DEVICE_CONFIG_INVALID', `advertise.${key}`, 'is not an advertising setting');
   if (typeof c.enabled !== 'boolean') throw new ConfigError('DEVICE_CONFIG_INVALID', 'advertise.enabled', 'boolean');
-  int('advertise.maxAnswersPerSecond', c.maxAnswersPerSecond, 1, 100);
+  int('advertise.maxAnswersPerSecond', c.maxAnswersPerSecond, 1, 1_000);
+  int('advertise.maxAnswersPerSourcePerSecond', c.maxAnswersPerSourcePerSecond, 1, c.maxAnswersPerSecond);
+  int('advertise.maxTrackedSources', c.maxTrackedSources, 1, 4_096);
   // Below 1 s the unit would break RFC 6762's rate rule for multicast answers.
   int('advertise.minAnswerIntervalMs', c.minAnswerIntervalMs, 1_000, 60_000);
   return c;

@@ -10,10 +10,12 @@ import {
   answersFor,
   fromOwnLink,
   instanceNameOf,
+  responderFor,
+  responseTo,
   SERVICE_TYPE,
   SERVICE_ENUMERATION,
 } from './advertiser-records.ts';
-import { validateAdvertiserConfig } from './advertiser-config.ts';
+import { defaultAdvertiserConfig, MDNS_GROUP, MDNS_PORT, validateAdvertiserConfig } from './advertiser-config.ts';
 import { advertisingInterface } from './advertiser.ts';
 import { hasCode } from '../errors/index.ts';
 
@@ -108,15 +110,106 @@ test('a wildcard host advertises the outside addresses, never IPv6 link-local; a
   assert.deepEqual(addressesToAdvertise('not-an-address', interfaces), []);
 });
 
+const limits = {
+  maxAnswersPerSecond: 3,
+  maxAnswersPerSourcePerSecond: 3,
+  maxTrackedSources: 64,
+  minAnswerIntervalMs: 1_000,
+};
+const browse = (): Packet => wire({ id: 7, questions: [{ name: SERVICE_TYPE, type: 'PTR' }] });
+
 test('answers are bounded: per second overall, and the same multicast answer once per interval', () => {
-  const budget = new AnswerBudget(3, 1_000);
-  const key = answerKey(answersFor(wire({ questions: [{ name: SERVICE_TYPE, type: 'PTR' }] }), service)!);
-  assert.equal(budget.take(key, 0), true);
-  assert.equal(budget.take(key, 500), false, 'the same answer within a second');
-  assert.equal(budget.take(undefined, 600), true);
-  assert.equal(budget.take(undefined, 700), true);
-  assert.equal(budget.take(undefined, 800), false, 'three a second at most');
-  assert.equal(budget.take(key, 1_100), true, 'a second later both bounds allow it');
+  const budget = new AnswerBudget(limits);
+  const key = answerKey(answersFor(browse(), service)!);
+  assert.equal(budget.take('192.0.2.1', key, 0), true);
+  assert.equal(budget.take('192.0.2.2', key, 500), false, 'the same answer within a second');
+  assert.equal(budget.take('192.0.2.2', undefined, 600), true);
+  assert.equal(budget.take('192.0.2.3', undefined, 700), true);
+  assert.equal(budget.take('192.0.2.4', undefined, 800), false, 'three a second at most, whoever asks');
+  assert.equal(budget.take('192.0.2.4', key, 1_100), true, 'a second later both bounds allow it');
+});
+
+test("one source asking without end does not stop another source's query being answered", () => {
+  const budget = new AnswerBudget(defaultAdvertiserConfig);
+  const flooder = { address: '192.168.1.66', unicast: true };
+  const hub = { address: '192.168.1.20', unicast: true };
+  const flood = Array.from({ length: 1_000 }, (_, i) => responseTo(browse(), flooder, service, budget, i / 2));
+  const answered = flood.filter((r) => r !== 'limited').length;
+  assert.equal(answered, defaultAdvertiserConfig.maxAnswersPerSourcePerSecond, 'the flooder gets its own share only');
+  const reply = responseTo(browse(), hub, service, budget, 400);
+  assert.ok(reply && reply !== 'limited', "the hub's query within the same second is answered");
+  assert.equal((reply.answers?.[0] as { data?: unknown }).data, `${service.instance}.${SERVICE_TYPE}`);
+});
+
+test('many sources together get at most the overall ceiling a second', () => {
+  const budget = new AnswerBudget({ ...limits, maxAnswersPerSecond: 5, maxAnswersPerSourcePerSecond: 2 });
+  const taken = Array.from({ length: 20 }, (_, i) => budget.take(`10.0.0.${i}`, undefined, i)).filter(Boolean);
+  assert.equal(taken.length, 5);
+  assert.equal(budget.take('10.0.0.99', undefined, 1_000), true, 'the next second, a new source is answered');
+});
+
+test('at most maxTrackedSources are counted; the one heard from longest ago is forgotten, not a flooder', () => {
+  const budget = new AnswerBudget({
+    ...limits,
+    maxAnswersPerSecond: 100,
+    maxAnswersPerSourcePerSecond: 2,
+    maxTrackedSources: 2,
+  });
+  const [a, b, c] = ['10.0.0.1', '10.0.0.2', '10.0.0.3'] as const;
+  assert.equal(budget.take(a, undefined, 0), true);
+  assert.equal(budget.take(a, undefined, 1), true);
+  assert.equal(budget.take(a, undefined, 2), false, 'a has used its share');
+  assert.equal(budget.take(b, undefined, 3), true);
+  assert.equal(budget.take(a, undefined, 4), false, 'a asks again: it is the newest heard');
+  assert.equal(budget.take(c, undefined, 5), true, 'c replaces b, heard from longest ago');
+  assert.equal(budget.take(a, undefined, 6), false, 'a, still counted, is still held back');
+  assert.equal(budget.take(b, undefined, 7), true);
+  assert.equal(budget.take(b, undefined, 8), true, 'b was forgotten: it starts again from nothing');
+});
+
+test('a one-shot resolver gets a unicast answer with its id and questions and no cache-flush bits', () => {
+  const budget = new AnswerBudget(defaultAdvertiserConfig);
+  const unicast = responseTo(browse(), { address: '192.0.2.9', unicast: true }, service, budget, 0);
+  assert.ok(unicast && unicast !== 'limited');
+  assert.equal(unicast.id, 7);
+  assert.deepEqual(unicast.questions, browse().questions);
+  assert.ok([...unicast.answers!, ...unicast.additionals!].every((r) => !(r as { flush?: boolean }).flush));
+  const multicast = responseTo(browse(), { address: '192.0.2.9', unicast: false }, service, budget, 0);
+  assert.ok(multicast && multicast !== 'limited');
+  assert.equal(multicast.questions, undefined, 'a multicast answer repeats no question');
+  assert.ok(
+    multicast.additionals!.some((r) => (r as { flush?: boolean }).flush),
+    'unique records flush caches',
+  );
+  const other = wire({ questions: [{ name: '_http._tcp.local', type: 'PTR' }] });
+  assert.equal(responseTo(other, { address: '192.0.2.9', unicast: true }, service, budget, 0), undefined);
+});
+
+test('a host flooding the unit with queries leaves the hub its answer; off-link and garbage get none', () => {
+  const counts = { queries: 0, answered: 0, limited: 0, malformed: 0, offLink: 0 };
+  const lan = { address: '192.168.1.20', netmask: '255.255.255.0', family: 'IPv4', internal: false } as const;
+  const iface = { ...lan, mac: '02:00:00:00:00:01', cidr: '192.168.1.20/24' } as const;
+  const config = defaultAdvertiserConfig;
+  const unit = { channelPin: () => pin, host: lan.address, port: 5541, iface: lan.address, config, counts };
+  const respond = responderFor(dnsPacket, { ...unit, interfaces: () => [iface] });
+  const query = dnsPacket.encode({ type: 'query', id: 9, questions: [{ name: SERVICE_TYPE, type: 'PTR' }] });
+  const started = performance.now();
+  const flood = Array.from({ length: 200 }, () => respond(query, { address: '192.168.1.66', port: 40_000 }));
+  const seconds = Math.ceil((performance.now() - started) / 1_000);
+  const answered = flood.filter((d) => d !== undefined).length;
+  assert.ok(answered <= config.maxAnswersPerSourcePerSecond * seconds, `${answered} answers to the flooder`);
+  const toHub = respond(query, { address: '192.168.1.10', port: 41_000 });
+  assert.deepEqual([toHub?.address, toHub?.port], ['192.168.1.10', 41_000], 'the hub is answered, by unicast');
+  const reply = dnsPacket.decode(Buffer.from(toHub!.bytes));
+  assert.equal(reply.id, 9);
+  assert.equal((reply.answers?.[0] as { data?: unknown }).data, `${service.instance}.${SERVICE_TYPE}`);
+  const multicast = respond(query, { address: '192.168.1.11', port: MDNS_PORT });
+  assert.deepEqual([multicast?.address, multicast?.port], [MDNS_GROUP, MDNS_PORT], 'a port-5353 querier: the group');
+  assert.equal(respond(query, { address: '10.0.0.1', port: 40_000 }), undefined, 'off the link');
+  assert.throws(() => respond(Buffer.from([1, 2, 3]), { address: '192.168.1.66', port: 40_000 }));
+  assert.equal(counts.offLink, 1);
+  assert.equal(counts.limited, 200 - answered);
+  assert.equal(counts.answered, answered + 2);
 });
 
 test('the advertising settings are validated, with the key at fault named', () => {
@@ -125,6 +218,8 @@ test('the advertising settings are validated, with the key at fault named', () =
   for (const [bad, key] of [
     [{ minAnswerIntervalMs: 10 }, 'advertise.minAnswerIntervalMs'],
     [{ maxAnswersPerSecond: 0 }, 'advertise.maxAnswersPerSecond'],
+    [{ maxAnswersPerSecond: 5, maxAnswersPerSourcePerSecond: 6 }, 'advertise.maxAnswersPerSourcePerSecond'],
+    [{ maxTrackedSources: 0 }, 'advertise.maxTrackedSources'],
     [{ enabled: 'yes' }, 'advertise.enabled'],
     [{ port: 1 }, 'advertise.port'],
   ] as const)

@@ -1,13 +1,18 @@
 /**
- * The unit's DNS-SD records (RFC 6763) as a pure core: which answers a query gets, and the bound
- * on how many go out. The instance name is a digest of the hub channel's public key, the key a
- * paired hub pins, so a hub can tell its device from any other without the unit naming itself:
- * no serial, model or anything printed on the label is advertised (the name of a unit on the
- * network is no more than what its TLS handshake already shows).
+ * The unit's DNS-SD records (RFC 6763) as a core without sockets: which answers a query gets, the
+ * bound on how many go out, and what one packet is answered with (advertiser.ts holds the socket
+ * and loads this with the first packet, beside dns-packet). The instance name is a digest of the
+ * hub channel's public key, the key a paired hub pins, so a hub can tell its device from any other
+ * without the unit naming itself: no serial, model or anything printed on the label is advertised
+ * (the name of a unit on the network is no more than what its TLS handshake already shows).
  */
 import { isIPv4, isIPv6 } from 'node:net';
+import type { NetworkInterfaceInfo } from 'node:os';
 import { inIpv4Subnet, isLoopbackIpv4 } from '../channel/index.ts';
+import type * as DnsPacket from 'dns-packet';
 import type { Packet, Question, SrvAnswer, StringAnswer, TxtAnswer } from 'dns-packet';
+import { MDNS_GROUP, MDNS_PORT, type AdvertiserConfig } from './advertiser-config.ts';
+import type { AdvertiserStats } from './advertiser.ts';
 
 /** The service type the units answer for. */
 export const SERVICE_TYPE = '_bulwark._tcp.local';
@@ -169,38 +174,101 @@ export function answerKey(set: AnswerSet): string {
     .join('|');
 }
 
+/** The limits of {@link AnswerBudget}: the advertising settings' rate bounds. */
+export type AnswerLimits = Pick<
+  AdvertiserConfig,
+  'maxAnswersPerSecond' | 'maxAnswersPerSourcePerSecond' | 'maxTrackedSources' | 'minAnswerIntervalMs'
+>;
+
+/** Drops the times of `sent` that are a second or more before `now` (oldest first). */
+function lastSecond(sent: number[], now: number): number[] {
+  while (sent.length && now - sent[0]! >= 1_000) sent.shift();
+  return sent;
+}
+
 /**
- * The bound on answers: at most `perSecond` in any one-second window, and the same answer
- * multicast at most once per `minIntervalMs`. Times are the caller's monotonic ms.
+ * The bound on answers: per source address at most `maxAnswersPerSourcePerSecond` in any one-second window, so one
+ * host asking without end cannot use up the answers of another (a hub finding its device); for everyone together at
+ * most `maxAnswersPerSecond`; the same answer multicast at most once per `minAnswerIntervalMs`. At most
+ * `maxTrackedSources` sources are counted; a new one replaces the one heard from longest ago. Times are the caller's
+ * monotonic ms.
  *
  * @example
- * const budget = new AnswerBudget(10, 1_000);
- * if (budget.take(answerKey(set), performance.now())) send(set);
+ * const budget = new AnswerBudget(defaultAdvertiserConfig);
+ * if (budget.take(rinfo.address, answerKey(set), performance.now())) send(set);
  */
 export class AnswerBudget {
-  readonly #perSecond: number;
-  readonly #minIntervalMs: number;
+  readonly #limits: AnswerLimits;
   readonly #sent: number[] = [];
+  /** Answer times by source; the Map's order is the order the sources were last heard from. */
+  readonly #bySource = new Map<string, number[]>();
   readonly #lastByKey = new Map<string, number>();
 
-  constructor(perSecond: number, minIntervalMs: number) {
-    this.#perSecond = perSecond;
-    this.#minIntervalMs = minIntervalMs;
+  constructor(limits: AnswerLimits) {
+    this.#limits = { ...limits };
   }
 
-  /** Whether an answer keyed `key` may go out at `now` (and counts it when it may); no key: unicast, not paced. */
-  take(key: string | undefined, now: number): boolean {
-    while (this.#sent.length && now - this.#sent[0]! >= 1_000) this.#sent.shift();
-    if (this.#sent.length >= this.#perSecond) return false;
+  /**
+   * Whether an answer keyed `key` may go to `source` at `now` (counted when it may); no key: a unicast answer, which is
+   * not paced per answer.
+   */
+  take(source: string, key: string | undefined, now: number): boolean {
+    const mine = lastSecond(this.#sourceTimes(source), now);
+    if (mine.length >= this.#limits.maxAnswersPerSourcePerSecond) return false;
+    if (lastSecond(this.#sent, now).length >= this.#limits.maxAnswersPerSecond) return false;
     if (key !== undefined) {
       const last = this.#lastByKey.get(key);
-      if (last !== undefined && now - last < this.#minIntervalMs) return false;
+      if (last !== undefined && now - last < this.#limits.minAnswerIntervalMs) return false;
       // Few distinct keys exist (one per kind of question): the map stays small.
       this.#lastByKey.set(key, now);
     }
+    mine.push(now);
     this.#sent.push(now);
     return true;
   }
+
+  /** The answer times of `source`, moved to the newest end; the source heard from longest ago goes when full. */
+  #sourceTimes(source: string): number[] {
+    const times = this.#bySource.get(source) ?? [];
+    this.#bySource.delete(source);
+    if (this.#bySource.size >= this.#limits.maxTrackedSources) {
+      this.#bySource.delete(this.#bySource.keys().next().value!);
+    }
+    this.#bySource.set(source, times);
+    return times;
+  }
+}
+
+/** Who asked: the source address, and whether it is a one-shot resolver (not on the mDNS port) wanting unicast. */
+export interface Querier {
+  readonly address: string;
+  readonly unicast: boolean;
+}
+
+/**
+ * The response to `query` from `from` for the unit advertising `service`, as the budget allows at `now`: undefined
+ * when nothing asked is ours, 'limited' when the budget holds it back. A one-shot resolver gets a unicast answer with
+ * its query's id and questions and no cache-flush bits (RFC 6762 section 6.7); others get the multicast answer.
+ */
+export function responseTo(
+  query: Packet,
+  from: Querier,
+  service: AdvertisedService,
+  budget: AnswerBudget,
+  now: number,
+): Packet | 'limited' | undefined {
+  const set = answersFor(query, service);
+  if (!set) return undefined;
+  if (!budget.take(from.address, from.unicast ? undefined : answerKey(set), now)) return 'limited';
+  if (!from.unicast) return { type: 'response', ...set };
+  const strip = (a: ServiceRecord): ServiceRecord => ({ ...a, flush: false });
+  return {
+    type: 'response',
+    id: query.id ?? 0,
+    questions: query.questions ?? [],
+    answers: set.answers.map(strip),
+    additionals: set.additionals.map(strip),
+  };
 }
 
 /**
@@ -218,4 +286,65 @@ export function fromOwnLink(
     (a) =>
       a.family === 'IPv4' && (iface === undefined || a.address === iface) && inIpv4Subnet(source, a.address, a.netmask),
   );
+}
+
+/** A running advertisement as its answering sees it (advertiser.ts holds the socket). */
+export interface AdvertisingUnit {
+  /** SHA-256 of the channel key's SPKI now (read at each answer: a key rotation changes it). */
+  readonly channelPin: () => Uint8Array;
+  /** Where the hub channel listens. */
+  readonly host: string;
+  readonly port: number;
+  /** The interface answered on; undefined: every one. */
+  readonly iface: string | undefined;
+  /** The unit's interface addresses now (node:os). */
+  readonly interfaces: () => NetworkInterfaceInfo[];
+  readonly config: AdvertiserConfig;
+  /** Counted in as packets are answered or dropped. */
+  readonly counts: { -readonly [K in keyof AdvertiserStats]: number };
+}
+
+/** A datagram to send. */
+export interface Datagram {
+  readonly bytes: Uint8Array;
+  readonly address: string;
+  readonly port: number;
+}
+
+/**
+ * The answering of `unit`, its packets read and written with `dns` (dns-packet): for each packet, the datagram to
+ * send, or undefined when none goes out (each case counted in `unit.counts`). Throws on a packet it cannot parse.
+ */
+export function responderFor(
+  dns: Pick<typeof DnsPacket, 'decode' | 'encode'>,
+  unit: AdvertisingUnit,
+): (message: Buffer, from: { readonly address: string; readonly port: number }) => Datagram | undefined {
+  const budget = new AnswerBudget(unit.config);
+  const { counts } = unit;
+  return (message, from) => {
+    const interfaces = unit.interfaces();
+    if (!fromOwnLink(from.address, unit.iface, interfaces)) {
+      counts.offLink++;
+      return undefined;
+    }
+    const query = dns.decode(message);
+    if (query.type !== 'query') return undefined;
+    counts.queries++;
+    const service: AdvertisedService = {
+      instance: instanceNameOf(unit.channelPin()),
+      port: unit.port,
+      addresses: addressesToAdvertise(unit.host, interfaces),
+    };
+    // A querier not on port 5353 is a one-shot resolver: it gets a unicast answer (RFC 6762 section 6.7).
+    const querier = { address: from.address, unicast: from.port !== MDNS_PORT };
+    const response = responseTo(query, querier, service, budget, performance.now());
+    if (response === undefined) return undefined;
+    if (response === 'limited') {
+      counts.limited++;
+      return undefined;
+    }
+    counts.answered++;
+    const to = querier.unicast ? from : { address: MDNS_GROUP, port: MDNS_PORT };
+    return { bytes: dns.encode(response), address: to.address, port: to.port };
+  };
 }

@@ -1,31 +1,17 @@
 /**
  * The unit's DNS-SD advertisement over mDNS (RFC 6762/6763; the wire format through dns-packet): answers
  * queries for `_bulwark._tcp.local` and sends nothing unasked. Loaded by the agent after it
- * listens (a dynamic import), so a unit with advertising off never loads it; dns-packet comes with
- * the first packet, so an idle unit on a quiet network carries none of it. Why the agent and not
- * the supervisor: this parses packets from anyone on the network, so it must be replaceable by a
- * signed update, and the supervisor never is; and the agent knows the channel key in use, which a
- * rotation changes.
+ * listens (a dynamic import), so a unit with advertising off never loads it; dns-packet and the
+ * records (advertiser-records.ts) come with the first packet, so an idle unit on a quiet network
+ * carries none of them. Why the agent and not the supervisor: this parses packets from anyone on
+ * the network, so it must be replaceable by a signed update, and the supervisor never is; and the
+ * agent knows the channel key in use, which a rotation changes.
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { networkInterfaces } from 'node:os';
-import type { Packet } from 'dns-packet';
-import type * as DnsPacket from 'dns-packet';
-import type { RemoteInfo } from 'node:dgram';
-import type { AdvertiserConfig } from './advertiser-config.ts';
-import {
-  AnswerBudget,
-  addressesToAdvertise,
-  answerKey,
-  answersFor,
-  fromOwnLink,
-  instanceNameOf,
-  type AdvertisedService,
-  type ServiceRecord,
-} from './advertiser-records.ts';
+import { MDNS_GROUP, MDNS_PORT, type AdvertiserConfig } from './advertiser-config.ts';
+import type * as AdvertiserRecords from './advertiser-records.ts';
 
-/** The mDNS port and group (RFC 6762 section 3). */
-const MDNS_PORT = 5353;
 /** The group is joined on interfaces that appear later at this interval, ms. */
 const MEMBERSHIP_REFRESH_MS = 5_000;
 
@@ -59,11 +45,14 @@ export interface AdvertiserOptions {
   readonly log: (message: string) => void;
 }
 
-/** The wire format, loaded with the first packet: an idle unit on a quiet network never carries it. */
-type Wire = Pick<typeof DnsPacket, 'decode' | 'encode'>;
+/** The answering of one packet (advertiser-records.ts' responderFor). */
+type Respond = ReturnType<typeof AdvertiserRecords.responderFor>;
 
-/** The mDNS group (RFC 6762 section 3). */
-const MDNS_GROUP = '224.0.0.251';
+/** Loads the answering with the first packet: an idle unit on a quiet network never carries it. */
+async function loadResponder(unit: AdvertiserRecords.AdvertisingUnit): Promise<Respond> {
+  const [dns, records] = await Promise.all([import('dns-packet'), import('./advertiser-records.ts')]);
+  return records.responderFor(dns.default, unit);
+}
 
 /**
  * Starts answering DNS-SD queries for the unit's channel: a UDP socket on the mDNS port in the group, on the unit's
@@ -77,51 +66,25 @@ export async function startAdvertiser(options: AdvertiserOptions): Promise<Adver
   // A unit listening on one address answers on that interface only (loopback in tests); a wildcard, on every one.
   const iface = advertisingInterface(options.host);
   const counts = { queries: 0, answered: 0, limited: 0, malformed: 0, offLink: 0 };
-  const budget = new AnswerBudget(options.config.maxAnswersPerSecond, options.config.minAnswerIntervalMs);
-  let wire: Promise<Wire> | undefined;
-  const answer = (dns: Wire, message: Buffer, rinfo: RemoteInfo): void => {
-    const interfaces = Object.values(networkInterfaces())
-      .flat()
-      .filter((a) => !!a);
-    if (!fromOwnLink(rinfo.address, iface, interfaces)) {
-      counts.offLink++;
-      return;
-    }
-    const query = dns.decode(message);
-    if (query.type !== 'query') return;
-    counts.queries++;
-    const service: AdvertisedService = {
-      instance: instanceNameOf(options.channelPin()),
-      port: options.port,
-      addresses: addressesToAdvertise(options.host, interfaces),
-    };
-    const set = answersFor(query, service);
-    if (!set) return;
-    // A querier not on port 5353 is a one-shot resolver: it gets a unicast answer (RFC 6762 section 6.7).
-    const legacy = rinfo.port !== MDNS_PORT;
-    if (!budget.take(legacy ? undefined : answerKey(set), performance.now())) {
-      counts.limited++;
-      return;
-    }
-    counts.answered++;
-    const strip = (a: ServiceRecord): ServiceRecord => ({ ...a, flush: false });
-    const packet: Packet = legacy
-      ? {
-          type: 'response',
-          id: query.id ?? 0,
-          questions: query.questions ?? [],
-          answers: set.answers.map(strip),
-          additionals: set.additionals.map(strip),
-        }
-      : { type: 'response', ...set };
-    const to = legacy ? rinfo : { address: MDNS_GROUP, port: MDNS_PORT };
-    socket.send(dns.encode(packet), to.port, to.address, () => undefined);
+  const { channelPin, host, port, config } = options;
+  const unit: AdvertiserRecords.AdvertisingUnit = {
+    channelPin,
+    host,
+    port,
+    config,
+    iface,
+    counts,
+    interfaces: () =>
+      Object.values(networkInterfaces())
+        .flat()
+        .filter((a) => !!a),
   };
+  let responder: Promise<Respond> | undefined;
   socket.on('message', (message, rinfo) => {
-    const loading = (wire ??= import('dns-packet').then((m): Wire => m.default));
-    void loading.then((dns) => {
+    void (responder ??= loadResponder(unit)).then((respond) => {
       try {
-        answer(dns, message, rinfo);
+        const out = respond(message, rinfo);
+        if (out) socket.send(out.bytes, out.port, out.address, () => undefined);
       } catch {
         // Whatever a packet holds, the unit keeps running: it is counted and dropped.
         counts.malformed++;
