@@ -175,6 +175,19 @@ export function acceptsConfig(validate: () => unknown): boolean {
   }
 }
 
+/**
+ * For a check whose evidence is the maker's own statement (the policy it publishes, its model): "declared" when no
+ * piece of evidence is a finding, fail otherwise. A statement read is not a control tested, so it is never a pass.
+ */
+export function declaredVerdict(
+  evidence: readonly Evidence[],
+  declaredSummary: string,
+  failSummary: (findings: Evidence[]) => string,
+): CheckOutcome {
+  const outcome = verdict(evidence, declaredSummary, failSummary);
+  return outcome.status === 'pass' ? { ...outcome, status: 'declared' } : outcome;
+}
+
 /** Pass when no piece of evidence is a finding, fail otherwise, with the given summaries. */
 export function verdict(
   evidence: readonly Evidence[],

@@ -135,3 +135,47 @@ test('each framework provision takes the worst verdict of its required controls,
       else assert.ok(p.controls.length > 0, p.id);
     }
 });
+
+test("a control resting on the maker's statement is declared, never a pass; a failure or untested check wins", () => {
+  const disclosure = getControl('VULN-DISCLOSURE'); // security.txt and the intake tested, the policy's promise declared
+  const declared = controlVerdict(disclosure, results({ 'policy.disclosure': 'declared' }));
+  assert.equal(declared.status, 'declared');
+  assert.match(declared.summary, /passed: http\.security-txt, cloud\.disclosure-intake; declared by the maker/);
+  assert.equal(
+    controlVerdict(getControl('DOC-SECURE-SETUP'), results({ 'policy.setup-guidance': 'declared' })).status,
+    'declared',
+  );
+  const untested = controlVerdict(
+    disclosure,
+    results({ 'policy.disclosure': 'declared', 'cloud.disclosure-intake': 'not-tested' }),
+  );
+  assert.equal(untested.status, 'not-tested');
+  assert.match(untested.summary, /partly tested: http\.security-txt passed; policy\.disclosure declared; cloud/);
+  assert.equal(
+    controlVerdict(disclosure, results({ 'policy.disclosure': 'declared', 'http.security-txt': 'fail' })).status,
+    'fail',
+  );
+});
+
+test('declared controls are counted apart, never as passes, keep exit code 0, make their provisions declared', () => {
+  const decision = decide(profile);
+  const controls = evaluateControls(
+    decision,
+    results({ 'policy.disclosure': 'declared', 'policy.support-period': 'declared' }),
+  );
+  const counts = countControls(controls);
+  const declared = controls.filter((c) => c.required && c.status === 'declared').map((c) => c.id);
+  assert.deepEqual(declared.sort(), ['LIFECYCLE-SUPPORT-PERIOD', 'VULN-DISCLOSURE', 'VULN-HANDLING']);
+  assert.equal(counts.declared, 3);
+  assert.equal(counts.pass + counts.declared, decision.required.length, 'a declared control is not counted as a pass');
+  assert.equal(exitCodeFor(counts), AUDIT_EXIT_CODES.passed);
+  const etsi = evaluateEtsi(decision, controls);
+  assert.equal(etsi.find((p) => p.id === '5.2-2')!.verdict, 'declared', 'acting on vulnerabilities is a promise');
+  const psti = evaluatePsti(controls);
+  assert.equal(psti.find((p) => p.id === 'PSTI-3')!.verdict, 'declared');
+  assert.equal(psti.find((p) => p.id === 'PSTI-1')!.verdict, 'pass');
+  const withFailure = countControls(
+    evaluateControls(decision, results({ 'policy.disclosure': 'declared', 'http.csrf': 'fail' })),
+  );
+  assert.equal(exitCodeFor(withFailure), AUDIT_EXIT_CODES.failed);
+});

@@ -6,12 +6,14 @@
  * - fails when any of its checks fails;
  * - passes only when every one of its checks passes (a check that does not concern this target,
  *   "not applicable", is left out, but at least one check must have passed);
+ * - is "declared" when none failed or went untested but some rest on the maker's own statement:
+ *   what the maker promises is shown apart from what was tested, and counted apart;
  * - is otherwise "not tested": the auditor never turns missing evidence into a pass.
  * A control the profile does not need is "not applicable", with the decision tree's reason.
  *
  * A provision of EN 303 645 (or of PSTI, the CRA, NIST IR 8425, PSA Certified, ioXt) takes the
- * worst verdict of the required controls that meet it (fail, then not tested, then pass); with
- * none it is not applicable or out of scope, with the written reason from the catalogue.
+ * worst verdict of the required controls that meet it (fail, then not tested, then declared, then
+ * pass); with none it is not applicable or out of scope, with the written reason from the catalogue.
  */
 import {
   CATALOGUE,
@@ -49,18 +51,22 @@ export function controlVerdict(
   const relevant = checks.filter((c) => c.status !== 'not-applicable');
   const untested = relevant.filter((c) => c.status === 'not-tested');
   const passed = relevant.filter((c) => c.status === 'pass');
-  if (untested.length === 0 && passed.length > 0)
-    return { status: 'pass', summary: `passed: ${passed.map((c) => c.id).join(', ')}` };
-  if (passed.length > 0)
-    return {
-      status: 'not-tested',
-      summary: `partly tested: ${passed.map((c) => c.id).join(', ')} passed; ${untested
-        .map((c) => c.id)
-        .join(', ' + '')} not tested`,
-    };
+  const declared = relevant.filter((c) => c.status === 'declared');
+  const ids = (list: readonly { id: CheckId }[]): string => list.map((c) => c.id).join(', ');
+  const tested = passed.length > 0 ? `passed: ${ids(passed)}; ` : '';
+  if (untested.length === 0 && declared.length > 0)
+    return { status: 'declared', summary: `${tested}declared by the maker, not tested: ${ids(declared)}` };
+  if (untested.length === 0 && passed.length > 0) return { status: 'pass', summary: `passed: ${ids(passed)}` };
+  if (passed.length + declared.length > 0) {
+    const done = [
+      ...(passed.length ? [`${ids(passed)} passed`] : []),
+      ...(declared.length ? [`${ids(declared)} declared`] : []),
+    ];
+    return { status: 'not-tested', summary: `partly tested: ${done.join('; ')}; ${ids(untested)} not tested` };
+  }
   return {
     status: 'not-tested',
-    summary: `not tested: ${relevant.length ? relevant.map((c) => c.id).join(', ') : 'no check concerns this target'}`,
+    summary: `not tested: ${relevant.length ? ids(relevant) : 'no check concerns this target'}`,
   };
 }
 
@@ -90,7 +96,7 @@ export function evaluateControls(decision: Decision, results: ReadonlyMap<CheckI
   });
 }
 
-const WORST: readonly ProvisionStatus[] = ['fail', 'not-tested', 'pass'];
+const WORST: readonly ProvisionStatus[] = ['fail', 'not-tested', 'declared', 'pass'];
 
 function worst(statuses: readonly ControlStatus[]): ProvisionStatus {
   for (const s of WORST) if (statuses.includes(s as ControlStatus)) return s;
@@ -163,20 +169,22 @@ export function evaluateFrameworks(controls: readonly ControlResult[]): AuditRep
   return out;
 }
 
-/** Counts of the required controls' verdicts, and the controls the profile does not need. */
+/** Counts of the required controls' verdicts (declared apart from passes), and of the controls not needed. */
 export function countControls(controls: readonly ControlResult[]): StatusCounts {
   const req = controls.filter((c) => c.required);
   return {
     pass: req.filter((c) => c.status === 'pass').length,
     fail: req.filter((c) => c.status === 'fail').length,
     notTested: req.filter((c) => c.status === 'not-tested').length,
+    declared: req.filter((c) => c.status === 'declared').length,
     notApplicable: controls.filter((c) => !c.required).length,
   };
 }
 
 /**
- * The exit code of an audit: 0 only when every required control passed; 1 when one failed; 3
- * when none failed but some were not tested (a release gate must treat both as "do not ship").
+ * The exit code of an audit: 0 only when every required control passed or is declared by the maker (a promise no
+ * test can reach is not a failure; the report counts it apart); 1 when one failed; 3 when none failed but some were
+ * not tested (a release gate must treat both as "do not ship").
  */
 export function exitCodeFor(counts: StatusCounts): number {
   if (counts.fail > 0) return AUDIT_EXIT_CODES.failed;

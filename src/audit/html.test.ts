@@ -122,3 +122,53 @@ test('the HTML report has one section per framework with each provision and its 
     }
   }
 });
+
+/** The report above with every check that reads only the maker's statements declared, the rest passing. */
+function declaredReport(): AuditReport {
+  const r = report();
+  const checks = r.checks.map((c) => ({ ...c, status: c.id.startsWith('policy.') ? 'declared' : 'pass' }) as const);
+  const decision = decide(r.profile);
+  const controls = evaluateControls(decision, new Map(checks.map((c) => [c.id, c])));
+  const counts = countControls(controls);
+  const summary = { ...counts, passed: true, exitCode: exitCodeFor(counts) };
+  return { ...r, checks, controls, etsi: evaluateEtsi(decision, controls), psti: evaluatePsti(controls), summary };
+}
+
+test('declared controls have their own section, label and colour, apart from the tested, never read as pass', () => {
+  const r = declaredReport();
+  const html = renderAuditHtml(r);
+  const declared = r.controls.filter((c) => c.required && c.status === 'declared');
+  assert.ok(declared.length >= 5, 'the policy checks make their controls declared');
+  assert.equal(r.summary.exitCode, 0);
+  const testedPart = html.slice(html.indexOf('<h2 id="controls">'), html.indexOf('<h2 id="declared">'));
+  const declaredPart = html.slice(html.indexOf('<h2 id="declared">'), html.indexOf('<h2 id="not-applicable">'));
+  assert.match(declaredPart, new RegExp(`Declared by the maker, not tested \\(${declared.length}\\)`));
+  for (const c of declared) {
+    assert.ok(declaredPart.includes(`data-control="${c.id}" data-status="declared"`), c.id);
+    assert.ok(!testedPart.includes(`data-control="${c.id}"`), `${c.id} is not among the tested controls`);
+  }
+  assert.match(declaredPart, /<span class="badge declared">declared by the maker<\/span>/);
+  assert.doesNotMatch(declaredPart, /badge pass/);
+  assert.match(html, /\.badge\.declared\{background:var\(--dec\)\}/);
+  const counts = `${r.summary.pass} pass, 0 fail, 0 not tested, ${declared.length} declared by the maker\\.`;
+  assert.match(html, new RegExp(`<p id="summary-counts">Of \\d+ required controls: ${counts}`));
+  assert.match(
+    html,
+    new RegExp(`<text [^>]*>declared \\(${declared.length}\\)</text>`),
+    'the chart has its own segment',
+  );
+  assert.match(
+    html,
+    /PASSED: every required control the auditor could test passed; \d+ more rest on the maker&#39;s own/,
+  );
+  const check = html.slice(html.indexOf('<section id="check-policy-disclosure"'));
+  assert.match(check, /^<section[^>]*><h3><code>policy\.disclosure<\/code> <span class="badge declared">/);
+});
+
+test('a report from before the declared verdict (no count in its summary) still renders, with none declared', () => {
+  const r = report();
+  const { declared: _dropped, ...older } = r.summary;
+  const html = renderAuditHtml({ ...r, summary: older as AuditReport['summary'] });
+  assert.match(html, /not tested, 0 declared by the maker\./);
+  assert.match(html, /Declared by the maker, not tested \(0\)/);
+});

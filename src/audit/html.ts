@@ -2,7 +2,9 @@
  * The self-contained HTML audit report: inline CSS, an inline SVG summary chart, no scripts and
  * no external resources, so it can be archived with a release and opened anywhere. Every
  * control links to the standard provisions it meets and to its checks' evidence; every
- * provision links back to its controls. Verdicts are spelled out, never shown by colour alone.
+ * provision links back to its controls. Verdicts are spelled out, never shown by colour alone. What
+ * rests on the maker's own statement ("declared") has its own colour, label, count and section,
+ * apart from what the auditor tested.
  */
 import type { En18031Result, En18031Step, FrameworkKey } from '../policy/index.ts';
 import type {
@@ -29,6 +31,7 @@ const LABEL: Readonly<Record<ControlStatus | ProvisionStatus, string>> = {
   pass: 'pass',
   fail: 'fail',
   'not-tested': 'not tested',
+  declared: 'declared by the maker',
   'not-applicable': 'not applicable',
   'out-of-scope': 'out of scope',
 };
@@ -39,7 +42,8 @@ function badge(status: ControlStatus | ProvisionStatus): string {
 
 const CSS =
   '\n' +
-  ':root{--pass:#1b7a3a;--fail:#b3261e;--nt:#8a5a00;--na:#5f6368;--oos:#5f6368;--line:#d0d4d9;--bg:#f6f7f9}\n' +
+  ':root{--pass:#1b7a3a;--fail:#b3261e;--nt:#8a5a00;--dec:#1f5fa8;--na:#5f6368;--oos:#5f6368;--line:#d0d4d9;' +
+  '--bg:#f6f7f9}\n' +
   '*{box-sizing:border-box}' +
   'body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1c1e21;margin:0;background:#fff}\n' +
   'main{max-width:1100px;margin:0 auto;padding:24px}h1{font-size:1.7em;margin:.2em 0}' +
@@ -50,7 +54,9 @@ const CSS =
   '.badge{display:inline-block;padding:1px 8px;border-radius:10px;' +
   'font-size:.85em;font-weight:600;color:#fff;white-space:nowrap}\n' +
   '.badge.pass{background:var(--pass)}.badge.fail{background:var(--fail)}' +
-  '.badge.not-tested{background:var(--nt)}.badge.not-applicable,.badge.out-of-scope{background:var(--na)}\n' +
+  '.badge.not-tested{background:var(--nt)}.badge.declared{background:var(--dec)}' +
+  '.badge.not-applicable,.badge.out-of-scope{background:var(--na)}\n' +
+  '.declared-note{border-left:6px solid var(--dec);background:#e8f0fa;padding:8px 12px}\n' +
   '.verdict{padding:12px 16px;border-radius:6px;' +
   'font-size:1.15em;font-weight:600;margin:1em 0;border-left:8px solid}\n' +
   '.verdict.passed{background:#e6f4ea;border-color:var(--pass)}' +
@@ -62,26 +68,38 @@ const CSS =
   '.provs a{display:inline-block;margin:0 4px 2px 0}nav a{margin-right:12px}\n' +
   'tr.required-fail td:first-child{border-left:4px solid var(--fail)}' +
   'tr.required-not-tested td:first-child{border-left:4px solid var(--nt)}' +
-  'tr.required-pass td:first-child{border-left:4px solid var(--pass)}\n' +
+  'tr.required-pass td:first-child{border-left:4px solid var(--pass)}' +
+  'tr.required-declared td:first-child{border-left:4px solid var(--dec)}\n' +
   'ol.path{margin:0;padding-left:1.2em}ol.path li{margin:0 0 2px}.ev{color:#5f6368;font-size:.88em}' +
   '.answer{font-weight:600}\n' +
   '@media print{details{display:block}summary{display:none}}\n';
 
+const COLOUR: Readonly<Record<ControlStatus | ProvisionStatus, string>> = {
+  pass: 'var(--pass)',
+  fail: 'var(--fail)',
+  'not-tested': 'var(--nt)',
+  declared: 'var(--dec)',
+  'not-applicable': 'var(--na)',
+  'out-of-scope': 'var(--na)',
+};
+
+/** A report written before the 'declared' verdict has no count of it: none were declared. */
+function declaredCount(s: AuditReport['summary']): number {
+  return typeof s.declared === 'number' ? s.declared : 0;
+}
+
 function chart(report: AuditReport): string {
   const s = report.summary;
+  const declared = declaredCount(s);
   const segments: Array<[string, number, string]> = [
-    ['pass', s.pass, 'var(--pass)'],
-    ['fail', s.fail, 'var(--fail)'],
-    ['not tested', s.notTested, 'var(--nt)'],
-    ['not applicable', s.notApplicable, 'var(--na)'],
+    ['pass', s.pass, COLOUR.pass],
+    ['fail', s.fail, COLOUR.fail],
+    ['not tested', s.notTested, COLOUR['not-tested']],
+    ['declared', declared, COLOUR.declared],
+    ['not applicable', s.notApplicable, COLOUR['not-applicable']],
   ];
-  const etsi = (['pass', 'fail', 'not-tested', 'not-applicable', 'out-of-scope'] as const).map(
-    (v) =>
-      [
-        LABEL[v],
-        report.etsi.filter((p) => p.verdict === v).length,
-        v === 'pass' ? 'var(--pass)' : v === 'fail' ? 'var(--fail)' : v === 'not-tested' ? 'var(--nt)' : 'var(--na)',
-      ] as [string, number, string],
+  const etsi = (['pass', 'fail', 'not-tested', 'declared', 'not-applicable', 'out-of-scope'] as const).map(
+    (v) => [LABEL[v], report.etsi.filter((p) => p.verdict === v).length, COLOUR[v]] as [string, number, string],
   );
   const bar = (y: number, title: string, parts: Array<[string, number, string]>): string => {
     const total = parts.reduce((n, p) => n + p[1], 0) || 1;
@@ -107,7 +125,7 @@ function chart(report: AuditReport): string {
   const legend = segments
     .map(
       ([label, n, colour], i) =>
-        `<rect x="${200 + i * 140}" y="96" width="14" height="14" fill="${colour}"/><text x="${218 + i * 140}" ` +
+        `<rect x="${200 + i * 124}" y="96" width="14" height="14" fill="${colour}"/><text x="${218 + i * 124}" ` +
         `y="108" font-size="13">${esc(label)} (${n})</text>`,
     )
     .join('');
@@ -115,10 +133,11 @@ function chart(report: AuditReport): string {
     `<text x="200" y="134" font-size="12" fill="#5f6368">EN 303 645 provisions: ` +
     `${esc(etsi.map(([l, n]) => `${n} ${l}`).join(', '))}</text>`;
   return (
-    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 780 145" width="100%" role="img" \
+    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 860 145" width="100%" role="img" \
 aria-labelledby="chart-title chart-desc">
 <title id="chart-title">Summary of the audit</title>
-<desc id="chart-desc">Required controls: ${s.pass} pass, ${s.fail} fail, ${s.notTested} not tested; ` +
+<desc id="chart-desc">Required controls: ${s.pass} pass, ${s.fail} fail, ${s.notTested} not tested, ` +
+    `${declared} declared by the maker (not tested); ` +
     `${s.notApplicable} controls not applicable. ETSI EN 303 645 provisions: ${etsi
       .map(([l, n]) => `${n} ` + `${l}`)
       .join(', ')}.</desc>
@@ -204,9 +223,14 @@ function provisionRow(kind: 'etsi' | 'psti', p: ProvisionResult): string {
 /** The verdict banner's class and sentence. */
 function verdictOf(s: AuditReport['summary']): { verdictClass: string; verdictText: string } {
   const verdictClass = s.exitCode === 0 ? 'passed' : s.fail > 0 ? 'failed' : 'incomplete';
+  const declared = declaredCount(s);
   const verdictText =
     s.exitCode === 0
-      ? 'PASSED: every required control passed.'
+      ? declared === 0
+        ? 'PASSED: every required control passed.'
+        : `PASSED: every required control the auditor could test passed; ${declared} more rest${
+            declared === 1 ? 's' : ''
+          } on the maker's own declaration, shown apart below, not on a test.`
       : s.fail > 0
         ? `FAILED: ${s.fail} required control${s.fail === 1 ? '' : 's'} failed${
             s.notTested ? `, ${s.notTested} not tested` : ''
@@ -227,7 +251,10 @@ const TARGET_KIND_TEXT: Readonly<Record<AuditReport['scope']['targetKind'], stri
 function scopeRows(report: AuditReport): Array<[string, string]> {
   const sc = report.scope;
   const rows: Array<[string, string]> = [
-    ['Product', `${report.profile.model}${report.profile.maker ? ` (${report.profile.maker})` : ''}`],
+    ['Product', report.profile.model],
+    ['Maker', report.profile.maker ?? 'not stated'],
+    ['Security contact', report.profile.securityContact ?? 'not stated'],
+    ['Security updates until', report.profile.supportPeriodEnd],
     ['Risk tier', String(report.tier)],
     ['Devices probed', sc.urls.length ? sc.urls.join(', ') : 'none (no --url)'],
     ['What answered', TARGET_KIND_TEXT[sc.targetKind]],
@@ -271,7 +298,8 @@ function reportHeader(report: AuditReport): string {
 <h1>Security audit: ${esc(report.profile.model)}</h1>
 <p class="muted">Generated ${esc(report.generatedAt)} by ${esc(report.tool.name)} ${esc(report.tool.version)} in ` +
     `${(report.durationMs / 1000).toFixed(1)} s. Report format ${esc(report.format)}.</p>
-<nav><a href="#summary">Summary</a><a href="#controls">Controls</a><a href="#checks">Checks and evidence</a>` +
+<nav><a href="#summary">Summary</a><a href="#controls">Controls</a>` +
+    `<a href="#declared">Declared by the maker</a><a href="#checks">Checks and evidence</a>` +
     `<a href="#etsi">EN 303 645</a><a href="#psti">UK PSTI</a><a href="#frameworks">Other frameworks</a>` +
     `<a href="#en18031">EN 18031</a></nav>
 <div class="verdict ${verdictClass}" id="verdict" data-exit-code="${s.exitCode}">${esc(verdictText)} ` +
@@ -284,6 +312,7 @@ function reportHeader(report: AuditReport): string {
 function summarySection(report: AuditReport, requiredCount: number): string {
   const s = report.summary;
   const na = s.notApplicable;
+  const declared = declaredCount(s);
   const rows = scopeRows(report)
     .map(([k, v]) => `<tr><th scope="row">${esc(k)}</th><td>${esc(v)}</td></tr>`)
     .join('');
@@ -291,10 +320,12 @@ function summarySection(report: AuditReport, requiredCount: number): string {
   return (
     `<h2 id="summary">Summary</h2>
 ${chart(report)}
-<p>Of ${requiredCount} required controls: ${s.pass} pass, ${s.fail} fail, ${s.notTested} not tested. ` +
+<p id="summary-counts">Of ${requiredCount} required controls: ${s.pass} pass, ${s.fail} fail, ` +
+    `${s.notTested} not tested, ${declared} declared by the maker. ` +
     `${na} ${na === 1 ? 'control' : 'controls'} of the catalogue ${na === 1 ? 'is' : 'are'} not applicable to ` +
     `this profile. A required control passes only when every one of its checks passed; what the auditor could not ` +
-    `check is "not tested", never "pass".</p>
+    `check is "not tested", never "pass"; what rests on the maker's own statement (its published policy, its ` +
+    `commitments) is "declared", counted apart and never as a pass.</p>
 <table><tbody>${rows}</tbody></table>
 <details><summary>Why these controls (decision tree)</summary><ul>${reasons}</ul></details>
 `
@@ -404,16 +435,35 @@ ${tables}
   );
 }
 
+/** The required controls that rest on the maker's declaration, in a section of their own. */
+function declaredSection(declared: readonly ControlResult[]): string {
+  const table = declared.length
+    ? controlTable(declared)
+    : '<p class="small muted">None: every required control was tested.</p>';
+  return (
+    `<h2 id="declared">Declared by the maker, not tested (${declared.length})</h2>
+<p class="declared-note">These controls rest, wholly or in part, on what the maker states: the support period it ` +
+    `promises, how it answers vulnerability reports, what its policy tells owners. The auditor checked that each ` +
+    `statement is published and sound, but cannot test that the maker keeps it; they are not failures, and not ` +
+    `passes.</p>
+${table}
+`
+  );
+}
+
 /** Renders the report as one self-contained HTML document. */
 export function renderAuditHtml(report: AuditReport): string {
   const required = report.controls.filter((c) => c.required);
+  const tested = required.filter((c) => c.status !== 'declared');
   const optional = report.controls.filter((c) => !c.required);
+  const count = tested.length === required.length ? `${required.length}` : `${tested.length} of ${required.length}`;
   return (
     reportHeader(report) +
     summarySection(report, required.length) +
-    `<h2 id="controls">Required controls (${required.length})</h2>
-${controlTable(required)}
-<h2 id="not-applicable">Controls not applicable (${optional.length})</h2>
+    `<h2 id="controls">Required controls judged by test (${count})</h2>
+${controlTable(tested)}
+${declaredSection(required.filter((c) => c.status === 'declared'))}` +
+    `<h2 id="not-applicable">Controls not applicable (${optional.length})</h2>
 ${controlTable(optional)}
 <h2 id="checks">Checks and evidence (${report.checks.length})</h2>
 ${report.checks.map((r) => checkBlock(r, report.controls)).join('\n')}

@@ -9,7 +9,7 @@
  *   const report = await runAudit({ profile: 'plug.yaml', urls: [agent.web.url], bundle, state, manifest,
  *     hub: `127.0.0.1:${agent.hub.port}`, cloud: 'mqtts://127.0.0.1:8883', updateRepo: 'releases' });
  *   await writeFile('audit.html', renderAuditHtml(report));
- *   process.exitCode = auditExitCode(report); // 0 only when every required control passed
+ *   process.exitCode = auditExitCode(report); // 0 when no required control failed or went untested
  *
  *   // A running Bulwark device, everything taken from its agent (the demo):
  * const { report, exitCode } = await auditRunningDevice({ model: 'lock', agent, bundle: unit.dir, state, manifest,

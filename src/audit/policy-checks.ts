@@ -1,11 +1,14 @@
 /**
  * Checks of the published policy: the document `bulwark policy render` makes from the profile
  * (the support period, the disclosure process, the privacy notice, setup guidance and the
- * reasons for every provision not met).
+ * reasons for every provision not met). Their evidence is what the maker states (its profile, its
+ * model, the policy rendered from them), not what the product does: each is "declared" when the
+ * statement is there and sound, "fail" when it is missing or broken (a support period over), never
+ * "pass".
  */
 import { renderPolicy, etsiCoverageFor, DEFAULT_DISCLOSURE_TIMELINES } from '../policy/index.ts';
 import type { AuditContext } from './context.ts';
-import { verdict, type CheckOutcome } from './context.ts';
+import { declaredVerdict, type CheckOutcome } from './context.ts';
 import type { Evidence } from './types.ts';
 
 const documents = new WeakMap<AuditContext, string>();
@@ -27,7 +30,7 @@ export function checkSupportPeriod(ctx: AuditContext): Promise<CheckOutcome> {
   const endMs = Date.parse(`${end}T23:59:59Z`);
   const text = policyText(ctx);
   return Promise.resolve(
-    verdict(
+    declaredVerdict(
       [
         {
           sent: 'supportPeriodEnd in the profile',
@@ -42,7 +45,7 @@ export function checkSupportPeriod(ctx: AuditContext): Promise<CheckOutcome> {
           finding: !text.includes(`until at least ${end}`),
         },
       ],
-      `the policy publishes security updates until ${end}`,
+      `the maker's policy promises security updates until ${end}`,
       () => 'the support period is missing or over',
     ),
   );
@@ -56,7 +59,7 @@ export function checkDisclosurePolicy(ctx: AuditContext): Promise<CheckOutcome> 
   const ack = text.includes(`within ${t.acknowledgeWithinDays} days`);
   const upd = text.includes(`every ${t.statusUpdateEveryDays} days`);
   return Promise.resolve(
-    verdict(
+    declaredVerdict(
       [
         { sent: 'securityContact in the profile', received: contact ?? 'missing', finding: contact === undefined },
         {
@@ -67,7 +70,7 @@ export function checkDisclosurePolicy(ctx: AuditContext): Promise<CheckOutcome> 
           finding: !ack || !upd,
         },
       ],
-      'the policy names the security contact and the acknowledgement and status-update timelines',
+      'the policy names the security contact and promises the acknowledgement and status-update timelines',
       () => 'the disclosure policy is incomplete',
     ),
   );
@@ -99,7 +102,7 @@ export function checkPrivacyNotice(ctx: AuditContext): Promise<CheckOutcome> {
     },
   ];
   return Promise.resolve(
-    verdict(
+    declaredVerdict(
       evidence,
       'the policy states every sensor and which personal data is kept, in plain words',
       () => 'the privacy notice is incomplete',
@@ -114,7 +117,7 @@ export function checkSetupGuidance(ctx: AuditContext): Promise<CheckOutcome> {
   const section = at < 0 ? '' : text.slice(at, text.indexOf('\n## ', at + 1));
   const models = ctx.inputs.profile.networkModels;
   return Promise.resolve(
-    verdict(
+    declaredVerdict(
       [
         {
           sent: `${SENT}: setup section`,
@@ -137,7 +140,7 @@ export function checkCoverageJustified(ctx: AuditContext): Promise<CheckOutcome>
   const counts = { met: 0, 'not-applicable': 0, 'out-of-scope': 0 };
   for (const c of coverage) counts[c.verdict.kind]++;
   return Promise.resolve(
-    verdict(
+    declaredVerdict(
       [
         {
           sent: `the ${coverage.length} provisions of EN 303 645 V2.1.1 for this profile`,

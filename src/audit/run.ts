@@ -5,8 +5,8 @@
 import { readFile, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
-import { BUNDLE_FILES } from '../bundle/index.ts';
-import { decide, loadProfileFile, type CheckId, type DeviceProfile } from '../policy/index.ts';
+import { BUNDLE_FILES, parseUnitRecord, type UnitRecord } from '../bundle/index.ts';
+import { decide, loadProfileFile, withMakerFacts, type CheckId, type DeviceProfile } from '../policy/index.ts';
 import { AuditError } from './errors.ts';
 import { validateAuditLimits, loopbackSources, type AuditLimits, type ProbeFamily } from './config.ts';
 import { AuditContext, type AuditInputs } from './context.ts';
@@ -208,6 +208,28 @@ async function checkBundleModel(profile: DeviceProfile, bundleDir: string | unde
   );
 }
 
+/**
+ * With a bundle, the maker, the security contact and the support end are the unit's own (its unit.json, written by the
+ * factory from factory.json and the model), as its sticker and security.txt show them: the report names those, and a
+ * profile stating others is refused (ProfileError). A bundle without a readable unit.json is left to the bundle checks.
+ */
+async function unitMakerFacts(profile: DeviceProfile, bundleDir: string | undefined): Promise<DeviceProfile> {
+  if (bundleDir === undefined) return profile;
+  const { value } = await readJsonBounded(join(bundleDir, BUNDLE_FILES.unit.name), 65_536);
+  let unit: UnitRecord;
+  try {
+    unit = parseUnitRecord(value);
+  } catch {
+    return profile;
+  }
+  const { maker, securityContact, supportPeriodEnd } = unit;
+  return withMakerFacts(
+    profile,
+    { maker, securityContact, supportPeriodEnd },
+    "the bundle's unit.json (the factory's)",
+  );
+}
+
 /** The loopback source addresses of the probe families, when the first target is on loopback and they can be used. */
 async function probeSources(
   targets: readonly HttpsTarget[],
@@ -289,11 +311,12 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
   if (typeof options !== 'object' || options === null)
     throw new AuditError('AUDIT_OPTIONS_INVALID', 'options', 'must be an object');
   const limits = validateAuditLimits(options.limits);
-  const profile = typeof options.profile === 'string' ? await loadProfileFile(options.profile) : options.profile;
-  const decision = decide(profile);
+  const stated = typeof options.profile === 'string' ? await loadProfileFile(options.profile) : options.profile;
   const targets = parseTargets(options.urls, limits);
   const given = await givenInputs(options);
-  await checkBundleModel(profile, given.bundle);
+  await checkBundleModel(stated, given.bundle);
+  const profile = await unitMakerFacts(stated, given.bundle);
+  const decision = decide(profile);
   const sources = await probeSources(targets, options.loopbackSourceBase);
   const cloudApi = await cloudApiInput(given);
   if (options.unitBoot !== undefined && typeof options.unitBoot !== 'function')
@@ -327,7 +350,7 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
   };
 }
 
-/** The exit code for a report: 0 only when every required control passed (see AUDIT_EXIT_CODES). */
+/** The exit code for a report: 0 only when every required control passed or is declared (see AUDIT_EXIT_CODES). */
 export function auditExitCode(report: AuditReport): number {
   return exitCodeFor(countControls(report.controls));
 }

@@ -106,8 +106,8 @@ function defaultSource(): string | undefined {
 
 /**
  * Audits a running Bulwark device with everything the auditor can use. Resolves with the
- * report, its exit code (0 only when every required control passed) and, with `keepReport`,
- * where the report was kept (or why not).
+ * report, its exit code (0 only when every required control passed or is declared by the maker)
+ * and, with `keepReport`, where the report was kept (or why not).
  */
 export async function auditRunningDevice(
   o: RunningDeviceAudit,

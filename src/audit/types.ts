@@ -18,14 +18,21 @@ import type {
   En18031Step,
 } from '../policy/index.ts';
 
-/** The verdict of one check. 'not-applicable': the check does not concern this target (e.g. no password stored yet). */
-export type CheckStatus = 'pass' | 'fail' | 'not-applicable' | 'not-tested';
+/**
+ * The verdict of one check. 'not-applicable': the check does not concern this target (e.g. no password stored yet).
+ * 'declared': the evidence is the maker's own statement (the policy it publishes, its model), which the auditor can
+ * read but not test; it is never a pass, and never a failure either.
+ */
+export type CheckStatus = 'pass' | 'fail' | 'not-applicable' | 'not-tested' | 'declared';
 
-/** The verdict on one control. Required controls are pass, fail or not tested; others are not applicable. */
-export type ControlStatus = 'pass' | 'fail' | 'not-applicable' | 'not-tested';
+/**
+ * The verdict on one control. Required controls are pass, fail, not tested or declared (no check failed or went
+ * untested, but at least one rests on the maker's statement); others are not applicable.
+ */
+export type ControlStatus = 'pass' | 'fail' | 'not-applicable' | 'not-tested' | 'declared';
 
 /** The verdict on one standard provision, derived from its controls. */
-export type ProvisionStatus = 'pass' | 'fail' | 'not-tested' | 'not-applicable' | 'out-of-scope';
+export type ProvisionStatus = 'pass' | 'fail' | 'not-tested' | 'declared' | 'not-applicable' | 'out-of-scope';
 
 /** One piece of evidence: what the auditor sent and what came back. Never holds a secret. */
 export interface Evidence {
@@ -102,6 +109,11 @@ export interface StatusCounts {
   readonly pass: number;
   readonly fail: number;
   readonly notTested: number;
+  /**
+   * Required controls that rest on the maker's declaration: counted apart, never as a pass. Reports written before
+   * this verdict existed lack the key; readers take it as 0.
+   */
+  readonly declared: number;
   readonly notApplicable: number;
 }
 
@@ -203,7 +215,7 @@ export interface AuditReport {
   readonly en18031: En18031Section;
   /** Counts over the required controls (notApplicable: controls the profile does not need). */
   readonly summary: StatusCounts & {
-    /** True only when every required control passed. */
+    /** True only when no required control failed or went untested (declared ones are not failures). */
     readonly passed: boolean;
     /** The exit code `bulwark audit` returns: see {@link AUDIT_EXIT_CODES}. */
     readonly exitCode: number;
@@ -215,7 +227,7 @@ export interface AuditReport {
  * 3 tells a pipeline the device may be fine but the evidence is incomplete.
  */
 export const AUDIT_EXIT_CODES = Object.freeze({
-  /** Every required control passed. */
+  /** Every required control passed, or rests on the maker's declaration where no test can reach (counted apart). */
   passed: 0,
   /** At least one required control failed. */
   failed: 1,

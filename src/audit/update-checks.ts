@@ -1227,15 +1227,18 @@ export async function repositorySbomEvidence(ctx: AuditContext): Promise<Evidenc
 /** Where a release repository keeps the audit reports of the images it ships. */
 export const KEPT_AUDITS_DIR = 'audits';
 
+/** A verdict the release gate lets through: a pass, or the maker's declaration (not a test, but not a failure). */
+const clears = (status: string | undefined): boolean => status === 'pass' || status === 'declared';
+
 /**
- * True when a report passes the release gate: every required control passed, or failed to only for want of this very
- * check (build.audit-report).
+ * True when a report passes the release gate: every required control passed or rests on the maker's declaration, or
+ * fell short only for want of this very check (build.audit-report).
  */
 export function passesReleaseGate(report: Pick<AuditReport, 'controls' | 'checks'>): boolean {
   const status = new Map(report.checks.map((c) => [c.id, c.status]));
   return report.controls
     .filter((c) => c.required)
-    .every((c) => c.status === 'pass' || c.checks.every((k) => k === 'build.audit-report' || status.get(k) === 'pass'));
+    .every((c) => clears(c.status) || c.checks.every((k) => k === 'build.audit-report' || clears(status.get(k))));
 }
 
 /** Why a kept file is not a signed report of the shipped image, said in the evidence. */
@@ -1277,7 +1280,8 @@ function judgeKeptReport(
   if (!same) return fw ? `${fw.model} ${fw.version}` : 'no firmware named';
   if (!passesReleaseGate(r as AuditReport))
     return `${release.version}, but ${r.summary?.fail ?? '?'} failed and ${r.summary?.notTested ?? '?'} not tested`;
-  return `pass:${r.generatedAt ?? '?'}: ${r.summary?.pass ?? '?'} required controls passed`;
+  const declared = typeof r.summary?.declared === 'number' ? `, ${r.summary.declared} declared by the maker` : '';
+  return `pass:${r.generatedAt ?? '?'}: ${r.summary?.pass ?? '?'} required controls passed${declared}`;
 }
 
 /** build.audit-report: the release repository keeps a passing audit report of the image it ships for this model. */

@@ -55,17 +55,17 @@ export const PERSONAL_DATA_TIER: Tier = 2;
 /** Tier raised by being reachable from the internet. */
 export const INTERNET_EXPOSED_TIER: Tier = 2;
 
-/** What each tier means, for the policy document. */
+/** What each tier means, for the policy document: the scale, in words about products in general, not this one. */
 export const TIER_DESCRIPTIONS: Readonly<Record<Tier, string>> = {
   1:
-    'Baseline: no personal data, not reachable from the internet, and only low-risk sensors and actuators ' +
-    '(roughly OWASP ISVS level 1).',
+    'Baseline: products that keep no personal data, are not reachable from the internet, and have only low-risk ' +
+    'sensors and actuators (roughly OWASP ISVS level 1).',
   2:
-    'Elevated: keeps personal data, is reachable from the internet, reveals occupancy, guards safety, or drives ' +
-    'something that can cause harm.',
+    'Elevated: products that keep personal data, are reachable from the internet, reveal occupancy, guard safety, ' +
+    'or drive something that can cause harm (any one of these is enough).',
   3:
-    'High: can see, hear or locate people, or opens the home (roughly OWASP ISVS level 2, which names locks and ' +
-    'cameras).',
+    'High: products that can see, hear or locate people, or open the home (roughly OWASP ISVS level 2, which ' +
+    'names locks and cameras).',
 };
 
 /** One fact about the profile that sets a minimum tier. */

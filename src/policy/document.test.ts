@@ -55,3 +55,18 @@ test('HTML is self-contained: no scripts, no external resources, style pinned by
   assert.ok(html.includes('<tr id="r1">'));
   assert.ok(html.includes('<a href="#one">Part &quot;one&quot;</a>'), 'table of contents links the sections');
 });
+
+test('contents of numbered headings are not numbered again; unnumbered headings get an ordered list', () => {
+  const numbered = toHtml({
+    title: 'N',
+    blocks: [
+      { kind: 'heading', level: 1, text: 'N', id: 'top' },
+      { kind: 'heading', level: 2, text: '1. Scope', id: 'scope' },
+      { kind: 'heading', level: 2, text: '10. Assets', id: 'assets' },
+    ],
+  });
+  assert.ok(numbered.includes('<ul>\n<li><a href="#scope">1. Scope</a></li>'), 'each number shown once');
+  assert.ok(!/<nav[^]*<ol>/.test(numbered), 'no list numbers before "1. Scope"');
+  const plain = toHtml(doc);
+  assert.ok(plain.includes('<ol>\n<li><a href="#one">'), 'headings without numbers are numbered by the list');
+});

@@ -130,7 +130,8 @@ h2 { font-size: 1.4rem; margin: 2.5rem 0 .75rem; padding-bottom: .25rem; border-
 h3 { font-size: 1.1rem; margin: 1.75rem 0 .5rem; }
 a { color: var(--accent); }
 a:focus-visible { outline: 3px solid var(--accent); outline-offset: 2px; }
-nav ol { columns: 2; padding-left: 1.25rem; }
+nav ol, nav ul { columns: 2; padding-left: 1.25rem; }
+nav ul { list-style: none; padding-left: 0; }
 dl { display: grid; grid-template-columns: max-content 1fr; gap: .25rem 1rem; margin: .5rem 0 1rem; }
 dt { font-weight: 600; color: var(--muted); }
 dd { margin: 0; }
@@ -153,6 +154,9 @@ tr:target, h3:target { background: #fff8c5; }
 }
 `;
 
+/** A heading whose text starts with its own section number, e.g. '1. Scope' or '2.3 Keys'. */
+const NUMBERED_HEADING = /^\d+(\.\d+)*\.?\s/;
+
 /** Writes a self-contained HTML page: inline CSS under a hash-pinned CSP, no scripts, no external resources. */
 export function toHtml(doc: DocumentModel): string {
   const body: string[] = [];
@@ -163,9 +167,11 @@ export function toHtml(doc: DocumentModel): string {
         if (block.level === 1) {
           body.push(`<h1 id="${escapeHtml(block.id)}">${escapeHtml(block.text)}</h1>`);
           if (toc.length > 0) {
-            body.push('<nav aria-label="Contents"><h2 class="toc">Contents</h2><ol>');
+            // Headings that carry their own numbers ("1. Scope") in a numbered list would show each twice ("1. 1.").
+            const list = toc.every((h) => NUMBERED_HEADING.test(h.text)) ? 'ul' : 'ol';
+            body.push(`<nav aria-label="Contents"><h2 class="toc">Contents</h2><${list}>`);
             for (const h of toc) body.push(`<li><a href="#${escapeHtml(h.id)}">${escapeHtml(h.text)}</a></li>`);
-            body.push('</ol></nav>');
+            body.push(`</${list}></nav>`);
           }
         } else {
           body.push(`<h${block.level} id="${escapeHtml(block.id)}">${escapeHtml(block.text)}</h${block.level}>`);

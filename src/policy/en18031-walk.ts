@@ -37,8 +37,8 @@ export interface En18031Tree {
   readonly nodes: readonly En18031Node[];
 }
 
-/** A check's status as the audit reports it. */
-export type En18031CheckStatus = 'pass' | 'fail' | 'not-applicable' | 'not-tested';
+/** A check's status as the audit reports it ('declared': the maker's own statement, read but not tested). */
+export type En18031CheckStatus = 'pass' | 'fail' | 'not-applicable' | 'not-tested' | 'declared';
 
 /** The evidence a walk reads. */
 export interface En18031Evidence {
@@ -50,7 +50,7 @@ export interface En18031Evidence {
 export interface En18031EvidenceValue {
   /** 'check tls.versions' or 'fact web-admin'. */
   readonly name: string;
-  /** pass, fail, not-applicable, not-tested for a check; yes, no, not known for a fact. */
+  /** pass, fail, not-applicable, not-tested, declared for a check; yes, no, not known for a fact. */
   readonly value: string;
   /** Where a fact comes from. */
   readonly source?: string;
@@ -80,7 +80,8 @@ function readEvidence(
 ): { value: En18031EvidenceValue; a?: boolean } {
   if ('check' in ref) {
     const status = evidence.checks.get(ref.check) ?? 'not-tested';
-    const a = status === 'pass' ? true : status === 'fail' ? false : undefined;
+    // A node that asks what the maker's documents say is answered by the statement itself: declared is a yes there.
+    const a = status === 'pass' || status === 'declared' ? true : status === 'fail' ? false : undefined;
     return { value: { name: `check ${ref.check}`, value: status }, ...(a === undefined ? {} : { a }) };
   }
   const fact: En18031Fact | undefined = evidence.facts[ref.fact];

@@ -66,9 +66,9 @@ test('a built record of a built-in model validates, sits at /facts/<model>/<vers
   assert.equal(r.url, 'https://cloud.example.com/facts/plug/1.1.0.json');
   assert.equal(factsRecordPath('plug', '1.1.0'), '/facts/plug/1.1.0.json');
   assert.deepEqual(r.product, { model: 'plug', name: plug.name, version: '1.1.0' });
-  assert.deepEqual(r.maker, { name: 'Bulwark Demo Devices Ltd', contact: 'mailto:security@bulwark-demo.example' });
+  assert.deepEqual(r.maker, { name: 'Bulwark Reference Devices', contact: 'mailto:security@bulwark.invalid' });
   assert.deepEqual(r.vulnerabilityReporting, {
-    contact: ['mailto:security@bulwark-demo.example'],
+    contact: ['mailto:security@bulwark.invalid'],
     policy: 'https://cloud.example.com/security/policy',
   });
   assert.equal(r.automaticUpdates.default, 'on');

@@ -88,6 +88,8 @@ export type {
   ProvisionVerdict,
   ProductProvisionCoverage,
 } from './decide.ts';
+export { withMakerFacts } from './maker-facts.ts';
+export type { MakerFacts } from './maker-facts.ts';
 export { renderPolicy, buildPolicyDocument, DEFAULT_DISCLOSURE_TIMELINES } from './render.ts';
 export type { RenderOptions, DisclosureTimelines } from './render.ts';
 export { toHtml } from './document.ts';

@@ -12,7 +12,7 @@ import { getModel, MODEL_IDS } from '../models/index.ts';
 import type { ModelSpec } from '../models/index.ts';
 import { buildAssetInventory } from './assets.ts';
 import type { AssetInventory, AssetInventoryInput, SecurityAsset } from './assets.ts';
-import type { Control } from './catalogue.ts';
+import type { Control, Tier } from './catalogue.ts';
 import { CRA_REQUIREMENTS } from './cra.ts';
 import { etsiCoverageFor, NETWORK_MODEL_NAMES, TIER_DESCRIPTIONS } from './decide.ts';
 import type { Decision, ProductProvisionCoverage } from './decide.ts';
@@ -188,7 +188,7 @@ export function buildPolicyDocument(
         '303 645 V2.1.1 and the UK PSTI regulations is met.',
     ),
     ...scopeSection(profile),
-    ...tierSection(profile, decision),
+    ...tierSection(profile, decision, inventory?.links),
     ...supportSection(profile),
     ...disclosureSection(profile, timelines),
     ...privacySection(profile),
@@ -230,10 +230,7 @@ function scopeSection(profile: DeviceProfile): Block[] {
         ['Sensors', [profile.sensors.length === 0 ? 'none' : profile.sensors.join(', ')]],
         ['Actuators', [profile.actuators.length === 0 ? 'none' : profile.actuators.join(', ')]],
         ['Personal data kept', [profile.personalData ? 'yes' : 'no']],
-        [
-          'Reachable from the internet',
-          [profile.internetExposed ? "yes, the device's own service is meant to be reachable" : 'no'],
-        ],
+        ['Reachable from the internet', [reachableWords(profile)]],
         ['Security updates until', [profile.supportPeriodEnd]],
       ],
     },
@@ -241,13 +238,95 @@ function scopeSection(profile: DeviceProfile): Block[] {
   ];
 }
 
-function tierSection(profile: DeviceProfile, decision: Decision): Block[] {
+const TIER_NAMES: Readonly<Record<Tier, string>> = { 1: 'baseline', 2: 'elevated', 3: 'high' };
+
+/** Why a fact of this product raises its tier, in an owner's words (tier-1 facts raise nothing). */
+const FACTOR_WORDS: Readonly<Record<string, string>> = {
+  camera: 'it has a camera, so it can see people',
+  microphone: 'it has a microphone, so it can hear people',
+  location: 'it can tell where it, and so its owner, is',
+  motion: 'its motion sensor reveals when people are home',
+  presence: 'its presence sensor reveals when people are in the room',
+  contact: 'its contact sensor reveals when doors or windows open',
+  'power-meter': 'it meters the power an appliance draws, which reveals when people are home',
+  smoke: 'it detects smoke, and a silenced alarm is a hazard',
+  'water-leak': 'it detects water leaks, and a silenced alarm lets damage spread',
+  lock: 'it locks and unlocks a door, so it can open the home',
+  heating: 'it drives heating, which can overheat, let pipes freeze or run up costs',
+  power: 'it switches mains power to an appliance, a fire risk if misused',
+  motor: 'it drives a motor (blinds, doors, gates), which can hurt people or open the way in',
+  valve: 'it opens and closes a valve (water or gas)',
+  siren: 'it sounds a siren, which can raise false alarms or be silenced',
+  'personal data': 'it keeps personal data about its household',
+  'internet exposure': 'its own service is meant to be reachable from the internet',
+};
+
+/** How each link layer of a model is named for owners. */
+const LINK_WORDS: Readonly<Record<string, string>> = {
+  wifi: 'Wi-Fi',
+  ethernet: 'Ethernet',
+  thread: 'Thread',
+  zigbee: 'Zigbee',
+  'bluetooth-le': 'Bluetooth Low Energy',
+  cellular: 'a mobile (cellular) network',
+};
+
+/** The scope's answer to "reachable from the internet", from the profile's facts. */
+function reachableWords(profile: DeviceProfile): string {
+  if (profile.internetExposed) return "yes: the device's own service is meant to be reachable from the internet";
+  return profile.networkModels.includes('cloud')
+    ? "no: it only connects out, to the manufacturer's cloud service"
+    : 'no: it talks only on the local network';
+}
+
+/** Who can reach this product and how, from its network models and its model's links. */
+function reachSentences(profile: DeviceProfile, links: readonly string[] | undefined): string {
+  const models = profile.networkModels;
+  const out: string[] = [];
+  if (links !== undefined && links.length > 0)
+    out.push(`It joins the network over ${links.map((l) => LINK_WORDS[l] ?? l).join(' or ')}.`);
+  if (profile.internetExposed)
+    out.push('Its own service is meant to be reachable from the internet, so anyone online can try to connect to it.');
+  else if (models.includes('cloud'))
+    out.push(
+      "It is not reachable from the internet: it only connects out, to the manufacturer's cloud service, over " +
+        'mutual TLS with its factory certificate; nothing on the internet can open a connection to it.',
+    );
+  else out.push("It is not reachable from the internet and has no link to the manufacturer's cloud.");
+  if (models.includes('listening'))
+    out.push(
+      `Its admin page answers on the local network${profile.internetExposed ? '' : ' only'}; remote access ` +
+        'through port forwarding (UPnP) stays off unless the owner turns it on.',
+    );
+  if (models.includes('hub')) out.push('A local automation hub reaches it on the local network once paired.');
+  return out.join(' ');
+}
+
+/** The tier of this product, with the facts of this product that set it, then the scale for comparison. */
+function tierSection(profile: DeviceProfile, decision: Decision, links: readonly string[] | undefined): Block[] {
+  const tier = decision.tier;
+  const why: Block[] =
+    decision.factors.length === 0
+      ? [
+          paragraph(
+            `${profile.model} is in risk tier 1 (${TIER_NAMES[1]}): it keeps no personal data, is not reachable ` +
+              'from the internet, and has only low-risk sensors and actuators.',
+          ),
+        ]
+      : [
+          paragraph(`${profile.model} is in risk tier ${tier} (${TIER_NAMES[tier]}) because:`),
+          {
+            kind: 'list',
+            items: decision.factors.map((f) => [`${FACTOR_WORDS[f.factor] ?? f.factor} (tier ${f.tier}).`]),
+          },
+        ];
   return [
     heading2('2. Risk tier and why', 'tier'),
-    paragraph(`${profile.model} is in risk tier ${decision.tier}. ${TIER_DESCRIPTIONS[decision.tier]}`),
+    ...why,
+    paragraph(reachSentences(profile, links)),
     paragraph('How the decision was reached:'),
     { kind: 'list', items: decision.reasons.map((r) => [r]) },
-    paragraph('The tiers:'),
+    paragraph('The tiers, for comparison:'),
     { kind: 'list', items: ([1, 2, 3] as const).map((t) => [`Tier ${t}. ${TIER_DESCRIPTIONS[t]}`]) },
   ];
 }

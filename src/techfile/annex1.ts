@@ -8,12 +8,12 @@ import { CATALOGUE, frameworkCoverage, type Control } from '../policy/index.ts';
 import { TechfileError } from './errors.ts';
 import type { ControlVerdicts } from './verdicts.ts';
 
-/** A control that meets an Annex I item and passed the audit. */
+/** A control that meets an Annex I item and passed the audit, or rests on the maker's declaration (not a test). */
 export interface LinkedControl {
   readonly id: string;
   readonly title: string;
-  readonly status: 'pass';
-  /** The checks that passed, by id. */
+  readonly status: 'pass' | 'declared';
+  /** The checks that passed or were declared, by id. */
   readonly checks: readonly string[];
 }
 
@@ -41,13 +41,13 @@ function rowFor(
   const known = controls.map((c) => verdicts.get(c.id)).filter((v) => v !== undefined);
   const required = known.filter((v) => v.required);
   if (required.length > 0) {
-    const notPassed = required.filter((v) => v.status !== 'pass');
+    const notPassed = required.filter((v) => v.status !== 'pass' && v.status !== 'declared');
     if (notPassed.length > 0) return { gap: notPassed.map((v) => `${v.id} ${v.status} (${v.summary})`).join('; ') };
     const linked = required.map((v) => ({
       id: v.id,
       title: v.title,
-      status: 'pass' as const,
-      checks: v.checks.filter((c) => c.status === 'pass').map((c) => c.id),
+      status: v.status === 'declared' ? ('declared' as const) : ('pass' as const),
+      checks: v.checks.filter((c) => c.status === 'pass' || c.status === 'declared').map((c) => c.id),
     }));
     return { row: { id, requirement, status: 'linked', controls: linked } };
   }

@@ -17,7 +17,8 @@ export interface AuditEvidence {
   readonly text: string;
 }
 
-const CONTROL_STATUSES: ReadonlySet<unknown> = new Set(['pass', 'fail', 'not-applicable', 'not-tested']);
+// 'declared' (the maker's own statement, not tested) came later; a report from before it simply has none.
+const CONTROL_STATUSES: ReadonlySet<unknown> = new Set(['pass', 'fail', 'not-applicable', 'not-tested', 'declared']);
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
