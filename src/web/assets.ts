@@ -10,7 +10,8 @@ export const APP_CSS = `:root{color-scheme:light;--fg:#1a202c;--muted:#4a5568;--
  UI",Roboto,sans-serif;color:var(--fg);background:#f6f7f9}
 header{background:#10243e;color:#fff;padding:.75rem 1rem;display:flex;flex-wrap:wrap;gap:.5rem 1rem;\
 align-items:center;justify-content:space-between}
-header a,header button{color:#fff}header nav{display:flex;gap:1rem;flex-wrap:wrap;align-items:center}
+header a,header button{color:#fff}header .muted{color:#d5dce6}\
+header nav{display:flex;gap:1rem;flex-wrap:wrap;align-items:center}
 main{max-width:44rem;margin:0 auto;padding:1rem}h1{font-size:1.4rem;margin:.5rem 0 1rem}h2{font-size:1.15rem}
 .card{background:#fff;border:1px solid var(--line);border-radius:8px;padding:1rem;margin:0 0 1rem}
 label{display:block;font-weight:600;margin:.75rem 0 .25rem}\
@@ -31,13 +32,18 @@ th,td{text-align:left;padding:.35rem .4rem;border-bottom:1px solid var(--line);v
 .cap form{display:inline}.value{font-weight:700}meter{width:100%;height:1rem}ul.reasons{margin:.25rem\
  0;padding-left:1.2rem}
 .table-wrap{overflow-x:auto}button.danger{background:var(--bad);border-color:var(--bad)}
-td.when{white-space:nowrap}td.bad{color:var(--bad)}caption{text-align:left;font-weight:700;padding:.25rem 0}
+td.when{white-space:nowrap}td.when .day,details summary{white-space:nowrap}\
+td.bad{color:var(--bad)}caption{text-align:left;font-weight:700;padding:.25rem 0}
 dl.raw{grid-template-columns:max-content 1fr;font-size:.85rem}details summary{cursor:pointer;color:var(--accent)}
 nav.tabs,nav.paging{display:flex;gap:1rem;align-items:center;margin:.5rem 0}form.filter{margin:0 0 1rem}
 a.button{display:inline-block;font:inherit;padding:.5rem 1rem;border-radius:6px;margin-top:.75rem;\
 text-decoration:none;border:1px solid var(--bad);color:var(--bad);background:#fff}
 ul.devices{list-style:none;padding:0;margin:0}ul.devices li{border-top:1px solid var(--line);padding:.5rem 0}
 svg.chart{width:100%;height:auto;background:#fff}
+/* Phones: a list's labels stack above their values and the journal's time takes two lines, so nothing needs a\
+ sideways scroll. */
+@media (max-width:36rem){dl,dl.raw{grid-template-columns:1fr;gap:0}dd{margin:0 0 .5rem}\
+td.when{white-space:normal}}
 `;
 
 /**

@@ -288,11 +288,13 @@ function rawRecord(r: JournalRow): string {
 function journalTable(caption: string, rows: readonly JournalRow[]): string {
   const body = rows
     .map((r) => {
-      const at = r.at.replace('T', ' ').replace(/:\d\d(\.\d+)?Z$/, '');
+      // The day never breaks inside itself: on a phone the time goes under it, two lines and never three.
+      const [day = '', time = ''] = r.at.replace(/:\d\d(\.\d+)?Z$/, '').split('T');
       const notice = r.event === 'journal-drop' ? ' class="notice"' : '';
       const bad = r.result === 'failure' || r.result === 'refused' || r.result === 'locked-out';
       return (
-        `<tr${notice}><td class="when"><time datetime="${escapeHtml(r.at)}">${escapeHtml(at)}</time></td>` +
+        `<tr${notice}><td class="when"><time datetime="${escapeHtml(r.at)}"><span class="day">${escapeHtml(day)}` +
+        `</span> ${escapeHtml(time)}</time></td>` +
         `<td${bad ? ' class="bad"' : ''}>${escapeHtml(journalSentence(r))}</td><td>${rawRecord(r)}</td></tr>`
       );
     })

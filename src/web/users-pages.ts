@@ -35,7 +35,7 @@ function personRow(p: PersonView, csrf: string): string {
       `<a href="${escapeHtml(base)}/remove">Remove ${name}…</a>`;
   const unlock =
     `<form method="post" action="/settings/lockout">${csrfInput(csrf)}<input type="hidden" name="name"` +
-    ` value="${name}"><button type="submit" class="secondary" aria-label="Clear the login back-off of ${name}">` +
+    ` value="${name}"><button type="submit" class="secondary" aria-label="Clear login back-off of ${name}">` +
     `Clear login back-off</button></form>`;
   const role = `${escapeHtml(p.role)}${until}`;
   return `<tr data-person="${name}"><td>${name}</td><td>${role}</td><td>${controls}${unlock}</td></tr>`;
