@@ -183,13 +183,17 @@ async function runAuditCommand(o: AuditCliOptions, command: Command): Promise<vo
   command.error(text, { exitCode: code, code: 'bulwark.audit' });
 }
 
-/** The summary line and one line per required control that failed or was not tested. */
+/**
+ * The summary line (what was tested apart from what the maker declares) and one line per required control that failed
+ * or was not tested.
+ */
 function summaryLines(report: AuditReport): string[] {
   const s = report.summary;
   const required = report.controls.filter((c) => c.required);
   const lines = [
-    `audit of ${report.profile.model} (tier ${report.tier}): ${s.pass} pass, ${s.fail} fail, ` +
-      `${s.notTested} not tested of ${required.length} required controls`,
+    `audit of ${report.profile.model} (tier ${report.tier}): ${s.pass} pass, ` +
+      `${s.declared ?? 0} declared by the maker, ${s.fail} fail, ${s.notTested} not tested of ` +
+      `${required.length} required controls`,
   ];
   for (const status of ['fail', 'not-tested'] as const) {
     for (const c of required.filter((x) => x.status === status)) {
