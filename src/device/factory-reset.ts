@@ -12,7 +12,7 @@
  * repository's trusted metadata, and the cloud link's queue (which carries the claim's release).
  */
 import { open, rename, rm, readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 
 /** Present while the owner's files are being erased: the next start erases them again. */
 export const RESET_ERASING_MARKER = 'factory-reset.erasing';
@@ -79,7 +79,7 @@ export async function eraseOwnerState(stateDir: string): Promise<EraseResult> {
   await touch(erasing);
   const failed: Array<{ what: string; why: string }> = [];
   for (const step of ERASE_STEPS) {
-    for (const p of step.paths) {
+    for (const p of [...step.paths, ...(await writesCutShort(stateDir, step.paths))]) {
       try {
         await rm(join(stateDir, p), { recursive: true, force: true });
       } catch (err) {
@@ -128,10 +128,27 @@ export function describeReset(result: EraseResult): string {
   );
 }
 
+/**
+ * The temporary files of atomic writes to `paths` that a process stopped mid-write left behind (src/storage names them
+ * `.<name>.<12 hex>.tmp` beside the file): they hold the owner's data as much as the file does.
+ */
+async function writesCutShort(stateDir: string, paths: readonly string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const p of paths) {
+    const dir = dirname(p);
+    const name = basename(p);
+    const entries = await readdir(join(stateDir, dir)).catch(() => [] as string[]);
+    for (const e of entries)
+      if (e.startsWith(`.${name}.`) && /^\.[^/]+\.[0-9a-f]{12}\.tmp$/.test(e)) out.push(join(dir, e));
+  }
+  return out;
+}
+
 /** The owner's files present in `stateDir` (relative paths; a folder's entries): none after a reset. */
 export async function ownerFilesLeft(stateDir: string): Promise<string[]> {
   const left: string[] = [];
-  for (const p of ERASE_STEPS.flatMap((step) => step.paths)) {
+  const all = ERASE_STEPS.flatMap((step) => step.paths);
+  for (const p of [...all, ...(await writesCutShort(stateDir, all))]) {
     const info = await stat(join(stateDir, p)).catch(() => undefined);
     if (info?.isDirectory()) left.push(...(await readdir(join(stateDir, p))).map((f) => `${p}/${f}`));
     else if (info) left.push(p);
