@@ -12,13 +12,16 @@ import { join } from 'node:path';
 import type { DeviceAgent } from '../device/index.ts';
 import type { CloudService } from '../cloud/index.ts';
 import { DemoError } from './errors.ts';
-import { createProgressBar } from './progress.ts';
+import { createCheckProgress } from './progress.ts';
 
 /** A provisioned unit of the demo (the factory's output). */
 export interface DemoUnit {
   readonly serial: string;
   readonly dir: string;
   readonly setupCode: string;
+  readonly claimCode: string;
+  /** The sticker's password (a model whose owner sets the first password at install has none). */
+  readonly adminPassword?: string;
 }
 
 /** What step 7 needs from the earlier steps. */
@@ -28,6 +31,10 @@ export interface DemoAuditOptions {
   readonly unitsDir: string;
   readonly units: Readonly<Record<string, DemoUnit>>;
   readonly say: (line: string) => void;
+  /** Runs once every audit passed, while the audited home is still up (`demo --keep-running` waits in it). */
+  readonly whileUp?: (home: AuditedHome) => Promise<void>;
+  /** Gives the hub its admin page (for a person to open; the audits do not need it). */
+  readonly hubPage?: boolean;
 }
 
 /**
@@ -45,6 +52,7 @@ export async function demoPolicyAndAudit(o: DemoAuditOptions): Promise<void> {
   try {
     const home = await startAuditedHome(o, repoDir, stops);
     await auditHome(o, home);
+    await o.whileUp?.(home);
   } finally {
     for (const stop of stops) await stop();
   }
@@ -135,7 +143,7 @@ async function revokedIdentity(o: DemoAuditOptions, cloud: CloudService): Promis
 }
 
 /** The audited home: the devices, their cloud and release server, and where their state is. */
-interface AuditedHome {
+export interface AuditedHome {
   readonly agents: Readonly<Record<string, DeviceAgent>>;
   readonly stateOf: (model: string) => string;
   readonly manifest: string;
@@ -148,6 +156,9 @@ interface AuditedHome {
   readonly repoDir: string;
   /** The certificate and key of an identity the cloud revoked: the audit must see it refused. */
   readonly revokedDir: string;
+  /** The hub's state folder (its certificate, its first password) and its admin page, when it has one. */
+  readonly hubState: string;
+  readonly hubUrl: string | undefined;
 }
 
 /**
@@ -194,7 +205,8 @@ async function startAuditedHome(
     await agent.updater.reportHealthy(); // as agent-main does once every surface is up
     if (!(await agent.cloud!.waitConnected(20_000))) throw new DemoError(`the ${model} did not connect to the cloud`);
   }
-  const hubService = await startHubService({ stateDir: join(o.work, 'audit-hub'), web: false });
+  const hubState = join(o.work, 'audit-hub');
+  const hubService = await startHubService({ stateDir: hubState, web: o.hubPage ? { port: 0 } : false });
   stops.unshift(() => hubService.close());
   const hub = hubService.hub;
   agents.plug!.hub.openPairingWindow('button');
@@ -224,13 +236,30 @@ async function startAuditedHome(
     cloudMail: cloud.mail.maildir,
     repoDir,
     revokedDir,
+    hubState,
+    hubUrl: hubService.web?.url,
   };
+}
+
+/** What the audit runner reports before (no result yet) and after each check. */
+type CheckEvent = { readonly check: string; readonly done: number; readonly total: number; readonly result?: unknown };
+
+/** Runs `audit` with a progress line labelled `label`: checks done of total and the check running now. */
+async function withProgress<T>(label: string, audit: (onProgress: (e: CheckEvent) => void) => Promise<T>): Promise<T> {
+  const line = createCheckProgress(label);
+  try {
+    return await audit((e) => line.update(e.done, e.total, e.result === undefined ? e.check : undefined));
+  } finally {
+    line.finish();
+  }
 }
 
 /** Audits each device twice (the first audit is kept with the release); throws unless every one passes. */
 async function auditHome(o: DemoAuditOptions, home: AuditedHome): Promise<void> {
   const { auditRunningDevice, writeAuditReports } = await import('../audit/index.ts');
   let failed = 0;
+  o.say('   each device is audited twice, as a release pipeline does: the first audit is kept with the release,');
+  o.say('   the second finds it there; each line below counts the checks done and names the one running');
   for (const [i, model] of AUDITED.entries()) {
     const unit = o.units[model]!;
     const common = {
@@ -246,22 +275,19 @@ async function auditHome(o: DemoAuditOptions, home: AuditedHome): Promise<void> 
       revoked: home.revokedDir,
       updateRepo: home.repoDir,
     };
-    const bar = createProgressBar(`   auditing the ${model}`);
-    const onProgress = (e: { done: number; total: number }): void => bar.update(e.done, e.total);
     // Each audit probes from its own loopback addresses, so one audit's lockout probe does not hold back the next.
-    const gate = await auditRunningDevice({
-      ...common,
-      keepReport: true,
-      factory: o.factoryDir,
-      loopbackSourceBase: `127.0.${30 + i}.50`,
-      onProgress,
-    });
-    const { report, exitCode } = await auditRunningDevice({
-      ...common,
-      loopbackSourceBase: `127.0.${40 + i}.50`,
-      onProgress,
-    });
-    bar.finish();
+    const gate = await withProgress(`   ${model} audit 1 of 2`, (onProgress) =>
+      auditRunningDevice({
+        ...common,
+        keepReport: true,
+        factory: o.factoryDir,
+        loopbackSourceBase: `127.0.${30 + i}.50`,
+        onProgress,
+      }),
+    );
+    const { report, exitCode } = await withProgress(`   ${model} audit 2 of 2`, (onProgress) =>
+      auditRunningDevice({ ...common, loopbackSourceBase: `127.0.${40 + i}.50`, onProgress }),
+    );
     const json = join(o.work, 'audit', `${model}.json`),
       html = join(o.work, 'audit', `${model}.html`);
     await writeAuditReports(report, { json, html });
@@ -272,6 +298,10 @@ async function auditHome(o: DemoAuditOptions, home: AuditedHome): Promise<void> 
     );
     if (gate.kept !== undefined) {
       o.say(`           the release gate's first audit was kept with the release: ${gate.kept}`);
+    }
+    // The first audit's report is kept only when it passed; without these lines a failure there would go unnamed.
+    for (const c of gate.report.controls.filter((x) => x.required && ['fail', 'not-tested'].includes(x.status))) {
+      o.say(`           first audit: ${c.status.toUpperCase()} ${c.id}: ${c.summary}`);
     }
     for (const c of report.controls.filter((x) => x.required && x.status !== 'pass')) {
       o.say(`           ${c.status.toUpperCase()} ${c.id}: ${c.summary}`);

@@ -31,15 +31,22 @@ export function registerDemoCommand(program: Command): void {
     .command('demo')
     .description('run the reference system end to end on embedded defaults')
     .option('--dir <dir>', 'work folder (default: a new temporary folder)')
-    .action(async (o: { dir?: string }) => {
+    .option('--keep-running', 'afterwards keep the devices, hub and cloud up for a browser until Ctrl-C')
+    .action(async (o: { dir?: string; keepRunning?: boolean }) => {
       const work = o.dir ? resolve(o.dir) : await mkdtemp(join(tmpdir(), 'bulwark-demo-'));
       await mkdir(work, { recursive: true });
-      await runDemo(work);
+      await runDemo(work, { keepRunning: o.keepRunning === true });
     });
 }
 
+/** How the demo ends. */
+export interface DemoOptions {
+  /** After the story, keep the audited home up and print what to open in a browser, until SIGINT or SIGTERM. */
+  readonly keepRunning?: boolean;
+}
+
 /** Runs the demo in `work`; throws (non-zero exit) when a step fails. */
-export async function runDemo(work: string): Promise<void> {
+export async function runDemo(work: string, options: DemoOptions = {}): Promise<void> {
   const { initFactory, provisionUnits } = await import('../identity/index.ts');
   const { listModels } = await import('../models/index.ts');
   say(`Bulwark demo in ${work}\n`);
@@ -73,8 +80,46 @@ export async function runDemo(work: string): Promise<void> {
   await demoSignedUpdates(work, factoryDir, units);
   await demoCloud(work, factoryDir, unitsDir, units);
   const { demoPolicyAndAudit } = await import('./demo-audit.ts');
-  await demoPolicyAndAudit({ work, factoryDir, unitsDir, units, say });
-  say('\nDemo finished: all steps succeeded.');
+  const { keepHomeRunning } = await import('./demo-keep-running.ts');
+  const keepRunning = options.keepRunning === true;
+  await demoPolicyAndAudit({
+    work,
+    factoryDir,
+    unitsDir,
+    units,
+    say,
+    hubPage: keepRunning,
+    // Said while the servers are still up: with --keep-running, the story is over but the home is not.
+    whileUp: async (home) => {
+      say('\nDemo finished: all steps succeeded.');
+      if (keepRunning) await keepHomeRunning({ home, units, say });
+    },
+  });
+  for (const line of demoAfterword(work, { keptRunning: keepRunning })) say(line);
+}
+
+/** A path as a POSIX shell reads it back: bare when it has no special characters, else in single quotes. */
+function shellWord(path: string): string {
+  return /^[\w@%+=:,./-]+$/.test(path) ? path : `'${path.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The demo's last paragraph: the folder that holds what it made (kept), that its servers have stopped so the
+ * addresses it printed no longer answer, how to look at the results and how to remove the folder.
+ */
+export function demoAfterword(work: string, o: { keptRunning: boolean; platform?: NodeJS.Platform }): string[] {
+  const opener = (o.platform ?? process.platform) === 'darwin' ? 'open' : 'xdg-open';
+  const audit = join(work, 'audit');
+  return [
+    `\nEverything this demo made stays in ${work}:`,
+    `   audit reports  ${join(audit, 'plug.html')}, lock.html, camera.html (and .json beside them)`,
+    `   policies       ${join(work, 'policy')}/<model>.html`,
+    `   stickers       ${join(work, 'units')}/<serial>/sticker.png`,
+    'Its devices, hub, cloud and release server have stopped: the addresses printed above no longer answer' +
+      (o.keptRunning ? '.' : ' (`bulwark demo --keep-running` keeps them up until Ctrl-C).'),
+    `To look at the results: ${opener} ${shellWord(join(audit, 'plug.html'))}  (or open any file above in a browser)`,
+    `To remove it all: rm -rf ${shellWord(work)}`,
+  ];
 }
 
 /** Step 6: the manufacturer connection: MQTT over mutual TLS, a claim that needs the code and the button. */
