@@ -51,3 +51,15 @@ export function validateAdvertiserConfig(partial: Partial<AdvertiserConfig> | un
   int('advertise.minAnswerIntervalMs', c.minAnswerIntervalMs, 1_000, 60_000);
   return c;
 }
+
+/** What the advertiser has seen and done since it started. */
+export interface AdvertiserStats {
+  readonly queries: number;
+  readonly answered: number;
+  /** Answers held back by the rate bound. */
+  readonly limited: number;
+  /** Packets the library could not parse (dropped, counted). */
+  readonly malformed: number;
+  /** Packets from outside the unit's own link (dropped unread, counted). */
+  readonly offLink: number;
+}

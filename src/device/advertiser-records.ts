@@ -11,8 +11,7 @@ import type { NetworkInterfaceInfo } from 'node:os';
 import { inIpv4Subnet, isLoopbackIpv4 } from '../channel/index.ts';
 import type * as DnsPacket from 'dns-packet';
 import type { Packet, Question, SrvAnswer, StringAnswer, TxtAnswer } from 'dns-packet';
-import { MDNS_GROUP, MDNS_PORT, type AdvertiserConfig } from './advertiser-config.ts';
-import type { AdvertiserStats } from './advertiser.ts';
+import { MDNS_GROUP, MDNS_PORT, type AdvertiserConfig, type AdvertiserStats } from './advertiser-config.ts';
 
 /** The service type the units answer for. */
 export const SERVICE_TYPE = '_bulwark._tcp.local';

@@ -9,23 +9,13 @@
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { networkInterfaces } from 'node:os';
-import { MDNS_GROUP, MDNS_PORT, type AdvertiserConfig } from './advertiser-config.ts';
+import { MDNS_GROUP, MDNS_PORT, type AdvertiserConfig, type AdvertiserStats } from './advertiser-config.ts';
+
+export type { AdvertiserStats } from './advertiser-config.ts';
 import type * as AdvertiserRecords from './advertiser-records.ts';
 
 /** The group is joined on interfaces that appear later at this interval, ms. */
 const MEMBERSHIP_REFRESH_MS = 5_000;
-
-/** What the advertiser has seen and done since it started. */
-export interface AdvertiserStats {
-  readonly queries: number;
-  readonly answered: number;
-  /** Answers held back by the rate bound. */
-  readonly limited: number;
-  /** Packets the library could not parse (dropped, counted). */
-  readonly malformed: number;
-  /** Packets from outside the unit's own link (dropped unread, counted). */
-  readonly offLink: number;
-}
 
 /** A running advertisement. */
 export interface Advertiser {

@@ -81,6 +81,7 @@ const table = {
   SESSION_CONFIG_INVALID: caller(CONFIG),
   // src/auth: named users and roles (roles.ts)
   ROLE_REFUSED: caller(NOPERM, 403),
+  CONFIRMATION_FAILED: caller(NOPERM, 401),
   USER_NAME_INVALID: caller(DATAERR),
   USER_ROLE_INVALID: caller(DATAERR),
   USER_EXPIRY_INVALID: caller(DATAERR),

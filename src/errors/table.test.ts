@@ -156,6 +156,8 @@ test('a code no switch named answered 400, and still does', () => {
     // person's role refusing an action (403).
     'ACCOUNT_UNVERIFIED',
     'HOUSEHOLD_ROLE_FORBIDDEN',
+    // An action that cannot be undone from the page, with a wrong password to confirm it (401, issue 17).
+    'CONFIRMATION_FAILED',
   ]);
   for (const code of Object.keys(ERROR_TABLE)) {
     if (named.has(code) || web.has(code) || newSince.has(code)) continue;

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { journalMatches, journalSentence } from './journal-words.ts';
-import type { JournalRow } from './pages.ts';
+import type { JournalRow } from './journal-words.ts';
 
 const row = (o: Partial<JournalRow>): JournalRow => ({
   at: '2026-12-07T10:00:00.000Z',

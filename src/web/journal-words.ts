@@ -2,7 +2,17 @@
  * The connection journal in the owner's words: one sentence per record ("Wrong password for bea from 192.168.1.23"),
  * the raw record kept beside it for whoever wants the detail. Pure: the journal page renders what this returns.
  */
-import type { JournalRow } from './pages.ts';
+
+/** One row of the connection journal as shown to the owner. */
+export interface JournalRow {
+  readonly at: string;
+  readonly surface: string;
+  readonly source: string;
+  readonly event: string;
+  readonly identity?: string;
+  readonly result: string;
+  readonly detail?: string;
+}
 
 /** Where a record came from, in words: an address, or the device itself. */
 function fromWhere(source: string): string {

@@ -4,7 +4,9 @@
  */
 
 import { displayValue, escapeHtml, formMessages, renderPage } from './page-shell.ts';
-import { journalSentence } from './journal-words.ts';
+import { journalSentence, type JournalRow } from './journal-words.ts';
+
+export type { JournalRow } from './journal-words.ts';
 
 export { escapeHtml };
 
@@ -238,17 +240,6 @@ ${strengthFields()}
 <p class="muted">Changing the password logs out every session, this one included.</p>
 <button type="submit">Change password</button></form></div>`,
   );
-}
-
-/** One row of the connection journal as shown to the owner. */
-export interface JournalRow {
-  readonly at: string;
-  readonly surface: string;
-  readonly source: string;
-  readonly event: string;
-  readonly identity?: string;
-  readonly result: string;
-  readonly detail?: string;
 }
 
 /** What a page asks of the journal: the newest `limit` entries, of one tier or of both. */
