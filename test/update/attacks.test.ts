@@ -265,7 +265,9 @@ test("an endless download is cut at the image's signed length", { timeout: 60_00
     pump();
   });
   await expectRefused('UPDATE_TOO_LARGE', new RegExp(`past the ${r.length} bytes allowed`));
-  assert.ok(sent < 8 * 1_048_576, `the device stopped reading early (the attacker sent ${sent} bytes)`);
+  // What the attacker wrote includes what the kernel's loopback buffers took and the device never read (their
+  // autotuning reached 8.6 MiB in one CI run): well under the 64 MiB the attacker would send to a device that read on.
+  assert.ok(sent < 24 * 1_048_576, `the device stopped reading early (the attacker sent ${sent} bytes)`);
 
   // A server that announces more than the signed length is refused before the body.
   server.attack(imageUrl(r), (_req, res) => {
