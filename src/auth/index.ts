@@ -23,6 +23,7 @@ export {
   USER_LIST_BOUNDS,
   emptyUserList,
   normaliseUserName,
+  isUserName,
   isUserRole,
   parseUserRole,
   roleAtLeast,

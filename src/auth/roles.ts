@@ -73,6 +73,14 @@ export function emptyUserList(): UserList {
   return { version: 1, users: [] };
 }
 
+/**
+ * Whether `name` is a person's name in its canonical (lower-case) form: the one rule for every place that carries
+ * one (the pages, the channel's and the cloud's removals, the lists kept of them).
+ */
+export function isUserName(name: unknown): name is string {
+  return typeof name === 'string' && NAME_PATTERN.test(name);
+}
+
 /** The canonical form of a user name as typed (names are case-insensitive); throws USER_NAME_INVALID. */
 export function normaliseUserName(input: string): string {
   const name = input.toLowerCase();

@@ -6,6 +6,7 @@
  * sessions at once and their access with it. Every check is here, on the server.
  */
 import { InvalidInputError } from '../errors/index.ts';
+import { isUserName } from '../auth/index.ts';
 import { SERIAL } from '../cloudprotocol/index.ts';
 import type { ModelSpec } from '../models/index.ts';
 import { NotFoundError, RoleError } from './errors.ts';
@@ -31,9 +32,6 @@ export interface HouseholdPerson extends HouseholdMemberRecord {
   readonly email: string;
 }
 
-/** A person's name on the devices' and hub's own pages (src/auth's user names). */
-const LOCAL_NAME = /^[a-z0-9._-]{1,32}$/;
-
 /**
  * An invitation's role, optional end date (a guest's) and optional name on the devices' own pages, from a form or
  * JSON. The name is how a removal in the cloud reaches the person on each device (and, through it, on the hubs).
@@ -46,7 +44,7 @@ export function parseInvitation(body: Readonly<Record<string, unknown>>): {
   const role = body.role;
   if (role !== 'member' && role !== 'guest') throw new InvalidInputError('role must be member or guest');
   const name = typeof body.name === 'string' ? body.name.trim().toLowerCase() : '';
-  if (name !== '' && !LOCAL_NAME.test(name))
+  if (name !== '' && !isUserName(name))
     throw new InvalidInputError('the name on your devices is 1 to 32 letters, digits, dots, dashes or underscores', {
       field: 'name',
     });
@@ -141,7 +139,7 @@ export class Households {
       role: data.role === 'member' ? 'member' : 'guest',
       until: typeof data.until === 'number' ? data.until : null,
       addedAt: Date.now(),
-      localName: typeof data.localName === 'string' && LOCAL_NAME.test(data.localName) ? data.localName : null,
+      localName: isUserName(data.localName) ? data.localName : null,
     };
     await this.#store.putHouseholdMember(member);
     this.#accounts.notify(owner, 'member-added', { who: account.email, role: member.role }, `${member.role} added`);

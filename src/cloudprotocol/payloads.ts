@@ -93,8 +93,8 @@ export interface CommandMessage {
 export const PERSON_REMOVAL = Object.freeze({
   capability: 'people',
   action: 'remove',
-  /** A person's name as the pages store it. */
-  name: /^[a-z0-9._-]{1,32}$/,
+  /** A person's name as the pages store it (src/auth's isUserName states the same rule; this folder imports none). */
+  name: /^[a-z0-9][a-z0-9._-]{0,31}$/,
 });
 
 /** Why a unit asks for an operational certificate. */

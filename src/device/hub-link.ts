@@ -26,6 +26,7 @@ import type { DeviceBundle } from '../bundle/index.ts';
 import { CapabilityError, type UnitHardware } from './capabilities.ts';
 import type { DeviceJournal } from './journal-bridge.ts';
 import { MAX_PENDING_REMOVALS, type HubRegistry } from './hub-registry.ts';
+import { isUserName } from '../auth/index.ts';
 import { ROTATION_PART_CHARS } from './channel-key.ts';
 
 /** The capability name a hub uses for link control: 'sync' (push every state now), 'unpair'. */
@@ -368,12 +369,12 @@ export class HubLink {
    * sessions end. Any paired hub may ask: a removal only takes access away. Answers whether someone was removed.
    */
   async #revokePerson(conn: Conn, pin: string, value: ChannelValue | undefined): Promise<ChannelValue> {
-    if (typeof value !== 'string' || !/^[A-Za-z0-9._-]{1,32}$/.test(value))
-      throw new ChannelRequestError('BAD_VALUE', "revoke-person takes a person's name");
-    const ended = await this.parts.revokePerson?.(value.toLowerCase(), `paired hub ${pin.slice(7, 15)}`);
+    const name = typeof value === 'string' ? value.toLowerCase() : undefined;
+    if (!isUserName(name)) throw new ChannelRequestError('BAD_VALUE', "revoke-person takes a person's name");
+    const ended = await this.parts.revokePerson?.(name, `paired hub ${pin.slice(7, 15)}`);
     const said = ended === undefined ? `${value}: nobody of that name here` : `${value}: ${ended} session(s) ended`;
     this.note('hub', conn, 'revoke-person', ended === undefined ? 'info' : 'success', pin, said);
-    if (ended !== undefined) void this.announcePersonRemoved(value.toLowerCase(), pin);
+    if (ended !== undefined) void this.announcePersonRemoved(name, pin);
     return ended !== undefined;
   }
 

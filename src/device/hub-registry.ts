@@ -7,6 +7,7 @@ import { pinnedPeers, type PinnedPeerLookup } from '../channel/index.ts';
 import type { ModelSpec } from '../models/index.ts';
 import { writeFileAtomic, readStateFile, SECRET_FILE_MODE, type DamagedStateSink } from '../storage/index.ts';
 import type { PairingMode } from '../pairing/index.ts';
+import { isUserName } from '../auth/index.ts';
 
 /** A hub this device has paired with. */
 export interface PairedHub {
@@ -22,7 +23,6 @@ export interface PairedHub {
 
 /** Most removals kept for one hub; the oldest go first. */
 export const MAX_PENDING_REMOVALS = 32;
-const PERSON_NAME = /^[a-z0-9._-]{1,32}$/;
 
 const PIN_TEXT = /^sha256:[0-9a-f]{64}$/;
 /** Longest pairing time accepted in the file, characters (an ISO date is 24). */
@@ -42,7 +42,7 @@ function isHubRecord(r: Partial<PairedHub>, capabilityIds: ReadonlySet<string>):
     (r.pendingRemovals === undefined ||
       (Array.isArray(r.pendingRemovals) &&
         r.pendingRemovals.length <= MAX_PENDING_REMOVALS &&
-        r.pendingRemovals.every((n) => typeof n === 'string' && PERSON_NAME.test(n))))
+        r.pendingRemovals.every(isUserName)))
   );
 }
 

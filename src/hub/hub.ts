@@ -25,6 +25,7 @@ import {
   type ModelSpec,
 } from '../models/index.ts';
 import { ConfigError, InvalidInputError, codeOf } from '../errors/index.ts';
+import { isUserName } from '../auth/index.ts';
 import { formatSource, type JournalRecordInput } from '../journal/index.ts';
 import { HubError } from './errors.ts';
 import { loadOrCreateHubIdentity, type HubIdentity } from './identity.ts';
@@ -48,9 +49,9 @@ export function parsePendingRevocations(text: string): Record<string, string[]> 
     throw new InvalidInputError('pending removals: not an object');
   const out: Record<string, string[]> = {};
   for (const [serial, names] of Object.entries(value)) {
-    if (!Array.isArray(names) || !names.every((n) => typeof n === 'string' && /^[a-z0-9._-]{1,32}$/.test(n)))
+    if (!Array.isArray(names) || !names.every(isUserName))
       throw new InvalidInputError('pending removals: a list of names per device');
-    out[serial] = names as string[];
+    out[serial] = names;
   }
   return out;
 }

@@ -17,12 +17,10 @@ import {
 } from '../channel/index.ts';
 import type { HubDeviceRecord } from './store.ts';
 import { HubError } from './errors.ts';
+import { isUserName } from '../auth/index.ts';
 
 /** The capability the device answers link control on ('sync', 'unpair'). */
 export const LINK_CAPABILITY = 'link';
-
-/** A person's name as the channel carries it (the pages' names, any case). */
-const PERSON_NAME = /^[A-Za-z0-9._-]{1,32}$/;
 
 /** The latest value of a capability and when it came, ms since the epoch. */
 export interface CapabilityState {
@@ -162,9 +160,9 @@ export class DeviceLink {
     if (capability !== LINK_CAPABILITY) throw new ChannelRequestError('UNKNOWN_CAPABILITY', 'the hub offers none');
     if (action !== 'person-removed' || !this.#events.onPersonRemoved)
       throw new ChannelRequestError('UNKNOWN_ACTION', `link has no action '${action.slice(0, 32)}'`);
-    if (typeof value !== 'string' || !PERSON_NAME.test(value))
-      throw new ChannelRequestError('BAD_VALUE', "person-removed takes a person's name");
-    return this.#events.onPersonRemoved(this.serial, value.toLowerCase());
+    const name = typeof value === 'string' ? value.toLowerCase() : undefined;
+    if (!isUserName(name)) throw new ChannelRequestError('BAD_VALUE', "person-removed takes a person's name");
+    return this.#events.onPersonRemoved(this.serial, name);
   }
 
   #unpairedByDevice(reason: string): void {
