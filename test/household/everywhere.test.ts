@@ -13,7 +13,7 @@ import { startCloud, type CloudService } from '../../src/cloud/index.ts';
 import { startDeviceAgent, pressButton, type DeviceAgent } from '../../src/device/index.ts';
 import { startHubService, HUB_INITIAL_PASSWORD_FILE, type HubService } from '../../src/hub/index.ts';
 import { ApiClient, waitFor, waitForMail, type ApiAnswer } from '../cloud/support.ts';
-import { WebClient } from '../support/device.ts';
+import { signedIn, WebClient } from '../support/device.ts';
 
 const CLOUD_PASSWORD = 'marble falcon tundra 42 softly';
 const LOCAL_PASSWORD = 'copper-meadow-lantern-47';
@@ -98,16 +98,6 @@ async function claimWithButton(c: ApiClient, model: 'plug' | 'lock'): Promise<vo
     'the claim window',
   );
   assert.equal(answer!.status, 201, answer!.body);
-}
-
-/** Signed in on a device's or the hub's own page. */
-async function signedIn(url: string, unit: ProvisionedUnit, name: string, password: string) {
-  const c = await WebClient.for(url, unit);
-  const r = await c.login(password, name);
-  assert.equal(r.status, 303, `${name} logs in: ${r.body}`);
-  const home = await c.get('/');
-  assert.equal(home.status, 200);
-  return { c, csrf: WebClient.csrfOf(home.body) };
 }
 
 const command = (c: ApiClient, serial: string, capability: string, action: string): Promise<ApiAnswer> =>

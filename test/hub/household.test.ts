@@ -5,12 +5,12 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { copyFile, readFile, mkdir } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import { startHubService, HUB_INITIAL_PASSWORD_FILE, type HubService } from '../../src/hub/index.ts';
 import type { DeviceAgent } from '../../src/device/index.ts';
 import type { ProvisionedUnit } from '../../src/identity/index.ts';
-import { makeFleet, WebClient, type TestFleet } from '../support/device.ts';
+import { makeFleet, signedIn, WebClient, type TestFleet } from '../support/device.ts';
 import { startTestDevice } from './support.ts';
+import { freePort } from '../cloud/support.ts';
 
 const BEA_PASSWORD = 'copper-meadow-lantern-47';
 
@@ -35,15 +35,6 @@ after(async () => {
   await service?.close();
   await plug?.close();
 });
-
-async function signedIn(url: string, unit: ProvisionedUnit, name: string, password: string) {
-  const c = await WebClient.for(url, unit);
-  const r = await c.login(password, name);
-  assert.equal(r.status, 303, `${name} logs in: ${r.body}`);
-  const home = await c.get('/');
-  assert.equal(home.status, 200);
-  return { c, csrf: WebClient.csrfOf(home.body) };
-}
 
 test('a person removed on the hub is removed on its paired plug too, and their sessions there end', async () => {
   const hubOwner = await signedIn(service.web!.url, hubTrust, 'admin', hubOwnerPassword);
@@ -88,15 +79,6 @@ test('a person added on the hub is not added to its devices: only removals trave
   const onPlug = await WebClient.for(plug.web.url, fleet.units.plug!);
   assert.equal((await onPlug.login(BEA_PASSWORD, 'cal')).status, 401);
 });
-
-/** A loopback port nothing listens on now. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 test('a removal a device missed while it was off reaches it when it is back', { timeout: 60_000 }, async () => {
   const lockUnit = fleet.units.lock!;

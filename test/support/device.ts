@@ -141,3 +141,18 @@ export class WebClient {
     return this.send('POST', '/login', { form: { username, password, csrf: WebClient.csrfOf(page.body) } });
   }
 }
+
+/** A client of a device's or the hub's own page, logged in as `name`, with the CSRF token of its home page. */
+export async function signedIn(
+  url: string,
+  unit: ProvisionedUnit,
+  name: string,
+  password: string,
+): Promise<{ c: WebClient; csrf: string }> {
+  const c = await WebClient.for(url, unit);
+  const r = await c.login(password, name);
+  if (r.status !== 303) throw new Error(`${name} did not log in (${r.status}): ${r.body.slice(0, 200)}`);
+  const home = await c.get('/');
+  if (home.status !== 200) throw new Error(`${name}'s home page answered ${home.status}`);
+  return { c, csrf: WebClient.csrfOf(home.body) };
+}
