@@ -103,7 +103,20 @@ function mutatedDocument(doc: unknown): fc.Arbitrary<unknown> {
   const junk = fc.oneof(
     fc.jsonValue({ maxDepth: 3 }),
     fc.string({ maxLength: 40 }),
-    fc.constantFrom(undefined, null, '', '0', 'vers:npm/', 'vers:npm/|', 'pkg:npm/', 'pkg:npm/%', '1.2', -1, Infinity),
+    fc.constantFrom(
+      undefined,
+      null,
+      '',
+      '0',
+      'vers:npm/',
+      'vers:npm/|',
+      'pkg:npm/',
+      'pkg:npm/%',
+      '1.2',
+      -1,
+      Infinity,
+      'a\uD800b',
+    ),
     fc.constantFrom('vers:npm/>=1.0.0||<2.0.0', 'vers:npm/<1.0.0|>', 'vers:npm/*', 'pkg:npm/@a/b/c@1.0.0', 'v1.0.0'),
   );
   return fc.tuple(fc.nat({ max: paths.length - 1 }), junk).map(([i, v]) => replaced(doc, paths[i]!, v));

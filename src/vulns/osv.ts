@@ -64,7 +64,8 @@ function npmPackageOf(a: Json, where: string): { name: string; purl: string } | 
   if (pkg.ecosystem !== 'npm') return undefined;
   const fromPurl = pkg.purl === undefined ? undefined : parseNpmPurl(pkg.purl);
   if (pkg.purl !== undefined && !fromPurl) throw invalidAdvisory(`${where}.package.purl`, 'not an npm purl');
-  if (typeof pkg.name !== 'string' || pkg.name.length === 0 || pkg.name.length > 214)
+  // A lone surrogate cannot be percent-encoded into a purl: refused here, as any malformed name is.
+  if (typeof pkg.name !== 'string' || pkg.name.length === 0 || pkg.name.length > 214 || !pkg.name.isWellFormed())
     throw invalidAdvisory(`${where}.package.name`, 'an npm package name');
   if (fromPurl && fromPurl.name !== pkg.name)
     throw invalidAdvisory(`${where}.package`, `the purl names ${fromPurl.name}, the name ${pkg.name}`);

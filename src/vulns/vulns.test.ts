@@ -121,6 +121,7 @@ test('bad advisories are refused with VULN_ADVISORY_INVALID naming where', () =>
     ['no introduced', osv([{ package: { ecosystem: 'npm', name: 'x' }, ranges: [{ type: 'SEMVER', events: [] }] }])],
     ['purl disagrees', osv([{ package: { ecosystem: 'npm', name: 'x', purl: 'pkg:npm/y' }, versions: ['1.0.0'] }])],
     ['nothing affected', osv([{ package: { ecosystem: 'npm', name: 'x' } }])],
+    ['a name with a lone surrogate', osv([{ package: { ecosystem: 'npm', name: 'a\uD800b' }, versions: ['1.0.0'] }])],
     ['neither format', { hello: 'world' }],
   ];
   for (const [why, doc] of cases)
