@@ -179,12 +179,14 @@ function hubOwnerActions(parts: AgentParts): OwnerAction[] {
   return [
     {
       id: 'pairing-window',
+      card: 'hubs',
       label: 'Open the hub pairing window (5 min)',
       run: () =>
         new Promise((resolve) => resolve(parts.hub?.openPairingWindow('owner') ?? 'the hub surface is not running')),
     },
     {
       id: 'unpair-hubs',
+      card: 'hubs',
       label: 'Unpair every hub',
       confirm:
         'Every hub paired with this device forgets it at once: their automations and controls stop reaching it ' +
@@ -192,11 +194,12 @@ function hubOwnerActions(parts: AgentParts): OwnerAction[] {
       run: async () => {
         const n = parts.hub?.hubs().length ?? 0;
         await parts.hub?.forgetAllHubs();
-        return `${n} hub(s) unpaired`;
+        return n === 0 ? 'No hub was paired.' : `${n === 1 ? 'The hub' : `All ${n} hubs`} unpaired.`;
       },
     },
     {
       id: 'rotate-hub-key',
+      card: 'hubs',
       label: 'Replace the key hubs know this device by',
       run: async () => {
         const status = await parts.hub?.rotateChannelKey();
@@ -208,6 +211,27 @@ function hubOwnerActions(parts: AgentParts): OwnerAction[] {
       },
     },
   ];
+}
+
+/**
+ * The factory reset from the admin page: the same reset as a long hold of the button (through the supervisor when
+ * there is one), behind the owner's password again.
+ */
+function resetOwnerAction(parts: AgentParts): OwnerAction {
+  return {
+    id: 'factory-reset',
+    card: 'reset',
+    label: 'Reset to factory settings',
+    confirm:
+      'Everything you set on this device is erased: your password and every person you added, the paired hubs, ' +
+      'your update choices, the settings and the connection journal; the cloud forgets who owns it. The password ' +
+      'on the label works again. This cannot be undone.',
+    run: async () => {
+      if (parts.c.button) return parts.c.button.hold();
+      if (!parts.hub || !parts.web) return 'The device is still starting: try again in a moment.';
+      return factoryReset(parts, parts.hub, parts.web, 'web');
+    },
+  };
 }
 
 /** The certificate the cloud link uses, in the owner's words. */
@@ -264,11 +288,15 @@ function startAgentWeb(parts: AgentParts, startedAt: number): Promise<WebService
       invoke: (cap, action, value) => capabilities.invoke(cap, action, value),
       // A person the owner removed here is removed on the paired hubs' pages too (and from there on their devices).
       personRemoved: (name) => void parts.hub?.announcePersonRemoved(name),
-      ownerActions: () => [...hubOwnerActions(parts), ...updater.ownerActions()],
+      ownerActions: () => [
+        ...hubOwnerActions(parts),
+        ...updater.ownerActions().map((a) => ({ ...a, card: 'updates' as const })),
+        resetOwnerAction(parts),
+      ],
       facts: () => [
-        ['Hubs', parts.hub?.describe() ?? 'not running'],
+        ['Now', parts.hub?.describe() ?? 'not running', 'hubs'],
         ['Cloud identity', cloudIdentityText(parts)],
-        ...updater.facts(),
+        ...updater.facts().map(([k, v]) => [k, v, 'updates'] as const),
       ],
       exportData: () => exportAgentData(parts),
       updateFile: {
@@ -329,7 +357,12 @@ async function startCloud(parts: AgentParts, cloudUrl: string): Promise<{ link: 
  * credentials apply again. The previous owner's evidence and credentials are deleted before anything
  * is written (a full disk cannot stop the reset half-way); every step runs, and a failed one is named.
  */
-async function factoryReset(parts: AgentParts, hub: HubSurface, web: WebService): Promise<string> {
+async function factoryReset(
+  parts: AgentParts,
+  hub: HubSurface,
+  web: WebService,
+  surface: 'button' | 'web' = 'button',
+): Promise<string> {
   const { journal } = parts;
   const steps: Array<[string, () => Promise<unknown>]> = [
     ['the connection journal', () => journal.erase()],
@@ -347,7 +380,7 @@ async function factoryReset(parts: AgentParts, hub: HubSurface, web: WebService)
   const { describeReset } = await import('./factory-reset.ts');
   const said = describeReset({ failed });
   journal.record({
-    surface: 'button',
+    surface,
     source: 'local',
     event: 'factory-reset',
     result: failed.length ? 'failure' : 'success',

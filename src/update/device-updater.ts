@@ -289,7 +289,7 @@ export function describeFacts(s: UpdateStatus): Array<[string, string]> {
     ? 'off (turned off by you)'
     : (postponed ?? (s.nextCheckAt ? `on; next check around ${whenText(s.nextCheckAt)}` : 'on'));
   return [
-    ['Installed firmware', `${running.version} (${where}, security version ${running.securityVersion})`],
+    ['Firmware', `${running.version} (${where}, security version ${running.securityVersion})`],
     ['Latest available', latest],
     ['Last checked', lastChecked],
     ['Automatic updates', auto],

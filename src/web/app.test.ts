@@ -184,3 +184,45 @@ test('a pre-session form token verifies only with its own cookie and a same-orig
     HttpError,
   );
 });
+
+test("a redirect's notice shows once on the session's next page, never in the URL nor to another session", async () => {
+  const router = new Router<{ id?: string }>()
+    .add({
+      method: 'POST',
+      path: '/act',
+      access: 'session',
+      csrf: false,
+      handler: () => ({ kind: 'redirect', location: '/', notice: 'Power is now on.' }),
+    })
+    .add({
+      method: 'GET',
+      path: '/',
+      access: 'session',
+      csrf: false,
+      handler: (req) => ({ kind: 'html', body: `<p>${req.notice ?? 'nothing'}</p>` }),
+    });
+  const app = createWebApp<{ id?: string }>({
+    router,
+    errorPage: (status) => String(status),
+    sessions: {
+      anonymous: () => ({}),
+      find: (req) => {
+        const id = req.cookies.get('s');
+        return id === 'a' || id === 'b' ? { id } : undefined;
+      },
+      verifyCsrf: () => true,
+      noticeKey: (ctx) => ctx.id,
+    },
+  });
+  app.allowHosts(['localhost'], 8443);
+  const send = (method: string, url: string, s: string): ReturnType<typeof app.handle> =>
+    app.handle({ method, url, headers: { host: 'localhost:8443', cookie: `s=${s}`, accept: 'text/html' } });
+  const acted = await send('POST', '/act', 'a');
+  assert.equal(acted.status, 303);
+  assert.equal(acted.headers.location, '/', 'the location carries no text');
+  assert.match(String((await send('GET', '/', 'b')).body), /nothing/, 'another session sees nothing');
+  assert.match(String((await send('GET', '/', 'a')).body), /Power is now on\./);
+  assert.match(String((await send('GET', '/', 'a')).body), /nothing/, 'shown once');
+  const forged = await send('GET', '/?done=Call%20this%20number', 'a');
+  assert.doesNotMatch(String(forged.body), /Call this number/, 'text in a link is never shown');
+});

@@ -39,6 +39,7 @@ import {
   type HttpsListener,
   type HttpsRecord,
 } from './https-server.ts';
+import { NoticeBox } from './notices.ts';
 
 /** A request as `handle()` takes it: no socket needed. */
 export interface AppRequest {
@@ -71,6 +72,11 @@ export interface SessionPort<Ctx> {
    * body is read: every session route passes here, so no route escapes the surface's role checks.
    */
   authorize?(ctx: Ctx, req: WebRequest, route: { readonly method: string; readonly path: string }): void;
+  /**
+   * A key for the session in `ctx` (its id), under which a redirect's notice waits for the session's next
+   * page; absent or undefined: the surface's redirects carry no notice.
+   */
+  noticeKey?(ctx: Ctx): string | undefined;
 }
 
 /** One journal entry about a request; the source comes from the request. */
@@ -213,7 +219,11 @@ export function createWebApp<Ctx>(options: WebAppOptions<Ctx>): WebApp<Ctx> {
   const allowedHosts = new Set<string>();
   const record = journalRecorder(options.journal);
   const clientEvents = new ClientEventCounts();
-  const core: DispatchCore<Ctx> = { ...options, limits, wantsJson, serviceLog, allowedHosts, record, clientEvents };
+  const notices = new NoticeBox();
+  const core: DispatchCore<Ctx> = {
+    ...options,
+    ...{ limits, wantsJson, serviceLog, allowedHosts, record, clientEvents, notices },
+  };
 
   return {
     routes: options.router.list(),
@@ -238,6 +248,7 @@ interface DispatchCore<Ctx> extends WebAppOptions<Ctx> {
   readonly allowedHosts: ReadonlySet<string>;
   readonly record: WebApp<Ctx>['record'];
   readonly clientEvents: ClientEventCounts;
+  readonly notices: NoticeBox;
 }
 
 /**
@@ -369,15 +380,18 @@ async function dispatch<Ctx>(core: DispatchCore<Ctx>, raw: RawRequest): Promise<
       throw new HttpError(421, 'HOST_NOT_ALLOWED', 'unknown host name');
     }
     const { route, params } = core.router.resolve(raw.method, req.path);
+    let noticeKey: string | undefined;
     if (route.access === 'session') {
       ctx = await requireSession(core, req);
       core.sessions.authorize?.(ctx, { ...req, params }, route);
+      noticeKey = core.sessions.noticeKey?.(ctx);
+      req = withNotice(core, req, noticeKey);
     }
     if (route.body === 'file') {
       req = { ...req, params };
       if (route.csrf) checkCsrf(core.sessions, req, ctx);
       req = { ...req, saveBody: fileBodyOf(raw) };
-      return renderResponse(await route.handler(req, ctx), head);
+      return renderResponse(keepNotice(core, await route.handler(req, ctx), noticeKey), head);
     }
     const body =
       raw.method === 'POST'
@@ -385,11 +399,25 @@ async function dispatch<Ctx>(core: DispatchCore<Ctx>, raw: RawRequest): Promise<
         : {};
     req = { ...req, params, body };
     if (route.csrf) checkCsrf(core.sessions, req, ctx);
-    return renderResponse(await route.handler(req, ctx), head);
+    return renderResponse(keepNotice(core, await route.handler(req, ctx), noticeKey), head);
   } catch (err) {
     logErrorAnswer(core, raw, req, err);
     return errorAnswer(core, req, ctx, err, head);
   }
+}
+
+/** A page (a GET that is not an API call) of a session gets the notice its last action left. */
+function withNotice<Ctx>(core: DispatchCore<Ctx>, req: WebRequest, key: string | undefined): WebRequest {
+  if (key === undefined || req.method !== 'GET' || req.wantsJson) return req;
+  const notice = core.notices.take(key);
+  return notice === undefined ? req : { ...req, notice };
+}
+
+/** A redirect's notice is kept for the session's next page; the redirect itself carries no text. */
+function keepNotice<Ctx>(core: DispatchCore<Ctx>, answer: WebResponse, key: string | undefined): WebResponse {
+  if (answer.kind !== 'redirect' || answer.notice === undefined) return answer;
+  if (key !== undefined) core.notices.put(key, answer.notice);
+  return answer;
 }
 
 /**

@@ -189,24 +189,41 @@ function passwordFact(site: DeviceSite, user: DeviceAccount): Array<[string, str
   return [['Password', site.state.owner?.source === 'owner' ? 'set by you' : 'from the label (change it any time)']];
 }
 
-function dashboard(site: DeviceSite, req: WebRequest, csrf: string, user: DeviceAccount): WebResponse {
+/** How long the device has run, in words: "5 seconds", "12 minutes", "3 hours 4 minutes", "2 days 1 hour". */
+export function uptimeText(seconds: number): string {
+  const unit = (n: number, one: string): string => `${n} ${one}${n === 1 ? '' : 's'}`;
+  const [d, h, m] = [Math.floor(seconds / 86_400), Math.floor(seconds / 3600) % 24, Math.floor(seconds / 60) % 60];
+  if (d > 0) return h > 0 ? `${unit(d, 'day')} ${unit(h, 'hour')}` : unit(d, 'day');
+  if (h > 0) return m > 0 ? `${unit(h, 'hour')} ${unit(m, 'minute')}` : unit(h, 'hour');
+  return m > 0 ? unit(m, 'minute') : unit(seconds, 'second');
+}
+
+/** The dashboard's facts: the unit's own, then the device's; a device fact replaces one of the same label. */
+function dashboardFacts(site: DeviceSite, user: DeviceAccount): pages.DashboardFact[] {
   const { unit } = site.bundle;
   const { device } = site;
-  const uptime = Math.floor((Date.now() - device.startedAt) / 1000);
   const end = supportEnd(site);
-  const ended = supportOver(end);
-  const facts: Array<[string, string]> = [
+  const own: pages.DashboardFact[] = [
     ['Model', `${unit.modelName} (${unit.model})`],
     ['Serial', unit.serial],
     ['Maker', unit.maker],
     ['Firmware', device.firmwareVersion],
-    ['Uptime', `${Math.floor(uptime / 3600)} h ${Math.floor((uptime % 3600) / 60)} min ${uptime % 60} s`],
-    ['Security updates until', ended ? `${end} (ended)` : end],
+    ['Running for', uptimeText(Math.floor((Date.now() - device.startedAt) / 1000))],
+    ['Security updates until', supportOver(end) ? `${end} (ended)` : end],
     ...passwordFact(site, user),
     certificateFact(site.certificate()),
-    ...(device.facts?.() ?? []),
   ];
-  const notice = req.query.get('done') ?? undefined;
+  const theirs = device.facts?.() ?? [];
+  const replaced = new Set(theirs.map((f) => f[0]));
+  return [...own.filter((f) => !replaced.has(f[0])), ...theirs];
+}
+
+function dashboard(site: DeviceSite, req: WebRequest, csrf: string, user: DeviceAccount): WebResponse {
+  const { device } = site;
+  const end = supportEnd(site);
+  const ended = supportOver(end);
+  const facts = dashboardFacts(site, user);
+  const notice = req.notice;
   const owner = user.role === 'owner';
   const body = pages.dashboardPage(
     { ...frame(site, 'Dashboard', csrf, user), csrf },
@@ -263,7 +280,7 @@ export function addControlRoutes(router: Router<DeviceCtx>, site: DeviceSite): v
       const result = await site.device.invoke(capability, action, value);
       recordOwner(site, req, 'control', 'success', `${capability} ${action}`);
       if (req.wantsJson) return { kind: 'json', body: { ok: true, value: result } };
-      return { kind: 'redirect', location: '/?done=' + encodeURIComponent(`${capability}: ${action}`) };
+      return { kind: 'redirect', location: '/', notice: `${capability}: ${action}` };
     },
   });
   addOwnerActionRoutes(router, site);
@@ -295,7 +312,7 @@ function addOwnerActionRoutes(router: Router<DeviceCtx>, site: DeviceSite): void
         const text = await action.run();
         recordOwner(site, req, 'control', 'success', action.id);
         if (req.wantsJson) return { kind: 'json', body: { ok: true, message: text } };
-        return { kind: 'redirect', location: '/?done=' + encodeURIComponent(text) };
+        return { kind: 'redirect', location: '/', notice: text };
       },
     });
     if (!action.confirm) continue;

@@ -35,7 +35,7 @@ export interface WebDeviceControl {
   /** Extra controls the owner may use on the admin page (pairing window and the like), by name. */
   ownerActions?(): ReadonlyArray<OwnerAction>;
   /** Extra facts for the dashboard (e.g. the hub pairing window's state), read on every view. */
-  facts?(): ReadonlyArray<[string, string]>;
+  facts?(): ReadonlyArray<pages.DashboardFact>;
   /** The running image and the components its SBOM lists (GET /software); absent: no such page. */
   software?(): Promise<pages.SoftwareView>;
   /** Installing an update from a file the owner uploads (POST /update/file); absent: no such form. */
@@ -81,6 +81,8 @@ export interface OwnerAction {
    * a page that asks for the password again, and the route refuses the action without it.
    */
   readonly confirm?: string;
+  /** The dashboard card it sits on (the hubs, the updates, the device, starting again); default the device's. */
+  readonly card?: pages.DashboardCard;
 }
 
 /** Everything the device's routes need. */

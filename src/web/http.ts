@@ -30,6 +30,8 @@ export interface WebRequest {
   readonly wantsJson: boolean;
   /** On a route with `body: 'file'` only: streams the body into a new file (see {@link saveBodyStream}). */
   readonly saveBody?: (target: BodyFileTarget) => Promise<SavedBody>;
+  /** On a session's page: what its last action said ("Power is now on."), left by a redirect's `notice`. */
+  readonly notice?: string;
 }
 
 /** What a handler returns; the server writes it with the security headers. */
@@ -53,7 +55,13 @@ export type WebResponse =
       readonly contentType: string;
       readonly headers?: Record<string, string | string[]>;
     }
-  | { readonly kind: 'redirect'; readonly location: string; readonly headers?: Record<string, string | string[]> };
+  | {
+      readonly kind: 'redirect';
+      readonly location: string;
+      readonly headers?: Record<string, string | string[]>;
+      /** What the action did, shown once on the session's next page (never put in the URL). */
+      readonly notice?: string;
+    };
 
 /** One route. `path` segments starting with ':' are parameters. */
 export interface Route<Ctx> {

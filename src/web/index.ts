@@ -13,7 +13,7 @@ export type {
   WebUpdateFile,
   UpdateFileOutcome,
 } from './service.ts';
-export type { CapabilityView, JournalListOptions, JournalRow } from './pages.ts';
+export type { CapabilityView, DashboardCard, DashboardFact, JournalListOptions, JournalRow } from './pages.ts';
 export type { OwnerAction } from './device-site.ts';
 export { CONTENT_SECURITY_POLICY } from './http.ts';
 export {

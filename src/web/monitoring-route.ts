@@ -35,7 +35,7 @@ async function changeMonitoring(site: DeviceSite, req: WebRequest): Promise<WebR
       : `connection monitoring turned ${on ? 'on' : 'off'}`;
   recordOwner(site, req, on ? EVENTS.on : EVENTS.off, 'success', detail);
   if (req.wantsJson) return { kind: 'json', body: { ok: true, monitoring: on ? 'on' : 'off' } };
-  return { kind: 'redirect', location: '/?done=' + encodeURIComponent(`connection monitoring ${on ? 'on' : 'off'}`) };
+  return { kind: 'redirect', location: '/', notice: `Connection monitoring is now ${on ? 'on' : 'off'}.` };
 }
 
 /** The monitoring control: the dashboard's form, and the JSON API's read and change. */

@@ -107,13 +107,68 @@ ${strengthFields()}
   );
 }
 
-/** The dashboard: identity, firmware, uptime and the model's capabilities with controls. */
+/** Where a fact or an owner's action sits on the dashboard; default 'about'. */
+export type DashboardCard = 'hubs' | 'updates' | 'about' | 'reset';
+
+/** A fact on the dashboard: its label, its value in words, and its card. */
+export type DashboardFact = readonly [label: string, value: string, card?: DashboardCard];
+
+/** An owner's action as the dashboard offers it. */
+export interface DashboardAction {
+  readonly id: string;
+  readonly label: string;
+  readonly confirm?: string;
+  readonly card?: DashboardCard;
+}
+
+/** The cards of facts and actions, in the order the dashboard shows them, after the controls. */
+const CARDS: ReadonlyArray<{ card: DashboardCard; title: string; lead?: string }> = [
+  { card: 'hubs', title: 'Hubs' },
+  { card: 'updates', title: 'Updates' },
+  { card: 'about', title: 'About this device' },
+  {
+    card: 'reset',
+    title: 'Start again',
+    lead: 'For when you give the device away or want to set it up afresh. Holding its button does the same.',
+  },
+];
+
+function actionControl(a: DashboardAction, csrf: string): string {
+  if (a.confirm) return `<a class="button danger" href="/confirm/${escapeHtml(a.id)}">${escapeHtml(a.label)}</a>`;
+  return (
+    `<form method="post" action="/api/actions/${escapeHtml(a.id)}"><input type="hidden" name="csrf"` +
+    ` value="${escapeHtml(csrf)}"><button type="submit" class="secondary">${escapeHtml(a.label)}</button></form>`
+  );
+}
+
+/** One card: its facts as a list, then its actions; nothing when it has neither. */
+function dashboardCard(
+  c: (typeof CARDS)[number],
+  facts: readonly DashboardFact[],
+  actions: readonly DashboardAction[],
+  csrf: string,
+): string {
+  const mine = facts.filter((f) => (f[2] ?? 'about') === c.card);
+  const acts = actions.filter((a) => (a.card ?? 'about') === c.card);
+  if (mine.length === 0 && acts.length === 0) return '';
+  const list = mine.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`).join('');
+  const lead = c.lead ? `<p class="muted">${escapeHtml(c.lead)}</p>` : '';
+  return (
+    `<section class="card" aria-labelledby="${c.card}-h"><h2 id="${c.card}-h">${escapeHtml(c.title)}</h2>${lead}` +
+    `${list ? `<dl>${list}</dl>` : ''}${acts.map((a) => actionControl(a, csrf)).join(' ')}</section>`
+  );
+}
+
+/**
+ * The dashboard: the model's controls first (what the owner comes for), then a card per subject (the
+ * hubs, the updates, the settings, the device itself) with its facts and the owner's actions on it.
+ */
 export function dashboardPage(
   frame: PageFrame & { csrf: string },
   o: {
-    facts: ReadonlyArray<[string, string]>;
+    facts: readonly DashboardFact[];
     capabilities: readonly CapabilityView[];
-    actions?: ReadonlyArray<{ id: string; label: string; confirm?: string }>;
+    actions?: readonly DashboardAction[];
     /** The owner's monitoring choice, shown as one toggle; absent: no such control. */
     monitoring?: boolean;
     /** The last day of security updates, when it has passed: the page says so first. */
@@ -122,24 +177,18 @@ export function dashboardPage(
     error?: string;
   },
 ): string {
-  const facts = o.facts.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`).join('');
+  const actions = o.actions ?? [];
+  const controls = o.capabilities.length
+    ? `<section class="card" aria-labelledby="caps-h"><h2 id="caps-h">Controls</h2>` +
+      `${o.capabilities.map((c) => capabilityRow(c, frame.csrf)).join('')}</section>`
+    : '';
+  const cards = CARDS.map((c) => dashboardCard(c, o.facts, actions, frame.csrf));
   const monitoring = o.monitoring === undefined ? '' : monitoringControl(o.monitoring, frame.csrf);
-  const actions = (o.actions ?? [])
-    .map((a) =>
-      a.confirm
-        ? `<a class="button danger" href="/confirm/${escapeHtml(a.id)}">${escapeHtml(a.label)}</a>`
-        : `<form method="post" action="/api/actions/${escapeHtml(a.id)}"><input type="hidden" name="csrf"` +
-          ` value="${escapeHtml(frame.csrf)}">` +
-          `<button type="submit" class="secondary">${escapeHtml(a.label)}</button></form>`,
-    )
-    .join(' ');
+  // Settings sit after the updates, before the facts about the device.
+  cards.splice(2, 0, monitoring);
   return layout(
     frame,
-    `<h1>Dashboard</h1>${message(o.error, o.notice)}${supportEndedNotice(o.supportEnded)}` +
-      `<section class="card" aria-labelledby="device-h"><h2` +
-      ` id="device-h">Device</h2><dl>${facts}</dl>${actions}</section>${monitoring}` +
-      `<section class="card" aria-labelledby="caps-h"><h2` +
-      ` id="caps-h">Controls</h2>${o.capabilities.map((c) => capabilityRow(c, frame.csrf)).join('')}</section>`,
+    `<h1>Dashboard</h1>${message(o.error, o.notice)}${supportEndedNotice(o.supportEnded)}${controls}${cards.join('')}`,
   );
 }
 

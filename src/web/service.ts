@@ -199,6 +199,7 @@ export function createDeviceApp(
         return session ? { session, user: session.account } : undefined;
       },
       verifyCsrf: (ctx, token) => site.state.sessions.verifyCsrf(ctx.session!.id, token, Date.now()),
+      noticeKey: (ctx) => ctx.session?.id,
       identityOf: (ctx) => ctx.user?.name,
       authorize: (ctx, req, route) => authorizeAndJournal(site, ctx, req, route),
     },

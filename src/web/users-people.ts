@@ -38,7 +38,7 @@ export function peopleHtml(site: DeviceSite, ctx: DeviceCtx, status: number, o: 
 
 function done(req: WebRequest, notice: string, body: Record<string, unknown> = {}): WebResponse {
   if (req.wantsJson) return { kind: 'json', body: { ok: true, ...body } };
-  return { kind: 'redirect', location: '/people?done=' + encodeURIComponent(notice) };
+  return { kind: 'redirect', location: '/people', notice };
 }
 
 /** A refusal of the user list (a taken name, a past date) as the People page shows it. */

@@ -27,7 +27,7 @@ export function addPeopleRoutes(router: Router<DeviceCtx>, site: DeviceSite): vo
     });
   };
   route('GET', '/people', (p, req, ctx) => {
-    const notice = req.query.get('done')?.slice(0, 120);
+    const notice = req.notice;
     return p.peopleHtml(site, ctx, 200, notice ? { notice } : {});
   });
   route('GET', '/api/people', (p) => ({ kind: 'json', body: { people: p.people(site) } }));

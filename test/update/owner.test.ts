@@ -65,7 +65,7 @@ test(
     const owner = await ownerClient(updated.url, world.unit);
 
     const page = (await owner.client.get('/')).body;
-    assert.match(page, /Installed firmware<\/dt><dd>1\.0\.0 \(slot a, security version 1\)/);
+    assert.match(page, /Firmware<\/dt><dd>1\.0\.0 \(slot a, security version 1\)/);
     assert.match(page, /Latest available<\/dt><dd>1\.0\.0/);
     assert.match(page, /Automatic updates<\/dt><dd>on; next check around/);
     for (const id of ['update-check', 'update-postpone', 'update-auto-off'])

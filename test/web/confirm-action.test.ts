@@ -57,3 +57,34 @@ test('unpairing every hub asks for the password again; a wrong one changes nothi
     await hub.close();
   }
 });
+
+test('a factory reset from the page asks for the password again, erases the owner, lets the label in', async () => {
+  const unit = fleet.units.plug!;
+  const c = await WebClient.for(plug.web.url, unit);
+  assert.equal((await c.login(unit.adminPassword!)).status, 303);
+  const csrf = WebClient.csrfOf((await c.get('/')).body);
+  const ownPassword = 'violet tractor harbour 7';
+  const changed = await c.send('POST', '/password', {
+    form: { csrf, currentPassword: unit.adminPassword!, newPassword: ownPassword, confirmPassword: ownPassword },
+  });
+  assert.equal(changed.status, 303, 'the owner sets a password of their own');
+  if ((await c.get('/')).status !== 200) assert.equal((await c.login(ownPassword)).status, 303);
+  const home = await c.get('/');
+  const csrfNow = WebClient.csrfOf(home.body);
+  assert.match(home.body, /<a class="button danger" href="\/confirm\/factory-reset">Reset to factory settings<\/a>/);
+  assert.match((await c.get('/confirm/factory-reset')).body, /This cannot be undone\./);
+
+  const wrong = await c.send('POST', '/api/actions/factory-reset', {
+    form: { csrf: csrfNow, password: unit.adminPassword! },
+  });
+  assert.equal(wrong.status, 401, "the label's password is not the owner's any more");
+  assert.equal((await c.get('/')).status, 200, 'nothing was erased: the session lives');
+
+  const right = await c.send('POST', '/api/actions/factory-reset', { form: { csrf: csrfNow, password: ownPassword } });
+  assert.equal(right.status, 303);
+  assert.equal((await c.get('/')).status, 303, 'the session ended with the reset');
+  const fresh = await WebClient.for(plug.web.url, unit);
+  assert.equal((await fresh.login(unit.adminPassword!)).status, 303, "the label's password works again");
+  const journal = await plug.journal.list({ limit: 200, tier: 'security' });
+  assert.ok(journal.some((e) => e.event === 'factory-reset' && e.surface === 'web' && e.result === 'success'));
+});
