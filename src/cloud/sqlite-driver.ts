@@ -91,6 +91,9 @@ class TelemetryWriter {
   async close(): Promise<void> {
     if (this.#failed) return;
     const exited = new Promise((r) => this.#worker.once('exit', r));
+    // Unref'd so an idle writer never holds a process open; while closing it must, or a process with nothing else
+    // alive ends mid-close (exit code 13, the last commit and checkpoint unconfirmed).
+    this.#worker.ref();
     this.#worker.postMessage('close');
     await exited;
   }
