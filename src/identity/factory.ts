@@ -328,6 +328,7 @@ async function provisionOne(
     serial,
     setupCode,
     claimCode,
+    supportEnd: model.supportPeriod.endsOn,
     ...(adminPassword ? { adminPassword } : {}),
   };
   const svg = renderStickerSvg(sticker);

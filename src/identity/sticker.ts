@@ -28,6 +28,8 @@ export interface StickerContent extends StickerPayload {
   readonly modelName: string;
   /** Absent for models whose owner sets the first password at install. */
   readonly adminPassword?: string;
+  /** The last day of security updates (YYYY-MM-DD), printed on the closing line; absent: not printed. */
+  readonly supportEnd?: string;
 }
 
 /**
@@ -241,6 +243,8 @@ function checkStickerContent(s: StickerContent): void {
   if (!CLAIM_CODE_PATTERN.test(normaliseClaimCode(s.claimCode)))
     throw new InvalidInputError('bad claim code for the sticker');
   if (s.adminPassword === '') throw new InvalidInputError('empty admin password for the sticker');
+  if (s.supportEnd !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(s.supportEnd))
+    throw new InvalidInputError('bad support end date for the sticker');
 }
 
 /** Model and maker, then label-over-value pairs, in the column left of the QR code. */
@@ -271,13 +275,19 @@ function bottomLines(s: StickerContent): TextLine[] {
     ['Admin page', stickerAdminAddress(s.serial), 'admin-address', 260, 20],
   ] as const;
   const labelWidth = Math.ceil(Math.max(...rows.map(([label]) => stickerTextWidth(label, 'sans', 15)))) + 10;
-  const closing = 'Keep this label: it proves you own the device.';
+  const keep = 'Keep this label: it proves you own the device.';
   return [
     ...rows.flatMap(([label, value, field, y, size]): TextLine[] => [
       { x, y, face: 'sans', text: label, size: 15, minSize: 15, width: labelWidth, grey: true },
       { x: x + labelWidth, y, face: 'mono-bold', text: value, size, minSize: 16, width: full - labelWidth, field },
     ]),
-    { x, y: 285, face: 'sans', text: closing, size: 14, minSize: 14, width: full, grey: true },
+    s.supportEnd === undefined
+      ? { x, y: 285, face: 'sans', text: keep, size: 14, minSize: 14, width: full, grey: true }
+      : // The support period as PSTI asks it be published; a value, so never shortened (it shrinks instead).
+        {
+          ...{ x, y: 285, face: 'sans', size: 14, minSize: 11, width: full, grey: true, field: 'support-end' },
+          text: `Security updates until ${s.supportEnd}. Keep this label: it proves ownership.`,
+        },
   ];
 }
 
@@ -285,7 +295,8 @@ function bottomLines(s: StickerContent): TextLine[] {
  * The sticker as SVG, units 0.1 mm on a 50 x 30 mm label: maker, model, serial, admin password (when the
  * factory sets one), setup code, claim code, the admin page's address and a QR code of {@link stickerUri}.
  * Each value's text element has a class naming it ('serial', 'admin-password', 'setup-code', 'claim-code',
- * 'admin-address'). Names too long for the label are shortened with an ellipsis; malformed codes are refused.
+ * 'admin-address', 'support-end'). Names too long for the label are shortened with an ellipsis; malformed codes
+ * are refused.
  * @example await writeFile('sticker.svg', renderStickerSvg({ maker, modelName, model, serial, setupCode, claimCode }))
  */
 export function renderStickerSvg(s: StickerContent): string {

@@ -163,7 +163,7 @@ async function decodeQr(t: SkippableTest, svg: string, name: string): Promise<st
   return stdout.trim();
 }
 
-test('the sticker prints the claim code, admin password, setup code and admin address of its unit', async () => {
+test('the sticker prints the claim code, password, setup code, admin address and support end of its unit', async () => {
   const { unit, svg } = await labelOf('plug');
   assert.ok(unit.adminPassword, 'the plug has a printed password');
   assert.equal(printedValue(svg, 'claim-code'), unit.claimCode);
@@ -172,6 +172,11 @@ test('the sticker prints the claim code, admin password, setup code and admin ad
   assert.equal(printedValue(svg, 'serial'), unit.serial);
   const host = `${unit.serial.toLowerCase()}.local`;
   assert.equal(printedValue(svg, 'admin-address'), `https://${host}:8443`, "with the admin page's default port");
+  const { supportPeriodEnd } = JSON.parse(await readFile(join(unit.dir, 'unit.json'), 'utf8')) as Record<
+    string,
+    string
+  >;
+  assert.match(printedValue(svg, 'support-end') ?? '', new RegExp(`^Security updates until ${supportPeriodEnd}\\. `));
   const webCert = new X509Certificate(await readFile(join(unit.dir, 'web-cert.pem'), 'utf8'));
   assert.ok(
     webCert.subjectAltName?.split(', ').includes(`DNS:${host}`),
