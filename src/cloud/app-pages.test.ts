@@ -23,7 +23,10 @@ test('the chart draws numeric series as inline SVG with a text alternative, and 
   const svg = telemetryChart(rows);
   assert.match(svg, /^<svg class="chart" role="img"/);
   assert.equal((svg.match(/<polyline/g) ?? []).length, 2, 'energy and power; the string value is not charted');
-  assert.match(svg, /<desc id="chart-desc">energy: 3 readings, latest 30; power: 3 readings, latest 0<\/desc>/);
+  assert.match(svg, /<desc id="chart-desc">Energy: 3 readings, latest 30; Power: 3 readings, latest Off<\/desc>/);
+  const named = telemetryChart(rows, getModel('plug'));
+  assert.match(named, /<desc id="chart-desc">Energy use: 3 readings, latest 30 W; Power: 3 readings, latest Off</);
+  assert.match(named, />Energy use: 30 W<\/text>/, 'the legend says it with the unit too');
   assert.doesNotMatch(svg, /style=|<script|href=/, 'no inline style, script or link');
   assert.match(telemetryChart([]), /No telemetry yet/);
 });
@@ -140,4 +143,63 @@ test('a member or guest sees no release on a shared device', () => {
   assert.match(devicePage(frame, { ...o, role: 'owner' }), /Release this device/);
   assert.doesNotMatch(devicePage(frame, { ...o, role: 'member' }), /Release this device/);
   assert.match(devicePage(frame, { ...o, role: 'guest' }), /Shared with you as guest/);
+});
+
+test("a device's page shows every value the cloud knows in the model's words, a labelled button per action", () => {
+  const state = {
+    at: Date.UTC(2026, 11, 7, 21, 51, 15),
+    capabilities: [
+      { id: 'power', value: false },
+      { id: 'energy', value: 12 },
+    ],
+  };
+  const html = devicePage(
+    { title: 't', csrf: 'c', email: 'e' },
+    {
+      device: { ...CLAIMED_PLUG, state },
+      telemetry: [],
+      controls: [{ capability: 'power', actions: ['on', 'off', 'toggle'] }],
+    },
+  );
+  assert.match(html, /<strong>Power<\/strong>[^]*?data-value-of="power">Off</);
+  assert.match(html, /<strong>Energy use<\/strong>[^]*?data-value-of="energy">12 W</);
+  const buttons = [...html.matchAll(/<button type="submit" class="secondary" aria-label="([^"]*)">([^<]*)</g)];
+  assert.deepEqual(
+    buttons.map((b) => [b[1], b[2]]),
+    [
+      ['Power: Turn on', 'Turn on'],
+      ['Power: Turn off', 'Turn off'],
+      ['Power: Switch over', 'Switch over'],
+    ],
+    'the energy reading has no button',
+  );
+  assert.match(html, /As the device last reported them, on 2026-12-07 21:51:15 UTC\./);
+  assert.match(html, /<dt>Status<\/dt><dd>Online: the device is connected to the cloud\.<\/dd>/);
+});
+
+test("a lock's bolt shows to the owner as a state controlled only at home, and not at all to a guest", () => {
+  const device = {
+    ...CLAIMED_PLUG,
+    serial: 'LCK-AAAAAAAAAA',
+    model: 'lock',
+    state: { at: 1, capabilities: [{ id: 'bolt', value: 'locked' }] },
+  };
+  const page = (role: string): string =>
+    devicePage({ title: 't', csrf: 'c', email: 'e' }, { device, telemetry: [], controls: [], role });
+  assert.match(page('owner'), /<strong>Bolt<\/strong>[^]*?data-value-of="bolt">Locked<[^]*?controlled only at home/);
+  assert.doesNotMatch(page('owner'), /aria-label="Bolt/, 'no button: the cloud offers no sensitive control');
+  assert.doesNotMatch(page('guest'), /Bolt|Locked/);
+  assert.doesNotMatch(page('stranger'), /Locked/, 'a role the page does not know sees what a guest sees');
+});
+
+test('the status is a sentence: offline says when the cloud last heard from the device; never reached, says so', () => {
+  const page = (device: typeof CLAIMED_PLUG): string =>
+    devicePage({ title: 't', csrf: 'c', email: 'e' }, { device, telemetry: [], controls: [] });
+  const seenAt = Date.UTC(2026, 11, 7, 21, 0, 0);
+  assert.match(
+    page({ ...CLAIMED_PLUG, online: false, seenAt }),
+    /<dd>Offline: the cloud last heard from the device on 2026-12-07 21:00:00 UTC\.<\/dd>/,
+  );
+  assert.match(page({ ...CLAIMED_PLUG, online: false, seenAt: 0 }), /<dd>Not connected yet: /);
+  assert.match(page(CLAIMED_PLUG), /The device has not reported its values yet\./);
 });

@@ -4,10 +4,18 @@
  * inline SVG on the server. Every value is escaped; no inline script or style (the CSP forbids
  * both), no external resource; every form that changes state carries the CSRF token.
  */
-import { displayValue, escapeHtml, formMessages, postButton, renderPage } from '../web/index.ts';
+import { escapeHtml, formMessages, postButton, renderPage } from '../web/index.ts';
 import type { DeviceRecord, TelemetryRow } from './store.ts';
 import { firmwareText, modelOf } from './owner-devices.ts';
-import type { ModelSpec } from '../models/index.ts';
+import { roleMayUse, type DeviceRole } from './household.ts';
+import {
+  actionAccessibleName,
+  actionLabel,
+  capabilityName,
+  valueInWords,
+  type CapabilityWordsSource,
+  type ModelSpec,
+} from '../models/index.ts';
 
 /** What every page knows. */
 export interface AppFrame {
@@ -95,9 +103,18 @@ function revokedText(r: NonNullable<DeviceRecord['revoked']>): string {
   );
 }
 
+/** The device's connection in a few words, for the list. */
 function stateText(d: DeviceRecord): string {
   if (d.revoked) return 'blocked by the maker';
-  return d.online ? 'online' : d.seenAt ? `offline (last seen ${utcText(d.seenAt)})` : 'not seen yet';
+  return d.online ? 'online' : d.seenAt ? `offline since ${utcText(d.seenAt)}` : 'not connected yet';
+}
+
+/** The device's connection as a sentence, for its page. */
+function statusSentence(d: DeviceRecord): string {
+  if (d.revoked) return revokedText(d.revoked);
+  if (d.online) return 'Online: the device is connected to the cloud.';
+  if (d.seenAt) return `Offline: the cloud last heard from the device on ${utcText(d.seenAt)}.`;
+  return 'Not connected yet: the device has not reached the cloud since it was claimed.';
 }
 
 function deviceList(devices: ReadonlyArray<DeviceRecord & { role?: string }>): string {
@@ -105,7 +122,7 @@ function deviceList(devices: ReadonlyArray<DeviceRecord & { role?: string }>): s
   const items = devices.map(
     (d) =>
       `<li><a href="/app/devices/${escapeHtml(d.serial)}">${escapeHtml(d.serial)}</a> ` +
-      `<span class="muted">${escapeHtml(d.model)} · ${escapeHtml(stateText(d))}` +
+      `<span class="muted">${escapeHtml(modelOf(d)?.name ?? d.model)} · ${escapeHtml(stateText(d))}` +
       `${d.role ? ` · shared with you as ${escapeHtml(d.role)}` : ''}</span></li>`,
   );
   return `<ul class="devices">${items.join('')}</ul>`;
@@ -219,50 +236,119 @@ function chartLines(series: readonly Series[], s: ChartScale): string {
     .join('');
 }
 
-function chartLegend(series: readonly Series[]): string {
+/** A series' name as the model gives it and its newest value in words, with its unit: 'Energy use', '60 W'. */
+function seriesWords(line: Series, rows: readonly TelemetryRow[], model: ModelSpec | undefined): [string, string] {
+  const c = model?.capabilities.find((x) => x.id === line.name) ?? { id: line.name };
+  const newest = rows.findLast((r) => line.name in r.values)?.values[line.name];
+  return [capabilityName(c), valueInWords(c, newest)];
+}
+
+function chartLegend(series: readonly Series[], rows: readonly TelemetryRow[], model: ModelSpec | undefined): string {
   return series
     .map(
       (line, i) =>
-        `<text x="${L + 8 + i * 130}" y="${T + 12}" font-size="12" ` +
-        `fill="${COLOURS[i % COLOURS.length]}">${escapeHtml(line.name)}: ${escapeHtml(line.points.at(-1)![1])}</text>`,
+        `<text x="${L + 8 + i * 150}" y="${T + 12}" font-size="12" ` +
+        `fill="${COLOURS[i % COLOURS.length]}">${escapeHtml(seriesWords(line, rows, model).join(': '))}</text>`,
     )
     .join('');
 }
 
-/** The telemetry chart: one line per numeric value, inline SVG with a text alternative. */
-export function telemetryChart(rows: readonly TelemetryRow[]): string {
+/**
+ * The telemetry chart: one line per numeric value, inline SVG with a text alternative; with the device's model its
+ * legend names each value as the model does, with its unit.
+ */
+export function telemetryChart(rows: readonly TelemetryRow[], model?: ModelSpec): string {
   const series = numericSeries(rows);
   if (series.length === 0) return '<p class="muted" data-chart="empty">No telemetry yet.</p>';
   const scale = chartScale(series);
-  const summary = series.map((s) => `${s.name}: ${s.points.length} readings, latest ${s.points.at(-1)![1]}`).join('; ');
+  const summary = series
+    .map((s) => {
+      const [name, latest] = seriesWords(s, rows, model);
+      return `${name}: ${s.points.length} readings, latest ${latest}`;
+    })
+    .join('; ');
   return (
     `<svg class="chart" role="img" aria-labelledby="chart-title chart-desc" viewBox="0 0 ${W} ${H}" ` +
     `data-points="${rows.length}"><title id="chart-title">Recent telemetry</title>` +
     `<desc id="chart-desc">${escapeHtml(summary)}</desc>${chartAxes(scale)}${chartLines(series, scale)}` +
-    `${chartLegend(series)}</svg>`
+    `${chartLegend(series, rows, model)}</svg>`
   );
 }
 
 type Controls = ReadonlyArray<{ capability: string; actions: readonly string[] }>;
 
-function controlRows(d: DeviceRecord, controls: Controls, csrf: string): string {
-  const values = new Map((d.state?.capabilities ?? []).map((c) => [c.id, c.value] as const));
-  const action = (capability: string, a: string): string =>
+/** One capability as the cloud knows it: the model's words for it, its last value and the actions offered here. */
+interface KnownCapability {
+  readonly words: CapabilityWordsSource & { readonly description?: string; readonly sensitive?: boolean };
+  readonly value: unknown;
+  readonly actions: readonly string[];
+}
+
+/** The newest value of each capability: the device's last state, else its newest telemetry reading. */
+function lastValues(d: DeviceRecord, telemetry: readonly TelemetryRow[]): Map<string, unknown> {
+  const values = new Map<string, unknown>();
+  for (const r of telemetry) for (const [id, v] of Object.entries(r.values)) values.set(id, v);
+  for (const c of d.state?.capabilities ?? []) values.set(c.id, c.value);
+  return values;
+}
+
+/**
+ * What the cloud knows of the device's capabilities, in its model's order: every one but a camera's content, and for
+ * a guest only those it may use (whether a lock is bolted is as sensitive as bolting it). Without a model: what the
+ * device reported, by id.
+ */
+function knownCapabilities(
+  d: DeviceRecord,
+  o: { telemetry: readonly TelemetryRow[]; controls: Controls; role?: string },
+): KnownCapability[] {
+  const model = modelOf(d);
+  const values = lastValues(d, o.telemetry);
+  // Fails closed: a role this page does not know sees what a guest sees.
+  const role: DeviceRole =
+    o.role === undefined || o.role === 'owner' || o.role === 'member' ? (o.role ?? 'owner') : 'guest';
+  const actionsOf = (id: string): readonly string[] => o.controls.find((c) => c.capability === id)?.actions ?? [];
+  const words = model
+    ? model.capabilities.filter((c) => c.kind !== 'snapshot' && roleMayUse(role, model, c.id))
+    : role === 'guest'
+      ? []
+      : [...new Set([...o.controls.map((c) => c.capability), ...values.keys()])].map((id) => ({ id }));
+  return words.map((w) => ({ words: w, value: values.get(w.id), actions: actionsOf(w.id) }));
+}
+
+function actionForm(d: DeviceRecord, c: KnownCapability, a: string, csrf: string): string {
+  return (
     `<form method="post" action="/app/devices/${escapeHtml(d.serial)}/command">${csrfInput(csrf)}` +
-    `<input type="hidden" name="capability" value="${escapeHtml(capability)}">` +
+    `<input type="hidden" name="capability" value="${escapeHtml(c.words.id)}">` +
     `<input type="hidden" name="action" value="${escapeHtml(a)}">` +
-    `<button type="submit" class="secondary" aria-label="${escapeHtml(`${capability}: ${a}`)}">` +
-    `${escapeHtml(a)}</button></form>`;
-  return controls
-    .map(
-      (c) =>
-        `<div class="cap" data-capability="${escapeHtml(c.capability)}">` +
-        `<div><strong>${escapeHtml(c.capability)}</strong><br>` +
-        `<span class="value" data-value-of="${escapeHtml(c.capability)}">` +
-        `${escapeHtml(displayValue(values.get(c.capability)))}</span>` +
-        `</div><div>${c.actions.map((a) => action(c.capability, a)).join(' ')}</div></div>`,
-    )
+    `<button type="submit" class="secondary" aria-label="${escapeHtml(actionAccessibleName(c.words, a))}">` +
+    `${escapeHtml(actionLabel(c.words, a))}</button></form>`
+  );
+}
+
+function capabilityRows(d: DeviceRecord, known: readonly KnownCapability[], csrf: string): string {
+  return known
+    .map((c) => {
+      const id = escapeHtml(c.words.id);
+      const about = c.words.description ? ` <span class="muted">${escapeHtml(c.words.description)}</span>` : '';
+      const atHome =
+        c.words.sensitive === true
+          ? '<br><span class="muted">For your safety this is controlled only at home: on your hub or on the ' +
+            "device's own page.</span>"
+          : '';
+      return (
+        `<div class="cap" data-capability="${id}"><div><strong>${escapeHtml(capabilityName(c.words))}</strong>` +
+        `${about}<br><span class="value" data-value-of="${id}">${escapeHtml(valueInWords(c.words, c.value))}</span>` +
+        `${atHome}</div><div>${c.actions.map((a) => actionForm(d, c, a, csrf)).join(' ')}</div></div>`
+      );
+    })
     .join('');
+}
+
+/** When the values were reported: the cloud shows what the device last said, never a guess. */
+function reportedText(d: DeviceRecord): string {
+  return d.state
+    ? `<p class="muted">As the device last reported them, on ${escapeHtml(utcText(d.state.at))}.</p>`
+    : '<p class="muted">The device has not reported its values yet.</p>';
 }
 
 /**
@@ -280,7 +366,7 @@ function deviceFacts(d: DeviceRecord): string {
   const facts = [
     ['Serial', d.serial],
     ['Model', modelOf(d) ? `${modelOf(d)!.name} (${d.model})` : d.model],
-    ['Status', d.revoked ? revokedText(d.revoked) : stateText(d)],
+    ['Status', statusSentence(d)],
     ['Firmware', firmwareText(d.firmware)],
     ['Security updates until', supportText(modelOf(d), d)],
     ['Claimed', d.claimedAt ? utcText(d.claimedAt) : '—'],
@@ -303,14 +389,17 @@ export function devicePage(
 ): string {
   const d = o.device;
   const serial = escapeHtml(d.serial);
-  const controls = controlRows(d, o.controls, frame.csrf) || '<p class="muted">No controls reported yet.</p>';
+  const known = knownCapabilities(d, o);
+  const controls = known.length
+    ? capabilityRows(d, known, frame.csrf) + reportedText(d)
+    : '<p class="muted">Nothing reported yet.</p>';
   return layout(
     frame,
     `<h1>${serial}</h1>${formMessages(o)}` +
       `<section class="card" aria-labelledby="dev-h"><h2 id="dev-h">Device</h2><dl>${deviceFacts(d)}</dl></section>` +
-      `<section class="card" aria-labelledby="ctl-h"><h2 id="ctl-h">Controls</h2>${controls}</section>` +
+      `<section class="card" aria-labelledby="ctl-h"><h2 id="ctl-h">Controls and readings</h2>${controls}</section>` +
       `<section class="card" aria-labelledby="tel-h"><h2 id="tel-h">Recent` +
-      ` telemetry</h2>${telemetryChart(o.telemetry)}` +
+      ` telemetry</h2>${telemetryChart(o.telemetry, modelOf(d))}` +
       `<p><a href="/app/devices/${serial}">Refresh</a></p></section>` +
       (o.role !== undefined && o.role !== 'owner'
         ? `<p class="muted">Shared with you as ${escapeHtml(o.role)}.</p>`

@@ -10,6 +10,7 @@ import { AccountError, AccountStateError, CommandError, RateLimitedError, RoleEr
 import type { DeviceRecord } from './store.ts';
 import { clearedSessionCookie, field, normaliseEmail, type OwnerCtx } from './owner-accounts.ts';
 import { modelOf, remoteControls } from './owner-devices.ts';
+import { afterAction, capabilityName } from '../models/index.ts';
 import { householdCommand, householdRelease, householdRemove } from './api-routes.ts';
 import { telemetryForRole } from './household.ts';
 import type { DeviceRemovals } from './person-removals.ts';
@@ -232,8 +233,13 @@ async function command(site: OwnerSite, req: WebRequest, ctx: OwnerCtx): Promise
   try {
     const { capability, action, value } = req.body;
     const c = await householdCommand(site, req, ctx, serial, { capability, action, value });
-    if (c.status === 'done') return back('done', `${c.capability}: ${c.action} done`);
-    return back('error', `the device refused: ${c.result?.error?.message ?? 'unknown reason'}`);
+    // householdCommand checked the caller's access: the device is there and theirs to use.
+    const device = await site.store.getDevice(serial);
+    const model = device ? modelOf(device) : undefined;
+    const words = model?.capabilities.find((x) => x.id === c.capability) ?? { id: c.capability };
+    if (c.status === 'done') return back('done', afterAction(words, c.action, c.result?.value));
+    const why = c.result?.error?.message ?? 'it gave no reason';
+    return back('error', `${capabilityName(words)}: the device did not do it (${why}).`);
   } catch (err) {
     if (err instanceof CommandError || err instanceof RoleError) return back('error', err.message);
     throw err;
@@ -299,7 +305,8 @@ export function addAppDeviceRoutes(router: Router<OwnerCtx>, site: OwnerSite): v
     csrf: true,
     handler: async (req, ctx) => {
       await householdRelease(site, ctx, req.params.serial!);
-      return { kind: 'redirect', location: `/app?done=${encodeURIComponent(`${req.params.serial} released`)}` };
+      const done = `Released ${req.params.serial}: it and its telemetry are no longer on your account.`;
+      return { kind: 'redirect', location: `/app?done=${encodeURIComponent(done)}` };
     },
   });
 }

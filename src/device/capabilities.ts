@@ -26,6 +26,8 @@ export interface CapabilityValue {
   readonly description: string;
   readonly actions: readonly string[];
   readonly sensitive: boolean;
+  /** The model's display name, when it gives one. */
+  readonly name?: string;
   readonly unit?: string;
   readonly value: unknown;
   /** True when the hardware (its driver) cannot give the value now: `value` is then null, never a stale one. */
@@ -90,6 +92,7 @@ export function capabilityFacts(c: Capability): Omit<CapabilityValue, 'value' | 
     description: c.description,
     actions: c.actions,
     sensitive: c.sensitive === true,
+    ...(c.name ? { name: c.name } : {}),
     ...(c.unit ? { unit: c.unit } : {}),
   };
 }

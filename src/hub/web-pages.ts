@@ -4,8 +4,7 @@
  * state carries the CSRF token.
  */
 import { escapeHtml, formMessages, postButton, renderPage } from '../web/index.ts';
-import type { Capability } from '../models/index.ts';
-import type { ChannelValue } from '../channel/index.ts';
+import { actionAccessibleName, actionLabel, capabilityName, valueInWords, type Capability } from '../models/index.ts';
 import type { HubDeviceView } from './hub.ts';
 
 /** The file the first password is written to, once. */
@@ -35,9 +34,55 @@ export function hubPage(title: string, body: string, csrf?: string, user?: HubSi
   );
 }
 
-/** A capability value as the owner reads it. */
-export function shownValue(v: ChannelValue | undefined): string {
-  return v === undefined || v === null ? '—' : typeof v === 'boolean' ? (v ? 'on' : 'off') : String(v);
+const MONTHS = [
+  'January',
+  'February',
+  'March',
+  'April',
+  'May',
+  'June',
+  'July',
+  'August',
+  'September',
+  'October',
+  'November',
+  'December',
+];
+
+/** '2026-12-07T21:51:13.951Z' -> '7 December 2026 at 21:51 UTC' (the hub knows no time zone of its owner's). */
+export function readableTime(iso: string): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  const hm = `${String(d.getUTCHours()).padStart(2, '0')}:${String(d.getUTCMinutes()).padStart(2, '0')}`;
+  return `${d.getUTCDate()} ${MONTHS[d.getUTCMonth()]} ${d.getUTCFullYear()} at ${hm} UTC`;
+}
+
+/** How a device was paired, in the owner's words. */
+export const PAIRED_BY: Readonly<Record<HubDeviceView['mode'], string>> = {
+  'push-button': "by pressing the device's button",
+  'setup-code': 'with the setup code from its label',
+};
+
+/** The hub's access to one capability: what it may do, and the button that takes it away or gives it. */
+function accessControl(d: HubDeviceView, c: Capability, csrf: string, allowed: boolean): string {
+  const base = `/devices/${encodeURIComponent(d.serial)}`;
+  const name = capabilityName(c);
+  return allowed
+    ? postButton(`${base}/revoke/${encodeURIComponent(c.id)}`, csrf, 'Take away hub access', {
+        aria: `Take away hub access: ${name} (${d.serial})`,
+      })
+    : postButton(`${base}/grant/${encodeURIComponent(c.id)}`, csrf, 'Let the hub use it', {
+        aria: `Let the hub use it: ${name} (${d.serial})`,
+      });
+}
+
+/** Why the hub may not use a capability, when it may not. */
+function accessNote(c: Capability, allowed: boolean): string {
+  if (allowed) return '';
+  const why = c.sensitive
+    ? 'The hub may not use this: it is sensitive, so only you can allow it.'
+    : 'The hub may not use this.';
+  return `<br><span class="muted">${why}</span>`;
 }
 
 function capabilityRow(d: HubDeviceView, c: Capability, csrf: string, owner: boolean): string {
@@ -46,38 +91,63 @@ function capabilityRow(d: HubDeviceView, c: Capability, csrf: string, owner: boo
   const actions = allowed
     ? c.actions
         .filter((a) => a !== 'get' && a !== 'set')
-        .map((a) => postButton(`${base}/call/${c.id}/${a}`, csrf, a, { aria: `${d.serial} ${c.id}: ${a}` }))
+        .map((a) =>
+          postButton(`${base}/call/${encodeURIComponent(c.id)}/${encodeURIComponent(a)}`, csrf, actionLabel(c, a), {
+            aria: `${actionAccessibleName(c, a)} (${d.serial})`,
+          }),
+        )
         .join(' ')
     : '';
-  const access = !owner
-    ? ''
-    : allowed
-      ? postButton(`${base}/revoke/${c.id}`, csrf, 'revoke', { aria: `revoke ${c.id} on ${d.serial}` })
-      : postButton(`${base}/grant/${c.id}`, csrf, c.sensitive ? 'grant (sensitive)' : 'grant', {
-          aria: `grant ${c.id} on ${d.serial}`,
-        });
-  const unit = c.unit && d.state[c.id] !== undefined ? ' ' + escapeHtml(c.unit) : '';
+  const access = owner ? accessControl(d, c, csrf, allowed) : '';
+  const id = escapeHtml(c.id);
   return (
-    `<div class="cap" data-capability="${escapeHtml(c.id)}"><div><strong>${escapeHtml(c.id)}</strong> ` +
+    `<div class="cap" data-capability="${id}"><div><strong>${escapeHtml(capabilityName(c))}</strong> ` +
     `<span class="muted">${escapeHtml(c.description)}</span><br>` +
-    `<span class="value">${escapeHtml(shownValue(d.state[c.id]))}${unit}</span>` +
-    `${allowed ? '' : ' <span class="muted">(not granted)</span>'}</div><div>${actions} ${access}</div></div>`
+    `<span class="value" data-value-of="${id}">${escapeHtml(valueInWords(c, d.state[c.id]))}</span>` +
+    `${accessNote(c, allowed)}</div><div>${actions} ${access}</div></div>`
   );
 }
+
+/** The link to the device as a sentence. */
+function linkText(d: HubDeviceView): string {
+  return d.connected
+    ? "Connected. The hub and the device each checked the other's key, and all they say to each other is encrypted."
+    : 'Not connected right now. The hub keeps trying to reach the device.';
+}
+
+/** The key the hub pinned, folded away: the owner compares it only when a device is replaced or moved. */
+function deviceKey(d: HubDeviceView): string {
+  return (
+    '<details><summary>Device key</summary>' +
+    '<p class="muted">The hub accepts only this key from the device, so no other device can stand in for it. ' +
+    "The device's own page shows the same key.</p>" +
+    `<dl class="raw"><dt>Fingerprint</dt><dd>${escapeHtml(d.pin)}</dd></dl></details>`
+  );
+}
+
+/** What the owner's buttons on a card do, said once. */
+const OWNER_NOTE =
+  '<p class="muted">The hub, the people you add to it and its automations can work only what you allow here. ' +
+  '"Take away hub access" stops them working that control through the hub; the device and its own page are not ' +
+  'changed. "Unpair this device" makes the hub forget the device, what it was allowed and its automations, and ' +
+  'tells the device to forget the hub.</p>';
 
 function deviceCard(d: HubDeviceView, csrf: string, owner: boolean): string {
   // The device's own model, as it gave it while pairing: a maker's product shows its own controls.
   const id = escapeHtml(d.serial);
   const rows = d.capabilities.map((c) => capabilityRow(d, c, csrf, owner)).join('');
-  const link = d.connected ? 'connected (mutual TLS 1.3, key pinned)' : 'not connected (reconnecting)';
   return (
     `<section class="card" data-serial="${id}" aria-labelledby="d-${id}">` +
     `<h2 id="d-${id}">${escapeHtml(d.modelName)} ${id}</h2>` +
-    `<dl><dt>Address</dt><dd>${escapeHtml(d.address)}</dd><dt>Link</dt><dd>${link}</dd>` +
-    `<dt>Paired</dt><dd>${escapeHtml(d.pairedAt)} by ${escapeHtml(d.mode)}</dd>` +
-    `<dt>Device key</dt><dd>${escapeHtml(d.pin)}</dd></dl>${rows}` +
+    `<dl><dt>Connection</dt><dd>${escapeHtml(linkText(d))}</dd>` +
+    `<dt>Address</dt><dd>${escapeHtml(d.address)}</dd>` +
+    `<dt>Paired</dt><dd>${escapeHtml(`${readableTime(d.pairedAt)}, ${PAIRED_BY[d.mode]}`)}</dd></dl>` +
+    `${deviceKey(d)}${rows}` +
     (owner
-      ? postButton(`/devices/${encodeURIComponent(d.serial)}/unpair`, csrf, 'Unpair', { aria: `unpair ${d.serial}` })
+      ? OWNER_NOTE +
+        postButton(`/devices/${encodeURIComponent(d.serial)}/unpair`, csrf, 'Unpair this device', {
+          aria: `Unpair this device: ${d.modelName} ${d.serial}`,
+        })
       : '') +
     '</section>'
   );
@@ -116,8 +186,11 @@ export function hubDashboard(
     '<input id="address" name="address" required maxlength="270" placeholder="192.0.2.10:5541">' +
     '<label for="setup-code">Setup code (optional)</label><input id="setup-code" name="setupCode" ' +
     'inputmode="numeric" autocomplete="off" maxlength="20" placeholder="1234-5678-9012">' +
-    '<label><input type="checkbox" name="keepGrants"> Pairing a device again: keep its grants (a lock\'s bolt). ' +
-    'Only a device showing the key this hub pinned for it keeps them; without the tick they are dropped.</label>' +
+    '<label class="check" for="keep-grants"><input type="checkbox" id="keep-grants" name="keepGrants" ' +
+    'aria-describedby="keep-grants-hint"> Keep what the hub was allowed to use</label>' +
+    '<p class="muted" id="keep-grants-hint">Only for a device this hub paired with before, such as a lock whose ' +
+    'bolt you let the hub use. It keeps that access only if it still has the key the hub remembers; untick it, ' +
+    'and you allow each sensitive control again yourself.</p>' +
     '<button type="submit">Pair</button></form></section>';
   return hubPage(
     'Devices',

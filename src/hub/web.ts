@@ -45,7 +45,8 @@ import { BulwarkError, InvalidInputError } from '../errors/index.ts';
 import { validateAdmissionConfig, type AdmissionConfig } from '../admission/index.ts';
 import { writeFileAtomic, SECRET_FILE_MODE } from '../storage/index.ts';
 import type { ChannelValue } from '../channel/index.ts';
-import type { Hub } from './hub.ts';
+import { afterAction, capabilityName } from '../models/index.ts';
+import type { Hub, HubDeviceView, HubPairedView } from './hub.ts';
 import { HUB_OWNER, HubOwnerLogin, OWNER_KEY } from './web-login.ts';
 import { HubUsers, authorizeHubRoute, devicesFor, type HubAccount } from './users.ts';
 import { JournalledRouter, addHubPeopleRoutes, removeHubPerson, requestInWords } from './users-routes.ts';
@@ -56,7 +57,7 @@ import {
   hubErrorPage,
   hubLoginPage,
   hubPasswordPage,
-  shownValue,
+  PAIRED_BY,
 } from './web-pages.ts';
 
 export { HUB_INITIAL_PASSWORD_FILE } from './web-pages.ts';
@@ -160,6 +161,25 @@ function addLoginRoutes(router: Router<HubCtx>, site: HubSite): void {
   });
 }
 
+/** 'Smart Door Lock LCK-…': how the notices name a device. */
+function deviceTitle(d: HubDeviceView): string {
+  return `${d.modelName} ${d.serial}`;
+}
+
+/** The capabilities `ids` of `d` by the names its pages give them: 'Bolt, Door'. */
+function namesOf(d: HubDeviceView, ids: readonly string[]): string {
+  return ids.map((id) => capabilityName(d.capabilities.find((c) => c.id === id) ?? { id })).join(', ');
+}
+
+/** The notice after a pairing, with what a second pairing kept or dropped of the hub's access. */
+function pairedNotice(d: HubPairedView): string {
+  const kept = d.keptGrants?.length ? ` The hub may still use ${namesOf(d, d.keptGrants)}.` : '';
+  const dropped = d.droppedGrants?.length
+    ? ` The hub may no longer use ${namesOf(d, d.droppedGrants)}: allow it again below if you want.`
+    : '';
+  return `Paired ${deviceTitle(d)} ${PAIRED_BY[d.mode]}.${kept}${dropped}`;
+}
+
 async function pair(site: HubSite, req: WebRequest, csrf: string): Promise<WebResponse> {
   const address = requiredField(req.body.address, 'address', 270);
   const given = typeof req.body.setupCode === 'string' && req.body.setupCode.trim() !== '';
@@ -168,14 +188,7 @@ async function pair(site: HubSite, req: WebRequest, csrf: string): Promise<WebRe
     // The owner's tick: a device paired again with the key pinned for it keeps its grants.
     const keepGrants = req.body.keepGrants === 'on' || req.body.keepGrants === true;
     const d = await site.hub.pair({ address, ...(code !== undefined ? { setupCode: code } : {}), keepGrants });
-    const grants = d.keptGrants?.length
-      ? `; grants kept: ${d.keptGrants.join(', ')}`
-      : d.droppedGrants?.length
-        ? `; grants dropped: ${d.droppedGrants.join(', ')} (grant them again, or pair again with "keep its grants")`
-        : '';
-    return req.wantsJson
-      ? { kind: 'json', body: { ok: true, device: d } }
-      : back(`paired ${d.serial} by ${d.mode}${grants}`);
+    return req.wantsJson ? { kind: 'json', body: { ok: true, device: d } } : back(pairedNotice(d));
   } catch (err) {
     if (!(err instanceof BulwarkError)) throw err;
     const { code, message } = err as BulwarkError;
@@ -227,7 +240,10 @@ function addDeviceRoutes(router: Router<HubCtx>, site: HubSite): void {
       if (typeof value === 'string' && /^-?\d{1,6}$/.test(value)) value = Number(value);
       const result = await hub.call(serial, capability, action, value);
       if (req.wantsJson) return { kind: 'json', body: { ok: true, value: result } };
-      return back(`${serial} ${capability}: ${action} -> ${shownValue(result)}`);
+      // Looked up again after the call: an unpairing meanwhile leaves the serial and the id to name them.
+      const d = hub.devices().find((x) => x.serial === serial);
+      const c = d?.capabilities.find((x) => x.id === capability) ?? { id: capability };
+      return back(`${d ? deviceTitle(d) : serial} — ${afterAction(c, action, result)}`);
     },
   });
   for (const verb of ['grant', 'revoke'] as const) {
@@ -240,7 +256,8 @@ function addDeviceRoutes(router: Router<HubCtx>, site: HubSite): void {
         const { serial, capability } = req.params as { serial: string; capability: string };
         const d = verb === 'grant' ? hub.grant(serial, capability) : hub.revoke(serial, capability);
         if (req.wantsJson) return { kind: 'json', body: { ok: true, device: d } };
-        return back(`${verb === 'grant' ? 'granted' : 'revoked'} ${capability} on ${serial}`);
+        const what = `${namesOf(d, [capability])} on ${deviceTitle(d)}`;
+        return back(verb === 'grant' ? `The hub may now use ${what}.` : `The hub may no longer use ${what}.`);
       },
     });
   }
@@ -251,10 +268,12 @@ function addDeviceRoutes(router: Router<HubCtx>, site: HubSite): void {
     csrf: true,
     handler: async (req) => {
       const { serial } = req.params as { serial: string };
+      const before = hub.devices().find((x) => x.serial === serial);
       const r = await hub.unpair(serial);
       if (req.wantsJson) return { kind: 'json', body: { ok: true, ...r } };
-      const offline = " (the device was offline and still holds this hub's key: unpair it on the device too)";
-      return back(`unpaired ${serial}${r.toldDevice ? '' : offline}`);
+      const offline =
+        " The device was offline, so it still knows this hub's key: unpair the hub on the device's own page too.";
+      return back(`Unpaired ${before ? deviceTitle(before) : serial}.${r.toldDevice ? '' : offline}`);
     },
   });
 }

@@ -51,6 +51,15 @@ export type {
   SecurityBaseline,
   SecurityBaselineDeclaration,
 } from './security-baseline.ts';
+export {
+  NO_VALUE,
+  actionAccessibleName,
+  actionLabel,
+  afterAction,
+  capabilityName,
+  valueInWords,
+} from './capability-words.ts';
+export type { CapabilityWordsSource } from './capability-words.ts';
 export { checkAgainstSchema } from './schema-check.ts';
 export type { SchemaNode, SchemaProblem } from './schema-check.ts';
 export { ACTUATORS, SENSORS } from './vocabulary.ts';

@@ -42,6 +42,7 @@ function thermostat(): Doc {
     capabilities: [
       {
         id: 'setpoint',
+        name: 'Target temperature',
         kind: 'level',
         actions: ['set', 'get'],
         value: { type: 'number', min: 5, max: 30, step: 0.5 },
@@ -88,6 +89,23 @@ const MISTAKES: ReadonlyArray<[string, (m: Doc) => void, string]> = [
   ],
   ['repeated id', (m) => (m.capabilities[1]!.id = 'setpoint'), "capabilities[1].id: repeats 'setpoint'"],
   ['reserved id', (m) => (m.capabilities[0]!.id = 'people'), "capabilities[0].id: 'people' is reserved"],
+  ['empty display name', (m) => (m.capabilities[0]!.name = ''), 'capabilities[0].name: must not be empty'],
+  [
+    'display name length',
+    (m) => (m.capabilities[0]!.name = 'x'.repeat(41)),
+    'capabilities[0].name: must be at most 40 characters',
+  ],
+  [
+    'display name format character',
+    (m) => (m.capabilities[0]!.name = 'Heat\u202e'),
+    'capabilities[0].name: must match',
+  ],
+  ['display name spaces', (m) => (m.capabilities[0]!.name = ' Heat'), 'capabilities[0].name: must match'],
+  [
+    'repeated display name',
+    (m) => (m.capabilities[1]!.name = 'target Temperature'),
+    "capabilities[1].name: the pages would call it 'target Temperature', as capabilities[0]",
+  ],
   ['privacy', (m) => (m.sensors = ['camera']), "privacyClass: must be 'sensitive' for a camera or microphone"],
   ['network', (m) => (m.networks = ['carrier-pigeon']), 'networks[0]: must be one of'],
   ['support date', (m) => (m.supportPeriod.endsOn = '2032-13-45'), 'supportPeriod.endsOn: must be a date'],
@@ -127,7 +145,8 @@ test('YAML and JSON give the same model, and the digest does not depend on key o
     'privacyClass: standard',
     'initialPasswordMode: sticker',
     'capabilities:',
-    '  - { id: setpoint, kind: level, actions: [set, get], value: { type: number, min: 5, max: 30, step: 0.5 },',
+    '  - { id: setpoint, name: Target temperature, kind: level, actions: [set, get],',
+    '      value: { type: number, min: 5, max: 30, step: 0.5 },',
     '      unit: degC, description: Target temperature }',
     '  - { id: temperature, kind: reading, actions: [get], value: { type: number, min: -20, max: 60 },',
     '      unit: degC, description: Room temperature }',
@@ -178,7 +197,14 @@ test('the shipped JSON Schema, run by ajv, accepts and refuses the same document
   }
   assert.ok(validate(thermostat()));
   // Every mistake the schema can express is refused by ajv too; the rest are bulwark's cross rules.
-  const crossRules = new Set(['range', 'kind and value', 'repeated id', 'privacy', 'support date']);
+  const crossRules = new Set([
+    'range',
+    'kind and value',
+    'repeated id',
+    'repeated display name',
+    'privacy',
+    'support date',
+  ]);
   for (const [what, change] of MISTAKES) {
     const doc = structuredClone<Doc>(thermostat());
     change(doc);

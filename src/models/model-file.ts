@@ -12,6 +12,7 @@ import { BulwarkError } from '../errors/index.ts';
 import { checkAgainstSchema, type SchemaNode, type SchemaProblem } from './schema-check.ts';
 import type { Capability, ModelSpec } from './model-types.ts';
 import { baselineDeclarationProblems, type BaselineDeclarationProblem } from './security-baseline.ts';
+import { capabilityName } from './capability-words.ts';
 
 /** Stable codes of the model file's errors. */
 export type ModelFileErrorCode = 'MODEL_FILE_INVALID' | 'MODEL_FILE_UNREADABLE';
@@ -102,6 +103,27 @@ function capabilityProblems(c: Capability, i: number): SchemaProblem[] {
 /** Ids the unit answers itself: 'link' (the hub channel's control) and 'people' (the cloud's household removals). */
 export const RESERVED_CAPABILITY_IDS: readonly string[] = Object.freeze(['link', 'people']);
 
+/**
+ * Two capabilities the owner's pages would call alike ('Power' named, and a 'power' id without a name): their buttons
+ * and rows could not be told apart, by eye or by a screen reader.
+ */
+function repeatedNameProblems(caps: readonly Capability[]): SchemaProblem[] {
+  const seen = new Map<string, number>();
+  const out: SchemaProblem[] = [];
+  caps.forEach((c, i) => {
+    const shown = capabilityName(c);
+    const key = shown.toLowerCase();
+    const first = seen.get(key);
+    if (first === undefined) seen.set(key, i);
+    else if (caps[first]!.id !== c.id)
+      out.push({
+        path: `capabilities[${i}].name`,
+        rule: `the pages would call it '${shown}', as capabilities[${first}]`,
+      });
+  });
+  return out;
+}
+
 /** The rules a JSON Schema cannot state. */
 function crossRuleProblems(m: ModelSpec): SchemaProblem[] {
   const out = m.capabilities.flatMap(capabilityProblems);
@@ -111,6 +133,7 @@ function crossRuleProblems(m: ModelSpec): SchemaProblem[] {
     if (RESERVED_CAPABILITY_IDS.includes(id))
       out.push({ path: `capabilities[${i}].id`, rule: `'${id}' is reserved (the hub channel and the cloud use it)` });
   });
+  out.push(...repeatedNameProblems(m.capabilities));
   const sensing = m.sensors.includes('camera') || m.sensors.includes('microphone');
   if (sensing !== (m.privacyClass === 'sensitive')) {
     out.push({

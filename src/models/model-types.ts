@@ -23,6 +23,8 @@ export type CapabilityValueType =
 /** A control or reading a model exposes. `sensitive` ones need an explicit grant on a hub. */
 export interface Capability {
   readonly id: string;
+  /** What the owner's pages call it ('Energy use'), 1-40 characters of plain text; else its id made readable. */
+  readonly name?: string;
   readonly kind: 'switch' | 'level' | 'lock' | 'reading' | 'snapshot';
   readonly actions: readonly string[];
   readonly value: CapabilityValueType;

@@ -40,6 +40,8 @@ a.button{display:inline-block;font:inherit;padding:.5rem 1rem;border-radius:6px;
 text-decoration:none;border:1px solid var(--bad);color:var(--bad);background:#fff}
 ul.devices{list-style:none;padding:0;margin:0}ul.devices li{border-top:1px solid var(--line);padding:.5rem 0}
 svg.chart{width:100%;height:auto;background:#fff}
+pre{white-space:pre-wrap;overflow-wrap:anywhere}
+label.check{display:flex;align-items:baseline;gap:.5rem}label.check input{width:auto;flex:none;margin:0}
 /* Phones: a list's labels stack above their values and the journal's time takes two lines, so nothing needs a\
  sideways scroll. */
 @media (max-width:36rem){dl,dl.raw{grid-template-columns:1fr;gap:0}dd{margin:0 0 .5rem}\

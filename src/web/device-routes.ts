@@ -22,6 +22,7 @@ import { journalMatches } from './journal-words.ts';
 import { ownerDate, type WebCertificateView } from './web-certificate.ts';
 import { deviceAccountOf, visibleCapabilities, type DeviceAccount } from './users.ts';
 import { accessEnded, setUserPassword } from '../auth/index.ts';
+import { afterAction } from '../models/index.ts';
 
 /** Unknown user names share one lockout account, so they cannot fill the table. */
 const UNKNOWN_ACCOUNT = '(unknown)';
@@ -280,7 +281,8 @@ export function addControlRoutes(router: Router<DeviceCtx>, site: DeviceSite): v
       const result = await site.device.invoke(capability, action, value);
       recordOwner(site, req, 'control', 'success', `${capability} ${action}`);
       if (req.wantsJson) return { kind: 'json', body: { ok: true, value: result } };
-      return { kind: 'redirect', location: '/', notice: `${capability}: ${action}` };
+      const model = site.bundle.model.capabilities.find((c) => c.id === capability) ?? { id: capability };
+      return { kind: 'redirect', location: '/', notice: afterAction(model, action, result) };
     },
   });
   addOwnerActionRoutes(router, site);

@@ -122,13 +122,17 @@ test(
         .textContent()
         .then((x) => x?.trim());
     const before = await power();
-    const target = before === 'on' ? 'off' : 'on';
-    await page.click(`button[aria-label="power: ${target}"]`);
+    const target = before === 'On' ? 'Off' : 'On';
+    await page.click(`button[aria-label="Power: Turn ${target.toLowerCase()}"]`);
     await page.waitForLoadState('load');
+    assert.match(
+      (await page.textContent('[role=status]')) ?? '',
+      new RegExp(`Power is now ${target.toLowerCase()}\\.`),
+    );
     assert.equal(await power(), target, 'the page shows the new state');
     assert.equal(
       agent.capabilities.list().find((c) => c.id === 'power')!.value,
-      target === 'on',
+      target === 'On',
       'the plug itself switched',
     );
 
@@ -144,7 +148,7 @@ test(
     );
     const lines = await page.locator('svg.chart polyline').count();
     assert.ok(lines >= 1, 'at least one series is drawn');
-    assert.match((await page.textContent('svg.chart desc')) ?? '', /energy|power/);
+    assert.match((await page.textContent('svg.chart desc')) ?? '', /Energy use: \d+ readings, latest \d+ W/);
     await page.screenshot({ path: process.env.BULWARK_SCREENSHOT ?? join(work, 'cloud-device.png'), fullPage: true });
 
     assert.deepEqual(

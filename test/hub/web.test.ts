@@ -117,12 +117,19 @@ test(
     const page = await c.get('/');
     assert.match(page.body, new RegExp(fleet.units.lock!.serial));
     assert.match(page.body, new RegExp(fleet.units.plug!.serial));
-    assert.match(page.body, /grant \(sensitive\)/);
+    assert.match(page.body, /The hub may not use this: it is sensitive[^]*?>Let the hub use it<\/button>/);
     const lockSerial = fleet.units.lock!.serial;
     const denied = await c.send('POST', `/devices/${lockSerial}/call/bolt/unlock`, { json: { csrf } });
     assert.equal(denied.status, 403);
     assert.match(denied.body, /HUB_CAPABILITY_NOT_GRANTED/);
-    assert.equal((await c.send('POST', `/devices/${lockSerial}/grant/bolt`, { json: { csrf } })).status, 200);
+    // The page's own forms: the notice after each says what changed, in the model's words.
+    const notice = (r: { headers: Record<string, unknown> }): string =>
+      new URL(String(r.headers.location), 'https://hub').searchParams.get('done') ?? '';
+    const granted = await c.send('POST', `/devices/${lockSerial}/grant/bolt`, { form: { csrf } });
+    assert.equal(granted.status, 303);
+    assert.equal(notice(granted), `The hub may now use Bolt on Smart Door Lock ${lockSerial}.`);
+    const locked = await c.send('POST', `/devices/${lockSerial}/call/bolt/lock`, { form: { csrf } });
+    assert.equal(notice(locked), `Smart Door Lock ${lockSerial} — Bolt: locked.`);
     const unlocked = await c.send('POST', `/devices/${lockSerial}/call/bolt/unlock`, { json: { csrf } });
     assert.equal(unlocked.status, 200);
     assert.deepEqual(JSON.parse(unlocked.body), { ok: true, value: 'unlocked' });

@@ -61,9 +61,9 @@ test(
 
     const power = page.locator('[data-value-of=power]');
     const before = (await power.textContent())?.trim();
-    await page.click(`button[aria-label="power: ${before === 'on' ? 'off' : 'on'}"]`);
+    await page.click(`button[aria-label="Power: ${before === 'On' ? 'Turn off' : 'Turn on'}"]`);
     await page.waitForLoadState('load');
-    assert.equal((await page.locator('[data-value-of=power]').textContent())?.trim(), before === 'on' ? 'off' : 'on');
+    assert.equal((await page.locator('[data-value-of=power]').textContent())?.trim(), before === 'On' ? 'Off' : 'On');
 
     await page.click('a[href="/password"]');
     await page.fill('#current-password', fleet.units.plug!.adminPassword!);
