@@ -1,11 +1,24 @@
 // `npm run screens`: the pages a person sees, as pictures. Starts the same system as test/browser/pages.test.ts (a
-// plug, a hub with it paired, a cloud where an owner claimed it), then writes a full-page PNG of every page of the
-// device, the hub and the owner app, logged out and as the owner, at 1280 and 390 px, into reports/screens/ with an
-// index.html that shows them side by side. Nothing is judged here: the browser test does that.
+// plug, a camera at its first-use setup, a hub with the plug paired, a cloud where an owner claimed it and let a member
+// and a guest in), then writes a full-page PNG of every page of the device, the hub and the cloud, logged out and as
+// each who signs in (owner, member, guest, maker), at 1280 and 390 px, into reports/screens/ with an index.html that
+// shows them side by side. Nothing is judged here: the browser test does that. A failure, in a start, a picture or a
+// close (each part's close is bounded), ends the run with the error and exit code 1, never a hang.
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
-import { CHROMIUM, CHROMIUM_FLAGS, pageName, startPageSystem, type Surface } from '../test/browser/system.ts';
+import {
+  CHROMIUM,
+  CHROMIUM_FLAGS,
+  CLOSE_TIMEOUT_MS,
+  pageName,
+  startPageSystem,
+  visitSurface,
+  withinTime,
+  type PageSystem,
+  type Surface,
+  type Who,
+} from '../test/browser/system.ts';
 
 const OUT = resolve('reports', 'screens');
 /** Widest first: the gallery reads like a laptop, then a phone. */
@@ -15,7 +28,7 @@ const SHOT_WIDTHS = [1280, 390] as const;
 interface Shot {
   readonly surface: string;
   readonly path: string;
-  readonly state: 'logged out' | 'owner';
+  readonly state: Who;
   readonly width: number;
   readonly file: string;
 }
@@ -24,22 +37,21 @@ function escapeText(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-/** Photographs every page of `surface` at `width`, logged out then as the owner. */
+/** The file of one picture: the owner's pages carry no suffix (as before there were other visitors). */
+function shotFile(surface: string, path: string, who: Who, width: number): string {
+  const suffix = who === 'owner' ? '' : who === 'logged out' ? '-out' : `-${who}`;
+  return `${pageName(surface, path)}${suffix}-${width}.png`;
+}
+
+/** Photographs every page of `surface` at `width`, logged out then as each who signs in. */
 async function shootSurface(browser: Browser, surface: Surface, width: number): Promise<Shot[]> {
-  const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width, height: 844 } });
-  const page = await context.newPage();
   const shots: Shot[] = [];
-  const shoot = async (path: string, state: Shot['state']): Promise<void> => {
-    await page.goto(surface.base + path);
-    const file = `${pageName(surface.name, path)}${state === 'owner' ? '' : '-out'}-${width}.png`;
+  await visitSurface(browser, surface, width, async (page, v) => {
+    const file = shotFile(surface.name, v.path, v.who, width);
     await page.screenshot({ path: join(OUT, file), fullPage: true });
-    shots.push({ surface: surface.name, path, state, width, file });
-    console.log(`  ${surface.name} ${path} (${state}, ${width} px) -> ${file}`);
-  };
-  for (const path of surface.publicPaths) await shoot(path, 'logged out');
-  await surface.logIn(page);
-  for (const path of await surface.sessionPaths(page)) await shoot(path, 'owner');
-  await context.close();
+    shots.push({ surface: surface.name, path: v.path, state: v.who, width, file });
+    console.log(`  ${surface.name} ${v.path} (${v.who}, ${width} px) -> ${file}`);
+  });
   return shots;
 }
 
@@ -72,22 +84,36 @@ function galleryHtml(shots: readonly Shot[]): string {
   );
 }
 
+/** Every picture, then the gallery page. */
+async function shootAll(browser: Browser, system: PageSystem): Promise<void> {
+  const shots: Shot[] = [];
+  for (const surface of system.surfaces)
+    for (const width of SHOT_WIDTHS) shots.push(...(await shootSurface(browser, surface, width)));
+  await writeFile(join(OUT, 'index.html'), galleryHtml(shots));
+  console.log(`\n${shots.length} pictures in ${OUT}\nopen ${join(OUT, 'index.html')}`);
+}
+
 async function main(): Promise<void> {
   await rm(OUT, { recursive: true, force: true });
   await mkdir(OUT, { recursive: true });
-  console.log('starting a plug, a hub and a cloud...');
+  console.log('starting a plug, a camera, a hub and a cloud...');
   const system = await startPageSystem();
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS, headless: true });
   try {
-    const shots: Shot[] = [];
-    for (const surface of system.surfaces)
-      for (const width of SHOT_WIDTHS) shots.push(...(await shootSurface(browser, surface, width)));
-    await writeFile(join(OUT, 'index.html'), galleryHtml(shots));
-    console.log(`\n${shots.length} pictures in ${OUT}\nopen ${join(OUT, 'index.html')}`);
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS, headless: true });
+    try {
+      await shootAll(browser, system);
+    } finally {
+      await withinTime('closing Chromium', browser.close(), CLOSE_TIMEOUT_MS);
+    }
   } finally {
-    await browser.close();
     await system.close();
   }
 }
 
-await main();
+try {
+  await main();
+} catch (err) {
+  console.error(`npm run screens failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  // A part that failed to close may still hold the event loop: end here rather than hang.
+  process.exit(1);
+}

@@ -14,7 +14,9 @@ const NAV = [
 ];
 
 function layout(title: string, csrf: string | undefined, body: string): string {
-  const signOut = csrf === undefined ? '' : postButton('/maker/logout', csrf, 'Sign out', { className: 'linklike' });
+  // Below the page, not in the header (the shell's logout is the owner's): a plain button, whose colours hold on the
+  // page's light background (a link-like one is white text, made for the dark header).
+  const signOut = csrf === undefined ? '' : postButton('/maker/logout', csrf, 'Sign out');
   return renderPage({ title, product: 'Bulwark Cloud · maker', nav: csrf === undefined ? [] : NAV }, body + signOut);
 }
 
