@@ -215,6 +215,8 @@ export function createOwnerApp(
       find: (req) => site.accounts.sessionOf(req),
       verifyCsrf: (ctx, token) => ctx.session !== undefined && constantTimeEqual(token, ctx.session.csrfToken),
       exemptFromCsrf: (ctx) => ctx.bearer === true,
+      // A browser session's; an app's bearer session follows no redirect to a page.
+      noticeKey: (ctx) => (ctx.bearer ? undefined : ctx.session?.id),
       identityOf: (ctx) => ctx.account?.email,
     },
   });

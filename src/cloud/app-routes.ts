@@ -28,10 +28,12 @@ interface Messages {
   error?: string;
 }
 
-/** A query parameter cut to `max` characters, as a spreadable notice or error. */
-function shown(req: WebRequest, name: string, key: 'notice' | 'error', max: number): Messages {
-  const value = req.query.get(name) ?? undefined;
-  return value ? { [key]: value.slice(0, max) } : {};
+/** What the session's last action left for this page (the web core keeps it; a URL never carries it). */
+function shown(req: WebRequest): Messages {
+  return {
+    ...(req.notice !== undefined ? { notice: req.notice } : {}),
+    ...(req.noticeError !== undefined ? { error: req.noticeError } : {}),
+  };
 }
 
 function loginHtml(site: OwnerSite, status: number, o: Messages & { email?: string } = {}): WebResponse {
@@ -213,8 +215,7 @@ async function claim(site: OwnerSite, req: WebRequest, ctx: OwnerCtx): Promise<W
     site.accounts.requireConfirmed(ctx.account!);
     const d = await site.devices.claim(req, ctx.account!, req.body.serial, req.body.claimCode);
     site.accounts.notify(ctx.account!, 'claim', { serial: d.serial }, `claimed ${d.serial}`);
-    const done = encodeURIComponent('Claimed: the device is yours.');
-    return { kind: 'redirect', location: `/app/devices/${d.serial}?done=${done}` };
+    return { kind: 'redirect', location: `/app/devices/${d.serial}`, notice: 'Claimed: the device is yours.' };
   } catch (err) {
     if (!(err instanceof BulwarkError) || err instanceof RateLimitedError || err instanceof HttpError) throw err;
     const serial = typeof req.body.serial === 'string' ? req.body.serial.slice(0, 32) : '';
@@ -226,9 +227,10 @@ async function claim(site: OwnerSite, req: WebRequest, ctx: OwnerCtx): Promise<W
 
 async function command(site: OwnerSite, req: WebRequest, ctx: OwnerCtx): Promise<WebResponse> {
   const serial = req.params.serial!;
-  const back = (key: 'done' | 'error', text: string): WebResponse => ({
+  const back = (key: 'notice' | 'error', text: string): WebResponse => ({
     kind: 'redirect',
-    location: `/app/devices/${serial}?${key}=${encodeURIComponent(text)}`,
+    location: `/app/devices/${serial}`,
+    [key]: text,
   });
   try {
     const { capability, action, value } = req.body;
@@ -237,7 +239,7 @@ async function command(site: OwnerSite, req: WebRequest, ctx: OwnerCtx): Promise
     const device = await site.store.getDevice(serial);
     const model = device ? modelOf(device) : undefined;
     const words = model?.capabilities.find((x) => x.id === c.capability) ?? { id: c.capability };
-    if (c.status === 'done') return back('done', afterAction(words, c.action, c.result?.value));
+    if (c.status === 'done') return back('notice', afterAction(words, c.action, c.result?.value));
     const why = c.result?.error?.message ?? 'it gave no reason';
     return back('error', `${capabilityName(words)}: the device did not do it (${why}).`);
   } catch (err) {
@@ -261,7 +263,7 @@ export function addAppDeviceRoutes(router: Router<OwnerCtx>, site: OwnerSite): v
     access: 'session',
     csrf: false,
     handler: async (req, ctx) => {
-      const o = { devices: await devicesOf(site, ctx), ...shown(req, 'done', 'notice', 120) };
+      const o = { devices: await devicesOf(site, ctx), ...shown(req) };
       return { kind: 'html', body: pages.devicesPage(frameOf(ctx, 'My devices'), o) };
     },
   });
@@ -285,8 +287,7 @@ export function addAppDeviceRoutes(router: Router<OwnerCtx>, site: OwnerSite): v
         role,
         telemetry,
         controls: remoteControls(modelOf(device)),
-        ...shown(req, 'done', 'notice', 120),
-        ...shown(req, 'error', 'error', 160),
+        ...shown(req),
       };
       return { kind: 'html', body: pages.devicePage(frameOf(ctx, device.serial), o) };
     },
@@ -306,7 +307,7 @@ export function addAppDeviceRoutes(router: Router<OwnerCtx>, site: OwnerSite): v
     handler: async (req, ctx) => {
       await householdRelease(site, ctx, req.params.serial!);
       const done = `Released ${req.params.serial}: it and its telemetry are no longer on your account.`;
-      return { kind: 'redirect', location: `/app?done=${encodeURIComponent(done)}` };
+      return { kind: 'redirect', location: '/app', notice: done };
     },
   });
 }
@@ -391,7 +392,7 @@ async function householdChange(
     return householdHtml(site, ctx, httpStatusOf(err), { error: err.message });
   }
   const said = typeof done === 'string' ? done : done(result);
-  return { kind: 'redirect', location: `/app/household?done=${encodeURIComponent(said)}` };
+  return { kind: 'redirect', location: '/app/household', notice: said };
 }
 
 /** The household page: its people, invitations, acceptance and removal. */
@@ -404,7 +405,7 @@ export function addAppHouseholdRoutes(router: Router<OwnerCtx>, site: OwnerSite)
     path: '/app/household',
     access: 'session',
     csrf: false,
-    handler: (req, ctx) => householdHtml(site, ctx, 200, shown(req, 'done', 'notice', 120)),
+    handler: (req, ctx) => householdHtml(site, ctx, 200, shown(req)),
   });
   // The mailed link: signed in, a form to accept; else the login page first.
   router.add({
@@ -437,7 +438,7 @@ export function addAppHouseholdRoutes(router: Router<OwnerCtx>, site: OwnerSite)
       if (!(err instanceof AccountStateError)) throw err;
       return page(pages.errorPage(httpStatusOf(err), err.message, frameOf(ctx, 'Error')), httpStatusOf(err));
     }
-    return { kind: 'redirect', location: `/app?done=${encodeURIComponent('You joined the household.')}` };
+    return { kind: 'redirect', location: '/app', notice: 'You joined the household.' };
   });
   post('/app/household/remove', (req, ctx) =>
     householdChange(

@@ -106,7 +106,7 @@ async function peopleHtml(site: HubPeopleSite, ctx: PeopleCtx, status: number, o
 
 function done(req: WebRequest, notice: string, body: Record<string, unknown>): WebResponse {
   if (req.wantsJson) return { kind: 'json', body: { ok: true, ...body } };
-  return { kind: 'redirect', location: '/people?done=' + encodeURIComponent(notice) };
+  return { kind: 'redirect', location: '/people', notice };
 }
 
 async function addPerson(site: HubPeopleSite, req: WebRequest, ctx: PeopleCtx): Promise<WebResponse> {
@@ -200,7 +200,7 @@ export function addHubPeopleRoutes<Ctx extends PeopleCtx>(router: Router<Ctx>, s
     access: 'session',
     csrf: false,
     handler: (req, ctx) => {
-      const notice = req.query.get('done')?.slice(0, 120);
+      const notice = req.notice;
       return peopleHtml(site, ctx, 200, notice ? { notice } : {});
     },
   });

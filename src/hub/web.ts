@@ -121,7 +121,7 @@ function loginPage(site: HubSite, status: number, error?: string): WebResponse {
 }
 
 function back(notice: string): WebResponse {
-  return { kind: 'redirect', location: '/?done=' + encodeURIComponent(notice.slice(0, 200)) };
+  return { kind: 'redirect', location: '/', notice };
 }
 
 function addLoginRoutes(router: Router<HubCtx>, site: HubSite): void {
@@ -206,7 +206,7 @@ function addDeviceRoutes(router: Router<HubCtx>, site: HubSite): void {
     access: 'session',
     csrf: false,
     handler: (req, ctx) => {
-      const notice = req.query.get('done')?.slice(0, 200);
+      const notice = req.notice;
       const devices = devicesFor(ctx.user!, hub.devices());
       const user = { name: ctx.user!.name, role: ctx.user!.role };
       return {
@@ -359,6 +359,7 @@ export function createHubApp(
         return undefined;
       },
       verifyCsrf: (ctx, token) => site.sessions.verifyCsrf(ctx.session!.id, token, Date.now()),
+      noticeKey: (ctx) => ctx.session?.id,
       identityOf: (ctx) => ctx.user?.name,
       authorize: (ctx, req, route) => {
         try {

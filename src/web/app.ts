@@ -409,14 +409,16 @@ async function dispatch<Ctx>(core: DispatchCore<Ctx>, raw: RawRequest): Promise<
 /** A page (a GET that is not an API call) of a session gets the notice its last action left. */
 function withNotice<Ctx>(core: DispatchCore<Ctx>, req: WebRequest, key: string | undefined): WebRequest {
   if (key === undefined || req.method !== 'GET' || req.wantsJson) return req;
-  const notice = core.notices.take(key);
-  return notice === undefined ? req : { ...req, notice };
+  const found = core.notices.take(key);
+  if (found === undefined) return req;
+  return found.error ? { ...req, noticeError: found.text } : { ...req, notice: found.text };
 }
 
 /** A redirect's notice is kept for the session's next page; the redirect itself carries no text. */
 function keepNotice<Ctx>(core: DispatchCore<Ctx>, answer: WebResponse, key: string | undefined): WebResponse {
-  if (answer.kind !== 'redirect' || answer.notice === undefined) return answer;
-  if (key !== undefined) core.notices.put(key, answer.notice);
+  if (answer.kind !== 'redirect' || key === undefined) return answer;
+  if (answer.error !== undefined) core.notices.put(key, answer.error, true);
+  else if (answer.notice !== undefined) core.notices.put(key, answer.notice);
   return answer;
 }
 

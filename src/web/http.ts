@@ -32,6 +32,8 @@ export interface WebRequest {
   readonly saveBody?: (target: BodyFileTarget) => Promise<SavedBody>;
   /** On a session's page: what its last action said ("Power is now on."), left by a redirect's `notice`. */
   readonly notice?: string;
+  /** On a session's page: why its last action failed, left by a redirect's `error`. */
+  readonly noticeError?: string;
 }
 
 /** What a handler returns; the server writes it with the security headers. */
@@ -61,6 +63,8 @@ export type WebResponse =
       readonly headers?: Record<string, string | string[]>;
       /** What the action did, shown once on the session's next page (never put in the URL). */
       readonly notice?: string;
+      /** Why the action failed, shown once on the session's next page as an error. */
+      readonly error?: string;
     };
 
 /** One route. `path` segments starting with ':' are parameters. */

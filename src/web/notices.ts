@@ -14,26 +14,26 @@ export const MAX_NOTICE_CHARS = 200;
 
 /** The notices waiting for their sessions' next page, by session key. */
 export class NoticeBox {
-  readonly #notices = new Map<string, { text: string; at: number }>();
+  readonly #notices = new Map<string, { text: string; error: boolean; at: number }>();
   readonly #now: () => number;
 
   constructor(now: () => number = Date.now) {
     this.#now = now;
   }
 
-  /** Leaves `text` for the session `key`'s next page, replacing any notice it had. */
-  put(key: string, text: string): void {
+  /** Leaves `text` (an error's when `error`) for the session `key`'s next page, replacing any notice it had. */
+  put(key: string, text: string, error = false): void {
     this.#notices.delete(key);
     if (this.#notices.size >= MAX_NOTICES) this.#notices.delete(this.#notices.keys().next().value!);
-    this.#notices.set(key, { text: text.slice(0, MAX_NOTICE_CHARS), at: this.#now() });
+    this.#notices.set(key, { text: text.slice(0, MAX_NOTICE_CHARS), error, at: this.#now() });
   }
 
   /** The session's notice, removed; undefined when none is waiting or it waited too long. */
-  take(key: string): string | undefined {
+  take(key: string): { text: string; error: boolean } | undefined {
     const found = this.#notices.get(key);
     if (!found) return undefined;
     this.#notices.delete(key);
-    return this.#now() - found.at <= NOTICE_TTL_MS ? found.text : undefined;
+    return this.#now() - found.at <= NOTICE_TTL_MS ? { text: found.text, error: found.error } : undefined;
   }
 
   /** How many notices are waiting (for tests and the memory bound). */
