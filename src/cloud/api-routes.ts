@@ -11,9 +11,9 @@ import { codeOf } from '../errors/index.ts';
 import { AccountError, NotFoundError } from './errors.ts';
 import { clearedSessionCookie, field, normaliseEmail, type OwnerCtx } from './owner-accounts.ts';
 import { commandView, deviceView, modelOf } from './owner-devices.ts';
-import { telemetryForRole } from './household.ts';
+import { roleMayUse, telemetryForRole, type DeviceRole } from './household.ts';
 import type { DeviceRemovals } from './person-removals.ts';
-import type { CommandRecord } from './store.ts';
+import type { CommandRecord, DeviceRecord } from './store.ts';
 import type { OwnerSite } from './owner-site.ts';
 
 /** The one answer to a sign-up or a reset request, whatever the address. */
@@ -167,6 +167,17 @@ export function addHouseholdApiRoutes(router: Router<OwnerCtx>, site: OwnerSite)
 }
 
 /**
+ * A device as a person of `role` may see it, with the role: a guest gets no state of a capability its role may not
+ * use (whether a lock is bolted is as sensitive as bolting it), as in the telemetry and on the page.
+ */
+function deviceViewFor(d: DeviceRecord, role: DeviceRole): Record<string, unknown> {
+  const view = deviceView(d);
+  if (role !== 'guest') return { ...view, role };
+  const model = modelOf(d);
+  return { ...view, role, state: (d.state?.capabilities ?? []).filter((c) => roleMayUse(role, model, c.id)) };
+}
+
+/**
  * A command from the owner or a person of the household, checked against their role here. It goes out under the
  * owner's account (the device's command history is the owner's); the journal names the account that sent it.
  */
@@ -241,11 +252,8 @@ export function addDeviceApiRoutes(router: Router<OwnerCtx>, site: OwnerSite): v
     access: 'session',
     csrf: false,
     handler: async (_req, ctx) => {
-      const mine = (await devices.list(ctx.account!.id)).map((d) => ({ ...deviceView(d), role: 'owner' }));
-      const shared = (await site.households.shared(ctx.account!)).map((s) => ({
-        ...deviceView(s.device),
-        role: s.role,
-      }));
+      const mine = (await devices.list(ctx.account!.id)).map((d) => deviceViewFor(d, 'owner'));
+      const shared = (await site.households.shared(ctx.account!)).map((s) => deviceViewFor(s.device, s.role));
       return { kind: 'json', body: { devices: [...mine, ...shared] } };
     },
   });
@@ -256,7 +264,7 @@ export function addDeviceApiRoutes(router: Router<OwnerCtx>, site: OwnerSite): v
     csrf: false,
     handler: async (req, ctx) => {
       const a = await site.households.access(req.params.serial!, ctx.account!);
-      return { kind: 'json', body: { device: { ...deviceView(a.device), role: a.role } } };
+      return { kind: 'json', body: { device: deviceViewFor(a.device, a.role) } };
     },
   });
   router.add({

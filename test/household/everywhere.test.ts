@@ -174,6 +174,13 @@ test('a member and a guest on every surface; one removal in the cloud ends the m
   const boltViaHub = `/devices/${units.lock.serial}/call/bolt/unlock`;
   assert.equal((await calHub.c.send('POST', boltViaHub, { json: { csrf: calHub.csrf } })).status, 403, 'on the hub');
   assert.equal(lock.capabilities.list().find((c) => c.id === 'bolt')!.value, 'locked', 'the bolt never moved');
+  // Nor does the cloud's API tell her whether it is bolted (the owner sees it).
+  const stateIds = async (who: typeof cal): Promise<string[]> =>
+    (
+      (await who.send('GET', `/v1/devices/${units.lock.serial}`)).json.device as { state: Array<{ id: string }> }
+    ).state.map((c) => c.id);
+  assert.ok((await stateIds(alice)).includes('bolt'), "the owner sees the bolt's state");
+  assert.ok(!(await stateIds(cal)).includes('bolt'), "the guest's view of the lock has no bolt");
 
   // One removal in the cloud.
   const people = (await alice.send('GET', '/v1/household')).json.people as Array<{ email: string; memberId: string }>;
