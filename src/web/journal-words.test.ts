@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { journalMatches, journalSentence } from './journal-words.ts';
+import { journalConcern, journalMatches, journalSentence } from './journal-words.ts';
 import type { JournalRow } from './journal-words.ts';
 
 const row = (o: Partial<JournalRow>): JournalRow => ({
@@ -50,4 +50,17 @@ test('the filter matches the sentence, the address or the name, in any case', ()
   const r = row({ identity: 'bea' });
   for (const f of ['', 'wrong', 'BEA', '192.168.1', 'login']) assert.equal(journalMatches(r, f), true, f);
   assert.equal(journalMatches(r, 'camera'), false);
+});
+
+test('a handshake the client gave up, or a certificate a browser does not trust yet, is said so, not in red', () => {
+  const dropped = row({ event: 'tls-error', result: 'refused', detail: 'ECONNRESET' });
+  assert.match(journalSentence(dropped), /^A connection from 192\.168\.1\.23 closed before its secure handshake/);
+  const untrusted = row({ event: 'tls-error', result: 'refused', detail: 'ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN' });
+  assert.match(journalSentence(untrusted), /did not accept this device's certificate yet/);
+  const refused = row({ event: 'tls-error', result: 'refused', detail: 'ERR_SSL_NO_SHARED_CIPHER' });
+  assert.equal(journalConcern(dropped), false);
+  assert.equal(journalConcern(untrusted), false);
+  assert.equal(journalConcern(refused), true, 'a client this device refused stays a concern');
+  assert.equal(journalConcern(row({ identity: 'admin' })), true, 'a wrong password is one');
+  assert.equal(journalConcern(row({ result: 'success' })), false);
 });

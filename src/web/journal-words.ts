@@ -37,6 +37,18 @@ function detailOf(detail: string | undefined): string {
 
 type Words = (r: JournalRow) => string | undefined;
 
+/**
+ * What ended a handshake that did not finish: the client hung up ('dropped': a browser's spare connection), the
+ * client refused this device's certificate ('untrusted': a browser that has not been told to trust it yet), or
+ * anything else (a client this device refused). The first two are the client's choice, not an attack on the owner.
+ */
+function tlsCloseKind(r: JournalRow): 'dropped' | 'untrusted' | 'refused' {
+  const code = r.detail ?? '';
+  if (/^(ECONNRESET|EPIPE|ECONNABORTED)$/.test(code)) return 'dropped';
+  if (/ALERT_(CERTIFICATE_UNKNOWN|BAD_CERTIFICATE|UNKNOWN_CA)$/.test(code)) return 'untrusted';
+  return 'refused';
+}
+
 /** Sentences for the events an owner meets most; anything else falls back to a readable generic line. */
 const SENTENCES: Readonly<Record<string, Words>> = {
   login: (r) => {
@@ -46,7 +58,14 @@ const SENTENCES: Readonly<Record<string, Words>> = {
     if (r.result === 'failure') return `Wrong password for ${who(r.identity)} ${where}`;
     return undefined;
   },
-  'tls-error': (r) => `A connection ${fromWhere(r.source)} was refused: it did not complete a secure handshake`,
+  'tls-error': (r) => {
+    const where = fromWhere(r.source);
+    if (tlsCloseKind(r) === 'dropped')
+      return `A connection ${where} closed before its secure handshake ended (browsers open spare ones and drop them)`;
+    if (tlsCloseKind(r) === 'untrusted')
+      return `A browser ${where} did not accept this device's certificate yet (its fingerprint is on the dashboard)`;
+    return `A connection ${where} was refused: it did not complete a secure handshake`;
+  },
   'tls-connect': (r) => `Secure connection ${fromWhere(r.source)}`,
   'tcp-connect': (r) => `Connection ${fromWhere(r.source)}`,
   connect: (r) => (r.result === 'success' ? `Connected ${fromWhere(r.source)}` : undefined),
@@ -73,6 +92,12 @@ export function journalSentence(r: JournalRow): string {
   const result = r.result === 'success' || r.result === 'info' ? '' : ` (${r.result.replaceAll('-', ' ')})`;
   const named = r.identity ? ` for ${who(r.identity)}` : '';
   return `${event.charAt(0).toUpperCase()}${event.slice(1)}${named}${result}${detail ? `: ${detail}` : ''}`;
+}
+
+/** Whether a record asks for the owner's attention (shown in red): a failure or refusal not of the client's choice. */
+export function journalConcern(r: JournalRow): boolean {
+  if (r.event === 'tls-error' && tlsCloseKind(r) !== 'refused') return false;
+  return r.result === 'failure' || r.result === 'refused' || r.result === 'locked-out';
 }
 
 /** Whether a record matches the owner's filter text (its sentence, address, name or event; any case). */

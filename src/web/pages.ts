@@ -4,7 +4,7 @@
  */
 
 import { escapeHtml, formMessages, renderPage } from './page-shell.ts';
-import { journalSentence, type JournalRow } from './journal-words.ts';
+import { journalConcern, journalSentence, type JournalRow } from './journal-words.ts';
 import { capabilityRow, type CapabilityView } from './capability-view.ts';
 
 export type { JournalRow } from './journal-words.ts';
@@ -295,7 +295,7 @@ function journalTable(caption: string, rows: readonly JournalRow[]): string {
       // The day never breaks inside itself: on a phone the time goes under it, two lines and never three.
       const [day = '', time = ''] = r.at.replace(/:\d\d(\.\d+)?Z$/, '').split('T');
       const notice = r.event === 'journal-drop' ? ' class="notice"' : '';
-      const bad = r.result === 'failure' || r.result === 'refused' || r.result === 'locked-out';
+      const bad = journalConcern(r);
       return (
         `<tr${notice}><td class="when"><time datetime="${escapeHtml(r.at)}"><span class="day">${escapeHtml(day)}` +
         `</span> ${escapeHtml(time)}</time></td>` +
