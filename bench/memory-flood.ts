@@ -148,6 +148,7 @@ async function startNamed(name: SurfaceName, work: string): Promise<SurfaceProce
   }
   if (name === 'hub') {
     const args = [cliEntry(), 'hub', 'run', '--state', state, '--web-port', '0', '--host', '127.0.0.1'];
+    args.push('--log-format', 'text'); // its ready line as a person reads it (through a pipe it would be JSON)
     return startSurface(args, {}, portOf(/^hub ready: https:\/\/127\.0\.0\.1:(\d+)/));
   }
   const args = [cliEntry(), 'cloud', 'run', '--factory', factoryDir, '--state', state];

@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { ConfigError } from '../errors/index.ts';
 import { portArgument } from './arguments.ts';
+import { addLogFormatOption, chooseLogFormat, openLogOutput, type LogFormat } from './log-output.ts';
 import { registerCloudFacts } from './facts-command.ts';
 import { addMailOptions, mailOption, registerCloudMail, type MailOptions } from './cloud-mail-command.ts';
 import type { CloudStore, CraDeadline, RevocationRecord, SecurityConfig } from '../cloud/index.ts';
@@ -51,6 +52,7 @@ interface RunOptions extends MailOptions {
   securityContact?: string;
   securityPolicy?: string;
   securityExpiresDays?: string;
+  logFormat?: LogFormat;
 }
 
 /** `cloud broker-config`'s options as commander parses them. */
@@ -115,15 +117,13 @@ function registerRun(cloud: Command): void {
     .option('--security-contact <uris>', 'security.txt contacts (https:, mailto:, tel:), comma-separated')
     .option('--security-policy <url>', "security.txt's disclosure policy URL (https:)")
     .option('--security-expires-days <days>', "security.txt's Expires, days after it is served (1 to 365)");
-  addMailOptions(run).action(async (o: RunOptions) => {
+  addLogFormatOption(addMailOptions(run)).action(async (o: RunOptions) => {
     const { startCloud, makerTokenSha256 } = await import('../cloud/index.ts');
     const security = await securitySettings(o);
     const maker = o.makerTokenFile
       ? { makerTokenSha256: makerTokenSha256(await readFile(resolve(o.makerTokenFile), 'utf8')) }
       : {};
-    const log = (msg: string): void => {
-      process.stderr.write(JSON.stringify({ at: new Date().toISOString(), level: 'info', msg }) + '\n');
-    };
+    const out = await openLogOutput(chooseLogFormat(o.logFormat, process.stdout.isTTY === true));
     const c = await startCloud({
       factoryDir: resolve(o.factory),
       stateDir: resolve(o.state),
@@ -136,18 +136,23 @@ function registerRun(cloud: Command): void {
       manifests: (o.import ?? []).map((p) => resolve(p)),
       ...mosquittoOption(o),
       ...(await mailOption(o)),
-      log,
+      log: (msg) => out.log(msg),
     });
-    process.stdout.write(
-      `cloud ${c.instance} ready: devices ${c.brokerUrl}, owners ${c.api.url} ` + `(${c.store.kind})\n`,
-    );
-    await new Promise<void>((done) => {
+    const ready = { instance: c.instance, devices: c.brokerUrl, owners: c.api.url, store: c.store.kind };
+    // Listening for the signals before the ready line: a caller may stop the cloud as soon as it reads it.
+    const stopped = new Promise<void>((done) => {
       const stop = (): void => {
         c.close().then(done, done);
       };
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
     });
+    out.event(
+      'ready',
+      `cloud ${c.instance} ready: devices ${c.brokerUrl}, owners ${c.api.url} (${c.store.kind})`,
+      ready,
+    );
+    await stopped;
   });
 }
 

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { dirname, join, resolve } from 'node:path';
 import { ConfigError } from '../errors/index.ts';
 import { portArgument } from './arguments.ts';
+import { addLogFormatOption, chooseLogFormat, openLogOutput, type LogFormat, type LogOutput } from './log-output.ts';
 import type { DriverTarget, DriverUnitOptions, SystemdUnitFile } from '../device/index.ts';
 
 const port = (value: string, name: string): number => portArgument(value, name, 'DEVICE_CONFIG_INVALID');
@@ -22,6 +23,7 @@ interface RunOptions {
   driver?: boolean;
   driverSocket?: string;
   factoryImage?: string;
+  logFormat?: LogFormat;
 }
 
 /** `device unit`'s options as commander parses them. */
@@ -83,14 +85,18 @@ async function writeUnits(units: readonly SystemdUnitFile[], out: string | undef
   }
 }
 
-/** The ready line `device run` prints (the agent's line has its hub port: the supervisor passes it on whole). */
-function readyLine(info: { serial: string; url: string; slot: string; firmware: string }): string {
+/** The ready event `device run` prints (the agent's line has its hub port: the supervisor passes it on whole). */
+function printReady(
+  out: LogOutput,
+  info: { serial: string; url: string; webPort: number; slot: string; firmware: string },
+): void {
+  const { serial, url, webPort, slot, firmware } = info;
   const hubPort = (info as { hubPort?: unknown }).hubPort;
-  const image = info.slot === 'factory' ? 'factory image' : `slot ${info.slot}`;
-  return (
-    `device ${info.serial} ready: ${info.url}${typeof hubPort === 'number' ? ` hub port ${hubPort}` : ''} ` +
-    `firmware ${info.firmware} (${image})\n`
-  );
+  const hub = typeof hubPort === 'number' ? { hubPort } : {};
+  const image = slot === 'factory' ? 'factory image' : `slot ${slot}`;
+  const ports = `${url}${'hubPort' in hub ? ` hub port ${hub.hubPort}` : ''}`;
+  const msg = `device ${serial} ready: ${ports} firmware ${firmware} (${image})`;
+  out.event('ready', msg, { serial, url, webPort, ...hub, slot, firmware });
 }
 
 /** A field of an update event as text: strings and numbers as they are, anything else as JSON. */
@@ -103,8 +109,11 @@ function updateLine(e: Record<string, unknown>): string | undefined {
   const what = e.type === 'decision' ? e.decision : e.phase !== 'idle' && e.phase !== 'checking' ? e.phase : undefined;
   if (!what) return undefined;
   const opt = (v: unknown, sep: string): string => (v ? `${sep}${eventText(v)}` : '');
-  return `update: ${eventText(what)}${opt(e.version, ' ')}${opt(e.code, ' ')}${opt(e.detail, ': ')}\n`;
+  return `update: ${eventText(what)}${opt(e.version, ' ')}${opt(e.code, ' ')}${opt(e.detail, ': ')}`;
 }
+
+/** Update decisions a person should notice: the update did not happen, or was undone. */
+const UPDATE_SETBACKS: ReadonlySet<unknown> = new Set(['refused', 'failed', 'rolled-back']);
 
 /** `--driver` or `--driver-socket` (not both); a program given as a path is made absolute. */
 function driverOption(o: RunOptions, argv: readonly string[]): { driver?: DriverTarget } {
@@ -135,6 +144,7 @@ async function runDevice(o: RunOptions, driverArgv: readonly string[] = []): Pro
   ] as const)
     if (url && !/^mqtts:\/\/[^/\s]+$/.test(url))
       throw new ConfigError('DEVICE_CONFIG_INVALID', key, 'must be mqtts://host:port');
+  const out = await openLogOutput(chooseLogFormat(o.logFormat, process.stdout.isTTY === true));
   let lastUpdateLine: string | undefined;
   const sup = superviseAgent({
     bundleDir: resolve(o.bundle),
@@ -148,16 +158,16 @@ async function runDevice(o: RunOptions, driverArgv: readonly string[] = []): Pro
     ...(o.cloudEnrol ? { cloudEnrolUrl: o.cloudEnrol } : {}),
     ...(o.factoryImage ? { factoryImage: resolve(o.factoryImage) } : {}),
     ...driverOption(o, driverArgv),
-    onReady: (info) => {
-      process.stdout.write(readyLine(info));
-    },
+    onReady: (info) => printReady(out, info),
     onEvent: (e) => {
       const line = updateLine(e);
       // A check that finds nothing new says so once, not at every interval.
-      if (line && line !== lastUpdateLine) process.stdout.write(line);
+      if (line && line !== lastUpdateLine)
+        out.event('update', line, e, UPDATE_SETBACKS.has(e.decision) ? 'warn' : 'info');
       if (line) lastUpdateLine = line;
     },
-    log: (m) => process.stderr.write(`supervisor: ${m}\n`),
+    log: (m) => out.log(m, { source: 'supervisor' }),
+    agentStderr: (line) => out.relay(line, 'agent'),
   });
   const stop = (): void => sup.stop();
   process.once('SIGINT', stop);
@@ -190,7 +200,7 @@ export function registerDeviceCommands(program: Command): void {
     .description('the device agent and its physical button')
     .enablePositionalOptions();
 
-  withAgentNetwork(device.command('run'), ' (0 = any free port)')
+  addLogFormatOption(withAgentNetwork(device.command('run'), ' (0 = any free port)'))
     .description('start the device agent (under its supervisor) for one unit')
     .requiredOption('--bundle <dir>', 'the unit bundle from the factory')
     .requiredOption('--state <dir>', 'mutable state (password hash, sessions, journal)')

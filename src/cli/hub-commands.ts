@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { ConfigError } from '../errors/index.ts';
 import { portArgument } from './arguments.ts';
+import { addLogFormatOption, chooseLogFormat, openLogOutput, type LogFormat } from './log-output.ts';
 
 /** A command-line value as a channel value: true/false, null, integers and decimals as numbers, anything else text. */
 export function parseCallValue(text: string | undefined): boolean | number | string | null | undefined {
@@ -100,33 +101,35 @@ export function registerHubCommands(program: Command): void {
 
 /** `hub run`: the hub service until a signal. */
 function registerRun(hub: Command): void {
-  hub
-    .command('run')
+  addLogFormatOption(hub.command('run'))
     .description('run the hub (its key is made on first run in --state, mode 0600)')
     .requiredOption('--state <dir>', "the hub's state: key, SQLite store, control socket")
     .option('--port <port>', "the devices' hub port, dialled when a device address has none", '5541')
     .option('--web-port <port>', 'HTTPS admin page port (0 = any free port)', '8444')
     .option('--host <address>', 'address of the admin page', '127.0.0.1')
-    .action(async (o: { state: string; port: string; webPort: string; host: string }) => {
+    .action(async (o: { state: string; port: string; webPort: string; host: string; logFormat?: LogFormat }) => {
       const { startHubService } = await import('../hub/index.ts');
-      const log = (msg: string): void => {
-        process.stderr.write(JSON.stringify({ at: new Date().toISOString(), level: 'info', msg }) + '\n');
-      };
+      const out = await openLogOutput(chooseLogFormat(o.logFormat, process.stdout.isTTY === true));
       const service = await startHubService({
         stateDir: resolve(o.state),
         config: { devicePort: port(o.port, 'port', 1) },
         web: { host: o.host, port: port(o.webPort, 'webPort') },
-        log,
+        log: (msg) => out.log(msg),
       });
       const web = service.web?.url ?? '(no admin page)';
-      process.stdout.write(`hub ready: ${web} control ${service.controlPath} key ${service.hub.pin}\n`);
-      await new Promise<void>((done) => {
+      const control = service.controlPath;
+      // The key is the hub's public key's fingerprint, which devices pin: nothing secret.
+      const msg = `hub ready: ${web} control ${control} key ${service.hub.pin}`;
+      // Listening for the signals before the ready line: a caller may stop the hub as soon as it reads it.
+      const stopped = new Promise<void>((done) => {
         const stop = (): void => {
           service.close().then(done, done);
         };
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
       });
+      out.event('ready', msg, { url: service.web?.url ?? null, control, fingerprint: service.hub.pin });
+      await stopped;
     });
 }
 

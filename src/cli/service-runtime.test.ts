@@ -12,8 +12,10 @@ import {
   SERVICE_NODE_FLAGS,
   SERVICE_RUNTIME_MARK,
   isServiceCommand,
+  logsInJson,
   serviceLaunch,
 } from './service-runtime.ts';
+import { chooseLogFormat } from './log-output.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/bulwark.js', import.meta.url));
 
@@ -45,6 +47,20 @@ test('other commands, and a process already in the service runtime, are not rela
   assert.equal(serviceLaunch('b', ['hub', 'run'], [], { [SERVICE_RUNTIME_MARK]: '1' }), undefined);
 });
 
+test('the line written before commander parses has the format the service will use', () => {
+  for (const tty of [true, false]) {
+    for (const [argv, given] of [
+      [['hub', 'run'], undefined],
+      [['hub', 'run', '--log-format', 'json'], 'json'],
+      [['hub', 'run', '--log-format', 'text'], 'text'],
+      [['cloud', 'run', '--log-format=json'], 'json'],
+      [['cloud', 'run', '--log-format=text', '--state', 's'], 'text'],
+    ] as const) {
+      assert.equal(logsInJson(argv, tty), chooseLogFormat(given, tty) === 'json', `${argv.join(' ')} tty ${tty}`);
+    }
+  }
+});
+
 test('the services get the device agent’s memory bounds, and V8’s size-over-speed mode', () => {
   const agentMemoryFlags = AGENT_NODE_FLAGS.filter((f) => /^--(max-semi-space-size|invocation-count-for-)/.test(f));
   assert.ok(agentMemoryFlags.includes('--max-semi-space-size=1'));
@@ -58,7 +74,8 @@ test(
   { skip: !existsSync('/proc/self/cmdline'), timeout: 60_000 },
   async () => {
     const work = mkdtempSync(join(tmpdir(), 'bulwark-service-runtime-'));
-    const child = spawn(process.execPath, [BIN, 'hub', 'run', '--state', join(work, 'hub'), '--web-port', '0'], {
+    const args = [BIN, 'hub', 'run', '--state', join(work, 'hub'), '--web-port', '0', '--log-format', 'text'];
+    const child = spawn(process.execPath, args, {
       stdio: ['ignore', 'pipe', 'ignore'],
       env: { ...process.env, NODE_OPTIONS: '', [SERVICE_RUNTIME_MARK]: '' },
     });

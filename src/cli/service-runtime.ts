@@ -73,6 +73,17 @@ export function serviceLaunch(
 }
 
 /**
+ * Whether the service's lines are JSON: `--log-format json`, or no `--log-format` and stdout not a
+ * terminal. The rule of src/cli/log-output.ts's chooseLogFormat, read from argv before commander has
+ * parsed it (this module loads nothing); a bad value is refused later, when the command is parsed.
+ */
+export function logsInJson(argv: readonly string[], stdoutIsTTY: boolean): boolean {
+  const i = argv.indexOf('--log-format');
+  const given = i >= 0 ? argv[i + 1] : argv.find((a) => a.startsWith('--log-format='))?.slice('--log-format='.length);
+  return given === undefined ? !stdoutIsTTY : given === 'json';
+}
+
+/**
  * Replaces this process with one in the service runtime when `argv` runs a service; returns
  * (and the command runs as it is) when none is needed, or the platform cannot replace a process.
  *
@@ -91,6 +102,9 @@ export function relaunchAsService(script: string, argv: readonly string[]): void
     // The service still runs, only without the bounds: worth a line, not worth refusing to start.
     const code = (err as { code?: unknown }).code;
     const why = typeof code === 'string' ? code : 'execve failed';
-    process.stderr.write(`bulwark: service runtime not applied (${why}); running as is\n`);
+    const msg = `service runtime not applied (${why}); running as is`;
+    const json = logsInJson(argv, process.stdout.isTTY === true);
+    const at = new Date().toISOString();
+    process.stderr.write(json ? JSON.stringify({ at, level: 'warn', msg }) + '\n' : `bulwark: warn: ${msg}\n`);
   }
 }

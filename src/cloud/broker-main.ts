@@ -4,15 +4,22 @@
  * benchmark runs it so). Imports the broker only, nothing else of the cloud.
  *
  * argv[2]: a JSON file with `caCertPem`, `certPem`, `keyPem` and optional `config`
- * (EmbeddedBrokerConfig). Prints one JSON line `{"event":"listening","port":N}` when ready;
- * stops on SIGTERM or SIGINT.
+ * (EmbeddedBrokerConfig). Prints one JSON line `{"event":"listening","port":N}` when ready (its
+ * starter's protocol, kept as it is); stops on SIGTERM or SIGINT. Everything else it says goes to stderr
+ * as JSON lines with `at`, `level` and `msg` or `event`, like `bulwark cloud run --log-format json`: only a
+ * program starts it.
  */
 import { readFile } from 'node:fs/promises';
 import { startEmbeddedBroker, type EmbeddedBrokerConfig } from './broker.ts';
 
+/** One log line on stderr. */
+function log(level: 'info' | 'error', fields: { msg: string } | { event: string; [k: string]: unknown }): void {
+  process.stderr.write(JSON.stringify({ at: new Date().toISOString(), level, ...fields }) + '\n');
+}
+
 const file = process.argv[2];
 if (!file) {
-  process.stderr.write('usage: broker-main <settings.json>\n');
+  log('error', { msg: 'usage: broker-main <settings.json>' });
   process.exit(64);
 }
 const o = JSON.parse(await readFile(file, 'utf8')) as {
@@ -28,8 +35,7 @@ const broker = await startEmbeddedBroker({
   keyPem: o.keyPem,
   config: o.config ?? {},
   onRefusal: (reason, detail) => {
-    if (refusals++ < 100)
-      process.stderr.write(JSON.stringify({ level: 'info', msg: `broker refused (${reason}): ${detail}` }) + '\n');
+    if (refusals++ < 100) log('info', { msg: `broker refused (${reason}): ${detail}` });
   },
 });
 process.stdout.write(JSON.stringify({ event: 'listening', port: broker.port }) + '\n');
@@ -38,15 +44,8 @@ const every = Number(process.env.BULWARK_BROKER_STATS ?? 0);
 if (every >= 100) {
   setInterval(() => {
     const b = broker.backlog();
-    process.stderr.write(
-      JSON.stringify({
-        at: Date.now(),
-        clients: broker.connectedClients(),
-        queued: b.queued,
-        held: b.held,
-        rssMiB: Math.round(process.memoryUsage.rss() / 1_048_576),
-      }) + '\n',
-    );
+    const rssMiB = Math.round(process.memoryUsage.rss() / 1_048_576);
+    log('info', { event: 'stats', clients: broker.connectedClients(), queued: b.queued, held: b.held, rssMiB });
   }, every).unref();
 }
 const stop = (): void => {

@@ -63,8 +63,11 @@ export interface SupervisorOptions {
   readonly onEvent?: (event: Record<string, unknown>) => void;
   /** Hears the supervisor's own lines (boots, restarts, fallbacks); silent by default. */
   readonly log?: (msg: string) => void;
-  /** Where the agent's own log lines (stderr) go: the supervisor's stderr (default), or nowhere. */
-  readonly agentStderr?: 'inherit' | 'ignore';
+  /**
+   * Where the agent's own log lines (stderr) go: the supervisor's stderr (default), nowhere, or line by
+   * line to a function (the CLI prints them in its own format, so the agent's JSON never mixes with text).
+   */
+  readonly agentStderr?: 'inherit' | 'ignore' | ((line: string) => void);
   /**
    * The unit's factory image (a `release build-image` archive on the unit's read-only storage): kept
    * unpacked and verified in `firmware/slots/factory/` and booted from there like slots a and b.
@@ -350,11 +353,13 @@ class Supervision {
   #spawn(plan: BootPlan): void {
     const where = plan.slot === 'factory' ? 'the factory image' : `slot ${plan.slot}`;
     this.#log(`booting ${where} (firmware ${plan.firmware})${plan.trial ? ', on trial' : ''}`);
+    const stderr = this.#o.agentStderr ?? 'inherit';
     const c = spawn(process.execPath, agentArgs(this.#o, plan), {
-      stdio: ['ignore', 'pipe', this.#o.agentStderr ?? 'inherit'],
+      stdio: ['ignore', 'pipe', typeof stderr === 'function' ? 'pipe' : stderr],
       env: { ...process.env, ...AGENT_ENV, NODE_OPTIONS: '', BULWARK_MODE: this.#mode },
     });
     this.#child = c;
+    if (typeof stderr === 'function' && c.stderr) createInterface({ input: c.stderr }).on('line', stderr);
     const run = { healthy: false, healthTimer: undefined as NodeJS.Timeout | undefined };
     if (plan.trial) {
       run.healthTimer = setTimeout(() => {
@@ -363,7 +368,7 @@ class Supervision {
         c.kill('SIGKILL');
       }, plan.healthTimeoutMs);
     }
-    createInterface({ input: c.stdout }).on('line', (line) => this.#onLine(line, plan, run));
+    createInterface({ input: c.stdout! }).on('line', (line) => this.#onLine(line, plan, run));
     c.on('exit', (code, signal) => {
       clearTimeout(run.healthTimer);
       this.#child = undefined;

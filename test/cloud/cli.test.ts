@@ -71,6 +71,8 @@ test(
       [
         'cloud',
         'run',
+        '--log-format',
+        'text',
         '--factory',
         factoryDir,
         '--state',

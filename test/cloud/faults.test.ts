@@ -144,7 +144,8 @@ test(
 
 /** `bulwark cloud run` as a child process; resolves once it prints its ready line. */
 async function runCloudProcess(args: string[]): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [BIN, 'cloud', 'run', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const argv = [BIN, 'cloud', 'run', '--log-format', 'text', ...args];
+  const child = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => {
     if (stderr.length < 20_000) stderr += c.toString();

@@ -113,13 +113,10 @@ async function stop(child: ChildProcess): Promise<void> {
 
 /** The hub process: `bulwark hub run`, its ready line turned into the event the starter waits for. */
 async function startHub(state: string): Promise<ChildProcess> {
-  const child = spawn(
-    'ip',
-    ['netns', 'exec', HUB_NS, process.execPath, BIN, 'hub', 'run', '--state', state, '--web-port', '0'],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  const hub = [BIN, 'hub', 'run', '--state', state, '--web-port', '0', '--log-format', 'text'];
+  const child = spawn('ip', ['netns', 'exec', HUB_NS, process.execPath, ...hub], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   children.add(child);
   child.stderr.resume();
   await new Promise<void>((resolve, reject) => {

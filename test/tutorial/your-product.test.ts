@@ -287,7 +287,9 @@ function runBackground(
   children: ChildProcess[],
   onLine: (line: string) => void,
 ): Promise<RegExpExecArray> {
-  const [file, args] = program(argv);
+  // The reader's terminal shows the services' text lines; through this pipe they would be JSON lines.
+  const service = /^bulwark (device|hub|cloud) run$/.test(argv.slice(0, 3).join(' '));
+  const [file, args] = program(service ? [...argv.slice(0, 3), '--log-format', 'text', ...argv.slice(3)] : argv);
   const child = spawn(file, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   let stderr = '';

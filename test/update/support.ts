@@ -182,6 +182,9 @@ export class DeviceProcess {
         args.bin ?? BIN,
         'device',
         'run',
+        // The lines a person reads (through a pipe the default is JSON lines).
+        '--log-format',
+        'text',
         '--bundle',
         args.bundle,
         '--state',
