@@ -41,14 +41,16 @@ test('removes long hex and base64 runs, setup codes, sticker passwords and claim
   assert.equal(redactSecrets('code 123456789012'), `code ${REDACTED}`);
   assert.equal(redactSecrets('typed k7vq-3mxe-9bht-p2wa as user'), `typed ${REDACTED} as user`);
   assert.equal(redactSecrets('K7VQ-3MXE-9BHT-P2WA'), REDACTED);
+  assert.equal(redactSecrets('K7VQ3MXE9BHTP2WAK7VQ3MXE9BHTP2WA'), REDACTED, 'upper case without words is no code');
 });
 
-test('keeps ordinary text: addresses, times, events and long kebab-case words', () => {
+test('keeps ordinary text: addresses, times, events, long kebab-case words and error codes', () => {
   for (const text of [
     'tls handshake from 192.0.2.7:53412 failed: unsupported protocol',
     'at 2025-06-01T10:00:00.000Z result=failure surface=web',
     'tls-handshake-failed-unsupported-protocol-version',
     'peer [2001:db8::1]:443 closed',
+    'ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN',
   ])
     assert.equal(redactSecrets(text), text);
 });
