@@ -51,6 +51,7 @@ test('keeps ordinary text: addresses, times, events, long kebab-case words and e
     'tls-handshake-failed-unsupported-protocol-version',
     'peer [2001:db8::1]:443 closed',
     'ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN',
+    'ERR_SSL_SSL/TLS_ALERT_CERTIFICATE_UNKNOWN',
   ])
     assert.equal(redactSecrets(text), text);
 });

@@ -76,9 +76,9 @@ const GROUPED_CODE = /\b[A-Za-z0-9]{4}(?:-[A-Za-z0-9]{4}){3}\b/g;
 // Long runs of hex, base64 or base64url: keys, tokens, hashes, cookies.
 const LONG_RUN = /[A-Za-z0-9+/_-]{32,}={0,2}/g;
 // A long run made only of lower-case words joined by '-' or '_' is prose, not a secret; so is an error code of
-// upper-case words joined by '_' (ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN: what a browser's refusal of a
+// upper-case words joined by '_' or '/' (ERR_SSL_SSL/TLS_ALERT_CERTIFICATE_UNKNOWN: what a browser's refusal of a
 // certificate reads as, which the owner's journal must keep).
-const WORDS_RUN = /^(?:[a-z]+(?:[-_][a-z]+)+|[A-Z][A-Z0-9]+(?:_[A-Z][A-Z0-9]+)+)$/;
+const WORDS_RUN = /^(?:[a-z]+(?:[-_][a-z]+)+|[A-Z][A-Z0-9]+(?:[_/][A-Z][A-Z0-9]+)+)$/;
 
 /**
  * Where the value that starts at `start` ends. A quoted value ends at its closing quote; an

@@ -55,7 +55,7 @@ test('the filter matches the sentence, the address or the name, in any case', ()
 test('a handshake the client gave up, or a certificate a browser does not trust yet, is said so, not in red', () => {
   const dropped = row({ event: 'tls-error', result: 'refused', detail: 'ECONNRESET' });
   assert.match(journalSentence(dropped), /^A connection from 192\.168\.1\.23 closed before its secure handshake/);
-  const untrusted = row({ event: 'tls-error', result: 'refused', detail: 'ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN' });
+  const untrusted = row({ event: 'tls-error', result: 'refused', detail: 'ERR_SSL_SSL/TLS_ALERT_CERTIFICATE_UNKNOWN' });
   assert.match(journalSentence(untrusted), /did not accept this device's certificate yet/);
   const refused = row({ event: 'tls-error', result: 'refused', detail: 'ERR_SSL_NO_SHARED_CIPHER' });
   assert.equal(journalConcern(dropped), false);
