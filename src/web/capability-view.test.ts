@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { getModel } from '../models/index.ts';
-import { capabilityRow, type CapabilityView } from './capability-view.ts';
+import { capabilityRow, offeredActions, type CapabilityView } from './capability-view.ts';
 
 const viewOf = (model: string, id: string, value: unknown): CapabilityView => {
   const c = getModel(model).capabilities.find((x) => x.id === id)!;
@@ -22,7 +22,7 @@ test("a dashboard row names the capability as the model does, with its value in 
 });
 
 test('each action is a form of its own with a labelled button whose accessible name stays stable', () => {
-  const row = capabilityRow(viewOf('plug', 'power', false), 'tok"en');
+  const row = capabilityRow(viewOf('plug', 'power', null), 'tok"en');
   const forms = row.match(/<form method="post" action="\/api\/capabilities\/power\/[a-z]+">[^]*?<\/form>/g) ?? [];
   assert.deepEqual(
     forms.map((f) => /aria-label="([^"]*)">([^<]*)</.exec(f)!.slice(1)),
@@ -33,7 +33,18 @@ test('each action is a form of its own with a labelled button whose accessible n
     ],
   );
   for (const f of forms) assert.match(f, /name="csrf" value="tok&#34;en"/);
-  assert.match(row, /data-value-of="power">Off</);
+});
+
+test('a known state offers the one action that changes it, as a setting does; an unknown state offers them all', () => {
+  const labels = (c: CapabilityView): string[] =>
+    [...capabilityRow(c, 't').matchAll(/">([^<]*)<\/button>/g)].map((m) => m[1]!);
+  assert.deepEqual(offeredActions(viewOf('plug', 'power', false)), ['on']);
+  assert.deepEqual(labels(viewOf('plug', 'power', false)), ['Turn on']);
+  assert.deepEqual(labels(viewOf('plug', 'power', true)), ['Turn off']);
+  assert.match(capabilityRow(viewOf('plug', 'power', false), 't'), /data-value-of="power">Off</);
+  assert.deepEqual(offeredActions(viewOf('lock', 'bolt', 'locked')), ['unlock']);
+  assert.deepEqual(offeredActions(viewOf('lock', 'bolt', 'unlocked')), ['lock']);
+  assert.deepEqual(offeredActions(viewOf('plug', 'power', null)), ['on', 'off', 'toggle']);
 });
 
 test('a level gets a labelled field with its unit; a lock shows its state in words; every value is escaped', () => {

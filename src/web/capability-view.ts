@@ -30,12 +30,29 @@ function setterForm(c: CapabilityView, id: string, csrfInput: string): string {
   );
 }
 
+/** What a known state makes pointless: 'on' while on, 'lock' while locked, and 'toggle' beside the one that applies. */
+const SAME_STATE: ReadonlyArray<{ value: unknown; drop: string; opposite: string }> = [
+  { value: true, drop: 'on', opposite: 'off' },
+  { value: false, drop: 'off', opposite: 'on' },
+  { value: 'locked', drop: 'lock', opposite: 'unlock' },
+  { value: 'unlocked', drop: 'unlock', opposite: 'lock' },
+];
+
+/**
+ * The buttons a capability offers now: one control per state, as for a setting ("Turn off" while on, not "Turn on"
+ * too, nor "Switch over" beside it). An unknown state offers every action.
+ */
+export function offeredActions(c: CapabilityView): string[] {
+  const acts = c.actions.filter((a) => a !== 'get' && a !== 'set');
+  const rule = SAME_STATE.find((r) => r.value === c.value && acts.includes(r.drop) && acts.includes(r.opposite));
+  return rule ? acts.filter((a) => a !== rule.drop && a !== 'toggle') : acts;
+}
+
 /** The dashboard row of one capability, its controls posting with the session's CSRF token. */
 export function capabilityRow(c: CapabilityView, csrf: string): string {
   const id = escapeHtml(c.id);
   const csrfInput = `<input type="hidden" name="csrf" value="${escapeHtml(csrf)}">`;
-  const buttons = c.actions
-    .filter((a) => a !== 'get' && a !== 'set')
+  const buttons = offeredActions(c)
     .map(
       (a) =>
         `<form method="post" action="/api/capabilities/${id}/${escapeHtml(a)}">${csrfInput}` +
