@@ -13,6 +13,8 @@ export interface Metric {
   /** Larger is better (rates) or smaller is better (times, memory). */
   readonly better: 'higher' | 'lower';
   readonly baseline?: { readonly name: string; readonly value: number };
+  /** A peer that could not be measured this run, and why; shown where its figure would be. */
+  readonly unavailable?: { readonly name: string; readonly reason: string };
   /** The goal as a ratio against the baseline (value / baseline), or an absolute bound. */
   readonly goal?: { readonly ratio?: number; readonly max?: number; readonly min?: number };
   readonly note?: string;
@@ -28,6 +30,14 @@ export interface BenchResult {
 /** value / baseline.value when there is a baseline. */
 export function ratioOf(m: Metric): number | undefined {
   return m.baseline && m.baseline.value > 0 ? m.value / m.baseline.value : undefined;
+}
+
+/** Which side is ahead: 'Bulwark', the baseline's name, or 'even' (within 1%); undefined without a baseline. */
+export function aheadOf(m: Metric): string | undefined {
+  const r = ratioOf(m);
+  if (r === undefined || !m.baseline) return undefined;
+  if (Math.abs(r - 1) < 0.01) return 'even';
+  return (m.better === 'higher') === r > 1 ? 'Bulwark' : m.baseline.name;
 }
 
 /** Whether a metric meets its goal; undefined when it has none. */
@@ -87,10 +97,16 @@ export function renderBenchHtml(results: BenchResult[], meta: Record<string, str
           const ratio = ratioOf(m);
           const ok = meetsGoal(m);
           const goal = goalText(m);
+          const ahead = aheadOf(m);
+          const missing = m.unavailable
+            ? `${esc(m.unavailable.name)}: <em>not measured: ${esc(m.unavailable.reason)}</em>`
+            : '';
           return (
             `<tr><td>${esc(m.name)}</td><td class="n">${fmt(m.value)} ${esc(m.unit)}</td>` +
-            `<td>${m.baseline ? `${esc(m.baseline.name)}: ${fmt(m.baseline.value)} ${esc(m.unit)}` : ''}</td>` +
-            `<td class="n">${ratio !== undefined ? fmt(ratio) + 'x' : ''}</td><td>${esc(goal)}</td>` +
+            `<td>${m.baseline ? `${esc(m.baseline.name)}: ${fmt(m.baseline.value)} ${esc(m.unit)}` : missing}</td>` +
+            `<td class="n">${ratio !== undefined ? fmt(ratio) + 'x' : ''}` +
+            `${ahead ? `<br><span class="note">${ahead === 'even' ? 'even' : `${esc(ahead)} ahead`}</span>` : ''}` +
+            `</td><td>${esc(goal)}</td>` +
             `<td class="${ok === undefined ? '' : ok ? 'pass' : 'fail'}">` +
             `${ok === undefined ? '' : ok ? 'met' : 'missed'}</td></tr>` +
             (m.baseline ? `<tr><td colspan="6">${barChart(m)}</td></tr>` : '') +
@@ -144,7 +160,7 @@ export async function writeBenchReports(
         meta,
         results: results.map((r) => ({
           ...r,
-          metrics: r.metrics.map((m) => ({ ...m, ratio: ratioOf(m), met: meetsGoal(m) })),
+          metrics: r.metrics.map((m) => ({ ...m, ratio: ratioOf(m), ahead: aheadOf(m), met: meetsGoal(m) })),
         })),
       },
       null,

@@ -2,7 +2,8 @@
  * `npm run bench`: runs the benchmarks one after another (the machine has 2 cores; running
  * them together would measure contention) and writes reports/bench.json and bench.html.
  * `npm run bench -- provision` runs only the named ones; `npm run bench -- memory` is RSS under an
- * unauthenticated flood (bench/memory-flood.ts).
+ * unauthenticated flood (bench/memory-flood.ts); `npm run bench -- peers` is matter.js and HAP-NodeJS side by side
+ * (bench/peers.bench.ts).
  */
 import { cpus, totalmem } from 'node:os';
 import { benchProvision } from './provision.bench.ts';
@@ -12,7 +13,8 @@ import { benchHub } from './hub.bench.ts';
 import { benchUpdate } from './update.bench.ts';
 import { benchCloud } from './cloud.bench.ts';
 import { benchMemoryFlood } from './memory-flood.ts';
-import { writeBenchReports, ratioOf, meetsGoal, type BenchResult } from './report.ts';
+import { benchPeers } from './peers.bench.ts';
+import { writeBenchReports, ratioOf, meetsGoal, aheadOf, type BenchResult } from './report.ts';
 
 const log = (s: string): void => {
   process.stderr.write(s + '\n');
@@ -25,6 +27,7 @@ const BENCHES: Record<string, () => Promise<BenchResult>> = {
   update: () => benchUpdate(log),
   cloud: () => benchCloud(log),
   memory: () => benchMemoryFlood(log),
+  peers: () => benchPeers(log),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
@@ -38,9 +41,13 @@ for (const [id, run] of Object.entries(BENCHES)) {
     const ratio = ratioOf(m);
     const met = meetsGoal(m);
     const goal = met === undefined ? '' : ` goal ${met ? 'met' : 'missed'}`;
+    const ahead = aheadOf(m);
     const base = m.baseline
-      ? ` (baseline ${m.baseline.name}: ${m.baseline.value.toFixed(2)}; ratio ${ratio?.toFixed(2)}x)`
-      : '';
+      ? ` (baseline ${m.baseline.name}: ${m.baseline.value.toFixed(2)}; ratio ${ratio?.toFixed(2)}x` +
+        `${ahead ? `, ${ahead === 'even' ? 'even' : `${ahead} ahead`}` : ''})`
+      : m.unavailable
+        ? ` (${m.unavailable.name} not measured: ${m.unavailable.reason})`
+        : '';
     log(`  ${m.name}: ${m.value.toFixed(2)} ${m.unit}${base}${goal}`);
   }
 }
