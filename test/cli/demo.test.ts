@@ -137,6 +137,33 @@ async function unitDir(prefix: string): Promise<string> {
   );
 }
 
+/**
+ * The demo's plug names one maker and one support end in its policy, its audit report, its sticker, its page and its
+ * security.txt (issue 17: the demo's policy once named another maker and date than its factory and sticker).
+ */
+async function oneMakerEverywhere(plugDir: string): Promise<void> {
+  const printed = door("the plug's page");
+  const password = /^user admin, password (\S+) /.exec(printed.how)![1]!;
+  const device = await trusting(printed.url, join(plugDir, 'web-cert.pem'), 'plug-one-maker');
+  const txt = (await device.get('/.well-known/security.txt')).body;
+  const about = /^# (.+) Smart Plug: security updates until (\d{4}-\d{2}-\d{2})$/m.exec(txt);
+  assert.ok(about, txt);
+  const [, maker, end] = about as unknown as [string, string, string];
+  assert.equal((await device.login(password)).status, 303);
+  const page = (await device.get('/')).body;
+  assert.ok(page.includes(`<dt>Maker</dt><dd>${maker}</dd>`), 'the page names the maker');
+  assert.ok(page.includes(`<dt>Security updates until</dt><dd>${end}</dd>`), 'the page names the support end');
+  const policy = await readFile(join(work, 'policy', 'plug.html'), 'utf8');
+  assert.ok(policy.includes(maker) && policy.includes(end), 'the policy names both');
+  const report = JSON.parse(await readFile(join(work, 'audit', 'plug.json'), 'utf8')) as {
+    profile: { maker: string; supportPeriodEnd: string };
+  };
+  assert.deepEqual([report.profile.maker, report.profile.supportPeriodEnd], [maker, end], 'the audit names both');
+  const sticker = await readFile(join(plugDir, 'sticker.svg'), 'utf8');
+  assert.ok(sticker.includes(`>${maker}</text>`), 'the sticker names the maker');
+  assert.ok(sticker.includes(`Security updates until ${end}.`), 'the sticker names the support end');
+}
+
 test('with --keep-running the printed device, hub and owner-app addresses answer and the passwords work', async () => {
   for (const [model, prefix] of [
     ['plug', 'PLG-'],
@@ -151,6 +178,7 @@ test('with --keep-running the printed device, hub and owner-app addresses answer
   }
   const plugDir = await unitDir('PLG-');
   assert.match(door("the camera's page").how, /^first use: the setup code \S+ from its label/);
+  await oneMakerEverywhere(plugDir);
 
   const hubDoor = door("the hub's page");
   const hubState = join(work, 'audit-hub');
