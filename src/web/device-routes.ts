@@ -18,7 +18,8 @@ import {
   type DeviceSite,
 } from './device-site.ts';
 import * as pages from './pages.ts';
-import { journalMatches } from './journal-words.ts';
+import type { DashboardFact } from './dashboard-page.ts';
+import type { JournalView } from './journal-page.ts';
 import { ownerDate, type WebCertificateView } from './web-certificate.ts';
 import { deviceAccountOf, visibleCapabilities, type DeviceAccount } from './users.ts';
 import { accessEnded, setUserPassword } from '../auth/index.ts';
@@ -200,11 +201,11 @@ export function uptimeText(seconds: number): string {
 }
 
 /** The dashboard's facts: the unit's own, then the device's; a device fact replaces one of the same label. */
-function dashboardFacts(site: DeviceSite, user: DeviceAccount): pages.DashboardFact[] {
+function dashboardFacts(site: DeviceSite, user: DeviceAccount): DashboardFact[] {
   const { unit } = site.bundle;
   const { device } = site;
   const end = supportEnd(site);
-  const own: pages.DashboardFact[] = [
+  const own: DashboardFact[] = [
     ['Model', `${unit.modelName} (${unit.model})`],
     ['Serial', unit.serial],
     ['Maker', unit.maker],
@@ -219,14 +220,16 @@ function dashboardFacts(site: DeviceSite, user: DeviceAccount): pages.DashboardF
   return [...own.filter((f) => !replaced.has(f[0])), ...theirs];
 }
 
-function dashboard(site: DeviceSite, req: WebRequest, csrf: string, user: DeviceAccount): WebResponse {
+async function dashboard(site: DeviceSite, req: WebRequest, csrf: string, user: DeviceAccount): Promise<WebResponse> {
+  // Loaded with the first view, not at start: the plug's idle memory (issue 17's words cost 0.2 MiB).
+  const { dashboardPage } = await import('./dashboard-page.ts');
   const { device } = site;
   const end = supportEnd(site);
   const ended = supportOver(end);
   const facts = dashboardFacts(site, user);
   const notice = req.notice;
   const owner = user.role === 'owner';
-  const body = pages.dashboardPage(
+  const body = dashboardPage(
     { ...frame(site, 'Dashboard', csrf, user), csrf },
     {
       facts,
@@ -349,9 +352,10 @@ const JOURNAL_PAGE_ROWS = 50;
 const JOURNAL_FILTER_DEPTH = 1_000;
 
 /** One page of one tier of the journal, as the query asks (tier, page, filter); bad values fall back to the first. */
-async function journalView(site: DeviceSite, req: WebRequest): Promise<pages.JournalView> {
+async function journalView(site: DeviceSite, req: WebRequest): Promise<JournalView> {
   const tier = req.query.get('tier') === 'connection' ? 'connection' : 'security';
   const filter = (req.query.get('filter') ?? '').trim().slice(0, 64);
+  const { journalMatches } = await import('./journal-page.ts');
   const all = await site.journal.list({ limit: JOURNAL_FILTER_DEPTH, tier });
   const rows = all.filter((r) => journalMatches(r, filter));
   const pageCount = Math.max(1, Math.ceil(rows.length / JOURNAL_PAGE_ROWS));
@@ -535,13 +539,11 @@ export function addRecordRoutes(router: Router<DeviceCtx>, site: DeviceSite): vo
     path: '/journal',
     access: 'session',
     csrf: false,
-    handler: async (req, ctx) => ({
-      kind: 'html',
-      body: pages.journalPage(
-        { ...frame(site, 'Journal', ctx.session!.csrfToken, ctx.user), csrf: ctx.session!.csrfToken },
-        await journalView(site, req),
-      ),
-    }),
+    handler: async (req, ctx) => {
+      const { journalPage } = await import('./journal-page.ts');
+      const page = { ...frame(site, 'Journal', ctx.session!.csrfToken, ctx.user), csrf: ctx.session!.csrfToken };
+      return { kind: 'html', body: journalPage(page, await journalView(site, req)) };
+    },
   });
   router.add({
     method: 'GET',

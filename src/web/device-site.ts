@@ -10,6 +10,8 @@ import type { PreSessionForms, SurfaceEvent } from './app.ts';
 import type { WebStateStore } from './owner-state.ts';
 import { OWNER_NAME, type OwnerLogin } from './owner-login.ts';
 import type * as pages from './pages.ts';
+import type { DashboardCard, DashboardFact } from './dashboard-page.ts';
+import type { JournalListOptions } from './journal-page.ts';
 import type { WebCertificateView } from './web-certificate.ts';
 import { liveAccountOf, type DeviceAccount } from './users.ts';
 
@@ -35,7 +37,7 @@ export interface WebDeviceControl {
   /** Extra controls the owner may use on the admin page (pairing window and the like), by name. */
   ownerActions?(): ReadonlyArray<OwnerAction>;
   /** Extra facts for the dashboard (e.g. the hub pairing window's state), read on every view. */
-  facts?(): ReadonlyArray<pages.DashboardFact>;
+  facts?(): ReadonlyArray<DashboardFact>;
   /** The running image and the components its SBOM lists (GET /software); absent: no such page. */
   software?(): Promise<pages.SoftwareView>;
   /** Installing an update from a file the owner uploads (POST /update/file); absent: no such form. */
@@ -66,7 +68,7 @@ export interface WebUpdateFile {
 
 /** The journal as the web service reads it. */
 export interface WebJournalReader {
-  list(options: pages.JournalListOptions): Promise<readonly pages.JournalRow[]> | readonly pages.JournalRow[];
+  list(options: JournalListOptions): Promise<readonly pages.JournalRow[]> | readonly pages.JournalRow[];
 }
 
 /** One of the owner's controls on the dashboard (its route is POST /api/actions/<id>). */
@@ -82,7 +84,7 @@ export interface OwnerAction {
    */
   readonly confirm?: string;
   /** The dashboard card it sits on (the hubs, the updates, the device, starting again); default the device's. */
-  readonly card?: pages.DashboardCard;
+  readonly card?: DashboardCard;
 }
 
 /** Everything the device's routes need. */

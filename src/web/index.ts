@@ -13,7 +13,9 @@ export type {
   WebUpdateFile,
   UpdateFileOutcome,
 } from './service.ts';
-export type { CapabilityView, DashboardCard, DashboardFact, JournalListOptions, JournalRow } from './pages.ts';
+export type { CapabilityView, JournalRow } from './pages.ts';
+export type { DashboardCard, DashboardFact } from './dashboard-page.ts';
+export type { JournalListOptions } from './journal-page.ts';
 export type { OwnerAction } from './device-site.ts';
 export { CONTENT_SECURITY_POLICY } from './http.ts';
 export {

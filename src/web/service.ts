@@ -36,6 +36,7 @@ import { addPeopleRoutes } from './users-routes.ts';
 import { authorizeDeviceRoute, deviceAccountOf, isRoleRefusal, removePersonAndSessions } from './users.ts';
 import { openWebCertificate, type WebCertificate, type WebCertificateConfig } from './web-certificate.ts';
 import * as pages from './pages.ts';
+import type { JournalListOptions } from './journal-page.ts';
 import type { AdmissionConfig, AdmissionRecord } from '../admission/index.ts';
 
 export type { WebDeviceControl, WebUpdateFile, UpdateFileOutcome } from './device-site.ts';
@@ -69,7 +70,7 @@ export interface WebJournalEntry {
 /** The journal as the web service needs it. */
 export interface WebJournal {
   record(entry: WebJournalEntry): void;
-  list(options: pages.JournalListOptions): Promise<readonly pages.JournalRow[]> | readonly pages.JournalRow[];
+  list(options: JournalListOptions): Promise<readonly pages.JournalRow[]> | readonly pages.JournalRow[];
   /** Turns the journal's non-essential monitoring on or off (the owner's choice); absent: always on. */
   setMonitoring?(on: boolean): void;
 }
