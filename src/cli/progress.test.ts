@@ -63,3 +63,26 @@ test('on a terminal, one line rewritten in place, cut to the width so it never w
   ]);
   assert.ok(!stream.text.includes('\n'), 'a terminal line never ends in a newline');
 });
+
+test('off a terminal, a check that runs on says so every heartbeat, with how long, until the next line', (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'setInterval', 'Date'] });
+  const stream = capture();
+  const config = { plainIntervalMs: 2000, heartbeatMs: 10_000 };
+  const line = createCheckProgress('   plug audit', { stream, now: Date.now, config });
+  line.update(0, 2, 'build.sbom');
+  for (const ms of [10_000, 10_000, 5_000]) t.mock.timers.tick(ms);
+  line.update(1, 2);
+  line.update(1, 2, 'tls.versions');
+  t.mock.timers.tick(5_000);
+  line.update(2, 2);
+  line.finish();
+  t.mock.timers.tick(30_000);
+  assert.deepEqual(stream.text.split('\n'), [
+    '   plug audit: 0 of 2 checks done, now build.sbom',
+    '   plug audit: 0 of 2 checks done, now build.sbom (running for 10 s)',
+    '   plug audit: 0 of 2 checks done, now build.sbom (running for 20 s)',
+    '   plug audit: 1 of 2 checks done, now tls.versions',
+    '   plug audit: 2 of 2 checks done',
+    '',
+  ]);
+});

@@ -38,10 +38,15 @@ export interface ProgressStream {
 export interface CheckProgressConfig {
   /** Off a terminal, the least time between two lines (ms), so a log gets a line every few seconds, not a flood. */
   readonly plainIntervalMs: number;
+  /** Off a terminal, how often a check that is still running says so (ms), so a long check never reads as a hang. */
+  readonly heartbeatMs: number;
 }
 
-/** The default: a line at most every 2 s off a terminal. */
-export const defaultCheckProgressConfig: CheckProgressConfig = Object.freeze({ plainIntervalMs: 2_000 });
+/** The default: a line at most every 2 s off a terminal, and one every 10 s while a check runs on. */
+export const defaultCheckProgressConfig: CheckProgressConfig = Object.freeze({
+  plainIntervalMs: 2_000,
+  heartbeatMs: 10_000,
+});
 
 /** Checks done of a total and the check running now, as one line. */
 export interface CheckProgress {
@@ -77,7 +82,7 @@ export function createCheckProgress(label: string, o: CheckProgressOptions = {})
   const stream = o.stream ?? process.stdout;
   const config = { ...defaultCheckProgressConfig, ...o.config };
   if (stream.isTTY) return terminalCheckProgress(label, stream);
-  return plainCheckProgress(label, stream, config.plainIntervalMs, o.now ?? (() => performance.now()));
+  return plainCheckProgress(label, stream, config, o.now ?? (() => performance.now()));
 }
 
 /**
@@ -87,26 +92,36 @@ export function createCheckProgress(label: string, o: CheckProgressOptions = {})
 function plainCheckProgress(
   label: string,
   stream: ProgressStream,
-  intervalMs: number,
+  config: CheckProgressConfig,
   now: () => number,
 ): CheckProgress {
+  const intervalMs = config.plainIntervalMs;
   let last = -Infinity;
   let ended = false;
   let pending: string | undefined;
   let timer: NodeJS.Timeout | undefined;
-  const write = (text: string): void => {
+  let heartbeat: NodeJS.Timeout | undefined;
+  const write = (text: string, running = true): void => {
     clearTimeout(timer);
     timer = undefined;
     pending = undefined;
     last = now();
     stream.write(text + '\n');
+    clearInterval(heartbeat);
+    if (!running) return;
+    // The same check still running after a while says so, with how long (unref'd, like the line still to come).
+    const since = last;
+    heartbeat = setInterval(() => {
+      stream.write(`${text} (running for ${Math.round((now() - since) / 1000)} s)\n`);
+    }, config.heartbeatMs).unref();
   };
   return {
     update(done, total, current) {
       if (ended) return;
+      clearInterval(heartbeat);
       if (done >= total) {
         ended = true;
-        return write(checkProgressText(label, done, total));
+        return write(checkProgressText(label, done, total), false);
       }
       // Between two checks there is nothing new to say: the next check's start follows at once.
       if (current === undefined) return;
@@ -119,6 +134,7 @@ function plainCheckProgress(
     },
     finish() {
       clearTimeout(timer);
+      clearInterval(heartbeat);
       timer = undefined;
     },
   };
