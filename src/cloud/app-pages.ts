@@ -4,7 +4,7 @@
  * inline SVG on the server. Every value is escaped; no inline script or style (the CSP forbids
  * both), no external resource; every form that changes state carries the CSRF token.
  */
-import { escapeHtml, formMessages, postButton, renderPage } from '../web/index.ts';
+import { escapeHtml, formMessages, renderPage } from '../web/index.ts';
 import type { DeviceRecord, TelemetryRow } from './store.ts';
 import { firmwareText, modelOf } from './owner-devices.ts';
 import { roleMayUse, type DeviceRole } from './household.ts';
@@ -404,9 +404,12 @@ export function devicePage(
       (o.role !== undefined && o.role !== 'owner'
         ? `<p class="muted">Shared with you as ${escapeHtml(o.role)}.</p>`
         : '<section class="card" aria-labelledby="rel-h"><h2 id="rel-h">Release</h2>' +
-          '<p class="muted">Releasing removes the device and its telemetry from your account.</p>' +
-          postButton(`/app/devices/${d.serial}/release`, frame.csrf, 'Release this device', { className: 'danger' }) +
-          '</section>'),
+          '<p class="muted">Releasing removes the device and its telemetry from your account, and every person you ' +
+          'shared it with loses it. It cannot be undone.</p>' +
+          `<form method="post" action="/app/devices/${serial}/release">${csrfInput(frame.csrf)}` +
+          '<label for="rel-password">Your password, to confirm</label><input id="rel-password" name="password" ' +
+          'type="password" autocomplete="current-password" required maxlength="256">' +
+          '<button type="submit" class="danger">Release this device</button></form></section>'),
   );
 }
 

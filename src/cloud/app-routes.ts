@@ -305,6 +305,10 @@ export function addAppDeviceRoutes(router: Router<OwnerCtx>, site: OwnerSite): v
     access: 'session',
     csrf: true,
     handler: async (req, ctx) => {
+      // The page's release cannot be undone: it asks for the password again (the JSON API's caller holds a session).
+      const { account } = await site.accounts.checkPassword(req, ctx.account!.email, field(req.body, 'password'));
+      const back = `/app/devices/${encodeURIComponent(req.params.serial!)}`;
+      if (!account) return { kind: 'redirect', location: back, error: 'Wrong password: the device is still yours.' };
       await householdRelease(site, ctx, req.params.serial!);
       const done = `Released ${req.params.serial}: it and its telemetry are no longer on your account.`;
       return { kind: 'redirect', location: '/app', notice: done };

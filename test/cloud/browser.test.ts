@@ -151,6 +151,18 @@ test(
     assert.match((await page.textContent('svg.chart desc')) ?? '', /Energy use: \d+ readings, latest \d+ W/);
     await page.screenshot({ path: process.env.BULWARK_SCREENSHOT ?? join(work, 'cloud-device.png'), fullPage: true });
 
+    // Releasing cannot be undone: the page asks for the password again, and a wrong one keeps the device.
+    await page.fill('#rel-password', 'not my password at all');
+    await page.click('button.danger:has-text("Release this device")');
+    await page.waitForLoadState('load');
+    assert.match((await page.textContent('[role=alert]')) ?? '', /Wrong password: the device is still yours\./);
+    assert.notEqual((await cloud.store.getDevice(unit.serial))?.ownerId ?? null, null, 'still claimed');
+    await page.fill('#rel-password', 'marble falcon tundra 42 softly');
+    await page.click('button.danger:has-text("Release this device")');
+    await page.waitForURL(/\/app$/);
+    assert.match((await page.textContent('[role=status]')) ?? '', /Released/);
+    assert.equal((await cloud.store.getDevice(unit.serial))?.ownerId, null, 'released');
+
     assert.deepEqual(
       errors.filter((e) => /Content Security Policy|Refused to|Uncaught/.test(e)),
       [],
