@@ -75,7 +75,8 @@ export const defaultMosquittoSettings: Readonly<MosquittoSettings> = Object.free
 /** An absolute path Mosquitto's configuration can carry on one line: no spaces, no `..`, nothing to inject. */
 const CONFIG_PATH = /^\/(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/-]{1,4000}$/;
 
-function absolutePath(c: Record<string, unknown>, key: string, suffix = ''): void {
+/** Refuses `c[key]` unless it is an absolute path a configuration line can carry (ending in `suffix`). */
+export function absolutePath(c: Record<string, unknown>, key: string, suffix = ''): void {
   const v = c[key];
   if (typeof v !== 'string' || !CONFIG_PATH.test(v) || !v.endsWith(suffix))
     throw new CloudConfigError(

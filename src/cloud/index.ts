@@ -1,6 +1,7 @@
 /**
  * The manufacturer's cloud: the device broker (embedded aedes with mutual TLS and a per-device
- * rule, or Mosquitto configured by {@link writeBrokerConfig}), the registry and owner store
+ * rule, Mosquitto configured by {@link writeBrokerConfig}, or a RabbitMQ cluster configured by
+ * {@link writeRabbitmqConfig} and answered by {@link startRabbitmqAuthorizer}), the registry and owner store
  * (SQLite or PostgreSQL), the cloud's own MQTT client, claims that need the sticker's code and
  * the device's button, the owner API `/v1` and the owner web app.
  *
@@ -31,6 +32,52 @@ export {
   CRL_VALIDITY_MS,
 } from './broker-config.ts';
 export type { MosquittoSettings, MosquittoPaths, WrittenBrokerConfig } from './broker-config.ts';
+export {
+  writeRabbitmqConfig,
+  validateRabbitmqSettings,
+  defaultRabbitmqSettings,
+  renderRabbitmqConf,
+  renderAdvancedConfig,
+  renderDefinitions,
+  rabbitmqNodeName,
+  rabbitmqNodeFiles,
+  RABBITMQ_PLUGINS,
+} from './rabbitmq-config.ts';
+export type {
+  RabbitmqSettings,
+  RabbitmqNodeSettings,
+  RabbitmqPaths,
+  RabbitmqNodeFiles,
+  WrittenRabbitmqNode,
+  WrittenRabbitmqConfig,
+} from './rabbitmq-config.ts';
+export {
+  startRabbitmqAuthorizer,
+  answerRabbitmqRequest,
+  validateRabbitmqAuthorizerConfig,
+  defaultRabbitmqAuthorizerConfig,
+} from './rabbitmq-authorizer.ts';
+export type {
+  RabbitmqAuthorizer,
+  RabbitmqAuthorizerConfig,
+  RabbitmqAuthorizerOptions,
+  RefusalJournal,
+} from './rabbitmq-authorizer.ts';
+export {
+  decideRabbitmqQuestion,
+  parseRabbitmqQuestion,
+  validateRabbitmqAuthPolicy,
+  defaultRabbitmqAuthPolicy,
+  mqttSessionQueues,
+  topicOfRoutingKey,
+} from './rabbitmq-auth.ts';
+export type {
+  RabbitmqAuthPolicy,
+  RabbitmqQuestion,
+  RabbitmqDecision,
+  RabbitmqRefusal,
+  RevokedCommonName,
+} from './rabbitmq-auth.ts';
 export {
   ensureCloudCredentials,
   certificateIssuer,

@@ -10,7 +10,15 @@ export type ToolDecision = 'run' | 'skip' | 'fail';
 
 /** The outside tools the tests know how to find. */
 export type ToolName =
-  'postgresql' | 'mosquitto' | 'mosquitto-clients' | 'chromium' | 'hydra' | 'testssl.sh' | 'zbarimg' | 'faketime';
+  | 'postgresql'
+  | 'mosquitto'
+  | 'mosquitto-clients'
+  | 'rabbitmq-server'
+  | 'chromium'
+  | 'hydra'
+  | 'testssl.sh'
+  | 'zbarimg'
+  | 'faketime';
 
 /** Hides tools from the tests, to check their skip path: `BULWARK_TEST_HIDE_TOOLS=postgresql,mosquitto`. */
 export const HIDE_TOOLS_ENV = 'BULWARK_TEST_HIDE_TOOLS';
@@ -62,6 +70,15 @@ const TOOLS: Record<ToolName, ToolSpec> = {
     executables: [
       { candidates: ['mosquitto_pub'], probeArgs: ['--help'] },
       { candidates: ['mosquitto_sub'], probeArgs: ['--help'] },
+    ],
+  },
+  // Debian's RabbitMQ (3.10) and the epmd its nodes register with (test/support/rabbitmq.ts). Probed by its
+  // defaults script: `rabbitmq-server --help` starts a broker, and its CLI starts an epmd daemon.
+  'rabbitmq-server': {
+    debianPackages: 'rabbitmq-server',
+    executables: [
+      { candidates: ['/usr/lib/rabbitmq/bin/rabbitmq-defaults'], probeArgs: [] },
+      { candidates: ['epmd', '/usr/bin/epmd'], probeArgs: ['-help'] },
     ],
   },
   // The browser tests launch exactly this path.
