@@ -4,13 +4,21 @@
  */
 import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { ConfigError } from '../errors/index.ts';
 import { portArgument } from './arguments.ts';
 import { addLogFormatOption, chooseLogFormat, openLogOutput, type LogFormat } from './log-output.ts';
 import { registerCloudFacts } from './facts-command.ts';
 import { addMailOptions, mailOption, registerCloudMail, type MailOptions } from './cloud-mail-command.ts';
-import type { CloudStore, CraDeadline, RevocationRecord, SecurityConfig } from '../cloud/index.ts';
+import type {
+  CertificateWithKey,
+  CloudStore,
+  CraDeadline,
+  RabbitmqNodeSettings,
+  RevocationRecord,
+  SecurityConfig,
+  WrittenRabbitmqConfig,
+} from '../cloud/index.ts';
 
 function list(value: string): string[] {
   return value
@@ -52,6 +60,7 @@ interface RunOptions extends MailOptions {
   securityContact?: string;
   securityPolicy?: string;
   securityExpiresDays?: string;
+  rabbitmqAuthorizer?: string;
   logFormat?: LogFormat;
 }
 
@@ -67,6 +76,11 @@ interface BrokerConfigOptions {
   dynsecPlugin?: string;
   pidFile?: string;
   enrolmentPort?: string;
+  kind: string;
+  node?: string[];
+  authorizerUrl?: string;
+  authorizerCa?: string;
+  authorizerServerName?: string;
 }
 
 /** Registers the cloud commands on `program`. */
@@ -116,7 +130,11 @@ function registerRun(cloud: Command): void {
     .option('--security-config <file>', 'JSON file of the security settings: securityTxt, intake, csaf (docs/cloud.md)')
     .option('--security-contact <uris>', 'security.txt contacts (https:, mailto:, tel:), comma-separated')
     .option('--security-policy <url>', "security.txt's disclosure policy URL (https:)")
-    .option('--security-expires-days <days>', "security.txt's Expires, days after it is served (1 to 365)");
+    .option('--security-expires-days <days>', "security.txt's Expires, days after it is served (1 to 365)")
+    .option(
+      '--rabbitmq-authorizer <host:port>',
+      "answer RabbitMQ's HTTP auth backend here (loopback; docs/rabbitmq.md)",
+    );
   addLogFormatOption(addMailOptions(run)).action(async (o: RunOptions) => {
     const { startCloud, makerTokenSha256 } = await import('../cloud/index.ts');
     const security = await securitySettings(o);
@@ -135,10 +153,18 @@ function registerRun(cloud: Command): void {
       api: { host: o.host, port: port(o.apiPort, 'apiPort'), ...maker, security },
       manifests: (o.import ?? []).map((p) => resolve(p)),
       ...mosquittoOption(o),
+      ...rabbitmqAuthorizerOption(o),
       ...(await mailOption(o)),
       log: (msg) => out.log(msg),
     });
-    const ready = { instance: c.instance, devices: c.brokerUrl, owners: c.api.url, store: c.store.kind };
+    const authorizer = c.rabbitmqAuthorizer?.url;
+    const ready = {
+      instance: c.instance,
+      devices: c.brokerUrl,
+      owners: c.api.url,
+      store: c.store.kind,
+      ...(authorizer === undefined ? {} : { rabbitmqAuthorizer: authorizer }),
+    };
     // Listening for the signals before the ready line: a caller may stop the cloud as soon as it reads it.
     const stopped = new Promise<void>((done) => {
       const stop = (): void => {
@@ -149,7 +175,8 @@ function registerRun(cloud: Command): void {
     });
     out.event(
       'ready',
-      `cloud ${c.instance} ready: devices ${c.brokerUrl}, owners ${c.api.url} (${c.store.kind})`,
+      `cloud ${c.instance} ready: devices ${c.brokerUrl}, owners ${c.api.url} (${c.store.kind})` +
+        (authorizer === undefined ? '' : `, rabbitmq authorizer ${authorizer}`),
       ready,
     );
     await stopped;
@@ -230,6 +257,14 @@ function mosquittoOption(o: RunOptions): { mosquitto?: { configDir: string; pidF
     throw new ConfigError('CLOUD_CONFIG_INVALID', 'mosquittoConfig', 'only with --broker (an external Mosquitto)');
   const pid = o.mosquittoPidFile === undefined ? {} : { pidFile: resolve(o.mosquittoPidFile) };
   return { mosquitto: { configDir: resolve(o.mosquittoConfig), ...pid, ...birthCertificatesOption(o) } };
+}
+
+/** `--rabbitmq-authorizer host:port` (`[v6]:port`); the authorizer itself refuses a public address. */
+function rabbitmqAuthorizerOption(o: RunOptions): { rabbitmqAuthorizer?: { host: string; port: number } } {
+  if (o.rabbitmqAuthorizer === undefined) return {};
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]]+)):([^:]*)$/.exec(o.rabbitmqAuthorizer);
+  if (!m) throw new ConfigError('CLOUD_CONFIG_INVALID', 'rabbitmqAuthorizer', 'must be <address>:<port>');
+  return { rabbitmqAuthorizer: { host: m[1] ?? m[2]!, port: port(m[3]!, 'rabbitmqAuthorizer') } };
 }
 
 /** `--birth-certificates`, for the embedded broker and Mosquitto's trust file alike. */
@@ -433,14 +468,15 @@ function describeRevocationLine(r: RevocationRecord): string {
   return `${what}, ${r.reason}, ${new Date(r.revokedAt).toISOString()} by ${r.by}`;
 }
 
-/** `cloud broker-config`: a Mosquitto configuration with the embedded broker's rules. */
+/** `cloud broker-config`: a Mosquitto (or RabbitMQ) configuration with the embedded broker's rules. */
 function registerBrokerConfig(cloud: Command): void {
   cloud
     .command('broker-config')
-    .description('write a Mosquitto configuration with the same rules as the embedded broker')
+    .description('write a Mosquitto (or RabbitMQ) configuration with the same rules as the embedded broker')
     .requiredOption('--factory <dir>', "factory folder (its CA issues the broker's certificate)")
-    .requiredOption('--out <dir>', 'output folder: mosquitto.conf, acl, certificates')
-    .option('--host <address>', 'address Mosquitto listens on', '127.0.0.1')
+    .requiredOption('--out <dir>', 'output folder: mosquitto.conf, acl, certificates (rabbitmq: a folder per node)')
+    .option('--kind <kind>', "'mosquitto' or 'rabbitmq' (docs/rabbitmq.md)", 'mosquitto')
+    .option('--host <address>', 'address the broker listens on', '127.0.0.1')
     .option('--port <port>', 'port (mqtts)', '8883')
     .option('--instances <names>', 'cloud instance names allowed to read device traffic, comma-separated', '1,2')
     .option('--hostname <names>', 'host names for the broker certificate, comma-separated')
@@ -448,40 +484,153 @@ function registerBrokerConfig(cloud: Command): void {
     .option('--dynsec-plugin <file>', "Mosquitto's dynamic-security plugin (default: Debian's path)")
     .option('--pid-file <file>', "Mosquitto's pid_file, for `cloud run --mosquitto-pid-file`")
     .option('--enrolment-port <port>', 'enrolment listener port (birth certificates, the cloud); default port + 1')
+    .option(
+      '--node <spec>',
+      `rabbitmq: a node, ${NODE_SPEC}; once per node`,
+      (v: string, all: string[] | undefined) => [...(all ?? []), v],
+    )
+    .option('--authorizer-url <url>', "rabbitmq: the cloud's authorizer, http://127.0.0.1:<port> or https://...")
+    .option('--authorizer-ca <pem>', 'rabbitmq, https authorizer: the CA file its certificate is checked against')
+    .option(
+      '--authorizer-server-name <name>',
+      "rabbitmq, https authorizer at an IP address: its certificate's DNS name",
+    )
     .action(async (o: BrokerConfigOptions) => {
-      const { writeBrokerConfig, factoryIssuer } = await import('../cloud/index.ts');
-      const { loadCaSigner } = await import('../identity/index.ts');
-      const issuer = await factoryIssuer(resolve(o.factory));
-      const caKeyPem = await readFile(resolve(o.factory, 'ca', 'ca-key.pem'), 'utf8');
-      const server = await issuer.issueServer(o.hostname ? list(o.hostname) : ['localhost']);
-      const w = await writeBrokerConfig({
-        outDir: resolve(o.out),
-        caCertPem: issuer.caCertPem,
-        server,
-        ca: await loadCaSigner(issuer.caCertPem, caKeyPem),
-        settings: {
-          host: o.host,
-          port: port(o.port, 'port'),
-          instances: list(o.instances),
-          user: o.user,
-          ...(o.dynsecPlugin ? { dynsecPluginPath: resolve(o.dynsecPlugin) } : {}),
-          ...(o.pidFile ? { pidFile: resolve(o.pidFile) } : {}),
-          ...(o.enrolmentPort ? { enrolmentPort: port(o.enrolmentPort, 'enrolmentPort') } : {}),
-        },
-      });
-      const host = w.settings.host.includes(':') ? `[${w.settings.host}]` : w.settings.host;
-      const enrolmentUrl = `mqtts://${host}:${w.settings.enrolmentPort}`;
-      process.stdout.write(
-        `Mosquitto configuration written: ${w.confFile}\n  run: mosquitto -c ${w.confFile}\n` +
-          `  devices (operational certificates): mqtts://${host}:${w.settings.port}; enrolment (birth ` +
-          `certificates): ${enrolmentUrl}\n` +
-          `  the cloud connects to the enrolment listener: cloud run --broker ${enrolmentUrl}\n` +
-          `  the files must be readable by the user '${w.settings.user}'; the keys are mode 0600;\n` +
-          `  the cloud rewrites crl.pem and device-cas.pem: run it with --mosquitto-config ${resolve(o.out)}\n` +
-          `  and --mosquitto-pid-file,\n` +
-          `  or install bulwark-mosquitto-crl.path/.service (systemd reloads Mosquitto when crl.pem changes)\n`,
-      );
+      if (brokerKind(o) === 'mosquitto') return writeMosquitto(o, await brokerCertificate(o));
+      const nodes = (o.node ?? []).map(parseRabbitmqNode);
+      printRabbitmqConfig(await writeRabbitmq(o, nodes, await brokerCertificate(o)));
     });
+}
+
+const NODE_SPEC = 'name@host:mqttPort:distPort:dataDir[:amqpPort]';
+const RABBITMQ_ONLY = ['authorizerUrl', 'authorizerCa', 'authorizerServerName'] as const;
+const MOSQUITTO_ONLY = ['dynsecPlugin', 'pidFile', 'enrolmentPort'] as const;
+
+/** `--kind`, refusing an option of the other kind (an option with a default cannot be told apart). */
+function brokerKind(o: BrokerConfigOptions): 'mosquitto' | 'rabbitmq' {
+  const refuse = (key: string, kind: string): ConfigError =>
+    new ConfigError('CLOUD_CONFIG_INVALID', key, `only with --kind ${kind}`);
+  if (o.kind === 'mosquitto') {
+    const other = o.node !== undefined ? 'node' : RABBITMQ_ONLY.find((k) => o[k] !== undefined);
+    if (other !== undefined) throw refuse(other, 'rabbitmq');
+    return 'mosquitto';
+  }
+  if (o.kind !== 'rabbitmq') throw new ConfigError('CLOUD_CONFIG_INVALID', 'kind', "must be 'mosquitto' or 'rabbitmq'");
+  const other = MOSQUITTO_ONLY.find((k) => o[k] !== undefined);
+  if (other !== undefined) throw refuse(other, 'mosquitto');
+  return 'rabbitmq';
+}
+
+/** The CA and a server certificate from the factory's issuer for `--hostname` (default localhost), for either kind. */
+async function brokerCertificate(o: BrokerConfigOptions): Promise<{ caCertPem: string; server: CertificateWithKey }> {
+  const { factoryIssuer } = await import('../cloud/index.ts');
+  const issuer = await factoryIssuer(resolve(o.factory));
+  const server = await issuer.issueServer(o.hostname ? list(o.hostname) : ['localhost']);
+  return { caCertPem: issuer.caCertPem, server };
+}
+
+/** Writes and explains the Mosquitto configuration. */
+async function writeMosquitto(
+  o: BrokerConfigOptions,
+  tls: { caCertPem: string; server: CertificateWithKey },
+): Promise<void> {
+  const { writeBrokerConfig } = await import('../cloud/index.ts');
+  const { loadCaSigner } = await import('../identity/index.ts');
+  const caKeyPem = await readFile(resolve(o.factory, 'ca', 'ca-key.pem'), 'utf8');
+  const w = await writeBrokerConfig({
+    outDir: resolve(o.out),
+    caCertPem: tls.caCertPem,
+    server: tls.server,
+    ca: await loadCaSigner(tls.caCertPem, caKeyPem),
+    settings: {
+      host: o.host,
+      port: port(o.port, 'port'),
+      instances: list(o.instances),
+      user: o.user,
+      ...(o.dynsecPlugin ? { dynsecPluginPath: resolve(o.dynsecPlugin) } : {}),
+      ...(o.pidFile ? { pidFile: resolve(o.pidFile) } : {}),
+      ...(o.enrolmentPort ? { enrolmentPort: port(o.enrolmentPort, 'enrolmentPort') } : {}),
+    },
+  });
+  const host = w.settings.host.includes(':') ? `[${w.settings.host}]` : w.settings.host;
+  const enrolmentUrl = `mqtts://${host}:${w.settings.enrolmentPort}`;
+  process.stdout.write(
+    `Mosquitto configuration written: ${w.confFile}\n  run: mosquitto -c ${w.confFile}\n` +
+      `  devices (operational certificates): mqtts://${host}:${w.settings.port}; enrolment (birth ` +
+      `certificates): ${enrolmentUrl}\n` +
+      `  the cloud connects to the enrolment listener: cloud run --broker ${enrolmentUrl}\n` +
+      `  the files must be readable by the user '${w.settings.user}'; the keys are mode 0600;\n` +
+      `  the cloud rewrites crl.pem and device-cas.pem: run it with --mosquitto-config ${resolve(o.out)}\n` +
+      `  and --mosquitto-pid-file,\n` +
+      `  or install bulwark-mosquitto-crl.path/.service (systemd reloads Mosquitto when crl.pem changes)\n`,
+  );
+}
+
+/** One `--node`; its name, host and data folder are checked with the rest of the settings by the writer. */
+function parseRabbitmqNode(spec: string): RabbitmqNodeSettings {
+  const at = spec.indexOf('@');
+  const parts = spec.slice(at + 1).split(':');
+  if (at < 1 || parts.length < 4 || parts.length > 5 || parts.some((p) => p === ''))
+    throw new ConfigError('CLOUD_CONFIG_INVALID', 'node', `'${spec.slice(0, 200)}' is not ${NODE_SPEC}`);
+  const [host, mqttPort, distPort, dataDir, amqpPort] = parts as [string, string, string, string, string?];
+  const nodePort = (value: string, key: string): number =>
+    portArgument(value, `node.${key}`, 'CLOUD_CONFIG_INVALID', 1);
+  return {
+    name: spec.slice(0, at),
+    host,
+    mqttPort: nodePort(mqttPort, 'mqttPort'),
+    distPort: nodePort(distPort, 'distPort'),
+    dataDir: resolve(dataDir),
+    ...(amqpPort === undefined ? {} : { amqpPort: nodePort(amqpPort, 'amqpPort') }),
+  };
+}
+
+/** Writes each node's RabbitMQ configuration (docs/rabbitmq.md). */
+async function writeRabbitmq(
+  o: BrokerConfigOptions,
+  nodes: RabbitmqNodeSettings[],
+  tls: { caCertPem: string; server: CertificateWithKey },
+): Promise<WrittenRabbitmqConfig> {
+  const { writeRabbitmqConfig } = await import('../cloud/index.ts');
+  if (o.authorizerUrl === undefined)
+    throw new ConfigError('CLOUD_CONFIG_INVALID', 'authorizerUrl', "give --authorizer-url: the cloud's authorizer");
+  if (o.authorizerCa !== undefined && !o.authorizerUrl.startsWith('https:'))
+    throw new ConfigError('CLOUD_CONFIG_INVALID', 'authorizerCa', 'only with an https --authorizer-url');
+  const authorizerCa =
+    o.authorizerCa === undefined ? {} : { authorizerCaPem: await readFile(resolve(o.authorizerCa), 'utf8') };
+  return writeRabbitmqConfig({
+    outDir: resolve(o.out),
+    ...tls,
+    ...authorizerCa,
+    settings: {
+      nodes,
+      listenHost: o.host,
+      authorizerUrl: o.authorizerUrl,
+      ...(o.authorizerServerName === undefined ? {} : { authorizerServerName: o.authorizerServerName }),
+    },
+  });
+}
+
+/** What `broker-config --kind rabbitmq` wrote, and how to start it. */
+function printRabbitmqConfig(w: WrittenRabbitmqConfig): void {
+  const url = new URL(w.settings.authorizerUrl);
+  const lines = [
+    `RabbitMQ configuration written: ${w.nodes.length} node(s), CA and certificate in ${dirname(w.paths.caFile)}`,
+  ];
+  for (const n of w.nodes) {
+    const amqp = n.amqpUrl === undefined ? '' : `; the cloud over AMQP: ${n.amqpUrl}`;
+    lines.push(
+      `  ${n.nodeName}: devices ${n.mqttUrl}${amqp}`,
+      `    run: RABBITMQ_CONF_ENV_FILE=${n.files.envFile} rabbitmq-server`,
+    );
+  }
+  lines.push(
+    `  every login and permission is asked of the cloud at ${url.origin}` +
+      (url.protocol === 'http:' ? `: cloud run --rabbitmq-authorizer ${url.host}` : ''),
+    '  the nodes of one cluster share one Erlang cookie (~/.erlang.cookie of the user that runs them);',
+    `  the files must be readable by that user; server-key.pem is mode 0600`,
+  );
+  process.stdout.write(lines.join('\n') + '\n');
 }
 
 /** The store options every `cloud cra` and `cloud advisory` command takes. */

@@ -29,7 +29,12 @@ import { SqlStore } from './sql-store.ts';
 import { openSqliteDriver } from './sqlite-driver.ts';
 import { openPostgresDriver } from './pg-driver.ts';
 import type { CloudStore, RegistryUnit, TelemetryRow } from './store.ts';
-import { RevocationEnforcer, DEFAULT_REVOCATION_POLL_MS } from './revocation-enforcer.ts';
+import { RevocationEnforcer, DEFAULT_REVOCATION_POLL_MS, describeRevocation } from './revocation-enforcer.ts';
+import {
+  startRabbitmqAuthorizer,
+  type RabbitmqAuthorizer,
+  type RabbitmqAuthorizerConfig,
+} from './rabbitmq-authorizer.ts';
 import { CloneWatch, type CloneDetectionConfig } from './clone-detection.ts';
 import { OperationalIdentities } from './identities.ts';
 import type { IssuingConfig } from './issuing.ts';
@@ -99,6 +104,11 @@ export interface CloudServiceOptions {
   readonly revocationPollMs?: number;
   /** With `brokerUrl`: the Mosquitto that `broker-config` wrote, kept in step with the revocations. */
   readonly mosquitto?: CloudMosquittoOptions;
+  /**
+   * Answer RabbitMQ's HTTP auth backend (docs/rabbitmq.md) on this address, plain HTTP on loopback; a public
+   * address is refused at start. Absent: no authorizer.
+   */
+  readonly rabbitmqAuthorizer?: Partial<RabbitmqAuthorizerConfig>;
   /** Mail to owners: an SMTP server (STARTTLS required) or, by default, the maildir `<stateDir>/mail`. */
   readonly mail?: Partial<MailConfig>;
   /** How long mailed links work (address confirmation, password reset, invitations), ms. */
@@ -128,6 +138,8 @@ export interface CloudService {
   readonly identities: OperationalIdentities;
   /** The outgoing mail to owners; `maildir` is where messages go when no SMTP server is configured. */
   readonly mail: Mailer & { readonly maildir: string };
+  /** RabbitMQ's authorizer, when `rabbitmqAuthorizer` was given. */
+  readonly rabbitmqAuthorizer: RabbitmqAuthorizer | undefined;
   /** Imports a factory manifest into the registry. */
   importManifest(path: string): Promise<{ added: number; existing: number }>;
   /** Stops the instance: everything it started, in reverse order, the store last. */
@@ -420,6 +432,31 @@ function openMail(
   return { mail, mailOptions: { mailer: mail, linkBase: config.linkBase, ...links } };
 }
 
+/**
+ * RabbitMQ's authorizer, when asked for, answering from this instance's revocation list and journalling into its
+ * journal; started before the broker so a bad address stops the cloud before anything else listens.
+ */
+async function startAuthorizer(
+  o: CloudServiceOptions,
+  g: Pick<BrokerGuards, 'journal' | 'revocations' | 'log'>,
+  closers: Array<() => Promise<void>>,
+): Promise<RabbitmqAuthorizer | undefined> {
+  if (o.rabbitmqAuthorizer === undefined) return undefined;
+  const authorizer = await startRabbitmqAuthorizer({
+    config: o.rabbitmqAuthorizer,
+    // A CN, never a certificate: a unit revoked as a whole is refused, one revoked certificate is not (docs).
+    revoked: (cn) => {
+      const r = g.revocations.list.covering(cn, undefined);
+      return r === undefined ? undefined : describeRevocation(r);
+    },
+    journal: g.journal,
+    log: g.log,
+  });
+  closers.push(() => authorizer.close());
+  g.log(`rabbitmq authorizer listening on ${authorizer.url}`);
+  return authorizer;
+}
+
 /** Per instance, in its state dir: every connection attempt on the owner API and the broker. */
 function openCloudJournal(o: CloudServiceOptions): Promise<ConnectionJournal> {
   return ConnectionJournal.open({
@@ -453,6 +490,7 @@ export async function startCloud(o: CloudServiceOptions): Promise<CloudService> 
     const revocations = new RevocationEnforcer({ store, journal, log });
     await revocations.start(revocationPollMs(o.revocationPollMs));
     closers.push(() => Promise.resolve(revocations.stop()));
+    const rabbitmqAuthorizer = await startAuthorizer(o, { journal, revocations, log }, closers);
     const identities = await openIdentities(o, { store, journal, caCertPem: creds.caCertPem, log }, closers);
     const { broker, brokerUrl } = await brokerOf(o, creds, { journal, revocations, identities, log }, closers);
     const shared = o.sharedSubscriptions ?? o.brokerUrl !== undefined;
@@ -506,6 +544,7 @@ export async function startCloud(o: CloudServiceOptions): Promise<CloudService> 
       revocations,
       identities,
       mail,
+      rabbitmqAuthorizer,
       async importManifest(path: string) {
         return store.importUnits(await readManifest(path, creds.caCertPem), Date.now());
       },
