@@ -2,7 +2,7 @@
 // time, and nodes started from what `writeRabbitmqConfig` wrote, each as its own process group on
 // its own ports and folders, so a cluster is N calls sharing one epmd and one cookie. Every wait is
 // bounded, and stopping leaves no beam.smp or epmd behind (processesMatching checks).
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -208,16 +208,26 @@ export async function startRabbitmqNode(o: {
 
 function runCtl(args: readonly string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
-    const c = spawn(join(RABBITMQ_BIN, 'rabbitmqctl'), [...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    c.stdout.on('data', (b: Buffer) => (out += b.toString()));
-    c.stderr.on('data', (b: Buffer) => (out += b.toString()));
-    const timer = setTimeout(() => c.kill('SIGKILL'), timeoutMs);
-    c.on('error', reject);
-    c.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(out);
-      else reject(new Error(`rabbitmqctl ${args.join(' ')} ended ${code ?? signal}: ${tail(out, 2_000)}`));
+    const opts = { env, timeout: timeoutMs, killSignal: 'SIGKILL' as const, maxBuffer: 4 * 1024 * 1024 };
+    execFile(join(RABBITMQ_BIN, 'rabbitmqctl'), [...args], opts, (err, stdout, stderr) => {
+      if (err === null) resolve(stdout + stderr);
+      else
+        reject(
+          new Error(`rabbitmqctl ${args.join(' ')} ended ${err.code ?? err.signal}: ${tail(stdout + stderr, 2_000)}`),
+        );
     });
   });
+}
+
+/** The pids whose parent is `pid` (from /proc: the VM's erl_child_setup, to check it is gone at the end). */
+export async function childPids(pid: number): Promise<number[]> {
+  const pids: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    // Fields after the command name (which may hold spaces): state, then the parent's pid.
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (ppid === pid) pids.push(Number(entry));
+  }
+  return pids;
 }
