@@ -46,6 +46,7 @@ const OUTSIDE_PARSERS: readonly InventoryRow[] = [
   ],
   ['parseDeviceTopic', 'cloudprotocol/topics.ts', 'MQTT topics'],
   ['parseRevocationRequest', 'cloud/revocation.ts', "the maker's revocation requests (maker API body)"],
+  ['parseRabbitmqQuestion', 'cloud/rabbitmq-auth.ts', "a RabbitMQ node's questions to the cloud's auth backend"],
   ['parseKeyRotation', 'pairing/rotation.ts', "a device's channel-key rotation statement, read by the hub"],
   ['parseJsonPayload', 'cloudprotocol/payloads.ts', 'MQTT payloads'],
   ['parseTelemetry', 'cloudprotocol/payloads.ts', 'device telemetry'],
